@@ -1,0 +1,49 @@
+/* restconfig: everything a kclient needs to reach one API server as one
+ * identity, already read into memory, and the rules that find it (kubectl's
+ * loading rules, then in-cluster). */
+#ifndef COXSWAIN_RESTCONFIG_H
+#define COXSWAIN_RESTCONFIG_H
+
+#include <stdbool.h>
+
+#include "blob.h"
+
+struct restconfig {
+	char *server;              /* scheme://host[:port][/prefix], no trailing slash */
+	struct blob ca;            /* PEM bundle to verify the server; empty = system store */
+	struct blob client_cert;   /* PEM; empty = no client certificate */
+	struct blob client_key;    /* PEM */
+	char *token;               /* bearer token, or NULL */
+	char *token_file;          /* re-read periodically because it rotates; or NULL */
+	bool insecure;             /* skip TLS verification (warned about) */
+	char *tls_server_name;
+	char *proxy_url;
+	char *namespace;           /* the context's namespace, or NULL */
+	char *source;              /* "kubeconfig F, context C" for messages */
+};
+
+struct cx_err;
+
+/* Where to look, from the command line; every field may be NULL. */
+struct restconfig_load_opts {
+	const char *kubeconfig;          /* --kubeconfig: this file only */
+	const char *context;             /* --context: instead of current-context */
+	const char *namespace;           /* --namespace: instead of the context's */
+	const char *serviceaccount_dir;  /* in-cluster credentials; NULL = the standard mount */
+};
+
+/* Finds the configuration as kubectl does: the --kubeconfig file; else each
+ * existing file of the colon-separated KUBECONFIG list, merged (the first to
+ * set a value wins); else ~/.kube/config; else in-cluster. Hands back an
+ * owned restconfig in *out. Errors name the file, context, cluster or user and
+ * the field; when nothing is found, the message lists what was tried. */
+int restconfig_load(const struct restconfig_load_opts *o, struct restconfig **out, struct cx_err *err);
+
+/* The configuration of a pod: KUBERNETES_SERVICE_HOST/_PORT and the service
+ * account's token (re-read as it rotates), ca.crt and namespace files in
+ * sa_dir (NULL = /var/run/secrets/kubernetes.io/serviceaccount). */
+int restconfig_in_cluster(const char *sa_dir, struct restconfig **out, struct cx_err *err);
+
+void restconfig_free(struct restconfig **rc);
+
+#endif

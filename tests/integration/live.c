@@ -1,0 +1,55 @@
+#include "config.h"
+
+#include "live.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "kubeconfig.h"
+#include "restconfig.h"
+
+static const char *env_or_fail(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		cr_assert_fail("%s is not set: run these tests through tests/run, or bring the fixture up with "
+			 "tests/cluster/up and export %s", name, name);
+	return v;
+}
+
+struct restconfig *live_restconfig(const char *who)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s.kubeconfig", env_or_fail("COXSWAIN_CLUSTER_DIR"), who);
+	struct cx_err err = {0};
+	struct kubeconfig *kc = kubeconfig_load(path, &err);
+	if (!kc)
+		cr_assert_fail("the fixture is not up (tests/cluster/up writes it): %s", err.msg);
+	struct restconfig *rc = NULL;
+	if (kubeconfig_restconfig(kc, NULL, &rc, &err))
+		cr_assert_fail("%s", err.msg);
+	kubeconfig_free(&kc);
+	return rc;
+}
+
+const char *live_pinned_version(void)
+{
+	static char version[64];
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/cluster/fixture/go.mod", env_or_fail("COXSWAIN_SRCDIR"));
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "cannot open %s", path);
+	char line[512];
+	version[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " k8s.io/kubernetes v%62s", version + 1) == 1 && strchr(version + 1, '.')) {
+			version[0] = 'v';
+			break;
+		}
+	fclose(f);
+	cr_assert_neq(version[0], '\0', "no k8s.io/kubernetes requirement in %s", path);
+	return version;
+}

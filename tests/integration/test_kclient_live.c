@@ -1,0 +1,203 @@
+/* kclient against the real kube-apiserver of tests/cluster/up: the admin
+ * identity (client certificate) and the operator identity (bearer token, no
+ * permissions yet), TLS verification, and bounded failure when the server is
+ * not there or does not answer. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "kclient.h"
+#include "live.h"
+#include "restconfig.h"
+
+#define CRDS "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+#define OPERATOR_USER "system:serviceaccount:coxswain-system:coxswain"
+
+static struct kclient *client_for(const struct restconfig *rc, const struct kclient_options *opts)
+{
+	struct cx_err err = {0};
+	struct kclient *c = kclient_new(rc, opts, &err);
+	cr_assert_not_null(c, "%s", err.msg);
+	return c;
+}
+
+static const char *str_field(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s in %s", key, json_object_to_json_string(o));
+	return json_object_get_string(v);
+}
+
+Test(kclient_live, version_reports_the_pinned_release)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	struct kclient *c = client_for(rc, NULL);
+	struct json_object *body = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_get(c, "/version", &body, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str_field(body, "gitVersion"), live_pinned_version());
+	json_object_put(body);
+	kclient_free(&c);
+	cr_assert_null(c);
+	restconfig_free(&rc);
+}
+
+Test(kclient_live, admin_certificate_lists_crds_on_a_reused_connection)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	struct kclient *c = client_for(rc, NULL);
+	for (int i = 0; i < 3; i++) {
+		struct json_object *body = NULL;
+		struct cx_err err = {0};
+		cr_assert_eq(kclient_get(c, CRDS, &body, &err), 0, "%s", err.msg);
+		cr_assert_str_eq(str_field(body, "kind"), "CustomResourceDefinitionList");
+		json_object_put(body);
+	}
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+static void assert_operator_forbidden(struct kclient *c)
+{
+	struct json_object *body = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_get(c, CRDS, &body, &err), -EACCES, "%s", err.msg);
+	cr_assert_null(body);
+	cr_assert_eq(err.http_status, 403);
+	cr_assert_str_eq(err.reason, "Forbidden");
+	cr_assert(strstr(err.msg, "forbidden"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "User \"" OPERATOR_USER "\""), "names the user: %s", err.msg);
+	cr_assert(strstr(err.msg, "GET " CRDS), "names the request: %s", err.msg);
+}
+
+Test(kclient_live, operator_token_is_forbidden_to_read_crds)
+{
+	struct restconfig *rc = live_restconfig("operator");
+	cr_assert_not_null(rc->token, "the operator kubeconfig uses a bearer token");
+	struct kclient *c = client_for(rc, NULL);
+	assert_operator_forbidden(c);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+Test(kclient_live, token_file_is_read_for_the_bearer_token)
+{
+	struct restconfig *rc = live_restconfig("operator");
+	char path[] = "/tmp/coxswain-token-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	dprintf(fd, "%s\n", rc->token); /* a trailing newline, as files usually have */
+	close(fd);
+	free(rc->token);
+	rc->token = NULL;
+	rc->token_file = strdup(path);
+
+	struct kclient *c = client_for(rc, NULL);
+	assert_operator_forbidden(c);
+	kclient_free(&c);
+	unlink(path);
+	restconfig_free(&rc);
+}
+
+Test(kclient_live, missing_object_is_not_found)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	struct kclient *c = client_for(rc, NULL);
+	struct json_object *body = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_get(c, "/api/v1/namespaces/default/configmaps/coxswain-no-such", &body, &err),
+		     -ENOENT, "%s", err.msg);
+	cr_assert_eq(err.http_status, 404);
+	cr_assert_str_eq(err.reason, "NotFound");
+	cr_assert(strstr(err.msg, "\"coxswain-no-such\" not found"), "%s", err.msg);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+Test(kclient_live, wrong_ca_fails_tls_verification)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	blob_clear(&rc->ca);
+	struct cx_err err = {0};
+	cr_assert_eq(blob_read_file(TEST_DATA_DIR "/other-ca.pem", 1 << 20, &rc->ca, &err), 0, "%s", err.msg);
+	struct kclient *c = client_for(rc, NULL);
+	struct json_object *body = NULL;
+	cr_assert_eq(kclient_get(c, "/version", &body, &err), -EPROTO, "%s", err.msg);
+	cr_assert_null(body);
+	cr_assert(strstr(err.msg, "certificate"), "%s", err.msg);
+	cr_assert(strstr(err.msg, rc->server), "names the server: %s", err.msg);
+	cr_assert(strstr(err.msg, "certificate-authority"), "says what to check: %s", err.msg);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+/* A loopback port with a listener that never accepts: connects complete in the
+ * kernel's backlog, but the TLS handshake never gets an answer. */
+static int silent_listener(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(kclient_live, unresponsive_server_fails_within_the_timeout)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	int port;
+	int fd = silent_listener(&port);
+	free(rc->server);
+	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
+	struct kclient_options opts = {.connect_timeout_ms = 500, .timeout_ms = 1000};
+	struct kclient *c = client_for(rc, &opts);
+
+	struct json_object *body = NULL;
+	struct cx_err err = {0};
+	double start = now_s();
+	cr_assert_eq(kclient_get(c, "/version", &body, &err), -ETIMEDOUT, "%s", err.msg);
+	double took = now_s() - start;
+	cr_assert_lt(took, 5.0, "gave up after %.1f s, not within the 1 s budget", took);
+	cr_assert(strstr(err.msg, rc->server), "%s", err.msg);
+	cr_assert(strstr(err.msg, "timed out"), "%s", err.msg);
+	close(fd);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+Test(kclient_live, closed_port_is_refused)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	int port;
+	close(silent_listener(&port)); /* a port that was free a moment ago */
+	free(rc->server);
+	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
+	struct kclient *c = client_for(rc, NULL);
+	struct json_object *body = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_get(c, "/version", &body, &err), -ECONNREFUSED, "%s", err.msg);
+	cr_assert(strstr(err.msg, "cannot connect"), "%s", err.msg);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}

@@ -1,0 +1,260 @@
+/* Unit tests for common/kubeconfig: parsing, context resolution and every
+ * bad input the issue names, over the files in tests/unit/data/kubeconfig. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "kubeconfig.h"
+#include "restconfig.h"
+
+#define DATA TEST_DATA_DIR "/kubeconfig/"
+
+static struct kubeconfig *load_ok(const char *name)
+{
+	struct cx_err err = {0};
+	struct kubeconfig *kc = kubeconfig_load(name, &err);
+	cr_assert_not_null(kc, "loading %s: %s", name, err.msg);
+	return kc;
+}
+
+static struct cx_err load_fail(const char *name)
+{
+	struct cx_err err = {0};
+	struct kubeconfig *kc = kubeconfig_load(name, &err);
+	cr_assert_null(kc, "%s should not load", name);
+	cr_assert_lt(err.code, 0);
+	cr_assert(strstr(err.msg, name), "message names the file: %s", err.msg);
+	return err;
+}
+
+static struct cx_err resolve_fail(const char *context)
+{
+	struct kubeconfig *kc = load_ok(DATA "good.yaml");
+	struct restconfig *rc = NULL;
+	struct cx_err err = {0};
+	int rc_code = kubeconfig_restconfig(kc, context, &rc, &err);
+	cr_assert_lt(rc_code, 0, "context %s should not resolve", context);
+	cr_assert_eq(rc_code, err.code);
+	cr_assert_null(rc);
+	cr_assert(strstr(err.msg, DATA "good.yaml"), "message names the file: %s", err.msg);
+	kubeconfig_free(&kc);
+	return err;
+}
+
+static struct restconfig *resolve_ok(struct kubeconfig *kc, const char *context)
+{
+	struct restconfig *rc = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kubeconfig_restconfig(kc, context, &rc, &err), 0, "%s", err.msg);
+	cr_assert_not_null(rc);
+	return rc;
+}
+
+Test(kubeconfig, parses_every_entry)
+{
+	struct kubeconfig *kc = load_ok(DATA "good.yaml");
+	cr_assert_str_eq(kc->path, DATA "good.yaml");
+	cr_assert_str_eq(kc->current_context, "admin@local");
+	cr_assert_eq(kc->n_clusters, 4);
+	cr_assert_eq(kc->n_users, 6);
+	cr_assert_eq(kc->n_contexts, 10);
+
+	struct kubeconfig_cluster *local = &kc->clusters[0];
+	cr_assert_str_eq(local->name, "local");
+	cr_assert_str_eq(local->server, "https://127.0.0.1:6443/");
+	cr_assert_eq(local->certificate_authority_data.len, strlen("CA PEM BYTES\n"));
+	cr_assert_str_eq((char *)local->certificate_authority_data.data, "CA PEM BYTES\n");
+	cr_assert_str_eq(local->tls_server_name, "kubernetes");
+	cr_assert_not(local->insecure_skip_tls_verify);
+
+	struct kubeconfig_cluster *files = &kc->clusters[1];
+	cr_assert_str_eq(files->proxy_url, "http://127.0.0.1:3128");
+	cr_assert_eq(files->certificate_authority[0], '/', "relative paths become absolute");
+	cr_assert(strstr(files->certificate_authority, "/kubeconfig/certs/ca.pem"));
+	cr_assert(kc->clusters[2].insecure_skip_tls_verify);
+
+	cr_assert_str_eq(kc->users[1].token, "op-token-123");
+	cr_assert(strstr(kc->users[2].token_file, "/kubeconfig/certs/token"));
+	cr_assert_str_eq(kc->users[4].unsupported, "exec");
+	cr_assert_null(kc->users[0].unsupported);
+
+	struct kubeconfig_context *ctx = &kc->contexts[0];
+	cr_assert_str_eq(ctx->cluster, "local");
+	cr_assert_str_eq(ctx->user, "admin");
+	cr_assert_str_eq(ctx->namespace, "team-a");
+	kubeconfig_free(&kc);
+	cr_assert_null(kc);
+}
+
+Test(kubeconfig, resolves_current_context_with_inline_data)
+{
+	struct kubeconfig *kc = load_ok(DATA "good.yaml");
+	struct restconfig *rc = resolve_ok(kc, NULL);
+	cr_assert_str_eq(rc->server, "https://127.0.0.1:6443", "trailing slash dropped");
+	cr_assert_str_eq((char *)rc->ca.data, "CA PEM BYTES\n");
+	cr_assert_str_eq((char *)rc->client_cert.data, "CERT PEM BYTES\n");
+	cr_assert_str_eq((char *)rc->client_key.data, "KEY PEM BYTES\n");
+	cr_assert_null(rc->token);
+	cr_assert_str_eq(rc->namespace, "team-a");
+	cr_assert_str_eq(rc->tls_server_name, "kubernetes");
+	cr_assert(strstr(rc->source, "admin@local"));
+	restconfig_free(&rc);
+	cr_assert_null(rc);
+	kubeconfig_free(&kc);
+}
+
+Test(kubeconfig, resolves_named_context_reading_files)
+{
+	struct kubeconfig *kc = load_ok(DATA "good.yaml");
+	struct restconfig *rc = resolve_ok(kc, "files");
+	cr_assert_str_eq((char *)rc->ca.data, "CA FROM FILE\n");
+	cr_assert_str_eq((char *)rc->client_cert.data, "CLIENT CERT FROM FILE\n");
+	cr_assert_str_eq((char *)rc->client_key.data, "CLIENT KEY FROM FILE\n");
+	cr_assert(strstr(rc->token_file, "/kubeconfig/certs/token"));
+	cr_assert_str_eq(rc->proxy_url, "http://127.0.0.1:3128");
+	cr_assert_null(rc->namespace);
+	restconfig_free(&rc);
+
+	rc = resolve_ok(kc, "op@local");
+	cr_assert_str_eq(rc->token, "op-token-123");
+	cr_assert_eq(rc->client_cert.len, 0);
+	restconfig_free(&rc);
+
+	rc = resolve_ok(kc, "insecure");
+	cr_assert(rc->insecure);
+	cr_assert_eq(rc->ca.len, 0);
+	restconfig_free(&rc);
+	kubeconfig_free(&kc);
+}
+
+Test(kubeconfig, missing_file)
+{
+	struct cx_err err = load_fail(DATA "does-not-exist.yaml");
+	cr_assert_eq(err.code, -ENOENT);
+	cr_assert(strstr(err.msg, "No such file"), "%s", err.msg);
+}
+
+Test(kubeconfig, bad_yaml_names_line_and_column)
+{
+	struct cx_err err = load_fail(DATA "bad-yaml.yaml");
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert(strstr(err.msg, "line 6"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "column"), "%s", err.msg);
+}
+
+Test(kubeconfig, bad_base64_names_user_and_field)
+{
+	struct cx_err err = load_fail(DATA "bad-base64.yaml");
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert(strstr(err.msg, "users[0]"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "\"admin\""), "%s", err.msg);
+	cr_assert(strstr(err.msg, "client-key-data"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "base64"), "%s", err.msg);
+}
+
+Test(kubeconfig, wrong_type_names_field)
+{
+	struct cx_err err = load_fail(DATA "wrong-type.yaml");
+	cr_assert(strstr(err.msg, "clusters"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "expected a list"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "line 2"), "%s", err.msg);
+}
+
+Test(kubeconfig, bad_bool_names_field)
+{
+	struct cx_err err = load_fail(DATA "bad-bool.yaml");
+	cr_assert(strstr(err.msg, "clusters[0]"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "insecure-skip-tls-verify"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "maybe"), "%s", err.msg);
+}
+
+Test(kubeconfig, duplicate_name)
+{
+	struct cx_err err = load_fail(DATA "duplicate.yaml");
+	cr_assert(strstr(err.msg, "users[1]"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "duplicate"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "users[0]"), "%s", err.msg);
+}
+
+Test(kubeconfig, entry_without_name)
+{
+	struct cx_err err = load_fail(DATA "nameless.yaml");
+	cr_assert(strstr(err.msg, "contexts[0].name"), "%s", err.msg);
+}
+
+Test(kubeconfig, empty_file_loads_but_has_no_context)
+{
+	struct kubeconfig *kc = load_ok(DATA "empty.yaml");
+	cr_assert_eq(kc->n_clusters + kc->n_users + kc->n_contexts, 0);
+	struct restconfig *rc = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kubeconfig_restconfig(kc, NULL, &rc, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "current-context"), "%s", err.msg);
+	kubeconfig_free(&kc);
+}
+
+Test(kubeconfig, no_current_context)
+{
+	struct kubeconfig *kc = load_ok(DATA "no-current.yaml");
+	struct restconfig *rc = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kubeconfig_restconfig(kc, NULL, &rc, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "no current-context"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "no-current.yaml"), "%s", err.msg);
+	kubeconfig_free(&kc);
+}
+
+Test(kubeconfig, unknown_context)
+{
+	struct cx_err err = resolve_fail("staging");
+	cr_assert_eq(err.code, -ENOENT);
+	cr_assert(strstr(err.msg, "context \"staging\" not found"), "%s", err.msg);
+}
+
+Test(kubeconfig, missing_cluster)
+{
+	struct cx_err err = resolve_fail("no-such-cluster");
+	cr_assert_eq(err.code, -ENOENT);
+	cr_assert(strstr(err.msg, "context \"no-such-cluster\""), "%s", err.msg);
+	cr_assert(strstr(err.msg, "cluster \"nowhere\" not found"), "%s", err.msg);
+}
+
+Test(kubeconfig, missing_user)
+{
+	struct cx_err err = resolve_fail("no-such-user");
+	cr_assert(strstr(err.msg, "user \"nobody\" not found"), "%s", err.msg);
+}
+
+Test(kubeconfig, cluster_without_server)
+{
+	struct cx_err err = resolve_fail("serverless");
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert(strstr(err.msg, "cluster \"serverless\""), "%s", err.msg);
+	cr_assert(strstr(err.msg, "server"), "%s", err.msg);
+}
+
+Test(kubeconfig, referenced_file_missing)
+{
+	struct cx_err err = resolve_fail("missing-files");
+	cr_assert_eq(err.code, -ENOENT);
+	cr_assert(strstr(err.msg, "user \"missing-files\""), "%s", err.msg);
+	cr_assert(strstr(err.msg, "client-certificate"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "certs/absent.pem"), "%s", err.msg);
+}
+
+Test(kubeconfig, unsupported_auth_is_refused_not_ignored)
+{
+	struct cx_err err = resolve_fail("plugin");
+	cr_assert_eq(err.code, -ENOTSUP);
+	cr_assert(strstr(err.msg, "user \"plugin\""), "%s", err.msg);
+	cr_assert(strstr(err.msg, "exec"), "%s", err.msg);
+
+	err = resolve_fail("basic");
+	cr_assert_eq(err.code, -ENOTSUP);
+	cr_assert(strstr(err.msg, "username"), "%s", err.msg);
+}
