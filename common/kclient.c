@@ -2,15 +2,21 @@
 
 #include "kclient.h"
 #include "err.h"
+#include "execcred.h"
+#include "log.h"
+#include "ratelimit.h"
 #include "restconfig.h"
+#include "retry.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
@@ -23,11 +29,24 @@
 
 struct kclient {
 	const struct restconfig *rc;   /* borrowed */
+	char *base;                    /* the server URL requests go to (see use_tls_server_name) */
+	struct curl_slist *connect_to;
 	CURL *curl;
-	struct curl_slist *headers;
 	char *token;                   /* the bearer token in use, or NULL */
 	time_t token_read_at;          /* when token_file was last read */
+	struct ratelimit limiter;
+	struct retry_policy retry;
+	char retry_after[64];          /* the last response's Retry-After header, or "" */
 	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One request as the verbs describe it. */
+struct request {
+	const char *method;
+	const char *path;              /* with its query, if any */
+	const char *content_type;      /* of body; NULL when there is none */
+	const char *body;
+	bool idempotent;               /* may be sent again after a 5xx or a lost connection */
 };
 
 /* The body of the response being received. */
@@ -61,6 +80,23 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Keeps the Retry-After header (429 and 503 carry it) for the retry policy. */
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct kclient *c = userdata;
+	size_t n = size * nitems;
+	static const char name[] = "retry-after:";
+	if (n > sizeof(name) - 1 && !strncasecmp(buf, name, sizeof(name) - 1)) {
+		size_t len = n - (sizeof(name) - 1);
+		if (len >= sizeof(c->retry_after))
+			len = sizeof(c->retry_after) - 1;
+		memcpy(c->retry_after, buf + sizeof(name) - 1, len);
+		c->retry_after[len] = '\0';
+		c->retry_after[strcspn(c->retry_after, "\r\n")] = '\0';
+	}
+	return n;
+}
+
 static void free_token(struct kclient *c)
 {
 	if (c->token) {
@@ -70,16 +106,58 @@ static void free_token(struct kclient *c)
 	}
 }
 
-/* Sets the bearer token from the token file, re-reading it once a minute
- * because it rotates. A failed re-read keeps the token we have (it may still
- * be valid); only a first read that fails is an error. */
-static int refresh_token(struct kclient *c, struct cx_err *err)
+/* Makes token the bearer token of c's requests (taking ownership). */
+static int use_token(struct kclient *c, char *token, struct cx_err *err)
+{
+	free_token(c);
+	c->token = token;
+	if (curl_easy_setopt(c->curl, CURLOPT_XOAUTH2_BEARER, c->token) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER) != CURLE_OK)
+		return cx_err_set(err, -ENOMEM, "cannot set the bearer token");
+	return 0;
+}
+
+/* Takes the exec plugin's current credential (running it when it has none
+ * or it expired; force after a 401). */
+static int refresh_exec(struct kclient *c, bool force, struct cx_err *err)
+{
+	const char *token = NULL;
+	const struct blob *cert = NULL, *key = NULL;
+	int r = execcred_get(c->rc->exec, force, &token, &cert, &key, err);
+	if (r)
+		return r;
+	if (token && (!c->token || strcmp(token, c->token))) {
+		char *copy = strdup(token);
+		if (!copy || (r = use_token(c, copy, err)))
+			return r ? r : cx_err_set(err, -ENOMEM, "out of memory");
+	}
+	if (cert && cert->len && key && key->len) {
+		/* Same bytes as before keep the connection: libcurl compares blobs by content. */
+		struct curl_blob cb = {.data = cert->data, .len = cert->len, .flags = CURL_BLOB_COPY};
+		struct curl_blob kb = {.data = key->data, .len = key->len, .flags = CURL_BLOB_COPY};
+		if (curl_easy_setopt(c->curl, CURLOPT_SSLCERT_BLOB, &cb) != CURLE_OK ||
+		    curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
+		    curl_easy_setopt(c->curl, CURLOPT_SSLKEY_BLOB, &kb) != CURLE_OK ||
+		    curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK)
+			return cx_err_set(err, -ENOTSUP, "%s: libcurl refused the exec plugin's client certificate",
+					  c->rc->source);
+	}
+	return 0;
+}
+
+/* Brings the credentials of c up to date before a request: the exec
+ * plugin's, or the token file's, re-read once a minute because it rotates. A
+ * failed re-read keeps the token we have (it may still be valid); only a
+ * first read that fails is an error. force: the server just answered 401. */
+static int refresh_credentials(struct kclient *c, bool force, struct cx_err *err)
 {
 	const struct restconfig *rc = c->rc;
+	if (rc->exec)
+		return refresh_exec(c, force, err);
 	if (!rc->token_file)
 		return 0;
 	time_t now = time(NULL);
-	if (c->token && now - c->token_read_at < TOKEN_FILE_REREAD_S)
+	if (c->token && !force && now - c->token_read_at < TOKEN_FILE_REREAD_S)
 		return 0;
 	struct blob b = {0};
 	int r = blob_read_file(rc->token_file, TOKEN_FILE_MAX, &b, err);
@@ -97,12 +175,8 @@ static int refresh_token(struct kclient *c, struct cx_err *err)
 		return cx_err_set(err, -EINVAL, "%s: token file %s is empty", rc->source ? rc->source : "client",
 				  rc->token_file);
 	}
-	free_token(c);
-	c->token = (char *)b.data; /* the blob's bytes are NUL-terminated: take them over */
 	c->token_read_at = now;
-	return curl_easy_setopt(c->curl, CURLOPT_XOAUTH2_BEARER, c->token) == CURLE_OK
-		       ? 0
-		       : cx_err_set(err, -ENOMEM, "cannot set the bearer token");
+	return use_token(c, (char *)b.data, err); /* the blob's bytes are NUL-terminated: take them over */
 }
 
 static int configure_tls(struct kclient *c, struct cx_err *err)
@@ -137,31 +211,82 @@ static int configure_tls(struct kclient *c, struct cx_err *err)
 	return 0;
 }
 
+/* tls-server-name: verify the server's certificate against a name other
+ * than the host we connect to. libcurl checks the certificate against the
+ * URL's host, so requests go to https://<tls-server-name>:<port> and
+ * CURLOPT_CONNECT_TO sends the connection to the real host. */
+static int use_tls_server_name(struct kclient *c, struct cx_err *err)
+{
+	const struct restconfig *rc = c->rc;
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *with_name = NULL, *route = NULL;
+	int r = 0;
+	if (!u || curl_url_set(u, CURLUPART_URL, rc->server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		r = cx_err_set(err, -EINVAL, "%s: server %s is not a URL", rc->source, rc->server);
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_HOST, rc->tls_server_name, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_PORT, port, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &with_name, 0) != CURLUE_OK) {
+		r = cx_err_set(err, -EINVAL, "%s: tls-server-name \"%s\" is not a host name", rc->source,
+			       rc->tls_server_name);
+		goto out;
+	}
+	size_t len = strlen(with_name);
+	while (len && with_name[len - 1] == '/')
+		with_name[--len] = '\0';
+	char *base = strdup(with_name);
+	if (!base || asprintf(&route, "%s:%s:%s:%s", rc->tls_server_name, port, host, port) < 0 ||
+	    !(c->connect_to = curl_slist_append(NULL, route)) ||
+	    curl_easy_setopt(c->curl, CURLOPT_CONNECT_TO, c->connect_to) != CURLE_OK) {
+		free(base);
+		r = cx_err_set(err, -ENOMEM, "%s: cannot route to %s for tls-server-name %s", rc->source, host,
+			       rc->tls_server_name);
+		goto out;
+	}
+	free(c->base);
+	c->base = base;
+out:
+	free(route);
+	curl_free(with_name);
+	curl_free(port);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
 struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_options *opts, struct cx_err *err)
 {
-	if (rc->tls_server_name) {
-		cx_err_set(err, -ENOTSUP, "%s: tls-server-name is not supported by coxswain yet", rc->source);
-		return NULL;
-	}
 	struct kclient *c = calloc(1, sizeof(*c));
 	if (!c) {
 		cx_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	c->rc = rc;
+	if (!(c->base = strdup(rc->server))) {
+		cx_err_set(err, -ENOMEM, "out of memory");
+		free(c);
+		return NULL;
+	}
 	/* Reference-counted by libcurl, so every client may call it. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
 		cx_err_set(err, -ENOMEM, "cannot initialise libcurl");
+		free(c->base);
 		free(c);
 		return NULL;
 	}
 	long connect_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	long timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	CURL *h = c->curl;
-	c->headers = curl_slist_append(NULL, "Accept: application/json");
-	CURLcode cc = c->headers ? CURLE_OK : CURLE_OUT_OF_MEMORY;
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (ratelimit_init(&c->limiter, opts && opts->qps > 0 ? opts->qps : RATELIMIT_CLIENT_QPS,
+			   opts && opts->burst > 0 ? opts->burst : RATELIMIT_CLIENT_BURST, err)) {
+		kclient_free(&c);
+		return NULL;
+	}
+	c->retry.max_attempts = opts ? opts->max_attempts : 0;
+	CURLcode cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
@@ -170,6 +295,8 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
 	if (!cc && rc->proxy_url) cc = curl_easy_setopt(h, CURLOPT_PROXY, rc->proxy_url);
 	/* HTTP/2 multiplexes the watcher's many watches over one connection;
 	 * libcurl falls back to HTTP/1.1 when it or the server lacks it. */
@@ -179,20 +306,19 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 		kclient_free(&c);
 		return NULL;
 	}
-	if (configure_tls(c, err) || refresh_token(c, err)) {
+	if (configure_tls(c, err) || (rc->tls_server_name && use_tls_server_name(c, err)) ||
+	    refresh_credentials(c, false, err)) {
 		kclient_free(&c);
 		return NULL;
 	}
 	if (rc->token && !c->token) {
-		if (!(c->token = strdup(rc->token)) ||
-		    curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, c->token) != CURLE_OK) {
+		char *copy = strdup(rc->token); /* use_token owns it even when it fails */
+		if (!copy || use_token(c, copy, err)) {
 			cx_err_set(err, -ENOMEM, "out of memory");
 			kclient_free(&c);
 			return NULL;
 		}
 	}
-	if (c->token)
-		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 	return c;
 }
 
@@ -205,8 +331,9 @@ void kclient_free(struct kclient **cp)
 		curl_easy_cleanup(c->curl);
 		curl_global_cleanup();
 	}
-	curl_slist_free_all(c->headers);
 	free_token(c);
+	curl_slist_free_all(c->connect_to);
+	free(c->base);
 	free(c);
 	*cp = NULL;
 }
@@ -260,7 +387,7 @@ static int status_to_errno(long status)
 		return -EACCES;
 	case 404:
 		return -ENOENT;
-	case 409:
+	case 409: /* AlreadyExists; kclient_status_error tells Conflict apart */
 		return -EEXIST;
 	case 410:
 		return -ESTALE;
@@ -298,22 +425,24 @@ static struct json_object *parse_json(const char *data, size_t len, char *why, s
 
 /* Turns a non-2xx response into err: the API's Status object when the body
  * is one, else the head of the body. */
-static int api_error(const char *method, const char *path, long status, const struct body *b, struct cx_err *err)
+int kclient_status_error(const char *method, const char *path, long status, const char *body, size_t len,
+			 struct cx_err *err)
 {
 	int code = status_to_errno(status);
 	char why[128];
-	struct json_object *st = b->len ? parse_json(b->data, b->len, why, sizeof(why)) : NULL;
+	struct json_object *st = len ? parse_json(body, len, why, sizeof(why)) : NULL;
 	struct json_object *kind = NULL, *message = NULL, *reason = NULL;
 	if (st && json_object_object_get_ex(st, "kind", &kind) &&
 	    !strcmp(json_object_get_string(kind), "Status") && json_object_object_get_ex(st, "message", &message)) {
 		json_object_object_get_ex(st, "reason", &reason);
 		const char *r = reason ? json_object_get_string(reason) : "";
+		if (status == 409 && !strcmp(r, "Conflict"))
+			code = -EAGAIN;
 		cx_err_set(err, code, "%s %s: %ld %s: %s", method, path, status, r, json_object_get_string(message));
 		if (err)
 			snprintf(err->reason, sizeof(err->reason), "%s", r);
 	} else {
-		cx_err_set(err, code, "%s %s: HTTP %ld: %.200s", method, path, status,
-			   b->len ? b->data : "(empty body)");
+		cx_err_set(err, code, "%s %s: HTTP %ld: %.200s", method, path, status, len ? body : "(empty body)");
 	}
 	if (err)
 		err->http_status = (int)status;
@@ -321,35 +450,315 @@ static int api_error(const char *method, const char *path, long status, const st
 	return code;
 }
 
-int kclient_get(struct kclient *c, const char *path, struct json_object **out, struct cx_err *err)
+/* Sends req once. Returns 0 when a response came (its status in *status,
+ * its body in b), or the transport error. */
+static int send_once(struct kclient *c, const struct request *req, struct body *b, long *status,
+		     struct cx_err *err)
 {
-	*out = NULL;
-	int r = refresh_token(c, err);
-	if (r)
-		return r;
 	char *url = NULL;
-	if (asprintf(&url, "%s%s", c->rc->server, path) < 0)
+	if (asprintf(&url, "%s%s", c->base, req->path) < 0)
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	struct body b = {0};
+	struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+	char content_type[128];
+	if (headers && req->content_type) {
+		snprintf(content_type, sizeof(content_type), "Content-Type: %s", req->content_type);
+		struct curl_slist *more = curl_slist_append(headers, content_type);
+		if (!more) {
+			curl_slist_free_all(headers);
+			headers = NULL;
+		} else {
+			headers = more;
+		}
+	}
+	if (!headers) {
+		free(url);
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	}
 	CURL *h = c->curl;
 	c->errbuf[0] = '\0';
+	c->retry_after[0] = '\0';
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	CURLcode cc = curl_easy_perform(h);
-	free(url);
-
-	long status = 0;
-	if (cc != CURLE_OK) {
-		r = transport_error(c, "GET", path, cc, &b, err);
-	} else if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status), status < 200 || status > 299) {
-		r = api_error("GET", path, status, &b, err);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	/* A body makes curl POST; another method then only renames the request. */
+	if (req->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
 	} else {
-		char why[128];
-		*out = parse_json(b.data ? b.data : "", b.len, why, sizeof(why));
-		if (!*out)
-			r = cx_err_set(err, -EBADMSG, "GET %s: %s", path, why);
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	}
-	free(b.data);
+	bool plain = !strcmp(req->method, req->body ? "POST" : "GET");
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, plain ? NULL : req->method);
+	CURLcode cc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	free(url);
+	if (cc != CURLE_OK)
+		return transport_error(c, req->method, req->path, cc, b, err);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	return 0;
+}
+
+static double elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+/* Sends req until it succeeds or the retry policy gives up, and parses the
+ * answer into *out (when out is not NULL). */
+static int do_request(struct kclient *c, const struct request *req, struct json_object **out, struct cx_err *err)
+{
+	if (out)
+		*out = NULL;
+	bool renewed = false, renew_now = false; /* credentials are renewed once, after a 401 */
+	for (int attempt = 1;; attempt++) {
+		int r = refresh_credentials(c, renew_now, err);
+		renew_now = false;
+		if (r)
+			return r;
+		int64_t throttled_ns = ratelimit_wait(&c->limiter);
+		if (throttled_ns > 1000 * 1000 * 1000LL)
+			log_msgf(LOG_LEVEL_INFO, 1, "waited %.1fs due to client-side throttling: %s %s",
+				 (double)throttled_ns / 1e9, req->method, req->path);
+
+		struct body b = {0};
+		long status = 0;
+		struct timespec start;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		r = send_once(c, req, &b, &status, err);
+		if (log_enabled(LOG_LEVEL_INFO, 6)) {
+			char code[16], ms[32], try[16];
+			snprintf(code, sizeof(code), "%ld", status);
+			snprintf(ms, sizeof(ms), "%.1f", elapsed_ms(&start));
+			snprintf(try, sizeof(try), "%d", attempt);
+			log_kv(LOG_LEVEL_INFO, 6, "request", "verb", req->method, "path", req->path, "code",
+			       r ? "none" : code, "ms", ms, "attempt", try, NULL);
+		}
+		if (!r && status == 401 && (c->rc->token_file || c->rc->exec) && !renewed) {
+			/* The token may have rotated, or the plugin's credential expired early. */
+			renewed = renew_now = true;
+			free(b.data);
+			continue;
+		}
+		if (!r && status >= 200 && status <= 299) {
+			if (out) {
+				char why[128];
+				*out = parse_json(b.data ? b.data : "", b.len, why, sizeof(why));
+				if (!*out)
+					r = cx_err_set(err, -EBADMSG, "%s %s: %s", req->method, req->path, why);
+			}
+			free(b.data);
+			return r;
+		}
+		if (!r)
+			r = kclient_status_error(req->method, req->path, status, b.data, b.len, err);
+		free(b.data);
+		long delay_ms = 0;
+		if (!retry_decide(&c->retry, attempt, req->idempotent, r ? status : 0, status ? 0 : r,
+				  c->retry_after[0] ? c->retry_after : NULL, &delay_ms))
+			return r;
+		char delay[32], try[16];
+		snprintf(delay, sizeof(delay), "%ld", delay_ms);
+		snprintf(try, sizeof(try), "%d", attempt);
+		log_kv(LOG_LEVEL_INFO, 2, "retrying request", "verb", req->method, "path", req->path, "attempt", try,
+		       "delay_ms", delay, "error", err ? err->msg : "", NULL);
+		struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+}
+
+/* Serialises obj for a request body; the string is owned by obj. */
+static const char *to_json(struct json_object *obj)
+{
+	return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int kclient_get(struct kclient *c, const char *path, struct json_object **out, struct cx_err *err)
+{
+	struct request req = {.method = "GET", .path = path, .idempotent = true};
+	return do_request(c, &req, out, err);
+}
+
+int kclient_create(struct kclient *c, const char *path, struct json_object *obj, struct json_object **out,
+		   struct cx_err *err)
+{
+	struct request req = {.method = "POST", .path = path, .content_type = "application/json",
+			      .body = to_json(obj)};
+	return do_request(c, &req, out, err);
+}
+
+int kclient_update(struct kclient *c, const char *path, struct json_object *obj, struct json_object **out,
+		   struct cx_err *err)
+{
+	/* Idempotent: a resourceVersion makes a repeated PUT fail rather than apply twice. */
+	struct request req = {.method = "PUT", .path = path, .content_type = "application/json",
+			      .body = to_json(obj), .idempotent = true};
+	return do_request(c, &req, out, err);
+}
+
+int kclient_patch(struct kclient *c, const char *path, enum kclient_patch_type type, struct json_object *patch,
+		  struct json_object **out, struct cx_err *err)
+{
+	static const char *const types[] = {
+		[KCLIENT_PATCH_MERGE] = "application/merge-patch+json",
+		[KCLIENT_PATCH_JSON] = "application/json-patch+json",
+		[KCLIENT_PATCH_STRATEGIC] = "application/strategic-merge-patch+json",
+	};
+	struct request req = {.method = "PATCH", .path = path, .content_type = types[type], .body = to_json(patch)};
+	return do_request(c, &req, out, err);
+}
+
+/* path + "?" + query, owned. */
+static char *with_query(const char *path, const char *query)
+{
+	char *full = NULL;
+	return asprintf(&full, "%s%s%s", path, *query ? "?" : "", query) < 0 ? NULL : full;
+}
+
+/* Appends "&key=escaped(value)" (or without "&" first) to q. */
+static int add_param(struct kclient *c, char *q, size_t cap, const char *key, const char *value)
+{
+	char *escaped = curl_easy_escape(c->curl, value, 0);
+	if (!escaped)
+		return -ENOMEM;
+	size_t len = strlen(q);
+	int n = snprintf(q + len, cap - len, "%s%s=%s", len ? "&" : "", key, escaped);
+	curl_free(escaped);
+	return n < 0 || (size_t)n >= cap - len ? -E2BIG : 0;
+}
+
+int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
+		  bool force, struct json_object **out, struct cx_err *err)
+{
+	char query[512] = "";
+	if (add_param(c, query, sizeof(query), "fieldManager", field_manager) ||
+	    (force && add_param(c, query, sizeof(query), "force", "true")))
+		return cx_err_set(err, -E2BIG, "PATCH %s: field manager \"%s\" too long", path, field_manager);
+	char *full = with_query(path, query);
+	if (!full)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	/* Applying the same intent twice gives the same object: safe to retry. */
+	struct request req = {.method = "PATCH", .path = full, .content_type = "application/apply-patch+yaml",
+			      .body = to_json(obj), .idempotent = true};
+	int r = do_request(c, &req, out, err);
+	free(full);
 	return r;
+}
+
+int kclient_delete(struct kclient *c, const char *path, const struct kclient_delete_opts *o,
+		   struct json_object **out, struct cx_err *err)
+{
+	struct json_object *opts = json_object_new_object();
+	if (!opts)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	json_object_object_add(opts, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(opts, "kind", json_object_new_string("DeleteOptions"));
+	if (o && o->propagation_policy)
+		json_object_object_add(opts, "propagationPolicy", json_object_new_string(o->propagation_policy));
+	if (o && (o->precondition_uid || o->precondition_resource_version)) {
+		struct json_object *pre = json_object_new_object();
+		if (o->precondition_uid)
+			json_object_object_add(pre, "uid", json_object_new_string(o->precondition_uid));
+		if (o->precondition_resource_version)
+			json_object_object_add(pre, "resourceVersion",
+					       json_object_new_string(o->precondition_resource_version));
+		json_object_object_add(opts, "preconditions", pre);
+	}
+	struct request req = {.method = "DELETE", .path = path, .content_type = "application/json",
+			      .body = to_json(opts), .idempotent = true};
+	int r = do_request(c, &req, out, err);
+	json_object_put(opts);
+	return r;
+}
+
+static const char *string_at(struct json_object *o, const char *a, const char *b)
+{
+	struct json_object *x = NULL, *y = NULL;
+	if (!json_object_object_get_ex(o, a, &x) || !json_object_object_get_ex(x, b, &y) ||
+	    !json_object_is_type(y, json_type_string))
+		return NULL;
+	return json_object_get_string(y);
+}
+
+int kclient_list(struct kclient *c, const char *path, const struct kclient_list_opts *o, kclient_item_fn fn,
+		 void *ud, char **resource_version, struct cx_err *err)
+{
+	if (resource_version)
+		*resource_version = NULL;
+	char limit[24];
+	snprintf(limit, sizeof(limit), "%ld", o && o->limit > 0 ? o->limit : 500);
+	char *cont = NULL, *rv = NULL;
+	int r = 0;
+	do {
+		/* The continue token is opaque and can be long. */
+		size_t cap = 1024 + (cont ? strlen(cont) * 3 : 0);
+		char *query = calloc(1, cap);
+		char *full = NULL;
+		if (!query) {
+			r = cx_err_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		if (add_param(c, query, cap, "limit", limit) ||
+		    (o && o->label_selector && add_param(c, query, cap, "labelSelector", o->label_selector)) ||
+		    (o && o->field_selector && add_param(c, query, cap, "fieldSelector", o->field_selector)) ||
+		    (cont && add_param(c, query, cap, "continue", cont)) || !(full = with_query(path, query))) {
+			free(query);
+			r = cx_err_set(err, -E2BIG, "LIST %s: selectors too long", path);
+			break;
+		}
+		free(query);
+		struct json_object *page = NULL;
+		r = kclient_get(c, full, &page, err);
+		free(full);
+		free(cont);
+		cont = NULL;
+		if (r)
+			break;
+		const char *page_rv = string_at(page, "metadata", "resourceVersion");
+		const char *next = string_at(page, "metadata", "continue");
+		if (!rv && page_rv && !(rv = strdup(page_rv)))
+			r = cx_err_set(err, -ENOMEM, "out of memory");
+		if (!r && next && *next && !(cont = strdup(next)))
+			r = cx_err_set(err, -ENOMEM, "out of memory");
+		struct json_object *items = NULL;
+		if (!r && json_object_object_get_ex(page, "items", &items) && json_object_is_type(items, json_type_array))
+			for (size_t i = 0; i < json_object_array_length(items) && !r; i++)
+				r = fn(ud, json_object_array_get_idx(items, i), err);
+		json_object_put(page);
+	} while (!r && cont);
+	free(cont);
+	if (!r && resource_version)
+		*resource_version = rv;
+	else
+		free(rv);
+	return r;
+}
+
+CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err)
+{
+	if (refresh_credentials(c, false, err))
+		return NULL;
+	CURL *h = curl_easy_duphandle(c->curl);
+	if (!h) {
+		cx_err_set(err, -ENOMEM, "cannot copy the libcurl handle");
+		return NULL;
+	}
+	/* The copy shares nothing that belongs to c's own requests. */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
+	return h;
+}
+
+const char *kclient_server(const struct kclient *c)
+{
+	return c->base;
 }

@@ -9,14 +9,22 @@
 #ifndef COXSWAIN_KCLIENT_H
 #define COXSWAIN_KCLIENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct cx_err;
 struct json_object;
 struct kclient;
 struct restconfig;
+typedef void CURL; /* as <curl/curl.h> has it */
 
+/* Zero fields take their defaults. */
 struct kclient_options {
 	long connect_timeout_ms;   /* TCP + TLS connect; 0 = 5000 */
 	long timeout_ms;           /* a whole request; 0 = 30000 */
+	double qps;                /* client-side rate limit; 0 = 20 (client-go's) */
+	int burst;                 /* 0 = 30 */
+	int max_attempts;          /* tries of one request in all (see retry.h); 0 = 5, 1 = no retries */
 };
 
 /* Makes a client for rc. rc is borrowed: it must outlive the client.
@@ -25,12 +33,87 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 
 void kclient_free(struct kclient **c);
 
-/* GETs path (e.g. "/version", "/api/v1/namespaces/x/configmaps/y") and
- * hands back the parsed body as an owned json_object in *out.
+/* Every request below: path is an API path without a query ("/api/v1/...",
+ * see kresource_path). Requests wait for the client-side rate limiter, are
+ * retried as common/retry decides (429 always; 5xx and connection errors for
+ * idempotent verbs), re-read a token file once on a 401, and are logged at
+ * -v=6 (method, path, code, duration; never credentials). When out is not
+ * NULL it receives the parsed response body, owned by the caller.
  * Returns 0, or a negative code with err filled:
  *   -EACCES (403), -EPERM (401), -ENOENT (404), -EINVAL (400, 422),
- *   -EEXIST (409), -ESTALE (410 Gone), -EBUSY (429), -EIO (5xx, other),
+ *   -EEXIST (409 AlreadyExists), -EAGAIN (409 Conflict: a stale
+ *   resourceVersion, or an apply conflict; err->reason is "Conflict" and the
+ *   message names the conflicting fields), -ESTALE (410 Gone: relist),
+ *   -EBUSY (429 after the retries), -EIO (5xx, other),
  *   -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EPROTO (TLS), -EBADMSG (not JSON). */
 int kclient_get(struct kclient *c, const char *path, struct json_object **out, struct cx_err *err);
+
+/* POSTs obj to the collection at path. */
+int kclient_create(struct kclient *c, const char *path, struct json_object *obj, struct json_object **out,
+		   struct cx_err *err);
+
+/* PUTs obj (carrying metadata.resourceVersion for optimistic concurrency)
+ * to path; -EAGAIN when someone else changed it first. */
+int kclient_update(struct kclient *c, const char *path, struct json_object *obj, struct json_object **out,
+		   struct cx_err *err);
+
+enum kclient_patch_type {
+	KCLIENT_PATCH_MERGE,        /* application/merge-patch+json */
+	KCLIENT_PATCH_JSON,         /* application/json-patch+json */
+	KCLIENT_PATCH_STRATEGIC,    /* application/strategic-merge-patch+json (built-in kinds only) */
+};
+
+int kclient_patch(struct kclient *c, const char *path, enum kclient_patch_type type, struct json_object *patch,
+		  struct json_object **out, struct cx_err *err);
+
+/* Server-side apply of obj (a full intent: apiVersion, kind, metadata.name)
+ * as field_manager; force takes over fields other managers own instead of
+ * failing with -EAGAIN. */
+int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
+		  bool force, struct json_object **out, struct cx_err *err);
+
+struct kclient_delete_opts {
+	const char *propagation_policy;   /* "Background", "Foreground", "Orphan" or NULL */
+	const char *precondition_uid;     /* delete only this incarnation; or NULL */
+	const char *precondition_resource_version;
+};
+
+/* DELETEs path; o may be NULL. A failed precondition is -EAGAIN. */
+int kclient_delete(struct kclient *c, const char *path, const struct kclient_delete_opts *o,
+		   struct json_object **out, struct cx_err *err);
+
+struct kclient_list_opts {
+	const char *label_selector;   /* or NULL */
+	const char *field_selector;   /* or NULL */
+	long limit;                   /* page size; 0 = 500 */
+};
+
+/* Called for each item of a list, item borrowed for the call (take a
+ * reference with json_object_get to keep it). Items of a list carry no
+ * apiVersion/kind. Returning non-zero stops the list with that code. */
+typedef int (*kclient_item_fn)(void *ud, struct json_object *item, struct cx_err *err);
+
+/* Lists the collection at path page by page (limit/continue), calling fn for
+ * each item, and hands back in *resource_version (owned; may be NULL) the
+ * list's resourceVersion, from which a watch continues. o may be NULL. An
+ * expired continue token is -ESTALE: list again from the start. */
+int kclient_list(struct kclient *c, const char *path, const struct kclient_list_opts *o, kclient_item_fn fn,
+		 void *ud, char **resource_version, struct cx_err *err);
+
+/* A new curl easy handle set up as c's own (server, TLS, current bearer
+ * token, User-Agent, connect timeout), for a streaming request that c's own
+ * handle cannot carry (kwatch). Owned by the caller (curl_easy_cleanup).
+ * NULL with err filled on failure. */
+CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err);
+
+/* Turns a non-2xx response (status and body) to `method path` into err the
+ * way every verb above reports it, and returns the code. For kwatch, whose
+ * responses do not go through the verbs. */
+int kclient_status_error(const char *method, const char *path, long status, const char *body, size_t len,
+			 struct cx_err *err);
+
+/* The base URL of c's requests ("https://host:port"; the tls-server-name in
+ * place of the host when one is set); borrowed. */
+const char *kclient_server(const struct kclient *c);
 
 #endif

@@ -104,7 +104,17 @@ static int decode_base64(struct parse *p, const yaml_node_t *n, const char *wher
 	return rc;
 }
 
-enum field_kind { F_STRING, F_PATH, F_BASE64, F_BOOL, F_UNSUPPORTED };
+enum field_kind {
+	F_STRING,
+	F_PATH,         /* made absolute against the file's directory */
+	F_COMMAND,      /* as F_PATH when it has a '/', else looked up in PATH when run */
+	F_BASE64,
+	F_BOOL,
+	F_EXEC,         /* users[].user.exec: the mapping of exec_fields */
+	F_ARGS,         /* exec.args: a list of strings */
+	F_ENV,          /* exec.env: a list of {name, value} */
+	F_UNSUPPORTED,
+};
 
 struct field {
 	const char *key;
@@ -122,6 +132,17 @@ static const struct field cluster_fields[] = {
 	{NULL, 0, 0},
 };
 
+static const struct field exec_fields[] = {
+	{"apiVersion", F_STRING, offsetof(struct execcred_spec, api_version)},
+	{"command", F_COMMAND, offsetof(struct execcred_spec, command)},
+	{"args", F_ARGS, 0},
+	{"env", F_ENV, 0},
+	{"installHint", F_STRING, offsetof(struct execcred_spec, install_hint)},
+	{"provideClusterInfo", F_BOOL, offsetof(struct execcred_spec, provide_cluster_info)},
+	{"interactiveMode", F_STRING, offsetof(struct execcred_spec, interactive_mode)},
+	{NULL, 0, 0},
+};
+
 static const struct field user_fields[] = {
 	{"client-certificate", F_PATH, offsetof(struct kubeconfig_user, client_certificate)},
 	{"client-certificate-data", F_BASE64, offsetof(struct kubeconfig_user, client_certificate_data)},
@@ -129,7 +150,7 @@ static const struct field user_fields[] = {
 	{"client-key-data", F_BASE64, offsetof(struct kubeconfig_user, client_key_data)},
 	{"token", F_STRING, offsetof(struct kubeconfig_user, token)},
 	{"tokenFile", F_PATH, offsetof(struct kubeconfig_user, token_file)},
-	{"exec", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
+	{"exec", F_EXEC, offsetof(struct kubeconfig_user, exec)},
 	{"auth-provider", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
 	{"username", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
 	{"password", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
@@ -155,6 +176,62 @@ static int dup_string(struct parse *p, const char *s, char **out)
 	return 0;
 }
 
+static int parse_fields(struct parse *p, const yaml_node_t *n, const struct field *fields, const char *where,
+			void *entry);
+
+static yaml_node_t *mapping_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)
+{
+	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+		if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key))
+			return yaml_document_get_node(doc, pair->value);
+	}
+	return NULL;
+}
+
+/* Grows a string array by one and puts a copy of s at its end. */
+static int push_string(struct parse *p, char ***array, size_t *n, const char *s)
+{
+	char **grown = realloc(*array, (*n + 1) * sizeof(*grown));
+	if (!grown)
+		return cx_err_set(p->err, -ENOMEM, "kubeconfig %s: out of memory", p->path);
+	*array = grown;
+	return dup_string(p, s, &grown[(*n)++]);
+}
+
+static int parse_args(struct parse *p, const yaml_node_t *v, const char *where, struct execcred_spec *spec)
+{
+	int rc = expect_type(p, v, YAML_SEQUENCE_NODE, where);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; !rc && it < v->data.sequence.items.top; it++) {
+		yaml_node_t *arg = yaml_document_get_node(p->doc, *it);
+		char arg_where[300];
+		snprintf(arg_where, sizeof(arg_where), "%s[%zu]", where, spec->n_args);
+		if (!(rc = expect_type(p, arg, YAML_SCALAR_NODE, arg_where)))
+			rc = push_string(p, &spec->args, &spec->n_args, scalar(arg));
+	}
+	return rc;
+}
+
+static int parse_env(struct parse *p, const yaml_node_t *v, const char *where, struct execcred_spec *spec)
+{
+	int rc = expect_type(p, v, YAML_SEQUENCE_NODE, where);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; !rc && it < v->data.sequence.items.top; it++) {
+		yaml_node_t *item = yaml_document_get_node(p->doc, *it);
+		char item_where[300];
+		snprintf(item_where, sizeof(item_where), "%s[%zu]", where, spec->n_env);
+		if ((rc = expect_type(p, item, YAML_MAPPING_NODE, item_where)))
+			break;
+		yaml_node_t *name = mapping_get(p->doc, item, "name"), *value = mapping_get(p->doc, item, "value");
+		if (!name || name->type != YAML_SCALAR_NODE || !value || value->type != YAML_SCALAR_NODE)
+			return fail_at(p, item, item_where, "expected {name: string, value: string}");
+		size_t n_values = spec->n_env;
+		if (!(rc = push_string(p, &spec->env_names, &spec->n_env, scalar(name))) &&
+		    (rc = push_string(p, &spec->env_values, &n_values, scalar(value))))
+			spec->n_env--; /* keep names and values paired for execcred_spec_clear */
+	}
+	return rc;
+}
+
 static int set_field(struct parse *p, const struct field *f, const yaml_node_t *v, const char *where, void *entry)
 {
 	char *slot = (char *)entry + f->offset;
@@ -164,6 +241,17 @@ static int set_field(struct parse *p, const struct field *f, const yaml_node_t *
 	}
 	if (is_null(v))
 		return 0;
+	switch (f->kind) {
+	case F_EXEC:
+		((struct kubeconfig_user *)entry)->has_exec = true;
+		return parse_fields(p, v, exec_fields, where, slot);
+	case F_ARGS:
+		return parse_args(p, v, where, entry);
+	case F_ENV:
+		return parse_env(p, v, where, entry);
+	default:
+		break;
+	}
 	int rc = expect_type(p, v, YAML_SCALAR_NODE, where);
 	if (rc)
 		return rc;
@@ -171,6 +259,11 @@ static int set_field(struct parse *p, const struct field *f, const yaml_node_t *
 	switch (f->kind) {
 	case F_STRING:
 		return dup_string(p, s, (char **)slot);
+	case F_COMMAND:
+		if (!strchr(s, '/'))
+			return dup_string(p, s, (char **)slot);
+		/* A relative path to the plugin, resolved as kubectl does. */
+		__attribute__((fallthrough));
 	case F_PATH: {
 		if (s[0] == '/')
 			return dup_string(p, s, (char **)slot);
@@ -190,7 +283,7 @@ static int set_field(struct parse *p, const struct field *f, const yaml_node_t *
 		else
 			return fail_at(p, v, where, "expected true or false, got \"%s\"", s);
 		return 0;
-	case F_UNSUPPORTED:
+	default:
 		break;
 	}
 	return 0;
@@ -220,16 +313,6 @@ static int parse_fields(struct parse *p, const yaml_node_t *n, const struct fiel
 		}
 	}
 	return 0;
-}
-
-static yaml_node_t *mapping_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)
-{
-	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
-		if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key))
-			return yaml_document_get_node(doc, pair->value);
-	}
-	return NULL;
 }
 
 /* One of the three lists (clusters, users, contexts): each item is
@@ -275,6 +358,7 @@ static void user_clear(void *entry)
 	blob_clear(&u->client_key_data);
 	free_secret(u->token);
 	free(u->token_file);
+	execcred_spec_clear(&u->exec);
 	free(u->unsupported);
 }
 
@@ -514,15 +598,15 @@ static int load_pem(const char *file_of_entry, const char *what, const char *fie
 	return rc;
 }
 
-static int resolve_user(const struct kubeconfig_user *u, struct restconfig *rc,
-			struct cx_err *err)
+static int resolve_user(const struct kubeconfig_user *u, const struct kubeconfig_cluster *cluster,
+			struct restconfig *rc, struct cx_err *err)
 {
 	char what[300];
 	snprintf(what, sizeof(what), "user \"%s\"", u->name);
 	if (u->unsupported)
 		return cx_err_set(err, -ENOTSUP,
-				  "kubeconfig %s: %s: %s: not supported by coxswain yet; use client-certificate "
-				  "and client-key, token or tokenFile",
+				  "kubeconfig %s: %s: %s: not supported by coxswain; use client-certificate "
+				  "and client-key, token, tokenFile or exec",
 				  u->file, what, u->unsupported);
 	int r;
 	if ((r = load_pem(u->file, what, "client-certificate", &u->client_certificate_data, u->client_certificate,
@@ -535,6 +619,13 @@ static int resolve_user(const struct kubeconfig_user *u, struct restconfig *rc,
 				  rc->client_cert.len ? "client-certificate" : "client-key");
 	if (u->token && !(rc->token = strdup(u->token)))
 		return cx_err_set(err, -ENOMEM, "out of memory");
+	if (u->has_exec) {
+		struct execcred_cluster ec = {.server = rc->server, .tls_server_name = cluster->tls_server_name,
+					      .insecure_skip_tls_verify = cluster->insecure_skip_tls_verify,
+					      .ca = &rc->ca, .proxy_url = cluster->proxy_url};
+		if (!(rc->exec = execcred_new(&u->exec, u->name, &ec, err)))
+			return cx_err_prefix(err, "kubeconfig %s: %s: exec: ", u->file, what);
+	}
 	if (u->token_file) {
 		if (access(u->token_file, R_OK) != 0)
 			return cx_err_set(err, -errno, "kubeconfig %s: %s: tokenFile: cannot read %s: %s", u->file,
@@ -599,7 +690,7 @@ int kubeconfig_restconfig(const struct kubeconfig *kc, const char *context, stru
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	int r = resolve_cluster(cluster, rc, err);
 	if (!r && user)
-		r = resolve_user(user, rc, err);
+		r = resolve_user(user, cluster, rc, err);
 	if (!r && ((ctx->namespace && !(rc->namespace = strdup(ctx->namespace))) ||
 		   asprintf(&rc->source, "kubeconfig %s, context \"%s\"", ctx->file, name) < 0))
 		r = cx_err_set(err, -ENOMEM, "out of memory");

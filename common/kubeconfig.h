@@ -3,11 +3,12 @@
  *
  * Paths inside the file (certificate-authority, client-certificate,
  * client-key, tokenFile) are made absolute against the file's directory, as
- * kubectl does. `-data` fields are base64-decoded at load time and kept in
- * memory only. Fields kubectl knows but that would change who we are and that
- * coxswain does not implement yet (auth-provider, username/password,
- * impersonation) are refused with an error rather than ignored; other
- * unknown fields (extensions, preferences) are ignored as kubectl does. */
+ * kubectl does (and so is an exec plugin's command when it has a '/').
+ * `-data` fields are base64-decoded at load time and kept in memory only.
+ * Fields kubectl knows but that would change who we are and that coxswain
+ * does not implement (auth-provider, username/password, impersonation) are
+ * refused with an error rather than ignored; other unknown fields
+ * (extensions, preferences) are ignored as kubectl does. */
 #ifndef COXSWAIN_KUBECONFIG_H
 #define COXSWAIN_KUBECONFIG_H
 
@@ -15,6 +16,7 @@
 #include <stddef.h>
 
 #include "blob.h"
+#include "execcred.h"
 
 struct cx_err;
 struct restconfig;
@@ -39,8 +41,10 @@ struct kubeconfig_user {
 	struct blob client_key_data;
 	char *token;
 	char *token_file;                   /* absolute path, or NULL */
+	bool has_exec;                      /* exec holds a credential plugin's stanza */
+	struct execcred_spec exec;
 	char *unsupported;                  /* first auth field present that coxswain does not
-					       implement ("exec", "auth-provider", ...), or NULL */
+					       implement ("auth-provider", "username", ...), or NULL */
 };
 
 struct kubeconfig_context {

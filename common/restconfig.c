@@ -2,6 +2,7 @@
 
 #include "restconfig.h"
 #include "err.h"
+#include "execcred.h"
 #include "kubeconfig.h"
 
 #include <ctype.h>
@@ -159,6 +160,7 @@ void restconfig_free(struct restconfig **rcp)
 		free(rc->token);
 	}
 	free(rc->token_file);
+	execcred_free(&rc->exec);
 	free(rc->tls_server_name);
 	free(rc->proxy_url);
 	free(rc->namespace);

@@ -8,6 +8,8 @@
 
 #include "blob.h"
 
+struct execcred;
+
 struct restconfig {
 	char *server;              /* scheme://host[:port][/prefix], no trailing slash */
 	struct blob ca;            /* PEM bundle to verify the server; empty = system store */
@@ -15,6 +17,7 @@ struct restconfig {
 	struct blob client_key;    /* PEM */
 	char *token;               /* bearer token, or NULL */
 	char *token_file;          /* re-read periodically because it rotates; or NULL */
+	struct execcred *exec;     /* the user's credential plugin (owned), or NULL */
 	bool insecure;             /* skip TLS verification (warned about) */
 	char *tls_server_name;
 	char *proxy_url;

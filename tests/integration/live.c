@@ -3,6 +3,8 @@
 #include "live.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +54,21 @@ const char *live_pinned_version(void)
 	fclose(f);
 	cr_assert_neq(version[0], '\0', "no k8s.io/kubernetes requirement in %s", path);
 	return version;
+}
+
+int live_kubectl(const char *stdin_text, const char *args_fmt, ...)
+{
+	char args[2048], cmd[4096];
+	va_list ap;
+	va_start(ap, args_fmt);
+	vsnprintf(args, sizeof(args), args_fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "kubectl --kubeconfig '%s/admin.kubeconfig' %s 1>&2",
+		 env_or_fail("COXSWAIN_CLUSTER_DIR"), args);
+	FILE *p = popen(cmd, "w");
+	cr_assert_not_null(p, "cannot run %s", cmd);
+	if (stdin_text)
+		fputs(stdin_text, p);
+	int status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -13,4 +13,9 @@ struct restconfig *live_restconfig(const char *who);
  * e.g. "v1.34.4", in a static buffer. */
 const char *live_pinned_version(void);
 
+/* Runs `kubectl --kubeconfig <admin> ARGS` (args printf-style, split by the
+ * shell) with stdin_text on its standard input (NULL for none). Returns its
+ * exit status; its output goes to the test's log. */
+int live_kubectl(const char *stdin_text, const char *args_fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

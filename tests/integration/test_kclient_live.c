@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "execcred.h"
 #include "kclient.h"
 #include "live.h"
 #include "restconfig.h"
@@ -170,7 +171,7 @@ Test(kclient_live, unresponsive_server_fails_within_the_timeout)
 	int fd = silent_listener(&port);
 	free(rc->server);
 	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
-	struct kclient_options opts = {.connect_timeout_ms = 500, .timeout_ms = 1000};
+	struct kclient_options opts = {.connect_timeout_ms = 500, .timeout_ms = 1000, .max_attempts = 1};
 	struct kclient *c = client_for(rc, &opts);
 
 	struct json_object *body = NULL;
@@ -193,11 +194,84 @@ Test(kclient_live, closed_port_is_refused)
 	close(silent_listener(&port)); /* a port that was free a moment ago */
 	free(rc->server);
 	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
-	struct kclient *c = client_for(rc, NULL);
+	struct kclient_options no_retries = {.max_attempts = 1};
+	struct kclient *c = client_for(rc, &no_retries);
 	struct json_object *body = NULL;
 	struct cx_err err = {0};
 	cr_assert_eq(kclient_get(c, "/version", &body, &err), -ECONNREFUSED, "%s", err.msg);
 	cr_assert(strstr(err.msg, "cannot connect"), "%s", err.msg);
 	kclient_free(&c);
 	restconfig_free(&rc);
+}
+
+static int get_version_as(const char *tls_server_name, struct cx_err *err)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	rc->tls_server_name = strdup(tls_server_name);
+	struct kclient_options no_retries = {.max_attempts = 1};
+	struct kclient *c = client_for(rc, &no_retries);
+	struct json_object *body = NULL;
+	int r = kclient_get(c, "/version", &body, err);
+	json_object_put(body);
+	kclient_free(&c);
+	restconfig_free(&rc);
+	return r;
+}
+
+Test(kclient_live, tls_server_name_is_what_the_certificate_is_checked_against)
+{
+	struct cx_err err = {0};
+	/* The fixture's serving certificate names kubernetes.default, not 127.0.0.1's reverse. */
+	cr_assert_eq(get_version_as("kubernetes.default", &err), 0, "%s", err.msg);
+	cr_assert_eq(get_version_as("not-in-the-cert.example", &err), -EPROTO, "%s", err.msg);
+	cr_assert(strstr(err.msg, "not-in-the-cert.example"), "%s", err.msg);
+}
+
+static int runs_counted(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+Test(kclient_live, a_401_reruns_the_exec_plugin_once)
+{
+	struct restconfig *op = live_restconfig("operator");
+	struct restconfig *rc = live_restconfig("admin");
+	blob_clear(&rc->client_cert);
+	blob_clear(&rc->client_key);
+	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
+	close(mkstemp(count_file));
+	unlink(count_file);
+
+	char *env_names[] = {"GOOD_TOKEN", "COUNT_FILE"};
+	char *env_values[] = {op->token, count_file};
+	struct execcred_spec spec = {.api_version = EXECCRED_V1,
+				     .command = TEST_SRC_DIR "/tests/integration/data/exec-rotating.sh",
+				     .env_names = env_names, .env_values = env_values, .n_env = 2,
+				     .interactive_mode = "Never"};
+	struct execcred_cluster cluster = {.server = rc->server, .ca = &rc->ca};
+	struct cx_err err = {0};
+	rc->exec = execcred_new(&spec, "operator", &cluster, &err);
+	cr_assert_not_null(rc->exec, "%s", err.msg);
+
+	struct kclient *c = client_for(rc, NULL);
+	struct json_object *body = NULL;
+	cr_assert_eq(kclient_get(c, "/apis", &body, &err), 0, "%s", err.msg);
+	cr_assert_eq(runs_counted(count_file), 2, "the rejected token made it run once more");
+	json_object_put(body);
+	cr_assert_eq(kclient_get(c, "/apis", &body, &err), 0, "%s", err.msg);
+	cr_assert_eq(runs_counted(count_file), 2, "a good token is cached until it expires");
+	/* It authenticated as the operator: CRDs are forbidden to that user. */
+	assert_operator_forbidden(c);
+	json_object_put(body);
+	unlink(count_file);
+	kclient_free(&c);
+	restconfig_free(&rc);
+	restconfig_free(&op);
 }

@@ -80,8 +80,20 @@ Test(kubeconfig, parses_every_entry)
 
 	cr_assert_str_eq(kc->users[1].token, "op-token-123");
 	cr_assert(strstr(kc->users[2].token_file, "/kubeconfig/certs/token"));
-	cr_assert_str_eq(kc->users[4].unsupported, "exec");
-	cr_assert_null(kc->users[0].unsupported);
+	struct kubeconfig_user *plugin = &kc->users[4];
+	cr_assert(plugin->has_exec);
+	cr_assert_null(plugin->unsupported);
+	cr_assert_str_eq(plugin->exec.api_version, "client.authentication.k8s.io/v1");
+	cr_assert(strstr(plugin->exec.command, "/kubeconfig/./plugins/get-token"), "%s", plugin->exec.command);
+	cr_assert_eq(plugin->exec.command[0], '/', "a command with a '/' is relative to the file");
+	cr_assert_eq(plugin->exec.n_args, 2);
+	cr_assert_str_eq(plugin->exec.args[1], "local");
+	cr_assert_eq(plugin->exec.n_env, 1);
+	cr_assert_str_eq(plugin->exec.env_names[0], "PLUGIN_MODE");
+	cr_assert_str_eq(plugin->exec.env_values[0], "test");
+	cr_assert(plugin->exec.provide_cluster_info);
+	cr_assert_str_eq(plugin->exec.interactive_mode, "Never");
+	cr_assert_str_eq(kc->users[5].unsupported, "username");
 
 	struct kubeconfig_context *ctx = &kc->contexts[0];
 	cr_assert_str_eq(ctx->cluster, "local");
@@ -247,14 +259,27 @@ Test(kubeconfig, referenced_file_missing)
 	cr_assert(strstr(err.msg, "certs/absent.pem"), "%s", err.msg);
 }
 
+Test(kubeconfig, exec_plugin_user_resolves_to_a_plugin)
+{
+	struct kubeconfig *kc = load_ok(DATA "good.yaml");
+	struct restconfig *rc = resolve_ok(kc, "plugin");
+	cr_assert_not_null(rc->exec);
+	cr_assert_null(rc->token);
+	restconfig_free(&rc);
+	kubeconfig_free(&kc);
+}
+
+Test(kubeconfig, bad_exec_stanza_names_the_field)
+{
+	struct cx_err err = load_fail(DATA "bad-exec.yaml");
+	cr_assert(strstr(err.msg, "users[0] (\"plugin\").user.exec.env[0]"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "{name: string, value: string}"), "%s", err.msg);
+}
+
 Test(kubeconfig, unsupported_auth_is_refused_not_ignored)
 {
-	struct cx_err err = resolve_fail("plugin");
+	struct cx_err err = resolve_fail("basic");
 	cr_assert_eq(err.code, -ENOTSUP);
-	cr_assert(strstr(err.msg, "user \"plugin\""), "%s", err.msg);
-	cr_assert(strstr(err.msg, "exec"), "%s", err.msg);
-
-	err = resolve_fail("basic");
-	cr_assert_eq(err.code, -ENOTSUP);
+	cr_assert(strstr(err.msg, "user \"basic\""), "%s", err.msg);
 	cr_assert(strstr(err.msg, "username"), "%s", err.msg);
 }

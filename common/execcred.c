@@ -1,0 +1,1120 @@
+#include "config.h"
+
+#include "execcred.h"
+#include "err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A credential is a few KiB at most (a token, or a certificate and key);
+ * anything far beyond that is a plugin gone wrong. */
+#define STDOUT_MAX (1024 * 1024)
+/* Enough of stderr to explain a failure; the message holds about 1 KiB of it. */
+#define STDERR_TAIL 2048
+#define EXEC_INFO_NAME "KUBERNETES_EXEC_INFO"
+
+struct execcred {
+	char *user;
+	char *command;          /* as the kubeconfig spells it: argv[0] and messages */
+	char *api_version;
+	char *install_hint;     /* one line, or NULL */
+	char **argv;            /* command, args..., NULL */
+	char **env;             /* "NAME=value": the spec's env (names unique), then KUBERNETES_EXEC_INFO */
+	size_t n_env;
+	int timeout_ms;
+
+	/* The cached credential. */
+	bool cached;
+	char *token;            /* NULL when the plugin returned none */
+	struct blob cert, key;  /* both empty when the plugin returned none */
+	bool has_expiry;
+	time_t expiry;
+};
+
+/* ---- messages ---- */
+
+/* Copies src (len bytes) into dst as one line: control characters become
+ * spaces, runs of spaces collapse, both ends are trimmed. The result goes
+ * verbatim into logs, conditions and Events, which are one line each.
+ * Returns the length written (dst_len must be at least len + 1). */
+static size_t flatten(const char *src, size_t len, char *dst, size_t dst_len)
+{
+	size_t n = 0;
+	bool space = false;
+	for (size_t i = 0; i < len && n + 1 < dst_len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if (c < 0x20 || c == 0x7f || c == ' ') {
+			space = n > 0;
+			continue;
+		}
+		if (space && n + 2 < dst_len)
+			dst[n++] = ' ';
+		space = false;
+		dst[n++] = (char)c;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+static int failv(struct cx_err *err, int code, const char *command, const char *user, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static int failv(struct cx_err *err, int code, const char *command, const char *user, const char *fmt, va_list ap)
+{
+	if (!err)
+		return code;
+	char what[CX_ERR_MSG_MAX];
+	vsnprintf(what, sizeof(what), fmt, ap);
+	if (command && *command)
+		return cx_err_set(err, code, "exec plugin \"%s\" for user \"%s\": %s", command, user, what);
+	return cx_err_set(err, code, "exec plugin for user \"%s\": %s", user, what);
+}
+
+static int fail_spec(struct cx_err *err, int code, const struct execcred_spec *spec, const char *user,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Like fail(), before there is an execcred: the stanza is wrong (-EINVAL)
+ * or we ran out of memory copying it. */
+static int fail_spec(struct cx_err *err, int code, const struct execcred_spec *spec, const char *user,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = failv(err, code, spec->command, user, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int fail(const struct execcred *ec, struct cx_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* "exec plugin "CMD" for user "U": what". Returns code. */
+static int fail(const struct execcred *ec, struct cx_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = failv(err, code, ec->command, ec->user, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The last STDERR_TAIL bytes the plugin wrote on stderr. */
+struct tail {
+	char data[STDERR_TAIL];
+	size_t len;
+	bool truncated;         /* earlier bytes were dropped */
+};
+
+static void tail_add(struct tail *t, const char *buf, size_t n)
+{
+	if (n >= sizeof(t->data)) {
+		t->truncated = t->truncated || t->len > 0 || n > sizeof(t->data);
+		memcpy(t->data, buf + n - sizeof(t->data), sizeof(t->data));
+		t->len = sizeof(t->data);
+		return;
+	}
+	if (t->len + n > sizeof(t->data)) {
+		size_t drop = t->len + n - sizeof(t->data);
+		memmove(t->data, t->data + drop, t->len - drop);
+		t->len -= drop;
+		t->truncated = true;
+	}
+	memcpy(t->data + t->len, buf, n);
+	t->len += n;
+}
+
+/* Skips UTF-8 continuation bytes, so a cut never starts inside a character. */
+static const char *utf8_start(const char *s, size_t *len)
+{
+	while (*len && ((unsigned char)*s & 0xc0) == 0x80)
+		s++, (*len)--;
+	return s;
+}
+
+static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, const struct tail *t,
+		     const char *if_empty, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Like fail(), followed by ": " and the plugin's stderr tail, or by if_empty
+ * when it wrote nothing there. The message is cut at the front of the tail,
+ * not at its end: the last lines a program writes say why it stopped. */
+static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, const struct tail *t,
+		     const char *if_empty, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+
+	char flat[STDERR_TAIL + 1];
+	size_t len = flatten(t->data, t->len, flat, sizeof(flat));
+	if (!len)
+		return fail(ec, err, code, "%s%s", what, if_empty ? if_empty : "");
+
+	fail(ec, err, code, "%s: ", what);
+	size_t used = strlen(err->msg), room = sizeof(err->msg) - 1 - used;
+	const char *shown = flat;
+	/* Either cut may start inside a character (tail_add cuts bytes): the
+	 * partial one is dropped. */
+	if (t->truncated || len > room) {
+		if (room < 4)
+			return code;
+		size_t keep = len > room - 3 ? room - 3 : len;
+		shown = utf8_start(flat + len - keep, &keep);
+		len = keep;
+		memcpy(err->msg + used, "...", 3);
+		used += 3;
+	}
+	memcpy(err->msg + used, shown, len);
+	err->msg[used + len] = '\0';
+	return code;
+}
+
+/* ---- the spec ---- */
+
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void execcred_spec_clear(struct execcred_spec *s)
+{
+	free(s->api_version);
+	free(s->command);
+	for (size_t i = 0; i < s->n_args; i++)
+		free(s->args[i]);
+	free(s->args);
+	/* env values are often where a plugin's password or API key goes. */
+	for (size_t i = 0; i < s->n_env; i++) {
+		free(s->env_names[i]);
+		free_secret(s->env_values[i]);
+	}
+	free(s->env_names);
+	free(s->env_values);
+	free(s->install_hint);
+	free(s->interactive_mode);
+	memset(s, 0, sizeof(*s));
+}
+
+static int check_spec(const struct execcred_spec *spec, const char *user, const struct execcred_cluster *cluster,
+		      struct cx_err *err)
+{
+	if (!spec->command || !*spec->command)
+		return fail_spec(err, -EINVAL, spec, user, "command: missing");
+	if (!spec->api_version || !*spec->api_version)
+		return fail_spec(err, -EINVAL, spec, user, "apiVersion: missing (expected %s or %s)", EXECCRED_V1,
+				 EXECCRED_V1BETA1);
+	bool v1 = !strcmp(spec->api_version, EXECCRED_V1);
+	if (!v1 && strcmp(spec->api_version, EXECCRED_V1BETA1))
+		return fail_spec(err, -EINVAL, spec, user, "apiVersion \"%.100s\" is not supported (use %s or %s)",
+				 spec->api_version, EXECCRED_V1, EXECCRED_V1BETA1);
+
+	/* client-go: v1 makes interactiveMode required, v1beta1 defaults it to
+	 * IfAvailable. We never have a terminal, so only Always cannot work. */
+	const char *mode = spec->interactive_mode;
+	if (!mode || !*mode) {
+		if (v1)
+			return fail_spec(err, -EINVAL, spec, user, "interactiveMode: missing (%s requires it; "
+					 "use Never or IfAvailable)", EXECCRED_V1);
+	} else if (!strcmp(mode, "Always")) {
+		return fail_spec(err, -EINVAL, spec, user, "interactiveMode Always needs a terminal, and coxswain runs "
+				 "without one; use Never or IfAvailable");
+	} else if (strcmp(mode, "Never") && strcmp(mode, "IfAvailable")) {
+		return fail_spec(err, -EINVAL, spec, user, "interactiveMode \"%.100s\" is not one of Never, IfAvailable, "
+				 "Always", mode);
+	}
+
+	for (size_t i = 0; i < spec->n_env; i++) {
+		const char *name = spec->env_names[i];
+		if (!name || !*name)
+			return fail_spec(err, -EINVAL, spec, user, "env[%zu].name: missing", i);
+		if (strchr(name, '='))
+			return fail_spec(err, -EINVAL, spec, user, "env[%zu].name \"%.100s\" cannot contain '='", i, name);
+	}
+	if (spec->provide_cluster_info && (!cluster || !cluster->server || !*cluster->server))
+		return fail_spec(err, -EINVAL, spec, user, "provideClusterInfo is set but there is no cluster server to "
+				 "provide");
+	return 0;
+}
+
+/* ---- KUBERNETES_EXEC_INFO ---- */
+
+static bool add_string(struct json_object *obj, const char *key, const char *value)
+{
+	struct json_object *v = json_object_new_string(value);
+	return v && json_object_object_add(obj, key, v) == 0;
+}
+
+/* The cluster as client-go puts it in spec.cluster: empty fields omitted. */
+static struct json_object *cluster_json(const struct execcred_cluster *c)
+{
+	struct json_object *obj = json_object_new_object();
+	bool ok = obj && add_string(obj, "server", c->server);
+	if (ok && c->tls_server_name && *c->tls_server_name)
+		ok = add_string(obj, "tls-server-name", c->tls_server_name);
+	if (ok && c->insecure_skip_tls_verify)
+		ok = json_object_object_add(obj, "insecure-skip-tls-verify", json_object_new_boolean(1)) == 0;
+	if (ok && c->ca && c->ca->len) {
+		if (c->ca->len > (size_t)INT_MAX / 2) {
+			ok = false;
+		} else {
+			char *b64 = malloc(4 * ((c->ca->len + 2) / 3) + 1);
+			ok = b64 != NULL;
+			if (ok) {
+				EVP_EncodeBlock((unsigned char *)b64, c->ca->data, (int)c->ca->len);
+				ok = add_string(obj, "certificate-authority-data", b64);
+				free(b64);
+			}
+		}
+	}
+	if (ok && c->proxy_url && *c->proxy_url)
+		ok = add_string(obj, "proxy-url", c->proxy_url);
+	if (!ok) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* "KUBERNETES_EXEC_INFO=<ExecCredential JSON>": the plugin's input, the same
+ * for every run, so built once. interactive is false: no terminal. */
+static char *exec_info_env(const struct execcred_spec *spec, const struct execcred_cluster *cluster)
+{
+	struct json_object *root = json_object_new_object(), *inner = json_object_new_object();
+	char *env = NULL;
+	bool ok = root && inner && add_string(root, "apiVersion", spec->api_version) &&
+		  add_string(root, "kind", "ExecCredential");
+	if (ok && spec->provide_cluster_info) {
+		struct json_object *c = cluster_json(cluster);
+		ok = c && json_object_object_add(inner, "cluster", c) == 0;
+	}
+	ok = ok && json_object_object_add(inner, "interactive", json_object_new_boolean(0)) == 0;
+	if (ok && json_object_object_add(root, "spec", inner) == 0) {
+		inner = NULL; /* root owns it now */
+		const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+								     JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (s && asprintf(&env, EXEC_INFO_NAME "=%s", s) < 0)
+			env = NULL;
+	}
+	json_object_put(inner);
+	json_object_put(root);
+	return env;
+}
+
+/* ---- the runner ---- */
+
+static size_t name_len(const char *entry)
+{
+	return strcspn(entry, "=");
+}
+
+/* The spec's env as "NAME=value" strings plus KUBERNETES_EXEC_INFO. Where a
+ * name repeats, the last entry wins, as in client-go (Go's os/exec keeps the
+ * last of duplicate names); KUBERNETES_EXEC_INFO is ours to set. */
+static int build_env(struct execcred *ec, const struct execcred_spec *spec, const struct execcred_cluster *cluster)
+{
+	ec->env = calloc(spec->n_env + 1, sizeof(*ec->env));
+	if (!ec->env)
+		return -ENOMEM;
+	for (size_t i = 0; i < spec->n_env; i++) {
+		const char *name = spec->env_names[i];
+		bool later = !strcmp(name, EXEC_INFO_NAME);
+		for (size_t j = i + 1; j < spec->n_env && !later; j++)
+			later = !strcmp(name, spec->env_names[j]);
+		if (later)
+			continue;
+		const char *value = spec->env_values[i] ? spec->env_values[i] : "";
+		if (asprintf(&ec->env[ec->n_env], "%s=%s", name, value) < 0)
+			return -ENOMEM;
+		ec->n_env++;
+	}
+	if (!(ec->env[ec->n_env] = exec_info_env(spec, cluster)))
+		return -ENOMEM;
+	ec->n_env++;
+	return 0;
+}
+
+struct execcred *execcred_new(const struct execcred_spec *spec, const char *user_name,
+			      const struct execcred_cluster *cluster, struct cx_err *err)
+{
+	const char *user = user_name ? user_name : "";
+	if (check_spec(spec, user, cluster, err))
+		return NULL;
+	struct execcred *ec = calloc(1, sizeof(*ec));
+	if (!ec) {
+		fail_spec(err, -ENOMEM, spec, user, "out of memory");
+		return NULL;
+	}
+	ec->timeout_ms = EXECCRED_DEFAULT_TIMEOUT_MS;
+	bool ok = (ec->user = strdup(user)) && (ec->command = strdup(spec->command)) &&
+		  (ec->api_version = strdup(spec->api_version)) &&
+		  (ec->argv = calloc(spec->n_args + 2, sizeof(*ec->argv))) && (ec->argv[0] = strdup(spec->command));
+	for (size_t i = 0; ok && i < spec->n_args; i++)
+		ok = (ec->argv[i + 1] = strdup(spec->args[i] ? spec->args[i] : "")) != NULL;
+	if (ok && spec->install_hint) {
+		size_t len = strlen(spec->install_hint);
+		ok = (ec->install_hint = malloc(len + 1)) != NULL;
+		if (ok)
+			flatten(spec->install_hint, len, ec->install_hint, len + 1);
+	}
+	if (!ok || build_env(ec, spec, cluster)) {
+		execcred_free(&ec);
+		fail_spec(err, -ENOMEM, spec, user, "out of memory");
+		return NULL;
+	}
+	return ec;
+}
+
+void execcred_set_timeout(struct execcred *ec, int timeout_ms)
+{
+	if (timeout_ms > 0)
+		ec->timeout_ms = timeout_ms;
+}
+
+/* Wipes and forgets the cached credential. */
+static void drop_credential(struct execcred *ec)
+{
+	free_secret(ec->token);
+	ec->token = NULL;
+	blob_clear(&ec->cert);
+	blob_clear(&ec->key);
+	ec->cached = false;
+	ec->has_expiry = false;
+	ec->expiry = 0;
+}
+
+void execcred_free(struct execcred **ecp)
+{
+	struct execcred *ec = *ecp;
+	if (!ec)
+		return;
+	drop_credential(ec);
+	if (ec->argv)
+		for (char **a = ec->argv; *a; a++)
+			free(*a);
+	free(ec->argv);
+	for (size_t i = 0; i < ec->n_env; i++)
+		free_secret(ec->env[i]);
+	free(ec->env);
+	free(ec->user);
+	free(ec->command);
+	free(ec->api_version);
+	free(ec->install_hint);
+	free(ec);
+	*ecp = NULL;
+}
+
+time_t execcred_expiry(const struct execcred *ec)
+{
+	return ec->cached && ec->has_expiry ? ec->expiry : 0;
+}
+
+/* ---- finding and starting the plugin ---- */
+
+static bool is_program(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* The file to execute, owned, in *out. Like Go's exec.LookPath (which
+ * client-go uses): a command with a '/' is used as given, anything else is
+ * searched in our PATH, where an empty entry means the working directory. */
+static int find_program(const struct execcred *ec, char **out, struct cx_err *err)
+{
+	const char *hint_sep = ec->install_hint ? "; " : "";
+	const char *hint = ec->install_hint ? ec->install_hint : "";
+	if (strchr(ec->command, '/')) {
+		struct stat st;
+		if (stat(ec->command, &st) != 0) {
+			int e = errno;
+			return fail(ec, err, -e, "cannot run %s: %s%s%s", ec->command, strerror(e),
+				    e == ENOENT ? hint_sep : "", e == ENOENT ? hint : "");
+		}
+		if (S_ISDIR(st.st_mode))
+			return fail(ec, err, -EACCES, "cannot run %s: it is a directory", ec->command);
+		if (!S_ISREG(st.st_mode) || access(ec->command, X_OK) != 0)
+			return fail(ec, err, -EACCES, "cannot run %s: %s", ec->command, strerror(EACCES));
+		if (!(*out = strdup(ec->command)))
+			return fail(ec, err, -ENOMEM, "out of memory");
+		return 0;
+	}
+
+	const char *path = getenv("PATH");
+	char fallback[256];
+	if (!path) {
+		size_t n = confstr(_CS_PATH, fallback, sizeof(fallback));
+		path = n > 0 && n <= sizeof(fallback) ? fallback : "/bin:/usr/bin";
+	}
+	for (const char *dir = path;; dir++) {
+		size_t len = strcspn(dir, ":");
+		char *candidate = NULL;
+		if (asprintf(&candidate, "%.*s/%s", len ? (int)len : 1, len ? dir : ".", ec->command) < 0)
+			return fail(ec, err, -ENOMEM, "out of memory");
+		if (is_program(candidate)) {
+			*out = candidate;
+			return 0;
+		}
+		free(candidate);
+		dir += len;
+		if (!*dir)
+			break;
+	}
+	return fail(ec, err, -ENOENT, "not found in PATH%s%s", hint_sep, hint);
+}
+
+/* Our environment as it is now (client-go reads os.Environ() at each run),
+ * minus the names the spec sets, plus the spec's entries. The strings are
+ * borrowed from environ and ec; only the array is allocated. */
+static char **build_envp(const struct execcred *ec)
+{
+	size_t n = 0;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	char **envp = malloc((n + ec->n_env + 1) * sizeof(*envp));
+	if (!envp)
+		return NULL;
+	size_t k = 0;
+	for (char **e = environ; e && *e; e++) {
+		size_t len = name_len(*e);
+		bool replaced = false;
+		for (size_t i = 0; i < ec->n_env && !replaced; i++)
+			replaced = name_len(ec->env[i]) == len && !memcmp(ec->env[i], *e, len);
+		if (!replaced)
+			envp[k++] = *e;
+	}
+	for (size_t i = 0; i < ec->n_env; i++)
+		envp[k++] = ec->env[i];
+	envp[k] = NULL;
+	return envp;
+}
+
+/* Moves fd above the standard descriptors, so the child's dup2() onto 0-2
+ * can never overwrite a descriptor it still has to copy. */
+static int above_std(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return moved;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Closes every descriptor from `from` up, so the plugin inherits none of
+ * ours (sockets, the API connection). Async-signal-safe: runs after fork. */
+static void close_from(int from, int max_fd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = from; fd < max_fd; fd++)
+		close(fd);
+}
+
+/* The child between fork and exec: only async-signal-safe calls, since the
+ * parent may have threads. Any failure is reported as an errno on report_fd
+ * (close-on-exec, so a successful exec reports by closing it). */
+static void child_exec(const char *program, char *const argv[], char *const envp[], int devnull, int out_fd,
+		       int err_fd, int report_fd, int max_fd)
+{
+	/* Its own process group, so a timeout kills whatever it started too. */
+	setpgid(0, 0);
+	/* A plugin starts with default signal handling, not with what the
+	 * operator blocks or ignores (a SIGPIPE ignored here would be ignored
+	 * there too). */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+
+	if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		goto fail;
+	if (report_fd != 3) {
+		if (dup3(report_fd, 3, O_CLOEXEC) < 0)
+			goto fail;
+		report_fd = 3;
+	}
+	close_from(4, max_fd);
+	execve(program, argv, envp);
+fail:;
+	int e = errno;
+	ssize_t unused = write(report_fd, &e, sizeof(e));
+	(void)unused;
+	_exit(127);
+}
+
+/* A plugin run in progress. */
+struct child {
+	pid_t pid;
+	int out_fd, err_fd;    /* read ends of its stdout and stderr, -1 once at EOF */
+	int pidfd;             /* readable when it exits, or -1 (old kernels): then we poll */
+};
+
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+static int spawn(const struct execcred *ec, const char *program, char **envp, struct child *c, struct cx_err *err)
+{
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+	int e = 0;
+	if (devnull < 0 || pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) {
+		e = errno;
+		rc = fail(ec, err, -e, "cannot run %s: %s", program, strerror(e));
+		goto out;
+	}
+	int *fds[] = {&devnull, &out[0], &out[1], &errp[0], &errp[1], &report[0], &report[1]};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if ((*fds[i] = above_std(*fds[i])) < 0) {
+			e = errno;
+			rc = fail(ec, err, -e, "cannot run %s: %s", program, strerror(e));
+			goto out;
+		}
+	/* Only for close_from's fallback, which may not call getrlimit itself
+	 * after the fork. */
+	struct rlimit nofile = {0};
+	int max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536 ? (int)nofile.rlim_cur : 65536;
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		e = errno;
+		rc = fail(ec, err, -e, "cannot run %s: fork: %s", program, strerror(e));
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(program, ec->argv, envp, devnull, out[1], errp[1], report[1], max_fd);
+
+	/* Also here, so the group exists before we could need to kill it. */
+	setpgid(pid, pid);
+	close_fd(&out[1]);
+	close_fd(&errp[1]);
+	close_fd(&report[1]);
+	int child_errno = 0;
+	ssize_t n;
+	do
+		n = read(report[0], &child_errno, sizeof(child_errno));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(child_errno)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		rc = fail(ec, err, -child_errno, "cannot run %s: %s", program, strerror(child_errno));
+		goto out;
+	}
+	c->pid = pid;
+	c->out_fd = out[0];
+	c->err_fd = errp[0];
+	c->pidfd = open_pidfd(pid);
+	out[0] = errp[0] = -1;
+out:
+	close_fd(&devnull);
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&errp[0]);
+	close_fd(&errp[1]);
+	close_fd(&report[0]);
+	close_fd(&report[1]);
+	return rc;
+}
+
+/* ---- collecting its output ---- */
+
+/* What the plugin wrote on stdout: possibly a credential, so never realloc'd
+ * (which would leave an unwiped copy behind) and wiped when freed. */
+struct output {
+	char *data;
+	size_t len, cap;
+};
+
+static void output_free(struct output *o)
+{
+	if (o->data) {
+		explicit_bzero(o->data, o->cap);
+		free(o->data);
+	}
+	memset(o, 0, sizeof(*o));
+}
+
+/* Makes room for at least 4 KiB more. */
+static int output_reserve(struct output *o)
+{
+	if (o->cap - o->len >= 4096)
+		return 0;
+	size_t cap = o->cap ? o->cap * 2 : 16384;
+	char *grown = malloc(cap + 1);
+	if (!grown)
+		return -ENOMEM;
+	if (o->data) {
+		memcpy(grown, o->data, o->len);
+		explicit_bzero(o->data, o->cap);
+		free(o->data);
+	}
+	o->data = grown;
+	o->cap = cap;
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads once from *fd into o (stdout) or t (stderr, when o is NULL).
+ * Returns the bytes read; 0 at EOF, having closed *fd; -EAGAIN when nothing
+ * is there yet; -EFBIG when stdout outgrew STDOUT_MAX; another -errno. */
+static ssize_t read_some(int *fd, struct output *o, struct tail *t)
+{
+	char buf[4096];
+	char *dst = buf;
+	size_t room = sizeof(buf);
+	if (o) {
+		if (output_reserve(o))
+			return -ENOMEM;
+		dst = o->data + o->len;
+		room = o->cap - o->len;
+	}
+	ssize_t n;
+	do
+		n = read(*fd, dst, room);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (n == 0) {
+		close_fd(fd);
+		return 0;
+	}
+	if (!o) {
+		tail_add(t, buf, (size_t)n);
+		return n;
+	}
+	o->len += (size_t)n;
+	return o->len > STDOUT_MAX ? -EFBIG : n;
+}
+
+/* After the plugin exited: takes what is left in the pipes without waiting
+ * for EOF, which a child the plugin left running could hold off forever. */
+static int drain(struct child *c, struct output *o, struct tail *t)
+{
+	int *fds[] = {&c->out_fd, &c->err_fd};
+	for (int i = 0; i < 2; i++) {
+		if (*fds[i] < 0)
+			continue;
+		fcntl(*fds[i], F_SETFL, fcntl(*fds[i], F_GETFL) | O_NONBLOCK);
+		ssize_t n;
+		while ((n = read_some(fds[i], i == 0 ? o : NULL, t)) > 0)
+			;
+		close_fd(fds[i]);
+		if (n < 0 && n != -EAGAIN)
+			return (int)n;
+	}
+	return 0;
+}
+
+/* Kills the plugin's process group and reaps the plugin. */
+static void kill_and_reap(struct child *c, int *status)
+{
+	if (kill(-c->pid, SIGKILL) != 0)
+		kill(c->pid, SIGKILL);
+	while (waitpid(c->pid, status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Runs the plugin to completion or to the timeout: its stdout into o, the
+ * tail of its stderr into t, its wait status into *status. Its pipes are
+ * read as they fill (stderr too: a plugin blocked on a full stderr pipe
+ * would never finish its stdout). The plugin is reaped in every case. */
+static int collect(const struct execcred *ec, struct child *c, struct output *o, struct tail *t, int *status,
+		   struct cx_err *err)
+{
+	long long deadline = now_ms() + ec->timeout_ms;
+	bool reaped = false;
+	int rc = 0;
+	while (!rc) {
+		pid_t w;
+		do
+			w = waitpid(c->pid, status, WNOHANG);
+		while (w < 0 && errno == EINTR);
+		if (w < 0) {
+			/* ECHILD: something else in this process reaps with waitpid(-1). */
+			int e = errno;
+			return fail(ec, err, -e, "cannot wait for it: %s", strerror(e));
+		}
+		if (w == c->pid) {
+			reaped = true;
+			rc = drain(c, o, t);
+			break;
+		}
+		long long left = deadline - now_ms();
+		if (left <= 0) {
+			kill_and_reap(c, status);
+			return fail_tail(ec, err, -ETIMEDOUT, t, NULL, "timed out after %d ms; killed it",
+					 ec->timeout_ms);
+		}
+		struct pollfd fds[3];
+		int nfds = 0, at_out = -1, at_err = -1;
+		if (c->out_fd >= 0) {
+			at_out = nfds;
+			fds[nfds++] = (struct pollfd){.fd = c->out_fd, .events = POLLIN};
+		}
+		if (c->err_fd >= 0) {
+			at_err = nfds;
+			fds[nfds++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
+		}
+		if (c->pidfd >= 0)
+			fds[nfds++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
+		/* Without a pidfd nothing wakes us when it exits: look every 10 ms. */
+		int wait_ms = (int)(left > 60000 ? 60000 : left);
+		if (c->pidfd < 0 && wait_ms > 10)
+			wait_ms = 10;
+		int n = poll(fds, (nfds_t)nfds, wait_ms);
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		if (n <= 0)
+			continue;
+		ssize_t got = 0;
+		if (at_out >= 0 && fds[at_out].revents)
+			got = read_some(&c->out_fd, o, t);
+		if (got >= 0 && at_err >= 0 && fds[at_err].revents)
+			got = read_some(&c->err_fd, NULL, t);
+		if (got < 0 && got != -EAGAIN)
+			rc = (int)got;
+	}
+	if (!reaped)
+		kill_and_reap(c, status);
+	if (rc == -EFBIG)
+		return fail(ec, err, rc, "wrote more than %d bytes on stdout%s", STDOUT_MAX,
+			    reaped ? "" : "; killed it");
+	if (rc)
+		return fail(ec, err, rc, "reading its output: %s", strerror(-rc));
+	return 0;
+}
+
+/* ---- reading the credential ---- */
+
+/* Reads n digits at *p into *out, advancing *p only on success. */
+static bool digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return false;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+static bool literal(const char **p, char c)
+{
+	if (**p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* Parses an RFC 3339 date-time as Go's time.RFC3339 layout does (which is
+ * how metav1.Time reads expirationTimestamp): 2026-11-25T15:04:05Z, with an
+ * optional fraction (ignored: we work in seconds) and Z or a ±hh:mm offset.
+ * By hand rather than strptime(), which depends on the locale and accepts
+ * more than RFC 3339. */
+static bool parse_rfc3339(const char *s, time_t *out)
+{
+	const char *p = s;
+	int year, month, day, hour, min, sec;
+	if (!digits(&p, 4, &year) || !literal(&p, '-') || !digits(&p, 2, &month) || !literal(&p, '-') ||
+	    !digits(&p, 2, &day) || !literal(&p, 'T') || !digits(&p, 2, &hour) || !literal(&p, ':') ||
+	    !digits(&p, 2, &min) || !literal(&p, ':') || !digits(&p, 2, &sec))
+		return false;
+	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || min > 59 ||
+	    sec > 59)
+		return false;
+	if (literal(&p, '.')) {
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	long offset = 0;
+	if (!literal(&p, 'Z')) {
+		int sign = *p == '+' ? 1 : *p == '-' ? -1 : 0, oh, om;
+		if (!sign)
+			return false;
+		p++;
+		if (!digits(&p, 2, &oh) || !literal(&p, ':') || !digits(&p, 2, &om) || oh > 23 || om > 59)
+			return false;
+		offset = sign * (oh * 3600L + om * 60L);
+	}
+	if (*p)
+		return false;
+	struct tm tm = {
+		.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
+		.tm_hour = hour, .tm_min = min, .tm_sec = sec,
+	};
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1 && !(year == 1969 && month == 12 && day == 31))
+		return false;
+	*out = t - offset;
+	return true;
+}
+
+/* A plugin-chosen string for a message: one line, clipped. */
+static const char *clip(const char *s, char *buf, size_t len)
+{
+	flatten(s, strlen(s), buf, len);
+	return buf;
+}
+
+/* status.<key>: a string in *out, or NULL when absent (missing or null);
+ * anything else is an error. An empty token or certificate counts as
+ * absent, as for client-go; an empty timestamp does not parse, as there. */
+static int status_string(const struct execcred *ec, struct json_object *status, const char *key, bool empty_is_absent,
+			 struct json_object **out, struct cx_err *err)
+{
+	struct json_object *v = NULL;
+	*out = NULL;
+	if (!json_object_object_get_ex(status, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return fail(ec, err, -EPROTO, "status.%s: expected a string", key);
+	if (json_object_get_string_len(v) > 0 || !empty_is_absent)
+		*out = v;
+	return 0;
+}
+
+/* The value of a json-c string, wiped in place before json-c frees it
+ * unwiped: tokens and keys must not linger in freed heap. json-c hands out
+ * a const pointer, but the bytes are its own heap copy of the value. */
+static void wipe_json_string(struct json_object *v)
+{
+	if (v)
+		explicit_bzero((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
+}
+
+/* Checks the ExecCredential object and caches its credential. */
+static int take_credential(struct execcred *ec, struct json_object *root, struct cx_err *err)
+{
+	char buf[128];
+	struct json_object *v = NULL, *status = NULL;
+	if (!json_object_is_type(root, json_type_object))
+		return fail(ec, err, -EPROTO, "stdout is not a JSON object (expected an ExecCredential)");
+	if (!json_object_object_get_ex(root, "apiVersion", &v) || !json_object_is_type(v, json_type_string))
+		return fail(ec, err, -EPROTO, "returned no apiVersion (expected \"%s\")", ec->api_version);
+	if (strcmp(json_object_get_string(v), ec->api_version))
+		return fail(ec, err, -EPROTO, "returned apiVersion \"%s\", expected \"%s\" (the kubeconfig's "
+			    "exec.apiVersion)", clip(json_object_get_string(v), buf, 100), ec->api_version);
+	if (!json_object_object_get_ex(root, "kind", &v) || !json_object_is_type(v, json_type_string))
+		return fail(ec, err, -EPROTO, "returned no kind (expected \"ExecCredential\")");
+	if (strcmp(json_object_get_string(v), "ExecCredential"))
+		return fail(ec, err, -EPROTO, "returned kind \"%s\", expected \"ExecCredential\"",
+			    clip(json_object_get_string(v), buf, 100));
+	if (!json_object_object_get_ex(root, "status", &status) || !status)
+		return fail(ec, err, -EPROTO, "returned no status");
+	if (!json_object_is_type(status, json_type_object))
+		return fail(ec, err, -EPROTO, "status: expected an object");
+
+	struct json_object *token, *cert, *key, *expiry;
+	int rc;
+	if ((rc = status_string(ec, status, "token", true, &token, err)) ||
+	    (rc = status_string(ec, status, "clientCertificateData", true, &cert, err)) ||
+	    (rc = status_string(ec, status, "clientKeyData", true, &key, err)) ||
+	    (rc = status_string(ec, status, "expirationTimestamp", false, &expiry, err)))
+		return rc;
+	if (cert && !key)
+		return fail(ec, err, -EPROTO, "returned status.clientCertificateData without status.clientKeyData");
+	if (key && !cert)
+		return fail(ec, err, -EPROTO, "returned status.clientKeyData without status.clientCertificateData");
+	if (!token && !cert)
+		return fail(ec, err, -EPROTO, "returned neither status.token nor status.clientCertificateData "
+			    "and status.clientKeyData");
+	time_t when = 0;
+	if (expiry && !parse_rfc3339(json_object_get_string(expiry), &when))
+		return fail(ec, err, -EPROTO, "status.expirationTimestamp \"%s\" is not an RFC 3339 time (like "
+			    "2026-11-25T15:04:05Z)", clip(json_object_get_string(expiry), buf, 100));
+	if (token && !(ec->token = strdup(json_object_get_string(token))))
+		return fail(ec, err, -ENOMEM, "out of memory");
+	if (cert && ((rc = blob_set(&ec->cert, json_object_get_string(cert),
+				    (size_t)json_object_get_string_len(cert), err)) ||
+		     (rc = blob_set(&ec->key, json_object_get_string(key), (size_t)json_object_get_string_len(key),
+				    err)))) {
+		drop_credential(ec);
+		return fail(ec, err, rc, "out of memory");
+	}
+	ec->cached = true;
+	ec->has_expiry = expiry != NULL;
+	ec->expiry = when;
+	return 0;
+}
+
+/* Parses stdout (all of it: one JSON value, nothing after) and takes the
+ * credential. Messages give byte offsets, never the content: it may hold
+ * the credential. */
+static int parse_output(struct execcred *ec, const struct output *o, const struct tail *t, struct cx_err *err)
+{
+	size_t start = 0;
+	while (start < o->len && isspace((unsigned char)o->data[start]))
+		start++;
+	if (start == o->len)
+		return fail_tail(ec, err, -EPROTO, t, NULL, "printed nothing on stdout (expected an ExecCredential)");
+	const char *nul = memchr(o->data, '\0', o->len);
+	if (nul)
+		return fail(ec, err, -EPROTO, "invalid JSON on stdout at byte %zu: NUL byte", (size_t)(nul - o->data));
+
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return fail(ec, err, -ENOMEM, "out of memory");
+	struct json_object *root = json_tokener_parse_ex(tok, o->data, (int)o->len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr == json_tokener_success)
+		while (end < o->len && isspace((unsigned char)o->data[end]))
+			end++;
+	int rc;
+	if (jerr != json_tokener_success || end != o->len) {
+		rc = fail(ec, err, -EPROTO, "invalid JSON on stdout at byte %zu: %s", end,
+			  jerr == json_tokener_success ? "trailing data" :
+			  jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
+	} else {
+		rc = take_credential(ec, root, err);
+	}
+	if (root && json_object_is_type(root, json_type_object)) {
+		struct json_object *status = NULL, *v = NULL;
+		if (json_object_object_get_ex(root, "status", &status) &&
+		    json_object_is_type(status, json_type_object)) {
+			static const char *const secrets[] = {"token", "clientCertificateData", "clientKeyData"};
+			for (size_t i = 0; i < 3; i++)
+				if (json_object_object_get_ex(status, secrets[i], &v) &&
+				    json_object_is_type(v, json_type_string))
+					wipe_json_string(v);
+		}
+	}
+	json_object_put(root);
+	return rc;
+}
+
+/* One run of the plugin, caching its credential. */
+static int run(struct execcred *ec, struct cx_err *err)
+{
+	char *program = NULL;
+	int rc = find_program(ec, &program, err);
+	if (rc)
+		return rc;
+	char **envp = build_envp(ec);
+	if (!envp) {
+		free(program);
+		return fail(ec, err, -ENOMEM, "out of memory");
+	}
+	struct child c = {.pid = -1, .out_fd = -1, .err_fd = -1, .pidfd = -1};
+	rc = spawn(ec, program, envp, &c, err);
+	free(envp);
+	free(program);
+	if (rc)
+		return rc;
+
+	struct output o = {0};
+	struct tail t = {0};
+	int status = 0;
+	rc = collect(ec, &c, &o, &t, &status, err);
+	close_fd(&c.out_fd);
+	close_fd(&c.err_fd);
+	close_fd(&c.pidfd);
+	if (rc)
+		goto out;
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		rc = fail_tail(ec, err, -EIO, &t, " (nothing on stderr)", "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		rc = fail_tail(ec, err, -EIO, &t, NULL, "killed by signal %d (%s)%s", WTERMSIG(status),
+			       strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		rc = parse_output(ec, &o, &t, err);
+out:
+	output_free(&o);
+	return rc;
+}
+
+int execcred_get(struct execcred *ec, bool force, const char **token, const struct blob **client_cert,
+		 const struct blob **client_key, struct cx_err *err)
+{
+	if (token)
+		*token = NULL;
+	if (client_cert)
+		*client_cert = NULL;
+	if (client_key)
+		*client_key = NULL;
+	bool expired = ec->has_expiry && time(NULL) >= ec->expiry - EXECCRED_EXPIRY_MARGIN_S;
+	if (force || !ec->cached || expired) {
+		/* Dropped first: after a 401 or expiry the old one is no good, and
+		 * when the run fails the next call must try again. */
+		drop_credential(ec);
+		int rc = run(ec, err);
+		if (rc) {
+			drop_credential(ec);
+			return rc;
+		}
+	}
+	if (token)
+		*token = ec->token;
+	if (ec->cert.len) {
+		if (client_cert)
+			*client_cert = &ec->cert;
+		if (client_key)
+			*client_key = &ec->key;
+	}
+	return 0;
+}

@@ -1,0 +1,57 @@
+/* ratelimit: a client-side token bucket, as client-go's flowcontrol limiter
+ * (golang.org/x/time/rate underneath).
+ *
+ * The bucket holds up to `burst` tokens and gains `qps` tokens a second. Each
+ * request takes one. ratelimit_reserve never refuses: when the bucket is
+ * empty it takes the token on credit and says how long the caller must wait
+ * before going ahead, so back-to-back reservations queue up one 1/qps apart
+ * (x/time/rate's Reserve). The clock is a parameter, so tests drive it.
+ *
+ * Arithmetic is in integers (a token is 10^12 units, qps is kept in
+ * thousandths), so a fractional rate such as 3/s does not drift the way
+ * summing a rounded 333333333 ns interval would. */
+#ifndef COXSWAIN_RATELIMIT_H
+#define COXSWAIN_RATELIMIT_H
+
+#include <stdint.h>
+
+struct cx_err;
+
+/* client-go's rest.Config defaults and the work queue's overall bucket. */
+#define RATELIMIT_CLIENT_QPS 20.0
+#define RATELIMIT_CLIENT_BURST 30
+#define RATELIMIT_WORKQUEUE_QPS 10.0
+#define RATELIMIT_WORKQUEUE_BURST 100
+
+/* Accepted ranges: qps in [0.001, 1e6], burst in [1, 1000000]. */
+#define RATELIMIT_QPS_MIN 0.001
+#define RATELIMIT_QPS_MAX 1e6
+#define RATELIMIT_BURST_MAX 1000000
+
+/* Plain struct: embed it, set it up with ratelimit_init. */
+struct ratelimit {
+	int64_t rate;      /* units gained per ns (= qps * 1000) */
+	int64_t capacity;  /* burst, in units */
+	int64_t tokens;    /* in units; below 0 while reservations are outstanding */
+	int64_t last_ns;   /* the latest clock reading seen */
+};
+
+/* Makes rl a full bucket of burst tokens refilled at qps a second. Returns
+ * -EINVAL with err naming the value when qps or burst is out of range. */
+int ratelimit_init(struct ratelimit *rl, double qps, int burst, struct cx_err *err);
+
+/* Takes a token at time now_ns (CLOCK_MONOTONIC nanoseconds, or a fake clock)
+ * and returns how many ns the caller must wait before going ahead: 0 when a
+ * token was there. A clock that goes backwards adds no tokens. */
+int64_t ratelimit_reserve(struct ratelimit *rl, int64_t now_ns);
+
+/* CLOCK_MONOTONIC in nanoseconds: the clock ratelimit_reserve expects. */
+int64_t ratelimit_now_ns(void);
+
+/* For callers that may block: reserves a token now and sleeps until it is
+ * due (resuming the sleep after a signal). Returns the ns slept, 0 when a
+ * token was there, so the caller can log client-side throttling the way
+ * client-go does ("Waited for 1.2s due to client-side throttling"). */
+int64_t ratelimit_wait(struct ratelimit *rl);
+
+#endif
