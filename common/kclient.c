@@ -189,8 +189,8 @@ static int configure_tls(struct kclient *c, struct cx_err *err)
 		cc = curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
 	}
 	if (!cc && rc->insecure) {
-		fprintf(stderr, "level=warning msg=\"TLS verification is off for %s (insecure-skip-tls-verify); "
-				"anyone on the path can impersonate the API server\"\n", rc->server);
+		log_kv(LOG_LEVEL_WARNING, 0, "TLS verification is off (insecure-skip-tls-verify): anyone on the path can "
+		       "impersonate the API server", "server", rc->server, "source", rc->source, NULL);
 		cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		if (!cc)
 			cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
