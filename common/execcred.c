@@ -2,23 +2,17 @@
 
 #include "execcred.h"
 #include "err.h"
+#include "subprocess.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* A credential is a few KiB at most (a token, or a certificate and key);
@@ -47,29 +41,6 @@ struct execcred {
 };
 
 /* ---- messages ---- */
-
-/* Copies src (len bytes) into dst as one line: control characters become
- * spaces, runs of spaces collapse, both ends are trimmed. The result goes
- * verbatim into logs, conditions and Events, which are one line each.
- * Returns the length written (dst_len must be at least len + 1). */
-static size_t flatten(const char *src, size_t len, char *dst, size_t dst_len)
-{
-	size_t n = 0;
-	bool space = false;
-	for (size_t i = 0; i < len && n + 1 < dst_len; i++) {
-		unsigned char c = (unsigned char)src[i];
-		if (c < 0x20 || c == 0x7f || c == ' ') {
-			space = n > 0;
-			continue;
-		}
-		if (space && n + 2 < dst_len)
-			dst[n++] = ' ';
-		space = false;
-		dst[n++] = (char)c;
-	}
-	dst[n] = '\0';
-	return n;
-}
 
 static int failv(struct cx_err *err, int code, const char *command, const char *user, const char *fmt, va_list ap)
 	__attribute__((format(printf, 5, 0)));
@@ -113,46 +84,13 @@ static int fail(const struct execcred *ec, struct cx_err *err, int code, const c
 	return rc;
 }
 
-/* The last STDERR_TAIL bytes the plugin wrote on stderr. */
-struct tail {
-	char data[STDERR_TAIL];
-	size_t len;
-	bool truncated;         /* earlier bytes were dropped */
-};
 
-static void tail_add(struct tail *t, const char *buf, size_t n)
-{
-	if (n >= sizeof(t->data)) {
-		t->truncated = t->truncated || t->len > 0 || n > sizeof(t->data);
-		memcpy(t->data, buf + n - sizeof(t->data), sizeof(t->data));
-		t->len = sizeof(t->data);
-		return;
-	}
-	if (t->len + n > sizeof(t->data)) {
-		size_t drop = t->len + n - sizeof(t->data);
-		memmove(t->data, t->data + drop, t->len - drop);
-		t->len -= drop;
-		t->truncated = true;
-	}
-	memcpy(t->data + t->len, buf, n);
-	t->len += n;
-}
-
-/* Skips UTF-8 continuation bytes, so a cut never starts inside a character. */
-static const char *utf8_start(const char *s, size_t *len)
-{
-	while (*len && ((unsigned char)*s & 0xc0) == 0x80)
-		s++, (*len)--;
-	return s;
-}
-
-static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, const struct tail *t,
+static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, const struct subprocess_result *r,
 		     const char *if_empty, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Like fail(), followed by ": " and the plugin's stderr tail, or by if_empty
- * when it wrote nothing there. The message is cut at the front of the tail,
- * not at its end: the last lines a program writes say why it stopped. */
-static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, const struct tail *t,
+ * when it wrote nothing there (see subprocess_err_add_stderr). */
+static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, const struct subprocess_result *r,
 		     const char *if_empty, const char *fmt, ...)
 {
 	if (!err)
@@ -162,30 +100,21 @@ static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, co
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-
-	char flat[STDERR_TAIL + 1];
-	size_t len = flatten(t->data, t->len, flat, sizeof(flat));
-	if (!len)
-		return fail(ec, err, code, "%s%s", what, if_empty ? if_empty : "");
-
-	fail(ec, err, code, "%s: ", what);
-	size_t used = strlen(err->msg), room = sizeof(err->msg) - 1 - used;
-	const char *shown = flat;
-	/* Either cut may start inside a character (tail_add cuts bytes): the
-	 * partial one is dropped. */
-	if (t->truncated || len > room) {
-		if (room < 4)
-			return code;
-		size_t keep = len > room - 3 ? room - 3 : len;
-		shown = utf8_start(flat + len - keep, &keep);
-		len = keep;
-		memcpy(err->msg + used, "...", 3);
-		used += 3;
+	fail(ec, err, code, "%s", what);
+	if (!subprocess_err_add_stderr(err, r) && if_empty) {
+		size_t used = strlen(err->msg);
+		snprintf(err->msg + used, sizeof(err->msg) - used, "%s", if_empty);
 	}
-	memcpy(err->msg + used, shown, len);
-	err->msg[used + len] = '\0';
 	return code;
 }
+
+/* Puts "exec plugin "CMD" for user "U": " in front of a message that
+ * common/subprocess wrote. Returns err's code. */
+static int fail_prefix(const struct execcred *ec, struct cx_err *err)
+{
+	return cx_err_prefix(err, "exec plugin \"%s\" for user \"%s\": ", ec->command, ec->user);
+}
+
 
 /* ---- the spec ---- */
 
@@ -375,7 +304,7 @@ struct execcred *execcred_new(const struct execcred_spec *spec, const char *user
 		size_t len = strlen(spec->install_hint);
 		ok = (ec->install_hint = malloc(len + 1)) != NULL;
 		if (ok)
-			flatten(spec->install_hint, len, ec->install_hint, len + 1);
+			subprocess_one_line(spec->install_hint, len, ec->install_hint, len + 1);
 	}
 	if (!ok || build_env(ec, spec, cluster)) {
 		execcred_free(&ec);
@@ -429,59 +358,7 @@ time_t execcred_expiry(const struct execcred *ec)
 	return ec->cached && ec->has_expiry ? ec->expiry : 0;
 }
 
-/* ---- finding and starting the plugin ---- */
-
-static bool is_program(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-/* The file to execute, owned, in *out. Like Go's exec.LookPath (which
- * client-go uses): a command with a '/' is used as given, anything else is
- * searched in our PATH, where an empty entry means the working directory. */
-static int find_program(const struct execcred *ec, char **out, struct cx_err *err)
-{
-	const char *hint_sep = ec->install_hint ? "; " : "";
-	const char *hint = ec->install_hint ? ec->install_hint : "";
-	if (strchr(ec->command, '/')) {
-		struct stat st;
-		if (stat(ec->command, &st) != 0) {
-			int e = errno;
-			return fail(ec, err, -e, "cannot run %s: %s%s%s", ec->command, strerror(e),
-				    e == ENOENT ? hint_sep : "", e == ENOENT ? hint : "");
-		}
-		if (S_ISDIR(st.st_mode))
-			return fail(ec, err, -EACCES, "cannot run %s: it is a directory", ec->command);
-		if (!S_ISREG(st.st_mode) || access(ec->command, X_OK) != 0)
-			return fail(ec, err, -EACCES, "cannot run %s: %s", ec->command, strerror(EACCES));
-		if (!(*out = strdup(ec->command)))
-			return fail(ec, err, -ENOMEM, "out of memory");
-		return 0;
-	}
-
-	const char *path = getenv("PATH");
-	char fallback[256];
-	if (!path) {
-		size_t n = confstr(_CS_PATH, fallback, sizeof(fallback));
-		path = n > 0 && n <= sizeof(fallback) ? fallback : "/bin:/usr/bin";
-	}
-	for (const char *dir = path;; dir++) {
-		size_t len = strcspn(dir, ":");
-		char *candidate = NULL;
-		if (asprintf(&candidate, "%.*s/%s", len ? (int)len : 1, len ? dir : ".", ec->command) < 0)
-			return fail(ec, err, -ENOMEM, "out of memory");
-		if (is_program(candidate)) {
-			*out = candidate;
-			return 0;
-		}
-		free(candidate);
-		dir += len;
-		if (!*dir)
-			break;
-	}
-	return fail(ec, err, -ENOENT, "not found in PATH%s%s", hint_sep, hint);
-}
+/* ---- starting the plugin ---- */
 
 /* Our environment as it is now (client-go reads os.Environ() at each run),
  * minus the names the spec sets, plus the spec's entries. The strings are
@@ -509,333 +386,6 @@ static char **build_envp(const struct execcred *ec)
 	return envp;
 }
 
-/* Moves fd above the standard descriptors, so the child's dup2() onto 0-2
- * can never overwrite a descriptor it still has to copy. */
-static int above_std(int fd)
-{
-	if (fd < 0 || fd > 2)
-		return fd;
-	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return moved;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-/* Closes every descriptor from `from` up, so the plugin inherits none of
- * ours (sockets, the API connection). Async-signal-safe: runs after fork. */
-static void close_from(int from, int max_fd)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == 0)
-		return;
-#endif
-	for (int fd = from; fd < max_fd; fd++)
-		close(fd);
-}
-
-/* The child between fork and exec: only async-signal-safe calls, since the
- * parent may have threads. Any failure is reported as an errno on report_fd
- * (close-on-exec, so a successful exec reports by closing it). */
-static void child_exec(const char *program, char *const argv[], char *const envp[], int devnull, int out_fd,
-		       int err_fd, int report_fd, int max_fd)
-{
-	/* Its own process group, so a timeout kills whatever it started too. */
-	setpgid(0, 0);
-	/* A plugin starts with default signal handling, not with what the
-	 * operator blocks or ignores (a SIGPIPE ignored here would be ignored
-	 * there too). */
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-
-	if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-		goto fail;
-	if (report_fd != 3) {
-		if (dup3(report_fd, 3, O_CLOEXEC) < 0)
-			goto fail;
-		report_fd = 3;
-	}
-	close_from(4, max_fd);
-	execve(program, argv, envp);
-fail:;
-	int e = errno;
-	ssize_t unused = write(report_fd, &e, sizeof(e));
-	(void)unused;
-	_exit(127);
-}
-
-/* A plugin run in progress. */
-struct child {
-	pid_t pid;
-	int out_fd, err_fd;    /* read ends of its stdout and stderr, -1 once at EOF */
-	int pidfd;             /* readable when it exits, or -1 (old kernels): then we poll */
-};
-
-static int open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd >= 0)
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return fd;
-#else
-	(void)pid;
-	return -1;
-#endif
-}
-
-static int spawn(const struct execcred *ec, const char *program, char **envp, struct child *c, struct cx_err *err)
-{
-	int out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	int rc = 0;
-	int e = 0;
-	if (devnull < 0 || pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) {
-		e = errno;
-		rc = fail(ec, err, -e, "cannot run %s: %s", program, strerror(e));
-		goto out;
-	}
-	int *fds[] = {&devnull, &out[0], &out[1], &errp[0], &errp[1], &report[0], &report[1]};
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if ((*fds[i] = above_std(*fds[i])) < 0) {
-			e = errno;
-			rc = fail(ec, err, -e, "cannot run %s: %s", program, strerror(e));
-			goto out;
-		}
-	/* Only for close_from's fallback, which may not call getrlimit itself
-	 * after the fork. */
-	struct rlimit nofile = {0};
-	int max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536 ? (int)nofile.rlim_cur : 65536;
-
-	pid_t pid = fork();
-	if (pid < 0) {
-		e = errno;
-		rc = fail(ec, err, -e, "cannot run %s: fork: %s", program, strerror(e));
-		goto out;
-	}
-	if (pid == 0)
-		child_exec(program, ec->argv, envp, devnull, out[1], errp[1], report[1], max_fd);
-
-	/* Also here, so the group exists before we could need to kill it. */
-	setpgid(pid, pid);
-	close_fd(&out[1]);
-	close_fd(&errp[1]);
-	close_fd(&report[1]);
-	int child_errno = 0;
-	ssize_t n;
-	do
-		n = read(report[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(child_errno)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		rc = fail(ec, err, -child_errno, "cannot run %s: %s", program, strerror(child_errno));
-		goto out;
-	}
-	c->pid = pid;
-	c->out_fd = out[0];
-	c->err_fd = errp[0];
-	c->pidfd = open_pidfd(pid);
-	out[0] = errp[0] = -1;
-out:
-	close_fd(&devnull);
-	close_fd(&out[0]);
-	close_fd(&out[1]);
-	close_fd(&errp[0]);
-	close_fd(&errp[1]);
-	close_fd(&report[0]);
-	close_fd(&report[1]);
-	return rc;
-}
-
-/* ---- collecting its output ---- */
-
-/* What the plugin wrote on stdout: possibly a credential, so never realloc'd
- * (which would leave an unwiped copy behind) and wiped when freed. */
-struct output {
-	char *data;
-	size_t len, cap;
-};
-
-static void output_free(struct output *o)
-{
-	if (o->data) {
-		explicit_bzero(o->data, o->cap);
-		free(o->data);
-	}
-	memset(o, 0, sizeof(*o));
-}
-
-/* Makes room for at least 4 KiB more. */
-static int output_reserve(struct output *o)
-{
-	if (o->cap - o->len >= 4096)
-		return 0;
-	size_t cap = o->cap ? o->cap * 2 : 16384;
-	char *grown = malloc(cap + 1);
-	if (!grown)
-		return -ENOMEM;
-	if (o->data) {
-		memcpy(grown, o->data, o->len);
-		explicit_bzero(o->data, o->cap);
-		free(o->data);
-	}
-	o->data = grown;
-	o->cap = cap;
-	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads once from *fd into o (stdout) or t (stderr, when o is NULL).
- * Returns the bytes read; 0 at EOF, having closed *fd; -EAGAIN when nothing
- * is there yet; -EFBIG when stdout outgrew STDOUT_MAX; another -errno. */
-static ssize_t read_some(int *fd, struct output *o, struct tail *t)
-{
-	char buf[4096];
-	char *dst = buf;
-	size_t room = sizeof(buf);
-	if (o) {
-		if (output_reserve(o))
-			return -ENOMEM;
-		dst = o->data + o->len;
-		room = o->cap - o->len;
-	}
-	ssize_t n;
-	do
-		n = read(*fd, dst, room);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (n == 0) {
-		close_fd(fd);
-		return 0;
-	}
-	if (!o) {
-		tail_add(t, buf, (size_t)n);
-		return n;
-	}
-	o->len += (size_t)n;
-	return o->len > STDOUT_MAX ? -EFBIG : n;
-}
-
-/* After the plugin exited: takes what is left in the pipes without waiting
- * for EOF, which a child the plugin left running could hold off forever. */
-static int drain(struct child *c, struct output *o, struct tail *t)
-{
-	int *fds[] = {&c->out_fd, &c->err_fd};
-	for (int i = 0; i < 2; i++) {
-		if (*fds[i] < 0)
-			continue;
-		fcntl(*fds[i], F_SETFL, fcntl(*fds[i], F_GETFL) | O_NONBLOCK);
-		ssize_t n;
-		while ((n = read_some(fds[i], i == 0 ? o : NULL, t)) > 0)
-			;
-		close_fd(fds[i]);
-		if (n < 0 && n != -EAGAIN)
-			return (int)n;
-	}
-	return 0;
-}
-
-/* Kills the plugin's process group and reaps the plugin. */
-static void kill_and_reap(struct child *c, int *status)
-{
-	if (kill(-c->pid, SIGKILL) != 0)
-		kill(c->pid, SIGKILL);
-	while (waitpid(c->pid, status, 0) < 0 && errno == EINTR)
-		;
-}
-
-/* Runs the plugin to completion or to the timeout: its stdout into o, the
- * tail of its stderr into t, its wait status into *status. Its pipes are
- * read as they fill (stderr too: a plugin blocked on a full stderr pipe
- * would never finish its stdout). The plugin is reaped in every case. */
-static int collect(const struct execcred *ec, struct child *c, struct output *o, struct tail *t, int *status,
-		   struct cx_err *err)
-{
-	long long deadline = now_ms() + ec->timeout_ms;
-	bool reaped = false;
-	int rc = 0;
-	while (!rc) {
-		pid_t w;
-		do
-			w = waitpid(c->pid, status, WNOHANG);
-		while (w < 0 && errno == EINTR);
-		if (w < 0) {
-			/* ECHILD: something else in this process reaps with waitpid(-1). */
-			int e = errno;
-			return fail(ec, err, -e, "cannot wait for it: %s", strerror(e));
-		}
-		if (w == c->pid) {
-			reaped = true;
-			rc = drain(c, o, t);
-			break;
-		}
-		long long left = deadline - now_ms();
-		if (left <= 0) {
-			kill_and_reap(c, status);
-			return fail_tail(ec, err, -ETIMEDOUT, t, NULL, "timed out after %d ms; killed it",
-					 ec->timeout_ms);
-		}
-		struct pollfd fds[3];
-		int nfds = 0, at_out = -1, at_err = -1;
-		if (c->out_fd >= 0) {
-			at_out = nfds;
-			fds[nfds++] = (struct pollfd){.fd = c->out_fd, .events = POLLIN};
-		}
-		if (c->err_fd >= 0) {
-			at_err = nfds;
-			fds[nfds++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
-		}
-		if (c->pidfd >= 0)
-			fds[nfds++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
-		/* Without a pidfd nothing wakes us when it exits: look every 10 ms. */
-		int wait_ms = (int)(left > 60000 ? 60000 : left);
-		if (c->pidfd < 0 && wait_ms > 10)
-			wait_ms = 10;
-		int n = poll(fds, (nfds_t)nfds, wait_ms);
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		if (n <= 0)
-			continue;
-		ssize_t got = 0;
-		if (at_out >= 0 && fds[at_out].revents)
-			got = read_some(&c->out_fd, o, t);
-		if (got >= 0 && at_err >= 0 && fds[at_err].revents)
-			got = read_some(&c->err_fd, NULL, t);
-		if (got < 0 && got != -EAGAIN)
-			rc = (int)got;
-	}
-	if (!reaped)
-		kill_and_reap(c, status);
-	if (rc == -EFBIG)
-		return fail(ec, err, rc, "wrote more than %d bytes on stdout%s", STDOUT_MAX,
-			    reaped ? "" : "; killed it");
-	if (rc)
-		return fail(ec, err, rc, "reading its output: %s", strerror(-rc));
-	return 0;
-}
 
 /* ---- reading the credential ---- */
 
@@ -916,7 +466,7 @@ static bool parse_rfc3339(const char *s, time_t *out)
 /* A plugin-chosen string for a message: one line, clipped. */
 static const char *clip(const char *s, char *buf, size_t len)
 {
-	flatten(s, strlen(s), buf, len);
+	subprocess_one_line(s, strlen(s), buf, len);
 	return buf;
 }
 
@@ -1004,29 +554,30 @@ static int take_credential(struct execcred *ec, struct json_object *root, struct
 /* Parses stdout (all of it: one JSON value, nothing after) and takes the
  * credential. Messages give byte offsets, never the content: it may hold
  * the credential. */
-static int parse_output(struct execcred *ec, const struct output *o, const struct tail *t, struct cx_err *err)
+static int parse_output(struct execcred *ec, const struct subprocess_result *r, struct cx_err *err)
 {
-	size_t start = 0;
-	while (start < o->len && isspace((unsigned char)o->data[start]))
+	const char *data = r->out;
+	size_t len = r->out_len, start = 0;
+	while (start < len && isspace((unsigned char)data[start]))
 		start++;
-	if (start == o->len)
-		return fail_tail(ec, err, -EPROTO, t, NULL, "printed nothing on stdout (expected an ExecCredential)");
-	const char *nul = memchr(o->data, '\0', o->len);
+	if (start == len)
+		return fail_tail(ec, err, -EPROTO, r, NULL, "printed nothing on stdout (expected an ExecCredential)");
+	const char *nul = memchr(data, '\0', len);
 	if (nul)
-		return fail(ec, err, -EPROTO, "invalid JSON on stdout at byte %zu: NUL byte", (size_t)(nul - o->data));
+		return fail(ec, err, -EPROTO, "invalid JSON on stdout at byte %zu: NUL byte", (size_t)(nul - data));
 
 	struct json_tokener *tok = json_tokener_new();
 	if (!tok)
 		return fail(ec, err, -ENOMEM, "out of memory");
-	struct json_object *root = json_tokener_parse_ex(tok, o->data, (int)o->len);
+	struct json_object *root = json_tokener_parse_ex(tok, data, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (jerr == json_tokener_success)
-		while (end < o->len && isspace((unsigned char)o->data[end]))
+		while (end < len && isspace((unsigned char)data[end]))
 			end++;
 	int rc;
-	if (jerr != json_tokener_success || end != o->len) {
+	if (jerr != json_tokener_success || end != len) {
 		rc = fail(ec, err, -EPROTO, "invalid JSON on stdout at byte %zu: %s", end,
 			  jerr == json_tokener_success ? "trailing data" :
 			  jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
@@ -1052,39 +603,41 @@ static int parse_output(struct execcred *ec, const struct output *o, const struc
 static int run(struct execcred *ec, struct cx_err *err)
 {
 	char *program = NULL;
-	int rc = find_program(ec, &program, err);
-	if (rc)
-		return rc;
+	int rc = subprocess_find_program(ec->command, &program, err);
+	if (rc) {
+		if (rc == -ENOENT && ec->install_hint && err) {
+			size_t used = strlen(err->msg);
+			snprintf(err->msg + used, sizeof(err->msg) - used, "; %s", ec->install_hint);
+		}
+		return fail_prefix(ec, err);
+	}
 	char **envp = build_envp(ec);
 	if (!envp) {
 		free(program);
 		return fail(ec, err, -ENOMEM, "out of memory");
 	}
-	struct child c = {.pid = -1, .out_fd = -1, .err_fd = -1, .pidfd = -1};
-	rc = spawn(ec, program, envp, &c, err);
+	struct subprocess_spec spec = {
+		.path = program, .argv = ec->argv, .envp = envp,
+		.stdout_max = STDOUT_MAX, .stderr_tail = STDERR_TAIL, .timeout_ms = ec->timeout_ms,
+	};
+	struct subprocess_result r;
+	rc = subprocess_run(&spec, &r, err);
 	free(envp);
 	free(program);
+	char how[128];
 	if (rc)
-		return rc;
-
-	struct output o = {0};
-	struct tail t = {0};
-	int status = 0;
-	rc = collect(ec, &c, &o, &t, &status, err);
-	close_fd(&c.out_fd);
-	close_fd(&c.err_fd);
-	close_fd(&c.pidfd);
-	if (rc)
-		goto out;
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		rc = fail_tail(ec, err, -EIO, &t, " (nothing on stderr)", "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		rc = fail_tail(ec, err, -EIO, &t, NULL, "killed by signal %d (%s)%s", WTERMSIG(status),
-			       strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+		rc = fail_prefix(ec, err);
+	else if (r.timed_out)
+		rc = fail_tail(ec, err, -ETIMEDOUT, &r, NULL, "timed out after %d ms; killed it", ec->timeout_ms);
+	else if (r.stdout_overflow)
+		rc = fail(ec, err, -EFBIG, "wrote more than %d bytes on stdout%s", STDOUT_MAX,
+			  r.killed ? "; killed it" : "");
+	else if (r.signaled || r.exit_code != 0)
+		rc = fail_tail(ec, err, -EIO, &r, r.signaled ? NULL : " (nothing on stderr)", "%s",
+			       subprocess_describe_exit(&r, how, sizeof(how)));
 	else
-		rc = parse_output(ec, &o, &t, err);
-out:
-	output_free(&o);
+		rc = parse_output(ec, &r, err);
+	subprocess_result_clear(&r);
 	return rc;
 }
 

@@ -37,6 +37,9 @@ struct kclient {
 	struct ratelimit limiter;
 	struct retry_policy retry;
 	char retry_after[64];          /* the last response's Retry-After header, or "" */
+	char host[256];                /* "host:port" of the server, for the observer */
+	kclient_request_fn observer;
+	void *observer_ud;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -265,6 +268,9 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 		return NULL;
 	}
 	c->rc = rc;
+	const char *authority = strstr(rc->server, "://");
+	authority = authority ? authority + 3 : rc->server;
+	snprintf(c->host, sizeof(c->host), "%.*s", (int)strcspn(authority, "/"), authority);
 	if (!(c->base = strdup(rc->server))) {
 		cx_err_set(err, -ENOMEM, "out of memory");
 		free(c);
@@ -528,6 +534,8 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 		struct timespec start;
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		r = send_once(c, req, &b, &status, err);
+		if (c->observer)
+			c->observer(c->observer_ud, r ? 0 : (int)status, req->method, c->host);
 		if (log_enabled(LOG_LEVEL_INFO, 6)) {
 			char code[16], ms[32], try[16];
 			snprintf(code, sizeof(code), "%ld", status);
@@ -761,4 +769,10 @@ CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err)
 const char *kclient_server(const struct kclient *c)
 {
 	return c->base;
+}
+
+void kclient_set_request_observer(struct kclient *c, kclient_request_fn fn, void *ud)
+{
+	c->observer = fn;
+	c->observer_ud = ud;
 }

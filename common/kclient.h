@@ -100,6 +100,14 @@ typedef int (*kclient_item_fn)(void *ud, struct json_object *item, struct cx_err
 int kclient_list(struct kclient *c, const char *path, const struct kclient_list_opts *o, kclient_item_fn fn,
 		 void *ud, char **resource_version, struct cx_err *err);
 
+/* Told about every request c sends (each attempt): the HTTP status, or 0 when
+ * no response came; the method; the server's "host:port". For metrics
+ * (rest_client_requests_total). */
+typedef void (*kclient_request_fn)(void *ud, int code, const char *method, const char *host);
+
+/* Sets (or with fn NULL, clears) c's request observer. */
+void kclient_set_request_observer(struct kclient *c, kclient_request_fn fn, void *ud);
+
 /* A new curl easy handle set up as c's own (server, TLS, current bearer
  * token, User-Agent, connect timeout), for a streaming request that c's own
  * handle cannot carry (kwatch). Owned by the caller (curl_easy_cleanup).

@@ -3,12 +3,12 @@
 #include "kubeconfig.h"
 #include "err.h"
 #include "restconfig.h"
+#include "yamlnode.h"
 
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,63 +20,9 @@
 
 /* What one parse needs to report where it is. */
 struct parse {
-	yaml_document_t *doc;
-	const char *path;      /* the kubeconfig, as given */
+	struct yamlnode_src y; /* the document, the kubeconfig as given, the error to fill */
 	const char *dir;       /* its directory, absolute: relative paths are resolved here */
-	struct cx_err *err;
 };
-
-static int fail_at(struct parse *p, const yaml_node_t *node, const char *where, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Reports "kubeconfig F: line L, column C: where: what" and returns -EINVAL. */
-static int fail_at(struct parse *p, const yaml_node_t *node, const char *where, const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return cx_err_set(p->err, -EINVAL, "kubeconfig %s: line %zu, column %zu: %s: %s", p->path,
-			  node->start_mark.line + 1, node->start_mark.column + 1, where, what);
-}
-
-static const char *node_type_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return "a scalar";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "nothing";
-	}
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/* A plain `null`, `~` or empty scalar means "absent", as in YAML 1.1. */
-static bool is_null(const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	const char *v = scalar(n);
-	return !*v || !strcmp(v, "null") || !strcmp(v, "~") || !strcmp(v, "Null") || !strcmp(v, "NULL");
-}
-
-static int expect_type(struct parse *p, const yaml_node_t *n, yaml_node_type_t type, const char *where)
-{
-	if (n->type == type)
-		return 0;
-	const char *want = type == YAML_SCALAR_NODE ? "a string" :
-			   type == YAML_SEQUENCE_NODE ? "a list" : "a mapping";
-	return fail_at(p, n, where, "expected %s, got %s", want, node_type_name(n));
-}
 
 static int decode_base64(struct parse *p, const yaml_node_t *n, const char *where, struct blob *out)
 {
@@ -84,7 +30,7 @@ static int decode_base64(struct parse *p, const yaml_node_t *n, const char *wher
 	int in_len = (int)n->data.scalar.length;
 	unsigned char *buf = malloc((size_t)in_len / 4 * 3 + 4);
 	if (!buf)
-		return cx_err_set(p->err, -ENOMEM, "kubeconfig %s: %s: out of memory", p->path, where);
+		return cx_err_set(p->y.err, -ENOMEM, "kubeconfig %s: %s: out of memory", p->y.path, where);
 
 	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
 	int len = 0, tail = 0, ok = ctx != NULL;
@@ -96,9 +42,9 @@ static int decode_base64(struct parse *p, const yaml_node_t *n, const char *wher
 	}
 	if (!ok) {
 		free(buf);
-		return fail_at(p, n, where, "invalid base64");
+		return yamlnode_fail(&p->y, n, where, "invalid base64");
 	}
-	int rc = blob_set(out, buf, (size_t)(len + tail), p->err);
+	int rc = blob_set(out, buf, (size_t)(len + tail), p->y.err);
 	explicit_bzero(buf, (size_t)(len + tail));
 	free(buf);
 	return rc;
@@ -168,66 +114,41 @@ static const struct field context_fields[] = {
 	{NULL, 0, 0},
 };
 
-static int dup_string(struct parse *p, const char *s, char **out)
-{
-	*out = strdup(s);
-	if (!*out)
-		return cx_err_set(p->err, -ENOMEM, "kubeconfig %s: out of memory", p->path);
-	return 0;
-}
-
 static int parse_fields(struct parse *p, const yaml_node_t *n, const struct field *fields, const char *where,
 			void *entry);
 
-static yaml_node_t *mapping_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)
-{
-	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
-		if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key))
-			return yaml_document_get_node(doc, pair->value);
-	}
-	return NULL;
-}
-
-/* Grows a string array by one and puts a copy of s at its end. */
-static int push_string(struct parse *p, char ***array, size_t *n, const char *s)
-{
-	char **grown = realloc(*array, (*n + 1) * sizeof(*grown));
-	if (!grown)
-		return cx_err_set(p->err, -ENOMEM, "kubeconfig %s: out of memory", p->path);
-	*array = grown;
-	return dup_string(p, s, &grown[(*n)++]);
-}
-
 static int parse_args(struct parse *p, const yaml_node_t *v, const char *where, struct execcred_spec *spec)
 {
-	int rc = expect_type(p, v, YAML_SEQUENCE_NODE, where);
+	int rc = yamlnode_expect(&p->y, v, YAML_SEQUENCE_NODE, where);
 	for (yaml_node_item_t *it = v->data.sequence.items.start; !rc && it < v->data.sequence.items.top; it++) {
-		yaml_node_t *arg = yaml_document_get_node(p->doc, *it);
+		yaml_node_t *arg = yaml_document_get_node(p->y.doc, *it);
 		char arg_where[300];
 		snprintf(arg_where, sizeof(arg_where), "%s[%zu]", where, spec->n_args);
-		if (!(rc = expect_type(p, arg, YAML_SCALAR_NODE, arg_where)))
-			rc = push_string(p, &spec->args, &spec->n_args, scalar(arg));
+		if (!(rc = yamlnode_expect(&p->y, arg, YAML_SCALAR_NODE, arg_where)))
+			rc = yamlnode_push_string(&p->y, &spec->args, &spec->n_args, yamlnode_scalar(arg));
 	}
 	return rc;
 }
 
 static int parse_env(struct parse *p, const yaml_node_t *v, const char *where, struct execcred_spec *spec)
 {
-	int rc = expect_type(p, v, YAML_SEQUENCE_NODE, where);
+	int rc = yamlnode_expect(&p->y, v, YAML_SEQUENCE_NODE, where);
 	for (yaml_node_item_t *it = v->data.sequence.items.start; !rc && it < v->data.sequence.items.top; it++) {
-		yaml_node_t *item = yaml_document_get_node(p->doc, *it);
+		yaml_node_t *item = yaml_document_get_node(p->y.doc, *it);
 		char item_where[300];
 		snprintf(item_where, sizeof(item_where), "%s[%zu]", where, spec->n_env);
-		if ((rc = expect_type(p, item, YAML_MAPPING_NODE, item_where)))
+		if ((rc = yamlnode_expect(&p->y, item, YAML_MAPPING_NODE, item_where)))
 			break;
-		yaml_node_t *name = mapping_get(p->doc, item, "name"), *value = mapping_get(p->doc, item, "value");
+		yaml_node_t *name = yamlnode_get(&p->y, item, "name"), *value = yamlnode_get(&p->y, item, "value");
 		if (!name || name->type != YAML_SCALAR_NODE || !value || value->type != YAML_SCALAR_NODE)
-			return fail_at(p, item, item_where, "expected {name: string, value: string}");
+			return yamlnode_fail(&p->y, item, item_where, "expected {name: string, value: string}");
 		size_t n_values = spec->n_env;
-		if (!(rc = push_string(p, &spec->env_names, &spec->n_env, scalar(name))) &&
-		    (rc = push_string(p, &spec->env_values, &n_values, scalar(value))))
-			spec->n_env--; /* keep names and values paired for execcred_spec_clear */
+		if (!(rc = yamlnode_push_string(&p->y, &spec->env_names, &spec->n_env, yamlnode_scalar(name))) &&
+		    (rc = yamlnode_push_string(&p->y, &spec->env_values, &n_values, yamlnode_scalar(value)))) {
+			/* keep names and values paired for execcred_spec_clear */
+			free(spec->env_names[--spec->n_env]);
+			spec->env_names[spec->n_env] = NULL;
+		}
 	}
 	return rc;
 }
@@ -237,9 +158,9 @@ static int set_field(struct parse *p, const struct field *f, const yaml_node_t *
 	char *slot = (char *)entry + f->offset;
 	if (f->kind == F_UNSUPPORTED) {
 		char **rec = (char **)slot;
-		return *rec ? 0 : dup_string(p, f->key, rec);
+		return *rec ? 0 : yamlnode_strdup(&p->y, f->key, rec);
 	}
-	if (is_null(v))
+	if (yamlnode_is_null(v))
 		return 0;
 	switch (f->kind) {
 	case F_EXEC:
@@ -252,24 +173,24 @@ static int set_field(struct parse *p, const struct field *f, const yaml_node_t *
 	default:
 		break;
 	}
-	int rc = expect_type(p, v, YAML_SCALAR_NODE, where);
+	int rc = yamlnode_expect(&p->y, v, YAML_SCALAR_NODE, where);
 	if (rc)
 		return rc;
-	const char *s = scalar(v);
+	const char *s = yamlnode_scalar(v);
 	switch (f->kind) {
 	case F_STRING:
-		return dup_string(p, s, (char **)slot);
+		return yamlnode_strdup(&p->y, s, (char **)slot);
 	case F_COMMAND:
 		if (!strchr(s, '/'))
-			return dup_string(p, s, (char **)slot);
+			return yamlnode_strdup(&p->y, s, (char **)slot);
 		/* A relative path to the plugin, resolved as kubectl does. */
 		__attribute__((fallthrough));
 	case F_PATH: {
 		if (s[0] == '/')
-			return dup_string(p, s, (char **)slot);
+			return yamlnode_strdup(&p->y, s, (char **)slot);
 		char *abs = NULL;
 		if (asprintf(&abs, "%s/%s", p->dir, s) < 0)
-			return cx_err_set(p->err, -ENOMEM, "kubeconfig %s: out of memory", p->path);
+			return yamlnode_oom(&p->y);
 		*(char **)slot = abs;
 		return 0;
 	}
@@ -281,7 +202,7 @@ static int set_field(struct parse *p, const struct field *f, const yaml_node_t *
 		else if (!strcmp(s, "false"))
 			*(bool *)slot = false;
 		else
-			return fail_at(p, v, where, "expected true or false, got \"%s\"", s);
+			return yamlnode_fail(&p->y, v, where, "expected true or false, got \"%s\"", s);
 		return 0;
 	default:
 		break;
@@ -294,16 +215,16 @@ static int set_field(struct parse *p, const struct field *f, const yaml_node_t *
 static int parse_fields(struct parse *p, const yaml_node_t *n, const struct field *fields, const char *where,
 			void *entry)
 {
-	int rc = expect_type(p, n, YAML_MAPPING_NODE, where);
+	int rc = yamlnode_expect(&p->y, n, YAML_MAPPING_NODE, where);
 	if (rc)
 		return rc;
 	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
+		yaml_node_t *k = yaml_document_get_node(p->y.doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(p->y.doc, pair->value);
 		if (k->type != YAML_SCALAR_NODE)
 			continue;
 		for (const struct field *f = fields; f->key; f++) {
-			if (strcmp(f->key, scalar(k)))
+			if (strcmp(f->key, yamlnode_scalar(k)))
 				continue;
 			char field_where[256];
 			snprintf(field_where, sizeof(field_where), "%s.%s", where, f->key);
@@ -405,39 +326,39 @@ static char *entry_name(const struct section *s, void *array, size_t i)
 static int parse_section(struct parse *p, const struct section *s, const yaml_node_t *list, void **array,
 			 size_t *count)
 {
-	if (is_null(list))
+	if (yamlnode_is_null(list))
 		return 0;
-	int rc = expect_type(p, list, YAML_SEQUENCE_NODE, s->list);
+	int rc = yamlnode_expect(&p->y, list, YAML_SEQUENCE_NODE, s->list);
 	if (rc)
 		return rc;
 	size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
 	*array = calloc(n ? n : 1, s->entry_size);
 	if (!*array)
-		return cx_err_set(p->err, -ENOMEM, "kubeconfig %s: out of memory", p->path);
+		return yamlnode_oom(&p->y);
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = yaml_document_get_node(p->doc, list->data.sequence.items.start[i]);
+		yaml_node_t *item = yaml_document_get_node(p->y.doc, list->data.sequence.items.start[i]);
 		void *entry = (char *)*array + i * s->entry_size;
 		*count = i + 1; /* so kubeconfig_free releases what this entry got */
 		char where[128];
 		snprintf(where, sizeof(where), "%s[%zu]", s->list, i);
-		if ((rc = expect_type(p, item, YAML_MAPPING_NODE, where)))
+		if ((rc = yamlnode_expect(&p->y, item, YAML_MAPPING_NODE, where)))
 			return rc;
-		yaml_node_t *name = mapping_get(p->doc, item, "name");
-		if (!name || is_null(name) || name->type != YAML_SCALAR_NODE) {
+		yaml_node_t *name = yamlnode_get(&p->y, item, "name");
+		if (!name || yamlnode_is_null(name) || name->type != YAML_SCALAR_NODE) {
 			snprintf(where, sizeof(where), "%s[%zu].name", s->list, i);
-			return fail_at(p, name ? name : item, where, "missing (expected a string)");
+			return yamlnode_fail(&p->y, name ? name : item, where, "missing (expected a string)");
 		}
-		if ((rc = dup_string(p, scalar(name), (char **)((char *)entry + s->name_offset))) ||
-		    (rc = dup_string(p, p->path, (char **)((char *)entry + s->file_offset))))
+		if ((rc = yamlnode_strdup(&p->y, yamlnode_scalar(name), (char **)((char *)entry + s->name_offset))) ||
+		    (rc = yamlnode_strdup(&p->y, p->y.path, (char **)((char *)entry + s->file_offset))))
 			return rc;
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(entry_name(s, *array, j), scalar(name)))
-				return fail_at(p, name, where, "duplicate name \"%s\" (first at %s[%zu])",
-					       scalar(name), s->list, j);
+			if (!strcmp(entry_name(s, *array, j), yamlnode_scalar(name)))
+				return yamlnode_fail(&p->y, name, where, "duplicate name \"%s\" (first at %s[%zu])",
+						     yamlnode_scalar(name), s->list, j);
 
-		snprintf(where, sizeof(where), "%s[%zu] (\"%s\").%s", s->list, i, scalar(name), s->inner);
-		yaml_node_t *inner = mapping_get(p->doc, item, s->inner);
-		if (inner && !is_null(inner) && (rc = parse_fields(p, inner, s->fields, where, entry)))
+		snprintf(where, sizeof(where), "%s[%zu] (\"%s\").%s", s->list, i, yamlnode_scalar(name), s->inner);
+		yaml_node_t *inner = yamlnode_get(&p->y, item, s->inner);
+		if (inner && !yamlnode_is_null(inner) && (rc = parse_fields(p, inner, s->fields, where, entry)))
 			return rc;
 	}
 	return 0;
@@ -445,21 +366,21 @@ static int parse_section(struct parse *p, const struct section *s, const yaml_no
 
 static int parse_document(struct parse *p, struct kubeconfig *kc)
 {
-	yaml_node_t *root = yaml_document_get_root_node(p->doc);
-	if (!root || is_null(root))
+	yaml_node_t *root = yaml_document_get_root_node(p->y.doc);
+	if (!root || yamlnode_is_null(root))
 		return 0; /* an empty file is an empty config, as for kubectl */
-	int rc = expect_type(p, root, YAML_MAPPING_NODE, "the document");
+	int rc = yamlnode_expect(&p->y, root, YAML_MAPPING_NODE, "the document");
 	if (rc)
 		return rc;
 
-	yaml_node_t *cur = mapping_get(p->doc, root, "current-context");
-	if (cur && !is_null(cur)) {
-		if ((rc = expect_type(p, cur, YAML_SCALAR_NODE, "current-context")) ||
-		    (rc = dup_string(p, scalar(cur), &kc->current_context)))
+	yaml_node_t *cur = yamlnode_get(&p->y, root, "current-context");
+	if (cur && !yamlnode_is_null(cur)) {
+		if ((rc = yamlnode_expect(&p->y, cur, YAML_SCALAR_NODE, "current-context")) ||
+		    (rc = yamlnode_strdup(&p->y, yamlnode_scalar(cur), &kc->current_context)))
 			return rc;
 	}
 	for (int sec = 0; sec < SEC_COUNT; sec++) {
-		yaml_node_t *list = mapping_get(p->doc, root, sections[sec].list);
+		yaml_node_t *list = yamlnode_get(&p->y, root, sections[sec].list);
 		if (list && (rc = parse_section(p, &sections[sec], list, section_array(kc, sec), section_count(kc, sec))))
 			return rc;
 	}
@@ -486,33 +407,21 @@ struct kubeconfig *kubeconfig_load(const char *path, struct cx_err *err)
 		cx_err_set(err, -ENOMEM, "kubeconfig %s: out of memory", path);
 		return NULL;
 	}
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		cx_err_set(err, -errno, "kubeconfig %s: cannot open: %s", path, strerror(errno));
+	yaml_document_t doc;
+	int rc = yamlnode_load("kubeconfig", path, false, &doc, err);
+	if (rc) {
 		kubeconfig_free(&kc);
 		return NULL;
 	}
 	char *dir = absolute_dir(path);
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	int rc = 0;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
 	if (!dir) {
 		rc = cx_err_set(err, -errno, "kubeconfig %s: cannot resolve its directory: %s", path,
 				strerror(errno));
-	} else if (!yaml_parser_load(&parser, &doc)) {
-		rc = cx_err_set(err, -EINVAL, "kubeconfig %s: line %zu, column %zu: invalid YAML: %s%s%s", path,
-				parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				parser.problem ? parser.problem : "unknown error", parser.context ? " " : "",
-				parser.context ? parser.context : "");
 	} else {
-		struct parse p = {.doc = &doc, .path = path, .dir = dir, .err = err};
+		struct parse p = {.y = {.doc = &doc, .kind = "kubeconfig", .path = path, .err = err}, .dir = dir};
 		rc = parse_document(&p, kc);
-		yaml_document_delete(&doc);
 	}
-	yaml_parser_delete(&parser);
-	fclose(f);
+	yaml_document_delete(&doc);
 	free(dir);
 	if (rc)
 		kubeconfig_free(&kc);

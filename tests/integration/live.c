@@ -72,3 +72,22 @@ int live_kubectl(const char *stdin_text, const char *args_fmt, ...)
 	int status = pclose(p);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+void live_etcd_compact(void)
+{
+	const char *etcd = env_or_fail("COXSWAIN_ETCD_ENDPOINT");
+	char cmd[1024], out[4096] = "";
+	snprintf(cmd, sizeof(cmd), "curl -fsS -X POST %s/v3/kv/range -d '{\"key\":\"AA==\"}'", etcd);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	const char *rev = strstr(out, "\"revision\":\"");
+	cr_assert_not_null(rev, "no revision from etcd: %s", out);
+	long long revision = strtoll(rev + strlen("\"revision\":\""), NULL, 10);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -fsS -X POST %s/v3/kv/compaction -d '{\"revision\":\"%lld\",\"physical\":true}' >/dev/null", etcd,
+		 revision);
+	cr_assert_eq(system(cmd), 0, "etcd compaction failed: %s", cmd);
+}

@@ -18,4 +18,8 @@ const char *live_pinned_version(void);
  * exit status; its output goes to the test's log. */
 int live_kubectl(const char *stdin_text, const char *args_fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Compacts the fixture's etcd up to its current revision (through etcd's
+ * HTTP gateway): every older resourceVersion is gone from then on. */
+void live_etcd_compact(void);
+
 #endif

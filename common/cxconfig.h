@@ -1,0 +1,138 @@
+/* cxconfig: coxswain.yaml, the file a user writes (DESIGN.md section 3),
+ * loaded with libyaml's document API and validated whole at start-up into
+ * plain structs that the watcher and the worker share.
+ *
+ * (The module is cxconfig, not config: "config.h" is autoconf's header that
+ * every .c includes first, and a common/config.h would shadow it for the
+ * files in common/. Its symbols keep the short config_ prefix.)
+ *
+ *   controllers:                         required, a non-empty list
+ *     - name: websites                   required, unique, a DNS label
+ *       parent: {apiVersion: example.com/v1, kind: Website}        both required
+ *       children:                        optional; apiVersion + kind unique, kind not the parent's
+ *         - {apiVersion: v1, kind: ConfigMap, updateStrategy: InPlace}   OnDelete|Recreate|InPlace
+ *       hooks:
+ *         sync:     {exec: {command: ["/hooks/sync", "--flag"], timeoutSeconds: 10}}   required
+ *         #         {webhook: {url: "http://127.0.0.1:8080/sync", timeoutSeconds: 10}}
+ *         finalize: {exec: {command: ["/hooks/finalize"]}}      optional, same shape
+ *       resyncPeriodSeconds: 300         >= 0, 0 = no periodic resync
+ *       namespace: ""                    "" = all namespaces
+ *   watcher: {endpoint: "ipc:///run/coxswain/jobs.sock", healthAddress: ":8081",
+ *             metricsAddress: ":8080",
+ *             leaderElection: {enabled: true, namespace: coxswain-system, name: coxswain}}
+ *   worker: {count: 4}                   >= 1; absent = 0 = one per CPU (the worker decides)
+ *
+ * Every field is checked at load. Unknown keys, repeated keys, wrong types,
+ * out-of-range values and broken cross-field rules are errors; the first one
+ * found stops the load with a message
+ *
+ *   config FILE: line L, column C: PATH: what was expected
+ *
+ * whose PATH is the node's place in the document (controllers[1].hooks.sync,
+ * controllers[0].children[1].kind). Unknown keys also list the keys allowed
+ * there. Scalars are typed as YAML writes them: an integer or a boolean is a
+ * plain (unquoted) scalar, booleans are exactly true or false, integers are
+ * decimal. A plain null (`~`, `null`, nothing) means the key is absent.
+ *
+ * Ownership: a struct config owns everything it points to; config_free
+ * releases it all. Pointers into it (config_controller) are borrowed and live
+ * as long as the config. After a successful load every string below is
+ * non-NULL except where a comment says otherwise. */
+#ifndef COXSWAIN_CXCONFIG_H
+#define COXSWAIN_CXCONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cx_err;
+struct json_object;
+
+#define CONFIG_DEFAULT_ENDPOINT "ipc:///run/coxswain/jobs.sock"
+#define CONFIG_DEFAULT_HEALTH_ADDRESS ":8081"
+#define CONFIG_DEFAULT_METRICS_ADDRESS ":8080"
+#define CONFIG_DEFAULT_LEASE_NAMESPACE "coxswain-system"
+#define CONFIG_DEFAULT_LEASE_NAME "coxswain"
+#define CONFIG_DEFAULT_RESYNC_SECONDS 300
+#define CONFIG_DEFAULT_HOOK_TIMEOUT_SECONDS 10
+#define CONFIG_MAX_HOOK_TIMEOUT_SECONDS 3600
+#define CONFIG_MAX_WORKERS 1024
+
+/* How a child whose desired state changed is brought there. */
+enum update_strategy {
+	UPDATE_INPLACE,     /* "InPlace", the default: server-side apply */
+	UPDATE_RECREATE,    /* "Recreate": delete, then create */
+	UPDATE_ONDELETE,    /* "OnDelete": leave it until someone deletes it */
+};
+
+/* A hook: exec (command != NULL) or webhook (url != NULL), never both. */
+struct config_hook {
+	bool set;                   /* false: not configured (only finalize may be) */
+	char **command;             /* exec: the program then its arguments, n_command >= 1
+				       entries followed by a NULL (execv-ready); else NULL */
+	size_t n_command;
+	char *url;                  /* webhook: http:// or https://; else NULL */
+	int timeout_seconds;        /* 1..3600, default 10 */
+};
+
+struct config_child {
+	char *api_version;          /* "v1", "apps/v1" */
+	char *kind;
+	enum update_strategy update_strategy;
+};
+
+struct config_controller {
+	char *name;                 /* a DNS label: metrics labels, field manager coxswain/<name>,
+				       finalizer coxswain.io/<name> */
+	char *parent_api_version;
+	char *parent_kind;
+	struct config_child *children;   /* n_children of them, NULL when none */
+	size_t n_children;
+	struct config_hook sync;         /* always set */
+	struct config_hook finalize;     /* set: the controller adds a finalizer */
+	int resync_period_seconds;       /* >= 0, default 300; 0 = no periodic resync */
+	char *namespace;                 /* "" (the default) = all namespaces */
+};
+
+struct config {
+	char *path;                 /* the file, as given to config_load */
+	struct config_controller *controllers;   /* n_controllers >= 1 of them */
+	size_t n_controllers;
+	char *endpoint;             /* "ipc://..." or "tcp://host:port" */
+	char *health_address;       /* "[host]:port" */
+	char *metrics_address;      /* "[host]:port" */
+	bool leader_election;       /* default true */
+	char *lease_namespace;      /* default "coxswain-system" */
+	char *lease_name;           /* default "coxswain" */
+	int worker_count;           /* >= 1, or 0 (the default) = one per CPU, decided by the worker */
+};
+
+/* Loads and validates the coxswain.yaml at path. Returns an owned config, or
+ * NULL with err filled (-errno when the file cannot be read, -EINVAL for any
+ * invalid content, -ENOMEM). */
+struct config *config_load(const char *path, struct cx_err *err);
+
+/* Frees *c and everything it owns, and sets *c to NULL. NULL and *c == NULL
+ * are fine. */
+void config_free(struct config **c);
+
+/* The controller named name, borrowed from c, or NULL. */
+const struct config_controller *config_controller(const struct config *c, const char *name);
+
+/* "InPlace", "Recreate", "OnDelete". */
+const char *config_update_strategy_name(enum update_strategy s);
+
+/* The controller as the hook request's "controller" field shows it (DESIGN.md
+ * section 4): the shape it has in coxswain.yaml, defaults filled in:
+ *
+ *   {"name": "websites", "parent": {"apiVersion": "example.com/v1", "kind": "Website"},
+ *    "children": [{"apiVersion": "v1", "kind": "ConfigMap", "updateStrategy": "InPlace"}],
+ *    "hooks": {"sync": {"exec": {"command": ["/hooks/sync"], "timeoutSeconds": 10}},
+ *              "finalize": {"webhook": {"url": "http://...", "timeoutSeconds": 10}}},
+ *    "resyncPeriodSeconds": 300, "namespace": ""}
+ *
+ * ("children" is always there, possibly empty; "finalize" only when set.)
+ * Returns a new json-c object owned by the caller (json_object_put), or NULL
+ * when out of memory. */
+struct json_object *config_controller_json(const struct config_controller *cc);
+
+#endif

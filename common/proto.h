@@ -1,0 +1,158 @@
+/* proto: the watcher <-> worker messages (DESIGN.md section 5), encoded and
+ * decoded; no ZeroMQ here.
+ *
+ * A message is two frames, [type][payload]: the type a short ASCII word, the
+ * payload a JSON object (empty for HEARTBEAT and DISCONNECT).
+ *
+ *   worker -> watcher  READY      {"slot": 0, "pid": 4242}
+ *                      HEARTBEAT  (empty)
+ *                      RESULT     {"job": 17, "attempt": 1, "outcome": "ok"|"error"|"requeue",
+ *                                  "requeueAfterMs": 0, "message": ""}
+ *   watcher -> worker  JOB        {"job": 17, "attempt": 1, "kind": "sync", "controller": "websites",
+ *                                  "key": "websites/default/web", "parent": {...},
+ *                                  "children": {"ConfigMap.v1": {"web": {...}}}}
+ *                      JOB        {..., "kind": "poison", "parent": {...}, "message": "why"}
+ *                      HEARTBEAT  (empty)
+ *                      DISCONNECT (empty)
+ *
+ * The job id is a JSON integer in [0, 2^64); attempt an integer >= 1 that the
+ * watcher raises each time it hands the same job out again. children has the
+ * shape of the hook request's (DESIGN.md section 4): "Kind.apiVersion" ->
+ * child name -> object. A "sync" JOB carries children and no message; a
+ * "poison" JOB (the key lost 3 workers: the worker writes the WorkerCrashed
+ * condition and Event) carries the message and no children.
+ *
+ * Decoding is strict, since the other end is the same program: every field
+ * is required and type-checked, unknown fields and unknown types are
+ * rejected, and the error names the message type and field:
+ *   RESULT: field "attempt": expected an integer >= 1, got -2
+ * All decoding errors are -EPROTO. */
+#ifndef COXSWAIN_PROTO_H
+#define COXSWAIN_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cx_err;
+struct json_object;
+
+/* The frame type words. */
+#define PROTO_TYPE_READY "READY"
+#define PROTO_TYPE_HEARTBEAT "HEARTBEAT"
+#define PROTO_TYPE_RESULT "RESULT"
+#define PROTO_TYPE_JOB "JOB"
+#define PROTO_TYPE_DISCONNECT "DISCONNECT"
+
+enum proto_type {
+	PROTO_READY = 1,   /* worker -> watcher */
+	PROTO_HEARTBEAT,   /* both ways */
+	PROTO_RESULT,      /* worker -> watcher */
+	PROTO_JOB,         /* watcher -> worker */
+	PROTO_DISCONNECT,  /* watcher -> worker */
+};
+
+enum proto_outcome {
+	PROTO_OUTCOME_OK = 1,    /* "ok": synced; forget the key's failures */
+	PROTO_OUTCOME_ERROR,     /* "error": retry with backoff */
+	PROTO_OUTCOME_REQUEUE,   /* "requeue": add again after requeue_after_ms */
+};
+
+enum proto_job_kind {
+	PROTO_JOB_SYNC = 1,      /* "sync": run the sync (or finalize) hook */
+	PROTO_JOB_POISON,        /* "poison": record WorkerCrashed on the parent */
+};
+
+struct proto_ready {
+	int slot;                /* >= 0 */
+	int pid;                 /* > 0 */
+};
+
+struct proto_result {
+	uint64_t job;
+	int attempt;             /* >= 1 */
+	enum proto_outcome outcome;
+	/* >= 0. requeue: when to run the key again; ok: the resync the hook
+	 * asked for (resyncAfterSeconds), 0 for none; error: 0 (the queue's
+	 * backoff decides). */
+	int64_t requeue_after_ms;
+	const char *message;     /* what went wrong, for conditions and Events; "" for none.
+				  * NULL is encoded as "". */
+};
+
+struct proto_job {
+	uint64_t job;
+	int attempt;             /* >= 1 */
+	enum proto_job_kind kind;
+	const char *controller;  /* non-empty */
+	const char *key;         /* non-empty: "controller/namespace/name" */
+	struct json_object *parent;   /* an object */
+	struct json_object *children; /* sync: an object as above; poison: NULL */
+	const char *message;          /* poison: why (non-empty); sync: NULL */
+};
+
+/* One message. For encoding, the caller fills it and keeps ownership of
+ * everything it points to. From proto_decode, everything it points to
+ * (strings, parent, children) belongs to the message and lives until
+ * proto_msg_clear; take a reference (json_object_get) to keep parent or
+ * children longer. */
+struct proto_msg {
+	enum proto_type type;
+	union {
+		struct proto_ready ready;
+		struct proto_result result;
+		struct proto_job job;
+	};
+	struct json_object *root; /* private: the decoded payload */
+};
+
+/* An encoded message: the two frames. */
+struct proto_frame {
+	const char *type;        /* static: one of PROTO_TYPE_* */
+	char *payload;           /* malloc'd, NUL-terminated; "" for empty payloads */
+	size_t len;              /* strlen(payload) */
+};
+
+/* The type word for t ("READY", ...), or "?" for values outside the enum. */
+const char *proto_type_name(enum proto_type t);
+
+/* Whether t is sent by workers (READY, HEARTBEAT, RESULT) or by the watcher
+ * (JOB, HEARTBEAT, DISCONNECT): a receiver rejects messages that travel
+ * the wrong way. */
+bool proto_from_worker(enum proto_type t);
+bool proto_from_watcher(enum proto_type t);
+
+const char *proto_outcome_name(enum proto_outcome o);
+const char *proto_job_kind_name(enum proto_job_kind k);
+
+/* Encodes msg into *out (which the caller later passes to
+ * proto_frame_clear). Checks msg as proto_decode would check the result, so
+ * nothing is sent that the other end refuses. Returns 0, -EINVAL with err
+ * naming the message type and field, or -ENOMEM. *out is zeroed on error. */
+int proto_encode(const struct proto_msg *msg, struct proto_frame *out, struct cx_err *err);
+
+/* The same for each message type. */
+int proto_encode_ready(const struct proto_ready *ready, struct proto_frame *out, struct cx_err *err);
+int proto_encode_heartbeat(struct proto_frame *out, struct cx_err *err);
+int proto_encode_result(const struct proto_result *result, struct proto_frame *out, struct cx_err *err);
+int proto_encode_job(const struct proto_job *job, struct proto_frame *out, struct cx_err *err);
+int proto_encode_disconnect(struct proto_frame *out, struct cx_err *err);
+
+/* Frees out->payload and zeroes *out. NULL is fine. */
+void proto_frame_clear(struct proto_frame *out);
+
+/* Decodes the frames [type (type_len bytes)][payload (len bytes)] into *msg,
+ * which the caller passes to proto_msg_clear once done with it (neither
+ * frame need be NUL-terminated; payload may be NULL when len is 0). Returns
+ * 0, or -EPROTO with err naming the type and field, or -ENOMEM; on error
+ * *msg is left zeroed (clearing it is harmless). The payload must be UTF-8.
+ * HEARTBEAT and DISCONNECT take an empty payload or an empty JSON object. */
+int proto_decode(const void *type, size_t type_len, const void *payload, size_t len, struct proto_msg *msg,
+		 struct cx_err *err);
+
+/* Releases what a decoded msg owns and zeroes it. Safe on a zeroed msg, on
+ * one proto_decode failed on, and twice. On a msg filled for encoding it
+ * only zeroes it: the caller's objects are not touched. */
+void proto_msg_clear(struct proto_msg *msg);
+
+#endif

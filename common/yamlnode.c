@@ -1,0 +1,158 @@
+#include "config.h"
+
+#include "yamlnode.h"
+#include "err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reports libyaml's complaint about the file: a read error as the system's
+ * error, anything else as invalid YAML where the parser stopped. */
+static int parser_error(const char *kind, const char *path, yaml_parser_t *parser, FILE *f, struct cx_err *err)
+{
+	if (parser->error == YAML_MEMORY_ERROR)
+		return cx_err_set(err, -ENOMEM, "%s %s: out of memory", kind, path);
+	if (parser->error == YAML_READER_ERROR && ferror(f)) {
+		int e = errno ? errno : EIO;
+		return cx_err_set(err, -e, "%s %s: cannot read: %s", kind, path, strerror(e));
+	}
+	return cx_err_set(err, -EINVAL, "%s %s: line %zu, column %zu: invalid YAML: %s%s%s", kind, path,
+			  parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+			  parser->problem ? parser->problem : "unknown error", parser->context ? " " : "",
+			  parser->context ? parser->context : "");
+}
+
+int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_document_t *doc, struct cx_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return cx_err_set(err, -errno, "%s %s: cannot open: %s", kind, path, strerror(errno));
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		return cx_err_set(err, -ENOMEM, "%s %s: out of memory", kind, path);
+	}
+	yaml_parser_set_input_file(&parser, f);
+	int rc = 0;
+	if (!yaml_parser_load(&parser, doc)) {
+		rc = parser_error(kind, path, &parser, f, err);
+	} else if (only_one && yaml_document_get_root_node(doc)) {
+		/* The rest of the stream must be empty: a second document would
+		 * otherwise be silently ignored. */
+		yaml_document_t next;
+		if (!yaml_parser_load(&parser, &next)) {
+			rc = parser_error(kind, path, &parser, f, err);
+		} else {
+			yaml_node_t *root = yaml_document_get_root_node(&next);
+			if (root)
+				rc = cx_err_set(err, -EINVAL, "%s %s: line %zu, column %zu: a second YAML document; "
+						"expected exactly one", kind, path, root->start_mark.line + 1,
+						root->start_mark.column + 1);
+			yaml_document_delete(&next);
+		}
+		if (rc)
+			yaml_document_delete(doc);
+	}
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return rc;
+}
+
+int yamlnode_fail(const struct yamlnode_src *s, const yaml_node_t *node, const char *where, const char *fmt, ...)
+{
+	char what[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return cx_err_set(s->err, -EINVAL, "%s %s: line %zu, column %zu: %s: %s", s->kind, s->path,
+			  node->start_mark.line + 1, node->start_mark.column + 1, where, what);
+}
+
+int yamlnode_oom(const struct yamlnode_src *s)
+{
+	return cx_err_set(s->err, -ENOMEM, "%s %s: out of memory", s->kind, s->path);
+}
+
+const char *yamlnode_type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+int yamlnode_expect(const struct yamlnode_src *s, const yaml_node_t *n, yaml_node_type_t type, const char *where)
+{
+	if (n->type == type)
+		return 0;
+	const char *want = type == YAML_SCALAR_NODE ? "a string" :
+			   type == YAML_SEQUENCE_NODE ? "a list" : "a mapping";
+	return yamlnode_fail(s, n, where, "expected %s, got %s", want, yamlnode_type_name(n));
+}
+
+const char *yamlnode_scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+bool yamlnode_is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *v = yamlnode_scalar(n);
+	return !*v || !strcmp(v, "null") || !strcmp(v, "~") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+}
+
+yaml_node_t *yamlnode_get(const struct yamlnode_src *s, const yaml_node_t *map, const char *key)
+{
+	if (map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(s->doc, pair->key);
+		if (k->type == YAML_SCALAR_NODE && !strcmp(yamlnode_scalar(k), key))
+			return yaml_document_get_node(s->doc, pair->value);
+	}
+	return NULL;
+}
+
+size_t yamlnode_count(const yaml_node_t *seq)
+{
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return 0;
+	return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+yaml_node_t *yamlnode_item(const struct yamlnode_src *s, const yaml_node_t *seq, size_t i)
+{
+	return yaml_document_get_node(s->doc, seq->data.sequence.items.start[i]);
+}
+
+int yamlnode_strdup(const struct yamlnode_src *s, const char *str, char **out)
+{
+	*out = strdup(str);
+	return *out ? 0 : yamlnode_oom(s);
+}
+
+int yamlnode_push_string(const struct yamlnode_src *s, char ***array, size_t *n, const char *str)
+{
+	char *copy = strdup(str);
+	char **grown = copy ? realloc(*array, (*n + 2) * sizeof(*grown)) : NULL;
+	if (!grown) {
+		free(copy);
+		return yamlnode_oom(s);
+	}
+	grown[(*n)++] = copy;
+	grown[*n] = NULL;
+	*array = grown;
+	return 0;
+}

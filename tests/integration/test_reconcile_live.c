@@ -1,0 +1,763 @@
+/* The API side of one reconcile against the real kube-apiserver: children
+ * applied with the controller ownerReference and label, idempotently; pruning
+ * that spares lookalikes; the OnDelete and Recreate strategies; a kind the
+ * server does not serve failing alone; the parent's status conditions written
+ * through the status subresource, skipped when unchanged; Events deduplicated;
+ * the finalizer added, kept off a dying object, and removed under a
+ * concurrent writer until the parent goes away. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cxconfig.h"
+#include "discovery.h"
+#include "err.h"
+#include "events.h"
+#include "finalizer.h"
+#include "kclient.h"
+#include "live.h"
+#include "restconfig.h"
+#include "status.h"
+
+static struct restconfig *rc;
+static struct kclient *c;
+static struct discovery *d;
+static char ns[64];
+
+#define PATH_LEN 512
+#define GROUP "reconcile.coxswain.io"
+#define API_VERSION GROUP "/v1"
+
+#define GADGET_CRD                                                                                           \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
+	"kind: CustomResourceDefinition\n"                                                                   \
+	"metadata: {name: gadgets." GROUP "}\n"                                                              \
+	"spec:\n"                                                                                            \
+	"  group: " GROUP "\n"                                                                               \
+	"  scope: Namespaced\n"                                                                              \
+	"  names: {plural: gadgets, singular: gadget, kind: Gadget}\n"                                       \
+	"  versions:\n"                                                                                      \
+	"  - name: v1\n"                                                                                     \
+	"    served: true\n"                                                                                 \
+	"    storage: true\n"                                                                                \
+	"    subresources: {status: {}}\n"                                                                   \
+	"    schema:\n"                                                                                      \
+	"      openAPIV3Schema:\n"                                                                           \
+	"        type: object\n"                                                                             \
+	"        properties:\n"                                                                              \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+	"          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
+
+static void setup(void)
+{
+	rc = live_restconfig("admin");
+	struct cx_err err = {0};
+	struct kclient_options o = {.qps = 500, .burst = 500};
+	c = kclient_new(rc, &o, &err);
+	cr_assert_not_null(c, "%s", err.msg);
+	d = discovery_new(c);
+	cr_assert_not_null(d);
+}
+
+static void teardown(void)
+{
+	if (ns[0]) {
+		char path[PATH_LEN];
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s", ns);
+		kclient_delete(c, path, NULL, NULL, NULL);
+	}
+	discovery_free(&d);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+TestSuite(reconcile, .init = setup, .fini = teardown, .timeout = 120);
+
+static struct json_object *json(const char *text)
+{
+	struct json_object *o = json_tokener_parse(text);
+	cr_assert_not_null(o, "bad test JSON: %s", text);
+	return o;
+}
+
+static struct json_object *at(struct json_object *o, const char *dotted)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s", dotted);
+	struct json_object *cur = o;
+	for (char *save = NULL, *k = strtok_r(path, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(cur, json_type_array)) {
+			cur = json_object_array_get_idx(cur, (size_t)atoi(k));
+			if (!cur)
+				return NULL;
+		} else if (!json_object_object_get_ex(cur, k, &cur)) {
+			return NULL;
+		}
+	}
+	return cur;
+}
+
+static const char *str(struct json_object *o, const char *dotted)
+{
+	return json_object_get_string(at(o, dotted));
+}
+
+static void use_namespace(const char *base)
+{
+	snprintf(ns, sizeof(ns), "%s-%d", base, (int)getpid());
+	char body[256];
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	struct json_object *o = json(body);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_create(c, "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
+	json_object_put(o);
+}
+
+/* The CRD (idempotent across the tests running in parallel) and a namespace. */
+static void prepare(const char *base)
+{
+	/* Tests run in parallel: two first applies race, and one loses with AlreadyExists. */
+	int r = 1;
+	for (int i = 0; i < 5 && r; i++)
+		if ((r = live_kubectl(GADGET_CRD, "apply -f -")))
+			usleep(200 * 1000);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/gadgets." GROUP), 0);
+	use_namespace(base);
+}
+
+/* Creates Gadget name (extra: more metadata members, e.g. ",\"finalizers\":[...]"). */
+static struct json_object *make_parent(const char *name, const char *extra_meta)
+{
+	char path[PATH_LEN], body[1024];
+	snprintf(path, sizeof(path), "/apis/" API_VERSION "/namespaces/%s/gadgets", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Gadget\",\"metadata\":{\"name\":\"%s\"%s},"
+		 "\"spec\":{\"size\":1}}",
+		 name, extra_meta ? extra_meta : "");
+	struct cx_err err = {0};
+	/* The CRD may be Established a moment before its endpoint serves. */
+	for (int i = 0; i < 100; i++) {
+		struct json_object *o = json(body), *out = NULL;
+		int r = kclient_create(c, path, o, &out, &err);
+		json_object_put(o);
+		if (r == 0)
+			return out;
+		cr_assert_eq(r, -ENOENT, "%s", err.msg);
+		usleep(100 * 1000);
+	}
+	cr_assert_fail("Gadgets are not served: %s", err.msg);
+	return NULL;
+}
+
+static char *parent_path(const char *name)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "/apis/" API_VERSION "/namespaces/%s/gadgets/%s", ns, name), 0);
+	return p;
+}
+
+static struct json_object *get(const char *path)
+{
+	struct json_object *o = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_get(c, path, &o, &err), 0, "%s", err.msg);
+	return o;
+}
+
+static struct json_object *get_cm(const char *name)
+{
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, name);
+	return get(path);
+}
+
+static bool cm_exists(const char *name)
+{
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, name);
+	struct json_object *o = NULL;
+	struct cx_err err = {0};
+	int r = kclient_get(c, path, &o, &err);
+	json_object_put(o);
+	cr_assert(r == 0 || r == -ENOENT, "%s", err.msg);
+	return r == 0;
+}
+
+/* A controller named recon whose ConfigMaps follow strategy; with a second
+ * declared kind when extra_kind is set. */
+static struct config_child kids[2];
+static struct config_controller ctl;
+
+static const struct config_controller *controller(enum update_strategy strategy, const char *extra_api_version,
+						  const char *extra_kind)
+{
+	static char name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget", v1[] = "v1", cm[] = "ConfigMap";
+	static char xapi[128], xkind[64];
+	kids[0] = (struct config_child){.api_version = v1, .kind = cm, .update_strategy = strategy};
+	ctl = (struct config_controller){.name = name, .parent_api_version = papi, .parent_kind = pkind,
+					 .children = kids, .n_children = 1};
+	if (extra_kind) {
+		snprintf(xapi, sizeof(xapi), "%s", extra_api_version);
+		snprintf(xkind, sizeof(xkind), "%s", extra_kind);
+		kids[1] = (struct config_child){.api_version = xapi, .kind = xkind, .update_strategy = UPDATE_INPLACE};
+		ctl.n_children = 2;
+	}
+	return &ctl;
+}
+
+static int collect(void *ud, struct json_object *item, struct cx_err *err)
+{
+	(void)err;
+	json_object_object_add(ud, str(item, "metadata.name"), json_object_get(item));
+	return 0;
+}
+
+/* What the watcher's cache would hand over: every ConfigMap of the namespace. */
+static struct json_object *observe(void)
+{
+	struct json_object *cms = json_object_new_object(), *all = json_object_new_object();
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_list(c, path, NULL, collect, cms, NULL, &err), 0, "%s", err.msg);
+	json_object_object_add(all, "ConfigMap.v1", cms);
+	return all;
+}
+
+/* A desired ConfigMap. */
+static char *cm_json(const char *name, const char *value)
+{
+	char *s = NULL;
+	cr_assert_geq(asprintf(&s,
+			       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+			       "\"labels\":{\"app\":\"gadget\"}},\"data\":{\"value\":\"%s\"}}",
+			       name, value),
+		      0);
+	return s;
+}
+
+/* Applies desired (a JSON array text) for parent with a fresh observation. */
+static int apply(const struct config_controller *cc, struct json_object *parent, const char *desired_text,
+		 struct apply_report *rep)
+{
+	struct json_object *observed = observe(), *desired = json(desired_text);
+	struct cx_err err = {0};
+	int r = apply_children(c, d, cc, parent, observed, desired, rep, &err);
+	cr_assert(r == 0 || r == -EIO, "%s", err.msg);
+	json_object_put(observed);
+	json_object_put(desired);
+	return r;
+}
+
+static const struct apply_result *result(const struct apply_report *rep, const char *name)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (!strcmp(rep->results[i].name, name))
+			return &rep->results[i];
+	cr_assert_fail("no result for %s", name);
+	return NULL;
+}
+
+static void assert_action(const struct apply_report *rep, const char *name, enum apply_action want)
+{
+	const struct apply_result *r = result(rep, name);
+	cr_assert_eq(r->action, want, "%s: %s, not %s (%s)", name, apply_action_name(r->action), apply_action_name(want),
+		     r->err.msg);
+}
+
+Test(reconcile, apply_creates_owned_children_and_is_idempotent)
+{
+	prepare("rc-apply");
+	struct json_object *parent = make_parent("g", NULL);
+	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
+	char *a = cm_json("a", "1"), *b = cm_json("b", "1"), *b2 = cm_json("b", "2"), desired[2048];
+	snprintf(desired, sizeof(desired), "[%s,%s]", a, b);
+
+	struct apply_report rep;
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	cr_assert_eq(rep.n, 2);
+	assert_action(&rep, "a", APPLY_CREATED);
+	assert_action(&rep, "b", APPLY_CREATED);
+	cr_assert_eq(rep.n_created, 2);
+	cr_assert_str_eq(result(&rep, "a")->namespace, ns);
+	apply_report_clear(&rep);
+
+	struct json_object *cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), str(parent, "metadata.uid"));
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.kind"), "Gadget");
+	cr_assert(json_object_get_boolean(at(cm, "metadata.ownerReferences.0.controller")));
+	cr_assert(json_object_get_boolean(at(cm, "metadata.ownerReferences.0.blockOwnerDeletion")));
+	struct json_object *label = NULL;
+	cr_assert(json_object_object_get_ex(at(cm, "metadata.labels"), APPLY_CONTROLLER_LABEL, &label));
+	cr_assert_str_eq(json_object_get_string(label), "recon");
+	cr_assert_str_eq(str(cm, "metadata.labels.app"), "gadget");
+	char rv_a[64];
+	snprintf(rv_a, sizeof(rv_a), "%s", str(cm, "metadata.resourceVersion"));
+	struct json_object *managers = at(cm, "metadata.managedFields");
+	bool ours = false;
+	for (size_t i = 0; i < json_object_array_length(managers); i++)
+		ours |= !strcmp(str(json_object_array_get_idx(managers, i), "manager"), "coxswain/recon");
+	cr_assert(ours, "field manager coxswain/recon: %s", json_object_to_json_string(managers));
+	json_object_put(cm);
+
+	/* The same intent again: nothing changes on the server. */
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_UNCHANGED);
+	assert_action(&rep, "b", APPLY_UNCHANGED);
+	cr_assert_eq(rep.n_created + rep.n_deleted, 0);
+	apply_report_clear(&rep);
+	cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "metadata.resourceVersion"), rv_a);
+	json_object_put(cm);
+
+	snprintf(desired, sizeof(desired), "[%s,%s]", a, b2);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_UNCHANGED);
+	assert_action(&rep, "b", APPLY_UPDATED);
+	apply_report_clear(&rep);
+	cm = get_cm("b");
+	cr_assert_str_eq(str(cm, "data.value"), "2");
+	json_object_put(cm);
+	free(a);
+	free(b);
+	free(b2);
+	json_object_put(parent);
+}
+
+Test(reconcile, prune_deletes_dropped_children_and_spares_lookalikes)
+{
+	prepare("rc-prune");
+	struct json_object *parent = make_parent("g", NULL), *other = make_parent("other", NULL);
+	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
+	char *a = cm_json("a", "1"), *b = cm_json("b", "1"), desired[2048];
+	snprintf(desired, sizeof(desired), "[%s,%s]", a, b);
+	struct apply_report rep;
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	apply_report_clear(&rep);
+	/* The other parent's child, with the same label. */
+	char *e = cm_json("e", "1");
+	snprintf(desired, sizeof(desired), "[%s]", e);
+	cr_assert_eq(apply(cc, other, desired, &rep), 0);
+	apply_report_clear(&rep);
+	/* A labelled lookalike nobody owns. */
+	char cms[PATH_LEN];
+	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
+	struct json_object *lookalike = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+					     "\"labels\":{\"coxswain.io/controller\":\"recon\"}}}");
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_create(c, cms, lookalike, NULL, &err), 0, "%s", err.msg);
+	json_object_put(lookalike);
+
+	snprintf(desired, sizeof(desired), "[%s]", a);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	cr_assert_eq(rep.n, 2, "a, and the prune of b only");
+	assert_action(&rep, "a", APPLY_UNCHANGED);
+	assert_action(&rep, "b", APPLY_DELETED);
+	cr_assert_eq(rep.n_deleted, 1);
+	apply_report_clear(&rep);
+	cr_assert(cm_exists("a"));
+	cr_assert_not(cm_exists("b"));
+	cr_assert(cm_exists("c"), "an unowned lookalike is not pruned");
+	cr_assert(cm_exists("e"), "another parent's child is not pruned");
+
+	/* No children at all: a goes too. */
+	cr_assert_eq(apply(cc, parent, "[]", &rep), 0);
+	cr_assert_eq(rep.n, 1);
+	assert_action(&rep, "a", APPLY_DELETED);
+	apply_report_clear(&rep);
+	cr_assert_not(cm_exists("a"));
+	free(a);
+	free(b);
+	free(e);
+	json_object_put(parent);
+	json_object_put(other);
+}
+
+Test(reconcile, on_delete_creates_but_never_updates)
+{
+	prepare("rc-ondelete");
+	struct json_object *parent = make_parent("g", NULL);
+	const struct config_controller *cc = controller(UPDATE_ONDELETE, NULL, NULL);
+	char *v1 = cm_json("x", "1"), *v2 = cm_json("x", "2"), desired[2048];
+	struct apply_report rep;
+	snprintf(desired, sizeof(desired), "[%s]", v1);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "x", APPLY_CREATED);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("x");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), str(parent, "metadata.uid"));
+	json_object_put(cm);
+
+	snprintf(desired, sizeof(desired), "[%s]", v2);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "x", APPLY_UNCHANGED);
+	apply_report_clear(&rep);
+	cm = get_cm("x");
+	cr_assert_str_eq(str(cm, "data.value"), "1", "OnDelete: the old one stays");
+	json_object_put(cm);
+
+	/* Even when the cache has not seen it yet: a POST cannot overwrite. */
+	struct json_object *desired_obj = json(desired), *empty = json("{}");
+	struct cx_err err = {0};
+	cr_assert_eq(apply_children(c, d, cc, parent, empty, desired_obj, &rep, &err), 0, "%s", err.msg);
+	assert_action(&rep, "x", APPLY_UNCHANGED);
+	apply_report_clear(&rep);
+	json_object_put(desired_obj);
+	json_object_put(empty);
+
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/x", ns);
+	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "x", APPLY_CREATED);
+	apply_report_clear(&rep);
+	cm = get_cm("x");
+	cr_assert_str_eq(str(cm, "data.value"), "2");
+	json_object_put(cm);
+	free(v1);
+	free(v2);
+	json_object_put(parent);
+}
+
+Test(reconcile, recreate_replaces_when_the_hook_changes_it)
+{
+	prepare("rc-recreate");
+	struct json_object *parent = make_parent("g", NULL);
+	const struct config_controller *cc = controller(UPDATE_RECREATE, NULL, NULL);
+	char *v1 = cm_json("r", "1"), *v2 = cm_json("r", "2"), desired[2048];
+	struct apply_report rep;
+	snprintf(desired, sizeof(desired), "[%s]", v1);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "r", APPLY_CREATED);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("r");
+	char uid1[64], rv1[64];
+	snprintf(uid1, sizeof(uid1), "%s", str(cm, "metadata.uid"));
+	snprintf(rv1, sizeof(rv1), "%s", str(cm, "metadata.resourceVersion"));
+	json_object_put(cm);
+
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "r", APPLY_UNCHANGED);
+	apply_report_clear(&rep);
+	cm = get_cm("r");
+	cr_assert_str_eq(str(cm, "metadata.uid"), uid1);
+	cr_assert_str_eq(str(cm, "metadata.resourceVersion"), rv1);
+	json_object_put(cm);
+
+	snprintf(desired, sizeof(desired), "[%s]", v2);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "r", APPLY_RECREATED);
+	cr_assert_eq(rep.n_created, 1);
+	cr_assert_eq(rep.n_deleted, 1);
+	apply_report_clear(&rep);
+	cm = get_cm("r");
+	cr_assert_str_neq(str(cm, "metadata.uid"), uid1, "a new object");
+	cr_assert_str_eq(str(cm, "data.value"), "2");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), str(parent, "metadata.uid"));
+	json_object_put(cm);
+	free(v1);
+	free(v2);
+	json_object_put(parent);
+}
+
+Test(reconcile, a_kind_not_served_fails_alone)
+{
+	prepare("rc-unserved");
+	struct json_object *parent = make_parent("g", NULL);
+	const struct config_controller *cc = controller(UPDATE_INPLACE, "nothere.coxswain.io/v1", "Ghost");
+	char *a = cm_json("a", "1"), desired[2048];
+	snprintf(desired, sizeof(desired),
+		 "[{\"apiVersion\":\"nothere.coxswain.io/v1\",\"kind\":\"Ghost\",\"metadata\":{\"name\":\"boo\"}},%s,"
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"undeclared\"}},"
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}]",
+		 a);
+	struct apply_report rep;
+	cr_assert_eq(apply(cc, parent, desired, &rep), -EIO);
+	cr_assert_eq(rep.n, 4);
+	cr_assert_eq(rep.n_failed, 3);
+	assert_action(&rep, "a", APPLY_CREATED);
+	const struct apply_result *ghost = result(&rep, "boo");
+	cr_assert_eq(ghost->action, APPLY_FAILED);
+	cr_assert_eq(ghost->err.code, -ENOENT, "%s", ghost->err.msg);
+	cr_assert(strstr(ghost->err.msg, "nothere.coxswain.io"), "%s", ghost->err.msg);
+	const struct apply_result *undeclared = result(&rep, "undeclared");
+	cr_assert_eq(undeclared->action, APPLY_FAILED);
+	cr_assert(strstr(undeclared->err.msg, "not among the child kinds"), "%s", undeclared->err.msg);
+	const struct apply_result *bad = result(&rep, "Bad_Name");
+	cr_assert_eq(bad->action, APPLY_FAILED);
+	cr_assert(strstr(bad->err.msg, "metadata.name"), "the API's field error: %s", bad->err.msg);
+	cr_assert(cm_exists("a"));
+
+	/* ApplyFailed lists every failed child. */
+	struct status_outcome o = {.reason = STATUS_OK, .apply = &rep};
+	struct json_object *st = status_compute(parent, &o, time(NULL));
+	const char *m = str(st, "conditions.0.message");
+	cr_assert_str_eq(str(st, "conditions.0.reason"), "ApplyFailed");
+	cr_assert(strstr(m, "3 of 4 children failed: Ghost/boo: "), "%s", m);
+	cr_assert(strstr(m, "ConfigMap/Bad_Name: "), "%s", m);
+	json_object_put(st);
+	apply_report_clear(&rep);
+	free(a);
+	json_object_put(parent);
+}
+
+static const char *condition_field(struct json_object *parent, const char *type, const char *field)
+{
+	struct json_object *list = at(parent, "status.conditions");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *cond = json_object_array_get_idx(list, i);
+		if (!strcmp(str(cond, "type"), type))
+			return str(cond, field);
+	}
+	cr_assert_fail("no %s condition: %s", type, json_object_to_json_string(parent));
+	return NULL;
+}
+
+/* Computes and writes the status for outcome at now; returns the parent as
+ * the server has it afterwards. */
+static struct json_object *write_status(struct json_object *parent, enum status_reason reason, const char *message,
+					const char *hook_status, time_t now, bool want_written)
+{
+	struct json_object *hs = hook_status ? json(hook_status) : NULL;
+	struct status_outcome o = {.reason = reason, .message = message, .hook_status = hs};
+	struct json_object *st = status_compute(parent, &o, now), *out = NULL;
+	bool written = !want_written;
+	struct cx_err err = {0};
+	cr_assert_eq(status_write(c, d, parent, st, &written, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(written, want_written);
+	json_object_put(st);
+	json_object_put(hs);
+	char *path = parent_path(str(parent, "metadata.name"));
+	struct json_object *now_there = get(path);
+	free(path);
+	if (out)
+		cr_assert_str_eq(str(out, "metadata.resourceVersion"), str(now_there, "metadata.resourceVersion"));
+	json_object_put(out);
+	return now_there;
+}
+
+Test(reconcile, status_conditions_written_and_skipped_when_unchanged)
+{
+	prepare("rc-status");
+	struct json_object *parent = make_parent("g", NULL);
+	time_t t0 = time(NULL);
+	char t0_text[32], t1_text[32];
+	status_format_time(t0, t0_text);
+	status_format_time(t0 + 200, t1_text);
+
+	struct json_object *p1 = write_status(parent, STATUS_OK, NULL, "{\"ready\":true,\"phase\":\"Up\"}", t0, true);
+	cr_assert_eq(json_object_get_int64(at(p1, "status.observedGeneration")), json_object_get_int64(at(p1, "metadata.generation")));
+	cr_assert_str_eq(str(p1, "status.phase"), "Up");
+	cr_assert_str_eq(condition_field(p1, "Synced", "status"), "True");
+	cr_assert_str_eq(condition_field(p1, "Synced", "reason"), "ReconcileSucceeded");
+	cr_assert_str_eq(condition_field(p1, "Synced", "lastTransitionTime"), t0_text);
+	cr_assert_str_eq(condition_field(p1, "Synced", "observedGeneration"), "1");
+	cr_assert_str_eq(condition_field(p1, "Ready", "reason"), "HookReportedReady");
+	cr_assert_eq(json_object_get_int64(at(p1, "spec.size")), 1, "spec untouched");
+
+	/* The same outcome later: nothing to write, resourceVersion unchanged. */
+	struct json_object *p2 = write_status(p1, STATUS_OK, NULL, "{\"ready\":true,\"phase\":\"Up\"}", t0 + 100, false);
+	cr_assert_str_eq(str(p2, "metadata.resourceVersion"), str(p1, "metadata.resourceVersion"));
+	cr_assert_str_eq(condition_field(p2, "Synced", "lastTransitionTime"), t0_text);
+
+	/* The hook fails: Synced flips (new time), the old status fields stay. */
+	struct json_object *p3 = write_status(p2, STATUS_HOOK_FAILED, "hook /bin/false exited with code 1", NULL,
+					      t0 + 200, true);
+	cr_assert_str_eq(condition_field(p3, "Synced", "status"), "False");
+	cr_assert_str_eq(condition_field(p3, "Synced", "reason"), "HookFailed");
+	cr_assert_str_eq(condition_field(p3, "Synced", "message"), "hook /bin/false exited with code 1");
+	cr_assert_str_eq(condition_field(p3, "Synced", "lastTransitionTime"), t1_text);
+	cr_assert_str_eq(condition_field(p3, "Ready", "status"), "False");
+	cr_assert_str_eq(str(p3, "status.phase"), "Up");
+
+	/* It recovers without phase: phase goes, Synced flips back. */
+	struct json_object *p4 = write_status(p3, STATUS_OK, NULL, "{\"ready\":true}", t0 + 300, true);
+	cr_assert_null(at(p4, "status.phase"), "%s", json_object_to_json_string(at(p4, "status")));
+	cr_assert_str_eq(condition_field(p4, "Synced", "status"), "True");
+
+	/* A spec change: observedGeneration follows the generation. */
+	char *path = parent_path("g");
+	struct json_object *spec = json("{\"spec\":{\"size\":2}}"), *p5 = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_MERGE, spec, &p5, &err), 0, "%s", err.msg);
+	struct json_object *p6 = write_status(p5, STATUS_OK, NULL, "{\"ready\":true}", t0 + 400, true);
+	cr_assert_eq(json_object_get_int64(at(p6, "status.observedGeneration")), 2);
+	cr_assert_str_eq(condition_field(p6, "Synced", "observedGeneration"), "2");
+	free(path);
+	json_object_put(spec);
+	json_object_put(parent);
+	json_object_put(p1);
+	json_object_put(p2);
+	json_object_put(p3);
+	json_object_put(p4);
+	json_object_put(p5);
+	json_object_put(p6);
+}
+
+Test(reconcile, events_are_deduplicated)
+{
+	prepare("rc-events");
+	struct json_object *parent = make_parent("g", NULL);
+	struct events *ev = events_new(c, "recon", 0);
+	cr_assert_not_null(ev);
+	struct json_object *first = NULL, *second = NULL, *third = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(events_post(ev, parent, EVENT_WARNING, "HookFailed", "exit 1", &first, &err), 0, "%s", err.msg);
+	cr_assert_eq(json_object_get_int(at(first, "count")), 1);
+	cr_assert_eq(events_post(ev, parent, EVENT_WARNING, "HookFailed", "exit 1", &second, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str(second, "metadata.name"), str(first, "metadata.name"), "the same Event");
+	cr_assert_eq(json_object_get_int(at(second, "count")), 2);
+	cr_assert_eq(events_post(ev, parent, EVENT_WARNING, "HookFailed", "exit 2", &third, &err), 0, "%s", err.msg);
+	cr_assert_str_neq(str(third, "metadata.name"), str(first, "metadata.name"), "another message, another Event");
+
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, str(first, "metadata.name"));
+	struct json_object *e = get(path);
+	cr_assert_eq(json_object_get_int(at(e, "count")), 2);
+	cr_assert_str_eq(str(e, "type"), "Warning");
+	cr_assert_str_eq(str(e, "reason"), "HookFailed");
+	cr_assert_str_eq(str(e, "message"), "exit 1");
+	cr_assert_str_eq(str(e, "involvedObject.uid"), str(parent, "metadata.uid"));
+	cr_assert_str_eq(str(e, "involvedObject.kind"), "Gadget");
+	cr_assert_str_eq(str(e, "involvedObject.resourceVersion"), str(parent, "metadata.resourceVersion"));
+	cr_assert_str_eq(str(e, "source.component"), "coxswain-worker");
+	cr_assert_str_eq(str(e, "reportingComponent"), "coxswain.io/recon");
+	cr_assert_not_null(str(e, "reportingInstance"));
+	cr_assert_not_null(str(e, "lastTimestamp"));
+	char prefix[8];
+	snprintf(prefix, sizeof(prefix), "g.");
+	cr_assert_eq(strncmp(str(e, "metadata.name"), prefix, 2), 0);
+	json_object_put(e);
+
+	/* An Event that expired on the server is made again. */
+	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
+	struct json_object *fourth = NULL;
+	cr_assert_eq(events_post(ev, parent, EVENT_WARNING, "HookFailed", "exit 1", &fourth, &err), 0, "%s", err.msg);
+	cr_assert_eq(json_object_get_int(at(fourth, "count")), 1);
+	cr_assert_str_neq(str(fourth, "metadata.name"), str(first, "metadata.name"));
+
+	/* The Events of an apply report. */
+	static char v1[] = "v1", cmk[] = "ConfigMap", a[] = "a", b[] = "b", x[] = "x";
+	struct apply_result results[3] = {
+		{.api_version = v1, .kind = cmk, .name = a, .action = APPLY_CREATED},
+		{.api_version = v1, .kind = cmk, .name = b, .action = APPLY_DELETED},
+		{.api_version = v1, .kind = cmk, .name = x, .action = APPLY_UNCHANGED},
+	};
+	struct apply_report rep = {.results = results, .n = 3, .n_created = 1, .n_deleted = 1};
+	cr_assert_eq(events_post_apply(ev, parent, &rep, &err), 0, "%s", err.msg);
+	int created = 0, deleted = 0, total = 0;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	struct json_object *list = get(path);
+	struct json_object *items = at(list, "items");
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		struct json_object *it = json_object_array_get_idx(items, i);
+		if (strcmp(str(it, "source.component"), "coxswain-worker"))
+			continue;
+		total++;
+		created += !strcmp(str(it, "reason"), "Created") && !strcmp(str(it, "message"), "created ConfigMap/a") &&
+			   !strcmp(str(it, "type"), "Normal");
+		deleted += !strcmp(str(it, "reason"), "Deleted") && strstr(str(it, "message"), "ConfigMap/b");
+	}
+	cr_assert_eq(created, 1);
+	cr_assert_eq(deleted, 1);
+	cr_assert_eq(total, 4, "exit 2, exit 1 again, Created, Deleted");
+	json_object_put(list);
+	json_object_put(first);
+	json_object_put(second);
+	json_object_put(third);
+	json_object_put(fourth);
+	events_free(&ev);
+	json_object_put(parent);
+}
+
+Test(reconcile, finalizer_added_then_removed_until_the_parent_is_gone)
+{
+	prepare("rc-finalizer");
+	struct json_object *parent = make_parent("g", ",\"finalizers\":[\"example.com/keep\"]");
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	struct cx_err err = {0};
+	bool changed = true;
+	struct json_object *out = NULL;
+
+	/* No finalize hook: no finalizer, no write. */
+	cr_assert_eq(finalizer_ensure(c, d, &cc, parent, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert_not(changed);
+	cr_assert_not(finalizer_has(out, "coxswain.io/recon"));
+	json_object_put(out);
+
+	cc.finalize.set = true;
+	cr_assert_eq(finalizer_ensure(c, d, &cc, parent, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert(changed);
+	cr_assert_str_eq(str(out, "metadata.finalizers.0"), "example.com/keep");
+	cr_assert_str_eq(str(out, "metadata.finalizers.1"), "coxswain.io/recon");
+	struct json_object *with = out;
+	cr_assert_eq(finalizer_ensure(c, d, &cc, with, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert_not(changed, "already there");
+	cr_assert_eq(out, with);
+	json_object_put(out);
+
+	/* Ensure from a stale copy: the conflict is resolved by reading again. */
+	cr_assert_eq(finalizer_ensure(c, d, &cc, parent, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert_not(changed, "the fresh copy already has it");
+	json_object_put(out);
+
+	char *path = parent_path("g");
+	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
+	struct json_object *dying = get(path);
+	cr_assert_not_null(at(dying, "metadata.deletionTimestamp"));
+
+	/* Someone else takes their finalizer off: our copy is now stale. */
+	struct json_object *theirs = json("[{\"op\":\"test\",\"path\":\"/metadata/finalizers/0\",\"value\":\"example.com/keep\"},"
+					  "{\"op\":\"remove\",\"path\":\"/metadata/finalizers/0\"}]");
+	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_JSON, theirs, NULL, &err), 0, "%s", err.msg);
+	json_object_put(theirs);
+
+	cr_assert_eq(finalizer_remove(c, d, &cc, dying, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert(changed);
+	json_object_put(out);
+	struct json_object *gone = NULL;
+	cr_assert_eq(kclient_get(c, path, &gone, &err), -ENOENT, "the last finalizer is off: the parent is gone");
+
+	/* Removing again: the parent is gone, nothing to do. */
+	cr_assert_eq(finalizer_remove(c, d, &cc, dying, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert_not(changed);
+	cr_assert_null(out);
+	json_object_put(dying);
+	json_object_put(with);
+	free(path);
+	json_object_put(parent);
+}
+
+Test(reconcile, no_new_finalizer_on_a_dying_parent)
+{
+	prepare("rc-dying");
+	struct json_object *parent = make_parent("g", ",\"finalizers\":[\"example.com/keep\"]");
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	cc.finalize.set = true;
+	char *path = parent_path("g");
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
+	struct json_object *dying = get(path), *out = NULL;
+	bool changed = true;
+	cr_assert_eq(finalizer_ensure(c, d, &cc, dying, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert_not(changed);
+	cr_assert_not(finalizer_has(out, "coxswain.io/recon"));
+	json_object_put(out);
+
+	/* Let it go. */
+	struct json_object *clear = json("{\"metadata\":{\"finalizers\":null}}");
+	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_MERGE, clear, NULL, &err), 0, "%s", err.msg);
+	json_object_put(clear);
+	json_object_put(dying);
+	free(path);
+	json_object_put(parent);
+}

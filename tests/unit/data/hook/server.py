@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+# A webhook server for test_hook: answers POSTs on 127.0.0.1 only.
+#   server.py PORT N SECONDS
+# PORT 0 takes any free port. Once listening it prints the port on stdout
+# (one line), then serves until it has answered N requests or SECONDS passed.
+#   /sync     200, {"status": {what it got}, "children": [a ConfigMap]}
+#   /echo     200, {"status": {"echo": <the request>}}
+#   /fail     500, a 300-byte text body
+#   /garbage  200, not JSON
+#   /slow     answers after 3 s
+import http.server
+import json
+import sys
+import time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    answered = 0
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, code, body, ctype="application/json"):
+        Handler.answered += 1
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:
+            pass
+
+    def do_GET(self):
+        self.answer(405, "POST only\n", "text/plain")
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/fail":
+            msg = "internal error: the database is on fire. " + "x" * 300
+            return self.answer(500, msg[:300], "text/plain")
+        if self.path == "/garbage":
+            return self.answer(200, "<html>not json</html>", "text/html")
+        if self.path == "/slow":
+            time.sleep(3)
+            return self.answer(200, "{}")
+        req = json.loads(raw)
+        if self.path == "/echo":
+            return self.answer(200, json.dumps({"status": {"echo": req}}))
+        name = req["parent"]["metadata"]["name"]
+        self.answer(200, json.dumps({
+            "status": {
+                "parent": name,
+                "method": self.command,
+                "contentType": self.headers.get("Content-Type"),
+                "finalizing": req["finalizing"],
+                "kinds": sorted(req["children"]),
+            },
+            "children": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name + "-config"}}],
+            "resyncAfterSeconds": 1.5,
+        }))
+
+
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+print(server.server_address[1], flush=True)
+n, deadline = int(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+while Handler.answered < n and time.monotonic() < deadline:
+    server.timeout = max(0.05, deadline - time.monotonic())
+    server.handle_request()

@@ -1,0 +1,130 @@
+/* Unit tests for worker/events' pure parts: the dedup key, Event names, and
+ * the bounded LRU cache that remembers which Event a key was written to. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+
+Test(events, keys_differ_in_every_part)
+{
+	const char *parts[][4] = {
+		{"uid-1", "Warning", "HookFailed", "exit 1"},
+		{"uid-2", "Warning", "HookFailed", "exit 1"},
+		{"uid-1", "Normal", "HookFailed", "exit 1"},
+		{"uid-1", "Warning", "ApplyFailed", "exit 1"},
+		{"uid-1", "Warning", "HookFailed", "exit 2"},
+		{"uid-1", "Warning", "HookFailedexit", " 1"},
+	};
+	size_t n = sizeof(parts) / sizeof(parts[0]);
+	char *keys[sizeof(parts) / sizeof(parts[0])];
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = events_key(parts[i][0], parts[i][1], parts[i][2], parts[i][3]);
+		cr_assert_not_null(keys[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			cr_assert_str_neq(keys[i], keys[j], "%zu and %zu", i, j);
+	char *same = events_key("uid-1", "Warning", "HookFailed", "exit 1");
+	cr_assert_str_eq(same, keys[0]);
+	free(same);
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+}
+
+Test(events, names_are_unique_and_valid)
+{
+	char *a = events_name("site"), *b = events_name("site");
+	cr_assert_not_null(a);
+	cr_assert_eq(strlen(a), strlen("site.") + 16);
+	cr_assert_eq(strncmp(a, "site.", 5), 0);
+	for (const char *p = a + 5; *p; p++)
+		cr_assert(strchr("0123456789abcdef", *p), "%s", a);
+	cr_assert_str_neq(a, b);
+	free(a);
+	free(b);
+
+	char longname[254];
+	memset(longname, 'x', 253);
+	longname[253] = '\0';
+	char *l = events_name(longname);
+	cr_assert_eq(strlen(l), 253);
+	cr_assert_eq(l[253 - 17], '.');
+	free(l);
+}
+
+Test(event_cache, find_put_remove)
+{
+	struct event_cache *c = event_cache_new(4);
+	cr_assert_null(event_cache_find(c, "k"));
+	struct event_entry *e = event_cache_put(c, "k", "site.0001", 100);
+	cr_assert_str_eq(e->name, "site.0001");
+	cr_assert_eq(e->count, 1);
+	cr_assert_eq(e->last, 100);
+	e->count = 5;
+	e = event_cache_find(c, "k");
+	cr_assert_not_null(e);
+	cr_assert_eq(e->count, 5);
+	e = event_cache_put(c, "k", "site.0002", 200);
+	cr_assert_str_eq(e->name, "site.0002");
+	cr_assert_eq(e->count, 1, "put replaces");
+	cr_assert_eq(event_cache_size(c), 1);
+	event_cache_remove(c, "k");
+	event_cache_remove(c, "absent");
+	cr_assert_null(event_cache_find(c, "k"));
+	cr_assert_eq(event_cache_size(c), 0);
+	event_cache_free(&c);
+	cr_assert_null(c);
+	event_cache_free(&c);
+}
+
+Test(event_cache, evicts_the_least_recently_used)
+{
+	struct event_cache *c = event_cache_new(3);
+	event_cache_put(c, "a", "A", 1);
+	event_cache_put(c, "b", "B", 2);
+	event_cache_put(c, "c", "C", 3);
+	cr_assert_not_null(event_cache_find(c, "a")); /* a is now the most recent; b the least */
+	event_cache_put(c, "d", "D", 4);
+	cr_assert_eq(event_cache_size(c), 3);
+	cr_assert_null(event_cache_find(c, "b"));
+	cr_assert_not_null(event_cache_find(c, "a"));
+	cr_assert_not_null(event_cache_find(c, "c"));
+	cr_assert_not_null(event_cache_find(c, "d"));
+	event_cache_free(&c);
+}
+
+/* Many keys through a small cache, against a plain model of LRU order. */
+Test(event_cache, stays_bounded_under_churn)
+{
+	enum { CAP = 64, KEYS = 300, STEPS = 20000 };
+	struct event_cache *c = event_cache_new(CAP);
+	long last_use[KEYS];
+	for (int i = 0; i < KEYS; i++)
+		last_use[i] = -1;
+	unsigned seed = 7;
+	for (long step = 0; step < STEPS; step++) {
+		int k = (int)(rand_r(&seed) % KEYS);
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", k);
+		/* In the model, key k is cached when fewer than CAP keys were used since. */
+		int newer = 0;
+		for (int j = 0; j < KEYS; j++)
+			if (last_use[j] > last_use[k])
+				newer++;
+		bool cached = last_use[k] >= 0 && newer < CAP;
+		struct event_entry *e = event_cache_find(c, key);
+		cr_assert_eq(e != NULL, cached, "step %ld key %s", step, key);
+		if (!e)
+			cr_assert_not_null(event_cache_put(c, key, key, step));
+		else
+			cr_assert_str_eq(e->name, key);
+		last_use[k] = step;
+		cr_assert_leq(event_cache_size(c), CAP);
+	}
+	event_cache_free(&c);
+}

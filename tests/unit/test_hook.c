@@ -1,0 +1,833 @@
+/* Unit tests for worker/hook: building the request, checking the answer
+ * (every rule, with crafted answers), exec hooks (the scripts in
+ * tests/unit/data/hook) and webhooks (tests/unit/data/hook/server.py,
+ * started per test on a loopback port). */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "hook.h"
+
+#define HOOKS TEST_DATA_DIR "/hook/"
+#define SYNC_NAME "/hooks/website-sync"
+#define PREFIX "sync hook \"" SYNC_NAME "\": "
+
+static const struct hook_child_kind KINDS[] = {
+	{"v1", "ConfigMap"},
+	{"apps/v1", "Deployment"},
+};
+#define N_KINDS (sizeof(KINDS) / sizeof(KINDS[0]))
+
+static char *const SYNC_ARGV[] = {SYNC_NAME, NULL};
+static const struct hook_def SYNC_DEF = {.type = HOOK_EXEC, .argv = SYNC_ARGV};
+
+static struct json_object *parse(const char *s)
+{
+	struct json_object *o = json_tokener_parse(s);
+	cr_assert_not_null(o, "test JSON: %s", s);
+	return o;
+}
+
+static const char *str_at(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s in %s", key, json_object_to_json_string(o));
+	return json_object_get_string(v);
+}
+
+static struct json_object *at(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s in %s", key, json_object_to_json_string(o));
+	return v;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the request ---- */
+
+Test(hook_request, child_key)
+{
+	char buf[64];
+	cr_assert_str_eq(hook_child_key(&KINDS[0], buf, sizeof(buf)), "ConfigMap.v1");
+	cr_assert_str_eq(hook_child_key(&KINDS[1], buf, sizeof(buf)), "Deployment.apps/v1");
+}
+
+Test(hook_request, every_declared_kind_is_present)
+{
+	static const struct hook_child_kind kinds[] = {
+		{"v1", "ConfigMap"}, {"apps/v1", "Deployment"}, {"v1", "Secret"},
+	};
+	struct json_object *controller = parse("{\"name\": \"websites\"}");
+	struct json_object *parent = parse("{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", "
+					   "\"metadata\": {\"name\": \"web\", \"namespace\": \"default\"}}");
+	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {\"kind\": \"ConfigMap\"}}, "
+					     "\"Other.v9\": {\"x\": {}}}");
+	struct cx_err err = {0};
+	struct json_object *req = hook_request_new(controller, parent, kinds, 3, observed, false, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+
+	cr_assert_eq(at(req, "controller"), controller, "shared, not copied");
+	cr_assert_eq(at(req, "parent"), parent);
+	cr_assert(json_object_is_type(at(req, "finalizing"), json_type_boolean));
+	cr_assert_not(json_object_get_boolean(at(req, "finalizing")));
+	struct json_object *children = at(req, "children");
+	cr_assert_eq(json_object_object_length(children), 3, "%s", json_object_to_json_string(children));
+	cr_assert_eq(at(children, "ConfigMap.v1"), at(observed, "ConfigMap.v1"));
+	cr_assert(json_object_is_type(at(children, "Deployment.apps/v1"), json_type_object));
+	cr_assert_eq(json_object_object_length(at(children, "Deployment.apps/v1")), 0);
+	cr_assert_eq(json_object_object_length(at(children, "Secret.v1")), 0);
+	cr_assert_not(json_object_object_get_ex(children, "Other.v9", NULL), "undeclared kinds are left out");
+
+	/* The request holds its own references. */
+	json_object_put(controller);
+	json_object_put(parent);
+	json_object_put(observed);
+	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	cr_assert_str_eq(s, "{\"controller\":{\"name\":\"websites\"},\"parent\":{\"apiVersion\":\"example.com/v1\","
+			 "\"kind\":\"Website\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"}},"
+			 "\"children\":{\"ConfigMap.v1\":{\"web-config\":{\"kind\":\"ConfigMap\"}},"
+			 "\"Deployment.apps/v1\":{},\"Secret.v1\":{}},\"finalizing\":false}");
+	json_object_put(req);
+}
+
+Test(hook_request, no_observed_children_and_finalizing)
+{
+	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
+	struct cx_err err = {0};
+	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, true, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+	cr_assert(json_object_get_boolean(at(req, "finalizing")));
+	struct json_object *children = at(req, "children");
+	cr_assert_eq(json_object_object_length(children), 2);
+	cr_assert_eq(json_object_object_length(at(children, "ConfigMap.v1")), 0);
+	cr_assert_eq(json_object_object_length(at(children, "Deployment.apps/v1")), 0);
+	json_object_put(req);
+
+	/* A null entry counts as none; no kinds gives an empty map. */
+	struct json_object *observed = parse("{\"ConfigMap.v1\": null}");
+	req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+	cr_assert_eq(json_object_object_length(at(at(req, "children"), "ConfigMap.v1")), 0);
+	json_object_put(req);
+	req = hook_request_new(controller, parent, NULL, 0, observed, false, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+	cr_assert_eq(json_object_object_length(at(req, "children")), 0);
+	json_object_put(req);
+	json_object_put(observed);
+	json_object_put(controller);
+	json_object_put(parent);
+}
+
+Test(hook_request, observed_entry_not_an_object)
+{
+	struct json_object *controller = parse("{}"), *parent = parse("{}");
+	struct json_object *observed = parse("{\"Deployment.apps/v1\": [1]}");
+	struct cx_err err = {0};
+	cr_assert_null(hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, &err));
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert(strstr(err.msg, "observed children[\"Deployment.apps/v1\"] is a list"), "%s", err.msg);
+	json_object_put(observed);
+	json_object_put(controller);
+	json_object_put(parent);
+}
+
+/* ---- checking the answer ---- */
+
+static struct hook_result parse_ok_as(const struct hook_def *def, bool finalizing, const char *body,
+				      const char *parent_ns)
+{
+	struct hook_result r;
+	memset(&r, 0xa5, sizeof(r)); /* parse must set every field it owns */
+	r.stats = (struct hook_stats){0};
+	struct cx_err err = {0};
+	int rc = hook_response_parse(def, finalizing, body, strlen(body), KINDS, N_KINDS, parent_ns, &r, &err);
+	cr_assert_eq(rc, 0, "%s", err.msg);
+	cr_assert_not_null(r.children);
+	cr_assert(json_object_is_type(r.children, json_type_array));
+	return r;
+}
+
+static struct hook_result parse_ok(const char *body)
+{
+	return parse_ok_as(&SYNC_DEF, false, body, "default");
+}
+
+/* body must be refused with -EPROTO and a one-line message starting with
+ * prefix and containing want. */
+static void parse_fail_as(const struct hook_def *def, bool finalizing, const char *body, size_t len,
+			  const char *parent_ns, const char *prefix, const char *want)
+{
+	struct hook_result r;
+	memset(&r, 0xa5, sizeof(r));
+	struct cx_err err = {0};
+	int rc = hook_response_parse(def, finalizing, body, len, KINDS, N_KINDS, parent_ns, &r, &err);
+	cr_assert_eq(rc, -EPROTO, "expected -EPROTO for %s, got %d: %s", body, rc, err.msg);
+	cr_assert_eq(err.code, -EPROTO);
+	cr_assert_null(r.status);
+	cr_assert_null(r.children);
+	cr_assert_eq(strncmp(err.msg, prefix, strlen(prefix)), 0, "names the hook: %s", err.msg);
+	cr_assert(strstr(err.msg, want), "expected \"%s\" in: %s", want, err.msg);
+	cr_assert_null(strchr(err.msg, '\n'), "one line: %s", err.msg);
+}
+
+static void parse_fail(const char *body, const char *want)
+{
+	parse_fail_as(&SYNC_DEF, false, body, strlen(body), "default", PREFIX, want);
+}
+
+Test(hook_response, full_answer)
+{
+	struct hook_result r = parse_ok(
+		"{\"status\": {\"replicas\": 2}, \"children\": ["
+		"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"web\"}, \"data\": {}},"
+		"{\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", "
+		" \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"}}],"
+		"\"resyncAfterSeconds\": 30, \"finalized\": \"ignored by sync hooks\"}");
+	cr_assert_not_null(r.status);
+	cr_assert_eq(json_object_get_int(at(r.status, "replicas")), 2);
+	cr_assert_eq(json_object_array_length(r.children), 2);
+	cr_assert_str_eq(str_at(json_object_array_get_idx(r.children, 1), "kind"), "Deployment");
+	cr_assert_eq(r.resync_after_ms, 30000);
+	cr_assert_not(r.finalized);
+	hook_result_clear(&r);
+	cr_assert_null(r.children);
+	hook_result_clear(&r);
+}
+
+Test(hook_response, empty_object_means_nothing_to_do)
+{
+	struct hook_result r = parse_ok(" {} \n");
+	cr_assert_null(r.status);
+	cr_assert_eq(json_object_array_length(r.children), 0);
+	cr_assert_eq(r.resync_after_ms, 0);
+	cr_assert_not(r.finalized);
+	hook_result_clear(&r);
+
+	r = parse_ok("{\"status\": null, \"children\": null, \"resyncAfterSeconds\": null}");
+	cr_assert_null(r.status);
+	cr_assert_eq(json_object_array_length(r.children), 0);
+	hook_result_clear(&r);
+}
+
+Test(hook_response, invalid_json_names_the_byte)
+{
+	parse_fail("{\"status\": }", "invalid JSON at byte 11");
+	parse_fail("{\"status\": {}", "invalid JSON at byte 13: unexpected end of data");
+	parse_fail("{} {}", "invalid JSON at byte 3");
+	parse_fail("{}x", "invalid JSON at byte 2");
+	parse_fail("{\"children\": [1,]}", "invalid JSON at byte 16");
+	parse_fail("{\"resyncAfterSeconds\": 01}", "invalid JSON at byte "); /* strict: no leading zeros */
+	parse_fail("this is not json", "invalid JSON at byte 1");
+	parse_fail_as(&SYNC_DEF, false, "{\"a\": \"\0\"}", 10, "default", PREFIX, "invalid JSON at byte 7: NUL byte");
+	parse_fail("", "returned nothing (expected a JSON object)");
+	parse_fail(" \n", "returned nothing");
+}
+
+Test(hook_response, deep_nesting_is_fine)
+{
+	char body[2048] = "{\"status\": ";
+	for (int i = 0; i < 100; i++)
+		strcat(body, "{\"a\": ");
+	strcat(body, "1");
+	for (int i = 0; i < 100; i++)
+		strcat(body, "}");
+	strcat(body, "}");
+	struct hook_result r = parse_ok(body);
+	hook_result_clear(&r);
+}
+
+Test(hook_response, not_an_object)
+{
+	parse_fail("[1, 2]", "the answer is a list, expected a JSON object");
+	parse_fail("\"ok\"", "the answer is a string, expected a JSON object");
+	parse_fail("null", "the answer is null, expected a JSON object");
+	parse_fail("42", "the answer is a number, expected a JSON object");
+	parse_fail("true ", "the answer is a boolean, expected a JSON object");
+}
+
+Test(hook_response, status_not_an_object)
+{
+	parse_fail("{\"status\": \"ready\"}", "status: expected an object, got a string");
+	parse_fail("{\"status\": [1]}", "status: expected an object, got a list");
+}
+
+Test(hook_response, children_not_a_list)
+{
+	parse_fail("{\"children\": {\"ConfigMap.v1\": {}}}", "children: expected a list, got an object");
+	parse_fail("{\"children\": 3}", "children: expected a list, got a number");
+}
+
+#define CM(name) "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"" name "\"}}"
+
+Test(hook_response, child_not_an_object)
+{
+	parse_fail("{\"children\": [" CM("a") ", 42]}", "children[1]: expected an object, got a number");
+	parse_fail("{\"children\": [null]}", "children[0]: expected an object, got null");
+}
+
+Test(hook_response, child_without_api_version_or_kind)
+{
+	parse_fail("{\"children\": [{\"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}]}",
+		   "children[0].apiVersion: missing");
+	parse_fail("{\"children\": [{\"apiVersion\": \"\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}]}",
+		   "children[0].apiVersion: missing");
+	parse_fail("{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"metadata\": {\"name\": \"a\"}}]}",
+		   "children[1].kind: missing");
+	parse_fail("{\"children\": [{\"apiVersion\": 1, \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}]}",
+		   "children[0].apiVersion: expected a string, got a number");
+}
+
+Test(hook_response, child_without_name)
+{
+	parse_fail("{\"children\": [" CM("a") ", " CM("b") ", {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\"}]}",
+		   "children[2].metadata.name: missing");
+	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {}}]}",
+		   "children[0].metadata.name: missing");
+	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"\"}}]}",
+		   "children[0].metadata.name: missing");
+	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": 7}}]}",
+		   "children[0].metadata.name: expected a string, got a number");
+	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": \"a\"}]}",
+		   "children[0].metadata: expected an object, got a string");
+}
+
+Test(hook_response, child_in_another_namespace)
+{
+	const char *other = "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+			    "\"metadata\": {\"name\": \"a\", \"namespace\": \"kube-system\"}}]}";
+	parse_fail(other, "children[0].metadata.namespace: \"kube-system\" is not the parent's namespace \"default\"");
+	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+		   "\"metadata\": {\"name\": \"a\", \"namespace\": 5}}]}",
+		   "children[0].metadata.namespace: expected a string, got a number");
+
+	/* Its own namespace, none, or any under a cluster-scoped parent. */
+	struct hook_result r = parse_ok("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+					"\"metadata\": {\"name\": \"a\", \"namespace\": \"default\"}}, "
+					"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+					"\"metadata\": {\"name\": \"b\", \"namespace\": \"\"}}, " CM("c") "]}");
+	cr_assert_eq(json_object_array_length(r.children), 3);
+	hook_result_clear(&r);
+	r = parse_ok_as(&SYNC_DEF, false, other, NULL);
+	hook_result_clear(&r);
+	r = parse_ok_as(&SYNC_DEF, false, other, "");
+	hook_result_clear(&r);
+}
+
+Test(hook_response, child_of_an_undeclared_kind)
+{
+	parse_fail("{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"kind\": \"Secret\", "
+		   "\"metadata\": {\"name\": \"a\"}}]}",
+		   "children[1]: Secret.v1 is not a child kind of this controller (it declares ConfigMap.v1, "
+		   "Deployment.apps/v1)");
+	parse_fail("{\"children\": [{\"apiVersion\": \"apps/v1beta1\", \"kind\": \"Deployment\", "
+		   "\"metadata\": {\"name\": \"a\"}}]}",
+		   "children[0]: Deployment.apps/v1beta1 is not a child kind");
+
+	struct hook_result r;
+	struct cx_err err = {0};
+	const char *body = "{\"children\": [" CM("a") "]}";
+	cr_assert_eq(hook_response_parse(&SYNC_DEF, false, body, strlen(body), NULL, 0, "default", &r, &err), -EPROTO);
+	cr_assert(strstr(err.msg, "children[0]: ConfigMap.v1 is not a child kind of this controller (it declares "
+			 "none)"), "%s", err.msg);
+}
+
+Test(hook_response, two_children_with_one_name)
+{
+	parse_fail("{\"children\": [" CM("x") ", " CM("web") ", " CM("y") ", " CM("web") ", " CM("web") "]}",
+		   "children[3]: ConfigMap.v1 \"web\" is returned twice (also children[1])");
+	parse_fail("{\"children\": [" CM("b") ", " CM("a") ", " CM("a") ", " CM("b") "]}",
+		   "children[2]: ConfigMap.v1 \"a\" is returned twice (also children[1])");
+
+	/* One name in two kinds is two objects. */
+	struct hook_result r = parse_ok("{\"children\": [" CM("web") ", {\"apiVersion\": \"apps/v1\", "
+					"\"kind\": \"Deployment\", \"metadata\": {\"name\": \"web\"}}]}");
+	cr_assert_eq(json_object_array_length(r.children), 2);
+	hook_result_clear(&r);
+}
+
+Test(hook_response, many_children)
+{
+	size_t n = 3000, cap = n * 100 + 64, used = 0;
+	char *body = malloc(cap);
+	cr_assert_not_null(body);
+	used += (size_t)snprintf(body + used, cap - used, "{\"children\": [");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(body + used, cap - used,
+					 "%s{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c%zu\"}}",
+					 i ? "," : "", (n - i) * 7 % n);
+	snprintf(body + used, cap - used, "]}");
+	struct hook_result r = parse_ok(body);
+	cr_assert_eq(json_object_array_length(r.children), n);
+	hook_result_clear(&r);
+	free(body);
+}
+
+Test(hook_response, resync_after_seconds)
+{
+	struct hook_result r = parse_ok("{\"resyncAfterSeconds\": 1.5}");
+	cr_assert_eq(r.resync_after_ms, 1500);
+	hook_result_clear(&r);
+	r = parse_ok("{\"resyncAfterSeconds\": 0}");
+	cr_assert_eq(r.resync_after_ms, 0);
+	hook_result_clear(&r);
+	r = parse_ok("{\"resyncAfterSeconds\": 1e300}");
+	cr_assert_gt(r.resync_after_ms, 0, "huge is capped, not overflowed: %lld", r.resync_after_ms);
+	hook_result_clear(&r);
+	parse_fail("{\"resyncAfterSeconds\": -1}", "resyncAfterSeconds: expected a non-negative number of seconds, got -1");
+	parse_fail("{\"resyncAfterSeconds\": \"10\"}", "resyncAfterSeconds: expected a non-negative number of seconds, "
+		   "got a string");
+	parse_fail("{\"resyncAfterSeconds\": true}", "got a boolean");
+}
+
+Test(hook_response, finalized)
+{
+	static char *const argv[] = {"/hooks/website-finalize", NULL};
+	struct hook_def fin = {.type = HOOK_EXEC, .argv = argv};
+	const char *prefix = "finalize hook \"/hooks/website-finalize\": ";
+	struct hook_result r = parse_ok_as(&fin, true, "{\"finalized\": true}", "default");
+	cr_assert(r.finalized);
+	hook_result_clear(&r);
+	r = parse_ok_as(&fin, true, "{\"finalized\": false}", "default");
+	cr_assert_not(r.finalized);
+	hook_result_clear(&r);
+	r = parse_ok_as(&fin, true, "{}", "default");
+	cr_assert_not(r.finalized, "absent is false");
+	hook_result_clear(&r);
+	const char *bad = "{\"finalized\": \"yes\"}";
+	parse_fail_as(&fin, true, bad, strlen(bad), "default", prefix, "finalized: expected true or false, got a string");
+	bad = "{\"finalized\": 1}";
+	parse_fail_as(&fin, true, bad, strlen(bad), "default", prefix, "finalized: expected true or false, got a number");
+}
+
+Test(hook_response, webhook_name_hides_credentials)
+{
+	struct hook_def def = {.type = HOOK_WEBHOOK, .url = "http://hook:s3cr3t@127.0.0.1:8080/sync?token=t0k3n#x"};
+	parse_fail_as(&def, false, "[]", 2, "default", "sync hook \"http://127.0.0.1:8080/sync\": ", "a list");
+	struct hook_def named = {.type = HOOK_WEBHOOK, .url = "http://127.0.0.1/", .name = "websites"};
+	parse_fail_as(&named, false, "[]", 2, "default", "sync hook \"websites\": ", "a list");
+}
+
+/* ---- exec hooks ---- */
+
+static struct json_object *website_request(bool finalizing)
+{
+	struct json_object *controller = parse("{\"name\": \"websites\", \"parent\": {\"apiVersion\": "
+					       "\"example.com/v1\", \"kind\": \"Website\"}}");
+	struct json_object *parent = parse("{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", "
+					   "\"metadata\": {\"name\": \"web\", \"namespace\": \"default\"}, "
+					   "\"spec\": {\"greeting\": \"héllo \\\"world\\\"\"}}");
+	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {}, \"old\": {}}}");
+	struct cx_err err = {0};
+	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, finalizing, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+	json_object_put(controller);
+	json_object_put(parent);
+	json_object_put(observed);
+	return req;
+}
+
+static int run(const struct hook_def *def, struct json_object *req, bool finalizing, struct hook_result *r,
+	       struct cx_err *err)
+{
+	int rc = hook_run(def, req, finalizing, KINDS, N_KINDS, "default", r, err);
+	cr_assert_eq(rc, rc ? err->code : 0, "%d vs %d: %s", rc, err->code, err->msg);
+	if (rc) {
+		cr_assert_null(r->status);
+		cr_assert_null(r->children);
+		cr_assert_null(strchr(err->msg, '\n'), "one line: %s", err->msg);
+	}
+	return rc;
+}
+
+/* Runs script (in tests/unit/data/hook) with the website request; it must
+ * fail with code. Returns the message. */
+static struct cx_err exec_fail(const char *script, int timeout_ms, int code)
+{
+	char path[512];
+	snprintf(path, sizeof(path), HOOKS "%s", script);
+	char *argv[] = {path, NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = timeout_ms};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	int rc = run(&def, req, false, &r, &err);
+	cr_assert_eq(rc, code, "expected %d, got %d: %s", code, rc, err.msg);
+	char prefix[600];
+	snprintf(prefix, sizeof(prefix), "sync hook \"%s\": ", path);
+	cr_assert_eq(strncmp(err.msg, prefix, strlen(prefix)), 0, "names the hook: %s", err.msg);
+	hook_result_clear(&r);
+	json_object_put(req);
+	return err;
+}
+
+static void check_website_answer(const struct hook_result *r, bool finalizing)
+{
+	cr_assert_not_null(r->status);
+	cr_assert_str_eq(str_at(r->status, "controller"), "websites");
+	cr_assert_eq(json_object_get_boolean(at(r->status, "finalizing")), finalizing);
+	struct json_object *observed = at(r->status, "observed");
+	cr_assert_str_eq(json_object_to_json_string_ext(observed, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+			 "{\"ConfigMap.v1\":[\"old\",\"web-config\"],\"Deployment.apps/v1\":[]}");
+	cr_assert_eq(json_object_array_length(r->children), 1);
+	struct json_object *child = json_object_array_get_idx(r->children, 0);
+	cr_assert_str_eq(str_at(at(child, "metadata"), "name"), "web-config");
+	cr_assert_str_eq(str_at(at(child, "data"), "greeting"), "héllo \"world\"", "the request's bytes arrived intact");
+	cr_assert_eq(r->resync_after_ms, 30000);
+	cr_assert_eq(r->finalized, finalizing);
+}
+
+Test(hook_exec, sync_round_trip)
+{
+	char *argv[] = {HOOKS "sync.py", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	check_website_answer(&r, false);
+	cr_assert_gt(r.stats.duration_ms, 0);
+	cr_assert_gt(r.stats.user_cpu_ms + r.stats.sys_cpu_ms, 0, "python3 starting up costs CPU");
+	cr_assert_gt(r.stats.max_rss_kib, 1000, "%ld", r.stats.max_rss_kib);
+	cr_assert_eq(r.stats.exit_code, 0);
+	cr_assert_eq(r.stats.http_status, 0);
+	hook_result_clear(&r);
+	json_object_put(req);
+}
+
+Test(hook_exec, finalize_round_trip_with_command_from_path)
+{
+	char *argv[] = {"python3", HOOKS "sync.py", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000};
+	struct json_object *req = website_request(true);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, true, &r, &err), 0, "%s", err.msg);
+	check_website_answer(&r, true);
+	hook_result_clear(&r);
+	json_object_put(req);
+}
+
+Test(hook_exec, answer_is_checked)
+{
+	cr_assert_eq(setenv("HOOK_CHILD_NAMESPACE", "elsewhere", 1), 0);
+	struct cx_err err = exec_fail("sync.py", 20000, -EPROTO);
+	cr_assert(strstr(err.msg, "\": children[0].metadata.namespace: \"elsewhere\" is not the parent's namespace "
+			 "\"default\""), "%s", err.msg);
+}
+
+Test(hook_exec, exit_code_with_stderr_tail)
+{
+	struct cx_err err = exec_fail("fail.sh", 20000, -EIO);
+	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "fail.sh\": exited with status 1: first line of noise error: "
+			 "cannot reach the database");
+}
+
+Test(hook_exec, killed_by_signal)
+{
+	struct cx_err err = exec_fail("signal.sh", 20000, -EIO);
+	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "signal.sh\": killed by signal 9 (Killed): about to die");
+}
+
+Test(hook_exec, garbage_output)
+{
+	struct cx_err err = exec_fail("garbage.sh", 20000, -EPROTO);
+	cr_assert(strstr(err.msg, "\": invalid JSON at byte 1"), "%s", err.msg);
+}
+
+Test(hook_exec, empty_output_shows_stderr)
+{
+	struct cx_err err = exec_fail("empty.sh", 20000, -EPROTO);
+	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "empty.sh\": returned nothing (expected a JSON object): no "
+			 "template found for this parent");
+}
+
+Test(hook_exec, command_not_found)
+{
+	struct cx_err err = exec_fail("no-such-hook", 20000, -ENOENT);
+	cr_assert(strstr(err.msg, "\": cannot run " HOOKS "no-such-hook: No such file or directory"), "%s", err.msg);
+	char *argv[] = {"coxswain-no-such-hook", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	cr_assert_eq(run(&def, req, false, &r, &err), -ENOENT);
+	cr_assert_str_eq(err.msg, "sync hook \"coxswain-no-such-hook\": not found in PATH");
+	cr_assert_eq(r.stats.exit_code, -1);
+	hook_result_clear(&r);
+	json_object_put(req);
+}
+
+Test(hook_exec, timeout_kills_the_group_fast)
+{
+	char pidfile[] = "/tmp/test_hook-XXXXXX";
+	int fd = mkstemp(pidfile);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(setenv("HOOK_PID_FILE", pidfile, 1), 0);
+	double start = now_s();
+	struct cx_err err = exec_fail("sleep.sh", 500, -ETIMEDOUT);
+	double took = now_s() - start;
+	cr_assert_geq(took, 0.5, "%.3f s", took);
+	cr_assert_lt(took, 5.0, "%.3f s", took);
+	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "sleep.sh\": exceeded its 0.5 s timeout and was killed: "
+			 "waiting for a lock");
+
+	FILE *f = fopen(pidfile, "r");
+	cr_assert_not_null(f);
+	long pid = 0;
+	cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	unlink(pidfile);
+	bool dead = false;
+	for (int i = 0; i < 250 && !dead; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		FILE *st = fopen(path, "r");
+		char buf[512] = "";
+		if (st) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, st);
+			buf[n] = '\0';
+			fclose(st);
+		}
+		const char *paren = strrchr(buf, ')');
+		dead = !st || (paren && (paren[2] == 'Z' || paren[2] == 'X'));
+		if (!dead)
+			usleep(20000);
+	}
+	if (!dead)
+		kill((pid_t)pid, SIGKILL);
+	cr_assert(dead, "the hook's child %ld died with its group", pid);
+}
+
+/* A request of about 1 MiB: the parent carries a big annotation. */
+static struct json_object *big_request(void)
+{
+	size_t len = 1024 * 1024;
+	char *big = malloc(len + 1);
+	cr_assert_not_null(big);
+	for (size_t i = 0; i < len; i++)
+		big[i] = (char)('a' + i % 26);
+	big[len] = '\0';
+	struct json_object *parent = parse("{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", "
+					   "\"metadata\": {\"name\": \"big\", \"namespace\": \"default\", "
+					   "\"annotations\": {}}}");
+	json_object_object_add(at(at(parent, "metadata"), "annotations"), "example.com/blob",
+			       json_object_new_string(big));
+	free(big);
+	struct json_object *controller = parse("{\"name\": \"websites\"}");
+	struct cx_err err = {0};
+	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+	json_object_put(controller);
+	json_object_put(parent);
+	return req;
+}
+
+Test(hook_exec, big_request_round_trip)
+{
+	char *argv[] = {HOOKS "wrap.sh", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000};
+	struct json_object *req = big_request();
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert(json_object_equal(at(r.status, "echo"), req), "the 1 MiB request came back whole");
+	cr_assert_eq(json_object_array_length(r.children), 0);
+	hook_result_clear(&r);
+	json_object_put(req);
+}
+
+Test(hook_exec, incomplete_def)
+{
+	struct hook_def def = {.type = HOOK_EXEC};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), -EINVAL);
+	hook_result_clear(&r);
+	struct hook_def web = {.type = HOOK_WEBHOOK};
+	cr_assert_eq(run(&web, req, false, &r, &err), -EINVAL);
+	hook_result_clear(&r);
+	json_object_put(req);
+}
+
+/* ---- webhooks ---- */
+
+struct server {
+	pid_t pid;
+	int port;
+};
+
+/* Starts server.py on a free loopback port; it answers n requests. */
+static struct server server_start(int n)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		char count[16];
+		snprintf(count, sizeof(count), "%d", n);
+		execlp("python3", "python3", HOOKS "server.py", "0", count, "30", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	FILE *f = fdopen(p[0], "r");
+	cr_assert_not_null(f);
+	int port = 0;
+	cr_assert_eq(fscanf(f, "%d", &port), 1, "the server printed its port");
+	fclose(f);
+	return (struct server){pid, port};
+}
+
+static void server_stop(struct server *s)
+{
+	kill(s->pid, SIGTERM);
+	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static struct hook_def webhook(const struct server *s, const char *path, char *url, size_t len)
+{
+	snprintf(url, len, "http://127.0.0.1:%d%s", s->port, path);
+	return (struct hook_def){.type = HOOK_WEBHOOK, .url = url, .timeout_ms = 20000};
+}
+
+Test(hook_webhook, ok_200)
+{
+	struct server s = server_start(1);
+	char url[128];
+	struct hook_def def = webhook(&s, "/sync", url, sizeof(url));
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str_at(r.status, "parent"), "web");
+	cr_assert_str_eq(str_at(r.status, "method"), "POST");
+	cr_assert_str_eq(str_at(r.status, "contentType"), "application/json");
+	cr_assert_str_eq(json_object_to_json_string_ext(at(r.status, "kinds"),
+							JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+			 "[\"ConfigMap.v1\",\"Deployment.apps/v1\"]");
+	cr_assert_eq(json_object_array_length(r.children), 1);
+	cr_assert_eq(r.resync_after_ms, 1500);
+	cr_assert_eq(r.stats.http_status, 200);
+	hook_result_clear(&r);
+	json_object_put(req);
+	server_stop(&s);
+}
+
+Test(hook_webhook, big_request_round_trip)
+{
+	struct server s = server_start(1);
+	char url[128];
+	struct hook_def def = webhook(&s, "/echo", url, sizeof(url));
+	struct json_object *req = big_request();
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert(json_object_equal(at(r.status, "echo"), req));
+	hook_result_clear(&r);
+	json_object_put(req);
+	server_stop(&s);
+}
+
+Test(hook_webhook, error_500_with_the_head_of_the_body)
+{
+	struct server s = server_start(1);
+	char url[128];
+	struct hook_def def = webhook(&s, "/fail", url, sizeof(url));
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), -EIO);
+	cr_assert_eq(r.stats.http_status, 500);
+	char want[512];
+	const char *text = "internal error: the database is on fire. ";
+	int xs = 256 - (int)strlen(text);
+	snprintf(want, sizeof(want), "sync hook \"%s\": returned HTTP 500: %s%.*s...", url, text, xs,
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	cr_assert_str_eq(err.msg, want);
+	hook_result_clear(&r);
+	json_object_put(req);
+	server_stop(&s);
+}
+
+Test(hook_webhook, invalid_json_answer)
+{
+	struct server s = server_start(1);
+	char url[128];
+	struct hook_def def = webhook(&s, "/garbage", url, sizeof(url));
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), -EPROTO);
+	cr_assert(strstr(err.msg, "\": invalid JSON at byte 0"), "%s", err.msg);
+	hook_result_clear(&r);
+	json_object_put(req);
+	server_stop(&s);
+}
+
+Test(hook_webhook, timeout)
+{
+	struct server s = server_start(1);
+	char url[128];
+	struct hook_def def = webhook(&s, "/slow", url, sizeof(url));
+	def.timeout_ms = 500;
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	double start = now_s();
+	cr_assert_eq(run(&def, req, false, &r, &err), -ETIMEDOUT);
+	cr_assert_lt(now_s() - start, 2.5);
+	cr_assert(strstr(err.msg, "\": exceeded its 0.5 s timeout"), "%s", err.msg);
+	hook_result_clear(&r);
+	json_object_put(req);
+	server_stop(&s);
+}
+
+Test(hook_webhook, connection_refused)
+{
+	/* A port that was free a moment ago and has no listener. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	socklen_t sl = sizeof(sa);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	close(fd);
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/sync", ntohs(sa.sin_port));
+	struct hook_def def = {.type = HOOK_WEBHOOK, .url = url, .timeout_ms = 5000};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), -ECONNREFUSED, "%s", err.msg);
+	char prefix[256];
+	snprintf(prefix, sizeof(prefix), "sync hook \"%s\": cannot connect: ", url);
+	cr_assert_eq(strncmp(err.msg, prefix, strlen(prefix)), 0, "%s", err.msg);
+	cr_assert_eq(r.stats.http_status, 0);
+	hook_result_clear(&r);
+	json_object_put(req);
+}

@@ -1,0 +1,570 @@
+#include "config.h"
+
+#include "broker.h"
+#include "err.h"
+#include "log.h"
+#include "proto.h"
+#include "workqueue.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define DEFAULT_HEARTBEAT_MS 1000
+#define DEFAULT_LIVENESS 3
+#define DEFAULT_MAX_LOSSES 3
+#define DEFAULT_POISON_RETRY_MS (10 * 60 * 1000)
+#define ID_MAX 64
+#define KEY_MAX 512
+
+struct worker_rec {
+	char id[ID_MAX];             /* the routing id: "w<slot>-<pid>" */
+	size_t id_len;
+	int slot, pid;
+	bool busy;
+	bool poison_job;             /* the job held is a poison report */
+	uint64_t job;
+	int attempt;
+	char key[KEY_MAX];
+	int64_t started_ms, deadline_ms, last_seen_ms;
+};
+
+/* What the broker remembers of a key between jobs. */
+struct key_state {
+	int attempt;                 /* of the last job handed out */
+	int losses;                  /* jobs lost in a row */
+	bool poisoned;
+	int64_t poisoned_generation;
+	int64_t poisoned_until_ms;
+};
+
+struct broker {
+	void *ctx, *sock;
+	struct workqueue *q;         /* borrowed */
+	struct broker_source src;
+	int heartbeat_ms, liveness, max_losses;
+	int64_t poison_retry_ms;
+	bool dispatching;
+	struct worker_rec *workers;
+	size_t n_workers, cap_workers;
+	struct json_object *keys;    /* key → an empty object whose userdata is the key's struct key_state */
+	struct json_object *poison_reports; /* key → message, waiting for an idle worker */
+	uint64_t next_job;
+	int64_t next_heartbeat_ms;
+	uint64_t restarts, losses;
+	size_t poisoned;
+	char endpoint[512];
+};
+
+/* ---------------------------------------------------------------- per-key state */
+
+static void free_key_state(struct json_object *jso, void *userdata)
+{
+	(void)jso;
+	free(userdata);
+}
+
+/* The state of key, created on first use. */
+static struct key_state *key_state(struct broker *b, const char *key)
+{
+	struct json_object *box = NULL;
+	if (json_object_object_get_ex(b->keys, key, &box))
+		return json_object_get_userdata(box);
+	struct key_state *ks = calloc(1, sizeof(*ks));
+	if (!ks || !(box = json_object_new_object()))
+		goto oom;
+	json_object_set_userdata(box, ks, free_key_state);
+	json_object_object_add(b->keys, key, box);
+	return ks;
+oom:
+	free(ks);
+	return NULL;
+}
+
+static void forget_key(struct broker *b, const char *key)
+{
+	struct key_state *ks = NULL;
+	struct json_object *box = NULL;
+	if (json_object_object_get_ex(b->keys, key, &box))
+		ks = json_object_get_userdata(box);
+	if (ks && ks->poisoned)
+		b->poisoned--;
+	json_object_object_del(b->keys, key);
+}
+
+/* ---------------------------------------------------------------- sockets */
+
+static int send_frames(struct broker *b, const struct worker_rec *w, const struct proto_frame *f)
+{
+	if (zmq_send(b->sock, w->id, w->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(b->sock, f->type, strlen(f->type), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(b->sock, f->payload, f->len, ZMQ_DONTWAIT) < 0)
+		return -errno;
+	return 0;
+}
+
+static void send_simple(struct broker *b, const struct worker_rec *w, int (*encode)(struct proto_frame *, struct cx_err *))
+{
+	struct proto_frame f = {0};
+	if (!encode(&f, NULL))
+		send_frames(b, w, &f);
+	proto_frame_clear(&f);
+}
+
+struct broker *broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
+			  struct cx_err *err)
+{
+	struct broker *b = calloc(1, sizeof(*b));
+	if (!b) {
+		cx_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	b->q = q;
+	b->src = *src;
+	b->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+	b->liveness = o->liveness > 0 ? o->liveness : DEFAULT_LIVENESS;
+	b->max_losses = o->max_losses > 0 ? o->max_losses : DEFAULT_MAX_LOSSES;
+	b->poison_retry_ms = o->poison_retry_ms > 0 ? o->poison_retry_ms : DEFAULT_POISON_RETRY_MS;
+	b->next_job = 1;
+	snprintf(b->endpoint, sizeof(b->endpoint), "%s", o->endpoint);
+	int one = 1, zero = 0;
+	if (!(b->keys = json_object_new_object()) || !(b->poison_reports = json_object_new_object()) ||
+	    !(b->ctx = zmq_ctx_new()) || !(b->sock = zmq_socket(b->ctx, ZMQ_ROUTER))) {
+		cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
+		broker_free(&b);
+		return NULL;
+	}
+	zmq_setsockopt(b->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	/* A worker that reconnects with its id takes its place over. */
+	zmq_setsockopt(b->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
+	zmq_setsockopt(b->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	/* An ipc:// file left by a watcher that died is in the way of bind. */
+	if (!strncmp(o->endpoint, "ipc://", 6))
+		unlink(o->endpoint + 6);
+	if (zmq_bind(b->sock, o->endpoint) != 0) {
+		cx_err_set(err, -errno, "cannot bind the worker endpoint %s: %s", o->endpoint, zmq_strerror(errno));
+		broker_free(&b);
+		return NULL;
+	}
+	return b;
+}
+
+void broker_free(struct broker **bp)
+{
+	struct broker *b = *bp;
+	if (!b)
+		return;
+	if (b->sock) {
+		for (size_t i = 0; i < b->n_workers; i++)
+			send_simple(b, &b->workers[i], proto_encode_disconnect);
+		zmq_close(b->sock);
+	}
+	if (b->ctx)
+		zmq_ctx_term(b->ctx);
+	if (!strncmp(b->endpoint, "ipc://", 6))
+		unlink(b->endpoint + 6);
+	json_object_put(b->keys);
+	json_object_put(b->poison_reports);
+	free(b->workers);
+	free(b);
+	*bp = NULL;
+}
+
+void *broker_socket(struct broker *b)
+{
+	return b->sock;
+}
+
+void broker_set_dispatching(struct broker *b, bool on)
+{
+	if (b->dispatching != on)
+		log_kv(LOG_LEVEL_INFO, 0, on ? "dispatching jobs" : "not dispatching jobs", NULL);
+	b->dispatching = on;
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static struct worker_rec *find_worker(struct broker *b, const char *id, size_t len)
+{
+	for (size_t i = 0; i < b->n_workers; i++)
+		if (b->workers[i].id_len == len && !memcmp(b->workers[i].id, id, len))
+			return &b->workers[i];
+	return NULL;
+}
+
+static const char *controller_of(const char *key, char *buf, size_t len)
+{
+	const char *slash = strchr(key, '/');
+	snprintf(buf, len, "%.*s", slash ? (int)(slash - key) : (int)strlen(key), key);
+	return buf;
+}
+
+/* The parent's metadata.generation (0 when it has none). */
+static int64_t generation_of(struct json_object *parent)
+{
+	struct json_object *meta = NULL, *gen = NULL;
+	if (json_object_object_get_ex(parent, "metadata", &meta) && json_object_object_get_ex(meta, "generation", &gen))
+		return json_object_get_int64(gen);
+	return 0;
+}
+
+/* The worker lost its job (it died, hung or was replaced): the key goes back
+ * on the queue with backoff, and is poisoned after max_losses in a row. */
+static void lose_job(struct broker *b, struct worker_rec *w, const char *why, int64_t now_ms)
+{
+	if (!w->busy)
+		return;
+	w->busy = false;
+	b->losses++;
+	if (w->poison_job) { /* the report itself was lost: try it again */
+		json_object_object_add(b->poison_reports, w->key, json_object_new_string(why));
+		return;
+	}
+	workqueue_done(b->q, w->key, now_ms);
+	struct key_state *ks = key_state(b, w->key);
+	log_kv(LOG_LEVEL_WARNING, 0, "job lost", "key", w->key, "worker", w->id, "why", why, NULL);
+	if (ks && ++ks->losses >= b->max_losses && !ks->poisoned) {
+		struct json_object *parent = NULL, *children = NULL;
+		int64_t budget = 0;
+		ks->poisoned = true;
+		ks->poisoned_generation = 0;
+		if (b->src.job_for(b->src.ud, w->key, &parent, &children, &budget) == 0)
+			ks->poisoned_generation = generation_of(parent);
+		json_object_put(parent);
+		json_object_put(children);
+		ks->poisoned_until_ms = now_ms + b->poison_retry_ms;
+		b->poisoned++;
+		char msg[600];
+		snprintf(msg, sizeof(msg),
+			 "the worker reconciling this object was lost %d times in a row (last: %s); coxswain retries "
+			 "when the object's spec changes or in %lld minutes",
+			 ks->losses, why, (long long)(b->poison_retry_ms / 60000));
+		json_object_object_add(b->poison_reports, w->key, json_object_new_string(msg));
+		log_kv(LOG_LEVEL_ERROR, 0, "object poisoned", "key", w->key, "why", msg, NULL);
+		workqueue_add_after(b->q, w->key, b->poison_retry_ms, now_ms);
+		return;
+	}
+	workqueue_add_rate_limited(b->q, w->key, now_ms);
+}
+
+static void remove_worker(struct broker *b, struct worker_rec *w, const char *why, int64_t now_ms)
+{
+	lose_job(b, w, why, now_ms);
+	log_kv(LOG_LEVEL_INFO, 1, "worker gone", "worker", w->id, "why", why, NULL);
+	*w = b->workers[--b->n_workers];
+}
+
+static void on_ready(struct broker *b, const char *id, size_t id_len, const struct proto_ready *r, int64_t now_ms)
+{
+	struct worker_rec *w = find_worker(b, id, id_len);
+	if (w) { /* it re-announced itself (the watcher was away): keep what we know */
+		w->last_seen_ms = now_ms;
+		return;
+	}
+	for (size_t i = 0; i < b->n_workers; i++) {
+		if (b->workers[i].slot != r->slot)
+			continue;
+		/* A new process in a known slot: the supervisor restarted it. */
+		char why[96];
+		snprintf(why, sizeof(why), "slot %d restarted (pid %d replaced by %d)", r->slot, b->workers[i].pid,
+			 r->pid);
+		b->restarts++;
+		remove_worker(b, &b->workers[i], why, now_ms);
+		break;
+	}
+	if (b->n_workers == b->cap_workers) {
+		size_t cap = b->cap_workers ? b->cap_workers * 2 : 8;
+		struct worker_rec *grown = realloc(b->workers, cap * sizeof(*grown));
+		if (!grown)
+			return;
+		b->workers = grown;
+		b->cap_workers = cap;
+	}
+	w = &b->workers[b->n_workers++];
+	memset(w, 0, sizeof(*w));
+	memcpy(w->id, id, id_len < ID_MAX ? id_len : ID_MAX - 1);
+	w->id_len = id_len < ID_MAX ? id_len : ID_MAX - 1;
+	w->slot = r->slot;
+	w->pid = r->pid;
+	w->last_seen_ms = now_ms;
+	log_kv(LOG_LEVEL_INFO, 1, "worker ready", "worker", w->id, NULL);
+}
+
+static void on_result(struct broker *b, struct worker_rec *w, const struct proto_result *r, int64_t now_ms)
+{
+	if (!w->busy || r->job != w->job || r->attempt != w->attempt) {
+		log_kv(LOG_LEVEL_INFO, 2, "dropping a stale result", "worker", w->id, NULL);
+		return;
+	}
+	w->busy = false;
+	if (w->poison_job)
+		return;
+	char controller[256];
+	controller_of(w->key, controller, sizeof(controller));
+	double seconds = (double)(now_ms - w->started_ms) / 1000.0;
+	struct key_state *ks = key_state(b, w->key);
+	const char *outcome = "success";
+	workqueue_done(b->q, w->key, now_ms);
+	switch (r->outcome) {
+	case PROTO_OUTCOME_OK:
+		workqueue_forget(b->q, w->key);
+		if (ks && ks->poisoned)
+			b->poisoned--;
+		json_object_object_del(b->keys, w->key);
+		if (r->requeue_after_ms > 0)
+			workqueue_add_after(b->q, w->key, r->requeue_after_ms, now_ms);
+		break;
+	case PROTO_OUTCOME_REQUEUE:
+		outcome = "requeue";
+		if (ks)
+			ks->losses = 0;
+		workqueue_add_after(b->q, w->key, r->requeue_after_ms, now_ms);
+		break;
+	case PROTO_OUTCOME_ERROR:
+	default:
+		outcome = "error";
+		if (ks)
+			ks->losses = 0;
+		workqueue_add_rate_limited(b->q, w->key, now_ms);
+		log_kv(LOG_LEVEL_INFO, 1, "reconcile failed", "key", w->key, "error", r->message, NULL);
+		break;
+	}
+	if (b->src.on_result)
+		b->src.on_result(b->src.ud, controller, outcome, seconds);
+}
+
+/* Reads every message waiting on the socket. */
+static void receive(struct broker *b, int64_t now_ms)
+{
+	for (;;) {
+		zmq_msg_t parts[3];
+		int n = 0, more = 1;
+		for (; more && n < 3; n++) {
+			zmq_msg_init(&parts[n]);
+			if (zmq_msg_recv(&parts[n], b->sock, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&parts[n]);
+				for (int i = 0; i < n; i++)
+					zmq_msg_close(&parts[i]);
+				return; /* EAGAIN: nothing more */
+			}
+			more = zmq_msg_more(&parts[n]);
+		}
+		while (more) { /* too many frames: drain the rest */
+			zmq_msg_t extra;
+			zmq_msg_init(&extra);
+			zmq_msg_recv(&extra, b->sock, 0);
+			more = zmq_msg_more(&extra);
+			zmq_msg_close(&extra);
+		}
+		const char *id = zmq_msg_data(&parts[0]);
+		size_t id_len = zmq_msg_size(&parts[0]);
+		struct proto_msg msg = {0};
+		struct cx_err err = {0};
+		if (n < 2 || proto_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), n > 2 ? zmq_msg_data(&parts[2]) : NULL,
+					  n > 2 ? zmq_msg_size(&parts[2]) : 0, &msg, &err) != 0 ||
+		    !proto_from_worker(msg.type)) {
+			char who[ID_MAX];
+			snprintf(who, sizeof(who), "%.*s", (int)(id_len < ID_MAX ? id_len : ID_MAX - 1), id);
+			log_kv(LOG_LEVEL_WARNING, 0, "bad message from a worker", "worker", who, "error",
+			       n < 2 ? "too few frames" : err.msg[0] ? err.msg : "wrong direction", NULL);
+		} else if (msg.type == PROTO_READY) {
+			on_ready(b, id, id_len, &msg.ready, now_ms);
+		} else {
+			struct worker_rec *w = find_worker(b, id, id_len);
+			if (w) {
+				w->last_seen_ms = now_ms;
+				if (msg.type == PROTO_RESULT)
+					on_result(b, w, &msg.result, now_ms);
+			}
+		}
+		proto_msg_clear(&msg);
+		for (int i = 0; i < n; i++)
+			zmq_msg_close(&parts[i]);
+	}
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static struct worker_rec *idle_worker(struct broker *b)
+{
+	for (size_t i = 0; i < b->n_workers; i++)
+		if (!b->workers[i].busy)
+			return &b->workers[i];
+	return NULL;
+}
+
+static int send_job(struct broker *b, struct worker_rec *w, const struct proto_job *job, int64_t budget_ms,
+		    int64_t now_ms)
+{
+	struct proto_frame f = {0};
+	struct cx_err err = {0};
+	int r = proto_encode_job(job, &f, &err);
+	if (!r)
+		r = send_frames(b, w, &f);
+	proto_frame_clear(&f);
+	if (r) {
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot send a job", "worker", w->id, "error", err.msg[0] ? err.msg : strerror(-r),
+		       NULL);
+		return r;
+	}
+	w->busy = true;
+	w->poison_job = job->kind == PROTO_JOB_POISON;
+	w->job = job->job;
+	w->attempt = job->attempt;
+	snprintf(w->key, sizeof(w->key), "%s", job->key);
+	w->started_ms = now_ms;
+	w->deadline_ms = now_ms + budget_ms;
+	return 0;
+}
+
+/* Poison reports go first: they are short and tell a user why. */
+static bool dispatch_poison_report(struct broker *b, struct worker_rec *w, int64_t now_ms)
+{
+	json_object_object_foreach(b->poison_reports, key, why)
+	{
+		struct json_object *parent = NULL, *children = NULL;
+		int64_t budget = 0;
+		char controller[256];
+		if (b->src.job_for(b->src.ud, key, &parent, &children, &budget) == 0) {
+			struct proto_job job = {.job = b->next_job++, .attempt = 1, .kind = PROTO_JOB_POISON,
+						.controller = controller_of(key, controller, sizeof(controller)),
+						.key = key, .parent = parent, .message = json_object_get_string(why)};
+			if (send_job(b, w, &job, budget, now_ms) != 0) {
+				json_object_put(parent);
+				json_object_put(children);
+				return false;
+			}
+		}
+		json_object_put(parent);
+		json_object_put(children);
+		json_object_object_del(b->poison_reports, key);
+		return true;
+	}
+	return false;
+}
+
+/* Hands the next ready key to w. False when there is none. */
+static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
+{
+	for (;;) {
+		const char *queued = NULL;
+		if (workqueue_get(b->q, now_ms, &queued) != 0)
+			return false;
+		char key[KEY_MAX];
+		snprintf(key, sizeof(key), "%s", queued);
+		struct json_object *parent = NULL, *children = NULL;
+		int64_t budget = 0;
+		if (b->src.job_for(b->src.ud, key, &parent, &children, &budget) != 0) {
+			/* Deleted meanwhile: nothing to do, nothing to remember. */
+			workqueue_done(b->q, key, now_ms);
+			workqueue_forget(b->q, key);
+			forget_key(b, key);
+			continue;
+		}
+		struct key_state *ks = key_state(b, key);
+		if (ks && ks->poisoned) {
+			if (generation_of(parent) == ks->poisoned_generation && now_ms < ks->poisoned_until_ms) {
+				workqueue_done(b->q, key, now_ms);
+				json_object_put(parent);
+				json_object_put(children);
+				continue;
+			}
+			ks->poisoned = false; /* changed, or waited long enough: try again */
+			ks->losses = 0;
+			b->poisoned--;
+		}
+		char controller[256];
+		struct proto_job job = {.job = b->next_job++, .attempt = ks ? ++ks->attempt : 1, .kind = PROTO_JOB_SYNC,
+					.controller = controller_of(key, controller, sizeof(controller)), .key = key,
+					.parent = parent, .children = children};
+		int r = send_job(b, w, &job, budget, now_ms);
+		json_object_put(parent);
+		json_object_put(children);
+		if (r) {
+			workqueue_done(b->q, key, now_ms);
+			workqueue_add_rate_limited(b->q, key, now_ms);
+			remove_worker(b, w, "unreachable", now_ms);
+			return false;
+		}
+		return true;
+	}
+}
+
+static void check_workers(struct broker *b, int64_t now_ms)
+{
+	for (size_t i = 0; i < b->n_workers;) {
+		struct worker_rec *w = &b->workers[i];
+		if (w->busy && now_ms > w->deadline_ms) {
+			char why[128];
+			snprintf(why, sizeof(why), "job %llu passed its deadline (%lld ms)", (unsigned long long)w->job,
+				 (long long)(w->deadline_ms - w->started_ms));
+			remove_worker(b, w, why, now_ms);
+			continue;
+		}
+		if (!w->busy && now_ms - w->last_seen_ms > (int64_t)b->heartbeat_ms * b->liveness) {
+			remove_worker(b, w, "no heartbeat", now_ms);
+			continue;
+		}
+		i++;
+	}
+}
+
+void broker_dispatch(struct broker *b, int64_t now_ms)
+{
+	receive(b, now_ms);
+	check_workers(b, now_ms);
+	if (now_ms >= b->next_heartbeat_ms) {
+		for (size_t i = 0; i < b->n_workers; i++)
+			send_simple(b, &b->workers[i], proto_encode_heartbeat);
+		b->next_heartbeat_ms = now_ms + b->heartbeat_ms;
+	}
+	if (!b->dispatching)
+		return;
+	struct worker_rec *w;
+	while ((w = idle_worker(b)) && (dispatch_poison_report(b, w, now_ms) || dispatch_key(b, w, now_ms)))
+		;
+}
+
+long broker_next_ms(const struct broker *b, int64_t now_ms)
+{
+	int64_t next = b->next_heartbeat_ms;
+	for (size_t i = 0; i < b->n_workers; i++) {
+		const struct worker_rec *w = &b->workers[i];
+		int64_t due = w->busy ? w->deadline_ms : w->last_seen_ms + (int64_t)b->heartbeat_ms * b->liveness;
+		if (due < next)
+			next = due;
+	}
+	return next > now_ms ? (long)(next - now_ms) : 0;
+}
+
+size_t broker_workers(const struct broker *b)
+{
+	return b->n_workers;
+}
+
+size_t broker_busy(const struct broker *b)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->n_workers; i++)
+		n += b->workers[i].busy;
+	return n;
+}
+
+uint64_t broker_worker_restarts(const struct broker *b)
+{
+	return b->restarts;
+}
+
+uint64_t broker_losses(const struct broker *b)
+{
+	return b->losses;
+}
+
+size_t broker_poisoned(const struct broker *b)
+{
+	return b->poisoned;
+}

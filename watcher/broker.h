@@ -1,0 +1,83 @@
+/* broker: hands work-queue keys to workers over ZeroMQ and keeps track of
+ * who holds what (DESIGN.md section 5).
+ *
+ * A ROUTER socket (ZMQ_ROUTER_MANDATORY, ZMQ_ROUTER_HANDOVER) at the
+ * configured endpoint; each worker connects a DEALER whose routing id is
+ * "w<slot>-<pid>" and says READY. The broker's table maps each worker to the
+ * job it holds (id + attempt). A job is lost, and its key goes back on the
+ * queue with backoff, when its worker
+ *   - is replaced: a READY from a new pid in the same slot (the supervisor
+ *     restarted it) re-queues at once;
+ *   - falls silent while idle: no HEARTBEAT for 3 intervals (1 s each);
+ *   - is busy past the job's deadline (hook timeout + API budget).
+ * A RESULT whose job and attempt are not the ones on record is dropped.
+ * After 3 losses on the same key the object is poisoned: a worker is sent a
+ * "poison" job so that it records Synced=False reason=WorkerCrashed and an
+ * Event (the watcher never writes objects), and the key is tried again only
+ * when the parent's generation changes or after a long backoff.
+ *
+ * Single-threaded: the caller polls broker_socket() (ZMQ_POLLIN) with its
+ * other fds and calls broker_dispatch() after every poll. */
+#ifndef COXSWAIN_BROKER_H
+#define COXSWAIN_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct broker;
+struct cx_err;
+struct json_object;
+struct workqueue;
+
+/* Where jobs come from: the caches. */
+struct broker_source {
+	/* The parent and children of key ("controller/ns/name"), owned by the
+	 * broker afterwards, and the job's deadline budget (hook timeout plus
+	 * the API calls around it). -ENOENT when the parent is gone. */
+	int (*job_for)(void *ud, const char *key, struct json_object **parent, struct json_object **children,
+		       int64_t *budget_ms);
+	/* Told about every finished job, for metrics; may be NULL. outcome is
+	 * "success", "error" or "requeue". */
+	void (*on_result)(void *ud, const char *controller, const char *outcome, double seconds);
+	void *ud;
+};
+
+struct broker_options {
+	const char *endpoint;          /* "ipc://..." or "tcp://host:port" */
+	int heartbeat_ms;              /* 0 = 1000 */
+	int liveness;                  /* missed heartbeats before an idle worker is lost; 0 = 3 */
+	int max_losses;                /* losses before a key is poisoned; 0 = 3 */
+	int64_t poison_retry_ms;       /* a poisoned key is tried again after this; 0 = 10 minutes */
+};
+
+/* q and src are borrowed. Binds the endpoint (an ipc:// file left by a
+ * previous run is replaced). NULL with err filled on failure. */
+struct broker *broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
+			  struct cx_err *err);
+
+/* Sends DISCONNECT to every worker, closes the socket (linger 0) and frees. */
+void broker_free(struct broker **b);
+
+/* The ZeroMQ socket to poll for ZMQ_POLLIN. Borrowed. */
+void *broker_socket(struct broker *b);
+
+/* Only the leader hands out jobs; a follower's broker still answers
+ * workers (heartbeats) so they stay connected. */
+void broker_set_dispatching(struct broker *b, bool on);
+
+/* Reads what workers sent, handles lost workers, sends heartbeats and hands
+ * ready keys to idle workers. Call after every poll. */
+void broker_dispatch(struct broker *b, int64_t now_ms);
+
+/* Milliseconds until broker_dispatch has timed work (heartbeats, deadlines). */
+long broker_next_ms(const struct broker *b, int64_t now_ms);
+
+/* For metrics and tests. */
+size_t broker_workers(const struct broker *b);        /* connected */
+size_t broker_busy(const struct broker *b);           /* holding a job */
+uint64_t broker_worker_restarts(const struct broker *b);
+uint64_t broker_losses(const struct broker *b);
+size_t broker_poisoned(const struct broker *b);
+
+#endif

@@ -1,0 +1,469 @@
+#include "config.h"
+
+#include "controller.h"
+#include "cxconfig.h"
+#include "discovery.h"
+#include "err.h"
+#include "informer.h"
+#include "log.h"
+#include "workqueue.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WAIT_LOG_INTERVAL_MS 60000
+/* While no CRD names the parent kind, discovery is asked now and then in
+ * case the kind is built in or served by an aggregated API. */
+#define DISCOVERY_RETRY_MS 10000
+#define KEY_MAX 512
+
+struct child_kind {
+	const struct config_child *cc;       /* borrowed from the config */
+	char kindkey[256];                   /* "ConfigMap.v1", the hook request's key */
+	struct informer *inf;
+	struct controller *ctl;              /* back pointer for the handlers */
+};
+
+struct controller {
+	const struct config_controller *cc;  /* borrowed */
+	struct controller_env env;
+	char group[256];                     /* of the parent; "" for the core group */
+	struct informer *parents;
+	struct child_kind *kids;
+	bool running;                        /* past the gate: informers exist */
+	bool parent_is_crd;
+	char waiting[CX_ERR_MSG_MAX + 64];
+	int64_t next_discovery_ms, next_wait_log_ms, next_resync_ms;
+	struct json_object *index;           /* parent uid → {kindkey → {child key → name}} */
+};
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* The group of an apiVersion ("apps/v1" → "apps", "v1" → ""). */
+static void group_of(const char *api_version, char *buf, size_t len)
+{
+	const char *slash = strchr(api_version, '/');
+	snprintf(buf, len, "%.*s", slash ? (int)(slash - api_version) : 0, api_version);
+}
+
+struct controller *controller_new(const struct config_controller *cc, const struct controller_env *env,
+				  struct cx_err *err)
+{
+	struct controller *ctl = calloc(1, sizeof(*ctl));
+	if (!ctl || !(ctl->index = json_object_new_object()) ||
+	    !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
+		if (ctl)
+			json_object_put(ctl->index);
+		free(ctl);
+		cx_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	ctl->cc = cc;
+	ctl->env = *env;
+	group_of(cc->parent_api_version, ctl->group, sizeof(ctl->group));
+	for (size_t i = 0; i < cc->n_children; i++) {
+		ctl->kids[i].cc = &cc->children[i];
+		ctl->kids[i].ctl = ctl;
+		snprintf(ctl->kids[i].kindkey, sizeof(ctl->kids[i].kindkey), "%s.%s", cc->children[i].kind,
+			 cc->children[i].api_version);
+	}
+	snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the CRD cache");
+	return ctl;
+}
+
+static void stop_informers(struct controller *ctl)
+{
+	informer_free(&ctl->parents);
+	for (size_t i = 0; i < ctl->cc->n_children; i++)
+		informer_free(&ctl->kids[i].inf);
+	json_object_put(ctl->index);
+	ctl->index = json_object_new_object();
+	ctl->running = false;
+}
+
+void controller_free(struct controller **ctlp)
+{
+	struct controller *ctl = *ctlp;
+	if (!ctl)
+		return;
+	stop_informers(ctl);
+	json_object_put(ctl->index);
+	free(ctl->kids);
+	free(ctl);
+	*ctlp = NULL;
+}
+
+const char *controller_name(const struct controller *ctl)
+{
+	return ctl->cc->name;
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static void enqueue(struct controller *ctl, const char *ns, const char *name)
+{
+	char key[KEY_MAX];
+	if (ns && *ns)
+		snprintf(key, sizeof(key), "%s/%s/%s", ctl->cc->name, ns, name);
+	else
+		snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, name);
+	workqueue_add(ctl->env.queue, key, monotonic_ms());
+}
+
+static void enqueue_parent(struct controller *ctl, struct json_object *parent)
+{
+	struct json_object *meta = get(parent, "metadata");
+	const char *name = get_str(meta, "name");
+	if (name)
+		enqueue(ctl, get_str(meta, "namespace"), name);
+}
+
+static void on_parent_change(void *ud, struct json_object *obj)
+{
+	enqueue_parent(ud, obj);
+}
+
+static void on_parent_update(void *ud, struct json_object *old_obj, struct json_object *new_obj)
+{
+	(void)old_obj;
+	/* Also our own status writes: the reconcile they cause finds nothing to
+	 * change and writes nothing, so this settles. */
+	enqueue_parent(ud, new_obj);
+}
+
+/* ---------------------------------------------------------------- children → parents */
+
+/* The controller ownerReference of child when it points at a parent of this
+ * controller's kind, else NULL. */
+static struct json_object *owner_ref(const struct controller *ctl, struct json_object *child)
+{
+	struct json_object *refs = get(get(child, "metadata"), "ownerReferences");
+	if (!refs || !json_object_is_type(refs, json_type_array))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(refs); i++) {
+		struct json_object *ref = json_object_array_get_idx(refs, i);
+		struct json_object *is_controller = get(ref, "controller");
+		const char *kind = get_str(ref, "kind"), *api_version = get_str(ref, "apiVersion");
+		char group[256];
+		if (!is_controller || !json_object_get_boolean(is_controller) || !kind || !api_version)
+			continue;
+		group_of(api_version, group, sizeof(group));
+		if (!strcmp(kind, ctl->cc->parent_kind) && !strcmp(group, ctl->group))
+			return ref;
+	}
+	return NULL;
+}
+
+static void index_set(struct controller *ctl, const char *uid, const char *kindkey, const char *key, const char *name)
+{
+	struct json_object *by_kind = get(ctl->index, uid), *names;
+	if (!by_kind) {
+		by_kind = json_object_new_object();
+		json_object_object_add(ctl->index, uid, by_kind);
+	}
+	if (!(names = get(by_kind, kindkey))) {
+		names = json_object_new_object();
+		json_object_object_add(by_kind, kindkey, names);
+	}
+	json_object_object_add(names, key, json_object_new_string(name));
+}
+
+static void index_unset(struct controller *ctl, const char *uid, const char *kindkey, const char *key)
+{
+	struct json_object *by_kind = get(ctl->index, uid), *names = get(by_kind, kindkey);
+	if (!names)
+		return;
+	json_object_object_del(names, key);
+	if (json_object_object_length(names) == 0)
+		json_object_object_del(by_kind, kindkey);
+	if (json_object_object_length(by_kind) == 0)
+		json_object_object_del(ctl->index, uid);
+}
+
+/* A child appeared, changed or went: fix the index and enqueue the parents
+ * it belonged to and belongs to now. */
+static void child_moved(struct child_kind *kid, struct json_object *old_obj, struct json_object *new_obj)
+{
+	struct controller *ctl = kid->ctl;
+	struct json_object *any = new_obj ? new_obj : old_obj;
+	char key[KEY_MAX];
+	if (!informer_key(any, key, sizeof(key)))
+		return;
+	const char *ns = get_str(get(any, "metadata"), "namespace");
+	struct json_object *old_ref = old_obj ? owner_ref(ctl, old_obj) : NULL;
+	struct json_object *new_ref = new_obj ? owner_ref(ctl, new_obj) : NULL;
+	const char *old_uid = get_str(old_ref, "uid"), *new_uid = get_str(new_ref, "uid");
+	if (old_uid && (!new_uid || strcmp(old_uid, new_uid))) {
+		index_unset(ctl, old_uid, kid->kindkey, key);
+		enqueue(ctl, ns, get_str(old_ref, "name"));
+	}
+	if (new_uid) {
+		index_set(ctl, new_uid, kid->kindkey, key, get_str(get(new_obj, "metadata"), "name"));
+		enqueue(ctl, ns, get_str(new_ref, "name"));
+	}
+}
+
+static void on_child_add(void *ud, struct json_object *obj)
+{
+	child_moved(ud, NULL, obj);
+}
+
+static void on_child_update(void *ud, struct json_object *old_obj, struct json_object *new_obj)
+{
+	child_moved(ud, old_obj, new_obj);
+}
+
+static void on_child_delete(void *ud, struct json_object *obj)
+{
+	child_moved(ud, obj, NULL);
+}
+
+/* ---------------------------------------------------------------- the CRD gate */
+
+static struct json_object *find_crd(const struct controller *ctl, struct json_object *crds)
+{
+	json_object_object_foreach(crds, name, crd)
+	{
+		(void)name;
+		struct json_object *spec = get(crd, "spec");
+		const char *group = get_str(spec, "group"), *kind = get_str(get(spec, "names"), "kind");
+		if (group && kind && !strcmp(group, ctl->group) && !strcmp(kind, ctl->cc->parent_kind))
+			return crd;
+	}
+	return NULL;
+}
+
+/* Established and serving the configured version; else why not in why. */
+static bool crd_usable(const struct controller *ctl, struct json_object *crd, char *why, size_t len)
+{
+	const char *version = strchr(ctl->cc->parent_api_version, '/') + 1;
+	struct json_object *versions = get(get(crd, "spec"), "versions");
+	bool served = false;
+	for (size_t i = 0; versions && i < json_object_array_length(versions); i++) {
+		struct json_object *v = json_object_array_get_idx(versions, i);
+		const char *name = get_str(v, "name");
+		if (name && !strcmp(name, version) && get(v, "served") && json_object_get_boolean(get(v, "served")))
+			served = true;
+	}
+	if (!served) {
+		snprintf(why, len, "version %s is not served", version);
+		return false;
+	}
+	struct json_object *conds = get(get(crd, "status"), "conditions");
+	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+		struct json_object *c = json_object_array_get_idx(conds, i);
+		const char *type = get_str(c, "type"), *status = get_str(c, "status");
+		if (type && status && !strcmp(type, "Established") && !strcmp(status, "True"))
+			return true;
+	}
+	snprintf(why, len, "not Established");
+	return false;
+}
+
+static struct informer *start_informer(struct controller *ctl, const struct kresource *res, const char *selector,
+				       struct informer_handlers h, void *ud, struct cx_err *err)
+{
+	struct informer_options o = {.resource = res, .namespace = ctl->cc->namespace, .label_selector = selector,
+				     .handlers = h, .ud = ud};
+	return informer_new(ctl->env.client, ctl->env.mux, &o, err);
+}
+
+/* Resolves the parent and child kinds and starts the informers. */
+static int pass_gate(struct controller *ctl, int64_t now_ms)
+{
+	struct cx_err err = {0};
+	const struct kresource *parent = NULL;
+	const struct kresource *kids[64] = {0};
+	if (ctl->cc->n_children > 64)
+		return -E2BIG;
+	if (discovery_resolve(ctl->env.discovery, ctl->cc->parent_api_version, ctl->cc->parent_kind, &parent, &err)) {
+		snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for %s", err.msg);
+		return err.code;
+	}
+	for (size_t i = 0; i < ctl->cc->n_children; i++)
+		if (discovery_resolve(ctl->env.discovery, ctl->cc->children[i].api_version, ctl->cc->children[i].kind,
+				      &kids[i], &err)) {
+			snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for child kind %s", err.msg);
+			return err.code;
+		}
+	char selector[300];
+	snprintf(selector, sizeof(selector), "coxswain.io/controller=%s", ctl->cc->name);
+	struct informer_handlers ph = {on_parent_change, on_parent_update, NULL};
+	struct informer_handlers kh = {on_child_add, on_child_update, on_child_delete};
+	if (!(ctl->parents = start_informer(ctl, parent, NULL, ph, ctl, &err)))
+		goto fail;
+	for (size_t i = 0; i < ctl->cc->n_children; i++)
+		if (!(ctl->kids[i].inf = start_informer(ctl, kids[i], selector, kh, &ctl->kids[i], &err)))
+			goto fail;
+	ctl->running = true;
+	ctl->next_resync_ms = now_ms + (int64_t)ctl->cc->resync_period_seconds * 1000;
+	log_kv(LOG_LEVEL_INFO, 0, "starting informers", "controller", ctl->cc->name, "parent", parent->resource, NULL);
+	return 0;
+fail:
+	stop_informers(ctl);
+	snprintf(ctl->waiting, sizeof(ctl->waiting), "cannot start informers: %s", err.msg);
+	return err.code;
+}
+
+static void gate(struct controller *ctl, struct json_object *crds, int64_t now_ms)
+{
+	if (!crds)
+		return; /* the CRD informer has not listed yet */
+	struct json_object *crd = *ctl->group ? find_crd(ctl, crds) : NULL;
+	char why[128];
+	if (crd) {
+		const char *name = get_str(get(crd, "metadata"), "name");
+		ctl->parent_is_crd = true;
+		if (!crd_usable(ctl, crd, why, sizeof(why)))
+			snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for CRD %s (%s)", name, why);
+		else
+			pass_gate(ctl, now_ms);
+	} else {
+		ctl->parent_is_crd = false;
+		if (now_ms >= ctl->next_discovery_ms) {
+			/* A built-in or aggregated kind needs no CRD. */
+			ctl->next_discovery_ms = now_ms + DISCOVERY_RETRY_MS;
+			pass_gate(ctl, now_ms);
+		}
+		if (!ctl->running)
+			snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the CRD of %s%s%s (not found)",
+				 ctl->cc->parent_kind, *ctl->group ? "." : "", ctl->group);
+	}
+	if (!ctl->running && now_ms >= ctl->next_wait_log_ms) {
+		log_kv(LOG_LEVEL_INFO, 0, ctl->waiting, "controller", ctl->cc->name, NULL);
+		ctl->next_wait_log_ms = now_ms + WAIT_LOG_INTERVAL_MS;
+	}
+}
+
+/* ---------------------------------------------------------------- running */
+
+static void resync(struct controller *ctl)
+{
+	json_object_object_foreach(informer_store(ctl->parents), key, parent)
+	{
+		(void)key;
+		enqueue_parent(ctl, parent);
+	}
+}
+
+void controller_tick(struct controller *ctl, struct json_object *crds, int64_t now_ms)
+{
+	if (!ctl->running) {
+		gate(ctl, crds, now_ms);
+		if (!ctl->running)
+			return;
+	} else if (ctl->parent_is_crd && crds) {
+		struct json_object *crd = find_crd(ctl, crds);
+		char why[128] = "deleted";
+		if (!crd || !crd_usable(ctl, crd, why, sizeof(why))) {
+			log_kv(LOG_LEVEL_WARNING, 0, "the parent's CRD went away; waiting for it again", "controller",
+			       ctl->cc->name, "why", why, NULL);
+			stop_informers(ctl);
+			ctl->next_wait_log_ms = 0;
+			gate(ctl, crds, now_ms);
+			return;
+		}
+	}
+	struct cx_err err = {0};
+	informer_tick(ctl->parents, now_ms, &err);
+	for (size_t i = 0; i < ctl->cc->n_children; i++)
+		informer_tick(ctl->kids[i].inf, now_ms, &err);
+	if (ctl->cc->resync_period_seconds > 0 && now_ms >= ctl->next_resync_ms && controller_ready(ctl)) {
+		resync(ctl);
+		ctl->next_resync_ms = now_ms + (int64_t)ctl->cc->resync_period_seconds * 1000;
+	}
+	if (controller_ready(ctl))
+		ctl->waiting[0] = '\0';
+	else
+		snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the caches of %s to sync", ctl->cc->name);
+}
+
+static long min_ms(long a, long b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+long controller_next_ms(const struct controller *ctl, int64_t now_ms)
+{
+	if (!ctl->running) {
+		long d = ctl->next_discovery_ms > now_ms ? (long)(ctl->next_discovery_ms - now_ms) : 0;
+		return min_ms(d, ctl->next_wait_log_ms > now_ms ? (long)(ctl->next_wait_log_ms - now_ms) : 0);
+	}
+	long next = informer_next_ms(ctl->parents, now_ms);
+	for (size_t i = 0; i < ctl->cc->n_children; i++)
+		next = min_ms(next, informer_next_ms(ctl->kids[i].inf, now_ms));
+	if (ctl->cc->resync_period_seconds > 0)
+		next = min_ms(next, ctl->next_resync_ms > now_ms ? (long)(ctl->next_resync_ms - now_ms) : 0);
+	return next;
+}
+
+bool controller_ready(const struct controller *ctl)
+{
+	if (!ctl->running || !informer_synced(ctl->parents))
+		return false;
+	for (size_t i = 0; i < ctl->cc->n_children; i++)
+		if (!informer_synced(ctl->kids[i].inf))
+			return false;
+	return true;
+}
+
+const char *controller_waiting_for(const struct controller *ctl)
+{
+	return ctl->waiting;
+}
+
+size_t controller_parents(const struct controller *ctl)
+{
+	return ctl->parents ? (size_t)json_object_object_length(informer_store(ctl->parents)) : 0;
+}
+
+int controller_job_objects(const struct controller *ctl, const char *ns_name, struct json_object **parent,
+			   struct json_object **children)
+{
+	*parent = *children = NULL;
+	struct json_object *p = ctl->parents ? informer_get(ctl->parents, ns_name) : NULL;
+	if (!p)
+		return -ENOENT;
+	struct json_object *by_kind = get(ctl->index, get_str(get(p, "metadata"), "uid"));
+	struct json_object *out = json_object_new_object();
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctl->cc->n_children; i++) {
+		const struct child_kind *kid = &ctl->kids[i];
+		struct json_object *of_kind = json_object_new_object(), *names = get(by_kind, kid->kindkey);
+		if (names) {
+			json_object_object_foreach(names, key, name)
+			{
+				struct json_object *child = informer_get(kid->inf, key);
+				if (child)
+					json_object_object_add(of_kind, json_object_get_string(name),
+							       json_object_get(child));
+			}
+		}
+		json_object_object_add(out, kid->kindkey, of_kind);
+	}
+	*parent = json_object_get(p);
+	*children = out;
+	return 0;
+}

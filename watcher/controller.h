@@ -1,0 +1,71 @@
+/* controller: the watch side of one configured controller.
+ *
+ * It waits until the parent's CRD exists and is Established (the operator
+ * never creates it: it only reads CRDs), then runs an informer for the
+ * parents and one per child kind, maps every child event to its parent
+ * through the controller ownerReference, and puts parent keys on the work
+ * queue: on any change of a parent or of one of its children, and for
+ * everything every resyncPeriodSeconds. When the CRD goes away it stops its
+ * informers and waits again; other controllers are not affected.
+ *
+ * Queue keys are "<controller>/<namespace>/<name>" ("<controller>/<name>"
+ * for cluster-scoped parents). */
+#ifndef COXSWAIN_CONTROLLER_H
+#define COXSWAIN_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config_controller;
+struct controller;
+struct cx_err;
+struct discovery;
+struct json_object;
+struct kclient;
+struct kwatch_mux;
+struct workqueue;
+
+/* What every controller of the watcher shares; all borrowed. */
+struct controller_env {
+	struct kclient *client;
+	struct kwatch_mux *mux;
+	struct discovery *discovery;
+	struct workqueue *queue;
+};
+
+/* cc and env are borrowed and must outlive the controller. */
+struct controller *controller_new(const struct config_controller *cc, const struct controller_env *env,
+				  struct cx_err *err);
+
+void controller_free(struct controller **ctl);
+
+/* Moves the controller on at now_ms: the CRD gate (crds: the CRD informer's
+ * store, or NULL while it is not synced), its informers, the periodic
+ * resync. */
+void controller_tick(struct controller *ctl, struct json_object *crds, int64_t now_ms);
+
+/* Milliseconds until controller_tick has something to do; -1 if nothing is
+ * scheduled (it still wants a tick when the CRDs change). */
+long controller_next_ms(const struct controller *ctl, int64_t now_ms);
+
+/* True when its CRD is Established and every cache has synced. */
+bool controller_ready(const struct controller *ctl);
+
+/* Why it is not ready ("waiting for CRD websites.example.com (not
+ * Established)"), or "" when ready. Borrowed. */
+const char *controller_waiting_for(const struct controller *ctl);
+
+const char *controller_name(const struct controller *ctl);
+
+/* The parent under ns_name ("ns/name" or "name") and its children as the
+ * hook request wants them: {"Kind.apiVersion": {"name": object}}, with an
+ * entry for every declared kind. Both owned by the caller. Returns -ENOENT
+ * when the parent is not in the cache (deleted meanwhile). */
+int controller_job_objects(const struct controller *ctl, const char *ns_name, struct json_object **parent,
+			   struct json_object **children);
+
+/* Number of parents cached. */
+size_t controller_parents(const struct controller *ctl);
+
+#endif

@@ -1,0 +1,314 @@
+#include "config.h"
+
+#include "informer.h"
+#include "backoff.h"
+#include "discovery.h"
+#include "err.h"
+#include "kclient.h"
+#include "kwatch.h"
+#include "log.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct informer {
+	struct kclient *c;                  /* borrowed */
+	struct kwatch_mux *mux;             /* borrowed */
+	const struct kresource *res;        /* borrowed */
+	char *path;                         /* the collection */
+	char *label_selector;
+	struct informer_handlers h;
+	void *ud;
+	struct json_object *store;          /* key → object */
+	struct kwatch *w;
+	char *rv;                           /* where the next watch starts */
+	bool synced;
+	bool need_list, need_watch;
+	int64_t due_ms;                     /* not before this (monotonic ms) */
+	struct backoff backoff;
+	uint64_t lists, watches;
+};
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *str_at(struct json_object *o, const char *a, const char *b)
+{
+	struct json_object *x = NULL, *y = NULL;
+	if (!json_object_object_get_ex(o, a, &x) || !json_object_object_get_ex(x, b, &y))
+		return NULL;
+	return json_object_get_string(y);
+}
+
+bool informer_key(struct json_object *obj, char *buf, size_t len)
+{
+	const char *name = str_at(obj, "metadata", "name"), *ns = str_at(obj, "metadata", "namespace");
+	if (!name)
+		return false;
+	int n = ns && *ns ? snprintf(buf, len, "%s/%s", ns, name) : snprintf(buf, len, "%s", name);
+	return n > 0 && (size_t)n < len;
+}
+
+struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o,
+			      struct cx_err *err)
+{
+	struct informer *inf = calloc(1, sizeof(*inf));
+	if (!inf) {
+		cx_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	inf->c = c;
+	inf->mux = mux;
+	inf->res = o->resource;
+	inf->h = o->handlers;
+	inf->ud = o->ud;
+	inf->need_list = true;
+	inf->path = kresource_path(o->resource, o->namespace, NULL, NULL);
+	inf->store = json_object_new_object();
+	struct backoff_params reconnect = BACKOFF_WATCH_RECONNECT;
+	if (!inf->path || !inf->store || (o->label_selector && !(inf->label_selector = strdup(o->label_selector))) ||
+	    backoff_init(&inf->backoff, &reconnect, err)) {
+		cx_err_set(err, -ENOMEM, "out of memory");
+		informer_free(&inf);
+	}
+	return inf;
+}
+
+void informer_free(struct informer **infp)
+{
+	struct informer *inf = *infp;
+	if (!inf)
+		return;
+	kwatch_free(&inf->w);
+	json_object_put(inf->store);
+	free(inf->rv);
+	free(inf->label_selector);
+	free(inf->path);
+	free(inf);
+	*infp = NULL;
+}
+
+static void set_rv(struct informer *inf, const char *rv)
+{
+	char *copy = rv ? strdup(rv) : NULL;
+	free(inf->rv);
+	inf->rv = copy;
+}
+
+/* Puts obj (a reference is taken) under its key and tells the handlers. */
+static void store_put(struct informer *inf, struct json_object *obj)
+{
+	char key[512];
+	if (!informer_key(obj, key, sizeof(key)))
+		return;
+	struct json_object *old = NULL;
+	if (json_object_object_get_ex(inf->store, key, &old))
+		json_object_get(old); /* keep it alive for on_update */
+	json_object_object_add(inf->store, key, json_object_get(obj));
+	if (old && inf->h.on_update)
+		inf->h.on_update(inf->ud, old, obj);
+	else if (!old && inf->h.on_add)
+		inf->h.on_add(inf->ud, obj);
+	json_object_put(old);
+}
+
+static void store_del(struct informer *inf, const char *key)
+{
+	struct json_object *old = NULL;
+	if (!json_object_object_get_ex(inf->store, key, &old))
+		return;
+	json_object_get(old);
+	json_object_object_del(inf->store, key);
+	if (inf->h.on_delete)
+		inf->h.on_delete(inf->ud, old);
+	json_object_put(old);
+}
+
+static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
+{
+	(void)err;
+	struct informer *inf = ud;
+	char key[512];
+	switch (ev->type) {
+	case WATCH_ADDED:
+	case WATCH_MODIFIED:
+		store_put(inf, ev->object);
+		break;
+	case WATCH_DELETED:
+		if (informer_key(ev->object, key, sizeof(key)))
+			store_del(inf, key);
+		break;
+	case WATCH_BOOKMARK:
+		break;
+	}
+	return 0;
+}
+
+static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_err *err)
+{
+	struct informer *inf = ud;
+	set_rv(inf, kwatch_resource_version(w));
+	bool progressed = kwatch_events(w) > 0;
+	kwatch_free(&inf->w);
+	int64_t now = monotonic_ms();
+	if (code == -ESTALE || !inf->rv) {
+		log_kv(LOG_LEVEL_INFO, 2, "relisting", "resource", inf->path, "reason", err->msg, NULL);
+		inf->need_list = true;
+		inf->due_ms = now;
+		return;
+	}
+	inf->need_watch = true;
+	if (code == 0) {
+		/* The server's timeoutSeconds: re-open at once. */
+		backoff_reset(&inf->backoff);
+		inf->due_ms = now;
+		return;
+	}
+	if (progressed)
+		backoff_reset(&inf->backoff);
+	long delay = backoff_next_ms(&inf->backoff);
+	char ms[24];
+	snprintf(ms, sizeof(ms), "%ld", delay);
+	log_kv(LOG_LEVEL_WARNING, 0, "watch failed; retrying", "resource", inf->path, "error", err->msg, "retry_in_ms",
+	       ms, NULL);
+	inf->due_ms = now + delay;
+}
+
+/* LIST collects the new contents here before they replace the store. */
+static int collect(void *ud, struct json_object *item, struct cx_err *err)
+{
+	(void)err;
+	struct json_object **fresh = ud;
+	char key[512];
+	struct json_object *meta = NULL;
+	if (json_object_object_get_ex(item, "metadata", &meta))
+		json_object_object_del(meta, "managedFields");
+	if (informer_key(item, key, sizeof(key)))
+		json_object_object_add(*fresh, key, json_object_get(item));
+	return 0;
+}
+
+/* Replaces the store with a LIST's result, telling the handlers what the
+ * difference is: adds, changed objects (by resourceVersion) and deletes. */
+static void replace_store(struct informer *inf, struct json_object *fresh)
+{
+	json_object_object_foreach(fresh, key, obj)
+	{
+		/* Items of a list carry no apiVersion/kind; the cache's objects do. */
+		json_object_object_add(obj, "apiVersion", json_object_new_string(inf->res->api_version));
+		json_object_object_add(obj, "kind", json_object_new_string(inf->res->kind));
+		struct json_object *old = NULL;
+		if (!json_object_object_get_ex(inf->store, key, &old)) {
+			store_put(inf, obj);
+			continue;
+		}
+		const char *a = str_at(old, "metadata", "resourceVersion"), *b = str_at(obj, "metadata", "resourceVersion");
+		if (!a || !b || strcmp(a, b))
+			store_put(inf, obj);
+	}
+	/* Collect first: deleting while iterating the store is not allowed. */
+	struct json_object *gone = json_object_new_array();
+	json_object_object_foreach(inf->store, key2, obj2)
+	{
+		(void)obj2;
+		if (!json_object_object_get_ex(fresh, key2, NULL))
+			json_object_array_add(gone, json_object_new_string(key2));
+	}
+	for (size_t i = 0; i < json_object_array_length(gone); i++)
+		store_del(inf, json_object_get_string(json_object_array_get_idx(gone, i)));
+	json_object_put(gone);
+}
+
+static int do_list(struct informer *inf, struct cx_err *err)
+{
+	struct json_object *fresh = json_object_new_object();
+	struct kclient_list_opts o = {.label_selector = inf->label_selector};
+	char *rv = NULL;
+	inf->lists++;
+	int r = fresh ? kclient_list(inf->c, inf->path, &o, collect, &fresh, &rv, err) : -ENOMEM;
+	if (!r) {
+		replace_store(inf, fresh);
+		free(inf->rv);
+		inf->rv = rv;
+		inf->synced = true;
+		inf->need_list = false;
+		inf->need_watch = true;
+		log_kv(LOG_LEVEL_INFO, 2, "listed", "resource", inf->path, "resourceVersion", inf->rv ? inf->rv : "",
+		       NULL);
+	}
+	json_object_put(fresh);
+	return r;
+}
+
+static int do_watch(struct informer *inf, struct cx_err *err)
+{
+	struct kwatch_options o = {.path = inf->path, .resource_version = inf->rv,
+				   .label_selector = inf->label_selector, .drop_managed_fields = true};
+	inf->watches++;
+	inf->w = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, err);
+	if (!inf->w)
+		return err ? err->code : -ENOMEM;
+	inf->need_watch = false;
+	return 0;
+}
+
+int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err)
+{
+	if ((!inf->need_list && !inf->need_watch) || now_ms < inf->due_ms)
+		return 0;
+	int r = inf->need_list ? do_list(inf, err) : 0;
+	if (!r && inf->need_watch)
+		r = do_watch(inf, err);
+	if (r) {
+		long delay = backoff_next_ms(&inf->backoff);
+		char ms[24];
+		snprintf(ms, sizeof(ms), "%ld", delay);
+		log_kv(LOG_LEVEL_WARNING, 0, inf->need_list ? "list failed; retrying" : "watch failed; retrying",
+		       "resource", inf->path, "error", err ? err->msg : "", "retry_in_ms", ms, NULL);
+		inf->due_ms = now_ms + delay;
+	} else if (!inf->need_list) {
+		inf->due_ms = 0;
+	}
+	return r;
+}
+
+long informer_next_ms(const struct informer *inf, int64_t now_ms)
+{
+	if (!inf->need_list && !inf->need_watch)
+		return -1;
+	return inf->due_ms > now_ms ? (long)(inf->due_ms - now_ms) : 0;
+}
+
+bool informer_synced(const struct informer *inf)
+{
+	return inf->synced;
+}
+
+struct json_object *informer_store(const struct informer *inf)
+{
+	return inf->store;
+}
+
+struct json_object *informer_get(const struct informer *inf, const char *key)
+{
+	struct json_object *obj = NULL;
+	return json_object_object_get_ex(inf->store, key, &obj) ? obj : NULL;
+}
+
+uint64_t informer_lists(const struct informer *inf)
+{
+	return inf->lists;
+}
+
+uint64_t informer_watches(const struct informer *inf)
+{
+	return inf->watches;
+}

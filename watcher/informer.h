@@ -1,0 +1,76 @@
+/* informer: one resource's objects, kept in memory and up to date, as
+ * client-go's reflector + store: a paginated LIST, then a WATCH from the
+ * list's resourceVersion; a watch that ends cleanly is re-opened from the
+ * last resourceVersion; 410 Gone means LIST again; other failures back off
+ * (800 ms doubling to 30 s, with jitter) and retry. Objects are stored
+ * without metadata.managedFields, keyed "namespace/name" ("name" for
+ * cluster-scoped ones).
+ *
+ * Single-threaded: the LIST is a blocking kclient_list inside
+ * informer_tick; the WATCH runs on the caller's kwatch_mux, whose events are
+ * dispatched from the caller's poll loop. Handlers are called for every
+ * change the store sees, including the differences a relist finds. */
+#ifndef COXSWAIN_INFORMER_H
+#define COXSWAIN_INFORMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cx_err;
+struct informer;
+struct json_object;
+struct kclient;
+struct kresource;
+struct kwatch_mux;
+
+/* Each handler may be NULL. Objects are borrowed for the call (json_object_get
+ * to keep one). */
+struct informer_handlers {
+	void (*on_add)(void *ud, struct json_object *obj);
+	void (*on_update)(void *ud, struct json_object *old_obj, struct json_object *new_obj);
+	void (*on_delete)(void *ud, struct json_object *obj);
+};
+
+struct informer_options {
+	const struct kresource *resource;   /* borrowed; outlives the informer */
+	const char *namespace;              /* NULL or "" = all namespaces */
+	const char *label_selector;         /* or NULL */
+	struct informer_handlers handlers;
+	void *ud;
+};
+
+/* c and mux are borrowed and must outlive the informer. Nothing happens
+ * until the first informer_tick. */
+struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o,
+			      struct cx_err *err);
+
+/* Stops the watch, drops the store and frees. */
+void informer_free(struct informer **inf);
+
+/* Does what is due at now_ms (monotonic): the first LIST, a relist, a
+ * re-watch after backoff. Returns 0, or the error of a LIST that failed (it
+ * is retried with backoff; the informer stays usable). */
+int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err);
+
+/* Milliseconds from now_ms until informer_tick has something to do; -1 when
+ * it waits only on the watch. */
+long informer_next_ms(const struct informer *inf, int64_t now_ms);
+
+/* True once a LIST has filled the store (client-go's HasSynced). */
+bool informer_synced(const struct informer *inf);
+
+/* The store: a json-c object mapping key → object. Borrowed; do not modify. */
+struct json_object *informer_store(const struct informer *inf);
+
+/* The object with key ("ns/name" or "name"), borrowed, or NULL. */
+struct json_object *informer_get(const struct informer *inf, const char *key);
+
+/* Counters for metrics and tests. */
+uint64_t informer_lists(const struct informer *inf);
+uint64_t informer_watches(const struct informer *inf);
+
+/* "ns/name" or "name" of obj into buf; false if obj has no metadata.name. */
+bool informer_key(struct json_object *obj, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,219 @@
+/* coxswain-watcher: flags, configuration, then watcher_run. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cxconfig.h"
+#include "err.h"
+#include "log.h"
+#include "watcher.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: coxswain-watcher --config FILE [flags]\n"
+		"       coxswain-watcher --check-config FILE\n"
+		"\n"
+		"  --config FILE          coxswain.yaml (controllers, hooks, endpoints)\n"
+		"  --check-config FILE    validate FILE, print what is wrong, exit 0 or 1\n"
+		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
+		"  --context NAME         kubeconfig context instead of current-context\n"
+		"  --namespace NS         instead of the context's namespace\n"
+		"  --endpoint URL         worker endpoint (ipc://... or tcp://host:port) instead of the config's\n"
+		"  --leader-elect BOOL    take part in leader election (default: the config's, true)\n"
+		"  --drain-timeout SECS   on SIGTERM, wait this long for jobs in flight (default 25)\n"
+		"  --spawn-workers N      also run the worker supervisor with N workers, as a child process\n"
+		"  -v, --v N              log verbosity (0 default, 2 steady-state detail, 4 debug, 6 every request)\n"
+		"  --log-format FMT       text (default) or json\n"
+		"  -h, --help             this text\n");
+}
+
+/* Parses a non-negative integer flag value. */
+static int parse_count(const char *flag, const char *s, int max, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > max) {
+		fprintf(stderr, "coxswain-watcher: %s: expected a whole number from 0 to %d, got \"%s\"\n", flag, max, s);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_bool(const char *flag, const char *s, bool *out)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(s, "false") || !strcmp(s, "0")) {
+		*out = false;
+		return 0;
+	}
+	fprintf(stderr, "coxswain-watcher: %s: expected true or false, got \"%s\"\n", flag, s);
+	return -EINVAL;
+}
+
+/* coxswain-worker is installed next to coxswain-watcher; in the build tree
+ * it is in ../worker/. */
+static int worker_binary(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	const char *dir = dirname(self);
+	const char *places[] = {"", "/../worker"};
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		int w = snprintf(buf, len, "%s%s/coxswain-worker", dir, places[i]);
+		if (w > 0 && (size_t)w < len && access(buf, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
+	       O_LOGFMT };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, O_CONFIG},
+		{"check-config", required_argument, NULL, O_CHECK},
+		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
+		{"context", required_argument, NULL, O_CONTEXT},
+		{"namespace", required_argument, NULL, O_NAMESPACE},
+		{"endpoint", required_argument, NULL, O_ENDPOINT},
+		{"leader-elect", required_argument, NULL, O_LEADER},
+		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		{"spawn-workers", required_argument, NULL, O_SPAWN},
+		{"v", required_argument, NULL, 'v'},
+		{"log-format", required_argument, NULL, O_LOGFMT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL, *check = NULL, *log_format = NULL;
+	struct watcher_options o = {0};
+	int spawn = -1, verbosity = 0;
+	bool leader_set = false, leader = true;
+	for (int c; (c = getopt_long(argc, argv, "hv:", opts, NULL)) != -1;) {
+		switch (c) {
+		case O_CONFIG: config_path = optarg; break;
+		case O_CHECK: check = optarg; break;
+		case O_KUBECONFIG: o.conn.kubeconfig = optarg; break;
+		case O_CONTEXT: o.conn.context = optarg; break;
+		case O_NAMESPACE: o.conn.namespace = optarg; break;
+		case O_ENDPOINT: o.endpoint = optarg; break;
+		case O_LEADER:
+			if (parse_bool("--leader-elect", optarg, &leader))
+				return 2;
+			leader_set = true;
+			break;
+		case O_DRAIN:
+			if (parse_count("--drain-timeout", optarg, 3600, &o.drain_timeout_s))
+				return 2;
+			break;
+		case O_SPAWN:
+			if (parse_count("--spawn-workers", optarg, 1024, &spawn))
+				return 2;
+			break;
+		case 'v':
+			if (parse_count("-v", optarg, 10, &verbosity))
+				return 2;
+			break;
+		case O_LOGFMT: log_format = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "coxswain-watcher: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	struct cx_err err = {0};
+	log_set_verbosity(verbosity);
+	if (log_format) {
+		enum log_format f;
+		if (log_parse_format(log_format, &f, &err)) {
+			fprintf(stderr, "coxswain-watcher: --log-format: %s\n", err.msg);
+			return 2;
+		}
+		log_set_format(f);
+	}
+	if (check) {
+		struct config *cfg = config_load(check, &err);
+		if (!cfg) {
+			fprintf(stderr, "%s\n", err.msg);
+			return 1;
+		}
+		printf("%s: ok (%zu controller%s)\n", check, cfg->n_controllers, cfg->n_controllers == 1 ? "" : "s");
+		config_free(&cfg);
+		return 0;
+	}
+	if (!config_path) {
+		fprintf(stderr, "coxswain-watcher: --config FILE is required\n");
+		usage(stderr);
+		return 2;
+	}
+	struct config *cfg = config_load(config_path, &err);
+	if (!cfg) {
+		log_kv(LOG_LEVEL_ERROR, 0, "invalid configuration", "error", err.msg, NULL);
+		return 1;
+	}
+	o.config = cfg;
+	o.leader_elect = leader_set ? leader : cfg->leader_election;
+
+	char worker[PATH_MAX], count[16], vbuf[16];
+	char *wargv[20];
+	if (spawn >= 0) {
+		if (worker_binary(worker, sizeof(worker))) {
+			log_kv(LOG_LEVEL_ERROR, 0, "cannot find coxswain-worker next to coxswain-watcher", NULL);
+			config_free(&cfg);
+			return 1;
+		}
+		int n = 0;
+		snprintf(count, sizeof(count), "%d", spawn);
+		snprintf(vbuf, sizeof(vbuf), "%d", verbosity);
+		wargv[n++] = worker;
+		wargv[n++] = "--config";
+		wargv[n++] = (char *)config_path;
+		wargv[n++] = "-v";
+		wargv[n++] = vbuf;
+		if (spawn > 0) {
+			wargv[n++] = "--workers";
+			wargv[n++] = count;
+		}
+		if (o.endpoint) {
+			wargv[n++] = "--endpoint";
+			wargv[n++] = (char *)o.endpoint;
+		}
+		if (o.conn.kubeconfig) {
+			wargv[n++] = "--kubeconfig";
+			wargv[n++] = (char *)o.conn.kubeconfig;
+		}
+		if (o.conn.context) {
+			wargv[n++] = "--context";
+			wargv[n++] = (char *)o.conn.context;
+		}
+		if (log_format) {
+			wargv[n++] = "--log-format";
+			wargv[n++] = (char *)log_format;
+		}
+		wargv[n] = NULL;
+		o.worker_argv = wargv;
+	}
+	int r = watcher_run(&o, &err);
+	if (r)
+		log_kv(LOG_LEVEL_ERROR, 0, "coxswain-watcher failed", "error", err.msg, NULL);
+	config_free(&cfg);
+	return r ? 1 : 0;
+}

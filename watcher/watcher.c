@@ -1,0 +1,483 @@
+#include "config.h"
+
+#include "watcher.h"
+#include "broker.h"
+#include "controller.h"
+#include "cxconfig.h"
+#include "discovery.h"
+#include "err.h"
+#include "httpd.h"
+#include "informer.h"
+#include "kclient.h"
+#include "kwatch.h"
+#include "leader.h"
+#include "log.h"
+#include "metrics.h"
+#include "workqueue.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define DEFAULT_DRAIN_TIMEOUT_S 25
+/* The API calls around a hook (GET, applies, status, Events) get this much
+ * time on top of the hook's own timeout before a job counts as lost. */
+#define JOB_API_BUDGET_MS 60000
+#define MAX_POLL 512
+/* A controller past its CRD gate with no watch running for this long is
+ * stuck (its reconnects keep failing): /healthz says so. */
+#define STUCK_WATCHES_MS 120000
+
+struct watcher {
+	const struct watcher_options *o;
+	const struct config *cfg;
+	struct restconfig *rc;
+	struct kclient *client;
+	struct kwatch_mux *mux;
+	struct discovery *disco;
+	struct workqueue *queue;
+	struct broker *broker;
+	struct leader *leader;
+	struct informer *crds;
+	struct controller **ctls;
+	size_t n_ctls;
+	struct metrics *metrics;
+	struct metrics_std std;
+	struct metrics_workqueue mq;
+	struct metrics_controller *mcs;
+	struct httpd *health, *metrics_httpd;
+	int sigfd;
+	pid_t supervisor;
+	bool draining;
+	int64_t drain_deadline_ms;
+	int64_t watches_seen_ms;     /* last time a watch was running (or none was needed) */
+	char crd_error[CX_ERR_MSG_MAX];
+};
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long min_ms(long a, long b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static struct controller *controller_for_key(struct watcher *w, const char *key, const char **rest, size_t *index)
+{
+	const char *slash = strchr(key, '/');
+	if (!slash)
+		return NULL;
+	for (size_t i = 0; i < w->n_ctls; i++) {
+		const char *name = controller_name(w->ctls[i]);
+		if (strlen(name) == (size_t)(slash - key) && !strncmp(name, key, (size_t)(slash - key))) {
+			*rest = slash + 1;
+			if (index)
+				*index = i;
+			return w->ctls[i];
+		}
+	}
+	return NULL;
+}
+
+static int job_for(void *ud, const char *key, struct json_object **parent, struct json_object **children,
+		   int64_t *budget_ms)
+{
+	struct watcher *w = ud;
+	const char *rest = NULL;
+	size_t i = 0;
+	struct controller *ctl = controller_for_key(w, key, &rest, &i);
+	if (!ctl)
+		return -ENOENT;
+	const struct config_controller *cc = &w->cfg->controllers[i];
+	int hook_s = cc->sync.timeout_seconds;
+	if (cc->finalize.set && cc->finalize.timeout_seconds > hook_s)
+		hook_s = cc->finalize.timeout_seconds;
+	*budget_ms = (int64_t)hook_s * 1000 + JOB_API_BUDGET_MS;
+	return controller_job_objects(ctl, rest, parent, children);
+}
+
+static void on_result(void *ud, const char *controller, const char *outcome, double seconds)
+{
+	struct watcher *w = ud;
+	for (size_t i = 0; i < w->n_ctls; i++) {
+		if (strcmp(controller_name(w->ctls[i]), controller))
+			continue;
+		enum metrics_result r = !strcmp(outcome, "success") ? METRICS_RESULT_SUCCESS :
+					!strcmp(outcome, "requeue") ? METRICS_RESULT_REQUEUE_AFTER :
+								      METRICS_RESULT_ERROR;
+		metrics_controller_reconciled(&w->mcs[i], r, seconds);
+	}
+}
+
+/* ---------------------------------------------------------------- leader */
+
+static void started_leading(void *ud)
+{
+	struct watcher *w = ud;
+	log_kv(LOG_LEVEL_INFO, 0, "became the leader", "identity", leader_identity(w->leader), NULL);
+	if (!w->draining)
+		broker_set_dispatching(w->broker, true);
+}
+
+static void stopped_leading(void *ud)
+{
+	struct watcher *w = ud;
+	log_kv(LOG_LEVEL_WARNING, 0, "no longer the leader: dispatching stops", NULL);
+	broker_set_dispatching(w->broker, false);
+}
+
+static void new_leader(void *ud, const char *identity)
+{
+	(void)ud;
+	log_kv(LOG_LEVEL_INFO, 0, "leader observed", "identity", identity, NULL);
+}
+
+/* ---------------------------------------------------------------- health */
+
+static bool crds_synced(const struct watcher *w)
+{
+	return w->crds && informer_synced(w->crds);
+}
+
+static bool is_ready(void *ud, char *why, size_t cap)
+{
+	struct watcher *w = ud;
+	if (!crds_synced(w)) {
+		snprintf(why, cap, "waiting for the CRD cache%s%s", w->crd_error[0] ? ": " : "", w->crd_error);
+		return false;
+	}
+	for (size_t i = 0; i < w->n_ctls; i++)
+		if (!controller_ready(w->ctls[i])) {
+			snprintf(why, cap, "controller %s: %s", controller_name(w->ctls[i]),
+				 controller_waiting_for(w->ctls[i]));
+			return false;
+		}
+	return true;
+}
+
+static bool is_healthy(void *ud, char *why, size_t cap)
+{
+	struct watcher *w = ud;
+	if (monotonic_ms() - w->watches_seen_ms > STUCK_WATCHES_MS) {
+		snprintf(why, cap, "no watch has been running for %d s although controllers need them",
+			 STUCK_WATCHES_MS / 1000);
+		return false;
+	}
+	return true;
+}
+
+static void collect(void *ud)
+{
+	struct watcher *w = ud;
+	struct workqueue_stats st;
+	workqueue_stats(w->queue, &st);
+	metrics_set(w->mq.depth, (double)st.depth);
+	metrics_set(w->mq.adds, (double)st.adds_total);
+	metrics_set(w->mq.retries, (double)st.retries_total);
+	metrics_set(metrics_labels(w->std.workers, NULL), (double)broker_workers(w->broker));
+	metrics_set(metrics_labels(w->std.worker_restarts_total, NULL), (double)broker_worker_restarts(w->broker));
+	metrics_set(metrics_labels(w->std.poisoned_objects, NULL), (double)broker_poisoned(w->broker));
+	if (w->leader)
+		metrics_set(metrics_labels(w->std.leader, w->cfg->lease_name, NULL), leader_is_leader(w->leader));
+	for (size_t i = 0; i < w->n_ctls; i++)
+		metrics_set(w->mcs[i].ready, controller_ready(w->ctls[i]));
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static int start_supervisor(struct watcher *w, struct cx_err *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return cx_err_set(err, -errno, "cannot fork the worker supervisor: %s", strerror(errno));
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(w->o->worker_argv[0], w->o->worker_argv);
+		fprintf(stderr, "coxswain-watcher: cannot run %s: %s\n", w->o->worker_argv[0], strerror(errno));
+		_exit(127);
+	}
+	w->supervisor = pid;
+	log_kv(LOG_LEVEL_INFO, 0, "started the worker supervisor", "command", w->o->worker_argv[0], NULL);
+	return 0;
+}
+
+static void stop_supervisor(struct watcher *w)
+{
+	if (w->supervisor <= 0)
+		return;
+	kill(w->supervisor, SIGTERM);
+	for (int i = 0; i < 300; i++) { /* its own drain deadline is shorter than these 30 s */
+		if (waitpid(w->supervisor, NULL, WNOHANG) == w->supervisor) {
+			w->supervisor = 0;
+			return;
+		}
+		usleep(100 * 1000);
+	}
+	kill(w->supervisor, SIGKILL);
+	waitpid(w->supervisor, NULL, 0);
+	w->supervisor = 0;
+}
+
+static int setup_metrics(struct watcher *w, struct cx_err *err)
+{
+	if (!(w->metrics = metrics_new()) || metrics_std_register(w->metrics, &w->std, err) ||
+	    metrics_workqueue_bind(&w->std, workqueue_name(w->queue), &w->mq) ||
+	    !(w->mcs = calloc(w->n_ctls ? w->n_ctls : 1, sizeof(*w->mcs))))
+		return cx_err_set(err, -ENOMEM, "cannot set up metrics");
+	for (size_t i = 0; i < w->n_ctls; i++)
+		if (metrics_controller_bind(&w->std, w->cfg->controllers[i].name, &w->mcs[i]))
+			return cx_err_set(err, -ENOMEM, "cannot set up metrics");
+	workqueue_set_observer(w->queue, &(struct workqueue_observer){metrics_workqueue_queue_wait,
+								       metrics_workqueue_work, &w->mq});
+	kclient_set_request_observer(w->client, metrics_rest_request, &w->std);
+	return metrics_add_collector(w->metrics, collect, w);
+}
+
+/* The ud of metrics_render_cb is the registry; httpd passes w. */
+static int render_metrics(void *ud, char **text, size_t *len)
+{
+	return metrics_render(((struct watcher *)ud)->metrics, text, len);
+}
+
+static int setup(struct watcher *w, struct cx_err *err)
+{
+	const struct config *cfg = w->cfg;
+	int r;
+	if (w->o->worker_argv && (r = start_supervisor(w, err)))
+		return r;
+	if ((r = restconfig_load(&w->o->conn, &w->rc, err)))
+		return r;
+	if (!(w->client = kclient_new(w->rc, NULL, err)) || !(w->mux = kwatch_mux_new(err)))
+		return err ? err->code : -ENOMEM;
+	if (!(w->disco = discovery_new(w->client)))
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	if (!(w->queue = workqueue_new("coxswain", NULL, err)))
+		return err ? err->code : -ENOMEM;
+	w->n_ctls = cfg->n_controllers;
+	if (!(w->ctls = calloc(w->n_ctls, sizeof(*w->ctls))))
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	struct controller_env env = {w->client, w->mux, w->disco, w->queue};
+	for (size_t i = 0; i < w->n_ctls; i++)
+		if (!(w->ctls[i] = controller_new(&cfg->controllers[i], &env, err)))
+			return err ? err->code : -ENOMEM;
+	struct broker_options bo = {.endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint};
+	struct broker_source src = {job_for, on_result, w};
+	if (!(w->broker = broker_new(&bo, w->queue, &src, err)))
+		return err ? err->code : -EIO;
+	if ((r = setup_metrics(w, err)))
+		return r;
+	struct httpd_handlers h = {is_healthy, is_ready, render_metrics};
+	bool shared = !strcmp(cfg->health_address, cfg->metrics_address);
+	struct httpd_handlers health_only = {is_healthy, is_ready, NULL}, metrics_only = {NULL, NULL, render_metrics};
+	if (!(w->health = httpd_new(cfg->health_address, shared ? &h : &health_only, w, err)) ||
+	    (!shared && !(w->metrics_httpd = httpd_new(cfg->metrics_address, &metrics_only, w, err))))
+		return err ? err->code : -EINVAL;
+	if (w->o->leader_elect) {
+		struct leader_config lc = {.namespace = cfg->lease_namespace, .name = cfg->lease_name,
+					   .callbacks = {started_leading, stopped_leading, new_leader, w}};
+		if (!(w->leader = leader_new(w->rc, &lc, err)))
+			return err ? err->code : -ENOMEM;
+	} else {
+		broker_set_dispatching(w->broker, true);
+	}
+	return 0;
+}
+
+/* The informer over every CRD, once discovery can name its resource. */
+static void tick_crds(struct watcher *w, int64_t now_ms)
+{
+	struct cx_err err = {0};
+	if (!w->crds) {
+		const struct kresource *res = NULL;
+		if (discovery_resolve(w->disco, "apiextensions.k8s.io/v1", "CustomResourceDefinition", &res, &err)) {
+			snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
+			return;
+		}
+		struct informer_options o = {.resource = res};
+		if (!(w->crds = informer_new(w->client, w->mux, &o, &err))) {
+			snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
+			return;
+		}
+	}
+	if (informer_tick(w->crds, now_ms, &err))
+		snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
+	else if (informer_synced(w->crds))
+		w->crd_error[0] = '\0';
+}
+
+static void teardown(struct watcher *w)
+{
+	if (w->leader) {
+		struct cx_err err = {0};
+		if (leader_release(w->leader, &err))
+			log_kv(LOG_LEVEL_WARNING, 0, "cannot release the Lease", "error", err.msg, NULL);
+	}
+	stop_supervisor(w);
+	leader_free(&w->leader);
+	httpd_free(&w->health);
+	httpd_free(&w->metrics_httpd);
+	broker_free(&w->broker);
+	for (size_t i = 0; i < w->n_ctls; i++)
+		controller_free(&w->ctls[i]);
+	free(w->ctls);
+	informer_free(&w->crds);
+	workqueue_free(&w->queue);
+	discovery_free(&w->disco);
+	kwatch_mux_free(&w->mux);
+	kclient_free(&w->client);
+	metrics_free(&w->metrics);
+	free(w->mcs);
+	restconfig_free(&w->rc);
+	if (w->sigfd >= 0)
+		close(w->sigfd);
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void on_signal(struct watcher *w, int64_t now_ms)
+{
+	struct signalfd_siginfo si;
+	while (read(w->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			int status;
+			if (w->supervisor > 0 && waitpid(w->supervisor, &status, WNOHANG) == w->supervisor) {
+				log_kv(LOG_LEVEL_ERROR, 0, "the worker supervisor exited; stopping", NULL);
+				w->supervisor = 0;
+				if (!w->draining) {
+					w->draining = true;
+					w->drain_deadline_ms = now_ms; /* nobody left to finish the jobs */
+				}
+			}
+			continue;
+		}
+		if (!w->draining) {
+			int timeout_s = w->o->drain_timeout_s > 0 ? w->o->drain_timeout_s : DEFAULT_DRAIN_TIMEOUT_S;
+			log_kv(LOG_LEVEL_INFO, 0, "draining: no new jobs, waiting for those in flight", "signal",
+			       strsignal((int)si.ssi_signo), NULL);
+			w->draining = true;
+			w->drain_deadline_ms = now_ms + (int64_t)timeout_s * 1000;
+			broker_set_dispatching(w->broker, false);
+		}
+	}
+}
+
+static long next_timeout(struct watcher *w, int64_t now_ms)
+{
+	long t = broker_next_ms(w->broker, now_ms);
+	int64_t due = workqueue_next_due_ms(w->queue, now_ms);
+	t = min_ms(t, due < 0 ? -1 : (long)due);
+	if (w->leader)
+		t = min_ms(t, (long)leader_next_ms(w->leader));
+	if (w->crds)
+		t = min_ms(t, informer_next_ms(w->crds, now_ms));
+	for (size_t i = 0; i < w->n_ctls; i++)
+		t = min_ms(t, controller_next_ms(w->ctls[i], now_ms));
+	if (w->draining)
+		t = min_ms(t, 100);
+	/* Cap the sleep: the CRD gate also reacts to cache changes. */
+	return min_ms(t, 1000);
+}
+
+static void turn(struct watcher *w, int64_t now_ms)
+{
+	tick_crds(w, now_ms);
+	bool any_running = false;
+	for (size_t i = 0; i < w->n_ctls; i++) {
+		controller_tick(w->ctls[i], crds_synced(w) ? informer_store(w->crds) : NULL, now_ms);
+		any_running |= controller_ready(w->ctls[i]);
+	}
+	if (!any_running || kwatch_mux_running(w->mux) > 0)
+		w->watches_seen_ms = now_ms;
+	if (w->leader && !w->draining)
+		leader_tick(w->leader, now_ms);
+	broker_dispatch(w->broker, now_ms);
+}
+
+static int poll_once(struct watcher *w, long timeout_ms)
+{
+	zmq_pollitem_t items[MAX_POLL];
+	struct pollfd fds[MAX_POLL];
+	size_t n = 0;
+	items[n++] = (zmq_pollitem_t){.socket = broker_socket(w->broker), .events = ZMQ_POLLIN};
+	items[n++] = (zmq_pollitem_t){.fd = w->sigfd, .events = ZMQ_POLLIN};
+	struct httpd *daemons[2] = {w->health, w->metrics_httpd};
+	for (int d = 0; d < 2; d++) {
+		if (!daemons[d])
+			continue;
+		struct pollfd pfd;
+		long t;
+		httpd_pollfd(daemons[d], &pfd, &t);
+		timeout_ms = min_ms(timeout_ms, t);
+		items[n++] = (zmq_pollitem_t){.fd = pfd.fd, .events = ZMQ_POLLIN};
+	}
+	size_t first_watch = n;
+	long curl_t;
+	size_t nw = kwatch_mux_pollfds(w->mux, fds, MAX_POLL - n, &curl_t);
+	timeout_ms = min_ms(timeout_ms, curl_t);
+	for (size_t i = 0; i < nw; i++)
+		items[n++] = (zmq_pollitem_t){.fd = fds[i].fd, .events = (short)(((fds[i].events & POLLIN) ? ZMQ_POLLIN : 0) |
+								((fds[i].events & POLLOUT) ? ZMQ_POLLOUT : 0))};
+	if (zmq_poll(items, (int)n, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	for (size_t i = 0; i < nw; i++)
+		fds[i].revents = (short)(((items[first_watch + i].revents & ZMQ_POLLIN) ? POLLIN : 0) |
+					 ((items[first_watch + i].revents & ZMQ_POLLOUT) ? POLLOUT : 0) |
+					 ((items[first_watch + i].revents & ZMQ_POLLERR) ? POLLERR : 0));
+	kwatch_mux_dispatch(w->mux, fds, nw);
+	for (size_t d = 0; d < 2; d++)
+		if (daemons[d])
+			httpd_dispatch(daemons[d]);
+	if (items[1].revents & ZMQ_POLLIN)
+		on_signal(w, monotonic_ms());
+	return 0;
+}
+
+int watcher_run(const struct watcher_options *o, struct cx_err *err)
+{
+	struct watcher w = {.o = o, .cfg = o->config, .sigfd = -1};
+	/* Blocked before any thread exists (ZeroMQ's), so they reach the signalfd. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((w.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		int r = cx_err_set(err, -errno, "signalfd: %s", strerror(errno));
+		return r;
+	}
+	int r = setup(&w, err);
+	w.watches_seen_ms = monotonic_ms();
+	while (!r) {
+		int64_t now = monotonic_ms();
+		turn(&w, now);
+		if (w.draining && (broker_busy(w.broker) == 0 || now >= w.drain_deadline_ms)) {
+			if (broker_busy(w.broker))
+				log_kv(LOG_LEVEL_WARNING, 0, "drain deadline passed with jobs in flight", NULL);
+			break;
+		}
+		r = poll_once(&w, next_timeout(&w, now));
+		if (r)
+			cx_err_set(err, r, "poll: %s", zmq_strerror(-r));
+	}
+	teardown(&w);
+	log_kv(LOG_LEVEL_INFO, 0, r ? "stopped on an error" : "stopped", NULL);
+	return r;
+}

@@ -1,0 +1,35 @@
+/* watcher: the watcher process's event loop, which ties the units together:
+ *
+ *   CRD informer ─▶ controllers (CRD gate, informers, caches) ─▶ work queue
+ *        ─▶ broker (ZeroMQ ROUTER) ─▶ workers;  leader election decides
+ *   whether the broker dispatches; httpd serves /healthz, /readyz, /metrics.
+ *
+ * One thread: zmq_poll over the broker's socket, every watch's socket, the
+ * HTTP daemons and a signalfd. SIGTERM (or SIGINT) drains: stop dispatching,
+ * wait for the jobs in flight up to the drain timeout, release the Lease,
+ * stop the worker supervisor when we started it, exit 0. */
+#ifndef COXSWAIN_WATCHER_H
+#define COXSWAIN_WATCHER_H
+
+#include <stdbool.h>
+
+#include "restconfig.h"
+
+struct config;
+struct cx_err;
+
+struct watcher_options {
+	const struct config *config;          /* borrowed */
+	struct restconfig_load_opts conn;     /* --kubeconfig, --context, --namespace */
+	const char *endpoint;                 /* --endpoint, else the config's */
+	bool leader_elect;                    /* the config's, unless --leader-elect=false */
+	int drain_timeout_s;                  /* 0 = 25 */
+	/* --spawn-workers N: the worker supervisor is started as our child
+	 * (fork+exec of worker_argv) and stopped when we stop. */
+	char *const *worker_argv;             /* NULL = none */
+};
+
+/* Runs until SIGTERM/SIGINT (then 0) or a fatal error (negative, err filled). */
+int watcher_run(const struct watcher_options *o, struct cx_err *err);
+
+#endif

@@ -1,0 +1,436 @@
+#include "config.h"
+
+#include "events.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "err.h"
+#include "kclient.h"
+#include "log.h"
+
+/* ---- the LRU cache: a chained hash table threaded on a recency list ---- */
+
+struct node {
+	char *key;
+	uint64_t hash;
+	struct event_entry e;
+	struct node *prev, *next;   /* recency: head.next is the most recent, head.prev the least */
+	struct node *chain;         /* the next node in the same bucket */
+};
+
+struct event_cache {
+	size_t cap, n, nbuckets;
+	struct node **buckets;
+	struct node head;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+struct event_cache *event_cache_new(size_t capacity)
+{
+	if (capacity == 0)
+		capacity = 1;
+	struct event_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cap = capacity;
+	c->nbuckets = 16;
+	while (c->nbuckets < capacity)
+		c->nbuckets *= 2;
+	c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+	if (!c->buckets) {
+		free(c);
+		return NULL;
+	}
+	c->head.next = c->head.prev = &c->head;
+	return c;
+}
+
+static void node_free(struct node *n)
+{
+	free(n->key);
+	free(n->e.name);
+	free(n);
+}
+
+void event_cache_free(struct event_cache **cp)
+{
+	if (!cp || !*cp)
+		return;
+	struct event_cache *c = *cp;
+	for (struct node *n = c->head.next, *next; n != &c->head; n = next) {
+		next = n->next;
+		node_free(n);
+	}
+	free(c->buckets);
+	free(c);
+	*cp = NULL;
+}
+
+static void unlink_recency(struct node *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+}
+
+static void push_front(struct event_cache *c, struct node *n)
+{
+	n->next = c->head.next;
+	n->prev = &c->head;
+	c->head.next->prev = n;
+	c->head.next = n;
+}
+
+/* The slot pointing at key's node (or at the NULL ending its chain). */
+static struct node **slot(struct event_cache *c, const char *key, uint64_t h)
+{
+	struct node **s = &c->buckets[h & (c->nbuckets - 1)];
+	while (*s && ((*s)->hash != h || strcmp((*s)->key, key)))
+		s = &(*s)->chain;
+	return s;
+}
+
+/* Unlinks *s's node from everything and frees it. */
+static void drop(struct event_cache *c, struct node **s)
+{
+	struct node *n = *s;
+	*s = n->chain;
+	unlink_recency(n);
+	node_free(n);
+	c->n--;
+}
+
+struct event_entry *event_cache_find(struct event_cache *c, const char *key)
+{
+	struct node *n = *slot(c, key, fnv1a(key));
+	if (!n)
+		return NULL;
+	unlink_recency(n);
+	push_front(c, n);
+	return &n->e;
+}
+
+void event_cache_remove(struct event_cache *c, const char *key)
+{
+	struct node **s = slot(c, key, fnv1a(key));
+	if (*s)
+		drop(c, s);
+}
+
+struct event_entry *event_cache_put(struct event_cache *c, const char *key, const char *name, time_t now)
+{
+	uint64_t h = fnv1a(key);
+	struct node **s = slot(c, key, h);
+	if (*s)
+		drop(c, s);
+	else if (c->n >= c->cap) {
+		struct node *lru = c->head.prev;
+		drop(c, slot(c, lru->key, lru->hash));
+	}
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->key = strdup(key);
+	n->e.name = strdup(name);
+	if (!n->key || !n->e.name) {
+		node_free(n);
+		return NULL;
+	}
+	n->hash = h;
+	n->e.count = 1;
+	n->e.last = now;
+	/* Dropping may have changed the chain: look the slot up again. */
+	s = slot(c, key, h);
+	*s = n;
+	push_front(c, n);
+	c->n++;
+	return &n->e;
+}
+
+size_t event_cache_size(const struct event_cache *c)
+{
+	return c->n;
+}
+
+/* ---- keys and names ---- */
+
+char *events_key(const char *uid, const char *type, const char *reason, const char *message)
+{
+	char *k = NULL;
+	return asprintf(&k, "%s\x1f%s\x1f%s\x1f%s", uid, type, reason, message) < 0 ? NULL : k;
+}
+
+char *events_name(const char *parent_name)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* No entropy source: time, pid and a counter still make collisions unlikely. */
+		static uint64_t counter;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16) ^ ++counter;
+	}
+	/* 253 in all, less "." and 16 digits; a cut must not end in '.' or '-'. */
+	size_t len = strlen(parent_name);
+	if (len > 236) {
+		len = 236;
+		while (len > 1 && (parent_name[len - 1] == '.' || parent_name[len - 1] == '-'))
+			len--;
+	}
+	char *name = NULL;
+	return asprintf(&name, "%.*s.%016llx", (int)len, parent_name, (unsigned long long)r) < 0 ? NULL : name;
+}
+
+/* ---- posting ---- */
+
+struct events {
+	struct kclient *c;
+	char *controller;
+	char reporting[256];   /* coxswain.io/<controller> */
+	char host[256];
+	struct event_cache *cache;
+	time_t (*now)(void);
+};
+
+static time_t real_now(void)
+{
+	return time(NULL);
+}
+
+struct events *events_new(struct kclient *c, const char *controller, size_t capacity)
+{
+	struct events *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->c = c;
+	e->now = real_now;
+	e->controller = strdup(controller);
+	e->cache = event_cache_new(capacity ? capacity : EVENTS_DEFAULT_CAPACITY);
+	if (!e->controller || !e->cache) {
+		events_free(&e);
+		return NULL;
+	}
+	snprintf(e->reporting, sizeof(e->reporting), "coxswain.io/%s", controller);
+	if (gethostname(e->host, sizeof(e->host)) != 0 || !e->host[0])
+		snprintf(e->host, sizeof(e->host), "unknown");
+	e->host[sizeof(e->host) - 1] = '\0';
+	return e;
+}
+
+void events_free(struct events **ep)
+{
+	if (!ep || !*ep)
+		return;
+	event_cache_free(&(*ep)->cache);
+	free((*ep)->controller);
+	free(*ep);
+	*ep = NULL;
+}
+
+void events_set_clock(struct events *e, time_t (*now)(void))
+{
+	e->now = now ? now : real_now;
+}
+
+static struct json_object *member(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static const char *string_member(struct json_object *o, const char *key)
+{
+	struct json_object *v = member(o, key);
+	return json_object_is_type(v, json_type_string) && json_object_get_string_len(v) ? json_object_get_string(v)
+											  : NULL;
+}
+
+static void format_time(time_t t, char buf[static 32])
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, 32, "1970-01-01T00:00:00Z");
+}
+
+static void add_string(struct json_object *o, const char *key, const char *value)
+{
+	if (value)
+		json_object_object_add(o, key, json_object_new_string(value));
+}
+
+/* The Event object for a first occurrence. */
+static struct json_object *new_event(struct events *e, struct json_object *parent, const char *name, const char *ns,
+				     const char *type, const char *reason, const char *message, const char *when)
+{
+	struct json_object *ev = json_object_new_object(), *meta = json_object_new_object(),
+			   *ref = json_object_new_object(), *src = json_object_new_object();
+	if (!ev || !meta || !ref || !src) {
+		json_object_put(ev);
+		json_object_put(meta);
+		json_object_put(ref);
+		json_object_put(src);
+		return NULL;
+	}
+	struct json_object *pmeta = member(parent, "metadata");
+	add_string(ev, "apiVersion", "v1");
+	add_string(ev, "kind", "Event");
+	add_string(meta, "name", name);
+	add_string(meta, "namespace", ns);
+	json_object_object_add(ev, "metadata", meta);
+	add_string(ref, "apiVersion", string_member(parent, "apiVersion"));
+	add_string(ref, "kind", string_member(parent, "kind"));
+	add_string(ref, "name", string_member(pmeta, "name"));
+	add_string(ref, "namespace", string_member(pmeta, "namespace"));
+	add_string(ref, "uid", string_member(pmeta, "uid"));
+	add_string(ref, "resourceVersion", string_member(pmeta, "resourceVersion"));
+	json_object_object_add(ev, "involvedObject", ref);
+	add_string(ev, "type", type);
+	add_string(ev, "reason", reason);
+	add_string(ev, "message", message);
+	add_string(src, "component", EVENTS_COMPONENT);
+	add_string(src, "host", e->host);
+	json_object_object_add(ev, "source", src);
+	add_string(ev, "firstTimestamp", when);
+	add_string(ev, "lastTimestamp", when);
+	json_object_object_add(ev, "count", json_object_new_int(1));
+	add_string(ev, "reportingComponent", e->reporting);
+	add_string(ev, "reportingInstance", e->host);
+	return ev;
+}
+
+/* PATCHes the cached Event: count + 1, lastTimestamp. */
+static int bump(struct events *e, const char *ns, struct event_entry *entry, const char *when,
+		struct json_object **out, struct cx_err *err)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, entry->name);
+	struct json_object *patch = json_object_new_object();
+	if (!patch)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	json_object_object_add(patch, "count", json_object_new_int64(entry->count + 1));
+	add_string(patch, "lastTimestamp", when);
+	int r = kclient_patch(e->c, path, KCLIENT_PATCH_MERGE, patch, out, err);
+	json_object_put(patch);
+	return r;
+}
+
+int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason,
+		const char *message, struct json_object **out, struct cx_err *err)
+{
+	if (out)
+		*out = NULL;
+	struct json_object *pmeta = member(parent, "metadata");
+	const char *uid = string_member(pmeta, "uid"), *pname = string_member(pmeta, "name");
+	const char *ns = string_member(pmeta, "namespace");
+	if (!uid || !pname)
+		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason, uid ? "name" : "uid");
+	if (!ns)
+		ns = "default"; /* where Events about cluster-scoped objects go */
+	char msg[EVENTS_MESSAGE_MAX + 1];
+	if (strlen(message) > EVENTS_MESSAGE_MAX) {
+		memcpy(msg, message, EVENTS_MESSAGE_MAX - 3);
+		memcpy(msg + EVENTS_MESSAGE_MAX - 3, "...", 4);
+	} else {
+		snprintf(msg, sizeof(msg), "%s", message);
+	}
+	char *key = events_key(uid, type, reason, msg);
+	if (!key)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	time_t now = e->now();
+	char when[32];
+	format_time(now, when);
+	int r;
+
+	struct event_entry *entry = event_cache_find(e->cache, key);
+	if (entry && now - entry->last < EVENTS_REUSE_SECONDS) {
+		r = bump(e, ns, entry, when, out, err);
+		if (r == 0) {
+			entry->count++;
+			entry->last = now;
+			log_kv(LOG_LEVEL_INFO, 4, "event repeated", "event", entry->name, "reason", reason, NULL);
+			free(key);
+			return 0;
+		}
+		event_cache_remove(e->cache, key);
+		if (r != -ENOENT) {
+			free(key);
+			return r;
+		}
+		/* Expired on the server: a new one. */
+	}
+
+	char *name = events_name(pname);
+	char path[512];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	struct json_object *ev = name ? new_event(e, parent, name, ns, type, reason, msg, when) : NULL;
+	if (!ev) {
+		r = cx_err_set(err, -ENOMEM, "out of memory");
+	} else {
+		r = kclient_create(e->c, path, ev, out, err);
+		if (r == 0 && !event_cache_put(e->cache, key, name, now))
+			log_kv(LOG_LEVEL_WARNING, 0, "event not cached: out of memory", "event", name, NULL);
+		if (r == 0)
+			log_kv(LOG_LEVEL_INFO, 4, "event posted", "event", name, "type", type, "reason", reason, NULL);
+	}
+	json_object_put(ev);
+	free(name);
+	free(key);
+	return r;
+}
+
+int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r,
+		      struct cx_err *err)
+{
+	int first = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct apply_result *res = &r->results[i];
+		const char *type = EVENT_NORMAL, *reason;
+		char msg[2 * CX_ERR_MSG_MAX]; /* events_post cuts it to EVENTS_MESSAGE_MAX */
+		switch (res->action) {
+		case APPLY_CREATED:
+			reason = "Created";
+			snprintf(msg, sizeof(msg), "created %s/%s", res->kind, res->name);
+			break;
+		case APPLY_RECREATED:
+			reason = "Recreated";
+			snprintf(msg, sizeof(msg), "recreated %s/%s: the hook changed it and its updateStrategy is Recreate",
+				 res->kind, res->name);
+			break;
+		case APPLY_DELETED:
+			reason = "Deleted";
+			snprintf(msg, sizeof(msg), "deleted %s/%s: the hook no longer returns it", res->kind, res->name);
+			break;
+		case APPLY_FAILED:
+			type = EVENT_WARNING;
+			reason = "ApplyFailed";
+			snprintf(msg, sizeof(msg), "%s/%s: %s", res->kind, res->name, res->err.msg);
+			break;
+		default:
+			continue;
+		}
+		struct cx_err one = {0};
+		int rc = events_post(e, parent, type, reason, msg, NULL, &one);
+		if (rc && !first) {
+			first = rc;
+			if (err)
+				*err = one;
+		}
+	}
+	return first;
+}

@@ -1,0 +1,103 @@
+/* events: core/v1 Events about a parent, deduplicated so that a failing
+ * loop does not flood the API.
+ *
+ * Each Event names the parent (involvedObject: apiVersion, kind, name,
+ * namespace, uid, resourceVersion), has a type (Normal, Warning), a reason,
+ * a message, source.component coxswain-worker, reportingComponent
+ * coxswain.io/<controller> and reportingInstance and source.host the
+ * hostname. Events live in the parent's namespace ("default" for a
+ * cluster-scoped parent) and are named "<parent name>.<16 hex digits>"
+ * (random, so two workers never collide).
+ *
+ * Deduplication works like client-go's EventCorrelator: an in-process cache
+ * keyed by (parent uid, type, reason, message) remembers the Event written
+ * for the key. A repeat PATCHes that Event (count + 1, lastTimestamp) instead
+ * of creating a new one, as long as the Event is still alive: the API server
+ * keeps an Event for an hour after its last write, so a cached entry older
+ * than EVENTS_REUSE_SECONDS, or a PATCH answered 404, starts a new Event.
+ * The cache holds at most `capacity` keys and forgets the least recently
+ * used one first. Each worker process has its own cache: two workers
+ * reporting the same thing make two Events at most. */
+#ifndef COXSWAIN_EVENTS_H
+#define COXSWAIN_EVENTS_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct apply_report;
+struct cx_err;
+struct json_object;
+struct kclient;
+
+#define EVENTS_DEFAULT_CAPACITY 4096
+#define EVENTS_REUSE_SECONDS (50 * 60)   /* the API server's Event TTL is 1 h after the last write */
+#define EVENTS_MESSAGE_MAX 1024          /* longer messages are cut (with "...") */
+#define EVENTS_COMPONENT "coxswain-worker"
+
+#define EVENT_NORMAL "Normal"
+#define EVENT_WARNING "Warning"
+
+struct events;
+
+/* A poster for controller (copied) through c (borrowed; must outlive the
+ * poster). capacity 0 = EVENTS_DEFAULT_CAPACITY. NULL when out of memory. */
+struct events *events_new(struct kclient *c, const char *controller, size_t capacity);
+
+void events_free(struct events **e);
+
+/* For tests: the clock events_post reads (NULL = time()). */
+void events_set_clock(struct events *e, time_t (*now)(void));
+
+/* Posts (or bumps) the Event (type, reason, message) about parent
+ * (borrowed). *out, when out is not NULL, receives the Event as the server
+ * now has it (owned). Returns 0 or a kclient code with err filled; a failed
+ * post forgets the key, so the next one creates afresh. */
+int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason,
+		const char *message, struct json_object **out, struct cx_err *err);
+
+/* The Events one apply report calls for: Normal Created, Recreated and
+ * Deleted for each such child ("created ConfigMap/x"), Warning ApplyFailed
+ * for each failed one ("ConfigMap/x: <error>"). Every one is attempted;
+ * returns 0 or the first failure's code with err filled. */
+int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r,
+		      struct cx_err *err);
+
+/* ---- the parts below are exposed for the unit tests ---- */
+
+/* The dedup key of (uid, type, reason, message): their concatenation with
+ * 0x1f separators (uid, type and reason never hold one). Owned; NULL when
+ * out of memory. */
+char *events_key(const char *uid, const char *type, const char *reason, const char *message);
+
+/* A fresh Event name "<parent name>.<16 hex>", the parent's name shortened
+ * when needed to keep it within 253 characters. Owned; NULL on failure. */
+char *events_name(const char *parent_name);
+
+/* An LRU map from dedup keys to the Event last written for them. */
+struct event_cache;
+
+struct event_entry {
+	char *name;       /* the Event's metadata.name */
+	long count;       /* its count on the server */
+	time_t last;      /* when it was last written */
+};
+
+/* capacity >= 1. NULL when out of memory. */
+struct event_cache *event_cache_new(size_t capacity);
+void event_cache_free(struct event_cache **c);
+
+/* The entry of key, borrowed until the next change to the cache, made the
+ * most recently used; NULL when absent. */
+struct event_entry *event_cache_find(struct event_cache *c, const char *key);
+
+/* Adds (or replaces) key's entry with Event name, count 1 and time now,
+ * evicting the least recently used key when full. Returns the entry
+ * (borrowed as above) or NULL when out of memory. */
+struct event_entry *event_cache_put(struct event_cache *c, const char *key, const char *name, time_t now);
+
+/* Forgets key (absent is fine). */
+void event_cache_remove(struct event_cache *c, const char *key);
+
+size_t event_cache_size(const struct event_cache *c);
+
+#endif

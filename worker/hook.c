@@ -1,0 +1,726 @@
+#include "config.h"
+
+#include "hook.h"
+#include "err.h"
+#include "log.h"
+#include "subprocess.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Nesting allowed in an answer. Kubernetes objects stay far below this
+ * (json-c's default of 32 is too tight for a CRD or a deep Helm value tree). */
+#define JSON_DEPTH 128
+/* Of a webhook's error body, this much goes into the message. */
+#define ERROR_BODY_HEAD 256
+/* "sync hook "NAME"" is cut to this many bytes of NAME. */
+#define NAME_MAX_SHOWN 200
+/* resyncAfterSeconds beyond this (about 31 years) is taken as this. */
+#define RESYNC_MAX_MS 1e12
+
+/* ---- messages ---- */
+
+/* The hook's name for messages: def->name, argv[0], or the URL without
+ * what could be a secret (user, password, query, fragment). One line. */
+static void hook_name(const struct hook_def *def, char *buf, size_t len)
+{
+	char raw[1024] = "";
+	if (def->name) {
+		snprintf(raw, sizeof(raw), "%s", def->name);
+	} else if (def->type == HOOK_EXEC) {
+		snprintf(raw, sizeof(raw), "%s", def->argv && def->argv[0] ? def->argv[0] : "");
+	} else if (def->url) {
+		const char *url = def->url, *sep = strstr(url, "://");
+		const char *auth = sep ? sep + 3 : url;
+		size_t auth_len = strcspn(auth, "/?#");
+		const char *host = auth;
+		for (const char *p = auth; p < auth + auth_len; p++)
+			if (*p == '@')
+				host = p + 1;
+		snprintf(raw, sizeof(raw), "%.*s%.*s", (int)(auth - url), url, (int)strcspn(host, "?#"), host);
+	}
+	subprocess_one_line(raw, strlen(raw), buf, len);
+}
+
+/* `sync hook "NAME"` or `finalize hook "NAME"`: how every message starts. */
+static void hook_label(const struct hook_def *def, bool finalizing, char *buf, size_t len)
+{
+	char name[NAME_MAX_SHOWN + 1];
+	hook_name(def, name, sizeof(name));
+	snprintf(buf, len, "%s hook \"%s\"", finalizing ? "finalize" : "sync", name);
+}
+
+static int fail(struct cx_err *err, int code, const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* "LABEL: what". Returns code. */
+static int fail(struct cx_err *err, int code, const char *label, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	char what[CX_ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return cx_err_set(err, code, "%s: %s", label, what);
+}
+
+/* Appends printf-style text to err's message, as far as it fits. */
+static void append(struct cx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void append(struct cx_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	size_t used = strlen(err->msg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg + used, sizeof(err->msg) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* "a string", "a list"...: what a JSON value is, for "expected X, got Y". */
+static const char *type_name(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_int:
+	case json_type_double:
+		return "a number";
+	case json_type_string:
+		return "a string";
+	case json_type_array:
+		return "a list";
+	case json_type_object:
+		return "an object";
+	}
+	return "something else";
+}
+
+/* A hook-chosen string for a message: one line, at most 100 bytes. */
+static const char *clip(const char *s, char *buf, size_t len)
+{
+	subprocess_one_line(s, strlen(s), buf, len);
+	return buf;
+}
+
+/* "10 s", "0.5 s". */
+static const char *seconds(int ms, char *buf, size_t len)
+{
+	snprintf(buf, len, "%g s", ms / 1000.0);
+	return buf;
+}
+
+/* ---- the request ---- */
+
+const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%s", kind->kind ? kind->kind : "", kind->api_version ? kind->api_version : "");
+	return buf;
+}
+
+/* Adds v to obj under key, taking v's reference; v NULL is out of memory. */
+static bool add(struct json_object *obj, const char *key, struct json_object *v)
+{
+	if (!v)
+		return false;
+	if (json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		return false;
+	}
+	return true;
+}
+
+struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
+				     const struct hook_child_kind *kinds, size_t n_kinds,
+				     struct json_object *observed, bool finalizing, struct cx_err *err)
+{
+	struct json_object *req = json_object_new_object(), *children = json_object_new_object();
+	bool ok = req && children;
+	for (size_t i = 0; ok && i < n_kinds; i++) {
+		char key[512];
+		hook_child_key(&kinds[i], key, sizeof(key));
+		struct json_object *have = NULL;
+		if (observed && json_object_object_get_ex(observed, key, &have) && have) {
+			if (!json_object_is_type(have, json_type_object)) {
+				cx_err_set(err, -EINVAL, "hook request: observed children[\"%s\"] is %s, expected an "
+					   "object of children by name", key, type_name(have));
+				json_object_put(children);
+				json_object_put(req);
+				return NULL;
+			}
+			ok = add(children, key, json_object_get(have));
+		} else {
+			ok = add(children, key, json_object_new_object());
+		}
+	}
+	ok = ok && add(req, "controller", controller ? json_object_get(controller) : json_object_new_object());
+	ok = ok && add(req, "parent", parent ? json_object_get(parent) : json_object_new_object());
+	if (ok) {
+		ok = add(req, "children", children);
+		children = NULL;
+	}
+	ok = ok && add(req, "finalizing", json_object_new_boolean(finalizing));
+	if (!ok) {
+		json_object_put(children);
+		json_object_put(req);
+		cx_err_set(err, -ENOMEM, "hook request: out of memory");
+		return NULL;
+	}
+	return req;
+}
+
+/* ---- checking the answer ---- */
+
+/* A child's identity, for finding two of the same. */
+struct child_id {
+	size_t kind;            /* index in kinds[] */
+	const char *name;
+	size_t pos;             /* index in children */
+};
+
+static int child_id_cmp(const void *a, const void *b)
+{
+	const struct child_id *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	int c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* obj.key as a non-empty string in *out. Absent, null or "" is "missing";
+ * another type is an error. path names obj for the message. */
+static int child_string(const char *label, struct json_object *obj, const char *key, const char *path,
+			const char **out, struct cx_err *err)
+{
+	struct json_object *v = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || !v ||
+	    (json_object_is_type(v, json_type_string) && !json_object_get_string_len(v)))
+		return fail(err, -EPROTO, label, "%s.%s: missing", path, key);
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, -EPROTO, label, "%s.%s: expected a string, got %s", path, key, type_name(v));
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+/* The declared kinds, "ConfigMap.v1, Deployment.apps/v1", for a message. */
+static void declared_kinds(const struct hook_child_kind *kinds, size_t n_kinds, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n_kinds && used + 1 < len; i++) {
+		char key[256];
+		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+				 hook_child_key(&kinds[i], key, sizeof(key)));
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Checks one child (children[i]); its kind's index in kinds[] goes to *kind. */
+static int check_child(const char *label, struct json_object *child, size_t i, const struct hook_child_kind *kinds,
+		       size_t n_kinds, const char *parent_namespace, size_t *kind, const char **name,
+		       struct cx_err *err)
+{
+	char path[64], buf[128], buf2[128];
+	snprintf(path, sizeof(path), "children[%zu]", i);
+	if (!json_object_is_type(child, json_type_object))
+		return fail(err, -EPROTO, label, "%s: expected an object, got %s", path, type_name(child));
+	const char *api_version = NULL, *kind_name = NULL, *ns = NULL;
+	int rc;
+	if ((rc = child_string(label, child, "apiVersion", path, &api_version, err)) ||
+	    (rc = child_string(label, child, "kind", path, &kind_name, err)))
+		return rc;
+	struct json_object *meta = NULL, *v = NULL;
+	if (!json_object_object_get_ex(child, "metadata", &meta) || !meta)
+		return fail(err, -EPROTO, label, "%s.metadata.name: missing", path);
+	if (!json_object_is_type(meta, json_type_object))
+		return fail(err, -EPROTO, label, "%s.metadata: expected an object, got %s", path, type_name(meta));
+	char meta_path[80];
+	snprintf(meta_path, sizeof(meta_path), "%s.metadata", path);
+	if ((rc = child_string(label, meta, "name", meta_path, name, err)))
+		return rc;
+	if (json_object_object_get_ex(meta, "namespace", &v) && v) {
+		if (!json_object_is_type(v, json_type_string))
+			return fail(err, -EPROTO, label, "%s.metadata.namespace: expected a string, got %s", path,
+				    type_name(v));
+		ns = json_object_get_string(v);
+		if (*ns && parent_namespace && *parent_namespace && strcmp(ns, parent_namespace))
+			return fail(err, -EPROTO, label, "%s.metadata.namespace: \"%s\" is not the parent's namespace "
+				    "\"%s\" (children live in their parent's namespace)", path,
+				    clip(ns, buf, 100), clip(parent_namespace, buf2, 100));
+	}
+	for (size_t k = 0; k < n_kinds; k++)
+		if (kinds[k].api_version && kinds[k].kind && !strcmp(kinds[k].api_version, api_version) &&
+		    !strcmp(kinds[k].kind, kind_name)) {
+			*kind = k;
+			return 0;
+		}
+	char declared[512], key[256];
+	declared_kinds(kinds, n_kinds, declared, sizeof(declared));
+	snprintf(key, sizeof(key), "%.100s.%.100s", kind_name, api_version);
+	if (!n_kinds)
+		return fail(err, -EPROTO, label, "%s: %s is not a child kind of this controller (it declares none)",
+			    path, clip(key, buf, 100));
+	return fail(err, -EPROTO, label, "%s: %s is not a child kind of this controller (it declares %s)", path,
+		    clip(key, buf, 100), declared);
+}
+
+/* Two children of one kind with one name: the first such pair by the
+ * position of the second. */
+static int check_duplicates(const char *label, struct child_id *ids, size_t n, const struct hook_child_kind *kinds,
+			    struct cx_err *err)
+{
+	if (n < 2)
+		return 0;
+	qsort(ids, n, sizeof(*ids), child_id_cmp);
+	const struct child_id *first = NULL, *second = NULL;
+	for (size_t i = 1; i < n; i++) {
+		/* Sorted by position within a run of equals: ids[i-1] is the
+		 * earliest when ids[i] starts a duplicate. */
+		if (ids[i].kind != ids[i - 1].kind || strcmp(ids[i].name, ids[i - 1].name))
+			continue;
+		if (i >= 2 && ids[i - 2].kind == ids[i].kind && !strcmp(ids[i - 2].name, ids[i].name))
+			continue;
+		if (!second || ids[i].pos < second->pos) {
+			first = &ids[i - 1];
+			second = &ids[i];
+		}
+	}
+	if (!second)
+		return 0;
+	char key[256], buf[128];
+	return fail(err, -EPROTO, label, "children[%zu]: %s \"%s\" is returned twice (also children[%zu])",
+		    second->pos, hook_child_key(&kinds[second->kind], key, sizeof(key)),
+		    clip(second->name, buf, 100), first->pos);
+}
+
+/* Parses body as exactly one JSON value; *root owned on success. Errors
+ * give the byte offset, never the content. */
+static int parse_json(const char *label, const char *body, size_t len, struct json_object **root,
+		      struct cx_err *err)
+{
+	*root = NULL;
+	size_t start = 0;
+	while (start < len && isspace((unsigned char)body[start]))
+		start++;
+	if (start == len)
+		return fail(err, -EPROTO, label, "returned nothing (expected a JSON object)");
+	if (len > (size_t)HOOK_RESPONSE_MAX)
+		return fail(err, -EFBIG, label, "returned more than %d bytes", HOOK_RESPONSE_MAX);
+	const char *nul = memchr(body, '\0', len);
+	if (nul)
+		return fail(err, -EPROTO, label, "invalid JSON at byte %zu: NUL byte", (size_t)(nul - body));
+	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
+	if (!tok)
+		return fail(err, -ENOMEM, label, "out of memory");
+	/* Strict: no trailing commas, leading zeros or trailing data. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue && end == len) {
+		/* A bare literal or number ("null", "42") is only complete once
+		 * the tokener sees the end: a NUL byte says so. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		if ((jerr = json_tokener_get_error(tok)) == json_tokener_success)
+			end = len;
+	}
+	json_tokener_free(tok);
+	if (jerr == json_tokener_success)
+		while (end < len && isspace((unsigned char)body[end]))
+			end++;
+	if (jerr != json_tokener_success || end != len) {
+		json_object_put(obj);
+		return fail(err, -EPROTO, label, "invalid JSON at byte %zu: %s", end,
+			    jerr == json_tokener_success ? "trailing data" :
+			    jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
+	}
+	*root = obj;
+	return 0;
+}
+
+static int parse_response(const char *label, bool finalizing, const char *body, size_t len,
+			  const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
+			  struct hook_result *out, struct cx_err *err)
+{
+	out->status = out->children = NULL;
+	out->resync_after_ms = 0;
+	out->finalized = false;
+	struct json_object *root = NULL, *status = NULL, *children = NULL, *v = NULL;
+	int rc = parse_json(label, body, len, &root, err);
+	if (rc)
+		return rc;
+	struct child_id *ids = NULL;
+	if (!json_object_is_type(root, json_type_object)) {
+		rc = fail(err, -EPROTO, label, "the answer is %s, expected a JSON object", type_name(root));
+		goto out;
+	}
+	if (json_object_object_get_ex(root, "status", &status) && status &&
+	    !json_object_is_type(status, json_type_object)) {
+		rc = fail(err, -EPROTO, label, "status: expected an object, got %s", type_name(status));
+		goto out;
+	}
+	if (json_object_object_get_ex(root, "children", &children) && children &&
+	    !json_object_is_type(children, json_type_array)) {
+		rc = fail(err, -EPROTO, label, "children: expected a list, got %s", type_name(children));
+		goto out;
+	}
+	size_t n = children ? json_object_array_length(children) : 0;
+	if (n && !(ids = calloc(n, sizeof(*ids)))) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ids[i].pos = i;
+		if ((rc = check_child(label, json_object_array_get_idx(children, i), i, kinds, n_kinds,
+				      parent_namespace, &ids[i].kind, &ids[i].name, err)))
+			goto out;
+	}
+	if ((rc = check_duplicates(label, ids, n, kinds, err)))
+		goto out;
+
+	double resync = 0;
+	if (json_object_object_get_ex(root, "resyncAfterSeconds", &v) && v) {
+		bool number = json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+		resync = number ? json_object_get_double(v) : -1;
+		if (!number || !isfinite(resync) || resync < 0) {
+			char buf[128];
+			if (number)
+				rc = fail(err, -EPROTO, label, "resyncAfterSeconds: expected a non-negative number of "
+					  "seconds, got %s", clip(json_object_to_json_string(v), buf, 100));
+			else
+				rc = fail(err, -EPROTO, label, "resyncAfterSeconds: expected a non-negative number of "
+					  "seconds, got %s", type_name(v));
+			goto out;
+		}
+	}
+	bool finalized = false;
+	if (finalizing && json_object_object_get_ex(root, "finalized", &v) && v) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			rc = fail(err, -EPROTO, label, "finalized: expected true or false, got %s", type_name(v));
+			goto out;
+		}
+		finalized = json_object_get_boolean(v);
+	}
+
+	out->children = children ? json_object_get(children) : json_object_new_array();
+	if (!out->children) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	out->status = status ? json_object_get(status) : NULL;
+	double ms = resync * 1000.0;
+	out->resync_after_ms = (long long)(ms > RESYNC_MAX_MS ? RESYNC_MAX_MS : ms);
+	out->finalized = finalized;
+out:
+	free(ids);
+	json_object_put(root);
+	return rc;
+}
+
+int hook_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
+			const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
+			struct hook_result *out, struct cx_err *err)
+{
+	char label[NAME_MAX_SHOWN + 32];
+	hook_label(def, finalizing, label, sizeof(label));
+	return parse_response(label, finalizing, body, len, kinds, n_kinds, parent_namespace, out, err);
+}
+
+void hook_result_clear(struct hook_result *r)
+{
+	json_object_put(r->status);
+	json_object_put(r->children);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- exec hooks ---- */
+
+/* Runs the command with the request on stdin; its stdout in r. Any
+ * failure to run, exit code or signal is an error here; the answer is
+ * checked by the caller. */
+static int run_exec(const struct hook_def *def, const char *label, int timeout_ms, const char *req, size_t req_len,
+		    struct subprocess_result *r, struct hook_stats *st, struct cx_err *err)
+{
+	st->exit_code = -1;
+	if (!def->argv || !def->argv[0] || !*def->argv[0])
+		return fail(err, -EINVAL, label, "exec hook without a command");
+	char *program = NULL;
+	int rc = subprocess_find_program(def->argv[0], &program, err);
+	if (rc)
+		return cx_err_prefix(err, "%s: ", label);
+	struct subprocess_spec spec = {
+		.path = program, .argv = def->argv, .stdin_data = req, .stdin_len = req_len,
+		.stdout_max = HOOK_RESPONSE_MAX, .stderr_tail = HOOK_STDERR_TAIL, .timeout_ms = timeout_ms,
+	};
+	rc = subprocess_run(&spec, r, err);
+	free(program);
+	if (rc)
+		return cx_err_prefix(err, "%s: ", label);
+	st->duration_ms = r->duration_ms;
+	st->user_cpu_ms = r->user_cpu_ms;
+	st->sys_cpu_ms = r->sys_cpu_ms;
+	st->max_rss_kib = r->max_rss_kib;
+	st->exit_code = r->exited ? r->exit_code : -1;
+	st->term_signal = r->signaled ? r->term_signal : 0;
+
+	char buf[128];
+	if (r->timed_out) {
+		fail(err, -ETIMEDOUT, label, "exceeded its %s timeout and was killed", seconds(timeout_ms, buf,
+											  sizeof(buf)));
+		subprocess_err_add_stderr(err, r);
+		return -ETIMEDOUT;
+	}
+	if (r->stdout_overflow)
+		return fail(err, -EFBIG, label, "wrote more than %d bytes on stdout%s", HOOK_RESPONSE_MAX,
+			    r->killed ? "; killed it" : "");
+	if (r->signaled || r->exit_code != 0) {
+		fail(err, -EIO, label, "%s", subprocess_describe_exit(r, buf, sizeof(buf)));
+		if (!subprocess_err_add_stderr(err, r))
+			append(err, " (nothing on stderr)");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- webhooks ---- */
+
+struct body {
+	char *data;
+	size_t len, cap;
+	bool too_large;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct body *b = ud;
+	size_t n = size * nmemb;
+	if (b->len + n > (size_t)HOOK_RESPONSE_MAX) {
+		b->too_large = true;
+		return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(b->data, cap);
+		if (!grown)
+			return 0;
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* NO_PROXY as the environment has it, plus loopback: like Go's http
+ * client (metacontroller's), a hook on this host is never reached through
+ * a proxy. Owned. */
+static char *no_proxy(void)
+{
+	const char *env = getenv("no_proxy");
+	if (!env || !*env)
+		env = getenv("NO_PROXY");
+	char *s = NULL;
+	if (asprintf(&s, "%s%slocalhost,127.0.0.1,::1", env && *env ? env : "", env && *env ? "," : "") < 0)
+		return NULL;
+	return s;
+}
+
+/* Up to ERROR_BODY_HEAD bytes of an error body, one line, not ending
+ * inside a UTF-8 character, with "..." when there was more. */
+static void body_head(const struct body *b, char *buf, size_t len)
+{
+	size_t n = b->len;
+	bool more = n > ERROR_BODY_HEAD;
+	if (more) {
+		n = ERROR_BODY_HEAD;
+		while (n > 0 && ((unsigned char)b->data[n] & 0xc0) == 0x80)
+			n--;
+	}
+	size_t w = subprocess_one_line(b->data ? b->data : "", n, buf, len);
+	if (more && w + 4 <= len)
+		memcpy(buf + w, "...", 4);
+}
+
+/* POSTs the request; the response body in b (2xx only: any other status
+ * is an error here). */
+static int run_webhook(const struct hook_def *def, const char *label, int timeout_ms, const char *req,
+		       size_t req_len, struct body *b, struct hook_stats *st, struct cx_err *err)
+{
+	if (!def->url || !*def->url)
+		return fail(err, -EINVAL, label, "webhook without a url");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return fail(err, -ENOMEM, label, "cannot initialize libcurl");
+	CURL *h = curl_easy_init();
+	struct curl_slist *headers = NULL, *more;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *np = no_proxy();
+	int rc = 0;
+	bool ok = h && np;
+#define ADD_HEADER(s) (ok = ok && (more = curl_slist_append(headers, s)) && (headers = more))
+	ADD_HEADER("Content-Type: application/json");
+	ADD_HEADER("Accept: application/json");
+	ADD_HEADER("Expect:"); /* no 100-continue round trip for big requests */
+#undef ADD_HEADER
+	CURLcode cc = ok ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_URL, def->url);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_NOPROXY, np);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POST, 1L);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, req);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req_len);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	if (cc) {
+		rc = fail(err, cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL, label, "cannot set up the request: %s",
+			  curl_easy_strerror(cc));
+		goto out;
+	}
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cc = curl_easy_perform(h);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	st->duration_ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st->http_status);
+	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+	char buf[ERROR_BODY_HEAD + 8];
+	switch (cc) {
+	case CURLE_OK:
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		rc = fail(err, -ETIMEDOUT, label, "exceeded its %s timeout: %s", seconds(timeout_ms, buf, sizeof(buf)),
+			  detail);
+		goto out;
+	case CURLE_COULDNT_CONNECT:
+		rc = fail(err, -ECONNREFUSED, label, "cannot connect: %s", detail);
+		goto out;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		rc = fail(err, -EHOSTUNREACH, label, "cannot resolve: %s", detail);
+		goto out;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		rc = fail(err, -EPROTO, label, "TLS failed: %s", detail);
+		goto out;
+	case CURLE_WRITE_ERROR:
+		rc = b->too_large ? fail(err, -EFBIG, label, "answered with more than %d bytes", HOOK_RESPONSE_MAX)
+				  : fail(err, -ENOMEM, label, "out of memory reading the answer");
+		goto out;
+	default:
+		rc = fail(err, -EIO, label, "POST failed: %s", detail);
+		goto out;
+	}
+	if (st->http_status < 200 || st->http_status > 299) {
+		if (b->len) {
+			body_head(b, buf, sizeof(buf));
+			rc = fail(err, -EIO, label, "returned HTTP %ld: %s", st->http_status, buf);
+		} else {
+			rc = fail(err, -EIO, label, "returned HTTP %ld (empty body)", st->http_status);
+		}
+	}
+out:
+	curl_slist_free_all(headers);
+	if (h)
+		curl_easy_cleanup(h);
+	free(np);
+	curl_global_cleanup();
+	return rc;
+}
+
+/* ---- the call ---- */
+
+static void log_run(const struct hook_def *def, bool finalizing, const struct hook_stats *st, int rc,
+		    const struct cx_err *err)
+{
+	if (!log_enabled(LOG_LEVEL_INFO, 4))
+		return;
+	char name[NAME_MAX_SHOWN + 1], dur[32], user[32], sys[32], rss[32], code[32];
+	hook_name(def, name, sizeof(name));
+	snprintf(dur, sizeof(dur), "%lld", st->duration_ms);
+	if (def->type == HOOK_EXEC) {
+		snprintf(user, sizeof(user), "%lld", st->user_cpu_ms);
+		snprintf(sys, sizeof(sys), "%lld", st->sys_cpu_ms);
+		snprintf(rss, sizeof(rss), "%ld", st->max_rss_kib);
+		snprintf(code, sizeof(code), "%d", st->exit_code);
+		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", finalizing ? "finalize" : "sync",
+		       "duration_ms", dur, "cpu_user_ms", user, "cpu_sys_ms", sys, "max_rss_kib", rss, "exit_code", code,
+		       "error", rc && err ? err->msg : NULL, NULL);
+	} else {
+		snprintf(code, sizeof(code), "%ld", st->http_status);
+		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", finalizing ? "finalize" : "sync",
+		       "duration_ms", dur, "http_status", code, "error", rc && err ? err->msg : NULL, NULL);
+	}
+}
+
+int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
+	     struct hook_result *out, struct cx_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	char label[NAME_MAX_SHOWN + 32];
+	hook_label(def, finalizing, label, sizeof(label));
+	int timeout_ms = def->timeout_ms > 0 ? def->timeout_ms : HOOK_DEFAULT_TIMEOUT_MS;
+	size_t req_len = 0;
+	const char *req = request ? json_object_to_json_string_length(request, JSON_C_TO_STRING_PLAIN |
+								      JSON_C_TO_STRING_NOSLASHESCAPE, &req_len) : NULL;
+	if (!req)
+		return fail(err, request ? -ENOMEM : -EINVAL, label, "no request to send");
+
+	int rc;
+	if (def->type == HOOK_EXEC) {
+		struct subprocess_result r;
+		memset(&r, 0, sizeof(r));
+		rc = run_exec(def, label, timeout_ms, req, req_len, &r, &out->stats, err);
+		if (!rc) {
+			rc = parse_response(label, finalizing, r.out, r.out_len, kinds, n_kinds, parent_namespace, out,
+					    err);
+			/* Nothing on stdout: its stderr may say why. */
+			size_t i = 0;
+			while (i < r.out_len && isspace((unsigned char)r.out[i]))
+				i++;
+			if (rc == -EPROTO && i == r.out_len)
+				subprocess_err_add_stderr(err, &r);
+		}
+		subprocess_result_clear(&r);
+	} else if (def->type == HOOK_WEBHOOK) {
+		struct body b = {0};
+		rc = run_webhook(def, label, timeout_ms, req, req_len, &b, &out->stats, err);
+		if (!rc)
+			rc = parse_response(label, finalizing, b.data ? b.data : "", b.len, kinds, n_kinds,
+					    parent_namespace, out, err);
+		free(b.data);
+	} else {
+		rc = fail(err, -EINVAL, label, "unknown hook type %d", (int)def->type);
+	}
+	log_run(def, finalizing, &out->stats, rc, err);
+	return rc;
+}

@@ -1,0 +1,137 @@
+/* hook: calls a controller's sync or finalize hook and checks its answer.
+ *
+ * The contract is metacontroller's (DESIGN.md section 4). The request is
+ *
+ *   {"controller": {...}, "parent": {...},
+ *    "children": {"ConfigMap.v1": {"<name>": {...}}, "Deployment.apps/v1": {}},
+ *    "finalizing": false}
+ *
+ * with an entry in children for every child kind the controller declares
+ * (empty when it has none of that kind). It goes to an exec hook on stdin
+ * (the program runs without a shell, in its own process group, killed as a
+ * group at its timeout; common/subprocess) or to a webhook as the body of
+ * an HTTP POST (libcurl). The answer is
+ *
+ *   {"status": {...}, "children": [{...}, ...], "resyncAfterSeconds": 0,
+ *    "finalized": true}                                  (finalize hooks)
+ *
+ * and is checked strictly before anything acts on it: every error names
+ * the hook (`sync hook "/hooks/website-sync"`) and the JSON path at fault
+ * (`children[2].metadata.name`), since it ends up verbatim in the parent's
+ * Synced condition and in an Event.
+ *
+ * Request building and answer checking are pure functions (no process, no
+ * network), so most of this is testable without running anything. */
+#ifndef COXSWAIN_HOOK_H
+#define COXSWAIN_HOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cx_err;
+struct json_object;
+
+/* A hook without timeoutSeconds gets this (metacontroller's default). */
+#define HOOK_DEFAULT_TIMEOUT_MS 10000
+/* Refused beyond this: an exec hook's stdout, or a webhook's response body. */
+#define HOOK_RESPONSE_MAX (16 * 1024 * 1024)
+/* How much of an exec hook's stderr is kept for messages. */
+#define HOOK_STDERR_TAIL 2048
+
+enum hook_type {
+	HOOK_EXEC,
+	HOOK_WEBHOOK,
+};
+
+/* One hook as the config describes it. Borrowed by every call. */
+struct hook_def {
+	enum hook_type type;
+	char *const *argv;      /* HOOK_EXEC: command, args..., NULL; a command without '/' is searched in PATH */
+	const char *url;        /* HOOK_WEBHOOK: http:// or https:// */
+	int timeout_ms;         /* <= 0: HOOK_DEFAULT_TIMEOUT_MS */
+	const char *name;       /* for messages; NULL = argv[0], or the URL without user, password and query */
+};
+
+/* A child kind the controller declares. */
+struct hook_child_kind {
+	const char *api_version;    /* "v1", "apps/v1" */
+	const char *kind;           /* "ConfigMap" */
+};
+
+/* What one run cost, for metrics and logs; filled by hook_run whether the
+ * hook succeeded or not. */
+struct hook_stats {
+	long long duration_ms;
+	long long user_cpu_ms;      /* exec: CPU of the hook and what it waited for */
+	long long sys_cpu_ms;
+	long max_rss_kib;           /* exec: its peak resident set */
+	int exit_code;              /* exec: its exit code; -1 when it died of a signal or never ran */
+	int term_signal;            /* exec: the signal that ended it, or 0 */
+	long http_status;           /* webhook: the response status, 0 when there was none */
+};
+
+/* A hook's checked answer. */
+struct hook_result {
+	struct json_object *status;     /* owned; NULL when it returned none (absent or null) */
+	struct json_object *children;   /* owned array of child objects (empty when it returned none) */
+	long long resync_after_ms;      /* resyncAfterSeconds in ms; 0 = not asked */
+	bool finalized;                 /* finalize hooks: true once cleanup is done */
+	struct hook_stats stats;
+};
+
+/* The key of a kind in the request's children map: "Kind.apiVersion"
+ * ("ConfigMap.v1", "Deployment.apps/v1"), into buf. Returns buf. */
+const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t len);
+
+/* Builds a request. controller and parent are shared, not copied (a
+ * reference is taken; do not change them while the request lives).
+ * observed maps "Kind.apiVersion" keys to {name: object} maps, as the
+ * request does (NULL = no children at all); its maps are shared too. Kinds
+ * missing from it get an empty map; keys of kinds not in kinds[] are left
+ * out. Returns an owned object, or NULL with err filled (-ENOMEM, or
+ * -EINVAL when an entry of observed is not an object). */
+struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
+				     const struct hook_child_kind *kinds, size_t n_kinds,
+				     struct json_object *observed, bool finalizing, struct cx_err *err);
+
+/* Checks a hook's answer (body, len bytes: all of it must be one JSON
+ * value) and fills out's status, children, resync_after_ms and finalized
+ * (not its stats). finalizing says it came from the finalize hook: only
+ * then is `finalized` read. parent_namespace is the parent's namespace, or
+ * NULL/"" for a cluster-scoped parent (whose children may be anywhere).
+ * Returns 0, or -EPROTO with err saying `sync hook "NAME": what, where`
+ * (out's fields then NULL/0), -EFBIG (len over HOOK_RESPONSE_MAX) or
+ * -ENOMEM. The JSON must be strict (no trailing commas, leading zeros or
+ * trailing data); nesting up to 128 levels. Refused: invalid JSON (at which
+ * byte), an answer that is not an object, status not an object, children
+ * not a list, a child that is not an object or lacks apiVersion, kind or
+ * metadata.name, a child in another namespace than its parent, a child of
+ * a kind not in kinds[], two children of one kind with the same name,
+ * resyncAfterSeconds not a non-negative number, finalized not a boolean.
+ * Absent or null status, children, resyncAfterSeconds and finalized are
+ * fine (none, none, 0, false). */
+int hook_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
+			const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
+			struct hook_result *out, struct cx_err *err);
+
+/* Calls the hook with request (from hook_request_new) and checks its
+ * answer as hook_response_parse does. out is filled on success; its stats
+ * are filled in every case, and out must be cleared with hook_result_clear
+ * either way. Logs the run at -v=4 (hook, duration, CPU, RSS, outcome).
+ * Returns 0, or a negative code with err naming the hook:
+ *   -ENOENT, -EACCES, -ENOEXEC  the command cannot be run
+ *   -ETIMEDOUT                  it ran past its timeout (an exec hook's group is killed)
+ *   -EIO                        exit code != 0 or killed by a signal (with the stderr tail),
+ *                               or a webhook's non-2xx status (with the head of the body)
+ *   -ECONNREFUSED, -EHOSTUNREACH, -EPROTO (TLS)  the webhook cannot be reached
+ *   -EFBIG                      an answer over HOOK_RESPONSE_MAX
+ *   -EPROTO                     the answer is wrong (see hook_response_parse)
+ *   -EINVAL                     def is incomplete; -ENOMEM */
+int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
+	     struct hook_result *out, struct cx_err *err);
+
+/* Frees what r owns and zeroes it (stats too). */
+void hook_result_clear(struct hook_result *r);
+
+#endif

@@ -1,0 +1,138 @@
+/* coxswain-worker: the worker supervisor. It forks --workers worker
+ * processes (one per slot) and keeps them running; each worker runs
+ * worker_run. The supervisor itself has no ZeroMQ context, curl handle or
+ * thread: only the configuration, parsed before the first fork. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cxconfig.h"
+#include "err.h"
+#include "log.h"
+#include "supervisor.h"
+#include "worker.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: coxswain-worker --config FILE [flags]\n"
+		"\n"
+		"  --config FILE          coxswain.yaml (the same file the watcher reads)\n"
+		"  --workers N            worker processes (default: $COXSWAIN_WORKERS, else the config's worker.count,\n"
+		"                         else one per CPU)\n"
+		"  --endpoint URL         the watcher's endpoint instead of the config's\n"
+		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
+		"  --context NAME         kubeconfig context instead of current-context\n"
+		"  --namespace NS         instead of the context's namespace\n"
+		"  -v, --v N              log verbosity (0 default, 2 every reconcile, 4 hooks, 6 every request)\n"
+		"  --log-format FMT       text (default) or json\n"
+		"  -h, --help             this text\n");
+}
+
+static int parse_workers(const char *what, const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > CONFIG_MAX_WORKERS) {
+		fprintf(stderr, "coxswain-worker: %s: expected a whole number from 1 to %d, got \"%s\"\n", what,
+			CONFIG_MAX_WORKERS, s);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int run_worker(void *ud, int slot, int parent_pipe_fd)
+{
+	struct worker_options o = *(const struct worker_options *)ud;
+	o.slot = slot;
+	o.parent_pipe_fd = parent_pipe_fd;
+	return worker_run(&o);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, O_CONFIG},
+		{"workers", required_argument, NULL, O_WORKERS},
+		{"endpoint", required_argument, NULL, O_ENDPOINT},
+		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
+		{"context", required_argument, NULL, O_CONTEXT},
+		{"namespace", required_argument, NULL, O_NAMESPACE},
+		{"v", required_argument, NULL, 'v'},
+		{"log-format", required_argument, NULL, O_LOGFMT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL, *log_format = NULL;
+	struct worker_options wo = {.parent_pipe_fd = -1};
+	int workers = 0, verbosity = 0;
+	for (int c; (c = getopt_long(argc, argv, "hv:", opts, NULL)) != -1;) {
+		switch (c) {
+		case O_CONFIG: config_path = optarg; break;
+		case O_WORKERS:
+			if (parse_workers("--workers", optarg, &workers))
+				return 2;
+			break;
+		case O_ENDPOINT: wo.endpoint = optarg; break;
+		case O_KUBECONFIG: wo.conn.kubeconfig = optarg; break;
+		case O_CONTEXT: wo.conn.context = optarg; break;
+		case O_NAMESPACE: wo.conn.namespace = optarg; break;
+		case 'v': verbosity = atoi(optarg); break;
+		case O_LOGFMT: log_format = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	struct cx_err err = {0};
+	log_set_verbosity(verbosity);
+	if (log_format) {
+		enum log_format f;
+		if (log_parse_format(log_format, &f, &err)) {
+			fprintf(stderr, "coxswain-worker: --log-format: %s\n", err.msg);
+			return 2;
+		}
+		log_set_format(f);
+	}
+	if (!config_path) {
+		fprintf(stderr, "coxswain-worker: --config FILE is required\n");
+		usage(stderr);
+		return 2;
+	}
+	struct config *cfg = config_load(config_path, &err);
+	if (!cfg) {
+		log_kv(LOG_LEVEL_ERROR, 0, "invalid configuration", "error", err.msg, NULL);
+		return 1;
+	}
+	const char *env = getenv("COXSWAIN_WORKERS");
+	if (!workers && env && *env && parse_workers("COXSWAIN_WORKERS", env, &workers)) {
+		config_free(&cfg);
+		return 2;
+	}
+	if (!workers)
+		workers = cfg->worker_count;
+	if (!workers) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		workers = cpus > 0 ? (int)cpus : 1;
+	}
+	wo.config = cfg;
+	struct supervisor_options so;
+	supervisor_options_init(&so);
+	so.workers = workers;
+	so.child = run_worker;
+	so.ud = &wo;
+	struct supervisor *s = supervisor_new(&so, &err);
+	int r = s ? supervisor_run(s, &err) : err.code;
+	if (r)
+		log_kv(LOG_LEVEL_ERROR, 0, "coxswain-worker failed", "error", err.msg, NULL);
+	supervisor_free(&s);
+	config_free(&cfg);
+	return r ? 1 : 0;
+}

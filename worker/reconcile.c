@@ -1,0 +1,264 @@
+#include "config.h"
+
+#include "reconcile.h"
+#include "apply.h"
+#include "cxconfig.h"
+#include "discovery.h"
+#include "events.h"
+#include "finalizer.h"
+#include "hook.h"
+#include "kclient.h"
+#include "log.h"
+#include "status.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A finalize hook that is not done yet is asked again this soon, unless it
+ * says when (resyncAfterSeconds). */
+#define FINALIZE_POLL_MS 5000
+
+/* What the reconciler keeps per configured controller. */
+struct per_controller {
+	const struct config_controller *cc;
+	struct json_object *json;            /* the hook request's "controller" */
+	struct hook_child_kind *kinds;
+	struct events *events;
+};
+
+struct reconciler {
+	struct kclient *c;                   /* borrowed */
+	struct discovery *d;
+	const struct config *cfg;            /* borrowed */
+	struct per_controller *ctls;
+	size_t n;
+};
+
+struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, struct cx_err *err)
+{
+	struct reconciler *r = calloc(1, sizeof(*r));
+	if (!r || !(r->ctls = calloc(cfg->n_controllers, sizeof(*r->ctls))) || !(r->d = discovery_new(c)))
+		goto oom;
+	r->c = c;
+	r->cfg = cfg;
+	r->n = cfg->n_controllers;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct config_controller *cc = &cfg->controllers[i];
+		struct per_controller *pc = &r->ctls[i];
+		pc->cc = cc;
+		if (!(pc->json = config_controller_json(cc)) ||
+		    !(pc->kinds = calloc(cc->n_children ? cc->n_children : 1, sizeof(*pc->kinds))) ||
+		    !(pc->events = events_new(c, cc->name, EVENTS_DEFAULT_CAPACITY)))
+			goto oom;
+		for (size_t k = 0; k < cc->n_children; k++)
+			pc->kinds[k] = (struct hook_child_kind){cc->children[k].api_version, cc->children[k].kind};
+	}
+	return r;
+oom:
+	reconciler_free(&r);
+	cx_err_set(err, -ENOMEM, "out of memory");
+	return NULL;
+}
+
+void reconciler_free(struct reconciler **rp)
+{
+	struct reconciler *r = *rp;
+	if (!r)
+		return;
+	for (size_t i = 0; r->ctls && i < r->n; i++) {
+		json_object_put(r->ctls[i].json);
+		free(r->ctls[i].kinds);
+		events_free(&r->ctls[i].events);
+	}
+	free(r->ctls);
+	discovery_free(&r->d);
+	free(r);
+	*rp = NULL;
+}
+
+static struct per_controller *find(struct reconciler *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->ctls[i].cc->name, name))
+			return &r->ctls[i];
+	return NULL;
+}
+
+static const char *parent_namespace(struct json_object *parent)
+{
+	struct json_object *meta = NULL, *ns = NULL;
+	if (json_object_object_get_ex(parent, "metadata", &meta) && json_object_object_get_ex(meta, "namespace", &ns))
+		return json_object_get_string(ns);
+	return NULL;
+}
+
+static bool being_deleted(struct json_object *parent)
+{
+	struct json_object *meta = NULL, *ts = NULL;
+	return json_object_object_get_ex(parent, "metadata", &meta) &&
+	       json_object_object_get_ex(meta, "deletionTimestamp", &ts) && ts;
+}
+
+static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int64_t after_ms, const char *msg)
+{
+	out->outcome = o;
+	out->requeue_after_ms = after_ms;
+	snprintf(out->message, sizeof(out->message), "%s", msg ? msg : "");
+}
+
+/* Writes the conditions for o, and a Warning Event when reason says it failed. */
+static void report(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
+		   const struct status_outcome *o)
+{
+	struct cx_err err = {0};
+	struct json_object *status = status_compute(parent, o, time(NULL));
+	bool written = false;
+	if (!status || status_write(r->c, r->d, parent, status, &written, NULL, &err))
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot write the status", "controller", pc->cc->name, "error",
+		       status ? err.msg : "out of memory", NULL);
+	json_object_put(status);
+	if (o->reason != STATUS_OK && o->message &&
+	    events_post(pc->events, parent, EVENT_WARNING, status_reason_name(o->reason), o->message, NULL, &err))
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", err.msg, NULL);
+}
+
+static struct hook_def hook_def_of(const struct config_hook *h, const char *what, char *name, size_t len)
+{
+	snprintf(name, len, "%s hook \"%s\"", what, h->url ? h->url : h->command[0]);
+	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
+				 .timeout_ms = h->timeout_seconds * 1000, .name = name};
+}
+
+/* Runs the hook of h for parent. Returns its result code; err says why. */
+static int run_hook(struct per_controller *pc, const struct config_hook *h, bool finalizing, struct json_object *parent,
+		    struct json_object *children, struct hook_result *res, struct cx_err *err)
+{
+	char name[512];
+	struct hook_def def = hook_def_of(h, finalizing ? "finalize" : "sync", name, sizeof(name));
+	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
+						       finalizing, err);
+	if (!request)
+		return err->code;
+	int rc = hook_run(&def, request, finalizing, pc->kinds, pc->cc->n_children, parent_namespace(parent), res, err);
+	json_object_put(request);
+	char ms[32];
+	snprintf(ms, sizeof(ms), "%lld", res->stats.duration_ms);
+	log_kv(LOG_LEVEL_INFO, 4, "hook ran", "controller", pc->cc->name, "hook", name, "ms", ms, "error",
+	       rc ? err->msg : "", NULL);
+	return rc;
+}
+
+static enum status_reason hook_failure(int code)
+{
+	return code == -EPROTO || code == -EBADMSG ? STATUS_INVALID_HOOK_RESPONSE : STATUS_HOOK_FAILED;
+}
+
+static void finalize(struct reconciler *r, struct per_controller *pc, const struct proto_job *job,
+		     struct reconcile_outcome *out)
+{
+	struct json_object *parent = job->parent;
+	char fin[256];
+	finalizer_name(pc->cc->name, fin, sizeof(fin));
+	if (!pc->cc->finalize.set || !finalizer_has(parent, fin)) {
+		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL); /* the garbage collector takes the children */
+		return;
+	}
+	struct hook_result res = {0};
+	struct cx_err err = {0};
+	int rc = run_hook(pc, &pc->cc->finalize, true, parent, job->children, &res, &err);
+	if (rc) {
+		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
+		report(r, pc, parent, &o);
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
+	} else if (!res.finalized) {
+		set_outcome(out, PROTO_OUTCOME_REQUEUE, res.resync_after_ms > 0 ? res.resync_after_ms : FINALIZE_POLL_MS,
+			    NULL);
+	} else if (finalizer_remove(r->c, r->d, pc->cc, parent, NULL, NULL, &err)) {
+		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
+		report(r, pc, parent, &o);
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
+	} else {
+		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL);
+	}
+	hook_result_clear(&res);
+}
+
+static void sync_parent(struct reconciler *r, struct per_controller *pc, const struct proto_job *job,
+			struct reconcile_outcome *out)
+{
+	struct json_object *parent = job->parent, *updated = NULL;
+	struct cx_err err = {0};
+	if (pc->cc->finalize.set && finalizer_ensure(r->c, r->d, pc->cc, parent, NULL, &updated, &err)) {
+		struct status_outcome o = {.reason = STATUS_HOOK_FAILED, .message = err.msg};
+		report(r, pc, parent, &o);
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
+		return;
+	}
+	if (updated)
+		parent = updated; /* the newer resourceVersion, for the writes below */
+	struct hook_result res = {0};
+	struct apply_report applied = {0};
+	int rc = run_hook(pc, &pc->cc->sync, false, parent, job->children, &res, &err);
+	if (rc) {
+		struct status_outcome o = {.reason = hook_failure(rc), .message = err.msg};
+		report(r, pc, parent, &o);
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
+		goto out;
+	}
+	rc = apply_children(r->c, r->d, pc->cc, parent, job->children, res.children, &applied, &err);
+	struct status_outcome o = {.reason = STATUS_OK, .message = rc ? err.msg : NULL, .apply = &applied,
+				   .hook_status = res.status};
+	if (rc && !applied.n_failed)
+		o.reason = STATUS_APPLY_FAILED;
+	report(r, pc, parent, &o);
+	struct cx_err ev_err = {0};
+	if (events_post_apply(pc->events, parent, &applied, &ev_err))
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
+		       NULL);
+	if (rc || applied.n_failed) {
+		struct cx_err why = {0};
+		const struct apply_result *first = NULL;
+		for (size_t i = 0; i < applied.n && !first; i++)
+			if (applied.results[i].action == APPLY_FAILED)
+				first = &applied.results[i];
+		if (first)
+			cx_err_set(&why, -EIO, "%zu of %zu children failed to apply; first: %s/%s: %s", applied.n_failed,
+				   applied.n, first->kind, first->name, first->err.msg);
+		else
+			cx_err_set(&why, rc, "applying the children failed: %s", err.msg);
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+	} else {
+		set_outcome(out, PROTO_OUTCOME_OK, res.resync_after_ms, NULL);
+	}
+out:
+	apply_report_clear(&applied);
+	hook_result_clear(&res);
+	json_object_put(updated);
+}
+
+void reconcile_job(struct reconciler *r, const struct proto_job *job, struct reconcile_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct per_controller *pc = find(r, job->controller);
+	if (!pc) {
+		struct cx_err why = {0};
+		cx_err_set(&why, -ENOENT, "the worker has no controller \"%s\" (are the watcher and worker configs the same?)",
+			   job->controller);
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+		return;
+	}
+	if (job->kind == PROTO_JOB_POISON) {
+		struct status_outcome o = {.reason = STATUS_WORKER_CRASHED, .message = job->message};
+		report(r, pc, job->parent, &o);
+		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL);
+		return;
+	}
+	if (being_deleted(job->parent))
+		finalize(r, pc, job, out);
+	else
+		sync_parent(r, pc, job, out);
+}

@@ -1,0 +1,206 @@
+#include "config.h"
+
+#include "worker.h"
+#include "cxconfig.h"
+#include "err.h"
+#include "kclient.h"
+#include "log.h"
+#include "proto.h"
+#include "reconcile.h"
+#include "supervisor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define HEARTBEAT_MS 1000
+#define WATCHER_SILENT_MS (3 * HEARTBEAT_MS)
+
+struct worker {
+	void *ctx, *sock;
+	struct restconfig *rc;
+	struct kclient *client;
+	struct reconciler *reconciler;
+	int sigfd;
+	const char *crash_key;               /* the test-only fault switch */
+	char id[64];
+	int slot;
+	int64_t last_sent_ms, last_heard_ms;
+};
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int send_frame(struct worker *w, const struct proto_frame *f)
+{
+	if (zmq_send(w->sock, f->type, strlen(f->type), ZMQ_SNDMORE) < 0 || zmq_send(w->sock, f->payload, f->len, 0) < 0)
+		return -errno;
+	w->last_sent_ms = monotonic_ms();
+	return 0;
+}
+
+static void send_ready(struct worker *w)
+{
+	struct proto_ready ready = {.slot = w->slot, .pid = (int)getpid()};
+	struct proto_frame f = {0};
+	if (!proto_encode_ready(&ready, &f, NULL))
+		send_frame(w, &f);
+	proto_frame_clear(&f);
+}
+
+static void send_heartbeat(struct worker *w)
+{
+	struct proto_frame f = {0};
+	if (!proto_encode_heartbeat(&f, NULL))
+		send_frame(w, &f);
+	proto_frame_clear(&f);
+}
+
+static void run_job(struct worker *w, const struct proto_job *job)
+{
+	if (w->crash_key && !strcmp(w->crash_key, job->key)) {
+		log_kv(LOG_LEVEL_ERROR, 0, "COXSWAIN_TEST_CRASH_ON_KEY: crashing on purpose", "key", job->key, NULL);
+		abort();
+	}
+	int64_t start = monotonic_ms();
+	struct reconcile_outcome out;
+	reconcile_job(w->reconciler, job, &out);
+	char ms[32];
+	snprintf(ms, sizeof(ms), "%lld", (long long)(monotonic_ms() - start));
+	log_kv(out.outcome == PROTO_OUTCOME_ERROR ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 2, "reconciled", "key", job->key,
+	       "kind", proto_job_kind_name(job->kind), "outcome", proto_outcome_name(out.outcome), "ms", ms, "error",
+	       out.message, NULL);
+	struct proto_result result = {.job = job->job, .attempt = job->attempt, .outcome = out.outcome,
+				      .requeue_after_ms = out.requeue_after_ms, .message = out.message};
+	struct proto_frame f = {0};
+	struct cx_err err = {0};
+	if (proto_encode_result(&result, &f, &err) || send_frame(w, &f))
+		log_kv(LOG_LEVEL_ERROR, 0, "cannot send a result", "key", job->key, "error", err.msg, NULL);
+	proto_frame_clear(&f);
+}
+
+/* Reads one message from the watcher, if one is waiting. */
+static void receive(struct worker *w)
+{
+	zmq_msg_t type, payload;
+	zmq_msg_init(&type);
+	zmq_msg_init(&payload);
+	if (zmq_msg_recv(&type, w->sock, ZMQ_DONTWAIT) < 0)
+		goto out;
+	if (zmq_msg_more(&type) && zmq_msg_recv(&payload, w->sock, 0) < 0)
+		goto out;
+	w->last_heard_ms = monotonic_ms();
+	struct proto_msg msg = {0};
+	struct cx_err err = {0};
+	if (proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload), zmq_msg_size(&payload), &msg,
+			 &err) || !proto_from_watcher(msg.type)) {
+		log_kv(LOG_LEVEL_WARNING, 0, "bad message from the watcher", "error", err.msg[0] ? err.msg : "wrong direction",
+		       NULL);
+	} else if (msg.type == PROTO_JOB) {
+		run_job(w, &msg.job);
+	} else if (msg.type == PROTO_DISCONNECT) {
+		log_kv(LOG_LEVEL_INFO, 1, "the watcher is going away; waiting for it to come back", NULL);
+	}
+	proto_msg_clear(&msg);
+out:
+	zmq_msg_close(&type);
+	zmq_msg_close(&payload);
+}
+
+static int setup(struct worker *w, const struct worker_options *o, struct cx_err *err)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	/* Before ZeroMQ starts its threads, so they do not take the signal. */
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((w->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return cx_err_set(err, -errno, "signalfd: %s", strerror(errno));
+	int r;
+	if ((r = restconfig_load(&o->conn, &w->rc, err)))
+		return r;
+	if (!(w->client = kclient_new(w->rc, NULL, err)) || !(w->reconciler = reconciler_new(w->client, o->config, err)))
+		return err->code ? err->code : -ENOMEM;
+	const char *endpoint = o->endpoint ? o->endpoint : o->config->endpoint;
+	snprintf(w->id, sizeof(w->id), "w%d-%d", o->slot, (int)getpid());
+	int zero = 0;
+	if (!(w->ctx = zmq_ctx_new()) || !(w->sock = zmq_socket(w->ctx, ZMQ_DEALER)))
+		return cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
+	zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->id, strlen(w->id));
+	zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	if (zmq_connect(w->sock, endpoint) != 0)
+		return cx_err_set(err, -errno, "cannot connect to the watcher at %s: %s", endpoint, zmq_strerror(errno));
+	w->crash_key = getenv("COXSWAIN_TEST_CRASH_ON_KEY");
+	return 0;
+}
+
+static void teardown(struct worker *w)
+{
+	if (w->sock)
+		zmq_close(w->sock);
+	if (w->ctx)
+		zmq_ctx_term(w->ctx);
+	reconciler_free(&w->reconciler);
+	kclient_free(&w->client);
+	restconfig_free(&w->rc);
+	if (w->sigfd >= 0)
+		close(w->sigfd);
+}
+
+int worker_run(const struct worker_options *o)
+{
+	struct worker w = {.sigfd = -1, .slot = o->slot};
+	struct cx_err err = {0};
+	if (setup(&w, o, &err)) {
+		char slot[16];
+		snprintf(slot, sizeof(slot), "%d", o->slot);
+		log_kv(LOG_LEVEL_ERROR, 0, "worker cannot start", "slot", slot, "error", err.msg, NULL);
+		teardown(&w);
+		return 1;
+	}
+	log_kv(LOG_LEVEL_INFO, 1, "worker started", "id", w.id, NULL);
+	send_ready(&w);
+	w.last_heard_ms = monotonic_ms();
+	for (;;) {
+		zmq_pollitem_t items[3] = {
+			{.socket = w.sock, .events = ZMQ_POLLIN},
+			{.fd = w.sigfd, .events = ZMQ_POLLIN},
+			{.fd = o->parent_pipe_fd, .events = ZMQ_POLLIN},
+		};
+		int n = o->parent_pipe_fd >= 0 ? 3 : 2;
+		if (zmq_poll(items, n, HEARTBEAT_MS) < 0 && errno != EINTR)
+			break;
+		if (items[1].revents) {
+			log_kv(LOG_LEVEL_INFO, 1, "worker stopping", "id", w.id, NULL);
+			break;
+		}
+		if (n == 3 && items[2].revents && supervisor_parent_gone(o->parent_pipe_fd)) {
+			log_kv(LOG_LEVEL_WARNING, 0, "the supervisor is gone; worker exits", "id", w.id, NULL);
+			break;
+		}
+		if (items[0].revents & ZMQ_POLLIN)
+			receive(&w);
+		int64_t now = monotonic_ms();
+		if (now - w.last_heard_ms > WATCHER_SILENT_MS) {
+			send_ready(&w); /* a restarted watcher does not know us */
+			w.last_heard_ms = now;
+		} else if (now - w.last_sent_ms >= HEARTBEAT_MS) {
+			send_heartbeat(&w);
+		}
+	}
+	teardown(&w);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* worker: one worker process (a supervisor slot): its own API client and
+ * DEALER socket, created after the fork; READY, then jobs in, RESULTs out,
+ * HEARTBEATs while idle (DESIGN.md section 5).
+ *
+ * It says READY again when the watcher has been silent for 3 heartbeats (the
+ * watcher restarted and does not know it). SIGTERM: it finishes the job at
+ * hand and exits 0; EOF on the supervisor's pipe: it exits at once.
+ *
+ * Test-only fault switch: when COXSWAIN_TEST_CRASH_ON_KEY is set (read at
+ * start-up) a worker given a job for that key calls abort(), so tests can
+ * watch the supervisor restart it and the watcher re-queue and finally
+ * poison the key. Never set it outside tests. */
+#ifndef COXSWAIN_WORKER_H
+#define COXSWAIN_WORKER_H
+
+#include "restconfig.h"
+
+struct config;
+
+struct worker_options {
+	const struct config *config;          /* borrowed */
+	struct restconfig_load_opts conn;
+	const char *endpoint;                 /* NULL = the config's */
+	int slot;
+	int parent_pipe_fd;                   /* from the supervisor; -1 = none */
+};
+
+/* Runs until SIGTERM (0) or a fatal error (1); the exit code for the slot. */
+int worker_run(const struct worker_options *o);
+
+#endif
