@@ -612,14 +612,9 @@ static int parse_mapping(const struct yamlnode_src *y, const yaml_node_t *n, con
 		join(path, sizeof(path), where, f->key);
 		unsigned long bit = 1UL << (f - fields);
 		if (seen & bit) {
-			const yaml_node_t *first = yaml_document_get_node(y->doc, n->data.mapping.pairs.start->key);
-			for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < pair; q++) {
-				first = yaml_document_get_node(y->doc, q->key);
-				if (first->type == YAML_SCALAR_NODE && !strcmp(yamlnode_scalar(first), f->key))
-					break;
-			}
+			const yaml_node_t *first = yamlnode_repeated(y, n, pair);
 			return yamlnode_fail(y, k, path, "repeated key (first at line %zu); expected it once",
-					     first->start_mark.line + 1);
+					     first ? first->start_mark.line + 1 : 0);
 		}
 		seen |= bit;
 		int rc = parse_value(y, f, v, path, entry);

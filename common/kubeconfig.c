@@ -228,6 +228,10 @@ static int parse_fields(struct parse *p, const yaml_node_t *n, const struct fiel
 				continue;
 			char field_where[256];
 			snprintf(field_where, sizeof(field_where), "%s.%s", where, f->key);
+			const yaml_node_t *first = yamlnode_repeated(&p->y, n, pair);
+			if (first)
+				return yamlnode_fail(&p->y, k, field_where, "repeated key (first at line %zu); expected it once",
+						     first->start_mark.line + 1);
 			rc = set_field(p, f, v, field_where, entry);
 			if (rc)
 				return rc;

@@ -125,6 +125,20 @@ yaml_node_t *yamlnode_get(const struct yamlnode_src *s, const yaml_node_t *map, 
 	return NULL;
 }
 
+const yaml_node_t *yamlnode_repeated(const struct yamlnode_src *s, const yaml_node_t *map,
+				     const yaml_node_pair_t *pair)
+{
+	const yaml_node_t *k = yaml_document_get_node(s->doc, pair->key);
+	if (k->type != YAML_SCALAR_NODE)
+		return NULL;
+	for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pair; q++) {
+		const yaml_node_t *earlier = yaml_document_get_node(s->doc, q->key);
+		if (earlier->type == YAML_SCALAR_NODE && !strcmp(yamlnode_scalar(earlier), yamlnode_scalar(k)))
+			return earlier;
+	}
+	return NULL;
+}
+
 size_t yamlnode_count(const yaml_node_t *seq)
 {
 	if (seq->type != YAML_SEQUENCE_NODE)

@@ -64,6 +64,12 @@ bool yamlnode_is_null(const yaml_node_t *n);
  * is repeated. */
 yaml_node_t *yamlnode_get(const struct yamlnode_src *s, const yaml_node_t *map, const char *key);
 
+/* The key node of an earlier pair of map with the same scalar key as pair,
+ * or NULL when pair's key is the first of its kind: YAML allows repeated
+ * keys, our files do not (the second value would silently win or leak). */
+const yaml_node_t *yamlnode_repeated(const struct yamlnode_src *s, const yaml_node_t *map,
+				     const yaml_node_pair_t *pair);
+
 /* The number of items of the sequence seq, and its i-th item (i < count). */
 size_t yamlnode_count(const yaml_node_t *seq);
 yaml_node_t *yamlnode_item(const struct yamlnode_src *s, const yaml_node_t *seq, size_t i);

@@ -283,3 +283,12 @@ Test(kubeconfig, unsupported_auth_is_refused_not_ignored)
 	cr_assert(strstr(err.msg, "user \"basic\""), "%s", err.msg);
 	cr_assert(strstr(err.msg, "username"), "%s", err.msg);
 }
+
+Test(kubeconfig, repeated_key_is_an_error_not_a_leak)
+{
+	struct cx_err err = load_fail(DATA "repeated-key.yaml");
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert(strstr(err.msg, "line 6"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "certificate-authority-data"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "first at line 5"), "%s", err.msg);
+}
