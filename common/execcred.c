@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "execcred.h"
+#include "jsondoc.h"
 #include "err.h"
 #include "subprocess.h"
 
@@ -562,28 +563,13 @@ static int parse_output(struct execcred *ec, const struct subprocess_result *r, 
 		start++;
 	if (start == len)
 		return fail_tail(ec, err, -EPROTO, r, NULL, "printed nothing on stdout (expected an ExecCredential)");
-	const char *nul = memchr(data, '\0', len);
-	if (nul)
-		return fail(ec, err, -EPROTO, "invalid JSON on stdout at byte %zu: NUL byte", (size_t)(nul - data));
-
-	struct json_tokener *tok = json_tokener_new();
-	if (!tok)
-		return fail(ec, err, -ENOMEM, "out of memory");
-	struct json_object *root = json_tokener_parse_ex(tok, data, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr == json_tokener_success)
-		while (end < len && isspace((unsigned char)data[end]))
-			end++;
-	int rc;
-	if (jerr != json_tokener_success || end != len) {
-		rc = fail(ec, err, -EPROTO, "invalid JSON on stdout at byte %zu: %s", end,
-			  jerr == json_tokener_success ? "trailing data" :
-			  jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
-	} else {
+	struct json_object *root = NULL;
+	char why[160];
+	int rc = jsondoc_parse(data, len, NULL, &root, why, sizeof(why));
+	if (rc)
+		rc = fail(ec, err, rc == -ENOMEM ? -ENOMEM : -EPROTO, "stdout: %s", why);
+	else
 		rc = take_credential(ec, root, err);
-	}
 	if (root && json_object_is_type(root, json_type_object)) {
 		struct json_object *status = NULL, *v = NULL;
 		if (json_object_object_get_ex(root, "status", &status) &&

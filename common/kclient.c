@@ -3,6 +3,7 @@
 #include "kclient.h"
 #include "err.h"
 #include "execcred.h"
+#include "jsondoc.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "restconfig.h"
@@ -404,28 +405,11 @@ static int status_to_errno(long status)
 	}
 }
 
-/* Parses the whole of data as one JSON value. */
+/* The whole of data as one JSON value, or NULL with why filled. */
 static struct json_object *parse_json(const char *data, size_t len, char *why, size_t why_len)
 {
-	struct json_tokener *tok = json_tokener_new();
-	if (!tok) {
-		snprintf(why, why_len, "out of memory");
-		return NULL;
-	}
-	struct json_object *obj = json_tokener_parse_ex(tok, data, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_success && end < len)
-		while (end < len && isspace((unsigned char)data[end]))
-			end++;
-	if (jerr != json_tokener_success || end != len) {
-		snprintf(why, why_len, "invalid JSON at byte %zu: %s", end,
-			 jerr == json_tokener_success ? "trailing data" :
-			 jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
-		json_object_put(obj);
-		obj = NULL;
-	}
-	json_tokener_free(tok);
+	struct json_object *obj = NULL;
+	jsondoc_parse(data, len, NULL, &obj, why, why_len);
 	return obj;
 }
 

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "proto.h"
+#include "jsondoc.h"
 #include "err.h"
 
 #include <ctype.h>
@@ -463,26 +464,12 @@ static int parse(const char *what, const char *data, size_t len, struct json_obj
 	*out = NULL;
 	if (len > INT_MAX)
 		return cx_err_set(err, -EPROTO, "%s: payload of %zu bytes is too large", what, len);
-	const char *nul = memchr(data, '\0', len);
-	if (nul)
-		return cx_err_set(err, -EPROTO, "%s: invalid JSON at byte %zu: NUL byte", what, (size_t)(nul - data));
-	struct json_tokener *tok = json_tokener_new_ex(PROTO_MAX_DEPTH);
-	if (!tok)
-		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	struct json_object *obj = json_tokener_parse_ex(tok, data, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr == json_tokener_success)
-		while (end < len && isspace((unsigned char)data[end]))
-			end++;
-	if (jerr != json_tokener_success || end != len) {
-		json_object_put(obj);
-		return cx_err_set(err, -EPROTO, "%s: invalid JSON at byte %zu: %s", what, end,
-				  jerr == json_tokener_success ? "trailing data" :
-				  jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
-	}
+	struct json_object *obj = NULL;
+	char why[160];
+	struct jsondoc_options o = {.max_depth = PROTO_MAX_DEPTH, .strict = true, .validate_utf8 = true};
+	int rc = jsondoc_parse(data, len, &o, &obj, why, sizeof(why));
+	if (rc)
+		return cx_err_set(err, rc == -ENOMEM ? -ENOMEM : -EPROTO, "%s: %s", what, why);
 	*out = obj;
 	return 0;
 }

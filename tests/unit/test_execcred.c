@@ -781,18 +781,18 @@ Test(execcred, stdout_too_large)
 Test(execcred, invalid_json_names_byte)
 {
 	struct cx_err err = output_fail("{\"apiVersion\": \"client.authentication.k8s.io/v1\", oops}");
-	cr_assert(strstr(err.msg, "invalid JSON on stdout at byte 50"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "stdout: invalid JSON at byte 50"), "%s", err.msg);
 	err = output_fail("not json");
-	cr_assert(strstr(err.msg, "invalid JSON on stdout at byte 1"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "stdout: invalid JSON at byte 1"), "%s", err.msg);
 	err = output_fail("{\"apiVersion\": \"client.authentication.k8s.io/v1\"");
-	cr_assert(strstr(err.msg, "invalid JSON on stdout at byte 48: unexpected end"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "stdout: invalid JSON at byte 48: unexpected end"), "%s", err.msg);
 }
 
 Test(execcred, trailing_data_after_json)
 {
 	struct cx_err err = output_fail("{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": "
 					"\"ExecCredential\", \"status\": {\"token\": \"t\"}}\n{}");
-	cr_assert(strstr(err.msg, "invalid JSON on stdout at byte 102: trailing data"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "stdout: invalid JSON at byte 102: trailing data"), "%s", err.msg);
 }
 
 Test(execcred, nul_byte_in_output)
@@ -803,7 +803,7 @@ Test(execcred, nul_byte_in_output)
 	spec_arg(&s, "-c");
 	spec_arg(&s, "printf '{\"a\": \"\\000\"}'");
 	struct cx_err err = get_fail(&s, 0, -EPROTO);
-	cr_assert(strstr(err.msg, "invalid JSON on stdout at byte 7: NUL byte"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "stdout: invalid JSON at byte 7: NUL byte"), "%s", err.msg);
 }
 
 Test(execcred, empty_output_shows_stderr)
