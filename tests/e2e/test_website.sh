@@ -17,6 +17,9 @@ check "the operator identity can watch Websites" equals yes can_i watch websites
 namespace "$NS"
 
 write_config "$E2E_REPO/deploy/examples/website/coxswain.yaml" "$E2E_WORK/coxswain.yaml"
+# Other tests run Website controllers at the same time: this one keeps to its namespace.
+sed -i "s/^    resyncPeriodSeconds: \(.*\)/    resyncPeriodSeconds: \1\n    namespace: $NS/" "$E2E_WORK/coxswain.yaml"
+check "the config names the test's namespace" grep -q "namespace: $NS" "$E2E_WORK/coxswain.yaml"
 start_coxswain "$E2E_WORK/coxswain.yaml" 2
 eventually 30 "/readyz answers ok once the caches synced" equals ok health readyz
 check "/healthz answers ok" equals ok health healthz
