@@ -52,7 +52,10 @@ struct broker {
 	struct worker_rec *workers;
 	size_t n_workers, cap_workers;
 	struct json_object *keys;    /* key → an empty object whose userdata is the key's struct key_state */
-	struct json_object *poison_reports; /* key → message, waiting for an idle worker */
+	/* key → message: a poison report to send, kept until a worker has
+	 * written it. The report goes through the work queue like any job of
+	 * that key, so it never runs beside a sync of the same key. */
+	struct json_object *poison_reports;
 	uint64_t next_job;
 	int64_t next_heartbeat_ms;
 	uint64_t restarts, losses;
@@ -94,6 +97,7 @@ static void forget_key(struct broker *b, const char *key)
 	if (ks && ks->poisoned)
 		b->poisoned--;
 	json_object_object_del(b->keys, key);
+	json_object_object_del(b->poison_reports, key);
 }
 
 /* ---------------------------------------------------------------- sockets */
@@ -220,11 +224,12 @@ static void lose_job(struct broker *b, struct worker_rec *w, const char *why, in
 		return;
 	w->busy = false;
 	b->losses++;
-	if (w->poison_job) { /* the report itself was lost: try it again */
-		json_object_object_add(b->poison_reports, w->key, json_object_new_string(why));
+	workqueue_done(b->q, w->key, now_ms);
+	if (w->poison_job) { /* the report itself was lost: its message stays, send it again */
+		log_kv(LOG_LEVEL_WARNING, 0, "poison report lost", "key", w->key, "worker", w->id, "why", why, NULL);
+		workqueue_add_rate_limited(b->q, w->key, now_ms);
 		return;
 	}
-	workqueue_done(b->q, w->key, now_ms);
 	struct key_state *ks = key_state(b, w->key);
 	log_kv(LOG_LEVEL_WARNING, 0, "job lost", "key", w->key, "worker", w->id, "why", why, NULL);
 	if (ks && ++ks->losses >= b->max_losses && !ks->poisoned) {
@@ -245,6 +250,7 @@ static void lose_job(struct broker *b, struct worker_rec *w, const char *why, in
 			 ks->losses, why, (long long)(b->poison_retry_ms / 60000));
 		json_object_object_add(b->poison_reports, w->key, json_object_new_string(msg));
 		log_kv(LOG_LEVEL_ERROR, 0, "object poisoned", "key", w->key, "why", msg, NULL);
+		workqueue_add(b->q, w->key, now_ms); /* for the report */
 		workqueue_add_after(b->q, w->key, b->poison_retry_ms, now_ms);
 		return;
 	}
@@ -301,8 +307,14 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 		return;
 	}
 	w->busy = false;
-	if (w->poison_job)
+	if (w->poison_job) {
+		workqueue_done(b->q, w->key, now_ms);
+		if (r->outcome == PROTO_OUTCOME_ERROR) /* not written: again, later */
+			workqueue_add_rate_limited(b->q, w->key, now_ms);
+		else
+			json_object_object_del(b->poison_reports, w->key);
 		return;
+	}
 	char controller[256];
 	controller_of(w->key, controller, sizeof(controller));
 	double seconds = (double)(now_ms - w->started_ms) / 1000.0;
@@ -421,32 +433,6 @@ static int send_job(struct broker *b, struct worker_rec *w, const struct proto_j
 	return 0;
 }
 
-/* Poison reports go first: they are short and tell a user why. */
-static bool dispatch_poison_report(struct broker *b, struct worker_rec *w, int64_t now_ms)
-{
-	json_object_object_foreach(b->poison_reports, key, why)
-	{
-		struct json_object *parent = NULL, *children = NULL;
-		int64_t budget = 0;
-		char controller[256];
-		if (b->src.job_for(b->src.ud, key, &parent, &children, &budget) == 0) {
-			struct proto_job job = {.job = b->next_job++, .attempt = 1, .kind = PROTO_JOB_POISON,
-						.controller = controller_of(key, controller, sizeof(controller)),
-						.key = key, .parent = parent, .message = json_object_get_string(why)};
-			if (send_job(b, w, &job, budget, now_ms) != 0) {
-				json_object_put(parent);
-				json_object_put(children);
-				return false;
-			}
-		}
-		json_object_put(parent);
-		json_object_put(children);
-		json_object_object_del(b->poison_reports, key);
-		return true;
-	}
-	return false;
-}
-
 /* Hands the next ready key to w. False when there is none. */
 static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 {
@@ -465,8 +451,16 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 			forget_key(b, key);
 			continue;
 		}
+		char controller[256];
+		controller_of(key, controller, sizeof(controller));
+		struct json_object *why = NULL;
 		struct key_state *ks = key_state(b, key);
-		if (ks && ks->poisoned) {
+		struct proto_job job = {.job = b->next_job++, .controller = controller, .key = key, .parent = parent};
+		if (json_object_object_get_ex(b->poison_reports, key, &why)) {
+			job.attempt = 1;
+			job.kind = PROTO_JOB_POISON;
+			job.message = json_object_get_string(why);
+		} else if (ks && ks->poisoned) {
 			if (generation_of(parent) == ks->poisoned_generation && now_ms < ks->poisoned_until_ms) {
 				workqueue_done(b->q, key, now_ms);
 				json_object_put(parent);
@@ -477,10 +471,11 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 			ks->losses = 0;
 			b->poisoned--;
 		}
-		char controller[256];
-		struct proto_job job = {.job = b->next_job++, .attempt = ks ? ++ks->attempt : 1, .kind = PROTO_JOB_SYNC,
-					.controller = controller_of(key, controller, sizeof(controller)), .key = key,
-					.parent = parent, .children = children};
+		if (job.kind != PROTO_JOB_POISON) {
+			job.attempt = ks ? ++ks->attempt : 1;
+			job.kind = PROTO_JOB_SYNC;
+			job.children = children;
+		}
 		int r = send_job(b, w, &job, budget, now_ms);
 		json_object_put(parent);
 		json_object_put(children);
@@ -525,7 +520,7 @@ void broker_dispatch(struct broker *b, int64_t now_ms)
 	if (!b->dispatching)
 		return;
 	struct worker_rec *w;
-	while ((w = idle_worker(b)) && (dispatch_poison_report(b, w, now_ms) || dispatch_key(b, w, now_ms)))
+	while ((w = idle_worker(b)) && dispatch_key(b, w, now_ms))
 		;
 }
 
@@ -551,6 +546,16 @@ size_t broker_busy(const struct broker *b)
 	size_t n = 0;
 	for (size_t i = 0; i < b->n_workers; i++)
 		n += b->workers[i].busy;
+	return n;
+}
+
+size_t broker_busy_for(const struct broker *b, const char *controller)
+{
+	size_t n = 0, len = strlen(controller);
+	for (size_t i = 0; i < b->n_workers; i++) {
+		const struct worker_rec *w = &b->workers[i];
+		n += w->busy && !strncmp(w->key, controller, len) && w->key[len] == '/';
+	}
 	return n;
 }
 

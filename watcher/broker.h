@@ -14,7 +14,10 @@
  * After 3 losses on the same key the object is poisoned: a worker is sent a
  * "poison" job so that it records Synced=False reason=WorkerCrashed and an
  * Event (the watcher never writes objects), and the key is tried again only
- * when the parent's generation changes or after a long backoff.
+ * when the parent's generation changes or after a long backoff. The poison
+ * job goes through the work queue like any job of its key, so it never runs
+ * beside a sync of the same object; a lost or failed one is sent again with
+ * backoff.
  *
  * Single-threaded: the caller polls broker_socket() (ZMQ_POLLIN) with its
  * other fds and calls broker_dispatch() after every poll. */
@@ -76,6 +79,7 @@ long broker_next_ms(const struct broker *b, int64_t now_ms);
 /* For metrics and tests. */
 size_t broker_workers(const struct broker *b);        /* connected */
 size_t broker_busy(const struct broker *b);           /* holding a job */
+size_t broker_busy_for(const struct broker *b, const char *controller); /* holding one of its keys */
 uint64_t broker_worker_restarts(const struct broker *b);
 uint64_t broker_losses(const struct broker *b);
 size_t broker_poisoned(const struct broker *b);

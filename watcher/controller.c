@@ -5,6 +5,7 @@
 #include "discovery.h"
 #include "err.h"
 #include "informer.h"
+#include "jsonget.h"
 #include "log.h"
 #include "workqueue.h"
 
@@ -36,6 +37,9 @@ struct controller {
 	struct child_kind *kids;
 	bool running;                        /* past the gate: informers exist */
 	bool parent_is_crd;
+	/* The parent kind was a CRD's once: discovery's cached answer for it
+	 * outlives the CRD, so only the CRD cache can say it is back. */
+	bool crd_seen;
 	char waiting[CX_ERR_MSG_MAX + 64];
 	int64_t next_discovery_ms, next_wait_log_ms, next_resync_ms;
 	struct json_object *index;           /* parent uid → {kindkey → {child key → name}} */
@@ -46,18 +50,6 @@ static int64_t monotonic_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *get_str(struct json_object *o, const char *key)
-{
-	struct json_object *v = get(o, key);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 /* The group of an apiVersion ("apps/v1" → "apps", "v1" → ""). */
@@ -133,10 +125,10 @@ static void enqueue(struct controller *ctl, const char *ns, const char *name)
 
 static void enqueue_parent(struct controller *ctl, struct json_object *parent)
 {
-	struct json_object *meta = get(parent, "metadata");
-	const char *name = get_str(meta, "name");
+	struct json_object *meta = jsonget(parent, "metadata");
+	const char *name = jsonget_string(meta, "name");
 	if (name)
-		enqueue(ctl, get_str(meta, "namespace"), name);
+		enqueue(ctl, jsonget_string(meta, "namespace"), name);
 }
 
 static void on_parent_change(void *ud, struct json_object *obj)
@@ -158,13 +150,13 @@ static void on_parent_update(void *ud, struct json_object *old_obj, struct json_
  * controller's kind, else NULL. */
 static struct json_object *owner_ref(const struct controller *ctl, struct json_object *child)
 {
-	struct json_object *refs = get(get(child, "metadata"), "ownerReferences");
+	struct json_object *refs = jsonget(jsonget(child, "metadata"), "ownerReferences");
 	if (!refs || !json_object_is_type(refs, json_type_array))
 		return NULL;
 	for (size_t i = 0; i < json_object_array_length(refs); i++) {
 		struct json_object *ref = json_object_array_get_idx(refs, i);
-		struct json_object *is_controller = get(ref, "controller");
-		const char *kind = get_str(ref, "kind"), *api_version = get_str(ref, "apiVersion");
+		struct json_object *is_controller = jsonget(ref, "controller");
+		const char *kind = jsonget_string(ref, "kind"), *api_version = jsonget_string(ref, "apiVersion");
 		char group[256];
 		if (!is_controller || !json_object_get_boolean(is_controller) || !kind || !api_version)
 			continue;
@@ -177,12 +169,12 @@ static struct json_object *owner_ref(const struct controller *ctl, struct json_o
 
 static void index_set(struct controller *ctl, const char *uid, const char *kindkey, const char *key, const char *name)
 {
-	struct json_object *by_kind = get(ctl->index, uid), *names;
+	struct json_object *by_kind = jsonget(ctl->index, uid), *names;
 	if (!by_kind) {
 		by_kind = json_object_new_object();
 		json_object_object_add(ctl->index, uid, by_kind);
 	}
-	if (!(names = get(by_kind, kindkey))) {
+	if (!(names = jsonget(by_kind, kindkey))) {
 		names = json_object_new_object();
 		json_object_object_add(by_kind, kindkey, names);
 	}
@@ -191,7 +183,7 @@ static void index_set(struct controller *ctl, const char *uid, const char *kindk
 
 static void index_unset(struct controller *ctl, const char *uid, const char *kindkey, const char *key)
 {
-	struct json_object *by_kind = get(ctl->index, uid), *names = get(by_kind, kindkey);
+	struct json_object *by_kind = jsonget(ctl->index, uid), *names = jsonget(by_kind, kindkey);
 	if (!names)
 		return;
 	json_object_object_del(names, key);
@@ -210,17 +202,17 @@ static void child_moved(struct child_kind *kid, struct json_object *old_obj, str
 	char key[KEY_MAX];
 	if (!informer_key(any, key, sizeof(key)))
 		return;
-	const char *ns = get_str(get(any, "metadata"), "namespace");
+	const char *ns = jsonget_string(jsonget(any, "metadata"), "namespace");
 	struct json_object *old_ref = old_obj ? owner_ref(ctl, old_obj) : NULL;
 	struct json_object *new_ref = new_obj ? owner_ref(ctl, new_obj) : NULL;
-	const char *old_uid = get_str(old_ref, "uid"), *new_uid = get_str(new_ref, "uid");
+	const char *old_uid = jsonget_string(old_ref, "uid"), *new_uid = jsonget_string(new_ref, "uid");
 	if (old_uid && (!new_uid || strcmp(old_uid, new_uid))) {
 		index_unset(ctl, old_uid, kid->kindkey, key);
-		enqueue(ctl, ns, get_str(old_ref, "name"));
+		enqueue(ctl, ns, jsonget_string(old_ref, "name"));
 	}
 	if (new_uid) {
-		index_set(ctl, new_uid, kid->kindkey, key, get_str(get(new_obj, "metadata"), "name"));
-		enqueue(ctl, ns, get_str(new_ref, "name"));
+		index_set(ctl, new_uid, kid->kindkey, key, jsonget_string(jsonget(new_obj, "metadata"), "name"));
+		enqueue(ctl, ns, jsonget_string(new_ref, "name"));
 	}
 }
 
@@ -246,8 +238,8 @@ static struct json_object *find_crd(const struct controller *ctl, struct json_ob
 	json_object_object_foreach(crds, name, crd)
 	{
 		(void)name;
-		struct json_object *spec = get(crd, "spec");
-		const char *group = get_str(spec, "group"), *kind = get_str(get(spec, "names"), "kind");
+		struct json_object *spec = jsonget(crd, "spec");
+		const char *group = jsonget_string(spec, "group"), *kind = jsonget_string(jsonget(spec, "names"), "kind");
 		if (group && kind && !strcmp(group, ctl->group) && !strcmp(kind, ctl->cc->parent_kind))
 			return crd;
 	}
@@ -258,22 +250,22 @@ static struct json_object *find_crd(const struct controller *ctl, struct json_ob
 static bool crd_usable(const struct controller *ctl, struct json_object *crd, char *why, size_t len)
 {
 	const char *version = strchr(ctl->cc->parent_api_version, '/') + 1;
-	struct json_object *versions = get(get(crd, "spec"), "versions");
+	struct json_object *versions = jsonget(jsonget(crd, "spec"), "versions");
 	bool served = false;
 	for (size_t i = 0; versions && i < json_object_array_length(versions); i++) {
 		struct json_object *v = json_object_array_get_idx(versions, i);
-		const char *name = get_str(v, "name");
-		if (name && !strcmp(name, version) && get(v, "served") && json_object_get_boolean(get(v, "served")))
+		const char *name = jsonget_string(v, "name");
+		if (name && !strcmp(name, version) && jsonget(v, "served") && json_object_get_boolean(jsonget(v, "served")))
 			served = true;
 	}
 	if (!served) {
 		snprintf(why, len, "version %s is not served", version);
 		return false;
 	}
-	struct json_object *conds = get(get(crd, "status"), "conditions");
+	struct json_object *conds = jsonget(jsonget(crd, "status"), "conditions");
 	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
 		struct json_object *c = json_object_array_get_idx(conds, i);
-		const char *type = get_str(c, "type"), *status = get_str(c, "status");
+		const char *type = jsonget_string(c, "type"), *status = jsonget_string(c, "status");
 		if (type && status && !strcmp(type, "Established") && !strcmp(status, "True"))
 			return true;
 	}
@@ -333,15 +325,16 @@ static void gate(struct controller *ctl, struct json_object *crds, int64_t now_m
 	struct json_object *crd = *ctl->group ? find_crd(ctl, crds) : NULL;
 	char why[128];
 	if (crd) {
-		const char *name = get_str(get(crd, "metadata"), "name");
+		const char *name = jsonget_string(jsonget(crd, "metadata"), "name");
 		ctl->parent_is_crd = true;
+		ctl->crd_seen = true;
 		if (!crd_usable(ctl, crd, why, sizeof(why)))
 			snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for CRD %s (%s)", name, why);
 		else
 			pass_gate(ctl, now_ms);
 	} else {
 		ctl->parent_is_crd = false;
-		if (now_ms >= ctl->next_discovery_ms) {
+		if (!ctl->crd_seen && now_ms >= ctl->next_discovery_ms) {
 			/* A built-in or aggregated kind needs no CRD. */
 			ctl->next_discovery_ms = now_ms + DISCOVERY_RETRY_MS;
 			pass_gate(ctl, now_ms);
@@ -445,13 +438,13 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 	struct json_object *p = ctl->parents ? informer_get(ctl->parents, ns_name) : NULL;
 	if (!p)
 		return -ENOENT;
-	struct json_object *by_kind = get(ctl->index, get_str(get(p, "metadata"), "uid"));
+	struct json_object *by_kind = jsonget(ctl->index, jsonget_string(jsonget(p, "metadata"), "uid"));
 	struct json_object *out = json_object_new_object();
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 0; i < ctl->cc->n_children; i++) {
 		const struct child_kind *kid = &ctl->kids[i];
-		struct json_object *of_kind = json_object_new_object(), *names = get(by_kind, kid->kindkey);
+		struct json_object *of_kind = json_object_new_object(), *names = jsonget(by_kind, kid->kindkey);
 		if (names) {
 			json_object_object_foreach(names, key, name)
 			{

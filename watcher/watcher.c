@@ -56,6 +56,7 @@ struct watcher {
 	struct httpd *health, *metrics_httpd;
 	int sigfd;
 	pid_t supervisor;
+	bool supervisor_died;        /* it exited while we were not stopping: a failure */
 	bool draining;
 	int64_t drain_deadline_ms;
 	int64_t watches_seen_ms;     /* last time a watch was running (or none was needed) */
@@ -193,8 +194,10 @@ static void collect(void *ud)
 	metrics_set(metrics_labels(w->std.poisoned_objects, NULL), (double)broker_poisoned(w->broker));
 	if (w->leader)
 		metrics_set(metrics_labels(w->std.leader, w->cfg->lease_name, NULL), leader_is_leader(w->leader));
-	for (size_t i = 0; i < w->n_ctls; i++)
+	for (size_t i = 0; i < w->n_ctls; i++) {
 		metrics_set(w->mcs[i].ready, controller_ready(w->ctls[i]));
+		metrics_set(w->mcs[i].active, (double)broker_busy_for(w->broker, controller_name(w->ctls[i])));
+	}
 }
 
 /* ---------------------------------------------------------------- set-up */
@@ -359,6 +362,7 @@ static void on_signal(struct watcher *w, int64_t now_ms)
 			if (w->supervisor > 0 && waitpid(w->supervisor, &status, WNOHANG) == w->supervisor) {
 				log_kv(LOG_LEVEL_ERROR, 0, "the worker supervisor exited; stopping", NULL);
 				w->supervisor = 0;
+				w->supervisor_died = !w->draining;
 				if (!w->draining) {
 					w->draining = true;
 					w->drain_deadline_ms = now_ms; /* nobody left to finish the jobs */
@@ -477,6 +481,8 @@ int watcher_run(const struct watcher_options *o, struct cx_err *err)
 		if (r)
 			cx_err_set(err, r, "poll: %s", zmq_strerror(-r));
 	}
+	if (!r && w.supervisor_died)
+		r = cx_err_set(err, -ECHILD, "the worker supervisor exited unexpectedly; see its log lines above");
 	teardown(&w);
 	log_kv(LOG_LEVEL_INFO, 0, r ? "stopped on an error" : "stopped", NULL);
 	return r;

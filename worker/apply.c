@@ -12,36 +12,20 @@
 #include "discovery.h"
 #include "err.h"
 #include "kclient.h"
+#include "jsonget.h"
 #include "log.h"
 
 /* ---- small json-c helpers ---- */
 
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-/* o[key] when it is a non-empty string, else NULL. */
-static const char *string_member(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-	if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static const char *meta_string(struct json_object *o, const char *key)
 {
-	return string_member(member(o, "metadata"), key);
+	return jsonget_nonempty(jsonget(o, "metadata"), key);
 }
 
 /* o[key] as an object, added when missing or not an object. NULL: no memory. */
 static struct json_object *object_member(struct json_object *o, const char *key)
 {
-	struct json_object *v = member(o, key);
+	struct json_object *v = jsonget(o, key);
 	if (json_object_is_type(v, json_type_object))
 		return v;
 	v = json_object_new_object();
@@ -69,15 +53,15 @@ static const char *const server_fields[] = {
 int apply_stamp(const struct config_controller *cc, struct json_object *parent, bool child_namespaced,
 		struct json_object *child, struct cx_err *err)
 {
-	const char *p_api = string_member(parent, "apiVersion"), *p_kind = string_member(parent, "kind");
+	const char *p_api = jsonget_nonempty(parent, "apiVersion"), *p_kind = jsonget_nonempty(parent, "kind");
 	const char *p_name = meta_string(parent, "name"), *p_uid = meta_string(parent, "uid");
 	const char *p_ns = meta_string(parent, "namespace");
 	if (!p_api || !p_kind || !p_name || !p_uid)
 		return cx_err_set(err, -EINVAL, "the parent lacks %s",
 				  !p_api ? "apiVersion" : !p_kind ? "kind" : !p_name ? "metadata.name" : "metadata.uid");
-	const char *kind = string_member(child, "kind");
-	struct json_object *meta = member(child, "metadata");
-	const char *name = string_member(meta, "name");
+	const char *kind = jsonget_nonempty(child, "kind");
+	struct json_object *meta = jsonget(child, "metadata");
+	const char *name = jsonget_nonempty(meta, "name");
 	if (!kind || !name || !json_object_is_type(meta, json_type_object))
 		return cx_err_set(err, -EINVAL, "a child of %s/%s has no %s", p_kind, p_name,
 				  !kind ? "kind" : "metadata.name");
@@ -89,29 +73,29 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 					  "(an ownerReference cannot point from a cluster-scoped object to a namespaced one)",
 					  kind, name, p_kind, p_ns, p_name);
 		json_object_object_add(meta, "namespace", json_object_new_string(p_ns));
-	} else if (child_namespaced && !string_member(meta, "namespace")) {
+	} else if (child_namespaced && !jsonget_nonempty(meta, "namespace")) {
 		return cx_err_set(err, -EINVAL, "%s/%s needs metadata.namespace: its parent %s/%s is cluster-scoped", kind,
 				  name, p_kind, p_name);
 	}
 
 	/* Our controller reference replaces any the hook wrote for the parent;
 	 * any other controller reference is a contradiction. */
-	struct json_object *old = member(meta, "ownerReferences");
+	struct json_object *old = jsonget(meta, "ownerReferences");
 	struct json_object *refs = json_object_new_array();
 	if (!refs)
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	size_t n = json_object_is_type(old, json_type_array) ? json_object_array_length(old) : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *ref = json_object_array_get_idx(old, i);
-		const char *uid = string_member(ref, "uid");
+		const char *uid = jsonget_nonempty(ref, "uid");
 		if (uid && !strcmp(uid, p_uid))
 			continue;
-		if (is_true(member(ref, "controller"))) {
+		if (is_true(jsonget(ref, "controller"))) {
 			json_object_put(refs);
 			return cx_err_set(err, -EINVAL,
 					  "%s/%s: the hook gave it a controller ownerReference to %s/%s; its controller "
 					  "is its parent %s/%s",
-					  kind, name, string_member(ref, "kind") ?: "?", string_member(ref, "name") ?: "?",
+					  kind, name, jsonget_nonempty(ref, "kind") ?: "?", jsonget_nonempty(ref, "name") ?: "?",
 					  p_kind, p_name);
 		}
 		json_object_array_add(refs, json_object_get(ref));
@@ -184,7 +168,7 @@ bool apply_json_subset(struct json_object *want, struct json_object *have)
 	switch (wt) {
 	case json_type_object: {
 		json_object_object_foreach(want, key, val) {
-			if (!apply_json_subset(val, member(have, key)))
+			if (!apply_json_subset(val, jsonget(have, key)))
 				return false;
 		}
 		return true;
@@ -211,7 +195,7 @@ bool apply_differs(struct json_object *desired, struct json_object *observed)
 		if (!strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "metadata") ||
 		    !strcmp(key, "status"))
 			continue;
-		if (!apply_json_subset(val, member(observed, key)))
+		if (!apply_json_subset(val, jsonget(observed, key)))
 			return true;
 	}
 	return false;
@@ -222,22 +206,22 @@ bool apply_differs(struct json_object *desired, struct json_object *observed)
 bool apply_should_prune(const char *controller, const char *parent_uid, struct json_object *observed,
 			struct json_object *desired_names)
 {
-	struct json_object *meta = member(observed, "metadata");
-	const char *name = string_member(meta, "name");
-	if (!name || member(meta, "deletionTimestamp"))
+	struct json_object *meta = jsonget(observed, "metadata");
+	const char *name = jsonget_nonempty(meta, "name");
+	if (!name || jsonget(meta, "deletionTimestamp"))
 		return false;
-	const char *label = string_member(member(meta, "labels"), APPLY_CONTROLLER_LABEL);
+	const char *label = jsonget_nonempty(jsonget(meta, "labels"), APPLY_CONTROLLER_LABEL);
 	if (!label || strcmp(label, controller))
 		return false;
-	struct json_object *refs = member(meta, "ownerReferences");
+	struct json_object *refs = jsonget(meta, "ownerReferences");
 	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
 	bool owned = false;
 	for (size_t i = 0; i < n && !owned; i++) {
 		struct json_object *ref = json_object_array_get_idx(refs, i);
-		const char *uid = string_member(ref, "uid");
-		owned = uid && !strcmp(uid, parent_uid) && is_true(member(ref, "controller"));
+		const char *uid = jsonget_nonempty(ref, "uid");
+		owned = uid && !strcmp(uid, parent_uid) && is_true(jsonget(ref, "controller"));
 	}
-	return owned && !member(desired_names, name);
+	return owned && !jsonget(desired_names, name);
 }
 
 /* ---- the report ---- */
@@ -393,8 +377,8 @@ static void recreate(struct run *run, const struct kresource *r, const char *pat
 	cx_err_clear(&res->err);
 	struct json_object *now = NULL;
 	rc = kclient_get(run->c, path, &now, &res->err);
-	if (rc == 0 && member(member(now, "metadata"), "deletionTimestamp")) {
-		struct json_object *fins = member(member(now, "metadata"), "finalizers");
+	if (rc == 0 && jsonget(jsonget(now, "metadata"), "deletionTimestamp")) {
+		struct json_object *fins = jsonget(jsonget(now, "metadata"), "finalizers");
 		cx_err_set(&res->err, -EBUSY, "recreate: the old %s/%s is still being deleted (finalizers: %s); it is "
 			   "created again once it is gone", r->kind, res->name,
 			   fins ? json_object_to_json_string_ext(fins, JSON_C_TO_STRING_PLAIN) : "none");
@@ -459,7 +443,7 @@ static void write_child(struct run *run, const struct kresource *r, enum update_
 static int desired_child(struct run *run, struct json_object *child, size_t i, struct json_object *wanted,
 			 struct apply_report *report)
 {
-	const char *api_version = string_member(child, "apiVersion"), *kind = string_member(child, "kind");
+	const char *api_version = jsonget_nonempty(child, "apiVersion"), *kind = jsonget_nonempty(child, "kind");
 	const char *name = meta_string(child, "name");
 	struct apply_result *res = add_result(report, api_version, kind, name, meta_string(run->parent, "namespace"));
 	if (!res)
@@ -489,7 +473,7 @@ static int desired_child(struct run *run, struct json_object *child, size_t i, s
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	if (member(names, name)) {
+	if (jsonget(names, name)) {
 		cx_err_set(&res->err, -EINVAL, "children[%zu]: %s/%s is returned twice", i, kind, name);
 		goto failed;
 	}
@@ -506,7 +490,7 @@ static int desired_child(struct run *run, struct json_object *child, size_t i, s
 		free(res->namespace);
 		res->namespace = strdup(meta_string(obj, "namespace"));
 	}
-	write_child(run, r, decl->update_strategy, obj, member(member(run->observed, key), name), res);
+	write_child(run, r, decl->update_strategy, obj, jsonget(jsonget(run->observed, key), name), res);
 	json_object_put(obj);
 	free(key);
 	return 0;
@@ -524,7 +508,7 @@ static int prune_kind(struct run *run, const struct config_child *decl, struct j
 	char *key = kind_key(decl->kind, decl->api_version);
 	if (!key)
 		return -ENOMEM;
-	struct json_object *obs = member(run->observed, key), *names = member(wanted, key);
+	struct json_object *obs = jsonget(run->observed, key), *names = jsonget(wanted, key);
 	const struct kresource *r = NULL;
 	struct cx_err resolve_err = {0};
 	int resolved = 1; /* not yet tried */

@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "err.h"
 #include "kclient.h"
+#include "jsonget.h"
 #include "log.h"
 
 /* ---- the LRU cache: a chained hash table threaded on a recency list ---- */
@@ -246,21 +247,6 @@ void events_set_clock(struct events *e, time_t (*now)(void))
 	e->now = now ? now : real_now;
 }
 
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *string_member(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-	return json_object_is_type(v, json_type_string) && json_object_get_string_len(v) ? json_object_get_string(v)
-											  : NULL;
-}
-
 static void format_time(time_t t, char buf[static 32])
 {
 	struct tm tm;
@@ -287,18 +273,18 @@ static struct json_object *new_event(struct events *e, struct json_object *paren
 		json_object_put(src);
 		return NULL;
 	}
-	struct json_object *pmeta = member(parent, "metadata");
+	struct json_object *pmeta = jsonget(parent, "metadata");
 	add_string(ev, "apiVersion", "v1");
 	add_string(ev, "kind", "Event");
 	add_string(meta, "name", name);
 	add_string(meta, "namespace", ns);
 	json_object_object_add(ev, "metadata", meta);
-	add_string(ref, "apiVersion", string_member(parent, "apiVersion"));
-	add_string(ref, "kind", string_member(parent, "kind"));
-	add_string(ref, "name", string_member(pmeta, "name"));
-	add_string(ref, "namespace", string_member(pmeta, "namespace"));
-	add_string(ref, "uid", string_member(pmeta, "uid"));
-	add_string(ref, "resourceVersion", string_member(pmeta, "resourceVersion"));
+	add_string(ref, "apiVersion", jsonget_nonempty(parent, "apiVersion"));
+	add_string(ref, "kind", jsonget_nonempty(parent, "kind"));
+	add_string(ref, "name", jsonget_nonempty(pmeta, "name"));
+	add_string(ref, "namespace", jsonget_nonempty(pmeta, "namespace"));
+	add_string(ref, "uid", jsonget_nonempty(pmeta, "uid"));
+	add_string(ref, "resourceVersion", jsonget_nonempty(pmeta, "resourceVersion"));
 	json_object_object_add(ev, "involvedObject", ref);
 	add_string(ev, "type", type);
 	add_string(ev, "reason", reason);
@@ -335,9 +321,9 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 {
 	if (out)
 		*out = NULL;
-	struct json_object *pmeta = member(parent, "metadata");
-	const char *uid = string_member(pmeta, "uid"), *pname = string_member(pmeta, "name");
-	const char *ns = string_member(pmeta, "namespace");
+	struct json_object *pmeta = jsonget(parent, "metadata");
+	const char *uid = jsonget_nonempty(pmeta, "uid"), *pname = jsonget_nonempty(pmeta, "name");
+	const char *ns = jsonget_nonempty(pmeta, "namespace");
 	if (!uid || !pname)
 		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason, uid ? "name" : "uid");
 	if (!ns)

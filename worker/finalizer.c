@@ -12,22 +12,8 @@
 #include "discovery.h"
 #include "err.h"
 #include "kclient.h"
+#include "jsonget.h"
 #include "log.h"
-
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *string_member(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-	return json_object_is_type(v, json_type_string) && json_object_get_string_len(v) ? json_object_get_string(v)
-											  : NULL;
-}
 
 int finalizer_name(const char *controller, char *buf, size_t size)
 {
@@ -37,7 +23,7 @@ int finalizer_name(const char *controller, char *buf, size_t size)
 
 bool finalizer_has(struct json_object *parent, const char *name)
 {
-	struct json_object *list = member(member(parent, "metadata"), "finalizers");
+	struct json_object *list = jsonget(jsonget(parent, "metadata"), "finalizers");
 	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *f = json_object_get_string(json_object_array_get_idx(list, i));
@@ -62,7 +48,7 @@ static struct json_object *finalizers_patch(struct json_object *cur, const char 
 	json_object_object_add(patch, "metadata", meta);
 	json_object_object_add(meta, "finalizers", list);
 	json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
-	struct json_object *old = member(member(cur, "metadata"), "finalizers");
+	struct json_object *old = jsonget(jsonget(cur, "metadata"), "finalizers");
 	size_t n = json_object_is_type(old, json_type_array) ? json_object_array_length(old) : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *f = json_object_array_get_idx(old, i);
@@ -82,7 +68,7 @@ static bool wanted(const struct config_controller *cc, struct json_object *cur, 
 {
 	if (!cc->finalize.set)
 		return false;
-	return has || !member(member(cur, "metadata"), "deletionTimestamp");
+	return has || !jsonget(jsonget(cur, "metadata"), "deletionTimestamp");
 }
 
 /* Moves parent towards want(cc, parent) (ensure) or absence (remove), with
@@ -98,9 +84,9 @@ static int change(struct kclient *c, struct discovery *d, const struct config_co
 	char name[320];
 	if (finalizer_name(cc->name, name, sizeof(name)))
 		return cx_err_set(err, -ENAMETOOLONG, "finalizer: controller name too long");
-	struct json_object *pmeta = member(parent, "metadata");
-	const char *api_version = string_member(parent, "apiVersion"), *kind = string_member(parent, "kind");
-	const char *pname = string_member(pmeta, "name"), *ns = string_member(pmeta, "namespace");
+	struct json_object *pmeta = jsonget(parent, "metadata");
+	const char *api_version = jsonget_nonempty(parent, "apiVersion"), *kind = jsonget_nonempty(parent, "kind");
+	const char *pname = jsonget_nonempty(pmeta, "name"), *ns = jsonget_nonempty(pmeta, "namespace");
 	if (!api_version || !kind || !pname)
 		return cx_err_set(err, -EINVAL, "finalizer: the parent has no %s",
 				  !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");
@@ -127,7 +113,7 @@ static int change(struct kclient *c, struct discovery *d, const struct config_co
 				break;
 			}
 		}
-		const char *rv = string_member(member(cur, "metadata"), "resourceVersion");
+		const char *rv = jsonget_nonempty(jsonget(cur, "metadata"), "resourceVersion");
 		struct json_object *patch = rv ? finalizers_patch(cur, name, want, rv) : NULL, *next = NULL;
 		if (rv && !patch) {
 			r = cx_err_set(err, -ENOMEM, "out of memory");

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "hook.h"
+#include "jsondoc.h"
 #include "err.h"
 #include "log.h"
 #include "subprocess.h"
@@ -323,34 +324,13 @@ static int parse_json(const char *label, const char *body, size_t len, struct js
 		return fail(err, -EPROTO, label, "returned nothing (expected a JSON object)");
 	if (len > (size_t)HOOK_RESPONSE_MAX)
 		return fail(err, -EFBIG, label, "returned more than %d bytes", HOOK_RESPONSE_MAX);
-	const char *nul = memchr(body, '\0', len);
-	if (nul)
-		return fail(err, -EPROTO, label, "invalid JSON at byte %zu: NUL byte", (size_t)(nul - body));
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	if (!tok)
-		return fail(err, -ENOMEM, label, "out of memory");
+	struct json_object *obj = NULL;
+	char why[160];
 	/* Strict: no trailing commas, leading zeros or trailing data. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue && end == len) {
-		/* A bare literal or number ("null", "42") is only complete once
-		 * the tokener sees the end: a NUL byte says so. */
-		obj = json_tokener_parse_ex(tok, "", 1);
-		if ((jerr = json_tokener_get_error(tok)) == json_tokener_success)
-			end = len;
-	}
-	json_tokener_free(tok);
-	if (jerr == json_tokener_success)
-		while (end < len && isspace((unsigned char)body[end]))
-			end++;
-	if (jerr != json_tokener_success || end != len) {
-		json_object_put(obj);
-		return fail(err, -EPROTO, label, "invalid JSON at byte %zu: %s", end,
-			    jerr == json_tokener_success ? "trailing data" :
-			    jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
-	}
+	struct jsondoc_options o = {.max_depth = JSON_DEPTH, .strict = true};
+	int rc = jsondoc_parse(body, len, &o, &obj, why, sizeof(why));
+	if (rc)
+		return fail(err, rc == -ENOMEM ? -ENOMEM : -EPROTO, label, "%s", why);
 	*root = obj;
 	return 0;
 }

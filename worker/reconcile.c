@@ -126,19 +126,21 @@ static void report(struct reconciler *r, struct per_controller *pc, struct json_
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", err.msg, NULL);
 }
 
-static struct hook_def hook_def_of(const struct config_hook *h, const char *what, char *name, size_t len)
+/* No name: hook.c names the hook itself in every message ("sync hook
+ * \"NAME\""), NAME being argv[0] or the URL without user, password and query
+ * (a webhook URL may carry credentials; they must not reach conditions,
+ * Events or logs). */
+static struct hook_def hook_def_of(const struct config_hook *h)
 {
-	snprintf(name, len, "%s hook \"%s\"", what, h->url ? h->url : h->command[0]);
 	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
-				 .timeout_ms = h->timeout_seconds * 1000, .name = name};
+				 .timeout_ms = h->timeout_seconds * 1000, .name = NULL};
 }
 
 /* Runs the hook of h for parent. Returns its result code; err says why. */
 static int run_hook(struct per_controller *pc, const struct config_hook *h, bool finalizing, struct json_object *parent,
 		    struct json_object *children, struct hook_result *res, struct cx_err *err)
 {
-	char name[512];
-	struct hook_def def = hook_def_of(h, finalizing ? "finalize" : "sync", name, sizeof(name));
+	struct hook_def def = hook_def_of(h);
 	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
 						       finalizing, err);
 	if (!request)
@@ -147,8 +149,8 @@ static int run_hook(struct per_controller *pc, const struct config_hook *h, bool
 	json_object_put(request);
 	char ms[32];
 	snprintf(ms, sizeof(ms), "%lld", res->stats.duration_ms);
-	log_kv(LOG_LEVEL_INFO, 4, "hook ran", "controller", pc->cc->name, "hook", name, "ms", ms, "error",
-	       rc ? err->msg : "", NULL);
+	log_kv(LOG_LEVEL_INFO, 4, "hook ran", "controller", pc->cc->name, "hook", finalizing ? "finalize" : "sync",
+	       "ms", ms, "error", rc ? err->msg : "", NULL);
 	return rc;
 }
 
@@ -163,13 +165,18 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 	struct json_object *parent = job->parent;
 	char fin[256];
 	finalizer_name(pc->cc->name, fin, sizeof(fin));
-	if (!pc->cc->finalize.set || !finalizer_has(parent, fin)) {
+	if (!finalizer_has(parent, fin)) {
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL); /* the garbage collector takes the children */
 		return;
 	}
 	struct hook_result res = {0};
 	struct cx_err err = {0};
-	int rc = run_hook(pc, &pc->cc->finalize, true, parent, job->children, &res, &err);
+	/* Our finalizer without a finalize hook: a config that had one put it
+	 * there. Nothing is left to run; it must come off, or the parent is
+	 * never deleted. */
+	int rc = pc->cc->finalize.set ? run_hook(pc, &pc->cc->finalize, true, parent, job->children, &res, &err) : 0;
+	if (!pc->cc->finalize.set)
+		res.finalized = true;
 	if (rc) {
 		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
 		report(r, pc, parent, &o);
@@ -192,7 +199,9 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 {
 	struct json_object *parent = job->parent, *updated = NULL;
 	struct cx_err err = {0};
-	if (pc->cc->finalize.set && finalizer_ensure(r->c, r->d, pc->cc, parent, NULL, &updated, &err)) {
+	/* Also without a finalize hook: then it takes off a finalizer that a
+	 * config with one left (no request when there is nothing to change). */
+	if (finalizer_ensure(r->c, r->d, pc->cc, parent, NULL, &updated, &err)) {
 		struct status_outcome o = {.reason = STATUS_HOOK_FAILED, .message = err.msg};
 		report(r, pc, parent, &o);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);

@@ -1,12 +1,14 @@
 /* reconcile: what a worker does with one job (DESIGN.md section 4).
  *
- * sync job, parent alive: make sure the finalizer is there (when the
- * controller has a finalize hook), run the sync hook with {controller,
+ * sync job, parent alive: make sure the finalizer is there when the
+ * controller has a finalize hook, and not there when it has none (a config
+ * that had one left it), run the sync hook with {controller,
  * parent, children}, apply the children it returns and prune the rest,
  * write the parent's status (the hook's status, observedGeneration,
  * conditions Synced and Ready) and post Events.
  * sync job, parent being deleted: run the finalize hook until it answers
- * finalized, then remove our finalizer.
+ * finalized, then remove our finalizer (at once when the controller has no
+ * finalize hook any more).
  * poison job: record Synced=False reason=WorkerCrashed and a Warning Event.
  *
  * Every failure ends up in three places with the same words: the RESULT's

@@ -13,24 +13,11 @@
 #include "discovery.h"
 #include "err.h"
 #include "kclient.h"
+#include "jsonget.h"
 #include "log.h"
 
 /* metav1.Condition allows 32768; a shorter cap keeps objects readable. */
 #define MESSAGE_MAX 8192
-
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *string_member(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
 
 const char *status_reason_name(enum status_reason r)
 {
@@ -151,7 +138,7 @@ static struct json_object *find_condition(struct json_object *list, const char *
 	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(list, i);
-		const char *t = string_member(c, "type");
+		const char *t = jsonget_string(c, "type");
 		if (t && !strcmp(t, type))
 			return c;
 	}
@@ -165,7 +152,7 @@ static struct json_object *condition(const char *type, bool value, const char *r
 {
 	const char *status = value ? "True" : "False";
 	struct json_object *old = find_condition(old_list, type);
-	const char *old_status = string_member(old, "status"), *old_time = string_member(old, "lastTransitionTime");
+	const char *old_status = jsonget_string(old, "status"), *old_time = jsonget_string(old, "lastTransitionTime");
 	char when[32];
 	if (old_status && old_time && !strcmp(old_status, status))
 		snprintf(when, sizeof(when), "%s", old_time);
@@ -186,8 +173,8 @@ static struct json_object *condition(const char *type, bool value, const char *r
 
 struct json_object *status_compute(struct json_object *parent, const struct status_outcome *o, time_t now)
 {
-	struct json_object *current = member(parent, "status");
-	struct json_object *generation = member(member(parent, "metadata"), "generation");
+	struct json_object *current = jsonget(parent, "status");
+	struct json_object *generation = jsonget(jsonget(parent, "metadata"), "generation");
 	if (!json_object_is_type(generation, json_type_int))
 		generation = NULL;
 	/* The hook's status when it answered, else what the parent shows. */
@@ -196,7 +183,7 @@ struct json_object *status_compute(struct json_object *parent, const struct stat
 	struct json_object *st = base ? copy_without_nulls(base) : json_object_new_object();
 	if (!st)
 		return NULL;
-	struct json_object *others = member(st, "conditions");
+	struct json_object *others = jsonget(st, "conditions");
 	json_object_get(others);
 	json_object_object_del(st, "conditions");
 	json_object_object_del(st, "observedGeneration");
@@ -211,15 +198,15 @@ struct json_object *status_compute(struct json_object *parent, const struct stat
 	if (!msg || !list)
 		goto oom;
 	synced_message(o, r, msg, MESSAGE_MAX);
-	struct json_object *old = member(current, "conditions");
+	struct json_object *old = jsonget(current, "conditions");
 	struct json_object *synced = condition("Synced", r == STATUS_OK, status_reason_name(r), msg, old, generation,
 					       now);
-	struct json_object *ready_flag = member(o->hook_status, "ready");
+	struct json_object *ready_flag = jsonget(o->hook_status, "ready");
 	struct json_object *ready;
 	if (json_object_is_type(ready_flag, json_type_boolean)) {
 		bool yes = json_object_get_boolean(ready_flag);
 		/* The hook's own words, when it gives them, say best why. */
-		struct json_object *said = member(o->hook_status, "message");
+		struct json_object *said = jsonget(o->hook_status, "message");
 		const char *why = json_object_is_type(said, json_type_string) ? json_object_get_string(said) :
 				  yes ? "the hook reports the object ready" : "the hook reports the object not ready";
 		ready = condition("Ready", yes, yes ? "HookReportedReady" : "HookReportedNotReady", why, old, generation,
@@ -240,7 +227,7 @@ struct json_object *status_compute(struct json_object *parent, const struct stat
 	size_t n = json_object_is_type(others, json_type_array) ? json_object_array_length(others) : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(others, i);
-		const char *t = string_member(c, "type");
+		const char *t = jsonget_string(c, "type");
 		if (t && (!strcmp(t, "Synced") || !strcmp(t, "Ready")))
 			continue;
 		if (json_object_array_add(list, json_object_get(c))) {
@@ -299,7 +286,7 @@ static bool same(struct json_object *a, struct json_object *b)
 
 bool status_unchanged(struct json_object *parent, struct json_object *status)
 {
-	struct json_object *current = member(parent, "status");
+	struct json_object *current = jsonget(parent, "status");
 	return current && status && same(current, status);
 }
 
@@ -310,7 +297,7 @@ static struct json_object *diff(struct json_object *cur, struct json_object *wan
 	if (!out)
 		return NULL;
 	json_object_object_foreach(want, key, val) {
-		struct json_object *was = member(cur, key), *v = NULL;
+		struct json_object *was = jsonget(cur, key), *v = NULL;
 		if (json_object_is_type(val, json_type_object) && json_object_is_type(was, json_type_object))
 			v = diff(was, val);
 		else if (json_object_deep_copy(val, &v, NULL))
@@ -336,7 +323,7 @@ static struct json_object *diff(struct json_object *cur, struct json_object *wan
 struct json_object *status_merge_patch(struct json_object *parent, struct json_object *status)
 {
 	struct json_object *patch = json_object_new_object();
-	struct json_object *d = patch ? diff(member(parent, "status"), status) : NULL;
+	struct json_object *d = patch ? diff(jsonget(parent, "status"), status) : NULL;
 	if (!d || json_object_object_add(patch, "status", d)) {
 		json_object_put(d);
 		json_object_put(patch);
@@ -356,9 +343,9 @@ int status_write(struct kclient *c, struct discovery *d, struct json_object *par
 		*out = NULL;
 	if (status_unchanged(parent, status))
 		return 0;
-	const char *api_version = string_member(parent, "apiVersion"), *kind = string_member(parent, "kind");
-	const char *name = string_member(member(parent, "metadata"), "name");
-	const char *ns = string_member(member(parent, "metadata"), "namespace");
+	const char *api_version = jsonget_string(parent, "apiVersion"), *kind = jsonget_string(parent, "kind");
+	const char *name = jsonget_string(jsonget(parent, "metadata"), "name");
+	const char *ns = jsonget_string(jsonget(parent, "metadata"), "namespace");
 	if (!api_version || !kind || !name)
 		return cx_err_set(err, -EINVAL, "status: the parent has no %s",
 				  !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");

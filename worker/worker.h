@@ -7,9 +7,10 @@
  * hand and exits 0; EOF on the supervisor's pipe: it exits at once.
  *
  * Test-only fault switch: when COXSWAIN_TEST_CRASH_ON_KEY is set (read at
- * start-up) a worker given a job for that key calls abort(), so tests can
- * watch the supervisor restart it and the watcher re-queue and finally
- * poison the key. Never set it outside tests. */
+ * start-up) a worker given a sync job for that key calls abort(), so tests
+ * can watch the supervisor restart it and the watcher re-queue and finally
+ * poison the key (the "poison" job that reports it does not crash: the
+ * WorkerCrashed condition gets written). Never set it outside tests. */
 #ifndef COXSWAIN_WORKER_H
 #define COXSWAIN_WORKER_H
 

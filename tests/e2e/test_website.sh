@@ -60,7 +60,8 @@ eventually 30 "observedGeneration follows the change" equals 2 \
 	admin get website alpha -n "$NS" -o jsonpath='{.status.observedGeneration}'
 
 check "a Website is deleted" admin delete website beta -n "$NS" --wait=true
-eventually 30 "its children are garbage-collected" fails admin get configmap beta-page -n "$NS"
+# A fresh control plane's garbage collector needs up to about a minute for its first sweep.
+eventually 120 "its children are garbage-collected" fails admin get configmap beta-page -n "$NS"
 
 check "a valid but unworkable Website is accepted" website gamma "Nobody serves me" 0
 eventually 30 "it is Ready=False with the reason" equals "False/HookReportedNotReady" admin get website gamma -n "$NS" \
@@ -90,4 +91,16 @@ check "metrics count successful reconciles" \
 check "metrics show two workers" contains "coxswain_workers 2" metrics
 stop_coxswain
 check "SIGTERM stops coxswain cleanly (exit status 0)" test "$E2E_EXIT" = 0
+
+# The worker supervisor dying under the watcher is a failure, not a stop.
+start_coxswain "$E2E_WORK/coxswain.yaml" 1
+eventually 30 "coxswain is back" equals ok health readyz
+supervisor_pid() { pgrep -P "$E2E_COXSWAIN_PID" -f coxswain-worker; }
+eventually 10 "the watcher started its worker supervisor" supervisor_pid
+kill -KILL "$(supervisor_pid)"
+eventually 30 "the watcher stops when its supervisor is killed" fails kill -0 "$E2E_COXSWAIN_PID"
+wait "$E2E_COXSWAIN_PID"
+E2E_EXIT=$?
+check "and exits with a failure status ($E2E_EXIT)" test "$E2E_EXIT" -ne 0
+check "the log says why" grep -q "the worker supervisor exited unexpectedly" "$E2E_WORK/coxswain.log"
 done_testing

@@ -1,0 +1,764 @@
+/* Unit tests for watcher/broker: its bookkeeping, driven through a real
+ * ROUTER (the broker's) and DEALERs made here over ipc:// in a temporary
+ * directory, with a fake job source over a real work queue and a fake clock
+ * (the broker and the queue are told the time; ZeroMQ delivery is real).
+ *
+ * What is checked: READY registers; a JOB goes only to an idle worker; a key
+ * is never held by two workers at once; a RESULT with the wrong job id or
+ * attempt is dropped; a READY from a new pid in the same slot re-queues the
+ * old worker's job and counts a restart; an idle worker that stops
+ * heartbeating is removed after 3 intervals; a busy worker past its deadline
+ * loses the job; 3 losses poison the key (a "poison" JOB goes to a worker,
+ * the key waits for a new generation or poison_retry_ms); a follower sends
+ * no jobs but heartbeats; ok / error / requeue reach the queue. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "err.h"
+#include "proto.h"
+#include "workqueue.h"
+
+#define T0 7000000LL   /* the fake clock's start: nothing may assume 0 */
+#define HB 100         /* heartbeat_ms for the broker_hb suite */
+#define SLOW_HB 100000 /* for the others, so that the fake clock can jump */
+#define BUDGET 2000    /* job deadline budget the fake source hands out */
+#define RETRY 60000    /* poison_retry_ms */
+#define WAIT_MS 3000   /* real time allowed for a message to arrive */
+#define QUIET_MS 150   /* real time of silence that counts as "nothing sent" */
+#define MAX_KEYS 16
+
+/* ---------------------------------------------------------------- the fake source */
+
+struct fake_key {
+	char key[128];
+	int64_t generation;
+	bool gone;
+};
+
+static struct fake_key keys[MAX_KEYS];
+static size_t n_keys;
+static char results[64][16]; /* outcomes told to on_result, in order */
+static size_t n_results;
+
+static struct fake_key *fake(const char *key)
+{
+	for (size_t i = 0; i < n_keys; i++)
+		if (!strcmp(keys[i].key, key))
+			return &keys[i];
+	cr_assert_lt(n_keys, MAX_KEYS);
+	struct fake_key *k = &keys[n_keys++];
+	snprintf(k->key, sizeof(k->key), "%s", key);
+	k->generation = 1;
+	return k;
+}
+
+static int job_for(void *ud, const char *key, struct json_object **parent, struct json_object **children,
+		   int64_t *budget_ms)
+{
+	(void)ud;
+	struct fake_key *k = fake(key);
+	if (k->gone)
+		return -ENOENT;
+	*parent = json_object_new_object();
+	struct json_object *meta = json_object_new_object();
+	const char *name = strrchr(key, '/');
+	json_object_object_add(meta, "name", json_object_new_string(name ? name + 1 : key));
+	json_object_object_add(meta, "generation", json_object_new_int64(k->generation));
+	json_object_object_add(*parent, "metadata", meta);
+	*children = json_object_new_object();
+	*budget_ms = BUDGET;
+	return 0;
+}
+
+static void on_result(void *ud, const char *controller, const char *outcome, double seconds)
+{
+	(void)ud;
+	(void)seconds;
+	cr_assert_str_eq(controller, "ctl");
+	if (n_results < 64)
+		snprintf(results[n_results++], sizeof(results[0]), "%s", outcome);
+}
+
+/* ---------------------------------------------------------------- fixture */
+
+static char dir[64], endpoint[128];
+static void *zctx;
+static struct workqueue *q;
+static struct broker *b;
+static int64_t now;
+
+static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_broker.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(endpoint, sizeof(endpoint), "ipc://%s/jobs.sock", dir);
+	n_keys = n_results = 0;
+	now = T0;
+	struct cx_err err = {0};
+	q = workqueue_new("test", NULL, &err);
+	cr_assert_not_null(q, "%s", err.msg);
+	struct broker_options o = {.endpoint = endpoint, .heartbeat_ms = heartbeat_ms, .poison_retry_ms = poison_retry_ms};
+	struct broker_source src = {job_for, on_result, NULL};
+	b = broker_new(&o, q, &src, &err);
+	cr_assert_not_null(b, "%s", err.msg);
+	broker_set_dispatching(b, true);
+	zctx = zmq_ctx_new();
+	cr_assert_not_null(zctx);
+}
+
+static void setup(void)
+{
+	setup_with(RETRY, SLOW_HB);
+}
+
+static void setup_hb(void)
+{
+	setup_with(RETRY, HB);
+}
+
+/* Every test socket still open, so that teardown can close them after a
+ * failed assertion (zmq_ctx_term waits for every socket). */
+static void *open_socks[32];
+
+static void teardown(void)
+{
+	for (size_t i = 0; i < sizeof(open_socks) / sizeof(open_socks[0]); i++)
+		if (open_socks[i])
+			zmq_close(open_socks[i]);
+	memset(open_socks, 0, sizeof(open_socks));
+	broker_free(&b);
+	workqueue_free(&q);
+	if (zctx)
+		zmq_ctx_term(zctx);
+	zctx = NULL;
+	rmdir(dir);
+}
+
+TestSuite(broker, .init = setup, .fini = teardown, .timeout = 60);
+/* Heartbeats every HB ms of fake time. */
+TestSuite(broker_hb, .init = setup_hb, .fini = teardown, .timeout = 60);
+
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Lets the broker read and act at the fake time now: polls its socket for up
+ * to ms of real time, dispatching after each poll. */
+static void pump(int ms)
+{
+	int64_t until = real_ms() + ms;
+	do {
+		zmq_pollitem_t it = {.socket = broker_socket(b), .events = ZMQ_POLLIN};
+		zmq_poll(&it, 1, 5);
+		broker_dispatch(b, now);
+	} while (real_ms() < until);
+}
+
+/* Pumps until cond holds (or fails the test after WAIT_MS). */
+#define PUMP_UNTIL(cond)                                                                                     \
+	do {                                                                                                 \
+		int64_t until_ = real_ms() + WAIT_MS;                                                        \
+		while (!(cond)) {                                                                            \
+			cr_assert_lt(real_ms(), until_, "not within %d ms: %s", WAIT_MS, #cond);              \
+			pump(5);                                                                             \
+		}                                                                                            \
+	} while (0)
+
+/* ---------------------------------------------------------------- test workers */
+
+struct tw {
+	void *sock;
+	int slot, pid;
+};
+
+static void tw_send(struct tw *w, const struct proto_frame *f)
+{
+	cr_assert_geq(zmq_send(w->sock, f->type, strlen(f->type), ZMQ_SNDMORE), 0);
+	cr_assert_geq(zmq_send(w->sock, f->payload, f->len, 0), 0);
+}
+
+static void tw_ready(struct tw *w)
+{
+	struct proto_frame f = {0};
+	struct proto_ready r = {.slot = w->slot, .pid = w->pid};
+	cr_assert_eq(proto_encode_ready(&r, &f, NULL), 0);
+	tw_send(w, &f);
+	proto_frame_clear(&f);
+}
+
+static void tw_heartbeat(struct tw *w)
+{
+	struct proto_frame f = {0};
+	cr_assert_eq(proto_encode_heartbeat(&f, NULL), 0);
+	tw_send(w, &f);
+	proto_frame_clear(&f);
+}
+
+/* A DEALER "w<slot>-<pid>" that said READY, registered with the broker. */
+static struct tw connect_worker(int slot, int pid)
+{
+	struct tw w = {.slot = slot, .pid = pid};
+	char id[64];
+	int zero = 0;
+	snprintf(id, sizeof(id), "w%d-%d", slot, pid);
+	w.sock = zmq_socket(zctx, ZMQ_DEALER);
+	cr_assert_not_null(w.sock);
+	zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, id, strlen(id));
+	zmq_setsockopt(w.sock, ZMQ_LINGER, &zero, sizeof(zero));
+	cr_assert_eq(zmq_connect(w.sock, endpoint), 0);
+	for (size_t i = 0; i < sizeof(open_socks) / sizeof(open_socks[0]); i++)
+		if (!open_socks[i]) {
+			open_socks[i] = w.sock;
+			break;
+		}
+	tw_ready(&w);
+	return w;
+}
+
+static void tw_close(struct tw *w)
+{
+	for (size_t i = 0; i < sizeof(open_socks) / sizeof(open_socks[0]); i++)
+		if (open_socks[i] == w->sock)
+			open_socks[i] = NULL;
+	if (w->sock)
+		zmq_close(w->sock);
+	w->sock = NULL;
+}
+
+/* The next message for w that is not a HEARTBEAT (unless heartbeats is
+ * set), within ms of real time while the broker is pumped; false if none. */
+static bool tw_recv(struct tw *w, struct proto_msg *msg, int ms, bool heartbeats)
+{
+	int64_t until = real_ms() + ms;
+	memset(msg, 0, sizeof(*msg));
+	while (real_ms() < until) {
+		pump(2);
+		zmq_pollitem_t it = {.socket = w->sock, .events = ZMQ_POLLIN};
+		if (zmq_poll(&it, 1, 3) <= 0)
+			continue;
+		zmq_msg_t type, payload;
+		zmq_msg_init(&type);
+		zmq_msg_init(&payload);
+		cr_assert_geq(zmq_msg_recv(&type, w->sock, 0), 0);
+		if (zmq_msg_more(&type))
+			cr_assert_geq(zmq_msg_recv(&payload, w->sock, 0), 0);
+		struct cx_err err = {0};
+		int r = proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload),
+				     zmq_msg_size(&payload), msg, &err);
+		zmq_msg_close(&type);
+		zmq_msg_close(&payload);
+		cr_assert_eq(r, 0, "the broker sent something undecodable: %s", err.msg);
+		cr_assert(proto_from_watcher(msg->type), "the broker sent a %s", proto_type_name(msg->type));
+		if (msg->type == PROTO_HEARTBEAT && !heartbeats) {
+			proto_msg_clear(msg);
+			continue;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* Asserts w gets a JOB for key (of kind) and returns its id and attempt. */
+static void expect_job(struct tw *w, const char *key, enum proto_job_kind kind, uint64_t *job, int *attempt)
+{
+	struct proto_msg m;
+	cr_assert(tw_recv(w, &m, WAIT_MS, false), "w%d-%d: no JOB for %s", w->slot, w->pid, key);
+	cr_assert_eq(m.type, PROTO_JOB, "w%d-%d: expected a JOB, got %s", w->slot, w->pid, proto_type_name(m.type));
+	cr_assert_str_eq(m.job.key, key);
+	cr_assert_eq(m.job.kind, kind, "job for %s: kind %s", key, proto_job_kind_name(m.job.kind));
+	cr_assert_str_eq(m.job.controller, "ctl");
+	if (kind == PROTO_JOB_POISON) {
+		cr_assert_not_null(m.job.message);
+		cr_assert(strstr(m.job.message, "lost 3 times"), "poison message: %s", m.job.message);
+	}
+	if (job)
+		*job = m.job.job;
+	if (attempt)
+		*attempt = m.job.attempt;
+	proto_msg_clear(&m);
+}
+
+/* Asserts w gets nothing but heartbeats for QUIET_MS. */
+static void expect_no_job(struct tw *w)
+{
+	struct proto_msg m;
+	bool got = tw_recv(w, &m, QUIET_MS, false);
+	cr_assert(!got, "w%d-%d: unexpected %s%s%s", w->slot, w->pid, proto_type_name(m.type),
+		  m.type == PROTO_JOB ? " for " : "", m.type == PROTO_JOB ? m.job.key : "");
+}
+
+static void send_result(struct tw *w, uint64_t job, int attempt, enum proto_outcome outcome, int64_t after_ms)
+{
+	struct proto_frame f = {0};
+	struct proto_result r = {.job = job, .attempt = attempt, .outcome = outcome, .requeue_after_ms = after_ms,
+				 .message = outcome == PROTO_OUTCOME_ERROR ? "hook failed" : ""};
+	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
+	tw_send(w, &f);
+	proto_frame_clear(&f);
+}
+
+static void add(const char *key)
+{
+	cr_assert_eq(workqueue_add(q, key, now), 0);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+Test(broker, ready_registers_a_worker)
+{
+	cr_assert_eq(broker_workers(b), 0);
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	cr_assert_eq(broker_busy(b), 0);
+	/* A second READY from the same process changes nothing. */
+	tw_ready(&w);
+	pump(50);
+	cr_assert_eq(broker_workers(b), 1);
+	cr_assert_eq(broker_worker_restarts(b), 0);
+	tw_close(&w);
+}
+
+Test(broker, a_job_goes_only_to_an_idle_worker)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	add("ctl/ns/b");
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	cr_assert_eq(attempt, 1);
+	cr_assert_eq(broker_busy(b), 1);
+	expect_no_job(&w); /* b waits: w is busy */
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	expect_job(&w, "ctl/ns/b", PROTO_JOB_SYNC, NULL, NULL);
+	tw_close(&w);
+}
+
+Test(broker, a_job_carries_parent_and_children)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	fake("ctl/ns/a")->generation = 7;
+	add("ctl/ns/a");
+	struct proto_msg m;
+	cr_assert(tw_recv(&w, &m, WAIT_MS, false));
+	cr_assert_eq(m.type, PROTO_JOB);
+	struct json_object *meta = NULL, *gen = NULL;
+	cr_assert(json_object_object_get_ex(m.job.parent, "metadata", &meta));
+	cr_assert(json_object_object_get_ex(meta, "generation", &gen));
+	cr_assert_eq(json_object_get_int64(gen), 7);
+	cr_assert_not_null(m.job.children);
+	proto_msg_clear(&m);
+	tw_close(&w);
+}
+
+Test(broker, a_key_is_never_held_by_two_workers)
+{
+	struct tw w1 = connect_worker(0, 100), w2 = connect_worker(1, 101);
+	PUMP_UNTIL(broker_workers(b) == 2);
+	add("ctl/ns/a");
+	/* Whichever gets it, the other must not get it too. */
+	struct proto_msg m;
+	struct tw *holder = NULL, *other = NULL;
+	int64_t until = real_ms() + WAIT_MS;
+	while (!holder) {
+		cr_assert_lt(real_ms(), until, "nobody got the job");
+		if (tw_recv(&w1, &m, 20, false)) {
+			holder = &w1;
+			other = &w2;
+		} else if (tw_recv(&w2, &m, 20, false)) {
+			holder = &w2;
+			other = &w1;
+		}
+	}
+	cr_assert_eq(m.type, PROTO_JOB);
+	uint64_t job = m.job.job;
+	int attempt = m.job.attempt;
+	proto_msg_clear(&m);
+	add("ctl/ns/a"); /* changed while in flight */
+	expect_no_job(other);
+	expect_no_job(holder);
+	send_result(holder, job, attempt, PROTO_OUTCOME_OK, 0);
+	/* Now it goes out again, once, to either. */
+	struct tw *next = NULL;
+	until = real_ms() + WAIT_MS;
+	while (!next) {
+		cr_assert_lt(real_ms(), until, "the dirty key was not dispatched again");
+		if (tw_recv(&w1, &m, 20, false))
+			next = &w1;
+		else if (tw_recv(&w2, &m, 20, false))
+			next = &w2;
+	}
+	cr_assert_eq(m.type, PROTO_JOB);
+	cr_assert_str_eq(m.job.key, "ctl/ns/a");
+	cr_assert_neq(m.job.job, job, "a new job id");
+	proto_msg_clear(&m);
+	expect_no_job(next == &w1 ? &w2 : &w1);
+	tw_close(&w1);
+	tw_close(&w2);
+}
+
+Test(broker, a_result_with_the_wrong_job_or_attempt_is_dropped)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	add("ctl/ns/b");
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	send_result(&w, job + 1, attempt, PROTO_OUTCOME_OK, 0);
+	send_result(&w, job, attempt + 1, PROTO_OUTCOME_OK, 0);
+	pump(50);
+	cr_assert_eq(broker_busy(b), 1, "a stale result freed the worker");
+	cr_assert_eq(n_results, 0);
+	expect_no_job(&w);
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	expect_job(&w, "ctl/ns/b", PROTO_JOB_SYNC, NULL, NULL);
+	cr_assert_eq(n_results, 1);
+	cr_assert_str_eq(results[0], "success");
+	/* The same result again (a duplicate) is dropped too. */
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	pump(50);
+	cr_assert_eq(broker_busy(b), 1);
+	cr_assert_eq(n_results, 1);
+	tw_close(&w);
+}
+
+Test(broker, a_new_pid_in_a_slot_requeues_the_old_job_at_once)
+{
+	struct tw old = connect_worker(3, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&old, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	tw_close(&old); /* it died holding the job */
+	struct tw fresh = connect_worker(3, 200);
+	PUMP_UNTIL(broker_worker_restarts(b) == 1);
+	cr_assert_eq(broker_workers(b), 1);
+	cr_assert_eq(broker_losses(b), 1);
+	/* Back on the queue with the first backoff step only (5 ms), not after
+	 * a heartbeat expiry or the job's deadline. */
+	now += 5;
+	uint64_t job2;
+	int attempt2;
+	expect_job(&fresh, "ctl/ns/a", PROTO_JOB_SYNC, &job2, &attempt2);
+	cr_assert_eq(attempt2, attempt + 1);
+	cr_assert_neq(job2, job);
+	tw_close(&fresh);
+}
+
+Test(broker, a_restart_of_an_idle_slot_is_counted)
+{
+	struct tw old = connect_worker(2, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	tw_close(&old);
+	struct tw fresh = connect_worker(2, 200);
+	PUMP_UNTIL(broker_worker_restarts(b) == 1);
+	cr_assert_eq(broker_workers(b), 1);
+	cr_assert_eq(broker_losses(b), 0, "nothing was held, nothing lost");
+	tw_close(&fresh);
+}
+
+Test(broker_hb, an_idle_worker_that_stops_heartbeating_is_removed_after_three_intervals)
+{
+	struct tw live = connect_worker(0, 100), silent = connect_worker(1, 101);
+	PUMP_UNTIL(broker_workers(b) == 2);
+	for (int i = 0; i < 3; i++) {
+		now += HB;
+		tw_heartbeat(&live);
+		pump(30);
+	}
+	cr_assert_eq(broker_workers(b), 2, "removed before 3 intervals passed");
+	now += 1;
+	tw_heartbeat(&live);
+	pump(30);
+	cr_assert_eq(broker_workers(b), 1, "the silent worker is still there");
+	/* The one left is the live one: it gets the work. */
+	add("ctl/ns/a");
+	expect_job(&live, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	expect_no_job(&silent);
+	tw_close(&live);
+	tw_close(&silent);
+}
+
+Test(broker_hb, the_broker_heartbeats_every_interval)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	struct proto_msg m;
+	for (int i = 0; i < 3; i++) {
+		now += HB;
+		cr_assert(tw_recv(&w, &m, WAIT_MS, true), "no heartbeat in interval %d", i);
+		cr_assert_eq(m.type, PROTO_HEARTBEAT);
+		proto_msg_clear(&m);
+		tw_heartbeat(&w);
+	}
+	cr_assert(broker_next_ms(b, now) <= HB);
+	tw_close(&w);
+}
+
+Test(broker, a_busy_worker_past_its_deadline_loses_the_job)
+{
+	struct tw slow = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&slow, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	struct tw other = connect_worker(1, 101);
+	PUMP_UNTIL(broker_workers(b) == 2);
+	/* Busy: silence is fine until the deadline. */
+	now += BUDGET;
+	tw_heartbeat(&other);
+	pump(30);
+	cr_assert_eq(broker_busy(b), 1, "the job was taken before its deadline");
+	now += 1;
+	tw_heartbeat(&other);
+	pump(30);
+	cr_assert_eq(broker_losses(b), 1);
+	cr_assert_eq(broker_busy(b), 0);
+	now += 5; /* the first backoff step */
+	uint64_t job2;
+	int attempt2;
+	expect_job(&other, "ctl/ns/a", PROTO_JOB_SYNC, &job2, &attempt2);
+	cr_assert_eq(attempt2, attempt + 1);
+	/* The slow worker's late result is dropped. */
+	send_result(&slow, job, attempt, PROTO_OUTCOME_OK, 0);
+	pump(50);
+	cr_assert_eq(n_results, 0);
+	cr_assert_eq(broker_busy(b), 1);
+	tw_close(&slow);
+	tw_close(&other);
+}
+
+/* Loses key three times in a row through slot restarts; returns the worker
+ * connected last (idle, registered). pid grows from *pid. */
+static struct tw lose_three_times(const char *key, int slot, int *pid)
+{
+	struct tw w = connect_worker(slot, (*pid)++);
+	PUMP_UNTIL(broker_workers(b) >= 1);
+	add(key);
+	for (int i = 0; i < 3; i++) {
+		int attempt;
+		expect_job(&w, key, PROTO_JOB_SYNC, NULL, &attempt);
+		cr_assert_eq(attempt, i + 1);
+		tw_close(&w);
+		uint64_t restarts = broker_worker_restarts(b);
+		w = connect_worker(slot, (*pid)++);
+		PUMP_UNTIL(broker_worker_restarts(b) == restarts + 1);
+		if (i < 2)
+			now += 5000; /* past any backoff step */
+	}
+	return w;
+}
+
+Test(broker, three_losses_poison_the_key_and_a_poison_job_reports_it)
+{
+	int pid = 100;
+	struct tw w = lose_three_times("ctl/ns/a", 0, &pid);
+	cr_assert_eq(broker_poisoned(b), 1);
+	cr_assert_eq(broker_losses(b), 3);
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_POISON, &job, &attempt);
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	pump(30);
+	cr_assert_eq(broker_busy(b), 0);
+	cr_assert_eq(broker_poisoned(b), 1, "the report's result does not unpoison");
+	/* Not tried again while nothing changed. */
+	now += 10000;
+	add("ctl/ns/a");
+	expect_no_job(&w);
+	cr_assert_eq(broker_poisoned(b), 1);
+	/* A new generation: tried again. */
+	fake("ctl/ns/a")->generation = 2;
+	add("ctl/ns/a");
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	cr_assert_eq(broker_poisoned(b), 0);
+	tw_close(&w);
+}
+
+Test(broker, a_poisoned_key_is_tried_again_after_poison_retry_ms)
+{
+	int pid = 100;
+	struct tw w = lose_three_times("ctl/ns/a", 0, &pid);
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_POISON, &job, &attempt);
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	now += RETRY - 1;
+	add("ctl/ns/a");
+	expect_no_job(&w);
+	now += 1;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	cr_assert_eq(broker_poisoned(b), 0);
+	tw_close(&w);
+}
+
+Test(broker, a_poisoned_key_is_not_synced_while_its_report_is_in_flight)
+{
+	int pid = 100;
+	struct tw w = lose_three_times("ctl/ns/a", 0, &pid);
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_POISON, &job, &attempt);
+	/* While the report is being written, the object changes and a second
+	 * worker is idle: the key must still not be held twice. */
+	struct tw other = connect_worker(1, 999);
+	PUMP_UNTIL(broker_workers(b) == 2);
+	fake("ctl/ns/a")->generation = 2;
+	add("ctl/ns/a");
+	expect_no_job(&other);
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	/* Once the report is done, the change is synced. */
+	struct proto_msg m;
+	struct tw *next = NULL;
+	int64_t until = real_ms() + WAIT_MS;
+	while (!next) {
+		cr_assert_lt(real_ms(), until, "the changed key was not synced after the report");
+		if (tw_recv(&other, &m, 20, false))
+			next = &other;
+		else if (tw_recv(&w, &m, 20, false))
+			next = &w;
+	}
+	cr_assert_eq(m.type, PROTO_JOB);
+	cr_assert_eq(m.job.kind, PROTO_JOB_SYNC);
+	cr_assert_str_eq(m.job.key, "ctl/ns/a");
+	proto_msg_clear(&m);
+	tw_close(&w);
+	tw_close(&other);
+}
+
+Test(broker, a_lost_poison_report_is_sent_again)
+{
+	int pid = 100;
+	struct tw w = lose_three_times("ctl/ns/a", 0, &pid);
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_POISON, NULL, NULL);
+	tw_close(&w);
+	struct tw fresh = connect_worker(0, pid++);
+	PUMP_UNTIL(broker_worker_restarts(b) == 4);
+	now += 5000;
+	expect_job(&fresh, "ctl/ns/a", PROTO_JOB_POISON, NULL, NULL);
+	cr_assert_eq(broker_poisoned(b), 1);
+	tw_close(&fresh);
+}
+
+Test(broker_hb, a_follower_sends_no_jobs_but_heartbeats)
+{
+	broker_set_dispatching(b, false);
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	struct proto_msg m;
+	for (int i = 0; i < 3; i++) {
+		now += HB;
+		cr_assert(tw_recv(&w, &m, WAIT_MS, true), "no heartbeat from a follower");
+		cr_assert_eq(m.type, PROTO_HEARTBEAT, "a follower sent a %s", proto_type_name(m.type));
+		proto_msg_clear(&m);
+		tw_heartbeat(&w);
+	}
+	expect_no_job(&w);
+	cr_assert_eq(broker_workers(b), 1, "the follower dropped a heartbeating worker");
+	broker_set_dispatching(b, true);
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	tw_close(&w);
+}
+
+Test(broker, an_error_is_retried_with_the_rate_limiter)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	send_result(&w, job, attempt, PROTO_OUTCOME_ERROR, 0);
+	PUMP_UNTIL(n_results == 1);
+	cr_assert_str_eq(results[0], "error");
+	cr_assert_eq(workqueue_retries(q, "ctl/ns/a"), 1);
+	expect_no_job(&w); /* backoff: 5 ms */
+	now += 5;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	send_result(&w, job, attempt, PROTO_OUTCOME_ERROR, 0);
+	PUMP_UNTIL(n_results == 2);
+	cr_assert_eq(workqueue_retries(q, "ctl/ns/a"), 2);
+	now += 9;
+	expect_no_job(&w); /* 10 ms the second time */
+	now += 1;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	/* Success forgets the failures. */
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	PUMP_UNTIL(n_results == 3);
+	cr_assert_str_eq(results[2], "success");
+	cr_assert_eq(workqueue_retries(q, "ctl/ns/a"), 0);
+	expect_no_job(&w);
+	tw_close(&w);
+}
+
+Test(broker, requeue_and_resync_after_come_back_when_asked)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	send_result(&w, job, attempt, PROTO_OUTCOME_REQUEUE, 500);
+	PUMP_UNTIL(n_results == 1);
+	cr_assert_str_eq(results[0], "requeue");
+	cr_assert_eq(workqueue_retries(q, "ctl/ns/a"), 0, "a requeue is not a failure");
+	now += 499;
+	expect_no_job(&w);
+	now += 1;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	/* ok with a resync time: forgotten, then added after it. */
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 3000);
+	PUMP_UNTIL(n_results == 2);
+	now += 2999;
+	expect_no_job(&w);
+	now += 1;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	tw_close(&w);
+}
+
+Test(broker, a_deleted_parent_is_skipped)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	fake("ctl/ns/gone")->gone = true;
+	add("ctl/ns/gone");
+	add("ctl/ns/b");
+	expect_job(&w, "ctl/ns/b", PROTO_JOB_SYNC, NULL, NULL);
+	struct workqueue_stats st;
+	workqueue_stats(q, &st);
+	cr_assert_eq(st.in_flight, 1, "only b is in flight");
+	tw_close(&w);
+}
+
+Test(broker, bind_replaces_a_stale_socket_file_and_reports_errors)
+{
+	struct cx_err err = {0};
+	struct broker_source src = {job_for, on_result, NULL};
+	struct broker_options bad = {.endpoint = "nonsense://x"};
+	struct broker *b2 = broker_new(&bad, q, &src, &err);
+	cr_assert_null(b2);
+	cr_assert(strstr(err.msg, "nonsense://x"), "%s", err.msg);
+}
