@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "kclient.h"
+#include "curlbuf.h"
 #include "err.h"
 #include "execcred.h"
 #include "jsondoc.h"
@@ -52,37 +53,6 @@ struct request {
 	const char *body;
 	bool idempotent;               /* may be sent again after a 5xx or a lost connection */
 };
-
-/* The body of the response being received. */
-struct body {
-	char *data;
-	size_t len, cap;
-	int too_large;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct body *b = userdata;
-	size_t n = size * nmemb;
-	if (b->len + n > RESPONSE_MAX) {
-		b->too_large = 1;
-		return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *grown = realloc(b->data, cap);
-		if (!grown)
-			return 0;
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
 
 /* Keeps the Retry-After header (429 and 503 carry it) for the retry policy. */
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
@@ -301,7 +271,7 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlbuf_write);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
 	if (!cc && rc->proxy_url) cc = curl_easy_setopt(h, CURLOPT_PROXY, rc->proxy_url);
@@ -346,7 +316,7 @@ void kclient_free(struct kclient **cp)
 }
 
 static int transport_error(struct kclient *c, const char *method, const char *path, CURLcode cc,
-			   const struct body *b, struct cx_err *err)
+			   const struct curlbuf *b, struct cx_err *err)
 {
 	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
 	const char *server = c->rc->server;
@@ -442,7 +412,7 @@ int kclient_status_error(const char *method, const char *path, long status, cons
 
 /* Sends req once. Returns 0 when a response came (its status in *status,
  * its body in b), or the transport error. */
-static int send_once(struct kclient *c, const struct request *req, struct body *b, long *status,
+static int send_once(struct kclient *c, const struct request *req, struct curlbuf *b, long *status,
 		     struct cx_err *err)
 {
 	char *url = NULL;
@@ -513,7 +483,7 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 			log_msgf(LOG_LEVEL_INFO, 1, "waited %.1fs due to client-side throttling: %s %s",
 				 (double)throttled_ns / 1e9, req->method, req->path);
 
-		struct body b = {0};
+		struct curlbuf b = {.max = RESPONSE_MAX};
 		long status = 0;
 		struct timespec start;
 		clock_gettime(CLOCK_MONOTONIC, &start);

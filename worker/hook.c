@@ -2,6 +2,7 @@
 
 #include "hook.h"
 #include "jsondoc.h"
+#include "curlbuf.h"
 #include "err.h"
 #include "log.h"
 #include "subprocess.h"
@@ -481,36 +482,6 @@ static int run_exec(const struct hook_def *def, const char *label, int timeout_m
 
 /* ---- webhooks ---- */
 
-struct body {
-	char *data;
-	size_t len, cap;
-	bool too_large;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct body *b = ud;
-	size_t n = size * nmemb;
-	if (b->len + n > (size_t)HOOK_RESPONSE_MAX) {
-		b->too_large = true;
-		return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *grown = realloc(b->data, cap);
-		if (!grown)
-			return 0;
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 /* NO_PROXY as the environment has it, plus loopback: like Go's http
  * client (metacontroller's), a hook on this host is never reached through
  * a proxy. Owned. */
@@ -527,7 +498,7 @@ static char *no_proxy(void)
 
 /* Up to ERROR_BODY_HEAD bytes of an error body, one line, not ending
  * inside a UTF-8 character, with "..." when there was more. */
-static void body_head(const struct body *b, char *buf, size_t len)
+static void body_head(const struct curlbuf *b, char *buf, size_t len)
 {
 	size_t n = b->len;
 	bool more = n > ERROR_BODY_HEAD;
@@ -544,7 +515,7 @@ static void body_head(const struct body *b, char *buf, size_t len)
 /* POSTs the request; the response body in b (2xx only: any other status
  * is an error here). */
 static int run_webhook(const struct hook_def *def, const char *label, int timeout_ms, const char *req,
-		       size_t req_len, struct body *b, struct hook_stats *st, struct cx_err *err)
+		       size_t req_len, struct curlbuf *b, struct hook_stats *st, struct cx_err *err)
 {
 	if (!def->url || !*def->url)
 		return fail(err, -EINVAL, label, "webhook without a url");
@@ -573,7 +544,7 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POST, 1L);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, req);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req_len);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlbuf_write);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 	if (cc) {
 		rc = fail(err, cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL, label, "cannot set up the request: %s",
@@ -692,7 +663,7 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 		}
 		subprocess_result_clear(&r);
 	} else if (def->type == HOOK_WEBHOOK) {
-		struct body b = {0};
+		struct curlbuf b = {.max = HOOK_RESPONSE_MAX};
 		rc = run_webhook(def, label, timeout_ms, req, req_len, &b, &out->stats, err);
 		if (!rc)
 			rc = parse_response(label, finalizing, b.data ? b.data : "", b.len, kinds, n_kinds,
