@@ -291,6 +291,8 @@ static const struct field controller_fields[] = {
 	 .expect = "an integer >= 0 (seconds; 0 = no periodic resync)", .min = 0, .max = INT32_MAX},
 	{.key = "namespace", .kind = F_STRING, .offset = offsetof(struct config_controller, namespace),
 	 .expect = "\"\" (all namespaces) or a namespace name, " EXPECT_LABEL, .valid = valid_namespace},
+	{.key = "adoptOrphans", .kind = F_BOOL, .offset = offsetof(struct config_controller, adopt_orphans),
+	 .expect = "true or false"},
 	{.key = NULL},
 };
 
@@ -299,7 +301,7 @@ static const struct list_spec controllers_list = {
 	.count_offset = offsetof(struct config, n_controllers),
 	.non_empty = true,
 	.fields = controller_fields,
-	.item_expect = "a controller {name, parent, children, hooks, resyncPeriodSeconds, namespace}",
+	.item_expect = "a controller {name, parent, children, hooks, resyncPeriodSeconds, namespace, adoptOrphans}",
 	.init = controller_init,
 	.finish = controller_finish,
 };
@@ -865,7 +867,8 @@ struct json_object *config_controller_json(const struct config_controller *cc)
 	else
 		json_object_put(hooks);
 	ok = ok && put(obj, "resyncPeriodSeconds", json_object_new_int(cc->resync_period_seconds)) &&
-	     put(obj, "namespace", json_object_new_string(cc->namespace));
+	     put(obj, "namespace", json_object_new_string(cc->namespace)) &&
+	     put(obj, "adoptOrphans", json_object_new_boolean(cc->adopt_orphans));
 	if (!ok) {
 		json_object_put(obj);
 		return NULL;

@@ -17,6 +17,7 @@
  *         finalize: {exec: {command: ["/hooks/finalize"]}}      optional, same shape
  *       resyncPeriodSeconds: 300         >= 0, 0 = no periodic resync
  *       namespace: ""                    "" = all namespaces
+ *       adoptOrphans: false              true: a child that exists with no controller is adopted
  *   watcher: {endpoint: "ipc:///run/coxswain/jobs.sock", healthAddress: ":8081",
  *             metricsAddress: ":8080",
  *             leaderElection: {enabled: true, namespace: coxswain-system, name: coxswain}}
@@ -91,6 +92,7 @@ struct config_controller {
 	struct config_hook finalize;     /* set: the controller adds a finalizer */
 	int resync_period_seconds;       /* >= 0, default 300; 0 = no periodic resync */
 	char *namespace;                 /* "" (the default) = all namespaces */
+	bool adopt_orphans;              /* adopt an existing child that has no controller (default false) */
 };
 
 struct config {
@@ -128,7 +130,7 @@ const char *config_update_strategy_name(enum update_strategy s);
  *    "children": [{"apiVersion": "v1", "kind": "ConfigMap", "updateStrategy": "InPlace"}],
  *    "hooks": {"sync": {"exec": {"command": ["/hooks/sync"], "timeoutSeconds": 10}},
  *              "finalize": {"webhook": {"url": "http://...", "timeoutSeconds": 10}}},
- *    "resyncPeriodSeconds": 300, "namespace": ""}
+ *    "resyncPeriodSeconds": 300, "namespace": "", "adoptOrphans": false}
  *
  * ("children" is always there, possibly empty; "finalize" only when set.)
  * Returns a new json-c object owned by the caller (json_object_put), or NULL

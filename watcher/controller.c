@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "controller.h"
+#include "childkey.h"
 #include "cxconfig.h"
 #include "discovery.h"
 #include "err.h"
@@ -36,6 +37,7 @@ struct controller {
 	struct informer *parents;
 	struct child_kind *kids;
 	bool running;                        /* past the gate: informers exist */
+	bool parent_namespaced;              /* known once past the gate */
 	bool parent_is_crd;
 	/* The parent kind was a CRD's once: discovery's cached answer for it
 	 * outlives the CRD, so only the CRD cache can say it is back. */
@@ -77,10 +79,16 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 	for (size_t i = 0; i < cc->n_children; i++) {
 		ctl->kids[i].cc = &cc->children[i];
 		ctl->kids[i].ctl = ctl;
-		snprintf(ctl->kids[i].kindkey, sizeof(ctl->kids[i].kindkey), "%s.%s", cc->children[i].kind,
-			 cc->children[i].api_version);
 	}
 	snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the CRD cache");
+	for (size_t i = 0; i < cc->n_children; i++)
+		if (!childkey_kind(cc->children[i].kind, cc->children[i].api_version, ctl->kids[i].kindkey,
+				   sizeof(ctl->kids[i].kindkey))) {
+			controller_free(&ctl);
+			cx_err_set(err, -ENAMETOOLONG, "controller %s: child kind %s.%s is too long", cc->name,
+				   cc->children[i].kind, cc->children[i].api_version);
+			return NULL;
+		}
 	return ctl;
 }
 
@@ -194,7 +202,10 @@ static void index_unset(struct controller *ctl, const char *uid, const char *kin
 }
 
 /* A child appeared, changed or went: fix the index and enqueue the parents
- * it belonged to and belongs to now. */
+ * it belonged to and belongs to now. A namespaced parent lives in its
+ * children's namespace; a cluster-scoped one has none, whatever namespace
+ * the child is in (its key has no namespace). The index keeps the child's
+ * relative name (childkey), which the job's children map is keyed by. */
 static void child_moved(struct child_kind *kid, struct json_object *old_obj, struct json_object *new_obj)
 {
 	struct controller *ctl = kid->ctl;
@@ -202,17 +213,22 @@ static void child_moved(struct child_kind *kid, struct json_object *old_obj, str
 	char key[KEY_MAX];
 	if (!informer_key(any, key, sizeof(key)))
 		return;
-	const char *ns = jsonget_string(jsonget(any, "metadata"), "namespace");
+	struct json_object *meta = jsonget(any, "metadata");
+	const char *child_ns = jsonget_string(meta, "namespace");
+	const char *parent_ns = ctl->parent_namespaced ? child_ns : NULL;
+	char relname[CHILDKEY_MAX];
+	if (!childkey_name(parent_ns, child_ns, jsonget_string(meta, "name"), relname, sizeof(relname)))
+		return;
 	struct json_object *old_ref = old_obj ? owner_ref(ctl, old_obj) : NULL;
 	struct json_object *new_ref = new_obj ? owner_ref(ctl, new_obj) : NULL;
 	const char *old_uid = jsonget_string(old_ref, "uid"), *new_uid = jsonget_string(new_ref, "uid");
 	if (old_uid && (!new_uid || strcmp(old_uid, new_uid))) {
 		index_unset(ctl, old_uid, kid->kindkey, key);
-		enqueue(ctl, ns, jsonget_string(old_ref, "name"));
+		enqueue(ctl, parent_ns, jsonget_string(old_ref, "name"));
 	}
 	if (new_uid) {
-		index_set(ctl, new_uid, kid->kindkey, key, jsonget_string(jsonget(new_obj, "metadata"), "name"));
-		enqueue(ctl, ns, jsonget_string(new_ref, "name"));
+		index_set(ctl, new_uid, kid->kindkey, key, relname);
+		enqueue(ctl, parent_ns, jsonget_string(new_ref, "name"));
 	}
 }
 
@@ -308,6 +324,7 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	for (size_t i = 0; i < ctl->cc->n_children; i++)
 		if (!(ctl->kids[i].inf = start_informer(ctl, kids[i], selector, kh, &ctl->kids[i], &err)))
 			goto fail;
+	ctl->parent_namespaced = parent->namespaced;
 	ctl->running = true;
 	ctl->next_resync_ms = now_ms + (int64_t)ctl->cc->resync_period_seconds * 1000;
 	log_kv(LOG_LEVEL_INFO, 0, "starting informers", "controller", ctl->cc->name, "parent", parent->resource, NULL);

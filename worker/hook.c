@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "hook.h"
+#include "childkey.h"
 #include "jsondoc.h"
 #include "curlbuf.h"
 #include "err.h"
@@ -129,7 +130,8 @@ static const char *seconds(int ms, char *buf, size_t len)
 
 const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s.%s", kind->kind ? kind->kind : "", kind->api_version ? kind->api_version : "");
+	/* A key too long for buf is cut (snprintf's rule): it then matches nothing. */
+	(void)childkey_kind(kind->kind ? kind->kind : "", kind->api_version ? kind->api_version : "", buf, len);
 	return buf;
 }
 
@@ -189,7 +191,7 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 /* A child's identity, for finding two of the same. */
 struct child_id {
 	size_t kind;            /* index in kinds[] */
-	const char *name;
+	char name[CHILDKEY_MAX];   /* the relative name (childkey): "ns/name" under a cluster-scoped parent */
 	size_t pos;             /* index in children */
 };
 
@@ -236,9 +238,10 @@ static void declared_kinds(const struct hook_child_kind *kinds, size_t n_kinds, 
 
 /* Checks one child (children[i]); its kind's index in kinds[] goes to *kind. */
 static int check_child(const char *label, struct json_object *child, size_t i, const struct hook_child_kind *kinds,
-		       size_t n_kinds, const char *parent_namespace, size_t *kind, const char **name,
-		       struct cx_err *err)
+		       size_t n_kinds, const char *parent_namespace, struct child_id *id, struct cx_err *err)
 {
+	size_t *kind = &id->kind;
+	const char *name_s = NULL, **name = &name_s;
 	char path[64], buf[128], buf2[128];
 	snprintf(path, sizeof(path), "children[%zu]", i);
 	if (!json_object_is_type(child, json_type_object))
@@ -267,6 +270,11 @@ static int check_child(const char *label, struct json_object *child, size_t i, c
 				    "\"%s\" (children live in their parent's namespace)", path,
 				    clip(ns, buf, 100), clip(parent_namespace, buf2, 100));
 	}
+	/* Under a namespaced parent every child lands in its namespace, whatever
+	 * the hook wrote; under a cluster-scoped one each names its own. */
+	const char *effective_ns = parent_namespace && *parent_namespace ? parent_namespace : ns;
+	if (!childkey_name(parent_namespace, effective_ns, *name, id->name, sizeof(id->name)))
+		return fail(err, -EPROTO, label, "%s.metadata: namespace/name is too long", path);
 	for (size_t k = 0; k < n_kinds; k++)
 		if (kinds[k].api_version && kinds[k].kind && !strcmp(kinds[k].api_version, api_version) &&
 		    !strcmp(kinds[k].kind, kind_name)) {
@@ -352,6 +360,14 @@ static int parse_response(const char *label, bool finalizing, const char *body, 
 		rc = fail(err, -EPROTO, label, "the answer is %s, expected a JSON object", type_name(root));
 		goto out;
 	}
+	/* No children key at all (a decorator-shaped answer, a hook that forgot
+	 * it) is not "no children": pruning on it would delete everything. An
+	 * explicit null is a Go hook's empty slice, and means none. */
+	if (!finalizing && !json_object_object_get_ex(root, "children", NULL)) {
+		rc = fail(err, -EPROTO, label, "children: missing; a sync answer lists every child it wants, [] for "
+			  "none (nothing is applied or pruned on an answer without it)");
+		goto out;
+	}
 	if (json_object_object_get_ex(root, "status", &status) && status &&
 	    !json_object_is_type(status, json_type_object)) {
 		rc = fail(err, -EPROTO, label, "status: expected an object, got %s", type_name(status));
@@ -370,7 +386,7 @@ static int parse_response(const char *label, bool finalizing, const char *body, 
 	for (size_t i = 0; i < n; i++) {
 		ids[i].pos = i;
 		if ((rc = check_child(label, json_object_array_get_idx(children, i), i, kinds, n_kinds,
-				      parent_namespace, &ids[i].kind, &ids[i].name, err)))
+				      parent_namespace, &ids[i], err)))
 			goto out;
 	}
 	if ((rc = check_duplicates(label, ids, n, kinds, err)))

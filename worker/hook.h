@@ -106,10 +106,12 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
  * byte), an answer that is not an object, status not an object, children
  * not a list, a child that is not an object or lacks apiVersion, kind or
  * metadata.name, a child in another namespace than its parent, a child of
- * a kind not in kinds[], two children of one kind with the same name,
- * resyncAfterSeconds not a non-negative number, finalized not a boolean.
- * Absent or null status, children, resyncAfterSeconds and finalized are
- * fine (none, none, 0, false). */
+ * a kind not in kinds[], two children of one kind with the same namespace
+ * and name, resyncAfterSeconds not a non-negative number, finalized not a
+ * boolean, and a sync answer (not a finalize one) without a children key:
+ * pruning on it would delete every child, so coxswain never guesses.
+ * Absent or null status, resyncAfterSeconds and finalized are fine (none,
+ * 0, false); children null is a Go hook's empty slice: none. */
 int hook_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
 			const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 			struct hook_result *out, struct cx_err *err);

@@ -86,6 +86,7 @@ Test(cxconfig, loads_every_field)
 	assert_hook_webhook(&w->finalize, 3600, "https://hooks.example.com:8443/finalize");
 	cr_assert_eq(w->resync_period_seconds, 0, "0 is kept: no periodic resync");
 	cr_assert_str_eq(w->namespace, "team-a");
+	cr_assert(w->adopt_orphans);
 
 	const struct config_controller *d = &c->controllers[1];
 	cr_assert_str_eq(d->name, "databases");
@@ -97,6 +98,7 @@ Test(cxconfig, loads_every_field)
 	assert_hook_exec(&d->finalize, 10, 1, (const char *const[]){"/hooks/db-finalize"});
 	cr_assert_eq(d->resync_period_seconds, 2147483647);
 	cr_assert_str_eq(d->namespace, "", "namespace: ~ means all namespaces");
+	cr_assert_not(d->adopt_orphans, "orphans are not adopted unless asked");
 
 	cr_assert_str_eq(c->endpoint, "tcp://127.0.0.1:5555");
 	cr_assert_str_eq(c->health_address, "0.0.0.0:9081");
@@ -123,6 +125,7 @@ static void assert_defaults(const struct config *c)
 	cr_assert_null(cc->finalize.url);
 	cr_assert_eq(cc->resync_period_seconds, 300);
 	cr_assert_str_eq(cc->namespace, "");
+	cr_assert_not(cc->adopt_orphans);
 	cr_assert_str_eq(c->endpoint, "ipc:///run/coxswain/jobs.sock");
 	cr_assert_str_eq(c->health_address, ":8081");
 	cr_assert_str_eq(c->metrics_address, ":8080");
@@ -227,7 +230,8 @@ Test(cxconfig, controller_json_shows_every_field)
 	cr_assert_eq(get_int(webhook, "timeoutSeconds"), 3600);
 	cr_assert_eq(get_int(j, "resyncPeriodSeconds"), 0);
 	cr_assert_str_eq(get_str(j, "namespace"), "team-a");
-	cr_assert_eq(json_object_object_length(j), 6, "%s", json_object_to_json_string(j));
+	cr_assert(json_object_get_boolean(get(j, "adoptOrphans")));
+	cr_assert_eq(json_object_object_length(j), 7, "%s", json_object_to_json_string(j));
 	json_object_put(j);
 	config_free(&c);
 }

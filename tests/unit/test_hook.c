@@ -212,19 +212,29 @@ Test(hook_response, full_answer)
 	hook_result_clear(&r);
 }
 
-Test(hook_response, empty_object_means_nothing_to_do)
+Test(hook_response, empty_children_means_nothing_to_do)
 {
-	struct hook_result r = parse_ok(" {} \n");
+	struct hook_result r = parse_ok(" {\"children\": []} \n");
 	cr_assert_null(r.status);
 	cr_assert_eq(json_object_array_length(r.children), 0);
 	cr_assert_eq(r.resync_after_ms, 0);
 	cr_assert_not(r.finalized);
 	hook_result_clear(&r);
 
+	/* null is what a Go hook's nil slice marshals to: none, as metacontroller reads it. */
 	r = parse_ok("{\"status\": null, \"children\": null, \"resyncAfterSeconds\": null}");
 	cr_assert_null(r.status);
 	cr_assert_eq(json_object_array_length(r.children), 0);
 	hook_result_clear(&r);
+}
+
+/* An answer with no children key cannot be told from a broken or
+ * decorator-shaped one; reading it as "no children" would prune them all. */
+Test(hook_response, a_sync_answer_without_children_is_refused)
+{
+	parse_fail(" {} \n", "children: missing; a sync answer lists every child it wants, [] for none");
+	parse_fail("{\"status\": {\"ready\": true}}", "children: missing");
+	parse_fail("{\"labels\": {\"a\": \"b\"}, \"attachments\": []}", "children: missing");
 }
 
 Test(hook_response, invalid_json_names_the_byte)
@@ -243,7 +253,7 @@ Test(hook_response, invalid_json_names_the_byte)
 
 Test(hook_response, deep_nesting_is_fine)
 {
-	char body[2048] = "{\"status\": ";
+	char body[2048] = "{\"children\": [], \"status\": ";
 	for (int i = 0; i < 100; i++)
 		strcat(body, "{\"a\": ");
 	strcat(body, "1");
@@ -265,8 +275,8 @@ Test(hook_response, not_an_object)
 
 Test(hook_response, status_not_an_object)
 {
-	parse_fail("{\"status\": \"ready\"}", "status: expected an object, got a string");
-	parse_fail("{\"status\": [1]}", "status: expected an object, got a list");
+	parse_fail("{\"children\": [], \"status\": \"ready\"}", "status: expected an object, got a string");
+	parse_fail("{\"children\": [], \"status\": [1]}", "status: expected an object, got a list");
 }
 
 Test(hook_response, children_not_a_list)
@@ -361,6 +371,33 @@ Test(hook_response, two_children_with_one_name)
 					"\"kind\": \"Deployment\", \"metadata\": {\"name\": \"web\"}}]}");
 	cr_assert_eq(json_object_array_length(r.children), 2);
 	hook_result_clear(&r);
+
+	/* Under a namespaced parent, "" and the parent's namespace are one place. */
+	parse_fail("{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+		   "\"metadata\": {\"name\": \"a\", \"namespace\": \"default\"}}]}",
+		   "children[1]: ConfigMap.v1 \"a\" is returned twice (also children[0])");
+}
+
+#define CM_IN(ns, name)                                                                                  \
+	"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"" name "\", "  \
+	"\"namespace\": \"" ns "\"}}"
+
+/* A cluster-scoped parent's children may share a name in many namespaces:
+ * they are told apart by namespace/name, the key the request uses too. */
+Test(hook_response, a_cluster_scoped_parent_may_have_one_name_in_many_namespaces)
+{
+	const char *three = "{\"children\": [" CM_IN("team-a", "settings") ", " CM_IN("team-b", "settings") ", "
+			    CM_IN("team-c", "settings") "]}";
+	struct hook_result r = parse_ok_as(&SYNC_DEF, false, three, NULL);
+	cr_assert_eq(json_object_array_length(r.children), 3);
+	hook_result_clear(&r);
+	r = parse_ok_as(&SYNC_DEF, false, three, "");
+	hook_result_clear(&r);
+
+	const char *twice = "{\"children\": [" CM_IN("team-a", "settings") ", " CM_IN("team-b", "settings") ", "
+			    CM_IN("team-a", "settings") "]}";
+	parse_fail_as(&SYNC_DEF, false, twice, strlen(twice), NULL, PREFIX,
+		      "children[2]: ConfigMap.v1 \"team-a/settings\" is returned twice (also children[0])");
 }
 
 Test(hook_response, many_children)
@@ -382,19 +419,19 @@ Test(hook_response, many_children)
 
 Test(hook_response, resync_after_seconds)
 {
-	struct hook_result r = parse_ok("{\"resyncAfterSeconds\": 1.5}");
+	struct hook_result r = parse_ok("{\"children\": [], \"resyncAfterSeconds\": 1.5}");
 	cr_assert_eq(r.resync_after_ms, 1500);
 	hook_result_clear(&r);
-	r = parse_ok("{\"resyncAfterSeconds\": 0}");
+	r = parse_ok("{\"children\": [], \"resyncAfterSeconds\": 0}");
 	cr_assert_eq(r.resync_after_ms, 0);
 	hook_result_clear(&r);
-	r = parse_ok("{\"resyncAfterSeconds\": 1e300}");
+	r = parse_ok("{\"children\": [], \"resyncAfterSeconds\": 1e300}");
 	cr_assert_gt(r.resync_after_ms, 0, "huge is capped, not overflowed: %lld", r.resync_after_ms);
 	hook_result_clear(&r);
-	parse_fail("{\"resyncAfterSeconds\": -1}", "resyncAfterSeconds: expected a non-negative number of seconds, got -1");
-	parse_fail("{\"resyncAfterSeconds\": \"10\"}", "resyncAfterSeconds: expected a non-negative number of seconds, "
+	parse_fail("{\"children\": [], \"resyncAfterSeconds\": -1}", "resyncAfterSeconds: expected a non-negative number of seconds, got -1");
+	parse_fail("{\"children\": [], \"resyncAfterSeconds\": \"10\"}", "resyncAfterSeconds: expected a non-negative number of seconds, "
 		   "got a string");
-	parse_fail("{\"resyncAfterSeconds\": true}", "got a boolean");
+	parse_fail("{\"children\": [], \"resyncAfterSeconds\": true}", "got a boolean");
 }
 
 Test(hook_response, finalized)

@@ -4,7 +4,7 @@
 # PORT 0 takes any free port. Once listening it prints the port on stdout
 # (one line), then serves until it has answered N requests or SECONDS passed.
 #   /sync     200, {"status": {what it got}, "children": [a ConfigMap]}
-#   /echo     200, {"status": {"echo": <the request>}}
+#   /echo     200, {"status": {"echo": <the request>}, "children": []}
 #   /fail     500, a 300-byte text body
 #   /garbage  200, not JSON
 #   /slow     answers after 3 s
@@ -47,7 +47,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, "{}")
         req = json.loads(raw)
         if self.path == "/echo":
-            return self.answer(200, json.dumps({"status": {"echo": req}}))
+            return self.answer(200, json.dumps({"status": {"echo": req}, "children": []}))
         name = req["parent"]["metadata"]["name"]
         self.answer(200, json.dumps({
             "status": {

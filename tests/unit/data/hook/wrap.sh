@@ -1,6 +1,6 @@
 #!/bin/sh
-# Answers {"status": {"echo": <the request>}} by streaming stdin to stdout as
+# Answers {"children": [], "status": {"echo": <the request>}} by streaming stdin to stdout as
 # it arrives (cat), so a big request and a big answer are in flight at once.
-printf '{"status": {"echo": '
+printf '{"children": [], "status": {"echo": '
 cat
 printf '}}\n'

@@ -1,0 +1,31 @@
+/* childkey: the two keys of the hook request's children map, in one place
+ * (the watcher builds the map, the worker reads it back and keys the hook's
+ * answer the same way to find what to prune):
+ *
+ *   {"ConfigMap.v1": {"settings": {...}},                 a namespaced parent
+ *    "ConfigMap.v1": {"team-a/settings": {...}}}          a cluster-scoped parent
+ *
+ * The outer key is "Kind.apiVersion". The inner key is metacontroller's
+ * relative name (its hook version v1): the child's name, or
+ * "namespace/name" when the parent is cluster-scoped and the child is
+ * namespaced (such a parent's children may live in many namespaces, and two
+ * of them may share a name). */
+#ifndef COXSWAIN_CHILDKEY_H
+#define COXSWAIN_CHILDKEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Longest key either function writes, with its NUL: a namespace (63), '/',
+ * a name (253). */
+#define CHILDKEY_MAX 320
+
+/* "Kind.apiVersion" into buf. Returns false when it does not fit. */
+bool childkey_kind(const char *kind, const char *api_version, char *buf, size_t len);
+
+/* The relative name of a child called name in child_ns (NULL or "" for a
+ * cluster-scoped child) under a parent in parent_ns (NULL or "" for a
+ * cluster-scoped parent), into buf. Returns false when it does not fit. */
+bool childkey_name(const char *parent_ns, const char *child_ns, const char *name, char *buf, size_t len);
+
+#endif
