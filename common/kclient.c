@@ -592,6 +592,21 @@ static int add_param(struct kclient *c, char *q, size_t cap, const char *key, co
 	return n < 0 || (size_t)n >= cap - len ? -E2BIG : 0;
 }
 
+/* PATCH path?query with an apply patch of obj. */
+static int apply_with(struct kclient *c, const char *path, const char *query, struct json_object *obj,
+		      struct json_object **out, struct cx_err *err)
+{
+	char *full = with_query(path, query);
+	if (!full)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	/* Applying the same intent twice gives the same object: safe to retry. */
+	struct request req = {.method = "PATCH", .path = full, .content_type = "application/apply-patch+yaml",
+			      .body = to_json(obj), .idempotent = true};
+	int r = do_request(c, &req, out, err);
+	free(full);
+	return r;
+}
+
 int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
 		  bool force, struct json_object **out, struct cx_err *err)
 {
@@ -599,12 +614,29 @@ int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, 
 	if (add_param(c, query, sizeof(query), "fieldManager", field_manager) ||
 	    (force && add_param(c, query, sizeof(query), "force", "true")))
 		return cx_err_set(err, -E2BIG, "PATCH %s: field manager \"%s\" too long", path, field_manager);
+	return apply_with(c, path, query, obj, out, err);
+}
+
+int kclient_apply_dry_run(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
+			  struct json_object **out, struct cx_err *err)
+{
+	char query[512] = "";
+	if (add_param(c, query, sizeof(query), "fieldManager", field_manager) ||
+	    add_param(c, query, sizeof(query), "force", "true") || add_param(c, query, sizeof(query), "dryRun", "All"))
+		return cx_err_set(err, -E2BIG, "PATCH %s: field manager \"%s\" too long", path, field_manager);
+	return apply_with(c, path, query, obj, out, err);
+}
+
+int kclient_create_as(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
+		      struct json_object **out, struct cx_err *err)
+{
+	char query[512] = "";
+	if (add_param(c, query, sizeof(query), "fieldManager", field_manager))
+		return cx_err_set(err, -E2BIG, "POST %s: field manager \"%s\" too long", path, field_manager);
 	char *full = with_query(path, query);
 	if (!full)
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	/* Applying the same intent twice gives the same object: safe to retry. */
-	struct request req = {.method = "PATCH", .path = full, .content_type = "application/apply-patch+yaml",
-			      .body = to_json(obj), .idempotent = true};
+	struct request req = {.method = "POST", .path = full, .content_type = "application/json", .body = to_json(obj)};
 	int r = do_request(c, &req, out, err);
 	free(full);
 	return r;

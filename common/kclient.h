@@ -72,6 +72,16 @@ int kclient_patch(struct kclient *c, const char *path, enum kclient_patch_type t
 int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
 		  bool force, struct json_object **out, struct cx_err *err);
 
+/* kclient_apply with force and dryRun=All: *out is the object as the server
+ * would store it (defaults, normalised values, admission), nothing is stored. */
+int kclient_apply_dry_run(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
+			  struct json_object **out, struct cx_err *err);
+
+/* kclient_create as field_manager (the object's managedFields name it, with
+ * operation Update). Create-only: -EEXIST when the name is taken. */
+int kclient_create_as(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
+		      struct json_object **out, struct cx_err *err);
+
 struct kclient_delete_opts {
 	const char *propagation_policy;   /* "Background", "Foreground", "Orphan" or NULL */
 	const char *precondition_uid;     /* delete only this incarnation; or NULL */

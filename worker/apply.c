@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "childkey.h"
 #include "cxconfig.h"
 #include "discovery.h"
 #include "err.h"
@@ -39,6 +41,69 @@ static struct json_object *object_member(struct json_object *o, const char *key)
 static bool is_true(struct json_object *v)
 {
 	return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+/* ---- the intent's digest ---- */
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Feeds v's canonical JSON (object keys sorted at every level, no spaces)
+ * to md. 0, or -ENOMEM. */
+static int digest_canonical(EVP_MD_CTX *md, struct json_object *v)
+{
+	if (json_object_is_type(v, json_type_object)) {
+		size_t n = (size_t)json_object_object_length(v), i = 0;
+		const char **keys = calloc(n ? n : 1, sizeof(*keys));
+		if (!keys)
+			return -ENOMEM;
+		json_object_object_foreach(v, key, val) {
+			(void)val;
+			keys[i++] = key;
+		}
+		qsort(keys, n, sizeof(*keys), by_key);
+		int r = EVP_DigestUpdate(md, "{", 1) ? 0 : -ENOMEM;
+		for (i = 0; i < n && !r; i++) {
+			struct json_object *k = json_object_new_string(keys[i]);
+			const char *quoted = k ? json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN) : NULL;
+			r = quoted && (!i || EVP_DigestUpdate(md, ",", 1)) && EVP_DigestUpdate(md, quoted, strlen(quoted)) &&
+					    EVP_DigestUpdate(md, ":", 1)
+				    ? digest_canonical(md, jsonget(v, keys[i]))
+				    : -ENOMEM;
+			json_object_put(k);
+		}
+		free(keys);
+		return r || !EVP_DigestUpdate(md, "}", 1) ? -ENOMEM : 0;
+	}
+	if (json_object_is_type(v, json_type_array)) {
+		int r = EVP_DigestUpdate(md, "[", 1) ? 0 : -ENOMEM;
+		for (size_t i = 0; i < json_object_array_length(v) && !r; i++)
+			r = !i || EVP_DigestUpdate(md, ",", 1) ? digest_canonical(md, json_object_array_get_idx(v, i))
+							      : -ENOMEM;
+		return r || !EVP_DigestUpdate(md, "]", 1) ? -ENOMEM : 0;
+	}
+	const char *text = v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "null";
+	return EVP_DigestUpdate(md, text, strlen(text)) ? 0 : -ENOMEM;
+}
+
+/* "sha256:<hex>" of child's canonical JSON into buf. */
+static int intent_hash(struct json_object *child, char *buf, size_t len)
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int r = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) ? digest_canonical(md, child) : -ENOMEM;
+	if (!r && !EVP_DigestFinal_ex(md, sum, &n))
+		r = -ENOMEM;
+	EVP_MD_CTX_free(md);
+	if (r || len < 8 + 2 * (size_t)n + 1)
+		return r ? r : -ENOSPC;
+	memcpy(buf, "sha256:", 8);
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(buf + 7 + 2 * i, 3, "%02x", sum[i]);
+	return 0;
 }
 
 /* ---- stamping ---- */
@@ -122,6 +187,17 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 	for (size_t i = 0; i < sizeof(server_fields) / sizeof(server_fields[0]); i++)
 		json_object_object_del(meta, server_fields[i]);
 	json_object_object_del(child, "status");
+
+	struct json_object *annotations = object_member(meta, "annotations");
+	if (!annotations)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	json_object_object_del(annotations, APPLY_HASH_ANNOTATION);
+	if (json_object_object_length(annotations) == 0)
+		json_object_object_del(meta, "annotations");
+	char hash[8 + 2 * EVP_MAX_MD_SIZE + 1];
+	if (intent_hash(child, hash, sizeof(hash)) || !(annotations = object_member(meta, "annotations")))
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	json_object_object_add(annotations, APPLY_HASH_ANNOTATION, json_object_new_string(hash));
 	return 0;
 }
 
@@ -201,27 +277,87 @@ bool apply_differs(struct json_object *desired, struct json_object *observed)
 	return false;
 }
 
+bool apply_in_sync(struct json_object *desired, struct json_object *observed)
+{
+	struct json_object *want = jsonget(desired, "metadata"), *have = jsonget(observed, "metadata");
+	const char *hash = jsonget_string(jsonget(want, "annotations"), APPLY_HASH_ANNOTATION);
+	const char *seen = jsonget_string(jsonget(have, "annotations"), APPLY_HASH_ANNOTATION);
+	return hash && seen && !strcmp(hash, seen) && !apply_differs(desired, observed) &&
+	       apply_json_subset(jsonget(want, "labels"), jsonget(have, "labels")) &&
+	       apply_json_subset(jsonget(want, "annotations"), jsonget(have, "annotations"));
+}
+
+/* base64 of a string, owned; NULL when out of memory. */
+static char *base64(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	if (out)
+		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+	return out;
+}
+
+struct json_object *apply_normalise(struct json_object *child)
+{
+	struct json_object *copy = NULL;
+	if (json_object_deep_copy(child, &copy, NULL) || !copy)
+		return NULL;
+	const char *kind = jsonget_string(copy, "kind"), *api = jsonget_string(copy, "apiVersion");
+	struct json_object *string_data = jsonget(copy, "stringData");
+	if (!kind || !api || strcmp(kind, "Secret") || strcmp(api, "v1") ||
+	    !json_object_is_type(string_data, json_type_object))
+		return copy;
+	struct json_object *data = object_member(copy, "data");
+	if (!data)
+		goto oom;
+	json_object_object_foreach(string_data, key, val) {
+		char *enc = base64(json_object_is_type(val, json_type_string) ? json_object_get_string(val) : "");
+		if (!enc)
+			goto oom;
+		json_object_object_add(data, key, json_object_new_string(enc));
+		free(enc);
+	}
+	json_object_object_del(copy, "stringData");
+	return copy;
+oom:
+	json_object_put(copy);
+	return NULL;
+}
+
+/* ---- ownership ---- */
+
+enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live, struct json_object **owner)
+{
+	struct json_object *refs = jsonget(jsonget(live, "metadata"), "ownerReferences");
+	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
+	if (owner)
+		*owner = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *ref = json_object_array_get_idx(refs, i);
+		if (!is_true(jsonget(ref, "controller")))
+			continue;
+		const char *uid = jsonget_nonempty(ref, "uid");
+		if (uid && parent_uid && !strcmp(uid, parent_uid))
+			return APPLY_CLAIM_OURS;
+		if (owner)
+			*owner = ref;
+		return APPLY_CLAIM_OTHER;
+	}
+	return APPLY_CLAIM_ORPHAN;
+}
+
 /* ---- the prune rule ---- */
 
 bool apply_should_prune(const char *controller, const char *parent_uid, struct json_object *observed,
-			struct json_object *desired_names)
+			const char *relname, struct json_object *desired_names)
 {
 	struct json_object *meta = jsonget(observed, "metadata");
-	const char *name = jsonget_nonempty(meta, "name");
-	if (!name || jsonget(meta, "deletionTimestamp"))
+	if (!jsonget_nonempty(meta, "name") || jsonget(meta, "deletionTimestamp"))
 		return false;
 	const char *label = jsonget_nonempty(jsonget(meta, "labels"), APPLY_CONTROLLER_LABEL);
 	if (!label || strcmp(label, controller))
 		return false;
-	struct json_object *refs = jsonget(meta, "ownerReferences");
-	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
-	bool owned = false;
-	for (size_t i = 0; i < n && !owned; i++) {
-		struct json_object *ref = json_object_array_get_idx(refs, i);
-		const char *uid = jsonget_nonempty(ref, "uid");
-		owned = uid && !strcmp(uid, parent_uid) && is_true(jsonget(ref, "controller"));
-	}
-	return owned && !jsonget(desired_names, name);
+	return apply_claim_of(parent_uid, observed, NULL) == APPLY_CLAIM_OURS && !jsonget(desired_names, relname);
 }
 
 /* ---- the report ---- */
@@ -239,6 +375,10 @@ const char *apply_action_name(enum apply_action a)
 		return "recreated";
 	case APPLY_DELETED:
 		return "deleted";
+	case APPLY_ADOPTED:
+		return "adopted";
+	case APPLY_CONFLICT:
+		return "conflict";
 	case APPLY_FAILED:
 		return "failed";
 	}
@@ -300,6 +440,9 @@ static void finish(struct apply_report *r, struct apply_result *res, const struc
 	case APPLY_DELETED:
 		r->n_deleted++;
 		break;
+	case APPLY_CONFLICT:
+		r->n_conflicts++;
+		break;
 	case APPLY_FAILED:
 		r->n_failed++;
 		break;
@@ -308,9 +451,9 @@ static void finish(struct apply_report *r, struct apply_result *res, const struc
 	}
 	char child[512];
 	snprintf(child, sizeof(child), "%s/%s", res->kind, res->name);
-	if (res->action == APPLY_FAILED)
-		log_kv(LOG_LEVEL_WARNING, 0, "child failed", "controller", cc->name, "parent", parent_key, "child", child,
-		       "error", res->err.msg, NULL);
+	if (res->action == APPLY_FAILED || res->action == APPLY_CONFLICT)
+		log_kv(LOG_LEVEL_WARNING, 0, res->action == APPLY_FAILED ? "child failed" : "child not ours",
+		       "controller", cc->name, "parent", parent_key, "child", child, "error", res->err.msg, NULL);
 	else
 		log_kv(LOG_LEVEL_INFO, res->action == APPLY_UNCHANGED ? 4 : 2, "child reconciled", "controller",
 		       cc->name, "parent", parent_key, "child", child, "action", apply_action_name(res->action), NULL);
@@ -326,6 +469,17 @@ struct run {
 	struct json_object *observed;
 	char manager[128];
 	const char *parent_uid;
+	const char *parent_ns;               /* NULL for a cluster-scoped parent */
+};
+
+/* One child being written: where it lives and what the hook wants. */
+struct target {
+	const struct kresource *r;
+	enum update_strategy strategy;
+	struct json_object *obj;             /* stamped and normalised; borrowed */
+	struct json_object *obs;             /* the cached child (ours), or NULL */
+	char *path, *collection;             /* owned */
+	char where[CHILDKEY_MAX + 64];       /* "ConfigMap team-a/settings", for messages */
 };
 
 static const struct config_child *declared(const struct config_controller *cc, const char *api_version,
@@ -335,13 +489,6 @@ static const struct config_child *declared(const struct config_controller *cc, c
 		if (!strcmp(cc->children[i].api_version, api_version) && !strcmp(cc->children[i].kind, kind))
 			return &cc->children[i];
 	return NULL;
-}
-
-/* "Kind.apiVersion", the key of the observed and desired maps. Owned. */
-static char *kind_key(const char *kind, const char *api_version)
-{
-	char *k = NULL;
-	return asprintf(&k, "%s.%s", kind, api_version) < 0 ? NULL : k;
 }
 
 /* created / recreated / updated / unchanged from the server's answer. */
@@ -354,104 +501,232 @@ static enum apply_action classify(struct json_object *obs, struct json_object *o
 	return a && b && !strcmp(a, b) ? APPLY_UNCHANGED : APPLY_UPDATED;
 }
 
-static int server_side_apply(struct run *run, const char *path, struct json_object *obj, struct json_object **out,
-			     struct cx_err *err)
+/* Server-side apply of t->obj to the live incarnation uid (and, when rv is
+ * set, that version of it): the server refuses it (-EAGAIN, 409) when the
+ * object is gone or is another incarnation. */
+static int apply_to(struct run *run, struct target *t, const char *uid, const char *rv, struct json_object **out,
+		    struct cx_err *err)
 {
-	return kclient_apply(run->c, path, obj, run->manager, true, out, err);
+	struct json_object *meta = jsonget(t->obj, "metadata");
+	json_object_object_add(meta, "uid", json_object_new_string(uid));
+	if (rv)
+		json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
+	int rc = kclient_apply(run->c, t->path, t->obj, run->manager, true, out, err);
+	json_object_object_del(meta, "uid");
+	json_object_object_del(meta, "resourceVersion");
+	return rc;
+}
+
+/* After a create (POST, operation Update), our managedFields entry is made an
+ * Apply one, so that a field the hook later drops is removed by the next
+ * apply. The test ops pin the entry: nothing else is touched. A failure is
+ * logged, not reported: the child itself is right. */
+static void adopt_fields(struct run *run, struct target *t, struct json_object *created)
+{
+	struct json_object *mf = jsonget(jsonget(created, "metadata"), "managedFields");
+	size_t n = json_object_is_type(mf, json_type_array) ? json_object_array_length(mf) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(mf, i);
+		const char *m = jsonget_string(e, "manager"), *op = jsonget_string(e, "operation");
+		if (!m || !op || strcmp(m, run->manager) || strcmp(op, "Update"))
+			continue;
+		char ops[512];
+		snprintf(ops, sizeof(ops),
+			 "[{\"op\":\"test\",\"path\":\"/metadata/managedFields/%zu/manager\",\"value\":\"%s\"},"
+			 "{\"op\":\"test\",\"path\":\"/metadata/managedFields/%zu/operation\",\"value\":\"Update\"},"
+			 "{\"op\":\"replace\",\"path\":\"/metadata/managedFields/%zu/operation\",\"value\":\"Apply\"}]",
+			 i, run->manager, i, i);
+		struct json_object *patch = json_tokener_parse(ops);
+		struct cx_err err = {0};
+		if (!patch || kclient_patch(run->c, t->path, KCLIENT_PATCH_JSON, patch, NULL, &err))
+			log_kv(LOG_LEVEL_WARNING, 0, "cannot hand a created child's fields to server-side apply; a field "
+			       "the hook drops later stays on it", "child", t->where, "error",
+			       patch ? err.msg : "out of memory", NULL);
+		json_object_put(patch);
+		return;
+	}
+}
+
+/* The message of a child that is not this parent's. */
+static void conflict(struct run *run, struct target *t, struct apply_result *res, enum apply_claim claim,
+		     struct json_object *owner)
+{
+	res->action = APPLY_CONFLICT;
+	if (claim == APPLY_CLAIM_OTHER)
+		cx_err_set(&res->err, -EEXIST,
+			   "%s already exists and is controlled by %s %s (uid %s); coxswain writes only children "
+			   "that this parent controls", t->where, jsonget_nonempty(owner, "kind") ?: "?",
+			   jsonget_nonempty(owner, "name") ?: "?", jsonget_nonempty(owner, "uid") ?: "?");
+	else
+		cx_err_set(&res->err, -EEXIST,
+			   "%s already exists and has no controller; coxswain does not take over an object it did not "
+			   "create: delete it, or set adoptOrphans: true on controller %s to adopt it", t->where,
+			   run->cc->name);
+}
+
+/* POSTs the child (create-only); a taken name goes to claim(). */
+static void claim(struct run *run, struct target *t, struct apply_result *res, bool after_create);
+
+static void create(struct run *run, struct target *t, struct apply_result *res, enum apply_action done)
+{
+	struct json_object *out = NULL;
+	int rc = kclient_create_as(run->c, t->collection, t->obj, run->manager, &out, &res->err);
+	if (rc == 0) {
+		res->action = done;
+		adopt_fields(run, t, out);
+	} else if (rc == -EEXIST) {
+		cx_err_clear(&res->err);
+		claim(run, t, res, true);
+	} else {
+		res->action = APPLY_FAILED;
+	}
+	json_object_put(out);
+}
+
+/* The name is taken (or the cached incarnation is gone): reads the live
+ * object and writes it only if it is this parent's, or an orphan that
+ * adoptOrphans lets us adopt. */
+static void claim(struct run *run, struct target *t, struct apply_result *res, bool after_create)
+{
+	struct json_object *live = NULL, *owner = NULL, *out = NULL;
+	int rc = kclient_get(run->c, t->path, &live, &res->err);
+	if (rc == -ENOENT && after_create) {
+		/* Taken a moment ago, gone now: the next sync creates it. */
+		res->action = APPLY_FAILED;
+		cx_err_set(&res->err, -EAGAIN, "%s appeared and went while it was being created; retrying", t->where);
+		return;
+	}
+	if (rc == -ENOENT) {
+		cx_err_clear(&res->err);
+		create(run, t, res, APPLY_CREATED);
+		return;
+	}
+	if (rc) {
+		res->action = APPLY_FAILED;
+		cx_err_prefix(&res->err, "reading the existing %s: ", t->where);
+		return;
+	}
+	enum apply_claim who = apply_claim_of(run->parent_uid, live, &owner);
+	const char *uid = meta_string(live, "uid"), *rv = meta_string(live, "resourceVersion");
+	if (who == APPLY_CLAIM_OTHER || (who == APPLY_CLAIM_ORPHAN && !run->cc->adopt_orphans)) {
+		conflict(run, t, res, who, owner);
+	} else if (jsonget(jsonget(live, "metadata"), "deletionTimestamp")) {
+		res->action = APPLY_FAILED;
+		struct json_object *fins = jsonget(jsonget(live, "metadata"), "finalizers");
+		cx_err_set(&res->err, -EBUSY, "%s is being deleted (finalizers: %s); it is created again once it is gone",
+			   t->where, fins ? json_object_to_json_string_ext(fins, JSON_C_TO_STRING_PLAIN) : "none");
+	} else if (who == APPLY_CLAIM_OURS && t->strategy == UPDATE_ONDELETE) {
+		res->action = APPLY_UNCHANGED;
+	} else if (!uid || !rv) {
+		res->action = APPLY_FAILED;
+		cx_err_set(&res->err, -EPROTO, "the existing %s has no uid or resourceVersion", t->where);
+	} else if (apply_to(run, t, uid, who == APPLY_CLAIM_ORPHAN ? rv : NULL, &out, &res->err)) {
+		res->action = APPLY_FAILED;
+		cx_err_prefix(&res->err, who == APPLY_CLAIM_ORPHAN ? "adopting %s: " : "%s: ", t->where);
+	} else {
+		res->action = who == APPLY_CLAIM_ORPHAN ? APPLY_ADOPTED : classify(live, out);
+	}
+	json_object_put(live);
+	json_object_put(out);
+}
+
+/* Whether a dry-run apply of t->obj says the server would store what it
+ * already has: the hook's fields, labels, annotations and ownerReferences
+ * as the server would normalise them, equal to the observed ones. A failed
+ * dry run (e.g. an immutable field) says it would not. */
+static bool server_would_keep(struct run *run, struct target *t)
+{
+	struct json_object *dry = NULL;
+	struct cx_err err = {0};
+	if (apply_to(run, t, meta_string(t->obs, "uid"), NULL, &dry, &err)) {
+		log_kv(LOG_LEVEL_INFO, 4, "dry-run apply refused", "child", t->where, "error", err.msg, NULL);
+		return false;
+	}
+	bool same = true;
+	json_object_object_foreach(t->obj, key, val) {
+		(void)val;
+		if (strcmp(key, "apiVersion") && strcmp(key, "kind") && strcmp(key, "metadata") && strcmp(key, "status"))
+			same = same && json_object_equal(jsonget(dry, key), jsonget(t->obs, key));
+	}
+	static const char *const meta_keys[] = {"labels", "annotations", "ownerReferences"};
+	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(*meta_keys); i++)
+		same = same && json_object_equal(jsonget(jsonget(dry, "metadata"), meta_keys[i]),
+						 jsonget(jsonget(t->obs, "metadata"), meta_keys[i]));
+	json_object_put(dry);
+	return same;
+}
+
+/* Whether the observed child was written from this very intent (its hash):
+ * then only drift or a value the server normalises can make it look
+ * different. */
+static bool same_intent(const struct target *t)
+{
+	const char *want = jsonget_string(jsonget(jsonget(t->obj, "metadata"), "annotations"), APPLY_HASH_ANNOTATION);
+	const char *have = jsonget_string(jsonget(jsonget(t->obs, "metadata"), "annotations"), APPLY_HASH_ANNOTATION);
+	return want && have && !strcmp(want, have);
 }
 
 /* Recreate: the observed child differs. Deletes that incarnation, then
- * applies (which creates). A child still there after the delete is being
- * held by finalizers: applying would write to the dying object, so this
- * sync reports it and a later one creates it. */
-static void recreate(struct run *run, const struct kresource *r, const char *path, struct json_object *obj,
-		     struct json_object *obs, struct apply_result *res)
+ * creates the child afresh (create-only). */
+static void recreate(struct run *run, struct target *t, struct apply_result *res)
 {
-	struct kclient_delete_opts o = {.propagation_policy = "Background", .precondition_uid = meta_string(obs, "uid")};
-	int rc = kclient_delete(run->c, path, &o, NULL, &res->err);
+	struct kclient_delete_opts o = {.propagation_policy = "Background", .precondition_uid = meta_string(t->obs, "uid")};
+	int rc = kclient_delete(run->c, t->path, &o, NULL, &res->err);
 	if (rc && rc != -ENOENT && rc != -EAGAIN) {
 		res->action = APPLY_FAILED;
 		cx_err_prefix(&res->err, "recreate: ");
 		return;
 	}
 	cx_err_clear(&res->err);
-	struct json_object *now = NULL;
-	rc = kclient_get(run->c, path, &now, &res->err);
-	if (rc == 0 && jsonget(jsonget(now, "metadata"), "deletionTimestamp")) {
-		struct json_object *fins = jsonget(jsonget(now, "metadata"), "finalizers");
-		cx_err_set(&res->err, -EBUSY, "recreate: the old %s/%s is still being deleted (finalizers: %s); it is "
-			   "created again once it is gone", r->kind, res->name,
-			   fins ? json_object_to_json_string_ext(fins, JSON_C_TO_STRING_PLAIN) : "none");
-		res->action = APPLY_FAILED;
-		json_object_put(now);
-		return;
-	}
-	if (rc && rc != -ENOENT) {
-		res->action = APPLY_FAILED;
-		cx_err_prefix(&res->err, "recreate: ");
-		return;
-	}
-	cx_err_clear(&res->err);
-	struct json_object *out = NULL;
-	if (server_side_apply(run, path, obj, &out, &res->err)) {
-		res->action = APPLY_FAILED;
-		cx_err_prefix(&res->err, "recreate: deleted, then: ");
-	} else {
-		/* Someone else may have made it between our delete and apply. */
-		res->action = now ? classify(now, out) : APPLY_RECREATED;
-	}
-	json_object_put(now);
-	json_object_put(out);
+	create(run, t, res, APPLY_RECREATED);
 }
 
 /* Writes one stamped child as its updateStrategy says; fills res. */
-static void write_child(struct run *run, const struct kresource *r, enum update_strategy strategy,
-			struct json_object *obj, struct json_object *obs, struct apply_result *res)
+static void write_child(struct run *run, struct target *t, struct apply_result *res)
 {
-	const char *ns = r->namespaced ? meta_string(obj, "namespace") : NULL;
-	char *path = kresource_path(r, ns, res->name, NULL);
-	char *collection = kresource_path(r, ns, NULL, NULL);
 	struct json_object *out = NULL;
-	if (!path || !collection) {
-		res->action = APPLY_FAILED;
-		cx_err_set(&res->err, -ENOMEM, "out of memory");
-	} else if (strategy == UPDATE_ONDELETE) {
-		/* Never an update: POST, which cannot touch an existing object. */
-		if (obs) {
-			res->action = APPLY_UNCHANGED;
-		} else {
-			int rc = kclient_create(run->c, collection, obj, NULL, &res->err);
-			res->action = rc == 0 ? APPLY_CREATED : rc == -EEXIST ? APPLY_UNCHANGED : APPLY_FAILED;
-			if (rc == -EEXIST)
-				cx_err_clear(&res->err);
-		}
-	} else if (strategy == UPDATE_RECREATE && obs && apply_differs(obj, obs)) {
-		recreate(run, r, path, obj, obs, res);
-	} else if (server_side_apply(run, path, obj, &out, &res->err)) {
-		res->action = APPLY_FAILED;
+	const char *uid = meta_string(t->obs, "uid");
+	if (!t->obs || apply_claim_of(run->parent_uid, t->obs, NULL) != APPLY_CLAIM_OURS || !uid) {
+		create(run, t, res, APPLY_CREATED);
+	} else if (t->strategy == UPDATE_ONDELETE) {
+		res->action = APPLY_UNCHANGED;
+	} else if (t->strategy == UPDATE_RECREATE && apply_differs(t->obj, t->obs) && !server_would_keep(run, t)) {
+		recreate(run, t, res);
+	} else if (apply_in_sync(t->obj, t->obs) || (same_intent(t) && server_would_keep(run, t))) {
+		res->action = APPLY_UNCHANGED;
 	} else {
-		res->action = classify(obs, out);
+		int rc = apply_to(run, t, uid, NULL, &out, &res->err);
+		if (rc == -EAGAIN) {
+			/* Gone, or another incarnation: ownership decides afresh. */
+			cx_err_clear(&res->err);
+			claim(run, t, res, false);
+		} else if (rc) {
+			res->action = APPLY_FAILED;
+		} else {
+			res->action = classify(t->obs, out);
+		}
 	}
 	json_object_put(out);
-	free(path);
-	free(collection);
 }
 
-/* Handles desired child i: checks, notes its name in wanted, stamps, writes.
- * Returns -ENOMEM when the report could not grow, else 0 (a failed child is
- * a result, not an error of the call). */
+/* Handles desired child i: checks, notes its relative name in wanted,
+ * stamps, writes. Returns -ENOMEM when the report could not grow, else 0 (a
+ * failed child is a result, not an error of the call). */
 static int desired_child(struct run *run, struct json_object *child, size_t i, struct json_object *wanted,
 			 struct apply_report *report)
 {
 	const char *api_version = jsonget_nonempty(child, "apiVersion"), *kind = jsonget_nonempty(child, "kind");
 	const char *name = meta_string(child, "name");
-	struct apply_result *res = add_result(report, api_version, kind, name, meta_string(run->parent, "namespace"));
+	/* Under a namespaced parent the child lands in its namespace whatever the
+	 * hook wrote; under a cluster-scoped one it names its own. */
+	const char *ns = run->parent_ns ? run->parent_ns : meta_string(child, "namespace");
+	struct apply_result *res = add_result(report, api_version, kind, name, ns);
 	if (!res)
 		return -ENOMEM;
-	char *key = NULL;
-	struct json_object *obj = NULL;
+	struct target t = {0};
+	struct json_object *stamped = NULL;
 	const struct config_child *decl = NULL;
-	const struct kresource *r = NULL;
+	char key[CHILDKEY_MAX], relname[CHILDKEY_MAX];
 	if (!json_object_is_type(child, json_type_object) || !api_version || !kind || !name) {
 		cx_err_set(&res->err, -EINVAL, "children[%zu] has no %s", i,
 			   !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");
@@ -462,10 +737,12 @@ static int desired_child(struct run *run, struct json_object *child, size_t i, s
 			   kind, api_version, run->cc->name);
 		goto failed;
 	}
-	if (!(key = kind_key(kind, api_version))) {
-		cx_err_set(&res->err, -ENOMEM, "out of memory");
+	if (!childkey_kind(kind, api_version, key, sizeof(key)) ||
+	    !childkey_name(run->parent_ns, ns, name, relname, sizeof(relname))) {
+		cx_err_set(&res->err, -ENAMETOOLONG, "children[%zu]: %s/%s: name too long", i, kind, name);
 		goto failed;
 	}
+	snprintf(t.where, sizeof(t.where), "%s %s", kind, relname);
 	/* Noted before anything can fail: a child that fails to apply is
 	 * still wanted, and must not be pruned. */
 	struct json_object *names = object_member(wanted, key);
@@ -473,31 +750,43 @@ static int desired_child(struct run *run, struct json_object *child, size_t i, s
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	if (jsonget(names, name)) {
-		cx_err_set(&res->err, -EINVAL, "children[%zu]: %s/%s is returned twice", i, kind, name);
+	if (jsonget(names, relname)) {
+		cx_err_set(&res->err, -EINVAL, "children[%zu]: %s is returned twice", i, t.where);
 		goto failed;
 	}
-	json_object_object_add(names, name, json_object_new_boolean(1));
-	if (discovery_resolve(run->d, api_version, kind, &r, &res->err))
+	json_object_object_add(names, relname, json_object_new_boolean(1));
+	if (discovery_resolve(run->d, api_version, kind, &t.r, &res->err))
 		goto failed;
-	if (json_object_deep_copy(child, &obj, NULL) || !obj) {
+	if (json_object_deep_copy(child, &stamped, NULL) || !stamped) {
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	if (apply_stamp(run->cc, run->parent, r->namespaced, obj, &res->err))
+	if (apply_stamp(run->cc, run->parent, t.r->namespaced, stamped, &res->err))
 		goto failed;
-	if (r->namespaced) {
-		free(res->namespace);
-		res->namespace = strdup(meta_string(obj, "namespace"));
+	if (!(t.obj = apply_normalise(stamped))) {
+		cx_err_set(&res->err, -ENOMEM, "out of memory");
+		goto failed;
 	}
-	write_child(run, r, decl->update_strategy, obj, jsonget(jsonget(run->observed, key), name), res);
-	json_object_put(obj);
-	free(key);
-	return 0;
+	const char *child_ns = t.r->namespaced ? meta_string(t.obj, "namespace") : NULL;
+	free(res->namespace);
+	res->namespace = child_ns ? strdup(child_ns) : NULL;
+	t.strategy = decl->update_strategy;
+	t.obs = jsonget(jsonget(run->observed, key), relname);
+	t.path = kresource_path(t.r, child_ns, name, NULL);
+	t.collection = kresource_path(t.r, child_ns, NULL, NULL);
+	if (!t.path || !t.collection || (child_ns && !res->namespace)) {
+		cx_err_set(&res->err, -ENOMEM, "out of memory");
+		goto failed;
+	}
+	write_child(run, &t, res);
+	goto out;
 failed:
 	res->action = APPLY_FAILED;
-	json_object_put(obj);
-	free(key);
+out:
+	json_object_put(stamped);
+	json_object_put(t.obj);
+	free(t.path);
+	free(t.collection);
 	return 0;
 }
 
@@ -505,27 +794,22 @@ failed:
 static int prune_kind(struct run *run, const struct config_child *decl, struct json_object *wanted,
 		      struct apply_report *report, const char *parent_key)
 {
-	char *key = kind_key(decl->kind, decl->api_version);
-	if (!key)
-		return -ENOMEM;
+	char key[CHILDKEY_MAX];
+	if (!childkey_kind(decl->kind, decl->api_version, key, sizeof(key)))
+		return 0; /* no such key in observed either */
 	struct json_object *obs = jsonget(run->observed, key), *names = jsonget(wanted, key);
 	const struct kresource *r = NULL;
 	struct cx_err resolve_err = {0};
 	int resolved = 1; /* not yet tried */
-	int ret = 0;
-	if (!json_object_is_type(obs, json_type_object)) {
-		free(key);
+	if (!json_object_is_type(obs, json_type_object))
 		return 0;
-	}
-	json_object_object_foreach(obs, name, o) {
-		if (!apply_should_prune(run->cc->name, run->parent_uid, o, names))
+	json_object_object_foreach(obs, relname, o) {
+		if (!apply_should_prune(run->cc->name, run->parent_uid, o, relname, names))
 			continue;
-		const char *ns = meta_string(o, "namespace");
+		const char *ns = meta_string(o, "namespace"), *name = meta_string(o, "name");
 		struct apply_result *res = add_result(report, decl->api_version, decl->kind, name, ns);
-		if (!res) {
-			ret = -ENOMEM;
-			break;
-		}
+		if (!res)
+			return -ENOMEM;
 		if (resolved == 1)
 			resolved = discovery_resolve(run->d, decl->api_version, decl->kind, &r, &resolve_err);
 		char *path = NULL;
@@ -555,8 +839,7 @@ static int prune_kind(struct run *run, const struct config_child *decl, struct j
 		free(path);
 		finish(report, res, run->cc, parent_key);
 	}
-	free(key);
-	return ret;
+	return 0;
 }
 
 int apply_children(struct kclient *c, struct discovery *d, const struct config_controller *cc,
@@ -565,7 +848,7 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 {
 	memset(report, 0, sizeof(*report));
 	struct run run = {.c = c, .d = d, .cc = cc, .parent = parent, .observed = observed,
-			  .parent_uid = meta_string(parent, "uid")};
+			  .parent_uid = meta_string(parent, "uid"), .parent_ns = meta_string(parent, "namespace")};
 	if (!run.parent_uid || !meta_string(parent, "name"))
 		return cx_err_set(err, -EINVAL, "apply: the parent has no metadata.%s",
 				  run.parent_uid ? "name" : "uid");
@@ -574,8 +857,8 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	if ((size_t)snprintf(run.manager, sizeof(run.manager), "coxswain/%s", cc->name) >= sizeof(run.manager))
 		return cx_err_set(err, -ENAMETOOLONG, "apply: controller name too long");
 	char parent_key[512];
-	const char *pns = meta_string(parent, "namespace");
-	snprintf(parent_key, sizeof(parent_key), "%s%s%s", pns ? pns : "", pns ? "/" : "", meta_string(parent, "name"));
+	snprintf(parent_key, sizeof(parent_key), "%s%s%s", run.parent_ns ? run.parent_ns : "",
+		 run.parent_ns ? "/" : "", meta_string(parent, "name"));
 
 	struct json_object *wanted = json_object_new_object();
 	if (!wanted)
@@ -592,7 +875,8 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	json_object_put(wanted);
 	if (r)
 		return cx_err_set(err, r, "apply: out of memory");
-	if (report->n_failed)
-		return cx_err_set(err, -EIO, "%zu of %zu children failed", report->n_failed, report->n);
+	if (report->n_failed || report->n_conflicts)
+		return cx_err_set(err, -EIO, "%zu of %zu children failed, %zu are not this parent's", report->n_failed,
+				  report->n, report->n_conflicts);
 	return 0;
 }

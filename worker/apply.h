@@ -1,36 +1,53 @@
 /* apply: bring a parent's children to what its sync hook asked for, and
- * delete the ones it no longer asks for.
+ * delete the ones it no longer asks for, never touching an object this
+ * parent does not control.
  *
  * One call handles one reconcile's children:
  *
  *   1. every desired child (a full object from the hook) is copied and
  *      stamped (apply_stamp): the parent's namespace, the controller
- *      ownerReference, the label coxswain.io/controller=<controller>;
- *   2. it is written as its kind's updateStrategy says:
+ *      ownerReference, the label coxswain.io/controller=<controller>, and
+ *      the annotation coxswain.io/applied-hash (a digest of the stamped
+ *      intent, so that a later sync can tell "nothing changed" without
+ *      writing);
+ *   2. ownership decides whether it may be written at all (the ControllerRef
+ *      rule of controller-runtime and metacontroller). The watcher's cache
+ *      (observed) holds only children whose controller ownerReference is
+ *      this parent. A child missing from it is believed absent and is
+ *      *created* (POST: create-only, so an object that appeared meanwhile is
+ *      never overwritten). When the name is taken, the live object is read:
+ *        - controlled by this parent (the cache lagged): written as below;
+ *        - controlled by anything else: never written, the child is a
+ *          conflict (APPLY_CONFLICT, err names the owner's kind, name, uid);
+ *        - controlled by nobody: a conflict too, unless the controller sets
+ *          adoptOrphans, which adopts it (server-side apply with the live
+ *          uid and resourceVersion as preconditions), and from then on it
+ *          is this parent's like any child it created;
+ *      Every write to an existing child carries its uid as a precondition:
+ *      a child deleted and re-created by someone else since the cache saw it
+ *      is not taken over;
+ *   3. it is written as its kind's updateStrategy says:
  *        InPlace  - server-side apply, field manager coxswain/<controller>,
- *                   force (coxswain owns whatever the hook says);
- *        OnDelete - POST when the watcher's cache has no such child (never
- *                   an update; AlreadyExists counts as unchanged);
- *        Recreate - when the child exists and apply_differs() says the hook
- *                   asks for something else: DELETE (background, precondition
- *                   the observed uid), then server-side apply, which creates
- *                   it again (when finalizers still hold the old object, the
- *                   child fails with -EBUSY and a later sync creates it);
- *                   otherwise as InPlace;
- *   3. observed children that apply_should_prune() selects (owned by this
- *      parent as controller, labelled for this controller, not desired) are
- *      deleted (background propagation, precondition uid: a child re-created
- *      since the cache saw it is left alone).
+ *                   force; skipped (no request) when the observed child
+ *                   already carries this intent's hash and every field the
+ *                   hook sets (apply_in_sync); when only a server-normalised
+ *                   value breaks the comparison, a dry-run apply decides;
+ *        OnDelete - created when absent, never updated;
+ *        Recreate - when the observed child differs from what the hook asks
+ *                   (apply_differs on apply_normalise'd values, confirmed
+ *                   by a dry-run apply): DELETE with the observed uid as
+ *                   precondition, then create; otherwise as InPlace;
+ *      A child created with POST has its managedFields entry turned from
+ *      Update into Apply, so a field the hook later drops is removed by the
+ *      next apply, as if the child had been created by one;
+ *   4. observed children that apply_should_prune() selects (controlled by
+ *      this parent, labelled for this controller, not desired) are deleted
+ *      (background propagation, precondition uid).
  *
  * One failing child does not stop the others: every child gets a result in
- * the report (created / updated / unchanged / recreated / deleted / failed
- * with the cx_err message), which status (the ApplyFailed message) and events
- * (Normal Created/Deleted, Warning per failure) read.
- *
- * "created" vs "updated" vs "unchanged" comes from the observed children and
- * the server's answer: no observed child = created; a different uid =
- * recreated; the same resourceVersion = unchanged; else updated. A stale
- * cache can thus call an update "created": the next sync corrects it. */
+ * the report (created / updated / unchanged / recreated / adopted / deleted
+ * / conflict / failed with the cx_err message), which status and events
+ * read. */
 #ifndef COXSWAIN_APPLY_H
 #define COXSWAIN_APPLY_H
 
@@ -46,6 +63,8 @@ struct kclient;
 
 /* The label every child carries; its value is the controller's name. */
 #define APPLY_CONTROLLER_LABEL "coxswain.io/controller"
+/* The annotation every child carries: "sha256:<hex>" of the stamped intent. */
+#define APPLY_HASH_ANNOTATION "coxswain.io/applied-hash"
 
 enum apply_action {
 	APPLY_CREATED,
@@ -53,6 +72,8 @@ enum apply_action {
 	APPLY_UNCHANGED,
 	APPLY_RECREATED,   /* Recreate: deleted, then created again */
 	APPLY_DELETED,     /* pruned: the hook no longer returns it */
+	APPLY_ADOPTED,     /* it existed with no controller; adoptOrphans made it this parent's */
+	APPLY_CONFLICT,    /* it exists and is not this parent's: not written; err says whose */
 	APPLY_FAILED,      /* err says why */
 };
 
@@ -70,7 +91,8 @@ struct apply_report {
 	size_t n;
 	size_t n_created;               /* created + recreated */
 	size_t n_deleted;               /* pruned + recreated */
-	size_t n_failed;
+	size_t n_conflicts;             /* APPLY_CONFLICT */
+	size_t n_failed;                /* APPLY_FAILED */
 };
 
 /* Applies desired (a JSON array of full objects, borrowed, not modified) for
@@ -79,10 +101,10 @@ struct apply_report {
  * {"Kind.apiVersion": {name: object}}, may be NULL) what the hook dropped.
  * report is cleared and filled; free it with apply_report_clear.
  *
- * Returns 0 when every child went through, -EIO when some failed (each one's
- * error is in report), or another negative code with err filled when the call
- * itself could not run (bad arguments, out of memory): then report may hold
- * the results so far. */
+ * Returns 0 when every child went through, -EIO when some failed or
+ * conflicted (each one's error is in report), or another negative code with
+ * err filled when the call itself could not run (bad arguments, out of
+ * memory): then report may hold the results so far. */
 int apply_children(struct kclient *c, struct discovery *d, const struct config_controller *cc,
 		   struct json_object *parent, struct json_object *observed, struct json_object *desired,
 		   struct apply_report *report, struct cx_err *err);
@@ -109,40 +131,66 @@ const char *apply_action_name(enum apply_action a);
  *     (resourceVersion, uid, creationTimestamp, generation, managedFields,
  *     selfLink, deletionTimestamp, deletionGracePeriodSeconds) and status
  *     are dropped: they would turn the apply into a precondition or be
- *     refused.
+ *     refused;
+ *   - last, annotation coxswain.io/applied-hash = "sha256:" and the hex
+ *     SHA-256 of the stamped child's canonical JSON (keys sorted at every
+ *     level), computed without that annotation.
  * child_namespaced: whether the child's kind is namespaced (discovery).
  * Returns 0, or -EINVAL with err filled. */
 int apply_stamp(const struct config_controller *cc, struct json_object *parent, bool child_namespaced,
 		struct json_object *child, struct cx_err *err);
 
+/* A copy (owned; NULL when out of memory) of a child with the values the
+ * API server would rewrite put as it stores them: a Secret's stringData is
+ * base64-encoded into data (stringData wins over data for one key, as the
+ * server has it) and removed. Everything else is copied as it is. */
+struct json_object *apply_normalise(struct json_object *child);
+
 /* The Recreate rule: whether the desired child asks for something the
  * observed one does not have. Compared are the fields the hook sets: every
  * top-level field of desired except apiVersion, kind, metadata and status
- * (so spec, or data/binaryData/stringData/type for ConfigMaps and Secrets),
- * each with apply_json_subset against the observed field. Fields the server
- * defaults (present only in observed) do not count; a field the hook stops
- * setting does not count either (the InPlace apply that follows removes it). */
+ * (so spec, or data/binaryData/type for ConfigMaps and Secrets), each with
+ * apply_json_subset against the observed field. Fields the server defaults
+ * (present only in observed) do not count; a field the hook stops setting
+ * does not count either (the InPlace apply that follows removes it). Pass
+ * desired through apply_normalise first. */
 bool apply_differs(struct json_object *desired, struct json_object *observed);
+
+/* Whether writing desired (stamped, normalised) over observed would change
+ * nothing: observed carries desired's applied-hash annotation, and every
+ * field desired sets is in observed (apply_differs is false and desired's
+ * labels and annotations are in observed's). A child that fails this only
+ * through a value the server normalises ("1000m" for "1") is left to a
+ * dry-run apply to decide. */
+bool apply_in_sync(struct json_object *desired, struct json_object *observed);
 
 /* Whether every value set in want is in have: objects key by key
  * (recursively; extra keys in have are fine), arrays element by element with
  * the same length, numbers by value (1 == 1.0), other scalars equal. A zero
  * value in want (null, false, 0, "", {} or []) also matches an absent one in
  * have: the server drops them (Go's omitempty), and a Recreate child must not
- * be recreated over and over for it. Values the server normalises (a
- * quantity "1000m" stored as "1") do count: hooks should write canonical
- * forms for Recreate children. */
+ * be recreated over and over for it. */
 bool apply_json_subset(struct json_object *want, struct json_object *have);
 
-/* The prune rule: whether observed (a child in the cache) is to be deleted.
- * Yes only when all hold: its controller ownerReference (controller: true)
- * has parent_uid; it carries label coxswain.io/controller=<controller>; it
- * is not being deleted already; and desired_names (a JSON object whose keys
- * are the names the hook returned for this kind; NULL = none) does not have
- * its name.
+/* Who controls a live object, as the ControllerRef rule reads it. */
+enum apply_claim {
+	APPLY_CLAIM_OURS,     /* its controller ownerReference has the parent's uid */
+	APPLY_CLAIM_OTHER,    /* another object controls it (*owner: that ownerReference, borrowed) */
+	APPLY_CLAIM_ORPHAN,   /* no ownerReference has controller: true */
+};
+
+enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live, struct json_object **owner);
+
+/* The prune rule: whether observed (a child in the cache, under key relname
+ * in the observed map) is to be deleted. Yes only when all hold: its
+ * controller ownerReference (controller: true) has parent_uid; it carries
+ * label coxswain.io/controller=<controller>; it is not being deleted
+ * already; and desired_names (a JSON object whose keys are the relative
+ * names (childkey) the hook returned for this kind; NULL = none) does not
+ * have relname.
  * Objects of another parent, unlabelled lookalikes and objects some other
  * controller owns are never touched. */
 bool apply_should_prune(const char *controller, const char *parent_uid, struct json_object *observed,
-			struct json_object *desired_names);
+			const char *relname, struct json_object *desired_names);
 
 #endif

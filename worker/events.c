@@ -402,6 +402,16 @@ int events_post_apply(struct events *e, struct json_object *parent, const struct
 			reason = "Deleted";
 			snprintf(msg, sizeof(msg), "deleted %s/%s: the hook no longer returns it", res->kind, res->name);
 			break;
+		case APPLY_ADOPTED:
+			reason = "Adopted";
+			snprintf(msg, sizeof(msg), "adopted %s/%s: it had no controller and adoptOrphans is set", res->kind,
+				 res->name);
+			break;
+		case APPLY_CONFLICT:
+			type = EVENT_WARNING;
+			reason = "ChildConflict";
+			snprintf(msg, sizeof(msg), "%s", res->err.msg); /* it names the child and its owner */
+			break;
 		case APPLY_FAILED:
 			type = EVENT_WARNING;
 			reason = "ApplyFailed";

@@ -7,6 +7,7 @@
 #include "events.h"
 #include "finalizer.h"
 #include "hook.h"
+#include "jsonget.h"
 #include "kclient.h"
 #include "log.h"
 #include "status.h"
@@ -28,6 +29,7 @@ struct per_controller {
 	struct json_object *json;            /* the hook request's "controller" */
 	struct hook_child_kind *kinds;
 	struct events *events;
+	bool told_no_subresource;            /* said once per process: its kind writes status through the object */
 };
 
 struct reconciler {
@@ -110,20 +112,47 @@ static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int
 	snprintf(out->message, sizeof(out->message), "%s", msg ? msg : "");
 }
 
-/* Writes the conditions for o, and a Warning Event when reason says it failed. */
-static void report(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
-		   const struct status_outcome *o)
+/* Writes the conditions for o, and a Warning Event when reason says it
+ * failed. Returns 0, or the status write's error (in err): a status that
+ * could not be written is a failed reconcile, reported as a Warning Event
+ * StatusWriteFailed with the API server's message. */
+static int report(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
+		  const struct status_outcome *o, struct cx_err *err)
 {
-	struct cx_err err = {0};
+	struct cx_err ev_err = {0};
 	struct json_object *status = status_compute(parent, o, time(NULL));
-	bool written = false;
-	if (!status || status_write(r->c, r->d, parent, status, &written, NULL, &err))
-		log_kv(LOG_LEVEL_WARNING, 0, "cannot write the status", "controller", pc->cc->name, "error",
-		       status ? err.msg : "out of memory", NULL);
+	bool written = false, main_resource = false;
+	int rc = status ? status_write(r->c, r->d, parent, status, &written, &main_resource, NULL, err)
+			: cx_err_set(err, -ENOMEM, "out of memory");
 	json_object_put(status);
-	if (o->reason != STATUS_OK && o->message &&
-	    events_post(pc->events, parent, EVENT_WARNING, status_reason_name(o->reason), o->message, NULL, &err))
-		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", err.msg, NULL);
+	if (rc) {
+		cx_err_prefix(err, "cannot write the status: ");
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot write the status", "controller", pc->cc->name, "error", err->msg,
+		       NULL);
+		if (events_post(pc->events, parent, EVENT_WARNING, "StatusWriteFailed", err->msg, NULL, &ev_err))
+			log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error",
+			       ev_err.msg, NULL);
+	}
+	if (written && main_resource && !pc->told_no_subresource) {
+		/* Once per process: every write of its status bumps the generation. */
+		pc->told_no_subresource = true;
+		char msg[512];
+		snprintf(msg, sizeof(msg), "the CRD of %s has no status subresource: coxswain writes the status through "
+			 "the object itself, which bumps metadata.generation; observedGeneration names the generation "
+			 "that write makes. Add subresources: {status: {}} to the CRD version to avoid it",
+			 jsonget_string(parent, "kind") ?: "?");
+		log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
+		if (events_post(pc->events, parent, EVENT_WARNING, "NoStatusSubresource", msg, NULL, &ev_err))
+			log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error",
+			       ev_err.msg, NULL);
+	}
+	/* Finalizing is a wait, not a failure; ChildConflict and ApplyFailed get
+	 * an Event per child from events_post_apply. */
+	if (o->reason != STATUS_OK && o->reason != STATUS_FINALIZING && o->message &&
+	    events_post(pc->events, parent, EVENT_WARNING, status_reason_name(o->reason), o->message, NULL, &ev_err))
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
+		       NULL);
+	return rc;
 }
 
 /* No name: hook.c names the hook itself in every message ("sync hook
@@ -159,6 +188,14 @@ static enum status_reason hook_failure(int code)
 	return code == -EPROTO || code == -EBADMSG ? STATUS_INVALID_HOOK_RESPONSE : STATUS_HOOK_FAILED;
 }
 
+/* The Finalizing message: the finalize hook's own status.message when it
+ * gives one. */
+static const char *finalizing_message(const struct hook_result *res)
+{
+	const char *said = jsonget_nonempty(res->status, "message");
+	return said ? said : "deletion waits for the finalize hook: it answered finalized: false";
+}
+
 static void finalize(struct reconciler *r, struct per_controller *pc, const struct proto_job *job,
 		     struct reconcile_outcome *out)
 {
@@ -170,7 +207,7 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 		return;
 	}
 	struct hook_result res = {0};
-	struct cx_err err = {0};
+	struct cx_err err = {0}, st_err = {0};
 	/* Our finalizer without a finalize hook: a config that had one put it
 	 * there. Nothing is left to run; it must come off, or the parent is
 	 * never deleted. */
@@ -179,14 +216,19 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 		res.finalized = true;
 	if (rc) {
 		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
-		report(r, pc, parent, &o);
+		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 	} else if (!res.finalized) {
-		set_outcome(out, PROTO_OUTCOME_REQUEUE, res.resync_after_ms > 0 ? res.resync_after_ms : FINALIZE_POLL_MS,
-			    NULL);
+		struct status_outcome o = {.reason = STATUS_FINALIZING, .message = finalizing_message(&res),
+					   .hook_status = res.status};
+		if (report(r, pc, parent, &o, &st_err))
+			set_outcome(out, PROTO_OUTCOME_ERROR, 0, st_err.msg);
+		else
+			set_outcome(out, PROTO_OUTCOME_REQUEUE,
+				    res.resync_after_ms > 0 ? res.resync_after_ms : FINALIZE_POLL_MS, NULL);
 	} else if (finalizer_remove(r->c, r->d, pc->cc, parent, NULL, NULL, &err)) {
 		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
-		report(r, pc, parent, &o);
+		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 	} else {
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL);
@@ -198,12 +240,12 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 			struct reconcile_outcome *out)
 {
 	struct json_object *parent = job->parent, *updated = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = {0}, st_err = {0};
 	/* Also without a finalize hook: then it takes off a finalizer that a
 	 * config with one left (no request when there is nothing to change). */
 	if (finalizer_ensure(r->c, r->d, pc->cc, parent, NULL, &updated, &err)) {
 		struct status_outcome o = {.reason = STATUS_HOOK_FAILED, .message = err.msg};
-		report(r, pc, parent, &o);
+		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 		return;
 	}
@@ -214,32 +256,35 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	int rc = run_hook(pc, &pc->cc->sync, false, parent, job->children, &res, &err);
 	if (rc) {
 		struct status_outcome o = {.reason = hook_failure(rc), .message = err.msg};
-		report(r, pc, parent, &o);
+		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 		goto out;
 	}
 	rc = apply_children(r->c, r->d, pc->cc, parent, job->children, res.children, &applied, &err);
 	struct status_outcome o = {.reason = STATUS_OK, .message = rc ? err.msg : NULL, .apply = &applied,
 				   .hook_status = res.status};
-	if (rc && !applied.n_failed)
+	if (rc && !applied.n_failed && !applied.n_conflicts)
 		o.reason = STATUS_APPLY_FAILED;
-	report(r, pc, parent, &o);
+	int st_rc = report(r, pc, parent, &o, &st_err);
 	struct cx_err ev_err = {0};
 	if (events_post_apply(pc->events, parent, &applied, &ev_err))
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
 		       NULL);
-	if (rc || applied.n_failed) {
+	if (rc || applied.n_failed || applied.n_conflicts) {
 		struct cx_err why = {0};
 		const struct apply_result *first = NULL;
 		for (size_t i = 0; i < applied.n && !first; i++)
-			if (applied.results[i].action == APPLY_FAILED)
+			if (applied.results[i].action == APPLY_FAILED || applied.results[i].action == APPLY_CONFLICT)
 				first = &applied.results[i];
 		if (first)
-			cx_err_set(&why, -EIO, "%zu of %zu children failed to apply; first: %s/%s: %s", applied.n_failed,
-				   applied.n, first->kind, first->name, first->err.msg);
+			cx_err_set(&why, -EIO, "%zu of %zu children failed or are not this parent's; first: %s/%s: %s",
+				   applied.n_failed + applied.n_conflicts, applied.n, first->kind, first->name,
+				   first->err.msg);
 		else
 			cx_err_set(&why, rc, "applying the children failed: %s", err.msg);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+	} else if (st_rc) {
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, st_err.msg);
 	} else {
 		set_outcome(out, PROTO_OUTCOME_OK, res.resync_after_ms, NULL);
 	}
@@ -262,7 +307,8 @@ void reconcile_job(struct reconciler *r, const struct proto_job *job, struct rec
 	}
 	if (job->kind == PROTO_JOB_POISON) {
 		struct status_outcome o = {.reason = STATUS_WORKER_CRASHED, .message = job->message};
-		report(r, pc, job->parent, &o);
+		struct cx_err st_err = {0};
+		report(r, pc, job->parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL);
 		return;
 	}

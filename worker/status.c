@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ const char *status_reason_name(enum status_reason r)
 		return "WorkerCrashed";
 	case STATUS_FINALIZE_FAILED:
 		return "FinalizeFailed";
+	case STATUS_CHILD_CONFLICT:
+		return "ChildConflict";
+	case STATUS_FINALIZING:
+		return "Finalizing";
 	}
 	return "Unknown";
 }
@@ -115,14 +120,22 @@ static void synced_message(const struct status_outcome *o, enum status_reason r,
 		for (size_t i = 0; a && i < a->n; i++)
 			applied += a->results[i].action != APPLY_DELETED;
 		append(buf, cap, &len, "the hook ran and all %zu of its children are applied", applied);
-	} else if (r == STATUS_APPLY_FAILED && a && a->n_failed) {
-		append(buf, cap, &len, "%zu of %zu children failed: ", a->n_failed, a->n);
+	} else if ((r == STATUS_APPLY_FAILED || r == STATUS_CHILD_CONFLICT) && a && (a->n_failed || a->n_conflicts)) {
+		if (a->n_conflicts)
+			append(buf, cap, &len, "%zu of %zu children are not this parent's%s", a->n_conflicts, a->n,
+			       a->n_failed ? "" : ": ");
+		if (a->n_failed)
+			append(buf, cap, &len, "%s%zu of %zu children failed: ", a->n_conflicts ? ", " : "", a->n_failed,
+			       a->n);
 		const char *sep = "";
 		for (size_t i = 0; i < a->n; i++) {
 			const struct apply_result *res = &a->results[i];
-			if (res->action != APPLY_FAILED)
+			if (res->action != APPLY_FAILED && res->action != APPLY_CONFLICT)
 				continue;
-			append(buf, cap, &len, "%s%s/%s: %s", sep, res->kind, res->name, res->err.msg);
+			if (res->action == APPLY_CONFLICT)
+				append(buf, cap, &len, "%s%s", sep, res->err.msg); /* it names the child */
+			else
+				append(buf, cap, &len, "%s%s/%s: %s", sep, res->kind, res->name, res->err.msg);
 			sep = "; ";
 		}
 	} else if (o->message && *o->message) {
@@ -191,7 +204,9 @@ struct json_object *status_compute(struct json_object *parent, const struct stat
 		json_object_object_add(st, "observedGeneration", json_object_get(generation));
 
 	enum status_reason r = o->reason;
-	if (r == STATUS_OK && o->apply && o->apply->n_failed)
+	if (r == STATUS_OK && o->apply && o->apply->n_conflicts)
+		r = STATUS_CHILD_CONFLICT;
+	else if (r == STATUS_OK && o->apply && o->apply->n_failed)
 		r = STATUS_APPLY_FAILED;
 	char *msg = malloc(MESSAGE_MAX);
 	struct json_object *list = json_object_new_array();
@@ -332,20 +347,41 @@ struct json_object *status_merge_patch(struct json_object *parent, struct json_o
 	return patch;
 }
 
-int status_write(struct kclient *c, struct discovery *d, struct json_object *parent, struct json_object *status,
-		 bool *written, struct json_object **out, struct cx_err *err)
+/* In status (owned, changed in place), the observedGeneration fields that
+ * say gen, at the top and in the conditions, made gen + 1. */
+static void bump_observed(struct json_object *status, int64_t gen)
 {
-	bool ignored;
+	struct json_object *og = jsonget(status, "observedGeneration");
+	if (json_object_is_type(og, json_type_int) && json_object_get_int64(og) == gen)
+		json_object_object_add(status, "observedGeneration", json_object_new_int64(gen + 1));
+	struct json_object *conds = jsonget(status, "conditions");
+	size_t n = json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(conds, i);
+		og = jsonget(c, "observedGeneration");
+		if (json_object_is_type(og, json_type_int) && json_object_get_int64(og) == gen)
+			json_object_object_add(c, "observedGeneration", json_object_new_int64(gen + 1));
+	}
+}
+
+int status_write(struct kclient *c, struct discovery *d, struct json_object *parent, struct json_object *status,
+		 bool *written, bool *main_resource, struct json_object **out, struct cx_err *err)
+{
+	bool ignored, ignored2;
 	if (!written)
 		written = &ignored;
-	*written = false;
+	if (!main_resource)
+		main_resource = &ignored2;
+	*written = *main_resource = false;
 	if (out)
 		*out = NULL;
 	if (status_unchanged(parent, status))
 		return 0;
+	struct json_object *meta = jsonget(parent, "metadata");
 	const char *api_version = jsonget_string(parent, "apiVersion"), *kind = jsonget_string(parent, "kind");
-	const char *name = jsonget_string(jsonget(parent, "metadata"), "name");
-	const char *ns = jsonget_string(jsonget(parent, "metadata"), "namespace");
+	const char *name = jsonget_string(meta, "name"), *ns = jsonget_string(meta, "namespace");
+	const char *rv = jsonget_string(meta, "resourceVersion");
+	struct json_object *gen = jsonget(meta, "generation");
 	if (!api_version || !kind || !name)
 		return cx_err_set(err, -EINVAL, "status: the parent has no %s",
 				  !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");
@@ -353,8 +389,23 @@ int status_write(struct kclient *c, struct discovery *d, struct json_object *par
 	int rc = discovery_resolve(d, api_version, kind, &r, err);
 	if (rc)
 		return rc;
+	*main_resource = !r->has_status;
+	struct json_object *want = NULL;
+	if (json_object_deep_copy(status, &want, NULL) || !want)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	if (*main_resource && json_object_is_type(gen, json_type_int))
+		bump_observed(want, json_object_get_int64(gen));
 	char *path = kresource_path(r, r->namespaced ? ns : NULL, name, r->has_status ? "status" : NULL);
-	struct json_object *patch = status_merge_patch(parent, status);
+	struct json_object *patch = status_merge_patch(parent, want);
+	if (patch && *main_resource && rv) {
+		struct json_object *pmeta = json_object_new_object();
+		if (!pmeta || json_object_object_add(patch, "metadata", pmeta) ||
+		    json_object_object_add(pmeta, "resourceVersion", json_object_new_string(rv))) {
+			json_object_put(patch);
+			patch = NULL;
+		}
+	}
+	json_object_put(want);
 	if (!path || !patch) {
 		free(path);
 		json_object_put(patch);

@@ -9,8 +9,10 @@
  *
  * Synced=True (reason ReconcileSucceeded) when the hook ran and every child
  * applied; else False with reason HookFailed, InvalidHookResponse,
- * ApplyFailed, WorkerCrashed or FinalizeFailed and the error message verbatim
- * (for ApplyFailed, each failed child as "ConfigMap/x: <error>").
+ * ApplyFailed, ChildConflict (a child exists and another object, or nobody,
+ * controls it: it was not written), WorkerCrashed, FinalizeFailed or
+ * Finalizing (deletion waits for the finalize hook) and the message verbatim
+ * (for ApplyFailed and ChildConflict, each such child with its error).
  * Ready is the hook's own status.ready when it is a JSON boolean (reason
  * HookReportedReady / HookReportedNotReady, message the hook's status.message
  * when it is a string), else a copy of Synced.
@@ -42,6 +44,8 @@ enum status_reason {
 	STATUS_APPLY_FAILED,           /* ApplyFailed: some child did not apply */
 	STATUS_WORKER_CRASHED,         /* WorkerCrashed: the object is poisoned */
 	STATUS_FINALIZE_FAILED,        /* FinalizeFailed: the finalize hook or the finalizer removal failed */
+	STATUS_CHILD_CONFLICT,         /* ChildConflict: a child exists and is not this parent's */
+	STATUS_FINALIZING,             /* Finalizing: the finalize hook answered finalized: false */
 };
 
 /* What happened in one reconcile; everything borrowed. */
@@ -74,14 +78,22 @@ bool status_unchanged(struct json_object *parent, struct json_object *status);
 struct json_object *status_merge_patch(struct json_object *parent, struct json_object *status);
 
 /* Writes status to the parent unless status_unchanged says it is already
- * there (*written = false, no request; written may be NULL). The write is a merge patch
- * (status_merge_patch) to the status subresource, or to the object itself
- * for a kind without one. A merge patch carries no resourceVersion, so a
- * spec change racing the write does not fail it: only workers write status,
- * and the watcher never gives one key to two workers at once.
+ * there (*written = false, no request; written may be NULL). The write is a
+ * merge patch (status_merge_patch) to the status subresource; it carries no
+ * resourceVersion, so a spec change racing the write does not fail it: only
+ * workers write status, and the watcher never gives one key to two workers
+ * at once.
+ * A kind without the status subresource (*main_resource = true; may be
+ * NULL) is written through the object itself. There every change to status
+ * bumps metadata.generation by one, so the observedGeneration fields equal
+ * to the current generation are written as generation + 1: the generation
+ * this very write makes, which has the same spec. The patch then carries the
+ * parent's resourceVersion, so that a spec change in between fails it
+ * (-EAGAIN) instead of being claimed as observed. The next sync finds
+ * nothing to write: no loop.
  * *out (when out is not NULL) receives the updated parent, or NULL when
  * nothing was written. Returns 0 or a kclient/discovery code with err filled. */
 int status_write(struct kclient *c, struct discovery *d, struct json_object *parent, struct json_object *status,
-		 bool *written, struct json_object **out, struct cx_err *err);
+		 bool *written, bool *main_resource, struct json_object **out, struct cx_err *err);
 
 #endif

@@ -532,7 +532,7 @@ static struct json_object *write_status(struct json_object *parent, enum status_
 	struct json_object *st = status_compute(parent, &o, now), *out = NULL;
 	bool written = !want_written;
 	struct cx_err err = {0};
-	cr_assert_eq(status_write(c, d, parent, st, &written, &out, &err), 0, "%s", err.msg);
+	cr_assert_eq(status_write(c, d, parent, st, &written, NULL, &out, &err), 0, "%s", err.msg);
 	cr_assert_eq(written, want_written);
 	json_object_put(st);
 	json_object_put(hs);

@@ -119,7 +119,8 @@ Test(apply_stamp, drops_server_managed_fields)
 		"\"uid\":\"u-old\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\",\"generation\":2,"
 		"\"managedFields\":[],\"selfLink\":\"/x\"},\"status\":{\"x\":1}}");
 	struct json_object *meta = at(child, "metadata");
-	cr_assert_eq(json_object_object_length(meta), 4, "name, namespace, ownerReferences, labels: %s", json_object_to_json_string(meta));
+	cr_assert_eq(json_object_object_length(meta), 5, "name, namespace, ownerReferences, labels, annotations: %s",
+		     json_object_to_json_string(meta));
 	cr_assert_null(at(child, "metadata.resourceVersion"));
 	cr_assert_null(at(child, "metadata.uid"));
 	cr_assert_null(at(child, "metadata.managedFields"));
@@ -268,7 +269,8 @@ static struct json_object *observed(const char *name_, const char *uid, bool con
 static bool prune(struct json_object *o, const char *desired_names)
 {
 	struct json_object *names = desired_names ? json(desired_names) : NULL;
-	bool r = apply_should_prune("websites", "u-parent", o, names);
+	const char *relname = str(o, "metadata.name");
+	bool r = apply_should_prune("websites", "u-parent", o, relname ? relname : "?", names);
 	json_object_put(names);
 	json_object_put(o);
 	return r;
@@ -287,4 +289,117 @@ Test(apply_should_prune, owned_labelled_and_not_desired_only)
 		      "a non-controller reference to the parent");
 	cr_assert_not(prune(observed("gone", "u-parent", true, "websites", true), "{}"), "already being deleted");
 	cr_assert_not(prune(json("{\"metadata\":{\"name\":\"bare\"}}"), "{}"), "no metadata to go by");
+}
+
+/* Under a cluster-scoped parent the observed and desired maps are keyed
+ * namespace/name: one name in two namespaces is two children. */
+Test(apply_should_prune, keys_are_relative_names)
+{
+	struct json_object *o = observed("settings", "u-parent", true, "websites", false);
+	struct json_object *other_ns = json("{\"web/other\":true,\"team-b/settings\":true}");
+	struct json_object *same = json("{\"web/settings\":true}");
+	cr_assert(apply_should_prune("websites", "u-parent", o, "web/settings", other_ns));
+	cr_assert_not(apply_should_prune("websites", "u-parent", o, "web/settings", same));
+	json_object_put(other_ns);
+	json_object_put(same);
+	json_object_put(o);
+}
+
+/* The annotation key has dots: read it directly. */
+static const char *applied_hash(struct json_object *child)
+{
+	struct json_object *v = NULL;
+	if (!json_object_object_get_ex(at(child, "metadata.annotations"), APPLY_HASH_ANNOTATION, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+Test(apply_stamp, annotates_the_intents_hash)
+{
+	struct json_object *a = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+						       "\"metadata\":{\"name\":\"a\"},\"data\":{\"x\":\"1\",\"y\":\"2\"}}");
+	struct json_object *b = stamp_ok(PARENT, true, "{\"data\":{\"y\":\"2\",\"x\":\"1\"},\"kind\":\"ConfigMap\","
+						       "\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"a\"}}");
+	struct json_object *c = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+						       "\"metadata\":{\"name\":\"a\"},\"data\":{\"x\":\"1\",\"y\":\"3\"}}");
+	/* A hook echoing the observed child's annotation does not change the hash. */
+	struct json_object *d = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+						       "\"metadata\":{\"name\":\"a\",\"annotations\":{\"coxswain.io/applied-hash\":"
+						       "\"sha256:stale\"}},\"data\":{\"x\":\"1\",\"y\":\"2\"}}");
+	const char *ha = applied_hash(a);
+	cr_assert_not_null(ha);
+	cr_assert_eq(strncmp(ha, "sha256:", 7), 0, "%s", ha);
+	cr_assert_eq(strlen(ha), 7 + 64, "%s", ha);
+	cr_assert_str_eq(ha, applied_hash(b), "key order does not matter");
+	cr_assert_str_neq(ha, applied_hash(c), "content does");
+	cr_assert_str_eq(ha, applied_hash(d));
+	json_object_put(a);
+	json_object_put(b);
+	json_object_put(c);
+	json_object_put(d);
+}
+
+Test(apply_normalise, folds_a_secrets_string_data_into_data)
+{
+	struct json_object *s = json("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
+				     "\"data\":{\"a\":\"eA==\",\"b\":\"eA==\"},\"stringData\":{\"b\":\"hello\",\"c\":\"\"}}");
+	struct json_object *n = apply_normalise(s);
+	cr_assert_not_null(n);
+	cr_assert_null(at(n, "stringData"));
+	cr_assert_str_eq(str(n, "data.a"), "eA==");
+	cr_assert_str_eq(str(n, "data.b"), "aGVsbG8=", "stringData wins, as the server has it");
+	cr_assert_str_eq(str(n, "data.c"), "");
+	cr_assert_not_null(at(s, "stringData"), "the input is untouched");
+	json_object_put(n);
+	json_object_put(s);
+
+	struct json_object *map = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"stringData\":{\"b\":\"x\"}}");
+	n = apply_normalise(map);
+	cr_assert(json_object_equal(n, map), "only Secrets have stringData");
+	json_object_put(n);
+	json_object_put(map);
+}
+
+Test(apply_in_sync, needs_the_same_intent_and_every_field)
+{
+	struct json_object *want = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+							  "\"metadata\":{\"name\":\"a\",\"labels\":{\"l\":\"1\"}},"
+							  "\"data\":{\"x\":\"1\"}}");
+	struct json_object *have = NULL;
+	json_object_deep_copy(want, &have, NULL);
+	json_object_object_add(at(have, "metadata"), "resourceVersion", json_object_new_string("7"));
+	json_object_object_add(at(have, "metadata.labels"), "someone-else", json_object_new_string("x"));
+	cr_assert(apply_in_sync(want, have), "server and other managers may add");
+
+	json_object_object_add(at(have, "data"), "x", json_object_new_string("drifted"));
+	cr_assert_not(apply_in_sync(want, have), "a field we set was changed");
+	json_object_object_add(at(have, "data"), "x", json_object_new_string("1"));
+	json_object_object_del(at(have, "metadata.labels"), "l");
+	cr_assert_not(apply_in_sync(want, have), "a label we set is gone");
+	json_object_object_add(at(have, "metadata.labels"), "l", json_object_new_string("1"));
+	cr_assert(apply_in_sync(want, have));
+	json_object_object_add(at(have, "metadata.annotations"), APPLY_HASH_ANNOTATION,
+			       json_object_new_string("sha256:older"));
+	cr_assert_not(apply_in_sync(want, have), "written from another intent (the hook dropped a field)");
+	json_object_put(want);
+	json_object_put(have);
+}
+
+Test(apply_claim_of, the_controller_reference_decides)
+{
+	struct json_object *owner = NULL;
+	struct json_object *o = observed("a", "u-parent", true, "websites", false);
+	cr_assert_eq(apply_claim_of("u-parent", o, &owner), APPLY_CLAIM_OURS);
+	json_object_put(o);
+	o = observed("a", "u-another", true, "websites", false);
+	cr_assert_eq(apply_claim_of("u-parent", o, &owner), APPLY_CLAIM_OTHER);
+	cr_assert_str_eq(str(owner, "uid"), "u-another");
+	json_object_put(o);
+	o = observed("a", "u-parent", false, "websites", false);
+	cr_assert_eq(apply_claim_of("u-parent", o, &owner), APPLY_CLAIM_ORPHAN, "a reference without controller");
+	cr_assert_null(owner);
+	json_object_put(o);
+	o = json("{\"metadata\":{\"name\":\"bare\"}}");
+	cr_assert_eq(apply_claim_of("u-parent", o, NULL), APPLY_CLAIM_ORPHAN);
+	json_object_put(o);
 }
