@@ -687,7 +687,9 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 	struct json_object *out = NULL;
 	const char *uid = meta_string(t->obs, "uid");
 	if (!t->obs || apply_claim_of(run->parent_uid, t->obs, NULL) != APPLY_CLAIM_OURS || !uid) {
-		create(run, t, res, APPLY_CREATED);
+		/* Read first: a name someone else holds is then a conflict without
+		 * a failed create on every retry. */
+		claim(run, t, res, false);
 	} else if (t->strategy == UPDATE_ONDELETE) {
 		res->action = APPLY_UNCHANGED;
 	} else if (t->strategy == UPDATE_RECREATE && apply_differs(t->obj, t->obs) && !server_would_keep(run, t)) {

@@ -13,9 +13,9 @@
  *   2. ownership decides whether it may be written at all (the ControllerRef
  *      rule of controller-runtime and metacontroller). The watcher's cache
  *      (observed) holds only children whose controller ownerReference is
- *      this parent. A child missing from it is believed absent and is
- *      *created* (POST: create-only, so an object that appeared meanwhile is
- *      never overwritten). When the name is taken, the live object is read:
+ *      this parent. A child missing from it is read from the API server; when
+ *      it is absent it is *created* (POST: create-only, so an object that
+ *      appears meanwhile is never overwritten). When the name is taken:
  *        - controlled by this parent (the cache lagged): written as below;
  *        - controlled by anything else: never written, the child is a
  *          conflict (APPLY_CONFLICT, err names the owner's kind, name, uid);
