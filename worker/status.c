@@ -262,6 +262,42 @@ oom:
 	return NULL;
 }
 
+/* Merges src into dst (both objects; dst changed): objects key by key,
+ * other values (copied) replace. 0, or -ENOMEM. */
+static int merge_into(struct json_object *dst, struct json_object *src)
+{
+	json_object_object_foreach(src, key, val) {
+		struct json_object *have = jsonget(dst, key);
+		if (json_object_is_type(val, json_type_object) && json_object_is_type(have, json_type_object)) {
+			if (merge_into(have, val))
+				return -ENOMEM;
+			continue;
+		}
+		struct json_object *copy = val ? copy_without_nulls(val) : NULL;
+		if (!val)
+			continue; /* a null from the hook removes nothing of others' */
+		if (!copy || json_object_object_add(dst, key, copy)) {
+			json_object_put(copy);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+struct json_object *status_compute_builtin(struct json_object *parent, struct json_object *hook_status)
+{
+	if (!json_object_is_type(hook_status, json_type_object) || !json_object_object_length(hook_status))
+		return NULL;
+	struct json_object *current = jsonget(parent, "status");
+	struct json_object *st = json_object_is_type(current, json_type_object) ? copy_without_nulls(current)
+										 : json_object_new_object();
+	if (st && merge_into(st, hook_status)) {
+		json_object_put(st);
+		return NULL;
+	}
+	return st;
+}
+
 static bool is_number(struct json_object *v)
 {
 	return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
@@ -313,6 +349,10 @@ static struct json_object *diff(struct json_object *cur, struct json_object *wan
 		return NULL;
 	json_object_object_foreach(want, key, val) {
 		struct json_object *was = jsonget(cur, key), *v = NULL;
+		/* Only what changes: a field someone else keeps current is not
+		 * written back with the value this worker happened to read. */
+		if (val && was && same(val, was))
+			continue;
 		if (json_object_is_type(val, json_type_object) && json_object_is_type(was, json_type_object))
 			v = diff(was, val);
 		else if (json_object_deep_copy(val, &v, NULL))

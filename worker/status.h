@@ -67,6 +67,15 @@ void status_format_time(time_t t, char buf[static 32]);
  * current status.conditions are read). NULL only when out of memory. */
 struct json_object *status_compute(struct json_object *parent, const struct status_outcome *o, time_t now);
 
+/* The status of a parent whose kind is not a custom resource (a Pod, a
+ * StatefulSet, a kind served by an aggregated API): coxswain's conditions
+ * and observedGeneration never go there (a Pod's Ready condition is the
+ * kubelet's), so it is the current status with the hook's status merged in
+ * (objects key by key, at any depth; other values replaced), which never
+ * removes a field another controller wrote. Owned by the caller; NULL when
+ * the hook returned no status (nothing to write) or out of memory. */
+struct json_object *status_compute_builtin(struct json_object *parent, struct json_object *hook_status);
+
 /* Whether the parent's current .status already equals status (deep, numbers
  * by value; a missing current status equals nothing): nothing to write. */
 bool status_unchanged(struct json_object *parent, struct json_object *status);

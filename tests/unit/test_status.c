@@ -250,7 +250,8 @@ Test(status, merge_patch_nulls_what_the_hook_dropped)
 	struct json_object *parent = json(PARENT_WITH(",\"status\":{\"a\":1,\"b\":{\"c\":1,\"d\":2},\"e\":[1],\"f\":{}}"));
 	struct json_object *st = json("{\"a\":2,\"b\":{\"c\":1},\"f\":3}");
 	struct json_object *patch = status_merge_patch(parent, st);
-	struct json_object *want = json("{\"status\":{\"a\":2,\"b\":{\"c\":1,\"d\":null},\"e\":null,\"f\":3}}");
+	/* b.c is the same already: only what changes is sent. */
+	struct json_object *want = json("{\"status\":{\"a\":2,\"b\":{\"d\":null},\"e\":null,\"f\":3}}");
 	cr_assert(json_object_equal(patch, want), "%s", json_object_to_json_string(patch));
 	json_object_put(want);
 	json_object_put(patch);
@@ -273,4 +274,40 @@ Test(status, nulls_in_the_hook_status_are_dropped)
 	cr_assert_not(json_object_object_get_ex(st, "x", NULL));
 	cr_assert_eq(json_object_object_length(at(st, "o")), 1, "%s", json_object_to_json_string(st));
 	json_object_put(st);
+}
+
+/* A Pod's status is the kubelet's: coxswain adds no condition and no
+ * observedGeneration, and merges the hook's fields without removing any. */
+Test(status_compute_builtin, merges_the_hooks_status_and_removes_nothing)
+{
+	struct json_object *pod = json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"generation\":4},"
+				       "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\","
+				       "\"reason\":\"ContainersNotReady\"}],\"extra\":{\"a\":1,\"b\":2}}}");
+	cr_assert_null(status_compute_builtin(pod, NULL), "no hook status: nothing to write");
+	struct json_object *empty = json("{}");
+	cr_assert_null(status_compute_builtin(pod, empty));
+	struct json_object *hook = json("{\"extra\":{\"b\":3,\"z\":null},\"mine\":\"x\"}");
+	struct json_object *st = status_compute_builtin(pod, hook);
+	cr_assert_not_null(st);
+	cr_assert_str_eq(str(st, "phase"), "Pending");
+	cr_assert_str_eq(str(st, "conditions.0.reason"), "ContainersNotReady", "the kubelet's condition stays");
+	cr_assert_eq(json_object_array_length(at(st, "conditions")), 1, "no condition of coxswain's");
+	cr_assert_null(at(st, "observedGeneration"));
+	cr_assert_eq(json_object_get_int(at(st, "extra.a")), 1);
+	cr_assert_eq(json_object_get_int(at(st, "extra.b")), 3);
+	cr_assert_null(at(st, "extra.z"));
+	cr_assert_str_eq(str(st, "mine"), "x");
+	struct json_object *patch = status_merge_patch(pod, st);
+	cr_assert_null(at(patch, "status.phase"), "nothing of the kubelet's in the patch");
+	cr_assert_not(json_object_object_get_ex(at(patch, "status"), "conditions", NULL));
+	json_object_put(patch);
+
+	/* Written once, it is unchanged: no second write. */
+	json_object_object_add(pod, "status", st);
+	st = status_compute_builtin(pod, hook);
+	cr_assert(status_unchanged(pod, st));
+	json_object_put(st);
+	json_object_put(hook);
+	json_object_put(empty);
+	json_object_put(pod);
 }
