@@ -11,6 +11,7 @@
 #include "kclient.h"
 #include "log.h"
 #include "status.h"
+#include "statusmemo.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -30,11 +31,13 @@ struct per_controller {
 	struct hook_child_kind *kinds;
 	struct events *events;
 	bool told_no_subresource;            /* said once per process: its kind writes status through the object */
+	char told_dropped[512];              /* the status fields last said to be dropped by the server */
 };
 
 struct reconciler {
 	struct kclient *c;                   /* borrowed */
 	struct discovery *d;
+	struct statusmemo *memo;
 	const struct config *cfg;            /* borrowed */
 	struct per_controller *ctls;
 	size_t n;
@@ -43,7 +46,8 @@ struct reconciler {
 struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, struct cx_err *err)
 {
 	struct reconciler *r = calloc(1, sizeof(*r));
-	if (!r || !(r->ctls = calloc(cfg->n_controllers, sizeof(*r->ctls))) || !(r->d = discovery_new(c)))
+	if (!r || !(r->ctls = calloc(cfg->n_controllers, sizeof(*r->ctls))) || !(r->d = discovery_new(c)) ||
+	    !(r->memo = statusmemo_new(0)))
 		goto oom;
 	r->c = c;
 	r->cfg = cfg;
@@ -78,6 +82,7 @@ void reconciler_free(struct reconciler **rp)
 	}
 	free(r->ctls);
 	discovery_free(&r->d);
+	statusmemo_free(&r->memo);
 	free(r);
 	*rp = NULL;
 }
@@ -116,23 +121,60 @@ static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int
  * failed. Returns 0, or the status write's error (in err): a status that
  * could not be written is a failed reconcile, reported as a Warning Event
  * StatusWriteFailed with the API server's message. */
+static void warn_event(struct per_controller *pc, struct json_object *parent, const char *reason, const char *msg)
+{
+	struct cx_err err = {0};
+	if (events_post(pc->events, parent, EVENT_WARNING, reason, msg, NULL, &err))
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", err.msg, NULL);
+}
+
+/* After a write: when the server did not store fields coxswain wrote (the
+ * CRD's status schema prunes them), says so once, and remembers it so that
+ * the same status is not written again on every sync. */
+static void read_back(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
+		      struct json_object *want, struct json_object *stored_parent)
+{
+	struct json_object *stored = jsonget(stored_parent, "status");
+	const char *uid = jsonget_string(jsonget(parent, "metadata"), "uid");
+	if (statusmemo_put(r->memo, uid, want, stored))
+		return;
+	char dropped[sizeof(pc->told_dropped)];
+	if (!statusmemo_dropped(want, stored, "status", dropped, sizeof(dropped)) || !strcmp(dropped, pc->told_dropped))
+		return;
+	snprintf(pc->told_dropped, sizeof(pc->told_dropped), "%s", dropped);
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "the API server did not store %s of the status coxswain wrote (the status schema of "
+		 "%s does not hold them); coxswain does not write them again until the hook's answer changes",
+		 dropped, jsonget_string(parent, "kind") ?: "?");
+	log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
+	warn_event(pc, parent, "StatusFieldsDropped", msg);
+}
+
+/* Writes the conditions for o, and a Warning Event when reason says it
+ * failed. Returns 0, or the status write's error (in err): a status that
+ * could not be written is a failed reconcile, reported as a Warning Event
+ * StatusWriteFailed with the API server's message. */
 static int report(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
 		  const struct status_outcome *o, struct cx_err *err)
 {
-	struct cx_err ev_err = {0};
-	struct json_object *status = status_compute(parent, o, time(NULL));
+	struct json_object *status = status_compute(parent, o, time(NULL)), *stored = NULL;
+	const char *uid = jsonget_string(jsonget(parent, "metadata"), "uid");
 	bool written = false, main_resource = false;
-	int rc = status ? status_write(r->c, r->d, parent, status, &written, &main_resource, NULL, err)
-			: cx_err_set(err, -ENOMEM, "out of memory");
-	json_object_put(status);
+	int rc = 0;
+	if (!status)
+		rc = cx_err_set(err, -ENOMEM, "out of memory");
+	else if (!statusmemo_settled(r->memo, uid, status, jsonget(parent, "status")))
+		rc = status_write(r->c, r->d, parent, status, &written, &main_resource, &stored, err);
 	if (rc) {
 		cx_err_prefix(err, "cannot write the status: ");
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot write the status", "controller", pc->cc->name, "error", err->msg,
 		       NULL);
-		if (events_post(pc->events, parent, EVENT_WARNING, "StatusWriteFailed", err->msg, NULL, &ev_err))
-			log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error",
-			       ev_err.msg, NULL);
+		warn_event(pc, parent, "StatusWriteFailed", err->msg);
+	} else if (written) {
+		read_back(r, pc, parent, status, stored);
 	}
+	json_object_put(status);
+	json_object_put(stored);
 	if (written && main_resource && !pc->told_no_subresource) {
 		/* Once per process: every write of its status bumps the generation. */
 		pc->told_no_subresource = true;
@@ -142,16 +184,12 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 			 "that write makes. Add subresources: {status: {}} to the CRD version to avoid it",
 			 jsonget_string(parent, "kind") ?: "?");
 		log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
-		if (events_post(pc->events, parent, EVENT_WARNING, "NoStatusSubresource", msg, NULL, &ev_err))
-			log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error",
-			       ev_err.msg, NULL);
+		warn_event(pc, parent, "NoStatusSubresource", msg);
 	}
 	/* Finalizing is a wait, not a failure; ChildConflict and ApplyFailed get
 	 * an Event per child from events_post_apply. */
-	if (o->reason != STATUS_OK && o->reason != STATUS_FINALIZING && o->message &&
-	    events_post(pc->events, parent, EVENT_WARNING, status_reason_name(o->reason), o->message, NULL, &ev_err))
-		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
-		       NULL);
+	if (o->reason != STATUS_OK && o->reason != STATUS_FINALIZING && o->message)
+		warn_event(pc, parent, status_reason_name(o->reason), o->message);
 	return rc;
 }
 
