@@ -45,6 +45,24 @@ void statusmemo_free(struct statusmemo **m)
 	*m = NULL;
 }
 
+/* want's digest, without its conditions' lastTransitionTime: that is "now"
+ * for a condition the parent does not show, so a condition the server
+ * drops would look new on every sync. */
+static int want_hash(struct json_object *want, char *buf, size_t len)
+{
+	struct json_object *conds = jsonget(want, "conditions"), *copy = NULL;
+	if (!json_object_is_type(conds, json_type_array))
+		return jsonhash(want, buf, len);
+	if (json_object_deep_copy(want, &copy, NULL) || !copy)
+		return -ENOMEM;
+	conds = jsonget(copy, "conditions");
+	for (size_t i = 0; i < json_object_array_length(conds); i++)
+		json_object_object_del(json_object_array_get_idx(conds, i), "lastTransitionTime");
+	int r = jsonhash(copy, buf, len);
+	json_object_put(copy);
+	return r;
+}
+
 static struct slot *slot_of(struct statusmemo *m, const char *uid)
 {
 	uint64_t h = 14695981039346656037ULL;
@@ -58,9 +76,11 @@ int statusmemo_put(struct statusmemo *m, const char *uid, struct json_object *wa
 	if (!uid || strlen(uid) >= sizeof(m->slots[0].uid))
 		return 0; /* not a uid the API server makes: nothing to remember it by */
 	struct slot *s = slot_of(m, uid), fresh = {0};
-	if (jsonhash(want, fresh.want, sizeof(fresh.want)) || jsonhash(stored, fresh.stored, sizeof(fresh.stored)))
+	char as_stored[JSONHASH_MAX];
+	if (want_hash(want, fresh.want, sizeof(fresh.want)) || jsonhash(want, as_stored, sizeof(as_stored)) ||
+	    jsonhash(stored, fresh.stored, sizeof(fresh.stored)))
 		return -ENOMEM;
-	if (!strcmp(fresh.want, fresh.stored)) {
+	if (!strcmp(as_stored, fresh.stored)) {
 		if (!strcmp(s->uid, uid))
 			memset(s, 0, sizeof(*s));
 		return 0;
@@ -76,7 +96,7 @@ bool statusmemo_settled(struct statusmemo *m, const char *uid, struct json_objec
 		return false;
 	struct slot *s = slot_of(m, uid);
 	char w[JSONHASH_MAX], c[JSONHASH_MAX];
-	return !strcmp(s->uid, uid) && !jsonhash(want, w, sizeof(w)) && !jsonhash(current, c, sizeof(c)) &&
+	return !strcmp(s->uid, uid) && !want_hash(want, w, sizeof(w)) && !jsonhash(current, c, sizeof(c)) &&
 	       !strcmp(s->want, w) && !strcmp(s->stored, c);
 }
 

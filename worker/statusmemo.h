@@ -8,7 +8,9 @@
  * whose current status is that stored one, and whose wanted status is that
  * same wanted one, needs nothing: writing it again would store the same
  * thing again. Anything else (the hook's answer changed, someone else
- * changed the status) writes as usual.
+ * changed the status) writes as usual. The conditions' lastTransitionTime
+ * does not count as a change of the wanted status: it is "now" for every
+ * condition the parent does not show, as a dropped one never is.
  *
  * The memo is per worker process and bounded: a fixed table of slots chosen
  * by the uid's hash, a newer entry replacing an older one in its slot. A

@@ -24,6 +24,15 @@ Test(statusmemo, a_status_the_server_rewrote_is_settled)
 	cr_assert_eq(statusmemo_put(m, UID, want, stored), 0);
 	cr_assert(statusmemo_settled(m, UID, want, stored));
 
+	struct json_object *later = json("{\"ready\": true, \"conditions\": [{\"type\": \"Synced\", "
+					 "\"lastTransitionTime\": \"2026-12-04T12:00:00Z\"}]}");
+	struct json_object *earlier = json("{\"ready\": true, \"conditions\": [{\"type\": \"Synced\", "
+					   "\"lastTransitionTime\": \"2026-12-04T11:00:00Z\"}]}");
+	cr_assert_eq(statusmemo_put(m, "uid-t", earlier, stored), 0);
+	cr_assert(statusmemo_settled(m, "uid-t", later, stored), "a dropped condition is new at every sync");
+	json_object_put(later);
+	json_object_put(earlier);
+
 	struct json_object *other_want = json("{\"ready\": false, \"conditions\": [{\"type\": \"Synced\"}]}");
 	cr_assert_not(statusmemo_settled(m, UID, other_want, stored), "the hook's answer changed: write");
 	struct json_object *changed = json("{\"ready\": false}");
