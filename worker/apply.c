@@ -619,6 +619,19 @@ static void recreate(struct run *run, struct target *t, struct apply_result *res
 	create(run, t, res, APPLY_RECREATED);
 }
 
+/* Whether the live object at t->path is still the incarnation uid (a
+ * failed read says yes: the write's own error is then the one to report). */
+static bool is_incarnation(struct run *run, struct target *t, const char *uid)
+{
+	struct json_object *live = NULL;
+	struct cx_err err = {0};
+	int rc = kclient_get(run->c, t->path, &live, &err);
+	const char *now = meta_string(live, "uid");
+	bool same = rc ? rc != -ENOENT : now && !strcmp(now, uid);
+	json_object_put(live);
+	return same;
+}
+
 /* Writes one stamped child as its updateStrategy says; fills res. */
 static void write_child(struct run *run, struct target *t, struct apply_result *res)
 {
@@ -636,8 +649,10 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 		res->action = APPLY_UNCHANGED;
 	} else {
 		int rc = apply_to(run, t, uid, NULL, &out, &res->err);
-		if (rc == -EAGAIN) {
-			/* Gone, or another incarnation: ownership decides afresh. */
+		if (rc && !is_incarnation(run, t, uid)) {
+			/* Gone, or another incarnation (the server says 409 for the
+			 * one, 422 "uid is immutable" for the other): ownership
+			 * decides afresh. */
 			cx_err_clear(&res->err);
 			claim(run, t, res, false);
 		} else if (rc) {

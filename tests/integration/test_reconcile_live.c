@@ -761,3 +761,213 @@ Test(reconcile, no_new_finalizer_on_a_dying_parent)
 	free(path);
 	json_object_put(parent);
 }
+
+/* Creates ConfigMap name with value and no owner, as an admin would. */
+static void admin_cm(const char *name, const char *value)
+{
+	char path[PATH_LEN], body[512];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"},"
+		 "\"data\":{\"value\":\"%s\"}}", name, value);
+	struct json_object *o = json(body);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_create(c, path, o, NULL, &err), 0, "%s", err.msg);
+	json_object_put(o);
+}
+
+static void delete_cm(const char *name)
+{
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, name);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
+}
+
+Test(reconcile, a_child_another_parent_controls_is_never_written)
+{
+	prepare("rc-fight");
+	struct json_object *first = make_parent("first", NULL), *second = make_parent("second", NULL);
+	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
+	char *mine = cm_json("shared", "first's"), *theirs = cm_json("shared", "second's"), *other = cm_json("own", "x");
+	char desired[2048];
+	struct apply_report rep;
+	snprintf(desired, sizeof(desired), "[%s]", mine);
+	cr_assert_eq(apply(cc, first, desired, &rep), 0);
+	assert_action(&rep, "shared", APPLY_CREATED);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("shared");
+	char rv[64];
+	snprintf(rv, sizeof(rv), "%s", str(cm, "metadata.resourceVersion"));
+	json_object_put(cm);
+
+	/* The second parent wants it too, with another child beside it. */
+	snprintf(desired, sizeof(desired), "[%s,%s]", theirs, other);
+	for (int round = 0; round < 3; round++) {
+		cr_assert_eq(apply(cc, second, desired, &rep), -EIO);
+		assert_action(&rep, "shared", APPLY_CONFLICT);
+		assert_action(&rep, "own", round ? APPLY_UNCHANGED : APPLY_CREATED);
+		cr_assert_eq(rep.n_conflicts, 1);
+		const char *msg = result(&rep, "shared")->err.msg;
+		cr_assert(strstr(msg, "ConfigMap shared"), "%s", msg);
+		cr_assert(strstr(msg, "controlled by Gadget first"), "%s", msg);
+		cr_assert(strstr(msg, str(first, "metadata.uid")), "names the owner's uid: %s", msg);
+		apply_report_clear(&rep);
+	}
+	cm = get_cm("shared");
+	cr_assert_str_eq(str(cm, "data.value"), "first's", "the first owner's data stays");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), str(first, "metadata.uid"));
+	cr_assert_eq(json_object_array_length(at(cm, "metadata.ownerReferences")), 1);
+	cr_assert_str_eq(str(cm, "metadata.resourceVersion"), rv, "not written at all");
+	json_object_put(cm);
+
+	/* The second parent never prunes what is not its own. */
+	cr_assert_eq(apply(cc, second, "[]", &rep), 0);
+	cr_assert_eq(rep.n_deleted, 1, "only its own child");
+	apply_report_clear(&rep);
+	cr_assert(cm_exists("shared"));
+	cr_assert_not(cm_exists("own"));
+	free(mine);
+	free(theirs);
+	free(other);
+	json_object_put(first);
+	json_object_put(second);
+}
+
+Test(reconcile, an_orphan_is_adopted_only_with_adopt_orphans)
+{
+	prepare("rc-orphan");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	admin_cm("made-by-hand", "admin's");
+	char *want = cm_json("made-by-hand", "hook's"), desired[2048];
+	snprintf(desired, sizeof(desired), "[%s]", want);
+	struct apply_report rep;
+	cr_assert_eq(apply(&cc, parent, desired, &rep), -EIO);
+	assert_action(&rep, "made-by-hand", APPLY_CONFLICT);
+	cr_assert(strstr(result(&rep, "made-by-hand")->err.msg, "adoptOrphans: true"), "says how to opt in: %s",
+		  result(&rep, "made-by-hand")->err.msg);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("made-by-hand");
+	cr_assert_str_eq(str(cm, "data.value"), "admin's");
+	cr_assert_null(at(cm, "metadata.ownerReferences"), "not adopted");
+	json_object_put(cm);
+
+	cc.adopt_orphans = true;
+	cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
+	assert_action(&rep, "made-by-hand", APPLY_ADOPTED);
+	apply_report_clear(&rep);
+	cm = get_cm("made-by-hand");
+	cr_assert_str_eq(str(cm, "data.value"), "hook's");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), str(parent, "metadata.uid"));
+	json_object_put(cm);
+
+	/* Ours from now on: dropped, it is pruned. */
+	cr_assert_eq(apply(&cc, parent, "[]", &rep), 0);
+	assert_action(&rep, "made-by-hand", APPLY_DELETED);
+	apply_report_clear(&rep);
+	cr_assert_not(cm_exists("made-by-hand"));
+	free(want);
+	json_object_put(parent);
+}
+
+/* The cache still shows our child, but someone deleted it and made another
+ * under the same name: the uid precondition keeps that one safe. */
+Test(reconcile, a_child_recreated_by_someone_else_is_not_taken_over)
+{
+	prepare("rc-race");
+	struct json_object *parent = make_parent("g", NULL);
+	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
+	char *v1 = cm_json("c", "1"), *v2 = cm_json("c", "2"), desired[2048];
+	struct apply_report rep;
+	snprintf(desired, sizeof(desired), "[%s]", v1);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	apply_report_clear(&rep);
+	struct json_object *stale = observe();
+	delete_cm("c");
+	admin_cm("c", "someone else's");
+
+	snprintf(desired, sizeof(desired), "[%s]", v2);
+	struct json_object *desired_obj = json(desired);
+	struct cx_err err = {0};
+	cr_assert_eq(apply_children(c, d, cc, parent, stale, desired_obj, &rep, &err), -EIO, "%s", err.msg);
+	assert_action(&rep, "c", APPLY_CONFLICT);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("c");
+	cr_assert_str_eq(str(cm, "data.value"), "someone else's");
+	cr_assert_null(at(cm, "metadata.ownerReferences"));
+	json_object_put(cm);
+	json_object_put(desired_obj);
+	json_object_put(stale);
+	free(v1);
+	free(v2);
+	json_object_put(parent);
+}
+
+/* A child created with POST has its fields handed to server-side apply: a
+ * field the hook drops later goes, as it would after an apply-create. */
+Test(reconcile, a_field_the_hook_drops_is_removed)
+{
+	prepare("rc-drop");
+	struct json_object *parent = make_parent("g", NULL);
+	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
+	struct apply_report rep;
+	cr_assert_eq(apply(cc, parent, "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"f\","
+				       "\"labels\":{\"keep\":\"1\",\"drop\":\"1\"}},\"data\":{\"keep\":\"1\",\"drop\":\"1\"}}]",
+			   &rep), 0);
+	assert_action(&rep, "f", APPLY_CREATED);
+	apply_report_clear(&rep);
+	cr_assert_eq(apply(cc, parent, "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"f\","
+				       "\"labels\":{\"keep\":\"1\"}},\"data\":{\"keep\":\"1\"}}]", &rep), 0);
+	assert_action(&rep, "f", APPLY_UPDATED);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("f");
+	cr_assert_null(at(cm, "data.drop"), "%s", json_object_to_json_string(cm));
+	cr_assert_null(at(cm, "metadata.labels.drop"));
+	cr_assert_str_eq(str(cm, "data.keep"), "1");
+	json_object_put(cm);
+	json_object_put(parent);
+}
+
+static int collect_secrets(void *ud, struct json_object *item, struct cx_err *err)
+{
+	return collect(ud, item, err);
+}
+
+/* A Recreate Secret written with stringData: the server stores data, and
+ * the next sync must see no difference (it used to re-create it forever). */
+Test(reconcile, a_recreate_secret_with_string_data_settles)
+{
+	prepare("rc-secret");
+	struct json_object *parent = make_parent("g", NULL);
+	static char v1[] = "v1", secret[] = "Secret", name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget";
+	static struct config_child skids[1];
+	skids[0] = (struct config_child){.api_version = v1, .kind = secret, .update_strategy = UPDATE_RECREATE};
+	struct config_controller cc = {.name = name, .parent_api_version = papi, .parent_kind = pkind,
+				       .children = skids, .n_children = 1};
+	const char *desired_text = "[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
+				   "\"stringData\":{\"password\":\"hunter2\"}}]";
+	char uid[64] = "";
+	for (int round = 0; round < 3; round++) {
+		struct json_object *secrets = json_object_new_object(), *observed = json_object_new_object();
+		char path[PATH_LEN];
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", ns);
+		struct cx_err err = {0};
+		cr_assert_eq(kclient_list(c, path, NULL, collect_secrets, secrets, NULL, &err), 0, "%s", err.msg);
+		json_object_object_add(observed, "Secret.v1", secrets);
+		struct json_object *desired = json(desired_text);
+		struct apply_report rep;
+		cr_assert_eq(apply_children(c, d, &cc, parent, observed, desired, &rep, &err), 0, "%s", err.msg);
+		assert_action(&rep, "s", round ? APPLY_UNCHANGED : APPLY_CREATED);
+		apply_report_clear(&rep);
+		json_object_put(desired);
+		json_object_put(observed);
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/s", ns);
+		struct json_object *s = get(path);
+		if (round)
+			cr_assert_str_eq(str(s, "metadata.uid"), uid, "not re-created");
+		snprintf(uid, sizeof(uid), "%s", str(s, "metadata.uid"));
+		cr_assert_str_eq(str(s, "data.password"), "aHVudGVyMg==");
+		json_object_put(s);
+	}
+	json_object_put(parent);
+}
