@@ -13,6 +13,7 @@
 #include "leader.h"
 #include "log.h"
 #include "metrics.h"
+#include "procmetrics.h"
 #include "workqueue.h"
 
 #include <errno.h>
@@ -240,6 +241,7 @@ static void stop_supervisor(struct watcher *w)
 static int setup_metrics(struct watcher *w, struct cx_err *err)
 {
 	if (!(w->metrics = metrics_new()) || metrics_std_register(w->metrics, &w->std, err) ||
+	    procmetrics_register(w->metrics, err) ||
 	    metrics_workqueue_bind(&w->std, workqueue_name(w->queue), &w->mq) ||
 	    !(w->mcs = calloc(w->n_ctls ? w->n_ctls : 1, sizeof(*w->mcs))))
 		return cx_err_set(err, -ENOMEM, "cannot set up metrics");
