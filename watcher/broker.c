@@ -327,11 +327,13 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 		if (ks && ks->poisoned)
 			b->poisoned--;
 		json_object_object_del(b->keys, w->key);
-		if (r->requeue_after_ms > 0)
+		if (r->requeue_after_ms > 0) {
+			outcome = "requeue_after"; /* resyncAfterSeconds, as controller-runtime counts RequeueAfter */
 			workqueue_add_after(b->q, w->key, r->requeue_after_ms, now_ms);
+		}
 		break;
 	case PROTO_OUTCOME_REQUEUE:
-		outcome = "requeue";
+		outcome = r->requeue_after_ms > 0 ? "requeue_after" : "requeue";
 		if (ks)
 			ks->losses = 0;
 		workqueue_add_after(b->q, w->key, r->requeue_after_ms, now_ms);

@@ -41,7 +41,8 @@ struct broker_source {
 	int (*job_for)(void *ud, const char *key, struct json_object **parent, struct json_object **children,
 		       int64_t *budget_ms);
 	/* Told about every finished job, for metrics; may be NULL. outcome is
-	 * "success", "error" or "requeue". */
+	 * "success", "error", "requeue" or "requeue_after" (a time was asked
+	 * for: resyncAfterSeconds, or a finalize hook not done yet). */
 	void (*on_result)(void *ud, const char *controller, const char *outcome, double seconds);
 	void *ud;
 };

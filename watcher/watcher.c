@@ -118,9 +118,10 @@ static void on_result(void *ud, const char *controller, const char *outcome, dou
 	for (size_t i = 0; i < w->n_ctls; i++) {
 		if (strcmp(controller_name(w->ctls[i]), controller))
 			continue;
-		enum metrics_result r = !strcmp(outcome, "success") ? METRICS_RESULT_SUCCESS :
-					!strcmp(outcome, "requeue") ? METRICS_RESULT_REQUEUE_AFTER :
-								      METRICS_RESULT_ERROR;
+		enum metrics_result r = !strcmp(outcome, "success")	  ? METRICS_RESULT_SUCCESS
+					: !strcmp(outcome, "requeue")	  ? METRICS_RESULT_REQUEUE
+					: !strcmp(outcome, "requeue_after") ? METRICS_RESULT_REQUEUE_AFTER
+									    : METRICS_RESULT_ERROR;
 		metrics_controller_reconciled(&w->mcs[i], r, seconds);
 	}
 }

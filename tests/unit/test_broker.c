@@ -723,7 +723,7 @@ Test(broker, requeue_and_resync_after_come_back_when_asked)
 	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
 	send_result(&w, job, attempt, PROTO_OUTCOME_REQUEUE, 500);
 	PUMP_UNTIL(n_results == 1);
-	cr_assert_str_eq(results[0], "requeue");
+	cr_assert_str_eq(results[0], "requeue_after");
 	cr_assert_eq(workqueue_retries(q, "ctl/ns/a"), 0, "a requeue is not a failure");
 	now += 499;
 	expect_no_job(&w);
@@ -732,6 +732,7 @@ Test(broker, requeue_and_resync_after_come_back_when_asked)
 	/* ok with a resync time: forgotten, then added after it. */
 	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 3000);
 	PUMP_UNTIL(n_results == 2);
+	cr_assert_str_eq(results[1], "requeue_after", "resyncAfterSeconds counts as requeue_after");
 	now += 2999;
 	expect_no_job(&w);
 	now += 1;
