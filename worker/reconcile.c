@@ -2,6 +2,7 @@
 
 #include "reconcile.h"
 #include "apply.h"
+#include "crdschema.h"
 #include "cxconfig.h"
 #include "discovery.h"
 #include "events.h"
@@ -38,6 +39,7 @@ struct reconciler {
 	struct kclient *c;                   /* borrowed */
 	struct discovery *d;
 	struct statusmemo *memo;
+	struct crdschema *schemas;
 	const struct config *cfg;            /* borrowed */
 	struct per_controller *ctls;
 	size_t n;
@@ -47,7 +49,7 @@ struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, s
 {
 	struct reconciler *r = calloc(1, sizeof(*r));
 	if (!r || !(r->ctls = calloc(cfg->n_controllers, sizeof(*r->ctls))) || !(r->d = discovery_new(c)) ||
-	    !(r->memo = statusmemo_new(0)))
+	    !(r->memo = statusmemo_new(0)) || !(r->schemas = crdschema_new(c, 0)))
 		goto oom;
 	r->c = c;
 	r->cfg = cfg;
@@ -83,6 +85,7 @@ void reconciler_free(struct reconciler **rp)
 	free(r->ctls);
 	discovery_free(&r->d);
 	statusmemo_free(&r->memo);
+	crdschema_free(&r->schemas);
 	free(r);
 	*rp = NULL;
 }
@@ -117,10 +120,6 @@ static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int
 	snprintf(out->message, sizeof(out->message), "%s", msg ? msg : "");
 }
 
-/* Writes the conditions for o, and a Warning Event when reason says it
- * failed. Returns 0, or the status write's error (in err): a status that
- * could not be written is a failed reconcile, reported as a Warning Event
- * StatusWriteFailed with the API server's message. */
 static void warn_event(struct per_controller *pc, struct json_object *parent, const char *reason, const char *msg)
 {
 	struct cx_err err = {0};
@@ -150,6 +149,52 @@ static void read_back(struct reconciler *r, struct per_controller *pc, struct js
 	warn_event(pc, parent, "StatusFieldsDropped", msg);
 }
 
+/* The status coxswain writes for o into *out (owned; NULL: nothing to
+ * write). A built-in kind gets the hook's status merged into its own and
+ * nothing of coxswain's; a custom resource gets status_compute's, projected
+ * through its CRD's status schema: what the schema does not hold (say,
+ * conditions) is not written, and that is said once per process. */
+static int wanted_status(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
+			 const struct status_outcome *o, struct json_object **out, struct cx_err *err)
+{
+	*out = NULL;
+	const struct kresource *res = NULL;
+	struct crdschema_info info;
+	int rc = discovery_resolve(r->d, jsonget_string(parent, "apiVersion") ?: "", jsonget_string(parent, "kind") ?: "",
+				   &res, err);
+	if (!rc)
+		rc = crdschema_lookup(r->schemas, res, (int64_t)time(NULL) * 1000, &info, err);
+	if (rc)
+		return rc;
+	if (!info.is_crd) {
+		*out = status_compute_builtin(parent, o->hook_status);
+		return 0;
+	}
+	struct json_object *full = status_compute(parent, o, time(NULL));
+	if (!full)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	if (info.keep_all) {
+		*out = full;
+		return 0;
+	}
+	char dropped[sizeof(pc->told_dropped)];
+	size_t n = 0;
+	*out = crdschema_prune(info.status_schema, full, "status", dropped, sizeof(dropped), &n);
+	json_object_put(full);
+	if (!*out)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	if (n && strcmp(dropped, pc->told_dropped)) {
+		snprintf(pc->told_dropped, sizeof(pc->told_dropped), "%s", dropped);
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "the status schema of the %s CRD does not hold %s: coxswain does not write "
+			 "them (add them to the schema, or mark status x-kubernetes-preserve-unknown-fields, to see "
+			 "them)", res->kind, dropped);
+		log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
+		warn_event(pc, parent, "StatusFieldsDropped", msg);
+	}
+	return 0;
+}
+
 /* Writes the conditions for o, and a Warning Event when reason says it
  * failed. Returns 0, or the status write's error (in err): a status that
  * could not be written is a failed reconcile, reported as a Warning Event
@@ -157,12 +202,12 @@ static void read_back(struct reconciler *r, struct per_controller *pc, struct js
 static int report(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
 		  const struct status_outcome *o, struct cx_err *err)
 {
-	struct json_object *status = status_compute(parent, o, time(NULL)), *stored = NULL;
+	struct json_object *status = NULL, *stored = NULL;
 	const char *uid = jsonget_string(jsonget(parent, "metadata"), "uid");
 	bool written = false, main_resource = false;
-	int rc = 0;
-	if (!status)
-		rc = cx_err_set(err, -ENOMEM, "out of memory");
+	int rc = wanted_status(r, pc, parent, o, &status, err);
+	if (rc || !status)
+		; /* an error, or a built-in kind's status with nothing of the hook's */
 	else if (!statusmemo_settled(r->memo, uid, status, jsonget(parent, "status")))
 		rc = status_write(r->c, r->d, parent, status, &written, &main_resource, &stored, err);
 	if (rc) {
