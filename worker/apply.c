@@ -440,16 +440,18 @@ static enum apply_action classify(struct json_object *obs, struct json_object *o
 }
 
 /* Server-side apply of t->obj to the live incarnation uid (and, when rv is
- * set, that version of it): the server refuses it (-EAGAIN, 409) when the
- * object is gone or is another incarnation. */
-static int apply_to(struct run *run, struct target *t, const char *uid, const char *rv, struct json_object **out,
-		    struct cx_err *err)
+ * set, that version of it), for real or as a dry run: the server refuses it
+ * when the object is gone (409) or is another incarnation (422: uid is
+ * immutable). */
+static int apply_to(struct run *run, struct target *t, const char *uid, const char *rv, bool dry_run,
+		    struct json_object **out, struct cx_err *err)
 {
 	struct json_object *meta = jsonget(t->obj, "metadata");
 	json_object_object_add(meta, "uid", json_object_new_string(uid));
 	if (rv)
 		json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
-	int rc = kclient_apply(run->c, t->path, t->obj, run->manager, true, out, err);
+	int rc = dry_run ? kclient_apply_dry_run(run->c, t->path, t->obj, run->manager, out, err)
+			 : kclient_apply(run->c, t->path, t->obj, run->manager, true, out, err);
 	json_object_object_del(meta, "uid");
 	json_object_object_del(meta, "resourceVersion");
 	return rc;
@@ -553,12 +555,12 @@ static void claim(struct run *run, struct target *t, struct apply_result *res, b
 		struct json_object *fins = jsonget(jsonget(live, "metadata"), "finalizers");
 		cx_err_set(&res->err, -EBUSY, "%s is being deleted (finalizers: %s); it is created again once it is gone",
 			   t->where, fins ? json_object_to_json_string_ext(fins, JSON_C_TO_STRING_PLAIN) : "none");
-	} else if (who == APPLY_CLAIM_OURS && t->strategy == UPDATE_ONDELETE) {
-		res->action = APPLY_UNCHANGED;
+	} else if (who == APPLY_CLAIM_OURS && (t->strategy == UPDATE_ONDELETE || apply_in_sync(t->obj, live))) {
+		res->action = APPLY_UNCHANGED; /* the cache had not seen it: nothing to write after all */
 	} else if (!uid || !rv) {
 		res->action = APPLY_FAILED;
 		cx_err_set(&res->err, -EPROTO, "the existing %s has no uid or resourceVersion", t->where);
-	} else if (apply_to(run, t, uid, who == APPLY_CLAIM_ORPHAN ? rv : NULL, &out, &res->err)) {
+	} else if (apply_to(run, t, uid, who == APPLY_CLAIM_ORPHAN ? rv : NULL, false, &out, &res->err)) {
 		res->action = APPLY_FAILED;
 		cx_err_prefix(&res->err, who == APPLY_CLAIM_ORPHAN ? "adopting %s: " : "%s: ", t->where);
 	} else {
@@ -576,7 +578,7 @@ static bool server_would_keep(struct run *run, struct target *t)
 {
 	struct json_object *dry = NULL;
 	struct cx_err err = {0};
-	if (apply_to(run, t, meta_string(t->obs, "uid"), NULL, &dry, &err)) {
+	if (apply_to(run, t, meta_string(t->obs, "uid"), NULL, true, &dry, &err)) {
 		log_kv(LOG_LEVEL_INFO, 4, "dry-run apply refused", "child", t->where, "error", err.msg, NULL);
 		return false;
 	}
@@ -648,7 +650,7 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 	} else if (apply_in_sync(t->obj, t->obs) || (same_intent(t) && server_would_keep(run, t))) {
 		res->action = APPLY_UNCHANGED;
 	} else {
-		int rc = apply_to(run, t, uid, NULL, &out, &res->err);
+		int rc = apply_to(run, t, uid, NULL, false, &out, &res->err);
 		if (rc && !is_incarnation(run, t, uid)) {
 			/* Gone, or another incarnation (the server says 409 for the
 			 * one, 422 "uid is immutable" for the other): ownership
