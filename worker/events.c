@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "apply.h"
 #include "err.h"
 #include "kclient.h"
 #include "jsonget.h"
+#include "jsonhash.h"
 #include "log.h"
 
 /* ---- the LRU cache: a chained hash table threaded on a recency list ---- */
@@ -175,16 +175,21 @@ char *events_key(const char *uid, const char *type, const char *reason, const ch
 	return asprintf(&k, "%s\x1f%s\x1f%s\x1f%s", uid, type, reason, message) < 0 ? NULL : k;
 }
 
-char *events_name(const char *parent_name)
+char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason,
+		  const char *message)
 {
-	uint64_t r = 0;
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		/* No entropy source: time, pid and a counter still make collisions unlikely. */
-		static uint64_t counter;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		r = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16) ^ ++counter;
-	}
+	struct json_object *parts = json_object_new_array();
+	char hash[JSONHASH_MAX];
+	if (!parts)
+		return NULL;
+	json_object_array_add(parts, json_object_new_string(uid));
+	json_object_array_add(parts, json_object_new_string(type));
+	json_object_array_add(parts, json_object_new_string(reason));
+	json_object_array_add(parts, json_object_new_string(message));
+	int r = jsonhash(parts, hash, sizeof(hash));
+	json_object_put(parts);
+	if (r)
+		return NULL;
 	/* 253 in all, less "." and 16 digits; a cut must not end in '.' or '-'. */
 	size_t len = strlen(parent_name);
 	if (len > 236) {
@@ -193,7 +198,7 @@ char *events_name(const char *parent_name)
 			len--;
 	}
 	char *name = NULL;
-	return asprintf(&name, "%.*s.%016llx", (int)len, parent_name, (unsigned long long)r) < 0 ? NULL : name;
+	return asprintf(&name, "%.*s.%.16s", (int)len, parent_name, hash + strlen("sha256:")) < 0 ? NULL : name;
 }
 
 /* ---- posting ---- */
@@ -300,19 +305,63 @@ static struct json_object *new_event(struct events *e, struct json_object *paren
 	return ev;
 }
 
-/* PATCHes the cached Event: count + 1, lastTimestamp. */
-static int bump(struct events *e, const char *ns, struct event_entry *entry, const char *when,
+/* PATCHes Event name to count, lastTimestamp when, under resourceVersion rv
+ * (a precondition, when not ""): -EAGAIN when someone else wrote it since. */
+static int bump(struct events *e, const char *ns, const char *name, long count, const char *rv, const char *when,
 		struct json_object **out, struct cx_err *err)
 {
 	char path[1024];
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, entry->name);
-	struct json_object *patch = json_object_new_object();
-	if (!patch)
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, name);
+	struct json_object *patch = json_object_new_object(), *meta = json_object_new_object();
+	if (!patch || !meta) {
+		json_object_put(patch);
+		json_object_put(meta);
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	json_object_object_add(patch, "count", json_object_new_int64(entry->count + 1));
+	}
+	if (*rv) {
+		add_string(meta, "resourceVersion", rv);
+		json_object_object_add(patch, "metadata", meta);
+	} else {
+		json_object_put(meta);
+	}
+	json_object_object_add(patch, "count", json_object_new_int64(count));
 	add_string(patch, "lastTimestamp", when);
 	int r = kclient_patch(e->c, path, KCLIENT_PATCH_MERGE, patch, out, err);
 	json_object_put(patch);
+	return r;
+}
+
+/* Bumps Event name from what the server has (another worker wrote it):
+ * reads it, then PATCHes its count + 1 under its resourceVersion, again
+ * when a third writer slips in between. Fills *count and rv (64 bytes) with
+ * the result. -ENOENT when it is gone. */
+static int bump_live(struct events *e, const char *ns, const char *name, const char *when, long *count, char *rv,
+		     struct json_object **out, struct cx_err *err)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, name);
+	int r = -EAGAIN;
+	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++) {
+		struct json_object *live = NULL, *bumped = NULL;
+		cx_err_clear(err);
+		if ((r = kclient_get(e->c, path, &live, err)))
+			return r;
+		struct json_object *c = jsonget(live, "count");
+		long now_count = json_object_is_type(c, json_type_int) ? (long)json_object_get_int64(c) : 1;
+		const char *live_rv = jsonget_nonempty(jsonget(live, "metadata"), "resourceVersion");
+		snprintf(rv, 64, "%s", live_rv ? live_rv : "");
+		json_object_put(live);
+		r = bump(e, ns, name, now_count + 1, rv, when, &bumped, err);
+		if (r == 0) {
+			*count = now_count + 1;
+			live_rv = jsonget_nonempty(jsonget(bumped, "metadata"), "resourceVersion");
+			snprintf(rv, 64, "%s", live_rv ? live_rv : "");
+			if (out)
+				*out = bumped;
+			else
+				json_object_put(bumped);
+		}
+	}
 	return r;
 }
 
@@ -344,37 +393,62 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 	int r;
 
 	struct event_entry *entry = event_cache_find(e->cache, key);
+	char *name = entry ? strdup(entry->name) : events_name(pname, uid, type, reason, msg);
+	char rv[64] = "";
+	long count = 0;
+	struct json_object *written = NULL;
+	if (!name) {
+		free(key);
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	}
+	r = -ENOENT;
 	if (entry && now - entry->last < EVENTS_REUSE_SECONDS) {
-		r = bump(e, ns, entry, when, out, err);
-		if (r == 0) {
-			entry->count++;
-			entry->last = now;
-			log_kv(LOG_LEVEL_INFO, 4, "event repeated", "event", entry->name, "reason", reason, NULL);
-			free(key);
-			return 0;
-		}
-		event_cache_remove(e->cache, key);
-		if (r != -ENOENT) {
-			free(key);
-			return r;
-		}
-		/* Expired on the server: a new one. */
+		/* Known: one PATCH, unless another worker wrote it since. */
+		snprintf(rv, sizeof(rv), "%s", entry->resource_version);
+		count = entry->count + 1;
+		r = bump(e, ns, name, count, rv, when, &written, err);
+		if (r == -EAGAIN)
+			r = bump_live(e, ns, name, when, &count, rv, &written, err);
 	}
-
-	char *name = events_name(pname);
-	char path[512];
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-	struct json_object *ev = name ? new_event(e, parent, name, ns, type, reason, msg, when) : NULL;
-	if (!ev) {
-		r = cx_err_set(err, -ENOMEM, "out of memory");
-	} else {
-		r = kclient_create(e->c, path, ev, out, err);
-		if (r == 0 && !event_cache_put(e->cache, key, name, now))
+	if (r == -ENOENT) {
+		/* Unknown here, or expired on the server: create it, or count
+		 * into the one another worker made. */
+		cx_err_clear(err);
+		char path[512];
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+		struct json_object *ev = new_event(e, parent, name, ns, type, reason, msg, when);
+		count = 1;
+		r = ev ? kclient_create(e->c, path, ev, &written, err) : cx_err_set(err, -ENOMEM, "out of memory");
+		json_object_put(ev);
+		if (r == -EEXIST) {
+			cx_err_clear(err);
+			r = bump_live(e, ns, name, when, &count, rv, &written, err);
+		} else if (r == 0) {
+			const char *v = jsonget_nonempty(jsonget(written, "metadata"), "resourceVersion");
+			snprintf(rv, sizeof(rv), "%s", v ? v : "");
+		}
+	} else if (r == 0 && written) {
+		const char *v = jsonget_nonempty(jsonget(written, "metadata"), "resourceVersion");
+		snprintf(rv, sizeof(rv), "%s", v ? v : "");
+	}
+	if (r == 0) {
+		struct event_entry *fresh = event_cache_put(e->cache, key, name, now);
+		if (fresh) {
+			fresh->count = count;
+			snprintf(fresh->resource_version, sizeof(fresh->resource_version), "%s", rv);
+		} else {
 			log_kv(LOG_LEVEL_WARNING, 0, "event not cached: out of memory", "event", name, NULL);
-		if (r == 0)
-			log_kv(LOG_LEVEL_INFO, 4, "event posted", "event", name, "type", type, "reason", reason, NULL);
+		}
+		log_kv(LOG_LEVEL_INFO, 4, count > 1 ? "event repeated" : "event posted", "event", name, "type", type,
+		       "reason", reason, NULL);
+		if (out)
+			*out = written;
+		else
+			json_object_put(written);
+	} else {
+		event_cache_remove(e->cache, key);
+		json_object_put(written);
 	}
-	json_object_put(ev);
 	free(name);
 	free(key);
 	return r;

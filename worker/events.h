@@ -6,18 +6,24 @@
  * a message, source.component coxswain-worker, reportingComponent
  * coxswain.io/<controller> and reportingInstance and source.host the
  * hostname. Events live in the parent's namespace ("default" for a
- * cluster-scoped parent) and are named "<parent name>.<16 hex digits>"
- * (random, so two workers never collide).
+ * cluster-scoped parent).
  *
- * Deduplication works like client-go's EventCorrelator: an in-process cache
- * keyed by (parent uid, type, reason, message) remembers the Event written
- * for the key. A repeat PATCHes that Event (count + 1, lastTimestamp) instead
- * of creating a new one, as long as the Event is still alive: the API server
- * keeps an Event for an hour after its last write, so a cached entry older
- * than EVENTS_REUSE_SECONDS, or a PATCH answered 404, starts a new Event.
- * The cache holds at most `capacity` keys and forgets the least recently
- * used one first. Each worker process has its own cache: two workers
- * reporting the same thing make two Events at most. */
+ * One series per (parent, type, reason, message) across every worker and
+ * every restart, as client-go's EventCorrelator aggregates within one
+ * process: the Event's name is "<parent name>.<16 hex digits>", the digits
+ * from a SHA-256 of (parent uid, type, reason, message), so every worker
+ * names it the same. The first to post creates it; a repeat PATCHes it
+ * (count + 1, lastTimestamp) with the resourceVersion it knows as a
+ * precondition. When another worker bumped it meanwhile (409), or created it
+ * first (AlreadyExists), the Event is read and bumped from what the server
+ * has, so no count is lost and no second series starts. The API server keeps
+ * an Event for an hour after its last write: a PATCH answered 404 creates
+ * it anew.
+ *
+ * An in-process cache keyed by (parent uid, type, reason, message) remembers
+ * the count and resourceVersion last seen, so that a repeat costs one PATCH;
+ * it holds at most `capacity` keys and forgets the least recently used one
+ * first, and an entry older than EVENTS_REUSE_SECONDS is not trusted. */
 #ifndef COXSWAIN_EVENTS_H
 #define COXSWAIN_EVENTS_H
 
@@ -69,9 +75,11 @@ int events_post_apply(struct events *e, struct json_object *parent, const struct
  * out of memory. */
 char *events_key(const char *uid, const char *type, const char *reason, const char *message);
 
-/* A fresh Event name "<parent name>.<16 hex>", the parent's name shortened
- * when needed to keep it within 253 characters. Owned; NULL on failure. */
-char *events_name(const char *parent_name);
+/* The Event name of (uid, type, reason, message): "<parent name>.<16 hex>"
+ * (a SHA-256 of the four), the parent's name shortened when needed to keep
+ * it within 253 characters. Owned; NULL when out of memory. */
+char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason,
+		  const char *message);
 
 /* An LRU map from dedup keys to the Event last written for them. */
 struct event_cache;
@@ -80,6 +88,7 @@ struct event_entry {
 	char *name;       /* the Event's metadata.name */
 	long count;       /* its count on the server */
 	time_t last;      /* when it was last written */
+	char resource_version[64];   /* as last seen; "" when unknown */
 };
 
 /* capacity >= 1. NULL when out of memory. */

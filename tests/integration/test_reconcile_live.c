@@ -643,7 +643,7 @@ Test(reconcile, events_are_deduplicated)
 	struct json_object *fourth = NULL;
 	cr_assert_eq(events_post(ev, parent, EVENT_WARNING, "HookFailed", "exit 1", &fourth, &err), 0, "%s", err.msg);
 	cr_assert_eq(json_object_get_int(at(fourth, "count")), 1);
-	cr_assert_str_neq(str(fourth, "metadata.name"), str(first, "metadata.name"));
+	cr_assert_str_eq(str(fourth, "metadata.name"), str(first, "metadata.name"), "its name is the series'");
 
 	/* The Events of an apply report. */
 	static char v1[] = "v1", cmk[] = "ConfigMap", a[] = "a", b[] = "b", x[] = "x";
@@ -969,5 +969,52 @@ Test(reconcile, a_recreate_secret_with_string_data_settles)
 		cr_assert_str_eq(str(s, "data.password"), "aHVudGVyMg==");
 		json_object_put(s);
 	}
+	json_object_put(parent);
+}
+
+/* Events of one (object, type, reason, message) from several workers, and
+ * from a restarted one, are one series: one Event object whose count is
+ * every post. Each struct events is a worker process's poster. */
+Test(reconcile, events_are_one_series_across_workers)
+{
+	prepare("rc-events-workers");
+	struct json_object *parent = make_parent("g", NULL);
+	struct events *w1 = events_new(c, "recon", 0), *w2 = events_new(c, "recon", 0);
+	struct cx_err err = {0};
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(events_post(w1, parent, EVENT_WARNING, "HookFailed", "exit 1", NULL, &err), 0, "%s", err.msg);
+		cr_assert_eq(events_post(w2, parent, EVENT_WARNING, "HookFailed", "exit 1", NULL, &err), 0, "%s", err.msg);
+	}
+	struct events *restarted = events_new(c, "recon", 0);
+	struct json_object *last = NULL;
+	cr_assert_eq(events_post(restarted, parent, EVENT_WARNING, "HookFailed", "exit 1", &last, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(json_object_get_int(at(last, "count")), 7, "%s", json_object_to_json_string(last));
+	cr_assert_eq(events_post(w1, parent, EVENT_WARNING, "HookFailed", "exit 2", NULL, &err), 0, "%s", err.msg);
+
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	struct json_object *list = get(path), *items = at(list, "items");
+	int series = 0, others = 0;
+	long count = 0;
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		struct json_object *it = json_object_array_get_idx(items, i);
+		if (strcmp(str(it, "involvedObject.uid"), str(parent, "metadata.uid")) || strcmp(str(it, "reason"), "HookFailed"))
+			continue;
+		if (!strcmp(str(it, "message"), "exit 1")) {
+			series++;
+			count = json_object_get_int(at(it, "count"));
+		} else {
+			others++;
+		}
+	}
+	cr_assert_eq(series, 1, "one Event object for the series");
+	cr_assert_eq(count, 7, "every post counted");
+	cr_assert_eq(others, 1, "another message is another series");
+	json_object_put(list);
+	json_object_put(last);
+	events_free(&w1);
+	events_free(&w2);
+	events_free(&restarted);
 	json_object_put(parent);
 }

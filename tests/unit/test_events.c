@@ -36,22 +36,32 @@ Test(events, keys_differ_in_every_part)
 		free(keys[i]);
 }
 
-Test(events, names_are_unique_and_valid)
+/* Every worker names the Event of one (object, type, reason, message) the
+ * same: they all count into one series. */
+Test(events, names_are_deterministic_and_valid)
 {
-	char *a = events_name("site"), *b = events_name("site");
+	char *a = events_name("site", "uid-1", "Warning", "HookFailed", "exit 1");
+	char *b = events_name("site", "uid-1", "Warning", "HookFailed", "exit 1");
 	cr_assert_not_null(a);
+	cr_assert_str_eq(a, b, "the same for the same Event");
 	cr_assert_eq(strlen(a), strlen("site.") + 16);
 	cr_assert_eq(strncmp(a, "site.", 5), 0);
 	for (const char *p = a + 5; *p; p++)
 		cr_assert(strchr("0123456789abcdef", *p), "%s", a);
-	cr_assert_str_neq(a, b);
+	const char *other[][4] = {{"uid-2", "Warning", "HookFailed", "exit 1"}, {"uid-1", "Normal", "HookFailed", "exit 1"},
+				  {"uid-1", "Warning", "ApplyFailed", "exit 1"}, {"uid-1", "Warning", "HookFailed", "exit 2"}};
+	for (size_t i = 0; i < sizeof(other) / sizeof(*other); i++) {
+		char *c = events_name("site", other[i][0], other[i][1], other[i][2], other[i][3]);
+		cr_assert_str_neq(a, c, "differs with part %zu", i);
+		free(c);
+	}
 	free(a);
 	free(b);
 
 	char longname[254];
 	memset(longname, 'x', 253);
 	longname[253] = '\0';
-	char *l = events_name(longname);
+	char *l = events_name(longname, "u", "Normal", "Created", "created ConfigMap/x");
 	cr_assert_eq(strlen(l), 253);
 	cr_assert_eq(l[253 - 17], '.');
 	free(l);
