@@ -1,0 +1,64 @@
+# Helpers of the reconcile-safety tests (tests/e2e/test_ownership.sh,
+# test_convergence.sh, test_status_rules.sh, test_cluster_scoped.sh), sourced
+# after tests/e2e/lib.sh. An empty NS means a cluster-scoped object.
+SAFETY_DATA=$E2E_REPO/tests/e2e/data/safety
+GROUP=safety.e2e.coxswain.io
+
+ns_flag() { [[ -z $1 ]] || printf -- '-n\n%s\n' "$1"; }
+# get KIND NS NAME JSONPATH: one field of an object.
+get() {
+	local args
+	mapfile -t args < <(ns_flag "$2")
+	admin get "$1" "$3" "${args[@]}" -o jsonpath="$4"
+}
+# cond KIND NS NAME TYPE: "status/reason" of that condition.
+cond() { get "$1" "$2" "$3" "{.status.conditions[?(@.type==\"$4\")].status}/{.status.conditions[?(@.type==\"$4\")].reason}"; }
+synced() { cond "$1" "$2" "$3" Synced; }
+synced_message() { get "$1" "$2" "$3" '{.status.conditions[?(@.type=="Synced")].message}'; }
+uid_of() { get "$1" "$2" "$3" '{.metadata.uid}'; }
+# events KIND NAME TYPE: "reason: message" of the Events of that type about
+# the object (any namespace), one a line.
+events() {
+	admin get events -A --field-selector "involvedObject.kind=$1,involvedObject.name=$2,type=$3" \
+		-o go-template='{{range .items}}{{.reason}}: {{.message}}{{"\n"}}{{end}}'
+}
+warnings() { events "$1" "$2" Warning; }
+# event_total KIND NAME REASON: the Warning Events of that reason, counts summed.
+event_total() {
+	admin get events -A --field-selector "involvedObject.kind=$1,involvedObject.name=$2,reason=$3" \
+		-o go-template='{{range .items}}{{.count}}{{"\n"}}{{end}}' | awk '{n += ($1 > 0 ? $1 : 1)} END {print n + 0}'
+}
+# reconciles KEY: how many "reconciled" lines the coxswain log has for KEY
+# (controller/namespace/name, or controller/name for a cluster-scoped parent).
+reconciles() { grep -c "msg=\"reconciled\" key=$1 " "$E2E_WORK/coxswain.log" || true; }
+at_least() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}' || { echo "got \"$v\", want >= $1"; return 1; }; }
+at_most() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v <= n)}' || { echo "got \"$v\", want <= $1"; return 1; }; }
+# more_reconciles SECONDS N KEY...: waits (a test point) until each KEY has
+# been reconciled N more times than now: positive evidence that coxswain has
+# looked at it again, for checks that nothing changed.
+more_reconciles() {
+	local limit=$1 n=$2 key
+	shift 2
+	local want=()
+	for key in "$@"; do want+=("$key" $(($(reconciles "$key") + n))); done
+	all_reconciled() {
+		local i
+		for ((i = 0; i < ${#want[@]}; i += 2)); do
+			at_least "${want[i + 1]}" reconciles "${want[i]}" >/dev/null ||
+				{ echo "${want[i]}: $(reconciles "${want[i]}") reconciles, want ${want[i + 1]}"; return 1; }
+		done
+	}
+	eventually "$limit" "coxswain reconciles $* $n more times" all_reconciled
+}
+metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
+log_has() { grep -q -- "$1" "$E2E_WORK/coxswain.log"; }
+# render SOURCE: the test's config (with @NS...@ replaced by sed expressions
+# given as further arguments) with this run's endpoint and ports.
+render() {
+	local src=$1
+	shift
+	sed "$@" "$src" >"$E2E_WORK/template.yaml"
+	write_config "$E2E_WORK/template.yaml" "$E2E_WORK/coxswain.yaml"
+}
+# keep_log NAME: the whole coxswain log next to the TAP log.
+keep_log() { [[ ! -d $E2E_BUILD/tests/e2e ]] || cp "$E2E_WORK/coxswain.log" "$E2E_BUILD/tests/e2e/$1.coxswain.txt"; }
