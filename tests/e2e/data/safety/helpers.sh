@@ -57,7 +57,7 @@ log_has() { grep -q -- "$1" "$E2E_WORK/coxswain.log"; }
 render() {
 	local src=$1
 	shift
-	sed "$@" "$src" >"$E2E_WORK/template.yaml"
+	sed -e '' "$@" "$src" >"$E2E_WORK/template.yaml"
 	write_config "$E2E_WORK/template.yaml" "$E2E_WORK/coxswain.yaml"
 }
 # keep_log NAME: the whole coxswain log next to the TAP log.
