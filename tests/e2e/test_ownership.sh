@@ -68,7 +68,7 @@ eventually 30 "the second Claim is Synced=False, ChildConflict" equals False/Chi
 check "the message names the child" names "ConfigMap[/ ]shared" claim "$NS" second
 check "the message names the owner's kind and name" names "Claim[/ ]first" claim "$NS" second
 check "the message gives the owner's uid" contains "$FIRST_UID" synced_message claim "$NS" second
-eventually 30 "a Warning Event ChildConflict about the second Claim" contains "ChildConflict: " warnings Claim second
+eventually 30 "a Warning Event ChildConflict about the second Claim" contains "ChildConflict: " warnings Claim "$NS" second
 eventually 30 "the second Claim's other child is applied" equals second cm_field "$NS" second-own '{.data.owner}'
 SHARED_RV=$(cm_field "$NS" shared '{.metadata.resourceVersion}')
 SHARED_WRITES=$(writes_to "$NS" shared)
@@ -91,7 +91,7 @@ check "a Claim names admin-made, and a ConfigMap of its own" claim "$NS" taker "
 eventually 30 "it is Synced=False, ChildConflict" equals False/ChildConflict synced claim "$NS" taker
 check "the message names the child" names "ConfigMap[/ ]admin-made" claim "$NS" taker
 check "the message says how to opt in (adoptOrphans)" contains "adoptOrphans" synced_message claim "$NS" taker
-eventually 30 "a Warning Event ChildConflict about it" contains "ChildConflict: " warnings Claim taker
+eventually 30 "a Warning Event ChildConflict about it" contains "ChildConflict: " warnings Claim "$NS" taker
 eventually 30 "its own child is applied" equals hook cm_field "$NS" taker-own '{.data.owner}'
 more_reconciles 60 3 "claims/$NS/taker"
 check "admin-made is untouched (data, labels, ownerReferences, resourceVersion)" equals "$ADMIN_MADE" what_admin_made

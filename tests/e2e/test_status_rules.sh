@@ -84,8 +84,8 @@ eventually 30 "/readyz answers ok once the caches synced" equals ok health ready
 
 # ---- a status write the API server refuses
 check "a Strict whose hook answers phase C (not in the enum)" parent Strict "$NS" s1 '{"children":[],"status":{"phase":"C"}}'
-eventually 30 "a Warning Event StatusWriteFailed" contains "StatusWriteFailed: " warnings Strict s1
-check "its message is the API server's" contains 'Unsupported value: "C"' warnings Strict s1
+eventually 30 "a Warning Event StatusWriteFailed" contains "StatusWriteFailed: " warnings Strict "$NS" s1
+check "its message is the API server's" contains 'Unsupported value: "C"' warnings Strict "$NS" s1
 check "coxswain logs the failed write" grep -q 'Unsupported value' "$E2E_WORK/coxswain.log"
 eventually 30 "it counts as a reconcile error (controller_runtime_reconcile_errors_total)" \
 	at_least 1 metric 'controller_runtime_reconcile_errors_total{controller="stricts"}'

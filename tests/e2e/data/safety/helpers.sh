@@ -16,17 +16,39 @@ cond() { get "$1" "$2" "$3" "{.status.conditions[?(@.type==\"$4\")].status}/{.st
 synced() { cond "$1" "$2" "$3" Synced; }
 synced_message() { get "$1" "$2" "$3" '{.status.conditions[?(@.type=="Synced")].message}'; }
 uid_of() { get "$1" "$2" "$3" '{.metadata.uid}'; }
-# events KIND NAME TYPE: "reason: message" of the Events of that type about
-# the object (any namespace), one a line.
+# ev_scope NS: where to look for Events about an object in NS (all
+# namespaces for a cluster-scoped one).
+ev_scope() { if [[ -z $1 ]]; then echo -A; else printf -- '-n\n%s\n' "$1"; fi; }
+# events KIND NS NAME TYPE: "reason: message" of the Events of that type about
+# the object, one a line.
 events() {
-	admin get events -A --field-selector "involvedObject.kind=$1,involvedObject.name=$2,type=$3" \
+	local scope
+	mapfile -t scope < <(ev_scope "$2")
+	admin get events "${scope[@]}" --field-selector "involvedObject.kind=$1,involvedObject.name=$3,type=$4" \
 		-o go-template='{{range .items}}{{.reason}}: {{.message}}{{"\n"}}{{end}}'
 }
-warnings() { events "$1" "$2" Warning; }
-# event_total KIND NAME REASON: the Warning Events of that reason, counts summed.
+warnings() { events "$1" "$2" "$3" Warning; }
+# event_total KIND NS NAME REASON: the Events of that reason, counts summed.
 event_total() {
-	admin get events -A --field-selector "involvedObject.kind=$1,involvedObject.name=$2,reason=$3" \
+	local scope
+	mapfile -t scope < <(ev_scope "$2")
+	admin get events "${scope[@]}" --field-selector "involvedObject.kind=$1,involvedObject.name=$3,reason=$4" \
 		-o go-template='{{range .items}}{{.count}}{{"\n"}}{{end}}' | awk '{n += ($1 > 0 ? $1 : 1)} END {print n + 0}'
+}
+# said_once KIND NS NAME REASON: the Events of that reason about the object
+# count 1 or 2 in all: said once, not on every sync (once per worker process
+# at worst, while Events are de-duplicated per worker: issue 9, part 5). The
+# Events are shown if not.
+said_once() {
+	local n scope
+	n=$(event_total "$@")
+	((n >= 1 && n <= 2)) || {
+		mapfile -t scope < <(ev_scope "$2")
+		echo "$n Events $4 (count summed), want 1 or 2:"
+		admin get events "${scope[@]}" --field-selector "involvedObject.kind=$1,involvedObject.name=$3,reason=$4" \
+			-o go-template='{{range .items}}{{.metadata.name}} count={{.count}} {{.reportingInstance}}: {{.message}}{{"\n"}}{{end}}'
+		return 1
+	}
 }
 # reconciles KEY: how many "reconciled" lines the coxswain log has for KEY
 # (controller/namespace/name, or controller/name for a cluster-scoped parent).
