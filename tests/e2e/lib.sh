@@ -153,3 +153,21 @@ done_testing() {
 	echo "# $((E2E_TESTS - E2E_FAILED)) passed, $E2E_FAILED failed"
 	((E2E_FAILED == 0))
 }
+
+# operator_write_log [NAMESPACE]: the write requests (create, update, patch,
+# delete, deletecollection) the operator identity has sent so far, one
+# "verb requestURI code" a line, from the API server's audit log
+# (COXSWAIN_AUDIT_LOG, written by tests/cluster/up): an independent count of
+# what coxswain writes. Leases (leader election) and dry runs are left out;
+# with NAMESPACE, only requests for objects in it.
+operator_write_log() {
+	: "${COXSWAIN_AUDIT_LOG:?the fixture has no audit log: restart it (tests/cluster/down, tests/cluster/up)}"
+	jq -rR --arg ns "${1:-}" 'fromjson? | select(.stage == "ResponseComplete"
+		and .user.username == "system:serviceaccount:coxswain-system:coxswain"
+		and (.verb | IN("create", "update", "patch", "delete", "deletecollection"))
+		and .objectRef.resource != "leases" and (.requestURI | contains("dryRun=") | not)
+		and ($ns == "" or .objectRef.namespace == $ns))
+		| "\(.verb) \(.requestURI) \(.responseStatus.code)"' "$COXSWAIN_AUDIT_LOG"
+}
+# operator_writes [NAMESPACE]: how many of them.
+operator_writes() { operator_write_log "$@" | wc -l; }
