@@ -13,6 +13,7 @@
 #include "jsonget.h"
 #include "kclient.h"
 #include "log.h"
+#include "pathlist.h"
 
 /* One kind's answer. */
 struct entry {
@@ -131,25 +132,6 @@ int crdschema_lookup(struct crdschema *s, const struct kresource *r, int64_t now
 
 /* ---- pruning ---- */
 
-struct drops {
-	char *buf;
-	size_t len, used, n;
-};
-
-static void drop(struct drops *d, const char *path)
-{
-	d->n++;
-	if (!d->buf || !d->len || d->used + 4 >= d->len)
-		return;
-	int k = snprintf(d->buf + d->used, d->len - d->used, "%s%s", d->n > 1 ? "; " : "", path);
-	if (k < 0 || (size_t)k >= d->len - d->used) {
-		memcpy(d->buf + d->len - 4, "...", 4);
-		d->used = d->len;
-	} else {
-		d->used += (size_t)k;
-	}
-}
-
 static struct json_object *copy(struct json_object *v)
 {
 	struct json_object *out = NULL;
@@ -159,7 +141,7 @@ static struct json_object *copy(struct json_object *v)
 }
 
 static struct json_object *prune(struct json_object *schema, struct json_object *value, const char *path,
-				 struct drops *d, bool *oom)
+				 struct pathlist *d, bool *oom)
 {
 	if (json_object_is_type(value, json_type_array)) {
 		struct json_object *items = jsonget(schema, "items"), *out = json_object_new_array();
@@ -202,7 +184,7 @@ static struct json_object *prune(struct json_object *schema, struct json_object 
 		else
 			keep = false;
 		if (!keep) {
-			drop(d, sub);
+			pathlist_add(d, sub);
 			continue;
 		}
 		if ((val && !kept) || json_object_object_add(out, key, kept))
@@ -214,9 +196,8 @@ static struct json_object *prune(struct json_object *schema, struct json_object 
 struct json_object *crdschema_prune(struct json_object *schema, struct json_object *value, const char *prefix,
 				    char *dropped, size_t len, size_t *n_dropped)
 {
-	struct drops d = {.buf = dropped, .len = len};
-	if (dropped && len)
-		dropped[0] = '\0';
+	struct pathlist d;
+	pathlist_init(&d, dropped, len);
 	bool oom = false;
 	struct json_object *out = prune(schema, value, prefix, &d, &oom);
 	if (n_dropped)

@@ -11,6 +11,7 @@
 
 #include "jsonget.h"
 #include "jsonhash.h"
+#include "pathlist.h"
 
 struct slot {
 	char uid[64];                  /* "" = empty; uids are 36 characters */
@@ -100,26 +101,7 @@ bool statusmemo_settled(struct statusmemo *m, const char *uid, struct json_objec
 	       !strcmp(s->want, w) && !strcmp(s->stored, c);
 }
 
-struct paths {
-	char *buf;
-	size_t len, used, n;
-};
-
-static void add_path(struct paths *p, const char *path)
-{
-	p->n++;
-	if (p->used + 4 >= p->len)
-		return;
-	int k = snprintf(p->buf + p->used, p->len - p->used, "%s%s", p->n > 1 ? "; " : "", path);
-	if (k < 0 || (size_t)k >= p->len - p->used) {
-		memcpy(p->buf + p->len - 4, "...", 4);
-		p->used = p->len;
-	} else {
-		p->used += (size_t)k;
-	}
-}
-
-static void walk(struct json_object *want, struct json_object *stored, const char *prefix, struct paths *p)
+static void walk(struct json_object *want, struct json_object *stored, const char *prefix, struct pathlist *p)
 {
 	json_object_object_foreach(want, key, val) {
 		char path[512];
@@ -128,7 +110,7 @@ static void walk(struct json_object *want, struct json_object *stored, const cha
 		if (!val)
 			continue;
 		if (!json_object_object_get_ex(stored, key, &have) || !have)
-			add_path(p, path);
+			pathlist_add(p, path);
 		else if (json_object_is_type(val, json_type_object) && json_object_is_type(have, json_type_object))
 			walk(val, have, path, p);
 	}
@@ -137,9 +119,8 @@ static void walk(struct json_object *want, struct json_object *stored, const cha
 size_t statusmemo_dropped(struct json_object *want, struct json_object *stored, const char *prefix, char *buf,
 			  size_t len)
 {
-	struct paths p = {.buf = buf, .len = len};
-	if (len)
-		buf[0] = '\0';
+	struct pathlist p;
+	pathlist_init(&p, buf, len);
 	if (json_object_is_type(want, json_type_object))
 		walk(want, json_object_is_type(stored, json_type_object) ? stored : NULL, prefix, &p);
 	return p.n;
