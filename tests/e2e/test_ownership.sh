@@ -30,6 +30,8 @@ check "the Claim CRD is established" admin wait --for=condition=Established --ti
 check "the operator identity can watch Claims" equals yes can_i watch claims.$GROUP -A
 namespace "$NS"
 namespace "$ADOPT_NS"
+grant_secrets "$NS"
+grant_secrets "$ADOPT_NS"
 
 # cm NAME OWNER: a ConfigMap child, as JSON.
 cm() { printf '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s"},"data":{"owner":"%s"}}' "$1" "$2"; }
