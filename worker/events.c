@@ -201,6 +201,22 @@ char *events_name(const char *parent_name, const char *uid, const char *type, co
 	return asprintf(&name, "%.*s.%.16s", (int)len, parent_name, hash + strlen("sha256:")) < 0 ? NULL : name;
 }
 
+void events_cut_message(const char *message, char out[static EVENTS_MESSAGE_MAX + 1])
+{
+	size_t len = strlen(message);
+	if (len <= EVENTS_MESSAGE_MAX) {
+		memcpy(out, message, len + 1);
+		return;
+	}
+	/* Back off UTF-8 continuation bytes (10xxxxxx): the cut falls before the
+	 * character it would have split. */
+	size_t keep = EVENTS_MESSAGE_MAX - 3;
+	while (keep > 0 && ((unsigned char)message[keep] & 0xc0) == 0x80)
+		keep--;
+	memcpy(out, message, keep);
+	memcpy(out + keep, "...", 4);
+}
+
 /* ---- posting ---- */
 
 struct events {
@@ -388,12 +404,7 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 	if (!ns)
 		ns = "default"; /* where Events about cluster-scoped objects go */
 	char msg[EVENTS_MESSAGE_MAX + 1];
-	if (strlen(message) > EVENTS_MESSAGE_MAX) {
-		memcpy(msg, message, EVENTS_MESSAGE_MAX - 3);
-		memcpy(msg + EVENTS_MESSAGE_MAX - 3, "...", 4);
-	} else {
-		snprintf(msg, sizeof(msg), "%s", message);
-	}
+	events_cut_message(message, msg);
 	char *key = events_key(uid, type, reason, msg);
 	if (!key)
 		return cx_err_set(err, -ENOMEM, "out of memory");

@@ -81,6 +81,11 @@ char *events_key(const char *uid, const char *type, const char *reason, const ch
 char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason,
 		  const char *message);
 
+/* message as the Event holds it, into out: whole when it fits in
+ * EVENTS_MESSAGE_MAX bytes, otherwise cut on a UTF-8 character boundary and
+ * ended with "...". Names and keys are made from this, the stored message. */
+void events_cut_message(const char *message, char out[static EVENTS_MESSAGE_MAX + 1]);
+
 /* An LRU map from dedup keys to the Event last written for them. */
 struct event_cache;
 

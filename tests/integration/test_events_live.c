@@ -3,7 +3,8 @@
  * still one (object, type, reason, message) is one Event object whose count
  * is every post, whoever posted it, across restarts (a fresh struct events),
  * when two workers post at the same moment, and after the Event expired on
- * the server. The name stays valid for the longest parent names. */
+ * the server. The name stays valid for the longest parent names, and a long
+ * message is stored as it was cut. */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -271,6 +272,21 @@ Test(events_live, the_longest_names_and_messages_work)
 	cr_assert_eq(f.objects, 1);
 	cr_assert_eq(f.count, 2);
 	cr_assert_leq(strlen(f.name), 253);
+
+	/* Cut on a character: the server stores exactly the message hashed. */
+	char wide[EVENTS_MESSAGE_MAX * 2];
+	size_t n = 0;   /* characters at even offsets: byte EVENTS_MESSAGE_MAX - 3 is inside one */
+	while (n + 2 < sizeof(wide)) {
+		memcpy(wide + n, "\xc3\xa9", 2);
+		n += 2;
+	}
+	wide[n] = '\0';
+	post(w1, parent, wide, 1);
+	post(w2, parent, wide, 2);
+	events_cut_message(wide, stored);
+	f = series(parent, "HookFailed", stored);
+	cr_assert_eq(f.objects, 1, "the server stores the message as cut");
+	cr_assert_eq(f.count, 2);
 	events_free(&w1);
 	events_free(&w2);
 	json_object_put(parent);
