@@ -16,7 +16,8 @@
  * (count + 1, lastTimestamp) with the resourceVersion it knows as a
  * precondition. When another worker bumped it meanwhile (409), or created it
  * first (AlreadyExists), the Event is read and bumped from what the server
- * has, so no count is lost and no second series starts. The API server keeps
+ * has (a few attempts, a random pause of a few milliseconds between them),
+ * so no count is lost and no second series starts. The API server keeps
  * an Event for an hour after its last write: a PATCH answered 404 creates
  * it anew.
  *
