@@ -201,6 +201,22 @@ char *events_name(const char *parent_name, const char *uid, const char *type, co
 	return asprintf(&name, "%.*s.%.16s", (int)len, parent_name, hash + strlen("sha256:")) < 0 ? NULL : name;
 }
 
+void events_cut_message(const char *message, char out[static EVENTS_MESSAGE_MAX + 1])
+{
+	size_t len = strlen(message);
+	if (len <= EVENTS_MESSAGE_MAX) {
+		memcpy(out, message, len + 1);
+		return;
+	}
+	/* Back off UTF-8 continuation bytes (10xxxxxx): the cut falls before the
+	 * character it would have split. */
+	size_t keep = EVENTS_MESSAGE_MAX - 3;
+	while (keep > 0 && ((unsigned char)message[keep] & 0xc0) == 0x80)
+		keep--;
+	memcpy(out, message, keep);
+	memcpy(out + keep, "...", 4);
+}
+
 /* ---- posting ---- */
 
 struct events {
@@ -210,7 +226,10 @@ struct events {
 	char host[256];
 	struct event_cache *cache;
 	time_t (*now)(void);
+	unsigned seed;   /* for bump_live's jitter */
 };
+
+#define BUMP_ATTEMPTS 6
 
 static time_t real_now(void)
 {
@@ -224,6 +243,7 @@ struct events *events_new(struct kclient *c, const char *controller, size_t capa
 		return NULL;
 	e->c = c;
 	e->now = real_now;
+	e->seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)(uintptr_t)e;
 	e->controller = strdup(controller);
 	e->cache = event_cache_new(capacity ? capacity : EVENTS_DEFAULT_CAPACITY);
 	if (!e->controller || !e->cache) {
@@ -333,16 +353,22 @@ static int bump(struct events *e, const char *ns, const char *name, long count, 
 
 /* Bumps Event name from what the server has (another worker wrote it):
  * reads it, then PATCHes its count + 1 under its resourceVersion, again
- * when a third writer slips in between. Fills *count and rv (64 bytes) with
- * the result. -ENOENT when it is gone. */
+ * when a third writer slips in between. Between attempts it waits a random
+ * few milliseconds (more each time, BUMP_ATTEMPTS of them at most: under
+ * 0.2 s in all): a worker that knows the resourceVersion writes with one
+ * request, and without the jitter a worker that must read first can lose
+ * every round to it. Fills *count and rv (64 bytes) with the result.
+ * -ENOENT when it is gone; -EAGAIN when every attempt lost. */
 static int bump_live(struct events *e, const char *ns, const char *name, const char *when, long *count, char *rv,
 		     struct json_object **out, struct cx_err *err)
 {
 	char path[1024];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, name);
 	int r = -EAGAIN;
-	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++) {
+	for (int attempt = 0; attempt < BUMP_ATTEMPTS && r == -EAGAIN; attempt++) {
 		struct json_object *live = NULL, *bumped = NULL;
+		if (attempt)
+			usleep((useconds_t)(rand_r(&e->seed) % (10000u * (unsigned)attempt)));
 		cx_err_clear(err);
 		if ((r = kclient_get(e->c, path, &live, err)))
 			return r;
@@ -378,12 +404,7 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 	if (!ns)
 		ns = "default"; /* where Events about cluster-scoped objects go */
 	char msg[EVENTS_MESSAGE_MAX + 1];
-	if (strlen(message) > EVENTS_MESSAGE_MAX) {
-		memcpy(msg, message, EVENTS_MESSAGE_MAX - 3);
-		memcpy(msg + EVENTS_MESSAGE_MAX - 3, "...", 4);
-	} else {
-		snprintf(msg, sizeof(msg), "%s", message);
-	}
+	events_cut_message(message, msg);
 	char *key = events_key(uid, type, reason, msg);
 	if (!key)
 		return cx_err_set(err, -ENOMEM, "out of memory");

@@ -16,7 +16,8 @@
  * (count + 1, lastTimestamp) with the resourceVersion it knows as a
  * precondition. When another worker bumped it meanwhile (409), or created it
  * first (AlreadyExists), the Event is read and bumped from what the server
- * has, so no count is lost and no second series starts. The API server keeps
+ * has (a few attempts, a random pause of a few milliseconds between them),
+ * so no count is lost and no second series starts. The API server keeps
  * an Event for an hour after its last write: a PATCH answered 404 creates
  * it anew.
  *
@@ -80,6 +81,11 @@ char *events_key(const char *uid, const char *type, const char *reason, const ch
  * it within 253 characters. Owned; NULL when out of memory. */
 char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason,
 		  const char *message);
+
+/* message as the Event holds it, into out: whole when it fits in
+ * EVENTS_MESSAGE_MAX bytes, otherwise cut on a UTF-8 character boundary and
+ * ended with "...". Names and keys are made from this, the stored message. */
+void events_cut_message(const char *message, char out[static EVENTS_MESSAGE_MAX + 1]);
 
 /* An LRU map from dedup keys to the Event last written for them. */
 struct event_cache;

@@ -138,3 +138,88 @@ Test(event_cache, stays_bounded_under_churn)
 	}
 	event_cache_free(&c);
 }
+
+/* A DNS subdomain (RFC 1123), as the API server checks metadata.name:
+ * at most 253 characters, labels of [a-z0-9-] joined by '.', each starting
+ * and ending with a letter or digit. */
+static bool dns_subdomain(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		bool edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
+		if (ch == '.' ? edge : !alnum && (ch != '-' || edge))
+			return false;
+	}
+	return true;
+}
+
+/* The longest parent names, whatever the cut falls on ('.', '-', "--"),
+ * give a valid name of at most 253 characters, one per Event. */
+Test(events, names_of_the_longest_parents_are_dns_subdomains)
+{
+	/* The parent's characters 234 and 235 (its name is cut to 236). */
+	const char *cuts[] = {"qq", "q.", "q-", "--", ".q", "-q"};
+	for (size_t k = 0; k < sizeof(cuts) / sizeof(*cuts); k++) {
+		char parent[254];
+		for (size_t i = 0; i < 253; i++)
+			parent[i] = i % 50 == 49 ? '.' : 'a' + (char)(i % 26);
+		parent[233] = parent[236] = 'q';
+		memcpy(parent + 234, cuts[k], 2);
+		parent[253] = '\0';
+		cr_assert(dns_subdomain(parent), "the test's parent %s", parent);
+		char *a = events_name(parent, "u", "Warning", "HookFailed", "exit 1");
+		char *b = events_name(parent, "u", "Warning", "HookFailed", "exit 2");
+		cr_assert_not_null(a);
+		cr_assert(dns_subdomain(a), "cut %s: %s", cuts[k], a);
+		cr_assert_str_neq(a, b);
+		free(a);
+		free(b);
+	}
+	cr_assert_not(dns_subdomain("a-.b"));
+	cr_assert_not(dns_subdomain("a..b"));
+	cr_assert_not(dns_subdomain("a.b-"));
+}
+
+/* A message longer than EVENTS_MESSAGE_MAX is cut, with "...", on a UTF-8
+ * character's boundary (the API server would store a broken character as
+ * U+FFFD); shorter ones are kept whole. */
+Test(events, long_messages_are_cut_on_a_character)
+{
+	char out[EVENTS_MESSAGE_MAX + 1];
+	events_cut_message("exit 1", out);
+	cr_assert_str_eq(out, "exit 1");
+
+	char exact[EVENTS_MESSAGE_MAX + 1];
+	memset(exact, 'm', EVENTS_MESSAGE_MAX);
+	exact[EVENTS_MESSAGE_MAX] = '\0';
+	events_cut_message(exact, out);
+	cr_assert_str_eq(out, exact, "exactly EVENTS_MESSAGE_MAX bytes are kept");
+
+	for (size_t shift = 0; shift < 4; shift++) {
+		/* "é" is 2 bytes, "€" 3, "𝄞" 4; shift moves the boundaries. */
+		const char *chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9d\x84\x9e"};
+		for (size_t c = 0; c < 3; c++) {
+			char msg[3 * EVENTS_MESSAGE_MAX];
+			size_t n = shift;
+			memset(msg, 'a', shift);
+			while (n + strlen(chars[c]) < sizeof(msg) - 1) {
+				memcpy(msg + n, chars[c], strlen(chars[c]));
+				n += strlen(chars[c]);
+			}
+			msg[n] = '\0';
+			events_cut_message(msg, out);
+			size_t len = strlen(out);
+			cr_assert_leq(len, EVENTS_MESSAGE_MAX);
+			cr_assert_geq(len, EVENTS_MESSAGE_MAX - 3);
+			cr_assert_str_eq(out + len - 3, "...");
+			cr_assert_eq(strncmp(out, msg, len - 3), 0, "a prefix of the message");
+			/* The prefix ends where a character starts in the message. */
+			cr_assert_neq((unsigned char)msg[len - 3] & 0xc0, 0x80, "shift %zu char %zu: cut inside a character",
+				      shift, c);
+		}
+	}
+}
