@@ -28,6 +28,7 @@ struct crdschema {
 	struct kclient *c;
 	int64_t ttl_ms;
 	struct entry *entries;       /* a few kinds per worker: a list is enough */
+	struct json_object *keep_all; /* {"x-kubernetes-preserve-unknown-fields": true} */
 };
 
 struct crdschema *crdschema_new(struct kclient *c, int64_t ttl_ms)
@@ -35,6 +36,11 @@ struct crdschema *crdschema_new(struct kclient *c, int64_t ttl_ms)
 	struct crdschema *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->keep_all = json_tokener_parse("{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}");
+	if (!s->keep_all) {
+		free(s);
+		return NULL;
+	}
 	s->c = c;
 	s->ttl_ms = ttl_ms > 0 ? ttl_ms : CRDSCHEMA_DEFAULT_TTL_MS;
 	return s;
@@ -50,6 +56,7 @@ void crdschema_free(struct crdschema **sp)
 		json_object_put(e->crd);
 		free(e);
 	}
+	json_object_put((*sp)->keep_all);
 	free(*sp);
 	*sp = NULL;
 }
@@ -111,23 +118,46 @@ int crdschema_lookup(struct crdschema *s, const struct kresource *r, int64_t now
 	if (!e->crd)
 		return 0;
 	out->is_crd = true;
-	struct json_object *versions = jsonget(jsonget(e->crd, "spec"), "versions");
-	struct json_object *root = NULL;
+	struct json_object *versions = jsonget(jsonget(e->crd, "spec"), "versions"), *version = NULL;
 	for (size_t i = 0; json_object_is_type(versions, json_type_array) && i < json_object_array_length(versions);
 	     i++) {
 		struct json_object *v = json_object_array_get_idx(versions, i);
 		const char *name = jsonget_string(v, "name");
 		if (name && !strcmp(name, r->version))
-			root = jsonget(jsonget(v, "schema"), "openAPIV3Schema");
+			version = v;
 	}
+	if (!version) {
+		/* Discovery serves the version and the CRD does not list it: the
+		 * cached CRD is stale. Read it again next time. */
+		e->fetched = false;
+		out->is_crd = false;
+		return cx_err_set(err, -ESTALE, "the CRD %s.%s has no version %s in spec.versions (changed since "
+				  "discovery?)", r->resource, r->group, r->version);
+	}
+	out->has_status_subresource = jsonget(jsonget(version, "subresources"), "status") != NULL;
+	struct json_object *root = jsonget(jsonget(version, "schema"), "openAPIV3Schema");
 	struct json_object *status = jsonget(jsonget(root, "properties"), "status");
 	if (status) {
 		out->status_schema = status;
-	} else if (is_true(jsonget(root, "x-kubernetes-preserve-unknown-fields")) || !root) {
+		out->keep_all = is_true(jsonget(status, "x-kubernetes-preserve-unknown-fields")) &&
+				!jsonget(status, "properties") && !jsonget(status, "additionalProperties");
+	} else if (!root || is_true(jsonget(root, "x-kubernetes-preserve-unknown-fields"))) {
 		/* No schema at all is what a CRD could have before v1: keep all. */
+		out->status_schema = s->keep_all;
 		out->keep_all = true;
 	}
 	return 0;
+}
+
+void crdschema_invalidate(struct crdschema *s, const struct kresource *r)
+{
+	if (!s || !r || !r->group)
+		return;
+	char key[512];
+	snprintf(key, sizeof(key), "%s.%s/%s", r->resource, r->group, r->version);
+	struct entry *e = find(s, key);
+	if (e)
+		e->fetched = false;
 }
 
 /* ---- pruning ---- */
@@ -140,55 +170,144 @@ static struct json_object *copy(struct json_object *v)
 	return json_object_deep_copy(v, &out, NULL) ? NULL : out;
 }
 
-static struct json_object *prune(struct json_object *schema, struct json_object *value, const char *path,
-				 struct pathlist *d, bool *oom)
+/* The fields of an ObjectMeta: the API server decodes an embedded
+ * resource's metadata into one, so any other key there is dropped. */
+static const char *const object_meta_fields[] = {
+	"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+	"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+	"ownerReferences", "finalizers", "managedFields", NULL,
+};
+
+static bool is_meta_field(const char *key)
 {
+	return !strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "metadata");
+}
+
+struct walk {
+	struct pathlist *d;
+	bool oom;
+};
+
+static struct json_object *prune(struct json_object *schema, struct json_object *value, const char *path,
+				 struct walk *w, int depth, bool skip);
+
+static void sub_path(char *sub, size_t len, const char *path, const char *key)
+{
+	if (snprintf(sub, len, "%s.%s", path, key) >= (int)len && len > 4)
+		strcpy(sub + len - 4, "...");
+}
+
+/* An embedded resource's metadata: its ObjectMeta fields, nothing else. */
+static struct json_object *embedded_metadata(struct json_object *meta, const char *path, struct walk *w)
+{
+	if (!json_object_is_type(meta, json_type_object))
+		return copy(meta);
+	struct json_object *out = json_object_new_object();
+	if (!out) {
+		w->oom = true;
+		return NULL;
+	}
+	json_object_object_foreach(meta, key, val) {
+		bool known = false;
+		for (const char *const *f = object_meta_fields; *f && !known; f++)
+			known = !strcmp(*f, key);
+		if (!known) {
+			char sub[512];
+			sub_path(sub, sizeof(sub), path, key);
+			pathlist_add(w->d, sub);
+			continue;
+		}
+		struct json_object *kept = copy(val);
+		if ((val && !kept) || json_object_object_add(out, key, kept))
+			w->oom = true;
+	}
+	return out;
+}
+
+/* One field of an object under schema: its pruned copy in *kept, or false
+ * when the server drops it. preserving: the object's schema preserves
+ * unknown fields (the server's skipPrune). */
+static bool field(struct json_object *schema, const char *key, struct json_object *val, const char *path,
+		  bool preserving, struct walk *w, int depth, struct json_object **kept)
+{
+	char sub[512];
+	sub_path(sub, sizeof(sub), path, key);
+	struct json_object *props = jsonget(schema, "properties"), *prop = jsonget(props, key);
+	struct json_object *addl = NULL;
+	bool has_addl = schema && json_object_object_get_ex(schema, "additionalProperties", &addl);
+	*kept = NULL;
+	if (is_true(jsonget(schema, "x-kubernetes-embedded-resource")) && is_meta_field(key)) {
+		*kept = !strcmp(key, "metadata") ? embedded_metadata(val, sub, w) : copy(val);
+	} else if (prop) {
+		*kept = prune(prop, val, sub, w, depth + 1, false);
+	} else if (has_addl) {
+		/* additionalProperties: true is a schema that declares nothing:
+		 * the key stays, an object under it loses its fields. */
+		*kept = prune(json_object_is_type(addl, json_type_object) ? addl : NULL, val, sub, w, depth + 1, false);
+	} else if (preserving) {
+		*kept = copy(val);
+	} else {
+		pathlist_add(w->d, sub);
+		return false;
+	}
+	if (val && !*kept)
+		w->oom = true;
+	return true;
+}
+
+/* The server's pruning of value under schema (NULL: a schema that declares
+ * nothing, as below an object that has neither properties nor
+ * additionalProperties). Mirrors apiextensions-apiserver's
+ * pkg/apiserver/schema/pruning: a preserving level keeps unknown keys but
+ * still prunes the declared ones; an array's elements follow `items`, and
+ * below a preserving array they are preserving too (kept whole without
+ * `items`). skip: value's level preserves whatever its schema says. */
+static struct json_object *prune(struct json_object *schema, struct json_object *value, const char *path,
+				 struct walk *w, int depth, bool skip)
+{
+	bool preserving = skip || is_true(jsonget(schema, "x-kubernetes-preserve-unknown-fields"));
+	if (depth > CRDSCHEMA_MAX_DEPTH) { /* never blow the stack */
+		w->oom = true;
+		return NULL;
+	}
 	if (json_object_is_type(value, json_type_array)) {
 		struct json_object *items = jsonget(schema, "items"), *out = json_object_new_array();
 		if (!out) {
-			*oom = true;
+			w->oom = true;
 			return NULL;
 		}
 		for (size_t i = 0; i < json_object_array_length(value); i++) {
 			char sub[512];
-			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
+				strcpy(sub + sizeof(sub) - 4, "...");
 			struct json_object *e = json_object_array_get_idx(value, i);
-			struct json_object *p = items ? prune(items, e, sub, d, oom) : copy(e);
-			if ((e && !p) || json_object_array_add(out, p))
-				*oom = true;
+			struct json_object *p = preserving && !items ? copy(e) : prune(items, e, sub, w, depth + 1, preserving);
+			if ((e && !p) || json_object_array_add(out, p)) {
+				json_object_put(p);
+				w->oom = true;
+			}
 		}
 		return out;
 	}
-	if (!json_object_is_type(value, json_type_object))
-		return copy(value);
-	struct json_object *props = jsonget(schema, "properties"), *addl = jsonget(schema, "additionalProperties");
-	bool preserve = is_true(jsonget(schema, "x-kubernetes-preserve-unknown-fields"));
-	bool embedded = is_true(jsonget(schema, "x-kubernetes-embedded-resource"));
+	if (!json_object_is_type(value, json_type_object)) {
+		struct json_object *out = copy(value);
+		if (value && !out)
+			w->oom = true;
+		return out;
+	}
 	struct json_object *out = json_object_new_object();
 	if (!out) {
-		*oom = true;
+		w->oom = true;
 		return NULL;
 	}
 	json_object_object_foreach(value, key, val) {
-		char sub[512];
-		snprintf(sub, sizeof(sub), "%s.%s", path, key);
-		struct json_object *field = jsonget(props, key), *kept = NULL;
-		bool keep = true;
-		if (field)
-			kept = prune(field, val, sub, d, oom);
-		else if (json_object_is_type(addl, json_type_object))
-			kept = prune(addl, val, sub, d, oom);
-		else if (is_true(addl) || preserve ||
-			 (embedded && (!strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "metadata"))))
-			kept = copy(val);
-		else
-			keep = false;
-		if (!keep) {
-			pathlist_add(d, sub);
+		struct json_object *kept = NULL;
+		if (!field(schema, key, val, path, preserving, w, depth, &kept))
 			continue;
+		if (json_object_object_add(out, key, kept)) {
+			json_object_put(kept);
+			w->oom = true;
 		}
-		if ((val && !kept) || json_object_object_add(out, key, kept))
-			*oom = true;
 	}
 	return out;
 }
@@ -198,11 +317,11 @@ struct json_object *crdschema_prune(struct json_object *schema, struct json_obje
 {
 	struct pathlist d;
 	pathlist_init(&d, dropped, len);
-	bool oom = false;
-	struct json_object *out = prune(schema, value, prefix, &d, &oom);
+	struct walk w = {.d = &d};
+	struct json_object *out = prune(schema, value, prefix ? prefix : "", &w, 0, false);
 	if (n_dropped)
 		*n_dropped = d.n;
-	if (oom) {
+	if (w.oom) {
 		json_object_put(out);
 		return NULL;
 	}

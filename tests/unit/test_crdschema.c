@@ -71,7 +71,10 @@ Test(crdschema_prune, additional_properties)
 	expect("{\"type\":\"object\",\"additionalProperties\":{\"type\":\"object\",\"properties\":{\"x\":"
 	       "{\"type\":\"integer\"}}}}",
 	       "{\"a\":{\"x\":1,\"y\":2},\"b\":{\"x\":3}}", "{\"a\":{\"x\":1},\"b\":{\"x\":3}}", "status.a.y");
-	expect("{\"type\":\"object\",\"additionalProperties\":true}", "{\"a\":{\"deep\":1}}", "{\"a\":{\"deep\":1}}", "");
+	/* true declares nothing below: the key stays, an object under it is
+	 * emptied (what kube-apiserver 1.34 stores, see the live test). */
+	expect("{\"type\":\"object\",\"additionalProperties\":true}", "{\"a\":{\"deep\":1},\"s\":\"v\",\"l\":[{\"x\":1},2]}",
+	       "{\"a\":{},\"s\":\"v\",\"l\":[{},2]}", "status.a.deep; status.l[0].x");
 }
 
 Test(crdschema_prune, embedded_resources_keep_their_type_and_metadata)
@@ -81,6 +84,43 @@ Test(crdschema_prune, embedded_resources_keep_their_type_and_metadata)
 	       "{\"ref\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"},\"spec\":{},\"junk\":1}}",
 	       "{\"ref\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"},\"spec\":{}}}",
 	       "status.ref.junk");
+}
+
+Test(crdschema_prune, embedded_metadata_keeps_only_object_meta_fields)
+{
+	expect("{\"type\":\"object\",\"x-kubernetes-embedded-resource\":true,\"x-kubernetes-preserve-unknown-fields\":true}",
+	       "{\"kind\":\"X\",\"metadata\":{\"name\":\"n\",\"labels\":{\"a\":\"b\"},\"junk\":1},\"other\":{\"y\":1}}",
+	       "{\"kind\":\"X\",\"metadata\":{\"name\":\"n\",\"labels\":{\"a\":\"b\"}},\"other\":{\"y\":1}}",
+	       "status.metadata.junk");
+}
+
+Test(crdschema_prune, nested_arrays_of_objects)
+{
+	expect("{\"type\":\"object\",\"properties\":{\"m\":{\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":"
+	       "{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"integer\"}}}}}}}",
+	       "{\"m\":[[{\"k\":1,\"x\":2}],[],[{\"k\":3},{\"y\":4}]]}", "{\"m\":[[{\"k\":1}],[],[{\"k\":3},{}]]}",
+	       "status.m[0][0].x; status.m[2][1].y");
+}
+
+Test(crdschema_prune, an_array_without_items_empties_its_objects)
+{
+	expect("{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\"}}}", "{\"l\":[{\"a\":1},\"s\",3]}",
+	       "{\"l\":[{},\"s\",3]}", "status.l[0].a");
+}
+
+Test(crdschema_prune, a_preserving_array_preserves_its_elements)
+{
+	expect("{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\",\"x-kubernetes-preserve-unknown-fields\":true,"
+	       "\"items\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"object\",\"properties\":{\"x\":"
+	       "{\"type\":\"string\"}}}}}}}}",
+	       "{\"l\":[{\"a\":{\"x\":\"1\",\"y\":2},\"b\":{\"c\":1}}]}", "{\"l\":[{\"a\":{\"x\":\"1\"},\"b\":{\"c\":1}}]}",
+	       "status.l[0].a.y");
+}
+
+Test(crdschema_prune, scalars_are_kept_whatever_their_declared_type)
+{
+	expect("{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"},\"o\":{\"type\":\"object\"}}}",
+	       "{\"n\":\"not a number\",\"o\":7,\"z\":null}", "{\"n\":\"not a number\",\"o\":7}", "status.z");
 }
 
 Test(crdschema_prune, no_status_schema_drops_everything)
@@ -122,6 +162,41 @@ Test(crdschema_prune, deep_values_are_fine)
 	struct json_object *got = crdschema_prune(schema, value, "status", NULL, 0, NULL);
 	cr_assert(json_object_equal(got, value));
 	json_object_put(got);
+	json_object_put(value);
+	json_object_put(schema);
+}
+
+/* 100 levels of objects under a schema that declares only the first, and
+ * a value deeper than CRDSCHEMA_MAX_DEPTH, refused rather than crashing. */
+Test(crdschema_prune, deep_objects_under_a_declaring_schema)
+{
+	struct json_object *value = json_object_new_int(1);
+	for (int i = 0; i < 100; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "a", value);
+		value = o;
+	}
+	struct json_object *schema = json("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"object\"}}}");
+	char dropped[64];
+	size_t n = 0;
+	struct json_object *got = crdschema_prune(schema, value, "status", dropped, sizeof(dropped), &n);
+	struct json_object *want = json("{\"a\":{}}");
+	cr_assert(json_object_equal(got, want), "got %s", json_object_to_json_string(got));
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(dropped, "status.a.a");
+	json_object_put(got);
+	json_object_put(want);
+	/* Nested arrays are walked whatever the schema (elements without
+	 * `items` are pruned as undeclared): the depth bound is what stops
+	 * them. */
+	struct json_object *arrays = json_object_new_int(1);
+	for (int i = 0; i <= CRDSCHEMA_MAX_DEPTH + 1; i++) {
+		struct json_object *a = json_object_new_array();
+		json_object_array_add(a, arrays);
+		arrays = a;
+	}
+	cr_assert_null(crdschema_prune(NULL, arrays, "status", NULL, 0, NULL), "too deep: refused");
+	json_object_put(arrays);
 	json_object_put(value);
 	json_object_put(schema);
 }
