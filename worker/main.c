@@ -48,11 +48,13 @@ static int parse_workers(const char *what, const char *s, int *out)
 	return 0;
 }
 
-static int run_worker(void *ud, int slot, int parent_pipe_fd)
+static int run_worker(void *ud, const struct supervisor_child *c)
 {
 	struct worker_options o = *(const struct worker_options *)ud;
-	o.slot = slot;
-	o.parent_pipe_fd = parent_pipe_fd;
+	o.slot = c->slot;
+	o.parent_pipe_fd = c->parent_pipe_fd;
+	o.instance = c->instance;
+	o.restarts = c->restarts;
 	return worker_run(&o);
 }
 

@@ -61,12 +61,23 @@
 struct cx_err;
 struct supervisor;
 
-/* Runs in the worker process for slot (0 .. workers-1). parent_pipe_fd is
- * the read end of the supervisor's pipe, non-blocking and close-on-exec:
- * poll it with the worker's other descriptors, and exit when it reports
- * POLLHUP/POLLIN with supervisor_parent_gone() true. The return value is the
- * exit code (0-255). */
-typedef int (*supervisor_child_fn)(void *ud, int slot, int parent_pipe_fd);
+/* What a worker process is told about itself. */
+struct supervisor_child {
+	int slot;                 /* 0 .. workers-1 */
+	/* The read end of the supervisor's pipe, non-blocking and
+	 * close-on-exec: poll it with the worker's other descriptors, and exit
+	 * when it reports POLLHUP/POLLIN with supervisor_parent_gone() true. */
+	int parent_pipe_fd;
+	/* The supervisor's instance id (supervisor_instance), for READY. */
+	const char *instance;
+	/* How many times the slot had been forked before this worker: 0 for
+	 * its first; the supervisor's restart count for the slot otherwise. */
+	int restarts;
+};
+
+/* Runs in the worker process; c lives as long as the process. The return
+ * value is the exit code (0-255). */
+typedef int (*supervisor_child_fn)(void *ud, const struct supervisor_child *c);
 
 /* Called in the supervisor after each start, death and drain step, for
  * exporting the counters (e.g. writing a metrics file the watcher serves).
@@ -101,6 +112,12 @@ struct supervisor *supervisor_new(const struct supervisor_options *o, struct cx_
  * supervisor (-EINVAL after). The signal mask and the SIGCHLD disposition
  * are restored on return. */
 int supervisor_run(struct supervisor *s, struct cx_err *err);
+
+/* The supervisor's instance id: 16 random hex digits made by
+ * supervisor_new, which its workers send in READY (common/proto.h) so that
+ * the watcher can tell this set of workers from another one using the same
+ * slots. Borrowed; lives as long as s. */
+const char *supervisor_instance(const struct supervisor *s);
 
 /* Frees *s and sets it to NULL; NULL and *s NULL are fine. */
 void supervisor_free(struct supervisor **s);
