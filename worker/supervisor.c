@@ -511,7 +511,7 @@ static void read_signals(struct supervisor *s, bool act)
 		if (n <= 0)
 			return;
 		for (size_t k = 0; act && k < (size_t)n / sizeof(si[0]); k++)
-			if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT)
+			if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT || si[k].ssi_signo == SIGHUP)
 				start_drain(s, (int)si[k].ssi_signo, now_ms());
 	}
 }
@@ -547,6 +547,7 @@ int supervisor_run(struct supervisor *s, struct cx_err *err)
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, &old_mask) < 0)
 		return cx_err_set(err, -errno, "supervisor: blocking signals: %s", strerror(errno));
 	/* With SIGCHLD ignored (or SA_NOCLDWAIT) the kernel would reap the

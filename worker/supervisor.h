@@ -5,7 +5,7 @@
  * threads: forking a process that has them is unsafe. Each worker creates
  * its own after the fork, inside the child function.
  *
- * supervisor_run blocks SIGCHLD, SIGTERM and SIGINT and reads them from a
+ * supervisor_run blocks SIGCHLD, SIGTERM, SIGINT and SIGHUP and reads them from a
  * signalfd; it sleeps in poll() until a signal arrives or the next restart
  * (or the drain deadline) is due, so it never spins. It reaps with
  * waitpid(-1, WNOHANG) in a loop: while it runs it owns every child of the
@@ -29,10 +29,11 @@
  * child function returns, its value is the worker's exit code (exit(), so
  * atexit handlers and stdio flushing happen as when main returns).
  *
- * SIGTERM or SIGINT to the supervisor starts a drain: SIGTERM goes to every
+ * SIGTERM, SIGINT or SIGHUP to the supervisor starts a drain (SIGTERM is
+ * also what it gets when the watcher that spawned it dies): SIGTERM goes to every
  * worker (they finish their current job and exit), nothing is restarted any
  * more, and workers still running after drain_timeout_ms are SIGKILLed. A
- * second SIGTERM or SIGINT during a drain SIGKILLs them at once (Ctrl-C
+ * second one during a drain SIGKILLs them at once (Ctrl-C
  * twice).
  *
  * Logs (one line per event): "worker started" (info, v=2), "worker crashed"

@@ -129,6 +129,7 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP); /* a closed terminal reaches the whole process group: stop as on SIGTERM */
 	/* Before ZeroMQ starts its threads, so they do not take the signal. */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);

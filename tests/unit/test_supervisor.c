@@ -824,6 +824,20 @@ Test(supervisor, sigint_drains_too)
 	cleanup(&h);
 }
 
+/* SIGHUP too (a closed terminal, a process manager's stop signal), even
+ * with SIGHUP ignored in the process that runs the supervisor. */
+Test(supervisor, sighup_drains_too)
+{
+	struct host h = start(opts(1, 50, 2.0, 400), UNTIL_TERM);
+	must_rec(&h);
+	term(&h, SIGHUP);
+	struct result res = finish(&h, 3000);
+	cr_assert_eq(res.rc, 0, "%s", res.msg);
+	cr_assert(line_with(read_log(&h), "draining", "signal=1", NULL));
+	until_eof(&h, 1000);
+	cleanup(&h);
+}
+
 Test(supervisor, a_worker_ignoring_sigterm_is_killed_at_the_drain_deadline)
 {
 	struct supervisor_options o = opts(2, 50, 2.0, 400);
