@@ -18,7 +18,12 @@ ROLE=coxswain-e2e-procs-$$
 LEASE=coxswain-e2e-procs
 WORKER=$E2E_BUILD/worker/coxswain-worker
 
+SUPS=() # every supervisor seen: one left behind (the bug under test) is stopped here
 procs_cleanup() {
+	local p
+	for p in "${SUPS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
 	if ((E2E_FAILED > 0)) && [[ -f $E2E_WORK/second.log ]]; then
 		echo "# last lines of the second supervisor's log:"
 		tail -n 30 "$E2E_WORK/second.log" | sed 's/^/#   /'
@@ -86,6 +91,7 @@ none_alive() { ! alive "$@" || { echo "still alive: $(ps -o pid=,args= -p "$(IFS
 refusals() { grep -c "READY refused" "$E2E_WORK/coxswain.log"; }
 # the supervisor the watcher started, and its workers
 supervisor_of() { children "$1" | head -n1; }
+remember() { [[ -z $1 ]] || SUPS+=("$1"); }
 two_workers() { [[ $(children "$(supervisor_of "$1")" | wc -l) == 2 ]]; }
 
 # ------------------------------------------------------------------ 1. two worker sets
@@ -120,6 +126,7 @@ check "the second supervisor stops cleanly on SIGTERM" test $? = 0
 
 WATCHER_PID=$E2E_COXSWAIN_PID
 SUP=$(supervisor_of "$WATCHER_PID")
+remember "$SUP"
 check "the watcher started a supervisor" test -n "$SUP"
 kill -HUP "$WATCHER_PID"
 eventually 40 "SIGHUP: the watcher exits" fails kill -0 "$WATCHER_PID"
@@ -136,6 +143,7 @@ WATCHER_PID=$E2E_COXSWAIN_PID
 eventually 40 "restarted with --drain-timeout 2, it leads again" leading
 eventually 20 "its supervisor runs two workers" two_workers "$WATCHER_PID"
 SUP=$(supervisor_of "$WATCHER_PID")
+remember "$SUP"
 check "the supervisor was given the drain timeout" contains "--drain-timeout 2" ps -o args= -p "$SUP"
 : >"$E2E_WORK/hook.log"
 widget stuck sleep
@@ -156,6 +164,7 @@ start_coxswain "$E2E_WORK/coxswain.yaml" 2
 WATCHER_PID=$E2E_COXSWAIN_PID
 eventually 40 "restarted, its supervisor runs two workers" two_workers "$WATCHER_PID"
 SUP=$(supervisor_of "$WATCHER_PID")
+remember "$SUP"
 mapfile -t WORKERS < <(children "$SUP")
 check "two worker processes" equals 2 echo "${#WORKERS[@]}"
 { kill -KILL "$WATCHER_PID" && wait "$WATCHER_PID"; } 2>/dev/null
