@@ -120,12 +120,16 @@ static int send_frames(struct broker *b, const struct worker_rec *w, const struc
 	return 0;
 }
 
-static void send_simple(struct broker *b, const struct worker_rec *w, int (*encode)(struct proto_frame *, struct cx_err *))
+/* 0, or the send's negative errno: -EHOSTUNREACH when the worker's
+ * connection is gone (ZMQ_ROUTER_MANDATORY). */
+static int send_simple(struct broker *b, const struct worker_rec *w, int (*encode)(struct proto_frame *, struct cx_err *))
 {
 	struct proto_frame f = {0};
-	if (!encode(&f, NULL))
-		send_frames(b, w, &f);
+	int r = encode(&f, NULL);
+	if (!r)
+		r = send_frames(b, w, &f);
 	proto_frame_clear(&f);
+	return r;
 }
 
 struct broker *broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
@@ -352,7 +356,11 @@ static void on_ready(struct broker *b, const char *id, size_t id_len, const stru
 			/* A new process in a known slot: its supervisor restarted it. */
 			snprintf(why, sizeof(why), "slot %d restarted (pid %d replaced by %d)", r->slot, held->pid,
 				 r->pid);
-		} else if (!worker_expired(b, held, now_ms)) {
+		} else if (!worker_expired(b, held, now_ms) &&
+			   send_simple(b, held, proto_encode_heartbeat) != -EHOSTUNREACH) {
+			/* Live, and its connection is still there (a busy worker
+			 * whose process died is gone from the socket at once,
+			 * long before its job's deadline). */
 			refuse(b, id, id_len, r, held);
 			return;
 		} else {

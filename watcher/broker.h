@@ -9,7 +9,8 @@
  *   - a READY from a new pid of the same instance in the slot is a restart:
  *     the old worker is replaced;
  *   - a READY from another instance while the holder is live (idle and
- *     heartbeating, or busy within its job's deadline) is refused, with one
+ *     heartbeating, or busy within its job's deadline, and its connection
+ *     still open: a heartbeat can be routed to it) is refused, with one
  *     error line per instance and slot: the holder keeps the slot and its
  *     job, the newcomer gets nothing until it says READY again after the
  *     holder was lost (then it takes the slot over).

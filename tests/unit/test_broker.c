@@ -969,3 +969,34 @@ Test(broker, a_refused_ready_counts_no_restart)
 	tw_close(&holder);
 	tw_close(&intruder);
 }
+
+Test(broker, a_busy_holder_whose_connection_is_gone_is_taken_over_at_once)
+{
+	capture_log();
+	struct tw holder = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&holder, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	/* Its process died (its supervisor's pod restarted, say): the
+	 * connection goes, long before the job's deadline. A new instance's
+	 * READY for the slot takes it over, and the job is re-queued. */
+	tw_close(&holder);
+	struct tw fresh = connect_worker_as("ib", 0, 200, 0);
+	int64_t until = real_ms() + WAIT_MS;
+	while (log_lines_with("taken over by supervisor instance ib") == 0) {
+		cr_assert_lt(real_ms(), until, "the slot was not taken over");
+		pump(20);
+		tw_ready(&fresh); /* as a refused worker does, while the disconnect is noticed */
+	}
+	cr_assert_eq(broker_losses(b), 1);
+	cr_assert_eq(broker_worker_restarts(b), 0);
+	now += 5; /* the first backoff step */
+	uint64_t job2;
+	int attempt2;
+	expect_job(&fresh, "ctl/ns/a", PROTO_JOB_SYNC, &job2, &attempt2);
+	cr_assert_eq(attempt2, attempt + 1);
+	tw_close(&fresh);
+	release_log();
+}
