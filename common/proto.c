@@ -193,6 +193,25 @@ int proto_encode_disconnect(struct proto_frame *out, struct cx_err *err)
 	return empty_payload(PROTO_TYPE_DISCONNECT, out, err);
 }
 
+bool proto_instance_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s && s[n]; n++)
+		if (n >= PROTO_INSTANCE_MAX || !(isalnum((unsigned char)s[n]) || s[n] == '-'))
+			return false;
+	return n > 0;
+}
+
+/* The error for a bad instance id, quoting (the start of) it. */
+static int bad_instance(const char *what, const char *s, int code, struct cx_err *err)
+{
+	if (!s)
+		return cx_err_set(err, code, "%s: field \"instance\": expected 1 to %d letters, digits or '-', got nothing",
+				  what, PROTO_INSTANCE_MAX);
+	return cx_err_set(err, code, "%s: field \"instance\": expected 1 to %d letters, digits or '-', got \"%.*s%s\"",
+			  what, PROTO_INSTANCE_MAX, PROTO_INSTANCE_MAX, s, strlen(s) > PROTO_INSTANCE_MAX ? "..." : "");
+}
+
 int proto_encode_ready(const struct proto_ready *r, struct proto_frame *out, struct cx_err *err)
 {
 	const char *what = PROTO_TYPE_READY;
@@ -201,8 +220,15 @@ int proto_encode_ready(const struct proto_ready *r, struct proto_frame *out, str
 		return cx_err_set(err, -EINVAL, "%s: field \"slot\": expected an integer >= 0, got %d", what, r->slot);
 	if (r->pid < 1)
 		return cx_err_set(err, -EINVAL, "%s: field \"pid\": expected an integer >= 1, got %d", what, r->pid);
+	if (!proto_instance_valid(r->instance))
+		return bad_instance(what, r->instance, -EINVAL, err);
+	if (r->restarts < 0)
+		return cx_err_set(err, -EINVAL, "%s: field \"restarts\": expected an integer >= 0, got %d", what,
+				  r->restarts);
 	struct json_object *o = json_object_new_object();
-	if (!o || put(o, "slot", json_object_new_int(r->slot)) || put(o, "pid", json_object_new_int(r->pid))) {
+	if (!o || put(o, "slot", json_object_new_int(r->slot)) || put(o, "pid", json_object_new_int(r->pid)) ||
+	    put(o, "instance", json_object_new_string(r->instance)) ||
+	    put(o, "restarts", json_object_new_int(r->restarts))) {
 		json_object_put(o);
 		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
 	}
@@ -364,14 +390,24 @@ static int no_unknown_fields(const struct reader *r, const char *const *allowed)
 
 static int decode_ready(const struct reader *r, struct proto_ready *out)
 {
-	static const char *const allowed[] = {"slot", "pid", NULL};
-	int64_t slot, pid;
+	static const char *const allowed[] = {"slot", "pid", "instance", "restarts", NULL};
+	int64_t slot, pid, restarts;
+	struct json_object *unused;
 	int rc;
-	if ((rc = field_int(r, "slot", 0, INT_MAX, &slot)) || (rc = field_int(r, "pid", 1, INT_MAX, &pid)) ||
-	    (rc = no_unknown_fields(r, allowed)))
+	if ((rc = field_int(r, "slot", 0, INT_MAX, &slot)) || (rc = field_int(r, "pid", 1, INT_MAX, &pid)))
+		return rc;
+	if (!json_object_object_get_ex(r->obj, "instance", &unused))
+		return cx_err_set(r->err, -EPROTO, "%s: missing field \"instance\" (a worker older than this watcher? "
+				  "run the same coxswain version on both sides)", r->what);
+	if ((rc = field_string(r, "instance", false, &out->instance)))
+		return rc;
+	if (!proto_instance_valid(out->instance))
+		return bad_instance(r->what, out->instance, -EPROTO, r->err);
+	if ((rc = field_int(r, "restarts", 0, INT_MAX, &restarts)) || (rc = no_unknown_fields(r, allowed)))
 		return rc;
 	out->slot = (int)slot;
 	out->pid = (int)pid;
+	out->restarts = (int)restarts;
 	return 0;
 }
 

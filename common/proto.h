@@ -4,7 +4,8 @@
  * A message is two frames, [type][payload]: the type a short ASCII word, the
  * payload a JSON object (empty for HEARTBEAT and DISCONNECT).
  *
- *   worker -> watcher  READY      {"slot": 0, "pid": 4242}
+ *   worker -> watcher  READY      {"slot": 0, "pid": 4242, "instance": "9f2c4e01a7b3d865",
+ *                                  "restarts": 0}
  *                      HEARTBEAT  (empty)
  *                      RESULT     {"job": 17, "attempt": 1, "outcome": "ok"|"error"|"requeue",
  *                                  "requeueAfterMs": 0, "message": ""}
@@ -21,6 +22,14 @@
  * child name -> object. A "sync" JOB carries children and no message; a
  * "poison" JOB (the key lost 3 workers: the worker writes the WorkerCrashed
  * condition and Event) carries the message and no children.
+ *
+ * READY's instance is the worker's supervisor's id (random, made once when
+ * the supervisor starts: 1 to 64 letters, digits or '-'): the watcher tells
+ * two worker sets apart by it. restarts is how many times the supervisor had
+ * forked that slot before this worker (0 for its first worker): the
+ * watcher's coxswain_worker_restarts_total sums it. Both are required: a
+ * READY from an older worker, without them, is refused ("missing field
+ * \"instance\"") and that worker never gets a job.
  *
  * Decoding is strict, since the other end is the same program: every field
  * is required and type-checked, unknown fields and unknown types are
@@ -63,10 +72,17 @@ enum proto_job_kind {
 	PROTO_JOB_POISON,        /* "poison": record WorkerCrashed on the parent */
 };
 
+#define PROTO_INSTANCE_MAX 64
+
 struct proto_ready {
 	int slot;                /* >= 0 */
 	int pid;                 /* > 0 */
+	const char *instance;    /* the supervisor's id: 1..PROTO_INSTANCE_MAX of [A-Za-z0-9-] */
+	int restarts;            /* >= 0: forks of this slot before this worker */
 };
+
+/* Whether s is a valid instance id (see above). */
+bool proto_instance_valid(const char *s);
 
 struct proto_result {
 	uint64_t job;

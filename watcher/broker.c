@@ -20,11 +20,13 @@
 #define DEFAULT_POISON_RETRY_MS (10 * 60 * 1000)
 #define ID_MAX 64
 #define KEY_MAX 512
+#define REFUSED_MAX 1024
 
 struct worker_rec {
 	char id[ID_MAX];             /* the routing id: "w<slot>-<pid>" */
 	size_t id_len;
 	int slot, pid;
+	char instance[PROTO_INSTANCE_MAX + 1]; /* its supervisor's */
 	bool busy;
 	bool poison_job;             /* the job held is a poison report */
 	uint64_t job;
@@ -58,7 +60,14 @@ struct broker {
 	struct json_object *poison_reports;
 	uint64_t next_job;
 	int64_t next_heartbeat_ms;
-	uint64_t restarts, losses;
+	/* "instance/slot" -> the highest restart count a READY reported for it:
+	 * coxswain_worker_restarts_total is the sum of what they grew by. */
+	struct json_object *slot_restarts;
+	/* "instance/slot" -> true: a READY refused and logged already (one line
+	 * per instance and slot, not one per retry). Emptied when it grows past
+	 * REFUSED_MAX entries. */
+	struct json_object *refused;
+	uint64_t restarts, losses, refusals;
 	size_t poisoned;
 	char endpoint[512];
 };
@@ -111,12 +120,16 @@ static int send_frames(struct broker *b, const struct worker_rec *w, const struc
 	return 0;
 }
 
-static void send_simple(struct broker *b, const struct worker_rec *w, int (*encode)(struct proto_frame *, struct cx_err *))
+/* 0, or the send's negative errno: -EHOSTUNREACH when the worker's
+ * connection is gone (ZMQ_ROUTER_MANDATORY). */
+static int send_simple(struct broker *b, const struct worker_rec *w, int (*encode)(struct proto_frame *, struct cx_err *))
 {
 	struct proto_frame f = {0};
-	if (!encode(&f, NULL))
-		send_frames(b, w, &f);
+	int r = encode(&f, NULL);
+	if (!r)
+		r = send_frames(b, w, &f);
 	proto_frame_clear(&f);
+	return r;
 }
 
 struct broker *broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
@@ -137,6 +150,7 @@ struct broker *broker_new(const struct broker_options *o, struct workqueue *q, c
 	snprintf(b->endpoint, sizeof(b->endpoint), "%s", o->endpoint);
 	int one = 1, zero = 0;
 	if (!(b->keys = json_object_new_object()) || !(b->poison_reports = json_object_new_object()) ||
+	    !(b->slot_restarts = json_object_new_object()) || !(b->refused = json_object_new_object()) ||
 	    !(b->ctx = zmq_ctx_new()) || !(b->sock = zmq_socket(b->ctx, ZMQ_ROUTER))) {
 		cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
 		broker_free(&b);
@@ -173,6 +187,8 @@ void broker_free(struct broker **bp)
 		unlink(b->endpoint + 6);
 	json_object_put(b->keys);
 	json_object_put(b->poison_reports);
+	json_object_put(b->slot_restarts);
+	json_object_put(b->refused);
 	free(b->workers);
 	free(b);
 	*bp = NULL;
@@ -264,22 +280,94 @@ static void remove_worker(struct broker *b, struct worker_rec *w, const char *wh
 	*w = b->workers[--b->n_workers];
 }
 
+/* Whether w is lost by now: busy past its job's deadline, or idle with no
+ * heartbeat for liveness intervals (check_workers removes it then). A busy
+ * worker sends no heartbeats: its deadline is its liveness. */
+static bool worker_expired(const struct broker *b, const struct worker_rec *w, int64_t now_ms)
+{
+	if (w->busy)
+		return now_ms > w->deadline_ms;
+	return now_ms - w->last_seen_ms > (int64_t)b->heartbeat_ms * b->liveness;
+}
+
+/* Adds what a READY's restart count grew by since the last READY of its
+ * instance and slot: the broker's count is then the supervisors' own
+ * (forks of a slot after its first), also for workers that died before
+ * they said READY and for restarts before this watcher started. */
+static void count_restarts(struct broker *b, const struct proto_ready *r)
+{
+	char k[PROTO_INSTANCE_MAX + 16];
+	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
+	struct json_object *v = NULL;
+	int64_t known = json_object_object_get_ex(b->slot_restarts, k, &v) ? json_object_get_int64(v) : 0;
+	if (r->restarts <= known && v)
+		return;
+	if (r->restarts > known)
+		b->restarts += (uint64_t)(r->restarts - known);
+	json_object_object_add(b->slot_restarts, k, json_object_new_int64(r->restarts));
+}
+
+/* A READY for a slot a live worker of another supervisor instance holds:
+ * two worker sets (a supervisor left behind by a watcher that died, a
+ * second deployment) must not evict each other. The one holding the slot
+ * keeps it and its job; the newcomer gets nothing (it says READY again
+ * every few seconds, and takes the slot once the holder is lost). One log
+ * line per instance and slot. */
+static void refuse(struct broker *b, const char *id, size_t id_len, const struct proto_ready *r,
+		   const struct worker_rec *held)
+{
+	b->refusals++;
+	char k[PROTO_INSTANCE_MAX + 16];
+	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
+	if (json_object_object_get_ex(b->refused, k, NULL))
+		return;
+	if (json_object_object_length(b->refused) >= REFUSED_MAX) {
+		json_object_put(b->refused);
+		b->refused = json_object_new_object();
+		if (!b->refused)
+			return;
+	}
+	json_object_object_add(b->refused, k, json_object_new_boolean(1));
+	char who[ID_MAX], slot_s[16], pid_s[16];
+	snprintf(who, sizeof(who), "%.*s", (int)(id_len < ID_MAX ? id_len : ID_MAX - 1), id);
+	snprintf(slot_s, sizeof(slot_s), "%d", r->slot);
+	snprintf(pid_s, sizeof(pid_s), "%d", r->pid);
+	log_kv(LOG_LEVEL_ERROR, 0,
+	       "READY refused: a live worker of another supervisor instance holds this slot (two worker sets share "
+	       "the endpoint; logged once per instance and slot)",
+	       "slot", slot_s, "instance", r->instance, "pid", pid_s, "worker", who, "held_by_instance",
+	       held->instance, "held_by_worker", held->id, NULL);
+}
+
 static void on_ready(struct broker *b, const char *id, size_t id_len, const struct proto_ready *r, int64_t now_ms)
 {
 	struct worker_rec *w = find_worker(b, id, id_len);
 	if (w) { /* it re-announced itself (the watcher was away): keep what we know */
 		w->last_seen_ms = now_ms;
+		count_restarts(b, r);
 		return;
 	}
 	for (size_t i = 0; i < b->n_workers; i++) {
-		if (b->workers[i].slot != r->slot)
+		struct worker_rec *held = &b->workers[i];
+		if (held->slot != r->slot)
 			continue;
-		/* A new process in a known slot: the supervisor restarted it. */
-		char why[96];
-		snprintf(why, sizeof(why), "slot %d restarted (pid %d replaced by %d)", r->slot, b->workers[i].pid,
-			 r->pid);
-		b->restarts++;
-		remove_worker(b, &b->workers[i], why, now_ms);
+		char why[160];
+		if (!strcmp(held->instance, r->instance)) {
+			/* A new process in a known slot: its supervisor restarted it. */
+			snprintf(why, sizeof(why), "slot %d restarted (pid %d replaced by %d)", r->slot, held->pid,
+				 r->pid);
+		} else if (!worker_expired(b, held, now_ms) &&
+			   send_simple(b, held, proto_encode_heartbeat) != -EHOSTUNREACH) {
+			/* Live, and its connection is still there (a busy worker
+			 * whose process died is gone from the socket at once,
+			 * long before its job's deadline). */
+			refuse(b, id, id_len, r, held);
+			return;
+		} else {
+			snprintf(why, sizeof(why), "slot %d taken over by supervisor instance %.64s", r->slot,
+				 r->instance);
+		}
+		remove_worker(b, held, why, now_ms);
 		break;
 	}
 	if (b->n_workers == b->cap_workers) {
@@ -296,8 +384,13 @@ static void on_ready(struct broker *b, const char *id, size_t id_len, const stru
 	w->id_len = id_len < ID_MAX ? id_len : ID_MAX - 1;
 	w->slot = r->slot;
 	w->pid = r->pid;
+	snprintf(w->instance, sizeof(w->instance), "%s", r->instance);
 	w->last_seen_ms = now_ms;
-	log_kv(LOG_LEVEL_INFO, 1, "worker ready", "worker", w->id, NULL);
+	count_restarts(b, r);
+	char k[PROTO_INSTANCE_MAX + 16];
+	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
+	json_object_object_del(b->refused, k);
+	log_kv(LOG_LEVEL_INFO, 1, "worker ready", "worker", w->id, "instance", w->instance, NULL);
 }
 
 static void on_result(struct broker *b, struct worker_rec *w, const struct proto_result *r, int64_t now_ms)
@@ -495,14 +588,14 @@ static void check_workers(struct broker *b, int64_t now_ms)
 {
 	for (size_t i = 0; i < b->n_workers;) {
 		struct worker_rec *w = &b->workers[i];
-		if (w->busy && now_ms > w->deadline_ms) {
+		if (w->busy && worker_expired(b, w, now_ms)) {
 			char why[128];
 			snprintf(why, sizeof(why), "job %llu passed its deadline (%lld ms)", (unsigned long long)w->job,
 				 (long long)(w->deadline_ms - w->started_ms));
 			remove_worker(b, w, why, now_ms);
 			continue;
 		}
-		if (!w->busy && now_ms - w->last_seen_ms > (int64_t)b->heartbeat_ms * b->liveness) {
+		if (!w->busy && worker_expired(b, w, now_ms)) {
 			remove_worker(b, w, "no heartbeat", now_ms);
 			continue;
 		}
@@ -564,6 +657,11 @@ size_t broker_busy_for(const struct broker *b, const char *controller)
 uint64_t broker_worker_restarts(const struct broker *b)
 {
 	return b->restarts;
+}
+
+uint64_t broker_refusals(const struct broker *b)
+{
+	return b->refusals;
 }
 
 uint64_t broker_losses(const struct broker *b)

@@ -3,11 +3,20 @@
  *
  * A ROUTER socket (ZMQ_ROUTER_MANDATORY, ZMQ_ROUTER_HANDOVER) at the
  * configured endpoint; each worker connects a DEALER whose routing id is
- * "w<slot>-<pid>" and says READY. The broker's table maps each worker to the
- * job it holds (id + attempt). A job is lost, and its key goes back on the
- * queue with backoff, when its worker
- *   - is replaced: a READY from a new pid in the same slot (the supervisor
- *     restarted it) re-queues at once;
+ * "w<slot>-<pid>-<instance>" and says READY with its supervisor's instance
+ * id and its slot's restart count. The broker's table maps each worker to
+ * the job it holds (id + attempt). A slot is held by one worker at a time:
+ *   - a READY from a new pid of the same instance in the slot is a restart:
+ *     the old worker is replaced;
+ *   - a READY from another instance while the holder is live (idle and
+ *     heartbeating, or busy within its job's deadline, and its connection
+ *     still open: a heartbeat can be routed to it) is refused, with one
+ *     error line per instance and slot: the holder keeps the slot and its
+ *     job, the newcomer gets nothing until it says READY again after the
+ *     holder was lost (then it takes the slot over).
+ * A job is lost, and its key goes back on the queue with backoff, when its
+ * worker
+ *   - is replaced (a restart, above) re-queues at once;
  *   - falls silent while idle: no HEARTBEAT for 3 intervals (1 s each);
  *   - is busy past the job's deadline (hook timeout + API budget).
  * A RESULT whose job and attempt are not the ones on record is dropped.
@@ -81,7 +90,15 @@ long broker_next_ms(const struct broker *b, int64_t now_ms);
 size_t broker_workers(const struct broker *b);        /* connected */
 size_t broker_busy(const struct broker *b);           /* holding a job */
 size_t broker_busy_for(const struct broker *b, const char *controller); /* holding one of its keys */
+/* Worker restarts as the supervisors count them (forks of a slot after its
+ * first): each READY carries its slot's restart count, and this is the sum
+ * of what those counts grew by per instance and slot. It includes restarts
+ * from before this watcher started (the first READY of a running worker
+ * reports its slot's count) and workers that died before they said READY
+ * (counted when the next worker in the slot says READY). */
 uint64_t broker_worker_restarts(const struct broker *b);
+/* READYs refused because another instance's live worker held the slot. */
+uint64_t broker_refusals(const struct broker *b);
 uint64_t broker_losses(const struct broker *b);
 size_t broker_poisoned(const struct broker *b);
 

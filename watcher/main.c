@@ -28,7 +28,8 @@ static void usage(FILE *out)
 		"  --namespace NS         instead of the context's namespace\n"
 		"  --endpoint URL         worker endpoint (ipc://... or tcp://host:port) instead of the config's\n"
 		"  --leader-elect BOOL    take part in leader election (default: the config's, true)\n"
-		"  --drain-timeout SECS   on SIGTERM, wait this long for jobs in flight (default 25)\n"
+		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, wait this long for jobs in flight (default 25);\n"
+		"                         a supervisor started by --spawn-workers gets it too\n"
 		"  --spawn-workers N      also run the worker supervisor with N workers, as a child process\n"
 		"  -v, --v N              log verbosity (0 default, 2 steady-state detail, 4 debug, 6 every request)\n"
 		"  --log-format FMT       text (default) or json\n"
@@ -172,8 +173,8 @@ int main(int argc, char **argv)
 	o.config = cfg;
 	o.leader_elect = leader_set ? leader : cfg->leader_election;
 
-	char worker[PATH_MAX], count[16], vbuf[16];
-	char *wargv[20];
+	char worker[PATH_MAX], count[16], vbuf[16], drain[16];
+	char *wargv[24];
 	if (spawn >= 0) {
 		if (worker_binary(worker, sizeof(worker))) {
 			log_kv(LOG_LEVEL_ERROR, 0, "cannot find coxswain-worker next to coxswain-watcher", NULL);
@@ -207,6 +208,11 @@ int main(int argc, char **argv)
 		if (log_format) {
 			wargv[n++] = "--log-format";
 			wargv[n++] = (char *)log_format;
+		}
+		if (o.drain_timeout_s > 0) { /* else the supervisor's default, the same 25 s */
+			snprintf(drain, sizeof(drain), "%d", o.drain_timeout_s);
+			wargv[n++] = "--drain-timeout";
+			wargv[n++] = drain;
 		}
 		wargv[n] = NULL;
 		o.worker_argv = wargv;

@@ -650,7 +650,8 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	REG(workers, metrics_gauge(m, "coxswain_workers", "Number of workers connected to the broker", NULL, err));
 	REG(worker_restarts_total,
 	    metrics_counter(m, "coxswain_worker_restarts_total",
-			    "Number of times a worker slot came back with a new process", NULL, err));
+			    "Worker restarts as the worker supervisors count them (forks of a slot after its first), "
+			    "from the restart count each worker reports when it connects", NULL, err));
 	REG(jobs_lost_total,
 	    metrics_counter(m, "coxswain_jobs_lost_total",
 			    "Jobs re-queued because their worker was lost, by how the loss was noticed "

@@ -147,7 +147,7 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *   rest_client_requests_total{code,method,host}
  *   leader_election_master_status{name}                     gauge 1 when leading, else 0
  *   coxswain_workers                                       gauge: connected workers
- *   coxswain_worker_restarts_total                         workers lost and replaced
+ *   coxswain_worker_restarts_total                         restarts the supervisors counted (from READY)
  *   coxswain_jobs_lost_total{reason}                       reason: restart|heartbeat|deadline
  *   coxswain_poisoned_objects                              gauge
  *   coxswain_watch_restarts_total{resource}                watches that ended and were started again

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -204,12 +205,20 @@ static void collect(void *ud)
 
 /* ---------------------------------------------------------------- set-up */
 
+/* The supervisor must die with us, also when we are SIGKILLed: a
+ * supervisor left behind keeps its workers connected to the endpoint, where
+ * the next watcher's own workers would meet them. PR_SET_PDEATHSIG(SIGTERM)
+ * survives exec and makes it drain when we die; getppid() afterwards
+ * catches a death before prctl took effect. */
 static int start_supervisor(struct watcher *w, struct cx_err *err)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return cx_err_set(err, -errno, "cannot fork the worker supervisor: %s", strerror(errno));
 	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(127);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -227,7 +236,10 @@ static void stop_supervisor(struct watcher *w)
 	if (w->supervisor <= 0)
 		return;
 	kill(w->supervisor, SIGTERM);
-	for (int i = 0; i < 300; i++) { /* its own drain deadline is shorter than these 30 s */
+	/* It was given our drain timeout (--drain-timeout): a little more than
+	 * that, then SIGKILL. */
+	int timeout_s = w->o->drain_timeout_s > 0 ? w->o->drain_timeout_s : DEFAULT_DRAIN_TIMEOUT_S;
+	for (int i = 0; i < (timeout_s + 5) * 10; i++) {
 		if (waitpid(w->supervisor, NULL, WNOHANG) == w->supervisor) {
 			w->supervisor = 0;
 			return;
@@ -463,6 +475,7 @@ int watcher_run(const struct watcher_options *o, struct cx_err *err)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP); /* drains too: a closed terminal, or a process manager's stop signal */
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);

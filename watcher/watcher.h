@@ -5,9 +5,11 @@
  *   whether the broker dispatches; httpd serves /healthz, /readyz, /metrics.
  *
  * One thread: zmq_poll over the broker's socket, every watch's socket, the
- * HTTP daemons and a signalfd. SIGTERM (or SIGINT) drains: stop dispatching,
- * wait for the jobs in flight up to the drain timeout, release the Lease,
- * stop the worker supervisor when we started it, exit 0. */
+ * HTTP daemons and a signalfd. SIGTERM, SIGINT or SIGHUP drains: stop
+ * dispatching, wait for the jobs in flight up to the drain timeout, release
+ * the Lease, stop the worker supervisor when we started it (it was given the
+ * same drain timeout), exit 0. A supervisor we started dies with us even when
+ * we are SIGKILLed (PR_SET_PDEATHSIG: it drains). */
 #ifndef COXSWAIN_WATCHER_H
 #define COXSWAIN_WATCHER_H
 
@@ -29,7 +31,7 @@ struct watcher_options {
 	char *const *worker_argv;             /* NULL = none */
 };
 
-/* Runs until SIGTERM/SIGINT (then 0) or a fatal error (negative, err filled). */
+/* Runs until SIGTERM/SIGINT/SIGHUP (then 0) or a fatal error (negative, err filled). */
 int watcher_run(const struct watcher_options *o, struct cx_err *err);
 
 #endif

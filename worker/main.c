@@ -26,6 +26,8 @@ static void usage(FILE *out)
 		"  --workers N            worker processes (default: $COXSWAIN_WORKERS, else the config's worker.count,\n"
 		"                         else one per CPU)\n"
 		"  --endpoint URL         the watcher's endpoint instead of the config's\n"
+		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, let workers finish their job this long, then\n"
+		"                         SIGKILL them (default 25)\n"
 		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
 		"  --context NAME         kubeconfig context instead of current-context\n"
 		"  --namespace NS         instead of the context's namespace\n"
@@ -48,21 +50,39 @@ static int parse_workers(const char *what, const char *s, int *out)
 	return 0;
 }
 
-static int run_worker(void *ud, int slot, int parent_pipe_fd)
+/* --drain-timeout: whole seconds, 0 to 3600 (as the watcher's flag). */
+static int parse_drain(const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 3600) {
+		fprintf(stderr, "coxswain-worker: --drain-timeout: expected a whole number of seconds from 0 to 3600, "
+			"got \"%s\"\n", s);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int run_worker(void *ud, const struct supervisor_child *c)
 {
 	struct worker_options o = *(const struct worker_options *)ud;
-	o.slot = slot;
-	o.parent_pipe_fd = parent_pipe_fd;
+	o.slot = c->slot;
+	o.parent_pipe_fd = c->parent_pipe_fd;
+	o.instance = c->instance;
+	o.restarts = c->restarts;
 	return worker_run(&o);
 }
 
 int main(int argc, char **argv)
 {
-	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT };
+	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT, O_DRAIN };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"workers", required_argument, NULL, O_WORKERS},
 		{"endpoint", required_argument, NULL, O_ENDPOINT},
+		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
 		{"context", required_argument, NULL, O_CONTEXT},
 		{"namespace", required_argument, NULL, O_NAMESPACE},
@@ -73,7 +93,7 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = NULL, *log_format = NULL;
 	struct worker_options wo = {.parent_pipe_fd = -1};
-	int workers = 0, verbosity = 0;
+	int workers = 0, verbosity = 0, drain_s = -1;
 	for (int c; (c = getopt_long(argc, argv, "hv:", opts, NULL)) != -1;) {
 		switch (c) {
 		case O_CONFIG: config_path = optarg; break;
@@ -82,6 +102,10 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case O_ENDPOINT: wo.endpoint = optarg; break;
+		case O_DRAIN:
+			if (parse_drain(optarg, &drain_s))
+				return 2;
+			break;
 		case O_KUBECONFIG: wo.conn.kubeconfig = optarg; break;
 		case O_CONTEXT: wo.conn.context = optarg; break;
 		case O_NAMESPACE: wo.conn.namespace = optarg; break;
@@ -128,6 +152,8 @@ int main(int argc, char **argv)
 	so.workers = workers;
 	so.child = run_worker;
 	so.ud = &wo;
+	if (drain_s >= 0)
+		so.drain_timeout_ms = (long)drain_s * 1000;
 	struct supervisor *s = supervisor_new(&so, &err);
 	int r = s ? supervisor_run(s, &err) : err.code;
 	if (r)

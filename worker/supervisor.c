@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +47,7 @@ struct supervisor {
 	int64_t storm_logged_ms;   /* when the storm line was last written; -1 = never */
 
 	struct supervisor_stats st;
+	char instance[17];
 };
 
 static int64_t now_ms(void)
@@ -65,6 +67,30 @@ void supervisor_options_init(struct supervisor_options *o)
 	o->storm_threshold = 10;
 	o->storm_window_ms = 60000;
 	o->drain_timeout_ms = 25000;
+}
+
+/* 16 hex digits from the kernel's random pool: two supervisors (on one
+ * machine or not) never share one in practice. */
+static int make_instance(char *buf, size_t len)
+{
+	unsigned char raw[8];
+	size_t got = 0;
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+const char *supervisor_instance(const struct supervisor *s)
+{
+	return s->instance;
 }
 
 struct supervisor *supervisor_new(const struct supervisor_options *o, struct cx_err *err)
@@ -101,6 +127,12 @@ struct supervisor *supervisor_new(const struct supervisor_options *o, struct cx_
 	s->death_ring = calloc(s->ring_len, sizeof(*s->death_ring));
 	if (!s->slots || !s->death_ring)
 		goto oom;
+	if (make_instance(s->instance, sizeof(s->instance)) < 0) {
+		int e = errno;
+		supervisor_free(&s);
+		cx_err_set(err, -e, "supervisor: cannot read random bytes for the instance id: %s", strerror(e));
+		return NULL;
+	}
 	for (int i = 0; i < o->workers; i++) {
 		s->slots[i].pipe_wr = -1;
 		/* Cannot fail: the parameters were checked above. */
@@ -244,7 +276,9 @@ static void child_main(struct supervisor *s, int slot, int pipe_rd, int pipe_wr,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	int rc = s->o.child(s->o.ud, slot, pipe_rd);
+	struct supervisor_child c = {.slot = slot, .parent_pipe_fd = pipe_rd, .instance = s->instance,
+				     .restarts = s->slots[slot].starts > INT_MAX ? INT_MAX : (int)s->slots[slot].starts};
+	int rc = s->o.child(s->o.ud, &c);
 	exit(rc & 0xff);
 }
 
@@ -477,7 +511,7 @@ static void read_signals(struct supervisor *s, bool act)
 		if (n <= 0)
 			return;
 		for (size_t k = 0; act && k < (size_t)n / sizeof(si[0]); k++)
-			if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT)
+			if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT || si[k].ssi_signo == SIGHUP)
 				start_drain(s, (int)si[k].ssi_signo, now_ms());
 	}
 }
@@ -513,6 +547,7 @@ int supervisor_run(struct supervisor *s, struct cx_err *err)
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, &old_mask) < 0)
 		return cx_err_set(err, -errno, "supervisor: blocking signals: %s", strerror(errno));
 	/* With SIGCHLD ignored (or SA_NOCLDWAIT) the kernel would reap the
@@ -532,7 +567,7 @@ int supervisor_run(struct supervisor *s, struct cx_err *err)
 
 	char n_s[16];
 	snprintf(n_s, sizeof(n_s), "%d", s->o.workers);
-	log_kv(LOG_LEVEL_INFO, 0, "supervisor starting workers", "workers", n_s, NULL);
+	log_kv(LOG_LEVEL_INFO, 0, "supervisor starting workers", "workers", n_s, "instance", s->instance, NULL);
 	int64_t start = now_ms();
 	for (int i = 0; i < s->o.workers; i++)
 		s->slots[i].restart_at_ms = start;

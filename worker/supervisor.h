@@ -5,7 +5,7 @@
  * threads: forking a process that has them is unsafe. Each worker creates
  * its own after the fork, inside the child function.
  *
- * supervisor_run blocks SIGCHLD, SIGTERM and SIGINT and reads them from a
+ * supervisor_run blocks SIGCHLD, SIGTERM, SIGINT and SIGHUP and reads them from a
  * signalfd; it sleeps in poll() until a signal arrives or the next restart
  * (or the drain deadline) is due, so it never spins. It reaps with
  * waitpid(-1, WNOHANG) in a loop: while it runs it owns every child of the
@@ -29,10 +29,11 @@
  * child function returns, its value is the worker's exit code (exit(), so
  * atexit handlers and stdio flushing happen as when main returns).
  *
- * SIGTERM or SIGINT to the supervisor starts a drain: SIGTERM goes to every
+ * SIGTERM, SIGINT or SIGHUP to the supervisor starts a drain (SIGTERM is
+ * also what it gets when the watcher that spawned it dies): SIGTERM goes to every
  * worker (they finish their current job and exit), nothing is restarted any
  * more, and workers still running after drain_timeout_ms are SIGKILLed. A
- * second SIGTERM or SIGINT during a drain SIGKILLs them at once (Ctrl-C
+ * second one during a drain SIGKILLs them at once (Ctrl-C
  * twice).
  *
  * Logs (one line per event): "worker started" (info, v=2), "worker crashed"
@@ -61,12 +62,23 @@
 struct cx_err;
 struct supervisor;
 
-/* Runs in the worker process for slot (0 .. workers-1). parent_pipe_fd is
- * the read end of the supervisor's pipe, non-blocking and close-on-exec:
- * poll it with the worker's other descriptors, and exit when it reports
- * POLLHUP/POLLIN with supervisor_parent_gone() true. The return value is the
- * exit code (0-255). */
-typedef int (*supervisor_child_fn)(void *ud, int slot, int parent_pipe_fd);
+/* What a worker process is told about itself. */
+struct supervisor_child {
+	int slot;                 /* 0 .. workers-1 */
+	/* The read end of the supervisor's pipe, non-blocking and
+	 * close-on-exec: poll it with the worker's other descriptors, and exit
+	 * when it reports POLLHUP/POLLIN with supervisor_parent_gone() true. */
+	int parent_pipe_fd;
+	/* The supervisor's instance id (supervisor_instance), for READY. */
+	const char *instance;
+	/* How many times the slot had been forked before this worker: 0 for
+	 * its first; the supervisor's restart count for the slot otherwise. */
+	int restarts;
+};
+
+/* Runs in the worker process; c lives as long as the process. The return
+ * value is the exit code (0-255). */
+typedef int (*supervisor_child_fn)(void *ud, const struct supervisor_child *c);
 
 /* Called in the supervisor after each start, death and drain step, for
  * exporting the counters (e.g. writing a metrics file the watcher serves).
@@ -101,6 +113,12 @@ struct supervisor *supervisor_new(const struct supervisor_options *o, struct cx_
  * supervisor (-EINVAL after). The signal mask and the SIGCHLD disposition
  * are restored on return. */
 int supervisor_run(struct supervisor *s, struct cx_err *err);
+
+/* The supervisor's instance id: 16 random hex digits made by
+ * supervisor_new, which its workers send in READY (common/proto.h) so that
+ * the watcher can tell this set of workers from another one using the same
+ * slots. Borrowed; lives as long as s. */
+const char *supervisor_instance(const struct supervisor *s);
 
 /* Frees *s and sets it to NULL; NULL and *s NULL are fine. */
 void supervisor_free(struct supervisor **s);

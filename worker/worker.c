@@ -31,8 +31,10 @@ struct worker {
 	struct reconciler *reconciler;
 	int sigfd;
 	const char *crash_key;               /* the test-only fault switch */
-	char id[64];
+	char id[96];
 	int slot;
+	const char *instance;
+	int restarts;
 	int64_t last_sent_ms, last_heard_ms;
 };
 
@@ -53,7 +55,8 @@ static int send_frame(struct worker *w, const struct proto_frame *f)
 
 static void send_ready(struct worker *w)
 {
-	struct proto_ready ready = {.slot = w->slot, .pid = (int)getpid()};
+	struct proto_ready ready = {.slot = w->slot, .pid = (int)getpid(), .instance = w->instance,
+				    .restarts = w->restarts};
 	struct proto_frame f = {0};
 	if (!proto_encode_ready(&ready, &f, NULL))
 		send_frame(w, &f);
@@ -126,6 +129,7 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP); /* a closed terminal reaches the whole process group: stop as on SIGTERM */
 	/* Before ZeroMQ starts its threads, so they do not take the signal. */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -137,7 +141,10 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 	if (!(w->client = kclient_new(w->rc, NULL, err)) || !(w->reconciler = reconciler_new(w->client, o->config, err)))
 		return err->code ? err->code : -ENOMEM;
 	const char *endpoint = o->endpoint ? o->endpoint : o->config->endpoint;
-	snprintf(w->id, sizeof(w->id), "w%d-%d", o->slot, (int)getpid());
+	/* The instance in the id too: workers of two supervisors in two pods
+	 * may share slot and pid, and ROUTER_HANDOVER would give one's route to
+	 * the other. */
+	snprintf(w->id, sizeof(w->id), "w%d-%d-%s", o->slot, (int)getpid(), w->instance);
 	int zero = 0;
 	if (!(w->ctx = zmq_ctx_new()) || !(w->sock = zmq_socket(w->ctx, ZMQ_DEALER)))
 		return cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
@@ -169,7 +176,7 @@ static void teardown(struct worker *w)
 
 int worker_run(const struct worker_options *o)
 {
-	struct worker w = {.sigfd = -1, .slot = o->slot};
+	struct worker w = {.sigfd = -1, .slot = o->slot, .instance = o->instance, .restarts = o->restarts};
 	struct cx_err err = {0};
 	if (setup(&w, o, &err)) {
 		char slot[16];

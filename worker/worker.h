@@ -2,6 +2,8 @@
  * DEALER socket, created after the fork; READY, then jobs in, RESULTs out,
  * HEARTBEATs while idle (DESIGN.md section 5).
  *
+ * Its routing id is "w<slot>-<pid>-<instance>", and READY carries the
+ * supervisor's instance id and the slot's restart count (common/proto.h).
  * It says READY again when the watcher has been silent for 3 heartbeats (the
  * watcher restarted and does not know it). SIGTERM: it finishes the job at
  * hand and exits 0; EOF on the supervisor's pipe: it exits at once.
@@ -24,6 +26,8 @@ struct worker_options {
 	const char *endpoint;                 /* NULL = the config's */
 	int slot;
 	int parent_pipe_fd;                   /* from the supervisor; -1 = none */
+	const char *instance;                 /* the supervisor's instance id, for READY */
+	int restarts;                         /* forks of this slot before this worker, for READY */
 };
 
 /* Runs until SIGTERM (0) or a fatal error (1); the exit code for the slot. */

@@ -270,7 +270,7 @@ static void worker_connect(const char *endpoint)
 	zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
 	if (zmq_connect(dealer, endpoint))
 		die("connect %s: %s", endpoint, zmq_strerror(errno));
-	struct proto_ready r = {.slot = 0, .pid = (int)getpid()};
+	struct proto_ready r = {.slot = 0, .pid = (int)getpid(), .instance = "bench", .restarts = 0};
 	struct proto_frame f = {0};
 	proto_encode_ready(&r, &f, NULL);
 	dealer_send(&f);

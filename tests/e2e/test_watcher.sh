@@ -266,7 +266,7 @@ eventually 30 "the test worker dies holding its job" grep -q "exiting while hold
 held=$(sed -n 's/.*exiting while holding job [0-9]* key //p' "$E2E_WORK/crash.err")
 check "it held the new parent's job" equals "sprockets/$NS/crash-me" echo "$held"
 t_restart=$(now_ms)
-new_worker replacement 5 gate crash.jobs
+new_worker replacement 5 gate crash.jobs --restarts 1 # its supervisor restarted slot 5 once
 eventually 10 "a new process in the same slot gets the job" job_seen crash.jobs "$held"
 t_requeue=$(first_start crash.jobs "$held")
 echo "# figure: new process in the slot -> lost job handed out again: $((t_requeue - t_restart)) ms"

@@ -14,6 +14,10 @@
  * the parent's metadata.generation as the job carried it; kind: sync or
  * poison). Each line is one write(2) on an O_APPEND file.
  *
+ * READY carries --instance ID (default "testworker": all test workers look
+ * like one supervisor's) and --restarts N (default 0), as the real worker
+ * carries its supervisor's instance id and its slot's restart count.
+ *
  * --exit-after-jobs N simulates a crash: on receiving its Nth job it prints
  * "testworker: exiting while holding job <id> key <key>" to stderr and exits
  * at once, without a RESULT.
@@ -76,7 +80,8 @@ static void protocol_error(const char *what, const char *detail)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: testworker --endpoint URL --slot N --log FILE [--hold-ms N] [--exit-after-jobs N]\n");
+	fprintf(out, "usage: testworker --endpoint URL --slot N --log FILE [--hold-ms N] [--exit-after-jobs N]\n"
+		     "                  [--instance ID] [--restarts N]\n");
 }
 
 static int send_msg(void *sock, const struct proto_frame *f)
@@ -88,9 +93,12 @@ static int send_msg(void *sock, const struct proto_frame *f)
 	return 0;
 }
 
+static const char *instance = "testworker";
+static int restarts;
+
 static void send_ready(void *sock, int slot)
 {
-	struct proto_ready r = {.slot = slot, .pid = (int)getpid()};
+	struct proto_ready r = {.slot = slot, .pid = (int)getpid(), .instance = instance, .restarts = restarts};
 	struct proto_frame f = {0};
 	struct cx_err err = {0};
 	if (proto_encode_ready(&r, &f, &err) == 0)
@@ -153,6 +161,7 @@ int main(int argc, char **argv)
 		{"endpoint", required_argument, NULL, 'e'}, {"slot", required_argument, NULL, 's'},
 		{"log", required_argument, NULL, 'l'},      {"hold-ms", required_argument, NULL, 'H'},
 		{"exit-after-jobs", required_argument, NULL, 'x'}, {"help", no_argument, NULL, 'h'},
+		{"instance", required_argument, NULL, 'i'}, {"restarts", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *endpoint = NULL, *log_path = NULL;
@@ -161,6 +170,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'e': endpoint = optarg; break;
 		case 's': slot = atoi(optarg); break;
+		case 'i': instance = optarg; break;
+		case 'r': restarts = atoi(optarg); break;
 		case 'l': log_path = optarg; break;
 		case 'H': hold_ms = atoi(optarg); break;
 		case 'x': exit_after = atoi(optarg); break;
@@ -168,7 +179,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 64;
 		}
 	}
-	if (!endpoint || slot < 0 || !log_path || hold_ms < 0 || exit_after < 0 || optind < argc) {
+	if (!endpoint || slot < 0 || !log_path || hold_ms < 0 || exit_after < 0 || restarts < 0 ||
+	    !proto_instance_valid(instance) || optind < argc) {
 		usage(stderr);
 		return 64;
 	}

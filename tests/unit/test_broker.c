@@ -10,7 +10,10 @@
  * heartbeating is removed after 3 intervals; a busy worker past its deadline
  * loses the job; 3 losses poison the key (a "poison" JOB goes to a worker,
  * the key waits for a new generation or poison_retry_ms); a follower sends
- * no jobs but heartbeats; ok / error / requeue reach the queue. */
+ * no jobs but heartbeats; ok / error / requeue reach the queue; a READY from
+ * another supervisor instance for a slot a live worker holds is refused
+ * (logged once), and takes the slot over once the holder is lost; the
+ * restart count is the supervisors' own, from READY's restart counts. */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -27,6 +30,7 @@
 
 #include "broker.h"
 #include "err.h"
+#include "log.h"
 #include "proto.h"
 #include "workqueue.h"
 
@@ -99,8 +103,13 @@ static struct workqueue *q;
 static struct broker *b;
 static int64_t now;
 
+/* Forks of each slot so far, per test: connect_worker plays the supervisor
+ * of instance "ia" and tells each worker its slot's restart count. */
+static int slot_forks[64];
+
 static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 {
+	memset(slot_forks, 0, sizeof(slot_forks));
 	snprintf(dir, sizeof(dir), "/tmp/test_broker.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s/jobs.sock", dir);
@@ -184,6 +193,8 @@ static void pump(int ms)
 struct tw {
 	void *sock;
 	int slot, pid;
+	const char *instance;
+	int restarts;
 };
 
 static void tw_send(struct tw *w, const struct proto_frame *f)
@@ -195,7 +206,7 @@ static void tw_send(struct tw *w, const struct proto_frame *f)
 static void tw_ready(struct tw *w)
 {
 	struct proto_frame f = {0};
-	struct proto_ready r = {.slot = w->slot, .pid = w->pid};
+	struct proto_ready r = {.slot = w->slot, .pid = w->pid, .instance = w->instance, .restarts = w->restarts};
 	cr_assert_eq(proto_encode_ready(&r, &f, NULL), 0);
 	tw_send(w, &f);
 	proto_frame_clear(&f);
@@ -209,13 +220,14 @@ static void tw_heartbeat(struct tw *w)
 	proto_frame_clear(&f);
 }
 
-/* A DEALER "w<slot>-<pid>" that said READY, registered with the broker. */
-static struct tw connect_worker(int slot, int pid)
+/* A DEALER "w<slot>-<pid>-<instance>" that said READY with the given
+ * instance and restart count. */
+static struct tw connect_worker_as(const char *instance, int slot, int pid, int restarts)
 {
-	struct tw w = {.slot = slot, .pid = pid};
+	struct tw w = {.slot = slot, .pid = pid, .instance = instance, .restarts = restarts};
 	char id[64];
 	int zero = 0;
-	snprintf(id, sizeof(id), "w%d-%d", slot, pid);
+	snprintf(id, sizeof(id), "w%d-%d-%s", slot, pid, instance);
 	w.sock = zmq_socket(zctx, ZMQ_DEALER);
 	cr_assert_not_null(w.sock);
 	zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, id, strlen(id));
@@ -228,6 +240,13 @@ static struct tw connect_worker(int slot, int pid)
 		}
 	tw_ready(&w);
 	return w;
+}
+
+/* A worker of instance "ia" that said READY, its slot's next fork. */
+static struct tw connect_worker(int slot, int pid)
+{
+	cr_assert_lt(slot, 64);
+	return connect_worker_as("ia", slot, pid, slot_forks[slot]++);
 }
 
 static void tw_close(struct tw *w)
@@ -762,4 +781,222 @@ Test(broker, bind_replaces_a_stale_socket_file_and_reports_errors)
 	struct broker *b2 = broker_new(&bad, q, &src, &err);
 	cr_assert_null(b2);
 	cr_assert(strstr(err.msg, "nonsense://x"), "%s", err.msg);
+}
+
+/* ---------------------------------------------------------------- two worker sets */
+
+static char log_path[96];
+static FILE *log_file;
+
+/* Broker log lines go to a file the test reads. */
+static void capture_log(void)
+{
+	snprintf(log_path, sizeof(log_path), "%s/log", dir);
+	log_file = fopen(log_path, "w+");
+	cr_assert_not_null(log_file);
+	log_set_output(log_file);
+	log_set_verbosity(1); /* "worker ready", "worker gone" */
+}
+
+/* How many lines of the captured log contain needle. */
+static int log_lines_with(const char *needle)
+{
+	fflush(log_file);
+	FILE *f = fopen(log_path, "r");
+	cr_assert_not_null(f);
+	char line[4096];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void release_log(void)
+{
+	log_set_output(stderr);
+	log_set_verbosity(0);
+	fclose(log_file);
+	unlink(log_path);
+}
+
+Test(broker, a_ready_from_another_instance_for_a_busy_slot_is_refused_and_the_job_kept)
+{
+	capture_log();
+	struct tw holder = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&holder, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	/* A second supervisor's worker claims slot 0, and says READY again and
+	 * again (as a refused worker does while nobody answers it). */
+	struct tw intruder = connect_worker_as("ib", 0, 200, 0);
+	PUMP_UNTIL(broker_refusals(b) == 1);
+	for (int i = 0; i < 3; i++) {
+		now += 10;
+		tw_ready(&intruder);
+		PUMP_UNTIL(broker_refusals(b) == (uint64_t)i + 2);
+	}
+	cr_assert_eq(broker_workers(b), 1, "the intruder was registered");
+	cr_assert_eq(broker_busy(b), 1, "the holder lost its job");
+	cr_assert_eq(broker_losses(b), 0, "a job was re-queued");
+	cr_assert_eq(broker_worker_restarts(b), 0, "a refusal counted as a restart");
+	cr_assert_eq(log_lines_with("READY refused"), 1, "one line per instance and slot, not one per retry");
+	cr_assert_eq(log_lines_with("instance=ib"), 1);
+	cr_assert_eq(log_lines_with("held_by_instance=ia"), 1);
+	/* The holder's result still counts, and new work goes to it, not to
+	 * the intruder. */
+	add("ctl/ns/b");
+	send_result(&holder, job, attempt, PROTO_OUTCOME_OK, 0);
+	expect_job(&holder, "ctl/ns/b", PROTO_JOB_SYNC, NULL, NULL);
+	cr_assert_eq(n_results, 1);
+	expect_no_job(&intruder);
+	/* The same instance in another slot is a different claim: logged too. */
+	struct tw intruder1 = connect_worker_as("ib", 1, 201, 0);
+	PUMP_UNTIL(broker_workers(b) == 2);
+	cr_assert_eq(log_lines_with("READY refused"), 1, "slot 1 was free: no refusal");
+	tw_close(&intruder1);
+	tw_close(&intruder);
+	tw_close(&holder);
+	release_log();
+}
+
+Test(broker_hb, an_idle_heartbeating_holder_keeps_its_slot_until_it_is_lost)
+{
+	capture_log();
+	struct tw holder = connect_worker(2, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	struct tw intruder = connect_worker_as("ib", 2, 200, 0);
+	PUMP_UNTIL(broker_refusals(b) == 1);
+	/* While the holder heartbeats, retries are refused (and not logged again). */
+	for (int i = 0; i < 5; i++) {
+		now += HB;
+		tw_heartbeat(&holder);
+		tw_ready(&intruder);
+		PUMP_UNTIL(broker_refusals(b) == (uint64_t)i + 2);
+	}
+	cr_assert_eq(broker_workers(b), 1);
+	cr_assert_eq(log_lines_with("READY refused"), 1);
+	add("ctl/ns/a");
+	expect_job(&holder, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	expect_no_job(&intruder);
+	tw_close(&holder);
+	tw_close(&intruder);
+	release_log();
+}
+
+Test(broker, another_instance_takes_a_slot_over_once_its_holder_is_lost)
+{
+	capture_log();
+	struct tw holder = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	struct tw intruder = connect_worker_as("ib", 0, 200, 0);
+	PUMP_UNTIL(broker_refusals(b) == 1);
+	/* The holder falls silent past its liveness (3 heartbeats); the
+	 * intruder's next READY takes the slot over. */
+	tw_close(&holder);
+	now += 3 * SLOW_HB + 1;
+	tw_ready(&intruder);
+	PUMP_UNTIL(log_lines_with("taken over by supervisor instance ib") == 1);
+	cr_assert_eq(broker_workers(b), 1);
+	cr_assert_eq(broker_refusals(b), 1);
+	add("ctl/ns/a");
+	expect_job(&intruder, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	cr_assert_eq(broker_worker_restarts(b), 0, "another instance taking over is no restart");
+	tw_close(&intruder);
+	release_log();
+}
+
+Test(broker, a_busy_holder_keeps_its_slot_until_its_deadline)
+{
+	struct tw holder = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	expect_job(&holder, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	/* Busy workers send no heartbeats: silence within the deadline is fine. */
+	now += BUDGET;
+	struct tw intruder = connect_worker_as("ib", 0, 200, 0);
+	PUMP_UNTIL(broker_refusals(b) == 1);
+	cr_assert_eq(broker_busy(b), 1);
+	cr_assert_eq(broker_losses(b), 0);
+	tw_close(&holder);
+	tw_close(&intruder);
+}
+
+/* ---------------------------------------------------------------- restart counting */
+
+Test(broker, restarts_are_the_supervisors_count_from_ready)
+{
+	/* Slot 0's first worker, then its third fork: the second died before
+	 * it said READY. The supervisor counted 2 restarts; so does the broker. */
+	struct tw w = connect_worker_as("ia", 0, 100, 0);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	cr_assert_eq(broker_worker_restarts(b), 0);
+	tw_close(&w);
+	w = connect_worker_as("ia", 0, 102, 2);
+	PUMP_UNTIL(broker_worker_restarts(b) == 2);
+	/* Saying READY again (after a watcher outage) counts nothing. */
+	tw_ready(&w);
+	pump(50);
+	cr_assert_eq(broker_worker_restarts(b), 2);
+	/* Another supervisor's slot adds its own count. */
+	struct tw other = connect_worker_as("ib", 1, 300, 3);
+	PUMP_UNTIL(broker_worker_restarts(b) == 5);
+	cr_assert_eq(broker_workers(b), 2);
+	tw_close(&w);
+	tw_close(&other);
+}
+
+Test(broker, a_new_watcher_counts_the_restarts_of_workers_already_running)
+{
+	/* The watcher restarted while the supervisor kept running: the first
+	 * READY of its slot-1 worker reports 4 earlier restarts. The metric
+	 * then says what the supervisor logged, not 0. */
+	struct tw w = connect_worker_as("ia", 1, 100, 4);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	cr_assert_eq(broker_worker_restarts(b), 4);
+	tw_close(&w);
+}
+
+Test(broker, a_refused_ready_counts_no_restart)
+{
+	struct tw holder = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	struct tw intruder = connect_worker_as("ib", 0, 200, 6);
+	PUMP_UNTIL(broker_refusals(b) == 1);
+	cr_assert_eq(broker_worker_restarts(b), 0);
+	tw_close(&holder);
+	tw_close(&intruder);
+}
+
+Test(broker, a_busy_holder_whose_connection_is_gone_is_taken_over_at_once)
+{
+	capture_log();
+	struct tw holder = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&holder, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	/* Its process died (its supervisor's pod restarted, say): the
+	 * connection goes, long before the job's deadline. A new instance's
+	 * READY for the slot takes it over, and the job is re-queued. */
+	tw_close(&holder);
+	struct tw fresh = connect_worker_as("ib", 0, 200, 0);
+	int64_t until = real_ms() + WAIT_MS;
+	while (log_lines_with("taken over by supervisor instance ib") == 0) {
+		cr_assert_lt(real_ms(), until, "the slot was not taken over");
+		pump(20);
+		tw_ready(&fresh); /* as a refused worker does, while the disconnect is noticed */
+	}
+	cr_assert_eq(broker_losses(b), 1);
+	cr_assert_eq(broker_worker_restarts(b), 0);
+	now += 5; /* the first backoff step */
+	uint64_t job2;
+	int attempt2;
+	expect_job(&fresh, "ctl/ns/a", PROTO_JOB_SYNC, &job2, &attempt2);
+	cr_assert_eq(attempt2, attempt + 1);
+	tw_close(&fresh);
+	release_log();
 }

@@ -44,10 +44,14 @@ static void assert_json_eq(struct json_object *a, const char *want)
 
 Test(proto, ready_round_trip)
 {
-	struct proto_msg in = {.type = PROTO_READY, .ready = {.slot = 3, .pid = 4242}}, out;
+	struct proto_msg in = {.type = PROTO_READY,
+			       .ready = {.slot = 3, .pid = 4242, .instance = "0123456789abcdef", .restarts = 7}},
+			 out;
 	round_trip(&in, &out);
 	cr_assert_eq(out.ready.slot, 3);
 	cr_assert_eq(out.ready.pid, 4242);
+	cr_assert_str_eq(out.ready.instance, "0123456789abcdef");
+	cr_assert_eq(out.ready.restarts, 7);
 	proto_msg_clear(&out);
 	cr_assert_eq(out.type, 0);
 }
@@ -114,9 +118,9 @@ Test(proto, wire_bytes_are_stable)
 			 "{\"job\":17,\"attempt\":1,\"outcome\":\"requeue\",\"requeueAfterMs\":500,\"message\":\"a/b\"}");
 	proto_frame_clear(&f);
 
-	struct proto_ready rd = {.slot = 0, .pid = 99};
+	struct proto_ready rd = {.slot = 0, .pid = 99, .instance = "a1", .restarts = 0};
 	cr_assert_eq(proto_encode_ready(&rd, &f, NULL), 0);
-	cr_assert_str_eq(f.payload, "{\"slot\":0,\"pid\":99}");
+	cr_assert_str_eq(f.payload, "{\"slot\":0,\"pid\":99,\"instance\":\"a1\",\"restarts\":0}");
 	proto_frame_clear(&f);
 
 	struct json_object *parent = json("{\"kind\":\"Website\",\"metadata\":{\"name\":\"web\"}}");
@@ -336,7 +340,40 @@ Test(proto, ready_malformed)
 	refused("READY", "{\"slot\":-1,\"pid\":5}", "READY: field \"slot\": expected an integer in [0, 2147483647], got -1");
 	refused("READY", "{\"slot\":1,\"pid\":0}", "READY: field \"pid\": expected an integer in [1, 2147483647], got 0");
 	refused("READY", "{\"slot\":1,\"pid\":\"5\"}", "READY: field \"pid\": expected an integer, got a string");
-	refused("READY", "{\"slot\":1,\"pid\":5,\"id\":\"w1-5\"}", "READY: unknown field \"id\"");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0,\"id\":\"w1-5\"}",
+		"READY: unknown field \"id\"");
+}
+
+/* The supervisor's instance id and the slot's restart count: required, so
+ * that the broker can tell two worker sets apart and count restarts as the
+ * supervisor does. A READY from a worker older than the watcher (no
+ * instance) is refused with an error that says so. */
+Test(proto, ready_instance_and_restarts)
+{
+	refused("READY", "{\"slot\":1,\"pid\":5}",
+		"READY: missing field \"instance\" (a worker older than this watcher? run the same coxswain version "
+		"on both sides)");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\"}", "READY: missing field \"restarts\"");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"\",\"restarts\":0}",
+		"READY: field \"instance\": expected 1 to 64 letters, digits or '-', got \"\"");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a/b\",\"restarts\":0}",
+		"READY: field \"instance\": expected 1 to 64 letters, digits or '-', got \"a/b\"");
+	refused("READY",
+		"{\"slot\":1,\"pid\":5,\"instance\":\"" "0123456789012345678901234567890123456789012345678901234567890123"
+		"4\",\"restarts\":0}",
+		"READY: field \"instance\": expected 1 to 64 letters, digits or '-', got \""
+		"0123456789012345678901234567890123456789012345678901234567890123...\"");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":7,\"restarts\":0}",
+		"READY: field \"instance\": expected a string, got an integer");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":-1}",
+		"READY: field \"restarts\": expected an integer in [0, 2147483647], got -1");
+	struct proto_msg m;
+	struct cx_err err = {0};
+	const char *ok = "{\"slot\":1,\"pid\":5,\"instance\":\"Ab-9\",\"restarts\":2}";
+	cr_assert_eq(proto_decode("READY", 5, ok, strlen(ok), &m, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(m.ready.instance, "Ab-9");
+	cr_assert_eq(m.ready.restarts, 2);
+	proto_msg_clear(&m);
 }
 
 Test(proto, empty_messages_malformed)
@@ -426,10 +463,17 @@ static void encode_refused(const struct proto_msg *msg, const char *want)
 Test(proto, encoder_checks)
 {
 	encode_refused(&(struct proto_msg){.type = 0}, "unknown message type 0");
-	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = -1, .pid = 1}},
+	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = -1, .pid = 1, .instance = "a"}},
 		       "READY: field \"slot\": expected an integer >= 0, got -1");
-	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 0}},
+	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 0, .instance = "a"}},
 		       "READY: field \"pid\": expected an integer >= 1, got 0");
+	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 1}},
+		       "READY: field \"instance\": expected 1 to 64 letters, digits or '-', got nothing");
+	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 1, .instance = "a b"}},
+		       "READY: field \"instance\": expected 1 to 64 letters, digits or '-', got \"a b\"");
+	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 1, .instance = "a",
+									      .restarts = -1}},
+		       "READY: field \"restarts\": expected an integer >= 0, got -1");
 	encode_refused(&(struct proto_msg){.type = PROTO_RESULT, .result = {.attempt = 0, .outcome = PROTO_OUTCOME_OK}},
 		       "RESULT: field \"attempt\": expected an integer >= 1, got 0");
 	encode_refused(&(struct proto_msg){.type = PROTO_RESULT, .result = {.attempt = 1}},

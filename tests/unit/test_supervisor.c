@@ -51,6 +51,8 @@ struct rec {
 	int pdeathsig;
 	int stray_writers;   /* pipe write ends open but ours (0-2, records, result) */
 	bool has_signalfd;   /* the supervisor's signalfd leaked into it */
+	char instance[24];   /* supervisor_child.instance */
+	int restarts;        /* supervisor_child.restarts */
 };
 
 enum mode {
@@ -116,9 +118,11 @@ static void check_fds(const struct cfg *c, struct rec *r)
 	closedir(d);
 }
 
-static struct rec make_rec(const struct cfg *c, int slot, int parent_fd)
+static struct rec make_rec(const struct cfg *c, const struct supervisor_child *sc)
 {
-	struct rec r = {.slot = slot, .pid = getpid(), .ppid = getppid(), .t_ms = now_ms()};
+	int parent_fd = sc->parent_pipe_fd;
+	struct rec r = {.slot = sc->slot, .pid = getpid(), .ppid = getppid(), .t_ms = now_ms(), .restarts = sc->restarts};
+	snprintf(r.instance, sizeof(r.instance), "%s", sc->instance ? sc->instance : "(null)");
 	sigset_t cur;
 	sigprocmask(SIG_BLOCK, NULL, &cur);
 	r.mask_empty = !sigismember(&cur, SIGTERM) && !sigismember(&cur, SIGINT) && !sigismember(&cur, SIGCHLD);
@@ -176,12 +180,13 @@ static int ignore_term(int parent_fd)
 	}
 }
 
-static int worker(void *ud, int slot, int parent_fd)
+static int worker(void *ud, const struct supervisor_child *sc)
 {
 	struct cfg *c = ud;
+	int slot = sc->slot, parent_fd = sc->parent_pipe_fd;
 	bool obey = c->mode == UNTIL_TERM || (c->mode == MIXED && slot == 0);
 	bool ignore = c->mode == IGNORE_TERM || (c->mode == MIXED && slot != 0);
-	struct rec r = make_rec(c, slot, parent_fd); /* the state the supervisor left */
+	struct rec r = make_rec(c, sc); /* the state the supervisor left */
 	sigset_t old;
 	if (obey)
 		prepare_until_term(&old);
@@ -572,10 +577,20 @@ Test(supervisor, restarts_keep_the_slot_and_change_the_pid)
 	struct host h = start(opts(2, 20, 2.0, 80), EXIT_3);
 	pid_t seen[64];
 	int n = 0, per_slot[2] = {0, 0};
+	char instance[24] = "";
 	while (per_slot[0] < 3 || per_slot[1] < 3) {
 		struct rec r = must_rec(&h);
 		cr_assert(r.slot == 0 || r.slot == 1, "slot %d", r.slot);
 		cr_assert_eq(r.ppid, h.pid, "a worker is the supervisor's child");
+		/* Each worker knows how often its slot was forked before it (what
+		 * it reports in READY), and its supervisor's one instance id. */
+		cr_assert_eq(r.restarts, per_slot[r.slot], "slot %d: worker %d told restarts=%d", r.slot,
+			     per_slot[r.slot] + 1, r.restarts);
+		cr_assert_eq(strlen(r.instance), 16, "instance \"%s\"", r.instance);
+		cr_assert_eq(strspn(r.instance, "0123456789abcdef"), 16, "instance \"%s\"", r.instance);
+		if (!instance[0])
+			snprintf(instance, sizeof(instance), "%s", r.instance);
+		cr_assert_str_eq(r.instance, instance, "one instance id for the supervisor's life");
 		for (int i = 0; i < n; i++)
 			cr_assert_neq(seen[i], r.pid, "pid %d started twice", (int)r.pid);
 		cr_assert_lt(n, 64);
@@ -596,9 +611,11 @@ Test(supervisor, restarts_keep_the_slot_and_change_the_pid)
 	const char *log = read_log(&h);
 	cr_assert(line_with(log, "level=error", "msg=\"worker crashed\"", "slot=0", "exit_code=3", NULL), "%s", log);
 	cr_assert(line_with(log, "level=error", "msg=\"worker crashed\"", "slot=1", "exit_code=3", NULL), "%s", log);
-	char pid_kv[32];
+	char pid_kv[32], instance_kv[40];
 	snprintf(pid_kv, sizeof(pid_kv), "pid=%d ", (int)seen[0]);
 	cr_assert(line_with(log, "worker crashed", pid_kv, NULL), "no crash line for %s:\n%s", pid_kv, log);
+	snprintf(instance_kv, sizeof(instance_kv), "instance=%s", instance);
+	cr_assert(line_with(log, "supervisor starting workers", instance_kv, NULL), "%s", log);
 	cleanup(&h);
 }
 
@@ -803,6 +820,20 @@ Test(supervisor, sigint_drains_too)
 	struct result res = finish(&h, 3000);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert(line_with(read_log(&h), "draining", "signal=2", NULL));
+	until_eof(&h, 1000);
+	cleanup(&h);
+}
+
+/* SIGHUP too (a closed terminal, a process manager's stop signal), even
+ * with SIGHUP ignored in the process that runs the supervisor. */
+Test(supervisor, sighup_drains_too)
+{
+	struct host h = start(opts(1, 50, 2.0, 400), UNTIL_TERM);
+	must_rec(&h);
+	term(&h, SIGHUP);
+	struct result res = finish(&h, 3000);
+	cr_assert_eq(res.rc, 0, "%s", res.msg);
+	cr_assert(line_with(read_log(&h), "draining", "signal=1", NULL));
 	until_eof(&h, 1000);
 	cleanup(&h);
 }
