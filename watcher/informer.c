@@ -174,9 +174,12 @@ static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 	return 0;
 }
 
-static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_err *err)
+static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_err *werr)
 {
 	struct informer *inf = ud;
+	/* werr lives in the watch, which is freed below. */
+	struct cx_err copy = werr ? *werr : (struct cx_err){0};
+	const struct cx_err *err = &copy;
 	set_rv(inf, kwatch_resource_version(w));
 	bool progressed = kwatch_events(w) > 0;
 	kwatch_free(&inf->w);
