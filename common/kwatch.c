@@ -364,3 +364,11 @@ size_t kwatch_events(const struct kwatch *w)
 {
 	return watch_parser_events(w->parser);
 }
+
+bool kwatch_established(struct kwatch *w)
+{
+	long code = w->status;
+	if (!code && w->easy)
+		curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+	return code == 200;
+}

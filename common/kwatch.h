@@ -94,4 +94,8 @@ const char *kwatch_resource_version(const struct kwatch *w);
 /* Events delivered so far. */
 size_t kwatch_events(const struct kwatch *w);
 
+/* True once the server answered the watch with 200 (its headers came), even
+ * before any event: the informer's sign that the API server is back. */
+bool kwatch_established(struct kwatch *w);
+
 #endif

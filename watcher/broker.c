@@ -533,7 +533,7 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 {
 	for (;;) {
 		const char *queued = NULL;
-		if (workqueue_get(b->q, now_ms, &queued) != 0)
+		if (workqueue_get_filtered(b->q, now_ms, b->src.may_dispatch, b->src.ud, &queued) != 0)
 			return false;
 		char key[KEY_MAX];
 		snprintf(key, sizeof(key), "%s", queued);

@@ -54,6 +54,11 @@ struct broker_source {
 	 * for: resyncAfterSeconds, or a finalize hook not done yet). */
 	void (*on_result)(void *ud, const char *controller, const char *outcome, double seconds);
 	void *ud;
+	/* Whether key's controller may have jobs now (client-go's HasSynced
+	 * rule: not before its parent and child caches have synced). A key it
+	 * refuses stays queued and is handed out later. NULL: always. Last, so
+	 * positional initialisers of the fields above stay valid. */
+	bool (*may_dispatch)(void *ud, const char *key);
 };
 
 struct broker_options {

@@ -42,7 +42,7 @@ struct controller {
 	/* The parent kind was a CRD's once: discovery's cached answer for it
 	 * outlives the CRD, so only the CRD cache can say it is back. */
 	bool crd_seen;
-	char waiting[CX_ERR_MSG_MAX + 64];
+	char waiting[4096];
 	int64_t next_discovery_ms, next_wait_log_ms, next_resync_ms;
 	struct json_object *index;           /* parent uid → {kindkey → {child key → name}} */
 };
@@ -377,6 +377,44 @@ static void resync(struct controller *ctl)
 	}
 }
 
+/* Appends "; " (" " after a colon) and text to buf of cap bytes, truncating. */
+static const char *len_sep(const char *buf)
+{
+	size_t len = strlen(buf);
+	return !len ? "" : buf[len - 1] == ':' ? " " : "; ";
+}
+
+static void append(char *buf, size_t cap, const char *text)
+{
+	const char *sep = len_sep(buf);
+	size_t len = strlen(buf);
+	for (const char *p = sep; *p && len + 1 < cap; p++)
+		buf[len++] = *p;
+	for (const char *p = text; *p && len + 1 < cap; p++)
+		buf[len++] = *p;
+	buf[len] = '\0';
+}
+
+/* Names every informer not synced yet and its last API error (a 403 on a
+ * child LIST must reach /readyz, not only the log). */
+static void describe_unsynced(struct controller *ctl)
+{
+	char one[CX_ERR_MSG_MAX + 600];
+	struct informer *all[65];
+	size_t n = 0;
+	snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the caches to sync:");
+	all[n++] = ctl->parents;
+	for (size_t i = 0; i < ctl->cc->n_children && n < 65; i++)
+		all[n++] = ctl->kids[i].inf;
+	for (size_t i = 0; i < n; i++) {
+		if (!all[i] || informer_synced(all[i]))
+			continue;
+		const char *e = informer_last_error(all[i]);
+		snprintf(one, sizeof(one), "%s (%s)", informer_path(all[i]), *e ? e : "listing");
+		append(ctl->waiting, sizeof(ctl->waiting), one);
+	}
+}
+
 void controller_tick(struct controller *ctl, struct json_object *crds, int64_t now_ms)
 {
 	if (!ctl->running) {
@@ -406,7 +444,7 @@ void controller_tick(struct controller *ctl, struct json_object *crds, int64_t n
 	if (controller_ready(ctl))
 		ctl->waiting[0] = '\0';
 	else
-		snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the caches of %s to sync", ctl->cc->name);
+		describe_unsynced(ctl);
 }
 
 static long min_ms(long a, long b)
@@ -476,4 +514,20 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 	*parent = json_object_get(p);
 	*children = out;
 	return 0;
+}
+
+bool controller_failing(const struct controller *ctl, int64_t now_ms, int64_t for_ms, char *why, size_t cap)
+{
+	if (!ctl->running)
+		return false;
+	for (size_t i = 0; i <= ctl->cc->n_children; i++) {
+		const struct informer *inf = i == 0 ? ctl->parents : ctl->kids[i - 1].inf;
+		int64_t since = inf ? informer_failing_since(inf) : -1;
+		if (since >= 0 && now_ms - since >= for_ms) {
+			snprintf(why, cap, "every API call for %s failed for %lld s: %s", informer_path(inf),
+				 (long long)((now_ms - since) / 1000), informer_last_error(inf));
+			return true;
+		}
+	}
+	return false;
 }

@@ -53,8 +53,16 @@ long controller_next_ms(const struct controller *ctl, int64_t now_ms);
 bool controller_ready(const struct controller *ctl);
 
 /* Why it is not ready ("waiting for CRD websites.example.com (not
- * Established)"), or "" when ready. Borrowed. */
+ * Established)"; "waiting for the caches to sync: /api/v1/secrets (list
+ * /api/v1/secrets: 403 Forbidden ...)", naming every cache not synced and
+ * its last API error), or "" when ready. Borrowed. */
 const char *controller_waiting_for(const struct controller *ctl);
+
+/* When one of its informers (parent or child) has failed every LIST and
+ * WATCH attempt for at least for_ms at now_ms (an API server outage, or an
+ * identity that lost its rights): true, with why naming the resource and
+ * the API error. Else false. */
+bool controller_failing(const struct controller *ctl, int64_t now_ms, int64_t for_ms, char *why, size_t cap);
 
 const char *controller_name(const struct controller *ctl);
 

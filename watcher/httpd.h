@@ -40,7 +40,8 @@ struct cx_err;
 struct httpd;
 
 /* Room the health callbacks get for their reason. */
-#define HTTPD_WHY_MAX 512
+/* Room for every controller that is not ready with its API error. */
+#define HTTPD_WHY_MAX 8192
 
 struct httpd_handlers {
 	/* Returns true when healthy; otherwise writes why (NUL-terminated, at

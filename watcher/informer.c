@@ -31,6 +31,9 @@ struct informer {
 	int64_t due_ms;                     /* not before this (monotonic ms) */
 	struct backoff backoff;
 	uint64_t lists, watches;
+	int64_t failing_since_ms;           /* -1: the last attempt succeeded */
+	int last_code;
+	char last_error[CX_ERR_MSG_MAX + 64];
 };
 
 static int64_t monotonic_ms(void)
@@ -71,6 +74,7 @@ struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const s
 	inf->h = o->handlers;
 	inf->ud = o->ud;
 	inf->need_list = true;
+	inf->failing_since_ms = -1;
 	inf->path = kresource_path(o->resource, o->namespace, NULL, NULL);
 	inf->store = json_object_new_object();
 	struct backoff_params reconnect = BACKOFF_WATCH_RECONNECT;
@@ -101,6 +105,23 @@ static void set_rv(struct informer *inf, const char *rv)
 	char *copy = rv ? strdup(rv) : NULL;
 	free(inf->rv);
 	inf->rv = copy;
+}
+
+static void attempt_failed(struct informer *inf, const char *verb, int code, const struct cx_err *err,
+			   int64_t now_ms)
+{
+	if (inf->failing_since_ms < 0)
+		inf->failing_since_ms = now_ms;
+	inf->last_code = code ? code : -EIO;
+	snprintf(inf->last_error, sizeof(inf->last_error), "%s %s: %s", verb, inf->path,
+		 err && err->msg[0] ? err->msg : strerror(-inf->last_code));
+}
+
+static void attempt_succeeded(struct informer *inf)
+{
+	inf->failing_since_ms = -1;
+	inf->last_code = 0;
+	inf->last_error[0] = '\0';
 }
 
 /* Puts obj (a reference is taken) under its key and tells the handlers. */
@@ -137,6 +158,7 @@ static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 	(void)err;
 	struct informer *inf = ud;
 	char key[512];
+	attempt_succeeded(inf);
 	switch (ev->type) {
 	case WATCH_ADDED:
 	case WATCH_MODIFIED:
@@ -152,9 +174,12 @@ static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 	return 0;
 }
 
-static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_err *err)
+static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_err *werr)
 {
 	struct informer *inf = ud;
+	/* werr lives in the watch, which is freed below. */
+	struct cx_err copy = werr ? *werr : (struct cx_err){0};
+	const struct cx_err *err = &copy;
 	set_rv(inf, kwatch_resource_version(w));
 	bool progressed = kwatch_events(w) > 0;
 	/* err belongs to the watch: keep its message past the free. */
@@ -171,12 +196,14 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 	inf->need_watch = true;
 	if (code == 0) {
 		/* The server's timeoutSeconds: re-open at once. */
+		attempt_succeeded(inf);
 		backoff_reset(&inf->backoff);
 		inf->due_ms = now;
 		return;
 	}
 	if (progressed)
 		backoff_reset(&inf->backoff);
+	attempt_failed(inf, "watch", code, err, now);
 	long delay = backoff_next_ms(&inf->backoff);
 	char ms[24];
 	snprintf(ms, sizeof(ms), "%ld", delay);
@@ -265,12 +292,21 @@ static int do_watch(struct informer *inf, struct cx_err *err)
 
 int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err)
 {
+	if (inf->w && inf->failing_since_ms >= 0 && kwatch_established(inf->w))
+		attempt_succeeded(inf);
 	if ((!inf->need_list && !inf->need_watch) || now_ms < inf->due_ms)
 		return 0;
+	bool listing = inf->need_list;
+	struct cx_err local = {0};
+	if (!err)
+		err = &local;
 	int r = inf->need_list ? do_list(inf, err) : 0;
+	if (!r && listing)
+		attempt_succeeded(inf);
 	if (!r && inf->need_watch)
 		r = do_watch(inf, err);
 	if (r) {
+		attempt_failed(inf, inf->need_list ? "list" : "watch", r, err, now_ms);
 		long delay = backoff_next_ms(&inf->backoff);
 		char ms[24];
 		snprintf(ms, sizeof(ms), "%ld", delay);
@@ -314,4 +350,24 @@ uint64_t informer_lists(const struct informer *inf)
 uint64_t informer_watches(const struct informer *inf)
 {
 	return inf->watches;
+}
+
+const char *informer_last_error(const struct informer *inf)
+{
+	return inf->last_error;
+}
+
+int informer_last_error_code(const struct informer *inf)
+{
+	return inf->last_code;
+}
+
+int64_t informer_failing_since(const struct informer *inf)
+{
+	return inf->failing_since_ms;
+}
+
+const char *informer_path(const struct informer *inf)
+{
+	return inf->path;
 }

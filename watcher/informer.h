@@ -66,6 +66,23 @@ struct json_object *informer_store(const struct informer *inf);
 /* The object with key ("ns/name" or "name"), borrowed, or NULL. */
 struct json_object *informer_get(const struct informer *inf, const char *key);
 
+/* The error of the last LIST or WATCH attempt when it failed ("list
+ * /api/v1/secrets: 403 Forbidden: ..."), else "". Borrowed. */
+const char *informer_last_error(const struct informer *inf);
+
+/* Its negative code (a kclient code: -EACCES, -ECONNREFUSED ...), 0 when
+ * the last attempt did not fail. */
+int informer_last_error_code(const struct informer *inf);
+
+/* Since when (monotonic ms, as told to informer_tick or read when a watch
+ * ended) every LIST and WATCH attempt has failed; -1 while the last one
+ * succeeded (a LIST that filled the store, a watch the server answered with
+ * 200 or ended cleanly). For readiness during an API server outage. */
+int64_t informer_failing_since(const struct informer *inf);
+
+/* The collection's path ("/api/v1/namespaces/x/secrets"). Borrowed. */
+const char *informer_path(const struct informer *inf);
+
 /* Counters for metrics and tests. */
 uint64_t informer_lists(const struct informer *inf);
 uint64_t informer_watches(const struct informer *inf);

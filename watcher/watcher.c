@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include "watcher.h"
+#include "apireach.h"
+#include "backoff.h"
 #include "broker.h"
 #include "controller.h"
 #include "cxconfig.h"
@@ -37,6 +39,10 @@
 /* A controller past its CRD gate with no watch running for this long is
  * stuck (its reconnects keep failing): /healthz says so. */
 #define STUCK_WATCHES_MS 120000
+/* Readiness during an API server outage (controller-runtime's rule: ready =
+ * able to do work): a controller whose list/watch attempts have all failed
+ * for this long is not ready, nor is the watcher when the CRD cache's have. */
+#define OUTAGE_NOT_READY_MS 10000
 
 struct watcher {
 	const struct watcher_options *o;
@@ -63,6 +69,10 @@ struct watcher {
 	int64_t drain_deadline_ms;
 	int64_t watches_seen_ms;     /* last time a watch was running (or none was needed) */
 	char crd_error[CX_ERR_MSG_MAX];
+	int crd_code;                /* of crd_error; 0 when none */
+	struct backoff crd_backoff;  /* between discovery attempts for the CRD kind */
+	int64_t crd_next_ms;
+	struct apireach reach;       /* rate-limits "cannot reach the API server" */
 };
 
 static int64_t monotonic_ms(void)
@@ -113,6 +123,16 @@ static int job_for(void *ud, const char *key, struct json_object **parent, struc
 	return controller_job_objects(ctl, rest, parent, children);
 }
 
+/* The broker's gate: no job for a controller before its parent and child
+ * caches have synced, lest a hook see an existing child as missing. */
+static bool may_dispatch(void *ud, const char *key)
+{
+	struct watcher *w = ud;
+	const char *rest = NULL;
+	struct controller *ctl = controller_for_key(w, key, &rest, NULL);
+	return !ctl || controller_ready(ctl); /* an unknown key is dropped by job_for */
+}
+
 static void on_result(void *ud, const char *controller, const char *outcome, double seconds)
 {
 	struct watcher *w = ud;
@@ -157,20 +177,47 @@ static bool crds_synced(const struct watcher *w)
 	return w->crds && informer_synced(w->crds);
 }
 
+/* Appends "; " (after the first) and text to why (cap bytes), truncating. */
+static void why_append(char *why, size_t cap, const char *text)
+{
+	size_t len = strlen(why);
+	if (len + 1 < cap)
+		snprintf(why + len, cap - len, "%s%s", len ? "; " : "", text);
+}
+
+/* Ready = able to do work: the CRD cache and every controller's caches have
+ * synced, and none has seen only failed API calls for OUTAGE_NOT_READY_MS.
+ * why names every controller that is not ready, with the API error. */
 static bool is_ready(void *ud, char *why, size_t cap)
 {
 	struct watcher *w = ud;
+	char one[CX_ERR_MSG_MAX + 600];
+	int64_t now = monotonic_ms();
+	why[0] = '\0';
 	if (!crds_synced(w)) {
 		snprintf(why, cap, "waiting for the CRD cache%s%s", w->crd_error[0] ? ": " : "", w->crd_error);
 		return false;
 	}
-	for (size_t i = 0; i < w->n_ctls; i++)
-		if (!controller_ready(w->ctls[i])) {
-			snprintf(why, cap, "controller %s: %s", controller_name(w->ctls[i]),
+	int64_t since = informer_failing_since(w->crds);
+	if (since >= 0 && now - since >= OUTAGE_NOT_READY_MS) {
+		snprintf(one, sizeof(one), "the CRD cache: every API call failed for %lld s: %s",
+			 (long long)((now - since) / 1000), informer_last_error(w->crds));
+		why_append(why, cap, one);
+	}
+	for (size_t i = 0; w->ctls && i < w->n_ctls; i++) {
+		char failing[CX_ERR_MSG_MAX + 300];
+		if (!w->ctls[i])
+			continue;
+		if (!controller_ready(w->ctls[i]))
+			snprintf(one, sizeof(one), "controller %s: %s", controller_name(w->ctls[i]),
 				 controller_waiting_for(w->ctls[i]));
-			return false;
-		}
-	return true;
+		else if (controller_failing(w->ctls[i], now, OUTAGE_NOT_READY_MS, failing, sizeof(failing)))
+			snprintf(one, sizeof(one), "controller %s: %s", controller_name(w->ctls[i]), failing);
+		else
+			continue;
+		why_append(why, cap, one);
+	}
+	return why[0] == '\0';
 }
 
 static bool is_healthy(void *ud, char *why, size_t cap)
@@ -270,18 +317,43 @@ static int setup_metrics(struct watcher *w, struct cx_err *err)
 /* The ud of metrics_render_cb is the registry; httpd passes w. */
 static int render_metrics(void *ud, char **text, size_t *len)
 {
-	return metrics_render(((struct watcher *)ud)->metrics, text, len);
+	struct watcher *w = ud;
+	if (!w->metrics || !w->broker)
+		return -EAGAIN; /* still setting up */
+	return metrics_render(w->metrics, text, len);
+}
+
+/* The HTTP daemons come first, before anything that may wait on the API
+ * server: /healthz and /readyz must answer from the first second. */
+static int setup_httpd(struct watcher *w, struct cx_err *err)
+{
+	const struct config *cfg = w->cfg;
+	struct httpd_handlers h = {is_healthy, is_ready, render_metrics};
+	bool shared = !strcmp(cfg->health_address, cfg->metrics_address);
+	struct httpd_handlers health_only = {is_healthy, is_ready, NULL}, metrics_only = {NULL, NULL, render_metrics};
+	if (!(w->health = httpd_new(cfg->health_address, shared ? &h : &health_only, w, err)) ||
+	    (!shared && !(w->metrics_httpd = httpd_new(cfg->metrics_address, &metrics_only, w, err))))
+		return err ? err->code : -EINVAL;
+	return 0;
 }
 
 static int setup(struct watcher *w, struct cx_err *err)
 {
 	const struct config *cfg = w->cfg;
 	int r;
+	struct backoff_params crd_retry = BACKOFF_WATCH_RECONNECT;
+	apireach_init(&w->reach, 0);
+	if ((r = backoff_init(&w->crd_backoff, &crd_retry, err)) || (r = setup_httpd(w, err)))
+		return r;
 	if (w->o->worker_argv && (r = start_supervisor(w, err)))
 		return r;
 	if ((r = restconfig_load(&w->o->conn, &w->rc, err)))
 		return r;
-	if (!(w->client = kclient_new(w->rc, NULL, err)) || !(w->mux = kwatch_mux_new(err)))
+	/* One attempt a call: the loop retries (informers and discovery back
+	 * off on their own), and a call that sleeps between retries would keep
+	 * the loop, /healthz and the workers' heartbeats waiting. */
+	struct kclient_options ko = {.max_attempts = 1};
+	if (!(w->client = kclient_new(w->rc, &ko, err)) || !(w->mux = kwatch_mux_new(err)))
 		return err ? err->code : -ENOMEM;
 	if (!(w->disco = discovery_new(w->client)))
 		return cx_err_set(err, -ENOMEM, "out of memory");
@@ -295,17 +367,11 @@ static int setup(struct watcher *w, struct cx_err *err)
 		if (!(w->ctls[i] = controller_new(&cfg->controllers[i], &env, err)))
 			return err ? err->code : -ENOMEM;
 	struct broker_options bo = {.endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint};
-	struct broker_source src = {job_for, on_result, w};
+	struct broker_source src = {job_for, on_result, w, may_dispatch};
 	if (!(w->broker = broker_new(&bo, w->queue, &src, err)))
 		return err ? err->code : -EIO;
 	if ((r = setup_metrics(w, err)))
 		return r;
-	struct httpd_handlers h = {is_healthy, is_ready, render_metrics};
-	bool shared = !strcmp(cfg->health_address, cfg->metrics_address);
-	struct httpd_handlers health_only = {is_healthy, is_ready, NULL}, metrics_only = {NULL, NULL, render_metrics};
-	if (!(w->health = httpd_new(cfg->health_address, shared ? &h : &health_only, w, err)) ||
-	    (!shared && !(w->metrics_httpd = httpd_new(cfg->metrics_address, &metrics_only, w, err))))
-		return err ? err->code : -EINVAL;
 	if (w->o->leader_elect) {
 		struct leader_config lc = {.namespace = cfg->lease_namespace, .name = cfg->lease_name,
 					   .callbacks = {started_leading, stopped_leading, new_leader, w}};
@@ -323,10 +389,15 @@ static void tick_crds(struct watcher *w, int64_t now_ms)
 	struct cx_err err = {0};
 	if (!w->crds) {
 		const struct kresource *res = NULL;
+		if (now_ms < w->crd_next_ms)
+			return;
 		if (discovery_resolve(w->disco, "apiextensions.k8s.io/v1", "CustomResourceDefinition", &res, &err)) {
 			snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
+			w->crd_code = err.code ? err.code : -EIO;
+			w->crd_next_ms = now_ms + backoff_next_ms(&w->crd_backoff);
 			return;
 		}
+		w->crd_code = 0;
 		struct informer_options o = {.resource = res};
 		if (!(w->crds = informer_new(w->client, w->mux, &o, &err))) {
 			snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
@@ -337,6 +408,27 @@ static void tick_crds(struct watcher *w, int64_t now_ms)
 		snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
 	else if (informer_synced(w->crds))
 		w->crd_error[0] = '\0';
+}
+
+/* Logs at -v 0, rate-limited, that the API server cannot be reached, when
+ * the CRD discovery or the CRD cache (always running) get no answer; an
+ * answer ends the outage. */
+static void watch_reachability(struct watcher *w, int64_t now_ms)
+{
+	int code = w->crds ? informer_last_error_code(w->crds) : w->crd_code;
+	const char *msg = w->crds ? informer_last_error(w->crds) : w->crd_error;
+	if (!apireach_is_transport(code)) {
+		if (code || (w->crds && informer_synced(w->crds)))
+			apireach_ok(&w->reach);
+		return;
+	}
+	uint64_t covers = 0;
+	if (!apireach_failed(&w->reach, now_ms, &covers))
+		return;
+	char secs[24];
+	snprintf(secs, sizeof(secs), "%lld", (long long)((now_ms - w->reach.since_ms) / 1000));
+	log_kv(LOG_LEVEL_ERROR, 0, "cannot reach the API server; retrying", "server", kclient_server(w->client),
+	       "error", msg, "failing_for_s", secs, NULL);
 }
 
 static void teardown(struct watcher *w)
@@ -405,6 +497,8 @@ static long next_timeout(struct watcher *w, int64_t now_ms)
 		t = min_ms(t, (long)leader_next_ms(w->leader));
 	if (w->crds)
 		t = min_ms(t, informer_next_ms(w->crds, now_ms));
+	else
+		t = min_ms(t, w->crd_next_ms > now_ms ? (long)(w->crd_next_ms - now_ms) : 0);
 	for (size_t i = 0; i < w->n_ctls; i++)
 		t = min_ms(t, controller_next_ms(w->ctls[i], now_ms));
 	if (w->draining)
@@ -416,6 +510,7 @@ static long next_timeout(struct watcher *w, int64_t now_ms)
 static void turn(struct watcher *w, int64_t now_ms)
 {
 	tick_crds(w, now_ms);
+	watch_reachability(w, now_ms);
 	bool any_running = false;
 	for (size_t i = 0; i < w->n_ctls; i++) {
 		controller_tick(w->ctls[i], crds_synced(w) ? informer_store(w->crds) : NULL, now_ms);
@@ -483,6 +578,7 @@ int watcher_run(const struct watcher_options *o, struct cx_err *err)
 		int r = cx_err_set(err, -errno, "signalfd: %s", strerror(errno));
 		return r;
 	}
+	w.watches_seen_ms = monotonic_ms();
 	int r = setup(&w, err);
 	w.watches_seen_ms = monotonic_ms();
 	while (!r) {

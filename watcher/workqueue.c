@@ -441,13 +441,25 @@ unsigned workqueue_retries(const struct workqueue *q, const char *key)
 
 int workqueue_get(struct workqueue *q, int64_t now, const char **key)
 {
+	return workqueue_get_filtered(q, now, NULL, NULL, key);
+}
+
+int workqueue_get_filtered(struct workqueue *q, int64_t now, workqueue_accept_fn accept, void *ud, const char **key)
+{
 	promote_due(q, now);
-	struct wq_item *it = q->head;
+	struct wq_item *prev = NULL, *it = q->head;
+	while (it && accept && !accept(ud, it->key)) {
+		prev = it;
+		it = it->next;
+	}
 	if (!it)
 		return -EAGAIN;
-	q->head = it->next;
-	if (!q->head)
-		q->tail = NULL;
+	if (prev)
+		prev->next = it->next;
+	else
+		q->head = it->next;
+	if (q->tail == it)
+		q->tail = prev;
 	it->next = NULL;
 	it->queued = false;
 	q->n_ready--;

@@ -35,6 +35,7 @@
 #ifndef COXSWAIN_WORKQUEUE_H
 #define COXSWAIN_WORKQUEUE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backoff.h"
@@ -123,6 +124,17 @@ unsigned workqueue_retries(const struct workqueue *q, const char *key);
  * *key is borrowed: it stays valid until workqueue_done for it (or
  * workqueue_free). Returns 0, or -EAGAIN when no key is ready at now. */
 int workqueue_get(struct workqueue *q, int64_t now, const char **key);
+
+/* Decides whether key may be handed out now (borrowed for the call). */
+typedef bool (*workqueue_accept_fn)(void *ud, const char *key);
+
+/* workqueue_get for the first ready key that accept takes: the keys it
+ * refuses stay queued where they are, in order, and come out once accepted
+ * (the watcher holds back the keys of a controller whose caches have not
+ * synced). Costs one accept call per refused key ahead of the one handed
+ * out. accept NULL is workqueue_get. Returns 0, or -EAGAIN when no ready key
+ * is accepted. */
+int workqueue_get_filtered(struct workqueue *q, int64_t now, workqueue_accept_fn accept, void *ud, const char **key);
 
 /* The job for key finished (whatever its outcome): key is no longer in
  * flight, and if it was added meanwhile it is queued again now. Returns 0, or

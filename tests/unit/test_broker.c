@@ -119,7 +119,7 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 	q = workqueue_new("test", NULL, &err);
 	cr_assert_not_null(q, "%s", err.msg);
 	struct broker_options o = {.endpoint = endpoint, .heartbeat_ms = heartbeat_ms, .poison_retry_ms = poison_retry_ms};
-	struct broker_source src = {job_for, on_result, NULL};
+	struct broker_source src = {job_for, on_result, NULL, NULL};
 	b = broker_new(&o, q, &src, &err);
 	cr_assert_not_null(b, "%s", err.msg);
 	broker_set_dispatching(b, true);
@@ -776,7 +776,7 @@ Test(broker, a_deleted_parent_is_skipped)
 Test(broker, bind_replaces_a_stale_socket_file_and_reports_errors)
 {
 	struct cx_err err = {0};
-	struct broker_source src = {job_for, on_result, NULL};
+	struct broker_source src = {job_for, on_result, NULL, NULL};
 	struct broker_options bad = {.endpoint = "nonsense://x"};
 	struct broker *b2 = broker_new(&bad, q, &src, &err);
 	cr_assert_null(b2);

@@ -270,7 +270,7 @@ Test(httpd, failing_checks_answer_503_with_the_reason)
 
 Test(httpd, long_reasons_are_cut_not_overrun)
 {
-	char why[2000];
+	char why[HTTPD_WHY_MAX + 2000];
 	memset(why, 'x', sizeof(why) - 1);
 	why[sizeof(why) - 1] = '\0';
 	struct state st = {.healthy = false, .health_why = why};

@@ -721,3 +721,59 @@ Test(workqueue, randomized_against_a_reference_model)
 	for (uint64_t seed = 1; seed <= 20; seed++)
 		run_model(seed * 0x9e3779b97f4a7c15u, 5000);
 }
+
+/* A gate that refuses the keys of controller "held" (issue 10 §1). */
+static bool not_held(void *ud, const char *key)
+{
+	(void)ud;
+	return strncmp(key, "held/", 5) != 0;
+}
+
+Test(workqueue, filtered_get_skips_refused_keys_and_keeps_them_queued_in_order)
+{
+	struct workqueue *q = make();
+	add(q, "held/a", T0);
+	add(q, "open/b", T0 + 1);
+	add(q, "held/c", T0 + 2);
+	add(q, "open/d", T0 + 3);
+	const char *k = NULL;
+	cr_assert_eq(workqueue_get_filtered(q, T0 + 10, not_held, NULL, &k), 0);
+	cr_assert_str_eq(k, "open/b");
+	workqueue_done(q, "open/b", T0 + 11);
+	cr_assert_eq(workqueue_get_filtered(q, T0 + 12, not_held, NULL, &k), 0);
+	cr_assert_str_eq(k, "open/d");
+	workqueue_done(q, "open/d", T0 + 13);
+	cr_assert_eq(workqueue_get_filtered(q, T0 + 14, not_held, NULL, &k), -EAGAIN, "only refused keys left");
+	struct workqueue_stats st;
+	workqueue_stats(q, &st);
+	cr_assert_eq(st.ready, 2, "the refused keys are still queued");
+	/* An add of a held key collapses into the queued one. */
+	add(q, "held/a", T0 + 15);
+	workqueue_stats(q, &st);
+	cr_assert_eq(st.ready, 2);
+	/* Once the gate opens they come out in their original order. */
+	cr_assert_eq(workqueue_get(q, T0 + 20, &k), 0);
+	cr_assert_str_eq(k, "held/a");
+	workqueue_done(q, "held/a", T0 + 21);
+	cr_assert_eq(workqueue_get(q, T0 + 22, &k), 0);
+	cr_assert_str_eq(k, "held/c");
+	workqueue_done(q, "held/c", T0 + 23);
+	cr_assert_eq(workqueue_get(q, T0 + 24, &k), -EAGAIN);
+	workqueue_free(&q);
+}
+
+Test(workqueue, filtered_get_unlinks_the_tail_correctly)
+{
+	struct workqueue *q = make();
+	add(q, "held/a", T0);
+	add(q, "open/b", T0 + 1);
+	const char *k = NULL;
+	cr_assert_eq(workqueue_get_filtered(q, T0 + 2, not_held, NULL, &k), 0);
+	cr_assert_str_eq(k, "open/b");
+	add(q, "open/e", T0 + 3); /* pushed after the tail, which must be held/a now */
+	cr_assert_eq(workqueue_get_filtered(q, T0 + 4, not_held, NULL, &k), 0);
+	cr_assert_str_eq(k, "open/e");
+	cr_assert_eq(workqueue_get(q, T0 + 5, &k), 0);
+	cr_assert_str_eq(k, "held/a");
+	workqueue_free(&q);
+}

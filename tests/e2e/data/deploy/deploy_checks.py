@@ -149,7 +149,7 @@ def check_pod(objects_path, hook_path):
         problem(f"port health {ports.get('health')} is not the config's healthAddress port {health_port}")
     if str(ports.get("metrics")) != metrics_port:
         problem(f"port metrics {ports.get('metrics')} is not the config's metricsAddress port {metrics_port}")
-    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+    for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         get = watcher.get(probe, {}).get("httpGet", {})
         if get.get("path") != path or get.get("port") not in ("health", ports.get("health")):
             problem(f"watcher {probe}: {get}, expected {path} on port health")
