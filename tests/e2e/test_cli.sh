@@ -5,7 +5,9 @@
 #   3. a kubeconfig whose server is not a URL ("https://[::1"): start-up
 #      refuses it, naming the file and the field;
 #   4. a parent kind in the wrong case ("gizmo" for a CRD's Gizmo): /readyz
-#      says which kind was meant, not only "not found".
+#      says which kind was meant, not only "not found";
+#   5. README.md's Go webhook: not on coxswain's own ports, and it exits
+#      non-zero when its port is taken (built and run when go is installed).
 source "$(dirname "$0")/lib.sh"
 
 WATCHER=$E2E_BUILD/watcher/coxswain-watcher
@@ -92,4 +94,33 @@ stop_coxswain
 check "SIGTERM stops it cleanly (exit status 0)" test "$E2E_EXIT" = 0
 check "no sanitizer reports" fails grep "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" \
 	"$E2E_WORK/coxswain.log"
+# ------------------------------------------------------------------ 5. README.md's Go webhook
+
+# The README's first ```go block.
+awk '/^```go$/ { on = 1; next } on && /^```$/ { exit } on' "$E2E_REPO/README.md" >"$E2E_WORK/hook.go"
+check "README.md has a Go webhook" grep -q "ListenAndServe" "$E2E_WORK/hook.go"
+GO_ADDR=$(sed -n 's/.*ListenAndServe("\([^"]*\)".*/\1/p' "$E2E_WORK/hook.go")
+GO_PORT=${GO_ADDR##*:}
+check "it listens on a port of its own ($GO_ADDR), not coxswain's metrics or health port" \
+	test -n "$GO_PORT" -a "$GO_PORT" != 8080 -a "$GO_PORT" != 8081
+check "the README's webhook.url is that port" grep -q "http://127.0.0.1:$GO_PORT/sync" "$E2E_REPO/README.md"
+if command -v go >/dev/null; then
+	check "it builds" sh -c "cd '$E2E_WORK' && GOFLAGS=-mod=mod GO111MODULE=off go build -o hook hook.go"
+	# Hold its port (if nobody else does already), then run it.
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+except OSError:
+    pass
+print("held", flush=True)
+time.sleep(120)' "$GO_PORT" >"$E2E_WORK/holder.out" &
+	holder=$!
+	E2E_PIDS+=("$holder")
+	eventually 30 "its port is held" grep -q held "$E2E_WORK/holder.out"
+	check "with its port taken it exits non-zero" fails timeout 60 "$E2E_WORK/hook"
+	kill "$holder" 2>/dev/null
+else
+	echo "# go is not installed: the README's Go webhook was not built"
+fi
 done_testing
