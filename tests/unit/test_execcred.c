@@ -762,7 +762,7 @@ Test(execcred, timeout_kills_the_process_group)
 		  "%s", err.msg);
 	pid_t sleeper = read_pid(pidfile);
 	bool dead = false;
-	for (int i = 0; i < 100 && !(dead = process_dead(sleeper)); i++)
+	for (int i = 0; i < 1000 && !(dead = process_dead(sleeper)); i++) /* 20 s at most */
 		usleep(20000);
 	if (!dead)
 		kill(sleeper, SIGKILL);

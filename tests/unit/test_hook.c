@@ -633,7 +633,7 @@ Test(hook_exec, timeout_kills_the_group_fast)
 	fclose(f);
 	unlink(pidfile);
 	bool dead = false;
-	for (int i = 0; i < 250 && !dead; i++) {
+	for (int i = 0; i < 1000 && !dead; i++) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 		FILE *st = fopen(path, "r");

@@ -42,7 +42,7 @@ static bool process_dead(pid_t pid)
 
 static bool wait_dead(pid_t pid)
 {
-	for (int i = 0; i < 250; i++) {
+	for (int i = 0; i < 1000; i++) {
 		if (process_dead(pid))
 			return true;
 		usleep(20000);
@@ -442,7 +442,7 @@ Test(subprocess, program_dies_with_us)
 		_exit(0);
 	}
 	long pid = 0;
-	for (int i = 0; i < 250 && pid <= 0; i++) {
+	for (int i = 0; i < 1000 && pid <= 0; i++) {
 		FILE *f = fopen(pidfile, "r");
 		if (!f || fscanf(f, "%ld", &pid) != 1)
 			usleep(20000);
