@@ -42,7 +42,7 @@ controller_of() {
 	admin get configmap settings -n "$1" -o go-template='{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}/{{.uid}}{{end}}{{end}}'
 }
 value_in() { get configmap "$1" settings '{.data.value}'; }
-values() { echo "$(value_in "$NS1") $(value_in "$NS2") $(value_in "$NS3")"; }
+values() { echo "$(value_in "$NS1" 2>&1) $(value_in "$NS2" 2>&1) $(value_in "$NS3" 2>&1)"; }
 seen() { admin get spread "$SPREAD" -o json | jq -c '.status.seen'; }
 
 render "$SAFETY_DATA/cluster-scoped.yaml"
@@ -69,12 +69,13 @@ check "settings in the second namespace is deleted by hand" admin delete configm
 # recreated: settings in NS2 exists again, as a new object.
 recreated() { local uid; uid=$(uid_of configmap "$NS2" settings) && [[ -n $uid && $uid != "$OLD_UID" ]]; }
 eventually 30 "it is re-created at once (a child's event requeues the parent)" recreated
-check "with the value and the controller ownerReference" equals "two Spread/$SPREAD/$SPREAD_UID" \
-	bash -c 'echo "$1 $2"' _ "$(value_in "$NS2")" "$(controller_of "$NS2")"
+second_state() { echo "$(value_in "$NS2") $(controller_of "$NS2")"; }
+check "with the value and the controller ownerReference" equals "two Spread/$SPREAD/$SPREAD_UID" second_state
 
 check "the third namespace is dropped from the spec" spread two "$NS1" "$NS2"
 eventually 30 "its settings is pruned" fails admin get configmap settings -n "$NS3"
-check "the others stay" equals "two two" bash -c 'echo "$1 $2"' _ "$(value_in "$NS1")" "$(value_in "$NS2")"
+two_values() { echo "$(value_in "$NS1") $(value_in "$NS2")"; }
+check "the others stay" equals "two two" two_values
 eventually 30 "the request's children are the two left" equals "[\"$NS1/settings\",\"$NS2/settings\"]" seen
 check "it is Synced=True" equals True/ReconcileSucceeded synced spread "" "$SPREAD"
 check "no child was refused as returned twice" fails grep -q "returned twice" "$E2E_WORK/coxswain.log"

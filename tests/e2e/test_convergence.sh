@@ -30,6 +30,7 @@ done
 check "the fixture has an audit log (tests/cluster/up)" test -r "${COXSWAIN_AUDIT_LOG:-}"
 for ns in "$IN_NS" "$RE_NS" "$OD_NS" "$BARE_NS" "$NARROW_NS"; do
 	namespace "$ns"
+	grant_secrets "$ns"
 done
 
 # parent KIND NS NAME SPEC_JSON

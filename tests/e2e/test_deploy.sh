@@ -237,19 +237,19 @@ RBAC_TABLE=$(
 		examples.coxswain.io websites patch cluster | seen
 		examples.coxswain.io websites/status patch cluster | seen
 		examples.coxswain.io websites/finalizers update cluster | children's ownerReferences set blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only with update on the owner's finalizers
-		core configmaps get cluster | worker/apply.c: Recreate reads the child after deleting it
+		core configmaps get cluster | worker/apply.c: a child the cache does not hold is read before it is created (ownership)
 		core configmaps list cluster | seen
 		core configmaps watch cluster | seen
 		core configmaps create cluster | seen
 		core configmaps patch cluster | seen
 		core configmaps delete cluster | seen
-		core services get cluster | worker/apply.c: Recreate reads the child after deleting it
+		core services get cluster | worker/apply.c: a child the cache does not hold is read before it is created (ownership)
 		core services list cluster | seen
 		core services watch cluster | seen
 		core services create cluster | seen
 		core services patch cluster | seen
 		core services delete cluster | seen
-		apps deployments get cluster | worker/apply.c: Recreate reads the child after deleting it
+		apps deployments get cluster | worker/apply.c: a child the cache does not hold is read before it is created (ownership)
 		apps deployments list cluster | seen
 		apps deployments watch cluster | seen
 		apps deployments create cluster | seen
@@ -257,6 +257,7 @@ RBAC_TABLE=$(
 		apps deployments delete cluster | seen
 		core events create cluster | seen
 		core events patch cluster | worker/events.c: an Event repeated within 10 minutes is a patch of its count
+		core events get cluster | worker/events.c: an Event another worker wrote is read, to count on from it
 		coordination.k8s.io leases get coxswain-system | seen
 		coordination.k8s.io leases create coxswain-system | seen
 		coordination.k8s.io leases update coxswain-system | seen

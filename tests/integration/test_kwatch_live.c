@@ -260,8 +260,9 @@ Test(kwatch_live, forbidden_watch_ends_with_the_reason)
 	struct kclient *oc = kclient_new(op, NULL, &err);
 	cr_assert_not_null(oc, "%s", err.msg);
 	struct seen s = {0};
-	/* Secrets: never granted to the operator, whatever RBAC other tests apply. */
-	struct kwatch_options o = {.path = "/api/v1/secrets"};
+	/* PriorityClasses: never granted to the operator, whatever RBAC other
+	 * tests apply (Secrets are a child kind some of them grant). */
+	struct kwatch_options o = {.path = "/apis/scheduling.k8s.io/v1/priorityclasses"};
 	struct kwatch *w = kwatch_start(mux, oc, &o, on_event, on_end, &s, &err);
 	cr_assert_not_null(w, "%s", err.msg);
 	pump(&s, 1000, 10000);

@@ -4,6 +4,11 @@
 SAFETY_DATA=$E2E_REPO/tests/e2e/data/safety
 GROUP=safety.e2e.coxswain.io
 
+# grant_secrets NS: the operator may handle Secrets in NS (and only there).
+grant_secrets() {
+	admin create rolebinding coxswain-e2e-safety-secrets -n "$1" --clusterrole=coxswain-e2e-safety-secrets \
+		--serviceaccount=coxswain-system:coxswain >/dev/null
+}
 ns_flag() { [[ -z $1 ]] || printf -- '-n\n%s\n' "$1"; }
 # get KIND NS NAME JSONPATH: one field of an object.
 get() {
