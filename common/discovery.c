@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* A miss re-fetches the group/version, but not more often than this: a
@@ -193,6 +194,23 @@ static int fetch(struct discovery *d, struct group_version *gv, struct cx_err *e
 	return r;
 }
 
+/* The kind gv serves that the user probably meant by kind, or NULL: one
+ * that differs only in case ("website" for Website: kinds are case-
+ * sensitive), or whose plural or singular resource name kind is in any case
+ * ("websites"). For the not-found message only. */
+static const char *kind_meant(const struct group_version *gv, const char *kind)
+{
+	for (size_t i = 0; i < gv->n_res; i++) {
+		const struct kresource *r = gv->res[i];
+		size_t plural_len = strlen(r->resource);
+		bool singular = plural_len > 1 && strlen(kind) == plural_len - 1 &&
+				r->resource[plural_len - 1] == 's' && !strncasecmp(r->resource, kind, plural_len - 1);
+		if (!strcasecmp(r->kind, kind) || !strcasecmp(r->resource, kind) || singular)
+			return r->kind;
+	}
+	return NULL;
+}
+
 int discovery_resolve(struct discovery *d, const char *api_version, const char *kind,
 		      const struct kresource **out, struct cx_err *err)
 {
@@ -228,6 +246,10 @@ int discovery_resolve(struct discovery *d, const char *api_version, const char *
 	if (!gv->served)
 		return cx_err_set(err, -ENOENT, "%s %s: the API server does not serve %s (is its CRD installed and "
 				  "established?)", kind, api_version, api_version);
+	const char *meant = res ? NULL : kind_meant(gv, kind);
+	if (meant)
+		return cx_err_set(err, -ENOENT, "%s %s: the API server serves %s but no kind %s in it; did you mean "
+				  "kind %s? (kinds are case-sensitive)", kind, api_version, api_version, kind, meant);
 	if (!res)
 		return cx_err_set(err, -ENOENT, "%s %s: the API server serves %s but no kind %s in it (is its CRD "
 				  "installed and established?)", kind, api_version, api_version, kind);

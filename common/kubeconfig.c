@@ -5,6 +5,7 @@
 #include "restconfig.h"
 #include "yamlnode.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -530,6 +532,12 @@ static int resolve_user(const struct kubeconfig_user *u, const struct kubeconfig
 		return cx_err_set(err, -EINVAL, "kubeconfig %s: %s: client-certificate and client-key go together; "
 				  "only %s is set", u->file, what,
 				  rc->client_cert.len ? "client-certificate" : "client-key");
+	/* A token goes into every request's header, which libcurl caps (at
+	 * 1 MiB, as "out of memory"): refused here, where the field is known. */
+	size_t token_len = u->token ? strlen(u->token) : 0;
+	if (token_len > KUBECONFIG_TOKEN_MAX)
+		return cx_err_set(err, -EFBIG, "kubeconfig %s: %s: token: %zu bytes; a bearer token is at most %d "
+				  "bytes", u->file, what, token_len, KUBECONFIG_TOKEN_MAX);
 	if (u->token && !(rc->token = strdup(u->token)))
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	if (u->has_exec) {
@@ -540,13 +548,48 @@ static int resolve_user(const struct kubeconfig_user *u, const struct kubeconfig
 			return cx_err_prefix(err, "kubeconfig %s: %s: exec: ", u->file, what);
 	}
 	if (u->token_file) {
-		if (access(u->token_file, R_OK) != 0)
+		struct stat st;
+		if (access(u->token_file, R_OK) != 0 || stat(u->token_file, &st) != 0)
 			return cx_err_set(err, -errno, "kubeconfig %s: %s: tokenFile: cannot read %s: %s", u->file,
 					  what, u->token_file, strerror(errno));
+		if (S_ISREG(st.st_mode) && st.st_size > KUBECONFIG_TOKEN_MAX)
+			return cx_err_set(err, -EFBIG, "kubeconfig %s: %s: tokenFile: %s is %lld bytes; a bearer token "
+					  "is at most %d bytes", u->file, what, u->token_file, (long long)st.st_size,
+					  KUBECONFIG_TOKEN_MAX);
 		if (!(rc->token_file = strdup(u->token_file)))
 			return cx_err_set(err, -ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+/* Refuses a server that is not an http(s) URL with a host, as libcurl's URL
+ * parser reads it: "https://[::1" would otherwise be accepted at start-up
+ * and fail at every request. */
+static int check_server(const char *file, const char *what, const char *server, struct cx_err *err)
+{
+	CURLU *u = curl_url();
+	if (!u)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	char *scheme = NULL, *host = NULL;
+	CURLUcode uc = curl_url_set(u, CURLUPART_URL, server, 0);
+	if (!uc)
+		uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	if (!uc)
+		uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+	int r = 0;
+	if (uc)
+		r = cx_err_set(err, -EINVAL, "kubeconfig %s: %s: server: \"%s\" is not a URL (%s); expected "
+			       "https://host:port", file, what, server, curl_url_strerror(uc));
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		r = cx_err_set(err, -EINVAL, "kubeconfig %s: %s: server: \"%s\": scheme %s is not http or https; "
+			       "expected https://host:port", file, what, server, scheme);
+	else if (!*host)
+		r = cx_err_set(err, -EINVAL, "kubeconfig %s: %s: server: \"%s\" has no host; expected "
+			       "https://host:port", file, what, server);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
 }
 
 static int resolve_cluster(const struct kubeconfig_cluster *c, struct restconfig *rc,
@@ -557,7 +600,10 @@ static int resolve_cluster(const struct kubeconfig_cluster *c, struct restconfig
 	if (!c->server || !*c->server)
 		return cx_err_set(err, -EINVAL, "kubeconfig %s: %s: server: missing (expected https://host:port)",
 				  c->file, what);
-	int r = load_pem(c->file, what, "certificate-authority", &c->certificate_authority_data,
+	int r = check_server(c->file, what, c->server, err);
+	if (r)
+		return r;
+	r = load_pem(c->file, what, "certificate-authority", &c->certificate_authority_data,
 			 c->certificate_authority, &rc->ca, err);
 	if (r)
 		return r;

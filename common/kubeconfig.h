@@ -21,6 +21,11 @@
 struct cx_err;
 struct restconfig;
 
+/* The longest bearer token a user's token or tokenFile may hold (the
+ * kclient reads token files with the same cap); a longer one is refused
+ * with -EFBIG naming the file and field. */
+#define KUBECONFIG_TOKEN_MAX 65536
+
 struct kubeconfig_cluster {
 	char *name;
 	char *file;                         /* the kubeconfig file it came from */

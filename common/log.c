@@ -50,6 +50,22 @@ int log_parse_format(const char *s, enum log_format *out, struct cx_err *err)
 	return cx_err_set(err, -EINVAL, "log format \"%s\" is not known; use text or json", s ? s : "(none)");
 }
 
+int log_parse_verbosity(const char *s, int *out, struct cx_err *err)
+{
+	const char *p = s && *s == '=' ? s + 1 : s;
+	int v = 0;
+	bool ok = p && *p;
+	for (const char *q = p; ok && *q; q++) {
+		ok = *q >= '0' && *q <= '9' && q - p < 2;
+		v = v * 10 + (*q - '0');
+	}
+	if (!ok || v > LOG_MAX_VERBOSITY)
+		return cx_err_set(err, -EINVAL, "log verbosity \"%s\" is not a whole number from 0 to %d",
+				  s ? s : "(none)", LOG_MAX_VERBOSITY);
+	*out = v;
+	return 0;
+}
+
 void log_set_output(FILE *out)
 {
 	settings.out = out;
@@ -205,6 +221,50 @@ static void build_text(struct line *l, const char *ts, enum log_level level, con
 	put(l, "\n", 1);
 }
 
+/* Whether s is a number as a program would print one: -?(0|[1-9][0-9]*)
+ * with an optional .[0-9]+, 15 digits at most (a double holds them exactly,
+ * so a consumer reads back the same number), and not "-0". No exponent, no
+ * '+', no leading zeros, no spaces: "007" or "1e3" was not printed as a
+ * number. */
+static bool canonical_number(const char *s)
+{
+	const char *p = s;
+	if (*p == '-')
+		p++;
+	const char *int_start = p;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return false;
+	size_t digits = (size_t)(p - int_start);
+	bool fraction = *p == '.';
+	if (fraction) {
+		const char *f = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == f)
+			return false;
+		digits += (size_t)(p - f);
+	}
+	if (*p || digits > 15)
+		return false;
+	return !(s[0] == '-' && !fraction && int_start[0] == '0');
+}
+
+/* A value as JSON: a canonical number (above) as a number, written as its
+ * text ("1.50" stays 1.50), anything else as a string. */
+static struct json_object *json_value(const char *value)
+{
+	if (!canonical_number(value))
+		return json_object_new_string(value);
+	if (!strchr(value, '.'))
+		return json_object_new_int64(strtoll(value, NULL, 10));
+	return json_object_new_double_s(strtod(value, NULL), value);
+}
+
 /* json-c does the escaping; the object keeps insertion order, so ts, level,
  * v and msg come first as in the text format. */
 static void build_json(struct line *l, const char *ts, enum log_level level, int v, const char *msg, va_list ap)
@@ -223,7 +283,7 @@ static void build_json(struct line *l, const char *ts, enum log_level level, int
 	while ((key = va_arg(ap, const char *))) {
 		const char *value = va_arg(ap, const char *);
 		/* A NULL json_object is JSON null. */
-		bad |= json_object_object_add(o, key, value ? json_object_new_string(value) : NULL);
+		bad |= json_object_object_add(o, key, value ? json_value(value) : NULL);
 	}
 	size_t n = 0;
 	const char *s = bad ? NULL :

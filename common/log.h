@@ -8,7 +8,13 @@
  * klog/kubectl (0 = always, 2 = useful steady-state detail, 4 = debug,
  * 6+ = every request).
  *
- * Values are strings: callers format numbers themselves. NEVER pass a bearer
+ * Values are strings: callers format numbers themselves. In JSON a value that
+ * reads as a canonical decimal number (-?(0|[1-9][0-9]*)(.[0-9]+)?, at most
+ * 15 digits, as printf's %d or %.1f would write it) is written as a JSON
+ * number, anything else as a string: {"took_ms":42,"name":"web"}. So a value's
+ * JSON type follows its text; a value that only happens to be digits (a
+ * resourceVersion, a name "123") is a number too, which JSON consumers should
+ * not mind. The text format is the same either way. NEVER pass a bearer
  * token, a client key, a kubeconfig's contents or Secret data as a value or
  * in a message; nothing here can tell them from other strings.
  *
@@ -47,6 +53,15 @@ int log_verbosity(void);
 bool log_enabled(enum log_level level, int v);
 
 void log_set_format(enum log_format format);
+
+/* The highest verbosity -v takes. */
+#define LOG_MAX_VERBOSITY 10
+
+/* Parses the value of -v/--v as kubectl takes it: a whole number from 0 to
+ * LOG_MAX_VERBOSITY, also after a '=' (getopt hands "-v=4" over as "=4";
+ * "-v 4" and "--v=4" come as "4"). Returns -EINVAL with err naming the bad
+ * value otherwise, leaving *out alone. */
+int log_parse_verbosity(const char *s, int *out, struct cx_err *err);
 
 /* Parses the value of --log-format: "text" or "json". Returns -EINVAL with
  * err naming the bad value otherwise. */

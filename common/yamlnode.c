@@ -25,11 +25,59 @@ static int parser_error(const char *kind, const char *path, yaml_parser_t *parse
 			  parser->context ? parser->context : "");
 }
 
+/* Reads the stream's events, before any document is built, and refuses one
+ * nested deeper than YAMLNODE_MAX_DEPTH: libyaml's scanner walks its stack of
+ * possible simple keys (one per level) at every token, so its time grows with
+ * the square of the depth, and 100,000 levels take most of a minute. Stopping
+ * at the cap bounds that. Invalid YAML ends the pass quietly: the load that
+ * follows reports it. Returns 0 or -EINVAL / -ENOMEM with err filled; f is
+ * rewound. */
+static int check_depth(const char *kind, const char *path, FILE *f, struct cx_err *err)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return cx_err_set(err, -ENOMEM, "%s %s: out of memory", kind, path);
+	yaml_parser_set_input_file(&parser, f);
+	int rc = 0, depth = 0;
+	for (bool done = false; !done && !rc;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev))
+			break;
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > YAMLNODE_MAX_DEPTH)
+				rc = cx_err_set(err, -EINVAL, "%s %s: line %zu, column %zu: nested deeper than %d "
+						"levels", kind, path, ev.start_mark.line + 1, ev.start_mark.column + 1,
+						YAMLNODE_MAX_DEPTH);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	rewind(f);
+	return rc;
+}
+
 int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_document_t *doc, struct cx_err *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return cx_err_set(err, -errno, "%s %s: cannot open: %s", kind, path, strerror(errno));
+	int depth_rc = check_depth(kind, path, f, err);
+	if (depth_rc) {
+		fclose(f);
+		return depth_rc;
+	}
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
 		fclose(f);

@@ -29,12 +29,19 @@ struct yamlnode_src {
 	struct cx_err *err;
 };
 
+/* The deepest nesting of lists and mappings a file may have (the root
+ * mapping counts as one level). Ours need fewer than 10; libyaml's time
+ * grows with the square of the depth. */
+#define YAMLNODE_MAX_DEPTH 64
+
 /* Loads the first YAML document of the file at path into *doc, which the
  * caller then owns (yaml_document_delete). A file without a document loads
  * as a document without a root node. With only_one, a second document in the
  * file is an error. Returns 0, or a negative code with err filled: -errno
  * when the file cannot be opened or read, -EINVAL for invalid YAML (naming
- * the line and column), -ENOMEM. *doc is untouched on error. */
+ * the line and column) or for nesting deeper than YAMLNODE_MAX_DEPTH
+ * anywhere in the file ("...: nested deeper than 64 levels"), -ENOMEM. *doc
+ * is untouched on error. */
 int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_document_t *doc,
 		  struct cx_err *err);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define WAIT_LOG_INTERVAL_MS 60000
@@ -262,6 +263,30 @@ static struct json_object *find_crd(const struct controller *ctl, struct json_ob
 	return NULL;
 }
 
+/* The waiting message when no CRD of the group names the parent kind. When
+ * one names it in another case ("website" for Website: kinds are case-
+ * sensitive), or by its plural or singular name, the message says which CRD
+ * and kind were probably meant rather than only "not found". */
+static void crd_not_found(const struct controller *ctl, struct json_object *crds, char *buf, size_t len)
+{
+	const char *want = ctl->cc->parent_kind;
+	json_object_object_foreach(crds, crd_name, crd)
+	{
+		struct json_object *spec = jsonget(crd, "spec"), *names = jsonget(spec, "names");
+		const char *group = jsonget_string(spec, "group"), *kind = jsonget_string(names, "kind");
+		const char *plural = jsonget_string(names, "plural"), *singular = jsonget_string(names, "singular");
+		if (!group || !kind || strcmp(group, ctl->group) != 0)
+			continue;
+		if (!strcasecmp(kind, want) || (plural && !strcasecmp(plural, want)) ||
+		    (singular && !strcasecmp(singular, want))) {
+			snprintf(buf, len, "waiting for the CRD of %s.%s (not found; CRD %s has kind %s: did you mean "
+				 "kind: %s? kinds are case-sensitive)", want, ctl->group, crd_name, kind, kind);
+			return;
+		}
+	}
+	snprintf(buf, len, "waiting for the CRD of %s%s%s (not found)", want, *ctl->group ? "." : "", ctl->group);
+}
+
 /* Established and serving the configured version; else why not in why. */
 static bool crd_usable(const struct controller *ctl, struct json_object *crd, char *why, size_t len)
 {
@@ -357,8 +382,7 @@ static void gate(struct controller *ctl, struct json_object *crds, int64_t now_m
 			pass_gate(ctl, now_ms);
 		}
 		if (!ctl->running)
-			snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the CRD of %s%s%s (not found)",
-				 ctl->cc->parent_kind, *ctl->group ? "." : "", ctl->group);
+			crd_not_found(ctl, crds, ctl->waiting, sizeof(ctl->waiting));
 	}
 	if (!ctl->running && now_ms >= ctl->next_wait_log_ms) {
 		log_kv(LOG_LEVEL_INFO, 0, ctl->waiting, "controller", ctl->cc->name, NULL);

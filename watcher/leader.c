@@ -19,9 +19,6 @@
 #define LEASES_API "/apis/coordination.k8s.io/v1/namespaces"
 /* client-go requires renewDeadline > JitterFactor * retryPeriod. */
 #define JITTER_FACTOR 1.2
-/* client-go's timeout for the election's requests: max(1 s, renewDeadline / 2),
- * so that one hung request cannot by itself make the leader miss its deadline. */
-#define REQUEST_TIMEOUT_MIN_MS 1000
 /* A Lease's name and namespace go into the request path unescaped. */
 #define NAME_MAX_LEN 253
 
@@ -33,6 +30,7 @@ struct leader {
 	char *path;                  /* the Lease */
 	char *collection;            /* its namespace's leases */
 	long lease_ms, renew_deadline_ms, retry_ms;
+	long request_timeout_ms;
 	struct leader_callbacks cb;
 
 	struct leader_record observed;   /* the record as last read or written */
@@ -390,8 +388,8 @@ struct leader *leader_new(const struct restconfig *rc, const struct leader_confi
 		leader_free(&le);
 		return NULL;
 	}
-	long timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms
-			  : renew_ms / 2 > REQUEST_TIMEOUT_MIN_MS ? renew_ms / 2 : REQUEST_TIMEOUT_MIN_MS;
+	long timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : LEADER_REQUEST_TIMEOUT_MS;
+	le->request_timeout_ms = timeout_ms;
 	struct kclient_options o = {
 		.connect_timeout_ms = timeout_ms,
 		.timeout_ms = timeout_ms,
@@ -453,6 +451,32 @@ const struct cx_err *leader_last_error(const struct leader *le)
 	return &le->last_err;
 }
 
+long leader_request_timeout_ms(const struct leader *le)
+{
+	return le->request_timeout_ms;
+}
+
+bool leader_same_error(const char *a, const char *b)
+{
+	for (;;) {
+		bool da = *a >= '0' && *a <= '9', db = *b >= '0' && *b <= '9';
+		if (da != db)
+			return false;
+		if (da) {
+			while (*a >= '0' && *a <= '9')
+				a++;
+			while (*b >= '0' && *b <= '9')
+				b++;
+			continue;
+		}
+		if (*a != *b)
+			return false;
+		if (!*a)
+			return true;
+		a++, b++;
+	}
+}
+
 static bool observed_holder_is_us(const struct leader *le)
 {
 	return le->have_observed && le->observed.holder && strcmp(le->observed.holder, le->identity) == 0;
@@ -481,7 +505,8 @@ static void observe(struct leader *le, struct leader_record *r, int64_t now_ms)
 
 /* Records the failure of one request of a step. Conflicts are part of the
  * protocol and logged at -v=2; any other error is logged once per distinct
- * message, with the server's reason in full. Returns e->code. */
+ * message (leader_same_error: libcurl's "after 0 ms" and "after 1 ms" are one
+ * message), with the server's reason in full. Returns e->code. */
 static int failed(struct leader *le, const char *step, const struct cx_err *e)
 {
 	le->last_err = *e;
@@ -490,7 +515,7 @@ static int failed(struct leader *le, const char *step, const struct cx_err *e)
 		       "lease", le->desc, "identity", le->identity, "step", step, "error", e->msg, NULL);
 		return e->code;
 	}
-	if (strcmp(le->logged, e->msg) == 0) {
+	if (le->logged[0] && leader_same_error(le->logged, e->msg)) {
 		log_kv(LOG_LEVEL_INFO, 4, "leader election: request failed again", "lease", le->desc, "step", step,
 		       "error", e->msg, NULL);
 		return e->code;

@@ -33,9 +33,13 @@
  * stop dispatching first.
  *
  * The API requests block the loop (kclient has no asynchronous verbs), so
- * the elector has a kclient of its own with a short timeout (client-go's for
- * election requests, max(1 s, renew deadline / 2), unless configured), no
- * retries (the next tick is the retry) and a rate limit it never reaches. API errors (a 403 when the
+ * the elector has a kclient of its own with a short timeout
+ * (LEADER_REQUEST_TIMEOUT_MS, 1 s, unless configured; client-go's is
+ * max(1 s, renew deadline / 2), 5 s by default, which a hung API server would
+ * turn into a 10 s stall of the loop), no retries (the next tick is the
+ * retry) and a rate limit it never reaches. A tick makes at most two
+ * requests, so it blocks the loop for at most 2 s, under the workers'
+ * heartbeat liveness (3 heartbeats of 1 s). API errors (a 403 when the
  * identity lacks get/create/update on leases in the Lease's namespace, a
  * server that is down) never abort anything: each distinct message is logged
  * once as an error with the server's full reason, and the tick retries at the
@@ -61,6 +65,8 @@ struct restconfig;
 #define LEADER_LEASE_DURATION_MS 15000
 #define LEADER_RENEW_DEADLINE_MS 10000
 #define LEADER_RETRY_PERIOD_MS 2000
+/* Each Lease request's timeout (connect included); see above. */
+#define LEADER_REQUEST_TIMEOUT_MS 1000
 
 /* "2006-01-02T15:04:05.000000Z" and its NUL. */
 #define LEADER_MICROTIME_LEN 28
@@ -93,9 +99,8 @@ struct leader_config {
 	long lease_duration_ms;
 	long renew_deadline_ms;
 	long retry_period_ms;
-	/* Each API request's timeout, so at most twice this per tick; 0 =
-	 * client-go's max(1 s, renew deadline / 2). A loop that must not stall
-	 * that long (heartbeats) may want the retry period instead. */
+	/* Each API request's timeout (connect included), so at most twice
+	 * this per tick; 0 = LEADER_REQUEST_TIMEOUT_MS. */
 	long request_timeout_ms;
 	struct leader_callbacks callbacks;
 };
@@ -135,6 +140,10 @@ const char *leader_identity(const struct leader *le);
 
 /* The error of the last step that failed, code 0 when the last step had none. */
 const struct cx_err *leader_last_error(const struct leader *le);
+
+/* The timeout of each of le's API requests, connect included: the
+ * configured one or LEADER_REQUEST_TIMEOUT_MS. */
+long leader_request_timeout_ms(const struct leader *le);
 
 /* Gives the Lease up so another candidate takes it at its next tick, as
  * client-go's ReleaseOnCancel does: when we are the observed holder, PUT the
@@ -188,6 +197,11 @@ void leader_record_clear(struct leader_record *r);
  * observed_ms + duration <= now_ms. */
 bool leader_may_acquire(const struct leader_record *r, const char *identity, int64_t observed_ms,
 			long default_lease_ms, int64_t now_ms);
+
+/* Whether two error messages are the same for logging once: equal once
+ * every run of digits counts as one (libcurl's messages carry the elapsed
+ * milliseconds, "after 0 ms" or "after 1 ms" as timing goes). */
+bool leader_same_error(const char *a, const char *b);
 
 /* Formats unix_us (microseconds since the epoch, UTC) as a MicroTime,
  * "2006-01-02T15:04:05.000000Z". Returns 0, or -ERANGE outside years

@@ -31,8 +31,10 @@ static void usage(FILE *out)
 		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, wait this long for jobs in flight (default 25);\n"
 		"                         a supervisor started by --spawn-workers gets it too\n"
 		"  --spawn-workers N      also run the worker supervisor with N workers, as a child process\n"
-		"  -v, --v N              log verbosity (0 default, 2 steady-state detail, 4 debug, 6 every request)\n"
+		"  -v, --v N              log verbosity (0 default, 2 steady-state detail, 4 debug, 6 every request);\n"
+		"                         -v 4, -v=4 and --v=4 alike\n"
 		"  --log-format FMT       text (default) or json\n"
+		"  --version              print the version and exit\n"
 		"  -h, --help             this text\n");
 }
 
@@ -86,7 +88,7 @@ static int worker_binary(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
-	       O_LOGFMT };
+	       O_LOGFMT, O_VERSION };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"check-config", required_argument, NULL, O_CHECK},
@@ -100,6 +102,7 @@ int main(int argc, char **argv)
 		{"v", required_argument, NULL, 'v'},
 		{"log-format", required_argument, NULL, O_LOGFMT},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *check = NULL, *log_format = NULL;
@@ -127,12 +130,17 @@ int main(int argc, char **argv)
 			if (parse_count("--spawn-workers", optarg, 1024, &spawn))
 				return 2;
 			break;
-		case 'v':
-			if (parse_count("-v", optarg, 10, &verbosity))
+		case 'v': {
+			struct cx_err verr = {0};
+			if (log_parse_verbosity(optarg, &verbosity, &verr)) {
+				fprintf(stderr, "coxswain-watcher: -v: %s\n", verr.msg);
 				return 2;
+			}
 			break;
+		}
 		case O_LOGFMT: log_format = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case O_VERSION: printf("coxswain-watcher %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

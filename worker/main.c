@@ -31,8 +31,10 @@ static void usage(FILE *out)
 		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
 		"  --context NAME         kubeconfig context instead of current-context\n"
 		"  --namespace NS         instead of the context's namespace\n"
-		"  -v, --v N              log verbosity (0 default, 2 every reconcile, 4 hooks, 6 every request)\n"
+		"  -v, --v N              log verbosity (0 default, 2 every reconcile, 4 hooks, 6 every request);\n"
+		"                         -v 4, -v=4 and --v=4 alike\n"
 		"  --log-format FMT       text (default) or json\n"
+		"  --version              print the version and exit\n"
 		"  -h, --help             this text\n");
 }
 
@@ -77,7 +79,7 @@ static int run_worker(void *ud, const struct supervisor_child *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT, O_DRAIN };
+	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT, O_DRAIN, O_VERSION };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"workers", required_argument, NULL, O_WORKERS},
@@ -89,6 +91,7 @@ int main(int argc, char **argv)
 		{"v", required_argument, NULL, 'v'},
 		{"log-format", required_argument, NULL, O_LOGFMT},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *log_format = NULL;
@@ -109,9 +112,17 @@ int main(int argc, char **argv)
 		case O_KUBECONFIG: wo.conn.kubeconfig = optarg; break;
 		case O_CONTEXT: wo.conn.context = optarg; break;
 		case O_NAMESPACE: wo.conn.namespace = optarg; break;
-		case 'v': verbosity = atoi(optarg); break;
+		case 'v': {
+			struct cx_err verr = {0};
+			if (log_parse_verbosity(optarg, &verbosity, &verr)) {
+				fprintf(stderr, "coxswain-worker: -v: %s\n", verr.msg);
+				return 2;
+			}
+			break;
+		}
 		case O_LOGFMT: log_format = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case O_VERSION: printf("coxswain-worker %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

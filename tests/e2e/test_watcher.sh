@@ -267,10 +267,10 @@ held=$(sed -n 's/.*exiting while holding job [0-9]* key //p' "$E2E_WORK/crash.er
 check "it held the new parent's job" equals "sprockets/$NS/crash-me" echo "$held"
 t_restart=$(now_ms)
 new_worker replacement 5 gate crash.jobs --restarts 1 # its supervisor restarted slot 5 once
-eventually 10 "a new process in the same slot gets the job" job_seen crash.jobs "$held"
+eventually 30 "a new process in the same slot gets the job" job_seen crash.jobs "$held"
 t_requeue=$(first_start crash.jobs "$held")
 echo "# figure: new process in the slot -> lost job handed out again: $((t_requeue - t_restart)) ms"
-check "at once, not after the job's deadline (30 s hook timeout + 60 s)" test $((t_requeue - t_restart)) -lt 5000
+check "at once, not after the job's deadline (30 s hook timeout + 60 s)" test $((t_requeue - t_restart)) -lt 30000
 check "as attempt 2" equals 2 awk -v k="$held" '$3 == k { print $5; exit }' "$E2E_WORK/crash.jobs"
 check "coxswain_worker_restarts_total counts the restart" metric_at_least gate coxswain_worker_restarts_total 1
 check "the watcher logs the lost job" grep -q "job lost.*slot 5 restarted" "$E2E_WORK/gate.log"
@@ -305,14 +305,24 @@ check "a parent is changed" parent Sprocket first 2
 eventually 20 "the leader's worker gets its job" job_seen $leader.jobs "sprockets/$NS/first"
 sleep 2
 check "the follower's worker got no job at all" test ! -s "$E2E_WORK/$follower.jobs"
+old_holder=$(admin get lease coxswain-e2e-watcher -n "$NS" -o jsonpath='{.spec.holderIdentity}')
 t_kill=$(now_ms)
 { kill -KILL "${WPID[$leader]}" && wait "${WPID[$leader]}"; } 2>/dev/null
-eventually 40 "after kill -9 of the leader the follower takes over: its worker gets jobs" test -s "$E2E_WORK/$follower.jobs"
+# Expected about 15-19 s: the follower sees the last renewal up to one retry
+# period (2 s) late, waits the lease duration (15 s) and acquires on its next
+# retry (2 s). How fast is a figure, not a check (load slows it); the limit
+# below only tells a takeover from none. That the follower does not take over
+# early is a check: load can only make it later.
+eventually 120 "after kill -9 of the leader the follower takes over: its worker gets jobs" test -s "$E2E_WORK/$follower.jobs"
 t_take=$(head -n1 "$E2E_WORK/$follower.jobs" | cut -d' ' -f1)
 echo "# figure: leader killed -> first job from the new leader: $((t_take - t_kill)) ms (lease 15 s, retry 2 s)"
-# The follower sees the last renewal up to one retry period (2 s) late, then
-# waits the lease duration (15 s) and acquires on its next retry (2 s).
-check "within the lease duration plus retries (15 s + 2 s + 2 s, 3 s slack)" test $((t_take - t_kill)) -le 22000
+# The last renewal came at most a retry period (2 s, plus 1 s of request
+# timeout) before the kill, and the Lease is the leader's until 15 s after it.
+check "not before the Lease expired (15 s after the last renewal, which was at most 3 s before the kill)" \
+	test $((t_take - t_kill)) -ge 12000
+holder() { admin get lease coxswain-e2e-watcher -n "$NS" -o jsonpath='{.spec.holderIdentity}'; }
+new_holder() { local h; h=$(holder) && [[ -n $h && $h != "$old_holder" ]]; }
+check "the Lease changed hands" new_holder
 check "the new leader's gauge is 1" equals 1 metric $follower 'leader_election_master_status{name="coxswain-e2e-watcher"}'
 stop_coxswain "${WPID[$follower]}"
 check "SIGTERM stops the new leader cleanly (exit status 0)" test "$E2E_EXIT" = 0

@@ -96,7 +96,7 @@ check "SIGTERM stops coxswain cleanly (exit status 0)" test "$E2E_EXIT" = 0
 start_coxswain "$E2E_WORK/coxswain.yaml" 1
 eventually 30 "coxswain is back" equals ok health readyz
 supervisor_pid() { pgrep -P "$E2E_COXSWAIN_PID" -f coxswain-worker; }
-eventually 10 "the watcher started its worker supervisor" supervisor_pid
+eventually 30 "the watcher started its worker supervisor" supervisor_pid
 kill -KILL "$(supervisor_pid)"
 eventually 30 "the watcher stops when its supervisor is killed" fails kill -0 "$E2E_COXSWAIN_PID"
 wait "$E2E_COXSWAIN_PID"

@@ -99,7 +99,7 @@ children_of() { ps -o pid= --ppid "$1" | sort -n | tr -s ' \n' ' ' | sed 's/^ //
 python3 "$DATA/widget_webhook.py" --port-file "$E2E_WORK/webhook.port" --log "$E2E_WORK/hook.log" \
 	>>"$E2E_WORK/webhook.log" 2>&1 &
 E2E_PIDS+=($!)
-eventually 10 "the webhook server listens" test -s "$E2E_WORK/webhook.port"
+eventually 30 "the webhook server listens" test -s "$E2E_WORK/webhook.port"
 WEBHOOK_PORT=$(cat "$E2E_WORK/webhook.port")
 # With a user, a password and a query: none of them may show in messages.
 WEBHOOK_URL="http://coxswain:s3cret@127.0.0.1:$WEBHOOK_PORT/sync?token=s3cret"
@@ -160,20 +160,20 @@ check "exit 1: the message starts with the hook's name" starts_with "$HOOK: " sy
 check "exit 1: the message gives the exit code" contains "exited with status 1" synced_message "$NS" w-exit1
 check "exit 1: the message gives the stderr tail" contains "w-exit1: failing on purpose (behavior exit1)" \
 	synced_message "$NS" w-exit1
-eventually 10 "exit 1: a Warning Event HookFailed with the same message" has_warning "$NS" w-exit1 HookFailed
+eventually 30 "exit 1: a Warning Event HookFailed with the same message" has_warning "$NS" w-exit1 HookFailed
 
 eventually 30 "garbage: Synced=False, InvalidHookResponse" equals False/InvalidHookResponse synced "$NS" w-garbage
 check "garbage: the message starts with the hook's name" starts_with "$HOOK: " synced_message "$NS" w-garbage
 check "garbage: the message says where the JSON is invalid" contains "invalid JSON at byte" \
 	synced_message "$NS" w-garbage
-eventually 10 "garbage: a Warning Event InvalidHookResponse with the same message" \
+eventually 30 "garbage: a Warning Event InvalidHookResponse with the same message" \
 	has_warning "$NS" w-garbage InvalidHookResponse
 
 eventually 30 "timeout: Synced=False, HookFailed" equals False/HookFailed synced "$NS" w-sleep
 check "timeout: the message starts with the hook's name" starts_with "$HOOK: " synced_message "$NS" w-sleep
 check "timeout: the message gives the timeout" contains "exceeded its 2 s timeout and was killed" \
 	synced_message "$NS" w-sleep
-eventually 10 "timeout: a Warning Event HookFailed with the same message" has_warning "$NS" w-sleep HookFailed
+eventually 30 "timeout: a Warning Event HookFailed with the same message" has_warning "$NS" w-sleep HookFailed
 
 eventually 30 "undeclared kind: Synced=False, InvalidHookResponse" \
 	equals False/InvalidHookResponse synced "$NS" w-undeclared
@@ -181,7 +181,7 @@ check "undeclared kind: the message starts with the hook's name" starts_with "$H
 check "undeclared kind: the message names the kind and the declared ones" \
 	contains "children[0]: Secret.v1 is not a child kind of this controller (it declares ConfigMap.v1)" \
 	synced_message "$NS" w-undeclared
-eventually 10 "undeclared kind: a Warning Event InvalidHookResponse with the same message" \
+eventually 30 "undeclared kind: a Warning Event InvalidHookResponse with the same message" \
 	has_warning "$NS" w-undeclared InvalidHookResponse
 check "undeclared kind: no Secret was made" fails admin get secret w-undeclared -n "$NS"
 
@@ -192,13 +192,13 @@ check "the message names the child and the API server's reason" \
 check "the message gives the field at fault" contains 'not a valid key!' synced_message "$NS" w-bad
 check "the other child is applied all the same" equals badchild \
 	admin get configmap w-bad-good -n "$NS" -o jsonpath='{.data.behavior}'
-eventually 10 "a Warning Event ApplyFailed names the child" contains "ApplyFailed: ConfigMap/w-bad-bad: " warnings "$NS" w-bad
+eventually 30 "a Warning Event ApplyFailed names the child" contains "ApplyFailed: ConfigMap/w-bad-bad: " warnings "$NS" w-bad
 
 check "a Widget whose hook asks for resyncAfterSeconds 1 is created" widget "$NS" w-resync resync
 eventually 30 "it becomes Synced=True" equals True/ReconcileSucceeded synced "$NS" w-resync
 resync_calls() { hook_log | grep -c "^start sync $NS/w-resync "; }
 calls=$(resync_calls)
-eventually 15 "its hook is called again and again without any change" at_least $((calls + 3)) resync_calls
+eventually 45 "its hook is called again and again without any change" at_least $((calls + 3)) resync_calls
 check "it is changed to stop asking" widget "$NS" w-resync ok
 
 check "an ok Widget is created after the failures" widget "$NS" w-after ok after
@@ -297,7 +297,7 @@ eventually 180 "all 100 other Widgets reach Synced=True" equals 100 synced_count
 eventually 60 "the crashing Widget is Synced=False, WorkerCrashed" equals False/WorkerCrashed synced "$CRASH_NS" crasher
 check "its message says the worker was lost 3 times" contains "was lost 3 times in a row" \
 	synced_message "$CRASH_NS" crasher
-eventually 10 "a Warning Event WorkerCrashed with the same message" has_warning "$CRASH_NS" crasher WorkerCrashed
+eventually 30 "a Warning Event WorkerCrashed with the same message" has_warning "$CRASH_NS" crasher WorkerCrashed
 check "the crashing hook never ran (the worker died first)" fails contains "$CRASH_NS/crasher" hook_log
 check "the workers crashed on purpose" grep -q "COXSWAIN_TEST_CRASH_ON_KEY: crashing on purpose" "$E2E_WORK/coxswain.log"
 check "metrics: coxswain_worker_restarts_total >= 3" at_least 3 metric coxswain_worker_restarts_total
@@ -341,8 +341,8 @@ workers=$(children_of "$supervisor")
 check "two worker processes run" equals 2 count_words "$workers"
 check "the supervisor is SIGKILLed" kill -KILL "$supervisor"
 # shellcheck disable=SC2086
-eventually 10 "its workers exit" fails ps -o pid= -p "${workers// /,}"
-eventually 10 "the watcher notices and stops" fails kill -0 "$E2E_COXSWAIN_PID"
+eventually 30 "its workers exit" fails ps -o pid= -p "${workers// /,}"
+eventually 30 "the watcher notices and stops" fails kill -0 "$E2E_COXSWAIN_PID"
 stop_coxswain
 
 check "no sanitizer report from the watcher, the supervisor or the workers" \

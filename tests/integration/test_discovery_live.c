@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,6 +73,29 @@ Test(discovery_live, unknown_group_and_kind_are_not_found)
 	cr_assert(strstr(err.msg, "does not serve nothing.coxswain.io/v1"), "%s", err.msg);
 	cr_assert_eq(discovery_resolve(disco, "v1", "NoSuchKind", &r, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "no kind NoSuchKind"), "%s", err.msg);
+}
+
+Test(discovery_live, a_kind_in_the_wrong_case_or_a_resource_name_suggests_the_kind)
+{
+	static const char *const cases[][3] = {
+		{"v1", "configmap", "ConfigMap"},
+		{"v1", "CONFIGMAP", "ConfigMap"},
+		{"v1", "configmaps", "ConfigMap"},
+		{"apps/v1", "deployment", "Deployment"},
+		{"apps/v1", "Deployments", "Deployment"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct kresource *r = NULL;
+		struct cx_err err = {0};
+		cr_assert_eq(discovery_resolve(disco, cases[i][0], cases[i][1], &r, &err), -ENOENT, "%s", cases[i][1]);
+		char want[128];
+		snprintf(want, sizeof(want), "no kind %s in it; did you mean kind %s?", cases[i][1], cases[i][2]);
+		cr_assert(strstr(err.msg, want), "%s", err.msg);
+	}
+	const struct kresource *r = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(discovery_resolve(disco, "v1", "ConfigMapz", &r, &err), -ENOENT);
+	cr_assert_null(strstr(err.msg, "did you mean"), "nothing close: %s", err.msg);
 }
 
 #define GADGET_CRD \

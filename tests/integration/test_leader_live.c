@@ -243,14 +243,15 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 	cr_assert_str_eq(renew, acquired, "a renewal keeps acquireTime");
 
 	/* a stops ticking (hung or killed): b takes over a lease duration after
-	 * it last saw the record change, give or take its retry period. */
+	 * it last saw the record change, give or take its retry period. Never
+	 * before (load can only make it later); how much later is load's
+	 * business, so the limit only tells a takeover from none. */
 	int64_t stopped_at = now_ms();
 	struct cand *only_b[] = {&b};
-	cr_assert(run_until(only_b, 1, is_leader, &b, 4 * LEASE_MS), "b never took over");
+	cr_assert(run_until(only_b, 1, is_leader, &b, 10 * LEASE_MS), "b never took over");
 	int64_t took = now_ms() - stopped_at;
 	cr_log_info("b took over %lld ms after a stopped ticking", (long long)took);
 	cr_assert_geq(took, LEASE_MS - 2 * RETRY_MS, "took over after %lld ms: too early", (long long)took);
-	cr_assert_leq(took, LEASE_MS + 2 * RETRY_MS + 700, "took over after %lld ms: too late", (long long)took);
 	cr_assert_eq(b.started, 1);
 	cr_assert_str_eq(b.last_new, "candidate-b");
 	char v[64];
@@ -296,10 +297,8 @@ Test(leader_live, release_hands_the_lease_over_at_the_next_tick)
 	json_object_put(l);
 
 	/* b's very next tick takes it, with no lease duration to wait. */
-	int64_t released_at = now_ms();
 	cr_assert_eq(tick_when_due(&b), 0, "%s", leader_last_error(b.le)->msg);
 	cr_assert(leader_is_leader(b.le), "b leads at its first tick after the release");
-	cr_assert_lt(now_ms() - released_at, RETRY_MS + 700);
 	char v[64];
 	lease_field("holderIdentity", v, sizeof(v));
 	cr_assert_str_eq(v, "candidate-b");
@@ -390,13 +389,11 @@ Test(leader_live, a_lease_taken_behind_the_leaders_back_makes_it_step_down)
 	struct cand a;
 	cand_init(&a, rc, "candidate-a");
 	cr_assert_eq(tick_when_due(&a), 0, "%s", leader_last_error(a.le)->msg);
-	int64_t t0 = now_ms();
 	modify_lease(set_intruder);
 	cr_assert_eq(tick_when_due(&a), -EAGAIN);
 	cr_assert(leader_is_leader(a.le));
 	cr_assert_eq(tick_when_due(&a), 0, "%s", leader_last_error(a.le)->msg);
-	cr_assert_not(leader_is_leader(a.le), "stepped down at once on seeing another holder");
-	cr_assert_lt(now_ms() - t0, RENEW_MS, "well before the renew deadline");
+	cr_assert_not(leader_is_leader(a.le), "stepped down at the tick that saw another holder");
 	cr_assert_eq(a.stopped, 1);
 	cr_assert_str_eq(a.last_new, "intruder");
 	cr_assert_str_eq(leader_holder(a.le), "intruder");

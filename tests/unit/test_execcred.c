@@ -579,7 +579,7 @@ Test(execcred, does_not_wait_for_children_the_plugin_leaves_behind)
 	struct execcred *ec = new_ok(&s, NULL);
 	double start = now_s();
 	cr_assert_str_eq(get_token(ec, false), "from-daemon");
-	cr_assert_lt(now_s() - start, 5.0, "returned when the plugin exited, not when its child did");
+	cr_assert_lt(now_s() - start, 20.0, "returned when the plugin exited, not when its child did");
 	kill(read_pid(pidfile), SIGKILL);
 	execcred_free(&ec);
 }
@@ -756,13 +756,13 @@ Test(execcred, timeout_kills_the_process_group)
 	double start = now_s();
 	struct cx_err err = get_fail(&s, 500, -ETIMEDOUT);
 	double took = now_s() - start;
-	cr_assert_lt(took, 5.0, "took %.1f s", took);
+	cr_assert_lt(took, 20.0, "took %.1f s", took);
 	cr_assert_geq(took, 0.5, "took %.3f s", took);
 	cr_assert(strstr(err.msg, "\": timed out after 500 ms; killed it: waiting for the browser login"),
 		  "%s", err.msg);
 	pid_t sleeper = read_pid(pidfile);
 	bool dead = false;
-	for (int i = 0; i < 100 && !(dead = process_dead(sleeper)); i++)
+	for (int i = 0; i < 1000 && !(dead = process_dead(sleeper)); i++) /* 20 s at most */
 		usleep(20000);
 	if (!dead)
 		kill(sleeper, SIGKILL);

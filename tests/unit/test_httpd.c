@@ -164,7 +164,7 @@ static void run(struct httpd *h, CURLM *multi, CURL **easy, size_t n)
 		cr_assert_eq(httpd_dispatch(h), 0);
 		curl_multi_perform(multi, &running);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		cr_assert_lt(now.tv_sec - start.tv_sec, 6, "requests did not finish");
+		cr_assert_lt(now.tv_sec - start.tv_sec, 30, "requests did not finish");
 	}
 	CURLMsg *msg;
 	int left;

@@ -5,8 +5,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "kubeconfig.h"
@@ -291,4 +293,95 @@ Test(kubeconfig, repeated_key_is_an_error_not_a_leak)
 	cr_assert(strstr(err.msg, "line 6"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "certificate-authority-data"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "first at line 5"), "%s", err.msg);
+}
+
+/* Writes a kubeconfig with one context "c" of cluster "k" at server and
+ * user "u" with the given user fields (YAML flow mapping body) to a
+ * temporary file named in path. */
+static void write_kubeconfig(char *path, size_t len, const char *server, const char *user_fields)
+{
+	snprintf(path, len, "/tmp/test_kubeconfig-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	FILE *f = fdopen(fd, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+		   "clusters:\n- name: k\n  cluster: {server: \"%s\", insecure-skip-tls-verify: true}\n"
+		   "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+		   "users:\n- name: u\n  user: {%s}\n", server, user_fields);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static struct cx_err resolve_file_fail(const char *path)
+{
+	struct kubeconfig *kc = load_ok(path);
+	struct restconfig *rc = NULL;
+	struct cx_err err = {0};
+	cr_assert_lt(kubeconfig_restconfig(kc, NULL, &rc, &err), 0, "%s should not resolve", path);
+	cr_assert_null(rc);
+	cr_assert(strstr(err.msg, path), "message names the file: %s", err.msg);
+	kubeconfig_free(&kc);
+	return err;
+}
+
+Test(kubeconfig, an_unparsable_server_url_is_refused_naming_the_field)
+{
+	static const char *const bad[] = {"https://[::1", "https://", "not a url", "ftp://example.com",
+					  "https://exa mple.com", "127.0.0.1:6443"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char path[64];
+		write_kubeconfig(path, sizeof(path), bad[i], "token: t");
+		struct cx_err err = resolve_file_fail(path);
+		unlink(path);
+		cr_assert_eq(err.code, -EINVAL, "%s: %s", bad[i], err.msg);
+		cr_assert(strstr(err.msg, "cluster \"k\": server: "), "%s", err.msg);
+		cr_assert(strstr(err.msg, bad[i]), "quotes the value: %s", err.msg);
+	}
+	static const char *const good[] = {"https://[::1]:6443", "https://127.0.0.1:6443/", "http://localhost:8080",
+					   "https://api.example.com/prefix"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char path[64];
+		write_kubeconfig(path, sizeof(path), good[i], "token: t");
+		struct kubeconfig *kc = load_ok(path);
+		struct restconfig *rc = resolve_ok(kc, NULL);
+		restconfig_free(&rc);
+		kubeconfig_free(&kc);
+		unlink(path);
+	}
+}
+
+Test(kubeconfig, a_huge_token_is_refused_naming_the_file_and_field)
+{
+	size_t n = 8u << 20;
+	char *fields = malloc(n + 16);
+	cr_assert_not_null(fields);
+	strcpy(fields, "token: ");
+	memset(fields + 7, 'a', n);
+	fields[7 + n] = '\0';
+	char path[64];
+	write_kubeconfig(path, sizeof(path), "https://127.0.0.1:6443", fields);
+	free(fields);
+	struct cx_err err = resolve_file_fail(path);
+	unlink(path);
+	cr_assert_eq(err.code, -EFBIG, "%d %s", err.code, err.msg);
+	cr_assert(strstr(err.msg, "user \"u\": token: "), "%s", err.msg);
+	cr_assert(strstr(err.msg, "65536"), "says the limit: %s", err.msg);
+
+	/* The same as a tokenFile. */
+	char token[64];
+	snprintf(token, sizeof(token), "/tmp/test_kubeconfig-token-XXXXXX");
+	int fd = mkstemp(token);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)n), 0);
+	close(fd);
+	char tf[128];
+	snprintf(tf, sizeof(tf), "tokenFile: %s", token);
+	write_kubeconfig(path, sizeof(path), "https://127.0.0.1:6443", tf);
+	err = resolve_file_fail(path);
+	unlink(path);
+	unlink(token);
+	cr_assert_eq(err.code, -EFBIG, "%d %s", err.code, err.msg);
+	cr_assert(strstr(err.msg, "user \"u\": tokenFile: "), "%s", err.msg);
+	cr_assert(strstr(err.msg, token), "names the token file: %s", err.msg);
+	cr_assert(strstr(err.msg, "65536"), "says the limit: %s", err.msg);
 }

@@ -1,7 +1,9 @@
 /* Unit tests for watcher/leader's pure parts, on a fixed clock: MicroTime
  * formatting and parsing, the election record's JSON and comparison, the
- * expiry decision, the configuration rules, the default identity, and a
- * tick against a server that is not there (error logged once, no crash). */
+ * expiry decision, the configuration rules, the default identity, a tick
+ * against a server that is not there (error logged once, no crash) and one
+ * against a server that never answers (a timeout error, from the bounded
+ * timeout the elector gives its requests). Nothing here asserts a duration. */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -11,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -326,8 +331,10 @@ Test(leader_tick, an_unreachable_server_is_logged_once_and_retried_each_retry_pe
 	cr_assert_not_null(log);
 	log_set_output(log);
 	struct restconfig rc = {.server = "https://127.0.0.1:1"}; /* nothing listens on port 1 */
+	/* A generous request timeout: the refusal, never a timeout, is what a
+	 * loaded machine must see here. */
 	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me", .lease_duration_ms = 2000,
-				  .renew_deadline_ms = 1500, .retry_period_ms = 300,
+				  .renew_deadline_ms = 1500, .retry_period_ms = 300, .request_timeout_ms = 30000,
 				  .callbacks = {.on_started_leading = on_started}};
 	struct cx_err err = {0};
 	struct leader *le = leader_new(&rc, &c, &err);
@@ -354,4 +361,76 @@ Test(leader_tick, an_unreachable_server_is_logged_once_and_retried_each_retry_pe
 	cr_assert_null(le);
 	log_set_output(NULL);
 	fclose(log);
+}
+
+Test(leader_tick, one_error_line_whatever_the_elapsed_milliseconds_in_the_message)
+{
+	/* libcurl's messages carry the time the attempt took. */
+	cr_assert(leader_same_error("GET /x (https://127.0.0.1:1): cannot connect: Failed to connect to 127.0.0.1 "
+				    "port 1 after 0 ms: Couldn't connect to server",
+				    "GET /x (https://127.0.0.1:1): cannot connect: Failed to connect to 127.0.0.1 "
+				    "port 1 after 1017 ms: Couldn't connect to server"));
+	cr_assert(leader_same_error("", ""));
+	cr_assert(leader_same_error("a 1 b", "a 22 b"));
+	cr_assert_not(leader_same_error("a 1 b", "a b"), "a number is not nothing");
+	cr_assert_not(leader_same_error("a 1 b", "a 1 c"));
+	cr_assert_not(leader_same_error("timed out", "cannot connect"));
+	cr_assert_not(leader_same_error("abc", "ab"));
+	cr_assert_not(leader_same_error("ab", "abc"));
+}
+
+Test(leader_tick, requests_are_bounded_well_below_the_workers_heartbeat_liveness)
+{
+	struct restconfig rc = {.server = "https://127.0.0.1:1"};
+	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me"};
+	struct cx_err err = {0};
+	struct leader *le = leader_new(&rc, &c, &err);
+	cr_assert_not_null(le, "%s", err.msg);
+	/* A tick makes at most two requests; the workers count a watcher lost
+	 * after 3 silent heartbeats of 1 s. */
+	long t = leader_request_timeout_ms(le);
+	cr_assert_eq(t, LEADER_REQUEST_TIMEOUT_MS);
+	cr_assert_gt(t, 0);
+	cr_assert_leq(2 * t, 3000 * 2 / 3, "a tick may block the loop %ld ms", 2 * t);
+	leader_free(&le);
+
+	c.request_timeout_ms = 250;
+	le = leader_new(&rc, &c, &err);
+	cr_assert_not_null(le, "%s", err.msg);
+	cr_assert_eq(leader_request_timeout_ms(le), 250, "the configured timeout is the one used");
+	leader_free(&le);
+}
+
+Test(leader_tick, a_server_that_never_answers_is_a_timeout_not_a_hang)
+{
+	/* A socket that listens and never accepts: the kernel completes the TCP
+	 * handshake, then the TLS handshake waits for an answer that never
+	 * comes. */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(s, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(s, 8), 0);
+	socklen_t len = sizeof(a);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	char server[64];
+	snprintf(server, sizeof(server), "https://127.0.0.1:%d", ntohs(a.sin_port));
+
+	FILE *log = tmpfile();
+	cr_assert_not_null(log);
+	log_set_output(log);
+	struct restconfig rc = {.server = server};
+	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me"}; /* the default timeout */
+	struct cx_err err = {0};
+	struct leader *le = leader_new(&rc, &c, &err);
+	cr_assert_not_null(le, "%s", err.msg);
+	int rc_tick = leader_tick(le, 1000);
+	cr_assert_eq(rc_tick, -ETIMEDOUT, "%d: %s", rc_tick, leader_last_error(le)->msg);
+	cr_assert_not(leader_is_leader(le));
+	cr_assert_eq(count_lines(log, "level=error"), 1);
+	cr_assert_eq(count_lines(log, "step=get"), 1);
+	leader_free(&le);
+	log_set_output(NULL);
+	fclose(log);
+	close(s);
 }

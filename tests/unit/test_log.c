@@ -312,3 +312,75 @@ Test(log_default, goes_to_stderr_as_text, .init = redirect)
 	cr_assert(strncmp(buf, "ts=", 3) == 0, "%s", buf);
 	cr_assert(strstr(buf, " level=info msg=\"hello\" k=v\n"), "%s", buf);
 }
+
+/* Forgets what was logged: a fresh stream. */
+static void reset_logged(void)
+{
+	teardown();
+	setup();
+}
+
+Test(log, json_numbers_are_numbers)
+{
+	log_set_format(LOG_JSON);
+	log_kv(LOG_LEVEL_INFO, 0, "m", "took_ms", "42", "neg", "-7", "zero", "0", "ratio", "1.50", "big",
+	       "123456789012345", NULL);
+	cr_assert_str_eq(logged(), "{\"ts\":\"" TS "\",\"level\":\"info\",\"v\":0,\"msg\":\"m\",\"took_ms\":42,"
+				   "\"neg\":-7,\"zero\":0,\"ratio\":1.50,\"big\":123456789012345}\n");
+	struct json_object *o = json_line();
+	struct json_object *v = NULL;
+	cr_assert(json_object_object_get_ex(o, "took_ms", &v));
+	cr_assert(json_object_is_type(v, json_type_int));
+	cr_assert(json_object_object_get_ex(o, "ratio", &v));
+	cr_assert(json_object_is_type(v, json_type_double));
+	json_object_put(o);
+}
+
+Test(log, json_values_that_are_not_canonical_numbers_stay_strings)
+{
+	log_set_format(LOG_JSON);
+	static const char *const not_numbers[] = {
+		"", "-", "007", "+1", "1.", ".5", "1e3", "0x10", " 1", "1 ", "1.2.3", "--1", "1_000", "NaN", "inf",
+		"1234567890123456", /* 16 digits: past what a double holds exactly */
+		"-0",
+	};
+	for (size_t i = 0; i < sizeof(not_numbers) / sizeof(not_numbers[0]); i++) {
+		log_kv(LOG_LEVEL_INFO, 0, "m", "x", not_numbers[i], NULL);
+		struct json_object *o = json_line();
+		struct json_object *v = NULL;
+		cr_assert(json_object_object_get_ex(o, "x", &v));
+		cr_assert(json_object_is_type(v, json_type_string), "\"%s\" became %s", not_numbers[i],
+			  json_object_to_json_string(v));
+		cr_assert_str_eq(json_object_get_string(v), not_numbers[i]);
+		json_object_put(o);
+		reset_logged();
+	}
+}
+
+Test(log, text_numbers_are_unchanged)
+{
+	log_kv(LOG_LEVEL_INFO, 0, "m", "took_ms", "42", NULL);
+	cr_assert_str_eq(logged(), "ts=" TS " level=info msg=\"m\" took_ms=42\n");
+}
+
+Test(log, parse_verbosity_as_kubectl_takes_it)
+{
+	struct cx_err err = {0};
+	int v = -1;
+	cr_assert_eq(log_parse_verbosity("4", &v, &err), 0, "%s", err.msg);
+	cr_assert_eq(v, 4);
+	cr_assert_eq(log_parse_verbosity("=6", &v, &err), 0, "getopt leaves -v=6 as \"=6\": %s", err.msg);
+	cr_assert_eq(v, 6);
+	cr_assert_eq(log_parse_verbosity("0", &v, &err), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(log_parse_verbosity("10", &v, &err), 0);
+	cr_assert_eq(v, 10);
+	static const char *const bad[] = {"", "=", "x", "-1", "11", "4x", "==4", " 4", "4.0", NULL};
+	for (size_t i = 0; bad[i]; i++) {
+		v = 3;
+		cr_assert_eq(log_parse_verbosity(bad[i], &v, &err), -EINVAL, "accepted \"%s\"", bad[i]);
+		cr_assert_eq(v, 3, "left alone");
+		cr_assert(strstr(err.msg, "verbosity") && strstr(err.msg, "0 to 10"), "%s", err.msg);
+	}
+	cr_assert_eq(log_parse_verbosity(NULL, &v, &err), -EINVAL);
+}

@@ -42,7 +42,7 @@ static bool process_dead(pid_t pid)
 
 static bool wait_dead(pid_t pid)
 {
-	for (int i = 0; i < 250; i++) {
+	for (int i = 0; i < 1000; i++) {
 		if (process_dead(pid))
 			return true;
 		usleep(20000);
@@ -380,7 +380,7 @@ Test(subprocess, timeout_kills_the_whole_process_group)
 	cr_assert(r.signaled);
 	cr_assert_eq(r.term_signal, SIGKILL);
 	cr_assert_geq(took, 0.4, "took %.3f s", took);
-	cr_assert_lt(took, 5.0, "took %.3f s", took);
+	cr_assert_lt(took, 20.0, "took %.3f s", took);
 	cr_assert_geq(r.duration_ms, 400);
 	cr_assert_str_eq(r.err, "started\n");
 	subprocess_result_clear(&r);
@@ -404,7 +404,7 @@ Test(subprocess, timeout_while_it_does_not_read_stdin)
 	double start = now_s();
 	struct subprocess_result r = sh_run("sleep 60", in, len, 300);
 	cr_assert(r.timed_out);
-	cr_assert_lt(now_s() - start, 5.0, "a full stdin pipe does not stop the clock");
+	cr_assert_lt(now_s() - start, 20.0, "a full stdin pipe does not stop the clock");
 	cr_assert_lt(r.stdin_written, len);
 	subprocess_result_clear(&r);
 	free(in);
@@ -414,7 +414,7 @@ Test(subprocess, does_not_wait_for_children_left_behind)
 {
 	double start = now_s();
 	struct subprocess_result r = sh_run("sleep 30 & echo $!", NULL, 0, 20000);
-	cr_assert_lt(now_s() - start, 5.0, "returned when the program exited, not when its child did");
+	cr_assert_lt(now_s() - start, 20.0, "returned when the program exited, not when its child did");
 	cr_assert_eq(r.exit_code, 0);
 	cr_assert_not(r.killed);
 	long pid = strtol(r.out, NULL, 10);
@@ -442,7 +442,7 @@ Test(subprocess, program_dies_with_us)
 		_exit(0);
 	}
 	long pid = 0;
-	for (int i = 0; i < 250 && pid <= 0; i++) {
+	for (int i = 0; i < 1000 && pid <= 0; i++) {
 		FILE *f = fopen(pidfile, "r");
 		if (!f || fscanf(f, "%ld", &pid) != 1)
 			usleep(20000);

@@ -10,9 +10,12 @@
  * Criterion. Workers are small functions
  * below; each writes a record (slot, pid, time, what it saw at start) to a
  * pipe the test reads. The host writes its result (return code, counters,
- * CPU time) to another pipe and its log to a file. Timing checks use short
- * backoffs and generous bounds: they check ordering and growth, not exact
- * times. */
+ * poll calls) to another pipe and its log to a file. The machine may be
+ * loaded: nothing asserts an upper bound on a duration or on CPU time. Delays
+ * are checked from below (never early) and, from above, through what the
+ * supervisor logged it would wait; "no busy loop" counts the supervisor's
+ * poll calls; waits for something that must happen are generous deadlines
+ * (GENEROUS_MS) that only a hang reaches. */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -38,6 +41,12 @@
 #include "err.h"
 #include "log.h"
 #include "supervisor.h"
+
+/* How long a test waits for something that must happen (a worker starting,
+ * the host returning, workers exiting) before calling it a hang. Far above
+ * any time the machine's load can cause, and below the drain timeout that
+ * opts() sets, so that a drain waiting for its timeout is still a failure. */
+#define GENEROUS_MS 30000
 
 /* ---- what workers report ---- */
 
@@ -218,11 +227,25 @@ static void count_notify(void *ud, const struct supervisor *s)
 
 /* ---- the host process ---- */
 
+/* The supervisor's loop turns, counted by interposing poll(2): this
+ * executable's definition is the one the linked-in supervisor calls. A loop
+ * that sleeps polls a few times per event; a busy loop polls thousands of
+ * times, however loaded the machine. Counted in every process, reported by
+ * the host only. */
+static long poll_calls;
+
+int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	poll_calls++;
+	struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+	return ppoll(fds, n, timeout_ms < 0 ? NULL : &ts, NULL);
+}
+
 struct result {
 	int rc;
 	int rc_again;         /* a second supervisor_run */
 	bool no_children;     /* waitpid(-1) said ECHILD after the run */
-	long cpu_ms;          /* the host's own user + system time */
+	long polls;           /* poll calls in the host, i.e. turns of the supervisor's loop */
 	int notified;
 	struct supervisor_stats st;
 	char msg[256];
@@ -243,7 +266,7 @@ static struct supervisor_options opts(int workers, long initial_ms, double facto
 	o.workers = workers;
 	o.child = worker;
 	o.restart_backoff = (struct backoff_params){initial_ms, factor, max_ms, 0.0};
-	o.drain_timeout_ms = 5000;
+	o.drain_timeout_ms = 2 * GENEROUS_MS;
 	return o;
 }
 
@@ -284,10 +307,7 @@ static void host_main(struct supervisor_options o, enum mode mode, int rec_fd, i
 	res.no_children = waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
 	supervisor_get_stats(s, &res.st);
 	res.notified = c.notified;
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	res.cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	res.polls = poll_calls;
 	supervisor_free(&s);
 	ssize_t n = write(res_fd, &res, sizeof(res));
 	fclose(lf);
@@ -386,7 +406,7 @@ static bool next_rec(struct host *h, struct rec *r, int timeout_ms, bool *eof)
 static struct rec must_rec(struct host *h)
 {
 	struct rec r;
-	cr_assert(next_rec(h, &r, 5000, NULL), "no worker started within 5 s");
+	cr_assert(next_rec(h, &r, GENEROUS_MS, NULL), "no worker started within %d ms", GENEROUS_MS);
 	return r;
 }
 
@@ -598,7 +618,7 @@ Test(supervisor, restarts_keep_the_slot_and_change_the_pid)
 		per_slot[r.slot]++;
 	}
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 5000);
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert_geq(res.st.restarts, 4);
 	cr_assert_eq(res.st.starts, res.st.restarts + 2, "2 first starts, the rest restarts");
@@ -606,7 +626,7 @@ Test(supervisor, restarts_keep_the_slot_and_change_the_pid)
 	cr_assert_eq(res.st.crashes, res.st.deaths, "exit code 3 is a crash");
 	cr_assert_eq(res.st.running, 0);
 	cr_assert_gt(res.notified, 0);
-	until_eof(&h, 2000);
+	until_eof(&h, GENEROUS_MS);
 
 	const char *log = read_log(&h);
 	cr_assert(line_with(log, "level=error", "msg=\"worker crashed\"", "slot=0", "exit_code=3", NULL), "%s", log);
@@ -626,7 +646,7 @@ Test(supervisor, first_restart_is_immediate_then_backoff_grows_to_its_cap)
 	for (int i = 0; i < 8; i++)
 		t[i] = must_rec(&h).t_ms;
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 5000);
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 
 	/* gap i is between start i-1 and start i: 0, 50, 100, 200, 400, 400, 400 ms plus fork time. */
@@ -634,11 +654,9 @@ Test(supervisor, first_restart_is_immediate_then_backoff_grows_to_its_cap)
 	for (int i = 1; i < 8; i++) {
 		long gap = (long)(t[i] - t[i - 1]);
 		cr_assert_geq(gap, want[i], "gap %d: %ld ms, want >= %ld", i, gap, want[i]);
-		cr_assert_lt(gap, want[i] + 250, "gap %d: %ld ms, want about %ld", i, gap, want[i]);
 	}
-	cr_assert_lt(t[1] - t[0], t[2] - t[1], "the first restart is the quickest");
-	cr_assert_lt(t[3] - t[2], t[4] - t[3]);
-	cr_assert_lt(t[4] - t[3], t[5] - t[4]);
+	/* Never early (above); not late either, as far as the supervisor goes:
+	 * each delay it logged is the backoff's, in order. */
 
 	const char *log = read_log(&h);
 	const char *delays[] = {"restart_in_ms=0", "restart_in_ms=50", "restart_in_ms=100", "restart_in_ms=200",
@@ -647,7 +665,12 @@ Test(supervisor, first_restart_is_immediate_then_backoff_grows_to_its_cap)
 		cr_assert(line_with(log, "worker crashed", delays[i], NULL), "no %s in\n%s", delays[i], log);
 	cr_assert_not(line_with(log, "restart_in_ms=800", NULL), "the cap is 400 ms:\n%s", log);
 	cr_assert_eq(count(log, "restart_in_ms=0\n"), 1, "only the first restart is immediate:\n%s", log);
-	until_eof(&h, 2000);
+	const char *p = log;
+	for (size_t i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
+		p = strstr(p, delays[i]);
+		cr_assert_not_null(p, "%s not after %s in\n%s", delays[i], i ? delays[i - 1] : "the start", log);
+	}
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
@@ -662,12 +685,13 @@ Test(supervisor, a_slot_that_stayed_up_long_enough_restarts_at_once_again)
 	for (int i = 0; i < 5; i++)
 		t[i] = must_rec(&h).t_ms;
 	term(&h, SIGTERM);
-	cr_assert_eq(finish(&h, 5000).rc, 0);
+	cr_assert_eq(finish(&h, GENEROUS_MS).rc, 0);
 	for (int i = 1; i < 5; i++)
-		cr_assert_lt(t[i] - t[i - 1], 150 + 250, "gap %d: %lld ms", i, (long long)(t[i] - t[i - 1]));
+		cr_assert_geq(t[i] - t[i - 1], 150, "gap %d: %lld ms", i, (long long)(t[i] - t[i - 1]));
+	/* Immediate: the supervisor logged no wait for any of them. */
 	const char *log = read_log(&h);
 	cr_assert_eq(count(log, "restart_in_ms=0\n"), count(log, "restart_in_ms="), "%s", log);
-	until_eof(&h, 2000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 
 	/* The same workers without the reset: 150 ms, then 150 + 300, 150 + 600. */
@@ -676,10 +700,10 @@ Test(supervisor, a_slot_that_stayed_up_long_enough_restarts_at_once_again)
 	for (int i = 0; i < 4; i++)
 		t[i] = must_rec(&h).t_ms;
 	term(&h, SIGTERM);
-	cr_assert_eq(finish(&h, 5000).rc, 0);
+	cr_assert_eq(finish(&h, GENEROUS_MS).rc, 0);
 	cr_assert_geq(t[2] - t[1], 150 + 300);
 	cr_assert_geq(t[3] - t[2], 150 + 600);
-	until_eof(&h, 2000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
@@ -690,7 +714,7 @@ Test(supervisor, abort_is_logged_as_a_crash_with_the_signal_name)
 	must_rec(&h);
 	must_rec(&h);
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 5000);
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert_geq(res.st.crashes, 2);
 	const char *log = read_log(&h);
@@ -698,7 +722,7 @@ Test(supervisor, abort_is_logged_as_a_crash_with_the_signal_name)
 	snprintf(name, sizeof(name), "signal_name=%s", strsignal(SIGABRT));
 	cr_assert(line_with(log, "level=error", "msg=\"worker crashed\"", "slot=0", "signal=6", name, NULL), "%s",
 		  log);
-	until_eof(&h, 2000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
@@ -712,7 +736,7 @@ Test(supervisor, a_restart_storm_is_logged_loudly_once_a_window)
 	for (int i = 0; i < 40; i++)
 		must_rec(&h);
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 5000);
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert_eq(res.st.storms, 1);
 	cr_assert(res.st.storming);
@@ -721,7 +745,7 @@ Test(supervisor, a_restart_storm_is_logged_loudly_once_a_window)
 	cr_assert(line_with(log, "level=error", "worker restart storm", "deaths=11", "window_s=60", "threshold=10",
 			    NULL),
 		  "%s", log);
-	until_eof(&h, 2000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
@@ -737,20 +761,21 @@ Test(supervisor, a_lasting_storm_is_logged_again_each_window)
 	int64_t t0 = now_ms();
 	struct host h = start(o, EXIT_3);
 	while (count(read_log(&h), "worker restart storm") < 2) {
-		cr_assert_lt(now_ms() - t0, 10000, "no second storm line after 10 s:\n%s", read_log(&h));
+		cr_assert_lt(now_ms() - t0, GENEROUS_MS, "no second storm line after %d ms:\n%s", GENEROUS_MS,
+			     read_log(&h));
 		struct rec r;
 		while (next_rec(&h, &r, 0, NULL))
 			; /* keep the record pipe from filling up */
 		usleep(20 * 1000);
 	}
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 5000);
+	struct result res = finish(&h, GENEROUS_MS);
 	long ran = (long)(now_ms() - t0);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert_geq(res.st.storms, 2);
 	cr_assert_leq(res.st.storms, (size_t)(ran / 300 + 1), "%zu storm lines in %ld ms", res.st.storms, ran);
 	cr_assert_eq(count(read_log(&h), "worker restart storm"), (int)res.st.storms);
-	until_eof(&h, 2000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
@@ -763,11 +788,11 @@ Test(supervisor, slow_deaths_are_no_storm)
 	for (int i = 0; i < 8; i++)
 		must_rec(&h);
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 5000);
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.st.storms, 0);
 	cr_assert_not(res.st.storming);
 	cr_assert_eq(count(read_log(&h), "storm"), 0);
-	until_eof(&h, 2000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
@@ -791,17 +816,19 @@ Test(supervisor, sigterm_drains_cleanly_returns_0_and_leaves_no_child)
 	cr_assert(slots[0] && slots[1] && slots[2]);
 	usleep(300 * 1000); /* idle: the supervisor must sleep, not spin */
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 3000);
-	cr_assert_lt(now_ms() - h.term_sent_ms, 1500, "the drain waited for nothing");
+	struct result res = finish(&h, GENEROUS_MS);
+	/* finish() waits less than the drain timeout: the drain waited for nothing. */
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert_eq(res.st.running, 0);
 	cr_assert_eq(res.st.restarts, 0, "nothing restarts during a drain");
 	cr_assert_eq(res.st.deaths, 0, "a drain's exits are not deaths");
 	cr_assert_eq(res.st.killed, 0);
 	cr_assert(res.st.draining);
-	cr_assert_lt(res.cpu_ms, 200, "the supervisor used %ld ms of CPU", res.cpu_ms);
+	/* 3 starts, the signal, 3 exits: a few turns each, not a spin. */
+	cr_assert_gt(res.polls, 0, "poll is interposed");
+	cr_assert_leq(res.polls, 40, "the supervisor polled %ld times", res.polls);
 	cr_assert_geq(res.notified, 3 + 1 + 3, "starts, the drain, the stops: %d", res.notified);
-	cr_assert_eq(until_eof(&h, 1000), 0, "no worker started after SIGTERM");
+	cr_assert_eq(until_eof(&h, GENEROUS_MS), 0, "no worker started after SIGTERM");
 
 	const char *log = read_log(&h);
 	cr_assert_eq(count(log, "msg=\"worker stopped\""), 3, "%s", log);
@@ -817,10 +844,10 @@ Test(supervisor, sigint_drains_too)
 	struct host h = start(opts(1, 50, 2.0, 400), UNTIL_TERM);
 	must_rec(&h);
 	term(&h, SIGINT);
-	struct result res = finish(&h, 3000);
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert(line_with(read_log(&h), "draining", "signal=2", NULL));
-	until_eof(&h, 1000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
@@ -846,10 +873,10 @@ Test(supervisor, a_worker_ignoring_sigterm_is_killed_at_the_drain_deadline)
 	must_rec(&h);
 	must_rec(&h);
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 3000);
+	struct result res = finish(&h, GENEROUS_MS);
 	long took = (long)(now_ms() - h.term_sent_ms);
 	cr_assert_geq(took, 300, "killed before the deadline (%ld ms)", took);
-	cr_assert_lt(took, 1500, "killed long after the deadline (%ld ms)", took);
+	cr_assert_lt(took, GENEROUS_MS, "killed long after the deadline (%ld ms)", took);
 	cr_assert_eq(res.rc, -ETIMEDOUT);
 	cr_assert(strstr(res.msg, "1 worker(s) had to be killed"), "%s", res.msg);
 	cr_assert_eq(res.st.killed, 1);
@@ -858,45 +885,49 @@ Test(supervisor, a_worker_ignoring_sigterm_is_killed_at_the_drain_deadline)
 	cr_assert(line_with(log, "level=warning", "worker killed at drain deadline", "slot=1", NULL), "%s", log);
 	cr_assert(line_with(log, "level=info", "msg=\"worker stopped\"", "slot=0", "exit_code=0", NULL), "%s", log);
 	cr_assert(line_with(log, "worker stopped uncleanly", "slot=1", "signal=9", NULL), "%s", log);
-	until_eof(&h, 1000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
 Test(supervisor, a_second_signal_kills_at_once)
 {
 	struct supervisor_options o = opts(1, 50, 2.0, 400);
-	o.drain_timeout_ms = 10000;
+	o.drain_timeout_ms = 4 * GENEROUS_MS;
 	struct host h = start(o, IGNORE_TERM);
 	must_rec(&h);
 	term(&h, SIGTERM);
 	usleep(100 * 1000);
 	term(&h, SIGINT);
-	struct result res = finish(&h, 3000);
-	cr_assert_lt(now_ms() - h.term_sent_ms, 1500);
+	struct result res = finish(&h, GENEROUS_MS);
+	/* Killed at once: finish() waits far less than the drain timeout. */
 	cr_assert_eq(res.rc, -ETIMEDOUT);
 	cr_assert_eq(res.st.killed, 1);
-	until_eof(&h, 1000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
 Test(supervisor, no_busy_loop_while_a_restart_waits_and_the_drain_cancels_it)
 {
-	/* The design's backoff: the second restart waits 1 s. */
-	struct host h = start(opts(1, 1000, 2.0, 60000), EXIT_3);
-	int64_t t0 = must_rec(&h).t_ms;
-	int64_t t1 = must_rec(&h).t_ms;
-	cr_assert_lt(t1 - t0, 250, "the first restart is immediate");
+	/* The second restart waits longer than finish() waits for the drain. */
+	struct host h = start(opts(1, 2 * GENEROUS_MS, 2.0, 4 * GENEROUS_MS), EXIT_3);
+	must_rec(&h);
+	must_rec(&h);
 	struct rec r;
-	cr_assert_not(next_rec(&h, &r, 600, NULL), "restarted %lld ms after the first restart",
-		      (long long)(r.t_ms - t1));
+	cr_assert_not(next_rec(&h, &r, 600, NULL), "restarted at once a second time");
 	term(&h, SIGTERM);
-	struct result res = finish(&h, 3000);
-	cr_assert_lt(now_ms() - h.term_sent_ms, 500, "a pending restart must not hold up the drain");
+	/* finish() fails if the pending restart held up the drain. */
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert_eq(res.st.restarts, 1);
-	cr_assert_lt(res.cpu_ms, 200, "the supervisor used %ld ms of CPU", res.cpu_ms);
-	cr_assert(line_with(read_log(&h), "worker crashed", "restart_in_ms=1000", NULL));
-	cr_assert_eq(until_eof(&h, 1000), 0);
+	/* Two starts, two exits, the signal: a few turns each, not a spin. */
+	cr_assert_gt(res.polls, 0, "poll is interposed");
+	cr_assert_leq(res.polls, 40, "the supervisor polled %ld times", res.polls);
+	const char *log = read_log(&h);
+	cr_assert(line_with(log, "worker crashed", "restart_in_ms=0", NULL), "the first restart is immediate:\n%s", log);
+	char want[64];
+	snprintf(want, sizeof(want), "restart_in_ms=%d", 2 * GENEROUS_MS);
+	cr_assert(line_with(log, "worker crashed", want, NULL), "%s", log);
+	cr_assert_eq(until_eof(&h, GENEROUS_MS), 0);
 	cleanup(&h);
 }
 
@@ -904,7 +935,7 @@ Test(supervisor, no_busy_loop_while_a_restart_waits_and_the_drain_cancels_it)
 
 /* SIGKILLs the host, then reaps the orphaned workers (this test process is
  * their subreaper) and returns how many exited with want_code, failing if
- * any is still alive a second later. */
+ * any is still alive GENEROUS_MS later. */
 static int kill_host_and_reap_workers(struct host *h, int workers, int want_code)
 {
 	int64_t killed_at = now_ms();
@@ -913,7 +944,8 @@ static int kill_host_and_reap_workers(struct host *h, int workers, int want_code
 	cr_assert_eq(waitpid(h->pid, &status, 0), h->pid);
 	int good = 0, reaped = 0;
 	while (reaped < workers) {
-		cr_assert_lt(now_ms() - killed_at, 1000, "workers alive 1 s after the supervisor died");
+		cr_assert_lt(now_ms() - killed_at, GENEROUS_MS, "workers alive %d ms after the supervisor died",
+			     GENEROUS_MS);
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0) {
 			usleep(5000);
@@ -923,7 +955,7 @@ static int kill_host_and_reap_workers(struct host *h, int workers, int want_code
 		if (WIFEXITED(status) && WEXITSTATUS(status) == want_code)
 			good++;
 	}
-	until_eof(h, 1000);
+	until_eof(h, GENEROUS_MS);
 	return good;
 }
 

@@ -7,7 +7,7 @@
 #   /echo     200, {"status": {"echo": <the request>}, "children": []}
 #   /fail     500, a 300-byte text body
 #   /garbage  200, not JSON
-#   /slow     answers after 3 s
+#   /slow     answers after 60 s (past any timeout a test sets or waits for)
 import http.server
 import json
 import sys
@@ -43,7 +43,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/garbage":
             return self.answer(200, "<html>not json</html>", "text/html")
         if self.path == "/slow":
-            time.sleep(3)
+            time.sleep(60)
             return self.answer(200, "{}")
         req = json.loads(raw)
         if self.path == "/echo":
