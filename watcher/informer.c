@@ -182,9 +182,6 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 	const struct cx_err *err = &copy;
 	set_rv(inf, kwatch_resource_version(w));
 	bool progressed = kwatch_events(w) > 0;
-	/* err belongs to the watch: keep its message past the free. */
-	struct cx_err why = err ? *err : (struct cx_err){0};
-	err = &why;
 	kwatch_free(&inf->w);
 	int64_t now = monotonic_ms();
 	if (code == -ESTALE || !inf->rv) {
