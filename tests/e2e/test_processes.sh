@@ -134,7 +134,7 @@ wait "$WATCHER_PID"
 check "with exit status 0" test $? = 0
 check "the Lease is released (holderIdentity empty)" equals "" holder
 check "the log says it drained on SIGHUP" grep -q "draining.*signal=Hangup" "$E2E_WORK/coxswain.log"
-eventually 10 "its supervisor is gone too" none_alive "$SUP"
+eventually 30 "its supervisor is gone too" none_alive "$SUP"
 
 # ------------------------------------------------------------------ 3. --drain-timeout reaches the supervisor
 

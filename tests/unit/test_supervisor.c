@@ -858,10 +858,10 @@ Test(supervisor, sighup_drains_too)
 	struct host h = start(opts(1, 50, 2.0, 400), UNTIL_TERM);
 	must_rec(&h);
 	term(&h, SIGHUP);
-	struct result res = finish(&h, 3000);
+	struct result res = finish(&h, GENEROUS_MS);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert(line_with(read_log(&h), "draining", "signal=1", NULL));
-	until_eof(&h, 1000);
+	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
 
