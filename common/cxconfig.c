@@ -134,6 +134,17 @@ static bool valid_endpoint(const char *s)
 	return false;
 }
 
+/* A file path: not empty, no control characters. */
+static bool valid_path(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static bool valid_url(const char *s)
 {
 	size_t skip = !strncmp(s, "http://", 7) ? 7 : !strncmp(s, "https://", 8) ? 8 : 0;
@@ -317,6 +328,15 @@ static const struct field lease_fields[] = {
 	{.key = NULL},
 };
 
+static const struct field watcher_curve_fields[] = {
+	{.key = "secretKeyFile", .kind = F_STRING, .offset = offsetof(struct config, curve_secret_key_file),
+	 .required = true, .expect = "the path of the watcher's CURVE secret key file", .valid = valid_path},
+	{.key = "authorizedKeys", .kind = F_STRING, .offset = offsetof(struct config, curve_authorized_keys),
+	 .required = true, .expect = "the path of a file or directory of the workers' CURVE public keys",
+	 .valid = valid_path},
+	{.key = NULL},
+};
+
 static const struct field watcher_fields[] = {
 	{.key = "endpoint", .kind = F_STRING, .offset = offsetof(struct config, endpoint),
 	 .expect = "a ZeroMQ endpoint ipc://PATH or tcp://HOST:PORT", .valid = valid_endpoint},
@@ -325,6 +345,18 @@ static const struct field watcher_fields[] = {
 	{.key = "metricsAddress", .kind = F_STRING, .offset = offsetof(struct config, metrics_address),
 	 .expect = "an address [HOST]:PORT with PORT from 1 to 65535", .valid = valid_address},
 	{.key = "leaderElection", .kind = F_MAP, .expect = "{enabled, namespace, name}", .sub = lease_fields},
+	{.key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, authorizedKeys}", .sub = watcher_curve_fields},
+	{.key = "insecure", .kind = F_BOOL, .offset = offsetof(struct config, channel_insecure),
+	 .expect = "true or false"},
+	{.key = NULL},
+};
+
+static const struct field worker_curve_fields[] = {
+	{.key = "secretKeyFile", .kind = F_STRING, .offset = offsetof(struct config, worker_curve_secret_key_file),
+	 .required = true, .expect = "the path of the workers' CURVE secret key file", .valid = valid_path},
+	{.key = "serverPublicKeyFile", .kind = F_STRING,
+	 .offset = offsetof(struct config, worker_curve_server_key_file), .required = true,
+	 .expect = "the path of the watcher's CURVE public key file", .valid = valid_path},
 	{.key = NULL},
 };
 
@@ -332,6 +364,7 @@ static const struct field worker_fields[] = {
 	{.key = "count", .kind = F_INT, .offset = offsetof(struct config, worker_count),
 	 .expect = "an integer from 1 to 1024 (leave it out for one worker per CPU)", .min = 1,
 	 .max = CONFIG_MAX_WORKERS},
+	{.key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, serverPublicKeyFile}", .sub = worker_curve_fields},
 	{.key = NULL},
 };
 
@@ -340,9 +373,9 @@ static const struct field worker_fields[] = {
 static const struct field root_fields[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers), .required = true,
 	 .expect = "a non-empty list of controllers", .list = &controllers_list},
-	{.key = "watcher", .kind = F_MAP, .expect = "{endpoint, healthAddress, metricsAddress, leaderElection}",
-	 .sub = watcher_fields},
-	{.key = "worker", .kind = F_MAP, .expect = "{count}", .sub = worker_fields},
+	{.key = "watcher", .kind = F_MAP,
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure}", .sub = watcher_fields},
+	{.key = "worker", .kind = F_MAP, .expect = "{count, curve}", .sub = worker_fields},
 	{.key = NULL},
 };
 
@@ -771,8 +804,31 @@ void config_free(struct config **cp)
 	free(c->metrics_address);
 	free(c->lease_namespace);
 	free(c->lease_name);
+	free(c->curve_secret_key_file);
+	free(c->curve_authorized_keys);
+	free(c->worker_curve_secret_key_file);
+	free(c->worker_curve_server_key_file);
 	free(c);
 	*cp = NULL;
+}
+
+int config_channel_check(const struct config *c, const char *endpoint, bool watcher_side, struct cx_err *err)
+{
+	if (strncmp(endpoint, "tcp://", 6) || c->channel_insecure)
+		return 0;
+	if (watcher_side && !c->curve_secret_key_file)
+		return cx_err_set(err, -EINVAL,
+				  "config %s: watcher.curve: missing; the job channel %s is reachable over the network, so "
+				  "it needs CURVE keys {secretKeyFile, authorizedKeys} (README \"Workers in other pods\"), "
+				  "or watcher.insecure: true on a network where every process may take and answer jobs",
+				  c->path, endpoint);
+	if (!watcher_side && !c->worker_curve_secret_key_file)
+		return cx_err_set(err, -EINVAL,
+				  "config %s: worker.curve: missing; the job channel %s is reachable over the network, so "
+				  "it needs CURVE keys {secretKeyFile, serverPublicKeyFile} (README \"Workers in other "
+				  "pods\"), or watcher.insecure: true to connect without them",
+				  c->path, endpoint);
+	return 0;
 }
 
 const struct config_controller *config_controller(const struct config *c, const char *name)

@@ -18,10 +18,14 @@
  *       resyncPeriodSeconds: 300         >= 0, 0 = no periodic resync
  *       namespace: ""                    "" = all namespaces
  *       adoptOrphans: false              true: a child that exists with no controller is adopted
- *   watcher: {endpoint: "ipc:///run/coxswain/jobs.sock", healthAddress: ":8081",
+ *   watcher: {endpoint: "ipc:///run/coxswain/ipc/jobs.sock", healthAddress: ":8081",
  *             metricsAddress: ":8080",
- *             leaderElection: {enabled: true, namespace: coxswain-system, name: coxswain}}
- *   worker: {count: 4}                   >= 1; absent = 0 = one per CPU (the worker decides)
+ *             leaderElection: {enabled: true, namespace: coxswain-system, name: coxswain},
+ *             curve: {secretKeyFile: /keys/watcher.key,        the job channel's CURVE keys
+ *                     authorizedKeys: /worker-keys},           (common/curvekey.h); optional
+ *             insecure: false}           true: a tcp:// endpoint without CURVE is allowed
+ *   worker: {count: 4,                   >= 1; absent = 0 = one per CPU (the worker decides)
+ *            curve: {secretKeyFile: /keys/worker.key, serverPublicKeyFile: /keys/watcher.pub}}
  *
  * Every field is checked at load. Unknown keys, repeated keys, wrong types,
  * out-of-range values and broken cross-field rules are errors; the first one
@@ -48,7 +52,9 @@
 struct cx_err;
 struct json_object;
 
-#define CONFIG_DEFAULT_ENDPOINT "ipc:///run/coxswain/jobs.sock"
+/* In a directory of its own, which the watcher makes 0700 (watcher/broker.h):
+ * /run/coxswain is a volume both containers mount, not the watcher's. */
+#define CONFIG_DEFAULT_ENDPOINT "ipc:///run/coxswain/ipc/jobs.sock"
 #define CONFIG_DEFAULT_HEALTH_ADDRESS ":8081"
 #define CONFIG_DEFAULT_METRICS_ADDRESS ":8080"
 #define CONFIG_DEFAULT_LEASE_NAMESPACE "coxswain-system"
@@ -106,6 +112,14 @@ struct config {
 	char *lease_namespace;      /* default "coxswain-system" */
 	char *lease_name;           /* default "coxswain" */
 	int worker_count;           /* >= 1, or 0 (the default) = one per CPU, decided by the worker */
+	/* The job channel's CURVE keys (paths; the files are read by the
+	 * process that uses them). NULL when not configured; a curve block
+	 * has both of its paths. */
+	char *curve_secret_key_file;        /* watcher.curve.secretKeyFile */
+	char *curve_authorized_keys;        /* watcher.curve.authorizedKeys: a file or a directory */
+	char *worker_curve_secret_key_file; /* worker.curve.secretKeyFile */
+	char *worker_curve_server_key_file; /* worker.curve.serverPublicKeyFile */
+	bool channel_insecure;              /* watcher.insecure: tcp:// without CURVE allowed */
 };
 
 /* Loads and validates the coxswain.yaml at path. Returns an owned config, or
@@ -116,6 +130,13 @@ struct config *config_load(const char *path, struct cx_err *err);
 /* Frees *c and everything it owns, and sets *c to NULL. NULL and *c == NULL
  * are fine. */
 void config_free(struct config **c);
+
+/* Whether one side of the job channel may use endpoint (the config's or a
+ * flag's) with c: a tcp:// endpoint needs that side's curve block
+ * (watcher.curve for the watcher, worker.curve for a worker) unless
+ * watcher.insecure is true. -EINVAL with a message naming the file and
+ * field otherwise. ipc:// is always allowed (its rights are the broker's). */
+int config_channel_check(const struct config *c, const char *endpoint, bool watcher_side, struct cx_err *err);
 
 /* The controller named name, borrowed from c, or NULL. */
 const struct config_controller *config_controller(const struct config *c, const char *name);

@@ -202,6 +202,21 @@ bool proto_instance_valid(const char *s)
 	return n > 0;
 }
 
+bool proto_set_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s && s[n]; n++)
+		if (n >= PROTO_SET_MAX || !(isalnum((unsigned char)s[n]) || s[n] == '-' || s[n] == '.'))
+			return false;
+	return s != NULL;
+}
+
+static int bad_set(const char *what, const char *s, int code, struct cx_err *err)
+{
+	return cx_err_set(err, code, "%s: field \"set\": expected up to %d letters, digits, '-' or '.', got \"%.64s%s\"",
+			  what, PROTO_SET_MAX, s, strlen(s) > 64 ? "..." : "");
+}
+
 /* The error for a bad instance id, quoting (the start of) it. */
 static int bad_instance(const char *what, const char *s, int code, struct cx_err *err)
 {
@@ -225,10 +240,13 @@ int proto_encode_ready(const struct proto_ready *r, struct proto_frame *out, str
 	if (r->restarts < 0)
 		return cx_err_set(err, -EINVAL, "%s: field \"restarts\": expected an integer >= 0, got %d", what,
 				  r->restarts);
+	const char *set = r->set ? r->set : "";
+	if (!proto_set_valid(set))
+		return bad_set(what, set, -EINVAL, err);
 	struct json_object *o = json_object_new_object();
 	if (!o || put(o, "slot", json_object_new_int(r->slot)) || put(o, "pid", json_object_new_int(r->pid)) ||
 	    put(o, "instance", json_object_new_string(r->instance)) ||
-	    put(o, "restarts", json_object_new_int(r->restarts))) {
+	    put(o, "restarts", json_object_new_int(r->restarts)) || put(o, "set", json_object_new_string(set))) {
 		json_object_put(o);
 		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
 	}
@@ -390,7 +408,7 @@ static int no_unknown_fields(const struct reader *r, const char *const *allowed)
 
 static int decode_ready(const struct reader *r, struct proto_ready *out)
 {
-	static const char *const allowed[] = {"slot", "pid", "instance", "restarts", NULL};
+	static const char *const allowed[] = {"slot", "pid", "instance", "restarts", "set", NULL};
 	int64_t slot, pid, restarts;
 	struct json_object *unused;
 	int rc;
@@ -403,8 +421,11 @@ static int decode_ready(const struct reader *r, struct proto_ready *out)
 		return rc;
 	if (!proto_instance_valid(out->instance))
 		return bad_instance(r->what, out->instance, -EPROTO, r->err);
-	if ((rc = field_int(r, "restarts", 0, INT_MAX, &restarts)) || (rc = no_unknown_fields(r, allowed)))
+	if ((rc = field_int(r, "restarts", 0, INT_MAX, &restarts)) || (rc = field_string(r, "set", false, &out->set)) ||
+	    (rc = no_unknown_fields(r, allowed)))
 		return rc;
+	if (!proto_set_valid(out->set))
+		return bad_set(r->what, out->set, -EPROTO, r->err);
 	out->slot = (int)slot;
 	out->pid = (int)pid;
 	out->restarts = (int)restarts;

@@ -5,7 +5,7 @@
  * payload a JSON object (empty for HEARTBEAT and DISCONNECT).
  *
  *   worker -> watcher  READY      {"slot": 0, "pid": 4242, "instance": "9f2c4e01a7b3d865",
- *                                  "restarts": 0}
+ *                                  "restarts": 0, "set": ""}
  *                      HEARTBEAT  (empty)
  *                      RESULT     {"job": 17, "attempt": 1, "outcome": "ok"|"error"|"requeue",
  *                                  "requeueAfterMs": 0, "message": ""}
@@ -27,9 +27,13 @@
  * the supervisor starts: 1 to 64 letters, digits or '-'): the watcher tells
  * two worker sets apart by it. restarts is how many times the supervisor had
  * forked that slot before this worker (0 for its first worker): the
- * watcher's coxswain_worker_restarts_total sums it. Both are required: a
- * READY from an older worker, without them, is refused ("missing field
- * \"instance\"") and that worker never gets a job.
+ * watcher's coxswain_worker_restarts_total sums it. set names the worker
+ * set whose slots these are: "" for the supervisor beside the watcher (or
+ * spawned by it), a name of its own (the pod's, --worker-set) for each
+ * supervisor of a scaled-out worker Deployment, so that slot 0 of two pods
+ * are two slots (0 to PROTO_SET_MAX letters, digits, '-' or '.'). All
+ * three are required: a READY from an older worker, without them, is
+ * refused ("missing field \"instance\"") and that worker never gets a job.
  *
  * Decoding is strict, since the other end is the same program: every field
  * is required and type-checked, unknown fields and unknown types are
@@ -73,16 +77,21 @@ enum proto_job_kind {
 };
 
 #define PROTO_INSTANCE_MAX 64
+#define PROTO_SET_MAX 253
 
 struct proto_ready {
 	int slot;                /* >= 0 */
 	int pid;                 /* > 0 */
 	const char *instance;    /* the supervisor's id: 1..PROTO_INSTANCE_MAX of [A-Za-z0-9-] */
 	int restarts;            /* >= 0: forks of this slot before this worker */
+	const char *set;         /* the worker set: "" or 1..PROTO_SET_MAX of [A-Za-z0-9.-]; NULL encodes as "" */
 };
 
 /* Whether s is a valid instance id (see above). */
 bool proto_instance_valid(const char *s);
+
+/* Whether s is a valid worker set name (see above; "" is). */
+bool proto_set_valid(const char *s);
 
 struct proto_result {
 	uint64_t job;

@@ -5,8 +5,11 @@
 #include "log.h"
 #include "proto.h"
 #include "workqueue.h"
+#include "curvekey.h"
+#include "zapauth.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@ struct worker_rec {
 	size_t id_len;
 	int slot, pid;
 	char instance[PROTO_INSTANCE_MAX + 1]; /* its supervisor's */
+	char set[PROTO_SET_MAX + 1];           /* its worker set: "" is the local one */
 	bool busy;
 	bool poison_job;             /* the job held is a poison report */
 	uint64_t job;
@@ -46,6 +50,7 @@ struct key_state {
 
 struct broker {
 	void *ctx, *sock;
+	struct zapauth *zap;         /* NULL without CURVE */
 	struct workqueue *q;         /* borrowed */
 	struct broker_source src;
 	int heartbeat_ms, liveness, max_losses;
@@ -132,6 +137,58 @@ static int send_simple(struct broker *b, const struct worker_rec *w, int (*encod
 	return r;
 }
 
+/* The directory of an ipc:// endpoint's socket file: made 0700 when it is
+ * missing; an existing one must be this user's and closed to others (it is
+ * never chmod'ed: it may be /run or a home directory). */
+static int private_dir(const char *endpoint, struct cx_err *err)
+{
+	char dir[4096];
+	const char *path = endpoint + 6, *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	struct stat st;
+	if (lstat(dir, &st) != 0) {
+		if (errno != ENOENT || mkdir(dir, 0700) != 0)
+			return cx_err_set(err, -errno, "the worker endpoint %s: cannot make its directory %s (mode 0700): %s",
+					  endpoint, dir, strerror(errno));
+		/* mkdir's mode went through the umask, which only narrows it. */
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return cx_err_set(err, -ENOTDIR, "the worker endpoint %s: %s is not a directory (a symbolic link is "
+				  "refused too: the socket's directory must be the watcher's own)", endpoint, dir);
+	if (st.st_uid != geteuid())
+		return cx_err_set(err, -EPERM, "the worker endpoint %s: the directory %s belongs to uid %u, not to this "
+				  "process (uid %u); put the socket in a directory of its own, such as %s/coxswain/jobs.sock, "
+				  "which the watcher makes with mode 0700", endpoint, dir, (unsigned)st.st_uid,
+				  (unsigned)geteuid(), strcmp(dir, "/") ? dir : "");
+	if (st.st_mode & 077)
+		return cx_err_set(err, -EPERM, "the worker endpoint %s: the directory %s has mode %04o, so other users "
+				  "could reach or replace the socket; chmod 0700 %s, or use a directory of its own, which the "
+				  "watcher makes with mode 0700", endpoint, dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+/* The ROUTER as a CURVE server, with the ZAP handler that picks who may
+ * connect bound first (libzmq asks it from the first handshake on). */
+static int setup_curve(struct broker *b, const struct broker_options *o, struct cx_err *err)
+{
+	int one = 1;
+	if (!o->authorized_keys)
+		return cx_err_set(err, -EINVAL, "CURVE needs the authorized client keys");
+	if (!(b->zap = zapauth_new(b->ctx, o->authorized_keys, 0, err)))
+		return err->code ? err->code : -ENOMEM;
+	if (zmq_setsockopt(b->sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
+	    zmq_setsockopt(b->sock, ZMQ_CURVE_SECRETKEY, o->curve_secret->z85, CURVEKEY_Z85_LEN) ||
+	    zmq_setsockopt(b->sock, ZMQ_ZAP_DOMAIN, "coxswain", strlen("coxswain")))
+		return cx_err_set(err, -errno, "cannot make the worker endpoint a CURVE server: %s", zmq_strerror(errno));
+	return 0;
+}
+
 struct broker *broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
 			  struct cx_err *err)
 {
@@ -160,11 +217,26 @@ struct broker *broker_new(const struct broker_options *o, struct workqueue *q, c
 	/* A worker that reconnects with its id takes its place over. */
 	zmq_setsockopt(b->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
 	zmq_setsockopt(b->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	if (o->curve_secret && setup_curve(b, o, err)) {
+		broker_free(&b);
+		return NULL;
+	}
+	bool ipc = !strncmp(o->endpoint, "ipc://", 6);
+	if (ipc && private_dir(o->endpoint, err)) {
+		broker_free(&b);
+		return NULL;
+	}
 	/* An ipc:// file left by a watcher that died is in the way of bind. */
-	if (!strncmp(o->endpoint, "ipc://", 6))
+	if (ipc)
 		unlink(o->endpoint + 6);
-	if (zmq_bind(b->sock, o->endpoint) != 0) {
-		cx_err_set(err, -errno, "cannot bind the worker endpoint %s: %s", o->endpoint, zmq_strerror(errno));
+	/* The socket file is made by bind: 0600 from the start, not after. */
+	mode_t old_mask = ipc ? umask(0177) : 0;
+	int bound = zmq_bind(b->sock, o->endpoint), bind_errno = errno;
+	if (ipc)
+		umask(old_mask);
+	if (bound != 0) {
+		cx_err_set(err, -bind_errno, "cannot bind the worker endpoint %s: %s", o->endpoint,
+			   zmq_strerror(bind_errno));
 		broker_free(&b);
 		return NULL;
 	}
@@ -181,6 +253,7 @@ void broker_free(struct broker **bp)
 			send_simple(b, &b->workers[i], proto_encode_disconnect);
 		zmq_close(b->sock);
 	}
+	zapauth_free(&b->zap);
 	if (b->ctx)
 		zmq_ctx_term(b->ctx);
 	if (!strncmp(b->endpoint, "ipc://", 6))
@@ -197,6 +270,16 @@ void broker_free(struct broker **bp)
 void *broker_socket(struct broker *b)
 {
 	return b->sock;
+}
+
+void *broker_auth_socket(struct broker *b)
+{
+	return b->zap ? zapauth_socket(b->zap) : NULL;
+}
+
+uint64_t broker_auth_refusals(const struct broker *b)
+{
+	return zapauth_refusals(b->zap);
 }
 
 void broker_set_dispatching(struct broker *b, bool on)
@@ -335,7 +418,7 @@ static void refuse(struct broker *b, const char *id, size_t id_len, const struct
 	log_kv(LOG_LEVEL_ERROR, 0,
 	       "READY refused: a live worker of another supervisor instance holds this slot (two worker sets share "
 	       "the endpoint; logged once per instance and slot)",
-	       "slot", slot_s, "instance", r->instance, "pid", pid_s, "worker", who, "held_by_instance",
+	       "slot", slot_s, "set", r->set, "instance", r->instance, "pid", pid_s, "worker", who, "held_by_instance",
 	       held->instance, "held_by_worker", held->id, NULL);
 }
 
@@ -349,7 +432,7 @@ static void on_ready(struct broker *b, const char *id, size_t id_len, const stru
 	}
 	for (size_t i = 0; i < b->n_workers; i++) {
 		struct worker_rec *held = &b->workers[i];
-		if (held->slot != r->slot)
+		if (held->slot != r->slot || strcmp(held->set, r->set))
 			continue;
 		char why[160];
 		if (!strcmp(held->instance, r->instance)) {
@@ -385,12 +468,13 @@ static void on_ready(struct broker *b, const char *id, size_t id_len, const stru
 	w->slot = r->slot;
 	w->pid = r->pid;
 	snprintf(w->instance, sizeof(w->instance), "%s", r->instance);
+	snprintf(w->set, sizeof(w->set), "%s", r->set);
 	w->last_seen_ms = now_ms;
 	count_restarts(b, r);
 	char k[PROTO_INSTANCE_MAX + 16];
 	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
 	json_object_object_del(b->refused, k);
-	log_kv(LOG_LEVEL_INFO, 1, "worker ready", "worker", w->id, "instance", w->instance, NULL);
+	log_kv(LOG_LEVEL_INFO, 1, "worker ready", "worker", w->id, "instance", w->instance, "set", w->set, NULL);
 }
 
 static void on_result(struct broker *b, struct worker_rec *w, const struct proto_result *r, int64_t now_ms)
@@ -605,6 +689,8 @@ static void check_workers(struct broker *b, int64_t now_ms)
 
 void broker_dispatch(struct broker *b, int64_t now_ms)
 {
+	if (b->zap)
+		zapauth_dispatch(b->zap, now_ms);
 	receive(b, now_ms);
 	check_workers(b, now_ms);
 	if (now_ms >= b->next_heartbeat_ms) {

@@ -4,8 +4,10 @@
  * A ROUTER socket (ZMQ_ROUTER_MANDATORY, ZMQ_ROUTER_HANDOVER) at the
  * configured endpoint; each worker connects a DEALER whose routing id is
  * "w<slot>-<pid>-<instance>" and says READY with its supervisor's instance
- * id and its slot's restart count. The broker's table maps each worker to
- * the job it holds (id + attempt). A slot is held by one worker at a time:
+ * id, its slot's restart count and its worker set. The broker's table maps
+ * each worker to the job it holds (id + attempt). A slot is a worker set
+ * and a number: slot 0 of the local set ("") and slot 0 of the set of a
+ * worker pod are two slots. A slot is held by one worker at a time:
  *   - a READY from a new pid of the same instance in the slot is a restart:
  *     the old worker is replaced;
  *   - a READY from another instance while the holder is live (idle and
@@ -28,8 +30,19 @@
  * beside a sync of the same object; a lost or failed one is sent again with
  * backoff.
  *
- * Single-threaded: the caller polls broker_socket() (ZMQ_POLLIN) with its
- * other fds and calls broker_dispatch() after every poll. */
+ * Who may connect. With CURVE keys the ROUTER is a CURVE server, and a ZAP
+ * handler (watcher/zapauth.h) lets in only the authorized client keys:
+ * whoever else reaches the port completes no handshake, so it reads no job,
+ * answers none and claims no slot. An ipc:// endpoint is a socket file of
+ * mode 0600 in a directory of mode 0700: the broker makes the directory
+ * when it is missing and narrows it when it is the watcher's own; a
+ * directory of another user that others may enter (such as /tmp) is
+ * refused, since the socket file's mode alone does not stop a peer from
+ * replacing it.
+ *
+ * Single-threaded: the caller polls broker_socket() and, when it is not
+ * NULL, broker_auth_socket() (ZMQ_POLLIN) with its other fds and calls
+ * broker_dispatch() after every poll. */
 #ifndef COXSWAIN_BROKER_H
 #define COXSWAIN_BROKER_H
 
@@ -38,6 +51,7 @@
 #include <stdint.h>
 
 struct broker;
+struct curvekey;
 struct cx_err;
 struct json_object;
 struct workqueue;
@@ -67,6 +81,10 @@ struct broker_options {
 	int liveness;                  /* missed heartbeats before an idle worker is lost; 0 = 3 */
 	int max_losses;                /* losses before a key is poisoned; 0 = 3 */
 	int64_t poison_retry_ms;       /* a poisoned key is tried again after this; 0 = 10 minutes */
+	/* CURVE: the watcher's secret key and the path of the authorized
+	 * client keys (common/curvekey.h), both or neither. Borrowed. */
+	const struct curvekey *curve_secret;
+	const char *authorized_keys;
 };
 
 /* q and src are borrowed. Binds the endpoint (an ipc:// file left by a
@@ -79,6 +97,9 @@ void broker_free(struct broker **b);
 
 /* The ZeroMQ socket to poll for ZMQ_POLLIN. Borrowed. */
 void *broker_socket(struct broker *b);
+
+/* The ZAP handler's socket to poll too, or NULL without CURVE. Borrowed. */
+void *broker_auth_socket(struct broker *b);
 
 /* Only the leader hands out jobs; a follower's broker still answers
  * workers (heartbeats) so they stay connected. */
@@ -105,6 +126,8 @@ uint64_t broker_worker_restarts(const struct broker *b);
 /* READYs refused because another instance's live worker held the slot. */
 uint64_t broker_refusals(const struct broker *b);
 uint64_t broker_losses(const struct broker *b);
+/* Connections the ZAP handler refused (0 without CURVE). */
+uint64_t broker_auth_refusals(const struct broker *b);
 size_t broker_poisoned(const struct broker *b);
 
 #endif

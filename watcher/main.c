@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curvekey.h"
 #include "cxconfig.h"
 #include "err.h"
 #include "log.h"
@@ -20,9 +21,12 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: coxswain-watcher --config FILE [flags]\n"
 		"       coxswain-watcher --check-config FILE\n"
+		"       coxswain-watcher --curve-keygen PREFIX\n"
 		"\n"
 		"  --config FILE          coxswain.yaml (controllers, hooks, endpoints)\n"
 		"  --check-config FILE    validate FILE, print what is wrong, exit 0 or 1\n"
+		"  --curve-keygen PREFIX  write a new CURVE key pair for the job channel as PREFIX.key (secret, 0600)\n"
+		"                         and PREFIX.pub; never overwrites a file\n"
 		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
 		"  --context NAME         kubeconfig context instead of current-context\n"
 		"  --namespace NS         instead of the context's namespace\n"
@@ -88,10 +92,11 @@ static int worker_binary(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
-	       O_LOGFMT, O_VERSION };
+	       O_LOGFMT, O_VERSION, O_KEYGEN };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"check-config", required_argument, NULL, O_CHECK},
+		{"curve-keygen", required_argument, NULL, O_KEYGEN},
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
 		{"context", required_argument, NULL, O_CONTEXT},
 		{"namespace", required_argument, NULL, O_NAMESPACE},
@@ -113,6 +118,15 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_CONFIG: config_path = optarg; break;
 		case O_CHECK: check = optarg; break;
+		case O_KEYGEN: {
+			struct cx_err kerr = {0};
+			if (curvekey_generate(optarg, &kerr)) {
+				fprintf(stderr, "coxswain-watcher: --curve-keygen: %s\n", kerr.msg);
+				return 1;
+			}
+			printf("wrote %s.key (secret) and %s.pub\n", optarg, optarg);
+			return 0;
+		}
 		case O_KUBECONFIG: o.conn.kubeconfig = optarg; break;
 		case O_CONTEXT: o.conn.context = optarg; break;
 		case O_NAMESPACE: o.conn.namespace = optarg; break;

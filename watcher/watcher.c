@@ -5,6 +5,7 @@
 #include "backoff.h"
 #include "broker.h"
 #include "controller.h"
+#include "curvekey.h"
 #include "cxconfig.h"
 #include "discovery.h"
 #include "err.h"
@@ -367,8 +368,19 @@ static int setup(struct watcher *w, struct cx_err *err)
 		if (!(w->ctls[i] = controller_new(&cfg->controllers[i], &env, err)))
 			return err ? err->code : -ENOMEM;
 	struct broker_options bo = {.endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint};
+	struct curvekey secret;
+	if ((r = config_channel_check(cfg, bo.endpoint, true, err)))
+		return r;
+	if (cfg->curve_secret_key_file) {
+		if ((r = curvekey_load_secret(cfg->curve_secret_key_file, &secret, NULL, err)))
+			return cx_err_prefix(err, "config %s: watcher.curve: ", cfg->path);
+		bo.curve_secret = &secret;
+		bo.authorized_keys = cfg->curve_authorized_keys;
+	}
 	struct broker_source src = {job_for, on_result, w, may_dispatch};
-	if (!(w->broker = broker_new(&bo, w->queue, &src, err)))
+	w->broker = broker_new(&bo, w->queue, &src, err);
+	explicit_bzero(&secret, sizeof(secret));
+	if (!w->broker)
 		return err ? err->code : -EIO;
 	if ((r = setup_metrics(w, err)))
 		return r;
@@ -540,6 +552,8 @@ static int poll_once(struct watcher *w, long timeout_ms)
 		timeout_ms = min_ms(timeout_ms, t);
 		items[n++] = (zmq_pollitem_t){.fd = pfd.fd, .events = ZMQ_POLLIN};
 	}
+	if (broker_auth_socket(w->broker))
+		items[n++] = (zmq_pollitem_t){.socket = broker_auth_socket(w->broker), .events = ZMQ_POLLIN};
 	size_t first_watch = n;
 	long curl_t;
 	size_t nw = kwatch_mux_pollfds(w->mux, fds, MAX_POLL - n, &curl_t);

@@ -14,6 +14,7 @@
 #include "cxconfig.h"
 #include "err.h"
 #include "log.h"
+#include "proto.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -26,6 +27,8 @@ static void usage(FILE *out)
 		"  --workers N            worker processes (default: $COXSWAIN_WORKERS, else the config's worker.count,\n"
 		"                         else one per CPU)\n"
 		"  --endpoint URL         the watcher's endpoint instead of the config's\n"
+		"  --worker-set NAME      this supervisor's worker set, when several supervisors serve one watcher\n"
+		"                         (one per pod: give each its pod's name); default: the local set\n"
 		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, let workers finish their job this long, then\n"
 		"                         SIGKILL them (default 25)\n"
 		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
@@ -67,6 +70,20 @@ static int parse_drain(const char *s, int *out)
 	return 0;
 }
 
+/* The job channel's rules and keys, checked before the first fork: a
+ * missing or bad key file is one clear error, not a restart loop. */
+static int load_channel(const struct config *cfg, const char *endpoint, struct worker_curve *curve,
+			struct cx_err *err)
+{
+	int r = config_channel_check(cfg, endpoint, false, err);
+	if (r || !cfg->worker_curve_secret_key_file)
+		return r;
+	if ((r = curvekey_load_secret(cfg->worker_curve_secret_key_file, &curve->secret, &curve->public, err)) ||
+	    (r = curvekey_load_public(cfg->worker_curve_server_key_file, &curve->server, err)))
+		return cx_err_prefix(err, "config %s: worker.curve: ", cfg->path);
+	return 0;
+}
+
 static int run_worker(void *ud, const struct supervisor_child *c)
 {
 	struct worker_options o = *(const struct worker_options *)ud;
@@ -79,11 +96,13 @@ static int run_worker(void *ud, const struct supervisor_child *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT, O_DRAIN, O_VERSION };
+	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT, O_DRAIN, O_VERSION,
+	       O_SET };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"workers", required_argument, NULL, O_WORKERS},
 		{"endpoint", required_argument, NULL, O_ENDPOINT},
+		{"worker-set", required_argument, NULL, O_SET},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
 		{"context", required_argument, NULL, O_CONTEXT},
@@ -105,6 +124,14 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case O_ENDPOINT: wo.endpoint = optarg; break;
+		case O_SET:
+			if (!proto_set_valid(optarg)) {
+				fprintf(stderr, "coxswain-worker: --worker-set: expected up to %d letters, digits, '-' or '.' "
+					"(a pod's name), got \"%s\"\n", PROTO_SET_MAX, optarg);
+				return 2;
+			}
+			wo.set = optarg;
+			break;
 		case O_DRAIN:
 			if (parse_drain(optarg, &drain_s))
 				return 2;
@@ -146,6 +173,14 @@ int main(int argc, char **argv)
 		log_kv(LOG_LEVEL_ERROR, 0, "invalid configuration", "error", err.msg, NULL);
 		return 1;
 	}
+	struct worker_curve curve;
+	if (load_channel(cfg, wo.endpoint ? wo.endpoint : cfg->endpoint, &curve, &err)) {
+		log_kv(LOG_LEVEL_ERROR, 0, "cannot connect to the watcher", "error", err.msg, NULL);
+		config_free(&cfg);
+		return 1;
+	}
+	if (cfg->worker_curve_secret_key_file)
+		wo.curve = &curve;
 	const char *env = getenv("COXSWAIN_WORKERS");
 	if (!workers && env && *env && parse_workers("COXSWAIN_WORKERS", env, &workers)) {
 		config_free(&cfg);
@@ -171,5 +206,6 @@ int main(int argc, char **argv)
 		log_kv(LOG_LEVEL_ERROR, 0, "coxswain-worker failed", "error", err.msg, NULL);
 	supervisor_free(&s);
 	config_free(&cfg);
+	explicit_bzero(&curve, sizeof(curve));
 	return r ? 1 : 0;
 }

@@ -35,6 +35,7 @@ struct worker {
 	int slot;
 	const char *instance;
 	int restarts;
+	const char *set;
 	int64_t last_sent_ms, last_heard_ms;
 };
 
@@ -56,7 +57,7 @@ static int send_frame(struct worker *w, const struct proto_frame *f)
 static void send_ready(struct worker *w)
 {
 	struct proto_ready ready = {.slot = w->slot, .pid = (int)getpid(), .instance = w->instance,
-				    .restarts = w->restarts};
+				    .restarts = w->restarts, .set = w->set};
 	struct proto_frame f = {0};
 	if (!proto_encode_ready(&ready, &f, NULL))
 		send_frame(w, &f);
@@ -155,6 +156,10 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 	 * are still noticed. A RESULT lost that way is the watcher's to redo. */
 	int send_timeout_ms = SEND_TIMEOUT_MS;
 	zmq_setsockopt(w->sock, ZMQ_SNDTIMEO, &send_timeout_ms, sizeof(send_timeout_ms));
+	if (o->curve && (zmq_setsockopt(w->sock, ZMQ_CURVE_SERVERKEY, o->curve->server.z85, CURVEKEY_Z85_LEN) ||
+			 zmq_setsockopt(w->sock, ZMQ_CURVE_PUBLICKEY, o->curve->public.z85, CURVEKEY_Z85_LEN) ||
+			 zmq_setsockopt(w->sock, ZMQ_CURVE_SECRETKEY, o->curve->secret.z85, CURVEKEY_Z85_LEN)))
+		return cx_err_set(err, -errno, "cannot set the job channel's CURVE keys: %s", zmq_strerror(errno));
 	if (zmq_connect(w->sock, endpoint) != 0)
 		return cx_err_set(err, -errno, "cannot connect to the watcher at %s: %s", endpoint, zmq_strerror(errno));
 	w->crash_key = getenv("COXSWAIN_TEST_CRASH_ON_KEY");
@@ -176,7 +181,8 @@ static void teardown(struct worker *w)
 
 int worker_run(const struct worker_options *o)
 {
-	struct worker w = {.sigfd = -1, .slot = o->slot, .instance = o->instance, .restarts = o->restarts};
+	struct worker w = {.sigfd = -1, .slot = o->slot, .instance = o->instance, .restarts = o->restarts,
+			   .set = o->set ? o->set : ""};
 	struct cx_err err = {0};
 	if (setup(&w, o, &err)) {
 		char slot[16];

@@ -3,7 +3,10 @@
  * HEARTBEATs while idle (DESIGN.md section 5).
  *
  * Its routing id is "w<slot>-<pid>-<instance>", and READY carries the
- * supervisor's instance id and the slot's restart count (common/proto.h).
+ * supervisor's instance id, the slot's restart count and the worker set
+ * (common/proto.h). With CURVE keys the DEALER is a CURVE client that
+ * knows the watcher's public key: a watcher without the matching secret key
+ * cannot complete the handshake, so no one else can hand it jobs.
  * It says READY again when the watcher has been silent for 3 heartbeats (the
  * watcher restarted and does not know it). SIGTERM: it finishes the job at
  * hand and exits 0; EOF on the supervisor's pipe: it exits at once.
@@ -16,9 +19,17 @@
 #ifndef COXSWAIN_WORKER_H
 #define COXSWAIN_WORKER_H
 
+#include "curvekey.h"
 #include "restconfig.h"
 
 struct config;
+
+/* The job channel's CURVE keys, as read from the files worker.curve names
+ * (README "Workers in other pods"). */
+struct worker_curve {
+	struct curvekey secret, public;       /* this worker set's pair */
+	struct curvekey server;               /* the watcher's public key */
+};
 
 struct worker_options {
 	const struct config *config;          /* borrowed */
@@ -28,6 +39,8 @@ struct worker_options {
 	int parent_pipe_fd;                   /* from the supervisor; -1 = none */
 	const char *instance;                 /* the supervisor's instance id, for READY */
 	int restarts;                         /* forks of this slot before this worker, for READY */
+	const char *set;                      /* the worker set (--worker-set), for READY; NULL = "" */
+	const struct worker_curve *curve;     /* NULL: no CURVE; borrowed */
 };
 
 /* Runs until SIGTERM (0) or a fatal error (1); the exit code for the slot. */

@@ -63,7 +63,7 @@ cat >"$E2E_WORK/template.yaml" <<-YAML
 	      sync: {exec: {command: ["tests/e2e/data/worker/widget_hook.py", "--log", "$E2E_WORK/hook.log"], timeoutSeconds: 30}}
 	    namespace: "$NS"
 	watcher:
-	  endpoint: ipc:///tmp/unused.sock
+	  endpoint: ipc:///tmp/unused/jobs.sock
 	  healthAddress: "127.0.0.1:8081"
 	  metricsAddress: "127.0.0.1:8080"
 	  leaderElection: {enabled: true, namespace: $NS, name: $LEASE}

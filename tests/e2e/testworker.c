@@ -18,6 +18,13 @@
  * like one supervisor's) and --restarts N (default 0), as the real worker
  * carries its supervisor's instance id and its slot's restart count.
  *
+ * --curve-secret-key FILE and --curve-server-key FILE make it a CURVE
+ * client (common/curvekey.h files), as the real worker with worker.curve.
+ * --set NAME is READY's worker set. --forge-results N plays an intruder:
+ * every second it also sends RESULT ok for job ids 1..N, attempts 1 and 2,
+ * as if it had done them; its sends never block (a watcher that does not
+ * let it in leaves it no connection to send on).
+ *
  * --exit-after-jobs N simulates a crash: on receiving its Nth job it prints
  * "testworker: exiting while holding job <id> key <key>" to stderr and exits
  * at once, without a RESULT.
@@ -42,6 +49,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "curvekey.h"
 #include "err.h"
 #include "proto.h"
 
@@ -81,7 +89,8 @@ static void protocol_error(const char *what, const char *detail)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: testworker --endpoint URL --slot N --log FILE [--hold-ms N] [--exit-after-jobs N]\n"
-		     "                  [--instance ID] [--restarts N]\n");
+		     "                  [--instance ID] [--restarts N] [--set NAME] [--forge-results N]\n"
+		     "                  [--curve-secret-key FILE --curve-server-key FILE]\n");
 }
 
 static int send_msg(void *sock, const struct proto_frame *f)
@@ -94,11 +103,13 @@ static int send_msg(void *sock, const struct proto_frame *f)
 }
 
 static const char *instance = "testworker";
+static const char *set = "";
 static int restarts;
 
 static void send_ready(void *sock, int slot)
 {
-	struct proto_ready r = {.slot = slot, .pid = (int)getpid(), .instance = instance, .restarts = restarts};
+	struct proto_ready r = {.slot = slot, .pid = (int)getpid(), .instance = instance, .restarts = restarts,
+				.set = set};
 	struct proto_frame f = {0};
 	struct cx_err err = {0};
 	if (proto_encode_ready(&r, &f, &err) == 0)
@@ -114,6 +125,21 @@ static void send_heartbeat(void *sock)
 	if (proto_encode_heartbeat(&f, NULL) == 0)
 		send_msg(sock, &f);
 	proto_frame_clear(&f);
+}
+
+/* The intruder's RESULTs for jobs it never had. */
+static void forge_results(void *sock, int n)
+{
+	for (int job = 1; job <= n; job++)
+		for (int attempt = 1; attempt <= 2; attempt++) {
+			struct proto_result r = {.job = (uint64_t)job, .attempt = attempt, .outcome = PROTO_OUTCOME_OK,
+						 .message = ""};
+			struct proto_frame f = {0};
+			if (proto_encode_result(&r, &f, NULL) == 0 &&
+			    zmq_send(sock, f.type, strlen(f.type), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+				zmq_send(sock, f.payload, f.len, ZMQ_DONTWAIT);
+			proto_frame_clear(&f);
+		}
 }
 
 /* The job being held. */
@@ -162,10 +188,12 @@ int main(int argc, char **argv)
 		{"log", required_argument, NULL, 'l'},      {"hold-ms", required_argument, NULL, 'H'},
 		{"exit-after-jobs", required_argument, NULL, 'x'}, {"help", no_argument, NULL, 'h'},
 		{"instance", required_argument, NULL, 'i'}, {"restarts", required_argument, NULL, 'r'},
+		{"set", required_argument, NULL, 'S'},      {"forge-results", required_argument, NULL, 'F'},
+		{"curve-secret-key", required_argument, NULL, 'K'}, {"curve-server-key", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *endpoint = NULL, *log_path = NULL;
-	int slot = -1, hold_ms = 0, exit_after = 0;
+	const char *endpoint = NULL, *log_path = NULL, *secret_file = NULL, *server_file = NULL;
+	int slot = -1, hold_ms = 0, exit_after = 0, forge = 0;
 	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
 		switch (c) {
 		case 'e': endpoint = optarg; break;
@@ -175,12 +203,17 @@ int main(int argc, char **argv)
 		case 'l': log_path = optarg; break;
 		case 'H': hold_ms = atoi(optarg); break;
 		case 'x': exit_after = atoi(optarg); break;
+		case 'S': set = optarg; break;
+		case 'F': forge = atoi(optarg); break;
+		case 'K': secret_file = optarg; break;
+		case 'P': server_file = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 64;
 		}
 	}
 	if (!endpoint || slot < 0 || !log_path || hold_ms < 0 || exit_after < 0 || restarts < 0 ||
-	    !proto_instance_valid(instance) || optind < argc) {
+	    !proto_instance_valid(instance) || !proto_set_valid(set) || forge < 0 || !secret_file != !server_file ||
+	    optind < argc) {
 		usage(stderr);
 		return 64;
 	}
@@ -204,6 +237,22 @@ int main(int argc, char **argv)
 	}
 	zmq_setsockopt(sock, ZMQ_ROUTING_ID, id, strlen(id));
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	if (secret_file) {
+		struct curvekey secret, public, server;
+		struct cx_err err = {0};
+		if (curvekey_load_secret(secret_file, &secret, &public, &err) ||
+		    curvekey_load_public(server_file, &server, &err)) {
+			fprintf(stderr, "testworker: %s\n", err.msg);
+			return 1;
+		}
+		zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server.z85, CURVEKEY_Z85_LEN);
+		zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, public.z85, CURVEKEY_Z85_LEN);
+		zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret.z85, CURVEKEY_Z85_LEN);
+	}
+	if (forge) {
+		int timeout = 500;
+		zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
+	}
 	if (zmq_connect(sock, endpoint) != 0) {
 		fprintf(stderr, "testworker: cannot connect to %s: %s\n", endpoint, zmq_strerror(errno));
 		return 1;
@@ -287,6 +336,8 @@ int main(int argc, char **argv)
 			last_heard = last_sent = now;
 		} else if (now - last_sent >= HEARTBEAT_MS) {
 			send_heartbeat(sock);
+			if (forge)
+				forge_results(sock, forge);
 			last_sent = now;
 		}
 	}

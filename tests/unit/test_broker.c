@@ -24,11 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "broker.h"
+#include "curvekey.h"
 #include "err.h"
 #include "log.h"
 #include "proto.h"
@@ -107,6 +109,27 @@ static int64_t now;
  * of instance "ia" and tells each worker its slot's restart count. */
 static int slot_forks[64];
 
+/* The broker_curve suite: the watcher's keys, a client key pair listed in
+ * the authorized keys file and one that is not. */
+static bool with_curve;
+static struct curvekey server_secret, server_public;
+static char authorized_path[128];
+static char ka_sec[41], ka_pub[41], kc_sec[41], kc_pub[41];
+
+static void write_curve_keys(void)
+{
+	char pub[41];
+	cr_assert_eq(zmq_curve_keypair(pub, server_secret.z85), 0);
+	cr_assert_eq(zmq_curve_public(server_public.z85, server_secret.z85), 0);
+	cr_assert_eq(zmq_curve_keypair(ka_pub, ka_sec), 0);
+	cr_assert_eq(zmq_curve_keypair(kc_pub, kc_sec), 0);
+	snprintf(authorized_path, sizeof(authorized_path), "%s/authorized", dir);
+	FILE *f = fopen(authorized_path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "# the one worker set let in\n%s pool-a\n", ka_pub);
+	fclose(f);
+}
+
 static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 {
 	memset(slot_forks, 0, sizeof(slot_forks));
@@ -119,6 +142,11 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 	q = workqueue_new("test", NULL, &err);
 	cr_assert_not_null(q, "%s", err.msg);
 	struct broker_options o = {.endpoint = endpoint, .heartbeat_ms = heartbeat_ms, .poison_retry_ms = poison_retry_ms};
+	if (with_curve) {
+		write_curve_keys();
+		o.curve_secret = &server_secret;
+		o.authorized_keys = authorized_path;
+	}
 	struct broker_source src = {job_for, on_result, NULL, NULL};
 	b = broker_new(&o, q, &src, &err);
 	cr_assert_not_null(b, "%s", err.msg);
@@ -152,12 +180,22 @@ static void teardown(void)
 	if (zctx)
 		zmq_ctx_term(zctx);
 	zctx = NULL;
+	if (with_curve)
+		unlink(authorized_path);
 	rmdir(dir);
+}
+
+static void setup_curve(void)
+{
+	with_curve = true;
+	setup_with(RETRY, SLOW_HB);
 }
 
 TestSuite(broker, .init = setup, .fini = teardown, .timeout = 60);
 /* Heartbeats every HB ms of fake time. */
 TestSuite(broker_hb, .init = setup_hb, .fini = teardown, .timeout = 60);
+/* The ROUTER as a CURVE server with a ZAP handler. */
+TestSuite(broker_curve, .init = setup_curve, .fini = teardown, .timeout = 60);
 
 static int64_t real_ms(void)
 {
@@ -172,8 +210,9 @@ static void pump(int ms)
 {
 	int64_t until = real_ms() + ms;
 	do {
-		zmq_pollitem_t it = {.socket = broker_socket(b), .events = ZMQ_POLLIN};
-		zmq_poll(&it, 1, 5);
+		zmq_pollitem_t it[2] = {{.socket = broker_socket(b), .events = ZMQ_POLLIN},
+					{.socket = broker_auth_socket(b), .events = ZMQ_POLLIN}};
+		zmq_poll(it, it[1].socket ? 2 : 1, 5);
 		broker_dispatch(b, now);
 	} while (real_ms() < until);
 }
@@ -195,10 +234,19 @@ struct tw {
 	int slot, pid;
 	const char *instance;
 	int restarts;
+	const char *set;
+	/* Connects where it may not be let in: its sends may find no
+	 * connection and must not block the test (they try, nothing more). */
+	bool stranger;
 };
 
 static void tw_send(struct tw *w, const struct proto_frame *f)
 {
+	if (w->stranger) {
+		if (zmq_send(w->sock, f->type, strlen(f->type), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+			zmq_send(w->sock, f->payload, f->len, ZMQ_DONTWAIT);
+		return;
+	}
 	cr_assert_geq(zmq_send(w->sock, f->type, strlen(f->type), ZMQ_SNDMORE), 0);
 	cr_assert_geq(zmq_send(w->sock, f->payload, f->len, 0), 0);
 }
@@ -206,7 +254,8 @@ static void tw_send(struct tw *w, const struct proto_frame *f)
 static void tw_ready(struct tw *w)
 {
 	struct proto_frame f = {0};
-	struct proto_ready r = {.slot = w->slot, .pid = w->pid, .instance = w->instance, .restarts = w->restarts};
+	struct proto_ready r = {.slot = w->slot, .pid = w->pid, .instance = w->instance, .restarts = w->restarts,
+				.set = w->set};
 	cr_assert_eq(proto_encode_ready(&r, &f, NULL), 0);
 	tw_send(w, &f);
 	proto_frame_clear(&f);
@@ -220,11 +269,20 @@ static void tw_heartbeat(struct tw *w)
 	proto_frame_clear(&f);
 }
 
-/* A DEALER "w<slot>-<pid>-<instance>" that said READY with the given
- * instance and restart count. */
-static struct tw connect_worker_as(const char *instance, int slot, int pid, int restarts)
+/* CURVE client keys for a test worker: its secret and public key and the
+ * server's public key (Z85); NULL fields = plain. */
+struct tw_curve {
+	const char *secret, *public, *server;
+	bool stranger;               /* not to be let in: see struct tw */
+};
+
+/* A DEALER "w<slot>-<pid>-<instance>" of worker set set that said READY
+ * with the given instance and restart count, with CURVE when c is given. */
+static struct tw connect_worker_full(const char *instance, const char *set, int slot, int pid, int restarts,
+				     const struct tw_curve *c)
 {
-	struct tw w = {.slot = slot, .pid = pid, .instance = instance, .restarts = restarts};
+	struct tw w = {.slot = slot, .pid = pid, .instance = instance, .restarts = restarts, .set = set,
+		       .stranger = c && c->stranger};
 	char id[64];
 	int zero = 0;
 	snprintf(id, sizeof(id), "w%d-%d-%s", slot, pid, instance);
@@ -232,6 +290,11 @@ static struct tw connect_worker_as(const char *instance, int slot, int pid, int 
 	cr_assert_not_null(w.sock);
 	zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, id, strlen(id));
 	zmq_setsockopt(w.sock, ZMQ_LINGER, &zero, sizeof(zero));
+	if (c && c->secret) {
+		cr_assert_eq(zmq_setsockopt(w.sock, ZMQ_CURVE_SERVERKEY, c->server, 40), 0);
+		cr_assert_eq(zmq_setsockopt(w.sock, ZMQ_CURVE_PUBLICKEY, c->public, 40), 0);
+		cr_assert_eq(zmq_setsockopt(w.sock, ZMQ_CURVE_SECRETKEY, c->secret, 40), 0);
+	}
 	cr_assert_eq(zmq_connect(w.sock, endpoint), 0);
 	for (size_t i = 0; i < sizeof(open_socks) / sizeof(open_socks[0]); i++)
 		if (!open_socks[i]) {
@@ -240,6 +303,11 @@ static struct tw connect_worker_as(const char *instance, int slot, int pid, int 
 		}
 	tw_ready(&w);
 	return w;
+}
+
+static struct tw connect_worker_as(const char *instance, int slot, int pid, int restarts)
+{
+	return connect_worker_full(instance, "", slot, pid, restarts, NULL);
 }
 
 /* A worker of instance "ia" that said READY, its slot's next fork. */
@@ -999,4 +1067,151 @@ Test(broker, a_busy_holder_whose_connection_is_gone_is_taken_over_at_once)
 	cr_assert_eq(attempt2, attempt + 1);
 	tw_close(&fresh);
 	release_log();
+}
+
+/* ---------------------------------------------------------------- worker sets */
+
+/* Each pod of a scaled-out worker Deployment numbers its slots from 0: its
+ * set tells them apart, and a claim within one set is still refused. */
+Test(broker, slot_0_of_two_worker_sets_are_two_slots)
+{
+	capture_log();
+	struct tw local = connect_worker_full("ia", "", 0, 100, 0, NULL);
+	struct tw pod = connect_worker_full("ic", "coxswain-worker-7d9f-x2x", 0, 100, 0, NULL);
+	PUMP_UNTIL(broker_workers(b) == 2);
+	cr_assert_eq(broker_refusals(b), 0);
+	add("ctl/ns/a");
+	add("ctl/ns/b");
+	struct proto_msg m1, m2;
+	cr_assert(tw_recv(&local, &m1, WAIT_MS, false));
+	cr_assert(tw_recv(&pod, &m2, WAIT_MS, false));
+	cr_assert_eq(m1.type, PROTO_JOB);
+	cr_assert_eq(m2.type, PROTO_JOB);
+	cr_assert_str_neq(m1.job.key, m2.job.key, "one key, two workers");
+	proto_msg_clear(&m1);
+	proto_msg_clear(&m2);
+	/* Another supervisor claiming the pod's slot 0 while it is live. */
+	struct tw intruder = connect_worker_full("id", "coxswain-worker-7d9f-x2x", 0, 101, 0, NULL);
+	PUMP_UNTIL(broker_refusals(b) == 1);
+	cr_assert_eq(broker_workers(b), 2);
+	cr_assert_eq(log_lines_with("slot=0 set=coxswain-worker-7d9f-x2x"), 1, "the refusal names the set");
+	tw_close(&intruder);
+	tw_close(&pod);
+	tw_close(&local);
+	release_log();
+}
+
+/* ---------------------------------------------------------------- ipc:// rights */
+
+Test(broker, the_ipc_socket_and_its_directory_are_the_watchers_alone)
+{
+	struct stat st;
+	cr_assert_eq(stat(endpoint + 6, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0600, "socket mode %o", st.st_mode & 0777);
+
+	struct broker_source src = {job_for, on_result, NULL, NULL};
+	struct cx_err err = {0};
+	struct workqueue *q2 = workqueue_new("t2", NULL, &err);
+	cr_assert_not_null(q2);
+	char sub[128], ep[192];
+	snprintf(sub, sizeof(sub), "%s/made", dir);
+	snprintf(ep, sizeof(ep), "ipc://%s/jobs.sock", sub);
+	struct broker_options o = {.endpoint = ep};
+	/* A missing directory is made, 0700. */
+	struct broker *b2 = broker_new(&o, q2, &src, &err);
+	cr_assert_not_null(b2, "%s", err.msg);
+	cr_assert_eq(stat(sub, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700, "directory mode %o", st.st_mode & 0777);
+	broker_free(&b2);
+	cr_assert_eq(rmdir(sub), 0);
+
+	/* One that others may enter is refused, and left as it is. */
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	cr_assert_eq(chmod(sub, 0755), 0);
+	b2 = broker_new(&o, q2, &src, &err);
+	cr_assert_null(b2);
+	cr_assert_eq(err.code, -EPERM);
+	cr_assert(strstr(err.msg, sub) && strstr(err.msg, "0755"), "%s", err.msg);
+	cr_assert_eq(stat(sub, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0755, "the directory was changed");
+	cr_assert_eq(rmdir(sub), 0);
+
+	/* A shared directory such as /tmp: refused whoever runs the test (not
+	 * ours, or ours but open to all). */
+	o.endpoint = "ipc:///tmp/cx-test-broker.sock";
+	b2 = broker_new(&o, q2, &src, &err);
+	cr_assert_null(b2);
+	cr_assert_eq(err.code, -EPERM, "%s", err.msg);
+	cr_assert(strstr(err.msg, "/tmp"), "%s", err.msg);
+	cr_assert_eq(access("/tmp/cx-test-broker.sock", F_OK), -1, "no socket was made");
+	workqueue_free(&q2);
+}
+
+/* ---------------------------------------------------------------- CURVE */
+
+/* Asserts w gets no message at all, heartbeats included, for QUIET_MS. */
+static void expect_silence(struct tw *w)
+{
+	struct proto_msg m;
+	bool got = tw_recv(w, &m, QUIET_MS, true);
+	cr_assert(!got, "w%d-%d: got a %s", w->slot, w->pid, proto_type_name(m.type));
+}
+
+Test(broker_curve, only_an_authorized_key_gets_or_answers_jobs)
+{
+	capture_log();
+	struct tw_curve good = {ka_sec, ka_pub, server_public.z85, false};
+	struct tw_curve stranger = {kc_sec, kc_pub, server_public.z85, true};
+	struct tw_curve no_keys = {.stranger = true};
+	struct tw w = connect_worker_full("ia", "", 0, 100, 0, &good);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	cr_assert_eq(log_lines_with("key_name=pool-a"), 1, "the key's name from the authorized keys");
+	/* Without CURVE, and with a key that is not listed. */
+	struct tw plain = connect_worker_full("ix", "", 1, 300, 0, &no_keys);
+	struct tw wrong = connect_worker_full("iy", "", 2, 301, 0, &stranger);
+	PUMP_UNTIL(broker_auth_refusals(b) >= 1);
+	add("ctl/ns/a");
+	add("ctl/ns/b");
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	/* Both try to answer the job in flight and to take a slot. */
+	send_result(&plain, job, attempt, PROTO_OUTCOME_OK, 0);
+	send_result(&wrong, job, attempt, PROTO_OUTCOME_OK, 0);
+	tw_ready(&plain);
+	tw_ready(&wrong);
+	expect_silence(&plain);
+	expect_silence(&wrong);
+	cr_assert_eq(n_results, 0, "a stranger's RESULT counted");
+	cr_assert_eq(broker_busy(b), 1);
+	cr_assert_eq(broker_workers(b), 1, "a stranger took a slot");
+	/* The real answer still counts, and the next job goes to the real worker. */
+	send_result(&w, job, attempt, PROTO_OUTCOME_OK, 0);
+	expect_job(&w, "ctl/ns/b", PROTO_JOB_SYNC, NULL, NULL);
+	cr_assert_eq(n_results, 1);
+	/* The stranger is logged once with its public key, however often it
+	 * tries; the plain one never reaches the handler (no CURVE, no
+	 * handshake). */
+	cr_assert_eq(log_lines_with("not among the authorized keys"), 1);
+	cr_assert_eq(log_lines_with(kc_pub), 1);
+	cr_assert_eq(log_lines_with(ka_sec), 0);
+	tw_close(&plain);
+	tw_close(&wrong);
+	tw_close(&w);
+	release_log();
+}
+
+/* A worker that has the wrong idea of the watcher's key gets nothing
+ * either: the handshake fails before any message. */
+Test(broker_curve, a_worker_with_the_wrong_server_key_gets_nothing)
+{
+	char other_pub[41], other_sec[41];
+	cr_assert_eq(zmq_curve_keypair(other_pub, other_sec), 0);
+	struct tw_curve mistaken = {ka_sec, ka_pub, other_pub, true};
+	struct tw w = connect_worker_full("ia", "", 0, 100, 0, &mistaken);
+	add("ctl/ns/a");
+	expect_silence(&w);
+	cr_assert_eq(broker_workers(b), 0);
+	tw_close(&w);
 }

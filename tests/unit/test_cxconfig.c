@@ -128,7 +128,10 @@ static void assert_defaults(const struct config *c)
 	cr_assert_eq(cc->resync_period_seconds, 300);
 	cr_assert_str_eq(cc->namespace, "");
 	cr_assert_not(cc->adopt_orphans);
-	cr_assert_str_eq(c->endpoint, "ipc:///run/coxswain/jobs.sock");
+	cr_assert_str_eq(c->endpoint, "ipc:///run/coxswain/ipc/jobs.sock");
+	cr_assert_null(c->curve_secret_key_file);
+	cr_assert_null(c->worker_curve_secret_key_file);
+	cr_assert_not(c->channel_insecure);
 	cr_assert_str_eq(c->health_address, ":8081");
 	cr_assert_str_eq(c->metrics_address, ":8080");
 	cr_assert(c->leader_election);
@@ -675,7 +678,7 @@ Test(cxconfig, worker_count_zero)
 
 Test(cxconfig, worker_not_a_mapping)
 {
-	expect_error("worker-list.yaml", 6, 9, "worker", "expected {count}, got a list");
+	expect_error("worker-list.yaml", 6, 9, "worker", "expected {count, curve}, got a list");
 }
 
 /* ---- the first error wins ---------------------------------------------------------- */
@@ -749,4 +752,55 @@ Test(cxconfig, nesting_up_to_the_cap_is_the_schema_s_business)
 	cr_assert_null(config_load(path, &err));
 	unlink(path);
 	cr_assert(strstr(err.msg, "nested deeper"), "one more level is refused: %s", err.msg);
+}
+
+/* ---- the job channel's keys ------------------------------------------------------ */
+
+Test(cxconfig, curve_blocks_load)
+{
+	struct config *c = load_ok(DATA "curve.yaml");
+	cr_assert_str_eq(c->curve_secret_key_file, "/keys/watcher.key");
+	cr_assert_str_eq(c->curve_authorized_keys, "/worker-keys");
+	cr_assert_str_eq(c->worker_curve_secret_key_file, "/keys/worker.key");
+	cr_assert_str_eq(c->worker_curve_server_key_file, "/keys/watcher.pub");
+	cr_assert_not(c->channel_insecure);
+	struct cx_err err = {0};
+	cr_assert_eq(config_channel_check(c, c->endpoint, true, &err), 0, "%s", err.msg);
+	cr_assert_eq(config_channel_check(c, c->endpoint, false, &err), 0, "%s", err.msg);
+	config_free(&c);
+}
+
+Test(cxconfig, a_curve_block_needs_both_paths)
+{
+	expect_error("curve-half.yaml", 7, 10, "worker.curve.serverPublicKeyFile", "missing");
+	expect_error("curve-empty-path.yaml", 7, 26, "watcher.curve.secretKeyFile", "CURVE secret key file");
+}
+
+Test(cxconfig, tcp_without_keys_is_refused_at_start_up_for_each_side)
+{
+	/* good.yaml: tcp://127.0.0.1:5555 and no curve block. */
+	struct config *c = load_ok(DATA "good.yaml");
+	struct cx_err err = {0};
+	cr_assert_eq(config_channel_check(c, c->endpoint, true, &err), -EINVAL);
+	cr_assert(strstr(err.msg, DATA "good.yaml") && strstr(err.msg, "watcher.curve: missing") &&
+			  strstr(err.msg, "tcp://127.0.0.1:5555") && strstr(err.msg, "insecure: true"),
+		  "%s", err.msg);
+	cr_assert_eq(config_channel_check(c, c->endpoint, false, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "worker.curve: missing"), "%s", err.msg);
+	/* ipc:// needs no keys; a tcp:// --endpoint flag over an ipc config does. */
+	cr_assert_eq(config_channel_check(c, "ipc:///tmp/x/jobs.sock", true, &err), 0);
+	config_free(&c);
+	c = load_ok(DATA "minimal.yaml");
+	cr_assert_eq(config_channel_check(c, "tcp://10.0.0.1:5555", false, &err), -EINVAL);
+	config_free(&c);
+}
+
+Test(cxconfig, insecure_allows_tcp_without_keys)
+{
+	struct config *c = load_ok(DATA "tcp-insecure.yaml");
+	cr_assert(c->channel_insecure);
+	struct cx_err err = {0};
+	cr_assert_eq(config_channel_check(c, c->endpoint, true, &err), 0, "%s", err.msg);
+	cr_assert_eq(config_channel_check(c, c->endpoint, false, &err), 0, "%s", err.msg);
+	config_free(&c);
 }

@@ -52,6 +52,11 @@ Test(proto, ready_round_trip)
 	cr_assert_eq(out.ready.pid, 4242);
 	cr_assert_str_eq(out.ready.instance, "0123456789abcdef");
 	cr_assert_eq(out.ready.restarts, 7);
+	cr_assert_str_eq(out.ready.set, "", "no set is the local one");
+	proto_msg_clear(&out);
+	in.ready.set = "coxswain-worker-7d9f8-x2x.a";
+	round_trip(&in, &out);
+	cr_assert_str_eq(out.ready.set, "coxswain-worker-7d9f8-x2x.a");
 	proto_msg_clear(&out);
 	cr_assert_eq(out.type, 0);
 }
@@ -120,7 +125,7 @@ Test(proto, wire_bytes_are_stable)
 
 	struct proto_ready rd = {.slot = 0, .pid = 99, .instance = "a1", .restarts = 0};
 	cr_assert_eq(proto_encode_ready(&rd, &f, NULL), 0);
-	cr_assert_str_eq(f.payload, "{\"slot\":0,\"pid\":99,\"instance\":\"a1\",\"restarts\":0}");
+	cr_assert_str_eq(f.payload, "{\"slot\":0,\"pid\":99,\"instance\":\"a1\",\"restarts\":0,\"set\":\"\"}");
 	proto_frame_clear(&f);
 
 	struct json_object *parent = json("{\"kind\":\"Website\",\"metadata\":{\"name\":\"web\"}}");
@@ -340,7 +345,7 @@ Test(proto, ready_malformed)
 	refused("READY", "{\"slot\":-1,\"pid\":5}", "READY: field \"slot\": expected an integer in [0, 2147483647], got -1");
 	refused("READY", "{\"slot\":1,\"pid\":0}", "READY: field \"pid\": expected an integer in [1, 2147483647], got 0");
 	refused("READY", "{\"slot\":1,\"pid\":\"5\"}", "READY: field \"pid\": expected an integer, got a string");
-	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0,\"id\":\"w1-5\"}",
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0,\"set\":\"\",\"id\":\"w1-5\"}",
 		"READY: unknown field \"id\"");
 }
 
@@ -369,11 +374,36 @@ Test(proto, ready_instance_and_restarts)
 		"READY: field \"restarts\": expected an integer in [0, 2147483647], got -1");
 	struct proto_msg m;
 	struct cx_err err = {0};
-	const char *ok = "{\"slot\":1,\"pid\":5,\"instance\":\"Ab-9\",\"restarts\":2}";
+	const char *ok = "{\"slot\":1,\"pid\":5,\"instance\":\"Ab-9\",\"restarts\":2,\"set\":\"\"}";
 	cr_assert_eq(proto_decode("READY", 5, ok, strlen(ok), &m, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(m.ready.instance, "Ab-9");
 	cr_assert_eq(m.ready.restarts, 2);
 	proto_msg_clear(&m);
+}
+
+/* The worker set: required (an empty string is the local set), and a name
+ * that fits a pod's. */
+Test(proto, ready_set)
+{
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0}", "READY: missing field \"set\"");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0,\"set\":\"a/b\"}",
+		"READY: field \"set\": expected up to 253 letters, digits, '-' or '.', got \"a/b\"");
+	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0,\"set\":1}",
+		"READY: field \"set\": expected a string, got an integer");
+	struct proto_ready rd = {.slot = 0, .pid = 9, .instance = "a", .set = "has space"};
+	struct proto_frame f = {0};
+	struct cx_err err = {0};
+	cr_assert_eq(proto_encode_ready(&rd, &f, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "field \"set\""), "%s", err.msg);
+	cr_assert(proto_set_valid(""));
+	cr_assert_not(proto_set_valid(NULL));
+	char longest[PROTO_SET_MAX + 2];
+	memset(longest, 'a', PROTO_SET_MAX);
+	longest[PROTO_SET_MAX] = '\0';
+	cr_assert(proto_set_valid(longest));
+	longest[PROTO_SET_MAX] = 'a';
+	longest[PROTO_SET_MAX + 1] = '\0';
+	cr_assert_not(proto_set_valid(longest));
 }
 
 Test(proto, empty_messages_malformed)
