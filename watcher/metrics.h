@@ -231,4 +231,12 @@ void metrics_workqueue_work(void *ud, const char *key, int64_t ms);
  * in the URL ("10.96.0.1:443"). For a kclient request hook. */
 void metrics_rest_request(void *ud, int code, const char *method, const char *host);
 
+/* Adds v to the series values (in the order of labels, NULL-terminated) of
+ * the counter family called name, for counts that come by name (a worker's
+ * STATS through the broker's on_worker_counter). Returns 0, -ENOENT when m
+ * has no such family, -EINVAL when it is not a counter or its label names
+ * are not labels, -ENOMEM. */
+int metrics_add_by_name(struct metrics *m, const char *name, const char *const *labels, const char *const *values,
+			double v);
+
 #endif
