@@ -26,8 +26,6 @@ ROLE=coxswain-e2e-metrics-$$
 LEASE=coxswain-e2e-metrics
 REST=rest_client_requests_total
 
-trap 'e2e_cleanup; admin delete role,rolebinding "$ROLE" -n "$NS" --ignore-not-found >/dev/null 2>&1' EXIT
-
 admin apply -f "$SAFETY_DATA/convergence-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
 for plural in quiets bares; do
 	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s crd/$plural.$GROUP
@@ -35,21 +33,7 @@ done
 check "the fixture has an audit log (tests/cluster/up)" test -r "${COXSWAIN_AUDIT_LOG:-}"
 namespace "$NS"
 namespace "$DENIED_NS"
-admin apply -f - >/dev/null <<-YAML
-	apiVersion: rbac.authorization.k8s.io/v1
-	kind: Role
-	metadata: {name: $ROLE, namespace: $NS}
-	rules:
-	- apiGroups: [coordination.k8s.io]
-	  resources: [leases]
-	  verbs: [get, create, update]
-	---
-	apiVersion: rbac.authorization.k8s.io/v1
-	kind: RoleBinding
-	metadata: {name: $ROLE, namespace: $NS}
-	roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: $ROLE}
-	subjects: [{kind: ServiceAccount, name: coxswain, namespace: coxswain-system}]
-YAML
+grant_leases "$NS" "$ROLE"
 check "the operator identity may hold a Lease in the test namespace" equals yes can_i update leases.coordination.k8s.io -n "$NS"
 check "it may not list Secrets in $DENIED_NS" equals no can_i list secrets -n "$DENIED_NS"
 

@@ -244,26 +244,35 @@ static int runs_counted(const char *path)
 	return n;
 }
 
-Test(kclient_live, a_401_reruns_the_exec_plugin_once)
+/* The admin's server and CA, authenticated by the exec plugin script
+ * (tests/integration/data/) with COUNT_FILE (a fresh name, in count_file)
+ * and GOOD_TOKEN (when not NULL) in its environment. */
+static struct restconfig *exec_restconfig(const char *script, char *count_file, char *good_token)
 {
-	struct restconfig *op = live_restconfig("operator");
 	struct restconfig *rc = live_restconfig("admin");
 	blob_clear(&rc->client_cert);
 	blob_clear(&rc->client_key);
-	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
 	close(mkstemp(count_file));
 	unlink(count_file);
-
-	char *env_names[] = {"GOOD_TOKEN", "COUNT_FILE"};
-	char *env_values[] = {op->token, count_file};
-	struct execcred_spec spec = {.api_version = EXECCRED_V1,
-				     .command = TEST_SRC_DIR "/tests/integration/data/exec-rotating.sh",
-				     .env_names = env_names, .env_values = env_values, .n_env = 2,
-				     .interactive_mode = "Never"};
+	char *env_names[] = {"COUNT_FILE", "GOOD_TOKEN"};
+	char *env_values[] = {count_file, good_token};
+	char command[512];
+	snprintf(command, sizeof(command), TEST_SRC_DIR "/tests/integration/data/%s", script);
+	struct execcred_spec spec = {.api_version = EXECCRED_V1, .command = command, .env_names = env_names,
+				     .env_values = env_values, .n_env = good_token ? 2 : 1, .interactive_mode = "Never"};
 	struct execcred_cluster cluster = {.server = rc->server, .ca = &rc->ca};
 	struct cx_err err = {0};
 	rc->exec = execcred_new(&spec, "operator", &cluster, &err);
 	cr_assert_not_null(rc->exec, "%s", err.msg);
+	return rc;
+}
+
+Test(kclient_live, a_401_reruns_the_exec_plugin_once)
+{
+	struct restconfig *op = live_restconfig("operator");
+	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
+	struct restconfig *rc = exec_restconfig("exec-rotating.sh", count_file, op->token);
+	struct cx_err err = {0};
 
 	struct kclient *c = client_for(rc, NULL);
 	struct json_object *body = NULL;
@@ -296,22 +305,9 @@ static void observe(void *ud, int code, const char *method, const char *host)
 
 Test(kclient_live, a_failing_exec_plugin_is_counted_as_a_request_without_answer)
 {
-	struct restconfig *rc = live_restconfig("admin");
-	blob_clear(&rc->client_cert);
-	blob_clear(&rc->client_key);
 	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
-	close(mkstemp(count_file));
-	unlink(count_file);
-	char *env_names[] = {"COUNT_FILE"};
-	char *env_values[] = {count_file};
-	struct execcred_spec spec = {.api_version = EXECCRED_V1,
-				     .command = TEST_SRC_DIR "/tests/integration/data/exec-once.sh",
-				     .env_names = env_names, .env_values = env_values, .n_env = 1,
-				     .interactive_mode = "Never"};
-	struct execcred_cluster cluster = {.server = rc->server, .ca = &rc->ca};
+	struct restconfig *rc = exec_restconfig("exec-once.sh", count_file, NULL);
 	struct cx_err err = {0};
-	rc->exec = execcred_new(&spec, "operator", &cluster, &err);
-	cr_assert_not_null(rc->exec, "%s", err.msg);
 	struct kclient *c = client_for(rc, NULL);
 	observed[0] = '\0';
 	kclient_set_request_observer(c, observe, NULL);
