@@ -144,7 +144,7 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *   controller_runtime_active_workers{controller}           gauge: jobs of the controller in flight
  *   workqueue_depth{name}, workqueue_adds_total{name}, workqueue_retries_total{name}
  *   workqueue_queue_duration_seconds{name}, workqueue_work_duration_seconds{name}   metrics_buckets_workqueue
- *   rest_client_requests_total{code,method,host}
+ *   rest_client_requests_total{code,method,host}          every process's: the workers' come by name (STATS)
  *   leader_election_master_status{name}                     gauge 1 when leading, else 0
  *   coxswain_workers                                       gauge: connected workers
  *   coxswain_worker_restarts_total                         restarts the supervisors counted (from READY)
