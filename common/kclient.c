@@ -476,8 +476,12 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 	for (int attempt = 1;; attempt++) {
 		int r = refresh_credentials(c, renew_now, err);
 		renew_now = false;
-		if (r)
+		if (r) {
+			/* client-go gets credentials inside its transport: a plugin
+			 * that fails makes a request with no response, "<error>". */
+			kclient_observe(c, 0, req->method);
 			return r;
+		}
 		int64_t throttled_ns = ratelimit_wait(&c->limiter);
 		if (throttled_ns > 1000 * 1000 * 1000LL)
 			log_msgf(LOG_LEVEL_INFO, 1, "waited %.1fs due to client-side throttling: %s %s",
@@ -761,4 +765,19 @@ void kclient_set_request_observer(struct kclient *c, kclient_request_fn fn, void
 {
 	c->observer = fn;
 	c->observer_ud = ud;
+}
+
+void kclient_observe(struct kclient *c, int code, const char *method)
+{
+	if (c->observer)
+		c->observer(c->observer_ud, code, method, c->host);
+}
+
+const char *kclient_code_label(int code, char buf[static 16])
+{
+	if (code > 0)
+		snprintf(buf, 16, "%d", code);
+	else
+		snprintf(buf, 16, "<error>");
+	return buf;
 }

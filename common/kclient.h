@@ -134,4 +134,14 @@ int kclient_status_error(const char *method, const char *path, long status, cons
  * place of the host when one is set); borrowed. */
 const char *kclient_server(const struct kclient *c);
 
+/* Tells c's request observer (when it has one) about a request sent on a
+ * handle from kclient_stream_handle: code as for kclient_request_fn. Once
+ * per request, as the verbs above do for each attempt. */
+void kclient_observe(struct kclient *c, int code, const char *method);
+
+/* The code label of rest_client_requests_total for an observer's code, in
+ * buf: the HTTP status ("200"), or "<error>" for 0 (no response), as
+ * client-go writes it. Returns buf. */
+const char *kclient_code_label(int code, char buf[static 16]);
+
 #endif

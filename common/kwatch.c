@@ -33,6 +33,8 @@ struct kwatch_mux {
 
 struct kwatch {
 	struct kwatch_mux *m;         /* borrowed */
+	struct kclient *client;       /* borrowed: its request observer counts the watch */
+	bool counted;                 /* told the observer already */
 	CURL *easy;
 	char *path;                   /* for messages */
 	char *start_rv;
@@ -187,6 +189,33 @@ static int end_code(struct kwatch *w, CURLcode result)
 	return watch_parser_finish(w->parser, &w->err);
 }
 
+/* Counts the watch request once in its client's request observer, as
+ * client-go counts a watch: method GET (a watch is a GET with ?watch=1),
+ * the status of the response, or 0 ("<error>") when none came. */
+static void count_request(struct kwatch *w, long status)
+{
+	if (w->counted)
+		return;
+	w->counted = true;
+	kclient_observe(w->client, status >= 200 ? (int)status : 0, "GET");
+}
+
+/* Each header line of the response; an empty one ends the headers, when
+ * the watch has its answer (client-go counts it then, not when it ends
+ * minutes later). A 1xx answer's headers are followed by the real ones. */
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct kwatch *w = userdata;
+	size_t n = size * nitems;
+	if (!w->counted && (n == 0 || buf[0] == '\r' || buf[0] == '\n')) {
+		long status = 0;
+		curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200)
+			count_request(w, status);
+	}
+	return n;
+}
+
 static void finish_done(struct kwatch_mux *m)
 {
 	CURLMsg *msg;
@@ -199,6 +228,9 @@ static void finish_done(struct kwatch_mux *m)
 		struct kwatch *w = (struct kwatch *)priv;
 		CURLcode result = msg->data.result;
 		detach(w);
+		long status = 0;
+		curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
+		count_request(w, status); /* when its headers never came */
 		int code = end_code(w, result);
 		log_kv(code ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 4, "watch ended", "path", w->path, "error",
 		       code ? w->err.msg : "", NULL);
@@ -289,6 +321,7 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 		return NULL;
 	}
 	w->m = m;
+	w->client = c;
 	w->on_end = on_end;
 	w->ud = ud;
 	struct watch_parser_options po = {.drop_managed_fields = o->drop_managed_fields};
@@ -298,8 +331,12 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 		cx_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (!(w->easy = kclient_stream_handle(c, err)))
+	if (!(w->easy = kclient_stream_handle(c, err))) {
+		/* Its credentials could not be had (an exec plugin failed): a
+		 * request that got no answer, as client-go counts it. */
+		count_request(w, 0);
 		goto fail;
+	}
 	long timeout_s = o->timeout_seconds > 0 ? o->timeout_seconds : random_timeout_s();
 	long silent_s = o->inactivity_seconds > 0 ? o->inactivity_seconds : DEFAULT_INACTIVITY_S;
 	if (asprintf(&url, "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld", kclient_server(c), o->path,
@@ -319,6 +356,8 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, w->errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, w);
 	/* "Less than 1 byte a second for silent_s seconds": a dead stream. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, silent_s);
@@ -343,6 +382,8 @@ void kwatch_free(struct kwatch **wp)
 	struct kwatch *w = *wp;
 	if (!w)
 		return;
+	if (w->running)
+		count_request(w, 0); /* stopped before its answer came (else it was counted then) */
 	detach(w);
 	if (w->easy)
 		curl_easy_cleanup(w->easy);

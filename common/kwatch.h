@@ -80,7 +80,10 @@ typedef void (*kwatch_end_fn)(void *ud, struct kwatch *w, int code, const struct
 
 /* Starts a watch on m with the identity, TLS settings and token of c
  * (borrowed; it must outlive the watch). Returns an owned watch, or NULL with
- * err filled. */
+ * err filled. The watch request is told once to c's request observer, as
+ * client-go counts a watch: method "GET", the response's status when its
+ * headers come, or code 0 when no response came (the connection failed, the
+ * credentials could not be had, or the watch was freed before). */
 struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struct kwatch_options *o,
 			    kwatch_event_fn on_event, kwatch_end_fn on_end, void *ud, struct cx_err *err);
 

@@ -28,6 +28,7 @@ static const struct {
 	{PROTO_RESULT, PROTO_TYPE_RESULT},
 	{PROTO_JOB, PROTO_TYPE_JOB},
 	{PROTO_DISCONNECT, PROTO_TYPE_DISCONNECT},
+	{PROTO_STATS, PROTO_TYPE_STATS},
 };
 
 static const char *const outcomes[] = {[PROTO_OUTCOME_OK] = "ok", [PROTO_OUTCOME_ERROR] = "error",
@@ -46,7 +47,7 @@ const char *proto_type_name(enum proto_type t)
 
 bool proto_from_worker(enum proto_type t)
 {
-	return t == PROTO_READY || t == PROTO_HEARTBEAT || t == PROTO_RESULT;
+	return t == PROTO_READY || t == PROTO_HEARTBEAT || t == PROTO_RESULT || t == PROTO_STATS;
 }
 
 bool proto_from_watcher(enum proto_type t)
@@ -80,6 +81,8 @@ static const char *json_kind(const struct json_object *v)
 }
 
 /* ---- checks shared by encoder and decoder -------------------------------- */
+
+static int check_stats(const char *what, struct json_object *families, int code, struct cx_err *err);
 
 /* children is "Kind.apiVersion" -> name -> object. Both sides check it: the
  * watcher so that it never sends what the worker refuses. */
@@ -306,6 +309,7 @@ int proto_encode(const struct proto_msg *msg, struct proto_frame *out, struct cx
 	case PROTO_RESULT: return proto_encode_result(&msg->result, out, err);
 	case PROTO_JOB: return proto_encode_job(&msg->job, out, err);
 	case PROTO_DISCONNECT: return proto_encode_disconnect(out, err);
+	case PROTO_STATS: return proto_encode_stats(&msg->stats, out, err);
 	}
 	memset(out, 0, sizeof(*out));
 	return cx_err_set(err, -EINVAL, "unknown message type %d", (int)msg->type);
@@ -496,6 +500,16 @@ static int decode_job(const struct reader *r, struct proto_job *out)
 	return no_unknown_fields(r, allowed);
 }
 
+static int decode_stats(const struct reader *r, struct proto_stats *out)
+{
+	static const char *const allowed[] = {"families", NULL};
+	int rc;
+	if ((rc = field(r, "families", json_type_object, &out->families)) ||
+	    (rc = check_stats(r->what, out->families, -EPROTO, r->err)))
+		return rc;
+	return no_unknown_fields(r, allowed);
+}
+
 /* The type frame as text for an error message: printable ASCII kept, other
  * bytes as \xNN, cut at 32 bytes. */
 static void quote_type(const unsigned char *t, size_t len, char *buf, size_t size)
@@ -582,7 +596,8 @@ int proto_decode(const void *type, size_t type_len, const void *payload, size_t 
 	msg->type = t;
 	msg->root = root;
 	rc = t == PROTO_READY ? decode_ready(&r, &msg->ready) :
-		 t == PROTO_RESULT ? decode_result(&r, &msg->result) : decode_job(&r, &msg->job);
+		 t == PROTO_RESULT ? decode_result(&r, &msg->result) :
+		 t == PROTO_STATS ? decode_stats(&r, &msg->stats) : decode_job(&r, &msg->job);
 	if (rc)
 		proto_msg_clear(msg);
 	return rc;
@@ -594,4 +609,147 @@ void proto_msg_clear(struct proto_msg *msg)
 		return;
 	json_object_put(msg->root);
 	memset(msg, 0, sizeof(*msg));
+}
+
+/* ---- STATS ---------------------------------------------------------------- */
+
+/* Prometheus's metric names (colon) and label names (no colon, no "__"). */
+static bool stats_name_valid(const char *s, bool colon)
+{
+	if (!*s || (!colon && s[0] == '_' && s[1] == '_'))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!(isalpha((unsigned char)*p) || *p == '_' || (colon && *p == ':') || (p != s && isdigit((unsigned char)*p))))
+			return false;
+	return true;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One series: {"labels": {name: value}, "value": n}. Adds its labels, as
+ * one string whatever their order, to seen (the family's series so far)
+ * and refuses a repeat. */
+static int check_series(const char *what, const char *family, size_t i, struct json_object *series,
+			struct json_object *seen, int code, struct cx_err *err)
+{
+	struct json_object *labels = NULL, *value = NULL;
+	if (!json_object_is_type(series, json_type_object))
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: expected an object, got %s", what, family, i,
+				  json_kind(series));
+	if (!json_object_object_get_ex(series, "labels", &labels))
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: missing field \"labels\"", what, family, i);
+	if (!json_object_is_type(labels, json_type_object))
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: field \"labels\": expected an object, got %s",
+				  what, family, i, json_kind(labels));
+	int n = json_object_object_length(labels);
+	if (n > PROTO_STATS_MAX_LABELS)
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: %d labels, at most %d allowed", what, family,
+				  i, n, PROTO_STATS_MAX_LABELS);
+	const char *pairs[PROTO_STATS_MAX_LABELS];
+	size_t np = 0;
+	json_object_object_foreach(labels, name, v) {
+		if (!stats_name_valid(name, false))
+			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: \"%.64s\" is not a label name", what,
+					  family, i, name);
+		if (!json_object_is_type(v, json_type_string))
+			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: label \"%.64s\": expected a string, "
+					  "got %s", what, family, i, name, json_kind(v));
+		if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: label \"%.64s\": string contains a "
+					  "NUL character", what, family, i, name);
+		pairs[np++] = name;
+	}
+	if (!json_object_object_get_ex(series, "value", &value))
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: missing field \"value\"", what, family, i);
+	if (!json_object_is_type(value, json_type_int))
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: field \"value\": expected an integer, got %s",
+				  what, family, i, json_kind(value));
+	if (json_object_get_int64(value) < 0)
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: field \"value\": expected an integer >= 0, "
+				  "got %" PRId64, what, family, i, json_object_get_int64(value));
+	json_object_object_foreach(series, field_name, unused) {
+		(void)unused;
+		if (strcmp(field_name, "labels") && strcmp(field_name, "value"))
+			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: unknown field \"%.64s\"", what, family,
+					  i, field_name);
+	}
+	/* The labels in name order, each name and value with its length: the
+	 * same string for the same labels, and only for them. */
+	qsort(pairs, np, sizeof(*pairs), compare_strings);
+	char *key = NULL;
+	size_t key_len = 0;
+	FILE *f = open_memstream(&key, &key_len);
+	if (!f)
+		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
+	for (size_t k = 0; k < np; k++) {
+		struct json_object *lv = json_object_object_get(labels, pairs[k]);
+		fprintf(f, "%zu:%s%d:%s", strlen(pairs[k]), pairs[k], json_object_get_string_len(lv),
+			json_object_get_string(lv));
+	}
+	fputc('.', f); /* json-c refuses an empty key on some versions */
+	if (fclose(f) != 0) {
+		free(key);
+		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
+	}
+	struct json_object *before = NULL;
+	int rc = 0;
+	if (json_object_object_get_ex(seen, key, &before))
+		rc = cx_err_set(err, code, "%s: family \"%.64s\" series %zu: the same labels as series %" PRId64, what,
+				family, i, json_object_get_int64(before));
+	else if (json_object_object_add(seen, key, json_object_new_int64((int64_t)i)))
+		rc = cx_err_set(err, -ENOMEM, "%s: out of memory", what);
+	free(key);
+	return rc;
+}
+
+/* families: family name -> array of series. Both sides check it: the
+ * worker so that it never sends what the watcher refuses. */
+static int check_stats(const char *what, struct json_object *families, int code, struct cx_err *err)
+{
+	if (!json_object_is_type(families, json_type_object))
+		return cx_err_set(err, code, "%s: field \"families\": expected an object, got %s", what,
+				  families ? json_kind(families) : "nothing");
+	int n = json_object_object_length(families);
+	if (n > PROTO_STATS_MAX_FAMILIES)
+		return cx_err_set(err, code, "%s: field \"families\": %d families, at most %d allowed", what, n,
+				  PROTO_STATS_MAX_FAMILIES);
+	json_object_object_foreach(families, name, series) {
+		if (!stats_name_valid(name, true))
+			return cx_err_set(err, code, "%s: field \"families\": \"%.64s\" is not a metric name", what, name);
+		if (!json_object_is_type(series, json_type_array))
+			return cx_err_set(err, code, "%s: family \"%.64s\": expected an array of series, got %s", what, name,
+					  json_kind(series));
+		size_t len = json_object_array_length(series);
+		if (len > PROTO_STATS_MAX_SERIES)
+			return cx_err_set(err, code, "%s: family \"%.64s\": %zu series, at most %d allowed", what, name, len,
+					  PROTO_STATS_MAX_SERIES);
+		struct json_object *seen = json_object_new_object();
+		if (!seen)
+			return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
+		int rc = 0;
+		for (size_t i = 0; i < len && !rc; i++)
+			rc = check_series(what, name, i, json_object_array_get_idx(series, i), seen, code, err);
+		json_object_put(seen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int proto_encode_stats(const struct proto_stats *s, struct proto_frame *out, struct cx_err *err)
+{
+	const char *what = PROTO_TYPE_STATS;
+	memset(out, 0, sizeof(*out));
+	int rc = check_stats(what, s->families, -EINVAL, err);
+	if (rc)
+		return rc;
+	struct json_object *o = json_object_new_object();
+	if (!o || put(o, "families", json_object_get(s->families))) {
+		json_object_put(o);
+		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
+	}
+	return finish(o, what, out, err);
 }

@@ -9,6 +9,9 @@
  *                      HEARTBEAT  (empty)
  *                      RESULT     {"job": 17, "attempt": 1, "outcome": "ok"|"error"|"requeue",
  *                                  "requeueAfterMs": 0, "message": ""}
+ *                      STATS      {"families": {"rest_client_requests_total": [
+ *                                      {"labels": {"code": "200", "method": "GET", "host": "10.96.0.1:443"},
+ *                                       "value": 12}, ...]}}
  *   watcher -> worker  JOB        {"job": 17, "attempt": 1, "kind": "sync", "controller": "websites",
  *                                  "key": "websites/default/web", "parent": {...},
  *                                  "children": {"ConfigMap.v1": {"web": {...}}}}
@@ -35,6 +38,19 @@
  * three are required: a READY from an older worker, without them, is
  * refused ("missing field \"instance\"") and that worker never gets a job.
  *
+ * STATS carries the worker process's own metrics, cumulative since it
+ * started: family name -> series, each series its labels (name -> value)
+ * and its value, a whole count >= 0 (a counter). A worker sends it at most
+ * once per heartbeat interval when a count changed, before each RESULT
+ * (so that a job's requests are counted when its result is) and after
+ * each READY. The watcher adds what each series grew by since that
+ * worker's last STATS to its own /metrics, for the families it knows
+ * (watcher/broker.h); a new worker process starts from zero. Family names
+ * are metric names ([a-zA-Z_:][a-zA-Z0-9_:]*), label names Prometheus's
+ * ([a-zA-Z_][a-zA-Z0-9_]*, not "__..."); at most PROTO_STATS_MAX_FAMILIES
+ * families, PROTO_STATS_MAX_SERIES series a family, PROTO_STATS_MAX_LABELS
+ * labels a series, no two series of a family with the same labels.
+ *
  * Decoding is strict, since the other end is the same program: every field
  * is required and type-checked, unknown fields and unknown types are
  * rejected, and the error names the message type and field:
@@ -56,6 +72,7 @@ struct json_object;
 #define PROTO_TYPE_RESULT "RESULT"
 #define PROTO_TYPE_JOB "JOB"
 #define PROTO_TYPE_DISCONNECT "DISCONNECT"
+#define PROTO_TYPE_STATS "STATS"
 
 enum proto_type {
 	PROTO_READY = 1,   /* worker -> watcher */
@@ -63,6 +80,7 @@ enum proto_type {
 	PROTO_RESULT,      /* worker -> watcher */
 	PROTO_JOB,         /* watcher -> worker */
 	PROTO_DISCONNECT,  /* watcher -> worker */
+	PROTO_STATS,       /* worker -> watcher */
 };
 
 enum proto_outcome {
@@ -116,17 +134,27 @@ struct proto_job {
 	const char *message;          /* poison: why (non-empty); sync: NULL */
 };
 
+#define PROTO_STATS_MAX_FAMILIES 32
+#define PROTO_STATS_MAX_SERIES 4096
+#define PROTO_STATS_MAX_LABELS 8
+
+struct proto_stats {
+	/* family name -> [{"labels": {name: value}, "value": n}, ...], as above */
+	struct json_object *families;
+};
+
 /* One message. For encoding, the caller fills it and keeps ownership of
  * everything it points to. From proto_decode, everything it points to
  * (strings, parent, children) belongs to the message and lives until
- * proto_msg_clear; take a reference (json_object_get) to keep parent or
- * children longer. */
+ * proto_msg_clear; take a reference (json_object_get) to keep parent,
+ * children or families longer. */
 struct proto_msg {
 	enum proto_type type;
 	union {
 		struct proto_ready ready;
 		struct proto_result result;
 		struct proto_job job;
+		struct proto_stats stats;
 	};
 	struct json_object *root; /* private: the decoded payload */
 };
@@ -141,7 +169,7 @@ struct proto_frame {
 /* The type word for t ("READY", ...), or "?" for values outside the enum. */
 const char *proto_type_name(enum proto_type t);
 
-/* Whether t is sent by workers (READY, HEARTBEAT, RESULT) or by the watcher
+/* Whether t is sent by workers (READY, HEARTBEAT, RESULT, STATS) or by the watcher
  * (JOB, HEARTBEAT, DISCONNECT): a receiver rejects messages that travel
  * the wrong way. */
 bool proto_from_worker(enum proto_type t);
@@ -162,6 +190,7 @@ int proto_encode_heartbeat(struct proto_frame *out, struct cx_err *err);
 int proto_encode_result(const struct proto_result *result, struct proto_frame *out, struct cx_err *err);
 int proto_encode_job(const struct proto_job *job, struct proto_frame *out, struct cx_err *err);
 int proto_encode_disconnect(struct proto_frame *out, struct cx_err *err);
+int proto_encode_stats(const struct proto_stats *stats, struct proto_frame *out, struct cx_err *err);
 
 /* Frees out->payload and zeroes *out. NULL is fine. */
 void proto_frame_clear(struct proto_frame *out);

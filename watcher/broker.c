@@ -4,6 +4,7 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
+#include "statset.h"
 #include "workqueue.h"
 #include "curvekey.h"
 #include "zapauth.h"
@@ -37,6 +38,8 @@ struct worker_rec {
 	int attempt;
 	char key[KEY_MAX];
 	int64_t started_ms, deadline_ms, last_seen_ms;
+	int restarts;                /* its READY's: another on the same id is another process */
+	struct statset *seen;        /* the last values its STATS reported (owned) */
 };
 
 /* What the broker remembers of a key between jobs. */
@@ -72,6 +75,8 @@ struct broker {
 	 * per instance and slot, not one per retry). Emptied when it grows past
 	 * REFUSED_MAX entries. */
 	struct json_object *refused;
+	/* family names of STATS the broker does not take, logged once each */
+	struct json_object *stats_ignored;
 	uint64_t restarts, losses, refusals;
 	size_t poisoned;
 	char endpoint[512];
@@ -262,6 +267,9 @@ void broker_free(struct broker **bp)
 	json_object_put(b->poison_reports);
 	json_object_put(b->slot_restarts);
 	json_object_put(b->refused);
+	json_object_put(b->stats_ignored);
+	for (size_t i = 0; i < b->n_workers; i++)
+		statset_free(&b->workers[i].seen);
 	free(b->workers);
 	free(b);
 	*bp = NULL;
@@ -360,6 +368,7 @@ static void remove_worker(struct broker *b, struct worker_rec *w, const char *wh
 {
 	lose_job(b, w, why, now_ms);
 	log_kv(LOG_LEVEL_INFO, 1, "worker gone", "worker", w->id, "why", why, NULL);
+	statset_free(&w->seen);
 	*w = b->workers[--b->n_workers];
 }
 
@@ -422,12 +431,25 @@ static void refuse(struct broker *b, const char *id, size_t id_len, const struct
 	       held->instance, "held_by_worker", held->id, NULL);
 }
 
+/* The same routing id with another restart count is another process (its
+ * supervisor forked it again and the pid came round): its counters start
+ * from zero, so the old process's last values must not hold them back. */
+static void forget_stats_of_old_process(struct worker_rec *w, const struct proto_ready *r)
+{
+	if (w->restarts == r->restarts)
+		return;
+	w->restarts = r->restarts;
+	statset_free(&w->seen);
+	w->seen = statset_new();
+}
+
 static void on_ready(struct broker *b, const char *id, size_t id_len, const struct proto_ready *r, int64_t now_ms)
 {
 	struct worker_rec *w = find_worker(b, id, id_len);
 	if (w) { /* it re-announced itself (the watcher was away): keep what we know */
 		w->last_seen_ms = now_ms;
 		count_restarts(b, r);
+		forget_stats_of_old_process(w, r);
 		return;
 	}
 	for (size_t i = 0; i < b->n_workers; i++) {
@@ -470,6 +492,8 @@ static void on_ready(struct broker *b, const char *id, size_t id_len, const stru
 	snprintf(w->instance, sizeof(w->instance), "%s", r->instance);
 	snprintf(w->set, sizeof(w->set), "%s", r->set);
 	w->last_seen_ms = now_ms;
+	w->restarts = r->restarts;
+	w->seen = statset_new(); /* NULL when out of memory: its STATS are then ignored */
 	count_restarts(b, r);
 	char k[PROTO_INSTANCE_MAX + 16];
 	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
@@ -528,6 +552,85 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 		b->src.on_result(b->src.ud, controller, outcome, seconds);
 }
 
+/* ---------------------------------------------------------------- worker stats */
+
+/* The families the broker takes from workers' STATS, with their label
+ * names in the order on_worker_counter gets the values. */
+static const struct {
+	const char *name;
+	const char *const *labels;
+} worker_families[] = {
+	{STATSET_REST_REQUESTS, statset_rest_labels},
+};
+
+static const char *const *known_family(const char *name)
+{
+	for (size_t i = 0; i < sizeof(worker_families) / sizeof(worker_families[0]); i++)
+		if (!strcmp(worker_families[i].name, name))
+			return worker_families[i].labels;
+	return NULL;
+}
+
+/* One warning per family name the broker does not take (a newer worker,
+ * say), not one per STATS. */
+static void ignore_family(struct broker *b, const struct worker_rec *w, const char *family, const char *why)
+{
+	if (!b->stats_ignored || json_object_object_length(b->stats_ignored) >= REFUSED_MAX) {
+		json_object_put(b->stats_ignored);
+		if (!(b->stats_ignored = json_object_new_object()))
+			return;
+	}
+	if (json_object_object_get_ex(b->stats_ignored, family, NULL))
+		return;
+	json_object_object_add(b->stats_ignored, family, json_object_new_boolean(1));
+	log_kv(LOG_LEVEL_WARNING, 0, "ignoring a metric family in a worker's STATS (logged once per family)", "worker",
+	       w->id, "family", family, "why", why, NULL);
+}
+
+/* labels (a decoded series' object) in the order of names, into values;
+ * false unless it has exactly those names. */
+static bool label_values(struct json_object *labels, const char *const *names, const char **values)
+{
+	size_t n = 0;
+	for (; names[n]; n++) {
+		struct json_object *v = NULL;
+		if (!json_object_object_get_ex(labels, names[n], &v))
+			return false;
+		values[n] = json_object_get_string(v);
+	}
+	return (size_t)json_object_object_length(labels) == n;
+}
+
+/* A worker's cumulative counters: the growth of each series since its last
+ * STATS goes to on_worker_counter. */
+static void on_stats(struct broker *b, struct worker_rec *w, const struct proto_stats *s)
+{
+	if (!w->seen)
+		return;
+	json_object_object_foreach(s->families, family, series) {
+		const char *const *names = known_family(family);
+		if (!names) {
+			ignore_family(b, w, family, "not a family the watcher takes from workers");
+			continue;
+		}
+		size_t n = json_object_array_length(series);
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *one = json_object_array_get_idx(series, i), *labels = NULL, *value = NULL;
+			const char *values[PROTO_STATS_MAX_LABELS];
+			json_object_object_get_ex(one, "labels", &labels);
+			json_object_object_get_ex(one, "value", &value);
+			if (!label_values(labels, names, values)) {
+				ignore_family(b, w, family, "its series do not have the family's label names");
+				break;
+			}
+			uint64_t grew = 0;
+			if (!statset_raise(w->seen, family, names, values, json_object_get_uint64(value), &grew) && grew &&
+			    b->src.on_worker_counter)
+				b->src.on_worker_counter(b->src.ud, family, names, values, grew);
+		}
+	}
+}
+
 /* Reads every message waiting on the socket. */
 static void receive(struct broker *b, int64_t now_ms)
 {
@@ -570,6 +673,8 @@ static void receive(struct broker *b, int64_t now_ms)
 				w->last_seen_ms = now_ms;
 				if (msg.type == PROTO_RESULT)
 					on_result(b, w, &msg.result, now_ms);
+				else if (msg.type == PROTO_STATS)
+					on_stats(b, w, &msg.stats);
 			}
 		}
 		proto_msg_clear(&msg);

@@ -30,15 +30,27 @@
  * beside a sync of the same object; a lost or failed one is sent again with
  * backoff.
  *
+ * Workers report their own counters in STATS, cumulative since each worker
+ * process started. The broker keeps, per connected worker (routing id),
+ * the last value of each series, and hands only the growth to
+ * on_worker_counter: a series reported smaller than before (an older
+ * report) adds nothing, a new worker process (a new routing id, or a READY
+ * with a new restart count on the same one) starts from zero, and a worker
+ * that is removed takes its record with it. Only known families are taken,
+ * with exactly their label names: rest_client_requests_total{code,method,
+ * host} (common/statset.h); others are ignored with one warning per family
+ * name.
+ *
  * Who may connect. With CURVE keys the ROUTER is a CURVE server, and a ZAP
  * handler (watcher/zapauth.h) lets in only the authorized client keys:
  * whoever else reaches the port completes no handshake, so it reads no job,
  * answers none and claims no slot. An ipc:// endpoint is a socket file of
  * mode 0600 in a directory of mode 0700: the broker makes the directory
- * when it is missing and narrows it when it is the watcher's own; a
- * directory of another user that others may enter (such as /tmp) is
- * refused, since the socket file's mode alone does not stop a peer from
- * replacing it.
+ * when it is missing; an existing one must be the watcher's user's and
+ * closed to others, else the start-up stops with an error that names it.
+ * It never changes an existing directory's mode (it may be /run or a home
+ * directory), and a shared one such as /tmp is refused, since the socket
+ * file's mode alone does not stop a peer from replacing it.
  *
  * Single-threaded: the caller polls broker_socket() and, when it is not
  * NULL, broker_auth_socket() (ZMQ_POLLIN) with its other fds and calls
@@ -73,6 +85,13 @@ struct broker_source {
 	 * refuses stays queued and is handed out later. NULL: always. Last, so
 	 * positional initialisers of the fields above stay valid. */
 	bool (*may_dispatch)(void *ud, const char *key);
+	/* Told what a worker's counter grew by, from its STATS messages
+	 * (common/proto.h), so that /metrics sums the counts of every process:
+	 * family is one the broker takes from workers (below), labels its
+	 * label names (NULL-terminated) and values theirs in that order, delta
+	 * > 0. NULL: not told. Last, for the same reason as may_dispatch. */
+	void (*on_worker_counter)(void *ud, const char *family, const char *const *labels, const char *const *values,
+				  uint64_t delta);
 };
 
 struct broker_options {

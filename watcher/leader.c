@@ -404,6 +404,8 @@ struct leader *leader_new(const struct restconfig *rc, const struct leader_confi
 		leader_free(&le);
 		return NULL;
 	}
+	if (cfg->on_request)
+		kclient_set_request_observer(le->client, cfg->on_request, cfg->request_ud);
 	return le;
 }
 

@@ -103,6 +103,11 @@ struct leader_config {
 	 * this per tick; 0 = LEADER_REQUEST_TIMEOUT_MS. */
 	long request_timeout_ms;
 	struct leader_callbacks callbacks;
+	/* Told about each Lease request the elector sends, with the signature
+	 * and meaning of kclient_request_fn (common/kclient.h): for
+	 * rest_client_requests_total. NULL: not told. */
+	void (*on_request)(void *ud, int code, const char *method, const char *host);
+	void *request_ud;
 };
 
 /* Makes an elector for the Lease cfg names, with its own kclient for rc (rc

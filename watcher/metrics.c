@@ -2,6 +2,7 @@
 
 #include "metrics.h"
 #include "err.h"
+#include "kclient.h"
 
 #include <errno.h>
 #include <math.h>
@@ -740,10 +741,28 @@ void metrics_rest_request(void *ud, int code, const char *method, const char *ho
 	if (!std)
 		return;
 	char codebuf[16];
-	if (code > 0)
-		snprintf(codebuf, sizeof(codebuf), "%d", code);
-	else
-		strcpy(codebuf, "<error>");
-	metrics_inc(metrics_labels(std->rest_client_requests_total, codebuf, method ? method : "",
-				   host ? host : "", NULL));
+	metrics_inc(metrics_labels(std->rest_client_requests_total, kclient_code_label(code, codebuf),
+				   method ? method : "", host ? host : "", NULL));
+}
+
+int metrics_add_by_name(struct metrics *m, const char *name, const char *const *labels, const char *const *values,
+			double v)
+{
+	bool found;
+	size_t i = m ? family_slot(m, name, &found) : 0;
+	if (!m || !found)
+		return -ENOENT;
+	struct metrics_family *f = m->families[i];
+	if (f->type != METRICS_COUNTER)
+		return -EINVAL;
+	for (size_t k = 0; k < f->nlabels; k++)
+		if (!labels[k] || strcmp(labels[k], f->labels[k]))
+			return -EINVAL;
+	if (labels[f->nlabels])
+		return -EINVAL;
+	struct metrics_series *s = metrics_series(f, values);
+	if (!s)
+		return -ENOMEM;
+	metrics_add(s, v);
+	return 0;
 }

@@ -144,7 +144,7 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *   controller_runtime_active_workers{controller}           gauge: jobs of the controller in flight
  *   workqueue_depth{name}, workqueue_adds_total{name}, workqueue_retries_total{name}
  *   workqueue_queue_duration_seconds{name}, workqueue_work_duration_seconds{name}   metrics_buckets_workqueue
- *   rest_client_requests_total{code,method,host}
+ *   rest_client_requests_total{code,method,host}          every process's: the workers' come by name (STATS)
  *   leader_election_master_status{name}                     gauge 1 when leading, else 0
  *   coxswain_workers                                       gauge: connected workers
  *   coxswain_worker_restarts_total                         restarts the supervisors counted (from READY)
@@ -230,5 +230,13 @@ void metrics_workqueue_work(void *ud, const char *key, int64_t ms);
  * (written "<error>", as client-go does); method upper case ("GET"); host as
  * in the URL ("10.96.0.1:443"). For a kclient request hook. */
 void metrics_rest_request(void *ud, int code, const char *method, const char *host);
+
+/* Adds v to the series values (in the order of labels, NULL-terminated) of
+ * the counter family called name, for counts that come by name (a worker's
+ * STATS through the broker's on_worker_counter). Returns 0, -ENOENT when m
+ * has no such family, -EINVAL when it is not a counter or its label names
+ * are not labels, -ENOMEM. */
+int metrics_add_by_name(struct metrics *m, const char *name, const char *const *labels, const char *const *values,
+			double v);
 
 #endif

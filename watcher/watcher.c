@@ -148,6 +148,17 @@ static void on_result(void *ud, const char *controller, const char *outcome, dou
 	}
 }
 
+/* A worker's counts (its STATS) added to the watcher's own series of the
+ * same family and labels: /metrics is the sum over every process. */
+static void on_worker_counter(void *ud, const char *family, const char *const *labels, const char *const *values,
+			      uint64_t delta)
+{
+	struct watcher *w = ud;
+	if (metrics_add_by_name(w->metrics, family, labels, values, (double)delta) == -EINVAL)
+		log_kv(LOG_LEVEL_WARNING, 2, "a worker's counter does not fit the watcher's family", "family", family,
+		       NULL);
+}
+
 /* ---------------------------------------------------------------- leader */
 
 static void started_leading(void *ud)
@@ -377,7 +388,7 @@ static int setup(struct watcher *w, struct cx_err *err)
 		bo.curve_secret = &secret;
 		bo.authorized_keys = cfg->curve_authorized_keys;
 	}
-	struct broker_source src = {job_for, on_result, w, may_dispatch};
+	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter};
 	w->broker = broker_new(&bo, w->queue, &src, err);
 	explicit_bzero(&secret, sizeof(secret));
 	if (!w->broker)
@@ -386,7 +397,8 @@ static int setup(struct watcher *w, struct cx_err *err)
 		return r;
 	if (w->o->leader_elect) {
 		struct leader_config lc = {.namespace = cfg->lease_namespace, .name = cfg->lease_name,
-					   .callbacks = {started_leading, stopped_leading, new_leader, w}};
+					   .callbacks = {started_leading, stopped_leading, new_leader, w},
+					   .on_request = metrics_rest_request, .request_ud = &w->std};
 		if (!(w->leader = leader_new(w->rc, &lc, err)))
 			return err ? err->code : -ENOMEM;
 	} else {

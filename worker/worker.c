@@ -7,6 +7,7 @@
 #include "log.h"
 #include "proto.h"
 #include "reconcile.h"
+#include "statset.h"
 #include "supervisor.h"
 
 #include <errno.h>
@@ -37,6 +38,8 @@ struct worker {
 	int restarts;
 	const char *set;
 	int64_t last_sent_ms, last_heard_ms;
+	struct statset *stats;               /* this process's counters, sent in STATS */
+	int64_t last_stats_ms;
 };
 
 static int64_t monotonic_ms(void)
@@ -72,6 +75,23 @@ static void send_heartbeat(struct worker *w)
 	proto_frame_clear(&f);
 }
 
+/* Sends this process's counters (cumulative) when they changed since the
+ * last STATS, or with force when there are any (after READY: a watcher
+ * that did not know us dropped what we sent before). */
+static void send_stats(struct worker *w, bool force)
+{
+	if (!(statset_changed(w->stats) || (force && !statset_empty(w->stats))))
+		return;
+	struct proto_frame f = {0};
+	struct cx_err err = {0};
+	if (proto_encode_stats(&(struct proto_stats){statset_families(w->stats)}, &f, &err) || send_frame(w, &f))
+		log_kv(LOG_LEVEL_WARNING, 1, "cannot send stats", "error", err.msg, NULL);
+	else
+		statset_clean(w->stats);
+	proto_frame_clear(&f);
+	w->last_stats_ms = monotonic_ms();
+}
+
 static void run_job(struct worker *w, const struct proto_job *job)
 {
 	/* Sync jobs only: the poison report for that key must get written. */
@@ -91,6 +111,7 @@ static void run_job(struct worker *w, const struct proto_job *job)
 				      .requeue_after_ms = out.requeue_after_ms, .message = out.message};
 	struct proto_frame f = {0};
 	struct cx_err err = {0};
+	send_stats(w, false); /* first, so the job's requests are counted when its result is */
 	if (proto_encode_result(&result, &f, &err) || send_frame(w, &f))
 		log_kv(LOG_LEVEL_ERROR, 0, "cannot send a result", "key", job->key, "error", err.msg, NULL);
 	proto_frame_clear(&f);
@@ -139,7 +160,13 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 	int r;
 	if ((r = restconfig_load(&o->conn, &w->rc, err)))
 		return r;
-	if (!(w->client = kclient_new(w->rc, NULL, err)) || !(w->reconciler = reconciler_new(w->client, o->config, err)))
+	if (!(w->stats = statset_new()))
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	if (!(w->client = kclient_new(w->rc, NULL, err)))
+		return err->code ? err->code : -ENOMEM;
+	/* Before anything else uses the client: every request is counted. */
+	kclient_set_request_observer(w->client, statset_count_request, w->stats);
+	if (!(w->reconciler = reconciler_new(w->client, o->config, err)))
 		return err->code ? err->code : -ENOMEM;
 	const char *endpoint = o->endpoint ? o->endpoint : o->config->endpoint;
 	/* The instance in the id too: workers of two supervisors in two pods
@@ -174,6 +201,7 @@ static void teardown(struct worker *w)
 		zmq_ctx_term(w->ctx);
 	reconciler_free(&w->reconciler);
 	kclient_free(&w->client);
+	statset_free(&w->stats);
 	restconfig_free(&w->rc);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
@@ -193,6 +221,7 @@ int worker_run(const struct worker_options *o)
 	}
 	log_kv(LOG_LEVEL_INFO, 1, "worker started", "id", w.id, NULL);
 	send_ready(&w);
+	send_stats(&w, true);
 	w.last_heard_ms = monotonic_ms();
 	for (;;) {
 		zmq_pollitem_t items[3] = {
@@ -216,7 +245,10 @@ int worker_run(const struct worker_options *o)
 		int64_t now = monotonic_ms();
 		if (now - w.last_heard_ms > WATCHER_SILENT_MS) {
 			send_ready(&w); /* a restarted watcher does not know us */
+			send_stats(&w, true);
 			w.last_heard_ms = now;
+		} else if (now - w.last_stats_ms >= HEARTBEAT_MS && statset_changed(w.stats)) {
+			send_stats(&w, false); /* at most one a heartbeat interval; it is one too */
 		} else if (now - w.last_sent_ms >= HEARTBEAT_MS) {
 			send_heartbeat(&w);
 		}

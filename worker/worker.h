@@ -2,6 +2,11 @@
  * DEALER socket, created after the fork; READY, then jobs in, RESULTs out,
  * HEARTBEATs while idle (DESIGN.md section 5).
  *
+ * Every request of its API client is counted (rest_client_requests_total)
+ * and reported to the watcher in STATS (common/proto.h): at most once per
+ * heartbeat interval when a count changed, before each RESULT, and after
+ * each READY, so that the watcher's /metrics sums every process.
+ *
  * Its routing id is "w<slot>-<pid>-<instance>", and READY carries the
  * supervisor's instance id, the slot's restart count and the worker set
  * (common/proto.h). With CURVE keys the DEALER is a CURVE client that

@@ -171,3 +171,24 @@ operator_write_log() {
 }
 # operator_writes [NAMESPACE]: how many of them.
 operator_writes() { operator_write_log "$@" | wc -l; }
+
+# grant_leases NS NAME: the operator identity may get, create and update
+# Leases in NS (leader election), through a Role and RoleBinding called NAME
+# that go with the namespace.
+grant_leases() {
+	admin apply -f - >/dev/null <<-YAML
+		apiVersion: rbac.authorization.k8s.io/v1
+		kind: Role
+		metadata: {name: $2, namespace: $1}
+		rules:
+		- apiGroups: [coordination.k8s.io]
+		  resources: [leases]
+		  verbs: [get, create, update]
+		---
+		apiVersion: rbac.authorization.k8s.io/v1
+		kind: RoleBinding
+		metadata: {name: $2, namespace: $1}
+		roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: $2}
+		subjects: [{kind: ServiceAccount, name: coxswain, namespace: coxswain-system}]
+	YAML
+}

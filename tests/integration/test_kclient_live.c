@@ -244,26 +244,35 @@ static int runs_counted(const char *path)
 	return n;
 }
 
-Test(kclient_live, a_401_reruns_the_exec_plugin_once)
+/* The admin's server and CA, authenticated by the exec plugin script
+ * (tests/integration/data/) with COUNT_FILE (a fresh name, in count_file)
+ * and GOOD_TOKEN (when not NULL) in its environment. */
+static struct restconfig *exec_restconfig(const char *script, char *count_file, char *good_token)
 {
-	struct restconfig *op = live_restconfig("operator");
 	struct restconfig *rc = live_restconfig("admin");
 	blob_clear(&rc->client_cert);
 	blob_clear(&rc->client_key);
-	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
 	close(mkstemp(count_file));
 	unlink(count_file);
-
-	char *env_names[] = {"GOOD_TOKEN", "COUNT_FILE"};
-	char *env_values[] = {op->token, count_file};
-	struct execcred_spec spec = {.api_version = EXECCRED_V1,
-				     .command = TEST_SRC_DIR "/tests/integration/data/exec-rotating.sh",
-				     .env_names = env_names, .env_values = env_values, .n_env = 2,
-				     .interactive_mode = "Never"};
+	char *env_names[] = {"COUNT_FILE", "GOOD_TOKEN"};
+	char *env_values[] = {count_file, good_token};
+	char command[512];
+	snprintf(command, sizeof(command), TEST_SRC_DIR "/tests/integration/data/%s", script);
+	struct execcred_spec spec = {.api_version = EXECCRED_V1, .command = command, .env_names = env_names,
+				     .env_values = env_values, .n_env = good_token ? 2 : 1, .interactive_mode = "Never"};
 	struct execcred_cluster cluster = {.server = rc->server, .ca = &rc->ca};
 	struct cx_err err = {0};
 	rc->exec = execcred_new(&spec, "operator", &cluster, &err);
 	cr_assert_not_null(rc->exec, "%s", err.msg);
+	return rc;
+}
+
+Test(kclient_live, a_401_reruns_the_exec_plugin_once)
+{
+	struct restconfig *op = live_restconfig("operator");
+	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
+	struct restconfig *rc = exec_restconfig("exec-rotating.sh", count_file, op->token);
+	struct cx_err err = {0};
 
 	struct kclient *c = client_for(rc, NULL);
 	struct json_object *body = NULL;
@@ -279,4 +288,56 @@ Test(kclient_live, a_401_reruns_the_exec_plugin_once)
 	kclient_free(&c);
 	restconfig_free(&rc);
 	restconfig_free(&op);
+}
+
+/* What a request observer was told, as "401 GET,<error> GET". */
+static char observed[256];
+
+static void observe(void *ud, int code, const char *method, const char *host)
+{
+	(void)ud;
+	cr_assert_not_null(host);
+	char label[16];
+	size_t len = strlen(observed);
+	snprintf(observed + len, sizeof(observed) - len, "%s%s %s", len ? "," : "", kclient_code_label(code, label),
+		 method);
+}
+
+Test(kclient_live, a_failing_exec_plugin_is_counted_as_a_request_without_answer)
+{
+	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
+	struct restconfig *rc = exec_restconfig("exec-once.sh", count_file, NULL);
+	struct cx_err err = {0};
+	struct kclient *c = client_for(rc, NULL);
+	observed[0] = '\0';
+	kclient_set_request_observer(c, observe, NULL);
+	/* The token is refused (401); running the plugin again fails: client-go
+	 * gets credentials inside its transport, so that is a request that got
+	 * no answer. */
+	struct json_object *body = NULL;
+	cr_assert_neq(kclient_get(c, "/version", &body, &err), 0);
+	cr_assert(strstr(err.msg, "the credential backend is gone"), "%s", err.msg);
+	cr_assert_str_eq(observed, "401 GET,<error> GET");
+	unlink(count_file);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+Test(kclient_live, every_attempt_is_counted_connection_failures_too)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	int port;
+	close(silent_listener(&port));
+	free(rc->server);
+	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
+	struct kclient_options two = {.max_attempts = 2};
+	struct kclient *c = client_for(rc, &two);
+	observed[0] = '\0';
+	kclient_set_request_observer(c, observe, NULL);
+	struct json_object *body = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_get(c, "/version", &body, &err), -ECONNREFUSED, "%s", err.msg);
+	cr_assert_str_eq(observed, "<error> GET,<error> GET", "both attempts");
+	kclient_free(&c);
+	restconfig_free(&rc);
 }

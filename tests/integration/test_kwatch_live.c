@@ -152,6 +152,22 @@ static struct kwatch *start(struct seen *s, const char *rv, long timeout_s, long
 	return w;
 }
 
+/* What a client's request observer was told: "200 GET", "<error> GET"... */
+struct requests {
+	char log[16][64];
+	size_t n;
+};
+
+static void on_request(void *ud, int code, const char *method, const char *host)
+{
+	struct requests *r = ud;
+	cr_assert_not_null(host);
+	cr_assert_neq(host[0], '\0');
+	char label[16];
+	if (r->n < 16)
+		snprintf(r->log[r->n++], sizeof(r->log[0]), "%s %s", kclient_code_label(code, label), method);
+}
+
 Test(kwatch_live, added_modified_deleted_in_order)
 {
 	char *rv = list_rv();
@@ -259,6 +275,8 @@ Test(kwatch_live, forbidden_watch_ends_with_the_reason)
 	struct cx_err err = {0};
 	struct kclient *oc = kclient_new(op, NULL, &err);
 	cr_assert_not_null(oc, "%s", err.msg);
+	struct requests r = {0};
+	kclient_set_request_observer(oc, on_request, &r);
 	struct seen s = {0};
 	/* PriorityClasses: never granted to the operator, whatever RBAC other
 	 * tests apply (Secrets are a child kind some of them grant). */
@@ -270,6 +288,36 @@ Test(kwatch_live, forbidden_watch_ends_with_the_reason)
 	cr_assert_eq(s.end_code, -EACCES, "%s", s.end_msg);
 	cr_assert(strstr(s.end_msg, "system:serviceaccount:coxswain-system:coxswain"), "%s", s.end_msg);
 	kwatch_free(&w);
+	/* Counted once, with its status (rest_client_requests_total). */
+	cr_assert_eq(r.n, 1, "told %zu times", r.n);
+	cr_assert_str_eq(r.log[0], "403 GET");
 	kclient_free(&oc);
 	restconfig_free(&op);
+}
+
+Test(kwatch_live, a_watch_is_counted_once_as_a_get_when_its_answer_comes)
+{
+	struct requests r = {0};
+	char *rv = list_rv();
+	kclient_set_request_observer(c, on_request, &r);
+	struct seen s = {0};
+	struct kwatch *w = start(&s, rv, 2, 0);
+	/* Counted when the headers come, before any event and long before
+	 * the watch ends. */
+	for (int i = 0; i < 100 && r.n == 0; i++)
+		pump(&s, 1, 50);
+	cr_assert_eq(r.n, 1, "told %zu times", r.n);
+	cr_assert_str_eq(r.log[0], "200 GET");
+	cr_assert_not(s.ended);
+	pump(&s, 1000, 15000); /* the server ends it (timeoutSeconds 2) */
+	cr_assert(s.ended);
+	cr_assert_eq(r.n, 1, "counted again when it ended: %s", r.log[r.n - 1]);
+	kwatch_free(&w);
+	/* One freed before its answer came got none: "<error>". */
+	w = start(&s, rv, 0, 0);
+	kwatch_free(&w);
+	cr_assert_eq(r.n, 2);
+	cr_assert_str_eq(r.log[1], "<error> GET");
+	kclient_set_request_observer(c, NULL, NULL);
+	free(rv);
 }

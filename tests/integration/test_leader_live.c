@@ -80,7 +80,16 @@ struct cand {
 	struct leader *le;
 	int started, stopped, new_leaders;
 	char last_new[256];
+	char requests[1024];     /* what on_request was told: "404 GET,201 POST,..." (the first ones) */
 };
+
+static void on_request(void *ud, int code, const char *method, const char *host)
+{
+	struct cand *c = ud;
+	cr_assert_not_null(host);
+	size_t len = strlen(c->requests);
+	snprintf(c->requests + len, sizeof(c->requests) - len, "%s%d %s", len ? "," : "", code, method);
+}
 
 static void on_started(void *ud)
 {
@@ -110,6 +119,7 @@ static void cand_init(struct cand *c, const struct restconfig *with, const char 
 		.namespace = ns, .name = LEASE_NAME, .identity = identity,
 		.lease_duration_ms = LEASE_MS, .renew_deadline_ms = RENEW_MS, .retry_period_ms = RETRY_MS,
 		.callbacks = {on_started, on_stopped, on_new_leader, c},
+		.on_request = on_request, .request_ud = c,
 	};
 	struct cx_err err = {0};
 	c->le = leader_new(with, &cfg, &err);
@@ -211,6 +221,8 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 	cr_assert_eq(tick_when_due(&a), 0, "%s", leader_last_error(a.le)->msg);
 	cr_assert(leader_is_leader(a.le));
 	cr_assert_eq(a.started, 1);
+	/* Every Lease request is told to the observer (rest_client_requests_total). */
+	cr_assert_str_eq(a.requests, "404 GET,201 POST");
 	cr_assert_str_eq(a.last_new, "candidate-a");
 	struct json_object *l = get_lease();
 	cr_assert_str_eq(at(l, "spec.holderIdentity"), "candidate-a");
@@ -225,6 +237,7 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 
 	cr_assert_eq(tick_when_due(&b), 0, "%s", leader_last_error(b.le)->msg);
 	cr_assert_not(leader_is_leader(b.le));
+	cr_assert_str_eq(b.requests, "200 GET");
 	cr_assert_str_eq(leader_holder(b.le), "candidate-a");
 	cr_assert_eq(b.new_leaders, 1);
 	cr_assert_str_eq(b.last_new, "candidate-a");
@@ -232,6 +245,7 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 	/* Both turn for twice the lease duration: a renews, b waits. */
 	struct cand *both[] = {&a, &b};
 	run_until(both, 2, never, NULL, 2 * LEASE_MS);
+	cr_assert(strstr(a.requests, "201 POST,200 PUT"), "renewals are counted: %s", a.requests);
 	cr_assert(leader_is_leader(a.le));
 	cr_assert_not(leader_is_leader(b.le));
 	cr_assert_eq(b.started, 0);

@@ -34,6 +34,7 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
+#include "statset.h"
 #include "workqueue.h"
 
 #define T0 7000000LL   /* the fake clock's start: nothing may assume 0 */
@@ -97,6 +98,21 @@ static void on_result(void *ud, const char *controller, const char *outcome, dou
 		snprintf(results[n_results++], sizeof(results[0]), "%s", outcome);
 }
 
+/* What on_worker_counter was told, summed per series (NULL outside tests
+ * that look). */
+static struct statset *counted;
+static uint64_t counter_calls;
+
+static void on_counter(void *ud, const char *family, const char *const *labels, const char *const *values,
+		       uint64_t delta)
+{
+	(void)ud;
+	cr_assert_gt(delta, 0, "a zero delta was handed on");
+	counter_calls++;
+	if (counted)
+		cr_assert_eq(statset_add(counted, family, labels, values, delta), 0);
+}
+
 /* ---------------------------------------------------------------- fixture */
 
 static char dir[64], endpoint[128];
@@ -137,6 +153,9 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s/jobs.sock", dir);
 	n_keys = n_results = 0;
+	counter_calls = 0;
+	statset_free(&counted);
+	counted = statset_new();
 	now = T0;
 	struct cx_err err = {0};
 	q = workqueue_new("test", NULL, &err);
@@ -147,7 +166,7 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 		o.curve_secret = &server_secret;
 		o.authorized_keys = authorized_path;
 	}
-	struct broker_source src = {job_for, on_result, NULL, NULL};
+	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter};
 	b = broker_new(&o, q, &src, &err);
 	cr_assert_not_null(b, "%s", err.msg);
 	broker_set_dispatching(b, true);
@@ -182,6 +201,7 @@ static void teardown(void)
 	zctx = NULL;
 	if (with_curve)
 		unlink(authorized_path);
+	statset_free(&counted);
 	rmdir(dir);
 }
 
@@ -844,7 +864,7 @@ Test(broker, a_deleted_parent_is_skipped)
 Test(broker, bind_replaces_a_stale_socket_file_and_reports_errors)
 {
 	struct cx_err err = {0};
-	struct broker_source src = {job_for, on_result, NULL, NULL};
+	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter};
 	struct broker_options bad = {.endpoint = "nonsense://x"};
 	struct broker *b2 = broker_new(&bad, q, &src, &err);
 	cr_assert_null(b2);
@@ -1110,7 +1130,7 @@ Test(broker, the_ipc_socket_and_its_directory_are_the_watchers_alone)
 	cr_assert(S_ISSOCK(st.st_mode));
 	cr_assert_eq(st.st_mode & 0777, 0600, "socket mode %o", st.st_mode & 0777);
 
-	struct broker_source src = {job_for, on_result, NULL, NULL};
+	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter};
 	struct cx_err err = {0};
 	struct workqueue *q2 = workqueue_new("t2", NULL, &err);
 	cr_assert_not_null(q2);
@@ -1213,5 +1233,179 @@ Test(broker_curve, a_worker_with_the_wrong_server_key_gets_nothing)
 	add("ctl/ns/a");
 	expect_silence(&w);
 	cr_assert_eq(broker_workers(b), 0);
+	tw_close(&w);
+}
+
+/* ---------------------------------------------------------------- worker stats */
+
+#define REST STATSET_REST_REQUESTS
+
+/* Sends a STATS whose "families" is the JSON text families. */
+static void tw_stats(struct tw *w, const char *families)
+{
+	struct json_object *f = json_tokener_parse(families);
+	cr_assert_not_null(f, "test JSON: %s", families);
+	struct proto_frame fr = {0};
+	struct cx_err err = {0};
+	cr_assert_eq(proto_encode_stats(&(struct proto_stats){f}, &fr, &err), 0, "%s", err.msg);
+	tw_send(w, &fr);
+	proto_frame_clear(&fr);
+	json_object_put(f);
+}
+
+/* A rest_client_requests_total series as a worker sends it. */
+#define RQ(code, method, value)                                                                              \
+	"{\"labels\":{\"code\":\"" code "\",\"method\":\"" method "\",\"host\":\"h:6443\"},\"value\":" #value "}"
+#define RQS(series) "{\"" REST "\":[" series "]}"
+
+/* What the broker handed on for code/method, summed. */
+static uint64_t got(const char *code, const char *method)
+{
+	return statset_value(counted, REST, statset_rest_labels, (const char *const[]){code, method, "h:6443"});
+}
+
+/* A HEARTBEAT after the STATS: once the broker has seen it (the worker's
+ * messages arrive in order), the STATS before it has been handled. */
+static void settle(struct tw *w)
+{
+	tw_heartbeat(w);
+	pump(60);
+}
+
+Test(broker, stats_add_only_what_each_series_grew_by)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	tw_stats(&w, RQS(RQ("200", "GET", 5)));
+	PUMP_UNTIL(got("200", "GET") == 5);
+	tw_stats(&w, RQS(RQ("200", "GET", 7) "," RQ("201", "POST", 1) "," RQ("<error>", "PATCH", 2)));
+	PUMP_UNTIL(got("201", "POST") == 1 && got("<error>", "PATCH") == 2);
+	cr_assert_eq(got("200", "GET"), 7);
+	/* The same report again adds nothing. */
+	uint64_t calls = counter_calls;
+	tw_stats(&w, RQS(RQ("200", "GET", 7) "," RQ("201", "POST", 1) "," RQ("<error>", "PATCH", 2)));
+	settle(&w);
+	cr_assert_eq(counter_calls, calls);
+	cr_assert_eq(got("200", "GET"), 7);
+	tw_close(&w);
+}
+
+Test(broker, stats_in_another_order_or_older_take_nothing_back)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	tw_stats(&w, RQS(RQ("200", "GET", 4) "," RQ("409", "PATCH", 1)));
+	PUMP_UNTIL(got("200", "GET") == 4 && got("409", "PATCH") == 1);
+	/* Series in another order, labels in another order: matched by labels. */
+	tw_stats(&w, "{\"" REST "\":[{\"value\":3,\"labels\":{\"host\":\"h:6443\",\"method\":\"PATCH\",\"code\":\"409\"}},"
+		     RQ("200", "GET", 6) "]}");
+	PUMP_UNTIL(got("200", "GET") == 6 && got("409", "PATCH") == 3);
+	/* An older report (smaller values) adds nothing and takes nothing back... */
+	tw_stats(&w, RQS(RQ("200", "GET", 5) "," RQ("409", "PATCH", 2)));
+	settle(&w);
+	cr_assert_eq(got("200", "GET"), 6);
+	cr_assert_eq(got("409", "PATCH"), 3);
+	/* ...and the next one adds what it grew by since the largest seen. */
+	tw_stats(&w, RQS(RQ("200", "GET", 9) "," RQ("409", "PATCH", 3)));
+	PUMP_UNTIL(got("200", "GET") == 9);
+	cr_assert_eq(got("409", "PATCH"), 3);
+	tw_close(&w);
+}
+
+Test(broker, a_restarted_worker_starts_from_zero)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	tw_stats(&w, RQS(RQ("200", "GET", 10)));
+	PUMP_UNTIL(got("200", "GET") == 10);
+	/* Its supervisor forked a new process: counting starts again from 0,
+	 * and every one of its requests is added. */
+	tw_close(&w);
+	struct tw again = connect_worker(0, 101);
+	tw_stats(&again, RQS(RQ("200", "GET", 3)));
+	PUMP_UNTIL(got("200", "GET") == 13);
+	/* Saying READY again (a watcher outage) is the same process: its next
+	 * report adds only its growth. */
+	tw_ready(&again);
+	tw_stats(&again, RQS(RQ("200", "GET", 4)));
+	PUMP_UNTIL(got("200", "GET") == 14);
+	settle(&again);
+	cr_assert_eq(got("200", "GET"), 14);
+	tw_close(&again);
+}
+
+Test(broker, a_new_process_on_a_reused_routing_id_starts_from_zero)
+{
+	struct tw w = connect_worker_as("ia", 0, 100, 0);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	tw_stats(&w, RQS(RQ("200", "GET", 10)));
+	PUMP_UNTIL(got("200", "GET") == 10);
+	/* The pid came round: the same id, but the READY's restart count says
+	 * another process. */
+	w.restarts = 1;
+	tw_ready(&w);
+	tw_stats(&w, RQS(RQ("200", "GET", 2)));
+	PUMP_UNTIL(got("200", "GET") == 12);
+	tw_close(&w);
+}
+
+Test(broker, stats_of_unknown_families_or_labels_are_ignored_and_logged_once)
+{
+	capture_log();
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	const char *mixed = "{\"rest_client_rate_limiter_duration_seconds_total\":[{\"labels\":{},\"value\":3}],"
+			    "\"" REST "\":[" RQ("200", "GET", 2) "]}";
+	tw_stats(&w, mixed);
+	PUMP_UNTIL(got("200", "GET") == 2);
+	cr_assert_eq(counter_calls, 1, "only the known family");
+	tw_stats(&w, "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"verb\":\"GET\",\"host\":\"h:6443\"},\"value\":9}]}");
+	tw_stats(&w, "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"method\":\"GET\"},\"value\":9}]}");
+	tw_stats(&w, "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"method\":\"GET\",\"host\":\"h:6443\",\"x\":\"y\"},"
+		     "\"value\":9}]}");
+	tw_stats(&w, mixed);
+	settle(&w);
+	cr_assert_eq(counter_calls, 1);
+	cr_assert_eq(got("200", "GET"), 2);
+	cr_assert_eq(log_lines_with("rest_client_rate_limiter_duration_seconds_total"), 1);
+	cr_assert_eq(log_lines_with("do not have the family's label names"), 1);
+	release_log();
+	tw_close(&w);
+}
+
+Test(broker, bad_stats_are_refused_and_stats_of_strangers_ignored)
+{
+	capture_log();
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	/* Not what proto accepts: logged, nothing counted, the worker stays. */
+	const char *bad = "{\"families\":{\"" REST "\":[{\"labels\":{},\"value\":-1}]}}";
+	cr_assert_geq(zmq_send(w.sock, "STATS", 5, ZMQ_SNDMORE), 0);
+	cr_assert_geq(zmq_send(w.sock, bad, strlen(bad), 0), 0);
+	int64_t until = real_ms() + WAIT_MS;
+	while (log_lines_with("STATS: family \\\"" REST "\\\" series 0: field \\\"value\\\"") == 0) {
+		cr_assert_lt(real_ms(), until, "the bad STATS was not logged");
+		pump(10);
+	}
+	cr_assert_eq(counter_calls, 0);
+	cr_assert_eq(broker_workers(b), 1);
+	/* A socket that never said READY is nobody: its STATS count nothing. */
+	struct tw stranger = {.slot = 5, .pid = 500, .instance = "ia"};
+	stranger.sock = zmq_socket(zctx, ZMQ_DEALER);
+	int zero = 0;
+	zmq_setsockopt(stranger.sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(stranger.sock, ZMQ_ROUTING_ID, "w5-500-ia", 9);
+	for (size_t i = 0; i < sizeof(open_socks) / sizeof(open_socks[0]); i++)
+		if (!open_socks[i]) {
+			open_socks[i] = stranger.sock;
+			break;
+		}
+	cr_assert_eq(zmq_connect(stranger.sock, endpoint), 0);
+	tw_stats(&stranger, RQS(RQ("200", "GET", 50)));
+	tw_heartbeat(&stranger);
+	pump(200);
+	cr_assert_eq(counter_calls, 0);
+	release_log();
+	tw_close(&stranger);
 	tw_close(&w);
 }

@@ -538,3 +538,26 @@ Test(metrics, render_cb_matches_render)
 	cr_assert_eq(metrics_render(NULL, &a, &la), -EINVAL);
 	cr_assert_null(a);
 }
+
+Test(metrics, add_by_name_adds_to_a_counter_with_those_labels)
+{
+	struct cx_err err = {0};
+	static const char *const labels[] = {"code", "method", "host", NULL};
+	cr_assert_not_null(metrics_counter(m, "rest_client_requests_total", "h", labels, &err), "%s", err.msg);
+	cr_assert_not_null(metrics_gauge(m, "g", "h", NULL, &err), "%s", err.msg);
+	const char *const values[] = {"201", "POST", "h:1"};
+	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", labels, values, 2), 0);
+	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", labels, values, 3), 0);
+	cr_assert_eq(metrics_add_by_name(m, "nope_total", labels, values, 1), -ENOENT);
+	cr_assert_eq(metrics_add_by_name(m, "g", (const char *const[]){NULL}, values, 1), -EINVAL, "not a counter");
+	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", (const char *const[]){"code", "verb", "host", NULL},
+					 values, 1), -EINVAL);
+	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", (const char *const[]){"code", "method", NULL},
+					 values, 1), -EINVAL);
+	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total",
+					 (const char *const[]){"code", "method", "host", "x", NULL}, values, 1), -EINVAL);
+	cr_assert_eq(metrics_add_by_name(NULL, "g", labels, values, 1), -ENOENT);
+	expect_render("# HELP g h\n# TYPE g gauge\ng 0\n"
+		      "# HELP rest_client_requests_total h\n# TYPE rest_client_requests_total counter\n"
+		      "rest_client_requests_total{code=\"201\",method=\"POST\",host=\"h:1\"} 5\n");
+}

@@ -556,3 +556,118 @@ Test(proto, encoder_checks)
 	json_object_put(children);
 	json_object_put(arr);
 }
+
+/* ---- STATS: a worker's cumulative counters ---------------------------------- */
+
+#define REST "rest_client_requests_total"
+
+Test(proto, stats_round_trip)
+{
+	struct json_object *families = json("{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"method\":\"GET\","
+					    "\"host\":\"10.0.0.1:6443\"},\"value\":12},"
+					    "{\"labels\":{\"code\":\"<error>\",\"method\":\"PATCH\",\"host\":\"h:1\"},"
+					    "\"value\":18446744073709551615}],"
+					    "\"other_total\":[]}");
+	struct proto_msg in = {.type = PROTO_STATS, .stats = {.families = families}}, out;
+	round_trip(&in, &out);
+	cr_assert(json_object_equal(out.stats.families, families), "%s", json_object_to_json_string(out.stats.families));
+	proto_msg_clear(&out);
+	json_object_put(families);
+	cr_assert(proto_from_worker(PROTO_STATS));
+	cr_assert(!proto_from_watcher(PROTO_STATS));
+	cr_assert_str_eq(proto_type_name(PROTO_STATS), "STATS");
+}
+
+Test(proto, stats_wire_bytes_are_stable)
+{
+	struct json_object *families = json("{\"" REST "\":[{\"labels\":{\"code\":\"201\"},\"value\":3}]}");
+	struct proto_frame f;
+	struct cx_err err = {0};
+	cr_assert_eq(proto_encode_stats(&(struct proto_stats){families}, &f, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(f.type, "STATS");
+	cr_assert_str_eq(f.payload, "{\"families\":{\"" REST "\":[{\"labels\":{\"code\":\"201\"},\"value\":3}]}}");
+	proto_frame_clear(&f);
+	json_object_put(families);
+}
+
+#define SERIES(labels, value) "{\"families\":{\"" REST "\":[{\"labels\":" labels ",\"value\":" value "}]}}"
+
+Test(proto, stats_malformed)
+{
+	refused("STATS", "", "STATS: empty payload, expected a JSON object");
+	refused("STATS", "{}", "STATS: missing field \"families\"");
+	refused("STATS", "{\"families\":[]}", "STATS: field \"families\": expected an object, got an array");
+	refused("STATS", "{\"families\":{},\"seq\":1}", "STATS: unknown field \"seq\"");
+	refused("STATS", "{\"families\":{\"1bad\":[]}}",
+		"STATS: field \"families\": \"1bad\" is not a metric name");
+	refused("STATS", "{\"families\":{\"\":[]}}", "STATS: field \"families\": \"\" is not a metric name");
+	refused("STATS", "{\"families\":{\"" REST "\":{}}}",
+		"STATS: family \"" REST "\": expected an array of series, got an object");
+	refused("STATS", "{\"families\":{\"" REST "\":[7]}}",
+		"STATS: family \"" REST "\" series 0: expected an object, got an integer");
+	refused("STATS", "{\"families\":{\"" REST "\":[{\"value\":1}]}}",
+		"STATS: family \"" REST "\" series 0: missing field \"labels\"");
+	refused("STATS", "{\"families\":{\"" REST "\":[{\"labels\":{}}]}}",
+		"STATS: family \"" REST "\" series 0: missing field \"value\"");
+	refused("STATS", "{\"families\":{\"" REST "\":[{\"labels\":{},\"value\":1,\"sum\":2}]}}",
+		"STATS: family \"" REST "\" series 0: unknown field \"sum\"");
+	refused("STATS", SERIES("[]", "1"),
+		"STATS: family \"" REST "\" series 0: field \"labels\": expected an object, got an array");
+	refused("STATS", SERIES("{\"code\":200}", "1"),
+		"STATS: family \"" REST "\" series 0: label \"code\": expected a string, got an integer");
+	refused("STATS", SERIES("{\"__name__\":\"x\"}", "1"),
+		"STATS: family \"" REST "\" series 0: \"__name__\" is not a label name");
+	refused("STATS", SERIES("{\"a-b\":\"x\"}", "1"),
+		"STATS: family \"" REST "\" series 0: \"a-b\" is not a label name");
+	refused("STATS", SERIES("{\"code\":\"a\\u0000b\"}", "1"),
+		"STATS: family \"" REST "\" series 0: label \"code\": string contains a NUL character");
+	refused("STATS", SERIES("{}", "-1"),
+		"STATS: family \"" REST "\" series 0: field \"value\": expected an integer >= 0, got -1");
+	refused("STATS", SERIES("{}", "1.5"),
+		"STATS: family \"" REST "\" series 0: field \"value\": expected an integer, got a non-integer number");
+	refused("STATS", SERIES("{}", "\"1\""),
+		"STATS: family \"" REST "\" series 0: field \"value\": expected an integer, got a string");
+	refused("STATS", "{\"families\":{\"" REST "\":[{\"labels\":{\"code\":\"200\"},\"value\":1},"
+			 "{\"labels\":{\"code\":\"200\"},\"value\":2}]}}",
+		"STATS: family \"" REST "\" series 1: the same labels as series 0");
+	refused("STATS", SERIES("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\","
+				"\"h\":\"8\",\"i\":\"9\"}", "1"),
+		"STATS: family \"" REST "\" series 0: 9 labels, at most 8 allowed");
+}
+
+Test(proto, stats_limits_series_and_families)
+{
+	/* One series too many, and one family too many. */
+	char *big = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&big, &size);
+	fprintf(f, "{\"families\":{\"x\":[");
+	for (int i = 0; i <= PROTO_STATS_MAX_SERIES; i++)
+		fprintf(f, "%s{\"labels\":{\"i\":\"%d\"},\"value\":1}", i ? "," : "", i);
+	fprintf(f, "]}}");
+	fclose(f);
+	char want[160];
+	snprintf(want, sizeof(want), "STATS: family \"x\": %d series, at most %d allowed", PROTO_STATS_MAX_SERIES + 1,
+		 PROTO_STATS_MAX_SERIES);
+	refused("STATS", big, want);
+	free(big);
+	f = open_memstream(&big, &size);
+	fprintf(f, "{\"families\":{");
+	for (int i = 0; i <= PROTO_STATS_MAX_FAMILIES; i++)
+		fprintf(f, "%s\"f%d\":[]", i ? "," : "", i);
+	fprintf(f, "}}");
+	fclose(f);
+	snprintf(want, sizeof(want), "STATS: field \"families\": %d families, at most %d allowed",
+		 PROTO_STATS_MAX_FAMILIES + 1, PROTO_STATS_MAX_FAMILIES);
+	refused("STATS", big, want);
+	free(big);
+}
+
+Test(proto, stats_encoder_checks)
+{
+	encode_refused(&(struct proto_msg){.type = PROTO_STATS}, "STATS: field \"families\": expected an object, got nothing");
+	struct json_object *bad = json("{\"" REST "\":[{\"labels\":{\"code\":\"200\"},\"value\":-3}]}");
+	encode_refused(&(struct proto_msg){.type = PROTO_STATS, .stats = {bad}},
+		       "STATS: family \"" REST "\" series 0: field \"value\": expected an integer >= 0, got -3");
+	json_object_put(bad);
+}
