@@ -8,6 +8,11 @@
 #     deadline, hardening (tests/e2e/data/deploy/deploy_checks.py pod);
 #   - the ServiceMonitor selects the metrics Service by its labels and names
 #     one of its ports;
+#   - with the scale-out component: the watcher alone in its pod, bound on
+#     tcp:// with CURVE, the Service and the workers' --endpoint lead to its
+#     port, each worker pod its own set, every key file an item of the
+#     Secrets make-keys.sh makes, readable by the pod's group, and a
+#     NetworkPolicy that opens the port to the worker pods only;
 #   - every metric the Grafana dashboard queries is in a live /metrics scrape
 #     of coxswain running the Website example;
 #   - RBAC: rbac.yaml grants exactly the permissions listed below, each with
@@ -134,6 +139,27 @@ cm = [o for o in items if o["kind"] == "ConfigMap" and o["metadata"]["name"] == 
 same = json.loads(cm["data"]["coxswain.json"]) == json.load(open(sys.argv[2]))
 print(cm["metadata"]["labels"]["grafana_dashboard"], "same" if same else "different")' \
 	"$E2E_WORK/with-monitoring.json" "$DEPLOY/monitoring/dashboard.json"
+
+# ------------------------------------------------------------------ scale-out
+
+mkdir -p "$E2E_WORK/scaleout"
+rel=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$DEPLOY" "$E2E_WORK/scaleout")
+cat >"$E2E_WORK/scaleout/kustomization.yaml" <<-EOF
+	resources: [$rel]
+	components: [$rel/scale-out]
+EOF
+check "deploy/ with the scale-out component builds" \
+	bash -c "kubectl kustomize '$E2E_WORK/scaleout' >'$E2E_WORK/scaleout.yaml'"
+check "... and passes apply --dry-run=server, without warnings" \
+	dry_run "$E2E_WORK/scaleout.yaml" "$E2E_WORK/scaleout.json"
+check "the watcher's pod, the worker pods, the job Service, the NetworkPolicy and make-keys.sh agree" \
+	python3 "$CHECKS" scaleout "$E2E_WORK/scaleout.json" "$DEPLOY/scale-out/make-keys.sh"
+python3 -c 'import json, sys
+items = json.load(open(sys.argv[1]))["items"]
+print([o for o in items if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "coxswain-config"][0]["data"]["coxswain.yaml"])' \
+	"$E2E_WORK/scaleout.json" >"$E2E_WORK/scaleout-config.yaml"
+check "its coxswain.yaml passes coxswain-watcher --check-config" \
+	"$E2E_BUILD/watcher/coxswain-watcher" --check-config "$E2E_WORK/scaleout-config.yaml"
 
 # ------------------------------------------------------------------ live run
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End to end, the authenticated job channel and workers in other pods (issue
-# 10, part 4). One watcher binds a tcp:// endpoint with CURVE keys; two worker
+# 10, part 4). One watcher binds a tcp:// endpoint with CURVE keys (made by
+# deploy/scale-out/make-keys.sh and --curve-keygen); two worker
 # supervisors, each its own worker set (--worker-set, as each pod of
 # deploy/scale-out's worker Deployment) with its own key pair, connect to it,
 # as they would from other pods.
@@ -35,14 +36,30 @@ admin apply -f "$SAFETY_DATA/ownership-crd.yaml" -f "$SAFETY_DATA/rbac.yaml" >/d
 check "the CRD is established" admin wait --for=condition=Established --timeout=30s crd/claims.$GROUP
 namespace "$NS"
 
-# Keys: the watcher's, one pair per worker set, and a stranger's. The
-# authorized keys are a directory of public keys, as a mounted Secret is.
-for k in watcher pool-a pool-b stranger; do
+# Keys. The watcher's and pool-a's come from deploy/scale-out/make-keys.sh
+# (the documented command), read back from its Secrets as the pods would
+# mount them; pool-b's and a stranger's from --curve-keygen. The authorized
+# keys are a directory of public keys, as the mounted Secret is.
+make_keys() {
+	KUBECONFIG=$COXSWAIN_CLUSTER_DIR/admin.kubeconfig COXSWAIN_WATCHER=$WATCHER \
+		"$E2E_REPO/deploy/scale-out/make-keys.sh" --namespace "$NS" "$@"
+}
+check "make-keys.sh stores the keys as Secrets" make_keys
+check "make-keys.sh does not replace them without --rotate" fails make_keys
+check "make-keys.sh --rotate does" make_keys --rotate
+# from_secret SECRET KEY FILE: one item of a Secret, as its volume shows it.
+from_secret() {
+	admin get secret "$1" -n "$NS" -o "go-template={{index .data \"$2\" | base64decode}}" >"$3" && chmod 600 "$3"
+}
+from_secret coxswain-curve-watcher watcher.key "$KEYS/watcher.key"
+from_secret coxswain-curve-worker watcher.pub "$KEYS/watcher.pub"
+from_secret coxswain-curve-worker worker.key "$KEYS/pool-a.key"
+from_secret coxswain-curve-workers workers "$KEYS/authorized/pool-a"
+for k in pool-b stranger; do
 	check "--curve-keygen writes the $k pair" "$WATCHER" --curve-keygen "$KEYS/$k"
 done
-check "the secret key file is 0600" equals 600 stat -c %a "$KEYS/pool-a.key"
-check "--curve-keygen never overwrites a key" fails "$WATCHER" --curve-keygen "$KEYS/pool-a"
-cp "$KEYS/pool-a.pub" "$KEYS/authorized/pool-a"
+check "the secret key file is 0600" equals 600 stat -c %a "$KEYS/pool-b.key"
+check "--curve-keygen never overwrites a key" fails "$WATCHER" --curve-keygen "$KEYS/pool-b"
 cp "$KEYS/pool-b.pub" "$KEYS/authorized/pool-b"
 
 PORT=$(free_port)

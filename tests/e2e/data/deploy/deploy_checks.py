@@ -9,6 +9,8 @@ Standard library only: objects come as JSON from `kubectl ... -o json`.
   granted OBJECTS              the RBAC rules as "group resource verb scope"
   requests LOG                 coxswain's API requests (-v 6 JSON log), same form
   isolate OBJECTS NS PREFIX    rbac.yaml's roles bound to ServiceAccount NS/coxswain
+  scaleout OBJECTS MAKE_KEYS   deploy/ with the scale-out component: the watcher's
+                               pod, the worker pods, the job Service, the keys agree
 """
 import json
 import re
@@ -199,6 +201,114 @@ def check_pod(objects_path, hook_path):
     role = find(objects, "Role", prefix="coxswain")
     if not role or role["metadata"]["namespace"] != lease_ns:
         problem(f"the Lease namespace {lease_ns} has no coxswain Role (leases)")
+
+
+# ------------------------------------------------------------------ scale-out
+
+def secret_items(make_keys_path):
+    """Secret name -> the item names make-keys.sh stores in it."""
+    items = {}
+    with open(make_keys_path) as f:
+        for line in f:
+            m = re.match(r'^secret\s+(\S+)\s+(.*)$', line.strip())
+            if m:
+                items[m.group(1)] = set(re.findall(r'--from-file=([^=\s]+)=', m.group(2)))
+    return items
+
+
+def check_scaleout(objects_path, make_keys_path):
+    objects = load_objects(objects_path)
+    items = secret_items(make_keys_path)
+    dep, wdep = find(objects, "Deployment", "coxswain"), find(objects, "Deployment", "coxswain-worker")
+    svc, pol = find(objects, "Service", "coxswain-jobs"), find(objects, "NetworkPolicy", "coxswain-jobs")
+    for what, o in (("Deployment coxswain", dep), ("Deployment coxswain-worker", wdep),
+                    ("Service coxswain-jobs", svc), ("NetworkPolicy coxswain-jobs", pol)):
+        if not o:
+            problem(f"no {what}")
+    if problems:
+        return
+    spec, wspec = dep["spec"]["template"]["spec"], wdep["spec"]["template"]["spec"]
+    if [c["name"] for c in spec["containers"]] != ["watcher"]:
+        problem(f"the coxswain pod runs {[c['name'] for c in spec['containers']]}, expected the watcher alone")
+        return
+    watcher, worker = spec["containers"][0], wspec["containers"][0]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    wvolumes = {v["name"]: v for v in wspec.get("volumes", [])}
+
+    cm = find(objects, "ConfigMap", "coxswain-config")
+    config_text = cm["data"]["coxswain.yaml"] if cm else ""
+
+    def field(pattern):
+        m = re.search(pattern, config_text, re.M)
+        if not m:
+            problem(f"the config has no match for {pattern}")
+        return m.group(1) if m else ""
+    bind_port = field(r'^\s*endpoint:\s*"?tcp://[^:"\s]+:(\d+)')
+    watcher_key = field(r'^\s*curve:\s*\n\s*#[^\n]*\n\s*secretKeyFile:\s*(\S+)')
+    authorized = field(r'^\s*authorizedKeys:\s*(\S+)')
+    worker_key = field(r'^\s*worker:\s*\n\s*curve:\s*\n(?:\s*#[^\n]*\n)?\s*secretKeyFile:\s*(\S+)')
+    server_pub = field(r'^\s*serverPublicKeyFile:\s*(\S+)')
+
+    # The watcher's pod exposes the bound port as "jobs"; the Service and
+    # the workers' --endpoint lead there.
+    ports = {p.get("name"): p["containerPort"] for p in watcher.get("ports", [])}
+    if str(ports.get("jobs")) != bind_port:
+        problem(f"the watcher binds port {bind_port}, its container port jobs is {ports.get('jobs')}")
+    if not labels_match(svc["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"]):
+        problem("the Service coxswain-jobs does not select the watcher's pod")
+    sport = [p for p in svc["spec"]["ports"] if p.get("targetPort") == "jobs"]
+    if not sport:
+        problem("the Service coxswain-jobs has no port whose targetPort is jobs")
+        return
+    want = f"tcp://coxswain-jobs.{svc['metadata']['namespace']}.svc:{sport[0]['port']}"
+    if arg_value(worker.get("args", []), "--endpoint") != want:
+        problem(f"the workers' --endpoint is {arg_value(worker.get('args', []), '--endpoint')}, expected {want}")
+
+    # Each pod is its own worker set, named after it.
+    if arg_value(worker.get("args", []), "--worker-set") != "$(POD_NAME)":
+        problem("the workers' --worker-set is not $(POD_NAME)")
+    env = {e["name"]: e for e in worker.get("env", [])}
+    if env.get("POD_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.name":
+        problem("POD_NAME is not the pod's metadata.name")
+    cpath = arg_value(worker.get("args", []), "--config") or ""
+    cm_mount = mount_for(worker, cpath)
+    if not cm_mount or wvolumes.get(cm_mount[0]["name"], {}).get("configMap", {}).get("name") != "coxswain-config":
+        problem(f"the workers' --config {cpath} is not the ConfigMap coxswain-config")
+
+    # Every key path is an item make-keys.sh stores, in a Secret volume that
+    # the pod's group can read (0440 and fsGroup = runAsGroup).
+    def key_on(container, vols, pod, path, secret, item):
+        m = mount_for(container, path)
+        vol = vols.get(m[0]["name"], {}) if m else {}
+        sec = vol.get("secret", {})
+        if sec.get("secretName") != secret:
+            problem(f"{container['name']}: {path} is not on a volume of Secret {secret}")
+            return
+        if m[1] != item or (item and item not in items.get(secret, set())):
+            problem(f"{container['name']}: {path}: make-keys.sh stores no item {m[1]} in {secret}")
+        if sec.get("defaultMode") != 0o440:
+            problem(f"the volume of Secret {secret} has defaultMode {sec.get('defaultMode')}, expected 0440")
+        ctx = pod.get("securityContext", {})
+        if ctx.get("fsGroup") is None or ctx.get("fsGroup") != ctx.get("runAsGroup"):
+            problem(f"{container['name']}'s pod: fsGroup {ctx.get('fsGroup')} is not its runAsGroup")
+    key_on(watcher, volumes, spec, watcher_key, "coxswain-curve-watcher", "watcher.key")
+    key_on(watcher, volumes, spec, authorized, "coxswain-curve-workers", "")
+    key_on(worker, wvolumes, wspec, worker_key, "coxswain-curve-worker", "worker.key")
+    key_on(worker, wvolumes, wspec, server_pub, "coxswain-curve-worker", "watcher.pub")
+    if set(items) != {"coxswain-curve-watcher", "coxswain-curve-worker", "coxswain-curve-workers"}:
+        problem(f"make-keys.sh makes the Secrets {sorted(items)}")
+    if spec.get("securityContext", {}).get("runAsUser") != wspec.get("securityContext", {}).get("runAsUser"):
+        problem("the watcher's and the workers' pods run as different users")
+
+    # The NetworkPolicy: the worker pods, and only they, reach "jobs".
+    if not labels_match(pol["spec"]["podSelector"]["matchLabels"], dep["spec"]["template"]["metadata"]["labels"]):
+        problem("the NetworkPolicy does not select the watcher's pod")
+    jobs_rules = [r for r in pol["spec"].get("ingress", [])
+                  if any(p.get("port") == "jobs" for p in r.get("ports", []))]
+    if len(jobs_rules) != 1 or not all(
+            "podSelector" in f and labels_match(f["podSelector"]["matchLabels"], wdep["spec"]["template"]["metadata"]["labels"])
+            for f in jobs_rules[0].get("from", [{}])):
+        problem("the NetworkPolicy does not limit port jobs to the worker pods")
 
 
 # ------------------------------------------------------------------ monitor
@@ -488,6 +598,8 @@ def main():
         check_requests(*args)
     elif cmd == "isolate":
         isolate(*args)
+    elif cmd == "scaleout":
+        check_scaleout(*args)
     else:
         sys.exit(f"unknown subcommand {cmd}")
     finish()
