@@ -32,6 +32,7 @@ struct execcred {
 	char **env;             /* "NAME=value": the spec's env (names unique), then KUBERNETES_EXEC_INFO */
 	size_t n_env;
 	int timeout_ms;
+	int interrupt_fd;       /* -1, or stops a run when readable (execcred_set_interrupt_fd) */
 
 	/* The cached credential. */
 	bool cached;
@@ -296,6 +297,7 @@ struct execcred *execcred_new(const struct execcred_spec *spec, const char *user
 		return NULL;
 	}
 	ec->timeout_ms = EXECCRED_DEFAULT_TIMEOUT_MS;
+	ec->interrupt_fd = -1;
 	bool ok = (ec->user = strdup(user)) && (ec->command = strdup(spec->command)) &&
 		  (ec->api_version = strdup(spec->api_version)) &&
 		  (ec->argv = calloc(spec->n_args + 2, sizeof(*ec->argv))) && (ec->argv[0] = strdup(spec->command));
@@ -319,6 +321,11 @@ void execcred_set_timeout(struct execcred *ec, int timeout_ms)
 {
 	if (timeout_ms > 0)
 		ec->timeout_ms = timeout_ms;
+}
+
+void execcred_set_interrupt_fd(struct execcred *ec, int fd)
+{
+	ec->interrupt_fd = fd;
 }
 
 /* Wipes and forgets the cached credential. */
@@ -605,6 +612,7 @@ static int run(struct execcred *ec, struct cx_err *err)
 	struct subprocess_spec spec = {
 		.path = program, .argv = ec->argv, .envp = envp,
 		.stdout_max = STDOUT_MAX, .stderr_tail = STDERR_TAIL, .timeout_ms = ec->timeout_ms,
+		.interrupt_fd = ec->interrupt_fd >= 0 ? &ec->interrupt_fd : NULL,
 	};
 	struct subprocess_result r;
 	rc = subprocess_run(&spec, &r, err);
@@ -613,6 +621,8 @@ static int run(struct execcred *ec, struct cx_err *err)
 	char how[128];
 	if (rc)
 		rc = fail_prefix(ec, err);
+	else if (r.interrupted)
+		rc = fail(ec, err, -EINTR, "interrupted (coxswain is stopping); killed it");
 	else if (r.timed_out)
 		rc = fail_tail(ec, err, -ETIMEDOUT, &r, NULL, "timed out after %d ms; killed it", ec->timeout_ms);
 	else if (r.stdout_overflow)

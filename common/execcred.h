@@ -77,6 +77,12 @@ struct execcred *execcred_new(const struct execcred_spec *spec, const char *user
 /* Sets the limit on one plugin run (milliseconds, > 0). */
 void execcred_set_timeout(struct execcred *ec, int timeout_ms);
 
+/* fd (a signalfd, say; -1 = none, the default) stops a plugin run as soon
+ * as it becomes readable: the plugin's group is killed and execcred_get
+ * fails with -EINTR. It is polled, never read: the caller reads it. A
+ * plugin that hangs then never holds up a process asked to stop. */
+void execcred_set_interrupt_fd(struct execcred *ec, int fd);
+
 /* Hands back the current credential: runs the plugin when none is cached or
  * the cached one is within EXECCRED_EXPIRY_MARGIN_S of expiring. force drops
  * the cached one and runs the plugin (after the server answered 401).

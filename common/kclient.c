@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct kclient {
 	char host[256];                /* "host:port" of the server, for the observer */
 	kclient_request_fn observer;
 	void *observer_ud;
+	int interrupt_fd;              /* -1, or: readable = give up (kclient_set_interrupt_fd) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -239,6 +241,7 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 		return NULL;
 	}
 	c->rc = rc;
+	c->interrupt_fd = -1;
 	const char *authority = strstr(rc->server, "://");
 	authority = authority ? authority + 3 : rc->server;
 	snprintf(c->host, sizeof(c->host), "%.*s", (int)strcspn(authority, "/"), authority);
@@ -283,8 +286,10 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 		kclient_free(&c);
 		return NULL;
 	}
+	/* A credential plugin runs at the first request, not here: it may take
+	 * long, and a request can be interrupted (kclient_set_interrupt_fd). */
 	if (configure_tls(c, err) || (rc->tls_server_name && use_tls_server_name(c, err)) ||
-	    refresh_credentials(c, false, err)) {
+	    (!rc->exec && refresh_credentials(c, false, err))) {
 		kclient_free(&c);
 		return NULL;
 	}
@@ -315,12 +320,51 @@ void kclient_free(struct kclient **cp)
 	*cp = NULL;
 }
 
+/* Whether the caller asked every call to give up (its interrupt fd is
+ * readable). */
+static bool stop_requested(const struct kclient *c)
+{
+	struct pollfd p = {.fd = c->interrupt_fd, .events = POLLIN};
+	return c->interrupt_fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* Sleeps ms, or less when a stop is requested meanwhile (-EINTR). */
+static int nap(const struct kclient *c, int64_t ms)
+{
+	if (c->interrupt_fd < 0) {
+		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		return 0;
+	}
+	struct pollfd p = {.fd = c->interrupt_fd, .events = POLLIN};
+	int n;
+	while ((n = poll(&p, 1, (int)(ms > INT32_MAX ? INT32_MAX : ms))) < 0 && errno == EINTR)
+		;
+	return n > 0 ? -EINTR : 0;
+}
+
+/* libcurl's progress callback, about once a second and on every read or
+ * write: non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return stop_requested(ud);
+}
+
+static int interrupted(const char *method, const char *path, struct cx_err *err)
+{
+	return cx_err_set(err, -EINTR, "%s %s: interrupted (coxswain is stopping)", method, path);
+}
+
 static int transport_error(struct kclient *c, const char *method, const char *path, CURLcode cc,
 			   const struct curlbuf *b, struct cx_err *err)
 {
 	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
 	const char *server = c->rc->server;
 	switch (cc) {
+	case CURLE_ABORTED_BY_CALLBACK:
+		return interrupted(method, path, err);
 	case CURLE_OPERATION_TIMEDOUT:
 		return cx_err_set(err, -ETIMEDOUT, "%s %s (%s): timed out: %s", method, path, server, detail);
 	case CURLE_COULDNT_CONNECT:
@@ -474,6 +518,8 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 		*out = NULL;
 	bool renewed = false, renew_now = false; /* credentials are renewed once, after a 401 */
 	for (int attempt = 1;; attempt++) {
+		if (stop_requested(c))
+			return interrupted(req->method, req->path, err);
 		int r = refresh_credentials(c, renew_now, err);
 		renew_now = false;
 		if (r) {
@@ -482,7 +528,9 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 			kclient_observe(c, 0, req->method);
 			return r;
 		}
-		int64_t throttled_ns = ratelimit_wait(&c->limiter);
+		int64_t throttled_ns = ratelimit_reserve(&c->limiter, ratelimit_now_ns());
+		if (throttled_ns > 0 && nap(c, (throttled_ns + 999999) / 1000000))
+			return interrupted(req->method, req->path, err);
 		if (throttled_ns > 1000 * 1000 * 1000LL)
 			log_msgf(LOG_LEVEL_INFO, 1, "waited %.1fs due to client-side throttling: %s %s",
 				 (double)throttled_ns / 1e9, req->method, req->path);
@@ -522,17 +570,16 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 			r = kclient_status_error(req->method, req->path, status, b.data, b.len, err);
 		free(b.data);
 		long delay_ms = 0;
-		if (!retry_decide(&c->retry, attempt, req->idempotent, r ? status : 0, status ? 0 : r,
-				  c->retry_after[0] ? c->retry_after : NULL, &delay_ms))
+		if (r == -EINTR || !retry_decide(&c->retry, attempt, req->idempotent, r ? status : 0, status ? 0 : r,
+						 c->retry_after[0] ? c->retry_after : NULL, &delay_ms))
 			return r;
 		char delay[32], try[16];
 		snprintf(delay, sizeof(delay), "%ld", delay_ms);
 		snprintf(try, sizeof(try), "%d", attempt);
 		log_kv(LOG_LEVEL_INFO, 2, "retrying request", "verb", req->method, "path", req->path, "attempt", try,
 		       "delay_ms", delay, "error", err ? err->msg : "", NULL);
-		struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		if (nap(c, delay_ms))
+			return interrupted(req->method, req->path, err);
 	}
 }
 
@@ -753,12 +800,25 @@ CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err)
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
 	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
+	/* A stream is driven by the caller's poll loop, which decides when to stop. */
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, NULL);
 	return h;
 }
 
 const char *kclient_server(const struct kclient *c)
 {
 	return c->base;
+}
+
+void kclient_set_interrupt_fd(struct kclient *c, int fd)
+{
+	c->interrupt_fd = fd;
+	if (c->rc->exec)
+		execcred_set_interrupt_fd(c->rc->exec, fd);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, fd >= 0 ? on_progress : NULL);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, fd >= 0 ? 0L : 1L);
 }
 
 void kclient_set_request_observer(struct kclient *c, kclient_request_fn fn, void *ud)

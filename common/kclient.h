@@ -115,6 +115,16 @@ int kclient_list(struct kclient *c, const char *path, const struct kclient_list_
  * (rest_client_requests_total). */
 typedef void (*kclient_request_fn)(void *ud, int code, const char *method, const char *host);
 
+/* fd (-1 = none, the default) makes every call of c give up as soon as it
+ * becomes readable: a request in flight is aborted, a wait on the rate
+ * limiter or before a retry is cut short, a credential plugin is killed
+ * (execcred_set_interrupt_fd on the restconfig's plugin), and the call fails
+ * with -EINTR. It is polled, never read. The watcher gives it a signalfd of
+ * its stop signals, so that SIGTERM is never held up by an API server or a
+ * plugin that hangs. Streaming handles (kclient_stream_handle) are not
+ * covered: they are driven by the caller's poll loop. */
+void kclient_set_interrupt_fd(struct kclient *c, int fd);
+
 /* Sets (or with fn NULL, clears) c's request observer. */
 void kclient_set_request_observer(struct kclient *c, kclient_request_fn fn, void *ud);
 

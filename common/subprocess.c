@@ -529,8 +529,12 @@ static int collect(struct run *r, struct cx_err *err)
 			kill_and_reap(r);
 			break;
 		}
-		struct pollfd fds[4];
-		int nfds = 0, at_in = -1, at_out = -1, at_err = -1;
+		struct pollfd fds[5];
+		int nfds = 0, at_in = -1, at_out = -1, at_err = -1, at_stop = -1;
+		if (spec->interrupt_fd) {
+			at_stop = nfds;
+			fds[nfds++] = (struct pollfd){.fd = *spec->interrupt_fd, .events = POLLIN};
+		}
 		if (r->in_fd >= 0) {
 			at_in = nfds;
 			fds[nfds++] = (struct pollfd){.fd = r->in_fd, .events = POLLOUT};
@@ -557,6 +561,11 @@ static int collect(struct run *r, struct cx_err *err)
 		}
 		if (n <= 0)
 			continue;
+		if (at_stop >= 0 && fds[at_stop].revents) {
+			r->res->interrupted = true;
+			kill_and_reap(r);
+			break;
+		}
 		if (at_in >= 0 && fds[at_in].revents)
 			write_some(r);
 		ssize_t got = 0;

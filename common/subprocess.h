@@ -34,6 +34,10 @@ struct subprocess_spec {
 	size_t stdout_max;          /* more than this on stdout kills it (stdout_overflow); 0 = no limit */
 	size_t stderr_tail;         /* keep the last this many bytes of stderr; 0 = keep none */
 	int timeout_ms;             /* kill its group after this long; <= 0 = no limit */
+	/* NULL, or a descriptor (a signalfd, say) whose becoming readable
+	 * stops the run: its group is killed and the result says interrupted.
+	 * It is polled, never read. Borrowed. */
+	const int *interrupt_fd;
 };
 
 struct subprocess_result {
@@ -46,7 +50,8 @@ struct subprocess_result {
 
 	bool timed_out;             /* ran past timeout_ms: we killed its group */
 	bool stdout_overflow;       /* wrote more than stdout_max bytes on stdout */
-	bool killed;                /* we SIGKILLed its group (timed_out, or stdout_overflow while running) */
+	bool interrupted;           /* interrupt_fd became readable: we killed its group */
+	bool killed;                /* we SIGKILLed its group (timed_out, interrupted, or stdout_overflow while running) */
 	size_t stdin_written;       /* < stdin_len when it exited or closed stdin before reading it all */
 
 	/* stdout: owned, NUL-terminated (never NULL after a run), wiped when

@@ -64,6 +64,7 @@ struct watcher {
 	struct metrics_controller *mcs;
 	struct httpd *health, *metrics_httpd;
 	int sigfd;
+	int stopfd;                  /* SIGTERM, SIGINT, SIGHUP only: polled by API calls, never read */
 	pid_t supervisor;
 	bool supervisor_died;        /* it exited while we were not stopping: a failure */
 	bool draining;
@@ -367,6 +368,8 @@ static int setup(struct watcher *w, struct cx_err *err)
 	struct kclient_options ko = {.max_attempts = 1};
 	if (!(w->client = kclient_new(w->rc, &ko, err)) || !(w->mux = kwatch_mux_new(err)))
 		return err ? err->code : -ENOMEM;
+	/* Also reaches the credential plugin, which the Lease's client shares. */
+	kclient_set_interrupt_fd(w->client, w->stopfd);
 	if (!(w->disco = discovery_new(w->client)))
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	if (!(w->queue = workqueue_new("coxswain", NULL, err)))
@@ -480,6 +483,8 @@ static void teardown(struct watcher *w)
 	restconfig_free(&w->rc);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
+	if (w->stopfd >= 0)
+		close(w->stopfd);
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -590,7 +595,7 @@ static int poll_once(struct watcher *w, long timeout_ms)
 
 int watcher_run(const struct watcher_options *o, struct cx_err *err)
 {
-	struct watcher w = {.o = o, .cfg = o->config, .sigfd = -1};
+	struct watcher w = {.o = o, .cfg = o->config, .sigfd = -1, .stopfd = -1};
 	/* Blocked before any thread exists (ZeroMQ's), so they reach the signalfd. */
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -602,6 +607,16 @@ int watcher_run(const struct watcher_options *o, struct cx_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	if ((w.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
 		int r = cx_err_set(err, -errno, "signalfd: %s", strerror(errno));
+		return r;
+	}
+	/* The stop signals alone (not SIGCHLD, which a credential plugin's exit
+	 * raises), for API calls to poll: a call that blocks gives up when one
+	 * is pending. The loop's read of sigfd consumes it, so the calls of the
+	 * drain (the Lease's release) run normally. */
+	sigdelset(&mask, SIGCHLD);
+	if ((w.stopfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		int r = cx_err_set(err, -errno, "signalfd: %s", strerror(errno));
+		close(w.sigfd);
 		return r;
 	}
 	w.watches_seen_ms = monotonic_ms();

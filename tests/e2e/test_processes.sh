@@ -8,7 +8,10 @@
 #   2. SIGHUP drains like SIGTERM: the Lease is released, exit status 0;
 #   3. --drain-timeout reaches the spawned supervisor: with a hook stuck in
 #      a job, the supervisor is gone well before its default 25 s;
-#   4. kill -9 of the watcher: its supervisor and workers die with it.
+#   4. kill -9 of the watcher: its supervisor and workers die with it;
+#   5. SIGTERM while the watcher waits for a credential plugin that hangs:
+#      the plugin is killed and the watcher exits 0 at once, not at the
+#      plugin's 30 s timeout.
 source "$(dirname "$0")/lib.sh"
 
 DATA=$E2E_REPO/tests/e2e/data/worker
@@ -105,7 +108,7 @@ eventually 20 "its two workers are connected" equals 2 metric coxswain_workers
 SECOND=$!
 E2E_PIDS+=("$SECOND")
 eventually 30 "the second supervisor's workers are refused, one log line per slot" equals 2 refusals
-check "the refusal names the slot and both instances" grep -q 'READY refused.*slot=0 instance=[0-9a-f]*.*held_by_instance=' \
+check "the refusal names the slot and both instances" grep -q 'READY refused.*slot=0 .*instance=[0-9a-f]*.*held_by_instance=' \
 	"$E2E_WORK/coxswain.log"
 for i in $(seq 1 20); do
 	widget "w$i" ok "v$i"
@@ -170,6 +173,39 @@ check "two worker processes" equals 2 echo "${#WORKERS[@]}"
 { kill -KILL "$WATCHER_PID" && wait "$WATCHER_PID"; } 2>/dev/null
 eventually 40 "after kill -9 of the watcher its supervisor and workers are gone" none_alive "$SUP" "${WORKERS[@]}"
 
+# ------------------------------------------------------------------ 5. a hanging credential plugin
+
+# The operator's kubeconfig with an exec plugin that never answers (it
+# would be killed at its 30 s timeout). SIGTERM must not wait for it.
+cat >"$E2E_WORK/hang-plugin.sh" <<-EOF
+	#!/bin/sh
+	echo \$\$ >"$E2E_WORK/plugin.pid"
+	exec sleep 100
+EOF
+chmod +x "$E2E_WORK/hang-plugin.sh"
+kubectl --kubeconfig "$COXSWAIN_CLUSTER_DIR/operator.kubeconfig" config view --raw --minify --flatten -o json |
+	python3 -c 'import json, sys
+k = json.load(sys.stdin)
+k["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.argv[1],
+                                  "interactiveMode": "Never"}}
+json.dump(k, sys.stdout)' "$E2E_WORK/hang-plugin.sh" >"$E2E_WORK/hang.kubeconfig"
+(cd "$E2E_REPO" && exec "$E2E_BUILD/watcher/coxswain-watcher" --config "$E2E_WORK/coxswain.yaml" \
+	--kubeconfig "$E2E_WORK/hang.kubeconfig" --drain-timeout 2 -v 2 >>"$E2E_WORK/hang.log" 2>&1) &
+HANG_PID=$!
+E2E_PIDS+=("$HANG_PID")
+eventually 30 "the watcher is waiting for its credential plugin" test -s "$E2E_WORK/plugin.pid"
+PLUGIN=$(cat "$E2E_WORK/plugin.pid")
+t0=$SECONDS
+kill -TERM "$HANG_PID"
+# exited PID: PID (our child) has exited: gone, or a zombie waiting for us.
+exited() { local st; st=$(ps -o stat= -p "$1"); [[ -z $st || $st == Z* ]] || { echo "running ($st)"; return 1; }; }
+eventually 20 "SIGTERM: the watcher exits while the plugin hangs" exited "$HANG_PID"
+echo "# figure: SIGTERM -> watcher gone with a hanging plugin: $((SECONDS - t0)) s (the plugin's timeout is 30 s)"
+wait "$HANG_PID"
+check "it exits 0" equals 0 echo $?
+check "the plugin was killed" none_alive "$PLUGIN"
+check "the log says the plugin was interrupted" grep -q "interrupted (coxswain is stopping)" "$E2E_WORK/hang.log"
+
 check "no sanitizer reports" fails grep -H "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" \
-	"$E2E_WORK/coxswain.log" "$E2E_WORK/second.log"
+	"$E2E_WORK/coxswain.log" "$E2E_WORK/second.log" "$E2E_WORK/hang.log"
 done_testing

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
@@ -188,6 +189,47 @@ Test(kclient_live, unresponsive_server_fails_within_the_timeout)
 	cr_assert(strstr(err.msg, rc->server), "%s", err.msg);
 	cr_assert(strstr(err.msg, "timed out"), "%s", err.msg);
 	close(fd);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+/* Writes to a pipe after a while, as a stop signal reaches the watcher
+ * while a call hangs. */
+static void *stop_later(void *arg)
+{
+	usleep(300 * 1000);
+	if (write(*(int *)arg, "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+/* A server that never answers, and a timeout of 60 s with retries: without
+ * the interrupt the call would end in -ETIMEDOUT. With it, the call gives up
+ * with -EINTR once the interrupt fd is readable, and the next call does not
+ * even start. */
+Test(kclient_live, an_interrupt_fd_cuts_a_hanging_call_short)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	int port;
+	int fd = silent_listener(&port);
+	free(rc->server);
+	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
+	struct kclient_options opts = {.connect_timeout_ms = 60000, .timeout_ms = 60000, .max_attempts = 5};
+	struct kclient *c = client_for(rc, &opts);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	kclient_set_interrupt_fd(c, p[0]);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, stop_later, &p[1]), 0);
+	struct json_object *body = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_get(c, "/version", &body, &err), -EINTR, "%s", err.msg);
+	cr_assert(strstr(err.msg, "GET /version: interrupted"), "%s", err.msg);
+	pthread_join(t, NULL);
+	cr_assert_eq(kclient_get(c, "/version", &body, &err), -EINTR, "%s", err.msg);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
 	kclient_free(&c);
 	restconfig_free(&rc);
 }

@@ -769,6 +769,33 @@ Test(execcred, timeout_kills_the_process_group)
 	cr_assert(dead, "the plugin's child %ld was killed with it", (long)sleeper);
 }
 
+/* A process asked to stop (its interrupt fd readable) is never held up by
+ * a plugin that hangs: without the interrupt this plugin would run into
+ * its 30 s timeout and fail with -ETIMEDOUT. */
+Test(execcred, an_interrupt_fd_stops_a_hanging_plugin)
+{
+	struct execcred_spec s = plugin_spec("sleep.sh");
+	const char *pidfile = scratch_path("pid");
+	spec_env(&s, "EXECCRED_PID_FILE", pidfile);
+	struct execcred *ec = new_ok(&s, NULL);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	execcred_set_interrupt_fd(ec, p[0]);
+	struct cx_err err = {0};
+	cr_assert_eq(execcred_get(ec, false, NULL, NULL, NULL, &err), -EINTR, "%s", err.msg);
+	cr_assert(strstr(err.msg, "interrupted (coxswain is stopping); killed it"), "%s", err.msg);
+	/* Without a stop pending it runs as before (and times out here). */
+	char c;
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	execcred_set_timeout(ec, 300);
+	cr_assert_eq(execcred_get(ec, false, NULL, NULL, NULL, &err), -ETIMEDOUT, "%s", err.msg);
+	execcred_free(&ec);
+	close(p[0]);
+	close(p[1]);
+	execcred_spec_clear(&s);
+}
+
 Test(execcred, stdout_too_large)
 {
 	struct execcred_spec s = plugin_spec("big.sh");

@@ -606,3 +606,45 @@ Test(subprocess, find_program)
 	cr_assert_str_eq(err.msg, "cannot run /tmp: it is a directory");
 	cr_assert_eq(subprocess_find_program("", &p, &err), -ENOENT);
 }
+
+/* A readable interrupt fd (a pending stop signal in the watcher) ends the
+ * run at once: its group is killed. Without it the program would run its
+ * 60 s and exit 0, and interrupted would be false. */
+Test(subprocess, an_interrupt_fd_kills_it)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	char *argv[] = {"/bin/sh", "-c", "echo started >&2; sleep 60; exit 0", NULL};
+	struct subprocess_spec spec = {.argv = argv, .stderr_tail = 64, .interrupt_fd = &p[0]};
+	struct subprocess_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
+	cr_assert(r.interrupted);
+	cr_assert(r.killed);
+	cr_assert_not(r.timed_out);
+	cr_assert(r.signaled);
+	cr_assert_eq(r.term_signal, SIGKILL);
+	char c;
+	cr_assert_eq(read(p[0], &c, 1), 1, "the interrupt fd is polled, never read");
+	subprocess_result_clear(&r);
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(subprocess, a_quiet_interrupt_fd_changes_nothing)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	char *argv[] = {"/bin/sh", "-c", "printf ok", NULL};
+	struct subprocess_spec spec = {.argv = argv, .interrupt_fd = &p[0]};
+	struct subprocess_result r;
+	cr_assert_eq(subprocess_run(&spec, &r, NULL), 0);
+	cr_assert_not(r.interrupted);
+	cr_assert(r.exited);
+	cr_assert_eq(r.exit_code, 0);
+	cr_assert_str_eq(r.out, "ok");
+	subprocess_result_clear(&r);
+	close(p[0]);
+	close(p[1]);
+}
