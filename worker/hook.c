@@ -3,6 +3,7 @@
 #include "hook.h"
 #include "childkey.h"
 #include "jsondoc.h"
+#include "jsondup.h"
 #include "curlbuf.h"
 #include "err.h"
 #include "log.h"
@@ -413,6 +414,23 @@ static int check_unknown_fields(const char *label, struct json_object *root, str
 	return 0;
 }
 
+/* Strict mode: a key repeated within one object of the answer (json-c
+ * keeps the last one silently), at the top level or anywhere in status.
+ * The children are objects of their own, read as metacontroller reads them
+ * (it decodes them without the strict checks). */
+static int check_repeated_keys(const char *label, const char *body, size_t len, struct cx_err *err)
+{
+	static const char *const skip[] = {"children", NULL};
+	char path[256], key[128], buf[128];
+	int rc = jsondup_find(body, len, skip, path, sizeof(path), key, sizeof(key));
+	if (rc == -ENOMEM)
+		return fail(err, -ENOMEM, label, "out of memory");
+	if (rc != 1)
+		return 0; /* invalid JSON was refused before */
+	return fail(err, -EPROTO, label, "%s%s%s: repeated key (responseUnMarshallMode strict)", path, *path ? "." : "",
+		    clip(key, buf, 100));
+}
+
 /* Whether answers of def are read strictly: responseUnMarshallMode strict,
  * or a v2 hook (metacontroller refuses unknown fields of a v2 answer
  * whatever the mode). */
@@ -438,7 +456,7 @@ static int parse_response(const char *label, bool strict, bool finalizing, const
 		rc = fail(err, -EPROTO, label, "the answer is %s, expected a JSON object", type_name(root));
 		goto out;
 	}
-	if (strict && (rc = check_unknown_fields(label, root, err)))
+	if (strict && ((rc = check_unknown_fields(label, root, err)) || (rc = check_repeated_keys(label, body, len, err))))
 		goto out;
 	/* No children key at all (a decorator-shaped answer, a hook that forgot
 	 * it) is not "no children": pruning on it would delete everything. An

@@ -582,6 +582,21 @@ Test(hook_response, loose_and_strict)
 	v2.version = HOOK_V2;
 	parse_fail_as(&v2, false, body, strlen(body), "default", PREFIX, "resyncAfterSecond: unknown field");
 
+	/* Strict also refuses a key given twice, at the top level or in status
+	 * (loose keeps the last, as json-c and Go do); a child's own keys are
+	 * the child's business. */
+	const char *twice = "{\"children\": [], \"status\": {\"a\": {\"b\": 1, \"b\": 2}}}";
+	r = parse_ok(twice);
+	cr_assert_eq(json_object_get_int(at(at(r.status, "a"), "b")), 2, "loose: the last one");
+	hook_result_clear(&r);
+	parse_fail_as(&strict, false, twice, strlen(twice), "default", PREFIX,
+		      "status.a.b: repeated key (responseUnMarshallMode strict)");
+	const char *top = "{\"children\": [], \"children\": []}";
+	parse_fail_as(&v2, false, top, strlen(top), "default", PREFIX, "children: repeated key");
+	r = parse_ok_as(&strict, false, "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+			"\"metadata\": {\"name\": \"a\"}, \"data\": {\"k\": \"1\", \"k\": \"2\"}}]}", "default");
+	hook_result_clear(&r);
+
 	/* Every known field is fine in strict mode, finalized too. */
 	r = parse_ok_as(&strict, false, "{\"status\": {\"x\": {\"anything\": 1}}, \"children\": [" CM("a") "], "
 			"\"resyncAfterSeconds\": 1, \"finalized\": false}", "default");
