@@ -41,105 +41,83 @@ static int hex4(const char *p, const char *end)
 	return v < 0 ? -1 : v;
 }
 
-/* A growing byte buffer, always NUL-terminated once it has room. */
-struct buf {
-	char *b;
-	size_t n, cap;
-};
-
-static int put(struct buf *o, const char *bytes, size_t k)
+/* Code point cp as UTF-8 at o; returns the bytes written (1 to 4). */
+static size_t put_utf8(char *o, uint32_t cp)
 {
-	if (o->n + k + 1 > o->cap) {
-		size_t ncap = o->cap ? o->cap : 64;
-		while (ncap < o->n + k + 1)
-			ncap *= 2;
-		char *b = realloc(o->b, ncap);
-		if (!b)
-			return -ENOMEM;
-		o->b = b;
-		o->cap = ncap;
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
 	}
-	memcpy(o->b + o->n, bytes, k);
-	o->n += k;
-	o->b[o->n] = '\0';
-	return 0;
-}
-
-/* Code point cp as UTF-8. */
-static int put_utf8(struct buf *o, uint32_t cp)
-{
-	char u[4];
-	if (cp < 0x80)
-		return put(o, (char[]){(char)cp}, 1);
 	if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		return put(o, u, 2);
+		o[0] = (char)(0xc0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
 	}
 	if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		return put(o, u, 3);
+		o[0] = (char)(0xe0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
 	}
-	u[0] = (char)(0xf0 | cp >> 18);
-	u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	u[3] = (char)(0x80 | (cp & 0x3f));
-	return put(o, u, 4);
+	o[0] = (char)(0xf0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
 /* A string at s->p (its opening quote), unescaped into *out (owned, NUL-
- * terminated; *n bytes: it may hold NULs). */
+ * terminated; *n bytes: it may hold NULs). Unescaping never makes a string
+ * longer (\uXXXX is 6 bytes for at most 3, a surrogate pair 12 for 4), so
+ * the escaped length is room enough. */
 static int string(struct scan *s, char **out, size_t *n)
 {
 	static const char escapes[] = "\"\\/bfnrt", meanings[] = "\"\\/\b\f\n\r\t";
-	struct buf o = {0};
 	*out = NULL;
 	*n = 0;
 	if (s->p >= s->end || *s->p != '"')
 		return -EBADMSG;
-	s->p++;
-	int rc = put(&o, "", 0);
-	while (!rc && s->p < s->end && *s->p != '"') {
-		const char *run = s->p;
-		while (s->p < s->end && *s->p != '"' && *s->p != '\\')
-			s->p++;
-		/* Raw bytes (UTF-8 included) are kept as they are. */
-		if ((rc = put(&o, run, (size_t)(s->p - run))) || s->p >= s->end || *s->p == '"')
-			break;
-		s->p++; /* the backslash */
-		char e = s->p < s->end ? *s->p++ : '\0';
-		const char *simple = e ? strchr(escapes, e) : NULL;
-		if (simple) {
-			rc = put(&o, &meanings[simple - escapes], 1);
+	const char *q = ++s->p;
+	while (q < s->end && *q != '"')
+		q += *q == '\\' ? 2 : 1;
+	if (q >= s->end)
+		return -EBADMSG;
+	char *o = malloc((size_t)(q - s->p) + 1);
+	if (!o)
+		return -ENOMEM;
+	size_t w = 0;
+	while (s->p < q) {
+		if (*s->p != '\\') {
+			o[w++] = *s->p++; /* raw bytes, UTF-8 included, are kept as they are */
 			continue;
 		}
-		int hi = e == 'u' ? hex4(s->p, s->end) : -1;
+		char e = s->p[1];
+		s->p += 2;
+		const char *simple = e ? strchr(escapes, e) : NULL;
+		if (simple) {
+			o[w++] = meanings[simple - escapes];
+			continue;
+		}
+		int hi = e == 'u' ? hex4(s->p, q) : -1;
 		if (hi < 0) {
-			rc = -EBADMSG;
-			break;
+			free(o);
+			return -EBADMSG;
 		}
 		s->p += 4;
 		uint32_t cp = (uint32_t)hi;
-		if (hi >= 0xd800 && hi < 0xdc00 && s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u') {
-			int lo = hex4(s->p + 2, s->end);
+		if (hi >= 0xd800 && hi < 0xdc00 && q - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u') {
+			int lo = hex4(s->p + 2, q);
 			if (lo >= 0xdc00 && lo < 0xe000) {
 				cp = 0x10000 + ((uint32_t)(hi - 0xd800) << 10) + (uint32_t)(lo - 0xdc00);
 				s->p += 6;
 			}
 		}
-		rc = put_utf8(&o, cp);
+		w += put_utf8(o + w, cp);
 	}
-	if (!rc && (s->p >= s->end || *s->p != '"'))
-		rc = -EBADMSG;
-	if (rc) {
-		free(o.b);
-		return rc;
-	}
-	s->p++;
-	*out = o.b;
-	*n = o.n;
+	o[w] = '\0';
+	s->p = q + 1;
+	*out = o;
+	*n = w;
 	return 0;
 }
 

@@ -39,11 +39,6 @@ fleet_cleanup() {
 }
 trap fleet_cleanup EXIT
 
-# parent KIND NS NAME SPEC_JSON
-parent() {
-	printf '{"apiVersion":"%s/v1","kind":"%s","metadata":{"name":"%s","namespace":"%s"},"spec":%s}' \
-		"$GROUP" "$1" "$3" "$2" "$4" | admin apply -f - >/dev/null
-}
 status_of() { admin get "$1" "$3" -n "$2" -o json | jq -cS ".status$4"; }
 replicas() { admin get deployment web -n "$FIN_NS" -o jsonpath='{.spec.replicas}'; }
 
