@@ -148,11 +148,12 @@ static bool add(struct json_object *obj, const char *key, struct json_object *v)
 	return true;
 }
 
-/* observed's map of one kind re-keyed for a v2 hook: "namespace/name" for
- * a namespaced object (its own namespace, else the parent's: the watcher's
- * cache keys a namespaced parent's children by name alone), "name" for a
- * cluster-scoped one. The objects are shared. NULL when out of memory or a
- * key does not fit (err says which). */
+/* observed's map of one kind re-keyed for a v2 hook, by the object alone
+ * (metacontroller's qualifiedName): "namespace/name" when it has a
+ * metadata.namespace, "name" when not (a cluster-scoped object). An entry
+ * without metadata keeps its v1 key, qualified by the parent's namespace.
+ * The objects are shared. NULL when out of memory or a key does not fit
+ * (err says which). */
 static struct json_object *uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key,
 				       struct cx_err *err)
 {
@@ -165,8 +166,8 @@ static struct json_object *uniform_map(struct json_object *have, const char *par
 		struct json_object *meta = NULL, *v = NULL;
 		const char *ns = parent_ns, *name = relname;
 		if (json_object_object_get_ex(obj, "metadata", &meta)) {
-			if (json_object_object_get_ex(meta, "namespace", &v) && json_object_is_type(v, json_type_string))
-				ns = json_object_get_string(v);
+			ns = json_object_object_get_ex(meta, "namespace", &v) && json_object_is_type(v, json_type_string) ?
+			     json_object_get_string(v) : NULL;
 			if (json_object_object_get_ex(meta, "name", &v) && json_object_is_type(v, json_type_string))
 				name = json_object_get_string(v);
 		}

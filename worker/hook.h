@@ -112,8 +112,9 @@ const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t
  * the request lives). observed maps "Kind.apiVersion" keys to {relative
  * name: object} maps, keyed as a v1 request is (the watcher's cache; NULL =
  * no children at all); for a v1 hook its maps are shared, for a v2 hook
- * they are re-keyed by "namespace/name" (the object's own namespace, else
- * the parent's) into new maps sharing the objects. Kinds missing from it
+ * they are re-keyed by the object's metadata ("namespace/name", or "name"
+ * for a cluster-scoped object) into new maps sharing the objects. Kinds
+ * missing from it
  * get an empty map; keys of kinds not in kinds[] are left out. related is
  * {} (no customize hook yet). Returns an owned object, or NULL with err
  * filled (-ENOMEM, or -EINVAL when an entry of observed is not an

@@ -207,15 +207,16 @@ static void assert_keys(struct json_object *children, const char *kind_key, cons
 Test(hook_request, v1_and_v2_keys_under_a_namespaced_parent)
 {
 	const char *parent = "{\"metadata\": {\"name\": \"web\", \"namespace\": \"team-a\"}}";
-	/* The watcher's cache: by name; one child without metadata.namespace
-	 * (it lives in the parent's). */
+	/* The watcher's cache: by name. An entry without metadata keeps the
+	 * parent's namespace; one whose metadata has no namespace is
+	 * cluster-scoped, keyed by its name (metacontroller's qualifiedName). */
 	const char *observed = "{\"ConfigMap.v1\": {\"settings\": " CM_OBS("team-a", "settings") ", "
-			       "\"bare\": {\"metadata\": {\"name\": \"bare\"}}}}";
+			       "\"bare\": {}, \"cluster\": {\"metadata\": {\"name\": \"cluster\"}}}}";
 	struct json_object *v1 = request_children(parent, observed, KINDS, N_KINDS, HOOK_V1);
-	assert_keys(v1, "ConfigMap.v1", "settings bare");
+	assert_keys(v1, "ConfigMap.v1", "settings bare cluster");
 	assert_keys(v1, "Deployment.apps/v1", "");
 	struct json_object *v2 = request_children(parent, observed, KINDS, N_KINDS, HOOK_V2);
-	assert_keys(v2, "ConfigMap.v1", "team-a/settings team-a/bare");
+	assert_keys(v2, "ConfigMap.v1", "team-a/settings team-a/bare cluster");
 	assert_keys(v2, "Deployment.apps/v1", "");
 	cr_assert_str_eq(json_object_get_string(at(at(at(at(v2, "ConfigMap.v1"), "team-a/settings"), "metadata"),
 						   "name")), "settings", "the object itself, unchanged");
