@@ -9,7 +9,15 @@
  * relative name (its hook version v1): the child's name, or
  * "namespace/name" when the parent is cluster-scoped and the child is
  * namespaced (such a parent's children may live in many namespaces, and two
- * of them may share a name). */
+ * of them may share a name).
+ *
+ * A hook with version: v2 gets metacontroller's UniformObjectMap instead:
+ * the same outer key, and an inner key that depends on the object alone,
+ * never on its parent: "namespace/name" for a namespaced object, "name" for
+ * a cluster-scoped one.
+ *
+ *   {"ConfigMap.v1": {"team-a/settings": {...}},          any parent
+ *    "Namespace.v1": {"team-a": {...}}} */
 #ifndef COXSWAIN_CHILDKEY_H
 #define COXSWAIN_CHILDKEY_H
 
@@ -27,5 +35,9 @@ bool childkey_kind(const char *kind, const char *api_version, char *buf, size_t 
  * cluster-scoped child) under a parent in parent_ns (NULL or "" for a
  * cluster-scoped parent), into buf. Returns false when it does not fit. */
 bool childkey_name(const char *parent_ns, const char *child_ns, const char *name, char *buf, size_t len);
+
+/* The v2 (uniform) key of an object called name in ns (NULL or "" for a
+ * cluster-scoped object), into buf. Returns false when it does not fit. */
+bool childkey_uniform_name(const char *ns, const char *name, char *buf, size_t len);
 
 #endif

@@ -182,6 +182,7 @@ enum field_kind {
 	F_INT,          /* int in f->min..f->max */
 	F_BOOL,
 	F_STRATEGY,     /* enum update_strategy */
+	F_ENUM,         /* an enum whose values are the indexes of f->names */
 	F_COMMAND,      /* the command of the struct config_hook being filled */
 	F_MAP,          /* a nested mapping whose keys (f->sub) fill the same struct */
 	F_HOOK,         /* a struct config_hook: exactly one of exec / webhook */
@@ -203,6 +204,7 @@ struct field {
 	long long min, max;             /* F_INT */
 	const struct field *sub;        /* F_MAP, F_HOOK */
 	const struct list_spec *list;   /* F_LIST */
+	const char *const *names;       /* F_ENUM: the value names, NULL-terminated */
 };
 
 /* A list of mappings, each filling one entry of an array whose pointer is at
@@ -220,7 +222,8 @@ struct list_spec {
 		      const char *list_where);
 };
 
-#define EXPECT_HOOK "{exec: {command: [...], timeoutSeconds: N}} or {webhook: {url: ..., timeoutSeconds: N}}"
+#define EXPECT_HOOK "{exec: {command: [...], timeoutSeconds: N}} or {webhook: {url: ..., timeoutSeconds: N}}, " \
+		    "with optional version: v1|v2 and responseUnMarshallMode: loose|strict"
 #define EXPECT_TIMEOUT "an integer from 1 to 3600 (seconds)"
 #define EXPECT_LABEL "a DNS label (at most 63 lowercase letters, digits and '-', starting and ending " \
 		     "with a letter or digit)"
@@ -274,9 +277,19 @@ static const struct field webhook_fields[] = {
 	{.key = NULL},
 };
 
+/* In enum config_hook_version's and enum config_unmarshal's order. */
+static const char *const hook_version_names[] = {"v1", "v2", NULL};
+static const char *const unmarshal_names[] = {"loose", "strict", NULL};
+
 static const struct field hook_fields[] = {
 	{.key = "exec", .kind = F_MAP, .expect = "{command: [...], timeoutSeconds: N}", .sub = exec_fields},
 	{.key = "webhook", .kind = F_MAP, .expect = "{url: ..., timeoutSeconds: N}", .sub = webhook_fields},
+	{.key = "version", .kind = F_ENUM, .offset = offsetof(struct config_hook, version),
+	 .expect = "v1 or v2 (how the request keys children: metacontroller's hook versions)",
+	 .names = hook_version_names},
+	{.key = "responseUnMarshallMode", .kind = F_ENUM, .offset = offsetof(struct config_hook, unmarshal),
+	 .expect = "loose or strict (whether an answer's unknown fields are ignored or refused)",
+	 .names = unmarshal_names},
 	{.key = NULL},
 };
 
@@ -512,13 +525,26 @@ static int parse_command(const struct yamlnode_src *y, const struct field *f, co
 	return 0;
 }
 
-/* A hook is a mapping with exactly one of exec and webhook. */
+/* A hook is a mapping with exactly one of exec and webhook. A v2 hook's
+ * answers are read strictly (metacontroller refuses unknown fields of a v2
+ * answer whatever its mode), so v2 with an explicit loose is a
+ * contradiction, refused rather than half-obeyed. */
 static int parse_hook(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v,
 		      const char *where, struct config_hook *hook)
 {
+	hook->unmarshal = CONFIG_UNMARSHAL_UNSET;
 	int rc = parse_mapping(y, v, where, f->sub, f->expect, hook);
 	if (rc)
 		return rc;
+	if (hook->version == CONFIG_HOOK_V2 && hook->unmarshal == CONFIG_UNMARSHAL_LOOSE) {
+		char path[PATH_LEN + 64]; /* where fills at most PATH_LEN */
+		join(path, sizeof(path), where, "responseUnMarshallMode");
+		return yamlnode_fail(y, v, path, "loose does not go with version: v2 (a v2 hook's answers are always "
+				     "read strictly, as metacontroller reads them); expected strict or no "
+				     "responseUnMarshallMode");
+	}
+	if (hook->unmarshal == CONFIG_UNMARSHAL_UNSET)
+		hook->unmarshal = hook->version == CONFIG_HOOK_V2 ? CONFIG_UNMARSHAL_STRICT : CONFIG_UNMARSHAL_LOOSE;
 	if (hook->command && hook->url)
 		return yamlnode_fail(y, v, where, "both exec and webhook are set; expected exactly one of them");
 	if (!hook->command && !hook->url)
@@ -593,6 +619,14 @@ static int parse_scalar(const struct yamlnode_src *y, const struct field *f, con
 		for (size_t i = 0; i < sizeof(strategy_names) / sizeof(*strategy_names); i++) {
 			if (!strcmp(s, strategy_names[i])) {
 				*(enum update_strategy *)slot = (enum update_strategy)i;
+				return 0;
+			}
+		}
+		return fail_value(y, v, where, f->expect, false);
+	case F_ENUM:
+		for (int i = 0; f->names[i]; i++) {
+			if (!strcmp(s, f->names[i])) {
+				*(int *)slot = i;
 				return 0;
 			}
 		}
@@ -879,7 +913,10 @@ static struct json_object *hook_json(const struct config_hook *h)
 		return NULL;
 	}
 	struct json_object *hook = json_object_new_object();
-	if (!put(hook, h->command ? "exec" : "webhook", inner)) {
+	if (!put(hook, h->command ? "exec" : "webhook", inner) ||
+	    !put(hook, "version", json_object_new_string(hook_version_names[h->version == CONFIG_HOOK_V2])) ||
+	    !put(hook, "responseUnMarshallMode",
+		 json_object_new_string(unmarshal_names[h->unmarshal == CONFIG_UNMARSHAL_STRICT]))) {
 		json_object_put(hook);
 		return NULL;
 	}

@@ -71,6 +71,20 @@ enum update_strategy {
 	UPDATE_ONDELETE,    /* "OnDelete": leave it until someone deletes it */
 };
 
+/* hooks.X.version: how the request keys children and related (metacontroller's
+ * hook versions; worker/hook.h). */
+enum config_hook_version {
+	CONFIG_HOOK_V1,             /* "v1", the default */
+	CONFIG_HOOK_V2,             /* "v2": UniformObjectMap keys */
+};
+
+/* hooks.X.responseUnMarshallMode. */
+enum config_unmarshal {
+	CONFIG_UNMARSHAL_UNSET = -1,    /* only while parsing */
+	CONFIG_UNMARSHAL_LOOSE,         /* "loose", the default: unknown answer fields are ignored */
+	CONFIG_UNMARSHAL_STRICT,        /* "strict": refused (always so for a v2 hook) */
+};
+
 /* A hook: exec (command != NULL) or webhook (url != NULL), never both. */
 struct config_hook {
 	bool set;                   /* false: not configured (only finalize may be) */
@@ -79,6 +93,8 @@ struct config_hook {
 	size_t n_command;
 	char *url;                  /* webhook: http:// or https://; else NULL */
 	int timeout_seconds;        /* 1..3600, default 10 */
+	enum config_hook_version version;
+	enum config_unmarshal unmarshal; /* LOOSE or STRICT once loaded; STRICT when version is v2 */
 };
 
 struct config_child {
@@ -149,8 +165,10 @@ const char *config_update_strategy_name(enum update_strategy s);
  *
  *   {"name": "websites", "parent": {"apiVersion": "example.com/v1", "kind": "Website"},
  *    "children": [{"apiVersion": "v1", "kind": "ConfigMap", "updateStrategy": "InPlace"}],
- *    "hooks": {"sync": {"exec": {"command": ["/hooks/sync"], "timeoutSeconds": 10}},
- *              "finalize": {"webhook": {"url": "http://...", "timeoutSeconds": 10}}},
+ *    "hooks": {"sync": {"exec": {"command": ["/hooks/sync"], "timeoutSeconds": 10},
+ *                       "version": "v1", "responseUnMarshallMode": "loose"},
+ *              "finalize": {"webhook": {"url": "http://...", "timeoutSeconds": 10},
+ *                           "version": "v2", "responseUnMarshallMode": "strict"}},
  *    "resyncPeriodSeconds": 300, "namespace": "", "adoptOrphans": false}
  *
  * ("children" is always there, possibly empty; "finalize" only when set.)

@@ -3,6 +3,7 @@
 #include "hook.h"
 #include "childkey.h"
 #include "jsondoc.h"
+#include "jsondup.h"
 #include "curlbuf.h"
 #include "err.h"
 #include "log.h"
@@ -147,25 +148,68 @@ static bool add(struct json_object *obj, const char *key, struct json_object *v)
 	return true;
 }
 
+/* observed's map of one kind re-keyed for a v2 hook, by the object alone
+ * (metacontroller's qualifiedName): "namespace/name" when it has a
+ * metadata.namespace, "name" when not (a cluster-scoped object). An entry
+ * without metadata keeps its v1 key, qualified by the parent's namespace.
+ * The objects are shared. NULL when out of memory or a key does not fit
+ * (err says which). */
+static struct json_object *uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key,
+				       struct cx_err *err)
+{
+	struct json_object *map = json_object_new_object();
+	if (!map) {
+		cx_err_set(err, -ENOMEM, "hook request: out of memory");
+		return NULL;
+	}
+	json_object_object_foreach(have, relname, obj) {
+		struct json_object *meta = NULL, *v = NULL;
+		const char *ns = parent_ns, *name = relname;
+		if (json_object_object_get_ex(obj, "metadata", &meta)) {
+			ns = json_object_object_get_ex(meta, "namespace", &v) && json_object_is_type(v, json_type_string) ?
+			     json_object_get_string(v) : NULL;
+			if (json_object_object_get_ex(meta, "name", &v) && json_object_is_type(v, json_type_string))
+				name = json_object_get_string(v);
+		}
+		char key[CHILDKEY_MAX];
+		if (!childkey_uniform_name(ns, name, key, sizeof(key))) {
+			cx_err_set(err, -EINVAL, "hook request: children[\"%s\"]: namespace/name of \"%.100s\" is too "
+				   "long", kind_key, relname);
+			json_object_put(map);
+			return NULL;
+		}
+		if (!add(map, key, json_object_get(obj))) {
+			cx_err_set(err, -ENOMEM, "hook request: out of memory");
+			json_object_put(map);
+			return NULL;
+		}
+	}
+	return map;
+}
+
 struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
 				     const struct hook_child_kind *kinds, size_t n_kinds,
-				     struct json_object *observed, bool finalizing, struct cx_err *err)
+				     struct json_object *observed, bool finalizing, enum hook_version version,
+				     struct cx_err *err)
 {
 	struct json_object *req = json_object_new_object(), *children = json_object_new_object();
+	struct json_object *meta = NULL, *pns = NULL;
+	const char *parent_ns = parent && json_object_object_get_ex(parent, "metadata", &meta) &&
+				json_object_object_get_ex(meta, "namespace", &pns) ? json_object_get_string(pns) : NULL;
 	bool ok = req && children;
 	for (size_t i = 0; ok && i < n_kinds; i++) {
 		char key[512];
 		hook_child_key(&kinds[i], key, sizeof(key));
-		struct json_object *have = NULL;
+		struct json_object *have = NULL, *map = NULL;
 		if (observed && json_object_object_get_ex(observed, key, &have) && have) {
 			if (!json_object_is_type(have, json_type_object)) {
 				cx_err_set(err, -EINVAL, "hook request: observed children[\"%s\"] is %s, expected an "
 					   "object of children by name", key, type_name(have));
-				json_object_put(children);
-				json_object_put(req);
-				return NULL;
+				goto fail;
 			}
-			ok = add(children, key, json_object_get(have));
+			if (version == HOOK_V2 && !(map = uniform_map(have, parent_ns, key, err)))
+				goto fail;
+			ok = add(children, key, map ? map : json_object_get(have));
 		} else {
 			ok = add(children, key, json_object_new_object());
 		}
@@ -176,14 +220,19 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 		ok = add(req, "children", children);
 		children = NULL;
 	}
+	/* metacontroller sends related always, keyed like children; without a
+	 * customize hook it selects nothing. */
+	ok = ok && add(req, "related", json_object_new_object());
 	ok = ok && add(req, "finalizing", json_object_new_boolean(finalizing));
 	if (!ok) {
-		json_object_put(children);
-		json_object_put(req);
 		cx_err_set(err, -ENOMEM, "hook request: out of memory");
-		return NULL;
+		goto fail;
 	}
 	return req;
+fail:
+	json_object_put(children);
+	json_object_put(req);
+	return NULL;
 }
 
 /* ---- checking the answer ---- */
@@ -344,11 +393,59 @@ static int parse_json(const char *label, const char *body, size_t len, struct js
 	return 0;
 }
 
-static int parse_response(const char *label, bool finalizing, const char *body, size_t len,
+/* The top-level fields of an answer (metacontroller's CompositeHookResponse). */
+static const char *const ANSWER_FIELDS[] = {"status", "children", "resyncAfterSeconds", "finalized", NULL};
+
+/* Strict mode: the first top-level field that is not one of ANSWER_FIELDS.
+ * Names match exactly, as in metacontroller's decoder ("Children" is not
+ * "children"). */
+static int check_unknown_fields(const char *label, struct json_object *root, struct cx_err *err)
+{
+	json_object_object_foreach(root, key, v) {
+		(void)v;
+		size_t i = 0;
+		while (ANSWER_FIELDS[i] && strcmp(ANSWER_FIELDS[i], key))
+			i++;
+		if (!ANSWER_FIELDS[i]) {
+			char buf[128];
+			return fail(err, -EPROTO, label, "%s: unknown field (responseUnMarshallMode strict; expected "
+				    "status, children, resyncAfterSeconds, finalized)", clip(key, buf, 100));
+		}
+	}
+	return 0;
+}
+
+/* Strict mode: a key repeated within one object of the answer (json-c
+ * keeps the last one silently), at the top level or anywhere in status.
+ * The children are objects of their own, read as metacontroller reads them
+ * (it decodes them without the strict checks). */
+static int check_repeated_keys(const char *label, const char *body, size_t len, struct cx_err *err)
+{
+	static const char *const skip[] = {"children", NULL};
+	char path[256], key[128], buf[128];
+	int rc = jsondup_find(body, len, skip, path, sizeof(path), key, sizeof(key));
+	if (rc == -ENOMEM)
+		return fail(err, -ENOMEM, label, "out of memory");
+	if (rc != 1)
+		return 0; /* invalid JSON was refused before */
+	return fail(err, -EPROTO, label, "%s%s%s: repeated key (responseUnMarshallMode strict)", path, *path ? "." : "",
+		    clip(key, buf, 100));
+}
+
+/* Whether answers of def are read strictly: responseUnMarshallMode strict,
+ * or a v2 hook (metacontroller refuses unknown fields of a v2 answer
+ * whatever the mode). */
+static bool strict_of(const struct hook_def *def)
+{
+	return def->unmarshal == HOOK_STRICT || def->version == HOOK_V2;
+}
+
+static int parse_response(const char *label, bool strict, bool finalizing, const char *body, size_t len,
 			  const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 			  struct hook_result *out, struct cx_err *err)
 {
 	out->status = out->children = NULL;
+	out->children_given = false;
 	out->resync_after_ms = 0;
 	out->finalized = false;
 	struct json_object *root = NULL, *status = NULL, *children = NULL, *v = NULL;
@@ -360,10 +457,15 @@ static int parse_response(const char *label, bool finalizing, const char *body, 
 		rc = fail(err, -EPROTO, label, "the answer is %s, expected a JSON object", type_name(root));
 		goto out;
 	}
+	if (strict && ((rc = check_unknown_fields(label, root, err)) || (rc = check_repeated_keys(label, body, len, err))))
+		goto out;
 	/* No children key at all (a decorator-shaped answer, a hook that forgot
 	 * it) is not "no children": pruning on it would delete everything. An
-	 * explicit null is a Go hook's empty slice, and means none. */
-	if (!finalizing && !json_object_object_get_ex(root, "children", NULL)) {
+	 * explicit null is a Go hook's empty slice, and means none. A controller
+	 * without child kinds has nothing to prune, and a finalize answer
+	 * without it leaves the children alone. */
+	bool given = json_object_object_get_ex(root, "children", NULL);
+	if (!finalizing && n_kinds && !given) {
 		rc = fail(err, -EPROTO, label, "children: missing; a sync answer lists every child it wants, [] for "
 			  "none (nothing is applied or pruned on an answer without it)");
 		goto out;
@@ -421,6 +523,7 @@ static int parse_response(const char *label, bool finalizing, const char *body, 
 		rc = fail(err, -ENOMEM, label, "out of memory");
 		goto out;
 	}
+	out->children_given = given;
 	out->status = status ? json_object_get(status) : NULL;
 	double ms = resync * 1000.0;
 	out->resync_after_ms = (long long)(ms > RESYNC_MAX_MS ? RESYNC_MAX_MS : ms);
@@ -437,7 +540,8 @@ int hook_response_parse(const struct hook_def *def, bool finalizing, const char 
 {
 	char label[NAME_MAX_SHOWN + 32];
 	hook_label(def, finalizing, label, sizeof(label));
-	return parse_response(label, finalizing, body, len, kinds, n_kinds, parent_namespace, out, err);
+	return parse_response(label, strict_of(def), finalizing, body, len, kinds, n_kinds, parent_namespace, out,
+			      err);
 }
 
 void hook_result_clear(struct hook_result *r)
@@ -668,8 +772,8 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 		memset(&r, 0, sizeof(r));
 		rc = run_exec(def, label, timeout_ms, req, req_len, &r, &out->stats, err);
 		if (!rc) {
-			rc = parse_response(label, finalizing, r.out, r.out_len, kinds, n_kinds, parent_namespace, out,
-					    err);
+			rc = parse_response(label, strict_of(def), finalizing, r.out, r.out_len, kinds, n_kinds,
+					    parent_namespace, out, err);
 			/* Nothing on stdout: its stderr may say why. */
 			size_t i = 0;
 			while (i < r.out_len && isspace((unsigned char)r.out[i]))
@@ -682,8 +786,8 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 		struct curlbuf b = {.max = HOOK_RESPONSE_MAX};
 		rc = run_webhook(def, label, timeout_ms, req, req_len, &b, &out->stats, err);
 		if (!rc)
-			rc = parse_response(label, finalizing, b.data ? b.data : "", b.len, kinds, n_kinds,
-					    parent_namespace, out, err);
+			rc = parse_response(label, strict_of(def), finalizing, b.data ? b.data : "", b.len, kinds,
+					    n_kinds, parent_namespace, out, err);
 		free(b.data);
 	} else {
 		rc = fail(err, -EINVAL, label, "unknown hook type %d", (int)def->type);

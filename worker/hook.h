@@ -4,10 +4,16 @@
  *
  *   {"controller": {...}, "parent": {...},
  *    "children": {"ConfigMap.v1": {"<name>": {...}}, "Deployment.apps/v1": {}},
+ *    "related": {},
  *    "finalizing": false}
  *
  * with an entry in children for every child kind the controller declares
- * (empty when it has none of that kind). It goes to an exec hook on stdin
+ * (empty when it has none of that kind). related is keyed like children;
+ * without a customize hook it is empty, as metacontroller sends it. The
+ * inner keys follow the hook's version (common/childkey.h): v1 (the
+ * default) keys by the name relative to the parent, v2 (metacontroller's
+ * UniformObjectMap) by "namespace/name" for every namespaced object. The
+ * answer is read the same way in both versions. It goes to an exec hook on stdin
  * (the program runs without a shell, in its own process group, killed as a
  * group at its timeout; common/subprocess) or to a webhook as the body of
  * an HTTP POST (libcurl). The answer is
@@ -15,7 +21,7 @@
  *   {"status": {...}, "children": [{...}, ...], "resyncAfterSeconds": 0,
  *    "finalized": true}                                  (finalize hooks)
  *
- * and is checked strictly before anything acts on it: every error names
+ * and is checked before anything acts on it: every error names
  * the hook (`sync hook "/hooks/website-sync"`) and the JSON path at fault
  * (`children[2].metadata.name`), since it ends up verbatim in the parent's
  * Synced condition and in an Event.
@@ -43,9 +49,26 @@ enum hook_type {
 	HOOK_WEBHOOK,
 };
 
+/* How the request's children and related maps are keyed (hooks.X.version). */
+enum hook_version {
+	HOOK_V1,    /* metacontroller's RelativeObjectMap: the default */
+	HOOK_V2,    /* metacontroller's UniformObjectMap */
+};
+
+/* responseUnMarshallMode: what an answer may carry besides what coxswain
+ * reads. Loose (metacontroller's default) ignores unknown fields; strict
+ * refuses them. Checks that protect objects hold in both. A v2 hook is
+ * always read strictly, as metacontroller does. */
+enum hook_unmarshal {
+	HOOK_LOOSE,
+	HOOK_STRICT,
+};
+
 /* One hook as the config describes it. Borrowed by every call. */
 struct hook_def {
 	enum hook_type type;
+	enum hook_version version;
+	enum hook_unmarshal unmarshal;
 	char *const *argv;      /* HOOK_EXEC: command, args..., NULL; a command without '/' is searched in PATH */
 	const char *url;        /* HOOK_WEBHOOK: http:// or https:// */
 	int timeout_ms;         /* <= 0: HOOK_DEFAULT_TIMEOUT_MS */
@@ -74,6 +97,7 @@ struct hook_stats {
 struct hook_result {
 	struct json_object *status;     /* owned; NULL when it returned none (absent or null) */
 	struct json_object *children;   /* owned array of child objects (empty when it returned none) */
+	bool children_given;            /* the answer had a children key (null counts) */
 	long long resync_after_ms;      /* resyncAfterSeconds in ms; 0 = not asked */
 	bool finalized;                 /* finalize hooks: true once cleanup is done */
 	struct hook_stats stats;
@@ -83,16 +107,22 @@ struct hook_result {
  * ("ConfigMap.v1", "Deployment.apps/v1"), into buf. Returns buf. */
 const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t len);
 
-/* Builds a request. controller and parent are shared, not copied (a
- * reference is taken; do not change them while the request lives).
- * observed maps "Kind.apiVersion" keys to {name: object} maps, as the
- * request does (NULL = no children at all); its maps are shared too. Kinds
- * missing from it get an empty map; keys of kinds not in kinds[] are left
- * out. Returns an owned object, or NULL with err filled (-ENOMEM, or
- * -EINVAL when an entry of observed is not an object). */
+/* Builds a request for a hook of the given version. controller and parent
+ * are shared, not copied (a reference is taken; do not change them while
+ * the request lives). observed maps "Kind.apiVersion" keys to {relative
+ * name: object} maps, keyed as a v1 request is (the watcher's cache; NULL =
+ * no children at all); for a v1 hook its maps are shared, for a v2 hook
+ * they are re-keyed by the object's metadata ("namespace/name", or "name"
+ * for a cluster-scoped object) into new maps sharing the objects. Kinds
+ * missing from it
+ * get an empty map; keys of kinds not in kinds[] are left out. related is
+ * {} (no customize hook yet). Returns an owned object, or NULL with err
+ * filled (-ENOMEM, or -EINVAL when an entry of observed is not an
+ * object). */
 struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
 				     const struct hook_child_kind *kinds, size_t n_kinds,
-				     struct json_object *observed, bool finalizing, struct cx_err *err);
+				     struct json_object *observed, bool finalizing, enum hook_version version,
+				     struct cx_err *err);
 
 /* Checks a hook's answer (body, len bytes: all of it must be one JSON
  * value) and fills out's status, children, resync_after_ms and finalized
@@ -108,10 +138,14 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
  * metadata.name, a child in another namespace than its parent, a child of
  * a kind not in kinds[], two children of one kind with the same namespace
  * and name, resyncAfterSeconds not a non-negative number, finalized not a
- * boolean, and a sync answer (not a finalize one) without a children key:
- * pruning on it would delete every child, so coxswain never guesses.
- * Absent or null status, resyncAfterSeconds and finalized are fine (none,
- * 0, false); children null is a Go hook's empty slice: none. */
+ * boolean, and a sync answer (not a finalize one) without a children key
+ * when kinds[] is not empty: pruning on it would delete every child, so
+ * coxswain never guesses (a finalize answer without it leaves the children
+ * alone). In strict mode (def->unmarshal, or def->version v2) a top-level
+ * field other than status, children, resyncAfterSeconds and finalized is
+ * refused too; loose mode ignores it. Absent or null status,
+ * resyncAfterSeconds and finalized are fine (none, 0, false); children null
+ * is a Go hook's empty slice: none. */
 int hook_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
 			const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 			struct hook_result *out, struct cx_err *err);

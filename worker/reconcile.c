@@ -245,7 +245,9 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 static struct hook_def hook_def_of(const struct config_hook *h)
 {
 	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
-				 .timeout_ms = h->timeout_seconds * 1000, .name = NULL};
+				 .timeout_ms = h->timeout_seconds * 1000, .name = NULL,
+				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
+				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE};
 }
 
 /* Runs the hook of h for parent. Returns its result code; err says why. */
@@ -254,7 +256,7 @@ static int run_hook(struct per_controller *pc, const struct config_hook *h, bool
 {
 	struct hook_def def = hook_def_of(h);
 	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
-						       finalizing, err);
+						       finalizing, def.version, err);
 	if (!request)
 		return err->code;
 	int rc = hook_run(&def, request, finalizing, pc->kinds, pc->cc->n_children, parent_namespace(parent), res, err);
@@ -279,6 +281,64 @@ static const char *finalizing_message(const struct hook_result *res)
 	return said ? said : "deletion waits for the finalize hook: it answered finalized: false";
 }
 
+/* Whether the garbage collector is already at the parent's children
+ * (foreground deletion or orphaning): applying them then would fight it,
+ * so a finalize answer's children are left alone (metacontroller's rule). */
+static bool gc_finalizing(struct json_object *parent)
+{
+	return finalizer_has(parent, "foregroundDeletion") || finalizer_has(parent, "orphan");
+}
+
+/* Applies a hook's answer (res) to parent: its children when apply (applied
+ * and pruned against the observed ones), then the status, with reason as
+ * the outcome when all went well (STATUS_OK for a sync, STATUS_FINALIZING
+ * while a finalize hook is not done) and an Event per failed child. out
+ * becomes ok (with ok_after_ms) or an error saying what failed first. */
+static void apply_answer(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
+			 struct json_object *observed, const struct hook_result *res, bool apply,
+			 enum status_reason reason, const char *message, enum proto_outcome ok, int64_t ok_after_ms,
+			 struct reconcile_outcome *out)
+{
+	struct apply_report applied = {0};
+	struct cx_err err = {0}, st_err = {0};
+	int rc = apply ? apply_children(r->c, r->d, pc->cc, parent, observed, res->children, &applied, &err) : 0;
+	struct status_outcome o = {.reason = reason, .message = rc ? err.msg : message, .apply = apply ? &applied : NULL,
+				   .hook_status = res->status};
+	if (rc && !applied.n_failed && !applied.n_conflicts)
+		o.reason = STATUS_APPLY_FAILED;
+	int st_rc = report(r, pc, parent, &o, &st_err);
+	struct cx_err ev_err = {0};
+	if (apply && events_post_apply(pc->events, parent, &applied, &ev_err))
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
+		       NULL);
+	if (rc || applied.n_failed || applied.n_conflicts) {
+		struct cx_err why = {0};
+		const struct apply_result *first = NULL;
+		for (size_t i = 0; i < applied.n && !first; i++)
+			if (applied.results[i].action == APPLY_FAILED || applied.results[i].action == APPLY_CONFLICT)
+				first = &applied.results[i];
+		if (first)
+			cx_err_set(&why, -EIO, "%zu of %zu children failed or are not this parent's; first: %s/%s: %s",
+				   applied.n_failed + applied.n_conflicts, applied.n, first->kind, first->name,
+				   first->err.msg);
+		else
+			cx_err_set(&why, rc, "applying the children failed: %s", err.msg);
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+	} else if (st_rc) {
+		set_outcome(out, PROTO_OUTCOME_ERROR, 0, st_err.msg);
+	} else {
+		set_outcome(out, ok, ok_after_ms, NULL);
+	}
+	apply_report_clear(&applied);
+}
+
+/* The parent is being deleted. Until the finalize hook answers finalized:
+ * true, each answer is applied like a sync answer (its children applied and
+ * pruned, when it lists them; its status written) and the hook is asked
+ * again; then the finalizer comes off and the garbage collector takes the
+ * children (metacontroller removes its finalizer first and manages no
+ * children once it is gone, so the last answer's children are not
+ * applied). */
 static void finalize(struct reconciler *r, struct per_controller *pc, const struct proto_job *job,
 		     struct reconcile_outcome *out)
 {
@@ -302,13 +362,10 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 	} else if (!res.finalized) {
-		struct status_outcome o = {.reason = STATUS_FINALIZING, .message = finalizing_message(&res),
-					   .hook_status = res.status};
-		if (report(r, pc, parent, &o, &st_err))
-			set_outcome(out, PROTO_OUTCOME_ERROR, 0, st_err.msg);
-		else
-			set_outcome(out, PROTO_OUTCOME_REQUEUE,
-				    res.resync_after_ms > 0 ? res.resync_after_ms : FINALIZE_POLL_MS, NULL);
+		/* An answer without children says nothing about them: they stay. */
+		apply_answer(r, pc, parent, job->children, &res, res.children_given && !gc_finalizing(parent),
+			     STATUS_FINALIZING, finalizing_message(&res), PROTO_OUTCOME_REQUEUE,
+			     res.resync_after_ms > 0 ? res.resync_after_ms : FINALIZE_POLL_MS, out);
 	} else if (finalizer_remove(r->c, r->d, pc->cc, parent, NULL, NULL, &err)) {
 		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
 		report(r, pc, parent, &o, &st_err);
@@ -335,44 +392,15 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	if (updated)
 		parent = updated; /* the newer resourceVersion, for the writes below */
 	struct hook_result res = {0};
-	struct apply_report applied = {0};
 	int rc = run_hook(pc, &pc->cc->sync, false, parent, job->children, &res, &err);
 	if (rc) {
 		struct status_outcome o = {.reason = hook_failure(rc), .message = err.msg};
 		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
-		goto out;
-	}
-	rc = apply_children(r->c, r->d, pc->cc, parent, job->children, res.children, &applied, &err);
-	struct status_outcome o = {.reason = STATUS_OK, .message = rc ? err.msg : NULL, .apply = &applied,
-				   .hook_status = res.status};
-	if (rc && !applied.n_failed && !applied.n_conflicts)
-		o.reason = STATUS_APPLY_FAILED;
-	int st_rc = report(r, pc, parent, &o, &st_err);
-	struct cx_err ev_err = {0};
-	if (events_post_apply(pc->events, parent, &applied, &ev_err))
-		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
-		       NULL);
-	if (rc || applied.n_failed || applied.n_conflicts) {
-		struct cx_err why = {0};
-		const struct apply_result *first = NULL;
-		for (size_t i = 0; i < applied.n && !first; i++)
-			if (applied.results[i].action == APPLY_FAILED || applied.results[i].action == APPLY_CONFLICT)
-				first = &applied.results[i];
-		if (first)
-			cx_err_set(&why, -EIO, "%zu of %zu children failed or are not this parent's; first: %s/%s: %s",
-				   applied.n_failed + applied.n_conflicts, applied.n, first->kind, first->name,
-				   first->err.msg);
-		else
-			cx_err_set(&why, rc, "applying the children failed: %s", err.msg);
-		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
-	} else if (st_rc) {
-		set_outcome(out, PROTO_OUTCOME_ERROR, 0, st_err.msg);
 	} else {
-		set_outcome(out, PROTO_OUTCOME_OK, res.resync_after_ms, NULL);
+		apply_answer(r, pc, parent, job->children, &res, true, STATUS_OK, NULL, PROTO_OUTCOME_OK,
+			     res.resync_after_ms, out);
 	}
-out:
-	apply_report_clear(&applied);
 	hook_result_clear(&res);
 	json_object_put(updated);
 }

@@ -49,3 +49,15 @@ Test(childkey, longest_names_fit)
 	cr_assert_eq(strlen(buf), 63 + 1 + 253);
 	cr_assert_not(childkey_name(NULL, ns, name, buf, 100));
 }
+
+Test(childkey, uniform_key_is_namespace_slash_name_whatever_the_parent)
+{
+	char buf[CHILDKEY_MAX];
+	cr_assert(childkey_uniform_name("team-a", "settings", buf, sizeof(buf)));
+	cr_assert_str_eq(buf, "team-a/settings");
+	cr_assert(childkey_uniform_name(NULL, "team-a", buf, sizeof(buf)));
+	cr_assert_str_eq(buf, "team-a", "a cluster-scoped object is keyed by its name");
+	cr_assert(childkey_uniform_name("", "a-role", buf, sizeof(buf)));
+	cr_assert_str_eq(buf, "a-role");
+	cr_assert_not(childkey_uniform_name("team-a", "settings", buf, 8), "a cut key is refused, not used");
+}

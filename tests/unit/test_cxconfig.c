@@ -86,6 +86,10 @@ Test(cxconfig, loads_every_field)
 	cr_assert_eq(w->children[2].update_strategy, UPDATE_ONDELETE);
 	assert_hook_exec(&w->sync, 30, 3, (const char *const[]){"/hooks/website-sync", "--flag", ""});
 	assert_hook_webhook(&w->finalize, 3600, "https://hooks.example.com:8443/finalize");
+	cr_assert_eq(w->sync.version, CONFIG_HOOK_V2);
+	cr_assert_eq(w->sync.unmarshal, CONFIG_UNMARSHAL_STRICT, "a v2 hook is read strictly");
+	cr_assert_eq(w->finalize.version, CONFIG_HOOK_V1);
+	cr_assert_eq(w->finalize.unmarshal, CONFIG_UNMARSHAL_STRICT);
 	cr_assert_eq(w->resync_period_seconds, 0, "0 is kept: no periodic resync");
 	cr_assert_str_eq(w->namespace, "team-a");
 	cr_assert(w->adopt_orphans);
@@ -98,6 +102,8 @@ Test(cxconfig, loads_every_field)
 	cr_assert_null(d->children);
 	assert_hook_webhook(&d->sync, 1, "http://127.0.0.1:8080/sync");
 	assert_hook_exec(&d->finalize, 10, 1, (const char *const[]){"/hooks/db-finalize"});
+	cr_assert_eq(d->sync.version, CONFIG_HOOK_V1);
+	cr_assert_eq(d->sync.unmarshal, CONFIG_UNMARSHAL_LOOSE);
 	cr_assert_eq(d->resync_period_seconds, 2147483647);
 	cr_assert_str_eq(d->namespace, "", "namespace: ~ means all namespaces");
 	cr_assert_not(d->adopt_orphans, "orphans are not adopted unless asked");
@@ -122,6 +128,8 @@ static void assert_defaults(const struct config *c)
 	cr_assert_eq(cc->n_children, 0);
 	cr_assert_null(cc->children);
 	assert_hook_exec(&cc->sync, 10, 1, (const char *const[]){"/hooks/website-sync"});
+	cr_assert_eq(cc->sync.version, CONFIG_HOOK_V1, "v1 unless asked");
+	cr_assert_eq(cc->sync.unmarshal, CONFIG_UNMARSHAL_LOOSE, "loose unless asked (metacontroller's default)");
 	cr_assert_not(cc->finalize.set, "no finalize hook, no finalizer");
 	cr_assert_null(cc->finalize.command);
 	cr_assert_null(cc->finalize.url);
@@ -230,6 +238,11 @@ Test(cxconfig, controller_json_shows_every_field)
 	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(command, 0)), "/hooks/website-sync");
 	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(command, 2)), "");
 	cr_assert_eq(get_int(exec, "timeoutSeconds"), 30);
+	cr_assert_str_eq(get_str(get(hooks, "sync"), "version"), "v2");
+	cr_assert_str_eq(get_str(get(hooks, "sync"), "responseUnMarshallMode"), "strict");
+	cr_assert_str_eq(get_str(get(hooks, "finalize"), "version"), "v1");
+	cr_assert_str_eq(get_str(get(hooks, "finalize"), "responseUnMarshallMode"), "strict");
+	cr_assert_eq(json_object_object_length(get(hooks, "sync")), 3, "%s", json_object_to_json_string(hooks));
 	struct json_object *webhook = get(get(hooks, "finalize"), "webhook");
 	cr_assert_str_eq(get_str(webhook, "url"), "https://hooks.example.com:8443/finalize");
 	cr_assert_eq(get_int(webhook, "timeoutSeconds"), 3600);
@@ -250,6 +263,8 @@ Test(cxconfig, controller_json_has_defaults_and_no_unset_finalize)
 	struct json_object *hooks = get(j, "hooks");
 	cr_assert_not(json_object_object_get_ex(hooks, "finalize", NULL));
 	cr_assert_eq(get_int(get(get(hooks, "sync"), "exec"), "timeoutSeconds"), 10);
+	cr_assert_str_eq(get_str(get(hooks, "sync"), "version"), "v1");
+	cr_assert_str_eq(get_str(get(hooks, "sync"), "responseUnMarshallMode"), "loose");
 	cr_assert_eq(get_int(j, "resyncPeriodSeconds"), 300);
 	cr_assert_str_eq(get_str(j, "namespace"), "");
 	json_object_put(j);
@@ -260,6 +275,8 @@ static void assert_same_hook(const struct config_hook *a, const struct config_ho
 {
 	cr_assert_eq(a->set, b->set);
 	cr_assert_eq(a->timeout_seconds, b->timeout_seconds);
+	cr_assert_eq(a->version, b->version);
+	cr_assert_eq(a->unmarshal, b->unmarshal);
 	cr_assert_eq(a->n_command, b->n_command);
 	for (size_t i = 0; i < a->n_command; i++)
 		cr_assert_str_eq(a->command[i], b->command[i]);
@@ -536,6 +553,25 @@ Test(cxconfig, hook_with_both_exec_and_webhook)
 {
 	expect_error("hook-both.yaml", 10, 9, "controllers[1].hooks.sync",
 		     "both exec and webhook are set; expected exactly one of them");
+}
+
+Test(cxconfig, hook_version_unknown)
+{
+	expect_error("hook-version.yaml", 5, 55, "controllers[0].hooks.sync.version",
+		     "expected v1 or v2 (how the request keys children: metacontroller's hook versions), got \"v3\"");
+}
+
+Test(cxconfig, unmarshal_mode_unknown)
+{
+	expect_error("hook-unmarshal.yaml", 8, 33, "controllers[0].hooks.finalize.responseUnMarshallMode",
+		     "expected loose or strict (whether an answer's unknown fields are ignored or refused), got "
+		     "\"Strict\"");
+}
+
+Test(cxconfig, v2_with_loose_is_a_contradiction)
+{
+	expect_error("hook-v2-loose.yaml", 6, 9, "controllers[0].hooks.sync.responseUnMarshallMode",
+		     "loose does not go with version: v2");
 }
 
 Test(cxconfig, command_a_string_not_a_list)

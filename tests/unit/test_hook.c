@@ -81,7 +81,7 @@ Test(hook_request, every_declared_kind_is_present)
 	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {\"kind\": \"ConfigMap\"}}, "
 					     "\"Other.v9\": {\"x\": {}}}");
 	struct cx_err err = {0};
-	struct json_object *req = hook_request_new(controller, parent, kinds, 3, observed, false, &err);
+	struct json_object *req = hook_request_new(controller, parent, kinds, 3, observed, false, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 
 	cr_assert_eq(at(req, "controller"), controller, "shared, not copied");
@@ -104,7 +104,7 @@ Test(hook_request, every_declared_kind_is_present)
 	cr_assert_str_eq(s, "{\"controller\":{\"name\":\"websites\"},\"parent\":{\"apiVersion\":\"example.com/v1\","
 			 "\"kind\":\"Website\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"}},"
 			 "\"children\":{\"ConfigMap.v1\":{\"web-config\":{\"kind\":\"ConfigMap\"}},"
-			 "\"Deployment.apps/v1\":{},\"Secret.v1\":{}},\"finalizing\":false}");
+			 "\"Deployment.apps/v1\":{},\"Secret.v1\":{}},\"related\":{},\"finalizing\":false}");
 	json_object_put(req);
 }
 
@@ -112,7 +112,7 @@ Test(hook_request, no_observed_children_and_finalizing)
 {
 	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
 	struct cx_err err = {0};
-	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, true, &err);
+	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, true, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	cr_assert(json_object_get_boolean(at(req, "finalizing")));
 	struct json_object *children = at(req, "children");
@@ -123,11 +123,11 @@ Test(hook_request, no_observed_children_and_finalizing)
 
 	/* A null entry counts as none; no kinds gives an empty map. */
 	struct json_object *observed = parse("{\"ConfigMap.v1\": null}");
-	req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, &err);
+	req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	cr_assert_eq(json_object_object_length(at(at(req, "children"), "ConfigMap.v1")), 0);
 	json_object_put(req);
-	req = hook_request_new(controller, parent, NULL, 0, observed, false, &err);
+	req = hook_request_new(controller, parent, NULL, 0, observed, false, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	cr_assert_eq(json_object_object_length(at(req, "children")), 0);
 	json_object_put(req);
@@ -141,12 +141,103 @@ Test(hook_request, observed_entry_not_an_object)
 	struct json_object *controller = parse("{}"), *parent = parse("{}");
 	struct json_object *observed = parse("{\"Deployment.apps/v1\": [1]}");
 	struct cx_err err = {0};
-	cr_assert_null(hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, &err));
+	cr_assert_null(hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, HOOK_V1, &err));
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "observed children[\"Deployment.apps/v1\"] is a list"), "%s", err.msg);
 	json_object_put(observed);
 	json_object_put(controller);
 	json_object_put(parent);
+}
+
+/* Every request carries related (metacontroller's hooks read
+ * request['related'] unconditionally); without a customize hook it is {}. */
+Test(hook_request, related_is_always_there_and_empty)
+{
+	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
+	struct cx_err err = {0};
+	for (int v = HOOK_V1; v <= HOOK_V2; v++) {
+		struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, v == HOOK_V2,
+							   (enum hook_version)v, &err);
+		cr_assert_not_null(req, "%s", err.msg);
+		struct json_object *related = at(req, "related");
+		cr_assert(json_object_is_type(related, json_type_object), "v%d: %s", v + 1,
+			  json_object_to_json_string(req));
+		cr_assert_eq(json_object_object_length(related), 0);
+		json_object_put(req);
+	}
+	json_object_put(controller);
+	json_object_put(parent);
+}
+
+/* The observed map as the watcher keys it (v1, relative names), and what
+ * each version of hook sees. */
+static struct json_object *request_children(const char *parent_json, const char *observed_json,
+					    const struct hook_child_kind *kinds, size_t n, enum hook_version v)
+{
+	struct json_object *controller = parse("{}"), *parent = parse(parent_json), *observed = parse(observed_json);
+	struct cx_err err = {0};
+	struct json_object *req = hook_request_new(controller, parent, kinds, n, observed, false, v, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+	struct json_object *children = json_object_get(at(req, "children"));
+	json_object_put(req);
+	json_object_put(controller);
+	json_object_put(parent);
+	json_object_put(observed);
+	return children;
+}
+
+static const struct hook_child_kind NS_AND_CLUSTER_KINDS[] = {
+	{"v1", "ConfigMap"},
+	{"v1", "Namespace"},
+};
+
+static void assert_keys(struct json_object *children, const char *kind_key, const char *want)
+{
+	char got[512] = "";
+	json_object_object_foreach(at(children, kind_key), k, v) {
+		(void)v;
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", *got ? " " : "", k);
+	}
+	cr_assert_str_eq(got, want, "%s in %s", kind_key, json_object_to_json_string(children));
+}
+
+#define CM_OBS(ns, name) "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", " \
+	"\"metadata\": {\"name\": \"" name "\", \"namespace\": \"" ns "\"}}"
+
+Test(hook_request, v1_and_v2_keys_under_a_namespaced_parent)
+{
+	const char *parent = "{\"metadata\": {\"name\": \"web\", \"namespace\": \"team-a\"}}";
+	/* The watcher's cache: by name. An entry without metadata keeps the
+	 * parent's namespace; one whose metadata has no namespace is
+	 * cluster-scoped, keyed by its name (metacontroller's qualifiedName). */
+	const char *observed = "{\"ConfigMap.v1\": {\"settings\": " CM_OBS("team-a", "settings") ", "
+			       "\"bare\": {}, \"cluster\": {\"metadata\": {\"name\": \"cluster\"}}}}";
+	struct json_object *v1 = request_children(parent, observed, KINDS, N_KINDS, HOOK_V1);
+	assert_keys(v1, "ConfigMap.v1", "settings bare cluster");
+	assert_keys(v1, "Deployment.apps/v1", "");
+	struct json_object *v2 = request_children(parent, observed, KINDS, N_KINDS, HOOK_V2);
+	assert_keys(v2, "ConfigMap.v1", "team-a/settings team-a/bare cluster");
+	assert_keys(v2, "Deployment.apps/v1", "");
+	cr_assert_str_eq(json_object_get_string(at(at(at(at(v2, "ConfigMap.v1"), "team-a/settings"), "metadata"),
+						   "name")), "settings", "the object itself, unchanged");
+	json_object_put(v1);
+	json_object_put(v2);
+}
+
+Test(hook_request, v1_and_v2_keys_under_a_cluster_scoped_parent)
+{
+	const char *parent = "{\"metadata\": {\"name\": \"propagate\"}}";
+	const char *observed = "{\"ConfigMap.v1\": {\"team-a/settings\": " CM_OBS("team-a", "settings") ", "
+			       "\"team-b/settings\": " CM_OBS("team-b", "settings") "}, "
+			       "\"Namespace.v1\": {\"team-c\": {\"metadata\": {\"name\": \"team-c\"}}}}";
+	struct json_object *v1 = request_children(parent, observed, NS_AND_CLUSTER_KINDS, 2, HOOK_V1);
+	assert_keys(v1, "ConfigMap.v1", "team-a/settings team-b/settings");
+	assert_keys(v1, "Namespace.v1", "team-c");
+	struct json_object *v2 = request_children(parent, observed, NS_AND_CLUSTER_KINDS, 2, HOOK_V2);
+	assert_keys(v2, "ConfigMap.v1", "team-a/settings team-b/settings");
+	assert_keys(v2, "Namespace.v1", "team-c");
+	json_object_put(v1);
+	json_object_put(v2);
 }
 
 /* ---- checking the answer ---- */
@@ -434,6 +525,93 @@ Test(hook_response, resync_after_seconds)
 	parse_fail("{\"children\": [], \"resyncAfterSeconds\": true}", "got a boolean");
 }
 
+/* A controller without child kinds has nothing to prune: an answer without
+ * children (metacontroller's hooks of such controllers often leave it out)
+ * is fine there. */
+Test(hook_response, no_children_key_is_fine_without_child_kinds)
+{
+	struct hook_result r;
+	struct cx_err err = {0};
+	const char *body = "{\"status\": {\"ready\": true}}";
+	cr_assert_eq(hook_response_parse(&SYNC_DEF, false, body, strlen(body), NULL, 0, "default", &r, &err), 0, "%s",
+		     err.msg);
+	cr_assert_not(r.children_given);
+	cr_assert_eq(json_object_array_length(r.children), 0);
+	cr_assert(json_object_get_boolean(at(r.status, "ready")));
+	hook_result_clear(&r);
+}
+
+/* A finalize answer's children are applied like a sync answer's; one
+ * without the key says nothing about them (children_given false). */
+Test(hook_response, finalize_answer_children)
+{
+	static char *const argv[] = {"/hooks/website-finalize", NULL};
+	struct hook_def fin = {.type = HOOK_EXEC, .argv = argv};
+	struct hook_result r = parse_ok_as(&fin, true, "{\"finalized\": false, \"status\": {\"phase\": \"draining\"}, "
+					   "\"children\": [" CM("a") "]}", "default");
+	cr_assert(r.children_given);
+	cr_assert_eq(json_object_array_length(r.children), 1);
+	cr_assert_str_eq(str_at(r.status, "phase"), "draining");
+	hook_result_clear(&r);
+	r = parse_ok_as(&fin, true, "{\"finalized\": false}", "default");
+	cr_assert_not(r.children_given);
+	hook_result_clear(&r);
+	r = parse_ok_as(&fin, true, "{\"finalized\": false, \"children\": null}", "default");
+	cr_assert(r.children_given, "null is a Go hook's empty list: prune them all");
+	hook_result_clear(&r);
+	const char *prefix = "finalize hook \"/hooks/website-finalize\": ";
+	const char *bad = "{\"finalized\": false, \"children\": [{\"kind\": \"ConfigMap\"}]}";
+	parse_fail_as(&fin, true, bad, strlen(bad), "default", prefix, "children[0].apiVersion");
+}
+
+/* responseUnMarshallMode: loose (the default) ignores fields it does not
+ * know, strict refuses them by name; a v2 hook is always strict. The
+ * object-protecting checks hold in both. */
+Test(hook_response, loose_and_strict)
+{
+	const char *body = "{\"children\": [], \"resyncAfterSecond\": 5, \"Children\": [], \"events\": []}";
+	struct hook_result r = parse_ok(body);
+	cr_assert_eq(r.resync_after_ms, 0, "a misspelt field is ignored in loose mode");
+	hook_result_clear(&r);
+
+	struct hook_def strict = SYNC_DEF;
+	strict.unmarshal = HOOK_STRICT;
+	parse_fail_as(&strict, false, body, strlen(body), "default", PREFIX,
+		      "resyncAfterSecond: unknown field (responseUnMarshallMode strict; expected status, children, "
+		      "resyncAfterSeconds, finalized)");
+	struct hook_def v2 = SYNC_DEF;
+	v2.version = HOOK_V2;
+	parse_fail_as(&v2, false, body, strlen(body), "default", PREFIX, "resyncAfterSecond: unknown field");
+
+	/* Strict also refuses a key given twice, at the top level or in status
+	 * (loose keeps the last, as json-c and Go do); a child's own keys are
+	 * the child's business. */
+	const char *twice = "{\"children\": [], \"status\": {\"a\": {\"b\": 1, \"b\": 2}}}";
+	r = parse_ok(twice);
+	cr_assert_eq(json_object_get_int(at(at(r.status, "a"), "b")), 2, "loose: the last one");
+	hook_result_clear(&r);
+	parse_fail_as(&strict, false, twice, strlen(twice), "default", PREFIX,
+		      "status.a.b: repeated key (responseUnMarshallMode strict)");
+	const char *top = "{\"children\": [], \"children\": []}";
+	parse_fail_as(&v2, false, top, strlen(top), "default", PREFIX, "children: repeated key");
+	r = parse_ok_as(&strict, false, "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+			"\"metadata\": {\"name\": \"a\"}, \"data\": {\"k\": \"1\", \"k\": \"2\"}}]}", "default");
+	hook_result_clear(&r);
+
+	/* Every known field is fine in strict mode, finalized too. */
+	r = parse_ok_as(&strict, false, "{\"status\": {\"x\": {\"anything\": 1}}, \"children\": [" CM("a") "], "
+			"\"resyncAfterSeconds\": 1, \"finalized\": false}", "default");
+	hook_result_clear(&r);
+
+	/* Loose does not loosen what protects objects. */
+	const char *no_children = "{\"Children\": [" CM("a") "]}";
+	parse_fail(no_children, "children: missing");
+	const char *bad_child = "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\"}], \"extra\": 1}";
+	parse_fail(bad_child, "children[0].metadata.name: missing");
+	const char *bad_status = "{\"children\": [], \"status\": \"ok\", \"extra\": 1}";
+	parse_fail(bad_status, "status: expected an object, got a string");
+}
+
 Test(hook_response, finalized)
 {
 	static char *const argv[] = {"/hooks/website-finalize", NULL};
@@ -473,7 +651,8 @@ static struct json_object *website_request(bool finalizing)
 					   "\"spec\": {\"greeting\": \"héllo \\\"world\\\"\"}}");
 	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {}, \"old\": {}}}");
 	struct cx_err err = {0};
-	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, finalizing, &err);
+	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, finalizing, HOOK_V1,
+						   &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	json_object_put(controller);
 	json_object_put(parent);
@@ -670,7 +849,7 @@ static struct json_object *big_request(void)
 	free(big);
 	struct json_object *controller = parse("{\"name\": \"websites\"}");
 	struct cx_err err = {0};
-	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, &err);
+	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	json_object_put(controller);
 	json_object_put(parent);

@@ -89,3 +89,10 @@ render() {
 }
 # keep_log NAME: the whole coxswain log next to the TAP log.
 keep_log() { [[ ! -d $E2E_BUILD/tests/e2e ]] || cp "$E2E_WORK/coxswain.log" "$E2E_BUILD/tests/e2e/$1.coxswain.txt"; }
+# parent KIND NS NAME SPEC_JSON: applies a namespaced parent of $GROUP/v1
+# whose spec is SPEC_JSON (tests/e2e/test_status_rules.sh and
+# test_convergence.sh define the same for themselves).
+parent() {
+	printf '{"apiVersion":"%s/v1","kind":"%s","metadata":{"name":"%s","namespace":"%s"},"spec":%s}' \
+		"$GROUP" "$1" "$3" "$2" "$4" | admin apply -f - >/dev/null
+}
