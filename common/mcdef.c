@@ -599,6 +599,7 @@ static void *grow(const struct yamlnode_src *y, void *array_ptr, size_t *n, size
 #define EXPECT_NAMESPACE "a namespace name (a DNS label)"
 #define EXPECT_DATA_KEY "a key of the object's data (letters, digits, '-', '_', '.')"
 #define EXPECT_METHOD "OnDelete, Recreate, InPlace, RollingRecreate or RollingInPlace"
+#define EXPECT_DURATION "a positive Go duration such as 10s, 1m30s or 500ms"
 
 static int parse_resource_rule(const struct yamlnode_src *y, const yaml_node_t *n, const char *where,
 			       char **api_version_out, char **resource)
@@ -850,7 +851,7 @@ static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, con
 					   "or {service: {name, namespace}, path: /...}");
 	}
 	if (!rc)
-		rc = get_string(y, n, where, "timeout", false, non_empty, "a Go duration such as 10s", &w->timeout);
+		rc = get_string(y, n, where, "timeout", false, non_empty, EXPECT_DURATION, &w->timeout);
 	w->timeout_ns = MCDEF_DEFAULT_TIMEOUT_NS;
 	if (!rc && w->timeout) {
 		int d = mcdef_parse_duration(w->timeout, &w->timeout_ns);
@@ -858,7 +859,7 @@ static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, con
 			join(at, where, "timeout");
 			rc = fail_got(y, field(y, n, "timeout"), at,
 				      d == -ERANGE ? "a Go duration below 2562047h" :
-				      "a positive Go duration such as 10s, 1m30s or 500ms");
+				      EXPECT_DURATION);
 		}
 	}
 	yaml_node_t *etag = rc ? NULL : field(y, n, "etag");
