@@ -311,6 +311,24 @@ Test(mcdef, multi_document_file)
 	mcdef_set_free(&s);
 }
 
+Test(mcdef, yaml_booleans_as_kubectl_reads_them)
+{
+	char file[] = "/tmp/test_mcdef-bool-XXXXXX";
+	int fd = mkstemp(file);
+	const char *yaml = "apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: b}\n"
+			   "spec:\n  parentResource: {apiVersion: v1, resource: pods, ignoreStatusChanges: off}\n"
+			   "  generateSelector: yes\n  hooks: {sync: {webhook: {url: \"http://h/s\"}}}\n";
+	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	struct mcdef_set *s = load_ok(file);
+	unlink(file);
+	cr_assert(s->items[0].has_generate_selector && s->items[0].generate_selector);
+	cr_assert(s->items[0].has_parent_ignore_status_changes && !s->items[0].parent_ignore_status_changes);
+	struct json_object *spec = json_object_object_get(s->items[0].object, "spec");
+	cr_assert(json_object_is_type(json_object_object_get(spec, "generateSelector"), json_type_boolean));
+	mcdef_set_free(&s);
+}
+
 Test(mcdef, directory_in_name_order)
 {
 	struct mcdef_set *s = load_ok(DATA "dir");
@@ -474,6 +492,11 @@ Test(mcdef_errors, types_as_kubectl_reads_them)
 		     "document 1 (CompositeController \"bluegreen\"): line 7, column 24: spec.resyncPeriodSeconds: "
 		     "expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got -1 (a "
 		     "number; quote it if it is meant as text)");
+	/* YAML 1.1, as kubectl reads it: a plain n is false, so not a namespace. */
+	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: n}, path: /s}}}\n",
+		     "document 1 (CompositeController \"bluegreen\"): line 6, column 58: "
+		     "spec.hooks.sync.webhook.service.namespace: expected a namespace name (a DNS label), got n (a "
+		     "boolean; quote it if it is meant as text)");
 	expect_error(CC "spec:\n" PARENT SYNC "  generateSelector: maybe\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 7, column 21: spec.generateSelector: expected "
 		     "true or false, got \"maybe\"");
