@@ -2,6 +2,7 @@
 
 #include "mcdef.h"
 #include "err.h"
+#include "k8sname.h"
 #include "yamlnode.h"
 
 #include <dirent.h>
@@ -91,87 +92,6 @@ int mcdef_parse_duration(const char *s, int64_t *ns)
 }
 
 /* ---- what valid values look like ------------------------------------------ */
-
-static bool lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static bool alnum(char c)
-{
-	return lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-/* An RFC 1123 label of len bytes. */
-static bool dns_label_n(const char *s, size_t len)
-{
-	if (!len || len > 63 || !lower_alnum(s[0]) || !lower_alnum(s[len - 1]))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!lower_alnum(s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-static bool dns_label(const char *s)
-{
-	return dns_label_n(s, strlen(s));
-}
-
-static bool dns_subdomain_n(const char *s, size_t len)
-{
-	if (!len || len > 253)
-		return false;
-	for (size_t start = 0; start <= len;) {
-		const char *dot = memchr(s + start, '.', len - start);
-		size_t end = dot ? (size_t)(dot - s) : len;
-		if (!dns_label_n(s + start, end - start))
-			return false;
-		start = end + 1;
-	}
-	return true;
-}
-
-static bool dns_subdomain(const char *s)
-{
-	return dns_subdomain_n(s, strlen(s));
-}
-
-/* "v1" or "group/version". */
-static bool api_version(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	return slash ? dns_subdomain_n(s, (size_t)(slash - s)) && dns_label(slash + 1) : dns_label(s);
-}
-
-/* A label value, or the name part of a qualified name: at most 63 of
- * [A-Za-z0-9_.-], starting and ending with a letter or digit (a value may
- * also be empty). */
-static bool label_part(const char *s, size_t len, bool empty_ok)
-{
-	if (!len)
-		return empty_ok;
-	if (len > 63 || !alnum(s[0]) || !alnum(s[len - 1]))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return false;
-	return true;
-}
-
-static bool label_value(const char *s)
-{
-	return label_part(s, strlen(s), true);
-}
-
-/* A label (or annotation) key: [prefix/]name, the prefix a DNS subdomain. */
-static bool qualified_name(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	if (!slash)
-		return label_part(s, strlen(s), false);
-	return dns_subdomain_n(s, (size_t)(slash - s)) && label_part(slash + 1, strlen(slash + 1), false);
-}
 
 /* A key of a Secret's or ConfigMap's data. */
 static bool data_key(const char *s)
@@ -368,6 +288,16 @@ static void index_path(char *buf, const char *where, size_t i)
 
 /* ---- the document as JSON ------------------------------------------------------ */
 
+/* Adds v to the object parent under key, or to the array parent when key is
+ * NULL; consumes v. */
+static int attach(const struct yamlnode_src *y, struct json_object *parent, const char *key, struct json_object *v)
+{
+	if (!(key ? json_object_object_add(parent, key, v) : json_object_array_add(parent, v)))
+		return 0;
+	json_object_put(v);
+	return yamlnode_oom(y);
+}
+
 /* Converts node (at where) into *out, typing scalars as kubectl would. A
  * repeated key or a key that is not a scalar is an error here, for the whole
  * document: metadata and labels included. */
@@ -395,10 +325,8 @@ static int node_json(const struct yamlnode_src *y, const yaml_node_t *n, const c
 							   first->start_mark.line + 1);
 				if (!rc)
 					rc = node_json(y, yaml_document_get_node(y->doc, p->value), path, &v);
-				if (!rc && json_object_object_add(obj, yamlnode_scalar(k), v)) {
-					json_object_put(v);
-					rc = yamlnode_oom(y);
-				}
+				if (!rc)
+					rc = attach(y, obj, yamlnode_scalar(k), v);
 			}
 			if (rc) {
 				json_object_put(obj);
@@ -412,21 +340,19 @@ static int node_json(const struct yamlnode_src *y, const yaml_node_t *n, const c
 		struct json_object *arr = json_object_new_array();
 		if (!arr)
 			return yamlnode_oom(y);
-		for (size_t i = 0; i < yamlnode_count(n); i++) {
+		int rc = 0;
+		for (size_t i = 0; !rc && i < yamlnode_count(n); i++) {
 			struct json_object *v = NULL;
 			index_path(path, where, i);
-			int rc = node_json(y, yamlnode_item(y, n, i), path, &v);
-			if (!rc && json_object_array_add(arr, v)) {
-				json_object_put(v);
-				rc = yamlnode_oom(y);
-			}
-			if (rc) {
-				json_object_put(arr);
-				return rc;
-			}
+			rc = node_json(y, yamlnode_item(y, n, i), path, &v);
+			if (!rc)
+				rc = attach(y, arr, NULL, v);
 		}
-		*out = arr;
-		return 0;
+		if (rc)
+			json_object_put(arr);
+		else
+			*out = arr;
+		return rc;
 	}
 	const char *s = yamlnode_scalar(n);
 	bool truth = false;
@@ -604,8 +530,8 @@ static void *grow(const struct yamlnode_src *y, void *array_ptr, size_t *n, size
 static int parse_resource_rule(const struct yamlnode_src *y, const yaml_node_t *n, const char *where,
 			       char **api_version_out, char **resource)
 {
-	int rc = get_string(y, n, where, "apiVersion", true, api_version, EXPECT_API_VERSION, api_version_out);
-	return rc ? rc : get_string(y, n, where, "resource", true, dns_subdomain, EXPECT_RESOURCE, resource);
+	int rc = get_string(y, n, where, "apiVersion", true, k8sname_api_version, EXPECT_API_VERSION, api_version_out);
+	return rc ? rc : get_string(y, n, where, "resource", true, k8sname_dns_subdomain, EXPECT_RESOURCE, resource);
 }
 
 static const char *const op_names[] = {
@@ -622,7 +548,7 @@ static int parse_requirement(const struct yamlnode_src *y, const yaml_node_t *n,
 	yaml_node_t *values;
 	int rc = check_keys(y, n, where, keys, "a requirement {key, operator, values}");
 	if (!rc)
-		rc = get_string(y, n, where, "key", true, qualified_name, EXPECT_LABEL_KEY, &r->key);
+		rc = get_string(y, n, where, "key", true, k8sname_label_key, EXPECT_LABEL_KEY, &r->key);
 	if (!rc)
 		rc = get_string(y, n, where, "operator", true, non_empty, "In, NotIn, Exists or DoesNotExist", &op);
 	if (rc)
@@ -641,7 +567,7 @@ static int parse_requirement(const struct yamlnode_src *y, const yaml_node_t *n,
 	rc = get_list(y, n, where, "values", "a list of label values", &values);
 	if (!rc && values) {
 		r->has_values = true;
-		rc = get_strings(y, values, path, label_value, EXPECT_LABEL_VALUE, &r->values, &r->n_values);
+		rc = get_strings(y, values, path, k8sname_label_value, EXPECT_LABEL_VALUE, &r->values, &r->n_values);
 	}
 	if (rc)
 		return rc;
@@ -680,10 +606,10 @@ static int parse_selector(const struct yamlnode_src *y, const yaml_node_t *map, 
 		yaml_node_t *k = yaml_document_get_node(y->doc, p->key), *v = yaml_document_get_node(y->doc, p->value);
 		char kpath[PATH_LEN], text[80];
 		join(kpath, path, show(text, yamlnode_scalar(k)));
-		if (!qualified_name(yamlnode_scalar(k)))
+		if (!k8sname_label_key(yamlnode_scalar(k)))
 			return yamlnode_fail(y, k, kpath, "expected %s", EXPECT_LABEL_KEY);
 		bool truth;
-		if (v->type != YAML_SCALAR_NODE || scalar_type(v, &truth) != S_STRING || !label_value(yamlnode_scalar(v)))
+		if (v->type != YAML_SCALAR_NODE || scalar_type(v, &truth) != S_STRING || !k8sname_label_value(yamlnode_scalar(v)))
 			return fail_got(y, v, kpath, EXPECT_LABEL_VALUE);
 		size_t nv = sel->n_match;
 		rc = yamlnode_push_string(y, &sel->match_keys, &sel->n_match, yamlnode_scalar(k));
@@ -722,9 +648,9 @@ static int parse_ref(const struct yamlnode_src *y, const yaml_node_t *map, const
 	int rc = check_keys(y, n, at, with_key ? with : without,
 			    with_key ? "a reference {name, namespace, key}" : "a reference {name, namespace}");
 	if (!rc)
-		rc = get_string(y, n, at, "name", true, dns_subdomain, EXPECT_NAME, &ref->name);
+		rc = get_string(y, n, at, "name", true, k8sname_dns_subdomain, EXPECT_NAME, &ref->name);
 	if (!rc)
-		rc = get_string(y, n, at, "namespace", true, dns_label, EXPECT_NAMESPACE, &ref->namespace);
+		rc = get_string(y, n, at, "namespace", true, k8sname_dns_label, EXPECT_NAMESPACE, &ref->namespace);
 	if (!rc && with_key)
 		rc = get_string(y, n, at, "key", key_required, data_key, EXPECT_DATA_KEY, &ref->key);
 	if (!rc && present)
@@ -826,10 +752,10 @@ static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, con
 		join(at, where, "service");
 		rc = check_keys(y, svc, at, skeys, "a service {name, namespace, port, protocol}");
 		if (!rc)
-			rc = get_string(y, svc, at, "name", true, dns_label, "a Service name (a DNS label)",
+			rc = get_string(y, svc, at, "name", true, k8sname_dns_label, "a Service name (a DNS label)",
 					&w->service_name);
 		if (!rc)
-			rc = get_string(y, svc, at, "namespace", true, dns_label, EXPECT_NAMESPACE, &w->service_namespace);
+			rc = get_string(y, svc, at, "namespace", true, k8sname_dns_label, EXPECT_NAMESPACE, &w->service_namespace);
 		if (!rc)
 			rc = get_int(y, svc, at, "port", 1, 65535, "a port from 1 to 65535", &w->has_service_port,
 				     &w->service_port);
@@ -1185,7 +1111,7 @@ static int parse_metadata(const struct yamlnode_src *y, const yaml_node_t *root,
 		return missing(y, root, "", "metadata", "{name: ...}");
 	int rc = check_keys(y, meta, "metadata", metadata_keys, "{name, labels, annotations, ...}");
 	if (!rc)
-		rc = get_string(y, meta, "metadata", "name", true, dns_subdomain, EXPECT_NAME, &c->name);
+		rc = get_string(y, meta, "metadata", "name", true, k8sname_dns_subdomain, EXPECT_NAME, &c->name);
 	static const char *const maps[] = {"labels", "annotations"};
 	for (size_t m = 0; !rc && m < 2; m++) {
 		yaml_node_t *map = field(y, meta, maps[m]);
@@ -1199,10 +1125,10 @@ static int parse_metadata(const struct yamlnode_src *y, const yaml_node_t *root,
 			char path[PATH_LEN], text[80];
 			bool truth;
 			join(path, at, show(text, yamlnode_scalar(k)));
-			if (!qualified_name(yamlnode_scalar(k)))
+			if (!k8sname_label_key(yamlnode_scalar(k)))
 				return yamlnode_fail(y, k, path, "expected %s", EXPECT_LABEL_KEY);
 			if (v->type != YAML_SCALAR_NODE || scalar_type(v, &truth) != S_STRING ||
-			    (m == 0 && !label_value(yamlnode_scalar(v))))
+			    (m == 0 && !k8sname_label_value(yamlnode_scalar(v))))
 				return fail_got(y, v, path, m == 0 ? EXPECT_LABEL_VALUE : "a string");
 		}
 	}
