@@ -97,8 +97,8 @@ int mcdef_parse_duration(const char *s, int64_t *ns)
 static bool data_key(const char *s)
 {
 	size_t len = strlen(s);
-	return len && len <= 253 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == len &&
-	       strcmp(s, ".") && strcmp(s, "..");
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._";
+	return len && len <= 253 && strspn(s, ok) == len && strcmp(s, ".") && strcmp(s, "..");
 }
 
 static bool no_space(const char *s)
@@ -321,7 +321,8 @@ static int node_json(const struct yamlnode_src *y, const yaml_node_t *n, const c
 				const yaml_node_t *first = yamlnode_repeated(y, n, p);
 				struct json_object *v = NULL;
 				if (first)
-					rc = yamlnode_fail(y, k, path, "repeated key (first at line %zu); expected it once",
+					rc = yamlnode_fail(y, k, path,
+							   "repeated key (first at line %zu); expected it once",
 							   first->start_mark.line + 1);
 				if (!rc)
 					rc = node_json(y, yaml_document_get_node(y->doc, p->value), path, &v);
@@ -601,15 +602,16 @@ static int parse_selector(const struct yamlnode_src *y, const yaml_node_t *map, 
 	join(path, at, match_key);
 	if (match && match->type != YAML_MAPPING_NODE)
 		return fail_got(y, match, path, "a mapping of keys to values");
-	for (size_t i = 0; match && i < (size_t)(match->data.mapping.pairs.top - match->data.mapping.pairs.start); i++) {
-		yaml_node_pair_t *p = &match->data.mapping.pairs.start[i];
+	for (yaml_node_pair_t *p = match ? match->data.mapping.pairs.start : NULL;
+	     match && p < match->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(y->doc, p->key), *v = yaml_document_get_node(y->doc, p->value);
 		char kpath[PATH_LEN], text[80];
 		join(kpath, path, show(text, yamlnode_scalar(k)));
 		if (!k8sname_label_key(yamlnode_scalar(k)))
 			return yamlnode_fail(y, k, kpath, "expected %s", EXPECT_LABEL_KEY);
 		bool truth;
-		if (v->type != YAML_SCALAR_NODE || scalar_type(v, &truth) != S_STRING || !k8sname_label_value(yamlnode_scalar(v)))
+		if (v->type != YAML_SCALAR_NODE || scalar_type(v, &truth) != S_STRING ||
+		    !k8sname_label_value(yamlnode_scalar(v)))
 			return fail_got(y, v, kpath, EXPECT_LABEL_VALUE);
 		size_t nv = sel->n_match;
 		rc = yamlnode_push_string(y, &sel->match_keys, &sel->n_match, yamlnode_scalar(k));
@@ -676,17 +678,19 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 					   sources ? "more than one source" : "no source");
 		if (!rc && field(y, ca, "inline")) {
 			a->ca = MCDEF_CA_INLINE;
-			rc = get_string(y, ca, at, "inline", true, non_empty, "PEM-encoded CA certificates", &a->ca_inline);
+			rc = get_string(y, ca, at, "inline", true, non_empty, "PEM-encoded CA certificates",
+					&a->ca_inline);
 			if (!rc && !strstr(a->ca_inline, "-----BEGIN CERTIFICATE-----")) {
 				char path[PATH_LEN];
 				join(path, at, "inline");
-				rc = yamlnode_fail(y, field(y, ca, "inline"), path,
-						   "expected PEM-encoded CA certificates (-----BEGIN CERTIFICATE-----)");
+				rc = yamlnode_fail(y, field(y, ca, "inline"), path, "expected PEM-encoded CA "
+						   "certificates (-----BEGIN CERTIFICATE-----)");
 			}
 		} else if (!rc) {
 			bool secret = field(y, ca, "secretRef") != NULL;
 			a->ca = secret ? MCDEF_CA_SECRET : MCDEF_CA_CONFIGMAP;
-			rc = parse_ref(y, ca, at, secret ? "secretRef" : "configMapRef", true, true, false, &a->ca_ref, NULL);
+			rc = parse_ref(y, ca, at, secret ? "secretRef" : "configMapRef", true, true, false, &a->ca_ref,
+				       NULL);
 		}
 	}
 	yaml_node_t *tls = rc ? NULL : field(y, map, "clientTLS");
@@ -695,11 +699,13 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 		join(at, where, "clientTLS");
 		rc = check_keys(y, tls, at, keys, "{secretRef, certKey, privateKeyKey}");
 		if (!rc)
-			rc = parse_ref(y, tls, at, "secretRef", true, false, false, &a->client_tls_secret, &a->has_client_tls);
+			rc = parse_ref(y, tls, at, "secretRef", true, false, false, &a->client_tls_secret,
+				       &a->has_client_tls);
 		if (!rc)
 			rc = get_string(y, tls, at, "certKey", false, data_key, EXPECT_DATA_KEY, &a->cert_key);
 		if (!rc)
-			rc = get_string(y, tls, at, "privateKeyKey", false, data_key, EXPECT_DATA_KEY, &a->private_key_key);
+			rc = get_string(y, tls, at, "privateKeyKey", false, data_key, EXPECT_DATA_KEY,
+					&a->private_key_key);
 	}
 	yaml_node_t *authz = rc ? NULL : field(y, map, "authorization");
 	if (authz) {
@@ -716,7 +722,8 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 					   "Basic is not supported here (as in metacontroller); use basicAuth instead");
 		}
 		if (!rc)
-			rc = parse_ref(y, authz, at, "secretRef", true, true, true, &a->auth_secret, &a->has_authorization);
+			rc = parse_ref(y, authz, at, "secretRef", true, true, true, &a->auth_secret,
+				       &a->has_authorization);
 	}
 	yaml_node_t *basic = rc ? NULL : field(y, map, "basicAuth");
 	if (basic) {
@@ -726,11 +733,14 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 		if (!rc && authz)
 			rc = yamlnode_fail(y, basic, at, "authorization is set too; expected at most one of them");
 		if (!rc)
-			rc = parse_ref(y, basic, at, "secretRef", true, false, false, &a->basic_secret, &a->has_basic_auth);
+			rc = parse_ref(y, basic, at, "secretRef", true, false, false, &a->basic_secret,
+				       &a->has_basic_auth);
 		if (!rc)
-			rc = get_string(y, basic, at, "usernameKey", false, data_key, EXPECT_DATA_KEY, &a->username_key);
+			rc = get_string(y, basic, at, "usernameKey", false, data_key, EXPECT_DATA_KEY,
+					&a->username_key);
 		if (!rc)
-			rc = get_string(y, basic, at, "passwordKey", false, data_key, EXPECT_DATA_KEY, &a->password_key);
+			rc = get_string(y, basic, at, "passwordKey", false, data_key, EXPECT_DATA_KEY,
+					&a->password_key);
 	}
 	return rc;
 }
@@ -755,12 +765,14 @@ static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, con
 			rc = get_string(y, svc, at, "name", true, k8sname_dns_label, "a Service name (a DNS label)",
 					&w->service_name);
 		if (!rc)
-			rc = get_string(y, svc, at, "namespace", true, k8sname_dns_label, EXPECT_NAMESPACE, &w->service_namespace);
+			rc = get_string(y, svc, at, "namespace", true, k8sname_dns_label, EXPECT_NAMESPACE,
+					&w->service_namespace);
 		if (!rc)
 			rc = get_int(y, svc, at, "port", 1, 65535, "a port from 1 to 65535", &w->has_service_port,
 				     &w->service_port);
 		if (!rc)
-			rc = get_string(y, svc, at, "protocol", false, non_empty, "http or https", &w->service_protocol);
+			rc = get_string(y, svc, at, "protocol", false, non_empty, "http or https",
+					&w->service_protocol);
 		if (!rc && w->service_protocol && strcmp(w->service_protocol, "http") &&
 		    strcmp(w->service_protocol, "https")) {
 			char path[PATH_LEN];
@@ -773,7 +785,8 @@ static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, con
 		if (svc)
 			rc = missing(y, n, where, "path", "a URL path starting with / (service needs one)");
 		else
-			rc = yamlnode_fail(y, n, where, "neither url nor service and path; expected {url: http(s)://...} "
+			rc = yamlnode_fail(y, n, where,
+					   "neither url nor service and path; expected {url: http(s)://...} "
 					   "or {service: {name, namespace}, path: /...}");
 	}
 	if (!rc)
@@ -898,7 +911,8 @@ static int parse_connections(const struct yamlnode_src *y, const yaml_node_t *sp
 		index_path(at, "spec.connections", i);
 		struct mcdef_connection *conn = grow(y, &c->connections, &c->n_connections, sizeof(*conn), &rc);
 		if (conn)
-			rc = check_keys(y, item, at, keys, "a connection {host, caBundle, clientTLS, authorization, basicAuth}");
+			rc = check_keys(y, item, at, keys,
+					"a connection {host, caBundle, clientTLS, authorization, basicAuth}");
 		if (!rc)
 			rc = get_string(y, item, at, "host", true, host_port, "a host or host:port", &conn->host);
 		for (size_t j = 0; !rc && j < i; j++) {
@@ -949,10 +963,13 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 			rc = check_keys(y, item, at, keys, "a resource rule {apiVersion, resource, updateStrategy}");
 		if (!rc)
 			rc = parse_resource_rule(y, item, at, &ch->api_version, &ch->resource);
-		for (size_t j = 0; !rc && j < i; j++)
-			if (!strcmp((*out)[j].api_version, ch->api_version) && !strcmp((*out)[j].resource, ch->resource))
-				rc = yamlnode_fail(y, item, at, "apiVersion %s, resource %s is listed twice (also %s[%zu]); "
-						   "expected each resource once", ch->api_version, ch->resource, where, j);
+		for (size_t j = 0; !rc && j < i; j++) {
+			const struct mcdef_child *prev = &(*out)[j];
+			if (!strcmp(prev->api_version, ch->api_version) && !strcmp(prev->resource, ch->resource))
+				rc = yamlnode_fail(y, item, at, "apiVersion %s, resource %s is listed twice (also "
+						   "%s[%zu]); expected each resource once", ch->api_version,
+						   ch->resource, where, j);
+		}
 		yaml_node_t *strategy = rc ? NULL : field(y, item, "updateStrategy");
 		if (!strategy)
 			continue;
@@ -985,7 +1002,8 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 		rc = check_keys(y, checks, path, skeys, "{conditions}");
 		yaml_node_t *conds = NULL;
 		if (!rc)
-			rc = get_list(y, checks, path, "conditions", "a list of condition checks {type, status, reason}",
+			rc = get_list(y, checks, path, "conditions",
+				      "a list of condition checks {type, status, reason}",
 				      &conds);
 		ch->has_conditions = conds != NULL;
 		join(path, us, "statusChecks.conditions");
@@ -993,17 +1011,20 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 			yaml_node_t *cond = yamlnode_item(y, conds, k);
 			char cpath[PATH_LEN];
 			index_path(cpath, path, k);
-			struct mcdef_condition_check *cc = grow(y, &ch->conditions, &ch->n_conditions, sizeof(*cc), &rc);
+			struct mcdef_condition_check *cc = grow(y, &ch->conditions, &ch->n_conditions, sizeof(*cc),
+								&rc);
 			if (cc)
 				rc = check_keys(y, cond, cpath, condkeys, "a condition check {type, status, reason}");
 			if (!rc)
-				rc = get_string(y, cond, cpath, "type", true, non_empty, "a condition type such as Ready",
+				rc = get_string(y, cond, cpath, "type", true, non_empty,
+						"a condition type such as Ready",
 						&cc->type);
 			if (!rc)
 				rc = get_string(y, cond, cpath, "status", false, any_string,
 						"a condition status as a string, such as \"True\"", &cc->status);
 			if (!rc)
-				rc = get_string(y, cond, cpath, "reason", false, any_string, "a condition reason as a string",
+				rc = get_string(y, cond, cpath, "reason", false, any_string,
+						"a condition reason as a string",
 						&cc->reason);
 		}
 	}
@@ -1065,7 +1086,8 @@ static int parse_decorator(const struct yamlnode_src *y, const yaml_node_t *spec
 	if (!rc && (!list || !yamlnode_count(list)))
 		rc = list ? yamlnode_fail(y, list, "spec.resources", "expected a non-empty list of resource rules, got "
 					  "an empty list") :
-			    missing(y, spec, "spec", "resources", "a non-empty list of resource rules {apiVersion, resource}");
+			    missing(y, spec, "spec", "resources",
+				    "a non-empty list of resource rules {apiVersion, resource}");
 	for (size_t i = 0; !rc && i < yamlnode_count(list); i++) {
 		yaml_node_t *item = yamlnode_item(y, list, i);
 		char at[PATH_LEN];
@@ -1085,7 +1107,8 @@ static int parse_decorator(const struct yamlnode_src *y, const yaml_node_t *spec
 		if (!rc)
 			rc = parse_selector(y, item, at, "labelSelector", "matchLabels", &r->label_selector);
 		if (!rc)
-			rc = parse_selector(y, item, at, "annotationSelector", "matchAnnotations", &r->annotation_selector);
+			rc = parse_selector(y, item, at, "annotationSelector", "matchAnnotations",
+					    &r->annotation_selector);
 		if (!rc)
 			rc = get_bool(y, item, at, "ignoreStatusChanges", &r->has_ignore_status_changes,
 				      &r->ignore_status_changes);
@@ -1119,9 +1142,11 @@ static int parse_metadata(const struct yamlnode_src *y, const yaml_node_t *root,
 		join(at, "metadata", maps[m]);
 		if (map && map->type != YAML_MAPPING_NODE)
 			return fail_got(y, map, at, "a mapping of keys to strings");
-		for (yaml_node_pair_t *p = map ? map->data.mapping.pairs.start : NULL; map && p < map->data.mapping.pairs.top;
+		for (yaml_node_pair_t *p = map ? map->data.mapping.pairs.start : NULL; map &&
+		     p < map->data.mapping.pairs.top;
 		     p++) {
-			yaml_node_t *k = yaml_document_get_node(y->doc, p->key), *v = yaml_document_get_node(y->doc, p->value);
+			yaml_node_t *k = yaml_document_get_node(y->doc, p->key), *v = yaml_document_get_node(y->doc,
+													     p->value);
 			char path[PATH_LEN], text[80];
 			bool truth;
 			join(path, at, show(text, yamlnode_scalar(k)));
@@ -1289,7 +1314,8 @@ static int parse_controller(const struct yamlnode_src *y, const yaml_node_t *roo
 	if (!rc)
 		rc = parse_metadata(y, root, c);
 	yaml_node_t *status = rc ? NULL : field(y, root, "status");
-	if (status && (status->type != YAML_MAPPING_NODE || status->data.mapping.pairs.top != status->data.mapping.pairs.start))
+	if (status && (status->type != YAML_MAPPING_NODE ||
+		       status->data.mapping.pairs.top != status->data.mapping.pairs.start))
 		return fail_got(y, status, "status", "an empty mapping {} (a controller has no status fields)");
 	c->has_status = status != NULL;
 	yaml_node_t *spec = rc ? NULL : field(y, root, "spec");
@@ -1317,9 +1343,10 @@ static int load_document(void *ctx, yaml_document_t *doc, size_t index)
 		return 0;
 	yaml_node_t *meta = root->type == YAML_MAPPING_NODE ? yamlnode_get(&y, root, "metadata") : NULL;
 	const char *kind = peek(&y, root, "kind"), *name = peek(&y, meta, "name");
-	char label[PATH_LEN + 200], k[80], nm[80];
+	char label[PATH_MAX + 200], k[80], nm[80];
 	if (kind && name)
-		snprintf(label, sizeof(label), "%s: document %zu (%s \"%s\")", l->file, index, show(k, kind), show(nm, name));
+		snprintf(label, sizeof(label), "%s: document %zu (%s \"%s\")", l->file, index, show(k, kind),
+			 show(nm, name));
 	else if (kind)
 		snprintf(label, sizeof(label), "%s: document %zu (%s)", l->file, index, show(k, kind));
 	else
@@ -1335,7 +1362,7 @@ static int load_document(void *ctx, yaml_document_t *doc, size_t index)
 	if (!rc)
 		rc = parse_controller(&y, root, c);
 	if (!rc) {
-		char source[PATH_LEN + 40];
+		char source[PATH_MAX + 40];
 		snprintf(source, sizeof(source), "%s: document %zu", l->file, index);
 		c->source = strdup(source);
 		c->metadata = json_object_get(json_object_object_get(c->object, "metadata"));
@@ -1345,7 +1372,8 @@ static int load_document(void *ctx, yaml_document_t *doc, size_t index)
 			rc = yamlnode_oom(&y);
 		for (size_t i = 0; !rc && i + 1 < s->n; i++)
 			if (!strcmp(s->items[i].name, c->name))
-				rc = yamlnode_fail(&y, name_node, "metadata.name", "duplicate controller name \"%s\" (also %s, "
+				rc = yamlnode_fail(&y, name_node, "metadata.name",
+						   "duplicate controller name \"%s\" (also %s, "
 						   "line %zu); expected one controller of each name, whatever its kind",
 						   c->name, s->items[i].source, s->items[i].name_line);
 	}
@@ -1493,7 +1521,8 @@ static struct json_object *selector_json(const struct mcdef_selector *s, const c
 static struct json_object *ref_json(const struct mcdef_ref *r)
 {
 	struct json_object *o = json_object_new_object();
-	return done(o, put_str(o, "name", r->name) && put_str(o, "namespace", r->namespace) && put_str(o, "key", r->key));
+	return done(o, put_str(o, "name", r->name) && put_str(o, "namespace", r->namespace) && put_str(o, "key",
+												       r->key));
 }
 
 static bool tls_auth_json(struct json_object *o, const struct mcdef_tls_auth *a)
@@ -1518,7 +1547,8 @@ static bool tls_auth_json(struct json_object *o, const struct mcdef_tls_auth *a)
 	}
 	if (ok && a->has_basic_auth) {
 		struct json_object *t = json_object_new_object();
-		bool tok = put(t, "secretRef", ref_json(&a->basic_secret)) && put_str(t, "usernameKey", a->username_key) &&
+		bool tok = put(t, "secretRef", ref_json(&a->basic_secret)) && put_str(t, "usernameKey",
+										      a->username_key) &&
 			   put_str(t, "passwordKey", a->password_key);
 		ok = put(o, "basicAuth", done(t, tok));
 	}
@@ -1577,7 +1607,8 @@ static struct json_object *children_json(const struct mcdef_child *ch, size_t n)
 					for (size_t k = 0; conds && k < ch[i].n_conditions; k++) {
 						const struct mcdef_condition_check *cc = &ch[i].conditions[k];
 						struct json_object *c = json_object_new_object();
-						bool cok = put_str(c, "type", cc->type) && put_str(c, "status", cc->status) &&
+						bool cok = put_str(c, "type", cc->type) && put_str(c, "status",
+												   cc->status) &&
 							   put_str(c, "reason", cc->reason);
 						if (!append(conds, done(c, cok)))
 							conds = done(conds, false);
@@ -1609,7 +1640,8 @@ static bool composite_json(struct json_object *spec, const struct mcdef_controll
 		pok = put(p, "ignoreStatusChanges", json_object_new_boolean(c->parent_ignore_status_changes));
 	return put(spec, "parentResource", done(p, pok)) &&
 	       (!c->has_children || put(spec, "childResources", children_json(c->children, c->n_children))) &&
-	       (!c->has_generate_selector || put(spec, "generateSelector", json_object_new_boolean(c->generate_selector)));
+	       (!c->has_generate_selector || put(spec, "generateSelector",
+						 json_object_new_boolean(c->generate_selector)));
 }
 
 static bool decorator_json(struct json_object *spec, const struct mcdef_controller *c)
@@ -1619,7 +1651,8 @@ static bool decorator_json(struct json_object *spec, const struct mcdef_controll
 		const struct mcdef_resource *r = &c->resources[i];
 		struct json_object *o = json_object_new_object();
 		bool ok = put_str(o, "apiVersion", r->api_version) && put_str(o, "resource", r->resource) &&
-			  (!r->label_selector.set || put(o, "labelSelector", selector_json(&r->label_selector, "matchLabels"))) &&
+			  (!r->label_selector.set || put(o, "labelSelector", selector_json(&r->label_selector,
+											   "matchLabels"))) &&
 			  (!r->annotation_selector.set ||
 			   put(o, "annotationSelector", selector_json(&r->annotation_selector, "matchAnnotations"))) &&
 			  (!r->has_ignore_status_changes ||
@@ -1646,7 +1679,8 @@ struct json_object *mcdef_to_json(const struct mcdef_controller *c)
 		struct json_object *a = json_object_new_array();
 		for (size_t i = 0; a && i < c->n_connections; i++) {
 			struct json_object *e = json_object_new_object();
-			bool eok = put_str(e, "host", c->connections[i].host) && tls_auth_json(e, &c->connections[i].auth);
+			bool eok = put_str(e, "host", c->connections[i].host) && tls_auth_json(e,
+											       &c->connections[i].auth);
 			if (!append(a, done(e, eok)))
 				a = done(a, false);
 		}
