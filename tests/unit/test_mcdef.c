@@ -329,6 +329,44 @@ Test(mcdef, yaml_booleans_as_kubectl_reads_them)
 	mcdef_set_free(&s);
 }
 
+/* An object as the API server returns it (kubectl get -o json): server-set
+ * metadata and defaulted fields are part of the API and load. */
+Test(mcdef, object_read_back_from_the_api)
+{
+	struct mcdef_set *s = load_ok(DATA "live.json");
+	const struct mcdef_controller *c = &s->items[0];
+	cr_assert_str_eq(c->name, "webapps");
+	cr_assert(c->hooks.sync.has_version);
+	cr_assert_eq(json_object_get_int(json_object_object_get(c->metadata, "generation")), 3);
+	assert_json_file_eq(c->object, DATA "live.json", "the object as written");
+	struct json_object *back = mcdef_to_json(c);
+	assert_json_file_eq(back, DATA "live.json", "the object rebuilt from the structs");
+	json_object_put(back);
+	mcdef_set_free(&s);
+}
+
+/* A null is absent, as for metacontroller's Go types. */
+Test(mcdef, null_is_absent)
+{
+	char file[] = "/tmp/test_mcdef-null-XXXXXX";
+	int fd = mkstemp(file);
+	const char *yaml = "apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: nulls}\n"
+			   "spec:\n  parentResource: {apiVersion: v1, resource: pods, labelSelector: null}\n"
+			   "  childResources: ~\n  resyncPeriodSeconds:\n"
+			   "  hooks: {sync: {version: null, webhook: {url: \"http://h/s\", timeout: ~}}, finalize: null}\n";
+	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	struct mcdef_set *s = load_ok(file);
+	unlink(file);
+	const struct mcdef_controller *c = &s->items[0];
+	cr_assert(!c->parent_selector.set && !c->has_children && !c->has_resync && !c->hooks.finalize.set);
+	cr_assert(!c->hooks.sync.has_version && !c->hooks.sync.webhook.timeout);
+	cr_assert_eq(c->hooks.sync.webhook.timeout_ns, MCDEF_DEFAULT_TIMEOUT_NS);
+	cr_assert(json_object_object_get_ex(json_object_object_get(c->object, "spec"), "childResources", NULL),
+		  "the object keeps what was written, null included");
+	mcdef_set_free(&s);
+}
+
 Test(mcdef, directory_in_name_order)
 {
 	struct mcdef_set *s = load_ok(DATA "dir");
