@@ -21,29 +21,45 @@
  *   metacontroller manifest FILE: document N (Kind "name"): line L, column C: PATH: what was expected
  *
  * Scalars are typed the way kubectl's YAML reader types them before the API
- * server sees them: a plain true/false/yes/no/on/off is a boolean, a plain
+ * server sees them: a plain true/false/yes/no/on/off/y/n is a boolean, a plain
  * number a number, a plain ~/null/nothing a null, so `status: True` where a
  * string is expected is refused ("quote it"), as the API server would.
+ *
+ * Refused here although metacontroller would start the controller, each
+ * because metacontroller then fails, misbehaves or silently drops something:
+ * no hooks.sync or a hook without a webhook (every sync fails), a webhook
+ * timeout <= 0 (metacontroller logs and uses 10s), a service protocol other
+ * than http/https or a path not starting with '/' (a broken URL), the same
+ * apiVersion+resource twice in childResources/attachments/resources or the
+ * same host twice in connections (one hides the other), a selector
+ * metav1.LabelSelectorAsSelector rejects (metacontroller fails to start the
+ * controller later), authorization type Basic and authorization together with
+ * basicAuth (metacontroller fails to build the hook).
  *
  * Each definition is kept twice: as structs (below, with what the user wrote
  * and the effective value metacontroller would use), and as the document
  * itself converted to JSON (`object`), because the hook request's
  * `controller` field is the controller object exactly as the user wrote it.
- * mcdef_to_json rebuilds that object from the structs alone; for a document
- * whose metadata the loader keeps as JSON, the two are equal (the unit tests
- * check it), which is how the structs are known to miss no field.
+ * mcdef_to_json rebuilds that object from the structs alone (metadata is
+ * kept as JSON); the two are equal for any document without explicit nulls
+ * (a null is absent, as for metacontroller's Go types), which the unit tests
+ * check on a manifest of each kind writing every field: that is how the
+ * structs are known to miss no field.
  *
  * What coxswain has to implement for these definitions (the wiring, issue 11
  * items 2-5): parentResource (resource resolved by discovery, labelSelector
  * filtering parents, revisionHistory.fieldPaths for rolling updates,
  * ignoreStatusChanges), childResources (the five update methods, OnDelete
- * the default, and statusChecks.conditions pausing a rollout),
+ * the default, and statusChecks.conditions pausing a rollout; metacontroller
+ * reads statusChecks only for the two rolling methods),
  * generateSelector (the controller-uid label), resyncPeriodSeconds (at least
  * one second, absent = none), hooks sync/finalize/customize with version
  * v1|v2, webhook url or service+path, timeout, etag, responseUnMarshallMode,
  * caBundle, authorization, basicAuth, clientTLS and spec.connections; for a
  * DecoratorController resources (label and annotation selectors,
- * ignoreStatusChanges) and attachments (update methods). Two hooks exist in
+ * ignoreStatusChanges) and attachments (update methods; a decorator has no
+ * rollout, so metacontroller applies RollingRecreate and RollingInPlace to
+ * attachments as Recreate and InPlace). Two hooks exist in
  * metacontroller's types but metacontroller itself never calls them,
  * hooks.preUpdateChild and hooks.postUpdateChild: they are parsed and kept,
  * and the wiring must document that they are never called, as in
