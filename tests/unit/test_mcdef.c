@@ -503,6 +503,13 @@ Test(mcdef_errors, other_documents)
 		     "spec");
 	expect_error(CC "spec: {parentResource: [}\n",
 		     "line 4, column 25: invalid YAML: did not find expected node content while parsing a flow node");
+	/* After a good first document: nothing of the file is kept. */
+	expect_error(DOC1 "kind: [\n",
+		     "line 9, column 1: invalid YAML: did not find expected node content while parsing a flow node");
+	char deep[300] = "";
+	for (int i = 0; i < 70; i++)
+		strcat(deep, "[");
+	expect_error(deep, "line 1, column 65: nested deeper than 64 levels");
 }
 
 Test(mcdef_errors, repeated_keys_anywhere)
