@@ -30,6 +30,26 @@ static struct mcdef_set *load_ok(const char *path)
 	return s;
 }
 
+/* Writes yaml to a new file under /tmp, its name into file (32 bytes). */
+static void write_temp(const char *yaml, char file[32])
+{
+	strcpy(file, "/tmp/test_mcdef-XXXXXX");
+	int fd = mkstemp(file);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+}
+
+/* Loads yaml, which must load, from a file written for it. */
+static struct mcdef_set *load_text(const char *yaml)
+{
+	char file[32];
+	write_temp(yaml, file);
+	struct mcdef_set *s = load_ok(file);
+	unlink(file);
+	return s;
+}
+
 static void assert_json_file_eq(struct json_object *got, const char *file, const char *what)
 {
 	struct json_object *want = json_object_from_file(file);
@@ -313,15 +333,10 @@ Test(mcdef, multi_document_file)
 
 Test(mcdef, yaml_booleans_as_kubectl_reads_them)
 {
-	char file[] = "/tmp/test_mcdef-bool-XXXXXX";
-	int fd = mkstemp(file);
-	const char *yaml = "apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: b}\n"
-			   "spec:\n  parentResource: {apiVersion: v1, resource: pods, ignoreStatusChanges: off}\n"
-			   "  generateSelector: yes\n  hooks: {sync: {webhook: {url: \"http://h/s\"}}}\n";
-	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-	close(fd);
-	struct mcdef_set *s = load_ok(file);
-	unlink(file);
+	struct mcdef_set *s = load_text("apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\n"
+					"metadata: {name: b}\nspec:\n  parentResource: {apiVersion: v1, resource: pods, "
+					"ignoreStatusChanges: off}\n  generateSelector: yes\n"
+					"  hooks: {sync: {webhook: {url: \"http://h/s\"}}}\n");
 	cr_assert(s->items[0].has_generate_selector && s->items[0].generate_selector);
 	cr_assert(s->items[0].has_parent_ignore_status_changes && !s->items[0].parent_ignore_status_changes);
 	struct json_object *spec = json_object_object_get(s->items[0].object, "spec");
@@ -348,16 +363,11 @@ Test(mcdef, object_read_back_from_the_api)
 /* A null is absent, as for metacontroller's Go types. */
 Test(mcdef, null_is_absent)
 {
-	char file[] = "/tmp/test_mcdef-null-XXXXXX";
-	int fd = mkstemp(file);
-	const char *yaml = "apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: nulls}\n"
-			   "spec:\n  parentResource: {apiVersion: v1, resource: pods, labelSelector: null}\n"
-			   "  childResources: ~\n  resyncPeriodSeconds:\n"
-			   "  hooks: {sync: {version: null, webhook: {url: \"http://h/s\", timeout: ~}}, finalize: null}\n";
-	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-	close(fd);
-	struct mcdef_set *s = load_ok(file);
-	unlink(file);
+	struct mcdef_set *s = load_text("apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\n"
+					"metadata: {name: nulls}\nspec:\n  parentResource: {apiVersion: v1, resource: pods, "
+					"labelSelector: null}\n  childResources: ~\n  resyncPeriodSeconds:\n"
+					"  hooks: {sync: {version: null, webhook: {url: \"http://h/s\", timeout: ~}}, "
+					"finalize: null}\n");
 	const struct mcdef_controller *c = &s->items[0];
 	cr_assert(!c->parent_selector.set && !c->has_children && !c->has_resync && !c->hooks.finalize.set);
 	cr_assert(!c->hooks.sync.has_version && !c->hooks.sync.webhook.timeout);
@@ -425,11 +435,8 @@ Test(mcdef, nothing_to_load)
  * manifest FILE: " then want. */
 static void expect_error(const char *yaml, const char *want)
 {
-	char file[] = "/tmp/test_mcdef-XXXXXX";
-	int fd = mkstemp(file);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-	close(fd);
+	char file[32];
+	write_temp(yaml, file);
 	char msg[CX_ERR_MSG_MAX];
 	snprintf(msg, sizeof(msg), "metacontroller manifest %s: %s", file, want);
 	expect_load_error(file, -EINVAL, msg);
