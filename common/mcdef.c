@@ -254,26 +254,34 @@ static const char *show(char buf[80], const char *s)
 }
 
 /* What a node is, for "expected X, got Y": the quoted text of a string, the
- * text and type of a plain scalar YAML typed otherwise, or the node's type. */
-static int fail_got(const struct yamlnode_src *y, const yaml_node_t *n, const char *where, const char *expect)
+ * text of a plain scalar, or the node's type. want is the type of scalar the
+ * field takes: where it takes a string, a plain scalar YAML typed otherwise
+ * gets a hint to quote it; where it takes a number or a boolean, a quoted one
+ * gets a hint that quoting made it a string. */
+static int fail_got_as(const struct yamlnode_src *y, const yaml_node_t *n, const char *where, const char *expect,
+		       enum stype want)
 {
 	if (n->type != YAML_SCALAR_NODE)
 		return yamlnode_fail(y, n, where, "expected %s, got %s", expect, yamlnode_type_name(n));
 	char text[80];
 	bool truth;
-	switch (scalar_type(n, &truth)) {
-	case S_NULL:
+	enum stype got = scalar_type(n, &truth);
+	show(text, yamlnode_scalar(n));
+	if (got == S_NULL)
 		return yamlnode_fail(y, n, where, "expected %s, got null", expect);
-	case S_BOOL:
-		return yamlnode_fail(y, n, where, "expected %s, got %s (a boolean; quote it if it is meant as text)",
-				     expect, show(text, yamlnode_scalar(n)));
-	case S_INT:
-	case S_FLOAT:
-		return yamlnode_fail(y, n, where, "expected %s, got %s (a number; quote it if it is meant as text)",
-				     expect, show(text, yamlnode_scalar(n)));
-	default:
-		return yamlnode_fail(y, n, where, "expected %s, got \"%s\"", expect, show(text, yamlnode_scalar(n)));
-	}
+	if (got == S_STRING)
+		return yamlnode_fail(y, n, where, "expected %s, got \"%s\"%s", expect, text,
+				     want != S_STRING && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ?
+				     " (quoted, so a string)" : "");
+	if (want != S_STRING)
+		return yamlnode_fail(y, n, where, "expected %s, got %s", expect, text);
+	return yamlnode_fail(y, n, where, "expected %s, got %s (a %s; quote it if it is meant as text)", expect, text,
+			     got == S_BOOL ? "boolean" : "number");
+}
+
+static int fail_got(const struct yamlnode_src *y, const yaml_node_t *n, const char *where, const char *expect)
+{
+	return fail_got_as(y, n, where, expect, S_STRING);
 }
 
 static void join(char *buf, const char *where, const char *key)
@@ -446,7 +454,7 @@ static int get_bool(const struct yamlnode_src *y, const yaml_node_t *map, const 
 	char path[PATH_LEN];
 	join(path, where, key);
 	if (v->type != YAML_SCALAR_NODE || scalar_type(v, slot) != S_BOOL)
-		return fail_got(y, v, path, "true or false");
+		return fail_got_as(y, v, path, "true or false", S_BOOL);
 	*has = true;
 	return 0;
 }
@@ -460,12 +468,12 @@ static int get_int(const struct yamlnode_src *y, const yaml_node_t *map, const c
 	char path[PATH_LEN];
 	join(path, where, key);
 	bool truth;
-	if (v->type != YAML_SCALAR_NODE || scalar_type(v, &truth) != S_INT)
-		return fail_got(y, v, path, expect);
 	errno = 0;
+	if (v->type != YAML_SCALAR_NODE || scalar_type(v, &truth) != S_INT)
+		return fail_got_as(y, v, path, expect, S_INT);
 	long long x = strtoll(yamlnode_scalar(v), NULL, 10);
 	if (errno || x < min || x > max)
-		return fail_got(y, v, path, expect);
+		return fail_got_as(y, v, path, expect, S_INT);
 	*slot = (int)x;
 	*has = true;
 	return 0;

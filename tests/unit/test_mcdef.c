@@ -539,16 +539,22 @@ Test(mcdef_errors, types_as_kubectl_reads_them)
 		     "status as a string, such as \"True\", got True (a boolean; quote it if it is meant as text)");
 	expect_error(CC "spec:\n" PARENT SYNC "  resyncPeriodSeconds: \"30\"\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 7, column 24: spec.resyncPeriodSeconds: "
-		     "expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got \"30\"");
+		     "expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got \"30\" (quoted, "
+		     "so a string)");
 	expect_error(CC "spec:\n" PARENT SYNC "  resyncPeriodSeconds: -1\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 7, column 24: spec.resyncPeriodSeconds: "
-		     "expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got -1 (a "
-		     "number; quote it if it is meant as text)");
+		     "expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got -1");
 	/* YAML 1.1, as kubectl reads it: a plain n is false, so not a namespace. */
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: n}, path: /s}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 58: "
 		     "spec.hooks.sync.webhook.service.namespace: expected a namespace name (a DNS label), got n (a "
 		     "boolean; quote it if it is meant as text)");
+	expect_error(CC "spec:\n" PARENT SYNC "  generateSelector: 1\n",
+		     "document 1 (CompositeController \"bluegreen\"): line 7, column 21: spec.generateSelector: expected "
+		     "true or false, got 1");
+	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", etag: {enabled: \"true\"}}}}\n",
+		     "document 1 (CompositeController \"bluegreen\"): line 6, column 63: "
+		     "spec.hooks.sync.webhook.etag.enabled: expected true or false, got \"true\" (quoted, so a string)");
 	expect_error(CC "spec:\n" PARENT SYNC "  generateSelector: maybe\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 7, column 21: spec.generateSelector: expected "
 		     "true or false, got \"maybe\"");
@@ -594,8 +600,7 @@ Test(mcdef_errors, hooks)
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: ns, port: 0}, "
 		     "path: /s}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 68: "
-		     "spec.hooks.sync.webhook.service.port: expected a port from 1 to 65535, got 0 (a number; quote it "
-		     "if it is meant as text)");
+		     "spec.hooks.sync.webhook.service.port: expected a port from 1 to 65535, got 0");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: ns, protocol: "
 		     "ftp}, path: /s}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 72: "
@@ -606,8 +611,7 @@ Test(mcdef_errors, hooks)
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", etag: {cacheTimeoutSeconds: "
 		     "-1}}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 75: "
-		     "spec.hooks.sync.webhook.etag.cacheTimeoutSeconds: expected an integer >= 0 (seconds), got -1 (a "
-		     "number; quote it if it is meant as text)");
+		     "spec.hooks.sync.webhook.etag.cacheTimeoutSeconds: expected an integer >= 0 (seconds), got -1");
 }
 
 Test(mcdef_errors, timeouts)
