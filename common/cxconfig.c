@@ -2,6 +2,7 @@
 
 #include "cxconfig.h"
 #include "err.h"
+#include "k8sname.h"
 #include "yamlnode.h"
 
 #include <errno.h>
@@ -14,64 +15,14 @@
 
 /* ---- what valid values look like ---------------------------------------- */
 
-static bool is_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
 static bool is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* An RFC 1123 label: what Kubernetes accepts as a namespace name, and what a
- * controller name must be to end up in labels and finalizers. */
-static bool label_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-static bool valid_dns_label(const char *s)
-{
-	return label_ok(s, strlen(s));
-}
-
-static bool subdomain_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t start = 0; start <= len;) {
-		const char *dot = memchr(s + start, '.', len - start);
-		size_t end = dot ? (size_t)(dot - s) : len;
-		if (!label_ok(s + start, end - start))
-			return false;
-		start = end + 1;
-	}
-	return true;
-}
-
-static bool valid_dns_subdomain(const char *s)
-{
-	return subdomain_ok(s, strlen(s));
-}
-
 static bool valid_namespace(const char *s)
 {
-	return !*s || valid_dns_label(s);
-}
-
-/* "v1" (the core group) or "group/version", the group a DNS subdomain. */
-static bool valid_api_version(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	if (!slash)
-		return valid_dns_label(s);
-	return subdomain_ok(s, (size_t)(slash - s)) && valid_dns_label(slash + 1);
+	return !*s || k8sname_dns_label(s);
 }
 
 static bool valid_kind(const char *s)
@@ -236,7 +187,7 @@ static void controller_init(void *entry);
 
 static const struct field child_fields[] = {
 	{.key = "apiVersion", .kind = F_STRING, .offset = offsetof(struct config_child, api_version),
-	 .required = true, .expect = "an apiVersion such as v1 or example.com/v1", .valid = valid_api_version},
+	 .required = true, .expect = "an apiVersion such as v1 or example.com/v1", .valid = k8sname_api_version},
 	{.key = "kind", .kind = F_STRING, .offset = offsetof(struct config_child, kind), .required = true,
 	 .expect = "a kind such as ConfigMap (a letter, then letters and digits)", .valid = valid_kind},
 	{.key = "updateStrategy", .kind = F_STRATEGY, .offset = offsetof(struct config_child, update_strategy),
@@ -254,7 +205,7 @@ static const struct list_spec children_list = {
 
 static const struct field parent_fields[] = {
 	{.key = "apiVersion", .kind = F_STRING, .offset = offsetof(struct config_controller, parent_api_version),
-	 .required = true, .expect = "an apiVersion such as v1 or example.com/v1", .valid = valid_api_version},
+	 .required = true, .expect = "an apiVersion such as v1 or example.com/v1", .valid = k8sname_api_version},
 	{.key = "kind", .kind = F_STRING, .offset = offsetof(struct config_controller, parent_kind),
 	 .required = true, .expect = "a kind such as Website (a letter, then letters and digits)",
 	 .valid = valid_kind},
@@ -303,7 +254,7 @@ static const struct field hooks_fields[] = {
 
 static const struct field controller_fields[] = {
 	{.key = "name", .kind = F_STRING, .offset = offsetof(struct config_controller, name), .required = true,
-	 .expect = EXPECT_LABEL, .valid = valid_dns_label},
+	 .expect = EXPECT_LABEL, .valid = k8sname_dns_label},
 	{.key = "parent", .kind = F_MAP, .required = true, .expect = "{apiVersion: ..., kind: ...}",
 	 .sub = parent_fields},
 	{.key = "children", .kind = F_LIST, .offset = offsetof(struct config_controller, children),
@@ -334,10 +285,10 @@ static const struct field lease_fields[] = {
 	{.key = "enabled", .kind = F_BOOL, .offset = offsetof(struct config, leader_election),
 	 .expect = "true or false"},
 	{.key = "namespace", .kind = F_STRING, .offset = offsetof(struct config, lease_namespace),
-	 .expect = "a namespace name, " EXPECT_LABEL, .valid = valid_dns_label},
+	 .expect = "a namespace name, " EXPECT_LABEL, .valid = k8sname_dns_label},
 	{.key = "name", .kind = F_STRING, .offset = offsetof(struct config, lease_name),
 	 .expect = "a Lease name (a DNS subdomain: lowercase letters, digits, '-' and '.')",
-	 .valid = valid_dns_subdomain},
+	 .valid = k8sname_dns_subdomain},
 	{.key = NULL},
 };
 

@@ -68,23 +68,32 @@ static int check_depth(const char *kind, const char *path, FILE *f, struct cx_er
 	return rc;
 }
 
+/* Opens path and readies a parser on it after the depth check: the start
+ * that yamlnode_load and yamlnode_each share. On success the caller owns *f
+ * and *parser (yaml_parser_delete, fclose). */
+static int open_parser(const char *kind, const char *path, FILE **f, yaml_parser_t *parser, struct cx_err *err)
+{
+	*f = fopen(path, "rb");
+	if (!*f)
+		return cx_err_set(err, -errno, "%s %s: cannot open: %s", kind, path, strerror(errno));
+	int rc = check_depth(kind, path, *f, err);
+	if (!rc && !yaml_parser_initialize(parser))
+		rc = cx_err_set(err, -ENOMEM, "%s %s: out of memory", kind, path);
+	if (rc) {
+		fclose(*f);
+		return rc;
+	}
+	yaml_parser_set_input_file(parser, *f);
+	return 0;
+}
+
 int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_document_t *doc, struct cx_err *err)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return cx_err_set(err, -errno, "%s %s: cannot open: %s", kind, path, strerror(errno));
-	int depth_rc = check_depth(kind, path, f, err);
-	if (depth_rc) {
-		fclose(f);
-		return depth_rc;
-	}
+	FILE *f;
 	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		return cx_err_set(err, -ENOMEM, "%s %s: out of memory", kind, path);
-	}
-	yaml_parser_set_input_file(&parser, f);
-	int rc = 0;
+	int rc = open_parser(kind, path, &f, &parser, err);
+	if (rc)
+		return rc;
 	if (!yaml_parser_load(&parser, doc)) {
 		rc = parser_error(kind, path, &parser, f, err);
 	} else if (only_one && yaml_document_get_root_node(doc)) {
@@ -103,6 +112,33 @@ int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_docume
 		}
 		if (rc)
 			yaml_document_delete(doc);
+	}
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return rc;
+}
+
+int yamlnode_each(const char *kind, const char *path, yamlnode_each_fn *fn, void *ctx, struct cx_err *err)
+{
+	FILE *f;
+	yaml_parser_t parser;
+	int rc = open_parser(kind, path, &f, &parser, err);
+	if (rc)
+		return rc;
+	for (size_t index = 1; !rc; index++) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&parser, &doc)) {
+			rc = parser_error(kind, path, &parser, f, err);
+			break;
+		}
+		/* libyaml ends the stream with a document without a root; an
+		 * empty document in the stream has a null scalar as its root. */
+		bool end = !yaml_document_get_root_node(&doc);
+		if (!end)
+			rc = fn(ctx, &doc, index);
+		yaml_document_delete(&doc);
+		if (end)
+			break;
 	}
 	yaml_parser_delete(&parser);
 	fclose(f);

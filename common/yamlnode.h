@@ -45,6 +45,14 @@ struct yamlnode_src {
 int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_document_t *doc,
 		  struct cx_err *err);
 
+/* Calls fn(ctx, doc, index) for each document of the multi-document YAML
+ * file at path, in order (index counts from 1, empty documents included, so
+ * that messages can name them), after the same depth check as
+ * yamlnode_load; doc is deleted when fn returns. Stops at the first non-zero
+ * return of fn and returns it; else 0, or yamlnode_load's errors. */
+typedef int yamlnode_each_fn(void *ctx, yaml_document_t *doc, size_t index);
+int yamlnode_each(const char *kind, const char *path, yamlnode_each_fn *fn, void *ctx, struct cx_err *err);
+
 /* Fills s->err with "KIND FILE: line L, column C: where: what" (the line and
  * column where node starts) and returns -EINVAL. */
 int yamlnode_fail(const struct yamlnode_src *s, const yaml_node_t *node, const char *where, const char *fmt, ...)
