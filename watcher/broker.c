@@ -78,6 +78,7 @@ struct broker {
 	/* family names of STATS the broker does not take, logged once each */
 	struct json_object *stats_ignored;
 	uint64_t restarts, losses, refusals;
+	uint64_t losses_by[BROKER_LOSS_N];
 	size_t poisoned;
 	char endpoint[512];
 };
@@ -325,12 +326,14 @@ static int64_t generation_of(struct json_object *parent)
 
 /* The worker lost its job (it died, hung or was replaced): the key goes back
  * on the queue with backoff, and is poisoned after max_losses in a row. */
-static void lose_job(struct broker *b, struct worker_rec *w, const char *why, int64_t now_ms)
+static void lose_job(struct broker *b, struct worker_rec *w, enum broker_loss reason, const char *why,
+		     int64_t now_ms)
 {
 	if (!w->busy)
 		return;
 	w->busy = false;
 	b->losses++;
+	b->losses_by[reason]++;
 	workqueue_done(b->q, w->key, now_ms);
 	if (w->poison_job) { /* the report itself was lost: its message stays, send it again */
 		log_kv(LOG_LEVEL_WARNING, 0, "poison report lost", "key", w->key, "worker", w->id, "why", why, NULL);
@@ -364,9 +367,10 @@ static void lose_job(struct broker *b, struct worker_rec *w, const char *why, in
 	workqueue_add_rate_limited(b->q, w->key, now_ms);
 }
 
-static void remove_worker(struct broker *b, struct worker_rec *w, const char *why, int64_t now_ms)
+static void remove_worker(struct broker *b, struct worker_rec *w, enum broker_loss reason, const char *why,
+			  int64_t now_ms)
 {
-	lose_job(b, w, why, now_ms);
+	lose_job(b, w, reason, why, now_ms);
 	log_kv(LOG_LEVEL_INFO, 1, "worker gone", "worker", w->id, "why", why, NULL);
 	statset_free(&w->seen);
 	*w = b->workers[--b->n_workers];
@@ -472,7 +476,7 @@ static void on_ready(struct broker *b, const char *id, size_t id_len, const stru
 			snprintf(why, sizeof(why), "slot %d taken over by supervisor instance %.64s", r->slot,
 				 r->instance);
 		}
-		remove_worker(b, held, why, now_ms);
+		remove_worker(b, held, BROKER_LOSS_RESTART, why, now_ms);
 		break;
 	}
 	if (b->n_workers == b->cap_workers) {
@@ -766,7 +770,7 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 		if (r) {
 			workqueue_done(b->q, key, now_ms);
 			workqueue_add_rate_limited(b->q, key, now_ms);
-			remove_worker(b, w, "unreachable", now_ms);
+			remove_worker(b, w, BROKER_LOSS_UNREACHABLE, "unreachable", now_ms);
 			return false;
 		}
 		return true;
@@ -781,11 +785,11 @@ static void check_workers(struct broker *b, int64_t now_ms)
 			char why[128];
 			snprintf(why, sizeof(why), "job %llu passed its deadline (%lld ms)", (unsigned long long)w->job,
 				 (long long)(w->deadline_ms - w->started_ms));
-			remove_worker(b, w, why, now_ms);
+			remove_worker(b, w, BROKER_LOSS_DEADLINE, why, now_ms);
 			continue;
 		}
 		if (!w->busy && worker_expired(b, w, now_ms)) {
-			remove_worker(b, w, "no heartbeat", now_ms);
+			remove_worker(b, w, BROKER_LOSS_HEARTBEAT, "no heartbeat", now_ms);
 			continue;
 		}
 		i++;
@@ -858,6 +862,17 @@ uint64_t broker_refusals(const struct broker *b)
 uint64_t broker_losses(const struct broker *b)
 {
 	return b->losses;
+}
+
+uint64_t broker_losses_by(const struct broker *b, enum broker_loss reason)
+{
+	return (unsigned)reason < BROKER_LOSS_N ? b->losses_by[reason] : 0;
+}
+
+const char *broker_loss_name(enum broker_loss reason)
+{
+	static const char *const names[BROKER_LOSS_N] = {"restart", "deadline", "heartbeat", "unreachable"};
+	return (unsigned)reason < BROKER_LOSS_N ? names[reason] : "?";
 }
 
 size_t broker_poisoned(const struct broker *b)

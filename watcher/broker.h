@@ -145,6 +145,17 @@ uint64_t broker_worker_restarts(const struct broker *b);
 /* READYs refused because another instance's live worker held the slot. */
 uint64_t broker_refusals(const struct broker *b);
 uint64_t broker_losses(const struct broker *b);
+/* How a worker's job was lost (coxswain_jobs_lost_total{reason}). */
+enum broker_loss {
+	BROKER_LOSS_RESTART,     /* "restart": replaced in its slot (its supervisor, or another instance) */
+	BROKER_LOSS_DEADLINE,    /* "deadline": busy past the job's deadline */
+	BROKER_LOSS_HEARTBEAT,   /* "heartbeat": silent while idle (holds no job: counted for completeness) */
+	BROKER_LOSS_UNREACHABLE, /* "unreachable": its connection was gone when a message was sent */
+	BROKER_LOSS_N,
+};
+/* The losses of one reason; they sum to broker_losses. */
+uint64_t broker_losses_by(const struct broker *b, enum broker_loss reason);
+const char *broker_loss_name(enum broker_loss reason);
 /* Connections the ZAP handler refused (0 without CURVE). */
 uint64_t broker_auth_refusals(const struct broker *b);
 size_t broker_poisoned(const struct broker *b);

@@ -656,7 +656,7 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	REG(jobs_lost_total,
 	    metrics_counter(m, "coxswain_jobs_lost_total",
 			    "Jobs re-queued because their worker was lost, by how the loss was noticed "
-			    "(restart, heartbeat, deadline)",
+			    "(restart, deadline, heartbeat, unreachable)",
 			    reason, err));
 	REG(poisoned_objects, metrics_gauge(m, "coxswain_poisoned_objects",
 					    "Objects not retried after repeated worker crashes", NULL, err));

@@ -148,7 +148,7 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *   leader_election_master_status{name}                     gauge 1 when leading, else 0
  *   coxswain_workers                                       gauge: connected workers
  *   coxswain_worker_restarts_total                         restarts the supervisors counted (from READY)
- *   coxswain_jobs_lost_total{reason}                       reason: restart|heartbeat|deadline
+ *   coxswain_jobs_lost_total{reason}                       reason: restart|deadline|heartbeat|unreachable
  *   coxswain_poisoned_objects                              gauge
  *   coxswain_watch_restarts_total{resource}                watches that ended and were started again
  *   coxswain_relists_total{resource}                       LISTs after 410 Gone or a failed watch

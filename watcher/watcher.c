@@ -255,6 +255,9 @@ static void collect(void *ud)
 	metrics_set(metrics_labels(w->std.workers, NULL), (double)broker_workers(w->broker));
 	metrics_set(metrics_labels(w->std.worker_restarts_total, NULL), (double)broker_worker_restarts(w->broker));
 	metrics_set(metrics_labels(w->std.poisoned_objects, NULL), (double)broker_poisoned(w->broker));
+	for (int r = 0; r < BROKER_LOSS_N; r++)
+		metrics_set(metrics_labels(w->std.jobs_lost_total, broker_loss_name(r), NULL),
+			    (double)broker_losses_by(w->broker, r));
 	if (w->leader)
 		metrics_set(metrics_labels(w->std.leader, w->cfg->lease_name, NULL), leader_is_leader(w->leader));
 	for (size_t i = 0; i < w->n_ctls; i++) {

@@ -174,6 +174,7 @@ for k in k1 k2 k3 k4; do
 	eventually 60 "$k: Synced=True" equals True/ReconcileSucceeded synced claim "$NS" "$k"
 done
 check "the watcher noticed the lost jobs" grep -q "job lost" "$E2E_WORK/coxswain.log"
+check "coxswain_jobs_lost_total counts them as reason deadline" at_least 1 metric 'coxswain_jobs_lost_total{reason="deadline"}'
 eventually 30 "the watcher counts pool-b's 2 workers" equals 2 metric coxswain_workers
 
 stop_coxswain

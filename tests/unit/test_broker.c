@@ -561,6 +561,8 @@ Test(broker, a_new_pid_in_a_slot_requeues_the_old_job_at_once)
 	PUMP_UNTIL(broker_worker_restarts(b) == 1);
 	cr_assert_eq(broker_workers(b), 1);
 	cr_assert_eq(broker_losses(b), 1);
+	cr_assert_eq(broker_losses_by(b, BROKER_LOSS_RESTART), 1);
+	cr_assert_eq(broker_losses_by(b, BROKER_LOSS_DEADLINE), 0);
 	/* Back on the queue with the first backoff step only (5 ms), not after
 	 * a heartbeat expiry or the job's deadline. */
 	now += 5;
@@ -641,6 +643,8 @@ Test(broker, a_busy_worker_past_its_deadline_loses_the_job)
 	tw_heartbeat(&other);
 	pump(30);
 	cr_assert_eq(broker_losses(b), 1);
+	cr_assert_eq(broker_losses_by(b, BROKER_LOSS_DEADLINE), 1);
+	cr_assert_eq(broker_losses_by(b, BROKER_LOSS_RESTART), 0);
 	cr_assert_eq(broker_busy(b), 0);
 	now += 5; /* the first backoff step */
 	uint64_t job2;
