@@ -227,6 +227,10 @@ int main(int argc, char **argv)
 			wargv[n++] = "--context";
 			wargv[n++] = (char *)o.conn.context;
 		}
+		if (o.conn.namespace) {
+			wargv[n++] = "--namespace";
+			wargv[n++] = (char *)o.conn.namespace;
+		}
 		if (log_format) {
 			wargv[n++] = "--log-format";
 			wargv[n++] = (char *)log_format;

@@ -658,6 +658,13 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 			    "Jobs re-queued because their worker was lost, by how the loss was noticed "
 			    "(restart, deadline, heartbeat, unreachable)",
 			    reason, err));
+	REG(worker_refusals_total,
+	    metrics_counter(m, "coxswain_worker_refusals_total",
+			    "READY messages refused because a live worker of another supervisor instance held the slot",
+			    NULL, err));
+	REG(auth_failures_total,
+	    metrics_counter(m, "coxswain_job_channel_auth_failures_total",
+			    "Connections to the job channel refused by its CURVE authentication (ZAP)", NULL, err));
 	REG(poisoned_objects, metrics_gauge(m, "coxswain_poisoned_objects",
 					    "Objects not retried after repeated worker crashes", NULL, err));
 	REG(watch_restarts_total, metrics_counter(m, "coxswain_watch_restarts_total",

@@ -149,6 +149,8 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *   coxswain_workers                                       gauge: connected workers
  *   coxswain_worker_restarts_total                         restarts the supervisors counted (from READY)
  *   coxswain_jobs_lost_total{reason}                       reason: restart|deadline|heartbeat|unreachable
+ *   coxswain_worker_refusals_total                         READYs refused: another worker set's live worker held the slot
+ *   coxswain_job_channel_auth_failures_total               connections the job channel's ZAP handler refused
  *   coxswain_poisoned_objects                              gauge
  *   coxswain_watch_restarts_total{resource}                watches that ended and were started again
  *   coxswain_relists_total{resource}                       LISTs after 410 Gone or a failed watch
@@ -168,6 +170,8 @@ struct metrics_std {
 	struct metrics_family *workers;
 	struct metrics_family *worker_restarts_total;
 	struct metrics_family *jobs_lost_total;
+	struct metrics_family *worker_refusals_total;
+	struct metrics_family *auth_failures_total;
 	struct metrics_family *poisoned_objects;
 	struct metrics_family *watch_restarts_total;
 	struct metrics_family *relists_total;

@@ -255,6 +255,8 @@ static void collect(void *ud)
 	metrics_set(metrics_labels(w->std.workers, NULL), (double)broker_workers(w->broker));
 	metrics_set(metrics_labels(w->std.worker_restarts_total, NULL), (double)broker_worker_restarts(w->broker));
 	metrics_set(metrics_labels(w->std.poisoned_objects, NULL), (double)broker_poisoned(w->broker));
+	metrics_set(metrics_labels(w->std.worker_refusals_total, NULL), (double)broker_refusals(w->broker));
+	metrics_set(metrics_labels(w->std.auth_failures_total, NULL), (double)broker_auth_refusals(w->broker));
 	for (int r = 0; r < BROKER_LOSS_N; r++)
 		metrics_set(metrics_labels(w->std.jobs_lost_total, broker_loss_name(r), NULL),
 			    (double)broker_losses_by(w->broker, r));

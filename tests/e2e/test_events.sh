@@ -25,7 +25,6 @@ hook_failed_events() {
 }
 series() { hook_failed_events | grep -c .; }
 total() { hook_failed_events | awk '{n += $2} END {print n + 0}'; }
-at_least() { local v; v=$("${@:2}") || return 1; awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}' || { echo "got $v, want >= $1"; return 1; }; }
 start_coxswain "$E2E_WORK/coxswain.yaml" 4
 eventually 30 "/readyz answers ok" equals ok health readyz
 check "a Widget whose hook exits 1" admin apply -n "$NS" -f - <<-YAML

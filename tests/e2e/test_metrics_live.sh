@@ -79,13 +79,6 @@ done
 
 scrape() { metrics >"$E2E_WORK/scrape.txt" && cat "$E2E_WORK/scrape.txt"; }
 expo() { scrape | "$EXPO" "$@"; }
-# at_least N COMMAND...: COMMAND prints a number >= N.
-at_least() {
-	local n=$1 got
-	shift
-	got=$("$@") || { echo "$got"; return 1; }
-	[[ $got =~ ^[0-9]+$ ]] && ((got >= n)) || { echo "expected >= $n, got \"$got\""; return 1; }
-}
 
 check "the scrape is well-formed (every line; HELP and TYPE once per family)" expo check
 check "rest_client_requests_total is one counter family" equals 1 bash -c "grep -c '^# TYPE $REST counter\$' '$E2E_WORK/scrape.txt'"

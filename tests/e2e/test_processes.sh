@@ -6,8 +6,8 @@
 #      watcher: its workers are refused (one log line per slot), the first
 #      set keeps its slots, no restart is counted, no job is lost;
 #   2. SIGHUP drains like SIGTERM: the Lease is released, exit status 0;
-#   3. --drain-timeout reaches the spawned supervisor: with a hook stuck in
-#      a job, the supervisor is gone well before its default 25 s;
+#   3. --drain-timeout (and --namespace) reach the spawned supervisor: with a
+#      hook stuck in a job, the supervisor is gone well before its default 25 s;
 #   4. kill -9 of the watcher: its supervisor and workers die with it;
 #   5. SIGTERM while the watcher waits for a credential plugin that hangs:
 #      the plugin is killed and the watcher exits 0 at once, not at the
@@ -108,6 +108,7 @@ eventually 20 "its two workers are connected" equals 2 metric coxswain_workers
 SECOND=$!
 E2E_PIDS+=("$SECOND")
 eventually 30 "the second supervisor's workers are refused, one log line per slot" equals 2 refusals
+eventually 10 "coxswain_worker_refusals_total counts the refused READYs" at_least 2 metric coxswain_worker_refusals_total
 check "the refusal names the slot and both instances" grep -q 'READY refused.*slot=0 .*instance=[0-9a-f]*.*held_by_instance=' \
 	"$E2E_WORK/coxswain.log"
 for i in $(seq 1 20); do
@@ -141,13 +142,14 @@ eventually 30 "its supervisor is gone too" none_alive "$SUP"
 
 # ------------------------------------------------------------------ 3. --drain-timeout reaches the supervisor
 
-start_coxswain "$E2E_WORK/coxswain.yaml" 2 --drain-timeout 2
+start_coxswain "$E2E_WORK/coxswain.yaml" 2 --drain-timeout 2 --namespace "$NS"
 WATCHER_PID=$E2E_COXSWAIN_PID
 eventually 40 "restarted with --drain-timeout 2, it leads again" leading
 eventually 20 "its supervisor runs two workers" two_workers "$WATCHER_PID"
 SUP=$(supervisor_of "$WATCHER_PID")
 remember "$SUP"
 check "the supervisor was given the drain timeout" contains "--drain-timeout 2" ps -o args= -p "$SUP"
+check "and the watcher's --namespace" contains "--namespace $NS" ps -o args= -p "$SUP"
 : >"$E2E_WORK/hook.log"
 widget stuck sleep
 eventually 30 "a hook is stuck in a job (it sleeps 60 s)" grep -q "start sync $NS/stuck" "$E2E_WORK/hook.log"

@@ -157,6 +157,7 @@ check "no JOB reached them (their own account)" fails grep -q "exiting while hol
 check "the watcher still counts 4 workers, no intruder" equals 4 metric coxswain_workers
 check "no READY was refused: no intruder reached the broker" fails grep -q "READY refused" "$E2E_WORK/coxswain.log"
 check "the stranger's key is logged once, though it keeps trying" equals 1 refusals_of "$STRANGER"
+check "coxswain_job_channel_auth_failures_total counts each of its tries" at_least 1 metric coxswain_job_channel_auth_failures_total
 
 # ---- kill one set while it holds jobs: they move to the other
 rm -f "$MARKS"/*

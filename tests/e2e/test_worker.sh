@@ -76,7 +76,6 @@ warning_total() {
 	admin get events -n "$1" --field-selector "involvedObject.name=$2,type=Warning" \
 		-o go-template='{{range .items}}{{.reason}} {{.count}}{{"\n"}}{{end}}' | awk -v r="$3" '$1 == r {n += $2} END {print n + 0}'
 }
-at_most() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v <= n)}' || { echo "got \"$v\", want <= $1"; return 1; }; }
 count_words() { wc -w <<<"$1"; }
 # starts_with PREFIX COMMAND...: succeeds when COMMAND's output starts with PREFIX.
 starts_with() {
@@ -91,7 +90,6 @@ owner_of() {
 uid_of() { admin get widget "$2" -n "$1" -o jsonpath='{.metadata.uid}'; }
 hook_log() { cat "$E2E_WORK/hook.log" 2>/dev/null; }
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
-at_least() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}' || { echo "got \"$v\", want >= $1"; return 1; }; }
 # children_of PID: its child processes' pids, sorted, one line.
 children_of() { ps -o pid= --ppid "$1" | sort -n | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'; }
 

@@ -58,8 +58,6 @@ said_once() {
 # reconciles KEY: how many "reconciled" lines the coxswain log has for KEY
 # (controller/namespace/name, or controller/name for a cluster-scoped parent).
 reconciles() { grep -c "msg=\"reconciled\" key=$1 " "$E2E_WORK/coxswain.log" || true; }
-at_least() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}' || { echo "got \"$v\", want >= $1"; return 1; }; }
-at_most() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v <= n)}' || { echo "got \"$v\", want <= $1"; return 1; }; }
 # more_reconciles SECONDS N KEY...: waits (a test point) until each KEY has
 # been reconciled N more times than now: positive evidence that coxswain has
 # looked at it again, for checks that nothing changed.
