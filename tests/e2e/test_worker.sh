@@ -317,7 +317,9 @@ eventually 30 "coxswain is ready again" equals ok health readyz
 eventually 30 "two workers are connected" equals 2 metric coxswain_workers
 supervisor=$(children_of "$E2E_COXSWAIN_PID")
 check "another slow Widget is created" widget "$SLOW_NS" w-slow2 slow worker-drained
-eventually 30 "its hook has started" contains "start sync $SLOW_NS/w-slow2 slow" hook_log
+# Its job queues behind the restarted watcher's first pass over the 100
+# bystanders (two workers, a Python hook each): minutes on a loaded machine.
+eventually 180 "its hook has started" contains "start sync $SLOW_NS/w-slow2 slow" hook_log
 log_lines=$(wc -l <"$E2E_WORK/coxswain.log")
 check "the supervisor gets SIGTERM" kill -TERM "$supervisor"
 eventually 30 "the watcher stops when the supervisor has" fails kill -0 "$E2E_COXSWAIN_PID"
