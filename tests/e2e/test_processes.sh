@@ -39,21 +39,7 @@ trap procs_cleanup EXIT
 admin apply -f "$DATA/crd.yaml" -f "$DATA/rbac.yaml" >/dev/null
 check "the Widget CRD is established" admin wait --for=condition=Established --timeout=30s crd/widgets.$GROUP
 namespace "$NS"
-admin apply -f - >/dev/null <<-YAML
-	apiVersion: rbac.authorization.k8s.io/v1
-	kind: Role
-	metadata: {name: $ROLE, namespace: $NS}
-	rules:
-	- apiGroups: [coordination.k8s.io]
-	  resources: [leases]
-	  verbs: [get, create, update]
-	---
-	apiVersion: rbac.authorization.k8s.io/v1
-	kind: RoleBinding
-	metadata: {name: $ROLE, namespace: $NS}
-	roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: $ROLE}
-	subjects: [{kind: ServiceAccount, name: coxswain, namespace: coxswain-system}]
-YAML
+grant_leases "$NS" "$ROLE"
 check "the operator identity may hold a Lease in the test namespace" equals yes can_i update leases.coordination.k8s.io -n "$NS"
 
 cat >"$E2E_WORK/template.yaml" <<-YAML

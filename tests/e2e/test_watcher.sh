@@ -136,21 +136,8 @@ admin apply -f - >/dev/null <<-YAML
 	metadata: {name: $ROLE}
 	roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: $ROLE}
 	subjects: [{kind: ServiceAccount, name: coxswain, namespace: coxswain-system}]
-	---
-	apiVersion: rbac.authorization.k8s.io/v1
-	kind: Role
-	metadata: {name: $ROLE, namespace: $NS}
-	rules:
-	- apiGroups: [coordination.k8s.io]
-	  resources: [leases]
-	  verbs: [get, create, update]
-	---
-	apiVersion: rbac.authorization.k8s.io/v1
-	kind: RoleBinding
-	metadata: {name: $ROLE, namespace: $NS}
-	roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: $ROLE}
-	subjects: [{kind: ServiceAccount, name: coxswain, namespace: coxswain-system}]
 YAML
+grant_leases "$NS" "$ROLE"
 check "and hold a Lease in the test namespace" equals yes can_i update leases.coordination.k8s.io -n "$NS"
 cp "$E2E_WORK/coxswain.yaml" "$E2E_WORK/base.yaml"
 sed "s/enabled: false/enabled: true/" "$E2E_WORK/base.yaml" >"$E2E_WORK/base-le.yaml"
