@@ -119,7 +119,11 @@ static const char *const strategy_names[] = {
 	[UPDATE_INPLACE] = "InPlace",
 	[UPDATE_RECREATE] = "Recreate",
 	[UPDATE_ONDELETE] = "OnDelete",
+	[UPDATE_ROLLING_RECREATE] = "RollingRecreate",
+	[UPDATE_ROLLING_INPLACE] = "RollingInPlace",
 };
+/* coxswain.yaml has no statusChecks, so no rolling methods. */
+#define FILE_STRATEGIES (UPDATE_ONDELETE + 1)
 
 const char *config_update_strategy_name(enum update_strategy s)
 {
@@ -503,6 +507,7 @@ static int parse_hook(const struct yamlnode_src *y, const struct field *f, const
 	hook->set = true;
 	if (!hook->timeout_seconds)
 		hook->timeout_seconds = CONFIG_DEFAULT_HOOK_TIMEOUT_SECONDS;
+	hook->timeout_ms = hook->timeout_seconds * 1000L;
 	return 0;
 }
 
@@ -567,7 +572,7 @@ static int parse_scalar(const struct yamlnode_src *y, const struct field *f, con
 		}
 		return fail_value(y, v, where, f->expect, true);
 	case F_STRATEGY:
-		for (size_t i = 0; i < sizeof(strategy_names) / sizeof(*strategy_names); i++) {
+		for (size_t i = 0; i < FILE_STRATEGIES; i++) {
 			if (!strcmp(s, strategy_names[i])) {
 				*(enum update_strategy *)slot = (enum update_strategy)i;
 				return 0;
@@ -702,9 +707,15 @@ static int controller_finish(const struct yamlnode_src *y, void *array, size_t i
 				     "\"%s\" is the parent's kind; expected a child kind other than the parent's",
 				     cc->parent_kind);
 	}
-	if (!cc->namespace)
-		return yamlnode_strdup(y, "", &cc->namespace);
-	return 0;
+	char buf[512];
+	snprintf(buf, sizeof(buf), "coxswain.io/%s", cc->name);
+	int rc = yamlnode_strdup(y, buf, &cc->finalizer);
+	snprintf(buf, sizeof(buf), "coxswain/%s", cc->name);
+	if (!rc)
+		rc = yamlnode_strdup(y, buf, &cc->field_manager);
+	if (!rc && !cc->namespace)
+		rc = yamlnode_strdup(y, "", &cc->namespace);
+	return rc;
 }
 
 static int set_default(const struct yamlnode_src *y, char **slot, const char *value)
@@ -763,25 +774,36 @@ static void hook_clear(struct config_hook *h)
 	free(h->url);
 }
 
+void config_controller_clear(struct config_controller *cc)
+{
+	free(cc->name);
+	free(cc->parent_api_version);
+	free(cc->parent_kind);
+	for (size_t k = 0; k < cc->n_children; k++) {
+		free(cc->children[k].api_version);
+		free(cc->children[k].kind);
+		free(cc->children[k].resource);
+	}
+	free(cc->children);
+	hook_clear(&cc->sync);
+	hook_clear(&cc->finalize);
+	hook_clear(&cc->customize);
+	free(cc->namespace);
+	json_object_put(cc->object);
+	free(cc->parent_resource);
+	free(cc->label_selector);
+	free(cc->finalizer);
+	free(cc->field_manager);
+	memset(cc, 0, sizeof(*cc));
+}
+
 void config_free(struct config **cp)
 {
 	struct config *c = cp ? *cp : NULL;
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_controllers; i++) {
-		struct config_controller *cc = &c->controllers[i];
-		free(cc->name);
-		free(cc->parent_api_version);
-		free(cc->parent_kind);
-		for (size_t k = 0; k < cc->n_children; k++) {
-			free(cc->children[k].api_version);
-			free(cc->children[k].kind);
-		}
-		free(cc->children);
-		hook_clear(&cc->sync);
-		hook_clear(&cc->finalize);
-		free(cc->namespace);
-	}
+	for (size_t i = 0; i < c->n_controllers; i++)
+		config_controller_clear(&c->controllers[i]);
 	free(c->controllers);
 	free(c->path);
 	free(c->endpoint);

@@ -69,7 +69,31 @@ enum update_strategy {
 	UPDATE_INPLACE,     /* "InPlace", the default: server-side apply */
 	UPDATE_RECREATE,    /* "Recreate": delete, then create */
 	UPDATE_ONDELETE,    /* "OnDelete": leave it until someone deletes it */
+	/* metacontroller's rolling methods (worker/rollout.h): children are
+	 * updated one at a time, each only after the ones before it pass the
+	 * child kind's statusChecks; Recreate or InPlace per child. */
+	UPDATE_ROLLING_RECREATE,    /* "RollingRecreate" */
+	UPDATE_ROLLING_INPLACE,     /* "RollingInPlace" */
 };
+
+/* Where a controller's definition comes from. */
+enum config_origin {
+	CONFIG_ORIGIN_FILE,             /* coxswain.yaml */
+	CONFIG_ORIGIN_METACONTROLLER,   /* a CompositeController or DecoratorController (common/mcbridge.h) */
+};
+
+/* What a controller manages. */
+enum config_kind {
+	CONFIG_KIND_COMPOSITE,  /* it owns its parents' children (coxswain.yaml; CompositeController) */
+	CONFIG_KIND_DECORATOR,  /* DecoratorController: it owns the attachments (children) only, and
+				   changes only the labels, annotations and status its hook returns on
+				   the decorated object (the "parent"), which it does not own */
+};
+
+struct mcdef_controller;
+struct mcdef_webhook;
+struct mcdef_child;
+struct mcdef_selector;
 
 /* hooks.X.version: how the request keys children and related (metacontroller's
  * hook versions; worker/hook.h). */
@@ -92,7 +116,12 @@ struct config_hook {
 				       entries followed by a NULL (execv-ready); else NULL */
 	size_t n_command;
 	char *url;                  /* webhook: http:// or https://; else NULL */
-	int timeout_seconds;        /* 1..3600, default 10 */
+	int timeout_seconds;        /* 1..3600, default 10 (coxswain.yaml) */
+	long timeout_ms;            /* effective, > 0: timeout_seconds * 1000, or a metacontroller
+				       webhook.timeout (a Go duration, rounded up to a millisecond) */
+	const struct mcdef_webhook *mc;  /* borrowed from config_controller.mc: etag, caBundle,
+					    authorization, basicAuth, clientTLS, connections;
+					    NULL for coxswain.yaml hooks */
 	enum config_hook_version version;
 	enum config_unmarshal unmarshal; /* LOOSE or STRICT once loaded; STRICT when version is v2 */
 };
@@ -101,6 +130,10 @@ struct config_child {
 	char *api_version;          /* "v1", "apps/v1" */
 	char *kind;
 	enum update_strategy update_strategy;
+	char *resource;             /* the plural ("configmaps") when the definition names resources
+				       (metacontroller), else NULL: discovery finds it from kind */
+	const struct mcdef_child *mc;    /* borrowed: statusChecks for the rolling methods; NULL for
+					    coxswain.yaml */
 };
 
 struct config_controller {
@@ -115,6 +148,31 @@ struct config_controller {
 	int resync_period_seconds;       /* >= 0, default 300; 0 = no periodic resync */
 	char *namespace;                 /* "" (the default) = all namespaces */
 	bool adopt_orphans;              /* adopt an existing child that has no controller (default false) */
+
+	/* What coxswain.yaml cannot say (yet); set by common/mcbridge.h for a
+	 * metacontroller definition, the defaults noted here otherwise. */
+	enum config_origin origin;       /* CONFIG_ORIGIN_FILE */
+	enum config_kind kind;           /* CONFIG_KIND_COMPOSITE */
+	const struct mcdef_controller *mc;   /* borrowed: the definition it was made from; NULL for a
+						coxswain.yaml controller */
+	struct json_object *object;      /* owned: the hook request's "controller" (the
+					    CompositeController or DecoratorController object as
+					    written); NULL: config_controller_json's shape */
+	char *parent_resource;           /* the parent's plural when the definition names it, else NULL */
+	char *label_selector;            /* the parents' labelSelector as the API's labelSelector
+					    parameter ("app=x,tier in (a,b),!legacy"): only parents it
+					    selects are watched and synced; NULL: every object */
+	const struct mcdef_selector *annotation_selector;  /* DecoratorController resources[]
+							      .annotationSelector; NULL: none */
+	bool ignore_status_changes;      /* a parent whose status alone changed is not synced again */
+	bool generate_selector;          /* metacontroller's generateSelector */
+	struct config_hook customize;    /* metacontroller's customize hook; set == false: none */
+	char *finalizer;                 /* the finalizer put on parents when there is a finalize hook:
+					    "coxswain.io/<name>", or metacontroller's own
+					    ("metacontroller.io/compositecontroller-<name>",
+					    "metacontroller.io/decoratorcontroller-<name>") so that a
+					    controller moves between the two without a stuck parent */
+	char *field_manager;             /* server-side apply's field manager: "coxswain/<name>" */
 };
 
 struct config {
@@ -154,10 +212,14 @@ void config_free(struct config **c);
  * field otherwise. ipc:// is always allowed (its rights are the broker's). */
 int config_channel_check(const struct config *c, const char *endpoint, bool watcher_side, struct cx_err *err);
 
+/* Frees what cc owns (not cc itself) and zeroes it; for controllers built
+ * outside config_load (common/mcbridge.h). */
+void config_controller_clear(struct config_controller *cc);
+
 /* The controller named name, borrowed from c, or NULL. */
 const struct config_controller *config_controller(const struct config *c, const char *name);
 
-/* "InPlace", "Recreate", "OnDelete". */
+/* "InPlace", "Recreate", "OnDelete", "RollingRecreate", "RollingInPlace". */
 const char *config_update_strategy_name(enum update_strategy s);
 
 /* The controller as the hook request's "controller" field shows it (DESIGN.md
