@@ -1174,6 +1174,7 @@ struct load {
 	struct mcdef_set *set;
 	const char *file;
 	struct cx_err *err;
+	bool live;                  /* an object read from the API: any status */
 };
 
 static void free_strings(char **a, size_t n)
@@ -1300,7 +1301,8 @@ static const char *peek(const struct yamlnode_src *y, const yaml_node_t *map, co
 	return v && v->type == YAML_SCALAR_NODE && !yamlnode_is_null(v) ? yamlnode_scalar(v) : NULL;
 }
 
-static int parse_controller(const struct yamlnode_src *y, const yaml_node_t *root, struct mcdef_controller *c)
+static int parse_controller(const struct yamlnode_src *y, const yaml_node_t *root, bool live,
+			    struct mcdef_controller *c)
 {
 	static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
 	if (root->type != YAML_MAPPING_NODE)
@@ -1321,7 +1323,9 @@ static int parse_controller(const struct yamlnode_src *y, const yaml_node_t *roo
 		rc = check_keys(y, root, "", keys, "a controller {apiVersion, kind, metadata, spec}");
 	if (!rc)
 		rc = parse_metadata(y, root, c);
-	yaml_node_t *status = rc ? NULL : field(y, root, "status");
+	/* A manifest's status must be empty; the API's copy of the object may
+	 * carry whatever a status writer (metacontroller has none) put there. */
+	yaml_node_t *status = rc || live ? NULL : field(y, root, "status");
 	if (status && (status->type != YAML_MAPPING_NODE ||
 		       status->data.mapping.pairs.top != status->data.mapping.pairs.start))
 		return fail_got(y, status, "status", "an empty mapping {} (a controller has no status fields)");
@@ -1368,7 +1372,7 @@ static int load_document(void *ctx, yaml_document_t *doc, size_t index)
 		return rc;
 	rc = node_json(&y, root, "", &c->object);
 	if (!rc)
-		rc = parse_controller(&y, root, c);
+		rc = parse_controller(&y, root, l->live, c);
 	if (!rc) {
 		char source[PATH_MAX + 40];
 		snprintf(source, sizeof(source), "%s: document %zu", l->file, index);
@@ -1451,6 +1455,21 @@ int mcdef_load(const char *path, struct mcdef_set **out, struct cx_err *err)
 	if (!rc && !(*out)->n)
 		rc = cx_err_set(err, -EINVAL, KIND " %s: no CompositeController or DecoratorController found%s", path,
 				S_ISDIR(st.st_mode) ? " in its *.yaml, *.yml and *.json files" : "");
+	if (rc)
+		mcdef_set_free(out);
+	return rc;
+}
+
+int mcdef_parse_json(const char *json_text, const char *source, struct mcdef_set **out, struct cx_err *err)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return cx_err_set(err, -ENOMEM, KIND " %s: out of memory", source);
+	struct load l = {.set = *out, .file = source, .err = err, .live = true};
+	int rc = yamlnode_each_text(KIND, source, json_text, strlen(json_text), load_document, &l, err);
+	if (!rc && (*out)->n != 1)
+		rc = cx_err_set(err, -EINVAL, KIND " %s: expected one CompositeController or DecoratorController, got %zu",
+				source, (*out)->n);
 	if (rc)
 		mcdef_set_free(out);
 	return rc;

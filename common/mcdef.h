@@ -299,6 +299,14 @@ struct mcdef_set {
  * invalid content (including no definition at all), -ENOMEM. */
 int mcdef_load(const char *path, struct mcdef_set **out, struct cx_err *err);
 
+/* Parses one controller object already in memory (JSON text as the API
+ * serves it, or YAML), named source in messages ("CompositeController
+ * \"x\""). The same checks as mcdef_load, except that the status may be
+ * anything (the API's copy of an object may carry one) and metadata may
+ * carry every ObjectMeta field. Returns 0 with *out (one controller) owned
+ * by the caller, or -EINVAL / -ENOMEM with err filled and *out NULL. */
+int mcdef_parse_json(const char *json_text, const char *source, struct mcdef_set **out, struct cx_err *err);
+
 /* Frees *s and everything it owns; *s = NULL. NULL and *s == NULL are fine. */
 void mcdef_set_free(struct mcdef_set **s);
 

@@ -71,11 +71,19 @@ static int check_depth(const char *kind, const char *path, FILE *f, struct cx_er
 /* Opens path and readies a parser on it after the depth check: the start
  * that yamlnode_load and yamlnode_each share. On success the caller owns *f
  * and *parser (yaml_parser_delete, fclose). */
+static int open_parser_on(const char *kind, const char *path, FILE **f, yaml_parser_t *parser, struct cx_err *err);
+
 static int open_parser(const char *kind, const char *path, FILE **f, yaml_parser_t *parser, struct cx_err *err)
 {
 	*f = fopen(path, "rb");
 	if (!*f)
 		return cx_err_set(err, -errno, "%s %s: cannot open: %s", kind, path, strerror(errno));
+	return open_parser_on(kind, path, f, parser, err);
+}
+
+/* The rest of open_parser, on a stream already open (closed on error). */
+static int open_parser_on(const char *kind, const char *path, FILE **f, yaml_parser_t *parser, struct cx_err *err)
+{
 	int rc = check_depth(kind, path, *f, err);
 	if (!rc && !yaml_parser_initialize(parser))
 		rc = cx_err_set(err, -ENOMEM, "%s %s: out of memory", kind, path);
@@ -118,6 +126,9 @@ int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_docume
 	return rc;
 }
 
+static int each_on(const char *kind, const char *path, FILE *f, yaml_parser_t *parser, yamlnode_each_fn *fn,
+		   void *ctx, struct cx_err *err);
+
 int yamlnode_each(const char *kind, const char *path, yamlnode_each_fn *fn, void *ctx, struct cx_err *err)
 {
 	FILE *f;
@@ -125,10 +136,34 @@ int yamlnode_each(const char *kind, const char *path, yamlnode_each_fn *fn, void
 	int rc = open_parser(kind, path, &f, &parser, err);
 	if (rc)
 		return rc;
+	return each_on(kind, path, f, &parser, fn, ctx, err);
+}
+
+int yamlnode_each_text(const char *kind, const char *label, const char *text, size_t len, yamlnode_each_fn *fn,
+		       void *ctx, struct cx_err *err)
+{
+	if (!len)
+		return 0;
+	/* fmemopen: the same reader, depth check and messages as for a file. */
+	FILE *f = fmemopen((void *)text, len, "rb");
+	yaml_parser_t parser;
+	if (!f)
+		return cx_err_set(err, -errno, "%s %s: cannot read: %s", kind, label, strerror(errno));
+	int rc = open_parser_on(kind, label, &f, &parser, err);
+	if (rc)
+		return rc;
+	return each_on(kind, label, f, &parser, fn, ctx, err);
+}
+
+/* Calls fn for each document of the stream f that parser reads; closes both. */
+static int each_on(const char *kind, const char *path, FILE *f, yaml_parser_t *parser, yamlnode_each_fn *fn,
+		   void *ctx, struct cx_err *err)
+{
+	int rc = 0;
 	for (size_t index = 1; !rc; index++) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
-			rc = parser_error(kind, path, &parser, f, err);
+		if (!yaml_parser_load(parser, &doc)) {
+			rc = parser_error(kind, path, parser, f, err);
 			break;
 		}
 		/* libyaml ends the stream with a document without a root; an
@@ -140,7 +175,7 @@ int yamlnode_each(const char *kind, const char *path, yamlnode_each_fn *fn, void
 		if (end)
 			break;
 	}
-	yaml_parser_delete(&parser);
+	yaml_parser_delete(parser);
 	fclose(f);
 	return rc;
 }

@@ -53,6 +53,11 @@ int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_docume
 typedef int yamlnode_each_fn(void *ctx, yaml_document_t *doc, size_t index);
 int yamlnode_each(const char *kind, const char *path, yamlnode_each_fn *fn, void *ctx, struct cx_err *err);
 
+/* yamlnode_each on the len bytes at text (JSON is YAML: an object read from
+ * the API), with label in place of the file's name in messages. */
+int yamlnode_each_text(const char *kind, const char *label, const char *text, size_t len, yamlnode_each_fn *fn,
+		       void *ctx, struct cx_err *err);
+
 /* Fills s->err with "KIND FILE: line L, column C: where: what" (the line and
  * column where node starts) and returns -EINVAL. */
 int yamlnode_fail(const struct yamlnode_src *s, const yaml_node_t *node, const char *where, const char *fmt, ...)

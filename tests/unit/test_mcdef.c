@@ -733,3 +733,56 @@ Test(mcdef_errors, lists)
 		     "document 1 (CompositeController \"bluegreen\"): line 5, column 19: spec.parentResource.apiVersion: "
 		     "missing; expected an apiVersion such as v1 or example.com/v1");
 }
+
+/* ---- one object from the API (mcdef_parse_json) ---- */
+
+/* The object as the API serves it: every ObjectMeta field, kubectl's
+ * last-applied annotation, and a status, which a manifest may not have. */
+Test(mcdef_json, object_from_the_api)
+{
+	const char *json = "{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
+			   "\"metadata\":{\"name\":\"webapps\",\"uid\":\"0d6f\",\"resourceVersion\":\"812\","
+			   "\"generation\":2,\"creationTimestamp\":\"2026-12-04T17:00:00Z\",\"annotations\":"
+			   "{\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"a\\\":1}\\n\"},"
+			   "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Update\"}]},"
+			   "\"spec\":{\"parentResource\":{\"apiVersion\":\"ctl.example.com/v1\",\"resource\":\"webapps\"},"
+			   "\"hooks\":{\"sync\":{\"webhook\":{\"url\":\"http://h/sync\",\"timeout\":\"1500us\"}}}},"
+			   "\"status\":{\"observed\":1}}";
+	struct cx_err err = {0};
+	struct mcdef_set *s = NULL;
+	int rc = mcdef_parse_json(json, "CompositeController \"webapps\"", &s, &err);
+	cr_assert_eq(rc, 0, "%s", err.msg);
+	cr_assert_eq(s->n, 1);
+	cr_assert_str_eq(s->items[0].name, "webapps");
+	cr_assert_eq(s->items[0].hooks.sync.webhook.timeout_ns, 1500000);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(json_object_object_get(s->items[0].object,
+											       "metadata"),
+								       "resourceVersion")),
+			 "812");
+	mcdef_set_free(&s);
+}
+
+/* The spec is checked as strictly as a file's. */
+Test(mcdef_json, unknown_spec_field_names_its_path)
+{
+	const char *json = "{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
+			   "\"metadata\":{\"name\":\"webapps\"},\"spec\":{\"parentResource\":{\"apiVersion\":\"v1\","
+			   "\"resource\":\"pods\"},\"bogus\":1,\"hooks\":{\"sync\":{\"webhook\":{\"url\":\"http://h\"}}}}}";
+	struct cx_err err = {0};
+	struct mcdef_set *s = (struct mcdef_set *)1;
+	int rc = mcdef_parse_json(json, "CompositeController \"webapps\"", &s, &err);
+	cr_assert_eq(rc, -EINVAL);
+	cr_assert_null(s);
+	cr_assert(strstr(err.msg, "metacontroller manifest CompositeController \"webapps\": document 1") &&
+		  strstr(err.msg, "spec.bogus: unknown field"), "%s", err.msg);
+}
+
+Test(mcdef_json, not_json_nor_yaml)
+{
+	struct cx_err err = {0};
+	struct mcdef_set *s = NULL;
+	cr_assert_eq(mcdef_parse_json("{\"a\": [", "x", &s, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "invalid YAML"), "%s", err.msg);
+	cr_assert_eq(mcdef_parse_json("", "x", &s, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "expected one"), "%s", err.msg);
+}
