@@ -211,8 +211,24 @@ static const char *kind_meant(const struct group_version *gv, const char *kind)
 	return NULL;
 }
 
+static int resolve(struct discovery *d, const char *api_version, const char *kind, const char *resource,
+		   const struct kresource **out, struct cx_err *err);
+
 int discovery_resolve(struct discovery *d, const char *api_version, const char *kind,
 		      const struct kresource **out, struct cx_err *err)
+{
+	return resolve(d, api_version, kind, NULL, out, err);
+}
+
+int discovery_resolve_resource(struct discovery *d, const char *api_version, const char *resource,
+			       const struct kresource **out, struct cx_err *err)
+{
+	return resolve(d, api_version, NULL, resource, out, err);
+}
+
+/* The resource of kind, or named resource (exactly one of them non-NULL). */
+static int resolve(struct discovery *d, const char *api_version, const char *kind, const char *resource,
+		   const struct kresource **out, struct cx_err *err)
 {
 	*out = NULL;
 	struct group_version *gv = find_gv(d, api_version);
@@ -236,16 +252,24 @@ int discovery_resolve(struct discovery *d, const char *api_version, const char *
 		}
 		fresh = true;
 	}
-	struct kresource *res = gv->served ? find_by(gv, kind, NULL) : NULL;
+	struct kresource *res = gv->served ? find_by(gv, kind, resource) : NULL;
 	if (!res && !fresh && now_s() - gv->fetched_at >= REFRESH_MIN_INTERVAL_S) {
 		int r = fetch(d, gv, err);
 		if (r)
 			return r;
-		res = gv->served ? find_by(gv, kind, NULL) : NULL;
+		res = gv->served ? find_by(gv, kind, resource) : NULL;
 	}
 	if (!gv->served)
 		return cx_err_set(err, -ENOENT, "%s %s: the API server does not serve %s (is its CRD installed and "
-				  "established?)", kind, api_version, api_version);
+				  "established?)", kind ? kind : resource, api_version, api_version);
+	if (resource) {
+		if (!res)
+			return cx_err_set(err, -ENOENT, "resource %s %s: the API server serves %s but no resource %s "
+					  "in it (a lowercase plural such as \"configmaps\"; is its CRD installed and "
+					  "established?)", resource, api_version, api_version, resource);
+		*out = res;
+		return 0;
+	}
 	const char *meant = res ? NULL : kind_meant(gv, kind);
 	if (meant)
 		return cx_err_set(err, -ENOENT, "%s %s: the API server serves %s but no kind %s in it; did you mean "

@@ -47,6 +47,11 @@ void discovery_free(struct discovery **d);
 int discovery_resolve(struct discovery *d, const char *api_version, const char *kind,
 		      const struct kresource **out, struct cx_err *err);
 
+/* The same for a resource named by its plural (metacontroller's
+ * "resource: configmaps"), with the same caching and refresh. */
+int discovery_resolve_resource(struct discovery *d, const char *api_version, const char *resource,
+			       const struct kresource **out, struct cx_err *err);
+
 /* The API path of a resource: the collection when name is NULL, all
  * namespaces when ns is NULL (or a cluster-scoped resource), with
  * "/subresource" when given. Returns an owned string or NULL (out of memory). */
