@@ -129,6 +129,9 @@ static int check_job(const struct proto_job *j, struct cx_err *err)
 	if (!json_object_is_type(j->parent, json_type_object))
 		return cx_err_set(err, -EINVAL, "%s: field \"parent\": expected an object, got %s", what,
 				  j->parent ? json_kind(j->parent) : "nothing");
+	if (j->definition && !json_object_is_type(j->definition, json_type_object))
+		return cx_err_set(err, -EINVAL, "%s: field \"definition\": expected an object, got %s", what,
+				  json_kind(j->definition));
 	if (j->kind == PROTO_JOB_SYNC) {
 		if (j->message)
 			return cx_err_set(err, -EINVAL, "%s: field \"message\": not allowed for kind \"sync\"", what);
@@ -294,7 +297,8 @@ int proto_encode_job(const struct proto_job *j, struct proto_frame *out, struct 
 	    put(o, "controller", json_object_new_string(j->controller)) ||
 	    put(o, "key", json_object_new_string(j->key)) || put(o, "parent", json_object_get(j->parent)) ||
 	    (j->children && put(o, "children", json_object_get(j->children))) ||
-	    (j->message && put(o, "message", json_object_new_string(j->message)))) {
+	    (j->message && put(o, "message", json_object_new_string(j->message))) ||
+	    (j->definition && put(o, "definition", json_object_get(j->definition)))) {
 		json_object_put(o);
 		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
 	}
@@ -468,7 +472,7 @@ static int decode_result(const struct reader *r, struct proto_result *out)
 static int decode_job(const struct reader *r, struct proto_job *out)
 {
 	static const char *const allowed[] = {"job", "attempt", "kind", "controller", "key", "parent", "children",
-					      "message", NULL};
+					      "message", "definition", NULL};
 	int64_t attempt;
 	const char *kind;
 	int rc;
@@ -484,6 +488,9 @@ static int decode_job(const struct reader *r, struct proto_job *out)
 	    (rc = field_string(r, "key", true, &out->key)) || (rc = field(r, "parent", json_type_object, &out->parent)))
 		return rc;
 	struct json_object *unused;
+	if (json_object_object_get_ex(r->obj, "definition", &unused) &&
+	    (rc = field(r, "definition", json_type_object, &out->definition)))
+		return rc;
 	if (out->kind == PROTO_JOB_SYNC) {
 		if ((rc = field(r, "children", json_type_object, &out->children)) ||
 		    (rc = check_children(r->what, out->children, -EPROTO, r->err)))

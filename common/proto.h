@@ -16,6 +16,7 @@
  *                                  "key": "websites/default/web", "parent": {...},
  *                                  "children": {"ConfigMap.v1": {"web": {...}}}}
  *                      JOB        {..., "kind": "poison", "parent": {...}, "message": "why"}
+ *                      JOB        {..., "definition": {"kind": "CompositeController", ...}}
  *                      HEARTBEAT  (empty)
  *                      DISCONNECT (empty)
  *
@@ -25,6 +26,11 @@
  * child name -> object. A "sync" JOB carries children and no message; a
  * "poison" JOB (the key lost 3 workers: the worker writes the WorkerCrashed
  * condition and Event) carries the message and no children.
+ *
+ * A job of a metacontroller-defined controller (common/mcbridge.h) carries
+ * its "definition", the controller object, whatever the kind: the worker
+ * builds the controller from it (no config file of its own names it), and
+ * builds it again when the object changes.
  *
  * READY's instance is the worker's supervisor's id (random, made once when
  * the supervisor starts: 1 to 64 letters, digits or '-'): the watcher tells
@@ -132,6 +138,9 @@ struct proto_job {
 	struct json_object *parent;   /* an object */
 	struct json_object *children; /* sync: an object as above; poison: NULL */
 	const char *message;          /* poison: why (non-empty); sync: NULL */
+	struct json_object *definition; /* optional (either kind): the CompositeController or
+					   DecoratorController object a metacontroller-defined
+					   controller was made from; NULL for a coxswain.yaml one */
 };
 
 #define PROTO_STATS_MAX_FAMILIES 32

@@ -187,6 +187,38 @@ Test(proto, job_poison_round_trip)
 	json_object_put(parent);
 }
 
+/* A metacontroller-defined controller's job carries its definition, with
+ * either kind of job; a job without one decodes with NULL. */
+Test(proto, job_definition_round_trip)
+{
+	struct json_object *parent = json("{\"metadata\":{\"name\":\"web\"}}");
+	struct json_object *children = json("{}");
+	struct json_object *def = json("{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
+				       "\"metadata\":{\"name\":\"c\",\"resourceVersion\":\"7\"},\"spec\":{\"hooks\":"
+				       "{\"sync\":{\"webhook\":{\"url\":\"http://h\"}}}}}");
+	struct proto_msg in = {.type = PROTO_JOB,
+			       .job = {.job = 2, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "c", .key = "c/ns/web",
+				       .parent = parent, .children = children, .definition = def}};
+	struct proto_msg out;
+	round_trip(&in, &out);
+	cr_assert_not_null(out.job.definition);
+	cr_assert(json_object_equal(out.job.definition, def));
+	proto_msg_clear(&out);
+	in.job.kind = PROTO_JOB_POISON;
+	in.job.children = NULL;
+	in.job.message = "crashed";
+	round_trip(&in, &out);
+	cr_assert(json_object_equal(out.job.definition, def));
+	proto_msg_clear(&out);
+	in.job.definition = NULL;
+	round_trip(&in, &out);
+	cr_assert_null(out.job.definition);
+	proto_msg_clear(&out);
+	json_object_put(parent);
+	json_object_put(children);
+	json_object_put(def);
+}
+
 Test(proto, frames_need_not_be_nul_terminated)
 {
 	const char type[] = "RESULTS";
@@ -458,6 +490,8 @@ Test(proto, job_malformed)
 	refused("JOB", "{" JOB_HEAD "\"kind\":\"poison\"," JOB_IDS "}", "JOB: missing field \"message\"");
 	refused("JOB", "{" JOB_HEAD "\"kind\":\"poison\"," JOB_IDS ",\"message\":\"\"}",
 		"JOB: field \"message\": expected a non-empty string");
+	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\"," JOB_IDS ",\"children\":{},\"definition\":\"x\"}",
+		"JOB: field \"definition\": expected an object, got a string");
 	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\"," JOB_IDS ",\"children\":{},\"finalizing\":false}",
 		"JOB: unknown field \"finalizing\"");
 }
