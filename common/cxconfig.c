@@ -285,6 +285,18 @@ static const struct list_spec controllers_list = {
 	.finish = controller_finish,
 };
 
+/* The same when other sources (metacontroller definitions) may bring every
+ * controller: the list may be empty or absent. */
+static const struct list_spec controllers_list_optional = {
+	.entry_size = sizeof(struct config_controller),
+	.count_offset = offsetof(struct config, n_controllers),
+	.non_empty = false,
+	.fields = controller_fields,
+	.item_expect = "a controller {name, parent, children, hooks, resyncPeriodSeconds, namespace, adoptOrphans}",
+	.init = controller_init,
+	.finish = controller_finish,
+};
+
 static const struct field lease_fields[] = {
 	{.key = "enabled", .kind = F_BOOL, .offset = offsetof(struct config, leader_election),
 	 .expect = "true or false"},
@@ -341,6 +353,15 @@ static const struct field worker_fields[] = {
 static const struct field root_fields[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers), .required = true,
 	 .expect = "a non-empty list of controllers", .list = &controllers_list},
+	{.key = "watcher", .kind = F_MAP,
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure}", .sub = watcher_fields},
+	{.key = "worker", .kind = F_MAP, .expect = "{count, curve}", .sub = worker_fields},
+	{.key = NULL},
+};
+
+static const struct field root_fields_optional[] = {
+	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers),
+	 .expect = "a list of controllers", .list = &controllers_list_optional},
 	{.key = "watcher", .kind = F_MAP,
 	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure}", .sub = watcher_fields},
 	{.key = "worker", .kind = F_MAP, .expect = "{count, curve}", .sub = worker_fields},
@@ -723,15 +744,17 @@ static int set_default(const struct yamlnode_src *y, char **slot, const char *va
 	return *slot ? 0 : yamlnode_strdup(y, value, slot);
 }
 
-static int parse_document(const struct yamlnode_src *y, struct config *c)
+static int parse_document(const struct yamlnode_src *y, bool controllers_optional, struct config *c)
 {
 	yaml_node_t *root = yaml_document_get_root_node(y->doc);
-	if (!root || yamlnode_is_null(root))
+	int rc = 0;
+	if ((!root || yamlnode_is_null(root)) && !controllers_optional)
 		return cx_err_set(y->err, -EINVAL, "%s %s: the file is empty; expected %s", y->kind, y->path,
 				  EXPECT_ROOT);
-	if (root->type != YAML_MAPPING_NODE)
+	if (root && !yamlnode_is_null(root) && root->type != YAML_MAPPING_NODE)
 		return fail_value(y, root, "the document", EXPECT_ROOT, false);
-	int rc = parse_mapping(y, root, "", root_fields, EXPECT_ROOT, c);
+	if (root && !yamlnode_is_null(root))
+		rc = parse_mapping(y, root, "", controllers_optional ? root_fields_optional : root_fields, EXPECT_ROOT, c);
 	if (!rc)
 		rc = set_default(y, &c->endpoint, CONFIG_DEFAULT_ENDPOINT);
 	if (!rc)
@@ -747,6 +770,11 @@ static int parse_document(const struct yamlnode_src *y, struct config *c)
 
 struct config *config_load(const char *path, struct cx_err *err)
 {
+	return config_load_opts(path, false, err);
+}
+
+struct config *config_load_opts(const char *path, bool controllers_optional, struct cx_err *err)
+{
 	struct config *c = calloc(1, sizeof(*c));
 	if (!c || !(c->path = strdup(path))) {
 		free(c);
@@ -758,7 +786,7 @@ struct config *config_load(const char *path, struct cx_err *err)
 	int rc = yamlnode_load("config", path, true, &doc, err);
 	if (!rc) {
 		struct yamlnode_src y = {.doc = &doc, .kind = "config", .path = path, .err = err};
-		rc = parse_document(&y, c);
+		rc = parse_document(&y, controllers_optional, c);
 		yaml_document_delete(&doc);
 	}
 	if (rc)

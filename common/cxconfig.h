@@ -177,7 +177,7 @@ struct config_controller {
 
 struct config {
 	char *path;                 /* the file, as given to config_load */
-	struct config_controller *controllers;   /* n_controllers >= 1 of them */
+	struct config_controller *controllers;   /* n_controllers >= 1 of them (>= 0: config_load_opts) */
 	size_t n_controllers;
 	char *endpoint;             /* "ipc://..." or "tcp://host:port" */
 	char *health_address;       /* "[host]:port" */
@@ -200,6 +200,13 @@ struct config {
  * NULL with err filled (-errno when the file cannot be read, -EINVAL for any
  * invalid content, -ENOMEM). */
 struct config *config_load(const char *path, struct cx_err *err);
+
+/* config_load, with controllers_optional: the file may be empty and its
+ * controllers list empty or absent (n_controllers 0), for a watcher given
+ * metacontroller definitions (--metacontroller-manifests,
+ * --metacontroller-live) and for workers, which learn those controllers
+ * from their jobs. */
+struct config *config_load_opts(const char *path, bool controllers_optional, struct cx_err *err);
 
 /* Frees *c and everything it owns, and sets *c to NULL. NULL and *c == NULL
  * are fine. */

@@ -764,7 +764,9 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 			job.kind = PROTO_JOB_SYNC;
 			job.children = children;
 		}
+		job.definition = b->src.definition_for ? b->src.definition_for(b->src.ud, key) : NULL;
 		int r = send_job(b, w, &job, budget, now_ms);
+		json_object_put(job.definition);
 		json_object_put(parent);
 		json_object_put(children);
 		if (r) {

@@ -92,6 +92,10 @@ struct broker_source {
 	 * > 0. NULL: not told. Last, for the same reason as may_dispatch. */
 	void (*on_worker_counter)(void *ud, const char *family, const char *const *labels, const char *const *values,
 				  uint64_t delta);
+	/* The definition a job of key carries (common/proto.h: the controller
+	 * object of a metacontroller-defined controller), a new reference, or
+	 * NULL for none. NULL: never. Last, as above. */
+	struct json_object *(*definition_for)(void *ud, const char *key);
 };
 
 struct broker_options {

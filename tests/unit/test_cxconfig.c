@@ -840,3 +840,27 @@ Test(cxconfig, insecure_allows_tcp_without_keys)
 	cr_assert_eq(config_channel_check(c, c->endpoint, false, &err), 0, "%s", err.msg);
 	config_free(&c);
 }
+
+/* With metacontroller definitions (the watcher's --metacontroller-* flags,
+ * and every worker) the controllers list may be empty, absent, or the file
+ * empty; the rest is checked as always. */
+Test(cxconfig, controllers_optional)
+{
+	static const char *const files[] = {"missing-controllers.yaml", "empty-controllers.yaml", "empty.yaml"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char full[512];
+		snprintf(full, sizeof(full), DATA "%s", files[i]);
+		struct cx_err err = {0};
+		struct config *c = config_load_opts(full, true, &err);
+		cr_assert_not_null(c, "%s: %s", files[i], err.msg);
+		cr_assert_eq(c->n_controllers, 0);
+		cr_assert_not_null(c->endpoint, "defaults filled");
+		config_free(&c);
+		cr_assert_null(config_load_opts(full, false, &err), "%s", files[i]);
+	}
+	struct cx_err err = {0};
+	struct config *c = config_load_opts(DATA "good.yaml", true, &err);
+	cr_assert_not_null(c, "%s", err.msg);
+	cr_assert_gt(c->n_controllers, 0);
+	config_free(&c);
+}
