@@ -145,12 +145,41 @@ static void on_parent_change(void *ud, struct json_object *obj)
 	enqueue_parent(ud, obj);
 }
 
+/* Whether old and new differ in nothing but their status (and the
+ * resourceVersion every write bumps). */
+static bool only_status_changed(struct json_object *old_obj, struct json_object *new_obj)
+{
+	struct json_object *a = NULL, *b = NULL;
+	if (json_object_deep_copy(old_obj, &a, NULL) || json_object_deep_copy(new_obj, &b, NULL)) {
+		json_object_put(a);
+		json_object_put(b);
+		return false;
+	}
+	struct json_object *both[2] = {a, b};
+	for (int i = 0; i < 2; i++) {
+		json_object_object_del(both[i], "status");
+		struct json_object *meta = jsonget(both[i], "metadata");
+		if (meta) {
+			json_object_object_del(meta, "resourceVersion");
+			json_object_object_del(meta, "managedFields");
+		}
+	}
+	bool same = json_object_equal(a, b);
+	json_object_put(a);
+	json_object_put(b);
+	return same;
+}
+
 static void on_parent_update(void *ud, struct json_object *old_obj, struct json_object *new_obj)
 {
-	(void)old_obj;
+	struct controller *ctl = ud;
+	/* metacontroller's ignoreStatusChanges: a status write alone (the
+	 * controller's own, or anyone's) does not sync the parent again. */
+	if (ctl->cc->ignore_status_changes && old_obj && only_status_changed(old_obj, new_obj))
+		return;
 	/* Also our own status writes: the reconcile they cause finds nothing to
 	 * change and writes nothing, so this settles. */
-	enqueue_parent(ud, new_obj);
+	enqueue_parent(ctl, new_obj);
 }
 
 /* ---------------------------------------------------------------- children → parents */
@@ -330,13 +359,21 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	const struct kresource *kids[64] = {0};
 	if (ctl->cc->n_children > 64)
 		return -E2BIG;
-	if (discovery_resolve(ctl->env.discovery, ctl->cc->parent_api_version, ctl->cc->parent_kind, &parent, &err)) {
+	/* A metacontroller definition names resources (common/mcbridge.h). */
+	int rc = ctl->cc->parent_resource ? discovery_resolve_resource(ctl->env.discovery, ctl->cc->parent_api_version,
+								      ctl->cc->parent_resource, &parent, &err)
+					  : discovery_resolve(ctl->env.discovery, ctl->cc->parent_api_version,
+							      ctl->cc->parent_kind, &parent, &err);
+	if (rc) {
 		snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for %s", err.msg);
 		return err.code;
 	}
 	for (size_t i = 0; i < ctl->cc->n_children; i++)
-		if (discovery_resolve(ctl->env.discovery, ctl->cc->children[i].api_version, ctl->cc->children[i].kind,
-				      &kids[i], &err)) {
+		if (ctl->cc->children[i].resource
+			    ? discovery_resolve_resource(ctl->env.discovery, ctl->cc->children[i].api_version,
+							 ctl->cc->children[i].resource, &kids[i], &err)
+			    : discovery_resolve(ctl->env.discovery, ctl->cc->children[i].api_version,
+						ctl->cc->children[i].kind, &kids[i], &err)) {
 			snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for child kind %s", err.msg);
 			return err.code;
 		}
@@ -344,7 +381,9 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	snprintf(selector, sizeof(selector), "coxswain.io/controller=%s", ctl->cc->name);
 	struct informer_handlers ph = {on_parent_change, on_parent_update, NULL};
 	struct informer_handlers kh = {on_child_add, on_child_update, on_child_delete};
-	if (!(ctl->parents = start_informer(ctl, parent, NULL, ph, ctl, &err)))
+	/* metacontroller's parentResource.labelSelector: only the parents it
+	 * selects are listed, watched and synced. */
+	if (!(ctl->parents = start_informer(ctl, parent, ctl->cc->label_selector, ph, ctl, &err)))
 		goto fail;
 	for (size_t i = 0; i < ctl->cc->n_children; i++)
 		if (!(ctl->kids[i].inf = start_informer(ctl, kids[i], selector, kh, &ctl->kids[i], &err)))

@@ -35,6 +35,12 @@ static void usage(FILE *out)
 		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, wait this long for jobs in flight (default 25);\n"
 		"                         a supervisor started by --spawn-workers gets it too\n"
 		"  --spawn-workers N      also run the worker supervisor with N workers, as a child process\n"
+		"  --metacontroller-manifests FILE|DIR\n"
+		"                         also run the CompositeController and DecoratorController definitions there\n"
+		"                         (multi-document YAML; a directory's *.yaml, *.yml, *.json); the config's\n"
+		"                         controllers list may then be empty\n"
+		"  --metacontroller-live  also run the CompositeControllers and DecoratorControllers of the cluster\n"
+		"                         (metacontroller.k8s.io/v1alpha1), started, changed and stopped as they are\n"
 		"  -v, --v N              log verbosity (0 default, 2 steady-state detail, 4 debug, 6 every request);\n"
 		"                         -v 4, -v=4 and --v=4 alike\n"
 		"  --log-format FMT       text (default) or json\n"
@@ -92,7 +98,7 @@ static int worker_binary(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
-	       O_LOGFMT, O_VERSION, O_KEYGEN };
+	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"check-config", required_argument, NULL, O_CHECK},
@@ -104,6 +110,8 @@ int main(int argc, char **argv)
 		{"leader-elect", required_argument, NULL, O_LEADER},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"spawn-workers", required_argument, NULL, O_SPAWN},
+		{"metacontroller-manifests", required_argument, NULL, O_MC_MANIFESTS},
+		{"metacontroller-live", no_argument, NULL, O_MC_LIVE},
 		{"v", required_argument, NULL, 'v'},
 		{"log-format", required_argument, NULL, O_LOGFMT},
 		{"help", no_argument, NULL, 'h'},
@@ -153,6 +161,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_LOGFMT: log_format = optarg; break;
+		case O_MC_MANIFESTS: o.mc_manifests = optarg; break;
+		case O_MC_LIVE: o.mc_live = true; break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION: printf("coxswain-watcher %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -187,7 +197,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct config *cfg = config_load(config_path, &err);
+	/* With metacontroller definitions, they may bring every controller. */
+	struct config *cfg = config_load_opts(config_path, o.mc_manifests || o.mc_live, &err);
 	if (!cfg) {
 		log_kv(LOG_LEVEL_ERROR, 0, "invalid configuration", "error", err.msg, NULL);
 		return 1;

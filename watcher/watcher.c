@@ -15,6 +15,8 @@
 #include "kwatch.h"
 #include "leader.h"
 #include "log.h"
+#include "mcdef.h"
+#include "mcwatch.h"
 #include "metrics.h"
 #include "procmetrics.h"
 #include "workqueue.h"
@@ -56,12 +58,18 @@ struct watcher {
 	struct broker *broker;
 	struct leader *leader;
 	struct informer *crds;
+	/* The running controllers: coxswain.yaml's, then metacontroller's as
+	 * mcwatch starts and stops them. ctls[i] runs ccs[i] (borrowed from
+	 * the config or from mcwatch) with metrics mcs[i]. */
 	struct controller **ctls;
-	size_t n_ctls;
+	const struct config_controller **ccs;
+	struct metrics_controller *mcs;
+	size_t n_ctls, cap_ctls;
+	struct mcwatch *mcw;                 /* NULL without --metacontroller-* */
 	struct metrics *metrics;
 	struct metrics_std std;
 	struct metrics_workqueue mq;
-	struct metrics_controller *mcs;
+	bool metrics_bound;                  /* setup_metrics ran: new controllers bind at once */
 	struct httpd *health, *metrics_httpd;
 	int sigfd;
 	int stopfd;                  /* SIGTERM, SIGINT, SIGHUP only: polled by API calls, never read */
@@ -117,12 +125,87 @@ static int job_for(void *ud, const char *key, struct json_object **parent, struc
 	struct controller *ctl = controller_for_key(w, key, &rest, &i);
 	if (!ctl)
 		return -ENOENT;
-	const struct config_controller *cc = &w->cfg->controllers[i];
+	const struct config_controller *cc = w->ccs[i];
 	int hook_s = cc->sync.timeout_seconds;
 	if (cc->finalize.set && cc->finalize.timeout_seconds > hook_s)
 		hook_s = cc->finalize.timeout_seconds;
 	*budget_ms = (int64_t)hook_s * 1000 + JOB_API_BUDGET_MS;
 	return controller_job_objects(ctl, rest, parent, children);
+}
+
+/* A metacontroller-defined controller's jobs carry its definition: the
+ * workers build the controller from it (worker/ctltable.h). */
+static struct json_object *definition_for(void *ud, const char *key)
+{
+	struct watcher *w = ud;
+	const char *rest = NULL;
+	size_t i = 0;
+	if (!controller_for_key(w, key, &rest, &i))
+		return NULL;
+	const struct config_controller *cc = w->ccs[i];
+	return cc->origin == CONFIG_ORIGIN_METACONTROLLER ? json_object_get(cc->object) : NULL;
+}
+
+/* ---------------------------------------------------------------- controllers */
+
+/* Starts a controller for cc (borrowed until stop_controller). -EEXIST when
+ * a running controller has its name. */
+static int start_controller(void *ud, const struct config_controller *cc, struct cx_err *err)
+{
+	struct watcher *w = ud;
+	for (size_t i = 0; i < w->n_ctls; i++)
+		if (!strcmp(w->ccs[i]->name, cc->name))
+			return cx_err_set(err, -EEXIST, "controller name \"%s\" is already used by %s; expected each "
+					  "name once", cc->name,
+					  w->ccs[i]->origin == CONFIG_ORIGIN_FILE ? "a controller of the config file"
+					  : w->ccs[i]->mc ? w->ccs[i]->mc->source : "another definition");
+	if (w->n_ctls == w->cap_ctls) {
+		size_t cap = w->cap_ctls ? w->cap_ctls * 2 : 8;
+		struct controller **c = realloc(w->ctls, cap * sizeof(*c));
+		if (c)
+			w->ctls = c;
+		const struct config_controller **cc2 = c ? realloc(w->ccs, cap * sizeof(*cc2)) : NULL;
+		if (cc2)
+			w->ccs = cc2;
+		struct metrics_controller *m = cc2 ? realloc(w->mcs, cap * sizeof(*m)) : NULL;
+		if (!m)
+			return cx_err_set(err, -ENOMEM, "out of memory");
+		w->mcs = m;
+		w->cap_ctls = cap;
+	}
+	struct controller_env env = {w->client, w->mux, w->disco, w->queue};
+	struct controller *ctl = controller_new(cc, &env, err);
+	if (!ctl)
+		return err->code ? err->code : -ENOMEM;
+	memset(&w->mcs[w->n_ctls], 0, sizeof(w->mcs[0]));
+	if (w->metrics_bound && metrics_controller_bind(&w->std, cc->name, &w->mcs[w->n_ctls])) {
+		controller_free(&ctl);
+		return cx_err_set(err, -ENOMEM, "cannot set up metrics");
+	}
+	w->ctls[w->n_ctls] = ctl;
+	w->ccs[w->n_ctls] = cc;
+	w->n_ctls++;
+	return 0;
+}
+
+/* Stops the controller named name: its informers go, and its queued keys
+ * are dropped when they come up (job_for no longer knows them). */
+static void stop_controller(void *ud, const char *name)
+{
+	struct watcher *w = ud;
+	for (size_t i = 0; i < w->n_ctls; i++) {
+		if (strcmp(w->ccs[i]->name, name))
+			continue;
+		controller_free(&w->ctls[i]);
+		metrics_set(w->mcs[i].ready, 0);
+		metrics_set(w->mcs[i].active, 0);
+		size_t rest = w->n_ctls - i - 1;
+		memmove(&w->ctls[i], &w->ctls[i + 1], rest * sizeof(*w->ctls));
+		memmove(&w->ccs[i], &w->ccs[i + 1], rest * sizeof(*w->ccs));
+		memmove(&w->mcs[i], &w->mcs[i + 1], rest * sizeof(*w->mcs));
+		w->n_ctls--;
+		return;
+	}
 }
 
 /* The broker's gate: no job for a controller before its parent and child
@@ -211,6 +294,8 @@ static bool is_ready(void *ud, char *why, size_t cap)
 		snprintf(why, cap, "waiting for the CRD cache%s%s", w->crd_error[0] ? ": " : "", w->crd_error);
 		return false;
 	}
+	if (w->mcw && !mcwatch_ready(w->mcw, one, sizeof(one)))
+		why_append(why, cap, one);
 	int64_t since = informer_failing_since(w->crds);
 	if (since >= 0 && now - since >= OUTAGE_NOT_READY_MS) {
 		snprintf(one, sizeof(one), "the CRD cache: every API call failed for %lld s: %s",
@@ -320,12 +405,12 @@ static int setup_metrics(struct watcher *w, struct cx_err *err)
 {
 	if (!(w->metrics = metrics_new()) || metrics_std_register(w->metrics, &w->std, err) ||
 	    procmetrics_register(w->metrics, err) ||
-	    metrics_workqueue_bind(&w->std, workqueue_name(w->queue), &w->mq) ||
-	    !(w->mcs = calloc(w->n_ctls ? w->n_ctls : 1, sizeof(*w->mcs))))
+	    metrics_workqueue_bind(&w->std, workqueue_name(w->queue), &w->mq))
 		return cx_err_set(err, -ENOMEM, "cannot set up metrics");
 	for (size_t i = 0; i < w->n_ctls; i++)
-		if (metrics_controller_bind(&w->std, w->cfg->controllers[i].name, &w->mcs[i]))
+		if (metrics_controller_bind(&w->std, w->ccs[i]->name, &w->mcs[i]))
 			return cx_err_set(err, -ENOMEM, "cannot set up metrics");
+	w->metrics_bound = true;
 	workqueue_set_observer(w->queue, &(struct workqueue_observer){metrics_workqueue_queue_wait,
 								       metrics_workqueue_work, &w->mq});
 	kclient_set_request_observer(w->client, metrics_rest_request, &w->std);
@@ -379,13 +464,16 @@ static int setup(struct watcher *w, struct cx_err *err)
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	if (!(w->queue = workqueue_new("coxswain", NULL, err)))
 		return err ? err->code : -ENOMEM;
-	w->n_ctls = cfg->n_controllers;
-	if (!(w->ctls = calloc(w->n_ctls, sizeof(*w->ctls))))
-		return cx_err_set(err, -ENOMEM, "out of memory");
-	struct controller_env env = {w->client, w->mux, w->disco, w->queue};
-	for (size_t i = 0; i < w->n_ctls; i++)
-		if (!(w->ctls[i] = controller_new(&cfg->controllers[i], &env, err)))
-			return err ? err->code : -ENOMEM;
+	for (size_t i = 0; i < cfg->n_controllers; i++)
+		if ((r = start_controller(w, &cfg->controllers[i], err)))
+			return r;
+	if (w->o->mc_manifests || w->o->mc_live) {
+		struct mcwatch_options mo = {.manifests = w->o->mc_manifests, .live = w->o->mc_live, .config = cfg,
+					     .client = w->client, .mux = w->mux, .discovery = w->disco,
+					     .cb = {start_controller, stop_controller, w}};
+		if (!(w->mcw = mcwatch_new(&mo, err)))
+			return err->code ? err->code : -ENOMEM;
+	}
 	struct broker_options bo = {.endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint};
 	struct curvekey secret;
 	if ((r = config_channel_check(cfg, bo.endpoint, true, err)))
@@ -396,7 +484,7 @@ static int setup(struct watcher *w, struct cx_err *err)
 		bo.curve_secret = &secret;
 		bo.authorized_keys = cfg->curve_authorized_keys;
 	}
-	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter};
+	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter, definition_for};
 	w->broker = broker_new(&bo, w->queue, &src, err);
 	explicit_bzero(&secret, sizeof(secret));
 	if (!w->broker)
@@ -478,6 +566,8 @@ static void teardown(struct watcher *w)
 	for (size_t i = 0; i < w->n_ctls; i++)
 		controller_free(&w->ctls[i]);
 	free(w->ctls);
+	free(w->ccs);
+	mcwatch_free(&w->mcw); /* after the controllers, which borrow its definitions */
 	informer_free(&w->crds);
 	workqueue_free(&w->queue);
 	discovery_free(&w->disco);
@@ -535,6 +625,8 @@ static long next_timeout(struct watcher *w, int64_t now_ms)
 		t = min_ms(t, w->crd_next_ms > now_ms ? (long)(w->crd_next_ms - now_ms) : 0);
 	for (size_t i = 0; i < w->n_ctls; i++)
 		t = min_ms(t, controller_next_ms(w->ctls[i], now_ms));
+	if (w->mcw)
+		t = min_ms(t, mcwatch_next_ms(w->mcw, now_ms));
 	if (w->draining)
 		t = min_ms(t, 100);
 	/* Cap the sleep: the CRD gate also reacts to cache changes. */
@@ -545,6 +637,8 @@ static void turn(struct watcher *w, int64_t now_ms)
 {
 	tick_crds(w, now_ms);
 	watch_reachability(w, now_ms);
+	if (w->mcw && !w->draining)
+		mcwatch_tick(w->mcw, now_ms);
 	bool any_running = false;
 	for (size_t i = 0; i < w->n_ctls; i++) {
 		controller_tick(w->ctls[i], crds_synced(w) ? informer_store(w->crds) : NULL, now_ms);

@@ -29,6 +29,11 @@ struct watcher_options {
 	/* --spawn-workers N: the worker supervisor is started as our child
 	 * (fork+exec of worker_argv) and stopped when we stop. */
 	char *const *worker_argv;             /* NULL = none */
+	/* Metacontroller definitions (watcher/mcwatch.h): a file or directory
+	 * of CompositeController / DecoratorController manifests, and/or the
+	 * objects of those kinds in the cluster. */
+	const char *mc_manifests;             /* --metacontroller-manifests, or NULL */
+	bool mc_live;                         /* --metacontroller-live */
 };
 
 /* Runs until SIGTERM/SIGINT/SIGHUP (then 0) or a fatal error (negative, err filled). */

@@ -168,7 +168,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct config *cfg = config_load(config_path, &err);
+	struct config *cfg = config_load_opts(config_path, true, &err);
 	if (!cfg) {
 		log_kv(LOG_LEVEL_ERROR, 0, "invalid configuration", "error", err.msg, NULL);
 		return 1;

@@ -3,6 +3,7 @@
 #include "reconcile.h"
 #include "apply.h"
 #include "crdschema.h"
+#include "ctltable.h"
 #include "cxconfig.h"
 #include "discovery.h"
 #include "events.h"
@@ -33,6 +34,10 @@ struct per_controller {
 	struct events *events;
 	bool told_no_subresource;            /* said once per process: its kind writes status through the object */
 	char told_dropped[512];              /* the status fields last said to be dropped by the server */
+	/* Learnt from jobs (worker/ctltable.h): the name, and the table's
+	 * generation cc was built at; NULL / 0 for a configured one. */
+	char *dyn_name;
+	uint64_t generation;
 };
 
 struct reconciler {
@@ -43,27 +48,49 @@ struct reconciler {
 	const struct config *cfg;            /* borrowed */
 	struct per_controller *ctls;
 	size_t n;
+	struct ctltable *table;              /* controllers defined by their jobs */
+	struct per_controller **dyn;         /* n_dyn, each owned */
+	size_t n_dyn;
 };
+
+/* Fills pc for cc (pc->cc set): the request's "controller" is the
+ * controller object when the definition has one (metacontroller's), else
+ * coxswain.yaml's shape. */
+static int pc_init(struct kclient *c, struct per_controller *pc)
+{
+	const struct config_controller *cc = pc->cc;
+	if (!(pc->json = cc->object ? json_object_get(cc->object) : config_controller_json(cc)) ||
+	    !(pc->kinds = calloc(cc->n_children ? cc->n_children : 1, sizeof(*pc->kinds))) ||
+	    !(pc->events = events_new(c, cc->name, EVENTS_DEFAULT_CAPACITY)))
+		return -ENOMEM;
+	for (size_t k = 0; k < cc->n_children; k++)
+		pc->kinds[k] = (struct hook_child_kind){cc->children[k].api_version, cc->children[k].kind};
+	return 0;
+}
+
+static void pc_clear(struct per_controller *pc)
+{
+	json_object_put(pc->json);
+	free(pc->kinds);
+	events_free(&pc->events);
+	pc->json = NULL;
+	pc->kinds = NULL;
+}
 
 struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, struct cx_err *err)
 {
 	struct reconciler *r = calloc(1, sizeof(*r));
-	if (!r || !(r->ctls = calloc(cfg->n_controllers, sizeof(*r->ctls))) || !(r->d = discovery_new(c)) ||
-	    !(r->memo = statusmemo_new(0)) || !(r->schemas = crdschema_new(c, 0)))
+	if (!r || !(r->ctls = calloc(cfg->n_controllers ? cfg->n_controllers : 1, sizeof(*r->ctls))) ||
+	    !(r->d = discovery_new(c)) || !(r->memo = statusmemo_new(0)) || !(r->schemas = crdschema_new(c, 0)) ||
+	    !(r->table = ctltable_new(r->d)))
 		goto oom;
 	r->c = c;
 	r->cfg = cfg;
 	r->n = cfg->n_controllers;
 	for (size_t i = 0; i < r->n; i++) {
-		const struct config_controller *cc = &cfg->controllers[i];
-		struct per_controller *pc = &r->ctls[i];
-		pc->cc = cc;
-		if (!(pc->json = config_controller_json(cc)) ||
-		    !(pc->kinds = calloc(cc->n_children ? cc->n_children : 1, sizeof(*pc->kinds))) ||
-		    !(pc->events = events_new(c, cc->name, EVENTS_DEFAULT_CAPACITY)))
+		r->ctls[i].cc = &cfg->controllers[i];
+		if (pc_init(c, &r->ctls[i]))
 			goto oom;
-		for (size_t k = 0; k < cc->n_children; k++)
-			pc->kinds[k] = (struct hook_child_kind){cc->children[k].api_version, cc->children[k].kind};
 	}
 	return r;
 oom:
@@ -77,12 +104,16 @@ void reconciler_free(struct reconciler **rp)
 	struct reconciler *r = *rp;
 	if (!r)
 		return;
-	for (size_t i = 0; r->ctls && i < r->n; i++) {
-		json_object_put(r->ctls[i].json);
-		free(r->ctls[i].kinds);
-		events_free(&r->ctls[i].events);
-	}
+	for (size_t i = 0; r->ctls && i < r->n; i++)
+		pc_clear(&r->ctls[i]);
 	free(r->ctls);
+	for (size_t i = 0; i < r->n_dyn; i++) {
+		pc_clear(r->dyn[i]);
+		free(r->dyn[i]->dyn_name);
+		free(r->dyn[i]);
+	}
+	free(r->dyn);
+	ctltable_free(&r->table);
 	discovery_free(&r->d);
 	statusmemo_free(&r->memo);
 	crdschema_free(&r->schemas);
@@ -96,6 +127,47 @@ static struct per_controller *find(struct reconciler *r, const char *name)
 		if (!strcmp(r->ctls[i].cc->name, name))
 			return &r->ctls[i];
 	return NULL;
+}
+
+/* The controller a job defines (its "definition"), built or rebuilt by the
+ * table; NULL with err filled when the definition is refused or a
+ * resource is not served. */
+static struct per_controller *learnt(struct reconciler *r, const struct proto_job *job, struct cx_err *err)
+{
+	const struct config_controller *cc = NULL;
+	uint64_t generation = 0;
+	if (ctltable_get(r->table, job->controller, job->definition, &cc, &generation, err))
+		return NULL;
+	struct per_controller *pc = NULL;
+	for (size_t i = 0; i < r->n_dyn && !pc; i++)
+		if (!strcmp(r->dyn[i]->dyn_name, job->controller))
+			pc = r->dyn[i];
+	if (pc && pc->generation == generation)
+		return pc;
+	if (!pc) {
+		struct per_controller **grown = realloc(r->dyn, (r->n_dyn + 1) * sizeof(*grown));
+		if (!grown || !(pc = calloc(1, sizeof(*pc))) || !(pc->dyn_name = strdup(job->controller))) {
+			if (grown)
+				r->dyn = grown;
+			free(pc);
+			cx_err_set(err, -ENOMEM, "out of memory");
+			return NULL;
+		}
+		r->dyn = grown;
+		r->dyn[r->n_dyn++] = pc;
+	}
+	pc_clear(pc);
+	pc->cc = cc;
+	pc->generation = generation;
+	pc->told_no_subresource = false;
+	pc->told_dropped[0] = '\0';
+	if (pc_init(r->c, pc)) {
+		pc_clear(pc);
+		pc->generation = 0;
+		cx_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	return pc;
 }
 
 static const char *parent_namespace(struct json_object *parent)
@@ -408,7 +480,18 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 void reconcile_job(struct reconciler *r, const struct proto_job *job, struct reconcile_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct per_controller *pc = find(r, job->controller);
+	struct per_controller *pc = NULL;
+	if (job->definition) {
+		struct cx_err why = {0};
+		if (!(pc = learnt(r, job, &why))) {
+			cx_err_prefix(&why, "cannot build controller \"%s\" from its definition: ", job->controller);
+			log_kv(LOG_LEVEL_WARNING, 0, why.msg, "controller", job->controller, NULL);
+			set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+			return;
+		}
+	} else {
+		pc = find(r, job->controller);
+	}
 	if (!pc) {
 		struct cx_err why = {0};
 		cx_err_set(&why, -ENOENT, "the worker has no controller \"%s\" (are the watcher and worker configs the same?)",

@@ -166,7 +166,7 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 		o.curve_secret = &server_secret;
 		o.authorized_keys = authorized_path;
 	}
-	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter};
+	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
 	b = broker_new(&o, q, &src, &err);
 	cr_assert_not_null(b, "%s", err.msg);
 	broker_set_dispatching(b, true);
@@ -868,7 +868,7 @@ Test(broker, a_deleted_parent_is_skipped)
 Test(broker, bind_replaces_a_stale_socket_file_and_reports_errors)
 {
 	struct cx_err err = {0};
-	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter};
+	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
 	struct broker_options bad = {.endpoint = "nonsense://x"};
 	struct broker *b2 = broker_new(&bad, q, &src, &err);
 	cr_assert_null(b2);
@@ -1134,7 +1134,7 @@ Test(broker, the_ipc_socket_and_its_directory_are_the_watchers_alone)
 	cr_assert(S_ISSOCK(st.st_mode));
 	cr_assert_eq(st.st_mode & 0777, 0600, "socket mode %o", st.st_mode & 0777);
 
-	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter};
+	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
 	struct cx_err err = {0};
 	struct workqueue *q2 = workqueue_new("t2", NULL, &err);
 	cr_assert_not_null(q2);
