@@ -345,6 +345,32 @@ static void tick_live(struct mcwatch *m, int64_t now_ms)
 
 /* ---------------------------------------------------------------- the module */
 
+/* Whether a definition before the i-th of files runs a controller named
+ * name (a DecoratorController's resources[r] runs as "<name>.r<r>");
+ * err says which ("DecoratorController \"x\"'s spec.resources[1] (FILE:
+ * document N); expected each name once"). */
+static bool file_name_taken(const struct mcdef_set *files, size_t i, const char *name, struct cx_err *err)
+{
+	for (size_t j = 0; j < i; j++) {
+		const struct mcdef_controller *mc = &files->items[j];
+		size_t n_names = mc->kind == MCDEF_DECORATOR ? mc->n_resources : 1;
+		for (size_t r = 0; r < n_names; r++) {
+			char other[300];
+			mcbridge_decorator_name(mc->name, r, other, sizeof(other));
+			if (strcmp(other, name))
+				continue;
+			if (mc->kind == MCDEF_DECORATOR)
+				cx_err_set(err, -EINVAL, "DecoratorController \"%s\"'s spec.resources[%zu] (%s); expected "
+					   "each name once", mc->name, r, mc->source);
+			else
+				cx_err_set(err, -EINVAL, "CompositeController \"%s\" (%s); expected each name once",
+					   mc->name, mc->source);
+			return true;
+		}
+	}
+	return false;
+}
+
 struct mcwatch *mcwatch_new(const struct mcwatch_options *o, struct cx_err *err)
 {
 	struct mcwatch *m = calloc(1, sizeof(*m));
@@ -369,6 +395,11 @@ struct mcwatch *mcwatch_new(const struct mcwatch_options *o, struct cx_err *err)
 					cx_err_set(err, -EINVAL, "%s: %s \"%s\": controller name \"%s\" is also the name of a "
 						   "controller in %s (controllers[].name); expected each name once",
 						   mc->source, kind_word(mc->kind), mc->name, name, o->config->path);
+					goto fail;
+				}
+				if (file_name_taken(m->files, i, name, err)) {
+					cx_err_prefix(err, "%s: %s \"%s\": controller name \"%s\" is also the name of ",
+						      mc->source, kind_word(mc->kind), mc->name, name);
 					goto fail;
 				}
 			}
