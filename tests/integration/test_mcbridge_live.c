@@ -7,8 +7,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "ctltable.h"
 #include "cxconfig.h"
 #include "discovery.h"
 #include "err.h"
@@ -170,4 +172,63 @@ Test(mcbridge_live, unknown_resource_names_the_controller_and_field)
 			 "  hooks: {sync: {webhook: {url: 'http://127.0.0.1:1/sync'}}}\n",
 			 "CompositeController \"nope2\": spec.childResources[1].resource: resource secretz v1: the API "
 			 "server serves v1 but no resource secretz in it");
+}
+
+/* ---- worker/ctltable: the worker's controllers built from job definitions */
+
+static struct json_object *definition(const char *rv, const char *url)
+{
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
+		 "\"metadata\":{\"name\":\"cms\"%s%s%s},\"spec\":{\"parentResource\":{\"apiVersion\":\"v1\","
+		 "\"resource\":\"configmaps\"},\"hooks\":{\"sync\":{\"webhook\":{\"url\":\"%s\"}}}}}",
+		 rv ? ",\"uid\":\"u1\",\"resourceVersion\":\"" : "", rv ? rv : "", rv ? "\"" : "", url);
+	struct json_object *o = json_tokener_parse(text);
+	cr_assert_not_null(o, "%s", text);
+	return o;
+}
+
+Test(mcbridge_live, ctltable_builds_once_per_version)
+{
+	struct ctltable *t = ctltable_new(disco);
+	cr_assert_not_null(t);
+	const struct config_controller *cc = NULL;
+	uint64_t g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0;
+	struct cx_err err = {0};
+	struct json_object *d1 = definition("10", "http://h/a"), *d1b = definition("10", "http://h/other"),
+			   *d2 = definition("11", "http://h/b");
+	cr_assert_eq(ctltable_get(t, "cms", d1, &cc, &g1, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cc->sync.url, "http://h/a");
+	cr_assert_str_eq(cc->parent_kind, "ConfigMap");
+	cr_assert_eq(ctltable_get(t, "cms", d1b, &cc, &g2, &err), 0, "%s", err.msg);
+	cr_assert_eq(g2, g1, "the same uid and resourceVersion: the cached controller");
+	cr_assert_str_eq(cc->sync.url, "http://h/a");
+	cr_assert_eq(ctltable_get(t, "cms", d2, &cc, &g3, &err), 0, "%s", err.msg);
+	cr_assert_neq(g3, g1, "a new resourceVersion: built again");
+	cr_assert_str_eq(cc->sync.url, "http://h/b");
+
+	/* Without uid and resourceVersion (a manifest file): by its text. */
+	struct json_object *f1 = definition(NULL, "http://h/f1"), *f2 = definition(NULL, "http://h/f2");
+	cr_assert_eq(ctltable_get(t, "cms", f1, &cc, &g4, &err), 0, "%s", err.msg);
+	cr_assert_eq(ctltable_get(t, "cms", f1, &cc, &g5, &err), 0, "%s", err.msg);
+	cr_assert_eq(g4, g5);
+	cr_assert_eq(ctltable_get(t, "cms", f2, &cc, &g5, &err), 0, "%s", err.msg);
+	cr_assert_neq(g4, g5);
+	cr_assert_str_eq(cc->sync.url, "http://h/f2");
+
+	/* A definition of another name, or one mcdef refuses. */
+	cr_assert_eq(ctltable_get(t, "other", f1, &cc, &g5, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "does not define a controller \"other\""), "%s", err.msg);
+	json_object_object_add(json_object_object_get(f1, "spec"), "bogus", json_object_new_int(1));
+	cr_assert_eq(ctltable_get(t, "cms", f1, &cc, &g5, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "spec.bogus: unknown field"), "%s", err.msg);
+	cr_assert_null(cc);
+	json_object_put(d1);
+	json_object_put(d1b);
+	json_object_put(d2);
+	json_object_put(f1);
+	json_object_put(f2);
+	ctltable_free(&t);
+	cr_assert_null(t);
 }
