@@ -6,6 +6,8 @@
 # (tests/e2e/data/mclive/hook.py); kubectl (admin) is the independent client.
 #   - the file's controller syncs the parents its labelSelector selects, and
 #     only those; the hook request's "controller" is the CompositeController;
+#     with ignoreStatusChanges a status change alone does not sync a parent
+#     (without it, it does);
 #   - a CompositeController applied with kubectl starts at run time, an edit
 #     (another hook URL) changes what it does without a restart, an invalid
 #     edit (an unknown field) stops it with a Warning Event naming the field,
@@ -102,6 +104,16 @@ sleep 2
 check "the parent the labelSelector leaves out is not synced" fails admin get configmap o1-a -n "$NS"
 check "... and its hook never called" fails test -e "$E2E_WORK/controller-o1.json"
 
+# ---- ignoreStatusChanges: the file's controller has it, mc-live not
+calls() { wc -l <"$E2E_WORK/calls-$1"; }
+status_patch() { admin patch mlthing "$1" -n "$NS" --subresource=status --type=merge -p "{\"status\":{\"poke\":$2}}"; }
+F1_CALLS=$(calls f1)
+check "someone else changes f1's status alone" status_patch f1 1
+barrier s1
+check "ignoreStatusChanges: f1 was not synced again" equals "$F1_CALLS" calls f1
+check "f1's spec changes" admin patch mlthing f1 -n "$NS" --type=merge -p '{"spec":{"n":2}}'
+eventually 30 "then it is synced" at_least $((F1_CALLS + 1)) calls f1
+
 # ---- a live definition: created, changed, broken, fixed, deleted
 check "kubectl apply of CompositeController mc-live" live_controller /sync-a
 check "an MlThing it selects (mode=live)" thing l1 live
@@ -109,6 +121,9 @@ eventually 60 "mc-live started at run time and made the child from /sync-a" equa
 check "its request's controller is mc-live, with its resourceVersion" \
 	equals "mc-live/$(admin get compositecontroller mc-live -o jsonpath='{.metadata.resourceVersion}')" \
 	ctl_of l1 '.metadata.name + "/" + .metadata.resourceVersion'
+L1_CALLS=$(calls l1)
+check "someone else changes l1's status alone" status_patch l1 1
+eventually 30 "without ignoreStatusChanges, l1 is synced again" at_least $((L1_CALLS + 1)) calls l1
 check "mc-live's hook URL changed to /sync-b" live_controller /sync-b
 eventually 60 "without a restart, the parent is synced by /sync-b" equals /sync-b cm_from l1-b
 

@@ -7,7 +7,8 @@ and request['related'] without fallbacks.
 
 POST /sync-a answers one ConfigMap "<parent>-a", /sync-b one "<parent>-b"
 (data.from = the path). Each request's "controller" is written to
-DIR/controller-<parent name>.json, for the test to read.
+DIR/controller-<parent name>.json, and a line appended to DIR/calls-<parent
+name>, for the test to read.
 """
 import json
 import os
@@ -26,6 +27,8 @@ class Hook(BaseHTTPRequestHandler):
         name = parent["metadata"]["name"]
         with open(os.path.join(DIR, "controller-%s.json" % name), "w") as f:
             json.dump(req["controller"], f)
+        with open(os.path.join(DIR, "calls-%s" % name), "a") as f:
+            f.write(self.path + "\n")
         suffix = self.path.rsplit("-", 1)[-1]
         child = {"apiVersion": "v1", "kind": "ConfigMap",
                  "metadata": {"name": "%s-%s" % (name, suffix)},
