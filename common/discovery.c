@@ -264,7 +264,7 @@ static int resolve(struct discovery *d, const char *api_version, const char *kin
 				  "established?)", kind ? kind : resource, api_version, api_version);
 	if (resource) {
 		if (!res)
-			return cx_err_set(err, -ENOENT, "resource %s %s: the API server serves %s but no resource %s "
+			return cx_err_set(err, -ENOENT, "%s %s: the API server serves %s but no resource %s "
 					  "in it (a lowercase plural such as \"configmaps\"; is its CRD installed and "
 					  "established?)", resource, api_version, api_version, resource);
 		*out = res;

@@ -12,6 +12,8 @@
 #     (another hook URL) changes what it does without a restart, an invalid
 #     edit (an unknown field) stops it with a Warning Event naming the field,
 #     fixing it starts it again, deleting it stops it;
+#   - a definition whose parent's CRD is installed after the start waits
+#     (/readyz names it and the field) and then runs, without a restart;
 #   - the worker processes learn every definition from their jobs (the
 #     config file names no controller).
 source "$(dirname "$0")/lib.sh"
@@ -40,11 +42,15 @@ mc_cleanup() {
 }
 trap mc_cleanup EXIT
 admin delete compositecontroller mc-live mc-bad --ignore-not-found >/dev/null 2>&1
+admin delete -f "$DATA/late-crd.yaml" --ignore-not-found --wait=true >/dev/null 2>&1
 
 HOOK_PORT=$(free_port)
 python3 "$DATA/hook.py" "$HOOK_PORT" "$E2E_WORK" &
 E2E_PIDS+=($!)
-sed "s/@PORT@/$HOOK_PORT/" "$DATA/file-controller.yaml" >"$E2E_WORK/file-controller.yaml"
+mkdir "$E2E_WORK/manifests"
+for f in file-controller late-controller; do
+	sed "s/@PORT@/$HOOK_PORT/" "$DATA/$f.yaml" >"$E2E_WORK/manifests/$f.yaml"
+done
 write_config "$DATA/coxswain.yaml" "$E2E_WORK/coxswain.yaml"
 
 # thing NAME MODE: an MlThing labelled mode=MODE.
@@ -73,6 +79,7 @@ live_controller() {
 		  ${2:-}
 	YAML
 }
+readyz_body() { curl -sS "http://127.0.0.1:$E2E_HEALTH_PORT/readyz"; }
 cm_from() { admin get configmap "$1" -n "$NS" -o jsonpath='{.data.from}'; }
 ctl_of() { jq -r "$2" "$E2E_WORK/controller-$1.json"; }
 # barrier NAME: a file-controller parent made now is synced: the jobs queued
@@ -89,9 +96,18 @@ events_of() {
 
 check "the config, without controllers, is refused without a metacontroller source" \
 	fails "$E2E_BUILD/watcher/coxswain-watcher" --config "$E2E_WORK/coxswain.yaml" --kubeconfig /dev/null
-start_coxswain "$E2E_WORK/coxswain.yaml" 2 --metacontroller-manifests "$E2E_WORK/file-controller.yaml" \
-	--metacontroller-live
+start_coxswain "$E2E_WORK/coxswain.yaml" 2 --metacontroller-manifests "$E2E_WORK/manifests" --metacontroller-live
+eventually 60 "/readyz names the definition waiting for its parent's resource, and the field" \
+	contains 'CompositeController "mc-late": spec.parentResource.resource: mllates' readyz_body
+check "the CRD of mc-late's parent is installed, later" admin apply -f "$DATA/late-crd.yaml"
 eventually 60 "/readyz answers ok once the definitions run" equals ok health readyz
+check "an MlLate" admin apply -f - <<-YAML
+	apiVersion: $GROUP/v1
+	kind: MlLate
+	metadata: {name: late1, namespace: $NS}
+	spec: {n: 1}
+YAML
+eventually 60 "mc-late runs, without a restart" equals /sync-a cm_from late1-a
 
 # ---- a definition from a file; labelSelector
 check "an MlThing not selected (mode=other)" thing o1 other

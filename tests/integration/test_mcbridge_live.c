@@ -170,7 +170,7 @@ Test(mcbridge_live, unknown_resource_names_the_controller_and_field)
 			 "spec:\n  parentResource: {apiVersion: v1, resource: configmaps}\n"
 			 "  childResources: [{apiVersion: v1, resource: secrets}, {apiVersion: v1, resource: secretz}]\n"
 			 "  hooks: {sync: {webhook: {url: 'http://127.0.0.1:1/sync'}}}\n",
-			 "CompositeController \"nope2\": spec.childResources[1].resource: resource secretz v1: the API "
+			 "CompositeController \"nope2\": spec.childResources[1].resource: secretz v1: the API "
 			 "server serves v1 but no resource secretz in it");
 }
 
