@@ -175,4 +175,5 @@ check "the watcher is still running" kill -0 "$E2E_COXSWAIN_PID"
 
 stop_coxswain
 check "coxswain stops cleanly" equals 0 echo "$E2E_EXIT"
+check "no sanitizer report" fails grep -q 'ERROR: .*Sanitizer\|runtime error:' "$E2E_WORK/coxswain.log"
 done_testing
