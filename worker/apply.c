@@ -405,7 +405,7 @@ struct run {
 	const struct config_controller *cc;
 	struct json_object *parent;
 	struct json_object *observed;
-	char manager[128];
+	char manager[320];
 	const char *parent_uid;
 	const char *parent_ns;               /* NULL for a cluster-scoped parent */
 };
@@ -470,7 +470,7 @@ static void adopt_fields(struct run *run, struct target *t, struct json_object *
 		const char *m = jsonget_string(e, "manager"), *op = jsonget_string(e, "operation");
 		if (!m || !op || strcmp(m, run->manager) || strcmp(op, "Update"))
 			continue;
-		char ops[512];
+		char ops[1024];
 		snprintf(ops, sizeof(ops),
 			 "[{\"op\":\"test\",\"path\":\"/metadata/managedFields/%zu/manager\",\"value\":\"%s\"},"
 			 "{\"op\":\"test\",\"path\":\"/metadata/managedFields/%zu/operation\",\"value\":\"Update\"},"
@@ -811,8 +811,10 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 				  run.parent_uid ? "name" : "uid");
 	if (desired && !json_object_is_type(desired, json_type_array))
 		return cx_err_set(err, -EINVAL, "apply: the desired children are not an array");
-	if ((size_t)snprintf(run.manager, sizeof(run.manager), "coxswain/%s", cc->name) >= sizeof(run.manager))
-		return cx_err_set(err, -ENAMETOOLONG, "apply: controller name too long");
+	if (!cc->field_manager || !*cc->field_manager)
+		return cx_err_set(err, -EINVAL, "apply: controller %s has no field manager", cc->name);
+	if ((size_t)snprintf(run.manager, sizeof(run.manager), "%s", cc->field_manager) >= sizeof(run.manager))
+		return cx_err_set(err, -ENAMETOOLONG, "apply: field manager %s too long", cc->field_manager);
 	char parent_key[512];
 	snprintf(parent_key, sizeof(parent_key), "%s%s%s", run.parent_ns ? run.parent_ns : "",
 		 run.parent_ns ? "/" : "", meta_string(parent, "name"));

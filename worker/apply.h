@@ -27,7 +27,7 @@
  *      a child deleted and re-created by someone else since the cache saw it
  *      is not taken over;
  *   3. it is written as its kind's updateStrategy says:
- *        InPlace  - server-side apply, field manager coxswain/<controller>,
+ *        InPlace  - server-side apply, field manager cc->field_manager,
  *                   force; skipped (no request) when the observed child
  *                   already carries this intent's hash and every field the
  *                   hook sets (apply_in_sync); when only a server-normalised

@@ -343,9 +343,7 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 		     struct reconcile_outcome *out)
 {
 	struct json_object *parent = job->parent;
-	char fin[256];
-	finalizer_name(pc->cc->name, fin, sizeof(fin));
-	if (!finalizer_has(parent, fin)) {
+	if (!pc->cc->finalizer || !finalizer_has(parent, pc->cc->finalizer)) {
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL); /* the garbage collector takes the children */
 		return;
 	}

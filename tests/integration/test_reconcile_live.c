@@ -201,10 +201,11 @@ static const struct config_controller *controller(enum update_strategy strategy,
 						  const char *extra_kind)
 {
 	static char name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget", v1[] = "v1", cm[] = "ConfigMap";
+	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon";
 	static char xapi[128], xkind[64];
 	kids[0] = (struct config_child){.api_version = v1, .kind = cm, .update_strategy = strategy};
 	ctl = (struct config_controller){.name = name, .parent_api_version = papi, .parent_kind = pkind,
-					 .children = kids, .n_children = 1};
+					 .children = kids, .n_children = 1, .finalizer = fin, .field_manager = manager};
 	if (extra_kind) {
 		snprintf(xapi, sizeof(xapi), "%s", extra_api_version);
 		snprintf(xkind, sizeof(xkind), "%s", extra_kind);
@@ -940,10 +941,11 @@ Test(reconcile, a_recreate_secret_with_string_data_settles)
 	prepare("rc-secret");
 	struct json_object *parent = make_parent("g", NULL);
 	static char v1[] = "v1", secret[] = "Secret", name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget";
+	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon";
 	static struct config_child skids[1];
 	skids[0] = (struct config_child){.api_version = v1, .kind = secret, .update_strategy = UPDATE_RECREATE};
 	struct config_controller cc = {.name = name, .parent_api_version = papi, .parent_kind = pkind,
-				       .children = skids, .n_children = 1};
+				       .children = skids, .n_children = 1, .finalizer = fin, .field_manager = manager};
 	const char *desired_text = "[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
 				   "\"stringData\":{\"password\":\"hunter2\"}}]";
 	char uid[64] = "";
@@ -969,5 +971,47 @@ Test(reconcile, a_recreate_secret_with_string_data_settles)
 		cr_assert_str_eq(str(s, "data.password"), "aHVudGVyMg==");
 		json_object_put(s);
 	}
+	json_object_put(parent);
+}
+
+/* ---- metacontroller-defined controllers (issue 11) ---- */
+
+/* The finalizer and the field manager are the controller's own
+ * (cc->finalizer, cc->field_manager), not names built from cc->name: a
+ * metacontroller definition carries metacontroller's finalizer, so that a
+ * parent moves between the two without getting stuck. */
+Test(reconcile, finalizer_and_field_manager_come_from_the_controller)
+{
+	prepare("rc-mcnames");
+	struct json_object *parent = make_parent("g", NULL), *out = NULL;
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	static char fin[] = "metacontroller.io/compositecontroller-recon", manager[] = "coxswain/mc-recon";
+	cc.finalizer = fin;
+	cc.field_manager = manager;
+	cc.finalize.set = true;
+	struct cx_err err = {0};
+	bool changed = false;
+	cr_assert_eq(finalizer_ensure(c, d, &cc, parent, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert(changed);
+	cr_assert(finalizer_has(out, fin), "%s", json_object_to_json_string(out));
+	cr_assert_not(finalizer_has(out, "coxswain.io/recon"));
+
+	char *a = cm_json("a", "1"), desired[1024];
+	snprintf(desired, sizeof(desired), "[%s]", a);
+	struct apply_report rep;
+	cr_assert_eq(apply(&cc, out, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_CREATED);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("a"), *managers = at(cm, "metadata.managedFields");
+	bool ours = false;
+	for (size_t i = 0; i < json_object_array_length(managers); i++)
+		ours |= !strcmp(str(json_object_array_get_idx(managers, i), "manager"), manager);
+	cr_assert(ours, "field manager %s: %s", manager, json_object_to_json_string(managers));
+	json_object_put(cm);
+
+	cr_assert_eq(finalizer_remove(c, d, &cc, out, &changed, NULL, &err), 0, "%s", err.msg);
+	cr_assert(changed);
+	free(a);
+	json_object_put(out);
 	json_object_put(parent);
 }

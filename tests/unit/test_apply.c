@@ -16,10 +16,12 @@
 #include "err.h"
 
 static char name[] = "websites", papi[] = "example.com/v1", pkind[] = "Website";
+static char fin[] = "coxswain.io/websites", manager[] = "coxswain/websites";
 static char v1[] = "v1", cm[] = "ConfigMap";
 static struct config_child kids[] = {{.api_version = v1, .kind = cm, .update_strategy = UPDATE_INPLACE}};
 static const struct config_controller cc = {
 	.name = name, .parent_api_version = papi, .parent_kind = pkind, .children = kids, .n_children = 1,
+	.finalizer = fin, .field_manager = manager,
 };
 
 #define PARENT                                                                                               \
