@@ -170,9 +170,18 @@ static int wanted_status(struct reconciler *r, struct per_controller *pc, struct
 		*out = status_compute_builtin(parent, o->hook_status);
 		return 0;
 	}
-	struct json_object *full = status_compute(parent, o, time(NULL));
-	if (!full)
+	/* A metacontroller definition's parent gets what metacontroller writes
+	 * (status_compute_mc); coxswain's conditions only where its CRD asks. */
+	struct json_object *full = NULL;
+	if (pc->cc->origin == CONFIG_ORIGIN_METACONTROLLER) {
+		if (status_compute_mc(parent, o, status_schema_declares_conditions(info.status_schema), time(NULL),
+				      &full))
+			return cx_err_set(err, -ENOMEM, "out of memory");
+		if (!full)
+			return 0;
+	} else if (!(full = status_compute(parent, o, time(NULL)))) {
 		return cx_err_set(err, -ENOMEM, "out of memory");
+	}
 	if (info.keep_all) {
 		*out = full;
 		return 0;
