@@ -311,8 +311,21 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 	struct apply_report applied = {0};
 	struct cx_err err = {0}, st_err = {0};
 	int rc = apply ? apply_children(r->c, r->d, pc->cc, parent, observed, res->children, &applied, &err) : 0;
+	/* A rolling update says where it is in the status, as metacontroller
+	 * does: the Updated condition next to the hook's (worker/rollout.h). */
+	struct json_object *with_rollout = NULL;
+	if (apply && applied.rollout.state != ROLLOUT_NONE) {
+		if (json_object_is_type(res->status, json_type_object))
+			json_object_deep_copy(res->status, &with_rollout, NULL);
+		else
+			with_rollout = json_object_new_object();
+		if (with_rollout && rollout_set_condition(with_rollout, &applied.rollout)) {
+			json_object_put(with_rollout);
+			with_rollout = NULL;
+		}
+	}
 	struct status_outcome o = {.reason = reason, .message = rc ? err.msg : message, .apply = apply ? &applied : NULL,
-				   .hook_status = res->status};
+				   .hook_status = with_rollout ? with_rollout : res->status};
 	if (rc && !applied.n_failed && !applied.n_conflicts)
 		o.reason = STATUS_APPLY_FAILED;
 	int st_rc = report(r, pc, parent, &o, &st_err);
@@ -338,6 +351,7 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 	} else {
 		set_outcome(out, ok, ok_after_ms, NULL);
 	}
+	json_object_put(with_rollout);
 	apply_report_clear(&applied);
 }
 

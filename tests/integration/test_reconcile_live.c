@@ -24,6 +24,7 @@
 #include "finalizer.h"
 #include "kclient.h"
 #include "live.h"
+#include "mcdef.h"
 #include "restconfig.h"
 #include "status.h"
 
@@ -1014,4 +1015,202 @@ Test(reconcile, finalizer_and_field_manager_come_from_the_controller)
 	free(a);
 	json_object_put(out);
 	json_object_put(parent);
+}
+
+#define PART_CRD                                                                                             \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
+	"kind: CustomResourceDefinition\n"                                                                   \
+	"metadata: {name: parts." GROUP "}\n"                                                                \
+	"spec:\n"                                                                                            \
+	"  group: " GROUP "\n"                                                                               \
+	"  scope: Namespaced\n"                                                                              \
+	"  names: {plural: parts, singular: part, kind: Part}\n"                                             \
+	"  versions:\n"                                                                                      \
+	"  - name: v1\n"                                                                                     \
+	"    served: true\n"                                                                                 \
+	"    storage: true\n"                                                                                \
+	"    subresources: {status: {}}\n"                                                                   \
+	"    schema:\n"                                                                                      \
+	"      openAPIV3Schema:\n"                                                                           \
+	"        type: object\n"                                                                             \
+	"        properties:\n"                                                                              \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+	"          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
+
+/* A metacontroller-defined controller (generateSelector, so that the
+ * Gadget needs no spec.selector) whose children are Parts updated with
+ * strategy, checked for Ready=True. */
+static char part_kind[] = "Part", part_api[] = API_VERSION, ready_type[] = "Ready", ready_true[] = "True";
+static struct mcdef_condition_check ready_check = {.type = ready_type, .status = ready_true};
+static struct mcdef_child part_checks = {.has_status_checks = true, .has_conditions = true,
+					 .conditions = &ready_check, .n_conditions = 1};
+
+static struct config_controller mc_parts(enum update_strategy strategy)
+{
+	static struct config_child parts[1];
+	static char fin[] = "metacontroller.io/compositecontroller-recon";
+	parts[0] = (struct config_child){.api_version = part_api, .kind = part_kind, .update_strategy = strategy,
+					 .mc = &part_checks};
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	cc.children = parts;
+	cc.origin = CONFIG_ORIGIN_METACONTROLLER;
+	cc.generate_selector = true;
+	cc.finalizer = fin;
+	return cc;
+}
+
+static void prepare_parts(void)
+{
+	int r = 1;
+	for (int i = 0; i < 5 && r; i++)
+		if ((r = live_kubectl(PART_CRD, "apply -f -")))
+			usleep(200 * 1000);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/parts." GROUP), 0);
+}
+
+static char *part_path(const char *name, const char *sub)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "/apis/" API_VERSION "/namespaces/%s/parts%s%s%s", ns, name ? "/" : "",
+			       name ? name : "", sub ? sub : ""),
+		      0);
+	return p;
+}
+
+/* The Parts of the namespace as the watcher's cache would hand them over. */
+static struct json_object *observe_parts(void)
+{
+	struct json_object *parts = json_object_new_object(), *all = json_object_new_object();
+	char *path = part_path(NULL, NULL);
+	struct cx_err err = {0};
+	int r = 1;
+	/* The CRD may be Established a moment before its endpoint serves. */
+	for (int i = 0; i < 100 && r; i++)
+		if ((r = kclient_list(c, path, NULL, collect, parts, NULL, &err)) == -ENOENT)
+			usleep(100 * 1000);
+	cr_assert_eq(r, 0, "%s", err.msg);
+	json_object_object_add(all, "Part." API_VERSION, parts);
+	free(path);
+	return all;
+}
+
+static int apply_parts(const struct config_controller *cc, struct json_object *parent, int v, struct apply_report *rep)
+{
+	char desired[2048];
+	snprintf(desired, sizeof(desired),
+		 "[{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},\"spec\":{\"v\":%d}},"
+		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},\"spec\":{\"v\":%d}},"
+		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"v\":%d}}]",
+		 v, v, v);
+	struct json_object *observed = observe_parts(), *want = json(desired);
+	struct cx_err err = {0};
+	int r = apply_children(c, d, cc, parent, observed, want, rep, &err);
+	cr_assert(r == 0, "%s", err.msg);
+	json_object_put(observed);
+	json_object_put(want);
+	return r;
+}
+
+static struct json_object *get_part(const char *name)
+{
+	char *p = part_path(name, NULL);
+	struct json_object *o = get(p);
+	free(p);
+	return o;
+}
+
+static void set_ready(const char *name)
+{
+	char *p = part_path(name, "/status");
+	struct json_object *patch = json("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_MERGE, patch, NULL, &err), 0, "%s", err.msg);
+	json_object_put(patch);
+	free(p);
+}
+
+static void assert_v(const char *name, int v)
+{
+	struct json_object *o = get_part(name);
+	cr_assert_eq(json_object_get_int(at(o, "spec.v")), v, "%s: %s", name, json_object_to_json_string(o));
+	json_object_put(o);
+}
+
+/* The rollout metacontroller documents: children updated one at a time in
+ * the hook's order, paused while an updated one fails statusChecks, going
+ * on once its condition is set. */
+static void rollout(enum update_strategy strategy, const char *base)
+{
+	prepare(base);
+	prepare_parts();
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_parts(strategy);
+	enum apply_action updated = strategy == UPDATE_ROLLING_RECREATE ? APPLY_RECREATED : APPLY_UPDATED;
+	struct apply_report rep;
+
+	apply_parts(&cc, parent, 1, &rep);
+	assert_action(&rep, "a", APPLY_CREATED);
+	assert_action(&rep, "c", APPLY_CREATED);
+	cr_assert_eq(rep.rollout.state, ROLLOUT_DONE, "%s", rep.rollout.message);
+	apply_report_clear(&rep);
+	struct json_object *a0 = get_part("a");
+	cr_assert_str_eq(str(a0, "metadata.labels.controller-uid"), str(parent, "metadata.uid"));
+	char uid_a[64];
+	snprintf(uid_a, sizeof(uid_a), "%s", str(a0, "metadata.uid"));
+	json_object_put(a0);
+
+	const char *names[] = {"a", "b", "c"};
+	for (int k = 0; k < 3; k++) {
+		/* Child k goes; the ones after it wait. */
+		apply_parts(&cc, parent, 2, &rep);
+		cr_assert_eq(rep.rollout.state, ROLLOUT_PROGRESSING, "%d: %s", k, rep.rollout.message);
+		char msg[64];
+		snprintf(msg, sizeof(msg), "updating Part %s", names[k]);
+		cr_assert_str_eq(rep.rollout.message, msg);
+		assert_action(&rep, names[k], updated);
+		for (int j = k + 1; j < 3; j++)
+			assert_action(&rep, names[j], APPLY_UNCHANGED);
+		apply_report_clear(&rep);
+		assert_v(names[k], 2);
+		for (int j = k + 1; j < 3; j++)
+			assert_v(names[j], 1);
+
+		/* Not Ready: the rollout pauses, however often it syncs. After
+		 * the last one nothing is left to move: metacontroller then says
+		 * OnLatestRevision without checking. */
+		for (int again = 0; again < 2; again++) {
+			apply_parts(&cc, parent, 2, &rep);
+			cr_assert_eq(rep.rollout.state, k < 2 ? ROLLOUT_WAITING : ROLLOUT_DONE, "%d: %s", k,
+				     rep.rollout.message);
+			snprintf(msg, sizeof(msg), "child Part %s failed status check", names[k]);
+			cr_assert(k == 2 || strstr(rep.rollout.message, msg), "%s", rep.rollout.message);
+			for (int j = 0; j < 3; j++)
+				assert_action(&rep, names[j], APPLY_UNCHANGED);
+			apply_report_clear(&rep);
+		}
+		for (int j = k + 1; j < 3; j++)
+			assert_v(names[j], 1);
+		set_ready(names[k]);
+	}
+	apply_parts(&cc, parent, 2, &rep);
+	cr_assert_eq(rep.rollout.state, ROLLOUT_DONE, "%s", rep.rollout.message);
+	apply_report_clear(&rep);
+	struct json_object *a1 = get_part("a");
+	if (strategy == UPDATE_ROLLING_RECREATE)
+		cr_assert_str_neq(str(a1, "metadata.uid"), uid_a, "RollingRecreate re-creates");
+	else
+		cr_assert_str_eq(str(a1, "metadata.uid"), uid_a, "RollingInPlace updates in place");
+	json_object_put(a1);
+	json_object_put(parent);
+}
+
+Test(reconcile, rolling_in_place_pauses_on_status_checks)
+{
+	rollout(UPDATE_ROLLING_INPLACE, "rc-rollinplace");
+}
+
+Test(reconcile, rolling_recreate_pauses_on_status_checks)
+{
+	rollout(UPDATE_ROLLING_RECREATE, "rc-rollrecreate");
 }
