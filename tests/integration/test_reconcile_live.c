@@ -1214,3 +1214,167 @@ Test(reconcile, rolling_recreate_pauses_on_status_checks)
 {
 	rollout(UPDATE_ROLLING_RECREATE, "rc-rollrecreate");
 }
+
+/* The controller of the ConfigMap tests as a metacontroller definition. */
+static struct config_controller mc_cms(enum update_strategy strategy, bool generate)
+{
+	static char fin[] = "metacontroller.io/compositecontroller-recon";
+	struct config_controller cc = *controller(strategy, NULL, NULL);
+	cc.origin = CONFIG_ORIGIN_METACONTROLLER;
+	cc.generate_selector = generate;
+	cc.finalizer = fin;
+	return cc;
+}
+
+/* Creates ConfigMap name with labels (JSON object text) and, when
+ * owner_uid is set, a controller ownerReference to Gadget g of that uid. */
+static void make_cm(const char *name, const char *labels, const char *owner_uid)
+{
+	char path[PATH_LEN], body[1024], owner[512] = "";
+	if (owner_uid)
+		snprintf(owner, sizeof(owner),
+			 ",\"ownerReferences\":[{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Gadget\",\"name\":\"g\","
+			 "\"uid\":\"%s\",\"controller\":true}]",
+			 owner_uid);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\",\"labels\":%s%s},"
+		 "\"data\":{\"value\":\"0\"}}",
+		 name, labels, owner);
+	struct json_object *o = json(body);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_create(c, path, o, NULL, &err), 0, "%s", err.msg);
+	json_object_put(o);
+}
+
+/* generateSelector (metacontroller): children are claimed by the label
+ * controller-uid=<parent uid>, which every desired child gets; an orphan
+ * with it is adopted, one without it is not; a child the hook labels
+ * otherwise fails; a claimed child the hook no longer returns is deleted
+ * even without coxswain's label (metacontroller created it), one this
+ * parent controls that the selector does not match is left alone. */
+Test(reconcile, generate_selector_claims_by_controller_uid)
+{
+	prepare("rc-gensel");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, true);
+	const char *uid = str(parent, "metadata.uid");
+	char labels[256];
+	snprintf(labels, sizeof(labels), "{\"controller-uid\":\"%s\"}", uid);
+	make_cm("orphan", labels, NULL);
+	make_cm("stranger", "{\"app\":\"gadget\"}", NULL);
+	make_cm("legacy", labels, uid);
+	make_cm("unselected", "{\"app\":\"gadget\"}", uid);
+
+	char *a = cm_json("a", "1"), *orphan = cm_json("orphan", "1"), *stranger = cm_json("stranger", "1");
+	char desired[4096];
+	snprintf(desired, sizeof(desired), "[%s,%s,%s]", a, orphan, stranger);
+	struct apply_report rep;
+	cr_assert_eq(apply(&cc, parent, desired, &rep), -EIO);
+	assert_action(&rep, "a", APPLY_CREATED);
+	assert_action(&rep, "orphan", APPLY_ADOPTED);
+	assert_action(&rep, "stranger", APPLY_CONFLICT);
+	cr_assert(strstr(result(&rep, "stranger")->err.msg, "selector"), "%s", result(&rep, "stranger")->err.msg);
+	assert_action(&rep, "legacy", APPLY_DELETED);
+	for (size_t i = 0; i < rep.n; i++)
+		cr_assert_str_neq(rep.results[i].name, "unselected", "not claimed: not pruned");
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "metadata.labels.controller-uid"), uid);
+	cr_assert_str_eq(str(cm, "metadata.labels.app"), "gadget");
+	json_object_put(cm);
+	cm = get_cm("orphan");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), uid);
+	json_object_put(cm);
+	cr_assert(cm_exists("unselected"));
+
+	/* A hook that labels a child for another parent. */
+	const char *other = "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\",\"labels\":"
+			    "{\"controller-uid\":\"someone-else\"}},\"data\":{\"value\":\"1\"}}]";
+	cr_assert_eq(apply(&cc, parent, other, &rep), -EIO);
+	assert_action(&rep, "x", APPLY_FAILED);
+	cr_assert(strstr(result(&rep, "x")->err.msg, "don't match parent selector"), "%s", result(&rep, "x")->err.msg);
+	apply_report_clear(&rep);
+	cr_assert_not(cm_exists("x"));
+	free(a);
+	free(orphan);
+	free(stranger);
+	json_object_put(parent);
+}
+
+/* Without generateSelector a metacontroller parent needs spec.selector,
+ * and its children must match it. */
+Test(reconcile, metacontroller_parents_need_a_selector)
+{
+	prepare("rc-specsel");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, false);
+	char *a = cm_json("a", "1"), desired[1024];
+	snprintf(desired, sizeof(desired), "[%s]", a);
+	struct json_object *observed = observe(), *want = json(desired);
+	struct apply_report rep;
+	struct cx_err err = {0};
+	cr_assert_eq(apply_children(c, d, &cc, parent, observed, want, &rep, &err), -EINVAL);
+	cr_assert(strstr(err.msg, ".spec.selector must have either matchLabels, matchExpressions, or both"), "%s",
+		  err.msg);
+	apply_report_clear(&rep);
+	cr_assert_not(cm_exists("a"));
+
+	/* With one: a child it matches is written, one it does not fails. */
+	struct json_object *patch = json("{\"spec\":{\"selector\":{\"matchExpressions\":[{\"key\":\"app\","
+					 "\"operator\":\"In\",\"values\":[\"gadget\"]}]}}}"),
+			   *with = NULL;
+	char *path = parent_path("g");
+	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_MERGE, patch, &with, &err), 0, "%s", err.msg);
+	const char *two = "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"labels\":"
+			  "{\"app\":\"gadget\"}}},{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+			  "{\"name\":\"b\",\"labels\":{\"app\":\"other\"}}}]";
+	cr_assert_eq(apply(&cc, with, two, &rep), -EIO);
+	assert_action(&rep, "a", APPLY_CREATED);
+	assert_action(&rep, "b", APPLY_FAILED);
+	apply_report_clear(&rep);
+	free(path);
+	free(a);
+	json_object_put(patch);
+	json_object_put(with);
+	json_object_put(observed);
+	json_object_put(want);
+	json_object_put(parent);
+}
+
+/* OnDelete, metacontroller's default method: a missing child is created,
+ * an existing one is never updated, a deleted one comes back as desired. */
+Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
+{
+	prepare("rc-mcondelete");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_cms(UPDATE_ONDELETE, true);
+	char *a1 = cm_json("a", "1"), *a2 = cm_json("a", "2"), desired[1024];
+	struct apply_report rep;
+	snprintf(desired, sizeof(desired), "[%s]", a1);
+	cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_CREATED);
+	apply_report_clear(&rep);
+	snprintf(desired, sizeof(desired), "[%s]", a2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
+		assert_action(&rep, "a", APPLY_UNCHANGED);
+		apply_report_clear(&rep);
+	}
+	struct json_object *cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "data.value"), "1");
+	json_object_put(cm);
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/a", ns);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_CREATED);
+	apply_report_clear(&rep);
+	cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "data.value"), "2");
+	json_object_put(cm);
+	free(a1);
+	free(a2);
+	json_object_put(parent);
+}
