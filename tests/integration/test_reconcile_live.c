@@ -4,7 +4,11 @@
  * server does not serve failing alone; the parent's status conditions written
  * through the status subresource, skipped when unchanged; Events deduplicated;
  * the finalizer added, kept off a dying object, and removed under a
- * concurrent writer until the parent goes away. */
+ * concurrent writer until the parent goes away. For metacontroller
+ * definitions (issue 11): the controller's own finalizer and field manager,
+ * generateSelector and spec.selector claiming, OnDelete, RollingInPlace and
+ * RollingRecreate pausing on statusChecks, and the status metacontroller
+ * writes (through reconcile_job with an exec hook). */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -25,6 +29,8 @@
 #include "kclient.h"
 #include "live.h"
 #include "mcdef.h"
+#include "proto.h"
+#include "reconcile.h"
 #include "restconfig.h"
 #include "status.h"
 
@@ -202,11 +208,12 @@ static const struct config_controller *controller(enum update_strategy strategy,
 						  const char *extra_kind)
 {
 	static char name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget", v1[] = "v1", cm[] = "ConfigMap";
-	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon";
+	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon", all_namespaces[] = "";
 	static char xapi[128], xkind[64];
 	kids[0] = (struct config_child){.api_version = v1, .kind = cm, .update_strategy = strategy};
 	ctl = (struct config_controller){.name = name, .parent_api_version = papi, .parent_kind = pkind,
-					 .children = kids, .n_children = 1, .finalizer = fin, .field_manager = manager};
+					 .children = kids, .n_children = 1, .finalizer = fin, .field_manager = manager,
+					 .namespace = all_namespaces};
 	if (extra_kind) {
 		snprintf(xapi, sizeof(xapi), "%s", extra_api_version);
 		snprintf(xkind, sizeof(xkind), "%s", extra_kind);
@@ -1376,5 +1383,152 @@ Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
 	json_object_put(cm);
 	free(a1);
 	free(a2);
+	json_object_put(parent);
+}
+
+#define SPROCKET_CRD                                                                                         \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
+	"kind: CustomResourceDefinition\n"                                                                   \
+	"metadata: {name: sprockets." GROUP "}\n"                                                            \
+	"spec:\n"                                                                                            \
+	"  group: " GROUP "\n"                                                                               \
+	"  scope: Namespaced\n"                                                                              \
+	"  names: {plural: sprockets, singular: sprocket, kind: Sprocket}\n"                                 \
+	"  versions:\n"                                                                                      \
+	"  - name: v1\n"                                                                                     \
+	"    served: true\n"                                                                                 \
+	"    storage: true\n"                                                                                \
+	"    subresources: {status: {}}\n"                                                                   \
+	"    schema:\n"                                                                                      \
+	"      openAPIV3Schema:\n"                                                                           \
+	"        type: object\n"                                                                             \
+	"        properties:\n"                                                                              \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+	"          status:\n"                                                                                \
+	"            type: object\n"                                                                         \
+	"            properties:\n"                                                                          \
+	"              replicas: {type: integer}\n"                                                          \
+	"              observedGeneration: {type: integer}\n"                                                \
+	"              conditions:\n"                                                                        \
+	"                type: array\n"                                                                      \
+	"                items: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
+
+/* Runs one sync job of controller cc (a config of its own) for parent
+ * through the reconciler, as a worker does. */
+static enum proto_outcome sync_job(struct config_controller *cc, struct json_object *parent)
+{
+	struct config cfg = {.controllers = cc, .n_controllers = 1};
+	struct cx_err err = {0};
+	struct reconciler *r = reconciler_new(c, &cfg, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	struct json_object *children = json("{\"ConfigMap.v1\":{}}");
+	char key[256];
+	snprintf(key, sizeof(key), "%s/%s/%s", cc->name, ns, str(parent, "metadata.name"));
+	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = cc->name, .key = key,
+				.parent = parent, .children = children};
+	struct reconcile_outcome out;
+	reconcile_job(r, &job, &out);
+	json_object_put(children);
+	reconciler_free(&r);
+	return out.outcome;
+}
+
+static void hook_says(struct config_controller *cc, const char *script)
+{
+	static char sh[] = "/bin/sh", dash_c[] = "-c", body[1024];
+	static char *argv[4];
+	snprintf(body, sizeof(body), "%s", script);
+	argv[0] = sh;
+	argv[1] = dash_c;
+	argv[2] = body;
+	argv[3] = NULL;
+	cc->sync = (struct config_hook){.set = true, .command = argv, .n_command = 3, .timeout_seconds = 10,
+					.timeout_ms = 10000};
+}
+
+/* A metacontroller definition's parent gets what metacontroller writes:
+ * the hook's status replacing the old one, plus observedGeneration, and
+ * coxswain's conditions only where the CRD's status schema declares
+ * status.conditions; a failing hook leaves the status alone. */
+Test(reconcile, metacontroller_status_is_the_hooks_plus_observed_generation)
+{
+	prepare("rc-mcstatus");
+	struct json_object *parent = make_parent("g", NULL);
+	char *path = parent_path("g"), *status_path = NULL;
+	cr_assert_geq(asprintf(&status_path, "%s/status", path), 0);
+	struct json_object *old = json("{\"status\":{\"old\":1}}");
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_patch(c, status_path, KCLIENT_PATCH_MERGE, old, NULL, &err), 0, "%s", err.msg);
+	json_object_put(old);
+	json_object_put(parent);
+	parent = get(path); /* as the watcher would hand it over */
+
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, true);
+	hook_says(&cc, "cat >/dev/null; echo '{\"status\":{\"replicas\":3},\"children\":[]}'");
+	cr_assert_eq(sync_job(&cc, parent), PROTO_OUTCOME_OK);
+	struct json_object *now = get(path);
+	cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 3, "%s", json_object_to_json_string(now));
+	cr_assert_eq(json_object_get_int64(at(now, "status.observedGeneration")),
+		     json_object_get_int64(at(now, "metadata.generation")));
+	cr_assert_null(at(now, "status.old"), "replaced: %s", json_object_to_json_string(now));
+	cr_assert_null(at(now, "status.conditions"), "Gadget's schema declares no conditions");
+	json_object_put(now);
+
+	/* A failing hook: the status stays as the last answer left it. */
+	hook_says(&cc, "cat >/dev/null; exit 3");
+	cr_assert_eq(sync_job(&cc, parent), PROTO_OUTCOME_ERROR);
+	now = get(path);
+	cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 3, "%s", json_object_to_json_string(now));
+	cr_assert_null(at(now, "status.conditions"));
+	json_object_put(now);
+
+	/* A coxswain.yaml controller over the same parent writes its conditions. */
+	struct config_controller file = *controller(UPDATE_INPLACE, NULL, NULL);
+	hook_says(&file, "cat >/dev/null; echo '{\"status\":{\"replicas\":4},\"children\":[]}'");
+	cr_assert_eq(sync_job(&file, parent), PROTO_OUTCOME_OK);
+	now = get(path);
+	cr_assert_not_null(at(now, "status.conditions"), "%s", json_object_to_json_string(now));
+	json_object_put(now);
+	free(status_path);
+	free(path);
+	json_object_put(parent);
+}
+
+/* Where the CRD declares status.conditions, a metacontroller parent gets
+ * Synced and Ready next to the hook's status. */
+Test(reconcile, metacontroller_status_has_conditions_where_the_schema_declares_them)
+{
+	prepare("rc-mcconds");
+	int r = 1;
+	for (int i = 0; i < 5 && r; i++)
+		if ((r = live_kubectl(SPROCKET_CRD, "apply -f -")))
+			usleep(200 * 1000);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/sprockets." GROUP), 0);
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/apis/" API_VERSION "/namespaces/%s/sprockets", ns);
+	struct json_object *body = json("{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Sprocket\",\"metadata\":"
+					"{\"name\":\"s\"},\"spec\":{}}"),
+			   *parent = NULL;
+	struct cx_err err = {0};
+	for (int i = 0; i < 100; i++) {
+		if (!(r = kclient_create(c, path, body, &parent, &err)))
+			break;
+		cr_assert_eq(r, -ENOENT, "%s", err.msg);
+		usleep(100 * 1000);
+	}
+	cr_assert_eq(r, 0, "%s", err.msg);
+	json_object_put(body);
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, true);
+	static char skind[] = "Sprocket";
+	cc.parent_kind = skind;
+	hook_says(&cc, "cat >/dev/null; echo '{\"status\":{\"replicas\":3},\"children\":[]}'");
+	cr_assert_eq(sync_job(&cc, parent), PROTO_OUTCOME_OK);
+	snprintf(path, sizeof(path), "/apis/" API_VERSION "/namespaces/%s/sprockets/s", ns);
+	struct json_object *now = get(path);
+	cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 3, "%s", json_object_to_json_string(now));
+	cr_assert_str_eq(str(now, "status.conditions.0.type"), "Synced", "%s", json_object_to_json_string(now));
+	cr_assert_str_eq(str(now, "status.conditions.0.status"), "True");
+	json_object_put(now);
 	json_object_put(parent);
 }
