@@ -975,7 +975,9 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	if ((size_t)snprintf(run.manager, sizeof(run.manager), "%s", cc->field_manager) >= sizeof(run.manager))
 		return cx_err_set(err, -ENAMETOOLONG, "apply: field manager %s too long", cc->field_manager);
 	int r = 0;
-	if (cc->origin == CONFIG_ORIGIN_METACONTROLLER && cc->n_children &&
+	/* A DecoratorController's attachments are not claimed by a selector. */
+	bool composite = cc->kind == CONFIG_KIND_COMPOSITE;
+	if (cc->origin == CONFIG_ORIGIN_METACONTROLLER && composite && cc->n_children &&
 	    (r = apply_mc_selector(cc, parent, &run.selector, err)))
 		return r;
 	char parent_key[512];
@@ -995,7 +997,9 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 		r = prepare_child(&run, json_object_array_get_idx(desired, i), i, wanted, report, &targets[i]);
 		at[i] = report->n - 1;
 	}
-	if (!r)
+	/* A decorator has no rollout: metacontroller writes its rolling
+	 * attachments as Recreate and InPlace at once. */
+	if (!r && composite)
 		r = plan_rollout(targets, n, held, &report->rollout);
 	for (size_t i = 0; i < n && !r; i++) {
 		struct apply_result *res = &report->results[at[i]];

@@ -44,8 +44,8 @@
  *      this parent, labelled for this controller, not desired) are deleted
  *      (background propagation, precondition uid).
  *
- * A metacontroller definition (cc->origin == CONFIG_ORIGIN_METACONTROLLER)
- * adds metacontroller's ControllerRef rules, by the selector of
+ * A CompositeController (cc->origin == CONFIG_ORIGIN_METACONTROLLER, cc->kind
+ * == CONFIG_KIND_COMPOSITE) adds metacontroller's ControllerRef rules, by the selector of
  * apply_mc_selector (generateSelector's controller-uid, or the parent's
  * spec.selector; a parent without one fails the whole call, -EINVAL, as
  * metacontroller's sync does):
@@ -63,7 +63,9 @@
  *     (metacontroller releases them);
  *   - RollingRecreate and RollingInPlace children go through rollout_plan
  *     (worker/rollout.h): a held child is not written (APPLY_UNCHANGED) and
- *     report->rollout says where the rollout is;
+ *     report->rollout says where the rollout is (a DecoratorController has
+ *     no rollout: its rolling attachments are written as Recreate and
+ *     InPlace at once, as metacontroller does);
  *   - OnDelete (metacontroller's default) creates a missing child and never
  *     updates an existing one.
  *

@@ -1532,3 +1532,25 @@ Test(reconcile, metacontroller_status_has_conditions_where_the_schema_declares_t
 	json_object_put(now);
 	json_object_put(parent);
 }
+
+/* A DecoratorController has no rollout: its rolling attachments are written
+ * at once (RollingInPlace as InPlace), and no selector is needed. */
+Test(reconcile, a_decorator_has_no_rollout)
+{
+	prepare("rc-decoroll");
+	prepare_parts();
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_parts(UPDATE_ROLLING_INPLACE);
+	cc.kind = CONFIG_KIND_DECORATOR;
+	cc.generate_selector = false;
+	struct apply_report rep;
+	apply_parts(&cc, parent, 1, &rep);
+	apply_report_clear(&rep);
+	apply_parts(&cc, parent, 2, &rep);
+	cr_assert_eq(rep.rollout.state, ROLLOUT_NONE);
+	assert_action(&rep, "a", APPLY_UPDATED);
+	assert_action(&rep, "b", APPLY_UPDATED);
+	assert_action(&rep, "c", APPLY_UPDATED);
+	apply_report_clear(&rep);
+	json_object_put(parent);
+}
