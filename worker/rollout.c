@@ -52,8 +52,8 @@ bool rollout_check(enum update_strategy s, const struct mcdef_child *checks, str
 		struct json_object *gen = jsonget(jsonget(observed, "metadata"), "generation");
 		if (json_object_is_type(og, json_type_int) && json_object_get_int64(og) > 0 &&
 		    json_object_get_int64(og) < json_object_get_int64(gen)) {
-			snprintf(why, size, "it has not observed its latest spec (status.observedGeneration %lld < "
-				 "metadata.generation %lld): RollingInPlace waits; hasn't observed latest spec",
+			snprintf(why, size, "with RollingInPlace update strategy it hasn't observed latest spec "
+				 "(status.observedGeneration %lld < metadata.generation %lld)",
 				 (long long)json_object_get_int64(og), (long long)json_object_get_int64(gen));
 			return false;
 		}
