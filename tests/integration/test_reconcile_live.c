@@ -1415,13 +1415,13 @@ Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
 
 /* Runs one sync job of controller cc (a config of its own) for parent
  * through the reconciler, as a worker does. */
-static enum proto_outcome sync_job(struct config_controller *cc, struct json_object *parent)
+static enum proto_outcome sync_job_with(struct config_controller *cc, struct json_object *parent,
+					struct json_object *children)
 {
 	struct config cfg = {.controllers = cc, .n_controllers = 1};
 	struct cx_err err = {0};
 	struct reconciler *r = reconciler_new(c, &cfg, &err);
 	cr_assert_not_null(r, "%s", err.msg);
-	struct json_object *children = json("{\"ConfigMap.v1\":{}}");
 	char key[256];
 	snprintf(key, sizeof(key), "%s/%s/%s", cc->name, ns, str(parent, "metadata.name"));
 	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = cc->name, .key = key,
@@ -1431,6 +1431,11 @@ static enum proto_outcome sync_job(struct config_controller *cc, struct json_obj
 	json_object_put(children);
 	reconciler_free(&r);
 	return out.outcome;
+}
+
+static enum proto_outcome sync_job(struct config_controller *cc, struct json_object *parent)
+{
+	return sync_job_with(cc, parent, json("{\"ConfigMap.v1\":{}}"));
 }
 
 static void hook_says(struct config_controller *cc, const char *script)
@@ -1552,5 +1557,45 @@ Test(reconcile, a_decorator_has_no_rollout)
 	assert_action(&rep, "b", APPLY_UPDATED);
 	assert_action(&rep, "c", APPLY_UPDATED);
 	apply_report_clear(&rep);
+	json_object_put(parent);
+}
+
+/* The rollout's progress shows in the parent's status as metacontroller
+ * writes it: condition Updated (RolloutProgressing, RolloutWaiting,
+ * OnLatestRevision) next to the hook's status. */
+Test(reconcile, the_rollout_shows_in_the_parents_status)
+{
+	prepare("rc-rollstatus");
+	prepare_parts();
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_parts(UPDATE_ROLLING_INPLACE);
+	char *path = parent_path("g");
+#define ROLL_HOOK                                                                                            \
+	"cat >/dev/null; echo '{\"status\":{\"replicas\":2},\"children\":["                                   \
+	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},"               \
+	"\"spec\":{\"v\":%d}},"                                                                               \
+	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},"               \
+	"\"spec\":{\"v\":%d}}]}'"
+	char script[1024];
+	const struct {
+		int v;
+		const char *status, *reason;
+	} steps[] = {{1, "True", "OnLatestRevision"}, {2, "False", "RolloutProgressing"}, {2, "False", "RolloutWaiting"}};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		snprintf(script, sizeof(script), ROLL_HOOK, steps[i].v, steps[i].v);
+		hook_says(&cc, script);
+		struct json_object *now = get(path);
+		cr_assert_eq(sync_job_with(&cc, now, observe_parts()), PROTO_OUTCOME_OK);
+		json_object_put(now);
+		now = get(path);
+		cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 2, "%s", json_object_to_json_string(now));
+		cr_assert_str_eq(str(now, "status.conditions.0.type"), "Updated", "%s", json_object_to_json_string(now));
+		cr_assert_str_eq(str(now, "status.conditions.0.status"), steps[i].status, "%zu: %s", i,
+				 json_object_to_json_string(now));
+		cr_assert_str_eq(str(now, "status.conditions.0.reason"), steps[i].reason, "%zu: %s", i,
+				 json_object_to_json_string(now));
+		json_object_put(now);
+	}
+	free(path);
 	json_object_put(parent);
 }
