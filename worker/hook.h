@@ -64,6 +64,10 @@ enum hook_unmarshal {
 	HOOK_STRICT,
 };
 
+struct kclient;
+struct mcdef_connection;
+struct mcdef_webhook;
+
 /* One hook as the config describes it. Borrowed by every call. */
 struct hook_def {
 	enum hook_type type;
@@ -73,6 +77,16 @@ struct hook_def {
 	const char *url;        /* HOOK_WEBHOOK: http:// or https:// */
 	int timeout_ms;         /* <= 0: HOOK_DEFAULT_TIMEOUT_MS */
 	const char *name;       /* for messages; NULL = argv[0], or the URL without user, password and query */
+
+	/* A webhook of a metacontroller definition (NULL/0 otherwise): its
+	 * etag, caBundle, clientTLS, authorization and basicAuth, and the
+	 * controller's spec.connections (used when the webhook sets none of
+	 * those four; common/mcdef.h, worker/webhookauth.h). */
+	const struct mcdef_webhook *mc;
+	const struct mcdef_connection *connections;
+	size_t n_connections;
+	struct kclient *kc;     /* reads the Secrets and ConfigMaps they name (the worker's client) */
+	const char *controller; /* the controller's name: messages, and the etag cache's scope */
 };
 
 /* A child kind the controller declares. */
@@ -166,6 +180,29 @@ int hook_response_parse(const struct hook_def *def, bool finalizing, const char 
 int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
 	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 	     struct hook_result *out, struct cx_err *err);
+
+/* The environment variable that reroutes webhook connections, like curl's
+ * --connect-to: a comma-separated list of HOST:PORT:CONNECT_HOST:CONNECT_PORT.
+ * A webhook whose URL names HOST and PORT (an empty one matches any) is
+ * connected to CONNECT_HOST:CONNECT_PORT instead (empty: the URL's), while
+ * the request (Host header, TLS server name and certificate check) still
+ * names the URL's host. It lets coxswain run outside the cluster with
+ * definitions whose URLs name in-cluster Services, e.g.
+ *   COXSWAIN_WEBHOOK_CONNECT_TO=my-hook.my-ns:80:127.0.0.1:8080
+ * An IPv6 address is written in brackets ([::1]). It applies to every
+ * webhook call (coxswain.yaml and metacontroller definitions alike). */
+#define HOOK_CONNECT_TO_ENV "COXSWAIN_WEBHOOK_CONNECT_TO"
+
+/* Checks value (HOOK_CONNECT_TO_ENV's syntax; NULL or "" is fine: no
+ * rerouting). Returns 0, or -EINVAL with err naming the variable, the
+ * entry and what is wrong. hook_run checks the variable before every
+ * webhook call and fails the call with this error; the worker may call it
+ * at start to fail early. */
+int hook_connect_to_check(const char *value, struct cx_err *err);
+
+/* Frees the worker's webhook caches (Secrets read, etag answers): for
+ * tests and before exit. Calls after it start empty ones. */
+void hook_webhook_reset(void);
 
 /* Frees what r owns and zeroes it (stats too). */
 void hook_result_clear(struct hook_result *r);
