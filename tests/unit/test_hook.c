@@ -1047,3 +1047,59 @@ Test(hook_webhook, connection_refused)
 	hook_result_clear(&r);
 	json_object_put(req);
 }
+
+/* ---- COXSWAIN_WEBHOOK_CONNECT_TO ---- */
+
+Test(hook_connect_to, valid_lists)
+{
+	struct cx_err err = {0};
+	cr_assert_eq(hook_connect_to_check(NULL, &err), 0);
+	cr_assert_eq(hook_connect_to_check("", &err), 0);
+	cr_assert_eq(hook_connect_to_check("svc.ns:80:127.0.0.1:8080", &err), 0, "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check(" a:443:b:8443 , c:80:d:8080,", &err), 0, "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("::127.0.0.1:", &err), 0, "empty HOST and ports: %s", err.msg);
+	cr_assert_eq(hook_connect_to_check("[::1]:443:[fd00::2]:8443", &err), 0, "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:443::8443", &err), 0, "same host, other port: %s", err.msg);
+}
+
+Test(hook_connect_to, invalid_entries_are_named)
+{
+	struct cx_err err = {0};
+	cr_assert_eq(hook_connect_to_check("a:80:b:81,svc:80:127.0.0.1", &err), -EINVAL);
+	cr_assert_str_eq(err.msg, "COXSWAIN_WEBHOOK_CONNECT_TO: entry 2 \"svc:80:127.0.0.1\": expected "
+			 "HOST:PORT:CONNECT_HOST:CONNECT_PORT");
+	cr_assert_eq(hook_connect_to_check("a:80:b:c:d", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "more than four fields"), "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:http:b:80", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "a port must be a number from 1 to 65535"), "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:80:b:65536", &err), -EINVAL);
+	cr_assert_eq(hook_connect_to_check("a:80:b:0", &err), -EINVAL);
+	cr_assert_eq(hook_connect_to_check("a:80::", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "reroutes nothing"), "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:80:b c:81", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "white space"), "%s", err.msg);
+}
+
+/* A plain-HTTP webhook rerouted: the URL names a host that does not
+ * resolve, the connection goes to the test server. */
+Test(hook_webhook, connect_to_reroutes_the_url)
+{
+	struct server s = server_start(1);
+	char env[128];
+	snprintf(env, sizeof(env), "hook.invalid:80:127.0.0.1:%d", s.port);
+	setenv(HOOK_CONNECT_TO_ENV, env, 1);
+	struct hook_def def = {.type = HOOK_WEBHOOK, .url = "http://hook.invalid/sync", .timeout_ms = 20000};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(r.stats.http_status, 200);
+	hook_result_clear(&r);
+	setenv(HOOK_CONNECT_TO_ENV, "hook.invalid:80", 1);
+	cr_assert_eq(run(&def, req, false, &r, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "COXSWAIN_WEBHOOK_CONNECT_TO: entry 1"), "%s", err.msg);
+	hook_result_clear(&r);
+	unsetenv(HOOK_CONNECT_TO_ENV);
+	json_object_put(req);
+	server_stop(&s);
+}
