@@ -26,6 +26,32 @@
  * (`children[2].metadata.name`), since it ends up verbatim in the parent's
  * Synced condition and in an Event.
  *
+ * A webhook of a metacontroller definition (hook_def.mc) also gets what
+ * metacontroller's transport does:
+ * - caBundle, clientTLS, authorization, basicAuth, from the webhook or else
+ *   from the first spec.connections entry matching the URL's host
+ *   (worker/webhookauth.h): the bundle is then the only trust for the
+ *   server's certificate, the client certificate is presented (mutual TLS),
+ *   and an Authorization header is sent. The Secrets and ConfigMaps are read
+ *   with the worker's kclient and kept 60 s; a TLS failure or a 401/403
+ *   drops them, and the call is made once more at once when reading them
+ *   again changed them (a rotated Secret). One that cannot be read, or a
+ *   missing key, fails the hook with `sync hook "URL": controller "NAME":
+ *   webhook.basicAuth: Secret "ns/name" has no key "password"`; no
+ *   credential ever appears in a message, a log line, a condition or an
+ *   Event;
+ * - etag.enabled: the answer and its ETag header are kept per controller,
+ *   hook and parent (kind, namespace, name; the object of a decorator), as
+ *   metacontroller keys them (worker/etagcache.h); the next request for
+ *   that parent carries If-None-Match, and a 304 answer reuses the kept
+ *   answer (a 304 to a request without If-None-Match is an error). Entries
+ *   expire after etag.cacheTimeoutSeconds (absent or 0: never) and are
+ *   swept every etag.cacheCleanupSeconds. The caches live in the worker
+ *   process (each worker its own; a parent synced by another worker just
+ *   misses);
+ * - its timeout (hook_def.timeout_ms, from webhook.timeout).
+ * Every webhook, from coxswain.yaml too, follows HOOK_CONNECT_TO_ENV.
+ *
  * Request building and answer checking are pure functions (no process, no
  * network), so most of this is testable without running anything. */
 #ifndef COXSWAIN_HOOK_H

@@ -243,7 +243,9 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 /* No name: hook.c names the hook itself in every message ("sync hook
  * \"NAME\""), NAME being argv[0] or the URL without user, password and query
  * (a webhook URL may carry credentials; they must not reach conditions,
- * Events or logs). */
+ * Events or logs). A metacontroller definition's webhook also gets its
+ * options (etag, caBundle, auth) and the controller's spec.connections, and
+ * the worker's client to read the Secrets they name. */
 static struct hook_def hook_def_of(struct kclient *c, const struct config_controller *cc, const struct config_hook *h)
 {
 	const struct mcdef_controller *mc = h->mc ? cc->mc : NULL;
