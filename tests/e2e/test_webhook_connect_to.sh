@@ -39,5 +39,8 @@ check "an Answer is created" parent Answer "$NS" a1 '{}'
 eventually 30 "its hook, reached through the rerouted URL, succeeds" equals True/ReconcileSucceeded synced answer "$NS" a1
 check "the hook's status arrived" equals a1 get answer "$NS" a1 '{.status.parent}'
 check "the hook's child was made" admin get configmap a1-config -n "$NS"
+stop_coxswain
+check "coxswain stopped cleanly" equals 0 echo "$E2E_EXIT"
+check "no sanitizer report" fails grep -q 'ERROR: .*Sanitizer\|runtime error:' "$E2E_WORK/coxswain.log"
 
 done_testing
