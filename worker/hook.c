@@ -699,13 +699,15 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	ADD_HEADER("Accept: application/json");
 	ADD_HEADER("Expect:"); /* no 100-continue round trip for big requests */
 	if (ok && call->if_none_match) {
-		ok = asprintf(&hdr, "If-None-Match: %s", call->if_none_match) >= 0;
+		if (asprintf(&hdr, "If-None-Match: %s", call->if_none_match) < 0)
+			hdr = NULL, ok = false;
 		ADD_HEADER(hdr);
 		free(hdr);
 		hdr = NULL;
 	}
 	if (ok && mat && mat->authorization) {
-		ok = asprintf(&hdr, "Authorization: %s", mat->authorization) >= 0;
+		if (asprintf(&hdr, "Authorization: %s", mat->authorization) < 0)
+			hdr = NULL, ok = false;
 		ADD_HEADER(hdr);
 		if (hdr) {
 			explicit_bzero(hdr, strlen(hdr));

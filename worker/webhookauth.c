@@ -199,6 +199,15 @@ static void trim(char *s, size_t *len)
 	*len = b - a;
 }
 
+/* Whether s (len bytes) has a byte a header value cannot carry. */
+static bool has_control(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 ? s[i] != '\t' : s[i] == 0x7f)
+			return true;
+	return false;
+}
+
 static void wipe_free(char *s, size_t len)
 {
 	if (!s)
@@ -330,10 +339,15 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 			return rc;
 		trim(cred, &len);
 		const char *type = a->auth_type && *a->auth_type ? a->auth_type : MCDEF_DEFAULT_AUTH_TYPE;
-		if (strchr(cred, '\n') || strchr(cred, '\r')) {
+		if (has_control(cred, len)) {
 			wipe_free(cred, len);
-			return cx_err_set(err, -EINVAL, "authorization: Secret \"%s/%s\": key \"%s\" holds a line break",
-					  ref->namespace, ref->name, ref->key);
+			return cx_err_set(err, -EINVAL, "authorization: Secret \"%s/%s\": key \"%s\" holds a control "
+					  "character (not allowed in a header)", ref->namespace, ref->name, ref->key);
+		}
+		if (has_control(type, strlen(type))) {
+			wipe_free(cred, len);
+			return cx_err_set(err, -EINVAL, "authorization.type holds a control character (not allowed in a "
+					  "header)");
 		}
 		rc = asprintf(&m->authorization, "%s %s", type, cred) < 0 ? -ENOMEM : 0;
 		wipe_free(cred, len);

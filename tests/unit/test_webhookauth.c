@@ -295,3 +295,18 @@ Test(webhookauth, own_settings_win_over_connections)
 	cr_assert_null(webhookauth_select(&none, cs, 1, none.effective_url, where, sizeof(where)));
 	cr_assert_null(webhookauth_select(NULL, cs, 1, "http://a.svc/x", where, sizeof(where)));
 }
+
+/* A token with a line break inside would split the request's headers. */
+Test(webhookauth, a_token_with_a_control_character_is_refused)
+{
+	put_object("secrets", "ns", "tok", (const char *const[]){"token", "abc\r\nX-Injected: 1", NULL});
+	struct mcdef_tls_auth a = {.has_authorization = true, .auth_secret = ref("ns", "tok", "token")};
+	struct webhookauth *c = webhookauth_new();
+	struct webhookauth_material m;
+	struct cx_err err = {0};
+	cr_assert_eq(resolve(c, &a, 0, &m, &err), -EINVAL);
+	cr_assert_str_eq(err.msg, "webhook.authorization: Secret \"ns/tok\": key \"token\" holds a control character "
+			 "(not allowed in a header)");
+	cr_assert_null(m.authorization);
+	webhookauth_free(&c);
+}
