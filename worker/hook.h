@@ -26,6 +26,32 @@
  * (`children[2].metadata.name`), since it ends up verbatim in the parent's
  * Synced condition and in an Event.
  *
+ * A webhook of a metacontroller definition (hook_def.mc) also gets what
+ * metacontroller's transport does:
+ * - caBundle, clientTLS, authorization, basicAuth, from the webhook or else
+ *   from the first spec.connections entry matching the URL's host
+ *   (worker/webhookauth.h): the bundle is then the only trust for the
+ *   server's certificate, the client certificate is presented (mutual TLS),
+ *   and an Authorization header is sent. The Secrets and ConfigMaps are read
+ *   with the worker's kclient and kept 60 s; a TLS failure or a 401/403
+ *   drops them, and the call is made once more at once when reading them
+ *   again changed them (a rotated Secret). One that cannot be read, or a
+ *   missing key, fails the hook with `sync hook "URL": controller "NAME":
+ *   webhook.basicAuth: Secret "ns/name" has no key "password"`; no
+ *   credential ever appears in a message, a log line, a condition or an
+ *   Event;
+ * - etag.enabled: the answer and its ETag header are kept per controller,
+ *   hook and parent (kind, namespace, name; the object of a decorator), as
+ *   metacontroller keys them (worker/etagcache.h); the next request for
+ *   that parent carries If-None-Match, and a 304 answer reuses the kept
+ *   answer (a 304 to a request without If-None-Match is an error). Entries
+ *   expire after etag.cacheTimeoutSeconds (absent or 0: never) and are
+ *   swept every etag.cacheCleanupSeconds. The caches live in the worker
+ *   process (each worker its own; a parent synced by another worker just
+ *   misses);
+ * - its timeout (hook_def.timeout_ms, from webhook.timeout).
+ * Every webhook, from coxswain.yaml too, follows HOOK_CONNECT_TO_ENV.
+ *
  * Request building and answer checking are pure functions (no process, no
  * network), so most of this is testable without running anything. */
 #ifndef COXSWAIN_HOOK_H
@@ -64,6 +90,10 @@ enum hook_unmarshal {
 	HOOK_STRICT,
 };
 
+struct kclient;
+struct mcdef_connection;
+struct mcdef_webhook;
+
 /* One hook as the config describes it. Borrowed by every call. */
 struct hook_def {
 	enum hook_type type;
@@ -73,6 +103,16 @@ struct hook_def {
 	const char *url;        /* HOOK_WEBHOOK: http:// or https:// */
 	int timeout_ms;         /* <= 0: HOOK_DEFAULT_TIMEOUT_MS */
 	const char *name;       /* for messages; NULL = argv[0], or the URL without user, password and query */
+
+	/* A webhook of a metacontroller definition (NULL/0 otherwise): its
+	 * etag, caBundle, clientTLS, authorization and basicAuth, and the
+	 * controller's spec.connections (used when the webhook sets none of
+	 * those four; common/mcdef.h, worker/webhookauth.h). */
+	const struct mcdef_webhook *mc;
+	const struct mcdef_connection *connections;
+	size_t n_connections;
+	struct kclient *kc;     /* reads the Secrets and ConfigMaps they name (the worker's client) */
+	const char *controller; /* the controller's name: messages, and the etag cache's scope */
 };
 
 /* A child kind the controller declares. */
@@ -166,6 +206,29 @@ int hook_response_parse(const struct hook_def *def, bool finalizing, const char 
 int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
 	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 	     struct hook_result *out, struct cx_err *err);
+
+/* The environment variable that reroutes webhook connections, like curl's
+ * --connect-to: a comma-separated list of HOST:PORT:CONNECT_HOST:CONNECT_PORT.
+ * A webhook whose URL names HOST and PORT (an empty one matches any) is
+ * connected to CONNECT_HOST:CONNECT_PORT instead (empty: the URL's), while
+ * the request (Host header, TLS server name and certificate check) still
+ * names the URL's host. It lets coxswain run outside the cluster with
+ * definitions whose URLs name in-cluster Services, e.g.
+ *   COXSWAIN_WEBHOOK_CONNECT_TO=my-hook.my-ns:80:127.0.0.1:8080
+ * An IPv6 address is written in brackets ([::1]). It applies to every
+ * webhook call (coxswain.yaml and metacontroller definitions alike). */
+#define HOOK_CONNECT_TO_ENV "COXSWAIN_WEBHOOK_CONNECT_TO"
+
+/* Checks value (HOOK_CONNECT_TO_ENV's syntax; NULL or "" is fine: no
+ * rerouting). Returns 0, or -EINVAL with err naming the variable, the
+ * entry and what is wrong. hook_run checks the variable before every
+ * webhook call and fails the call with this error; the worker may call it
+ * at start to fail early. */
+int hook_connect_to_check(const char *value, struct cx_err *err);
+
+/* Frees the worker's webhook caches (Secrets read, etag answers): for
+ * tests and before exit. Calls after it start empty ones. */
+void hook_webhook_reset(void);
 
 /* Frees what r owns and zeroes it (stats too). */
 void hook_result_clear(struct hook_result *r);

@@ -10,11 +10,13 @@
 #include "hook.h"
 #include "jsonget.h"
 #include "kclient.h"
+#include "mcdef.h"
 #include "log.h"
 #include "status.h"
 #include "statusmemo.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,20 +252,27 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 /* No name: hook.c names the hook itself in every message ("sync hook
  * \"NAME\""), NAME being argv[0] or the URL without user, password and query
  * (a webhook URL may carry credentials; they must not reach conditions,
- * Events or logs). */
-static struct hook_def hook_def_of(const struct config_hook *h)
+ * Events or logs). A metacontroller definition's webhook also gets its
+ * options (etag, caBundle, auth) and the controller's spec.connections, and
+ * the worker's client to read the Secrets they name. */
+static struct hook_def hook_def_of(struct kclient *c, const struct config_controller *cc, const struct config_hook *h)
 {
+	const struct mcdef_controller *mc = h->mc ? cc->mc : NULL;
 	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
-				 .timeout_ms = h->timeout_seconds * 1000, .name = NULL,
+				 .timeout_ms = h->timeout_ms > 0 && h->timeout_ms <= INT_MAX ? (int)h->timeout_ms
+				 : h->timeout_seconds * 1000, .name = NULL,
 				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
-				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE};
+				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE,
+				 .mc = h->mc, .connections = mc ? mc->connections : NULL,
+				 .n_connections = mc ? mc->n_connections : 0, .kc = c, .controller = cc->name};
 }
 
 /* Runs the hook of h for parent. Returns its result code; err says why. */
-static int run_hook(struct per_controller *pc, const struct config_hook *h, bool finalizing, struct json_object *parent,
-		    struct json_object *children, struct hook_result *res, struct cx_err *err)
+static int run_hook(struct reconciler *r, struct per_controller *pc, const struct config_hook *h, bool finalizing,
+		    struct json_object *parent, struct json_object *children, struct hook_result *res,
+		    struct cx_err *err)
 {
-	struct hook_def def = hook_def_of(h);
+	struct hook_def def = hook_def_of(r->c, pc->cc, h);
 	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
 						       finalizing, def.version, err);
 	if (!request)
@@ -375,7 +384,7 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 	/* Our finalizer without a finalize hook: a config that had one put it
 	 * there. Nothing is left to run; it must come off, or the parent is
 	 * never deleted. */
-	int rc = pc->cc->finalize.set ? run_hook(pc, &pc->cc->finalize, true, parent, job->children, &res, &err) : 0;
+	int rc = pc->cc->finalize.set ? run_hook(r, pc, &pc->cc->finalize, true, parent, job->children, &res, &err) : 0;
 	if (!pc->cc->finalize.set)
 		res.finalized = true;
 	if (rc) {
@@ -413,7 +422,7 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	if (updated)
 		parent = updated; /* the newer resourceVersion, for the writes below */
 	struct hook_result res = {0};
-	int rc = run_hook(pc, &pc->cc->sync, false, parent, job->children, &res, &err);
+	int rc = run_hook(r, pc, &pc->cc->sync, false, parent, job->children, &res, &err);
 	if (rc) {
 		struct status_outcome o = {.reason = hook_failure(rc), .message = err.msg};
 		report(r, pc, parent, &o, &st_err);
