@@ -4,6 +4,7 @@
 #include "apply.h"
 #include "crdschema.h"
 #include "cxconfig.h"
+#include "decorate.h"
 #include "discovery.h"
 #include "events.h"
 #include "finalizer.h"
@@ -414,6 +415,12 @@ void reconcile_job(struct reconciler *r, const struct proto_job *job, struct rec
 		cx_err_set(&why, -ENOENT, "the worker has no controller \"%s\" (are the watcher and worker configs the same?)",
 			   job->controller);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+		return;
+	}
+	if (pc->cc->kind == CONFIG_KIND_DECORATOR) {
+		struct decorate_env env = {.c = r->c, .d = r->d, .schemas = r->schemas, .events = pc->events,
+					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds};
+		decorate_job(&env, job, out);
 		return;
 	}
 	if (job->kind == PROTO_JOB_POISON) {
