@@ -295,7 +295,7 @@ Test(decorate, labels_annotations_status_and_attachments)
 	json_object_put(make_thing("t1", "{\"theirs\":\"x\",\"doomed\":\"y\"}", "{\"kept\":\"k\"}"));
 	const struct config_controller *cc = controller(false, NULL);
 	answer("{\"labels\":{\"mine\":\"1\",\"doomed\":null},\"annotations\":{\"note\":\"hello\"},"
-	       "\"status\":{\"phase\":\"Decorated\"},\"attachments\":[" SERVICE("t1-svc") "]}");
+	       "\"status\":{\"phase\":\"Decorated\",\"extra\":\"e\"},\"attachments\":[" SERVICE("t1-svc") "]}");
 	struct reconcile_outcome out = run(cc, "t1");
 	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
 
@@ -346,6 +346,16 @@ Test(decorate, labels_annotations_status_and_attachments)
 	cr_assert_str_eq(str(o, "metadata|labels|theirs"), "x");
 	cr_assert_str_eq(str(o, "metadata|annotations|note"), "again");
 	cr_assert_str_eq(str(o, "status|phase"), "Decorated", "no status in the answer: left alone");
+	cr_assert_str_eq(str(o, "status|extra"), "e");
+	json_object_put(o);
+
+	/* A status in the answer replaces a custom resource's whole status. */
+	answer("{\"labels\":{},\"annotations\":{\"note\":\"again\"},\"status\":{\"phase\":\"Again\"}}");
+	out = run(cc, "t1");
+	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
+	o = get(path);
+	cr_assert_str_eq(str(o, "status|phase"), "Again");
+	cr_assert_null(at(o, "status|extra"), "the hook's status is the whole status");
 	json_object_put(o);
 	/* Pruned: deleted with background propagation; gone at once for a Service. */
 	bool gone = false;
@@ -445,4 +455,51 @@ Test(decorate, an_unselected_object_is_left_alone)
 	cr_assert_null(at(o, "metadata|finalizers"), "no longer selected: our finalizer comes off");
 	json_object_put(o);
 	free(path);
+}
+
+/* A built-in kind: a ConfigMap, decorated the same way; the Thing-typed
+ * helpers above are not used. */
+Test(decorate, a_configmap_is_decorated_too)
+{
+	prepare("decorate-cm");
+	char path[PATH_LEN], body[512];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/cm", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\","
+		 "\"namespace\":\"%s\",\"labels\":{\"theirs\":\"x\"}},\"data\":{\"k\":\"v\"}}", ns);
+	struct json_object *o = json(body), *cm = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_apply(c, path, o, "someone-else", true, &cm, &err), 0, "%s", err.msg);
+	json_object_put(o);
+	static char v1[] = "v1", kind[] = "ConfigMap";
+	struct config_controller cc = *controller(false, NULL);
+	cc.parent_api_version = v1;
+	cc.parent_kind = kind;
+	answer("{\"labels\":{\"mine\":\"1\"},\"attachments\":[" SERVICE("cm-svc") "]}");
+
+	static const struct hook_child_kind kinds[] = {{"v1", "Service"}};
+	struct json_object *observed = observe();
+	struct json_object *controller_obj = json("{\"kind\":\"DecoratorController\"}");
+	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "deco", .key = "deco/x/cm",
+				.parent = cm, .children = observed};
+	struct decorate_env env = {.c = c, .d = d, .schemas = schemas, .events = events, .cc = &cc,
+				   .controller = controller_obj, .kinds = kinds};
+	struct reconcile_outcome out;
+	decorate_job(&env, &job, &out);
+	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
+	json_object_put(observed);
+	json_object_put(controller_obj);
+	json_object_put(cm);
+
+	o = get(path);
+	cr_assert_str_eq(str(o, "metadata|labels|mine"), "1");
+	cr_assert_str_eq(str(o, "metadata|labels|theirs"), "x");
+	cr_assert_str_eq(str(o, "data|k"), "v");
+	const char *uid = str(o, "metadata|uid");
+	char svc_path[PATH_LEN];
+	snprintf(svc_path, sizeof(svc_path), "/api/v1/namespaces/%s/services/cm-svc", ns);
+	struct json_object *svc = get(svc_path);
+	cr_assert_str_eq(str(svc, "metadata|ownerReferences|0|uid"), uid);
+	cr_assert_str_eq(str(svc, "metadata|ownerReferences|0|kind"), "ConfigMap");
+	json_object_put(svc);
+	json_object_put(o);
 }
