@@ -306,7 +306,7 @@ static int apply_answer(const struct decorate_env *env, struct json_object *obje
 
 /* ---- the job ---- */
 
-static struct hook_def hook_def_of(const struct config_hook *h)
+static struct hook_def basic_hook_def(const struct config_hook *h)
 {
 	long ms = h->timeout_ms > 0 ? h->timeout_ms : (long)h->timeout_seconds * 1000;
 	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
@@ -319,7 +319,7 @@ static int run_hook(const struct decorate_env *env, const struct config_hook *h,
 		    struct json_object *object, struct json_object *observed, struct hook_decorator_result *res,
 		    struct cx_err *err)
 {
-	struct hook_def def = hook_def_of(h);
+	struct hook_def def = env->hook_def_of ? env->hook_def_of(h) : basic_hook_def(h);
 	struct json_object *request = hook_decorator_request_new(env->controller, object, env->kinds,
 								 env->cc->n_children, observed, finalizing,
 								 def.version, err);

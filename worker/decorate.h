@@ -43,14 +43,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hook.h"
 #include "proto.h"
 #include "reconcile.h"
 
 struct config_controller;
+struct config_hook;
 struct crdschema;
 struct discovery;
 struct events;
-struct hook_child_kind;
 struct json_object;
 struct kclient;
 
@@ -66,6 +67,11 @@ struct decorate_env {
 	const struct config_controller *cc;      /* kind CONFIG_KIND_DECORATOR; children = attachments */
 	struct json_object *controller;          /* the request's "controller" */
 	const struct hook_child_kind *kinds;     /* cc->n_children of them: the attachment kinds */
+	/* How a configured hook becomes a hook_def: the reconciler's own, so
+	 * that a decorator's hooks get every transport setting a composite's
+	 * get; NULL: type, command or URL, timeout, version and unmarshal mode
+	 * only. */
+	struct hook_def (*hook_def_of)(const struct config_hook *h);
 };
 
 /* Does job (sync or poison) for a decorator and says how it went: ok (with

@@ -28,6 +28,7 @@
 #include "live.h"
 #include "mcdef.h"
 #include "proto.h"
+#include "reconcile.h"
 #include "restconfig.h"
 
 static struct restconfig *rc;
@@ -201,7 +202,7 @@ static char cmd[256];
 static const struct config_controller *controller(bool finalize, const struct mcdef_selector *sel)
 {
 	static char name[] = "deco", papi[] = API_VERSION, pkind[] = "Thing", v1[] = "v1", svc[] = "Service";
-	static char fm[] = "coxswain/deco", fin[] = "coxswain.io/deco", sh[] = "/bin/sh", dash_c[] = "-c";
+	static char fm[] = "coxswain/deco", fin[] = "coxswain.io/deco", sh[] = "/bin/sh", dash_c[] = "-c", all[] = "";
 	snprintf(cmd, sizeof(cmd), "cat >/dev/null; cat %s", answer_file);
 	argv_buf[0] = sh;
 	argv_buf[1] = dash_c;
@@ -211,7 +212,7 @@ static const struct config_controller *controller(bool finalize, const struct mc
 	struct config_hook hook = {.set = true, .command = argv_buf, .n_command = 3, .timeout_seconds = 10,
 				   .timeout_ms = 10000};
 	ctl = (struct config_controller){.name = name, .parent_api_version = papi, .parent_kind = pkind,
-					 .children = kids, .n_children = 1, .sync = hook,
+					 .children = kids, .n_children = 1, .sync = hook, .namespace = all,
 					 .origin = CONFIG_ORIGIN_METACONTROLLER, .kind = CONFIG_KIND_DECORATOR,
 					 .annotation_selector = sel, .finalizer = fin, .field_manager = fm};
 	if (finalize)
@@ -502,4 +503,35 @@ Test(decorate, a_configmap_is_decorated_too)
 	cr_assert_str_eq(str(svc, "metadata|ownerReferences|0|kind"), "ConfigMap");
 	json_object_put(svc);
 	json_object_put(o);
+}
+
+/* Through the reconciler, as a worker runs a job: a decorator's job goes to
+ * decorate_job, not to the composite's reconcile (which would write
+ * coxswain's conditions into the status and want a children key). */
+Test(decorate, the_reconciler_dispatches_a_decorators_job)
+{
+	prepare("decorate-rec");
+	json_object_put(make_thing("t5", "{}", "{}"));
+	struct config cfg = {.controllers = (struct config_controller *)controller(false, NULL), .n_controllers = 1};
+	struct cx_err err = {0};
+	struct reconciler *r = reconciler_new(c, &cfg, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	answer("{\"labels\":{\"mine\":\"1\"},\"status\":{\"phase\":\"Decorated\"}}");
+	char *path = thing_path("t5");
+	struct json_object *obj = get(path), *observed = observe();
+	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "deco", .key = "deco/x/t5",
+				.parent = obj, .children = observed};
+	struct reconcile_outcome out;
+	reconcile_job(r, &job, &out);
+	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
+	json_object_put(obj);
+	json_object_put(observed);
+	obj = get(path);
+	cr_assert_str_eq(str(obj, "metadata|labels|mine"), "1");
+	cr_assert_str_eq(str(obj, "status|phase"), "Decorated");
+	cr_assert_null(at(obj, "status|conditions"), "no coxswain conditions on a decorated object");
+	cr_assert_null(at(obj, "status|observedGeneration"));
+	json_object_put(obj);
+	reconciler_free(&r);
+	free(path);
 }
