@@ -59,11 +59,15 @@ struct json_object *decorate_metadata_apply(struct json_object *object, struct j
 	oom = oom || json_object_object_add(m, "name", json_object_new_string(jsonget_string(meta, "name") ?: ""));
 	oom = oom || (ns && json_object_object_add(m, "namespace", json_object_new_string(ns)));
 	struct json_object *l = oom ? NULL : non_null(labels, &oom);
-	if (l && json_object_object_add(m, "labels", l))
+	if (l && json_object_object_add(m, "labels", l)) {
+		json_object_put(l);
 		oom = true;
+	}
 	struct json_object *a = oom ? NULL : non_null(annotations, &oom);
-	if (a && json_object_object_add(m, "annotations", a))
+	if (a && json_object_object_add(m, "annotations", a)) {
+		json_object_put(a);
 		oom = true;
+	}
 	if (!oom && !json_object_object_add(body, "metadata", m))
 		return body;
 	json_object_put(m);
