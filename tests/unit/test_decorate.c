@@ -68,6 +68,26 @@ Test(decorator_request, object_and_attachments_instead_of_parent_and_children)
 	json_object_put(observed);
 }
 
+Test(decorator_request, v2_keys_attachments_by_namespace_and_name)
+{
+	struct json_object *obj = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+				       "\"metadata\":{\"name\":\"cm\",\"namespace\":\"ns\"}}");
+	struct json_object *observed = json("{\"Service.v1\":{\"svc\":{\"metadata\":{\"name\":\"svc\","
+					    "\"namespace\":\"ns\"}}}}");
+	struct cx_err err = {0};
+	struct json_object *req = hook_decorator_request_new(NULL, obj, KINDS, 1, observed, false, HOOK_V2, &err);
+	cr_assert_not_null(req, "%s", err.msg);
+	struct json_object *a = NULL, *m = NULL;
+	cr_assert(json_object_object_get_ex(req, "attachments", &a));
+	cr_assert(json_object_object_get_ex(a, "Service.v1", &m));
+	cr_assert(json_object_object_get_ex(m, "ns/svc", NULL), "v2: %s", js(m));
+	cr_assert_not(json_object_object_get_ex(req, "parent", NULL));
+	cr_assert_not(json_object_object_get_ex(req, "children", NULL));
+	json_object_put(req);
+	json_object_put(obj);
+	json_object_put(observed);
+}
+
 /* ---- the answer ---- */
 
 static void parse_ok(const struct hook_def *def, bool finalizing, const char *body, struct hook_decorator_result *r)
