@@ -2,6 +2,7 @@
 
 #include "hook.h"
 #include "childkey.h"
+#include "cxconfig.h"
 #include "jsondoc.h"
 #include "jsondup.h"
 #include "curlbuf.h"
@@ -16,6 +17,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1097,11 +1099,36 @@ static void log_run(const struct hook_def *def, bool finalizing, const struct ho
 	}
 }
 
-int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
-	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
-	     struct hook_result *out, struct cx_err *err)
+struct hook_def hook_def_from_config(struct kclient *c, const struct config_controller *cc, const struct config_hook *h)
 {
-	memset(out, 0, sizeof(*out));
+	const struct mcdef_controller *mc = h->mc ? cc->mc : NULL;
+	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
+				 .timeout_ms = h->timeout_ms > 0 && h->timeout_ms <= INT_MAX ? (int)h->timeout_ms
+				 : h->timeout_seconds * 1000, .name = NULL,
+				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
+				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE,
+				 .mc = h->mc, .connections = mc ? mc->connections : NULL,
+				 .n_connections = mc ? mc->n_connections : 0, .kc = c, .controller = cc->name};
+}
+
+/* How an answer's bytes become a result: parse_response or parse_decorator
+ * with their arguments. */
+struct answer_parser {
+	int (*parse)(const struct answer_parser *p, const char *label, const char *body, size_t len,
+		     struct cx_err *err);
+	bool strict, finalizing;
+	const struct hook_child_kind *kinds;
+	size_t n_kinds;
+	const char *ns;
+	void *out;
+};
+
+/* Sends request to the hook of def (a process or a webhook), hands its
+ * answer to p and logs the run. Both hook kinds, composite and decorator,
+ * go through here, so every transport setting holds for both. */
+static int exchange(const struct hook_def *def, bool finalizing, struct json_object *request,
+		    const struct answer_parser *p, struct hook_stats *st, struct cx_err *err)
+{
 	char label[NAME_MAX_SHOWN + 32];
 	hook_label(def, finalizing, label, sizeof(label));
 	int timeout_ms = def->timeout_ms > 0 ? def->timeout_ms : HOOK_DEFAULT_TIMEOUT_MS;
@@ -1115,10 +1142,9 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 	if (def->type == HOOK_EXEC) {
 		struct subprocess_result r;
 		memset(&r, 0, sizeof(r));
-		rc = run_exec(def, label, timeout_ms, req, req_len, &r, &out->stats, err);
+		rc = run_exec(def, label, timeout_ms, req, req_len, &r, st, err);
 		if (!rc) {
-			rc = parse_response(label, strict_of(def), finalizing, r.out, r.out_len, kinds, n_kinds,
-					    parent_namespace, out, err);
+			rc = p->parse(p, label, r.out, r.out_len, err);
 			/* Nothing on stdout: its stderr may say why. */
 			size_t i = 0;
 			while (i < r.out_len && isspace((unsigned char)r.out[i]))
@@ -1136,15 +1162,253 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 			cx_err_prefix(err, "%s: ", label);
 		else
 			rc = call_webhook(def, label, timeout_ms, request, req, req_len, connect_to, &body,
-					  &len, &out->stats, err);
+					  &len, st, err);
 		if (!rc)
-			rc = parse_response(label, strict_of(def), finalizing, body ? body : "", len, kinds, n_kinds,
-					    parent_namespace, out, err);
+			rc = p->parse(p, label, body ? body : "", len, err);
 		free(body);
 		curl_slist_free_all(connect_to);
 	} else {
 		rc = fail(err, -EINVAL, label, "unknown hook type %d", (int)def->type);
 	}
-	log_run(def, finalizing, &out->stats, rc, err);
+	log_run(def, finalizing, st, rc, err);
 	return rc;
+}
+
+static int parse_composite(const struct answer_parser *p, const char *label, const char *body, size_t len,
+			   struct cx_err *err)
+{
+	return parse_response(label, p->strict, p->finalizing, body, len, p->kinds, p->n_kinds, p->ns, p->out, err);
+}
+
+int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
+	     struct hook_result *out, struct cx_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	struct answer_parser p = {.parse = parse_composite, .strict = strict_of(def), .finalizing = finalizing,
+				  .kinds = kinds, .n_kinds = n_kinds, .ns = parent_namespace, .out = out};
+	return exchange(def, finalizing, request, &p, &out->stats, err);
+}
+
+/* ---- DecoratorController hooks ---- */
+
+struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
+					       const struct hook_child_kind *kinds, size_t n_kinds,
+					       struct json_object *observed, bool finalizing,
+					       enum hook_version version, struct cx_err *err)
+{
+	/* The composite request, renamed: whatever hook_request_new puts in
+	 * children and related (keys, v1/v2, customize) holds for a decorator's
+	 * attachments and related alike. */
+	struct json_object *req = hook_request_new(controller, object, kinds, n_kinds, observed, finalizing, version,
+						   err);
+	if (!req)
+		return NULL;
+	struct json_object *parent = NULL, *children = NULL;
+	json_object_object_get_ex(req, "parent", &parent);
+	json_object_object_get_ex(req, "children", &children);
+	if (!add(req, "object", json_object_get(parent)) || !add(req, "attachments", json_object_get(children))) {
+		json_object_put(req);
+		cx_err_set(err, -ENOMEM, "hook request: out of memory");
+		return NULL;
+	}
+	json_object_object_del(req, "parent");
+	json_object_object_del(req, "children");
+	return req;
+}
+
+/* The top-level fields of a decorator's answer (metacontroller's
+ * DecoratorHookResponse). */
+static const char *const DECORATOR_FIELDS[] = {"labels", "annotations", "status", "attachments",
+					       "resyncAfterSeconds", "finalized", NULL};
+
+/* check_child's messages speak of children; a decorator's hook wrote
+ * attachments. Rewrites the message in place. */
+static void say_attachments(struct cx_err *err)
+{
+	static const struct {
+		const char *from, *to;
+	} words[] = {
+		{"children[", "attachments["},
+		{"not a child kind", "not an attachment kind"},
+		{"not the parent's namespace", "not the object's namespace"},
+		{"children live in their parent's namespace", "attachments live in their object's namespace"},
+	};
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		char *at;
+		while ((at = strstr(err->msg, words[w].from))) {
+			char rest[sizeof(err->msg)];
+			snprintf(rest, sizeof(rest), "%s", at + strlen(words[w].from));
+			size_t head = (size_t)(at - err->msg);
+			snprintf(at, sizeof(err->msg) - head, "%s%s", words[w].to, rest);
+		}
+	}
+}
+
+/* labels or annotations: absent or null (*out NULL), or an object whose
+ * values are strings or null (*out a new reference). */
+static int string_map(const char *label, struct json_object *root, const char *key, struct json_object **out,
+		      struct cx_err *err)
+{
+	struct json_object *m = NULL;
+	*out = NULL;
+	if (!json_object_object_get_ex(root, key, &m) || !m)
+		return 0;
+	if (!json_object_is_type(m, json_type_object))
+		return fail(err, -EPROTO, label, "%s: expected an object of strings, got %s", key, type_name(m));
+	json_object_object_foreach(m, k, v) {
+		if (v && !json_object_is_type(v, json_type_string)) {
+			char buf[128];
+			return fail(err, -EPROTO, label, "%s.%s: expected a string or null, got %s", key,
+				    clip(k, buf, 100), type_name(v));
+		}
+	}
+	*out = json_object_get(m);
+	return 0;
+}
+
+static int parse_decorator(const char *label, bool strict, bool finalizing, const char *body, size_t len,
+			   const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+			   struct hook_decorator_result *out, struct cx_err *err)
+{
+	struct hook_stats stats = out->stats;
+	memset(out, 0, sizeof(*out));
+	out->stats = stats;
+	struct json_object *root = NULL, *status = NULL, *attachments = NULL, *labels = NULL, *annotations = NULL;
+	int rc = parse_json(label, body, len, &root, err);
+	if (rc)
+		return rc;
+	struct child_id *ids = NULL;
+	if (!json_object_is_type(root, json_type_object)) {
+		rc = fail(err, -EPROTO, label, "the answer is %s, expected a JSON object", type_name(root));
+		goto out;
+	}
+	if (strict) {
+		json_object_object_foreach(root, field, fv) {
+			(void)fv;
+			size_t i = 0;
+			while (DECORATOR_FIELDS[i] && strcmp(DECORATOR_FIELDS[i], field))
+				i++;
+			if (!DECORATOR_FIELDS[i]) {
+				char buf[128];
+				rc = fail(err, -EPROTO, label, "%s: unknown field (responseUnMarshallMode strict; "
+					  "expected labels, annotations, status, attachments, resyncAfterSeconds, "
+					  "finalized)", clip(field, buf, 100));
+				goto out;
+			}
+		}
+		static const char *const skip[] = {"attachments", NULL};
+		char path[256], key[128], buf[128];
+		int dup = jsondup_find(body, len, skip, path, sizeof(path), key, sizeof(key));
+		if (dup == -ENOMEM) {
+			rc = fail(err, -ENOMEM, label, "out of memory");
+			goto out;
+		}
+		if (dup == 1) {
+			rc = fail(err, -EPROTO, label, "%s%s%s: repeated key (responseUnMarshallMode strict)", path,
+				  *path ? "." : "", clip(key, buf, 100));
+			goto out;
+		}
+	}
+	if ((rc = string_map(label, root, "labels", &labels, err)) ||
+	    (rc = string_map(label, root, "annotations", &annotations, err)))
+		goto out;
+	if (json_object_object_get_ex(root, "status", &status) && status &&
+	    !json_object_is_type(status, json_type_object)) {
+		rc = fail(err, -EPROTO, label, "status: expected an object, got %s", type_name(status));
+		goto out;
+	}
+	bool given = json_object_object_get_ex(root, "attachments", &attachments);
+	if (attachments && !json_object_is_type(attachments, json_type_array)) {
+		rc = fail(err, -EPROTO, label, "attachments: expected a list, got %s", type_name(attachments));
+		goto out;
+	}
+	size_t n = attachments ? json_object_array_length(attachments) : 0;
+	if (n && !(ids = calloc(n, sizeof(*ids)))) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		ids[i].pos = i;
+		rc = check_child(label, json_object_array_get_idx(attachments, i), i, kinds, n_kinds, object_namespace,
+				 &ids[i], err);
+	}
+	if (rc || (rc = check_duplicates(label, ids, n, kinds, err))) {
+		say_attachments(err);
+		goto out;
+	}
+	/* resyncAfterSeconds and finalized: the composite's rules, read by the
+	 * composite's parser on an answer holding just those two. */
+	struct json_object *rest = json_object_new_object(), *v = NULL;
+	if (!rest) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	if (json_object_object_get_ex(root, "resyncAfterSeconds", &v))
+		json_object_object_add(rest, "resyncAfterSeconds", json_object_get(v));
+	if (json_object_object_get_ex(root, "finalized", &v))
+		json_object_object_add(rest, "finalized", json_object_get(v));
+	size_t rest_len = 0;
+	const char *rest_s = json_object_to_json_string_length(rest, JSON_C_TO_STRING_PLAIN, &rest_len);
+	struct hook_result r = {0};
+	rc = rest_s ? parse_response(label, false, finalizing, rest_s, rest_len, NULL, 0, NULL, &r, err)
+		    : fail(err, -ENOMEM, label, "out of memory");
+	json_object_put(rest);
+	if (rc)
+		goto out;
+	out->resync_after_ms = r.resync_after_ms;
+	out->finalized = r.finalized;
+	hook_result_clear(&r);
+	if (!(out->attachments = attachments ? json_object_get(attachments) : json_object_new_array())) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	out->attachments_given = given;
+	out->status = status ? json_object_get(status) : NULL;
+	out->labels = labels;
+	out->annotations = annotations;
+	labels = annotations = NULL;
+out:
+	json_object_put(labels);
+	json_object_put(annotations);
+	free(ids);
+	json_object_put(root);
+	return rc;
+}
+
+int hook_decorator_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
+				  const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+				  struct hook_decorator_result *out, struct cx_err *err)
+{
+	char label[NAME_MAX_SHOWN + 32];
+	hook_label(def, finalizing, label, sizeof(label));
+	memset(out, 0, sizeof(*out));
+	return parse_decorator(label, strict_of(def), finalizing, body, len, kinds, n_kinds, object_namespace, out,
+			       err);
+}
+
+static int parse_decorator_answer(const struct answer_parser *p, const char *label, const char *body, size_t len,
+				  struct cx_err *err)
+{
+	return parse_decorator(label, p->strict, p->finalizing, body, len, p->kinds, p->n_kinds, p->ns, p->out, err);
+}
+
+int hook_decorator_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+		       const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+		       struct hook_decorator_result *out, struct cx_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	struct answer_parser p = {.parse = parse_decorator_answer, .strict = strict_of(def),
+				  .finalizing = finalizing, .kinds = kinds, .n_kinds = n_kinds,
+				  .ns = object_namespace, .out = out};
+	return exchange(def, finalizing, request, &p, &out->stats, err);
+}
+
+void hook_decorator_result_clear(struct hook_decorator_result *r)
+{
+	json_object_put(r->labels);
+	json_object_put(r->annotations);
+	json_object_put(r->status);
+	json_object_put(r->attachments);
+	memset(r, 0, sizeof(*r));
 }

@@ -91,6 +91,8 @@ enum hook_unmarshal {
 };
 
 struct kclient;
+struct config_controller;
+struct config_hook;
 struct mcdef_connection;
 struct mcdef_webhook;
 
@@ -190,6 +192,17 @@ int hook_response_parse(const struct hook_def *def, bool finalizing, const char 
 			const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 			struct hook_result *out, struct cx_err *err);
 
+/* The hook_def of a configured hook h of cc: its command or URL, timeout,
+ * version and unmarshal mode; for a metacontroller definition's webhook
+ * also its options (etag, caBundle, auth) and the controller's
+ * spec.connections, with c (borrowed) to read the Secrets they name. No
+ * name: hook.c names the hook itself in every message ("sync hook
+ * \"NAME\""), NAME being argv[0] or the URL without user, password and
+ * query (a webhook URL may carry credentials; they must not reach
+ * conditions, Events or logs). The result borrows from h and cc. */
+struct hook_def hook_def_from_config(struct kclient *c, const struct config_controller *cc,
+				     const struct config_hook *h);
+
 /* Calls the hook with request (from hook_request_new) and checks its
  * answer as hook_response_parse does. out is filled on success; its stats
  * are filled in every case, and out must be cleared with hook_result_clear
@@ -232,5 +245,73 @@ void hook_webhook_reset(void);
 
 /* Frees what r owns and zeroes it (stats too). */
 void hook_result_clear(struct hook_result *r);
+
+/* ---- DecoratorController hooks (metacontroller's decorator contract) ----
+ *
+ * A decorator's hook sees the decorated object and its attachments:
+ *
+ *   {"controller": {...}, "object": {...},
+ *    "attachments": {"Service.v1": {"<name>": {...}}},
+ *    "related": {}, "finalizing": false}
+ *
+ * (attachments and related keyed as a composite's children, v1 or v2) and
+ * answers
+ *
+ *   {"labels": {"k": "v", "gone": null}, "annotations": {...},
+ *    "status": {...}, "attachments": [{...}], "resyncAfterSeconds": 0,
+ *    "finalized": true}
+ *
+ * labels and annotations: the keys coxswain sets on the object; null
+ * removes a key (metacontroller's map[string]*string). status, when
+ * present and not null, replaces the object's status; absent or null leaves
+ * it alone. attachments: every attachment the object should have; an
+ * absent or null attachments is none (metacontroller prunes them all), but
+ * a finalize answer without the key leaves the attachments alone, as a
+ * composite's finalize answer without children does. */
+
+/* A decorator hook's checked answer. */
+struct hook_decorator_result {
+	struct json_object *labels;        /* owned {key: string or null}; NULL when absent or null */
+	struct json_object *annotations;   /* likewise */
+	struct json_object *status;        /* owned; NULL when absent or null (leave the status alone) */
+	struct json_object *attachments;   /* owned array (empty when none) */
+	bool attachments_given;            /* the answer had an attachments key (null counts) */
+	long long resync_after_ms;         /* resyncAfterSeconds in ms; 0 = not asked */
+	bool finalized;                    /* finalize hooks: true once cleanup is done */
+	struct hook_stats stats;
+};
+
+/* The request for a decorator hook: hook_request_new's with parent as
+ * "object" and children as "attachments" (same arguments, same sharing and
+ * errors; object is the decorated object, observed its attachments). */
+struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
+					       const struct hook_child_kind *kinds, size_t n_kinds,
+					       struct json_object *observed, bool finalizing,
+					       enum hook_version version, struct cx_err *err);
+
+/* Checks a decorator hook's answer as hook_response_parse checks a
+ * composite's (same JSON rules, messages naming the hook and the path).
+ * Refused besides: labels or annotations not an object, or one of their
+ * values neither a string nor null; attachments not a list; an attachment
+ * as a child is refused there (attachments[i]...: its kind not in kinds[],
+ * another namespace than the object's, the same one twice); in strict mode
+ * a top-level field other than labels, annotations, status, attachments,
+ * resyncAfterSeconds and finalized, or a key repeated outside attachments.
+ * Returns 0, -EPROTO, -EFBIG or -ENOMEM; out is filled only on success and
+ * must be cleared with hook_decorator_result_clear either way. */
+int hook_decorator_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
+				  const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+				  struct hook_decorator_result *out, struct cx_err *err);
+
+/* hook_run for a decorator hook: calls it with request (from
+ * hook_decorator_request_new) and checks the answer with
+ * hook_decorator_response_parse. Same transports, timeouts, stats, logs
+ * and error codes as hook_run. */
+int hook_decorator_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+		       const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+		       struct hook_decorator_result *out, struct cx_err *err);
+
+/* Frees what r owns and zeroes it (stats too). */
+void hook_decorator_result_clear(struct hook_decorator_result *r);
 
 #endif

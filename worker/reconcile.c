@@ -4,19 +4,18 @@
 #include "apply.h"
 #include "crdschema.h"
 #include "cxconfig.h"
+#include "decorate.h"
 #include "discovery.h"
 #include "events.h"
 #include "finalizer.h"
 #include "hook.h"
 #include "jsonget.h"
 #include "kclient.h"
-#include "mcdef.h"
 #include "log.h"
 #include "status.h"
 #include "statusmemo.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,30 +248,12 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 	return rc;
 }
 
-/* No name: hook.c names the hook itself in every message ("sync hook
- * \"NAME\""), NAME being argv[0] or the URL without user, password and query
- * (a webhook URL may carry credentials; they must not reach conditions,
- * Events or logs). A metacontroller definition's webhook also gets its
- * options (etag, caBundle, auth) and the controller's spec.connections, and
- * the worker's client to read the Secrets they name. */
-static struct hook_def hook_def_of(struct kclient *c, const struct config_controller *cc, const struct config_hook *h)
-{
-	const struct mcdef_controller *mc = h->mc ? cc->mc : NULL;
-	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
-				 .timeout_ms = h->timeout_ms > 0 && h->timeout_ms <= INT_MAX ? (int)h->timeout_ms
-				 : h->timeout_seconds * 1000, .name = NULL,
-				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
-				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE,
-				 .mc = h->mc, .connections = mc ? mc->connections : NULL,
-				 .n_connections = mc ? mc->n_connections : 0, .kc = c, .controller = cc->name};
-}
-
 /* Runs the hook of h for parent. Returns its result code; err says why. */
 static int run_hook(struct reconciler *r, struct per_controller *pc, const struct config_hook *h, bool finalizing,
 		    struct json_object *parent, struct json_object *children, struct hook_result *res,
 		    struct cx_err *err)
 {
-	struct hook_def def = hook_def_of(r->c, pc->cc, h);
+	struct hook_def def = hook_def_from_config(r->c, pc->cc, h);
 	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
 						       finalizing, def.version, err);
 	if (!request)
@@ -444,6 +425,12 @@ void reconcile_job(struct reconciler *r, const struct proto_job *job, struct rec
 		cx_err_set(&why, -ENOENT, "the worker has no controller \"%s\" (are the watcher and worker configs the same?)",
 			   job->controller);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+		return;
+	}
+	if (pc->cc->kind == CONFIG_KIND_DECORATOR) {
+		struct decorate_env env = {.c = r->c, .d = r->d, .schemas = r->schemas, .events = pc->events,
+					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds};
+		decorate_job(&env, job, out);
 		return;
 	}
 	if (job->kind == PROTO_JOB_POISON) {
