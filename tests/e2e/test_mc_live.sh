@@ -14,6 +14,8 @@
 #     fixing it starts it again, deleting it stops it;
 #   - a definition whose parent's CRD is installed after the start waits
 #     (/readyz names it and the field) and then runs, without a restart;
+#   - a DecoratorController applied with kubectl decorates the objects it
+#     selects (a label, an attachment);
 #   - the worker processes learn every definition from their jobs (the
 #     config file names no controller).
 source "$(dirname "$0")/lib.sh"
@@ -38,10 +40,12 @@ done
 namespace "$NS"
 mc_cleanup() {
 	admin delete compositecontroller mc-live mc-bad --ignore-not-found >/dev/null 2>&1
+	admin delete decoratorcontroller mc-deco --ignore-not-found >/dev/null 2>&1
 	e2e_cleanup
 }
 trap mc_cleanup EXIT
 admin delete compositecontroller mc-live mc-bad --ignore-not-found >/dev/null 2>&1
+admin delete decoratorcontroller mc-deco --ignore-not-found >/dev/null 2>&1
 admin delete -f "$DATA/late-crd.yaml" --ignore-not-found --wait=true >/dev/null 2>&1
 
 HOOK_PORT=$(free_port)
@@ -53,13 +57,14 @@ for f in file-controller late-controller; do
 done
 write_config "$DATA/coxswain.yaml" "$E2E_WORK/coxswain.yaml"
 
-# thing NAME MODE: an MlThing labelled mode=MODE.
+# thing NAME MODE: an MlThing labelled mode=MODE, whose children are those
+# labelled thing=NAME (spec.selector, as metacontroller wants it).
 thing() {
 	admin apply -f - >/dev/null <<-YAML
 		apiVersion: $GROUP/v1
 		kind: MlThing
 		metadata: {name: $1, namespace: $NS, labels: {mode: $2}}
-		spec: {n: 1}
+		spec: {n: 1, selector: {matchLabels: {thing: $1}}}
 	YAML
 }
 # live_controller PATH [EXTRA]: applies CompositeController mc-live (mode=live
@@ -105,7 +110,7 @@ check "an MlLate" admin apply -f - <<-YAML
 	apiVersion: $GROUP/v1
 	kind: MlLate
 	metadata: {name: late1, namespace: $NS}
-	spec: {n: 1}
+	spec: {n: 1, selector: {matchLabels: {thing: late1}}}
 YAML
 eventually 60 "mc-late runs, without a restart" equals /sync-a cm_from late1-a
 
@@ -158,6 +163,27 @@ check "an MlThing for mc-live after it was deleted" thing l3 live
 barrier b2
 check "the deleted controller syncs nothing" fails admin get configmap l3-b -n "$NS"
 check "the file's controller still runs" equals /sync-a cm_from b2-a
+
+# ---- a live DecoratorController
+admin apply -f - >/dev/null <<-YAML
+	apiVersion: metacontroller.k8s.io/v1alpha1
+	kind: DecoratorController
+	metadata: {name: mc-deco}
+	spec:
+	  resources:
+	  - apiVersion: $GROUP/v1
+	    resource: mlthings
+	    labelSelector: {matchLabels: {mode: deco}}
+	  attachments: [{apiVersion: v1, resource: configmaps}]
+	  hooks: {sync: {webhook: {url: "http://127.0.0.1:$HOOK_PORT/deco"}}}
+YAML
+check "an MlThing the DecoratorController selects (mode=deco)" thing d1 deco
+eventually 60 "the decorator made its attachment" equals /deco cm_from d1-deco
+eventually 30 "and labelled the decorated object" equals yes admin get mlthing d1 -n "$NS" \
+	-o jsonpath='{.metadata.labels.decorated}'
+check "its request's controller is the DecoratorController" \
+	equals DecoratorController/mc-deco ctl_of d1 '.kind + "/" + .metadata.name'
+check "kubectl delete decoratorcontroller mc-deco" admin delete decoratorcontroller mc-deco
 
 # ---- a new invalid one
 admin apply -f - >/dev/null <<-YAML
