@@ -235,6 +235,39 @@ fail:
 	return NULL;
 }
 
+int hook_request_set_related(struct json_object *request, struct json_object *related, enum hook_version version,
+			     struct cx_err *err)
+{
+	struct json_object *meta = NULL, *pns = NULL, *parent = NULL;
+	const char *parent_ns = json_object_object_get_ex(request, "parent", &parent) &&
+				json_object_object_get_ex(parent, "metadata", &meta) &&
+				json_object_object_get_ex(meta, "namespace", &pns) ? json_object_get_string(pns) : NULL;
+	struct json_object *map = json_object_new_object();
+	if (!map)
+		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
+	if (related) {
+		json_object_object_foreach(related, key, have) {
+			struct json_object *m = NULL;
+			if (!json_object_is_type(have, json_type_object)) {
+				json_object_put(map);
+				return cx_err_set(err, -EINVAL, "hook request: related[\"%s\"] is %s, expected an "
+						  "object of objects by name", key, type_name(have));
+			}
+			if (version == HOOK_V2 && !(m = uniform_map(have, parent_ns, key, err))) {
+				json_object_put(map);
+				return err ? err->code : -ENOMEM;
+			}
+			if (!add(map, key, m ? m : json_object_get(have))) {
+				json_object_put(map);
+				return cx_err_set(err, -ENOMEM, "hook request: out of memory");
+			}
+		}
+	}
+	if (!add(request, "related", map))
+		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
+	return 0;
+}
+
 /* ---- checking the answer ---- */
 
 /* A child's identity, for finding two of the same. */
@@ -793,5 +826,53 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 		rc = fail(err, -EINVAL, label, "unknown hook type %d", (int)def->type);
 	}
 	log_run(def, finalizing, &out->stats, rc, err);
+	return rc;
+}
+
+void hook_describe(const struct hook_def *def, const char *role, char *buf, size_t len)
+{
+	char name[NAME_MAX_SHOWN + 1];
+	hook_name(def, name, sizeof(name));
+	snprintf(buf, len, "%s hook \"%s\"", role, name);
+}
+
+int hook_call(const struct hook_def *def, const char *role, struct json_object *request,
+	      struct json_object **answer, struct hook_stats *stats, struct cx_err *err)
+{
+	struct hook_stats own;
+	struct hook_stats *st = stats ? stats : &own;
+	memset(st, 0, sizeof(*st));
+	*answer = NULL;
+	char label[NAME_MAX_SHOWN + 32];
+	hook_describe(def, role, label, sizeof(label));
+	int timeout_ms = def->timeout_ms > 0 ? def->timeout_ms : HOOK_DEFAULT_TIMEOUT_MS;
+	size_t req_len = 0;
+	const char *req = request ? json_object_to_json_string_length(request, JSON_C_TO_STRING_PLAIN |
+								      JSON_C_TO_STRING_NOSLASHESCAPE, &req_len) : NULL;
+	if (!req)
+		return fail(err, request ? -ENOMEM : -EINVAL, label, "no request to send");
+	int rc;
+	if (def->type == HOOK_EXEC) {
+		struct subprocess_result r;
+		memset(&r, 0, sizeof(r));
+		rc = run_exec(def, label, timeout_ms, req, req_len, &r, st, err);
+		if (!rc && (rc = parse_json(label, r.out, r.out_len, answer, err)) == -EPROTO)
+			subprocess_err_add_stderr(err, &r);
+		subprocess_result_clear(&r);
+	} else if (def->type == HOOK_WEBHOOK) {
+		struct curlbuf b = {.max = HOOK_RESPONSE_MAX};
+		rc = run_webhook(def, label, timeout_ms, req, req_len, &b, st, err);
+		if (!rc)
+			rc = parse_json(label, b.data ? b.data : "", b.len, answer, err);
+		free(b.data);
+	} else {
+		rc = fail(err, -EINVAL, label, "unknown hook type %d", (int)def->type);
+	}
+	if (log_enabled(LOG_LEVEL_INFO, 4)) {
+		char dur[32];
+		snprintf(dur, sizeof(dur), "%lld", st->duration_ms);
+		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", label, "type", role, "duration_ms", dur, "error",
+		       rc ? err->msg : NULL, NULL);
+	}
 	return rc;
 }
