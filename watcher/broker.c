@@ -552,6 +552,8 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 		log_kv(LOG_LEVEL_INFO, 1, "reconcile failed", "key", w->key, "error", r->message, NULL);
 		break;
 	}
+	if (r->related && b->src.on_related)
+		b->src.on_related(b->src.ud, w->key, r->related);
 	if (b->src.on_result)
 		b->src.on_result(b->src.ud, controller, outcome, seconds);
 }

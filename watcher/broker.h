@@ -92,6 +92,10 @@ struct broker_source {
 	 * > 0. NULL: not told. Last, for the same reason as may_dispatch. */
 	void (*on_worker_counter)(void *ud, const char *family, const char *const *labels, const char *const *values,
 				  uint64_t delta);
+	/* Told the related rules a RESULT carried for key (its related field,
+	 * common/proto.h: a list, borrowed for the call), for the related
+	 * informers (watcher/relwatch.h). NULL: not told. Last, as above. */
+	void (*on_related)(void *ud, const char *key, struct json_object *rules);
 };
 
 struct broker_options {

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "procmetrics.h"
+#include "relwatch.h"
 #include "workqueue.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ struct watcher {
 	struct informer *crds;
 	struct controller **ctls;
 	size_t n_ctls;
+	struct relwatch *rel;        /* related objects of customize hooks */
 	struct metrics *metrics;
 	struct metrics_std std;
 	struct metrics_workqueue mq;
@@ -121,8 +123,12 @@ static int job_for(void *ud, const char *key, struct json_object **parent, struc
 	int hook_s = cc->sync.timeout_seconds;
 	if (cc->finalize.set && cc->finalize.timeout_seconds > hook_s)
 		hook_s = cc->finalize.timeout_seconds;
-	*budget_ms = (int64_t)hook_s * 1000 + JOB_API_BUDGET_MS;
-	return controller_job_objects(ctl, rest, parent, children);
+	*budget_ms = (int64_t)(hook_s + (cc->customize.set ? cc->customize.timeout_seconds : 0)) * 1000 +
+		     JOB_API_BUDGET_MS;
+	int rc = controller_job_objects(ctl, rest, parent, children);
+	if (rc == -ENOENT)
+		relwatch_drop(w->rel, key); /* the parent is gone: so are its related rules */
+	return rc;
 }
 
 /* The broker's gate: no job for a controller before its parent and child
@@ -147,6 +153,14 @@ static void on_result(void *ud, const char *controller, const char *outcome, dou
 									    : METRICS_RESULT_ERROR;
 		metrics_controller_reconciled(&w->mcs[i], r, seconds);
 	}
+}
+
+static void on_related(void *ud, const char *key, struct json_object *rules)
+{
+	struct watcher *w = ud;
+	struct cx_err err = {0};
+	if (relwatch_set(w->rel, key, rules, &err))
+		log_kv(LOG_LEVEL_WARNING, 0, "ignoring a worker's related rules", "key", key, "error", err.msg, NULL);
 }
 
 /* A worker's counts (its STATS) added to the watcher's own series of the
@@ -386,6 +400,8 @@ static int setup(struct watcher *w, struct cx_err *err)
 	for (size_t i = 0; i < w->n_ctls; i++)
 		if (!(w->ctls[i] = controller_new(&cfg->controllers[i], &env, err)))
 			return err ? err->code : -ENOMEM;
+	if (!(w->rel = relwatch_new(&env)))
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	struct broker_options bo = {.endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint};
 	struct curvekey secret;
 	if ((r = config_channel_check(cfg, bo.endpoint, true, err)))
@@ -396,7 +412,7 @@ static int setup(struct watcher *w, struct cx_err *err)
 		bo.curve_secret = &secret;
 		bo.authorized_keys = cfg->curve_authorized_keys;
 	}
-	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter};
+	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter, on_related};
 	w->broker = broker_new(&bo, w->queue, &src, err);
 	explicit_bzero(&secret, sizeof(secret));
 	if (!w->broker)
@@ -475,6 +491,7 @@ static void teardown(struct watcher *w)
 	httpd_free(&w->health);
 	httpd_free(&w->metrics_httpd);
 	broker_free(&w->broker);
+	relwatch_free(&w->rel);
 	for (size_t i = 0; i < w->n_ctls; i++)
 		controller_free(&w->ctls[i]);
 	free(w->ctls);
@@ -535,6 +552,7 @@ static long next_timeout(struct watcher *w, int64_t now_ms)
 		t = min_ms(t, w->crd_next_ms > now_ms ? (long)(w->crd_next_ms - now_ms) : 0);
 	for (size_t i = 0; i < w->n_ctls; i++)
 		t = min_ms(t, controller_next_ms(w->ctls[i], now_ms));
+	t = min_ms(t, relwatch_next_ms(w->rel, now_ms));
 	if (w->draining)
 		t = min_ms(t, 100);
 	/* Cap the sleep: the CRD gate also reacts to cache changes. */
@@ -550,6 +568,7 @@ static void turn(struct watcher *w, int64_t now_ms)
 		controller_tick(w->ctls[i], crds_synced(w) ? informer_store(w->crds) : NULL, now_ms);
 		any_running |= controller_ready(w->ctls[i]);
 	}
+	relwatch_tick(w->rel, now_ms);
 	if (!any_running || kwatch_mux_running(w->mux) > 0)
 		w->watches_seen_ms = now_ms;
 	if (w->leader && !w->draining)
