@@ -92,10 +92,6 @@ struct broker_source {
 	 * > 0. NULL: not told. Last, for the same reason as may_dispatch. */
 	void (*on_worker_counter)(void *ud, const char *family, const char *const *labels, const char *const *values,
 				  uint64_t delta);
-	/* Told the related rules a RESULT carried for key (its related field,
-	 * common/proto.h: a list, borrowed for the call), for the related
-	 * informers (watcher/relwatch.h). NULL: not told. Last, as above. */
-	void (*on_related)(void *ud, const char *key, struct json_object *rules);
 };
 
 struct broker_options {
@@ -123,6 +119,14 @@ void *broker_socket(struct broker *b);
 
 /* The ZAP handler's socket to poll too, or NULL without CURVE. Borrowed. */
 void *broker_auth_socket(struct broker *b);
+
+/* Tells fn the related rules a RESULT carries for its key (the RESULT's
+ * related field, common/proto.h: a list, borrowed for the call), for the
+ * related informers (watcher/relwatch.h); fn NULL: not told (the default).
+ * A setter rather than a broker_source field, so that the positional
+ * initialisers of broker_source stay complete. */
+void broker_set_related_observer(struct broker *b, void (*fn)(void *ud, const char *key, struct json_object *rules),
+				 void *ud);
 
 /* Only the leader hands out jobs; a follower's broker still answers
  * workers (heartbeats) so they stay connected. */

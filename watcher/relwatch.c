@@ -41,6 +41,7 @@ struct relwatch {
 	size_t n_parents;
 	struct rel_informer **infs;
 	size_t n_infs;
+	bool dirty;                  /* rules changed: which informers are needed is to be looked at */
 };
 
 static int64_t monotonic_ms(void)
@@ -103,6 +104,7 @@ void relwatch_drop(struct relwatch *rw, const char *key)
 		return;
 	parent_clear(p);
 	*p = rw->parents[--rw->n_parents];
+	rw->dirty = true;
 }
 
 /* The parent's namespace from its queue key: "controller/ns/name" has one,
@@ -151,6 +153,7 @@ int relwatch_set(struct relwatch *rw, const char *key, struct json_object *rules
 	free(p->ns);
 	p->ns = ns;
 	p->rules = set;
+	rw->dirty = true;
 	return 0;
 }
 
@@ -265,10 +268,15 @@ static void start(struct relwatch *rw, struct rel_informer *ri, int64_t now_ms)
 
 void relwatch_tick(struct relwatch *rw, int64_t now_ms)
 {
-	add_missing(rw);
+	/* Only when the rules changed: with many parents, looking through them
+	 * all on every turn of the loop would cost more than the watching. */
+	bool dirty = rw->dirty;
+	if (dirty)
+		add_missing(rw);
+	rw->dirty = false;
 	for (size_t i = 0; i < rw->n_infs;) {
 		struct rel_informer *ri = rw->infs[i];
-		if (!needed(rw, ri->api_version, ri->resource)) {
+		if (dirty && !needed(rw, ri->api_version, ri->resource)) {
 			rel_informer_free(ri);
 			rw->infs[i] = rw->infs[--rw->n_infs];
 			continue;

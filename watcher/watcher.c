@@ -412,11 +412,12 @@ static int setup(struct watcher *w, struct cx_err *err)
 		bo.curve_secret = &secret;
 		bo.authorized_keys = cfg->curve_authorized_keys;
 	}
-	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter, on_related};
+	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter};
 	w->broker = broker_new(&bo, w->queue, &src, err);
 	explicit_bzero(&secret, sizeof(secret));
 	if (!w->broker)
 		return err ? err->code : -EIO;
+	broker_set_related_observer(w->broker, on_related, w);
 	if ((r = setup_metrics(w, err)))
 		return r;
 	if (w->o->leader_elect) {
