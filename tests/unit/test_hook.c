@@ -1114,3 +1114,27 @@ Test(hook_call, customize_answer_and_failures_are_named)
 	cr_assert(strstr(err.msg, "cannot reach the database"), "%s", err.msg);
 	json_object_put(req);
 }
+
+/* A customize webhook: the transport is the sync hook's; the answer comes
+ * back as JSON for the caller to read. */
+Test(hook_call, customize_webhook)
+{
+	struct server s = server_start(2);
+	char url[128];
+	struct hook_def def = webhook(&s, "/echo", url, sizeof(url));
+	struct json_object *req = parse("{\"controller\": {\"name\": \"c\"}, \"parent\": {\"metadata\": {\"name\": \"p\"}}}");
+	struct json_object *answer = NULL;
+	struct hook_stats st;
+	struct cx_err err = {0};
+	cr_assert_eq(hook_call(&def, "customize", req, &answer, &st, &err), 0, "%s", err.msg);
+	cr_assert(json_object_equal(at(at(answer, "status"), "echo"), req));
+	cr_assert_eq(st.http_status, 200);
+	json_object_put(answer);
+	def = webhook(&s, "/fail", url, sizeof(url));
+	cr_assert_eq(hook_call(&def, "customize", req, &answer, &st, &err), -EIO);
+	char want[200];
+	snprintf(want, sizeof(want), "customize hook \"%s\": returned HTTP 500", url);
+	cr_assert(!strncmp(err.msg, want, strlen(want)), "%s", err.msg);
+	json_object_put(req);
+	server_stop(&s);
+}
