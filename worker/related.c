@@ -56,20 +56,12 @@ void related_free(struct related **rp)
 	*rp = NULL;
 }
 
-/* The hook as hook.c wants it; its effective timeout (timeout_ms). */
-static struct hook_def def_of(const struct config_hook *h)
-{
-	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
-				 .timeout_ms = h->timeout_ms > 0 ? (int)h->timeout_ms : h->timeout_seconds * 1000,
-				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
-				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE};
-}
-
-int related_customize(const struct config_controller *cc, struct json_object *controller, struct json_object *parent,
-		      struct relrule_set *rules, struct cx_err *err)
+int related_customize(struct related *r, const struct config_controller *cc, struct json_object *controller,
+		      struct json_object *parent, struct relrule_set *rules, struct cx_err *err)
 {
 	memset(rules, 0, sizeof(*rules));
-	struct hook_def def = def_of(&cc->customize);
+	/* A metacontroller definition's webhook with its caBundle, auth, etag. */
+	struct hook_def def = hook_def_from_config(r->c, cc, &cc->customize);
 	struct json_object *req = json_object_new_object(), *answer = NULL;
 	if (!req || json_object_object_add(req, "controller", controller ? json_object_get(controller)
 								       : json_object_new_object()) ||
@@ -209,10 +201,10 @@ int related_get(struct related *r, const struct config_controller *cc, struct js
 	if (!cc->customize.set)
 		return 0;
 	struct relrule_set rules = {0};
-	int rc = related_customize(cc, controller, parent, &rules, err);
+	int rc = related_customize(r, cc, controller, parent, &rules, err);
 	if (!rc && (rc = related_objects(r, &rules, parent, related, err))) {
 		char label[300];
-		struct hook_def def = def_of(&cc->customize);
+		struct hook_def def = hook_def_from_config(r->c, cc, &cc->customize);
 		hook_describe(&def, "customize", label, sizeof(label));
 		cx_err_prefix(err, "%s: ", label);
 	}

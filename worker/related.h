@@ -33,12 +33,13 @@ struct related *related_new(struct kclient *c, struct discovery *d);
 
 void related_free(struct related **r);
 
-/* Runs cc's customize hook for parent with controller as the request's
+/* Runs cc's customize hook (its hook_def_from_config: a metacontroller
+ * webhook's caBundle, auth and etag hold) for parent with controller as the request's
  * "controller", and parses its answer into *rules (relrule_set_clear it).
  * Returns 0, or the hook's error (err starts `customize hook "NAME"`;
  * -EPROTO for a wrong answer, naming the rule index and field). */
-int related_customize(const struct config_controller *cc, struct json_object *controller, struct json_object *parent,
-		      struct relrule_set *rules, struct cx_err *err);
+int related_customize(struct related *r, const struct config_controller *cc, struct json_object *controller,
+		      struct json_object *parent, struct relrule_set *rules, struct cx_err *err);
 
 /* Lists what rules select for parent into *map (owned), keyed as above.
  * Returns 0, or an error naming the rule
