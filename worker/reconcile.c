@@ -448,7 +448,8 @@ void reconcile_job(struct reconciler *r, const struct proto_job *job, struct rec
 	}
 	if (pc->cc->kind == CONFIG_KIND_DECORATOR) {
 		struct decorate_env env = {.c = r->c, .d = r->d, .schemas = r->schemas, .events = pc->events,
-					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds};
+					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds,
+					   .rel = r->rel};
 		decorate_job(&env, job, out);
 		return;
 	}
