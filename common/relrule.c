@@ -116,15 +116,15 @@ static int parse_selector(const char *label, const char *path, struct json_objec
 				  path, kind_of(labels));
 	if (labels) {
 		json_object_object_foreach(labels, k, v) {
-		if (!json_object_is_type(v, json_type_string))
-			return cx_err_set(err, -EPROTO, "%s: %s.matchLabels.%s: expected a string, got %s", label, path, k,
-					  kind_of(v));
-		struct relrule_req *q = grow_reqs(r);
-		if (!q || !(q->key = strdup(k)) || !(q->values = calloc(1, sizeof(*q->values))) ||
-		    !(q->values[0] = strdup(json_object_get_string(v))))
-			return oom(err);
-		q->n_values = 1;
-		q->op = RELRULE_IN;
+			if (!json_object_is_type(v, json_type_string))
+				return cx_err_set(err, -EPROTO, "%s: %s.matchLabels.%s: expected a string, got %s", label,
+						  path, k, kind_of(v));
+			struct relrule_req *q = grow_reqs(r);
+			if (!q || !(q->key = strdup(k)) || !(q->values = calloc(1, sizeof(*q->values))) ||
+			    !(q->values[0] = strdup(json_object_get_string(v))))
+				return oom(err);
+			q->n_values = 1;
+			q->op = RELRULE_IN;
 		}
 	}
 	if (exprs && !json_object_is_type(exprs, json_type_array))

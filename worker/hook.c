@@ -246,7 +246,9 @@ int hook_request_set_related(struct json_object *request, struct json_object *re
 			     struct cx_err *err)
 {
 	struct json_object *meta = NULL, *pns = NULL, *parent = NULL;
-	const char *parent_ns = json_object_object_get_ex(request, "parent", &parent) &&
+	/* A composite's request has a parent, a decorator's an object. */
+	const char *parent_ns = (json_object_object_get_ex(request, "parent", &parent) ||
+				 json_object_object_get_ex(request, "object", &parent)) &&
 				json_object_object_get_ex(parent, "metadata", &meta) &&
 				json_object_object_get_ex(meta, "namespace", &pns) ? json_object_get_string(pns) : NULL;
 	struct json_object *map = json_object_new_object();

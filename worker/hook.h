@@ -168,7 +168,7 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 
 /* Puts related (a "Kind.apiVersion" -> {relative name: object} map keyed as
  * a v1 request is, worker/related.h; NULL = {}) into request (from
- * hook_request_new) as its "related", re-keyed for a v2 hook as children
+ * hook_request_new or hook_decorator_request_new) as its "related", re-keyed for a v2 hook as children
  * are. The maps' objects are shared. Returns 0, or -ENOMEM / -EINVAL (an
  * entry of related is not an object) with err filled; request is then
  * unchanged. */
