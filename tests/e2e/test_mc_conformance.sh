@@ -68,13 +68,13 @@ gone() { ! admin get "$@" >/dev/null 2>&1; }
 hooklog() { curl -fsS "http://127.0.0.1:$HOOK_PORT/log"; }
 # hook_count JQ_FILTER: how many logged requests match (a jq select body).
 hook_count() { hooklog | jq -s "[.[] | select($1)] | length"; }
-# more_hook_calls SECONDS N PATH: waits (a test point) until the hook PATH
-# has been called N more times than now: positive evidence that coxswain
-# has looked again, for checks that nothing changed.
+# more_hook_calls SECONDS N PATH [PARENT]: waits (a test point) until the
+# hook PATH has been called N more times than now (for PARENT): positive
+# evidence that coxswain has looked again, for checks that nothing changed.
 more_hook_calls() {
-	local want
-	want=$(($(hook_count ".path == \"$3\"") + $2))
-	eventually "$1" "the hook $3 is called $2 more times" at_least "$want" hook_count ".path == \"$3\""
+	local want filter=".path == \"$3\"${4:+ and .parent == \"$4\"}"
+	want=$(($(hook_count "$filter") + $2))
+	eventually "$1" "the hook $3 is called $2 more times${4:+ for $4}" at_least "$want" hook_count "$filter"
 }
 labelled() { printf '{"e2e.coxswain.io/run":"%s"%s}' "$RUN" "${1:+,$1}"; }
 
@@ -306,7 +306,7 @@ scenario_decorator() {
 	check "decorator: its labels are written with the field manager coxswain/mc-decorate-$RUN" equals true \
 		jget pod "$NS" web-1 "[.metadata.managedFields[] | select(.manager == \"coxswain/mc-decorate-$RUN\")
 			| .fieldsV1[\"f:metadata\"][\"f:labels\"] | has(\"f:e2e.coxswain.io/exposed\")] | any"
-	more_hook_calls 30 1 /decorate/sync
+	more_hook_calls 30 2 /decorate/sync web-1
 	check "decorator: a Pod without the annotation is left alone" gone service web-2-svc -n "$NS"
 	check "... and so is one outside the label selector" gone service web-3-svc -n "$NS"
 	check "... neither is labelled" equals '[null,null]' bash -c "echo \"[\$(kubectl --kubeconfig \
@@ -316,40 +316,60 @@ scenario_decorator() {
 	eventually 60 "decorator: the Pod deleted, the garbage collector takes its Service" gone service web-1-svc -n "$NS"
 }
 
-# RollingRecreate with statusChecks: after the Roller's version changes,
-# its Gizmos are recreated one at a time, and the next waits until the last
-# recreated one passes the status check (condition Ready=True, which the
-# test sets: nothing else does).
+# The rolling methods with statusChecks: after the Roller's version changes,
+# its Gizmos are updated one at a time (RollingRecreate: deleted and made
+# again; RollingInPlace: patched, same uid), and the next waits until the
+# last updated one passes the status check (condition Ready=True, with
+# reason Done for the in-place controller, which the test sets: nothing
+# else does).
+# scenario_rolling recreate|inplace
 scenario_rolling() {
-	local r=roll-$$ i
-	gizmos_at() { admin get "gizmos.$GROUP" -n "$NS" -o json | jq --arg v "$1" '[.items[] | select(.spec.version == $v)] | length'; }
-	ready() { admin patch "gizmo.$GROUP" "$1" -n "$NS" --subresource=status --type=merge \
-		-p '{"status":{"conditions":[{"type":"Ready","status":"True","reason":"Test"}]}}' >/dev/null; }
-	not_ready_v2() { admin get "gizmos.$GROUP" -n "$NS" -o json |
-		jq -r '.items[] | select(.spec.version == "v2" and ((.status.conditions // []) | map(select(.type == "Ready" and .status == "True")) | length == 0)) | .metadata.name'; }
+	local method=$1 r=roll-$1-$$ i reason=Test pass=Test
+	[[ $method == recreate ]] || { reason=Old pass=Done; }
+	gizmos_at() {
+		admin get "gizmos.$GROUP" -n "$NS" -o json |
+			jq --arg v "$1" --arg r "$r-" '[.items[] | select((.metadata.name | startswith($r)) and .spec.version == $v)] | length'
+	}
+	ready() {
+		admin patch "gizmo.$GROUP" "$1" -n "$NS" --subresource=status --type=merge \
+			-p "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"$2\"}]}}" >/dev/null
+	}
+	# The Gizmo at v2 that has not passed the check yet.
+	pending_v2() {
+		admin get "gizmos.$GROUP" -n "$NS" -o json | jq -r --arg r "$r-" --arg pass "$pass" '.items[]
+			| select((.metadata.name | startswith($r)) and .spec.version == "v2" and ((.status.conditions // [])
+				| map(select(.type == "Ready" and .status == "True" and .reason == $pass)) | length == 0))
+			| .metadata.name'
+	}
+	uids() { admin get "gizmos.$GROUP" -n "$NS" -o json | jq -r --arg r "$r-" '.items[] | select(.metadata.name | startswith($r)) | .metadata.uid' | sort; }
 	admin apply -f - >/dev/null <<-YAML
 		apiVersion: $GROUP/v1
 		kind: Roller
-		metadata: {name: $r, namespace: $NS, labels: $(labelled)}
+		metadata: {name: $r, namespace: $NS, labels: $(labelled "\"e2e.coxswain.io/method\":\"$method\"")}
 		spec: {replicas: 3, version: v1}
 	YAML
-	eventually 60 "rolling: three Gizmos at v1" equals 3 gizmos_at v1
-	for i in 0 1 2; do ready "$r-$i"; done
-	admin get "gizmos.$GROUP" -n "$NS" -o json | jq -r '.items[].metadata.uid' | sort >"$E2E_WORK/gizmo-uids"
+	eventually 60 "rolling ($method): three Gizmos at v1" equals 3 gizmos_at v1
+	# Ready before the rollout; for the in-place controller with a reason
+	# its check does not take (an updated Gizmo keeps its status).
+	for i in 0 1 2; do ready "$r-$i" "$reason"; done
+	uids >"$E2E_WORK/uids-$method"
 	admin patch "roller.$GROUP" "$r" -n "$NS" --type=merge -p '{"spec":{"version":"v2"}}' >/dev/null
-	eventually 60 "rolling: one Gizmo is recreated at v2" equals 1 gizmos_at v2
-	check "rolling: recreated (a new uid), not updated in place" fails grep -qxF \
-		"$(admin get "gizmos.$GROUP" -n "$NS" -o json | jq -r '.items[] | select(.spec.version == "v2") | .metadata.uid')" \
-		"$E2E_WORK/gizmo-uids"
-	more_hook_calls 60 3 /rolling/sync
-	check "rolling: paused while the new Gizmo is not Ready (still 1 at v2)" equals 1 gizmos_at v2
-	ready "$(not_ready_v2)"
-	eventually 60 "rolling: once it is Ready, the next one is recreated" equals 2 gizmos_at v2
-	more_hook_calls 60 3 /rolling/sync
-	check "rolling: paused again (2 at v2)" equals 2 gizmos_at v2
-	ready "$(not_ready_v2)"
-	eventually 60 "rolling: then the last" equals 3 gizmos_at v2
-	eventually 30 "rolling: the hook sees every Gizmo at v2" equals '["v2","v2","v2"]' \
+	eventually 60 "rolling ($method): one Gizmo is updated to v2" equals 1 gizmos_at v2
+	if [[ $method == recreate ]]; then
+		check "rolling (recreate): recreated (a new uid), not updated in place" fails grep -qxF \
+			"$(admin get "gizmo.$GROUP" "$(pending_v2)" -n "$NS" -o jsonpath='{.metadata.uid}')" "$E2E_WORK/uids-$method"
+	else
+		check "rolling (inplace): updated in place (the same uids)" equals "$(cat "$E2E_WORK/uids-$method")" uids
+	fi
+	more_hook_calls 60 3 /rolling/sync "$r"
+	check "rolling ($method): paused while the updated Gizmo does not pass the check (still 1 at v2)" equals 1 gizmos_at v2
+	ready "$(pending_v2)" "$pass"
+	eventually 60 "rolling ($method): once it passes, the next one is updated" equals 2 gizmos_at v2
+	more_hook_calls 60 3 /rolling/sync "$r"
+	check "rolling ($method): paused again (2 at v2)" equals 2 gizmos_at v2
+	ready "$(pending_v2)" "$pass"
+	eventually 60 "rolling ($method): then the last" equals 3 gizmos_at v2
+	eventually 30 "rolling ($method): the hook sees every Gizmo at v2" equals '["v2","v2","v2"]' \
 		jget "roller.$GROUP" "$NS" "$r" .status.versions
 }
 
@@ -443,7 +463,7 @@ scenario_generate_selector() {
 	YAML
 	eventually 60 "generateSelector: an orphan with the generated selector's label is adopted, and deleted" \
 		gone pod "stray-$$" -n "$NS"
-	more_hook_calls 30 1 /podset/sync
+	more_hook_calls 30 2 /podset/sync "$ps"
 	check "generateSelector: a Pod with another controller-uid is left alone" equals null \
 		jget pod "$NS" "other-$$" .metadata.ownerReferences
 }
@@ -482,7 +502,7 @@ scenario_webhook_auth() {
 # If-None-Match, a 304 Not Modified reuses the cached answer (children and
 # status stay), and a changed parent gets a fresh 200.
 scenario_etag() {
-	local t=tag-$$ etag
+	local t=tag-$$ etag uid
 	admin apply -f - >/dev/null <<-YAML
 		apiVersion: $GROUP/v1
 		kind: Tag
@@ -496,16 +516,20 @@ scenario_etag() {
 		hook_count ".parent == \"$t\" and .code == 304 and .if_none_match == $(jq -Rn --arg e "$etag" '$e')"
 	check "etag: after 304s the child is still there, unchanged" equals '"hello"' jget configmap "$NS" "$t" .data.message
 	check "etag: ... and the status too" equals '"hello"' jget "tag.$GROUP" "$NS" "$t" .status.echo
+	uid=$(admin get configmap "$t" -n "$NS" -o jsonpath='{.metadata.uid}')
 	admin patch "tag.$GROUP" "$t" -n "$NS" --type=merge -p '{"spec":{"message":"world"}}' >/dev/null
 	eventually 60 "etag: a changed parent gets a fresh answer (200), applied" equals '"world"' \
 		jget configmap "$NS" "$t" .data.message
+	check "etag: the child, updateStrategy Recreate, was deleted and made again (a new uid)" fails equals "$uid" \
+		admin get configmap "$t" -n "$NS" -o jsonpath='{.metadata.uid}'
 	check "etag: with a new ETag" at_least 1 \
 		hook_count ".parent == \"$t\" and .code == 200 and .etag != $(jq -Rn --arg e "$etag" '$e')"
 }
 
 scenario_propagation
 scenario_decorator
-scenario_rolling
+scenario_rolling recreate
+scenario_rolling inplace
 scenario_finalize
 scenario_keys
 scenario_generate_selector
