@@ -506,7 +506,7 @@ scenario_etag() {
 	admin apply -f - >/dev/null <<-YAML
 		apiVersion: $GROUP/v1
 		kind: Tag
-		metadata: {name: $t, namespace: $NS, labels: $(labelled)}
+		metadata: {name: $t, namespace: $NS, labels: $(labelled '"e2e.coxswain.io/mode":"etag"')}
 		spec: {message: hello}
 	YAML
 	eventually 60 "etag: the child is made from the first (200) answer" equals '"hello"' \
@@ -526,6 +526,27 @@ scenario_etag() {
 		hook_count ".parent == \"$t\" and .code == 200 and .etag != $(jq -Rn --arg e "$etag" '$e')"
 }
 
+# responseUnMarshallMode: an answer with a field metacontroller does not
+# know is refused by the strict controller (nothing applied, no status) and
+# read by the loose one (the v1 default).
+scenario_unmarshal() {
+	local mode
+	for mode in strict loose; do
+		admin apply -f - >/dev/null <<-YAML
+			apiVersion: $GROUP/v1
+			kind: Tag
+			metadata: {name: $mode-$$, namespace: $NS, labels: $(labelled "\"e2e.coxswain.io/mode\":\"$mode\"")}
+			spec: {message: $mode}
+		YAML
+	done
+	eventually 60 "unmarshal: loose (the v1 default) ignores the unknown field: the child is made" equals '"loose"' \
+		jget configmap "$NS" "loose-$$" .data.message
+	check "unmarshal: ... and the status written" equals '"loose"' jget "tag.$GROUP" "$NS" "loose-$$" .status.echo
+	more_hook_calls 60 2 /unknown-field/sync "strict-$$"
+	check "unmarshal: strict refuses the answer: no child" gone configmap "strict-$$" -n "$NS"
+	check "unmarshal: ... and no status from it" equals null jget "tag.$GROUP" "$NS" "strict-$$" .status.echo
+}
+
 scenario_propagation
 scenario_decorator
 scenario_rolling recreate
@@ -535,6 +556,7 @@ scenario_keys
 scenario_generate_selector
 scenario_webhook_auth
 scenario_etag
+scenario_unmarshal
 
 # Deleting a controller object stops its controller, at run time.
 admin delete compositecontroller "mc-etag-$RUN" >/dev/null
@@ -547,6 +569,8 @@ check "a deleted CompositeController's hook is no longer called" equals "$calls"
 stop_coxswain
 check "SIGTERM: coxswain exits 0" test "$E2E_EXIT" = 0
 check "no hook request was malformed (no 400/500 from the hook server)" equals 0 hook_count '.code == 400 or .code == 500'
+check "preUpdateChild and postUpdateChild were never called (as in metacontroller)" equals 0 \
+	hook_count '.path | startswith("/never/")'
 check "no sanitizer report" fails grep -q 'ERROR: .*Sanitizer\|runtime error:' "$E2E_WORK/coxswain.log"
 [[ ! -d $E2E_BUILD/tests/e2e ]] || cp "$E2E_WORK/coxswain.log" "$E2E_BUILD/tests/e2e/test_mc_conformance.coxswain.txt"
 done_testing

@@ -21,7 +21,10 @@ Paths (POST, a JSON hook request; the answer is JSON):
       controller-uid: <parent uid>;
   /secure/bearer, /secure/basic, /secure/mtls, /secure/ca  (TLS port)
       answer only when the request carries the expected credentials;
-  /etag/sync            answers with an ETag, and 304 to If-None-Match of it.
+  /etag/sync            answers with an ETag, and 304 to If-None-Match of it;
+  /unknown-field/sync   /etag/sync's answer plus a field metacontroller does
+      not know (responseUnMarshallMode);
+  /never/...            404: hooks that must never be called (logged).
 
 GET /log returns every request seen so far, one JSON object a line:
 {"path", "code", "auth", "etag", "if_none_match", "parent"}. The log is
@@ -179,6 +182,12 @@ def etag_sync(req):
                           "data": {"message": parent.get("spec", {}).get("message", "")}}]}
 
 
+def unknown_field_sync(req):
+    body = etag_sync(req)
+    body["unknownField"] = True
+    return body
+
+
 ROUTES = {
     "/propagation/customize": propagation_customize,
     "/propagation/sync": propagation_sync,
@@ -189,6 +198,7 @@ ROUTES = {
     "/spread/sync": spread_sync,
     "/podset/sync": podset_sync,
     "/etag/sync": etag_sync,
+    "/unknown-field/sync": unknown_field_sync,
 }
 
 
