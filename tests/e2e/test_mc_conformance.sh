@@ -305,13 +305,15 @@ scenario_decorator() {
 	check "decorator: the decorated Pod is not owned" equals null jget pod "$NS" web-1 .metadata.ownerReferences
 	check "decorator: its labels are written with the field manager coxswain/mc-decorate-$RUN" equals true \
 		jget pod "$NS" web-1 "[.metadata.managedFields[] | select(.manager == \"coxswain/mc-decorate-$RUN\")
-			| .fieldsV1[\"f:metadata\"][\"f:labels\"] | has(\"f:e2e.coxswain.io/exposed\")] | any"
+			| (.fieldsV1[\"f:metadata\"][\"f:labels\"] // {}) | has(\"f:e2e.coxswain.io/exposed\")] | any"
 	more_hook_calls 30 2 /decorate/sync web-1
 	check "decorator: a Pod without the annotation is left alone" gone service web-2-svc -n "$NS"
 	check "... and so is one outside the label selector" gone service web-3-svc -n "$NS"
-	check "... neither is labelled" equals '[null,null]' bash -c "echo \"[\$(kubectl --kubeconfig \
-		'$COXSWAIN_CLUSTER_DIR/admin.kubeconfig' get pod web-2 -n '$NS' -o json | jq -c '.metadata.labels[\"e2e.coxswain.io/exposed\"]'),\$(kubectl \
-		--kubeconfig '$COXSWAIN_CLUSTER_DIR/admin.kubeconfig' get pod web-3 -n '$NS' -o json | jq -c '.metadata.labels[\"e2e.coxswain.io/exposed\"]')]\""
+	exposed_labels() {
+		echo "$(jget pod "$NS" web-2 '.metadata.labels["e2e.coxswain.io/exposed"]')" \
+			"$(jget pod "$NS" web-3 '.metadata.labels["e2e.coxswain.io/exposed"]')"
+	}
+	check "... neither is labelled" equals 'null null' exposed_labels
 	admin delete pod web-1 -n "$NS" --wait=false >/dev/null
 	eventually 60 "decorator: the Pod deleted, the garbage collector takes its Service" gone service web-1-svc -n "$NS"
 }
