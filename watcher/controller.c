@@ -8,6 +8,7 @@
 #include "informer.h"
 #include "jsonget.h"
 #include "log.h"
+#include "selector.h"
 #include "workqueue.h"
 
 #include <errno.h>
@@ -132,11 +133,26 @@ static void enqueue(struct controller *ctl, const char *ns, const char *name)
 	workqueue_add(ctl->env.queue, key, monotonic_ms());
 }
 
+bool controller_selects(const struct config_controller *cc, struct json_object *obj)
+{
+	if (!cc->annotation_selector || selector_matches_annotations(cc->annotation_selector, obj))
+		return true;
+	struct json_object *fins = jsonget(jsonget(obj, "metadata"), "finalizers");
+	size_t n = cc->finalizer && fins && json_object_is_type(fins, json_type_array) ?
+			   json_object_array_length(fins) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *f = json_object_get_string(json_object_array_get_idx(fins, i));
+		if (f && !strcmp(f, cc->finalizer))
+			return true;
+	}
+	return false;
+}
+
 static void enqueue_parent(struct controller *ctl, struct json_object *parent)
 {
 	struct json_object *meta = jsonget(parent, "metadata");
 	const char *name = jsonget_string(meta, "name");
-	if (name)
+	if (name && controller_selects(ctl->cc, parent))
 		enqueue(ctl, jsonget_string(meta, "namespace"), name);
 }
 

@@ -76,4 +76,13 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 /* Number of parents cached. */
 size_t controller_parents(const struct controller *ctl);
 
+/* Whether cc's informers hand obj (a parent, borrowed) to the queue: always,
+ * except for an object cc->annotation_selector (a DecoratorController's
+ * resources[].annotationSelector, evaluated here on its annotations: the
+ * API server cannot filter by them) does not select and that does not
+ * carry cc->finalizer (with it, the worker must still take it off or run
+ * the finalize hook). An object that stops being selected thus stops
+ * being synced. */
+bool controller_selects(const struct config_controller *cc, struct json_object *obj);
+
 #endif

@@ -121,6 +121,8 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 	if (!labels)
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	json_object_object_add(labels, APPLY_CONTROLLER_LABEL, json_object_new_string(cc->name));
+	if (cc->generate_selector && !jsonget(labels, "controller-uid"))
+		json_object_object_add(labels, "controller-uid", json_object_new_string(p_uid));
 
 	for (size_t i = 0; i < sizeof(server_fields) / sizeof(server_fields[0]); i++)
 		json_object_object_del(meta, server_fields[i]);
@@ -284,6 +286,98 @@ enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live
 	return APPLY_CLAIM_ORPHAN;
 }
 
+/* ---- metacontroller's selectors ---- */
+
+/* Whether the string v is among values (a JSON array). */
+static bool among(struct json_object *values, const char *v)
+{
+	size_t n = json_object_array_length(values);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(values, i));
+		if (s && v && !strcmp(s, v))
+			return true;
+	}
+	return false;
+}
+
+int apply_selector_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err)
+{
+	struct json_object *ml = jsonget(selector, "matchLabels"), *exprs = jsonget(selector, "matchExpressions");
+	if (ml && !json_object_is_type(ml, json_type_object))
+		return cx_err_set(err, -EINVAL, "selector: matchLabels is not an object");
+	if (exprs && !json_object_is_type(exprs, json_type_array))
+		return cx_err_set(err, -EINVAL, "selector: matchExpressions is not a list");
+	int match = 1;
+	if (ml) {
+		json_object_object_foreach(ml, key, val) {
+			const char *have = jsonget_string(labels, key);
+			if (!have || strcmp(have, json_object_get_string(val) ?: ""))
+				match = 0;
+		}
+	}
+	size_t n = exprs ? json_object_array_length(exprs) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(exprs, i), *values = jsonget(e, "values");
+		const char *key = jsonget_nonempty(e, "key"), *op = jsonget_string(e, "operator");
+		size_t nv = json_object_is_type(values, json_type_array) ? json_object_array_length(values) : 0;
+		if (!key || !op)
+			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu] has no %s", i,
+					  !key ? "key" : "operator");
+		bool in = !strcmp(op, "In"), not_in = !strcmp(op, "NotIn");
+		bool exists = !strcmp(op, "Exists"), absent = !strcmp(op, "DoesNotExist");
+		if (!in && !not_in && !exists && !absent)
+			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: unknown operator \"%s\"", i, op);
+		if ((in || not_in) && !nv)
+			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: %s needs values", i, op);
+		if ((exists || absent) && nv)
+			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: %s takes no values", i, op);
+		const char *have = jsonget_string(labels, key);
+		if ((in && !(have && among(values, have))) || (not_in && have && among(values, have)) ||
+		    (exists && !have) || (absent && have))
+			match = 0;
+	}
+	return match;
+}
+
+int apply_mc_selector(const struct config_controller *cc, struct json_object *parent, struct json_object **out,
+		      struct cx_err *err)
+{
+	*out = NULL;
+	const char *uid = meta_string(parent, "uid"), *name = meta_string(parent, "name") ?: "?";
+	const char *kind = jsonget_string(parent, "kind") ?: "?", *ns = meta_string(parent, "namespace");
+	if (cc->generate_selector) {
+		struct json_object *sel = json_object_new_object(), *ml = json_object_new_object();
+		if (!sel || !ml || !uid) {
+			json_object_put(sel);
+			json_object_put(ml);
+			return uid ? cx_err_set(err, -ENOMEM, "out of memory")
+				   : cx_err_set(err, -EINVAL, "%s %s has no metadata.uid", kind, name);
+		}
+		json_object_object_add(ml, "controller-uid", json_object_new_string(uid));
+		json_object_object_add(sel, "matchLabels", ml);
+		*out = sel;
+		return 0;
+	}
+	struct json_object *sel = jsonget(jsonget(parent, "spec"), "selector");
+	struct json_object *ml = jsonget(sel, "matchLabels"), *exprs = jsonget(sel, "matchExpressions");
+	bool has_ml = json_object_is_type(ml, json_type_object) && json_object_object_length(ml);
+	bool has_exprs = json_object_is_type(exprs, json_type_array) && json_object_array_length(exprs);
+	if (!has_ml && !has_exprs)
+		return cx_err_set(err, -EINVAL,
+				  "%s %s%s%s: .spec.selector must have either matchLabels, matchExpressions, or both "
+				  "(or set generateSelector: true on controller %s)",
+				  kind, ns ? ns : "", ns ? "/" : "", name, cc->name);
+	struct json_object *probe = json_object_new_object();
+	int r = probe ? apply_selector_matches(sel, probe, err) : cx_err_set(err, -ENOMEM, "out of memory");
+	json_object_put(probe);
+	if (r < 0) {
+		cx_err_prefix(err, "%s %s%s%s: .spec.", kind, ns ? ns : "", ns ? "/" : "", name);
+		return r;
+	}
+	*out = json_object_get(sel);
+	return 0;
+}
+
 /* ---- the prune rule ---- */
 
 bool apply_should_prune(const char *controller, const char *parent_uid, struct json_object *observed,
@@ -405,10 +499,19 @@ struct run {
 	const struct config_controller *cc;
 	struct json_object *parent;
 	struct json_object *observed;
-	char manager[128];
+	char manager[320];
 	const char *parent_uid;
 	const char *parent_ns;               /* NULL for a cluster-scoped parent */
+	struct json_object *selector;        /* a metacontroller definition's (apply_mc_selector), owned; else NULL */
 };
+
+/* Whether a live object's labels match run's metacontroller selector. */
+static bool selected(struct run *run, struct json_object *live)
+{
+	struct cx_err err = {0};
+	return run->selector && apply_selector_matches(run->selector, jsonget(jsonget(live, "metadata"), "labels"),
+						       &err) == 1;
+}
 
 /* One child being written: where it lives and what the hook wants. */
 struct target {
@@ -416,6 +519,7 @@ struct target {
 	enum update_strategy strategy;
 	struct json_object *obj;             /* stamped and normalised; borrowed */
 	struct json_object *obs;             /* the cached child (ours), or NULL */
+	const struct config_child *decl;     /* its declared kind */
 	char *path, *collection;             /* owned */
 	char where[CHILDKEY_MAX + 64];       /* "ConfigMap team-a/settings", for messages */
 };
@@ -470,7 +574,7 @@ static void adopt_fields(struct run *run, struct target *t, struct json_object *
 		const char *m = jsonget_string(e, "manager"), *op = jsonget_string(e, "operation");
 		if (!m || !op || strcmp(m, run->manager) || strcmp(op, "Update"))
 			continue;
-		char ops[512];
+		char ops[1024];
 		snprintf(ops, sizeof(ops),
 			 "[{\"op\":\"test\",\"path\":\"/metadata/managedFields/%zu/manager\",\"value\":\"%s\"},"
 			 "{\"op\":\"test\",\"path\":\"/metadata/managedFields/%zu/operation\",\"value\":\"Update\"},"
@@ -497,6 +601,11 @@ static void conflict(struct run *run, struct target *t, struct apply_result *res
 			   "%s already exists and is controlled by %s %s (uid %s); coxswain writes only children "
 			   "that this parent controls", t->where, jsonget_nonempty(owner, "kind") ?: "?",
 			   jsonget_nonempty(owner, "name") ?: "?", jsonget_nonempty(owner, "uid") ?: "?");
+	else if (run->selector)
+		cx_err_set(&res->err, -EEXIST,
+			   "%s already exists, has no controller and its labels do not match the parent's selector %s: "
+			   "it is not adopted", t->where,
+			   json_object_to_json_string_ext(run->selector, JSON_C_TO_STRING_PLAIN));
 	else
 		cx_err_set(&res->err, -EEXIST,
 			   "%s already exists and has no controller; coxswain does not take over an object it did not "
@@ -548,7 +657,11 @@ static void claim(struct run *run, struct target *t, struct apply_result *res, b
 	}
 	enum apply_claim who = apply_claim_of(run->parent_uid, live, &owner);
 	const char *uid = meta_string(live, "uid"), *rv = meta_string(live, "resourceVersion");
-	if (who == APPLY_CLAIM_OTHER || (who == APPLY_CLAIM_ORPHAN && !run->cc->adopt_orphans)) {
+	/* metacontroller adopts the orphans its selector matches, unless the
+	 * parent is going away. */
+	bool adopt = run->cc->adopt_orphans ||
+		     (selected(run, live) && !jsonget(jsonget(run->parent, "metadata"), "deletionTimestamp"));
+	if (who == APPLY_CLAIM_OTHER || (who == APPLY_CLAIM_ORPHAN && !adopt)) {
 		conflict(run, t, res, who, owner);
 	} else if (jsonget(jsonget(live, "metadata"), "deletionTimestamp")) {
 		res->action = APPLY_FAILED;
@@ -666,11 +779,12 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 	json_object_put(out);
 }
 
-/* Handles desired child i: checks, notes its relative name in wanted,
- * stamps, writes. Returns -ENOMEM when the report could not grow, else 0 (a
- * failed child is a result, not an error of the call). */
-static int desired_child(struct run *run, struct json_object *child, size_t i, struct json_object *wanted,
-			 struct apply_report *report)
+/* Prepares desired child i: checks, notes its relative name in wanted,
+ * stamps, and fills t (t->obj stays NULL when the child failed: its result,
+ * the last in report, says why). Returns -ENOMEM when the report could not
+ * grow, else 0 (a failed child is a result, not an error of the call). */
+static int prepare_child(struct run *run, struct json_object *child, size_t i, struct json_object *wanted,
+			 struct apply_report *report, struct target *t)
 {
 	const char *api_version = jsonget_nonempty(child, "apiVersion"), *kind = jsonget_nonempty(child, "kind");
 	const char *name = meta_string(child, "name");
@@ -680,7 +794,6 @@ static int desired_child(struct run *run, struct json_object *child, size_t i, s
 	struct apply_result *res = add_result(report, api_version, kind, name, ns);
 	if (!res)
 		return -ENOMEM;
-	struct target t = {0};
 	struct json_object *stamped = NULL;
 	const struct config_child *decl = NULL;
 	char key[CHILDKEY_MAX], relname[CHILDKEY_MAX];
@@ -699,7 +812,7 @@ static int desired_child(struct run *run, struct json_object *child, size_t i, s
 		cx_err_set(&res->err, -ENAMETOOLONG, "children[%zu]: %s/%s: name too long", i, kind, name);
 		goto failed;
 	}
-	snprintf(t.where, sizeof(t.where), "%s %s", kind, relname);
+	snprintf(t->where, sizeof(t->where), "%s %s", kind, relname);
 	/* Noted before anything can fail: a child that fails to apply is
 	 * still wanted, and must not be pruned. */
 	struct json_object *names = object_member(wanted, key);
@@ -708,43 +821,88 @@ static int desired_child(struct run *run, struct json_object *child, size_t i, s
 		goto failed;
 	}
 	if (jsonget(names, relname)) {
-		cx_err_set(&res->err, -EINVAL, "children[%zu]: %s is returned twice", i, t.where);
+		cx_err_set(&res->err, -EINVAL, "children[%zu]: %s is returned twice", i, t->where);
 		goto failed;
 	}
 	json_object_object_add(names, relname, json_object_new_boolean(1));
-	if (discovery_resolve(run->d, api_version, kind, &t.r, &res->err))
+	if (discovery_resolve(run->d, api_version, kind, &t->r, &res->err))
 		goto failed;
 	if (json_object_deep_copy(child, &stamped, NULL) || !stamped) {
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	if (apply_stamp(run->cc, run->parent, t.r->namespaced, stamped, &res->err))
+	if (apply_stamp(run->cc, run->parent, t->r->namespaced, stamped, &res->err))
 		goto failed;
-	if (!(t.obj = apply_normalise(stamped))) {
+	if (run->selector && !selected(run, stamped)) {
+		/* It would be orphaned as soon as it is written. */
+		cx_err_set(&res->err, -EINVAL, "labels on desired child %s don't match parent selector %s", t->where,
+			   json_object_to_json_string_ext(run->selector, JSON_C_TO_STRING_PLAIN));
+		goto failed;
+	}
+	if (!(t->obj = apply_normalise(stamped))) {
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	const char *child_ns = t.r->namespaced ? meta_string(t.obj, "namespace") : NULL;
+	const char *child_ns = t->r->namespaced ? meta_string(t->obj, "namespace") : NULL;
 	free(res->namespace);
 	res->namespace = child_ns ? strdup(child_ns) : NULL;
-	t.strategy = decl->update_strategy;
-	t.obs = jsonget(jsonget(run->observed, key), relname);
-	t.path = kresource_path(t.r, child_ns, name, NULL);
-	t.collection = kresource_path(t.r, child_ns, NULL, NULL);
-	if (!t.path || !t.collection || (child_ns && !res->namespace)) {
+	t->strategy = decl->update_strategy;
+	t->decl = decl;
+	t->obs = jsonget(jsonget(run->observed, key), relname);
+	t->path = kresource_path(t->r, child_ns, name, NULL);
+	t->collection = kresource_path(t->r, child_ns, NULL, NULL);
+	if (!t->path || !t->collection || (child_ns && !res->namespace)) {
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	write_child(run, &t, res);
-	goto out;
+	json_object_put(stamped);
+	return 0;
 failed:
 	res->action = APPLY_FAILED;
-out:
 	json_object_put(stamped);
-	json_object_put(t.obj);
-	free(t.path);
-	free(t.collection);
+	json_object_put(t->obj);
+	t->obj = NULL;
 	return 0;
+}
+
+/* The rolling kinds' children among the n prepared targets go through
+ * rollout_plan; those it holds get held[i] = true. */
+static int plan_rollout(struct target *targets, size_t n, bool *held, struct rollout *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct rollout_child *rc = calloc(n ? n : 1, sizeof(*rc));
+	size_t *idx = calloc(n ? n : 1, sizeof(*idx)), m = 0;
+	if (!rc || !idx) {
+		free(rc);
+		free(idx);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct target *t = &targets[i];
+		if (!t->obj || !rollout_is_rolling(t->strategy))
+			continue;
+		rc[m] = (struct rollout_child){.strategy = t->strategy, .checks = t->decl->mc,
+					       .kind = jsonget_string(t->obj, "kind"), .name = meta_string(t->obj, "name"),
+					       .desired = t->obj, .observed = t->obs};
+		idx[m++] = i;
+	}
+	rollout_plan(rc, m, out);
+	for (size_t k = 0; k < m; k++)
+		held[idx[k]] = rc[k].hold;
+	free(rc);
+	free(idx);
+	return 0;
+}
+
+/* metacontroller's prune rule: a child this parent controls and its
+ * selector matches (claimed, in metacontroller's words) that the hook no
+ * longer returns; coxswain's label is not needed. */
+static bool prune_mc(struct run *run, struct json_object *o, const char *relname, struct json_object *desired_names)
+{
+	struct json_object *meta = jsonget(o, "metadata");
+	return jsonget_nonempty(meta, "name") && !jsonget(meta, "deletionTimestamp") &&
+	       apply_claim_of(run->parent_uid, o, NULL) == APPLY_CLAIM_OURS && selected(run, o) &&
+	       !jsonget(desired_names, relname);
 }
 
 /* Deletes the observed children of declared kind decl that prune selects. */
@@ -761,7 +919,8 @@ static int prune_kind(struct run *run, const struct config_child *decl, struct j
 	if (!json_object_is_type(obs, json_type_object))
 		return 0;
 	json_object_object_foreach(obs, relname, o) {
-		if (!apply_should_prune(run->cc->name, run->parent_uid, o, relname, names))
+		if (run->selector ? !prune_mc(run, o, relname, names)
+				  : !apply_should_prune(run->cc->name, run->parent_uid, o, relname, names))
 			continue;
 		const char *ns = meta_string(o, "namespace"), *name = meta_string(o, "name");
 		struct apply_result *res = add_result(report, decl->api_version, decl->kind, name, ns);
@@ -811,25 +970,60 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 				  run.parent_uid ? "name" : "uid");
 	if (desired && !json_object_is_type(desired, json_type_array))
 		return cx_err_set(err, -EINVAL, "apply: the desired children are not an array");
-	if ((size_t)snprintf(run.manager, sizeof(run.manager), "coxswain/%s", cc->name) >= sizeof(run.manager))
-		return cx_err_set(err, -ENAMETOOLONG, "apply: controller name too long");
+	if (!cc->field_manager || !*cc->field_manager)
+		return cx_err_set(err, -EINVAL, "apply: controller %s has no field manager", cc->name);
+	if ((size_t)snprintf(run.manager, sizeof(run.manager), "%s", cc->field_manager) >= sizeof(run.manager))
+		return cx_err_set(err, -ENAMETOOLONG, "apply: field manager %s too long", cc->field_manager);
+	int r = 0;
+	/* A DecoratorController's attachments are not claimed by a selector. */
+	bool composite = cc->kind == CONFIG_KIND_COMPOSITE;
+	if (cc->origin == CONFIG_ORIGIN_METACONTROLLER && composite && cc->n_children &&
+	    (r = apply_mc_selector(cc, parent, &run.selector, err)))
+		return r;
 	char parent_key[512];
 	snprintf(parent_key, sizeof(parent_key), "%s%s%s", run.parent_ns ? run.parent_ns : "",
 		 run.parent_ns ? "/" : "", meta_string(parent, "name"));
 
-	struct json_object *wanted = json_object_new_object();
-	if (!wanted)
-		return cx_err_set(err, -ENOMEM, "out of memory");
-	int r = 0;
 	size_t n = desired ? json_object_array_length(desired) : 0;
+	struct json_object *wanted = json_object_new_object();
+	struct target *targets = calloc(n ? n : 1, sizeof(*targets));
+	size_t *at = calloc(n ? n : 1, sizeof(*at));
+	bool *held = calloc(n ? n : 1, sizeof(*held));
+	if (!wanted || !targets || !at || !held)
+		r = -ENOMEM;
+	/* Every child is checked and stamped before any is written: the
+	 * rollout decides over all of them. */
 	for (size_t i = 0; i < n && !r; i++) {
-		r = desired_child(&run, json_object_array_get_idx(desired, i), i, wanted, report);
-		if (!r)
-			finish(report, &report->results[report->n - 1], cc, parent_key);
+		r = prepare_child(&run, json_object_array_get_idx(desired, i), i, wanted, report, &targets[i]);
+		at[i] = report->n - 1;
+	}
+	/* A decorator has no rollout: metacontroller writes its rolling
+	 * attachments as Recreate and InPlace at once. */
+	if (!r && composite)
+		r = plan_rollout(targets, n, held, &report->rollout);
+	for (size_t i = 0; i < n && !r; i++) {
+		struct apply_result *res = &report->results[at[i]];
+		struct target *t = &targets[i];
+		if (t->obj && held[i]) {
+			res->action = APPLY_UNCHANGED; /* its turn in the rollout has not come */
+		} else if (t->obj) {
+			t->strategy = rollout_method(t->strategy);
+			write_child(&run, t, res);
+		}
+		finish(report, res, cc, parent_key);
 	}
 	for (size_t i = 0; i < cc->n_children && !r; i++)
 		r = prune_kind(&run, &cc->children[i], wanted, report, parent_key);
+	for (size_t i = 0; targets && i < n; i++) {
+		json_object_put(targets[i].obj);
+		free(targets[i].path);
+		free(targets[i].collection);
+	}
+	free(targets);
+	free(at);
+	free(held);
 	json_object_put(wanted);
+	json_object_put(run.selector);
 	if (r)
 		return cx_err_set(err, r, "apply: out of memory");
 	if (report->n_failed || report->n_conflicts)

@@ -27,7 +27,7 @@
  *      a child deleted and re-created by someone else since the cache saw it
  *      is not taken over;
  *   3. it is written as its kind's updateStrategy says:
- *        InPlace  - server-side apply, field manager coxswain/<controller>,
+ *        InPlace  - server-side apply, field manager cc->field_manager,
  *                   force; skipped (no request) when the observed child
  *                   already carries this intent's hash and every field the
  *                   hook sets (apply_in_sync); when only a server-normalised
@@ -44,6 +44,31 @@
  *      this parent, labelled for this controller, not desired) are deleted
  *      (background propagation, precondition uid).
  *
+ * A CompositeController (cc->origin == CONFIG_ORIGIN_METACONTROLLER, cc->kind
+ * == CONFIG_KIND_COMPOSITE) adds metacontroller's ControllerRef rules, by the selector of
+ * apply_mc_selector (generateSelector's controller-uid, or the parent's
+ * spec.selector; a parent without one fails the whole call, -EINVAL, as
+ * metacontroller's sync does):
+ *   - with generateSelector every desired child gets the label
+ *     controller-uid=<parent uid> unless the hook set one (apply_stamp);
+ *   - a desired child whose labels the selector does not match fails
+ *     alone ("labels on desired child ... don't match parent selector"; it
+ *     would be orphaned at once; metacontroller fails the whole sync);
+ *   - an orphan the selector matches is adopted (without adoptOrphans),
+ *     unless the parent is being deleted;
+ *   - pruned are the observed children this parent controls that the
+ *     selector matches and the hook no longer returns, with or without
+ *     coxswain's label (children metacontroller created before the switch
+ *     have none); ones it controls but does not match are left alone
+ *     (metacontroller releases them);
+ *   - RollingRecreate and RollingInPlace children go through rollout_plan
+ *     (worker/rollout.h): a held child is not written (APPLY_UNCHANGED) and
+ *     report->rollout says where the rollout is (a DecoratorController has
+ *     no rollout: its rolling attachments are written as Recreate and
+ *     InPlace at once, as metacontroller does);
+ *   - OnDelete (metacontroller's default) creates a missing child and never
+ *     updates an existing one.
+ *
  * One failing child does not stop the others: every child gets a result in
  * the report (created / updated / unchanged / recreated / adopted / deleted
  * / conflict / failed with the cx_err message), which status and events
@@ -55,6 +80,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "rollout.h"
 
 struct config_controller;
 struct discovery;
@@ -93,6 +119,7 @@ struct apply_report {
 	size_t n_deleted;               /* pruned + recreated */
 	size_t n_conflicts;             /* APPLY_CONFLICT */
 	size_t n_failed;                /* APPLY_FAILED */
+	struct rollout rollout;         /* the rolling methods' progress (ROLLOUT_NONE: no rolling kind) */
 };
 
 /* Applies desired (a JSON array of full objects, borrowed, not modified) for
@@ -127,6 +154,8 @@ const char *apply_action_name(enum apply_action a);
  *     (-EINVAL: only one controller may own an object), one for this same
  *     parent is replaced;
  *   - label coxswain.io/controller=<cc->name>, next to the hook's labels;
+ *     with generateSelector (a metacontroller definition) also
+ *     controller-uid=<parent uid> unless the hook set that label;
  *   - the server-managed metadata a hook may echo from the observed child
  *     (resourceVersion, uid, creationTimestamp, generation, managedFields,
  *     selfLink, deletionTimestamp, deletionGracePeriodSeconds) and status
@@ -180,6 +209,24 @@ enum apply_claim {
 };
 
 enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live, struct json_object **owner);
+
+/* metacontroller's label selector for parent's children under cc (a
+ * metacontroller definition): with generateSelector (cc->generate_selector)
+ * {"matchLabels": {"controller-uid": <parent uid>}}, the parent's own
+ * selector ignored (as the Job API does); otherwise the parent's
+ * spec.selector, which must have matchLabels, matchExpressions or both (an
+ * empty one would select everything: metacontroller refuses it too).
+ * Returns 0 with *out owned by the caller, or -EINVAL with err naming the
+ * parent. */
+int apply_mc_selector(const struct config_controller *cc, struct json_object *parent, struct json_object **out,
+		      struct cx_err *err);
+
+/* Whether labels (a JSON object of strings; NULL = none) satisfy selector
+ * (a metav1.LabelSelector: matchLabels, and matchExpressions with In,
+ * NotIn, Exists, DoesNotExist; all must hold). Returns 1, 0, or -EINVAL
+ * with err filled for a malformed selector (unknown operator, In/NotIn
+ * without values, Exists/DoesNotExist with values). */
+int apply_selector_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err);
 
 /* The prune rule: whether observed (a child in the cache, under key relname
  * in the observed map) is to be deleted. Yes only when all hold: its

@@ -15,12 +15,6 @@
 #include "jsonget.h"
 #include "log.h"
 
-int finalizer_name(const char *controller, char *buf, size_t size)
-{
-	int n = snprintf(buf, size, FINALIZER_PREFIX "%s", controller);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
 bool finalizer_has(struct json_object *parent, const char *name)
 {
 	struct json_object *list = jsonget(jsonget(parent, "metadata"), "finalizers");
@@ -81,9 +75,9 @@ static int change(struct kclient *c, struct discovery *d, const struct config_co
 	*changed = false;
 	if (out)
 		*out = NULL;
-	char name[320];
-	if (finalizer_name(cc->name, name, sizeof(name)))
-		return cx_err_set(err, -ENAMETOOLONG, "finalizer: controller name too long");
+	const char *name = cc->finalizer;
+	if (!name || !*name)
+		return cx_err_set(err, -EINVAL, "finalizer: controller %s has no finalizer name", cc->name);
 	struct json_object *pmeta = jsonget(parent, "metadata");
 	const char *api_version = jsonget_nonempty(parent, "apiVersion"), *kind = jsonget_nonempty(parent, "kind");
 	const char *pname = jsonget_nonempty(pmeta, "name"), *ns = jsonget_nonempty(pmeta, "namespace");

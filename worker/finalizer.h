@@ -1,4 +1,8 @@
-/* finalizer: coxswain's finalizer on a parent, "coxswain.io/<controller>".
+/* finalizer: a controller's finalizer on a parent: cc->finalizer, which is
+ * "coxswain.io/<controller>" for a coxswain.yaml controller and
+ * metacontroller's own ("metacontroller.io/compositecontroller-<name>",
+ * "metacontroller.io/decoratorcontroller-<name>") for a metacontroller
+ * definition, so that a parent moves between the two without getting stuck.
  *
  * A controller with a finalize hook puts its finalizer on every parent, so
  * that deleting a parent waits for the finalize hook; once the hook answers
@@ -28,16 +32,13 @@ struct discovery;
 struct json_object;
 struct kclient;
 
-#define FINALIZER_PREFIX "coxswain.io/"
 #define FINALIZER_ATTEMPTS 5
-
-/* "coxswain.io/<controller>" into buf; -ENAMETOOLONG when it does not fit. */
-int finalizer_name(const char *controller, char *buf, size_t size);
 
 /* Whether parent's metadata.finalizers holds name. */
 bool finalizer_has(struct json_object *parent, const char *name);
 
-/* Brings parent to the wanted state for cc: the finalizer present when cc
+/* Brings parent to the wanted state for cc (cc->finalizer must be set:
+ * -EINVAL otherwise): the finalizer present when cc
  * has a finalize hook and the parent is not being deleted (the API refuses
  * new finalizers then), absent when cc has no finalize hook. A no-op (no
  * request) when parent already is so. *changed (changed may be NULL) says

@@ -2,22 +2,29 @@
 
 #include "hook.h"
 #include "childkey.h"
+#include "cxconfig.h"
 #include "jsondoc.h"
 #include "jsondup.h"
 #include "curlbuf.h"
 #include "err.h"
 #include "log.h"
 #include "subprocess.h"
+#include "etagcache.h"
+#include "mcdef.h"
+#include "webhookauth.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* Nesting allowed in an answer. Kubernetes objects stay far below this
@@ -632,10 +639,48 @@ static void body_head(const struct curlbuf *b, char *buf, size_t len)
 		memcpy(buf + w, "...", 4);
 }
 
-/* POSTs the request; the response body in b (2xx only: any other status
- * is an error here). */
+/* ETag header values longer than this are not kept (no cache entry). */
+#define ETAG_MAX 1024
+
+/* What one POST carries besides the request, and what it tells back. */
+struct webhook_call {
+	const struct webhookauth_material *mat;   /* caBundle, client certificate, Authorization; or NULL */
+	const char *if_none_match;                /* the ETag to send, or NULL */
+	struct curl_slist *connect_to;            /* HOOK_CONNECT_TO_ENV's entries, or NULL */
+	char etag[ETAG_MAX];                      /* out: the answer's ETag header, "" when none */
+	bool auth_failed;                         /* out: TLS failed, or HTTP 401/403 */
+};
+
+/* Keeps the ETag header of the last response (a new status line starts
+ * over, so an interim response's headers are not mixed in). */
+static size_t header_cb(char *data, size_t size, size_t n, void *ud)
+{
+	struct webhook_call *call = ud;
+	size_t len = size * n;
+	if (len >= 5 && !strncmp(data, "HTTP/", 5)) {
+		call->etag[0] = '\0';
+	} else if (len > 5 && !strncasecmp(data, "etag:", 5)) {
+		const char *v = data + 5, *end = data + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && isspace((unsigned char)end[-1]))
+			end--;
+		size_t vl = (size_t)(end - v);
+		if (vl < sizeof(call->etag)) {
+			memcpy(call->etag, v, vl);
+			call->etag[vl] = '\0';
+		} else {
+			call->etag[0] = '\0';
+		}
+	}
+	return len;
+}
+
+/* POSTs the request; the response body in b (2xx only, or 304 when
+ * If-None-Match was sent: any other status is an error here). */
 static int run_webhook(const struct hook_def *def, const char *label, int timeout_ms, const char *req,
-		       size_t req_len, struct curlbuf *b, struct hook_stats *st, struct cx_err *err)
+		       size_t req_len, struct webhook_call *call, struct curlbuf *b, struct hook_stats *st,
+		       struct cx_err *err)
 {
 	if (!def->url || !*def->url)
 		return fail(err, -EINVAL, label, "webhook without a url");
@@ -645,14 +690,52 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	struct curl_slist *headers = NULL, *more;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char *np = no_proxy();
+	char *hdr = NULL;
 	int rc = 0;
 	bool ok = h && np;
+	const struct webhookauth_material *mat = call->mat;
+	call->etag[0] = '\0';
+	call->auth_failed = false;
 #define ADD_HEADER(s) (ok = ok && (more = curl_slist_append(headers, s)) && (headers = more))
 	ADD_HEADER("Content-Type: application/json");
 	ADD_HEADER("Accept: application/json");
 	ADD_HEADER("Expect:"); /* no 100-continue round trip for big requests */
+	if (ok && call->if_none_match) {
+		if (asprintf(&hdr, "If-None-Match: %s", call->if_none_match) < 0)
+			hdr = NULL, ok = false;
+		ADD_HEADER(hdr);
+		free(hdr);
+		hdr = NULL;
+	}
+	if (ok && mat && mat->authorization) {
+		if (asprintf(&hdr, "Authorization: %s", mat->authorization) < 0)
+			hdr = NULL, ok = false;
+		ADD_HEADER(hdr);
+		if (hdr) {
+			explicit_bzero(hdr, strlen(hdr));
+			free(hdr);
+		}
+		hdr = NULL;
+	}
 #undef ADD_HEADER
 	CURLcode cc = ok ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, call);
+	if (!cc && call->connect_to) cc = curl_easy_setopt(h, CURLOPT_CONNECT_TO, call->connect_to);
+	if (!cc && mat && mat->ca) {
+		/* The bundle is the only trust: no system roots besides it. */
+		struct curl_blob blob = {.data = mat->ca, .len = mat->ca_len, .flags = CURL_BLOB_COPY};
+		cc = curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+		if (!cc) cc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
+	if (!cc && mat && mat->cert) {
+		struct curl_blob cert = {.data = mat->cert, .len = mat->cert_len, .flags = CURL_BLOB_COPY};
+		struct curl_blob key = {.data = mat->key, .len = mat->key_len, .flags = CURL_BLOB_COPY};
+		cc = curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+		if (!cc) cc = curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		if (!cc) cc = curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+		if (!cc) cc = curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_URL, def->url);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	if (!cc) cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -700,7 +783,15 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
-		rc = fail(err, -EPROTO, label, "TLS failed: %s", detail);
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		/* A server that refuses the client certificate ends the TLS
+		 * session, which libcurl may only see as a failed send or
+		 * receive. */
+		call->auth_failed = true;
+		rc = fail(err, cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ? -EIO : -EPROTO, label,
+			  "%s: %s", cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ? "POST failed" : "TLS failed",
+			  detail);
 		goto out;
 	case CURLE_WRITE_ERROR:
 		rc = b->too_large ? fail(err, -EFBIG, label, "answered with more than %d bytes", HOOK_RESPONSE_MAX)
@@ -710,6 +801,10 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 		rc = fail(err, -EIO, label, "POST failed: %s", detail);
 		goto out;
 	}
+	if (st->http_status == 401 || st->http_status == 403)
+		call->auth_failed = true;
+	if (st->http_status == 304 && call->if_none_match)
+		goto out;
 	if (st->http_status < 200 || st->http_status > 299) {
 		if (b->len) {
 			body_head(b, buf, sizeof(buf));
@@ -724,6 +819,258 @@ out:
 		curl_easy_cleanup(h);
 	free(np);
 	curl_global_cleanup();
+	return rc;
+}
+
+/* ---- COXSWAIN_WEBHOOK_CONNECT_TO ---- */
+
+/* A port field: empty, or 1..65535 in decimal. */
+static bool port_ok(const char *s, size_t len)
+{
+	if (!len)
+		return true;
+	if (len > 5)
+		return false;
+	long v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/* Checks one entry (len bytes at e): four fields split by ':' outside
+ * brackets. */
+static bool entry_ok(const char *e, size_t len, const char **why)
+{
+	const char *field[4];
+	size_t flen[4], nf = 0;
+	const char *start = e;
+	bool bracket = false;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = i < len ? e[i] : ':';
+		if (i < len && ch == '[')
+			bracket = true;
+		else if (i < len && ch == ']')
+			bracket = false;
+		else if (ch == ':' && !bracket) {
+			if (nf == 4) {
+				*why = "more than four fields";
+				return false;
+			}
+			field[nf] = start;
+			flen[nf++] = (size_t)(e + i - start);
+			start = e + i + 1;
+		}
+	}
+	if (nf != 4) {
+		*why = "expected HOST:PORT:CONNECT_HOST:CONNECT_PORT";
+		return false;
+	}
+	if (!port_ok(field[1], flen[1]) || !port_ok(field[3], flen[3])) {
+		*why = "a port must be a number from 1 to 65535, or empty";
+		return false;
+	}
+	if (!flen[2] && !flen[3]) {
+		*why = "CONNECT_HOST and CONNECT_PORT are both empty (it reroutes nothing)";
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (isspace((unsigned char)e[i]) || iscntrl((unsigned char)e[i])) {
+			*why = "white space inside an entry";
+			return false;
+		}
+	return true;
+}
+
+/* Parses value into *out (a list for CURLOPT_CONNECT_TO; NULL for none). */
+static int connect_to_parse(const char *value, struct curl_slist **out, struct cx_err *err)
+{
+	*out = NULL;
+	if (!value)
+		return 0;
+	size_t idx = 0;
+	for (const char *p = value; *p;) {
+		size_t len = strcspn(p, ",");
+		const char *e = p;
+		size_t elen = len;
+		while (elen && isspace((unsigned char)*e)) {
+			e++;
+			elen--;
+		}
+		while (elen && isspace((unsigned char)e[elen - 1]))
+			elen--;
+		idx++;
+		if (elen) {
+			const char *why = NULL;
+			char buf[128];
+			if (!entry_ok(e, elen, &why)) {
+				curl_slist_free_all(*out);
+				*out = NULL;
+				subprocess_one_line(e, elen < 100 ? elen : 100, buf, sizeof(buf));
+				return cx_err_set(err, -EINVAL, "%s: entry %zu \"%s\": %s", HOOK_CONNECT_TO_ENV, idx, buf,
+						  why);
+			}
+			char *copy = strndup(e, elen);
+			struct curl_slist *more = copy ? curl_slist_append(*out, copy) : NULL;
+			free(copy);
+			if (!more) {
+				curl_slist_free_all(*out);
+				*out = NULL;
+				return cx_err_set(err, -ENOMEM, "%s: out of memory", HOOK_CONNECT_TO_ENV);
+			}
+			*out = more;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int hook_connect_to_check(const char *value, struct cx_err *err)
+{
+	struct curl_slist *l = NULL;
+	int rc = connect_to_parse(value, &l, err);
+	curl_slist_free_all(l);
+	return rc;
+}
+
+/* ---- metacontroller's webhook options ---- */
+
+/* The worker's caches: one thread, one set. */
+static struct webhookauth *auth_cache;
+static struct etagcache *etag_cache;
+
+void hook_webhook_reset(void)
+{
+	webhookauth_free(&auth_cache);
+	etagcache_free(&etag_cache);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Reads through def->kc; none is an error naming what was wanted. */
+static int fetch_object(void *ud, const char *resource, const char *ns, const char *name, struct json_object **out,
+			struct cx_err *err)
+{
+	if (!ud)
+		return cx_err_set(err, -EINVAL, "no API client to read %s \"%s/%s\" with", resource, ns, name);
+	return webhookauth_kclient_fetch(ud, resource, ns, name, out, err);
+}
+
+/* The TLS and authorization material of def (m zeroed when it has none).
+ * *settings gets the settings used (to forget them on a failure). */
+static int webhook_material(const struct hook_def *def, const char *label, struct webhookauth_material *m,
+			    const struct mcdef_tls_auth **settings, struct cx_err *err)
+{
+	memset(m, 0, sizeof(*m));
+	char where[64];
+	*settings = webhookauth_select(def->mc, def->connections, def->n_connections, def->url, where, sizeof(where));
+	if (!*settings)
+		return 0;
+	if (!auth_cache && !(auth_cache = webhookauth_new()))
+		return fail(err, -ENOMEM, label, "out of memory");
+	int rc = webhookauth_resolve(auth_cache, *settings, where, fetch_object, def->kc, now_ms(), m, err);
+	if (rc)
+		cx_err_prefix(err, "%s: controller \"%s\": ", label, def->controller ? def->controller : "?");
+	return rc;
+}
+
+/* A metacontroller webhook's POST: its TLS and authorization material,
+ * If-None-Match and the etag cache, and one retry with freshly read
+ * Secrets when TLS or authorization failed and they changed (a rotated
+ * Secret). The answer's body (the cached one on a 304) in *body and *len,
+ * owned. */
+static int call_webhook(const struct hook_def *def, const char *label, int timeout_ms,
+			struct json_object *request, const char *req, size_t req_len, struct curl_slist *connect_to,
+			char **body, size_t *len, struct hook_stats *st, struct cx_err *err)
+{
+	*body = NULL;
+	*len = 0;
+	struct webhookauth_material mat;
+	const struct mcdef_tls_auth *settings = NULL;
+	int rc = webhook_material(def, label, &mat, &settings, err);
+	if (rc)
+		return rc;
+	const struct mcdef_webhook *mc = def->mc;
+	bool etag_on = mc && mc->etag_enabled;
+	char *key = NULL, inm[ETAG_MAX] = "";
+	int64_t ttl_ms = etag_on ? (int64_t)mc->etag_cache_timeout_seconds * 1000 : 0;
+	if (etag_on) {
+		char scope[NAME_MAX_SHOWN + 300];
+		snprintf(scope, sizeof(scope), "%s %s", def->controller ? def->controller : "", label);
+		if (!(key = etagcache_key(scope, request, err))) {
+			rc = cx_err_prefix(err, "%s: ", label);
+			goto out;
+		}
+		if (!etag_cache && !(etag_cache = etagcache_new(0))) {
+			rc = fail(err, -ENOMEM, label, "out of memory");
+			goto out;
+		}
+		etagcache_sweep(etag_cache, (int64_t)mc->etag_cache_cleanup_seconds * 1000, now_ms());
+		const struct etagcache_entry *e = etagcache_get(etag_cache, key, now_ms());
+		if (e)
+			snprintf(inm, sizeof(inm), "%s", e->etag);
+	}
+	struct webhook_call call = {.mat = &mat, .if_none_match = *inm ? inm : NULL, .connect_to = connect_to};
+	struct curlbuf b = {.max = HOOK_RESPONSE_MAX};
+	rc = run_webhook(def, label, timeout_ms, req, req_len, &call, &b, st, err);
+	if (rc && call.auth_failed && mat.from_objects) {
+		/* Read the Secrets again: when they changed, try once more. */
+		struct webhookauth_material fresh;
+		struct cx_err err2 = {0};
+		webhookauth_forget(auth_cache, settings);
+		if (!webhook_material(def, label, &fresh, &settings, &err2) && !webhookauth_material_equal(&mat, &fresh)) {
+			webhookauth_material_clear(&mat);
+			mat = fresh;
+			free(b.data);
+			b = (struct curlbuf){.max = HOOK_RESPONSE_MAX};
+			if (err)
+				*err = (struct cx_err){0};
+			call.mat = &mat;
+			rc = run_webhook(def, label, timeout_ms, req, req_len, &call, &b, st, err);
+		} else {
+			webhookauth_material_clear(&fresh);
+		}
+	}
+	if (rc) {
+		free(b.data);
+		goto out;
+	}
+	if (st->http_status == 304) {
+		/* Only with If-None-Match (run_webhook refuses it otherwise). */
+		const struct etagcache_entry *e = etagcache_get(etag_cache, key, now_ms());
+		free(b.data);
+		if (!e) {
+			rc = fail(err, -EIO, label, "returned HTTP 304 Not Modified but its cached answer expired");
+			goto out;
+		}
+		if (!(*body = malloc(e->len + 1))) {
+			rc = fail(err, -ENOMEM, label, "out of memory");
+			goto out;
+		}
+		memcpy(*body, e->body, e->len + 1);
+		*len = e->len;
+		goto out;
+	}
+	if (etag_on && call.etag[0] &&
+	    etagcache_put(etag_cache, key, call.etag, b.data ? b.data : "", b.len, ttl_ms, now_ms())) {
+		free(b.data);
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	*body = b.data;
+	*len = b.len;
+out:
+	webhookauth_material_clear(&mat);
+	free(key);
 	return rc;
 }
 
@@ -752,11 +1099,36 @@ static void log_run(const struct hook_def *def, bool finalizing, const struct ho
 	}
 }
 
-int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
-	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
-	     struct hook_result *out, struct cx_err *err)
+struct hook_def hook_def_from_config(struct kclient *c, const struct config_controller *cc, const struct config_hook *h)
 {
-	memset(out, 0, sizeof(*out));
+	const struct mcdef_controller *mc = h->mc ? cc->mc : NULL;
+	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
+				 .timeout_ms = h->timeout_ms > 0 && h->timeout_ms <= INT_MAX ? (int)h->timeout_ms
+				 : h->timeout_seconds * 1000, .name = NULL,
+				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
+				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE,
+				 .mc = h->mc, .connections = mc ? mc->connections : NULL,
+				 .n_connections = mc ? mc->n_connections : 0, .kc = c, .controller = cc->name};
+}
+
+/* How an answer's bytes become a result: parse_response or parse_decorator
+ * with their arguments. */
+struct answer_parser {
+	int (*parse)(const struct answer_parser *p, const char *label, const char *body, size_t len,
+		     struct cx_err *err);
+	bool strict, finalizing;
+	const struct hook_child_kind *kinds;
+	size_t n_kinds;
+	const char *ns;
+	void *out;
+};
+
+/* Sends request to the hook of def (a process or a webhook), hands its
+ * answer to p and logs the run. Both hook kinds, composite and decorator,
+ * go through here, so every transport setting holds for both. */
+static int exchange(const struct hook_def *def, bool finalizing, struct json_object *request,
+		    const struct answer_parser *p, struct hook_stats *st, struct cx_err *err)
+{
 	char label[NAME_MAX_SHOWN + 32];
 	hook_label(def, finalizing, label, sizeof(label));
 	int timeout_ms = def->timeout_ms > 0 ? def->timeout_ms : HOOK_DEFAULT_TIMEOUT_MS;
@@ -770,10 +1142,9 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 	if (def->type == HOOK_EXEC) {
 		struct subprocess_result r;
 		memset(&r, 0, sizeof(r));
-		rc = run_exec(def, label, timeout_ms, req, req_len, &r, &out->stats, err);
+		rc = run_exec(def, label, timeout_ms, req, req_len, &r, st, err);
 		if (!rc) {
-			rc = parse_response(label, strict_of(def), finalizing, r.out, r.out_len, kinds, n_kinds,
-					    parent_namespace, out, err);
+			rc = p->parse(p, label, r.out, r.out_len, err);
 			/* Nothing on stdout: its stderr may say why. */
 			size_t i = 0;
 			while (i < r.out_len && isspace((unsigned char)r.out[i]))
@@ -783,15 +1154,261 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 		}
 		subprocess_result_clear(&r);
 	} else if (def->type == HOOK_WEBHOOK) {
-		struct curlbuf b = {.max = HOOK_RESPONSE_MAX};
-		rc = run_webhook(def, label, timeout_ms, req, req_len, &b, &out->stats, err);
+		struct curl_slist *connect_to = NULL;
+		char *body = NULL;
+		size_t len = 0;
+		rc = connect_to_parse(getenv(HOOK_CONNECT_TO_ENV), &connect_to, err);
+		if (rc)
+			cx_err_prefix(err, "%s: ", label);
+		else
+			rc = call_webhook(def, label, timeout_ms, request, req, req_len, connect_to, &body,
+					  &len, st, err);
 		if (!rc)
-			rc = parse_response(label, strict_of(def), finalizing, b.data ? b.data : "", b.len, kinds,
-					    n_kinds, parent_namespace, out, err);
-		free(b.data);
+			rc = p->parse(p, label, body ? body : "", len, err);
+		free(body);
+		curl_slist_free_all(connect_to);
 	} else {
 		rc = fail(err, -EINVAL, label, "unknown hook type %d", (int)def->type);
 	}
-	log_run(def, finalizing, &out->stats, rc, err);
+	log_run(def, finalizing, st, rc, err);
 	return rc;
+}
+
+static int parse_composite(const struct answer_parser *p, const char *label, const char *body, size_t len,
+			   struct cx_err *err)
+{
+	return parse_response(label, p->strict, p->finalizing, body, len, p->kinds, p->n_kinds, p->ns, p->out, err);
+}
+
+int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
+	     struct hook_result *out, struct cx_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	struct answer_parser p = {.parse = parse_composite, .strict = strict_of(def), .finalizing = finalizing,
+				  .kinds = kinds, .n_kinds = n_kinds, .ns = parent_namespace, .out = out};
+	return exchange(def, finalizing, request, &p, &out->stats, err);
+}
+
+/* ---- DecoratorController hooks ---- */
+
+struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
+					       const struct hook_child_kind *kinds, size_t n_kinds,
+					       struct json_object *observed, bool finalizing,
+					       enum hook_version version, struct cx_err *err)
+{
+	/* The composite request, renamed: whatever hook_request_new puts in
+	 * children and related (keys, v1/v2, customize) holds for a decorator's
+	 * attachments and related alike. */
+	struct json_object *req = hook_request_new(controller, object, kinds, n_kinds, observed, finalizing, version,
+						   err);
+	if (!req)
+		return NULL;
+	struct json_object *parent = NULL, *children = NULL;
+	json_object_object_get_ex(req, "parent", &parent);
+	json_object_object_get_ex(req, "children", &children);
+	if (!add(req, "object", json_object_get(parent)) || !add(req, "attachments", json_object_get(children))) {
+		json_object_put(req);
+		cx_err_set(err, -ENOMEM, "hook request: out of memory");
+		return NULL;
+	}
+	json_object_object_del(req, "parent");
+	json_object_object_del(req, "children");
+	return req;
+}
+
+/* The top-level fields of a decorator's answer (metacontroller's
+ * DecoratorHookResponse). */
+static const char *const DECORATOR_FIELDS[] = {"labels", "annotations", "status", "attachments",
+					       "resyncAfterSeconds", "finalized", NULL};
+
+/* check_child's messages speak of children; a decorator's hook wrote
+ * attachments. Rewrites the message in place. */
+static void say_attachments(struct cx_err *err)
+{
+	static const struct {
+		const char *from, *to;
+	} words[] = {
+		{"children[", "attachments["},
+		{"not a child kind", "not an attachment kind"},
+		{"not the parent's namespace", "not the object's namespace"},
+		{"children live in their parent's namespace", "attachments live in their object's namespace"},
+	};
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		char *at;
+		while ((at = strstr(err->msg, words[w].from))) {
+			char rest[sizeof(err->msg)];
+			snprintf(rest, sizeof(rest), "%s", at + strlen(words[w].from));
+			size_t head = (size_t)(at - err->msg);
+			snprintf(at, sizeof(err->msg) - head, "%s%s", words[w].to, rest);
+		}
+	}
+}
+
+/* labels or annotations: absent or null (*out NULL), or an object whose
+ * values are strings or null (*out a new reference). */
+static int string_map(const char *label, struct json_object *root, const char *key, struct json_object **out,
+		      struct cx_err *err)
+{
+	struct json_object *m = NULL;
+	*out = NULL;
+	if (!json_object_object_get_ex(root, key, &m) || !m)
+		return 0;
+	if (!json_object_is_type(m, json_type_object))
+		return fail(err, -EPROTO, label, "%s: expected an object of strings, got %s", key, type_name(m));
+	json_object_object_foreach(m, k, v) {
+		if (v && !json_object_is_type(v, json_type_string)) {
+			char buf[128];
+			return fail(err, -EPROTO, label, "%s.%s: expected a string or null, got %s", key,
+				    clip(k, buf, 100), type_name(v));
+		}
+	}
+	*out = json_object_get(m);
+	return 0;
+}
+
+static int parse_decorator(const char *label, bool strict, bool finalizing, const char *body, size_t len,
+			   const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+			   struct hook_decorator_result *out, struct cx_err *err)
+{
+	struct hook_stats stats = out->stats;
+	memset(out, 0, sizeof(*out));
+	out->stats = stats;
+	struct json_object *root = NULL, *status = NULL, *attachments = NULL, *labels = NULL, *annotations = NULL;
+	int rc = parse_json(label, body, len, &root, err);
+	if (rc)
+		return rc;
+	struct child_id *ids = NULL;
+	if (!json_object_is_type(root, json_type_object)) {
+		rc = fail(err, -EPROTO, label, "the answer is %s, expected a JSON object", type_name(root));
+		goto out;
+	}
+	if (strict) {
+		json_object_object_foreach(root, field, fv) {
+			(void)fv;
+			size_t i = 0;
+			while (DECORATOR_FIELDS[i] && strcmp(DECORATOR_FIELDS[i], field))
+				i++;
+			if (!DECORATOR_FIELDS[i]) {
+				char buf[128];
+				rc = fail(err, -EPROTO, label, "%s: unknown field (responseUnMarshallMode strict; "
+					  "expected labels, annotations, status, attachments, resyncAfterSeconds, "
+					  "finalized)", clip(field, buf, 100));
+				goto out;
+			}
+		}
+		static const char *const skip[] = {"attachments", NULL};
+		char path[256], key[128], buf[128];
+		int dup = jsondup_find(body, len, skip, path, sizeof(path), key, sizeof(key));
+		if (dup == -ENOMEM) {
+			rc = fail(err, -ENOMEM, label, "out of memory");
+			goto out;
+		}
+		if (dup == 1) {
+			rc = fail(err, -EPROTO, label, "%s%s%s: repeated key (responseUnMarshallMode strict)", path,
+				  *path ? "." : "", clip(key, buf, 100));
+			goto out;
+		}
+	}
+	if ((rc = string_map(label, root, "labels", &labels, err)) ||
+	    (rc = string_map(label, root, "annotations", &annotations, err)))
+		goto out;
+	if (json_object_object_get_ex(root, "status", &status) && status &&
+	    !json_object_is_type(status, json_type_object)) {
+		rc = fail(err, -EPROTO, label, "status: expected an object, got %s", type_name(status));
+		goto out;
+	}
+	bool given = json_object_object_get_ex(root, "attachments", &attachments);
+	if (attachments && !json_object_is_type(attachments, json_type_array)) {
+		rc = fail(err, -EPROTO, label, "attachments: expected a list, got %s", type_name(attachments));
+		goto out;
+	}
+	size_t n = attachments ? json_object_array_length(attachments) : 0;
+	if (n && !(ids = calloc(n, sizeof(*ids)))) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		ids[i].pos = i;
+		rc = check_child(label, json_object_array_get_idx(attachments, i), i, kinds, n_kinds, object_namespace,
+				 &ids[i], err);
+	}
+	if (rc || (rc = check_duplicates(label, ids, n, kinds, err))) {
+		say_attachments(err);
+		goto out;
+	}
+	/* resyncAfterSeconds and finalized: the composite's rules, read by the
+	 * composite's parser on an answer holding just those two. */
+	struct json_object *rest = json_object_new_object(), *v = NULL;
+	if (!rest) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	if (json_object_object_get_ex(root, "resyncAfterSeconds", &v))
+		json_object_object_add(rest, "resyncAfterSeconds", json_object_get(v));
+	if (json_object_object_get_ex(root, "finalized", &v))
+		json_object_object_add(rest, "finalized", json_object_get(v));
+	size_t rest_len = 0;
+	const char *rest_s = json_object_to_json_string_length(rest, JSON_C_TO_STRING_PLAIN, &rest_len);
+	struct hook_result r = {0};
+	rc = rest_s ? parse_response(label, false, finalizing, rest_s, rest_len, NULL, 0, NULL, &r, err)
+		    : fail(err, -ENOMEM, label, "out of memory");
+	json_object_put(rest);
+	if (rc)
+		goto out;
+	out->resync_after_ms = r.resync_after_ms;
+	out->finalized = r.finalized;
+	hook_result_clear(&r);
+	if (!(out->attachments = attachments ? json_object_get(attachments) : json_object_new_array())) {
+		rc = fail(err, -ENOMEM, label, "out of memory");
+		goto out;
+	}
+	out->attachments_given = given;
+	out->status = status ? json_object_get(status) : NULL;
+	out->labels = labels;
+	out->annotations = annotations;
+	labels = annotations = NULL;
+out:
+	json_object_put(labels);
+	json_object_put(annotations);
+	free(ids);
+	json_object_put(root);
+	return rc;
+}
+
+int hook_decorator_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
+				  const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+				  struct hook_decorator_result *out, struct cx_err *err)
+{
+	char label[NAME_MAX_SHOWN + 32];
+	hook_label(def, finalizing, label, sizeof(label));
+	memset(out, 0, sizeof(*out));
+	return parse_decorator(label, strict_of(def), finalizing, body, len, kinds, n_kinds, object_namespace, out,
+			       err);
+}
+
+static int parse_decorator_answer(const struct answer_parser *p, const char *label, const char *body, size_t len,
+				  struct cx_err *err)
+{
+	return parse_decorator(label, p->strict, p->finalizing, body, len, p->kinds, p->n_kinds, p->ns, p->out, err);
+}
+
+int hook_decorator_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+		       const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+		       struct hook_decorator_result *out, struct cx_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	struct answer_parser p = {.parse = parse_decorator_answer, .strict = strict_of(def),
+				  .finalizing = finalizing, .kinds = kinds, .n_kinds = n_kinds,
+				  .ns = object_namespace, .out = out};
+	return exchange(def, finalizing, request, &p, &out->stats, err);
+}
+
+void hook_decorator_result_clear(struct hook_decorator_result *r)
+{
+	json_object_put(r->labels);
+	json_object_put(r->annotations);
+	json_object_put(r->status);
+	json_object_put(r->attachments);
+	memset(r, 0, sizeof(*r));
 }

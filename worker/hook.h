@@ -26,6 +26,32 @@
  * (`children[2].metadata.name`), since it ends up verbatim in the parent's
  * Synced condition and in an Event.
  *
+ * A webhook of a metacontroller definition (hook_def.mc) also gets what
+ * metacontroller's transport does:
+ * - caBundle, clientTLS, authorization, basicAuth, from the webhook or else
+ *   from the first spec.connections entry matching the URL's host
+ *   (worker/webhookauth.h): the bundle is then the only trust for the
+ *   server's certificate, the client certificate is presented (mutual TLS),
+ *   and an Authorization header is sent. The Secrets and ConfigMaps are read
+ *   with the worker's kclient and kept 60 s; a TLS failure or a 401/403
+ *   drops them, and the call is made once more at once when reading them
+ *   again changed them (a rotated Secret). One that cannot be read, or a
+ *   missing key, fails the hook with `sync hook "URL": controller "NAME":
+ *   webhook.basicAuth: Secret "ns/name" has no key "password"`; no
+ *   credential ever appears in a message, a log line, a condition or an
+ *   Event;
+ * - etag.enabled: the answer and its ETag header are kept per controller,
+ *   hook and parent (kind, namespace, name; the object of a decorator), as
+ *   metacontroller keys them (worker/etagcache.h); the next request for
+ *   that parent carries If-None-Match, and a 304 answer reuses the kept
+ *   answer (a 304 to a request without If-None-Match is an error). Entries
+ *   expire after etag.cacheTimeoutSeconds (absent or 0: never) and are
+ *   swept every etag.cacheCleanupSeconds. The caches live in the worker
+ *   process (each worker its own; a parent synced by another worker just
+ *   misses);
+ * - its timeout (hook_def.timeout_ms, from webhook.timeout).
+ * Every webhook, from coxswain.yaml too, follows HOOK_CONNECT_TO_ENV.
+ *
  * Request building and answer checking are pure functions (no process, no
  * network), so most of this is testable without running anything. */
 #ifndef COXSWAIN_HOOK_H
@@ -64,6 +90,12 @@ enum hook_unmarshal {
 	HOOK_STRICT,
 };
 
+struct kclient;
+struct config_controller;
+struct config_hook;
+struct mcdef_connection;
+struct mcdef_webhook;
+
 /* One hook as the config describes it. Borrowed by every call. */
 struct hook_def {
 	enum hook_type type;
@@ -73,6 +105,16 @@ struct hook_def {
 	const char *url;        /* HOOK_WEBHOOK: http:// or https:// */
 	int timeout_ms;         /* <= 0: HOOK_DEFAULT_TIMEOUT_MS */
 	const char *name;       /* for messages; NULL = argv[0], or the URL without user, password and query */
+
+	/* A webhook of a metacontroller definition (NULL/0 otherwise): its
+	 * etag, caBundle, clientTLS, authorization and basicAuth, and the
+	 * controller's spec.connections (used when the webhook sets none of
+	 * those four; common/mcdef.h, worker/webhookauth.h). */
+	const struct mcdef_webhook *mc;
+	const struct mcdef_connection *connections;
+	size_t n_connections;
+	struct kclient *kc;     /* reads the Secrets and ConfigMaps they name (the worker's client) */
+	const char *controller; /* the controller's name: messages, and the etag cache's scope */
 };
 
 /* A child kind the controller declares. */
@@ -150,6 +192,17 @@ int hook_response_parse(const struct hook_def *def, bool finalizing, const char 
 			const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 			struct hook_result *out, struct cx_err *err);
 
+/* The hook_def of a configured hook h of cc: its command or URL, timeout,
+ * version and unmarshal mode; for a metacontroller definition's webhook
+ * also its options (etag, caBundle, auth) and the controller's
+ * spec.connections, with c (borrowed) to read the Secrets they name. No
+ * name: hook.c names the hook itself in every message ("sync hook
+ * \"NAME\""), NAME being argv[0] or the URL without user, password and
+ * query (a webhook URL may carry credentials; they must not reach
+ * conditions, Events or logs). The result borrows from h and cc. */
+struct hook_def hook_def_from_config(struct kclient *c, const struct config_controller *cc,
+				     const struct config_hook *h);
+
 /* Calls the hook with request (from hook_request_new) and checks its
  * answer as hook_response_parse does. out is filled on success; its stats
  * are filled in every case, and out must be cleared with hook_result_clear
@@ -167,7 +220,98 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 	     struct hook_result *out, struct cx_err *err);
 
+/* The environment variable that reroutes webhook connections, like curl's
+ * --connect-to: a comma-separated list of HOST:PORT:CONNECT_HOST:CONNECT_PORT.
+ * A webhook whose URL names HOST and PORT (an empty one matches any) is
+ * connected to CONNECT_HOST:CONNECT_PORT instead (empty: the URL's), while
+ * the request (Host header, TLS server name and certificate check) still
+ * names the URL's host. It lets coxswain run outside the cluster with
+ * definitions whose URLs name in-cluster Services, e.g.
+ *   COXSWAIN_WEBHOOK_CONNECT_TO=my-hook.my-ns:80:127.0.0.1:8080
+ * An IPv6 address is written in brackets ([::1]). It applies to every
+ * webhook call (coxswain.yaml and metacontroller definitions alike). */
+#define HOOK_CONNECT_TO_ENV "COXSWAIN_WEBHOOK_CONNECT_TO"
+
+/* Checks value (HOOK_CONNECT_TO_ENV's syntax; NULL or "" is fine: no
+ * rerouting). Returns 0, or -EINVAL with err naming the variable, the
+ * entry and what is wrong. hook_run checks the variable before every
+ * webhook call and fails the call with this error; the worker may call it
+ * at start to fail early. */
+int hook_connect_to_check(const char *value, struct cx_err *err);
+
+/* Frees the worker's webhook caches (Secrets read, etag answers): for
+ * tests and before exit. Calls after it start empty ones. */
+void hook_webhook_reset(void);
+
 /* Frees what r owns and zeroes it (stats too). */
 void hook_result_clear(struct hook_result *r);
+
+/* ---- DecoratorController hooks (metacontroller's decorator contract) ----
+ *
+ * A decorator's hook sees the decorated object and its attachments:
+ *
+ *   {"controller": {...}, "object": {...},
+ *    "attachments": {"Service.v1": {"<name>": {...}}},
+ *    "related": {}, "finalizing": false}
+ *
+ * (attachments and related keyed as a composite's children, v1 or v2) and
+ * answers
+ *
+ *   {"labels": {"k": "v", "gone": null}, "annotations": {...},
+ *    "status": {...}, "attachments": [{...}], "resyncAfterSeconds": 0,
+ *    "finalized": true}
+ *
+ * labels and annotations: the keys coxswain sets on the object; null
+ * removes a key (metacontroller's map[string]*string). status, when
+ * present and not null, replaces the object's status; absent or null leaves
+ * it alone. attachments: every attachment the object should have; an
+ * absent or null attachments is none (metacontroller prunes them all), but
+ * a finalize answer without the key leaves the attachments alone, as a
+ * composite's finalize answer without children does. */
+
+/* A decorator hook's checked answer. */
+struct hook_decorator_result {
+	struct json_object *labels;        /* owned {key: string or null}; NULL when absent or null */
+	struct json_object *annotations;   /* likewise */
+	struct json_object *status;        /* owned; NULL when absent or null (leave the status alone) */
+	struct json_object *attachments;   /* owned array (empty when none) */
+	bool attachments_given;            /* the answer had an attachments key (null counts) */
+	long long resync_after_ms;         /* resyncAfterSeconds in ms; 0 = not asked */
+	bool finalized;                    /* finalize hooks: true once cleanup is done */
+	struct hook_stats stats;
+};
+
+/* The request for a decorator hook: hook_request_new's with parent as
+ * "object" and children as "attachments" (same arguments, same sharing and
+ * errors; object is the decorated object, observed its attachments). */
+struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
+					       const struct hook_child_kind *kinds, size_t n_kinds,
+					       struct json_object *observed, bool finalizing,
+					       enum hook_version version, struct cx_err *err);
+
+/* Checks a decorator hook's answer as hook_response_parse checks a
+ * composite's (same JSON rules, messages naming the hook and the path).
+ * Refused besides: labels or annotations not an object, or one of their
+ * values neither a string nor null; attachments not a list; an attachment
+ * as a child is refused there (attachments[i]...: its kind not in kinds[],
+ * another namespace than the object's, the same one twice); in strict mode
+ * a top-level field other than labels, annotations, status, attachments,
+ * resyncAfterSeconds and finalized, or a key repeated outside attachments.
+ * Returns 0, -EPROTO, -EFBIG or -ENOMEM; out is filled only on success and
+ * must be cleared with hook_decorator_result_clear either way. */
+int hook_decorator_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
+				  const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+				  struct hook_decorator_result *out, struct cx_err *err);
+
+/* hook_run for a decorator hook: calls it with request (from
+ * hook_decorator_request_new) and checks the answer with
+ * hook_decorator_response_parse. Same transports, timeouts, stats, logs
+ * and error codes as hook_run. */
+int hook_decorator_run(const struct hook_def *def, struct json_object *request, bool finalizing,
+		       const struct hook_child_kind *kinds, size_t n_kinds, const char *object_namespace,
+		       struct hook_decorator_result *out, struct cx_err *err);
+
+/* Frees what r owns and zeroes it (stats too). */
+void hook_decorator_result_clear(struct hook_decorator_result *r);
 
 #endif

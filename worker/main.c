@@ -13,6 +13,7 @@
 
 #include "cxconfig.h"
 #include "err.h"
+#include "hook.h"
 #include "log.h"
 #include "proto.h"
 #include "supervisor.h"
@@ -162,6 +163,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		log_set_format(f);
+	}
+	/* Checked here so that a typo stops the worker at once, not every hook call. */
+	if (hook_connect_to_check(getenv(HOOK_CONNECT_TO_ENV), &err)) {
+		fprintf(stderr, "coxswain-worker: %s\n", err.msg);
+		return 2;
 	}
 	if (!config_path) {
 		fprintf(stderr, "coxswain-worker: --config FILE is required\n");

@@ -4,6 +4,7 @@
 #include "apply.h"
 #include "crdschema.h"
 #include "cxconfig.h"
+#include "decorate.h"
 #include "discovery.h"
 #include "events.h"
 #include "finalizer.h"
@@ -170,9 +171,18 @@ static int wanted_status(struct reconciler *r, struct per_controller *pc, struct
 		*out = status_compute_builtin(parent, o->hook_status);
 		return 0;
 	}
-	struct json_object *full = status_compute(parent, o, time(NULL));
-	if (!full)
+	/* A metacontroller definition's parent gets what metacontroller writes
+	 * (status_compute_mc); coxswain's conditions only where its CRD asks. */
+	struct json_object *full = NULL;
+	if (pc->cc->origin == CONFIG_ORIGIN_METACONTROLLER) {
+		if (status_compute_mc(parent, o, status_schema_declares_conditions(info.status_schema), time(NULL),
+				      &full))
+			return cx_err_set(err, -ENOMEM, "out of memory");
+		if (!full)
+			return 0;
+	} else if (!(full = status_compute(parent, o, time(NULL)))) {
 		return cx_err_set(err, -ENOMEM, "out of memory");
+	}
 	if (info.keep_all) {
 		*out = full;
 		return 0;
@@ -238,23 +248,12 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 	return rc;
 }
 
-/* No name: hook.c names the hook itself in every message ("sync hook
- * \"NAME\""), NAME being argv[0] or the URL without user, password and query
- * (a webhook URL may carry credentials; they must not reach conditions,
- * Events or logs). */
-static struct hook_def hook_def_of(const struct config_hook *h)
-{
-	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
-				 .timeout_ms = h->timeout_seconds * 1000, .name = NULL,
-				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
-				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE};
-}
-
 /* Runs the hook of h for parent. Returns its result code; err says why. */
-static int run_hook(struct per_controller *pc, const struct config_hook *h, bool finalizing, struct json_object *parent,
-		    struct json_object *children, struct hook_result *res, struct cx_err *err)
+static int run_hook(struct reconciler *r, struct per_controller *pc, const struct config_hook *h, bool finalizing,
+		    struct json_object *parent, struct json_object *children, struct hook_result *res,
+		    struct cx_err *err)
 {
-	struct hook_def def = hook_def_of(h);
+	struct hook_def def = hook_def_from_config(r->c, pc->cc, h);
 	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
 						       finalizing, def.version, err);
 	if (!request)
@@ -302,8 +301,21 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 	struct apply_report applied = {0};
 	struct cx_err err = {0}, st_err = {0};
 	int rc = apply ? apply_children(r->c, r->d, pc->cc, parent, observed, res->children, &applied, &err) : 0;
+	/* A rolling update says where it is in the status, as metacontroller
+	 * does: the Updated condition next to the hook's (worker/rollout.h). */
+	struct json_object *with_rollout = NULL;
+	if (apply && applied.rollout.state != ROLLOUT_NONE) {
+		if (json_object_is_type(res->status, json_type_object))
+			json_object_deep_copy(res->status, &with_rollout, NULL);
+		else
+			with_rollout = json_object_new_object();
+		if (with_rollout && rollout_set_condition(with_rollout, &applied.rollout)) {
+			json_object_put(with_rollout);
+			with_rollout = NULL;
+		}
+	}
 	struct status_outcome o = {.reason = reason, .message = rc ? err.msg : message, .apply = apply ? &applied : NULL,
-				   .hook_status = res->status};
+				   .hook_status = with_rollout ? with_rollout : res->status};
 	if (rc && !applied.n_failed && !applied.n_conflicts)
 		o.reason = STATUS_APPLY_FAILED;
 	int st_rc = report(r, pc, parent, &o, &st_err);
@@ -329,6 +341,7 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 	} else {
 		set_outcome(out, ok, ok_after_ms, NULL);
 	}
+	json_object_put(with_rollout);
 	apply_report_clear(&applied);
 }
 
@@ -343,9 +356,7 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 		     struct reconcile_outcome *out)
 {
 	struct json_object *parent = job->parent;
-	char fin[256];
-	finalizer_name(pc->cc->name, fin, sizeof(fin));
-	if (!finalizer_has(parent, fin)) {
+	if (!pc->cc->finalizer || !finalizer_has(parent, pc->cc->finalizer)) {
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL); /* the garbage collector takes the children */
 		return;
 	}
@@ -354,7 +365,7 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 	/* Our finalizer without a finalize hook: a config that had one put it
 	 * there. Nothing is left to run; it must come off, or the parent is
 	 * never deleted. */
-	int rc = pc->cc->finalize.set ? run_hook(pc, &pc->cc->finalize, true, parent, job->children, &res, &err) : 0;
+	int rc = pc->cc->finalize.set ? run_hook(r, pc, &pc->cc->finalize, true, parent, job->children, &res, &err) : 0;
 	if (!pc->cc->finalize.set)
 		res.finalized = true;
 	if (rc) {
@@ -392,7 +403,7 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	if (updated)
 		parent = updated; /* the newer resourceVersion, for the writes below */
 	struct hook_result res = {0};
-	int rc = run_hook(pc, &pc->cc->sync, false, parent, job->children, &res, &err);
+	int rc = run_hook(r, pc, &pc->cc->sync, false, parent, job->children, &res, &err);
 	if (rc) {
 		struct status_outcome o = {.reason = hook_failure(rc), .message = err.msg};
 		report(r, pc, parent, &o, &st_err);
@@ -414,6 +425,12 @@ void reconcile_job(struct reconciler *r, const struct proto_job *job, struct rec
 		cx_err_set(&why, -ENOENT, "the worker has no controller \"%s\" (are the watcher and worker configs the same?)",
 			   job->controller);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
+		return;
+	}
+	if (pc->cc->kind == CONFIG_KIND_DECORATOR) {
+		struct decorate_env env = {.c = r->c, .d = r->d, .schemas = r->schemas, .events = pc->events,
+					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds};
+		decorate_job(&env, job, out);
 		return;
 	}
 	if (job->kind == PROTO_JOB_POISON) {

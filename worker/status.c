@@ -262,6 +262,42 @@ oom:
 	return NULL;
 }
 
+/* Whether the hook answered in an outcome of reason r (its status, maybe
+ * none, is then the one to write). */
+static bool hook_answered(enum status_reason r)
+{
+	return r == STATUS_OK || r == STATUS_APPLY_FAILED || r == STATUS_CHILD_CONFLICT || r == STATUS_FINALIZING;
+}
+
+int status_compute_mc(struct json_object *parent, const struct status_outcome *o, bool conditions, time_t now,
+		      struct json_object **out)
+{
+	*out = NULL;
+	if (conditions)
+		return (*out = status_compute(parent, o, now)) ? 0 : -ENOMEM;
+	if (!hook_answered(o->reason))
+		return 0;
+	struct json_object *st = json_object_is_type(o->hook_status, json_type_object) ? copy_without_nulls(o->hook_status)
+											: json_object_new_object();
+	if (!st)
+		return -ENOMEM;
+	struct json_object *generation = jsonget(jsonget(parent, "metadata"), "generation");
+	json_object_object_del(st, "observedGeneration");
+	if (json_object_is_type(generation, json_type_int) &&
+	    json_object_object_add(st, "observedGeneration", json_object_get(generation))) {
+		json_object_put(generation);
+		json_object_put(st);
+		return -ENOMEM;
+	}
+	*out = st;
+	return 0;
+}
+
+bool status_schema_declares_conditions(struct json_object *status_schema)
+{
+	return jsonget(jsonget(status_schema, "properties"), "conditions") != NULL;
+}
+
 /* Merges src into dst (both objects; dst changed): objects key by key,
  * other values (copied) replace. 0, or -ENOMEM. */
 static int merge_into(struct json_object *dst, struct json_object *src)

@@ -23,6 +23,11 @@
  * parent's current status fields are kept and only observedGeneration and
  * the conditions change: a failing hook does not wipe what users see.
  *
+ * That is for coxswain.yaml controllers. A metacontroller definition's
+ * parent gets what metacontroller writes (status_compute_mc): the hook's
+ * status and observedGeneration, coxswain's conditions only where the CRD's
+ * status schema declares them.
+ *
  * Computing (status_compute, status_merge_patch, status_unchanged) is pure
  * and takes the clock as an argument; status_write is the one API call. */
 #ifndef COXSWAIN_STATUS_H
@@ -75,6 +80,29 @@ struct json_object *status_compute(struct json_object *parent, const struct stat
  * removes a field another controller wrote. Owned by the caller; NULL when
  * the hook returned no status (nothing to write) or out of memory. */
 struct json_object *status_compute_builtin(struct json_object *parent, struct json_object *hook_status);
+
+/* The status of a parent whose controller is a metacontroller definition
+ * (cc->origin == CONFIG_ORIGIN_METACONTROLLER), as metacontroller writes
+ * it: the hook's status object (none: {}) with observedGeneration set to
+ * the parent's metadata.generation, replacing the old status wholesale
+ * (status_write's merge patch removes every field the hook no longer
+ * returns). A hook that gave no answer (HookFailed, InvalidHookResponse,
+ * WorkerCrashed, FinalizeFailed) writes nothing (*out = NULL): the
+ * failure shows as a Warning Event and in the log, and the status users see
+ * stays as the last answer left it.
+ * With conditions (the CRD's status schema declares a `conditions`
+ * property explicitly: status_schema_declares_conditions), it is
+ * status_compute's instead: the same, plus Synced and Ready, on failures
+ * too. Returns 0 (*out owned by the caller, or NULL: nothing to write) or
+ * -ENOMEM. */
+int status_compute_mc(struct json_object *parent, const struct status_outcome *o, bool conditions, time_t now,
+		      struct json_object **out);
+
+/* Whether a CRD's status schema (crdschema_info.status_schema, may be
+ * NULL) declares status.conditions in its properties: a status kept whole
+ * by x-kubernetes-preserve-unknown-fields does not count, since the CRD's
+ * author did not ask for conditions there. */
+bool status_schema_declares_conditions(struct json_object *status_schema);
 
 /* Whether the parent's current .status already equals status (deep, numbers
  * by value; a missing current status equals nothing): nothing to write. */

@@ -4,7 +4,11 @@
  * server does not serve failing alone; the parent's status conditions written
  * through the status subresource, skipped when unchanged; Events deduplicated;
  * the finalizer added, kept off a dying object, and removed under a
- * concurrent writer until the parent goes away. */
+ * concurrent writer until the parent goes away. For metacontroller
+ * definitions (issue 11): the controller's own finalizer and field manager,
+ * generateSelector and spec.selector claiming, OnDelete, RollingInPlace and
+ * RollingRecreate pausing on statusChecks, and the status metacontroller
+ * writes (through reconcile_job with an exec hook). */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -24,6 +28,9 @@
 #include "finalizer.h"
 #include "kclient.h"
 #include "live.h"
+#include "mcdef.h"
+#include "proto.h"
+#include "reconcile.h"
 #include "restconfig.h"
 #include "status.h"
 
@@ -201,10 +208,12 @@ static const struct config_controller *controller(enum update_strategy strategy,
 						  const char *extra_kind)
 {
 	static char name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget", v1[] = "v1", cm[] = "ConfigMap";
+	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon", all_namespaces[] = "";
 	static char xapi[128], xkind[64];
 	kids[0] = (struct config_child){.api_version = v1, .kind = cm, .update_strategy = strategy};
 	ctl = (struct config_controller){.name = name, .parent_api_version = papi, .parent_kind = pkind,
-					 .children = kids, .n_children = 1};
+					 .children = kids, .n_children = 1, .finalizer = fin, .field_manager = manager,
+					 .namespace = all_namespaces};
 	if (extra_kind) {
 		snprintf(xapi, sizeof(xapi), "%s", extra_api_version);
 		snprintf(xkind, sizeof(xkind), "%s", extra_kind);
@@ -940,10 +949,11 @@ Test(reconcile, a_recreate_secret_with_string_data_settles)
 	prepare("rc-secret");
 	struct json_object *parent = make_parent("g", NULL);
 	static char v1[] = "v1", secret[] = "Secret", name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget";
+	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon";
 	static struct config_child skids[1];
 	skids[0] = (struct config_child){.api_version = v1, .kind = secret, .update_strategy = UPDATE_RECREATE};
 	struct config_controller cc = {.name = name, .parent_api_version = papi, .parent_kind = pkind,
-				       .children = skids, .n_children = 1};
+				       .children = skids, .n_children = 1, .finalizer = fin, .field_manager = manager};
 	const char *desired_text = "[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
 				   "\"stringData\":{\"password\":\"hunter2\"}}]";
 	char uid[64] = "";
@@ -969,5 +979,623 @@ Test(reconcile, a_recreate_secret_with_string_data_settles)
 		cr_assert_str_eq(str(s, "data.password"), "aHVudGVyMg==");
 		json_object_put(s);
 	}
+	json_object_put(parent);
+}
+
+/* ---- metacontroller-defined controllers (issue 11) ---- */
+
+/* The finalizer and the field manager are the controller's own
+ * (cc->finalizer, cc->field_manager), not names built from cc->name: a
+ * metacontroller definition carries metacontroller's finalizer, so that a
+ * parent moves between the two without getting stuck. */
+Test(reconcile, finalizer_and_field_manager_come_from_the_controller)
+{
+	prepare("rc-mcnames");
+	struct json_object *parent = make_parent("g", NULL), *out = NULL;
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	static char fin[] = "metacontroller.io/compositecontroller-recon", manager[] = "coxswain/mc-recon";
+	cc.finalizer = fin;
+	cc.field_manager = manager;
+	cc.finalize.set = true;
+	struct cx_err err = {0};
+	bool changed = false;
+	cr_assert_eq(finalizer_ensure(c, d, &cc, parent, &changed, &out, &err), 0, "%s", err.msg);
+	cr_assert(changed);
+	cr_assert(finalizer_has(out, fin), "%s", json_object_to_json_string(out));
+	cr_assert_not(finalizer_has(out, "coxswain.io/recon"));
+
+	char *a = cm_json("a", "1"), desired[1024];
+	snprintf(desired, sizeof(desired), "[%s]", a);
+	struct apply_report rep;
+	cr_assert_eq(apply(&cc, out, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_CREATED);
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("a"), *managers = at(cm, "metadata.managedFields");
+	bool ours = false;
+	for (size_t i = 0; i < json_object_array_length(managers); i++)
+		ours |= !strcmp(str(json_object_array_get_idx(managers, i), "manager"), manager);
+	cr_assert(ours, "field manager %s: %s", manager, json_object_to_json_string(managers));
+	json_object_put(cm);
+
+	cr_assert_eq(finalizer_remove(c, d, &cc, out, &changed, NULL, &err), 0, "%s", err.msg);
+	cr_assert(changed);
+	free(a);
+	json_object_put(out);
+	json_object_put(parent);
+}
+
+#define PART_CRD                                                                                             \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
+	"kind: CustomResourceDefinition\n"                                                                   \
+	"metadata: {name: parts." GROUP "}\n"                                                                \
+	"spec:\n"                                                                                            \
+	"  group: " GROUP "\n"                                                                               \
+	"  scope: Namespaced\n"                                                                              \
+	"  names: {plural: parts, singular: part, kind: Part}\n"                                             \
+	"  versions:\n"                                                                                      \
+	"  - name: v1\n"                                                                                     \
+	"    served: true\n"                                                                                 \
+	"    storage: true\n"                                                                                \
+	"    subresources: {status: {}}\n"                                                                   \
+	"    schema:\n"                                                                                      \
+	"      openAPIV3Schema:\n"                                                                           \
+	"        type: object\n"                                                                             \
+	"        properties:\n"                                                                              \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+	"          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
+
+/* A metacontroller-defined controller (generateSelector, so that the
+ * Gadget needs no spec.selector) whose children are Parts updated with
+ * strategy, checked for Ready=True. */
+static char part_kind[] = "Part", part_api[] = API_VERSION, ready_type[] = "Ready", ready_true[] = "True";
+static struct mcdef_condition_check ready_check = {.type = ready_type, .status = ready_true};
+static struct mcdef_child part_checks = {.has_status_checks = true, .has_conditions = true,
+					 .conditions = &ready_check, .n_conditions = 1};
+
+static struct config_controller mc_parts(enum update_strategy strategy)
+{
+	static struct config_child parts[1];
+	static char fin[] = "metacontroller.io/compositecontroller-recon";
+	parts[0] = (struct config_child){.api_version = part_api, .kind = part_kind, .update_strategy = strategy,
+					 .mc = &part_checks};
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	cc.children = parts;
+	cc.origin = CONFIG_ORIGIN_METACONTROLLER;
+	cc.generate_selector = true;
+	cc.finalizer = fin;
+	return cc;
+}
+
+static void prepare_parts(void)
+{
+	int r = 1;
+	for (int i = 0; i < 5 && r; i++)
+		if ((r = live_kubectl(PART_CRD, "apply -f -")))
+			usleep(200 * 1000);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/parts." GROUP), 0);
+}
+
+static char *part_path(const char *name, const char *sub)
+{
+	char *p = NULL;
+	cr_assert_geq(asprintf(&p, "/apis/" API_VERSION "/namespaces/%s/parts%s%s%s", ns, name ? "/" : "",
+			       name ? name : "", sub ? sub : ""),
+		      0);
+	return p;
+}
+
+/* The Parts of the namespace as the watcher's cache would hand them over. */
+static struct json_object *observe_parts(void)
+{
+	struct json_object *parts = json_object_new_object(), *all = json_object_new_object();
+	char *path = part_path(NULL, NULL);
+	struct cx_err err = {0};
+	int r = 1;
+	/* The CRD may be Established a moment before its endpoint serves. */
+	for (int i = 0; i < 100 && r; i++)
+		if ((r = kclient_list(c, path, NULL, collect, parts, NULL, &err)) == -ENOENT)
+			usleep(100 * 1000);
+	cr_assert_eq(r, 0, "%s", err.msg);
+	json_object_object_add(all, "Part." API_VERSION, parts);
+	free(path);
+	return all;
+}
+
+static int apply_parts(const struct config_controller *cc, struct json_object *parent, int v, struct apply_report *rep)
+{
+	char desired[2048];
+	snprintf(desired, sizeof(desired),
+		 "[{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},\"spec\":{\"v\":%d}},"
+		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},\"spec\":{\"v\":%d}},"
+		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"v\":%d}}]",
+		 v, v, v);
+	struct json_object *observed = observe_parts(), *want = json(desired);
+	struct cx_err err = {0};
+	int r = apply_children(c, d, cc, parent, observed, want, rep, &err);
+	cr_assert(r == 0, "%s", err.msg);
+	json_object_put(observed);
+	json_object_put(want);
+	return r;
+}
+
+static struct json_object *get_part(const char *name)
+{
+	char *p = part_path(name, NULL);
+	struct json_object *o = get(p);
+	free(p);
+	return o;
+}
+
+static void set_ready(const char *name)
+{
+	char *p = part_path(name, "/status");
+	struct json_object *patch = json("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_MERGE, patch, NULL, &err), 0, "%s", err.msg);
+	json_object_put(patch);
+	free(p);
+}
+
+static void assert_v(const char *name, int v)
+{
+	struct json_object *o = get_part(name);
+	cr_assert_eq(json_object_get_int(at(o, "spec.v")), v, "%s: %s", name, json_object_to_json_string(o));
+	json_object_put(o);
+}
+
+/* The rollout metacontroller documents: children updated one at a time in
+ * the hook's order, paused while an updated one fails statusChecks, going
+ * on once its condition is set. */
+static void rollout(enum update_strategy strategy, const char *base)
+{
+	prepare(base);
+	prepare_parts();
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_parts(strategy);
+	enum apply_action updated = strategy == UPDATE_ROLLING_RECREATE ? APPLY_RECREATED : APPLY_UPDATED;
+	struct apply_report rep;
+
+	apply_parts(&cc, parent, 1, &rep);
+	assert_action(&rep, "a", APPLY_CREATED);
+	assert_action(&rep, "c", APPLY_CREATED);
+	cr_assert_eq(rep.rollout.state, ROLLOUT_DONE, "%s", rep.rollout.message);
+	apply_report_clear(&rep);
+	struct json_object *a0 = get_part("a");
+	cr_assert_str_eq(str(a0, "metadata.labels.controller-uid"), str(parent, "metadata.uid"));
+	char uid_a[64];
+	snprintf(uid_a, sizeof(uid_a), "%s", str(a0, "metadata.uid"));
+	json_object_put(a0);
+
+	const char *names[] = {"a", "b", "c"};
+	for (int k = 0; k < 3; k++) {
+		/* Child k goes; the ones after it wait. */
+		apply_parts(&cc, parent, 2, &rep);
+		cr_assert_eq(rep.rollout.state, ROLLOUT_PROGRESSING, "%d: %s", k, rep.rollout.message);
+		char msg[64];
+		snprintf(msg, sizeof(msg), "updating Part %s", names[k]);
+		cr_assert_str_eq(rep.rollout.message, msg);
+		assert_action(&rep, names[k], updated);
+		for (int j = k + 1; j < 3; j++)
+			assert_action(&rep, names[j], APPLY_UNCHANGED);
+		apply_report_clear(&rep);
+		assert_v(names[k], 2);
+		for (int j = k + 1; j < 3; j++)
+			assert_v(names[j], 1);
+
+		/* Not Ready: the rollout pauses, however often it syncs. After
+		 * the last one nothing is left to move: metacontroller then says
+		 * OnLatestRevision without checking. */
+		for (int again = 0; again < 2; again++) {
+			apply_parts(&cc, parent, 2, &rep);
+			cr_assert_eq(rep.rollout.state, k < 2 ? ROLLOUT_WAITING : ROLLOUT_DONE, "%d: %s", k,
+				     rep.rollout.message);
+			snprintf(msg, sizeof(msg), "child Part %s failed status check", names[k]);
+			cr_assert(k == 2 || strstr(rep.rollout.message, msg), "%s", rep.rollout.message);
+			for (int j = 0; j < 3; j++)
+				assert_action(&rep, names[j], APPLY_UNCHANGED);
+			apply_report_clear(&rep);
+		}
+		for (int j = k + 1; j < 3; j++)
+			assert_v(names[j], 1);
+		set_ready(names[k]);
+	}
+	apply_parts(&cc, parent, 2, &rep);
+	cr_assert_eq(rep.rollout.state, ROLLOUT_DONE, "%s", rep.rollout.message);
+	apply_report_clear(&rep);
+	struct json_object *a1 = get_part("a");
+	if (strategy == UPDATE_ROLLING_RECREATE)
+		cr_assert_str_neq(str(a1, "metadata.uid"), uid_a, "RollingRecreate re-creates");
+	else
+		cr_assert_str_eq(str(a1, "metadata.uid"), uid_a, "RollingInPlace updates in place");
+	json_object_put(a1);
+	json_object_put(parent);
+}
+
+Test(reconcile, rolling_in_place_pauses_on_status_checks)
+{
+	rollout(UPDATE_ROLLING_INPLACE, "rc-rollinplace");
+}
+
+Test(reconcile, rolling_recreate_pauses_on_status_checks)
+{
+	rollout(UPDATE_ROLLING_RECREATE, "rc-rollrecreate");
+}
+
+/* The controller of the ConfigMap tests as a metacontroller definition. */
+static struct config_controller mc_cms(enum update_strategy strategy, bool generate)
+{
+	static char fin[] = "metacontroller.io/compositecontroller-recon";
+	struct config_controller cc = *controller(strategy, NULL, NULL);
+	cc.origin = CONFIG_ORIGIN_METACONTROLLER;
+	cc.generate_selector = generate;
+	cc.finalizer = fin;
+	return cc;
+}
+
+/* Creates ConfigMap name with labels (JSON object text) and, when
+ * owner_uid is set, a controller ownerReference to Gadget g of that uid. */
+static void make_cm(const char *name, const char *labels, const char *owner_uid)
+{
+	char path[PATH_LEN], body[1024], owner[512] = "";
+	if (owner_uid)
+		snprintf(owner, sizeof(owner),
+			 ",\"ownerReferences\":[{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Gadget\",\"name\":\"g\","
+			 "\"uid\":\"%s\",\"controller\":true}]",
+			 owner_uid);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\",\"labels\":%s%s},"
+		 "\"data\":{\"value\":\"0\"}}",
+		 name, labels, owner);
+	struct json_object *o = json(body);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_create(c, path, o, NULL, &err), 0, "%s", err.msg);
+	json_object_put(o);
+}
+
+/* generateSelector (metacontroller): children are claimed by the label
+ * controller-uid=<parent uid>, which every desired child gets; an orphan
+ * with it is adopted, one without it is not; a child the hook labels
+ * otherwise fails; a claimed child the hook no longer returns is deleted
+ * even without coxswain's label (metacontroller created it), one this
+ * parent controls that the selector does not match is left alone. */
+Test(reconcile, generate_selector_claims_by_controller_uid)
+{
+	prepare("rc-gensel");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, true);
+	const char *uid = str(parent, "metadata.uid");
+	char labels[256];
+	snprintf(labels, sizeof(labels), "{\"controller-uid\":\"%s\"}", uid);
+	make_cm("orphan", labels, NULL);
+	make_cm("stranger", "{\"app\":\"gadget\"}", NULL);
+	make_cm("legacy", labels, uid);
+	make_cm("unselected", "{\"app\":\"gadget\"}", uid);
+
+	char *a = cm_json("a", "1"), *orphan = cm_json("orphan", "1"), *stranger = cm_json("stranger", "1");
+	char desired[4096];
+	snprintf(desired, sizeof(desired), "[%s,%s,%s]", a, orphan, stranger);
+	struct apply_report rep;
+	cr_assert_eq(apply(&cc, parent, desired, &rep), -EIO);
+	assert_action(&rep, "a", APPLY_CREATED);
+	assert_action(&rep, "orphan", APPLY_ADOPTED);
+	assert_action(&rep, "stranger", APPLY_CONFLICT);
+	cr_assert(strstr(result(&rep, "stranger")->err.msg, "selector"), "%s", result(&rep, "stranger")->err.msg);
+	assert_action(&rep, "legacy", APPLY_DELETED);
+	for (size_t i = 0; i < rep.n; i++)
+		cr_assert_str_neq(rep.results[i].name, "unselected", "not claimed: not pruned");
+	apply_report_clear(&rep);
+	struct json_object *cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "metadata.labels.controller-uid"), uid);
+	cr_assert_str_eq(str(cm, "metadata.labels.app"), "gadget");
+	json_object_put(cm);
+	cm = get_cm("orphan");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), uid);
+	json_object_put(cm);
+	cr_assert(cm_exists("unselected"));
+
+	/* A hook that labels a child for another parent. */
+	const char *other = "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\",\"labels\":"
+			    "{\"controller-uid\":\"someone-else\"}},\"data\":{\"value\":\"1\"}}]";
+	cr_assert_eq(apply(&cc, parent, other, &rep), -EIO);
+	assert_action(&rep, "x", APPLY_FAILED);
+	cr_assert(strstr(result(&rep, "x")->err.msg, "don't match parent selector"), "%s", result(&rep, "x")->err.msg);
+	apply_report_clear(&rep);
+	cr_assert_not(cm_exists("x"));
+	free(a);
+	free(orphan);
+	free(stranger);
+	json_object_put(parent);
+}
+
+/* Without generateSelector a metacontroller parent needs spec.selector,
+ * and its children must match it. */
+Test(reconcile, metacontroller_parents_need_a_selector)
+{
+	prepare("rc-specsel");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, false);
+	char *a = cm_json("a", "1"), desired[1024];
+	snprintf(desired, sizeof(desired), "[%s]", a);
+	struct json_object *observed = observe(), *want = json(desired);
+	struct apply_report rep;
+	struct cx_err err = {0};
+	cr_assert_eq(apply_children(c, d, &cc, parent, observed, want, &rep, &err), -EINVAL);
+	cr_assert(strstr(err.msg, ".spec.selector must have either matchLabels, matchExpressions, or both"), "%s",
+		  err.msg);
+	apply_report_clear(&rep);
+	cr_assert_not(cm_exists("a"));
+
+	/* With one: a child it matches is written, one it does not fails. */
+	struct json_object *patch = json("{\"spec\":{\"selector\":{\"matchExpressions\":[{\"key\":\"app\","
+					 "\"operator\":\"In\",\"values\":[\"gadget\"]}]}}}"),
+			   *with = NULL;
+	char *path = parent_path("g");
+	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_MERGE, patch, &with, &err), 0, "%s", err.msg);
+	const char *two = "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"labels\":"
+			  "{\"app\":\"gadget\"}}},{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+			  "{\"name\":\"b\",\"labels\":{\"app\":\"other\"}}}]";
+	cr_assert_eq(apply(&cc, with, two, &rep), -EIO);
+	assert_action(&rep, "a", APPLY_CREATED);
+	assert_action(&rep, "b", APPLY_FAILED);
+	apply_report_clear(&rep);
+	free(path);
+	free(a);
+	json_object_put(patch);
+	json_object_put(with);
+	json_object_put(observed);
+	json_object_put(want);
+	json_object_put(parent);
+}
+
+/* OnDelete, metacontroller's default method: a missing child is created,
+ * an existing one is never updated, a deleted one comes back as desired. */
+Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
+{
+	prepare("rc-mcondelete");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_cms(UPDATE_ONDELETE, true);
+	char *a1 = cm_json("a", "1"), *a2 = cm_json("a", "2"), desired[1024];
+	struct apply_report rep;
+	snprintf(desired, sizeof(desired), "[%s]", a1);
+	cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_CREATED);
+	apply_report_clear(&rep);
+	snprintf(desired, sizeof(desired), "[%s]", a2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
+		assert_action(&rep, "a", APPLY_UNCHANGED);
+		apply_report_clear(&rep);
+	}
+	struct json_object *cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "data.value"), "1");
+	json_object_put(cm);
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/a", ns);
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_CREATED);
+	apply_report_clear(&rep);
+	cm = get_cm("a");
+	cr_assert_str_eq(str(cm, "data.value"), "2");
+	json_object_put(cm);
+	free(a1);
+	free(a2);
+	json_object_put(parent);
+}
+
+#define SPROCKET_CRD                                                                                         \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
+	"kind: CustomResourceDefinition\n"                                                                   \
+	"metadata: {name: sprockets." GROUP "}\n"                                                            \
+	"spec:\n"                                                                                            \
+	"  group: " GROUP "\n"                                                                               \
+	"  scope: Namespaced\n"                                                                              \
+	"  names: {plural: sprockets, singular: sprocket, kind: Sprocket}\n"                                 \
+	"  versions:\n"                                                                                      \
+	"  - name: v1\n"                                                                                     \
+	"    served: true\n"                                                                                 \
+	"    storage: true\n"                                                                                \
+	"    subresources: {status: {}}\n"                                                                   \
+	"    schema:\n"                                                                                      \
+	"      openAPIV3Schema:\n"                                                                           \
+	"        type: object\n"                                                                             \
+	"        properties:\n"                                                                              \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+	"          status:\n"                                                                                \
+	"            type: object\n"                                                                         \
+	"            properties:\n"                                                                          \
+	"              replicas: {type: integer}\n"                                                          \
+	"              observedGeneration: {type: integer}\n"                                                \
+	"              conditions:\n"                                                                        \
+	"                type: array\n"                                                                      \
+	"                items: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
+
+/* Runs one sync job of controller cc (a config of its own) for parent
+ * through the reconciler, as a worker does. */
+static enum proto_outcome sync_job_with(struct config_controller *cc, struct json_object *parent,
+					struct json_object *children)
+{
+	struct config cfg = {.controllers = cc, .n_controllers = 1};
+	struct cx_err err = {0};
+	struct reconciler *r = reconciler_new(c, &cfg, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	char key[256];
+	snprintf(key, sizeof(key), "%s/%s/%s", cc->name, ns, str(parent, "metadata.name"));
+	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = cc->name, .key = key,
+				.parent = parent, .children = children};
+	struct reconcile_outcome out;
+	reconcile_job(r, &job, &out);
+	json_object_put(children);
+	reconciler_free(&r);
+	return out.outcome;
+}
+
+static enum proto_outcome sync_job(struct config_controller *cc, struct json_object *parent)
+{
+	return sync_job_with(cc, parent, json("{\"ConfigMap.v1\":{}}"));
+}
+
+static void hook_says(struct config_controller *cc, const char *script)
+{
+	static char sh[] = "/bin/sh", dash_c[] = "-c", body[1024];
+	static char *argv[4];
+	snprintf(body, sizeof(body), "%s", script);
+	argv[0] = sh;
+	argv[1] = dash_c;
+	argv[2] = body;
+	argv[3] = NULL;
+	cc->sync = (struct config_hook){.set = true, .command = argv, .n_command = 3, .timeout_seconds = 10,
+					.timeout_ms = 10000};
+}
+
+/* A metacontroller definition's parent gets what metacontroller writes:
+ * the hook's status replacing the old one, plus observedGeneration, and
+ * coxswain's conditions only where the CRD's status schema declares
+ * status.conditions; a failing hook leaves the status alone. */
+Test(reconcile, metacontroller_status_is_the_hooks_plus_observed_generation)
+{
+	prepare("rc-mcstatus");
+	struct json_object *parent = make_parent("g", NULL);
+	char *path = parent_path("g"), *status_path = NULL;
+	cr_assert_geq(asprintf(&status_path, "%s/status", path), 0);
+	struct json_object *old = json("{\"status\":{\"old\":1}}");
+	struct cx_err err = {0};
+	cr_assert_eq(kclient_patch(c, status_path, KCLIENT_PATCH_MERGE, old, NULL, &err), 0, "%s", err.msg);
+	json_object_put(old);
+	json_object_put(parent);
+	parent = get(path); /* as the watcher would hand it over */
+
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, true);
+	hook_says(&cc, "cat >/dev/null; echo '{\"status\":{\"replicas\":3},\"children\":[]}'");
+	cr_assert_eq(sync_job(&cc, parent), PROTO_OUTCOME_OK);
+	struct json_object *now = get(path);
+	cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 3, "%s", json_object_to_json_string(now));
+	cr_assert_eq(json_object_get_int64(at(now, "status.observedGeneration")),
+		     json_object_get_int64(at(now, "metadata.generation")));
+	cr_assert_null(at(now, "status.old"), "replaced: %s", json_object_to_json_string(now));
+	cr_assert_null(at(now, "status.conditions"), "Gadget's schema declares no conditions");
+	json_object_put(now);
+
+	/* A failing hook: the status stays as the last answer left it. */
+	hook_says(&cc, "cat >/dev/null; exit 3");
+	cr_assert_eq(sync_job(&cc, parent), PROTO_OUTCOME_ERROR);
+	now = get(path);
+	cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 3, "%s", json_object_to_json_string(now));
+	cr_assert_null(at(now, "status.conditions"));
+	json_object_put(now);
+
+	/* A coxswain.yaml controller over the same parent writes its conditions. */
+	struct config_controller file = *controller(UPDATE_INPLACE, NULL, NULL);
+	hook_says(&file, "cat >/dev/null; echo '{\"status\":{\"replicas\":4},\"children\":[]}'");
+	cr_assert_eq(sync_job(&file, parent), PROTO_OUTCOME_OK);
+	now = get(path);
+	cr_assert_not_null(at(now, "status.conditions"), "%s", json_object_to_json_string(now));
+	json_object_put(now);
+	free(status_path);
+	free(path);
+	json_object_put(parent);
+}
+
+/* Where the CRD declares status.conditions, a metacontroller parent gets
+ * Synced and Ready next to the hook's status. */
+Test(reconcile, metacontroller_status_has_conditions_where_the_schema_declares_them)
+{
+	prepare("rc-mcconds");
+	int r = 1;
+	for (int i = 0; i < 5 && r; i++)
+		if ((r = live_kubectl(SPROCKET_CRD, "apply -f -")))
+			usleep(200 * 1000);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/sprockets." GROUP), 0);
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/apis/" API_VERSION "/namespaces/%s/sprockets", ns);
+	struct json_object *body = json("{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Sprocket\",\"metadata\":"
+					"{\"name\":\"s\"},\"spec\":{}}"),
+			   *parent = NULL;
+	struct cx_err err = {0};
+	for (int i = 0; i < 100; i++) {
+		if (!(r = kclient_create(c, path, body, &parent, &err)))
+			break;
+		cr_assert_eq(r, -ENOENT, "%s", err.msg);
+		usleep(100 * 1000);
+	}
+	cr_assert_eq(r, 0, "%s", err.msg);
+	json_object_put(body);
+	struct config_controller cc = mc_cms(UPDATE_INPLACE, true);
+	static char skind[] = "Sprocket";
+	cc.parent_kind = skind;
+	hook_says(&cc, "cat >/dev/null; echo '{\"status\":{\"replicas\":3},\"children\":[]}'");
+	cr_assert_eq(sync_job(&cc, parent), PROTO_OUTCOME_OK);
+	snprintf(path, sizeof(path), "/apis/" API_VERSION "/namespaces/%s/sprockets/s", ns);
+	struct json_object *now = get(path);
+	cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 3, "%s", json_object_to_json_string(now));
+	cr_assert_str_eq(str(now, "status.conditions.0.type"), "Synced", "%s", json_object_to_json_string(now));
+	cr_assert_str_eq(str(now, "status.conditions.0.status"), "True");
+	json_object_put(now);
+	json_object_put(parent);
+}
+
+/* A DecoratorController has no rollout: its rolling attachments are written
+ * at once (RollingInPlace as InPlace), and no selector is needed. */
+Test(reconcile, a_decorator_has_no_rollout)
+{
+	prepare("rc-decoroll");
+	prepare_parts();
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_parts(UPDATE_ROLLING_INPLACE);
+	cc.kind = CONFIG_KIND_DECORATOR;
+	cc.generate_selector = false;
+	struct apply_report rep;
+	apply_parts(&cc, parent, 1, &rep);
+	apply_report_clear(&rep);
+	apply_parts(&cc, parent, 2, &rep);
+	cr_assert_eq(rep.rollout.state, ROLLOUT_NONE);
+	assert_action(&rep, "a", APPLY_UPDATED);
+	assert_action(&rep, "b", APPLY_UPDATED);
+	assert_action(&rep, "c", APPLY_UPDATED);
+	apply_report_clear(&rep);
+	json_object_put(parent);
+}
+
+/* The rollout's progress shows in the parent's status as metacontroller
+ * writes it: condition Updated (RolloutProgressing, RolloutWaiting,
+ * OnLatestRevision) next to the hook's status. */
+Test(reconcile, the_rollout_shows_in_the_parents_status)
+{
+	prepare("rc-rollstatus");
+	prepare_parts();
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller cc = mc_parts(UPDATE_ROLLING_INPLACE);
+	char *path = parent_path("g");
+#define ROLL_HOOK                                                                                            \
+	"cat >/dev/null; echo '{\"status\":{\"replicas\":2},\"children\":["                                   \
+	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},"               \
+	"\"spec\":{\"v\":%d}},"                                                                               \
+	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},"               \
+	"\"spec\":{\"v\":%d}}]}'"
+	char script[1024];
+	const struct {
+		int v;
+		const char *status, *reason;
+	} steps[] = {{1, "True", "OnLatestRevision"}, {2, "False", "RolloutProgressing"}, {2, "False", "RolloutWaiting"}};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		snprintf(script, sizeof(script), ROLL_HOOK, steps[i].v, steps[i].v);
+		hook_says(&cc, script);
+		struct json_object *now = get(path);
+		cr_assert_eq(sync_job_with(&cc, now, observe_parts()), PROTO_OUTCOME_OK);
+		json_object_put(now);
+		now = get(path);
+		cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 2, "%s", json_object_to_json_string(now));
+		cr_assert_str_eq(str(now, "status.conditions.0.type"), "Updated", "%s", json_object_to_json_string(now));
+		cr_assert_str_eq(str(now, "status.conditions.0.status"), steps[i].status, "%zu: %s", i,
+				 json_object_to_json_string(now));
+		cr_assert_str_eq(str(now, "status.conditions.0.reason"), steps[i].reason, "%zu: %s", i,
+				 json_object_to_json_string(now));
+		json_object_put(now);
+	}
+	free(path);
 	json_object_put(parent);
 }

@@ -16,10 +16,12 @@
 #include "err.h"
 
 static char name[] = "websites", papi[] = "example.com/v1", pkind[] = "Website";
+static char fin[] = "coxswain.io/websites", manager[] = "coxswain/websites";
 static char v1[] = "v1", cm[] = "ConfigMap";
 static struct config_child kids[] = {{.api_version = v1, .kind = cm, .update_strategy = UPDATE_INPLACE}};
 static const struct config_controller cc = {
 	.name = name, .parent_api_version = papi, .parent_kind = pkind, .children = kids, .n_children = 1,
+	.finalizer = fin, .field_manager = manager,
 };
 
 #define PARENT                                                                                               \
@@ -402,4 +404,98 @@ Test(apply_claim_of, the_controller_reference_decides)
 	o = json("{\"metadata\":{\"name\":\"bare\"}}");
 	cr_assert_eq(apply_claim_of("u-parent", o, NULL), APPLY_CLAIM_ORPHAN);
 	json_object_put(o);
+}
+
+/* ---- metacontroller's selectors (issue 11) ---- */
+
+static int matches(const char *selector, const char *labels)
+{
+	struct json_object *s = json(selector), *l = labels ? json(labels) : NULL;
+	struct cx_err err = {0};
+	int r = apply_selector_matches(s, l, &err);
+	json_object_put(s);
+	json_object_put(l);
+	return r;
+}
+
+Test(apply_selector_matches, labels_and_expressions)
+{
+	cr_assert_eq(matches("{\"matchLabels\":{\"app\":\"x\"}}", "{\"app\":\"x\",\"more\":\"1\"}"), 1);
+	cr_assert_eq(matches("{\"matchLabels\":{\"app\":\"x\"}}", "{\"app\":\"y\"}"), 0);
+	cr_assert_eq(matches("{\"matchLabels\":{\"app\":\"x\"}}", NULL), 0);
+	const char *exprs = "{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"a\",\"b\"]},"
+			    "{\"key\":\"legacy\",\"operator\":\"DoesNotExist\"},"
+			    "{\"key\":\"env\",\"operator\":\"NotIn\",\"values\":[\"prod\"]},"
+			    "{\"key\":\"team\",\"operator\":\"Exists\"}]}";
+	cr_assert_eq(matches(exprs, "{\"tier\":\"a\",\"team\":\"t\"}"), 1);
+	cr_assert_eq(matches(exprs, "{\"tier\":\"c\",\"team\":\"t\"}"), 0);
+	cr_assert_eq(matches(exprs, "{\"tier\":\"a\",\"team\":\"t\",\"legacy\":\"\"}"), 0);
+	cr_assert_eq(matches(exprs, "{\"tier\":\"a\",\"team\":\"t\",\"env\":\"prod\"}"), 0);
+	cr_assert_eq(matches(exprs, "{\"tier\":\"a\"}"), 0);
+	cr_assert_eq(matches("{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Near\"}]}", "{}"), -EINVAL);
+	cr_assert_eq(matches("{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\",\"values\":[]}]}", "{}"),
+		     -EINVAL);
+}
+
+static char mc_name[] = "catset", mc_fin[] = "metacontroller.io/compositecontroller-catset";
+
+static struct config_controller mc_controller(bool generate)
+{
+	struct config_controller m = cc;
+	m.name = mc_name;
+	m.finalizer = mc_fin;
+	m.origin = CONFIG_ORIGIN_METACONTROLLER;
+	m.generate_selector = generate;
+	return m;
+}
+
+/* generateSelector: children are selected by controller-uid=<parent uid>,
+ * the parent's own spec.selector is ignored, and every desired child gets
+ * that label unless the hook set it. */
+Test(apply_mc_selector, generated_or_the_parents)
+{
+	struct config_controller m = mc_controller(true);
+	struct json_object *parent = json(PARENT), *sel = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(apply_mc_selector(&m, parent, &sel, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str(sel, "matchLabels.controller-uid"), "u-parent");
+	json_object_put(sel);
+
+	m.generate_selector = false;
+	cr_assert_eq(apply_mc_selector(&m, parent, &sel, &err), -EINVAL);
+	cr_assert(strstr(err.msg, ".spec.selector must have either matchLabels, matchExpressions, or both"), "%s",
+		  err.msg);
+	json_object_put(parent);
+
+	parent = json("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\",\"metadata\":{\"name\":\"site\","
+		      "\"namespace\":\"web\",\"uid\":\"u-parent\"},\"spec\":{\"selector\":{\"matchLabels\":"
+		      "{\"app\":\"site\"}}}}");
+	cr_assert_eq(apply_mc_selector(&m, parent, &sel, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str(sel, "matchLabels.app"), "site");
+	json_object_put(sel);
+	json_object_put(parent);
+}
+
+Test(apply_stamp, generate_selector_labels_children_with_the_parents_uid)
+{
+	struct config_controller m = mc_controller(true);
+	struct json_object *parent = json(PARENT);
+	struct json_object *child = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}");
+	struct cx_err err = {0};
+	cr_assert_eq(apply_stamp(&m, parent, true, child, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str(child, "metadata.labels.controller-uid"), "u-parent");
+	json_object_put(child);
+	/* The hook's own value stays (metacontroller's rule). */
+	child = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\",\"labels\":"
+		     "{\"controller-uid\":\"mine\"}}}");
+	cr_assert_eq(apply_stamp(&m, parent, true, child, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str(child, "metadata.labels.controller-uid"), "mine");
+	json_object_put(child);
+	/* Not without generateSelector. */
+	m.generate_selector = false;
+	child = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}");
+	cr_assert_eq(apply_stamp(&m, parent, true, child, &err), 0, "%s", err.msg);
+	cr_assert_null(at(child, "metadata.labels.controller-uid"));
+	json_object_put(child);
+	json_object_put(parent);
 }

@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "hook.h"
+#include "mcdef.h"
 
 #define HOOKS TEST_DATA_DIR "/hook/"
 #define SYNC_NAME "/hooks/website-sync"
@@ -1046,4 +1047,142 @@ Test(hook_webhook, connection_refused)
 	cr_assert_eq(r.stats.http_status, 0);
 	hook_result_clear(&r);
 	json_object_put(req);
+}
+
+/* ---- COXSWAIN_WEBHOOK_CONNECT_TO ---- */
+
+Test(hook_connect_to, valid_lists)
+{
+	struct cx_err err = {0};
+	cr_assert_eq(hook_connect_to_check(NULL, &err), 0);
+	cr_assert_eq(hook_connect_to_check("", &err), 0);
+	cr_assert_eq(hook_connect_to_check("svc.ns:80:127.0.0.1:8080", &err), 0, "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check(" a:443:b:8443 , c:80:d:8080,", &err), 0, "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("::127.0.0.1:", &err), 0, "empty HOST and ports: %s", err.msg);
+	cr_assert_eq(hook_connect_to_check("[::1]:443:[fd00::2]:8443", &err), 0, "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:443::8443", &err), 0, "same host, other port: %s", err.msg);
+}
+
+Test(hook_connect_to, invalid_entries_are_named)
+{
+	struct cx_err err = {0};
+	cr_assert_eq(hook_connect_to_check("a:80:b:81,svc:80:127.0.0.1", &err), -EINVAL);
+	cr_assert_str_eq(err.msg, "COXSWAIN_WEBHOOK_CONNECT_TO: entry 2 \"svc:80:127.0.0.1\": expected "
+			 "HOST:PORT:CONNECT_HOST:CONNECT_PORT");
+	cr_assert_eq(hook_connect_to_check("a:80:b:c:d", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "more than four fields"), "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:http:b:80", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "a port must be a number from 1 to 65535"), "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:80:b:65536", &err), -EINVAL);
+	cr_assert_eq(hook_connect_to_check("a:80:b:0", &err), -EINVAL);
+	cr_assert_eq(hook_connect_to_check("a:80::", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "reroutes nothing"), "%s", err.msg);
+	cr_assert_eq(hook_connect_to_check("a:80:b c:81", &err), -EINVAL);
+	cr_assert(strstr(err.msg, "white space"), "%s", err.msg);
+}
+
+/* A plain-HTTP webhook rerouted: the URL names a host that does not
+ * resolve, the connection goes to the test server. */
+Test(hook_webhook, connect_to_reroutes_the_url)
+{
+	struct server s = server_start(1);
+	char env[128];
+	snprintf(env, sizeof(env), "hook.invalid:80:127.0.0.1:%d", s.port);
+	setenv(HOOK_CONNECT_TO_ENV, env, 1);
+	struct hook_def def = {.type = HOOK_WEBHOOK, .url = "http://hook.invalid/sync", .timeout_ms = 20000};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(r.stats.http_status, 200);
+	hook_result_clear(&r);
+	setenv(HOOK_CONNECT_TO_ENV, "hook.invalid:80", 1);
+	cr_assert_eq(run(&def, req, false, &r, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "COXSWAIN_WEBHOOK_CONNECT_TO: entry 1"), "%s", err.msg);
+	hook_result_clear(&r);
+	unsetenv(HOOK_CONNECT_TO_ENV);
+	json_object_put(req);
+	server_stop(&s);
+}
+
+/* ---- etag (metacontroller's webhook.etag) ---- */
+
+static int int_at(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s", key);
+	return json_object_get_int(v);
+}
+
+/* The second call for the same parent carries If-None-Match and gets a
+ * 304: the first answer is used again (served stays 1). The finalize hook
+ * is another cache key. */
+Test(hook_webhook, etag_304_reuses_the_cached_answer)
+{
+	struct server s = server_start(3);
+	char url[128];
+	struct hook_def def = webhook(&s, "/etag", url, sizeof(url));
+	struct mcdef_webhook mc = {.url = url, .effective_url = url, .has_etag = true, .has_etag_enabled = true,
+				   .etag_enabled = true};
+	def.mc = &mc;
+	def.controller = "websites";
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(r.stats.http_status, 200);
+	cr_assert_eq(int_at(r.status, "served"), 1);
+	cr_assert_null(str_at(r.status, "ifNoneMatch"));
+	hook_result_clear(&r);
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(r.stats.http_status, 304);
+	cr_assert_eq(int_at(r.status, "served"), 1, "the cached answer");
+	cr_assert_eq(json_object_array_length(r.children), 0);
+	hook_result_clear(&r);
+	json_object_put(req);
+	req = website_request(true);
+	cr_assert_eq(run(&def, req, true, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(r.stats.http_status, 200, "the finalize hook has its own entries");
+	cr_assert_eq(int_at(r.status, "served"), 3);
+	hook_result_clear(&r);
+	json_object_put(req);
+	server_stop(&s);
+}
+
+Test(hook_webhook, without_etag_enabled_no_if_none_match_is_sent)
+{
+	struct server s = server_start(2);
+	char url[128];
+	struct hook_def def = webhook(&s, "/etag", url, sizeof(url));
+	struct mcdef_webhook mc = {.url = url, .effective_url = url};
+	def.mc = &mc;
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	for (int i = 1; i <= 2; i++) {
+		cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+		cr_assert_eq(r.stats.http_status, 200);
+		cr_assert_eq(int_at(r.status, "served"), i);
+		hook_result_clear(&r);
+	}
+	json_object_put(req);
+	server_stop(&s);
+}
+
+/* As metacontroller: a 304 is an answer only to a request that asked. */
+Test(hook_webhook, a_304_without_if_none_match_is_an_error)
+{
+	struct server s = server_start(1);
+	char url[128];
+	struct hook_def def = webhook(&s, "/304", url, sizeof(url));
+	struct mcdef_webhook mc = {.url = url, .effective_url = url, .etag_enabled = true};
+	def.mc = &mc;
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), -EIO);
+	cr_assert(strstr(err.msg, "returned HTTP 304"), "%s", err.msg);
+	hook_result_clear(&r);
+	json_object_put(req);
+	server_stop(&s);
 }

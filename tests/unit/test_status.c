@@ -311,3 +311,85 @@ Test(status_compute_builtin, merges_the_hooks_status_and_removes_nothing)
 	json_object_put(empty);
 	json_object_put(pod);
 }
+
+/* ---- metacontroller-defined parents (status_compute_mc) ---- */
+
+static struct json_object *compute_mc(const char *parent_text, enum status_reason r, const char *hook_status,
+				      bool conditions)
+{
+	struct json_object *parent = json(parent_text);
+	struct json_object *hs = hook_status ? json(hook_status) : NULL;
+	struct status_outcome o = {.reason = r, .message = "it broke", .hook_status = hs};
+	struct json_object *st = NULL;
+	cr_assert_eq(status_compute_mc(parent, &o, conditions, T0, &st), 0);
+	json_object_put(hs);
+	json_object_put(parent);
+	return st;
+}
+
+/* metacontroller replaces the status with the hook's, plus
+ * observedGeneration, and nothing of its own. */
+Test(status_mc, the_hooks_status_replaces_the_old_one_with_observed_generation)
+{
+	struct json_object *st = compute_mc(PARENT_WITH(",\"status\":{\"old\":1,\"conditions\":[]}"), STATUS_OK,
+					    "{\"replicas\":2,\"observedGeneration\":1,\"gone\":null}", false);
+	cr_assert_not_null(st);
+	cr_assert_eq(json_object_get_int(at(st, "replicas")), 2);
+	cr_assert_eq(json_object_get_int64(at(st, "observedGeneration")), 4);
+	cr_assert_null(at(st, "old"), "replaced, not merged: %s", json_object_to_json_string(st));
+	cr_assert_null(at(st, "conditions"));
+	cr_assert_eq(json_object_object_length(st), 2, "%s", json_object_to_json_string(st));
+	json_object_put(st);
+
+	/* No status in the answer: {observedGeneration} alone. */
+	st = compute_mc(PARENT_WITH(",\"status\":{\"old\":1}"), STATUS_OK, NULL, false);
+	cr_assert_not_null(st);
+	cr_assert_eq(json_object_object_length(st), 1, "%s", json_object_to_json_string(st));
+	cr_assert_eq(json_object_get_int64(at(st, "observedGeneration")), 4);
+	json_object_put(st);
+
+	/* The hook answered and a child failed: still the hook's status. */
+	st = compute_mc(PARENT_WITH(""), STATUS_APPLY_FAILED, "{\"a\":1}", false);
+	cr_assert_eq(json_object_get_int(at(st, "a")), 1);
+	cr_assert_null(at(st, "conditions"));
+	json_object_put(st);
+}
+
+/* A hook that did not answer leaves the status alone (metacontroller writes
+ * none; the failure is an Event and a log line). */
+Test(status_mc, no_answer_no_write)
+{
+	cr_assert_null(compute_mc(PARENT_WITH(",\"status\":{\"old\":1}"), STATUS_HOOK_FAILED, NULL, false));
+	cr_assert_null(compute_mc(PARENT_WITH(""), STATUS_INVALID_HOOK_RESPONSE, NULL, false));
+	cr_assert_null(compute_mc(PARENT_WITH(""), STATUS_WORKER_CRASHED, NULL, false));
+	cr_assert_null(compute_mc(PARENT_WITH(""), STATUS_FINALIZE_FAILED, NULL, false));
+}
+
+/* Where the CRD declares status.conditions, coxswain's conditions go too,
+ * failures included. */
+Test(status_mc, conditions_where_the_schema_declares_them)
+{
+	struct json_object *st = compute_mc(PARENT_WITH(""), STATUS_OK, "{\"replicas\":2}", true);
+	cr_assert_eq(json_object_get_int(at(st, "replicas")), 2);
+	assert_cond(st, "Synced", "True", "ReconcileSucceeded", T0_TEXT);
+	json_object_put(st);
+	st = compute_mc(PARENT_WITH(",\"status\":{\"old\":1}"), STATUS_HOOK_FAILED, NULL, true);
+	cr_assert_not_null(st);
+	assert_cond(st, "Synced", "False", "HookFailed", T0_TEXT);
+	cr_assert_eq(json_object_get_int(at(st, "old")), 1);
+	json_object_put(st);
+}
+
+Test(status_mc, declares_conditions_only_explicitly)
+{
+	struct json_object *s = json("{\"type\":\"object\",\"properties\":{\"conditions\":{\"type\":\"array\"}}}");
+	cr_assert(status_schema_declares_conditions(s));
+	json_object_put(s);
+	s = json("{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}");
+	cr_assert_not(status_schema_declares_conditions(s));
+	json_object_put(s);
+	s = json("{\"type\":\"object\",\"properties\":{\"replicas\":{\"type\":\"integer\"}}}");
+	cr_assert_not(status_schema_declares_conditions(s));
+	json_object_put(s);
+	cr_assert_not(status_schema_declares_conditions(NULL));
+}

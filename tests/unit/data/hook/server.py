@@ -8,6 +8,9 @@
 #   /fail     500, a 300-byte text body
 #   /garbage  200, not JSON
 #   /slow     answers after 60 s (past any timeout a test sets or waits for)
+#   /etag     as /sync plus status.served (requests answered so far) and an
+#             ETag "v-<parent name>"; 304 (no body) when If-None-Match is it
+#   /304      304 always
 import http.server
 import json
 import sys
@@ -20,10 +23,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def answer(self, code, body, ctype="application/json"):
+    def answer(self, code, body, ctype="application/json", etag=None):
         Handler.answered += 1
         data = body.encode() if isinstance(body, str) else body
         self.send_response(code)
+        if etag:
+            self.send_header("ETag", etag)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -45,7 +50,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/slow":
             time.sleep(60)
             return self.answer(200, "{}")
+        if self.path == "/304":
+            Handler.answered += 1
+            self.send_response(304)
+            self.end_headers()
+            return
         req = json.loads(raw)
+        if self.path == "/etag":
+            name = req["parent"]["metadata"]["name"]
+            etag = '"v-%s"' % name
+            if self.headers.get("If-None-Match") == etag:
+                Handler.answered += 1
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            return self.answer(200, json.dumps({
+                "status": {"served": Handler.answered + 1, "ifNoneMatch": self.headers.get("If-None-Match")},
+                "children": []}), etag=etag)
         if self.path == "/echo":
             return self.answer(200, json.dumps({"status": {"echo": req}, "children": []}))
         name = req["parent"]["metadata"]["name"]
