@@ -256,7 +256,11 @@ scenario_propagation() {
 		apiVersion: $GROUP/v1
 		kind: Propagation
 		metadata: {name: $prop, labels: $(labelled)}
-		spec: {sourceName: settings, sourceNamespace: $HNS, namespaceLabels: {$key: $RUN}}
+		spec:
+		  sourceName: settings
+		  sourceNamespace: $HNS
+		  namespaceLabels: {$key: $RUN}
+		  selector: {matchLabels: {e2e.coxswain.io/parent: $prop}}
 	YAML
 	eventually 60 "propagation: the ConfigMap is copied into both labelled namespaces" equals '"blue" "blue"' \
 		bash -c "echo \$(kubectl --kubeconfig '$COXSWAIN_CLUSTER_DIR/admin.kubeconfig' get configmap settings \
@@ -348,7 +352,7 @@ scenario_rolling() {
 		apiVersion: $GROUP/v1
 		kind: Roller
 		metadata: {name: $r, namespace: $NS, labels: $(labelled "\"e2e.coxswain.io/method\":\"$method\"")}
-		spec: {replicas: 3, version: v1}
+		spec: {replicas: 3, version: v1, selector: {matchLabels: {e2e.coxswain.io/parent: $r}}}
 	YAML
 	eventually 60 "rolling ($method): three Gizmos at v1" equals 3 gizmos_at v1
 	# Ready before the rollout; for the in-place controller with a reason
@@ -386,7 +390,7 @@ scenario_finalize() {
 		apiVersion: $GROUP/v1
 		kind: Fleet
 		metadata: {name: $f, namespace: $NS, labels: $(labelled)}
-		spec: {replicas: 3}
+		spec: {replicas: 3, selector: {matchLabels: {e2e.coxswain.io/parent: $f}}}
 	YAML
 	eventually 60 "finalize: the Deployment has 3 replicas" equals 3 replicas
 	eventually 30 "finalize: the Fleet carries metacontroller's finalizer" contains "\"$fin\"" \
@@ -415,7 +419,7 @@ scenario_keys() {
 			apiVersion: $GROUP/v1
 			kind: Spread
 			metadata: {name: spread-$v-$$, labels: $(labelled "\"e2e.coxswain.io/hook\":\"$v\"")}
-			spec: {namespaces: [$K1, $K2]}
+			spec: {namespaces: [$K1, $K2], selector: {matchLabels: {e2e.coxswain.io/parent: spread-$v-$$}}}
 		YAML
 	done
 	for v in v1 v2; do
@@ -482,7 +486,7 @@ scenario_webhook_auth() {
 			apiVersion: $GROUP/v1
 			kind: Lock
 			metadata: {name: lock-$mode, namespace: $NS, labels: $(labelled "\"e2e.coxswain.io/auth\":\"$mode\"")}
-			spec: {}
+			spec: {selector: {matchLabels: {e2e.coxswain.io/parent: lock-$mode}}}
 		YAML
 	done
 	for mode in bearer basic mtls ca; do
@@ -509,7 +513,7 @@ scenario_etag() {
 		apiVersion: $GROUP/v1
 		kind: Tag
 		metadata: {name: $t, namespace: $NS, labels: $(labelled '"e2e.coxswain.io/mode":"etag"')}
-		spec: {message: hello}
+		spec: {message: hello, selector: {matchLabels: {e2e.coxswain.io/parent: $t}}}
 	YAML
 	eventually 60 "etag: the child is made from the first (200) answer" equals '"hello"' \
 		jget configmap "$NS" "$t" .data.message
@@ -538,7 +542,7 @@ scenario_unmarshal() {
 			apiVersion: $GROUP/v1
 			kind: Tag
 			metadata: {name: $mode-$$, namespace: $NS, labels: $(labelled "\"e2e.coxswain.io/mode\":\"$mode\"")}
-			spec: {message: $mode}
+			spec: {message: $mode, selector: {matchLabels: {e2e.coxswain.io/parent: $mode-$$}}}
 		YAML
 	done
 	eventually 60 "unmarshal: loose (the v1 default) ignores the unknown field: the child is made" equals '"loose"' \

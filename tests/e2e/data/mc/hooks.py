@@ -62,6 +62,18 @@ def children_of(req, kind_key):
 
 # ------------------------------------------------------------------ hooks
 
+# Without generateSelector, metacontroller claims the children that match
+# the parent's spec.selector: every parent of the suite has
+# {matchLabels: {e2e.coxswain.io/parent: <its name>}}, and its children
+# carry that label.
+PARENT_LABEL = "e2e.coxswain.io/parent"
+
+
+def claimed(parent, child):
+    child["metadata"].setdefault("labels", {})[PARENT_LABEL] = meta(parent, "name")
+    return child
+
+
 def propagation_customize(req):
     spec = req["parent"].get("spec", {})
     return {"relatedResources": [
@@ -83,9 +95,9 @@ def propagation_sync(req):
         for ns in namespaces:
             if ns == spec["sourceNamespace"]:
                 continue
-            children.append({"apiVersion": "v1", "kind": "ConfigMap",
-                             "metadata": {"name": spec["sourceName"], "namespace": ns},
-                             "data": data})
+            children.append(claimed(req["parent"], {"apiVersion": "v1", "kind": "ConfigMap",
+                                                    "metadata": {"name": spec["sourceName"], "namespace": ns},
+                                                    "data": data}))
     return {"status": {"namespaces": namespaces, "source": "found" if data is not None else "missing",
                        "relatedKeys": sorted(k for v in related.values() for k in v)},
             "children": children}
@@ -109,9 +121,9 @@ def rolling_sync(req):
     parent = req["parent"]
     spec = parent.get("spec", {})
     name = meta(parent, "name")
-    children = [{"apiVersion": "mc.e2e.coxswain.io/v1", "kind": "Gizmo",
-                 "metadata": {"name": f"{name}-{i}", "namespace": meta(parent, "namespace")},
-                 "spec": {"version": spec.get("version", "v1")}}
+    children = [claimed(parent, {"apiVersion": "mc.e2e.coxswain.io/v1", "kind": "Gizmo",
+                                 "metadata": {"name": f"{name}-{i}", "namespace": meta(parent, "namespace")},
+                                 "spec": {"version": spec.get("version", "v1")}})
                 for i in range(int(spec.get("replicas", 1)))]
     observed = children_of(req, "Gizmo.mc.e2e.coxswain.io/v1")
     return {"status": {"versions": sorted(o.get("spec", {}).get("version", "") for o in observed.values())},
@@ -121,7 +133,7 @@ def rolling_sync(req):
 def fleet_children(parent, replicas):
     name = meta(parent, "name")
     return [{"apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": {"name": name, "namespace": meta(parent, "namespace")},
+             "metadata": {"name": name, "namespace": meta(parent, "namespace"), "labels": {PARENT_LABEL: name}},
              "spec": {"replicas": replicas,
                       "selector": {"matchLabels": {"e2e.coxswain.io/fleet": name}},
                       "template": {"metadata": {"labels": {"e2e.coxswain.io/fleet": name}},
@@ -149,11 +161,11 @@ def spread_sync(req):
     parent = req["parent"]
     spec = parent.get("spec", {})
     name = meta(parent, "name")
-    children = [{"apiVersion": "v1", "kind": "ConfigMap",
-                 "metadata": {"name": name, "namespace": ns}, "data": {"from": name}}
+    children = [claimed(parent, {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": name, "namespace": ns}, "data": {"from": name}})
                 for ns in spec.get("namespaces", [])]
-    children.append({"apiVersion": "mc.e2e.coxswain.io/v1", "kind": "Badge",
-                     "metadata": {"name": name}, "spec": {"holder": name}})
+    children.append(claimed(parent, {"apiVersion": "mc.e2e.coxswain.io/v1", "kind": "Badge",
+                                     "metadata": {"name": name}, "spec": {"holder": name}}))
     keys = {kind: sorted(objs) for kind, objs in (req.get("children") or {}).items()}
     return {"status": {"keys": keys, "kinds": sorted(req.get("children") or {})}, "children": children}
 
@@ -177,9 +189,10 @@ def secure_sync(req, mode):
 def etag_sync(req):
     parent = req["parent"]
     return {"status": {"echo": parent.get("spec", {}).get("message", "")},
-            "children": [{"apiVersion": "v1", "kind": "ConfigMap",
-                          "metadata": {"name": meta(parent, "name"), "namespace": meta(parent, "namespace")},
-                          "data": {"message": parent.get("spec", {}).get("message", "")}}]}
+            "children": [claimed(parent, {"apiVersion": "v1", "kind": "ConfigMap",
+                                          "metadata": {"name": meta(parent, "name"),
+                                                       "namespace": meta(parent, "namespace")},
+                                          "data": {"message": parent.get("spec", {}).get("message", "")}})]}
 
 
 def unknown_field_sync(req):
