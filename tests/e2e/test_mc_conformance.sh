@@ -307,9 +307,12 @@ scenario_decorator() {
 	eventually 30 "decorator: the next request's attachments hold the Service" equals '"1"' \
 		jget pod "$NS" web-1 '.metadata.labels["e2e.coxswain.io/attachments-seen"]'
 	check "decorator: the decorated Pod is not owned" equals null jget pod "$NS" web-1 .metadata.ownerReferences
-	check "decorator: its labels are written with the field manager coxswain/mc-decorate-$RUN" equals true \
-		jget pod "$NS" web-1 "[.metadata.managedFields[] | select(.manager == \"coxswain/mc-decorate-$RUN\")
-			| (.fieldsV1[\"f:metadata\"][\"f:labels\"] // {}) | has(\"f:e2e.coxswain.io/exposed\")] | any"
+	label_manager() {
+		admin get pod web-1 -n "$NS" --show-managed-fields -o json | jq --arg m "coxswain/mc-decorate-$RUN" \
+			'[.metadata.managedFields[] | select(.manager == $m)
+				| (.fieldsV1["f:metadata"]["f:labels"] // {}) | has("f:e2e.coxswain.io/exposed")] | any'
+	}
+	check "decorator: its labels are written with the field manager coxswain/mc-decorate-$RUN" equals true label_manager
 	more_hook_calls 30 2 /decorate/sync web-1
 	check "decorator: a Pod without the annotation is left alone" gone service web-2-svc -n "$NS"
 	check "... and so is one outside the label selector" gone service web-3-svc -n "$NS"
