@@ -278,8 +278,10 @@ scenario_propagation() {
 	admin patch configmap settings -n "$HNS" --type=merge -p '{"data":{"color":"green"}}' >/dev/null
 	eventually 60 "propagation: a change to the source reaches the copies" \
 		equals '"green"' jget configmap "$P1" settings .data.color
+	# (Had it at all: else the next point would pass for nothing.)
+	check "propagation: the second namespace has its copy" admin get configmap settings -n "$P2"
 	admin label namespace "$P2" "$key-" >/dev/null
-	eventually 60 "propagation: an unlabelled namespace loses its copy" gone configmap settings -n "$P2"
+	eventually 60 "propagation: once unlabelled, it loses its copy" gone configmap settings -n "$P2"
 	eventually 30 "propagation: status lists the namespaces now selected" equals "[\"$P1\",\"$P3\"]" \
 		jget "propagation.$GROUP" "" "$prop" '.status.namespaces'
 }
