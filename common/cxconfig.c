@@ -253,6 +253,8 @@ static const struct field hooks_fields[] = {
 	 .expect = EXPECT_HOOK, .sub = hook_fields},
 	{.key = "finalize", .kind = F_HOOK, .offset = offsetof(struct config_controller, finalize),
 	 .expect = EXPECT_HOOK, .sub = hook_fields},
+	{.key = "customize", .kind = F_HOOK, .offset = offsetof(struct config_controller, customize),
+	 .expect = EXPECT_HOOK, .sub = hook_fields},
 	{.key = NULL},
 };
 
@@ -263,7 +265,8 @@ static const struct field controller_fields[] = {
 	 .sub = parent_fields},
 	{.key = "children", .kind = F_LIST, .offset = offsetof(struct config_controller, children),
 	 .expect = "a list of children {apiVersion, kind, updateStrategy}", .list = &children_list},
-	{.key = "hooks", .kind = F_MAP, .required = true, .expect = "{sync: HOOK, finalize: HOOK}",
+	{.key = "hooks", .kind = F_MAP, .required = true,
+	 .expect = "{sync: HOOK, finalize: HOOK, customize: HOOK}",
 	 .sub = hooks_fields},
 	{.key = "resyncPeriodSeconds", .kind = F_INT,
 	 .offset = offsetof(struct config_controller, resync_period_seconds),
@@ -946,6 +949,8 @@ struct json_object *config_controller_json(const struct config_controller *cc)
 	ok = ok && put(hooks, "sync", hook_json(&cc->sync));
 	if (ok && cc->finalize.set)
 		ok = put(hooks, "finalize", hook_json(&cc->finalize));
+	if (ok && cc->customize.set)
+		ok = put(hooks, "customize", hook_json(&cc->customize));
 	ok = ok && put(obj, "name", json_object_new_string(cc->name));
 	/* put consumes what it is given, added or not. */
 	if (ok)

@@ -15,6 +15,10 @@
  *         sync:     {exec: {command: ["/hooks/sync", "--flag"], timeoutSeconds: 10}}   required
  *         #         {webhook: {url: "http://127.0.0.1:8080/sync", timeoutSeconds: 10}}
  *         finalize: {exec: {command: ["/hooks/finalize"]}}      optional, same shape
+ *         customize: {exec: {command: ["/hooks/customize"]}}    optional, same shape: metacontroller's
+ *                                        customize hook ({controller, parent} in, {relatedResources}
+ *                                        out; worker/related.h); the sync and finalize requests'
+ *                                        "related" then holds what its rules select
  *       resyncPeriodSeconds: 300         >= 0, 0 = no periodic resync
  *       namespace: ""                    "" = all namespaces
  *       adoptOrphans: false              true: a child that exists with no controller is adopted

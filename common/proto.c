@@ -84,6 +84,21 @@ static const char *json_kind(const struct json_object *v)
 
 static int check_stats(const char *what, struct json_object *families, int code, struct cx_err *err);
 
+/* RESULT's related: a list of objects (relrule parses what is in them). */
+static int check_related(const char *what, struct json_object *related, int code, struct cx_err *err)
+{
+	if (!json_object_is_type(related, json_type_array))
+		return cx_err_set(err, code, "%s: field \"related\": expected an array, got %s", what,
+				  json_kind(related));
+	for (size_t i = 0; i < json_object_array_length(related); i++) {
+		struct json_object *rule = json_object_array_get_idx(related, i);
+		if (!json_object_is_type(rule, json_type_object))
+			return cx_err_set(err, code, "%s: field \"related\": entry %zu: expected an object, got %s",
+					  what, i, json_kind(rule));
+	}
+	return 0;
+}
+
 /* children is "Kind.apiVersion" -> name -> object. Both sides check it: the
  * watcher so that it never sends what the worker refuses. */
 static int check_children(const char *what, struct json_object *children, int code, struct cx_err *err)
@@ -271,11 +286,15 @@ int proto_encode_result(const struct proto_result *r, struct proto_frame *out, s
 	if (r->requeue_after_ms < 0)
 		return cx_err_set(err, -EINVAL, "%s: field \"requeueAfterMs\": expected an integer >= 0, got %" PRId64,
 				  what, r->requeue_after_ms);
+	int rc = r->related ? check_related(what, r->related, -EINVAL, err) : 0;
+	if (rc)
+		return rc;
 	struct json_object *o = json_object_new_object();
 	if (!o || put(o, "job", json_object_new_uint64(r->job)) || put(o, "attempt", json_object_new_int(r->attempt)) ||
 	    put(o, "outcome", json_object_new_string(outcomes[r->outcome])) ||
 	    put(o, "requeueAfterMs", json_object_new_int64(r->requeue_after_ms)) ||
-	    put(o, "message", json_object_new_string(r->message ? r->message : ""))) {
+	    put(o, "message", json_object_new_string(r->message ? r->message : "")) ||
+	    (r->related && put(o, "related", json_object_get(r->related)))) {
 		json_object_put(o);
 		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
 	}
@@ -451,7 +470,8 @@ static int lookup(const char *const *names, int lo, int hi, const char *word)
 
 static int decode_result(const struct reader *r, struct proto_result *out)
 {
-	static const char *const allowed[] = {"job", "attempt", "outcome", "requeueAfterMs", "message", NULL};
+	static const char *const allowed[] = {"job", "attempt", "outcome", "requeueAfterMs", "message", "related",
+					      NULL};
 	int64_t attempt;
 	const char *outcome;
 	int rc;
@@ -466,6 +486,12 @@ static int decode_result(const struct reader *r, struct proto_result *out)
 	if ((rc = field_int(r, "requeueAfterMs", 0, INT64_MAX, &out->requeue_after_ms)) ||
 	    (rc = field_string(r, "message", false, &out->message)) || (rc = no_unknown_fields(r, allowed)))
 		return rc;
+	struct json_object *related = NULL;
+	if (json_object_object_get_ex(r->obj, "related", &related)) {
+		if ((rc = check_related(r->what, related, -EPROTO, r->err)))
+			return rc;
+		out->related = related;
+	}
 	return 0;
 }
 

@@ -8,7 +8,9 @@
  *                                  "restarts": 0, "set": ""}
  *                      HEARTBEAT  (empty)
  *                      RESULT     {"job": 17, "attempt": 1, "outcome": "ok"|"error"|"requeue",
- *                                  "requeueAfterMs": 0, "message": ""}
+ *                                  "requeueAfterMs": 0, "message": "",
+ *                                  "related": [{"apiVersion": "v1", "resource": "namespaces",
+ *                                               "labelSelector": {...}}, ...]}     (optional)
  *                      STATS      {"families": {"rest_client_requests_total": [
  *                                      {"labels": {"code": "200", "method": "GET", "host": "10.96.0.1:443"},
  *                                       "value": 12}, ...]}}
@@ -61,7 +63,15 @@
  * is required and type-checked, unknown fields and unknown types are
  * rejected, and the error names the message type and field:
  *   RESULT: field "attempt": expected an integer >= 1, got -2
- * All decoding errors are -EPROTO. */
+ * All decoding errors are -EPROTO.
+ *
+ * RESULT's related, the one optional field, carries the rules the
+ * controller's customize hook answered for the job's parent
+ * (common/relrule.h), for the watcher's related informers
+ * (watcher/relwatch.h): a list of objects, [] for no rules. Absent when no
+ * customize hook ran (none configured, or it failed before answering): the
+ * watcher then keeps the rules it had for that parent. proto checks only
+ * that it is a list of objects; relrule parses the rules. */
 #ifndef COXSWAIN_PROTO_H
 #define COXSWAIN_PROTO_H
 
@@ -127,6 +137,7 @@ struct proto_result {
 	int64_t requeue_after_ms;
 	const char *message;     /* what went wrong, for conditions and Events; "" for none.
 				  * NULL is encoded as "". */
+	struct json_object *related;  /* a list of rule objects, or NULL: not sent (see above) */
 };
 
 struct proto_job {

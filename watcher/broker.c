@@ -56,6 +56,8 @@ struct broker {
 	struct zapauth *zap;         /* NULL without CURVE */
 	struct workqueue *q;         /* borrowed */
 	struct broker_source src;
+	void (*on_related)(void *ud, const char *key, struct json_object *rules);   /* or NULL */
+	void *related_ud;
 	int heartbeat_ms, liveness, max_losses;
 	int64_t poison_retry_ms;
 	bool dispatching;
@@ -289,6 +291,13 @@ void *broker_auth_socket(struct broker *b)
 uint64_t broker_auth_refusals(const struct broker *b)
 {
 	return zapauth_refusals(b->zap);
+}
+
+void broker_set_related_observer(struct broker *b, void (*fn)(void *ud, const char *key, struct json_object *rules),
+				 void *ud)
+{
+	b->on_related = fn;
+	b->related_ud = ud;
 }
 
 void broker_set_dispatching(struct broker *b, bool on)
@@ -552,6 +561,8 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 		log_kv(LOG_LEVEL_INFO, 1, "reconcile failed", "key", w->key, "error", r->message, NULL);
 		break;
 	}
+	if (r->related && b->on_related)
+		b->on_related(b->related_ud, w->key, r->related);
 	if (b->src.on_result)
 		b->src.on_result(b->src.ud, controller, outcome, seconds);
 }

@@ -124,6 +124,14 @@ void *broker_socket(struct broker *b);
 /* The ZAP handler's socket to poll too, or NULL without CURVE. Borrowed. */
 void *broker_auth_socket(struct broker *b);
 
+/* Tells fn the related rules a RESULT carries for its key (the RESULT's
+ * related field, common/proto.h: a list, borrowed for the call), for the
+ * related informers (watcher/relwatch.h); fn NULL: not told (the default).
+ * A setter rather than a broker_source field, so that the positional
+ * initialisers of broker_source stay complete. */
+void broker_set_related_observer(struct broker *b, void (*fn)(void *ud, const char *key, struct json_object *rules),
+				 void *ud);
+
 /* Only the leader hands out jobs; a follower's broker still answers
  * workers (heartbeats) so they stay connected. */
 void broker_set_dispatching(struct broker *b, bool on);

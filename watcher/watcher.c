@@ -19,6 +19,7 @@
 #include "mcwatch.h"
 #include "metrics.h"
 #include "procmetrics.h"
+#include "relwatch.h"
 #include "workqueue.h"
 
 #include <errno.h>
@@ -66,6 +67,7 @@ struct watcher {
 	struct metrics_controller *mcs;
 	size_t n_ctls, cap_ctls;
 	struct mcwatch *mcw;                 /* NULL without --metacontroller-* */
+	struct relwatch *rel;        /* related objects of customize hooks */
 	struct metrics *metrics;
 	struct metrics_std std;
 	struct metrics_workqueue mq;
@@ -129,8 +131,12 @@ static int job_for(void *ud, const char *key, struct json_object **parent, struc
 	int hook_s = cc->sync.timeout_seconds;
 	if (cc->finalize.set && cc->finalize.timeout_seconds > hook_s)
 		hook_s = cc->finalize.timeout_seconds;
-	*budget_ms = (int64_t)hook_s * 1000 + JOB_API_BUDGET_MS;
-	return controller_job_objects(ctl, rest, parent, children);
+	*budget_ms = (int64_t)(hook_s + (cc->customize.set ? cc->customize.timeout_seconds : 0)) * 1000 +
+		     JOB_API_BUDGET_MS;
+	int rc = controller_job_objects(ctl, rest, parent, children);
+	if (rc == -ENOENT)
+		relwatch_drop(w->rel, key); /* the parent is gone: so are its related rules */
+	return rc;
 }
 
 /* A metacontroller-defined controller's jobs carry its definition: the
@@ -230,6 +236,14 @@ static void on_result(void *ud, const char *controller, const char *outcome, dou
 									    : METRICS_RESULT_ERROR;
 		metrics_controller_reconciled(&w->mcs[i], r, seconds);
 	}
+}
+
+static void on_related(void *ud, const char *key, struct json_object *rules)
+{
+	struct watcher *w = ud;
+	struct cx_err err = {0};
+	if (relwatch_set(w->rel, key, rules, &err))
+		log_kv(LOG_LEVEL_WARNING, 0, "ignoring a worker's related rules", "key", key, "error", err.msg, NULL);
 }
 
 /* A worker's counts (its STATS) added to the watcher's own series of the
@@ -474,6 +488,8 @@ static int setup(struct watcher *w, struct cx_err *err)
 		if (!(w->mcw = mcwatch_new(&mo, err)))
 			return err->code ? err->code : -ENOMEM;
 	}
+	if (!(w->rel = relwatch_new(&(struct controller_env){w->client, w->mux, w->disco, w->queue})))
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	struct broker_options bo = {.endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint};
 	struct curvekey secret;
 	if ((r = config_channel_check(cfg, bo.endpoint, true, err)))
@@ -489,6 +505,7 @@ static int setup(struct watcher *w, struct cx_err *err)
 	explicit_bzero(&secret, sizeof(secret));
 	if (!w->broker)
 		return err ? err->code : -EIO;
+	broker_set_related_observer(w->broker, on_related, w);
 	if ((r = setup_metrics(w, err)))
 		return r;
 	if (w->o->leader_elect) {
@@ -563,6 +580,7 @@ static void teardown(struct watcher *w)
 	httpd_free(&w->health);
 	httpd_free(&w->metrics_httpd);
 	broker_free(&w->broker);
+	relwatch_free(&w->rel);
 	for (size_t i = 0; i < w->n_ctls; i++)
 		controller_free(&w->ctls[i]);
 	free(w->ctls);
@@ -627,6 +645,7 @@ static long next_timeout(struct watcher *w, int64_t now_ms)
 		t = min_ms(t, controller_next_ms(w->ctls[i], now_ms));
 	if (w->mcw)
 		t = min_ms(t, mcwatch_next_ms(w->mcw, now_ms));
+	t = min_ms(t, relwatch_next_ms(w->rel, now_ms));
 	if (w->draining)
 		t = min_ms(t, 100);
 	/* Cap the sleep: the CRD gate also reacts to cache changes. */
@@ -644,6 +663,7 @@ static void turn(struct watcher *w, int64_t now_ms)
 		controller_tick(w->ctls[i], crds_synced(w) ? informer_store(w->crds) : NULL, now_ms);
 		any_running |= controller_ready(w->ctls[i]);
 	}
+	relwatch_tick(w->rel, now_ms);
 	if (!any_running || kwatch_mux_running(w->mux) > 0)
 		w->watches_seen_ms = now_ms;
 	if (w->leader && !w->draining)

@@ -8,6 +8,7 @@
 #include "events.h"
 #include "finalizer.h"
 #include "hook.h"
+#include "related.h"
 #include "jsonget.h"
 #include "kclient.h"
 #include "log.h"
@@ -310,14 +311,25 @@ static int apply_answer(const struct decorate_env *env, struct json_object *obje
 
 /* ---- the job ---- */
 
+/* The customize hook first, when there is one (worker/related.h): its
+ * related objects go into the request, its rules into out for RESULT, and
+ * its failure is the hook's. */
 static int run_hook(const struct decorate_env *env, const struct config_hook *h, bool finalizing,
 		    struct json_object *object, struct json_object *observed, struct hook_decorator_result *res,
-		    struct cx_err *err)
+		    struct reconcile_outcome *out, struct cx_err *err)
 {
 	struct hook_def def = hook_def_from_config(env->c, env->cc, h);
+	struct json_object *related = NULL;
+	if (env->rel && related_get(env->rel, env->cc, env->controller, object, &related, &out->related_rules, err))
+		return err->code;
 	struct json_object *request = hook_decorator_request_new(env->controller, object, env->kinds,
 								 env->cc->n_children, observed, finalizing,
 								 def.version, err);
+	if (request && related && hook_request_set_related(request, related, def.version, err)) {
+		json_object_put(request);
+		request = NULL;
+	}
+	json_object_put(related);
 	if (!request)
 		return err->code;
 	int rc = hook_decorator_run(&def, request, finalizing, env->kinds, env->cc->n_children,
@@ -349,7 +361,8 @@ static void finalize(const struct decorate_env *env, const struct proto_job *job
 	struct json_object *object = job->parent;
 	struct cx_err err = {0};
 	struct hook_decorator_result res = {0};
-	int rc = env->cc->finalize.set ? run_hook(env, &env->cc->finalize, true, object, job->children, &res, &err) : 0;
+	int rc = env->cc->finalize.set ? run_hook(env, &env->cc->finalize, true, object, job->children, &res, out,
+						       &err) : 0;
 	if (!env->cc->finalize.set)
 		res.finalized = true; /* a finalizer a config with a finalize hook left */
 	if (rc) {
@@ -380,7 +393,7 @@ static void sync_object(const struct decorate_env *env, const struct proto_job *
 	if (updated)
 		object = updated;
 	struct hook_decorator_result res = {0};
-	int rc = run_hook(env, &env->cc->sync, false, object, job->children, &res, &err);
+	int rc = run_hook(env, &env->cc->sync, false, object, job->children, &res, out, &err);
 	if (rc)
 		fail(env, object, hook_reason(rc), &err, out);
 	else if (apply_answer(env, object, job->children, &res, true, &err))

@@ -54,6 +54,7 @@ struct discovery;
 struct events;
 struct json_object;
 struct kclient;
+struct related;
 
 /* The metacontroller annotation on every attachment. */
 #define DECORATE_ATTACHMENT_ANNOTATION "metacontroller.k8s.io/decorator-controller"
@@ -67,6 +68,8 @@ struct decorate_env {
 	const struct config_controller *cc;      /* kind CONFIG_KIND_DECORATOR; children = attachments */
 	struct json_object *controller;          /* the request's "controller" */
 	const struct hook_child_kind *kinds;     /* cc->n_children of them: the attachment kinds */
+	struct related *rel;                     /* the customize hook's related objects (worker/related.h);
+						    NULL: related stays {} */
 };
 
 /* Does job (sync or poison) for a decorator and says how it went: ok (with

@@ -242,6 +242,41 @@ fail:
 	return NULL;
 }
 
+int hook_request_set_related(struct json_object *request, struct json_object *related, enum hook_version version,
+			     struct cx_err *err)
+{
+	struct json_object *meta = NULL, *pns = NULL, *parent = NULL;
+	/* A composite's request has a parent, a decorator's an object. */
+	const char *parent_ns = (json_object_object_get_ex(request, "parent", &parent) ||
+				 json_object_object_get_ex(request, "object", &parent)) &&
+				json_object_object_get_ex(parent, "metadata", &meta) &&
+				json_object_object_get_ex(meta, "namespace", &pns) ? json_object_get_string(pns) : NULL;
+	struct json_object *map = json_object_new_object();
+	if (!map)
+		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
+	if (related) {
+		json_object_object_foreach(related, key, have) {
+			struct json_object *m = NULL;
+			if (!json_object_is_type(have, json_type_object)) {
+				json_object_put(map);
+				return cx_err_set(err, -EINVAL, "hook request: related[\"%s\"] is %s, expected an "
+						  "object of objects by name", key, type_name(have));
+			}
+			if (version == HOOK_V2 && !(m = uniform_map(have, parent_ns, key, err))) {
+				json_object_put(map);
+				return err ? err->code : -ENOMEM;
+			}
+			if (!add(map, key, m ? m : json_object_get(have))) {
+				json_object_put(map);
+				return cx_err_set(err, -ENOMEM, "hook request: out of memory");
+			}
+		}
+	}
+	if (!add(request, "related", map))
+		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
+	return 0;
+}
+
 /* ---- checking the answer ---- */
 
 /* A child's identity, for finding two of the same. */
@@ -1076,7 +1111,7 @@ out:
 
 /* ---- the call ---- */
 
-static void log_run(const struct hook_def *def, bool finalizing, const struct hook_stats *st, int rc,
+static void log_run(const struct hook_def *def, const char *role, const struct hook_stats *st, int rc,
 		    const struct cx_err *err)
 {
 	if (!log_enabled(LOG_LEVEL_INFO, 4))
@@ -1089,12 +1124,12 @@ static void log_run(const struct hook_def *def, bool finalizing, const struct ho
 		snprintf(sys, sizeof(sys), "%lld", st->sys_cpu_ms);
 		snprintf(rss, sizeof(rss), "%ld", st->max_rss_kib);
 		snprintf(code, sizeof(code), "%d", st->exit_code);
-		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", finalizing ? "finalize" : "sync",
+		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", role,
 		       "duration_ms", dur, "cpu_user_ms", user, "cpu_sys_ms", sys, "max_rss_kib", rss, "exit_code", code,
 		       "error", rc && err ? err->msg : NULL, NULL);
 	} else {
 		snprintf(code, sizeof(code), "%ld", st->http_status);
-		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", finalizing ? "finalize" : "sync",
+		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", role,
 		       "duration_ms", dur, "http_status", code, "error", rc && err ? err->msg : NULL, NULL);
 	}
 }
@@ -1121,6 +1156,7 @@ struct answer_parser {
 	size_t n_kinds;
 	const char *ns;
 	void *out;
+	const char *role;       /* for messages and logs; NULL: "sync" or "finalize" by finalizing */
 };
 
 /* Sends request to the hook of def (a process or a webhook), hands its
@@ -1130,7 +1166,8 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 		    const struct answer_parser *p, struct hook_stats *st, struct cx_err *err)
 {
 	char label[NAME_MAX_SHOWN + 32];
-	hook_label(def, finalizing, label, sizeof(label));
+	const char *role = p->role ? p->role : finalizing ? "finalize" : "sync";
+	hook_describe(def, role, label, sizeof(label));
 	int timeout_ms = def->timeout_ms > 0 ? def->timeout_ms : HOOK_DEFAULT_TIMEOUT_MS;
 	size_t req_len = 0;
 	const char *req = request ? json_object_to_json_string_length(request, JSON_C_TO_STRING_PLAIN |
@@ -1170,7 +1207,7 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 	} else {
 		rc = fail(err, -EINVAL, label, "unknown hook type %d", (int)def->type);
 	}
-	log_run(def, finalizing, st, rc, err);
+	log_run(def, role, st, rc, err);
 	return rc;
 }
 
@@ -1411,4 +1448,29 @@ void hook_decorator_result_clear(struct hook_decorator_result *r)
 	json_object_put(r->status);
 	json_object_put(r->attachments);
 	memset(r, 0, sizeof(*r));
+}
+
+void hook_describe(const struct hook_def *def, const char *role, char *buf, size_t len)
+{
+	char name[NAME_MAX_SHOWN + 1];
+	hook_name(def, name, sizeof(name));
+	snprintf(buf, len, "%s hook \"%s\"", role, name);
+}
+
+/* hook_call's parser: the answer as strict JSON, nothing more. */
+static int parse_any(const struct answer_parser *p, const char *label, const char *body, size_t len,
+		     struct cx_err *err)
+{
+	return parse_json(label, body, len, (struct json_object **)p->out, err);
+}
+
+int hook_call(const struct hook_def *def, const char *role, struct json_object *request,
+	      struct json_object **answer, struct hook_stats *stats, struct cx_err *err)
+{
+	struct hook_stats own;
+	struct hook_stats *st = stats ? stats : &own;
+	memset(st, 0, sizeof(*st));
+	*answer = NULL;
+	struct answer_parser p = {.parse = parse_any, .out = answer, .role = role};
+	return exchange(def, false, request, &p, st, err);
 }

@@ -158,13 +158,34 @@ const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t
  * for a cluster-scoped object) into new maps sharing the objects. Kinds
  * missing from it
  * get an empty map; keys of kinds not in kinds[] are left out. related is
- * {} (no customize hook yet). Returns an owned object, or NULL with err
+ * {} (hook_request_set_related fills it). Returns an owned object, or NULL with err
  * filled (-ENOMEM, or -EINVAL when an entry of observed is not an
  * object). */
 struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
 				     const struct hook_child_kind *kinds, size_t n_kinds,
 				     struct json_object *observed, bool finalizing, enum hook_version version,
 				     struct cx_err *err);
+
+/* Puts related (a "Kind.apiVersion" -> {relative name: object} map keyed as
+ * a v1 request is, worker/related.h; NULL = {}) into request (from
+ * hook_request_new or hook_decorator_request_new) as its "related", re-keyed for a v2 hook as children
+ * are. The maps' objects are shared. Returns 0, or -ENOMEM / -EINVAL (an
+ * entry of related is not an object) with err filled; request is then
+ * unchanged. */
+int hook_request_set_related(struct json_object *request, struct json_object *related, enum hook_version version,
+			     struct cx_err *err);
+
+/* `ROLE hook "NAME"` into buf, as every message of a hook starts (NAME as
+ * in sync messages: argv[0], or the URL without user, password and query). */
+void hook_describe(const struct hook_def *def, const char *role, char *buf, size_t len);
+
+/* Calls a hook whose answer is not a sync answer (role "customize": the
+ * customize hook, request {controller, parent}) and hands back the answer
+ * parsed as strict JSON in *answer (owned), for the caller to check. The
+ * transport, timeouts and errors are hook_run's, the messages start with
+ * `ROLE hook "NAME"`. stats may be NULL. */
+int hook_call(const struct hook_def *def, const char *role, struct json_object *request,
+	      struct json_object **answer, struct hook_stats *stats, struct cx_err *err);
 
 /* Checks a hook's answer (body, len bytes: all of it must be one JSON
  * value) and fills out's status, children, resync_after_ms and finalized

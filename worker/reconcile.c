@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "reconcile.h"
+#include "related.h"
 #include "apply.h"
 #include "crdschema.h"
 #include "ctltable.h"
@@ -46,6 +47,7 @@ struct reconciler {
 	struct discovery *d;
 	struct statusmemo *memo;
 	struct crdschema *schemas;
+	struct related *rel;                 /* the customize hook's related objects */
 	const struct config *cfg;            /* borrowed */
 	struct per_controller *ctls;
 	size_t n;
@@ -83,7 +85,7 @@ struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, s
 	struct reconciler *r = calloc(1, sizeof(*r));
 	if (!r || !(r->ctls = calloc(cfg->n_controllers ? cfg->n_controllers : 1, sizeof(*r->ctls))) ||
 	    !(r->d = discovery_new(c)) || !(r->memo = statusmemo_new(0)) || !(r->schemas = crdschema_new(c, 0)) ||
-	    !(r->table = ctltable_new(r->d)))
+	    !(r->table = ctltable_new(r->d)) || !(r->rel = related_new(c, r->d)))
 		goto oom;
 	r->c = c;
 	r->cfg = cfg;
@@ -118,6 +120,7 @@ void reconciler_free(struct reconciler **rp)
 	discovery_free(&r->d);
 	statusmemo_free(&r->memo);
 	crdschema_free(&r->schemas);
+	related_free(&r->rel);
 	free(r);
 	*rp = NULL;
 }
@@ -322,14 +325,18 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 
 /* Runs the hook of h for parent. Returns its result code; err says why. */
 static int run_hook(struct reconciler *r, struct per_controller *pc, const struct config_hook *h, bool finalizing,
-		    struct json_object *parent, struct json_object *children, struct hook_result *res,
-		    struct cx_err *err)
+		    struct json_object *parent, struct json_object *children, struct json_object *related,
+		    struct hook_result *res, struct cx_err *err)
 {
 	struct hook_def def = hook_def_from_config(r->c, pc->cc, h);
 	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
 						       finalizing, def.version, err);
 	if (!request)
 		return err->code;
+	if (related && hook_request_set_related(request, related, def.version, err)) {
+		json_object_put(request);
+		return err->code;
+	}
 	int rc = hook_run(&def, request, finalizing, pc->kinds, pc->cc->n_children, parent_namespace(parent), res, err);
 	json_object_put(request);
 	char ms[32];
@@ -437,7 +444,14 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 	/* Our finalizer without a finalize hook: a config that had one put it
 	 * there. Nothing is left to run; it must come off, or the parent is
 	 * never deleted. */
-	int rc = pc->cc->finalize.set ? run_hook(r, pc, &pc->cc->finalize, true, parent, job->children, &res, &err) : 0;
+	/* The customize hook's related objects (worker/related.h); its failure
+	 * is the finalize's. */
+	struct json_object *related = NULL;
+	int rc = pc->cc->finalize.set ? related_get(r->rel, pc->cc, pc->json, parent, &related, &out->related_rules,
+						    &err) : 0;
+	if (!rc && pc->cc->finalize.set)
+		rc = run_hook(r, pc, &pc->cc->finalize, true, parent, job->children, related, &res, &err);
+	json_object_put(related);
 	if (!pc->cc->finalize.set)
 		res.finalized = true;
 	if (rc) {
@@ -475,7 +489,12 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	if (updated)
 		parent = updated; /* the newer resourceVersion, for the writes below */
 	struct hook_result res = {0};
-	int rc = run_hook(r, pc, &pc->cc->sync, false, parent, job->children, &res, &err);
+	/* The customize hook first (worker/related.h): its failure is the sync's. */
+	struct json_object *related = NULL;
+	int rc = related_get(r->rel, pc->cc, pc->json, parent, &related, &out->related_rules, &err);
+	if (!rc)
+		rc = run_hook(r, pc, &pc->cc->sync, false, parent, job->children, related, &res, &err);
+	json_object_put(related);
 	if (rc) {
 		struct status_outcome o = {.reason = hook_failure(rc), .message = err.msg};
 		report(r, pc, parent, &o, &st_err);
@@ -512,7 +531,8 @@ void reconcile_job(struct reconciler *r, const struct proto_job *job, struct rec
 	}
 	if (pc->cc->kind == CONFIG_KIND_DECORATOR) {
 		struct decorate_env env = {.c = r->c, .d = r->d, .schemas = r->schemas, .events = pc->events,
-					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds};
+					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds,
+					   .rel = r->rel};
 		decorate_job(&env, job, out);
 		return;
 	}

@@ -22,6 +22,7 @@
 #include "proto.h"
 
 struct config;
+struct json_object;
 struct kclient;
 struct reconciler;
 
@@ -34,9 +35,11 @@ struct reconcile_outcome {
 	enum proto_outcome outcome;
 	int64_t requeue_after_ms;     /* ok: the hook's resyncAfterSeconds; requeue: when to look again */
 	char message[CX_ERR_MSG_MAX]; /* what went wrong; "" when nothing did */
+	struct json_object *related_rules;  /* owned (json_object_put): the customize hook's rules for
+					       RESULT's related (common/proto.h); NULL when none ran */
 };
 
-/* Does job and says how it went. */
+/* Does job and says how it went. The caller releases out->related_rules. */
 void reconcile_job(struct reconciler *r, const struct proto_job *job, struct reconcile_outcome *out);
 
 #endif

@@ -11,6 +11,7 @@
 #include "supervisor.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -108,13 +109,15 @@ static void run_job(struct worker *w, const struct proto_job *job)
 	       "kind", proto_job_kind_name(job->kind), "outcome", proto_outcome_name(out.outcome), "ms", ms, "error",
 	       out.message, NULL);
 	struct proto_result result = {.job = job->job, .attempt = job->attempt, .outcome = out.outcome,
-				      .requeue_after_ms = out.requeue_after_ms, .message = out.message};
+				      .requeue_after_ms = out.requeue_after_ms, .message = out.message,
+				      .related = out.related_rules};
 	struct proto_frame f = {0};
 	struct cx_err err = {0};
 	send_stats(w, false); /* first, so the job's requests are counted when its result is */
 	if (proto_encode_result(&result, &f, &err) || send_frame(w, &f))
 		log_kv(LOG_LEVEL_ERROR, 0, "cannot send a result", "key", job->key, "error", err.msg, NULL);
 	proto_frame_clear(&f);
+	json_object_put(out.related_rules);
 }
 
 /* Reads one message from the watcher, if one is waiting. */

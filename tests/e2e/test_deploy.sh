@@ -13,6 +13,12 @@
 #     port, each worker pod its own set, every key file an item of the
 #     Secrets make-keys.sh makes, readable by the pod's group, and a
 #     NetworkPolicy that opens the port to the worker pods only;
+#   - with the metacontroller component: the watcher gains
+#     --metacontroller-live, coxswain.yaml has no controllers, the Website
+#     example's CRD and RBAC are gone; its RBAC grants exactly its justified
+#     permissions (never a write on CRDs or controller objects, no Secrets),
+#     and a user's ClusterRole labelled for aggregation is picked up and
+#     dropped again;
 #   - every metric the Grafana dashboard queries is in a live /metrics scrape
 #     of coxswain running the Website example;
 #   - RBAC: rbac.yaml grants exactly the permissions listed below, each with
@@ -35,6 +41,10 @@ deploy_cleanup() {
 	admin delete -f "$DATA/servicemonitor-crd.yaml" --ignore-not-found --wait=false >/dev/null 2>&1
 	[[ ! -f $E2E_WORK/isolated.json ]] ||
 		admin delete -f "$E2E_WORK/isolated.json" --ignore-not-found --wait=false >/dev/null 2>&1
+	local f
+	for f in mc-isolated.json mc-example.yaml; do
+		[[ ! -f $E2E_WORK/$f ]] || admin delete -f "$E2E_WORK/$f" --ignore-not-found --wait=false >/dev/null 2>&1
+	done
 	# A finalizer left on the Website would keep the namespace from going.
 	admin patch website alpha -n "$NS" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
 	e2e_cleanup
@@ -160,6 +170,131 @@ print([o for o in items if o["kind"] == "ConfigMap" and o["metadata"]["name"] ==
 	"$E2E_WORK/scaleout.json" >"$E2E_WORK/scaleout-config.yaml"
 check "its coxswain.yaml passes coxswain-watcher --check-config" \
 	"$E2E_BUILD/watcher/coxswain-watcher" --check-config "$E2E_WORK/scaleout-config.yaml"
+
+# ------------------------------------------------------------------ metacontroller
+
+mkdir -p "$E2E_WORK/mc"
+rel=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$DEPLOY" "$E2E_WORK/mc")
+cat >"$E2E_WORK/mc/kustomization.yaml" <<-EOF
+	resources: [$rel]
+	components: [$rel/metacontroller]
+EOF
+check "deploy/ with the metacontroller component builds" \
+	bash -c "kubectl kustomize '$E2E_WORK/mc' >'$E2E_WORK/mc.yaml'"
+check "... and passes apply --dry-run=server, without warnings" dry_run "$E2E_WORK/mc.yaml" "$E2E_WORK/mc.json"
+check "it holds the namespace, RBAC, config, hooks, Deployment and Service, and no CRD" equals \
+	"ClusterRole ClusterRole ClusterRoleBinding ClusterRoleBinding ConfigMap ConfigMap Deployment Namespace Role RoleBinding Service ServiceAccount" \
+	python3 -c 'import json, sys; print(" ".join(sorted(o["kind"] for o in json.load(open(sys.argv[1]))["items"])))' \
+	"$E2E_WORK/mc.json"
+check "the watcher gains --metacontroller-live, no controllers in coxswain.yaml, RBAC read-only on CRDs and controllers" \
+	python3 "$CHECKS" metacontroller "$E2E_WORK/mc.json" "$E2E_WORK/objects.json"
+check "deploy/ alone fails that check (it can fail)" fails \
+	python3 "$CHECKS" metacontroller "$E2E_WORK/objects.json" "$E2E_WORK/objects.json"
+check "kubectl kustomize deploy/metacontroller/crds builds the two CRDs" equals \
+	"compositecontrollers.metacontroller.k8s.io decoratorcontrollers.metacontroller.k8s.io" \
+	bash -c "kubectl kustomize '$DEPLOY/metacontroller/crds' | tee '$E2E_WORK/mc-crds.yaml' |
+		sed -n 's/^  name: //p' | sort | xargs"
+check "... which pass apply --dry-run=server, without warnings (metacontroller.k8s.io is a protected group)" \
+	dry_run "$E2E_WORK/mc-crds.yaml"
+# Applied for good (they are metacontroller's, the same for every test):
+# kubectl auth can-i below resolves their resources.
+admin apply -f "$E2E_WORK/mc-crds.yaml" >/dev/null
+check "they become Established" admin wait --for=condition=Established --timeout=30s \
+	crd/compositecontrollers.metacontroller.k8s.io crd/decoratorcontrollers.metacontroller.k8s.io
+# Every permission the component grants, and why (the live requests are
+# tests/e2e/test_mc_conformance.sh's, which runs coxswain under this RBAC).
+MC_RBAC_TABLE=$(
+	cat <<-'EOF'
+		apiextensions.k8s.io customresourcedefinitions get cluster | the CRD gate of each parent and child kind (read-only)
+		apiextensions.k8s.io customresourcedefinitions list cluster | the CRD gate's informer
+		apiextensions.k8s.io customresourcedefinitions watch cluster | the CRD gate's informer
+		metacontroller.k8s.io compositecontrollers get cluster | the controller objects, read-only (issue 11 item 7)
+		metacontroller.k8s.io compositecontrollers list cluster | --metacontroller-live lists them
+		metacontroller.k8s.io compositecontrollers watch cluster | --metacontroller-live watches them
+		metacontroller.k8s.io decoratorcontrollers get cluster | the controller objects, read-only (issue 11 item 7)
+		metacontroller.k8s.io decoratorcontrollers list cluster | --metacontroller-live lists them
+		metacontroller.k8s.io decoratorcontrollers watch cluster | --metacontroller-live watches them
+		core events create cluster | worker/events.c: Events about the parents
+		core events patch cluster | worker/events.c: an Event repeated within 10 minutes is a patch of its count
+		core events get cluster | worker/events.c: an Event another worker wrote is read, to count on from it
+		coordination.k8s.io leases get coxswain-system | leader election (deploy/rbac.yaml's Role, kept)
+		coordination.k8s.io leases create coxswain-system | leader election (deploy/rbac.yaml's Role, kept)
+		coordination.k8s.io leases update coxswain-system | leader election (deploy/rbac.yaml's Role, kept)
+	EOF
+)
+python3 "$CHECKS" granted "$E2E_WORK/mc.json" >"$E2E_WORK/mc-granted.txt"
+sed 's/ |.*//' <<<"$MC_RBAC_TABLE" | sort >"$E2E_WORK/mc-justified.txt"
+check "the component grants exactly the justified permissions (no more, no fewer)" \
+	diff -u "$E2E_WORK/mc-justified.txt" "$E2E_WORK/mc-granted.txt"
+# Its roles bound to an identity of this test's alone (MC_ISOLATED); the copy
+# of the aggregated ClusterRole picks up only ClusterRoles labelled for it.
+MC_NS=e2e-deploy-mc-$$
+MC_ISOLATED=system:serviceaccount:$MC_NS:coxswain
+namespace "$MC_NS"
+python3 "$CHECKS" isolate "$E2E_WORK/mc.json" "$MC_NS" "$MC_NS" >"$E2E_WORK/mc-isolated.json"
+admin apply -f "$E2E_WORK/mc-isolated.json" >/dev/null
+mc_can() {
+	admin auth can-i "$@" --as="$MC_ISOLATED" --as-group=system:serviceaccounts \
+		--as-group="system:serviceaccounts:$MC_NS" --as-group=system:authenticated 2>/dev/null || true
+}
+while IFS='|' read -r perm why; do
+	read -r group resource verb scope <<<"$perm"
+	res=$resource
+	[[ $group == core ]] || res=$resource.$group
+	where=(-A)
+	[[ $scope == cluster ]] || where=(-n "$scope")
+	check "metacontroller component: can-i $verb $group/$resource ($scope): yes, needed: ${why# }" equals yes \
+		mc_can "$verb" "$res" "${where[@]}"
+done <<<"$MC_RBAC_TABLE"
+while read -r verb resource flags; do
+	# shellcheck disable=SC2086
+	check "metacontroller component alone: can-i $verb $resource $flags: no" equals no \
+		mc_can "$verb" "$resource" $flags
+done <<-'EOF'
+	create customresourcedefinitions.apiextensions.k8s.io
+	update customresourcedefinitions.apiextensions.k8s.io
+	patch customresourcedefinitions.apiextensions.k8s.io
+	delete customresourcedefinitions.apiextensions.k8s.io
+	create compositecontrollers.metacontroller.k8s.io
+	update compositecontrollers.metacontroller.k8s.io
+	patch decoratorcontrollers.metacontroller.k8s.io
+	delete decoratorcontrollers.metacontroller.k8s.io
+	update compositecontrollers.metacontroller.k8s.io --subresource=status
+	* * -A
+	get secrets -A
+	list secrets -A
+	get configmaps -A
+	watch configmaps -A
+	create pods -A
+	delete pods -A
+	create namespaces
+	bind clusterroles.rbac.authorization.k8s.io
+	escalate clusterroles.rbac.authorization.k8s.io
+	impersonate serviceaccounts -A
+EOF
+# A user's ClusterRole for one controller: controller-role-example.yaml's
+# first document, renamed, with the aggregation label swapped for this
+# test's copy's (so the real aggregated ClusterRole, which another test may
+# have bound, never picks it up). Its rules are aggregated in, and go with it.
+sed -n '/^---$/q;p' "$DEPLOY/metacontroller/controller-role-example.yaml" >"$E2E_WORK/mc-example.yaml"
+check "controller-role-example.yaml: its ClusterRole carries the aggregation label" \
+	grep -q '^    coxswain.io/aggregate-to-metacontroller: "true"$' "$E2E_WORK/mc-example.yaml"
+sed -i -e "0,/^  name: .*/s//  name: $MC_NS-example/" \
+	-e "s#^\( *\)coxswain.io/aggregate-to-metacontroller: \"true\"#\1e2e.coxswain.io/isolated: $MC_NS#" \
+	"$E2E_WORK/mc-example.yaml"
+check "... and passes apply --dry-run=server, without warnings" dry_run "$E2E_WORK/mc-example.yaml"
+admin apply -f "$E2E_WORK/mc-example.yaml" >/dev/null
+# (Its parent kind, catsets.examples.com, does not exist here: kubectl auth
+# can-i answers for kinds it can resolve, so its children and related kinds
+# stand for it.)
+eventually 30 "once applied, the aggregated ClusterRole grants its children (create pods)" equals yes \
+	mc_can create pods -A
+check "... and its related objects (watch configmaps)" equals yes mc_can watch configmaps -A
+check "... and still no Secret" equals no mc_can get secrets -A
+admin delete -f "$E2E_WORK/mc-example.yaml" >/dev/null
+eventually 30 "once it is deleted, its rights go (create pods: no)" equals no mc_can create pods -A
+check "... (watch configmaps: no)" equals no mc_can watch configmaps -A
+admin delete -f "$E2E_WORK/mc-isolated.json" --ignore-not-found --wait=false >/dev/null 2>&1
 
 # ------------------------------------------------------------------ live run
 

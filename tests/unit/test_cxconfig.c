@@ -533,7 +533,8 @@ Test(cxconfig, child_of_the_parents_kind)
 
 Test(cxconfig, hooks_missing)
 {
-	expect_error("missing-hooks.yaml", 2, 5, "controllers[0].hooks", "missing; expected {sync: HOOK, finalize: HOOK}");
+	expect_error("missing-hooks.yaml", 2, 5, "controllers[0].hooks",
+		     "missing; expected {sync: HOOK, finalize: HOOK, customize: HOOK}");
 }
 
 Test(cxconfig, sync_missing)
@@ -862,5 +863,30 @@ Test(cxconfig, controllers_optional)
 	struct config *c = config_load_opts(DATA "good.yaml", true, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	cr_assert_gt(c->n_controllers, 0);
+	config_free(&c);
+}
+
+Test(cxconfig, customize_hook_has_the_shape_of_sync)
+{
+	struct config *c = load_ok(DATA "customize.yaml");
+	const struct config_controller *cc = &c->controllers[0];
+	cr_assert(cc->customize.set);
+	assert_hook_webhook(&cc->customize, 7, "http://127.0.0.1:8080/customize");
+	cr_assert_eq(cc->customize.timeout_ms, 7000);
+	cr_assert_eq(cc->customize.version, CONFIG_HOOK_V2);
+	struct json_object *j = config_controller_json(cc);
+	cr_assert_str_eq(get_str(get(get(get(j, "hooks"), "customize"), "webhook"), "url"),
+			 "http://127.0.0.1:8080/customize");
+	json_object_put(j);
+	config_free(&c);
+}
+
+Test(cxconfig, no_customize_hook_by_default)
+{
+	struct config *c = load_ok(DATA "minimal.yaml");
+	cr_assert_not(c->controllers[0].customize.set);
+	struct json_object *j = config_controller_json(&c->controllers[0]);
+	cr_assert_not(json_object_object_get_ex(get(j, "hooks"), "customize", NULL));
+	json_object_put(j);
 	config_free(&c);
 }

@@ -1186,3 +1186,94 @@ Test(hook_webhook, a_304_without_if_none_match_is_an_error)
 	json_object_put(req);
 	server_stop(&s);
 }
+
+/* ---- related and the customize hook ---- */
+
+/* related is keyed like children: shared as the worker keyed it (v1), or
+ * re-keyed by the objects' own namespace/name (v2). */
+Test(hook_request, related_is_filled_and_keyed_by_version)
+{
+	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
+	struct json_object *related = parse("{\"ConfigMap.v1\": {\"global/settings\": {\"metadata\": {\"name\": "
+					    "\"settings\", \"namespace\": \"global\"}}}, \"Namespace.v1\": {\"team-a\": "
+					    "{\"metadata\": {\"name\": \"team-a\"}}}}");
+	struct cx_err err = {0};
+	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
+	cr_assert_eq(hook_request_set_related(req, related, HOOK_V1, &err), 0, "%s", err.msg);
+	cr_assert_eq(at(at(req, "related"), "ConfigMap.v1"), at(related, "ConfigMap.v1"), "v1: shared");
+	cr_assert_not_null(at(at(at(req, "related"), "Namespace.v1"), "team-a"));
+	json_object_put(req);
+
+	struct json_object *nsparent = parse("{\"metadata\": {\"name\": \"p\", \"namespace\": \"global\"}}");
+	struct json_object *v1 = parse("{\"ConfigMap.v1\": {\"settings\": {\"metadata\": {\"name\": \"settings\", "
+				       "\"namespace\": \"global\"}}}}");
+	req = hook_request_new(controller, nsparent, KINDS, N_KINDS, NULL, false, HOOK_V2, &err);
+	cr_assert_eq(hook_request_set_related(req, v1, HOOK_V2, &err), 0, "%s", err.msg);
+	cr_assert_not_null(at(at(at(req, "related"), "ConfigMap.v1"), "global/settings"), "%s",
+			   json_object_to_json_string(req));
+	json_object_put(req);
+
+	req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
+	struct json_object *bad = parse("{\"ConfigMap.v1\": []}");
+	cr_assert_eq(hook_request_set_related(req, bad, HOOK_V1, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "related[\"ConfigMap.v1\"] is a list"), "%s", err.msg);
+	cr_assert_eq(json_object_object_length(at(req, "related")), 0, "unchanged");
+	cr_assert_eq(hook_request_set_related(req, NULL, HOOK_V1, &err), 0);
+	cr_assert_eq(json_object_object_length(at(req, "related")), 0);
+	json_object_put(req);
+	json_object_put(bad);
+	json_object_put(v1);
+	json_object_put(nsparent);
+	json_object_put(related);
+	json_object_put(controller);
+	json_object_put(parent);
+}
+
+Test(hook_call, customize_answer_and_failures_are_named)
+{
+	static char *const echo[] = {"/bin/sh", "-c", "cat >/dev/null; echo '{\"relatedResources\": []}'", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = echo, .name = "/hooks/customize"};
+	struct json_object *req = parse("{\"controller\": {}, \"parent\": {}}"), *answer = NULL;
+	struct cx_err err = {0};
+	cr_assert_eq(hook_call(&def, "customize", req, &answer, NULL, &err), 0, "%s", err.msg);
+	cr_assert(json_object_is_type(at(answer, "relatedResources"), json_type_array));
+	json_object_put(answer);
+
+	static char *const garbage[] = {"/bin/sh", "-c", "cat >/dev/null; echo '{nope'", NULL};
+	def.argv = garbage;
+	cr_assert_eq(hook_call(&def, "customize", req, &answer, NULL, &err), -EPROTO);
+	cr_assert_null(answer);
+	cr_assert(!strncmp(err.msg, "customize hook \"/hooks/customize\": ", 35), "%s", err.msg);
+
+	static char *const failing[] = {HOOKS "fail.sh", NULL};
+	def.argv = failing;
+	def.name = NULL;
+	cr_assert_eq(hook_call(&def, "customize", req, &answer, NULL, &err), -EIO);
+	cr_assert(strstr(err.msg, "customize hook \"" HOOKS "fail.sh\": "), "%s", err.msg);
+	cr_assert(strstr(err.msg, "cannot reach the database"), "%s", err.msg);
+	json_object_put(req);
+}
+
+/* A customize webhook: the transport is the sync hook's; the answer comes
+ * back as JSON for the caller to read. */
+Test(hook_call, customize_webhook)
+{
+	struct server s = server_start(2);
+	char url[128];
+	struct hook_def def = webhook(&s, "/echo", url, sizeof(url));
+	struct json_object *req = parse("{\"controller\": {\"name\": \"c\"}, \"parent\": {\"metadata\": {\"name\": \"p\"}}}");
+	struct json_object *answer = NULL;
+	struct hook_stats st;
+	struct cx_err err = {0};
+	cr_assert_eq(hook_call(&def, "customize", req, &answer, &st, &err), 0, "%s", err.msg);
+	cr_assert(json_object_equal(at(at(answer, "status"), "echo"), req));
+	cr_assert_eq(st.http_status, 200);
+	json_object_put(answer);
+	def = webhook(&s, "/fail", url, sizeof(url));
+	cr_assert_eq(hook_call(&def, "customize", req, &answer, &st, &err), -EIO);
+	char want[200];
+	snprintf(want, sizeof(want), "customize hook \"%s\": returned HTTP 500", url);
+	cr_assert(!strncmp(err.msg, want, strlen(want)), "%s", err.msg);
+	json_object_put(req);
+	server_stop(&s);
+}

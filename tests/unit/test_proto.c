@@ -705,3 +705,54 @@ Test(proto, stats_encoder_checks)
 		       "STATS: family \"" REST "\" series 0: field \"value\": expected an integer >= 0, got -3");
 	json_object_put(bad);
 }
+
+/* RESULT's optional "related": the customize hook's rules, for the
+ * watcher's related informers (watcher/relwatch.h). */
+Test(proto, result_carries_related_rules)
+{
+	struct json_object *rules = json("[{\"apiVersion\":\"v1\",\"resource\":\"namespaces\",\"labelSelector\":"
+					 "{\"matchLabels\":{\"team\":\"a\"}}},{\"apiVersion\":\"v1\",\"resource\":"
+					 "\"configmaps\",\"namespace\":\"global\",\"names\":[\"settings\"]}]");
+	struct proto_msg in = {.type = PROTO_RESULT,
+			       .result = {.job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .related = rules}};
+	struct proto_msg out;
+	round_trip(&in, &out);
+	cr_assert_not_null(out.result.related);
+	cr_assert(json_object_equal(out.result.related, rules));
+	proto_msg_clear(&out);
+
+	struct proto_frame f;
+	struct json_object *none = json("[]");
+	struct proto_result r = {.job = 1, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .related = none};
+	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
+	cr_assert_str_eq(f.payload, "{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":0,\"message\":\"\","
+				    "\"related\":[]}", "an empty list says: no rules (any old ones are dropped)");
+	proto_frame_clear(&f);
+	r.related = NULL;
+	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
+	cr_assert_null(strstr(f.payload, "related"), "absent: no customize hook ran, the rules stay as they are");
+	struct proto_msg back;
+	cr_assert_eq(proto_decode(f.type, strlen(f.type), f.payload, f.len, &back, NULL), 0);
+	cr_assert_null(back.result.related);
+	proto_msg_clear(&back);
+	proto_frame_clear(&f);
+
+	struct json_object *bad = json("[{\"apiVersion\":\"v1\"}, 3]");
+	r.related = bad;
+	struct cx_err err = {0};
+	cr_assert_eq(proto_encode_result(&r, &f, &err), -EINVAL);
+	cr_assert_str_eq(err.msg, "RESULT: field \"related\": entry 1: expected an object, got an integer");
+	json_object_put(bad);
+	json_object_put(none);
+	json_object_put(rules);
+}
+
+Test(proto, result_related_malformed)
+{
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"related\":{}}",
+		"RESULT: field \"related\": expected an array, got an object");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"related\":null}",
+		"RESULT: field \"related\": expected an array, got null");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"related\":[{},\"x\"]}",
+		"RESULT: field \"related\": entry 1: expected an object, got a string");
+}

@@ -11,6 +11,8 @@ Standard library only: objects come as JSON from `kubectl ... -o json`.
   isolate OBJECTS NS PREFIX    rbac.yaml's roles bound to ServiceAccount NS/coxswain
   scaleout OBJECTS MAKE_KEYS   deploy/ with the scale-out component: the watcher's
                                pod, the worker pods, the job Service, the keys agree
+  metacontroller OBJECTS BASE  deploy/ with the metacontroller component against
+                               deploy/ alone: args, config, RBAC
 """
 import json
 import re
@@ -493,7 +495,7 @@ def check_granted(objects_path):
         if o["kind"] not in ("ClusterRole", "Role"):
             continue
         scope = "cluster" if o["kind"] == "ClusterRole" else o["metadata"]["namespace"]
-        for rule in o.get("rules", []):
+        for rule in o.get("rules") or []:
             for g in rule.get("apiGroups", []):
                 for r in rule.get("resources", []):
                     for v in rule.get("verbs", []):
@@ -505,25 +507,112 @@ def check_granted(objects_path):
 
 
 def isolate(objects_path, namespace, prefix):
-    """rbac.yaml's ClusterRole and Role, renamed PREFIX and bound to the
-    ServiceAccount coxswain in NAMESPACE instead (the Role stays in its
-    namespace): the permissions of rbac.yaml alone, on an identity no other
-    test binds anything to."""
+    """rbac.yaml's ClusterRoles and Roles, renamed PREFIX (PREFIX-2, PREFIX-3
+    ... after the first) and bound to the ServiceAccount coxswain in
+    NAMESPACE instead (a Role stays in its namespace): the permissions of
+    rbac.yaml alone, on an identity no other test binds anything to. An
+    aggregationRule is kept with its selectors replaced by one for the label
+    e2e.coxswain.io/isolated: PREFIX, so that only the test's own
+    ClusterRoles are aggregated into the copy (never another test's, and
+    the test's own never into the real one)."""
     objects = load_objects(objects_path)
     sa = {"kind": "ServiceAccount", "name": "coxswain", "namespace": namespace}
     out = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coxswain", "namespace": namespace}}]
+    n = 0
     for o in objects:
         if o["kind"] not in ("ClusterRole", "Role"):
             continue
-        meta = {"name": prefix}
+        n += 1
+        meta = {"name": prefix if n == 1 else f"{prefix}-{n}"}
         if o["kind"] == "Role":
             meta["namespace"] = o["metadata"]["namespace"]
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": o["kind"], "metadata": meta,
-                    "rules": o.get("rules", [])})
+        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": o["kind"], "metadata": meta,
+                "rules": o.get("rules") or []}
+        if "aggregationRule" in o:
+            role["aggregationRule"] = {"clusterRoleSelectors": [
+                {"matchLabels": {"e2e.coxswain.io/isolated": prefix}}]}
+        out.append(role)
         out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": o["kind"] + "Binding",
                     "metadata": dict(meta), "subjects": [sa],
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": o["kind"], "name": prefix}})
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": o["kind"], "name": meta["name"]}})
     print(json.dumps({"apiVersion": "v1", "kind": "List", "items": out}, indent=1))
+
+
+# ------------------------------------------------------------------ metacontroller
+
+AGGREGATE_LABEL = "coxswain.io/aggregate-to-metacontroller"
+CRD_WRITES = {"create", "update", "patch", "delete", "deletecollection", "*"}
+
+
+def check_metacontroller(objects_path, base_path):
+    """deploy/ with the metacontroller component (OBJECTS) against deploy/
+    alone (BASE): the watcher alone gains --metacontroller-live, the config
+    has no controllers, the Website example's CRD and RBAC are gone, nothing
+    may write a CRD or a controller object, Secrets are not granted, and the
+    aggregated ClusterRole selects the documented label and is bound to
+    coxswain's ServiceAccount."""
+    objects, base = load_objects(objects_path), load_objects(base_path)
+    dep, base_dep = find(objects, "Deployment", "coxswain"), find(base, "Deployment", "coxswain")
+    if not dep or not base_dep:
+        problem("no Deployment coxswain")
+        return
+    containers = {c["name"]: c for c in dep["spec"]["template"]["spec"]["containers"]}
+    base_containers = {c["name"]: c for c in base_dep["spec"]["template"]["spec"]["containers"]}
+    if sorted(containers) != sorted(base_containers):
+        problem(f"containers are {sorted(containers)}, the base's {sorted(base_containers)}")
+    for name, c in containers.items():
+        want = base_containers.get(name, {}).get("args", [])
+        if name == "watcher":
+            want = want + ["--metacontroller-live"]
+        if c.get("args", []) != want:
+            problem(f"{name}: args {c.get('args')}, expected {want}")
+    cm = find(objects, "ConfigMap", "coxswain-config")
+    text = cm["data"].get("coxswain.yaml", "") if cm else ""
+    if not re.search(r"^controllers:\s*\[\]\s*$", text, re.M):
+        problem("coxswain.yaml: expected controllers: [] (the controllers come from the API)")
+    # The same socket, ports and Lease as the base's (the pod, its probes
+    # and the Service are the base's).
+    base_cm = find(base, "ConfigMap", "coxswain-config")
+    base_text = base_cm["data"].get("coxswain.yaml", "") if base_cm else ""
+    for key in ("endpoint", "healthAddress", "metricsAddress", "leaderElection"):
+        a = re.search(rf"^\s*{key}:.*$", text, re.M)
+        b = re.search(rf"^\s*{key}:.*$", base_text, re.M)
+        if not a or not b or a.group(0).strip() != b.group(0).strip():
+            problem(f"coxswain.yaml watcher.{key} differs from deploy/config.yaml's")
+    if any(o["kind"] == "CustomResourceDefinition" for o in objects):
+        problem("a CustomResourceDefinition is in the build (the CRDs are deploy/metacontroller/crds, apart)")
+    if find(objects, "ClusterRole", "coxswain") or find(objects, "ClusterRoleBinding", "coxswain"):
+        problem("the Website example's ClusterRole coxswain (or its binding) is still there")
+    bound = set()
+    for o in objects:
+        if o["kind"] in ("ClusterRoleBinding", "RoleBinding") and any(
+                s.get("kind") == "ServiceAccount" and s.get("name") == "coxswain" and
+                s.get("namespace") == "coxswain-system" for s in o.get("subjects", [])):
+            bound.add((o["roleRef"]["kind"], o["roleRef"]["name"]))
+    aggregated = []
+    for o in objects:
+        if o["kind"] not in ("ClusterRole", "Role"):
+            continue
+        name = o["metadata"]["name"]
+        if (o["kind"], name) not in bound:
+            problem(f"{o['kind']} {name} is bound to no one (expected the ServiceAccount coxswain)")
+        for rule in o.get("rules") or []:
+            groups, res, verbs = rule.get("apiGroups", []), rule.get("resources", []), set(rule.get("verbs", []))
+            if "*" in groups or "*" in res:
+                problem(f"{name}: a wildcard rule {rule}")
+            if "apiextensions.k8s.io" in groups and verbs & CRD_WRITES:
+                problem(f"{name}: writes CRDs ({sorted(verbs & CRD_WRITES)})")
+            if "metacontroller.k8s.io" in groups and verbs - {"get", "list", "watch"}:
+                problem(f"{name}: writes controller objects ({sorted(verbs - {'get', 'list', 'watch'})})")
+            if "" in groups and "secrets" in res:
+                problem(f"{name}: grants Secrets (grant them per namespace and name, controller-role-example.yaml)")
+        if "aggregationRule" in o:
+            aggregated.append(o)
+            sels = o["aggregationRule"].get("clusterRoleSelectors", [])
+            if sels != [{"matchLabels": {AGGREGATE_LABEL: "true"}}]:
+                problem(f"{name}: aggregationRule selects {sels}, expected {AGGREGATE_LABEL}: \"true\"")
+    if len(aggregated) != 1:
+        problem(f"{len(aggregated)} aggregated ClusterRoles, expected 1")
 
 
 VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -600,6 +689,8 @@ def main():
         isolate(*args)
     elif cmd == "scaleout":
         check_scaleout(*args)
+    elif cmd == "metacontroller":
+        check_metacontroller(*args)
     else:
         sys.exit(f"unknown subcommand {cmd}")
     finish()
