@@ -24,15 +24,7 @@ NS=e2e-mclive-$$
 GROUP=mclive.e2e.coxswain.io
 DATA=$E2E_REPO/tests/e2e/data/mclive
 
-# metacontroller.k8s.io is a protected group (*.k8s.io): the API server
-# wants the api-approved.kubernetes.io annotation, which metacontroller's own
-# CRDs carry; added here when deploy/'s copy lacks it.
-admin kustomize "$E2E_REPO/deploy/metacontroller/crds" >"$E2E_WORK/mc-crds.yaml"
-grep -q api-approved.kubernetes.io "$E2E_WORK/mc-crds.yaml" ||
-	admin annotate --local -f "$E2E_WORK/mc-crds.yaml" -o yaml \
-		'api-approved.kubernetes.io=unapproved, request not yet submitted' >"$E2E_WORK/mc-crds-approved.yaml" &&
-	mv "$E2E_WORK/mc-crds-approved.yaml" "$E2E_WORK/mc-crds.yaml"
-admin apply -f "$E2E_WORK/mc-crds.yaml" >/dev/null
+admin apply -k "$E2E_REPO/deploy/metacontroller/crds" >/dev/null
 admin apply -f "$DATA/setup.yaml" >/dev/null
 for crd in compositecontrollers.metacontroller.k8s.io decoratorcontrollers.metacontroller.k8s.io mlthings.$GROUP; do
 	check "the CRD $crd is established" admin wait --for=condition=Established --timeout=30s crd/$crd
