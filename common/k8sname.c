@@ -81,3 +81,8 @@ bool k8sname_label_value(const char *s)
 {
 	return name_part(s, strlen(s), true);
 }
+
+bool k8sname_path_segment(const char *s)
+{
+	return s && *s && strcmp(s, ".") && strcmp(s, "..") && !strpbrk(s, "/%");
+}

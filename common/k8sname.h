@@ -18,6 +18,11 @@ bool k8sname_dns_subdomain(const char *s);
  * version a label. */
 bool k8sname_api_version(const char *s);
 
+/* A name the API server takes in a URL path: not empty, not "." or "..",
+ * no '/' or '%' (its path segment rule; each kind may narrow it, which the
+ * server then says). */
+bool k8sname_path_segment(const char *s);
+
 /* A label or annotation key: [prefix/]name, the prefix a subdomain, the name
  * at most 63 letters, digits, '-', '_' and '.', starting and ending with a
  * letter or digit. */

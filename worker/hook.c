@@ -4,6 +4,7 @@
 #include "childkey.h"
 #include "cxconfig.h"
 #include "jsondoc.h"
+#include "k8sname.h"
 #include "jsondup.h"
 #include "curlbuf.h"
 #include "err.h"
@@ -351,11 +352,17 @@ static int check_child(const char *label, struct json_object *child, size_t i, c
 	snprintf(meta_path, sizeof(meta_path), "%s.metadata", path);
 	if ((rc = child_string(label, meta, "name", meta_path, name, err)))
 		return rc;
+	if (!k8sname_path_segment(*name))
+		return fail(err, -EPROTO, label, "%s.metadata.name: \"%s\" cannot be a name (the API refuses '/', "
+			    "'%%', \".\" and \"..\")", path, *name);
 	if (json_object_object_get_ex(meta, "namespace", &v) && v) {
 		if (!json_object_is_type(v, json_type_string))
 			return fail(err, -EPROTO, label, "%s.metadata.namespace: expected a string, got %s", path,
 				    type_name(v));
 		ns = json_object_get_string(v);
+		if (*ns && !k8sname_dns_label(ns))
+			return fail(err, -EPROTO, label, "%s.metadata.namespace: \"%s\" is not a namespace name",
+				    path, ns);
 		if (*ns && parent_namespace && *parent_namespace && strcmp(ns, parent_namespace))
 			return fail(err, -EPROTO, label, "%s.metadata.namespace: \"%s\" is not the parent's namespace "
 				    "\"%s\" (children live in their parent's namespace)", path,

@@ -411,6 +411,18 @@ Test(hook_response, child_without_name)
 		   "children[0].metadata: expected an object, got a string");
 }
 
+/* A name the API's URL paths cannot carry would become another path
+ * ("d1-/deco" a GET of .../configmaps/d1-/deco): refused before any call. */
+Test(hook_response, child_name_not_a_path_segment)
+{
+	parse_fail("{\"children\": [" CM("a") ", " CM("d1-/deco") "]}",
+		   "children[1].metadata.name: \"d1-/deco\" cannot be a name (the API refuses '/', '%', \".\" and \"..\")");
+	parse_fail("{\"children\": [" CM("50%") "]}", "children[0].metadata.name: \"50%\" cannot be a name");
+	parse_fail("{\"children\": [" CM("..") "]}", "children[0].metadata.name: \"..\" cannot be a name");
+	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\", "
+		   "\"namespace\": \"x/y\"}}]}", "children[0].metadata.namespace: \"x/y\" is not a namespace name");
+}
+
 Test(hook_response, child_in_another_namespace)
 {
 	const char *other = "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
