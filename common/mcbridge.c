@@ -217,11 +217,25 @@ static int bridge_one(const struct mcdef_controller *mc, struct discovery *d, co
 	return 0;
 }
 
+int mcbridge_check(const struct mcdef_controller *mc, struct cx_err *err)
+{
+	if (mc->kind == MCDEF_COMPOSITE && mc->has_field_paths &&
+	    (mc->n_field_paths != 1 || strcmp(mc->field_paths[0], "spec")))
+		return cx_err_set(err, -EINVAL, "%s: CompositeController \"%s\": spec.parentResource.revisionHistory."
+				  "fieldPaths: coxswain keeps no ControllerRevisions and rolls out every change of the "
+				  "parent, so only [\"spec\"] (the default) is accepted; remove revisionHistory",
+				  mc->source, mc->name);
+	return 0;
+}
+
 int mcbridge_controllers(const struct mcdef_controller *mc, struct discovery *d, struct config_controller **out,
 			 size_t *n_out, struct cx_err *err)
 {
 	*out = NULL;
 	*n_out = 0;
+	int rc = mcbridge_check(mc, err);
+	if (rc)
+		return rc;
 	size_t n = mc->kind == MCDEF_COMPOSITE ? 1 : mc->n_resources;
 	struct config_controller *ccs = calloc(n ? n : 1, sizeof(*ccs));
 	if (!ccs)

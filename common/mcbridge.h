@@ -47,6 +47,16 @@ int mcbridge_controllers(const struct mcdef_controller *mc, struct discovery *d,
 /* config_controller_clear on each of the n, then free(*ccs); *ccs = NULL. */
 void mcbridge_free(struct config_controller **ccs, size_t n);
 
+/* What coxswain refuses in a definition that metacontroller would run
+ * (mcdef already refused what metacontroller itself cannot run): -EINVAL
+ * with err naming the controller and the field, 0 otherwise. No API call,
+ * so a manifest is checked when it is loaded. Today one field:
+ * spec.parentResource.revisionHistory.fieldPaths other than ["spec"] (the
+ * default): coxswain keeps no ControllerRevisions, so it cannot hold back
+ * children at the revision of the other parent fields; a rollout (worker/
+ * rollout.h) takes every change of the parent. */
+int mcbridge_check(const struct mcdef_controller *mc, struct cx_err *err);
+
 /* The selector in the API's labelSelector syntax ("a=b,t in (x,y),!old,k"),
  * owned; NULL with *empty true for a selector that selects everything, NULL
  * with *empty false when out of memory. */

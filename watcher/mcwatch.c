@@ -275,6 +275,10 @@ static void take_object(struct mcwatch *m, const struct live_kind *lk, struct js
 		refuse(m, d, "InvalidDefinition", "kind does not match its resource");
 		return;
 	}
+	if (mcbridge_check(&d->own->items[0], &err)) {
+		refuse(m, d, "InvalidDefinition", err.msg);
+		return;
+	}
 	d->mc = &d->own->items[0];
 	try_start(m, d, now_ms);
 }
@@ -386,6 +390,8 @@ struct mcwatch *mcwatch_new(const struct mcwatch_options *o, struct cx_err *err)
 			goto fail;
 		for (size_t i = 0; i < m->files->n; i++) {
 			const struct mcdef_controller *mc = &m->files->items[i];
+			if (mcbridge_check(mc, err))
+				goto fail;
 			size_t n_names = mc->kind == MCDEF_DECORATOR ? mc->n_resources : 1;
 			for (size_t r = 0; r < n_names; r++) {
 				char name[300];

@@ -121,3 +121,22 @@ Test(mcwatch, an_invalid_manifest_stops_the_start)
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "spec.bogus: unknown field"), "%s", err.msg);
 }
+
+/* coxswain keeps no ControllerRevisions: fieldPaths other than the default
+ * would be ignored, so they are refused with their path. */
+#define WITH_HISTORY(paths) "apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\n" \
+	"metadata: {name: cms}\nspec:\n  parentResource: {apiVersion: v1, resource: configmaps, " \
+	"revisionHistory: {fieldPaths: " paths "}}\n  hooks: {sync: {webhook: {url: \"http://h/sync\"}}}\n"
+
+Test(mcwatch, revision_history_field_paths_are_refused)
+{
+	char cfg[64], mc[64];
+	struct cx_err err = {0};
+	cr_assert_null(try_new("websites", WITH_HISTORY("[spec.version]"), cfg, mc, &err));
+	cr_assert_eq(err.code, -EINVAL);
+	cr_assert(strstr(err.msg, "CompositeController \"cms\": spec.parentResource.revisionHistory.fieldPaths: "
+			 "coxswain keeps no ControllerRevisions"), "%s", err.msg);
+	struct mcwatch *m = try_new("websites", WITH_HISTORY("[spec]"), cfg, mc, &err);
+	cr_assert_not_null(m, "the default is accepted: %s", err.msg);
+	mcwatch_free(&m);
+}
