@@ -38,7 +38,8 @@ struct mcdef_selector;
  * it need not be cleared before). j NULL is no selector (out->set false);
  * {} is a selector of nothing. Both select everything. Unknown members are
  * ignored, as the API's decoder does. where names j in messages
- * ("spec.selector"). Returns 0, -ENOMEM, or -EINVAL with err saying
+ * ("spec.selector"; NULL: "labelSelector"). Returns 0, -ENOMEM, or
+ * -EINVAL with err saying
  *   WHERE.matchExpressions[0].operator: expected In, NotIn, Exists or DoesNotExist, got "Like"
  * (a member of the wrong type, a matchLabels value or a values[] item that
  * is not a string, a key missing or empty, an operator missing or unknown,
