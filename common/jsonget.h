@@ -15,4 +15,9 @@ const char *jsonget_string(struct json_object *o, const char *key);
 /* o[key] when it is a non-empty string (borrowed), else NULL. */
 const char *jsonget_nonempty(struct json_object *o, const char *key);
 
+/* What v is, for a message saying what was expected instead: "a string",
+ * "an integer", "a number", "a boolean", "an object", "a list", "null"
+ * (also for v NULL). Static. */
+const char *jsonget_kind(struct json_object *v);
+
 #endif

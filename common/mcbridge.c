@@ -5,89 +5,13 @@
 #include "discovery.h"
 #include "err.h"
 #include "mcdef.h"
+#include "selector.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct sbuf *b, const char *text)
-{
-	size_t n = strlen(text);
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *grown = realloc(b->s, cap);
-		if (!grown) {
-			b->oom = true;
-			return;
-		}
-		b->s = grown;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, text, n + 1);
-	b->len += n;
-}
-
-static void sep(struct sbuf *b)
-{
-	if (b->len)
-		put(b, ",");
-}
-
-char *mcbridge_selector_string(const struct mcdef_selector *s, int *empty)
-{
-	struct sbuf b = {0};
-	*empty = 0;
-	for (size_t i = 0; s && s->set && i < s->n_match; i++) {
-		sep(&b);
-		put(&b, s->match_keys[i]);
-		put(&b, "=");
-		put(&b, s->match_values[i]);
-	}
-	for (size_t i = 0; s && s->set && i < s->n_exprs; i++) {
-		const struct mcdef_requirement *r = &s->exprs[i];
-		sep(&b);
-		switch (r->op) {
-		case MCDEF_OP_IN:
-		case MCDEF_OP_NOT_IN:
-			put(&b, r->key);
-			put(&b, r->op == MCDEF_OP_IN ? " in (" : " notin (");
-			for (size_t v = 0; v < r->n_values; v++) {
-				if (v)
-					put(&b, ",");
-				put(&b, r->values[v]);
-			}
-			put(&b, ")");
-			break;
-		case MCDEF_OP_EXISTS:
-			put(&b, r->key);
-			break;
-		case MCDEF_OP_DOES_NOT_EXIST:
-			put(&b, "!");
-			put(&b, r->key);
-			break;
-		}
-	}
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	if (!b.len) {
-		free(b.s);
-		*empty = 1;
-		return NULL;
-	}
-	return b.s;
-}
 
 void mcbridge_decorator_name(const char *name, size_t i, char *buf, size_t len)
 {
@@ -183,10 +107,13 @@ static int bridge_one(const struct mcdef_controller *mc, struct discovery *d, co
 	cc->ignore_status_changes = ignore_status;
 	cc->generate_selector = !decorator && mc->generate_selector;
 	cc->resync_period_seconds = mc->has_resync ? (mc->resync_period_seconds < 1 ? 1 : mc->resync_period_seconds) : 0;
-	int empty = 0;
-	cc->label_selector = mcbridge_selector_string(labels, &empty);
-	if (!cc->label_selector && !empty)
+	/* NULL, not "": no labelSelector parameter for a selector of everything. */
+	if (!(cc->label_selector = selector_string(labels)))
 		return oom(err);
+	if (!*cc->label_selector) {
+		free(cc->label_selector);
+		cc->label_selector = NULL;
+	}
 	if (!(cc->name = strdup(name)) || !(cc->parent_api_version = strdup(pres->api_version)) ||
 	    !(cc->parent_kind = strdup(pres->kind)) || !(cc->parent_resource = strdup(pres->resource)) ||
 	    !(cc->namespace = strdup("")) ||

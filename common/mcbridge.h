@@ -20,7 +20,8 @@
  *   RollingInPlace are Recreate / InPlace, as metacontroller does), hooks
  *   (webhook url = the effective URL, timeout_ms = the Go duration rounded
  *   up to a millisecond, timeout_seconds rounded up to a second, version,
- *   unmarshal, mc), label_selector (the API's labelSelector syntax),
+ *   unmarshal, mc), label_selector (the API's labelSelector syntax,
+ *   common/selector.h; NULL for a selector of everything),
  *   ignore_status_changes, generate_selector, resync (max(1, v) when set, 0
  *   when absent), namespace "" (all), finalizer metacontroller's own
  *   ("metacontroller.io/compositecontroller-<name>",
@@ -36,7 +37,6 @@ struct config_controller;
 struct cx_err;
 struct discovery;
 struct mcdef_controller;
-struct mcdef_selector;
 
 /* Fills *out with *n_out new config_controllers (an owned array: call
  * mcbridge_free) for mc. Returns 0, or a negative code with err filled
@@ -56,11 +56,6 @@ void mcbridge_free(struct config_controller **ccs, size_t n);
  * children at the revision of the other parent fields; a rollout (worker/
  * rollout.h) takes every change of the parent. */
 int mcbridge_check(const struct mcdef_controller *mc, struct cx_err *err);
-
-/* The selector in the API's labelSelector syntax ("a=b,t in (x,y),!old,k"),
- * owned; NULL with *empty true for a selector that selects everything, NULL
- * with *empty false when out of memory. */
-char *mcbridge_selector_string(const struct mcdef_selector *s, int *empty);
 
 /* The name of a DecoratorController's i-th resources[] entry's controller
  * into buf: name for 0, "name.r<i>" otherwise. */

@@ -3,6 +3,7 @@
 #include "mcdef.h"
 #include "err.h"
 #include "k8sname.h"
+#include "selector.h"
 #include "yamlnode.h"
 
 #include <dirent.h>
@@ -1184,17 +1185,6 @@ static void free_strings(char **a, size_t n)
 	free(a);
 }
 
-static void free_selector(struct mcdef_selector *s)
-{
-	free_strings(s->match_keys, s->n_match);
-	free_strings(s->match_values, s->n_match);
-	for (size_t i = 0; i < s->n_exprs; i++) {
-		free(s->exprs[i].key);
-		free_strings(s->exprs[i].values, s->exprs[i].n_values);
-	}
-	free(s->exprs);
-}
-
 static void free_ref(struct mcdef_ref *r)
 {
 	free(r->name);
@@ -1251,13 +1241,13 @@ static void free_controller(struct mcdef_controller *c)
 	free(c->parent_api_version);
 	free(c->parent_resource);
 	free_strings(c->field_paths, c->n_field_paths);
-	free_selector(&c->parent_selector);
+	selector_clear(&c->parent_selector);
 	free_children(c->children, c->n_children);
 	for (size_t i = 0; i < c->n_resources; i++) {
 		free(c->resources[i].api_version);
 		free(c->resources[i].resource);
-		free_selector(&c->resources[i].label_selector);
-		free_selector(&c->resources[i].annotation_selector);
+		selector_clear(&c->resources[i].label_selector);
+		selector_clear(&c->resources[i].annotation_selector);
 	}
 	free(c->resources);
 	free_children(c->attachments, c->n_attachments);

@@ -4,29 +4,13 @@
 #include "err.h"
 #include "jsonget.h"
 #include "kclient.h"
+#include "selector.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const OP_NAMES[] = {[RELRULE_IN] = "In", [RELRULE_NOT_IN] = "NotIn",
-				       [RELRULE_EXISTS] = "Exists", [RELRULE_DOES_NOT_EXIST] = "DoesNotExist"};
-
-static const char *kind_of(struct json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "a boolean";
-	case json_type_double: return "a number";
-	case json_type_int: return "an integer";
-	case json_type_object: return "an object";
-	case json_type_array: return "a list";
-	case json_type_string: return "a string";
-	}
-	return "an unknown JSON value";
-}
 
 static void free_strings(char **v, size_t n)
 {
@@ -40,11 +24,7 @@ static void rule_clear(struct relrule *r)
 	free(r->api_version);
 	free(r->resource);
 	json_object_put(r->label_selector);
-	for (size_t i = 0; i < r->n_reqs; i++) {
-		free(r->reqs[i].key);
-		free_strings(r->reqs[i].values, r->reqs[i].n_values);
-	}
-	free(r->reqs);
+	selector_clear(&r->selector);
 	free(r->namespace);
 	free_strings(r->names, r->n_names);
 	memset(r, 0, sizeof(*r));
@@ -75,7 +55,7 @@ static int parse_strings(const char *label, const char *path, struct json_object
 	if (!list)
 		return 0;
 	if (!json_object_is_type(list, json_type_array))
-		return cx_err_set(err, -EPROTO, "%s: %s: expected a list of strings, got %s", label, path, kind_of(list));
+		return cx_err_set(err, -EPROTO, "%s: %s: expected a list of strings, got %s", label, path, jsonget_kind(list));
 	size_t len = json_object_array_length(list);
 	if (!len)
 		return 0;
@@ -85,86 +65,10 @@ static int parse_strings(const char *label, const char *path, struct json_object
 		struct json_object *v = json_object_array_get_idx(list, i);
 		if (!json_object_is_type(v, json_type_string))
 			return cx_err_set(err, -EPROTO, "%s: %s[%zu]: expected a string, got %s", label, path, i,
-					  kind_of(v));
+					  jsonget_kind(v));
 		if (!((*out)[i] = strdup(json_object_get_string(v))))
 			return oom(err);
 		*n = i + 1;
-	}
-	return 0;
-}
-
-static struct relrule_req *grow_reqs(struct relrule *r)
-{
-	struct relrule_req *g = realloc(r->reqs, (r->n_reqs + 1) * sizeof(*g));
-	if (!g)
-		return NULL;
-	r->reqs = g;
-	memset(&g[r->n_reqs], 0, sizeof(*g));
-	return &g[r->n_reqs++];
-}
-
-/* A metav1.LabelSelector at path into r->reqs. */
-static int parse_selector(const char *label, const char *path, struct json_object *sel, struct relrule *r,
-			  struct cx_err *err)
-{
-	if (!json_object_is_type(sel, json_type_object))
-		return cx_err_set(err, -EPROTO, "%s: %s: expected a label selector object, got %s", label, path,
-				  kind_of(sel));
-	struct json_object *labels = jsonget(sel, "matchLabels"), *exprs = jsonget(sel, "matchExpressions");
-	if (labels && !json_object_is_type(labels, json_type_object))
-		return cx_err_set(err, -EPROTO, "%s: %s.matchLabels: expected an object of label values, got %s", label,
-				  path, kind_of(labels));
-	if (labels) {
-		json_object_object_foreach(labels, k, v) {
-			if (!json_object_is_type(v, json_type_string))
-				return cx_err_set(err, -EPROTO, "%s: %s.matchLabels.%s: expected a string, got %s", label,
-						  path, k, kind_of(v));
-			struct relrule_req *q = grow_reqs(r);
-			if (!q || !(q->key = strdup(k)) || !(q->values = calloc(1, sizeof(*q->values))) ||
-			    !(q->values[0] = strdup(json_object_get_string(v))))
-				return oom(err);
-			q->n_values = 1;
-			q->op = RELRULE_IN;
-		}
-	}
-	if (exprs && !json_object_is_type(exprs, json_type_array))
-		return cx_err_set(err, -EPROTO, "%s: %s.matchExpressions: expected a list, got %s", label, path,
-				  kind_of(exprs));
-	for (size_t i = 0; exprs && i < json_object_array_length(exprs); i++) {
-		struct json_object *e = json_object_array_get_idx(exprs, i);
-		char where[256];
-		snprintf(where, sizeof(where), "%s.matchExpressions[%zu]", path, i);
-		if (!json_object_is_type(e, json_type_object))
-			return cx_err_set(err, -EPROTO, "%s: %s: expected an object, got %s", label, where, kind_of(e));
-		struct json_object *key = jsonget(e, "key"), *op = jsonget(e, "operator");
-		if (!key)
-			return cx_err_set(err, -EPROTO, "%s: %s.key: missing", label, where);
-		if (!json_object_is_type(key, json_type_string) || !*json_object_get_string(key))
-			return cx_err_set(err, -EPROTO, "%s: %s.key: expected a non-empty string", label, where);
-		if (!op)
-			return cx_err_set(err, -EPROTO, "%s: %s.operator: missing", label, where);
-		const char *ops = json_object_is_type(op, json_type_string) ? json_object_get_string(op) : "";
-		enum relrule_op which = 0;
-		for (int o = RELRULE_IN; o <= RELRULE_DOES_NOT_EXIST; o++)
-			if (!strcmp(OP_NAMES[o], ops))
-				which = o;
-		if (!which)
-			return cx_err_set(err, -EPROTO, "%s: %s.operator: expected In, NotIn, Exists or DoesNotExist, got "
-					  "\"%.64s\"", label, where, ops);
-		struct relrule_req *q = grow_reqs(r);
-		if (!q || !(q->key = strdup(json_object_get_string(key))))
-			return oom(err);
-		q->op = which;
-		char vpath[300];
-		snprintf(vpath, sizeof(vpath), "%s.values", where);
-		int rc = parse_strings(label, vpath, jsonget(e, "values"), &q->values, &q->n_values, err);
-		if (rc)
-			return rc;
-		bool set_op = which == RELRULE_IN || which == RELRULE_NOT_IN;
-		if (set_op && !q->n_values)
-			return cx_err_set(err, -EPROTO, "%s: %s: %s needs at least one value", label, vpath, OP_NAMES[which]);
-		if (!set_op && q->n_values)
-			return cx_err_set(err, -EPROTO, "%s: %s: %s takes no values", label, vpath, OP_NAMES[which]);
 	}
 	return 0;
 }
@@ -187,7 +91,7 @@ static int parse_rule(const char *label, size_t i, struct json_object *rule, con
 {
 	if (!json_object_is_type(rule, json_type_object))
 		return cx_err_set(err, -EPROTO, "%s: relatedResources[%zu]: expected an object, got %s", label, i,
-				  kind_of(rule));
+				  jsonget_kind(rule));
 	int rc;
 	if ((rc = rule_string(label, i, rule, "apiVersion", &r->api_version, err)) ||
 	    (rc = rule_string(label, i, rule, "resource", &r->resource, err)))
@@ -196,7 +100,7 @@ static int parse_rule(const char *label, size_t i, struct json_object *rule, con
 	struct json_object *ns = jsonget(rule, "namespace"), *sel = jsonget(rule, "labelSelector");
 	if (ns && !json_object_is_type(ns, json_type_string))
 		return cx_err_set(err, -EPROTO, "%s: relatedResources[%zu].namespace: expected a string, got %s", label, i,
-				  kind_of(ns));
+				  jsonget_kind(ns));
 	if (ns && *json_object_get_string(ns) && !(r->namespace = strdup(json_object_get_string(ns))))
 		return oom(err);
 	snprintf(path, sizeof(path), "relatedResources[%zu].names", i);
@@ -212,8 +116,15 @@ static int parse_rule(const char *label, size_t i, struct json_object *rule, con
 	r->by_labels = !r->namespace && !r->n_names;
 	if (sel) {
 		snprintf(path, sizeof(path), "relatedResources[%zu].labelSelector", i);
-		if ((rc = parse_selector(label, path, sel, r, err)))
-			return rc;
+		if ((rc = selector_from_json(sel, path, &r->selector, err))) {
+			cx_err_prefix(err, "%s: ", label);
+			if (rc != -EINVAL)
+				return rc;
+			/* An invalid selector is a bad answer (-EPROTO), as a bad field anywhere else in it. */
+			if (err)
+				err->code = -EPROTO;
+			return -EPROTO;
+		}
 		r->label_selector = json_object_get(sel);
 	}
 	return 0;
@@ -226,7 +137,7 @@ static int parse_rules(const char *label, struct json_object *list, const char *
 	if (!list)
 		return 0;
 	if (!json_object_is_type(list, json_type_array))
-		return cx_err_set(err, -EPROTO, "%s: relatedResources: expected a list, got %s", label, kind_of(list));
+		return cx_err_set(err, -EPROTO, "%s: relatedResources: expected a list, got %s", label, jsonget_kind(list));
 	size_t n = json_object_array_length(list);
 	if (!n)
 		return 0;
@@ -249,7 +160,7 @@ int relrule_parse_answer(const char *label, bool strict, struct json_object *roo
 	memset(out, 0, sizeof(*out));
 	if (!json_object_is_type(root, json_type_object))
 		return cx_err_set(err, -EPROTO, "%s: the answer is %s, expected a JSON object", label,
-				  json_object_is_type(root, json_type_array) ? "an array" : kind_of(root));
+				  json_object_is_type(root, json_type_array) ? "an array" : jsonget_kind(root));
 	if (strict) {
 		json_object_object_foreach(root, key, v) {
 			(void)v;
@@ -315,53 +226,9 @@ struct json_object *relrule_set_json(const struct relrule_set *s)
 	return list;
 }
 
-/* Appends text to *buf (grown as needed). */
-static bool append(char **buf, size_t *len, size_t *cap, const char *text)
-{
-	size_t n = strlen(text);
-	if (*len + n + 1 > *cap) {
-		size_t c = (*len + n + 1) * 2;
-		char *g = realloc(*buf, c);
-		if (!g)
-			return false;
-		*buf = g;
-		*cap = c;
-	}
-	memcpy(*buf + *len, text, n + 1);
-	*len += n;
-	return true;
-}
-
 char *relrule_selector_string(const struct relrule *rule)
 {
-	size_t len = 0, cap = 64;
-	char *buf = malloc(cap);
-	if (!buf)
-		return NULL;
-	buf[0] = '\0';
-	bool ok = true;
-	for (size_t i = 0; ok && i < rule->n_reqs; i++) {
-		const struct relrule_req *q = &rule->reqs[i];
-		if (i)
-			ok = append(&buf, &len, &cap, ",");
-		if (ok && q->op == RELRULE_DOES_NOT_EXIST)
-			ok = append(&buf, &len, &cap, "!");
-		ok = ok && append(&buf, &len, &cap, q->key);
-		/* A matchLabels pair (In with one value) reads key=value, as kubectl writes it. */
-		if (ok && q->op == RELRULE_IN && q->n_values == 1) {
-			ok = append(&buf, &len, &cap, "=") && append(&buf, &len, &cap, q->values[0]);
-		} else if (ok && (q->op == RELRULE_IN || q->op == RELRULE_NOT_IN)) {
-			ok = append(&buf, &len, &cap, q->op == RELRULE_IN ? " in (" : " notin (");
-			for (size_t v = 0; ok && v < q->n_values; v++)
-				ok = (!v || append(&buf, &len, &cap, ",")) && append(&buf, &len, &cap, q->values[v]);
-			ok = ok && append(&buf, &len, &cap, ")");
-		}
-	}
-	if (!ok) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return selector_string(&rule->selector);
 }
 
 const char *relrule_list_namespace(const struct relrule *rule, const char *parent_ns)
@@ -369,14 +236,6 @@ const char *relrule_list_namespace(const struct relrule *rule, const char *paren
 	if (parent_ns && *parent_ns)
 		return parent_ns;
 	return rule->namespace;
-}
-
-static bool has_value(const struct relrule_req *q, const char *v)
-{
-	for (size_t i = 0; i < q->n_values; i++)
-		if (!strcmp(q->values[i], v))
-			return true;
-	return false;
 }
 
 bool relrule_match(const struct relrule *rule, const char *parent_ns, struct json_object *obj)
@@ -393,16 +252,7 @@ bool relrule_match(const struct relrule *rule, const char *parent_ns, struct jso
 		if (!named)
 			return false;
 	}
-	struct json_object *labels = jsonget(meta, "labels");
-	for (size_t i = 0; i < rule->n_reqs; i++) {
-		const struct relrule_req *q = &rule->reqs[i];
-		const char *v = jsonget_string(labels, q->key);
-		bool ok = q->op == RELRULE_IN ? v && has_value(q, v) : q->op == RELRULE_NOT_IN ? !v || !has_value(q, v)
-			: q->op == RELRULE_EXISTS ? v != NULL : v == NULL;
-		if (!ok)
-			return false;
-	}
-	return true;
+	return selector_matches(&rule->selector, jsonget(meta, "labels"));
 }
 
 int relrule_kind_of(struct kclient *c, const char *api_version, const char *resource, char *kind, size_t len,

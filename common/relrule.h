@@ -29,6 +29,8 @@
 #ifndef COXSWAIN_RELRULE_H
 #define COXSWAIN_RELRULE_H
 
+#include "mcdef.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -36,27 +38,13 @@ struct cx_err;
 struct json_object;
 struct kclient;
 
-enum relrule_op {
-	RELRULE_IN = 1,             /* "In" (and every matchLabels pair, with one value) */
-	RELRULE_NOT_IN,             /* "NotIn": also true when the label is missing */
-	RELRULE_EXISTS,             /* "Exists" */
-	RELRULE_DOES_NOT_EXIST,     /* "DoesNotExist" */
-};
-
-struct relrule_req {
-	char *key;
-	enum relrule_op op;
-	char **values;              /* n_values: >= 1 for In/NotIn, 0 otherwise */
-	size_t n_values;
-};
-
 struct relrule {
 	char *api_version;          /* "v1", "apps/v1" */
 	char *resource;             /* the plural: "configmaps" */
 	bool by_labels;             /* labelSelector given, or neither it nor namespace/names */
 	struct json_object *label_selector;  /* owned: as the hook wrote it; NULL when not given */
-	struct relrule_req *reqs;   /* n_reqs: matchLabels then matchExpressions, all must hold */
-	size_t n_reqs;
+	struct mcdef_selector selector;      /* label_selector parsed (common/selector.h); set false
+					      * when not given */
 	char *namespace;            /* NULL when not given (or "") */
 	char **names;               /* n_names; NULL/0 when not given (or []) */
 	size_t n_names;
@@ -91,7 +79,8 @@ struct json_object *relrule_set_json(const struct relrule_set *s);
 void relrule_set_clear(struct relrule_set *s);
 
 /* The API's labelSelector parameter for rule ("team=a,tier in (x,y),!old"),
- * owned; "" selects everything; NULL when out of memory. */
+ * owned; "" selects everything; NULL when out of memory. selector_string on
+ * rule->selector: common/selector owns the syntax. */
 char *relrule_selector_string(const struct relrule *rule);
 
 /* Where rule lists for a parent in parent_ns (NULL/"" = cluster-scoped):
