@@ -41,6 +41,10 @@ static void usage(FILE *out)
 		"                         controllers list may then be empty\n"
 		"  --metacontroller-live  also run the CompositeControllers and DecoratorControllers of the cluster\n"
 		"                         (metacontroller.k8s.io/v1alpha1), started, changed and stopped as they are\n"
+		"  --metacontroller-selector SELECTOR\n"
+		"                         with --metacontroller-live, only the controller objects whose labels match\n"
+		"                         SELECTOR (a label selector: \"coxswain.io/runtime=coxswain\"), so that\n"
+		"                         metacontroller runs the others\n"
 		"  -v, --v N              log verbosity (0 default, 2 steady-state detail, 4 debug, 6 every request);\n"
 		"                         -v 4, -v=4 and --v=4 alike\n"
 		"  --log-format FMT       text (default) or json\n"
@@ -98,7 +102,7 @@ static int worker_binary(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
-	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE };
+	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"check-config", required_argument, NULL, O_CHECK},
@@ -112,6 +116,7 @@ int main(int argc, char **argv)
 		{"spawn-workers", required_argument, NULL, O_SPAWN},
 		{"metacontroller-manifests", required_argument, NULL, O_MC_MANIFESTS},
 		{"metacontroller-live", no_argument, NULL, O_MC_LIVE},
+		{"metacontroller-selector", required_argument, NULL, O_MC_SELECTOR},
 		{"v", required_argument, NULL, 'v'},
 		{"log-format", required_argument, NULL, O_LOGFMT},
 		{"help", no_argument, NULL, 'h'},
@@ -163,10 +168,17 @@ int main(int argc, char **argv)
 		case O_LOGFMT: log_format = optarg; break;
 		case O_MC_MANIFESTS: o.mc_manifests = optarg; break;
 		case O_MC_LIVE: o.mc_live = true; break;
+		case O_MC_SELECTOR: o.mc_selector = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION: printf("coxswain-watcher %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (o.mc_selector && (!o.mc_live || !*o.mc_selector)) {
+		fprintf(stderr, "coxswain-watcher: --metacontroller-selector: %s\n",
+			o.mc_live ? "expected a label selector, got \"\"" : "needs --metacontroller-live (it selects "
+			"the controller objects of the cluster)");
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "coxswain-watcher: unexpected argument \"%s\"\n", argv[optind]);

@@ -329,7 +329,7 @@ static void tick_live(struct mcwatch *m, int64_t now_ms)
 				lk->next_ms = now_ms + RETRY_MS;
 				continue;
 			}
-			struct informer_options io = {.resource = res,
+			struct informer_options io = {.resource = res, .label_selector = m->o.selector,
 						      .handlers = {on_change, on_update, on_change},
 						      .ud = m};
 			if (!(lk->inf = informer_new(m->o.client, m->o.mux, &io, &err))) {

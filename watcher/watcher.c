@@ -482,7 +482,8 @@ static int setup(struct watcher *w, struct cx_err *err)
 		if ((r = start_controller(w, &cfg->controllers[i], err)))
 			return r;
 	if (w->o->mc_manifests || w->o->mc_live) {
-		struct mcwatch_options mo = {.manifests = w->o->mc_manifests, .live = w->o->mc_live, .config = cfg,
+		struct mcwatch_options mo = {.manifests = w->o->mc_manifests, .live = w->o->mc_live,
+					     .selector = w->o->mc_selector, .config = cfg,
 					     .client = w->client, .mux = w->mux, .discovery = w->disco,
 					     .cb = {start_controller, stop_controller, w}};
 		if (!(w->mcw = mcwatch_new(&mo, err)))

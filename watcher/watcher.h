@@ -34,6 +34,8 @@ struct watcher_options {
 	 * objects of those kinds in the cluster. */
 	const char *mc_manifests;             /* --metacontroller-manifests, or NULL */
 	bool mc_live;                         /* --metacontroller-live */
+	const char *mc_selector;              /* --metacontroller-selector: only the live objects whose
+						 labels match it (a label selector), or NULL: all */
 };
 
 /* Runs until SIGTERM/SIGINT/SIGHUP (then 0) or a fatal error (negative, err filled). */

@@ -17,7 +17,9 @@
 #   - a DecoratorController applied with kubectl decorates the objects it
 #     selects (a label, an attachment);
 #   - the worker processes learn every definition from their jobs (the
-#     config file names no controller).
+#     config file names no controller);
+#   - --metacontroller-selector: only the controller objects it selects run;
+#     labelling one starts it, unlabelling one stops it.
 source "$(dirname "$0")/lib.sh"
 
 NS=e2e-mclive-$$
@@ -31,12 +33,12 @@ for crd in compositecontrollers.metacontroller.k8s.io decoratorcontrollers.metac
 done
 namespace "$NS"
 mc_cleanup() {
-	admin delete compositecontroller mc-live mc-bad --ignore-not-found >/dev/null 2>&1
+	admin delete compositecontroller mc-live mc-bad mc-sel mc-other --ignore-not-found >/dev/null 2>&1
 	admin delete decoratorcontroller mc-deco --ignore-not-found >/dev/null 2>&1
 	e2e_cleanup
 }
 trap mc_cleanup EXIT
-admin delete compositecontroller mc-live mc-bad --ignore-not-found >/dev/null 2>&1
+admin delete compositecontroller mc-live mc-bad mc-sel mc-other --ignore-not-found >/dev/null 2>&1
 admin delete decoratorcontroller mc-deco --ignore-not-found >/dev/null 2>&1
 admin delete -f "$DATA/late-crd.yaml" --ignore-not-found --wait=true >/dev/null 2>&1
 
@@ -194,4 +196,46 @@ check "the watcher is still running" kill -0 "$E2E_COXSWAIN_PID"
 stop_coxswain
 check "coxswain stops cleanly" equals 0 echo "$E2E_EXIT"
 check "no sanitizer report" fails grep -q 'ERROR: .*Sanitizer\|runtime error:' "$E2E_WORK/coxswain.log"
+
+# ---- --metacontroller-selector: coxswain and metacontroller split the controllers
+admin delete compositecontroller mc-bad --ignore-not-found >/dev/null 2>&1
+# sel_controller NAME MODE RUNTIME: CompositeController NAME for mode=MODE
+# parents, labelled runtime=RUNTIME (none when RUNTIME is "").
+sel_controller() {
+	admin apply -f - <<-YAML
+		apiVersion: metacontroller.k8s.io/v1alpha1
+		kind: CompositeController
+		metadata: {name: $1, labels: {${3:+e2e.coxswain.io/runtime: $3}}}
+		spec:
+		  parentResource:
+		    apiVersion: $GROUP/v1
+		    resource: mlthings
+		    labelSelector: {matchLabels: {mode: $2}}
+		  childResources: [{apiVersion: v1, resource: configmaps, updateStrategy: {method: InPlace}}]
+		  hooks: {sync: {webhook: {url: "http://127.0.0.1:$HOOK_PORT/sync-a"}}}
+	YAML
+}
+check "CompositeController mc-sel, labelled runtime=coxswain" sel_controller mc-sel sel coxswain
+check "CompositeController mc-other, not labelled" sel_controller mc-other other ""
+check "--metacontroller-selector without --metacontroller-live is refused" \
+	fails "$E2E_BUILD/watcher/coxswain-watcher" --config "$E2E_WORK/coxswain.yaml" --metacontroller-selector a=b
+start_coxswain "$E2E_WORK/coxswain.yaml" 2 --metacontroller-live \
+	--metacontroller-selector e2e.coxswain.io/runtime=coxswain
+check "a parent of the unselected mc-other" thing o1 other
+check "a parent of the selected mc-sel, made after it" thing s1 sel
+eventually 60 "mc-sel runs" equals /sync-a cm_from s1-a
+sleep 2
+check "mc-other, not selected, does not run" fails admin get configmap o1-a -n "$NS"
+check "mc-other labelled runtime=coxswain" admin label compositecontroller mc-other e2e.coxswain.io/runtime=coxswain
+eventually 60 "mc-other runs now, without a restart" equals /sync-a cm_from o1-a
+check "mc-sel's label taken off" admin label compositecontroller mc-sel e2e.coxswain.io/runtime-
+eventually 30 "the log says mc-sel stopped" contains mc-sel grep 'stopped a metacontroller controller' "$E2E_WORK/coxswain.log"
+check "a parent of mc-other, made now" thing o2 other
+eventually 60 "mc-other synced it" equals /sync-a cm_from o2-a
+check "a parent of mc-sel, made after" thing s2 sel
+sleep 2
+check "mc-sel, no longer selected, does not run" fails admin get configmap s2-a -n "$NS"
+stop_coxswain
+check "coxswain stops cleanly, again" equals 0 echo "$E2E_EXIT"
+check "no sanitizer report, again" fails grep -q 'ERROR: .*Sanitizer\|runtime error:' "$E2E_WORK/coxswain.log"
 done_testing
