@@ -351,7 +351,7 @@ static bool being_deleted(struct json_object *object)
 static void fail(const struct decorate_env *env, struct json_object *object, const char *reason,
 		 const struct cx_err *err, struct reconcile_outcome *out)
 {
-	warn(env, object, reason, err->msg);
+	warn(env, object, events_failure_reason(env->cc, reason), err->msg);
 	set_outcome(out, PROTO_OUTCOME_ERROR, 0, err->msg);
 }
 
@@ -409,7 +409,8 @@ void decorate_job(const struct decorate_env *env, const struct proto_job *job, s
 	memset(out, 0, sizeof(*out));
 	struct json_object *object = job->parent;
 	if (job->kind == PROTO_JOB_POISON) {
-		warn(env, object, "WorkerCrashed", job->message ? job->message : "the worker crashed on this object");
+		warn(env, object, events_failure_reason(env->cc, "WorkerCrashed"),
+		     job->message ? job->message : "the worker crashed on this object");
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL);
 		return;
 	}

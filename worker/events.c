@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "cxconfig.h"
 #include "err.h"
 #include "kclient.h"
 #include "jsonget.h"
@@ -524,4 +525,9 @@ int events_post_apply(struct events *e, struct json_object *parent, const struct
 		}
 	}
 	return first;
+}
+
+const char *events_failure_reason(const struct config_controller *cc, const char *reason)
+{
+	return cc->origin == CONFIG_ORIGIN_METACONTROLLER ? "SyncError" : reason;
 }

@@ -44,6 +44,7 @@ struct kclient;
 #define EVENT_NORMAL "Normal"
 #define EVENT_WARNING "Warning"
 
+struct config_controller;
 struct events;
 
 /* A poster for controller (copied) through c (borrowed; must outlive the
@@ -54,6 +55,13 @@ void events_free(struct events **e);
 
 /* For tests: the clock events_post reads (NULL = time()). */
 void events_set_clock(struct events *e, time_t (*now)(void));
+
+/* The reason of the Warning Event for a failed sync: reason, coxswain's
+ * own (HookFailed, ApplyFailed, ...), for a coxswain.yaml controller;
+ * "SyncError" for a metacontroller definition, whatever failed, as
+ * metacontroller posts it (its users' scripts and alerts wait for that
+ * reason; the message still says what failed). */
+const char *events_failure_reason(const struct config_controller *cc, const char *reason);
 
 /* Posts (or bumps) the Event (type, reason, message) about parent
  * (borrowed). *out, when out is not NULL, receives the Event as the server

@@ -319,7 +319,7 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 	/* Finalizing is a wait, not a failure; ChildConflict and ApplyFailed get
 	 * an Event per child from events_post_apply. */
 	if (o->reason != STATUS_OK && o->reason != STATUS_FINALIZING && o->message)
-		warn_event(pc, parent, status_reason_name(o->reason), o->message);
+		warn_event(pc, parent, events_failure_reason(pc->cc, status_reason_name(o->reason)), o->message);
 	return rc;
 }
 

@@ -501,6 +501,10 @@ scenario_webhook_auth() {
 	eventually 60 "webhook auth: without the token, the hook answers 401" at_least 1 \
 		hook_count ".controller == \"mc-lock-nocred-$RUN\" and .code == 401"
 	check "webhook auth: ... and no status is written" equals null jget "lock.$GROUP" "$NS" lock-nocred .status.auth
+	eventually 60 "webhook auth: ... and a Warning Event SyncError says so, as metacontroller posts it" \
+		contains 401 admin get events -n "$NS" --field-selector \
+		"reason=SyncError,involvedObject.kind=Lock,involvedObject.name=lock-nocred" \
+		-o jsonpath='{.items[*].message}'
 	more_hook_calls 30 1 /secure/bearer
 	check "webhook auth: with a wrong CA, no request reaches the hook (the handshake fails)" equals 0 \
 		hook_count ".controller == \"mc-lock-badca-$RUN\""
