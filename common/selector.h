@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 
+struct cx_err;
 struct json_object;
 struct mcdef_selector;
 
@@ -37,5 +38,14 @@ bool selector_matches_annotations(const struct mcdef_selector *sel, struct json_
 
 /* selector_matches on obj's metadata.labels. */
 bool selector_matches_labels(const struct mcdef_selector *sel, struct json_object *obj);
+
+/* Whether labels (a JSON object of strings, borrowed; NULL = none) satisfy
+ * selector (a metav1.LabelSelector as JSON, borrowed: matchLabels, and
+ * matchExpressions with In, NotIn, Exists, DoesNotExist; all must hold; an
+ * empty one selects everything). Returns 1, 0, or -EINVAL with err filled
+ * for a malformed selector (matchLabels not an object, matchExpressions not
+ * a list, an expression without key or operator, an unknown operator,
+ * In/NotIn without values, Exists/DoesNotExist with values). */
+int selector_json_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err);
 
 #endif

@@ -17,6 +17,7 @@
 #include "jsonget.h"
 #include "jsonhash.h"
 #include "log.h"
+#include "selector.h"
 
 /* ---- small json-c helpers ---- */
 
@@ -288,57 +289,6 @@ enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live
 
 /* ---- metacontroller's selectors ---- */
 
-/* Whether the string v is among values (a JSON array). */
-static bool among(struct json_object *values, const char *v)
-{
-	size_t n = json_object_array_length(values);
-	for (size_t i = 0; i < n; i++) {
-		const char *s = json_object_get_string(json_object_array_get_idx(values, i));
-		if (s && v && !strcmp(s, v))
-			return true;
-	}
-	return false;
-}
-
-int apply_selector_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err)
-{
-	struct json_object *ml = jsonget(selector, "matchLabels"), *exprs = jsonget(selector, "matchExpressions");
-	if (ml && !json_object_is_type(ml, json_type_object))
-		return cx_err_set(err, -EINVAL, "selector: matchLabels is not an object");
-	if (exprs && !json_object_is_type(exprs, json_type_array))
-		return cx_err_set(err, -EINVAL, "selector: matchExpressions is not a list");
-	int match = 1;
-	if (ml) {
-		json_object_object_foreach(ml, key, val) {
-			const char *have = jsonget_string(labels, key);
-			if (!have || strcmp(have, json_object_get_string(val) ?: ""))
-				match = 0;
-		}
-	}
-	size_t n = exprs ? json_object_array_length(exprs) : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(exprs, i), *values = jsonget(e, "values");
-		const char *key = jsonget_nonempty(e, "key"), *op = jsonget_string(e, "operator");
-		size_t nv = json_object_is_type(values, json_type_array) ? json_object_array_length(values) : 0;
-		if (!key || !op)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu] has no %s", i,
-					  !key ? "key" : "operator");
-		bool in = !strcmp(op, "In"), not_in = !strcmp(op, "NotIn");
-		bool exists = !strcmp(op, "Exists"), absent = !strcmp(op, "DoesNotExist");
-		if (!in && !not_in && !exists && !absent)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: unknown operator \"%s\"", i, op);
-		if ((in || not_in) && !nv)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: %s needs values", i, op);
-		if ((exists || absent) && nv)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: %s takes no values", i, op);
-		const char *have = jsonget_string(labels, key);
-		if ((in && !(have && among(values, have))) || (not_in && have && among(values, have)) ||
-		    (exists && !have) || (absent && have))
-			match = 0;
-	}
-	return match;
-}
-
 int apply_mc_selector(const struct config_controller *cc, struct json_object *parent, struct json_object **out,
 		      struct cx_err *err)
 {
@@ -368,7 +318,7 @@ int apply_mc_selector(const struct config_controller *cc, struct json_object *pa
 				  "(or set generateSelector: true on controller %s)",
 				  kind, ns ? ns : "", ns ? "/" : "", name, cc->name);
 	struct json_object *probe = json_object_new_object();
-	int r = probe ? apply_selector_matches(sel, probe, err) : cx_err_set(err, -ENOMEM, "out of memory");
+	int r = probe ? selector_json_matches(sel, probe, err) : cx_err_set(err, -ENOMEM, "out of memory");
 	json_object_put(probe);
 	if (r < 0) {
 		cx_err_prefix(err, "%s %s%s%s: .spec.", kind, ns ? ns : "", ns ? "/" : "", name);
@@ -509,7 +459,7 @@ struct run {
 static bool selected(struct run *run, struct json_object *live)
 {
 	struct cx_err err = {0};
-	return run->selector && apply_selector_matches(run->selector, jsonget(jsonget(live, "metadata"), "labels"),
+	return run->selector && selector_json_matches(run->selector, jsonget(jsonget(live, "metadata"), "labels"),
 						       &err) == 1;
 }
 

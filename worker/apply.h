@@ -221,13 +221,6 @@ enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live
 int apply_mc_selector(const struct config_controller *cc, struct json_object *parent, struct json_object **out,
 		      struct cx_err *err);
 
-/* Whether labels (a JSON object of strings; NULL = none) satisfy selector
- * (a metav1.LabelSelector: matchLabels, and matchExpressions with In,
- * NotIn, Exists, DoesNotExist; all must hold). Returns 1, 0, or -EINVAL
- * with err filled for a malformed selector (unknown operator, In/NotIn
- * without values, Exists/DoesNotExist with values). */
-int apply_selector_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err);
-
 /* The prune rule: whether observed (a child in the cache, under key relname
  * in the observed map) is to be deleted. Yes only when all hold: its
  * controller ownerReference (controller: true) has parent_uid; it carries
