@@ -221,6 +221,20 @@ enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live
 int apply_mc_selector(const struct config_controller *cc, struct json_object *parent, struct json_object **out,
 		      struct cx_err *err);
 
+/* metacontroller's claim, before a CompositeController's hook runs: every
+ * child in observed (the job's children, borrowed and changed in place:
+ * {"Kind.apiVersion": {relname: object}}) that parent does not control is an
+ * orphan the watcher found matching its selector. Each one that is still
+ * an orphan, not being deleted, and matched by apply_mc_selector is adopted
+ * (adopt_one: the controller ownerReference, with uid and resourceVersion
+ * preconditions, so one changed or claimed meanwhile is skipped) and its
+ * entry replaced by the adopted object; every other one is removed from
+ * observed (logged when an adoption failed). A parent being deleted adopts
+ * nothing. Any other controller (coxswain.yaml, a DecoratorController) is
+ * left alone. Returns 0, or -ENOMEM. */
+int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct config_controller *cc,
+			struct json_object *parent, struct json_object *observed, struct cx_err *err);
+
 /* The prune rule: whether observed (a child in the cache, under key relname
  * in the observed map) is to be deleted. Yes only when all hold: its
  * controller ownerReference (controller: true) has parent_uid; it carries
