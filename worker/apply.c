@@ -336,7 +336,8 @@ int apply_mc_selector(const struct config_controller *cc, struct json_object *pa
  * preconditions (the server refuses it, 409, when the object changed or
  * went meanwhile: someone may have claimed it). *out: the adopted object. */
 static int adopt_one(struct kclient *c, const struct kresource *r, const struct config_controller *cc,
-		     struct json_object *parent, struct json_object *o, struct json_object **out, struct cx_err *err)
+		     const struct config_child *decl, struct json_object *parent, struct json_object *o,
+		     struct json_object **out, struct cx_err *err)
 {
 	*out = NULL;
 	const char *uid = meta_string(o, "uid"), *rv = meta_string(o, "resourceVersion");
@@ -348,8 +349,8 @@ static int adopt_one(struct kclient *c, const struct kresource *r, const struct 
 	char *path = kresource_path(r, ns, name, NULL);
 	int rc = -ENOMEM;
 	if (obj && meta && refs && ref && path) {
-		json_object_object_add(obj, "apiVersion", json_object_new_string(jsonget_string(o, "apiVersion") ?: ""));
-		json_object_object_add(obj, "kind", json_object_new_string(jsonget_string(o, "kind") ?: ""));
+		json_object_object_add(obj, "apiVersion", json_object_new_string(decl->api_version));
+		json_object_object_add(obj, "kind", json_object_new_string(decl->kind));
 		json_object_object_add(meta, "name", json_object_new_string(name));
 		if (ns)
 			json_object_object_add(meta, "namespace", json_object_new_string(ns));
@@ -431,7 +432,7 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 				one = resolve_err;
 				arc = resolved;
 			} else if (wanted) {
-				arc = adopt_one(c, r, cc, parent, obj, &adopted, &one);
+				arc = adopt_one(c, r, cc, decl, parent, obj, &adopted, &one);
 			}
 			if (wanted && !arc && adopted) {
 				log_kv(LOG_LEVEL_INFO, 2, "child adopted", "controller", cc->name, "parent", parent_key,
