@@ -48,8 +48,9 @@ struct controller {
 	int64_t next_discovery_ms, next_wait_log_ms, next_resync_ms;
 	struct json_object *index;           /* parent uid → {kindkey → {child key → name}} */
 	/* A metacontroller composite's orphans (no controller ownerReference,
-	 * not being deleted): kindkey → {child key → true}. Its parents adopt
-	 * those their selector matches (mc_adopts). */
+	 * not being deleted): kindkey → {namespace ("" if none) → {child key →
+	 * true}}, so that a namespaced parent looks only at its namespace's.
+	 * Its parents adopt those their selector matches (mc_adopts). */
 	struct json_object *orphans;
 };
 
@@ -332,15 +333,19 @@ static void orphan_moved(struct child_kind *kid, const char *key, struct json_ob
 {
 	struct controller *ctl = kid->ctl;
 	bool was = old_obj && is_orphan(old_obj), is = new_obj && is_orphan(new_obj);
-	struct json_object *of_kind = jsonget(ctl->orphans, kid->kindkey);
-	if (is && !of_kind) {
-		of_kind = json_object_new_object();
+	const char *ns = jsonget_string(jsonget(new_obj ? new_obj : old_obj, "metadata"), "namespace") ?: "";
+	struct json_object *of_kind = jsonget(ctl->orphans, kid->kindkey), *in_ns = jsonget(of_kind, ns);
+	if (is && !of_kind && (of_kind = json_object_new_object()))
 		json_object_object_add(ctl->orphans, kid->kindkey, of_kind);
+	if (is && of_kind && !in_ns && (in_ns = json_object_new_object()))
+		json_object_object_add(of_kind, ns, in_ns);
+	if (is && in_ns) {
+		json_object_object_add(in_ns, key, json_object_new_boolean(1));
+	} else if (was && in_ns) {
+		json_object_object_del(in_ns, key);
+		if (!json_object_object_length(in_ns))
+			json_object_object_del(of_kind, ns);
 	}
-	if (is)
-		json_object_object_add(of_kind, key, json_object_new_boolean(1));
-	else if (was && of_kind)
-		json_object_object_del(of_kind, key);
 	if (was)
 		enqueue_adopters(ctl, old_obj);
 	if (is)
@@ -674,14 +679,10 @@ size_t controller_parents(const struct controller *ctl)
 /* metacontroller's claim: the orphans of kid's kind that parent p would
  * adopt go into its children (of_kind), keyed by their relative name; the
  * worker adopts them before it runs the hook. */
-static void add_orphans(const struct controller *ctl, const struct child_kind *kid, struct json_object *p,
-			struct json_object *of_kind)
+static void add_orphans_in(const struct controller *ctl, const struct child_kind *kid, struct json_object *p,
+			   const char *pns, struct json_object *keys, struct json_object *of_kind)
 {
-	const char *pns = ctl->parent_namespaced ? jsonget_string(jsonget(p, "metadata"), "namespace") : NULL;
-	struct json_object *orphans = jsonget(ctl->orphans, kid->kindkey);
-	if (!orphans)
-		return;
-	json_object_object_foreach(orphans, key, yes)
+	json_object_object_foreach(keys, key, yes)
 	{
 		(void)yes;
 		struct json_object *child = informer_get(kid->inf, key), *meta = jsonget(child, "metadata");
@@ -690,6 +691,27 @@ static void add_orphans(const struct controller *ctl, const struct child_kind *k
 		    childkey_name(pns, jsonget_string(meta, "namespace"), jsonget_string(meta, "name"), relname,
 				  sizeof(relname)))
 			json_object_object_add(of_kind, relname, json_object_get(child));
+	}
+}
+
+/* A namespaced parent looks only at its own namespace's orphans. */
+static void add_orphans(const struct controller *ctl, const struct child_kind *kid, struct json_object *p,
+			struct json_object *of_kind)
+{
+	struct json_object *orphans = jsonget(ctl->orphans, kid->kindkey);
+	if (!orphans)
+		return;
+	if (ctl->parent_namespaced) {
+		const char *pns = jsonget_string(jsonget(p, "metadata"), "namespace");
+		struct json_object *keys = pns ? jsonget(orphans, pns) : NULL;
+		if (keys)
+			add_orphans_in(ctl, kid, p, pns, keys, of_kind);
+		return;
+	}
+	json_object_object_foreach(orphans, ns, keys)
+	{
+		(void)ns;
+		add_orphans_in(ctl, kid, p, NULL, keys, of_kind);
 	}
 }
 
