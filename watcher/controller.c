@@ -47,7 +47,20 @@ struct controller {
 	char waiting[4096];
 	int64_t next_discovery_ms, next_wait_log_ms, next_resync_ms;
 	struct json_object *index;           /* parent uid → {kindkey → {child key → name}} */
+	/* A metacontroller composite's orphans (no controller ownerReference,
+	 * not being deleted): kindkey → {namespace ("" if none) → {child key →
+	 * true}}, so that a namespaced parent looks only at its namespace's.
+	 * Its parents adopt those their selector matches (mc_adopts). */
+	struct json_object *orphans;
 };
+
+/* Whether cc is a metacontroller CompositeController: it adopts the orphans
+ * its parents' selectors match, so it watches every object of its child
+ * kinds, not only those coxswain labelled. */
+static bool mc_adopts(const struct config_controller *cc)
+{
+	return cc->origin == CONFIG_ORIGIN_METACONTROLLER && cc->kind == CONFIG_KIND_COMPOSITE;
+}
 
 static int64_t monotonic_ms(void)
 {
@@ -67,10 +80,12 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 				  struct cx_err *err)
 {
 	struct controller *ctl = calloc(1, sizeof(*ctl));
-	if (!ctl || !(ctl->index = json_object_new_object()) ||
+	if (!ctl || !(ctl->index = json_object_new_object()) || !(ctl->orphans = json_object_new_object()) ||
 	    !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
-		if (ctl)
+		if (ctl) {
 			json_object_put(ctl->index);
+			json_object_put(ctl->orphans);
+		}
 		free(ctl);
 		cx_err_set(err, -ENOMEM, "out of memory");
 		return NULL;
@@ -101,6 +116,8 @@ static void stop_informers(struct controller *ctl)
 		informer_free(&ctl->kids[i].inf);
 	json_object_put(ctl->index);
 	ctl->index = json_object_new_object();
+	json_object_put(ctl->orphans);
+	ctl->orphans = json_object_new_object();
 	ctl->running = false;
 }
 
@@ -111,6 +128,7 @@ void controller_free(struct controller **ctlp)
 		return;
 	stop_informers(ctl);
 	json_object_put(ctl->index);
+	json_object_put(ctl->orphans);
 	free(ctl->kids);
 	free(ctl);
 	*ctlp = NULL;
@@ -247,6 +265,93 @@ static void index_unset(struct controller *ctl, const char *uid, const char *kin
 		json_object_object_del(ctl->index, uid);
 }
 
+/* Whether obj has no controller ownerReference at all (to any kind) and is
+ * not being deleted: an orphan a metacontroller parent may adopt. */
+static bool is_orphan(struct json_object *obj)
+{
+	struct json_object *meta = jsonget(obj, "metadata"), *refs = jsonget(meta, "ownerReferences");
+	if (!obj || jsonget(meta, "deletionTimestamp"))
+		return false;
+	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = jsonget(json_object_array_get_idx(refs, i), "controller");
+		if (c && json_object_get_boolean(c))
+			return false;
+	}
+	return true;
+}
+
+/* metacontroller's claim rule, on the watch side: whether parent (not being
+ * deleted) would adopt the orphan child. Its selector is generateSelector's
+ * controller-uid=<parent uid>, else its spec.selector, which must have
+ * matchLabels or matchExpressions (the worker refuses an empty one: it
+ * would select everything); a namespaced parent adopts only in its own
+ * namespace. The worker checks all of it again before it adopts. */
+static bool parent_would_adopt(const struct controller *ctl, struct json_object *parent, struct json_object *child)
+{
+	struct json_object *pmeta = jsonget(parent, "metadata"), *cmeta = jsonget(child, "metadata");
+	struct json_object *labels = jsonget(cmeta, "labels");
+	const char *uid = jsonget_string(pmeta, "uid");
+	if (!uid || jsonget(pmeta, "deletionTimestamp"))
+		return false;
+	if (ctl->parent_namespaced) {
+		const char *pns = jsonget_string(pmeta, "namespace"), *cns = jsonget_string(cmeta, "namespace");
+		if (!pns || !cns || strcmp(pns, cns))
+			return false;
+	}
+	if (ctl->cc->generate_selector) {
+		const char *have = jsonget_string(labels, "controller-uid");
+		return have && !strcmp(have, uid);
+	}
+	struct json_object *sel = jsonget(jsonget(parent, "spec"), "selector");
+	struct json_object *ml = jsonget(sel, "matchLabels"), *exprs = jsonget(sel, "matchExpressions");
+	if (!(json_object_is_type(ml, json_type_object) && json_object_object_length(ml)) &&
+	    !(json_object_is_type(exprs, json_type_array) && json_object_array_length(exprs)))
+		return false;
+	struct cx_err err = {0};
+	return selector_json_matches(sel, labels, &err) == 1;
+}
+
+/* An orphan appeared, changed or went: enqueue every parent that would
+ * adopt it (the sync adopts it, or, when it went, sees it gone). */
+static void enqueue_adopters(struct controller *ctl, struct json_object *orphan)
+{
+	struct json_object *parents = ctl->parents ? informer_store(ctl->parents) : NULL;
+	if (!parents)
+		return;
+	json_object_object_foreach(parents, key, parent)
+	{
+		(void)key;
+		if (parent_would_adopt(ctl, parent, orphan))
+			enqueue_parent(ctl, parent);
+	}
+}
+
+/* Keeps ctl->orphans of kid's kind in step with one child event. */
+static void orphan_moved(struct child_kind *kid, const char *key, struct json_object *old_obj,
+			 struct json_object *new_obj)
+{
+	struct controller *ctl = kid->ctl;
+	bool was = old_obj && is_orphan(old_obj), is = new_obj && is_orphan(new_obj);
+	const char *ns = jsonget_string(jsonget(new_obj ? new_obj : old_obj, "metadata"), "namespace") ?: "";
+	struct json_object *of_kind = jsonget(ctl->orphans, kid->kindkey), *in_ns = jsonget(of_kind, ns);
+	if (is && !of_kind && (of_kind = json_object_new_object()))
+		json_object_object_add(ctl->orphans, kid->kindkey, of_kind);
+	if (is && of_kind && !in_ns && (in_ns = json_object_new_object()))
+		json_object_object_add(of_kind, ns, in_ns);
+	if (is && in_ns) {
+		json_object_object_add(in_ns, key, json_object_new_boolean(1));
+	} else if (was && in_ns) {
+		json_object_object_del(in_ns, key);
+		if (!json_object_object_length(in_ns))
+			json_object_object_del(of_kind, ns);
+	}
+	if (was)
+		enqueue_adopters(ctl, old_obj);
+	if (is)
+		enqueue_adopters(ctl, new_obj);
+}
+
 /* A child appeared, changed or went: fix the index and enqueue the parents
  * it belonged to and belongs to now. A namespaced parent lives in its
  * children's namespace; a cluster-scoped one has none, whatever namespace
@@ -276,6 +381,8 @@ static void child_moved(struct child_kind *kid, struct json_object *old_obj, str
 		index_set(ctl, new_uid, kid->kindkey, key, relname);
 		enqueue(ctl, parent_ns, jsonget_string(new_ref, "name"));
 	}
+	if (mc_adopts(ctl->cc))
+		orphan_moved(kid, key, old_obj, new_obj);
 }
 
 static void on_child_add(void *ud, struct json_object *obj)
@@ -401,8 +508,12 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	 * selects are listed, watched and synced. */
 	if (!(ctl->parents = start_informer(ctl, parent, ctl->cc->label_selector, ph, ctl, &err)))
 		goto fail;
+	/* A metacontroller composite sees every object of its child kinds: its
+	 * parents adopt the orphans their selectors match, and the children
+	 * metacontroller itself made carry no coxswain label. */
 	for (size_t i = 0; i < ctl->cc->n_children; i++)
-		if (!(ctl->kids[i].inf = start_informer(ctl, kids[i], selector, kh, &ctl->kids[i], &err)))
+		if (!(ctl->kids[i].inf = start_informer(ctl, kids[i], mc_adopts(ctl->cc) ? NULL : selector, kh,
+							&ctl->kids[i], &err)))
 			goto fail;
 	ctl->parent_namespaced = parent->namespaced;
 	ctl->running = true;
@@ -565,6 +676,45 @@ size_t controller_parents(const struct controller *ctl)
 	return ctl->parents ? (size_t)json_object_object_length(informer_store(ctl->parents)) : 0;
 }
 
+/* metacontroller's claim: the orphans of kid's kind that parent p would
+ * adopt go into its children (of_kind), keyed by their relative name; the
+ * worker adopts them before it runs the hook. */
+static void add_orphans_in(const struct controller *ctl, const struct child_kind *kid, struct json_object *p,
+			   const char *pns, struct json_object *keys, struct json_object *of_kind)
+{
+	json_object_object_foreach(keys, key, yes)
+	{
+		(void)yes;
+		struct json_object *child = informer_get(kid->inf, key), *meta = jsonget(child, "metadata");
+		char relname[CHILDKEY_MAX];
+		if (child && parent_would_adopt(ctl, p, child) &&
+		    childkey_name(pns, jsonget_string(meta, "namespace"), jsonget_string(meta, "name"), relname,
+				  sizeof(relname)))
+			json_object_object_add(of_kind, relname, json_object_get(child));
+	}
+}
+
+/* A namespaced parent looks only at its own namespace's orphans. */
+static void add_orphans(const struct controller *ctl, const struct child_kind *kid, struct json_object *p,
+			struct json_object *of_kind)
+{
+	struct json_object *orphans = jsonget(ctl->orphans, kid->kindkey);
+	if (!orphans)
+		return;
+	if (ctl->parent_namespaced) {
+		const char *pns = jsonget_string(jsonget(p, "metadata"), "namespace");
+		struct json_object *keys = pns ? jsonget(orphans, pns) : NULL;
+		if (keys)
+			add_orphans_in(ctl, kid, p, pns, keys, of_kind);
+		return;
+	}
+	json_object_object_foreach(orphans, ns, keys)
+	{
+		(void)ns;
+		add_orphans_in(ctl, kid, p, NULL, keys, of_kind);
+	}
+}
+
 int controller_job_objects(const struct controller *ctl, const char *ns_name, struct json_object **parent,
 			   struct json_object **children)
 {
@@ -579,6 +729,10 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 	for (size_t i = 0; i < ctl->cc->n_children; i++) {
 		const struct child_kind *kid = &ctl->kids[i];
 		struct json_object *of_kind = json_object_new_object(), *names = jsonget(by_kind, kid->kindkey);
+		if (!of_kind) {
+			json_object_put(out);
+			return -ENOMEM;
+		}
 		if (names) {
 			json_object_object_foreach(names, key, name)
 			{
@@ -588,6 +742,8 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 							       json_object_get(child));
 			}
 		}
+		if (mc_adopts(ctl->cc))
+			add_orphans(ctl, kid, p, of_kind);
 		json_object_object_add(out, kid->kindkey, of_kind);
 	}
 	*parent = json_object_get(p);

@@ -17,6 +17,7 @@
 #include "jsonget.h"
 #include "jsonhash.h"
 #include "log.h"
+#include "selector.h"
 
 /* ---- small json-c helpers ---- */
 
@@ -288,57 +289,6 @@ enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live
 
 /* ---- metacontroller's selectors ---- */
 
-/* Whether the string v is among values (a JSON array). */
-static bool among(struct json_object *values, const char *v)
-{
-	size_t n = json_object_array_length(values);
-	for (size_t i = 0; i < n; i++) {
-		const char *s = json_object_get_string(json_object_array_get_idx(values, i));
-		if (s && v && !strcmp(s, v))
-			return true;
-	}
-	return false;
-}
-
-int apply_selector_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err)
-{
-	struct json_object *ml = jsonget(selector, "matchLabels"), *exprs = jsonget(selector, "matchExpressions");
-	if (ml && !json_object_is_type(ml, json_type_object))
-		return cx_err_set(err, -EINVAL, "selector: matchLabels is not an object");
-	if (exprs && !json_object_is_type(exprs, json_type_array))
-		return cx_err_set(err, -EINVAL, "selector: matchExpressions is not a list");
-	int match = 1;
-	if (ml) {
-		json_object_object_foreach(ml, key, val) {
-			const char *have = jsonget_string(labels, key);
-			if (!have || strcmp(have, json_object_get_string(val) ?: ""))
-				match = 0;
-		}
-	}
-	size_t n = exprs ? json_object_array_length(exprs) : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(exprs, i), *values = jsonget(e, "values");
-		const char *key = jsonget_nonempty(e, "key"), *op = jsonget_string(e, "operator");
-		size_t nv = json_object_is_type(values, json_type_array) ? json_object_array_length(values) : 0;
-		if (!key || !op)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu] has no %s", i,
-					  !key ? "key" : "operator");
-		bool in = !strcmp(op, "In"), not_in = !strcmp(op, "NotIn");
-		bool exists = !strcmp(op, "Exists"), absent = !strcmp(op, "DoesNotExist");
-		if (!in && !not_in && !exists && !absent)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: unknown operator \"%s\"", i, op);
-		if ((in || not_in) && !nv)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: %s needs values", i, op);
-		if ((exists || absent) && nv)
-			return cx_err_set(err, -EINVAL, "selector: matchExpressions[%zu]: %s takes no values", i, op);
-		const char *have = jsonget_string(labels, key);
-		if ((in && !(have && among(values, have))) || (not_in && have && among(values, have)) ||
-		    (exists && !have) || (absent && have))
-			match = 0;
-	}
-	return match;
-}
-
 int apply_mc_selector(const struct config_controller *cc, struct json_object *parent, struct json_object **out,
 		      struct cx_err *err)
 {
@@ -368,7 +318,7 @@ int apply_mc_selector(const struct config_controller *cc, struct json_object *pa
 				  "(or set generateSelector: true on controller %s)",
 				  kind, ns ? ns : "", ns ? "/" : "", name, cc->name);
 	struct json_object *probe = json_object_new_object();
-	int r = probe ? apply_selector_matches(sel, probe, err) : cx_err_set(err, -ENOMEM, "out of memory");
+	int r = probe ? selector_json_matches(sel, probe, err) : cx_err_set(err, -ENOMEM, "out of memory");
 	json_object_put(probe);
 	if (r < 0) {
 		cx_err_prefix(err, "%s %s%s%s: .spec.", kind, ns ? ns : "", ns ? "/" : "", name);
@@ -376,6 +326,133 @@ int apply_mc_selector(const struct config_controller *cc, struct json_object *pa
 	}
 	*out = json_object_get(sel);
 	return 0;
+}
+
+/* ---- metacontroller's adoption ---- */
+
+/* Adopts one orphan o (observed, borrowed) at its incarnation and version:
+ * a server-side apply of nothing but the parent's controller
+ * ownerReference, as field manager, with o's uid and resourceVersion as
+ * preconditions (the server refuses it, 409, when the object changed or
+ * went meanwhile: someone may have claimed it). *out: the adopted object. */
+static int adopt_one(struct kclient *c, const struct kresource *r, const struct config_controller *cc,
+		     const struct config_child *decl, struct json_object *parent, struct json_object *o,
+		     struct json_object **out, struct cx_err *err)
+{
+	*out = NULL;
+	const char *uid = meta_string(o, "uid"), *rv = meta_string(o, "resourceVersion");
+	const char *name = meta_string(o, "name"), *ns = r->namespaced ? meta_string(o, "namespace") : NULL;
+	if (!uid || !rv || !name)
+		return cx_err_set(err, -EPROTO, "it has no metadata.%s", !uid ? "uid" : !rv ? "resourceVersion" : "name");
+	struct json_object *obj = json_object_new_object(), *meta = json_object_new_object();
+	struct json_object *refs = json_object_new_array(), *ref = json_object_new_object();
+	char *path = kresource_path(r, ns, name, NULL);
+	int rc = -ENOMEM;
+	if (obj && meta && refs && ref && path) {
+		json_object_object_add(obj, "apiVersion", json_object_new_string(decl->api_version));
+		json_object_object_add(obj, "kind", json_object_new_string(decl->kind));
+		json_object_object_add(meta, "name", json_object_new_string(name));
+		if (ns)
+			json_object_object_add(meta, "namespace", json_object_new_string(ns));
+		json_object_object_add(meta, "uid", json_object_new_string(uid));
+		json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
+		json_object_object_add(ref, "apiVersion", json_object_new_string(jsonget_string(parent, "apiVersion") ?: ""));
+		json_object_object_add(ref, "kind", json_object_new_string(jsonget_string(parent, "kind") ?: ""));
+		json_object_object_add(ref, "name", json_object_new_string(meta_string(parent, "name") ?: ""));
+		json_object_object_add(ref, "uid", json_object_new_string(meta_string(parent, "uid") ?: ""));
+		json_object_object_add(ref, "controller", json_object_new_boolean(1));
+		json_object_object_add(ref, "blockOwnerDeletion", json_object_new_boolean(1));
+		json_object_array_add(refs, ref);
+		ref = NULL;
+		json_object_object_add(meta, "ownerReferences", refs);
+		refs = NULL;
+		json_object_object_add(obj, "metadata", meta);
+		meta = NULL;
+		rc = kclient_apply(c, path, obj, cc->field_manager, true, out, err);
+	} else {
+		cx_err_set(err, rc, "out of memory");
+	}
+	json_object_put(obj);
+	json_object_put(meta);
+	json_object_put(refs);
+	json_object_put(ref);
+	free(path);
+	return rc;
+}
+
+int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct config_controller *cc,
+			struct json_object *parent, struct json_object *observed, struct cx_err *err)
+{
+	if (cc->origin != CONFIG_ORIGIN_METACONTROLLER || cc->kind != CONFIG_KIND_COMPOSITE || !observed)
+		return 0;
+	const char *parent_uid = meta_string(parent, "uid"), *pname = meta_string(parent, "name") ?: "?";
+	const char *pns = meta_string(parent, "namespace");
+	bool deleting = jsonget(jsonget(parent, "metadata"), "deletionTimestamp") != NULL;
+	struct json_object *selector = NULL;
+	struct cx_err sel_err = {0};
+	/* No selector (an empty spec.selector): nothing is adopted; the apply
+	 * reports why. */
+	if (!deleting && parent_uid && cc->n_children)
+		apply_mc_selector(cc, parent, &selector, &sel_err);
+	char parent_key[512];
+	snprintf(parent_key, sizeof(parent_key), "%s%s%s", pns ? pns : "", pns ? "/" : "", pname);
+	int rc = 0;
+	for (size_t i = 0; i < cc->n_children && !rc; i++) {
+		const struct config_child *decl = &cc->children[i];
+		char key[CHILDKEY_MAX];
+		struct json_object *of_kind = childkey_kind(decl->kind, decl->api_version, key, sizeof(key))
+						      ? jsonget(observed, key) : NULL;
+		if (!json_object_is_type(of_kind, json_type_object))
+			continue;
+		/* Names first: the map changes under the walk. */
+		struct json_object *names = json_object_new_array();
+		if (!names) {
+			rc = -ENOMEM;
+			break;
+		}
+		json_object_object_foreach(of_kind, relname, o)
+			if (apply_claim_of(parent_uid, o, NULL) != APPLY_CLAIM_OURS)
+				json_object_array_add(names, json_object_new_string(relname));
+		const struct kresource *r = NULL;
+		struct cx_err resolve_err = {0};
+		int resolved = 1; /* not yet tried */
+		for (size_t k = 0; k < json_object_array_length(names); k++) {
+			const char *rel = json_object_get_string(json_object_array_get_idx(names, k));
+			struct json_object *obj = jsonget(of_kind, rel), *adopted = NULL;
+			struct cx_err one = {0}, serr = {0};
+			char child[CHILDKEY_MAX + 64];
+			snprintf(child, sizeof(child), "%s %s", decl->kind, rel);
+			bool wanted = selector && !jsonget(jsonget(obj, "metadata"), "deletionTimestamp") &&
+				      apply_claim_of(parent_uid, obj, NULL) == APPLY_CLAIM_ORPHAN &&
+				      selector_json_matches(selector, jsonget(jsonget(obj, "metadata"), "labels"), &serr) == 1;
+			int arc = 0;
+			if (wanted && resolved == 1)
+				resolved = discovery_resolve(d, decl->api_version, decl->kind, &r, &resolve_err);
+			if (wanted && resolved) {
+				one = resolve_err;
+				arc = resolved;
+			} else if (wanted) {
+				arc = adopt_one(c, r, cc, decl, parent, obj, &adopted, &one);
+			}
+			if (wanted && !arc && adopted) {
+				log_kv(LOG_LEVEL_INFO, 2, "child adopted", "controller", cc->name, "parent", parent_key,
+				       "child", child, NULL);
+				json_object_object_add(of_kind, rel, adopted);
+				continue;
+			}
+			if (wanted)
+				log_kv(LOG_LEVEL_WARNING, 0, "cannot adopt an orphan; the next sync tries again", "controller",
+				       cc->name, "parent", parent_key, "child", child, "error", one.msg, NULL);
+			json_object_put(adopted);
+			/* Not this parent's: the hook does not see it. */
+			json_object_object_del(of_kind, rel);
+			if (arc == -ENOMEM)
+				rc = arc;
+		}
+		json_object_put(names);
+	}
+	json_object_put(selector);
+	return rc ? cx_err_set(err, rc, "adopting orphans: out of memory") : 0;
 }
 
 /* ---- the prune rule ---- */
@@ -509,7 +586,7 @@ struct run {
 static bool selected(struct run *run, struct json_object *live)
 {
 	struct cx_err err = {0};
-	return run->selector && apply_selector_matches(run->selector, jsonget(jsonget(live, "metadata"), "labels"),
+	return run->selector && selector_json_matches(run->selector, jsonget(jsonget(live, "metadata"), "labels"),
 						       &err) == 1;
 }
 

@@ -221,12 +221,19 @@ enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live
 int apply_mc_selector(const struct config_controller *cc, struct json_object *parent, struct json_object **out,
 		      struct cx_err *err);
 
-/* Whether labels (a JSON object of strings; NULL = none) satisfy selector
- * (a metav1.LabelSelector: matchLabels, and matchExpressions with In,
- * NotIn, Exists, DoesNotExist; all must hold). Returns 1, 0, or -EINVAL
- * with err filled for a malformed selector (unknown operator, In/NotIn
- * without values, Exists/DoesNotExist with values). */
-int apply_selector_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err);
+/* metacontroller's claim, before a CompositeController's hook runs: every
+ * child in observed (the job's children, borrowed and changed in place:
+ * {"Kind.apiVersion": {relname: object}}) that parent does not control is an
+ * orphan the watcher found matching its selector. Each one that is still
+ * an orphan, not being deleted, and matched by apply_mc_selector is adopted
+ * (adopt_one: the controller ownerReference, with uid and resourceVersion
+ * preconditions, so one changed or claimed meanwhile is skipped) and its
+ * entry replaced by the adopted object; every other one is removed from
+ * observed (logged when an adoption failed). A parent being deleted adopts
+ * nothing. Any other controller (coxswain.yaml, a DecoratorController) is
+ * left alone. Returns 0, or -ENOMEM. */
+int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct config_controller *cc,
+			struct json_object *parent, struct json_object *observed, struct cx_err *err);
 
 /* The prune rule: whether observed (a child in the cache, under key relname
  * in the observed map) is to be deleted. Yes only when all hold: its

@@ -449,6 +449,9 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 	struct json_object *related = NULL;
 	int rc = pc->cc->finalize.set ? related_get(r->rel, pc->cc, pc->json, parent, &related, &out->related_rules,
 						    &err) : 0;
+	/* Being deleted, it adopts nothing: orphans leave the request. */
+	if (!rc && pc->cc->finalize.set)
+		rc = apply_adopt_orphans(r->c, r->d, pc->cc, parent, job->children, &err);
 	if (!rc && pc->cc->finalize.set)
 		rc = run_hook(r, pc, &pc->cc->finalize, true, parent, job->children, related, &res, &err);
 	json_object_put(related);
@@ -492,6 +495,10 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	/* The customize hook first (worker/related.h): its failure is the sync's. */
 	struct json_object *related = NULL;
 	int rc = related_get(r->rel, pc->cc, pc->json, parent, &related, &out->related_rules, &err);
+	/* metacontroller adopts the orphans its selector matches: the hook
+	 * sees them, and the prune deletes those it does not return. */
+	if (!rc)
+		rc = apply_adopt_orphans(r->c, r->d, pc->cc, parent, job->children, &err);
 	if (!rc)
 		rc = run_hook(r, pc, &pc->cc->sync, false, parent, job->children, related, &res, &err);
 	json_object_put(related);

@@ -1599,3 +1599,96 @@ Test(reconcile, the_rollout_shows_in_the_parents_status)
 	free(path);
 	json_object_put(parent);
 }
+
+/* The ConfigMap entry rel of observed (NULL when absent). */
+static struct json_object *observed_cm(struct json_object *observed, const char *rel)
+{
+	struct json_object *of_kind = NULL, *o = NULL;
+	if (!json_object_object_get_ex(observed, "ConfigMap.v1", &of_kind) || !of_kind ||
+	    !json_object_object_get_ex(of_kind, rel, &o))
+		return NULL;
+	return o;
+}
+
+/* metacontroller's claim before the hook (apply_adopt_orphans): an orphan
+ * the parent's selector matches is adopted (controller ownerReference,
+ * blockOwnerDeletion) and stays in the observed children, so the hook sees
+ * it and the prune deletes it when the hook does not return it; an orphan
+ * the selector does not match, or one changed since it was observed (the
+ * resourceVersion precondition), leaves the observed children untouched on
+ * the server; a coxswain.yaml controller and a parent being deleted adopt
+ * nothing. */
+Test(reconcile, metacontroller_adopts_matching_orphans_before_the_hook)
+{
+	prepare("rc-adopt");
+	struct json_object *parent = make_parent("g", NULL);
+	struct config_controller mc = mc_cms(UPDATE_INPLACE, true);
+	const char *uid = str(parent, "metadata.uid");
+	char labels[256];
+	snprintf(labels, sizeof(labels), "{\"controller-uid\":\"%s\"}", uid);
+	make_cm("stray", labels, NULL);
+	make_cm("stale", labels, NULL);
+	make_cm("other", "{\"controller-uid\":\"00000000-0000-0000-0000-000000000000\"}", NULL);
+	struct cx_err err = {0};
+
+	/* A coxswain.yaml controller: only adoptOrphans adopts, at apply time. */
+	struct json_object *observed = observe();
+	cr_assert_eq(apply_adopt_orphans(c, d, controller(UPDATE_INPLACE, NULL, NULL), parent, observed, &err), 0,
+		     "%s", err.msg);
+	cr_assert_not_null(observed_cm(observed, "stray"));
+	cr_assert_null(at(observed_cm(observed, "stray"), "metadata.ownerReferences"));
+	json_object_put(observed);
+
+	/* Being deleted: nothing adopted, the orphans leave the request. */
+	observed = observe();
+	struct json_object *dying = NULL;
+	cr_assert_eq(json_object_deep_copy(parent, &dying, NULL), 0);
+	json_object_object_add(at(dying, "metadata"), "deletionTimestamp",
+			       json_object_new_string("2026-01-01T00:00:00Z"));
+	cr_assert_eq(apply_adopt_orphans(c, d, &mc, dying, observed, &err), 0, "%s", err.msg);
+	cr_assert_null(observed_cm(observed, "stray"));
+	json_object_put(dying);
+	json_object_put(observed);
+	struct json_object *cm = get_cm("stray");
+	cr_assert_null(at(cm, "metadata.ownerReferences"), "a dying parent adopts nothing");
+	json_object_put(cm);
+
+	/* "stale" changes after it was observed: someone else's turn. */
+	observed = observe();
+	struct json_object *relabel = json("{\"metadata\":{\"annotations\":{\"touched\":\"yes\"}}}");
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/stale", ns);
+	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_MERGE, relabel, NULL, &err), 0, "%s", err.msg);
+	json_object_put(relabel);
+	cr_assert_eq(apply_adopt_orphans(c, d, &mc, parent, observed, &err), 0, "%s", err.msg);
+	struct json_object *stray = observed_cm(observed, "stray");
+	cr_assert_not_null(stray, "adopted, the hook sees it");
+	cr_assert_str_eq(str(stray, "metadata.ownerReferences.0.uid"), uid);
+	cr_assert_null(observed_cm(observed, "other"), "not matched: not in the request");
+	cr_assert_null(observed_cm(observed, "stale"), "changed meanwhile: not adopted");
+	cm = get_cm("stray");
+	cr_assert_str_eq(str(cm, "metadata.ownerReferences.0.uid"), uid);
+	cr_assert(json_object_get_boolean(at(cm, "metadata.ownerReferences.0.controller")));
+	cr_assert(json_object_get_boolean(at(cm, "metadata.ownerReferences.0.blockOwnerDeletion")));
+	cr_assert_str_eq(str(cm, "data.value"), "0", "only the ownerReference is written");
+	json_object_put(cm);
+	cm = get_cm("stale");
+	cr_assert_null(at(cm, "metadata.ownerReferences"));
+	json_object_put(cm);
+	cm = get_cm("other");
+	cr_assert_null(at(cm, "metadata.ownerReferences"));
+	json_object_put(cm);
+
+	/* Not returned by the hook: pruned like any other child. */
+	struct json_object *none = json("[]");
+	struct apply_report rep;
+	cr_assert_eq(apply_children(c, d, &mc, parent, observed, none, &rep, &err), 0, "%s", err.msg);
+	assert_action(&rep, "stray", APPLY_DELETED);
+	apply_report_clear(&rep);
+	cr_assert_not(cm_exists("stray"));
+	cr_assert(cm_exists("stale"));
+	cr_assert(cm_exists("other"));
+	json_object_put(none);
+	json_object_put(observed);
+	json_object_put(parent);
+}

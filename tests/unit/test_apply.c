@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "cxconfig.h"
 #include "err.h"
+#include "selector.h"
 
 static char name[] = "websites", papi[] = "example.com/v1", pkind[] = "Website";
 static char fin[] = "coxswain.io/websites", manager[] = "coxswain/websites";
@@ -412,13 +413,13 @@ static int matches(const char *selector, const char *labels)
 {
 	struct json_object *s = json(selector), *l = labels ? json(labels) : NULL;
 	struct cx_err err = {0};
-	int r = apply_selector_matches(s, l, &err);
+	int r = selector_json_matches(s, l, &err);
 	json_object_put(s);
 	json_object_put(l);
 	return r;
 }
 
-Test(apply_selector_matches, labels_and_expressions)
+Test(selector_json_matches, labels_and_expressions)
 {
 	cr_assert_eq(matches("{\"matchLabels\":{\"app\":\"x\"}}", "{\"app\":\"x\",\"more\":\"1\"}"), 1);
 	cr_assert_eq(matches("{\"matchLabels\":{\"app\":\"x\"}}", "{\"app\":\"y\"}"), 0);
