@@ -3,7 +3,6 @@
 #include "relrule.h"
 #include "err.h"
 #include "jsonget.h"
-#include "kclient.h"
 #include "selector.h"
 
 #include <errno.h>
@@ -255,30 +254,3 @@ bool relrule_match(const struct relrule *rule, const char *parent_ns, struct jso
 	return selector_matches(&rule->selector, jsonget(meta, "labels"));
 }
 
-int relrule_kind_of(struct kclient *c, const char *api_version, const char *resource, char *kind, size_t len,
-		    struct cx_err *err)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s%s", strchr(api_version, '/') ? "/apis/" : "/api/", api_version);
-	struct json_object *doc = NULL;
-	int rc = kclient_get(c, path, &doc, err);
-	if (rc == -ENOENT)
-		return cx_err_set(err, -ENOENT, "the API server does not serve %s (is its CRD installed and "
-				  "established?)", api_version);
-	if (rc)
-		return rc;
-	struct json_object *list = jsonget(doc, "resources");
-	for (size_t i = 0; list && json_object_is_type(list, json_type_array) && i < json_object_array_length(list);
-	     i++) {
-		struct json_object *r = json_object_array_get_idx(list, i);
-		const char *name = jsonget_string(r, "name"), *k = jsonget_string(r, "kind");
-		if (name && k && !strcmp(name, resource)) {
-			snprintf(kind, len, "%s", k);
-			json_object_put(doc);
-			return 0;
-		}
-	}
-	json_object_put(doc);
-	return cx_err_set(err, -ENOENT, "the API server serves %s but no resource \"%.100s\" in it (resource is the "
-			  "lower-case plural: \"configmaps\")", api_version, resource);
-}

@@ -36,7 +36,6 @@
 
 struct cx_err;
 struct json_object;
-struct kclient;
 
 struct relrule {
 	char *api_version;          /* "v1", "apps/v1" */
@@ -91,12 +90,5 @@ const char *relrule_list_namespace(const struct relrule *rule, const char *paren
 /* Whether rule selects obj (an object with metadata) for a parent in
  * parent_ns. The caller has checked that obj is of the rule's resource. */
 bool relrule_match(const struct relrule *rule, const char *parent_ns, struct json_object *obj);
-
-/* The kind the API server serves resource (a plural) of api_version under,
- * from its discovery document, into kind (len bytes). Returns 0, -ENOENT
- * with err saying "the API server serves v1 but no resource \"x\" in it"
- * or "... does not serve apps/v9", or the kclient's code. */
-int relrule_kind_of(struct kclient *c, const char *api_version, const char *resource, char *kind, size_t len,
-		    struct cx_err *err);
 
 #endif

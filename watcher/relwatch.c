@@ -244,11 +244,8 @@ static void add_missing(struct relwatch *rw)
 static void start(struct relwatch *rw, struct rel_informer *ri, int64_t now_ms)
 {
 	struct cx_err err = {0};
-	char kind[256];
 	const struct kresource *res = NULL;
-	int rc = relrule_kind_of(rw->env.client, ri->api_version, ri->resource, kind, sizeof(kind), &err);
-	if (!rc)
-		rc = discovery_resolve(rw->env.discovery, ri->api_version, kind, &res, &err);
+	int rc = discovery_resolve_resource(rw->env.discovery, ri->api_version, ri->resource, &res, &err);
 	if (!rc) {
 		struct informer_options o = {.resource = res, .handlers = {on_add, on_update, on_add}, .ud = ri};
 		if (!(ri->inf = informer_new(rw->env.client, rw->env.mux, &o, &err)))

@@ -16,19 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* resource -> kind, as discovery documents say (they do not change for a
- * served group/version; a miss is asked again). */
-struct kind_entry {
-	char *api_version;
-	char *resource;
-	char *kind;
-};
-
 struct related {
 	struct kclient *c;          /* borrowed */
 	struct discovery *d;        /* borrowed */
-	struct kind_entry *kinds;
-	size_t n_kinds;
 };
 
 struct related *related_new(struct kclient *c, struct discovery *d)
@@ -46,12 +36,6 @@ void related_free(struct related **rp)
 	struct related *r = *rp;
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_kinds; i++) {
-		free(r->kinds[i].api_version);
-		free(r->kinds[i].resource);
-		free(r->kinds[i].kind);
-	}
-	free(r->kinds);
 	free(r);
 	*rp = NULL;
 }
@@ -80,35 +64,6 @@ int related_customize(struct related *r, const struct config_controller *cc, str
 				  rules, err);
 	json_object_put(answer);
 	return rc;
-}
-
-/* The kind of resource in api_version, cached. Borrowed from r. */
-static int kind_of(struct related *r, const char *api_version, const char *resource, const char **kind,
-		   struct cx_err *err)
-{
-	for (size_t i = 0; i < r->n_kinds; i++)
-		if (!strcmp(r->kinds[i].api_version, api_version) && !strcmp(r->kinds[i].resource, resource)) {
-			*kind = r->kinds[i].kind;
-			return 0;
-		}
-	char buf[256];
-	int rc = relrule_kind_of(r->c, api_version, resource, buf, sizeof(buf), err);
-	if (rc)
-		return rc;
-	struct kind_entry *g = realloc(r->kinds, (r->n_kinds + 1) * sizeof(*g));
-	if (!g)
-		return cx_err_set(err, -ENOMEM, "out of memory");
-	r->kinds = g;
-	struct kind_entry *e = &g[r->n_kinds];
-	if (!(e->api_version = strdup(api_version)) | !(e->resource = strdup(resource)) | !(e->kind = strdup(buf))) {
-		free(e->api_version);
-		free(e->resource);
-		free(e->kind);
-		return cx_err_set(err, -ENOMEM, "out of memory");
-	}
-	r->n_kinds++;
-	*kind = e->kind;
-	return 0;
 }
 
 struct collect {
@@ -154,10 +109,8 @@ int related_objects(struct related *r, const struct relrule_set *rules, struct j
 	int rc = 0;
 	for (size_t i = 0; !rc && i < rules->n; i++) {
 		const struct relrule *rule = &rules->rules[i];
-		const char *kind = NULL;
 		const struct kresource *res = NULL;
-		if ((rc = kind_of(r, rule->api_version, rule->resource, &kind, err)) ||
-		    (rc = discovery_resolve(r->d, rule->api_version, kind, &res, err))) {
+		if ((rc = discovery_resolve_resource(r->d, rule->api_version, rule->resource, &res, err))) {
 			cx_err_prefix(err, "relatedResources[%zu].resource: ", i);
 			break;
 		}

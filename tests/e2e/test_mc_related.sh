@@ -84,7 +84,7 @@ check "the copies stay" equals green color_in "$NS2"
 
 check "the customize hook names a resource the API server does not serve" gcm badresource
 eventually 30 "the message names the controller, the rule and its field" \
-	contains 'controller globalconfigmaps: customize hook "tests/e2e/data/related/hook.py": relatedResources[0].resource: the API server serves v1 but no resource "confgmaps"' gmessage
+	contains 'controller globalconfigmaps: customize hook "tests/e2e/data/related/hook.py": relatedResources[0].resource: confgmaps v1: the API server serves v1 but no resource confgmaps' gmessage
 
 check "the customize hook answers again" gcm
 eventually 30 "it is Synced=True again" equals True/ReconcileSucceeded gsynced

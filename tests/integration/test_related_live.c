@@ -134,14 +134,14 @@ Test(related_live, an_unknown_resource_is_named)
 	struct cx_err err = {0};
 	cr_assert_eq(related_objects(rel, &s, parent, &map, &err), -ENOENT);
 	cr_assert_null(map);
-	cr_assert(strstr(err.msg, "relatedResources[1].resource: the API server serves v1 but no resource "
-			 "\"confgmaps\""), "%s", err.msg);
+	cr_assert(strstr(err.msg, "relatedResources[1].resource: confgmaps v1: the API server serves v1 but no "
+			 "resource confgmaps in it"), "%s", err.msg);
 	relrule_set_clear(&s);
 	rules_of("{\"relatedResources\": [{\"apiVersion\": \"nothing.coxswain.io/v1\", \"resource\": \"things\"}]}",
 		 NULL, &s);
 	cr_assert_eq(related_objects(rel, &s, parent, &map, &err), -ENOENT);
-	cr_assert(strstr(err.msg, "relatedResources[0].resource: the API server does not serve "
-			 "nothing.coxswain.io/v1"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "relatedResources[0].resource: things nothing.coxswain.io/v1: the API server "
+			 "does not serve nothing.coxswain.io/v1"), "%s", err.msg);
 	json_object_put(parent);
 	relrule_set_clear(&s);
 }
