@@ -3,6 +3,7 @@
 #include "cxconfig.h"
 #include "err.h"
 #include "k8sname.h"
+#include "ratelimit.h"
 #include "yamlnode.h"
 
 #include <errno.h>
@@ -135,6 +136,7 @@ const char *config_update_strategy_name(enum update_strategy s)
 enum field_kind {
 	F_STRING,       /* char *, valid when f->valid says so */
 	F_INT,          /* int in f->min..f->max */
+	F_QPS,          /* double: a client QPS as ratelimit_parse_qps takes it (-1 = no limit) */
 	F_BOOL,
 	F_STRATEGY,     /* enum update_strategy */
 	F_ENUM,         /* an enum whose values are the indexes of f->names */
@@ -331,6 +333,10 @@ static const struct field watcher_fields[] = {
 	{.key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, authorizedKeys}", .sub = watcher_curve_fields},
 	{.key = "insecure", .kind = F_BOOL, .offset = offsetof(struct config, channel_insecure),
 	 .expect = "true or false"},
+	{.key = "kubeApiQPS", .kind = F_QPS, .offset = offsetof(struct config, watcher_qps),
+	 .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit"},
+	{.key = "kubeApiBurst", .kind = F_INT, .offset = offsetof(struct config, watcher_burst),
+	 .expect = "an integer from 1 to 1000000", .min = 1, .max = RATELIMIT_BURST_MAX},
 	{.key = NULL},
 };
 
@@ -348,6 +354,10 @@ static const struct field worker_fields[] = {
 	 .expect = "an integer from 1 to 1024 (leave it out for one worker per CPU)", .min = 1,
 	 .max = CONFIG_MAX_WORKERS},
 	{.key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, serverPublicKeyFile}", .sub = worker_curve_fields},
+	{.key = "kubeApiQPS", .kind = F_QPS, .offset = offsetof(struct config, worker_qps),
+	 .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit"},
+	{.key = "kubeApiBurst", .kind = F_INT, .offset = offsetof(struct config, worker_burst),
+	 .expect = "an integer from 1 to 1000000", .min = 1, .max = RATELIMIT_BURST_MAX},
 	{.key = NULL},
 };
 
@@ -357,8 +367,8 @@ static const struct field root_fields[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers), .required = true,
 	 .expect = "a non-empty list of controllers", .list = &controllers_list},
 	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure}", .sub = watcher_fields},
-	{.key = "worker", .kind = F_MAP, .expect = "{count, curve}", .sub = worker_fields},
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst}", .sub = watcher_fields},
+	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
 	{.key = NULL},
 };
 
@@ -366,8 +376,8 @@ static const struct field root_fields_optional[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers),
 	 .expect = "a list of controllers", .list = &controllers_list_optional},
 	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure}", .sub = watcher_fields},
-	{.key = "worker", .kind = F_MAP, .expect = "{count, curve}", .sub = worker_fields},
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst}", .sub = watcher_fields},
+	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
 	{.key = NULL},
 };
 
@@ -571,7 +581,7 @@ static int parse_list(const struct yamlnode_src *y, const struct field *f, const
 static int parse_scalar(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v,
 			const char *where, void *slot)
 {
-	bool typed = f->kind == F_INT || f->kind == F_BOOL;
+	bool typed = f->kind == F_INT || f->kind == F_QPS || f->kind == F_BOOL;
 	if (v->type != YAML_SCALAR_NODE)
 		return fail_value(y, v, where, f->expect, typed);
 	const char *s = yamlnode_scalar(v);
@@ -587,6 +597,12 @@ static int parse_scalar(const struct yamlnode_src *y, const struct field *f, con
 		if (!plain || !parse_decimal(s, &x) || x < f->min || x > f->max)
 			return fail_value(y, v, where, f->expect, true);
 		*(int *)slot = (int)x;
+		return 0;
+	}
+	case F_QPS: {
+		struct cx_err ignored = {0};
+		if (!plain || ratelimit_parse_qps(s, (double *)slot, &ignored))
+			return fail_value(y, v, where, f->expect, true);
 		return 0;
 	}
 	case F_BOOL:

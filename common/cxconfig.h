@@ -27,9 +27,15 @@
  *             leaderElection: {enabled: true, namespace: coxswain-system, name: coxswain},
  *             curve: {secretKeyFile: /keys/watcher.key,        the job channel's CURVE keys
  *                     authorizedKeys: /worker-keys},           (common/curvekey.h); optional
- *             insecure: false}           true: a tcp:// endpoint without CURVE is allowed
+ *             insecure: false,           true: a tcp:// endpoint without CURVE is allowed
+ *             kubeApiQPS: 50,            the API client's limit, requests a second (0.001 to
+ *                                        1000000), or -1: none; absent: none, as controller-runtime
+ *                                        (common/ratelimit.h); --kube-api-qps overrides it
+ *             kubeApiBurst: 100}         1 to 1000000; absent: 10 (client-go's); --kube-api-burst
  *   worker: {count: 4,                   >= 1; absent = 0 = one per CPU (the worker decides)
- *            curve: {secretKeyFile: /keys/worker.key, serverPublicKeyFile: /keys/watcher.pub}}
+ *            curve: {secretKeyFile: /keys/worker.key, serverPublicKeyFile: /keys/watcher.pub},
+ *            kubeApiQPS: 50,             each worker process's API client, as the watcher's
+ *            kubeApiBurst: 100}
  *
  * Every field is checked at load. Unknown keys, repeated keys, wrong types,
  * out-of-range values and broken cross-field rules are errors; the first one
@@ -198,6 +204,12 @@ struct config {
 	char *worker_curve_secret_key_file; /* worker.curve.secretKeyFile */
 	char *worker_curve_server_key_file; /* worker.curve.serverPublicKeyFile */
 	bool channel_insecure;              /* watcher.insecure: tcp:// without CURVE allowed */
+	/* API client limits (kclient_options): qps 0 = absent (the default),
+	 * -1 = no limit; burst 0 = absent. */
+	double watcher_qps;                 /* watcher.kubeApiQPS */
+	int watcher_burst;                  /* watcher.kubeApiBurst */
+	double worker_qps;                  /* worker.kubeApiQPS */
+	int worker_burst;                   /* worker.kubeApiBurst */
 };
 
 /* Loads and validates the coxswain.yaml at path. Returns an owned config, or

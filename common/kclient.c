@@ -38,6 +38,7 @@ struct kclient {
 	char *token;                   /* the bearer token in use, or NULL */
 	time_t token_read_at;          /* when token_file was last read */
 	struct ratelimit limiter;
+	bool unlimited;                /* no client-side limit: limiter unused */
 	struct retry_policy retry;
 	char retry_after[64];          /* the last response's Retry-After header, or "" */
 	char host[256];                /* "host:port" of the server, for the observer */
@@ -260,8 +261,10 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 	long connect_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	long timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	CURL *h = c->curl;
-	if (ratelimit_init(&c->limiter, opts && opts->qps > 0 ? opts->qps : RATELIMIT_CLIENT_QPS,
-			   opts && opts->burst > 0 ? opts->burst : RATELIMIT_CLIENT_BURST, err)) {
+	double qps = opts && opts->qps != 0 ? opts->qps : RATELIMIT_CLIENT_QPS;
+	c->unlimited = qps < 0;
+	if (!c->unlimited &&
+	    ratelimit_init(&c->limiter, qps, opts && opts->burst > 0 ? opts->burst : RATELIMIT_CLIENT_BURST, err)) {
 		kclient_free(&c);
 		return NULL;
 	}
@@ -528,7 +531,7 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 			kclient_observe(c, 0, req->method);
 			return r;
 		}
-		int64_t throttled_ns = ratelimit_reserve(&c->limiter, ratelimit_now_ns());
+		int64_t throttled_ns = c->unlimited ? 0 : ratelimit_reserve(&c->limiter, ratelimit_now_ns());
 		if (throttled_ns > 0 && nap(c, (throttled_ns + 999999) / 1000000))
 			return interrupted(req->method, req->path, err);
 		if (throttled_ns > 1000 * 1000 * 1000LL)

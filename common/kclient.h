@@ -22,8 +22,9 @@ typedef void CURL; /* as <curl/curl.h> has it */
 struct kclient_options {
 	long connect_timeout_ms;   /* TCP + TLS connect; 0 = 5000 */
 	long timeout_ms;           /* a whole request; 0 = 30000 */
-	double qps;                /* client-side rate limit; 0 = 20 (client-go's) */
-	int burst;                 /* 0 = 30 */
+	double qps;                /* client-side limit, requests a second; < 0 = none; 0 = the default:
+				      none, as controller-runtime (RATELIMIT_CLIENT_QPS) */
+	int burst;                 /* with qps > 0; 0 = 10 (client-go's DefaultBurst) */
 	int max_attempts;          /* tries of one request in all (see retry.h); 0 = 5, 1 = no retries */
 };
 

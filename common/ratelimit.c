@@ -4,6 +4,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,17 +69,29 @@ int64_t ratelimit_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t ratelimit_wait(struct ratelimit *rl)
+int ratelimit_parse_qps(const char *s, double *out, struct cx_err *err)
 {
-	int64_t now = ratelimit_now_ns();
-	int64_t wait = ratelimit_reserve(rl, now);
-	if (wait <= 0)
-		return 0;
-	/* An absolute deadline: a sleep cut short by a signal resumes for what is
-	 * left, without the drift of re-computing a relative one. */
-	int64_t due = now + wait;
-	struct timespec until = {.tv_sec = due / 1000000000, .tv_nsec = due % 1000000000};
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
-		;
-	return wait;
+	char *end;
+	errno = 0;
+	double v = s ? strtod(s, &end) : 0;
+	/* strtod takes "nan", "inf" and hex: a plain decimal only. */
+	if (!s || !*s || errno || *end || strspn(s, "-+.0123456789eE") != strlen(s) ||
+	    !(v < 0 || (v >= RATELIMIT_QPS_MIN && v <= RATELIMIT_QPS_MAX)))
+		return cx_err_set(err, -EINVAL,
+				  "expected requests a second from %g to %g, or -1 for no client-side limit, got \"%s\"",
+				  RATELIMIT_QPS_MIN, RATELIMIT_QPS_MAX, s ? s : "");
+	*out = v < 0 ? -1 : v;
+	return 0;
+}
+
+int ratelimit_parse_burst(const char *s, int *out, struct cx_err *err)
+{
+	char *end;
+	errno = 0;
+	long v = s ? strtol(s, &end, 10) : 0;
+	if (!s || !*s || errno || *end || v < 1 || v > RATELIMIT_BURST_MAX)
+		return cx_err_set(err, -EINVAL, "expected a whole number from 1 to %d, got \"%s\"", RATELIMIT_BURST_MAX,
+				  s ? s : "");
+	*out = (int)v;
+	return 0;
 }

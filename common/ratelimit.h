@@ -17,9 +17,15 @@
 
 struct cx_err;
 
-/* client-go's rest.Config defaults and the work queue's overall bucket. */
-#define RATELIMIT_CLIENT_QPS 20.0
-#define RATELIMIT_CLIENT_BURST 30
+/* The API client's default: no client-side limit, as controller-runtime's
+ * current release does (pkg/client/config/config.go, GetConfigWithContext:
+ * "if cfg.QPS == 0.0 { cfg.QPS = -1 }", relying on the server's API
+ * Priority and Fairness); client-go's rest.RESTClientFor then makes no
+ * limiter for a QPS below 0. A QPS set without a burst gets client-go's
+ * DefaultBurst (rest/config.go). */
+#define RATELIMIT_CLIENT_QPS (-1.0)
+#define RATELIMIT_CLIENT_BURST 10
+/* The work queue's overall bucket. */
 #define RATELIMIT_WORKQUEUE_QPS 10.0
 #define RATELIMIT_WORKQUEUE_BURST 100
 
@@ -48,10 +54,14 @@ int64_t ratelimit_reserve(struct ratelimit *rl, int64_t now_ns);
 /* CLOCK_MONOTONIC in nanoseconds: the clock ratelimit_reserve expects. */
 int64_t ratelimit_now_ns(void);
 
-/* For callers that may block: reserves a token now and sleeps until it is
- * due (resuming the sleep after a signal). Returns the ns slept, 0 when a
- * token was there, so the caller can log client-side throttling the way
- * client-go does ("Waited for 1.2s due to client-side throttling"). */
-int64_t ratelimit_wait(struct ratelimit *rl);
+/* Parses a --kube-api-qps value: a decimal number, -1 (or any negative:
+ * client-go's "no limit") or from RATELIMIT_QPS_MIN to RATELIMIT_QPS_MAX;
+ * *out is -1 for no limit. Returns -EINVAL with err saying what was
+ * expected (the caller prefixes the flag or field). */
+int ratelimit_parse_qps(const char *s, double *out, struct cx_err *err);
+
+/* Parses a --kube-api-burst value: a whole number from 1 to
+ * RATELIMIT_BURST_MAX. Returns -EINVAL with err as ratelimit_parse_qps. */
+int ratelimit_parse_burst(const char *s, int *out, struct cx_err *err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "cxconfig.h"
 #include "err.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "watcher.h"
 
 static void usage(FILE *out)
@@ -34,6 +35,11 @@ static void usage(FILE *out)
 		"  --leader-elect BOOL    take part in leader election (default: the config's, true)\n"
 		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, wait this long for jobs in flight (default 25);\n"
 		"                         a supervisor started by --spawn-workers gets it too\n"
+		"  --kube-api-qps QPS     the API client's requests a second, or -1 for no client-side limit\n"
+		"                         (default: the config's watcher.kubeApiQPS, else no limit);\n"
+		"                         a supervisor started by --spawn-workers gets it too\n"
+		"  --kube-api-burst N     requests allowed at once above the QPS (default: watcher.kubeApiBurst,\n"
+		"                         else 10); a supervisor started by --spawn-workers gets it too\n"
 		"  --spawn-workers N      also run the worker supervisor with N workers, as a child process\n"
 		"  --metacontroller-manifests FILE|DIR\n"
 		"                         also run the CompositeController and DecoratorController definitions there\n"
@@ -102,7 +108,7 @@ static int worker_binary(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
-	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR };
+	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR, O_QPS, O_BURST };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"check-config", required_argument, NULL, O_CHECK},
@@ -114,6 +120,8 @@ int main(int argc, char **argv)
 		{"leader-elect", required_argument, NULL, O_LEADER},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"spawn-workers", required_argument, NULL, O_SPAWN},
+		{"kube-api-qps", required_argument, NULL, O_QPS},
+		{"kube-api-burst", required_argument, NULL, O_BURST},
 		{"metacontroller-manifests", required_argument, NULL, O_MC_MANIFESTS},
 		{"metacontroller-live", no_argument, NULL, O_MC_LIVE},
 		{"metacontroller-selector", required_argument, NULL, O_MC_SELECTOR},
@@ -123,7 +131,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config_path = NULL, *check = NULL, *log_format = NULL;
+	const char *config_path = NULL, *check = NULL, *log_format = NULL, *qps_arg = NULL, *burst_arg = NULL;
 	struct watcher_options o = {0};
 	int spawn = -1, verbosity = 0;
 	bool leader_set = false, leader = true;
@@ -157,6 +165,21 @@ int main(int argc, char **argv)
 			if (parse_count("--spawn-workers", optarg, 1024, &spawn))
 				return 2;
 			break;
+		case O_QPS:
+		case O_BURST: {
+			struct cx_err lerr = {0};
+			if (c == O_QPS ? ratelimit_parse_qps(optarg, &o.qps, &lerr)
+				       : ratelimit_parse_burst(optarg, &o.burst, &lerr)) {
+				fprintf(stderr, "coxswain-watcher: %s: %s\n", c == O_QPS ? "--kube-api-qps" : "--kube-api-burst",
+					lerr.msg);
+				return 2;
+			}
+			if (c == O_QPS)
+				qps_arg = optarg;
+			else
+				burst_arg = optarg;
+			break;
+		}
 		case 'v': {
 			struct cx_err verr = {0};
 			if (log_parse_verbosity(optarg, &verbosity, &verr)) {
@@ -219,7 +242,7 @@ int main(int argc, char **argv)
 	o.leader_elect = leader_set ? leader : cfg->leader_election;
 
 	char worker[PATH_MAX], count[16], vbuf[16], drain[16];
-	char *wargv[24];
+	char *wargv[28];
 	if (spawn >= 0) {
 		if (worker_binary(worker, sizeof(worker))) {
 			log_kv(LOG_LEVEL_ERROR, 0, "cannot find coxswain-worker next to coxswain-watcher", NULL);
@@ -262,6 +285,14 @@ int main(int argc, char **argv)
 			snprintf(drain, sizeof(drain), "%d", o.drain_timeout_s);
 			wargv[n++] = "--drain-timeout";
 			wargv[n++] = drain;
+		}
+		if (qps_arg) {
+			wargv[n++] = "--kube-api-qps";
+			wargv[n++] = (char *)qps_arg;
+		}
+		if (burst_arg) {
+			wargv[n++] = "--kube-api-burst";
+			wargv[n++] = (char *)burst_arg;
 		}
 		wargv[n] = NULL;
 		o.worker_argv = wargv;

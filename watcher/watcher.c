@@ -469,7 +469,9 @@ static int setup(struct watcher *w, struct cx_err *err)
 	/* One attempt a call: the loop retries (informers and discovery back
 	 * off on their own), and a call that sleeps between retries would keep
 	 * the loop, /healthz and the workers' heartbeats waiting. */
-	struct kclient_options ko = {.max_attempts = 1};
+	struct kclient_options ko = {.max_attempts = 1,
+				     .qps = w->o->qps ? w->o->qps : w->o->config->watcher_qps,
+				     .burst = w->o->burst ? w->o->burst : w->o->config->watcher_burst};
 	if (!(w->client = kclient_new(w->rc, &ko, err)) || !(w->mux = kwatch_mux_new(err)))
 		return err ? err->code : -ENOMEM;
 	/* Also reaches the credential plugin, which the Lease's client shares. */

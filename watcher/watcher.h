@@ -26,6 +26,8 @@ struct watcher_options {
 	const char *endpoint;                 /* --endpoint, else the config's */
 	bool leader_elect;                    /* the config's, unless --leader-elect=false */
 	int drain_timeout_s;                  /* 0 = 25 */
+	double qps;                           /* --kube-api-qps; 0 = the config's watcher.kubeApiQPS */
+	int burst;                            /* --kube-api-burst; 0 = the config's watcher.kubeApiBurst */
 	/* --spawn-workers N: the worker supervisor is started as our child
 	 * (fork+exec of worker_argv) and stopped when we stop. */
 	char *const *worker_argv;             /* NULL = none */

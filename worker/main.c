@@ -16,6 +16,7 @@
 #include "hook.h"
 #include "log.h"
 #include "proto.h"
+#include "ratelimit.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -32,6 +33,9 @@ static void usage(FILE *out)
 		"                         (one per pod: give each its pod's name); default: the local set\n"
 		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, let workers finish their job this long, then\n"
 		"                         SIGKILL them (default 25)\n"
+		"  --kube-api-qps QPS     each worker's API requests a second, or -1 for no client-side limit\n"
+		"                         (default: the config's worker.kubeApiQPS, else no limit)\n"
+		"  --kube-api-burst N     requests allowed at once above the QPS (default: worker.kubeApiBurst, else 10)\n"
 		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
 		"  --context NAME         kubeconfig context instead of current-context\n"
 		"  --namespace NS         instead of the context's namespace\n"
@@ -98,13 +102,15 @@ static int run_worker(void *ud, const struct supervisor_child *c)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT, O_DRAIN, O_VERSION,
-	       O_SET };
+	       O_SET, O_QPS, O_BURST };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"workers", required_argument, NULL, O_WORKERS},
 		{"endpoint", required_argument, NULL, O_ENDPOINT},
 		{"worker-set", required_argument, NULL, O_SET},
 		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		{"kube-api-qps", required_argument, NULL, O_QPS},
+		{"kube-api-burst", required_argument, NULL, O_BURST},
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
 		{"context", required_argument, NULL, O_CONTEXT},
 		{"namespace", required_argument, NULL, O_NAMESPACE},
@@ -137,6 +143,17 @@ int main(int argc, char **argv)
 			if (parse_drain(optarg, &drain_s))
 				return 2;
 			break;
+		case O_QPS:
+		case O_BURST: {
+			struct cx_err lerr = {0};
+			if (c == O_QPS ? ratelimit_parse_qps(optarg, &wo.qps, &lerr)
+				       : ratelimit_parse_burst(optarg, &wo.burst, &lerr)) {
+				fprintf(stderr, "coxswain-worker: %s: %s\n", c == O_QPS ? "--kube-api-qps" : "--kube-api-burst",
+					lerr.msg);
+				return 2;
+			}
+			break;
+		}
 		case O_KUBECONFIG: wo.conn.kubeconfig = optarg; break;
 		case O_CONTEXT: wo.conn.context = optarg; break;
 		case O_NAMESPACE: wo.conn.namespace = optarg; break;

@@ -165,7 +165,9 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 		return r;
 	if (!(w->stats = statset_new()))
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	if (!(w->client = kclient_new(w->rc, NULL, err)))
+	struct kclient_options ko = {.qps = o->qps ? o->qps : o->config->worker_qps,
+				     .burst = o->burst ? o->burst : o->config->worker_burst};
+	if (!(w->client = kclient_new(w->rc, &ko, err)))
 		return err->code ? err->code : -ENOMEM;
 	/* Before anything else uses the client: every request is counted. */
 	kclient_set_request_observer(w->client, statset_count_request, w->stats);

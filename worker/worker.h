@@ -46,6 +46,8 @@ struct worker_options {
 	int restarts;                         /* forks of this slot before this worker, for READY */
 	const char *set;                      /* the worker set (--worker-set), for READY; NULL = "" */
 	const struct worker_curve *curve;     /* NULL: no CURVE; borrowed */
+	double qps;                           /* --kube-api-qps; 0 = the config's worker.kubeApiQPS */
+	int burst;                            /* --kube-api-burst; 0 = the config's worker.kubeApiBurst */
 };
 
 /* Runs until SIGTERM (0) or a fatal error (1); the exit code for the slot. */

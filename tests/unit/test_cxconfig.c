@@ -146,6 +146,10 @@ static void assert_defaults(const struct config *c)
 	cr_assert_str_eq(c->lease_namespace, "coxswain-system");
 	cr_assert_str_eq(c->lease_name, "coxswain");
 	cr_assert_eq(c->worker_count, 0, "0 = one worker per CPU, decided by the worker");
+	cr_assert_eq(c->watcher_qps, 0, "absent: the client's default");
+	cr_assert_eq(c->watcher_burst, 0);
+	cr_assert_eq(c->worker_qps, 0);
+	cr_assert_eq(c->worker_burst, 0);
 }
 
 Test(cxconfig, minimal_gets_every_default)
@@ -715,7 +719,7 @@ Test(cxconfig, worker_count_zero)
 
 Test(cxconfig, worker_not_a_mapping)
 {
-	expect_error("worker-list.yaml", 6, 9, "worker", "expected {count, curve}, got a list");
+	expect_error("worker-list.yaml", 6, 9, "worker", "expected {count, curve, kubeApiQPS, kubeApiBurst}, got a list");
 }
 
 /* ---- the first error wins ---------------------------------------------------------- */
@@ -889,4 +893,30 @@ Test(cxconfig, no_customize_hook_by_default)
 	cr_assert_not(json_object_object_get_ex(get(j, "hooks"), "customize", NULL));
 	json_object_put(j);
 	config_free(&c);
+}
+
+Test(cxconfig, kube_api_limits_per_side)
+{
+	struct config *c = load_ok(DATA "kube-api-limits.yaml");
+	cr_assert_float_eq(c->watcher_qps, 2.5, 1e-9);
+	cr_assert_eq(c->watcher_burst, 7);
+	cr_assert_float_eq(c->worker_qps, -1, 1e-9, "-1: no client-side limit");
+	cr_assert_eq(c->worker_burst, 1000000);
+	config_free(&c);
+}
+
+Test(cxconfig, kube_api_qps_zero)
+{
+	expect_error("kube-api-qps-zero.yaml", 6, 22, "worker.kubeApiQPS",
+		     "expected requests a second from 0.001 to 1000000, or -1 for no client-side limit");
+}
+
+Test(cxconfig, kube_api_qps_quoted)
+{
+	expect_error("kube-api-qps-quoted.yaml", 6, 23, "watcher.kubeApiQPS", "(quoted, so a string)");
+}
+
+Test(cxconfig, kube_api_burst_zero)
+{
+	expect_error("kube-api-burst-zero.yaml", 6, 25, "watcher.kubeApiBurst", "expected an integer from 1 to 1000000");
 }

@@ -31,7 +31,7 @@ static void take_free(struct ratelimit *rl, int n, int64_t now)
 
 Test(ratelimit, burst_is_allowed_at_once)
 {
-	struct ratelimit rl = make(RATELIMIT_CLIENT_QPS, RATELIMIT_CLIENT_BURST);
+	struct ratelimit rl = make(20, 30);
 	take_free(&rl, 30, 7 * S);
 	cr_assert_eq(ratelimit_reserve(&rl, 7 * S), 50 * MS, "the 31st waits 1/20 s");
 }
@@ -188,13 +188,37 @@ Test(ratelimit, bad_settings_are_rejected)
 	check_rejected(5, RATELIMIT_BURST_MAX + 1, "burst 1000001");
 }
 
-Test(ratelimit, wait_sleeps_until_the_token_is_due)
+Test(ratelimit, qps_flag_values)
 {
-	struct ratelimit rl = make(100, 1);
-	int64_t t0 = ratelimit_now_ns();
-	cr_assert_eq(ratelimit_wait(&rl), 0);
-	int64_t slept = ratelimit_wait(&rl);
-	int64_t t1 = ratelimit_now_ns();
-	cr_assert(slept > 0 && slept <= 10 * MS, "slept %lld ns", (long long)slept);
-	cr_assert_geq(t1 - t0, 10 * MS, "the second token is due 10 ms after the first");
+	struct cx_err err = {0};
+	double q = 0;
+	cr_assert_eq(ratelimit_parse_qps("50", &q, &err), 0);
+	cr_assert_float_eq(q, 50, 1e-9);
+	cr_assert_eq(ratelimit_parse_qps("2.5", &q, &err), 0);
+	cr_assert_float_eq(q, 2.5, 1e-9);
+	/* client-go: a QPS below 0 makes no limiter. */
+	cr_assert_eq(ratelimit_parse_qps("-1", &q, &err), 0);
+	cr_assert_float_eq(q, -1, 1e-9);
+	cr_assert_eq(ratelimit_parse_qps("-5", &q, &err), 0);
+	cr_assert_float_eq(q, -1, 1e-9);
+	const char *bad[] = {"", "0", "abc", "5x", "nan", "inf", "0x10", "2e6", "0.0001", NULL};
+	for (int i = 0; bad[i]; i++) {
+		cr_assert_eq(ratelimit_parse_qps(bad[i], &q, &err), -EINVAL, "%s", bad[i]);
+		cr_assert(strstr(err.msg, "or -1 for no client-side limit"), "%s", err.msg);
+	}
+}
+
+Test(ratelimit, burst_flag_values)
+{
+	struct cx_err err = {0};
+	int b = 0;
+	cr_assert_eq(ratelimit_parse_burst("1", &b, &err), 0);
+	cr_assert_eq(b, 1);
+	cr_assert_eq(ratelimit_parse_burst("1000000", &b, &err), 0);
+	cr_assert_eq(b, 1000000);
+	const char *bad[] = {"", "0", "-1", "1.5", "1000001", "x", NULL};
+	for (int i = 0; bad[i]; i++) {
+		cr_assert_eq(ratelimit_parse_burst(bad[i], &b, &err), -EINVAL, "%s", bad[i]);
+		cr_assert(strstr(err.msg, "expected a whole number from 1 to 1000000"), "%s", err.msg);
+	}
 }
