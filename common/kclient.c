@@ -44,6 +44,8 @@ struct kclient {
 	char host[256];                /* "host:port" of the server, for the observer */
 	kclient_request_fn observer;
 	void *observer_ud;
+	kclient_wait_fn wait_observer;
+	void *wait_observer_ud;
 	int interrupt_fd;              /* -1, or: readable = give up (kclient_set_interrupt_fd) */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -534,6 +536,8 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 		int64_t throttled_ns = c->unlimited ? 0 : ratelimit_reserve(&c->limiter, ratelimit_now_ns());
 		if (throttled_ns > 0 && nap(c, (throttled_ns + 999999) / 1000000))
 			return interrupted(req->method, req->path, err);
+		if (!c->unlimited && c->wait_observer)
+			c->wait_observer(c->wait_observer_ud, req->method, c->host, throttled_ns);
 		if (throttled_ns > 1000 * 1000 * 1000LL)
 			log_msgf(LOG_LEVEL_INFO, 1, "waited %.1fs due to client-side throttling: %s %s",
 				 (double)throttled_ns / 1e9, req->method, req->path);
@@ -812,6 +816,12 @@ CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err)
 const char *kclient_server(const struct kclient *c)
 {
 	return c->base;
+}
+
+void kclient_set_wait_observer(struct kclient *c, kclient_wait_fn fn, void *ud)
+{
+	c->wait_observer = fn;
+	c->wait_observer_ud = ud;
 }
 
 void kclient_set_interrupt_fd(struct kclient *c, int fd)

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 struct cx_err;
 struct json_object;
 struct kclient;
@@ -128,6 +130,16 @@ void kclient_set_interrupt_fd(struct kclient *c, int fd);
 
 /* Sets (or with fn NULL, clears) c's request observer. */
 void kclient_set_request_observer(struct kclient *c, kclient_request_fn fn, void *ud);
+
+/* Called once per attempt that went through the client-side limiter, with
+ * the ns it waited there (0 when a token was ready): for
+ * rest_client_rate_limiter_duration_seconds{verb,host}. Not called without
+ * a limit (qps < 0), as client-go observes nothing without a limiter, nor
+ * for a wait cut short by the interrupt fd. */
+typedef void (*kclient_wait_fn)(void *ud, const char *verb, const char *host, int64_t waited_ns);
+
+/* Sets (or with fn NULL, clears) c's limiter observer. */
+void kclient_set_wait_observer(struct kclient *c, kclient_wait_fn fn, void *ud);
 
 /* A new curl easy handle set up as c's own (server, TLS, current bearer
  * token, User-Agent, connect timeout), for a streaming request that c's own

@@ -16,6 +16,9 @@
  * tokens - UNIT can never overflow. Far beyond any real queue of callers. */
 #define DEBT_MAX (INT64_MAX / 2)
 
+const double ratelimit_wait_buckets[RATELIMIT_WAIT_BUCKETS_N] = {0.005, 0.025, 0.1, 0.25, 0.5, 1,
+								    2,     4,     8,   15,   30,  60};
+
 int ratelimit_init(struct ratelimit *rl, double qps, int burst, struct cx_err *err)
 {
 	memset(rl, 0, sizeof(*rl));
@@ -78,8 +81,8 @@ int ratelimit_parse_qps(const char *s, double *out, struct cx_err *err)
 	if (!s || !*s || errno || *end || strspn(s, "-+.0123456789eE") != strlen(s) ||
 	    !(v < 0 || (v >= RATELIMIT_QPS_MIN && v <= RATELIMIT_QPS_MAX)))
 		return cx_err_set(err, -EINVAL,
-				  "expected requests a second from %g to %g, or -1 for no client-side limit, got \"%s\"",
-				  RATELIMIT_QPS_MIN, RATELIMIT_QPS_MAX, s ? s : "");
+				  "expected requests a second from 0.001 to 1000000, or -1 for no client-side limit, got \"%s\"",
+				  s ? s : "");
 	*out = v < 0 ? -1 : v;
 	return 0;
 }

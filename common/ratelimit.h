@@ -54,6 +54,12 @@ int64_t ratelimit_reserve(struct ratelimit *rl, int64_t now_ns);
 /* CLOCK_MONOTONIC in nanoseconds: the clock ratelimit_reserve expects. */
 int64_t ratelimit_now_ns(void);
 
+/* The bounds (seconds) of rest_client_rate_limiter_duration_seconds, as
+ * client-go's (k8s.io/component-base/metrics/prometheus/restclient:
+ * RateLimiterLatency, labels verb and host); +Inf is implied. */
+#define RATELIMIT_WAIT_BUCKETS_N 12
+extern const double ratelimit_wait_buckets[RATELIMIT_WAIT_BUCKETS_N];
+
 /* Parses a --kube-api-qps value: a decimal number, -1 (or any negative:
  * client-go's "no limit") or from RATELIMIT_QPS_MIN to RATELIMIT_QPS_MAX;
  * *out is -1 for no limit. Returns -EINVAL with err saying what was

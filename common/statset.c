@@ -3,6 +3,7 @@
 #include "statset.h"
 #include "kclient.h"
 #include "proto.h"
+#include "ratelimit.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 const char *const statset_rest_labels[] = {"code", "method", "host", NULL};
+const char *const statset_limiter_bucket_labels[] = {"verb", "host", "le", NULL};
+const char *const statset_limiter_sum_labels[] = {"verb", "host", NULL};
 
 struct statset {
 	struct json_object *families; /* as statset_families returns it */
@@ -181,4 +184,26 @@ void statset_count_request(void *ud, int code, const char *method, const char *h
 	char label[16];
 	const char *values[] = {kclient_code_label(code, label), method ? method : "", host ? host : ""};
 	statset_add(ud, STATSET_REST_REQUESTS, statset_rest_labels, values, 1);
+}
+
+const char *statset_le_label(size_t i, char *buf)
+{
+	if (i >= RATELIMIT_WAIT_BUCKETS_N)
+		return strcpy(buf, "+Inf");
+	snprintf(buf, 32, "%g", ratelimit_wait_buckets[i]);
+	return buf;
+}
+
+void statset_count_wait(void *ud, const char *verb, const char *host, int64_t waited_ns)
+{
+	double seconds = (double)waited_ns / 1e9;
+	size_t i = 0;
+	while (i < RATELIMIT_WAIT_BUCKETS_N && ratelimit_wait_buckets[i] < seconds)
+		i++;
+	char le[32];
+	const char *bucket[] = {verb ? verb : "", host ? host : "", statset_le_label(i, le)};
+	statset_add(ud, STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels, bucket, 1);
+	/* Rounded, not truncated: many short waits would otherwise lose most of their sum. */
+	statset_add(ud, STATSET_LIMITER_SUM_US, statset_limiter_sum_labels, bucket,
+		    waited_ns > 0 ? (uint64_t)((waited_ns + 500) / 1000) : 0);
 }

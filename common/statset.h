@@ -14,6 +14,7 @@
 #define COXSWAIN_STATSET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct json_object;
@@ -22,6 +23,15 @@ struct statset;
 /* rest_client_requests_total{code,method,host}, as client-go names it. */
 #define STATSET_REST_REQUESTS "rest_client_requests_total"
 extern const char *const statset_rest_labels[]; /* "code", "method", "host", NULL */
+
+/* rest_client_rate_limiter_duration_seconds{verb,host} as whole counts:
+ * the observations in each bucket alone (not cumulative; le is the bucket's
+ * bound as "%g" writes it, or "+Inf"), and the sum of the waits in whole
+ * microseconds. The watcher adds them to its histogram of that name. */
+#define STATSET_LIMITER_BUCKET "rest_client_rate_limiter_duration_seconds_bucket"
+#define STATSET_LIMITER_SUM_US "rest_client_rate_limiter_duration_seconds_sum_microseconds"
+extern const char *const statset_limiter_bucket_labels[]; /* "verb", "host", "le", NULL */
+extern const char *const statset_limiter_sum_labels[];    /* "verb", "host", NULL */
 
 /* An empty set, or NULL when out of memory. */
 struct statset *statset_new(void);
@@ -61,5 +71,14 @@ struct json_object *statset_families(const struct statset *s);
  * *) counting every request in rest_client_requests_total, code written as
  * kclient_code_label does. */
 void statset_count_request(void *ud, int code, const char *method, const char *host);
+
+/* A kclient limiter observer (kclient_wait_fn; ud is the struct statset *)
+ * counting one wait of waited_ns in the two families above. */
+void statset_count_wait(void *ud, const char *verb, const char *host, int64_t waited_ns);
+
+/* The le label of bucket i of ratelimit_wait_buckets (i ==
+ * RATELIMIT_WAIT_BUCKETS_N: "+Inf") into buf of at least 32 bytes; returns
+ * buf. */
+const char *statset_le_label(size_t i, char *buf);
 
 #endif

@@ -576,6 +576,8 @@ static const struct {
 	const char *const *labels;
 } worker_families[] = {
 	{STATSET_REST_REQUESTS, statset_rest_labels},
+	{STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels},
+	{STATSET_LIMITER_SUM_US, statset_limiter_sum_labels},
 };
 
 static const char *const *known_family(const char *name)

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include "metrics.h"
+#include "statset.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "kclient.h"
 
@@ -381,6 +383,15 @@ void metrics_observe(struct metrics_series *s, double v)
 	s->value += v;
 }
 
+void metrics_histogram_add(struct metrics_series *s, size_t i, uint64_t n, double v)
+{
+	if (!s || s->family->type != METRICS_HISTOGRAM || i > s->family->nbounds)
+		return;
+	s->buckets[i] += n;
+	s->count += n;
+	s->value += v;
+}
+
 double metrics_value(const struct metrics_series *s)
 {
 	return s ? s->value : 0;
@@ -602,6 +613,7 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	static const char *const controller_result[] = {"controller", "result", NULL};
 	static const char *const name[] = {"name", NULL};
 	static const char *const rest[] = {"code", "method", "host", NULL};
+	static const char *const verb_host[] = {"verb", "host", NULL};
 	static const char *const reason[] = {"reason", NULL};
 	static const char *const resource[] = {"resource", NULL};
 
@@ -644,6 +656,10 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	REG(rest_client_requests_total,
 	    metrics_counter(m, "rest_client_requests_total",
 			    "Number of HTTP requests, partitioned by status code, method, and host", rest, err));
+	REG(rest_client_rate_limiter_duration_seconds,
+	    metrics_histogram(m, "rest_client_rate_limiter_duration_seconds",
+			      "Client side rate limiter latency in seconds. Broken down by verb, and host.", verb_host,
+			      ratelimit_wait_buckets, RATELIMIT_WAIT_BUCKETS_N, err));
 	REG(leader, metrics_gauge(m, "leader_election_master_status",
 				  "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, "
 				  "1 indicates master. 'name' is the string used to identify the lease.",
@@ -772,4 +788,36 @@ int metrics_add_by_name(struct metrics *m, const char *name, const char *const *
 		return -ENOMEM;
 	metrics_add(s, v);
 	return 0;
+}
+
+void metrics_rest_wait(void *ud, const char *verb, const char *host, int64_t waited_ns)
+{
+	const struct metrics_std *std = ud;
+	if (std)
+		metrics_observe(metrics_labels(std->rest_client_rate_limiter_duration_seconds, verb ? verb : "",
+					       host ? host : "", NULL),
+				(double)waited_ns / 1e9);
+}
+
+int metrics_rest_wait_from_worker(const struct metrics_std *std, const char *family, const char *const *values,
+				  uint64_t delta)
+{
+	bool bucket = !strcmp(family, STATSET_LIMITER_BUCKET);
+	if (!bucket && strcmp(family, STATSET_LIMITER_SUM_US))
+		return -ENOENT;
+	struct metrics_series *s = metrics_series(std->rest_client_rate_limiter_duration_seconds, values);
+	if (!s)
+		return -ENOMEM;
+	if (!bucket) {
+		metrics_histogram_add(s, 0, 0, (double)delta / 1e6);
+		return 0;
+	}
+	char le[32];
+	for (size_t i = 0; i <= RATELIMIT_WAIT_BUCKETS_N; i++) {
+		if (!strcmp(values[2], statset_le_label(i, le))) {
+			metrics_histogram_add(s, i, delta, 0);
+			return 0;
+		}
+	}
+	return -EINVAL;
 }

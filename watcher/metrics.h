@@ -166,6 +166,7 @@ struct metrics_std {
 	struct metrics_family *workqueue_queue_duration_seconds;
 	struct metrics_family *workqueue_work_duration_seconds;
 	struct metrics_family *rest_client_requests_total;
+	struct metrics_family *rest_client_rate_limiter_duration_seconds;
 	struct metrics_family *leader;
 	struct metrics_family *workers;
 	struct metrics_family *worker_restarts_total;
@@ -234,6 +235,24 @@ void metrics_workqueue_work(void *ud, const char *key, int64_t ms);
  * (written "<error>", as client-go does); method upper case ("GET"); host as
  * in the URL ("10.96.0.1:443"). For a kclient request hook. */
 void metrics_rest_request(void *ud, int code, const char *method, const char *host);
+
+/* Observes one wait on the client-side limiter in
+ * rest_client_rate_limiter_duration_seconds{verb,host} (ud is the struct
+ * metrics_std *). For kclient_set_wait_observer. */
+void metrics_rest_wait(void *ud, const char *verb, const char *host, int64_t waited_ns);
+
+/* Adds a worker's growth of one of statset's limiter families
+ * (STATSET_LIMITER_BUCKET: delta observations in the bucket of values' le;
+ * STATSET_LIMITER_SUM_US: delta microseconds to the sum) to
+ * rest_client_rate_limiter_duration_seconds. Returns 0, -ENOENT when family
+ * is neither, -EINVAL for an le that is not one of the bounds, -ENOMEM. */
+int metrics_rest_wait_from_worker(const struct metrics_std *std, const char *family, const char *const *values,
+				  uint64_t delta);
+
+/* Histogram: adds n observations to bucket i (0..nbounds, nbounds = +Inf)
+ * and to the count, and v to the sum: for observations counted elsewhere
+ * (a worker's). Ignored for another type or an i out of range. */
+void metrics_histogram_add(struct metrics_series *s, size_t i, uint64_t n, double v);
 
 /* Adds v to the series values (in the order of labels, NULL-terminated) of
  * the counter family called name, for counts that come by name (a worker's

@@ -252,7 +252,10 @@ static void on_worker_counter(void *ud, const char *family, const char *const *l
 			      uint64_t delta)
 {
 	struct watcher *w = ud;
-	if (metrics_add_by_name(w->metrics, family, labels, values, (double)delta) == -EINVAL)
+	int r = metrics_rest_wait_from_worker(&w->std, family, values, delta);
+	if (r == -ENOENT)
+		r = metrics_add_by_name(w->metrics, family, labels, values, (double)delta);
+	if (r == -EINVAL)
 		log_kv(LOG_LEVEL_WARNING, 2, "a worker's counter does not fit the watcher's family", "family", family,
 		       NULL);
 }
@@ -428,6 +431,7 @@ static int setup_metrics(struct watcher *w, struct cx_err *err)
 	workqueue_set_observer(w->queue, &(struct workqueue_observer){metrics_workqueue_queue_wait,
 								       metrics_workqueue_work, &w->mq});
 	kclient_set_request_observer(w->client, metrics_rest_request, &w->std);
+	kclient_set_wait_observer(w->client, metrics_rest_wait, &w->std);
 	return metrics_add_collector(w->metrics, collect, w);
 }
 

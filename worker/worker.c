@@ -171,6 +171,7 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 		return err->code ? err->code : -ENOMEM;
 	/* Before anything else uses the client: every request is counted. */
 	kclient_set_request_observer(w->client, statset_count_request, w->stats);
+	kclient_set_wait_observer(w->client, statset_count_wait, w->stats);
 	if (!(w->reconciler = reconciler_new(w->client, o->config, err)))
 		return err->code ? err->code : -ENOMEM;
 	const char *endpoint = o->endpoint ? o->endpoint : o->config->endpoint;

@@ -1413,3 +1413,19 @@ Test(broker, bad_stats_are_refused_and_stats_of_strangers_ignored)
 	tw_close(&stranger);
 	tw_close(&w);
 }
+
+/* A worker's waits on its client-side limiter travel as the two counter
+ * families of statset and are handed on, not ignored. */
+Test(broker, stats_carry_the_rate_limiter_families)
+{
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	tw_stats(&w, "{\"" STATSET_LIMITER_BUCKET "\":[{\"labels\":{\"verb\":\"GET\",\"host\":\"h:6443\",\"le\":\"0.005\"},"
+		     "\"value\":4}],\"" STATSET_LIMITER_SUM_US "\":[{\"labels\":{\"verb\":\"GET\",\"host\":\"h:6443\"},"
+		     "\"value\":1500}]}");
+	const char *const bucket[] = {"GET", "h:6443", "0.005"};
+	const char *const sum[] = {"GET", "h:6443"};
+	PUMP_UNTIL(statset_value(counted, STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels, bucket) == 4 &&
+		   statset_value(counted, STATSET_LIMITER_SUM_US, statset_limiter_sum_labels, sum) == 1500);
+	tw_close(&w);
+}

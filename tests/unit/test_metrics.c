@@ -16,6 +16,7 @@
 
 #include "err.h"
 #include "metrics.h"
+#include "statset.h"
 
 static struct metrics *m;
 
@@ -560,4 +561,42 @@ Test(metrics, add_by_name_adds_to_a_counter_with_those_labels)
 	expect_render("# HELP g h\n# TYPE g gauge\ng 0\n"
 		      "# HELP rest_client_requests_total h\n# TYPE rest_client_requests_total counter\n"
 		      "rest_client_requests_total{code=\"201\",method=\"POST\",host=\"h:1\"} 5\n");
+}
+
+/* The watcher's own waits and a worker's STATS growth land in one
+ * rest_client_rate_limiter_duration_seconds{verb,host}, as client-go's. */
+Test(metrics, rate_limiter_waits_local_and_from_workers)
+{
+	struct metrics_std std;
+	struct cx_err err = {0};
+	cr_assert_eq(metrics_std_register(m, &std, &err), 0, "%s", err.msg);
+	metrics_rest_wait(&std, "GET", "h:6443", 0);
+	metrics_rest_wait(&std, "GET", "h:6443", 200 * 1000 * 1000LL); /* 0.2 s: le 0.25 */
+	metrics_rest_wait(NULL, "GET", "h:6443", 1);
+	/* A worker: 3 waits in le 0.005, 1 in +Inf, 100.5 s summed. */
+	const char *const bucket_small[] = {"GET", "h:6443", "0.005"};
+	const char *const bucket_inf[] = {"GET", "h:6443", "+Inf"};
+	const char *const sum[] = {"GET", "h:6443"};
+	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_BUCKET, bucket_small, 3), 0);
+	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_BUCKET, bucket_inf, 1), 0);
+	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_SUM_US, sum, 100500000), 0);
+	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_BUCKET,
+						   (const char *const[]){"GET", "h:6443", "0.3"}, 1), -EINVAL);
+	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_REST_REQUESTS, sum, 1), -ENOENT);
+
+	char *text = NULL;
+	size_t len;
+	cr_assert_eq(metrics_render(m, &text, &len), 0);
+	check_exposition(text);
+	cr_assert(strstr(text, "# TYPE rest_client_rate_limiter_duration_seconds histogram\n"));
+#define RL "rest_client_rate_limiter_duration_seconds"
+	cr_assert_eq(sample(text, RL "_bucket{verb=\"GET\",host=\"h:6443\",le=\"0.005\"}"), 4);
+	cr_assert_eq(sample(text, RL "_bucket{verb=\"GET\",host=\"h:6443\",le=\"0.1\"}"), 4);
+	cr_assert_eq(sample(text, RL "_bucket{verb=\"GET\",host=\"h:6443\",le=\"0.25\"}"), 5);
+	cr_assert_eq(sample(text, RL "_bucket{verb=\"GET\",host=\"h:6443\",le=\"60\"}"), 5);
+	cr_assert_eq(sample(text, RL "_bucket{verb=\"GET\",host=\"h:6443\",le=\"+Inf\"}"), 6);
+	cr_assert_eq(sample(text, RL "_count{verb=\"GET\",host=\"h:6443\"}"), 6);
+	cr_assert_float_eq(sample(text, RL "_sum{verb=\"GET\",host=\"h:6443\"}"), 100.7, 1e-9);
+#undef RL
+	free(text);
 }

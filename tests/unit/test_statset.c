@@ -93,3 +93,27 @@ Test(statset, the_request_observer_counts_rest_client_requests)
 			   "{\"labels\":{\"code\":\"403\",\"method\":\"POST\",\"host\":\"\"},\"value\":1}]}");
 	statset_free(&s);
 }
+
+Test(statset, the_wait_observer_counts_limiter_buckets_and_microseconds)
+{
+	struct statset *s = statset_new();
+	statset_count_wait(s, "GET", "h:6443", 0);
+	statset_count_wait(s, "GET", "h:6443", 5 * 1000 * 1000LL);    /* exactly 0.005: le 0.005 */
+	statset_count_wait(s, "GET", "h:6443", 5 * 1000 * 1000LL + 1); /* just above: le 0.025 */
+	statset_count_wait(s, "PATCH", "h:6443", 61LL * 1000 * 1000 * 1000);
+	const char *const b[] = {"GET", "h:6443", "0.005"};
+	cr_assert_eq(statset_value(s, STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels, b), 2);
+	cr_assert_eq(statset_value(s, STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels,
+				   (const char *const[]){"GET", "h:6443", "0.025"}), 1);
+	cr_assert_eq(statset_value(s, STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels,
+				   (const char *const[]){"PATCH", "h:6443", "+Inf"}), 1);
+	cr_assert_eq(statset_value(s, STATSET_LIMITER_SUM_US, statset_limiter_sum_labels,
+				   (const char *const[]){"GET", "h:6443"}), 10000);
+	cr_assert_eq(statset_value(s, STATSET_LIMITER_SUM_US, statset_limiter_sum_labels,
+				   (const char *const[]){"PATCH", "h:6443"}), 61000000);
+	char le[32];
+	cr_assert_str_eq(statset_le_label(0, le), "0.005");
+	cr_assert_str_eq(statset_le_label(11, le), "60");
+	cr_assert_str_eq(statset_le_label(12, le), "+Inf");
+	statset_free(&s);
+}
