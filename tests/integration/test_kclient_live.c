@@ -383,3 +383,58 @@ Test(kclient_live, every_attempt_is_counted_connection_failures_too)
 	kclient_free(&c);
 	restconfig_free(&rc);
 }
+
+struct waits {
+	int n;
+	int64_t ns[8];
+	char verb[16], host[256];
+};
+
+static void record_wait(void *ud, const char *verb, const char *host, int64_t waited_ns)
+{
+	struct waits *w = ud;
+	if (w->n < 8)
+		w->ns[w->n] = waited_ns;
+	w->n++;
+	snprintf(w->verb, sizeof(w->verb), "%s", verb);
+	snprintf(w->host, sizeof(w->host), "%s", host);
+}
+
+/* qps 2, burst 1: the first request finds its token, the next two wait for
+ * theirs (each at most 0.5 s; how much less depends on how long the
+ * previous request took, so only "more than 0" is asserted), and the wait
+ * observer sees every attempt. */
+Test(kclient_live, a_limit_makes_requests_wait_and_the_waits_are_observed)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	struct kclient *c = client_for(rc, &(struct kclient_options){.qps = 2, .burst = 1});
+	struct waits w = {0};
+	kclient_set_wait_observer(c, record_wait, &w);
+	struct cx_err err = {0};
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(kclient_get(c, "/version", NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(w.n, 3);
+	cr_assert_eq(w.ns[0], 0, "the burst's token was there");
+	cr_assert(w.ns[1] > 0 && w.ns[1] <= 500000000, "waited %lld ns", (long long)w.ns[1]);
+	cr_assert(w.ns[2] > 0 && w.ns[2] <= 500000000, "waited %lld ns", (long long)w.ns[2]);
+	cr_assert_str_eq(w.verb, "GET");
+	cr_assert(strchr(w.host, ':'), "host:port, got %s", w.host);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
+
+/* No limit (the default, as controller-runtime): nothing waits, and, as
+ * client-go without a limiter, nothing is observed. */
+Test(kclient_live, no_limit_by_default_and_nothing_observed)
+{
+	struct restconfig *rc = live_restconfig("admin");
+	struct kclient *c = client_for(rc, NULL);
+	struct waits w = {0};
+	kclient_set_wait_observer(c, record_wait, &w);
+	struct cx_err err = {0};
+	for (int i = 0; i < 40; i++)
+		cr_assert_eq(kclient_get(c, "/version", NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(w.n, 0);
+	kclient_free(&c);
+	restconfig_free(&rc);
+}
