@@ -55,8 +55,10 @@ struct json_object *decorate_metadata_apply(struct json_object *object, struct j
 	struct json_object *body = json_object_new_object(), *m = json_object_new_object();
 	bool oom = !body || !m;
 	const char *ns = jsonget_nonempty(meta, "namespace");
-	oom = oom || json_object_object_add(body, "apiVersion", json_object_new_string(jsonget_string(object, "apiVersion") ?: ""));
-	oom = oom || json_object_object_add(body, "kind", json_object_new_string(jsonget_string(object, "kind") ?: ""));
+	oom = oom || json_object_object_add(body, "apiVersion",
+					    json_object_new_string(jsonget_string(object, "apiVersion") ?: ""));
+	oom = oom || json_object_object_add(body, "kind",
+					    json_object_new_string(jsonget_string(object, "kind") ?: ""));
 	oom = oom || json_object_object_add(m, "name", json_object_new_string(jsonget_string(meta, "name") ?: ""));
 	oom = oom || (ns && json_object_object_add(m, "namespace", json_object_new_string(ns)));
 	struct json_object *l = oom ? NULL : non_null(labels, &oom);

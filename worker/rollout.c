@@ -10,6 +10,7 @@
 #include "apply.h"
 #include "jsonget.h"
 #include "mcdef.h"
+#include "status.h"
 
 bool rollout_is_rolling(enum update_strategy s)
 {
@@ -26,20 +27,6 @@ bool rollout_updated(struct json_object *desired, struct json_object *observed)
 	return observed && !apply_differs(desired, observed) &&
 	       apply_json_subset(jsonget(jsonget(desired, "metadata"), "labels"),
 				 jsonget(jsonget(observed, "metadata"), "labels"));
-}
-
-/* The status.conditions item of type t in o, or NULL. */
-static struct json_object *condition_of(struct json_object *o, const char *t)
-{
-	struct json_object *list = jsonget(jsonget(o, "status"), "conditions");
-	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *c = json_object_array_get_idx(list, i);
-		const char *ct = jsonget_string(c, "type");
-		if (ct && !strcmp(ct, t))
-			return c;
-	}
-	return NULL;
 }
 
 bool rollout_check(enum update_strategy s, const struct mcdef_child *checks, struct json_object *observed, char *why,
@@ -60,7 +47,7 @@ bool rollout_check(enum update_strategy s, const struct mcdef_child *checks, str
 	}
 	for (size_t i = 0; checks && i < checks->n_conditions; i++) {
 		const struct mcdef_condition_check *want = &checks->conditions[i];
-		struct json_object *c = condition_of(observed, want->type);
+		struct json_object *c = status_condition(observed, want->type);
 		const char *status = jsonget_string(c, "status"), *reason = jsonget_string(c, "reason");
 		if (!c) {
 			snprintf(why, size, "required condition type missing: \"%s\"", want->type);

@@ -158,6 +158,11 @@ static struct json_object *find_condition(struct json_object *list, const char *
 	return NULL;
 }
 
+struct json_object *status_condition(struct json_object *o, const char *type)
+{
+	return find_condition(jsonget(jsonget(o, "status"), "conditions"), type);
+}
+
 /* A condition; lastTransitionTime kept from the same type in old when its
  * status is the same, else now. */
 static struct json_object *condition(const char *type, bool value, const char *reason, const char *message,

@@ -98,6 +98,10 @@ struct json_object *status_compute_builtin(struct json_object *parent, struct js
 int status_compute_mc(struct json_object *parent, const struct status_outcome *o, bool conditions, time_t now,
 		      struct json_object **out);
 
+/* The item of status.conditions of type in o (any object), or NULL;
+ * borrowed from o. */
+struct json_object *status_condition(struct json_object *o, const char *type);
+
 /* Whether a CRD's status schema (crdschema_info.status_schema, may be
  * NULL) declares status.conditions in its properties: a status kept whole
  * by x-kubernetes-preserve-unknown-fields does not count, since the CRD's
