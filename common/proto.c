@@ -99,6 +99,104 @@ static int check_related(const char *what, struct json_object *related, int code
 	return 0;
 }
 
+static int put(struct json_object *obj, const char *key, struct json_object *val);
+
+static const char *const write_fields[] = {"kind", "namespace", "name", "resourceVersion", NULL};
+
+/* RESULT's writes: at most PROTO_WRITES_MAX objects of exactly the four
+ * strings of write_fields, kind "Kind.apiVersion", name and resourceVersion
+ * non-empty. */
+static int check_writes(const char *what, struct json_object *writes, int code, struct cx_err *err)
+{
+	if (!json_object_is_type(writes, json_type_array))
+		return cx_err_set(err, code, "%s: field \"writes\": expected an array, got %s", what, json_kind(writes));
+	size_t n = json_object_array_length(writes);
+	if (n > PROTO_WRITES_MAX)
+		return cx_err_set(err, code, "%s: field \"writes\": %zu entries, at most %d allowed", what, n,
+				  PROTO_WRITES_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *w = json_object_array_get_idx(writes, i);
+		if (!json_object_is_type(w, json_type_object))
+			return cx_err_set(err, code, "%s: field \"writes\": entry %zu: expected an object, got %s", what,
+					  i, json_kind(w));
+		for (size_t f = 0; write_fields[f]; f++) {
+			struct json_object *v = NULL;
+			if (!json_object_object_get_ex(w, write_fields[f], &v))
+				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: missing field \"%s\"", what,
+						  i, write_fields[f]);
+			if (!json_object_is_type(v, json_type_string))
+				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"%s\": expected a "
+						  "string, got %s", what, i, write_fields[f], json_kind(v));
+			const char *s = json_object_get_string(v);
+			if (strlen(s) != (size_t)json_object_get_string_len(v))
+				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"%s\": string "
+						  "contains a NUL character", what, i, write_fields[f]);
+			if (!*s && strcmp(write_fields[f], "namespace"))
+				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"%s\": expected a "
+						  "non-empty string", what, i, write_fields[f]);
+		}
+		const char *kind = json_object_get_string(json_object_object_get(w, "kind")), *dot = strchr(kind, '.');
+		if (!dot || dot == kind || dot[1] == '\0')
+			return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"kind\": \"%.64s\" is not "
+					  "\"Kind.apiVersion\" (\"ConfigMap.v1\")", what, i, kind);
+		if (json_object_object_length(w) != 4) {
+			json_object_object_foreach(w, name, unused) {
+				(void)unused;
+				size_t f = 0;
+				while (write_fields[f] && strcmp(write_fields[f], name))
+					f++;
+				if (!write_fields[f])
+					return cx_err_set(err, code, "%s: field \"writes\": entry %zu: unknown field "
+							  "\"%.64s\"", what, i, name);
+			}
+		}
+	}
+	return 0;
+}
+
+int proto_writes_note(struct json_object *writes, struct json_object *obj)
+{
+	struct json_object *meta = NULL, *v = NULL;
+	const char *api_version = NULL, *kind = NULL, *name = NULL, *ns = "", *rv = NULL;
+	if (!writes || !obj || !json_object_is_type(writes, json_type_array) ||
+	    json_object_array_length(writes) >= PROTO_WRITES_MAX)
+		return 0;
+	if (json_object_object_get_ex(obj, "apiVersion", &v) && json_object_is_type(v, json_type_string))
+		api_version = json_object_get_string(v);
+	if (json_object_object_get_ex(obj, "kind", &v) && json_object_is_type(v, json_type_string))
+		kind = json_object_get_string(v);
+	if (!json_object_object_get_ex(obj, "metadata", &meta))
+		return 0;
+	if (json_object_object_get_ex(meta, "name", &v) && json_object_is_type(v, json_type_string))
+		name = json_object_get_string(v);
+	if (json_object_object_get_ex(meta, "namespace", &v) && json_object_is_type(v, json_type_string))
+		ns = json_object_get_string(v);
+	if (json_object_object_get_ex(meta, "resourceVersion", &v) && json_object_is_type(v, json_type_string))
+		rv = json_object_get_string(v);
+	if (!api_version || !*api_version || !kind || !*kind || !name || !*name || !rv || !*rv)
+		return 0;
+	size_t len = strlen(kind) + 1 + strlen(api_version) + 1;
+	char *kindkey = malloc(len);
+	struct json_object *w = json_object_new_object();
+	int rc = 0;
+	if (!kindkey || !w) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(kindkey, len, "%s.%s", kind, api_version);
+	if (put(w, "kind", json_object_new_string(kindkey)) || put(w, "namespace", json_object_new_string(ns)) ||
+	    put(w, "name", json_object_new_string(name)) || put(w, "resourceVersion", json_object_new_string(rv)) ||
+	    json_object_array_add(writes, w)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	w = NULL;
+out:
+	json_object_put(w);
+	free(kindkey);
+	return rc;
+}
+
 /* children is "Kind.apiVersion" -> name -> object. Both sides check it: the
  * watcher so that it never sends what the worker refuses. */
 static int check_children(const char *what, struct json_object *children, int code, struct cx_err *err)
@@ -287,6 +385,8 @@ int proto_encode_result(const struct proto_result *r, struct proto_frame *out, s
 		return cx_err_set(err, -EINVAL, "%s: field \"requeueAfterMs\": expected an integer >= 0, got %" PRId64,
 				  what, r->requeue_after_ms);
 	int rc = r->related ? check_related(what, r->related, -EINVAL, err) : 0;
+	if (!rc && r->writes)
+		rc = check_writes(what, r->writes, -EINVAL, err);
 	if (rc)
 		return rc;
 	struct json_object *o = json_object_new_object();
@@ -294,7 +394,8 @@ int proto_encode_result(const struct proto_result *r, struct proto_frame *out, s
 	    put(o, "outcome", json_object_new_string(outcomes[r->outcome])) ||
 	    put(o, "requeueAfterMs", json_object_new_int64(r->requeue_after_ms)) ||
 	    put(o, "message", json_object_new_string(r->message ? r->message : "")) ||
-	    (r->related && put(o, "related", json_object_get(r->related)))) {
+	    (r->related && put(o, "related", json_object_get(r->related))) ||
+	    (r->writes && put(o, "writes", json_object_get(r->writes)))) {
 		json_object_put(o);
 		return cx_err_set(err, -ENOMEM, "%s: out of memory", what);
 	}
@@ -471,7 +572,7 @@ static int lookup(const char *const *names, int lo, int hi, const char *word)
 static int decode_result(const struct reader *r, struct proto_result *out)
 {
 	static const char *const allowed[] = {"job", "attempt", "outcome", "requeueAfterMs", "message", "related",
-					      NULL};
+					      "writes", NULL};
 	int64_t attempt;
 	const char *outcome;
 	int rc;
@@ -491,6 +592,12 @@ static int decode_result(const struct reader *r, struct proto_result *out)
 		if ((rc = check_related(r->what, related, -EPROTO, r->err)))
 			return rc;
 		out->related = related;
+	}
+	struct json_object *writes = NULL;
+	if (json_object_object_get_ex(r->obj, "writes", &writes)) {
+		if ((rc = check_writes(r->what, writes, -EPROTO, r->err)))
+			return rc;
+		out->writes = writes;
 	}
 	return 0;
 }

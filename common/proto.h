@@ -10,7 +10,9 @@
  *                      RESULT     {"job": 17, "attempt": 1, "outcome": "ok"|"error"|"requeue",
  *                                  "requeueAfterMs": 0, "message": "",
  *                                  "related": [{"apiVersion": "v1", "resource": "namespaces",
- *                                               "labelSelector": {...}}, ...]}     (optional)
+ *                                               "labelSelector": {...}}, ...],     (optional)
+ *                                  "writes": [{"kind": "ConfigMap.v1", "namespace": "default",
+ *                                              "name": "web", "resourceVersion": "4711"}, ...]}  (optional)
  *                      STATS      {"families": {"rest_client_requests_total": [
  *                                      {"labels": {"code": "200", "method": "GET", "host": "10.96.0.1:443"},
  *                                       "value": 12}, ...]}}
@@ -138,7 +140,19 @@ struct proto_result {
 	const char *message;     /* what went wrong, for conditions and Events; "" for none.
 				  * NULL is encoded as "". */
 	struct json_object *related;  /* a list of rule objects, or NULL: not sent (see above) */
+	struct json_object *writes;   /* a list of write entries (see above), or NULL: not sent */
 };
+
+#define PROTO_WRITES_MAX 4096
+
+/* Appends to writes (a JSON array, RESULT's writes) the entry for obj, the
+ * API server's answer to a write (borrowed: its apiVersion, kind and
+ * metadata namespace, name and resourceVersion). Does nothing, returning
+ * 0, when writes or obj is NULL, obj lacks one of those fields, or writes
+ * holds PROTO_WRITES_MAX entries already (the event of a write not
+ * reported syncs the parent again: only a wasted sync). Returns -ENOMEM
+ * when out of memory. */
+int proto_writes_note(struct json_object *writes, struct json_object *obj);
 
 struct proto_job {
 	uint64_t job;

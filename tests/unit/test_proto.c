@@ -756,3 +756,114 @@ Test(proto, result_related_malformed)
 	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"related\":[{},\"x\"]}",
 		"RESULT: field \"related\": entry 1: expected an object, got a string");
 }
+
+/* RESULT's optional "writes": what the job wrote, with the resourceVersion
+ * of each write, so that the watcher drops the watch events that echo
+ * them (watcher/echo.h). */
+#define ONE_WRITE "{\"kind\":\"ConfigMap.v1\",\"namespace\":\"default\",\"name\":\"web\",\"resourceVersion\":\"4711\"}"
+
+Test(proto, result_carries_writes)
+{
+	struct json_object *writes = json("[" ONE_WRITE ",{\"kind\":\"Website.example.com/v1\",\"namespace\":\"\","
+					  "\"name\":\"w\",\"resourceVersion\":\"x/9\"}]");
+	struct proto_msg in = {.type = PROTO_RESULT,
+			       .result = {.job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = writes}};
+	struct proto_msg out;
+	round_trip(&in, &out);
+	cr_assert_not_null(out.result.writes);
+	cr_assert(json_object_equal(out.result.writes, writes), "the entries come back as they went");
+	cr_assert_null(out.result.related, "writes alone leave related absent");
+	proto_msg_clear(&out);
+
+	struct proto_frame f;
+	struct proto_result r = {.job = 1, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = NULL};
+	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
+	cr_assert_null(strstr(f.payload, "writes"), "NULL: the field is not sent");
+	struct proto_msg back;
+	cr_assert_eq(proto_decode(f.type, strlen(f.type), f.payload, f.len, &back, NULL), 0);
+	cr_assert_null(back.result.writes, "absent: no writes to drop events for");
+	proto_msg_clear(&back);
+	proto_frame_clear(&f);
+
+	struct json_object *bad = json("[" ONE_WRITE ",{\"kind\":\"ConfigMap.v1\",\"namespace\":\"d\",\"name\":\"\","
+				       "\"resourceVersion\":\"1\"}]");
+	r.writes = bad;
+	struct cx_err err = {0};
+	cr_assert_eq(proto_encode_result(&r, &f, &err), -EINVAL, "the encoder refuses what the decoder would");
+	cr_assert_str_eq(err.msg, "RESULT: field \"writes\": entry 1: field \"name\": expected a non-empty string");
+	json_object_put(bad);
+	json_object_put(writes);
+}
+
+Test(proto, result_writes_malformed)
+{
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":{}}",
+		"RESULT: field \"writes\": expected an array, got an object");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[" ONE_WRITE ",3]}",
+		"RESULT: field \"writes\": entry 1: expected an object, got an integer");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+		"\"d\",\"name\":\"n\"}]}", "RESULT: field \"writes\": entry 0: missing field \"resourceVersion\"");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+		"\"d\",\"name\":\"n\",\"resourceVersion\":42}]}",
+		"RESULT: field \"writes\": entry 0: field \"resourceVersion\": expected a string, got an integer");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+		"\"d\",\"name\":\"n\",\"resourceVersion\":\"\"}]}",
+		"RESULT: field \"writes\": entry 0: field \"resourceVersion\": expected a non-empty string");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap\",\"namespace\":"
+		"\"d\",\"name\":\"n\",\"resourceVersion\":\"1\"}]}",
+		"RESULT: field \"writes\": entry 0: field \"kind\": \"ConfigMap\" is not \"Kind.apiVersion\" "
+		"(\"ConfigMap.v1\")");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+		"\"d\",\"name\":\"n\",\"resourceVersion\":\"1\",\"uid\":\"u\"}]}",
+		"RESULT: field \"writes\": entry 0: unknown field \"uid\"");
+	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+		"\"d\",\"name\":\"n\\u0000x\",\"resourceVersion\":\"1\"}]}",
+		"RESULT: field \"writes\": entry 0: field \"name\": string contains a NUL character");
+}
+
+/* The cap: PROTO_WRITES_MAX entries decode, one more is refused; the
+ * worker's proto_writes_note stops at the cap instead. */
+Test(proto, result_writes_capped)
+{
+	struct json_object *writes = json_object_new_array();
+	struct json_object *obj = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"web\","
+				       "\"namespace\":\"default\",\"resourceVersion\":\"4711\",\"uid\":\"u\"}}");
+	for (int i = 0; i < PROTO_WRITES_MAX + 5; i++)
+		cr_assert_eq(proto_writes_note(writes, obj), 0);
+	cr_assert_eq(json_object_array_length(writes), PROTO_WRITES_MAX, "the note stops at the cap");
+	assert_json_eq(json_object_array_get_idx(writes, 0), ONE_WRITE);
+	struct proto_msg in = {.type = PROTO_RESULT,
+			       .result = {.job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = writes}};
+	struct proto_msg out;
+	round_trip(&in, &out);
+	cr_assert_eq(json_object_array_length(out.result.writes), PROTO_WRITES_MAX);
+	proto_msg_clear(&out);
+	json_object_array_add(writes, json(ONE_WRITE));
+	struct proto_frame f;
+	struct cx_err err = {0};
+	cr_assert_eq(proto_encode_result(&in.result, &f, &err), -EINVAL);
+	cr_assert_str_eq(err.msg, "RESULT: field \"writes\": 4097 entries, at most 4096 allowed");
+	json_object_put(writes);
+	json_object_put(obj);
+}
+
+/* proto_writes_note takes what it needs from the API server's answer and
+ * skips an answer that lacks it (a Status instead of the object, say). */
+Test(proto, writes_note)
+{
+	struct json_object *writes = json_object_new_array();
+	struct json_object *cluster = json("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+					   "\"metadata\":{\"name\":\"r\",\"resourceVersion\":\"12\"}}");
+	struct json_object *status = json("{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"metadata\":{},\"status\":"
+					  "\"Success\"}");
+	cr_assert_eq(proto_writes_note(writes, cluster), 0);
+	cr_assert_eq(proto_writes_note(writes, status), 0);
+	cr_assert_eq(proto_writes_note(writes, NULL), 0);
+	cr_assert_eq(proto_writes_note(NULL, cluster), 0);
+	cr_assert_eq(json_object_array_length(writes), 1, "only the answer with a name and resourceVersion");
+	assert_json_eq(json_object_array_get_idx(writes, 0), "{\"kind\":\"ClusterRole.rbac.authorization.k8s.io/v1\","
+		       "\"namespace\":\"\",\"name\":\"r\",\"resourceVersion\":\"12\"}");
+	json_object_put(writes);
+	json_object_put(cluster);
+	json_object_put(status);
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End to end, no self-caused reconciles (issue 12, item 2): the watch events
+# that merely echo coxswain's own writes (the child it applied, the parent's
+# status it wrote) do not run the hook again; everyone else's still do.
+# The hook (tests/e2e/data/echo/count_hook.py) appends a line per call to a
+# file; there is no periodic resync, so every call was caused by an event.
+#   (a) cold start on 20 existing parents with one ConfigMap child each:
+#       once all are synced and the count has stopped moving for 10 s,
+#       exactly one hook call per parent;
+#   (b) an outside edit of a child made right after coxswain created it
+#       (the test polls for the child and edits it at once) is never lost:
+#       coxswain puts the desired data back, for each of 6 parents;
+#   (c) a spec change runs the hook once more, and no more: the status
+#       write and the child update of that run do not cause another.
+# Dropped echoes are counted in coxswain_watch_events_echo_dropped_total.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/data/safety/helpers.sh"
+
+NS=e2e-echo-$$
+N=20
+COUNT=$E2E_WORK/hook-calls.txt
+: >"$COUNT"
+
+admin apply -f "$SAFETY_DATA/convergence-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
+check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s crd/quiets.$GROUP
+namespace "$NS"
+
+# quiet NAME VALUE: a Quiet parent whose hook answers data.value = VALUE.
+quiet() {
+	printf '{"apiVersion":"%s/v1","kind":"Quiet","metadata":{"name":"%s","namespace":"%s"},"spec":{"value":"%s","countFile":"%s"}}' \
+		"$GROUP" "$1" "$NS" "$2" "$COUNT" | admin apply -f - >/dev/null
+}
+calls() { grep -c -x "$NS/$1" "$COUNT" || true; }
+total_calls() { wc -l <"$COUNT" | tr -d ' '; }
+# settled: waits (up to 120 s) until the hook's call count has not changed
+# for 10 s in a row, polling every second. Prints the count.
+settled() {
+	local last now stable=0 deadline=$((SECONDS + 120))
+	last=$(total_calls)
+	while ((stable < 10 && SECONDS < deadline)); do
+		sleep 1
+		now=$(total_calls)
+		if [[ $now == "$last" ]]; then stable=$((stable + 1)); else stable=0; last=$now; fi
+	done
+	((stable >= 10)) || { echo "the hook call count kept moving: $now"; return 1; }
+	echo "$last"
+}
+all_synced() {
+	local i
+	for ((i = 0; i < N; i++)); do
+		equals True/ReconcileSucceeded synced quiet "$NS" "p$i" >/dev/null || { echo "p$i: $(synced quiet "$NS" "p$i")"; return 1; }
+	done
+}
+# each_once NAME...: every NAME had exactly one hook call.
+each_once() {
+	local name bad=0
+	for name in "$@"; do
+		[[ $(calls "$name") == 1 ]] || { echo "$name: $(calls "$name") hook calls"; bad=1; }
+	done
+	return $bad
+}
+
+# ---- (a) cold start
+for ((i = 0; i < N; i++)); do quiet "p$i" "v1"; done
+render "$E2E_REPO/tests/e2e/data/echo/echo.yaml" -e "s#@NS@#$NS#"
+check "the config is valid" "$E2E_BUILD/watcher/coxswain-watcher" --check-config "$E2E_WORK/coxswain.yaml"
+start_coxswain "$E2E_WORK/coxswain.yaml" 2
+eventually 30 "/readyz answers ok once the caches synced" equals ok health readyz
+eventually 120 "(a) all $N parents become Synced=True" all_synced
+for ((i = 0; i < N; i++)); do
+	check "(a) p$i's child has the desired data" equals v1 get configmap "$NS" "p$i-cm" '{.data.value}'
+done
+cold=$(settled) || cold=-1
+echo "# (a) cold start: $cold hook calls for $N parents"
+names=()
+for ((i = 0; i < N; i++)); do names+=("p$i"); done
+check "(a) the hook call count settles at one call per parent ($N)" equals "$N" echo "$cold"
+check "(a) every parent's hook ran exactly once" each_once "${names[@]}"
+check "(a) coxswain_watch_events_echo_dropped_total{controller=\"echoes\"} counts the dropped echoes" \
+	at_least 1 metric 'coxswain_watch_events_echo_dropped_total{controller="echoes"}'
+check "(a) controller_runtime_reconcile_total{controller=\"echoes\",result=\"success\"} is the hook-run count" \
+	equals "$N" metric 'controller_runtime_reconcile_total{controller="echoes",result="success"}'
+
+# ---- (b) an outside change right after coxswain's own write is never lost
+for ((i = 0; i < 6; i++)); do
+	quiet "b$i" "desired"
+	# As soon as coxswain's child shows up, someone else changes it.
+	deadline=$((SECONDS + 60))
+	until admin get configmap "b$i-cm" -n "$NS" >/dev/null 2>&1 || ((SECONDS >= deadline)); do :; done
+	check "(b) b$i: an outside edit lands right after coxswain created the child" \
+		admin patch configmap "b$i-cm" -n "$NS" --type merge -p '{"data":{"value":"outside"}}'
+done
+for ((i = 0; i < 6; i++)); do
+	eventually 60 "(b) b$i: coxswain puts the desired data back" equals desired get configmap "$NS" "b$i-cm" '{.data.value}'
+done
+
+# ---- (c) the status write of a run does not cause another run
+settled >/dev/null
+before=$(calls p0)
+check "(c) p0's spec changes" quiet p0 v2
+eventually 60 "(c) p0's child gets the new data" equals v2 get configmap "$NS" p0-cm '{.data.value}'
+settled >/dev/null
+check "(c) the change ran p0's hook once more, and only once" equals $((before + 1)) calls p0
+check "(c) no other parent of (a) ran again" each_once "${names[@]:1}"
+keep_log test_no_self_reconcile
+done_testing
