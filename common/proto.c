@@ -197,6 +197,21 @@ out:
 	return rc;
 }
 
+int proto_writes_append(struct json_object *writes, struct json_object *more)
+{
+	if (!writes || !more || !json_object_is_type(writes, json_type_array) || !json_object_is_type(more, json_type_array))
+		return 0;
+	size_t n = json_object_array_length(more);
+	for (size_t i = 0; i < n && json_object_array_length(writes) < PROTO_WRITES_MAX; i++) {
+		struct json_object *w = json_object_get(json_object_array_get_idx(more, i));
+		if (json_object_array_add(writes, w)) {
+			json_object_put(w);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* children is "Kind.apiVersion" -> name -> object. Both sides check it: the
  * watcher so that it never sends what the worker refuses. */
 static int check_children(const char *what, struct json_object *children, int code, struct cx_err *err)

@@ -154,6 +154,10 @@ struct proto_result {
  * when out of memory. */
 int proto_writes_note(struct json_object *writes, struct json_object *obj);
 
+/* Appends the entries of more (a writes list, borrowed; NULL is fine) to
+ * writes, up to PROTO_WRITES_MAX in all. Returns 0 or -ENOMEM. */
+int proto_writes_append(struct json_object *writes, struct json_object *more);
+
 struct proto_job {
 	uint64_t job;
 	int attempt;             /* >= 1 */

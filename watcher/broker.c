@@ -58,6 +58,7 @@ struct broker {
 	struct broker_source src;
 	void (*on_related)(void *ud, const char *key, struct json_object *rules);   /* or NULL */
 	void *related_ud;
+	struct broker_job_observer jobs;  /* all NULL: not told */
 	int heartbeat_ms, liveness, max_losses;
 	int64_t poison_retry_ms;
 	bool dispatching;
@@ -333,6 +334,13 @@ static int64_t generation_of(struct json_object *parent)
 	return 0;
 }
 
+/* Tells the job observer that key's job ended (before its workqueue_done). */
+static void job_finished(struct broker *b, const char *key, struct json_object *writes)
+{
+	if (b->jobs.finished)
+		b->jobs.finished(b->jobs.ud, key, writes);
+}
+
 /* The worker lost its job (it died, hung or was replaced): the key goes back
  * on the queue with backoff, and is poisoned after max_losses in a row. */
 static void lose_job(struct broker *b, struct worker_rec *w, enum broker_loss reason, const char *why,
@@ -343,6 +351,7 @@ static void lose_job(struct broker *b, struct worker_rec *w, enum broker_loss re
 	w->busy = false;
 	b->losses++;
 	b->losses_by[reason]++;
+	job_finished(b, w->key, NULL);
 	workqueue_done(b->q, w->key, now_ms);
 	if (w->poison_job) { /* the report itself was lost: its message stays, send it again */
 		log_kv(LOG_LEVEL_WARNING, 0, "poison report lost", "key", w->key, "worker", w->id, "why", why, NULL);
@@ -522,6 +531,7 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 	}
 	w->busy = false;
 	if (w->poison_job) {
+		job_finished(b, w->key, NULL);
 		workqueue_done(b->q, w->key, now_ms);
 		if (r->outcome == PROTO_OUTCOME_ERROR) /* not written: again, later */
 			workqueue_add_rate_limited(b->q, w->key, now_ms);
@@ -534,6 +544,7 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 	double seconds = (double)(now_ms - w->started_ms) / 1000.0;
 	struct key_state *ks = key_state(b, w->key);
 	const char *outcome = "success";
+	job_finished(b, w->key, r->outcome == PROTO_OUTCOME_ERROR ? NULL : r->writes);
 	workqueue_done(b->q, w->key, now_ms);
 	switch (r->outcome) {
 	case PROTO_OUTCOME_OK:
@@ -788,6 +799,8 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 			remove_worker(b, w, BROKER_LOSS_UNREACHABLE, "unreachable", now_ms);
 			return false;
 		}
+		if (b->jobs.started)
+			b->jobs.started(b->jobs.ud, key);
 		return true;
 	}
 }
@@ -839,6 +852,14 @@ long broker_next_ms(const struct broker *b, int64_t now_ms)
 			next = due;
 	}
 	return next > now_ms ? (long)(next - now_ms) : 0;
+}
+
+void broker_set_job_observer(struct broker *b, const struct broker_job_observer *obs)
+{
+	if (obs)
+		b->jobs = *obs;
+	else
+		memset(&b->jobs, 0, sizeof(b->jobs));
 }
 
 size_t broker_workers(const struct broker *b)

@@ -132,6 +132,26 @@ void *broker_auth_socket(struct broker *b);
 void broker_set_related_observer(struct broker *b, void (*fn)(void *ud, const char *key, struct json_object *rules),
 				 void *ud);
 
+/* Told when a job of a key is handed out and when it ends, for the echoes
+ * of a job's own writes (watcher/echo.h). started: the job (sync or
+ * poison) was sent to a worker. finished: it ended, called BEFORE the
+ * broker's workqueue_done for key, so that a key added meanwhile is
+ * queued again by it; writes is the RESULT's writes (common/proto.h,
+ * borrowed for the call; NULL when it had none) when the job was a sync
+ * whose outcome is ok or requeue, and NULL when it failed (outcome
+ * error), was lost (its worker died, hung or was replaced) or was a
+ * poison report. Either function may be NULL. */
+struct broker_job_observer {
+	void (*started)(void *ud, const char *key);
+	void (*finished)(void *ud, const char *key, struct json_object *writes);
+	void *ud;
+};
+
+/* Replaces the job observer (copied); NULL removes it. A setter, as
+ * broker_set_related_observer, so that broker_source's positional
+ * initialisers stay complete. */
+void broker_set_job_observer(struct broker *b, const struct broker_job_observer *obs);
+
 /* Only the leader hands out jobs; a follower's broker still answers
  * workers (heartbeats) so they stay connected. */
 void broker_set_dispatching(struct broker *b, bool on);

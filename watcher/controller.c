@@ -4,6 +4,7 @@
 #include "childkey.h"
 #include "cxconfig.h"
 #include "discovery.h"
+#include "echo.h"
 #include "err.h"
 #include "informer.h"
 #include "jsonget.h"
@@ -52,6 +53,11 @@ struct controller {
 	 * true}}, so that a namespaced parent looks only at its namespace's.
 	 * Its parents adopt those their selector matches (mc_adopts). */
 	struct json_object *orphans;
+	/* The writes its parents' jobs reported and the events held while a
+	 * job is in flight, keyed by "ns/name" (watcher/echo.h): the events
+	 * that echo them do not sync the parent again. */
+	struct echo *echo;
+	char parent_kindkey[256];            /* "Website.example.com/v1"; "" when unknown: no echo */
 };
 
 /* Whether cc is a metacontroller CompositeController: it adopts the orphans
@@ -81,10 +87,11 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 {
 	struct controller *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl || !(ctl->index = json_object_new_object()) || !(ctl->orphans = json_object_new_object()) ||
-	    !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
+	    !(ctl->echo = echo_new()) || !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
 		if (ctl) {
 			json_object_put(ctl->index);
 			json_object_put(ctl->orphans);
+			echo_free(&ctl->echo);
 		}
 		free(ctl);
 		cx_err_set(err, -ENOMEM, "out of memory");
@@ -98,6 +105,9 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 		ctl->kids[i].ctl = ctl;
 	}
 	snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the CRD cache");
+	if (!cc->parent_kind || !childkey_kind(cc->parent_kind, cc->parent_api_version, ctl->parent_kindkey,
+					       sizeof(ctl->parent_kindkey)))
+		ctl->parent_kindkey[0] = '\0';
 	for (size_t i = 0; i < cc->n_children; i++)
 		if (!childkey_kind(cc->children[i].kind, cc->children[i].api_version, ctl->kids[i].kindkey,
 				   sizeof(ctl->kids[i].kindkey))) {
@@ -129,6 +139,7 @@ void controller_free(struct controller **ctlp)
 	stop_informers(ctl);
 	json_object_put(ctl->index);
 	json_object_put(ctl->orphans);
+	echo_free(&ctl->echo);
 	free(ctl->kids);
 	free(ctl);
 	*ctlp = NULL;
@@ -149,6 +160,30 @@ static void enqueue(struct controller *ctl, const char *ns, const char *name)
 	else
 		snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, name);
 	workqueue_add(ctl->env.queue, key, monotonic_ms());
+}
+
+/* A watch event of obj (an ADDED or MODIFIED one; kindkey its
+ * "Kind.apiVersion") for the parent ns/name: the parent is queued unless
+ * obj at its resourceVersion echoes a write the parent's job reported, or
+ * the parent's job is in flight: then echo holds the event until the
+ * job's RESULT says (controller_job_finished). */
+static void enqueue_unless_echo(struct controller *ctl, const char *ns, const char *name, const char *kindkey,
+				struct json_object *obj)
+{
+	char ns_name[KEY_MAX];
+	if (name && *kindkey) {
+		snprintf(ns_name, sizeof(ns_name), "%s%s%s", ns && *ns ? ns : "", ns && *ns ? "/" : "", name);
+		struct json_object *meta = jsonget(obj, "metadata");
+		const char *rv = jsonget_string(meta, "resourceVersion");
+		enum echo_verdict v = echo_event(ctl->echo, ns_name, kindkey, jsonget_string(meta, "namespace"),
+						 jsonget_string(meta, "name"), rv);
+		if (v == ECHO_DROP)
+			log_kv(LOG_LEVEL_INFO, 4, "dropped the echo of a write", "controller", ctl->cc->name, "parent",
+			       ns_name, "kind", kindkey, "name", jsonget_string(meta, "name"), "resourceVersion", rv, NULL);
+		if (v == ECHO_DROP || v == ECHO_HELD)
+			return;
+	}
+	enqueue(ctl, ns, name);
 }
 
 bool controller_selects(const struct config_controller *cc, struct json_object *obj)
@@ -211,9 +246,12 @@ static void on_parent_update(void *ud, struct json_object *old_obj, struct json_
 	 * controller's own, or anyone's) does not sync the parent again. */
 	if (ctl->cc->ignore_status_changes && old_obj && only_status_changed(old_obj, new_obj))
 		return;
-	/* Also our own status writes: the reconcile they cause finds nothing to
-	 * change and writes nothing, so this settles. */
-	enqueue_parent(ctl, new_obj);
+	/* Not our own writes (the status, a decorator's labels): their echoes
+	 * are dropped (watcher/echo.h). */
+	struct json_object *meta = jsonget(new_obj, "metadata");
+	const char *name = jsonget_string(meta, "name");
+	if (name && controller_selects(ctl->cc, new_obj))
+		enqueue_unless_echo(ctl, jsonget_string(meta, "namespace"), name, ctl->parent_kindkey, new_obj);
 }
 
 /* ---------------------------------------------------------------- children → parents */
@@ -378,8 +416,9 @@ static void child_moved(struct child_kind *kid, struct json_object *old_obj, str
 		enqueue(ctl, parent_ns, jsonget_string(old_ref, "name"));
 	}
 	if (new_uid) {
+		/* A deletion is never an echo: new_obj is not NULL here. */
 		index_set(ctl, new_uid, kid->kindkey, key, relname);
-		enqueue(ctl, parent_ns, jsonget_string(new_ref, "name"));
+		enqueue_unless_echo(ctl, parent_ns, jsonget_string(new_ref, "name"), kid->kindkey, new_obj);
 	}
 	if (mc_adopts(ctl->cc))
 		orphan_moved(kid, key, old_obj, new_obj);
@@ -720,8 +759,10 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 {
 	*parent = *children = NULL;
 	struct json_object *p = ctl->parents ? informer_get(ctl->parents, ns_name) : NULL;
-	if (!p)
+	if (!p) {
+		echo_forget(ctl->echo, ns_name); /* gone: nothing of it to remember */
 		return -ENOENT;
+	}
 	struct json_object *by_kind = jsonget(ctl->index, jsonget_string(jsonget(p, "metadata"), "uid"));
 	struct json_object *out = json_object_new_object();
 	if (!out)
@@ -765,4 +806,29 @@ bool controller_failing(const struct controller *ctl, int64_t now_ms, int64_t fo
 		}
 	}
 	return false;
+}
+
+/* ---------------------------------------------------------------- echoes */
+
+void controller_job_started(struct controller *ctl, const char *ns_name)
+{
+	echo_job_started(ctl->echo, ns_name);
+}
+
+void controller_job_finished(struct controller *ctl, const char *ns_name, struct json_object *writes)
+{
+	struct echo_settled s;
+	echo_job_finished(ctl->echo, ns_name, writes, &s);
+	if (!s.sync)
+		return;
+	/* As an event in flight always did: the key is dirty, queued again
+	 * when the job is done. */
+	char key[KEY_MAX];
+	snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, ns_name);
+	workqueue_add(ctl->env.queue, key, monotonic_ms());
+}
+
+uint64_t controller_echo_dropped(const struct controller *ctl)
+{
+	return echo_dropped(ctl->echo);
 }

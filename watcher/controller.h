@@ -5,7 +5,9 @@
  * parents and one per child kind, maps every child event to its parent
  * through the controller ownerReference, and puts parent keys on the work
  * queue: on any change of a parent or of one of its children, and for
- * everything every resyncPeriodSeconds. When the CRD goes away it stops its
+ * everything every resyncPeriodSeconds. A watch event that merely echoes a
+ * write its workers reported (RESULT's writes) queues nothing
+ * (watcher/echo.h). When the CRD goes away it stops its
  * informers and waits again; other controllers are not affected.
  *
  * Queue keys are "<controller>/<namespace>/<name>" ("<controller>/<name>"
@@ -84,5 +86,24 @@ size_t controller_parents(const struct controller *ctl);
  * the finalize hook). An object that stops being selected thus stops
  * being synced. */
 bool controller_selects(const struct config_controller *cc, struct json_object *obj);
+
+/* The job of the parent ns_name ("ns/name" or "name") was handed to a
+ * worker: until controller_job_finished, the watch events of the parent
+ * and its children are held, to be judged by the job's RESULT
+ * (watcher/echo.h). */
+void controller_job_started(struct controller *ctl, const char *ns_name);
+
+/* That job ended: writes is its RESULT's writes (common/proto.h; borrowed)
+ * when it succeeded, NULL when it failed, was lost or was a poison report.
+ * The events held meanwhile that echo a reported write are dropped; if any
+ * other was held, the parent's key is added to the work queue (call this
+ * before workqueue_done, so that the key is queued again as an event in
+ * flight always makes it). The writes are remembered, so that their
+ * echoes arriving later are dropped too. */
+void controller_job_finished(struct controller *ctl, const char *ns_name, struct json_object *writes);
+
+/* Watch events dropped as echoes of its workers' own writes, so far
+ * (coxswain_watch_events_echo_dropped_total). */
+uint64_t controller_echo_dropped(const struct controller *ctl);
 
 #endif

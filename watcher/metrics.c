@@ -693,6 +693,10 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	    metrics_gauge(m, "coxswain_controller_ready",
 			  "1 when the controller's CRD is established and its caches are synced, else 0", controller,
 			  err));
+	REG(echo_dropped_total,
+	    metrics_counter(m, "coxswain_watch_events_echo_dropped_total",
+			    "Watch events dropped because they echoed the workers' own writes (the parent is not synced "
+			    "again for them)", controller, err));
 #undef REG
 	return 0;
 fail:
@@ -712,7 +716,8 @@ int metrics_controller_bind(const struct metrics_std *std, const char *name, str
 	mc->time = metrics_labels(std->reconcile_time_seconds, name, NULL);
 	mc->active = metrics_labels(std->active_workers, name, NULL);
 	mc->ready = metrics_labels(std->controller_ready, name, NULL);
-	if (!mc->errors || !mc->time || !mc->active || !mc->ready)
+	mc->echo_dropped = metrics_labels(std->echo_dropped_total, name, NULL);
+	if (!mc->errors || !mc->time || !mc->active || !mc->ready || !mc->echo_dropped)
 		return -ENOMEM;
 	return 0;
 }

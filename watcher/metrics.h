@@ -154,7 +154,9 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *   coxswain_poisoned_objects                              gauge
  *   coxswain_watch_restarts_total{resource}                watches that ended and were started again
  *   coxswain_relists_total{resource}                       LISTs after 410 Gone or a failed watch
- *   coxswain_controller_ready{controller}                  gauge 1 when its CRD is established and caches synced */
+ *   coxswain_controller_ready{controller}                  gauge 1 when its CRD is established and caches synced
+ *   coxswain_watch_events_echo_dropped_total{controller}   watch events dropped as echoes of the
+ *                                                          workers' own writes (watcher/echo.h) */
 struct metrics_std {
 	struct metrics_family *reconcile_total;
 	struct metrics_family *reconcile_errors_total;
@@ -177,6 +179,7 @@ struct metrics_std {
 	struct metrics_family *watch_restarts_total;
 	struct metrics_family *relists_total;
 	struct metrics_family *controller_ready;
+	struct metrics_family *echo_dropped_total;
 };
 
 /* Registers all of them in m and fills *std. Returns 0, or a negative code
@@ -199,6 +202,7 @@ struct metrics_controller {
 	struct metrics_series *time;
 	struct metrics_series *active;
 	struct metrics_series *ready;
+	struct metrics_series *echo_dropped;
 };
 
 /* Resolves (creating at 0, as controller-runtime does at start-up) the series

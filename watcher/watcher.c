@@ -238,6 +238,27 @@ static void on_result(void *ud, const char *controller, const char *outcome, dou
 	}
 }
 
+/* The broker's job observer: a controller holds its parents' watch events
+ * while their jobs run, and drops those that echo the jobs' own writes
+ * (watcher/echo.h). */
+static void job_started(void *ud, const char *key)
+{
+	struct watcher *w = ud;
+	const char *rest = NULL;
+	struct controller *ctl = controller_for_key(w, key, &rest, NULL);
+	if (ctl)
+		controller_job_started(ctl, rest);
+}
+
+static void job_finished(void *ud, const char *key, struct json_object *writes)
+{
+	struct watcher *w = ud;
+	const char *rest = NULL;
+	struct controller *ctl = controller_for_key(w, key, &rest, NULL);
+	if (ctl)
+		controller_job_finished(ctl, rest, writes);
+}
+
 static void on_related(void *ud, const char *key, struct json_object *rules)
 {
 	struct watcher *w = ud;
@@ -367,6 +388,7 @@ static void collect(void *ud)
 	for (size_t i = 0; i < w->n_ctls; i++) {
 		metrics_set(w->mcs[i].ready, controller_ready(w->ctls[i]));
 		metrics_set(w->mcs[i].active, (double)broker_busy_for(w->broker, controller_name(w->ctls[i])));
+		metrics_set(w->mcs[i].echo_dropped, (double)controller_echo_dropped(w->ctls[i]));
 	}
 }
 
@@ -513,6 +535,7 @@ static int setup(struct watcher *w, struct cx_err *err)
 	if (!w->broker)
 		return err ? err->code : -EIO;
 	broker_set_related_observer(w->broker, on_related, w);
+	broker_set_job_observer(w->broker, &(struct broker_job_observer){job_started, job_finished, w});
 	if ((r = setup_metrics(w, err)))
 		return r;
 	if (w->o->leader_elect) {

@@ -17,6 +17,7 @@
 #include "jsonget.h"
 #include "jsonhash.h"
 #include "log.h"
+#include "proto.h"
 #include "selector.h"
 
 /* ---- small json-c helpers ---- */
@@ -505,6 +506,7 @@ void apply_report_clear(struct apply_report *r)
 		free(r->results[i].namespace);
 	}
 	free(r->results);
+	json_object_put(r->writes);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -580,6 +582,7 @@ struct run {
 	const char *parent_uid;
 	const char *parent_ns;               /* NULL for a cluster-scoped parent */
 	struct json_object *selector;        /* a metacontroller definition's (apply_mc_selector), owned; else NULL */
+	struct json_object *writes;          /* the report's writes (borrowed) */
 };
 
 /* Whether a live object's labels match run's metacontroller selector. */
@@ -657,13 +660,16 @@ static void adopt_fields(struct run *run, struct target *t, struct json_object *
 			 "{\"op\":\"test\",\"path\":\"/metadata/managedFields/%zu/operation\",\"value\":\"Update\"},"
 			 "{\"op\":\"replace\",\"path\":\"/metadata/managedFields/%zu/operation\",\"value\":\"Apply\"}]",
 			 i, run->manager, i, i);
-		struct json_object *patch = json_tokener_parse(ops);
+		struct json_object *patch = json_tokener_parse(ops), *patched = NULL;
 		struct cx_err err = {0};
-		if (!patch || kclient_patch(run->c, t->path, KCLIENT_PATCH_JSON, patch, NULL, &err))
+		if (patch && !kclient_patch(run->c, t->path, KCLIENT_PATCH_JSON, patch, &patched, &err))
+			proto_writes_note(run->writes, patched);
+		else
 			log_kv(LOG_LEVEL_WARNING, 0, "cannot hand a created child's fields to server-side apply; a field "
 			       "the hook drops later stays on it", "child", t->where, "error",
 			       patch ? err.msg : "out of memory", NULL);
 		json_object_put(patch);
+		json_object_put(patched);
 		return;
 	}
 }
@@ -699,6 +705,7 @@ static void create(struct run *run, struct target *t, struct apply_result *res, 
 	int rc = kclient_create_as(run->c, t->collection, t->obj, run->manager, &out, &res->err);
 	if (rc == 0) {
 		res->action = done;
+		proto_writes_note(run->writes, out);
 		adopt_fields(run, t, out);
 	} else if (rc == -EEXIST) {
 		cx_err_clear(&res->err);
@@ -755,6 +762,8 @@ static void claim(struct run *run, struct target *t, struct apply_result *res, b
 		cx_err_prefix(&res->err, who == APPLY_CLAIM_ORPHAN ? "adopting %s: " : "%s: ", t->where);
 	} else {
 		res->action = who == APPLY_CLAIM_ORPHAN ? APPLY_ADOPTED : classify(live, out);
+		if (res->action != APPLY_UNCHANGED)
+			proto_writes_note(run->writes, out);
 	}
 	json_object_put(live);
 	json_object_put(out);
@@ -851,6 +860,8 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 			res->action = APPLY_FAILED;
 		} else {
 			res->action = classify(t->obs, out);
+			if (res->action != APPLY_UNCHANGED)
+				proto_writes_note(run->writes, out);
 		}
 	}
 	json_object_put(out);
@@ -1061,6 +1072,7 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	snprintf(parent_key, sizeof(parent_key), "%s%s%s", run.parent_ns ? run.parent_ns : "",
 		 run.parent_ns ? "/" : "", meta_string(parent, "name"));
 
+	run.writes = report->writes = json_object_new_array();
 	size_t n = desired ? json_object_array_length(desired) : 0;
 	struct json_object *wanted = json_object_new_object();
 	struct target *targets = calloc(n ? n : 1, sizeof(*targets));

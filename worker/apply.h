@@ -120,6 +120,10 @@ struct apply_report {
 	size_t n_conflicts;             /* APPLY_CONFLICT */
 	size_t n_failed;                /* APPLY_FAILED */
 	struct rollout rollout;         /* the rolling methods' progress (ROLLOUT_NONE: no rolling kind) */
+	/* What was written, for RESULT's writes (common/proto.h): the API
+	 * server's answer to each create, apply and patch that changed a
+	 * child (proto_writes_note). Owned; NULL when none could be kept. */
+	struct json_object *writes;
 };
 
 /* Applies desired (a JSON array of full objects, borrowed, not modified) for

@@ -184,6 +184,7 @@ static int write_metadata(const struct decorate_env *env, struct json_object **o
 		if (rc)
 			cx_err_prefix(err, "cannot apply the labels and annotations: ");
 		else if (now) {
+			proto_writes_note(env->writes, now);
 			json_object_put(*object);
 			*object = now;
 		}
@@ -197,6 +198,7 @@ static int write_metadata(const struct decorate_env *env, struct json_object **o
 		if (!rc && (rc = kclient_patch(env->c, path, KCLIENT_PATCH_MERGE, patch, &now, err)))
 			cx_err_prefix(err, "cannot remove the labels and annotations the hook set to null: ");
 		else if (!rc && now) {
+			proto_writes_note(env->writes, now);
 			json_object_put(*object);
 			*object = now;
 		}
@@ -229,6 +231,8 @@ static int write_status(const struct decorate_env *env, struct json_object **obj
 	json_object_put(status);
 	if (rc)
 		cx_err_prefix(err, "cannot write the status: ");
+	else if (written)
+		proto_writes_note(env->writes, stored);
 	if (stored) {
 		json_object_put(*object);
 		*object = stored;
@@ -272,6 +276,7 @@ static int write_attachments(const struct decorate_env *env, struct json_object 
 	struct apply_report applied = {0};
 	struct cx_err aerr = {0}, ev_err = {0};
 	int rc = apply_children(env->c, env->d, env->cc, object, observed, desired, &applied, &aerr);
+	proto_writes_append(env->writes, applied.writes);
 	if (env->events && events_post_apply(env->events, object, &applied, &ev_err))
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", env->cc->name, "error", ev_err.msg,
 		       NULL);

@@ -70,6 +70,8 @@ struct decorate_env {
 	const struct hook_child_kind *kinds;     /* cc->n_children of them: the attachment kinds */
 	struct related *rel;                     /* the customize hook's related objects (worker/related.h);
 						    NULL: related stays {} */
+	struct json_object *writes;              /* RESULT's writes (common/proto.h): every write is noted
+						    in it; NULL: not noted */
 };
 
 /* Does job (sync or poison) for a decorator and says how it went: ok (with

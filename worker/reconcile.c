@@ -54,6 +54,7 @@ struct reconciler {
 	struct ctltable *table;              /* controllers defined by their jobs */
 	struct per_controller **dyn;         /* n_dyn, each owned */
 	size_t n_dyn;
+	struct json_object *writes;          /* the running job's RESULT writes (its outcome's; borrowed) */
 };
 
 /* Fills pc for cc (pc->cc set): the request's "controller" is the
@@ -301,6 +302,7 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 		       NULL);
 		warn_event(pc, parent, "StatusWriteFailed", err->msg);
 	} else if (written) {
+		proto_writes_note(r->writes, stored); /* its echo must not sync the parent again */
 		read_back(r, pc, parent, status, stored);
 	}
 	json_object_put(status);
@@ -380,6 +382,7 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 	struct apply_report applied = {0};
 	struct cx_err err = {0}, st_err = {0};
 	int rc = apply ? apply_children(r->c, r->d, pc->cc, parent, observed, res->children, &applied, &err) : 0;
+	proto_writes_append(r->writes, applied.writes);
 	/* A rolling update says where it is in the status, as metacontroller
 	 * does: the Updated condition next to the hook's (worker/rollout.h). */
 	struct json_object *with_rollout = NULL;
@@ -489,8 +492,10 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 		return;
 	}
-	if (updated)
+	if (updated) {
 		parent = updated; /* the newer resourceVersion, for the writes below */
+		proto_writes_note(r->writes, updated);
+	}
 	struct hook_result res = {0};
 	/* The customize hook first (worker/related.h): its failure is the sync's. */
 	struct json_object *related = NULL;
@@ -514,9 +519,21 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	json_object_put(updated);
 }
 
-void reconcile_job(struct reconciler *r, const struct proto_job *job, struct reconcile_outcome *out)
+static void job(struct reconciler *r, const struct proto_job *job, struct reconcile_outcome *out);
+
+/* The job, with what it writes collected in out->writes. */
+void reconcile_job(struct reconciler *r, const struct proto_job *j, struct reconcile_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
+	struct json_object *writes = json_object_new_array();
+	r->writes = writes;
+	job(r, j, out); /* a decorator's job clears out: the writes are put in after */
+	out->writes = writes;
+	r->writes = NULL;
+}
+
+static void job(struct reconciler *r, const struct proto_job *job, struct reconcile_outcome *out)
+{
 	struct per_controller *pc = NULL;
 	if (job->definition) {
 		struct cx_err why = {0};
@@ -539,7 +556,7 @@ void reconcile_job(struct reconciler *r, const struct proto_job *job, struct rec
 	if (pc->cc->kind == CONFIG_KIND_DECORATOR) {
 		struct decorate_env env = {.c = r->c, .d = r->d, .schemas = r->schemas, .events = pc->events,
 					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds,
-					   .rel = r->rel};
+					   .rel = r->rel, .writes = r->writes};
 		decorate_job(&env, job, out);
 		return;
 	}

@@ -37,9 +37,12 @@ struct reconcile_outcome {
 	char message[CX_ERR_MSG_MAX]; /* what went wrong; "" when nothing did */
 	struct json_object *related_rules;  /* owned (json_object_put): the customize hook's rules for
 					       RESULT's related (common/proto.h); NULL when none ran */
+	struct json_object *writes;         /* owned (json_object_put): RESULT's writes (common/proto.h),
+					       what the job wrote; NULL when out of memory */
 };
 
-/* Does job and says how it went. The caller releases out->related_rules. */
+/* Does job and says how it went. The caller releases out->related_rules
+ * and out->writes. */
 void reconcile_job(struct reconciler *r, const struct proto_job *job, struct reconcile_outcome *out);
 
 #endif

@@ -110,7 +110,7 @@ static void run_job(struct worker *w, const struct proto_job *job)
 	       out.message, NULL);
 	struct proto_result result = {.job = job->job, .attempt = job->attempt, .outcome = out.outcome,
 				      .requeue_after_ms = out.requeue_after_ms, .message = out.message,
-				      .related = out.related_rules};
+				      .related = out.related_rules, .writes = out.writes};
 	struct proto_frame f = {0};
 	struct cx_err err = {0};
 	send_stats(w, false); /* first, so the job's requests are counted when its result is */
@@ -118,6 +118,7 @@ static void run_job(struct worker *w, const struct proto_job *job)
 		log_kv(LOG_LEVEL_ERROR, 0, "cannot send a result", "key", job->key, "error", err.msg, NULL);
 	proto_frame_clear(&f);
 	json_object_put(out.related_rules);
+	json_object_put(out.writes);
 }
 
 /* Reads one message from the watcher, if one is waiting. */
