@@ -7,9 +7,12 @@
 #   (a) cold start on 20 existing parents with one ConfigMap child each:
 #       once all are synced and the count has stopped moving for 10 s,
 #       exactly one hook call per parent;
-#   (b) an outside edit of a child made right after coxswain created it
-#       (the test polls for the child and edits it at once) is never lost:
-#       coxswain puts the desired data back, for each of 6 parents;
+#   (b) an outside edit of a child made right after coxswain created it is
+#       never lost: coxswain puts the desired data back, for each of 6
+#       parents whose child kubectl edits as soon as it sees it, and 6 more
+#       whose child a watcher edits within milliseconds of its ADDED event
+#       (data/echo/edit_on_create.py, through kubectl proxy), often while
+#       the job that created it is still writing the parent's status;
 #   (c) a spec change runs the hook once more, and no more: the status
 #       write and the child update of that run do not cause another.
 # Dropped echoes are counted in coxswain_watch_events_echo_dropped_total.
@@ -92,6 +95,21 @@ for ((i = 0; i < 6; i++)); do
 done
 for ((i = 0; i < 6; i++)); do
 	eventually 60 "(b) b$i: coxswain puts the desired data back" equals desired get configmap "$NS" "b$i-cm" '{.data.value}'
+done
+PROXY_PORT=$(free_port)
+admin proxy --port="$PROXY_PORT" >"$E2E_WORK/proxy.log" 2>&1 &
+E2E_PIDS+=($!)
+eventually 30 "(b) kubectl proxy answers" curl -fsS "http://127.0.0.1:$PROXY_PORT/version"
+"$E2E_REPO/tests/e2e/data/echo/edit_on_create.py" "http://127.0.0.1:$PROXY_PORT" "$NS" e 6 >"$E2E_WORK/edits.txt" 2>&1 &
+EDITOR_PID=$!
+sleep 1 # its watch is open
+for ((i = 0; i < 6; i++)); do quiet "e$i" "desired"; done
+wait "$EDITOR_PID"
+EDITOR_RC=$? # (not inside check: only this shell can wait for it)
+check "(b) the watcher edited each e child the moment it appeared" test "$EDITOR_RC" -eq 0
+sed 's/^/# edit (name, created rv, edited rv): /' "$E2E_WORK/edits.txt"
+for ((i = 0; i < 6; i++)); do
+	eventually 60 "(b) e$i: coxswain puts the desired data back" equals desired get configmap "$NS" "e$i-cm" '{.data.value}'
 done
 
 # ---- (c) the status write of a run does not cause another run

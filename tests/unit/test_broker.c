@@ -1429,3 +1429,112 @@ Test(broker, stats_carry_the_rate_limiter_families)
 		   statset_value(counted, STATSET_LIMITER_SUM_US, statset_limiter_sum_labels, sum) == 1500);
 	tw_close(&w);
 }
+
+/* ---------------------------------------------------------------- the job observer (watcher/echo.h) */
+
+static char observed[16][160]; /* "started key" / "finished key writes" */
+static size_t n_observed;
+static bool add_on_finish;     /* the observer adds the key again, as a held event that is not an echo does */
+
+static void obs_started(void *ud, const char *key)
+{
+	(void)ud;
+	if (n_observed < 16)
+		snprintf(observed[n_observed++], sizeof(observed[0]), "started %s", key);
+}
+
+static void obs_finished(void *ud, const char *key, struct json_object *writes)
+{
+	(void)ud;
+	if (n_observed < 16)
+		snprintf(observed[n_observed++], sizeof(observed[0]), "finished %s %s", key,
+			 writes ? json_object_to_json_string_ext(writes, JSON_C_TO_STRING_PLAIN) : "NULL");
+	if (add_on_finish)
+		cr_assert_eq(workqueue_add(q, key, now), 0);
+}
+
+static void send_result_writes(struct tw *w, uint64_t job, int attempt, enum proto_outcome outcome,
+			       struct json_object *writes)
+{
+	struct proto_frame f = {0};
+	struct proto_result r = {.job = job, .attempt = attempt, .outcome = outcome, .writes = writes,
+				 .message = outcome == PROTO_OUTCOME_ERROR ? "hook failed" : ""};
+	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
+	tw_send(w, &f);
+	proto_frame_clear(&f);
+}
+
+#define WRITES "[{\"kind\":\"ConfigMap.v1\",\"namespace\":\"ns\",\"name\":\"a\",\"resourceVersion\":\"7\"}]"
+
+/* Told at handout and at the end, with the RESULT's writes for a sync that
+ * succeeded and NULL for one that failed. */
+Test(broker, the_job_observer_is_told_of_each_job_and_its_writes)
+{
+	n_observed = 0;
+	add_on_finish = false;
+	broker_set_job_observer(b, &(struct broker_job_observer){obs_started, obs_finished, NULL});
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job;
+	int attempt;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	cr_assert_eq(n_observed, 1);
+	cr_assert_str_eq(observed[0], "started ctl/ns/a");
+	struct json_object *writes = json_tokener_parse(WRITES);
+	send_result_writes(&w, job, attempt, PROTO_OUTCOME_OK, writes);
+	PUMP_UNTIL(n_observed == 2);
+	cr_assert_str_eq(observed[1], "finished ctl/ns/a " WRITES);
+
+	add("ctl/ns/a");
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	send_result_writes(&w, job, attempt, PROTO_OUTCOME_ERROR, writes);
+	PUMP_UNTIL(n_observed == 4);
+	cr_assert_str_eq(observed[3], "finished ctl/ns/a NULL", "a failed job's writes are not echoes to drop");
+	json_object_put(writes);
+	broker_set_job_observer(b, NULL);
+	tw_close(&w);
+}
+
+/* finished comes while the key is still in flight: a key the observer adds
+ * then is dirty, and handed out again once the job is done (the work
+ * queue's rule for an event in flight), exactly once. */
+Test(broker, a_key_added_when_its_job_finishes_runs_again)
+{
+	n_observed = 0;
+	add_on_finish = true;
+	broker_set_job_observer(b, &(struct broker_job_observer){obs_started, obs_finished, NULL});
+	struct tw w = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	uint64_t job, job2;
+	int attempt, attempt2;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job, &attempt);
+	send_result_writes(&w, job, attempt, PROTO_OUTCOME_OK, NULL);
+	PUMP_UNTIL(n_observed >= 2);
+	add_on_finish = false;
+	expect_job(&w, "ctl/ns/a", PROTO_JOB_SYNC, &job2, &attempt2);
+	cr_assert_neq(job2, job);
+	send_result(&w, job2, attempt2, PROTO_OUTCOME_OK, 0);
+	expect_no_job(&w);
+	broker_set_job_observer(b, NULL);
+	tw_close(&w);
+}
+
+/* A lost job (its worker died) finishes with no writes. */
+Test(broker, a_lost_job_finishes_without_writes)
+{
+	n_observed = 0;
+	add_on_finish = false;
+	broker_set_job_observer(b, &(struct broker_job_observer){obs_started, obs_finished, NULL});
+	struct tw old = connect_worker(3, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	add("ctl/ns/a");
+	expect_job(&old, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	tw_close(&old);
+	struct tw fresh = connect_worker(3, 200);
+	PUMP_UNTIL(n_observed >= 2);
+	cr_assert_str_eq(observed[1], "finished ctl/ns/a NULL");
+	broker_set_job_observer(b, NULL);
+	tw_close(&fresh);
+}
