@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "proto.h"
+#include "childkey.h"
 #include "jsondoc.h"
 #include "err.h"
 
@@ -179,11 +180,10 @@ int proto_writes_note(struct json_object *writes, struct json_object *obj)
 	char *kindkey = malloc(len);
 	struct json_object *w = json_object_new_object();
 	int rc = 0;
-	if (!kindkey || !w) {
+	if (!kindkey || !w || !childkey_kind(kind, api_version, kindkey, len)) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	snprintf(kindkey, len, "%s.%s", kind, api_version);
 	if (put(w, "kind", json_object_new_string(kindkey)) || put(w, "namespace", json_object_new_string(ns)) ||
 	    put(w, "name", json_object_new_string(name)) || put(w, "resourceVersion", json_object_new_string(rv)) ||
 	    json_object_array_add(writes, w)) {

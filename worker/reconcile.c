@@ -401,6 +401,12 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 	if (rc && !applied.n_failed && !applied.n_conflicts)
 		o.reason = STATUS_APPLY_FAILED;
 	int st_rc = report(r, pc, parent, &o, &st_err);
+	/* A rollout that moved one child goes on at the next sync, which the
+	 * echo of that very write brings when nothing else changes (a child
+	 * kind without status): this job reports no writes, so that none of
+	 * its echoes is dropped (watcher/echo.h). */
+	if (applied.rollout.state == ROLLOUT_PROGRESSING && r->writes)
+		json_object_array_del_idx(r->writes, 0, json_object_array_length(r->writes));
 	struct cx_err ev_err = {0};
 	if (apply && events_post_apply(pc->events, parent, &applied, &ev_err))
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
