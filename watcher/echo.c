@@ -12,8 +12,9 @@
 struct key_rec {
 	bool in_flight;
 	/* object version id (see version_id) -> true: the writes the last
-	 * finished job reported, not yet matched by an event */
-	struct json_object *writes;
+	 * finished job reported, not yet matched by an event; older: those of
+	 * the job before it (echoes may lag behind a short job) */
+	struct json_object *writes, *older;
 	/* ids of the events held while the job is in flight, in arrival order */
 	struct json_object *held;
 };
@@ -28,6 +29,7 @@ static void free_rec(struct json_object *box, void *userdata)
 	(void)box;
 	struct key_rec *rec = userdata;
 	json_object_put(rec->writes);
+	json_object_put(rec->older);
 	json_object_put(rec->held);
 	free(rec);
 }
@@ -80,6 +82,7 @@ static struct key_rec *get(struct echo *e, const char *key)
 static void release_if_idle(struct echo *e, const char *key, struct key_rec *rec)
 {
 	if (rec->in_flight || (rec->writes && json_object_object_length(rec->writes) > 0) ||
+	    (rec->older && json_object_object_length(rec->older) > 0) ||
 	    (rec->held && json_object_array_length(rec->held) > 0))
 		return;
 	json_object_object_del(e->keys, key);
@@ -96,6 +99,16 @@ static char *version_id(const char *kind, const char *ns, const char *name, cons
 		     strlen(rv), rv) < 0)
 		return NULL;
 	return id;
+}
+
+/* Whether the write id is in writes; then it is taken out: one write,
+ * one event. */
+static bool take(struct json_object *writes, const char *id)
+{
+	if (!writes || !json_object_object_get_ex(writes, id, NULL))
+		return false;
+	json_object_object_del(writes, id);
+	return true;
 }
 
 void echo_job_started(struct echo *e, const char *key)
@@ -124,8 +137,7 @@ enum echo_verdict echo_event(struct echo *e, const char *key, const char *kind, 
 		if (rec->held && json_object_array_length(rec->held) < ECHO_HELD_MAX &&
 		    !json_object_array_add(rec->held, json_object_new_string(id)))
 			v = ECHO_HELD;
-	} else if (rec->writes && json_object_object_get_ex(rec->writes, id, NULL)) {
-		json_object_object_del(rec->writes, id); /* one write, one event */
+	} else if (take(rec->writes, id) || take(rec->older, id)) {
 		e->dropped++;
 		v = ECHO_DROP;
 		release_if_idle(e, key, rec);
@@ -167,13 +179,8 @@ void echo_job_finished(struct echo *e, const char *key, struct json_object *writ
 	size_t n = rec->held ? json_object_array_length(rec->held) : 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *id = json_object_get_string(json_object_array_get_idx(rec->held, i));
-		if (now && json_object_object_get_ex(now, id, NULL)) {
-			json_object_object_del(now, id);
-			out->dropped++;
-		} else if (now && rec->writes && json_object_object_get_ex(rec->writes, id, NULL)) {
-			/* the echo of the job before, late */
-			json_object_object_del(rec->writes, id);
-			out->dropped++;
+		if (now && (take(now, id) || take(rec->writes, id) || take(rec->older, id))) {
+			out->dropped++; /* this job's, or a late echo of one before */
 		} else {
 			out->sync = true; /* someone else's, or the job failed: as before */
 		}
@@ -181,9 +188,12 @@ void echo_job_finished(struct echo *e, const char *key, struct json_object *writ
 	e->dropped += out->dropped;
 	json_object_put(rec->held);
 	rec->held = NULL;
-	/* The job before's writes end here: their events had the whole of this
-	 * job to arrive. */
-	json_object_put(rec->writes);
+	/* The writes of two jobs ago end here: their events had two whole
+	 * jobs to arrive. */
+	json_object_put(rec->older);
+	rec->older = now ? rec->writes : NULL;
+	if (!now)
+		json_object_put(rec->writes);
 	rec->writes = now;
 	rec->in_flight = false;
 	release_if_idle(e, key, rec);

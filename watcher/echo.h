@@ -24,9 +24,10 @@
  *     the key again;
  *   - a reported write whose event never comes (an apply that changed
  *     nothing makes none) does not stay: the writes of a job are matched
- *     until the end of the next job of the key (an echo may still be on
- *     its way while that one runs), then forgotten; echo_forget drops the
- *     key at once (its parent is gone);
+ *     until the end of the second job of the key after it (an echo may
+ *     lag behind a short job), then forgotten; a job that failed or was
+ *     lost forgets them all at once, and echo_forget drops the key (its
+ *     parent is gone);
  *   - an event with no resourceVersion, or that cannot be held (out of
  *     memory, or more than ECHO_HELD_MAX held for the key), syncs the key;
  *     a DELETE event is never passed here: the caller syncs the parent for

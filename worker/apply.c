@@ -704,8 +704,7 @@ static void create(struct run *run, struct target *t, struct apply_result *res, 
 	struct json_object *out = NULL;
 	int rc = kclient_create_as(run->c, t->collection, t->obj, run->manager, &out, &res->err);
 	if (rc == 0) {
-		res->action = done;
-		proto_writes_note(run->writes, out);
+		res->action = done; /* not in report->writes: see apply.h */
 		adopt_fields(run, t, out);
 	} else if (rc == -EEXIST) {
 		cx_err_clear(&res->err);
@@ -762,8 +761,6 @@ static void claim(struct run *run, struct target *t, struct apply_result *res, b
 		cx_err_prefix(&res->err, who == APPLY_CLAIM_ORPHAN ? "adopting %s: " : "%s: ", t->where);
 	} else {
 		res->action = who == APPLY_CLAIM_ORPHAN ? APPLY_ADOPTED : classify(live, out);
-		if (res->action != APPLY_UNCHANGED)
-			proto_writes_note(run->writes, out);
 	}
 	json_object_put(live);
 	json_object_put(out);

@@ -121,8 +121,14 @@ struct apply_report {
 	size_t n_failed;                /* APPLY_FAILED */
 	struct rollout rollout;         /* the rolling methods' progress (ROLLOUT_NONE: no rolling kind) */
 	/* What was written, for RESULT's writes (common/proto.h): the API
-	 * server's answer to each create, apply and patch that changed a
-	 * child (proto_writes_note). Owned; NULL when none could be kept. */
+	 * server's answer to each apply that changed a child the hook had
+	 * observed, and to the managedFields patch after a create
+	 * (proto_writes_note), so that their echoes do not sync the parent
+	 * again. A child the hook had not observed (created, or found by
+	 * claim) is left out: the event of its creation syncs the parent, so
+	 * that the hook sees the children it made (its status may count on
+	 * them, as metacontroller's hooks do). Owned; NULL when none could be
+	 * kept. */
 	struct json_object *writes;
 };
 

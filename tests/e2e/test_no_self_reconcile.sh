@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # End to end, no self-caused reconciles (issue 12, item 2): the watch events
-# that merely echo coxswain's own writes (the child it applied, the parent's
+# that merely echo coxswain's own writes (a child it applied, the parent's
 # status it wrote) do not run the hook again; everyone else's still do.
 # The hook (tests/e2e/data/echo/count_hook.py) appends a line per call to a
 # file; there is no periodic resync, so every call was caused by an event.
-#   (a) cold start on 20 existing parents with one ConfigMap child each:
-#       once all are synced and the count has stopped moving for 10 s,
-#       exactly one hook call per parent;
+#   (0) first start, 20 new parents: two hook calls each and no more: the
+#       first creates the ConfigMap, the second is the creation's event,
+#       so that the hook sees the child it made (its status may count on
+#       it); that second call writes nothing, and the status write's echo
+#       is dropped;
+#   (a) cold start on the 20 existing parents with their ConfigMap child,
+#       every spec changed while coxswain was stopped: once all are synced
+#       and the count has stopped moving for 10 s, exactly one more hook
+#       call per parent (its child update and status write are echoes);
 #   (b) an outside edit of a child made right after coxswain created it is
 #       never lost: coxswain puts the desired data back, for each of 6
 #       parents whose child kubectl edits as soon as it sees it, and 6 more
 #       whose child a watcher edits within milliseconds of its ADDED event
 #       (data/echo/edit_on_create.py, through kubectl proxy), often while
-#       the job that created it is still writing the parent's status;
+#       the job that created it is still running;
 #   (c) a spec change runs the hook once more, and no more: the status
 #       write and the child update of that run do not cause another.
 # Dropped echoes are counted in coxswain_watch_events_echo_dropped_total.
@@ -54,33 +60,53 @@ all_synced() {
 		equals True/ReconcileSucceeded synced quiet "$NS" "p$i" >/dev/null || { echo "p$i: $(synced quiet "$NS" "p$i")"; return 1; }
 	done
 }
-# each_once NAME...: every NAME had exactly one hook call.
-each_once() {
-	local name bad=0
+
+# calls_each N NAME...: every NAME had exactly N hook calls.
+calls_each() {
+	local want=$1 name bad=0
+	shift
 	for name in "$@"; do
-		[[ $(calls "$name") == 1 ]] || { echo "$name: $(calls "$name") hook calls"; bad=1; }
+		[[ $(calls "$name") == "$want" ]] || { echo "$name: $(calls "$name") hook calls, want $want"; bad=1; }
 	done
 	return $bad
 }
+# all_have VALUE: every p child holds VALUE.
+all_have() {
+	local i
+	for ((i = 0; i < N; i++)); do
+		equals "$1" get configmap "$NS" "p$i-cm" '{.data.value}' >/dev/null || { echo "p$i-cm: not $1"; return 1; }
+	done
+}
 
-# ---- (a) cold start
+# ---- (0) first start: the parents are new
 for ((i = 0; i < N; i++)); do quiet "p$i" "v1"; done
 render "$E2E_REPO/tests/e2e/data/echo/echo.yaml" -e "s#@NS@#$NS#"
 check "the config is valid" "$E2E_BUILD/watcher/coxswain-watcher" --check-config "$E2E_WORK/coxswain.yaml"
 start_coxswain "$E2E_WORK/coxswain.yaml" 2
 eventually 30 "/readyz answers ok once the caches synced" equals ok health readyz
-eventually 120 "(a) all $N parents become Synced=True" all_synced
-for ((i = 0; i < N; i++)); do
-	check "(a) p$i's child has the desired data" equals v1 get configmap "$NS" "p$i-cm" '{.data.value}'
-done
-cold=$(settled) || cold=-1
-echo "# (a) cold start: $cold hook calls for $N parents"
+eventually 120 "(0) all $N parents become Synced=True" all_synced
+eventually 60 "(0) every child has the desired data" all_have v1
+first=$(settled) || first=-1
+echo "# (0) first start, new parents: $first hook calls for $N parents"
 names=()
 for ((i = 0; i < N; i++)); do names+=("p$i"); done
-check "(a) the hook call count settles at one call per parent ($N)" equals "$N" echo "$cold"
-check "(a) every parent's hook ran exactly once" each_once "${names[@]}"
+check "(0) two hook calls per new parent (the create, then the hook sees its child), no more" \
+	calls_each 2 "${names[@]}"
+stop_coxswain
+check "coxswain stops cleanly" test "$E2E_EXIT" = 0
+
+# ---- (a) cold start on existing parents and children, specs changed meanwhile
+for ((i = 0; i < N; i++)); do quiet "p$i" "v2"; done
+start_coxswain "$E2E_WORK/coxswain.yaml" 2
+eventually 30 "(a) /readyz answers ok once the caches synced" equals ok health readyz
+eventually 120 "(a) every child gets the new data" all_have v2
+eventually 60 "(a) all $N parents are Synced=True" all_synced
+cold=$(settled) || cold=-1
+echo "# (a) cold start, $N existing parents changed while stopped: $((cold - first)) hook calls"
+check "(a) the hook call count settles at one more call per parent ($N)" equals "$N" echo "$((cold - first))"
+check "(a) every parent's hook ran exactly once more" calls_each 3 "${names[@]}"
 check "(a) coxswain_watch_events_echo_dropped_total{controller=\"echoes\"} counts the dropped echoes" \
-	at_least 1 metric 'coxswain_watch_events_echo_dropped_total{controller="echoes"}'
+	at_least "$N" metric 'coxswain_watch_events_echo_dropped_total{controller="echoes"}'
 check "(a) controller_runtime_reconcile_total{controller=\"echoes\",result=\"success\"} is the hook-run count" \
 	equals "$N" metric 'controller_runtime_reconcile_total{controller="echoes",result="success"}'
 
@@ -115,10 +141,10 @@ done
 # ---- (c) the status write of a run does not cause another run
 settled >/dev/null
 before=$(calls p0)
-check "(c) p0's spec changes" quiet p0 v2
-eventually 60 "(c) p0's child gets the new data" equals v2 get configmap "$NS" p0-cm '{.data.value}'
+check "(c) p0's spec changes" quiet p0 v3
+eventually 60 "(c) p0's child gets the new data" equals v3 get configmap "$NS" p0-cm '{.data.value}'
 settled >/dev/null
 check "(c) the change ran p0's hook once more, and only once" equals $((before + 1)) calls p0
-check "(c) no other parent of (a) ran again" each_once "${names[@]:1}"
+check "(c) no other parent of (a) ran again" calls_each 3 "${names[@]:1}"
 keep_log test_no_self_reconcile
 done_testing

@@ -192,9 +192,9 @@ Test(echo, quiet_job)
 }
 
 /* A reported write whose event never comes (an apply that changed nothing)
- * is matched until the end of the next job, then forgotten; its late echo
- * during that next job is still dropped. */
-Test(echo, unmatched_writes_end_with_the_next_job)
+ * is matched until the end of the second job after it, then forgotten; its
+ * late echo meanwhile is still dropped, held or not. */
+Test(echo, unmatched_writes_end_two_jobs_later)
 {
 	struct echo *e = echo_new();
 	struct echo_settled s;
@@ -205,17 +205,29 @@ Test(echo, unmatched_writes_end_with_the_next_job)
 	finish(e, writes(SITE, "web", "14", NULL), &s);
 	cr_assert_eq(s.dropped, 1);
 	cr_assert(!s.sync);
-	cr_assert_eq(event(e, CM, "web", "11"), ECHO_SYNC, "two jobs ago: forgotten");
-	cr_assert_eq(event(e, SITE, "web", "14"), ECHO_DROP);
+	echo_job_started(e, KEY);
+	finish(e, writes(NULL), &s);
+	cr_assert_eq(event(e, CM, "web", "11"), ECHO_SYNC, "two jobs later: forgotten");
+	cr_assert_eq(event(e, SITE, "web", "14"), ECHO_DROP, "one job later: still matched");
 	cr_assert_eq(echo_keys(e), 0);
 
-	/* and when a job reports nothing at all */
+	/* a short job between a write and its echo */
 	echo_job_started(e, KEY);
 	finish(e, writes(CM, "web", "30", NULL), &s);
 	echo_job_started(e, KEY);
 	finish(e, writes(NULL), &s);
-	cr_assert_eq(echo_keys(e), 0, "nothing piles up");
-	cr_assert_eq(event(e, CM, "web", "30"), ECHO_SYNC);
+	cr_assert(!s.sync);
+	cr_assert_eq(event(e, CM, "web", "30"), ECHO_DROP);
+
+	/* and nothing piles up */
+	echo_job_started(e, KEY);
+	finish(e, writes(CM, "web", "40", NULL), &s);
+	echo_job_started(e, KEY);
+	finish(e, writes(NULL), &s);
+	echo_job_started(e, KEY);
+	finish(e, writes(NULL), &s);
+	cr_assert_eq(echo_keys(e), 0);
+	cr_assert_eq(event(e, CM, "web", "40"), ECHO_SYNC);
 	echo_free(&e);
 }
 
