@@ -58,12 +58,6 @@ struct controller {
 	 * that echo them do not sync the parent again. */
 	struct echo *echo;
 	char parent_kindkey[256];            /* "Website.example.com/v1"; "" when unknown: no echo */
-	/* false for a metacontroller definition's controller: metacontroller
-	 * syncs a parent again on the events of its own writes, and its hooks
-	 * may count on seeing, at that next sync, the children they just made
-	 * (their status from the observed children): every event syncs, as in
-	 * metacontroller. */
-	bool drops_echoes;
 };
 
 /* Whether cc is a metacontroller CompositeController: it adopts the orphans
@@ -111,7 +105,6 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 		ctl->kids[i].ctl = ctl;
 	}
 	snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the CRD cache");
-	ctl->drops_echoes = cc->origin != CONFIG_ORIGIN_METACONTROLLER;
 	if (!cc->parent_kind || !childkey_kind(cc->parent_kind, cc->parent_api_version, ctl->parent_kindkey,
 					       sizeof(ctl->parent_kindkey)))
 		ctl->parent_kindkey[0] = '\0';
@@ -178,7 +171,7 @@ static void enqueue_unless_echo(struct controller *ctl, const char *ns, const ch
 				struct json_object *obj)
 {
 	char ns_name[KEY_MAX];
-	if (name && *kindkey && ctl->drops_echoes) {
+	if (name && *kindkey) {
 		snprintf(ns_name, sizeof(ns_name), "%s%s%s", ns && *ns ? ns : "", ns && *ns ? "/" : "", name);
 		struct json_object *meta = jsonget(obj, "metadata");
 		const char *rv = jsonget_string(meta, "resourceVersion");
@@ -819,8 +812,7 @@ bool controller_failing(const struct controller *ctl, int64_t now_ms, int64_t fo
 
 void controller_job_started(struct controller *ctl, const char *ns_name)
 {
-	if (ctl->drops_echoes)
-		echo_job_started(ctl->echo, ns_name);
+	echo_job_started(ctl->echo, ns_name);
 }
 
 void controller_job_finished(struct controller *ctl, const char *ns_name, struct json_object *writes)

@@ -7,8 +7,7 @@
  * queue: on any change of a parent or of one of its children, and for
  * everything every resyncPeriodSeconds. A watch event that merely echoes a
  * write its workers reported (RESULT's writes) queues nothing
- * (watcher/echo.h), except under a metacontroller definition, where every
- * event syncs as in metacontroller. When the CRD goes away it stops its
+ * (watcher/echo.h). When the CRD goes away it stops its
  * informers and waits again; other controllers are not affected.
  *
  * Queue keys are "<controller>/<namespace>/<name>" ("<controller>/<name>"
