@@ -1692,3 +1692,52 @@ Test(reconcile, metacontroller_adopts_matching_orphans_before_the_hook)
 	json_object_put(observed);
 	json_object_put(parent);
 }
+
+/* RESULT's writes (common/proto.h), as apply collects them: the update of a
+ * child the hook had observed is there with the resourceVersion the server
+ * now has; a create is not (its event must sync the parent, so that the hook
+ * sees its new child), but the managedFields patch after it is; an
+ * unchanged child adds nothing. */
+Test(reconcile, apply_reports_its_writes_with_their_resource_versions)
+{
+	prepare("rc-writes");
+	struct json_object *parent = make_parent("g", NULL);
+	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
+	char *a = cm_json("a", "1"), *a2 = cm_json("a", "2"), desired[2048];
+	snprintf(desired, sizeof(desired), "[%s]", a);
+
+	struct apply_report rep;
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_CREATED);
+	struct json_object *cm = get_cm("a");
+	char want[512];
+	snprintf(want, sizeof(want), "[{\"kind\":\"ConfigMap.v1\",\"namespace\":\"%s\",\"name\":\"a\",\"resourceVersion\":"
+		 "\"%s\"}]", ns, str(cm, "metadata.resourceVersion"));
+	struct json_object *w = json(want);
+	cr_assert(json_object_equal(rep.writes, w), "created: only the managedFields patch, at the live version: got %s, "
+		  "want %s", json_object_to_json_string(rep.writes), want);
+	json_object_put(w);
+	json_object_put(cm);
+	apply_report_clear(&rep);
+
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_UNCHANGED);
+	cr_assert_eq(json_object_array_length(rep.writes), 0, "nothing written: %s", json_object_to_json_string(rep.writes));
+	apply_report_clear(&rep);
+
+	snprintf(desired, sizeof(desired), "[%s]", a2);
+	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
+	assert_action(&rep, "a", APPLY_UPDATED);
+	cm = get_cm("a");
+	snprintf(want, sizeof(want), "[{\"kind\":\"ConfigMap.v1\",\"namespace\":\"%s\",\"name\":\"a\",\"resourceVersion\":"
+		 "\"%s\"}]", ns, str(cm, "metadata.resourceVersion"));
+	w = json(want);
+	cr_assert(json_object_equal(rep.writes, w), "updated: got %s, want %s", json_object_to_json_string(rep.writes),
+		  want);
+	json_object_put(w);
+	json_object_put(cm);
+	apply_report_clear(&rep);
+	free(a);
+	free(a2);
+	json_object_put(parent);
+}
