@@ -13,7 +13,9 @@
  *         - {apiVersion: v1, kind: ConfigMap, updateStrategy: InPlace}   OnDelete|Recreate|InPlace
  *       hooks:
  *         sync:     {exec: {command: ["/hooks/sync", "--flag"], timeoutSeconds: 10}}   required
+ *         #         {exec: {command: [...], persistent: true}}   one process per worker, NDJSON
  *         #         {webhook: {url: "http://127.0.0.1:8080/sync", timeoutSeconds: 10}}
+ *         #         {jq: {program: "{status: {ready: true}, children: []}"}}   in-process (libjq)
  *         finalize: {exec: {command: ["/hooks/finalize"]}}      optional, same shape
  *         customize: {exec: {command: ["/hooks/customize"]}}    optional, same shape: metacontroller's
  *                                        customize hook ({controller, parent} in, {relatedResources}
@@ -119,13 +121,18 @@ enum config_unmarshal {
 	CONFIG_UNMARSHAL_STRICT,        /* "strict": refused (always so for a v2 hook) */
 };
 
-/* A hook: exec (command != NULL) or webhook (url != NULL), never both. */
+/* A hook: exec (command != NULL), webhook (url != NULL) or jq (jq_program
+ * != NULL), exactly one of them. */
 struct config_hook {
 	bool set;                   /* false: not configured (only finalize may be) */
 	char **command;             /* exec: the program then its arguments, n_command >= 1
 				       entries followed by a NULL (execv-ready); else NULL */
 	size_t n_command;
+	bool persistent;            /* exec.persistent: one long-lived process per worker speaking
+				       newline-delimited JSON (worker/hookproc.h); default false */
 	char *url;                  /* webhook: http:// or https://; else NULL */
+	char *jq_program;           /* jq.program: a jq program run in-process (worker/jqhook.h),
+				       checked to compile at load; else NULL */
 	int timeout_seconds;        /* 1..3600, default 10 (coxswain.yaml) */
 	long timeout_ms;            /* effective, > 0: timeout_seconds * 1000, or a metacontroller
 				       webhook.timeout (a Go duration, rounded up to a millisecond) */
