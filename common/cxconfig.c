@@ -123,9 +123,12 @@ static void jq_collect(void *data, jv msg)
 	if (jv_get_kind(msg) != JV_KIND_STRING)
 		msg = jv_dump_string(msg, 0);
 	const char *t = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "?";
+	int count;
 	if (!strncmp(t, "jq: error: ", 11))
 		t += 11;
-	if (m->len < sizeof(m->text) - 1) {
+	else if (sscanf(t, "jq: %d compile error", &count) == 1)
+		t = NULL; /* the closing count says nothing the messages do not */
+	if (t && m->len < sizeof(m->text) - 1) {
 		int n = snprintf(m->text + m->len, sizeof(m->text) - m->len, "%s%s", m->len ? "; " : "", t);
 		if (n > 0)
 			m->len += (size_t)n < sizeof(m->text) - m->len ? (size_t)n : sizeof(m->text) - m->len - 1;
