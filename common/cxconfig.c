@@ -265,6 +265,8 @@ static const struct field exec_fields[] = {
 static const struct field jq_fields[] = {
 	{.key = "program", .kind = F_STRING, .offset = offsetof(struct config_hook, jq_program), .required = true,
 	 .expect = "a jq program (a string) whose output is the hook's answer", .valid = valid_jq_text},
+	{.key = "timeoutSeconds", .kind = F_INT, .offset = offsetof(struct config_hook, timeout_seconds),
+	 .expect = EXPECT_TIMEOUT, .min = 1, .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS},
 	{.key = NULL},
 };
 
@@ -283,7 +285,7 @@ static const char *const unmarshal_names[] = {"loose", "strict", NULL};
 static const struct field hook_fields[] = {
 	{.key = "exec", .kind = F_MAP, .expect = "{command: [...], timeoutSeconds: N}", .sub = exec_fields},
 	{.key = "webhook", .kind = F_MAP, .expect = "{url: ..., timeoutSeconds: N}", .sub = webhook_fields},
-	{.key = "jq", .kind = F_MAP, .expect = "{program: ...}", .sub = jq_fields},
+	{.key = "jq", .kind = F_MAP, .expect = "{program: ..., timeoutSeconds: N}", .sub = jq_fields},
 	{.key = "version", .kind = F_ENUM, .offset = offsetof(struct config_hook, version),
 	 .expect = "v1 or v2 (how the request keys children: metacontroller's hook versions)",
 	 .names = hook_version_names},
@@ -993,7 +995,8 @@ static struct json_object *hook_json(const struct config_hook *h)
 	if (ok && h->jq_program) {
 		json_object_put(inner);
 		inner = json_object_new_object();
-		ok = put(inner, "program", json_object_new_string(h->jq_program));
+		ok = put(inner, "program", json_object_new_string(h->jq_program)) &&
+		     put(inner, "timeoutSeconds", json_object_new_int(h->timeout_seconds));
 	} else if (ok && h->command) {
 		struct json_object *command = json_object_new_array();
 		for (size_t i = 0; command && i < h->n_command; i++) {

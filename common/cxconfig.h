@@ -15,7 +15,7 @@
  *         sync:     {exec: {command: ["/hooks/sync", "--flag"], timeoutSeconds: 10}}   required
  *         #         {exec: {command: [...], persistent: true}}   one process per worker, NDJSON
  *         #         {webhook: {url: "http://127.0.0.1:8080/sync", timeoutSeconds: 10}}
- *         #         {jq: {program: "{status: {ready: true}, children: []}"}}   in-process (libjq)
+ *         #         {jq: {program: "{status: {ready: true}, children: []}", timeoutSeconds: 10}}  libjq
  *         finalize: {exec: {command: ["/hooks/finalize"]}}      optional, same shape
  *         customize: {exec: {command: ["/hooks/customize"]}}    optional, same shape: metacontroller's
  *                                        customize hook ({controller, parent} in, {relatedResources}

@@ -755,8 +755,8 @@ static int run_persistent(const struct hook_def *def, const char *role, const ch
 }
 
 /* A jq hook's call: its output in *body (owned). */
-static int run_jq(const struct hook_def *def, const char *role, const char *label, const char *req, size_t req_len,
-		  char **body, size_t *len, struct hook_stats *st, struct cx_err *err)
+static int run_jq(const struct hook_def *def, const char *role, const char *label, int timeout_ms, const char *req,
+		  size_t req_len, char **body, size_t *len, struct hook_stats *st, struct cx_err *err)
 {
 	if (!def->jq_program || !*def->jq_program)
 		return fail(err, -EINVAL, label, "jq hook without a program");
@@ -766,7 +766,7 @@ static int run_jq(const struct hook_def *def, const char *role, const char *labe
 	if (!state->jq && !(state->jq = jqhook_new(label, def->jq_program, err)))
 		return err ? err->code : -ENOMEM;
 	long long t0 = mono_ms();
-	int rc = jqhook_run(state->jq, req, req_len, body, len, err);
+	int rc = jqhook_run(state->jq, req, req_len, timeout_ms, body, len, err);
 	st->duration_ms = mono_ms() - t0;
 	return rc;
 }
@@ -1310,7 +1310,7 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 	if ((def->type == HOOK_EXEC && def->persistent) || def->type == HOOK_JQ) {
 		char *body = NULL;
 		size_t len = 0;
-		rc = def->type == HOOK_JQ ? run_jq(def, role, label, req, req_len, &body, &len, st, err)
+		rc = def->type == HOOK_JQ ? run_jq(def, role, label, timeout_ms, req, req_len, &body, &len, st, err)
 		     : run_persistent(def, role, label, timeout_ms, req, req_len, &body, &len, st, err);
 		if (!rc)
 			rc = p->parse(p, label, body, len, err);

@@ -22,7 +22,10 @@
  *   to the request before);
  * - it writes anything while no request is out, or more than one line for
  *   one request: it is killed and started afresh before the next request
- *   (same reason).
+ *   (same reason). That is seen when the extra output has reached us by the
+ *   time the answer is read or the next request is sent; a line written
+ *   later still is taken for the next answer (the protocol has no request
+ *   ids), so a hook must write exactly one line per request.
  * Restarts back off: the first start after a failure is at once, the next
  * ones wait HOOKPROC_RESTART (1 s doubling to 30 s) from the last failure,
  * and a call that comes sooner fails at once (-EAGAIN) without starting

@@ -5,10 +5,14 @@
 #include "subprocess.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <jq.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 struct jqhook {
 	jq_state *jq;
@@ -99,6 +103,52 @@ static const char *invalid_message(jv invalid, char *buf, size_t len)
 	return buf;
 }
 
+/* SIGALRM during a run: the program ran past its timeout and cannot be
+ * stopped; the process goes (async-signal-safe calls only). */
+static void on_timeout(int sig)
+{
+	(void)sig;
+	static const char msg[] = "level=error msg=\"a jq hook ran past its timeout; libjq cannot stop it, so this "
+				  "worker exits (the job is requeued as lost)\"\n";
+	ssize_t unused = write(2, msg, sizeof(msg) - 1);
+	(void)unused;
+	_exit(JQHOOK_EXIT_TIMEOUT);
+}
+
+/* The watchdog around jq_start/jq_next: armed with the run's timeout,
+ * disarmed and the old SIGALRM action put back after. */
+struct watchdog {
+	bool armed;
+	struct sigaction old;
+};
+
+static void watchdog_arm(struct watchdog *w, int timeout_ms)
+{
+	w->armed = false;
+	if (timeout_ms <= 0)
+		return;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_timeout;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, &w->old) != 0)
+		return;
+	struct itimerval t = {.it_value = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000}};
+	w->armed = setitimer(ITIMER_REAL, &t, NULL) == 0;
+	if (!w->armed)
+		sigaction(SIGALRM, &w->old, NULL);
+}
+
+static void watchdog_disarm(struct watchdog *w)
+{
+	if (!w->armed)
+		return;
+	struct itimerval off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &w->old, NULL);
+	w->armed = false;
+}
+
 /* "a string", "a list"...: as hook.c names JSON values. */
 static const char *kind_name(jv v)
 {
@@ -121,7 +171,8 @@ static const char *kind_name(jv v)
 	}
 }
 
-int jqhook_run(struct jqhook *h, const char *input, size_t len, char **out, size_t *out_len, struct cx_err *err)
+int jqhook_run(struct jqhook *h, const char *input, size_t len, int timeout_ms, char **out, size_t *out_len,
+	       struct cx_err *err)
 {
 	*out = NULL;
 	*out_len = 0;
@@ -132,16 +183,20 @@ int jqhook_run(struct jqhook *h, const char *input, size_t len, char **out, size
 	if (!jv_is_valid(in))
 		return cx_err_set(err, -EINVAL, "%s: the request is not JSON for jq: %s", h->label,
 				  invalid_message(in, why, sizeof(why)));
+	struct watchdog dog;
+	watchdog_arm(&dog, timeout_ms);
 	jq_start(h->jq, in, 0);
 	jv first = jq_next(h->jq);
+	jv second = jv_is_valid(first) ? jq_next(h->jq) : jv_invalid();
+	watchdog_disarm(&dog);
 	if (!jv_is_valid(first)) {
+		jv_free(second);
 		invalid_message(first, why, sizeof(why));
 		if (*why)
 			return cx_err_set(err, -EPROTO, "%s: the jq program failed: %s", h->label, why);
 		return cx_err_set(err, -EPROTO, "%s: the jq program gave no output, expected one JSON object",
 				  h->label);
 	}
-	jv second = jq_next(h->jq);
 	if (jv_is_valid(second)) {
 		jv_free(second);
 		jv_free(first);

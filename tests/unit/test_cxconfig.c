@@ -939,6 +939,9 @@ Test(cxconfig, persistent_exec_and_jq_hooks_load)
 	cr_assert(b->sync.set);
 	cr_assert_str_eq(b->sync.jq_program, "{status: {ready: true}, children: []}");
 	cr_assert_not(b->sync.persistent);
+	cr_assert_eq(b->sync.timeout_seconds, 3);
+	cr_assert_eq(b->sync.timeout_ms, 3000);
+	cr_assert_eq(w->customize.timeout_seconds, 10, "the default");
 
 	/* The request's "controller" shows them as written. */
 	struct json_object *j = config_controller_json(w), *v = NULL;

@@ -8,6 +8,8 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 
 #include "err.h"
 #include "jqhook.h"
@@ -28,7 +30,7 @@ static int run(struct jqhook *h, const char *input, char **out, struct cx_err *e
 	size_t len = 0;
 	memset(err, 0, sizeof(*err));
 	*out = NULL;
-	int rc = jqhook_run(h, input, strlen(input), out, &len, err);
+	int rc = jqhook_run(h, input, strlen(input), 20000, out, &len, err);
 	if (!rc) {
 		cr_assert_not_null(*out);
 		cr_assert_eq(strlen(*out), len);
@@ -149,5 +151,34 @@ Test(jqhook, an_error_after_a_first_output_fails)
 	struct cx_err err;
 	cr_assert_eq(run(h, REQUEST, &out, &err), -EPROTO);
 	cr_assert(strstr(err.msg, "late"), "%s", err.msg);
+	jqhook_free(&h);
+}
+
+/* libjq cannot stop a program: past its timeout the process exits with
+ * JQHOOK_EXIT_TIMEOUT (Criterion runs each test in a process of its own). */
+Test(jqhook, a_program_that_never_ends_makes_the_process_exit, .exit_code = JQHOOK_EXIT_TIMEOUT)
+{
+	struct jqhook *h = compile_ok("def f: f; f");
+	char *out = NULL;
+	size_t len = 0;
+	struct cx_err err = {0};
+	jqhook_run(h, REQUEST, strlen(REQUEST), 200, &out, &len, &err);
+	cr_assert_fail("the run returned: %s", err.msg);
+}
+
+Test(jqhook, the_watchdog_is_off_after_a_run)
+{
+	struct jqhook *h = compile_ok("{status: {}}");
+	char *out = NULL;
+	size_t len = 0;
+	struct cx_err err = {0};
+	cr_assert_eq(jqhook_run(h, REQUEST, strlen(REQUEST), 100, &out, &len, &err), 0, "%s", err.msg);
+	free(out);
+	struct itimerval t;
+	cr_assert_eq(getitimer(ITIMER_REAL, &t), 0);
+	cr_assert(t.it_value.tv_sec == 0 && t.it_value.tv_usec == 0, "timer disarmed");
+	struct sigaction sa;
+	cr_assert_eq(sigaction(SIGALRM, NULL, &sa), 0);
+	cr_assert(sa.sa_handler == SIG_DFL, "SIGALRM's action is put back");
 	jqhook_free(&h);
 }

@@ -19,8 +19,10 @@ for line in sys.stdin:
     if req.get("garbage"):
         sys.stdout.write("this is not json\n")
     elif req.get("twice"):
-        sys.stdout.write(json.dumps({"n": req.get("n"), "pid": os.getpid()}) + "\n")
-        sys.stdout.write(json.dumps({"stray": True}) + "\n")
+        # One write, so both lines arrive together whatever the buffering
+        # (PYTHONUNBUFFERED makes each write a write(2)).
+        sys.stdout.write(json.dumps({"n": req.get("n"), "pid": os.getpid()}) + "\n" +
+                         json.dumps({"stray": True}) + "\n")
     elif req.get("big"):
         sys.stdout.write(json.dumps({"pad": "x" * req["big"]}) + "\n")
     elif "fd" in req:
