@@ -734,9 +734,6 @@ static int run_persistent(const struct hook_def *def, const char *role, const ch
 	st->exit_code = -1;
 	if (!def->argv || !def->argv[0] || !*def->argv[0])
 		return fail(err, -EINVAL, label, "exec hook without a command");
-	/* Whatever exited between requests is reaped now, not at its next use. */
-	for (size_t i = 0; i < n_states; i++)
-		hookproc_reap(states[i].proc);
 	struct hook_state *state = state_get(def, role);
 	if (!state)
 		return fail(err, -ENOMEM, label, "out of memory");
@@ -1306,6 +1303,10 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 	if (!req)
 		return fail(err, request ? -ENOMEM : -EINVAL, label, "no request to send");
 
+	/* A persistent hook that exited between requests is reaped at the next
+	 * hook call of any kind, not at its own next use. */
+	for (size_t i = 0; i < n_states; i++)
+		hookproc_reap(states[i].proc);
 	int rc;
 	if ((def->type == HOOK_EXEC && def->persistent) || def->type == HOOK_JQ) {
 		char *body = NULL;

@@ -277,8 +277,8 @@ void hook_webhook_reset(void);
  * and command or program text, made on first use. A persistent hook's call
  * fails as hook_run says, plus -EAGAIN when its process failed lately and
  * is not started again yet (hookproc's restart backoff); the process that
- * failed is replaced, the others are not touched. Every persistent call
- * first reaps those of its processes that exited between requests.
+ * failed is replaced, the others are not touched. Every hook call (of any
+ * kind) first reaps the processes that exited between requests.
  * hook_reset stops every process (SIGKILL to its group, reaped) and frees
  * every program: for tests and before exit. */
 void hook_reset(void);
