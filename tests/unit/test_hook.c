@@ -1383,3 +1383,42 @@ Test(hook_jq, a_jq_hook_answers_and_is_checked_like_any_hook)
 	json_object_put(req);
 	hook_reset();
 }
+
+Test(hook_persistent, a_process_dead_between_requests_is_reaped_by_the_next_hook_call)
+{
+	char *argv[] = {HOOKS "persistent-sync.py", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true,
+			       .controller = "websites"};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	pid_t pid = (pid_t)json_object_get_int64(at(r.status, "pid"));
+	hook_result_clear(&r);
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	/* Dead: a zombie until someone reaps it, which the next call of another
+	 * hook (a jq one here) does. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 3000; i++) {
+		FILE *f = fopen(path, "r");
+		char stat[256] = "";
+		if (f) {
+			size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+			stat[n] = '\0';
+			fclose(f);
+		}
+		const char *paren = strrchr(stat, ')');
+		if (paren && paren[2] == 'Z')
+			break;
+		usleep(10000);
+	}
+	struct hook_def jq = {.type = HOOK_JQ, .controller = "websites", .jq_program = "{children: []}"};
+	cr_assert_eq(run(&jq, req, false, &r, &err), 0, "%s", err.msg);
+	hook_result_clear(&r);
+	errno = 0;
+	cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1, "pid %d was not reaped", (int)pid);
+	cr_assert_eq(errno, ECHILD);
+	json_object_put(req);
+	hook_reset();
+}
