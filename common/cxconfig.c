@@ -4,6 +4,7 @@
 #include "err.h"
 #include "k8sname.h"
 #include "ratelimit.h"
+#include "subprocess.h"
 #include "yamlnode.h"
 
 #include <errno.h>
@@ -577,11 +578,10 @@ static int check_jq(const struct yamlnode_src *y, const yaml_node_t *hook, const
 	jq_teardown(&jq);
 	if (ok)
 		return 0;
-	for (size_t i = 0; i < m.len; i++)
-		if (m.text[i] == '\n')
-			m.text[i] = ' ';
+	char line[sizeof(m.text)];
+	subprocess_one_line(m.text, m.len, line, sizeof(line));
 	return yamlnode_fail(y, prog ? prog : hook, path, "the jq program does not compile: %s",
-			     m.len ? m.text : "no message from jq");
+			     *line ? line : "no message from jq");
 }
 
 /* A hook is a mapping with exactly one of exec, webhook and jq. A v2 hook's

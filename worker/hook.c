@@ -697,6 +697,12 @@ static struct hook_state *state_get(const struct hook_def *def, const char *role
 			return &states[i];
 		}
 	}
+	/* At exit the processes are stopped and the programs freed: libjq's
+	 * state holds its allocations through pointers LeakSanitizer does not
+	 * follow, and a hook process is better stopped than orphaned. */
+	static bool at_exit;
+	if (!at_exit)
+		at_exit = atexit(hook_reset) == 0;
 	struct hook_state *grown = realloc(states, (n_states + 1) * sizeof(*states));
 	if (!grown) {
 		free(key);

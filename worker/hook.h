@@ -280,7 +280,8 @@ void hook_webhook_reset(void);
  * failed is replaced, the others are not touched. Every hook call (of any
  * kind) first reaps the processes that exited between requests.
  * hook_reset stops every process (SIGKILL to its group, reaped) and frees
- * every program: for tests and before exit. */
+ * every program: for tests, and registered with atexit() when the first
+ * such hook is used. */
 void hook_reset(void);
 
 /* Frees what r owns and zeroes it (stats too). */
