@@ -9,7 +9,8 @@
 #   - killed, it is started again and later changes are still reconciled;
 #   - no hook process outlives coxswain;
 #   - a jq program that does not compile is refused by --check-config, and
-#     the message names the field.
+#     the message names the field; one that fails at run time fails that
+#     parent's sync with jq's message.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/data/safety/helpers.sh"
 
@@ -80,9 +81,14 @@ new_pids() { hook_pids "$PY_HOOK" | sort | tr '\n' ' '; }
 check "the processes are new ones" bash -c "[[ '$(new_pids)' != '$old_pids' && -n '$(new_pids)' ]]"
 check "still one per worker at most" at_most 2 hook_count "$PY_HOOK"
 
-# The jq hook follows changes too.
+# The jq hook follows changes too, and its runtime errors fail that parent alone, in jq's words.
 parent Answer "$JQ_NS" a1 '{"greeting":"changed"}'
 eventually 60 "the jq hook follows a change" equals "changed" greeting_of "$JQ_NS" a1
+parent Answer "$JQ_NS" bad '{"greeting":"x","fail":true}'
+eventually 60 "a jq runtime error is a failed sync" equals False/InvalidHookResponse synced answer "$JQ_NS" bad
+check "the condition has jq's message" contains 'sync hook "jq": the jq program failed: asked to fail: bad' \
+	synced_message answer "$JQ_NS" bad
+check "the other parents stay synced" equals True/ReconcileSucceeded synced answer "$JQ_NS" a2
 
 stop_coxswain
 check "SIGTERM stops coxswain cleanly (exit status 0)" test "$E2E_EXIT" = 0
