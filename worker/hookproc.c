@@ -390,7 +390,7 @@ static void await_exit(struct hookproc *p, long long deadline)
 	kill_and_reap(p);
 }
 
-enum outcome { GOT_LINE, DIED, TIMED_OUT, TOO_LONG, FAILED };
+enum outcome { GOT_LINE, EARLY, DIED, TIMED_OUT, TOO_LONG, FAILED };
 
 /* Writes req and '\n', reads up to the first '\n' of stdout. */
 static enum outcome exchange(struct hookproc *p, const char *req, size_t req_len, long long deadline, size_t *nl,
@@ -402,7 +402,11 @@ static enum outcome exchange(struct hookproc *p, const char *req, size_t req_len
 		const char *at = p->out_len > scanned ? memchr(p->out + scanned, '\n', p->out_len - scanned) : NULL;
 		if (at) {
 			*nl = (size_t)(at - p->out);
-			return *nl > p->line_max && p->line_max ? TOO_LONG : GOT_LINE;
+			if (*nl > p->line_max && p->line_max)
+				return TOO_LONG;
+			/* An answer before the whole request was read: the rest
+			 * of it would run into the next request. */
+			return sent < total ? EARLY : GOT_LINE;
 		}
 		scanned = p->out_len;
 		if (p->line_max && p->out_len > p->line_max)
@@ -559,6 +563,11 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 			check_idle(p);
 		break;
 	}
+	case EARLY:
+		kill_and_reap(p);
+		rc = cx_err_set(err, -EPROTO, "%s: answered before reading the whole request line; killed it",
+				p->label);
+		break;
 	case DIED:
 		await_exit(p, deadline);
 		st->exit_code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
@@ -590,6 +599,12 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 		break;
 	}
 	st->duration_ms = mono_ms() - t0;
+	/* One big answer does not keep its buffer for the process's life. */
+	if (p->out_cap > 1024 * 1024 && !p->out_len) {
+		free(p->out);
+		p->out = NULL;
+		p->out_cap = 0;
+	}
 	if (rc)
 		return failed(p, rc, now_ms, err);
 	p->failures = 0;

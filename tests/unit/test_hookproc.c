@@ -317,3 +317,28 @@ Test(hookproc, a_process_that_exits_between_requests_is_reaped_and_replaced)
 	cr_assert_neq(echo(p, 2, 1), first);
 	hookproc_free(&p);
 }
+
+Test(hookproc, an_answer_before_the_whole_request_was_read_is_an_error)
+{
+	/* Answers at once, then reads: a request bigger than a pipe cannot
+	 * have been read when the answer comes. */
+	static char *const argv[] = {"sh", "-c", "echo '{\"early\": true}'; cat >/dev/null", NULL};
+	struct hookproc_options o = {.argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048};
+	struct cx_err err = {0};
+	struct hookproc *p = hookproc_new(&o, &err);
+	cr_assert_not_null(p);
+	size_t n = 4 << 20;
+	char *req = malloc(n);
+	cr_assert_not_null(req);
+	memset(req, ' ', n);
+	req[0] = '{';
+	req[n - 1] = '}';
+	char *answer = NULL;
+	size_t len = 0;
+	int rc = hookproc_call(p, req, n, LONG_MS, 0, &answer, &len, NULL, &err);
+	free(req);
+	cr_assert_eq(rc, -EPROTO, "%d %s", rc, err.msg);
+	cr_assert(strstr(err.msg, "before reading the whole request"), "%s", err.msg);
+	cr_assert_eq(hookproc_pid(p), 0, "killed");
+	hookproc_free(&p);
+}
