@@ -426,13 +426,12 @@ int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err)
 {
 	if (inf->w && inf->failing_since_ms >= 0 && kwatch_established(inf->w))
 		attempt_succeeded(inf);
-	if (inf->stream_error) {
-		int code = inf->stream_error;
-		inf->stream_error = 0;
-		return cx_err_set(err, code, "%s", inf->last_error);
-	}
+	/* A streaming list fails in kwatch_mux_dispatch; its retry is due
+	 * later, so the next call tells the caller. */
+	int failed_stream = inf->stream_error;
+	inf->stream_error = 0;
 	if ((!inf->need_list && !inf->need_watch) || now_ms < inf->due_ms)
-		return 0;
+		return failed_stream ? cx_err_set(err, failed_stream, "%s", inf->last_error) : 0;
 	bool listing = inf->need_list;
 	struct cx_err local = {0};
 	if (!err)
@@ -533,4 +532,3 @@ const char *informer_path(const struct informer *inf)
 {
 	return inf->path;
 }
-

@@ -40,6 +40,11 @@ static char group[] = "", version[] = "v1", kind[] = "ConfigMap", resource[] = "
 static struct kresource cm_res = {.group = group, .version = version, .api_version = version, .kind = kind,
 				  .resource = resource, .namespaced = true};
 
+static char pt_kind[] = "PodTemplate", pt_resource[] = "podtemplates";
+static struct kresource pt_res = {.group = group, .version = version, .api_version = version, .kind = pt_kind,
+				  .resource = pt_resource, .namespaced = true};
+#define OPERATOR "system:serviceaccount:coxswain-system:coxswain"
+
 /* What the handlers saw. */
 struct seen {
 	struct informer *inf;
@@ -334,12 +339,17 @@ Test(informer_live, a_refused_stream_falls_back_to_list_for_good)
  * and informer_tick reports it. */
 Test(informer_live, a_forbidden_stream_falls_back_and_reports_the_list_error)
 {
+	/* PodTemplates: a kind no test grants the operator identity (other
+	 * tests grant it ConfigMaps and Secrets for a while). */
+	cr_assert_neq(live_kubectl(NULL, "auth can-i list podtemplates -n %s --as=%s", ns, OPERATOR), 0,
+		      "the operator identity may list PodTemplates: this test needs it not to");
+	cr_assert_neq(live_kubectl(NULL, "auth can-i watch podtemplates -n %s --as=%s", ns, OPERATOR), 0);
 	struct restconfig *op = live_restconfig("operator");
 	struct cx_err err = {0};
 	struct kclient *opc = kclient_new(op, NULL, &err);
 	cr_assert_not_null(opc, "%s", err.msg);
 	struct seen s = {0};
-	struct informer_options o = {.resource = &cm_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
+	struct informer_options o = {.resource = &pt_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
 				     .ud = &s};
 	s.inf = informer_new(opc, mux, &o, &err);
 	cr_assert_not_null(s.inf);
