@@ -11,7 +11,9 @@
  * resourceVersionMatch=NotOlderThan whose ADDED events are collected until
  * the BOOKMARK annotated k8s.io/initial-events-end: "true"; there the
  * collected objects replace the store exactly as a LIST's do, the informer
- * counts as synced, and the same watch goes on with the changes. When the
+ * counts as synced, and the same watch goes on with the changes. It asks
+ * for no resourceVersion, i.e. a consistent read: at start there is none,
+ * and a relist follows a 410 that made the last one useless. When the
  * server refuses it (informer_stream_refused) the informer says so once in
  * the log and LISTs, as it always did, from then on.
  *
