@@ -373,3 +373,40 @@ Test(informer_live, a_forbidden_stream_falls_back_and_reports_the_list_error)
 	kclient_free(&opc);
 	restconfig_free(&op);
 }
+
+/* No server at all is a transient failure, not a refusal: the informer
+ * keeps streaming, retries with backoff, and informer_tick reports it. */
+Test(informer_live, no_server_is_no_refusal_the_stream_is_tried_again)
+{
+	struct restconfig *gone = live_restconfig("admin");
+	free(gone->server);
+	gone->server = strdup("https://127.0.0.1:1");
+	struct cx_err err = {0};
+	struct kclient *gc = kclient_new(gone, NULL, &err);
+	cr_assert_not_null(gc, "%s", err.msg);
+	struct seen s = {0};
+	struct informer_options o = {.resource = &cm_res, .namespace = ns, .ud = &s};
+	s.inf = informer_new(gc, mux, &o, &err);
+	cr_assert_not_null(s.inf);
+	int64_t until = now_ms() + 20000;
+	int first_error = 0;
+	while (informer_streams(s.inf) < 2 && now_ms() < until) {
+		int r = informer_tick(s.inf, now_ms(), &err);
+		if (r && !first_error)
+			first_error = r;
+		struct pollfd fds[16];
+		long t;
+		size_t n = kwatch_mux_pollfds(mux, fds, 16, &t);
+		poll(fds, n, 50);
+		kwatch_mux_dispatch(mux, fds, n);
+	}
+	cr_assert_eq(first_error, -ECONNREFUSED, "%d %s", first_error, err.msg);
+	cr_assert_eq(informer_streams(s.inf), 2, "the stream was tried again");
+	cr_assert_eq(informer_lists(s.inf), 0, "no LIST: the server did not refuse anything");
+	cr_assert(informer_streaming(s.inf));
+	cr_assert_not(informer_synced(s.inf));
+	cr_assert_geq(informer_failing_since(s.inf), 0);
+	informer_free(&s.inf);
+	kclient_free(&gc);
+	restconfig_free(&gone);
+}
