@@ -368,6 +368,9 @@ static const struct field watcher_curve_fields[] = {
 	{.key = NULL},
 };
 
+/* In enum config_initial_list's order. */
+static const char *const initial_list_names[] = {"stream", "list", NULL};
+
 static const struct field watcher_fields[] = {
 	{.key = "endpoint", .kind = F_STRING, .offset = offsetof(struct config, endpoint),
 	 .expect = "a ZeroMQ endpoint ipc://PATH or tcp://HOST:PORT", .valid = valid_endpoint},
@@ -383,6 +386,9 @@ static const struct field watcher_fields[] = {
 	 .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit"},
 	{.key = "kubeApiBurst", .kind = F_INT, .offset = offsetof(struct config, watcher_burst),
 	 .expect = "an integer from 1 to 1000000", .min = 1, .max = RATELIMIT_BURST_MAX},
+	{.key = "initialList", .kind = F_ENUM, .offset = offsetof(struct config, initial_list),
+	 .expect = "stream or list (how the caches are filled: a streaming list, or paginated LIST)",
+	 .names = initial_list_names},
 	{.key = NULL},
 };
 
@@ -413,7 +419,8 @@ static const struct field root_fields[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers), .required = true,
 	 .expect = "a non-empty list of controllers", .list = &controllers_list},
 	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst}", .sub = watcher_fields},
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
+		   "initialList}", .sub = watcher_fields},
 	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
 	{.key = NULL},
 };
@@ -422,7 +429,8 @@ static const struct field root_fields_optional[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers),
 	 .expect = "a list of controllers", .list = &controllers_list_optional},
 	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst}", .sub = watcher_fields},
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
+		   "initialList}", .sub = watcher_fields},
 	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
 	{.key = NULL},
 };

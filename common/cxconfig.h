@@ -33,7 +33,10 @@
  *             kubeApiQPS: 50,            the API client's limit, requests a second (0.001 to
  *                                        1000000), or -1: none; absent: none, as controller-runtime
  *                                        (common/ratelimit.h); --kube-api-qps overrides it
- *             kubeApiBurst: 100}         1 to 1000000; absent: 10 (client-go's); --kube-api-burst
+ *             kubeApiBurst: 100,         1 to 1000000; absent: 10 (client-go's); --kube-api-burst
+ *             initialList: stream}       how informers fill their caches: stream (the default: a
+ *                                        streaming list, LIST where the server refuses it) or list
+ *                                        (paginated LIST always); --initial-list overrides it
  *   worker: {count: 4,                   >= 1; absent = 0 = one per CPU (the worker decides)
  *            curve: {secretKeyFile: /keys/worker.key, serverPublicKeyFile: /keys/watcher.pub},
  *            kubeApiQPS: 50,             each worker process's API client, as the watcher's
@@ -66,6 +69,12 @@ struct json_object;
 
 /* In a directory of its own, which the watcher makes 0700 (watcher/broker.h):
  * /run/coxswain is a volume both containers mount, not the watcher's. */
+/* watcher.initialList, in the order of its names ("stream", "list"). */
+enum config_initial_list {
+	CONFIG_INITIAL_LIST_STREAM,
+	CONFIG_INITIAL_LIST_LIST,
+};
+
 #define CONFIG_DEFAULT_ENDPOINT "ipc:///run/coxswain/ipc/jobs.sock"
 #define CONFIG_DEFAULT_HEALTH_ADDRESS ":8081"
 #define CONFIG_DEFAULT_METRICS_ADDRESS ":8080"
@@ -217,6 +226,7 @@ struct config {
 	int watcher_burst;                  /* watcher.kubeApiBurst */
 	double worker_qps;                  /* worker.kubeApiQPS */
 	int worker_burst;                   /* worker.kubeApiBurst */
+	int initial_list;                   /* watcher.initialList: enum config_initial_list */
 };
 
 /* Loads and validates the coxswain.yaml at path. Returns an owned config, or

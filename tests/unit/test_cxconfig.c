@@ -921,6 +921,21 @@ Test(cxconfig, kube_api_burst_zero)
 	expect_error("kube-api-burst-zero.yaml", 6, 25, "watcher.kubeApiBurst", "expected an integer from 1 to 1000000");
 }
 
+Test(cxconfig, initial_list)
+{
+	struct config *c = load_ok(DATA "minimal.yaml");
+	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_STREAM, "absent: streaming lists, LIST where refused");
+	config_free(&c);
+	c = load_ok(DATA "initial-list.yaml");
+	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_LIST);
+	config_free(&c);
+}
+
+Test(cxconfig, initial_list_unknown)
+{
+	expect_error("initial-list-bad.yaml", 6, 24, "watcher.initialList", "expected stream or list");
+}
+
 /* ---- persistent exec hooks and jq hooks (issue 12 item 4) ---- */
 
 Test(cxconfig, persistent_exec_and_jq_hooks_load)
