@@ -281,3 +281,23 @@ Test(objstore, key_of_an_object)
 	cr_assert_not(objstore_key(o, buf, sizeof(buf)));
 	json_object_put(o);
 }
+
+/* A CRD's schema nests far deeper than json-c's default parse depth (32). */
+Test(objstore, a_deeply_nested_object_round_trips)
+{
+	struct json_object *o = json("{\"metadata\":{\"name\":\"deep\"}}"), *at = o;
+	for (int i = 0; i < 100; i++) {
+		struct json_object *next = json_object_new_object();
+		json_object_object_add(at, "properties", next);
+		at = next;
+	}
+	struct objstore *s = objstore_new();
+	struct cx_err err = {0};
+	cr_assert_eq(objstore_put(s, o, &err), 0, "%s", err.msg);
+	struct json_object *back = objstore_get_new(s, "deep");
+	cr_assert_not_null(back, "parsed back at depth 100");
+	cr_assert(json_object_equal(back, o));
+	json_object_put(back);
+	json_object_put(o);
+	objstore_free(&s);
+}
