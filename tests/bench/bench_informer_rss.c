@@ -11,18 +11,23 @@
  * Each measurement runs in a fresh child process so peaks do not mix: the
  * baseline (client and watch multiplexer set up, no informer), then the
  * informers. Prints peak RSS (VmHWM, which includes the LIST's transient
- * memory) and RSS once synced (VmRSS, what the cache keeps), each minus the
- * baseline and divided by 2N. Run it from a build without sanitizers
+ * memory) and RSS once synced (VmRSS: malloc rarely gives memory back, so
+ * it stays near the peak), each minus the baseline and divided by 2N; the
+ * heap in use once synced (mallinfo2: what the cache itself keeps), the same
+ * way; and the CPU time and wall time the informers
+ * took to sync (LIST, decode, store, handlers). Run it from a build without sanitizers
  * (ASan's shadow memory would swamp the RSS). Fails only when the informers
  * do not deliver all 2N objects. */
 #include "config.h"
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,8 +141,23 @@ static void on_add(void *ud, struct json_object *obj)
 	seen++;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 /* In a child: run the two informers until synced with all 2n objects seen;
- * reports "VmHWM VmRSS" in KiB. */
+ * reports "VmHWM VmRSS heap cpu_ms wall_ms" (KiB, KiB, bytes in use, and
+ * the milliseconds from the informers' start to synced). */
 static void measure(int n, bool informers)
 {
 	struct kclient *c = client();
@@ -155,12 +175,12 @@ static void measure(int n, bool informers)
 		if (!(infs[i] = informer_new(c, mux, &o, &err)))
 			die("informer", &err);
 	}
+	long cpu0 = cpu_ms();
+	int64_t t0 = now_ms();
 	time_t last_progress = time(NULL);
 	while (informers && (seen < 2 * (size_t)n || !informer_synced(infs[0]) || !informer_synced(infs[1])) &&
 	       time(NULL) - last_progress < 120) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		int64_t now = now_ms();
 		size_t before = seen;
 		for (int i = 0; i < 2; i++)
 			if (informer_tick(infs[i], now, &err))
@@ -177,7 +197,8 @@ static void measure(int n, bool informers)
 		fprintf(stderr, "bench_informer_rss: the informers saw %zu objects, expected %d\n", seen, 2 * n);
 		exit(1);
 	}
-	printf("%ld %ld\n", status_kib("VmHWM"), status_kib("VmRSS"));
+	long cpu = cpu_ms() - cpu0, wall = (long)(now_ms() - t0);
+	printf("%ld %ld %zu %ld %ld\n", status_kib("VmHWM"), status_kib("VmRSS"), mallinfo2().uordblks, cpu, wall);
 	fflush(stdout);
 	for (int i = 0; i < 2; i++)
 		informer_free(&infs[i]);
@@ -186,7 +207,7 @@ static void measure(int n, bool informers)
 	exit(0);
 }
 
-static void in_child(int n, bool informers, long *hwm, long *rss)
+static void in_child(int n, bool informers, long *hwm, long *rss, long *heap, long *cpu, long *wall)
 {
 	int fds[2];
 	if (pipe(fds))
@@ -203,7 +224,7 @@ static void in_child(int n, bool informers, long *hwm, long *rss)
 	close(fds[0]);
 	int status = 0;
 	waitpid(pid, &status, 0);
-	if (got <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) || sscanf(buf, "%ld %ld", hwm, rss) != 2)
+	if (got <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) || sscanf(buf, "%ld %ld %ld %ld %ld", hwm, rss, heap, cpu, wall) != 5)
 		exit(1);
 }
 
@@ -225,14 +246,17 @@ int main(int argc, char **argv)
 	snprintf(ns, sizeof(ns), "bench-informer-%d", n);
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	populate(n);
-	long base_hwm, base_rss, hwm, rss;
-	in_child(n, false, &base_hwm, &base_rss);
-	in_child(n, true, &hwm, &rss);
+	long base_hwm, base_rss, base_heap, hwm, rss, heap, cpu, wall;
+	in_child(n, false, &base_hwm, &base_rss, &base_heap, &cpu, &wall);
+	in_child(n, true, &hwm, &rss, &heap, &cpu, &wall);
 	int objects = 2 * n;
 	printf("bench_informer_rss: %d parents + %d children cached by two informers: peak RSS %ld KiB, RSS synced "
 	       "%ld KiB; baseline %ld KiB peak, %ld KiB RSS\n", n, n, hwm, rss, base_hwm, base_rss);
-	printf("bench_informer_rss: per cached object: %.0f bytes at peak, %.0f bytes once synced\n",
-	       1024.0 * (double)(hwm - base_hwm) / objects, 1024.0 * (double)(rss - base_rss) / objects);
+	printf("bench_informer_rss: per cached object: %.0f bytes at peak, %.0f bytes of RSS once synced, %.0f bytes "
+	       "of heap in use once synced\n", 1024.0 * (double)(hwm - base_hwm) / objects,
+	       1024.0 * (double)(rss - base_rss) / objects, (double)(heap - base_heap) / objects);
+	printf("bench_informer_rss: synced in %ld ms, %ld ms of CPU (%.1f us per object)\n", wall, cpu,
+	       1000.0 * (double)cpu / objects);
 	restconfig_free(&rc);
 	return 0;
 }
