@@ -4,7 +4,8 @@
  * last resourceVersion; 410 Gone means LIST again; other failures back off
  * (800 ms doubling to 30 s, with jitter) and retry. Objects are stored
  * without metadata.managedFields, keyed "namespace/name" ("name" for
- * cluster-scoped ones).
+ * cluster-scoped ones), compactly (objstore.h: serialized, with a few
+ * indexed fields): a caller gets a tree of its own when it asks for one.
  *
  * The initial list (and every relist) is by default a streaming list, as
  * client-go's WatchList: a WATCH with sendInitialEvents=true and
@@ -36,9 +37,12 @@ struct json_object;
 struct kclient;
 struct kresource;
 struct kwatch_mux;
+struct objstore;
 
-/* Each handler may be NULL. Objects are borrowed for the call (json_object_get
- * to keep one). */
+/* Each handler may be NULL. Objects are parsed trees borrowed for the call
+ * (json_object_get to keep one); the store holds none. on_update's old_obj
+ * is NULL when it could not be rebuilt (out of memory). When a handler runs,
+ * the store already holds the change. */
 struct informer_handlers {
 	void (*on_add)(void *ud, struct json_object *obj);
 	void (*on_update)(void *ud, struct json_object *old_obj, struct json_object *new_obj);
@@ -116,11 +120,14 @@ void informer_relist(struct informer *inf);
  * INFORMER_INITIAL_LIST and once the server refused one). */
 bool informer_streaming(const struct informer *inf);
 
-/* The store: a json-c object mapping key → object. Borrowed; do not modify. */
-struct json_object *informer_store(const struct informer *inf);
+/* The store (objstore.h: iterate it, count it, read the indexed fields of
+ * an entry without parsing). Borrowed, read-only; lives as long as inf. */
+const struct objstore *informer_objects(const struct informer *inf);
 
-/* The object with key ("ns/name" or "name"), borrowed, or NULL. */
-struct json_object *informer_get(const struct informer *inf, const char *key);
+/* The object with key ("ns/name" or "name") as a new tree the caller owns
+ * (json_object_put), or NULL when it is not cached. Parses: a loop over
+ * many objects reads the indexed fields of informer_objects instead. */
+struct json_object *informer_get_new(const struct informer *inf, const char *key);
 
 /* The error of the last LIST or WATCH attempt when it failed ("list
  * /api/v1/secrets: 403 Forbidden: ..."), else "". Borrowed. */

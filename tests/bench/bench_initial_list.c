@@ -28,6 +28,7 @@
 #include "discovery.h"
 #include "err.h"
 #include "informer.h"
+#include "objstore.h"
 #include "kclient.h"
 #include "kubeconfig.h"
 #include "kwatch.h"
@@ -143,7 +144,7 @@ static void measure(int n, enum mode mode)
 			kwatch_mux_dispatch(mux, fds, k);
 		}
 		ms = now_ms() - start;
-		int have = json_object_object_length(informer_store(inf));
+		int have = (int)objstore_count(informer_objects(inf));
 		if (!informer_synced(inf) || have != n) {
 			fprintf(stderr, "bench_initial_list: %s: synced=%d with %d objects, expected %d\n",
 				mode_names[mode], informer_synced(inf), have, n);

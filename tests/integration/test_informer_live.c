@@ -25,6 +25,7 @@
 #include "discovery.h"
 #include "err.h"
 #include "informer.h"
+#include "objstore.h"
 #include "kclient.h"
 #include "kwatch.h"
 #include "live.h"
@@ -186,12 +187,10 @@ static const char *keys(const struct seen *s)
 	static char buf[1024];
 	const char *all[64];
 	size_t n = 0;
-	json_object_object_foreach(informer_store(s->inf), key, obj)
-	{
-		(void)obj;
+	size_t it = 0;
+	for (const struct objstore_entry *e; (e = objstore_next(informer_objects(s->inf), &it));)
 		if (n < 64)
-			all[n++] = key;
-	}
+			all[n++] = e->key;
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && strcmp(all[j - 1], all[j]) > 0; j--) {
 			const char *t = all[j];
@@ -246,12 +245,13 @@ Test(informer_live, a_streaming_list_syncs_at_its_bookmark_with_exactly_the_obje
 	cr_assert_str_eq(informer_last_error(inf), "");
 	char key[128];
 	snprintf(key, sizeof(key), "%s/a", ns);
-	struct json_object *a = informer_get(inf, key), *meta = NULL, *mf = NULL, *k = NULL;
+	struct json_object *a = informer_get_new(inf, key), *meta = NULL, *mf = NULL, *k = NULL;
 	cr_assert_not_null(a);
 	json_object_object_get_ex(a, "metadata", &meta);
 	cr_assert_not(json_object_object_get_ex(meta, "managedFields", &mf), "managedFields are dropped");
 	cr_assert(json_object_object_get_ex(a, "kind", &k));
 	cr_assert_str_eq(json_object_get_string(k), "ConfigMap");
+	json_object_put(a);
 
 	/* The same watch goes on with the changes after the list. */
 	create_cm("d");
