@@ -9,6 +9,7 @@
 #include "informer.h"
 #include "jsonget.h"
 #include "log.h"
+#include "objstore.h"
 #include "selector.h"
 #include "workqueue.h"
 
@@ -53,6 +54,14 @@ struct controller {
 	 * true}}, so that a namespaced parent looks only at its namespace's.
 	 * Its parents adopt those their selector matches (mc_adopts). */
 	struct json_object *orphans;
+	/* A metacontroller composite without generateSelector: parent key →
+	 * its spec.selector, kept by the parent handlers so that looking for
+	 * an orphan's adopters parses no parent. */
+	struct json_object *selectors;
+	/* The CRD naming the parent kind (owned; NULL when none), as found in
+	 * the CRD cache at revision crd_rev (0: not looked yet). */
+	struct json_object *crd;
+	uint64_t crd_rev;
 	/* The writes its parents' jobs reported and the events held while a
 	 * job is in flight, keyed by "ns/name" (watcher/echo.h): the events
 	 * that echo them do not sync the parent again. */
@@ -87,10 +96,12 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 {
 	struct controller *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl || !(ctl->index = json_object_new_object()) || !(ctl->orphans = json_object_new_object()) ||
-	    !(ctl->echo = echo_new()) || !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
+	    !(ctl->selectors = json_object_new_object()) || !(ctl->echo = echo_new()) ||
+	    !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
 		if (ctl) {
 			json_object_put(ctl->index);
 			json_object_put(ctl->orphans);
+			json_object_put(ctl->selectors);
 			echo_free(&ctl->echo);
 		}
 		free(ctl);
@@ -128,6 +139,8 @@ static void stop_informers(struct controller *ctl)
 	ctl->index = json_object_new_object();
 	json_object_put(ctl->orphans);
 	ctl->orphans = json_object_new_object();
+	json_object_put(ctl->selectors);
+	ctl->selectors = json_object_new_object();
 	ctl->running = false;
 }
 
@@ -139,6 +152,8 @@ void controller_free(struct controller **ctlp)
 	stop_informers(ctl);
 	json_object_put(ctl->index);
 	json_object_put(ctl->orphans);
+	json_object_put(ctl->selectors);
+	json_object_put(ctl->crd);
 	echo_free(&ctl->echo);
 	free(ctl->kids);
 	free(ctl);
@@ -209,9 +224,43 @@ static void enqueue_parent(struct controller *ctl, struct json_object *parent)
 		enqueue(ctl, jsonget_string(meta, "namespace"), name);
 }
 
+/* enqueue_parent for a cached parent, parsing it only when the annotation
+ * selector has to look at it. */
+static void enqueue_cached(struct controller *ctl, const struct objstore_entry *e)
+{
+	if (!ctl->cc->annotation_selector) {
+		enqueue(ctl, e->namespace, e->name);
+		return;
+	}
+	struct json_object *parent = objstore_entry_parse_new(e);
+	if (parent)
+		enqueue_parent(ctl, parent);
+	json_object_put(parent);
+}
+
+/* Keeps ctl->selectors in step with one parent event (only a metacontroller
+ * composite without generateSelector needs them: see parent_would_adopt). */
+static void remember_selector(struct controller *ctl, struct json_object *parent, bool gone)
+{
+	char key[KEY_MAX];
+	if (!mc_adopts(ctl->cc) || ctl->cc->generate_selector || !informer_key(parent, key, sizeof(key)))
+		return;
+	struct json_object *sel = gone ? NULL : jsonget(jsonget(parent, "spec"), "selector");
+	if (sel)
+		json_object_object_add(ctl->selectors, key, json_object_get(sel));
+	else
+		json_object_object_del(ctl->selectors, key);
+}
+
 static void on_parent_change(void *ud, struct json_object *obj)
 {
+	remember_selector(ud, obj, false);
 	enqueue_parent(ud, obj);
+}
+
+static void on_parent_delete(void *ud, struct json_object *obj)
+{
+	remember_selector(ud, obj, true);
 }
 
 /* Whether old and new differ in nothing but their status (and the
@@ -244,6 +293,7 @@ static void on_parent_update(void *ud, struct json_object *old_obj, struct json_
 	struct controller *ctl = ud;
 	/* metacontroller's ignoreStatusChanges: a status write alone (the
 	 * controller's own, or anyone's) does not sync the parent again. */
+	remember_selector(ctl, new_obj, false);
 	if (ctl->cc->ignore_status_changes && old_obj && only_status_changed(old_obj, new_obj))
 		return;
 	/* Not our own writes (the status, a decorator's labels): their echoes
@@ -325,15 +375,15 @@ static bool is_orphan(struct json_object *obj)
  * matchLabels or matchExpressions (the worker refuses an empty one: it
  * would select everything); a namespaced parent adopts only in its own
  * namespace. The worker checks all of it again before it adopts. */
-static bool parent_would_adopt(const struct controller *ctl, struct json_object *parent, struct json_object *child)
+static bool would_adopt(const struct controller *ctl, const char *uid, const char *pns, bool deleting,
+			struct json_object *sel, struct json_object *child)
 {
-	struct json_object *pmeta = jsonget(parent, "metadata"), *cmeta = jsonget(child, "metadata");
+	struct json_object *cmeta = jsonget(child, "metadata");
 	struct json_object *labels = jsonget(cmeta, "labels");
-	const char *uid = jsonget_string(pmeta, "uid");
-	if (!uid || jsonget(pmeta, "deletionTimestamp"))
+	if (!uid || deleting)
 		return false;
 	if (ctl->parent_namespaced) {
-		const char *pns = jsonget_string(pmeta, "namespace"), *cns = jsonget_string(cmeta, "namespace");
+		const char *cns = jsonget_string(cmeta, "namespace");
 		if (!pns || !cns || strcmp(pns, cns))
 			return false;
 	}
@@ -341,7 +391,6 @@ static bool parent_would_adopt(const struct controller *ctl, struct json_object 
 		const char *have = jsonget_string(labels, "controller-uid");
 		return have && !strcmp(have, uid);
 	}
-	struct json_object *sel = jsonget(jsonget(parent, "spec"), "selector");
 	struct json_object *ml = jsonget(sel, "matchLabels"), *exprs = jsonget(sel, "matchExpressions");
 	if (!(json_object_is_type(ml, json_type_object) && json_object_object_length(ml)) &&
 	    !(json_object_is_type(exprs, json_type_array) && json_object_array_length(exprs)))
@@ -350,18 +399,27 @@ static bool parent_would_adopt(const struct controller *ctl, struct json_object 
 	return selector_json_matches(sel, labels, &err) == 1;
 }
 
+static bool parent_would_adopt(const struct controller *ctl, struct json_object *parent, struct json_object *child)
+{
+	struct json_object *pmeta = jsonget(parent, "metadata");
+	return would_adopt(ctl, jsonget_string(pmeta, "uid"), jsonget_string(pmeta, "namespace"),
+			   jsonget(pmeta, "deletionTimestamp") != NULL, jsonget(jsonget(parent, "spec"), "selector"),
+			   child);
+}
+
 /* An orphan appeared, changed or went: enqueue every parent that would
- * adopt it (the sync adopts it, or, when it went, sees it gone). */
+ * adopt it (the sync adopts it, or, when it went, sees it gone). From the
+ * cache's indexed fields and ctl->selectors: no parent is parsed. */
 static void enqueue_adopters(struct controller *ctl, struct json_object *orphan)
 {
-	struct json_object *parents = ctl->parents ? informer_store(ctl->parents) : NULL;
-	if (!parents)
+	if (!ctl->parents)
 		return;
-	json_object_object_foreach(parents, key, parent)
-	{
-		(void)key;
-		if (parent_would_adopt(ctl, parent, orphan))
-			enqueue_parent(ctl, parent);
+	const struct objstore *parents = informer_objects(ctl->parents);
+	size_t it = 0;
+	for (const struct objstore_entry *e; (e = objstore_next(parents, &it));) {
+		struct json_object *sel = ctl->cc->generate_selector ? NULL : jsonget(ctl->selectors, e->key);
+		if (would_adopt(ctl, e->uid, e->namespace, e->deleting, sel, orphan))
+			enqueue_cached(ctl, e);
 	}
 }
 
@@ -441,39 +499,73 @@ static void on_child_delete(void *ud, struct json_object *obj)
 
 /* ---------------------------------------------------------------- the CRD gate */
 
-static struct json_object *find_crd(const struct controller *ctl, struct json_object *crds)
+/* Whether crd_name may be a CRD of group: the API server makes every CRD's
+ * name "<plural>.<group>", so only those need parsing. */
+static bool named_in_group(const char *crd_name, const char *group)
 {
-	json_object_object_foreach(crds, name, crd)
-	{
-		(void)name;
+	size_t n = strlen(crd_name), g = strlen(group);
+	return n > g + 1 && crd_name[n - g - 1] == '.' && !strcmp(crd_name + n - g, group);
+}
+
+/* The next CRD of ctl's group in crds from *it on, parsed (owned), or NULL
+ * at the end. Its key into *name (borrowed from the cache). */
+static struct json_object *next_crd_of_group(const struct controller *ctl, const struct objstore *crds, size_t *it,
+					     const char **name)
+{
+	for (const struct objstore_entry *e; (e = objstore_next(crds, it));) {
+		struct json_object *crd = named_in_group(e->key, ctl->group) ? objstore_entry_parse_new(e) : NULL;
+		if (crd) {
+			*name = e->key;
+			return crd;
+		}
+	}
+	return NULL;
+}
+
+/* The CRD naming the parent kind (borrowed: ctl keeps it), or NULL. The
+ * controller ticks on every turn of the watcher's loop, so the CRDs are
+ * looked through again only when the CRD cache changed. */
+static struct json_object *find_crd(struct controller *ctl, const struct informer *crds)
+{
+	const struct objstore *store = informer_objects(crds);
+	if (ctl->crd_rev == objstore_revision(store))
+		return ctl->crd;
+	json_object_put(ctl->crd);
+	ctl->crd = NULL;
+	size_t it = 0;
+	const char *name = NULL;
+	for (struct json_object *crd; !ctl->crd && (crd = next_crd_of_group(ctl, store, &it, &name));) {
 		struct json_object *spec = jsonget(crd, "spec");
 		const char *group = jsonget_string(spec, "group"), *kind = jsonget_string(jsonget(spec, "names"), "kind");
 		if (group && kind && !strcmp(group, ctl->group) && !strcmp(kind, ctl->cc->parent_kind))
-			return crd;
+			ctl->crd = json_object_get(crd);
+		json_object_put(crd);
 	}
-	return NULL;
+	ctl->crd_rev = objstore_revision(store);
+	return ctl->crd;
 }
 
 /* The waiting message when no CRD of the group names the parent kind. When
  * one names it in another case ("website" for Website: kinds are case-
  * sensitive), or by its plural or singular name, the message says which CRD
  * and kind were probably meant rather than only "not found". */
-static void crd_not_found(const struct controller *ctl, struct json_object *crds, char *buf, size_t len)
+static void crd_not_found(const struct controller *ctl, const struct informer *crds, char *buf, size_t len)
 {
-	const char *want = ctl->cc->parent_kind;
-	json_object_object_foreach(crds, crd_name, crd)
-	{
+	const char *want = ctl->cc->parent_kind, *crd_name = NULL;
+	size_t it = 0;
+	for (struct json_object *crd; (crd = next_crd_of_group(ctl, informer_objects(crds), &it, &crd_name));) {
 		struct json_object *spec = jsonget(crd, "spec"), *names = jsonget(spec, "names");
 		const char *group = jsonget_string(spec, "group"), *kind = jsonget_string(names, "kind");
 		const char *plural = jsonget_string(names, "plural"), *singular = jsonget_string(names, "singular");
-		if (!group || !kind || strcmp(group, ctl->group) != 0)
-			continue;
-		if (!strcasecmp(kind, want) || (plural && !strcasecmp(plural, want)) ||
-		    (singular && !strcasecmp(singular, want))) {
+		bool near = group && kind && !strcmp(group, ctl->group) &&
+			    (!strcasecmp(kind, want) || (plural && !strcasecmp(plural, want)) ||
+			     (singular && !strcasecmp(singular, want)));
+		if (near)
 			snprintf(buf, len, "waiting for the CRD of %s.%s (not found; CRD %s has kind %s: did you mean "
 				 "kind: %s? kinds are case-sensitive)", want, ctl->group, crd_name, kind, kind);
+		json_object_put(crd);
+		if (near)
 			return;
-		}
 	}
 	snprintf(buf, len, "waiting for the CRD of %s%s%s (not found)", want, *ctl->group ? "." : "", ctl->group);
 }
@@ -541,7 +633,9 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 		}
 	char selector[300];
 	snprintf(selector, sizeof(selector), "coxswain.io/controller=%s", ctl->cc->name);
-	struct informer_handlers ph = {on_parent_change, on_parent_update, NULL};
+	/* Deleted parents matter only to ctl->selectors (remember_selector). */
+	bool keeps_selectors = mc_adopts(ctl->cc) && !ctl->cc->generate_selector;
+	struct informer_handlers ph = {on_parent_change, on_parent_update, keeps_selectors ? on_parent_delete : NULL};
 	struct informer_handlers kh = {on_child_add, on_child_update, on_child_delete};
 	/* metacontroller's parentResource.labelSelector: only the parents it
 	 * selects are listed, watched and synced. */
@@ -565,7 +659,7 @@ fail:
 	return err.code;
 }
 
-static void gate(struct controller *ctl, struct json_object *crds, int64_t now_ms)
+static void gate(struct controller *ctl, const struct informer *crds, int64_t now_ms)
 {
 	if (!crds)
 		return; /* the CRD informer has not listed yet */
@@ -599,11 +693,10 @@ static void gate(struct controller *ctl, struct json_object *crds, int64_t now_m
 
 static void resync(struct controller *ctl)
 {
-	json_object_object_foreach(informer_store(ctl->parents), key, parent)
-	{
-		(void)key;
-		enqueue_parent(ctl, parent);
-	}
+	const struct objstore *parents = informer_objects(ctl->parents);
+	size_t it = 0;
+	for (const struct objstore_entry *e; (e = objstore_next(parents, &it));)
+		enqueue_cached(ctl, e);
 }
 
 /* Appends "; " (" " after a colon) and text to buf of cap bytes, truncating. */
@@ -644,7 +737,7 @@ static void describe_unsynced(struct controller *ctl)
 	}
 }
 
-void controller_tick(struct controller *ctl, struct json_object *crds, int64_t now_ms)
+void controller_tick(struct controller *ctl, const struct informer *crds, int64_t now_ms)
 {
 	if (!ctl->running) {
 		gate(ctl, crds, now_ms);
@@ -712,7 +805,7 @@ const char *controller_waiting_for(const struct controller *ctl)
 
 size_t controller_parents(const struct controller *ctl)
 {
-	return ctl->parents ? (size_t)json_object_object_length(informer_store(ctl->parents)) : 0;
+	return ctl->parents ? objstore_count(informer_objects(ctl->parents)) : 0;
 }
 
 /* metacontroller's claim: the orphans of kid's kind that parent p would
@@ -724,12 +817,13 @@ static void add_orphans_in(const struct controller *ctl, const struct child_kind
 	json_object_object_foreach(keys, key, yes)
 	{
 		(void)yes;
-		struct json_object *child = informer_get(kid->inf, key), *meta = jsonget(child, "metadata");
+		struct json_object *child = informer_get_new(kid->inf, key), *meta = jsonget(child, "metadata");
 		char relname[CHILDKEY_MAX];
 		if (child && parent_would_adopt(ctl, p, child) &&
 		    childkey_name(pns, jsonget_string(meta, "namespace"), jsonget_string(meta, "name"), relname,
 				  sizeof(relname)))
 			json_object_object_add(of_kind, relname, json_object_get(child));
+		json_object_put(child);
 	}
 }
 
@@ -758,36 +852,40 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 			   struct json_object **children)
 {
 	*parent = *children = NULL;
-	struct json_object *p = ctl->parents ? informer_get(ctl->parents, ns_name) : NULL;
-	if (!p) {
+	if (!ctl->parents || !objstore_find(informer_objects(ctl->parents), ns_name)) {
 		echo_forget(ctl->echo, ns_name); /* gone: nothing of it to remember */
 		return -ENOENT;
 	}
+	struct json_object *p = informer_get_new(ctl->parents, ns_name);
+	if (!p)
+		return -ENOMEM;
 	struct json_object *by_kind = jsonget(ctl->index, jsonget_string(jsonget(p, "metadata"), "uid"));
 	struct json_object *out = json_object_new_object();
-	if (!out)
+	if (!out) {
+		json_object_put(p);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < ctl->cc->n_children; i++) {
 		const struct child_kind *kid = &ctl->kids[i];
 		struct json_object *of_kind = json_object_new_object(), *names = jsonget(by_kind, kid->kindkey);
 		if (!of_kind) {
 			json_object_put(out);
+			json_object_put(p);
 			return -ENOMEM;
 		}
 		if (names) {
 			json_object_object_foreach(names, key, name)
 			{
-				struct json_object *child = informer_get(kid->inf, key);
+				struct json_object *child = informer_get_new(kid->inf, key);
 				if (child)
-					json_object_object_add(of_kind, json_object_get_string(name),
-							       json_object_get(child));
+					json_object_object_add(of_kind, json_object_get_string(name), child);
 			}
 		}
 		if (mc_adopts(ctl->cc))
 			add_orphans(ctl, kid, p, of_kind);
 		json_object_object_add(out, kid->kindkey, of_kind);
 	}
-	*parent = json_object_get(p);
+	*parent = p;
 	*children = out;
 	return 0;
 }

@@ -23,6 +23,7 @@ struct config_controller;
 struct controller;
 struct cx_err;
 struct discovery;
+struct informer;
 struct json_object;
 struct kclient;
 struct kwatch_mux;
@@ -42,10 +43,10 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 
 void controller_free(struct controller **ctl);
 
-/* Moves the controller on at now_ms: the CRD gate (crds: the CRD informer's
- * store, or NULL while it is not synced), its informers, the periodic
+/* Moves the controller on at now_ms: the CRD gate (crds: the CRD informer,
+ * borrowed, or NULL while it is not synced), its informers, the periodic
  * resync. */
-void controller_tick(struct controller *ctl, struct json_object *crds, int64_t now_ms);
+void controller_tick(struct controller *ctl, const struct informer *crds, int64_t now_ms);
 
 /* Milliseconds until controller_tick has something to do; -1 if nothing is
  * scheduled (it still wants a tick when the CRDs change). */

@@ -4,9 +4,11 @@
 #include "backoff.h"
 #include "discovery.h"
 #include "err.h"
+#include "jsonget.h"
 #include "kclient.h"
 #include "kwatch.h"
 #include "log.h"
+#include "objstore.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -23,18 +25,43 @@ struct informer {
 	char *label_selector;
 	struct informer_handlers h;
 	void *ud;
-	struct json_object *store;          /* key → object */
+	struct objstore *store;
 	struct kwatch *w;
 	char *rv;                           /* where the next watch starts */
 	bool synced;
 	bool need_list, need_watch;
 	int64_t due_ms;                     /* not before this (monotonic ms) */
 	struct backoff backoff;
-	uint64_t lists, watches;
+	uint64_t lists, watches, streams;
+	bool stream;                        /* the next list is a streaming list */
+	char *stream_match;                 /* test_stream_match, or NULL */
+	struct objstore *fresh;             /* a streaming list's objects until its bookmark, else NULL */
+	int stream_error;                   /* a failed streaming list's code, for the next informer_tick */
 	int64_t failing_since_ms;           /* -1: the last attempt succeeded */
 	int last_code;
 	char last_error[CX_ERR_MSG_MAX + 64];
 };
+
+/* INFORMER_INITIAL_STREAM or _LIST, for informers made with _DEFAULT. */
+static enum informer_initial_list default_initial_list = INFORMER_INITIAL_STREAM;
+
+void informer_set_initial_list(enum informer_initial_list how)
+{
+	default_initial_list = how == INFORMER_INITIAL_LIST ? INFORMER_INITIAL_LIST : INFORMER_INITIAL_STREAM;
+}
+
+bool informer_stream_refused(int code, int http_status, bool answered)
+{
+	switch (http_status) {
+	case 400:
+	case 403:
+	case 405:
+	case 422:
+		return true;
+	default:
+		return code == 0 && answered;
+	}
+}
 
 static int64_t monotonic_ms(void)
 {
@@ -43,21 +70,9 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *str_at(struct json_object *o, const char *a, const char *b)
-{
-	struct json_object *x = NULL, *y = NULL;
-	if (!json_object_object_get_ex(o, a, &x) || !json_object_object_get_ex(x, b, &y))
-		return NULL;
-	return json_object_get_string(y);
-}
-
 bool informer_key(struct json_object *obj, char *buf, size_t len)
 {
-	const char *name = str_at(obj, "metadata", "name"), *ns = str_at(obj, "metadata", "namespace");
-	if (!name)
-		return false;
-	int n = ns && *ns ? snprintf(buf, len, "%s/%s", ns, name) : snprintf(buf, len, "%s", name);
-	return n > 0 && (size_t)n < len;
+	return objstore_key(obj, buf, len);
 }
 
 struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o,
@@ -75,10 +90,13 @@ struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const s
 	inf->ud = o->ud;
 	inf->need_list = true;
 	inf->failing_since_ms = -1;
+	enum informer_initial_list how = o->initial_list ? o->initial_list : default_initial_list;
+	inf->stream = how != INFORMER_INITIAL_LIST;
 	inf->path = kresource_path(o->resource, o->namespace, NULL, NULL);
-	inf->store = json_object_new_object();
+	inf->store = objstore_new();
 	struct backoff_params reconnect = BACKOFF_WATCH_RECONNECT;
 	if (!inf->path || !inf->store || (o->label_selector && !(inf->label_selector = strdup(o->label_selector))) ||
+	    (o->test_stream_match && !(inf->stream_match = strdup(o->test_stream_match))) ||
 	    backoff_init(&inf->backoff, &reconnect, err)) {
 		cx_err_set(err, -ENOMEM, "out of memory");
 		informer_free(&inf);
@@ -92,7 +110,9 @@ void informer_free(struct informer **infp)
 	if (!inf)
 		return;
 	kwatch_free(&inf->w);
-	json_object_put(inf->store);
+	objstore_free(&inf->store);
+	objstore_free(&inf->fresh);
+	free(inf->stream_match);
 	free(inf->rv);
 	free(inf->label_selector);
 	free(inf->path);
@@ -124,34 +144,91 @@ static void attempt_succeeded(struct informer *inf)
 	inf->last_error[0] = '\0';
 }
 
-/* Puts obj (a reference is taken) under its key and tells the handlers. */
+/* What of an object the cache leaves out: metadata.managedFields (kwatch
+ * drops them from watch events already; a LIST's items keep them). Every
+ * object passes here before it is stored. */
+static void trim(struct informer *inf, struct json_object *obj)
+{
+	(void)inf;
+	struct json_object *meta = NULL;
+	if (json_object_object_get_ex(obj, "metadata", &meta))
+		json_object_object_del(meta, "managedFields");
+}
+
+/* The tree of key's cached object for on_update, parsed before the store
+ * replaces it; NULL when nobody would read it. */
+static struct json_object *old_for_update(struct informer *inf, const struct objstore_entry *old)
+{
+	return old && inf->h.on_update ? objstore_entry_parse_new(old) : NULL;
+}
+
+static void tell(struct informer *inf, bool was_cached, struct json_object *old, struct json_object *obj)
+{
+	if (was_cached && inf->h.on_update)
+		inf->h.on_update(inf->ud, old, obj);
+	else if (!was_cached && inf->h.on_add)
+		inf->h.on_add(inf->ud, obj);
+}
+
+static void put_failed(struct informer *inf, const char *key, const struct cx_err *err)
+{
+	log_kv(LOG_LEVEL_ERROR, 0, "cannot cache an object", "resource", inf->path, "key", key ? key : "",
+	       "error", err->msg, NULL);
+}
+
+/* Stores obj (borrowed: a watch event's tree) under its key and tells the
+ * handlers, giving them obj itself and the old object parsed once. */
 static void store_put(struct informer *inf, struct json_object *obj)
 {
 	char key[512];
 	if (!informer_key(obj, key, sizeof(key)))
 		return;
-	struct json_object *old = NULL;
-	if (json_object_object_get_ex(inf->store, key, &old))
-		json_object_get(old); /* keep it alive for on_update */
-	json_object_object_add(inf->store, key, json_object_get(obj));
-	if (old && inf->h.on_update)
-		inf->h.on_update(inf->ud, old, obj);
-	else if (!old && inf->h.on_add)
-		inf->h.on_add(inf->ud, obj);
+	trim(inf, obj);
+	const struct objstore_entry *was = objstore_find(inf->store, key);
+	bool was_cached = was != NULL;
+	struct json_object *old = old_for_update(inf, was);
+	struct cx_err err = {0};
+	if (objstore_put(inf->store, obj, &err))
+		put_failed(inf, key, &err);
+	else
+		tell(inf, was_cached, old, obj);
 	json_object_put(old);
+}
+
+/* Stores a copy of e (a LIST's item, compact already) and tells the
+ * handlers, parsing it only when one of them wants it. */
+static void store_put_entry(struct informer *inf, const struct objstore_entry *e)
+{
+	const struct objstore_entry *was = objstore_find(inf->store, e->key);
+	bool was_cached = was != NULL;
+	bool wanted = was_cached ? inf->h.on_update != NULL : inf->h.on_add != NULL;
+	struct json_object *old = old_for_update(inf, was), *obj = wanted ? objstore_entry_parse_new(e) : NULL;
+	int r = objstore_put_entry(inf->store, e);
+	if (r || (wanted && !obj)) {
+		struct cx_err err = {0};
+		cx_err_set(&err, -ENOMEM, r ? "out of memory" : "out of memory: the handlers were not told");
+		put_failed(inf, e->key, &err);
+	} else if (obj) {
+		tell(inf, was_cached, old, obj);
+	}
+	json_object_put(old);
+	json_object_put(obj);
 }
 
 static void store_del(struct informer *inf, const char *key)
 {
-	struct json_object *old = NULL;
-	if (!json_object_object_get_ex(inf->store, key, &old))
+	const struct objstore_entry *was = objstore_find(inf->store, key);
+	if (!was)
 		return;
-	json_object_get(old);
-	json_object_object_del(inf->store, key);
-	if (inf->h.on_delete)
+	struct json_object *old = inf->h.on_delete ? objstore_entry_parse_new(was) : NULL;
+	objstore_delete(inf->store, key);
+	if (old)
 		inf->h.on_delete(inf->ud, old);
 	json_object_put(old);
 }
+
+static int stream_event(struct informer *inf, const struct watch_event *ev);
+static void stream_ended(struct informer *inf, struct kwatch *w, int code, const struct cx_err *err);
 
 static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 {
@@ -159,6 +236,8 @@ static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 	struct informer *inf = ud;
 	char key[512];
 	attempt_succeeded(inf);
+	if (inf->fresh)
+		return stream_event(inf, ev);
 	switch (ev->type) {
 	case WATCH_ADDED:
 	case WATCH_MODIFIED:
@@ -180,6 +259,10 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 	/* werr lives in the watch, which is freed below. */
 	struct cx_err copy = werr ? *werr : (struct cx_err){0};
 	const struct cx_err *err = &copy;
+	if (inf->fresh) {
+		stream_ended(inf, w, code, err);
+		return;
+	}
 	set_rv(inf, kwatch_resource_version(w));
 	bool progressed = kwatch_events(w) > 0;
 	kwatch_free(&inf->w);
@@ -209,46 +292,52 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 	inf->due_ms = now + delay;
 }
 
-/* LIST collects the new contents here before they replace the store. */
+/* What a LIST collects (compact, as the store) before it replaces the
+ * store. */
+struct fresh {
+	struct informer *inf;
+	struct objstore *objects;
+};
+
+/* Puts item (borrowed) into objects, as the store keeps it. */
+static int collect_into(struct informer *inf, struct objstore *objects, struct json_object *item,
+			struct cx_err *err)
+{
+	if (!jsonget_string(jsonget(item, "metadata"), "name"))
+		return 0;
+	trim(inf, item);
+	/* Items of a list carry no apiVersion/kind; the cache's objects do. */
+	json_object_object_add(item, "apiVersion", json_object_new_string(inf->res->api_version));
+	json_object_object_add(item, "kind", json_object_new_string(inf->res->kind));
+	int r = objstore_put(objects, item, err);
+	if (r)
+		cx_err_prefix(err, "list %s: ", inf->path);
+	return r;
+}
+
 static int collect(void *ud, struct json_object *item, struct cx_err *err)
 {
-	(void)err;
-	struct json_object **fresh = ud;
-	char key[512];
-	struct json_object *meta = NULL;
-	if (json_object_object_get_ex(item, "metadata", &meta))
-		json_object_object_del(meta, "managedFields");
-	if (informer_key(item, key, sizeof(key)))
-		json_object_object_add(*fresh, key, json_object_get(item));
-	return 0;
+	struct fresh *fresh = ud;
+	return collect_into(fresh->inf, fresh->objects, item, err);
 }
 
 /* Replaces the store with a LIST's result, telling the handlers what the
  * difference is: adds, changed objects (by resourceVersion) and deletes. */
-static void replace_store(struct informer *inf, struct json_object *fresh)
+static void replace_store(struct informer *inf, struct objstore *fresh)
 {
-	json_object_object_foreach(fresh, key, obj)
-	{
-		/* Items of a list carry no apiVersion/kind; the cache's objects do. */
-		json_object_object_add(obj, "apiVersion", json_object_new_string(inf->res->api_version));
-		json_object_object_add(obj, "kind", json_object_new_string(inf->res->kind));
-		struct json_object *old = NULL;
-		if (!json_object_object_get_ex(inf->store, key, &old)) {
-			store_put(inf, obj);
-			continue;
-		}
-		const char *a = str_at(old, "metadata", "resourceVersion"), *b = str_at(obj, "metadata", "resourceVersion");
-		if (!a || !b || strcmp(a, b))
-			store_put(inf, obj);
+	size_t it = 0;
+	for (const struct objstore_entry *e; (e = objstore_next(fresh, &it));) {
+		const struct objstore_entry *old = objstore_find(inf->store, e->key);
+		const char *a = old ? old->resource_version : NULL, *b = e->resource_version;
+		if (!old || !a || !b || strcmp(a, b))
+			store_put_entry(inf, e);
 	}
 	/* Collect first: deleting while iterating the store is not allowed. */
 	struct json_object *gone = json_object_new_array();
-	json_object_object_foreach(inf->store, key2, obj2)
-	{
-		(void)obj2;
-		if (!json_object_object_get_ex(fresh, key2, NULL))
-			json_object_array_add(gone, json_object_new_string(key2));
-	}
+	it = 0;
+	for (const struct objstore_entry *e; (e = objstore_next(inf->store, &it));)
+		if (!objstore_find(fresh, e->key))
+			json_object_array_add(gone, json_object_new_string(e->key));
 	for (size_t i = 0; i < json_object_array_length(gone); i++)
 		store_del(inf, json_object_get_string(json_object_array_get_idx(gone, i)));
 	json_object_put(gone);
@@ -256,13 +345,13 @@ static void replace_store(struct informer *inf, struct json_object *fresh)
 
 static int do_list(struct informer *inf, struct cx_err *err)
 {
-	struct json_object *fresh = json_object_new_object();
+	struct fresh fresh = {.inf = inf, .objects = objstore_new()};
 	struct kclient_list_opts o = {.label_selector = inf->label_selector};
 	char *rv = NULL;
 	inf->lists++;
-	int r = fresh ? kclient_list(inf->c, inf->path, &o, collect, &fresh, &rv, err) : -ENOMEM;
+	int r = fresh.objects ? kclient_list(inf->c, inf->path, &o, collect, &fresh, &rv, err) : -ENOMEM;
 	if (!r) {
-		replace_store(inf, fresh);
+		replace_store(inf, fresh.objects);
 		free(inf->rv);
 		inf->rv = rv;
 		inf->synced = true;
@@ -271,8 +360,102 @@ static int do_list(struct informer *inf, struct cx_err *err)
 		log_kv(LOG_LEVEL_INFO, 2, "listed", "resource", inf->path, "resourceVersion", inf->rv ? inf->rv : "",
 		       NULL);
 	}
-	json_object_put(fresh);
+	objstore_free(&fresh.objects);
 	return r;
+}
+
+/* A streaming list's initial events are all in: they replace the store as
+ * a LIST's result does (the same differences told to the handlers), and
+ * the store is synced. The watch goes on from here. */
+static void stream_synced(struct informer *inf, const char *rv)
+{
+	struct objstore *fresh = inf->fresh;
+	inf->fresh = NULL;
+	replace_store(inf, fresh);
+	objstore_free(&fresh);
+	set_rv(inf, rv);
+	inf->synced = true;
+	backoff_reset(&inf->backoff);
+	log_kv(LOG_LEVEL_INFO, 2, "listed", "resource", inf->path, "resourceVersion", rv ? rv : "", "how", "stream",
+	       NULL);
+}
+
+/* One event of a streaming list before its initial-events-end bookmark:
+ * objects are collected as a LIST's items are (ADDED is all a server sends
+ * then; the others are taken as client-go takes them). */
+static int stream_event(struct informer *inf, const struct watch_event *ev)
+{
+	char key[512];
+	switch (ev->type) {
+	case WATCH_ADDED:
+	case WATCH_MODIFIED:
+		return collect_into(inf, inf->fresh, ev->object, NULL);
+	case WATCH_DELETED:
+		if (informer_key(ev->object, key, sizeof(key)))
+			objstore_delete(inf->fresh, key);
+		break;
+	case WATCH_BOOKMARK:
+		if (ev->initial_events_end)
+			stream_synced(inf, ev->resource_version);
+		break;
+	}
+	return 0;
+}
+
+/* A streaming list ended before its bookmark: the collected objects are
+ * dropped and it starts over, as a stream again after backoff when the
+ * failure was transient, or right away as a LIST, for good, when the server
+ * refused it (informer_stream_refused). The failure is kept for the next
+ * informer_tick to return, as a failed LIST's is. */
+static void stream_ended(struct informer *inf, struct kwatch *w, int code, const struct cx_err *err)
+{
+	bool answered = kwatch_established(w);
+	objstore_free(&inf->fresh);
+	kwatch_free(&inf->w);
+	int64_t now = monotonic_ms();
+	inf->need_list = true;
+	inf->need_watch = false;
+	if (informer_stream_refused(code, err->http_status, answered)) {
+		inf->stream = false;
+		log_kv(LOG_LEVEL_WARNING, 0, "the API server refused a streaming list; using LIST for this resource",
+		       "resource", inf->path, "error",
+		       code ? err->msg : "the watch ended before its initial-events-end bookmark", NULL);
+		inf->due_ms = now;
+		return;
+	}
+	struct cx_err why = *err;
+	if (!code)
+		code = cx_err_set(&why, -EIO, "the watch ended before its initial-events-end bookmark");
+	attempt_failed(inf, "streaming list", code, &why, now);
+	inf->stream_error = inf->last_code;
+	long delay = backoff_next_ms(&inf->backoff);
+	char ms[24];
+	snprintf(ms, sizeof(ms), "%ld", delay);
+	log_kv(LOG_LEVEL_WARNING, 0, "streaming list failed; retrying", "resource", inf->path, "error", why.msg,
+	       "retry_in_ms", ms, NULL);
+	inf->due_ms = now + delay;
+}
+
+/* Starts a streaming list: a watch with sendInitialEvents=true from a
+ * consistent read (no resourceVersion), whose events fill inf->fresh until
+ * the bookmark. */
+static int do_stream(struct informer *inf, struct cx_err *err)
+{
+	struct kwatch_options o = {.path = inf->path, .label_selector = inf->label_selector,
+				   .drop_managed_fields = true, .send_initial_events = true,
+				   .resource_version_match = inf->stream_match};
+	if (!(inf->fresh = objstore_new()))
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	inf->streams++;
+	inf->w = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, err);
+	if (!inf->w) {
+		objstore_free(&inf->fresh);
+		return err && err->code ? err->code : -ENOMEM;
+	}
+	inf->need_list = false;
+	inf->need_watch = false;
+	log_kv(LOG_LEVEL_INFO, 4, "streaming list started", "resource", inf->path, NULL);
+	return 0;
 }
 
 static int do_watch(struct informer *inf, struct cx_err *err)
@@ -291,17 +474,26 @@ int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err)
 {
 	if (inf->w && inf->failing_since_ms >= 0 && kwatch_established(inf->w))
 		attempt_succeeded(inf);
+	/* A streaming list fails in kwatch_mux_dispatch; its retry is due
+	 * later, so the next call tells the caller. */
+	int failed_stream = inf->stream_error;
+	inf->stream_error = 0;
 	if ((!inf->need_list && !inf->need_watch) || now_ms < inf->due_ms)
-		return 0;
+		return failed_stream ? cx_err_set(err, failed_stream, "%s", inf->last_error) : 0;
 	bool listing = inf->need_list;
 	struct cx_err local = {0};
 	if (!err)
 		err = &local;
-	int r = inf->need_list ? do_list(inf, err) : 0;
-	if (!r && listing)
-		attempt_succeeded(inf);
-	if (!r && inf->need_watch)
-		r = do_watch(inf, err);
+	int r;
+	if (inf->need_list && inf->stream) {
+		r = do_stream(inf, err);
+	} else {
+		r = inf->need_list ? do_list(inf, err) : 0;
+		if (!r && listing)
+			attempt_succeeded(inf);
+		if (!r && inf->need_watch)
+			r = do_watch(inf, err);
+	}
 	if (r) {
 		attempt_failed(inf, inf->need_list ? "list" : "watch", r, err, now_ms);
 		long delay = backoff_next_ms(&inf->backoff);
@@ -328,15 +520,33 @@ bool informer_synced(const struct informer *inf)
 	return inf->synced;
 }
 
-struct json_object *informer_store(const struct informer *inf)
+void informer_relist(struct informer *inf)
+{
+	kwatch_free(&inf->w);
+	objstore_free(&inf->fresh);
+	inf->need_list = true;
+	inf->need_watch = false;
+	inf->due_ms = 0;
+}
+
+bool informer_streaming(const struct informer *inf)
+{
+	return inf->stream;
+}
+
+uint64_t informer_streams(const struct informer *inf)
+{
+	return inf->streams;
+}
+
+const struct objstore *informer_objects(const struct informer *inf)
 {
 	return inf->store;
 }
 
-struct json_object *informer_get(const struct informer *inf, const char *key)
+struct json_object *informer_get_new(const struct informer *inf, const char *key)
 {
-	struct json_object *obj = NULL;
-	return json_object_object_get_ex(inf->store, key, &obj) ? obj : NULL;
+	return objstore_get_new(inf->store, key);
 }
 
 uint64_t informer_lists(const struct informer *inf)

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mcbridge.h"
 #include "mcdef.h"
+#include "objstore.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -213,11 +214,10 @@ static void on_update(void *ud, struct json_object *old_obj, struct json_object 
 	on_change(ud, new_obj);
 }
 
-static char *version_of(struct json_object *obj)
+static char *version_of(const struct objstore_entry *e)
 {
-	struct json_object *meta = jsonget(obj, "metadata");
 	char *v = NULL;
-	if (asprintf(&v, "%s/%s", jsonget_string(meta, "uid") ?: "", jsonget_string(meta, "resourceVersion") ?: "") < 0)
+	if (asprintf(&v, "%s/%s", e->uid ?: "", e->resource_version ?: "") < 0)
 		return NULL;
 	return v;
 }
@@ -233,15 +233,14 @@ static struct def *find_def(struct mcwatch *m, const char *kind, const char *nam
 	return NULL;
 }
 
-/* A live object, new or of a new version: parsed, then started at once. */
-static void take_object(struct mcwatch *m, const struct live_kind *lk, struct json_object *obj, int64_t now_ms)
+/* A live object, new or of a new version: parsed, then started at once.
+ * One of an unchanged version is not parsed. */
+static void take_object(struct mcwatch *m, const struct live_kind *lk, const struct objstore_entry *e, int64_t now_ms)
 {
-	const char *name = jsonget_string(jsonget(obj, "metadata"), "name");
-	char *version = version_of(obj);
-	if (!name || !version) {
-		free(version);
+	const char *name = e->name;
+	char *version = version_of(e);
+	if (!version)
 		return;
-	}
 	struct def *d = find_def(m, lk->kind, name, true, NULL);
 	if (d) {
 		d->seen = true;
@@ -261,12 +260,12 @@ static void take_object(struct mcwatch *m, const struct live_kind *lk, struct js
 	}
 	d->seen = true;
 	d->version = version;
-	d->obj = json_object_get(obj);
+	d->obj = objstore_entry_parse_new(e);
 	d->error[0] = '\0';
 	char source[400];
 	snprintf(source, sizeof(source), "%s \"%s\"", lk->kind, name);
 	struct cx_err err = {0};
-	const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	const char *text = e->json;
 	if (mcdef_parse_json(text, source, &d->own, &err)) {
 		refuse(m, d, "InvalidDefinition", err.msg);
 		return;
@@ -294,11 +293,10 @@ static void diff_live(struct mcwatch *m, int64_t now_ms)
 		for (size_t i = 0; i < m->n_defs; i++)
 			if (m->defs[i]->live && !strcmp(m->defs[i]->kind, lk->kind))
 				m->defs[i]->seen = false;
-		json_object_object_foreach(informer_store(lk->inf), key, obj)
-		{
-			(void)key;
-			take_object(m, lk, obj, now_ms);
-		}
+		const struct objstore *objects = informer_objects(lk->inf);
+		size_t it = 0;
+		for (const struct objstore_entry *e; (e = objstore_next(objects, &it));)
+			take_object(m, lk, e, now_ms);
 		for (size_t i = 0; i < m->n_defs;) {
 			struct def *d = m->defs[i];
 			if (!d->live || strcmp(d->kind, lk->kind) || d->seen) {

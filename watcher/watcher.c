@@ -690,7 +690,7 @@ static void turn(struct watcher *w, int64_t now_ms)
 		mcwatch_tick(w->mcw, now_ms);
 	bool any_running = false;
 	for (size_t i = 0; i < w->n_ctls; i++) {
-		controller_tick(w->ctls[i], crds_synced(w) ? informer_store(w->crds) : NULL, now_ms);
+		controller_tick(w->ctls[i], crds_synced(w) ? w->crds : NULL, now_ms);
 		any_running |= controller_ready(w->ctls[i]);
 	}
 	relwatch_tick(w->rel, now_ms);
