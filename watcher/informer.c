@@ -23,6 +23,7 @@ struct informer {
 	char *label_selector;
 	struct informer_handlers h;
 	void *ud;
+	const char *const *keep_managers;   /* borrowed; NULL: drop managedFields */
 	struct json_object *store;          /* key → object */
 	struct kwatch *w;
 	char *rv;                           /* where the next watch starts */
@@ -73,6 +74,7 @@ struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const s
 	inf->res = o->resource;
 	inf->h = o->handlers;
 	inf->ud = o->ud;
+	inf->keep_managers = o->keep_managers;
 	inf->need_list = true;
 	inf->failing_since_ms = -1;
 	inf->path = kresource_path(o->resource, o->namespace, NULL, NULL);
@@ -124,12 +126,35 @@ static void attempt_succeeded(struct informer *inf)
 	inf->last_error[0] = '\0';
 }
 
+/* Drops obj's managedFields entries but those of keep_managers (all of
+ * them without). The cache holds what its readers need, no more. */
+static void trim_managed_fields(const struct informer *inf, struct json_object *obj)
+{
+	struct json_object *meta = NULL, *mf = NULL;
+	if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_object_get_ex(meta, "managedFields", &mf))
+		return;
+	size_t n = inf->keep_managers && json_object_is_type(mf, json_type_array) ? json_object_array_length(mf) : 0;
+	for (size_t i = n; i-- > 0;) {
+		struct json_object *m = NULL;
+		const char *name = json_object_object_get_ex(json_object_array_get_idx(mf, i), "manager", &m)
+					   ? json_object_get_string(m) : NULL;
+		bool keep = false;
+		for (size_t k = 0; name && inf->keep_managers[k] && !keep; k++)
+			keep = !strcmp(name, inf->keep_managers[k]);
+		if (!keep)
+			json_object_array_del_idx(mf, i, 1);
+	}
+	if (!json_object_is_type(mf, json_type_array) || !json_object_array_length(mf))
+		json_object_object_del(meta, "managedFields");
+}
+
 /* Puts obj (a reference is taken) under its key and tells the handlers. */
 static void store_put(struct informer *inf, struct json_object *obj)
 {
 	char key[512];
 	if (!informer_key(obj, key, sizeof(key)))
 		return;
+	trim_managed_fields(inf, obj);
 	struct json_object *old = NULL;
 	if (json_object_object_get_ex(inf->store, key, &old))
 		json_object_get(old); /* keep it alive for on_update */
@@ -215,9 +240,6 @@ static int collect(void *ud, struct json_object *item, struct cx_err *err)
 	(void)err;
 	struct json_object **fresh = ud;
 	char key[512];
-	struct json_object *meta = NULL;
-	if (json_object_object_get_ex(item, "metadata", &meta))
-		json_object_object_del(meta, "managedFields");
 	if (informer_key(item, key, sizeof(key)))
 		json_object_object_add(*fresh, key, json_object_get(item));
 	return 0;
@@ -278,7 +300,7 @@ static int do_list(struct informer *inf, struct cx_err *err)
 static int do_watch(struct informer *inf, struct cx_err *err)
 {
 	struct kwatch_options o = {.path = inf->path, .resource_version = inf->rv,
-				   .label_selector = inf->label_selector, .drop_managed_fields = true};
+				   .label_selector = inf->label_selector, .drop_managed_fields = !inf->keep_managers};
 	inf->watches++;
 	inf->w = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, err);
 	if (!inf->w)

@@ -3,8 +3,8 @@
  * list's resourceVersion; a watch that ends cleanly is re-opened from the
  * last resourceVersion; 410 Gone means LIST again; other failures back off
  * (800 ms doubling to 30 s, with jitter) and retry. Objects are stored
- * without metadata.managedFields, keyed "namespace/name" ("name" for
- * cluster-scoped ones).
+ * without metadata.managedFields (but the entries of the managers named in
+ * keep_managers), keyed "namespace/name" ("name" for cluster-scoped ones).
  *
  * Single-threaded: the LIST is a blocking kclient_list inside
  * informer_tick; the WATCH runs on the caller's kwatch_mux, whose events are
@@ -38,6 +38,11 @@ struct informer_options {
 	const char *label_selector;         /* or NULL */
 	struct informer_handlers handlers;
 	void *ud;
+	/* NULL: managedFields are dropped. Else a NULL-terminated list (borrowed;
+	 * outlives the informer) of field managers whose managedFields entries
+	 * are kept, every other entry dropped: coxswain's own, for children, so
+	 * a worker can tell an apply that would change nothing (worker/childdiff.h). */
+	const char *const *keep_managers;
 };
 
 /* c and mux are borrowed and must outlive the informer. Nothing happens

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "childdiff.h"
 #include "childkey.h"
 #include "cxconfig.h"
 #include "discovery.h"
@@ -837,7 +838,8 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 		res->action = APPLY_UNCHANGED;
 	} else if (t->strategy == UPDATE_RECREATE && apply_differs(t->obj, t->obs) && !server_would_keep(run, t)) {
 		recreate(run, t, res);
-	} else if (apply_in_sync(t->obj, t->obs) || (same_intent(t) && server_would_keep(run, t))) {
+	} else if (childdiff_judge(t->obj, t->obs, run->manager, run->parent_uid) == CHILDDIFF_SAME ||
+		   (same_intent(t) && server_would_keep(run, t))) {
 		res->action = APPLY_UNCHANGED;
 	} else {
 		int rc = apply_to(run, t, uid, NULL, false, &out, &res->err);
