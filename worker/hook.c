@@ -177,9 +177,19 @@ static struct json_object *hook_view(struct json_object *obj)
 	return copy;
 }
 
-/* have ({name: child}) with every child through hook_view. */
+/* have ({name: child}) with every child through hook_view: have itself
+ * (a new reference) when no child has managedFields. */
 static struct json_object *map_view(struct json_object *have)
 {
+	bool any = false;
+	json_object_object_foreach(have, name, child) {
+		(void)name;
+		struct json_object *meta = NULL;
+		any = any || (json_object_object_get_ex(child, "metadata", &meta) &&
+			      json_object_object_get_ex(meta, "managedFields", NULL));
+	}
+	if (!any)
+		return json_object_get(have);
 	struct json_object *map = json_object_new_object();
 	json_object_object_foreach(have, relname, obj) {
 		if (map && !add(map, relname, hook_view(obj))) {

@@ -92,6 +92,15 @@ more_reconciles 60 2 "${KEYS[@]}"
 echo "# annotation and resyncs: $(per_parent "$M1") writes per parent:"
 by_verb "$M1"
 check "an annotation on the parents and resyncs: no write at all" equals "" writes_since "$M1"
+# dry_runs: the operator's dry-run requests in NS (a skip decided from the
+# cache needs none; worker/childdiff.h).
+dry_runs() {
+	jq -rR --arg ns "$NS" 'fromjson? | select(.stage == "ResponseComplete"
+		and .user.username == "system:serviceaccount:coxswain-system:coxswain"
+		and .objectRef.namespace == $ns and (.requestURI | contains("dryRun=")))
+		| "\(.verb) \(.requestURI)"' "$COXSWAIN_AUDIT_LOG"
+}
+check "every skip was decided from the cache: no dry-run request" equals "" dry_runs
 
 M2=$(operator_writes "$NS")
 for ((i = 1; i <= N; i++)); do spec "$i" '{"a":"changed","b":"2"}' '{"app":"p","drop":"me"}'; done
