@@ -144,7 +144,7 @@ static void trim_managed_fields(const struct informer *inf, struct json_object *
 		if (!keep)
 			json_object_array_del_idx(mf, i, 1);
 	}
-	if (!json_object_is_type(mf, json_type_array) || !json_object_array_length(mf))
+	if (!n || !json_object_array_length(mf))
 		json_object_object_del(meta, "managedFields");
 }
 
