@@ -160,12 +160,6 @@ static bool add(struct json_object *obj, const char *key, struct json_object *v)
 	return true;
 }
 
-/* observed's map of one kind re-keyed for a v2 hook, by the object alone
- * (metacontroller's qualifiedName): "namespace/name" when it has a
- * metadata.namespace, "name" when not (a cluster-scoped object). An entry
- * without metadata keeps its v1 key, qualified by the parent's namespace.
- * The objects are shared. NULL when out of memory or a key does not fit
- * (err says which). */
 /* A child as its hook sees it: without the managedFields entry the watcher
  * keeps on cached children for the worker (worker/childdiff.h), so the
  * request holds none, as it always has. A new reference; NULL when out of
@@ -204,6 +198,12 @@ static struct json_object *map_view(struct json_object *have)
 	return map;
 }
 
+/* observed's map of one kind re-keyed for a v2 hook, by the object alone
+ * (metacontroller's qualifiedName): "namespace/name" when it has a
+ * metadata.namespace, "name" when not (a cluster-scoped object). An entry
+ * without metadata keeps its v1 key, qualified by the parent's namespace.
+ * The objects are shared (through hook_view). NULL when out of memory or a
+ * key does not fit (err says which). */
 static struct json_object *uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key,
 				       struct cx_err *err)
 {
