@@ -350,7 +350,7 @@ enum childdiff_verdict childdiff_judge(struct json_object *desired, struct json_
 	if (!json_object_is_type(desired, json_type_object) || !resolves(fields, desired))
 		return CHILDDIFF_WOULD_REMOVE;
 	struct json_object *dmeta = jsonget(desired, "metadata");
-	if (!holds_map(desired, live, fields, top_skip))
+	if (!json_object_is_type(dmeta, json_type_object) || !holds_map(desired, live, fields, top_skip))
 		return CHILDDIFF_DIFFERS;
 	/* Metadata: the names aside, as any map. */
 	bool only_names = true;

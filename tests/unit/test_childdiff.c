@@ -309,3 +309,15 @@ Test(childdiff, entry_lookup)
 	cr_assert_null(childdiff_entry(l, FM));
 	json_object_put(l);
 }
+
+/* Odd shapes are a write, never a crash. */
+Test(childdiff, odd_shapes_are_not_same)
+{
+	const char *entry_no_meta = "{\"manager\": \"" FM "\", \"operation\": \"Apply\", \"apiVersion\": \"v1\", "
+				    "\"fieldsType\": \"FieldsV1\", \"fieldsV1\": {\"f:data\": {\"f:a\": {}}}}";
+	struct json_object *d = json("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"data\": {\"a\": \"1\"}}");
+	cr_assert_neq(judge(d, live_with("{\"a\": \"1\"}", entry_no_meta)), CHILDDIFF_SAME);
+	cr_assert_neq(judge(json("[1]"), live_with("{\"a\": \"1\"}", ENTRY_AB)), CHILDDIFF_SAME);
+	cr_assert_neq(judge(json("{\"apiVersion\": \"v1\", \"metadata\": 7}"), live_with("{}", entry_no_meta)),
+		      CHILDDIFF_SAME);
+}
