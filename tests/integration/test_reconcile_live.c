@@ -662,6 +662,15 @@ Test(reconcile, events_are_deduplicated)
 		{.api_version = v1, .kind = cmk, .name = x, .action = APPLY_UNCHANGED},
 	};
 	struct apply_report rep = {.results = results, .n = 3, .n_created = 1, .n_deleted = 1};
+	/* Off by default (worker.events.normal): nothing is posted. */
+	cr_assert_eq(events_post_apply(ev, parent, &rep, &err), 0, "%s", err.msg);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	struct json_object *before = get(path), *before_items = at(before, "items");
+	for (size_t i = 0; i < json_object_array_length(before_items); i++)
+		cr_assert_str_neq(str(json_object_array_get_idx(before_items, i), "type"), "Normal", "%s",
+				  json_object_to_json_string(before));
+	json_object_put(before);
+	events_set_normal(ev, true);
 	cr_assert_eq(events_post_apply(ev, parent, &rep, &err), 0, "%s", err.msg);
 	int created = 0, deleted = 0, total = 0;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
