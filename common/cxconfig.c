@@ -401,6 +401,12 @@ static const struct field worker_curve_fields[] = {
 	{.key = NULL},
 };
 
+static const struct field worker_events_fields[] = {
+	{.key = "normal", .kind = F_BOOL, .offset = offsetof(struct config, worker_events_normal),
+	 .expect = "true or false"},
+	{.key = NULL},
+};
+
 static const struct field worker_fields[] = {
 	{.key = "count", .kind = F_INT, .offset = offsetof(struct config, worker_count),
 	 .expect = "an integer from 1 to 1024 (leave it out for one worker per CPU)", .min = 1,
@@ -410,6 +416,7 @@ static const struct field worker_fields[] = {
 	 .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit"},
 	{.key = "kubeApiBurst", .kind = F_INT, .offset = offsetof(struct config, worker_burst),
 	 .expect = "an integer from 1 to 1000000", .min = 1, .max = RATELIMIT_BURST_MAX},
+	{.key = "events", .kind = F_MAP, .expect = "{normal}", .sub = worker_events_fields},
 	{.key = NULL},
 };
 
@@ -421,7 +428,7 @@ static const struct field root_fields[] = {
 	{.key = "watcher", .kind = F_MAP,
 	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
 		   "initialList}", .sub = watcher_fields},
-	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
+	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst, events}", .sub = worker_fields},
 	{.key = NULL},
 };
 
@@ -431,7 +438,7 @@ static const struct field root_fields_optional[] = {
 	{.key = "watcher", .kind = F_MAP,
 	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
 		   "initialList}", .sub = watcher_fields},
-	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
+	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst, events}", .sub = worker_fields},
 	{.key = NULL},
 };
 

@@ -40,7 +40,11 @@
  *   worker: {count: 4,                   >= 1; absent = 0 = one per CPU (the worker decides)
  *            curve: {secretKeyFile: /keys/worker.key, serverPublicKeyFile: /keys/watcher.pub},
  *            kubeApiQPS: 50,             each worker process's API client, as the watcher's
- *            kubeApiBurst: 100}
+ *            kubeApiBurst: 100,
+ *            events: {normal: false}}    true: Normal Events (Created, Recreated, Deleted, Adopted)
+ *                                        about each child written; absent or false: none, as each
+ *                                        costs one API write per child per change. Warning Events
+ *                                        (failures, conflicts) are always posted
  *
  * Every field is checked at load. Unknown keys, repeated keys, wrong types,
  * out-of-range values and broken cross-field rules are errors; the first one
@@ -227,6 +231,7 @@ struct config {
 	double worker_qps;                  /* worker.kubeApiQPS */
 	int worker_burst;                   /* worker.kubeApiBurst */
 	int initial_list;                   /* watcher.initialList: enum config_initial_list */
+	bool worker_events_normal;          /* worker.events.normal; default false */
 };
 
 /* Loads and validates the coxswain.yaml at path. Returns an owned config, or

@@ -40,6 +40,7 @@ struct controller {
 	char group[256];                     /* of the parent; "" for the core group */
 	struct informer *parents;
 	struct child_kind *kids;
+	const char *keep_managers[2];        /* the children's informers keep cc->field_manager's entries */
 	bool running;                        /* past the gate: informers exist */
 	bool parent_namespaced;              /* known once past the gate */
 	bool parent_is_crd;
@@ -598,10 +599,10 @@ static bool crd_usable(const struct controller *ctl, struct json_object *crd, ch
 }
 
 static struct informer *start_informer(struct controller *ctl, const struct kresource *res, const char *selector,
-				       struct informer_handlers h, void *ud, struct cx_err *err)
+				       struct informer_handlers h, void *ud, const char *const *keep, struct cx_err *err)
 {
 	struct informer_options o = {.resource = res, .namespace = ctl->cc->namespace, .label_selector = selector,
-				     .handlers = h, .ud = ud};
+				     .handlers = h, .ud = ud, .keep_managers = keep};
 	return informer_new(ctl->env.client, ctl->env.mux, &o, err);
 }
 
@@ -639,14 +640,19 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	struct informer_handlers kh = {on_child_add, on_child_update, on_child_delete};
 	/* metacontroller's parentResource.labelSelector: only the parents it
 	 * selects are listed, watched and synced. */
-	if (!(ctl->parents = start_informer(ctl, parent, ctl->cc->label_selector, ph, ctl, &err)))
+	if (!(ctl->parents = start_informer(ctl, parent, ctl->cc->label_selector, ph, ctl, NULL, &err)))
 		goto fail;
 	/* A metacontroller composite sees every object of its child kinds: its
 	 * parents adopt the orphans their selectors match, and the children
 	 * metacontroller itself made carry no coxswain label. */
+	/* A child's entry of coxswain's own field manager tells the worker
+	 * whether an apply would change anything (worker/childdiff.h). */
+	ctl->keep_managers[0] = ctl->cc->field_manager;
+	ctl->keep_managers[1] = NULL;
 	for (size_t i = 0; i < ctl->cc->n_children; i++)
 		if (!(ctl->kids[i].inf = start_informer(ctl, kids[i], mc_adopts(ctl->cc) ? NULL : selector, kh,
-							&ctl->kids[i], &err)))
+							&ctl->kids[i], ctl->cc->field_manager ? ctl->keep_managers : NULL,
+							&err)))
 			goto fail;
 	ctl->parent_namespaced = parent->namespaced;
 	ctl->running = true;

@@ -25,6 +25,7 @@ struct informer {
 	char *label_selector;
 	struct informer_handlers h;
 	void *ud;
+	const char *const *keep_managers;   /* borrowed; NULL: drop managedFields */
 	struct objstore *store;
 	struct kwatch *w;
 	char *rv;                           /* where the next watch starts */
@@ -88,6 +89,7 @@ struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const s
 	inf->res = o->resource;
 	inf->h = o->handlers;
 	inf->ud = o->ud;
+	inf->keep_managers = o->keep_managers;
 	inf->need_list = true;
 	inf->failing_since_ms = -1;
 	enum informer_initial_list how = o->initial_list ? o->initial_list : default_initial_list;
@@ -144,14 +146,26 @@ static void attempt_succeeded(struct informer *inf)
 	inf->last_error[0] = '\0';
 }
 
-/* What of an object the cache leaves out: metadata.managedFields (kwatch
- * drops them from watch events already; a LIST's items keep them). Every
- * object passes here before it is stored. */
+/* What of an object the cache leaves out: metadata.managedFields, but the
+ * entries of keep_managers (all of them without). The cache holds what its
+ * readers need, no more. Every object passes here before it is stored. */
 static void trim(struct informer *inf, struct json_object *obj)
 {
-	(void)inf;
-	struct json_object *meta = NULL;
-	if (json_object_object_get_ex(obj, "metadata", &meta))
+	struct json_object *meta = NULL, *mf = NULL;
+	if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_object_get_ex(meta, "managedFields", &mf))
+		return;
+	size_t n = inf->keep_managers && json_object_is_type(mf, json_type_array) ? json_object_array_length(mf) : 0;
+	for (size_t i = n; i-- > 0;) {
+		struct json_object *m = NULL;
+		const char *name = json_object_object_get_ex(json_object_array_get_idx(mf, i), "manager", &m)
+					   ? json_object_get_string(m) : NULL;
+		bool keep = false;
+		for (size_t k = 0; name && inf->keep_managers[k] && !keep; k++)
+			keep = !strcmp(name, inf->keep_managers[k]);
+		if (!keep)
+			json_object_array_del_idx(mf, i, 1);
+	}
+	if (!n || !json_object_array_length(mf))
 		json_object_object_del(meta, "managedFields");
 }
 
@@ -442,7 +456,7 @@ static void stream_ended(struct informer *inf, struct kwatch *w, int code, const
 static int do_stream(struct informer *inf, struct cx_err *err)
 {
 	struct kwatch_options o = {.path = inf->path, .label_selector = inf->label_selector,
-				   .drop_managed_fields = true, .send_initial_events = true,
+				   .drop_managed_fields = !inf->keep_managers, .send_initial_events = true,
 				   .resource_version_match = inf->stream_match};
 	if (!(inf->fresh = objstore_new()))
 		return cx_err_set(err, -ENOMEM, "out of memory");
@@ -461,7 +475,7 @@ static int do_stream(struct informer *inf, struct cx_err *err)
 static int do_watch(struct informer *inf, struct cx_err *err)
 {
 	struct kwatch_options o = {.path = inf->path, .resource_version = inf->rv,
-				   .label_selector = inf->label_selector, .drop_managed_fields = true};
+				   .label_selector = inf->label_selector, .drop_managed_fields = !inf->keep_managers};
 	inf->watches++;
 	inf->w = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, err);
 	if (!inf->w)

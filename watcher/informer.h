@@ -3,9 +3,10 @@
  * list's resourceVersion; a watch that ends cleanly is re-opened from the
  * last resourceVersion; 410 Gone means LIST again; other failures back off
  * (800 ms doubling to 30 s, with jitter) and retry. Objects are stored
- * without metadata.managedFields, keyed "namespace/name" ("name" for
- * cluster-scoped ones), compactly (objstore.h: serialized, with a few
- * indexed fields): a caller gets a tree of its own when it asks for one.
+ * without metadata.managedFields (but the entries of the managers named in
+ * keep_managers), keyed "namespace/name" ("name" for cluster-scoped ones),
+ * compactly (objstore.h: serialized, with a few indexed fields): a caller
+ * gets a tree of its own when it asks for one.
  *
  * The initial list (and every relist) is by default a streaming list, as
  * client-go's WatchList: a WATCH with sendInitialEvents=true and
@@ -68,6 +69,11 @@ struct informer_options {
 	 * stream with 422, as a server without streaming lists does. Borrowed
 	 * until informer_new returns. */
 	const char *test_stream_match;
+	/* NULL: managedFields are dropped. Else a NULL-terminated list (borrowed;
+	 * outlives the informer) of field managers whose managedFields entries
+	 * are kept, every other entry dropped: coxswain's own, for children, so
+	 * a worker can tell an apply that would change nothing (worker/childdiff.h). */
+	const char *const *keep_managers;
 };
 
 /* The initial_list of informers whose options say INFORMER_INITIAL_DEFAULT,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "childdiff.h"
 #include "childkey.h"
 #include "cxconfig.h"
 #include "discovery.h"
@@ -699,13 +700,39 @@ static void conflict(struct run *run, struct target *t, struct apply_result *res
 /* POSTs the child (create-only); a taken name goes to claim(). */
 static void claim(struct run *run, struct target *t, struct apply_result *res, bool after_create);
 
+/* A create-only server-side apply: resourceVersion "1" as a precondition,
+ * which no stored object meets (etcd's first write is revision 2). Where the
+ * name is free the server creates the object (an apply that creates ignores
+ * the resourceVersion); where it is taken it refuses, 409 Conflict (-EAGAIN),
+ * and nothing is written. One request, whose managedFields entry is
+ * already an Apply one: no second request to hand the fields over, as after
+ * a POST. */
+static int create_by_apply(struct run *run, struct target *t, struct json_object **out, struct cx_err *err)
+{
+	struct json_object *meta = jsonget(t->obj, "metadata");
+	json_object_object_add(meta, "resourceVersion", json_object_new_string("1"));
+	int rc = kclient_apply(run->c, t->path, t->obj, run->manager, true, out, err);
+	json_object_object_del(meta, "resourceVersion");
+	return rc;
+}
+
 static void create(struct run *run, struct target *t, struct apply_result *res, enum apply_action done)
 {
 	struct json_object *out = NULL;
-	int rc = kclient_create_as(run->c, t->collection, t->obj, run->manager, &out, &res->err);
+	int rc = create_by_apply(run, t, &out, &res->err);
+	if ((rc == -EIO || rc == -EINVAL) && strstr(res->err.msg, "resourceVersion")) {
+		/* A server that refuses the precondition on a create: POST, then
+		 * hand the fields to server-side apply. */
+		log_kv(LOG_LEVEL_INFO, 2, "create-only apply refused; creating with POST", "child", t->where, "error",
+		       res->err.msg, NULL);
+		cx_err_clear(&res->err);
+		if (!(rc = kclient_create_as(run->c, t->collection, t->obj, run->manager, &out, &res->err)))
+			adopt_fields(run, t, out);
+	}
+	if (rc == -EAGAIN)
+		rc = -EEXIST; /* the name is taken */
 	if (rc == 0) {
 		res->action = done; /* not in report->writes: see apply.h */
-		adopt_fields(run, t, out);
 	} else if (rc == -EEXIST) {
 		cx_err_clear(&res->err);
 		claim(run, t, res, true);
@@ -843,7 +870,8 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 		res->action = APPLY_UNCHANGED;
 	} else if (t->strategy == UPDATE_RECREATE && apply_differs(t->obj, t->obs) && !server_would_keep(run, t)) {
 		recreate(run, t, res);
-	} else if (apply_in_sync(t->obj, t->obs) || (same_intent(t) && server_would_keep(run, t))) {
+	} else if (childdiff_judge(t->obj, t->obs, run->manager, run->parent_uid) == CHILDDIFF_SAME ||
+		   (same_intent(t) && server_would_keep(run, t))) {
 		res->action = APPLY_UNCHANGED;
 	} else {
 		int rc = apply_to(run, t, uid, NULL, false, &out, &res->err);

@@ -14,8 +14,11 @@
  *      rule of controller-runtime and metacontroller). The watcher's cache
  *      (observed) holds only children whose controller ownerReference is
  *      this parent. A child missing from it is read from the API server; when
- *      it is absent it is *created* (POST: create-only, so an object that
- *      appears meanwhile is never overwritten). When the name is taken:
+ *      it is absent it is *created* (a create-only server-side apply, with
+ *      resourceVersion "1" as a precondition no stored object meets, so an
+ *      object that appears meanwhile is never overwritten; one request, and
+ *      the child's managedFields entry is an Apply one from the start; a
+ *      server that refuses it gets a POST). When the name is taken:
  *        - controlled by this parent (the cache lagged): written as below;
  *        - controlled by anything else: never written, the child is a
  *          conflict (APPLY_CONFLICT, err names the owner's kind, name, uid);
@@ -29,17 +32,19 @@
  *   3. it is written as its kind's updateStrategy says:
  *        InPlace  - server-side apply, field manager cc->field_manager,
  *                   force; skipped (no request) when the observed child
- *                   already carries this intent's hash and every field the
- *                   hook sets (apply_in_sync); when only a server-normalised
- *                   value breaks the comparison, a dry-run apply decides;
+ *                   already holds every field of the stamped child and
+ *                   coxswain's own managedFields entry owns nothing the
+ *                   stamped child lacks (worker/childdiff.h); when that
+ *                   fails but the child carries this intent's hash, a
+ *                   dry-run apply decides (a value the server normalises);
  *        OnDelete - created when absent, never updated;
  *        Recreate - when the observed child differs from what the hook asks
  *                   (apply_differs on apply_normalise'd values, confirmed
  *                   by a dry-run apply): DELETE with the observed uid as
  *                   precondition, then create; otherwise as InPlace;
- *      A child created with POST has its managedFields entry turned from
- *      Update into Apply, so a field the hook later drops is removed by the
- *      next apply, as if the child had been created by one;
+ *      A child created with POST (the fallback above) has its managedFields
+ *      entry turned from Update into Apply, so a field the hook later drops
+ *      is removed by the next apply, as if the child had been created by one;
  *   4. observed children that apply_should_prune() selects (controlled by
  *      this parent, labelled for this controller, not desired) are deleted
  *      (background propagation, precondition uid).

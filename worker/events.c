@@ -228,6 +228,7 @@ struct events {
 	struct event_cache *cache;
 	time_t (*now)(void);
 	unsigned seed;   /* for bump_live's jitter */
+	bool normal;     /* events_post_apply posts Normal Events too */
 };
 
 #define BUMP_ATTEMPTS 6
@@ -476,6 +477,11 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 	return r;
 }
 
+void events_set_normal(struct events *e, bool on)
+{
+	e->normal = on;
+}
+
 int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r,
 		      struct cx_err *err)
 {
@@ -516,6 +522,8 @@ int events_post_apply(struct events *e, struct json_object *parent, const struct
 		default:
 			continue;
 		}
+		if (!strcmp(type, EVENT_NORMAL) && !e->normal)
+			continue;
 		struct cx_err one = {0};
 		int rc = events_post(e, parent, type, reason, msg, NULL, &one);
 		if (rc && !first) {

@@ -28,6 +28,7 @@
 #ifndef COXSWAIN_EVENTS_H
 #define COXSWAIN_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -70,10 +71,18 @@ const char *events_failure_reason(const struct config_controller *cc, const char
 int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason,
 		const char *message, struct json_object **out, struct cx_err *err);
 
-/* The Events one apply report calls for: Normal Created, Recreated and
- * Deleted for each such child ("created ConfigMap/x"), Warning ApplyFailed
- * for each failed one ("ConfigMap/x: <error>"). Every one is attempted;
- * returns 0 or the first failure's code with err filled. */
+/* Whether events_post_apply posts its Normal Events (coxswain.yaml's
+ * worker.events.normal; off by default: each costs one write per child per
+ * change, as much as the child's own apply). Warning Events are always
+ * posted. */
+void events_set_normal(struct events *e, bool on);
+
+/* The Events one apply report calls for: Normal Created, Recreated,
+ * Deleted and Adopted for each such child ("created ConfigMap/x"), when
+ * events_set_normal turned them on, and always Warning ChildConflict and
+ * ApplyFailed for each child that is not this parent's or failed
+ * ("ConfigMap/x: <error>"). Every one is attempted; returns 0 or the first
+ * failure's code with err filled. */
 int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r,
 		      struct cx_err *err);
 

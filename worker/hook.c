@@ -160,12 +160,50 @@ static bool add(struct json_object *obj, const char *key, struct json_object *v)
 	return true;
 }
 
+/* A child as its hook sees it: without the managedFields entry the watcher
+ * keeps on cached children for the worker (worker/childdiff.h), so the
+ * request holds none, as it always has. A new reference; NULL when out of
+ * memory. */
+static struct json_object *hook_view(struct json_object *obj)
+{
+	struct json_object *meta = NULL, *copy = NULL;
+	if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_object_get_ex(meta, "managedFields", NULL))
+		return json_object_get(obj);
+	if (json_object_deep_copy(obj, &copy, NULL) || !copy)
+		return NULL;
+	json_object_object_del(json_object_object_get(copy, "metadata"), "managedFields");
+	return copy;
+}
+
+/* have ({name: child}) with every child through hook_view: have itself
+ * (a new reference) when no child has managedFields. */
+static struct json_object *map_view(struct json_object *have)
+{
+	bool any = false;
+	json_object_object_foreach(have, name, child) {
+		(void)name;
+		struct json_object *meta = NULL;
+		any = any || (json_object_object_get_ex(child, "metadata", &meta) &&
+			      json_object_object_get_ex(meta, "managedFields", NULL));
+	}
+	if (!any)
+		return json_object_get(have);
+	struct json_object *map = json_object_new_object();
+	json_object_object_foreach(have, relname, obj) {
+		if (map && !add(map, relname, hook_view(obj))) {
+			json_object_put(map);
+			map = NULL;
+		}
+	}
+	return map;
+}
+
 /* observed's map of one kind re-keyed for a v2 hook, by the object alone
  * (metacontroller's qualifiedName): "namespace/name" when it has a
  * metadata.namespace, "name" when not (a cluster-scoped object). An entry
  * without metadata keeps its v1 key, qualified by the parent's namespace.
- * The objects are shared. NULL when out of memory or a key does not fit
- * (err says which). */
+ * The objects are shared (through hook_view). NULL when out of memory or a
+ * key does not fit (err says which). */
 static struct json_object *uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key,
 				       struct cx_err *err)
 {
@@ -190,7 +228,7 @@ static struct json_object *uniform_map(struct json_object *have, const char *par
 			json_object_put(map);
 			return NULL;
 		}
-		if (!add(map, key, json_object_get(obj))) {
+		if (!add(map, key, hook_view(obj))) {
 			cx_err_set(err, -ENOMEM, "hook request: out of memory");
 			json_object_put(map);
 			return NULL;
@@ -221,7 +259,7 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 			}
 			if (version == HOOK_V2 && !(map = uniform_map(have, parent_ns, key, err)))
 				goto fail;
-			ok = add(children, key, map ? map : json_object_get(have));
+			ok = add(children, key, map ? map : map_view(have));
 		} else {
 			ok = add(children, key, json_object_new_object());
 		}

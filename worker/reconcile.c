@@ -60,7 +60,7 @@ struct reconciler {
 /* Fills pc for cc (pc->cc set): the request's "controller" is the
  * controller object when the definition has one (metacontroller's), else
  * coxswain.yaml's shape. */
-static int pc_init(struct kclient *c, struct per_controller *pc)
+static int pc_init(struct kclient *c, struct per_controller *pc, bool normal_events)
 {
 	const struct config_controller *cc = pc->cc;
 	if (!(pc->json = cc->object ? json_object_get(cc->object) : config_controller_json(cc)) ||
@@ -69,6 +69,7 @@ static int pc_init(struct kclient *c, struct per_controller *pc)
 		return -ENOMEM;
 	for (size_t k = 0; k < cc->n_children; k++)
 		pc->kinds[k] = (struct hook_child_kind){cc->children[k].api_version, cc->children[k].kind};
+	events_set_normal(pc->events, normal_events);
 	return 0;
 }
 
@@ -93,7 +94,7 @@ struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, s
 	r->n = cfg->n_controllers;
 	for (size_t i = 0; i < r->n; i++) {
 		r->ctls[i].cc = &cfg->controllers[i];
-		if (pc_init(c, &r->ctls[i]))
+		if (pc_init(c, &r->ctls[i], cfg->worker_events_normal))
 			goto oom;
 	}
 	return r;
@@ -166,7 +167,7 @@ static struct per_controller *learnt(struct reconciler *r, const struct proto_jo
 	pc->generation = generation;
 	pc->told_no_subresource = false;
 	pc->told_dropped[0] = '\0';
-	if (pc_init(r->c, pc)) {
+	if (pc_init(r->c, pc, r->cfg->worker_events_normal)) {
 		pc_clear(pc);
 		pc->generation = 0;
 		cx_err_set(err, -ENOMEM, "out of memory");

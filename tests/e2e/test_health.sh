@@ -84,6 +84,7 @@ watcher:
   healthAddress: "127.0.0.1:8081"
   metricsAddress: "127.0.0.1:8080"
   leaderElection: {enabled: false}
+worker: {events: {normal: true}}   # so that "no Created Event" below can fail
 controllers:
   - name: $CTL
     parent: {apiVersion: $GROUP/v1, kind: Quiet}

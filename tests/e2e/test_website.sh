@@ -20,6 +20,9 @@ write_config "$E2E_REPO/deploy/examples/website/coxswain.yaml" "$E2E_WORK/coxswa
 # Other tests run Website controllers at the same time: this one keeps to its namespace.
 sed -i "s/^    resyncPeriodSeconds: \(.*\)/    resyncPeriodSeconds: \1\n    namespace: $NS/" "$E2E_WORK/coxswain.yaml"
 check "the config names the test's namespace" grep -q "namespace: $NS" "$E2E_WORK/coxswain.yaml"
+# Normal Events are off by default (worker.events.normal); this test checks them.
+sed -i "s/^worker: {count: 2}/worker: {count: 2, events: {normal: true}}/" "$E2E_WORK/coxswain.yaml"
+check "the config turns Normal Events on" grep -q "events: {normal: true}" "$E2E_WORK/coxswain.yaml"
 start_coxswain "$E2E_WORK/coxswain.yaml" 2
 eventually 30 "/readyz answers ok once the caches synced" equals ok health readyz
 check "/healthz answers ok" equals ok health healthz

@@ -150,6 +150,7 @@ static void assert_defaults(const struct config *c)
 	cr_assert_eq(c->watcher_burst, 0);
 	cr_assert_eq(c->worker_qps, 0);
 	cr_assert_eq(c->worker_burst, 0);
+	cr_assert_not(c->worker_events_normal, "no Normal Events unless asked");
 }
 
 Test(cxconfig, minimal_gets_every_default)
@@ -719,7 +720,7 @@ Test(cxconfig, worker_count_zero)
 
 Test(cxconfig, worker_not_a_mapping)
 {
-	expect_error("worker-list.yaml", 6, 9, "worker", "expected {count, curve, kubeApiQPS, kubeApiBurst}, got a list");
+	expect_error("worker-list.yaml", 6, 9, "worker", "expected {count, curve, kubeApiQPS, kubeApiBurst, events}, got a list");
 }
 
 /* ---- the first error wins ---------------------------------------------------------- */
@@ -1012,4 +1013,12 @@ Test(cxconfig, webhook_and_jq_are_exclusive)
 {
 	expect_error("hook-jq-and-webhook.yaml", 6, 9, "controllers[0].hooks.finalize",
 		     "webhook and jq are both set; expected exactly one of exec, webhook and jq");
+}
+
+Test(cxconfig, worker_events_normal)
+{
+	struct config *c = load_ok(DATA "worker-events.yaml");
+	cr_assert(c->worker_events_normal);
+	config_free(&c);
+	expect_error("worker-events-bad.yaml", 6, 27, "worker.events.normal", "expected true or false");
 }

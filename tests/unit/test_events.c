@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "events.h"
 
 Test(events, keys_differ_in_every_part)
@@ -222,4 +223,24 @@ Test(events, long_messages_are_cut_on_a_character)
 				      shift, c);
 		}
 	}
+}
+
+/* Normal Events are off by default (worker.events.normal): a report of
+ * created, recreated, deleted and adopted children posts nothing, so no
+ * request is even tried (the poster has no client here). */
+Test(events, normal_events_are_off_by_default)
+{
+	struct events *e = events_new(NULL, "ctl", 0);
+	cr_assert_not_null(e);
+	static char v1[] = "v1", cm[] = "ConfigMap", a[] = "a", b[] = "b", x[] = "x", y[] = "y";
+	struct apply_result results[4] = {
+		{.api_version = v1, .kind = cm, .name = a, .action = APPLY_CREATED},
+		{.api_version = v1, .kind = cm, .name = b, .action = APPLY_DELETED},
+		{.api_version = v1, .kind = cm, .name = x, .action = APPLY_RECREATED},
+		{.api_version = v1, .kind = cm, .name = y, .action = APPLY_ADOPTED},
+	};
+	struct apply_report rep = {.results = results, .n = 4};
+	struct cx_err err = {0};
+	cr_assert_eq(events_post_apply(e, NULL, &rep, &err), 0, "%s", err.msg);
+	events_free(&e);
 }

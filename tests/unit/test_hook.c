@@ -109,6 +109,34 @@ Test(hook_request, every_declared_kind_is_present)
 	json_object_put(req);
 }
 
+/* The watcher keeps coxswain's own managedFields entry on cached children
+ * (worker/childdiff.h); the hook sees none, as before, in v1 and v2, and
+ * the job's children keep theirs. */
+Test(hook_request, children_without_managed_fields)
+{
+	struct json_object *controller = parse("{}");
+	struct json_object *parent = parse("{\"metadata\": {\"name\": \"p\", \"namespace\": \"ns\"}}");
+	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"a\": {\"kind\": \"ConfigMap\", \"metadata\": "
+					     "{\"name\": \"a\", \"namespace\": \"ns\", \"managedFields\": [{\"manager\": "
+					     "\"coxswain/x\"}]}, \"data\": {\"k\": \"v\"}}, \"b\": {\"metadata\": {\"name\": "
+					     "\"b\"}}}}");
+	struct cx_err err = {0};
+	for (int v = 0; v < 2; v++) {
+		struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, false,
+							   v ? HOOK_V2 : HOOK_V1, &err);
+		cr_assert_not_null(req, "%s", err.msg);
+		const char *s = json_object_to_json_string_ext(at(req, "children"), JSON_C_TO_STRING_PLAIN);
+		cr_assert_null(strstr(s, "managedFields"), "%s", s);
+		cr_assert(strstr(s, "\"data\":{\"k\":\"v\"}"), "%s", s);
+		json_object_put(req);
+	}
+	const char *o = json_object_to_json_string_ext(observed, JSON_C_TO_STRING_PLAIN);
+	cr_assert(strstr(o, "managedFields"), "the job's children keep theirs: %s", o);
+	json_object_put(observed);
+	json_object_put(controller);
+	json_object_put(parent);
+}
+
 Test(hook_request, no_observed_children_and_finalizing)
 {
 	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
