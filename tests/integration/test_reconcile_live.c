@@ -1705,7 +1705,7 @@ Test(reconcile, metacontroller_adopts_matching_orphans_before_the_hook)
 /* RESULT's writes (common/proto.h), as apply collects them: the update of a
  * child the hook had observed is there with the resourceVersion the server
  * now has; a create is not (its event must sync the parent, so that the hook
- * sees its new child), but the managedFields patch after it is; an
+ * sees its new child), only the managedFields patch after a POST is; an
  * unchanged child adds nothing. */
 Test(reconcile, apply_reports_its_writes_with_their_resource_versions)
 {
