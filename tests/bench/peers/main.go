@@ -7,6 +7,7 @@
 //   - write status {ready: true, observedGeneration, conditions: [Ready]}
 //     when it is not already so (coxswain writes the hook's status
 //     {ready: true} plus observedGeneration and its Synced/Ready conditions).
+//
 // It is written as a kubebuilder user would write it: a typed API, the
 // manager's cached client, For(Parent).Owns(ConfigMap), and
 // controller-runtime's defaults everywhere (GetConfig leaves the client
