@@ -4,9 +4,11 @@
 #include "err.h"
 #include "k8sname.h"
 #include "ratelimit.h"
+#include "subprocess.h"
 #include "yamlnode.h"
 
 #include <errno.h>
+#include <jq.h>
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +105,38 @@ static bool valid_url(const char *s)
 	return skip && s[skip] && s[skip] != '/' && printable_no_space(s + skip, strlen(s + skip));
 }
 
+/* A jq program is any non-empty text; whether it compiles is check_jq's. */
+static bool valid_jq_text(const char *s)
+{
+	return *s != '\0';
+}
+
+/* jq's messages while compiling, joined with "; " into a buffer. */
+struct jq_messages {
+	char text[CX_ERR_MSG_MAX / 2];
+	size_t len;
+};
+
+/* libjq's error callback: takes msg (owned), keeps its text. */
+static void jq_collect(void *data, jv msg)
+{
+	struct jq_messages *m = data;
+	if (jv_get_kind(msg) != JV_KIND_STRING)
+		msg = jv_dump_string(msg, 0);
+	const char *t = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "?";
+	int count;
+	if (!strncmp(t, "jq: error: ", 11))
+		t += 11;
+	else if (sscanf(t, "jq: %d compile error", &count) == 1)
+		t = NULL; /* the closing count says nothing the messages do not */
+	if (t && m->len < sizeof(m->text) - 1) {
+		int n = snprintf(m->text + m->len, sizeof(m->text) - m->len, "%s%s", m->len ? "; " : "", t);
+		if (n > 0)
+			m->len += (size_t)n < sizeof(m->text) - m->len ? (size_t)n : sizeof(m->text) - m->len - 1;
+	}
+	jv_free(msg);
+}
+
 /* Decimal only, as YAML writes an integer (no sign but '-', no leading
  * zeros, no 0x or 1_000); fails on anything else, and on values beyond
  * twelve digits (out of every range here anyway). */
@@ -179,8 +213,8 @@ struct list_spec {
 		      const char *list_where);
 };
 
-#define EXPECT_HOOK "{exec: {command: [...], timeoutSeconds: N}} or {webhook: {url: ..., timeoutSeconds: N}}, " \
-		    "with optional version: v1|v2 and responseUnMarshallMode: loose|strict"
+#define EXPECT_HOOK "{exec: {command: [...], timeoutSeconds: N}} or {webhook: {url: ..., timeoutSeconds: N}}" \
+		    " or {jq: {program: ...}}, with optional version: v1|v2 and responseUnMarshallMode: loose|strict"
 #define EXPECT_TIMEOUT "an integer from 1 to 3600 (seconds)"
 #define EXPECT_LABEL "a DNS label (at most 63 lowercase letters, digits and '-', starting and ending " \
 		     "with a letter or digit)"
@@ -223,6 +257,17 @@ static const struct field exec_fields[] = {
 	 .expect = "a non-empty list of strings (the program, then its arguments)"},
 	{.key = "timeoutSeconds", .kind = F_INT, .offset = offsetof(struct config_hook, timeout_seconds),
 	 .expect = EXPECT_TIMEOUT, .min = 1, .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS},
+	{.key = "persistent", .kind = F_BOOL, .offset = offsetof(struct config_hook, persistent),
+	 .expect = "true or false (true: one long-lived process per worker, newline-delimited JSON)"},
+	{.key = NULL},
+};
+
+/* jq.program: any string here; parse_hook compiles it. */
+static const struct field jq_fields[] = {
+	{.key = "program", .kind = F_STRING, .offset = offsetof(struct config_hook, jq_program), .required = true,
+	 .expect = "a jq program (a string) whose output is the hook's answer", .valid = valid_jq_text},
+	{.key = "timeoutSeconds", .kind = F_INT, .offset = offsetof(struct config_hook, timeout_seconds),
+	 .expect = EXPECT_TIMEOUT, .min = 1, .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS},
 	{.key = NULL},
 };
 
@@ -241,6 +286,7 @@ static const char *const unmarshal_names[] = {"loose", "strict", NULL};
 static const struct field hook_fields[] = {
 	{.key = "exec", .kind = F_MAP, .expect = "{command: [...], timeoutSeconds: N}", .sub = exec_fields},
 	{.key = "webhook", .kind = F_MAP, .expect = "{url: ..., timeoutSeconds: N}", .sub = webhook_fields},
+	{.key = "jq", .kind = F_MAP, .expect = "{program: ..., timeoutSeconds: N}", .sub = jq_fields},
 	{.key = "version", .kind = F_ENUM, .offset = offsetof(struct config_hook, version),
 	 .expect = "v1 or v2 (how the request keys children: metacontroller's hook versions)",
 	 .names = hook_version_names},
@@ -322,6 +368,9 @@ static const struct field watcher_curve_fields[] = {
 	{.key = NULL},
 };
 
+/* In enum config_initial_list's order. */
+static const char *const initial_list_names[] = {"stream", "list", NULL};
+
 static const struct field watcher_fields[] = {
 	{.key = "endpoint", .kind = F_STRING, .offset = offsetof(struct config, endpoint),
 	 .expect = "a ZeroMQ endpoint ipc://PATH or tcp://HOST:PORT", .valid = valid_endpoint},
@@ -337,6 +386,9 @@ static const struct field watcher_fields[] = {
 	 .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit"},
 	{.key = "kubeApiBurst", .kind = F_INT, .offset = offsetof(struct config, watcher_burst),
 	 .expect = "an integer from 1 to 1000000", .min = 1, .max = RATELIMIT_BURST_MAX},
+	{.key = "initialList", .kind = F_ENUM, .offset = offsetof(struct config, initial_list),
+	 .expect = "stream or list (how the caches are filled: a streaming list, or paginated LIST)",
+	 .names = initial_list_names},
 	{.key = NULL},
 };
 
@@ -367,7 +419,8 @@ static const struct field root_fields[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers), .required = true,
 	 .expect = "a non-empty list of controllers", .list = &controllers_list},
 	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst}", .sub = watcher_fields},
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
+		   "initialList}", .sub = watcher_fields},
 	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
 	{.key = NULL},
 };
@@ -376,7 +429,8 @@ static const struct field root_fields_optional[] = {
 	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers),
 	 .expect = "a list of controllers", .list = &controllers_list_optional},
 	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst}", .sub = watcher_fields},
+	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
+		   "initialList}", .sub = watcher_fields},
 	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst}", .sub = worker_fields},
 	{.key = NULL},
 };
@@ -514,7 +568,31 @@ static int parse_command(const struct yamlnode_src *y, const struct field *f, co
 	return 0;
 }
 
-/* A hook is a mapping with exactly one of exec and webhook. A v2 hook's
+/* jq.program must compile: a mistake is a config error at load (and so
+ * with --check-config), naming the field, in jq's own words, not a failure
+ * of every sync. The worker compiles it again for itself (worker/jqhook.h). */
+static int check_jq(const struct yamlnode_src *y, const yaml_node_t *hook, const char *where, const char *program)
+{
+	const yaml_node_t *at = yamlnode_get(y, hook, "jq");
+	const yaml_node_t *prog = at ? yamlnode_get(y, at, "program") : NULL;
+	char path[PATH_LEN + 64];
+	join(path, sizeof(path), where, "jq.program");
+	jq_state *jq = jq_init();
+	if (!jq)
+		return yamlnode_oom(y);
+	struct jq_messages m = {.len = 0};
+	jq_set_error_cb(jq, jq_collect, &m);
+	int ok = jq_compile(jq, program);
+	jq_teardown(&jq);
+	if (ok)
+		return 0;
+	char line[sizeof(m.text)];
+	subprocess_one_line(m.text, m.len, line, sizeof(line));
+	return yamlnode_fail(y, prog ? prog : hook, path, "the jq program does not compile: %s",
+			     *line ? line : "no message from jq");
+}
+
+/* A hook is a mapping with exactly one of exec, webhook and jq. A v2 hook's
  * answers are read strictly (metacontroller refuses unknown fields of a v2
  * answer whatever its mode), so v2 with an explicit loose is a
  * contradiction, refused rather than half-obeyed. */
@@ -536,8 +614,13 @@ static int parse_hook(const struct yamlnode_src *y, const struct field *f, const
 		hook->unmarshal = hook->version == CONFIG_HOOK_V2 ? CONFIG_UNMARSHAL_STRICT : CONFIG_UNMARSHAL_LOOSE;
 	if (hook->command && hook->url)
 		return yamlnode_fail(y, v, where, "both exec and webhook are set; expected exactly one of them");
-	if (!hook->command && !hook->url)
+	if (hook->jq_program && (hook->command || hook->url))
+		return yamlnode_fail(y, v, where, "%s and jq are both set; expected exactly one of exec, webhook and "
+				     "jq", hook->command ? "exec" : "webhook");
+	if (!hook->command && !hook->url && !hook->jq_program)
 		return yamlnode_fail(y, v, where, "neither exec nor webhook is set; expected %s", f->expect);
+	if (hook->jq_program && (rc = check_jq(y, v, where, hook->jq_program)))
+		return rc;
 	hook->set = true;
 	if (!hook->timeout_seconds)
 		hook->timeout_seconds = CONFIG_DEFAULT_HOOK_TIMEOUT_SECONDS;
@@ -819,6 +902,7 @@ static void hook_clear(struct config_hook *h)
 		free(h->command[i]);
 	free(h->command);
 	free(h->url);
+	free(h->jq_program);
 }
 
 void config_controller_clear(struct config_controller *cc)
@@ -916,7 +1000,12 @@ static struct json_object *hook_json(const struct config_hook *h)
 {
 	struct json_object *inner = json_object_new_object();
 	bool ok = put(inner, "timeoutSeconds", json_object_new_int(h->timeout_seconds));
-	if (ok && h->command) {
+	if (ok && h->jq_program) {
+		json_object_put(inner);
+		inner = json_object_new_object();
+		ok = put(inner, "program", json_object_new_string(h->jq_program)) &&
+		     put(inner, "timeoutSeconds", json_object_new_int(h->timeout_seconds));
+	} else if (ok && h->command) {
 		struct json_object *command = json_object_new_array();
 		for (size_t i = 0; command && i < h->n_command; i++) {
 			if (!append(command, json_object_new_string(h->command[i]))) {
@@ -925,6 +1014,8 @@ static struct json_object *hook_json(const struct config_hook *h)
 			}
 		}
 		ok = put(inner, "command", command);
+		if (ok && h->persistent)
+			ok = put(inner, "persistent", json_object_new_boolean(true));
 	} else if (ok) {
 		ok = put(inner, "url", json_object_new_string(h->url));
 	}
@@ -933,7 +1024,7 @@ static struct json_object *hook_json(const struct config_hook *h)
 		return NULL;
 	}
 	struct json_object *hook = json_object_new_object();
-	if (!put(hook, h->command ? "exec" : "webhook", inner) ||
+	if (!put(hook, h->jq_program ? "jq" : h->command ? "exec" : "webhook", inner) ||
 	    !put(hook, "version", json_object_new_string(hook_version_names[h->version == CONFIG_HOOK_V2])) ||
 	    !put(hook, "responseUnMarshallMode",
 		 json_object_new_string(unmarshal_names[h->unmarshal == CONFIG_UNMARSHAL_STRICT]))) {

@@ -13,7 +13,9 @@
  *         - {apiVersion: v1, kind: ConfigMap, updateStrategy: InPlace}   OnDelete|Recreate|InPlace
  *       hooks:
  *         sync:     {exec: {command: ["/hooks/sync", "--flag"], timeoutSeconds: 10}}   required
+ *         #         {exec: {command: [...], persistent: true}}   one process per worker, NDJSON
  *         #         {webhook: {url: "http://127.0.0.1:8080/sync", timeoutSeconds: 10}}
+ *         #         {jq: {program: "{status: {ready: true}, children: []}", timeoutSeconds: 10}}  libjq
  *         finalize: {exec: {command: ["/hooks/finalize"]}}      optional, same shape
  *         customize: {exec: {command: ["/hooks/customize"]}}    optional, same shape: metacontroller's
  *                                        customize hook ({controller, parent} in, {relatedResources}
@@ -31,7 +33,10 @@
  *             kubeApiQPS: 50,            the API client's limit, requests a second (0.001 to
  *                                        1000000), or -1: none; absent: none, as controller-runtime
  *                                        (common/ratelimit.h); --kube-api-qps overrides it
- *             kubeApiBurst: 100}         1 to 1000000; absent: 10 (client-go's); --kube-api-burst
+ *             kubeApiBurst: 100,         1 to 1000000; absent: 10 (client-go's); --kube-api-burst
+ *             initialList: stream}       how informers fill their caches: stream (the default: a
+ *                                        streaming list, LIST where the server refuses it) or list
+ *                                        (paginated LIST always); --initial-list overrides it
  *   worker: {count: 4,                   >= 1; absent = 0 = one per CPU (the worker decides)
  *            curve: {secretKeyFile: /keys/worker.key, serverPublicKeyFile: /keys/watcher.pub},
  *            kubeApiQPS: 50,             each worker process's API client, as the watcher's
@@ -64,6 +69,12 @@ struct json_object;
 
 /* In a directory of its own, which the watcher makes 0700 (watcher/broker.h):
  * /run/coxswain is a volume both containers mount, not the watcher's. */
+/* watcher.initialList, in the order of its names ("stream", "list"). */
+enum config_initial_list {
+	CONFIG_INITIAL_LIST_STREAM,
+	CONFIG_INITIAL_LIST_LIST,
+};
+
 #define CONFIG_DEFAULT_ENDPOINT "ipc:///run/coxswain/ipc/jobs.sock"
 #define CONFIG_DEFAULT_HEALTH_ADDRESS ":8081"
 #define CONFIG_DEFAULT_METRICS_ADDRESS ":8080"
@@ -119,13 +130,18 @@ enum config_unmarshal {
 	CONFIG_UNMARSHAL_STRICT,        /* "strict": refused (always so for a v2 hook) */
 };
 
-/* A hook: exec (command != NULL) or webhook (url != NULL), never both. */
+/* A hook: exec (command != NULL), webhook (url != NULL) or jq (jq_program
+ * != NULL), exactly one of them. */
 struct config_hook {
 	bool set;                   /* false: not configured (only finalize may be) */
 	char **command;             /* exec: the program then its arguments, n_command >= 1
 				       entries followed by a NULL (execv-ready); else NULL */
 	size_t n_command;
+	bool persistent;            /* exec.persistent: one long-lived process per worker speaking
+				       newline-delimited JSON (worker/hookproc.h); default false */
 	char *url;                  /* webhook: http:// or https://; else NULL */
+	char *jq_program;           /* jq.program: a jq program run in-process (worker/jqhook.h),
+				       checked to compile at load; else NULL */
 	int timeout_seconds;        /* 1..3600, default 10 (coxswain.yaml) */
 	long timeout_ms;            /* effective, > 0: timeout_seconds * 1000, or a metacontroller
 				       webhook.timeout (a Go duration, rounded up to a millisecond) */
@@ -210,6 +226,7 @@ struct config {
 	int watcher_burst;                  /* watcher.kubeApiBurst */
 	double worker_qps;                  /* worker.kubeApiQPS */
 	int worker_burst;                   /* worker.kubeApiBurst */
+	int initial_list;                   /* watcher.initialList: enum config_initial_list */
 };
 
 /* Loads and validates the coxswain.yaml at path. Returns an owned config, or

@@ -345,7 +345,11 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 		cx_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((o->resource_version && add_param(w->easy, &url, "resourceVersion", o->resource_version)) ||
+	const char *match = o->resource_version_match ? o->resource_version_match : "NotOlderThan";
+	if ((o->resource_version && *o->resource_version &&
+	     add_param(w->easy, &url, "resourceVersion", o->resource_version)) ||
+	    (o->send_initial_events && (add_param(w->easy, &url, "sendInitialEvents", "true") ||
+					add_param(w->easy, &url, "resourceVersionMatch", match))) ||
 	    (o->label_selector && add_param(w->easy, &url, "labelSelector", o->label_selector))) {
 		cx_err_set(err, -ENOMEM, "out of memory");
 		goto fail;

@@ -65,6 +65,18 @@ struct kwatch_options {
 	long timeout_seconds;          /* asked of the server; 0: drawn from [300, 600) as client-go does */
 	long inactivity_seconds;       /* no byte for this long = a dead stream; 0: 70 (bookmarks come each minute) */
 	bool drop_managed_fields;
+	/* A streaming list: sendInitialEvents=true with
+	 * resourceVersionMatch=NotOlderThan (allowWatchBookmarks is always
+	 * asked). The server sends an ADDED for every object, then a BOOKMARK
+	 * flagged initial_events_end (common/watch.h) carrying the list's
+	 * resourceVersion, then the changes after it. resource_version NULL or
+	 * "": a consistent read (the state when the request came); else state
+	 * at least that new. */
+	bool send_initial_events;
+	/* With send_initial_events: the resourceVersionMatch sent; NULL =
+	 * "NotOlderThan" (the only value servers accept: tests give another
+	 * to see a real refusal). */
+	const char *resource_version_match;
 };
 
 /* Called for each event; see watch_event_fn. A non-zero return stops the

@@ -235,11 +235,17 @@ static int deliver(struct watch_parser *p, struct json_object *ev)
 	if (json_object_object_get_ex(obj, "metadata", &meta) && json_object_is_type(meta, json_type_object) &&
 	    p->drop_managed_fields)
 		json_object_object_del(meta, "managedFields");
+	struct json_object *annotations = NULL;
+	const char *end_mark = NULL;
+	if (type == WATCH_BOOKMARK && json_object_is_type(meta, json_type_object) &&
+	    json_object_object_get_ex(meta, "annotations", &annotations))
+		end_mark = get_string(annotations, WATCH_INITIAL_EVENTS_END);
 	struct watch_event we = {
 		.type = (enum watch_event_type)type,
 		.object = obj,
 		.resource_version = get_string(meta, "resourceVersion"),
 		.index = p->n_seen,
+		.initial_events_end = end_mark && !strcmp(end_mark, "true"),
 	};
 	/* Our own error for the callback, so that its message survives when the
 	 * caller of feed passed no err. */

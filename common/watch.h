@@ -45,7 +45,15 @@ struct watch_event {
 	/* 1 for the first event of the stream, 2 for the next, ... (ERROR and
 	 * malformed events count too): the number the error messages use. */
 	size_t index;
+	/* A BOOKMARK whose object has the annotation
+	 * k8s.io/initial-events-end: "true": the end of the initial events of a
+	 * streaming list (a watch with sendInitialEvents=true), where
+	 * resource_version is the list's. */
+	bool initial_events_end;
 };
+
+/* The annotation a streaming list's last initial bookmark carries. */
+#define WATCH_INITIAL_EVENTS_END "k8s.io/initial-events-end"
 
 /* Called once per ADDED, MODIFIED, DELETED or BOOKMARK event. Returns 0 to go
  * on; a negative errno-style code (with err filled) stops the feed, which

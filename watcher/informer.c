@@ -30,11 +30,36 @@ struct informer {
 	bool need_list, need_watch;
 	int64_t due_ms;                     /* not before this (monotonic ms) */
 	struct backoff backoff;
-	uint64_t lists, watches;
+	uint64_t lists, watches, streams;
+	bool stream;                        /* the next list is a streaming list */
+	char *stream_match;                 /* test_stream_match, or NULL */
+	struct json_object *fresh;          /* a streaming list's objects until its bookmark, else NULL */
+	int stream_error;                   /* a failed streaming list's code, for the next informer_tick */
 	int64_t failing_since_ms;           /* -1: the last attempt succeeded */
 	int last_code;
 	char last_error[CX_ERR_MSG_MAX + 64];
 };
+
+/* INFORMER_INITIAL_STREAM or _LIST, for informers made with _DEFAULT. */
+static enum informer_initial_list default_initial_list = INFORMER_INITIAL_STREAM;
+
+void informer_set_initial_list(enum informer_initial_list how)
+{
+	default_initial_list = how == INFORMER_INITIAL_LIST ? INFORMER_INITIAL_LIST : INFORMER_INITIAL_STREAM;
+}
+
+bool informer_stream_refused(int code, int http_status, bool answered)
+{
+	switch (http_status) {
+	case 400:
+	case 403:
+	case 405:
+	case 422:
+		return true;
+	default:
+		return code == 0 && answered;
+	}
+}
 
 static int64_t monotonic_ms(void)
 {
@@ -75,10 +100,13 @@ struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const s
 	inf->ud = o->ud;
 	inf->need_list = true;
 	inf->failing_since_ms = -1;
+	enum informer_initial_list how = o->initial_list ? o->initial_list : default_initial_list;
+	inf->stream = how != INFORMER_INITIAL_LIST;
 	inf->path = kresource_path(o->resource, o->namespace, NULL, NULL);
 	inf->store = json_object_new_object();
 	struct backoff_params reconnect = BACKOFF_WATCH_RECONNECT;
 	if (!inf->path || !inf->store || (o->label_selector && !(inf->label_selector = strdup(o->label_selector))) ||
+	    (o->test_stream_match && !(inf->stream_match = strdup(o->test_stream_match))) ||
 	    backoff_init(&inf->backoff, &reconnect, err)) {
 		cx_err_set(err, -ENOMEM, "out of memory");
 		informer_free(&inf);
@@ -93,6 +121,8 @@ void informer_free(struct informer **infp)
 		return;
 	kwatch_free(&inf->w);
 	json_object_put(inf->store);
+	json_object_put(inf->fresh);
+	free(inf->stream_match);
 	free(inf->rv);
 	free(inf->label_selector);
 	free(inf->path);
@@ -153,12 +183,17 @@ static void store_del(struct informer *inf, const char *key)
 	json_object_put(old);
 }
 
+static int stream_event(struct informer *inf, const struct watch_event *ev);
+static void stream_ended(struct informer *inf, struct kwatch *w, int code, const struct cx_err *err);
+
 static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 {
 	(void)err;
 	struct informer *inf = ud;
 	char key[512];
 	attempt_succeeded(inf);
+	if (inf->fresh)
+		return stream_event(inf, ev);
 	switch (ev->type) {
 	case WATCH_ADDED:
 	case WATCH_MODIFIED:
@@ -180,6 +215,10 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 	/* werr lives in the watch, which is freed below. */
 	struct cx_err copy = werr ? *werr : (struct cx_err){0};
 	const struct cx_err *err = &copy;
+	if (inf->fresh) {
+		stream_ended(inf, w, code, err);
+		return;
+	}
 	set_rv(inf, kwatch_resource_version(w));
 	bool progressed = kwatch_events(w) > 0;
 	kwatch_free(&inf->w);
@@ -275,6 +314,102 @@ static int do_list(struct informer *inf, struct cx_err *err)
 	return r;
 }
 
+/* A streaming list's initial events are all in: they replace the store as
+ * a LIST's result does (the same differences told to the handlers), and
+ * the store is synced. The watch goes on from here. */
+static void stream_synced(struct informer *inf, const char *rv)
+{
+	struct json_object *fresh = inf->fresh;
+	inf->fresh = NULL;
+	replace_store(inf, fresh);
+	json_object_put(fresh);
+	set_rv(inf, rv);
+	inf->synced = true;
+	backoff_reset(&inf->backoff);
+	log_kv(LOG_LEVEL_INFO, 2, "listed", "resource", inf->path, "resourceVersion", rv ? rv : "", "how", "stream",
+	       NULL);
+}
+
+/* One event of a streaming list before its initial-events-end bookmark:
+ * objects are collected as a LIST's items are (ADDED is all a server sends
+ * then; the others are taken as client-go takes them). */
+static int stream_event(struct informer *inf, const struct watch_event *ev)
+{
+	char key[512];
+	switch (ev->type) {
+	case WATCH_ADDED:
+	case WATCH_MODIFIED:
+		return collect(&inf->fresh, ev->object, NULL);
+	case WATCH_DELETED:
+		if (informer_key(ev->object, key, sizeof(key)))
+			json_object_object_del(inf->fresh, key);
+		break;
+	case WATCH_BOOKMARK:
+		if (ev->initial_events_end)
+			stream_synced(inf, ev->resource_version);
+		break;
+	}
+	return 0;
+}
+
+/* A streaming list ended before its bookmark: the collected objects are
+ * dropped and it starts over, as a stream again after backoff when the
+ * failure was transient, or right away as a LIST, for good, when the server
+ * refused it (informer_stream_refused). The failure is kept for the next
+ * informer_tick to return, as a failed LIST's is. */
+static void stream_ended(struct informer *inf, struct kwatch *w, int code, const struct cx_err *err)
+{
+	bool answered = kwatch_established(w);
+	json_object_put(inf->fresh);
+	inf->fresh = NULL;
+	kwatch_free(&inf->w);
+	int64_t now = monotonic_ms();
+	inf->need_list = true;
+	inf->need_watch = false;
+	if (informer_stream_refused(code, err->http_status, answered)) {
+		inf->stream = false;
+		log_kv(LOG_LEVEL_WARNING, 0, "the API server refused a streaming list; using LIST for this resource",
+		       "resource", inf->path, "error",
+		       code ? err->msg : "the watch ended before its initial-events-end bookmark", NULL);
+		inf->due_ms = now;
+		return;
+	}
+	struct cx_err why = *err;
+	if (!code)
+		code = cx_err_set(&why, -EIO, "the watch ended before its initial-events-end bookmark");
+	attempt_failed(inf, "streaming list", code, &why, now);
+	inf->stream_error = inf->last_code;
+	long delay = backoff_next_ms(&inf->backoff);
+	char ms[24];
+	snprintf(ms, sizeof(ms), "%ld", delay);
+	log_kv(LOG_LEVEL_WARNING, 0, "streaming list failed; retrying", "resource", inf->path, "error", why.msg,
+	       "retry_in_ms", ms, NULL);
+	inf->due_ms = now + delay;
+}
+
+/* Starts a streaming list: a watch with sendInitialEvents=true from a
+ * consistent read (no resourceVersion), whose events fill inf->fresh until
+ * the bookmark. */
+static int do_stream(struct informer *inf, struct cx_err *err)
+{
+	struct kwatch_options o = {.path = inf->path, .label_selector = inf->label_selector,
+				   .drop_managed_fields = true, .send_initial_events = true,
+				   .resource_version_match = inf->stream_match};
+	if (!(inf->fresh = json_object_new_object()))
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	inf->streams++;
+	inf->w = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, err);
+	if (!inf->w) {
+		json_object_put(inf->fresh);
+		inf->fresh = NULL;
+		return err && err->code ? err->code : -ENOMEM;
+	}
+	inf->need_list = false;
+	inf->need_watch = false;
+	log_kv(LOG_LEVEL_INFO, 4, "streaming list started", "resource", inf->path, NULL);
+	return 0;
+}
+
 static int do_watch(struct informer *inf, struct cx_err *err)
 {
 	struct kwatch_options o = {.path = inf->path, .resource_version = inf->rv,
@@ -291,17 +426,26 @@ int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err)
 {
 	if (inf->w && inf->failing_since_ms >= 0 && kwatch_established(inf->w))
 		attempt_succeeded(inf);
+	/* A streaming list fails in kwatch_mux_dispatch; its retry is due
+	 * later, so the next call tells the caller. */
+	int failed_stream = inf->stream_error;
+	inf->stream_error = 0;
 	if ((!inf->need_list && !inf->need_watch) || now_ms < inf->due_ms)
-		return 0;
+		return failed_stream ? cx_err_set(err, failed_stream, "%s", inf->last_error) : 0;
 	bool listing = inf->need_list;
 	struct cx_err local = {0};
 	if (!err)
 		err = &local;
-	int r = inf->need_list ? do_list(inf, err) : 0;
-	if (!r && listing)
-		attempt_succeeded(inf);
-	if (!r && inf->need_watch)
-		r = do_watch(inf, err);
+	int r;
+	if (inf->need_list && inf->stream) {
+		r = do_stream(inf, err);
+	} else {
+		r = inf->need_list ? do_list(inf, err) : 0;
+		if (!r && listing)
+			attempt_succeeded(inf);
+		if (!r && inf->need_watch)
+			r = do_watch(inf, err);
+	}
 	if (r) {
 		attempt_failed(inf, inf->need_list ? "list" : "watch", r, err, now_ms);
 		long delay = backoff_next_ms(&inf->backoff);
@@ -326,6 +470,26 @@ long informer_next_ms(const struct informer *inf, int64_t now_ms)
 bool informer_synced(const struct informer *inf)
 {
 	return inf->synced;
+}
+
+void informer_relist(struct informer *inf)
+{
+	kwatch_free(&inf->w);
+	json_object_put(inf->fresh);
+	inf->fresh = NULL;
+	inf->need_list = true;
+	inf->need_watch = false;
+	inf->due_ms = 0;
+}
+
+bool informer_streaming(const struct informer *inf)
+{
+	return inf->stream;
+}
+
+uint64_t informer_streams(const struct informer *inf)
+{
+	return inf->streams;
 }
 
 struct json_object *informer_store(const struct informer *inf)

@@ -6,10 +6,23 @@
  * without metadata.managedFields, keyed "namespace/name" ("name" for
  * cluster-scoped ones).
  *
- * Single-threaded: the LIST is a blocking kclient_list inside
- * informer_tick; the WATCH runs on the caller's kwatch_mux, whose events are
- * dispatched from the caller's poll loop. Handlers are called for every
- * change the store sees, including the differences a relist finds. */
+ * The initial list (and every relist) is by default a streaming list, as
+ * client-go's WatchList: a WATCH with sendInitialEvents=true and
+ * resourceVersionMatch=NotOlderThan whose ADDED events are collected until
+ * the BOOKMARK annotated k8s.io/initial-events-end: "true"; there the
+ * collected objects replace the store exactly as a LIST's do, the informer
+ * counts as synced, and the same watch goes on with the changes. It asks
+ * for no resourceVersion, i.e. a consistent read: at start there is none,
+ * and a relist follows a 410 that made the last one useless. When the
+ * server refuses it (informer_stream_refused) the informer says so once in
+ * the log and LISTs, as it always did, from then on.
+ *
+ * Single-threaded: a LIST is a blocking kclient_list inside informer_tick;
+ * a streaming list and the WATCH run on the caller's kwatch_mux, whose
+ * events are dispatched from the caller's poll loop, so a streaming list
+ * never blocks and the store syncs during kwatch_mux_dispatch. Handlers are
+ * called for every change the store sees, including the differences a
+ * relist finds. */
 #ifndef COXSWAIN_INFORMER_H
 #define COXSWAIN_INFORMER_H
 
@@ -32,13 +45,44 @@ struct informer_handlers {
 	void (*on_delete)(void *ud, struct json_object *obj);
 };
 
+/* How the store is filled. */
+enum informer_initial_list {
+	INFORMER_INITIAL_DEFAULT,   /* the process's (informer_set_initial_list), at first stream */
+	INFORMER_INITIAL_STREAM,    /* a streaming list; LIST once the server refused one */
+	INFORMER_INITIAL_LIST,      /* paginated LIST always */
+};
+
 struct informer_options {
 	const struct kresource *resource;   /* borrowed; outlives the informer */
 	const char *namespace;              /* NULL or "" = all namespaces */
 	const char *label_selector;         /* or NULL */
 	struct informer_handlers handlers;
 	void *ud;
+	enum informer_initial_list initial_list;
+	/* For tests only: the resourceVersionMatch a streaming list sends
+	 * (NULL = NotOlderThan). Another value makes a real server refuse the
+	 * stream with 422, as a server without streaming lists does. Borrowed
+	 * until informer_new returns. */
+	const char *test_stream_match;
 };
+
+/* The initial_list of informers whose options say INFORMER_INITIAL_DEFAULT,
+ * for the whole process (--initial-list, watcher.initialList); STREAM until
+ * set. Informers made before keep theirs. */
+void informer_set_initial_list(enum informer_initial_list how);
+
+/* Whether a streaming list that ended before its initial-events-end
+ * bookmark means the server does not do streaming lists, so that LIST is
+ * used from then on: it answered the watch with 400 or 422 (the parameters
+ * are invalid there: an older server, or the WatchList feature gate off),
+ * 403 (a role that may list but not watch: LIST still fills the store, as
+ * before streaming lists), or 405 (no watch on that resource); or it
+ * answered 200 and closed the watch cleanly (code 0) without the bookmark
+ * (a server that ignores sendInitialEvents). http_status is the server's
+ * (cx_err.http_status, 0 for none), answered whether it answered 200.
+ * Anything else (no connection, 5xx, 429, a cut stream) is transient: the
+ * stream is tried again with backoff. */
+bool informer_stream_refused(int code, int http_status, bool answered);
 
 /* c and mux are borrowed and must outlive the informer. Nothing happens
  * until the first informer_tick. */
@@ -48,17 +92,29 @@ struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const s
 /* Stops the watch, drops the store and frees. */
 void informer_free(struct informer **inf);
 
-/* Does what is due at now_ms (monotonic): the first LIST, a relist, a
- * re-watch after backoff. Returns 0, or the error of a LIST that failed (it
- * is retried with backoff; the informer stays usable). */
+/* Does what is due at now_ms (monotonic): the first list, a relist, a
+ * re-watch after backoff. Returns 0, or the error of a LIST that failed, or
+ * of a streaming list that failed since the last call (either is retried
+ * with backoff; the informer stays usable). */
 int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err);
 
 /* Milliseconds from now_ms until informer_tick has something to do; -1 when
  * it waits only on the watch. */
 long informer_next_ms(const struct informer *inf, int64_t now_ms);
 
-/* True once a LIST has filled the store (client-go's HasSynced). */
+/* True once a LIST, or a streaming list at its initial-events-end
+ * bookmark, has filled the store (client-go's HasSynced); it stays true
+ * through relists. */
 bool informer_synced(const struct informer *inf);
+
+/* Drops the watch (and a streaming list in progress) and lists again at the
+ * next informer_tick, as after 410 Gone: objects no longer there are
+ * deleted from the store (on_delete) when the new list is complete. */
+void informer_relist(struct informer *inf);
+
+/* Whether the next list will be a streaming list (false with
+ * INFORMER_INITIAL_LIST and once the server refused one). */
+bool informer_streaming(const struct informer *inf);
 
 /* The store: a json-c object mapping key → object. Borrowed; do not modify. */
 struct json_object *informer_store(const struct informer *inf);
@@ -84,7 +140,8 @@ int64_t informer_failing_since(const struct informer *inf);
 const char *informer_path(const struct informer *inf);
 
 /* Counters for metrics and tests. */
-uint64_t informer_lists(const struct informer *inf);
+uint64_t informer_lists(const struct informer *inf);    /* LISTs */
+uint64_t informer_streams(const struct informer *inf);  /* streaming lists started */
 uint64_t informer_watches(const struct informer *inf);
 
 /* "ns/name" or "name" of obj into buf; false if obj has no metadata.name. */

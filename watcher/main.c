@@ -13,6 +13,7 @@
 #include "curvekey.h"
 #include "cxconfig.h"
 #include "err.h"
+#include "informer.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "watcher.h"
@@ -40,6 +41,9 @@ static void usage(FILE *out)
 		"                         a supervisor started by --spawn-workers gets it too\n"
 		"  --kube-api-burst N     requests allowed at once above the QPS (default: watcher.kubeApiBurst,\n"
 		"                         else 10); a supervisor started by --spawn-workers gets it too\n"
+		"  --initial-list HOW     how the caches are filled: stream (a streaming list, LIST where the API\n"
+		"                         server refuses it) or list (paginated LIST); default: the config's\n"
+		"                         watcher.initialList, else stream\n"
 		"  --spawn-workers N      also run the worker supervisor with N workers, as a child process\n"
 		"  --metacontroller-manifests FILE|DIR\n"
 		"                         also run the CompositeController and DecoratorController definitions there\n"
@@ -108,7 +112,8 @@ static int worker_binary(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
-	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR, O_QPS, O_BURST };
+	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR, O_QPS, O_BURST,
+	       O_INITIAL_LIST };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"check-config", required_argument, NULL, O_CHECK},
@@ -122,6 +127,7 @@ int main(int argc, char **argv)
 		{"spawn-workers", required_argument, NULL, O_SPAWN},
 		{"kube-api-qps", required_argument, NULL, O_QPS},
 		{"kube-api-burst", required_argument, NULL, O_BURST},
+		{"initial-list", required_argument, NULL, O_INITIAL_LIST},
 		{"metacontroller-manifests", required_argument, NULL, O_MC_MANIFESTS},
 		{"metacontroller-live", no_argument, NULL, O_MC_LIVE},
 		{"metacontroller-selector", required_argument, NULL, O_MC_SELECTOR},
@@ -132,6 +138,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *check = NULL, *log_format = NULL, *qps_arg = NULL, *burst_arg = NULL;
+	enum informer_initial_list initial_list = INFORMER_INITIAL_DEFAULT;
 	struct watcher_options o = {0};
 	int spawn = -1, verbosity = 0;
 	bool leader_set = false, leader = true;
@@ -180,6 +187,13 @@ int main(int argc, char **argv)
 				burst_arg = optarg;
 			break;
 		}
+		case O_INITIAL_LIST:
+			if (!strcmp(optarg, "stream") || !strcmp(optarg, "list")) {
+				initial_list = optarg[0] == 's' ? INFORMER_INITIAL_STREAM : INFORMER_INITIAL_LIST;
+				break;
+			}
+			fprintf(stderr, "coxswain-watcher: --initial-list: expected stream or list, got \"%s\"\n", optarg);
+			return 2;
 		case 'v': {
 			struct cx_err verr = {0};
 			if (log_parse_verbosity(optarg, &verbosity, &verr)) {
@@ -239,6 +253,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	o.config = cfg;
+	if (initial_list == INFORMER_INITIAL_DEFAULT)
+		initial_list = cfg->initial_list == CONFIG_INITIAL_LIST_LIST ? INFORMER_INITIAL_LIST
+									 : INFORMER_INITIAL_STREAM;
+	informer_set_initial_list(initial_list);
 	o.leader_elect = leader_set ? leader : cfg->leader_election;
 
 	char worker[PATH_MAX], count[16], vbuf[16], drain[16];

@@ -11,6 +11,8 @@
 #include "log.h"
 #include "subprocess.h"
 #include "etagcache.h"
+#include "hookproc.h"
+#include "jqhook.h"
 #include "mcdef.h"
 #include "webhookauth.h"
 
@@ -49,6 +51,8 @@ static void hook_name(const struct hook_def *def, char *buf, size_t len)
 		snprintf(raw, sizeof(raw), "%s", def->name);
 	} else if (def->type == HOOK_EXEC) {
 		snprintf(raw, sizeof(raw), "%s", def->argv && def->argv[0] ? def->argv[0] : "");
+	} else if (def->type == HOOK_JQ) {
+		snprintf(raw, sizeof(raw), "jq");
 	} else if (def->url) {
 		const char *url = def->url, *sep = strstr(url, "://");
 		const char *auth = sep ? sep + 3 : url;
@@ -649,6 +653,127 @@ static int run_exec(const struct hook_def *def, const char *label, int timeout_m
 	return 0;
 }
 
+/* ---- persistent exec hooks and jq hooks: state kept per worker process ---- */
+
+/* One hook's process or compiled program, by key (see state_key). */
+struct hook_state {
+	char *key;
+	struct hookproc *proc;
+	struct jqhook *jq;
+};
+
+static struct hook_state *states;
+static size_t n_states;
+
+/* What identifies a hook's state: controller, role, and the command (each
+ * argument) or the program, joined with a byte no YAML string of a config
+ * holds alone as a separator. Owned; NULL when out of memory. */
+static char *state_key(const struct hook_def *def, const char *role)
+{
+	size_t len = strlen(def->controller ? def->controller : "") + strlen(role) + 8;
+	if (def->type == HOOK_JQ)
+		len += strlen(def->jq_program);
+	for (size_t i = 0; def->type == HOOK_EXEC && def->argv[i]; i++)
+		len += strlen(def->argv[i]) + 1;
+	char *key = malloc(len);
+	if (!key)
+		return NULL;
+	int n = snprintf(key, len, "%s\x1f%s\x1f%s", def->controller ? def->controller : "", role,
+			 def->type == HOOK_JQ ? def->jq_program : "");
+	for (size_t i = 0; def->type == HOOK_EXEC && def->argv[i] && n >= 0 && (size_t)n < len; i++)
+		n += snprintf(key + n, len - (size_t)n, "%s\x1f", def->argv[i]);
+	return key;
+}
+
+/* The state for key, made (empty) when there is none. NULL when out of memory. */
+static struct hook_state *state_get(const struct hook_def *def, const char *role)
+{
+	char *key = state_key(def, role);
+	if (!key)
+		return NULL;
+	for (size_t i = 0; i < n_states; i++) {
+		if (!strcmp(states[i].key, key)) {
+			free(key);
+			return &states[i];
+		}
+	}
+	/* At exit the processes are stopped and the programs freed: libjq's
+	 * state holds its allocations through pointers LeakSanitizer does not
+	 * follow, and a hook process is better stopped than orphaned. */
+	static bool at_exit;
+	if (!at_exit)
+		at_exit = atexit(hook_reset) == 0;
+	struct hook_state *grown = realloc(states, (n_states + 1) * sizeof(*states));
+	if (!grown) {
+		free(key);
+		return NULL;
+	}
+	states = grown;
+	states[n_states] = (struct hook_state){.key = key};
+	return &states[n_states++];
+}
+
+void hook_reset(void)
+{
+	for (size_t i = 0; i < n_states; i++) {
+		hookproc_free(&states[i].proc);
+		jqhook_free(&states[i].jq);
+		free(states[i].key);
+	}
+	free(states);
+	states = NULL;
+	n_states = 0;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A persistent exec hook's call: the answer line in *body (owned). */
+static int run_persistent(const struct hook_def *def, const char *role, const char *label, int timeout_ms,
+			  const char *req, size_t req_len, char **body, size_t *len, struct hook_stats *st,
+			  struct cx_err *err)
+{
+	st->exit_code = -1;
+	if (!def->argv || !def->argv[0] || !*def->argv[0])
+		return fail(err, -EINVAL, label, "exec hook without a command");
+	struct hook_state *state = state_get(def, role);
+	if (!state)
+		return fail(err, -ENOMEM, label, "out of memory");
+	if (!state->proc) {
+		struct hookproc_options o = {.argv = def->argv, .label = label, .line_max = HOOK_RESPONSE_MAX,
+					     .stderr_tail = HOOK_STDERR_TAIL};
+		if (!(state->proc = hookproc_new(&o, err)))
+			return err ? err->code : -ENOMEM;
+	}
+	struct hookproc_stats ps;
+	int rc = hookproc_call(state->proc, req, req_len, timeout_ms, mono_ms(), body, len, &ps, err);
+	st->duration_ms = ps.duration_ms;
+	st->exit_code = rc ? ps.exit_code : 0;
+	st->term_signal = ps.term_signal;
+	return rc;
+}
+
+/* A jq hook's call: its output in *body (owned). */
+static int run_jq(const struct hook_def *def, const char *role, const char *label, int timeout_ms, const char *req,
+		  size_t req_len, char **body, size_t *len, struct hook_stats *st, struct cx_err *err)
+{
+	if (!def->jq_program || !*def->jq_program)
+		return fail(err, -EINVAL, label, "jq hook without a program");
+	struct hook_state *state = state_get(def, role);
+	if (!state)
+		return fail(err, -ENOMEM, label, "out of memory");
+	if (!state->jq && !(state->jq = jqhook_new(label, def->jq_program, err)))
+		return err ? err->code : -ENOMEM;
+	long long t0 = mono_ms();
+	int rc = jqhook_run(state->jq, req, req_len, timeout_ms, body, len, err);
+	st->duration_ms = mono_ms() - t0;
+	return rc;
+}
+
 /* ---- webhooks ---- */
 
 /* NO_PROXY as the environment has it, plus loopback: like Go's http
@@ -1144,7 +1269,9 @@ static void log_run(const struct hook_def *def, const char *role, const struct h
 struct hook_def hook_def_from_config(struct kclient *c, const struct config_controller *cc, const struct config_hook *h)
 {
 	const struct mcdef_controller *mc = h->mc ? cc->mc : NULL;
-	return (struct hook_def){.type = h->url ? HOOK_WEBHOOK : HOOK_EXEC, .argv = h->command, .url = h->url,
+	return (struct hook_def){.type = h->jq_program ? HOOK_JQ : h->url ? HOOK_WEBHOOK : HOOK_EXEC,
+				 .argv = h->command, .url = h->url, .persistent = h->persistent,
+				 .jq_program = h->jq_program,
 				 .timeout_ms = h->timeout_ms > 0 && h->timeout_ms <= INT_MAX ? (int)h->timeout_ms
 				 : h->timeout_seconds * 1000, .name = NULL,
 				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
@@ -1182,8 +1309,20 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 	if (!req)
 		return fail(err, request ? -ENOMEM : -EINVAL, label, "no request to send");
 
+	/* A persistent hook that exited between requests is reaped at the next
+	 * hook call of any kind, not at its own next use. */
+	for (size_t i = 0; i < n_states; i++)
+		hookproc_reap(states[i].proc);
 	int rc;
-	if (def->type == HOOK_EXEC) {
+	if ((def->type == HOOK_EXEC && def->persistent) || def->type == HOOK_JQ) {
+		char *body = NULL;
+		size_t len = 0;
+		rc = def->type == HOOK_JQ ? run_jq(def, role, label, timeout_ms, req, req_len, &body, &len, st, err)
+		     : run_persistent(def, role, label, timeout_ms, req, req_len, &body, &len, st, err);
+		if (!rc)
+			rc = p->parse(p, label, body, len, err);
+		free(body);
+	} else if (def->type == HOOK_EXEC) {
 		struct subprocess_result r;
 		memset(&r, 0, sizeof(r));
 		rc = run_exec(def, label, timeout_ms, req, req_len, &r, st, err);

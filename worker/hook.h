@@ -15,8 +15,10 @@
  * UniformObjectMap) by "namespace/name" for every namespaced object. The
  * answer is read the same way in both versions. It goes to an exec hook on stdin
  * (the program runs without a shell, in its own process group, killed as a
- * group at its timeout; common/subprocess) or to a webhook as the body of
- * an HTTP POST (libcurl). The answer is
+ * group at its timeout; common/subprocess), as one line to a persistent
+ * exec hook's process (worker/hookproc.h), to a jq program as its input
+ * (worker/jqhook.h), or to a webhook as the body of an HTTP POST (libcurl).
+ * The answer is
  *
  *   {"status": {...}, "children": [{...}, ...], "resyncAfterSeconds": 0,
  *    "finalized": true}                                  (finalize hooks)
@@ -73,6 +75,7 @@ struct json_object;
 enum hook_type {
 	HOOK_EXEC,
 	HOOK_WEBHOOK,
+	HOOK_JQ,        /* a jq program run in-process (worker/jqhook.h) */
 };
 
 /* How the request's children and related maps are keyed (hooks.X.version). */
@@ -104,7 +107,10 @@ struct hook_def {
 	char *const *argv;      /* HOOK_EXEC: command, args..., NULL; a command without '/' is searched in PATH */
 	const char *url;        /* HOOK_WEBHOOK: http:// or https:// */
 	int timeout_ms;         /* <= 0: HOOK_DEFAULT_TIMEOUT_MS */
-	const char *name;       /* for messages; NULL = argv[0], or the URL without user, password and query */
+	const char *name;       /* for messages; NULL = argv[0], "jq", or the URL without user, password and query */
+	bool persistent;        /* HOOK_EXEC: one long-lived process per worker, controller, role and command,
+				   speaking newline-delimited JSON (worker/hookproc.h) */
+	const char *jq_program; /* HOOK_JQ: the program, compiled once per worker, controller, role and text */
 
 	/* A webhook of a metacontroller definition (NULL/0 otherwise): its
 	 * etag, caBundle, clientTLS, authorization and basicAuth, and the
@@ -234,7 +240,8 @@ struct hook_def hook_def_from_config(struct kclient *c, const struct config_cont
  *   -EIO                        exit code != 0 or killed by a signal (with the stderr tail),
  *                               or a webhook's non-2xx status (with the head of the body)
  *   -ECONNREFUSED, -EHOSTUNREACH, -EPROTO (TLS)  the webhook cannot be reached
- *   -EFBIG                      an answer over HOOK_RESPONSE_MAX
+ *   -EFBIG                      an answer over HOOK_RESPONSE_MAX (a persistent hook's line: it is killed)
+ *   -EAGAIN                     a persistent hook's process is not started again yet (its backoff)
  *   -EPROTO                     the answer is wrong (see hook_response_parse)
  *   -EINVAL                     def is incomplete; -ENOMEM */
 int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
@@ -263,6 +270,19 @@ int hook_connect_to_check(const char *value, struct cx_err *err);
 /* Frees the worker's webhook caches (Secrets read, etag answers): for
  * tests and before exit. Calls after it start empty ones. */
 void hook_webhook_reset(void);
+
+/* Persistent exec hooks and jq hooks keep state in the worker process: a
+ * hook process (worker/hookproc.h) or a compiled program (worker/jqhook.h)
+ * per controller (hook_def.controller), role (sync, finalize, customize)
+ * and command or program text, made on first use. A persistent hook's call
+ * fails as hook_run says, plus -EAGAIN when its process failed lately and
+ * is not started again yet (hookproc's restart backoff); the process that
+ * failed is replaced, the others are not touched. Every hook call (of any
+ * kind) first reaps the processes that exited between requests.
+ * hook_reset stops every process (SIGKILL to its group, reaped) and frees
+ * every program: for tests, and registered with atexit() when the first
+ * such hook is used. */
+void hook_reset(void);
 
 /* Frees what r owns and zeroes it (stats too). */
 void hook_result_clear(struct hook_result *r);

@@ -920,3 +920,96 @@ Test(cxconfig, kube_api_burst_zero)
 {
 	expect_error("kube-api-burst-zero.yaml", 6, 25, "watcher.kubeApiBurst", "expected an integer from 1 to 1000000");
 }
+
+Test(cxconfig, initial_list)
+{
+	struct config *c = load_ok(DATA "minimal.yaml");
+	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_STREAM, "absent: streaming lists, LIST where refused");
+	config_free(&c);
+	c = load_ok(DATA "initial-list.yaml");
+	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_LIST);
+	config_free(&c);
+}
+
+Test(cxconfig, initial_list_unknown)
+{
+	expect_error("initial-list-bad.yaml", 6, 24, "watcher.initialList", "expected stream or list");
+}
+
+/* ---- persistent exec hooks and jq hooks (issue 12 item 4) ---- */
+
+Test(cxconfig, persistent_exec_and_jq_hooks_load)
+{
+	struct config *c = load_ok(DATA "hook-persistent.yaml");
+	const struct config_controller *w = &c->controllers[0], *b = &c->controllers[1];
+	assert_hook_exec(&w->sync, 5, 2, (const char *const[]){"/hooks/sync", "--serve"});
+	cr_assert(w->sync.persistent);
+	cr_assert_null(w->sync.jq_program);
+	assert_hook_exec(&w->finalize, 10, 1, (const char *const[]){"/hooks/finalize"});
+	cr_assert_not(w->finalize.persistent);
+	cr_assert(w->customize.set);
+	cr_assert_null(w->customize.command);
+	cr_assert_null(w->customize.url);
+	cr_assert_str_eq(w->customize.jq_program, "{relatedResources: []}");
+	cr_assert(b->sync.set);
+	cr_assert_str_eq(b->sync.jq_program, "{status: {ready: true}, children: []}");
+	cr_assert_not(b->sync.persistent);
+	cr_assert_eq(b->sync.timeout_seconds, 3);
+	cr_assert_eq(b->sync.timeout_ms, 3000);
+	cr_assert_eq(w->customize.timeout_seconds, 10, "the default");
+
+	/* The request's "controller" shows them as written. */
+	struct json_object *j = config_controller_json(w), *v = NULL;
+	cr_assert_not_null(j);
+	cr_assert(json_object_object_get_ex(j, "hooks", &v));
+	struct json_object *hooks = v;
+	cr_assert(json_object_object_get_ex(hooks, "sync", &v) && json_object_object_get_ex(v, "exec", &v));
+	cr_assert(json_object_object_get_ex(v, "persistent", &v) && json_object_get_boolean(v));
+	cr_assert(json_object_object_get_ex(hooks, "customize", &v) && json_object_object_get_ex(v, "jq", &v));
+	cr_assert(json_object_object_get_ex(v, "program", &v));
+	cr_assert_str_eq(json_object_get_string(v), "{relatedResources: []}");
+	json_object_put(j);
+	config_free(&c);
+}
+
+Test(cxconfig, persistent_must_be_a_boolean)
+{
+	expect_error("hook-persistent-not-bool.yaml", 5, 57, "controllers[0].hooks.sync.exec.persistent",
+		     "expected true or false");
+}
+
+Test(cxconfig, persistent_is_for_exec_hooks_only)
+{
+	expect_error("hook-persistent-webhook.yaml", 5, 59, "controllers[0].hooks.sync.webhook.persistent",
+		     "unknown field");
+}
+
+Test(cxconfig, jq_program_must_be_a_string)
+{
+	expect_error("hook-jq-not-string.yaml", 5, 28, "controllers[0].hooks.sync.jq.program", "expected a jq program");
+}
+
+Test(cxconfig, jq_program_is_required)
+{
+	expect_error("hook-jq-missing-program.yaml", 5, 18, "controllers[0].hooks.sync.jq.program", "missing");
+}
+
+Test(cxconfig, jq_program_that_does_not_compile_is_a_config_error)
+{
+	struct cx_err err = expect_error("hook-jq-compile-error.yaml", 5, 28, "controllers[0].hooks.sync.jq.program",
+					 "does not compile");
+	/* jq's own words say what is wrong. */
+	cr_assert(strstr(err.msg, "syntax error"), "%s", err.msg);
+}
+
+Test(cxconfig, exec_and_jq_are_exclusive)
+{
+	expect_error("hook-jq-and-exec.yaml", 6, 9, "controllers[0].hooks.sync",
+		     "exec and jq are both set; expected exactly one of exec, webhook and jq");
+}
+
+Test(cxconfig, webhook_and_jq_are_exclusive)
+{
+	expect_error("hook-jq-and-webhook.yaml", 6, 9, "controllers[0].hooks.finalize",
+		     "webhook and jq are both set; expected exactly one of exec, webhook and jq");
+}

@@ -1289,3 +1289,136 @@ Test(hook_call, customize_webhook)
 	json_object_put(req);
 	server_stop(&s);
 }
+
+/* ---- persistent exec hooks and jq hooks (worker/hookproc.h, worker/jqhook.h) ---- */
+
+Test(hook_persistent, requests_share_one_process_and_answers_are_checked)
+{
+	char *argv[] = {HOOKS "persistent-sync.py", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true,
+			       .controller = "websites"};
+	long long pid = 0;
+	for (int i = 0; i < 5; i++) {
+		bool finalizing = false;
+		struct json_object *req = website_request(finalizing);
+		struct hook_result r;
+		struct cx_err err = {0};
+		cr_assert_eq(run(&def, req, finalizing, &r, &err), 0, "%s", err.msg);
+		check_website_answer(&r, finalizing);
+		long long this_pid = json_object_get_int64(at(r.status, "pid"));
+		cr_assert(i == 0 || this_pid == pid, "request %d went to pid %lld, not %lld", i, this_pid, pid);
+		pid = this_pid;
+		hook_result_clear(&r);
+		json_object_put(req);
+	}
+	/* Another controller's hook with the same command has its own process,
+	 * and so has the finalize hook (another hook of the controller). */
+	struct hook_def other = def;
+	other.controller = "blogs";
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&other, req, false, &r, &err), 0, "%s", err.msg);
+	cr_assert_neq(json_object_get_int64(at(r.status, "pid")), pid);
+	hook_result_clear(&r);
+	json_object_put(req);
+	req = website_request(true);
+	cr_assert_eq(run(&def, req, true, &r, &err), 0, "%s", err.msg);
+	check_website_answer(&r, true);
+	cr_assert_neq(json_object_get_int64(at(r.status, "pid")), pid);
+	hook_result_clear(&r);
+	json_object_put(req);
+	hook_reset();
+	cr_assert_eq(kill((pid_t)pid, 0), -1, "hook_reset stops the processes");
+}
+
+Test(hook_persistent, a_process_that_dies_fails_that_request_only)
+{
+	char *argv[] = {"sh", "-c", "read line; echo going away >&2; exit 2", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true,
+			       .controller = "websites"};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), -EIO);
+	cr_assert(strstr(err.msg, "sync hook \"sh\": "), "%s", err.msg);
+	cr_assert(strstr(err.msg, "exited with status 2"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "going away"), "%s", err.msg);
+	hook_result_clear(&r);
+	json_object_put(req);
+	hook_reset();
+}
+
+Test(hook_jq, a_jq_hook_answers_and_is_checked_like_any_hook)
+{
+	struct hook_def def = {.type = HOOK_JQ, .controller = "websites",
+			       .jq_program = "{status: {controller: .controller.name, observed: (.children | "
+					     "map_values(keys)), finalizing: .finalizing}, children: [{apiVersion: \"v1\", "
+					     "kind: \"ConfigMap\", metadata: {name: (.parent.metadata.name + \"-config\")}, "
+					     "data: {greeting: .parent.spec.greeting}}], resyncAfterSeconds: 30, "
+					     "finalized: .finalizing}"};
+	for (int i = 0; i < 3; i++) {
+		struct json_object *req = website_request(i == 1);
+		struct hook_result r;
+		struct cx_err err = {0};
+		cr_assert_eq(run(&def, req, i == 1, &r, &err), 0, "%s", err.msg);
+		check_website_answer(&r, i == 1);
+		hook_result_clear(&r);
+		json_object_put(req);
+	}
+	/* Its answer goes through the same checks. */
+	struct hook_def bad = {.type = HOOK_JQ, .controller = "websites",
+			       .jq_program = "{children: [{apiVersion: \"v1\", kind: \"Secret\", metadata: {name: \"x\"}}]}"};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&bad, req, false, &r, &err), -EPROTO);
+	cr_assert(strstr(err.msg, "sync hook \"jq\": children[0]: Secret.v1 is not a child kind"), "%s", err.msg);
+	hook_result_clear(&r);
+	/* A runtime error fails the call with jq's message. */
+	struct hook_def boom = {.type = HOOK_JQ, .controller = "websites", .jq_program = "error(\"no way\")"};
+	cr_assert_eq(run(&boom, req, false, &r, &err), -EPROTO);
+	cr_assert(strstr(err.msg, "sync hook \"jq\": the jq program failed: no way"), "%s", err.msg);
+	hook_result_clear(&r);
+	json_object_put(req);
+	hook_reset();
+}
+
+Test(hook_persistent, a_process_dead_between_requests_is_reaped_by_the_next_hook_call)
+{
+	char *argv[] = {HOOKS "persistent-sync.py", NULL};
+	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true,
+			       .controller = "websites"};
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
+	pid_t pid = (pid_t)json_object_get_int64(at(r.status, "pid"));
+	hook_result_clear(&r);
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	/* Dead: a zombie until someone reaps it, which the next call of another
+	 * hook (a jq one here) does. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 3000; i++) {
+		FILE *f = fopen(path, "r");
+		char stat[256] = "";
+		if (f) {
+			size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+			stat[n] = '\0';
+			fclose(f);
+		}
+		const char *paren = strrchr(stat, ')');
+		if (paren && paren[2] == 'Z')
+			break;
+		usleep(10000);
+	}
+	struct hook_def jq = {.type = HOOK_JQ, .controller = "websites", .jq_program = "{children: []}"};
+	cr_assert_eq(run(&jq, req, false, &r, &err), 0, "%s", err.msg);
+	hook_result_clear(&r);
+	errno = 0;
+	cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1, "pid %d was not reaped", (int)pid);
+	cr_assert_eq(errno, ECHILD);
+	json_object_put(req);
+	hook_reset();
+}

@@ -25,6 +25,7 @@ struct seen {
 	char *json;          /* the object, serialized */
 	char *rv;            /* or NULL */
 	size_t index;
+	bool initial_end;
 };
 
 struct recorder {
@@ -49,6 +50,7 @@ static int record(void *ud, const struct watch_event *ev, struct cx_err *err)
 	s->json = strdup(json_object_to_json_string_ext(ev->object, PLAIN));
 	s->rv = ev->resource_version ? strdup(ev->resource_version) : NULL;
 	s->index = ev->index;
+	s->initial_end = ev->initial_events_end;
 	if (!r->kept)
 		r->kept = json_object_get(ev->object);
 	return 0;
@@ -706,4 +708,36 @@ Test(watch, free_null)
 	watch_parser_free(&p);
 	watch_parser_free(NULL);
 	cr_assert_null(p);
+}
+
+/* A streaming list (sendInitialEvents=true) ends its initial events with a
+ * BOOKMARK annotated k8s.io/initial-events-end: "true", as kube-apiserver
+ * 1.34 sends it; only that bookmark says the store is complete. */
+Test(watch, initial_events_end_bookmark_is_flagged)
+{
+	const char *stream =
+		"{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":"
+		"{\"name\":\"a\",\"namespace\":\"n\",\"resourceVersion\":\"206\",\"annotations\":"
+		"{\"k8s.io/initial-events-end\":\"true\"}}}}\n"
+		"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":"
+		"{\"resourceVersion\":\"207\"}}}\n"
+		"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":"
+		"{\"resourceVersion\":\"208\",\"annotations\":{\"k8s.io/initial-events-end\":\"false\"}}}}\n"
+		"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":"
+		"{\"resourceVersion\":\"209\",\"annotations\":{\"k8s.io/initial-events-end\":true}}}}\n"
+		"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":"
+		"{\"resourceVersion\":\"210\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n";
+	struct recorder r = {0};
+	char *rv = feed_ok(NULL, stream, strlen(stream), 0, &r);
+	cr_assert_eq(r.n, 5);
+	/* An object that happens to carry the annotation is no bookmark. */
+	cr_assert_not(r.ev[0].initial_end);
+	cr_assert_not(r.ev[1].initial_end, "a plain bookmark");
+	cr_assert_not(r.ev[2].initial_end, "\"false\"");
+	cr_assert_not(r.ev[3].initial_end, "a JSON true is not the string \"true\" the API sends");
+	cr_assert(r.ev[4].initial_end);
+	cr_assert_str_eq(r.ev[4].rv, "210", "the bookmark carries the list's resourceVersion");
+	cr_assert_str_eq(rv, "210");
+	free(rv);
+	recorder_clear(&r);
 }
