@@ -862,9 +862,15 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 {
 	struct json_object *out = NULL;
 	const char *uid = meta_string(t->obs, "uid");
-	if (!t->obs || apply_claim_of(run->parent_uid, t->obs, NULL) != APPLY_CLAIM_OURS || !uid) {
+	if (!t->obs && !jsonget(jsonget(run->parent, "status"), "observedGeneration")) {
+		/* Not cached, and the parent never synced (its first sync, as at
+		 * a cold start): create it without reading first. A name someone
+		 * holds is refused with nothing written (create-only), and only
+		 * then read (claim). One request per new child instead of two. */
+		create(run, t, res, APPLY_CREATED);
+	} else if (!t->obs || apply_claim_of(run->parent_uid, t->obs, NULL) != APPLY_CLAIM_OURS || !uid) {
 		/* Read first: a name someone else holds is then a conflict without
-		 * a failed create on every retry. */
+		 * a refused create request on every retry. */
 		claim(run, t, res, false);
 	} else if (t->strategy == UPDATE_ONDELETE) {
 		res->action = APPLY_UNCHANGED;

@@ -390,33 +390,33 @@ admin delete lease "$LEASE" -n coxswain-system --ignore-not-found >/dev/null 2>&
 RBAC_TABLE=$(
 	cat <<-'EOF'
 		apiextensions.k8s.io customresourcedefinitions get cluster | read-only, as the deploy issue prescribes (get/list/watch and nothing more)
-		apiextensions.k8s.io customresourcedefinitions list cluster | seen
+		apiextensions.k8s.io customresourcedefinitions list cluster | watcher/informer.c: a LIST when the API server refuses a streaming list, or with --initial-list list
 		apiextensions.k8s.io customresourcedefinitions watch cluster | seen
 		examples.coxswain.io websites get cluster | worker/finalizer.c re-reads the parent when a finalizer patch conflicts
-		examples.coxswain.io websites list cluster | seen
+		examples.coxswain.io websites list cluster | watcher/informer.c: a LIST when the API server refuses a streaming list, or with --initial-list list
 		examples.coxswain.io websites watch cluster | seen
 		examples.coxswain.io websites patch cluster | seen
 		examples.coxswain.io websites/status patch cluster | seen
 		examples.coxswain.io websites/finalizers update cluster | children's ownerReferences set blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only with update on the owner's finalizers
-		core configmaps get cluster | worker/apply.c: a child the cache does not hold is read before it is created (ownership)
-		core configmaps list cluster | seen
+		core configmaps get cluster | worker/apply.c: a child whose name is taken is read, to see whose it is (ownership)
+		core configmaps list cluster | watcher/informer.c: a LIST when the API server refuses a streaming list, or with --initial-list list
 		core configmaps watch cluster | seen
-		core configmaps create cluster | seen
+		core configmaps create cluster | worker/apply.c: a create-only server-side apply creates the child, which the API server authorizes as create (and the POST fallback)
 		core configmaps patch cluster | seen
 		core configmaps delete cluster | seen
-		core services get cluster | worker/apply.c: a child the cache does not hold is read before it is created (ownership)
-		core services list cluster | seen
+		core services get cluster | worker/apply.c: a child whose name is taken is read, to see whose it is (ownership)
+		core services list cluster | watcher/informer.c: a LIST when the API server refuses a streaming list, or with --initial-list list
 		core services watch cluster | seen
-		core services create cluster | seen
+		core services create cluster | worker/apply.c: a create-only server-side apply creates the child, which the API server authorizes as create (and the POST fallback)
 		core services patch cluster | seen
 		core services delete cluster | seen
-		apps deployments get cluster | worker/apply.c: a child the cache does not hold is read before it is created (ownership)
-		apps deployments list cluster | seen
+		apps deployments get cluster | worker/apply.c: a child whose name is taken is read, to see whose it is (ownership)
+		apps deployments list cluster | watcher/informer.c: a LIST when the API server refuses a streaming list, or with --initial-list list
 		apps deployments watch cluster | seen
-		apps deployments create cluster | seen
+		apps deployments create cluster | worker/apply.c: a create-only server-side apply creates the child, which the API server authorizes as create (and the POST fallback)
 		apps deployments patch cluster | seen
 		apps deployments delete cluster | seen
-		core events create cluster | seen
+		core events create cluster | worker/events.c: Warning Events, and Normal ones with worker.events.normal
 		core events patch cluster | worker/events.c: an Event repeated within 10 minutes is a patch of its count
 		core events get cluster | worker/events.c: an Event another worker wrote is read, to count on from it
 		coordination.k8s.io leases get coxswain-system | seen

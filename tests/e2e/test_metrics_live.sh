@@ -111,14 +111,20 @@ check "one host label for every process's series" equals 1 bash -c \
 # and the watches they started: /metrics has their sum.
 logged_gets() { grep -c 'msg="request" verb=GET .* code=200 ' "$E2E_WORK/coxswain.log" || true; }
 watches() { grep -c 'msg="watch started"' "$E2E_WORK/coxswain.log" || true; }
+# A watch the server answered with a status other than 200 (a refused
+# streaming list: the denied Secrets' 403; a new CRD's "storage is
+# (re)initializing" 429) was a GET of that code.
+refused_watches() {
+	grep -cE 'msg="watch ended" .*error="WATCH [^ ]*: [0-9]{3} ' "$E2E_WORK/coxswain.log" || true
+}
 gets_are_logged_gets_plus_watches() {
 	local want got
-	want=$(($(logged_gets) + $(watches)))
+	want=$(($(logged_gets) + $(watches) - $(refused_watches)))
 	got=$(expo sum $REST method=GET code=200)
 	[[ $got == "$want" ]] || { echo "GET 200 in /metrics: $got; logged GETs + watches started: $want"; return 1; }
 }
 check "watches were started (CRDs, parents, ConfigMaps)" at_least 3 watches
-eventually 30 "every watch is counted once, as a GET 200" gets_are_logged_gets_plus_watches
+eventually 30 "every watch is counted once, as a GET of its code" gets_are_logged_gets_plus_watches
 
 keep_log test_metrics_live
 done_testing
