@@ -524,6 +524,8 @@ Test(decorate, the_reconciler_dispatches_a_decorators_job)
 	struct reconcile_outcome out;
 	reconcile_job(r, &job, &out);
 	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
+	json_object_put(out.related_rules);
+	json_object_put(out.writes);
 	json_object_put(obj);
 	json_object_put(observed);
 	obj = get(path);

@@ -1437,6 +1437,8 @@ static enum proto_outcome sync_job_with(struct config_controller *cc, struct jso
 				.parent = parent, .children = children};
 	struct reconcile_outcome out;
 	reconcile_job(r, &job, &out);
+	json_object_put(out.related_rules);
+	json_object_put(out.writes);
 	json_object_put(children);
 	reconciler_free(&r);
 	return out.outcome;
