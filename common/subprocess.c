@@ -264,12 +264,12 @@ struct run {
 	long long start_ms;
 };
 
-static int spawn(struct run *r, struct cx_err *err)
+int subprocess_start(const char *program, char *const argv[], char *const envp[], bool stdin_pipe,
+		     struct subprocess_child *child, struct cx_err *err)
 {
-	const struct subprocess_spec *spec = r->spec;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
 	int rc = 0, e = 0;
-	if (spec->stdin_data) {
+	if (stdin_pipe) {
 		if (pipe2(in, O_CLOEXEC))
 			goto sys_fail;
 	} else if ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
@@ -285,18 +285,16 @@ static int spawn(struct run *r, struct cx_err *err)
 	 * after the fork. */
 	struct rlimit nofile = {0};
 	int max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536 ? (int)nofile.rlim_cur : 65536;
-	char *const *envp = spec->envp ? spec->envp : environ;
 
 	pid_t self = getpid();
-	r->start_ms = now_ms();
 	pid_t pid = fork();
 	if (pid < 0) {
 		e = errno;
-		rc = cx_err_set(err, -e, "cannot run %s: fork: %s", r->program, strerror(e));
+		rc = cx_err_set(err, -e, "cannot run %s: fork: %s", program, strerror(e));
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(r->program, spec->argv, envp, in[0], out[1], errp[1], report[1], max_fd, self);
+		child_exec(program, argv, envp ? envp : environ, in[0], out[1], errp[1], report[1], max_fd, self);
 
 	/* Also here, so the group exists before we could need to kill it. */
 	setpgid(pid, pid);
@@ -312,23 +310,15 @@ static int spawn(struct run *r, struct cx_err *err)
 	if (n == (ssize_t)sizeof(child_errno)) {
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		rc = cx_err_set(err, -child_errno, "cannot run %s: %s", r->program, strerror(child_errno));
+		rc = cx_err_set(err, -child_errno, "cannot run %s: %s", program, strerror(child_errno));
 		goto out;
 	}
-	/* Fed without blocking: a program that does not read its stdin must not
-	 * stop us from reading its stdout or from killing it on time. */
-	if (in[1] >= 0)
-		fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
-	r->pid = pid;
-	r->in_fd = in[1];
-	r->out_fd = out[0];
-	r->err_fd = errp[0];
-	r->pidfd = open_pidfd(pid);
+	*child = (struct subprocess_child){.pid = pid, .in_fd = in[1], .out_fd = out[0], .err_fd = errp[0]};
 	in[1] = out[0] = errp[0] = -1;
 	goto out;
 sys_fail:
 	e = errno;
-	rc = cx_err_set(err, -e, "cannot run %s: %s", r->program, strerror(e));
+	rc = cx_err_set(err, -e, "cannot run %s: %s", program, strerror(e));
 out:
 	close_fd(&in[0]);
 	close_fd(&in[1]);
@@ -339,6 +329,26 @@ out:
 	close_fd(&report[0]);
 	close_fd(&report[1]);
 	return rc;
+}
+
+static int spawn(struct run *r, struct cx_err *err)
+{
+	const struct subprocess_spec *spec = r->spec;
+	struct subprocess_child child;
+	r->start_ms = now_ms();
+	int rc = subprocess_start(r->program, spec->argv, spec->envp, spec->stdin_data != NULL, &child, err);
+	if (rc)
+		return rc;
+	/* Fed without blocking: a program that does not read its stdin must not
+	 * stop us from reading its stdout or from killing it on time. */
+	if (child.in_fd >= 0)
+		fcntl(child.in_fd, F_SETFL, fcntl(child.in_fd, F_GETFL) | O_NONBLOCK);
+	r->pid = child.pid;
+	r->in_fd = child.in_fd;
+	r->out_fd = child.out_fd;
+	r->err_fd = child.err_fd;
+	r->pidfd = open_pidfd(child.pid);
+	return 0;
 }
 
 /* ---- feeding it and collecting its output ---- */
@@ -364,25 +374,22 @@ static int out_reserve(struct run *r)
 	return 0;
 }
 
-/* Keeps the last err_cap bytes of stderr. */
-static void tail_add(struct run *r, const char *buf, size_t n)
+void subprocess_tail_add(char *tail, size_t *len, size_t cap, bool *truncated, const char *buf, size_t n)
 {
-	struct subprocess_result *res = r->res;
-	size_t cap = r->err_cap;
 	if (n >= cap) {
-		res->err_truncated = res->err_truncated || res->err_len > 0 || n > cap;
-		memcpy(res->err, buf + n - cap, cap);
-		res->err_len = cap;
+		*truncated = *truncated || *len > 0 || n > cap;
+		memcpy(tail, buf + n - cap, cap);
+		*len = cap;
 		return;
 	}
-	if (res->err_len + n > cap) {
-		size_t drop = res->err_len + n - cap;
-		memmove(res->err, res->err + drop, res->err_len - drop);
-		res->err_len -= drop;
-		res->err_truncated = true;
+	if (*len + n > cap) {
+		size_t drop = *len + n - cap;
+		memmove(tail, tail + drop, *len - drop);
+		*len -= drop;
+		*truncated = true;
 	}
-	memcpy(res->err + res->err_len, buf, n);
-	res->err_len += n;
+	memcpy(tail + *len, buf, n);
+	*len += n;
 }
 
 /* Reads once from its stdout (is_out) or stderr. Returns the bytes read; 0
@@ -411,7 +418,7 @@ static ssize_t read_some(struct run *r, bool is_out)
 		return 0;
 	}
 	if (!is_out) {
-		tail_add(r, buf, (size_t)n);
+		subprocess_tail_add(r->res->err, &r->res->err_len, r->err_cap, &r->res->err_truncated, buf, (size_t)n);
 		return n;
 	}
 	r->res->out_len += (size_t)n;

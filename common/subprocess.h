@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct cx_err;
 
@@ -88,6 +89,31 @@ struct subprocess_result {
  * is blocked for the call and the one a broken pipe raises is consumed, so
  * it never reaches this process. */
 int subprocess_run(const struct subprocess_spec *spec, struct subprocess_result *out, struct cx_err *err);
+
+/* A program started by subprocess_start, for a caller that talks to it
+ * while it runs (worker/hookproc: a persistent hook). The descriptors are
+ * the caller's, close-on-exec and blocking. */
+struct subprocess_child {
+	pid_t pid;
+	int in_fd;    /* write end of its stdin; -1 when it reads /dev/null */
+	int out_fd;   /* read end of its stdout */
+	int err_fd;   /* read end of its stderr */
+};
+
+/* Starts program (a path, as subprocess_find_program finds it) with argv
+ * and envp (NULL: ours) as subprocess_run starts its programs: in a process
+ * group of its own, killed when this process dies (PR_SET_PDEATHSIG),
+ * with default signal handling and none of our descriptors but its three
+ * pipes; stdin a pipe when stdin_pipe, else /dev/null. Returns 0, or the
+ * errno of a failed pipe, fork or execve as "cannot run PATH: strerror"
+ * with nothing left open; the caller reaps out->pid. */
+int subprocess_start(const char *program, char *const argv[], char *const envp[], bool stdin_pipe,
+		     struct subprocess_child *out, struct cx_err *err);
+
+/* Appends buf (n bytes) to the tail *len bytes long at tail, keeping its
+ * last cap bytes (tail holds cap); *truncated becomes true once bytes were
+ * dropped. For stderr, whose last lines say why a program stopped. */
+void subprocess_tail_add(char *tail, size_t *len, size_t cap, bool *truncated, const char *buf, size_t n);
 
 /* Wipes and frees what r owns and zeroes it. */
 void subprocess_result_clear(struct subprocess_result *r);

@@ -12,15 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* Of stdout read while no request was out, or of stderr after a death,
  * at most this much is taken: a writer that never stops must not hold us. */
@@ -99,23 +94,8 @@ static void stderr_add(struct hookproc *p, const char *buf, size_t n)
 		}
 		p->line[p->line_len++] = buf[i];
 	}
-	size_t cap = p->tail_cap;
-	if (!cap)
-		return;
-	if (n >= cap) {
-		p->tail_truncated = p->tail_truncated || p->tail_len || n > cap;
-		memcpy(p->tail, buf + n - cap, cap);
-		p->tail_len = cap;
-		return;
-	}
-	if (p->tail_len + n > cap) {
-		size_t drop = p->tail_len + n - cap;
-		memmove(p->tail, p->tail + drop, p->tail_len - drop);
-		p->tail_len -= drop;
-		p->tail_truncated = true;
-	}
-	memcpy(p->tail + p->tail_len, buf, n);
-	p->tail_len += n;
+	if (p->tail_cap)
+		subprocess_tail_add(p->tail, &p->tail_len, p->tail_cap, &p->tail_truncated, buf, n);
 }
 
 /* Reads what its stderr holds now, up to limit bytes. EOF closes it. */
@@ -203,109 +183,26 @@ void hookproc_reap(struct hookproc *p)
 	       "hook", p->label, "pid", pid, "how", describe(p, how, sizeof(how)), NULL);
 }
 
-/* A descriptor above 0-2, so the child's dup2() onto them cannot clobber
- * one it still has to copy. */
-static int above_std(int fd)
-{
-	if (fd < 0 || fd > 2)
-		return fd;
-	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return moved;
-}
-
-/* The child between fork and exec: async-signal-safe calls only (libcurl
- * may have a resolver thread). A failure goes to report as an errno;
- * report is close-on-exec, so a successful exec reports by closing it. */
-static void child(const char *path, char *const argv[], int in, int out, int errfd, int report, pid_t parent)
-{
-	setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != parent)
-		_exit(127);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
-		goto fail;
-	/* Everything else is close-on-exec or closed here: the worker's sockets
-	 * without the flag (libzmq's, say) must not reach the hook. */
-	if (report != 3 && dup3(report, 3, O_CLOEXEC) < 0)
-		goto fail;
-	report = 3;
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 4U, ~0U, 0) != 0)
-#endif
-		for (int fd = 4; fd < 65536; fd++)
-			close(fd);
-	execve(path, argv, environ);
-fail:;
-	int e = errno;
-	ssize_t unused = write(report, &e, sizeof(e));
-	(void)unused;
-	_exit(127);
-}
-
 static int start(struct hookproc *p, struct cx_err *err)
 {
 	char *path = NULL;
 	int rc = subprocess_find_program(p->argv[0], &path, err);
 	if (rc)
 		return cx_err_prefix(err, "%s: ", p->label);
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) {
-		rc = -errno;
-		cx_err_set(err, rc, "%s: cannot start %s: %s", p->label, path, strerror(-rc));
+	struct subprocess_child child;
+	if ((rc = subprocess_start(path, p->argv, NULL, true, &child, err))) {
+		cx_err_prefix(err, "%s: ", p->label);
 		goto out;
 	}
-	int *fds[] = {&in[0], &in[1], &out[0], &out[1], &errp[0], &errp[1], &report[0], &report[1]};
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if ((*fds[i] = above_std(*fds[i])) < 0) {
-			rc = -errno;
-			cx_err_set(err, rc, "%s: cannot start %s: %s", p->label, path, strerror(-rc));
-			goto out;
-		}
-	}
-	pid_t self = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		cx_err_set(err, rc, "%s: cannot start %s: fork: %s", p->label, path, strerror(-rc));
-		goto out;
-	}
-	if (pid == 0)
-		child(path, p->argv, in[0], out[1], errp[1], report[1], self);
-	setpgid(pid, pid);
-	close_fd(&in[0]);
-	close_fd(&out[1]);
-	close_fd(&errp[1]);
-	close_fd(&report[1]);
-	int child_errno = 0;
-	ssize_t n;
-	do
-		n = read(report[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
 	p->starts++;
-	if (n == (ssize_t)sizeof(child_errno)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		rc = cx_err_set(err, -child_errno, "%s: cannot run %s: %s", p->label, path, strerror(child_errno));
-		goto out;
-	}
-	for (int i = 0; i < 3; i++) {
-		int fd = i == 0 ? in[1] : i == 1 ? out[0] : errp[0];
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	}
+	int fds[] = {child.in_fd, child.out_fd, child.err_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+	pid_t pid = child.pid;
 	p->pid = pid;
-	p->in_fd = in[1];
-	p->out_fd = out[0];
-	p->err_fd = errp[0];
-	in[1] = out[0] = errp[0] = -1;
+	p->in_fd = child.in_fd;
+	p->out_fd = child.out_fd;
+	p->err_fd = child.err_fd;
 	p->out_len = 0;
 	p->tail_len = 0;
 	p->tail_truncated = false;
@@ -316,12 +213,6 @@ static int start(struct hookproc *p, struct cx_err *err)
 	snprintf(pid_s, sizeof(pid_s), "%ld", (long)pid);
 	log_kv(LOG_LEVEL_INFO, 2, "persistent hook started", "hook", p->label, "pid", pid_s, NULL);
 out:
-	for (size_t i = 0; i < 2; i++) {
-		close_fd(&in[i]);
-		close_fd(&out[i]);
-		close_fd(&errp[i]);
-		close_fd(&report[i]);
-	}
 	free(path);
 	return rc;
 }
