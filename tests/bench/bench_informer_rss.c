@@ -33,31 +33,15 @@
 #include <unistd.h>
 
 #include "discovery.h"
+#include "benchkit.h"
 #include "err.h"
 #include "informer.h"
 #include "kclient.h"
-#include "kubeconfig.h"
 #include "kwatch.h"
 #include "restconfig.h"
 
 static struct restconfig *rc;
 static char ns[64], cms[256];
-
-static void die(const char *what, const struct cx_err *err)
-{
-	fprintf(stderr, "bench_informer_rss: %s: %s\n", what, err ? err->msg : "");
-	exit(1);
-}
-
-static struct kclient *client(void)
-{
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = -1};
-	struct kclient *c = kclient_new(rc, &o, &err);
-	if (!c)
-		die("client", &err);
-	return c;
-}
 
 /* Creates body at path; the created object's uid into uid (or, when it
  * exists from an earlier run, read back). */
@@ -74,7 +58,7 @@ static void create(struct kclient *c, const char *path, const char *name, const 
 		r = kclient_get(c, one, &out, &err);
 	}
 	if (r)
-		die("create", &err);
+		benchkit_die("create", &err);
 	if (uid && json_object_object_get_ex(out, "metadata", &meta) && json_object_object_get_ex(meta, "uid", &u))
 		snprintf(uid, len, "%s", json_object_get_string(u));
 	json_object_put(out);
@@ -82,7 +66,7 @@ static void create(struct kclient *c, const char *path, const char *name, const 
 
 static void populate(int n)
 {
-	struct kclient *c = client();
+	struct kclient *c = benchkit_client(rc);
 	char body[2048], name[512], uid[64];
 	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
 	create(c, "/api/v1/namespaces", ns, body, NULL, 0);
@@ -160,11 +144,11 @@ static long cpu_ms(void)
  * the milliseconds from the informers' start to synced). */
 static void measure(int n, bool informers)
 {
-	struct kclient *c = client();
+	struct kclient *c = benchkit_client(rc);
 	struct cx_err err = {0};
 	struct kwatch_mux *mux = kwatch_mux_new(&err);
 	if (!mux)
-		die("mux", &err);
+		benchkit_die("mux", &err);
 	struct kresource res = {.group = "", .version = "v1", .api_version = "v1", .kind = "ConfigMap",
 				.resource = "configmaps", .namespaced = true};
 	struct informer *infs[2] = {0};
@@ -173,7 +157,7 @@ static void measure(int n, bool informers)
 		struct informer_options o = {.resource = &res, .namespace = ns, .label_selector = selectors[i],
 					     .handlers = {.on_add = on_add}};
 		if (!(infs[i] = informer_new(c, mux, &o, &err)))
-			die("informer", &err);
+			benchkit_die("informer", &err);
 	}
 	long cpu0 = cpu_ms();
 	int64_t t0 = now_ms();
@@ -236,13 +220,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: COXSWAIN_CLUSTER_DIR=.cluster bench_informer_rss [parents (children as many)]\n");
 		return 2;
 	}
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
-	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(path, &err);
-	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err))
-		die("kubeconfig", &err);
-	kubeconfig_free(&kc);
+	rc = benchkit_restconfig("bench_informer_rss", dir);
 	snprintf(ns, sizeof(ns), "bench-informer-%d", n);
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	populate(n);

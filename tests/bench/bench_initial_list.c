@@ -26,11 +26,11 @@
 #include <unistd.h>
 
 #include "discovery.h"
+#include "benchkit.h"
 #include "err.h"
 #include "informer.h"
 #include "objstore.h"
 #include "kclient.h"
-#include "kubeconfig.h"
 #include "kwatch.h"
 #include "restconfig.h"
 
@@ -43,22 +43,6 @@ static struct kresource cm_res = {.group = group, .version = version, .api_versi
 
 enum mode { BASELINE, STREAM, LIST, N_MODES };
 static const char *const mode_names[N_MODES] = {"baseline", "stream", "list"};
-
-static void die(const char *what, const struct cx_err *err)
-{
-	fprintf(stderr, "bench_initial_list: %s: %s\n", what, err ? err->msg : "");
-	exit(1);
-}
-
-static struct kclient *client(void)
-{
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = -1};
-	struct kclient *c = kclient_new(rc, &o, &err);
-	if (!c)
-		die("client", &err);
-	return c;
-}
 
 static int64_t now_ms(void)
 {
@@ -78,7 +62,7 @@ static int count(void *ud, struct json_object *item, struct cx_err *err)
 /* Makes the namespace and its N ConfigMaps, unless a former run did. */
 static void populate(int n)
 {
-	struct kclient *c = client();
+	struct kclient *c = benchkit_client(rc);
 	struct cx_err err = {0};
 	int have = 0;
 	char *rv = NULL;
@@ -95,7 +79,7 @@ static void populate(int n)
 	int r = kclient_create(c, "/api/v1/namespaces", o, NULL, &err);
 	json_object_put(o);
 	if (r && r != -EEXIST)
-		die("create the namespace", &err);
+		benchkit_die("create the namespace", &err);
 	char data[401];
 	memset(data, 'x', 400);
 	data[400] = '\0';
@@ -109,7 +93,7 @@ static void populate(int n)
 		r = kclient_create(c, cms, o, NULL, &err);
 		json_object_put(o);
 		if (r && r != -EEXIST)
-			die("create a ConfigMap", &err);
+			benchkit_die("create a ConfigMap", &err);
 	}
 	kclient_free(&c);
 }
@@ -118,11 +102,11 @@ static void populate(int n)
  * in KiB and the milliseconds to synced. */
 static void measure(int n, enum mode mode)
 {
-	struct kclient *c = client();
+	struct kclient *c = benchkit_client(rc);
 	struct cx_err err = {0};
 	struct kwatch_mux *mux = kwatch_mux_new(&err);
 	if (!mux)
-		die("mux", &err);
+		benchkit_die("mux", &err);
 	int64_t ms = 0;
 	struct informer *inf = NULL;
 	if (mode != BASELINE) {
@@ -130,7 +114,7 @@ static void measure(int n, enum mode mode)
 					     .initial_list = mode == STREAM ? INFORMER_INITIAL_STREAM
 									    : INFORMER_INITIAL_LIST};
 		if (!(inf = informer_new(c, mux, &o, &err)))
-			die("informer", &err);
+			benchkit_die("informer", &err);
 		int64_t start = now_ms();
 		while (!informer_synced(inf) && now_ms() - start < 300000) {
 			if (informer_tick(inf, now_ms(), &err))
@@ -210,13 +194,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: COXSWAIN_CLUSTER_DIR=.cluster bench_initial_list [objects [rounds]]\n");
 		return 2;
 	}
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
-	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(path, &err);
-	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err))
-		die("kubeconfig", &err);
-	kubeconfig_free(&kc);
+	rc = benchkit_restconfig("bench_initial_list", dir);
 	snprintf(ns, sizeof(ns), "bench-initial-%d", n);
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	/* In a child too, so that the parent's heap (which every measuring
@@ -229,7 +207,7 @@ int main(int argc, char **argv)
 	}
 	int status = 0;
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-		die("populate", NULL);
+		benchkit_die("populate", NULL);
 	double kib[N_MODES][20], secs[N_MODES][20];
 	for (int r = 0; r < rounds; r++)
 		for (int m = 0; m < N_MODES; m++) {

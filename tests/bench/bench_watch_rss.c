@@ -18,30 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchkit.h"
 #include "err.h"
 #include "kclient.h"
-#include "kubeconfig.h"
 #include "kwatch.h"
 #include "restconfig.h"
 
 static struct restconfig *rc;
 static char ns[64], cms[256];
-
-static void die(const char *what, const struct cx_err *err)
-{
-	fprintf(stderr, "bench_watch_rss: %s: %s\n", what, err ? err->msg : "");
-	exit(1);
-}
-
-static struct kclient *client(void)
-{
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = 1e6, .burst = 1000000};
-	struct kclient *c = kclient_new(rc, &o, &err);
-	if (!c)
-		die("client", &err);
-	return c;
-}
 
 static void create(struct kclient *c, const char *path, const char *body)
 {
@@ -49,7 +33,7 @@ static void create(struct kclient *c, const char *path, const char *body)
 	struct cx_err err = {0};
 	int r = kclient_create(c, path, o, NULL, &err);
 	if (r && r != -EEXIST)
-		die("create", &err);
+		benchkit_die("create", &err);
 	json_object_put(o);
 }
 
@@ -57,7 +41,7 @@ static void create(struct kclient *c, const char *path, const char *body)
  * semantics' bookkeeping too (managedFields), as real objects are. */
 static void populate(int n)
 {
-	struct kclient *c = client();
+	struct kclient *c = benchkit_client(rc);
 	char body[1024];
 	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
 	create(c, "/api/v1/namespaces", body);
@@ -98,13 +82,13 @@ static void ended(void *ud, struct kwatch *w, int code, const struct cx_err *err
 	(void)ud;
 	(void)w;
 	if (code)
-		die("watch ended", err);
+		benchkit_die("watch ended", err);
 }
 
 /* In a child: watch the namespace until n objects are cached; report KiB. */
 static void measure(int n, int mode)
 {
-	struct kclient *c = client();
+	struct kclient *c = benchkit_client(rc);
 	if (mode > 0) {
 		struct cx_err err = {0};
 		struct kwatch_mux *mux = kwatch_mux_new(&err);
@@ -112,7 +96,7 @@ static void measure(int n, int mode)
 		struct kwatch_options o = {.path = cms, .timeout_seconds = 600, .drop_managed_fields = mode == 2};
 		struct kwatch *w = kwatch_start(mux, c, &o, keep, ended, &cache, &err);
 		if (!w)
-			die("watch", &err);
+			benchkit_die("watch", &err);
 		time_t last_progress = time(NULL);
 		while (cache.n < (size_t)n && time(NULL) - last_progress < 60) {
 			struct pollfd fds[8];
@@ -168,13 +152,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: COXSWAIN_CLUSTER_DIR=.cluster bench_watch_rss [objects]\n");
 		return 2;
 	}
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
-	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(path, &err);
-	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err))
-		die("kubeconfig", &err);
-	kubeconfig_free(&kc);
+	rc = benchkit_restconfig("bench_watch_rss", dir);
 	snprintf(ns, sizeof(ns), "bench-watch-%d", n);
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	populate(n);
