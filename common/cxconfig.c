@@ -369,7 +369,7 @@ static const struct field watcher_curve_fields[] = {
 };
 
 /* In enum config_initial_list's order. */
-static const char *const initial_list_names[] = {"stream", "list", NULL};
+static const char *const initial_list_names[] = {"list", "stream", NULL};
 
 static const struct field watcher_fields[] = {
 	{.key = "endpoint", .kind = F_STRING, .offset = offsetof(struct config, endpoint),

@@ -34,9 +34,12 @@
  *                                        1000000), or -1: none; absent: none, as controller-runtime
  *                                        (common/ratelimit.h); --kube-api-qps overrides it
  *             kubeApiBurst: 100,         1 to 1000000; absent: 10 (client-go's); --kube-api-burst
- *             initialList: stream}       how informers fill their caches: stream (the default: a
- *                                        streaming list, LIST where the server refuses it) or list
- *                                        (paginated LIST always); --initial-list overrides it
+ *             initialList: list}         how informers fill their caches: list (the default:
+ *                                        paginated LIST, then WATCH) or stream (a streaming list,
+ *                                        LIST where the server refuses it: opt-in, since a stream
+ *                                        opened on a CRD just established can miss its first
+ *                                        objects' events for 30 s and more); --initial-list
+ *                                        overrides it
  *   worker: {count: 4,                   >= 1; absent = 0 = one per CPU (the worker decides)
  *            curve: {secretKeyFile: /keys/worker.key, serverPublicKeyFile: /keys/watcher.pub},
  *            kubeApiQPS: 50,             each worker process's API client, as the watcher's
@@ -73,10 +76,10 @@ struct json_object;
 
 /* In a directory of its own, which the watcher makes 0700 (watcher/broker.h):
  * /run/coxswain is a volume both containers mount, not the watcher's. */
-/* watcher.initialList, in the order of its names ("stream", "list"). */
+/* watcher.initialList, in the order of its names ("list", "stream"). */
 enum config_initial_list {
-	CONFIG_INITIAL_LIST_STREAM,
 	CONFIG_INITIAL_LIST_LIST,
+	CONFIG_INITIAL_LIST_STREAM,
 };
 
 #define CONFIG_DEFAULT_ENDPOINT "ipc:///run/coxswain/ipc/jobs.sock"

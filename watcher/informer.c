@@ -44,11 +44,11 @@ struct informer {
 };
 
 /* INFORMER_INITIAL_STREAM or _LIST, for informers made with _DEFAULT. */
-static enum informer_initial_list default_initial_list = INFORMER_INITIAL_STREAM;
+static enum informer_initial_list default_initial_list = INFORMER_INITIAL_LIST;
 
 void informer_set_initial_list(enum informer_initial_list how)
 {
-	default_initial_list = how == INFORMER_INITIAL_LIST ? INFORMER_INITIAL_LIST : INFORMER_INITIAL_STREAM;
+	default_initial_list = how == INFORMER_INITIAL_STREAM ? INFORMER_INITIAL_STREAM : INFORMER_INITIAL_LIST;
 }
 
 bool informer_stream_refused(int code, int http_status, bool answered)

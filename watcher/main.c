@@ -43,7 +43,7 @@ static void usage(FILE *out)
 		"                         else 10); a supervisor started by --spawn-workers gets it too\n"
 		"  --initial-list HOW     how the caches are filled: stream (a streaming list, LIST where the API\n"
 		"                         server refuses it) or list (paginated LIST); default: the config's\n"
-		"                         watcher.initialList, else stream\n"
+		"                         watcher.initialList, else list\n"
 		"  --spawn-workers N      also run the worker supervisor with N workers, as a child process\n"
 		"  --metacontroller-manifests FILE|DIR\n"
 		"                         also run the CompositeController and DecoratorController definitions there\n"
@@ -254,8 +254,8 @@ int main(int argc, char **argv)
 	}
 	o.config = cfg;
 	if (initial_list == INFORMER_INITIAL_DEFAULT)
-		initial_list = cfg->initial_list == CONFIG_INITIAL_LIST_LIST ? INFORMER_INITIAL_LIST
-									 : INFORMER_INITIAL_STREAM;
+		initial_list = cfg->initial_list == CONFIG_INITIAL_LIST_STREAM ? INFORMER_INITIAL_STREAM
+									   : INFORMER_INITIAL_LIST;
 	informer_set_initial_list(initial_list);
 	o.leader_elect = leader_set ? leader : cfg->leader_election;
 

@@ -228,7 +228,7 @@ Test(informer_live, a_streaming_list_syncs_at_its_bookmark_with_exactly_the_obje
 	create_cm("b");
 	create_cm("c");
 	struct seen s = {0};
-	struct informer *inf = start(&s, INFORMER_INITIAL_DEFAULT, NULL);
+	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, NULL);
 	struct cx_err err = {0};
 	cr_assert_eq(informer_tick(inf, now_ms(), &err), 0, "%s", err.msg);
 	/* Nothing blocked: the objects come through the mux. */
@@ -268,7 +268,7 @@ Test(informer_live, a_relist_deletes_the_objects_that_went_away)
 	create_cm("b");
 	create_cm("c");
 	struct seen s = {0};
-	struct informer *inf = start(&s, INFORMER_INITIAL_DEFAULT, NULL);
+	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, NULL);
 	cr_assert(pump(&s, synced, 30000), "not synced after 30 s: %s", informer_last_error(inf));
 	cr_assert_str_eq(keys(&s), "a b c");
 	/* The watch is dropped: what happens now is seen only by the relist. */

@@ -925,10 +925,10 @@ Test(cxconfig, kube_api_burst_zero)
 Test(cxconfig, initial_list)
 {
 	struct config *c = load_ok(DATA "minimal.yaml");
-	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_STREAM, "absent: streaming lists, LIST where refused");
+	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_LIST, "absent: paginated LIST");
 	config_free(&c);
 	c = load_ok(DATA "initial-list.yaml");
-	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_LIST);
+	cr_assert_eq(c->initial_list, CONFIG_INITIAL_LIST_STREAM);
 	config_free(&c);
 }
 
