@@ -350,7 +350,7 @@ Test(informer_live, a_forbidden_stream_falls_back_and_reports_the_list_error)
 	cr_assert_not_null(opc, "%s", err.msg);
 	struct seen s = {0};
 	struct informer_options o = {.resource = &pt_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
-				     .ud = &s};
+				     .ud = &s, .initial_list = INFORMER_INITIAL_STREAM};
 	s.inf = informer_new(opc, mux, &o, &err);
 	cr_assert_not_null(s.inf);
 	int64_t until = now_ms() + 20000;
@@ -385,7 +385,8 @@ Test(informer_live, no_server_is_no_refusal_the_stream_is_tried_again)
 	struct kclient *gc = kclient_new(gone, NULL, &err);
 	cr_assert_not_null(gc, "%s", err.msg);
 	struct seen s = {0};
-	struct informer_options o = {.resource = &cm_res, .namespace = ns, .ud = &s};
+	struct informer_options o = {.resource = &cm_res, .namespace = ns, .ud = &s,
+				     .initial_list = INFORMER_INITIAL_STREAM};
 	s.inf = informer_new(gc, mux, &o, &err);
 	cr_assert_not_null(s.inf);
 	int64_t until = now_ms() + 20000;
