@@ -11,6 +11,7 @@
 #include "log.h"
 #include "objstore.h"
 #include "selector.h"
+#include "strmap.h"
 #include "workqueue.h"
 
 #include <errno.h>
@@ -32,6 +33,9 @@ struct child_kind {
 	char kindkey[256];                   /* "ConfigMap.v1", the hook request's key */
 	struct informer *inf;
 	struct controller *ctl;              /* back pointer for the handlers */
+	/* parent uid → strmap {child key → the child's relative name (childkey)};
+	 * NULL until a child of this kind has a controller owner */
+	struct strmap *index;
 };
 
 struct controller {
@@ -49,7 +53,6 @@ struct controller {
 	bool crd_seen;
 	char waiting[4096];
 	int64_t next_discovery_ms, next_wait_log_ms, next_resync_ms;
-	struct json_object *index;           /* parent uid → {kindkey → {child key → name}} */
 	/* A metacontroller composite's orphans (no controller ownerReference,
 	 * not being deleted): kindkey → {namespace ("" if none) → {child key →
 	 * true}}, so that a namespaced parent looks only at its namespace's.
@@ -96,11 +99,10 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 				  struct cx_err *err)
 {
 	struct controller *ctl = calloc(1, sizeof(*ctl));
-	if (!ctl || !(ctl->index = json_object_new_object()) || !(ctl->orphans = json_object_new_object()) ||
+	if (!ctl || !(ctl->orphans = json_object_new_object()) ||
 	    !(ctl->selectors = json_object_new_object()) || !(ctl->echo = echo_new()) ||
 	    !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
 		if (ctl) {
-			json_object_put(ctl->index);
 			json_object_put(ctl->orphans);
 			json_object_put(ctl->selectors);
 			echo_free(&ctl->echo);
@@ -134,10 +136,10 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 static void stop_informers(struct controller *ctl)
 {
 	informer_free(&ctl->parents);
-	for (size_t i = 0; i < ctl->cc->n_children; i++)
+	for (size_t i = 0; i < ctl->cc->n_children; i++) {
 		informer_free(&ctl->kids[i].inf);
-	json_object_put(ctl->index);
-	ctl->index = json_object_new_object();
+		strmap_free(&ctl->kids[i].index);
+	}
 	json_object_put(ctl->orphans);
 	ctl->orphans = json_object_new_object();
 	json_object_put(ctl->selectors);
@@ -151,7 +153,6 @@ void controller_free(struct controller **ctlp)
 	if (!ctl)
 		return;
 	stop_informers(ctl);
-	json_object_put(ctl->index);
 	json_object_put(ctl->orphans);
 	json_object_put(ctl->selectors);
 	json_object_put(ctl->crd);
@@ -328,30 +329,43 @@ static struct json_object *owner_ref(const struct controller *ctl, struct json_o
 	return NULL;
 }
 
-static void index_set(struct controller *ctl, const char *uid, const char *kindkey, const char *key, const char *name)
+static void free_names(void *names)
 {
-	struct json_object *by_kind = jsonget(ctl->index, uid), *names;
-	if (!by_kind) {
-		by_kind = json_object_new_object();
-		json_object_object_add(ctl->index, uid, by_kind);
-	}
-	if (!(names = jsonget(by_kind, kindkey))) {
-		names = json_object_new_object();
-		json_object_object_add(by_kind, kindkey, names);
-	}
-	json_object_object_add(names, key, json_object_new_string(name));
+	struct strmap *m = names;
+	strmap_free(&m);
 }
 
-static void index_unset(struct controller *ctl, const char *uid, const char *kindkey, const char *key)
+/* Out of memory is logged and leaves the child out of its parent's jobs
+ * until its next event. */
+static void index_set(struct child_kind *kid, const char *uid, const char *key, const char *name)
 {
-	struct json_object *by_kind = jsonget(ctl->index, uid), *names = jsonget(by_kind, kindkey);
+	struct strmap *names;
+	char *copy = strdup(name);
+	if (!copy || (!kid->index && !(kid->index = strmap_new(free_names))))
+		goto oom;
+	if (!(names = strmap_get(kid->index, uid))) {
+		if (!(names = strmap_new(free)) || strmap_put(kid->index, uid, names)) {
+			strmap_free(&names);
+			goto oom;
+		}
+	}
+	if (strmap_put(names, key, copy))
+		goto oom;
+	return;
+oom:
+	free(copy);
+	log_kv(LOG_LEVEL_ERROR, 0, "out of memory: a child is left out of its parent's index", "controller", kid->ctl->cc->name,
+	       "child", key, NULL);
+}
+
+static void index_unset(struct child_kind *kid, const char *uid, const char *key)
+{
+	struct strmap *names = kid->index ? strmap_get(kid->index, uid) : NULL;
 	if (!names)
 		return;
-	json_object_object_del(names, key);
-	if (json_object_object_length(names) == 0)
-		json_object_object_del(by_kind, kindkey);
-	if (json_object_object_length(by_kind) == 0)
-		json_object_object_del(ctl->index, uid);
+	strmap_del(names, key);
+	if (strmap_count(names) == 0)
+		strmap_del(kid->index, uid);
 }
 
 /* Whether obj has no controller ownerReference at all (to any kind) and is
@@ -471,12 +485,12 @@ static void child_moved(struct child_kind *kid, struct json_object *old_obj, str
 	struct json_object *new_ref = new_obj ? owner_ref(ctl, new_obj) : NULL;
 	const char *old_uid = jsonget_string(old_ref, "uid"), *new_uid = jsonget_string(new_ref, "uid");
 	if (old_uid && (!new_uid || strcmp(old_uid, new_uid))) {
-		index_unset(ctl, old_uid, kid->kindkey, key);
+		index_unset(kid, old_uid, key);
 		enqueue(ctl, parent_ns, jsonget_string(old_ref, "name"));
 	}
 	if (new_uid) {
 		/* A deletion is never an echo: new_obj is not NULL here. */
-		index_set(ctl, new_uid, kid->kindkey, key, relname);
+		index_set(kid, new_uid, key, relname);
 		enqueue_unless_echo(ctl, parent_ns, jsonget_string(new_ref, "name"), kid->kindkey, new_obj);
 	}
 	if (mc_adopts(ctl->cc))
@@ -865,7 +879,7 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 	struct json_object *p = informer_get_new(ctl->parents, ns_name);
 	if (!p)
 		return -ENOMEM;
-	struct json_object *by_kind = jsonget(ctl->index, jsonget_string(jsonget(p, "metadata"), "uid"));
+	const char *uid = jsonget_string(jsonget(p, "metadata"), "uid");
 	struct json_object *out = json_object_new_object();
 	if (!out) {
 		json_object_put(p);
@@ -873,19 +887,19 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 	}
 	for (size_t i = 0; i < ctl->cc->n_children; i++) {
 		const struct child_kind *kid = &ctl->kids[i];
-		struct json_object *of_kind = json_object_new_object(), *names = jsonget(by_kind, kid->kindkey);
+		struct json_object *of_kind = json_object_new_object();
+		struct strmap *names = uid && kid->index ? strmap_get(kid->index, uid) : NULL;
 		if (!of_kind) {
 			json_object_put(out);
 			json_object_put(p);
 			return -ENOMEM;
 		}
-		if (names) {
-			json_object_object_foreach(names, key, name)
-			{
-				struct json_object *child = informer_get_new(kid->inf, key);
-				if (child)
-					json_object_object_add(of_kind, json_object_get_string(name), child);
-			}
+		size_t it = 0;
+		void *name;
+		for (const char *key; names && (key = strmap_next(names, &it, &name));) {
+			struct json_object *child = informer_get_new(kid->inf, key);
+			if (child)
+				json_object_object_add(of_kind, name, child);
 		}
 		if (mc_adopts(ctl->cc))
 			add_orphans(ctl, kid, p, of_kind);

@@ -7,29 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What is remembered of one key; it lives as the userdata of an empty JSON
- * object in e->keys, so that json-c's hash table finds it. */
+#include "strmap.h"
+
+/* What is remembered of one key. There is one per parent whose job is in
+ * flight or whose writes have not all come back yet, so at a cold start one
+ * per parent: it is kept small (strmap, not json-c objects). */
 struct key_rec {
 	bool in_flight;
-	/* object version id (see version_id) -> true: the writes the last
+	/* sets of object version ids (see version_id): the writes the last
 	 * finished job reported, not yet matched by an event; older: those of
-	 * the job before it (echoes may lag behind a short job) */
-	struct json_object *writes, *older;
+	 * the job before it (echoes may lag behind a short job). NULL: none */
+	struct strmap *writes, *older;
 	/* ids of the events held while the job is in flight, in arrival order */
 	struct json_object *held;
 };
 
 struct echo {
-	struct json_object *keys;   /* queue key -> box whose userdata is its struct key_rec */
+	struct strmap *keys; /* queue key -> its struct key_rec */
 	uint64_t dropped;
 };
 
-static void free_rec(struct json_object *box, void *userdata)
+static void free_rec(void *userdata)
 {
-	(void)box;
 	struct key_rec *rec = userdata;
-	json_object_put(rec->writes);
-	json_object_put(rec->older);
+	strmap_free(&rec->writes);
+	strmap_free(&rec->older);
 	json_object_put(rec->held);
 	free(rec);
 }
@@ -37,7 +39,7 @@ static void free_rec(struct json_object *box, void *userdata)
 struct echo *echo_new(void)
 {
 	struct echo *e = calloc(1, sizeof(*e));
-	if (!e || !(e->keys = json_object_new_object())) {
+	if (!e || !(e->keys = strmap_new(free_rec))) {
 		free(e);
 		return NULL;
 	}
@@ -48,15 +50,14 @@ void echo_free(struct echo **ep)
 {
 	if (!ep || !*ep)
 		return;
-	json_object_put((*ep)->keys);
+	strmap_free(&(*ep)->keys);
 	free(*ep);
 	*ep = NULL;
 }
 
 static struct key_rec *find(const struct echo *e, const char *key)
 {
-	struct json_object *box = NULL;
-	return key && json_object_object_get_ex(e->keys, key, &box) ? json_object_get_userdata(box) : NULL;
+	return key ? strmap_get(e->keys, key) : NULL;
 }
 
 /* key's record, made when missing; NULL when out of memory. */
@@ -65,14 +66,10 @@ static struct key_rec *get(struct echo *e, const char *key)
 	struct key_rec *rec = find(e, key);
 	if (rec)
 		return rec;
-	struct json_object *box = json_object_new_object();
-	if (!box || !(rec = calloc(1, sizeof(*rec)))) {
-		json_object_put(box);
+	if (!(rec = calloc(1, sizeof(*rec))))
 		return NULL;
-	}
-	json_object_set_userdata(box, rec, free_rec);
-	if (json_object_object_add(e->keys, key, box)) {
-		json_object_put(box);
+	if (strmap_put(e->keys, key, rec)) {
+		free(rec);
 		return NULL;
 	}
 	return rec;
@@ -81,11 +78,11 @@ static struct key_rec *get(struct echo *e, const char *key)
 /* Drops key's record when it holds nothing any more. */
 static void release_if_idle(struct echo *e, const char *key, struct key_rec *rec)
 {
-	if (rec->in_flight || (rec->writes && json_object_object_length(rec->writes) > 0) ||
-	    (rec->older && json_object_object_length(rec->older) > 0) ||
+	if (rec->in_flight || (rec->writes && strmap_count(rec->writes) > 0) ||
+	    (rec->older && strmap_count(rec->older) > 0) ||
 	    (rec->held && json_object_array_length(rec->held) > 0))
 		return;
-	json_object_object_del(e->keys, key);
+	strmap_del(e->keys, key);
 }
 
 /* One object version as one string: each part with its length in front, so
@@ -103,12 +100,9 @@ static char *version_id(const char *kind, const char *ns, const char *name, cons
 
 /* Whether the write id is in writes; then it is taken out: one write,
  * one event. */
-static bool take(struct json_object *writes, const char *id)
+static bool take(struct strmap *writes, const char *id)
 {
-	if (!writes || !json_object_object_get_ex(writes, id, NULL))
-		return false;
-	json_object_object_del(writes, id);
-	return true;
+	return writes && strmap_del(writes, id) == 0;
 }
 
 void echo_job_started(struct echo *e, const char *key)
@@ -146,11 +140,10 @@ enum echo_verdict echo_event(struct echo *e, const char *key, const char *kind, 
 	return v;
 }
 
-/* The version ids of a RESULT's writes, as an object id -> true; NULL when
- * out of memory. */
-static struct json_object *ids_of(struct json_object *writes)
+/* The set of version ids of a RESULT's writes; NULL when out of memory. */
+static struct strmap *ids_of(struct json_object *writes)
 {
-	struct json_object *ids = json_object_new_object();
+	struct strmap *ids = strmap_new(NULL);
 	size_t n = json_object_is_type(writes, json_type_array) ? json_object_array_length(writes) : 0;
 	for (size_t i = 0; ids && i < n; i++) {
 		struct json_object *w = json_object_array_get_idx(writes, i), *k, *ns, *name, *rv;
@@ -159,9 +152,9 @@ static struct json_object *ids_of(struct json_object *writes)
 			continue;
 		char *id = version_id(json_object_get_string(k), json_object_get_string(ns), json_object_get_string(name),
 				      json_object_get_string(rv));
-		if (!id || json_object_object_add(ids, id, json_object_new_boolean(1))) {
+		if (!id || strmap_put(ids, id, NULL)) {
 			free(id);
-			json_object_put(ids);
+			strmap_free(&ids);
 			return NULL;
 		}
 		free(id);
@@ -175,7 +168,7 @@ void echo_job_finished(struct echo *e, const char *key, struct json_object *writ
 	struct key_rec *rec = find(e, key);
 	if (!rec || !rec->in_flight)
 		return;
-	struct json_object *now = writes ? ids_of(writes) : NULL;
+	struct strmap *now = writes ? ids_of(writes) : NULL;
 	size_t n = rec->held ? json_object_array_length(rec->held) : 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *id = json_object_get_string(json_object_array_get_idx(rec->held, i));
@@ -190,10 +183,11 @@ void echo_job_finished(struct echo *e, const char *key, struct json_object *writ
 	rec->held = NULL;
 	/* The writes of two jobs ago end here: their events had two whole
 	 * jobs to arrive. */
-	json_object_put(rec->older);
-	rec->older = now ? rec->writes : NULL;
-	if (!now)
-		json_object_put(rec->writes);
+	strmap_free(&rec->older);
+	if (now)
+		rec->older = rec->writes;
+	else
+		strmap_free(&rec->writes);
 	rec->writes = now;
 	rec->in_flight = false;
 	release_if_idle(e, key, rec);
@@ -202,12 +196,12 @@ void echo_job_finished(struct echo *e, const char *key, struct json_object *writ
 void echo_forget(struct echo *e, const char *key)
 {
 	if (key)
-		json_object_object_del(e->keys, key);
+		strmap_del(e->keys, key);
 }
 
 size_t echo_keys(const struct echo *e)
 {
-	return (size_t)json_object_object_length(e->keys);
+	return strmap_count(e->keys);
 }
 
 uint64_t echo_dropped(const struct echo *e)
