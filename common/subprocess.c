@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "subprocess.h"
+#include "clock.h"
 #include "err.h"
 
 #include <errno.h>
@@ -243,13 +244,6 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A run in progress. */
 struct run {
 	const struct subprocess_spec *spec;
@@ -335,7 +329,7 @@ static int spawn(struct run *r, struct cx_err *err)
 {
 	const struct subprocess_spec *spec = r->spec;
 	struct subprocess_child child;
-	r->start_ms = now_ms();
+	r->start_ms = clock_monotonic_ms();
 	int rc = subprocess_start(r->program, spec->argv, spec->envp, spec->stdin_data != NULL, &child, err);
 	if (rc)
 		return rc;
@@ -477,7 +471,7 @@ static int drain(struct run *r)
 static void set_status(struct run *r, int status, const struct rusage *ru)
 {
 	struct subprocess_result *res = r->res;
-	res->duration_ms = now_ms() - r->start_ms;
+	res->duration_ms = clock_monotonic_ms() - r->start_ms;
 	if (WIFEXITED(status)) {
 		res->exited = true;
 		res->exit_code = WEXITSTATUS(status);
@@ -530,7 +524,7 @@ static int collect(struct run *r, struct cx_err *err)
 			set_status(r, status, &ru);
 			break;
 		}
-		long long left = deadline ? deadline - now_ms() : 60000;
+		long long left = deadline ? deadline - clock_monotonic_ms() : 60000;
 		if (left <= 0) {
 			r->res->timed_out = true;
 			kill_and_reap(r);

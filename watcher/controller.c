@@ -2,6 +2,7 @@
 
 #include "controller.h"
 #include "childkey.h"
+#include "clock.h"
 #include "cxconfig.h"
 #include "discovery.h"
 #include "echo.h"
@@ -79,13 +80,6 @@ struct controller {
 static bool mc_adopts(const struct config_controller *cc)
 {
 	return cc->origin == CONFIG_ORIGIN_METACONTROLLER && cc->kind == CONFIG_KIND_COMPOSITE;
-}
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The group of an apiVersion ("apps/v1" → "apps", "v1" → ""). */
@@ -176,7 +170,7 @@ static void enqueue(struct controller *ctl, const char *ns, const char *name)
 		snprintf(key, sizeof(key), "%s/%s/%s", ctl->cc->name, ns, name);
 	else
 		snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, name);
-	workqueue_add(ctl->env.queue, key, monotonic_ms());
+	workqueue_add(ctl->env.queue, key, clock_monotonic_ms());
 }
 
 /* A watch event of obj (an ADDED or MODIFIED one; kindkey its
@@ -943,7 +937,7 @@ void controller_job_finished(struct controller *ctl, const char *ns_name, struct
 	 * when the job is done. */
 	char key[KEY_MAX];
 	snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, ns_name);
-	workqueue_add(ctl->env.queue, key, monotonic_ms());
+	workqueue_add(ctl->env.queue, key, clock_monotonic_ms());
 }
 
 uint64_t controller_echo_dropped(const struct controller *ctl)

@@ -2,6 +2,7 @@
 
 #include "informer.h"
 #include "backoff.h"
+#include "clock.h"
 #include "discovery.h"
 #include "err.h"
 #include "jsonget.h"
@@ -62,13 +63,6 @@ bool informer_stream_refused(int code, int http_status, bool answered)
 	default:
 		return code == 0 && answered;
 	}
-}
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool informer_key(struct json_object *obj, char *buf, size_t len)
@@ -280,7 +274,7 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 	set_rv(inf, kwatch_resource_version(w));
 	bool progressed = kwatch_events(w) > 0;
 	kwatch_free(&inf->w);
-	int64_t now = monotonic_ms();
+	int64_t now = clock_monotonic_ms();
 	if (code == -ESTALE || !inf->rv) {
 		log_kv(LOG_LEVEL_INFO, 2, "relisting", "resource", inf->path, "reason", err->msg, NULL);
 		inf->need_list = true;
@@ -426,7 +420,7 @@ static void stream_ended(struct informer *inf, struct kwatch *w, int code, const
 	bool answered = kwatch_established(w);
 	objstore_free(&inf->fresh);
 	kwatch_free(&inf->w);
-	int64_t now = monotonic_ms();
+	int64_t now = clock_monotonic_ms();
 	inf->need_list = true;
 	inf->need_watch = false;
 	if (informer_stream_refused(code, err->http_status, answered)) {

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cliflags.h"
 #include "curvekey.h"
 #include "cxconfig.h"
 #include "err.h"
 #include "informer.h"
 #include "log.h"
-#include "ratelimit.h"
 #include "watcher.h"
 
 static void usage(FILE *out)
@@ -62,20 +62,6 @@ static void usage(FILE *out)
 		"  -h, --help             this text\n");
 }
 
-/* Parses a non-negative integer flag value. */
-static int parse_count(const char *flag, const char *s, int max, int *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || *end || v < 0 || v > max) {
-		fprintf(stderr, "coxswain-watcher: %s: expected a whole number from 0 to %d, got \"%s\"\n", flag, max, s);
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 static int parse_bool(const char *flag, const char *s, bool *out)
 {
 	if (!strcmp(s, "true") || !strcmp(s, "1")) {
@@ -111,40 +97,39 @@ static int worker_binary(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	enum { O_CONFIG = 256, O_CHECK, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_ENDPOINT, O_LEADER, O_DRAIN, O_SPAWN,
-	       O_LOGFMT, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR, O_QPS, O_BURST,
+	enum { O_CHECK = CLIFLAG_END, O_LEADER, O_SPAWN, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR,
 	       O_INITIAL_LIST };
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, O_CONFIG},
+		CLIFLAGS_OPTIONS,
 		{"check-config", required_argument, NULL, O_CHECK},
 		{"curve-keygen", required_argument, NULL, O_KEYGEN},
-		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
-		{"context", required_argument, NULL, O_CONTEXT},
-		{"namespace", required_argument, NULL, O_NAMESPACE},
-		{"endpoint", required_argument, NULL, O_ENDPOINT},
 		{"leader-elect", required_argument, NULL, O_LEADER},
-		{"drain-timeout", required_argument, NULL, O_DRAIN},
 		{"spawn-workers", required_argument, NULL, O_SPAWN},
-		{"kube-api-qps", required_argument, NULL, O_QPS},
-		{"kube-api-burst", required_argument, NULL, O_BURST},
 		{"initial-list", required_argument, NULL, O_INITIAL_LIST},
 		{"metacontroller-manifests", required_argument, NULL, O_MC_MANIFESTS},
 		{"metacontroller-live", no_argument, NULL, O_MC_LIVE},
 		{"metacontroller-selector", required_argument, NULL, O_MC_SELECTOR},
-		{"v", required_argument, NULL, 'v'},
-		{"log-format", required_argument, NULL, O_LOGFMT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config_path = NULL, *check = NULL, *log_format = NULL, *qps_arg = NULL, *burst_arg = NULL;
+	const char *check = NULL;
 	enum informer_initial_list initial_list = INFORMER_INITIAL_DEFAULT;
 	struct watcher_options o = {0};
-	int spawn = -1, verbosity = 0;
+	struct cliflags fl;
+	struct cx_err err = {0};
+	int spawn = -1;
 	bool leader_set = false, leader = true;
-	for (int c; (c = getopt_long(argc, argv, "hv:", opts, NULL)) != -1;) {
+	cliflags_init(&fl);
+	for (int c; (c = getopt_long(argc, argv, "h" CLIFLAGS_SHORT, opts, NULL)) != -1;) {
+		int taken = cliflags_take(&fl, c, optarg, &err);
+		if (taken < 0) {
+			fprintf(stderr, "coxswain-watcher: %s\n", err.msg);
+			return 2;
+		}
+		if (taken)
+			continue;
 		switch (c) {
-		case O_CONFIG: config_path = optarg; break;
 		case O_CHECK: check = optarg; break;
 		case O_KEYGEN: {
 			struct cx_err kerr = {0};
@@ -155,38 +140,17 @@ int main(int argc, char **argv)
 			printf("wrote %s.key (secret) and %s.pub\n", optarg, optarg);
 			return 0;
 		}
-		case O_KUBECONFIG: o.conn.kubeconfig = optarg; break;
-		case O_CONTEXT: o.conn.context = optarg; break;
-		case O_NAMESPACE: o.conn.namespace = optarg; break;
-		case O_ENDPOINT: o.endpoint = optarg; break;
 		case O_LEADER:
 			if (parse_bool("--leader-elect", optarg, &leader))
 				return 2;
 			leader_set = true;
 			break;
-		case O_DRAIN:
-			if (parse_count("--drain-timeout", optarg, 3600, &o.drain_timeout_s))
-				return 2;
-			break;
 		case O_SPAWN:
-			if (parse_count("--spawn-workers", optarg, 1024, &spawn))
-				return 2;
-			break;
-		case O_QPS:
-		case O_BURST: {
-			struct cx_err lerr = {0};
-			if (c == O_QPS ? ratelimit_parse_qps(optarg, &o.qps, &lerr)
-				       : ratelimit_parse_burst(optarg, &o.burst, &lerr)) {
-				fprintf(stderr, "coxswain-watcher: %s: %s\n", c == O_QPS ? "--kube-api-qps" : "--kube-api-burst",
-					lerr.msg);
+			if (cliflags_parse_int("--spawn-workers", optarg, 0, 1024, NULL, &spawn, &err)) {
+				fprintf(stderr, "coxswain-watcher: %s\n", err.msg);
 				return 2;
 			}
-			if (c == O_QPS)
-				qps_arg = optarg;
-			else
-				burst_arg = optarg;
 			break;
-		}
 		case O_INITIAL_LIST:
 			if (!strcmp(optarg, "stream") || !strcmp(optarg, "list")) {
 				initial_list = optarg[0] == 's' ? INFORMER_INITIAL_STREAM : INFORMER_INITIAL_LIST;
@@ -194,15 +158,6 @@ int main(int argc, char **argv)
 			}
 			fprintf(stderr, "coxswain-watcher: --initial-list: expected stream or list, got \"%s\"\n", optarg);
 			return 2;
-		case 'v': {
-			struct cx_err verr = {0};
-			if (log_parse_verbosity(optarg, &verbosity, &verr)) {
-				fprintf(stderr, "coxswain-watcher: -v: %s\n", verr.msg);
-				return 2;
-			}
-			break;
-		}
-		case O_LOGFMT: log_format = optarg; break;
 		case O_MC_MANIFESTS: o.mc_manifests = optarg; break;
 		case O_MC_LIVE: o.mc_live = true; break;
 		case O_MC_SELECTOR: o.mc_selector = optarg; break;
@@ -211,6 +166,14 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	const char *config_path = fl.config, *log_format = fl.log_format, *qps_arg = fl.qps_arg,
+		   *burst_arg = fl.burst_arg;
+	int verbosity = fl.verbosity;
+	o.conn = fl.conn;
+	o.endpoint = fl.endpoint;
+	o.drain_timeout_s = fl.drain_s < 0 ? 0 : fl.drain_s;
+	o.qps = fl.qps;
+	o.burst = fl.burst;
 	if (o.mc_selector && (!o.mc_live || !*o.mc_selector)) {
 		fprintf(stderr, "coxswain-watcher: --metacontroller-selector: %s\n",
 			o.mc_live ? "expected a label selector, got \"\"" : "needs --metacontroller-live (it selects "
@@ -221,16 +184,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coxswain-watcher: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
-	struct cx_err err = {0};
-	log_set_verbosity(verbosity);
-	if (log_format) {
-		enum log_format f;
-		if (log_parse_format(log_format, &f, &err)) {
-			fprintf(stderr, "coxswain-watcher: --log-format: %s\n", err.msg);
-			return 2;
-		}
-		log_set_format(f);
-	}
+	cliflags_apply_log(&fl);
 	if (check) {
 		struct config *cfg = config_load(check, &err);
 		if (!cfg) {

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "relwatch.h"
+#include "clock.h"
 #include "controller.h"
 #include "discovery.h"
 #include "err.h"
@@ -43,13 +44,6 @@ struct relwatch {
 	size_t n_infs;
 	bool dirty;                  /* rules changed: which informers are needed is to be looked at */
 };
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct relwatch *relwatch_new(const struct controller_env *env)
 {
@@ -181,7 +175,7 @@ size_t relwatch_requeue_for(struct relwatch *rw, const char *api_version, const 
 static void on_add(void *ud, struct json_object *obj)
 {
 	struct rel_informer *ri = ud;
-	relwatch_requeue_for(ri->rw, ri->api_version, ri->resource, obj, monotonic_ms());
+	relwatch_requeue_for(ri->rw, ri->api_version, ri->resource, obj, clock_monotonic_ms());
 }
 
 /* Parents interested in the old state or the new one. */
@@ -192,7 +186,7 @@ static void on_update(void *ud, struct json_object *old_obj, struct json_object 
 	const char *b = jsonget_string(jsonget(new_obj, "metadata"), "resourceVersion");
 	if (a && b && !strcmp(a, b))
 		return; /* a relist's no-op */
-	int64_t now = monotonic_ms();
+	int64_t now = clock_monotonic_ms();
 	relwatch_requeue_for(ri->rw, ri->api_version, ri->resource, old_obj, now);
 	relwatch_requeue_for(ri->rw, ri->api_version, ri->resource, new_obj, now);
 }

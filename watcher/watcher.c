@@ -4,6 +4,7 @@
 #include "apireach.h"
 #include "backoff.h"
 #include "broker.h"
+#include "clock.h"
 #include "controller.h"
 #include "curvekey.h"
 #include "cxconfig.h"
@@ -86,13 +87,6 @@ struct watcher {
 	int64_t crd_next_ms;
 	struct apireach reach;       /* rate-limits "cannot reach the API server" */
 };
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static long min_ms(long a, long b)
 {
@@ -326,7 +320,7 @@ static bool is_ready(void *ud, char *why, size_t cap)
 {
 	struct watcher *w = ud;
 	char one[CX_ERR_MSG_MAX + 600];
-	int64_t now = monotonic_ms();
+	int64_t now = clock_monotonic_ms();
 	why[0] = '\0';
 	if (!crds_synced(w)) {
 		snprintf(why, cap, "waiting for the CRD cache%s%s", w->crd_error[0] ? ": " : "", w->crd_error);
@@ -359,7 +353,7 @@ static bool is_ready(void *ud, char *why, size_t cap)
 static bool is_healthy(void *ud, char *why, size_t cap)
 {
 	struct watcher *w = ud;
-	if (monotonic_ms() - w->watches_seen_ms > STUCK_WATCHES_MS) {
+	if (clock_monotonic_ms() - w->watches_seen_ms > STUCK_WATCHES_MS) {
 		snprintf(why, cap, "no watch has been running for %d s although controllers need them",
 			 STUCK_WATCHES_MS / 1000);
 		return false;
@@ -738,7 +732,7 @@ static int poll_once(struct watcher *w, long timeout_ms)
 		if (daemons[d])
 			httpd_dispatch(daemons[d]);
 	if (items[1].revents & ZMQ_POLLIN)
-		on_signal(w, monotonic_ms());
+		on_signal(w, clock_monotonic_ms());
 	return 0;
 }
 
@@ -768,11 +762,11 @@ int watcher_run(const struct watcher_options *o, struct cx_err *err)
 		close(w.sigfd);
 		return r;
 	}
-	w.watches_seen_ms = monotonic_ms();
+	w.watches_seen_ms = clock_monotonic_ms();
 	int r = setup(&w, err);
-	w.watches_seen_ms = monotonic_ms();
+	w.watches_seen_ms = clock_monotonic_ms();
 	while (!r) {
-		int64_t now = monotonic_ms();
+		int64_t now = clock_monotonic_ms();
 		turn(&w, now);
 		if (w.draining && (broker_busy(w.broker) == 0 || now >= w.drain_deadline_ms)) {
 			if (broker_busy(w.broker))

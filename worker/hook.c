@@ -2,6 +2,7 @@
 
 #include "hook.h"
 #include "childkey.h"
+#include "clock.h"
 #include "cxconfig.h"
 #include "jsondoc.h"
 #include "k8sname.h"
@@ -763,13 +764,6 @@ void hook_reset(void)
 	n_states = 0;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* A persistent exec hook's call: the answer line in *body (owned). */
 static int run_persistent(const struct hook_def *def, const char *role, const char *label, int timeout_ms,
 			  const char *req, size_t req_len, char **body, size_t *len, struct hook_stats *st,
@@ -788,7 +782,7 @@ static int run_persistent(const struct hook_def *def, const char *role, const ch
 			return err ? err->code : -ENOMEM;
 	}
 	struct hookproc_stats ps;
-	int rc = hookproc_call(state->proc, req, req_len, timeout_ms, mono_ms(), body, len, &ps, err);
+	int rc = hookproc_call(state->proc, req, req_len, timeout_ms, clock_monotonic_ms(), body, len, &ps, err);
 	st->duration_ms = ps.duration_ms;
 	st->exit_code = rc ? ps.exit_code : 0;
 	st->term_signal = ps.term_signal;
@@ -806,9 +800,9 @@ static int run_jq(const struct hook_def *def, const char *role, const char *labe
 		return fail(err, -ENOMEM, label, "out of memory");
 	if (!state->jq && !(state->jq = jqhook_new(label, def->jq_program, err)))
 		return err ? err->code : -ENOMEM;
-	long long t0 = mono_ms();
+	long long t0 = clock_monotonic_ms();
 	int rc = jqhook_run(state->jq, req, req_len, timeout_ms, body, len, err);
-	st->duration_ms = mono_ms() - t0;
+	st->duration_ms = clock_monotonic_ms() - t0;
 	return rc;
 }
 
@@ -960,11 +954,9 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 		goto out;
 	}
 
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = clock_monotonic_ms();
 	cc = curl_easy_perform(h);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	st->duration_ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	st->duration_ms = clock_monotonic_ms() - t0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st->http_status);
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
 	char buf[ERROR_BODY_HEAD + 8];
@@ -1154,13 +1146,6 @@ void hook_webhook_reset(void)
 	etagcache_free(&etag_cache);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Reads through def->kc; none is an error naming what was wanted. */
 static int fetch_object(void *ud, const char *resource, const char *ns, const char *name, struct json_object **out,
 			struct cx_err *err)
@@ -1182,7 +1167,7 @@ static int webhook_material(const struct hook_def *def, const char *label, struc
 		return 0;
 	if (!auth_cache && !(auth_cache = webhookauth_new()))
 		return fail(err, -ENOMEM, label, "out of memory");
-	int rc = webhookauth_resolve(auth_cache, *settings, where, fetch_object, def->kc, now_ms(), m, err);
+	int rc = webhookauth_resolve(auth_cache, *settings, where, fetch_object, def->kc, clock_monotonic_ms(), m, err);
 	if (rc)
 		cx_err_prefix(err, "%s: controller \"%s\": ", label, def->controller ? def->controller : "?");
 	return rc;
@@ -1219,8 +1204,8 @@ static int call_webhook(const struct hook_def *def, const char *label, int timeo
 			rc = fail(err, -ENOMEM, label, "out of memory");
 			goto out;
 		}
-		etagcache_sweep(etag_cache, (int64_t)mc->etag_cache_cleanup_seconds * 1000, now_ms());
-		const struct etagcache_entry *e = etagcache_get(etag_cache, key, now_ms());
+		etagcache_sweep(etag_cache, (int64_t)mc->etag_cache_cleanup_seconds * 1000, clock_monotonic_ms());
+		const struct etagcache_entry *e = etagcache_get(etag_cache, key, clock_monotonic_ms());
 		if (e)
 			snprintf(inm, sizeof(inm), "%s", e->etag);
 	}
@@ -1251,7 +1236,7 @@ static int call_webhook(const struct hook_def *def, const char *label, int timeo
 	}
 	if (st->http_status == 304) {
 		/* Only with If-None-Match (run_webhook refuses it otherwise). */
-		const struct etagcache_entry *e = etagcache_get(etag_cache, key, now_ms());
+		const struct etagcache_entry *e = etagcache_get(etag_cache, key, clock_monotonic_ms());
 		free(b.data);
 		if (!e) {
 			rc = fail(err, -EIO, label, "returned HTTP 304 Not Modified but its cached answer expired");
@@ -1266,7 +1251,7 @@ static int call_webhook(const struct hook_def *def, const char *label, int timeo
 		goto out;
 	}
 	if (etag_on && call.etag[0] &&
-	    etagcache_put(etag_cache, key, call.etag, b.data ? b.data : "", b.len, ttl_ms, now_ms())) {
+	    etagcache_put(etag_cache, key, call.etag, b.data ? b.data : "", b.len, ttl_ms, clock_monotonic_ms())) {
 		free(b.data);
 		rc = fail(err, -ENOMEM, label, "out of memory");
 		goto out;

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "hookproc.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "subprocess.h"
@@ -55,13 +56,6 @@ struct hookproc {
 	long long next_start_ms;    /* no start before this (when failures >= 2) */
 	char why[WHY_MAX];          /* the last failure's message */
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {
@@ -208,7 +202,7 @@ static int start(struct hookproc *p, struct cx_err *err)
 	p->tail_truncated = false;
 	p->line_len = 0;
 	p->status = 0;
-	p->started_ms = mono_ms();
+	p->started_ms = clock_monotonic_ms();
 	char pid_s[32];
 	snprintf(pid_s, sizeof(pid_s), "%ld", (long)pid);
 	log_kv(LOG_LEVEL_INFO, 2, "persistent hook started", "hook", p->label, "pid", pid_s, NULL);
@@ -271,7 +265,7 @@ static void await_exit(struct hookproc *p, long long deadline)
 		}
 		if (w < 0 && errno != EINTR)
 			break;
-		long long left = deadline - mono_ms();
+		long long left = deadline - clock_monotonic_ms();
 		if (left <= 0)
 			break;
 		struct pollfd fd = {.fd = p->err_fd, .events = POLLIN};
@@ -302,7 +296,7 @@ static enum outcome exchange(struct hookproc *p, const char *req, size_t req_len
 		scanned = p->out_len;
 		if (p->line_max && p->out_len > p->line_max)
 			return TOO_LONG;
-		long long left = deadline - mono_ms();
+		long long left = deadline - clock_monotonic_ms();
 		if (left <= 0)
 			return TIMED_OUT;
 		struct pollfd fds[3];
@@ -378,7 +372,7 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 	*answer_len = 0;
 	if (memchr(req, '\n', req_len))
 		return cx_err_set(err, -EINVAL, "%s: the request holds a newline (it must be one line)", p->label);
-	long long t0 = mono_ms();
+	long long t0 = clock_monotonic_ms();
 	long long deadline = t0 + (timeout_ms > 0 ? timeout_ms : 10000);
 	char buf[128];
 
@@ -489,7 +483,7 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 				strerror(sys_errno));
 		break;
 	}
-	st->duration_ms = mono_ms() - t0;
+	st->duration_ms = clock_monotonic_ms() - t0;
 	/* One big answer does not keep its buffer for the process's life. */
 	if (p->out_cap > 1024 * 1024 && !p->out_len) {
 		free(p->out);

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cliflags.h"
 #include "cxconfig.h"
 #include "err.h"
 #include "hook.h"
 #include "log.h"
 #include "proto.h"
-#include "ratelimit.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -46,33 +46,14 @@ static void usage(FILE *out)
 		"  -h, --help             this text\n");
 }
 
+/* --workers and $COXSWAIN_WORKERS: 1 to CONFIG_MAX_WORKERS. */
 static int parse_workers(const char *what, const char *s, int *out)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > CONFIG_MAX_WORKERS) {
-		fprintf(stderr, "coxswain-worker: %s: expected a whole number from 1 to %d, got \"%s\"\n", what,
-			CONFIG_MAX_WORKERS, s);
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
-
-/* --drain-timeout: whole seconds, 0 to 3600 (as the watcher's flag). */
-static int parse_drain(const char *s, int *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > 3600) {
-		fprintf(stderr, "coxswain-worker: --drain-timeout: expected a whole number of seconds from 0 to 3600, "
-			"got \"%s\"\n", s);
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
+	struct cx_err err = {0};
+	int r = cliflags_parse_int(what, s, 1, CONFIG_MAX_WORKERS, NULL, out, &err);
+	if (r)
+		fprintf(stderr, "coxswain-worker: %s\n", err.msg);
+	return r;
 }
 
 /* The job channel's rules and keys, checked before the first fork: a
@@ -101,36 +82,33 @@ static int run_worker(void *ud, const struct supervisor_child *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_CONFIG = 256, O_WORKERS, O_ENDPOINT, O_KUBECONFIG, O_CONTEXT, O_NAMESPACE, O_LOGFMT, O_DRAIN, O_VERSION,
-	       O_SET, O_QPS, O_BURST };
+	enum { O_WORKERS = CLIFLAG_END, O_VERSION, O_SET };
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, O_CONFIG},
+		CLIFLAGS_OPTIONS,
 		{"workers", required_argument, NULL, O_WORKERS},
-		{"endpoint", required_argument, NULL, O_ENDPOINT},
 		{"worker-set", required_argument, NULL, O_SET},
-		{"drain-timeout", required_argument, NULL, O_DRAIN},
-		{"kube-api-qps", required_argument, NULL, O_QPS},
-		{"kube-api-burst", required_argument, NULL, O_BURST},
-		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
-		{"context", required_argument, NULL, O_CONTEXT},
-		{"namespace", required_argument, NULL, O_NAMESPACE},
-		{"v", required_argument, NULL, 'v'},
-		{"log-format", required_argument, NULL, O_LOGFMT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config_path = NULL, *log_format = NULL;
 	struct worker_options wo = {.parent_pipe_fd = -1};
-	int workers = 0, verbosity = 0, drain_s = -1;
-	for (int c; (c = getopt_long(argc, argv, "hv:", opts, NULL)) != -1;) {
+	struct cliflags fl;
+	struct cx_err err = {0};
+	int workers = 0;
+	cliflags_init(&fl);
+	for (int c; (c = getopt_long(argc, argv, "h" CLIFLAGS_SHORT, opts, NULL)) != -1;) {
+		int taken = cliflags_take(&fl, c, optarg, &err);
+		if (taken < 0) {
+			fprintf(stderr, "coxswain-worker: %s\n", err.msg);
+			return 2;
+		}
+		if (taken)
+			continue;
 		switch (c) {
-		case O_CONFIG: config_path = optarg; break;
 		case O_WORKERS:
 			if (parse_workers("--workers", optarg, &workers))
 				return 2;
 			break;
-		case O_ENDPOINT: wo.endpoint = optarg; break;
 		case O_SET:
 			if (!proto_set_valid(optarg)) {
 				fprintf(stderr, "coxswain-worker: --worker-set: expected up to %d letters, digits, '-' or '.' "
@@ -139,48 +117,18 @@ int main(int argc, char **argv)
 			}
 			wo.set = optarg;
 			break;
-		case O_DRAIN:
-			if (parse_drain(optarg, &drain_s))
-				return 2;
-			break;
-		case O_QPS:
-		case O_BURST: {
-			struct cx_err lerr = {0};
-			if (c == O_QPS ? ratelimit_parse_qps(optarg, &wo.qps, &lerr)
-				       : ratelimit_parse_burst(optarg, &wo.burst, &lerr)) {
-				fprintf(stderr, "coxswain-worker: %s: %s\n", c == O_QPS ? "--kube-api-qps" : "--kube-api-burst",
-					lerr.msg);
-				return 2;
-			}
-			break;
-		}
-		case O_KUBECONFIG: wo.conn.kubeconfig = optarg; break;
-		case O_CONTEXT: wo.conn.context = optarg; break;
-		case O_NAMESPACE: wo.conn.namespace = optarg; break;
-		case 'v': {
-			struct cx_err verr = {0};
-			if (log_parse_verbosity(optarg, &verbosity, &verr)) {
-				fprintf(stderr, "coxswain-worker: -v: %s\n", verr.msg);
-				return 2;
-			}
-			break;
-		}
-		case O_LOGFMT: log_format = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION: printf("coxswain-worker %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	struct cx_err err = {0};
-	log_set_verbosity(verbosity);
-	if (log_format) {
-		enum log_format f;
-		if (log_parse_format(log_format, &f, &err)) {
-			fprintf(stderr, "coxswain-worker: --log-format: %s\n", err.msg);
-			return 2;
-		}
-		log_set_format(f);
-	}
+	const char *config_path = fl.config;
+	int drain_s = fl.drain_s;
+	wo.endpoint = fl.endpoint;
+	wo.conn = fl.conn;
+	wo.qps = fl.qps;
+	wo.burst = fl.burst;
+	cliflags_apply_log(&fl);
 	/* Checked here so that a typo stops the worker at once, not every hook call. */
 	if (hook_connect_to_check(getenv(HOOK_CONNECT_TO_ENV), &err)) {
 		fprintf(stderr, "coxswain-worker: %s\n", err.msg);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "supervisor.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -49,13 +50,6 @@ struct supervisor {
 	struct supervisor_stats st;
 	char instance[17];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void supervisor_options_init(struct supervisor_options *o)
 {
@@ -174,7 +168,7 @@ static bool storming_at(const struct supervisor *s, int64_t now)
 void supervisor_get_stats(const struct supervisor *s, struct supervisor_stats *out)
 {
 	*out = s->st;
-	out->storming = storming_at(s, now_ms());
+	out->storming = storming_at(s, clock_monotonic_ms());
 	out->draining = s->draining;
 }
 
@@ -444,7 +438,7 @@ static void reap(struct supervisor *s)
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid > 0) {
-			on_death(s, pid, status, now_ms());
+			on_death(s, pid, status, clock_monotonic_ms());
 			continue;
 		}
 		if (pid < 0 && errno == EINTR)
@@ -512,7 +506,7 @@ static void read_signals(struct supervisor *s, bool act)
 			return;
 		for (size_t k = 0; act && k < (size_t)n / sizeof(si[0]); k++)
 			if (si[k].ssi_signo == SIGTERM || si[k].ssi_signo == SIGINT || si[k].ssi_signo == SIGHUP)
-				start_drain(s, (int)si[k].ssi_signo, now_ms());
+				start_drain(s, (int)si[k].ssi_signo, clock_monotonic_ms());
 	}
 }
 
@@ -568,12 +562,12 @@ int supervisor_run(struct supervisor *s, struct cx_err *err)
 	char n_s[16];
 	snprintf(n_s, sizeof(n_s), "%d", s->o.workers);
 	log_kv(LOG_LEVEL_INFO, 0, "supervisor starting workers", "workers", n_s, "instance", s->instance, NULL);
-	int64_t start = now_ms();
+	int64_t start = clock_monotonic_ms();
 	for (int i = 0; i < s->o.workers; i++)
 		s->slots[i].restart_at_ms = start;
 
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = clock_monotonic_ms();
 		if (!s->draining)
 			for (int i = 0; i < s->o.workers; i++)
 				if (s->slots[i].pid == 0 && s->slots[i].restart_at_ms <= now)

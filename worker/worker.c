@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "worker.h"
+#include "clock.h"
 #include "cxconfig.h"
 #include "err.h"
 #include "kclient.h"
@@ -43,18 +44,11 @@ struct worker {
 	int64_t last_stats_ms;
 };
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int send_frame(struct worker *w, const struct proto_frame *f)
 {
 	if (zmq_send(w->sock, f->type, strlen(f->type), ZMQ_SNDMORE) < 0 || zmq_send(w->sock, f->payload, f->len, 0) < 0)
 		return -errno;
-	w->last_sent_ms = monotonic_ms();
+	w->last_sent_ms = clock_monotonic_ms();
 	return 0;
 }
 
@@ -90,7 +84,7 @@ static void send_stats(struct worker *w, bool force)
 	else
 		statset_clean(w->stats);
 	proto_frame_clear(&f);
-	w->last_stats_ms = monotonic_ms();
+	w->last_stats_ms = clock_monotonic_ms();
 }
 
 static void run_job(struct worker *w, const struct proto_job *job)
@@ -100,11 +94,11 @@ static void run_job(struct worker *w, const struct proto_job *job)
 		log_kv(LOG_LEVEL_ERROR, 0, "COXSWAIN_TEST_CRASH_ON_KEY: crashing on purpose", "key", job->key, NULL);
 		abort();
 	}
-	int64_t start = monotonic_ms();
+	int64_t start = clock_monotonic_ms();
 	struct reconcile_outcome out;
 	reconcile_job(w->reconciler, job, &out);
 	char ms[32];
-	snprintf(ms, sizeof(ms), "%lld", (long long)(monotonic_ms() - start));
+	snprintf(ms, sizeof(ms), "%lld", (long long)(clock_monotonic_ms() - start));
 	log_kv(out.outcome == PROTO_OUTCOME_ERROR ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 2, "reconciled", "key", job->key,
 	       "kind", proto_job_kind_name(job->kind), "outcome", proto_outcome_name(out.outcome), "ms", ms, "error",
 	       out.message, NULL);
@@ -131,7 +125,7 @@ static void receive(struct worker *w)
 		goto out;
 	if (zmq_msg_more(&type) && zmq_msg_recv(&payload, w->sock, 0) < 0)
 		goto out;
-	w->last_heard_ms = monotonic_ms();
+	w->last_heard_ms = clock_monotonic_ms();
 	struct proto_msg msg = {0};
 	struct cx_err err = {0};
 	if (proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload), zmq_msg_size(&payload), &msg,
@@ -229,7 +223,7 @@ int worker_run(const struct worker_options *o)
 	log_kv(LOG_LEVEL_INFO, 1, "worker started", "id", w.id, NULL);
 	send_ready(&w);
 	send_stats(&w, true);
-	w.last_heard_ms = monotonic_ms();
+	w.last_heard_ms = clock_monotonic_ms();
 	for (;;) {
 		zmq_pollitem_t items[3] = {
 			{.socket = w.sock, .events = ZMQ_POLLIN},
@@ -249,7 +243,7 @@ int worker_run(const struct worker_options *o)
 		}
 		if (items[0].revents & ZMQ_POLLIN)
 			receive(&w);
-		int64_t now = monotonic_ms();
+		int64_t now = clock_monotonic_ms();
 		if (now - w.last_heard_ms > WATCHER_SILENT_MS) {
 			send_ready(&w); /* a restarted watcher does not know us */
 			send_stats(&w, true);

@@ -49,6 +49,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "curvekey.h"
 #include "err.h"
 #include "proto.h"
@@ -63,13 +64,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int64_t unix_ms(void)
@@ -259,11 +253,11 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "testworker: %s connected to %s\n", id, endpoint);
 	send_ready(sock, slot);
-	int64_t last_sent = mono_ms(), last_heard = mono_ms();
+	int64_t last_sent = clock_monotonic_ms(), last_heard = clock_monotonic_ms();
 	struct held h = {0};
 	int jobs = 0;
 	while (!stopping) {
-		int64_t now = mono_ms();
+		int64_t now = clock_monotonic_ms();
 		long timeout = 200;
 		if (h.on)
 			timeout = h.release_mono_ms > now ? (long)(h.release_mono_ms - now) : 0;
@@ -289,7 +283,7 @@ int main(int argc, char **argv)
 				zmq_msg_init(&payload);
 				zmq_msg_recv(&payload, sock, 0);
 			}
-			last_heard = mono_ms();
+			last_heard = clock_monotonic_ms();
 			struct proto_msg m = {0};
 			struct cx_err err = {0};
 			if (proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload),
@@ -311,7 +305,7 @@ int main(int argc, char **argv)
 					snprintf(h.kind, sizeof(h.kind), "%s", proto_job_kind_name(m.job.kind));
 					h.generation = generation_of(m.job.parent);
 					h.start_unix_ms = unix_ms();
-					h.release_mono_ms = mono_ms() + (hold_ms > 0 ? rand() % (hold_ms + 1) : 0);
+					h.release_mono_ms = clock_monotonic_ms() + (hold_ms > 0 ? rand() % (hold_ms + 1) : 0);
 					if (exit_after > 0 && jobs == exit_after) {
 						fprintf(stderr, "testworker: exiting while holding job %llu key %s\n",
 							(unsigned long long)h.job, h.key);
@@ -326,7 +320,7 @@ int main(int argc, char **argv)
 			zmq_msg_close(&type);
 			zmq_msg_close(&payload);
 		}
-		now = mono_ms();
+		now = clock_monotonic_ms();
 		if (h.on && now >= h.release_mono_ms) {
 			finish(sock, log_fd, &h);
 			last_sent = now;

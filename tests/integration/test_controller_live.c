@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "controller.h"
 #include "cxconfig.h"
 #include "discovery.h"
@@ -41,20 +42,13 @@ static struct kresource crd_resource = {.group = "apiextensions.k8s.io", .versio
 					.api_version = "apiextensions.k8s.io/v1", .kind = "CustomResourceDefinition",
 					.resource = "customresourcedefinitions", .namespaced = false};
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One turn of a watcher's loop for ctl (NULL: only the CRD informer). */
 static void turn(struct controller *ctl)
 {
 	struct cx_err err = {0};
-	informer_tick(crds, now_ms(), &err);
+	informer_tick(crds, clock_monotonic_ms(), &err);
 	if (ctl)
-		controller_tick(ctl, informer_synced(crds) ? crds : NULL, now_ms());
+		controller_tick(ctl, informer_synced(crds) ? crds : NULL, clock_monotonic_ms());
 	struct pollfd fds[16];
 	long timeout_ms;
 	size_t n = kwatch_mux_pollfds(mux, fds, 16, &timeout_ms);
@@ -69,10 +63,10 @@ static void drain(char *buf, size_t len)
 {
 	const char *key = NULL;
 	buf[0] = '\0';
-	while (!workqueue_get(queue, now_ms(), &key)) {
+	while (!workqueue_get(queue, clock_monotonic_ms(), &key)) {
 		size_t used = strlen(buf);
 		snprintf(buf + used, len - used, " %s", key);
-		workqueue_done(queue, key, now_ms());
+		workqueue_done(queue, key, clock_monotonic_ms());
 	}
 }
 
@@ -82,7 +76,7 @@ static void wait_for_key(struct controller *ctl, const char *key, char *buf, siz
 	char want[256];
 	snprintf(want, sizeof(want), " %s", key);
 	char all[4096] = "";
-	for (int64_t start = now_ms(); now_ms() - start < 30000;) {
+	for (int64_t start = clock_monotonic_ms(); clock_monotonic_ms() - start < 30000;) {
 		turn(ctl);
 		char got[1024];
 		drain(got, sizeof(got));
@@ -178,7 +172,7 @@ Test(controller_live, an_orphan_enqueues_the_parents_whose_selector_matches_it)
 
 	deployment("web");
 	deployment("api");
-	for (int64_t start = now_ms(); !controller_ready(ctl) && now_ms() - start < 30000;)
+	for (int64_t start = clock_monotonic_ms(); !controller_ready(ctl) && clock_monotonic_ms() - start < 30000;)
 		turn(ctl);
 	cr_assert(controller_ready(ctl), "%s", controller_waiting_for(ctl));
 	cr_assert_eq(controller_parents(ctl), 2);
@@ -222,7 +216,7 @@ Test(controller_live, an_orphan_enqueues_the_parents_whose_selector_matches_it)
 	char path[256];
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/api", ns);
 	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
-	for (int64_t start = now_ms(); controller_parents(ctl) != 1 && now_ms() - start < 30000;)
+	for (int64_t start = clock_monotonic_ms(); controller_parents(ctl) != 1 && clock_monotonic_ms() - start < 30000;)
 		turn(ctl);
 	cr_assert_eq(controller_parents(ctl), 1);
 	drain(got, sizeof(got));

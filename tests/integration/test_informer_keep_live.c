@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "discovery.h"
 #include "err.h"
 #include "informer.h"
@@ -80,22 +81,15 @@ static void teardown(void)
 
 TestSuite(informer_keep_live, .init = setup, .fini = teardown, .timeout = 60);
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Ticks both informers and runs the poll loop until done(ud) or 30 s. */
 static void pump(struct informer *a, struct informer *b, bool (*done)(void), const char *what)
 {
-	int64_t start = now_ms();
+	int64_t start = clock_monotonic_ms();
 	while (!done()) {
-		cr_assert_lt(now_ms() - start, 30000, "%s: not within 30 s", what);
+		cr_assert_lt(clock_monotonic_ms() - start, 30000, "%s: not within 30 s", what);
 		struct cx_err err = {0};
-		cr_assert_eq(informer_tick(a, now_ms(), &err), 0, "%s", err.msg);
-		cr_assert_eq(informer_tick(b, now_ms(), &err), 0, "%s", err.msg);
+		cr_assert_eq(informer_tick(a, clock_monotonic_ms(), &err), 0, "%s", err.msg);
+		cr_assert_eq(informer_tick(b, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 		struct pollfd fds[16];
 		long timeout_ms;
 		size_t n = kwatch_mux_pollfds(mux, fds, 16, &timeout_ms);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "discovery.h"
 #include "err.h"
 #include "informer.h"
@@ -135,13 +136,6 @@ static void teardown(void)
 
 TestSuite(informer_live, .init = setup, .fini = teardown, .timeout = 90);
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct informer *start(struct seen *s, enum informer_initial_list how, const char *match)
 {
 	struct informer_options o = {.resource = &cm_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
@@ -156,17 +150,17 @@ static struct informer *start(struct seen *s, enum informer_initial_list how, co
  * done(s) or max_ms have passed; returns done(s). */
 static bool pump(struct seen *s, bool (*done)(const struct seen *), int max_ms)
 {
-	int64_t start_ms = now_ms();
+	int64_t start_ms = clock_monotonic_ms();
 	for (;;) {
-		informer_tick(s->inf, now_ms(), NULL);
+		informer_tick(s->inf, clock_monotonic_ms(), NULL);
 		if (done(s))
 			return true;
-		if (now_ms() - start_ms > max_ms)
+		if (clock_monotonic_ms() - start_ms > max_ms)
 			return false;
 		struct pollfd fds[16];
 		long timeout_ms;
 		size_t n = kwatch_mux_pollfds(mux, fds, 16, &timeout_ms);
-		long next = informer_next_ms(s->inf, now_ms());
+		long next = informer_next_ms(s->inf, clock_monotonic_ms());
 		if (next >= 0 && (timeout_ms < 0 || next < timeout_ms))
 			timeout_ms = next;
 		if (timeout_ms < 0 || timeout_ms > 100)
@@ -230,7 +224,7 @@ Test(informer_live, a_streaming_list_syncs_at_its_bookmark_with_exactly_the_obje
 	struct seen s = {0};
 	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, NULL);
 	struct cx_err err = {0};
-	cr_assert_eq(informer_tick(inf, now_ms(), &err), 0, "%s", err.msg);
+	cr_assert_eq(informer_tick(inf, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 	/* Nothing blocked: the objects come through the mux. */
 	cr_assert_not(informer_synced(inf), "synced before the stream's bookmark");
 	cr_assert_eq(s.adds, 0);
@@ -294,7 +288,7 @@ Test(informer_live, forcing_list_lists)
 	struct seen s = {0};
 	struct informer *inf = start(&s, INFORMER_INITIAL_LIST, NULL);
 	struct cx_err err = {0};
-	cr_assert_eq(informer_tick(inf, now_ms(), &err), 0, "%s", err.msg);
+	cr_assert_eq(informer_tick(inf, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 	cr_assert(informer_synced(inf), "a LIST fills the store inside informer_tick");
 	cr_assert_str_eq(keys(&s), "a b");
 	cr_assert_eq(informer_lists(inf), 1);
@@ -317,7 +311,7 @@ Test(informer_live, a_refused_stream_falls_back_to_list_for_good)
 	struct seen s = {0};
 	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, "Exact");
 	struct cx_err err = {0};
-	cr_assert_eq(informer_tick(inf, now_ms(), &err), 0, "%s", err.msg);
+	cr_assert_eq(informer_tick(inf, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 	cr_assert_not(informer_synced(inf));
 	cr_assert(pump(&s, synced, 30000), "not synced after 30 s: %s", informer_last_error(inf));
 	cr_assert_str_eq(keys(&s), "a b");
@@ -353,10 +347,10 @@ Test(informer_live, a_forbidden_stream_falls_back_and_reports_the_list_error)
 				     .ud = &s, .initial_list = INFORMER_INITIAL_STREAM};
 	s.inf = informer_new(opc, mux, &o, &err);
 	cr_assert_not_null(s.inf);
-	int64_t until = now_ms() + 20000;
+	int64_t until = clock_monotonic_ms() + 20000;
 	int r = 0;
-	while (!r && now_ms() < until) {
-		r = informer_tick(s.inf, now_ms(), &err);
+	while (!r && clock_monotonic_ms() < until) {
+		r = informer_tick(s.inf, clock_monotonic_ms(), &err);
 		struct pollfd fds[16];
 		long t;
 		size_t n = kwatch_mux_pollfds(mux, fds, 16, &t);
@@ -389,10 +383,10 @@ Test(informer_live, no_server_is_no_refusal_the_stream_is_tried_again)
 				     .initial_list = INFORMER_INITIAL_STREAM};
 	s.inf = informer_new(gc, mux, &o, &err);
 	cr_assert_not_null(s.inf);
-	int64_t until = now_ms() + 20000;
+	int64_t until = clock_monotonic_ms() + 20000;
 	int first_error = 0;
-	while (informer_streams(s.inf) < 2 && now_ms() < until) {
-		int r = informer_tick(s.inf, now_ms(), &err);
+	while (informer_streams(s.inf) < 2 && clock_monotonic_ms() < until) {
+		int r = informer_tick(s.inf, clock_monotonic_ms(), &err);
 		if (r && !first_error)
 			first_error = r;
 		struct pollfd fds[16];

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "discovery.h"
 #include "err.h"
 #include "informer.h"
@@ -83,21 +84,14 @@ static void on_delete(void *ud, struct json_object *obj)
 	s->deletes++;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Ticks the informer and runs the poll loop until *counter reaches want, at
  * most max_ms. */
 static void pump(struct informer *inf, const int *counter, int want, int max_ms)
 {
-	int64_t start = now_ms();
-	while (now_ms() - start < max_ms && (*counter < want || !informer_synced(inf))) {
+	int64_t start = clock_monotonic_ms();
+	while (clock_monotonic_ms() - start < max_ms && (*counter < want || !informer_synced(inf))) {
 		struct cx_err err = {0};
-		informer_tick(inf, now_ms(), &err);
+		informer_tick(inf, clock_monotonic_ms(), &err);
 		struct pollfd fds[16];
 		long timeout_ms;
 		size_t n = kwatch_mux_pollfds(mux, fds, 16, &timeout_ms);

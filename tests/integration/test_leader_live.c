@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "kclient.h"
 #include "leader.h"
@@ -66,13 +67,6 @@ static void use_namespace(const char *base)
 	struct cx_err err = {0};
 	cr_assert_eq(kclient_create(admin, "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* One candidate and what its callbacks saw. */
@@ -129,19 +123,19 @@ static void cand_init(struct cand *c, const struct restconfig *with, const char 
 /* Waits until c's next tick is due and does it. */
 static int tick_when_due(struct cand *c)
 {
-	int64_t due = leader_next_ms(c->le), now = now_ms();
+	int64_t due = leader_next_ms(c->le), now = clock_monotonic_ms();
 	if (due > now)
 		usleep((useconds_t)(due - now) * 1000);
-	return leader_tick(c->le, now_ms());
+	return leader_tick(c->le, clock_monotonic_ms());
 }
 
 /* Ticks the candidates in cs (NULL entries skipped) as the event loop would
  * until done(arg) holds or timeout_ms passes; returns whether it held. */
 static bool run_until(struct cand *const *cs, int n, bool (*done)(void *), void *arg, long timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = clock_monotonic_ms() + timeout_ms;
 	while (!done(arg)) {
-		int64_t now = now_ms(), next = end;
+		int64_t now = clock_monotonic_ms(), next = end;
 		if (now >= end)
 			return false;
 		for (int i = 0; i < n; i++) {
@@ -151,7 +145,7 @@ static bool run_until(struct cand *const *cs, int n, bool (*done)(void *), void 
 			if (leader_next_ms(cs[i]->le) < next)
 				next = leader_next_ms(cs[i]->le);
 		}
-		now = now_ms();
+		now = clock_monotonic_ms();
 		if (next > now && !done(arg))
 			usleep((useconds_t)(next - now) * 1000);
 	}
@@ -260,10 +254,10 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 	 * it last saw the record change, give or take its retry period. Never
 	 * before (load can only make it later); how much later is load's
 	 * business, so the limit only tells a takeover from none. */
-	int64_t stopped_at = now_ms();
+	int64_t stopped_at = clock_monotonic_ms();
 	struct cand *only_b[] = {&b};
 	cr_assert(run_until(only_b, 1, is_leader, &b, 10 * LEASE_MS), "b never took over");
-	int64_t took = now_ms() - stopped_at;
+	int64_t took = clock_monotonic_ms() - stopped_at;
 	cr_log_info("b took over %lld ms after a stopped ticking", (long long)took);
 	cr_assert_geq(took, LEASE_MS - 2 * RETRY_MS, "took over after %lld ms: too early", (long long)took);
 	cr_assert_eq(b.started, 1);
@@ -323,7 +317,7 @@ Test(leader_live, release_hands_the_lease_over_at_the_next_tick)
 
 	/* The released elector is done: it never competes again. */
 	cr_assert_eq(leader_next_ms(a.le), INT64_MAX);
-	cr_assert_eq(leader_tick(a.le, now_ms() + 100000), 0);
+	cr_assert_eq(leader_tick(a.le, clock_monotonic_ms() + 100000), 0);
 	cr_assert_not(leader_is_leader(a.le));
 	cr_assert_eq(leader_release(a.le, &err), 0, "releasing twice is harmless");
 	cr_assert_eq(a.stopped, 1);
@@ -478,10 +472,10 @@ Test(leader_live, without_rbac_it_is_refused_logged_once_and_retried_then_loses_
 	cr_assert_eq(count_lines(log, "requests succeed again", NULL), 1);
 
 	/* Revoked: the renewals are refused and the renew deadline passes. */
-	int64_t revoked = now_ms(); /* no tick runs while kubectl does */
+	int64_t revoked = clock_monotonic_ms(); /* no tick runs while kubectl does */
 	cr_assert_eq(live_kubectl(NULL, "-n %s delete rolebinding coxswain-leader-election", ns), 0);
 	cr_assert(run_until(only_o, 1, is_not_leader, &o, 15000), "still leading without RBAC");
-	cr_assert_geq(now_ms() - revoked, RENEW_MS - RETRY_MS, "not before the renew deadline");
+	cr_assert_geq(clock_monotonic_ms() - revoked, RENEW_MS - RETRY_MS, "not before the renew deadline");
 	cr_assert_eq(o.stopped, 1);
 	cr_assert_eq(leader_last_error(o.le)->code, -EACCES);
 	cr_assert_eq(count_lines(log, "level=error", "cannot update resource"), 1, "the new refusal, once");

@@ -30,6 +30,7 @@
 #include <zmq.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "curvekey.h"
 #include "err.h"
 #include "log.h"
@@ -217,32 +218,25 @@ TestSuite(broker_hb, .init = setup_hb, .fini = teardown, .timeout = 60);
 /* The ROUTER as a CURVE server with a ZAP handler. */
 TestSuite(broker_curve, .init = setup_curve, .fini = teardown, .timeout = 60);
 
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Lets the broker read and act at the fake time now: polls its socket for up
  * to ms of real time, dispatching after each poll. */
 static void pump(int ms)
 {
-	int64_t until = real_ms() + ms;
+	int64_t until = clock_monotonic_ms() + ms;
 	do {
 		zmq_pollitem_t it[2] = {{.socket = broker_socket(b), .events = ZMQ_POLLIN},
 					{.socket = broker_auth_socket(b), .events = ZMQ_POLLIN}};
 		zmq_poll(it, it[1].socket ? 2 : 1, 5);
 		broker_dispatch(b, now);
-	} while (real_ms() < until);
+	} while (clock_monotonic_ms() < until);
 }
 
 /* Pumps until cond holds (or fails the test after WAIT_MS). */
 #define PUMP_UNTIL(cond)                                                                                     \
 	do {                                                                                                 \
-		int64_t until_ = real_ms() + WAIT_MS;                                                        \
+		int64_t until_ = clock_monotonic_ms() + WAIT_MS;                                                        \
 		while (!(cond)) {                                                                            \
-			cr_assert_lt(real_ms(), until_, "not within %d ms: %s", WAIT_MS, #cond);              \
+			cr_assert_lt(clock_monotonic_ms(), until_, "not within %d ms: %s", WAIT_MS, #cond);              \
 			pump(5);                                                                             \
 		}                                                                                            \
 	} while (0)
@@ -351,9 +345,9 @@ static void tw_close(struct tw *w)
  * set), within ms of real time while the broker is pumped; false if none. */
 static bool tw_recv(struct tw *w, struct proto_msg *msg, int ms, bool heartbeats)
 {
-	int64_t until = real_ms() + ms;
+	int64_t until = clock_monotonic_ms() + ms;
 	memset(msg, 0, sizeof(*msg));
-	while (real_ms() < until) {
+	while (clock_monotonic_ms() < until) {
 		pump(2);
 		zmq_pollitem_t it = {.socket = w->sock, .events = ZMQ_POLLIN};
 		if (zmq_poll(&it, 1, 3) <= 0)
@@ -483,9 +477,9 @@ Test(broker, a_key_is_never_held_by_two_workers)
 	/* Whichever gets it, the other must not get it too. */
 	struct proto_msg m;
 	struct tw *holder = NULL, *other = NULL;
-	int64_t until = real_ms() + WAIT_MS;
+	int64_t until = clock_monotonic_ms() + WAIT_MS;
 	while (!holder) {
-		cr_assert_lt(real_ms(), until, "nobody got the job");
+		cr_assert_lt(clock_monotonic_ms(), until, "nobody got the job");
 		if (tw_recv(&w1, &m, 20, false)) {
 			holder = &w1;
 			other = &w2;
@@ -504,9 +498,9 @@ Test(broker, a_key_is_never_held_by_two_workers)
 	send_result(holder, job, attempt, PROTO_OUTCOME_OK, 0);
 	/* Now it goes out again, once, to either. */
 	struct tw *next = NULL;
-	until = real_ms() + WAIT_MS;
+	until = clock_monotonic_ms() + WAIT_MS;
 	while (!next) {
-		cr_assert_lt(real_ms(), until, "the dirty key was not dispatched again");
+		cr_assert_lt(clock_monotonic_ms(), until, "the dirty key was not dispatched again");
 		if (tw_recv(&w1, &m, 20, false))
 			next = &w1;
 		else if (tw_recv(&w2, &m, 20, false))
@@ -742,9 +736,9 @@ Test(broker, a_poisoned_key_is_not_synced_while_its_report_is_in_flight)
 	/* Once the report is done, the change is synced. */
 	struct proto_msg m;
 	struct tw *next = NULL;
-	int64_t until = real_ms() + WAIT_MS;
+	int64_t until = clock_monotonic_ms() + WAIT_MS;
 	while (!next) {
-		cr_assert_lt(real_ms(), until, "the changed key was not synced after the report");
+		cr_assert_lt(clock_monotonic_ms(), until, "the changed key was not synced after the report");
 		if (tw_recv(&other, &m, 20, false))
 			next = &other;
 		else if (tw_recv(&w, &m, 20, false))
@@ -1076,9 +1070,9 @@ Test(broker, a_busy_holder_whose_connection_is_gone_is_taken_over_at_once)
 	 * READY for the slot takes it over, and the job is re-queued. */
 	tw_close(&holder);
 	struct tw fresh = connect_worker_as("ib", 0, 200, 0);
-	int64_t until = real_ms() + WAIT_MS;
+	int64_t until = clock_monotonic_ms() + WAIT_MS;
 	while (log_lines_with("taken over by supervisor instance ib") == 0) {
-		cr_assert_lt(real_ms(), until, "the slot was not taken over");
+		cr_assert_lt(clock_monotonic_ms(), until, "the slot was not taken over");
 		pump(20);
 		tw_ready(&fresh); /* as a refused worker does, while the disconnect is noticed */
 	}
@@ -1386,9 +1380,9 @@ Test(broker, bad_stats_are_refused_and_stats_of_strangers_ignored)
 	const char *bad = "{\"families\":{\"" REST "\":[{\"labels\":{},\"value\":-1}]}}";
 	cr_assert_geq(zmq_send(w.sock, "STATS", 5, ZMQ_SNDMORE), 0);
 	cr_assert_geq(zmq_send(w.sock, bad, strlen(bad), 0), 0);
-	int64_t until = real_ms() + WAIT_MS;
+	int64_t until = clock_monotonic_ms() + WAIT_MS;
 	while (log_lines_with("STATS: family \\\"" REST "\\\" series 0: field \\\"value\\\"") == 0) {
-		cr_assert_lt(real_ms(), until, "the bad STATS was not logged");
+		cr_assert_lt(clock_monotonic_ms(), until, "the bad STATS was not logged");
 		pump(10);
 	}
 	cr_assert_eq(counter_calls, 0);

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "supervisor.h"
@@ -81,13 +82,6 @@ struct cfg {
 	int notified;     /* notify calls, counted in the host */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool is_dfl(int sig)
 {
 	struct sigaction sa;
@@ -130,7 +124,7 @@ static void check_fds(const struct cfg *c, struct rec *r)
 static struct rec make_rec(const struct cfg *c, const struct supervisor_child *sc)
 {
 	int parent_fd = sc->parent_pipe_fd;
-	struct rec r = {.slot = sc->slot, .pid = getpid(), .ppid = getppid(), .t_ms = now_ms(), .restarts = sc->restarts};
+	struct rec r = {.slot = sc->slot, .pid = getpid(), .ppid = getppid(), .t_ms = clock_monotonic_ms(), .restarts = sc->restarts};
 	snprintf(r.instance, sizeof(r.instance), "%s", sc->instance ? sc->instance : "(null)");
 	sigset_t cur;
 	sigprocmask(SIG_BLOCK, NULL, &cur);
@@ -412,17 +406,17 @@ static struct rec must_rec(struct host *h)
 
 static void term(struct host *h, int sig)
 {
-	h->term_sent_ms = now_ms();
+	h->term_sent_ms = clock_monotonic_ms();
 	cr_assert_eq(kill(h->pid, sig), 0);
 }
 
 /* Waits for the host to exit and returns its result. */
 static struct result finish(struct host *h, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_monotonic_ms() + timeout_ms;
 	int status;
 	pid_t r;
-	while ((r = waitpid(h->pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+	while ((r = waitpid(h->pid, &status, WNOHANG)) == 0 && clock_monotonic_ms() < deadline)
 		usleep(5000);
 	if (r == 0) {
 		kill(h->pid, SIGKILL);
@@ -442,12 +436,12 @@ static struct result finish(struct host *h, int timeout_ms)
  * read; fails after timeout_ms. */
 static int until_eof(struct host *h, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_monotonic_ms() + timeout_ms;
 	int n = 0;
 	for (;;) {
 		struct rec r;
 		bool eof;
-		int left = (int)(deadline - now_ms());
+		int left = (int)(deadline - clock_monotonic_ms());
 		cr_assert_gt(left, 0, "worker processes still alive %d ms later", timeout_ms);
 		if (next_rec(h, &r, left, &eof))
 			n++;
@@ -758,10 +752,10 @@ Test(supervisor, a_lasting_storm_is_logged_again_each_window)
 	struct supervisor_options o = opts(2, 10, 1.0, 10);
 	o.storm_threshold = 3;
 	o.storm_window_ms = 300;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_monotonic_ms();
 	struct host h = start(o, EXIT_3);
 	while (count(read_log(&h), "worker restart storm") < 2) {
-		cr_assert_lt(now_ms() - t0, GENEROUS_MS, "no second storm line after %d ms:\n%s", GENEROUS_MS,
+		cr_assert_lt(clock_monotonic_ms() - t0, GENEROUS_MS, "no second storm line after %d ms:\n%s", GENEROUS_MS,
 			     read_log(&h));
 		struct rec r;
 		while (next_rec(&h, &r, 0, NULL))
@@ -770,7 +764,7 @@ Test(supervisor, a_lasting_storm_is_logged_again_each_window)
 	}
 	term(&h, SIGTERM);
 	struct result res = finish(&h, GENEROUS_MS);
-	long ran = (long)(now_ms() - t0);
+	long ran = (long)(clock_monotonic_ms() - t0);
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 	cr_assert_geq(res.st.storms, 2);
 	cr_assert_leq(res.st.storms, (size_t)(ran / 300 + 1), "%zu storm lines in %ld ms", res.st.storms, ran);
@@ -874,7 +868,7 @@ Test(supervisor, a_worker_ignoring_sigterm_is_killed_at_the_drain_deadline)
 	must_rec(&h);
 	term(&h, SIGTERM);
 	struct result res = finish(&h, GENEROUS_MS);
-	long took = (long)(now_ms() - h.term_sent_ms);
+	long took = (long)(clock_monotonic_ms() - h.term_sent_ms);
 	cr_assert_geq(took, 300, "killed before the deadline (%ld ms)", took);
 	cr_assert_lt(took, GENEROUS_MS, "killed long after the deadline (%ld ms)", took);
 	cr_assert_eq(res.rc, -ETIMEDOUT);
@@ -938,13 +932,13 @@ Test(supervisor, no_busy_loop_while_a_restart_waits_and_the_drain_cancels_it)
  * any is still alive GENEROUS_MS later. */
 static int kill_host_and_reap_workers(struct host *h, int workers, int want_code)
 {
-	int64_t killed_at = now_ms();
+	int64_t killed_at = clock_monotonic_ms();
 	cr_assert_eq(kill(h->pid, SIGKILL), 0);
 	int status;
 	cr_assert_eq(waitpid(h->pid, &status, 0), h->pid);
 	int good = 0, reaped = 0;
 	while (reaped < workers) {
-		cr_assert_lt(now_ms() - killed_at, GENEROUS_MS, "workers alive %d ms after the supervisor died",
+		cr_assert_lt(clock_monotonic_ms() - killed_at, GENEROUS_MS, "workers alive %d ms after the supervisor died",
 			     GENEROUS_MS);
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0) {
