@@ -2,6 +2,7 @@
 
 #include "retry.h"
 #include "backoff.h"
+#include "civil.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -70,25 +71,6 @@ static bool clock_time(const char **s, long *h, long *m, long *sec)
 	       *h <= 23 && *m <= 59 && *sec <= 60;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil): no timegm(), no dependence on TZ. */
-static long days_from_civil(long y, long m, long d)
-{
-	y -= m <= 2;
-	long era = (y >= 0 ? y : y - 399) / 400;
-	long yoe = y - era * 400;
-	long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static long days_in_month(long year, long mon)
-{
-	static const long days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-	return mon == 2 && leap ? 29 : days[mon - 1];
-}
-
 /* Parses the three HTTP-date forms RFC 9110 5.6.7 says a recipient must accept:
  *   Sun, 06 Nov 1994 08:49:37 GMT     IMF-fixdate
  *   Sunday, 06-Nov-94 08:49:37 GMT    obsolete RFC 850
@@ -131,9 +113,10 @@ static bool http_date(const char *s, time_t *out)
 	} else {
 		return false;
 	}
-	if (*s || day < 1 || day > days_in_month(year, mon))
+	int64_t secs;
+	if (*s || civil_to_unix(year, (int)mon, (int)day, (int)h, (int)m, (int)sec, &secs))
 		return false;
-	*out = (time_t)(days_from_civil(year, mon, day) * 86400 + h * 3600 + m * 60 + sec);
+	*out = (time_t)secs;
 	return true;
 }
 

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "leader.h"
+#include "civil.h"
 #include "err.h"
 #include "kclient.h"
 #include "log.h"
@@ -48,29 +49,6 @@ struct leader {
 
 /* ---- MicroTime ---- */
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard
- * Hinnant's days_from_civil): no timegm, no TZ, any year. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static bool leap_year(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
 /* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch. */
 #define MICROTIME_MIN_S (-62167219200LL)
 #define MICROTIME_MAX_S 253402300799LL
@@ -86,18 +64,11 @@ int leader_microtime_format(int64_t unix_us, char buf[static LEADER_MICROTIME_LE
 		buf[0] = '\0';
 		return -ERANGE;
 	}
-	/* civil_from_days, the inverse of the above. */
 	int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-	int64_t sod = secs - days * 86400;
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int day = (int)(doy - (153 * mp + 2) / 5 + 1);
-	int month = (int)(mp < 10 ? mp + 3 : mp - 9);
-	int year = (int)(yoe + era * 400 + (month <= 2));
+	int64_t sod = secs - days * 86400, y;
+	int month, day;
+	civil_date_from_days(days, &y, &month, &day);
+	int year = (int)y;
 	int n = snprintf(buf, LEADER_MICROTIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", year, month, day,
 			 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)us);
 	return n == LEADER_MICROTIME_LEN - 1 ? 0 : -ERANGE;
@@ -137,8 +108,8 @@ int leader_microtime_parse(const char *s, int64_t *unix_us)
 	    !digits(&p, 2, &day) || !literal(&p, "Tt") || !digits(&p, 2, &hour) || !literal(&p, ":") ||
 	    !digits(&p, 2, &min) || !literal(&p, ":") || !digits(&p, 2, &sec))
 		return -EINVAL;
-	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || min > 59 ||
-	    sec > 59)
+	int64_t secs;
+	if (sec > 59 || civil_to_unix(year, month, day, hour, min, sec, &secs))
 		return -EINVAL;
 	int64_t us = 0;
 	if (literal(&p, ".")) {
@@ -163,7 +134,7 @@ int leader_microtime_parse(const char *s, int64_t *unix_us)
 	}
 	if (*p)
 		return -EINVAL;
-	int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec - offset_s;
+	secs -= offset_s;
 	*unix_us = secs * 1000000 + us;
 	return 0;
 }
