@@ -367,41 +367,41 @@ static int transport_error(struct kclient *c, const char *method, const char *pa
 {
 	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
 	const char *server = c->rc->server;
-	switch (cc) {
-	case CURLE_ABORTED_BY_CALLBACK:
+	enum curlbuf_failure f = curlbuf_failure_of(cc, b);
+	int code = curlbuf_failure_errno(f);
+	switch (f) {
+	case CURLBUF_INTERRUPTED:
 		return interrupted(method, path, err);
-	case CURLE_OPERATION_TIMEDOUT:
-		return cx_err_set(err, -ETIMEDOUT, "%s %s (%s): timed out: %s", method, path, server, detail);
-	case CURLE_COULDNT_CONNECT:
-		return cx_err_set(err, -ECONNREFUSED, "%s %s (%s): cannot connect: %s", method, path, server,
-				  detail);
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return cx_err_set(err, -EHOSTUNREACH, "%s %s (%s): cannot resolve: %s", method, path, server,
-				  detail);
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_CLIENTCERT:
-		return cx_err_set(err, -EPROTO,
+	case CURLBUF_TIMEOUT:
+		return cx_err_set(err, code, "%s %s (%s): timed out: %s", method, path, server, detail);
+	case CURLBUF_CONNECT:
+		return cx_err_set(err, code, "%s %s (%s): cannot connect: %s", method, path, server, detail);
+	case CURLBUF_RESOLVE:
+		return cx_err_set(err, code, "%s %s (%s): cannot resolve: %s", method, path, server, detail);
+	case CURLBUF_TLS:
+		return cx_err_set(err, code,
 				  "%s %s (%s): TLS failed: %s; check the certificate-authority and client "
 				  "certificate of %s",
 				  method, path, server, detail, c->rc->source ? c->rc->source : "the client");
-	case CURLE_WRITE_ERROR:
-		if (b->too_large)
-			return cx_err_set(err, -EFBIG, "%s %s (%s): response larger than %u bytes", method, path,
-					  server, RESPONSE_MAX);
-		return cx_err_set(err, -ENOMEM, "%s %s (%s): out of memory reading the response", method, path,
-				  server);
-	default:
-		return cx_err_set(err, -EIO, "%s %s (%s): %s", method, path, server, detail);
+	case CURLBUF_TOO_LARGE:
+		return cx_err_set(err, code, "%s %s (%s): response larger than %u bytes", method, path, server,
+				  RESPONSE_MAX);
+	case CURLBUF_NOMEM:
+		return cx_err_set(err, code, "%s %s (%s): out of memory reading the response", method, path, server);
+	default: /* CURLBUF_SEVERED, CURLBUF_OTHER; CURLBUF_OK never comes here */
+		return cx_err_set(err, code ? code : -EIO, "%s %s (%s): %s", method, path, server, detail);
 	}
 }
 
-static int status_to_errno(long status)
+/* The whole of data as one JSON value, or NULL with why filled. */
+static struct json_object *parse_json(const char *data, size_t len, char *why, size_t why_len)
+{
+	struct json_object *obj = NULL;
+	jsondoc_parse(data, len, NULL, &obj, why, why_len);
+	return obj;
+}
+
+int kclient_status_errno(long status)
 {
 	switch (status) {
 	case 400:
@@ -424,20 +424,12 @@ static int status_to_errno(long status)
 	}
 }
 
-/* The whole of data as one JSON value, or NULL with why filled. */
-static struct json_object *parse_json(const char *data, size_t len, char *why, size_t why_len)
-{
-	struct json_object *obj = NULL;
-	jsondoc_parse(data, len, NULL, &obj, why, why_len);
-	return obj;
-}
-
 /* Turns a non-2xx response into err: the API's Status object when the body
  * is one, else the head of the body. */
 int kclient_status_error(const char *method, const char *path, long status, const char *body, size_t len,
 			 struct cx_err *err)
 {
-	int code = status_to_errno(status);
+	int code = kclient_status_errno(status);
 	char why[128];
 	struct json_object *st = len ? parse_json(body, len, why, sizeof(why)) : NULL;
 	struct json_object *kind = NULL, *message = NULL, *reason = NULL;

@@ -147,6 +147,12 @@ void kclient_set_wait_observer(struct kclient *c, kclient_wait_fn fn, void *ud);
  * NULL with err filled on failure. */
 CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err);
 
+/* The errno code of an API answer's HTTP status: 400 and 422 -EINVAL, 401
+ * -EPERM, 403 -EACCES, 404 -ENOENT, 409 -EEXIST (kclient_status_error tells
+ * a Conflict apart), 410 -ESTALE, 429 -EBUSY, any other -EIO. The one
+ * mapping, for whole answers and for a watch stream's ERROR events alike. */
+int kclient_status_errno(long status);
+
 /* Turns a non-2xx response (status and body) to `method path` into err the
  * way every verb above reports it, and returns the code. For kwatch, whose
  * responses do not go through the verbs. */

@@ -2,6 +2,7 @@
 
 #include "watch.h"
 #include "err.h"
+#include "kclient.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -129,29 +130,6 @@ static const char *get_string(struct json_object *o, const char *key)
 /* The same mapping as kclient's for HTTP statuses, so that an error is the
  * same code whether the apiserver said it in the response status or in an
  * ERROR event mid-stream. */
-static int status_to_errno(long status)
-{
-	switch (status) {
-	case 400:
-	case 422:
-		return -EINVAL;
-	case 401:
-		return -EPERM;
-	case 403:
-		return -EACCES;
-	case 404:
-		return -ENOENT;
-	case 409:
-		return -EEXIST;
-	case 410:
-		return -ESTALE;
-	case 429:
-		return -EBUSY;
-	default:
-		return -EIO;
-	}
-}
-
 /* An ERROR event: its object is a metav1.Status. 410 (reason Expired, or
  * Gone from older servers) means the resourceVersion we watch from has been
  * compacted away; client-go's reflector relists on it, and so must our
@@ -172,7 +150,7 @@ static int status_error(struct watch_parser *p, struct json_object *status)
 			 "(LIST again, then watch from the list's resourceVersion)",
 			 code, reason ? reason : "", message ? message : "no message");
 	else
-		r = fail(p, status_to_errno(code), "watch ERROR event %zu: %ld %s: %.700s", p->n_seen, code,
+		r = fail(p, kclient_status_errno(code), "watch ERROR event %zu: %ld %s: %.700s", p->n_seen, code,
 			 reason ? reason : "", message ? message : "(the Status has no message)");
 	p->fail.http_status = (int)(code > 0 && code < 1000 ? code : 0);
 	snprintf(p->fail.reason, sizeof(p->fail.reason), "%s", reason ? reason : "");

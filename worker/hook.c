@@ -960,41 +960,35 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st->http_status);
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
 	char buf[ERROR_BODY_HEAD + 8];
-	switch (cc) {
-	case CURLE_OK:
+	enum curlbuf_failure f = curlbuf_failure_of(cc, b);
+	int code = curlbuf_failure_errno(f);
+	switch (f) {
+	case CURLBUF_OK:
 		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		rc = fail(err, -ETIMEDOUT, label, "exceeded its %s timeout: %s", seconds(timeout_ms, buf, sizeof(buf)),
-			  detail);
+	case CURLBUF_TIMEOUT:
+		rc = fail(err, code, label, "exceeded its %s timeout: %s", seconds(timeout_ms, buf, sizeof(buf)), detail);
 		goto out;
-	case CURLE_COULDNT_CONNECT:
-		rc = fail(err, -ECONNREFUSED, label, "cannot connect: %s", detail);
+	case CURLBUF_CONNECT:
+		rc = fail(err, code, label, "cannot connect: %s", detail);
 		goto out;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		rc = fail(err, -EHOSTUNREACH, label, "cannot resolve: %s", detail);
+	case CURLBUF_RESOLVE:
+		rc = fail(err, code, label, "cannot resolve: %s", detail);
 		goto out;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
+	case CURLBUF_TLS:
+	case CURLBUF_SEVERED:
 		/* A server that refuses the client certificate ends the TLS
 		 * session, which libcurl may only see as a failed send or
 		 * receive. */
 		call->auth_failed = true;
-		rc = fail(err, cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ? -EIO : -EPROTO, label,
-			  "%s: %s", cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ? "POST failed" : "TLS failed",
-			  detail);
+		rc = fail(err, code, label, "%s: %s", f == CURLBUF_SEVERED ? "POST failed" : "TLS failed", detail);
 		goto out;
-	case CURLE_WRITE_ERROR:
-		rc = b->too_large ? fail(err, -EFBIG, label, "answered with more than %d bytes", HOOK_RESPONSE_MAX)
-				  : fail(err, -ENOMEM, label, "out of memory reading the answer");
+	case CURLBUF_TOO_LARGE:
+		rc = fail(err, code, label, "answered with more than %d bytes", HOOK_RESPONSE_MAX);
 		goto out;
-	default:
+	case CURLBUF_NOMEM:
+		rc = fail(err, code, label, "out of memory reading the answer");
+		goto out;
+	default: /* CURLBUF_OTHER; CURLBUF_INTERRUPTED needs a progress callback, which a hook call has none of */
 		rc = fail(err, -EIO, label, "POST failed: %s", detail);
 		goto out;
 	}
