@@ -877,18 +877,18 @@ static int parse_document(const struct yamlnode_src *y, bool controllers_optiona
 	return rc;
 }
 
-struct config *config_load(const char *path, struct cx_err *err)
+int config_load(const char *path, struct config **out, struct cx_err *err)
 {
-	return config_load_opts(path, false, err);
+	return config_load_opts(path, false, out, err);
 }
 
-struct config *config_load_opts(const char *path, bool controllers_optional, struct cx_err *err)
+int config_load_opts(const char *path, bool controllers_optional, struct config **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct config *c = calloc(1, sizeof(*c));
 	if (!c || !(c->path = strdup(path))) {
 		free(c);
-		cx_err_set(err, -ENOMEM, "config %s: out of memory", path);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "config %s: out of memory", path);
 	}
 	c->leader_election = true;
 	yaml_document_t doc;
@@ -898,9 +898,12 @@ struct config *config_load_opts(const char *path, bool controllers_optional, str
 		rc = parse_document(&y, controllers_optional, c);
 		yaml_document_delete(&doc);
 	}
-	if (rc)
+	if (rc) {
 		config_free(&c);
-	return c;
+		return rc;
+	}
+	*out = c;
+	return 0;
 }
 
 static void hook_clear(struct config_hook *h)

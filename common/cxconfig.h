@@ -237,17 +237,17 @@ struct config {
 	bool worker_events_normal;          /* worker.events.normal; default false */
 };
 
-/* Loads and validates the coxswain.yaml at path. Returns an owned config, or
- * NULL with err filled (-errno when the file cannot be read, -EINVAL for any
- * invalid content, -ENOMEM). */
-struct config *config_load(const char *path, struct cx_err *err);
+/* Loads and validates the coxswain.yaml at path into *out (owned). Returns 0,
+ * or with *out NULL and err filled: -errno when the file cannot be read,
+ * -EINVAL for any invalid content, -ENOMEM. */
+int config_load(const char *path, struct config **out, struct cx_err *err);
 
 /* config_load, with controllers_optional: the file may be empty and its
  * controllers list empty or absent (n_controllers 0), for a watcher given
  * metacontroller definitions (--metacontroller-manifests,
  * --metacontroller-live) and for workers, which learn those controllers
  * from their jobs. */
-struct config *config_load_opts(const char *path, bool controllers_optional, struct cx_err *err);
+int config_load_opts(const char *path, bool controllers_optional, struct config **out, struct cx_err *err);
 
 /* Frees *c and everything it owns, and sets *c to NULL. NULL and *c == NULL
  * are fine. */

@@ -25,17 +25,12 @@ int cx_err_set(struct cx_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
-int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
+/* The body of cx_err_prefix and cx_err_wrap. */
+static void prefix_v(struct cx_err *err, const char *fmt, va_list ap)
 {
-	if (!err)
-		return 0;
 	char prefix[CX_ERR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return err->code;
+	if (vsnprintf(prefix, sizeof(prefix), fmt, ap) < 0)
+		return;
 	/* The prefix wins over the message's tail when both do not fit: it says
 	 * which file or object the rest is about. */
 	size_t plen = strlen(prefix), mlen = strlen(err->msg);
@@ -44,5 +39,26 @@ int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
 	memmove(err->msg + plen, err->msg, mlen);
 	memcpy(err->msg, prefix, plen);
 	err->msg[plen + mlen] = '\0';
+}
+
+int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	prefix_v(err, fmt, ap);
+	va_end(ap);
 	return err->code;
+}
+
+int cx_err_wrap(struct cx_err *err, int code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		prefix_v(err, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

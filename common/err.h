@@ -33,4 +33,10 @@ int cx_err_set(struct cx_err *err, int code, const char *fmt, ...)
 int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* cx_err_prefix for a caller that holds the callee's code: puts the context
+ * in front of err's message (err may be NULL) and returns code, so that
+ * `return cx_err_wrap(err, r, "config %s: ", path);` hands the callee's code
+ * on even when there is no err to read it from. */
+int cx_err_wrap(struct cx_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

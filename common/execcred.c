@@ -111,10 +111,10 @@ static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, co
 }
 
 /* Puts "exec plugin "CMD" for user "U": " in front of a message that
- * common/subprocess wrote. Returns err's code. */
-static int fail_prefix(const struct execcred *ec, struct cx_err *err)
+ * common/subprocess wrote. Returns code, the one subprocess returned. */
+static int fail_prefix(const struct execcred *ec, int code, struct cx_err *err)
 {
-	return cx_err_prefix(err, "exec plugin \"%s\" for user \"%s\": ", ec->command, ec->user);
+	return cx_err_wrap(err, code, "exec plugin \"%s\" for user \"%s\": ", ec->command, ec->user);
 }
 
 
@@ -285,17 +285,17 @@ static int build_env(struct execcred *ec, const struct execcred_spec *spec, cons
 	return 0;
 }
 
-struct execcred *execcred_new(const struct execcred_spec *spec, const char *user_name,
-			      const struct execcred_cluster *cluster, struct cx_err *err)
+int execcred_new(const struct execcred_spec *spec, const char *user_name, const struct execcred_cluster *cluster,
+		 struct execcred **out, struct cx_err *err)
 {
+	*out = NULL;
 	const char *user = user_name ? user_name : "";
-	if (check_spec(spec, user, cluster, err))
-		return NULL;
+	int r = check_spec(spec, user, cluster, err);
+	if (r)
+		return r;
 	struct execcred *ec = calloc(1, sizeof(*ec));
-	if (!ec) {
-		fail_spec(err, -ENOMEM, spec, user, "out of memory");
-		return NULL;
-	}
+	if (!ec)
+		return fail_spec(err, -ENOMEM, spec, user, "out of memory");
 	ec->timeout_ms = EXECCRED_DEFAULT_TIMEOUT_MS;
 	ec->interrupt_fd = -1;
 	bool ok = (ec->user = strdup(user)) && (ec->command = strdup(spec->command)) &&
@@ -311,10 +311,10 @@ struct execcred *execcred_new(const struct execcred_spec *spec, const char *user
 	}
 	if (!ok || build_env(ec, spec, cluster)) {
 		execcred_free(&ec);
-		fail_spec(err, -ENOMEM, spec, user, "out of memory");
-		return NULL;
+		return fail_spec(err, -ENOMEM, spec, user, "out of memory");
 	}
-	return ec;
+	*out = ec;
+	return 0;
 }
 
 void execcred_set_timeout(struct execcred *ec, int timeout_ms)
@@ -602,7 +602,7 @@ static int run(struct execcred *ec, struct cx_err *err)
 			size_t used = strlen(err->msg);
 			snprintf(err->msg + used, sizeof(err->msg) - used, "; %s", ec->install_hint);
 		}
-		return fail_prefix(ec, err);
+		return fail_prefix(ec, rc, err);
 	}
 	char **envp = build_envp(ec);
 	if (!envp) {
@@ -620,7 +620,7 @@ static int run(struct execcred *ec, struct cx_err *err)
 	free(program);
 	char how[128];
 	if (rc)
-		rc = fail_prefix(ec, err);
+		rc = fail_prefix(ec, rc, err);
 	else if (r.interrupted)
 		rc = fail(ec, err, -EINTR, "interrupted (coxswain is stopping); killed it");
 	else if (r.timed_out)

@@ -66,13 +66,14 @@ struct execcred_cluster {
 
 struct execcred;
 
-/* Validates spec (apiVersion, command, interactiveMode, env names) and
- * returns an owned runner, or NULL with err naming the user and the field.
+/* Validates spec (apiVersion, command, interactiveMode, env names) and hands
+ * out an owned runner in *out. Returns 0, or a negative errno with *out NULL
+ * and err naming the user and the field.
  * spec and cluster are copied, so the kubeconfig may be freed afterwards.
  * cluster may be NULL unless spec->provide_cluster_info is set.
  * interactiveMode Always is refused here: coxswain never has a terminal. */
-struct execcred *execcred_new(const struct execcred_spec *spec, const char *user_name,
-			      const struct execcred_cluster *cluster, struct cx_err *err);
+int execcred_new(const struct execcred_spec *spec, const char *user_name, const struct execcred_cluster *cluster,
+		 struct execcred **out, struct cx_err *err);
 
 /* Sets the limit on one plugin run (milliseconds, > 0). */
 void execcred_set_timeout(struct execcred *ec, int timeout_ms);

@@ -143,7 +143,7 @@ static int refresh_credentials(struct kclient *c, bool force, struct cx_err *err
 	if (r) {
 		if (c->token)
 			return 0;
-		return cx_err_prefix(err, "%s: token file: ", rc->source ? rc->source : "client");
+		return cx_err_wrap(err, r, "%s: token file: ", rc->source ? rc->source : "client");
 	}
 	while (b.len > 0 && isspace(b.data[b.len - 1]))
 		b.data[--b.len] = '\0';
@@ -236,29 +236,28 @@ out:
 	return r;
 }
 
-struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_options *opts, struct cx_err *err)
+int kclient_new(const struct restconfig *rc, const struct kclient_options *opts, struct kclient **out,
+		struct cx_err *err)
 {
+	*out = NULL;
+	int r;
 	struct kclient *c = calloc(1, sizeof(*c));
-	if (!c) {
-		cx_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!c)
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	c->rc = rc;
 	c->interrupt_fd = -1;
 	const char *authority = strstr(rc->server, "://");
 	authority = authority ? authority + 3 : rc->server;
 	snprintf(c->host, sizeof(c->host), "%.*s", (int)strcspn(authority, "/"), authority);
 	if (!(c->base = strdup(rc->server))) {
-		cx_err_set(err, -ENOMEM, "out of memory");
 		free(c);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	}
 	/* Reference-counted by libcurl, so every client may call it. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
-		cx_err_set(err, -ENOMEM, "cannot initialise libcurl");
 		free(c->base);
 		free(c);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "cannot initialise libcurl");
 	}
 	long connect_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	long timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -266,9 +265,9 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 	double qps = opts && opts->qps != 0 ? opts->qps : RATELIMIT_CLIENT_QPS;
 	c->unlimited = qps < 0;
 	if (!c->unlimited &&
-	    ratelimit_init(&c->limiter, qps, opts && opts->burst > 0 ? opts->burst : RATELIMIT_CLIENT_BURST, err)) {
+	    (r = ratelimit_init(&c->limiter, qps, opts && opts->burst > 0 ? opts->burst : RATELIMIT_CLIENT_BURST, err))) {
 		kclient_free(&c);
-		return NULL;
+		return r;
 	}
 	c->retry.max_attempts = opts ? opts->max_attempts : 0;
 	CURLcode cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
@@ -287,26 +286,25 @@ struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_op
 	 * libcurl falls back to HTTP/1.1 when it or the server lacks it. */
 	if (!cc) curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	if (cc) {
-		cx_err_set(err, -ENOMEM, "%s: cannot set up libcurl: %s", rc->source, curl_easy_strerror(cc));
 		kclient_free(&c);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "%s: cannot set up libcurl: %s", rc->source, curl_easy_strerror(cc));
 	}
 	/* A credential plugin runs at the first request, not here: it may take
 	 * long, and a request can be interrupted (kclient_set_interrupt_fd). */
-	if (configure_tls(c, err) || (rc->tls_server_name && use_tls_server_name(c, err)) ||
-	    (!rc->exec && refresh_credentials(c, false, err))) {
+	if ((r = configure_tls(c, err)) || (rc->tls_server_name && (r = use_tls_server_name(c, err))) ||
+	    (!rc->exec && (r = refresh_credentials(c, false, err)))) {
 		kclient_free(&c);
-		return NULL;
+		return r;
 	}
 	if (rc->token && !c->token) {
 		char *copy = strdup(rc->token); /* use_token owns it even when it fails */
 		if (!copy || use_token(c, copy, err)) {
-			cx_err_set(err, -ENOMEM, "out of memory");
 			kclient_free(&c);
-			return NULL;
+			return cx_err_set(err, -ENOMEM, "out of memory");
 		}
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 void kclient_free(struct kclient **cp)
@@ -781,15 +779,15 @@ int kclient_list(struct kclient *c, const char *path, const struct kclient_list_
 	return r;
 }
 
-CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err)
+int kclient_stream_handle(struct kclient *c, CURL **out, struct cx_err *err)
 {
-	if (refresh_credentials(c, false, err))
-		return NULL;
+	*out = NULL;
+	int r = refresh_credentials(c, false, err);
+	if (r)
+		return r;
 	CURL *h = curl_easy_duphandle(c->curl);
-	if (!h) {
-		cx_err_set(err, -ENOMEM, "cannot copy the libcurl handle");
-		return NULL;
-	}
+	if (!h)
+		return cx_err_set(err, -ENOMEM, "cannot copy the libcurl handle");
 	/* The copy shares nothing that belongs to c's own requests. */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
@@ -802,7 +800,8 @@ CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err)
 	/* A stream is driven by the caller's poll loop, which decides when to stop. */
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, NULL);
-	return h;
+	*out = h;
+	return 0;
 }
 
 const char *kclient_server(const struct kclient *c)

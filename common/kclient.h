@@ -30,9 +30,11 @@ struct kclient_options {
 	int max_attempts;          /* tries of one request in all (see retry.h); 0 = 5, 1 = no retries */
 };
 
-/* Makes a client for rc. rc is borrowed: it must outlive the client.
- * opts may be NULL for the defaults. Returns NULL with err filled on failure. */
-struct kclient *kclient_new(const struct restconfig *rc, const struct kclient_options *opts, struct cx_err *err);
+/* Makes a client for rc into *out (owned). rc is borrowed: it must outlive
+ * the client. opts may be NULL for the defaults. Returns 0, or a negative
+ * errno with *out NULL and err filled. */
+int kclient_new(const struct restconfig *rc, const struct kclient_options *opts, struct kclient **out,
+		struct cx_err *err);
 
 void kclient_free(struct kclient **c);
 
@@ -143,9 +145,10 @@ void kclient_set_wait_observer(struct kclient *c, kclient_wait_fn fn, void *ud);
 
 /* A new curl easy handle set up as c's own (server, TLS, current bearer
  * token, User-Agent, connect timeout), for a streaming request that c's own
- * handle cannot carry (kwatch). Owned by the caller (curl_easy_cleanup).
- * NULL with err filled on failure. */
-CURL *kclient_stream_handle(struct kclient *c, struct cx_err *err);
+ * handle cannot carry (kwatch), in *out: owned by the caller
+ * (curl_easy_cleanup). Returns 0, or a negative errno with *out NULL and err
+ * filled. */
+int kclient_stream_handle(struct kclient *c, CURL **out, struct cx_err *err);
 
 /* The errno code of an API answer's HTTP status: 400 and 422 -EINVAL, 401
  * -EPERM, 403 -EACCES, 404 -ENOENT, 409 -EEXIST (kclient_status_error tells

@@ -405,19 +405,19 @@ static char *absolute_dir(const char *path)
 	return resolved;
 }
 
-struct kubeconfig *kubeconfig_load(const char *path, struct cx_err *err)
+int kubeconfig_load(const char *path, struct kubeconfig **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct kubeconfig *kc = calloc(1, sizeof(*kc));
 	if (!kc || !(kc->path = strdup(path))) {
 		free(kc);
-		cx_err_set(err, -ENOMEM, "kubeconfig %s: out of memory", path);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "kubeconfig %s: out of memory", path);
 	}
 	yaml_document_t doc;
 	int rc = yamlnode_load("kubeconfig", path, false, &doc, err);
 	if (rc) {
 		kubeconfig_free(&kc);
-		return NULL;
+		return rc;
 	}
 	char *dir = absolute_dir(path);
 	if (!dir) {
@@ -429,9 +429,12 @@ struct kubeconfig *kubeconfig_load(const char *path, struct cx_err *err)
 	}
 	yaml_document_delete(&doc);
 	free(dir);
-	if (rc)
+	if (rc) {
 		kubeconfig_free(&kc);
-	return kc;
+		return rc;
+	}
+	*out = kc;
+	return 0;
 }
 
 void kubeconfig_free(struct kubeconfig **kcp)
@@ -544,8 +547,11 @@ static int resolve_user(const struct kubeconfig_user *u, const struct kubeconfig
 		struct execcred_cluster ec = {.server = rc->server, .tls_server_name = cluster->tls_server_name,
 					      .insecure_skip_tls_verify = cluster->insecure_skip_tls_verify,
 					      .ca = &rc->ca, .proxy_url = cluster->proxy_url};
-		if (!(rc->exec = execcred_new(&u->exec, u->name, &ec, err)))
-			return cx_err_prefix(err, "kubeconfig %s: %s: exec: ", u->file, what);
+		r = execcred_new(&u->exec, u->name, &ec, &rc->exec, err);
+		if (r) {
+			cx_err_prefix(err, "kubeconfig %s: %s: exec: ", u->file, what);
+			return r;
+		}
 	}
 	if (u->token_file) {
 		struct stat st;

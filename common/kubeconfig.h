@@ -71,9 +71,10 @@ struct kubeconfig {
 	size_t n_contexts;
 };
 
-/* Loads and validates the kubeconfig at path. Returns an owned kubeconfig,
- * or NULL with err naming the file, the entry and the field. */
-struct kubeconfig *kubeconfig_load(const char *path, struct cx_err *err);
+/* Loads and validates the kubeconfig at path into *out (owned). Returns 0, or
+ * a negative errno with *out NULL and err naming the file, the entry and the
+ * field. */
+int kubeconfig_load(const char *path, struct kubeconfig **out, struct cx_err *err);
 
 void kubeconfig_free(struct kubeconfig **kc);
 

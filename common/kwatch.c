@@ -108,26 +108,26 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-struct kwatch_mux *kwatch_mux_new(struct cx_err *err)
+int kwatch_mux_new(struct kwatch_mux **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct kwatch_mux *m = calloc(1, sizeof(*m));
 	if (!m || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(m);
-		cx_err_set(err, -ENOMEM, "cannot initialise libcurl");
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "cannot initialise libcurl");
 	}
 	if (!(m->multi = curl_multi_init())) {
 		curl_global_cleanup();
 		free(m);
-		cx_err_set(err, -ENOMEM, "cannot initialise a libcurl multi handle");
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "cannot initialise a libcurl multi handle");
 	}
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
 	curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
 	curl_multi_setopt(m->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	return m;
+	*out = m;
+	return 0;
 }
 
 void kwatch_mux_free(struct kwatch_mux **mp)
@@ -312,14 +312,14 @@ static long random_timeout_s(void)
 	return 300 + rand_r(&seed) % 300;
 }
 
-struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struct kwatch_options *o,
-			    kwatch_event_fn on_event, kwatch_end_fn on_end, void *ud, struct cx_err *err)
+int kwatch_start(struct kwatch_mux *m, struct kclient *c, const struct kwatch_options *o, kwatch_event_fn on_event,
+		 kwatch_end_fn on_end, void *ud, struct kwatch **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct kwatch *w = calloc(1, sizeof(*w));
-	if (!w) {
-		cx_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!w)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	int r;
 	w->m = m;
 	w->client = c;
 	w->on_end = on_end;
@@ -328,10 +328,10 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 	char *url = NULL;
 	if (!(w->path = strdup(o->path)) || (o->resource_version && !(w->start_rv = strdup(o->resource_version))) ||
 	    !(w->parser = watch_parser_new(&po, on_event, ud))) {
-		cx_err_set(err, -ENOMEM, "out of memory");
+		r = cx_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (!(w->easy = kclient_stream_handle(c, err))) {
+	if ((r = kclient_stream_handle(c, &w->easy, err))) {
 		/* Its credentials could not be had (an exec plugin failed): a
 		 * request that got no answer, as client-go counts it. */
 		count_request(w, 0);
@@ -342,7 +342,7 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 	if (asprintf(&url, "%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld", kclient_server(c), o->path,
 		     timeout_s) < 0) {
 		url = NULL;
-		cx_err_set(err, -ENOMEM, "out of memory");
+		r = cx_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	const char *match = o->resource_version_match ? o->resource_version_match : "NotOlderThan";
@@ -351,7 +351,7 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 	    (o->send_initial_events && (add_param(w->easy, &url, "sendInitialEvents", "true") ||
 					add_param(w->easy, &url, "resourceVersionMatch", match))) ||
 	    (o->label_selector && add_param(w->easy, &url, "labelSelector", o->label_selector))) {
-		cx_err_set(err, -ENOMEM, "out of memory");
+		r = cx_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	CURL *h = w->easy;
@@ -366,7 +366,7 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, silent_s);
 	if (curl_multi_add_handle(m->multi, h) != CURLM_OK) {
-		cx_err_set(err, -ENOMEM, "WATCH %s: cannot add it to the multi handle", o->path);
+		r = cx_err_set(err, -ENOMEM, "WATCH %s: cannot add it to the multi handle", o->path);
 		goto fail;
 	}
 	free(url);
@@ -374,11 +374,12 @@ struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struc
 	m->running++;
 	log_kv(LOG_LEVEL_INFO, 4, "watch started", "path", w->path, "resourceVersion",
 	       o->resource_version ? o->resource_version : "", NULL);
-	return w;
+	*out = w;
+	return 0;
 fail:
 	free(url);
 	kwatch_free(&w);
-	return NULL;
+	return r;
 }
 
 void kwatch_free(struct kwatch **wp)

@@ -38,7 +38,9 @@ struct kclient;
 struct kwatch;
 struct kwatch_mux;
 
-struct kwatch_mux *kwatch_mux_new(struct cx_err *err);
+/* Makes a multiplexer for watches into *out (owned). Returns 0, or a negative
+ * errno with *out NULL and err filled. */
+int kwatch_mux_new(struct kwatch_mux **out, struct cx_err *err);
 
 /* Frees the mux; every watch on it must have been freed first. */
 void kwatch_mux_free(struct kwatch_mux **m);
@@ -91,13 +93,13 @@ typedef watch_event_fn kwatch_event_fn;
 typedef void (*kwatch_end_fn)(void *ud, struct kwatch *w, int code, const struct cx_err *err);
 
 /* Starts a watch on m with the identity, TLS settings and token of c
- * (borrowed; it must outlive the watch). Returns an owned watch, or NULL with
- * err filled. The watch request is told once to c's request observer, as
+ * (borrowed; it must outlive the watch), handed out owned in *out. Returns 0,
+ * or a negative errno with *out NULL and err filled. The watch request is told once to c's request observer, as
  * client-go counts a watch: method "GET", the response's status when its
  * headers come, or code 0 when no response came (the connection failed, the
  * credentials could not be had, or the watch was freed before). */
-struct kwatch *kwatch_start(struct kwatch_mux *m, struct kclient *c, const struct kwatch_options *o,
-			    kwatch_event_fn on_event, kwatch_end_fn on_end, void *ud, struct cx_err *err);
+int kwatch_start(struct kwatch_mux *m, struct kclient *c, const struct kwatch_options *o, kwatch_event_fn on_event,
+		 kwatch_end_fn on_end, void *ud, struct kwatch **out, struct cx_err *err);
 
 /* Stops the watch if it is still running (no on_end then) and frees it. */
 void kwatch_free(struct kwatch **w);

@@ -79,9 +79,9 @@ static int load_kubeconfig_list(const char *list, struct kubeconfig **out, struc
 	for (char *path = strtok_r(copy, ":", &save); path && !r; path = strtok_r(NULL, ":", &save)) {
 		if (access(path, F_OK) != 0)
 			continue;
-		struct kubeconfig *kc = kubeconfig_load(path, err);
-		if (!kc) {
-			r = err ? err->code : -EINVAL;
+		struct kubeconfig *kc;
+		if ((r = kubeconfig_load(path, &kc, err))) {
+			break;
 		} else if (!merged) {
 			merged = kc;
 		} else {
@@ -118,15 +118,15 @@ int restconfig_load(const struct restconfig_load_opts *o, struct restconfig **ou
 		snprintf(home_config, sizeof(home_config), "%s/.kube/config", home);
 
 	if (o->kubeconfig) {
-		if (!(kc = kubeconfig_load(o->kubeconfig, err)))
-			return err ? err->code : -EINVAL;
+		if ((r = kubeconfig_load(o->kubeconfig, &kc, err)))
+			return r;
 		r = from_kubeconfig(kc, o, out, err);
 	} else if (list && *list) {
 		if ((r = load_kubeconfig_list(list, &kc, err)) == 0)
 			r = from_kubeconfig(kc, o, out, err);
 	} else if (*home_config && access(home_config, F_OK) == 0) {
-		if (!(kc = kubeconfig_load(home_config, err)))
-			return err ? err->code : -EINVAL;
+		if ((r = kubeconfig_load(home_config, &kc, err)))
+			return r;
 		r = from_kubeconfig(kc, o, out, err);
 	} else if (getenv("KUBERNETES_SERVICE_HOST")) {
 		r = restconfig_in_cluster(o->serviceaccount_dir, out, err);

@@ -189,8 +189,9 @@ static int setup_curve(struct broker *b, const struct broker_options *o, struct 
 	int one = 1;
 	if (!o->authorized_keys)
 		return cx_err_set(err, -EINVAL, "CURVE needs the authorized client keys");
-	if (!(b->zap = zapauth_new(b->ctx, o->authorized_keys, 0, err)))
-		return err->code ? err->code : -ENOMEM;
+	int r = zapauth_new(b->ctx, o->authorized_keys, 0, &b->zap, err);
+	if (r)
+		return r;
 	if (zmq_setsockopt(b->sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
 	    zmq_setsockopt(b->sock, ZMQ_CURVE_SECRETKEY, o->curve_secret->z85, CURVEKEY_Z85_LEN) ||
 	    zmq_setsockopt(b->sock, ZMQ_ZAP_DOMAIN, "coxswain", strlen("coxswain")))
@@ -198,14 +199,14 @@ static int setup_curve(struct broker *b, const struct broker_options *o, struct 
 	return 0;
 }
 
-struct broker *broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
-			  struct cx_err *err)
+int broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
+	       struct broker **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct broker *b = calloc(1, sizeof(*b));
-	if (!b) {
-		cx_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!b)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	int r;
 	b->q = q;
 	b->src = *src;
 	b->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
@@ -218,22 +219,21 @@ struct broker *broker_new(const struct broker_options *o, struct workqueue *q, c
 	if (!(b->keys = json_object_new_object()) || !(b->poison_reports = json_object_new_object()) ||
 	    !(b->slot_restarts = json_object_new_object()) || !(b->refused = json_object_new_object()) ||
 	    !(b->ctx = zmq_ctx_new()) || !(b->sock = zmq_socket(b->ctx, ZMQ_ROUTER))) {
-		cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
 		broker_free(&b);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
 	}
 	zmq_setsockopt(b->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	/* A worker that reconnects with its id takes its place over. */
 	zmq_setsockopt(b->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
 	zmq_setsockopt(b->sock, ZMQ_LINGER, &zero, sizeof(zero));
-	if (o->curve_secret && setup_curve(b, o, err)) {
+	if (o->curve_secret && (r = setup_curve(b, o, err))) {
 		broker_free(&b);
-		return NULL;
+		return r;
 	}
 	bool ipc = !strncmp(o->endpoint, "ipc://", 6);
-	if (ipc && private_dir(o->endpoint, err)) {
+	if (ipc && (r = private_dir(o->endpoint, err))) {
 		broker_free(&b);
-		return NULL;
+		return r;
 	}
 	/* An ipc:// file left by a watcher that died is in the way of bind. */
 	if (ipc)
@@ -244,12 +244,12 @@ struct broker *broker_new(const struct broker_options *o, struct workqueue *q, c
 	if (ipc)
 		umask(old_mask);
 	if (bound != 0) {
-		cx_err_set(err, -bind_errno, "cannot bind the worker endpoint %s: %s", o->endpoint,
-			   zmq_strerror(bind_errno));
 		broker_free(&b);
-		return NULL;
+		return cx_err_set(err, -bind_errno, "cannot bind the worker endpoint %s: %s", o->endpoint,
+				  zmq_strerror(bind_errno));
 	}
-	return b;
+	*out = b;
+	return 0;
 }
 
 void broker_free(struct broker **bp)

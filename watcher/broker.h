@@ -111,9 +111,10 @@ struct broker_options {
 };
 
 /* q and src are borrowed. Binds the endpoint (an ipc:// file left by a
- * previous run is replaced). NULL with err filled on failure. */
-struct broker *broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
-			  struct cx_err *err);
+ * previous run is replaced) and hands out the broker in *out. Returns 0, or a
+ * negative errno with *out NULL and err filled. */
+int broker_new(const struct broker_options *o, struct workqueue *q, const struct broker_source *src,
+	       struct broker **out, struct cx_err *err);
 
 /* Sends DISCONNECT to every worker, closes the socket (linger 0) and frees. */
 void broker_free(struct broker **b);

@@ -89,9 +89,10 @@ static void group_of(const char *api_version, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", slash ? (int)(slash - api_version) : 0, api_version);
 }
 
-struct controller *controller_new(const struct config_controller *cc, const struct controller_env *env,
-				  struct cx_err *err)
+int controller_new(const struct config_controller *cc, const struct controller_env *env, struct controller **out,
+		   struct cx_err *err)
 {
+	*out = NULL;
 	struct controller *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl || !(ctl->orphans = json_object_new_object()) ||
 	    !(ctl->selectors = json_object_new_object()) || !(ctl->echo = echo_new()) ||
@@ -102,8 +103,7 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 			echo_free(&ctl->echo);
 		}
 		free(ctl);
-		cx_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	}
 	ctl->cc = cc;
 	ctl->env = *env;
@@ -120,11 +120,11 @@ struct controller *controller_new(const struct config_controller *cc, const stru
 		if (!childkey_kind(cc->children[i].kind, cc->children[i].api_version, ctl->kids[i].kindkey,
 				   sizeof(ctl->kids[i].kindkey))) {
 			controller_free(&ctl);
-			cx_err_set(err, -ENAMETOOLONG, "controller %s: child kind %s.%s is too long", cc->name,
-				   cc->children[i].kind, cc->children[i].api_version);
-			return NULL;
+			return cx_err_set(err, -ENAMETOOLONG, "controller %s: child kind %s.%s is too long", cc->name,
+					  cc->children[i].kind, cc->children[i].api_version);
 		}
-	return ctl;
+	*out = ctl;
+	return 0;
 }
 
 static void stop_informers(struct controller *ctl)
@@ -606,12 +606,13 @@ static bool crd_usable(const struct controller *ctl, struct json_object *crd, ch
 	return false;
 }
 
-static struct informer *start_informer(struct controller *ctl, const struct kresource *res, const char *selector,
-				       struct informer_handlers h, void *ud, const char *const *keep, struct cx_err *err)
+static int start_informer(struct controller *ctl, const struct kresource *res, const char *selector,
+			  struct informer_handlers h, void *ud, const char *const *keep, struct informer **out,
+			  struct cx_err *err)
 {
 	struct informer_options o = {.resource = res, .namespace = ctl->cc->namespace, .label_selector = selector,
 				     .handlers = h, .ud = ud, .keep_managers = keep};
-	return informer_new(ctl->env.client, ctl->env.mux, &o, err);
+	return informer_new(ctl->env.client, ctl->env.mux, &o, out, err);
 }
 
 /* Resolves the parent and child kinds and starts the informers. */
@@ -648,7 +649,7 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	struct informer_handlers kh = {on_child_add, on_child_update, on_child_delete};
 	/* metacontroller's parentResource.labelSelector: only the parents it
 	 * selects are listed, watched and synced. */
-	if (!(ctl->parents = start_informer(ctl, parent, ctl->cc->label_selector, ph, ctl, NULL, &err)))
+	if ((rc = start_informer(ctl, parent, ctl->cc->label_selector, ph, ctl, NULL, &ctl->parents, &err)))
 		goto fail;
 	/* A metacontroller composite sees every object of its child kinds: its
 	 * parents adopt the orphans their selectors match, and the children
@@ -658,9 +659,8 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	ctl->keep_managers[0] = ctl->cc->field_manager;
 	ctl->keep_managers[1] = NULL;
 	for (size_t i = 0; i < ctl->cc->n_children; i++)
-		if (!(ctl->kids[i].inf = start_informer(ctl, kids[i], mc_adopts(ctl->cc) ? NULL : selector, kh,
-							&ctl->kids[i], ctl->cc->field_manager ? ctl->keep_managers : NULL,
-							&err)))
+		if ((rc = start_informer(ctl, kids[i], mc_adopts(ctl->cc) ? NULL : selector, kh, &ctl->kids[i],
+					 ctl->cc->field_manager ? ctl->keep_managers : NULL, &ctl->kids[i].inf, &err)))
 			goto fail;
 	ctl->parent_namespaced = parent->namespaced;
 	ctl->running = true;
@@ -670,7 +670,7 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 fail:
 	stop_informers(ctl);
 	snprintf(ctl->waiting, sizeof(ctl->waiting), "cannot start informers: %s", err.msg);
-	return err.code;
+	return rc;
 }
 
 static void gate(struct controller *ctl, const struct informer *crds, int64_t now_ms)

@@ -37,9 +37,10 @@ struct controller_env {
 	struct workqueue *queue;
 };
 
-/* cc and env are borrowed and must outlive the controller. */
-struct controller *controller_new(const struct config_controller *cc, const struct controller_env *env,
-				  struct cx_err *err);
+/* cc and env are borrowed and must outlive the controller, handed out in
+ * *out. Returns 0, or a negative errno with *out NULL and err filled. */
+int controller_new(const struct config_controller *cc, const struct controller_env *env, struct controller **out,
+		   struct cx_err *err);
 
 void controller_free(struct controller **ctl);
 

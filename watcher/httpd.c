@@ -297,16 +297,18 @@ static mhd_result on_request(void *cls, struct MHD_Connection *c, const char *ur
 	}
 }
 
-struct httpd *httpd_new(const char *address, const struct httpd_handlers *handlers, void *ud, struct cx_err *err)
+int httpd_new(const char *address, const struct httpd_handlers *handlers, void *ud, struct httpd **out,
+	      struct cx_err *err)
 {
+	*out = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	if (httpd_parse_address(address, &ss, &sslen, err) < 0)
-		return NULL;
-	if (!MHD_is_feature_supported(MHD_FEATURE_EPOLL)) {
-		cx_err_set(err, -ENOTSUP, "http server on \"%s\": this libmicrohttpd has no epoll support", address);
-		return NULL;
-	}
+	int r = httpd_parse_address(address, &ss, &sslen, err);
+	if (r < 0)
+		return r;
+	if (!MHD_is_feature_supported(MHD_FEATURE_EPOLL))
+		return cx_err_set(err, -ENOTSUP, "http server on \"%s\": this libmicrohttpd has no epoll support",
+				  address);
 	int fd = listen_on(&ss, sslen);
 	if ((fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) && is_v6_any(&ss)) {
 		/* ":port" on a host without IPv6: IPv4's any. */
@@ -319,16 +321,13 @@ struct httpd *httpd_new(const char *address, const struct httpd_handlers *handle
 		sslen = sizeof(*s4);
 		fd = listen_on(&ss, sslen);
 	}
-	if (fd < 0) {
-		cx_err_set(err, fd, "cannot listen on \"%s\": %s", address, strerror(-fd));
-		return NULL;
-	}
+	if (fd < 0)
+		return cx_err_set(err, fd, "cannot listen on \"%s\": %s", address, strerror(-fd));
 
 	struct httpd *h = calloc(1, sizeof(*h));
 	if (!h) {
 		close(fd);
-		cx_err_set(err, -ENOMEM, "http server on \"%s\": out of memory", address);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "http server on \"%s\": out of memory", address);
 	}
 	if (handlers)
 		h->handlers = *handlers;
@@ -352,18 +351,17 @@ struct httpd *httpd_new(const char *address, const struct httpd_handlers *handle
 		if (fcntl(fd, F_GETFD) >= 0)
 			close(fd);
 		free(h);
-		cx_err_set(err, -EIO, "http server on \"%s\": libmicrohttpd did not start (see the log above)",
-			   address);
-		return NULL;
+		return cx_err_set(err, -EIO, "http server on \"%s\": libmicrohttpd did not start (see the log above)",
+				  address);
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || info->epoll_fd < 0) {
 		httpd_free(&h);
-		cx_err_set(err, -EIO, "http server on \"%s\": libmicrohttpd gave no epoll fd", address);
-		return NULL;
+		return cx_err_set(err, -EIO, "http server on \"%s\": libmicrohttpd gave no epoll fd", address);
 	}
 	h->epoll_fd = info->epoll_fd;
-	return h;
+	*out = h;
+	return 0;
 }
 
 void httpd_free(struct httpd **h)

@@ -64,10 +64,11 @@ int httpd_parse_address(const char *address, struct sockaddr_storage *ss, sockle
 
 /* Listens on address (see httpd_parse_address) and serves the paths whose
  * callbacks in h are set (h is copied; ud is passed to each callback).
- * Returns an owned daemon, or NULL with err filled: -EINVAL for a bad
- * address, the bind/listen errno ("cannot listen on \"127.0.0.1:8081\":
- * Address already in use"), -EIO when libmicrohttpd would not start. */
-struct httpd *httpd_new(const char *address, const struct httpd_handlers *h, void *ud, struct cx_err *err);
+ * Hands out an owned daemon in *out. Returns 0, or with *out NULL and err
+ * filled: -EINVAL for a bad address, the bind/listen errno ("cannot listen on
+ * \"127.0.0.1:8081\": Address already in use"), -EIO when libmicrohttpd would
+ * not start. */
+int httpd_new(const char *address, const struct httpd_handlers *h, void *ud, struct httpd **out, struct cx_err *err);
 
 /* Stops the daemon (closing its socket and connections), frees it and sets
  * *h to NULL. NULL and *h NULL are fine. */

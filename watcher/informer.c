@@ -70,14 +70,13 @@ bool informer_key(struct json_object *obj, char *buf, size_t len)
 	return objstore_key(obj, buf, len);
 }
 
-struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o,
-			      struct cx_err *err)
+int informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o, struct informer **out,
+		 struct cx_err *err)
 {
+	*out = NULL;
 	struct informer *inf = calloc(1, sizeof(*inf));
-	if (!inf) {
-		cx_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!inf)
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	inf->c = c;
 	inf->mux = mux;
 	inf->res = o->resource;
@@ -92,12 +91,17 @@ struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const s
 	inf->store = objstore_new();
 	struct backoff_params reconnect = BACKOFF_WATCH_RECONNECT;
 	if (!inf->path || !inf->store || (o->label_selector && !(inf->label_selector = strdup(o->label_selector))) ||
-	    (o->test_stream_match && !(inf->stream_match = strdup(o->test_stream_match))) ||
-	    backoff_init(&inf->backoff, &reconnect, err)) {
-		cx_err_set(err, -ENOMEM, "out of memory");
+	    (o->test_stream_match && !(inf->stream_match = strdup(o->test_stream_match)))) {
 		informer_free(&inf);
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	}
-	return inf;
+	int r = backoff_init(&inf->backoff, &reconnect, err);
+	if (r) {
+		informer_free(&inf);
+		return r;
+	}
+	*out = inf;
+	return 0;
 }
 
 void informer_free(struct informer **infp)
@@ -455,10 +459,10 @@ static int do_stream(struct informer *inf, struct cx_err *err)
 	if (!(inf->fresh = objstore_new()))
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	inf->streams++;
-	inf->w = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, err);
-	if (!inf->w) {
+	int r = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, &inf->w, err);
+	if (r) {
 		objstore_free(&inf->fresh);
-		return err && err->code ? err->code : -ENOMEM;
+		return r;
 	}
 	inf->need_list = false;
 	inf->need_watch = false;
@@ -471,9 +475,9 @@ static int do_watch(struct informer *inf, struct cx_err *err)
 	struct kwatch_options o = {.path = inf->path, .resource_version = inf->rv,
 				   .label_selector = inf->label_selector, .drop_managed_fields = !inf->keep_managers};
 	inf->watches++;
-	inf->w = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, err);
-	if (!inf->w)
-		return err ? err->code : -ENOMEM;
+	int r = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, &inf->w, err);
+	if (r)
+		return r;
 	inf->need_watch = false;
 	return 0;
 }

@@ -94,10 +94,11 @@ void informer_set_initial_list(enum informer_initial_list how);
  * stream is tried again with backoff. */
 bool informer_stream_refused(int code, int http_status, bool answered);
 
-/* c and mux are borrowed and must outlive the informer. Nothing happens
- * until the first informer_tick. */
-struct informer *informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o,
-			      struct cx_err *err);
+/* c and mux are borrowed and must outlive the informer, handed out in *out.
+ * Nothing happens until the first informer_tick. Returns 0, or a negative
+ * errno with *out NULL and err filled. */
+int informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o, struct informer **out,
+		 struct cx_err *err);
 
 /* Stops the watch, drops the store and frees. */
 void informer_free(struct informer **inf);

@@ -310,14 +310,15 @@ static char *printf_alloc(const char *fmt, ...)
 	return s;
 }
 
-struct leader *leader_new(const struct restconfig *rc, const struct leader_config *cfg, struct cx_err *err)
+int leader_new(const struct restconfig *rc, const struct leader_config *cfg, struct leader **out, struct cx_err *err)
 {
+	*out = NULL;
 	if (!dns_name(cfg->namespace))
 		return cx_err_set(err, -EINVAL, "leader election: the Lease namespace \"%s\" is not a DNS name",
-				  cfg->namespace ? cfg->namespace : ""), NULL;
+				  cfg->namespace ? cfg->namespace : "");
 	if (!dns_name(cfg->name))
 		return cx_err_set(err, -EINVAL, "leader election: the Lease name \"%s\" is not a DNS name",
-				  cfg->name ? cfg->name : ""), NULL;
+				  cfg->name ? cfg->name : "");
 	long lease_ms = cfg->lease_duration_ms > 0 ? cfg->lease_duration_ms : LEADER_LEASE_DURATION_MS;
 	long renew_ms = cfg->renew_deadline_ms > 0 ? cfg->renew_deadline_ms : LEADER_RENEW_DEADLINE_MS;
 	long retry_ms = cfg->retry_period_ms > 0 ? cfg->retry_period_ms : LEADER_RETRY_PERIOD_MS;
@@ -325,25 +326,26 @@ struct leader *leader_new(const struct restconfig *rc, const struct leader_confi
 	 * let them take over before our renew deadline made us stop. */
 	if (lease_ms % 1000)
 		return cx_err_set(err, -EINVAL, "leader election: lease duration %ld ms is not a whole number of "
-				  "seconds (the Lease holds seconds)", lease_ms), NULL;
+				  "seconds (the Lease holds seconds)", lease_ms);
 	if (lease_ms <= renew_ms)
 		return cx_err_set(err, -EINVAL, "leader election: lease duration (%ld ms) must be greater than the "
-				  "renew deadline (%ld ms)", lease_ms, renew_ms), NULL;
+				  "renew deadline (%ld ms)", lease_ms, renew_ms);
 	if ((double)renew_ms <= JITTER_FACTOR * (double)retry_ms)
 		return cx_err_set(err, -EINVAL, "leader election: renew deadline (%ld ms) must be greater than %.1f x "
-				  "the retry period (%ld ms)", renew_ms, JITTER_FACTOR, retry_ms), NULL;
+				  "the retry period (%ld ms)", renew_ms, JITTER_FACTOR, retry_ms);
 
 	char idbuf[512];
 	const char *identity = cfg->identity;
 	if (!identity || !*identity) {
-		if (leader_default_identity(idbuf, sizeof(idbuf), err))
-			return NULL;
+		int r = leader_default_identity(idbuf, sizeof(idbuf), err);
+		if (r)
+			return r;
 		identity = idbuf;
 	}
 
 	struct leader *le = calloc(1, sizeof(*le));
 	if (!le)
-		return cx_err_set(err, -ENOMEM, "out of memory"), NULL;
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	le->lease_ms = lease_ms;
 	le->renew_deadline_ms = renew_ms;
 	le->retry_ms = retry_ms;
@@ -355,9 +357,8 @@ struct leader *leader_new(const struct restconfig *rc, const struct leader_confi
 	le->collection = printf_alloc(LEASES_API "/%s/leases", cfg->namespace);
 	le->path = printf_alloc(LEASES_API "/%s/leases/%s", cfg->namespace, cfg->name);
 	if (!le->identity || !le->ns || !le->name || !le->desc || !le->collection || !le->path) {
-		cx_err_set(err, -ENOMEM, "out of memory");
 		leader_free(&le);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	}
 	long timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : LEADER_REQUEST_TIMEOUT_MS;
 	le->request_timeout_ms = timeout_ms;
@@ -369,15 +370,16 @@ struct leader *leader_new(const struct restconfig *rc, const struct leader_confi
 		.burst = 100,
 		.max_attempts = 1,   /* the next tick is the retry */
 	};
-	le->client = kclient_new(rc, &o, err);
-	if (!le->client) {
+	int r = kclient_new(rc, &o, &le->client, err);
+	if (r) {
 		cx_err_prefix(err, "leader election: ");
 		leader_free(&le);
-		return NULL;
+		return r;
 	}
 	if (cfg->on_request)
 		kclient_set_request_observer(le->client, cfg->on_request, cfg->request_ud);
-	return le;
+	*out = le;
+	return 0;
 }
 
 void leader_free(struct leader **lep)

@@ -112,9 +112,10 @@ struct leader_config {
 
 /* Makes an elector for the Lease cfg names, with its own kclient for rc (rc
  * is borrowed and must outlive it; cfg's strings are copied). It does nothing
- * until its first tick, which is due at once. NULL with err filled when cfg
- * is invalid or the client cannot be made. */
-struct leader *leader_new(const struct restconfig *rc, const struct leader_config *cfg, struct cx_err *err);
+ * until its first tick, which is due at once. Hands it out in *out; returns
+ * 0, or a negative errno with *out NULL and err filled when cfg is invalid or
+ * the client cannot be made. */
+int leader_new(const struct restconfig *rc, const struct leader_config *cfg, struct leader **out, struct cx_err *err);
 
 /* Frees le and NULLs *le; no requests, no callbacks: release first to hand
  * the Lease over at once. */

@@ -186,8 +186,8 @@ int main(int argc, char **argv)
 	}
 	cliflags_apply_log(&fl);
 	if (check) {
-		struct config *cfg = config_load(check, &err);
-		if (!cfg) {
+		struct config *cfg;
+		if (config_load(check, &cfg, &err)) {
 			fprintf(stderr, "%s\n", err.msg);
 			return 1;
 		}
@@ -201,8 +201,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* With metacontroller definitions, they may bring every controller. */
-	struct config *cfg = config_load_opts(config_path, o.mc_manifests || o.mc_live, &err);
-	if (!cfg) {
+	struct config *cfg;
+	if (config_load_opts(config_path, o.mc_manifests || o.mc_live, &cfg, &err)) {
 		log_kv(LOG_LEVEL_ERROR, 0, "invalid configuration", "error", err.msg, NULL);
 		return 1;
 	}

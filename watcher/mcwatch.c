@@ -330,7 +330,7 @@ static void tick_live(struct mcwatch *m, int64_t now_ms)
 			struct informer_options io = {.resource = res, .label_selector = m->o.selector,
 						      .handlers = {on_change, on_update, on_change},
 						      .ud = m};
-			if (!(lk->inf = informer_new(m->o.client, m->o.mux, &io, &err))) {
+			if (informer_new(m->o.client, m->o.mux, &io, &lk->inf, &err)) {
 				snprintf(lk->error, sizeof(lk->error), "%s", err.msg);
 				lk->next_ms = now_ms + RETRY_MS;
 				continue;
@@ -373,22 +373,22 @@ static bool file_name_taken(const struct mcdef_set *files, size_t i, const char 
 	return false;
 }
 
-struct mcwatch *mcwatch_new(const struct mcwatch_options *o, struct cx_err *err)
+int mcwatch_new(const struct mcwatch_options *o, struct mcwatch **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct mcwatch *m = calloc(1, sizeof(*m));
-	if (!m) {
-		cx_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!m)
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	int rc = 0;
 	m->o = *o;
 	m->kinds[0] = (struct live_kind){.resource = "compositecontrollers", .kind = "CompositeController"};
 	m->kinds[1] = (struct live_kind){.resource = "decoratorcontrollers", .kind = "DecoratorController"};
 	if (o->manifests) {
-		if (mcdef_load(o->manifests, &m->files, err))
+		if ((rc = mcdef_load(o->manifests, &m->files, err)))
 			goto fail;
 		for (size_t i = 0; i < m->files->n; i++) {
 			const struct mcdef_controller *mc = &m->files->items[i];
-			if (mcbridge_check(mc, err))
+			if ((rc = mcbridge_check(mc, err)))
 				goto fail;
 			size_t n_names = mc->kind == MCDEF_DECORATOR ? mc->n_resources : 1;
 			for (size_t r = 0; r < n_names; r++) {
@@ -396,12 +396,13 @@ struct mcwatch *mcwatch_new(const struct mcwatch_options *o, struct cx_err *err)
 				mcbridge_decorator_name(mc->name, r, name, sizeof(name));
 				const struct config_controller *other = o->config ? config_controller(o->config, name) : NULL;
 				if (other) {
-					cx_err_set(err, -EINVAL, "%s: %s \"%s\": controller name \"%s\" is also the name of a "
-						   "controller in %s (controllers[].name); expected each name once",
-						   mc->source, kind_word(mc->kind), mc->name, name, o->config->path);
+					rc = cx_err_set(err, -EINVAL, "%s: %s \"%s\": controller name \"%s\" is also the name of a "
+							"controller in %s (controllers[].name); expected each name once",
+							mc->source, kind_word(mc->kind), mc->name, name, o->config->path);
 					goto fail;
 				}
 				if (file_name_taken(m->files, i, name, err)) {
+					rc = -EINVAL;
 					cx_err_prefix(err, "%s: %s \"%s\": controller name \"%s\" is also the name of ",
 						      mc->source, kind_word(mc->kind), mc->name, name);
 					goto fail;
@@ -409,17 +410,18 @@ struct mcwatch *mcwatch_new(const struct mcwatch_options *o, struct cx_err *err)
 			}
 			struct def *d = def_new(m, mc->name, kind_word(mc->kind), false);
 			if (!d) {
-				cx_err_set(err, -ENOMEM, "out of memory");
+				rc = cx_err_set(err, -ENOMEM, "out of memory");
 				goto fail;
 			}
 			d->mc = mc;
 		}
 	}
 	m->dirty = o->live;
-	return m;
+	*out = m;
+	return 0;
 fail:
 	mcwatch_free(&m);
-	return NULL;
+	return rc;
 }
 
 void mcwatch_free(struct mcwatch **mp)

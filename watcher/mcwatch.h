@@ -61,9 +61,10 @@ struct mcwatch_options {
 	struct mcwatch_callbacks cb;
 };
 
-/* Loads the manifests (nothing is started before the first tick). NULL
- * with err filled when they are invalid or a name collides. */
-struct mcwatch *mcwatch_new(const struct mcwatch_options *o, struct cx_err *err);
+/* Loads the manifests (nothing is started before the first tick) and hands
+ * out the watch in *out. Returns 0, or a negative errno with *out NULL and
+ * err filled when they are invalid or a name collides. */
+int mcwatch_new(const struct mcwatch_options *o, struct mcwatch **out, struct cx_err *err);
 
 /* Frees without calling stop: the caller has stopped every controller. */
 void mcwatch_free(struct mcwatch **m);

@@ -242,8 +242,7 @@ static void start(struct relwatch *rw, struct rel_informer *ri, int64_t now_ms)
 	int rc = discovery_resolve_resource(rw->env.discovery, ri->api_version, ri->resource, &res, &err);
 	if (!rc) {
 		struct informer_options o = {.resource = res, .handlers = {on_add, on_update, on_add}, .ud = ri};
-		if (!(ri->inf = informer_new(rw->env.client, rw->env.mux, &o, &err)))
-			rc = err.code ? err.code : -ENOMEM;
+		rc = informer_new(rw->env.client, rw->env.mux, &o, &ri->inf, &err);
 	}
 	if (rc) {
 		ri->retry_at_ms = now_ms + RELWATCH_RETRY_MS;

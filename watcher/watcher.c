@@ -174,9 +174,10 @@ static int start_controller(void *ud, const struct config_controller *cc, struct
 		w->cap_ctls = cap;
 	}
 	struct controller_env env = {w->client, w->mux, w->disco, w->queue};
-	struct controller *ctl = controller_new(cc, &env, err);
-	if (!ctl)
-		return err->code ? err->code : -ENOMEM;
+	struct controller *ctl;
+	int r = controller_new(cc, &env, &ctl, err);
+	if (r)
+		return r;
 	memset(&w->mcs[w->n_ctls], 0, sizeof(w->mcs[0]));
 	if (w->metrics_bound && metrics_controller_bind(&w->std, cc->name, &w->mcs[w->n_ctls])) {
 		controller_free(&ctl);
@@ -468,10 +469,10 @@ static int setup_httpd(struct watcher *w, struct cx_err *err)
 	struct httpd_handlers h = {is_healthy, is_ready, render_metrics};
 	bool shared = !strcmp(cfg->health_address, cfg->metrics_address);
 	struct httpd_handlers health_only = {is_healthy, is_ready, NULL}, metrics_only = {NULL, NULL, render_metrics};
-	if (!(w->health = httpd_new(cfg->health_address, shared ? &h : &health_only, w, err)) ||
-	    (!shared && !(w->metrics_httpd = httpd_new(cfg->metrics_address, &metrics_only, w, err))))
-		return err ? err->code : -EINVAL;
-	return 0;
+	int r = httpd_new(cfg->health_address, shared ? &h : &health_only, w, &w->health, err);
+	if (!r && !shared)
+		r = httpd_new(cfg->metrics_address, &metrics_only, w, &w->metrics_httpd, err);
+	return r;
 }
 
 static int setup(struct watcher *w, struct cx_err *err)
@@ -492,14 +493,14 @@ static int setup(struct watcher *w, struct cx_err *err)
 	struct kclient_options ko = {.max_attempts = 1,
 				     .qps = w->o->qps ? w->o->qps : w->o->config->watcher_qps,
 				     .burst = w->o->burst ? w->o->burst : w->o->config->watcher_burst};
-	if (!(w->client = kclient_new(w->rc, &ko, err)) || !(w->mux = kwatch_mux_new(err)))
-		return err ? err->code : -ENOMEM;
+	if ((r = kclient_new(w->rc, &ko, &w->client, err)) || (r = kwatch_mux_new(&w->mux, err)))
+		return r;
 	/* Also reaches the credential plugin, which the Lease's client shares. */
 	kclient_set_interrupt_fd(w->client, w->stopfd);
 	if (!(w->disco = discovery_new(w->client)))
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	if (!(w->queue = workqueue_new("coxswain", NULL, err)))
-		return err ? err->code : -ENOMEM;
+	if ((r = workqueue_new("coxswain", NULL, &w->queue, err)))
+		return r;
 	for (size_t i = 0; i < cfg->n_controllers; i++)
 		if ((r = start_controller(w, &cfg->controllers[i], err)))
 			return r;
@@ -508,8 +509,8 @@ static int setup(struct watcher *w, struct cx_err *err)
 					     .selector = w->o->mc_selector, .config = cfg,
 					     .client = w->client, .mux = w->mux, .discovery = w->disco,
 					     .cb = {start_controller, stop_controller, w}};
-		if (!(w->mcw = mcwatch_new(&mo, err)))
-			return err->code ? err->code : -ENOMEM;
+		if ((r = mcwatch_new(&mo, &w->mcw, err)))
+			return r;
 	}
 	if (!(w->rel = relwatch_new(&(struct controller_env){w->client, w->mux, w->disco, w->queue})))
 		return cx_err_set(err, -ENOMEM, "out of memory");
@@ -519,15 +520,15 @@ static int setup(struct watcher *w, struct cx_err *err)
 		return r;
 	if (cfg->curve_secret_key_file) {
 		if ((r = curvekey_load_secret(cfg->curve_secret_key_file, &secret, NULL, err)))
-			return cx_err_prefix(err, "config %s: watcher.curve: ", cfg->path);
+			return cx_err_wrap(err, r, "config %s: watcher.curve: ", cfg->path);
 		bo.curve_secret = &secret;
 		bo.authorized_keys = cfg->curve_authorized_keys;
 	}
 	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter, definition_for};
-	w->broker = broker_new(&bo, w->queue, &src, err);
+	r = broker_new(&bo, w->queue, &src, &w->broker, err);
 	explicit_bzero(&secret, sizeof(secret));
-	if (!w->broker)
-		return err ? err->code : -EIO;
+	if (r)
+		return r;
 	broker_set_related_observer(w->broker, on_related, w);
 	broker_set_job_observer(w->broker, &(struct broker_job_observer){job_started, job_finished, w});
 	if ((r = setup_metrics(w, err)))
@@ -536,8 +537,8 @@ static int setup(struct watcher *w, struct cx_err *err)
 		struct leader_config lc = {.namespace = cfg->lease_namespace, .name = cfg->lease_name,
 					   .callbacks = {started_leading, stopped_leading, new_leader, w},
 					   .on_request = metrics_rest_request, .request_ud = &w->std};
-		if (!(w->leader = leader_new(w->rc, &lc, err)))
-			return err ? err->code : -ENOMEM;
+		if ((r = leader_new(w->rc, &lc, &w->leader, err)))
+			return r;
 	} else {
 		broker_set_dispatching(w->broker, true);
 	}
@@ -560,7 +561,7 @@ static void tick_crds(struct watcher *w, int64_t now_ms)
 		}
 		w->crd_code = 0;
 		struct informer_options o = {.resource = res};
-		if (!(w->crds = informer_new(w->client, w->mux, &o, &err))) {
+		if (informer_new(w->client, w->mux, &o, &w->crds, &err)) {
 			snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
 			return;
 		}

@@ -295,22 +295,22 @@ static int64_t add_saturating(int64_t a, int64_t b)
 
 /* ---- public -------------------------------------------------------------- */
 
-struct workqueue *workqueue_new(const char *name, const struct workqueue_limits *limits, struct cx_err *err)
+int workqueue_new(const char *name, const struct workqueue_limits *limits, struct workqueue **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct workqueue_limits l = limits ? *limits : WORKQUEUE_LIMITS_DEFAULT;
-	if (backoff_params_check(&l.item, err)) {
+	int r = backoff_params_check(&l.item, err);
+	if (r) {
 		cx_err_prefix(err, "work queue: per-key ");
-		return NULL;
+		return r;
 	}
 	struct workqueue *q = calloc(1, sizeof(*q));
-	if (!q) {
-		cx_err_set(err, -ENOMEM, "work queue: out of memory");
-		return NULL;
-	}
-	if (ratelimit_init(&q->bucket, l.qps, l.burst, err)) {
+	if (!q)
+		return cx_err_set(err, -ENOMEM, "work queue: out of memory");
+	if ((r = ratelimit_init(&q->bucket, l.qps, l.burst, err))) {
 		cx_err_prefix(err, "work queue: ");
 		free(q);
-		return NULL;
+		return r;
 	}
 	q->limits = l;
 	q->name = strdup(name ? name : "");
@@ -318,10 +318,10 @@ struct workqueue *workqueue_new(const char *name, const struct workqueue_limits 
 	q->slots = calloc(q->cap, sizeof(*q->slots));
 	if (!q->name || !q->slots) {
 		workqueue_free(&q);
-		cx_err_set(err, -ENOMEM, "work queue: out of memory");
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "work queue: out of memory");
 	}
-	return q;
+	*out = q;
+	return 0;
 }
 
 void workqueue_free(struct workqueue **qp)

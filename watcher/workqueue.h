@@ -84,10 +84,11 @@ struct workqueue_observer {
 	void *ud;
 };
 
-/* Returns an empty queue, or NULL with err filled: -EINVAL naming the bad
- * setting, -ENOMEM. limits NULL means WORKQUEUE_LIMITS_DEFAULT. name (copied;
- * NULL means "") is the metrics label client-go calls the queue's name. */
-struct workqueue *workqueue_new(const char *name, const struct workqueue_limits *limits, struct cx_err *err);
+/* Hands out an empty queue in *out. Returns 0, or with *out NULL and err
+ * filled: -EINVAL naming the bad setting, -ENOMEM. limits NULL means
+ * WORKQUEUE_LIMITS_DEFAULT. name (copied; NULL means "") is the metrics label
+ * client-go calls the queue's name. */
+int workqueue_new(const char *name, const struct workqueue_limits *limits, struct workqueue **out, struct cx_err *err);
 
 /* Frees q and every key in it and sets *q to NULL. NULL and *q NULL are fine. */
 void workqueue_free(struct workqueue **q);

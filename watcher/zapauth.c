@@ -32,30 +32,31 @@ struct zapauth {
 	char reload_error[CX_ERR_MSG_MAX]; /* the last reload failure logged, "" for none */
 };
 
-struct zapauth *zapauth_new(void *ctx, const char *authorized_path, int reload_ms, struct cx_err *err)
+int zapauth_new(void *ctx, const char *authorized_path, int reload_ms, struct zapauth **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct zapauth *z = calloc(1, sizeof(*z));
 	if (!z || !(z->path = strdup(authorized_path)) || !(z->logged = json_object_new_object())) {
-		cx_err_set(err, -ENOMEM, "out of memory");
 		zapauth_free(&z);
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "out of memory");
 	}
 	z->reload_ms = reload_ms > 0 ? reload_ms : DEFAULT_RELOAD_MS;
 	int r = curvekey_set_load(authorized_path, &z->keys, err);
 	if (r) {
 		cx_err_prefix(err, "the job channel's authorized keys: ");
 		zapauth_free(&z);
-		return NULL;
+		return r;
 	}
 	int zero = 0;
 	if (!(z->sock = zmq_socket(ctx, ZMQ_REP)) || zmq_setsockopt(z->sock, ZMQ_LINGER, &zero, sizeof(zero)) ||
 	    zmq_bind(z->sock, ZAP_ENDPOINT)) {
-		cx_err_set(err, errno ? -errno : -ENOMEM, "cannot bind the ZAP handler %s: %s", ZAP_ENDPOINT,
-			   zmq_strerror(errno));
+		r = cx_err_set(err, errno ? -errno : -ENOMEM, "cannot bind the ZAP handler %s: %s", ZAP_ENDPOINT,
+			       zmq_strerror(errno));
 		zapauth_free(&z);
-		return NULL;
+		return r;
 	}
-	return z;
+	*out = z;
+	return 0;
 }
 
 void zapauth_free(struct zapauth **zp)

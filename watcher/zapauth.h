@@ -36,8 +36,9 @@ struct zapauth;
 /* Binds the ZAP handler in the ZeroMQ context ctx (borrowed; it must
  * outlive the handler) and loads the authorized keys at authorized_path
  * (copied). Must be called before the socket it guards binds. reload_ms
- * 0 = 2000. NULL with err filled on failure. */
-struct zapauth *zapauth_new(void *ctx, const char *authorized_path, int reload_ms, struct cx_err *err);
+ * 0 = 2000. Hands out the handler in *out; returns 0, or a negative errno
+ * with *out NULL and err filled. */
+int zapauth_new(void *ctx, const char *authorized_path, int reload_ms, struct zapauth **out, struct cx_err *err);
 
 /* Closes the socket and frees; NULL and *z == NULL are fine. */
 void zapauth_free(struct zapauth **z);

@@ -78,7 +78,7 @@ static int fetch(struct crdschema *s, const struct kresource *r, struct entry *e
 	struct json_object *crd = NULL;
 	int rc = kclient_get(s->c, path, &crd, err);
 	if (rc && rc != -ENOENT)
-		return cx_err_prefix(err, "reading the CRD of %s to learn its status schema: ", r->kind);
+		return cx_err_wrap(err, rc, "reading the CRD of %s to learn its status schema: ", r->kind);
 	cx_err_clear(err);
 	json_object_put(e->crd);
 	e->crd = crd;

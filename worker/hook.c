@@ -203,16 +203,15 @@ static struct json_object *map_view(struct json_object *have)
  * (metacontroller's qualifiedName): "namespace/name" when it has a
  * metadata.namespace, "name" when not (a cluster-scoped object). An entry
  * without metadata keeps its v1 key, qualified by the parent's namespace.
- * The objects are shared (through hook_view). NULL when out of memory or a
- * key does not fit (err says which). */
-static struct json_object *uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key,
-				       struct cx_err *err)
+ * The objects are shared (through hook_view). The map in *out; -ENOMEM, or
+ * -EINVAL when a key does not fit (err says which), with *out NULL. */
+static int uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key,
+		       struct json_object **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct json_object *map = json_object_new_object();
-	if (!map) {
-		cx_err_set(err, -ENOMEM, "hook request: out of memory");
-		return NULL;
-	}
+	if (!map)
+		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
 	json_object_object_foreach(have, relname, obj) {
 		struct json_object *meta = NULL, *v = NULL;
 		const char *ns = parent_ns, *name = relname;
@@ -224,18 +223,17 @@ static struct json_object *uniform_map(struct json_object *have, const char *par
 		}
 		char key[CHILDKEY_MAX];
 		if (!childkey_uniform_name(ns, name, key, sizeof(key))) {
-			cx_err_set(err, -EINVAL, "hook request: children[\"%s\"]: namespace/name of \"%.100s\" is too "
-				   "long", kind_key, relname);
 			json_object_put(map);
-			return NULL;
+			return cx_err_set(err, -EINVAL, "hook request: children[\"%s\"]: namespace/name of \"%.100s\" is "
+					  "too long", kind_key, relname);
 		}
 		if (!add(map, key, hook_view(obj))) {
-			cx_err_set(err, -ENOMEM, "hook request: out of memory");
 			json_object_put(map);
-			return NULL;
+			return cx_err_set(err, -ENOMEM, "hook request: out of memory");
 		}
 	}
-	return map;
+	*out = map;
+	return 0;
 }
 
 struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
@@ -258,7 +256,7 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 					   "object of children by name", key, type_name(have));
 				goto fail;
 			}
-			if (version == HOOK_V2 && !(map = uniform_map(have, parent_ns, key, err)))
+			if (version == HOOK_V2 && uniform_map(have, parent_ns, key, &map, err))
 				goto fail;
 			ok = add(children, key, map ? map : map_view(have));
 		} else {
@@ -306,9 +304,10 @@ int hook_request_set_related(struct json_object *request, struct json_object *re
 				return cx_err_set(err, -EINVAL, "hook request: related[\"%s\"] is %s, expected an "
 						  "object of objects by name", key, type_name(have));
 			}
-			if (version == HOOK_V2 && !(m = uniform_map(have, parent_ns, key, err))) {
+			int r = version == HOOK_V2 ? uniform_map(have, parent_ns, key, &m, err) : 0;
+			if (r) {
 				json_object_put(map);
-				return err ? err->code : -ENOMEM;
+				return r;
 			}
 			if (!add(map, key, m ? m : json_object_get(have))) {
 				json_object_put(map);
@@ -657,7 +656,7 @@ static int run_exec(const struct hook_def *def, const char *label, int timeout_m
 	char *program = NULL;
 	int rc = subprocess_find_program(def->argv[0], &program, err);
 	if (rc)
-		return cx_err_prefix(err, "%s: ", label);
+		return cx_err_wrap(err, rc, "%s: ", label);
 	struct subprocess_spec spec = {
 		.path = program, .argv = def->argv, .stdin_data = req, .stdin_len = req_len,
 		.stdout_max = HOOK_RESPONSE_MAX, .stderr_tail = HOOK_STDERR_TAIL, .timeout_ms = timeout_ms,
@@ -665,7 +664,7 @@ static int run_exec(const struct hook_def *def, const char *label, int timeout_m
 	rc = subprocess_run(&spec, r, err);
 	free(program);
 	if (rc)
-		return cx_err_prefix(err, "%s: ", label);
+		return cx_err_wrap(err, rc, "%s: ", label);
 	st->duration_ms = r->duration_ms;
 	st->user_cpu_ms = r->user_cpu_ms;
 	st->sys_cpu_ms = r->sys_cpu_ms;
@@ -778,8 +777,9 @@ static int run_persistent(const struct hook_def *def, const char *role, const ch
 	if (!state->proc) {
 		struct hookproc_options o = {.argv = def->argv, .label = label, .line_max = HOOK_RESPONSE_MAX,
 					     .stderr_tail = HOOK_STDERR_TAIL};
-		if (!(state->proc = hookproc_new(&o, err)))
-			return err ? err->code : -ENOMEM;
+		int r = hookproc_new(&o, &state->proc, err);
+		if (r)
+			return r;
 	}
 	struct hookproc_stats ps;
 	int rc = hookproc_call(state->proc, req, req_len, timeout_ms, clock_monotonic_ms(), body, len, &ps, err);
@@ -798,8 +798,9 @@ static int run_jq(const struct hook_def *def, const char *role, const char *labe
 	struct hook_state *state = state_get(def, role);
 	if (!state)
 		return fail(err, -ENOMEM, label, "out of memory");
-	if (!state->jq && !(state->jq = jqhook_new(label, def->jq_program, err)))
-		return err ? err->code : -ENOMEM;
+	int r = state->jq ? 0 : jqhook_new(label, def->jq_program, &state->jq, err);
+	if (r)
+		return r;
 	long long t0 = clock_monotonic_ms();
 	int rc = jqhook_run(state->jq, req, req_len, timeout_ms, body, len, err);
 	st->duration_ms = clock_monotonic_ms() - t0;

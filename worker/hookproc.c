@@ -182,7 +182,7 @@ static int start(struct hookproc *p, struct cx_err *err)
 	char *path = NULL;
 	int rc = subprocess_find_program(p->argv[0], &path, err);
 	if (rc)
-		return cx_err_prefix(err, "%s: ", p->label);
+		return cx_err_wrap(err, rc, "%s: ", p->label);
 	struct subprocess_child child;
 	if ((rc = subprocess_start(path, p->argv, NULL, true, &child, err))) {
 		cx_err_prefix(err, "%s: ", p->label);
@@ -498,12 +498,11 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 
 /* ---- the object ---- */
 
-struct hookproc *hookproc_new(const struct hookproc_options *o, struct cx_err *err)
+int hookproc_new(const struct hookproc_options *o, struct hookproc **out, struct cx_err *err)
 {
-	if (!o->argv || !o->argv[0] || !*o->argv[0]) {
-		cx_err_set(err, -EINVAL, "%s: exec hook without a command", o->label ? o->label : "hook");
-		return NULL;
-	}
+	*out = NULL;
+	if (!o->argv || !o->argv[0] || !*o->argv[0])
+		return cx_err_set(err, -EINVAL, "%s: exec hook without a command", o->label ? o->label : "hook");
 	struct hookproc *p = calloc(1, sizeof(*p));
 	size_t n = 0;
 	while (o->argv[n])
@@ -520,15 +519,16 @@ struct hookproc *hookproc_new(const struct hookproc_options *o, struct cx_err *e
 	for (size_t i = 0; i < n; i++)
 		if (!(p->argv[i] = strdup(o->argv[i])))
 			goto oom;
-	if (backoff_params_check(&p->restart, err)) {
+	int r = backoff_params_check(&p->restart, err);
+	if (r) {
 		hookproc_free(&p);
-		return NULL;
+		return r;
 	}
-	return p;
+	*out = p;
+	return 0;
 oom:
 	hookproc_free(&p);
-	cx_err_set(err, -ENOMEM, "out of memory");
-	return NULL;
+	return cx_err_set(err, -ENOMEM, "out of memory");
 }
 
 void hookproc_free(struct hookproc **pp)

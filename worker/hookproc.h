@@ -72,9 +72,9 @@ struct hookproc_stats {
 	int term_signal;            /* when it died in the call of a signal (ours too), else 0 */
 };
 
-/* A stopped process-to-be, nothing started. NULL with err (-EINVAL: no
- * argv; -ENOMEM). */
-struct hookproc *hookproc_new(const struct hookproc_options *o, struct cx_err *err);
+/* A stopped process-to-be, nothing started, handed out in *out. Returns 0,
+ * or with *out NULL and err filled: -EINVAL (no argv), -ENOMEM. */
+int hookproc_new(const struct hookproc_options *o, struct hookproc **out, struct cx_err *err);
 
 /* Kills the process (SIGKILL to its group) if there is one, reaps it, frees
  * everything, sets *p to NULL. NULL and *p NULL are fine. */

@@ -48,13 +48,13 @@ static void collect(void *data, jv msg)
 	jv_free(msg);
 }
 
-struct jqhook *jqhook_new(const char *label, const char *program, struct cx_err *err)
+int jqhook_new(const char *label, const char *program, struct jqhook **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct jqhook *h = calloc(1, sizeof(*h));
 	if (!h || !(h->label = strdup(label ? label : "jq hook")) || !(h->jq = jq_init())) {
 		jqhook_free(&h);
-		cx_err_set(err, -ENOMEM, "%s: out of memory", label ? label : "jq hook");
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "%s: out of memory", label ? label : "jq hook");
 	}
 	struct messages m = {.len = 0};
 	jq_set_error_cb(h->jq, collect, &m);
@@ -63,12 +63,13 @@ struct jqhook *jqhook_new(const char *label, const char *program, struct cx_err 
 	 * callback's stack buffer after this. */
 	jq_set_error_cb(h->jq, NULL, NULL);
 	if (!ok) {
-		cx_err_set(err, -EINVAL, "%s: the jq program does not compile: %s", h->label,
-			   m.len ? m.text : "no message from jq");
+		int r = cx_err_set(err, -EINVAL, "%s: the jq program does not compile: %s", h->label,
+				   m.len ? m.text : "no message from jq");
 		jqhook_free(&h);
-		return NULL;
+		return r;
 	}
-	return h;
+	*out = h;
+	return 0;
 }
 
 void jqhook_free(struct jqhook **hp)

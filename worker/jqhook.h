@@ -32,10 +32,11 @@
 struct cx_err;
 struct jqhook;
 
-/* Compiles program. Returns an owned jqhook, or NULL with err: -EINVAL
- * "LABEL: the jq program does not compile: <jq's messages>", -ENOMEM.
- * label starts every message (`sync hook "jq"`); it is copied. */
-struct jqhook *jqhook_new(const char *label, const char *program, struct cx_err *err);
+/* Compiles program into an owned jqhook in *out. Returns 0, or with *out
+ * NULL and err filled: -EINVAL "LABEL: the jq program does not compile:
+ * <jq's messages>", -ENOMEM. label starts every message (`sync hook "jq"`);
+ * it is copied. */
+int jqhook_new(const char *label, const char *program, struct jqhook **out, struct cx_err *err);
 
 void jqhook_free(struct jqhook **h);
 

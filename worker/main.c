@@ -66,7 +66,7 @@ static int load_channel(const struct config *cfg, const char *endpoint, struct w
 		return r;
 	if ((r = curvekey_load_secret(cfg->worker_curve_secret_key_file, &curve->secret, &curve->public, err)) ||
 	    (r = curvekey_load_public(cfg->worker_curve_server_key_file, &curve->server, err)))
-		return cx_err_prefix(err, "config %s: worker.curve: ", cfg->path);
+		return cx_err_wrap(err, r, "config %s: worker.curve: ", cfg->path);
 	return 0;
 }
 
@@ -139,8 +139,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct config *cfg = config_load_opts(config_path, true, &err);
-	if (!cfg) {
+	struct config *cfg;
+	if (config_load_opts(config_path, true, &cfg, &err)) {
 		log_kv(LOG_LEVEL_ERROR, 0, "invalid configuration", "error", err.msg, NULL);
 		return 1;
 	}
@@ -171,8 +171,10 @@ int main(int argc, char **argv)
 	so.ud = &wo;
 	if (drain_s >= 0)
 		so.drain_timeout_ms = (long)drain_s * 1000;
-	struct supervisor *s = supervisor_new(&so, &err);
-	int r = s ? supervisor_run(s, &err) : err.code;
+	struct supervisor *s;
+	int r = supervisor_new(&so, &s, &err);
+	if (!r)
+		r = supervisor_run(s, &err);
 	if (r)
 		log_kv(LOG_LEVEL_ERROR, 0, "coxswain-worker failed", "error", err.msg, NULL);
 	supervisor_free(&s);

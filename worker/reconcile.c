@@ -82,8 +82,9 @@ static void pc_clear(struct per_controller *pc)
 	pc->kinds = NULL;
 }
 
-struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, struct cx_err *err)
+int reconciler_new(struct kclient *c, const struct config *cfg, struct reconciler **out, struct cx_err *err)
 {
+	*out = NULL;
 	struct reconciler *r = calloc(1, sizeof(*r));
 	if (!r || !(r->ctls = calloc(cfg->n_controllers ? cfg->n_controllers : 1, sizeof(*r->ctls))) ||
 	    !(r->d = discovery_new(c)) || !(r->memo = statusmemo_new(0)) || !(r->schemas = crdschema_new(c, 0)) ||
@@ -97,11 +98,11 @@ struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, s
 		if (pc_init(c, &r->ctls[i], cfg->worker_events_normal))
 			goto oom;
 	}
-	return r;
+	*out = r;
+	return 0;
 oom:
 	reconciler_free(&r);
-	cx_err_set(err, -ENOMEM, "out of memory");
-	return NULL;
+	return cx_err_set(err, -ENOMEM, "out of memory");
 }
 
 void reconciler_free(struct reconciler **rp)

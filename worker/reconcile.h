@@ -26,8 +26,9 @@ struct json_object;
 struct kclient;
 struct reconciler;
 
-/* c and cfg are borrowed and must outlive the reconciler. */
-struct reconciler *reconciler_new(struct kclient *c, const struct config *cfg, struct cx_err *err);
+/* c and cfg are borrowed and must outlive the reconciler, handed out in
+ * *out. Returns 0, or -ENOMEM with *out NULL and err filled. */
+int reconciler_new(struct kclient *c, const struct config *cfg, struct reconciler **out, struct cx_err *err);
 
 void reconciler_free(struct reconciler **r);
 

@@ -87,28 +87,22 @@ const char *supervisor_instance(const struct supervisor *s)
 	return s->instance;
 }
 
-struct supervisor *supervisor_new(const struct supervisor_options *o, struct cx_err *err)
+int supervisor_new(const struct supervisor_options *o, struct supervisor **out, struct cx_err *err)
 {
-	if (o->workers < 1) {
-		cx_err_set(err, -EINVAL, "supervisor: workers must be >= 1, not %d", o->workers);
-		return NULL;
-	}
-	if (!o->child) {
-		cx_err_set(err, -EINVAL, "supervisor: no child function");
-		return NULL;
-	}
+	*out = NULL;
+	if (o->workers < 1)
+		return cx_err_set(err, -EINVAL, "supervisor: workers must be >= 1, not %d", o->workers);
+	if (!o->child)
+		return cx_err_set(err, -EINVAL, "supervisor: no child function");
 	if (o->healthy_reset_ms < 0 || o->storm_threshold < 1 || o->storm_window_ms <= 0 ||
-	    o->drain_timeout_ms < 0) {
-		cx_err_set(err, -EINVAL,
-			   "supervisor: healthy_reset_ms (%ld) and drain_timeout_ms (%ld) must be >= 0, "
-			   "storm_threshold (%d) >= 1 and storm_window_ms (%ld) > 0",
-			   o->healthy_reset_ms, o->drain_timeout_ms, o->storm_threshold, o->storm_window_ms);
-		return NULL;
-	}
-	if (backoff_params_check(&o->restart_backoff, err) < 0) {
-		cx_err_prefix(err, "supervisor: restart ");
-		return NULL;
-	}
+	    o->drain_timeout_ms < 0)
+		return cx_err_set(err, -EINVAL,
+				  "supervisor: healthy_reset_ms (%ld) and drain_timeout_ms (%ld) must be >= 0, "
+				  "storm_threshold (%d) >= 1 and storm_window_ms (%ld) > 0",
+				  o->healthy_reset_ms, o->drain_timeout_ms, o->storm_threshold, o->storm_window_ms);
+	int r = backoff_params_check(&o->restart_backoff, err);
+	if (r < 0)
+		return cx_err_wrap(err, r, "supervisor: restart ");
 
 	struct supervisor *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -124,19 +118,18 @@ struct supervisor *supervisor_new(const struct supervisor_options *o, struct cx_
 	if (make_instance(s->instance, sizeof(s->instance)) < 0) {
 		int e = errno;
 		supervisor_free(&s);
-		cx_err_set(err, -e, "supervisor: cannot read random bytes for the instance id: %s", strerror(e));
-		return NULL;
+		return cx_err_set(err, -e, "supervisor: cannot read random bytes for the instance id: %s", strerror(e));
 	}
 	for (int i = 0; i < o->workers; i++) {
 		s->slots[i].pipe_wr = -1;
 		/* Cannot fail: the parameters were checked above. */
 		backoff_init(&s->slots[i].backoff, &o->restart_backoff, NULL);
 	}
-	return s;
+	*out = s;
+	return 0;
 oom:
 	supervisor_free(&s);
-	cx_err_set(err, -ENOMEM, "supervisor: out of memory for %d slots", o->workers);
-	return NULL;
+	return cx_err_set(err, -ENOMEM, "supervisor: out of memory for %d slots", o->workers);
 }
 
 void supervisor_free(struct supervisor **sp)

@@ -101,9 +101,9 @@ struct supervisor_options {
  * (at least 1), child and ud NULL. */
 void supervisor_options_init(struct supervisor_options *o);
 
-/* A copy of o, checked. Returns NULL with err naming the bad field (-EINVAL)
- * or -ENOMEM. Nothing is forked yet. */
-struct supervisor *supervisor_new(const struct supervisor_options *o, struct cx_err *err);
+/* A copy of o, checked, handed out in *out. Returns 0, or with *out NULL and
+ * err filled: -EINVAL naming the bad field, -ENOMEM. Nothing is forked yet. */
+int supervisor_new(const struct supervisor_options *o, struct supervisor **out, struct cx_err *err);
 
 /* Starts the workers and supervises them until a SIGTERM or SIGINT and the
  * end of the drain that follows. Returns 0 when every worker exited within

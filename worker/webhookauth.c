@@ -299,8 +299,8 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		const char *kind = secret ? "Secret" : "ConfigMap";
 		const char *key = a->ca_ref.key ? a->ca_ref.key : MCDEF_DEFAULT_CA_KEY;
 		if ((rc = object_of(c, secret ? "secrets" : "configmaps", &a->ca_ref, fetch, ud, now_ms, &obj, err)))
-			return cx_err_prefix(err, "caBundle: cannot read %s \"%s/%s\": ", kind, a->ca_ref.namespace,
-					     a->ca_ref.name);
+			return cx_err_wrap(err, rc, "caBundle: cannot read %s \"%s/%s\": ", kind, a->ca_ref.namespace,
+					       a->ca_ref.name);
 		if ((rc = value_of(obj, kind, &a->ca_ref, key, "caBundle", &m->ca, &m->ca_len, err)))
 			return rc;
 		if (!m->ca_len)
@@ -317,8 +317,8 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		const char *ck = a->cert_key ? a->cert_key : MCDEF_DEFAULT_CERT_KEY;
 		const char *kk = a->private_key_key ? a->private_key_key : MCDEF_DEFAULT_PRIVATE_KEY_KEY;
 		if ((rc = object_of(c, "secrets", ref, fetch, ud, now_ms, &obj, err)))
-			return cx_err_prefix(err, "clientTLS: cannot read Secret \"%s/%s\": ", ref->namespace,
-					     ref->name);
+			return cx_err_wrap(err, rc, "clientTLS: cannot read Secret \"%s/%s\": ", ref->namespace,
+					       ref->name);
 		if ((rc = value_of(obj, "Secret", ref, ck, "clientTLS", &m->cert, &m->cert_len, err)) ||
 		    (rc = value_of(obj, "Secret", ref, kk, "clientTLS", &m->key, &m->key_len, err)))
 			return rc;
@@ -333,8 +333,8 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		char *cred = NULL;
 		size_t len = 0;
 		if ((rc = object_of(c, "secrets", ref, fetch, ud, now_ms, &obj, err)))
-			return cx_err_prefix(err, "authorization: cannot read Secret \"%s/%s\": ", ref->namespace,
-					     ref->name);
+			return cx_err_wrap(err, rc, "authorization: cannot read Secret \"%s/%s\": ", ref->namespace,
+					       ref->name);
 		if ((rc = value_of(obj, "Secret", ref, ref->key ? ref->key : "", "authorization", &cred, &len, err)))
 			return rc;
 		trim(cred, &len);
@@ -363,8 +363,8 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		char *user = NULL, *pass = NULL;
 		size_t ul = 0, pl = 0;
 		if ((rc = object_of(c, "secrets", ref, fetch, ud, now_ms, &obj, err)))
-			return cx_err_prefix(err, "basicAuth: cannot read Secret \"%s/%s\": ", ref->namespace,
-					     ref->name);
+			return cx_err_wrap(err, rc, "basicAuth: cannot read Secret \"%s/%s\": ", ref->namespace,
+					       ref->name);
 		if (!(rc = value_of(obj, "Secret", ref, uk, "basicAuth", &user, &ul, err)) &&
 		    !(rc = value_of(obj, "Secret", ref, pk, "basicAuth", &pass, &pl, err))) {
 			trim(user, &ul);

@@ -162,13 +162,13 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	struct kclient_options ko = {.qps = o->qps ? o->qps : o->config->worker_qps,
 				     .burst = o->burst ? o->burst : o->config->worker_burst};
-	if (!(w->client = kclient_new(w->rc, &ko, err)))
-		return err->code ? err->code : -ENOMEM;
+	if ((r = kclient_new(w->rc, &ko, &w->client, err)))
+		return r;
 	/* Before anything else uses the client: every request is counted. */
 	kclient_set_request_observer(w->client, statset_count_request, w->stats);
 	kclient_set_wait_observer(w->client, statset_count_wait, w->stats);
-	if (!(w->reconciler = reconciler_new(w->client, o->config, err)))
-		return err->code ? err->code : -ENOMEM;
+	if ((r = reconciler_new(w->client, o->config, &w->reconciler, err)))
+		return r;
 	const char *endpoint = o->endpoint ? o->endpoint : o->config->endpoint;
 	/* The instance in the id too: workers of two supervisors in two pods
 	 * may share slot and pid, and ROUTER_HANDOVER would give one's route to

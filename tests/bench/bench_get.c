@@ -66,7 +66,8 @@ static double ours(const struct restconfig *rc, const char *path, int n)
 	struct cx_err err = {0};
 	/* No client-side throttling: this measures the client, not the limiter's 20/s. */
 	struct kclient_options o = {.qps = 1e6, .burst = 1000000};
-	struct kclient *c = kclient_new(rc, &o, &err);
+	struct kclient *c = NULL;
+	kclient_new(rc, &o, &c, &err);
 	if (!c) {
 		fprintf(stderr, "bench_get: %s\n", err.msg);
 		exit(1);
@@ -96,7 +97,8 @@ int main(int argc, char **argv)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
 	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(path, &err);
+	struct kubeconfig *kc = NULL;
+	kubeconfig_load(path, &kc, &err);
 	struct restconfig *rc = NULL;
 	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err)) {
 		fprintf(stderr, "bench_get: %s\n", err.msg);

@@ -146,7 +146,8 @@ static void measure(int n, bool informers)
 {
 	struct kclient *c = benchkit_client(rc);
 	struct cx_err err = {0};
-	struct kwatch_mux *mux = kwatch_mux_new(&err);
+	struct kwatch_mux *mux = NULL;
+	kwatch_mux_new(&mux, &err);
 	if (!mux)
 		benchkit_die("mux", &err);
 	struct kresource res = {.group = "", .version = "v1", .api_version = "v1", .kind = "ConfigMap",
@@ -156,7 +157,7 @@ static void measure(int n, bool informers)
 	for (int i = 0; informers && i < 2; i++) {
 		struct informer_options o = {.resource = &res, .namespace = ns, .label_selector = selectors[i],
 					     .handlers = {.on_add = on_add}};
-		if (!(infs[i] = informer_new(c, mux, &o, &err)))
+		if (informer_new(c, mux, &o, &infs[i], &err))
 			benchkit_die("informer", &err);
 	}
 	long cpu0 = cpu_ms();

@@ -104,7 +104,8 @@ static void measure(int n, enum mode mode)
 {
 	struct kclient *c = benchkit_client(rc);
 	struct cx_err err = {0};
-	struct kwatch_mux *mux = kwatch_mux_new(&err);
+	struct kwatch_mux *mux = NULL;
+	kwatch_mux_new(&mux, &err);
 	if (!mux)
 		benchkit_die("mux", &err);
 	int64_t ms = 0;
@@ -113,7 +114,7 @@ static void measure(int n, enum mode mode)
 		struct informer_options o = {.resource = &cm_res, .namespace = ns,
 					     .initial_list = mode == STREAM ? INFORMER_INITIAL_STREAM
 									    : INFORMER_INITIAL_LIST};
-		if (!(inf = informer_new(c, mux, &o, &err)))
+		if (informer_new(c, mux, &o, &inf, &err))
 			benchkit_die("informer", &err);
 		int64_t start = now_ms();
 		while (!informer_synced(inf) && now_ms() - start < 300000) {

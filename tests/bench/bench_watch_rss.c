@@ -91,10 +91,12 @@ static void measure(int n, int mode)
 	struct kclient *c = benchkit_client(rc);
 	if (mode > 0) {
 		struct cx_err err = {0};
-		struct kwatch_mux *mux = kwatch_mux_new(&err);
+		struct kwatch_mux *mux = NULL;
+		kwatch_mux_new(&mux, &err);
 		struct cache cache = {0};
 		struct kwatch_options o = {.path = cms, .timeout_seconds = 600, .drop_managed_fields = mode == 2};
-		struct kwatch *w = kwatch_start(mux, c, &o, keep, ended, &cache, &err);
+		struct kwatch *w = NULL;
+		kwatch_start(mux, c, &o, keep, ended, &cache, &w, &err);
 		if (!w)
 			benchkit_die("watch", &err);
 		time_t last_progress = time(NULL);

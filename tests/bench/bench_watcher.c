@@ -79,7 +79,8 @@ static struct kclient *client(void)
 {
 	struct cx_err err = {0};
 	struct kclient_options o = {.qps = 1e6, .burst = 1000000};
-	struct kclient *c = kclient_new(rc, &o, &err);
+	struct kclient *c = NULL;
+	kclient_new(rc, &o, &c, &err);
 	if (!c)
 		die("client: %s", err.msg);
 	return c;
@@ -372,7 +373,8 @@ int main(int argc, char **argv)
 	char kubeconfig[4096], endpoint[128];
 	snprintf(kubeconfig, sizeof(kubeconfig), "%s/admin.kubeconfig", dir);
 	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(kubeconfig, &err);
+	struct kubeconfig *kc = NULL;
+	kubeconfig_load(kubeconfig, &kc, &err);
 	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err))
 		die("kubeconfig: %s", err.msg);
 	kubeconfig_free(&kc);

@@ -25,7 +25,8 @@ struct restconfig *benchkit_restconfig(const char *prog, const char *dir)
 	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
 	struct cx_err err = {0};
 	struct restconfig *rc = NULL;
-	struct kubeconfig *kc = kubeconfig_load(path, &err);
+	struct kubeconfig *kc = NULL;
+	kubeconfig_load(path, &kc, &err);
 	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err))
 		benchkit_die("kubeconfig", &err);
 	kubeconfig_free(&kc);
@@ -36,7 +37,8 @@ struct kclient *benchkit_client(const struct restconfig *rc)
 {
 	struct cx_err err = {0};
 	struct kclient_options o = {.qps = -1};
-	struct kclient *c = kclient_new(rc, &o, &err);
+	struct kclient *c = NULL;
+	kclient_new(rc, &o, &c, &err);
 	if (!c)
 		benchkit_die("client", &err);
 	return c;

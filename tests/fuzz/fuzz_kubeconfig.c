@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
 	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(path, &err);
+	struct kubeconfig *kc = NULL;
+	kubeconfig_load(path, &kc, &err);
 	if (!kc) {
 		if (err.code >= 0 || !strstr(err.msg, path))
 			abort(); /* every failure is an error that names the file */

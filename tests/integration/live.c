@@ -27,7 +27,8 @@ struct restconfig *live_restconfig(const char *who)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s.kubeconfig", env_or_fail("COXSWAIN_CLUSTER_DIR"), who);
 	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(path, &err);
+	struct kubeconfig *kc = NULL;
+	kubeconfig_load(path, &kc, &err);
 	if (!kc)
 		cr_assert_fail("the fixture is not up (tests/cluster/up writes it): %s", err.msg);
 	struct restconfig *rc = NULL;

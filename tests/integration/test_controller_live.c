@@ -124,15 +124,15 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	c = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
-	mux = kwatch_mux_new(&err);
+	kwatch_mux_new(&mux, &err);
 	cr_assert_not_null(mux, "%s", err.msg);
 	disco = discovery_new(c);
-	queue = workqueue_new("test", NULL, &err);
+	workqueue_new("test", NULL, &queue, &err);
 	cr_assert_not_null(queue, "%s", err.msg);
 	struct informer_options o = {.resource = &crd_resource};
-	crds = informer_new(c, mux, &o, &err);
+	informer_new(c, mux, &o, &crds, &err);
 	cr_assert_not_null(crds, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "ctl-%d", (int)getpid());
 	char body[256];
@@ -167,7 +167,8 @@ Test(controller_live, an_orphan_enqueues_the_parents_whose_selector_matches_it)
 				       .ignore_status_changes = true};
 	struct controller_env env = {.client = c, .mux = mux, .discovery = disco, .queue = queue};
 	struct cx_err err = {0};
-	struct controller *ctl = controller_new(&cc, &env, &err);
+	struct controller *ctl = NULL;
+	controller_new(&cc, &env, &ctl, &err);
 	cr_assert_not_null(ctl, "%s", err.msg);
 
 	deployment("web");

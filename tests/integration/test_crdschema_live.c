@@ -65,7 +65,7 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	c = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	d = discovery_new(c);
 }
@@ -278,7 +278,8 @@ Test(crdschema_live, each_kind_of_crd_as_the_operator_sees_it)
 	cr_assert_eq(live_kubectl(CRD_READER, "apply -f -"), 0);
 	struct restconfig *orc = live_restconfig("operator");
 	struct cx_err err = {0};
-	struct kclient *oc = kclient_new(orc, NULL, &err);
+	struct kclient *oc = NULL;
+	kclient_new(orc, NULL, &oc, &err);
 	cr_assert_not_null(oc, "%s", err.msg);
 	struct crdschema *s = crdschema_new(oc, 0);
 	struct crdschema_info info;
@@ -354,7 +355,8 @@ Test(crdschema_live, an_unreadable_crd_is_an_error)
 	brc->token_file = NULL;
 	brc->token = strdup("not-a-valid-token");
 	struct cx_err err = {0};
-	struct kclient *bc = kclient_new(brc, NULL, &err);
+	struct kclient *bc = NULL;
+	kclient_new(brc, NULL, &bc, &err);
 	cr_assert_not_null(bc, "%s", err.msg);
 	struct crdschema *s = crdschema_new(bc, 0);
 	struct crdschema_info info = {.is_crd = true};

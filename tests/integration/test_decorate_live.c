@@ -67,7 +67,7 @@ static void setup(void)
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
 	struct kclient_options o = {.qps = 500, .burst = 500};
-	c = kclient_new(rc, &o, &err);
+	kclient_new(rc, &o, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	d = discovery_new(c);
 	schemas = crdschema_new(c, 0);
@@ -514,7 +514,8 @@ Test(decorate, the_reconciler_dispatches_a_decorators_job)
 	json_object_put(make_thing("t5", "{}", "{}"));
 	struct config cfg = {.controllers = (struct config_controller *)controller(false, NULL), .n_controllers = 1};
 	struct cx_err err = {0};
-	struct reconciler *r = reconciler_new(c, &cfg, &err);
+	struct reconciler *r = NULL;
+	reconciler_new(c, &cfg, &r, &err);
 	cr_assert_not_null(r, "%s", err.msg);
 	answer("{\"labels\":{\"mine\":\"1\"},\"status\":{\"phase\":\"Decorated\"}}");
 	char *path = thing_path("t5");

@@ -23,7 +23,7 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	client = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &client, &err);
 	cr_assert_not_null(client, "%s", err.msg);
 	disco = discovery_new(client);
 	cr_assert_not_null(disco);

@@ -35,7 +35,7 @@ static void setup(void)
 	struct cx_err err = {0};
 	struct kclient_options o = {.qps = 500, .burst = 500};
 	for (int i = 0; i < WORKERS; i++) {
-		kc[i] = kclient_new(rc, &o, &err);
+		kclient_new(rc, &o, &kc[i], &err);
 		cr_assert_not_null(kc[i], "%s", err.msg);
 	}
 }

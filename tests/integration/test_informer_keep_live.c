@@ -48,9 +48,9 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	c = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
-	mux = kwatch_mux_new(&err);
+	kwatch_mux_new(&mux, &err);
 	cr_assert_not_null(mux, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "infkeep-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
@@ -154,10 +154,10 @@ static void keeps_only_those_entries(enum informer_initial_list how)
 	struct cx_err err = {0};
 	struct informer_options o = {.resource = &configmaps, .namespace = ns, .keep_managers = keep,
 				     .initial_list = how};
-	keeping = informer_new(c, mux, &o, &err);
+	informer_new(c, mux, &o, &keeping, &err);
 	cr_assert_not_null(keeping, "%s", err.msg);
 	o.keep_managers = NULL;
-	dropping = informer_new(c, mux, &o, &err);
+	informer_new(c, mux, &o, &dropping, &err);
 	cr_assert_not_null(dropping, "%s", err.msg);
 
 	pump(keeping, dropping, both_synced, "synced");

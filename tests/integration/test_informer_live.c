@@ -113,9 +113,9 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	c = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
-	mux = kwatch_mux_new(&err);
+	kwatch_mux_new(&mux, &err);
 	cr_assert_not_null(mux, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "inf-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
@@ -141,7 +141,7 @@ static struct informer *start(struct seen *s, enum informer_initial_list how, co
 	struct informer_options o = {.resource = &cm_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
 				     .ud = s, .initial_list = how, .test_stream_match = match};
 	struct cx_err err = {0};
-	s->inf = informer_new(c, mux, &o, &err);
+	informer_new(c, mux, &o, &s->inf, &err);
 	cr_assert_not_null(s->inf, "%s", err.msg);
 	return s->inf;
 }
@@ -340,12 +340,13 @@ Test(informer_live, a_forbidden_stream_falls_back_and_reports_the_list_error)
 	cr_assert_neq(live_kubectl(NULL, "auth can-i watch podtemplates -n %s --as=%s", ns, OPERATOR), 0);
 	struct restconfig *op = live_restconfig("operator");
 	struct cx_err err = {0};
-	struct kclient *opc = kclient_new(op, NULL, &err);
+	struct kclient *opc = NULL;
+	kclient_new(op, NULL, &opc, &err);
 	cr_assert_not_null(opc, "%s", err.msg);
 	struct seen s = {0};
 	struct informer_options o = {.resource = &pt_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
 				     .ud = &s, .initial_list = INFORMER_INITIAL_STREAM};
-	s.inf = informer_new(opc, mux, &o, &err);
+	informer_new(opc, mux, &o, &s.inf, &err);
 	cr_assert_not_null(s.inf);
 	int64_t until = clock_monotonic_ms() + 20000;
 	int r = 0;
@@ -376,12 +377,13 @@ Test(informer_live, no_server_is_no_refusal_the_stream_is_tried_again)
 	free(gone->server);
 	gone->server = strdup("https://127.0.0.1:1");
 	struct cx_err err = {0};
-	struct kclient *gc = kclient_new(gone, NULL, &err);
+	struct kclient *gc = NULL;
+	kclient_new(gone, NULL, &gc, &err);
 	cr_assert_not_null(gc, "%s", err.msg);
 	struct seen s = {0};
 	struct informer_options o = {.resource = &cm_res, .namespace = ns, .ud = &s,
 				     .initial_list = INFORMER_INITIAL_STREAM};
-	s.inf = informer_new(gc, mux, &o, &err);
+	informer_new(gc, mux, &o, &s.inf, &err);
 	cr_assert_not_null(s.inf);
 	int64_t until = clock_monotonic_ms() + 20000;
 	int first_error = 0;

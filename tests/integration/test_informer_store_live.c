@@ -118,9 +118,9 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	c = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
-	mux = kwatch_mux_new(&err);
+	kwatch_mux_new(&mux, &err);
 	cr_assert_not_null(mux, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "inf-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
@@ -158,7 +158,8 @@ Test(informer_live, the_store_is_compact_and_trees_are_the_callers)
 	struct informer_options o = {.resource = &configmaps, .namespace = ns,
 				     .handlers = {on_add, on_update, on_delete}, .ud = &seen};
 	struct cx_err err = {0};
-	struct informer *inf = informer_new(c, mux, &o, &err);
+	struct informer *inf = NULL;
+	informer_new(c, mux, &o, &inf, &err);
 	cr_assert_not_null(inf, "%s", err.msg);
 	seen.inf = inf;
 	pump(inf, &seen.adds, 2, 30000);

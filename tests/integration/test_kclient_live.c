@@ -34,7 +34,8 @@
 static struct kclient *client_for(const struct restconfig *rc, const struct kclient_options *opts)
 {
 	struct cx_err err = {0};
-	struct kclient *c = kclient_new(rc, opts, &err);
+	struct kclient *c = NULL;
+	kclient_new(rc, opts, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	return c;
 }
@@ -304,7 +305,7 @@ static struct restconfig *exec_restconfig(const char *script, char *count_file, 
 				     .env_values = env_values, .n_env = good_token ? 2 : 1, .interactive_mode = "Never"};
 	struct execcred_cluster cluster = {.server = rc->server, .ca = &rc->ca};
 	struct cx_err err = {0};
-	rc->exec = execcred_new(&spec, "operator", &cluster, &err);
+	execcred_new(&spec, "operator", &cluster, &rc->exec, &err);
 	cr_assert_not_null(rc->exec, "%s", err.msg);
 	return rc;
 }

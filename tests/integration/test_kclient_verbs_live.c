@@ -30,7 +30,7 @@ static void setup(void)
 	struct cx_err err = {0};
 	/* Generous limits: the pagination test creates 1,000 objects. */
 	struct kclient_options o = {.qps = 2000, .burst = 2000};
-	c = kclient_new(rc, &o, &err);
+	kclient_new(rc, &o, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 }
 
@@ -375,7 +375,8 @@ Test(kclient_verbs, connection_errors_are_retried_for_idempotent_verbs)
 	dead->server = strdup("https://127.0.0.1:1"); /* nothing listens on port 1 */
 	struct kclient_options o = {.max_attempts = 3};
 	struct cx_err err = {0};
-	struct kclient *dc = kclient_new(dead, &o, &err);
+	struct kclient *dc = NULL;
+	kclient_new(dead, &o, &dc, &err);
 	cr_assert_not_null(dc, "%s", err.msg);
 	struct json_object *out = NULL;
 	cr_assert_eq(kclient_get(dc, "/version", &out, &err), -ECONNREFUSED, "%s", err.msg);

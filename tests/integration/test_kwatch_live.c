@@ -104,9 +104,9 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	c = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
-	mux = kwatch_mux_new(&err);
+	kwatch_mux_new(&mux, &err);
 	cr_assert_not_null(mux, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "kw-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
@@ -147,7 +147,8 @@ static struct kwatch *start(struct seen *s, const char *rv, long timeout_s, long
 	struct kwatch_options o = {.path = cms, .resource_version = rv, .timeout_seconds = timeout_s,
 				   .inactivity_seconds = silent_s, .drop_managed_fields = true};
 	struct cx_err err = {0};
-	struct kwatch *w = kwatch_start(mux, c, &o, on_event, on_end, s, &err);
+	struct kwatch *w = NULL;
+	kwatch_start(mux, c, &o, on_event, on_end, s, &w, &err);
 	cr_assert_not_null(w, "%s", err.msg);
 	return w;
 }
@@ -233,7 +234,8 @@ Test(kwatch_live, compacted_resource_version_needs_a_relist)
 	struct seen s = {0};
 	struct cx_err err = {0};
 	struct kwatch_options wo = {.path = templates, .resource_version = "1"};
-	struct kwatch *w = kwatch_start(mux, c, &wo, on_event, on_end, &s, &err);
+	struct kwatch *w = NULL;
+	kwatch_start(mux, c, &wo, on_event, on_end, &s, &w, &err);
 	cr_assert_not_null(w, "%s", err.msg);
 	pump(&s, 1000, 10000);
 	cr_assert(s.ended, "the watch from a compacted resourceVersion went on (%zu events: %s)", s.n,
@@ -273,7 +275,8 @@ Test(kwatch_live, forbidden_watch_ends_with_the_reason)
 {
 	struct restconfig *op = live_restconfig("operator");
 	struct cx_err err = {0};
-	struct kclient *oc = kclient_new(op, NULL, &err);
+	struct kclient *oc = NULL;
+	kclient_new(op, NULL, &oc, &err);
 	cr_assert_not_null(oc, "%s", err.msg);
 	struct requests r = {0};
 	kclient_set_request_observer(oc, on_request, &r);
@@ -281,7 +284,8 @@ Test(kwatch_live, forbidden_watch_ends_with_the_reason)
 	/* PriorityClasses: never granted to the operator, whatever RBAC other
 	 * tests apply (Secrets are a child kind some of them grant). */
 	struct kwatch_options o = {.path = "/apis/scheduling.k8s.io/v1/priorityclasses"};
-	struct kwatch *w = kwatch_start(mux, oc, &o, on_event, on_end, &s, &err);
+	struct kwatch *w = NULL;
+	kwatch_start(mux, oc, &o, on_event, on_end, &s, &w, &err);
 	cr_assert_not_null(w, "%s", err.msg);
 	pump(&s, 1000, 10000);
 	cr_assert(s.ended);

@@ -40,7 +40,7 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	admin = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &admin, &err);
 	cr_assert_not_null(admin, "%s", err.msg);
 }
 
@@ -116,7 +116,7 @@ static void cand_init(struct cand *c, const struct restconfig *with, const char 
 		.on_request = on_request, .request_ud = c,
 	};
 	struct cx_err err = {0};
-	c->le = leader_new(with, &cfg, &err);
+	leader_new(with, &cfg, &c->le, &err);
 	cr_assert_not_null(c->le, "%s", err.msg);
 }
 

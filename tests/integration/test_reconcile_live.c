@@ -68,7 +68,7 @@ static void setup(void)
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
 	struct kclient_options o = {.qps = 500, .burst = 500};
-	c = kclient_new(rc, &o, &err);
+	kclient_new(rc, &o, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	d = discovery_new(c);
 	cr_assert_not_null(d);
@@ -1429,7 +1429,8 @@ static enum proto_outcome sync_job_with(struct config_controller *cc, struct jso
 {
 	struct config cfg = {.controllers = cc, .n_controllers = 1};
 	struct cx_err err = {0};
-	struct reconciler *r = reconciler_new(c, &cfg, &err);
+	struct reconciler *r = NULL;
+	reconciler_new(c, &cfg, &r, &err);
 	cr_assert_not_null(r, "%s", err.msg);
 	char key[256];
 	snprintf(key, sizeof(key), "%s/%s/%s", cc->name, ns, str(parent, "metadata.name"));

@@ -293,7 +293,7 @@ static void setup(void)
 {
 	rc = live_restconfig("admin");
 	struct cx_err err = {0};
-	kc = kclient_new(rc, NULL, &err);
+	kclient_new(rc, NULL, &kc, &err);
 	cr_assert_not_null(kc, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "webhook-live-%d", (int)getpid());
 	struct json_object *nsobj = json_object_new_object();

@@ -159,7 +159,7 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 	counted = statset_new();
 	now = T0;
 	struct cx_err err = {0};
-	q = workqueue_new("test", NULL, &err);
+	workqueue_new("test", NULL, &q, &err);
 	cr_assert_not_null(q, "%s", err.msg);
 	struct broker_options o = {.endpoint = endpoint, .heartbeat_ms = heartbeat_ms, .poison_retry_ms = poison_retry_ms};
 	if (with_curve) {
@@ -168,7 +168,7 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 		o.authorized_keys = authorized_path;
 	}
 	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
-	b = broker_new(&o, q, &src, &err);
+	broker_new(&o, q, &src, &b, &err);
 	cr_assert_not_null(b, "%s", err.msg);
 	broker_set_dispatching(b, true);
 	zctx = zmq_ctx_new();
@@ -864,7 +864,8 @@ Test(broker, bind_replaces_a_stale_socket_file_and_reports_errors)
 	struct cx_err err = {0};
 	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
 	struct broker_options bad = {.endpoint = "nonsense://x"};
-	struct broker *b2 = broker_new(&bad, q, &src, &err);
+	struct broker *b2 = NULL;
+	broker_new(&bad, q, &src, &b2, &err);
 	cr_assert_null(b2);
 	cr_assert(strstr(err.msg, "nonsense://x"), "%s", err.msg);
 }
@@ -1130,14 +1131,16 @@ Test(broker, the_ipc_socket_and_its_directory_are_the_watchers_alone)
 
 	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
 	struct cx_err err = {0};
-	struct workqueue *q2 = workqueue_new("t2", NULL, &err);
+	struct workqueue *q2 = NULL;
+	workqueue_new("t2", NULL, &q2, &err);
 	cr_assert_not_null(q2);
 	char sub[128], ep[192];
 	snprintf(sub, sizeof(sub), "%s/made", dir);
 	snprintf(ep, sizeof(ep), "ipc://%s/jobs.sock", sub);
 	struct broker_options o = {.endpoint = ep};
 	/* A missing directory is made, 0700. */
-	struct broker *b2 = broker_new(&o, q2, &src, &err);
+	struct broker *b2 = NULL;
+	broker_new(&o, q2, &src, &b2, &err);
 	cr_assert_not_null(b2, "%s", err.msg);
 	cr_assert_eq(stat(sub, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700, "directory mode %o", st.st_mode & 0777);
@@ -1147,7 +1150,7 @@ Test(broker, the_ipc_socket_and_its_directory_are_the_watchers_alone)
 	/* One that others may enter is refused, and left as it is. */
 	cr_assert_eq(mkdir(sub, 0700), 0);
 	cr_assert_eq(chmod(sub, 0755), 0);
-	b2 = broker_new(&o, q2, &src, &err);
+	broker_new(&o, q2, &src, &b2, &err);
 	cr_assert_null(b2);
 	cr_assert_eq(err.code, -EPERM);
 	cr_assert(strstr(err.msg, sub) && strstr(err.msg, "0755"), "%s", err.msg);
@@ -1158,7 +1161,7 @@ Test(broker, the_ipc_socket_and_its_directory_are_the_watchers_alone)
 	/* A shared directory such as /tmp: refused whoever runs the test (not
 	 * ours, or ours but open to all). */
 	o.endpoint = "ipc:///tmp/cx-test-broker.sock";
-	b2 = broker_new(&o, q2, &src, &err);
+	broker_new(&o, q2, &src, &b2, &err);
 	cr_assert_null(b2);
 	cr_assert_eq(err.code, -EPERM, "%s", err.msg);
 	cr_assert(strstr(err.msg, "/tmp"), "%s", err.msg);

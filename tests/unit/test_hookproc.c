@@ -31,7 +31,8 @@ static struct hookproc *new_proc(size_t line_max)
 	struct hookproc_options o = {.argv = argv, .label = "sync hook \"hook.py\"", .line_max = line_max,
 				     .stderr_tail = 2048};
 	struct cx_err err = {0};
-	struct hookproc *p = hookproc_new(&o, &err);
+	struct hookproc *p = NULL;
+	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p, "%s", err.msg);
 	return p;
 }
@@ -217,7 +218,8 @@ Test(hookproc, a_crashing_hook_backs_off)
 	static char *const argv[] = {"sh", "-c", "read line; echo crashed >&2; exit 1", NULL};
 	struct hookproc_options o = {.argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048};
 	struct cx_err err = {0};
-	struct hookproc *p = hookproc_new(&o, &err);
+	struct hookproc *p = NULL;
+	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);
 	cr_assert_eq(call(p, "{}", LONG_MS, 0, NULL, NULL, &err), -EIO, "%s", err.msg);
 	/* The first restart is at once. */
@@ -241,7 +243,8 @@ Test(hookproc, a_command_that_cannot_run)
 	static char *const argv[] = {"/nonexistent/hook", NULL};
 	struct hookproc_options o = {.argv = argv, .label = "sync hook \"/nonexistent/hook\""};
 	struct cx_err err = {0};
-	struct hookproc *p = hookproc_new(&o, &err);
+	struct hookproc *p = NULL;
+	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);
 	cr_assert_eq(call(p, "{}", LONG_MS, 0, NULL, NULL, &err), -ENOENT, "%s", err.msg);
 	cr_assert(strstr(err.msg, "/nonexistent/hook"), "%s", err.msg);
@@ -279,7 +282,8 @@ Test(hookproc, a_hook_that_never_reads_does_not_kill_us_with_sigpipe)
 	static char *const argv[] = {"sh", "-c", "exec 0<&-; echo closed stdin >&2; sleep 0.2; exit 4", NULL};
 	struct hookproc_options o = {.argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048};
 	struct cx_err err = {0};
-	struct hookproc *p = hookproc_new(&o, &err);
+	struct hookproc *p = NULL;
+	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);
 	/* Bigger than a pipe's buffer: the write hits EPIPE. */
 	size_t n = 1 << 20;
@@ -325,7 +329,8 @@ Test(hookproc, an_answer_before_the_whole_request_was_read_is_an_error)
 	static char *const argv[] = {"sh", "-c", "echo '{\"early\": true}'; cat >/dev/null", NULL};
 	struct hookproc_options o = {.argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048};
 	struct cx_err err = {0};
-	struct hookproc *p = hookproc_new(&o, &err);
+	struct hookproc *p = NULL;
+	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);
 	size_t n = 4 << 20;
 	char *req = malloc(n);

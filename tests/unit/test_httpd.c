@@ -199,7 +199,8 @@ static void fetch(struct httpd *h, const char *method, const char *path, struct 
 static struct httpd *start(const char *address, const struct httpd_handlers *handlers, struct state *st)
 {
 	struct cx_err err = {0};
-	struct httpd *h = httpd_new(address, handlers, st, &err);
+	struct httpd *h = NULL;
+	httpd_new(address, handlers, st, &h, &err);
 	cr_assert_not_null(h, "httpd_new(%s): %s", address, err.msg);
 	cr_assert_gt(httpd_port(h), 0);
 	return h;
@@ -388,7 +389,8 @@ Test(httpd, serves_a_real_registry_and_concurrent_clients)
 	cr_assert_eq(metrics_controller_bind(&std, "websites", &mc), 0);
 	metrics_controller_reconciled(&mc, METRICS_RESULT_SUCCESS, 0.2);
 
-	struct httpd *h = httpd_new("127.0.0.1:0", &(struct httpd_handlers){.metrics = metrics_render_cb}, m, &err);
+	struct httpd *h = NULL;
+	httpd_new("127.0.0.1:0", &(struct httpd_handlers){.metrics = metrics_render_cb}, m, &h, &err);
 	cr_assert_not_null(h, "%s", err.msg);
 
 	enum { N = 8 };
@@ -442,7 +444,7 @@ Test(httpd, free_closes_the_listening_socket)
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	struct cx_err err = {0};
-	h = httpd_new(addr, &all, NULL, &err);
+	httpd_new(addr, &all, NULL, &h, &err);
 	cr_assert_not_null(h, "%s", err.msg);
 	cr_assert_eq(httpd_port(h), port);
 	httpd_free(&h);
@@ -483,7 +485,8 @@ Test(httpd, port_in_use_names_the_address)
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", httpd_port(a));
 	struct cx_err err = {0};
-	struct httpd *b = httpd_new(addr, &all, NULL, &err);
+	struct httpd *b = NULL;
+	httpd_new(addr, &all, NULL, &b, &err);
 	cr_assert_null(b);
 	cr_assert_eq(err.code, -EADDRINUSE);
 	char want[128];
@@ -568,7 +571,8 @@ static void parse_bad(const char *address, const char *want)
 	cr_assert_eq(httpd_parse_address(address, &ss, &len, &err), -EINVAL, "%s", address ? address : "NULL");
 	cr_assert(strstr(err.msg, want), "%s: message \"%s\" lacks \"%s\"", address, err.msg, want);
 	/* httpd_new says the same. */
-	struct httpd *h = httpd_new(address, &all, NULL, &err);
+	struct httpd *h = NULL;
+	httpd_new(address, &all, NULL, &h, &err);
 	cr_assert_null(h);
 	cr_assert(strstr(err.msg, want), "%s: %s", address, err.msg);
 }

@@ -58,17 +58,22 @@ static struct kresource cms = {.group = group, .version = version, .api_version 
 Test(informer, the_option_and_the_process_default_decide_who_streams)
 {
 	struct cx_err err = {0};
-	struct kwatch_mux *mux = kwatch_mux_new(&err);
+	struct kwatch_mux *mux = NULL;
+	kwatch_mux_new(&mux, &err);
 	cr_assert_not_null(mux, "%s", err.msg);
 	struct informer_options o = {.resource = &cms, .namespace = "x"};
-	struct informer *def = informer_new(NULL, mux, &o, &err);
+	struct informer *def = NULL;
+	informer_new(NULL, mux, &o, &def, &err);
 	o.initial_list = INFORMER_INITIAL_STREAM;
-	struct informer *stream = informer_new(NULL, mux, &o, &err);
+	struct informer *stream = NULL;
+	informer_new(NULL, mux, &o, &stream, &err);
 	informer_set_initial_list(INFORMER_INITIAL_STREAM);
 	o.initial_list = INFORMER_INITIAL_DEFAULT;
-	struct informer *def_stream = informer_new(NULL, mux, &o, &err);
+	struct informer *def_stream = NULL;
+	informer_new(NULL, mux, &o, &def_stream, &err);
 	o.initial_list = INFORMER_INITIAL_LIST;
-	struct informer *list = informer_new(NULL, mux, &o, &err);
+	struct informer *list = NULL;
+	informer_new(NULL, mux, &o, &list, &err);
 	informer_set_initial_list(INFORMER_INITIAL_LIST);
 	cr_assert(def && list && def_stream && stream, "%s", err.msg);
 	cr_assert_not(informer_streaming(def), "paginated LIST by default");

@@ -20,7 +20,8 @@
 static struct jqhook *compile_ok(const char *program)
 {
 	struct cx_err err = {0};
-	struct jqhook *h = jqhook_new("sync hook \"jq\"", program, &err);
+	struct jqhook *h = NULL;
+	jqhook_new("sync hook \"jq\"", program, &h, &err);
 	cr_assert_not_null(h, "%s: %s", program, err.msg);
 	return h;
 }
@@ -68,14 +69,15 @@ Test(jqhook, a_valid_program_answers_with_one_object)
 Test(jqhook, a_compile_error_names_the_hook_in_jqs_words)
 {
 	struct cx_err err = {0};
-	struct jqhook *h = jqhook_new("sync hook \"jq\"", "{status: .parent | }", &err);
+	struct jqhook *h = NULL;
+	jqhook_new("sync hook \"jq\"", "{status: .parent | }", &h, &err);
 	cr_assert_null(h);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "sync hook \"jq\": the jq program does not compile: "), "%s", err.msg);
 	cr_assert(strstr(err.msg, "syntax error"), "%s", err.msg);
 	cr_assert_null(strchr(err.msg, '\n'), "one line: %s", err.msg);
 
-	h = jqhook_new("sync hook \"jq\"", "nosuchfunction(1)", &err);
+	jqhook_new("sync hook \"jq\"", "nosuchfunction(1)", &h, &err);
 	cr_assert_null(h);
 	cr_assert(strstr(err.msg, "nosuchfunction/1 is not defined"), "%s", err.msg);
 }

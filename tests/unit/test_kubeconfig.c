@@ -19,17 +19,20 @@
 static struct kubeconfig *load_ok(const char *name)
 {
 	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(name, &err);
-	cr_assert_not_null(kc, "loading %s: %s", name, err.msg);
+	struct kubeconfig *kc = NULL;
+	cr_assert_eq(kubeconfig_load(name, &kc, &err), 0, "loading %s: %s", name, err.msg);
+	cr_assert_not_null(kc);
 	return kc;
 }
 
 static struct cx_err load_fail(const char *name)
 {
 	struct cx_err err = {0};
-	struct kubeconfig *kc = kubeconfig_load(name, &err);
+	struct kubeconfig *kc = (struct kubeconfig *)1;
+	int r = kubeconfig_load(name, &kc, &err);
 	cr_assert_null(kc, "%s should not load", name);
 	cr_assert_lt(err.code, 0);
+	cr_assert_eq(r, err.code, "the code returned is the one in err");
 	cr_assert(strstr(err.msg, name), "message names the file: %s", err.msg);
 	return err;
 }

@@ -251,7 +251,10 @@ Test(leader_expiry, another_holder_expires_a_lease_duration_after_we_saw_a_chang
 
 static struct leader *new_or_fail(const struct leader_config *cfg, struct cx_err *err)
 {
-	return leader_new(NULL, cfg, err); /* validation happens before the client is made */
+	struct leader *le = (struct leader *)1;
+	int r = leader_new(NULL, cfg, &le, err); /* validation happens before the client is made */
+	cr_assert_eq(r, err->code, "the code returned is the one in err");
+	return le;
 }
 
 Test(leader_config, invalid_settings_are_refused_with_reasons)
@@ -337,7 +340,8 @@ Test(leader_tick, an_unreachable_server_is_logged_once_and_retried_each_retry_pe
 				  .renew_deadline_ms = 1500, .retry_period_ms = 300, .request_timeout_ms = 30000,
 				  .callbacks = {.on_started_leading = on_started}};
 	struct cx_err err = {0};
-	struct leader *le = leader_new(&rc, &c, &err);
+	struct leader *le = NULL;
+	leader_new(&rc, &c, &le, &err);
 	cr_assert_not_null(le, "%s", err.msg);
 	cr_assert_str_eq(leader_identity(le), "me");
 	cr_assert_eq(leader_next_ms(le), 0, "the first tick is due at once");
@@ -384,7 +388,8 @@ Test(leader_tick, requests_are_bounded_well_below_the_workers_heartbeat_liveness
 	struct restconfig rc = {.server = "https://127.0.0.1:1"};
 	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me"};
 	struct cx_err err = {0};
-	struct leader *le = leader_new(&rc, &c, &err);
+	struct leader *le = NULL;
+	leader_new(&rc, &c, &le, &err);
 	cr_assert_not_null(le, "%s", err.msg);
 	/* A tick makes at most two requests; the workers count a watcher lost
 	 * after 3 silent heartbeats of 1 s. */
@@ -395,7 +400,7 @@ Test(leader_tick, requests_are_bounded_well_below_the_workers_heartbeat_liveness
 	leader_free(&le);
 
 	c.request_timeout_ms = 250;
-	le = leader_new(&rc, &c, &err);
+	leader_new(&rc, &c, &le, &err);
 	cr_assert_not_null(le, "%s", err.msg);
 	cr_assert_eq(leader_request_timeout_ms(le), 250, "the configured timeout is the one used");
 	leader_free(&le);
@@ -422,7 +427,8 @@ Test(leader_tick, a_server_that_never_answers_is_a_timeout_not_a_hang)
 	struct restconfig rc = {.server = server};
 	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me"}; /* the default timeout */
 	struct cx_err err = {0};
-	struct leader *le = leader_new(&rc, &c, &err);
+	struct leader *le = NULL;
+	leader_new(&rc, &c, &le, &err);
 	cr_assert_not_null(le, "%s", err.msg);
 	int rc_tick = leader_tick(le, 1000);
 	cr_assert_eq(rc_tick, -ETIMEDOUT, "%d: %s", rc_tick, leader_last_error(le)->msg);

@@ -66,10 +66,12 @@ static struct mcwatch *try_new(const char *config_name, const char *manifests, c
 	snprintf(text, sizeof(text), CONFIG, config_name);
 	write_file(text, cfg_file);
 	write_file(manifests, mc_file);
-	struct config *cfg = config_load(cfg_file, err);
+	struct config *cfg = NULL;
+	config_load(cfg_file, &cfg, err);
 	cr_assert_not_null(cfg, "%s", err->msg);
 	struct mcwatch_options o = {.manifests = mc_file, .config = cfg, .cb = {start_cb, stop, NULL}};
-	struct mcwatch *m = mcwatch_new(&o, err);
+	struct mcwatch *m = NULL;
+	mcwatch_new(&o, &m, err);
 	config_free(&cfg);
 	unlink(cfg_file);
 	unlink(mc_file);

@@ -22,7 +22,7 @@ static struct controller_env env;
 static void setup(void)
 {
 	struct cx_err err = {0};
-	q = workqueue_new("test", NULL, &err);
+	workqueue_new("test", NULL, &q, &err);
 	cr_assert_not_null(q, "%s", err.msg);
 	env = (struct controller_env){.queue = q};
 	rw = relwatch_new(&env);

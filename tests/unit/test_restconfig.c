@@ -85,6 +85,22 @@ Test(restconfig, flag_file_must_exist)
 	cr_assert(strstr(err.msg, "not-there.yaml"), "%s", err.msg);
 }
 
+/* The callee's code, not a stand-in, when the caller keeps no message. */
+Test(restconfig, a_failing_files_code_survives_a_null_err)
+{
+	struct restconfig *rc = NULL;
+	struct restconfig_load_opts o = {.kubeconfig = RULES "not-there.yaml"};
+	cr_assert_eq(restconfig_load(&o, &rc, NULL), -ENOENT);
+	cr_assert_null(rc);
+	o.kubeconfig = NULL;
+	setenv("KUBECONFIG", RULES, 1); /* a directory: there, but no file to read */
+	struct cx_err err = {0};
+	int code = restconfig_load(&o, &rc, &err);
+	cr_assert_neq(code, -EINVAL, "%s", err.msg);
+	cr_assert_lt(code, 0);
+	cr_assert_eq(restconfig_load(&o, &rc, NULL), code);
+}
+
 Test(restconfig, kubeconfig_list_of_missing_files_is_an_error)
 {
 	setenv("KUBECONFIG", RULES "x.yaml:" RULES "y.yaml", 1);

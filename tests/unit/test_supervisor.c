@@ -292,7 +292,8 @@ static void host_main(struct supervisor_options o, enum mode mode, int rec_fd, i
 	struct result res;
 	memset(&res, 0, sizeof(res));
 	struct cx_err err = {0};
-	struct supervisor *s = supervisor_new(&o, &err);
+	struct supervisor *s = NULL;
+	supervisor_new(&o, &s, &err);
 	if (!s)
 		_exit(91);
 	res.rc = supervisor_run(s, &err);
@@ -518,26 +519,27 @@ Test(supervisor, new_rejects_bad_options)
 {
 	struct cx_err err = {0};
 	struct supervisor_options o = opts(0, 50, 2.0, 400);
-	cr_assert_null(supervisor_new(&o, &err));
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "workers"), "%s", err.msg);
 
 	o = opts(1, 50, 2.0, 400);
 	o.child = NULL;
-	cr_assert_null(supervisor_new(&o, &err));
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
 	cr_assert(strstr(err.msg, "child"), "%s", err.msg);
 
 	o = opts(1, 50, 2.0, 10);
-	cr_assert_null(supervisor_new(&o, &err));
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
 	cr_assert(strstr(err.msg, "supervisor: restart backoff: maximum delay"), "%s", err.msg);
 
 	o = opts(1, 50, 2.0, 400);
 	o.storm_threshold = 0;
-	cr_assert_null(supervisor_new(&o, &err));
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
 	cr_assert(strstr(err.msg, "storm_threshold"), "%s", err.msg);
 
 	o = opts(2, 50, 2.0, 400);
-	struct supervisor *s = supervisor_new(&o, &err);
+	struct supervisor *s = NULL;
+	supervisor_new(&o, &s, &err);
 	cr_assert_not_null(s, "%s", err.msg);
 	cr_assert_eq(supervisor_slot_pid(s, 0), 0);
 	cr_assert_eq(supervisor_slot_pid(s, 2), 0);

@@ -23,7 +23,8 @@
 static struct workqueue *make(void)
 {
 	struct cx_err err = {0};
-	struct workqueue *q = workqueue_new("test", NULL, &err);
+	struct workqueue *q = NULL;
+	workqueue_new("test", NULL, &q, &err);
 	cr_assert_not_null(q, "%s", err.msg);
 	return q;
 }
@@ -346,7 +347,8 @@ Test(workqueue, custom_limits_and_bad_limits)
 	l.item = (struct backoff_params){100, 3.0, 1000, 0.0};
 	l.qps = 1;
 	l.burst = 1;
-	struct workqueue *q = workqueue_new(NULL, &l, &err);
+	struct workqueue *q = NULL;
+	workqueue_new(NULL, &l, &q, &err);
 	cr_assert_not_null(q, "%s", err.msg);
 	cr_assert_str_eq(workqueue_name(q), "");
 	cr_assert_eq(workqueue_add_rate_limited(q, "a", T0), 100);
@@ -356,12 +358,12 @@ Test(workqueue, custom_limits_and_bad_limits)
 
 	l = WORKQUEUE_LIMITS_DEFAULT;
 	l.item.initial_ms = 0;
-	cr_assert_null(workqueue_new("x", &l, &err));
+	cr_assert_lt(workqueue_new("x", &l, &(struct workqueue *){NULL}, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "work queue: per-key backoff: initial delay"), "%s", err.msg);
 	l = WORKQUEUE_LIMITS_DEFAULT;
 	l.burst = 0;
-	cr_assert_null(workqueue_new("x", &l, &err));
+	cr_assert_lt(workqueue_new("x", &l, &(struct workqueue *){NULL}, &err), 0);
 	cr_assert(strstr(err.msg, "work queue: rate limit: burst 0"), "%s", err.msg);
 	workqueue_free(NULL);
 }
