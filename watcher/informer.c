@@ -218,7 +218,7 @@ static void store_put_entry(struct informer *inf, const struct objstore_entry *e
 	int r = objstore_put_entry(inf->store, e);
 	if (r || (wanted && !obj)) {
 		struct cx_err err = {0};
-		cx_err_set(&err, -ENOMEM, r ? "out of memory" : "out of memory: the handlers were not told");
+		cx_err_set(&err, r ? r : -ENOMEM, r ? "out of memory" : "out of memory: the handlers were not told");
 		put_failed(inf, e->key, &err);
 	} else if (obj) {
 		tell(inf, was_cached, old, obj);

@@ -179,9 +179,9 @@ static int start_controller(void *ud, const struct config_controller *cc, struct
 	if (r)
 		return r;
 	memset(&w->mcs[w->n_ctls], 0, sizeof(w->mcs[0]));
-	if (w->metrics_bound && metrics_controller_bind(&w->std, cc->name, &w->mcs[w->n_ctls])) {
+	if (w->metrics_bound && (r = metrics_controller_bind(&w->std, cc->name, &w->mcs[w->n_ctls]))) {
 		controller_free(&ctl);
-		return cx_err_set(err, -ENOMEM, "cannot set up metrics");
+		return cx_err_set(err, r, "cannot set up metrics");
 	}
 	w->ctls[w->n_ctls] = ctl;
 	w->ccs[w->n_ctls] = cc;
@@ -437,13 +437,16 @@ static void stop_supervisor(struct watcher *w)
 
 static int setup_metrics(struct watcher *w, struct cx_err *err)
 {
-	if (!(w->metrics = metrics_new()) || metrics_std_register(w->metrics, &w->std, err) ||
-	    procmetrics_register(w->metrics, err) ||
-	    metrics_workqueue_bind(&w->std, workqueue_name(w->queue), &w->mq))
+	int r;
+	if (!(w->metrics = metrics_new()))
 		return cx_err_set(err, -ENOMEM, "cannot set up metrics");
+	if ((r = metrics_std_register(w->metrics, &w->std, err)) || (r = procmetrics_register(w->metrics, err)))
+		return cx_err_wrap(err, r, "cannot set up metrics: ");
+	if ((r = metrics_workqueue_bind(&w->std, workqueue_name(w->queue), &w->mq)))
+		return cx_err_set(err, r, "cannot set up metrics");
 	for (size_t i = 0; i < w->n_ctls; i++)
-		if (metrics_controller_bind(&w->std, w->ccs[i]->name, &w->mcs[i]))
-			return cx_err_set(err, -ENOMEM, "cannot set up metrics");
+		if ((r = metrics_controller_bind(&w->std, w->ccs[i]->name, &w->mcs[i])))
+			return cx_err_set(err, r, "cannot set up metrics");
 	w->metrics_bound = true;
 	workqueue_set_observer(w->queue, &(struct workqueue_observer){metrics_workqueue_queue_wait,
 								       metrics_workqueue_work, &w->mq});
