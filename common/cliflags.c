@@ -6,6 +6,7 @@
 #include "ratelimit.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,31 +42,46 @@ int cliflags_take(struct cliflags *f, int c, const char *value, struct cx_err *e
 		r = cliflags_parse_int("--drain-timeout", value, 0, CLIFLAGS_DRAIN_MAX, "seconds", &f->drain_s, err);
 		break;
 	case CLIFLAG_QPS:
-		if (!(r = ratelimit_parse_qps(value, &f->qps, err)))
-			f->qps_arg = value;
-		else
-			cx_err_prefix(err, "--kube-api-qps: ");
+		if ((r = ratelimit_parse_qps(value, &f->qps, err)))
+			return cx_err_wrap(err, r, "--kube-api-qps: ");
+		f->qps_arg = value;
 		break;
 	case CLIFLAG_BURST:
-		if (!(r = ratelimit_parse_burst(value, &f->burst, err)))
-			f->burst_arg = value;
-		else
-			cx_err_prefix(err, "--kube-api-burst: ");
+		if ((r = ratelimit_parse_burst(value, &f->burst, err)))
+			return cx_err_wrap(err, r, "--kube-api-burst: ");
+		f->burst_arg = value;
 		break;
 	case 'v':
 		if ((r = log_parse_verbosity(value, &f->verbosity, err)))
-			cx_err_prefix(err, "-v: ");
+			return cx_err_wrap(err, r, "-v: ");
 		break;
 	case CLIFLAG_LOG_FORMAT:
-		if (!(r = log_parse_format(value, &f->format, err)))
-			f->log_format = value;
-		else
-			cx_err_prefix(err, "--log-format: ");
+		if ((r = log_parse_format(value, &f->format, err)))
+			return cx_err_wrap(err, r, "--log-format: ");
+		f->log_format = value;
 		break;
 	default:
 		return 0;
 	}
 	return r ? r : 1;
+}
+
+int cliflags_next(struct cliflags *f, const char *prog, int argc, char **argv, const char *shortopts,
+		  const struct option *opts, FILE *errout)
+{
+	for (;;) {
+		int c = getopt_long(argc, argv, shortopts, opts, NULL);
+		if (c == -1)
+			return -1;
+		struct cx_err err = {0};
+		int taken = cliflags_take(f, c, optarg, &err);
+		if (taken < 0) {
+			fprintf(errout, "%s: %s\n", prog, err.msg);
+			return CLIFLAGS_BAD;
+		}
+		if (!taken)
+			return c;
+	}
 }
 
 void cliflags_apply_log(const struct cliflags *f)

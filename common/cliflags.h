@@ -10,11 +10,13 @@
 #define COXSWAIN_CLIFLAGS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "restconfig.h"
 
 struct cx_err;
+struct option;
 
 enum {
 	CLIFLAG_CONFIG = 256,
@@ -74,6 +76,17 @@ int cliflags_take(struct cliflags *f, int c, const char *value, struct cx_err *e
  * Returns 0, or -EINVAL with err naming flag and the value. */
 int cliflags_parse_int(const char *flag, const char *s, int min, int max, const char *unit, int *out,
 		       struct cx_err *err);
+
+/* What cliflags_next answers for a shared flag with a bad value. */
+#define CLIFLAGS_BAD (-2)
+
+/* getopt_long over argv that takes the shared flags itself: returns the next
+ * flag that is the program's own (optarg as getopt_long sets it, '?' for an
+ * unknown one), -1 at the end, or CLIFLAGS_BAD once it has written
+ * "PROG: --flag: why" to errout for a shared flag's bad value (the program
+ * exits 2). */
+int cliflags_next(struct cliflags *f, const char *prog, int argc, char **argv, const char *shortopts,
+		  const struct option *opts, FILE *errout);
 
 /* Sets the log's verbosity and, when given, its format, as the flags said. */
 void cliflags_apply_log(const struct cliflags *f);

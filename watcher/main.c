@@ -121,15 +121,9 @@ int main(int argc, char **argv)
 	int spawn = -1;
 	bool leader_set = false, leader = true;
 	cliflags_init(&fl);
-	for (int c; (c = getopt_long(argc, argv, "h" CLIFLAGS_SHORT, opts, NULL)) != -1;) {
-		int taken = cliflags_take(&fl, c, optarg, &err);
-		if (taken < 0) {
-			fprintf(stderr, "coxswain-watcher: %s\n", err.msg);
-			return 2;
-		}
-		if (taken)
-			continue;
+	for (int c; (c = cliflags_next(&fl, "coxswain-watcher", argc, argv, "h" CLIFLAGS_SHORT, opts, stderr)) != -1;) {
 		switch (c) {
+		case CLIFLAGS_BAD: return 2;
 		case O_CHECK: check = optarg; break;
 		case O_KEYGEN: {
 			struct cx_err kerr = {0};

@@ -96,15 +96,9 @@ int main(int argc, char **argv)
 	struct cx_err err = {0};
 	int workers = 0;
 	cliflags_init(&fl);
-	for (int c; (c = getopt_long(argc, argv, "h" CLIFLAGS_SHORT, opts, NULL)) != -1;) {
-		int taken = cliflags_take(&fl, c, optarg, &err);
-		if (taken < 0) {
-			fprintf(stderr, "coxswain-worker: %s\n", err.msg);
-			return 2;
-		}
-		if (taken)
-			continue;
+	for (int c; (c = cliflags_next(&fl, "coxswain-worker", argc, argv, "h" CLIFLAGS_SHORT, opts, stderr)) != -1;) {
 		switch (c) {
+		case CLIFLAGS_BAD: return 2;
 		case O_WORKERS:
 			if (parse_workers("--workers", optarg, &workers))
 				return 2;

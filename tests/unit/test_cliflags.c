@@ -125,23 +125,37 @@ Test(cliflags, parse_int)
 	cr_assert_eq(n, 1);
 }
 
-/* The table goes into a getopt_long loop as the programs use it. */
-Test(cliflags, in_a_getopt_loop)
+/* The table goes into getopt_long as the programs use it: the shared flags
+ * are taken, the program's own come back. */
+Test(cliflags, next_hands_back_only_a_programs_own_flags)
 {
 	enum { O_OWN = CLIFLAG_END };
 	static const struct option opts[] = {CLIFLAGS_OPTIONS, {"own", no_argument, NULL, O_OWN}, {NULL, 0, NULL, 0}};
 	char *argv[] = {"prog", "-v=3", "--kubeconfig", "kc", "--own", "--drain-timeout=5", "--v", "2", "rest", NULL};
 	int argc = 9, own = 0;
 	optind = 0;
-	for (int c; (c = getopt_long(argc, argv, "h" CLIFLAGS_SHORT, opts, NULL)) != -1;) {
-		int r = cliflags_take(&f, c, optarg, &err);
-		cr_assert_geq(r, 0, "%s", err.msg);
-		if (!r && c == O_OWN)
-			own++;
+	for (int c; (c = cliflags_next(&f, "prog", argc, argv, "h" CLIFLAGS_SHORT, opts, stderr)) != -1;) {
+		cr_assert_eq(c, O_OWN);
+		own++;
 	}
 	cr_assert_eq(own, 1);
 	cr_assert_eq(f.verbosity, 2);
 	cr_assert_str_eq(f.conn.kubeconfig, "kc");
 	cr_assert_eq(f.drain_s, 5);
 	cr_assert_str_eq(argv[optind], "rest");
+}
+
+Test(cliflags, next_names_the_program_and_the_flag_of_a_bad_value)
+{
+	static const struct option opts[] = {CLIFLAGS_OPTIONS, {NULL, 0, NULL, 0}};
+	char *argv[] = {"prog", "--config", "c.yaml", "--kube-api-burst", "0", "--namespace", "ns", NULL};
+	char buf[512] = "";
+	FILE *out = fmemopen(buf, sizeof(buf), "w");
+	cr_assert_not_null(out);
+	optind = 0;
+	cr_assert_eq(cliflags_next(&f, "coxswain-x", 7, argv, CLIFLAGS_SHORT, opts, out), CLIFLAGS_BAD);
+	fclose(out);
+	cr_assert_str_eq(buf, "coxswain-x: --kube-api-burst: expected a whole number from 1 to 1000000, got \"0\"\n");
+	cr_assert_str_eq(f.config, "c.yaml");
+	cr_assert_null(f.conn.namespace, "stops at the bad value");
 }
