@@ -13,4 +13,10 @@
  * the wall clock, meaningful only as a difference between two readings. */
 int64_t clock_monotonic_ms(void);
 
+/* The same clock in nanoseconds (the rate limiter's unit). */
+int64_t clock_monotonic_ns(void);
+
+/* The same clock in seconds, for measuring how long something took. */
+double clock_monotonic_s(void);
+
 #endif

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "discovery.h"
+#include "clock.h"
 #include "err.h"
 #include "kclient.h"
 
@@ -29,13 +30,6 @@ struct discovery {
 	struct group_version *gvs;
 	size_t n_gvs;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct discovery *discovery_new(struct kclient *c)
 {
@@ -158,7 +152,7 @@ static int fetch(struct discovery *d, struct group_version *gv, struct cx_err *e
 	char path[512];
 	snprintf(path, sizeof(path), strchr(gv->api_version, '/') ? "/apis/%s" : "/api/%s", gv->api_version);
 	struct json_object *list = NULL;
-	gv->fetched_at = now_s();
+	gv->fetched_at = clock_monotonic_s();
 	int r = kclient_get(d->c, path, &list, err);
 	if (r == -ENOENT) {
 		gv->served = false;
@@ -253,7 +247,7 @@ static int resolve(struct discovery *d, const char *api_version, const char *kin
 		fresh = true;
 	}
 	struct kresource *res = gv->served ? find_by(gv, kind, resource) : NULL;
-	if (!res && !fresh && now_s() - gv->fetched_at >= REFRESH_MIN_INTERVAL_S) {
+	if (!res && !fresh && clock_monotonic_s() - gv->fetched_at >= REFRESH_MIN_INTERVAL_S) {
 		int r = fetch(d, gv, err);
 		if (r)
 			return r;

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "kclient.h"
+#include "clock.h"
 #include "curlbuf.h"
 #include "err.h"
 #include "execcred.h"
@@ -498,13 +499,6 @@ static int send_once(struct kclient *c, const struct request *req, struct curlbu
 	return 0;
 }
 
-static double elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
-}
-
 /* Sends req until it succeeds or the retry policy gives up, and parses the
  * answer into *out (when out is not NULL). */
 static int do_request(struct kclient *c, const struct request *req, struct json_object **out, struct cx_err *err)
@@ -523,7 +517,7 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 			kclient_observe(c, 0, req->method);
 			return r;
 		}
-		int64_t throttled_ns = c->unlimited ? 0 : ratelimit_reserve(&c->limiter, ratelimit_now_ns());
+		int64_t throttled_ns = c->unlimited ? 0 : ratelimit_reserve(&c->limiter, clock_monotonic_ns());
 		if (throttled_ns > 0 && nap(c, (throttled_ns + 999999) / 1000000))
 			return interrupted(req->method, req->path, err);
 		if (!c->unlimited && c->wait_observer)
@@ -534,15 +528,14 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 
 		struct curlbuf b = {.max = RESPONSE_MAX};
 		long status = 0;
-		struct timespec start;
-		clock_gettime(CLOCK_MONOTONIC, &start);
+		int64_t start_ns = clock_monotonic_ns();
 		r = send_once(c, req, &b, &status, err);
 		if (c->observer)
 			c->observer(c->observer_ud, r ? 0 : (int)status, req->method, c->host);
 		if (log_enabled(LOG_LEVEL_INFO, 6)) {
 			char code[16], ms[32], try[16];
 			snprintf(code, sizeof(code), "%ld", status);
-			snprintf(ms, sizeof(ms), "%.1f", elapsed_ms(&start));
+			snprintf(ms, sizeof(ms), "%.1f", (double)(clock_monotonic_ns() - start_ns) / 1e6);
 			snprintf(try, sizeof(try), "%d", attempt);
 			log_kv(LOG_LEVEL_INFO, 6, "request", "verb", req->method, "path", req->path, "code",
 			       r ? "none" : code, "ms", ms, "attempt", try, NULL);

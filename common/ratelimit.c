@@ -65,13 +65,6 @@ int64_t ratelimit_reserve(struct ratelimit *rl, int64_t now_ns)
 	return deficit / rl->rate + (deficit % rl->rate != 0);
 }
 
-int64_t ratelimit_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int ratelimit_parse_qps(const char *s, double *out, struct cx_err *err)
 {
 	char *end;

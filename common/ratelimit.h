@@ -48,11 +48,9 @@ int ratelimit_init(struct ratelimit *rl, double qps, int burst, struct cx_err *e
 
 /* Takes a token at time now_ns (CLOCK_MONOTONIC nanoseconds, or a fake clock)
  * and returns how many ns the caller must wait before going ahead: 0 when a
- * token was there. A clock that goes backwards adds no tokens. */
+ * token was there. A clock that goes backwards adds no tokens. The real
+ * clock is clock_monotonic_ns (common/clock.h). */
 int64_t ratelimit_reserve(struct ratelimit *rl, int64_t now_ns);
-
-/* CLOCK_MONOTONIC in nanoseconds: the clock ratelimit_reserve expects. */
-int64_t ratelimit_now_ns(void);
 
 /* The bounds (seconds) of rest_client_rate_limiter_duration_seconds, as
  * client-go's (k8s.io/component-base/metrics/prometheus/restclient:

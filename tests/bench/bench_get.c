@@ -12,17 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "kubeconfig.h"
 #include "kclient.h"
 #include "restconfig.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t discard(char *p, size_t s, size_t n, void *ud)
 {
@@ -48,7 +42,7 @@ static double bare_curl(const struct restconfig *rc, const char *path, int n)
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &bytes);
-	double start = now_s();
+	double start = clock_monotonic_s();
 	for (int i = 0; i < n; i++) {
 		long code = 0;
 		if (curl_easy_perform(h) != CURLE_OK || (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code), code != 200)) {
@@ -56,7 +50,7 @@ static double bare_curl(const struct restconfig *rc, const char *path, int n)
 			exit(1);
 		}
 	}
-	double took = now_s() - start;
+	double took = clock_monotonic_s() - start;
 	curl_easy_cleanup(h);
 	return n / took;
 }
@@ -72,7 +66,7 @@ static double ours(const struct restconfig *rc, const char *path, int n)
 		fprintf(stderr, "bench_get: %s\n", err.msg);
 		exit(1);
 	}
-	double start = now_s();
+	double start = clock_monotonic_s();
 	for (int i = 0; i < n; i++) {
 		struct json_object *body = NULL;
 		if (kclient_get(c, path, &body, &err)) {
@@ -81,7 +75,7 @@ static double ours(const struct restconfig *rc, const char *path, int n)
 		}
 		json_object_put(body);
 	}
-	double took = now_s() - start;
+	double took = clock_monotonic_s() - start;
 	kclient_free(&c);
 	return n / took;
 }

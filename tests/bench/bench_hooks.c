@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "hook.h"
 
@@ -35,13 +36,6 @@
 extern char **environ;
 
 static const struct hook_child_kind KINDS[] = {{"v1", "ConfigMap"}};
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -79,9 +73,9 @@ static int measure(const char *what, const struct hook_def *def, int n, double *
 		struct json_object *req = request(i < 0 ? 1000 + i : i);
 		struct hook_result r;
 		struct cx_err err = {0};
-		double t0 = now_ms();
+		double t0 = clock_monotonic_s() * 1e3;
 		int rc = hook_run(def, req, false, KINDS, 1, "default", &r, &err);
-		double t = now_ms() - t0;
+		double t = clock_monotonic_s() * 1e3 - t0;
 		hook_result_clear(&r);
 		json_object_put(req);
 		if (rc) {

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "discovery.h"
 #include "benchkit.h"
 #include "err.h"
@@ -125,13 +126,6 @@ static void on_add(void *ud, struct json_object *obj)
 	seen++;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long cpu_ms(void)
 {
 	struct rusage ru;
@@ -161,11 +155,11 @@ static void measure(int n, bool informers)
 			benchkit_die("informer", &err);
 	}
 	long cpu0 = cpu_ms();
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_monotonic_ms();
 	time_t last_progress = time(NULL);
 	while (informers && (seen < 2 * (size_t)n || !informer_synced(infs[0]) || !informer_synced(infs[1])) &&
 	       time(NULL) - last_progress < 120) {
-		int64_t now = now_ms();
+		int64_t now = clock_monotonic_ms();
 		size_t before = seen;
 		for (int i = 0; i < 2; i++)
 			if (informer_tick(infs[i], now, &err))
@@ -182,7 +176,7 @@ static void measure(int n, bool informers)
 		fprintf(stderr, "bench_informer_rss: the informers saw %zu objects, expected %d\n", seen, 2 * n);
 		exit(1);
 	}
-	long cpu = cpu_ms() - cpu0, wall = (long)(now_ms() - t0);
+	long cpu = cpu_ms() - cpu0, wall = (long)(clock_monotonic_ms() - t0);
 	printf("%ld %ld %zu %ld %ld\n", status_kib("VmHWM"), status_kib("VmRSS"), mallinfo2().uordblks, cpu, wall);
 	fflush(stdout);
 	for (int i = 0; i < 2; i++)

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "discovery.h"
 #include "benchkit.h"
 #include "err.h"
@@ -43,13 +44,6 @@ static struct kresource cm_res = {.group = group, .version = version, .api_versi
 
 enum mode { BASELINE, STREAM, LIST, N_MODES };
 static const char *const mode_names[N_MODES] = {"baseline", "stream", "list"};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int count(void *ud, struct json_object *item, struct cx_err *err)
 {
@@ -116,9 +110,9 @@ static void measure(int n, enum mode mode)
 									    : INFORMER_INITIAL_LIST};
 		if (informer_new(c, mux, &o, &inf, &err))
 			benchkit_die("informer", &err);
-		int64_t start = now_ms();
-		while (!informer_synced(inf) && now_ms() - start < 300000) {
-			if (informer_tick(inf, now_ms(), &err))
+		int64_t start = clock_monotonic_ms();
+		while (!informer_synced(inf) && clock_monotonic_ms() - start < 300000) {
+			if (informer_tick(inf, clock_monotonic_ms(), &err))
 				fprintf(stderr, "bench_initial_list: %s: %s\n", mode_names[mode], err.msg);
 			if (informer_synced(inf))
 				break;
@@ -128,7 +122,7 @@ static void measure(int n, enum mode mode)
 			poll(fds, k, timeout_ms < 0 || timeout_ms > 100 ? 100 : (int)timeout_ms);
 			kwatch_mux_dispatch(mux, fds, k);
 		}
-		ms = now_ms() - start;
+		ms = clock_monotonic_ms() - start;
 		int have = (int)objstore_count(informer_objects(inf));
 		if (!informer_synced(inf) || have != n) {
 			fprintf(stderr, "bench_initial_list: %s: synced=%d with %d objects, expected %d\n",

@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "err.h"
 #include "kclient.h"
 #include "kubeconfig.h"
@@ -66,13 +67,6 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	cleanup();
 	exit(1);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct kclient *client(void)
@@ -288,14 +282,14 @@ static void worker_close(void)
 /* Heartbeats until a JOB for key arrives (answered ok); false after ms. */
 static bool worker_wait_job(const char *key, int64_t ms)
 {
-	int64_t until = mono_ms() + ms, next_hb = 0;
-	while (mono_ms() < until) {
-		if (mono_ms() >= next_hb) {
+	int64_t until = clock_monotonic_ms() + ms, next_hb = 0;
+	while (clock_monotonic_ms() < until) {
+		if (clock_monotonic_ms() >= next_hb) {
 			struct proto_frame f = {0};
 			proto_encode_heartbeat(&f, NULL);
 			dealer_send(&f);
 			proto_frame_clear(&f);
-			next_hb = mono_ms() + 1000;
+			next_hb = clock_monotonic_ms() + 1000;
 		}
 		zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
 		if (zmq_poll(&it, 1, 2) <= 0)
@@ -386,13 +380,13 @@ int main(int argc, char **argv)
 	struct kclient *c = client();
 	/* A CRD left by an earlier run goes first (and its parents with it). */
 	kclient_delete(c, CRD_PATH "/" CRD_NAME, NULL, NULL, NULL);
-	for (int64_t until = mono_ms() + 120000; kclient_get(c, CRD_PATH "/" CRD_NAME, NULL, NULL) != -ENOENT;) {
-		if (mono_ms() > until)
+	for (int64_t until = clock_monotonic_ms() + 120000; kclient_get(c, CRD_PATH "/" CRD_NAME, NULL, NULL) != -ENOENT;) {
+		if (clock_monotonic_ms() > until)
 			die("the CRD %s left by an earlier run is not going away", CRD_NAME);
 		usleep(200 * 1000);
 	}
 	/* The namespace is kept between runs; one still terminating is waited for. */
-	for (int64_t until = mono_ms() + 120000;;) {
+	for (int64_t until = clock_monotonic_ms() + 120000;;) {
 		err = (struct cx_err){0};
 		int r = create(c, "/api/v1/namespaces",
 			       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS "\"}}", &err);
@@ -406,7 +400,7 @@ int main(int argc, char **argv)
 		json_object_put(ns);
 		if (active)
 			break;
-		if (mono_ms() > until)
+		if (clock_monotonic_ms() > until)
 			die("the namespace " NS " is not Active");
 		usleep(500 * 1000);
 	}
@@ -414,9 +408,9 @@ int main(int argc, char **argv)
 	start_watcher(endpoint, kubeconfig);
 	worker_connect(endpoint);
 	char *why = NULL;
-	for (int64_t until = mono_ms() + 30000; !why || !strstr(why, "waiting for the CRD of BenchParent");) {
+	for (int64_t until = clock_monotonic_ms() + 30000; !why || !strstr(why, "waiting for the CRD of BenchParent");) {
 		free(why);
-		if (mono_ms() > until)
+		if (clock_monotonic_ms() > until)
 			die("the watcher does not say it waits for the CRD (see %s/watcher.log)", tmpdir);
 		usleep(100 * 1000);
 		why = http_get(readyz_url);
@@ -427,7 +421,7 @@ int main(int argc, char **argv)
 	watcher_memory(&base_hwm, &base_rss);
 
 	/* CRD → first job. */
-	int64_t t0 = mono_ms();
+	int64_t t0 = clock_monotonic_ms();
 	err = (struct cx_err){0};
 	if (create(c, CRD_PATH,
 		   "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
@@ -438,14 +432,14 @@ int main(int argc, char **argv)
 		   &err))
 		die("CRD: %s", err.msg);
 	while (!crd_established(c)) {
-		if (mono_ms() - t0 > 30000)
+		if (clock_monotonic_ms() - t0 > 30000)
 			die("the CRD is not Established after 30 s");
 		usleep(5 * 1000);
 	}
-	int64_t t_established = mono_ms();
+	int64_t t_established = clock_monotonic_ms();
 	for (char *ready = NULL; !ready || strcmp(ready, "ok"); usleep(5 * 1000)) {
 		free(ready);
-		if (mono_ms() - t0 > 30000)
+		if (clock_monotonic_ms() - t0 > 30000)
 			die("the watcher is not ready 30 s after the CRD was created (see %s/watcher.log)", tmpdir);
 		ready = http_get(readyz_url);
 		if (ready && !strcmp(ready, "ok")) {
@@ -453,7 +447,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	int64_t t_ready = mono_ms();
+	int64_t t_ready = clock_monotonic_ms();
 	char body[512];
 	parent_body(body, sizeof(body), 0);
 	for (int tries = 1;; tries++) {
@@ -461,43 +455,43 @@ int main(int argc, char **argv)
 		if (!create(c, PARENTS, body, &err))
 			break;
 		if (getenv("BENCH_DEBUG"))
-			fprintf(stderr, "try %d at %lld ms: %s\n", tries, (long long)(mono_ms() - t0), err.msg);
-		if (mono_ms() - t0 > 30000)
+			fprintf(stderr, "try %d at %lld ms: %s\n", tries, (long long)(clock_monotonic_ms() - t0), err.msg);
+		if (clock_monotonic_ms() - t0 > 30000)
 			die("cannot create the first parent: %s", err.msg);
 		usleep(5 * 1000);
 	}
-	int64_t t_parent = mono_ms();
+	int64_t t_parent = clock_monotonic_ms();
 	if (!worker_wait_job("bench/" NS "/p-00000", 30000))
 		die("no job for the first parent within 30 s (see %s/watcher.log)", tmpdir);
-	int64_t t_job = mono_ms();
+	int64_t t_job = clock_monotonic_ms();
 	printf("bench_watcher: CRD created -> Established %lld ms -> watcher ready (CRD gate passed, cache synced) "
 	       "%lld ms -> first parent created %lld ms -> its job at the worker %lld ms; CRD creation to first job: "
 	       "%lld ms\n",
 	       (long long)(t_established - t0), (long long)(t_ready - t_established), (long long)(t_parent - t_ready),
 	       (long long)(t_job - t_parent), (long long)(t_job - t0));
 	worker_close();
-	for (int64_t until = mono_ms() + 20000; metric("coxswain_workers") != 0;) {
-		if (mono_ms() > until)
+	for (int64_t until = clock_monotonic_ms() + 20000; metric("coxswain_workers") != 0;) {
+		if (clock_monotonic_ms() > until)
 			die("the watcher does not notice the worker left");
 		usleep(100 * 1000);
 	}
 
 	/* n parents cached. */
-	int64_t t_fill = mono_ms();
+	int64_t t_fill = clock_monotonic_ms();
 	for (int i = 1; i < n; i++) {
 		parent_body(body, sizeof(body), i);
 		err = (struct cx_err){0};
 		if (create(c, PARENTS, body, &err))
 			die("parent %d: %s", i, err.msg);
 	}
-	int64_t t_created = mono_ms();
+	int64_t t_created = clock_monotonic_ms();
 	double depth = 0;
-	for (int64_t until = mono_ms() + 120000; (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n - 1;) {
-		if (mono_ms() > until)
+	for (int64_t until = clock_monotonic_ms() + 120000; (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n - 1;) {
+		if (clock_monotonic_ms() > until)
 			die("the watcher queued %.0f of %d parents within 120 s", depth, n - 1);
 		usleep(100 * 1000);
 	}
-	int64_t t_cached = mono_ms();
+	int64_t t_cached = clock_monotonic_ms();
 	usleep(1000 * 1000);
 	long hwm, rss;
 	watcher_memory(&hwm, &rss);
@@ -511,14 +505,14 @@ int main(int argc, char **argv)
 	 * watch events one by one. */
 	kill(watcher_pid, SIGTERM);
 	waitpid(watcher_pid, NULL, 0);
-	int64_t t_start = mono_ms();
+	int64_t t_start = clock_monotonic_ms();
 	start_watcher(endpoint, kubeconfig);
-	for (int64_t until = mono_ms() + 120000; (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n;) {
-		if (mono_ms() > until)
+	for (int64_t until = clock_monotonic_ms() + 120000; (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n;) {
+		if (clock_monotonic_ms() > until)
 			die("the restarted watcher queued %.0f of %d parents within 120 s", depth, n);
 		usleep(50 * 1000);
 	}
-	int64_t t_listed = mono_ms();
+	int64_t t_listed = clock_monotonic_ms();
 	usleep(1000 * 1000);
 	watcher_memory(&hwm, &rss);
 	printf("bench_watcher: watcher started with %d parents in place: all cached and queued %.1f s after start; "

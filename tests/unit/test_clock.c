@@ -34,3 +34,13 @@ Test(clock, counts_milliseconds_of_the_monotonic_clock)
 	cr_assert_geq(ours, direct);
 	cr_assert_lt(ours - direct, 60 * 1000, "not milliseconds: %lld vs %lld", (long long)ours, (long long)direct);
 }
+
+Test(clock, the_three_units_read_one_clock)
+{
+	int64_t ns = clock_monotonic_ns();
+	int64_t ms = clock_monotonic_ms();
+	double s = clock_monotonic_s();
+	cr_assert_geq(ms, ns / 1000000);
+	cr_assert_geq(s * 1e3, (double)ms - 1);
+	cr_assert_geq(clock_monotonic_ns(), ns);
+}

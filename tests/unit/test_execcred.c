@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "clock.h"
 #include "err.h"
 #include "execcred.h"
 
@@ -216,13 +217,6 @@ static bool process_dead(pid_t pid)
 	stat[n] = '\0';
 	const char *paren = strrchr(stat, ')');
 	return paren && (paren[2] == 'Z' || paren[2] == 'X');
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 TestSuite(execcred, .init = scratch_make, .fini = scratch_remove);
@@ -579,9 +573,9 @@ Test(execcred, does_not_wait_for_children_the_plugin_leaves_behind)
 	const char *pidfile = scratch_path("pid");
 	spec_env(&s, "EXECCRED_PID_FILE", pidfile);
 	struct execcred *ec = new_ok(&s, NULL);
-	double start = now_s();
+	double start = clock_monotonic_s();
 	cr_assert_str_eq(get_token(ec, false), "from-daemon");
-	cr_assert_lt(now_s() - start, 20.0, "returned when the plugin exited, not when its child did");
+	cr_assert_lt(clock_monotonic_s() - start, 20.0, "returned when the plugin exited, not when its child did");
 	kill(read_pid(pidfile), SIGKILL);
 	execcred_free(&ec);
 }
@@ -755,9 +749,9 @@ Test(execcred, timeout_kills_the_process_group)
 	struct execcred_spec s = plugin_spec("sleep.sh");
 	const char *pidfile = scratch_path("pid");
 	spec_env(&s, "EXECCRED_PID_FILE", pidfile);
-	double start = now_s();
+	double start = clock_monotonic_s();
 	struct cx_err err = get_fail(&s, 500, -ETIMEDOUT);
-	double took = now_s() - start;
+	double took = clock_monotonic_s() - start;
 	cr_assert_lt(took, 20.0, "took %.1f s", took);
 	cr_assert_geq(took, 0.5, "took %.3f s", took);
 	cr_assert(strstr(err.msg, "\": timed out after 500 ms; killed it: waiting for the browser login"),

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "hook.h"
 #include "mcdef.h"
@@ -53,13 +54,6 @@ static struct json_object *at(struct json_object *o, const char *key)
 	struct json_object *v = NULL;
 	cr_assert(json_object_object_get_ex(o, key, &v), "no %s in %s", key, json_object_to_json_string(o));
 	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- the request ---- */
@@ -838,9 +832,9 @@ Test(hook_exec, timeout_kills_the_group_fast)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	cr_assert_eq(setenv("HOOK_PID_FILE", pidfile, 1), 0);
-	double start = now_s();
+	double start = clock_monotonic_s();
 	struct cx_err err = exec_fail("sleep.sh", 500, -ETIMEDOUT);
-	double took = now_s() - start;
+	double took = clock_monotonic_s() - start;
 	cr_assert_geq(took, 0.5, "%.3f s", took);
 	cr_assert_lt(took, 20.0, "%.3f s", took);
 	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "sleep.sh\": exceeded its 0.5 s timeout and was killed: "
@@ -1055,9 +1049,9 @@ Test(hook_webhook, timeout)
 	struct json_object *req = website_request(false);
 	struct hook_result r;
 	struct cx_err err = {0};
-	double start = now_s();
+	double start = clock_monotonic_s();
 	cr_assert_eq(run(&def, req, false, &r, &err), -ETIMEDOUT);
-	cr_assert_lt(now_s() - start, 20.0, "the answer comes after 60 s");
+	cr_assert_lt(clock_monotonic_s() - start, 20.0, "the answer comes after 60 s");
 	cr_assert(strstr(err.msg, "\": exceeded its 0.5 s timeout"), "%s", err.msg);
 	hook_result_clear(&r);
 	json_object_put(req);
