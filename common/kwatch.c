@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "kwatch.h"
+#include "clock.h"
 #include "err.h"
 #include "kclient.h"
 #include "log.h"
@@ -27,7 +28,7 @@ struct kwatch_mux {
 	struct sock *socks;
 	size_t n_socks, cap_socks;
 	bool timer_set;
-	struct timespec deadline;     /* when libcurl wants its timeout action */
+	int64_t deadline_ms;          /* when libcurl wants its timeout action (clock_monotonic_ms) */
 	size_t running;
 };
 
@@ -50,23 +51,10 @@ struct kwatch {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-static void monotonic_in(struct timespec *ts, long ms)
+static long ms_until(int64_t deadline_ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static long ms_until(const struct timespec *t)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000L;
-	return ms < 0 ? 0 : ms;
+	int64_t ms = deadline_ms - clock_monotonic_ms();
+	return ms < 0 ? 0 : (long)ms;
 }
 
 /* libcurl tells which sockets to wait on, and for what. */
@@ -104,7 +92,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 	struct kwatch_mux *m = userp;
 	m->timer_set = timeout_ms >= 0;
 	if (m->timer_set)
-		monotonic_in(&m->deadline, timeout_ms);
+		m->deadline_ms = clock_monotonic_ms() + timeout_ms;
 	return 0;
 }
 
@@ -151,7 +139,7 @@ size_t kwatch_mux_pollfds(struct kwatch_mux *m, struct pollfd *fds, size_t cap, 
 					((m->socks[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
 		fds[n].revents = 0;
 	}
-	*timeout_ms = m->timer_set ? ms_until(&m->deadline) : -1;
+	*timeout_ms = m->timer_set ? ms_until(m->deadline_ms) : -1;
 	return n;
 }
 
@@ -250,7 +238,7 @@ int kwatch_mux_dispatch(struct kwatch_mux *m, const struct pollfd *fds, size_t n
 			 ((fds[i].revents & (POLLERR | POLLHUP)) ? CURL_CSELECT_ERR : 0);
 		mc = curl_multi_socket_action(m->multi, fds[i].fd, ev, &running);
 	}
-	if (mc == CURLM_OK && m->timer_set && ms_until(&m->deadline) == 0) {
+	if (mc == CURLM_OK && m->timer_set && ms_until(m->deadline_ms) == 0) {
 		m->timer_set = false;
 		mc = curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
