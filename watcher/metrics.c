@@ -149,63 +149,47 @@ static size_t family_slot(const struct metrics *m, const char *name, bool *found
 }
 
 /* Checks and copies everything, then inserts the family in name order. */
-static struct metrics_family *family_new(struct metrics *m, enum metrics_type type, const char *name,
-					 const char *help, const char *const *labels, const double *bounds,
-					 size_t nbounds, struct cx_err *err)
+static int family_new(struct metrics *m, enum metrics_type type, const char *name, const char *help,
+		      const char *const *labels, const double *bounds, size_t nbounds, struct metrics_family **out,
+		      struct cx_err *err)
 {
-	if (!m) {
-		cx_err_set(err, -EINVAL, "metrics: no registry for %s", name ? name : "(null)");
-		return NULL;
-	}
-	if (!valid_name(name, true)) {
-		cx_err_set(err, -EINVAL, "metrics: invalid metric name \"%s\": expected [a-zA-Z_:][a-zA-Z0-9_:]*",
-			   name ? name : "(null)");
-		return NULL;
-	}
+	*out = NULL;
+	if (!m)
+		return cx_err_set(err, -EINVAL, "metrics: no registry for %s", name ? name : "(null)");
+	if (!valid_name(name, true))
+		return cx_err_set(err, -EINVAL,
+				  "metrics: invalid metric name \"%s\": expected [a-zA-Z_:][a-zA-Z0-9_:]*",
+				  name ? name : "(null)");
 	bool found;
 	size_t slot = family_slot(m, name, &found);
-	if (found) {
-		cx_err_set(err, -EEXIST, "metrics: %s is registered twice", name);
-		return NULL;
-	}
+	if (found)
+		return cx_err_set(err, -EEXIST, "metrics: %s is registered twice", name);
 	size_t nlabels = 0;
 	for (; labels && labels[nlabels]; nlabels++) {
 		const char *l = labels[nlabels];
-		if (nlabels == METRICS_MAX_LABELS) {
-			cx_err_set(err, -EINVAL, "metrics: %s has more than %d labels", name, METRICS_MAX_LABELS);
-			return NULL;
-		}
-		if (!valid_name(l, false) || strncmp(l, "__", 2) == 0) {
-			cx_err_set(err, -EINVAL,
-				   "metrics: %s: invalid label name \"%s\": expected [a-zA-Z_][a-zA-Z0-9_]* not "
-				   "starting with __",
-				   name, l);
-			return NULL;
-		}
-		if (type == METRICS_HISTOGRAM && strcmp(l, "le") == 0) {
-			cx_err_set(err, -EINVAL, "metrics: %s: a histogram cannot have a label \"le\"", name);
-			return NULL;
-		}
+		if (nlabels == METRICS_MAX_LABELS)
+			return cx_err_set(err, -EINVAL, "metrics: %s has more than %d labels", name, METRICS_MAX_LABELS);
+		if (!valid_name(l, false) || strncmp(l, "__", 2) == 0)
+			return cx_err_set(err, -EINVAL,
+					  "metrics: %s: invalid label name \"%s\": expected [a-zA-Z_][a-zA-Z0-9_]* not "
+					  "starting with __",
+					  name, l);
+		if (type == METRICS_HISTOGRAM && strcmp(l, "le") == 0)
+			return cx_err_set(err, -EINVAL, "metrics: %s: a histogram cannot have a label \"le\"", name);
 		for (size_t j = 0; j < nlabels; j++)
-			if (strcmp(labels[j], l) == 0) {
-				cx_err_set(err, -EINVAL, "metrics: %s: label \"%s\" is listed twice", name, l);
-				return NULL;
-			}
+			if (strcmp(labels[j], l) == 0)
+				return cx_err_set(err, -EINVAL, "metrics: %s: label \"%s\" is listed twice", name, l);
 	}
 	if (type == METRICS_HISTOGRAM) {
-		if (!bounds || nbounds == 0 || nbounds > METRICS_MAX_BUCKETS) {
-			cx_err_set(err, -EINVAL, "metrics: %s: a histogram needs 1 to %d bucket bounds, got %zu", name,
-				   METRICS_MAX_BUCKETS, bounds ? nbounds : 0);
-			return NULL;
-		}
+		if (!bounds || nbounds == 0 || nbounds > METRICS_MAX_BUCKETS)
+			return cx_err_set(err, -EINVAL, "metrics: %s: a histogram needs 1 to %d bucket bounds, got %zu",
+					  name, METRICS_MAX_BUCKETS, bounds ? nbounds : 0);
 		for (size_t i = 0; i < nbounds; i++) {
-			if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
-				cx_err_set(err, -EINVAL,
-					   "metrics: %s: bucket bound %zu (%g) is not finite and greater than the one "
-					   "before",
-					   name, i, bounds[i]);
-				return NULL;
-			}
+			if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
+				return cx_err_set(err, -EINVAL,
+						  "metrics: %s: bucket bound %zu (%g) is not finite and greater than the one "
+						  "before",
+						  name, i, bounds[i]);
 		}
 	}
 
@@ -238,30 +222,29 @@ static struct metrics_family *family_new(struct metrics *m, enum metrics_type ty
 	memmove(&m->families[slot + 1], &m->families[slot], (m->nfamilies - slot) * sizeof(*m->families));
 	m->families[slot] = f;
 	m->nfamilies++;
-	return f;
+	*out = f;
+	return 0;
 nomem:
 	family_free(f);
-	cx_err_set(err, -ENOMEM, "metrics: out of memory registering %s", name);
-	return NULL;
+	return cx_err_set(err, -ENOMEM, "metrics: out of memory registering %s", name);
 }
 
-struct metrics_family *metrics_counter(struct metrics *m, const char *name, const char *help,
-				       const char *const *labels, struct cx_err *err)
+int metrics_counter(struct metrics *m, const char *name, const char *help, const char *const *labels,
+		    struct metrics_family **out, struct cx_err *err)
 {
-	return family_new(m, METRICS_COUNTER, name, help, labels, NULL, 0, err);
+	return family_new(m, METRICS_COUNTER, name, help, labels, NULL, 0, out, err);
 }
 
-struct metrics_family *metrics_gauge(struct metrics *m, const char *name, const char *help,
-				     const char *const *labels, struct cx_err *err)
+int metrics_gauge(struct metrics *m, const char *name, const char *help, const char *const *labels,
+		  struct metrics_family **out, struct cx_err *err)
 {
-	return family_new(m, METRICS_GAUGE, name, help, labels, NULL, 0, err);
+	return family_new(m, METRICS_GAUGE, name, help, labels, NULL, 0, out, err);
 }
 
-struct metrics_family *metrics_histogram(struct metrics *m, const char *name, const char *help,
-					 const char *const *labels, const double *bounds, size_t nbounds,
-					 struct cx_err *err)
+int metrics_histogram(struct metrics *m, const char *name, const char *help, const char *const *labels,
+		      const double *bounds, size_t nbounds, struct metrics_family **out, struct cx_err *err)
 {
-	return family_new(m, METRICS_HISTOGRAM, name, help, labels, bounds, nbounds, err);
+	return family_new(m, METRICS_HISTOGRAM, name, help, labels, bounds, nbounds, out, err);
 }
 
 /* Orders series by their label values, first label first. */
@@ -617,90 +600,72 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	static const char *const reason[] = {"reason", NULL};
 	static const char *const resource[] = {"resource", NULL};
 
-	struct cx_err local;
-	if (!err)
-		err = &local; /* to return the code of a failure */
 	cx_err_clear(err);
 	memset(std, 0, sizeof(*std));
-	/* Each registration either fills its handle or fails with err set. */
-#define REG(field, call)              \
-	do {                          \
-		std->field = (call);  \
-		if (!std->field)      \
-			goto fail;    \
+	int r;
+	/* Each registration either fills its handle or fails with its code. */
+#define REG(field, fn, ...)                                       \
+	do {                                                      \
+		if ((r = fn(m, __VA_ARGS__, &std->field, err)))   \
+			return r;                                 \
 	} while (0)
-	REG(reconcile_total, metrics_counter(m, "controller_runtime_reconcile_total",
-					     "Total number of reconciliations per controller", controller_result, err));
-	REG(reconcile_errors_total, metrics_counter(m, "controller_runtime_reconcile_errors_total",
-						    "Total number of reconciliation errors per controller", controller,
-						    err));
-	REG(reconcile_time_seconds,
-	    metrics_histogram(m, "controller_runtime_reconcile_time_seconds",
-			      "Length of time per reconciliation per controller", controller,
-			      metrics_buckets_reconcile, metrics_buckets_reconcile_n, err));
-	REG(active_workers, metrics_gauge(m, "controller_runtime_active_workers",
-					  "Number of jobs of the controller in flight on workers", controller, err));
-	REG(workqueue_depth, metrics_gauge(m, "workqueue_depth", "Current depth of workqueue", name, err));
-	REG(workqueue_adds_total,
-	    metrics_counter(m, "workqueue_adds_total", "Total number of adds handled by workqueue", name, err));
-	REG(workqueue_retries_total,
-	    metrics_counter(m, "workqueue_retries_total", "Total number of retries handled by workqueue", name, err));
-	REG(workqueue_queue_duration_seconds,
-	    metrics_histogram(m, "workqueue_queue_duration_seconds",
-			      "How long in seconds an item stays in workqueue before being requested", name,
-			      metrics_buckets_workqueue, metrics_buckets_workqueue_n, err));
-	REG(workqueue_work_duration_seconds,
-	    metrics_histogram(m, "workqueue_work_duration_seconds",
-			      "How long in seconds processing an item from workqueue takes", name,
-			      metrics_buckets_workqueue, metrics_buckets_workqueue_n, err));
-	REG(rest_client_requests_total,
-	    metrics_counter(m, "rest_client_requests_total",
-			    "Number of HTTP requests, partitioned by status code, method, and host", rest, err));
-	REG(rest_client_rate_limiter_duration_seconds,
-	    metrics_histogram(m, "rest_client_rate_limiter_duration_seconds",
-			      "Client side rate limiter latency in seconds. Broken down by verb, and host.", verb_host,
-			      ratelimit_wait_buckets, RATELIMIT_WAIT_BUCKETS_N, err));
-	REG(leader, metrics_gauge(m, "leader_election_master_status",
-				  "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, "
-				  "1 indicates master. 'name' is the string used to identify the lease.",
-				  name, err));
-	REG(workers, metrics_gauge(m, "coxswain_workers", "Number of workers connected to the broker", NULL, err));
-	REG(worker_restarts_total,
-	    metrics_counter(m, "coxswain_worker_restarts_total",
-			    "Worker restarts as the worker supervisors count them (forks of a slot after its first), "
-			    "from the restart count each worker reports when it connects", NULL, err));
-	REG(jobs_lost_total,
-	    metrics_counter(m, "coxswain_jobs_lost_total",
-			    "Jobs re-queued because their worker was lost, by how the loss was noticed "
-			    "(restart, deadline, heartbeat, unreachable)",
-			    reason, err));
-	REG(worker_refusals_total,
-	    metrics_counter(m, "coxswain_worker_refusals_total",
-			    "READY messages refused because a live worker of another supervisor instance held the slot",
-			    NULL, err));
-	REG(auth_failures_total,
-	    metrics_counter(m, "coxswain_job_channel_auth_failures_total",
-			    "Connections to the job channel refused by its CURVE authentication (ZAP)", NULL, err));
-	REG(poisoned_objects, metrics_gauge(m, "coxswain_poisoned_objects",
-					    "Objects not retried after repeated worker crashes", NULL, err));
-	REG(watch_restarts_total, metrics_counter(m, "coxswain_watch_restarts_total",
-						  "Watches that ended and were started again, per resource", resource,
-						  err));
-	REG(relists_total, metrics_counter(m, "coxswain_relists_total",
-					   "LISTs made again after 410 Gone or a failed watch, per resource", resource,
-					   err));
-	REG(controller_ready,
-	    metrics_gauge(m, "coxswain_controller_ready",
-			  "1 when the controller's CRD is established and its caches are synced, else 0", controller,
-			  err));
-	REG(echo_dropped_total,
-	    metrics_counter(m, "coxswain_watch_events_echo_dropped_total",
-			    "Watch events dropped because they echoed the workers' own writes (the parent is not synced "
-			    "again for them)", controller, err));
+	REG(reconcile_total, metrics_counter, "controller_runtime_reconcile_total",
+	    "Total number of reconciliations per controller", controller_result);
+	REG(reconcile_errors_total, metrics_counter, "controller_runtime_reconcile_errors_total",
+	    "Total number of reconciliation errors per controller", controller);
+	REG(reconcile_time_seconds, metrics_histogram, "controller_runtime_reconcile_time_seconds",
+	    "Length of time per reconciliation per controller", controller, metrics_buckets_reconcile,
+	    metrics_buckets_reconcile_n);
+	REG(active_workers, metrics_gauge, "controller_runtime_active_workers",
+	    "Number of jobs of the controller in flight on workers", controller);
+	REG(workqueue_depth, metrics_gauge, "workqueue_depth", "Current depth of workqueue", name);
+	REG(workqueue_adds_total, metrics_counter, "workqueue_adds_total",
+	    "Total number of adds handled by workqueue", name);
+	REG(workqueue_retries_total, metrics_counter, "workqueue_retries_total",
+	    "Total number of retries handled by workqueue", name);
+	REG(workqueue_queue_duration_seconds, metrics_histogram, "workqueue_queue_duration_seconds",
+	    "How long in seconds an item stays in workqueue before being requested", name,
+	    metrics_buckets_workqueue, metrics_buckets_workqueue_n);
+	REG(workqueue_work_duration_seconds, metrics_histogram, "workqueue_work_duration_seconds",
+	    "How long in seconds processing an item from workqueue takes", name, metrics_buckets_workqueue,
+	    metrics_buckets_workqueue_n);
+	REG(rest_client_requests_total, metrics_counter, "rest_client_requests_total",
+	    "Number of HTTP requests, partitioned by status code, method, and host", rest);
+	REG(rest_client_rate_limiter_duration_seconds, metrics_histogram,
+	    "rest_client_rate_limiter_duration_seconds",
+	    "Client side rate limiter latency in seconds. Broken down by verb, and host.", verb_host,
+	    ratelimit_wait_buckets, RATELIMIT_WAIT_BUCKETS_N);
+	REG(leader, metrics_gauge, "leader_election_master_status",
+	    "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, "
+	    "1 indicates master. 'name' is the string used to identify the lease.",
+	    name);
+	REG(workers, metrics_gauge, "coxswain_workers", "Number of workers connected to the broker", NULL);
+	REG(worker_restarts_total, metrics_counter, "coxswain_worker_restarts_total",
+	    "Worker restarts as the worker supervisors count them (forks of a slot after its first), "
+	    "from the restart count each worker reports when it connects",
+	    NULL);
+	REG(jobs_lost_total, metrics_counter, "coxswain_jobs_lost_total",
+	    "Jobs re-queued because their worker was lost, by how the loss was noticed "
+	    "(restart, deadline, heartbeat, unreachable)",
+	    reason);
+	REG(worker_refusals_total, metrics_counter, "coxswain_worker_refusals_total",
+	    "READY messages refused because a live worker of another supervisor instance held the slot", NULL);
+	REG(auth_failures_total, metrics_counter, "coxswain_job_channel_auth_failures_total",
+	    "Connections to the job channel refused by its CURVE authentication (ZAP)", NULL);
+	REG(poisoned_objects, metrics_gauge, "coxswain_poisoned_objects",
+	    "Objects not retried after repeated worker crashes", NULL);
+	REG(watch_restarts_total, metrics_counter, "coxswain_watch_restarts_total",
+	    "Watches that ended and were started again, per resource", resource);
+	REG(relists_total, metrics_counter, "coxswain_relists_total",
+	    "LISTs made again after 410 Gone or a failed watch, per resource", resource);
+	REG(controller_ready, metrics_gauge, "coxswain_controller_ready",
+	    "1 when the controller's CRD is established and its caches are synced, else 0", controller);
+	REG(echo_dropped_total, metrics_counter, "coxswain_watch_events_echo_dropped_total",
+	    "Watch events dropped because they echoed the workers' own writes (the parent is not synced "
+	    "again for them)",
+	    controller);
 #undef REG
 	return 0;
-fail:
-	return err->code;
 }
 
 int metrics_controller_bind(const struct metrics_std *std, const char *name, struct metrics_controller *mc)

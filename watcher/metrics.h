@@ -69,20 +69,19 @@ void metrics_free(struct metrics **m);
  * [a-zA-Z_][a-zA-Z0-9_]* and not starting with "__" (NULL: no labels);
  * help is any text (newlines and backslashes are escaped). All are copied.
  * A family without labels gets its one series at once, so it is written
- * (as 0) before its first update. Returns a handle owned by m, or NULL with
- * err filled: -EINVAL naming what is wrong, -EEXIST for a duplicate name,
- * -ENOMEM. */
-struct metrics_family *metrics_counter(struct metrics *m, const char *name, const char *help,
-				       const char *const *labels, struct cx_err *err);
-struct metrics_family *metrics_gauge(struct metrics *m, const char *name, const char *help,
-				     const char *const *labels, struct cx_err *err);
+ * (as 0) before its first update. Hands out a handle owned by m in *out.
+ * Returns 0, or with *out NULL and err filled: -EINVAL naming what is wrong,
+ * -EEXIST for a duplicate name, -ENOMEM. */
+int metrics_counter(struct metrics *m, const char *name, const char *help, const char *const *labels,
+		    struct metrics_family **out, struct cx_err *err);
+int metrics_gauge(struct metrics *m, const char *name, const char *help, const char *const *labels,
+		  struct metrics_family **out, struct cx_err *err);
 
 /* As metrics_counter, for a histogram with the given upper bounds: finite,
  * strictly increasing, 1 to METRICS_MAX_BUCKETS of them (copied; +Inf is
  * added). "le" is not allowed as a label name. */
-struct metrics_family *metrics_histogram(struct metrics *m, const char *name, const char *help,
-					 const char *const *labels, const double *bounds, size_t nbounds,
-					 struct cx_err *err);
+int metrics_histogram(struct metrics *m, const char *name, const char *help, const char *const *labels,
+		      const double *bounds, size_t nbounds, struct metrics_family **out, struct cx_err *err);
 
 /* client-go's and controller-runtime's bucket sets. */
 extern const double metrics_buckets_reconcile[];  /* 0.005 ... 60 s: controller_runtime_reconcile_time_seconds */

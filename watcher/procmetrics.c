@@ -99,26 +99,22 @@ int procmetrics_register(struct metrics *m, struct cx_err *err)
 	/* Lives as long as the process: the registry has no hook to free it. */
 	static struct proc p;
 	struct metrics_family *f;
-	struct cx_err local;
-	if (!err)
-		err = &local; /* to return the code of a failure */
-#define FAMILY(field, call)                                             \
+	int r;
+#define FAMILY(field, fn, name, help)                                   \
 	do {                                                            \
-		if (!(f = (call)))                                      \
-			return err->code;                               \
+		if ((r = fn(m, name, help, NULL, &f, err)))             \
+			return r;                                       \
 		p.field = metrics_labels(f, NULL);                      \
 	} while (0)
-	FAMILY(cpu, metrics_counter(m, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-				    NULL, err));
-	FAMILY(resident, metrics_gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.", NULL,
-				       err));
-	FAMILY(virt, metrics_gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.", NULL, err));
-	FAMILY(fds, metrics_gauge(m, "process_open_fds", "Number of open file descriptors.", NULL, err));
-	FAMILY(max_fds, metrics_gauge(m, "process_max_fds", "Maximum number of open file descriptors.", NULL, err));
-	FAMILY(start, metrics_gauge(m, "process_start_time_seconds",
-				    "Start time of the process since unix epoch in seconds.", NULL, err));
+	FAMILY(cpu, metrics_counter, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+	FAMILY(resident, metrics_gauge, "process_resident_memory_bytes", "Resident memory size in bytes.");
+	FAMILY(virt, metrics_gauge, "process_virtual_memory_bytes", "Virtual memory size in bytes.");
+	FAMILY(fds, metrics_gauge, "process_open_fds", "Number of open file descriptors.");
+	FAMILY(max_fds, metrics_gauge, "process_max_fds", "Maximum number of open file descriptors.");
+	FAMILY(start, metrics_gauge, "process_start_time_seconds",
+	       "Start time of the process since unix epoch in seconds.");
 #undef FAMILY
 	p.boot_time = boot_time();
-	int r = metrics_add_collector(m, collect, &p);
+	r = metrics_add_collector(m, collect, &p);
 	return r ? cx_err_set(err, r, "out of memory") : 0;
 }

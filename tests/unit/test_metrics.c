@@ -19,6 +19,7 @@
 #include "statset.h"
 
 static struct metrics *m;
+static struct metrics_family *unused; /* the handle of a family a test does not use */
 
 static void setup(void)
 {
@@ -57,7 +58,8 @@ Test(metrics, empty_registry_renders_nothing)
 Test(metrics, counter_without_labels_is_written_from_the_start)
 {
 	struct cx_err err = {0};
-	struct metrics_family *f = metrics_counter(m, "coxswain_worker_restarts_total", "Restarts.", NULL, &err);
+	struct metrics_family *f = NULL;
+	metrics_counter(m, "coxswain_worker_restarts_total", "Restarts.", NULL, &f, &err);
 	cr_assert_not_null(f, "%s", err.msg);
 	expect_render("# HELP coxswain_worker_restarts_total Restarts.\n"
 		      "# TYPE coxswain_worker_restarts_total counter\n"
@@ -77,9 +79,10 @@ Test(metrics, counter_without_labels_is_written_from_the_start)
 Test(metrics, families_by_name_series_by_label_values)
 {
 	struct cx_err err = {0};
-	struct metrics_family *total =
-		metrics_counter(m, "controller_runtime_reconcile_total", "Total reconciles.", L_CONTROLLER_RESULT, &err);
-	struct metrics_family *depth = metrics_gauge(m, "b_depth", "Depth.", (const char *[]){"name", NULL}, &err);
+	struct metrics_family *total = NULL;
+	metrics_counter(m, "controller_runtime_reconcile_total", "Total reconciles.", L_CONTROLLER_RESULT, &total, &err);
+	struct metrics_family *depth = NULL;
+	metrics_gauge(m, "b_depth", "Depth.", (const char *[]){"name", NULL}, &depth, &err);
 	cr_assert(total && depth, "%s", err.msg);
 	expect_render(""); /* no series yet: labelled families are left out */
 
@@ -101,7 +104,8 @@ Test(metrics, families_by_name_series_by_label_values)
 
 Test(metrics, handles_are_stable_and_shared)
 {
-	struct metrics_family *f = metrics_gauge(m, "g", "", L_CONTROLLER, NULL);
+	struct metrics_family *f = NULL;
+	metrics_gauge(m, "g", "", L_CONTROLLER, &f, NULL);
 	struct metrics_series *a = metrics_labels(f, "a", NULL);
 	/* Enough inserts in front of a to move the series array many times. */
 	char name[16];
@@ -117,7 +121,8 @@ Test(metrics, handles_are_stable_and_shared)
 
 Test(metrics, wrong_label_count_gives_null_and_null_is_harmless)
 {
-	struct metrics_family *f = metrics_counter(m, "c_total", "", L_CONTROLLER_RESULT, NULL);
+	struct metrics_family *f = NULL;
+	metrics_counter(m, "c_total", "", L_CONTROLLER_RESULT, &f, NULL);
 	cr_assert_null(metrics_labels(f, "only-one", NULL));
 	cr_assert_null(metrics_labels(f, "a", "b", "c", NULL));
 	cr_assert_null(metrics_series(f, NULL));
@@ -134,8 +139,8 @@ Test(metrics, wrong_label_count_gives_null_and_null_is_harmless)
 
 Test(metrics, escaping_of_help_and_label_values)
 {
-	struct metrics_family *f =
-		metrics_counter(m, "esc_total", "Back\\slash and \"quotes\"\nnew line.", (const char *[]){"v", NULL}, NULL);
+	struct metrics_family *f = NULL;
+	metrics_counter(m, "esc_total", "Back\\slash and \"quotes\"\nnew line.", (const char *[]){"v", NULL}, &f, NULL);
 	cr_assert_not_null(f);
 	metrics_inc(metrics_labels(f, "a\\b\"c\nd", NULL));
 	metrics_inc(metrics_labels(f, "ünïcode", NULL));
@@ -148,7 +153,8 @@ Test(metrics, escaping_of_help_and_label_values)
 
 Test(metrics, number_formatting)
 {
-	struct metrics_family *f = metrics_gauge(m, "n", "", (const char *[]){"k", NULL}, NULL);
+	struct metrics_family *f = NULL;
+	metrics_gauge(m, "n", "", (const char *[]){"k", NULL}, &f, NULL);
 	metrics_set(metrics_labels(f, "a_int", NULL), 42);
 	metrics_set(metrics_labels(f, "b_frac", NULL), 0.1);
 	metrics_set(metrics_labels(f, "c_third", NULL), 1.0 / 3);
@@ -179,7 +185,8 @@ Test(metrics, histogram_buckets_are_cumulative_with_inf_sum_count)
 {
 	static const double bounds[] = {0.1, 0.5, 1};
 	struct cx_err err = {0};
-	struct metrics_family *f = metrics_histogram(m, "h_seconds", "A histogram.", L_CONTROLLER, bounds, 3, &err);
+	struct metrics_family *f = NULL;
+	metrics_histogram(m, "h_seconds", "A histogram.", L_CONTROLLER, bounds, 3, &f, &err);
 	cr_assert_not_null(f, "%s", err.msg);
 	struct metrics_series *s = metrics_labels(f, "w", NULL);
 	metrics_observe(s, 0.05); /* bucket 0.1 */
@@ -211,7 +218,8 @@ Test(metrics, histogram_buckets_are_cumulative_with_inf_sum_count)
 Test(metrics, histogram_without_labels_and_nan)
 {
 	static const double bounds[] = {1};
-	struct metrics_family *f = metrics_histogram(m, "h", "", NULL, bounds, 1, NULL);
+	struct metrics_family *f = NULL;
+	metrics_histogram(m, "h", "", NULL, bounds, 1, &f, NULL);
 	struct metrics_series *s = metrics_series(f, NULL);
 	metrics_observe(s, NAN);
 	metrics_observe(s, 1);
@@ -230,8 +238,8 @@ Test(metrics, client_go_bucket_bounds)
 	cr_assert_eq(metrics_buckets_reconcile[0], 0.005);
 	cr_assert_eq(metrics_buckets_reconcile[39], 60);
 	cr_assert_eq(metrics_buckets_workqueue_n, 10);
-	struct metrics_family *f =
-		metrics_histogram(m, "wq", "", NULL, metrics_buckets_workqueue, metrics_buckets_workqueue_n, NULL);
+	struct metrics_family *f = NULL;
+	metrics_histogram(m, "wq", "", NULL, metrics_buckets_workqueue, metrics_buckets_workqueue_n, &f, NULL);
 	metrics_observe(metrics_series(f, NULL), 0.002);
 	expect_render("# HELP wq \n"
 		      "# TYPE wq histogram\n"
@@ -257,28 +265,28 @@ Test(metrics, registration_errors_name_the_problem)
 	static const double unsorted[] = {1, 1};
 	static const double inf[] = {1, INFINITY};
 
-	cr_assert_null(metrics_counter(m, "9lives", "", NULL, &err));
+	cr_assert_lt(metrics_counter(m, "9lives", "", NULL, &unused, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "\"9lives\""), "%s", err.msg);
-	cr_assert_null(metrics_counter(m, "a-b", "", NULL, &err));
-	cr_assert_null(metrics_counter(m, "", "", NULL, &err));
-	cr_assert_null(metrics_counter(m, NULL, "", NULL, &err));
-	cr_assert_null(metrics_counter(m, "ok", "", (const char *[]){"a:b", NULL}, &err));
+	cr_assert_lt(metrics_counter(m, "a-b", "", NULL, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, "", "", NULL, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, NULL, "", NULL, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"a:b", NULL}, &unused, &err), 0);
 	cr_assert(strstr(err.msg, "\"a:b\""), "%s", err.msg);
-	cr_assert_null(metrics_counter(m, "ok", "", (const char *[]){"__reserved", NULL}, &err));
-	cr_assert_null(metrics_counter(m, "ok", "", (const char *[]){"a", "a", NULL}, &err));
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"__reserved", NULL}, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"a", "a", NULL}, &unused, &err), 0);
 	cr_assert(strstr(err.msg, "twice"), "%s", err.msg);
-	cr_assert_null(metrics_counter(m, "ok", "", (const char *[]){"a", "b", "c", "d", "e", NULL}, &err));
-	cr_assert_null(metrics_histogram(m, "h", "", (const char *[]){"le", NULL}, ok, 2, &err));
-	cr_assert_null(metrics_histogram(m, "h", "", NULL, unsorted, 2, &err));
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"a", "b", "c", "d", "e", NULL}, &unused, &err), 0);
+	cr_assert_lt(metrics_histogram(m, "h", "", (const char *[]){"le", NULL}, ok, 2, &unused, &err), 0);
+	cr_assert_lt(metrics_histogram(m, "h", "", NULL, unsorted, 2, &unused, &err), 0);
 	cr_assert(strstr(err.msg, "bucket bound 1"), "%s", err.msg);
-	cr_assert_null(metrics_histogram(m, "h", "", NULL, inf, 2, &err));
-	cr_assert_null(metrics_histogram(m, "h", "", NULL, ok, 0, &err));
-	cr_assert_null(metrics_histogram(m, "h", "", NULL, NULL, 2, &err));
+	cr_assert_lt(metrics_histogram(m, "h", "", NULL, inf, 2, &unused, &err), 0);
+	cr_assert_lt(metrics_histogram(m, "h", "", NULL, ok, 0, &unused, &err), 0);
+	cr_assert_lt(metrics_histogram(m, "h", "", NULL, NULL, 2, &unused, &err), 0);
 
-	cr_assert_not_null(metrics_counter(m, "ok:colons_total", "", (const char *[]){"a", "b", "c", "d", NULL}, &err),
-			   "%s", err.msg);
-	cr_assert_null(metrics_gauge(m, "ok:colons_total", "", NULL, &err));
+	cr_assert_eq(metrics_counter(m, "ok:colons_total", "", (const char *[]){"a", "b", "c", "d", NULL}, &unused, &err),
+		     0, "%s", err.msg);
+	cr_assert_lt(metrics_gauge(m, "ok:colons_total", "", NULL, &unused, &err), 0);
 	cr_assert_eq(err.code, -EEXIST);
 	cr_assert(strstr(err.msg, "ok:colons_total"), "%s", err.msg);
 	expect_render(""); /* failed registrations left nothing behind */
@@ -295,7 +303,8 @@ static void collect(void *ud)
 
 Test(metrics, collectors_run_before_each_render)
 {
-	struct metrics_family *f = metrics_gauge(m, "workqueue_depth", "Depth.", (const char *[]){"name", NULL}, NULL);
+	struct metrics_family *f = NULL;
+	metrics_gauge(m, "workqueue_depth", "Depth.", (const char *[]){"name", NULL}, &f, NULL);
 	struct metrics_series *s = metrics_labels(f, "websites", NULL);
 	collected = 0;
 	cr_assert_eq(metrics_add_collector(m, collect, s), 0);
@@ -531,7 +540,7 @@ Test(metrics, bind_without_registry_gives_null_handles)
 
 Test(metrics, render_cb_matches_render)
 {
-	metrics_counter(m, "x_total", "X.", NULL, NULL);
+	metrics_counter(m, "x_total", "X.", NULL, &unused, NULL);
 	char *a, *b;
 	size_t la, lb;
 	cr_assert_eq(metrics_render(m, &a, &la), 0);
@@ -548,8 +557,8 @@ Test(metrics, add_by_name_adds_to_a_counter_with_those_labels)
 {
 	struct cx_err err = {0};
 	static const char *const labels[] = {"code", "method", "host", NULL};
-	cr_assert_not_null(metrics_counter(m, "rest_client_requests_total", "h", labels, &err), "%s", err.msg);
-	cr_assert_not_null(metrics_gauge(m, "g", "h", NULL, &err), "%s", err.msg);
+	cr_assert_eq(metrics_counter(m, "rest_client_requests_total", "h", labels, &unused, &err), 0, "%s", err.msg);
+	cr_assert_eq(metrics_gauge(m, "g", "h", NULL, &unused, &err), 0, "%s", err.msg);
 	const char *const values[] = {"201", "POST", "h:1"};
 	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", labels, values, 2), 0);
 	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", labels, values, 3), 0);
