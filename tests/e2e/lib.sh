@@ -80,8 +80,20 @@ contains() {
 
 fails() { ! "$@"; }
 # at_least N COMMAND... / at_most N COMMAND...: COMMAND prints a number >= N (<= N).
-at_least() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}' || { echo "got \"$v\", want >= $1"; return 1; }; }
-at_most() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v <= n)}' || { echo "got \"$v\", want <= $1"; return 1; }; }
+at_least() {
+	local v
+	v=$("${@:2}") || return 1
+	if [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}'; then return 0; fi
+	echo "got \"$v\", want >= $1"
+	return 1
+}
+at_most() {
+	local v
+	v=$("${@:2}") || return 1
+	if [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v <= n)}'; then return 0; fi
+	echo "got \"$v\", want <= $1"
+	return 1
+}
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

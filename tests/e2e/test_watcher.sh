@@ -95,7 +95,13 @@ readyz() {
 metrics_of() { curl -fsS "http://127.0.0.1:${MPORT[$1]}/metrics"; }
 # metric NAME SERIES: the value of one series ("coxswain_workers").
 metric() { metrics_of "$1" | awk -v s="$2" '$1 == s { print $2 }'; }
-metric_at_least() { local v; v=$(metric "$1" "$2"); [[ -n $v ]] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v >= m) }' || { echo "$2 = '$v', want >= $3"; return 1; }; }
+metric_at_least() {
+	local v
+	v=$(metric "$1" "$2")
+	if [[ -n $v ]] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v >= m) }'; then return 0; fi
+	echo "$2 = '$v', want >= $3"
+	return 1
+}
 
 # parent KIND NAME VALUE: apply one parent in $NS.
 parent() {
