@@ -22,7 +22,7 @@ SPREAD=e2e-spread-$$
 KEY=spreads/$SPREAD
 
 admin apply -f "$SAFETY_DATA/cluster-scoped-crd.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the Spread CRD is established" admin wait --for=condition=Established --timeout=30s crd/spreads.$GROUP
+check "the Spread CRD is established" admin wait --for=condition=Established --timeout=30s "crd/spreads.$GROUP"
 for ns in "$NS1" "$NS2" "$NS3"; do
 	namespace "$ns"
 done

@@ -112,8 +112,10 @@ runtime_packages() {
 		echo "${pkg%%:*}"
 	done | sort -u
 }
+# (read -d '': every word of every line; a CX_REQUIRE may name several packages.)
+read -r -d '' -a CONFIGURE_DEV_PACKAGES < <(sed -n 's/^CX_REQUIRE(\[[A-Z]*\], \[.*\], \[\(.*\)\])$/\1/p' "$E2E_REPO/configure.ac")
 check "the Dockerfile's build stage installs every -dev package configure.ac asks for" \
-	dockerfile_has $(sed -n 's/^CX_REQUIRE(\[[A-Z]*\], \[.*\], \[\(.*\)\])$/\1/p' "$E2E_REPO/configure.ac")
+	dockerfile_has "${CONFIGURE_DEV_PACKAGES[@]}"
 runtime_in_dockerfile() {
 	local pkgs
 	pkgs=$(runtime_packages) || { echo "$pkgs"; return 1; }

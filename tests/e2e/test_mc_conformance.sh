@@ -83,9 +83,9 @@ labelled() { printf '{"e2e.coxswain.io/run":"%s"%s}' "$RUN" "${1:+,$1}"; }
 # metacontroller's CRDs (deploy/metacontroller/crds), this suite's kinds.
 admin apply -k "$DEPLOY/metacontroller/crds" >/dev/null
 admin apply -f "$MC_DATA/crds.yaml" >/dev/null
+mapfile -t SUITE_CRDS < <(sed -n "s/^  name: \(.*\.$GROUP\)$/crd\/\1/p" "$MC_DATA/crds.yaml")
 check "metacontroller's CRDs and this suite's are established" admin wait --for=condition=Established --timeout=30s \
-	crd/compositecontrollers.metacontroller.k8s.io crd/decoratorcontrollers.metacontroller.k8s.io \
-	$(sed -n "s/^  name: \(.*\.$GROUP\)$/crd\/\1/p" "$MC_DATA/crds.yaml")
+	crd/compositecontrollers.metacontroller.k8s.io crd/decoratorcontrollers.metacontroller.k8s.io "${SUITE_CRDS[@]}"
 for ns in "$NS" "$HNS" "$P1" "$P2" "$P3" "$K1" "$K2"; do
 	namespace "$ns"
 done

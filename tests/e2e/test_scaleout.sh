@@ -33,7 +33,7 @@ OPERATOR_KUBECONFIG=$COXSWAIN_CLUSTER_DIR/operator.kubeconfig
 mkdir -p "$KEYS/authorized" "$MARKS"
 
 admin apply -f "$SAFETY_DATA/ownership-crd.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD is established" admin wait --for=condition=Established --timeout=30s crd/claims.$GROUP
+check "the CRD is established" admin wait --for=condition=Established --timeout=30s "crd/claims.$GROUP"
 namespace "$NS"
 
 # Keys. The watcher's and pool-a's come from deploy/scale-out/make-keys.sh

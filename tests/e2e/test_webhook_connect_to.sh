@@ -11,7 +11,7 @@ source "$(dirname "$0")/data/safety/helpers.sh"
 NS=e2e-connect-to-$$
 
 admin apply -f "$SAFETY_DATA/status-rules-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD answers is established" admin wait --for=condition=Established --timeout=30s crd/answers.$GROUP
+check "the CRD answers is established" admin wait --for=condition=Established --timeout=30s "crd/answers.$GROUP"
 namespace "$NS"
 
 # The hook: tests/unit/data/hook/server.py answers /sync with a ConfigMap
