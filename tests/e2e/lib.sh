@@ -2,6 +2,7 @@
 # as an independent client (admin and operator identities), and running
 # coxswain-watcher with its worker supervisor against the fixture.
 # Needs COXSWAIN_CLUSTER_DIR (tests/run exports it from .cluster/env).
+# shellcheck shell=bash
 set -uo pipefail
 
 E2E_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -133,6 +134,7 @@ metrics() { curl -fsS "http://127.0.0.1:$E2E_METRICS_PORT/metrics"; }
 
 # stop_coxswain [PID]: SIGTERM, wait (up to 40 s, then SIGKILL) and set
 # E2E_EXIT to its exit status. Not in a subshell: only the parent can wait.
+# shellcheck disable=SC2120 # PID is optional
 stop_coxswain() {
 	local pid=${1:-$E2E_COXSWAIN_PID} i
 	for ((i = 0; i < 400; i++)); do
@@ -143,6 +145,7 @@ stop_coxswain() {
 	done
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# shellcheck disable=SC2034 # for the test, which reads it after the call
 	E2E_EXIT=$?
 }
 
