@@ -31,7 +31,7 @@
 
 struct child_kind {
 	const struct config_child *cc;       /* borrowed from the config */
-	char kindkey[256];                   /* "ConfigMap.v1", the hook request's key */
+	char kindkey[CHILDKEY_KIND_MAX];     /* "ConfigMap.v1", the hook request's key */
 	struct informer *inf;
 	struct controller *ctl;              /* back pointer for the handlers */
 	/* parent uid → strmap {child key → the child's relative name (childkey)};
@@ -71,7 +71,7 @@ struct controller {
 	 * job is in flight, keyed by "ns/name" (watcher/echo.h): the events
 	 * that echo them do not sync the parent again. */
 	struct echo *echo;
-	char parent_kindkey[256];            /* "Website.example.com/v1"; "" when unknown: no echo */
+	char parent_kindkey[CHILDKEY_KIND_MAX]; /* "Website.example.com/v1"; "" when unknown: no echo */
 };
 
 /* Whether cc is a metacontroller CompositeController: it adopts the orphans
