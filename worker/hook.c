@@ -426,8 +426,8 @@ static int check_child(const char *label, struct json_object *child, size_t i, c
 		    !strcmp(kinds[k].kind, kind_name)) {
 			/* What acts on the answer keys the child by its kind
 			 * (worker/apply.h) and may count on the key fitting. */
-			char kind_key[CHILDKEY_KIND_MAX];
-			if (!childkey_kind(kind_name, api_version, kind_key, sizeof(kind_key)))
+			char whole[CHILDKEY_KIND_MAX];
+			if (!childkey_kind(kind_name, api_version, whole, sizeof(whole)))
 				return fail(err, -EPROTO, label, "%s: %.100s.%.100s: kind and apiVersion are longer than "
 					    "%d bytes", path, kind_name, api_version, CHILDKEY_KIND_MAX - 2);
 			*kind = k;
