@@ -203,8 +203,9 @@ int hook_call(const struct hook_def *def, const char *role, struct json_object *
  * metadata.name, a child in another namespace than its parent, a child of
  * a kind not in kinds[], keys that do not fit (its "Kind.apiVersion" in
  * CHILDKEY_KIND_MAX, its relative name in CHILDKEY_MAX: common/childkey.h),
- * two children of one kind with the same namespace and name, resyncAfterSeconds not a non-negative number, finalized not a
- * boolean, and a sync answer (not a finalize one) without a children key
+ * two children of one kind with the same namespace and name,
+ * resyncAfterSeconds not a non-negative number, finalized not a boolean,
+ * and a sync answer (not a finalize one) without a children key
  * when kinds[] is not empty: pruning on it would delete every child, so
  * coxswain never guesses (a finalize answer without it leaves the children
  * alone). In strict mode (def->unmarshal, or def->version v2) a top-level
