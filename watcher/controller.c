@@ -10,6 +10,7 @@
 #include "jsonget.h"
 #include "log.h"
 #include "objstore.h"
+#include "queuekey.h"
 #include "selector.h"
 #include "strmap.h"
 #include "workqueue.h"
@@ -30,7 +31,7 @@
 
 struct child_kind {
 	const struct config_child *cc;       /* borrowed from the config */
-	char kindkey[256];                   /* "ConfigMap.v1", the hook request's key */
+	char kindkey[CHILDKEY_KIND_MAX];     /* "ConfigMap.v1", the hook request's key */
 	struct informer *inf;
 	struct controller *ctl;              /* back pointer for the handlers */
 	/* parent uid → strmap {child key → the child's relative name (childkey)};
@@ -70,7 +71,7 @@ struct controller {
 	 * job is in flight, keyed by "ns/name" (watcher/echo.h): the events
 	 * that echo them do not sync the parent again. */
 	struct echo *echo;
-	char parent_kindkey[256];            /* "Website.example.com/v1"; "" when unknown: no echo */
+	char parent_kindkey[CHILDKEY_KIND_MAX]; /* "Website.example.com/v1"; "" when unknown: no echo */
 };
 
 /* Whether cc is a metacontroller CompositeController: it adopts the orphans
@@ -171,11 +172,14 @@ const char *controller_name(const struct controller *ctl)
 
 static void enqueue(struct controller *ctl, const char *ns, const char *name)
 {
-	char key[KEY_MAX];
-	if (ns && *ns)
-		snprintf(key, sizeof(key), "%s/%s/%s", ctl->cc->name, ns, name);
-	else
-		snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, name);
+	char key[QUEUEKEY_MAX];
+	if (!queuekey_make(ctl->cc->name, ns, name, key, sizeof(key))) {
+		/* Only a name the API server would refuse (an ownerReference
+		 * without one, a '/' in it) gets here: no parent has it. */
+		log_kv(LOG_LEVEL_WARNING, 2, "no queue key for this parent", "controller", ctl->cc->name, "namespace",
+		       ns ? ns : "", "name", name ? name : "", NULL);
+		return;
+	}
 	workqueue_add(ctl->env.queue, key, monotonic_ms());
 }
 
@@ -941,9 +945,9 @@ void controller_job_finished(struct controller *ctl, const char *ns_name, struct
 		return;
 	/* As an event in flight always did: the key is dirty, queued again
 	 * when the job is done. */
-	char key[KEY_MAX];
-	snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, ns_name);
-	workqueue_add(ctl->env.queue, key, monotonic_ms());
+	char key[QUEUEKEY_MAX];
+	if (queuekey_join(ctl->cc->name, ns_name, key, sizeof(key)))
+		workqueue_add(ctl->env.queue, key, monotonic_ms());
 }
 
 uint64_t controller_echo_dropped(const struct controller *ctl)
