@@ -232,13 +232,13 @@ static void enqueue_parent(struct controller *ctl, struct json_object *parent)
 
 /* enqueue_parent for a cached parent, parsing it only when the annotation
  * selector has to look at it. */
-static void enqueue_cached(struct controller *ctl, const struct objstore_entry *e)
+static void enqueue_cached(struct controller *ctl, const struct objstore *parents, const struct objstore_entry *e)
 {
 	if (!ctl->cc->annotation_selector) {
 		enqueue(ctl, e->namespace, e->name);
 		return;
 	}
-	struct json_object *parent = objstore_entry_parse_new(e);
+	struct json_object *parent = objstore_entry_parse_new(parents, e);
 	if (parent)
 		enqueue_parent(ctl, parent);
 	json_object_put(parent);
@@ -438,7 +438,7 @@ static void enqueue_adopters(struct controller *ctl, struct json_object *orphan)
 	for (const struct objstore_entry *e; (e = objstore_next(parents, &it));) {
 		struct json_object *sel = ctl->cc->generate_selector ? NULL : jsonget(ctl->selectors, e->key);
 		if (would_adopt(ctl, e->uid, e->namespace, e->deleting, sel, orphan))
-			enqueue_cached(ctl, e);
+			enqueue_cached(ctl, parents, e);
 	}
 }
 
@@ -532,7 +532,7 @@ static struct json_object *next_crd_of_group(const struct controller *ctl, const
 					     const char **name)
 {
 	for (const struct objstore_entry *e; (e = objstore_next(crds, it));) {
-		struct json_object *crd = named_in_group(e->key, ctl->group) ? objstore_entry_parse_new(e) : NULL;
+		struct json_object *crd = named_in_group(e->key, ctl->group) ? objstore_entry_parse_new(crds, e) : NULL;
 		if (crd) {
 			*name = e->key;
 			return crd;
@@ -720,7 +720,7 @@ static void resync(struct controller *ctl)
 	const struct objstore *parents = informer_objects(ctl->parents);
 	size_t it = 0;
 	for (const struct objstore_entry *e; (e = objstore_next(parents, &it));)
-		enqueue_cached(ctl, e);
+		enqueue_cached(ctl, parents, e);
 }
 
 /* Appends "; " (" " after a colon) and text to buf of cap bytes, truncating. */
