@@ -3,6 +3,7 @@
 #include "childkey.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static bool fits(int n, size_t len)
 {
@@ -11,7 +12,20 @@ static bool fits(int n, size_t len)
 
 bool childkey_kind(const char *kind, const char *api_version, char *buf, size_t len)
 {
-	return fits(snprintf(buf, len, "%s.%s", kind, api_version), len);
+	if (kind && *kind && api_version && *api_version && fits(snprintf(buf, len, "%s.%s", kind, api_version), len))
+		return true;
+	if (len)
+		buf[0] = '\0'; /* matches no key */
+	return false;
+}
+
+bool childkey_kind_split(const char *key, size_t *kind_len)
+{
+	const char *dot = key ? strchr(key, '.') : NULL;
+	if (!dot || dot == key || !dot[1])
+		return false;
+	*kind_len = (size_t)(dot - key);
+	return true;
 }
 
 bool childkey_name(const char *parent_ns, const char *child_ns, const char *name, char *buf, size_t len)

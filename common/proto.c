@@ -136,8 +136,9 @@ static int check_writes(const char *what, struct json_object *writes, int code, 
 				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"%s\": expected a "
 						  "non-empty string", what, i, write_fields[f]);
 		}
-		const char *kind = json_object_get_string(json_object_object_get(w, "kind")), *dot = strchr(kind, '.');
-		if (!dot || dot == kind || dot[1] == '\0')
+		const char *kind = json_object_get_string(json_object_object_get(w, "kind"));
+		size_t kind_len = 0;
+		if (!childkey_kind_split(kind, &kind_len))
 			return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"kind\": \"%.64s\" is not "
 					  "\"Kind.apiVersion\" (\"ConfigMap.v1\")", what, i, kind);
 		if (json_object_object_length(w) != 4) {
@@ -220,8 +221,8 @@ static int check_children(const char *what, struct json_object *children, int co
 		return cx_err_set(err, code, "%s: field \"children\": expected an object, got %s", what,
 				  json_kind(children));
 	json_object_object_foreach(children, kind_version, by_name) {
-		const char *dot = strchr(kind_version, '.');
-		if (!dot || dot == kind_version || dot[1] == '\0')
+		size_t kind_len = 0;
+		if (!childkey_kind_split(kind_version, &kind_len))
 			return cx_err_set(err, code,
 					  "%s: field \"children\": key \"%.64s\" is not \"Kind.apiVersion\" (\"ConfigMap.v1\")",
 					  what, kind_version);

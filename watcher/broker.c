@@ -4,6 +4,7 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
+#include "queuekey.h"
 #include "statset.h"
 #include "workqueue.h"
 #include "curvekey.h"
@@ -23,7 +24,6 @@
 #define DEFAULT_MAX_LOSSES 3
 #define DEFAULT_POISON_RETRY_MS (10 * 60 * 1000)
 #define ID_MAX 64
-#define KEY_MAX 512
 #define REFUSED_MAX 1024
 
 struct worker_rec {
@@ -36,7 +36,7 @@ struct worker_rec {
 	bool poison_job;             /* the job held is a poison report */
 	uint64_t job;
 	int attempt;
-	char key[KEY_MAX];
+	char key[QUEUEKEY_MAX];
 	int64_t started_ms, deadline_ms, last_seen_ms;
 	int restarts;                /* its READY's: another on the same id is another process */
 	struct statset *seen;        /* the last values its STATS reported (owned) */
@@ -318,11 +318,13 @@ static struct worker_rec *find_worker(struct broker *b, const char *id, size_t l
 	return NULL;
 }
 
-static const char *controller_of(const char *key, char *buf, size_t len)
+/* The controller of key (watcher/queuekey.h) into k; k->controller is ""
+ * for a malformed key, which dispatch_key never hands out. */
+static const char *controller_of(const char *key, struct queuekey *k)
 {
-	const char *slash = strchr(key, '/');
-	snprintf(buf, len, "%.*s", slash ? (int)(slash - key) : (int)strlen(key), key);
-	return buf;
+	if (!queuekey_parse(key, k))
+		k->controller[0] = '\0';
+	return k->controller;
 }
 
 /* The parent's metadata.generation (0 when it has none). */
@@ -539,8 +541,8 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 			json_object_object_del(b->poison_reports, w->key);
 		return;
 	}
-	char controller[256];
-	controller_of(w->key, controller, sizeof(controller));
+	struct queuekey qk;
+	const char *controller = controller_of(w->key, &qk);
 	double seconds = (double)(now_ms - w->started_ms) / 1000.0;
 	struct key_state *ks = key_state(b, w->key);
 	const char *outcome = "success";
@@ -752,19 +754,20 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 		const char *queued = NULL;
 		if (workqueue_get_filtered(b->q, now_ms, b->src.may_dispatch, b->src.ud, &queued) != 0)
 			return false;
-		char key[KEY_MAX];
+		char key[QUEUEKEY_MAX];
 		snprintf(key, sizeof(key), "%s", queued);
 		struct json_object *parent = NULL, *children = NULL;
 		int64_t budget = 0;
-		if (b->src.job_for(b->src.ud, key, &parent, &children, &budget) != 0) {
-			/* Deleted meanwhile: nothing to do, nothing to remember. */
+		struct queuekey qk;
+		if (!*controller_of(key, &qk) || b->src.job_for(b->src.ud, key, &parent, &children, &budget) != 0) {
+			/* Deleted meanwhile (or no parent's key): nothing to do,
+			 * nothing to remember. */
 			workqueue_done(b->q, key, now_ms);
 			workqueue_forget(b->q, key);
 			forget_key(b, key);
 			continue;
 		}
-		char controller[256];
-		controller_of(key, controller, sizeof(controller));
+		const char *controller = qk.controller;
 		struct json_object *why = NULL;
 		struct key_state *ks = key_state(b, key);
 		struct proto_job job = {.job = b->next_job++, .controller = controller, .key = key, .parent = parent};

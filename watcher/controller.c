@@ -11,6 +11,7 @@
 #include "jsonget.h"
 #include "log.h"
 #include "objstore.h"
+#include "queuekey.h"
 #include "selector.h"
 #include "strmap.h"
 #include "workqueue.h"
@@ -31,7 +32,7 @@
 
 struct child_kind {
 	const struct config_child *cc;       /* borrowed from the config */
-	char kindkey[256];                   /* "ConfigMap.v1", the hook request's key */
+	char kindkey[CHILDKEY_KIND_MAX];     /* "ConfigMap.v1", the hook request's key */
 	struct informer *inf;
 	struct controller *ctl;              /* back pointer for the handlers */
 	/* parent uid → strmap {child key → the child's relative name (childkey)};
@@ -71,7 +72,7 @@ struct controller {
 	 * job is in flight, keyed by "ns/name" (watcher/echo.h): the events
 	 * that echo them do not sync the parent again. */
 	struct echo *echo;
-	char parent_kindkey[256];            /* "Website.example.com/v1"; "" when unknown: no echo */
+	char parent_kindkey[CHILDKEY_KIND_MAX]; /* "Website.example.com/v1"; "" when unknown: no echo */
 };
 
 /* Whether cc is a metacontroller CompositeController: it adopts the orphans
@@ -165,11 +166,14 @@ const char *controller_name(const struct controller *ctl)
 
 static void enqueue(struct controller *ctl, const char *ns, const char *name)
 {
-	char key[KEY_MAX];
-	if (ns && *ns)
-		snprintf(key, sizeof(key), "%s/%s/%s", ctl->cc->name, ns, name);
-	else
-		snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, name);
+	char key[QUEUEKEY_MAX];
+	if (!queuekey_make(ctl->cc->name, ns, name, key, sizeof(key))) {
+		/* Only a name the API server would refuse (an ownerReference
+		 * without one, a '/' in it) gets here: no parent has it. */
+		log_kv(LOG_LEVEL_WARNING, 2, "no queue key for this parent", "controller", ctl->cc->name, "namespace",
+		       ns ? ns : "", "name", name ? name : "", NULL);
+		return;
+	}
 	workqueue_add(ctl->env.queue, key, clock_monotonic_ms());
 }
 
@@ -222,13 +226,13 @@ static void enqueue_parent(struct controller *ctl, struct json_object *parent)
 
 /* enqueue_parent for a cached parent, parsing it only when the annotation
  * selector has to look at it. */
-static void enqueue_cached(struct controller *ctl, const struct objstore_entry *e)
+static void enqueue_cached(struct controller *ctl, const struct objstore *parents, const struct objstore_entry *e)
 {
 	if (!ctl->cc->annotation_selector) {
 		enqueue(ctl, e->namespace, e->name);
 		return;
 	}
-	struct json_object *parent = objstore_entry_parse_new(e);
+	struct json_object *parent = objstore_entry_parse_new(parents, e);
 	if (parent)
 		enqueue_parent(ctl, parent);
 	json_object_put(parent);
@@ -428,7 +432,7 @@ static void enqueue_adopters(struct controller *ctl, struct json_object *orphan)
 	for (const struct objstore_entry *e; (e = objstore_next(parents, &it));) {
 		struct json_object *sel = ctl->cc->generate_selector ? NULL : jsonget(ctl->selectors, e->key);
 		if (would_adopt(ctl, e->uid, e->namespace, e->deleting, sel, orphan))
-			enqueue_cached(ctl, e);
+			enqueue_cached(ctl, parents, e);
 	}
 }
 
@@ -522,7 +526,7 @@ static struct json_object *next_crd_of_group(const struct controller *ctl, const
 					     const char **name)
 {
 	for (const struct objstore_entry *e; (e = objstore_next(crds, it));) {
-		struct json_object *crd = named_in_group(e->key, ctl->group) ? objstore_entry_parse_new(e) : NULL;
+		struct json_object *crd = named_in_group(e->key, ctl->group) ? objstore_entry_parse_new(crds, e) : NULL;
 		if (crd) {
 			*name = e->key;
 			return crd;
@@ -710,7 +714,7 @@ static void resync(struct controller *ctl)
 	const struct objstore *parents = informer_objects(ctl->parents);
 	size_t it = 0;
 	for (const struct objstore_entry *e; (e = objstore_next(parents, &it));)
-		enqueue_cached(ctl, e);
+		enqueue_cached(ctl, parents, e);
 }
 
 /* Appends "; " (" " after a colon) and text to buf of cap bytes, truncating. */
@@ -935,9 +939,9 @@ void controller_job_finished(struct controller *ctl, const char *ns_name, struct
 		return;
 	/* As an event in flight always did: the key is dirty, queued again
 	 * when the job is done. */
-	char key[KEY_MAX];
-	snprintf(key, sizeof(key), "%s/%s", ctl->cc->name, ns_name);
-	workqueue_add(ctl->env.queue, key, clock_monotonic_ms());
+	char key[QUEUEKEY_MAX];
+	if (queuekey_join(ctl->cc->name, ns_name, key, sizeof(key)))
+		workqueue_add(ctl->env.queue, key, clock_monotonic_ms());
 }
 
 uint64_t controller_echo_dropped(const struct controller *ctl)

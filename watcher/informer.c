@@ -171,7 +171,7 @@ static void trim(struct informer *inf, struct json_object *obj)
  * replaces it; NULL when nobody would read it. */
 static struct json_object *old_for_update(struct informer *inf, const struct objstore_entry *old)
 {
-	return old && inf->h.on_update ? objstore_entry_parse_new(old) : NULL;
+	return old && inf->h.on_update ? objstore_entry_parse_new(inf->store, old) : NULL;
 }
 
 static void tell(struct informer *inf, bool was_cached, struct json_object *old, struct json_object *obj)
@@ -207,15 +207,15 @@ static void store_put(struct informer *inf, struct json_object *obj)
 	json_object_put(old);
 }
 
-/* Stores a copy of e (a LIST's item, compact already) and tells the
- * handlers, parsing it only when one of them wants it. */
-static void store_put_entry(struct informer *inf, const struct objstore_entry *e)
+/* Stores a copy of e (a LIST's item in the store from, compact already)
+ * and tells the handlers, parsing it only when one of them wants it. */
+static void store_put_entry(struct informer *inf, const struct objstore *from, const struct objstore_entry *e)
 {
 	const struct objstore_entry *was = objstore_find(inf->store, e->key);
 	bool was_cached = was != NULL;
 	bool wanted = was_cached ? inf->h.on_update != NULL : inf->h.on_add != NULL;
-	struct json_object *old = old_for_update(inf, was), *obj = wanted ? objstore_entry_parse_new(e) : NULL;
-	int r = objstore_put_entry(inf->store, e);
+	struct json_object *old = old_for_update(inf, was), *obj = wanted ? objstore_entry_parse_new(from, e) : NULL;
+	int r = objstore_put_entry(inf->store, from, e);
 	if (r || (wanted && !obj)) {
 		struct cx_err err = {0};
 		cx_err_set(&err, r ? r : -ENOMEM, r ? "out of memory" : "out of memory: the handlers were not told");
@@ -232,7 +232,7 @@ static void store_del(struct informer *inf, const char *key)
 	const struct objstore_entry *was = objstore_find(inf->store, key);
 	if (!was)
 		return;
-	struct json_object *old = inf->h.on_delete ? objstore_entry_parse_new(was) : NULL;
+	struct json_object *old = inf->h.on_delete ? objstore_entry_parse_new(inf->store, was) : NULL;
 	objstore_delete(inf->store, key);
 	if (old)
 		inf->h.on_delete(inf->ud, old);
@@ -333,16 +333,35 @@ static int collect(void *ud, struct json_object *item, struct cx_err *err)
 	return collect_into(fresh->inf, fresh->objects, item, err);
 }
 
-/* Replaces the store with a LIST's result, telling the handlers what the
- * difference is: adds, changed objects (by resourceVersion) and deletes. */
-static void replace_store(struct informer *inf, struct objstore *fresh)
+/* Replaces the store with a LIST's result (*fresh, taken: NULL after),
+ * telling the handlers what the difference is: adds, changed objects (by
+ * resourceVersion) and deletes. An empty store (the first list) is swapped
+ * for the result rather than filled from it, so that the objects are never
+ * held twice. */
+static void replace_store(struct informer *inf, struct objstore **freshp)
 {
+	struct objstore *fresh = *freshp;
 	size_t it = 0;
+	if (objstore_count(inf->store) == 0) {
+		objstore_free(&inf->store);
+		inf->store = fresh;
+		*freshp = NULL;
+		for (const struct objstore_entry *e; inf->h.on_add && (e = objstore_next(fresh, &it));) {
+			struct json_object *obj = objstore_entry_parse_new(fresh, e);
+			if (obj)
+				inf->h.on_add(inf->ud, obj);
+			else
+				log_kv(LOG_LEVEL_ERROR, 0, "out of memory: the handlers were not told of an object",
+				       "resource", inf->path, "key", e->key, NULL);
+			json_object_put(obj);
+		}
+		return;
+	}
 	for (const struct objstore_entry *e; (e = objstore_next(fresh, &it));) {
 		const struct objstore_entry *old = objstore_find(inf->store, e->key);
 		const char *a = old ? old->resource_version : NULL, *b = e->resource_version;
 		if (!old || !a || !b || strcmp(a, b))
-			store_put_entry(inf, e);
+			store_put_entry(inf, fresh, e);
 	}
 	/* Collect first: deleting while iterating the store is not allowed. */
 	struct json_object *gone = json_object_new_array();
@@ -353,6 +372,7 @@ static void replace_store(struct informer *inf, struct objstore *fresh)
 	for (size_t i = 0; i < json_object_array_length(gone); i++)
 		store_del(inf, json_object_get_string(json_object_array_get_idx(gone, i)));
 	json_object_put(gone);
+	objstore_free(freshp);
 }
 
 static int do_list(struct informer *inf, struct cx_err *err)
@@ -363,7 +383,7 @@ static int do_list(struct informer *inf, struct cx_err *err)
 	inf->lists++;
 	int r = fresh.objects ? kclient_list(inf->c, inf->path, &o, collect, &fresh, &rv, err) : -ENOMEM;
 	if (!r) {
-		replace_store(inf, fresh.objects);
+		replace_store(inf, &fresh.objects);
 		free(inf->rv);
 		inf->rv = rv;
 		inf->synced = true;
@@ -383,8 +403,7 @@ static void stream_synced(struct informer *inf, const char *rv)
 {
 	struct objstore *fresh = inf->fresh;
 	inf->fresh = NULL;
-	replace_store(inf, fresh);
-	objstore_free(&fresh);
+	replace_store(inf, &fresh);
 	set_rv(inf, rv);
 	inf->synced = true;
 	backoff_reset(&inf->backoff);

@@ -235,7 +235,8 @@ static struct def *find_def(struct mcwatch *m, const char *kind, const char *nam
 
 /* A live object, new or of a new version: parsed, then started at once.
  * One of an unchanged version is not parsed. */
-static void take_object(struct mcwatch *m, const struct live_kind *lk, const struct objstore_entry *e, int64_t now_ms)
+static void take_object(struct mcwatch *m, const struct live_kind *lk, const struct objstore *objects,
+			const struct objstore_entry *e, int64_t now_ms)
 {
 	const char *name = e->name;
 	char *version = version_of(e);
@@ -260,13 +261,15 @@ static void take_object(struct mcwatch *m, const struct live_kind *lk, const str
 	}
 	d->seen = true;
 	d->version = version;
-	d->obj = objstore_entry_parse_new(e);
+	d->obj = objstore_entry_parse_new(objects, e);
 	d->error[0] = '\0';
 	char source[400];
 	snprintf(source, sizeof(source), "%s \"%s\"", lk->kind, name);
 	struct cx_err err = {0};
-	const char *text = e->json;
-	if (mcdef_parse_json(text, source, &d->own, &err)) {
+	char *text = objstore_entry_json_new(objects, e);
+	int rc = text ? mcdef_parse_json(text, source, &d->own, &err) : cx_err_set(&err, -ENOMEM, "out of memory");
+	free(text);
+	if (rc) {
 		refuse(m, d, "InvalidDefinition", err.msg);
 		return;
 	}
@@ -296,7 +299,7 @@ static void diff_live(struct mcwatch *m, int64_t now_ms)
 		const struct objstore *objects = informer_objects(lk->inf);
 		size_t it = 0;
 		for (const struct objstore_entry *e; (e = objstore_next(objects, &it));)
-			take_object(m, lk, e, now_ms);
+			take_object(m, lk, objects, e, now_ms);
 		for (size_t i = 0; i < m->n_defs;) {
 			struct def *d = m->defs[i];
 			if (!d->live || strcmp(d->kind, lk->kind) || d->seen) {

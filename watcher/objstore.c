@@ -8,17 +8,34 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zdict.h>
+#include <zstd.h>
 
-/* One object in one allocation: the entry, then its strings (key, the
- * indexed fields, the JSON text) one after the other, NUL-terminated. */
+/* One object: the entry and its strings (key, the indexed fields) one
+ * after the other, NUL-terminated, in one allocation; the JSON text apart,
+ * so that learning a new dictionary replaces only the texts and entries
+ * handed out stay where they are. */
 struct item {
 	uint64_t hash;
+	unsigned char *text;         /* a zstd frame under the store's dictionary when packed, else the JSON */
+	size_t text_len;
+	bool packed;
 	struct objstore_entry e;
 	char data[];
 };
+
+/* Level 1: with a dictionary the ratio is nearly that of higher levels, and
+ * its tables are small (a dictionary's compression tables are kept per
+ * store). */
+#define ZLEVEL 1
+#define DICT_MAX (8 * 1024)
+#define SAMPLES_MAX 256
+/* Bigger objects are not taken as samples (they would crowd out the rest). */
+#define SAMPLE_LEN_MAX (64 * 1024)
 
 /* The items are kept dense (items[0..n)), so that iteration is a walk of an
  * array and an entry costs one pointer there; the hash table maps a key to
@@ -30,6 +47,16 @@ struct objstore {
 	uint32_t *slots;
 	size_t mask;                 /* slots has mask + 1 (a power of two) */
 	uint64_t revision;
+	/* Compression: all packed texts are under cdict/ddict (NULL: none
+	 * learnt yet). Learnt at trained_n objects, when the texts took
+	 * trained_permille of their plain size; puts_since counts the puts
+	 * since it was learnt or tried. */
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	ZSTD_CDict *cdict;
+	ZSTD_DDict *ddict;
+	size_t raw_total, stored_total;
+	size_t trained_n, trained_permille, puts_since;
 };
 
 /* Revisions are drawn from one counter so that two stores (say, a store
@@ -52,6 +79,13 @@ static uint64_t hash_key(const char *key)
 	return h;
 }
 
+static void free_item(struct item *it)
+{
+	if (it)
+		free(it->text);
+	free(it);
+}
+
 struct objstore *objstore_new(void)
 {
 	struct objstore *s = calloc(1, sizeof(*s));
@@ -70,9 +104,13 @@ void objstore_free(struct objstore **sp)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n; i++)
-		free(s->items[i]);
+		free_item(s->items[i]);
 	free(s->items);
 	free(s->slots);
+	ZSTD_freeCCtx(s->cctx);
+	ZSTD_freeDCtx(s->dctx);
+	ZSTD_freeCDict(s->cdict);
+	ZSTD_freeDDict(s->ddict);
 	free(s);
 	*sp = NULL;
 }
@@ -120,6 +158,53 @@ static int grow_slots(struct objstore *s)
 	return 0;
 }
 
+/* text (len bytes) as the store keeps it, into a new allocation: packed
+ * under its dictionary when it has one and that is smaller, else plain.
+ * -ENOMEM. */
+static int pack(struct objstore *s, const ZSTD_CDict *cdict, const char *text, size_t len, unsigned char **out,
+		size_t *out_len, bool *packed)
+{
+	*packed = false;
+	if (cdict) {
+		size_t cap = ZSTD_compressBound(len);
+		unsigned char *z = malloc(cap);
+		if (!z)
+			return -ENOMEM;
+		size_t zlen = ZSTD_compress_usingCDict(s->cctx, z, cap, text, len, cdict);
+		if (!ZSTD_isError(zlen) && zlen < len) {
+			unsigned char *fit = realloc(z, zlen);
+			*out = fit ? fit : z;
+			*out_len = zlen;
+			*packed = true;
+			return 0;
+		}
+		free(z);
+	}
+	if (!(*out = malloc(len ? len : 1)))
+		return -ENOMEM;
+	memcpy(*out, text, len);
+	*out_len = len;
+	return 0;
+}
+
+/* it's JSON text, NUL-terminated, owned by the caller; NULL when out of
+ * memory (or, which would be a bug, when a frame does not decode). */
+static char *unpack(const struct objstore *s, const struct item *it, const ZSTD_DDict *ddict)
+{
+	char *text = malloc(it->e.json_len + 1);
+	if (!text)
+		return NULL;
+	if (!it->packed) {
+		memcpy(text, it->text, it->e.json_len);
+	} else if (ZSTD_decompress_usingDDict(s->dctx, text, it->e.json_len, it->text, it->text_len, ddict) !=
+		   it->e.json_len) {
+		free(text);
+		return NULL;
+	}
+	text[it->e.json_len] = '\0';
+	return text;
+}
+
 /* The fields an item is made of; the strings are copied. */
 struct fields {
 	const char *key, *name, *namespace, *uid, *resource_version;
@@ -147,16 +232,18 @@ static const char *lay(char **at, const char *src, size_t len)
 	return dst;
 }
 
-static struct item *item_new(const struct fields *f)
+static struct item *item_new(struct objstore *s, const struct fields *f)
 {
 	const char *const strs[] = {f->key, f->name, f->namespace, f->uid, f->resource_version, f->owner_uid,
 				    f->owner_kind, f->owner_api_version, f->owner_name};
-	size_t size = sizeof(struct item) + f->json_len + 1;
+	size_t size = sizeof(struct item);
 	for (size_t i = 0; i < sizeof(strs) / sizeof(*strs); i++)
 		size += size_of(strs[i]);
 	struct item *it = malloc(size);
-	if (!it)
+	if (!it || pack(s, s->cdict, f->json, f->json_len, &it->text, &it->text_len, &it->packed)) {
+		free(it);
 		return NULL;
+	}
 	char *at = it->data;
 	it->hash = hash_key(f->key);
 	it->e = (struct objstore_entry){
@@ -175,8 +262,109 @@ static struct item *item_new(const struct fields *f)
 		.owner_name = f->owner_name ? lay(&at, f->owner_name, strlen(f->owner_name)) : NULL,
 		.json_len = f->json_len,
 	};
-	it->e.json = lay(&at, f->json, f->json_len);
 	return it;
+}
+
+static void account(struct objstore *s, const struct item *it, int sign)
+{
+	if (sign > 0) {
+		s->raw_total += it->e.json_len;
+		s->stored_total += it->text_len;
+	} else {
+		s->raw_total -= it->e.json_len;
+		s->stored_total -= it->text_len;
+	}
+}
+
+/* Learns a dictionary from up to SAMPLES_MAX of the store's objects and
+ * packs every text under it. All or nothing: on any failure the store stays
+ * as it was (under the old dictionary, or plain), and is tried again after
+ * as many puts. */
+static void train(struct objstore *s)
+{
+	s->puts_since = 0;
+	size_t k = s->n < SAMPLES_MAX ? s->n : SAMPLES_MAX, total = 0, m = 0;
+	size_t *sizes = calloc(k, sizeof(*sizes));
+	char *samples = NULL, *dict = malloc(DICT_MAX);
+	unsigned char **texts = calloc(s->n, sizeof(*texts));
+	size_t *lens = calloc(s->n, sizeof(*lens));
+	bool *packed = calloc(s->n, sizeof(*packed));
+	ZSTD_CDict *cdict = NULL;
+	ZSTD_DDict *ddict = NULL;
+	if (!sizes || !dict || !texts || !lens || !packed || (!s->cctx && !(s->cctx = ZSTD_createCCtx())) ||
+	    (!s->dctx && !(s->dctx = ZSTD_createDCtx())))
+		goto out;
+	for (size_t j = 0; j < k; j++) {
+		const struct item *it = s->items[j * s->n / k];
+		if (it->e.json_len > SAMPLE_LEN_MAX)
+			continue;
+		char *text = unpack(s, it, s->ddict), *grown = text ? realloc(samples, total + it->e.json_len) : NULL;
+		if (!grown) {
+			free(text);
+			goto out;
+		}
+		samples = grown;
+		memcpy(samples + total, text, it->e.json_len);
+		free(text);
+		total += it->e.json_len;
+		sizes[m++] = it->e.json_len;
+	}
+	size_t dsize = m ? ZDICT_trainFromBuffer(dict, DICT_MAX, samples, sizes, (unsigned)m) : 0;
+	if (!m || ZDICT_isError(dsize) || !(cdict = ZSTD_createCDict(dict, dsize, ZLEVEL)) ||
+	    !(ddict = ZSTD_createDDict(dict, dsize)))
+		goto out;
+	size_t stored = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		char *text = unpack(s, s->items[i], s->ddict);
+		int rc = text ? pack(s, cdict, text, s->items[i]->e.json_len, &texts[i], &lens[i], &packed[i]) : -ENOMEM;
+		free(text);
+		if (rc)
+			goto out;
+		stored += lens[i];
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct item *it = s->items[i];
+		free(it->text);
+		it->text = texts[i];
+		it->text_len = lens[i];
+		it->packed = packed[i];
+		texts[i] = NULL;
+	}
+	ZSTD_freeCDict(s->cdict);
+	ZSTD_freeDDict(s->ddict);
+	s->cdict = cdict;
+	s->ddict = ddict;
+	cdict = NULL;
+	ddict = NULL;
+	s->stored_total = stored;
+	s->trained_n = s->n;
+	s->trained_permille = s->raw_total ? stored * 1000 / s->raw_total : 1000;
+out:
+	for (size_t i = 0; texts && i < s->n; i++)
+		free(texts[i]);
+	ZSTD_freeCDict(cdict);
+	ZSTD_freeDDict(ddict);
+	free(texts);
+	free(lens);
+	free(packed);
+	free(samples);
+	free(dict);
+	free(sizes);
+}
+
+/* After a put: learns the first dictionary at OBJSTORE_TRAIN_AT objects,
+ * and a new one once a quarter of the store has been put since, when the
+ * store has grown fourfold or its texts pack half as well again as they
+ * did (a new shape, such as a status). */
+static void maybe_train(struct objstore *s)
+{
+	s->puts_since++;
+	if (s->n < OBJSTORE_TRAIN_AT || s->puts_since < OBJSTORE_TRAIN_AT || s->puts_since * 4 < s->n)
+		return;
+	if (s->cdict && s->n < 4 * s->trained_n &&
+	    s->stored_total * 1000 <= s->raw_total * s->trained_permille * 3 / 2)
+		return;
+	train(s);
 }
 
 /* Puts it under its key, freeing what it replaces; takes it even on
@@ -186,8 +374,10 @@ static int insert(struct objstore *s, struct item *it)
 	size_t i = probe(s, it->e.key, it->hash);
 	if (s->slots[i]) {
 		struct item **at = &s->items[s->slots[i] - 1];
-		free(*at);
+		account(s, *at, -1);
+		free_item(*at);
 		*at = it;
+		account(s, it, 1);
 		s->revision = next_revision();
 		return 0;
 	}
@@ -195,15 +385,16 @@ static int insert(struct objstore *s, struct item *it)
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		struct item **items = realloc(s->items, cap * sizeof(*items));
 		if (!items)
-			return free(it), -ENOMEM;
+			return free_item(it), -ENOMEM;
 		s->items = items;
 		s->cap = cap;
 	}
 	if (grow_slots(s))
-		return free(it), -ENOMEM;
+		return free_item(it), -ENOMEM;
 	i = probe(s, it->e.key, it->hash); /* the table may have grown */
 	s->items[s->n++] = it;
 	s->slots[i] = (uint32_t)s->n;
+	account(s, it, 1);
 	s->revision = next_revision();
 	return 0;
 }
@@ -247,22 +438,36 @@ int objstore_put(struct objstore *s, struct json_object *obj, struct cx_err *err
 	/* The text is kept in json-c's buffer of obj until obj is freed. */
 	f.json = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
 						   &f.json_len);
-	struct item *it = f.json ? item_new(&f) : NULL;
+	struct item *it = f.json ? item_new(s, &f) : NULL;
 	free(key);
 	if (!it || insert(s, it))
 		return cx_err_set(err, -ENOMEM, "out of memory");
+	maybe_train(s);
 	return 0;
 }
 
-int objstore_put_entry(struct objstore *s, const struct objstore_entry *e)
+/* The item an entry handed out belongs to. */
+static const struct item *item_of(const struct objstore_entry *e)
 {
+	return (const struct item *)((const char *)e - offsetof(struct item, e));
+}
+
+int objstore_put_entry(struct objstore *s, const struct objstore *from, const struct objstore_entry *e)
+{
+	char *text = unpack(from, item_of(e), from->ddict);
+	if (!text)
+		return -ENOMEM;
 	struct fields f = {.key = e->key, .name = e->name, .namespace = e->namespace, .uid = e->uid,
 			   .resource_version = e->resource_version, .owner_uid = e->owner_uid,
 			   .owner_kind = e->owner_kind, .owner_api_version = e->owner_api_version,
-			   .owner_name = e->owner_name, .json = e->json, .json_len = e->json_len,
+			   .owner_name = e->owner_name, .json = text, .json_len = e->json_len,
 			   .generation = e->generation, .deleting = e->deleting};
-	struct item *it = item_new(&f);
-	return it ? insert(s, it) : -ENOMEM;
+	struct item *it = item_new(s, &f);
+	free(text);
+	int rc = it ? insert(s, it) : -ENOMEM;
+	if (!rc)
+		maybe_train(s);
+	return rc;
 }
 
 /* Empties slot i, moving later entries of its probe run back so that every
@@ -288,7 +493,8 @@ int objstore_delete(struct objstore *s, const char *key)
 	if (!s->slots[i])
 		return -ENOENT;
 	size_t k = s->slots[i] - 1;
-	free(s->items[k]);
+	account(s, s->items[k], -1);
+	free_item(s->items[k]);
 	clear_slot(s, i);
 	/* The last item fills the hole in the dense array. */
 	size_t last = --s->n;
@@ -310,17 +516,31 @@ const struct objstore_entry *objstore_find(const struct objstore *s, const char 
 /* Through jsondoc for its depth limit (CRDs with deep schemas nest far
  * past json-c's default of 32). The text is json-c's own output, so the
  * only failure is memory. */
-struct json_object *objstore_entry_parse_new(const struct objstore_entry *e)
+struct json_object *objstore_entry_parse_new(const struct objstore *s, const struct objstore_entry *e)
 {
 	struct json_object *obj = NULL;
 	char why[128];
-	return jsondoc_parse(e->json, e->json_len, NULL, &obj, why, sizeof(why)) ? NULL : obj;
+	char *text = objstore_entry_json_new(s, e);
+	if (!text || jsondoc_parse(text, e->json_len, NULL, &obj, why, sizeof(why)))
+		obj = NULL;
+	free(text);
+	return obj;
+}
+
+char *objstore_entry_json_new(const struct objstore *s, const struct objstore_entry *e)
+{
+	return unpack(s, item_of(e), s->ddict);
 }
 
 struct json_object *objstore_get_new(const struct objstore *s, const char *key)
 {
 	const struct objstore_entry *e = objstore_find(s, key);
-	return e ? objstore_entry_parse_new(e) : NULL;
+	return e ? objstore_entry_parse_new(s, e) : NULL;
+}
+
+size_t objstore_stored_bytes(const struct objstore *s)
+{
+	return s->stored_total;
 }
 
 size_t objstore_count(const struct objstore *s)

@@ -1,9 +1,17 @@
 /* objstore: the informer's cache kept compact. Each object is held as its
- * serialized JSON text (plain, one allocation together with its key and
- * indexed fields) in a hash table keyed "namespace/name" ("name" for
- * cluster-scoped objects). A json-c tree of a ~1 KiB object costs several
- * times its text; a tree is built only when a caller asks for one
- * (objstore_get_new, objstore_entry_parse_new) and is the caller's.
+ * serialized JSON text beside its key and indexed fields, in a hash table
+ * keyed "namespace/name" ("name" for cluster-scoped objects). A json-c tree
+ * of a ~1 KiB object costs several times its text; a tree is built only when
+ * a caller asks for one (objstore_get_new, objstore_entry_parse_new) and is
+ * the caller's.
+ *
+ * The texts of a store with many objects are compressed (zstd) with a
+ * dictionary learnt from the store's own objects: objects of one kind share
+ * most of their text, so a ~900-byte ConfigMap keeps ~150 bytes. The
+ * dictionary is learnt when the store first holds OBJSTORE_TRAIN_AT objects,
+ * and again when the store has grown fourfold or its objects have changed
+ * shape (parents gain a status after their first sync). A store below that
+ * size keeps plain text.
  *
  * The indexed fields are those the watcher's scans need without parsing:
  * identity (name, namespace, uid, resourceVersion, generation), whether it
@@ -39,9 +47,11 @@ struct objstore_entry {
 	/* The first ownerReference with controller: true, of any kind; all NULL
 	 * when there is none. */
 	const char *owner_uid, *owner_kind, *owner_api_version, *owner_name;
-	const char *json;                /* the object, serialized; NUL-terminated */
-	size_t json_len;
+	size_t json_len;                 /* the length of the object's JSON text */
 };
+
+/* Objects a store holds before it compresses them. */
+#define OBJSTORE_TRAIN_AT 256
 
 struct objstore *objstore_new(void);
 
@@ -57,10 +67,10 @@ bool objstore_key(struct json_object *obj, char *buf, size_t len);
  * metadata.name; -ENOMEM. On failure the store is unchanged. */
 int objstore_put(struct objstore *s, struct json_object *obj, struct cx_err *err);
 
-/* Stores a copy of e (an entry of another store, or of this one under
- * another key: it is stored under e->key) without parsing its JSON.
- * -ENOMEM leaves the store unchanged. */
-int objstore_put_entry(struct objstore *s, const struct objstore_entry *e);
+/* Stores a copy of e, an entry of the store from (which may be s itself;
+ * it is stored under e->key), without parsing its JSON. -ENOMEM leaves the
+ * store unchanged. */
+int objstore_put_entry(struct objstore *s, const struct objstore *from, const struct objstore_entry *e);
 
 /* Removes key's entry: 0, or -ENOENT when there is none. */
 int objstore_delete(struct objstore *s, const char *key);
@@ -72,8 +82,17 @@ const struct objstore_entry *objstore_find(const struct objstore *s, const char 
  * when key is not stored (or out of memory). */
 struct json_object *objstore_get_new(const struct objstore *s, const char *key);
 
-/* e's object as a new tree the caller owns, or NULL when out of memory. */
-struct json_object *objstore_entry_parse_new(const struct objstore_entry *e);
+/* e (an entry of s) as a new tree the caller owns, or NULL when out of
+ * memory. */
+struct json_object *objstore_entry_parse_new(const struct objstore *s, const struct objstore_entry *e);
+
+/* e's (an entry of s) JSON text, NUL-terminated, e->json_len bytes, owned
+ * by the caller (free); NULL when out of memory. */
+char *objstore_entry_json_new(const struct objstore *s, const struct objstore_entry *e);
+
+/* Bytes the objects' texts take as stored (compressed or not), without the
+ * dictionary: for the benchmarks and tests. */
+size_t objstore_stored_bytes(const struct objstore *s);
 
 size_t objstore_count(const struct objstore *s);
 

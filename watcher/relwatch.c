@@ -8,6 +8,7 @@
 #include "informer.h"
 #include "jsonget.h"
 #include "log.h"
+#include "queuekey.h"
 #include "relrule.h"
 #include "workqueue.h"
 
@@ -101,13 +102,12 @@ void relwatch_drop(struct relwatch *rw, const char *key)
 	rw->dirty = true;
 }
 
-/* The parent's namespace from its queue key: "controller/ns/name" has one,
- * "controller/name" does not. Owned (NULL when none, or out of memory). */
+/* The parent's namespace from its queue key (watcher/queuekey.h). Owned
+ * (NULL for a cluster-scoped parent, a malformed key, or out of memory). */
 static char *namespace_of_key(const char *key)
 {
-	const char *rest = strchr(key, '/');
-	const char *slash = rest ? strchr(rest + 1, '/') : NULL;
-	return slash ? strndup(rest + 1, (size_t)(slash - rest - 1)) : NULL;
+	struct queuekey k;
+	return queuekey_parse(key, &k) && *k.namespace ? strdup(k.namespace) : NULL;
 }
 
 int relwatch_set(struct relwatch *rw, const char *key, struct json_object *rules, struct cx_err *err)

@@ -20,6 +20,7 @@
 #include "mcwatch.h"
 #include "metrics.h"
 #include "procmetrics.h"
+#include "queuekey.h"
 #include "relwatch.h"
 #include "workqueue.h"
 
@@ -95,15 +96,17 @@ static long min_ms(long a, long b)
 
 /* ---------------------------------------------------------------- jobs */
 
+/* The running controller a queue key names (watcher/queuekey.h), with the
+ * parent's cache key in *rest (borrowed from key) and its index in *index
+ * (may be NULL). NULL for a malformed key or a controller not running. */
 static struct controller *controller_for_key(struct watcher *w, const char *key, const char **rest, size_t *index)
 {
-	const char *slash = strchr(key, '/');
-	if (!slash)
+	struct queuekey k;
+	if (!queuekey_parse(key, &k))
 		return NULL;
 	for (size_t i = 0; i < w->n_ctls; i++) {
-		const char *name = controller_name(w->ctls[i]);
-		if (strlen(name) == (size_t)(slash - key) && !strncmp(name, key, (size_t)(slash - key))) {
-			*rest = slash + 1;
+		if (!strcmp(controller_name(w->ctls[i]), k.controller)) {
+			*rest = k.object_key;
 			if (index)
 				*index = i;
 			return w->ctls[i];

@@ -2,6 +2,7 @@
 
 #include "apply.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -65,12 +66,11 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 	if (!p_api || !p_kind || !p_name || !p_uid)
 		return cx_err_set(err, -EINVAL, "the parent lacks %s",
 				  !p_api ? "apiVersion" : !p_kind ? "kind" : !p_name ? "metadata.name" : "metadata.uid");
+	/* A child of a checked hook answer (worker/hook.h) has them. */
 	const char *kind = jsonget_nonempty(child, "kind");
 	struct json_object *meta = jsonget(child, "metadata");
 	const char *name = jsonget_nonempty(meta, "name");
-	if (!kind || !name || !json_object_is_type(meta, json_type_object))
-		return cx_err_set(err, -EINVAL, "a child of %s/%s has no %s", p_kind, p_name,
-				  !kind ? "kind" : "metadata.name");
+	assert(kind && name && json_object_is_type(meta, json_type_object));
 
 	if (p_ns) {
 		if (!child_namespaced)
@@ -401,7 +401,7 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 	int rc = 0;
 	for (size_t i = 0; i < cc->n_children && !rc; i++) {
 		const struct config_child *decl = &cc->children[i];
-		char key[CHILDKEY_MAX];
+		char key[CHILDKEY_KIND_MAX];
 		struct json_object *of_kind = childkey_kind(decl->kind, decl->api_version, key, sizeof(key))
 						      ? jsonget(observed, key) : NULL;
 		if (!json_object_is_type(of_kind, json_type_object))
@@ -898,11 +898,14 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 	json_object_put(out);
 }
 
-/* Prepares desired child i: checks, notes its relative name in wanted,
- * stamps, and fills t (t->obj stays NULL when the child failed: its result,
- * the last in report, says why). Returns -ENOMEM when the report could not
- * grow, else 0 (a failed child is a result, not an error of the call). */
-static int prepare_child(struct run *run, struct json_object *child, size_t i, struct json_object *wanted,
+/* Prepares a desired child: notes its relative name in wanted, stamps, and
+ * fills t (t->obj stays NULL when the child failed: its result, the last in
+ * report, says why). The child comes from a checked hook answer
+ * (hook_response_parse, hook_decorator_response_parse: the only check of
+ * an answer), so it has an apiVersion, a kind among cc's, a name, keys
+ * that fit, and no twin. Returns -ENOMEM when the report could not grow,
+ * else 0 (a failed child is a result, not an error of the call). */
+static int prepare_child(struct run *run, struct json_object *child, struct json_object *wanted,
 			 struct apply_report *report, struct target *t)
 {
 	const char *api_version = jsonget_nonempty(child, "apiVersion"), *kind = jsonget_nonempty(child, "kind");
@@ -914,33 +917,18 @@ static int prepare_child(struct run *run, struct json_object *child, size_t i, s
 	if (!res)
 		return -ENOMEM;
 	struct json_object *stamped = NULL;
-	const struct config_child *decl = NULL;
-	char key[CHILDKEY_MAX], relname[CHILDKEY_MAX];
-	if (!json_object_is_type(child, json_type_object) || !api_version || !kind || !name) {
-		cx_err_set(&res->err, -EINVAL, "children[%zu] has no %s", i,
-			   !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");
-		goto failed;
-	}
-	if (!(decl = declared(run->cc, api_version, kind))) {
-		cx_err_set(&res->err, -EINVAL, "children[%zu]: %s.%s is not among the child kinds of controller %s", i,
-			   kind, api_version, run->cc->name);
-		goto failed;
-	}
-	if (!childkey_kind(kind, api_version, key, sizeof(key)) ||
-	    !childkey_name(run->parent_ns, ns, name, relname, sizeof(relname))) {
-		cx_err_set(&res->err, -ENAMETOOLONG, "children[%zu]: %s/%s: name too long", i, kind, name);
-		goto failed;
-	}
+	const struct config_child *decl = declared(run->cc, api_version, kind);
+	char key[CHILDKEY_KIND_MAX], relname[CHILDKEY_MAX];
+	bool keyed = decl && childkey_kind(kind, api_version, key, sizeof(key)) &&
+		     childkey_name(run->parent_ns, ns, name, relname, sizeof(relname));
+	assert(keyed && "desired holds only children of a checked hook answer");
+	(void)keyed;
 	snprintf(t->where, sizeof(t->where), "%s %s", kind, relname);
 	/* Noted before anything can fail: a child that fails to apply is
 	 * still wanted, and must not be pruned. */
 	struct json_object *names = object_member(wanted, key);
 	if (!names) {
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
-		goto failed;
-	}
-	if (jsonget(names, relname)) {
-		cx_err_set(&res->err, -EINVAL, "children[%zu]: %s is returned twice", i, t->where);
 		goto failed;
 	}
 	json_object_object_add(names, relname, json_object_new_boolean(1));
@@ -1028,7 +1016,7 @@ static bool prune_mc(struct run *run, struct json_object *o, const char *relname
 static int prune_kind(struct run *run, const struct config_child *decl, struct json_object *wanted,
 		      struct apply_report *report, const char *parent_key)
 {
-	char key[CHILDKEY_MAX];
+	char key[CHILDKEY_KIND_MAX];
 	if (!childkey_kind(decl->kind, decl->api_version, key, sizeof(key)))
 		return 0; /* no such key in observed either */
 	struct json_object *obs = jsonget(run->observed, key), *names = jsonget(wanted, key);
@@ -1114,7 +1102,7 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	/* Every child is checked and stamped before any is written: the
 	 * rollout decides over all of them. */
 	for (size_t i = 0; i < n && !r; i++) {
-		r = prepare_child(&run, json_object_array_get_idx(desired, i), i, wanted, report, &targets[i]);
+		r = prepare_child(&run, json_object_array_get_idx(desired, i), wanted, report, &targets[i]);
 		at[i] = report->n - 1;
 	}
 	/* A decorator has no rollout: metacontroller writes its rolling

@@ -141,6 +141,10 @@ struct apply_report {
  * parent (borrowed: apiVersion, kind, metadata.name, .uid, and .namespace
  * when namespaced) under controller cc, and prunes from observed (borrowed:
  * {"Kind.apiVersion": {name: object}}, may be NULL) what the hook dropped.
+ * desired is the children (or attachments) of an answer that
+ * hook_response_parse (hook_decorator_response_parse) accepted for cc's
+ * kinds and this parent's namespace: that check is the only one, and this
+ * call trusts it (a child it would have refused aborts the process).
  * report is cleared and filled; free it with apply_report_clear.
  *
  * Returns 0 when every child went through, -EIO when some failed or
@@ -180,6 +184,8 @@ const char *apply_action_name(enum apply_action a);
  *     SHA-256 of the stamped child's canonical JSON (keys sorted at every
  *     level), computed without that annotation.
  * child_namespaced: whether the child's kind is namespaced (discovery).
+ * child is a child of a checked hook answer (worker/hook.h): it has a kind
+ * and a metadata.name (else the process aborts).
  * Returns 0, or -EINVAL with err filled. */
 int apply_stamp(const struct config_controller *cc, struct json_object *parent, bool child_namespaced,
 		struct json_object *child, struct cx_err *err);

@@ -142,10 +142,12 @@ static const char *seconds(int ms, char *buf, size_t len)
 
 /* ---- the request ---- */
 
-const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t len)
+/* The key of a declared kind in the request's children map
+ * (common/childkey.h), into buf; "" (matching nothing) when it does not
+ * fit. Returns buf. */
+static const char *kind_key(const struct hook_child_kind *kind, char *buf, size_t len)
 {
-	/* A key too long for buf is cut (snprintf's rule): it then matches nothing. */
-	(void)childkey_kind(kind->kind ? kind->kind : "", kind->api_version ? kind->api_version : "", buf, len);
+	(void)childkey_kind(kind->kind, kind->api_version, buf, len);
 	return buf;
 }
 
@@ -247,8 +249,13 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 				json_object_object_get_ex(meta, "namespace", &pns) ? json_object_get_string(pns) : NULL;
 	bool ok = req && children;
 	for (size_t i = 0; ok && i < n_kinds; i++) {
-		char key[512];
-		hook_child_key(&kinds[i], key, sizeof(key));
+		char key[CHILDKEY_KIND_MAX];
+		if (!childkey_kind(kinds[i].kind, kinds[i].api_version, key, sizeof(key))) {
+			cx_err_set(err, -EINVAL, "hook request: child kind %.100s.%.100s has no key of at most %d bytes",
+				   kinds[i].kind ? kinds[i].kind : "?", kinds[i].api_version ? kinds[i].api_version : "?",
+				   CHILDKEY_KIND_MAX - 1);
+			goto fail;
+		}
 		struct json_object *have = NULL, *map = NULL;
 		if (observed && json_object_object_get_ex(observed, key, &have) && have) {
 			if (!json_object_is_type(have, json_type_object)) {
@@ -361,9 +368,8 @@ static void declared_kinds(const struct hook_child_kind *kinds, size_t n_kinds, 
 	size_t used = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < n_kinds && used + 1 < len; i++) {
-		char key[256];
-		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-				 hook_child_key(&kinds[i], key, sizeof(key)));
+		char key[CHILDKEY_KIND_MAX];
+		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", kind_key(&kinds[i], key, sizeof(key)));
 		if (n < 0)
 			break;
 		used += (size_t)n;
@@ -418,6 +424,12 @@ static int check_child(const char *label, struct json_object *child, size_t i, c
 	for (size_t k = 0; k < n_kinds; k++)
 		if (kinds[k].api_version && kinds[k].kind && !strcmp(kinds[k].api_version, api_version) &&
 		    !strcmp(kinds[k].kind, kind_name)) {
+			/* What acts on the answer keys the child by its kind
+			 * (worker/apply.h) and may count on the key fitting. */
+			char whole[CHILDKEY_KIND_MAX];
+			if (!childkey_kind(kind_name, api_version, whole, sizeof(whole)))
+				return fail(err, -EPROTO, label, "%s: %.100s.%.100s: kind and apiVersion are longer than "
+					    "%d bytes", path, kind_name, api_version, CHILDKEY_KIND_MAX - 2);
 			*kind = k;
 			return 0;
 		}
@@ -454,9 +466,9 @@ static int check_duplicates(const char *label, struct child_id *ids, size_t n, c
 	}
 	if (!second)
 		return 0;
-	char key[256], buf[128];
+	char key[CHILDKEY_KIND_MAX], buf[128];
 	return fail(err, -EPROTO, label, "children[%zu]: %s \"%s\" is returned twice (also children[%zu])",
-		    second->pos, hook_child_key(&kinds[second->kind], key, sizeof(key)),
+		    second->pos, kind_key(&kinds[second->kind], key, sizeof(key)),
 		    clip(second->name, buf, 100), first->pos);
 }
 

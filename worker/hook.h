@@ -151,10 +151,6 @@ struct hook_result {
 	struct hook_stats stats;
 };
 
-/* The key of a kind in the request's children map: "Kind.apiVersion"
- * ("ConfigMap.v1", "Deployment.apps/v1"), into buf. Returns buf. */
-const char *hook_child_key(const struct hook_child_kind *kind, char *buf, size_t len);
-
 /* Builds a request for a hook of the given version. controller and parent
  * are shared, not copied (a reference is taken; do not change them while
  * the request lives). observed maps "Kind.apiVersion" keys to {relative
@@ -205,16 +201,19 @@ int hook_call(const struct hook_def *def, const char *role, struct json_object *
  * byte), an answer that is not an object, status not an object, children
  * not a list, a child that is not an object or lacks apiVersion, kind or
  * metadata.name, a child in another namespace than its parent, a child of
- * a kind not in kinds[], two children of one kind with the same namespace
- * and name, resyncAfterSeconds not a non-negative number, finalized not a
- * boolean, and a sync answer (not a finalize one) without a children key
+ * a kind not in kinds[], keys that do not fit (its "Kind.apiVersion" in
+ * CHILDKEY_KIND_MAX, its relative name in CHILDKEY_MAX: common/childkey.h),
+ * two children of one kind with the same namespace and name,
+ * resyncAfterSeconds not a non-negative number, finalized not a boolean,
+ * and a sync answer (not a finalize one) without a children key
  * when kinds[] is not empty: pruning on it would delete every child, so
  * coxswain never guesses (a finalize answer without it leaves the children
  * alone). In strict mode (def->unmarshal, or def->version v2) a top-level
  * field other than status, children, resyncAfterSeconds and finalized is
  * refused too; loose mode ignores it. Absent or null status,
  * resyncAfterSeconds and finalized are fine (none, 0, false); children null
- * is a Go hook's empty slice: none. */
+ * is a Go hook's empty slice: none. This is the only check of an answer:
+ * what acts on it (worker/apply.h, worker/status.h) trusts it. */
 int hook_response_parse(const struct hook_def *def, bool finalizing, const char *body, size_t len,
 			const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
 			struct hook_result *out, struct cx_err *err);

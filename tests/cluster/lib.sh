@@ -7,8 +7,12 @@ FIXTURE_SRC="$CLUSTER_SCRIPT_DIR/fixture"
 CLUSTER_DIR="$REPO_ROOT/.cluster"
 PIDS_FILE="$CLUSTER_DIR/pids"
 DATADIR_FILE="$CLUSTER_DIR/datadir"
+# The files up writes and down removes.
+# shellcheck disable=SC2034 # used by up and down
 ADMIN_KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"
+# shellcheck disable=SC2034 # used by up and down
 OPERATOR_KUBECONFIG="$CLUSTER_DIR/operator.kubeconfig"
+# shellcheck disable=SC2034 # used by up and down
 ENV_FILE="$CLUSTER_DIR/env"
 
 log() { printf 'cluster: %s\n' "$*" >&2; }

@@ -2,6 +2,7 @@
 # as an independent client (admin and operator identities), and running
 # coxswain-watcher with its worker supervisor against the fixture.
 # Needs COXSWAIN_CLUSTER_DIR (tests/run exports it from .cluster/env).
+# shellcheck shell=bash
 set -uo pipefail
 
 E2E_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -80,8 +81,20 @@ contains() {
 
 fails() { ! "$@"; }
 # at_least N COMMAND... / at_most N COMMAND...: COMMAND prints a number >= N (<= N).
-at_least() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}' || { echo "got \"$v\", want >= $1"; return 1; }; }
-at_most() { local v; v=$("${@:2}") || return 1; [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v <= n)}' || { echo "got \"$v\", want <= $1"; return 1; }; }
+at_least() {
+	local v
+	v=$("${@:2}") || return 1
+	if [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v >= n)}'; then return 0; fi
+	echo "got \"$v\", want >= $1"
+	return 1
+}
+at_most() {
+	local v
+	v=$("${@:2}") || return 1
+	if [[ -n $v ]] && awk -v v="$v" -v n="$1" 'BEGIN {exit !(v <= n)}'; then return 0; fi
+	echo "got \"$v\", want <= $1"
+	return 1
+}
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -121,6 +134,7 @@ metrics() { curl -fsS "http://127.0.0.1:$E2E_METRICS_PORT/metrics"; }
 
 # stop_coxswain [PID]: SIGTERM, wait (up to 40 s, then SIGKILL) and set
 # E2E_EXIT to its exit status. Not in a subshell: only the parent can wait.
+# shellcheck disable=SC2120 # PID is optional
 stop_coxswain() {
 	local pid=${1:-$E2E_COXSWAIN_PID} i
 	for ((i = 0; i < 400; i++)); do
@@ -131,6 +145,7 @@ stop_coxswain() {
 	done
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# shellcheck disable=SC2034 # for the test, which reads it after the call
 	E2E_EXIT=$?
 }
 

@@ -19,10 +19,9 @@ NS1=e2e-cluster-a-$$
 NS2=e2e-cluster-b-$$
 NS3=e2e-cluster-c-$$
 SPREAD=e2e-spread-$$
-KEY=spreads/$SPREAD
 
 admin apply -f "$SAFETY_DATA/cluster-scoped-crd.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the Spread CRD is established" admin wait --for=condition=Established --timeout=30s crd/spreads.$GROUP
+check "the Spread CRD is established" admin wait --for=condition=Established --timeout=30s "crd/spreads.$GROUP"
 for ns in "$NS1" "$NS2" "$NS3"; do
 	namespace "$ns"
 done

@@ -25,7 +25,7 @@ NARROW_NS=e2e-conv-narrow-$$
 
 admin apply -f "$SAFETY_DATA/convergence-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
 for plural in quiets bares narrows; do
-	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s crd/$plural.$GROUP
+	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s "crd/$plural.$GROUP"
 done
 check "the fixture has an audit log (tests/cluster/up)" test -r "${COXSWAIN_AUDIT_LOG:-}"
 for ns in "$IN_NS" "$RE_NS" "$OD_NS" "$BARE_NS" "$NARROW_NS"; do
@@ -93,7 +93,7 @@ more_reconciles 60 2 "${KEYS[@]}"
 # does not); the requests are shown if there are.
 no_writes_since() {
 	local lines
-	lines=$(operator_write_log "$1" | tail -n +$((W0[$1] + 1)) | grep ${3:-} -e "${2:-.}")
+	lines=$(operator_write_log "$1" | tail -n +$((W0[$1] + 1)) | grep ${3:+"$3"} -e "${2:-.}")
 	[[ -z $lines ]] || { echo "$(wc -l <<<"$lines") writes:"; head -n 20 <<<"$lines"; return 1; }
 }
 check "InPlace ConfigMap and Secrets: zero writes over two more syncs" no_writes_since "$IN_NS" /deployments/ -v

@@ -58,7 +58,7 @@ rc=$?
 echo "# deploy/demo --keep took $((SECONDS - t0)) s"
 check "deploy/demo --keep runs to its end (exit 0)" test "$rc" = 0
 ((rc == 0)) || tail -n 40 "$E2E_WORK/keep.out" | sed 's/^/#   /'
-DEMO_PID='' DEMO_METRICS_PORT='' DEMO_HEALTH_PORT=''
+DEMO_PID='' DEMO_METRICS_PORT=''
 # shellcheck source=/dev/null
 [[ -f $E2E_WORK/demo/state ]] && . "$E2E_WORK/demo/state"
 check "it leaves coxswain running" kill -0 "${DEMO_PID:-0}"

@@ -112,13 +112,15 @@ runtime_packages() {
 		echo "${pkg%%:*}"
 	done | sort -u
 }
+# (read -d '': every word of every line; a CX_REQUIRE may name several packages.)
+read -r -d '' -a CONFIGURE_DEV_PACKAGES < <(sed -n 's/^CX_REQUIRE(\[[A-Z]*\], \[.*\], \[\(.*\)\])$/\1/p' "$E2E_REPO/configure.ac")
 check "the Dockerfile's build stage installs every -dev package configure.ac asks for" \
-	dockerfile_has $(sed -n 's/^CX_REQUIRE(\[[A-Z]*\], \[.*\], \[\(.*\)\])$/\1/p' "$E2E_REPO/configure.ac")
+	dockerfile_has "${CONFIGURE_DEV_PACKAGES[@]}"
 runtime_in_dockerfile() {
 	local pkgs
 	pkgs=$(runtime_packages) || { echo "$pkgs"; return 1; }
 	[[ -n $pkgs ]] || { echo "found no libraries (readelf, ldd, dpkg?)"; return 1; }
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # one package a line, an argument each
 	dockerfile_has $pkgs
 }
 check "its runtime stage installs the package of every library the programs link" runtime_in_dockerfile
@@ -223,6 +225,7 @@ MC_RBAC_TABLE=$(
 	EOF
 )
 python3 "$CHECKS" granted "$E2E_WORK/mc.json" >"$E2E_WORK/mc-granted.txt"
+# shellcheck disable=SC2001 # sed cuts each line of the table; ${var//...} would see one string
 sed 's/ |.*//' <<<"$MC_RBAC_TABLE" | sort >"$E2E_WORK/mc-justified.txt"
 check "the component grants exactly the justified permissions (no more, no fewer)" \
 	diff -u "$E2E_WORK/mc-justified.txt" "$E2E_WORK/mc-granted.txt"
@@ -247,7 +250,7 @@ while IFS='|' read -r perm why; do
 		mc_can "$verb" "$res" "${where[@]}"
 done <<<"$MC_RBAC_TABLE"
 while read -r verb resource flags; do
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # $flags holds zero or more kubectl flags
 	check "metacontroller component alone: can-i $verb $resource $flags: no" equals no \
 		mc_can "$verb" "$resource" $flags
 done <<-'EOF'
@@ -425,6 +428,7 @@ RBAC_TABLE=$(
 	EOF
 )
 python3 "$CHECKS" granted "$E2E_WORK/objects.json" >"$E2E_WORK/granted.txt"
+# shellcheck disable=SC2001 # sed cuts each line of the table; ${var//...} would see one string
 sed 's/ |.*//' <<<"$RBAC_TABLE" | sort >"$E2E_WORK/justified.txt"
 check "rbac.yaml grants exactly the justified permissions (no more, no fewer)" \
 	diff -u "$E2E_WORK/justified.txt" "$E2E_WORK/granted.txt"
@@ -483,7 +487,7 @@ done <<<"$RBAC_TABLE"
 
 # Nothing more, on the operator identity itself: what no test may grant it.
 while read -r verb resource flags; do
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # $flags holds zero or more kubectl flags
 	check "the operator identity: can-i $verb $resource $flags: no" equals no can_i "$verb" "$resource" $flags
 done <<-'EOF'
 	create customresourcedefinitions.apiextensions.k8s.io
@@ -496,7 +500,7 @@ done <<-'EOF'
 EOF
 # Nothing more, on rbac.yaml alone (ISOLATED): what it must not grant.
 while read -r verb resource flags; do
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # $flags holds zero or more kubectl flags
 	check "rbac.yaml alone: can-i $verb $resource $flags: no" equals no can_isolated "$verb" "$resource" $flags
 done <<-'EOF'
 	create customresourcedefinitions.apiextensions.k8s.io

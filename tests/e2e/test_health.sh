@@ -19,7 +19,7 @@ source "$(dirname "$0")/data/safety/helpers.sh"
 NS=e2e-health-$$
 CTL=health-quiet
 admin apply -f "$SAFETY_DATA/convergence-crds.yaml" >/dev/null
-check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s crd/quiets.$GROUP
+check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s "crd/quiets.$GROUP"
 namespace "$NS"
 
 # ------------------------------------------------------------ an identity without list on Secrets

@@ -26,7 +26,7 @@ BARE_NS=e2e-contract-bare-$$
 
 admin apply -f "$SAFETY_DATA/status-rules-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
 for plural in drains answers; do
-	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s crd/$plural.$GROUP
+	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s "crd/$plural.$GROUP"
 done
 for ns in "$FIN_NS" "$V1_NS" "$V2_NS" "$STRICT_NS" "$BARE_NS"; do
 	namespace "$ns"

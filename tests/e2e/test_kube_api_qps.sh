@@ -27,7 +27,7 @@ for bin in watcher/coxswain-watcher worker/coxswain-worker; do
 done
 
 admin apply -f "$SAFETY_DATA/convergence-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s crd/quiets.$GROUP
+check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s "crd/quiets.$GROUP"
 namespace "$NS"
 
 cat >"$E2E_WORK/template.yaml" <<-YAML

@@ -83,9 +83,9 @@ labelled() { printf '{"e2e.coxswain.io/run":"%s"%s}' "$RUN" "${1:+,$1}"; }
 # metacontroller's CRDs (deploy/metacontroller/crds), this suite's kinds.
 admin apply -k "$DEPLOY/metacontroller/crds" >/dev/null
 admin apply -f "$MC_DATA/crds.yaml" >/dev/null
+mapfile -t SUITE_CRDS < <(sed -n "s/^  name: \(.*\.$GROUP\)$/crd\/\1/p" "$MC_DATA/crds.yaml")
 check "metacontroller's CRDs and this suite's are established" admin wait --for=condition=Established --timeout=30s \
-	crd/compositecontrollers.metacontroller.k8s.io crd/decoratorcontrollers.metacontroller.k8s.io \
-	$(sed -n "s/^  name: \(.*\.$GROUP\)$/crd\/\1/p" "$MC_DATA/crds.yaml")
+	crd/compositecontrollers.metacontroller.k8s.io crd/decoratorcontrollers.metacontroller.k8s.io "${SUITE_CRDS[@]}"
 for ns in "$NS" "$HNS" "$P1" "$P2" "$P3" "$K1" "$K2"; do
 	namespace "$ns"
 done
@@ -309,6 +309,7 @@ scenario_decorator() {
 	eventually 30 "decorator: the next request's attachments hold the Service" equals '"1"' \
 		jget pod "$NS" web-1 '.metadata.labels["e2e.coxswain.io/attachments-seen"]'
 	check "decorator: the decorated Pod is not owned" equals null jget pod "$NS" web-1 .metadata.ownerReferences
+	# shellcheck disable=SC2317 # called by name, by check
 	label_manager() {
 		admin get pod web-1 -n "$NS" --show-managed-fields -o json | jq --arg m "coxswain/mc-decorate-$RUN" \
 			'[.metadata.managedFields[] | select(.manager == $m)
@@ -318,6 +319,7 @@ scenario_decorator() {
 	more_hook_calls 30 2 /decorate/sync web-1
 	check "decorator: a Pod without the annotation is left alone" gone service web-2-svc -n "$NS"
 	check "... and so is one outside the label selector" gone service web-3-svc -n "$NS"
+	# shellcheck disable=SC2317 # called by name, by check
 	exposed_labels() {
 		echo "$(jget pod "$NS" web-2 '.metadata.labels["e2e.coxswain.io/exposed"]')" \
 			"$(jget pod "$NS" web-3 '.metadata.labels["e2e.coxswain.io/exposed"]')"
@@ -390,6 +392,7 @@ scenario_rolling() {
 # metacontroller's finalizer comes off.
 scenario_finalize() {
 	local f=fleet-$$ fin=metacontroller.io/compositecontroller-mc-fleet-$RUN
+	# shellcheck disable=SC2317 # called by name, by eventually
 	replicas() { jget deployment "$NS" "$f" .spec.replicas; }
 	admin apply -f - >/dev/null <<-YAML
 		apiVersion: $GROUP/v1

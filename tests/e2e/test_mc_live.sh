@@ -29,7 +29,7 @@ DATA=$E2E_REPO/tests/e2e/data/mclive
 admin apply -k "$E2E_REPO/deploy/metacontroller/crds" >/dev/null
 admin apply -f "$DATA/setup.yaml" >/dev/null
 for crd in compositecontrollers.metacontroller.k8s.io decoratorcontrollers.metacontroller.k8s.io mlthings.$GROUP; do
-	check "the CRD $crd is established" admin wait --for=condition=Established --timeout=30s crd/$crd
+	check "the CRD $crd is established" admin wait --for=condition=Established --timeout=30s "crd/$crd"
 done
 namespace "$NS"
 mc_cleanup() {

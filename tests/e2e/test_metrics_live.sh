@@ -28,7 +28,7 @@ REST=rest_client_requests_total
 
 admin apply -f "$SAFETY_DATA/convergence-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
 for plural in quiets bares; do
-	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s crd/$plural.$GROUP
+	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s "crd/$plural.$GROUP"
 done
 check "the fixture has an audit log (tests/cluster/up)" test -r "${COXSWAIN_AUDIT_LOG:-}"
 namespace "$NS"

@@ -31,7 +31,7 @@ COUNT=$E2E_WORK/hook-calls.txt
 : >"$COUNT"
 
 admin apply -f "$SAFETY_DATA/convergence-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s crd/quiets.$GROUP
+check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s "crd/quiets.$GROUP"
 namespace "$NS"
 
 # quiet NAME VALUE: a Quiet parent whose hook answers data.value = VALUE.

@@ -23,7 +23,7 @@ source "$(dirname "$0")/data/safety/helpers.sh"
 NS=e2e-noop-$$
 N=5
 admin apply -f "$SAFETY_DATA/convergence-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s crd/quiets.$GROUP
+check "the CRD quiets is established" admin wait --for=condition=Established --timeout=30s "crd/quiets.$GROUP"
 check "the fixture has an audit log (tests/cluster/up)" test -r "${COXSWAIN_AUDIT_LOG:-}"
 namespace "$NS"
 

@@ -26,8 +26,8 @@ NS=e2e-own-$$
 ADOPT_NS=e2e-own-adopt-$$
 
 admin apply -f "$SAFETY_DATA/ownership-crd.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the Claim CRD is established" admin wait --for=condition=Established --timeout=30s crd/claims.$GROUP
-check "the operator identity can watch Claims" equals yes can_i watch claims.$GROUP -A
+check "the Claim CRD is established" admin wait --for=condition=Established --timeout=30s "crd/claims.$GROUP"
+check "the operator identity can watch Claims" equals yes can_i watch "claims.$GROUP" -A
 namespace "$NS"
 namespace "$ADOPT_NS"
 grant_secrets "$NS"

@@ -22,7 +22,7 @@ JS_HOOK=examples/hooks/persistent-sync.js
 N=6
 
 admin apply -f "$SAFETY_DATA/status-rules-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD answers is established" admin wait --for=condition=Established --timeout=30s crd/answers.$GROUP
+check "the CRD answers is established" admin wait --for=condition=Established --timeout=30s "crd/answers.$GROUP"
 for ns in "$PY_NS" "$JS_NS" "$JQ_NS"; do
 	namespace "$ns"
 done
@@ -72,7 +72,8 @@ check "(the log does show them)" at_least 1 started "$PY_HOOK"
 
 # Killed, it comes back and the next change is reconciled.
 old_pids=$(hook_pids "$PY_HOOK" | sort | tr '\n' ' ')
-check "the Python hook processes are killed" kill -KILL $old_pids
+read -r -a old_pid_list <<<"$old_pids"
+check "the Python hook processes are killed" kill -KILL "${old_pid_list[@]}"
 for ((i = 1; i <= N; i++)); do
 	parent Answer "$PY_NS" "a$i" "{\"greeting\":\"again a$i\"}"
 done

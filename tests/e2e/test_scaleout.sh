@@ -33,7 +33,7 @@ OPERATOR_KUBECONFIG=$COXSWAIN_CLUSTER_DIR/operator.kubeconfig
 mkdir -p "$KEYS/authorized" "$MARKS"
 
 admin apply -f "$SAFETY_DATA/ownership-crd.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD is established" admin wait --for=condition=Established --timeout=30s crd/claims.$GROUP
+check "the CRD is established" admin wait --for=condition=Established --timeout=30s "crd/claims.$GROUP"
 namespace "$NS"
 
 # Keys. The watcher's and pool-a's come from deploy/scale-out/make-keys.sh
@@ -163,9 +163,9 @@ check "coxswain_job_channel_auth_failures_total counts each of its tries" at_lea
 rm -f "$MARKS"/*
 for i in 1 2 3 4; do claim "k$i" slow 8; done
 # (Only the k parents' marks: the c parents may be reconciled again meanwhile.)
-held_by_a() { local n; n=$(ls "$MARKS" | grep -c '^k.*\.pool-a$'); ((n >= 1)) || { ls "$MARKS"; return 1; }; }
+held_by_a() { local held=("$MARKS"/k*.pool-a); [[ -e ${held[0]} ]] || { ls "$MARKS"; return 1; }; }
 eventually 60 "pool-a's workers are running hooks" held_by_a
-A_HELD=$(ls "$MARKS" | sed -n 's/^\(k.*\)\.pool-a$/\1/p' | sort)
+A_HELD=$(find "$MARKS" -mindepth 1 -maxdepth 1 -name 'k*.pool-a' -printf '%f\n' | sed 's/\.pool-a$//' | sort)
 kill -KILL -- "-$POOL_A_PID"
 pool_b_cm() { equals pool-b admin get configmap "$1-cm" -n "$NS" -o 'jsonpath={.data.by}'; }
 for k in $A_HELD; do

@@ -24,7 +24,7 @@ POD_NS=e2e-status-pods-$$
 
 admin apply -f "$SAFETY_DATA/status-rules-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
 for plural in stricts drains answers; do
-	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s crd/$plural.$GROUP
+	check "the CRD $plural is established" admin wait --for=condition=Established --timeout=30s "crd/$plural.$GROUP"
 done
 for ns in "$NS" "$FIN_NS" "$POD_NS"; do
 	namespace "$ns"

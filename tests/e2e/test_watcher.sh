@@ -95,7 +95,13 @@ readyz() {
 metrics_of() { curl -fsS "http://127.0.0.1:${MPORT[$1]}/metrics"; }
 # metric NAME SERIES: the value of one series ("coxswain_workers").
 metric() { metrics_of "$1" | awk -v s="$2" '$1 == s { print $2 }'; }
-metric_at_least() { local v; v=$(metric "$1" "$2"); [[ -n $v ]] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v >= m) }' || { echo "$2 = '$v', want >= $3"; return 1; }; }
+metric_at_least() {
+	local v
+	v=$(metric "$1" "$2")
+	if [[ -n $v ]] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v >= m) }'; then return 0; fi
+	echo "$2 = '$v', want >= $3"
+	return 1
+}
 
 # parent KIND NAME VALUE: apply one parent in $NS.
 parent() {
@@ -206,6 +212,7 @@ for ((round = 1; round <= LOAD_ROUNDS; round++)); do
 done
 admin get "$SPROCKETS" -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.generation}{"\n"}{end}' |
 	awk -v ns="$NS" '$1 ~ /^load-/ { print "sprockets/" ns "/" $1, $2 }' >"$E2E_WORK/finals"
+# shellcheck disable=SC2016 # an awk program: its $2 is awk's
 check "every parent has its final generation" equals $((1 + LOAD_ROUNDS * LOAD_BURST)) \
 	awk '{ g[$2]++ } END { for (x in g) printf "%s%s", (n++ ? " " : ""), x }' "$E2E_WORK/finals"
 # Every parent's final generation reached a worker, in a job that started
@@ -219,11 +226,13 @@ finals_seen() {
 eventually 90 "every parent's final generation reached a worker (nothing lost)" finals_seen
 sleep 2 # anything still due would show up now
 awk '$3 ~ /\/load-/' "$E2E_WORK/load.jobs" | sort -k3,3 -k1,1n >"$E2E_WORK/load.sorted"
+# shellcheck disable=SC2016 # an awk program: its $N are awk's
 check "no key was ever held by two workers at once" awk '
 	$3 != key { key = $3; end = 0 }
 	$1 < end { print "overlap: " key " job " $4 " started at " $1 ", before an earlier job ended at " end; bad++ }
 	$2 > end { end = $2 }
 	END { exit bad > 0 }' "$E2E_WORK/load.sorted"
+# shellcheck disable=SC2016 # an awk program: its $N are awk's
 check "no change was handed out twice (generations strictly increase per key)" awk '
 	$3 != key { key = $3; gen = 0 }
 	$7 <= gen { print key ": generation " $7 " after " gen; bad++ }
@@ -259,6 +268,7 @@ eventually 30 "a new process in the same slot gets the job" job_seen crash.jobs 
 t_requeue=$(first_start crash.jobs "$held")
 echo "# figure: new process in the slot -> lost job handed out again: $((t_requeue - t_restart)) ms"
 check "at once, not after the job's deadline (30 s hook timeout + 60 s)" test $((t_requeue - t_restart)) -lt 30000
+# shellcheck disable=SC2016 # an awk program: its $3 and $5 are awk's
 check "as attempt 2" equals 2 awk -v k="$held" '$3 == k { print $5; exit }' "$E2E_WORK/crash.jobs"
 check "coxswain_worker_restarts_total counts the restart" metric_at_least gate coxswain_worker_restarts_total 1
 check "the watcher logs the lost job" grep -q "job lost.*slot 5 restarted" "$E2E_WORK/gate.log"

@@ -11,7 +11,7 @@ source "$(dirname "$0")/data/safety/helpers.sh"
 NS=e2e-connect-to-$$
 
 admin apply -f "$SAFETY_DATA/status-rules-crds.yaml" -f "$SAFETY_DATA/rbac.yaml" >/dev/null
-check "the CRD answers is established" admin wait --for=condition=Established --timeout=30s crd/answers.$GROUP
+check "the CRD answers is established" admin wait --for=condition=Established --timeout=30s "crd/answers.$GROUP"
 namespace "$NS"
 
 # The hook: tests/unit/data/hook/server.py answers /sync with a ConfigMap
@@ -21,6 +21,7 @@ E2E_PIDS+=($!)
 eventually 10 "the hook server is listening" test -s "$E2E_WORK/hook.port"
 PORT=$(head -n1 "$E2E_WORK/hook.port")
 
+# shellcheck disable=SC2016 # $1 and $2 are the inner bash's arguments
 check "a malformed value stops the worker at start (exit 2)" equals 2 \
 	bash -c 'COXSWAIN_WEBHOOK_CONNECT_TO=answer-hooks.hooks-system:80:127.0.0.1 "$1" --config /nonexistent \
 		2>"$2/bad.err"; echo $?' _ "$E2E_BUILD/worker/coxswain-worker" "$E2E_WORK"

@@ -340,7 +340,6 @@ supervisor=$(children_of "$E2E_COXSWAIN_PID")
 workers=$(children_of "$supervisor")
 check "two worker processes run" equals 2 count_words "$workers"
 check "the supervisor is SIGKILLed" kill -KILL "$supervisor"
-# shellcheck disable=SC2086
 eventually 30 "its workers exit" fails ps -o pid= -p "${workers// /,}"
 eventually 30 "the watcher notices and stops" fails kill -0 "$E2E_COXSWAIN_PID"
 stop_coxswain

@@ -35,6 +35,7 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
+#include "queuekey.h"
 #include "statset.h"
 #include "workqueue.h"
 
@@ -81,8 +82,9 @@ static int job_for(void *ud, const char *key, struct json_object **parent, struc
 		return -ENOENT;
 	*parent = json_object_new_object();
 	struct json_object *meta = json_object_new_object();
-	const char *name = strrchr(key, '/');
-	json_object_object_add(meta, "name", json_object_new_string(name ? name + 1 : key));
+	struct queuekey qk;
+	cr_assert(queuekey_parse(key, &qk), "%s", key);
+	json_object_object_add(meta, "name", json_object_new_string(qk.name));
 	json_object_object_add(meta, "generation", json_object_new_int64(k->generation));
 	json_object_object_add(*parent, "metadata", meta);
 	*children = json_object_new_object();

@@ -11,6 +11,56 @@ Test(childkey, kind_key_is_kind_dot_api_version)
 	cr_assert(childkey_kind("Deployment", "apps/v1", buf, sizeof(buf)));
 	cr_assert_str_eq(buf, "Deployment.apps/v1");
 	cr_assert_not(childkey_kind("Deployment", "apps/v1", buf, 8), "a cut key is refused, not used");
+	cr_assert_str_eq(buf, "", "and matches no key");
+}
+
+Test(childkey, kind_key_needs_both_parts)
+{
+	char buf[CHILDKEY_KIND_MAX];
+	cr_assert_not(childkey_kind("", "v1", buf, sizeof(buf)));
+	cr_assert_not(childkey_kind("ConfigMap", "", buf, sizeof(buf)));
+	cr_assert_not(childkey_kind(NULL, "v1", buf, sizeof(buf)));
+	cr_assert_not(childkey_kind("ConfigMap", NULL, buf, sizeof(buf)));
+}
+
+Test(childkey, kind_key_at_its_limit)
+{
+	/* CHILDKEY_KIND_MAX - 1 bytes: a 63-byte kind, '.', the rest a group
+	 * and version. */
+	char kind[64], api[CHILDKEY_KIND_MAX], buf[CHILDKEY_KIND_MAX];
+	memset(kind, 'K', 63);
+	kind[63] = '\0';
+	size_t n = CHILDKEY_KIND_MAX - 1 - 63 - 1;
+	memset(api, 'g', n);
+	api[n - 3] = '/';
+	api[n] = '\0';
+	cr_assert(childkey_kind(kind, api, buf, sizeof(buf)));
+	cr_assert_eq(strlen(buf), CHILDKEY_KIND_MAX - 1);
+	api[n] = 'g';
+	api[n + 1] = '\0';
+	cr_assert_not(childkey_kind(kind, api, buf, sizeof(buf)), "one byte more does not fit");
+}
+
+Test(childkey, kind_key_splits_at_the_first_dot)
+{
+	size_t n = 0;
+	cr_assert(childkey_kind_split("ConfigMap.v1", &n));
+	cr_assert_eq(n, 9);
+	cr_assert(childkey_kind_split("Website.example.com/v1", &n));
+	cr_assert_eq(n, 7, "the group's dots belong to the apiVersion");
+	char buf[CHILDKEY_KIND_MAX];
+	cr_assert(childkey_kind("Deployment", "apps/v1", buf, sizeof(buf)));
+	cr_assert(childkey_kind_split(buf, &n));
+	cr_assert_eq(n, strlen("Deployment"));
+	cr_assert_str_eq(buf + n + 1, "apps/v1", "what childkey_kind writes splits back");
+
+	static const char *const bad[] = {"ConfigMap", ".v1", "ConfigMap.", "", "."};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = 42;
+		cr_assert_not(childkey_kind_split(bad[i], &n), "\"%s\"", bad[i]);
+		cr_assert_eq(n, 42);
+	}
+	cr_assert_not(childkey_kind_split(NULL, &n));
 }
 
 Test(childkey, namespaced_parent_keys_by_name)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "childkey.h"
 #include "clock.h"
 #include "err.h"
 #include "hook.h"
@@ -57,13 +58,6 @@ static struct json_object *at(struct json_object *o, const char *key)
 }
 
 /* ---- the request ---- */
-
-Test(hook_request, child_key)
-{
-	char buf[64];
-	cr_assert_str_eq(hook_child_key(&KINDS[0], buf, sizeof(buf)), "ConfigMap.v1");
-	cr_assert_str_eq(hook_child_key(&KINDS[1], buf, sizeof(buf)), "Deployment.apps/v1");
-}
 
 Test(hook_request, every_declared_kind_is_present)
 {
@@ -524,6 +518,46 @@ Test(hook_response, a_cluster_scoped_parent_may_have_one_name_in_many_namespaces
 			    CM_IN("team-a", "settings") "]}";
 	parse_fail_as(&SYNC_DEF, false, twice, strlen(twice), NULL, PREFIX,
 		      "children[2]: ConfigMap.v1 \"team-a/settings\" is returned twice (also children[0])");
+}
+
+/* The keys a child is known by must fit (common/childkey.h): its
+ * namespace/name under a cluster-scoped parent, and its Kind.apiVersion.
+ * What acts on the answer (worker/apply.h) counts on it. */
+Test(hook_response, names_at_the_length_limits)
+{
+	char ns[64], name[330], body[1024];
+	memset(ns, 'n', 63);
+	ns[63] = '\0';
+	memset(name, 'x', 253);
+	name[253] = '\0';
+	snprintf(body, sizeof(body), "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+		 "\"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}}]}", name, ns);
+	struct hook_result r = parse_ok_as(&SYNC_DEF, false, body, NULL);
+	cr_assert_eq(json_object_array_length(r.children), 1, "the longest namespace and name fit");
+	hook_result_clear(&r);
+
+	memset(name, 'x', 320);
+	name[320] = '\0';
+	snprintf(body, sizeof(body), "{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"kind\": "
+		 "\"ConfigMap\", \"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}}]}", name, ns);
+	parse_fail_as(&SYNC_DEF, false, body, strlen(body), NULL, PREFIX,
+		      "children[1].metadata: namespace/name is too long");
+}
+
+Test(hook_response, a_kind_key_too_long_is_refused)
+{
+	char api[CHILDKEY_KIND_MAX], body[1024];
+	memset(api, 'g', sizeof(api) - 4);
+	memcpy(api + sizeof(api) - 4, "/v1", 4);
+	const struct hook_child_kind kinds[] = {{"v1", "ConfigMap"}, {api, "Long"}};
+	snprintf(body, sizeof(body), "{\"children\": [" CM("a") ", {\"apiVersion\": \"%s\", \"kind\": "
+		 "\"Long\", \"metadata\": {\"name\": \"b\"}}]}", api);
+	struct hook_result r;
+	struct cx_err err = {0};
+	cr_assert_eq(hook_response_parse(&SYNC_DEF, false, body, strlen(body), kinds, 2, "default", &r, &err),
+		     -EPROTO);
+	cr_assert(strstr(err.msg, "children[1]: Long."), "%s", err.msg);
+	cr_assert(strstr(err.msg, "kind and apiVersion are longer than 254 bytes"), "%s", err.msg);
 }
 
 Test(hook_response, many_children)

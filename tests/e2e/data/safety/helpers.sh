@@ -1,8 +1,12 @@
 # Helpers of the reconcile-safety tests (tests/e2e/test_ownership.sh,
 # test_convergence.sh, test_status_rules.sh, test_cluster_scoped.sh), sourced
 # after tests/e2e/lib.sh. An empty NS means a cluster-scoped object.
-SAFETY_DATA=$E2E_REPO/tests/e2e/data/safety
+# shellcheck shell=bash
+
 GROUP=safety.e2e.coxswain.io
+# (A directive above the first command would hold for the whole file.)
+# shellcheck disable=SC2034 # for the tests that source this file
+SAFETY_DATA=$E2E_REPO/tests/e2e/data/safety
 
 # grant_secrets NS: the operator may handle Secrets in NS (and only there).
 grant_secrets() {
@@ -64,13 +68,14 @@ reconciles() { grep -c "msg=\"reconciled\" key=$1 " "$E2E_WORK/coxswain.log" || 
 more_reconciles() {
 	local limit=$1 n=$2 key
 	shift 2
-	local want=()
-	for key in "$@"; do want+=("$key" $(($(reconciles "$key") + n))); done
+	local targets=() # KEY COUNT pairs
+	for key in "$@"; do targets+=("$key" $(($(reconciles "$key") + n))); done
+	# shellcheck disable=SC2317 # called by name, by eventually
 	all_reconciled() {
 		local i
-		for ((i = 0; i < ${#want[@]}; i += 2)); do
-			at_least "${want[i + 1]}" reconciles "${want[i]}" >/dev/null ||
-				{ echo "${want[i]}: $(reconciles "${want[i]}") reconciles, want ${want[i + 1]}"; return 1; }
+		for ((i = 0; i < ${#targets[@]}; i += 2)); do
+			at_least "${targets[i + 1]}" reconciles "${targets[i]}" >/dev/null ||
+				{ echo "${targets[i]}: $(reconciles "${targets[i]}") reconciles, want ${targets[i + 1]}"; return 1; }
 		done
 	}
 	eventually "$limit" "coxswain reconciles $* $n more times" all_reconciled
