@@ -28,7 +28,7 @@ struct backoff_params {
 	double jitter;     /* >= 0: fraction of the delay added at random (0 = none) */
 };
 
-/* The settings the design names (DESIGN.md section 6 and 7). */
+/* The settings the design names (docs/architecture.md §6). */
 /* Informer re-watch / re-list: client-go's reflector uses exactly these. */
 #define BACKOFF_WATCH_RECONNECT ((struct backoff_params){800, 2.0, 30000, 1.0})
 /* Restarting a crashed worker slot (the first restart is immediate: the

@@ -1,4 +1,4 @@
-/* cxconfig: coxswain.yaml, the file a user writes (DESIGN.md section 3),
+/* cxconfig: coxswain.yaml, the file a user writes (docs/architecture.md §3),
  * loaded with libyaml's document API and validated whole at start-up into
  * plain structs that the watcher and the worker share.
  *
@@ -270,8 +270,9 @@ const struct config_controller *config_controller(const struct config *c, const 
 /* "InPlace", "Recreate", "OnDelete", "RollingRecreate", "RollingInPlace". */
 const char *config_update_strategy_name(enum update_strategy s);
 
-/* The controller as the hook request's "controller" field shows it (DESIGN.md
- * section 4): the shape it has in coxswain.yaml, defaults filled in:
+/* The controller as the hook request's "controller" field shows it
+ * (docs/architecture.md §3 and §4.1): the shape it has in coxswain.yaml,
+ * defaults filled in:
  *
  *   {"name": "websites", "parent": {"apiVersion": "example.com/v1", "kind": "Website"},
  *    "children": [{"apiVersion": "v1", "kind": "ConfigMap", "updateStrategy": "InPlace"}],

@@ -1,4 +1,4 @@
-/* proto: the watcher <-> worker messages (DESIGN.md section 5), encoded and
+/* proto: the watcher <-> worker messages (docs/architecture.md §5), encoded and
  * decoded; no ZeroMQ here.
  *
  * A message is two frames, [type][payload]: the type a short ASCII word, the
@@ -26,7 +26,7 @@
  *
  * The job id is a JSON integer in [0, 2^64); attempt an integer >= 1 that the
  * watcher raises each time it hands the same job out again. children has the
- * shape of the hook request's (DESIGN.md section 4): "Kind.apiVersion" ->
+ * shape of the hook request's (docs/architecture.md §4.2): "Kind.apiVersion" ->
  * child name -> object. A "sync" JOB carries children and no message; a
  * "poison" JOB (the key lost 3 workers: the worker writes the WorkerCrashed
  * condition and Event) carries the message and no children.

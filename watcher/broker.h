@@ -1,5 +1,5 @@
 /* broker: hands work-queue keys to workers over ZeroMQ and keeps track of
- * who holds what (DESIGN.md section 5).
+ * who holds what (docs/architecture.md §5.4-§5.6).
  *
  * A ROUTER socket (ZMQ_ROUTER_MANDATORY, ZMQ_ROUTER_HANDOVER) at the
  * configured endpoint; each worker connects a DEALER whose routing id is

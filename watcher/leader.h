@@ -61,7 +61,7 @@ struct json_object;
 struct leader;
 struct restconfig;
 
-/* The settings DESIGN.md section 6 names: client-go's defaults. */
+/* The settings docs/architecture.md §6 names: client-go's defaults. */
 #define LEADER_LEASE_DURATION_MS 15000
 #define LEADER_RENEW_DEADLINE_MS 10000
 #define LEADER_RETRY_PERIOD_MS 2000

@@ -25,7 +25,7 @@
  *
  * This module knows nothing of HTTP: the httpd asks for metrics_render's text
  * through a callback, and the other modules see only handles. The families
- * coxswain exposes (DESIGN.md section 6) are registered together by
+ * coxswain exposes (docs/architecture.md §6) are registered together by
  * metrics_std_register, with small adapters for the work queue, the
  * controllers and the REST client at the end of this header.
  *
@@ -134,7 +134,7 @@ int metrics_render(struct metrics *m, char **text, size_t *len);
  * struct metrics *). */
 int metrics_render_cb(void *ud, char **text, size_t *len);
 
-/* ---- coxswain's families (DESIGN.md section 6) ---- */
+/* ---- coxswain's families (docs/architecture.md §6) ---- */
 
 /* Handles to every family coxswain exposes. Names and labels:
  *   controller_runtime_reconcile_total{controller,result}   result: success|error|requeue|requeue_after

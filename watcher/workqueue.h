@@ -9,7 +9,7 @@
  *   dirty      in flight and added again meanwhile: queued on workqueue_done
  *
  * So duplicate adds collapse, and a key is NEVER handed out twice at once
- * (client-go's dirty/processing sets; DESIGN.md section 5).
+ * (client-go's dirty/processing sets; docs/architecture.md §2.2).
  *
  * Delayed adds (workqueue_add_after: resyncAfterSeconds, requeue results,
  * rate-limited retries) wait in a min-heap; for one key only the earliest due
@@ -51,7 +51,7 @@ struct workqueue_limits {
 	int burst;                   /* and its size */
 };
 
-/* client-go's DefaultControllerRateLimiter (DESIGN.md section 6). */
+/* client-go's DefaultControllerRateLimiter (docs/architecture.md §6). */
 #define WORKQUEUE_LIMITS_DEFAULT \
 	((struct workqueue_limits){BACKOFF_WORKQUEUE_ITEM, RATELIMIT_WORKQUEUE_QPS, RATELIMIT_WORKQUEUE_BURST})
 

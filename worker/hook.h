@@ -1,6 +1,6 @@
 /* hook: calls a controller's sync or finalize hook and checks its answer.
  *
- * The contract is metacontroller's (DESIGN.md section 4). The request is
+ * The contract is metacontroller's (docs/architecture.md §4). The request is
  *
  *   {"controller": {...}, "parent": {...},
  *    "children": {"ConfigMap.v1": {"<name>": {...}}, "Deployment.apps/v1": {}},

@@ -1,4 +1,4 @@
-/* reconcile: what a worker does with one job (DESIGN.md section 4).
+/* reconcile: what a worker does with one job (docs/architecture.md §2.3).
  *
  * sync job, parent alive: make sure the finalizer is there when the
  * controller has a finalize hook, and not there when it has none (a config

@@ -1,6 +1,6 @@
 /* related: metacontroller's customize hook and the related objects it
- * selects, for the sync and finalize requests' "related" (DESIGN.md
- * section 4; the rules are common/relrule.h's).
+ * selects, for the sync and finalize requests' "related"
+ * (docs/architecture.md §4.5; the rules are common/relrule.h's).
  *
  * Before a sync or finalize hook runs, the worker asks the controller's
  * customize hook (when it has one) which objects its parent relates to:

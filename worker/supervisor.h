@@ -1,5 +1,5 @@
 /* supervisor: forks one worker process per slot, reaps them and restarts
- * them (DESIGN.md section 7).
+ * them (docs/architecture.md §1.2 and §7).
  *
  * The supervisor process has no ZeroMQ context, no curl handle and no
  * threads: forking a process that has them is unsafe. Each worker creates

@@ -1,6 +1,6 @@
 /* worker: one worker process (a supervisor slot): its own API client and
  * DEALER socket, created after the fork; READY, then jobs in, RESULTs out,
- * HEARTBEATs while idle (DESIGN.md section 5).
+ * HEARTBEATs while idle (docs/architecture.md §1.3 and §5.5).
  *
  * Every request of its API client is counted (rest_client_requests_total)
  * and reported to the watcher in STATS (common/proto.h): at most once per

@@ -1,5 +1,5 @@
 /* testworker: a stand-in for coxswain-worker that speaks the worker protocol
- * (common/proto, DESIGN.md section 5) and runs no hooks, for the watcher's
+ * (common/proto, docs/architecture.md §5) and runs no hooks, for the watcher's
  * end-to-end tests (tests/e2e/test_watcher.sh).
  *
  * It connects a DEALER with routing id "w<slot>-<pid>" to the watcher's
