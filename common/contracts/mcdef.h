@@ -74,6 +74,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "selector.h"
+
 struct cx_err;
 struct json_object;
 
@@ -100,35 +102,6 @@ enum mcdef_method {
 	MCDEF_INPLACE,
 	MCDEF_ROLLING_RECREATE,
 	MCDEF_ROLLING_INPLACE,
-};
-
-enum mcdef_selector_op {
-	MCDEF_OP_IN,
-	MCDEF_OP_NOT_IN,
-	MCDEF_OP_EXISTS,
-	MCDEF_OP_DOES_NOT_EXIST,
-};
-
-struct mcdef_requirement {
-	char *key;                  /* a qualified name, as a label key */
-	enum mcdef_selector_op op;
-	char **values;              /* n_values label values: >= 1 for In/NotIn, 0 otherwise */
-	size_t n_values;
-	bool has_values;            /* "values" was written (possibly as []) */
-};
-
-/* A metav1.LabelSelector (labelSelector) or metacontroller's
- * AnnotationSelector (matchAnnotations instead of matchLabels). Absent:
- * set == false, which selects everything, as an empty selector does. */
-struct mcdef_selector {
-	bool set;
-	bool has_match;             /* matchLabels / matchAnnotations was written */
-	char **match_keys;          /* n_match pairs, in the document's order */
-	char **match_values;
-	size_t n_match;
-	bool has_exprs;             /* matchExpressions was written */
-	struct mcdef_requirement *exprs;
-	size_t n_exprs;
 };
 
 /* A reference to a Secret or ConfigMap (name and namespace required) and,

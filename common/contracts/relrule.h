@@ -29,7 +29,7 @@
 #ifndef COXSWAIN_RELRULE_H
 #define COXSWAIN_RELRULE_H
 
-#include "mcdef.h"
+#include "selector.h"
 
 #include <stdbool.h>
 #include <stddef.h>

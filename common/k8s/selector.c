@@ -3,7 +3,6 @@
 #include "selector.h"
 #include "err.h"
 #include "jsonget.h"
-#include "mcdef.h"
 
 #include <errno.h>
 #include <json-c/json.h>

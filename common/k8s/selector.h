@@ -1,6 +1,6 @@
 /* selector: the one owner of label selectors. A metav1.LabelSelector (or
- * metacontroller's AnnotationSelector) in its parsed form, common/mcdef.h's
- * struct mcdef_selector, is
+ * metacontroller's AnnotationSelector) in its parsed form, struct
+ * mcdef_selector below, is
  *   - read from JSON here (selector_from_json: a customize hook's
  *     relatedResources[].labelSelector, a parent's spec.selector) or from
  *     YAML by common/mcdef (a controller's labelSelector/annotationSelector),
@@ -28,10 +28,40 @@
 #define COXSWAIN_SELECTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct cx_err;
 struct json_object;
-struct mcdef_selector;
+
+enum mcdef_selector_op {
+	MCDEF_OP_IN,
+	MCDEF_OP_NOT_IN,
+	MCDEF_OP_EXISTS,
+	MCDEF_OP_DOES_NOT_EXIST,
+};
+
+struct mcdef_requirement {
+	char *key;                  /* a qualified name, as a label key */
+	enum mcdef_selector_op op;
+	char **values;              /* n_values label values: >= 1 for In/NotIn, 0 otherwise */
+	size_t n_values;
+	bool has_values;            /* "values" was written (possibly as []) */
+};
+
+/* A metav1.LabelSelector (labelSelector) or metacontroller's
+ * AnnotationSelector (matchAnnotations instead of matchLabels). Absent:
+ * set == false, which selects everything, as an empty selector does. */
+struct mcdef_selector {
+	bool set;
+	bool has_match;             /* matchLabels / matchAnnotations was written */
+	char **match_keys;          /* n_match pairs, in the document's order */
+	char **match_values;
+	size_t n_match;
+	bool has_exprs;             /* matchExpressions was written */
+	struct mcdef_requirement *exprs;
+	size_t n_exprs;
+};
+
 
 /* Parses j (borrowed), a metav1.LabelSelector {matchLabels,
  * matchExpressions} as JSON, into *out (owned by the caller: selector_clear;
