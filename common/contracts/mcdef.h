@@ -212,8 +212,8 @@ struct mcdef_child {
 struct mcdef_resource {
 	char *api_version;
 	char *resource;
-	struct mcdef_selector label_selector;
-	struct mcdef_selector annotation_selector;
+	struct selector label_selector;
+	struct selector annotation_selector;
 	bool has_ignore_status_changes;
 	bool ignore_status_changes;        /* default false */
 };
@@ -231,7 +231,7 @@ struct mcdef_controller {
 	bool has_field_paths;
 	char **field_paths;         /* n_field_paths; effective ["spec"] when none written */
 	size_t n_field_paths;
-	struct mcdef_selector parent_selector;
+	struct selector parent_selector;
 	bool has_parent_ignore_status_changes;
 	bool parent_ignore_status_changes;     /* default false */
 	struct mcdef_child *children;          /* childResources, n_children; NULL when none */
