@@ -491,7 +491,7 @@ static int setup(struct watcher *w, struct cx_err *err)
 		return r;
 	if (w->o->worker_argv && (r = start_supervisor(w, err)))
 		return r;
-	if ((r = restconfig_load(&w->o->conn, &w->rc, err)))
+	if ((r = loadrules_restconfig(&w->o->conn, &w->rc, err)))
 		return r;
 	/* One attempt a call: the loop retries (informers and discovery back
 	 * off on their own), and a call that sleeps between retries would keep

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "loadrules.h"
 #include "restconfig.h"
 
 struct config;
@@ -22,7 +23,7 @@ struct cx_err;
 
 struct watcher_options {
 	const struct config *config;          /* borrowed */
-	struct restconfig_load_opts conn;     /* --kubeconfig, --context, --namespace */
+	struct loadrules_opts conn;     /* --kubeconfig, --context, --namespace */
 	const char *endpoint;                 /* --endpoint, else the config's */
 	bool leader_elect;                    /* the config's, unless --leader-elect=false */
 	int drain_timeout_s;                  /* 0 = 25 */

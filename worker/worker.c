@@ -156,7 +156,7 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 	if ((w->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return cx_err_set(err, -errno, "signalfd: %s", strerror(errno));
 	int r;
-	if ((r = restconfig_load(&o->conn, &w->rc, err)))
+	if ((r = loadrules_restconfig(&o->conn, &w->rc, err)))
 		return r;
 	if (!(w->stats = statset_new()))
 		return cx_err_set(err, -ENOMEM, "out of memory");

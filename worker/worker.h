@@ -25,6 +25,7 @@
 #define COXSWAIN_WORKER_H
 
 #include "curvekey.h"
+#include "loadrules.h"
 #include "restconfig.h"
 
 struct config;
@@ -38,7 +39,7 @@ struct worker_curve {
 
 struct worker_options {
 	const struct config *config;          /* borrowed */
-	struct restconfig_load_opts conn;
+	struct loadrules_opts conn;
 	const char *endpoint;                 /* NULL = the config's */
 	int slot;
 	int parent_pipe_fd;                   /* from the supervisor; -1 = none */

@@ -199,7 +199,7 @@ static struct config_controller ctl;
 static char *argv_buf[4];
 static char cmd[256];
 
-static const struct config_controller *controller(bool finalize, const struct mcdef_selector *sel)
+static const struct config_controller *controller(bool finalize, const struct selector *sel)
 {
 	static char name[] = "deco", papi[] = API_VERSION, pkind[] = "Thing", v1[] = "v1", svc[] = "Service";
 	static char fm[] = "coxswain/deco", fin[] = "coxswain.io/deco", sh[] = "/bin/sh", dash_c[] = "-c", all[] = "";
@@ -423,8 +423,8 @@ Test(decorate, an_unselected_object_is_left_alone)
 	json_object_put(make_thing("t4", "{}", "{\"decorate\":\"no\"}"));
 	static char key[] = "decorate", yes[] = "yes";
 	static char *keys[] = {key}, *values[] = {yes};
-	static const struct mcdef_selector sel = {.set = true, .has_match = true, .match_keys = keys,
-						  .match_values = values, .n_match = 1};
+	static const struct selector sel = {.set = true, .has_match = true, .match_keys = keys,
+					    .match_values = values, .n_match = 1};
 	const struct config_controller *cc = controller(true, &sel);
 	answer("{\"labels\":{\"mine\":\"1\"}}");
 	struct reconcile_outcome out = run(cc, "t4");

@@ -24,8 +24,8 @@ static bool selects(const struct config_controller *cc, const char *obj)
 
 static char key[] = "decorate", yes[] = "yes", fin[] = "metacontroller.io/decoratorcontroller-d";
 static char *keys[] = {key}, *values[] = {yes};
-static const struct mcdef_selector SEL = {.set = true, .has_match = true, .match_keys = keys, .match_values = values,
-					  .n_match = 1};
+static const struct selector SEL = {.set = true, .has_match = true, .match_keys = keys, .match_values = values,
+				    .n_match = 1};
 
 Test(controller_selects, without_a_selector_everything)
 {

@@ -130,17 +130,17 @@ static void check_composite_full(const struct mcdef_controller *c)
 	cr_assert_eq(c->n_field_paths, 2);
 	cr_assert_str_eq(c->field_paths[0], "spec.template");
 	cr_assert_str_eq(c->field_paths[1], "spec.strategy");
-	const struct mcdef_selector *sel = &c->parent_selector;
+	const struct selector *sel = &c->parent_selector;
 	cr_assert(sel->set && sel->has_match && sel->has_exprs);
 	cr_assert_eq(sel->n_match, 1);
 	cr_assert_str_eq(sel->match_keys[0], "tier");
 	cr_assert_str_eq(sel->match_values[0], "web");
 	cr_assert_eq(sel->n_exprs, 2);
 	cr_assert_str_eq(sel->exprs[0].key, "example.com/stage");
-	cr_assert_eq(sel->exprs[0].op, MCDEF_OP_IN);
+	cr_assert_eq(sel->exprs[0].op, SELECTOR_OP_IN);
 	cr_assert_eq(sel->exprs[0].n_values, 2);
 	cr_assert_str_eq(sel->exprs[0].values[1], "stable");
-	cr_assert_eq(sel->exprs[1].op, MCDEF_OP_DOES_NOT_EXIST);
+	cr_assert_eq(sel->exprs[1].op, SELECTOR_OP_DOES_NOT_EXIST);
 	cr_assert_eq(sel->exprs[1].n_values, 0);
 	cr_assert(c->has_parent_ignore_status_changes && c->parent_ignore_status_changes);
 
@@ -259,11 +259,11 @@ static void check_decorator_full(const struct mcdef_controller *c)
 	cr_assert(r->label_selector.set);
 	cr_assert_str_eq(r->label_selector.match_keys[0], "app");
 	cr_assert_str_eq(r->label_selector.match_values[0], "db");
-	cr_assert_eq(r->label_selector.exprs[0].op, MCDEF_OP_NOT_IN);
+	cr_assert_eq(r->label_selector.exprs[0].op, SELECTOR_OP_NOT_IN);
 	cr_assert(r->annotation_selector.set);
 	cr_assert_str_eq(r->annotation_selector.match_keys[0], "example.com/expose");
 	cr_assert_str_eq(r->annotation_selector.match_values[0], "true");
-	cr_assert_eq(r->annotation_selector.exprs[0].op, MCDEF_OP_EXISTS);
+	cr_assert_eq(r->annotation_selector.exprs[0].op, SELECTOR_OP_EXISTS);
 	cr_assert(r->has_ignore_status_changes && !r->ignore_status_changes);
 	cr_assert(!c->resources[1].label_selector.set && !c->resources[1].annotation_selector.set);
 

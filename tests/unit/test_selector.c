@@ -19,16 +19,16 @@ static struct json_object *json(const char *text)
 /* A selector with one matchAnnotations pair (key NULL: none) and up to two
  * expressions. */
 struct fixture {
-	struct mcdef_selector sel;
+	struct selector sel;
 	char *keys[1], *values[1];
-	struct mcdef_requirement exprs[2];
+	struct selector_requirement exprs[2];
 };
 
-static void expr(struct fixture *f, const char *key, enum mcdef_selector_op op, char **values, size_t n)
+static void expr(struct fixture *f, const char *key, enum selector_op op, char **values, size_t n)
 {
-	struct mcdef_requirement *r = &f->exprs[f->sel.n_exprs++];
-	*r = (struct mcdef_requirement){.key = (char *)key, .op = op, .values = values, .n_values = n,
-					.has_values = n > 0};
+	struct selector_requirement *r = &f->exprs[f->sel.n_exprs++];
+	*r = (struct selector_requirement){.key = (char *)key, .op = op, .values = values, .n_values = n,
+					   .has_values = n > 0};
 	f->sel.exprs = f->exprs;
 	f->sel.has_exprs = true;
 	f->sel.set = true;
@@ -45,7 +45,7 @@ static void match(struct fixture *f, const char *key, const char *value)
 	f->sel.set = true;
 }
 
-static bool on(const struct mcdef_selector *sel, const char *map)
+static bool on(const struct selector *sel, const char *map)
 {
 	struct json_object *m = json(map);
 	bool r = selector_matches(sel, m);
@@ -55,7 +55,7 @@ static bool on(const struct mcdef_selector *sel, const char *map)
 
 Test(selector, absent_or_empty_selects_everything)
 {
-	struct mcdef_selector none = {0}, empty = {.set = true, .has_match = true};
+	struct selector none = {0}, empty = {.set = true, .has_match = true};
 	cr_assert(selector_matches(NULL, NULL));
 	cr_assert(selector_matches(&none, NULL));
 	cr_assert(on(&none, "{\"a\":\"b\"}"));
@@ -78,8 +78,8 @@ Test(selector, in_and_not_in)
 {
 	char *vals[] = {"a", "b"};
 	struct fixture in = {0}, notin = {0};
-	expr(&in, "tier", MCDEF_OP_IN, vals, 2);
-	expr(&notin, "tier", MCDEF_OP_NOT_IN, vals, 2);
+	expr(&in, "tier", SELECTOR_OP_IN, vals, 2);
+	expr(&notin, "tier", SELECTOR_OP_NOT_IN, vals, 2);
 	cr_assert(on(&in.sel, "{\"tier\":\"b\"}"));
 	cr_assert_not(on(&in.sel, "{\"tier\":\"c\"}"));
 	cr_assert_not(on(&in.sel, "{}"), "In needs the key");
@@ -91,8 +91,8 @@ Test(selector, in_and_not_in)
 Test(selector, exists_and_does_not_exist)
 {
 	struct fixture ex = {0}, dne = {0};
-	expr(&ex, "service-per-pod-label", MCDEF_OP_EXISTS, NULL, 0);
-	expr(&dne, "legacy", MCDEF_OP_DOES_NOT_EXIST, NULL, 0);
+	expr(&ex, "service-per-pod-label", SELECTOR_OP_EXISTS, NULL, 0);
+	expr(&dne, "legacy", SELECTOR_OP_DOES_NOT_EXIST, NULL, 0);
 	cr_assert(on(&ex.sel, "{\"service-per-pod-label\":\"\"}"), "an empty value exists");
 	cr_assert_not(on(&ex.sel, "{\"other\":\"x\"}"));
 	cr_assert(on(&dne.sel, "{\"other\":\"x\"}"));
@@ -104,8 +104,8 @@ Test(selector, everything_must_hold)
 	char *vals[] = {"on"};
 	struct fixture f = {0};
 	match(&f, "team", "a");
-	expr(&f, "ports", MCDEF_OP_EXISTS, NULL, 0);
-	expr(&f, "mode", MCDEF_OP_IN, vals, 1);
+	expr(&f, "ports", SELECTOR_OP_EXISTS, NULL, 0);
+	expr(&f, "mode", SELECTOR_OP_IN, vals, 1);
 	cr_assert(on(&f.sel, "{\"team\":\"a\",\"ports\":\"80\",\"mode\":\"on\"}"));
 	cr_assert_not(on(&f.sel, "{\"team\":\"a\",\"mode\":\"on\"}"));
 	cr_assert_not(on(&f.sel, "{\"team\":\"b\",\"ports\":\"80\",\"mode\":\"on\"}"));
@@ -126,7 +126,7 @@ Test(selector, reads_an_objects_annotations_or_labels)
 /* ---- a metav1.LabelSelector from JSON, rendered as the API's labelSelector ---- */
 
 /* Parses text (where "spec.selector"), expecting success. */
-static void parsed(const char *text, struct mcdef_selector *out)
+static void parsed(const char *text, struct selector *out)
 {
 	struct json_object *j = json(text);
 	struct cx_err err = {0};
@@ -139,7 +139,7 @@ static void refused(const char *text, const char *want)
 {
 	struct json_object *j = json(text);
 	struct cx_err err = {0};
-	struct mcdef_selector s = {0};
+	struct selector s = {0};
 	cr_assert_eq(selector_from_json(j, "spec.selector", &s, &err), -EINVAL, "accepted: %s", text);
 	cr_assert_str_eq(err.msg, want);
 	cr_assert_not(s.set, "a refused selector is left empty");
@@ -150,7 +150,7 @@ static void refused(const char *text, const char *want)
 
 static void renders(const char *text, const char *want)
 {
-	struct mcdef_selector s = {0};
+	struct selector s = {0};
 	parsed(text, &s);
 	char *got = selector_string(&s);
 	cr_assert_not_null(got);
@@ -163,7 +163,7 @@ static void renders(const char *text, const char *want)
 
 Test(selector_json, parses_labels_then_expressions)
 {
-	struct mcdef_selector s = {0};
+	struct selector s = {0};
 	parsed("{\"matchLabels\":{\"team\":\"a\",\"app\":\"x\"},\"matchExpressions\":[{\"key\":\"tier\","
 	       "\"operator\":\"In\",\"values\":[\"x\",\"y\"]},{\"key\":\"old\",\"operator\":\"DoesNotExist\"}]}",
 	       &s);
@@ -173,10 +173,10 @@ Test(selector_json, parses_labels_then_expressions)
 	cr_assert_str_eq(s.match_values[1], "x");
 	cr_assert_eq(s.n_exprs, 2);
 	cr_assert_str_eq(s.exprs[0].key, "tier");
-	cr_assert_eq(s.exprs[0].op, MCDEF_OP_IN);
+	cr_assert_eq(s.exprs[0].op, SELECTOR_OP_IN);
 	cr_assert_eq(s.exprs[0].n_values, 2);
 	cr_assert_str_eq(s.exprs[0].values[1], "y");
-	cr_assert_eq(s.exprs[1].op, MCDEF_OP_DOES_NOT_EXIST);
+	cr_assert_eq(s.exprs[1].op, SELECTOR_OP_DOES_NOT_EXIST);
 	cr_assert_eq(s.exprs[1].n_values, 0);
 	cr_assert_not(on(&s, "{}"), "In needs tier");
 	selector_clear(&s);
@@ -237,7 +237,7 @@ Test(selector_json, renders_the_api_syntax)
 	char *all = selector_string(NULL);
 	cr_assert_str_eq(all, "", "no selector selects everything");
 	free(all);
-	struct mcdef_selector none = {0};
+	struct selector none = {0};
 	all = selector_string(&none);
 	cr_assert_str_eq(all, "");
 	free(all);

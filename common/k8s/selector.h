@@ -1,6 +1,6 @@
 /* selector: the one owner of label selectors. A metav1.LabelSelector (or
- * metacontroller's AnnotationSelector) in its parsed form, common/mcdef.h's
- * struct mcdef_selector, is
+ * metacontroller's AnnotationSelector) in its parsed form, struct selector
+ * below, is
  *   - read from JSON here (selector_from_json: a customize hook's
  *     relatedResources[].labelSelector, a parent's spec.selector) or from
  *     YAML by common/mcdef (a controller's labelSelector/annotationSelector),
@@ -28,10 +28,40 @@
 #define COXSWAIN_SELECTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct cx_err;
 struct json_object;
-struct mcdef_selector;
+
+enum selector_op {
+	SELECTOR_OP_IN,
+	SELECTOR_OP_NOT_IN,
+	SELECTOR_OP_EXISTS,
+	SELECTOR_OP_DOES_NOT_EXIST,
+};
+
+struct selector_requirement {
+	char *key;                  /* a qualified name, as a label key */
+	enum selector_op op;
+	char **values;              /* n_values label values: >= 1 for In/NotIn, 0 otherwise */
+	size_t n_values;
+	bool has_values;            /* "values" was written (possibly as []) */
+};
+
+/* A metav1.LabelSelector (labelSelector) or metacontroller's
+ * AnnotationSelector (matchAnnotations instead of matchLabels). Absent:
+ * set == false, which selects everything, as an empty selector does. */
+struct selector {
+	bool set;
+	bool has_match;             /* matchLabels / matchAnnotations was written */
+	char **match_keys;          /* n_match pairs, in the document's order */
+	char **match_values;
+	size_t n_match;
+	bool has_exprs;             /* matchExpressions was written */
+	struct selector_requirement *exprs;
+	size_t n_exprs;
+};
+
 
 /* Parses j (borrowed), a metav1.LabelSelector {matchLabels,
  * matchExpressions} as JSON, into *out (owned by the caller: selector_clear;
@@ -45,29 +75,29 @@ struct mcdef_selector;
  * is not a string, a key missing or empty, an operator missing or unknown,
  * In/NotIn without values, Exists/DoesNotExist with values); *out is empty
  * on error. */
-int selector_from_json(struct json_object *j, const char *where, struct mcdef_selector *out, struct cx_err *err);
+int selector_from_json(struct json_object *j, const char *where, struct selector *out, struct cx_err *err);
 
 /* Frees what sel (NULL: nothing) holds and empties it (set false). */
-void selector_clear(struct mcdef_selector *sel);
+void selector_clear(struct selector *sel);
 
 /* sel (borrowed; NULL = no selector) in the API's labelSelector syntax, as
  * kubectl -l takes it: matchLabels pairs then matchExpressions, comma
  * separated, "k=v", "k in (a,b)", "k notin (a)", "k", "!k". Owned; "" for
  * a selector that selects everything; NULL when out of memory. */
-char *selector_string(const struct mcdef_selector *sel);
+char *selector_string(const struct selector *sel);
 
 /* Whether sel (borrowed; NULL = no selector) selects an object whose map
  * is m (borrowed: its metadata.labels or metadata.annotations, a JSON
  * object of strings; NULL, or anything that is not an object, is an empty
  * map; a member whose value is not a string counts as absent). */
-bool selector_matches(const struct mcdef_selector *sel, struct json_object *m);
+bool selector_matches(const struct selector *sel, struct json_object *m);
 
 /* selector_matches on obj's (a Kubernetes object, borrowed; NULL is an
  * object without metadata) metadata.annotations. */
-bool selector_matches_annotations(const struct mcdef_selector *sel, struct json_object *obj);
+bool selector_matches_annotations(const struct selector *sel, struct json_object *obj);
 
 /* selector_matches on obj's metadata.labels. */
-bool selector_matches_labels(const struct mcdef_selector *sel, struct json_object *obj);
+bool selector_matches_labels(const struct selector *sel, struct json_object *obj);
 
 /* For a caller holding the selector as JSON only (the worker's parent
  * spec.selector): selector_from_json(selector, "selector") then

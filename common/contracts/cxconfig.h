@@ -121,7 +121,7 @@ enum config_kind {
 struct mcdef_controller;
 struct mcdef_webhook;
 struct mcdef_child;
-struct mcdef_selector;
+struct selector;
 
 /* hooks.X.version: how the request keys children and related (metacontroller's
  * hook versions; worker/hook.h). */
@@ -195,7 +195,7 @@ struct config_controller {
 	char *label_selector;            /* the parents' labelSelector as the API's labelSelector
 					    parameter ("app=x,tier in (a,b),!legacy"): only parents it
 					    selects are watched and synced; NULL: every object */
-	const struct mcdef_selector *annotation_selector;  /* DecoratorController resources[]
+	const struct selector *annotation_selector;        /* DecoratorController resources[]
 							      .annotationSelector; NULL: none */
 	bool ignore_status_changes;      /* a parent whose status alone changed is not synced again */
 	bool generate_selector;          /* metacontroller's generateSelector */

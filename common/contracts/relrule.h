@@ -29,7 +29,7 @@
 #ifndef COXSWAIN_RELRULE_H
 #define COXSWAIN_RELRULE_H
 
-#include "mcdef.h"
+#include "selector.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,8 +42,8 @@ struct relrule {
 	char *resource;             /* the plural: "configmaps" */
 	bool by_labels;             /* labelSelector given, or neither it nor namespace/names */
 	struct json_object *label_selector;  /* owned: as the hook wrote it; NULL when not given */
-	struct mcdef_selector selector;      /* label_selector parsed (common/selector.h); set false
-					      * when not given */
+	struct selector selector;   /* label_selector parsed (common/selector.h); set false
+				     * when not given */
 	char *namespace;            /* NULL when not given (or "") */
 	char **names;               /* n_names; NULL/0 when not given (or []) */
 	size_t n_names;

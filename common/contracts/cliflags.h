@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "loadrules.h"
 #include "log.h"
-#include "restconfig.h"
 
 struct cx_err;
 struct option;
@@ -52,7 +52,7 @@ enum {
 struct cliflags {
 	const char *config;                /* --config, or NULL */
 	const char *endpoint;              /* --endpoint, or NULL */
-	struct restconfig_load_opts conn;  /* --kubeconfig, --context, --namespace */
+	struct loadrules_opts conn;  /* --kubeconfig, --context, --namespace */
 	int verbosity;                     /* -v; 0 when not given */
 	const char *log_format;            /* --log-format as given, or NULL */
 	enum log_format format;            /* ... parsed */

@@ -3,7 +3,6 @@
 #include "selector.h"
 #include "err.h"
 #include "jsonget.h"
-#include "mcdef.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -11,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const OP_NAMES[] = {[MCDEF_OP_IN] = "In", [MCDEF_OP_NOT_IN] = "NotIn",
-				       [MCDEF_OP_EXISTS] = "Exists", [MCDEF_OP_DOES_NOT_EXIST] = "DoesNotExist"};
+static const char *const OP_NAMES[] = {[SELECTOR_OP_IN] = "In", [SELECTOR_OP_NOT_IN] = "NotIn",
+				       [SELECTOR_OP_EXISTS] = "Exists", [SELECTOR_OP_DOES_NOT_EXIST] = "DoesNotExist"};
 #define N_OPS (sizeof(OP_NAMES) / sizeof(*OP_NAMES))
 
 /* ---- reading JSON ---- */
@@ -29,7 +28,7 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
-void selector_clear(struct mcdef_selector *sel)
+void selector_clear(struct selector *sel)
 {
 	if (!sel)
 		return;
@@ -45,7 +44,7 @@ void selector_clear(struct mcdef_selector *sel)
 
 /* matchLabels (an object of strings) at where into sel's match pairs, in
  * the document's order. */
-static int parse_match(struct json_object *labels, const char *where, struct mcdef_selector *sel,
+static int parse_match(struct json_object *labels, const char *where, struct selector *sel,
 		       struct cx_err *err)
 {
 	if (!json_object_is_type(labels, json_type_object))
@@ -69,7 +68,7 @@ static int parse_match(struct json_object *labels, const char *where, struct mcd
 }
 
 /* One requirement's values (absent: none) at where. */
-static int parse_values(struct json_object *list, const char *where, struct mcdef_requirement *r,
+static int parse_values(struct json_object *list, const char *where, struct selector_requirement *r,
 			struct cx_err *err)
 {
 	if (!list)
@@ -95,7 +94,7 @@ static int parse_values(struct json_object *list, const char *where, struct mcde
 
 /* A metav1.LabelSelectorRequirement e at where into r (zeroed), checked as
  * the API server's LabelSelectorAsSelector checks it. */
-static int parse_requirement(struct json_object *e, const char *where, struct mcdef_requirement *r,
+static int parse_requirement(struct json_object *e, const char *where, struct selector_requirement *r,
 			     struct cx_err *err)
 {
 	if (!json_object_is_type(e, json_type_object))
@@ -118,13 +117,13 @@ static int parse_requirement(struct json_object *e, const char *where, struct mc
 		return cx_err_set(err, -EINVAL, "%s.operator: expected In, NotIn, Exists or DoesNotExist, got \"%.64s\"",
 				  where, json_object_get_string(op));
 	}
-	r->op = (enum mcdef_selector_op)which;
+	r->op = (enum selector_op)which;
 	if (!(r->key = strdup(json_object_get_string(key))))
 		return oom(err);
 	int rc = parse_values(jsonget(e, "values"), where, r, err);
 	if (rc)
 		return rc;
-	bool set_op = r->op == MCDEF_OP_IN || r->op == MCDEF_OP_NOT_IN;
+	bool set_op = r->op == SELECTOR_OP_IN || r->op == SELECTOR_OP_NOT_IN;
 	if (set_op && !r->n_values)
 		return cx_err_set(err, -EINVAL, "%s.values: %s needs at least one value", where, OP_NAMES[r->op]);
 	if (!set_op && r->n_values)
@@ -132,7 +131,7 @@ static int parse_requirement(struct json_object *e, const char *where, struct mc
 	return 0;
 }
 
-static int parse_exprs(struct json_object *exprs, const char *where, struct mcdef_selector *sel, struct cx_err *err)
+static int parse_exprs(struct json_object *exprs, const char *where, struct selector *sel, struct cx_err *err)
 {
 	if (!json_object_is_type(exprs, json_type_array))
 		return cx_err_set(err, -EINVAL, "%s.matchExpressions: expected a list, got %s", where,
@@ -152,7 +151,7 @@ static int parse_exprs(struct json_object *exprs, const char *where, struct mcde
 	return 0;
 }
 
-int selector_from_json(struct json_object *j, const char *where, struct mcdef_selector *out, struct cx_err *err)
+int selector_from_json(struct json_object *j, const char *where, struct selector *out, struct cx_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (!j)
@@ -175,7 +174,7 @@ int selector_from_json(struct json_object *j, const char *where, struct mcdef_se
 
 /* ---- the API's labelSelector syntax ---- */
 
-char *selector_string(const struct mcdef_selector *sel)
+char *selector_string(const struct selector *sel)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -186,19 +185,19 @@ char *selector_string(const struct mcdef_selector *sel)
 	for (size_t i = 0; sel && sel->set && i < sel->n_match; i++, sep = ",")
 		fprintf(f, "%s%s=%s", sep, sel->match_keys[i], sel->match_values[i]);
 	for (size_t i = 0; sel && sel->set && i < sel->n_exprs; i++, sep = ",") {
-		const struct mcdef_requirement *r = &sel->exprs[i];
+		const struct selector_requirement *r = &sel->exprs[i];
 		switch (r->op) {
-		case MCDEF_OP_IN:
-		case MCDEF_OP_NOT_IN:
-			fprintf(f, "%s%s %s (", sep, r->key, r->op == MCDEF_OP_IN ? "in" : "notin");
+		case SELECTOR_OP_IN:
+		case SELECTOR_OP_NOT_IN:
+			fprintf(f, "%s%s %s (", sep, r->key, r->op == SELECTOR_OP_IN ? "in" : "notin");
 			for (size_t v = 0; v < r->n_values; v++)
 				fprintf(f, "%s%s", v ? "," : "", r->values[v]);
 			fputs(")", f);
 			break;
-		case MCDEF_OP_EXISTS:
+		case SELECTOR_OP_EXISTS:
 			fprintf(f, "%s%s", sep, r->key);
 			break;
-		case MCDEF_OP_DOES_NOT_EXIST:
+		case SELECTOR_OP_DOES_NOT_EXIST:
 			fprintf(f, "%s!%s", sep, r->key);
 			break;
 		}
@@ -221,23 +220,23 @@ static bool one_of(const char *v, char *const *values, size_t n)
 	return false;
 }
 
-static bool requirement_matches(const struct mcdef_requirement *r, struct json_object *m)
+static bool requirement_matches(const struct selector_requirement *r, struct json_object *m)
 {
 	const char *v = jsonget_string(m, r->key);
 	switch (r->op) {
-	case MCDEF_OP_IN:
+	case SELECTOR_OP_IN:
 		return v && one_of(v, r->values, r->n_values);
-	case MCDEF_OP_NOT_IN:
+	case SELECTOR_OP_NOT_IN:
 		return !v || !one_of(v, r->values, r->n_values);
-	case MCDEF_OP_EXISTS:
+	case SELECTOR_OP_EXISTS:
 		return v != NULL;
-	case MCDEF_OP_DOES_NOT_EXIST:
+	case SELECTOR_OP_DOES_NOT_EXIST:
 		return v == NULL;
 	}
 	return false; /* an operator no parser produces: select nothing rather than everything */
 }
 
-bool selector_matches(const struct mcdef_selector *sel, struct json_object *m)
+bool selector_matches(const struct selector *sel, struct json_object *m)
 {
 	if (!sel || !sel->set)
 		return true;
@@ -252,19 +251,19 @@ bool selector_matches(const struct mcdef_selector *sel, struct json_object *m)
 	return true;
 }
 
-bool selector_matches_annotations(const struct mcdef_selector *sel, struct json_object *obj)
+bool selector_matches_annotations(const struct selector *sel, struct json_object *obj)
 {
 	return selector_matches(sel, jsonget(jsonget(obj, "metadata"), "annotations"));
 }
 
-bool selector_matches_labels(const struct mcdef_selector *sel, struct json_object *obj)
+bool selector_matches_labels(const struct selector *sel, struct json_object *obj)
 {
 	return selector_matches(sel, jsonget(jsonget(obj, "metadata"), "labels"));
 }
 
 int selector_json_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err)
 {
-	struct mcdef_selector sel;
+	struct selector sel;
 	int rc = selector_from_json(selector, "selector", &sel, err);
 	if (rc)
 		return rc;

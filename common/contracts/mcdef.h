@@ -74,6 +74,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "selector.h"
+
 struct cx_err;
 struct json_object;
 
@@ -100,35 +102,6 @@ enum mcdef_method {
 	MCDEF_INPLACE,
 	MCDEF_ROLLING_RECREATE,
 	MCDEF_ROLLING_INPLACE,
-};
-
-enum mcdef_selector_op {
-	MCDEF_OP_IN,
-	MCDEF_OP_NOT_IN,
-	MCDEF_OP_EXISTS,
-	MCDEF_OP_DOES_NOT_EXIST,
-};
-
-struct mcdef_requirement {
-	char *key;                  /* a qualified name, as a label key */
-	enum mcdef_selector_op op;
-	char **values;              /* n_values label values: >= 1 for In/NotIn, 0 otherwise */
-	size_t n_values;
-	bool has_values;            /* "values" was written (possibly as []) */
-};
-
-/* A metav1.LabelSelector (labelSelector) or metacontroller's
- * AnnotationSelector (matchAnnotations instead of matchLabels). Absent:
- * set == false, which selects everything, as an empty selector does. */
-struct mcdef_selector {
-	bool set;
-	bool has_match;             /* matchLabels / matchAnnotations was written */
-	char **match_keys;          /* n_match pairs, in the document's order */
-	char **match_values;
-	size_t n_match;
-	bool has_exprs;             /* matchExpressions was written */
-	struct mcdef_requirement *exprs;
-	size_t n_exprs;
 };
 
 /* A reference to a Secret or ConfigMap (name and namespace required) and,
@@ -239,8 +212,8 @@ struct mcdef_child {
 struct mcdef_resource {
 	char *api_version;
 	char *resource;
-	struct mcdef_selector label_selector;
-	struct mcdef_selector annotation_selector;
+	struct selector label_selector;
+	struct selector annotation_selector;
 	bool has_ignore_status_changes;
 	bool ignore_status_changes;        /* default false */
 };
@@ -258,7 +231,7 @@ struct mcdef_controller {
 	bool has_field_paths;
 	char **field_paths;         /* n_field_paths; effective ["spec"] when none written */
 	size_t n_field_paths;
-	struct mcdef_selector parent_selector;
+	struct selector parent_selector;
 	bool has_parent_ignore_status_changes;
 	bool parent_ignore_status_changes;     /* default false */
 	struct mcdef_child *children;          /* childResources, n_children; NULL when none */

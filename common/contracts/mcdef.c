@@ -545,13 +545,13 @@ static int parse_resource_rule(const struct yamlnode_src *y, const yaml_node_t *
 }
 
 static const char *const op_names[] = {
-	[MCDEF_OP_IN] = "In", [MCDEF_OP_NOT_IN] = "NotIn", [MCDEF_OP_EXISTS] = "Exists",
-	[MCDEF_OP_DOES_NOT_EXIST] = "DoesNotExist",
+	[SELECTOR_OP_IN] = "In", [SELECTOR_OP_NOT_IN] = "NotIn", [SELECTOR_OP_EXISTS] = "Exists",
+	[SELECTOR_OP_DOES_NOT_EXIST] = "DoesNotExist",
 };
 
 /* A metav1.LabelSelectorRequirement, as LabelSelectorAsSelector checks it. */
 static int parse_requirement(const struct yamlnode_src *y, const yaml_node_t *n, const char *where,
-			     struct mcdef_requirement *r)
+			     struct selector_requirement *r)
 {
 	static const char *const keys[] = {"key", "operator", "values", NULL};
 	char *op = NULL;
@@ -572,7 +572,7 @@ static int parse_requirement(const struct yamlnode_src *y, const yaml_node_t *n,
 		join(path, where, "operator");
 		return fail_got(y, field(y, n, "operator"), path, "In, NotIn, Exists or DoesNotExist");
 	}
-	r->op = (enum mcdef_selector_op)i;
+	r->op = (enum selector_op)i;
 	join(path, where, "values");
 	rc = get_list(y, n, where, "values", "a list of label values", &values);
 	if (!rc && values) {
@@ -581,7 +581,7 @@ static int parse_requirement(const struct yamlnode_src *y, const yaml_node_t *n,
 	}
 	if (rc)
 		return rc;
-	bool set_op = r->op == MCDEF_OP_IN || r->op == MCDEF_OP_NOT_IN;
+	bool set_op = r->op == SELECTOR_OP_IN || r->op == SELECTOR_OP_NOT_IN;
 	if (set_op && !r->n_values)
 		return yamlnode_fail(y, values ? values : n, path, "expected at least one value for operator %s",
 				     op_names[r->op]);
@@ -593,7 +593,7 @@ static int parse_requirement(const struct yamlnode_src *y, const yaml_node_t *n,
 /* labelSelector {matchLabels, matchExpressions}, or annotationSelector
  * {matchAnnotations, matchExpressions} when match_key says so. */
 static int parse_selector(const struct yamlnode_src *y, const yaml_node_t *map, const char *where, const char *key,
-			  const char *match_key, struct mcdef_selector *sel)
+			  const char *match_key, struct selector *sel)
 {
 	yaml_node_t *n = field(y, map, key);
 	if (!n)
@@ -637,7 +637,7 @@ static int parse_selector(const struct yamlnode_src *y, const yaml_node_t *map, 
 	for (size_t i = 0; !rc && exprs && i < yamlnode_count(exprs); i++) {
 		char ipath[PATH_LEN];
 		index_path(ipath, path, i);
-		struct mcdef_requirement *r = grow(y, &sel->exprs, &sel->n_exprs, sizeof(*r), &rc);
+		struct selector_requirement *r = grow(y, &sel->exprs, &sel->n_exprs, sizeof(*r), &rc);
 		if (r)
 			rc = parse_requirement(y, yamlnode_item(y, exprs, i), ipath, r);
 	}
@@ -1509,7 +1509,7 @@ static struct json_object *done(struct json_object *o, bool ok)
 	return NULL;
 }
 
-static struct json_object *selector_json(const struct mcdef_selector *s, const char *match_key)
+static struct json_object *selector_json(const struct selector *s, const char *match_key)
 {
 	struct json_object *o = json_object_new_object();
 	bool ok = o != NULL;
@@ -1523,7 +1523,7 @@ static struct json_object *selector_json(const struct mcdef_selector *s, const c
 	if (ok && s->has_exprs) {
 		struct json_object *a = json_object_new_array();
 		for (size_t i = 0; a && i < s->n_exprs; i++) {
-			const struct mcdef_requirement *r = &s->exprs[i];
+			const struct selector_requirement *r = &s->exprs[i];
 			struct json_object *e = json_object_new_object();
 			bool eok = put_str(e, "key", r->key) && put_str(e, "operator", op_names[r->op]) &&
 				   (!r->has_values || put(e, "values", strings_json(r->values, r->n_values)));

@@ -1,6 +1,7 @@
 /* restconfig: everything a kclient needs to reach one API server as one
- * identity, already read into memory, and the rules that find it (kubectl's
- * loading rules, then in-cluster). */
+ * identity, already read into memory, and the one a pod gets from its
+ * service account (in-cluster). kubectl's loading rules, which find it
+ * through kubeconfig files, are common/k8s/loadrules. */
 #ifndef COXSWAIN_RESTCONFIG_H
 #define COXSWAIN_RESTCONFIG_H
 
@@ -26,21 +27,6 @@ struct restconfig {
 };
 
 struct cx_err;
-
-/* Where to look, from the command line; every field may be NULL. */
-struct restconfig_load_opts {
-	const char *kubeconfig;          /* --kubeconfig: this file only */
-	const char *context;             /* --context: instead of current-context */
-	const char *namespace;           /* --namespace: instead of the context's */
-	const char *serviceaccount_dir;  /* in-cluster credentials; NULL = the standard mount */
-};
-
-/* Finds the configuration as kubectl does: the --kubeconfig file; else each
- * existing file of the colon-separated KUBECONFIG list, merged (the first to
- * set a value wins); else ~/.kube/config; else in-cluster. Hands back an
- * owned restconfig in *out. Errors name the file, context, cluster or user and
- * the field; when nothing is found, the message lists what was tried. */
-int restconfig_load(const struct restconfig_load_opts *o, struct restconfig **out, struct cx_err *err);
 
 /* The configuration of a pod: KUBERNETES_SERVICE_HOST/_PORT and the service
  * account's token (re-read as it rotates), ca.crt and namespace files in

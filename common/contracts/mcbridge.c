@@ -90,7 +90,7 @@ static int resolve(const struct mcdef_controller *mc, struct discovery *d, const
  * caller. */
 static int bridge_one(const struct mcdef_controller *mc, struct discovery *d, const char *name,
 		      const char *parent_field, const char *parent_api_version, const char *parent_resource,
-		      const struct mcdef_selector *labels, bool ignore_status, struct config_controller *cc,
+		      const struct selector *labels, bool ignore_status, struct config_controller *cc,
 		      struct cx_err *err)
 {
 	bool decorator = mc->kind == MCDEF_DECORATOR;
