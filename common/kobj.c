@@ -70,7 +70,7 @@ struct json_object *kobj_controller_ref(const struct json_object *o)
 	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *ref = json_object_array_get_idx(refs, i), *c = member(ref, "controller");
-		if (c && json_object_get_boolean(c))
+		if (json_object_is_type(c, json_type_boolean) && json_object_get_boolean(c))
 			return ref;
 	}
 	return NULL;

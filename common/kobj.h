@@ -38,9 +38,9 @@ int64_t kobj_generation(const struct json_object *o);
 /* Whether metadata.deletionTimestamp is set (to anything but null). */
 bool kobj_deleting(const struct json_object *o);
 
-/* The first metadata.ownerReferences entry whose "controller" is true
- * (json-c's truth: a true boolean, a non-zero number, a non-empty string),
- * borrowed; NULL when there is none. The API server lets at most one be. */
+/* The first metadata.ownerReferences entry whose "controller" is the
+ * boolean true, borrowed; NULL when there is none. The API server lets at
+ * most one be, and takes nothing but a boolean there. */
 struct json_object *kobj_controller_ref(const struct json_object *o);
 
 /* An ownerReference's fields (ref as kobj_controller_ref gives it; NULL is
