@@ -22,6 +22,7 @@
 #include "log.h"
 #include "proto.h"
 #include "selector.h"
+#include "strmap.h"
 
 /* ---- small json-c helpers ---- */
 
@@ -37,6 +38,12 @@ static struct json_object *object_member(struct json_object *o, const char *key)
 		return NULL;
 	}
 	return v;
+}
+
+static void free_strmap(void *map)
+{
+	struct strmap *m = map;
+	strmap_free(&m);
 }
 
 static bool is_true(struct json_object *v)
@@ -450,14 +457,15 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 /* ---- the prune rule ---- */
 
 bool apply_should_prune(const char *controller, const char *parent_uid, struct json_object *observed,
-			const char *relname, struct json_object *desired_names)
+			const char *relname, const struct strmap *desired_names)
 {
 	if (!kobj_name(observed) || kobj_deleting(observed))
 		return false;
 	const char *label = kobj_label(observed, APPLY_CONTROLLER_LABEL);
 	if (!label || strcmp(label, controller))
 		return false;
-	return apply_claim_of(parent_uid, observed, NULL) == APPLY_CLAIM_OURS && !jsonget(desired_names, relname);
+	return apply_claim_of(parent_uid, observed, NULL) == APPLY_CLAIM_OURS &&
+	       !(desired_names && strmap_has(desired_names, relname));
 }
 
 /* ---- the report ---- */
@@ -887,14 +895,15 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 	json_object_put(out);
 }
 
-/* Prepares a desired child: notes its relative name in wanted, stamps, and
+/* Prepares a desired child: notes its relative name in wanted (kind key →
+ * the set of relative names the hook returned), stamps, and
  * fills t (t->obj stays NULL when the child failed: its result, the last in
  * report, says why). The child comes from a checked hook answer
  * (hook_response_parse, hook_decorator_response_parse: the only check of
  * an answer), so it has an apiVersion, a kind among cc's, a name, keys
  * that fit, and no twin. Returns -ENOMEM when the report could not grow,
  * else 0 (a failed child is a result, not an error of the call). */
-static int prepare_child(struct run *run, struct json_object *child, struct json_object *wanted,
+static int prepare_child(struct run *run, struct json_object *child, struct strmap *wanted,
 			 struct apply_report *report, struct target *t)
 {
 	const char *api_version = jsonget_nonempty(child, "apiVersion"), *kind = jsonget_nonempty(child, "kind");
@@ -915,12 +924,13 @@ static int prepare_child(struct run *run, struct json_object *child, struct json
 	snprintf(t->where, sizeof(t->where), "%s %s", kind, relname);
 	/* Noted before anything can fail: a child that fails to apply is
 	 * still wanted, and must not be pruned. */
-	struct json_object *names = object_member(wanted, key);
-	if (!names) {
+	struct strmap *names = strmap_get(wanted, key);
+	if (!names && (!(names = strmap_new(NULL)) || strmap_put(wanted, key, names)))
+		strmap_free(&names);
+	if (!names || strmap_put(names, relname, NULL)) {
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	json_object_object_add(names, relname, json_object_new_boolean(1));
 	if (discovery_resolve(run->d, api_version, kind, &t->r, &res->err))
 		goto failed;
 	if (json_object_deep_copy(child, &stamped, NULL) || !stamped) {
@@ -993,21 +1003,23 @@ static int plan_rollout(struct target *targets, size_t n, bool *held, struct rol
 /* metacontroller's prune rule: a child this parent controls and its
  * selector matches (claimed, in metacontroller's words) that the hook no
  * longer returns; coxswain's label is not needed. */
-static bool prune_mc(struct run *run, struct json_object *o, const char *relname, struct json_object *desired_names)
+static bool prune_mc(struct run *run, struct json_object *o, const char *relname,
+		     const struct strmap *desired_names)
 {
 	return kobj_name(o) && !kobj_deleting(o) &&
 	       apply_claim_of(run->parent_uid, o, NULL) == APPLY_CLAIM_OURS && selected(run, o) &&
-	       !jsonget(desired_names, relname);
+	       !(desired_names && strmap_has(desired_names, relname));
 }
 
 /* Deletes the observed children of declared kind decl that prune selects. */
-static int prune_kind(struct run *run, const struct config_child *decl, struct json_object *wanted,
+static int prune_kind(struct run *run, const struct config_child *decl, const struct strmap *wanted,
 		      struct apply_report *report, const char *parent_key)
 {
 	char key[CHILDKEY_KIND_MAX];
 	if (!childkey_kind(decl->kind, decl->api_version, key, sizeof(key)))
 		return 0; /* no such key in observed either */
-	struct json_object *obs = jsonget(run->observed, key), *names = jsonget(wanted, key);
+	struct json_object *obs = jsonget(run->observed, key);
+	const struct strmap *names = strmap_get(wanted, key);
 	const struct kresource *r = NULL;
 	struct cx_err resolve_err = {0};
 	int resolved = 1; /* not yet tried */
@@ -1081,7 +1093,7 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 
 	run.writes = report->writes = json_object_new_array();
 	size_t n = desired ? json_object_array_length(desired) : 0;
-	struct json_object *wanted = json_object_new_object();
+	struct strmap *wanted = strmap_new(free_strmap);
 	struct target *targets = calloc(n ? n : 1, sizeof(*targets));
 	size_t *at = calloc(n ? n : 1, sizeof(*at));
 	bool *held = calloc(n ? n : 1, sizeof(*held));
@@ -1118,7 +1130,7 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	free(targets);
 	free(at);
 	free(held);
-	json_object_put(wanted);
+	strmap_free(&wanted);
 	json_object_put(run.selector);
 	if (r)
 		return cx_err_set(err, r, "apply: out of memory");
