@@ -2,10 +2,12 @@
 
 #include "broker.h"
 #include "err.h"
+#include "kobj.h"
 #include "log.h"
 #include "proto.h"
 #include "queuekey.h"
 #include "statset.h"
+#include "strmap.h"
 #include "workqueue.h"
 #include "curvekey.h"
 #include "zapauth.h"
@@ -64,22 +66,24 @@ struct broker {
 	bool dispatching;
 	struct worker_rec *workers;
 	size_t n_workers, cap_workers;
-	struct json_object *keys;    /* key → an empty object whose userdata is the key's struct key_state */
-	/* key → message: a poison report to send, kept until a worker has
-	 * written it. The report goes through the work queue like any job of
-	 * that key, so it never runs beside a sync of the same key. */
-	struct json_object *poison_reports;
+	struct strmap *keys;         /* key → its struct key_state (owned) */
+	/* key → message (owned): a poison report to send, kept until a worker
+	 * has written it. The report goes through the work queue like any job
+	 * of that key, so it never runs beside a sync of the same key. */
+	struct strmap *poison_reports;
 	uint64_t next_job;
 	int64_t next_heartbeat_ms;
-	/* "instance/slot" -> the highest restart count a READY reported for it:
-	 * coxswain_worker_restarts_total is the sum of what they grew by. */
-	struct json_object *slot_restarts;
-	/* "instance/slot" -> true: a READY refused and logged already (one line
-	 * per instance and slot, not one per retry). Emptied when it grows past
-	 * REFUSED_MAX entries. */
-	struct json_object *refused;
-	/* family names of STATS the broker does not take, logged once each */
-	struct json_object *stats_ignored;
+	/* "instance/slot" -> the highest restart count a READY reported for it
+	 * (an owned int64_t): coxswain_worker_restarts_total is the sum of what
+	 * they grew by. */
+	struct strmap *slot_restarts;
+	/* the set of "instance/slot" whose READY was refused and logged already
+	 * (one line per instance and slot, not one per retry). Emptied when it
+	 * grows past REFUSED_MAX entries. */
+	struct strmap *refused;
+	/* the set of family names of STATS the broker does not take, logged
+	 * once each (NULL until the first) */
+	struct strmap *stats_ignored;
 	uint64_t restarts, losses, refusals;
 	uint64_t losses_by[BROKER_LOSS_N];
 	size_t poisoned;
@@ -88,39 +92,26 @@ struct broker {
 
 /* ---------------------------------------------------------------- per-key state */
 
-static void free_key_state(struct json_object *jso, void *userdata)
-{
-	(void)jso;
-	free(userdata);
-}
-
-/* The state of key, created on first use. */
+/* The state of key, created on first use; NULL when out of memory. */
 static struct key_state *key_state(struct broker *b, const char *key)
 {
-	struct json_object *box = NULL;
-	if (json_object_object_get_ex(b->keys, key, &box))
-		return json_object_get_userdata(box);
-	struct key_state *ks = calloc(1, sizeof(*ks));
-	if (!ks || !(box = json_object_new_object()))
-		goto oom;
-	json_object_set_userdata(box, ks, free_key_state);
-	json_object_object_add(b->keys, key, box);
+	struct key_state *ks = strmap_get(b->keys, key);
+	if (ks)
+		return ks;
+	if (!(ks = calloc(1, sizeof(*ks))) || strmap_put(b->keys, key, ks)) {
+		free(ks);
+		return NULL;
+	}
 	return ks;
-oom:
-	free(ks);
-	return NULL;
 }
 
 static void forget_key(struct broker *b, const char *key)
 {
-	struct key_state *ks = NULL;
-	struct json_object *box = NULL;
-	if (json_object_object_get_ex(b->keys, key, &box))
-		ks = json_object_get_userdata(box);
+	struct key_state *ks = strmap_get(b->keys, key);
 	if (ks && ks->poisoned)
 		b->poisoned--;
-	json_object_object_del(b->keys, key);
-	json_object_object_del(b->poison_reports, key);
+	strmap_del(b->keys, key);
+	strmap_del(b->poison_reports, key);
 }
 
 /* ---------------------------------------------------------------- sockets */
@@ -216,8 +207,8 @@ int broker_new(const struct broker_options *o, struct workqueue *q, const struct
 	b->next_job = 1;
 	snprintf(b->endpoint, sizeof(b->endpoint), "%s", o->endpoint);
 	int one = 1, zero = 0;
-	if (!(b->keys = json_object_new_object()) || !(b->poison_reports = json_object_new_object()) ||
-	    !(b->slot_restarts = json_object_new_object()) || !(b->refused = json_object_new_object()) ||
+	if (!(b->keys = strmap_new(free)) || !(b->poison_reports = strmap_new(free)) ||
+	    !(b->slot_restarts = strmap_new(free)) || !(b->refused = strmap_new(NULL)) ||
 	    !(b->ctx = zmq_ctx_new()) || !(b->sock = zmq_socket(b->ctx, ZMQ_ROUTER))) {
 		broker_free(&b);
 		return cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
@@ -267,11 +258,11 @@ void broker_free(struct broker **bp)
 		zmq_ctx_term(b->ctx);
 	if (!strncmp(b->endpoint, "ipc://", 6))
 		unlink(b->endpoint + 6);
-	json_object_put(b->keys);
-	json_object_put(b->poison_reports);
-	json_object_put(b->slot_restarts);
-	json_object_put(b->refused);
-	json_object_put(b->stats_ignored);
+	strmap_free(&b->keys);
+	strmap_free(&b->poison_reports);
+	strmap_free(&b->slot_restarts);
+	strmap_free(&b->refused);
+	strmap_free(&b->stats_ignored);
 	for (size_t i = 0; i < b->n_workers; i++)
 		statset_free(&b->workers[i].seen);
 	free(b->workers);
@@ -327,15 +318,6 @@ static const char *controller_of(const char *key, struct queuekey *k)
 	return k->controller;
 }
 
-/* The parent's metadata.generation (0 when it has none). */
-static int64_t generation_of(struct json_object *parent)
-{
-	struct json_object *meta = NULL, *gen = NULL;
-	if (json_object_object_get_ex(parent, "metadata", &meta) && json_object_object_get_ex(meta, "generation", &gen))
-		return json_object_get_int64(gen);
-	return 0;
-}
-
 /* Tells the job observer that key's job ended (before its workqueue_done). */
 static void job_finished(struct broker *b, const char *key, struct json_object *writes)
 {
@@ -368,7 +350,7 @@ static void lose_job(struct broker *b, struct worker_rec *w, enum broker_loss re
 		ks->poisoned = true;
 		ks->poisoned_generation = 0;
 		if (b->src.job_for(b->src.ud, w->key, &parent, &children, &budget) == 0)
-			ks->poisoned_generation = generation_of(parent);
+			ks->poisoned_generation = kobj_generation(parent);
 		json_object_put(parent);
 		json_object_put(children);
 		ks->poisoned_until_ms = now_ms + b->poison_retry_ms;
@@ -378,7 +360,9 @@ static void lose_job(struct broker *b, struct worker_rec *w, enum broker_loss re
 			 "the worker reconciling this object was lost %d times in a row (last: %s); coxswain retries "
 			 "when the object's spec changes or in %lld minutes",
 			 ks->losses, why, (long long)(b->poison_retry_ms / 60000));
-		json_object_object_add(b->poison_reports, w->key, json_object_new_string(msg));
+		char *report = strdup(msg);
+		if (report && strmap_put(b->poison_reports, w->key, report))
+			free(report);
 		log_kv(LOG_LEVEL_ERROR, 0, "object poisoned", "key", w->key, "why", msg, NULL);
 		workqueue_add(b->q, w->key, now_ms); /* for the report */
 		workqueue_add_after(b->q, w->key, b->poison_retry_ms, now_ms);
@@ -414,13 +398,16 @@ static void count_restarts(struct broker *b, const struct proto_ready *r)
 {
 	char k[PROTO_INSTANCE_MAX + 16];
 	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
-	struct json_object *v = NULL;
-	int64_t known = json_object_object_get_ex(b->slot_restarts, k, &v) ? json_object_get_int64(v) : 0;
-	if (r->restarts <= known && v)
+	int64_t *known = strmap_get(b->slot_restarts, k);
+	if (known && r->restarts <= *known)
 		return;
-	if (r->restarts > known)
-		b->restarts += (uint64_t)(r->restarts - known);
-	json_object_object_add(b->slot_restarts, k, json_object_new_int64(r->restarts));
+	if (r->restarts > (known ? *known : 0))
+		b->restarts += (uint64_t)(r->restarts - (known ? *known : 0));
+	if (!known && (!(known = malloc(sizeof(*known))) || strmap_put(b->slot_restarts, k, known))) {
+		free(known);
+		return;
+	}
+	*known = r->restarts;
 }
 
 /* A READY for a slot a live worker of another supervisor instance holds:
@@ -435,15 +422,11 @@ static void refuse(struct broker *b, const char *id, size_t id_len, const struct
 	b->refusals++;
 	char k[PROTO_INSTANCE_MAX + 16];
 	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
-	if (json_object_object_get_ex(b->refused, k, NULL))
+	if (strmap_has(b->refused, k))
 		return;
-	if (json_object_object_length(b->refused) >= REFUSED_MAX) {
-		json_object_put(b->refused);
-		b->refused = json_object_new_object();
-		if (!b->refused)
-			return;
-	}
-	json_object_object_add(b->refused, k, json_object_new_boolean(1));
+	if (strmap_count(b->refused) >= REFUSED_MAX)
+		strmap_clear(b->refused);
+	strmap_put(b->refused, k, NULL);
 	char who[ID_MAX], slot_s[16], pid_s[16];
 	snprintf(who, sizeof(who), "%.*s", (int)(id_len < ID_MAX ? id_len : ID_MAX - 1), id);
 	snprintf(slot_s, sizeof(slot_s), "%d", r->slot);
@@ -521,7 +504,7 @@ static void on_ready(struct broker *b, const char *id, size_t id_len, const stru
 	count_restarts(b, r);
 	char k[PROTO_INSTANCE_MAX + 16];
 	snprintf(k, sizeof(k), "%s/%d", r->instance, r->slot);
-	json_object_object_del(b->refused, k);
+	strmap_del(b->refused, k);
 	log_kv(LOG_LEVEL_INFO, 1, "worker ready", "worker", w->id, "instance", w->instance, "set", w->set, NULL);
 }
 
@@ -538,7 +521,7 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 		if (r->outcome == PROTO_OUTCOME_ERROR) /* not written: again, later */
 			workqueue_add_rate_limited(b->q, w->key, now_ms);
 		else
-			json_object_object_del(b->poison_reports, w->key);
+			strmap_del(b->poison_reports, w->key);
 		return;
 	}
 	struct queuekey qk;
@@ -553,7 +536,7 @@ static void on_result(struct broker *b, struct worker_rec *w, const struct proto
 		workqueue_forget(b->q, w->key);
 		if (ks && ks->poisoned)
 			b->poisoned--;
-		json_object_object_del(b->keys, w->key);
+		strmap_del(b->keys, w->key);
 		if (r->requeue_after_ms > 0) {
 			outcome = "requeue_after"; /* resyncAfterSeconds, as controller-runtime counts RequeueAfter */
 			workqueue_add_after(b->q, w->key, r->requeue_after_ms, now_ms);
@@ -605,14 +588,13 @@ static const char *const *known_family(const char *name)
  * say), not one per STATS. */
 static void ignore_family(struct broker *b, const struct worker_rec *w, const char *family, const char *why)
 {
-	if (!b->stats_ignored || json_object_object_length(b->stats_ignored) >= REFUSED_MAX) {
-		json_object_put(b->stats_ignored);
-		if (!(b->stats_ignored = json_object_new_object()))
-			return;
-	}
-	if (json_object_object_get_ex(b->stats_ignored, family, NULL))
+	if (!b->stats_ignored && !(b->stats_ignored = strmap_new(NULL)))
 		return;
-	json_object_object_add(b->stats_ignored, family, json_object_new_boolean(1));
+	if (strmap_count(b->stats_ignored) >= REFUSED_MAX)
+		strmap_clear(b->stats_ignored);
+	if (strmap_has(b->stats_ignored, family))
+		return;
+	strmap_put(b->stats_ignored, family, NULL);
 	log_kv(LOG_LEVEL_WARNING, 0, "ignoring a metric family in a worker's STATS (logged once per family)", "worker",
 	       w->id, "family", family, "why", why, NULL);
 }
@@ -768,15 +750,15 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 			continue;
 		}
 		const char *controller = qk.controller;
-		struct json_object *why = NULL;
+		const char *why = strmap_get(b->poison_reports, key);
 		struct key_state *ks = key_state(b, key);
 		struct proto_job job = {.job = b->next_job++, .controller = controller, .key = key, .parent = parent};
-		if (json_object_object_get_ex(b->poison_reports, key, &why)) {
+		if (why) {
 			job.attempt = 1;
 			job.kind = PROTO_JOB_POISON;
-			job.message = json_object_get_string(why);
+			job.message = why;
 		} else if (ks && ks->poisoned) {
-			if (generation_of(parent) == ks->poisoned_generation && now_ms < ks->poisoned_until_ms) {
+			if (kobj_generation(parent) == ks->poisoned_generation && now_ms < ks->poisoned_until_ms) {
 				workqueue_done(b->q, key, now_ms);
 				json_object_put(parent);
 				json_object_put(children);

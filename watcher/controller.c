@@ -9,6 +9,7 @@
 #include "err.h"
 #include "informer.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "log.h"
 #include "objstore.h"
 #include "queuekey.h"
@@ -56,14 +57,16 @@ struct controller {
 	char waiting[4096];
 	int64_t next_discovery_ms, next_wait_log_ms, next_resync_ms;
 	/* A metacontroller composite's orphans (no controller ownerReference,
-	 * not being deleted): kindkey → {namespace ("" if none) → {child key →
-	 * true}}, so that a namespaced parent looks only at its namespace's.
-	 * Its parents adopt those their selector matches (mc_adopts). */
-	struct json_object *orphans;
+	 * not being deleted): kindkey → strmap {namespace ("" if none) → the
+	 * set (strmap, NULL values) of its child keys}, so that a namespaced
+	 * parent looks only at its namespace's. Its parents adopt those their
+	 * selector matches (mc_adopts). */
+	struct strmap *orphans;
 	/* A metacontroller composite without generateSelector: parent key →
-	 * its spec.selector, kept by the parent handlers so that looking for
-	 * an orphan's adopters parses no parent. */
-	struct json_object *selectors;
+	 * its spec.selector (a json-c reference the map holds), kept by the
+	 * parent handlers so that looking for an orphan's adopters parses no
+	 * parent. */
+	struct strmap *selectors;
 	/* The CRD naming the parent kind (owned; NULL when none), as found in
 	 * the CRD cache at revision crd_rev (0: not looked yet). */
 	struct json_object *crd;
@@ -90,17 +93,27 @@ static void group_of(const char *api_version, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", slash ? (int)(slash - api_version) : 0, api_version);
 }
 
+static void free_strmap(void *map)
+{
+	struct strmap *m = map;
+	strmap_free(&m);
+}
+
+static void put_json(void *json)
+{
+	json_object_put(json);
+}
+
 int controller_new(const struct config_controller *cc, const struct controller_env *env, struct controller **out,
 		   struct cx_err *err)
 {
 	*out = NULL;
 	struct controller *ctl = calloc(1, sizeof(*ctl));
-	if (!ctl || !(ctl->orphans = json_object_new_object()) ||
-	    !(ctl->selectors = json_object_new_object()) || !(ctl->echo = echo_new()) ||
-	    !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
+	if (!ctl || !(ctl->orphans = strmap_new(free_strmap)) || !(ctl->selectors = strmap_new(put_json)) ||
+	    !(ctl->echo = echo_new()) || !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
 		if (ctl) {
-			json_object_put(ctl->orphans);
-			json_object_put(ctl->selectors);
+			strmap_free(&ctl->orphans);
+			strmap_free(&ctl->selectors);
 			echo_free(&ctl->echo);
 		}
 		free(ctl);
@@ -135,10 +148,8 @@ static void stop_informers(struct controller *ctl)
 		informer_free(&ctl->kids[i].inf);
 		strmap_free(&ctl->kids[i].index);
 	}
-	json_object_put(ctl->orphans);
-	ctl->orphans = json_object_new_object();
-	json_object_put(ctl->selectors);
-	ctl->selectors = json_object_new_object();
+	strmap_clear(ctl->orphans);
+	strmap_clear(ctl->selectors);
 	ctl->running = false;
 }
 
@@ -148,8 +159,8 @@ void controller_free(struct controller **ctlp)
 	if (!ctl)
 		return;
 	stop_informers(ctl);
-	json_object_put(ctl->orphans);
-	json_object_put(ctl->selectors);
+	strmap_free(&ctl->orphans);
+	strmap_free(&ctl->selectors);
 	json_object_put(ctl->crd);
 	echo_free(&ctl->echo);
 	free(ctl->kids);
@@ -188,13 +199,11 @@ static void enqueue_unless_echo(struct controller *ctl, const char *ns, const ch
 	char ns_name[KEY_MAX];
 	if (name && *kindkey) {
 		snprintf(ns_name, sizeof(ns_name), "%s%s%s", ns && *ns ? ns : "", ns && *ns ? "/" : "", name);
-		struct json_object *meta = jsonget(obj, "metadata");
-		const char *rv = jsonget_string(meta, "resourceVersion");
-		enum echo_verdict v = echo_event(ctl->echo, ns_name, kindkey, jsonget_string(meta, "namespace"),
-						 jsonget_string(meta, "name"), rv);
+		const char *rv = kobj_resource_version(obj);
+		enum echo_verdict v = echo_event(ctl->echo, ns_name, kindkey, kobj_namespace(obj), kobj_name(obj), rv);
 		if (v == ECHO_DROP)
 			log_kv(LOG_LEVEL_INFO, 4, "dropped the echo of a write", "controller", ctl->cc->name, "parent",
-			       ns_name, "kind", kindkey, "name", jsonget_string(meta, "name"), "resourceVersion", rv, NULL);
+			       ns_name, "kind", kindkey, "name", kobj_name(obj), "resourceVersion", rv, NULL);
 		if (v == ECHO_DROP || v == ECHO_HELD)
 			return;
 	}
@@ -205,7 +214,7 @@ bool controller_selects(const struct config_controller *cc, struct json_object *
 {
 	if (!cc->annotation_selector || selector_matches_annotations(cc->annotation_selector, obj))
 		return true;
-	struct json_object *fins = jsonget(jsonget(obj, "metadata"), "finalizers");
+	struct json_object *fins = jsonget(kobj_meta(obj), "finalizers");
 	size_t n = cc->finalizer && fins && json_object_is_type(fins, json_type_array) ?
 			   json_object_array_length(fins) : 0;
 	for (size_t i = 0; i < n; i++) {
@@ -218,10 +227,9 @@ bool controller_selects(const struct config_controller *cc, struct json_object *
 
 static void enqueue_parent(struct controller *ctl, struct json_object *parent)
 {
-	struct json_object *meta = jsonget(parent, "metadata");
-	const char *name = jsonget_string(meta, "name");
+	const char *name = kobj_name(parent);
 	if (name && controller_selects(ctl->cc, parent))
-		enqueue(ctl, jsonget_string(meta, "namespace"), name);
+		enqueue(ctl, kobj_namespace(parent), name);
 }
 
 /* enqueue_parent for a cached parent, parsing it only when the annotation
@@ -243,13 +251,13 @@ static void enqueue_cached(struct controller *ctl, const struct objstore *parent
 static void remember_selector(struct controller *ctl, struct json_object *parent, bool gone)
 {
 	char key[KEY_MAX];
-	if (!mc_adopts(ctl->cc) || ctl->cc->generate_selector || !informer_key(parent, key, sizeof(key)))
+	if (!mc_adopts(ctl->cc) || ctl->cc->generate_selector || !kobj_key(parent, key, sizeof(key)))
 		return;
 	struct json_object *sel = gone ? NULL : jsonget(jsonget(parent, "spec"), "selector");
-	if (sel)
-		json_object_object_add(ctl->selectors, key, json_object_get(sel));
-	else
-		json_object_object_del(ctl->selectors, key);
+	if (!sel)
+		strmap_del(ctl->selectors, key);
+	else if (strmap_put(ctl->selectors, key, json_object_get(sel)))
+		json_object_put(sel);
 }
 
 static void on_parent_change(void *ud, struct json_object *obj)
@@ -276,7 +284,7 @@ static bool only_status_changed(struct json_object *old_obj, struct json_object 
 	struct json_object *both[2] = {a, b};
 	for (int i = 0; i < 2; i++) {
 		json_object_object_del(both[i], "status");
-		struct json_object *meta = jsonget(both[i], "metadata");
+		struct json_object *meta = kobj_meta(both[i]);
 		if (meta) {
 			json_object_object_del(meta, "resourceVersion");
 			json_object_object_del(meta, "managedFields");
@@ -298,10 +306,9 @@ static void on_parent_update(void *ud, struct json_object *old_obj, struct json_
 		return;
 	/* Not our own writes (the status, a decorator's labels): their echoes
 	 * are dropped (watcher/echo.h). */
-	struct json_object *meta = jsonget(new_obj, "metadata");
-	const char *name = jsonget_string(meta, "name");
+	const char *name = kobj_name(new_obj);
 	if (name && controller_selects(ctl->cc, new_obj))
-		enqueue_unless_echo(ctl, jsonget_string(meta, "namespace"), name, ctl->parent_kindkey, new_obj);
+		enqueue_unless_echo(ctl, kobj_namespace(new_obj), name, ctl->parent_kindkey, new_obj);
 }
 
 /* ---------------------------------------------------------------- children → parents */
@@ -310,27 +317,13 @@ static void on_parent_update(void *ud, struct json_object *old_obj, struct json_
  * controller's kind, else NULL. */
 static struct json_object *owner_ref(const struct controller *ctl, struct json_object *child)
 {
-	struct json_object *refs = jsonget(jsonget(child, "metadata"), "ownerReferences");
-	if (!refs || !json_object_is_type(refs, json_type_array))
+	struct json_object *ref = kobj_controller_ref(child);
+	const char *kind = kobj_ref_kind(ref), *api_version = kobj_ref_api_version(ref);
+	char group[256];
+	if (!kind || !api_version)
 		return NULL;
-	for (size_t i = 0; i < json_object_array_length(refs); i++) {
-		struct json_object *ref = json_object_array_get_idx(refs, i);
-		struct json_object *is_controller = jsonget(ref, "controller");
-		const char *kind = jsonget_string(ref, "kind"), *api_version = jsonget_string(ref, "apiVersion");
-		char group[256];
-		if (!is_controller || !json_object_get_boolean(is_controller) || !kind || !api_version)
-			continue;
-		group_of(api_version, group, sizeof(group));
-		if (!strcmp(kind, ctl->cc->parent_kind) && !strcmp(group, ctl->group))
-			return ref;
-	}
-	return NULL;
-}
-
-static void free_names(void *names)
-{
-	struct strmap *m = names;
-	strmap_free(&m);
+	group_of(api_version, group, sizeof(group));
+	return !strcmp(kind, ctl->cc->parent_kind) && !strcmp(group, ctl->group) ? ref : NULL;
 }
 
 /* Out of memory is logged and leaves the child out of its parent's jobs
@@ -339,7 +332,7 @@ static void index_set(struct child_kind *kid, const char *uid, const char *key, 
 {
 	struct strmap *names;
 	char *copy = strdup(name);
-	if (!copy || (!kid->index && !(kid->index = strmap_new(free_names))))
+	if (!copy || (!kid->index && !(kid->index = strmap_new(free_strmap))))
 		goto oom;
 	if (!(names = strmap_get(kid->index, uid))) {
 		if (!(names = strmap_new(free)) || strmap_put(kid->index, uid, names)) {
@@ -370,16 +363,7 @@ static void index_unset(struct child_kind *kid, const char *uid, const char *key
  * not being deleted: an orphan a metacontroller parent may adopt. */
 static bool is_orphan(struct json_object *obj)
 {
-	struct json_object *meta = jsonget(obj, "metadata"), *refs = jsonget(meta, "ownerReferences");
-	if (!obj || jsonget(meta, "deletionTimestamp"))
-		return false;
-	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *c = jsonget(json_object_array_get_idx(refs, i), "controller");
-		if (c && json_object_get_boolean(c))
-			return false;
-	}
-	return true;
+	return obj && !kobj_deleting(obj) && !kobj_controller_ref(obj);
 }
 
 /* metacontroller's claim rule, on the watch side: whether parent (not being
@@ -391,17 +375,15 @@ static bool is_orphan(struct json_object *obj)
 static bool would_adopt(const struct controller *ctl, const char *uid, const char *pns, bool deleting,
 			struct json_object *sel, struct json_object *child)
 {
-	struct json_object *cmeta = jsonget(child, "metadata");
-	struct json_object *labels = jsonget(cmeta, "labels");
 	if (!uid || deleting)
 		return false;
 	if (ctl->parent_namespaced) {
-		const char *cns = jsonget_string(cmeta, "namespace");
+		const char *cns = kobj_namespace(child);
 		if (!pns || !cns || strcmp(pns, cns))
 			return false;
 	}
 	if (ctl->cc->generate_selector) {
-		const char *have = jsonget_string(labels, "controller-uid");
+		const char *have = kobj_label(child, "controller-uid");
 		return have && !strcmp(have, uid);
 	}
 	struct json_object *ml = jsonget(sel, "matchLabels"), *exprs = jsonget(sel, "matchExpressions");
@@ -409,15 +391,13 @@ static bool would_adopt(const struct controller *ctl, const char *uid, const cha
 	    !(json_object_is_type(exprs, json_type_array) && json_object_array_length(exprs)))
 		return false;
 	struct cx_err err = {0};
-	return selector_json_matches(sel, labels, &err) == 1;
+	return selector_json_matches(sel, kobj_labels(child), &err) == 1;
 }
 
 static bool parent_would_adopt(const struct controller *ctl, struct json_object *parent, struct json_object *child)
 {
-	struct json_object *pmeta = jsonget(parent, "metadata");
-	return would_adopt(ctl, jsonget_string(pmeta, "uid"), jsonget_string(pmeta, "namespace"),
-			   jsonget(pmeta, "deletionTimestamp") != NULL, jsonget(jsonget(parent, "spec"), "selector"),
-			   child);
+	return would_adopt(ctl, kobj_uid(parent), kobj_namespace(parent), kobj_deleting(parent),
+			   jsonget(jsonget(parent, "spec"), "selector"), child);
 }
 
 /* An orphan appeared, changed or went: enqueue every parent that would
@@ -430,7 +410,7 @@ static void enqueue_adopters(struct controller *ctl, struct json_object *orphan)
 	const struct objstore *parents = informer_objects(ctl->parents);
 	size_t it = 0;
 	for (const struct objstore_entry *e; (e = objstore_next(parents, &it));) {
-		struct json_object *sel = ctl->cc->generate_selector ? NULL : jsonget(ctl->selectors, e->key);
+		struct json_object *sel = ctl->cc->generate_selector ? NULL : strmap_get(ctl->selectors, e->key);
 		if (would_adopt(ctl, e->uid, e->namespace, e->deleting, sel, orphan))
 			enqueue_cached(ctl, parents, e);
 	}
@@ -442,18 +422,19 @@ static void orphan_moved(struct child_kind *kid, const char *key, struct json_ob
 {
 	struct controller *ctl = kid->ctl;
 	bool was = old_obj && is_orphan(old_obj), is = new_obj && is_orphan(new_obj);
-	const char *ns = jsonget_string(jsonget(new_obj ? new_obj : old_obj, "metadata"), "namespace") ?: "";
-	struct json_object *of_kind = jsonget(ctl->orphans, kid->kindkey), *in_ns = jsonget(of_kind, ns);
-	if (is && !of_kind && (of_kind = json_object_new_object()))
-		json_object_object_add(ctl->orphans, kid->kindkey, of_kind);
-	if (is && of_kind && !in_ns && (in_ns = json_object_new_object()))
-		json_object_object_add(of_kind, ns, in_ns);
+	const char *ns = kobj_namespace(new_obj ? new_obj : old_obj) ?: "";
+	struct strmap *of_kind = strmap_get(ctl->orphans, kid->kindkey);
+	struct strmap *in_ns = of_kind ? strmap_get(of_kind, ns) : NULL;
+	if (is && !of_kind && (of_kind = strmap_new(free_strmap)) && strmap_put(ctl->orphans, kid->kindkey, of_kind))
+		strmap_free(&of_kind);
+	if (is && of_kind && !in_ns && (in_ns = strmap_new(NULL)) && strmap_put(of_kind, ns, in_ns))
+		strmap_free(&in_ns);
 	if (is && in_ns) {
-		json_object_object_add(in_ns, key, json_object_new_boolean(1));
+		strmap_put(in_ns, key, NULL);
 	} else if (was && in_ns) {
-		json_object_object_del(in_ns, key);
-		if (!json_object_object_length(in_ns))
-			json_object_object_del(of_kind, ns);
+		strmap_del(in_ns, key);
+		if (!strmap_count(in_ns))
+			strmap_del(of_kind, ns);
 	}
 	if (was)
 		enqueue_adopters(ctl, old_obj);
@@ -471,25 +452,24 @@ static void child_moved(struct child_kind *kid, struct json_object *old_obj, str
 	struct controller *ctl = kid->ctl;
 	struct json_object *any = new_obj ? new_obj : old_obj;
 	char key[KEY_MAX];
-	if (!informer_key(any, key, sizeof(key)))
+	if (!kobj_key(any, key, sizeof(key)))
 		return;
-	struct json_object *meta = jsonget(any, "metadata");
-	const char *child_ns = jsonget_string(meta, "namespace");
+	const char *child_ns = kobj_namespace(any);
 	const char *parent_ns = ctl->parent_namespaced ? child_ns : NULL;
 	char relname[CHILDKEY_MAX];
-	if (!childkey_name(parent_ns, child_ns, jsonget_string(meta, "name"), relname, sizeof(relname)))
+	if (!childkey_name(parent_ns, child_ns, kobj_name(any), relname, sizeof(relname)))
 		return;
 	struct json_object *old_ref = old_obj ? owner_ref(ctl, old_obj) : NULL;
 	struct json_object *new_ref = new_obj ? owner_ref(ctl, new_obj) : NULL;
-	const char *old_uid = jsonget_string(old_ref, "uid"), *new_uid = jsonget_string(new_ref, "uid");
+	const char *old_uid = kobj_ref_uid(old_ref), *new_uid = kobj_ref_uid(new_ref);
 	if (old_uid && (!new_uid || strcmp(old_uid, new_uid))) {
 		index_unset(kid, old_uid, key);
-		enqueue(ctl, parent_ns, jsonget_string(old_ref, "name"));
+		enqueue(ctl, parent_ns, kobj_ref_name(old_ref));
 	}
 	if (new_uid) {
 		/* A deletion is never an echo: new_obj is not NULL here. */
 		index_set(kid, new_uid, key, relname);
-		enqueue_unless_echo(ctl, parent_ns, jsonget_string(new_ref, "name"), kid->kindkey, new_obj);
+		enqueue_unless_echo(ctl, parent_ns, kobj_ref_name(new_ref), kid->kindkey, new_obj);
 	}
 	if (mc_adopts(ctl->cc))
 		orphan_moved(kid, key, old_obj, new_obj);
@@ -684,7 +664,7 @@ static void gate(struct controller *ctl, const struct informer *crds, int64_t no
 	struct json_object *crd = *ctl->group ? find_crd(ctl, crds) : NULL;
 	char why[128];
 	if (crd) {
-		const char *name = jsonget_string(jsonget(crd, "metadata"), "name");
+		const char *name = kobj_name(crd);
 		ctl->parent_is_crd = true;
 		ctl->crd_seen = true;
 		if (!crd_usable(ctl, crd, why, sizeof(why)))
@@ -830,16 +810,14 @@ size_t controller_parents(const struct controller *ctl)
  * adopt go into its children (of_kind), keyed by their relative name; the
  * worker adopts them before it runs the hook. */
 static void add_orphans_in(const struct controller *ctl, const struct child_kind *kid, struct json_object *p,
-			   const char *pns, struct json_object *keys, struct json_object *of_kind)
+			   const char *pns, const struct strmap *keys, struct json_object *of_kind)
 {
-	json_object_object_foreach(keys, key, yes)
-	{
-		(void)yes;
-		struct json_object *child = informer_get_new(kid->inf, key), *meta = jsonget(child, "metadata");
+	size_t it = 0;
+	for (const char *key; (key = strmap_next(keys, &it, NULL));) {
+		struct json_object *child = informer_get_new(kid->inf, key);
 		char relname[CHILDKEY_MAX];
 		if (child && parent_would_adopt(ctl, p, child) &&
-		    childkey_name(pns, jsonget_string(meta, "namespace"), jsonget_string(meta, "name"), relname,
-				  sizeof(relname)))
+		    childkey_name(pns, kobj_namespace(child), kobj_name(child), relname, sizeof(relname)))
 			json_object_object_add(of_kind, relname, json_object_get(child));
 		json_object_put(child);
 	}
@@ -849,21 +827,20 @@ static void add_orphans_in(const struct controller *ctl, const struct child_kind
 static void add_orphans(const struct controller *ctl, const struct child_kind *kid, struct json_object *p,
 			struct json_object *of_kind)
 {
-	struct json_object *orphans = jsonget(ctl->orphans, kid->kindkey);
+	const struct strmap *orphans = strmap_get(ctl->orphans, kid->kindkey);
 	if (!orphans)
 		return;
 	if (ctl->parent_namespaced) {
-		const char *pns = jsonget_string(jsonget(p, "metadata"), "namespace");
-		struct json_object *keys = pns ? jsonget(orphans, pns) : NULL;
+		const char *pns = kobj_namespace(p);
+		const struct strmap *keys = pns ? strmap_get(orphans, pns) : NULL;
 		if (keys)
 			add_orphans_in(ctl, kid, p, pns, keys, of_kind);
 		return;
 	}
-	json_object_object_foreach(orphans, ns, keys)
-	{
-		(void)ns;
+	size_t it = 0;
+	void *keys;
+	while (strmap_next(orphans, &it, &keys))
 		add_orphans_in(ctl, kid, p, NULL, keys, of_kind);
-	}
 }
 
 int controller_job_objects(const struct controller *ctl, const char *ns_name, struct json_object **parent,
@@ -877,7 +854,7 @@ int controller_job_objects(const struct controller *ctl, const char *ns_name, st
 	struct json_object *p = informer_get_new(ctl->parents, ns_name);
 	if (!p)
 		return -ENOMEM;
-	const char *uid = jsonget_string(jsonget(p, "metadata"), "uid");
+	const char *uid = kobj_uid(p);
 	struct json_object *out = json_object_new_object();
 	if (!out) {
 		json_object_put(p);

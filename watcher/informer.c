@@ -5,7 +5,7 @@
 #include "clock.h"
 #include "discovery.h"
 #include "err.h"
-#include "jsonget.h"
+#include "kobj.h"
 #include "kclient.h"
 #include "kwatch.h"
 #include "log.h"
@@ -63,11 +63,6 @@ bool informer_stream_refused(int code, int http_status, bool answered)
 	default:
 		return code == 0 && answered;
 	}
-}
-
-bool informer_key(struct json_object *obj, char *buf, size_t len)
-{
-	return objstore_key(obj, buf, len);
 }
 
 int informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informer_options *o, struct informer **out,
@@ -149,8 +144,8 @@ static void attempt_succeeded(struct informer *inf)
  * readers need, no more. Every object passes here before it is stored. */
 static void trim(struct informer *inf, struct json_object *obj)
 {
-	struct json_object *meta = NULL, *mf = NULL;
-	if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_object_get_ex(meta, "managedFields", &mf))
+	struct json_object *meta = kobj_meta(obj), *mf = NULL;
+	if (!json_object_object_get_ex(meta, "managedFields", &mf))
 		return;
 	size_t n = inf->keep_managers && json_object_is_type(mf, json_type_array) ? json_object_array_length(mf) : 0;
 	for (size_t i = n; i-- > 0;) {
@@ -193,7 +188,7 @@ static void put_failed(struct informer *inf, const char *key, const struct cx_er
 static void store_put(struct informer *inf, struct json_object *obj)
 {
 	char key[512];
-	if (!informer_key(obj, key, sizeof(key)))
+	if (!kobj_key(obj, key, sizeof(key)))
 		return;
 	trim(inf, obj);
 	const struct objstore_entry *was = objstore_find(inf->store, key);
@@ -256,7 +251,7 @@ static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 		store_put(inf, ev->object);
 		break;
 	case WATCH_DELETED:
-		if (informer_key(ev->object, key, sizeof(key)))
+		if (kobj_key(ev->object, key, sizeof(key)))
 			store_del(inf, key);
 		break;
 	case WATCH_BOOKMARK:
@@ -315,7 +310,7 @@ struct fresh {
 static int collect_into(struct informer *inf, struct objstore *objects, struct json_object *item,
 			struct cx_err *err)
 {
-	if (!jsonget_string(jsonget(item, "metadata"), "name"))
+	if (!kobj_name(item))
 		return 0;
 	trim(inf, item);
 	/* Items of a list carry no apiVersion/kind; the cache's objects do. */
@@ -422,7 +417,7 @@ static int stream_event(struct informer *inf, const struct watch_event *ev)
 	case WATCH_MODIFIED:
 		return collect_into(inf, inf->fresh, ev->object, NULL);
 	case WATCH_DELETED:
-		if (informer_key(ev->object, key, sizeof(key)))
+		if (kobj_key(ev->object, key, sizeof(key)))
 			objstore_delete(inf->fresh, key);
 		break;
 	case WATCH_BOOKMARK:

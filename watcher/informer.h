@@ -158,7 +158,4 @@ uint64_t informer_lists(const struct informer *inf);    /* LISTs */
 uint64_t informer_streams(const struct informer *inf);  /* streaming lists started */
 uint64_t informer_watches(const struct informer *inf);
 
-/* "ns/name" or "name" of obj into buf; false if obj has no metadata.name. */
-bool informer_key(struct json_object *obj, char *buf, size_t len);
-
 #endif

@@ -3,7 +3,7 @@
 #include "objstore.h"
 #include "err.h"
 #include "jsondoc.h"
-#include "jsonget.h"
+#include "kobj.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -113,16 +113,6 @@ void objstore_free(struct objstore **sp)
 	ZSTD_freeDDict(s->ddict);
 	free(s);
 	*sp = NULL;
-}
-
-bool objstore_key(struct json_object *obj, char *buf, size_t len)
-{
-	struct json_object *meta = jsonget(obj, "metadata");
-	const char *name = jsonget_string(meta, "name"), *ns = jsonget_string(meta, "namespace");
-	if (!name)
-		return false;
-	int n = ns && *ns ? snprintf(buf, len, "%s/%s", ns, name) : snprintf(buf, len, "%s", name);
-	return n > 0 && (size_t)n < len;
 }
 
 /* The slot holding key (hash h), or the empty slot where it would go. */
@@ -399,38 +389,21 @@ static int insert(struct objstore *s, struct item *it)
 	return 0;
 }
 
-/* The first ownerReference with controller: true into f. */
-static void controller_ref(struct json_object *meta, struct fields *f)
-{
-	struct json_object *refs = jsonget(meta, "ownerReferences");
-	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *ref = json_object_array_get_idx(refs, i), *c = jsonget(ref, "controller");
-		if (!c || !json_object_get_boolean(c))
-			continue;
-		f->owner_uid = jsonget_string(ref, "uid");
-		f->owner_kind = jsonget_string(ref, "kind");
-		f->owner_api_version = jsonget_string(ref, "apiVersion");
-		f->owner_name = jsonget_string(ref, "name");
-		return;
-	}
-}
-
 int objstore_put(struct objstore *s, struct json_object *obj, struct cx_err *err)
 {
-	struct json_object *meta = jsonget(obj, "metadata");
-	struct fields f = {.name = jsonget_string(meta, "name"), .namespace = jsonget_string(meta, "namespace"),
-			   .uid = jsonget_string(meta, "uid"),
-			   .resource_version = jsonget_string(meta, "resourceVersion")};
+	struct json_object *ref = kobj_controller_ref(obj);
+	struct fields f = {.name = kobj_name(obj),
+			   .namespace = kobj_namespace(obj),
+			   .uid = kobj_uid(obj),
+			   .resource_version = kobj_resource_version(obj),
+			   .generation = kobj_generation(obj),
+			   .deleting = kobj_deleting(obj),
+			   .owner_uid = kobj_ref_uid(ref),
+			   .owner_kind = kobj_ref_kind(ref),
+			   .owner_api_version = kobj_ref_api_version(ref),
+			   .owner_name = kobj_ref_name(ref)};
 	if (!f.name)
 		return cx_err_set(err, -EINVAL, "object without metadata.name: not cached");
-	if (f.namespace && !*f.namespace)
-		f.namespace = NULL;
-	struct json_object *gen = jsonget(meta, "generation");
-	if (json_object_is_type(gen, json_type_int))
-		f.generation = json_object_get_int64(gen);
-	f.deleting = jsonget(meta, "deletionTimestamp") != NULL;
-	controller_ref(meta, &f);
 	char *key = NULL;
 	if ((f.namespace ? asprintf(&key, "%s/%s", f.namespace, f.name) : asprintf(&key, "%s", f.name)) < 0)
 		return cx_err_set(err, -ENOMEM, "out of memory");

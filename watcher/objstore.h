@@ -58,10 +58,6 @@ struct objstore *objstore_new(void);
 /* Frees every entry and the store, and NULLs *s. */
 void objstore_free(struct objstore **s);
 
-/* "ns/name" or "name" of obj into buf; false when obj has no string
- * metadata.name or the key does not fit in len. */
-bool objstore_key(struct json_object *obj, char *buf, size_t len);
-
 /* Stores obj (borrowed; serialized now, not kept) under its key, replacing
  * what was there. -EINVAL (err names the missing field) when obj has no
  * metadata.name; -ENOMEM. On failure the store is unchanged. */

@@ -9,7 +9,7 @@
  * finds the controller and the parent's cache entry by it (watcher.c), and
  * relwatch reads the parent's namespace from it. Everything after the
  * first '/' is the parent's cache key ("namespace/name" or "name",
- * objstore_key). No part holds a '/': a controller's name is a DNS label
+ * kobj_key). No part holds a '/': a controller's name is a DNS label
  * (coxswain.yaml) or a DNS subdomain with an optional ".r<i>"
  * (metacontroller definitions, common/mcbridge.h), and the API server
  * refuses '/' in namespaces and names. So a key has one or two '/' and is
@@ -40,7 +40,7 @@
 bool queuekey_make(const char *controller, const char *ns, const char *name, char *buf, size_t len);
 
 /* The same key from the parent's cache key object_key ("namespace/name"
- * or "name", objstore_key), with the same rules. */
+ * or "name", kobj_key), with the same rules. */
 bool queuekey_join(const char *controller, const char *object_key, char *buf, size_t len);
 
 /* A key split into its parts (copies), plus where the parent's cache key

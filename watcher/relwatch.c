@@ -6,7 +6,7 @@
 #include "discovery.h"
 #include "err.h"
 #include "informer.h"
-#include "jsonget.h"
+#include "kobj.h"
 #include "log.h"
 #include "queuekey.h"
 #include "relrule.h"
@@ -182,8 +182,7 @@ static void on_add(void *ud, struct json_object *obj)
 static void on_update(void *ud, struct json_object *old_obj, struct json_object *new_obj)
 {
 	struct rel_informer *ri = ud;
-	const char *a = jsonget_string(jsonget(old_obj, "metadata"), "resourceVersion");
-	const char *b = jsonget_string(jsonget(new_obj, "metadata"), "resourceVersion");
+	const char *a = kobj_resource_version(old_obj), *b = kobj_resource_version(new_obj);
 	if (a && b && !strcmp(a, b))
 		return; /* a relist's no-op */
 	int64_t now = clock_monotonic_ms();

@@ -4,9 +4,9 @@
 #include "curvekey.h"
 #include "err.h"
 #include "log.h"
+#include "strmap.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +27,9 @@ struct zapauth {
 	int reload_ms;
 	int64_t loaded_ms;
 	uint64_t refusals;
-	/* Public keys (Z85) refused and logged already; emptied when full. */
-	struct json_object *logged;
+	/* The set of public keys (Z85) refused and logged already; emptied
+	 * when full. */
+	struct strmap *logged;
 	char reload_error[CX_ERR_MSG_MAX]; /* the last reload failure logged, "" for none */
 };
 
@@ -36,7 +37,7 @@ int zapauth_new(void *ctx, const char *authorized_path, int reload_ms, struct za
 {
 	*out = NULL;
 	struct zapauth *z = calloc(1, sizeof(*z));
-	if (!z || !(z->path = strdup(authorized_path)) || !(z->logged = json_object_new_object())) {
+	if (!z || !(z->path = strdup(authorized_path)) || !(z->logged = strmap_new(NULL))) {
 		zapauth_free(&z);
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -67,7 +68,7 @@ void zapauth_free(struct zapauth **zp)
 	if (z->sock)
 		zmq_close(z->sock);
 	curvekey_set_free(&z->keys);
-	json_object_put(z->logged);
+	strmap_free(&z->logged);
 	free(z->path);
 	free(z);
 	*zp = NULL;
@@ -113,14 +114,11 @@ static void send_str(void *sock, const char *s, int more)
 /* Logs a refused key once (per LOGGED_MAX distinct keys). */
 static void log_refusal(struct zapauth *z, const char *why, const char *key_z85, const char *address)
 {
-	if (json_object_object_get_ex(z->logged, key_z85, NULL))
+	if (strmap_has(z->logged, key_z85))
 		return;
-	if (json_object_object_length(z->logged) >= LOGGED_MAX) {
-		json_object_put(z->logged);
-		if (!(z->logged = json_object_new_object()))
-			return;
-	}
-	json_object_object_add(z->logged, key_z85, NULL);
+	if (strmap_count(z->logged) >= LOGGED_MAX)
+		strmap_clear(z->logged);
+	strmap_put(z->logged, key_z85, NULL);
 	log_kv(LOG_LEVEL_ERROR, 0, why, "client_key", key_z85, "address", address, "authorized_keys", z->path, NULL);
 }
 

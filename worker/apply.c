@@ -18,16 +18,13 @@
 #include "kclient.h"
 #include "jsonget.h"
 #include "jsonhash.h"
+#include "kobj.h"
 #include "log.h"
 #include "proto.h"
 #include "selector.h"
+#include "strmap.h"
 
 /* ---- small json-c helpers ---- */
-
-static const char *meta_string(struct json_object *o, const char *key)
-{
-	return jsonget_nonempty(jsonget(o, "metadata"), key);
-}
 
 /* o[key] as an object, added when missing or not an object. NULL: no memory. */
 static struct json_object *object_member(struct json_object *o, const char *key)
@@ -41,6 +38,12 @@ static struct json_object *object_member(struct json_object *o, const char *key)
 		return NULL;
 	}
 	return v;
+}
+
+static void free_strmap(void *map)
+{
+	struct strmap *m = map;
+	strmap_free(&m);
 }
 
 static bool is_true(struct json_object *v)
@@ -61,15 +64,15 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 		struct json_object *child, struct cx_err *err)
 {
 	const char *p_api = jsonget_nonempty(parent, "apiVersion"), *p_kind = jsonget_nonempty(parent, "kind");
-	const char *p_name = meta_string(parent, "name"), *p_uid = meta_string(parent, "uid");
-	const char *p_ns = meta_string(parent, "namespace");
+	const char *p_name = kobj_name(parent), *p_uid = kobj_uid(parent);
+	const char *p_ns = kobj_namespace(parent);
 	if (!p_api || !p_kind || !p_name || !p_uid)
 		return cx_err_set(err, -EINVAL, "the parent lacks %s",
 				  !p_api ? "apiVersion" : !p_kind ? "kind" : !p_name ? "metadata.name" : "metadata.uid");
 	/* A child of a checked hook answer (worker/hook.h) has them. */
 	const char *kind = jsonget_nonempty(child, "kind");
 	struct json_object *meta = jsonget(child, "metadata");
-	const char *name = jsonget_nonempty(meta, "name");
+	const char *name = kobj_name(child);
 	assert(kind && name && json_object_is_type(meta, json_type_object));
 
 	if (p_ns) {
@@ -79,7 +82,7 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 					  "(an ownerReference cannot point from a cluster-scoped object to a namespaced one)",
 					  kind, name, p_kind, p_ns, p_name);
 		json_object_object_add(meta, "namespace", json_object_new_string(p_ns));
-	} else if (child_namespaced && !jsonget_nonempty(meta, "namespace")) {
+	} else if (child_namespaced && !kobj_namespace(child)) {
 		return cx_err_set(err, -EINVAL, "%s/%s needs metadata.namespace: its parent %s/%s is cluster-scoped", kind,
 				  name, p_kind, p_name);
 	}
@@ -222,12 +225,11 @@ bool apply_differs(struct json_object *desired, struct json_object *observed)
 
 bool apply_in_sync(struct json_object *desired, struct json_object *observed)
 {
-	struct json_object *want = jsonget(desired, "metadata"), *have = jsonget(observed, "metadata");
-	const char *hash = jsonget_string(jsonget(want, "annotations"), APPLY_HASH_ANNOTATION);
-	const char *seen = jsonget_string(jsonget(have, "annotations"), APPLY_HASH_ANNOTATION);
+	const char *hash = kobj_annotation(desired, APPLY_HASH_ANNOTATION);
+	const char *seen = kobj_annotation(observed, APPLY_HASH_ANNOTATION);
 	return hash && seen && !strcmp(hash, seen) && !apply_differs(desired, observed) &&
-	       apply_json_subset(jsonget(want, "labels"), jsonget(have, "labels")) &&
-	       apply_json_subset(jsonget(want, "annotations"), jsonget(have, "annotations"));
+	       apply_json_subset(kobj_labels(desired), kobj_labels(observed)) &&
+	       apply_json_subset(kobj_annotations(desired), kobj_annotations(observed));
 }
 
 /* base64 of a string, owned; NULL when out of memory. */
@@ -271,22 +273,17 @@ oom:
 
 enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live, struct json_object **owner)
 {
-	struct json_object *refs = jsonget(jsonget(live, "metadata"), "ownerReferences");
-	size_t n = json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
+	struct json_object *ref = kobj_controller_ref(live);
+	const char *uid = kobj_ref_uid(ref);
 	if (owner)
 		*owner = NULL;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *ref = json_object_array_get_idx(refs, i);
-		if (!is_true(jsonget(ref, "controller")))
-			continue;
-		const char *uid = jsonget_nonempty(ref, "uid");
-		if (uid && parent_uid && !strcmp(uid, parent_uid))
-			return APPLY_CLAIM_OURS;
-		if (owner)
-			*owner = ref;
-		return APPLY_CLAIM_OTHER;
-	}
-	return APPLY_CLAIM_ORPHAN;
+	if (!ref)
+		return APPLY_CLAIM_ORPHAN;
+	if (uid && *uid && parent_uid && !strcmp(uid, parent_uid))
+		return APPLY_CLAIM_OURS;
+	if (owner)
+		*owner = ref;
+	return APPLY_CLAIM_OTHER;
 }
 
 /* ---- metacontroller's selectors ---- */
@@ -295,8 +292,8 @@ int apply_mc_selector(const struct config_controller *cc, struct json_object *pa
 		      struct cx_err *err)
 {
 	*out = NULL;
-	const char *uid = meta_string(parent, "uid"), *name = meta_string(parent, "name") ?: "?";
-	const char *kind = jsonget_string(parent, "kind") ?: "?", *ns = meta_string(parent, "namespace");
+	const char *uid = kobj_uid(parent), *name = kobj_name(parent) ?: "?";
+	const char *kind = jsonget_string(parent, "kind") ?: "?", *ns = kobj_namespace(parent);
 	if (cc->generate_selector) {
 		struct json_object *sel = json_object_new_object(), *ml = json_object_new_object();
 		if (!sel || !ml || !uid) {
@@ -342,8 +339,8 @@ static int adopt_one(struct kclient *c, const struct kresource *r, const struct 
 		     struct json_object **out, struct cx_err *err)
 {
 	*out = NULL;
-	const char *uid = meta_string(o, "uid"), *rv = meta_string(o, "resourceVersion");
-	const char *name = meta_string(o, "name"), *ns = r->namespaced ? meta_string(o, "namespace") : NULL;
+	const char *uid = kobj_uid(o), *rv = kobj_resource_version(o);
+	const char *name = kobj_name(o), *ns = r->namespaced ? kobj_namespace(o) : NULL;
 	if (!uid || !rv || !name)
 		return cx_err_set(err, -EPROTO, "it has no metadata.%s", !uid ? "uid" : !rv ? "resourceVersion" : "name");
 	struct json_object *obj = json_object_new_object(), *meta = json_object_new_object();
@@ -360,8 +357,8 @@ static int adopt_one(struct kclient *c, const struct kresource *r, const struct 
 		json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
 		json_object_object_add(ref, "apiVersion", json_object_new_string(jsonget_string(parent, "apiVersion") ?: ""));
 		json_object_object_add(ref, "kind", json_object_new_string(jsonget_string(parent, "kind") ?: ""));
-		json_object_object_add(ref, "name", json_object_new_string(meta_string(parent, "name") ?: ""));
-		json_object_object_add(ref, "uid", json_object_new_string(meta_string(parent, "uid") ?: ""));
+		json_object_object_add(ref, "name", json_object_new_string(kobj_name(parent) ?: ""));
+		json_object_object_add(ref, "uid", json_object_new_string(kobj_uid(parent) ?: ""));
 		json_object_object_add(ref, "controller", json_object_new_boolean(1));
 		json_object_object_add(ref, "blockOwnerDeletion", json_object_new_boolean(1));
 		json_object_array_add(refs, ref);
@@ -387,9 +384,9 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 {
 	if (cc->origin != CONFIG_ORIGIN_METACONTROLLER || cc->kind != CONFIG_KIND_COMPOSITE || !observed)
 		return 0;
-	const char *parent_uid = meta_string(parent, "uid"), *pname = meta_string(parent, "name") ?: "?";
-	const char *pns = meta_string(parent, "namespace");
-	bool deleting = jsonget(jsonget(parent, "metadata"), "deletionTimestamp") != NULL;
+	const char *parent_uid = kobj_uid(parent), *pname = kobj_name(parent) ?: "?";
+	const char *pns = kobj_namespace(parent);
+	bool deleting = kobj_deleting(parent);
 	struct json_object *selector = NULL;
 	struct cx_err sel_err = {0};
 	/* No selector (an empty spec.selector): nothing is adopted; the apply
@@ -424,9 +421,9 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 			struct cx_err one = {0}, serr = {0};
 			char child[CHILDKEY_MAX + 64];
 			snprintf(child, sizeof(child), "%s %s", decl->kind, rel);
-			bool wanted = selector && !jsonget(jsonget(obj, "metadata"), "deletionTimestamp") &&
+			bool wanted = selector && !kobj_deleting(obj) &&
 				      apply_claim_of(parent_uid, obj, NULL) == APPLY_CLAIM_ORPHAN &&
-				      selector_json_matches(selector, jsonget(jsonget(obj, "metadata"), "labels"), &serr) == 1;
+				      selector_json_matches(selector, kobj_labels(obj), &serr) == 1;
 			int arc = 0;
 			if (wanted && resolved == 1)
 				resolved = discovery_resolve(d, decl->api_version, decl->kind, &r, &resolve_err);
@@ -460,15 +457,15 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 /* ---- the prune rule ---- */
 
 bool apply_should_prune(const char *controller, const char *parent_uid, struct json_object *observed,
-			const char *relname, struct json_object *desired_names)
+			const char *relname, const struct strmap *desired_names)
 {
-	struct json_object *meta = jsonget(observed, "metadata");
-	if (!jsonget_nonempty(meta, "name") || jsonget(meta, "deletionTimestamp"))
+	if (!kobj_name(observed) || kobj_deleting(observed))
 		return false;
-	const char *label = jsonget_nonempty(jsonget(meta, "labels"), APPLY_CONTROLLER_LABEL);
+	const char *label = kobj_label(observed, APPLY_CONTROLLER_LABEL);
 	if (!label || strcmp(label, controller))
 		return false;
-	return apply_claim_of(parent_uid, observed, NULL) == APPLY_CLAIM_OURS && !jsonget(desired_names, relname);
+	return apply_claim_of(parent_uid, observed, NULL) == APPLY_CLAIM_OURS &&
+	       !(desired_names && strmap_has(desired_names, relname));
 }
 
 /* ---- the report ---- */
@@ -590,7 +587,7 @@ struct run {
 static bool selected(struct run *run, struct json_object *live)
 {
 	struct cx_err err = {0};
-	return run->selector && selector_json_matches(run->selector, jsonget(jsonget(live, "metadata"), "labels"),
+	return run->selector && selector_json_matches(run->selector, kobj_labels(live),
 						       &err) == 1;
 }
 
@@ -617,10 +614,10 @@ static const struct config_child *declared(const struct config_controller *cc, c
 /* created / recreated / updated / unchanged from the server's answer. */
 static enum apply_action classify(struct json_object *obs, struct json_object *out)
 {
-	const char *obs_uid = meta_string(obs, "uid"), *out_uid = meta_string(out, "uid");
+	const char *obs_uid = kobj_uid(obs), *out_uid = kobj_uid(out);
 	if (!obs || !obs_uid || !out_uid || strcmp(obs_uid, out_uid))
 		return APPLY_CREATED;
-	const char *a = meta_string(obs, "resourceVersion"), *b = meta_string(out, "resourceVersion");
+	const char *a = kobj_resource_version(obs), *b = kobj_resource_version(out);
 	return a && b && !strcmp(a, b) ? APPLY_UNCHANGED : APPLY_UPDATED;
 }
 
@@ -766,14 +763,14 @@ static void claim(struct run *run, struct target *t, struct apply_result *res, b
 		return;
 	}
 	enum apply_claim who = apply_claim_of(run->parent_uid, live, &owner);
-	const char *uid = meta_string(live, "uid"), *rv = meta_string(live, "resourceVersion");
+	const char *uid = kobj_uid(live), *rv = kobj_resource_version(live);
 	/* metacontroller adopts the orphans its selector matches, unless the
 	 * parent is going away. */
 	bool adopt = run->cc->adopt_orphans ||
-		     (selected(run, live) && !jsonget(jsonget(run->parent, "metadata"), "deletionTimestamp"));
+		     (selected(run, live) && !kobj_deleting(run->parent));
 	if (who == APPLY_CLAIM_OTHER || (who == APPLY_CLAIM_ORPHAN && !adopt)) {
 		conflict(run, t, res, who, owner);
-	} else if (jsonget(jsonget(live, "metadata"), "deletionTimestamp")) {
+	} else if (kobj_deleting(live)) {
 		res->action = APPLY_FAILED;
 		struct json_object *fins = jsonget(jsonget(live, "metadata"), "finalizers");
 		cx_err_set(&res->err, -EBUSY, "%s is being deleted (finalizers: %s); it is created again once it is gone",
@@ -801,7 +798,7 @@ static bool server_would_keep(struct run *run, struct target *t)
 {
 	struct json_object *dry = NULL;
 	struct cx_err err = {0};
-	if (apply_to(run, t, meta_string(t->obs, "uid"), NULL, true, &dry, &err)) {
+	if (apply_to(run, t, kobj_uid(t->obs), NULL, true, &dry, &err)) {
 		log_kv(LOG_LEVEL_INFO, 4, "dry-run apply refused", "child", t->where, "error", err.msg, NULL);
 		return false;
 	}
@@ -824,8 +821,8 @@ static bool server_would_keep(struct run *run, struct target *t)
  * different. */
 static bool same_intent(const struct target *t)
 {
-	const char *want = jsonget_string(jsonget(jsonget(t->obj, "metadata"), "annotations"), APPLY_HASH_ANNOTATION);
-	const char *have = jsonget_string(jsonget(jsonget(t->obs, "metadata"), "annotations"), APPLY_HASH_ANNOTATION);
+	const char *want = kobj_annotation(t->obj, APPLY_HASH_ANNOTATION);
+	const char *have = kobj_annotation(t->obs, APPLY_HASH_ANNOTATION);
 	return want && have && !strcmp(want, have);
 }
 
@@ -833,7 +830,7 @@ static bool same_intent(const struct target *t)
  * creates the child afresh (create-only). */
 static void recreate(struct run *run, struct target *t, struct apply_result *res)
 {
-	struct kclient_delete_opts o = {.propagation_policy = "Background", .precondition_uid = meta_string(t->obs, "uid")};
+	struct kclient_delete_opts o = {.propagation_policy = "Background", .precondition_uid = kobj_uid(t->obs)};
 	int rc = kclient_delete(run->c, t->path, &o, NULL, &res->err);
 	if (rc && rc != -ENOENT && rc != -EAGAIN) {
 		res->action = APPLY_FAILED;
@@ -851,7 +848,7 @@ static bool is_incarnation(struct run *run, struct target *t, const char *uid)
 	struct json_object *live = NULL;
 	struct cx_err err = {0};
 	int rc = kclient_get(run->c, t->path, &live, &err);
-	const char *now = meta_string(live, "uid");
+	const char *now = kobj_uid(live);
 	bool same = rc ? rc != -ENOENT : now && !strcmp(now, uid);
 	json_object_put(live);
 	return same;
@@ -861,7 +858,7 @@ static bool is_incarnation(struct run *run, struct target *t, const char *uid)
 static void write_child(struct run *run, struct target *t, struct apply_result *res)
 {
 	struct json_object *out = NULL;
-	const char *uid = meta_string(t->obs, "uid");
+	const char *uid = kobj_uid(t->obs);
 	if (!t->obs && !jsonget(jsonget(run->parent, "status"), "observedGeneration")) {
 		/* Not cached, and the parent never synced (its first sync, as at
 		 * a cold start): create it without reading first. A name someone
@@ -898,21 +895,22 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
 	json_object_put(out);
 }
 
-/* Prepares a desired child: notes its relative name in wanted, stamps, and
+/* Prepares a desired child: notes its relative name in wanted (kind key →
+ * the set of relative names the hook returned), stamps, and
  * fills t (t->obj stays NULL when the child failed: its result, the last in
  * report, says why). The child comes from a checked hook answer
  * (hook_response_parse, hook_decorator_response_parse: the only check of
  * an answer), so it has an apiVersion, a kind among cc's, a name, keys
  * that fit, and no twin. Returns -ENOMEM when the report could not grow,
  * else 0 (a failed child is a result, not an error of the call). */
-static int prepare_child(struct run *run, struct json_object *child, struct json_object *wanted,
+static int prepare_child(struct run *run, struct json_object *child, struct strmap *wanted,
 			 struct apply_report *report, struct target *t)
 {
 	const char *api_version = jsonget_nonempty(child, "apiVersion"), *kind = jsonget_nonempty(child, "kind");
-	const char *name = meta_string(child, "name");
+	const char *name = kobj_name(child);
 	/* Under a namespaced parent the child lands in its namespace whatever the
 	 * hook wrote; under a cluster-scoped one it names its own. */
-	const char *ns = run->parent_ns ? run->parent_ns : meta_string(child, "namespace");
+	const char *ns = run->parent_ns ? run->parent_ns : kobj_namespace(child);
 	struct apply_result *res = add_result(report, api_version, kind, name, ns);
 	if (!res)
 		return -ENOMEM;
@@ -926,12 +924,13 @@ static int prepare_child(struct run *run, struct json_object *child, struct json
 	snprintf(t->where, sizeof(t->where), "%s %s", kind, relname);
 	/* Noted before anything can fail: a child that fails to apply is
 	 * still wanted, and must not be pruned. */
-	struct json_object *names = object_member(wanted, key);
-	if (!names) {
+	struct strmap *names = strmap_get(wanted, key);
+	if (!names && (!(names = strmap_new(NULL)) || strmap_put(wanted, key, names)))
+		strmap_free(&names);
+	if (!names || strmap_put(names, relname, NULL)) {
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	json_object_object_add(names, relname, json_object_new_boolean(1));
 	if (discovery_resolve(run->d, api_version, kind, &t->r, &res->err))
 		goto failed;
 	if (json_object_deep_copy(child, &stamped, NULL) || !stamped) {
@@ -950,7 +949,7 @@ static int prepare_child(struct run *run, struct json_object *child, struct json
 		cx_err_set(&res->err, -ENOMEM, "out of memory");
 		goto failed;
 	}
-	const char *child_ns = t->r->namespaced ? meta_string(t->obj, "namespace") : NULL;
+	const char *child_ns = t->r->namespaced ? kobj_namespace(t->obj) : NULL;
 	free(res->namespace);
 	res->namespace = child_ns ? strdup(child_ns) : NULL;
 	t->strategy = decl->update_strategy;
@@ -989,7 +988,7 @@ static int plan_rollout(struct target *targets, size_t n, bool *held, struct rol
 		if (!t->obj || !rollout_is_rolling(t->strategy))
 			continue;
 		rc[m] = (struct rollout_child){.strategy = t->strategy, .checks = t->decl->mc,
-					       .kind = jsonget_string(t->obj, "kind"), .name = meta_string(t->obj, "name"),
+					       .kind = jsonget_string(t->obj, "kind"), .name = kobj_name(t->obj),
 					       .desired = t->obj, .observed = t->obs};
 		idx[m++] = i;
 	}
@@ -1004,22 +1003,23 @@ static int plan_rollout(struct target *targets, size_t n, bool *held, struct rol
 /* metacontroller's prune rule: a child this parent controls and its
  * selector matches (claimed, in metacontroller's words) that the hook no
  * longer returns; coxswain's label is not needed. */
-static bool prune_mc(struct run *run, struct json_object *o, const char *relname, struct json_object *desired_names)
+static bool prune_mc(struct run *run, struct json_object *o, const char *relname,
+		     const struct strmap *desired_names)
 {
-	struct json_object *meta = jsonget(o, "metadata");
-	return jsonget_nonempty(meta, "name") && !jsonget(meta, "deletionTimestamp") &&
+	return kobj_name(o) && !kobj_deleting(o) &&
 	       apply_claim_of(run->parent_uid, o, NULL) == APPLY_CLAIM_OURS && selected(run, o) &&
-	       !jsonget(desired_names, relname);
+	       !(desired_names && strmap_has(desired_names, relname));
 }
 
 /* Deletes the observed children of declared kind decl that prune selects. */
-static int prune_kind(struct run *run, const struct config_child *decl, struct json_object *wanted,
+static int prune_kind(struct run *run, const struct config_child *decl, const struct strmap *wanted,
 		      struct apply_report *report, const char *parent_key)
 {
 	char key[CHILDKEY_KIND_MAX];
 	if (!childkey_kind(decl->kind, decl->api_version, key, sizeof(key)))
 		return 0; /* no such key in observed either */
-	struct json_object *obs = jsonget(run->observed, key), *names = jsonget(wanted, key);
+	struct json_object *obs = jsonget(run->observed, key);
+	const struct strmap *names = strmap_get(wanted, key);
 	const struct kresource *r = NULL;
 	struct cx_err resolve_err = {0};
 	int resolved = 1; /* not yet tried */
@@ -1029,7 +1029,7 @@ static int prune_kind(struct run *run, const struct config_child *decl, struct j
 		if (run->selector ? !prune_mc(run, o, relname, names)
 				  : !apply_should_prune(run->cc->name, run->parent_uid, o, relname, names))
 			continue;
-		const char *ns = meta_string(o, "namespace"), *name = meta_string(o, "name");
+		const char *ns = kobj_namespace(o), *name = kobj_name(o);
 		struct apply_result *res = add_result(report, decl->api_version, decl->kind, name, ns);
 		if (!res)
 			return -ENOMEM;
@@ -1046,7 +1046,7 @@ static int prune_kind(struct run *run, const struct config_child *decl, struct j
 			/* The uid precondition: an object re-created under the same
 			 * name since the cache saw this one is not ours to delete. */
 			struct kclient_delete_opts opts = {.propagation_policy = "Background",
-							   .precondition_uid = meta_string(o, "uid")};
+							   .precondition_uid = kobj_uid(o)};
 			int rc = kclient_delete(run->c, path, &opts, NULL, &res->err);
 			if (rc == 0) {
 				res->action = APPLY_DELETED;
@@ -1071,8 +1071,8 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 {
 	memset(report, 0, sizeof(*report));
 	struct run run = {.c = c, .d = d, .cc = cc, .parent = parent, .observed = observed,
-			  .parent_uid = meta_string(parent, "uid"), .parent_ns = meta_string(parent, "namespace")};
-	if (!run.parent_uid || !meta_string(parent, "name"))
+			  .parent_uid = kobj_uid(parent), .parent_ns = kobj_namespace(parent)};
+	if (!run.parent_uid || !kobj_name(parent))
 		return cx_err_set(err, -EINVAL, "apply: the parent has no metadata.%s",
 				  run.parent_uid ? "name" : "uid");
 	if (desired && !json_object_is_type(desired, json_type_array))
@@ -1089,11 +1089,11 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 		return r;
 	char parent_key[512];
 	snprintf(parent_key, sizeof(parent_key), "%s%s%s", run.parent_ns ? run.parent_ns : "",
-		 run.parent_ns ? "/" : "", meta_string(parent, "name"));
+		 run.parent_ns ? "/" : "", kobj_name(parent));
 
 	run.writes = report->writes = json_object_new_array();
 	size_t n = desired ? json_object_array_length(desired) : 0;
-	struct json_object *wanted = json_object_new_object();
+	struct strmap *wanted = strmap_new(free_strmap);
 	struct target *targets = calloc(n ? n : 1, sizeof(*targets));
 	size_t *at = calloc(n ? n : 1, sizeof(*at));
 	bool *held = calloc(n ? n : 1, sizeof(*held));
@@ -1130,7 +1130,7 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	free(targets);
 	free(at);
 	free(held);
-	json_object_put(wanted);
+	strmap_free(&wanted);
 	json_object_put(run.selector);
 	if (r)
 		return cx_err_set(err, r, "apply: out of memory");

@@ -91,6 +91,7 @@ struct config_controller;
 struct discovery;
 struct json_object;
 struct kclient;
+struct strmap;
 
 /* The label every child carries; its value is the controller's name. */
 #define APPLY_CONTROLLER_LABEL "coxswain.io/controller"
@@ -260,12 +261,11 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
  * in the observed map) is to be deleted. Yes only when all hold: its
  * controller ownerReference (controller: true) has parent_uid; it carries
  * label coxswain.io/controller=<controller>; it is not being deleted
- * already; and desired_names (a JSON object whose keys are the relative
- * names (childkey) the hook returned for this kind; NULL = none) does not
- * have relname.
+ * already; and desired_names (the set of relative names (childkey) the
+ * hook returned for this kind; NULL = none) does not have relname.
  * Objects of another parent, unlabelled lookalikes and objects some other
  * controller owns are never touched. */
 bool apply_should_prune(const char *controller, const char *parent_uid, struct json_object *observed,
-			const char *relname, struct json_object *desired_names);
+			const char *relname, const struct strmap *desired_names);
 
 #endif

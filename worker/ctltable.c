@@ -4,6 +4,7 @@
 #include "cxconfig.h"
 #include "err.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "mcbridge.h"
 #include "mcdef.h"
 
@@ -64,8 +65,7 @@ void ctltable_free(struct ctltable **tp)
 /* "uid/resourceVersion" when the object has both, else its JSON text. */
 static char *version_of(struct json_object *definition)
 {
-	struct json_object *meta = jsonget(definition, "metadata");
-	const char *uid = jsonget_string(meta, "uid"), *rv = jsonget_string(meta, "resourceVersion");
+	const char *uid = kobj_uid(definition), *rv = kobj_resource_version(definition);
 	char *v = NULL;
 	if (uid && rv)
 		return asprintf(&v, "%s/%s", uid, rv) < 0 ? NULL : v;

@@ -10,6 +10,7 @@
 #include "hook.h"
 #include "related.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "kclient.h"
 #include "log.h"
 #include "mcdef.h"
@@ -151,13 +152,11 @@ static void warn(const struct decorate_env *env, struct json_object *object, con
 static int object_path(const struct decorate_env *env, struct json_object *object, const struct kresource **res,
 		       const char *sub, char **path, struct cx_err *err)
 {
-	struct json_object *meta = jsonget(object, "metadata");
 	int rc = discovery_resolve(env->d, jsonget_string(object, "apiVersion") ?: "", jsonget_string(object, "kind") ?: "",
 				   res, err);
 	if (rc)
 		return rc;
-	*path = kresource_path(*res, (*res)->namespaced ? jsonget_string(meta, "namespace") : NULL,
-			       jsonget_string(meta, "name"), sub);
+	*path = kresource_path(*res, (*res)->namespaced ? kobj_namespace(object) : NULL, kobj_name(object), sub);
 	return *path ? 0 : cx_err_set(err, -ENOMEM, "out of memory");
 }
 
@@ -340,7 +339,7 @@ static int run_hook(const struct decorate_env *env, const struct config_hook *h,
 	if (!request)
 		return err->code;
 	int rc = hook_decorator_run(&def, request, finalizing, env->kinds, env->cc->n_children,
-				    jsonget_string(jsonget(object, "metadata"), "namespace"), res, err);
+				    kobj_namespace(object), res, err);
 	json_object_put(request);
 	return rc;
 }
@@ -352,7 +351,7 @@ static const char *hook_reason(int code)
 
 static bool being_deleted(struct json_object *object)
 {
-	return jsonget(jsonget(object, "metadata"), "deletionTimestamp") != NULL;
+	return kobj_deleting(object);
 }
 
 static void fail(const struct decorate_env *env, struct json_object *object, const char *reason,

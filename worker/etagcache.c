@@ -3,6 +3,7 @@
 #include "etagcache.h"
 #include "err.h"
 #include "jsonget.h"
+#include "kobj.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -79,9 +80,8 @@ char *etagcache_key(const char *scope, struct json_object *request, struct cx_er
 	struct json_object *root = jsonget(request, "parent");
 	if (!root)
 		root = jsonget(request, "object");
-	struct json_object *meta = jsonget(root, "metadata");
-	const char *kind = jsonget_string(root, "kind"), *name = jsonget_string(meta, "name");
-	const char *ns = jsonget_string(meta, "namespace");
+	const char *kind = jsonget_string(root, "kind"), *name = kobj_name(root);
+	const char *ns = kobj_namespace(root);
 	if (!kind || !name) {
 		cx_err_set(err, -EINVAL, "etag cache: the request has no parent (or object) with a kind and a "
 			   "metadata.name");

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "kclient.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "jsonhash.h"
 #include "log.h"
 
@@ -300,7 +301,6 @@ static struct json_object *new_event(struct events *e, struct json_object *paren
 		json_object_put(src);
 		return NULL;
 	}
-	struct json_object *pmeta = jsonget(parent, "metadata");
 	add_string(ev, "apiVersion", "v1");
 	add_string(ev, "kind", "Event");
 	add_string(meta, "name", name);
@@ -308,10 +308,10 @@ static struct json_object *new_event(struct events *e, struct json_object *paren
 	json_object_object_add(ev, "metadata", meta);
 	add_string(ref, "apiVersion", jsonget_nonempty(parent, "apiVersion"));
 	add_string(ref, "kind", jsonget_nonempty(parent, "kind"));
-	add_string(ref, "name", jsonget_nonempty(pmeta, "name"));
-	add_string(ref, "namespace", jsonget_nonempty(pmeta, "namespace"));
-	add_string(ref, "uid", jsonget_nonempty(pmeta, "uid"));
-	add_string(ref, "resourceVersion", jsonget_nonempty(pmeta, "resourceVersion"));
+	add_string(ref, "name", kobj_name(parent));
+	add_string(ref, "namespace", kobj_namespace(parent));
+	add_string(ref, "uid", kobj_uid(parent));
+	add_string(ref, "resourceVersion", kobj_resource_version(parent));
 	json_object_object_add(ev, "involvedObject", ref);
 	add_string(ev, "type", type);
 	add_string(ev, "reason", reason);
@@ -376,13 +376,13 @@ static int bump_live(struct events *e, const char *ns, const char *name, const c
 			return r;
 		struct json_object *c = jsonget(live, "count");
 		long now_count = json_object_is_type(c, json_type_int) ? (long)json_object_get_int64(c) : 1;
-		const char *live_rv = jsonget_nonempty(jsonget(live, "metadata"), "resourceVersion");
+		const char *live_rv = kobj_resource_version(live);
 		snprintf(rv, 64, "%s", live_rv ? live_rv : "");
 		json_object_put(live);
 		r = bump(e, ns, name, now_count + 1, rv, when, &bumped, err);
 		if (r == 0) {
 			*count = now_count + 1;
-			live_rv = jsonget_nonempty(jsonget(bumped, "metadata"), "resourceVersion");
+			live_rv = kobj_resource_version(bumped);
 			snprintf(rv, 64, "%s", live_rv ? live_rv : "");
 			if (out)
 				*out = bumped;
@@ -398,9 +398,8 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 {
 	if (out)
 		*out = NULL;
-	struct json_object *pmeta = jsonget(parent, "metadata");
-	const char *uid = jsonget_nonempty(pmeta, "uid"), *pname = jsonget_nonempty(pmeta, "name");
-	const char *ns = jsonget_nonempty(pmeta, "namespace");
+	const char *uid = kobj_uid(parent), *pname = kobj_name(parent);
+	const char *ns = kobj_namespace(parent);
 	if (!uid || !pname)
 		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason, uid ? "name" : "uid");
 	if (!ns)
@@ -447,11 +446,11 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 			cx_err_clear(err);
 			r = bump_live(e, ns, name, when, &count, rv, &written, err);
 		} else if (r == 0) {
-			const char *v = jsonget_nonempty(jsonget(written, "metadata"), "resourceVersion");
+			const char *v = kobj_resource_version(written);
 			snprintf(rv, sizeof(rv), "%s", v ? v : "");
 		}
 	} else if (r == 0 && written) {
-		const char *v = jsonget_nonempty(jsonget(written, "metadata"), "resourceVersion");
+		const char *v = kobj_resource_version(written);
 		snprintf(rv, sizeof(rv), "%s", v ? v : "");
 	}
 	if (r == 0) {

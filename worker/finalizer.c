@@ -13,6 +13,7 @@
 #include "err.h"
 #include "kclient.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "log.h"
 
 bool finalizer_has(struct json_object *parent, const char *name)
@@ -62,7 +63,7 @@ static bool wanted(const struct config_controller *cc, struct json_object *cur, 
 {
 	if (!cc->finalize.set)
 		return false;
-	return has || !jsonget(jsonget(cur, "metadata"), "deletionTimestamp");
+	return has || !kobj_deleting(cur);
 }
 
 /* Moves parent towards want(cc, parent) (ensure) or absence (remove), with
@@ -78,9 +79,8 @@ static int change(struct kclient *c, struct discovery *d, const struct config_co
 	const char *name = cc->finalizer;
 	if (!name || !*name)
 		return cx_err_set(err, -EINVAL, "finalizer: controller %s has no finalizer name", cc->name);
-	struct json_object *pmeta = jsonget(parent, "metadata");
 	const char *api_version = jsonget_nonempty(parent, "apiVersion"), *kind = jsonget_nonempty(parent, "kind");
-	const char *pname = jsonget_nonempty(pmeta, "name"), *ns = jsonget_nonempty(pmeta, "namespace");
+	const char *pname = kobj_name(parent), *ns = kobj_namespace(parent);
 	if (!api_version || !kind || !pname)
 		return cx_err_set(err, -EINVAL, "finalizer: the parent has no %s",
 				  !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");
@@ -107,7 +107,7 @@ static int change(struct kclient *c, struct discovery *d, const struct config_co
 				break;
 			}
 		}
-		const char *rv = jsonget_nonempty(jsonget(cur, "metadata"), "resourceVersion");
+		const char *rv = kobj_resource_version(cur);
 		struct json_object *patch = rv ? finalizers_patch(cur, name, want, rv) : NULL, *next = NULL;
 		if (rv && !patch) {
 			r = cx_err_set(err, -ENOMEM, "out of memory");

@@ -12,6 +12,7 @@
 #include "finalizer.h"
 #include "hook.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "kclient.h"
 #include "log.h"
 #include "status.h"
@@ -177,21 +178,6 @@ static struct per_controller *learnt(struct reconciler *r, const struct proto_jo
 	return pc;
 }
 
-static const char *parent_namespace(struct json_object *parent)
-{
-	struct json_object *meta = NULL, *ns = NULL;
-	if (json_object_object_get_ex(parent, "metadata", &meta) && json_object_object_get_ex(meta, "namespace", &ns))
-		return json_object_get_string(ns);
-	return NULL;
-}
-
-static bool being_deleted(struct json_object *parent)
-{
-	struct json_object *meta = NULL, *ts = NULL;
-	return json_object_object_get_ex(parent, "metadata", &meta) &&
-	       json_object_object_get_ex(meta, "deletionTimestamp", &ts) && ts;
-}
-
 static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int64_t after_ms, const char *msg)
 {
 	out->outcome = o;
@@ -213,7 +199,7 @@ static void read_back(struct reconciler *r, struct per_controller *pc, struct js
 		      struct json_object *want, struct json_object *stored_parent)
 {
 	struct json_object *stored = jsonget(stored_parent, "status");
-	const char *uid = jsonget_string(jsonget(parent, "metadata"), "uid");
+	const char *uid = kobj_uid(parent);
 	if (statusmemo_put(r->memo, uid, want, stored))
 		return;
 	char dropped[sizeof(pc->told_dropped)];
@@ -291,7 +277,7 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 		  const struct status_outcome *o, struct cx_err *err)
 {
 	struct json_object *status = NULL, *stored = NULL;
-	const char *uid = jsonget_string(jsonget(parent, "metadata"), "uid");
+	const char *uid = kobj_uid(parent);
 	bool written = false, main_resource = false;
 	int rc = wanted_status(r, pc, parent, o, &status, err);
 	if (rc || !status)
@@ -341,7 +327,7 @@ static int run_hook(struct reconciler *r, struct per_controller *pc, const struc
 		json_object_put(request);
 		return err->code;
 	}
-	int rc = hook_run(&def, request, finalizing, pc->kinds, pc->cc->n_children, parent_namespace(parent), res, err);
+	int rc = hook_run(&def, request, finalizing, pc->kinds, pc->cc->n_children, kobj_namespace(parent), res, err);
 	json_object_put(request);
 	char ms[32];
 	snprintf(ms, sizeof(ms), "%lld", res->stats.duration_ms);
@@ -575,7 +561,7 @@ static void job(struct reconciler *r, const struct proto_job *job, struct reconc
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL);
 		return;
 	}
-	if (being_deleted(job->parent))
+	if (kobj_deleting(job->parent))
 		finalize(r, pc, job, out);
 	else
 		sync_parent(r, pc, job, out);

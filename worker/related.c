@@ -7,6 +7,7 @@
 #include "err.h"
 #include "hook.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "kclient.h"
 #include "relrule.h"
 
@@ -60,8 +61,7 @@ int related_customize(struct related *r, const struct config_controller *cc, str
 	char label[300];
 	hook_describe(&def, "customize", label, sizeof(label));
 	bool strict = def.unmarshal == HOOK_STRICT || def.version == HOOK_V2;
-	rc = relrule_parse_answer(label, strict, answer, jsonget_nonempty(jsonget(parent, "metadata"), "namespace"),
-				  rules, err);
+	rc = relrule_parse_answer(label, strict, answer, kobj_namespace(parent), rules, err);
 	json_object_put(answer);
 	return rc;
 }
@@ -79,10 +79,9 @@ static int collect_item(void *ud, struct json_object *item, struct cx_err *err)
 	struct collect *c = ud;
 	if (!relrule_match(c->rule, c->parent_ns, item))
 		return 0;
-	struct json_object *meta = jsonget(item, "metadata");
-	const char *name = jsonget_string(meta, "name");
+	const char *name = kobj_name(item);
 	char key[CHILDKEY_MAX];
-	if (!name || !childkey_name(c->parent_ns, jsonget_nonempty(meta, "namespace"), name, key, sizeof(key)))
+	if (!name || !childkey_name(c->parent_ns, kobj_namespace(item), name, key, sizeof(key)))
 		return 0;
 	struct json_object *copy = NULL;
 	if (json_object_deep_copy(item, &copy, NULL))
@@ -90,7 +89,7 @@ static int collect_item(void *ud, struct json_object *item, struct cx_err *err)
 	/* List items carry no apiVersion and kind; hooks read them. */
 	json_object_object_add(copy, "apiVersion", json_object_new_string(c->res->api_version));
 	json_object_object_add(copy, "kind", json_object_new_string(c->res->kind));
-	json_object_object_del(jsonget(copy, "metadata"), "managedFields");
+	json_object_object_del(kobj_meta(copy), "managedFields");
 	if (json_object_object_add(c->into, key, copy)) {
 		json_object_put(copy);
 		return cx_err_set(err, -ENOMEM, "out of memory");
@@ -101,7 +100,7 @@ static int collect_item(void *ud, struct json_object *item, struct cx_err *err)
 int related_objects(struct related *r, const struct relrule_set *rules, struct json_object *parent,
 		    struct json_object **map, struct cx_err *err)
 {
-	const char *parent_ns = jsonget_nonempty(jsonget(parent, "metadata"), "namespace");
+	const char *parent_ns = kobj_namespace(parent);
 	struct json_object *out = json_object_new_object();
 	if (!out)
 		return cx_err_set(err, -ENOMEM, "out of memory");

@@ -9,6 +9,7 @@
 
 #include "apply.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "mcdef.h"
 #include "status.h"
 
@@ -25,8 +26,7 @@ enum update_strategy rollout_method(enum update_strategy s)
 bool rollout_updated(struct json_object *desired, struct json_object *observed)
 {
 	return observed && !apply_differs(desired, observed) &&
-	       apply_json_subset(jsonget(jsonget(desired, "metadata"), "labels"),
-				 jsonget(jsonget(observed, "metadata"), "labels"));
+	       apply_json_subset(kobj_labels(desired), kobj_labels(observed));
 }
 
 bool rollout_check(enum update_strategy s, const struct mcdef_child *checks, struct json_object *observed, char *why,
@@ -36,12 +36,12 @@ bool rollout_check(enum update_strategy s, const struct mcdef_child *checks, str
 		/* Not every controller writes observedGeneration: only one that
 		 * does is held to it (metacontroller's rule). */
 		struct json_object *og = jsonget(jsonget(observed, "status"), "observedGeneration");
-		struct json_object *gen = jsonget(jsonget(observed, "metadata"), "generation");
+		int64_t gen = kobj_generation(observed);
 		if (json_object_is_type(og, json_type_int) && json_object_get_int64(og) > 0 &&
-		    json_object_get_int64(og) < json_object_get_int64(gen)) {
+		    json_object_get_int64(og) < gen) {
 			snprintf(why, size, "with RollingInPlace update strategy it hasn't observed latest spec "
 				 "(status.observedGeneration %lld < metadata.generation %lld)",
-				 (long long)json_object_get_int64(og), (long long)json_object_get_int64(gen));
+				 (long long)json_object_get_int64(og), (long long)gen);
 			return false;
 		}
 	}

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "kclient.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "log.h"
 
 /* metav1.Condition allows 32768; a shorter cap keeps objects readable. */
@@ -458,11 +459,10 @@ int status_write(struct kclient *c, struct discovery *d, struct json_object *par
 		*out = NULL;
 	if (status_unchanged(parent, status))
 		return 0;
-	struct json_object *meta = jsonget(parent, "metadata");
 	const char *api_version = jsonget_string(parent, "apiVersion"), *kind = jsonget_string(parent, "kind");
-	const char *name = jsonget_string(meta, "name"), *ns = jsonget_string(meta, "namespace");
-	const char *rv = jsonget_string(meta, "resourceVersion");
-	struct json_object *gen = jsonget(meta, "generation");
+	const char *name = kobj_name(parent), *ns = kobj_namespace(parent);
+	const char *rv = kobj_resource_version(parent);
+	struct json_object *gen = jsonget(kobj_meta(parent), "generation");
 	if (!api_version || !kind || !name)
 		return cx_err_set(err, -EINVAL, "status: the parent has no %s",
 				  !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");

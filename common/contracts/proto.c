@@ -4,6 +4,7 @@
 #include "childkey.h"
 #include "jsondoc.h"
 #include "err.h"
+#include "kobj.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -158,8 +159,8 @@ static int check_writes(const char *what, struct json_object *writes, int code, 
 
 int proto_writes_note(struct json_object *writes, struct json_object *obj)
 {
-	struct json_object *meta = NULL, *v = NULL;
-	const char *api_version = NULL, *kind = NULL, *name = NULL, *ns = "", *rv = NULL;
+	struct json_object *v = NULL;
+	const char *api_version = NULL, *kind = NULL;
 	if (!writes || !obj || !json_object_is_type(writes, json_type_array) ||
 	    json_object_array_length(writes) >= PROTO_WRITES_MAX)
 		return 0;
@@ -167,15 +168,8 @@ int proto_writes_note(struct json_object *writes, struct json_object *obj)
 		api_version = json_object_get_string(v);
 	if (json_object_object_get_ex(obj, "kind", &v) && json_object_is_type(v, json_type_string))
 		kind = json_object_get_string(v);
-	if (!json_object_object_get_ex(obj, "metadata", &meta))
-		return 0;
-	if (json_object_object_get_ex(meta, "name", &v) && json_object_is_type(v, json_type_string))
-		name = json_object_get_string(v);
-	if (json_object_object_get_ex(meta, "namespace", &v) && json_object_is_type(v, json_type_string))
-		ns = json_object_get_string(v);
-	if (json_object_object_get_ex(meta, "resourceVersion", &v) && json_object_is_type(v, json_type_string))
-		rv = json_object_get_string(v);
-	if (!api_version || !*api_version || !kind || !*kind || !name || !*name || !rv || !*rv)
+	const char *name = kobj_name(obj), *ns = kobj_namespace(obj) ?: "", *rv = kobj_resource_version(obj);
+	if (!api_version || !*api_version || !kind || !*kind || !name || !rv)
 		return 0;
 	size_t len = strlen(kind) + 1 + strlen(api_version) + 1;
 	char *kindkey = malloc(len);

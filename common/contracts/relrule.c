@@ -3,6 +3,7 @@
 #include "relrule.h"
 #include "err.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "selector.h"
 
 #include <errno.h>
@@ -239,8 +240,7 @@ const char *relrule_list_namespace(const struct relrule *rule, const char *paren
 
 bool relrule_match(const struct relrule *rule, const char *parent_ns, struct json_object *obj)
 {
-	struct json_object *meta = jsonget(obj, "metadata");
-	const char *ns = jsonget_nonempty(meta, "namespace"), *name = jsonget_string(meta, "name");
+	const char *ns = kobj_namespace(obj), *name = kobj_name(obj);
 	const char *want_ns = relrule_list_namespace(rule, parent_ns);
 	if (ns && want_ns && strcmp(ns, want_ns))
 		return false;
@@ -251,6 +251,6 @@ bool relrule_match(const struct relrule *rule, const char *parent_ns, struct jso
 		if (!named)
 			return false;
 	}
-	return selector_matches(&rule->selector, jsonget(meta, "labels"));
+	return selector_matches(&rule->selector, kobj_labels(obj));
 }
 

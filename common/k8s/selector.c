@@ -3,6 +3,7 @@
 #include "selector.h"
 #include "err.h"
 #include "jsonget.h"
+#include "kobj.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -253,12 +254,12 @@ bool selector_matches(const struct selector *sel, struct json_object *m)
 
 bool selector_matches_annotations(const struct selector *sel, struct json_object *obj)
 {
-	return selector_matches(sel, jsonget(jsonget(obj, "metadata"), "annotations"));
+	return selector_matches(sel, kobj_annotations(obj));
 }
 
 bool selector_matches_labels(const struct selector *sel, struct json_object *obj)
 {
-	return selector_matches(sel, jsonget(jsonget(obj, "metadata"), "labels"));
+	return selector_matches(sel, kobj_labels(obj));
 }
 
 int selector_json_matches(struct json_object *selector, struct json_object *labels, struct cx_err *err)

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "informer.h"
 #include "jsonget.h"
+#include "kobj.h"
 #include "kclient.h"
 #include "kwatch.h"
 #include "live.h"
@@ -69,7 +70,7 @@ static void on_update(void *ud, struct json_object *old_obj, struct json_object 
 	snprintf(s->old_data, sizeof(s->old_data), "%s", data_of(old_obj));
 	snprintf(s->new_data, sizeof(s->new_data), "%s", data_of(new_obj));
 	char key[256];
-	informer_key(new_obj, key, sizeof(key));
+	kobj_key(new_obj, key, sizeof(key));
 	const struct objstore_entry *e = objstore_find(informer_objects(s->inf), key);
 	const char *rv = jsonget_string(jsonget(new_obj, "metadata"), "resourceVersion");
 	s->store_had_new = e && rv && e->resource_version && !strcmp(e->resource_version, rv);

@@ -15,6 +15,7 @@
 #include "cxconfig.h"
 #include "err.h"
 #include "selector.h"
+#include "strmap.h"
 
 static char name[] = "websites", papi[] = "example.com/v1", pkind[] = "Website";
 static char fin[] = "coxswain.io/websites", manager[] = "coxswain/websites";
@@ -264,12 +265,29 @@ static struct json_object *observed(const char *name_, const char *uid, bool con
 	return json(text);
 }
 
+/* The set of the keys of the JSON object text, NULL for NULL. */
+static struct strmap *names_of(const char *text)
+{
+	if (!text)
+		return NULL;
+	struct json_object *o = json(text);
+	struct strmap *names = strmap_new(NULL);
+	cr_assert_not_null(names);
+	json_object_object_foreach(o, key, val)
+	{
+		(void)val;
+		cr_assert_eq(strmap_put(names, key, NULL), 0);
+	}
+	json_object_put(o);
+	return names;
+}
+
 static bool prune(struct json_object *o, const char *desired_names)
 {
-	struct json_object *names = desired_names ? json(desired_names) : NULL;
+	struct strmap *names = names_of(desired_names);
 	const char *relname = str(o, "metadata.name");
 	bool r = apply_should_prune("websites", "u-parent", o, relname ? relname : "?", names);
-	json_object_put(names);
+	strmap_free(&names);
 	json_object_put(o);
 	return r;
 }
@@ -294,12 +312,12 @@ Test(apply_should_prune, owned_labelled_and_not_desired_only)
 Test(apply_should_prune, keys_are_relative_names)
 {
 	struct json_object *o = observed("settings", "u-parent", true, "websites", false);
-	struct json_object *other_ns = json("{\"web/other\":true,\"team-b/settings\":true}");
-	struct json_object *same = json("{\"web/settings\":true}");
+	struct strmap *other_ns = names_of("{\"web/other\":true,\"team-b/settings\":true}");
+	struct strmap *same = names_of("{\"web/settings\":true}");
 	cr_assert(apply_should_prune("websites", "u-parent", o, "web/settings", other_ns));
 	cr_assert_not(apply_should_prune("websites", "u-parent", o, "web/settings", same));
-	json_object_put(other_ns);
-	json_object_put(same);
+	strmap_free(&other_ns);
+	strmap_free(&same);
 	json_object_put(o);
 }
 

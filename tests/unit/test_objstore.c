@@ -272,19 +272,6 @@ Test(objstore, put_entry_copies_between_stores)
 	objstore_free(&b);
 }
 
-Test(objstore, key_of_an_object)
-{
-	char buf[16];
-	struct json_object *o = json("{\"metadata\":{\"name\":\"n\",\"namespace\":\"s\"}}");
-	cr_assert(objstore_key(o, buf, sizeof(buf)));
-	cr_assert_str_eq(buf, "s/n");
-	cr_assert_not(objstore_key(o, buf, 3), "\"s/n\" needs 4 bytes");
-	json_object_put(o);
-	o = json("{\"metadata\":{\"namespace\":\"s\"}}");
-	cr_assert_not(objstore_key(o, buf, sizeof(buf)));
-	json_object_put(o);
-}
-
 /* A CRD's schema nests far deeper than json-c's default parse depth (32). */
 Test(objstore, a_deeply_nested_object_round_trips)
 {
