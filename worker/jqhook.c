@@ -2,6 +2,7 @@
 
 #include "jqhook.h"
 #include "err.h"
+#include "jqcompile.h"
 #include "subprocess.h"
 
 #include <errno.h>
@@ -19,35 +20,6 @@ struct jqhook {
 	char *label;
 };
 
-/* jq's compile messages, joined with "; ". */
-struct messages {
-	char text[CX_ERR_MSG_MAX / 2];
-	size_t len;
-};
-
-/* libjq's error callback: msg is ours to free. The closing "jq: N compile
- * errors" count says nothing the messages do not. */
-static void collect(void *data, jv msg)
-{
-	struct messages *m = data;
-	if (jv_get_kind(msg) != JV_KIND_STRING)
-		msg = jv_dump_string(msg, 0);
-	const char *t = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "?";
-	int count;
-	if (!strncmp(t, "jq: error: ", 11))
-		t += 11;
-	else if (sscanf(t, "jq: %d compile error", &count) == 1)
-		t = NULL;
-	if (t && m->len + 1 < sizeof(m->text)) {
-		char line[sizeof(m->text)];
-		subprocess_one_line(t, strlen(t), line, sizeof(line));
-		int n = snprintf(m->text + m->len, sizeof(m->text) - m->len, "%s%s", m->len ? "; " : "", line);
-		if (n > 0)
-			m->len = m->len + (size_t)n < sizeof(m->text) ? m->len + (size_t)n : sizeof(m->text) - 1;
-	}
-	jv_free(msg);
-}
-
 int jqhook_new(const char *label, const char *program, struct jqhook **out, struct cx_err *err)
 {
 	*out = NULL;
@@ -56,15 +28,9 @@ int jqhook_new(const char *label, const char *program, struct jqhook **out, stru
 		jqhook_free(&h);
 		return cx_err_set(err, -ENOMEM, "%s: out of memory", label ? label : "jq hook");
 	}
-	struct messages m = {.len = 0};
-	jq_set_error_cb(h->jq, collect, &m);
-	int ok = jq_compile(h->jq, program);
-	/* Runtime errors come back from jq_next; nothing may reach the
-	 * callback's stack buffer after this. */
-	jq_set_error_cb(h->jq, NULL, NULL);
-	if (!ok) {
-		int r = cx_err_set(err, -EINVAL, "%s: the jq program does not compile: %s", h->label,
-				   m.len ? m.text : "no message from jq");
+	char why[CX_ERR_MSG_MAX / 2];
+	if (!jqcompile(h->jq, program, why, sizeof(why))) {
+		int r = cx_err_set(err, -EINVAL, "%s: the jq program does not compile: %s", h->label, why);
 		jqhook_free(&h);
 		return r;
 	}

@@ -1,10 +1,10 @@
 #include "config.h"
 
 #include "cxconfig.h"
+#include "jqcompile.h"
 #include "err.h"
 #include "k8sname.h"
 #include "ratelimit.h"
-#include "subprocess.h"
 #include "yamlnode.h"
 
 #include <errno.h>
@@ -109,32 +109,6 @@ static bool valid_url(const char *s)
 static bool valid_jq_text(const char *s)
 {
 	return *s != '\0';
-}
-
-/* jq's messages while compiling, joined with "; " into a buffer. */
-struct jq_messages {
-	char text[CX_ERR_MSG_MAX / 2];
-	size_t len;
-};
-
-/* libjq's error callback: takes msg (owned), keeps its text. */
-static void jq_collect(void *data, jv msg)
-{
-	struct jq_messages *m = data;
-	if (jv_get_kind(msg) != JV_KIND_STRING)
-		msg = jv_dump_string(msg, 0);
-	const char *t = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "?";
-	int count;
-	if (!strncmp(t, "jq: error: ", 11))
-		t += 11;
-	else if (sscanf(t, "jq: %d compile error", &count) == 1)
-		t = NULL; /* the closing count says nothing the messages do not */
-	if (t && m->len < sizeof(m->text) - 1) {
-		int n = snprintf(m->text + m->len, sizeof(m->text) - m->len, "%s%s", m->len ? "; " : "", t);
-		if (n > 0)
-			m->len += (size_t)n < sizeof(m->text) - m->len ? (size_t)n : sizeof(m->text) - m->len - 1;
-	}
-	jv_free(msg);
 }
 
 /* Decimal only, as YAML writes an integer (no sign but '-', no leading
@@ -587,16 +561,12 @@ static int check_jq(const struct yamlnode_src *y, const yaml_node_t *hook, const
 	jq_state *jq = jq_init();
 	if (!jq)
 		return yamlnode_oom(y);
-	struct jq_messages m = {.len = 0};
-	jq_set_error_cb(jq, jq_collect, &m);
-	int ok = jq_compile(jq, program);
+	char why[CX_ERR_MSG_MAX / 2];
+	bool ok = jqcompile(jq, program, why, sizeof(why));
 	jq_teardown(&jq);
 	if (ok)
 		return 0;
-	char line[sizeof(m.text)];
-	subprocess_one_line(m.text, m.len, line, sizeof(line));
-	return yamlnode_fail(y, prog ? prog : hook, path, "the jq program does not compile: %s",
-			     *line ? line : "no message from jq");
+	return yamlnode_fail(y, prog ? prog : hook, path, "the jq program does not compile: %s", why);
 }
 
 /* A hook is a mapping with exactly one of exec, webhook and jq. A v2 hook's
