@@ -6,7 +6,7 @@
 
 void apireach_init(struct apireach *a, int64_t interval_ms)
 {
-	*a = (struct apireach){.interval_ms = interval_ms > 0 ? interval_ms : APIREACH_LOG_INTERVAL_MS};
+	*a = (struct apireach){ .interval_ms = interval_ms > 0 ? interval_ms : APIREACH_LOG_INTERVAL_MS };
 }
 
 bool apireach_is_transport(int code)

@@ -19,9 +19,9 @@
 struct apireach {
 	int64_t interval_ms;
 	bool failing;
-	int64_t since_ms;       /* start of the outage, when failing */
+	int64_t since_ms; /* start of the outage, when failing */
 	int64_t next_log_ms;
-	uint64_t unlogged;      /* failures since the last line */
+	uint64_t unlogged; /* failures since the last line */
 };
 
 /* interval_ms <= 0 takes APIREACH_LOG_INTERVAL_MS. */

@@ -21,33 +21,33 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define DEFAULT_HEARTBEAT_MS 1000
-#define DEFAULT_LIVENESS 3
-#define DEFAULT_MAX_LOSSES 3
+#define DEFAULT_HEARTBEAT_MS    1000
+#define DEFAULT_LIVENESS        3
+#define DEFAULT_MAX_LOSSES      3
 #define DEFAULT_POISON_RETRY_MS (10 * 60 * 1000)
-#define ID_MAX 64
-#define REFUSED_MAX 1024
+#define ID_MAX                  64
+#define REFUSED_MAX             1024
 
 struct worker_rec {
-	char id[ID_MAX];             /* the routing id: "w<slot>-<pid>" */
+	char id[ID_MAX]; /* the routing id: "w<slot>-<pid>" */
 	size_t id_len;
 	int slot, pid;
 	char instance[PROTO_INSTANCE_MAX + 1]; /* its supervisor's */
 	char set[PROTO_SET_MAX + 1];           /* its worker set: "" is the local one */
 	bool busy;
-	bool poison_job;             /* the job held is a poison report */
+	bool poison_job; /* the job held is a poison report */
 	uint64_t job;
 	int attempt;
 	char key[QUEUEKEY_MAX];
 	int64_t started_ms, deadline_ms, last_seen_ms;
-	int restarts;                /* its READY's: another on the same id is another process */
-	struct statset *seen;        /* the last values its STATS reported (owned) */
+	int restarts;         /* its READY's: another on the same id is another process */
+	struct statset *seen; /* the last values its STATS reported (owned) */
 };
 
 /* What the broker remembers of a key between jobs. */
 struct key_state {
-	int attempt;                 /* of the last job handed out */
-	int losses;                  /* jobs lost in a row */
+	int attempt; /* of the last job handed out */
+	int losses;  /* jobs lost in a row */
 	bool poisoned;
 	int64_t poisoned_generation;
 	int64_t poisoned_until_ms;
@@ -55,18 +55,18 @@ struct key_state {
 
 struct broker {
 	void *ctx, *sock;
-	struct zapauth *zap;         /* NULL without CURVE */
-	struct workqueue *q;         /* borrowed */
+	struct zapauth *zap; /* NULL without CURVE */
+	struct workqueue *q; /* borrowed */
 	struct broker_source src;
-	void (*on_related)(void *ud, const char *key, struct json_object *rules);   /* or NULL */
+	void (*on_related)(void *ud, const char *key, struct json_object *rules); /* or NULL */
 	void *related_ud;
-	struct broker_job_observer jobs;  /* all NULL: not told */
+	struct broker_job_observer jobs; /* all NULL: not told */
 	int heartbeat_ms, liveness, max_losses;
 	int64_t poison_retry_ms;
 	bool dispatching;
 	struct worker_rec *workers;
 	size_t n_workers, cap_workers;
-	struct strmap *keys;         /* key → its struct key_state (owned) */
+	struct strmap *keys; /* key → its struct key_state (owned) */
 	/* key → message (owned): a poison report to send, kept until a worker
 	 * has written it. The report goes through the work queue like any job
 	 * of that key, so it never runs beside a sync of the same key. */
@@ -127,9 +127,10 @@ static int send_frames(struct broker *b, const struct worker_rec *w, const struc
 
 /* 0, or the send's negative errno: -EHOSTUNREACH when the worker's
  * connection is gone (ZMQ_ROUTER_MANDATORY). */
-static int send_simple(struct broker *b, const struct worker_rec *w, int (*encode)(struct proto_frame *, struct cx_err *))
+static int send_simple(struct broker *b, const struct worker_rec *w,
+		       int (*encode)(struct proto_frame *, struct cx_err *))
 {
-	struct proto_frame f = {0};
+	struct proto_frame f = { 0 };
 	int r = encode(&f, NULL);
 	if (!r)
 		r = send_frames(b, w, &f);
@@ -153,23 +154,31 @@ static int private_dir(const char *endpoint, struct cx_err *err)
 	struct stat st;
 	if (lstat(dir, &st) != 0) {
 		if (errno != ENOENT || mkdir(dir, 0700) != 0)
-			return cx_err_set(err, -errno, "the worker endpoint %s: cannot make its directory %s (mode 0700): %s",
+			return cx_err_set(err, -errno,
+					  "the worker endpoint %s: cannot make its directory %s (mode 0700): %s",
 					  endpoint, dir, strerror(errno));
 		/* mkdir's mode went through the umask, which only narrows it. */
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return cx_err_set(err, -ENOTDIR, "the worker endpoint %s: %s is not a directory (a symbolic link is "
-				  "refused too: the socket's directory must be the watcher's own)", endpoint, dir);
+		return cx_err_set(err, -ENOTDIR,
+				  "the worker endpoint %s: %s is not a directory (a symbolic link is "
+				  "refused too: the socket's directory must be the watcher's own)",
+				  endpoint, dir);
 	if (st.st_uid != geteuid())
-		return cx_err_set(err, -EPERM, "the worker endpoint %s: the directory %s belongs to uid %u, not to this "
-				  "process (uid %u); put the socket in a directory of its own, such as %s/coxswain/jobs.sock, "
-				  "which the watcher makes with mode 0700", endpoint, dir, (unsigned)st.st_uid,
-				  (unsigned)geteuid(), strcmp(dir, "/") ? dir : "");
+		return cx_err_set(
+			err, -EPERM,
+			"the worker endpoint %s: the directory %s belongs to uid %u, not to this "
+			"process (uid %u); put the socket in a directory of its own, such as %s/coxswain/jobs.sock, "
+			"which the watcher makes with mode 0700",
+			endpoint, dir, (unsigned)st.st_uid, (unsigned)geteuid(), strcmp(dir, "/") ? dir : "");
 	if (st.st_mode & 077)
-		return cx_err_set(err, -EPERM, "the worker endpoint %s: the directory %s has mode %04o, so other users "
-				  "could reach or replace the socket; chmod 0700 %s, or use a directory of its own, which the "
-				  "watcher makes with mode 0700", endpoint, dir, (unsigned)(st.st_mode & 07777), dir);
+		return cx_err_set(
+			err, -EPERM,
+			"the worker endpoint %s: the directory %s has mode %04o, so other users "
+			"could reach or replace the socket; chmod 0700 %s, or use a directory of its own, which the "
+			"watcher makes with mode 0700",
+			endpoint, dir, (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -186,7 +195,8 @@ static int setup_curve(struct broker *b, const struct broker_options *o, struct 
 	if (zmq_setsockopt(b->sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
 	    zmq_setsockopt(b->sock, ZMQ_CURVE_SECRETKEY, o->curve_secret->z85, CURVEKEY_Z85_LEN) ||
 	    zmq_setsockopt(b->sock, ZMQ_ZAP_DOMAIN, "coxswain", strlen("coxswain")))
-		return cx_err_set(err, -errno, "cannot make the worker endpoint a CURVE server: %s", zmq_strerror(errno));
+		return cx_err_set(err, -errno, "cannot make the worker endpoint a CURVE server: %s",
+				  zmq_strerror(errno));
 	return 0;
 }
 
@@ -208,8 +218,8 @@ int broker_new(const struct broker_options *o, struct workqueue *q, const struct
 	snprintf(b->endpoint, sizeof(b->endpoint), "%s", o->endpoint);
 	int one = 1, zero = 0;
 	if (!(b->keys = strmap_new(free)) || !(b->poison_reports = strmap_new(free)) ||
-	    !(b->slot_restarts = strmap_new(free)) || !(b->refused = strmap_new(NULL)) ||
-	    !(b->ctx = zmq_ctx_new()) || !(b->sock = zmq_socket(b->ctx, ZMQ_ROUTER))) {
+	    !(b->slot_restarts = strmap_new(free)) || !(b->refused = strmap_new(NULL)) || !(b->ctx = zmq_ctx_new()) ||
+	    !(b->sock = zmq_socket(b->ctx, ZMQ_ROUTER))) {
 		broker_free(&b);
 		return cx_err_set(err, -ENOMEM, "cannot create the ZeroMQ socket");
 	}
@@ -327,8 +337,7 @@ static void job_finished(struct broker *b, const char *key, struct json_object *
 
 /* The worker lost its job (it died, hung or was replaced): the key goes back
  * on the queue with backoff, and is poisoned after max_losses in a row. */
-static void lose_job(struct broker *b, struct worker_rec *w, enum broker_loss reason, const char *why,
-		     int64_t now_ms)
+static void lose_job(struct broker *b, struct worker_rec *w, enum broker_loss reason, const char *why, int64_t now_ms)
 {
 	if (!w->busy)
 		return;
@@ -571,9 +580,9 @@ static const struct {
 	const char *name;
 	const char *const *labels;
 } worker_families[] = {
-	{STATSET_REST_REQUESTS, statset_rest_labels},
-	{STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels},
-	{STATSET_LIMITER_SUM_US, statset_limiter_sum_labels},
+	{ STATSET_REST_REQUESTS, statset_rest_labels },
+	{ STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels },
+	{ STATSET_LIMITER_SUM_US, statset_limiter_sum_labels },
 };
 
 static const char *const *known_family(const char *name)
@@ -619,7 +628,8 @@ static void on_stats(struct broker *b, struct worker_rec *w, const struct proto_
 {
 	if (!w->seen)
 		return;
-	json_object_object_foreach(s->families, family, series) {
+	json_object_object_foreach(s->families, family, series)
+	{
 		const char *const *names = known_family(family);
 		if (!names) {
 			ignore_family(b, w, family, "not a family the watcher takes from workers");
@@ -636,8 +646,8 @@ static void on_stats(struct broker *b, struct worker_rec *w, const struct proto_
 				break;
 			}
 			uint64_t grew = 0;
-			if (!statset_raise(w->seen, family, names, values, json_object_get_uint64(value), &grew) && grew &&
-			    b->src.on_worker_counter)
+			if (!statset_raise(w->seen, family, names, values, json_object_get_uint64(value), &grew) &&
+			    grew && b->src.on_worker_counter)
 				b->src.on_worker_counter(b->src.ud, family, names, values, grew);
 		}
 	}
@@ -668,15 +678,20 @@ static void receive(struct broker *b, int64_t now_ms)
 		}
 		const char *id = zmq_msg_data(&parts[0]);
 		size_t id_len = zmq_msg_size(&parts[0]);
-		struct proto_msg msg = {0};
-		struct cx_err err = {0};
-		if (n < 2 || proto_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), n > 2 ? zmq_msg_data(&parts[2]) : NULL,
-					  n > 2 ? zmq_msg_size(&parts[2]) : 0, &msg, &err) != 0 ||
+		struct proto_msg msg = { 0 };
+		struct cx_err err = { 0 };
+		if (n < 2 ||
+		    proto_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
+				 n > 2 ? zmq_msg_data(&parts[2]) : NULL, n > 2 ? zmq_msg_size(&parts[2]) : 0, &msg,
+				 &err) != 0 ||
 		    !proto_from_worker(msg.type)) {
 			char who[ID_MAX];
 			snprintf(who, sizeof(who), "%.*s", (int)(id_len < ID_MAX ? id_len : ID_MAX - 1), id);
 			log_kv(LOG_LEVEL_WARNING, 0, "bad message from a worker", "worker", who, "error",
-			       n < 2 ? "too few frames" : err.msg[0] ? err.msg : "wrong direction", NULL);
+			       n < 2                ? "too few frames"
+				       : err.msg[0] ? err.msg
+						    : "wrong direction",
+			       NULL);
 		} else if (msg.type == PROTO_READY) {
 			on_ready(b, id, id_len, &msg.ready, now_ms);
 		} else {
@@ -708,15 +723,15 @@ static struct worker_rec *idle_worker(struct broker *b)
 static int send_job(struct broker *b, struct worker_rec *w, const struct proto_job *job, int64_t budget_ms,
 		    int64_t now_ms)
 {
-	struct proto_frame f = {0};
-	struct cx_err err = {0};
+	struct proto_frame f = { 0 };
+	struct cx_err err = { 0 };
 	int r = proto_encode_job(job, &f, &err);
 	if (!r)
 		r = send_frames(b, w, &f);
 	proto_frame_clear(&f);
 	if (r) {
-		log_kv(LOG_LEVEL_WARNING, 0, "cannot send a job", "worker", w->id, "error", err.msg[0] ? err.msg : strerror(-r),
-		       NULL);
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot send a job", "worker", w->id, "error",
+		       err.msg[0] ? err.msg : strerror(-r), NULL);
 		return r;
 	}
 	w->busy = true;
@@ -752,7 +767,7 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 		const char *controller = qk.controller;
 		const char *why = strmap_get(b->poison_reports, key);
 		struct key_state *ks = key_state(b, key);
-		struct proto_job job = {.job = b->next_job++, .controller = controller, .key = key, .parent = parent};
+		struct proto_job job = { .job = b->next_job++, .controller = controller, .key = key, .parent = parent };
 		if (why) {
 			job.attempt = 1;
 			job.kind = PROTO_JOB_POISON;
@@ -892,7 +907,7 @@ uint64_t broker_losses_by(const struct broker *b, enum broker_loss reason)
 
 const char *broker_loss_name(enum broker_loss reason)
 {
-	static const char *const names[BROKER_LOSS_N] = {"restart", "deadline", "heartbeat", "unreachable"};
+	static const char *const names[BROKER_LOSS_N] = { "restart", "deadline", "heartbeat", "unreachable" };
 	return (unsigned)reason < BROKER_LOSS_N ? names[reason] : "?";
 }
 

@@ -99,11 +99,11 @@ struct broker_source {
 };
 
 struct broker_options {
-	const char *endpoint;          /* "ipc://..." or "tcp://host:port" */
-	int heartbeat_ms;              /* 0 = 1000 */
-	int liveness;                  /* missed heartbeats before an idle worker is lost; 0 = 3 */
-	int max_losses;                /* losses before a key is poisoned; 0 = 3 */
-	int64_t poison_retry_ms;       /* a poisoned key is tried again after this; 0 = 10 minutes */
+	const char *endpoint;    /* "ipc://..." or "tcp://host:port" */
+	int heartbeat_ms;        /* 0 = 1000 */
+	int liveness;            /* missed heartbeats before an idle worker is lost; 0 = 3 */
+	int max_losses;          /* losses before a key is poisoned; 0 = 3 */
+	int64_t poison_retry_ms; /* a poisoned key is tried again after this; 0 = 10 minutes */
 	/* CURVE: the watcher's secret key and the path of the authorized
 	 * client keys (common/curvekey.h), both or neither. Borrowed. */
 	const struct curvekey *curve_secret;
@@ -165,8 +165,8 @@ void broker_dispatch(struct broker *b, int64_t now_ms);
 long broker_next_ms(const struct broker *b, int64_t now_ms);
 
 /* For metrics and tests. */
-size_t broker_workers(const struct broker *b);        /* connected */
-size_t broker_busy(const struct broker *b);           /* holding a job */
+size_t broker_workers(const struct broker *b);                          /* connected */
+size_t broker_busy(const struct broker *b);                             /* holding a job */
 size_t broker_busy_for(const struct broker *b, const char *controller); /* holding one of its keys */
 /* Worker restarts as the supervisors count them (forks of a slot after its
  * first): each READY carries its slot's restart count, and this is the sum

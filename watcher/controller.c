@@ -29,27 +29,27 @@
 /* While no CRD names the parent kind, discovery is asked now and then in
  * case the kind is built in or served by an aggregated API. */
 #define DISCOVERY_RETRY_MS 10000
-#define KEY_MAX 512
+#define KEY_MAX            512
 
 struct child_kind {
-	const struct config_child *cc;       /* borrowed from the config */
-	char kindkey[CHILDKEY_KIND_MAX];     /* "ConfigMap.v1", the hook request's key */
+	const struct config_child *cc;   /* borrowed from the config */
+	char kindkey[CHILDKEY_KIND_MAX]; /* "ConfigMap.v1", the hook request's key */
 	struct informer *inf;
-	struct controller *ctl;              /* back pointer for the handlers */
+	struct controller *ctl; /* back pointer for the handlers */
 	/* parent uid → strmap {child key → the child's relative name (childkey)};
 	 * NULL until a child of this kind has a controller owner */
 	struct strmap *index;
 };
 
 struct controller {
-	const struct config_controller *cc;  /* borrowed */
+	const struct config_controller *cc; /* borrowed */
 	struct controller_env env;
-	char group[256];                     /* of the parent; "" for the core group */
+	char group[256]; /* of the parent; "" for the core group */
 	struct informer *parents;
 	struct child_kind *kids;
-	const char *keep_managers[2];        /* the children's informers keep cc->field_manager's entries */
-	bool running;                        /* past the gate: informers exist */
-	bool parent_namespaced;              /* known once past the gate */
+	const char *keep_managers[2]; /* the children's informers keep cc->field_manager's entries */
+	bool running;                 /* past the gate: informers exist */
+	bool parent_namespaced;       /* known once past the gate */
 	bool parent_is_crd;
 	/* The parent kind was a CRD's once: discovery's cached answer for it
 	 * outlives the CRD, so only the CRD cache can say it is back. */
@@ -110,7 +110,8 @@ int controller_new(const struct config_controller *cc, const struct controller_e
 	*out = NULL;
 	struct controller *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl || !(ctl->orphans = strmap_new(free_strmap)) || !(ctl->selectors = strmap_new(put_json)) ||
-	    !(ctl->echo = echo_new()) || !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
+	    !(ctl->echo = echo_new()) ||
+	    !(ctl->kids = calloc(cc->n_children ? cc->n_children : 1, sizeof(*ctl->kids)))) {
 		if (ctl) {
 			strmap_free(&ctl->orphans);
 			strmap_free(&ctl->selectors);
@@ -127,8 +128,8 @@ int controller_new(const struct config_controller *cc, const struct controller_e
 		ctl->kids[i].ctl = ctl;
 	}
 	snprintf(ctl->waiting, sizeof(ctl->waiting), "waiting for the CRD cache");
-	if (!cc->parent_kind || !childkey_kind(cc->parent_kind, cc->parent_api_version, ctl->parent_kindkey,
-					       sizeof(ctl->parent_kindkey)))
+	if (!cc->parent_kind ||
+	    !childkey_kind(cc->parent_kind, cc->parent_api_version, ctl->parent_kindkey, sizeof(ctl->parent_kindkey)))
 		ctl->parent_kindkey[0] = '\0';
 	for (size_t i = 0; i < cc->n_children; i++)
 		if (!childkey_kind(cc->children[i].kind, cc->children[i].api_version, ctl->kids[i].kindkey,
@@ -215,8 +216,8 @@ bool controller_selects(const struct config_controller *cc, struct json_object *
 	if (!cc->annotation_selector || selector_matches_annotations(cc->annotation_selector, obj))
 		return true;
 	struct json_object *fins = jsonget(kobj_meta(obj), "finalizers");
-	size_t n = cc->finalizer && fins && json_object_is_type(fins, json_type_array) ?
-			   json_object_array_length(fins) : 0;
+	size_t n = cc->finalizer && fins && json_object_is_type(fins, json_type_array) ? json_object_array_length(fins)
+										       : 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *f = json_object_get_string(json_object_array_get_idx(fins, i));
 		if (f && !strcmp(f, cc->finalizer))
@@ -281,7 +282,7 @@ static bool only_status_changed(struct json_object *old_obj, struct json_object 
 		json_object_put(b);
 		return false;
 	}
-	struct json_object *both[2] = {a, b};
+	struct json_object *both[2] = { a, b };
 	for (int i = 0; i < 2; i++) {
 		json_object_object_del(both[i], "status");
 		struct json_object *meta = kobj_meta(both[i]);
@@ -345,8 +346,8 @@ static void index_set(struct child_kind *kid, const char *uid, const char *key, 
 	return;
 oom:
 	free(copy);
-	log_kv(LOG_LEVEL_ERROR, 0, "out of memory: a child is left out of its parent's index", "controller", kid->ctl->cc->name,
-	       "child", key, NULL);
+	log_kv(LOG_LEVEL_ERROR, 0, "out of memory: a child is left out of its parent's index", "controller",
+	       kid->ctl->cc->name, "child", key, NULL);
 }
 
 static void index_unset(struct child_kind *kid, const char *uid, const char *key)
@@ -390,7 +391,7 @@ static bool would_adopt(const struct controller *ctl, const char *uid, const cha
 	if (!(json_object_is_type(ml, json_type_object) && json_object_object_length(ml)) &&
 	    !(json_object_is_type(exprs, json_type_array) && json_object_array_length(exprs)))
 		return false;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	return selector_json_matches(sel, kobj_labels(child), &err) == 1;
 }
 
@@ -529,7 +530,8 @@ static struct json_object *find_crd(struct controller *ctl, const struct informe
 	const char *name = NULL;
 	for (struct json_object *crd; !ctl->crd && (crd = next_crd_of_group(ctl, store, &it, &name));) {
 		struct json_object *spec = jsonget(crd, "spec");
-		const char *group = jsonget_string(spec, "group"), *kind = jsonget_string(jsonget(spec, "names"), "kind");
+		const char *group = jsonget_string(spec, "group"),
+			   *kind = jsonget_string(jsonget(spec, "names"), "kind");
 		if (group && kind && !strcmp(group, ctl->group) && !strcmp(kind, ctl->cc->parent_kind))
 			ctl->crd = json_object_get(crd);
 		json_object_put(crd);
@@ -551,11 +553,13 @@ static void crd_not_found(const struct controller *ctl, const struct informer *c
 		const char *group = jsonget_string(spec, "group"), *kind = jsonget_string(names, "kind");
 		const char *plural = jsonget_string(names, "plural"), *singular = jsonget_string(names, "singular");
 		bool near = group && kind && !strcmp(group, ctl->group) &&
-			    (!strcasecmp(kind, want) || (plural && !strcasecmp(plural, want)) ||
-			     (singular && !strcasecmp(singular, want)));
+			(!strcasecmp(kind, want) || (plural && !strcasecmp(plural, want)) ||
+			 (singular && !strcasecmp(singular, want)));
 		if (near)
-			snprintf(buf, len, "waiting for the CRD of %s.%s (not found; CRD %s has kind %s: did you mean "
-				 "kind: %s? kinds are case-sensitive)", want, ctl->group, crd_name, kind, kind);
+			snprintf(buf, len,
+				 "waiting for the CRD of %s.%s (not found; CRD %s has kind %s: did you mean "
+				 "kind: %s? kinds are case-sensitive)",
+				 want, ctl->group, crd_name, kind, kind);
 		json_object_put(crd);
 		if (near)
 			return;
@@ -572,7 +576,8 @@ static bool crd_usable(const struct controller *ctl, struct json_object *crd, ch
 	for (size_t i = 0; versions && i < json_object_array_length(versions); i++) {
 		struct json_object *v = json_object_array_get_idx(versions, i);
 		const char *name = jsonget_string(v, "name");
-		if (name && !strcmp(name, version) && jsonget(v, "served") && json_object_get_boolean(jsonget(v, "served")))
+		if (name && !strcmp(name, version) && jsonget(v, "served") &&
+		    json_object_get_boolean(jsonget(v, "served")))
 			served = true;
 	}
 	if (!served) {
@@ -594,22 +599,26 @@ static int start_informer(struct controller *ctl, const struct kresource *res, c
 			  struct informer_handlers h, void *ud, const char *const *keep, struct informer **out,
 			  struct cx_err *err)
 {
-	struct informer_options o = {.resource = res, .namespace = ctl->cc->namespace, .label_selector = selector,
-				     .handlers = h, .ud = ud, .keep_managers = keep};
+	struct informer_options o = { .resource = res,
+				      .namespace = ctl->cc->namespace,
+				      .label_selector = selector,
+				      .handlers = h,
+				      .ud = ud,
+				      .keep_managers = keep };
 	return informer_new(ctl->env.client, ctl->env.mux, &o, out, err);
 }
 
 /* Resolves the parent and child kinds and starts the informers. */
 static int pass_gate(struct controller *ctl, int64_t now_ms)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	const struct kresource *parent = NULL;
-	const struct kresource *kids[64] = {0};
+	const struct kresource *kids[64] = { 0 };
 	if (ctl->cc->n_children > 64)
 		return -E2BIG;
 	/* A metacontroller definition names resources (common/mcbridge.h). */
 	int rc = ctl->cc->parent_resource ? discovery_resolve_resource(ctl->env.discovery, ctl->cc->parent_api_version,
-								      ctl->cc->parent_resource, &parent, &err)
+								       ctl->cc->parent_resource, &parent, &err)
 					  : discovery_resolve(ctl->env.discovery, ctl->cc->parent_api_version,
 							      ctl->cc->parent_kind, &parent, &err);
 	if (rc) {
@@ -629,8 +638,8 @@ static int pass_gate(struct controller *ctl, int64_t now_ms)
 	snprintf(selector, sizeof(selector), "coxswain.io/controller=%s", ctl->cc->name);
 	/* Deleted parents matter only to ctl->selectors (remember_selector). */
 	bool keeps_selectors = mc_adopts(ctl->cc) && !ctl->cc->generate_selector;
-	struct informer_handlers ph = {on_parent_change, on_parent_update, keeps_selectors ? on_parent_delete : NULL};
-	struct informer_handlers kh = {on_child_add, on_child_update, on_child_delete};
+	struct informer_handlers ph = { on_parent_change, on_parent_update, keeps_selectors ? on_parent_delete : NULL };
+	struct informer_handlers kh = { on_child_add, on_child_update, on_child_delete };
 	/* metacontroller's parentResource.labelSelector: only the parents it
 	 * selects are listed, watched and synced. */
 	if ((rc = start_informer(ctl, parent, ctl->cc->label_selector, ph, ctl, NULL, &ctl->parents, &err)))
@@ -753,7 +762,7 @@ void controller_tick(struct controller *ctl, const struct informer *crds, int64_
 			return;
 		}
 	}
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	informer_tick(ctl->parents, now_ms, &err);
 	for (size_t i = 0; i < ctl->cc->n_children; i++)
 		informer_tick(ctl->kids[i].inf, now_ms, &err);

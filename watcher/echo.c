@@ -79,8 +79,7 @@ static struct key_rec *get(struct echo *e, const char *key)
 static void release_if_idle(struct echo *e, const char *key, struct key_rec *rec)
 {
 	if (rec->in_flight || (rec->writes && strmap_count(rec->writes) > 0) ||
-	    (rec->older && strmap_count(rec->older) > 0) ||
-	    (rec->held && json_object_array_length(rec->held) > 0))
+	    (rec->older && strmap_count(rec->older) > 0) || (rec->held && json_object_array_length(rec->held) > 0))
 		return;
 	strmap_del(e->keys, key);
 }
@@ -148,10 +147,11 @@ static struct strmap *ids_of(struct json_object *writes)
 	for (size_t i = 0; ids && i < n; i++) {
 		struct json_object *w = json_object_array_get_idx(writes, i), *k, *ns, *name, *rv;
 		if (!json_object_object_get_ex(w, "kind", &k) || !json_object_object_get_ex(w, "namespace", &ns) ||
-		    !json_object_object_get_ex(w, "name", &name) || !json_object_object_get_ex(w, "resourceVersion", &rv))
+		    !json_object_object_get_ex(w, "name", &name) ||
+		    !json_object_object_get_ex(w, "resourceVersion", &rv))
 			continue;
-		char *id = version_id(json_object_get_string(k), json_object_get_string(ns), json_object_get_string(name),
-				      json_object_get_string(rv));
+		char *id = version_id(json_object_get_string(k), json_object_get_string(ns),
+				      json_object_get_string(name), json_object_get_string(rv));
 		if (!id || strmap_put(ids, id, NULL)) {
 			free(id);
 			strmap_free(&ids);

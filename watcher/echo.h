@@ -60,9 +60,9 @@ void echo_free(struct echo **e);
 void echo_job_started(struct echo *e, const char *key);
 
 enum echo_verdict {
-	ECHO_SYNC = 1,  /* not an echo: sync the parent (add key to the queue) */
-	ECHO_DROP,      /* an echo of a reported write: nothing to do */
-	ECHO_HELD,      /* key's job is in flight: judged when it finishes */
+	ECHO_SYNC = 1, /* not an echo: sync the parent (add key to the queue) */
+	ECHO_DROP,     /* an echo of a reported write: nothing to do */
+	ECHO_HELD,     /* key's job is in flight: judged when it finishes */
 };
 
 /* A watch event (ADDED or MODIFIED) for the object kind ("Kind.apiVersion",
@@ -73,8 +73,8 @@ enum echo_verdict echo_event(struct echo *e, const char *key, const char *kind, 
 
 /* What echo_job_finished decided about the events held meanwhile. */
 struct echo_settled {
-	size_t dropped;  /* held events that echoed a reported write */
-	bool sync;       /* another was held: add key to the queue */
+	size_t dropped; /* held events that echoed a reported write */
+	bool sync;      /* another was held: add key to the queue */
 };
 
 /* key's job ended. writes: its RESULT's writes (a list as common/proto.h

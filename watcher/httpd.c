@@ -27,15 +27,15 @@ typedef int mhd_result;
 /* Accepted connections at once, and seconds of silence before one is
  * dropped: a scraper or a probe needs one or two, and nothing here should
  * let slow clients pile up. */
-#define HTTPD_CONNECTION_LIMIT 32
+#define HTTPD_CONNECTION_LIMIT     32
 #define HTTPD_CONNECTION_TIMEOUT_S 10
 
-#define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+#define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 
 struct httpd {
 	struct MHD_Daemon *daemon;
-	int epoll_fd;  /* MHD's, polled by the caller */
+	int epoll_fd; /* MHD's, polled by the caller */
 	int port;
 	struct httpd_handlers handlers;
 	void *ud;
@@ -66,7 +66,7 @@ static int parse_port(const char *s, int *port)
 static int resolve_host(const char *address, const char *host, bool v6_literal, struct sockaddr_storage *ss,
 			socklen_t *len, struct cx_err *err)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
 	hints.ai_family = v6_literal ? AF_INET6 : AF_UNSPEC;
 	if (v6_literal)
 		hints.ai_flags |= AI_NUMERICHOST;
@@ -126,7 +126,8 @@ int httpd_parse_address(const char *address, struct sockaddr_storage *ss, sockle
 		memcpy(host, address, n);
 		host[n] = '\0';
 		if (memchr(host, ':', n))
-			return cx_err_set(err, -EINVAL, "address \"%s\": an IPv6 address goes in brackets, e.g. \"[::1]:8081\"",
+			return cx_err_set(err, -EINVAL,
+					  "address \"%s\": an IPv6 address goes in brackets, e.g. \"[::1]:8081\"",
 					  address);
 		port_str = colon + 1;
 	}
@@ -158,7 +159,7 @@ int httpd_parse_address(const char *address, struct sockaddr_storage *ss, sockle
 static bool is_v6_any(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 &&
-	       memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, &in6addr_any, sizeof(struct in6_addr)) == 0;
+		memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, &in6addr_any, sizeof(struct in6_addr)) == 0;
 }
 
 /* Opens a non-blocking listening socket on ss. Returns the fd or -errno. */
@@ -229,8 +230,8 @@ static mhd_result respond_text(struct MHD_Connection *c, unsigned status, const 
 }
 
 /* /healthz and /readyz. */
-static mhd_result respond_check(struct httpd *h, struct MHD_Connection *c,
-				bool (*check)(void *, char *, size_t), const char *fallback)
+static mhd_result respond_check(struct httpd *h, struct MHD_Connection *c, bool (*check)(void *, char *, size_t),
+				const char *fallback)
 {
 	char why[HTTPD_WHY_MAX] = "";
 	if (check(h->ud, why, sizeof(why)))
@@ -340,9 +341,8 @@ int httpd_new(const char *address, const struct httpd_handlers *handlers, void *
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-				     MHD_OPTION_EXTERNAL_LOGGER, (MHD_LogCallback)mhd_log, h,
-				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+				     (MHD_LogCallback)mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTPD_CONNECTION_LIMIT,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_END);

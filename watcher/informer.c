@@ -19,27 +19,27 @@
 #include <time.h>
 
 struct informer {
-	struct kclient *c;                  /* borrowed */
-	struct kwatch_mux *mux;             /* borrowed */
-	const struct kresource *res;        /* borrowed */
-	char *path;                         /* the collection */
+	struct kclient *c;           /* borrowed */
+	struct kwatch_mux *mux;      /* borrowed */
+	const struct kresource *res; /* borrowed */
+	char *path;                  /* the collection */
 	char *label_selector;
 	struct informer_handlers h;
 	void *ud;
-	const char *const *keep_managers;   /* borrowed; NULL: drop managedFields */
+	const char *const *keep_managers; /* borrowed; NULL: drop managedFields */
 	struct objstore *store;
 	struct kwatch *w;
-	char *rv;                           /* where the next watch starts */
+	char *rv; /* where the next watch starts */
 	bool synced;
 	bool need_list, need_watch;
-	int64_t due_ms;                     /* not before this (monotonic ms) */
+	int64_t due_ms; /* not before this (monotonic ms) */
 	struct backoff backoff;
 	uint64_t lists, watches, streams;
-	bool stream;                        /* the next list is a streaming list */
-	char *stream_match;                 /* test_stream_match, or NULL */
-	struct objstore *fresh;             /* a streaming list's objects until its bookmark, else NULL */
-	int stream_error;                   /* a failed streaming list's code, for the next informer_tick */
-	int64_t failing_since_ms;           /* -1: the last attempt succeeded */
+	bool stream;              /* the next list is a streaming list */
+	char *stream_match;       /* test_stream_match, or NULL */
+	struct objstore *fresh;   /* a streaming list's objects until its bookmark, else NULL */
+	int stream_error;         /* a failed streaming list's code, for the next informer_tick */
+	int64_t failing_since_ms; /* -1: the last attempt succeeded */
 	int last_code;
 	char last_error[CX_ERR_MSG_MAX + 64];
 };
@@ -122,8 +122,7 @@ static void set_rv(struct informer *inf, const char *rv)
 	inf->rv = copy;
 }
 
-static void attempt_failed(struct informer *inf, const char *verb, int code, const struct cx_err *err,
-			   int64_t now_ms)
+static void attempt_failed(struct informer *inf, const char *verb, int code, const struct cx_err *err, int64_t now_ms)
 {
 	if (inf->failing_since_ms < 0)
 		inf->failing_since_ms = now_ms;
@@ -151,7 +150,8 @@ static void trim(struct informer *inf, struct json_object *obj)
 	for (size_t i = n; i-- > 0;) {
 		struct json_object *m = NULL;
 		const char *name = json_object_object_get_ex(json_object_array_get_idx(mf, i), "manager", &m)
-					   ? json_object_get_string(m) : NULL;
+			? json_object_get_string(m)
+			: NULL;
 		bool keep = false;
 		for (size_t k = 0; name && inf->keep_managers[k] && !keep; k++)
 			keep = !strcmp(name, inf->keep_managers[k]);
@@ -179,8 +179,8 @@ static void tell(struct informer *inf, bool was_cached, struct json_object *old,
 
 static void put_failed(struct informer *inf, const char *key, const struct cx_err *err)
 {
-	log_kv(LOG_LEVEL_ERROR, 0, "cannot cache an object", "resource", inf->path, "key", key ? key : "",
-	       "error", err->msg, NULL);
+	log_kv(LOG_LEVEL_ERROR, 0, "cannot cache an object", "resource", inf->path, "key", key ? key : "", "error",
+	       err->msg, NULL);
 }
 
 /* Stores obj (borrowed: a watch event's tree) under its key and tells the
@@ -194,7 +194,7 @@ static void store_put(struct informer *inf, struct json_object *obj)
 	const struct objstore_entry *was = objstore_find(inf->store, key);
 	bool was_cached = was != NULL;
 	struct json_object *old = old_for_update(inf, was);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (objstore_put(inf->store, obj, &err))
 		put_failed(inf, key, &err);
 	else
@@ -212,7 +212,7 @@ static void store_put_entry(struct informer *inf, const struct objstore *from, c
 	struct json_object *old = old_for_update(inf, was), *obj = wanted ? objstore_entry_parse_new(from, e) : NULL;
 	int r = objstore_put_entry(inf->store, from, e);
 	if (r || (wanted && !obj)) {
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cx_err_set(&err, r ? r : -ENOMEM, r ? "out of memory" : "out of memory: the handlers were not told");
 		put_failed(inf, e->key, &err);
 	} else if (obj) {
@@ -264,7 +264,7 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 {
 	struct informer *inf = ud;
 	/* werr lives in the watch, which is freed below. */
-	struct cx_err copy = werr ? *werr : (struct cx_err){0};
+	struct cx_err copy = werr ? *werr : (struct cx_err){ 0 };
 	const struct cx_err *err = &copy;
 	if (inf->fresh) {
 		stream_ended(inf, w, code, err);
@@ -307,8 +307,7 @@ struct fresh {
 };
 
 /* Puts item (borrowed) into objects, as the store keeps it. */
-static int collect_into(struct informer *inf, struct objstore *objects, struct json_object *item,
-			struct cx_err *err)
+static int collect_into(struct informer *inf, struct objstore *objects, struct json_object *item, struct cx_err *err)
 {
 	if (!kobj_name(item))
 		return 0;
@@ -372,8 +371,8 @@ static void replace_store(struct informer *inf, struct objstore **freshp)
 
 static int do_list(struct informer *inf, struct cx_err *err)
 {
-	struct fresh fresh = {.inf = inf, .objects = objstore_new()};
-	struct kclient_list_opts o = {.label_selector = inf->label_selector};
+	struct fresh fresh = { .inf = inf, .objects = objstore_new() };
+	struct kclient_list_opts o = { .label_selector = inf->label_selector };
 	char *rv = NULL;
 	inf->lists++;
 	int r = fresh.objects ? kclient_list(inf->c, inf->path, &o, collect, &fresh, &rv, err) : -ENOMEM;
@@ -467,9 +466,11 @@ static void stream_ended(struct informer *inf, struct kwatch *w, int code, const
  * the bookmark. */
 static int do_stream(struct informer *inf, struct cx_err *err)
 {
-	struct kwatch_options o = {.path = inf->path, .label_selector = inf->label_selector,
-				   .drop_managed_fields = !inf->keep_managers, .send_initial_events = true,
-				   .resource_version_match = inf->stream_match};
+	struct kwatch_options o = { .path = inf->path,
+				    .label_selector = inf->label_selector,
+				    .drop_managed_fields = !inf->keep_managers,
+				    .send_initial_events = true,
+				    .resource_version_match = inf->stream_match };
 	if (!(inf->fresh = objstore_new()))
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	inf->streams++;
@@ -486,8 +487,10 @@ static int do_stream(struct informer *inf, struct cx_err *err)
 
 static int do_watch(struct informer *inf, struct cx_err *err)
 {
-	struct kwatch_options o = {.path = inf->path, .resource_version = inf->rv,
-				   .label_selector = inf->label_selector, .drop_managed_fields = !inf->keep_managers};
+	struct kwatch_options o = { .path = inf->path,
+				    .resource_version = inf->rv,
+				    .label_selector = inf->label_selector,
+				    .drop_managed_fields = !inf->keep_managers };
 	inf->watches++;
 	int r = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, &inf->w, err);
 	if (r)
@@ -507,7 +510,7 @@ int informer_tick(struct informer *inf, int64_t now_ms, struct cx_err *err)
 	if ((!inf->need_list && !inf->need_watch) || now_ms < inf->due_ms)
 		return failed_stream ? cx_err_set(err, failed_stream, "%s", inf->last_error) : 0;
 	bool listing = inf->need_list;
-	struct cx_err local = {0};
+	struct cx_err local = { 0 };
 	if (!err)
 		err = &local;
 	int r;

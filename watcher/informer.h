@@ -52,15 +52,15 @@ struct informer_handlers {
 
 /* How the store is filled. */
 enum informer_initial_list {
-	INFORMER_INITIAL_DEFAULT,   /* the process's (informer_set_initial_list), at first stream */
-	INFORMER_INITIAL_STREAM,    /* a streaming list; LIST once the server refused one */
-	INFORMER_INITIAL_LIST,      /* paginated LIST always */
+	INFORMER_INITIAL_DEFAULT, /* the process's (informer_set_initial_list), at first stream */
+	INFORMER_INITIAL_STREAM,  /* a streaming list; LIST once the server refused one */
+	INFORMER_INITIAL_LIST,    /* paginated LIST always */
 };
 
 struct informer_options {
-	const struct kresource *resource;   /* borrowed; outlives the informer */
-	const char *namespace;              /* NULL or "" = all namespaces */
-	const char *label_selector;         /* or NULL */
+	const struct kresource *resource; /* borrowed; outlives the informer */
+	const char *namespace;            /* NULL or "" = all namespaces */
+	const char *label_selector;       /* or NULL */
 	struct informer_handlers handlers;
 	void *ud;
 	enum informer_initial_list initial_list;
@@ -154,8 +154,8 @@ int64_t informer_failing_since(const struct informer *inf);
 const char *informer_path(const struct informer *inf);
 
 /* Counters for metrics and tests. */
-uint64_t informer_lists(const struct informer *inf);    /* LISTs */
-uint64_t informer_streams(const struct informer *inf);  /* streaming lists started */
+uint64_t informer_lists(const struct informer *inf);   /* LISTs */
+uint64_t informer_streams(const struct informer *inf); /* streaming lists started */
 uint64_t informer_watches(const struct informer *inf);
 
 #endif

@@ -26,21 +26,21 @@
 struct leader {
 	struct kclient *client;
 	char *identity;
-	char *ns, *name;             /* the Lease's namespace and name */
-	char *desc;                  /* "namespace/name", for messages */
-	char *path;                  /* the Lease */
-	char *collection;            /* its namespace's leases */
+	char *ns, *name;  /* the Lease's namespace and name */
+	char *desc;       /* "namespace/name", for messages */
+	char *path;       /* the Lease */
+	char *collection; /* its namespace's leases */
 	long lease_ms, renew_deadline_ms, retry_ms;
 	long request_timeout_ms;
 	struct leader_callbacks cb;
 
-	struct leader_record observed;   /* the record as last read or written */
+	struct leader_record observed; /* the record as last read or written */
 	bool have_observed;
-	int64_t observed_ms;         /* our clock when observed last changed */
-	struct json_object *lease;   /* our own last write while we lead, else NULL */
+	int64_t observed_ms;       /* our clock when observed last changed */
+	struct json_object *lease; /* our own last write while we lead, else NULL */
 	bool leading;
-	int64_t renewed_ms;          /* our last successful acquire or renew */
-	char *reported;              /* the holder last given to on_new_leader, or NULL */
+	int64_t renewed_ms; /* our last successful acquire or renew */
+	char *reported;     /* the holder last given to on_new_leader, or NULL */
 	int64_t next_ms;
 	bool released;
 	struct cx_err last_err;
@@ -249,12 +249,12 @@ static bool holder_eq(const char *a, const char *b)
 bool leader_record_equal(const struct leader_record *a, const struct leader_record *b)
 {
 	return holder_eq(a->holder, b->holder) && a->lease_duration_s == b->lease_duration_s &&
-	       str_eq(a->acquire_time, b->acquire_time) && str_eq(a->renew_time, b->renew_time) &&
-	       a->transitions == b->transitions;
+		str_eq(a->acquire_time, b->acquire_time) && str_eq(a->renew_time, b->renew_time) &&
+		a->transitions == b->transitions;
 }
 
-bool leader_may_acquire(const struct leader_record *r, const char *identity, int64_t observed_ms,
-			long default_lease_ms, int64_t now_ms)
+bool leader_may_acquire(const struct leader_record *r, const char *identity, int64_t observed_ms, long default_lease_ms,
+			int64_t now_ms)
 {
 	if (!r->holder || !*r->holder)
 		return true;
@@ -325,14 +325,20 @@ int leader_new(const struct restconfig *rc, const struct leader_config *cfg, str
 	/* Followers wait the Lease's leaseDurationSeconds: a truncated 1.5 s would
 	 * let them take over before our renew deadline made us stop. */
 	if (lease_ms % 1000)
-		return cx_err_set(err, -EINVAL, "leader election: lease duration %ld ms is not a whole number of "
-				  "seconds (the Lease holds seconds)", lease_ms);
+		return cx_err_set(err, -EINVAL,
+				  "leader election: lease duration %ld ms is not a whole number of "
+				  "seconds (the Lease holds seconds)",
+				  lease_ms);
 	if (lease_ms <= renew_ms)
-		return cx_err_set(err, -EINVAL, "leader election: lease duration (%ld ms) must be greater than the "
-				  "renew deadline (%ld ms)", lease_ms, renew_ms);
+		return cx_err_set(err, -EINVAL,
+				  "leader election: lease duration (%ld ms) must be greater than the "
+				  "renew deadline (%ld ms)",
+				  lease_ms, renew_ms);
 	if ((double)renew_ms <= JITTER_FACTOR * (double)retry_ms)
-		return cx_err_set(err, -EINVAL, "leader election: renew deadline (%ld ms) must be greater than %.1f x "
-				  "the retry period (%ld ms)", renew_ms, JITTER_FACTOR, retry_ms);
+		return cx_err_set(err, -EINVAL,
+				  "leader election: renew deadline (%ld ms) must be greater than %.1f x "
+				  "the retry period (%ld ms)",
+				  renew_ms, JITTER_FACTOR, retry_ms);
 
 	char idbuf[512];
 	const char *identity = cfg->identity;
@@ -368,7 +374,7 @@ int leader_new(const struct restconfig *rc, const struct leader_config *cfg, str
 		/* At most two requests a tick: the limiter must never make us sleep. */
 		.qps = 100,
 		.burst = 100,
-		.max_attempts = 1,   /* the next tick is the retry */
+		.max_attempts = 1, /* the next tick is the retry */
 	};
 	int r = kclient_new(rc, &o, &le->client, err);
 	if (r) {
@@ -501,8 +507,10 @@ static int failed(struct leader *le, const char *step, const struct cx_err *e)
 	const char *hint = NULL;
 	char hintbuf[NAME_MAX_LEN + 128];
 	if (e->code == -EACCES) {
-		snprintf(hintbuf, sizeof(hintbuf), "the identity needs get, create and update on "
-			 "leases.coordination.k8s.io in namespace %s", le->ns);
+		snprintf(hintbuf, sizeof(hintbuf),
+			 "the identity needs get, create and update on "
+			 "leases.coordination.k8s.io in namespace %s",
+			 le->ns);
 		hint = hintbuf;
 	}
 	log_kv(LOG_LEVEL_ERROR, 0, "leader election: request failed; retrying every retry period", "lease", le->desc,
@@ -591,13 +599,13 @@ static int create_ours(struct leader *le, int64_t now_ms, struct cx_err *e)
 	r.transitions = 0;
 	struct json_object *lease = json_object_new_object(), *meta = json_object_new_object();
 	bool ok = lease && meta && add(meta, "name", json_object_new_string(le->name)) &&
-		  add(meta, "namespace", json_object_new_string(le->ns));
+		add(meta, "namespace", json_object_new_string(le->ns));
 	if (ok)
 		ok = add(lease, "metadata", meta); /* taken, or freed on failure */
 	else
 		json_object_put(meta);
 	ok = ok && add(lease, "apiVersion", json_object_new_string("coordination.k8s.io/v1")) &&
-	     add(lease, "kind", json_object_new_string("Lease")) && add(lease, "spec", leader_record_to_spec(&r));
+		add(lease, "kind", json_object_new_string("Lease")) && add(lease, "spec", leader_record_to_spec(&r));
 	struct json_object *out = NULL;
 	rc = ok ? kclient_create(le->client, le->collection, lease, &out, e) : cx_err_set(e, -ENOMEM, "out of memory");
 	json_object_put(lease);
@@ -613,7 +621,7 @@ static int create_ours(struct leader *le, int64_t now_ms, struct cx_err *e)
  * it; returns 0 or the code of the request that failed (in le->last_err). */
 static int try_acquire_or_renew(struct leader *le, int64_t now_ms, bool *ok)
 {
-	struct cx_err e = {0};
+	struct cx_err e = { 0 };
 	*ok = false;
 	int rc;
 	if (le->leading && le->lease) {
@@ -783,7 +791,7 @@ int leader_release(struct leader *le, struct cx_err *err)
 	if (le->released)
 		return 0;
 	le->released = true;
-	struct cx_err e = {0};
+	struct cx_err e = { 0 };
 	bool held = false;
 	int rc = observed_holder_is_us(le) ? release_lease(le, &held, &e) : 0;
 	drop_lease(le);
@@ -791,8 +799,10 @@ int leader_release(struct leader *le, struct cx_err *err)
 		le->last_err = e;
 		if (err)
 			*err = e;
-		log_kv(LOG_LEVEL_ERROR, 0, "leader election: could not release the Lease; the others take it over when "
-		       "it expires", "lease", le->desc, "identity", le->identity, "error", e.msg, NULL);
+		log_kv(LOG_LEVEL_ERROR, 0,
+		       "leader election: could not release the Lease; the others take it over when "
+		       "it expires",
+		       "lease", le->desc, "identity", le->identity, "error", e.msg, NULL);
 	} else if (held) {
 		log_kv(LOG_LEVEL_INFO, 0, "leader election: released the Lease", "lease", le->desc, "identity",
 		       le->identity, NULL);

@@ -64,7 +64,7 @@ struct restconfig;
 /* The settings docs/architecture.md §6 names: client-go's defaults. */
 #define LEADER_LEASE_DURATION_MS 15000
 #define LEADER_RENEW_DEADLINE_MS 10000
-#define LEADER_RETRY_PERIOD_MS 2000
+#define LEADER_RETRY_PERIOD_MS   2000
 /* Each Lease request's timeout (connect included); see above. */
 #define LEADER_REQUEST_TIMEOUT_MS 1000
 
@@ -93,9 +93,9 @@ struct leader_callbacks {
  * and followers wait what it says (client-go truncates, which can let them
  * take over before the leader's renew deadline). Tests use 2000 / 1500 / 300. */
 struct leader_config {
-	const char *namespace;     /* the Lease's namespace; required */
-	const char *name;          /* the Lease's name; required */
-	const char *identity;      /* unique per process; NULL = leader_default_identity */
+	const char *namespace; /* the Lease's namespace; required */
+	const char *name;      /* the Lease's name; required */
+	const char *identity;  /* unique per process; NULL = leader_default_identity */
 	long lease_duration_ms;
 	long renew_deadline_ms;
 	long retry_period_ms;
@@ -172,11 +172,11 @@ int leader_default_identity(char *buf, size_t n, struct cx_err *err);
 /* The election record, parsed from a Lease's spec. Absent fields are NULL or
  * 0. Owns its strings. */
 struct leader_record {
-	char *holder;              /* holderIdentity; NULL or "" = nobody */
-	long lease_duration_s;     /* leaseDurationSeconds */
-	char *acquire_time;        /* acquireTime, MicroTime text as the API returned it */
-	char *renew_time;          /* renewTime */
-	long transitions;          /* leaseTransitions */
+	char *holder;          /* holderIdentity; NULL or "" = nobody */
+	long lease_duration_s; /* leaseDurationSeconds */
+	char *acquire_time;    /* acquireTime, MicroTime text as the API returned it */
+	char *renew_time;      /* renewTime */
+	long transitions;      /* leaseTransitions */
 };
 
 /* Fills r (which must be zeroed or cleared) from lease, a whole Lease object.
@@ -201,8 +201,8 @@ void leader_record_clear(struct leader_record *r);
  * holder, when the holder is identity, or when r has not changed for its
  * leaseDurationSeconds (default_lease_ms when it has none):
  * observed_ms + duration <= now_ms. */
-bool leader_may_acquire(const struct leader_record *r, const char *identity, int64_t observed_ms,
-			long default_lease_ms, int64_t now_ms);
+bool leader_may_acquire(const struct leader_record *r, const char *identity, int64_t observed_ms, long default_lease_ms,
+			int64_t now_ms);
 
 /* Whether two error messages are the same for logging once: equal once
  * every run of digits counts as one (libcurl's messages carry the elapsed

@@ -34,7 +34,8 @@ static void usage(FILE *out)
 		"  --namespace NS         instead of the context's namespace\n"
 		"  --endpoint URL         worker endpoint (ipc://... or tcp://host:port) instead of the config's\n"
 		"  --leader-elect BOOL    take part in leader election (default: the config's, true)\n"
-		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, wait this long for jobs in flight (default 25);\n"
+		"  --drain-timeout SECS   on SIGTERM, SIGINT or SIGHUP, wait this long for jobs in flight (default "
+		"25);\n"
 		"                         a supervisor started by --spawn-workers gets it too\n"
 		"  --kube-api-qps QPS     the API client's requests a second, or -1 for no client-side limit\n"
 		"                         (default: the config's watcher.kubeApiQPS, else no limit);\n"
@@ -86,7 +87,7 @@ static int worker_binary(char *buf, size_t len)
 		return -errno;
 	self[n] = '\0';
 	const char *dir = dirname(self);
-	const char *places[] = {"", "/../worker"};
+	const char *places[] = { "", "/../worker" };
 	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
 		int w = snprintf(buf, len, "%s%s/coxswain-worker", dir, places[i]);
 		if (w > 0 && (size_t)w < len && access(buf, X_OK) == 0)
@@ -97,36 +98,48 @@ static int worker_binary(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	enum { O_CHECK = CLIFLAG_END, O_LEADER, O_SPAWN, O_VERSION, O_KEYGEN, O_MC_MANIFESTS, O_MC_LIVE, O_MC_SELECTOR,
-	       O_INITIAL_LIST };
+	enum {
+		O_CHECK = CLIFLAG_END,
+		O_LEADER,
+		O_SPAWN,
+		O_VERSION,
+		O_KEYGEN,
+		O_MC_MANIFESTS,
+		O_MC_LIVE,
+		O_MC_SELECTOR,
+		O_INITIAL_LIST
+	};
 	static const struct option opts[] = {
 		CLIFLAGS_OPTIONS,
-		{"check-config", required_argument, NULL, O_CHECK},
-		{"curve-keygen", required_argument, NULL, O_KEYGEN},
-		{"leader-elect", required_argument, NULL, O_LEADER},
-		{"spawn-workers", required_argument, NULL, O_SPAWN},
-		{"initial-list", required_argument, NULL, O_INITIAL_LIST},
-		{"metacontroller-manifests", required_argument, NULL, O_MC_MANIFESTS},
-		{"metacontroller-live", no_argument, NULL, O_MC_LIVE},
-		{"metacontroller-selector", required_argument, NULL, O_MC_SELECTOR},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, O_VERSION},
-		{NULL, 0, NULL, 0},
+		{ "check-config", required_argument, NULL, O_CHECK },
+		{ "curve-keygen", required_argument, NULL, O_KEYGEN },
+		{ "leader-elect", required_argument, NULL, O_LEADER },
+		{ "spawn-workers", required_argument, NULL, O_SPAWN },
+		{ "initial-list", required_argument, NULL, O_INITIAL_LIST },
+		{ "metacontroller-manifests", required_argument, NULL, O_MC_MANIFESTS },
+		{ "metacontroller-live", no_argument, NULL, O_MC_LIVE },
+		{ "metacontroller-selector", required_argument, NULL, O_MC_SELECTOR },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *check = NULL;
 	enum informer_initial_list initial_list = INFORMER_INITIAL_DEFAULT;
-	struct watcher_options o = {0};
+	struct watcher_options o = { 0 };
 	struct cliflags fl;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int spawn = -1;
 	bool leader_set = false, leader = true;
 	cliflags_init(&fl);
 	for (int c; (c = cliflags_next(&fl, "coxswain-watcher", argc, argv, "h" CLIFLAGS_SHORT, opts, stderr)) != -1;) {
 		switch (c) {
-		case CLIFLAGS_BAD: return 2;
-		case O_CHECK: check = optarg; break;
+		case CLIFLAGS_BAD:
+			return 2;
+		case O_CHECK:
+			check = optarg;
+			break;
 		case O_KEYGEN: {
-			struct cx_err kerr = {0};
+			struct cx_err kerr = { 0 };
 			if (curvekey_generate(optarg, &kerr)) {
 				fprintf(stderr, "coxswain-watcher: --curve-keygen: %s\n", kerr.msg);
 				return 1;
@@ -150,14 +163,27 @@ int main(int argc, char **argv)
 				initial_list = optarg[0] == 's' ? INFORMER_INITIAL_STREAM : INFORMER_INITIAL_LIST;
 				break;
 			}
-			fprintf(stderr, "coxswain-watcher: --initial-list: expected stream or list, got \"%s\"\n", optarg);
+			fprintf(stderr, "coxswain-watcher: --initial-list: expected stream or list, got \"%s\"\n",
+				optarg);
 			return 2;
-		case O_MC_MANIFESTS: o.mc_manifests = optarg; break;
-		case O_MC_LIVE: o.mc_live = true; break;
-		case O_MC_SELECTOR: o.mc_selector = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case O_VERSION: printf("coxswain-watcher %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case O_MC_MANIFESTS:
+			o.mc_manifests = optarg;
+			break;
+		case O_MC_LIVE:
+			o.mc_live = true;
+			break;
+		case O_MC_SELECTOR:
+			o.mc_selector = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case O_VERSION:
+			printf("coxswain-watcher %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	const char *config_path = fl.config, *log_format = fl.log_format, *qps_arg = fl.qps_arg,
@@ -170,8 +196,9 @@ int main(int argc, char **argv)
 	o.burst = fl.burst;
 	if (o.mc_selector && (!o.mc_live || !*o.mc_selector)) {
 		fprintf(stderr, "coxswain-watcher: --metacontroller-selector: %s\n",
-			o.mc_live ? "expected a label selector, got \"\"" : "needs --metacontroller-live (it selects "
-			"the controller objects of the cluster)");
+			o.mc_live ? "expected a label selector, got \"\""
+				  : "needs --metacontroller-live (it selects "
+				    "the controller objects of the cluster)");
 		return 2;
 	}
 	if (optind < argc) {
@@ -203,7 +230,7 @@ int main(int argc, char **argv)
 	o.config = cfg;
 	if (initial_list == INFORMER_INITIAL_DEFAULT)
 		initial_list = cfg->initial_list == CONFIG_INITIAL_LIST_STREAM ? INFORMER_INITIAL_STREAM
-									   : INFORMER_INITIAL_LIST;
+									       : INFORMER_INITIAL_LIST;
 	informer_set_initial_list(initial_list);
 	o.leader_elect = leader_set ? leader : cfg->leader_election;
 

@@ -22,36 +22,36 @@
 
 /* A definition whose resources are not served yet is tried again this often
  * (discovery itself asks the API server at most once a second). */
-#define RETRY_MS 2000
+#define RETRY_MS          2000
 #define EVENT_MESSAGE_MAX 1024
 
 enum def_state {
-	DEF_PENDING,    /* not running: waiting to be built (retry_ms) */
-	DEF_RUNNING,    /* its controllers run */
-	DEF_REFUSED,    /* invalid, or its name is taken: waits for a new version */
+	DEF_PENDING, /* not running: waiting to be built (retry_ms) */
+	DEF_RUNNING, /* its controllers run */
+	DEF_REFUSED, /* invalid, or its name is taken: waits for a new version */
 };
 
 struct def {
-	char *name;                          /* metadata.name */
-	const char *kind;                    /* static: "CompositeController" or "DecoratorController" */
-	bool live;                           /* from the API; else from a manifest file */
-	char *version;                       /* live: "uid/resourceVersion" */
-	struct mcdef_set *own;               /* live: the parsed object */
-	const struct mcdef_controller *mc;   /* NULL when refused by mcdef */
-	struct json_object *obj;             /* live: the object as listed, for Events */
-	struct config_controller *ccs;       /* n_ccs built, n_started of them started */
+	char *name;                        /* metadata.name */
+	const char *kind;                  /* static: "CompositeController" or "DecoratorController" */
+	bool live;                         /* from the API; else from a manifest file */
+	char *version;                     /* live: "uid/resourceVersion" */
+	struct mcdef_set *own;             /* live: the parsed object */
+	const struct mcdef_controller *mc; /* NULL when refused by mcdef */
+	struct json_object *obj;           /* live: the object as listed, for Events */
+	struct config_controller *ccs;     /* n_ccs built, n_started of them started */
 	size_t n_ccs, n_started;
 	enum def_state state;
 	int64_t retry_ms;
-	char error[CX_ERR_MSG_MAX];          /* why it is pending or refused */
+	char error[CX_ERR_MSG_MAX]; /* why it is pending or refused */
 	bool seen;
 };
 
 struct live_kind {
-	const char *resource;                /* "compositecontrollers" */
+	const char *resource; /* "compositecontrollers" */
 	const char *kind;
 	struct informer *inf;
-	int64_t next_ms;                     /* next discovery attempt while inf is NULL */
+	int64_t next_ms; /* next discovery attempt while inf is NULL */
 	char error[CX_ERR_MSG_MAX];
 };
 
@@ -61,7 +61,7 @@ struct mcwatch {
 	struct def **defs;
 	size_t n_defs;
 	struct live_kind kinds[2];
-	bool dirty;                          /* a live object changed since the last diff */
+	bool dirty; /* a live object changed since the last diff */
 };
 
 static const char *kind_word(enum mcdef_kind k)
@@ -133,14 +133,16 @@ static void post_event(struct mcwatch *m, struct json_object *obj, const char *r
 	json_object_object_add(md, "generateName", json_object_new_string(gen));
 	json_object_object_add(md, "namespace", json_object_new_string("default"));
 	json_object_object_add(ev, "metadata", md);
-	static const char *const inv_keys[] = {"apiVersion", "kind"};
+	static const char *const inv_keys[] = { "apiVersion", "kind" };
 	for (size_t i = 0; i < 2; i++)
 		if (jsonget_string(obj, inv_keys[i]))
-			json_object_object_add(inv, inv_keys[i], json_object_new_string(jsonget_string(obj, inv_keys[i])));
-	static const char *const meta_keys[] = {"name", "uid", "resourceVersion"};
+			json_object_object_add(inv, inv_keys[i],
+					       json_object_new_string(jsonget_string(obj, inv_keys[i])));
+	static const char *const meta_keys[] = { "name", "uid", "resourceVersion" };
 	for (size_t i = 0; i < 3; i++)
 		if (jsonget_string(meta, meta_keys[i]))
-			json_object_object_add(inv, meta_keys[i], json_object_new_string(jsonget_string(meta, meta_keys[i])));
+			json_object_object_add(inv, meta_keys[i],
+					       json_object_new_string(jsonget_string(meta, meta_keys[i])));
 	json_object_object_add(ev, "involvedObject", inv);
 	json_object_object_add(ev, "type", json_object_new_string("Warning"));
 	json_object_object_add(ev, "reason", json_object_new_string(reason));
@@ -153,7 +155,7 @@ static void post_event(struct mcwatch *m, struct json_object *obj, const char *r
 	json_object_object_add(ev, "firstTimestamp", json_object_new_string(ts));
 	json_object_object_add(ev, "lastTimestamp", json_object_new_string(ts));
 	json_object_object_add(ev, "count", json_object_new_int(1));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (kclient_create(m->o.client, "/api/v1/namespaces/default/events", ev, NULL, &err))
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", name, "error", err.msg, NULL);
 	json_object_put(ev);
@@ -174,7 +176,7 @@ static void refuse(struct mcwatch *m, struct def *d, const char *reason, const c
  * pending (retried), a name taken refuses it. */
 static void try_start(struct mcwatch *m, struct def *d, int64_t now_ms)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = mcbridge_controllers(d->mc, m->o.discovery, &d->ccs, &d->n_ccs, &err);
 	if (rc) {
 		if (strcmp(d->error, err.msg))
@@ -265,7 +267,7 @@ static void take_object(struct mcwatch *m, const struct live_kind *lk, const str
 	d->error[0] = '\0';
 	char source[400];
 	snprintf(source, sizeof(source), "%s \"%s\"", lk->kind, name);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	char *text = objstore_entry_json_new(objects, e);
 	int rc = text ? mcdef_parse_json(text, source, &d->own, &err) : cx_err_set(&err, -ENOMEM, "out of memory");
 	free(text);
@@ -320,7 +322,7 @@ static void tick_live(struct mcwatch *m, int64_t now_ms)
 {
 	for (size_t k = 0; k < 2; k++) {
 		struct live_kind *lk = &m->kinds[k];
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		if (!lk->inf) {
 			if (now_ms < lk->next_ms)
 				continue;
@@ -330,15 +332,17 @@ static void tick_live(struct mcwatch *m, int64_t now_ms)
 				lk->next_ms = now_ms + RETRY_MS;
 				continue;
 			}
-			struct informer_options io = {.resource = res, .label_selector = m->o.selector,
-						      .handlers = {on_change, on_update, on_change},
-						      .ud = m};
+			struct informer_options io = { .resource = res,
+						       .label_selector = m->o.selector,
+						       .handlers = { on_change, on_update, on_change },
+						       .ud = m };
 			if (informer_new(m->o.client, m->o.mux, &io, &lk->inf, &err)) {
 				snprintf(lk->error, sizeof(lk->error), "%s", err.msg);
 				lk->next_ms = now_ms + RETRY_MS;
 				continue;
 			}
-			log_kv(LOG_LEVEL_INFO, 0, "watching metacontroller controllers", "resource", lk->resource, NULL);
+			log_kv(LOG_LEVEL_INFO, 0, "watching metacontroller controllers", "resource", lk->resource,
+			       NULL);
 			m->dirty = true;
 		}
 		if (informer_tick(lk->inf, now_ms, &err))
@@ -365,8 +369,10 @@ static bool file_name_taken(const struct mcdef_set *files, size_t i, const char 
 			if (strcmp(other, name))
 				continue;
 			if (mc->kind == MCDEF_DECORATOR)
-				cx_err_set(err, -EINVAL, "DecoratorController \"%s\"'s spec.resources[%zu] (%s); expected "
-					   "each name once", mc->name, r, mc->source);
+				cx_err_set(err, -EINVAL,
+					   "DecoratorController \"%s\"'s spec.resources[%zu] (%s); expected "
+					   "each name once",
+					   mc->name, r, mc->source);
 			else
 				cx_err_set(err, -EINVAL, "CompositeController \"%s\" (%s); expected each name once",
 					   mc->name, mc->source);
@@ -384,8 +390,8 @@ int mcwatch_new(const struct mcwatch_options *o, struct mcwatch **out, struct cx
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	int rc = 0;
 	m->o = *o;
-	m->kinds[0] = (struct live_kind){.resource = "compositecontrollers", .kind = "CompositeController"};
-	m->kinds[1] = (struct live_kind){.resource = "decoratorcontrollers", .kind = "DecoratorController"};
+	m->kinds[0] = (struct live_kind){ .resource = "compositecontrollers", .kind = "CompositeController" };
+	m->kinds[1] = (struct live_kind){ .resource = "decoratorcontrollers", .kind = "DecoratorController" };
 	if (o->manifests) {
 		if ((rc = mcdef_load(o->manifests, &m->files, err)))
 			goto fail;
@@ -397,11 +403,14 @@ int mcwatch_new(const struct mcwatch_options *o, struct mcwatch **out, struct cx
 			for (size_t r = 0; r < n_names; r++) {
 				char name[300];
 				mcbridge_decorator_name(mc->name, r, name, sizeof(name));
-				const struct config_controller *other = o->config ? config_controller(o->config, name) : NULL;
+				const struct config_controller *other = o->config ? config_controller(o->config, name)
+										  : NULL;
 				if (other) {
-					rc = cx_err_set(err, -EINVAL, "%s: %s \"%s\": controller name \"%s\" is also the name of a "
-							"controller in %s (controllers[].name); expected each name once",
-							mc->source, kind_word(mc->kind), mc->name, name, o->config->path);
+					rc = cx_err_set(
+						err, -EINVAL,
+						"%s: %s \"%s\": controller name \"%s\" is also the name of a "
+						"controller in %s (controllers[].name); expected each name once",
+						mc->source, kind_word(mc->kind), mc->name, name, o->config->path);
 					goto fail;
 				}
 				if (file_name_taken(m->files, i, name, err)) {
@@ -468,8 +477,9 @@ long mcwatch_next_ms(const struct mcwatch *m, int64_t now_ms)
 	long t = -1;
 	for (size_t k = 0; m->o.live && k < 2; k++) {
 		const struct live_kind *lk = &m->kinds[k];
-		t = min_ms(t, lk->inf ? informer_next_ms(lk->inf, now_ms)
-				      : (lk->next_ms > now_ms ? (long)(lk->next_ms - now_ms) : 0));
+		t = min_ms(t,
+			   lk->inf ? informer_next_ms(lk->inf, now_ms)
+				   : (lk->next_ms > now_ms ? (long)(lk->next_ms - now_ms) : 0));
 	}
 	if (m->dirty)
 		t = 0;
@@ -494,8 +504,9 @@ bool mcwatch_ready(const struct mcwatch *m, char *why, size_t cap)
 		const struct live_kind *lk = &m->kinds[k];
 		if (lk->inf && informer_synced(lk->inf))
 			continue;
-		snprintf(one, sizeof(one), "--metacontroller-live: waiting for the CRD of %s (%s.metacontroller.k8s.io)%s%s",
-			 lk->kind, lk->resource, lk->error[0] ? ": " : "", lk->error);
+		snprintf(one, sizeof(one),
+			 "--metacontroller-live: waiting for the CRD of %s (%s.metacontroller.k8s.io)%s%s", lk->kind,
+			 lk->resource, lk->error[0] ? ": " : "", lk->error);
 		append(why, cap, one);
 	}
 	for (size_t i = 0; i < m->n_defs; i++)

@@ -49,13 +49,13 @@ struct mcwatch_callbacks {
 };
 
 struct mcwatch_options {
-	const char *manifests;            /* --metacontroller-manifests, or NULL */
-	bool live;                        /* --metacontroller-live */
-	const char *selector;             /* --metacontroller-selector: the API's labelSelector for the live
+	const char *manifests;       /* --metacontroller-manifests, or NULL */
+	bool live;                   /* --metacontroller-live */
+	const char *selector;        /* --metacontroller-selector: the API's labelSelector for the live
 					     objects (one that stops matching is stopped, as if deleted), or
 					     NULL: all of them */
-	const struct config *config;      /* borrowed: its controllers' names are taken */
-	struct kclient *client;           /* borrowed, as the rest */
+	const struct config *config; /* borrowed: its controllers' names are taken */
+	struct kclient *client;      /* borrowed, as the rest */
 	struct kwatch_mux *mux;
 	struct discovery *discovery;
 	struct mcwatch_callbacks cb;

@@ -17,9 +17,9 @@
 struct metrics_series {
 	const struct metrics_family *family;
 	char *values[METRICS_MAX_LABELS];
-	double value;          /* counter, gauge; a histogram's sum */
-	uint64_t count;        /* histogram: observations */
-	uint64_t *buckets;     /* histogram: per bucket, NOT cumulative; nbounds + 1 (+Inf) */
+	double value;      /* counter, gauge; a histogram's sum */
+	uint64_t count;    /* histogram: observations */
+	uint64_t *buckets; /* histogram: per bucket, NOT cumulative; nbounds + 1 (+Inf) */
 };
 
 struct metrics_family {
@@ -47,15 +47,15 @@ struct metrics {
 };
 
 const double metrics_buckets_reconcile[] = {
-	0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25,
-	1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1,  1.25, 1.5,
+	1.75,  2,    2.5,   3,    3.5, 4,    4.5, 5,    6,   7,    8,   9,    10,  15,  20,  25,  30,  40, 50,   60,
 };
 const size_t metrics_buckets_reconcile_n = sizeof(metrics_buckets_reconcile) / sizeof(double);
 
 /* client-go computes these as ExponentialBuckets(10e-9, 10, 10), whose
  * repeated multiplication drifts by an ulp ("9.999999999999999e-06"); the
  * literals are the values it means. */
-const double metrics_buckets_workqueue[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
+const double metrics_buckets_workqueue[] = { 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 };
 const size_t metrics_buckets_workqueue_n = sizeof(metrics_buckets_workqueue) / sizeof(double);
 
 struct metrics *metrics_new(void)
@@ -121,7 +121,7 @@ static bool valid_name(const char *s, bool colon)
 	for (const char *p = s; *p; p++) {
 		char c = *p;
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
-			  (p != s && c >= '0' && c <= '9');
+			(p != s && c >= '0' && c <= '9');
 		if (!ok)
 			return false;
 	}
@@ -168,7 +168,8 @@ static int family_new(struct metrics *m, enum metrics_type type, const char *nam
 	for (; labels && labels[nlabels]; nlabels++) {
 		const char *l = labels[nlabels];
 		if (nlabels == METRICS_MAX_LABELS)
-			return cx_err_set(err, -EINVAL, "metrics: %s has more than %d labels", name, METRICS_MAX_LABELS);
+			return cx_err_set(err, -EINVAL, "metrics: %s has more than %d labels", name,
+					  METRICS_MAX_LABELS);
 		if (!valid_name(l, false) || strncmp(l, "__", 2) == 0)
 			return cx_err_set(err, -EINVAL,
 					  "metrics: %s: invalid label name \"%s\": expected [a-zA-Z_][a-zA-Z0-9_]* not "
@@ -186,10 +187,11 @@ static int family_new(struct metrics *m, enum metrics_type type, const char *nam
 					  name, METRICS_MAX_BUCKETS, bounds ? nbounds : 0);
 		for (size_t i = 0; i < nbounds; i++) {
 			if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
-				return cx_err_set(err, -EINVAL,
-						  "metrics: %s: bucket bound %zu (%g) is not finite and greater than the one "
-						  "before",
-						  name, i, bounds[i]);
+				return cx_err_set(
+					err, -EINVAL,
+					"metrics: %s: bucket bound %zu (%g) is not finite and greater than the one "
+					"before",
+					name, i, bounds[i]);
 		}
 	}
 
@@ -391,7 +393,7 @@ int metrics_add_collector(struct metrics *m, metrics_collect_fn fn, void *ud)
 		return -EINVAL;
 	if (grow(&m->collectors, &m->capcollectors, m->ncollectors, sizeof(*m->collectors)) < 0)
 		return -ENOMEM;
-	m->collectors[m->ncollectors++] = (struct collector){fn, ud};
+	m->collectors[m->ncollectors++] = (struct collector){ fn, ud };
 	return 0;
 }
 
@@ -515,7 +517,7 @@ static void buf_sample_name(struct buf *b, const struct metrics_family *f, const
 
 static void render_family(struct buf *b, const struct metrics_family *f)
 {
-	static const char *const type_names[] = {"counter", "gauge", "histogram"};
+	static const char *const type_names[] = { "counter", "gauge", "histogram" };
 	if (f->nseries == 0)
 		return;
 	buf_puts(b, "# HELP ");
@@ -568,7 +570,7 @@ int metrics_render(struct metrics *m, char **text, size_t *len)
 		return -EINVAL;
 	for (size_t i = 0; i < m->ncollectors; i++)
 		m->collectors[i].fn(m->collectors[i].ud);
-	struct buf b = {0};
+	struct buf b = { 0 };
 	buf_reserve(&b, 0); /* an empty registry still gives "" rather than NULL */
 	if (!b.failed)
 		b.p[0] = '\0';
@@ -592,22 +594,22 @@ int metrics_render_cb(void *ud, char **text, size_t *len)
 
 int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_err *err)
 {
-	static const char *const controller[] = {"controller", NULL};
-	static const char *const controller_result[] = {"controller", "result", NULL};
-	static const char *const name[] = {"name", NULL};
-	static const char *const rest[] = {"code", "method", "host", NULL};
-	static const char *const verb_host[] = {"verb", "host", NULL};
-	static const char *const reason[] = {"reason", NULL};
-	static const char *const resource[] = {"resource", NULL};
+	static const char *const controller[] = { "controller", NULL };
+	static const char *const controller_result[] = { "controller", "result", NULL };
+	static const char *const name[] = { "name", NULL };
+	static const char *const rest[] = { "code", "method", "host", NULL };
+	static const char *const verb_host[] = { "verb", "host", NULL };
+	static const char *const reason[] = { "reason", NULL };
+	static const char *const resource[] = { "resource", NULL };
 
 	cx_err_clear(err);
 	memset(std, 0, sizeof(*std));
 	int r;
 	/* Each registration either fills its handle or fails with its code. */
-#define REG(field, fn, ...)                                       \
-	do {                                                      \
-		if ((r = fn(m, __VA_ARGS__, &std->field, err)))   \
-			return r;                                 \
+#define REG(field, fn, ...)                                                                                            \
+	do {                                                                                                           \
+		if ((r = fn(m, __VA_ARGS__, &std->field, err)))                                                        \
+			return r;                                                                                      \
 	} while (0)
 	REG(reconcile_total, metrics_counter, "controller_runtime_reconcile_total",
 	    "Total number of reconciliations per controller", controller_result);
@@ -619,20 +621,19 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	REG(active_workers, metrics_gauge, "controller_runtime_active_workers",
 	    "Number of jobs of the controller in flight on workers", controller);
 	REG(workqueue_depth, metrics_gauge, "workqueue_depth", "Current depth of workqueue", name);
-	REG(workqueue_adds_total, metrics_counter, "workqueue_adds_total",
-	    "Total number of adds handled by workqueue", name);
+	REG(workqueue_adds_total, metrics_counter, "workqueue_adds_total", "Total number of adds handled by workqueue",
+	    name);
 	REG(workqueue_retries_total, metrics_counter, "workqueue_retries_total",
 	    "Total number of retries handled by workqueue", name);
 	REG(workqueue_queue_duration_seconds, metrics_histogram, "workqueue_queue_duration_seconds",
-	    "How long in seconds an item stays in workqueue before being requested", name,
-	    metrics_buckets_workqueue, metrics_buckets_workqueue_n);
+	    "How long in seconds an item stays in workqueue before being requested", name, metrics_buckets_workqueue,
+	    metrics_buckets_workqueue_n);
 	REG(workqueue_work_duration_seconds, metrics_histogram, "workqueue_work_duration_seconds",
 	    "How long in seconds processing an item from workqueue takes", name, metrics_buckets_workqueue,
 	    metrics_buckets_workqueue_n);
 	REG(rest_client_requests_total, metrics_counter, "rest_client_requests_total",
 	    "Number of HTTP requests, partitioned by status code, method, and host", rest);
-	REG(rest_client_rate_limiter_duration_seconds, metrics_histogram,
-	    "rest_client_rate_limiter_duration_seconds",
+	REG(rest_client_rate_limiter_duration_seconds, metrics_histogram, "rest_client_rate_limiter_duration_seconds",
 	    "Client side rate limiter latency in seconds. Broken down by verb, and host.", verb_host,
 	    ratelimit_wait_buckets, RATELIMIT_WAIT_BUCKETS_N);
 	REG(leader, metrics_gauge, "leader_election_master_status",
@@ -670,7 +671,7 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 
 int metrics_controller_bind(const struct metrics_std *std, const char *name, struct metrics_controller *mc)
 {
-	static const char *const results[METRICS_RESULT_N] = {"success", "error", "requeue", "requeue_after"};
+	static const char *const results[METRICS_RESULT_N] = { "success", "error", "requeue", "requeue_after" };
 	memset(mc, 0, sizeof(*mc));
 	if (!std)
 		return 0;

@@ -84,9 +84,9 @@ int metrics_histogram(struct metrics *m, const char *name, const char *help, con
 		      const double *bounds, size_t nbounds, struct metrics_family **out, struct cx_err *err);
 
 /* client-go's and controller-runtime's bucket sets. */
-extern const double metrics_buckets_reconcile[];  /* 0.005 ... 60 s: controller_runtime_reconcile_time_seconds */
+extern const double metrics_buckets_reconcile[]; /* 0.005 ... 60 s: controller_runtime_reconcile_time_seconds */
 extern const size_t metrics_buckets_reconcile_n;
-extern const double metrics_buckets_workqueue[];  /* 1e-8 * 10^i, i = 0..9: workqueue_*_duration_seconds */
+extern const double metrics_buckets_workqueue[]; /* 1e-8 * 10^i, i = 0..9: workqueue_*_duration_seconds */
 extern const size_t metrics_buckets_workqueue_n;
 
 /* The series of f for values[0..nlabels) (copied), created with value 0 if

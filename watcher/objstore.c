@@ -21,7 +21,7 @@
  * handed out stay where they are. */
 struct item {
 	uint64_t hash;
-	unsigned char *text;         /* a zstd frame under the store's dictionary when packed, else the JSON */
+	unsigned char *text; /* a zstd frame under the store's dictionary when packed, else the JSON */
 	size_t text_len;
 	bool packed;
 	struct objstore_entry e;
@@ -31,8 +31,8 @@ struct item {
 /* Level 1: with a dictionary the ratio is nearly that of higher levels, and
  * its tables are small (a dictionary's compression tables are kept per
  * store). */
-#define ZLEVEL 1
-#define DICT_MAX (8 * 1024)
+#define ZLEVEL      1
+#define DICT_MAX    (8 * 1024)
 #define SAMPLES_MAX 256
 /* Bigger objects are not taken as samples (they would crowd out the rest). */
 #define SAMPLE_LEN_MAX (64 * 1024)
@@ -45,7 +45,7 @@ struct objstore {
 	struct item **items;
 	size_t n, cap;
 	uint32_t *slots;
-	size_t mask;                 /* slots has mask + 1 (a power of two) */
+	size_t mask; /* slots has mask + 1 (a power of two) */
 	uint64_t revision;
 	/* Compression: all packed texts are under cdict/ddict (NULL: none
 	 * learnt yet). Learnt at trained_n objects, when the texts took
@@ -224,8 +224,10 @@ static const char *lay(char **at, const char *src, size_t len)
 
 static struct item *item_new(struct objstore *s, const struct fields *f)
 {
-	const char *const strs[] = {f->key, f->name, f->namespace, f->uid, f->resource_version, f->owner_uid,
-				    f->owner_kind, f->owner_api_version, f->owner_name};
+	const char *const strs[] = {
+		f->key,       f->name,       f->namespace,         f->uid,       f->resource_version,
+		f->owner_uid, f->owner_kind, f->owner_api_version, f->owner_name
+	};
 	size_t size = sizeof(struct item);
 	for (size_t i = 0; i < sizeof(strs) / sizeof(*strs); i++)
 		size += size_of(strs[i]);
@@ -247,8 +249,8 @@ static struct item *item_new(struct objstore *s, const struct fields *f)
 		.deleting = f->deleting,
 		.owner_uid = f->owner_uid ? lay(&at, f->owner_uid, strlen(f->owner_uid)) : NULL,
 		.owner_kind = f->owner_kind ? lay(&at, f->owner_kind, strlen(f->owner_kind)) : NULL,
-		.owner_api_version = f->owner_api_version ? lay(&at, f->owner_api_version,
-								strlen(f->owner_api_version)) : NULL,
+		.owner_api_version = f->owner_api_version ? lay(&at, f->owner_api_version, strlen(f->owner_api_version))
+							  : NULL,
 		.owner_name = f->owner_name ? lay(&at, f->owner_name, strlen(f->owner_name)) : NULL,
 		.json_len = f->json_len,
 	};
@@ -306,7 +308,8 @@ static void train(struct objstore *s)
 	size_t stored = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		char *text = unpack(s, s->items[i], s->ddict);
-		int rc = text ? pack(s, cdict, text, s->items[i]->e.json_len, &texts[i], &lens[i], &packed[i]) : -ENOMEM;
+		int rc = text ? pack(s, cdict, text, s->items[i]->e.json_len, &texts[i], &lens[i], &packed[i])
+			      : -ENOMEM;
 		free(text);
 		if (rc)
 			goto out;
@@ -351,8 +354,7 @@ static void maybe_train(struct objstore *s)
 	s->puts_since++;
 	if (s->n < OBJSTORE_TRAIN_AT || s->puts_since < OBJSTORE_TRAIN_AT || s->puts_since * 4 < s->n)
 		return;
-	if (s->cdict && s->n < 4 * s->trained_n &&
-	    s->stored_total * 1000 <= s->raw_total * s->trained_permille * 3 / 2)
+	if (s->cdict && s->n < 4 * s->trained_n && s->stored_total * 1000 <= s->raw_total * s->trained_permille * 3 / 2)
 		return;
 	train(s);
 }
@@ -392,16 +394,16 @@ static int insert(struct objstore *s, struct item *it)
 int objstore_put(struct objstore *s, struct json_object *obj, struct cx_err *err)
 {
 	struct json_object *ref = kobj_controller_ref(obj);
-	struct fields f = {.name = kobj_name(obj),
-			   .namespace = kobj_namespace(obj),
-			   .uid = kobj_uid(obj),
-			   .resource_version = kobj_resource_version(obj),
-			   .generation = kobj_generation(obj),
-			   .deleting = kobj_deleting(obj),
-			   .owner_uid = kobj_ref_uid(ref),
-			   .owner_kind = kobj_ref_kind(ref),
-			   .owner_api_version = kobj_ref_api_version(ref),
-			   .owner_name = kobj_ref_name(ref)};
+	struct fields f = { .name = kobj_name(obj),
+			    .namespace = kobj_namespace(obj),
+			    .uid = kobj_uid(obj),
+			    .resource_version = kobj_resource_version(obj),
+			    .generation = kobj_generation(obj),
+			    .deleting = kobj_deleting(obj),
+			    .owner_uid = kobj_ref_uid(ref),
+			    .owner_kind = kobj_ref_kind(ref),
+			    .owner_api_version = kobj_ref_api_version(ref),
+			    .owner_name = kobj_ref_name(ref) };
 	if (!f.name)
 		return cx_err_set(err, -EINVAL, "object without metadata.name: not cached");
 	char *key = NULL;
@@ -430,11 +432,19 @@ int objstore_put_entry(struct objstore *s, const struct objstore *from, const st
 	char *text = unpack(from, item_of(e), from->ddict);
 	if (!text)
 		return -ENOMEM;
-	struct fields f = {.key = e->key, .name = e->name, .namespace = e->namespace, .uid = e->uid,
-			   .resource_version = e->resource_version, .owner_uid = e->owner_uid,
-			   .owner_kind = e->owner_kind, .owner_api_version = e->owner_api_version,
-			   .owner_name = e->owner_name, .json = text, .json_len = e->json_len,
-			   .generation = e->generation, .deleting = e->deleting};
+	struct fields f = { .key = e->key,
+			    .name = e->name,
+			    .namespace = e->namespace,
+			    .uid = e->uid,
+			    .resource_version = e->resource_version,
+			    .owner_uid = e->owner_uid,
+			    .owner_kind = e->owner_kind,
+			    .owner_api_version = e->owner_api_version,
+			    .owner_name = e->owner_name,
+			    .json = text,
+			    .json_len = e->json_len,
+			    .generation = e->generation,
+			    .deleting = e->deleting };
 	struct item *it = item_new(s, &f);
 	free(text);
 	int rc = it ? insert(s, it) : -ENOMEM;

@@ -37,17 +37,17 @@ struct objstore;
  * until the key is put again or deleted, or the store freed. A string field
  * is NULL when the object lacks it (or it is not a string). */
 struct objstore_entry {
-	const char *key;                 /* "ns/name" or "name" */
-	const char *name;                /* metadata.name (never NULL) */
-	const char *namespace;           /* metadata.namespace; NULL when none or "" */
+	const char *key;       /* "ns/name" or "name" */
+	const char *name;      /* metadata.name (never NULL) */
+	const char *namespace; /* metadata.namespace; NULL when none or "" */
 	const char *uid;
 	const char *resource_version;
-	int64_t generation;              /* metadata.generation; 0 when absent */
-	bool deleting;                   /* metadata.deletionTimestamp is set */
+	int64_t generation; /* metadata.generation; 0 when absent */
+	bool deleting;      /* metadata.deletionTimestamp is set */
 	/* The first ownerReference with controller: true, of any kind; all NULL
 	 * when there is none. */
 	const char *owner_uid, *owner_kind, *owner_api_version, *owner_name;
-	size_t json_len;                 /* the length of the object's JSON text */
+	size_t json_len; /* the length of the object's JSON text */
 };
 
 /* Objects a store holds before it compresses them. */

@@ -100,11 +100,11 @@ int procmetrics_register(struct metrics *m, struct cx_err *err)
 	static struct proc p;
 	struct metrics_family *f;
 	int r;
-#define FAMILY(field, fn, name, help)                                   \
-	do {                                                            \
-		if ((r = fn(m, name, help, NULL, &f, err)))             \
-			return r;                                       \
-		p.field = metrics_labels(f, NULL);                      \
+#define FAMILY(field, fn, name, help)                                                                                  \
+	do {                                                                                                           \
+		if ((r = fn(m, name, help, NULL, &f, err)))                                                            \
+			return r;                                                                                      \
+		p.field = metrics_labels(f, NULL);                                                                     \
 	} while (0)
 	FAMILY(cpu, metrics_counter, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
 	FAMILY(resident, metrics_gauge, "process_resident_memory_bytes", "Resident memory size in bytes.");

@@ -27,8 +27,8 @@
  * 253, with room for a decorator's ".r<i>"), a namespace (a DNS label) and
  * a name (a DNS subdomain). */
 #define QUEUEKEY_CONTROLLER_MAX 272
-#define QUEUEKEY_NAMESPACE_MAX 63
-#define QUEUEKEY_NAME_MAX 253
+#define QUEUEKEY_NAMESPACE_MAX  63
+#define QUEUEKEY_NAME_MAX       253
 /* The longest key, with its NUL: every key of parts within those limits
  * fits a buffer this long. */
 #define QUEUEKEY_MAX (QUEUEKEY_CONTROLLER_MAX + 1 + QUEUEKEY_NAMESPACE_MAX + 1 + QUEUEKEY_NAME_MAX + 1)
@@ -47,9 +47,9 @@ bool queuekey_join(const char *controller, const char *object_key, char *buf, si
  * starts in it. */
 struct queuekey {
 	char controller[QUEUEKEY_CONTROLLER_MAX + 1];
-	char namespace[QUEUEKEY_NAMESPACE_MAX + 1];  /* "" for a cluster-scoped parent */
+	char namespace[QUEUEKEY_NAMESPACE_MAX + 1]; /* "" for a cluster-scoped parent */
 	char name[QUEUEKEY_NAME_MAX + 1];
-	const char *object_key;                      /* borrowed from the key given to queuekey_parse */
+	const char *object_key; /* borrowed from the key given to queuekey_parse */
 };
 
 /* Splits key (borrowed; out->object_key points into it). Returns false,

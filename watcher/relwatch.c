@@ -22,19 +22,19 @@
 
 /* One parent's rules. */
 struct parent_rules {
-	char *key;                   /* the queue key */
-	char *ns;                    /* the parent's namespace, NULL when cluster-scoped */
+	char *key; /* the queue key */
+	char *ns;  /* the parent's namespace, NULL when cluster-scoped */
 	struct relrule_set rules;
 };
 
 /* One related resource's informer. */
 struct rel_informer {
-	struct relwatch *rw;         /* back pointer, for the handlers */
+	struct relwatch *rw; /* back pointer, for the handlers */
 	char *api_version;
 	char *resource;
-	struct informer *inf;        /* NULL until started */
-	int64_t retry_at_ms;         /* when resolving failed: try again then */
-	bool told;                   /* the failure was said (once) */
+	struct informer *inf; /* NULL until started */
+	int64_t retry_at_ms;  /* when resolving failed: try again then */
+	bool told;            /* the failure was said (once) */
 };
 
 struct relwatch {
@@ -43,7 +43,7 @@ struct relwatch {
 	size_t n_parents;
 	struct rel_informer **infs;
 	size_t n_infs;
-	bool dirty;                  /* rules changed: which informers are needed is to be looked at */
+	bool dirty; /* rules changed: which informers are needed is to be looked at */
 };
 
 struct relwatch *relwatch_new(const struct controller_env *env)
@@ -115,7 +115,7 @@ int relwatch_set(struct relwatch *rw, const char *key, struct json_object *rules
 	char *ns = namespace_of_key(key);
 	char label[512];
 	snprintf(label, sizeof(label), "related rules of %s", key);
-	struct relrule_set set = {0};
+	struct relrule_set set = { 0 };
 	int rc = relrule_set_from_json(label, rules, ns, &set, err);
 	if (rc) {
 		free(ns);
@@ -151,8 +151,8 @@ int relwatch_set(struct relwatch *rw, const char *key, struct json_object *rules
 	return 0;
 }
 
-size_t relwatch_requeue_for(struct relwatch *rw, const char *api_version, const char *resource,
-			    struct json_object *obj, int64_t now_ms)
+size_t relwatch_requeue_for(struct relwatch *rw, const char *api_version, const char *resource, struct json_object *obj,
+			    int64_t now_ms)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < rw->n_parents; i++) {
@@ -236,11 +236,11 @@ static void add_missing(struct relwatch *rw)
 /* Resolves ri's resource and starts its informer (all namespaces). */
 static void start(struct relwatch *rw, struct rel_informer *ri, int64_t now_ms)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	const struct kresource *res = NULL;
 	int rc = discovery_resolve_resource(rw->env.discovery, ri->api_version, ri->resource, &res, &err);
 	if (!rc) {
-		struct informer_options o = {.resource = res, .handlers = {on_add, on_update, on_add}, .ud = ri};
+		struct informer_options o = { .resource = res, .handlers = { on_add, on_update, on_add }, .ud = ri };
 		rc = informer_new(rw->env.client, rw->env.mux, &o, &ri->inf, &err);
 	}
 	if (rc) {
@@ -272,7 +272,7 @@ void relwatch_tick(struct relwatch *rw, int64_t now_ms)
 		}
 		if (!ri->inf && now_ms >= ri->retry_at_ms)
 			start(rw, ri, now_ms);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		if (ri->inf && informer_tick(ri->inf, now_ms, &err))
 			log_kv(LOG_LEVEL_WARNING, 2, "a related informer's list failed", "error", err.msg, NULL);
 		i++;
@@ -284,8 +284,9 @@ long relwatch_next_ms(const struct relwatch *rw, int64_t now_ms)
 	long t = -1;
 	for (size_t i = 0; i < rw->n_infs; i++) {
 		const struct rel_informer *ri = rw->infs[i];
-		long n = ri->inf ? informer_next_ms(ri->inf, now_ms)
-				 : ri->retry_at_ms > now_ms ? (long)(ri->retry_at_ms - now_ms) : 0;
+		long n = ri->inf                   ? informer_next_ms(ri->inf, now_ms)
+			: ri->retry_at_ms > now_ms ? (long)(ri->retry_at_ms - now_ms)
+						   : 0;
 		if (n >= 0 && (t < 0 || n < t))
 			t = n;
 	}

@@ -43,8 +43,8 @@ void relwatch_drop(struct relwatch *rw, const char *key);
 
 /* Requeues (at now_ms) every parent with a rule on api_version/resource
  * that selects obj. Returns how many. The informers' handlers call it. */
-size_t relwatch_requeue_for(struct relwatch *rw, const char *api_version, const char *resource,
-			    struct json_object *obj, int64_t now_ms);
+size_t relwatch_requeue_for(struct relwatch *rw, const char *api_version, const char *resource, struct json_object *obj,
+			    int64_t now_ms);
 
 /* Starts and stops informers as the rules need them and moves them on. */
 void relwatch_tick(struct relwatch *rw, int64_t now_ms);

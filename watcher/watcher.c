@@ -41,7 +41,7 @@
 /* The API calls around a hook (GET, applies, status, Events) get this much
  * time on top of the hook's own timeout before a job counts as lost. */
 #define JOB_API_BUDGET_MS 60000
-#define MAX_POLL 512
+#define MAX_POLL          512
 /* A controller past its CRD gate with no watch running for this long is
  * stuck (its reconnects keep failing): /healthz says so. */
 #define STUCK_WATCHES_MS 120000
@@ -68,25 +68,25 @@ struct watcher {
 	const struct config_controller **ccs;
 	struct metrics_controller *mcs;
 	size_t n_ctls, cap_ctls;
-	struct mcwatch *mcw;                 /* NULL without --metacontroller-* */
-	struct relwatch *rel;        /* related objects of customize hooks */
+	struct mcwatch *mcw;  /* NULL without --metacontroller-* */
+	struct relwatch *rel; /* related objects of customize hooks */
 	struct metrics *metrics;
 	struct metrics_std std;
 	struct metrics_workqueue mq;
-	bool metrics_bound;                  /* setup_metrics ran: new controllers bind at once */
+	bool metrics_bound; /* setup_metrics ran: new controllers bind at once */
 	struct httpd *health, *metrics_httpd;
 	int sigfd;
-	int stopfd;                  /* SIGTERM, SIGINT, SIGHUP only: polled by API calls, never read */
+	int stopfd; /* SIGTERM, SIGINT, SIGHUP only: polled by API calls, never read */
 	pid_t supervisor;
-	bool supervisor_died;        /* it exited while we were not stopping: a failure */
+	bool supervisor_died; /* it exited while we were not stopping: a failure */
 	bool draining;
 	int64_t drain_deadline_ms;
-	int64_t watches_seen_ms;     /* last time a watch was running (or none was needed) */
+	int64_t watches_seen_ms; /* last time a watch was running (or none was needed) */
 	char crd_error[CX_ERR_MSG_MAX];
-	int crd_code;                /* of crd_error; 0 when none */
-	struct backoff crd_backoff;  /* between discovery attempts for the CRD kind */
+	int crd_code;               /* of crd_error; 0 when none */
+	struct backoff crd_backoff; /* between discovery attempts for the CRD kind */
 	int64_t crd_next_ms;
-	struct apireach reach;       /* rate-limits "cannot reach the API server" */
+	struct apireach reach; /* rate-limits "cannot reach the API server" */
 };
 
 static long min_ms(long a, long b)
@@ -129,7 +129,7 @@ static int job_for(void *ud, const char *key, struct json_object **parent, struc
 	if (cc->finalize.set && cc->finalize.timeout_seconds > hook_s)
 		hook_s = cc->finalize.timeout_seconds;
 	*budget_ms = (int64_t)(hook_s + (cc->customize.set ? cc->customize.timeout_seconds : 0)) * 1000 +
-		     JOB_API_BUDGET_MS;
+		JOB_API_BUDGET_MS;
 	int rc = controller_job_objects(ctl, rest, parent, children);
 	if (rc == -ENOENT)
 		relwatch_drop(w->rel, key); /* the parent is gone: so are its related rules */
@@ -158,10 +158,13 @@ static int start_controller(void *ud, const struct config_controller *cc, struct
 	struct watcher *w = ud;
 	for (size_t i = 0; i < w->n_ctls; i++)
 		if (!strcmp(w->ccs[i]->name, cc->name))
-			return cx_err_set(err, -EEXIST, "controller name \"%s\" is already used by %s; expected each "
-					  "name once", cc->name,
+			return cx_err_set(err, -EEXIST,
+					  "controller name \"%s\" is already used by %s; expected each "
+					  "name once",
+					  cc->name,
 					  w->ccs[i]->origin == CONFIG_ORIGIN_FILE ? "a controller of the config file"
-					  : w->ccs[i]->mc ? w->ccs[i]->mc->source : "another definition");
+						  : w->ccs[i]->mc                 ? w->ccs[i]->mc->source
+										  : "another definition");
 	if (w->n_ctls == w->cap_ctls) {
 		size_t cap = w->cap_ctls ? w->cap_ctls * 2 : 8;
 		struct controller **c = realloc(w->ctls, cap * sizeof(*c));
@@ -176,7 +179,7 @@ static int start_controller(void *ud, const struct config_controller *cc, struct
 		w->mcs = m;
 		w->cap_ctls = cap;
 	}
-	struct controller_env env = {w->client, w->mux, w->disco, w->queue};
+	struct controller_env env = { w->client, w->mux, w->disco, w->queue };
 	struct controller *ctl;
 	int r = controller_new(cc, &env, &ctl, err);
 	if (r)
@@ -228,10 +231,10 @@ static void on_result(void *ud, const char *controller, const char *outcome, dou
 	for (size_t i = 0; i < w->n_ctls; i++) {
 		if (strcmp(controller_name(w->ctls[i]), controller))
 			continue;
-		enum metrics_result r = !strcmp(outcome, "success")	  ? METRICS_RESULT_SUCCESS
-					: !strcmp(outcome, "requeue")	  ? METRICS_RESULT_REQUEUE
-					: !strcmp(outcome, "requeue_after") ? METRICS_RESULT_REQUEUE_AFTER
-									    : METRICS_RESULT_ERROR;
+		enum metrics_result r = !strcmp(outcome, "success") ? METRICS_RESULT_SUCCESS
+			: !strcmp(outcome, "requeue")               ? METRICS_RESULT_REQUEUE
+			: !strcmp(outcome, "requeue_after")         ? METRICS_RESULT_REQUEUE_AFTER
+								    : METRICS_RESULT_ERROR;
 		metrics_controller_reconciled(&w->mcs[i], r, seconds);
 	}
 }
@@ -260,7 +263,7 @@ static void job_finished(void *ud, const char *key, struct json_object *writes)
 static void on_related(void *ud, const char *key, struct json_object *rules)
 {
 	struct watcher *w = ud;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (relwatch_set(w->rel, key, rules, &err))
 		log_kv(LOG_LEVEL_WARNING, 0, "ignoring a worker's related rules", "key", key, "error", err.msg, NULL);
 }
@@ -451,8 +454,8 @@ static int setup_metrics(struct watcher *w, struct cx_err *err)
 		if ((r = metrics_controller_bind(&w->std, w->ccs[i]->name, &w->mcs[i])))
 			return cx_err_set(err, r, "cannot set up metrics");
 	w->metrics_bound = true;
-	workqueue_set_observer(w->queue, &(struct workqueue_observer){metrics_workqueue_queue_wait,
-								       metrics_workqueue_work, &w->mq});
+	workqueue_set_observer(
+		w->queue, &(struct workqueue_observer){ metrics_workqueue_queue_wait, metrics_workqueue_work, &w->mq });
 	kclient_set_request_observer(w->client, metrics_rest_request, &w->std);
 	kclient_set_wait_observer(w->client, metrics_rest_wait, &w->std);
 	return metrics_add_collector(w->metrics, collect, w);
@@ -472,9 +475,10 @@ static int render_metrics(void *ud, char **text, size_t *len)
 static int setup_httpd(struct watcher *w, struct cx_err *err)
 {
 	const struct config *cfg = w->cfg;
-	struct httpd_handlers h = {is_healthy, is_ready, render_metrics};
+	struct httpd_handlers h = { is_healthy, is_ready, render_metrics };
 	bool shared = !strcmp(cfg->health_address, cfg->metrics_address);
-	struct httpd_handlers health_only = {is_healthy, is_ready, NULL}, metrics_only = {NULL, NULL, render_metrics};
+	struct httpd_handlers health_only = { is_healthy, is_ready, NULL },
+			      metrics_only = { NULL, NULL, render_metrics };
 	int r = httpd_new(cfg->health_address, shared ? &h : &health_only, w, &w->health, err);
 	if (!r && !shared)
 		r = httpd_new(cfg->metrics_address, &metrics_only, w, &w->metrics_httpd, err);
@@ -496,9 +500,9 @@ static int setup(struct watcher *w, struct cx_err *err)
 	/* One attempt a call: the loop retries (informers and discovery back
 	 * off on their own), and a call that sleeps between retries would keep
 	 * the loop, /healthz and the workers' heartbeats waiting. */
-	struct kclient_options ko = {.max_attempts = 1,
-				     .qps = w->o->qps ? w->o->qps : w->o->config->watcher_qps,
-				     .burst = w->o->burst ? w->o->burst : w->o->config->watcher_burst};
+	struct kclient_options ko = { .max_attempts = 1,
+				      .qps = w->o->qps ? w->o->qps : w->o->config->watcher_qps,
+				      .burst = w->o->burst ? w->o->burst : w->o->config->watcher_burst };
 	if ((r = kclient_new(w->rc, &ko, &w->client, err)) || (r = kwatch_mux_new(&w->mux, err)))
 		return r;
 	/* Also reaches the credential plugin, which the Lease's client shares. */
@@ -511,16 +515,20 @@ static int setup(struct watcher *w, struct cx_err *err)
 		if ((r = start_controller(w, &cfg->controllers[i], err)))
 			return r;
 	if (w->o->mc_manifests || w->o->mc_live) {
-		struct mcwatch_options mo = {.manifests = w->o->mc_manifests, .live = w->o->mc_live,
-					     .selector = w->o->mc_selector, .config = cfg,
-					     .client = w->client, .mux = w->mux, .discovery = w->disco,
-					     .cb = {start_controller, stop_controller, w}};
+		struct mcwatch_options mo = { .manifests = w->o->mc_manifests,
+					      .live = w->o->mc_live,
+					      .selector = w->o->mc_selector,
+					      .config = cfg,
+					      .client = w->client,
+					      .mux = w->mux,
+					      .discovery = w->disco,
+					      .cb = { start_controller, stop_controller, w } };
 		if ((r = mcwatch_new(&mo, &w->mcw, err)))
 			return r;
 	}
-	if (!(w->rel = relwatch_new(&(struct controller_env){w->client, w->mux, w->disco, w->queue})))
+	if (!(w->rel = relwatch_new(&(struct controller_env){ w->client, w->mux, w->disco, w->queue })))
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	struct broker_options bo = {.endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint};
+	struct broker_options bo = { .endpoint = w->o->endpoint ? w->o->endpoint : cfg->endpoint };
 	struct curvekey secret;
 	if ((r = config_channel_check(cfg, bo.endpoint, true, err)))
 		return r;
@@ -530,19 +538,21 @@ static int setup(struct watcher *w, struct cx_err *err)
 		bo.curve_secret = &secret;
 		bo.authorized_keys = cfg->curve_authorized_keys;
 	}
-	struct broker_source src = {job_for, on_result, w, may_dispatch, on_worker_counter, definition_for};
+	struct broker_source src = { job_for, on_result, w, may_dispatch, on_worker_counter, definition_for };
 	r = broker_new(&bo, w->queue, &src, &w->broker, err);
 	explicit_bzero(&secret, sizeof(secret));
 	if (r)
 		return r;
 	broker_set_related_observer(w->broker, on_related, w);
-	broker_set_job_observer(w->broker, &(struct broker_job_observer){job_started, job_finished, w});
+	broker_set_job_observer(w->broker, &(struct broker_job_observer){ job_started, job_finished, w });
 	if ((r = setup_metrics(w, err)))
 		return r;
 	if (w->o->leader_elect) {
-		struct leader_config lc = {.namespace = cfg->lease_namespace, .name = cfg->lease_name,
-					   .callbacks = {started_leading, stopped_leading, new_leader, w},
-					   .on_request = metrics_rest_request, .request_ud = &w->std};
+		struct leader_config lc = { .namespace = cfg->lease_namespace,
+					    .name = cfg->lease_name,
+					    .callbacks = { started_leading, stopped_leading, new_leader, w },
+					    .on_request = metrics_rest_request,
+					    .request_ud = &w->std };
 		if ((r = leader_new(w->rc, &lc, &w->leader, err)))
 			return r;
 	} else {
@@ -554,7 +564,7 @@ static int setup(struct watcher *w, struct cx_err *err)
 /* The informer over every CRD, once discovery can name its resource. */
 static void tick_crds(struct watcher *w, int64_t now_ms)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (!w->crds) {
 		const struct kresource *res = NULL;
 		if (now_ms < w->crd_next_ms)
@@ -566,7 +576,7 @@ static void tick_crds(struct watcher *w, int64_t now_ms)
 			return;
 		}
 		w->crd_code = 0;
-		struct informer_options o = {.resource = res};
+		struct informer_options o = { .resource = res };
 		if (informer_new(w->client, w->mux, &o, &w->crds, &err)) {
 			snprintf(w->crd_error, sizeof(w->crd_error), "%s", err.msg);
 			return;
@@ -602,7 +612,7 @@ static void watch_reachability(struct watcher *w, int64_t now_ms)
 static void teardown(struct watcher *w)
 {
 	if (w->leader) {
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		if (leader_release(w->leader, &err))
 			log_kv(LOG_LEVEL_WARNING, 0, "cannot release the Lease", "error", err.msg, NULL);
 	}
@@ -707,9 +717,9 @@ static int poll_once(struct watcher *w, long timeout_ms)
 	zmq_pollitem_t items[MAX_POLL];
 	struct pollfd fds[MAX_POLL];
 	size_t n = 0;
-	items[n++] = (zmq_pollitem_t){.socket = broker_socket(w->broker), .events = ZMQ_POLLIN};
-	items[n++] = (zmq_pollitem_t){.fd = w->sigfd, .events = ZMQ_POLLIN};
-	struct httpd *daemons[2] = {w->health, w->metrics_httpd};
+	items[n++] = (zmq_pollitem_t){ .socket = broker_socket(w->broker), .events = ZMQ_POLLIN };
+	items[n++] = (zmq_pollitem_t){ .fd = w->sigfd, .events = ZMQ_POLLIN };
+	struct httpd *daemons[2] = { w->health, w->metrics_httpd };
 	for (int d = 0; d < 2; d++) {
 		if (!daemons[d])
 			continue;
@@ -717,17 +727,18 @@ static int poll_once(struct watcher *w, long timeout_ms)
 		long t;
 		httpd_pollfd(daemons[d], &pfd, &t);
 		timeout_ms = min_ms(timeout_ms, t);
-		items[n++] = (zmq_pollitem_t){.fd = pfd.fd, .events = ZMQ_POLLIN};
+		items[n++] = (zmq_pollitem_t){ .fd = pfd.fd, .events = ZMQ_POLLIN };
 	}
 	if (broker_auth_socket(w->broker))
-		items[n++] = (zmq_pollitem_t){.socket = broker_auth_socket(w->broker), .events = ZMQ_POLLIN};
+		items[n++] = (zmq_pollitem_t){ .socket = broker_auth_socket(w->broker), .events = ZMQ_POLLIN };
 	size_t first_watch = n;
 	long curl_t;
 	size_t nw = kwatch_mux_pollfds(w->mux, fds, MAX_POLL - n, &curl_t);
 	timeout_ms = min_ms(timeout_ms, curl_t);
 	for (size_t i = 0; i < nw; i++)
-		items[n++] = (zmq_pollitem_t){.fd = fds[i].fd, .events = (short)(((fds[i].events & POLLIN) ? ZMQ_POLLIN : 0) |
-								((fds[i].events & POLLOUT) ? ZMQ_POLLOUT : 0))};
+		items[n++] = (zmq_pollitem_t){ .fd = fds[i].fd,
+					       .events = (short)(((fds[i].events & POLLIN) ? ZMQ_POLLIN : 0) |
+								 ((fds[i].events & POLLOUT) ? ZMQ_POLLOUT : 0)) };
 	if (zmq_poll(items, (int)n, timeout_ms) < 0 && errno != EINTR)
 		return -errno;
 	for (size_t i = 0; i < nw; i++)
@@ -745,7 +756,7 @@ static int poll_once(struct watcher *w, long timeout_ms)
 
 int watcher_run(const struct watcher_options *o, struct cx_err *err)
 {
-	struct watcher w = {.o = o, .cfg = o->config, .sigfd = -1, .stopfd = -1};
+	struct watcher w = { .o = o, .cfg = o->config, .sigfd = -1, .stopfd = -1 };
 	/* Blocked before any thread exists (ZeroMQ's), so they reach the signalfd. */
 	sigset_t mask;
 	sigemptyset(&mask);

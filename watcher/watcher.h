@@ -22,22 +22,22 @@ struct config;
 struct cx_err;
 
 struct watcher_options {
-	const struct config *config;          /* borrowed */
-	struct loadrules_opts conn;     /* --kubeconfig, --context, --namespace */
-	const char *endpoint;                 /* --endpoint, else the config's */
-	bool leader_elect;                    /* the config's, unless --leader-elect=false */
-	int drain_timeout_s;                  /* 0 = 25 */
-	double qps;                           /* --kube-api-qps; 0 = the config's watcher.kubeApiQPS */
-	int burst;                            /* --kube-api-burst; 0 = the config's watcher.kubeApiBurst */
+	const struct config *config; /* borrowed */
+	struct loadrules_opts conn;  /* --kubeconfig, --context, --namespace */
+	const char *endpoint;        /* --endpoint, else the config's */
+	bool leader_elect;           /* the config's, unless --leader-elect=false */
+	int drain_timeout_s;         /* 0 = 25 */
+	double qps;                  /* --kube-api-qps; 0 = the config's watcher.kubeApiQPS */
+	int burst;                   /* --kube-api-burst; 0 = the config's watcher.kubeApiBurst */
 	/* --spawn-workers N: the worker supervisor is started as our child
 	 * (fork+exec of worker_argv) and stopped when we stop. */
-	char *const *worker_argv;             /* NULL = none */
+	char *const *worker_argv; /* NULL = none */
 	/* Metacontroller definitions (watcher/mcwatch.h): a file or directory
 	 * of CompositeController / DecoratorController manifests, and/or the
 	 * objects of those kinds in the cluster. */
-	const char *mc_manifests;             /* --metacontroller-manifests, or NULL */
-	bool mc_live;                         /* --metacontroller-live */
-	const char *mc_selector;              /* --metacontroller-selector: only the live objects whose
+	const char *mc_manifests; /* --metacontroller-manifests, or NULL */
+	bool mc_live;             /* --metacontroller-live */
+	const char *mc_selector;  /* --metacontroller-selector: only the live objects whose
 						 labels match it (a label selector), or NULL: all */
 };
 

@@ -22,16 +22,16 @@
  * has a failure count; it is freed as soon as none of these holds. */
 struct wq_item {
 	uint64_t hash;
-	bool queued;            /* in the ready FIFO */
-	bool in_flight;         /* handed out, not done */
-	bool dirty;             /* added while in flight */
-	unsigned failures;      /* rate-limited adds since the last forget */
-	struct wq_item *next;   /* the ready FIFO's link */
-	size_t heap_idx;        /* position in the delay heap, or NOT_DELAYED */
-	int64_t due_ms;         /* when the delayed entry is due */
-	uint64_t due_seq;       /* ties between equal due times: first set, first out */
-	int64_t added_ms;       /* when the key became queued or dirty */
-	int64_t started_ms;     /* when it was handed out */
+	bool queued;          /* in the ready FIFO */
+	bool in_flight;       /* handed out, not done */
+	bool dirty;           /* added while in flight */
+	unsigned failures;    /* rate-limited adds since the last forget */
+	struct wq_item *next; /* the ready FIFO's link */
+	size_t heap_idx;      /* position in the delay heap, or NOT_DELAYED */
+	int64_t due_ms;       /* when the delayed entry is due */
+	uint64_t due_seq;     /* ties between equal due times: first set, first out */
+	int64_t added_ms;     /* when the key became queued or dirty */
+	int64_t started_ms;   /* when it was handed out */
 	char key[];
 };
 
@@ -44,7 +44,7 @@ struct workqueue {
 	/* Open addressing, linear probing, backward-shift deletion (no
 	 * tombstones, so lookups never slow down after many deletions). */
 	struct wq_item **slots;
-	size_t cap;             /* a power of two */
+	size_t cap; /* a power of two */
 	size_t count;
 
 	/* Ready FIFO. */

@@ -46,14 +46,14 @@ struct workqueue;
 
 /* The rate limiter's settings. */
 struct workqueue_limits {
-	struct backoff_params item;  /* per-key failure backoff (client-go: no jitter) */
-	double qps;                  /* the shared bucket: tokens a second */
-	int burst;                   /* and its size */
+	struct backoff_params item; /* per-key failure backoff (client-go: no jitter) */
+	double qps;                 /* the shared bucket: tokens a second */
+	int burst;                  /* and its size */
 };
 
 /* client-go's DefaultControllerRateLimiter (docs/architecture.md §6). */
-#define WORKQUEUE_LIMITS_DEFAULT \
-	((struct workqueue_limits){BACKOFF_WORKQUEUE_ITEM, RATELIMIT_WORKQUEUE_QPS, RATELIMIT_WORKQUEUE_BURST})
+#define WORKQUEUE_LIMITS_DEFAULT                                                                                       \
+	((struct workqueue_limits){ BACKOFF_WORKQUEUE_ITEM, RATELIMIT_WORKQUEUE_QPS, RATELIMIT_WORKQUEUE_BURST })
 
 /* Counters for the Prometheus workqueue_* metrics. Plain numbers, read with
  * workqueue_stats. */
@@ -69,9 +69,9 @@ struct workqueue_stats {
 	/* Sums and counts of the two durations, for callers that want a summary
 	 * without an observer. */
 	uint64_t queue_wait_count;
-	int64_t queue_wait_sum_ms;  /* workqueue_queue_duration_seconds */
+	int64_t queue_wait_sum_ms; /* workqueue_queue_duration_seconds */
 	uint64_t work_count;
-	int64_t work_sum_ms;        /* workqueue_work_duration_seconds */
+	int64_t work_sum_ms; /* workqueue_work_duration_seconds */
 };
 
 /* Called for each duration as it is measured, so a metrics module can feed

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <zmq.h>
 
-#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_ENDPOINT      "inproc://zeromq.zap.01"
 #define DEFAULT_RELOAD_MS 2000
 /* Request frames: version, request id, domain, address, identity,
  * mechanism, then the mechanism's credentials (CURVE: one, the key). */
 #define ZAP_FRAMES_MAX 8
-#define LOGGED_MAX 1024
+#define LOGGED_MAX     1024
 
 struct zapauth {
 	void *sock;
@@ -92,11 +92,13 @@ static void maybe_reload(struct zapauth *z, int64_t now_ms)
 		return;
 	z->loaded_ms = now_ms;
 	struct curvekey_set *fresh = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (curvekey_set_load(z->path, &fresh, &err)) {
 		if (strcmp(err.msg, z->reload_error)) {
-			log_kv(LOG_LEVEL_ERROR, 0, "cannot read the job channel's authorized keys again; the last ones read "
-				      "stay in force", "error", err.msg, NULL);
+			log_kv(LOG_LEVEL_ERROR, 0,
+			       "cannot read the job channel's authorized keys again; the last ones read "
+			       "stay in force",
+			       "error", err.msg, NULL);
 			snprintf(z->reload_error, sizeof(z->reload_error), "%s", err.msg);
 		}
 		return;
@@ -149,7 +151,8 @@ static void answer(struct zapauth *z, zmq_msg_t *f, int n, int64_t now_ms)
 		log_refusal(z, "job channel: a connection was refused: its CURVE key is not among the authorized keys",
 			    key_z85[0] ? key_z85 : mechanism, address);
 	} else {
-		log_kv(LOG_LEVEL_INFO, 1, "job channel: a worker connected", "key_name", user, "address", address, NULL);
+		log_kv(LOG_LEVEL_INFO, 1, "job channel: a worker connected", "key_name", user, "address", address,
+		       NULL);
 	}
 	send_str(z->sock, "1.0", 1);
 	zmq_send(z->sock, n >= 2 ? zmq_msg_data(&f[1]) : "", n >= 2 ? zmq_msg_size(&f[1]) : 0, ZMQ_SNDMORE);

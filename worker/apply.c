@@ -56,8 +56,8 @@ static bool is_true(struct json_object *v)
 /* Metadata the server owns: echoing it back (a hook that copies the observed
  * child) would make the apply a precondition or be refused outright. */
 static const char *const server_fields[] = {
-	"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
-	"deletionTimestamp", "deletionGracePeriodSeconds",
+	"resourceVersion", "uid",      "creationTimestamp", "generation",
+	"managedFields",   "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
 };
 
 int apply_stamp(const struct config_controller *cc, struct json_object *parent, bool child_namespaced,
@@ -68,7 +68,10 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 	const char *p_ns = kobj_namespace(parent);
 	if (!p_api || !p_kind || !p_name || !p_uid)
 		return cx_err_set(err, -EINVAL, "the parent lacks %s",
-				  !p_api ? "apiVersion" : !p_kind ? "kind" : !p_name ? "metadata.name" : "metadata.uid");
+				  !p_api            ? "apiVersion"
+					  : !p_kind ? "kind"
+					  : !p_name ? "metadata.name"
+						    : "metadata.uid");
 	/* A child of a checked hook answer (worker/hook.h) has them. */
 	const char *kind = jsonget_nonempty(child, "kind");
 	struct json_object *meta = jsonget(child, "metadata");
@@ -77,14 +80,15 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 
 	if (p_ns) {
 		if (!child_namespaced)
-			return cx_err_set(err, -EINVAL,
-					  "%s/%s is cluster-scoped and cannot be a child of the namespaced %s %s/%s "
-					  "(an ownerReference cannot point from a cluster-scoped object to a namespaced one)",
-					  kind, name, p_kind, p_ns, p_name);
+			return cx_err_set(
+				err, -EINVAL,
+				"%s/%s is cluster-scoped and cannot be a child of the namespaced %s %s/%s "
+				"(an ownerReference cannot point from a cluster-scoped object to a namespaced one)",
+				kind, name, p_kind, p_ns, p_name);
 		json_object_object_add(meta, "namespace", json_object_new_string(p_ns));
 	} else if (child_namespaced && !kobj_namespace(child)) {
-		return cx_err_set(err, -EINVAL, "%s/%s needs metadata.namespace: its parent %s/%s is cluster-scoped", kind,
-				  name, p_kind, p_name);
+		return cx_err_set(err, -EINVAL, "%s/%s needs metadata.namespace: its parent %s/%s is cluster-scoped",
+				  kind, name, p_kind, p_name);
 	}
 
 	/* Our controller reference replaces any the hook wrote for the parent;
@@ -101,11 +105,12 @@ int apply_stamp(const struct config_controller *cc, struct json_object *parent, 
 			continue;
 		if (is_true(jsonget(ref, "controller"))) {
 			json_object_put(refs);
-			return cx_err_set(err, -EINVAL,
-					  "%s/%s: the hook gave it a controller ownerReference to %s/%s; its controller "
-					  "is its parent %s/%s",
-					  kind, name, jsonget_nonempty(ref, "kind") ?: "?", jsonget_nonempty(ref, "name") ?: "?",
-					  p_kind, p_name);
+			return cx_err_set(
+				err, -EINVAL,
+				"%s/%s: the hook gave it a controller ownerReference to %s/%s; its controller "
+				"is its parent %s/%s",
+				kind, name, jsonget_nonempty(ref, "kind") ?: "?", jsonget_nonempty(ref, "name") ?: "?",
+				p_kind, p_name);
 		}
 		json_object_array_add(refs, json_object_get(ref));
 	}
@@ -189,7 +194,8 @@ bool apply_json_subset(struct json_object *want, struct json_object *have)
 		return false;
 	switch (wt) {
 	case json_type_object: {
-		json_object_object_foreach(want, key, val) {
+		json_object_object_foreach(want, key, val)
+		{
 			if (!apply_json_subset(val, jsonget(have, key)))
 				return false;
 		}
@@ -213,7 +219,8 @@ bool apply_differs(struct json_object *desired, struct json_object *observed)
 {
 	if (!json_object_is_type(desired, json_type_object))
 		return false;
-	json_object_object_foreach(desired, key, val) {
+	json_object_object_foreach(desired, key, val)
+	{
 		if (!strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "metadata") ||
 		    !strcmp(key, "status"))
 			continue;
@@ -228,8 +235,8 @@ bool apply_in_sync(struct json_object *desired, struct json_object *observed)
 	const char *hash = kobj_annotation(desired, APPLY_HASH_ANNOTATION);
 	const char *seen = kobj_annotation(observed, APPLY_HASH_ANNOTATION);
 	return hash && seen && !strcmp(hash, seen) && !apply_differs(desired, observed) &&
-	       apply_json_subset(kobj_labels(desired), kobj_labels(observed)) &&
-	       apply_json_subset(kobj_annotations(desired), kobj_annotations(observed));
+		apply_json_subset(kobj_labels(desired), kobj_labels(observed)) &&
+		apply_json_subset(kobj_annotations(desired), kobj_annotations(observed));
 }
 
 /* base64 of a string, owned; NULL when out of memory. */
@@ -255,7 +262,8 @@ struct json_object *apply_normalise(struct json_object *child)
 	struct json_object *data = object_member(copy, "data");
 	if (!data)
 		goto oom;
-	json_object_object_foreach(string_data, key, val) {
+	json_object_object_foreach(string_data, key, val)
+	{
 		char *enc = base64(json_object_is_type(val, json_type_string) ? json_object_get_string(val) : "");
 		if (!enc)
 			goto oom;
@@ -342,7 +350,10 @@ static int adopt_one(struct kclient *c, const struct kresource *r, const struct 
 	const char *uid = kobj_uid(o), *rv = kobj_resource_version(o);
 	const char *name = kobj_name(o), *ns = r->namespaced ? kobj_namespace(o) : NULL;
 	if (!uid || !rv || !name)
-		return cx_err_set(err, -EPROTO, "it has no metadata.%s", !uid ? "uid" : !rv ? "resourceVersion" : "name");
+		return cx_err_set(err, -EPROTO, "it has no metadata.%s",
+				  !uid          ? "uid"
+					  : !rv ? "resourceVersion"
+						: "name");
 	struct json_object *obj = json_object_new_object(), *meta = json_object_new_object();
 	struct json_object *refs = json_object_new_array(), *ref = json_object_new_object();
 	char *path = kresource_path(r, ns, name, NULL);
@@ -355,7 +366,8 @@ static int adopt_one(struct kclient *c, const struct kresource *r, const struct 
 			json_object_object_add(meta, "namespace", json_object_new_string(ns));
 		json_object_object_add(meta, "uid", json_object_new_string(uid));
 		json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
-		json_object_object_add(ref, "apiVersion", json_object_new_string(jsonget_string(parent, "apiVersion") ?: ""));
+		json_object_object_add(ref, "apiVersion",
+				       json_object_new_string(jsonget_string(parent, "apiVersion") ?: ""));
 		json_object_object_add(ref, "kind", json_object_new_string(jsonget_string(parent, "kind") ?: ""));
 		json_object_object_add(ref, "name", json_object_new_string(kobj_name(parent) ?: ""));
 		json_object_object_add(ref, "uid", json_object_new_string(kobj_uid(parent) ?: ""));
@@ -388,7 +400,7 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 	const char *pns = kobj_namespace(parent);
 	bool deleting = kobj_deleting(parent);
 	struct json_object *selector = NULL;
-	struct cx_err sel_err = {0};
+	struct cx_err sel_err = { 0 };
 	/* No selector (an empty spec.selector): nothing is adopted; the apply
 	 * reports why. */
 	if (!deleting && parent_uid && cc->n_children)
@@ -400,7 +412,8 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 		const struct config_child *decl = &cc->children[i];
 		char key[CHILDKEY_KIND_MAX];
 		struct json_object *of_kind = childkey_kind(decl->kind, decl->api_version, key, sizeof(key))
-						      ? jsonget(observed, key) : NULL;
+			? jsonget(observed, key)
+			: NULL;
 		if (!json_object_is_type(of_kind, json_type_object))
 			continue;
 		/* Names first: the map changes under the walk. */
@@ -409,21 +422,21 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 			rc = -ENOMEM;
 			break;
 		}
-		json_object_object_foreach(of_kind, relname, o)
-			if (apply_claim_of(parent_uid, o, NULL) != APPLY_CLAIM_OURS)
-				json_object_array_add(names, json_object_new_string(relname));
+		json_object_object_foreach(of_kind, relname,
+					   o) if (apply_claim_of(parent_uid, o, NULL) != APPLY_CLAIM_OURS)
+			json_object_array_add(names, json_object_new_string(relname));
 		const struct kresource *r = NULL;
-		struct cx_err resolve_err = {0};
+		struct cx_err resolve_err = { 0 };
 		int resolved = 1; /* not yet tried */
 		for (size_t k = 0; k < json_object_array_length(names); k++) {
 			const char *rel = json_object_get_string(json_object_array_get_idx(names, k));
 			struct json_object *obj = jsonget(of_kind, rel), *adopted = NULL;
-			struct cx_err one = {0}, serr = {0};
+			struct cx_err one = { 0 }, serr = { 0 };
 			char child[CHILDKEY_MAX + 64];
 			snprintf(child, sizeof(child), "%s %s", decl->kind, rel);
 			bool wanted = selector && !kobj_deleting(obj) &&
-				      apply_claim_of(parent_uid, obj, NULL) == APPLY_CLAIM_ORPHAN &&
-				      selector_json_matches(selector, kobj_labels(obj), &serr) == 1;
+				apply_claim_of(parent_uid, obj, NULL) == APPLY_CLAIM_ORPHAN &&
+				selector_json_matches(selector, kobj_labels(obj), &serr) == 1;
 			int arc = 0;
 			if (wanted && resolved == 1)
 				resolved = discovery_resolve(d, decl->api_version, decl->kind, &r, &resolve_err);
@@ -440,8 +453,9 @@ int apply_adopt_orphans(struct kclient *c, struct discovery *d, const struct con
 				continue;
 			}
 			if (wanted)
-				log_kv(LOG_LEVEL_WARNING, 0, "cannot adopt an orphan; the next sync tries again", "controller",
-				       cc->name, "parent", parent_key, "child", child, "error", one.msg, NULL);
+				log_kv(LOG_LEVEL_WARNING, 0, "cannot adopt an orphan; the next sync tries again",
+				       "controller", cc->name, "parent", parent_key, "child", child, "error", one.msg,
+				       NULL);
 			json_object_put(adopted);
 			/* Not this parent's: the hook does not see it. */
 			json_object_object_del(of_kind, rel);
@@ -465,7 +479,7 @@ bool apply_should_prune(const char *controller, const char *parent_uid, struct j
 	if (!label || strcmp(label, controller))
 		return false;
 	return apply_claim_of(parent_uid, observed, NULL) == APPLY_CLAIM_OURS &&
-	       !(desired_names && strmap_has(desired_names, relname));
+		!(desired_names && strmap_has(desired_names, relname));
 }
 
 /* ---- the report ---- */
@@ -578,28 +592,27 @@ struct run {
 	struct json_object *observed;
 	char manager[320];
 	const char *parent_uid;
-	const char *parent_ns;               /* NULL for a cluster-scoped parent */
-	struct json_object *selector;        /* a metacontroller definition's (apply_mc_selector), owned; else NULL */
-	struct json_object *writes;          /* the report's writes (borrowed) */
+	const char *parent_ns;        /* NULL for a cluster-scoped parent */
+	struct json_object *selector; /* a metacontroller definition's (apply_mc_selector), owned; else NULL */
+	struct json_object *writes;   /* the report's writes (borrowed) */
 };
 
 /* Whether a live object's labels match run's metacontroller selector. */
 static bool selected(struct run *run, struct json_object *live)
 {
-	struct cx_err err = {0};
-	return run->selector && selector_json_matches(run->selector, kobj_labels(live),
-						       &err) == 1;
+	struct cx_err err = { 0 };
+	return run->selector && selector_json_matches(run->selector, kobj_labels(live), &err) == 1;
 }
 
 /* One child being written: where it lives and what the hook wants. */
 struct target {
 	const struct kresource *r;
 	enum update_strategy strategy;
-	struct json_object *obj;             /* stamped and normalised; borrowed */
-	struct json_object *obs;             /* the cached child (ours), or NULL */
-	const struct config_child *decl;     /* its declared kind */
-	char *path, *collection;             /* owned */
-	char where[CHILDKEY_MAX + 64];       /* "ConfigMap team-a/settings", for messages */
+	struct json_object *obj;         /* stamped and normalised; borrowed */
+	struct json_object *obs;         /* the cached child (ours), or NULL */
+	const struct config_child *decl; /* its declared kind */
+	char *path, *collection;         /* owned */
+	char where[CHILDKEY_MAX + 64];   /* "ConfigMap team-a/settings", for messages */
 };
 
 static const struct config_child *declared(const struct config_controller *cc, const char *api_version,
@@ -659,13 +672,14 @@ static void adopt_fields(struct run *run, struct target *t, struct json_object *
 			 "{\"op\":\"replace\",\"path\":\"/metadata/managedFields/%zu/operation\",\"value\":\"Apply\"}]",
 			 i, run->manager, i, i);
 		struct json_object *patch = json_tokener_parse(ops), *patched = NULL;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		if (patch && !kclient_patch(run->c, t->path, KCLIENT_PATCH_JSON, patch, &patched, &err))
 			proto_writes_note(run->writes, patched);
 		else
-			log_kv(LOG_LEVEL_WARNING, 0, "cannot hand a created child's fields to server-side apply; a field "
-			       "the hook drops later stays on it", "child", t->where, "error",
-			       patch ? err.msg : "out of memory", NULL);
+			log_kv(LOG_LEVEL_WARNING, 0,
+			       "cannot hand a created child's fields to server-side apply; a field "
+			       "the hook drops later stays on it",
+			       "child", t->where, "error", patch ? err.msg : "out of memory", NULL);
 		json_object_put(patch);
 		json_object_put(patched);
 		return;
@@ -680,18 +694,19 @@ static void conflict(struct run *run, struct target *t, struct apply_result *res
 	if (claim == APPLY_CLAIM_OTHER)
 		cx_err_set(&res->err, -EEXIST,
 			   "%s already exists and is controlled by %s %s (uid %s); coxswain writes only children "
-			   "that this parent controls", t->where, jsonget_nonempty(owner, "kind") ?: "?",
-			   jsonget_nonempty(owner, "name") ?: "?", jsonget_nonempty(owner, "uid") ?: "?");
+			   "that this parent controls",
+			   t->where, jsonget_nonempty(owner, "kind") ?: "?", jsonget_nonempty(owner, "name") ?: "?",
+			   jsonget_nonempty(owner, "uid") ?: "?");
 	else if (run->selector)
 		cx_err_set(&res->err, -EEXIST,
 			   "%s already exists, has no controller and its labels do not match the parent's selector %s: "
-			   "it is not adopted", t->where,
-			   json_object_to_json_string_ext(run->selector, JSON_C_TO_STRING_PLAIN));
+			   "it is not adopted",
+			   t->where, json_object_to_json_string_ext(run->selector, JSON_C_TO_STRING_PLAIN));
 	else
 		cx_err_set(&res->err, -EEXIST,
 			   "%s already exists and has no controller; coxswain does not take over an object it did not "
-			   "create: delete it, or set adoptOrphans: true on controller %s to adopt it", t->where,
-			   run->cc->name);
+			   "create: delete it, or set adoptOrphans: true on controller %s to adopt it",
+			   t->where, run->cc->name);
 }
 
 /* POSTs the child (create-only); a taken name goes to claim(). */
@@ -766,15 +781,15 @@ static void claim(struct run *run, struct target *t, struct apply_result *res, b
 	const char *uid = kobj_uid(live), *rv = kobj_resource_version(live);
 	/* metacontroller adopts the orphans its selector matches, unless the
 	 * parent is going away. */
-	bool adopt = run->cc->adopt_orphans ||
-		     (selected(run, live) && !kobj_deleting(run->parent));
+	bool adopt = run->cc->adopt_orphans || (selected(run, live) && !kobj_deleting(run->parent));
 	if (who == APPLY_CLAIM_OTHER || (who == APPLY_CLAIM_ORPHAN && !adopt)) {
 		conflict(run, t, res, who, owner);
 	} else if (kobj_deleting(live)) {
 		res->action = APPLY_FAILED;
 		struct json_object *fins = jsonget(jsonget(live, "metadata"), "finalizers");
-		cx_err_set(&res->err, -EBUSY, "%s is being deleted (finalizers: %s); it is created again once it is gone",
-			   t->where, fins ? json_object_to_json_string_ext(fins, JSON_C_TO_STRING_PLAIN) : "none");
+		cx_err_set(&res->err, -EBUSY,
+			   "%s is being deleted (finalizers: %s); it is created again once it is gone", t->where,
+			   fins ? json_object_to_json_string_ext(fins, JSON_C_TO_STRING_PLAIN) : "none");
 	} else if (who == APPLY_CLAIM_OURS && (t->strategy == UPDATE_ONDELETE || apply_in_sync(t->obj, live))) {
 		res->action = APPLY_UNCHANGED; /* the cache had not seen it: nothing to write after all */
 	} else if (!uid || !rv) {
@@ -797,21 +812,24 @@ static void claim(struct run *run, struct target *t, struct apply_result *res, b
 static bool server_would_keep(struct run *run, struct target *t)
 {
 	struct json_object *dry = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (apply_to(run, t, kobj_uid(t->obs), NULL, true, &dry, &err)) {
 		log_kv(LOG_LEVEL_INFO, 4, "dry-run apply refused", "child", t->where, "error", err.msg, NULL);
 		return false;
 	}
 	bool same = true;
-	json_object_object_foreach(t->obj, key, val) {
+	json_object_object_foreach(t->obj, key, val)
+	{
 		(void)val;
-		if (strcmp(key, "apiVersion") && strcmp(key, "kind") && strcmp(key, "metadata") && strcmp(key, "status"))
+		if (strcmp(key, "apiVersion") && strcmp(key, "kind") && strcmp(key, "metadata") &&
+		    strcmp(key, "status"))
 			same = same && json_object_equal(jsonget(dry, key), jsonget(t->obs, key));
 	}
-	static const char *const meta_keys[] = {"labels", "annotations", "ownerReferences"};
+	static const char *const meta_keys[] = { "labels", "annotations", "ownerReferences" };
 	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(*meta_keys); i++)
-		same = same && json_object_equal(jsonget(jsonget(dry, "metadata"), meta_keys[i]),
-						 jsonget(jsonget(t->obs, "metadata"), meta_keys[i]));
+		same = same &&
+			json_object_equal(jsonget(jsonget(dry, "metadata"), meta_keys[i]),
+					  jsonget(jsonget(t->obs, "metadata"), meta_keys[i]));
 	json_object_put(dry);
 	return same;
 }
@@ -830,7 +848,7 @@ static bool same_intent(const struct target *t)
  * creates the child afresh (create-only). */
 static void recreate(struct run *run, struct target *t, struct apply_result *res)
 {
-	struct kclient_delete_opts o = {.propagation_policy = "Background", .precondition_uid = kobj_uid(t->obs)};
+	struct kclient_delete_opts o = { .propagation_policy = "Background", .precondition_uid = kobj_uid(t->obs) };
 	int rc = kclient_delete(run->c, t->path, &o, NULL, &res->err);
 	if (rc && rc != -ENOENT && rc != -EAGAIN) {
 		res->action = APPLY_FAILED;
@@ -846,7 +864,7 @@ static void recreate(struct run *run, struct target *t, struct apply_result *res
 static bool is_incarnation(struct run *run, struct target *t, const char *uid)
 {
 	struct json_object *live = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = kclient_get(run->c, t->path, &live, &err);
 	const char *now = kobj_uid(live);
 	bool same = rc ? rc != -ENOENT : now && !strcmp(now, uid);
@@ -903,8 +921,8 @@ static void write_child(struct run *run, struct target *t, struct apply_result *
  * an answer), so it has an apiVersion, a kind among cc's, a name, keys
  * that fit, and no twin. Returns -ENOMEM when the report could not grow,
  * else 0 (a failed child is a result, not an error of the call). */
-static int prepare_child(struct run *run, struct json_object *child, struct strmap *wanted,
-			 struct apply_report *report, struct target *t)
+static int prepare_child(struct run *run, struct json_object *child, struct strmap *wanted, struct apply_report *report,
+			 struct target *t)
 {
 	const char *api_version = jsonget_nonempty(child, "apiVersion"), *kind = jsonget_nonempty(child, "kind");
 	const char *name = kobj_name(child);
@@ -918,7 +936,7 @@ static int prepare_child(struct run *run, struct json_object *child, struct strm
 	const struct config_child *decl = declared(run->cc, api_version, kind);
 	char key[CHILDKEY_KIND_MAX], relname[CHILDKEY_MAX];
 	bool keyed = decl && childkey_kind(kind, api_version, key, sizeof(key)) &&
-		     childkey_name(run->parent_ns, ns, name, relname, sizeof(relname));
+		childkey_name(run->parent_ns, ns, name, relname, sizeof(relname));
 	assert(keyed && "desired holds only children of a checked hook answer");
 	(void)keyed;
 	snprintf(t->where, sizeof(t->where), "%s %s", kind, relname);
@@ -987,9 +1005,12 @@ static int plan_rollout(struct target *targets, size_t n, bool *held, struct rol
 		struct target *t = &targets[i];
 		if (!t->obj || !rollout_is_rolling(t->strategy))
 			continue;
-		rc[m] = (struct rollout_child){.strategy = t->strategy, .checks = t->decl->mc,
-					       .kind = jsonget_string(t->obj, "kind"), .name = kobj_name(t->obj),
-					       .desired = t->obj, .observed = t->obs};
+		rc[m] = (struct rollout_child){ .strategy = t->strategy,
+						.checks = t->decl->mc,
+						.kind = jsonget_string(t->obj, "kind"),
+						.name = kobj_name(t->obj),
+						.desired = t->obj,
+						.observed = t->obs };
 		idx[m++] = i;
 	}
 	rollout_plan(rc, m, out);
@@ -1003,12 +1024,10 @@ static int plan_rollout(struct target *targets, size_t n, bool *held, struct rol
 /* metacontroller's prune rule: a child this parent controls and its
  * selector matches (claimed, in metacontroller's words) that the hook no
  * longer returns; coxswain's label is not needed. */
-static bool prune_mc(struct run *run, struct json_object *o, const char *relname,
-		     const struct strmap *desired_names)
+static bool prune_mc(struct run *run, struct json_object *o, const char *relname, const struct strmap *desired_names)
 {
-	return kobj_name(o) && !kobj_deleting(o) &&
-	       apply_claim_of(run->parent_uid, o, NULL) == APPLY_CLAIM_OURS && selected(run, o) &&
-	       !(desired_names && strmap_has(desired_names, relname));
+	return kobj_name(o) && !kobj_deleting(o) && apply_claim_of(run->parent_uid, o, NULL) == APPLY_CLAIM_OURS &&
+		selected(run, o) && !(desired_names && strmap_has(desired_names, relname));
 }
 
 /* Deletes the observed children of declared kind decl that prune selects. */
@@ -1021,11 +1040,12 @@ static int prune_kind(struct run *run, const struct config_child *decl, const st
 	struct json_object *obs = jsonget(run->observed, key);
 	const struct strmap *names = strmap_get(wanted, key);
 	const struct kresource *r = NULL;
-	struct cx_err resolve_err = {0};
+	struct cx_err resolve_err = { 0 };
 	int resolved = 1; /* not yet tried */
 	if (!json_object_is_type(obs, json_type_object))
 		return 0;
-	json_object_object_foreach(obs, relname, o) {
+	json_object_object_foreach(obs, relname, o)
+	{
 		if (run->selector ? !prune_mc(run, o, relname, names)
 				  : !apply_should_prune(run->cc->name, run->parent_uid, o, relname, names))
 			continue;
@@ -1045,8 +1065,8 @@ static int prune_kind(struct run *run, const struct config_child *decl, const st
 		} else {
 			/* The uid precondition: an object re-created under the same
 			 * name since the cache saw this one is not ours to delete. */
-			struct kclient_delete_opts opts = {.propagation_policy = "Background",
-							   .precondition_uid = kobj_uid(o)};
+			struct kclient_delete_opts opts = { .propagation_policy = "Background",
+							    .precondition_uid = kobj_uid(o) };
 			int rc = kclient_delete(run->c, path, &opts, NULL, &res->err);
 			if (rc == 0) {
 				res->action = APPLY_DELETED;
@@ -1070,8 +1090,13 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 		   struct apply_report *report, struct cx_err *err)
 {
 	memset(report, 0, sizeof(*report));
-	struct run run = {.c = c, .d = d, .cc = cc, .parent = parent, .observed = observed,
-			  .parent_uid = kobj_uid(parent), .parent_ns = kobj_namespace(parent)};
+	struct run run = { .c = c,
+			   .d = d,
+			   .cc = cc,
+			   .parent = parent,
+			   .observed = observed,
+			   .parent_uid = kobj_uid(parent),
+			   .parent_ns = kobj_namespace(parent) };
 	if (!run.parent_uid || !kobj_name(parent))
 		return cx_err_set(err, -EINVAL, "apply: the parent has no metadata.%s",
 				  run.parent_uid ? "name" : "uid");
@@ -1088,8 +1113,8 @@ int apply_children(struct kclient *c, struct discovery *d, const struct config_c
 	    (r = apply_mc_selector(cc, parent, &run.selector, err)))
 		return r;
 	char parent_key[512];
-	snprintf(parent_key, sizeof(parent_key), "%s%s%s", run.parent_ns ? run.parent_ns : "",
-		 run.parent_ns ? "/" : "", kobj_name(parent));
+	snprintf(parent_key, sizeof(parent_key), "%s%s%s", run.parent_ns ? run.parent_ns : "", run.parent_ns ? "/" : "",
+		 kobj_name(parent));
 
 	run.writes = report->writes = json_object_new_array();
 	size_t n = desired ? json_object_array_length(desired) : 0;

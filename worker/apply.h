@@ -102,30 +102,30 @@ enum apply_action {
 	APPLY_CREATED,
 	APPLY_UPDATED,
 	APPLY_UNCHANGED,
-	APPLY_RECREATED,   /* Recreate: deleted, then created again */
-	APPLY_DELETED,     /* pruned: the hook no longer returns it */
-	APPLY_ADOPTED,     /* it existed with no controller; adoptOrphans made it this parent's */
-	APPLY_CONFLICT,    /* it exists and is not this parent's: not written; err says whose */
-	APPLY_FAILED,      /* err says why */
+	APPLY_RECREATED, /* Recreate: deleted, then created again */
+	APPLY_DELETED,   /* pruned: the hook no longer returns it */
+	APPLY_ADOPTED,   /* it existed with no controller; adoptOrphans made it this parent's */
+	APPLY_CONFLICT,  /* it exists and is not this parent's: not written; err says whose */
+	APPLY_FAILED,    /* err says why */
 };
 
 struct apply_result {
-	char *api_version;          /* as the hook (or the cache key) gave it; "?" when missing */
+	char *api_version; /* as the hook (or the cache key) gave it; "?" when missing */
 	char *kind;
 	char *name;
-	char *namespace;            /* NULL for cluster-scoped children */
+	char *namespace; /* NULL for cluster-scoped children */
 	enum apply_action action;
-	struct cx_err err;          /* filled when action == APPLY_FAILED */
+	struct cx_err err; /* filled when action == APPLY_FAILED */
 };
 
 struct apply_report {
-	struct apply_result *results;   /* n of them: desired children in the hook's order, then prunes */
+	struct apply_result *results; /* n of them: desired children in the hook's order, then prunes */
 	size_t n;
-	size_t n_created;               /* created + recreated */
-	size_t n_deleted;               /* pruned + recreated */
-	size_t n_conflicts;             /* APPLY_CONFLICT */
-	size_t n_failed;                /* APPLY_FAILED */
-	struct rollout rollout;         /* the rolling methods' progress (ROLLOUT_NONE: no rolling kind) */
+	size_t n_created;       /* created + recreated */
+	size_t n_deleted;       /* pruned + recreated */
+	size_t n_conflicts;     /* APPLY_CONFLICT */
+	size_t n_failed;        /* APPLY_FAILED */
+	struct rollout rollout; /* the rolling methods' progress (ROLLOUT_NONE: no rolling kind) */
 	/* What was written, for RESULT's writes (common/proto.h): the API
 	 * server's answer to each apply that changed a child the hook had
 	 * observed, and to the managedFields patch after a create
@@ -225,9 +225,9 @@ bool apply_json_subset(struct json_object *want, struct json_object *have);
 
 /* Who controls a live object, as the ControllerRef rule reads it. */
 enum apply_claim {
-	APPLY_CLAIM_OURS,     /* its controller ownerReference has the parent's uid */
-	APPLY_CLAIM_OTHER,    /* another object controls it (*owner: that ownerReference, borrowed) */
-	APPLY_CLAIM_ORPHAN,   /* no ownerReference has controller: true */
+	APPLY_CLAIM_OURS,   /* its controller ownerReference has the parent's uid */
+	APPLY_CLAIM_OTHER,  /* another object controls it (*owner: that ownerReference, borrowed) */
+	APPLY_CLAIM_ORPHAN, /* no ownerReference has controller: true */
 };
 
 enum apply_claim apply_claim_of(const char *parent_uid, struct json_object *live, struct json_object **owner);

@@ -29,7 +29,7 @@ static bool same_value(struct json_object *a, struct json_object *b)
 	if (is_number(a) && is_number(b)) {
 		if (json_object_is_type(a, json_type_int) && json_object_is_type(b, json_type_int))
 			return json_object_get_int64(a) == json_object_get_int64(b) &&
-			       json_object_get_uint64(a) == json_object_get_uint64(b);
+				json_object_get_uint64(a) == json_object_get_uint64(b);
 		return json_object_get_double(a) == json_object_get_double(b);
 	}
 	enum json_type t = json_object_get_type(a);
@@ -39,7 +39,8 @@ static bool same_value(struct json_object *a, struct json_object *b)
 	case json_type_object: {
 		if (json_object_object_length(a) != json_object_object_length(b))
 			return false;
-		json_object_object_foreach(a, key, val) {
+		json_object_object_foreach(a, key, val)
+		{
 			struct json_object *other = NULL;
 			if (!json_object_object_get_ex(b, key, &other) || !same_value(val, other))
 				return false;
@@ -66,7 +67,8 @@ static bool same_value(struct json_object *a, struct json_object *b)
  * node without is a leaf, owned whole (a scalar, or an atomic map or list). */
 static bool is_leaf(struct json_object *node)
 {
-	json_object_object_foreach(node, key, val) {
+	json_object_object_foreach(node, key, val)
+	{
 		(void)val;
 		if (strcmp(key, "."))
 			return false;
@@ -95,7 +97,8 @@ static bool key_matches(struct json_object *keyobj, struct json_object *elem)
 {
 	if (!json_object_is_type(elem, json_type_object))
 		return false;
-	json_object_object_foreach(keyobj, field, want) {
+	json_object_object_foreach(keyobj, field, want)
+	{
 		struct json_object *have = NULL;
 		if (!json_object_object_get_ex(elem, field, &have) || !same_value(want, have))
 			return false;
@@ -150,13 +153,14 @@ static bool resolves(struct json_object *node, struct json_object *d)
 {
 	if (!json_object_is_type(node, json_type_object))
 		return false;
-	json_object_object_foreach(node, key, sub) {
+	json_object_object_foreach(node, key, sub)
+	{
 		struct json_object *next = NULL;
 		if (!strcmp(key, "."))
 			continue;
 		if (!strncmp(key, "f:", 2)) {
-			if (!json_object_is_type(d, json_type_object) || !json_object_object_get_ex(d, key + 2, &next) ||
-			    !next)
+			if (!json_object_is_type(d, json_type_object) ||
+			    !json_object_object_get_ex(d, key + 2, &next) || !next)
 				return false;
 		} else if (!strncmp(key, "k:", 2) || !strncmp(key, "v:", 2)) {
 			struct json_object *v = parse_suffix(key);
@@ -171,7 +175,8 @@ static bool resolves(struct json_object *node, struct json_object *d)
 			next = json_object_array_get_idx(d, (size_t)at);
 		} else if (!strncmp(key, "i:", 2)) {
 			long at = parse_index(key);
-			if (at < 0 || !json_object_is_type(d, json_type_array) || (size_t)at >= json_object_array_length(d))
+			if (at < 0 || !json_object_is_type(d, json_type_array) ||
+			    (size_t)at >= json_object_array_length(d))
 				return false;
 			next = json_object_array_get_idx(d, (size_t)at);
 		} else {
@@ -189,12 +194,12 @@ static bool holds(struct json_object *d, struct json_object *l, struct json_obje
 
 /* A granular map: every key of d (but those in skip) owned by node and
  * held by l. */
-static bool holds_map(struct json_object *d, struct json_object *l, struct json_object *node,
-		      const char *const *skip)
+static bool holds_map(struct json_object *d, struct json_object *l, struct json_object *node, const char *const *skip)
 {
 	if (!json_object_is_type(l, json_type_object))
 		return false;
-	json_object_object_foreach(d, key, val) {
+	json_object_object_foreach(d, key, val)
+	{
 		bool skipped = false;
 		for (size_t i = 0; skip && skip[i] && !skipped; i++)
 			skipped = !strcmp(skip[i], key);
@@ -217,7 +222,8 @@ static bool holds_keyed(struct json_object *d, struct json_object *l, struct jso
 	long prev = -1;
 	for (size_t i = 0; i < json_object_array_length(d); i++) {
 		struct json_object *elem = json_object_array_get_idx(d, i), *sub = NULL, *keyobj = NULL;
-		json_object_object_foreach(node, key, val) {
+		json_object_object_foreach(node, key, val)
+		{
 			if (strncmp(key, "k:", 2))
 				continue;
 			struct json_object *k = parse_suffix(key);
@@ -253,7 +259,8 @@ static bool holds_set(struct json_object *d, struct json_object *l, struct json_
 		if (json_object_is_type(elem, json_type_object) || json_object_is_type(elem, json_type_array))
 			return false;
 		bool owned = false;
-		json_object_object_foreach(node, key, val) {
+		json_object_object_foreach(node, key, val)
+		{
 			(void)val;
 			if (owned || strncmp(key, "v:", 2))
 				continue;
@@ -285,7 +292,8 @@ static bool holds(struct json_object *d, struct json_object *l, struct json_obje
 		return false;
 	/* Granular: one kind of child tells which list this is. */
 	bool keyed = false, set = false, positional = false;
-	json_object_object_foreach(node, key, val) {
+	json_object_object_foreach(node, key, val)
+	{
 		(void)val;
 		keyed = keyed || !strncmp(key, "k:", 2);
 		set = set || !strncmp(key, "v:", 2);
@@ -332,11 +340,11 @@ struct json_object *childdiff_entry(struct json_object *live, const char *field_
 
 /* Not tracked by the server's field manager (its strip set), so never in an
  * entry; the apply does not change them either (they name the object). */
-static const char *const top_skip[] = {"apiVersion", "kind", "metadata", NULL};
-static const char *const meta_skip[] = {"name", "namespace", NULL};
+static const char *const top_skip[] = { "apiVersion", "kind", "metadata", NULL };
+static const char *const meta_skip[] = { "name", "namespace", NULL };
 
-enum childdiff_verdict childdiff_judge(struct json_object *desired, struct json_object *live,
-				       const char *field_manager, const char *parent_uid)
+enum childdiff_verdict childdiff_judge(struct json_object *desired, struct json_object *live, const char *field_manager,
+				       const char *parent_uid)
 {
 	if (!live || !parent_uid || apply_claim_of(parent_uid, live, NULL) != APPLY_CLAIM_OURS)
 		return CHILDDIFF_NOT_OURS;
@@ -354,7 +362,8 @@ enum childdiff_verdict childdiff_judge(struct json_object *desired, struct json_
 		return CHILDDIFF_DIFFERS;
 	/* Metadata: the names aside, as any map. */
 	bool only_names = true;
-	json_object_object_foreach(dmeta, key, val) {
+	json_object_object_foreach(dmeta, key, val)
+	{
 		(void)val;
 		only_names = only_names && (!strcmp(key, "name") || !strcmp(key, "namespace"));
 	}

@@ -47,19 +47,19 @@
 struct json_object;
 
 enum childdiff_verdict {
-	CHILDDIFF_SAME,          /* the apply would change nothing: skip it */
-	CHILDDIFF_NOT_OURS,      /* not controlled by this parent (or no live object) */
-	CHILDDIFF_NO_ENTRY,      /* no single Apply entry of our field manager in its version */
-	CHILDDIFF_WOULD_REMOVE,  /* the entry owns a field the desired object no longer has */
-	CHILDDIFF_DIFFERS,       /* a desired field is missing, different, or not ours in the live one */
+	CHILDDIFF_SAME,         /* the apply would change nothing: skip it */
+	CHILDDIFF_NOT_OURS,     /* not controlled by this parent (or no live object) */
+	CHILDDIFF_NO_ENTRY,     /* no single Apply entry of our field manager in its version */
+	CHILDDIFF_WOULD_REMOVE, /* the entry owns a field the desired object no longer has */
+	CHILDDIFF_DIFFERS,      /* a desired field is missing, different, or not ours in the live one */
 };
 
 /* The verdict for applying desired (the child as it would really be
  * applied: stamped and normalised, worker/apply.h; borrowed) over live (the
  * cached child with its managedFields, borrowed; NULL = none) as
  * field_manager on behalf of the parent with uid parent_uid. */
-enum childdiff_verdict childdiff_judge(struct json_object *desired, struct json_object *live,
-				       const char *field_manager, const char *parent_uid);
+enum childdiff_verdict childdiff_judge(struct json_object *desired, struct json_object *live, const char *field_manager,
+				       const char *parent_uid);
 
 /* "same", "not ours", ... for logs. */
 const char *childdiff_verdict_name(enum childdiff_verdict v);

@@ -17,17 +17,17 @@
 
 /* One kind's answer. */
 struct entry {
-	char *key;                   /* "plural.group/version" */
+	char *key; /* "plural.group/version" */
 	bool fetched;
 	int64_t fetched_ms;
-	struct json_object *crd;     /* owned; NULL when the kind has none */
+	struct json_object *crd; /* owned; NULL when the kind has none */
 	struct entry *next;
 };
 
 struct crdschema {
 	struct kclient *c;
 	int64_t ttl_ms;
-	struct entry *entries;       /* a few kinds per worker: a list is enough */
+	struct entry *entries;        /* a few kinds per worker: a list is enough */
 	struct json_object *keep_all; /* {"x-kubernetes-preserve-unknown-fields": true} */
 };
 
@@ -131,8 +131,10 @@ int crdschema_lookup(struct crdschema *s, const struct kresource *r, int64_t now
 		 * cached CRD is stale. Read it again next time. */
 		e->fetched = false;
 		out->is_crd = false;
-		return cx_err_set(err, -ESTALE, "the CRD %s.%s has no version %s in spec.versions (changed since "
-				  "discovery?)", r->resource, r->group, r->version);
+		return cx_err_set(err, -ESTALE,
+				  "the CRD %s.%s has no version %s in spec.versions (changed since "
+				  "discovery?)",
+				  r->resource, r->group, r->version);
 	}
 	out->has_status_subresource = jsonget(jsonget(version, "subresources"), "status") != NULL;
 	struct json_object *root = jsonget(jsonget(version, "schema"), "openAPIV3Schema");
@@ -140,7 +142,7 @@ int crdschema_lookup(struct crdschema *s, const struct kresource *r, int64_t now
 	if (status) {
 		out->status_schema = status;
 		out->keep_all = is_true(jsonget(status, "x-kubernetes-preserve-unknown-fields")) &&
-				!jsonget(status, "properties") && !jsonget(status, "additionalProperties");
+			!jsonget(status, "properties") && !jsonget(status, "additionalProperties");
 	} else if (!root || is_true(jsonget(root, "x-kubernetes-preserve-unknown-fields"))) {
 		/* No schema at all is what a CRD could have before v1: keep all. */
 		out->status_schema = s->keep_all;
@@ -173,9 +175,22 @@ static struct json_object *copy(struct json_object *v)
 /* The fields of an ObjectMeta: the API server decodes an embedded
  * resource's metadata into one, so any other key there is dropped. */
 static const char *const object_meta_fields[] = {
-	"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-	"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-	"ownerReferences", "finalizers", "managedFields", NULL,
+	"name",
+	"generateName",
+	"namespace",
+	"selfLink",
+	"uid",
+	"resourceVersion",
+	"generation",
+	"creationTimestamp",
+	"deletionTimestamp",
+	"deletionGracePeriodSeconds",
+	"labels",
+	"annotations",
+	"ownerReferences",
+	"finalizers",
+	"managedFields",
+	NULL,
 };
 
 static bool is_meta_field(const char *key)
@@ -207,7 +222,8 @@ static struct json_object *embedded_metadata(struct json_object *meta, const cha
 		w->oom = true;
 		return NULL;
 	}
-	json_object_object_foreach(meta, key, val) {
+	json_object_object_foreach(meta, key, val)
+	{
 		bool known = false;
 		for (const char *const *f = object_meta_fields; *f && !known; f++)
 			known = !strcmp(*f, key);
@@ -281,7 +297,8 @@ static struct json_object *prune(struct json_object *schema, struct json_object 
 			if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
 				strcpy(sub + sizeof(sub) - 4, "...");
 			struct json_object *e = json_object_array_get_idx(value, i);
-			struct json_object *p = preserving && !items ? copy(e) : prune(items, e, sub, w, depth + 1, preserving);
+			struct json_object *p = preserving && !items ? copy(e)
+								     : prune(items, e, sub, w, depth + 1, preserving);
 			if ((e && !p) || json_object_array_add(out, p)) {
 				json_object_put(p);
 				w->oom = true;
@@ -300,7 +317,8 @@ static struct json_object *prune(struct json_object *schema, struct json_object 
 		w->oom = true;
 		return NULL;
 	}
-	json_object_object_foreach(value, key, val) {
+	json_object_object_foreach(value, key, val)
+	{
 		struct json_object *kept = NULL;
 		if (!field(schema, key, val, path, preserving, w, depth, &kept))
 			continue;
@@ -317,7 +335,7 @@ struct json_object *crdschema_prune(struct json_object *schema, struct json_obje
 {
 	struct pathlist d;
 	pathlist_init(&d, dropped, len);
-	struct walk w = {.d = &d};
+	struct walk w = { .d = &d };
 	struct json_object *out = prune(schema, value, prefix ? prefix : "", &w, 0, false);
 	if (n_dropped)
 		*n_dropped = d.n;

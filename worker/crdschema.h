@@ -36,7 +36,7 @@ struct crdschema;
 
 /* What a kind's CRD says about its status. All false/NULL when !is_crd. */
 struct crdschema_info {
-	bool is_crd;                  /* false: built-in or aggregated: never write coxswain's conditions */
+	bool is_crd; /* false: built-in or aggregated: never write coxswain's conditions */
 	/* spec.versions[name=version].subresources.status is set: status is
 	 * written through <plural>/status, and a write of the main resource
 	 * ignores .status. Without it, .status is part of the main resource. */

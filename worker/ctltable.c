@@ -15,17 +15,17 @@
 #include <string.h>
 
 struct entry {
-	char *name;                      /* the job's controller */
-	char *version;                   /* what identifies the definition's version */
-	struct mcdef_set *set;           /* owns the definition the controllers borrow */
+	char *name;            /* the job's controller */
+	char *version;         /* what identifies the definition's version */
+	struct mcdef_set *set; /* owns the definition the controllers borrow */
 	struct config_controller *ccs;
 	size_t n_ccs;
-	const struct config_controller *cc;   /* the one named name, in ccs */
+	const struct config_controller *cc; /* the one named name, in ccs */
 	uint64_t generation;
 };
 
 struct ctltable {
-	struct discovery *d;             /* borrowed */
+	struct discovery *d; /* borrowed */
 	struct entry *entries;
 	size_t n;
 	uint64_t next_generation;
@@ -91,7 +91,7 @@ int ctltable_get(struct ctltable *t, const char *name, struct json_object *defin
 		return 0;
 	}
 	/* Build the new one before dropping the old one. */
-	struct entry fresh = {.version = version};
+	struct entry fresh = { .version = version };
 	const char *kind = jsonget_string(definition, "kind");
 	char source[400];
 	snprintf(source, sizeof(source), "%s \"%s\" (from the job)", kind ? kind : "definition", name);

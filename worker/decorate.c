@@ -37,11 +37,11 @@ static struct json_object *non_null(struct json_object *m, bool *oom)
 	struct json_object *out = NULL;
 	if (!m || !json_object_is_type(m, json_type_object))
 		return NULL;
-	json_object_object_foreach(m, k, v) {
+	json_object_object_foreach(m, k, v)
+	{
 		if (!v)
 			continue;
-		if ((!out && !(out = json_object_new_object())) ||
-		    json_object_object_add(out, k, json_object_get(v))) {
+		if ((!out && !(out = json_object_new_object())) || json_object_object_add(out, k, json_object_get(v))) {
 			*oom = true;
 			return out;
 		}
@@ -56,10 +56,10 @@ struct json_object *decorate_metadata_apply(struct json_object *object, struct j
 	struct json_object *body = json_object_new_object(), *m = json_object_new_object();
 	bool oom = !body || !m;
 	const char *ns = jsonget_nonempty(meta, "namespace");
-	oom = oom || json_object_object_add(body, "apiVersion",
-					    json_object_new_string(jsonget_string(object, "apiVersion") ?: ""));
-	oom = oom || json_object_object_add(body, "kind",
-					    json_object_new_string(jsonget_string(object, "kind") ?: ""));
+	oom = oom ||
+		json_object_object_add(body, "apiVersion",
+				       json_object_new_string(jsonget_string(object, "apiVersion") ?: ""));
+	oom = oom || json_object_object_add(body, "kind", json_object_new_string(jsonget_string(object, "kind") ?: ""));
 	oom = oom || json_object_object_add(m, "name", json_object_new_string(jsonget_string(meta, "name") ?: ""));
 	oom = oom || (ns && json_object_object_add(m, "namespace", json_object_new_string(ns)));
 	struct json_object *l = oom ? NULL : non_null(labels, &oom);
@@ -87,7 +87,8 @@ static bool removals(struct json_object *have, struct json_object *want, const c
 	if (!want || !json_object_is_type(want, json_type_object))
 		return true;
 	struct json_object *gone = NULL;
-	json_object_object_foreach(want, k, v) {
+	json_object_object_foreach(want, k, v)
+	{
 		if (v || !jsonget(have, k))
 			continue;
 		if (!gone && (!(gone = json_object_new_object()) || json_object_object_add(patch_meta, name, gone)))
@@ -109,8 +110,7 @@ struct json_object *decorate_null_patch(struct json_object *object, struct json_
 		return NULL;
 	}
 	if (!removals(jsonget(meta, "labels"), labels, "labels", pm) ||
-	    !removals(jsonget(meta, "annotations"), annotations, "annotations", pm) ||
-	    !json_object_object_length(pm)) {
+	    !removals(jsonget(meta, "annotations"), annotations, "annotations", pm) || !json_object_object_length(pm)) {
 		json_object_put(patch);
 		return NULL;
 	}
@@ -141,7 +141,7 @@ static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int
 
 static void warn(const struct decorate_env *env, struct json_object *object, const char *reason, const char *msg)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", env->cc->name, "reason", reason, NULL);
 	if (env->events && events_post(env->events, object, EVENT_WARNING, reason, msg, NULL, &err))
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", env->cc->name, "error", err.msg,
@@ -152,8 +152,8 @@ static void warn(const struct decorate_env *env, struct json_object *object, con
 static int object_path(const struct decorate_env *env, struct json_object *object, const struct kresource **res,
 		       const char *sub, char **path, struct cx_err *err)
 {
-	int rc = discovery_resolve(env->d, jsonget_string(object, "apiVersion") ?: "", jsonget_string(object, "kind") ?: "",
-				   res, err);
+	int rc = discovery_resolve(env->d, jsonget_string(object, "apiVersion") ?: "",
+				   jsonget_string(object, "kind") ?: "", res, err);
 	if (rc)
 		return rc;
 	*path = kresource_path(*res, (*res)->namespaced ? kobj_namespace(object) : NULL, kobj_name(object), sub);
@@ -250,7 +250,8 @@ static struct json_object *marked(const struct decorate_env *env, struct json_ob
 	size_t n = json_object_array_length(out);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *a = json_object_array_get_idx(out, i), *meta = jsonget(a, "metadata"), *ann = NULL;
-		if (!json_object_object_get_ex(meta, "annotations", &ann) || !json_object_is_type(ann, json_type_object)) {
+		if (!json_object_object_get_ex(meta, "annotations", &ann) ||
+		    !json_object_is_type(ann, json_type_object)) {
 			if (!(ann = json_object_new_object()) || json_object_object_add(meta, "annotations", ann)) {
 				json_object_put(ann);
 				json_object_put(out);
@@ -272,8 +273,8 @@ static int write_attachments(const struct decorate_env *env, struct json_object 
 	struct json_object *desired = marked(env, attachments);
 	if (!desired)
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	struct apply_report applied = {0};
-	struct cx_err aerr = {0}, ev_err = {0};
+	struct apply_report applied = { 0 };
+	struct cx_err aerr = { 0 }, ev_err = { 0 };
 	int rc = apply_children(env->c, env->d, env->cc, object, observed, desired, &applied, &aerr);
 	proto_writes_append(env->writes, applied.writes);
 	if (env->events && events_post_apply(env->events, object, &applied, &ev_err))
@@ -301,7 +302,7 @@ static int apply_answer(const struct decorate_env *env, struct json_object *obje
 			const struct hook_decorator_result *res, bool attachments, struct cx_err *err)
 {
 	struct json_object *cur = json_object_get(object);
-	struct cx_err e1 = {0}, e2 = {0}, e3 = {0};
+	struct cx_err e1 = { 0 }, e2 = { 0 }, e3 = { 0 };
 	int rc1 = write_metadata(env, &cur, res->labels, res->annotations, &e1);
 	int rc2 = res->status ? write_status(env, &cur, res->status, &e2) : 0;
 	/* The attachments' ownerReference needs only the uid, which no write
@@ -328,9 +329,8 @@ static int run_hook(const struct decorate_env *env, const struct config_hook *h,
 	struct json_object *related = NULL;
 	if (env->rel && related_get(env->rel, env->cc, env->controller, object, &related, &out->related_rules, err))
 		return err->code;
-	struct json_object *request = hook_decorator_request_new(env->controller, object, env->kinds,
-								 env->cc->n_children, observed, finalizing,
-								 def.version, err);
+	struct json_object *request = hook_decorator_request_new(
+		env->controller, object, env->kinds, env->cc->n_children, observed, finalizing, def.version, err);
 	if (request && related && hook_request_set_related(request, related, def.version, err)) {
 		json_object_put(request);
 		request = NULL;
@@ -338,8 +338,8 @@ static int run_hook(const struct decorate_env *env, const struct config_hook *h,
 	json_object_put(related);
 	if (!request)
 		return err->code;
-	int rc = hook_decorator_run(&def, request, finalizing, env->kinds, env->cc->n_children,
-				    kobj_namespace(object), res, err);
+	int rc = hook_decorator_run(&def, request, finalizing, env->kinds, env->cc->n_children, kobj_namespace(object),
+				    res, err);
 	json_object_put(request);
 	return rc;
 }
@@ -365,10 +365,10 @@ static void fail(const struct decorate_env *env, struct json_object *object, con
 static void finalize(const struct decorate_env *env, const struct proto_job *job, struct reconcile_outcome *out)
 {
 	struct json_object *object = job->parent;
-	struct cx_err err = {0};
-	struct hook_decorator_result res = {0};
-	int rc = env->cc->finalize.set ? run_hook(env, &env->cc->finalize, true, object, job->children, &res, out,
-						       &err) : 0;
+	struct cx_err err = { 0 };
+	struct hook_decorator_result res = { 0 };
+	int rc = env->cc->finalize.set ? run_hook(env, &env->cc->finalize, true, object, job->children, &res, out, &err)
+				       : 0;
 	if (!env->cc->finalize.set)
 		res.finalized = true; /* a finalizer a config with a finalize hook left */
 	if (rc) {
@@ -391,14 +391,14 @@ static void finalize(const struct decorate_env *env, const struct proto_job *job
 static void sync_object(const struct decorate_env *env, const struct proto_job *job, struct reconcile_outcome *out)
 {
 	struct json_object *object = job->parent, *updated = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (finalizer_ensure(env->c, env->d, env->cc, object, NULL, &updated, &err)) {
 		fail(env, object, "HookFailed", &err, out);
 		return;
 	}
 	if (updated)
 		object = updated;
-	struct hook_decorator_result res = {0};
+	struct hook_decorator_result res = { 0 };
 	int rc = run_hook(env, &env->cc->sync, false, object, job->children, &res, out, &err);
 	if (rc)
 		fail(env, object, hook_reason(rc), &err, out);
@@ -422,7 +422,7 @@ void decorate_job(const struct decorate_env *env, const struct proto_job *job, s
 	}
 	const char *fin = env->cc->finalizer;
 	bool ours = fin && *fin && finalizer_has(object, fin);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (being_deleted(object)) {
 		if (ours)
 			finalize(env, job, out);

@@ -64,13 +64,13 @@ struct decorate_env {
 	struct kclient *c;
 	struct discovery *d;
 	struct crdschema *schemas;
-	struct events *events;                   /* Events about the decorated object */
-	const struct config_controller *cc;      /* kind CONFIG_KIND_DECORATOR; children = attachments */
-	struct json_object *controller;          /* the request's "controller" */
-	const struct hook_child_kind *kinds;     /* cc->n_children of them: the attachment kinds */
-	struct related *rel;                     /* the customize hook's related objects (worker/related.h);
+	struct events *events;               /* Events about the decorated object */
+	const struct config_controller *cc;  /* kind CONFIG_KIND_DECORATOR; children = attachments */
+	struct json_object *controller;      /* the request's "controller" */
+	const struct hook_child_kind *kinds; /* cc->n_children of them: the attachment kinds */
+	struct related *rel;                 /* the customize hook's related objects (worker/related.h);
 						    NULL: related stays {} */
-	struct json_object *writes;              /* RESULT's writes (common/proto.h): every write is noted
+	struct json_object *writes;          /* RESULT's writes (common/proto.h): every write is noted
 						    in it; NULL: not noted */
 };
 

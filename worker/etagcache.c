@@ -13,11 +13,11 @@
 #include <string.h>
 
 struct item {
-	struct item *next;          /* in its bucket */
+	struct item *next; /* in its bucket */
 	char *key;
 	struct etagcache_entry e;
-	int64_t expires_ms;         /* 0: never */
-	uint64_t seq;               /* when it was stored, for eviction */
+	int64_t expires_ms; /* 0: never */
+	uint64_t seq;       /* when it was stored, for eviction */
 };
 
 struct etagcache {
@@ -32,7 +32,7 @@ struct etagcache {
 
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
@@ -83,7 +83,8 @@ char *etagcache_key(const char *scope, struct json_object *request, struct cx_er
 	const char *kind = jsonget_string(root, "kind"), *name = kobj_name(root);
 	const char *ns = kobj_namespace(root);
 	if (!kind || !name) {
-		cx_err_set(err, -EINVAL, "etag cache: the request has no parent (or object) with a kind and a "
+		cx_err_set(err, -EINVAL,
+			   "etag cache: the request has no parent (or object) with a kind and a "
 			   "metadata.name");
 		return NULL;
 	}
@@ -159,8 +160,8 @@ static void make_room(struct etagcache *c, int64_t now_ms)
 		unlink_at(c, oldest);
 }
 
-int etagcache_put(struct etagcache *c, const char *key, const char *etag, const char *body, size_t len,
-		  int64_t ttl_ms, int64_t now_ms)
+int etagcache_put(struct etagcache *c, const char *key, const char *etag, const char *body, size_t len, int64_t ttl_ms,
+		  int64_t now_ms)
 {
 	struct item *it = calloc(1, sizeof(*it));
 	char *b = malloc(len + 1);

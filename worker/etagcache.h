@@ -34,8 +34,8 @@ struct etagcache;
 #define ETAGCACHE_MAX_ENTRIES 65536
 
 struct etagcache_entry {
-	const char *etag;       /* as the webhook sent it, quotes and W/ included */
-	const char *body;       /* the answer it came with; len bytes, NUL-terminated */
+	const char *etag; /* as the webhook sent it, quotes and W/ included */
+	const char *body; /* the answer it came with; len bytes, NUL-terminated */
 	size_t len;
 };
 
@@ -58,8 +58,8 @@ const struct etagcache_entry *etagcache_get(struct etagcache *c, const char *key
 
 /* Stores (copies) etag and body under key, replacing what was there, to
  * expire ttl_ms after now_ms (ttl_ms <= 0: never). Returns 0 or -ENOMEM. */
-int etagcache_put(struct etagcache *c, const char *key, const char *etag, const char *body, size_t len,
-		  int64_t ttl_ms, int64_t now_ms);
+int etagcache_put(struct etagcache *c, const char *key, const char *etag, const char *body, size_t len, int64_t ttl_ms,
+		  int64_t now_ms);
 
 /* Removes key's entry, if any. */
 void etagcache_forget(struct etagcache *c, const char *key);

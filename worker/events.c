@@ -25,8 +25,8 @@ struct node {
 	char *key;
 	uint64_t hash;
 	struct event_entry e;
-	struct node *prev, *next;   /* recency: head.next is the most recent, head.prev the least */
-	struct node *chain;         /* the next node in the same bucket */
+	struct node *prev, *next; /* recency: head.next is the most recent, head.prev the least */
+	struct node *chain;       /* the next node in the same bucket */
 };
 
 struct event_cache {
@@ -177,8 +177,7 @@ char *events_key(const char *uid, const char *type, const char *reason, const ch
 	return asprintf(&k, "%s\x1f%s\x1f%s\x1f%s", uid, type, reason, message) < 0 ? NULL : k;
 }
 
-char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason,
-		  const char *message)
+char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason, const char *message)
 {
 	struct json_object *parts = json_object_new_array();
 	char hash[JSONHASH_MAX];
@@ -224,12 +223,12 @@ void events_cut_message(const char *message, char out[static EVENTS_MESSAGE_MAX 
 struct events {
 	struct kclient *c;
 	char *controller;
-	char reporting[256];   /* coxswain.io/<controller> */
+	char reporting[256]; /* coxswain.io/<controller> */
 	char host[256];
 	struct event_cache *cache;
 	time_t (*now)(void);
-	unsigned seed;   /* for bump_live's jitter */
-	bool normal;     /* events_post_apply posts Normal Events too */
+	unsigned seed; /* for bump_live's jitter */
+	bool normal;   /* events_post_apply posts Normal Events too */
 };
 
 #define BUMP_ATTEMPTS 6
@@ -393,15 +392,16 @@ static int bump_live(struct events *e, const char *ns, const char *name, const c
 	return r;
 }
 
-int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason,
-		const char *message, struct json_object **out, struct cx_err *err)
+int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason, const char *message,
+		struct json_object **out, struct cx_err *err)
 {
 	if (out)
 		*out = NULL;
 	const char *uid = kobj_uid(parent), *pname = kobj_name(parent);
 	const char *ns = kobj_namespace(parent);
 	if (!uid || !pname)
-		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason, uid ? "name" : "uid");
+		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason,
+				  uid ? "name" : "uid");
 	if (!ns)
 		ns = "default"; /* where Events about cluster-scoped objects go */
 	char msg[EVENTS_MESSAGE_MAX + 1];
@@ -481,8 +481,7 @@ void events_set_normal(struct events *e, bool on)
 	e->normal = on;
 }
 
-int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r,
-		      struct cx_err *err)
+int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r, struct cx_err *err)
 {
 	int first = 0;
 	for (size_t i = 0; i < r->n; i++) {
@@ -496,17 +495,19 @@ int events_post_apply(struct events *e, struct json_object *parent, const struct
 			break;
 		case APPLY_RECREATED:
 			reason = "Recreated";
-			snprintf(msg, sizeof(msg), "recreated %s/%s: the hook changed it and its updateStrategy is Recreate",
-				 res->kind, res->name);
+			snprintf(msg, sizeof(msg),
+				 "recreated %s/%s: the hook changed it and its updateStrategy is Recreate", res->kind,
+				 res->name);
 			break;
 		case APPLY_DELETED:
 			reason = "Deleted";
-			snprintf(msg, sizeof(msg), "deleted %s/%s: the hook no longer returns it", res->kind, res->name);
+			snprintf(msg, sizeof(msg), "deleted %s/%s: the hook no longer returns it", res->kind,
+				 res->name);
 			break;
 		case APPLY_ADOPTED:
 			reason = "Adopted";
-			snprintf(msg, sizeof(msg), "adopted %s/%s: it had no controller and adoptOrphans is set", res->kind,
-				 res->name);
+			snprintf(msg, sizeof(msg), "adopted %s/%s: it had no controller and adoptOrphans is set",
+				 res->kind, res->name);
 			break;
 		case APPLY_CONFLICT:
 			type = EVENT_WARNING;
@@ -523,7 +524,7 @@ int events_post_apply(struct events *e, struct json_object *parent, const struct
 		}
 		if (!strcmp(type, EVENT_NORMAL) && !e->normal)
 			continue;
-		struct cx_err one = {0};
+		struct cx_err one = { 0 };
 		int rc = events_post(e, parent, type, reason, msg, NULL, &one);
 		if (rc && !first) {
 			first = rc;

@@ -38,11 +38,11 @@ struct json_object;
 struct kclient;
 
 #define EVENTS_DEFAULT_CAPACITY 4096
-#define EVENTS_REUSE_SECONDS (50 * 60)   /* the API server's Event TTL is 1 h after the last write */
-#define EVENTS_MESSAGE_MAX 1024          /* longer messages are cut (with "...") */
-#define EVENTS_COMPONENT "coxswain-worker"
+#define EVENTS_REUSE_SECONDS    (50 * 60) /* the API server's Event TTL is 1 h after the last write */
+#define EVENTS_MESSAGE_MAX      1024      /* longer messages are cut (with "...") */
+#define EVENTS_COMPONENT        "coxswain-worker"
 
-#define EVENT_NORMAL "Normal"
+#define EVENT_NORMAL  "Normal"
 #define EVENT_WARNING "Warning"
 
 struct config_controller;
@@ -68,8 +68,8 @@ const char *events_failure_reason(const struct config_controller *cc, const char
  * (borrowed). *out, when out is not NULL, receives the Event as the server
  * now has it (owned). Returns 0 or a kclient code with err filled; a failed
  * post forgets the key, so the next one creates afresh. */
-int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason,
-		const char *message, struct json_object **out, struct cx_err *err);
+int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason, const char *message,
+		struct json_object **out, struct cx_err *err);
 
 /* Whether events_post_apply posts its Normal Events (coxswain.yaml's
  * worker.events.normal; off by default: each costs one write per child per
@@ -83,8 +83,7 @@ void events_set_normal(struct events *e, bool on);
  * ApplyFailed for each child that is not this parent's or failed
  * ("ConfigMap/x: <error>"). Every one is attempted; returns 0 or the first
  * failure's code with err filled. */
-int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r,
-		      struct cx_err *err);
+int events_post_apply(struct events *e, struct json_object *parent, const struct apply_report *r, struct cx_err *err);
 
 /* ---- the parts below are exposed for the unit tests ---- */
 
@@ -96,8 +95,7 @@ char *events_key(const char *uid, const char *type, const char *reason, const ch
 /* The Event name of (uid, type, reason, message): "<parent name>.<16 hex>"
  * (a SHA-256 of the four), the parent's name shortened when needed to keep
  * it within 253 characters. Owned; NULL when out of memory. */
-char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason,
-		  const char *message);
+char *events_name(const char *parent_name, const char *uid, const char *type, const char *reason, const char *message);
 
 /* message as the Event holds it, into out: whole when it fits in
  * EVENTS_MESSAGE_MAX bytes, otherwise cut on a UTF-8 character boundary and
@@ -108,10 +106,10 @@ void events_cut_message(const char *message, char out[static EVENTS_MESSAGE_MAX 
 struct event_cache;
 
 struct event_entry {
-	char *name;       /* the Event's metadata.name */
-	long count;       /* its count on the server */
-	time_t last;      /* when it was last written */
-	char resource_version[64];   /* as last seen; "" when unknown */
+	char *name;                /* the Event's metadata.name */
+	long count;                /* its count on the server */
+	time_t last;               /* when it was last written */
+	char resource_version[64]; /* as last seen; "" when unknown */
 };
 
 /* capacity >= 1. NULL when out of memory. */

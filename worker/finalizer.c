@@ -83,7 +83,9 @@ static int change(struct kclient *c, struct discovery *d, const struct config_co
 	const char *pname = kobj_name(parent), *ns = kobj_namespace(parent);
 	if (!api_version || !kind || !pname)
 		return cx_err_set(err, -EINVAL, "finalizer: the parent has no %s",
-				  !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");
+				  !api_version    ? "apiVersion"
+					  : !kind ? "kind"
+						  : "metadata.name");
 
 	struct json_object *cur = json_object_get(parent);
 	char *path = NULL;

@@ -170,7 +170,8 @@ static bool add(struct json_object *obj, const char *key, struct json_object *v)
 static struct json_object *hook_view(struct json_object *obj)
 {
 	struct json_object *meta = NULL, *copy = NULL;
-	if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_object_get_ex(meta, "managedFields", NULL))
+	if (!json_object_object_get_ex(obj, "metadata", &meta) ||
+	    !json_object_object_get_ex(meta, "managedFields", NULL))
 		return json_object_get(obj);
 	if (json_object_deep_copy(obj, &copy, NULL) || !copy)
 		return NULL;
@@ -183,16 +184,19 @@ static struct json_object *hook_view(struct json_object *obj)
 static struct json_object *map_view(struct json_object *have)
 {
 	bool any = false;
-	json_object_object_foreach(have, name, child) {
+	json_object_object_foreach(have, name, child)
+	{
 		(void)name;
 		struct json_object *meta = NULL;
-		any = any || (json_object_object_get_ex(child, "metadata", &meta) &&
-			      json_object_object_get_ex(meta, "managedFields", NULL));
+		any = any ||
+			(json_object_object_get_ex(child, "metadata", &meta) &&
+			 json_object_object_get_ex(meta, "managedFields", NULL));
 	}
 	if (!any)
 		return json_object_get(have);
 	struct json_object *map = json_object_new_object();
-	json_object_object_foreach(have, relname, obj) {
+	json_object_object_foreach(have, relname, obj)
+	{
 		if (map && !add(map, relname, hook_view(obj))) {
 			json_object_put(map);
 			map = NULL;
@@ -207,27 +211,32 @@ static struct json_object *map_view(struct json_object *have)
  * without metadata keeps its v1 key, qualified by the parent's namespace.
  * The objects are shared (through hook_view). The map in *out; -ENOMEM, or
  * -EINVAL when a key does not fit (err says which), with *out NULL. */
-static int uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key,
-		       struct json_object **out, struct cx_err *err)
+static int uniform_map(struct json_object *have, const char *parent_ns, const char *kind_key, struct json_object **out,
+		       struct cx_err *err)
 {
 	*out = NULL;
 	struct json_object *map = json_object_new_object();
 	if (!map)
 		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
-	json_object_object_foreach(have, relname, obj) {
+	json_object_object_foreach(have, relname, obj)
+	{
 		struct json_object *meta = NULL, *v = NULL;
 		const char *ns = parent_ns, *name = relname;
 		if (json_object_object_get_ex(obj, "metadata", &meta)) {
-			ns = json_object_object_get_ex(meta, "namespace", &v) && json_object_is_type(v, json_type_string) ?
-			     json_object_get_string(v) : NULL;
+			ns = json_object_object_get_ex(meta, "namespace", &v) &&
+					json_object_is_type(v, json_type_string)
+				? json_object_get_string(v)
+				: NULL;
 			if (json_object_object_get_ex(meta, "name", &v) && json_object_is_type(v, json_type_string))
 				name = json_object_get_string(v);
 		}
 		char key[CHILDKEY_MAX];
 		if (!childkey_uniform_name(ns, name, key, sizeof(key))) {
 			json_object_put(map);
-			return cx_err_set(err, -EINVAL, "hook request: children[\"%s\"]: namespace/name of \"%.100s\" is "
-					  "too long", kind_key, relname);
+			return cx_err_set(err, -EINVAL,
+					  "hook request: children[\"%s\"]: namespace/name of \"%.100s\" is "
+					  "too long",
+					  kind_key, relname);
 		}
 		if (!add(map, key, hook_view(obj))) {
 			json_object_put(map);
@@ -239,28 +248,32 @@ static int uniform_map(struct json_object *have, const char *parent_ns, const ch
 }
 
 struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
-				     const struct hook_child_kind *kinds, size_t n_kinds,
-				     struct json_object *observed, bool finalizing, enum hook_version version,
-				     struct cx_err *err)
+				     const struct hook_child_kind *kinds, size_t n_kinds, struct json_object *observed,
+				     bool finalizing, enum hook_version version, struct cx_err *err)
 {
 	struct json_object *req = json_object_new_object(), *children = json_object_new_object();
 	struct json_object *meta = NULL, *pns = NULL;
 	const char *parent_ns = parent && json_object_object_get_ex(parent, "metadata", &meta) &&
-				json_object_object_get_ex(meta, "namespace", &pns) ? json_object_get_string(pns) : NULL;
+			json_object_object_get_ex(meta, "namespace", &pns)
+		? json_object_get_string(pns)
+		: NULL;
 	bool ok = req && children;
 	for (size_t i = 0; ok && i < n_kinds; i++) {
 		char key[CHILDKEY_KIND_MAX];
 		if (!childkey_kind(kinds[i].kind, kinds[i].api_version, key, sizeof(key))) {
-			cx_err_set(err, -EINVAL, "hook request: child kind %.100s.%.100s has no key of at most %d bytes",
-				   kinds[i].kind ? kinds[i].kind : "?", kinds[i].api_version ? kinds[i].api_version : "?",
-				   CHILDKEY_KIND_MAX - 1);
+			cx_err_set(err, -EINVAL,
+				   "hook request: child kind %.100s.%.100s has no key of at most %d bytes",
+				   kinds[i].kind ? kinds[i].kind : "?",
+				   kinds[i].api_version ? kinds[i].api_version : "?", CHILDKEY_KIND_MAX - 1);
 			goto fail;
 		}
 		struct json_object *have = NULL, *map = NULL;
 		if (observed && json_object_object_get_ex(observed, key, &have) && have) {
 			if (!json_object_is_type(have, json_type_object)) {
-				cx_err_set(err, -EINVAL, "hook request: observed children[\"%s\"] is %s, expected an "
-					   "object of children by name", key, type_name(have));
+				cx_err_set(err, -EINVAL,
+					   "hook request: observed children[\"%s\"] is %s, expected an "
+					   "object of children by name",
+					   key, type_name(have));
 				goto fail;
 			}
 			if (version == HOOK_V2 && uniform_map(have, parent_ns, key, &map, err))
@@ -298,18 +311,23 @@ int hook_request_set_related(struct json_object *request, struct json_object *re
 	/* A composite's request has a parent, a decorator's an object. */
 	const char *parent_ns = (json_object_object_get_ex(request, "parent", &parent) ||
 				 json_object_object_get_ex(request, "object", &parent)) &&
-				json_object_object_get_ex(parent, "metadata", &meta) &&
-				json_object_object_get_ex(meta, "namespace", &pns) ? json_object_get_string(pns) : NULL;
+			json_object_object_get_ex(parent, "metadata", &meta) &&
+			json_object_object_get_ex(meta, "namespace", &pns)
+		? json_object_get_string(pns)
+		: NULL;
 	struct json_object *map = json_object_new_object();
 	if (!map)
 		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
 	if (related) {
-		json_object_object_foreach(related, key, have) {
+		json_object_object_foreach(related, key, have)
+		{
 			struct json_object *m = NULL;
 			if (!json_object_is_type(have, json_type_object)) {
 				json_object_put(map);
-				return cx_err_set(err, -EINVAL, "hook request: related[\"%s\"] is %s, expected an "
-						  "object of objects by name", key, type_name(have));
+				return cx_err_set(err, -EINVAL,
+						  "hook request: related[\"%s\"] is %s, expected an "
+						  "object of objects by name",
+						  key, type_name(have));
 			}
 			int r = version == HOOK_V2 ? uniform_map(have, parent_ns, key, &m, err) : 0;
 			if (r) {
@@ -331,9 +349,9 @@ int hook_request_set_related(struct json_object *request, struct json_object *re
 
 /* A child's identity, for finding two of the same. */
 struct child_id {
-	size_t kind;            /* index in kinds[] */
-	char name[CHILDKEY_MAX];   /* the relative name (childkey): "ns/name" under a cluster-scoped parent */
-	size_t pos;             /* index in children */
+	size_t kind;             /* index in kinds[] */
+	char name[CHILDKEY_MAX]; /* the relative name (childkey): "ns/name" under a cluster-scoped parent */
+	size_t pos;              /* index in children */
 };
 
 static int child_id_cmp(const void *a, const void *b)
@@ -349,8 +367,8 @@ static int child_id_cmp(const void *a, const void *b)
 
 /* obj.key as a non-empty string in *out. Absent, null or "" is "missing";
  * another type is an error. path names obj for the message. */
-static int child_string(const char *label, struct json_object *obj, const char *key, const char *path,
-			const char **out, struct cx_err *err)
+static int child_string(const char *label, struct json_object *obj, const char *key, const char *path, const char **out,
+			struct cx_err *err)
 {
 	struct json_object *v = NULL;
 	if (!json_object_object_get_ex(obj, key, &v) || !v ||
@@ -401,20 +419,23 @@ static int check_child(const char *label, struct json_object *child, size_t i, c
 	if ((rc = child_string(label, meta, "name", meta_path, name, err)))
 		return rc;
 	if (!k8sname_path_segment(*name))
-		return fail(err, -EPROTO, label, "%s.metadata.name: \"%s\" cannot be a name (the API refuses '/', "
-			    "'%%', \".\" and \"..\")", path, *name);
+		return fail(err, -EPROTO, label,
+			    "%s.metadata.name: \"%s\" cannot be a name (the API refuses '/', "
+			    "'%%', \".\" and \"..\")",
+			    path, *name);
 	if (json_object_object_get_ex(meta, "namespace", &v) && v) {
 		if (!json_object_is_type(v, json_type_string))
 			return fail(err, -EPROTO, label, "%s.metadata.namespace: expected a string, got %s", path,
 				    type_name(v));
 		ns = json_object_get_string(v);
 		if (*ns && !k8sname_dns_label(ns))
-			return fail(err, -EPROTO, label, "%s.metadata.namespace: \"%s\" is not a namespace name",
-				    path, ns);
+			return fail(err, -EPROTO, label, "%s.metadata.namespace: \"%s\" is not a namespace name", path,
+				    ns);
 		if (*ns && parent_namespace && *parent_namespace && strcmp(ns, parent_namespace))
-			return fail(err, -EPROTO, label, "%s.metadata.namespace: \"%s\" is not the parent's namespace "
-				    "\"%s\" (children live in their parent's namespace)", path,
-				    clip(ns, buf, 100), clip(parent_namespace, buf2, 100));
+			return fail(err, -EPROTO, label,
+				    "%s.metadata.namespace: \"%s\" is not the parent's namespace "
+				    "\"%s\" (children live in their parent's namespace)",
+				    path, clip(ns, buf, 100), clip(parent_namespace, buf2, 100));
 	}
 	/* Under a namespaced parent every child lands in its namespace, whatever
 	 * the hook wrote; under a cluster-scoped one each names its own. */
@@ -428,8 +449,10 @@ static int check_child(const char *label, struct json_object *child, size_t i, c
 			 * (worker/apply.h) and may count on the key fitting. */
 			char whole[CHILDKEY_KIND_MAX];
 			if (!childkey_kind(kind_name, api_version, whole, sizeof(whole)))
-				return fail(err, -EPROTO, label, "%s: %.100s.%.100s: kind and apiVersion are longer than "
-					    "%d bytes", path, kind_name, api_version, CHILDKEY_KIND_MAX - 2);
+				return fail(err, -EPROTO, label,
+					    "%s: %.100s.%.100s: kind and apiVersion are longer than "
+					    "%d bytes",
+					    path, kind_name, api_version, CHILDKEY_KIND_MAX - 2);
 			*kind = k;
 			return 0;
 		}
@@ -467,15 +490,13 @@ static int check_duplicates(const char *label, struct child_id *ids, size_t n, c
 	if (!second)
 		return 0;
 	char key[CHILDKEY_KIND_MAX], buf[128];
-	return fail(err, -EPROTO, label, "children[%zu]: %s \"%s\" is returned twice (also children[%zu])",
-		    second->pos, kind_key(&kinds[second->kind], key, sizeof(key)),
-		    clip(second->name, buf, 100), first->pos);
+	return fail(err, -EPROTO, label, "children[%zu]: %s \"%s\" is returned twice (also children[%zu])", second->pos,
+		    kind_key(&kinds[second->kind], key, sizeof(key)), clip(second->name, buf, 100), first->pos);
 }
 
 /* Parses body as exactly one JSON value; *root owned on success. Errors
  * give the byte offset, never the content. */
-static int parse_json(const char *label, const char *body, size_t len, struct json_object **root,
-		      struct cx_err *err)
+static int parse_json(const char *label, const char *body, size_t len, struct json_object **root, struct cx_err *err)
 {
 	*root = NULL;
 	size_t start = 0;
@@ -488,7 +509,7 @@ static int parse_json(const char *label, const char *body, size_t len, struct js
 	struct json_object *obj = NULL;
 	char why[160];
 	/* Strict: no trailing commas, leading zeros or trailing data. */
-	struct jsondoc_options o = {.max_depth = JSON_DEPTH, .strict = true};
+	struct jsondoc_options o = { .max_depth = JSON_DEPTH, .strict = true };
 	int rc = jsondoc_parse(body, len, &o, &obj, why, sizeof(why));
 	if (rc)
 		return fail(err, rc == -ENOMEM ? -ENOMEM : -EPROTO, label, "%s", why);
@@ -497,22 +518,25 @@ static int parse_json(const char *label, const char *body, size_t len, struct js
 }
 
 /* The top-level fields of an answer (metacontroller's CompositeHookResponse). */
-static const char *const ANSWER_FIELDS[] = {"status", "children", "resyncAfterSeconds", "finalized", NULL};
+static const char *const ANSWER_FIELDS[] = { "status", "children", "resyncAfterSeconds", "finalized", NULL };
 
 /* Strict mode: the first top-level field that is not one of ANSWER_FIELDS.
  * Names match exactly, as in metacontroller's decoder ("Children" is not
  * "children"). */
 static int check_unknown_fields(const char *label, struct json_object *root, struct cx_err *err)
 {
-	json_object_object_foreach(root, key, v) {
+	json_object_object_foreach(root, key, v)
+	{
 		(void)v;
 		size_t i = 0;
 		while (ANSWER_FIELDS[i] && strcmp(ANSWER_FIELDS[i], key))
 			i++;
 		if (!ANSWER_FIELDS[i]) {
 			char buf[128];
-			return fail(err, -EPROTO, label, "%s: unknown field (responseUnMarshallMode strict; expected "
-				    "status, children, resyncAfterSeconds, finalized)", clip(key, buf, 100));
+			return fail(err, -EPROTO, label,
+				    "%s: unknown field (responseUnMarshallMode strict; expected "
+				    "status, children, resyncAfterSeconds, finalized)",
+				    clip(key, buf, 100));
 		}
 	}
 	return 0;
@@ -524,7 +548,7 @@ static int check_unknown_fields(const char *label, struct json_object *root, str
  * (it decodes them without the strict checks). */
 static int check_repeated_keys(const char *label, const char *body, size_t len, struct cx_err *err)
 {
-	static const char *const skip[] = {"children", NULL};
+	static const char *const skip[] = { "children", NULL };
 	char path[256], key[128], buf[128];
 	int rc = jsondup_find(body, len, skip, path, sizeof(path), key, sizeof(key));
 	if (rc == -ENOMEM)
@@ -560,7 +584,8 @@ static int parse_response(const char *label, bool strict, bool finalizing, const
 		rc = fail(err, -EPROTO, label, "the answer is %s, expected a JSON object", type_name(root));
 		goto out;
 	}
-	if (strict && ((rc = check_unknown_fields(label, root, err)) || (rc = check_repeated_keys(label, body, len, err))))
+	if (strict &&
+	    ((rc = check_unknown_fields(label, root, err)) || (rc = check_repeated_keys(label, body, len, err))))
 		goto out;
 	/* No children key at all (a decorator-shaped answer, a hook that forgot
 	 * it) is not "no children": pruning on it would delete everything. An
@@ -569,7 +594,8 @@ static int parse_response(const char *label, bool strict, bool finalizing, const
 	 * without it leaves the children alone. */
 	bool given = json_object_object_get_ex(root, "children", NULL);
 	if (!finalizing && n_kinds && !given) {
-		rc = fail(err, -EPROTO, label, "children: missing; a sync answer lists every child it wants, [] for "
+		rc = fail(err, -EPROTO, label,
+			  "children: missing; a sync answer lists every child it wants, [] for "
 			  "none (nothing is applied or pruned on an answer without it)");
 		goto out;
 	}
@@ -604,11 +630,15 @@ static int parse_response(const char *label, bool strict, bool finalizing, const
 		if (!number || !isfinite(resync) || resync < 0) {
 			char buf[128];
 			if (number)
-				rc = fail(err, -EPROTO, label, "resyncAfterSeconds: expected a non-negative number of "
-					  "seconds, got %s", clip(json_object_to_json_string(v), buf, 100));
+				rc = fail(err, -EPROTO, label,
+					  "resyncAfterSeconds: expected a non-negative number of "
+					  "seconds, got %s",
+					  clip(json_object_to_json_string(v), buf, 100));
 			else
-				rc = fail(err, -EPROTO, label, "resyncAfterSeconds: expected a non-negative number of "
-					  "seconds, got %s", type_name(v));
+				rc = fail(err, -EPROTO, label,
+					  "resyncAfterSeconds: expected a non-negative number of "
+					  "seconds, got %s",
+					  type_name(v));
 			goto out;
 		}
 	}
@@ -643,8 +673,7 @@ int hook_response_parse(const struct hook_def *def, bool finalizing, const char 
 {
 	char label[NAME_MAX_SHOWN + 32];
 	hook_label(def, finalizing, label, sizeof(label));
-	return parse_response(label, strict_of(def), finalizing, body, len, kinds, n_kinds, parent_namespace, out,
-			      err);
+	return parse_response(label, strict_of(def), finalizing, body, len, kinds, n_kinds, parent_namespace, out, err);
 }
 
 void hook_result_clear(struct hook_result *r)
@@ -670,8 +699,13 @@ static int run_exec(const struct hook_def *def, const char *label, int timeout_m
 	if (rc)
 		return cx_err_wrap(err, rc, "%s: ", label);
 	struct subprocess_spec spec = {
-		.path = program, .argv = def->argv, .stdin_data = req, .stdin_len = req_len,
-		.stdout_max = HOOK_RESPONSE_MAX, .stderr_tail = HOOK_STDERR_TAIL, .timeout_ms = timeout_ms,
+		.path = program,
+		.argv = def->argv,
+		.stdin_data = req,
+		.stdin_len = req_len,
+		.stdout_max = HOOK_RESPONSE_MAX,
+		.stderr_tail = HOOK_STDERR_TAIL,
+		.timeout_ms = timeout_ms,
 	};
 	rc = subprocess_run(&spec, r, err);
 	free(program);
@@ -686,8 +720,8 @@ static int run_exec(const struct hook_def *def, const char *label, int timeout_m
 
 	char buf[128];
 	if (r->timed_out) {
-		fail(err, -ETIMEDOUT, label, "exceeded its %s timeout and was killed", seconds(timeout_ms, buf,
-											  sizeof(buf)));
+		fail(err, -ETIMEDOUT, label, "exceeded its %s timeout and was killed",
+		     seconds(timeout_ms, buf, sizeof(buf)));
 		subprocess_err_add_stderr(err, r);
 		return -ETIMEDOUT;
 	}
@@ -759,7 +793,7 @@ static struct hook_state *state_get(const struct hook_def *def, const char *role
 		return NULL;
 	}
 	states = grown;
-	states[n_states] = (struct hook_state){.key = key};
+	states[n_states] = (struct hook_state){ .key = key };
 	return &states[n_states++];
 }
 
@@ -787,8 +821,10 @@ static int run_persistent(const struct hook_def *def, const char *role, const ch
 	if (!state)
 		return fail(err, -ENOMEM, label, "out of memory");
 	if (!state->proc) {
-		struct hookproc_options o = {.argv = def->argv, .label = label, .line_max = HOOK_RESPONSE_MAX,
-					     .stderr_tail = HOOK_STDERR_TAIL};
+		struct hookproc_options o = { .argv = def->argv,
+					      .label = label,
+					      .line_max = HOOK_RESPONSE_MAX,
+					      .stderr_tail = HOOK_STDERR_TAIL };
 		int r = hookproc_new(&o, &state->proc, err);
 		if (r)
 			return r;
@@ -856,11 +892,11 @@ static void body_head(const struct curlbuf *b, char *buf, size_t len)
 
 /* What one POST carries besides the request, and what it tells back. */
 struct webhook_call {
-	const struct webhookauth_material *mat;   /* caBundle, client certificate, Authorization; or NULL */
-	const char *if_none_match;                /* the ETag to send, or NULL */
-	struct curl_slist *connect_to;            /* HOOK_CONNECT_TO_ENV's entries, or NULL */
-	char etag[ETAG_MAX];                      /* out: the answer's ETag header, "" when none */
-	bool auth_failed;                         /* out: TLS failed, or HTTP 401/403 */
+	const struct webhookauth_material *mat; /* caBundle, client certificate, Authorization; or NULL */
+	const char *if_none_match;              /* the ETag to send, or NULL */
+	struct curl_slist *connect_to;          /* HOOK_CONNECT_TO_ENV's entries, or NULL */
+	char etag[ETAG_MAX];                    /* out: the answer's ETag header, "" when none */
+	bool auth_failed;                       /* out: TLS failed, or HTTP 401/403 */
 };
 
 /* Keeps the ETag header of the last response (a new status line starts
@@ -890,9 +926,8 @@ static size_t header_cb(char *data, size_t size, size_t n, void *ud)
 
 /* POSTs the request; the response body in b (2xx only, or 304 when
  * If-None-Match was sent: any other status is an error here). */
-static int run_webhook(const struct hook_def *def, const char *label, int timeout_ms, const char *req,
-		       size_t req_len, struct webhook_call *call, struct curlbuf *b, struct hook_stats *st,
-		       struct cx_err *err)
+static int run_webhook(const struct hook_def *def, const char *label, int timeout_ms, const char *req, size_t req_len,
+		       struct webhook_call *call, struct curlbuf *b, struct hook_stats *st, struct cx_err *err)
 {
 	if (!def->url || !*def->url)
 		return fail(err, -EINVAL, label, "webhook without a url");
@@ -931,36 +966,56 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	}
 #undef ADD_HEADER
 	CURLcode cc = ok ? CURLE_OK : CURLE_OUT_OF_MEMORY;
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, call);
-	if (!cc && call->connect_to) cc = curl_easy_setopt(h, CURLOPT_CONNECT_TO, call->connect_to);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, call);
+	if (!cc && call->connect_to)
+		cc = curl_easy_setopt(h, CURLOPT_CONNECT_TO, call->connect_to);
 	if (!cc && mat && mat->ca) {
 		/* The bundle is the only trust: no system roots besides it. */
-		struct curl_blob blob = {.data = mat->ca, .len = mat->ca_len, .flags = CURL_BLOB_COPY};
+		struct curl_blob blob = { .data = mat->ca, .len = mat->ca_len, .flags = CURL_BLOB_COPY };
 		cc = curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-		if (!cc) cc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		if (!cc)
+			cc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	}
 	if (!cc && mat && mat->cert) {
-		struct curl_blob cert = {.data = mat->cert, .len = mat->cert_len, .flags = CURL_BLOB_COPY};
-		struct curl_blob key = {.data = mat->key, .len = mat->key_len, .flags = CURL_BLOB_COPY};
+		struct curl_blob cert = { .data = mat->cert, .len = mat->cert_len, .flags = CURL_BLOB_COPY };
+		struct curl_blob key = { .data = mat->key, .len = mat->key_len, .flags = CURL_BLOB_COPY };
 		cc = curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-		if (!cc) cc = curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		if (!cc) cc = curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-		if (!cc) cc = curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+		if (!cc)
+			cc = curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		if (!cc)
+			cc = curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+		if (!cc)
+			cc = curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
 	}
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_URL, def->url);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_NOPROXY, np);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POST, 1L);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, req);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req_len);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlbuf_write);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_URL, def->url);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_NOPROXY, np);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_POST, 1L);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, req);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req_len);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlbuf_write);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 	if (cc) {
 		rc = fail(err, cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL, label, "cannot set up the request: %s",
 			  curl_easy_strerror(cc));
@@ -979,7 +1034,8 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	case CURLBUF_OK:
 		break;
 	case CURLBUF_TIMEOUT:
-		rc = fail(err, code, label, "exceeded its %s timeout: %s", seconds(timeout_ms, buf, sizeof(buf)), detail);
+		rc = fail(err, code, label, "exceeded its %s timeout: %s", seconds(timeout_ms, buf, sizeof(buf)),
+			  detail);
 		goto out;
 	case CURLBUF_CONNECT:
 		rc = fail(err, code, label, "cannot connect: %s", detail);
@@ -1113,8 +1169,8 @@ static int connect_to_parse(const char *value, struct curl_slist **out, struct c
 				curl_slist_free_all(*out);
 				*out = NULL;
 				subprocess_one_line(e, elen < 100 ? elen : 100, buf, sizeof(buf));
-				return cx_err_set(err, -EINVAL, "%s: entry %zu \"%s\": %s", HOOK_CONNECT_TO_ENV, idx, buf,
-						  why);
+				return cx_err_set(err, -EINVAL, "%s: entry %zu \"%s\": %s", HOOK_CONNECT_TO_ENV, idx,
+						  buf, why);
 			}
 			char *copy = strndup(e, elen);
 			struct curl_slist *more = copy ? curl_slist_append(*out, copy) : NULL;
@@ -1185,9 +1241,9 @@ static int webhook_material(const struct hook_def *def, const char *label, struc
  * Secrets when TLS or authorization failed and they changed (a rotated
  * Secret). The answer's body (the cached one on a 304) in *body and *len,
  * owned. */
-static int call_webhook(const struct hook_def *def, const char *label, int timeout_ms,
-			struct json_object *request, const char *req, size_t req_len, struct curl_slist *connect_to,
-			char **body, size_t *len, struct hook_stats *st, struct cx_err *err)
+static int call_webhook(const struct hook_def *def, const char *label, int timeout_ms, struct json_object *request,
+			const char *req, size_t req_len, struct curl_slist *connect_to, char **body, size_t *len,
+			struct hook_stats *st, struct cx_err *err)
 {
 	*body = NULL;
 	*len = 0;
@@ -1216,21 +1272,22 @@ static int call_webhook(const struct hook_def *def, const char *label, int timeo
 		if (e)
 			snprintf(inm, sizeof(inm), "%s", e->etag);
 	}
-	struct webhook_call call = {.mat = &mat, .if_none_match = *inm ? inm : NULL, .connect_to = connect_to};
-	struct curlbuf b = {.max = HOOK_RESPONSE_MAX};
+	struct webhook_call call = { .mat = &mat, .if_none_match = *inm ? inm : NULL, .connect_to = connect_to };
+	struct curlbuf b = { .max = HOOK_RESPONSE_MAX };
 	rc = run_webhook(def, label, timeout_ms, req, req_len, &call, &b, st, err);
 	if (rc && call.auth_failed && mat.from_objects) {
 		/* Read the Secrets again: when they changed, try once more. */
 		struct webhookauth_material fresh;
-		struct cx_err err2 = {0};
+		struct cx_err err2 = { 0 };
 		webhookauth_forget(auth_cache, settings);
-		if (!webhook_material(def, label, &fresh, &settings, &err2) && !webhookauth_material_equal(&mat, &fresh)) {
+		if (!webhook_material(def, label, &fresh, &settings, &err2) &&
+		    !webhookauth_material_equal(&mat, &fresh)) {
 			webhookauth_material_clear(&mat);
 			mat = fresh;
 			free(b.data);
-			b = (struct curlbuf){.max = HOOK_RESPONSE_MAX};
+			b = (struct curlbuf){ .max = HOOK_RESPONSE_MAX };
 			if (err)
-				*err = (struct cx_err){0};
+				*err = (struct cx_err){ 0 };
 			call.mat = &mat;
 			rc = run_webhook(def, label, timeout_ms, req, req_len, &call, &b, st, err);
 		} else {
@@ -1286,28 +1343,37 @@ static void log_run(const struct hook_def *def, const char *role, const struct h
 		snprintf(sys, sizeof(sys), "%lld", st->sys_cpu_ms);
 		snprintf(rss, sizeof(rss), "%ld", st->max_rss_kib);
 		snprintf(code, sizeof(code), "%d", st->exit_code);
-		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", role,
-		       "duration_ms", dur, "cpu_user_ms", user, "cpu_sys_ms", sys, "max_rss_kib", rss, "exit_code", code,
-		       "error", rc && err ? err->msg : NULL, NULL);
+		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", role, "duration_ms", dur, "cpu_user_ms",
+		       user, "cpu_sys_ms", sys, "max_rss_kib", rss, "exit_code", code, "error",
+		       rc && err ? err->msg : NULL, NULL);
 	} else {
 		snprintf(code, sizeof(code), "%ld", st->http_status);
-		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", role,
-		       "duration_ms", dur, "http_status", code, "error", rc && err ? err->msg : NULL, NULL);
+		log_kv(LOG_LEVEL_INFO, 4, "hook called", "hook", name, "type", role, "duration_ms", dur, "http_status",
+		       code, "error", rc && err ? err->msg : NULL, NULL);
 	}
 }
 
 struct hook_def hook_def_from_config(struct kclient *c, const struct config_controller *cc, const struct config_hook *h)
 {
 	const struct mcdef_controller *mc = h->mc ? cc->mc : NULL;
-	return (struct hook_def){.type = h->jq_program ? HOOK_JQ : h->url ? HOOK_WEBHOOK : HOOK_EXEC,
-				 .argv = h->command, .url = h->url, .persistent = h->persistent,
-				 .jq_program = h->jq_program,
-				 .timeout_ms = h->timeout_ms > 0 && h->timeout_ms <= INT_MAX ? (int)h->timeout_ms
-				 : h->timeout_seconds * 1000, .name = NULL,
-				 .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
-				 .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE,
-				 .mc = h->mc, .connections = mc ? mc->connections : NULL,
-				 .n_connections = mc ? mc->n_connections : 0, .kc = c, .controller = cc->name};
+	return (struct hook_def){ .type = h->jq_program ? HOOK_JQ
+					  : h->url      ? HOOK_WEBHOOK
+							: HOOK_EXEC,
+				  .argv = h->command,
+				  .url = h->url,
+				  .persistent = h->persistent,
+				  .jq_program = h->jq_program,
+				  .timeout_ms = h->timeout_ms > 0 && h->timeout_ms <= INT_MAX
+					  ? (int)h->timeout_ms
+					  : h->timeout_seconds * 1000,
+				  .name = NULL,
+				  .version = h->version == CONFIG_HOOK_V2 ? HOOK_V2 : HOOK_V1,
+				  .unmarshal = h->unmarshal == CONFIG_UNMARSHAL_STRICT ? HOOK_STRICT : HOOK_LOOSE,
+				  .mc = h->mc,
+				  .connections = mc ? mc->connections : NULL,
+				  .n_connections = mc ? mc->n_connections : 0,
+				  .kc = c,
+				  .controller = cc->name };
 }
 
 /* How an answer's bytes become a result: parse_response or parse_decorator
@@ -1320,7 +1386,7 @@ struct answer_parser {
 	size_t n_kinds;
 	const char *ns;
 	void *out;
-	const char *role;       /* for messages and logs; NULL: "sync" or "finalize" by finalizing */
+	const char *role; /* for messages and logs; NULL: "sync" or "finalize" by finalizing */
 };
 
 /* Sends request to the hook of def (a process or a webhook), hands its
@@ -1334,8 +1400,9 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 	hook_describe(def, role, label, sizeof(label));
 	int timeout_ms = def->timeout_ms > 0 ? def->timeout_ms : HOOK_DEFAULT_TIMEOUT_MS;
 	size_t req_len = 0;
-	const char *req = request ? json_object_to_json_string_length(request, JSON_C_TO_STRING_PLAIN |
-								      JSON_C_TO_STRING_NOSLASHESCAPE, &req_len) : NULL;
+	const char *req = request ? json_object_to_json_string_length(
+					    request, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &req_len)
+				  : NULL;
 	if (!req)
 		return fail(err, request ? -ENOMEM : -EINVAL, label, "no request to send");
 
@@ -1347,8 +1414,9 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 	if ((def->type == HOOK_EXEC && def->persistent) || def->type == HOOK_JQ) {
 		char *body = NULL;
 		size_t len = 0;
-		rc = def->type == HOOK_JQ ? run_jq(def, role, label, timeout_ms, req, req_len, &body, &len, st, err)
-		     : run_persistent(def, role, label, timeout_ms, req, req_len, &body, &len, st, err);
+		rc = def->type == HOOK_JQ
+			? run_jq(def, role, label, timeout_ms, req, req_len, &body, &len, st, err)
+			: run_persistent(def, role, label, timeout_ms, req, req_len, &body, &len, st, err);
 		if (!rc)
 			rc = p->parse(p, label, body, len, err);
 		free(body);
@@ -1374,8 +1442,8 @@ static int exchange(const struct hook_def *def, bool finalizing, struct json_obj
 		if (rc)
 			cx_err_prefix(err, "%s: ", label);
 		else
-			rc = call_webhook(def, label, timeout_ms, request, req, req_len, connect_to, &body,
-					  &len, st, err);
+			rc = call_webhook(def, label, timeout_ms, request, req, req_len, connect_to, &body, &len, st,
+					  err);
 		if (!rc)
 			rc = p->parse(p, label, body ? body : "", len, err);
 		free(body);
@@ -1394,12 +1462,17 @@ static int parse_composite(const struct answer_parser *p, const char *label, con
 }
 
 int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
-	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
-	     struct hook_result *out, struct cx_err *err)
+	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace, struct hook_result *out,
+	     struct cx_err *err)
 {
 	memset(out, 0, sizeof(*out));
-	struct answer_parser p = {.parse = parse_composite, .strict = strict_of(def), .finalizing = finalizing,
-				  .kinds = kinds, .n_kinds = n_kinds, .ns = parent_namespace, .out = out};
+	struct answer_parser p = { .parse = parse_composite,
+				   .strict = strict_of(def),
+				   .finalizing = finalizing,
+				   .kinds = kinds,
+				   .n_kinds = n_kinds,
+				   .ns = parent_namespace,
+				   .out = out };
 	return exchange(def, finalizing, request, &p, &out->stats, err);
 }
 
@@ -1407,8 +1480,8 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 
 struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
 					       const struct hook_child_kind *kinds, size_t n_kinds,
-					       struct json_object *observed, bool finalizing,
-					       enum hook_version version, struct cx_err *err)
+					       struct json_object *observed, bool finalizing, enum hook_version version,
+					       struct cx_err *err)
 {
 	/* The composite request, renamed: whatever hook_request_new puts in
 	 * children and related (keys, v1/v2, customize) holds for a decorator's
@@ -1432,8 +1505,9 @@ struct json_object *hook_decorator_request_new(struct json_object *controller, s
 
 /* The top-level fields of a decorator's answer (metacontroller's
  * DecoratorHookResponse). */
-static const char *const DECORATOR_FIELDS[] = {"labels", "annotations", "status", "attachments",
-					       "resyncAfterSeconds", "finalized", NULL};
+static const char *const DECORATOR_FIELDS[] = { "labels",      "annotations",        "status",
+						"attachments", "resyncAfterSeconds", "finalized",
+						NULL };
 
 /* check_child's messages speak of children; a decorator's hook wrote
  * attachments. Rewrites the message in place. */
@@ -1442,10 +1516,10 @@ static void say_attachments(struct cx_err *err)
 	static const struct {
 		const char *from, *to;
 	} words[] = {
-		{"children[", "attachments["},
-		{"not a child kind", "not an attachment kind"},
-		{"not the parent's namespace", "not the object's namespace"},
-		{"children live in their parent's namespace", "attachments live in their object's namespace"},
+		{ "children[", "attachments[" },
+		{ "not a child kind", "not an attachment kind" },
+		{ "not the parent's namespace", "not the object's namespace" },
+		{ "children live in their parent's namespace", "attachments live in their object's namespace" },
 	};
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
 		char *at;
@@ -1469,7 +1543,8 @@ static int string_map(const char *label, struct json_object *root, const char *k
 		return 0;
 	if (!json_object_is_type(m, json_type_object))
 		return fail(err, -EPROTO, label, "%s: expected an object of strings, got %s", key, type_name(m));
-	json_object_object_foreach(m, k, v) {
+	json_object_object_foreach(m, k, v)
+	{
 		if (v && !json_object_is_type(v, json_type_string)) {
 			char buf[128];
 			return fail(err, -EPROTO, label, "%s.%s: expected a string or null, got %s", key,
@@ -1497,20 +1572,23 @@ static int parse_decorator(const char *label, bool strict, bool finalizing, cons
 		goto out;
 	}
 	if (strict) {
-		json_object_object_foreach(root, field, fv) {
+		json_object_object_foreach(root, field, fv)
+		{
 			(void)fv;
 			size_t i = 0;
 			while (DECORATOR_FIELDS[i] && strcmp(DECORATOR_FIELDS[i], field))
 				i++;
 			if (!DECORATOR_FIELDS[i]) {
 				char buf[128];
-				rc = fail(err, -EPROTO, label, "%s: unknown field (responseUnMarshallMode strict; "
+				rc = fail(err, -EPROTO, label,
+					  "%s: unknown field (responseUnMarshallMode strict; "
 					  "expected labels, annotations, status, attachments, resyncAfterSeconds, "
-					  "finalized)", clip(field, buf, 100));
+					  "finalized)",
+					  clip(field, buf, 100));
 				goto out;
 			}
 		}
-		static const char *const skip[] = {"attachments", NULL};
+		static const char *const skip[] = { "attachments", NULL };
 		char path[256], key[128], buf[128];
 		int dup = jsondup_find(body, len, skip, path, sizeof(path), key, sizeof(key));
 		if (dup == -ENOMEM) {
@@ -1563,7 +1641,7 @@ static int parse_decorator(const char *label, bool strict, bool finalizing, cons
 		json_object_object_add(rest, "finalized", json_object_get(v));
 	size_t rest_len = 0;
 	const char *rest_s = json_object_to_json_string_length(rest, JSON_C_TO_STRING_PLAIN, &rest_len);
-	struct hook_result r = {0};
+	struct hook_result r = { 0 };
 	rc = rest_s ? parse_response(label, false, finalizing, rest_s, rest_len, NULL, 0, NULL, &r, err)
 		    : fail(err, -ENOMEM, label, "out of memory");
 	json_object_put(rest);
@@ -1611,9 +1689,13 @@ int hook_decorator_run(const struct hook_def *def, struct json_object *request, 
 		       struct hook_decorator_result *out, struct cx_err *err)
 {
 	memset(out, 0, sizeof(*out));
-	struct answer_parser p = {.parse = parse_decorator_answer, .strict = strict_of(def),
-				  .finalizing = finalizing, .kinds = kinds, .n_kinds = n_kinds,
-				  .ns = object_namespace, .out = out};
+	struct answer_parser p = { .parse = parse_decorator_answer,
+				   .strict = strict_of(def),
+				   .finalizing = finalizing,
+				   .kinds = kinds,
+				   .n_kinds = n_kinds,
+				   .ns = object_namespace,
+				   .out = out };
 	return exchange(def, finalizing, request, &p, &out->stats, err);
 }
 
@@ -1634,19 +1716,18 @@ void hook_describe(const struct hook_def *def, const char *role, char *buf, size
 }
 
 /* hook_call's parser: the answer as strict JSON, nothing more. */
-static int parse_any(const struct answer_parser *p, const char *label, const char *body, size_t len,
-		     struct cx_err *err)
+static int parse_any(const struct answer_parser *p, const char *label, const char *body, size_t len, struct cx_err *err)
 {
 	return parse_json(label, body, len, (struct json_object **)p->out, err);
 }
 
-int hook_call(const struct hook_def *def, const char *role, struct json_object *request,
-	      struct json_object **answer, struct hook_stats *stats, struct cx_err *err)
+int hook_call(const struct hook_def *def, const char *role, struct json_object *request, struct json_object **answer,
+	      struct hook_stats *stats, struct cx_err *err)
 {
 	struct hook_stats own;
 	struct hook_stats *st = stats ? stats : &own;
 	memset(st, 0, sizeof(*st));
 	*answer = NULL;
-	struct answer_parser p = {.parse = parse_any, .out = answer, .role = role};
+	struct answer_parser p = { .parse = parse_any, .out = answer, .role = role };
 	return exchange(def, false, request, &p, st, err);
 }

@@ -75,13 +75,13 @@ struct json_object;
 enum hook_type {
 	HOOK_EXEC,
 	HOOK_WEBHOOK,
-	HOOK_JQ,        /* a jq program run in-process (worker/jqhook.h) */
+	HOOK_JQ, /* a jq program run in-process (worker/jqhook.h) */
 };
 
 /* How the request's children and related maps are keyed (hooks.X.version). */
 enum hook_version {
-	HOOK_V1,    /* metacontroller's RelativeObjectMap: the default */
-	HOOK_V2,    /* metacontroller's UniformObjectMap */
+	HOOK_V1, /* metacontroller's RelativeObjectMap: the default */
+	HOOK_V2, /* metacontroller's UniformObjectMap */
 };
 
 /* responseUnMarshallMode: what an answer may carry besides what coxswain
@@ -125,29 +125,29 @@ struct hook_def {
 
 /* A child kind the controller declares. */
 struct hook_child_kind {
-	const char *api_version;    /* "v1", "apps/v1" */
-	const char *kind;           /* "ConfigMap" */
+	const char *api_version; /* "v1", "apps/v1" */
+	const char *kind;        /* "ConfigMap" */
 };
 
 /* What one run cost, for metrics and logs; filled by hook_run whether the
  * hook succeeded or not. */
 struct hook_stats {
 	long long duration_ms;
-	long long user_cpu_ms;      /* exec: CPU of the hook and what it waited for */
+	long long user_cpu_ms; /* exec: CPU of the hook and what it waited for */
 	long long sys_cpu_ms;
-	long max_rss_kib;           /* exec: its peak resident set */
-	int exit_code;              /* exec: its exit code; -1 when it died of a signal or never ran */
-	int term_signal;            /* exec: the signal that ended it, or 0 */
-	long http_status;           /* webhook: the response status, 0 when there was none */
+	long max_rss_kib; /* exec: its peak resident set */
+	int exit_code;    /* exec: its exit code; -1 when it died of a signal or never ran */
+	int term_signal;  /* exec: the signal that ended it, or 0 */
+	long http_status; /* webhook: the response status, 0 when there was none */
 };
 
 /* A hook's checked answer. */
 struct hook_result {
-	struct json_object *status;     /* owned; NULL when it returned none (absent or null) */
-	struct json_object *children;   /* owned array of child objects (empty when it returned none) */
-	bool children_given;            /* the answer had a children key (null counts) */
-	long long resync_after_ms;      /* resyncAfterSeconds in ms; 0 = not asked */
-	bool finalized;                 /* finalize hooks: true once cleanup is done */
+	struct json_object *status;   /* owned; NULL when it returned none (absent or null) */
+	struct json_object *children; /* owned array of child objects (empty when it returned none) */
+	bool children_given;          /* the answer had a children key (null counts) */
+	long long resync_after_ms;    /* resyncAfterSeconds in ms; 0 = not asked */
+	bool finalized;               /* finalize hooks: true once cleanup is done */
 	struct hook_stats stats;
 };
 
@@ -164,9 +164,8 @@ struct hook_result {
  * filled (-ENOMEM, or -EINVAL when an entry of observed is not an
  * object). */
 struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
-				     const struct hook_child_kind *kinds, size_t n_kinds,
-				     struct json_object *observed, bool finalizing, enum hook_version version,
-				     struct cx_err *err);
+				     const struct hook_child_kind *kinds, size_t n_kinds, struct json_object *observed,
+				     bool finalizing, enum hook_version version, struct cx_err *err);
 
 /* Puts related (a "Kind.apiVersion" -> {relative name: object} map keyed as
  * a v1 request is, worker/related.h; NULL = {}) into request (from
@@ -186,8 +185,8 @@ void hook_describe(const struct hook_def *def, const char *role, char *buf, size
  * parsed as strict JSON in *answer (owned), for the caller to check. The
  * transport, timeouts and errors are hook_run's, the messages start with
  * `ROLE hook "NAME"`. stats may be NULL. */
-int hook_call(const struct hook_def *def, const char *role, struct json_object *request,
-	      struct json_object **answer, struct hook_stats *stats, struct cx_err *err);
+int hook_call(const struct hook_def *def, const char *role, struct json_object *request, struct json_object **answer,
+	      struct hook_stats *stats, struct cx_err *err);
 
 /* Checks a hook's answer (body, len bytes: all of it must be one JSON
  * value) and fills out's status, children, resync_after_ms and finalized
@@ -244,8 +243,8 @@ struct hook_def hook_def_from_config(struct kclient *c, const struct config_cont
  *   -EPROTO                     the answer is wrong (see hook_response_parse)
  *   -EINVAL                     def is incomplete; -ENOMEM */
 int hook_run(const struct hook_def *def, struct json_object *request, bool finalizing,
-	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace,
-	     struct hook_result *out, struct cx_err *err);
+	     const struct hook_child_kind *kinds, size_t n_kinds, const char *parent_namespace, struct hook_result *out,
+	     struct cx_err *err);
 
 /* The environment variable that reroutes webhook connections, like curl's
  * --connect-to: a comma-separated list of HOST:PORT:CONNECT_HOST:CONNECT_PORT.
@@ -311,13 +310,13 @@ void hook_result_clear(struct hook_result *r);
 
 /* A decorator hook's checked answer. */
 struct hook_decorator_result {
-	struct json_object *labels;        /* owned {key: string or null}; NULL when absent or null */
-	struct json_object *annotations;   /* likewise */
-	struct json_object *status;        /* owned; NULL when absent or null (leave the status alone) */
-	struct json_object *attachments;   /* owned array (empty when none) */
-	bool attachments_given;            /* the answer had an attachments key (null counts) */
-	long long resync_after_ms;         /* resyncAfterSeconds in ms; 0 = not asked */
-	bool finalized;                    /* finalize hooks: true once cleanup is done */
+	struct json_object *labels;      /* owned {key: string or null}; NULL when absent or null */
+	struct json_object *annotations; /* likewise */
+	struct json_object *status;      /* owned; NULL when absent or null (leave the status alone) */
+	struct json_object *attachments; /* owned array (empty when none) */
+	bool attachments_given;          /* the answer had an attachments key (null counts) */
+	long long resync_after_ms;       /* resyncAfterSeconds in ms; 0 = not asked */
+	bool finalized;                  /* finalize hooks: true once cleanup is done */
 	struct hook_stats stats;
 };
 
@@ -326,8 +325,8 @@ struct hook_decorator_result {
  * errors; object is the decorated object, observed its attachments). */
 struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
 					       const struct hook_child_kind *kinds, size_t n_kinds,
-					       struct json_object *observed, bool finalizing,
-					       enum hook_version version, struct cx_err *err);
+					       struct json_object *observed, bool finalizing, enum hook_version version,
+					       struct cx_err *err);
 
 /* Checks a decorator hook's answer as hook_response_parse checks a
  * composite's (same JSON rules, messages naming the hook and the path).

@@ -32,8 +32,8 @@ struct hookproc {
 	size_t line_max;
 	struct backoff_params restart;
 
-	pid_t pid;                  /* 0: none running */
-	int in_fd, out_fd, err_fd;  /* our ends, -1 when closed */
+	pid_t pid;                 /* 0: none running */
+	int in_fd, out_fd, err_fd; /* our ends, -1 when closed */
 	long long started_ms;
 
 	/* stdout read and not yet handed out: the answer being read. */
@@ -52,9 +52,9 @@ struct hookproc {
 	int status;
 
 	unsigned starts;
-	unsigned failures;          /* calls failed in a row */
-	long long next_start_ms;    /* no start before this (when failures >= 2) */
-	char why[WHY_MAX];          /* the last failure's message */
+	unsigned failures;       /* calls failed in a row */
+	long long next_start_ms; /* no start before this (when failures >= 2) */
+	char why[WHY_MAX];       /* the last failure's message */
 };
 
 static void close_fd(int *fd)
@@ -115,7 +115,7 @@ static void stderr_read(struct hookproc *p, size_t limit)
 /* Appends ": <stderr tail>" to err, through subprocess's own formatting. */
 static void add_stderr(const struct hookproc *p, struct cx_err *err)
 {
-	struct subprocess_result r = {.err = p->tail, .err_len = p->tail_len, .err_truncated = p->tail_truncated};
+	struct subprocess_result r = { .err = p->tail, .err_len = p->tail_len, .err_truncated = p->tail_truncated };
 	subprocess_err_add_stderr(err, &r);
 }
 
@@ -123,8 +123,10 @@ static void add_stderr(const struct hookproc *p, struct cx_err *err)
 static const char *describe(const struct hookproc *p, char *buf, size_t len)
 {
 	struct subprocess_result r = {
-		.exited = WIFEXITED(p->status), .exit_code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 0,
-		.signaled = WIFSIGNALED(p->status), .term_signal = WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0,
+		.exited = WIFEXITED(p->status),
+		.exit_code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 0,
+		.signaled = WIFSIGNALED(p->status),
+		.term_signal = WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0,
 		.core_dumped = WIFSIGNALED(p->status) && WCOREDUMP(p->status),
 	};
 	return subprocess_describe_exit(&r, buf, len);
@@ -173,8 +175,8 @@ void hookproc_reap(struct hookproc *p)
 	char how[128], pid[32];
 	snprintf(pid, sizeof(pid), "%ld", (long)p->pid);
 	forget(p);
-	log_kv(LOG_LEVEL_WARNING, 0, "persistent hook ended between requests; the next request starts it again",
-	       "hook", p->label, "pid", pid, "how", describe(p, how, sizeof(how)), NULL);
+	log_kv(LOG_LEVEL_WARNING, 0, "persistent hook ended between requests; the next request starts it again", "hook",
+	       p->label, "pid", pid, "how", describe(p, how, sizeof(how)), NULL);
 }
 
 static int start(struct hookproc *p, struct cx_err *err)
@@ -189,7 +191,7 @@ static int start(struct hookproc *p, struct cx_err *err)
 		goto out;
 	}
 	p->starts++;
-	int fds[] = {child.in_fd, child.out_fd, child.err_fd};
+	int fds[] = { child.in_fd, child.out_fd, child.err_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
 	pid_t pid = child.pid;
@@ -228,8 +230,9 @@ static void check_idle(struct hookproc *p)
 		return;
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%ld", (long)p->pid);
-	log_kv(LOG_LEVEL_WARNING, 0, n == 0 ? "persistent hook closed its stdout; starting it again"
-	       : "persistent hook wrote outside an answer (one line per request); starting it again",
+	log_kv(LOG_LEVEL_WARNING, 0,
+	       n == 0 ? "persistent hook closed its stdout; starting it again"
+		      : "persistent hook wrote outside an answer (one line per request); starting it again",
 	       "hook", p->label, "pid", pid, NULL);
 	kill_and_reap(p);
 }
@@ -268,7 +271,7 @@ static void await_exit(struct hookproc *p, long long deadline)
 		long long left = deadline - clock_monotonic_ms();
 		if (left <= 0)
 			break;
-		struct pollfd fd = {.fd = p->err_fd, .events = POLLIN};
+		struct pollfd fd = { .fd = p->err_fd, .events = POLLIN };
 		if (poll(&fd, p->err_fd >= 0 ? 1 : 0, left < 10 ? (int)left : 10) > 0)
 			stderr_read(p, DRAIN_MAX);
 	}
@@ -303,13 +306,13 @@ static enum outcome exchange(struct hookproc *p, const char *req, size_t req_len
 		int nfds = 0, at_in = -1, at_out, at_err = -1;
 		if (sent < total && p->in_fd >= 0) {
 			at_in = nfds;
-			fds[nfds++] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT};
+			fds[nfds++] = (struct pollfd){ .fd = p->in_fd, .events = POLLOUT };
 		}
 		at_out = nfds;
-		fds[nfds++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
+		fds[nfds++] = (struct pollfd){ .fd = p->out_fd, .events = POLLIN };
 		if (p->err_fd >= 0) {
 			at_err = nfds;
-			fds[nfds++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+			fds[nfds++] = (struct pollfd){ .fd = p->err_fd, .events = POLLIN };
 		}
 		int n = poll(fds, (nfds_t)nfds, left > 60000 ? 60000 : (int)left);
 		if (n < 0 && errno != EINTR) {
@@ -324,8 +327,9 @@ static enum outcome exchange(struct hookproc *p, const char *req, size_t req_len
 			struct iovec iov[2];
 			int iovcnt = 0;
 			if (sent < req_len)
-				iov[iovcnt++] = (struct iovec){.iov_base = (char *)req + sent, .iov_len = req_len - sent};
-			iov[iovcnt++] = (struct iovec){.iov_base = "\n", .iov_len = 1};
+				iov[iovcnt++] = (struct iovec){ .iov_base = (char *)req + sent,
+								.iov_len = req_len - sent };
+			iov[iovcnt++] = (struct iovec){ .iov_base = "\n", .iov_len = 1 };
 			ssize_t w = writev(p->in_fd, iov, iovcnt);
 			if (w > 0)
 				sent += (size_t)w;
@@ -361,8 +365,8 @@ static int failed(struct hookproc *p, int rc, long long now_ms, const struct cx_
 	return rc;
 }
 
-int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeout_ms, long long now_ms,
-		  char **answer, size_t *answer_len, struct hookproc_stats *stats, struct cx_err *err)
+int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeout_ms, long long now_ms, char **answer,
+		  size_t *answer_len, struct hookproc_stats *stats, struct cx_err *err)
 {
 	struct hookproc_stats own;
 	struct hookproc_stats *st = stats ? stats : &own;
@@ -380,9 +384,10 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 	if (!p->pid) {
 		if (p->failures >= 2 && now_ms < p->next_start_ms) {
 			long long wait = p->next_start_ms - now_ms;
-			return cx_err_set(err, -EAGAIN, "%s: not started again yet (next start in %.1f s, after %u "
-					  "failures in a row); last failure: %s", p->label, wait / 1000.0,
-					  p->failures, p->why);
+			return cx_err_set(err, -EAGAIN,
+					  "%s: not started again yet (next start in %.1f s, after %u "
+					  "failures in a row); last failure: %s",
+					  p->label, wait / 1000.0, p->failures, p->why);
 		}
 		int rc = start(p, err);
 		if (rc)
@@ -409,7 +414,7 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 	if (!was_pending) {
 		sigemptyset(&pending);
 		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-			struct timespec zero = {0, 0};
+			struct timespec zero = { 0, 0 };
 			while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
 				;
 		}
@@ -427,9 +432,10 @@ int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeo
 		if (i == len || p->out[i] != '{') {
 			char head[120];
 			subprocess_one_line(p->out, len < 100 ? len : 100, head, sizeof(head));
-			rc = cx_err_set(err, -EPROTO, "%s: answered a line that is not a JSON object (\"%s%s\"); "
-					"killed it, its next answers could be out of step", p->label, head,
-					len > 100 ? "..." : "");
+			rc = cx_err_set(err, -EPROTO,
+					"%s: answered a line that is not a JSON object (\"%s%s\"); "
+					"killed it, its next answers could be out of step",
+					p->label, head, len > 100 ? "..." : "");
 			kill_and_reap(p);
 			break;
 		}

@@ -53,23 +53,23 @@ struct cx_err;
 struct hookproc;
 
 /* Restarts after a failure: 1 s doubling to 30 s (the first one is at once). */
-#define HOOKPROC_RESTART ((struct backoff_params){1000, 2.0, 30000, 0.0})
+#define HOOKPROC_RESTART ((struct backoff_params){ 1000, 2.0, 30000, 0.0 })
 
 struct hookproc_options {
-	char *const *argv;          /* command, args..., NULL (copied); argv[0] without '/' is searched in PATH */
-	const char *label;          /* for messages and logs: `sync hook "NAME"` (copied) */
-	size_t line_max;            /* an answer longer than this is refused (-EFBIG); 0 = no limit */
-	size_t stderr_tail;         /* bytes of stderr kept for messages */
-	const struct backoff_params *restart;  /* NULL = HOOKPROC_RESTART */
+	char *const *argv;  /* command, args..., NULL (copied); argv[0] without '/' is searched in PATH */
+	const char *label;  /* for messages and logs: `sync hook "NAME"` (copied) */
+	size_t line_max;    /* an answer longer than this is refused (-EFBIG); 0 = no limit */
+	size_t stderr_tail; /* bytes of stderr kept for messages */
+	const struct backoff_params *restart; /* NULL = HOOKPROC_RESTART */
 };
 
 /* What a call cost. */
 struct hookproc_stats {
-	long long duration_ms;      /* the call, start included */
-	pid_t pid;                  /* the process that got the request; 0 when none did */
-	bool started;               /* the call started it (first call, or after a death or kill) */
-	int exit_code;              /* when it died in the call: its exit code, else -1 */
-	int term_signal;            /* when it died in the call of a signal (ours too), else 0 */
+	long long duration_ms; /* the call, start included */
+	pid_t pid;             /* the process that got the request; 0 when none did */
+	bool started;          /* the call started it (first call, or after a death or kill) */
+	int exit_code;         /* when it died in the call: its exit code, else -1 */
+	int term_signal;       /* when it died in the call of a signal (ours too), else 0 */
 };
 
 /* A stopped process-to-be, nothing started, handed out in *out. Returns 0,
@@ -93,8 +93,8 @@ void hookproc_free(struct hookproc **p);
  *   -EPROTO     an answer that is not a JSON object's line: killed
  *   -EINVAL     req holds a newline; -ENOMEM
  * stats may be NULL. */
-int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeout_ms, long long now_ms,
-		  char **answer, size_t *answer_len, struct hookproc_stats *stats, struct cx_err *err);
+int hookproc_call(struct hookproc *p, const char *req, size_t req_len, int timeout_ms, long long now_ms, char **answer,
+		  size_t *answer_len, struct hookproc_stats *stats, struct cx_err *err);
 
 /* Reaps the process if it exited on its own since the last call (logs how).
  * Never blocks. */

@@ -100,7 +100,7 @@ static void watchdog_arm(struct watchdog *w, int timeout_ms)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, &w->old) != 0)
 		return;
-	struct itimerval t = {.it_value = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000}};
+	struct itimerval t = { .it_value = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 } };
 	w->armed = setitimer(ITIMER_REAL, &t, NULL) == 0;
 	if (!w->armed)
 		sigaction(SIGALRM, &w->old, NULL);
@@ -110,7 +110,7 @@ static void watchdog_disarm(struct watchdog *w)
 {
 	if (!w->armed)
 		return;
-	struct itimerval off = {{0, 0}, {0, 0}};
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &w->old, NULL);
 	w->armed = false;
@@ -167,8 +167,10 @@ int jqhook_run(struct jqhook *h, const char *input, size_t len, int timeout_ms, 
 	if (jv_is_valid(second)) {
 		jv_free(second);
 		jv_free(first);
-		return cx_err_set(err, -EPROTO, "%s: the jq program gave more than one output, expected one JSON "
-				  "object", h->label);
+		return cx_err_set(err, -EPROTO,
+				  "%s: the jq program gave more than one output, expected one JSON "
+				  "object",
+				  h->label);
 	}
 	invalid_message(second, why, sizeof(why));
 	if (*why) {
@@ -176,8 +178,8 @@ int jqhook_run(struct jqhook *h, const char *input, size_t len, int timeout_ms, 
 		return cx_err_set(err, -EPROTO, "%s: the jq program failed after its first output: %s", h->label, why);
 	}
 	if (jv_get_kind(first) != JV_KIND_OBJECT) {
-		int rc = cx_err_set(err, -EPROTO, "%s: the jq program's output is %s, expected a JSON object",
-				    h->label, kind_name(first));
+		int rc = cx_err_set(err, -EPROTO, "%s: the jq program's output is %s, expected a JSON object", h->label,
+				    kind_name(first));
 		jv_free(first);
 		return rc;
 	}

@@ -26,7 +26,8 @@ static void usage(FILE *out)
 		"usage: coxswain-worker --config FILE [flags]\n"
 		"\n"
 		"  --config FILE          coxswain.yaml (the same file the watcher reads)\n"
-		"  --workers N            worker processes (default: $COXSWAIN_WORKERS, else the config's worker.count,\n"
+		"  --workers N            worker processes (default: $COXSWAIN_WORKERS, else the config's "
+		"worker.count,\n"
 		"                         else one per CPU)\n"
 		"  --endpoint URL         the watcher's endpoint instead of the config's\n"
 		"  --worker-set NAME      this supervisor's worker set, when several supervisors serve one watcher\n"
@@ -35,7 +36,8 @@ static void usage(FILE *out)
 		"                         SIGKILL them (default 25)\n"
 		"  --kube-api-qps QPS     each worker's API requests a second, or -1 for no client-side limit\n"
 		"                         (default: the config's worker.kubeApiQPS, else no limit)\n"
-		"  --kube-api-burst N     requests allowed at once above the QPS (default: worker.kubeApiBurst, else 10)\n"
+		"  --kube-api-burst N     requests allowed at once above the QPS (default: worker.kubeApiBurst, else "
+		"10)\n"
 		"  --kubeconfig FILE      instead of KUBECONFIG, ~/.kube/config or in-cluster\n"
 		"  --context NAME         kubeconfig context instead of current-context\n"
 		"  --namespace NS         instead of the context's namespace\n"
@@ -49,7 +51,7 @@ static void usage(FILE *out)
 /* --workers and $COXSWAIN_WORKERS: 1 to CONFIG_MAX_WORKERS. */
 static int parse_workers(const char *what, const char *s, int *out)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = cliflags_parse_int(what, s, 1, CONFIG_MAX_WORKERS, NULL, out, &err);
 	if (r)
 		fprintf(stderr, "coxswain-worker: %s\n", err.msg);
@@ -58,8 +60,7 @@ static int parse_workers(const char *what, const char *s, int *out)
 
 /* The job channel's rules and keys, checked before the first fork: a
  * missing or bad key file is one clear error, not a restart loop. */
-static int load_channel(const struct config *cfg, const char *endpoint, struct worker_curve *curve,
-			struct cx_err *err)
+static int load_channel(const struct config *cfg, const char *endpoint, struct worker_curve *curve, struct cx_err *err)
 {
 	int r = config_channel_check(cfg, endpoint, false, err);
 	if (r || !cfg->worker_curve_secret_key_file)
@@ -85,35 +86,44 @@ int main(int argc, char **argv)
 	enum { O_WORKERS = CLIFLAG_END, O_VERSION, O_SET };
 	static const struct option opts[] = {
 		CLIFLAGS_OPTIONS,
-		{"workers", required_argument, NULL, O_WORKERS},
-		{"worker-set", required_argument, NULL, O_SET},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, O_VERSION},
-		{NULL, 0, NULL, 0},
+		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "worker-set", required_argument, NULL, O_SET },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct worker_options wo = {.parent_pipe_fd = -1};
+	struct worker_options wo = { .parent_pipe_fd = -1 };
 	struct cliflags fl;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int workers = 0;
 	cliflags_init(&fl);
 	for (int c; (c = cliflags_next(&fl, "coxswain-worker", argc, argv, "h" CLIFLAGS_SHORT, opts, stderr)) != -1;) {
 		switch (c) {
-		case CLIFLAGS_BAD: return 2;
+		case CLIFLAGS_BAD:
+			return 2;
 		case O_WORKERS:
 			if (parse_workers("--workers", optarg, &workers))
 				return 2;
 			break;
 		case O_SET:
 			if (!proto_set_valid(optarg)) {
-				fprintf(stderr, "coxswain-worker: --worker-set: expected up to %d letters, digits, '-' or '.' "
-					"(a pod's name), got \"%s\"\n", PROTO_SET_MAX, optarg);
+				fprintf(stderr,
+					"coxswain-worker: --worker-set: expected up to %d letters, digits, '-' or '.' "
+					"(a pod's name), got \"%s\"\n",
+					PROTO_SET_MAX, optarg);
 				return 2;
 			}
 			wo.set = optarg;
 			break;
-		case 'h': usage(stdout); return 0;
-		case O_VERSION: printf("coxswain-worker %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case O_VERSION:
+			printf("coxswain-worker %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	const char *config_path = fl.config;

@@ -32,11 +32,11 @@
 /* What the reconciler keeps per configured controller. */
 struct per_controller {
 	const struct config_controller *cc;
-	struct json_object *json;            /* the hook request's "controller" */
+	struct json_object *json; /* the hook request's "controller" */
 	struct hook_child_kind *kinds;
 	struct events *events;
-	bool told_no_subresource;            /* said once per process: its kind writes status through the object */
-	char told_dropped[512];              /* the status fields last said to be dropped by the server */
+	bool told_no_subresource; /* said once per process: its kind writes status through the object */
+	char told_dropped[512];   /* the status fields last said to be dropped by the server */
 	/* Learnt from jobs (worker/ctltable.h): the name, and the table's
 	 * generation cc was built at; NULL / 0 for a configured one. */
 	char *dyn_name;
@@ -44,18 +44,18 @@ struct per_controller {
 };
 
 struct reconciler {
-	struct kclient *c;                   /* borrowed */
+	struct kclient *c; /* borrowed */
 	struct discovery *d;
 	struct statusmemo *memo;
 	struct crdschema *schemas;
-	struct related *rel;                 /* the customize hook's related objects */
-	const struct config *cfg;            /* borrowed */
+	struct related *rel;      /* the customize hook's related objects */
+	const struct config *cfg; /* borrowed */
 	struct per_controller *ctls;
 	size_t n;
-	struct ctltable *table;              /* controllers defined by their jobs */
-	struct per_controller **dyn;         /* n_dyn, each owned */
+	struct ctltable *table;      /* controllers defined by their jobs */
+	struct per_controller **dyn; /* n_dyn, each owned */
 	size_t n_dyn;
-	struct json_object *writes;          /* the running job's RESULT writes (its outcome's; borrowed) */
+	struct json_object *writes; /* the running job's RESULT writes (its outcome's; borrowed) */
 };
 
 /* Fills pc for cc (pc->cc set): the request's "controller" is the
@@ -69,7 +69,7 @@ static int pc_init(struct kclient *c, struct per_controller *pc, bool normal_eve
 	    !(pc->events = events_new(c, cc->name, EVENTS_DEFAULT_CAPACITY)))
 		return -ENOMEM;
 	for (size_t k = 0; k < cc->n_children; k++)
-		pc->kinds[k] = (struct hook_child_kind){cc->children[k].api_version, cc->children[k].kind};
+		pc->kinds[k] = (struct hook_child_kind){ cc->children[k].api_version, cc->children[k].kind };
 	events_set_normal(pc->events, normal_events);
 	return 0;
 }
@@ -187,9 +187,10 @@ static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int
 
 static void warn_event(struct per_controller *pc, struct json_object *parent, const char *reason, const char *msg)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (events_post(pc->events, parent, EVENT_WARNING, reason, msg, NULL, &err))
-		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", err.msg, NULL);
+		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", err.msg,
+		       NULL);
 }
 
 /* After a write: when the server did not store fields coxswain wrote (the
@@ -207,7 +208,8 @@ static void read_back(struct reconciler *r, struct per_controller *pc, struct js
 		return;
 	snprintf(pc->told_dropped, sizeof(pc->told_dropped), "%s", dropped);
 	char msg[1024];
-	snprintf(msg, sizeof(msg), "the API server did not store %s of the status coxswain wrote (the status schema of "
+	snprintf(msg, sizeof(msg),
+		 "the API server did not store %s of the status coxswain wrote (the status schema of "
 		 "%s does not hold them); coxswain does not write them again until the hook's answer changes",
 		 dropped, jsonget_string(parent, "kind") ?: "?");
 	log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
@@ -225,8 +227,8 @@ static int wanted_status(struct reconciler *r, struct per_controller *pc, struct
 	*out = NULL;
 	const struct kresource *res = NULL;
 	struct crdschema_info info;
-	int rc = discovery_resolve(r->d, jsonget_string(parent, "apiVersion") ?: "", jsonget_string(parent, "kind") ?: "",
-				   &res, err);
+	int rc = discovery_resolve(r->d, jsonget_string(parent, "apiVersion") ?: "",
+				   jsonget_string(parent, "kind") ?: "", &res, err);
 	if (!rc)
 		rc = crdschema_lookup(r->schemas, res, (int64_t)time(NULL) * 1000, &info, err);
 	if (rc)
@@ -260,9 +262,11 @@ static int wanted_status(struct reconciler *r, struct per_controller *pc, struct
 	if (n && strcmp(dropped, pc->told_dropped)) {
 		snprintf(pc->told_dropped, sizeof(pc->told_dropped), "%s", dropped);
 		char msg[1024];
-		snprintf(msg, sizeof(msg), "the status schema of the %s CRD does not hold %s: coxswain does not write "
+		snprintf(msg, sizeof(msg),
+			 "the status schema of the %s CRD does not hold %s: coxswain does not write "
 			 "them (add them to the schema, or mark status x-kubernetes-preserve-unknown-fields, to see "
-			 "them)", res->kind, dropped);
+			 "them)",
+			 res->kind, dropped);
 		log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
 		warn_event(pc, parent, "StatusFieldsDropped", msg);
 	}
@@ -299,7 +303,8 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 		/* Once per process: every write of its status bumps the generation. */
 		pc->told_no_subresource = true;
 		char msg[512];
-		snprintf(msg, sizeof(msg), "the CRD of %s has no status subresource: coxswain writes the status through "
+		snprintf(msg, sizeof(msg),
+			 "the CRD of %s has no status subresource: coxswain writes the status through "
 			 "the object itself, which bumps metadata.generation; observedGeneration names the generation "
 			 "that write makes. Add subresources: {status: {}} to the CRD version to avoid it",
 			 jsonget_string(parent, "kind") ?: "?");
@@ -367,8 +372,8 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 			 enum status_reason reason, const char *message, enum proto_outcome ok, int64_t ok_after_ms,
 			 struct reconcile_outcome *out)
 {
-	struct apply_report applied = {0};
-	struct cx_err err = {0}, st_err = {0};
+	struct apply_report applied = { 0 };
+	struct cx_err err = { 0 }, st_err = { 0 };
 	int rc = apply ? apply_children(r->c, r->d, pc->cc, parent, observed, res->children, &applied, &err) : 0;
 	proto_writes_append(r->writes, applied.writes);
 	/* A rolling update says where it is in the status, as metacontroller
@@ -384,8 +389,10 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 			with_rollout = NULL;
 		}
 	}
-	struct status_outcome o = {.reason = reason, .message = rc ? err.msg : message, .apply = apply ? &applied : NULL,
-				   .hook_status = with_rollout ? with_rollout : res->status};
+	struct status_outcome o = { .reason = reason,
+				    .message = rc ? err.msg : message,
+				    .apply = apply ? &applied : NULL,
+				    .hook_status = with_rollout ? with_rollout : res->status };
 	if (rc && !applied.n_failed && !applied.n_conflicts)
 		o.reason = STATUS_APPLY_FAILED;
 	int st_rc = report(r, pc, parent, &o, &st_err);
@@ -395,12 +402,12 @@ static void apply_answer(struct reconciler *r, struct per_controller *pc, struct
 	 * its echoes is dropped (watcher/echo.h). */
 	if (applied.rollout.state == ROLLOUT_PROGRESSING && r->writes)
 		json_object_array_del_idx(r->writes, 0, json_object_array_length(r->writes));
-	struct cx_err ev_err = {0};
+	struct cx_err ev_err = { 0 };
 	if (apply && events_post_apply(pc->events, parent, &applied, &ev_err))
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", ev_err.msg,
 		       NULL);
 	if (rc || applied.n_failed || applied.n_conflicts) {
-		struct cx_err why = {0};
+		struct cx_err why = { 0 };
 		const struct apply_result *first = NULL;
 		for (size_t i = 0; i < applied.n && !first; i++)
 			if (applied.results[i].action == APPLY_FAILED || applied.results[i].action == APPLY_CONFLICT)
@@ -436,16 +443,17 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL); /* the garbage collector takes the children */
 		return;
 	}
-	struct hook_result res = {0};
-	struct cx_err err = {0}, st_err = {0};
+	struct hook_result res = { 0 };
+	struct cx_err err = { 0 }, st_err = { 0 };
 	/* Our finalizer without a finalize hook: a config that had one put it
 	 * there. Nothing is left to run; it must come off, or the parent is
 	 * never deleted. */
 	/* The customize hook's related objects (worker/related.h); its failure
 	 * is the finalize's. */
 	struct json_object *related = NULL;
-	int rc = pc->cc->finalize.set ? related_get(r->rel, pc->cc, pc->json, parent, &related, &out->related_rules,
-						    &err) : 0;
+	int rc = pc->cc->finalize.set
+		? related_get(r->rel, pc->cc, pc->json, parent, &related, &out->related_rules, &err)
+		: 0;
 	/* Being deleted, it adopts nothing: orphans leave the request. */
 	if (!rc && pc->cc->finalize.set)
 		rc = apply_adopt_orphans(r->c, r->d, pc->cc, parent, job->children, &err);
@@ -455,7 +463,7 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 	if (!pc->cc->finalize.set)
 		res.finalized = true;
 	if (rc) {
-		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
+		struct status_outcome o = { .reason = STATUS_FINALIZE_FAILED, .message = err.msg };
 		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 	} else if (!res.finalized) {
@@ -464,7 +472,7 @@ static void finalize(struct reconciler *r, struct per_controller *pc, const stru
 			     STATUS_FINALIZING, finalizing_message(&res), PROTO_OUTCOME_REQUEUE,
 			     res.resync_after_ms > 0 ? res.resync_after_ms : FINALIZE_POLL_MS, out);
 	} else if (finalizer_remove(r->c, r->d, pc->cc, parent, NULL, NULL, &err)) {
-		struct status_outcome o = {.reason = STATUS_FINALIZE_FAILED, .message = err.msg};
+		struct status_outcome o = { .reason = STATUS_FINALIZE_FAILED, .message = err.msg };
 		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 	} else {
@@ -477,11 +485,11 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 			struct reconcile_outcome *out)
 {
 	struct json_object *parent = job->parent, *updated = NULL;
-	struct cx_err err = {0}, st_err = {0};
+	struct cx_err err = { 0 }, st_err = { 0 };
 	/* Also without a finalize hook: then it takes off a finalizer that a
 	 * config with one left (no request when there is nothing to change). */
 	if (finalizer_ensure(r->c, r->d, pc->cc, parent, NULL, &updated, &err)) {
-		struct status_outcome o = {.reason = STATUS_HOOK_FAILED, .message = err.msg};
+		struct status_outcome o = { .reason = STATUS_HOOK_FAILED, .message = err.msg };
 		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 		return;
@@ -490,7 +498,7 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 		parent = updated; /* the newer resourceVersion, for the writes below */
 		proto_writes_note(r->writes, updated);
 	}
-	struct hook_result res = {0};
+	struct hook_result res = { 0 };
 	/* The customize hook first (worker/related.h): its failure is the sync's. */
 	struct json_object *related = NULL;
 	int rc = related_get(r->rel, pc->cc, pc->json, parent, &related, &out->related_rules, &err);
@@ -502,7 +510,7 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 		rc = run_hook(r, pc, &pc->cc->sync, false, parent, job->children, related, &res, &err);
 	json_object_put(related);
 	if (rc) {
-		struct status_outcome o = {.reason = hook_failure(rc), .message = err.msg};
+		struct status_outcome o = { .reason = hook_failure(rc), .message = err.msg };
 		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 	} else {
@@ -530,7 +538,7 @@ static void job(struct reconciler *r, const struct proto_job *job, struct reconc
 {
 	struct per_controller *pc = NULL;
 	if (job->definition) {
-		struct cx_err why = {0};
+		struct cx_err why = { 0 };
 		if (!(pc = learnt(r, job, &why))) {
 			cx_err_prefix(&why, "cannot build controller \"%s\" from its definition: ", job->controller);
 			log_kv(LOG_LEVEL_WARNING, 0, why.msg, "controller", job->controller, NULL);
@@ -541,22 +549,29 @@ static void job(struct reconciler *r, const struct proto_job *job, struct reconc
 		pc = find(r, job->controller);
 	}
 	if (!pc) {
-		struct cx_err why = {0};
-		cx_err_set(&why, -ENOENT, "the worker has no controller \"%s\" (are the watcher and worker configs the same?)",
+		struct cx_err why = { 0 };
+		cx_err_set(&why, -ENOENT,
+			   "the worker has no controller \"%s\" (are the watcher and worker configs the same?)",
 			   job->controller);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, why.msg);
 		return;
 	}
 	if (pc->cc->kind == CONFIG_KIND_DECORATOR) {
-		struct decorate_env env = {.c = r->c, .d = r->d, .schemas = r->schemas, .events = pc->events,
-					   .cc = pc->cc, .controller = pc->json, .kinds = pc->kinds,
-					   .rel = r->rel, .writes = r->writes};
+		struct decorate_env env = { .c = r->c,
+					    .d = r->d,
+					    .schemas = r->schemas,
+					    .events = pc->events,
+					    .cc = pc->cc,
+					    .controller = pc->json,
+					    .kinds = pc->kinds,
+					    .rel = r->rel,
+					    .writes = r->writes };
 		decorate_job(&env, job, out);
 		return;
 	}
 	if (job->kind == PROTO_JOB_POISON) {
-		struct status_outcome o = {.reason = STATUS_WORKER_CRASHED, .message = job->message};
-		struct cx_err st_err = {0};
+		struct status_outcome o = { .reason = STATUS_WORKER_CRASHED, .message = job->message };
+		struct cx_err st_err = { 0 };
 		report(r, pc, job->parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_OK, 0, NULL);
 		return;

@@ -34,11 +34,11 @@ void reconciler_free(struct reconciler **r);
 
 struct reconcile_outcome {
 	enum proto_outcome outcome;
-	int64_t requeue_after_ms;     /* ok: the hook's resyncAfterSeconds; requeue: when to look again */
-	char message[CX_ERR_MSG_MAX]; /* what went wrong; "" when nothing did */
-	struct json_object *related_rules;  /* owned (json_object_put): the customize hook's rules for
+	int64_t requeue_after_ms;          /* ok: the hook's resyncAfterSeconds; requeue: when to look again */
+	char message[CX_ERR_MSG_MAX];      /* what went wrong; "" when nothing did */
+	struct json_object *related_rules; /* owned (json_object_put): the customize hook's rules for
 					       RESULT's related (common/proto.h); NULL when none ran */
-	struct json_object *writes;         /* owned (json_object_put): RESULT's writes (common/proto.h),
+	struct json_object *writes;        /* owned (json_object_put): RESULT's writes (common/proto.h),
 					       what the job wrote; NULL when out of memory */
 };
 

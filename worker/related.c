@@ -18,8 +18,8 @@
 #include <string.h>
 
 struct related {
-	struct kclient *c;          /* borrowed */
-	struct discovery *d;        /* borrowed */
+	struct kclient *c;   /* borrowed */
+	struct discovery *d; /* borrowed */
 };
 
 struct related *related_new(struct kclient *c, struct discovery *d)
@@ -48,8 +48,9 @@ int related_customize(struct related *r, const struct config_controller *cc, str
 	/* A metacontroller definition's webhook with its caBundle, auth, etag. */
 	struct hook_def def = hook_def_from_config(r->c, cc, &cc->customize);
 	struct json_object *req = json_object_new_object(), *answer = NULL;
-	if (!req || json_object_object_add(req, "controller", controller ? json_object_get(controller)
-								       : json_object_new_object()) ||
+	if (!req ||
+	    json_object_object_add(req, "controller",
+				   controller ? json_object_get(controller) : json_object_new_object()) ||
 	    json_object_object_add(req, "parent", json_object_get(parent))) {
 		json_object_put(req);
 		return cx_err_set(err, -ENOMEM, "out of memory");
@@ -70,7 +71,7 @@ struct collect {
 	const struct relrule *rule;
 	const struct kresource *res;
 	const char *parent_ns;
-	struct json_object *into;    /* relative name -> object */
+	struct json_object *into; /* relative name -> object */
 };
 
 /* One listed item: selected (names, namespace) and keyed as a child is. */
@@ -129,8 +130,8 @@ int related_objects(struct related *r, const struct relrule_set *rules, struct j
 		if (!path || (rule->by_labels && !selector)) {
 			rc = cx_err_set(err, -ENOMEM, "out of memory");
 		} else {
-			struct kclient_list_opts lo = {.label_selector = selector && *selector ? selector : NULL};
-			struct collect c = {rule, res, parent_ns, by_name};
+			struct kclient_list_opts lo = { .label_selector = selector && *selector ? selector : NULL };
+			struct collect c = { rule, res, parent_ns, by_name };
 			if ((rc = kclient_list(r->c, path, &lo, collect_item, &c, NULL, err)))
 				cx_err_prefix(err, "relatedResources[%zu]: ", i);
 		}
@@ -152,7 +153,7 @@ int related_get(struct related *r, const struct config_controller *cc, struct js
 	*related = *rules_json = NULL;
 	if (!cc->customize.set)
 		return 0;
-	struct relrule_set rules = {0};
+	struct relrule_set rules = { 0 };
 	int rc = related_customize(r, cc, controller, parent, &rules, err);
 	if (!rc && (rc = related_objects(r, &rules, parent, related, err))) {
 		char label[300];

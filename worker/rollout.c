@@ -26,7 +26,7 @@ enum update_strategy rollout_method(enum update_strategy s)
 bool rollout_updated(struct json_object *desired, struct json_object *observed)
 {
 	return observed && !apply_differs(desired, observed) &&
-	       apply_json_subset(kobj_labels(desired), kobj_labels(observed));
+		apply_json_subset(kobj_labels(desired), kobj_labels(observed));
 }
 
 bool rollout_check(enum update_strategy s, const struct mcdef_child *checks, struct json_object *observed, char *why,
@@ -39,7 +39,8 @@ bool rollout_check(enum update_strategy s, const struct mcdef_child *checks, str
 		int64_t gen = kobj_generation(observed);
 		if (json_object_is_type(og, json_type_int) && json_object_get_int64(og) > 0 &&
 		    json_object_get_int64(og) < gen) {
-			snprintf(why, size, "with RollingInPlace update strategy it hasn't observed latest spec "
+			snprintf(why, size,
+				 "with RollingInPlace update strategy it hasn't observed latest spec "
 				 "(status.observedGeneration %lld < metadata.generation %lld)",
 				 (long long)json_object_get_int64(og), (long long)gen);
 			return false;
@@ -127,7 +128,8 @@ int rollout_set_condition(struct json_object *status, const struct rollout *r)
 	if (!c)
 		return -ENOMEM;
 	const char *reason = r->state == ROLLOUT_DONE ? "OnLatestRevision"
-			     : r->state == ROLLOUT_PROGRESSING ? "RolloutProgressing" : "RolloutWaiting";
+		: r->state == ROLLOUT_PROGRESSING     ? "RolloutProgressing"
+						      : "RolloutWaiting";
 	json_object_object_add(c, "type", json_object_new_string("Updated"));
 	json_object_object_add(c, "status", json_object_new_string(r->state == ROLLOUT_DONE ? "True" : "False"));
 	json_object_object_add(c, "reason", json_object_new_string(reason));

@@ -53,19 +53,19 @@ struct mcdef_child;
 
 /* One desired child of a rolling kind. */
 struct rollout_child {
-	enum update_strategy strategy;      /* UPDATE_ROLLING_RECREATE or UPDATE_ROLLING_INPLACE */
-	const struct mcdef_child *checks;   /* its kind's statusChecks (config_child.mc), NULL: none */
-	const char *kind, *name;            /* for messages */
-	struct json_object *desired;        /* stamped and normalised (apply.h); borrowed */
-	struct json_object *observed;       /* the observed child, this parent's; NULL: none yet */
-	bool hold;                          /* out: not to be written in this sync */
+	enum update_strategy strategy;    /* UPDATE_ROLLING_RECREATE or UPDATE_ROLLING_INPLACE */
+	const struct mcdef_child *checks; /* its kind's statusChecks (config_child.mc), NULL: none */
+	const char *kind, *name;          /* for messages */
+	struct json_object *desired;      /* stamped and normalised (apply.h); borrowed */
+	struct json_object *observed;     /* the observed child, this parent's; NULL: none yet */
+	bool hold;                        /* out: not to be written in this sync */
 };
 
 enum rollout_state {
-	ROLLOUT_NONE,          /* no child of a rolling kind: no condition */
-	ROLLOUT_DONE,          /* every one is updated */
-	ROLLOUT_PROGRESSING,   /* one is being updated now */
-	ROLLOUT_WAITING,       /* an updated child fails its checks: nothing more is updated */
+	ROLLOUT_NONE,        /* no child of a rolling kind: no condition */
+	ROLLOUT_DONE,        /* every one is updated */
+	ROLLOUT_PROGRESSING, /* one is being updated now */
+	ROLLOUT_WAITING,     /* an updated child fails its checks: nothing more is updated */
 };
 
 #define ROLLOUT_MESSAGE_MAX 512

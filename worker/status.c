@@ -59,7 +59,8 @@ static struct json_object *copy_without_nulls(struct json_object *v)
 		struct json_object *out = json_object_new_object();
 		if (!out)
 			return NULL;
-		json_object_object_foreach(v, key, val) {
+		json_object_object_foreach(v, key, val)
+		{
 			if (!val)
 				continue;
 			struct json_object *c = copy_without_nulls(val);
@@ -126,8 +127,8 @@ static void synced_message(const struct status_outcome *o, enum status_reason r,
 			append(buf, cap, &len, "%zu of %zu children are not this parent's%s", a->n_conflicts, a->n,
 			       a->n_failed ? "" : ": ");
 		if (a->n_failed)
-			append(buf, cap, &len, "%s%zu of %zu children failed: ", a->n_conflicts ? ", " : "", a->n_failed,
-			       a->n);
+			append(buf, cap, &len, "%s%zu of %zu children failed: ", a->n_conflicts ? ", " : "",
+			       a->n_failed, a->n);
 		const char *sep = "";
 		for (size_t i = 0; i < a->n; i++) {
 			const struct apply_result *res = &a->results[i];
@@ -198,7 +199,8 @@ struct json_object *status_compute(struct json_object *parent, const struct stat
 		generation = NULL;
 	/* The hook's status when it answered, else what the parent shows. */
 	struct json_object *base = json_object_is_type(o->hook_status, json_type_object) ? o->hook_status
-				   : json_object_is_type(current, json_type_object) ? current : NULL;
+		: json_object_is_type(current, json_type_object)                         ? current
+											 : NULL;
 	struct json_object *st = base ? copy_without_nulls(base) : json_object_new_object();
 	if (!st)
 		return NULL;
@@ -228,10 +230,11 @@ struct json_object *status_compute(struct json_object *parent, const struct stat
 		bool yes = json_object_get_boolean(ready_flag);
 		/* The hook's own words, when it gives them, say best why. */
 		struct json_object *said = jsonget(o->hook_status, "message");
-		const char *why = json_object_is_type(said, json_type_string) ? json_object_get_string(said) :
-				  yes ? "the hook reports the object ready" : "the hook reports the object not ready";
-		ready = condition("Ready", yes, yes ? "HookReportedReady" : "HookReportedNotReady", why, old, generation,
-				  now);
+		const char *why = json_object_is_type(said, json_type_string) ? json_object_get_string(said)
+			: yes                                                 ? "the hook reports the object ready"
+									      : "the hook reports the object not ready";
+		ready = condition("Ready", yes, yes ? "HookReportedReady" : "HookReportedNotReady", why, old,
+				  generation, now);
 	} else {
 		ready = condition("Ready", r == STATUS_OK, status_reason_name(r), msg, old, generation, now);
 	}
@@ -283,8 +286,9 @@ int status_compute_mc(struct json_object *parent, const struct status_outcome *o
 		return (*out = status_compute(parent, o, now)) ? 0 : -ENOMEM;
 	if (!hook_answered(o->reason))
 		return 0;
-	struct json_object *st = json_object_is_type(o->hook_status, json_type_object) ? copy_without_nulls(o->hook_status)
-											: json_object_new_object();
+	struct json_object *st = json_object_is_type(o->hook_status, json_type_object)
+		? copy_without_nulls(o->hook_status)
+		: json_object_new_object();
 	if (!st)
 		return -ENOMEM;
 	struct json_object *generation = jsonget(jsonget(parent, "metadata"), "generation");
@@ -308,7 +312,8 @@ bool status_schema_declares_conditions(struct json_object *status_schema)
  * other values (copied) replace. 0, or -ENOMEM. */
 static int merge_into(struct json_object *dst, struct json_object *src)
 {
-	json_object_object_foreach(src, key, val) {
+	json_object_object_foreach(src, key, val)
+	{
 		struct json_object *have = jsonget(dst, key);
 		if (json_object_is_type(val, json_type_object) && json_object_is_type(have, json_type_object)) {
 			if (merge_into(have, val))
@@ -332,7 +337,7 @@ struct json_object *status_compute_builtin(struct json_object *parent, struct js
 		return NULL;
 	struct json_object *current = jsonget(parent, "status");
 	struct json_object *st = json_object_is_type(current, json_type_object) ? copy_without_nulls(current)
-										 : json_object_new_object();
+										: json_object_new_object();
 	if (st && merge_into(st, hook_status)) {
 		json_object_put(st);
 		return NULL;
@@ -358,7 +363,8 @@ static bool same(struct json_object *a, struct json_object *b)
 	if (json_object_is_type(a, json_type_object)) {
 		if (json_object_object_length(a) != json_object_object_length(b))
 			return false;
-		json_object_object_foreach(a, key, val) {
+		json_object_object_foreach(a, key, val)
+		{
 			struct json_object *other = NULL;
 			if (!json_object_object_get_ex(b, key, &other) || !same(val, other))
 				return false;
@@ -389,7 +395,8 @@ static struct json_object *diff(struct json_object *cur, struct json_object *wan
 	struct json_object *out = json_object_new_object();
 	if (!out)
 		return NULL;
-	json_object_object_foreach(want, key, val) {
+	json_object_object_foreach(want, key, val)
+	{
 		struct json_object *was = jsonget(cur, key), *v = NULL;
 		/* Only what changes: a field someone else keeps current is not
 		 * written back with the value this worker happened to read. */
@@ -406,7 +413,8 @@ static struct json_object *diff(struct json_object *cur, struct json_object *wan
 		}
 	}
 	if (json_object_is_type(cur, json_type_object)) {
-		json_object_object_foreach(cur, ckey, cval) {
+		json_object_object_foreach(cur, ckey, cval)
+		{
 			(void)cval;
 			if (!json_object_object_get_ex(want, ckey, NULL) && json_object_object_add(out, ckey, NULL)) {
 				json_object_put(out);
@@ -465,7 +473,9 @@ int status_write(struct kclient *c, struct discovery *d, struct json_object *par
 	struct json_object *gen = jsonget(kobj_meta(parent), "generation");
 	if (!api_version || !kind || !name)
 		return cx_err_set(err, -EINVAL, "status: the parent has no %s",
-				  !api_version ? "apiVersion" : !kind ? "kind" : "metadata.name");
+				  !api_version    ? "apiVersion"
+					  : !kind ? "kind"
+						  : "metadata.name");
 	const struct kresource *r = NULL;
 	int rc = discovery_resolve(d, api_version, kind, &r, err);
 	if (rc)

@@ -43,14 +43,14 @@ struct json_object;
 struct kclient;
 
 enum status_reason {
-	STATUS_OK,                     /* Synced=True, reason ReconcileSucceeded */
-	STATUS_HOOK_FAILED,            /* HookFailed: exit code, timeout, HTTP error */
-	STATUS_INVALID_HOOK_RESPONSE,  /* InvalidHookResponse: bad JSON, wrong types, bad child */
-	STATUS_APPLY_FAILED,           /* ApplyFailed: some child did not apply */
-	STATUS_WORKER_CRASHED,         /* WorkerCrashed: the object is poisoned */
-	STATUS_FINALIZE_FAILED,        /* FinalizeFailed: the finalize hook or the finalizer removal failed */
-	STATUS_CHILD_CONFLICT,         /* ChildConflict: a child exists and is not this parent's */
-	STATUS_FINALIZING,             /* Finalizing: the finalize hook answered finalized: false */
+	STATUS_OK,                    /* Synced=True, reason ReconcileSucceeded */
+	STATUS_HOOK_FAILED,           /* HookFailed: exit code, timeout, HTTP error */
+	STATUS_INVALID_HOOK_RESPONSE, /* InvalidHookResponse: bad JSON, wrong types, bad child */
+	STATUS_APPLY_FAILED,          /* ApplyFailed: some child did not apply */
+	STATUS_WORKER_CRASHED,        /* WorkerCrashed: the object is poisoned */
+	STATUS_FINALIZE_FAILED,       /* FinalizeFailed: the finalize hook or the finalizer removal failed */
+	STATUS_CHILD_CONFLICT,        /* ChildConflict: a child exists and is not this parent's */
+	STATUS_FINALIZING,            /* Finalizing: the finalize hook answered finalized: false */
 };
 
 /* What happened in one reconcile; everything borrowed. */

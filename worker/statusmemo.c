@@ -14,7 +14,7 @@
 #include "pathlist.h"
 
 struct slot {
-	char uid[64];                  /* "" = empty; uids are 36 characters */
+	char uid[64]; /* "" = empty; uids are 36 characters */
 	char want[JSONHASH_MAX];
 	char stored[JSONHASH_MAX];
 };
@@ -76,7 +76,7 @@ int statusmemo_put(struct statusmemo *m, const char *uid, struct json_object *wa
 {
 	if (!uid || strlen(uid) >= sizeof(m->slots[0].uid))
 		return 0; /* not a uid the API server makes: nothing to remember it by */
-	struct slot *s = slot_of(m, uid), fresh = {0};
+	struct slot *s = slot_of(m, uid), fresh = { 0 };
 	char as_stored[JSONHASH_MAX];
 	if (want_hash(want, fresh.want, sizeof(fresh.want)) || jsonhash(want, as_stored, sizeof(as_stored)) ||
 	    jsonhash(stored, fresh.stored, sizeof(fresh.stored)))
@@ -98,12 +98,13 @@ bool statusmemo_settled(struct statusmemo *m, const char *uid, struct json_objec
 	struct slot *s = slot_of(m, uid);
 	char w[JSONHASH_MAX], c[JSONHASH_MAX];
 	return !strcmp(s->uid, uid) && !want_hash(want, w, sizeof(w)) && !jsonhash(current, c, sizeof(c)) &&
-	       !strcmp(s->want, w) && !strcmp(s->stored, c);
+		!strcmp(s->want, w) && !strcmp(s->stored, c);
 }
 
 static void walk(struct json_object *want, struct json_object *stored, const char *prefix, struct pathlist *p)
 {
-	json_object_object_foreach(want, key, val) {
+	json_object_object_foreach(want, key, val)
+	{
 		char path[512];
 		snprintf(path, sizeof(path), "%s.%s", prefix, key);
 		struct json_object *have = NULL;

@@ -24,10 +24,10 @@
 /* One worker slot. pid 0 = no worker: waiting for restart_at (or draining). */
 struct slot {
 	pid_t pid;
-	int pipe_wr;             /* our end of the worker's parent pipe, -1 when none */
-	int64_t started_ms;      /* when the running worker was forked */
-	int64_t restart_at_ms;   /* when pid is 0: when to fork again */
-	unsigned fails;          /* deaths since the slot was last healthy */
+	int pipe_wr;           /* our end of the worker's parent pipe, -1 when none */
+	int64_t started_ms;    /* when the running worker was forked */
+	int64_t restart_at_ms; /* when pid is 0: when to fork again */
+	unsigned fails;        /* deaths since the slot was last healthy */
 	size_t starts;
 	struct backoff backoff;
 };
@@ -45,7 +45,7 @@ struct supervisor {
 	/* The times of the last storm_threshold + 1 deaths, a ring. */
 	int64_t *death_ring;
 	size_t ring_len, ring_head, ring_count;
-	int64_t storm_logged_ms;   /* when the storm line was last written; -1 = never */
+	int64_t storm_logged_ms; /* when the storm line was last written; -1 = never */
 
 	struct supervisor_stats st;
 	char instance[17];
@@ -94,8 +94,7 @@ int supervisor_new(const struct supervisor_options *o, struct supervisor **out, 
 		return cx_err_set(err, -EINVAL, "supervisor: workers must be >= 1, not %d", o->workers);
 	if (!o->child)
 		return cx_err_set(err, -EINVAL, "supervisor: no child function");
-	if (o->healthy_reset_ms < 0 || o->storm_threshold < 1 || o->storm_window_ms <= 0 ||
-	    o->drain_timeout_ms < 0)
+	if (o->healthy_reset_ms < 0 || o->storm_threshold < 1 || o->storm_window_ms <= 0 || o->drain_timeout_ms < 0)
 		return cx_err_set(err, -EINVAL,
 				  "supervisor: healthy_reset_ms (%ld) and drain_timeout_ms (%ld) must be >= 0, "
 				  "storm_threshold (%d) >= 1 and storm_window_ms (%ld) > 0",
@@ -263,8 +262,11 @@ static void child_main(struct supervisor *s, int slot, int pipe_rd, int pipe_wr,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	struct supervisor_child c = {.slot = slot, .parent_pipe_fd = pipe_rd, .instance = s->instance,
-				     .restarts = s->slots[slot].starts > INT_MAX ? INT_MAX : (int)s->slots[slot].starts};
+	struct supervisor_child c = { .slot = slot,
+				      .parent_pipe_fd = pipe_rd,
+				      .instance = s->instance,
+				      .restarts = s->slots[slot].starts > INT_MAX ? INT_MAX
+										  : (int)s->slots[slot].starts };
 	int rc = s->o.child(s->o.ud, &c);
 	exit(rc & 0xff);
 }
@@ -279,7 +281,7 @@ static void spawn(struct supervisor *s, int i, int64_t now)
 	char slot_s[16], pid_s[16], n_s[24];
 	snprintf(slot_s, sizeof(slot_s), "%d", i);
 
-	int fds[2] = {-1, -1};
+	int fds[2] = { -1, -1 };
 	pid_t pid = -1;
 	int e = 0;
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -302,8 +304,8 @@ static void spawn(struct supervisor *s, int i, int64_t now)
 		sl->fails++;
 		sl->restart_at_ms = now + delay;
 		snprintf(n_s, sizeof(n_s), "%ld", delay);
-		log_kv(LOG_LEVEL_ERROR, 0, "cannot start worker", "slot", slot_s, "error", strerror(e),
-		       "retry_in_ms", n_s, NULL);
+		log_kv(LOG_LEVEL_ERROR, 0, "cannot start worker", "slot", slot_s, "error", strerror(e), "retry_in_ms",
+		       n_s, NULL);
 		notify(s);
 		return;
 	}
@@ -391,8 +393,7 @@ static void on_death(struct supervisor *s, pid_t pid, int status, int64_t now)
 			log_kv(lvl, 0, msg, "slot", slot_s, "pid", pid_s, "signal", sig_s, "signal_name",
 			       strsignal(sig), "uptime_ms", up_s, NULL);
 		else
-			log_kv(lvl, 0, msg, "slot", slot_s, "pid", pid_s, "exit_code", code_s, "uptime_ms", up_s,
-			       NULL);
+			log_kv(lvl, 0, msg, "slot", slot_s, "pid", pid_s, "exit_code", code_s, "uptime_ms", up_s, NULL);
 		notify(s);
 		return;
 	}
@@ -413,8 +414,8 @@ static void on_death(struct supervisor *s, pid_t pid, int status, int64_t now)
 
 	if (signaled)
 		log_kv(LOG_LEVEL_ERROR, 0, "worker crashed", "slot", slot_s, "pid", pid_s, "signal", sig_s,
-		       "signal_name", strsignal(sig), "core_dumped", core, "uptime_ms", up_s, "restart_in_ms",
-		       delay_s, NULL);
+		       "signal_name", strsignal(sig), "core_dumped", core, "uptime_ms", up_s, "restart_in_ms", delay_s,
+		       NULL);
 	else if (code != 0)
 		log_kv(LOG_LEVEL_ERROR, 0, "worker crashed", "slot", slot_s, "pid", pid_s, "exit_code", code_s,
 		       "uptime_ms", up_s, "restart_in_ms", delay_s, NULL);
@@ -572,7 +573,7 @@ int supervisor_run(struct supervisor *s, struct cx_err *err)
 			continue;
 		}
 
-		struct pollfd pfd = {.fd = s->sigfd, .events = POLLIN};
+		struct pollfd pfd = { .fd = s->sigfd, .events = POLLIN };
 		int r = poll(&pfd, 1, next_timeout(s, now));
 		if (r < 0 && errno != EINTR) {
 			/* Cannot happen with one valid descriptor; do not spin if it does. */

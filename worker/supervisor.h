@@ -64,7 +64,7 @@ struct supervisor;
 
 /* What a worker process is told about itself. */
 struct supervisor_child {
-	int slot;                 /* 0 .. workers-1 */
+	int slot; /* 0 .. workers-1 */
 	/* The read end of the supervisor's pipe, non-blocking and
 	 * close-on-exec: poll it with the worker's other descriptors, and exit
 	 * when it reports POLLHUP/POLLIN with supervisor_parent_gone() true. */
@@ -86,15 +86,15 @@ typedef int (*supervisor_child_fn)(void *ud, const struct supervisor_child *c);
 typedef void (*supervisor_notify_fn)(void *ud, const struct supervisor *s);
 
 struct supervisor_options {
-	int workers;                          /* >= 1: number of slots */
-	supervisor_child_fn child;            /* required */
-	void *ud;                             /* handed to child and notify */
-	supervisor_notify_fn notify;          /* optional */
+	int workers;                           /* >= 1: number of slots */
+	supervisor_child_fn child;             /* required */
+	void *ud;                              /* handed to child and notify */
+	supervisor_notify_fn notify;           /* optional */
 	struct backoff_params restart_backoff; /* BACKOFF_WORKER_RESTART */
-	long healthy_reset_ms;                /* >= 0; 600000 (10 minutes) */
-	int storm_threshold;                  /* >= 1; 10 deaths ... */
-	long storm_window_ms;                 /* > 0; ... within 60000 ms */
-	long drain_timeout_ms;                /* >= 0; 25000 (under Kubernetes' 30 s grace period) */
+	long healthy_reset_ms;                 /* >= 0; 600000 (10 minutes) */
+	int storm_threshold;                   /* >= 1; 10 deaths ... */
+	long storm_window_ms;                  /* > 0; ... within 60000 ms */
+	long drain_timeout_ms;                 /* >= 0; 25000 (under Kubernetes' 30 s grace period) */
 };
 
 /* Fills o with the defaults above; workers = the number of online CPUs
@@ -125,15 +125,15 @@ void supervisor_free(struct supervisor **s);
 
 /* Counters, for logs and metrics. */
 struct supervisor_stats {
-	size_t starts;     /* forks of workers, first starts included */
-	size_t restarts;   /* forks after a slot's first */
-	size_t deaths;     /* workers reaped while not draining */
-	size_t crashes;    /* of those, killed by a signal or exit code != 0 */
-	size_t storms;     /* "worker restart storm" lines logged */
-	size_t killed;     /* workers SIGKILLed at the end of a drain */
+	size_t starts;   /* forks of workers, first starts included */
+	size_t restarts; /* forks after a slot's first */
+	size_t deaths;   /* workers reaped while not draining */
+	size_t crashes;  /* of those, killed by a signal or exit code != 0 */
+	size_t storms;   /* "worker restart storm" lines logged */
+	size_t killed;   /* workers SIGKILLed at the end of a drain */
 	size_t fork_failures;
-	int running;       /* workers alive now */
-	bool storming;     /* more than storm_threshold deaths in the last window */
+	int running;   /* workers alive now */
+	bool storming; /* more than storm_threshold deaths in the last window */
 	bool draining;
 };
 void supervisor_get_stats(const struct supervisor *s, struct supervisor_stats *out);

@@ -105,8 +105,7 @@ int webhookauth_kclient_fetch(void *ud, const char *resource, const char *ns, co
 /* The object (borrowed from c) named by ref, read through fetch when c has
  * no copy younger than the TTL. */
 static int object_of(struct webhookauth *c, const char *resource, const struct mcdef_ref *ref,
-		     webhookauth_fetch_fn fetch, void *ud, int64_t now_ms, struct json_object **obj,
-		     struct cx_err *err)
+		     webhookauth_fetch_fn fetch, void *ud, int64_t now_ms, struct json_object **obj, struct cx_err *err)
 {
 	struct cached **p = find(c, resource, ref->namespace, ref->name);
 	if (*p && now_ms - (*p)->fetched_ms < WEBHOOKAUTH_TTL_MS && now_ms >= (*p)->fetched_ms) {
@@ -146,7 +145,7 @@ static int decode_base64(const char *in, size_t in_len, char **out, size_t *out_
 	if (ok) {
 		EVP_DecodeInit(ctx);
 		ok = EVP_DecodeUpdate(ctx, buf, &len, (const unsigned char *)in, (int)in_len) >= 0 &&
-		     EVP_DecodeFinal(ctx, buf + len, &tail) == 1;
+			EVP_DecodeFinal(ctx, buf + len, &tail) == 1;
 	}
 	EVP_ENCODE_CTX_free(ctx);
 	if (!ok) {
@@ -236,9 +235,8 @@ static bool same(const char *a, size_t alen, const char *b, size_t blen)
 bool webhookauth_material_equal(const struct webhookauth_material *a, const struct webhookauth_material *b)
 {
 	return same(a->ca, a->ca_len, b->ca, b->ca_len) && same(a->cert, a->cert_len, b->cert, b->cert_len) &&
-	       same(a->key, a->key_len, b->key, b->key_len) &&
-	       !a->authorization == !b->authorization &&
-	       (!a->authorization || !strcmp(a->authorization, b->authorization));
+		same(a->key, a->key_len, b->key, b->key_len) && !a->authorization == !b->authorization &&
+		(!a->authorization || !strcmp(a->authorization, b->authorization));
 }
 
 int webhookauth_basic(const char *user, size_t user_len, const char *password, size_t password_len, char **out)
@@ -300,7 +298,7 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		const char *key = a->ca_ref.key ? a->ca_ref.key : MCDEF_DEFAULT_CA_KEY;
 		if ((rc = object_of(c, secret ? "secrets" : "configmaps", &a->ca_ref, fetch, ud, now_ms, &obj, err)))
 			return cx_err_wrap(err, rc, "caBundle: cannot read %s \"%s/%s\": ", kind, a->ca_ref.namespace,
-					       a->ca_ref.name);
+					   a->ca_ref.name);
 		if ((rc = value_of(obj, kind, &a->ca_ref, key, "caBundle", &m->ca, &m->ca_len, err)))
 			return rc;
 		if (!m->ca_len)
@@ -318,13 +316,15 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		const char *kk = a->private_key_key ? a->private_key_key : MCDEF_DEFAULT_PRIVATE_KEY_KEY;
 		if ((rc = object_of(c, "secrets", ref, fetch, ud, now_ms, &obj, err)))
 			return cx_err_wrap(err, rc, "clientTLS: cannot read Secret \"%s/%s\": ", ref->namespace,
-					       ref->name);
+					   ref->name);
 		if ((rc = value_of(obj, "Secret", ref, ck, "clientTLS", &m->cert, &m->cert_len, err)) ||
 		    (rc = value_of(obj, "Secret", ref, kk, "clientTLS", &m->key, &m->key_len, err)))
 			return rc;
 		if (!key_pair_ok(m->cert, m->cert_len, m->key, m->key_len))
-			return cx_err_set(err, -EINVAL, "clientTLS: Secret \"%s/%s\": keys \"%s\" and \"%s\" are not a "
-					  "PEM certificate and its private key", ref->namespace, ref->name, ck, kk);
+			return cx_err_set(err, -EINVAL,
+					  "clientTLS: Secret \"%s/%s\": keys \"%s\" and \"%s\" are not a "
+					  "PEM certificate and its private key",
+					  ref->namespace, ref->name, ck, kk);
 		m->from_objects = true;
 	}
 
@@ -334,19 +334,22 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		size_t len = 0;
 		if ((rc = object_of(c, "secrets", ref, fetch, ud, now_ms, &obj, err)))
 			return cx_err_wrap(err, rc, "authorization: cannot read Secret \"%s/%s\": ", ref->namespace,
-					       ref->name);
+					   ref->name);
 		if ((rc = value_of(obj, "Secret", ref, ref->key ? ref->key : "", "authorization", &cred, &len, err)))
 			return rc;
 		trim(cred, &len);
 		const char *type = a->auth_type && *a->auth_type ? a->auth_type : MCDEF_DEFAULT_AUTH_TYPE;
 		if (has_control(cred, len)) {
 			wipe_free(cred, len);
-			return cx_err_set(err, -EINVAL, "authorization: Secret \"%s/%s\": key \"%s\" holds a control "
-					  "character (not allowed in a header)", ref->namespace, ref->name, ref->key);
+			return cx_err_set(err, -EINVAL,
+					  "authorization: Secret \"%s/%s\": key \"%s\" holds a control "
+					  "character (not allowed in a header)",
+					  ref->namespace, ref->name, ref->key);
 		}
 		if (has_control(type, strlen(type))) {
 			wipe_free(cred, len);
-			return cx_err_set(err, -EINVAL, "authorization.type holds a control character (not allowed in a "
+			return cx_err_set(err, -EINVAL,
+					  "authorization.type holds a control character (not allowed in a "
 					  "header)");
 		}
 		rc = asprintf(&m->authorization, "%s %s", type, cred) < 0 ? -ENOMEM : 0;
@@ -364,7 +367,7 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, webhoo
 		size_t ul = 0, pl = 0;
 		if ((rc = object_of(c, "secrets", ref, fetch, ud, now_ms, &obj, err)))
 			return cx_err_wrap(err, rc, "basicAuth: cannot read Secret \"%s/%s\": ", ref->namespace,
-					       ref->name);
+					   ref->name);
 		if (!(rc = value_of(obj, "Secret", ref, uk, "basicAuth", &user, &ul, err)) &&
 		    !(rc = value_of(obj, "Secret", ref, pk, "basicAuth", &pass, &pl, err))) {
 			trim(user, &ul);
@@ -421,7 +424,7 @@ int webhookauth_match_connection(const char *url, const struct mcdef_connection 
 	for (const char *p = auth; p < auth + auth_len; p++)
 		if (*p == '@')
 			host = p + 1;
-	size_t host_len = (size_t)(auth + auth_len - host);   /* Go's u.Host: "name" or "name:port" */
+	size_t host_len = (size_t)(auth + auth_len - host); /* Go's u.Host: "name" or "name:port" */
 	/* Hostname and port: a bracketed IPv6 address keeps its colons. */
 	const char *name = host, *port = NULL;
 	size_t name_len = host_len;
@@ -444,11 +447,13 @@ int webhookauth_match_connection(const char *url, const struct mcdef_connection 
 		snprintf(canonical, sizeof(canonical), "%.*s:%s", (int)name_len, name, https ? "443" : "80");
 	else
 		snprintf(canonical, sizeof(canonical), "%.*s", (int)host_len, host);
-	bool default_port = port_len && ((https && port_len == 3 && !memcmp(port, "443", 3)) ||
-					 (http && port_len == 2 && !memcmp(port, "80", 2)));
+	bool default_port = port_len &&
+		((https && port_len == 3 && !memcmp(port, "443", 3)) ||
+		 (http && port_len == 2 && !memcmp(port, "80", 2)));
 	for (size_t i = 0; i < n; i++) {
 		const char *h = conns[i].host ? conns[i].host : "";
-		if (eqfold(host, host_len, h) || !strcasecmp(canonical, h) || (default_port && eqfold(name, name_len, h)))
+		if (eqfold(host, host_len, h) || !strcasecmp(canonical, h) ||
+		    (default_port && eqfold(name, name_len, h)))
 			return (int)i;
 	}
 	return -1;

@@ -59,14 +59,14 @@ int webhookauth_kclient_fetch(void *ud, const char *resource, const char *ns, co
 
 /* What a call uses; every field owned, NULL when not configured. */
 struct webhookauth_material {
-	char *ca;               /* PEM of the trusted roots; NULL: the system's */
+	char *ca; /* PEM of the trusted roots; NULL: the system's */
 	size_t ca_len;
-	char *cert;             /* the client certificate, PEM */
+	char *cert; /* the client certificate, PEM */
 	size_t cert_len;
-	char *key;              /* its private key, PEM */
+	char *key; /* its private key, PEM */
 	size_t key_len;
-	char *authorization;    /* the Authorization header's value ("Bearer x", "Basic eDp5") */
-	bool from_objects;      /* something came from a Secret or ConfigMap (re-reading may change it) */
+	char *authorization; /* the Authorization header's value ("Bearer x", "Basic eDp5") */
+	bool from_objects;   /* something came from a Secret or ConfigMap (re-reading may change it) */
 };
 
 /* Frees what m owns, clearing secret bytes first, and zeroes m. */

@@ -23,9 +23,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define HEARTBEAT_MS 1000
+#define HEARTBEAT_MS      1000
 #define WATCHER_SILENT_MS (3 * HEARTBEAT_MS)
-#define SEND_TIMEOUT_MS 2000
+#define SEND_TIMEOUT_MS   2000
 
 struct worker {
 	void *ctx, *sock;
@@ -33,20 +33,21 @@ struct worker {
 	struct kclient *client;
 	struct reconciler *reconciler;
 	int sigfd;
-	const char *crash_key;               /* the test-only fault switch */
+	const char *crash_key; /* the test-only fault switch */
 	char id[96];
 	int slot;
 	const char *instance;
 	int restarts;
 	const char *set;
 	int64_t last_sent_ms, last_heard_ms;
-	struct statset *stats;               /* this process's counters, sent in STATS */
+	struct statset *stats; /* this process's counters, sent in STATS */
 	int64_t last_stats_ms;
 };
 
 static int send_frame(struct worker *w, const struct proto_frame *f)
 {
-	if (zmq_send(w->sock, f->type, strlen(f->type), ZMQ_SNDMORE) < 0 || zmq_send(w->sock, f->payload, f->len, 0) < 0)
+	if (zmq_send(w->sock, f->type, strlen(f->type), ZMQ_SNDMORE) < 0 ||
+	    zmq_send(w->sock, f->payload, f->len, 0) < 0)
 		return -errno;
 	w->last_sent_ms = clock_monotonic_ms();
 	return 0;
@@ -54,9 +55,10 @@ static int send_frame(struct worker *w, const struct proto_frame *f)
 
 static void send_ready(struct worker *w)
 {
-	struct proto_ready ready = {.slot = w->slot, .pid = (int)getpid(), .instance = w->instance,
-				    .restarts = w->restarts, .set = w->set};
-	struct proto_frame f = {0};
+	struct proto_ready ready = {
+		.slot = w->slot, .pid = (int)getpid(), .instance = w->instance, .restarts = w->restarts, .set = w->set
+	};
+	struct proto_frame f = { 0 };
 	if (!proto_encode_ready(&ready, &f, NULL))
 		send_frame(w, &f);
 	proto_frame_clear(&f);
@@ -64,7 +66,7 @@ static void send_ready(struct worker *w)
 
 static void send_heartbeat(struct worker *w)
 {
-	struct proto_frame f = {0};
+	struct proto_frame f = { 0 };
 	if (!proto_encode_heartbeat(&f, NULL))
 		send_frame(w, &f);
 	proto_frame_clear(&f);
@@ -77,9 +79,9 @@ static void send_stats(struct worker *w, bool force)
 {
 	if (!(statset_changed(w->stats) || (force && !statset_empty(w->stats))))
 		return;
-	struct proto_frame f = {0};
-	struct cx_err err = {0};
-	if (proto_encode_stats(&(struct proto_stats){statset_families(w->stats)}, &f, &err) || send_frame(w, &f))
+	struct proto_frame f = { 0 };
+	struct cx_err err = { 0 };
+	if (proto_encode_stats(&(struct proto_stats){ statset_families(w->stats) }, &f, &err) || send_frame(w, &f))
 		log_kv(LOG_LEVEL_WARNING, 1, "cannot send stats", "error", err.msg, NULL);
 	else
 		statset_clean(w->stats);
@@ -99,14 +101,18 @@ static void run_job(struct worker *w, const struct proto_job *job)
 	reconcile_job(w->reconciler, job, &out);
 	char ms[32];
 	snprintf(ms, sizeof(ms), "%lld", (long long)(clock_monotonic_ms() - start));
-	log_kv(out.outcome == PROTO_OUTCOME_ERROR ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 2, "reconciled", "key", job->key,
-	       "kind", proto_job_kind_name(job->kind), "outcome", proto_outcome_name(out.outcome), "ms", ms, "error",
-	       out.message, NULL);
-	struct proto_result result = {.job = job->job, .attempt = job->attempt, .outcome = out.outcome,
-				      .requeue_after_ms = out.requeue_after_ms, .message = out.message,
-				      .related = out.related_rules, .writes = out.writes};
-	struct proto_frame f = {0};
-	struct cx_err err = {0};
+	log_kv(out.outcome == PROTO_OUTCOME_ERROR ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 2, "reconciled", "key",
+	       job->key, "kind", proto_job_kind_name(job->kind), "outcome", proto_outcome_name(out.outcome), "ms", ms,
+	       "error", out.message, NULL);
+	struct proto_result result = { .job = job->job,
+				       .attempt = job->attempt,
+				       .outcome = out.outcome,
+				       .requeue_after_ms = out.requeue_after_ms,
+				       .message = out.message,
+				       .related = out.related_rules,
+				       .writes = out.writes };
+	struct proto_frame f = { 0 };
+	struct cx_err err = { 0 };
 	send_stats(w, false); /* first, so the job's requests are counted when its result is */
 	if (proto_encode_result(&result, &f, &err) || send_frame(w, &f))
 		log_kv(LOG_LEVEL_ERROR, 0, "cannot send a result", "key", job->key, "error", err.msg, NULL);
@@ -126,12 +132,13 @@ static void receive(struct worker *w)
 	if (zmq_msg_more(&type) && zmq_msg_recv(&payload, w->sock, 0) < 0)
 		goto out;
 	w->last_heard_ms = clock_monotonic_ms();
-	struct proto_msg msg = {0};
-	struct cx_err err = {0};
+	struct proto_msg msg = { 0 };
+	struct cx_err err = { 0 };
 	if (proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload), zmq_msg_size(&payload), &msg,
-			 &err) || !proto_from_watcher(msg.type)) {
-		log_kv(LOG_LEVEL_WARNING, 0, "bad message from the watcher", "error", err.msg[0] ? err.msg : "wrong direction",
-		       NULL);
+			 &err) ||
+	    !proto_from_watcher(msg.type)) {
+		log_kv(LOG_LEVEL_WARNING, 0, "bad message from the watcher", "error",
+		       err.msg[0] ? err.msg : "wrong direction", NULL);
 	} else if (msg.type == PROTO_JOB) {
 		run_job(w, &msg.job);
 	} else if (msg.type == PROTO_DISCONNECT) {
@@ -160,8 +167,8 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 		return r;
 	if (!(w->stats = statset_new()))
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	struct kclient_options ko = {.qps = o->qps ? o->qps : o->config->worker_qps,
-				     .burst = o->burst ? o->burst : o->config->worker_burst};
+	struct kclient_options ko = { .qps = o->qps ? o->qps : o->config->worker_qps,
+				      .burst = o->burst ? o->burst : o->config->worker_burst };
 	if ((r = kclient_new(w->rc, &ko, &w->client, err)))
 		return r;
 	/* Before anything else uses the client: every request is counted. */
@@ -184,12 +191,14 @@ static int setup(struct worker *w, const struct worker_options *o, struct cx_err
 	 * are still noticed. A RESULT lost that way is the watcher's to redo. */
 	int send_timeout_ms = SEND_TIMEOUT_MS;
 	zmq_setsockopt(w->sock, ZMQ_SNDTIMEO, &send_timeout_ms, sizeof(send_timeout_ms));
-	if (o->curve && (zmq_setsockopt(w->sock, ZMQ_CURVE_SERVERKEY, o->curve->server.z85, CURVEKEY_Z85_LEN) ||
-			 zmq_setsockopt(w->sock, ZMQ_CURVE_PUBLICKEY, o->curve->public.z85, CURVEKEY_Z85_LEN) ||
-			 zmq_setsockopt(w->sock, ZMQ_CURVE_SECRETKEY, o->curve->secret.z85, CURVEKEY_Z85_LEN)))
+	if (o->curve &&
+	    (zmq_setsockopt(w->sock, ZMQ_CURVE_SERVERKEY, o->curve->server.z85, CURVEKEY_Z85_LEN) ||
+	     zmq_setsockopt(w->sock, ZMQ_CURVE_PUBLICKEY, o->curve->public.z85, CURVEKEY_Z85_LEN) ||
+	     zmq_setsockopt(w->sock, ZMQ_CURVE_SECRETKEY, o->curve->secret.z85, CURVEKEY_Z85_LEN)))
 		return cx_err_set(err, -errno, "cannot set the job channel's CURVE keys: %s", zmq_strerror(errno));
 	if (zmq_connect(w->sock, endpoint) != 0)
-		return cx_err_set(err, -errno, "cannot connect to the watcher at %s: %s", endpoint, zmq_strerror(errno));
+		return cx_err_set(err, -errno, "cannot connect to the watcher at %s: %s", endpoint,
+				  zmq_strerror(errno));
 	w->crash_key = getenv("COXSWAIN_TEST_CRASH_ON_KEY");
 	return 0;
 }
@@ -210,9 +219,12 @@ static void teardown(struct worker *w)
 
 int worker_run(const struct worker_options *o)
 {
-	struct worker w = {.sigfd = -1, .slot = o->slot, .instance = o->instance, .restarts = o->restarts,
-			   .set = o->set ? o->set : ""};
-	struct cx_err err = {0};
+	struct worker w = { .sigfd = -1,
+			    .slot = o->slot,
+			    .instance = o->instance,
+			    .restarts = o->restarts,
+			    .set = o->set ? o->set : "" };
+	struct cx_err err = { 0 };
 	if (setup(&w, o, &err)) {
 		char slot[16];
 		snprintf(slot, sizeof(slot), "%d", o->slot);
@@ -226,9 +238,9 @@ int worker_run(const struct worker_options *o)
 	w.last_heard_ms = clock_monotonic_ms();
 	for (;;) {
 		zmq_pollitem_t items[3] = {
-			{.socket = w.sock, .events = ZMQ_POLLIN},
-			{.fd = w.sigfd, .events = ZMQ_POLLIN},
-			{.fd = o->parent_pipe_fd, .events = ZMQ_POLLIN},
+			{ .socket = w.sock, .events = ZMQ_POLLIN },
+			{ .fd = w.sigfd, .events = ZMQ_POLLIN },
+			{ .fd = o->parent_pipe_fd, .events = ZMQ_POLLIN },
 		};
 		int n = o->parent_pipe_fd >= 0 ? 3 : 2;
 		if (zmq_poll(items, n, HEARTBEAT_MS) < 0 && errno != EINTR)

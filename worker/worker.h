@@ -33,22 +33,22 @@ struct config;
 /* The job channel's CURVE keys, as read from the files worker.curve names
  * (README "Workers in other pods"). */
 struct worker_curve {
-	struct curvekey secret, public;       /* this worker set's pair */
-	struct curvekey server;               /* the watcher's public key */
+	struct curvekey secret, public; /* this worker set's pair */
+	struct curvekey server;         /* the watcher's public key */
 };
 
 struct worker_options {
-	const struct config *config;          /* borrowed */
+	const struct config *config; /* borrowed */
 	struct loadrules_opts conn;
-	const char *endpoint;                 /* NULL = the config's */
+	const char *endpoint; /* NULL = the config's */
 	int slot;
-	int parent_pipe_fd;                   /* from the supervisor; -1 = none */
-	const char *instance;                 /* the supervisor's instance id, for READY */
-	int restarts;                         /* forks of this slot before this worker, for READY */
-	const char *set;                      /* the worker set (--worker-set), for READY; NULL = "" */
-	const struct worker_curve *curve;     /* NULL: no CURVE; borrowed */
-	double qps;                           /* --kube-api-qps; 0 = the config's worker.kubeApiQPS */
-	int burst;                            /* --kube-api-burst; 0 = the config's worker.kubeApiBurst */
+	int parent_pipe_fd;               /* from the supervisor; -1 = none */
+	const char *instance;             /* the supervisor's instance id, for READY */
+	int restarts;                     /* forks of this slot before this worker, for READY */
+	const char *set;                  /* the worker set (--worker-set), for READY; NULL = "" */
+	const struct worker_curve *curve; /* NULL: no CURVE; borrowed */
+	double qps;                       /* --kube-api-qps; 0 = the config's worker.kubeApiQPS */
+	int burst;                        /* --kube-api-burst; 0 = the config's worker.kubeApiBurst */
 };
 
 /* Runs until SIGTERM (0) or a fatal error (1); the exit code for the slot. */

@@ -33,11 +33,21 @@ int cliflags_take(struct cliflags *f, int c, const char *value, struct cx_err *e
 {
 	int r = 0;
 	switch (c) {
-	case CLIFLAG_CONFIG: f->config = value; break;
-	case CLIFLAG_KUBECONFIG: f->conn.kubeconfig = value; break;
-	case CLIFLAG_CONTEXT: f->conn.context = value; break;
-	case CLIFLAG_NAMESPACE: f->conn.namespace = value; break;
-	case CLIFLAG_ENDPOINT: f->endpoint = value; break;
+	case CLIFLAG_CONFIG:
+		f->config = value;
+		break;
+	case CLIFLAG_KUBECONFIG:
+		f->conn.kubeconfig = value;
+		break;
+	case CLIFLAG_CONTEXT:
+		f->conn.context = value;
+		break;
+	case CLIFLAG_NAMESPACE:
+		f->conn.namespace = value;
+		break;
+	case CLIFLAG_ENDPOINT:
+		f->endpoint = value;
+		break;
 	case CLIFLAG_DRAIN:
 		r = cliflags_parse_int("--drain-timeout", value, 0, CLIFLAGS_DRAIN_MAX, "seconds", &f->drain_s, err);
 		break;
@@ -73,7 +83,7 @@ int cliflags_next(struct cliflags *f, const char *prog, int argc, char **argv, c
 		int c = getopt_long(argc, argv, shortopts, opts, NULL);
 		if (c == -1)
 			return -1;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		int taken = cliflags_take(f, c, optarg, &err);
 		if (taken < 0) {
 			fprintf(errout, "%s: %s\n", prog, err.msg);

@@ -33,33 +33,34 @@ enum {
 
 /* The getopt_long entries of the shared flags (needs <getopt.h>); with
  * CLIFLAGS_SHORT as the short options. */
-#define CLIFLAGS_OPTIONS                                                          \
-	{"config", required_argument, NULL, CLIFLAG_CONFIG},                      \
-	{"kubeconfig", required_argument, NULL, CLIFLAG_KUBECONFIG},              \
-	{"context", required_argument, NULL, CLIFLAG_CONTEXT},                    \
-	{"namespace", required_argument, NULL, CLIFLAG_NAMESPACE},                \
-	{"endpoint", required_argument, NULL, CLIFLAG_ENDPOINT},                  \
-	{"drain-timeout", required_argument, NULL, CLIFLAG_DRAIN},                \
-	{"kube-api-qps", required_argument, NULL, CLIFLAG_QPS},                   \
-	{"kube-api-burst", required_argument, NULL, CLIFLAG_BURST},               \
-	{"v", required_argument, NULL, 'v'},                                      \
-	{"log-format", required_argument, NULL, CLIFLAG_LOG_FORMAT}
+#define CLIFLAGS_OPTIONS                                                                                               \
+	{ "config", required_argument, NULL, CLIFLAG_CONFIG },                                                         \
+		{ "kubeconfig", required_argument, NULL, CLIFLAG_KUBECONFIG },                                         \
+		{ "context", required_argument, NULL, CLIFLAG_CONTEXT },                                               \
+		{ "namespace", required_argument, NULL, CLIFLAG_NAMESPACE },                                           \
+		{ "endpoint", required_argument, NULL, CLIFLAG_ENDPOINT },                                             \
+		{ "drain-timeout", required_argument, NULL, CLIFLAG_DRAIN },                                           \
+		{ "kube-api-qps", required_argument, NULL, CLIFLAG_QPS },                                              \
+		{ "kube-api-burst", required_argument, NULL, CLIFLAG_BURST }, { "v", required_argument, NULL, 'v' },   \
+	{                                                                                                              \
+		"log-format", required_argument, NULL, CLIFLAG_LOG_FORMAT                                              \
+	}
 #define CLIFLAGS_SHORT "v:"
 
 #define CLIFLAGS_DRAIN_MAX 3600
 
 /* What the shared flags said. The strings are borrowed from argv. */
 struct cliflags {
-	const char *config;                /* --config, or NULL */
-	const char *endpoint;              /* --endpoint, or NULL */
-	struct loadrules_opts conn;  /* --kubeconfig, --context, --namespace */
-	int verbosity;                     /* -v; 0 when not given */
-	const char *log_format;            /* --log-format as given, or NULL */
-	enum log_format format;            /* ... parsed */
-	int drain_s;                       /* --drain-timeout in seconds; -1 when not given */
-	double qps;                        /* --kube-api-qps; 0 when not given */
-	int burst;                         /* --kube-api-burst; 0 when not given */
-	const char *qps_arg, *burst_arg;   /* as given (to hand on to a child), or NULL */
+	const char *config;              /* --config, or NULL */
+	const char *endpoint;            /* --endpoint, or NULL */
+	struct loadrules_opts conn;      /* --kubeconfig, --context, --namespace */
+	int verbosity;                   /* -v; 0 when not given */
+	const char *log_format;          /* --log-format as given, or NULL */
+	enum log_format format;          /* ... parsed */
+	int drain_s;                     /* --drain-timeout in seconds; -1 when not given */
+	double qps;                      /* --kube-api-qps; 0 when not given */
+	int burst;                       /* --kube-api-burst; 0 when not given */
+	const char *qps_arg, *burst_arg; /* as given (to hand on to a child), or NULL */
 };
 
 /* Nothing given yet. */

@@ -16,7 +16,7 @@
 #include <zmq.h>
 
 /* Key files are a line or two; an authorized list a few thousand keys. */
-#define KEYFILE_MAX (1 << 20)
+#define KEYFILE_MAX  (1 << 20)
 #define NAME_MAX_LEN 128
 
 struct entry {
@@ -60,13 +60,15 @@ static int each_key_line(const char *path, char *text, line_fn fn, void *ud, str
 		uint8_t raw[32];
 		char key[CURVEKEY_Z85_LEN + 1];
 		if (klen != CURVEKEY_Z85_LEN)
-			return cx_err_set(err, -EINVAL, "%s: line %d: expected a %d-character Z85 key, got %zu characters",
-					  path, line, CURVEKEY_Z85_LEN, klen);
+			return cx_err_set(err, -EINVAL,
+					  "%s: line %d: expected a %d-character Z85 key, got %zu characters", path,
+					  line, CURVEKEY_Z85_LEN, klen);
 		memcpy(key, p, klen);
 		key[klen] = '\0';
 		if (!zmq_z85_decode(raw, key))
-			return cx_err_set(err, -EINVAL, "%s: line %d: not a Z85 key (a character outside Z85's alphabet)",
-					  path, line);
+			return cx_err_set(err, -EINVAL,
+					  "%s: line %d: not a Z85 key (a character outside Z85's alphabet)", path,
+					  line);
 		char *rest = p + klen;
 		while (is_blank(*rest))
 			rest++;
@@ -97,11 +99,11 @@ static int take_one(void *ud, const char *key, const char *rest, int line, struc
 
 static int load_one(const char *path, struct curvekey *out, struct cx_err *err)
 {
-	struct blob b = {0};
+	struct blob b = { 0 };
 	int r = blob_read_file(path, KEYFILE_MAX, &b, err);
 	if (r)
 		return r;
-	struct one_key o = {.path = path, .out = out};
+	struct one_key o = { .path = path, .out = out };
 	r = each_key_line(path, b.data ? (char *)b.data : "", take_one, &o, err);
 	if (!r && !o.found)
 		r = cx_err_set(err, -EINVAL, "%s: no key in the file (expected one %d-character Z85 key)", path,
@@ -119,8 +121,9 @@ int curvekey_load_secret(const char *path, struct curvekey *secret, struct curve
 		return cx_err_set(err, -EINVAL, "%s: cannot derive the public key: %s", path, zmq_strerror(errno));
 	struct stat st;
 	if (!stat(path, &st) && (st.st_mode & S_IROTH))
-		log_kv(LOG_LEVEL_WARNING, 0, "a secret key file is readable by every user; make it 0600 (or 0440 with fsGroup)",
-		       "file", path, NULL);
+		log_kv(LOG_LEVEL_WARNING, 0,
+		       "a secret key file is readable by every user; make it 0600 (or 0440 with fsGroup)", "file", path,
+		       NULL);
 	return 0;
 }
 
@@ -157,11 +160,11 @@ static int add_entry(void *ud, const char *key, const char *rest, int line, stru
 
 static int load_list_file(struct curvekey_set *s, const char *path, const char *name, struct cx_err *err)
 {
-	struct blob b = {0};
+	struct blob b = { 0 };
 	int r = blob_read_file(path, KEYFILE_MAX, &b, err);
 	if (r)
 		return r;
-	struct set_load l = {.set = s, .default_name = name};
+	struct set_load l = { .set = s, .default_name = name };
 	r = each_key_line(path, b.data ? (char *)b.data : "", add_entry, &l, err);
 	blob_clear(&b);
 	return r;
@@ -213,8 +216,9 @@ int curvekey_set_load(const char *path, struct curvekey_set **out, struct cx_err
 	else
 		r = load_list_file(s, path, base ? base + 1 : path, err);
 	if (!r && !s->n)
-		r = cx_err_set(err, -EINVAL, "%s: no key in the authorized keys (expected %d-character Z85 public keys)",
-			       path, CURVEKEY_Z85_LEN);
+		r = cx_err_set(err, -EINVAL,
+			       "%s: no key in the authorized keys (expected %d-character Z85 public keys)", path,
+			       CURVEKEY_Z85_LEN);
 	if (r) {
 		curvekey_set_free(&s);
 		return r;
@@ -251,8 +255,8 @@ static int write_new(const char *path, mode_t mode, const char *what, const char
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
-		return cx_err_set(err, -errno, "%s: %s", path, errno == EEXIST ? "exists already; keys are never overwritten"
-										 : strerror(errno));
+		return cx_err_set(err, -errno, "%s: %s", path,
+				  errno == EEXIST ? "exists already; keys are never overwritten" : strerror(errno));
 	char text[256];
 	int len = snprintf(text, sizeof(text), "# coxswain job channel: %s (CURVE, Z85)\n%s\n", what, key);
 	/* O_CREAT's mode goes through the umask; the key's mode must not. */

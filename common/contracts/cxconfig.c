@@ -142,16 +142,16 @@ const char *config_update_strategy_name(enum update_strategy s)
 /* ---- the schema ----------------------------------------------------------- */
 
 enum field_kind {
-	F_STRING,       /* char *, valid when f->valid says so */
-	F_INT,          /* int in f->min..f->max */
-	F_QPS,          /* double: a client QPS as ratelimit_parse_qps takes it (-1 = no limit) */
+	F_STRING, /* char *, valid when f->valid says so */
+	F_INT,    /* int in f->min..f->max */
+	F_QPS,    /* double: a client QPS as ratelimit_parse_qps takes it (-1 = no limit) */
 	F_BOOL,
-	F_STRATEGY,     /* enum update_strategy */
-	F_ENUM,         /* an enum whose values are the indexes of f->names */
-	F_COMMAND,      /* the command of the struct config_hook being filled */
-	F_MAP,          /* a nested mapping whose keys (f->sub) fill the same struct */
-	F_HOOK,         /* a struct config_hook: exactly one of exec / webhook */
-	F_LIST,         /* an array of entries, as f->list says */
+	F_STRATEGY, /* enum update_strategy */
+	F_ENUM,     /* an enum whose values are the indexes of f->names */
+	F_COMMAND,  /* the command of the struct config_hook being filled */
+	F_MAP,      /* a nested mapping whose keys (f->sub) fill the same struct */
+	F_HOOK,     /* a struct config_hook: exactly one of exec / webhook */
+	F_LIST,     /* an array of entries, as f->list says */
 };
 
 struct list_spec;
@@ -162,14 +162,14 @@ struct list_spec;
 struct field {
 	const char *key;
 	enum field_kind kind;
-	size_t offset;                  /* of the value in the entry */
+	size_t offset; /* of the value in the entry */
 	bool required;
-	const char *expect;             /* what a valid value looks like, for messages */
-	bool (*valid)(const char *s);   /* F_STRING */
-	long long min, max;             /* F_INT */
-	const struct field *sub;        /* F_MAP, F_HOOK */
-	const struct list_spec *list;   /* F_LIST */
-	const char *const *names;       /* F_ENUM: the value names, NULL-terminated */
+	const char *expect;           /* what a valid value looks like, for messages */
+	bool (*valid)(const char *s); /* F_STRING */
+	long long min, max;           /* F_INT */
+	const struct field *sub;      /* F_MAP, F_HOOK */
+	const struct list_spec *list; /* F_LIST */
+	const char *const *names;     /* F_ENUM: the value names, NULL-terminated */
 };
 
 /* A list of mappings, each filling one entry of an array whose pointer is at
@@ -187,11 +187,13 @@ struct list_spec {
 		      const char *list_where);
 };
 
-#define EXPECT_HOOK "{exec: {command: [...], timeoutSeconds: N}} or {webhook: {url: ..., timeoutSeconds: N}}" \
-		    " or {jq: {program: ...}}, with optional version: v1|v2 and responseUnMarshallMode: loose|strict"
+#define EXPECT_HOOK                                                                                                    \
+	"{exec: {command: [...], timeoutSeconds: N}} or {webhook: {url: ..., timeoutSeconds: N}}"                      \
+	" or {jq: {program: ...}}, with optional version: v1|v2 and responseUnMarshallMode: loose|strict"
 #define EXPECT_TIMEOUT "an integer from 1 to 3600 (seconds)"
-#define EXPECT_LABEL "a DNS label (at most 63 lowercase letters, digits and '-', starting and ending " \
-		     "with a letter or digit)"
+#define EXPECT_LABEL                                                                                                   \
+	"a DNS label (at most 63 lowercase letters, digits and '-', starting and ending "                              \
+	"with a letter or digit)"
 
 static int child_finish(const struct yamlnode_src *y, void *array, size_t i, const yaml_node_t *item,
 			const char *list_where);
@@ -200,13 +202,23 @@ static int controller_finish(const struct yamlnode_src *y, void *array, size_t i
 static void controller_init(void *entry);
 
 static const struct field child_fields[] = {
-	{.key = "apiVersion", .kind = F_STRING, .offset = offsetof(struct config_child, api_version),
-	 .required = true, .expect = "an apiVersion such as v1 or example.com/v1", .valid = k8sname_api_version},
-	{.key = "kind", .kind = F_STRING, .offset = offsetof(struct config_child, kind), .required = true,
-	 .expect = "a kind such as ConfigMap (a letter, then letters and digits)", .valid = valid_kind},
-	{.key = "updateStrategy", .kind = F_STRATEGY, .offset = offsetof(struct config_child, update_strategy),
-	 .expect = "one of OnDelete, Recreate, InPlace"},
-	{.key = NULL},
+	{ .key = "apiVersion",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_child, api_version),
+	  .required = true,
+	  .expect = "an apiVersion such as v1 or example.com/v1",
+	  .valid = k8sname_api_version },
+	{ .key = "kind",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_child, kind),
+	  .required = true,
+	  .expect = "a kind such as ConfigMap (a letter, then letters and digits)",
+	  .valid = valid_kind },
+	{ .key = "updateStrategy",
+	  .kind = F_STRATEGY,
+	  .offset = offsetof(struct config_child, update_strategy),
+	  .expect = "one of OnDelete, Recreate, InPlace" },
+	{ .key = NULL },
 };
 
 static const struct list_spec children_list = {
@@ -218,86 +230,151 @@ static const struct list_spec children_list = {
 };
 
 static const struct field parent_fields[] = {
-	{.key = "apiVersion", .kind = F_STRING, .offset = offsetof(struct config_controller, parent_api_version),
-	 .required = true, .expect = "an apiVersion such as v1 or example.com/v1", .valid = k8sname_api_version},
-	{.key = "kind", .kind = F_STRING, .offset = offsetof(struct config_controller, parent_kind),
-	 .required = true, .expect = "a kind such as Website (a letter, then letters and digits)",
-	 .valid = valid_kind},
-	{.key = NULL},
+	{ .key = "apiVersion",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_controller, parent_api_version),
+	  .required = true,
+	  .expect = "an apiVersion such as v1 or example.com/v1",
+	  .valid = k8sname_api_version },
+	{ .key = "kind",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_controller, parent_kind),
+	  .required = true,
+	  .expect = "a kind such as Website (a letter, then letters and digits)",
+	  .valid = valid_kind },
+	{ .key = NULL },
 };
 
 static const struct field exec_fields[] = {
-	{.key = "command", .kind = F_COMMAND, .required = true,
-	 .expect = "a non-empty list of strings (the program, then its arguments)"},
-	{.key = "timeoutSeconds", .kind = F_INT, .offset = offsetof(struct config_hook, timeout_seconds),
-	 .expect = EXPECT_TIMEOUT, .min = 1, .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS},
-	{.key = "persistent", .kind = F_BOOL, .offset = offsetof(struct config_hook, persistent),
-	 .expect = "true or false (true: one long-lived process per worker, newline-delimited JSON)"},
-	{.key = NULL},
+	{ .key = "command",
+	  .kind = F_COMMAND,
+	  .required = true,
+	  .expect = "a non-empty list of strings (the program, then its arguments)" },
+	{ .key = "timeoutSeconds",
+	  .kind = F_INT,
+	  .offset = offsetof(struct config_hook, timeout_seconds),
+	  .expect = EXPECT_TIMEOUT,
+	  .min = 1,
+	  .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS },
+	{ .key = "persistent",
+	  .kind = F_BOOL,
+	  .offset = offsetof(struct config_hook, persistent),
+	  .expect = "true or false (true: one long-lived process per worker, newline-delimited JSON)" },
+	{ .key = NULL },
 };
 
 /* jq.program: any string here; parse_hook compiles it. */
 static const struct field jq_fields[] = {
-	{.key = "program", .kind = F_STRING, .offset = offsetof(struct config_hook, jq_program), .required = true,
-	 .expect = "a jq program (a string) whose output is the hook's answer", .valid = valid_jq_text},
-	{.key = "timeoutSeconds", .kind = F_INT, .offset = offsetof(struct config_hook, timeout_seconds),
-	 .expect = EXPECT_TIMEOUT, .min = 1, .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS},
-	{.key = NULL},
+	{ .key = "program",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_hook, jq_program),
+	  .required = true,
+	  .expect = "a jq program (a string) whose output is the hook's answer",
+	  .valid = valid_jq_text },
+	{ .key = "timeoutSeconds",
+	  .kind = F_INT,
+	  .offset = offsetof(struct config_hook, timeout_seconds),
+	  .expect = EXPECT_TIMEOUT,
+	  .min = 1,
+	  .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS },
+	{ .key = NULL },
 };
 
 static const struct field webhook_fields[] = {
-	{.key = "url", .kind = F_STRING, .offset = offsetof(struct config_hook, url), .required = true,
-	 .expect = "an http:// or https:// URL", .valid = valid_url},
-	{.key = "timeoutSeconds", .kind = F_INT, .offset = offsetof(struct config_hook, timeout_seconds),
-	 .expect = EXPECT_TIMEOUT, .min = 1, .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS},
-	{.key = NULL},
+	{ .key = "url",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_hook, url),
+	  .required = true,
+	  .expect = "an http:// or https:// URL",
+	  .valid = valid_url },
+	{ .key = "timeoutSeconds",
+	  .kind = F_INT,
+	  .offset = offsetof(struct config_hook, timeout_seconds),
+	  .expect = EXPECT_TIMEOUT,
+	  .min = 1,
+	  .max = CONFIG_MAX_HOOK_TIMEOUT_SECONDS },
+	{ .key = NULL },
 };
 
 /* In enum config_hook_version's and enum config_unmarshal's order. */
-static const char *const hook_version_names[] = {"v1", "v2", NULL};
-static const char *const unmarshal_names[] = {"loose", "strict", NULL};
+static const char *const hook_version_names[] = { "v1", "v2", NULL };
+static const char *const unmarshal_names[] = { "loose", "strict", NULL };
 
 static const struct field hook_fields[] = {
-	{.key = "exec", .kind = F_MAP, .expect = "{command: [...], timeoutSeconds: N}", .sub = exec_fields},
-	{.key = "webhook", .kind = F_MAP, .expect = "{url: ..., timeoutSeconds: N}", .sub = webhook_fields},
-	{.key = "jq", .kind = F_MAP, .expect = "{program: ..., timeoutSeconds: N}", .sub = jq_fields},
-	{.key = "version", .kind = F_ENUM, .offset = offsetof(struct config_hook, version),
-	 .expect = "v1 or v2 (how the request keys children: metacontroller's hook versions)",
-	 .names = hook_version_names},
-	{.key = "responseUnMarshallMode", .kind = F_ENUM, .offset = offsetof(struct config_hook, unmarshal),
-	 .expect = "loose or strict (whether an answer's unknown fields are ignored or refused)",
-	 .names = unmarshal_names},
-	{.key = NULL},
+	{ .key = "exec", .kind = F_MAP, .expect = "{command: [...], timeoutSeconds: N}", .sub = exec_fields },
+	{ .key = "webhook", .kind = F_MAP, .expect = "{url: ..., timeoutSeconds: N}", .sub = webhook_fields },
+	{ .key = "jq", .kind = F_MAP, .expect = "{program: ..., timeoutSeconds: N}", .sub = jq_fields },
+	{ .key = "version",
+	  .kind = F_ENUM,
+	  .offset = offsetof(struct config_hook, version),
+	  .expect = "v1 or v2 (how the request keys children: metacontroller's hook versions)",
+	  .names = hook_version_names },
+	{ .key = "responseUnMarshallMode",
+	  .kind = F_ENUM,
+	  .offset = offsetof(struct config_hook, unmarshal),
+	  .expect = "loose or strict (whether an answer's unknown fields are ignored or refused)",
+	  .names = unmarshal_names },
+	{ .key = NULL },
 };
 
 static const struct field hooks_fields[] = {
-	{.key = "sync", .kind = F_HOOK, .offset = offsetof(struct config_controller, sync), .required = true,
-	 .expect = EXPECT_HOOK, .sub = hook_fields},
-	{.key = "finalize", .kind = F_HOOK, .offset = offsetof(struct config_controller, finalize),
-	 .expect = EXPECT_HOOK, .sub = hook_fields},
-	{.key = "customize", .kind = F_HOOK, .offset = offsetof(struct config_controller, customize),
-	 .expect = EXPECT_HOOK, .sub = hook_fields},
-	{.key = NULL},
+	{ .key = "sync",
+	  .kind = F_HOOK,
+	  .offset = offsetof(struct config_controller, sync),
+	  .required = true,
+	  .expect = EXPECT_HOOK,
+	  .sub = hook_fields },
+	{ .key = "finalize",
+	  .kind = F_HOOK,
+	  .offset = offsetof(struct config_controller, finalize),
+	  .expect = EXPECT_HOOK,
+	  .sub = hook_fields },
+	{ .key = "customize",
+	  .kind = F_HOOK,
+	  .offset = offsetof(struct config_controller, customize),
+	  .expect = EXPECT_HOOK,
+	  .sub = hook_fields },
+	{ .key = NULL },
 };
 
 static const struct field controller_fields[] = {
-	{.key = "name", .kind = F_STRING, .offset = offsetof(struct config_controller, name), .required = true,
-	 .expect = EXPECT_LABEL, .valid = k8sname_dns_label},
-	{.key = "parent", .kind = F_MAP, .required = true, .expect = "{apiVersion: ..., kind: ...}",
-	 .sub = parent_fields},
-	{.key = "children", .kind = F_LIST, .offset = offsetof(struct config_controller, children),
-	 .expect = "a list of children {apiVersion, kind, updateStrategy}", .list = &children_list},
-	{.key = "hooks", .kind = F_MAP, .required = true,
-	 .expect = "{sync: HOOK, finalize: HOOK, customize: HOOK}",
-	 .sub = hooks_fields},
-	{.key = "resyncPeriodSeconds", .kind = F_INT,
-	 .offset = offsetof(struct config_controller, resync_period_seconds),
-	 .expect = "an integer >= 0 (seconds; 0 = no periodic resync)", .min = 0, .max = INT32_MAX},
-	{.key = "namespace", .kind = F_STRING, .offset = offsetof(struct config_controller, namespace),
-	 .expect = "\"\" (all namespaces) or a namespace name, " EXPECT_LABEL, .valid = valid_namespace},
-	{.key = "adoptOrphans", .kind = F_BOOL, .offset = offsetof(struct config_controller, adopt_orphans),
-	 .expect = "true or false"},
-	{.key = NULL},
+	{ .key = "name",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_controller, name),
+	  .required = true,
+	  .expect = EXPECT_LABEL,
+	  .valid = k8sname_dns_label },
+	{ .key = "parent",
+	  .kind = F_MAP,
+	  .required = true,
+	  .expect = "{apiVersion: ..., kind: ...}",
+	  .sub = parent_fields },
+	{ .key = "children",
+	  .kind = F_LIST,
+	  .offset = offsetof(struct config_controller, children),
+	  .expect = "a list of children {apiVersion, kind, updateStrategy}",
+	  .list = &children_list },
+	{ .key = "hooks",
+	  .kind = F_MAP,
+	  .required = true,
+	  .expect = "{sync: HOOK, finalize: HOOK, customize: HOOK}",
+	  .sub = hooks_fields },
+	{ .key = "resyncPeriodSeconds",
+	  .kind = F_INT,
+	  .offset = offsetof(struct config_controller, resync_period_seconds),
+	  .expect = "an integer >= 0 (seconds; 0 = no periodic resync)",
+	  .min = 0,
+	  .max = INT32_MAX },
+	{ .key = "namespace",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config_controller, namespace),
+	  .expect = "\"\" (all namespaces) or a namespace name, " EXPECT_LABEL,
+	  .valid = valid_namespace },
+	{ .key = "adoptOrphans",
+	  .kind = F_BOOL,
+	  .offset = offsetof(struct config_controller, adopt_orphans),
+	  .expect = "true or false" },
+	{ .key = NULL },
 };
 
 static const struct list_spec controllers_list = {
@@ -323,97 +400,167 @@ static const struct list_spec controllers_list_optional = {
 };
 
 static const struct field lease_fields[] = {
-	{.key = "enabled", .kind = F_BOOL, .offset = offsetof(struct config, leader_election),
-	 .expect = "true or false"},
-	{.key = "namespace", .kind = F_STRING, .offset = offsetof(struct config, lease_namespace),
-	 .expect = "a namespace name, " EXPECT_LABEL, .valid = k8sname_dns_label},
-	{.key = "name", .kind = F_STRING, .offset = offsetof(struct config, lease_name),
-	 .expect = "a Lease name (a DNS subdomain: lowercase letters, digits, '-' and '.')",
-	 .valid = k8sname_dns_subdomain},
-	{.key = NULL},
+	{ .key = "enabled",
+	  .kind = F_BOOL,
+	  .offset = offsetof(struct config, leader_election),
+	  .expect = "true or false" },
+	{ .key = "namespace",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, lease_namespace),
+	  .expect = "a namespace name, " EXPECT_LABEL,
+	  .valid = k8sname_dns_label },
+	{ .key = "name",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, lease_name),
+	  .expect = "a Lease name (a DNS subdomain: lowercase letters, digits, '-' and '.')",
+	  .valid = k8sname_dns_subdomain },
+	{ .key = NULL },
 };
 
 static const struct field watcher_curve_fields[] = {
-	{.key = "secretKeyFile", .kind = F_STRING, .offset = offsetof(struct config, curve_secret_key_file),
-	 .required = true, .expect = "the path of the watcher's CURVE secret key file", .valid = valid_path},
-	{.key = "authorizedKeys", .kind = F_STRING, .offset = offsetof(struct config, curve_authorized_keys),
-	 .required = true, .expect = "the path of a file or directory of the workers' CURVE public keys",
-	 .valid = valid_path},
-	{.key = NULL},
+	{ .key = "secretKeyFile",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, curve_secret_key_file),
+	  .required = true,
+	  .expect = "the path of the watcher's CURVE secret key file",
+	  .valid = valid_path },
+	{ .key = "authorizedKeys",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, curve_authorized_keys),
+	  .required = true,
+	  .expect = "the path of a file or directory of the workers' CURVE public keys",
+	  .valid = valid_path },
+	{ .key = NULL },
 };
 
 /* In enum config_initial_list's order. */
-static const char *const initial_list_names[] = {"list", "stream", NULL};
+static const char *const initial_list_names[] = { "list", "stream", NULL };
 
 static const struct field watcher_fields[] = {
-	{.key = "endpoint", .kind = F_STRING, .offset = offsetof(struct config, endpoint),
-	 .expect = "a ZeroMQ endpoint ipc://PATH or tcp://HOST:PORT", .valid = valid_endpoint},
-	{.key = "healthAddress", .kind = F_STRING, .offset = offsetof(struct config, health_address),
-	 .expect = "an address [HOST]:PORT with PORT from 1 to 65535", .valid = valid_address},
-	{.key = "metricsAddress", .kind = F_STRING, .offset = offsetof(struct config, metrics_address),
-	 .expect = "an address [HOST]:PORT with PORT from 1 to 65535", .valid = valid_address},
-	{.key = "leaderElection", .kind = F_MAP, .expect = "{enabled, namespace, name}", .sub = lease_fields},
-	{.key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, authorizedKeys}", .sub = watcher_curve_fields},
-	{.key = "insecure", .kind = F_BOOL, .offset = offsetof(struct config, channel_insecure),
-	 .expect = "true or false"},
-	{.key = "kubeApiQPS", .kind = F_QPS, .offset = offsetof(struct config, watcher_qps),
-	 .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit"},
-	{.key = "kubeApiBurst", .kind = F_INT, .offset = offsetof(struct config, watcher_burst),
-	 .expect = "an integer from 1 to 1000000", .min = 1, .max = RATELIMIT_BURST_MAX},
-	{.key = "initialList", .kind = F_ENUM, .offset = offsetof(struct config, initial_list),
-	 .expect = "stream or list (how the caches are filled: a streaming list, or paginated LIST)",
-	 .names = initial_list_names},
-	{.key = NULL},
+	{ .key = "endpoint",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, endpoint),
+	  .expect = "a ZeroMQ endpoint ipc://PATH or tcp://HOST:PORT",
+	  .valid = valid_endpoint },
+	{ .key = "healthAddress",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, health_address),
+	  .expect = "an address [HOST]:PORT with PORT from 1 to 65535",
+	  .valid = valid_address },
+	{ .key = "metricsAddress",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, metrics_address),
+	  .expect = "an address [HOST]:PORT with PORT from 1 to 65535",
+	  .valid = valid_address },
+	{ .key = "leaderElection", .kind = F_MAP, .expect = "{enabled, namespace, name}", .sub = lease_fields },
+	{ .key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, authorizedKeys}", .sub = watcher_curve_fields },
+	{ .key = "insecure",
+	  .kind = F_BOOL,
+	  .offset = offsetof(struct config, channel_insecure),
+	  .expect = "true or false" },
+	{ .key = "kubeApiQPS",
+	  .kind = F_QPS,
+	  .offset = offsetof(struct config, watcher_qps),
+	  .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit" },
+	{ .key = "kubeApiBurst",
+	  .kind = F_INT,
+	  .offset = offsetof(struct config, watcher_burst),
+	  .expect = "an integer from 1 to 1000000",
+	  .min = 1,
+	  .max = RATELIMIT_BURST_MAX },
+	{ .key = "initialList",
+	  .kind = F_ENUM,
+	  .offset = offsetof(struct config, initial_list),
+	  .expect = "stream or list (how the caches are filled: a streaming list, or paginated LIST)",
+	  .names = initial_list_names },
+	{ .key = NULL },
 };
 
 static const struct field worker_curve_fields[] = {
-	{.key = "secretKeyFile", .kind = F_STRING, .offset = offsetof(struct config, worker_curve_secret_key_file),
-	 .required = true, .expect = "the path of the workers' CURVE secret key file", .valid = valid_path},
-	{.key = "serverPublicKeyFile", .kind = F_STRING,
-	 .offset = offsetof(struct config, worker_curve_server_key_file), .required = true,
-	 .expect = "the path of the watcher's CURVE public key file", .valid = valid_path},
-	{.key = NULL},
+	{ .key = "secretKeyFile",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, worker_curve_secret_key_file),
+	  .required = true,
+	  .expect = "the path of the workers' CURVE secret key file",
+	  .valid = valid_path },
+	{ .key = "serverPublicKeyFile",
+	  .kind = F_STRING,
+	  .offset = offsetof(struct config, worker_curve_server_key_file),
+	  .required = true,
+	  .expect = "the path of the watcher's CURVE public key file",
+	  .valid = valid_path },
+	{ .key = NULL },
 };
 
 static const struct field worker_events_fields[] = {
-	{.key = "normal", .kind = F_BOOL, .offset = offsetof(struct config, worker_events_normal),
-	 .expect = "true or false"},
-	{.key = NULL},
+	{ .key = "normal",
+	  .kind = F_BOOL,
+	  .offset = offsetof(struct config, worker_events_normal),
+	  .expect = "true or false" },
+	{ .key = NULL },
 };
 
 static const struct field worker_fields[] = {
-	{.key = "count", .kind = F_INT, .offset = offsetof(struct config, worker_count),
-	 .expect = "an integer from 1 to 1024 (leave it out for one worker per CPU)", .min = 1,
-	 .max = CONFIG_MAX_WORKERS},
-	{.key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, serverPublicKeyFile}", .sub = worker_curve_fields},
-	{.key = "kubeApiQPS", .kind = F_QPS, .offset = offsetof(struct config, worker_qps),
-	 .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit"},
-	{.key = "kubeApiBurst", .kind = F_INT, .offset = offsetof(struct config, worker_burst),
-	 .expect = "an integer from 1 to 1000000", .min = 1, .max = RATELIMIT_BURST_MAX},
-	{.key = "events", .kind = F_MAP, .expect = "{normal}", .sub = worker_events_fields},
-	{.key = NULL},
+	{ .key = "count",
+	  .kind = F_INT,
+	  .offset = offsetof(struct config, worker_count),
+	  .expect = "an integer from 1 to 1024 (leave it out for one worker per CPU)",
+	  .min = 1,
+	  .max = CONFIG_MAX_WORKERS },
+	{ .key = "curve", .kind = F_MAP, .expect = "{secretKeyFile, serverPublicKeyFile}", .sub = worker_curve_fields },
+	{ .key = "kubeApiQPS",
+	  .kind = F_QPS,
+	  .offset = offsetof(struct config, worker_qps),
+	  .expect = "requests a second from 0.001 to 1000000, or -1 for no client-side limit" },
+	{ .key = "kubeApiBurst",
+	  .kind = F_INT,
+	  .offset = offsetof(struct config, worker_burst),
+	  .expect = "an integer from 1 to 1000000",
+	  .min = 1,
+	  .max = RATELIMIT_BURST_MAX },
+	{ .key = "events", .kind = F_MAP, .expect = "{normal}", .sub = worker_events_fields },
+	{ .key = NULL },
 };
 
 #define EXPECT_ROOT "a mapping with controllers and optionally watcher and worker"
 
 static const struct field root_fields[] = {
-	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers), .required = true,
-	 .expect = "a non-empty list of controllers", .list = &controllers_list},
-	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
-		   "initialList}", .sub = watcher_fields},
-	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst, events}", .sub = worker_fields},
-	{.key = NULL},
+	{ .key = "controllers",
+	  .kind = F_LIST,
+	  .offset = offsetof(struct config, controllers),
+	  .required = true,
+	  .expect = "a non-empty list of controllers",
+	  .list = &controllers_list },
+	{ .key = "watcher",
+	  .kind = F_MAP,
+	  .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, "
+		    "kubeApiBurst, "
+		    "initialList}",
+	  .sub = watcher_fields },
+	{ .key = "worker",
+	  .kind = F_MAP,
+	  .expect = "{count, curve, kubeApiQPS, kubeApiBurst, events}",
+	  .sub = worker_fields },
+	{ .key = NULL },
 };
 
 static const struct field root_fields_optional[] = {
-	{.key = "controllers", .kind = F_LIST, .offset = offsetof(struct config, controllers),
-	 .expect = "a list of controllers", .list = &controllers_list_optional},
-	{.key = "watcher", .kind = F_MAP,
-	 .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, kubeApiBurst, "
-		   "initialList}", .sub = watcher_fields},
-	{.key = "worker", .kind = F_MAP, .expect = "{count, curve, kubeApiQPS, kubeApiBurst, events}", .sub = worker_fields},
-	{.key = NULL},
+	{ .key = "controllers",
+	  .kind = F_LIST,
+	  .offset = offsetof(struct config, controllers),
+	  .expect = "a list of controllers",
+	  .list = &controllers_list_optional },
+	{ .key = "watcher",
+	  .kind = F_MAP,
+	  .expect = "{endpoint, healthAddress, metricsAddress, leaderElection, curve, insecure, kubeApiQPS, "
+		    "kubeApiBurst, "
+		    "initialList}",
+	  .sub = watcher_fields },
+	{ .key = "worker",
+	  .kind = F_MAP,
+	  .expect = "{count, curve, kubeApiQPS, kubeApiBurst, events}",
+	  .sub = worker_fields },
+	{ .key = NULL },
 };
 
 /* ---- walking the document by the schema ---------------------------------- */
@@ -524,8 +671,8 @@ static int parse_mapping(const struct yamlnode_src *y, const yaml_node_t *n, con
 
 /* exec.command: a non-empty list of strings whose first, the program, is not
  * empty. Kept NULL-terminated. */
-static int parse_command(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v,
-			 const char *where, struct config_hook *hook)
+static int parse_command(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v, const char *where,
+			 struct config_hook *hook)
 {
 	if (v->type != YAML_SEQUENCE_NODE)
 		return fail_value(y, v, where, f->expect, false);
@@ -538,8 +685,8 @@ static int parse_command(const struct yamlnode_src *y, const struct field *f, co
 		snprintf(item_where, sizeof(item_where), "%.200s[%zu]", where, i);
 		if (item->type != YAML_SCALAR_NODE || yamlnode_is_null(item))
 			return yamlnode_fail(y, item, item_where, "expected a string, got %s",
-					     item->type == YAML_SCALAR_NODE ? "null (quote it if it is meant as text)" :
-					     yamlnode_type_name(item));
+					     item->type == YAML_SCALAR_NODE ? "null (quote it if it is meant as text)"
+									    : yamlnode_type_name(item));
 		if (i == 0 && !*yamlnode_scalar(item))
 			return yamlnode_fail(y, item, item_where, "expected the program to run, got an empty string");
 		int rc = yamlnode_push_string(y, &hook->command, &hook->n_command, yamlnode_scalar(item));
@@ -573,8 +720,8 @@ static int check_jq(const struct yamlnode_src *y, const yaml_node_t *hook, const
  * answers are read strictly (metacontroller refuses unknown fields of a v2
  * answer whatever its mode), so v2 with an explicit loose is a
  * contradiction, refused rather than half-obeyed. */
-static int parse_hook(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v,
-		      const char *where, struct config_hook *hook)
+static int parse_hook(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v, const char *where,
+		      struct config_hook *hook)
 {
 	hook->unmarshal = CONFIG_UNMARSHAL_UNSET;
 	int rc = parse_mapping(y, v, where, f->sub, f->expect, hook);
@@ -583,7 +730,8 @@ static int parse_hook(const struct yamlnode_src *y, const struct field *f, const
 	if (hook->version == CONFIG_HOOK_V2 && hook->unmarshal == CONFIG_UNMARSHAL_LOOSE) {
 		char path[PATH_LEN + 64]; /* where fills at most PATH_LEN */
 		join(path, sizeof(path), where, "responseUnMarshallMode");
-		return yamlnode_fail(y, v, path, "loose does not go with version: v2 (a v2 hook's answers are always "
+		return yamlnode_fail(y, v, path,
+				     "loose does not go with version: v2 (a v2 hook's answers are always "
 				     "read strictly, as metacontroller reads them); expected strict or no "
 				     "responseUnMarshallMode");
 	}
@@ -592,8 +740,10 @@ static int parse_hook(const struct yamlnode_src *y, const struct field *f, const
 	if (hook->command && hook->url)
 		return yamlnode_fail(y, v, where, "both exec and webhook are set; expected exactly one of them");
 	if (hook->jq_program && (hook->command || hook->url))
-		return yamlnode_fail(y, v, where, "%s and jq are both set; expected exactly one of exec, webhook and "
-				     "jq", hook->command ? "exec" : "webhook");
+		return yamlnode_fail(y, v, where,
+				     "%s and jq are both set; expected exactly one of exec, webhook and "
+				     "jq",
+				     hook->command ? "exec" : "webhook");
 	if (!hook->command && !hook->url && !hook->jq_program)
 		return yamlnode_fail(y, v, where, "neither exec nor webhook is set; expected %s", f->expect);
 	if (hook->jq_program && (rc = check_jq(y, v, where, hook->jq_program)))
@@ -605,8 +755,8 @@ static int parse_hook(const struct yamlnode_src *y, const struct field *f, const
 	return 0;
 }
 
-static int parse_list(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v,
-		      const char *where, void *entry)
+static int parse_list(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v, const char *where,
+		      void *entry)
 {
 	const struct list_spec *ls = f->list;
 	if (v->type != YAML_SEQUENCE_NODE)
@@ -638,8 +788,8 @@ static int parse_list(const struct yamlnode_src *y, const struct field *f, const
 	return 0;
 }
 
-static int parse_scalar(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v,
-			const char *where, void *slot)
+static int parse_scalar(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v, const char *where,
+			void *slot)
 {
 	bool typed = f->kind == F_INT || f->kind == F_QPS || f->kind == F_BOOL;
 	if (v->type != YAML_SCALAR_NODE)
@@ -660,7 +810,7 @@ static int parse_scalar(const struct yamlnode_src *y, const struct field *f, con
 		return 0;
 	}
 	case F_QPS: {
-		struct cx_err ignored = {0};
+		struct cx_err ignored = { 0 };
 		if (!plain || ratelimit_parse_qps(s, (double *)slot, &ignored))
 			return fail_value(y, v, where, f->expect, true);
 		return 0;
@@ -693,8 +843,8 @@ static int parse_scalar(const struct yamlnode_src *y, const struct field *f, con
 }
 
 /* One value: a null means the key is absent (an error when it is required). */
-static int parse_value(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v,
-		       const char *where, void *entry)
+static int parse_value(const struct yamlnode_src *y, const struct field *f, const yaml_node_t *v, const char *where,
+		       void *entry)
 {
 	if (yamlnode_is_null(v))
 		return f->required ? yamlnode_fail(y, v, where, "missing; expected %s", f->expect) : 0;
@@ -775,9 +925,10 @@ static int child_finish(const struct yamlnode_src *y, void *array, size_t i, con
 		    !strcmp(children[j].kind, children[i].kind)) {
 			char where[PATH_LEN];
 			snprintf(where, sizeof(where), "%.200s[%zu]", list_where, i);
-			return yamlnode_fail(y, item, where, "apiVersion %s, kind %s is listed twice (also %s[%zu]); "
-					     "expected each child kind once", children[i].api_version,
-					     children[i].kind, list_where, j);
+			return yamlnode_fail(y, item, where,
+					     "apiVersion %s, kind %s is listed twice (also %s[%zu]); "
+					     "expected each child kind once",
+					     children[i].api_version, children[i].kind, list_where, j);
 		}
 	}
 	return 0;
@@ -793,9 +944,10 @@ static int controller_finish(const struct yamlnode_src *y, void *array, size_t i
 	for (size_t j = 0; j < i; j++) {
 		if (!strcmp(all[j].name, cc->name)) {
 			snprintf(where, sizeof(where), "%.200s[%zu].name", list_where, i);
-			return yamlnode_fail(y, yamlnode_get(y, item, "name"), where,
-					     "duplicate controller name \"%s\" (also %s[%zu].name); expected unique names",
-					     cc->name, list_where, j);
+			return yamlnode_fail(
+				y, yamlnode_get(y, item, "name"), where,
+				"duplicate controller name \"%s\" (also %s[%zu].name); expected unique names", cc->name,
+				list_where, j);
 		}
 	}
 	for (size_t k = 0; k < cc->n_children; k++) {
@@ -833,7 +985,8 @@ static int parse_document(const struct yamlnode_src *y, bool controllers_optiona
 	if (root && !yamlnode_is_null(root) && root->type != YAML_MAPPING_NODE)
 		return fail_value(y, root, "the document", EXPECT_ROOT, false);
 	if (root && !yamlnode_is_null(root))
-		rc = parse_mapping(y, root, "", controllers_optional ? root_fields_optional : root_fields, EXPECT_ROOT, c);
+		rc = parse_mapping(y, root, "", controllers_optional ? root_fields_optional : root_fields, EXPECT_ROOT,
+				   c);
 	if (!rc)
 		rc = set_default(y, &c->endpoint, CONFIG_DEFAULT_ENDPOINT);
 	if (!rc)
@@ -864,7 +1017,7 @@ int config_load_opts(const char *path, bool controllers_optional, struct config 
 	yaml_document_t doc;
 	int rc = yamlnode_load("config", path, true, &doc, err);
 	if (!rc) {
-		struct yamlnode_src y = {.doc = &doc, .kind = "config", .path = path, .err = err};
+		struct yamlnode_src y = { .doc = &doc, .kind = "config", .path = path, .err = err };
 		rc = parse_document(&y, controllers_optional, c);
 		yaml_document_delete(&doc);
 	}
@@ -935,17 +1088,19 @@ int config_channel_check(const struct config *c, const char *endpoint, bool watc
 	if (strncmp(endpoint, "tcp://", 6) || c->channel_insecure)
 		return 0;
 	if (watcher_side && !c->curve_secret_key_file)
-		return cx_err_set(err, -EINVAL,
-				  "config %s: watcher.curve: missing; the job channel %s is reachable over the network, so "
-				  "it needs CURVE keys {secretKeyFile, authorizedKeys} (README \"Workers in other pods\"), "
-				  "or watcher.insecure: true on a network where every process may take and answer jobs",
-				  c->path, endpoint);
+		return cx_err_set(
+			err, -EINVAL,
+			"config %s: watcher.curve: missing; the job channel %s is reachable over the network, so "
+			"it needs CURVE keys {secretKeyFile, authorizedKeys} (README \"Workers in other pods\"), "
+			"or watcher.insecure: true on a network where every process may take and answer jobs",
+			c->path, endpoint);
 	if (!watcher_side && !c->worker_curve_secret_key_file)
-		return cx_err_set(err, -EINVAL,
-				  "config %s: worker.curve: missing; the job channel %s is reachable over the network, so "
-				  "it needs CURVE keys {secretKeyFile, serverPublicKeyFile} (README \"Workers in other "
-				  "pods\"), or watcher.insecure: true to connect without them",
-				  c->path, endpoint);
+		return cx_err_set(
+			err, -EINVAL,
+			"config %s: worker.curve: missing; the job channel %s is reachable over the network, so "
+			"it needs CURVE keys {secretKeyFile, serverPublicKeyFile} (README \"Workers in other "
+			"pods\"), or watcher.insecure: true to connect without them",
+			c->path, endpoint);
 	return 0;
 }
 
@@ -984,7 +1139,7 @@ static struct json_object *hook_json(const struct config_hook *h)
 		json_object_put(inner);
 		inner = json_object_new_object();
 		ok = put(inner, "program", json_object_new_string(h->jq_program)) &&
-		     put(inner, "timeoutSeconds", json_object_new_int(h->timeout_seconds));
+			put(inner, "timeoutSeconds", json_object_new_int(h->timeout_seconds));
 	} else if (ok && h->command) {
 		struct json_object *command = json_object_new_array();
 		for (size_t i = 0; command && i < h->n_command; i++) {
@@ -1004,7 +1159,11 @@ static struct json_object *hook_json(const struct config_hook *h)
 		return NULL;
 	}
 	struct json_object *hook = json_object_new_object();
-	if (!put(hook, h->jq_program ? "jq" : h->command ? "exec" : "webhook", inner) ||
+	if (!put(hook,
+		 h->jq_program        ? "jq"
+			 : h->command ? "exec"
+				      : "webhook",
+		 inner) ||
 	    !put(hook, "version", json_object_new_string(hook_version_names[h->version == CONFIG_HOOK_V2])) ||
 	    !put(hook, "responseUnMarshallMode",
 		 json_object_new_string(unmarshal_names[h->unmarshal == CONFIG_UNMARSHAL_STRICT]))) {
@@ -1019,7 +1178,7 @@ struct json_object *config_controller_json(const struct config_controller *cc)
 	struct json_object *obj = json_object_new_object(), *parent = json_object_new_object(),
 			   *children = json_object_new_array(), *hooks = json_object_new_object();
 	bool ok = put(parent, "apiVersion", json_object_new_string(cc->parent_api_version)) &&
-		  put(parent, "kind", json_object_new_string(cc->parent_kind));
+		put(parent, "kind", json_object_new_string(cc->parent_kind));
 	for (size_t i = 0; ok && i < cc->n_children; i++) {
 		const struct config_child *ch = &cc->children[i];
 		struct json_object *child = json_object_new_object();
@@ -1053,8 +1212,8 @@ struct json_object *config_controller_json(const struct config_controller *cc)
 	else
 		json_object_put(hooks);
 	ok = ok && put(obj, "resyncPeriodSeconds", json_object_new_int(cc->resync_period_seconds)) &&
-	     put(obj, "namespace", json_object_new_string(cc->namespace)) &&
-	     put(obj, "adoptOrphans", json_object_new_boolean(cc->adopt_orphans));
+		put(obj, "namespace", json_object_new_string(cc->namespace)) &&
+		put(obj, "adoptOrphans", json_object_new_boolean(cc->adopt_orphans));
 	if (!ok) {
 		json_object_put(obj);
 		return NULL;

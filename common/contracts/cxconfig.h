@@ -82,38 +82,38 @@ enum config_initial_list {
 	CONFIG_INITIAL_LIST_STREAM,
 };
 
-#define CONFIG_DEFAULT_ENDPOINT "ipc:///run/coxswain/ipc/jobs.sock"
-#define CONFIG_DEFAULT_HEALTH_ADDRESS ":8081"
-#define CONFIG_DEFAULT_METRICS_ADDRESS ":8080"
-#define CONFIG_DEFAULT_LEASE_NAMESPACE "coxswain-system"
-#define CONFIG_DEFAULT_LEASE_NAME "coxswain"
-#define CONFIG_DEFAULT_RESYNC_SECONDS 300
+#define CONFIG_DEFAULT_ENDPOINT             "ipc:///run/coxswain/ipc/jobs.sock"
+#define CONFIG_DEFAULT_HEALTH_ADDRESS       ":8081"
+#define CONFIG_DEFAULT_METRICS_ADDRESS      ":8080"
+#define CONFIG_DEFAULT_LEASE_NAMESPACE      "coxswain-system"
+#define CONFIG_DEFAULT_LEASE_NAME           "coxswain"
+#define CONFIG_DEFAULT_RESYNC_SECONDS       300
 #define CONFIG_DEFAULT_HOOK_TIMEOUT_SECONDS 10
-#define CONFIG_MAX_HOOK_TIMEOUT_SECONDS 3600
-#define CONFIG_MAX_WORKERS 1024
+#define CONFIG_MAX_HOOK_TIMEOUT_SECONDS     3600
+#define CONFIG_MAX_WORKERS                  1024
 
 /* How a child whose desired state changed is brought there. */
 enum update_strategy {
-	UPDATE_INPLACE,     /* "InPlace", the default: server-side apply */
-	UPDATE_RECREATE,    /* "Recreate": delete, then create */
-	UPDATE_ONDELETE,    /* "OnDelete": leave it until someone deletes it */
+	UPDATE_INPLACE,  /* "InPlace", the default: server-side apply */
+	UPDATE_RECREATE, /* "Recreate": delete, then create */
+	UPDATE_ONDELETE, /* "OnDelete": leave it until someone deletes it */
 	/* metacontroller's rolling methods (worker/rollout.h): children are
 	 * updated one at a time, each only after the ones before it pass the
 	 * child kind's statusChecks; Recreate or InPlace per child. */
-	UPDATE_ROLLING_RECREATE,    /* "RollingRecreate" */
-	UPDATE_ROLLING_INPLACE,     /* "RollingInPlace" */
+	UPDATE_ROLLING_RECREATE, /* "RollingRecreate" */
+	UPDATE_ROLLING_INPLACE,  /* "RollingInPlace" */
 };
 
 /* Where a controller's definition comes from. */
 enum config_origin {
-	CONFIG_ORIGIN_FILE,             /* coxswain.yaml */
-	CONFIG_ORIGIN_METACONTROLLER,   /* a CompositeController or DecoratorController (common/mcbridge.h) */
+	CONFIG_ORIGIN_FILE,           /* coxswain.yaml */
+	CONFIG_ORIGIN_METACONTROLLER, /* a CompositeController or DecoratorController (common/mcbridge.h) */
 };
 
 /* What a controller manages. */
 enum config_kind {
-	CONFIG_KIND_COMPOSITE,  /* it owns its parents' children (coxswain.yaml; CompositeController) */
-	CONFIG_KIND_DECORATOR,  /* DecoratorController: it owns the attachments (children) only, and
+	CONFIG_KIND_COMPOSITE, /* it owns its parents' children (coxswain.yaml; CompositeController) */
+	CONFIG_KIND_DECORATOR, /* DecoratorController: it owns the attachments (children) only, and
 				   changes only the labels, annotations and status its hook returns on
 				   the decorated object (the "parent"), which it does not own */
 };
@@ -126,33 +126,33 @@ struct selector;
 /* hooks.X.version: how the request keys children and related (metacontroller's
  * hook versions; worker/hook.h). */
 enum config_hook_version {
-	CONFIG_HOOK_V1,             /* "v1", the default */
-	CONFIG_HOOK_V2,             /* "v2": UniformObjectMap keys */
+	CONFIG_HOOK_V1, /* "v1", the default */
+	CONFIG_HOOK_V2, /* "v2": UniformObjectMap keys */
 };
 
 /* hooks.X.responseUnMarshallMode. */
 enum config_unmarshal {
-	CONFIG_UNMARSHAL_UNSET = -1,    /* only while parsing */
-	CONFIG_UNMARSHAL_LOOSE,         /* "loose", the default: unknown answer fields are ignored */
-	CONFIG_UNMARSHAL_STRICT,        /* "strict": refused (always so for a v2 hook) */
+	CONFIG_UNMARSHAL_UNSET = -1, /* only while parsing */
+	CONFIG_UNMARSHAL_LOOSE,      /* "loose", the default: unknown answer fields are ignored */
+	CONFIG_UNMARSHAL_STRICT,     /* "strict": refused (always so for a v2 hook) */
 };
 
 /* A hook: exec (command != NULL), webhook (url != NULL) or jq (jq_program
  * != NULL), exactly one of them. */
 struct config_hook {
-	bool set;                   /* false: not configured (only finalize may be) */
-	char **command;             /* exec: the program then its arguments, n_command >= 1
+	bool set;       /* false: not configured (only finalize may be) */
+	char **command; /* exec: the program then its arguments, n_command >= 1
 				       entries followed by a NULL (execv-ready); else NULL */
 	size_t n_command;
-	bool persistent;            /* exec.persistent: one long-lived process per worker speaking
+	bool persistent;                /* exec.persistent: one long-lived process per worker speaking
 				       newline-delimited JSON (worker/hookproc.h); default false */
-	char *url;                  /* webhook: http:// or https://; else NULL */
-	char *jq_program;           /* jq.program: a jq program run in-process (worker/jqhook.h),
+	char *url;                      /* webhook: http:// or https://; else NULL */
+	char *jq_program;               /* jq.program: a jq program run in-process (worker/jqhook.h),
 				       checked to compile at load; else NULL */
-	int timeout_seconds;        /* 1..3600, default 10 (coxswain.yaml) */
-	long timeout_ms;            /* effective, > 0: timeout_seconds * 1000, or a metacontroller
+	int timeout_seconds;            /* 1..3600, default 10 (coxswain.yaml) */
+	long timeout_ms;                /* effective, > 0: timeout_seconds * 1000, or a metacontroller
 				       webhook.timeout (a Go duration, rounded up to a millisecond) */
-	const struct mcdef_webhook *mc;  /* borrowed from config_controller.mc: etag, caBundle,
+	const struct mcdef_webhook *mc; /* borrowed from config_controller.mc: etag, caBundle,
 					    authorization, basicAuth, clientTLS, connections;
 					    NULL for coxswain.yaml hooks */
 	enum config_hook_version version;
@@ -160,65 +160,65 @@ struct config_hook {
 };
 
 struct config_child {
-	char *api_version;          /* "v1", "apps/v1" */
+	char *api_version; /* "v1", "apps/v1" */
 	char *kind;
 	enum update_strategy update_strategy;
-	char *resource;             /* the plural ("configmaps") when the definition names resources
+	char *resource;               /* the plural ("configmaps") when the definition names resources
 				       (metacontroller), else NULL: discovery finds it from kind */
-	const struct mcdef_child *mc;    /* borrowed: statusChecks for the rolling methods; NULL for
+	const struct mcdef_child *mc; /* borrowed: statusChecks for the rolling methods; NULL for
 					    coxswain.yaml */
 };
 
 struct config_controller {
-	char *name;                 /* a DNS label: metrics labels, field manager coxswain/<name>,
+	char *name; /* a DNS label: metrics labels, field manager coxswain/<name>,
 				       finalizer coxswain.io/<name> */
 	char *parent_api_version;
 	char *parent_kind;
-	struct config_child *children;   /* n_children of them, NULL when none */
+	struct config_child *children; /* n_children of them, NULL when none */
 	size_t n_children;
-	struct config_hook sync;         /* always set */
-	struct config_hook finalize;     /* set: the controller adds a finalizer */
-	int resync_period_seconds;       /* >= 0, default 300; 0 = no periodic resync */
-	char *namespace;                 /* "" (the default) = all namespaces */
-	bool adopt_orphans;              /* adopt an existing child that has no controller (default false) */
+	struct config_hook sync;     /* always set */
+	struct config_hook finalize; /* set: the controller adds a finalizer */
+	int resync_period_seconds;   /* >= 0, default 300; 0 = no periodic resync */
+	char *namespace;             /* "" (the default) = all namespaces */
+	bool adopt_orphans;          /* adopt an existing child that has no controller (default false) */
 
 	/* What coxswain.yaml cannot say (yet); set by common/mcbridge.h for a
 	 * metacontroller definition, the defaults noted here otherwise. */
-	enum config_origin origin;       /* CONFIG_ORIGIN_FILE */
-	enum config_kind kind;           /* CONFIG_KIND_COMPOSITE */
-	const struct mcdef_controller *mc;   /* borrowed: the definition it was made from; NULL for a
+	enum config_origin origin;                  /* CONFIG_ORIGIN_FILE */
+	enum config_kind kind;                      /* CONFIG_KIND_COMPOSITE */
+	const struct mcdef_controller *mc;          /* borrowed: the definition it was made from; NULL for a
 						coxswain.yaml controller */
-	struct json_object *object;      /* owned: the hook request's "controller" (the
+	struct json_object *object;                 /* owned: the hook request's "controller" (the
 					    CompositeController or DecoratorController object as
 					    written); NULL: config_controller_json's shape */
-	char *parent_resource;           /* the parent's plural when the definition names it, else NULL */
-	char *label_selector;            /* the parents' labelSelector as the API's labelSelector
+	char *parent_resource;                      /* the parent's plural when the definition names it, else NULL */
+	char *label_selector;                       /* the parents' labelSelector as the API's labelSelector
 					    parameter ("app=x,tier in (a,b),!legacy"): only parents it
 					    selects are watched and synced; NULL: every object */
-	const struct selector *annotation_selector;        /* DecoratorController resources[]
+	const struct selector *annotation_selector; /* DecoratorController resources[]
 							      .annotationSelector; NULL: none */
-	bool ignore_status_changes;      /* a parent whose status alone changed is not synced again */
-	bool generate_selector;          /* metacontroller's generateSelector */
-	struct config_hook customize;    /* metacontroller's customize hook; set == false: none */
-	char *finalizer;                 /* the finalizer put on parents when there is a finalize hook:
+	bool ignore_status_changes;                 /* a parent whose status alone changed is not synced again */
+	bool generate_selector;                     /* metacontroller's generateSelector */
+	struct config_hook customize;               /* metacontroller's customize hook; set == false: none */
+	char *finalizer;                            /* the finalizer put on parents when there is a finalize hook:
 					    "coxswain.io/<name>", or metacontroller's own
 					    ("metacontroller.io/compositecontroller-<name>",
 					    "metacontroller.io/decoratorcontroller-<name>") so that a
 					    controller moves between the two without a stuck parent */
-	char *field_manager;             /* server-side apply's field manager: "coxswain/<name>" */
+	char *field_manager;                        /* server-side apply's field manager: "coxswain/<name>" */
 };
 
 struct config {
-	char *path;                 /* the file, as given to config_load */
-	struct config_controller *controllers;   /* n_controllers >= 1 of them (>= 0: config_load_opts) */
+	char *path;                            /* the file, as given to config_load */
+	struct config_controller *controllers; /* n_controllers >= 1 of them (>= 0: config_load_opts) */
 	size_t n_controllers;
-	char *endpoint;             /* "ipc://..." or "tcp://host:port" */
-	char *health_address;       /* "[host]:port" */
-	char *metrics_address;      /* "[host]:port" */
-	bool leader_election;       /* default true */
-	char *lease_namespace;      /* default "coxswain-system" */
-	char *lease_name;           /* default "coxswain" */
-	int worker_count;           /* >= 1, or 0 (the default) = one per CPU, decided by the worker */
+	char *endpoint;        /* "ipc://..." or "tcp://host:port" */
+	char *health_address;  /* "[host]:port" */
+	char *metrics_address; /* "[host]:port" */
+	bool leader_election;  /* default true */
+	char *lease_namespace; /* default "coxswain-system" */
+	char *lease_name;      /* default "coxswain" */
+	int worker_count;      /* >= 1, or 0 (the default) = one per CPU, decided by the worker */
 	/* The job channel's CURVE keys (paths; the files are read by the
 	 * process that uses them). NULL when not configured; a curve block
 	 * has both of its paths. */
@@ -229,12 +229,12 @@ struct config {
 	bool channel_insecure;              /* watcher.insecure: tcp:// without CURVE allowed */
 	/* API client limits (kclient_options): qps 0 = absent (the default),
 	 * -1 = no limit; burst 0 = absent. */
-	double watcher_qps;                 /* watcher.kubeApiQPS */
-	int watcher_burst;                  /* watcher.kubeApiBurst */
-	double worker_qps;                  /* worker.kubeApiQPS */
-	int worker_burst;                   /* worker.kubeApiBurst */
-	int initial_list;                   /* watcher.initialList: enum config_initial_list */
-	bool worker_events_normal;          /* worker.events.normal; default false */
+	double watcher_qps;        /* watcher.kubeApiQPS */
+	int watcher_burst;         /* watcher.kubeApiBurst */
+	double worker_qps;         /* worker.kubeApiQPS */
+	int worker_burst;          /* worker.kubeApiBurst */
+	int initial_list;          /* watcher.initialList: enum config_initial_list */
+	bool worker_events_normal; /* worker.events.normal; default false */
 };
 
 /* Loads and validates the coxswain.yaml at path into *out (owned). Returns 0,

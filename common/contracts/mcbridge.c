@@ -52,7 +52,9 @@ static int bridge_hook(const struct mcdef_hook *h, struct config_hook *out, stru
 	int64_t ms = (h->webhook.timeout_ns + 999999) / 1000000;
 	int64_t s = (h->webhook.timeout_ns + 999999999LL) / 1000000000LL;
 	out->timeout_ms = ms > 0 ? (long)ms : 1;
-	out->timeout_seconds = s < 1 ? 1 : s > CONFIG_MAX_HOOK_TIMEOUT_SECONDS ? CONFIG_MAX_HOOK_TIMEOUT_SECONDS : (int)s;
+	out->timeout_seconds = s < 1                  ? 1
+		: s > CONFIG_MAX_HOOK_TIMEOUT_SECONDS ? CONFIG_MAX_HOOK_TIMEOUT_SECONDS
+						      : (int)s;
 	out->mc = &h->webhook;
 	out->version = h->version == 2 ? CONFIG_HOOK_V2 : CONFIG_HOOK_V1;
 	out->unmarshal = h->webhook.strict ? CONFIG_UNMARSHAL_STRICT : CONFIG_UNMARSHAL_LOOSE;
@@ -106,7 +108,8 @@ static int bridge_one(const struct mcdef_controller *mc, struct discovery *d, co
 	cc->object = json_object_get(mc->object);
 	cc->ignore_status_changes = ignore_status;
 	cc->generate_selector = !decorator && mc->generate_selector;
-	cc->resync_period_seconds = mc->has_resync ? (mc->resync_period_seconds < 1 ? 1 : mc->resync_period_seconds) : 0;
+	cc->resync_period_seconds = mc->has_resync ? (mc->resync_period_seconds < 1 ? 1 : mc->resync_period_seconds)
+						   : 0;
 	/* NULL, not "": no labelSelector parameter for a selector of everything. */
 	if (!(cc->label_selector = selector_string(labels)))
 		return oom(err);
@@ -117,8 +120,8 @@ static int bridge_one(const struct mcdef_controller *mc, struct discovery *d, co
 	if (!(cc->name = strdup(name)) || !(cc->parent_api_version = strdup(pres->api_version)) ||
 	    !(cc->parent_kind = strdup(pres->kind)) || !(cc->parent_resource = strdup(pres->resource)) ||
 	    !(cc->namespace = strdup("")) ||
-	    asprintf(&cc->finalizer, "metacontroller.io/%s-%s", decorator ? "decoratorcontroller" : "compositecontroller",
-		     mc->name) < 0 ||
+	    asprintf(&cc->finalizer, "metacontroller.io/%s-%s",
+		     decorator ? "decoratorcontroller" : "compositecontroller", mc->name) < 0 ||
 	    asprintf(&cc->field_manager, "coxswain/%s", mc->name) < 0) {
 		cc->finalizer = cc->field_manager = NULL;
 		return oom(err);
@@ -127,7 +130,8 @@ static int bridge_one(const struct mcdef_controller *mc, struct discovery *d, co
 		return oom(err);
 	for (size_t i = 0; i < n_kids; i++) {
 		char field[96];
-		snprintf(field, sizeof(field), "spec.%s[%zu].resource", decorator ? "attachments" : "childResources", i);
+		snprintf(field, sizeof(field), "spec.%s[%zu].resource", decorator ? "attachments" : "childResources",
+			 i);
 		const struct kresource *kres = NULL;
 		if ((r = resolve(mc, d, field, kids[i].api_version, kids[i].resource, &kres, err)))
 			return r;
@@ -138,7 +142,8 @@ static int bridge_one(const struct mcdef_controller *mc, struct discovery *d, co
 		    !(ch->resource = strdup(kres->resource)))
 			return oom(err);
 	}
-	if ((r = bridge_hook(&mc->hooks.sync, &cc->sync, err)) || (r = bridge_hook(&mc->hooks.finalize, &cc->finalize, err)) ||
+	if ((r = bridge_hook(&mc->hooks.sync, &cc->sync, err)) ||
+	    (r = bridge_hook(&mc->hooks.finalize, &cc->finalize, err)) ||
 	    (r = bridge_hook(&mc->hooks.customize, &cc->customize, err)))
 		return r;
 	return 0;
@@ -148,7 +153,8 @@ int mcbridge_check(const struct mcdef_controller *mc, struct cx_err *err)
 {
 	if (mc->kind == MCDEF_COMPOSITE && mc->has_field_paths &&
 	    (mc->n_field_paths != 1 || strcmp(mc->field_paths[0], "spec")))
-		return cx_err_set(err, -EINVAL, "%s: CompositeController \"%s\": spec.parentResource.revisionHistory."
+		return cx_err_set(err, -EINVAL,
+				  "%s: CompositeController \"%s\": spec.parentResource.revisionHistory."
 				  "fieldPaths: coxswain keeps no ControllerRevisions and rolls out every change of the "
 				  "parent, so only [\"spec\"] (the default) is accepted; remove revisionHistory",
 				  mc->source, mc->name);
@@ -170,8 +176,9 @@ int mcbridge_controllers(const struct mcdef_controller *mc, struct discovery *d,
 	int r = 0;
 	size_t done = 0;
 	if (mc->kind == MCDEF_COMPOSITE) {
-		r = bridge_one(mc, d, mc->name, "spec.parentResource.resource", mc->parent_api_version, mc->parent_resource,
-			       &mc->parent_selector, mc->parent_ignore_status_changes, &ccs[0], err);
+		r = bridge_one(mc, d, mc->name, "spec.parentResource.resource", mc->parent_api_version,
+			       mc->parent_resource, &mc->parent_selector, mc->parent_ignore_status_changes, &ccs[0],
+			       err);
 		done = 1;
 	} else {
 		for (size_t i = 0; i < n && !r; i++, done++) {

@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define KIND "metacontroller manifest"
+#define KIND     "metacontroller manifest"
 #define PATH_LEN 300
 
 /* ---- Go durations ----------------------------------------------------------- */
@@ -27,8 +27,8 @@ static const struct {
 	const char *name;
 	int64_t ns;
 } duration_units[] = {
-	{"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000}, {"ms", 1000000},
-	{"s", 1000000000LL}, {"m", 60LL * 1000000000LL}, {"h", 3600LL * 1000000000LL},
+	{ "ns", 1 },       { "us", 1000 },        { "\xc2\xb5s", 1000 },        { "\xce\xbcs", 1000 },
+	{ "ms", 1000000 }, { "s", 1000000000LL }, { "m", 60LL * 1000000000LL }, { "h", 3600LL * 1000000000LL },
 };
 
 /* Like Go: a sequence of decimal numbers, each with an optional fraction and
@@ -170,8 +170,8 @@ static bool any_string(const char *s)
 enum stype { S_NULL, S_BOOL, S_INT, S_FLOAT, S_STRING };
 
 /* The YAML 1.1 booleans that sigs.k8s.io/yaml (go-yaml v2) resolves. */
-static const char *const yaml_true[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"};
-static const char *const yaml_false[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"};
+static const char *const yaml_true[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y" };
+static const char *const yaml_false[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N" };
 
 static bool one_of(const char *s, const char *const *words, size_t n)
 {
@@ -272,8 +272,9 @@ static int fail_got_as(const struct yamlnode_src *y, const yaml_node_t *n, const
 		return yamlnode_fail(y, n, where, "expected %s, got null", expect);
 	if (got == S_STRING)
 		return yamlnode_fail(y, n, where, "expected %s, got \"%s\"%s", expect, text,
-				     want != S_STRING && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ?
-				     " (quoted, so a string)" : "");
+				     want != S_STRING && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
+					     ? " (quoted, so a string)"
+					     : "");
 	if (want != S_STRING)
 		return yamlnode_fail(y, n, where, "expected %s, got %s", expect, text);
 	return yamlnode_fail(y, n, where, "expected %s, got %s (a %s; quote it if it is meant as text)", expect, text,
@@ -391,8 +392,8 @@ static int node_json(const struct yamlnode_src *y, const yaml_node_t *n, const c
 /* ---- reading fields -------------------------------------------------------------- */
 
 /* n must be a mapping whose keys are all in allowed (NULL-ended). */
-static int check_keys(const struct yamlnode_src *y, const yaml_node_t *n, const char *where,
-		      const char *const *allowed, const char *expect)
+static int check_keys(const struct yamlnode_src *y, const yaml_node_t *n, const char *where, const char *const *allowed,
+		      const char *expect)
 {
 	if (n->type != YAML_MAPPING_NODE)
 		return fail_got(y, n, *where ? where : "the document", expect);
@@ -446,8 +447,8 @@ static int get_string(const struct yamlnode_src *y, const yaml_node_t *map, cons
 	return yamlnode_strdup(y, yamlnode_scalar(v), slot);
 }
 
-static int get_bool(const struct yamlnode_src *y, const yaml_node_t *map, const char *where, const char *key,
-		    bool *has, bool *slot)
+static int get_bool(const struct yamlnode_src *y, const yaml_node_t *map, const char *where, const char *key, bool *has,
+		    bool *slot)
 {
 	yaml_node_t *v = field(y, map, key);
 	if (!v)
@@ -460,8 +461,8 @@ static int get_bool(const struct yamlnode_src *y, const yaml_node_t *map, const 
 	return 0;
 }
 
-static int get_int(const struct yamlnode_src *y, const yaml_node_t *map, const char *where, const char *key,
-		   long min, long max, const char *expect, bool *has, int *slot)
+static int get_int(const struct yamlnode_src *y, const yaml_node_t *map, const char *where, const char *key, long min,
+		   long max, const char *expect, bool *has, int *slot)
 {
 	yaml_node_t *v = field(y, map, key);
 	if (!v)
@@ -528,14 +529,14 @@ static void *grow(const struct yamlnode_src *y, void *array_ptr, size_t *n, size
 /* ---- the parts of a spec --------------------------------------------------------- */
 
 #define EXPECT_API_VERSION "an apiVersion such as v1 or example.com/v1"
-#define EXPECT_RESOURCE "a resource name, lowercase and plural, such as pods or catsets"
-#define EXPECT_LABEL_KEY "a label key ([prefix/]name, name at most 63 letters, digits, '-', '_', '.')"
+#define EXPECT_RESOURCE    "a resource name, lowercase and plural, such as pods or catsets"
+#define EXPECT_LABEL_KEY   "a label key ([prefix/]name, name at most 63 letters, digits, '-', '_', '.')"
 #define EXPECT_LABEL_VALUE "a label value (at most 63 letters, digits, '-', '_', '.'), as a string"
-#define EXPECT_NAME "a name (a DNS subdomain: lowercase letters, digits, '-' and '.')"
-#define EXPECT_NAMESPACE "a namespace name (a DNS label)"
-#define EXPECT_DATA_KEY "a key of the object's data (letters, digits, '-', '_', '.')"
-#define EXPECT_METHOD "OnDelete, Recreate, InPlace, RollingRecreate or RollingInPlace"
-#define EXPECT_DURATION "a positive Go duration such as 10s, 1m30s or 500ms"
+#define EXPECT_NAME        "a name (a DNS subdomain: lowercase letters, digits, '-' and '.')"
+#define EXPECT_NAMESPACE   "a namespace name (a DNS label)"
+#define EXPECT_DATA_KEY    "a key of the object's data (letters, digits, '-', '_', '.')"
+#define EXPECT_METHOD      "OnDelete, Recreate, InPlace, RollingRecreate or RollingInPlace"
+#define EXPECT_DURATION    "a positive Go duration such as 10s, 1m30s or 500ms"
 
 static int parse_resource_rule(const struct yamlnode_src *y, const yaml_node_t *n, const char *where,
 			       char **api_version_out, char **resource)
@@ -545,7 +546,9 @@ static int parse_resource_rule(const struct yamlnode_src *y, const yaml_node_t *
 }
 
 static const char *const op_names[] = {
-	[SELECTOR_OP_IN] = "In", [SELECTOR_OP_NOT_IN] = "NotIn", [SELECTOR_OP_EXISTS] = "Exists",
+	[SELECTOR_OP_IN] = "In",
+	[SELECTOR_OP_NOT_IN] = "NotIn",
+	[SELECTOR_OP_EXISTS] = "Exists",
 	[SELECTOR_OP_DOES_NOT_EXIST] = "DoesNotExist",
 };
 
@@ -553,7 +556,7 @@ static const char *const op_names[] = {
 static int parse_requirement(const struct yamlnode_src *y, const yaml_node_t *n, const char *where,
 			     struct selector_requirement *r)
 {
-	static const char *const keys[] = {"key", "operator", "values", NULL};
+	static const char *const keys[] = { "key", "operator", "values", NULL };
 	char *op = NULL;
 	yaml_node_t *values;
 	int rc = check_keys(y, n, where, keys, "a requirement {key, operator, values}");
@@ -600,7 +603,7 @@ static int parse_selector(const struct yamlnode_src *y, const yaml_node_t *map, 
 		return 0;
 	char at[PATH_LEN], path[PATH_LEN];
 	join(at, where, key);
-	const char *const keys[] = {match_key, "matchExpressions", NULL};
+	const char *const keys[] = { match_key, "matchExpressions", NULL };
 	char expect[80];
 	snprintf(expect, sizeof(expect), "a selector {%s, matchExpressions}", match_key);
 	int rc = check_keys(y, n, at, keys, expect);
@@ -654,8 +657,8 @@ static int parse_ref(const struct yamlnode_src *y, const yaml_node_t *map, const
 		return required ? missing(y, map, where, key, "{name, namespace}") : 0;
 	char at[PATH_LEN];
 	join(at, where, key);
-	static const char *const with[] = {"name", "namespace", "key", NULL};
-	static const char *const without[] = {"name", "namespace", NULL};
+	static const char *const with[] = { "name", "namespace", "key", NULL };
+	static const char *const without[] = { "name", "namespace", NULL };
 	int rc = check_keys(y, n, at, with_key ? with : without,
 			    with_key ? "a reference {name, namespace, key}" : "a reference {name, namespace}");
 	if (!rc)
@@ -678,7 +681,7 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 	int rc = 0;
 	yaml_node_t *ca = field(y, map, "caBundle");
 	if (ca) {
-		static const char *const keys[] = {"inline", "secretRef", "configMapRef", NULL};
+		static const char *const keys[] = { "inline", "secretRef", "configMapRef", NULL };
 		join(at, where, "caBundle");
 		rc = check_keys(y, ca, at, keys, "{inline} or {secretRef} or {configMapRef}");
 		int sources = !!field(y, ca, "inline") + !!field(y, ca, "secretRef") + !!field(y, ca, "configMapRef");
@@ -692,7 +695,8 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 			if (!rc && !strstr(a->ca_inline, "-----BEGIN CERTIFICATE-----")) {
 				char path[PATH_LEN];
 				join(path, at, "inline");
-				rc = yamlnode_fail(y, field(y, ca, "inline"), path, "expected PEM-encoded CA "
+				rc = yamlnode_fail(y, field(y, ca, "inline"), path,
+						   "expected PEM-encoded CA "
 						   "certificates (-----BEGIN CERTIFICATE-----)");
 			}
 		} else if (!rc) {
@@ -704,7 +708,7 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 	}
 	yaml_node_t *tls = rc ? NULL : field(y, map, "clientTLS");
 	if (tls) {
-		static const char *const keys[] = {"secretRef", "certKey", "privateKeyKey", NULL};
+		static const char *const keys[] = { "secretRef", "certKey", "privateKeyKey", NULL };
 		join(at, where, "clientTLS");
 		rc = check_keys(y, tls, at, keys, "{secretRef, certKey, privateKeyKey}");
 		if (!rc)
@@ -718,7 +722,7 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 	}
 	yaml_node_t *authz = rc ? NULL : field(y, map, "authorization");
 	if (authz) {
-		static const char *const keys[] = {"type", "secretRef", NULL};
+		static const char *const keys[] = { "type", "secretRef", NULL };
 		join(at, where, "authorization");
 		rc = check_keys(y, authz, at, keys, "{type, secretRef}");
 		if (!rc)
@@ -736,7 +740,7 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 	}
 	yaml_node_t *basic = rc ? NULL : field(y, map, "basicAuth");
 	if (basic) {
-		static const char *const keys[] = {"secretRef", "usernameKey", "passwordKey", NULL};
+		static const char *const keys[] = { "secretRef", "usernameKey", "passwordKey", NULL };
 		join(at, where, "basicAuth");
 		rc = check_keys(y, basic, at, keys, "{secretRef, usernameKey, passwordKey}");
 		if (!rc && authz)
@@ -754,11 +758,13 @@ static int parse_tls_auth(const struct yamlnode_src *y, const yaml_node_t *map, 
 	return rc;
 }
 
-static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, const char *where,
-			 struct mcdef_webhook *w, int version)
+static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, const char *where, struct mcdef_webhook *w,
+			 int version)
 {
-	static const char *const keys[] = {"url", "timeout", "etag", "path", "service", "responseUnMarshallMode",
-					   "caBundle", "clientTLS", "authorization", "basicAuth", NULL};
+	static const char *const keys[] = { "url",       "timeout",   "etag",
+					    "path",      "service",   "responseUnMarshallMode",
+					    "caBundle",  "clientTLS", "authorization",
+					    "basicAuth", NULL };
 	char at[PATH_LEN];
 	int rc = check_keys(y, n, where, keys, "a webhook {url, ...} or {service, path, ...}");
 	if (!rc)
@@ -767,7 +773,7 @@ static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, con
 		rc = get_string(y, n, where, "path", false, url_path, "a URL path starting with /", &w->path);
 	yaml_node_t *svc = rc ? NULL : field(y, n, "service");
 	if (svc) {
-		static const char *const skeys[] = {"name", "namespace", "port", "protocol", NULL};
+		static const char *const skeys[] = { "name", "namespace", "port", "protocol", NULL };
 		join(at, where, "service");
 		rc = check_keys(y, svc, at, skeys, "a service {name, namespace, port, protocol}");
 		if (!rc)
@@ -806,13 +812,12 @@ static int parse_webhook(const struct yamlnode_src *y, const yaml_node_t *n, con
 		if (d || w->timeout_ns <= 0) {
 			join(at, where, "timeout");
 			rc = fail_got(y, field(y, n, "timeout"), at,
-				      d == -ERANGE ? "a Go duration below 2562047h" :
-				      EXPECT_DURATION);
+				      d == -ERANGE ? "a Go duration below 2562047h" : EXPECT_DURATION);
 		}
 	}
 	yaml_node_t *etag = rc ? NULL : field(y, n, "etag");
 	if (etag) {
-		static const char *const ekeys[] = {"enabled", "cacheTimeoutSeconds", "cacheCleanupSeconds", NULL};
+		static const char *const ekeys[] = { "enabled", "cacheTimeoutSeconds", "cacheCleanupSeconds", NULL };
 		join(at, where, "etag");
 		w->has_etag = true;
 		rc = check_keys(y, etag, at, ekeys, "{enabled, cacheTimeoutSeconds, cacheCleanupSeconds}");
@@ -858,7 +863,7 @@ static int parse_hook(const struct yamlnode_src *y, const yaml_node_t *hooks, co
 	yaml_node_t *n = field(y, hooks, key);
 	if (!n)
 		return required ? missing(y, hooks, where, key, "a hook {version, webhook}") : 0;
-	static const char *const keys[] = {"version", "webhook", NULL};
+	static const char *const keys[] = { "version", "webhook", NULL };
 	char at[PATH_LEN], path[PATH_LEN];
 	join(at, where, key);
 	char *version = NULL;
@@ -877,7 +882,8 @@ static int parse_hook(const struct yamlnode_src *y, const yaml_node_t *hooks, co
 	free(version);
 	yaml_node_t *webhook = rc ? NULL : field(y, n, "webhook");
 	if (!rc && !webhook)
-		rc = missing(y, n, at, "webhook", "a webhook {url, ...} or {service, path, ...} (the only kind of hook "
+		rc = missing(y, n, at, "webhook",
+			     "a webhook {url, ...} or {service, path, ...} (the only kind of hook "
 			     "metacontroller has)");
 	join(path, at, "webhook");
 	if (!rc)
@@ -888,11 +894,14 @@ static int parse_hook(const struct yamlnode_src *y, const yaml_node_t *hooks, co
 
 static int parse_hooks(const struct yamlnode_src *y, const yaml_node_t *spec, bool composite, struct mcdef_hooks *h)
 {
-	static const char *const ckeys[] = {"sync", "finalize", "customize", "preUpdateChild", "postUpdateChild", NULL};
-	static const char *const dkeys[] = {"sync", "finalize", "customize", NULL};
+	static const char *const ckeys[] = {
+		"sync", "finalize", "customize", "preUpdateChild", "postUpdateChild", NULL
+	};
+	static const char *const dkeys[] = { "sync", "finalize", "customize", NULL };
 	yaml_node_t *n = field(y, spec, "hooks");
 	if (!n)
-		return missing(y, spec, "spec", "hooks", "{sync, finalize, customize} (metacontroller fails every sync "
+		return missing(y, spec, "spec", "hooks",
+			       "{sync, finalize, customize} (metacontroller fails every sync "
 			       "without a sync hook)");
 	int rc = check_keys(y, n, "spec.hooks", composite ? ckeys : dkeys, "{sync, finalize, customize}");
 	if (!rc)
@@ -914,7 +923,9 @@ static int parse_connections(const struct yamlnode_src *y, const yaml_node_t *sp
 	int rc = get_list(y, spec, "spec", "connections", "a list of connections {host, ...}", &list);
 	c->has_connections = list != NULL;
 	for (size_t i = 0; !rc && list && i < yamlnode_count(list); i++) {
-		static const char *const keys[] = {"host", "caBundle", "clientTLS", "authorization", "basicAuth", NULL};
+		static const char *const keys[] = {
+			"host", "caBundle", "clientTLS", "authorization", "basicAuth", NULL
+		};
 		yaml_node_t *item = yamlnode_item(y, list, i);
 		char at[PATH_LEN];
 		index_path(at, "spec.connections", i);
@@ -928,8 +939,10 @@ static int parse_connections(const struct yamlnode_src *y, const yaml_node_t *sp
 			if (!strcasecmp(c->connections[j].host, conn->host)) {
 				char path[PATH_LEN];
 				join(path, at, "host");
-				rc = yamlnode_fail(y, field(y, item, "host"), path, "host %s is listed twice (also "
-						   "spec.connections[%zu]); expected each host once", conn->host, j);
+				rc = yamlnode_fail(y, field(y, item, "host"), path,
+						   "host %s is listed twice (also "
+						   "spec.connections[%zu]); expected each host once",
+						   conn->host, j);
 			}
 		}
 		if (!rc)
@@ -939,8 +952,11 @@ static int parse_connections(const struct yamlnode_src *y, const yaml_node_t *sp
 }
 
 static const char *const method_names[] = {
-	[MCDEF_ONDELETE] = "OnDelete", [MCDEF_RECREATE] = "Recreate", [MCDEF_INPLACE] = "InPlace",
-	[MCDEF_ROLLING_RECREATE] = "RollingRecreate", [MCDEF_ROLLING_INPLACE] = "RollingInPlace",
+	[MCDEF_ONDELETE] = "OnDelete",
+	[MCDEF_RECREATE] = "Recreate",
+	[MCDEF_INPLACE] = "InPlace",
+	[MCDEF_ROLLING_RECREATE] = "RollingRecreate",
+	[MCDEF_ROLLING_INPLACE] = "RollingInPlace",
 };
 
 const char *mcdef_method_name(enum mcdef_method m)
@@ -960,9 +976,9 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 	int rc = get_list(y, spec, "spec", key, "a list of resource rules {apiVersion, resource, updateStrategy}",
 			  &list);
 	*has = list != NULL;
-	static const char *const keys[] = {"apiVersion", "resource", "updateStrategy", NULL};
-	static const char *const ckeys[] = {"method", "statusChecks", NULL};
-	static const char *const akeys[] = {"method", NULL};
+	static const char *const keys[] = { "apiVersion", "resource", "updateStrategy", NULL };
+	static const char *const ckeys[] = { "method", "statusChecks", NULL };
+	static const char *const akeys[] = { "method", NULL };
 	for (size_t i = 0; !rc && list && i < yamlnode_count(list); i++) {
 		yaml_node_t *item = yamlnode_item(y, list, i);
 		char at[PATH_LEN], us[PATH_LEN], path[PATH_LEN];
@@ -975,9 +991,10 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 		for (size_t j = 0; !rc && j < i; j++) {
 			const struct mcdef_child *prev = &(*out)[j];
 			if (!strcmp(prev->api_version, ch->api_version) && !strcmp(prev->resource, ch->resource))
-				rc = yamlnode_fail(y, item, at, "apiVersion %s, resource %s is listed twice (also "
-						   "%s[%zu]); expected each resource once", ch->api_version,
-						   ch->resource, where, j);
+				rc = yamlnode_fail(y, item, at,
+						   "apiVersion %s, resource %s is listed twice (also "
+						   "%s[%zu]); expected each resource once",
+						   ch->api_version, ch->resource, where, j);
 		}
 		yaml_node_t *strategy = rc ? NULL : field(y, item, "updateStrategy");
 		if (!strategy)
@@ -1004,16 +1021,15 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 		yaml_node_t *checks = rc || !with_checks ? NULL : field(y, strategy, "statusChecks");
 		if (!checks)
 			continue;
-		static const char *const skeys[] = {"conditions", NULL};
-		static const char *const condkeys[] = {"type", "status", "reason", NULL};
+		static const char *const skeys[] = { "conditions", NULL };
+		static const char *const condkeys[] = { "type", "status", "reason", NULL };
 		join(path, us, "statusChecks");
 		ch->has_status_checks = true;
 		rc = check_keys(y, checks, path, skeys, "{conditions}");
 		yaml_node_t *conds = NULL;
 		if (!rc)
 			rc = get_list(y, checks, path, "conditions",
-				      "a list of condition checks {type, status, reason}",
-				      &conds);
+				      "a list of condition checks {type, status, reason}", &conds);
 		ch->has_conditions = conds != NULL;
 		join(path, us, "statusChecks.conditions");
 		for (size_t k = 0; !rc && conds && k < yamlnode_count(conds); k++) {
@@ -1026,15 +1042,13 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 				rc = check_keys(y, cond, cpath, condkeys, "a condition check {type, status, reason}");
 			if (!rc)
 				rc = get_string(y, cond, cpath, "type", true, non_empty,
-						"a condition type such as Ready",
-						&cc->type);
+						"a condition type such as Ready", &cc->type);
 			if (!rc)
 				rc = get_string(y, cond, cpath, "status", false, any_string,
 						"a condition status as a string, such as \"True\"", &cc->status);
 			if (!rc)
 				rc = get_string(y, cond, cpath, "reason", false, any_string,
-						"a condition reason as a string",
-						&cc->reason);
+						"a condition reason as a string", &cc->reason);
 		}
 	}
 	return rc;
@@ -1042,23 +1056,24 @@ static int parse_children(const struct yamlnode_src *y, const yaml_node_t *spec,
 
 static int parse_composite(const struct yamlnode_src *y, const yaml_node_t *spec, struct mcdef_controller *c)
 {
-	static const char *const keys[] = {"parentResource", "childResources", "hooks", "connections",
-					   "resyncPeriodSeconds", "generateSelector", NULL};
-	static const char *const pkeys[] = {"apiVersion", "resource", "revisionHistory", "labelSelector",
-					    "ignoreStatusChanges", NULL};
+	static const char *const keys[] = { "parentResource",      "childResources",   "hooks", "connections",
+					    "resyncPeriodSeconds", "generateSelector", NULL };
+	static const char *const pkeys[] = { "apiVersion",          "resource", "revisionHistory", "labelSelector",
+					     "ignoreStatusChanges", NULL };
 	int rc = check_keys(y, spec, "spec", keys, "a CompositeController spec");
 	yaml_node_t *parent = rc ? NULL : field(y, spec, "parentResource");
 	if (!rc && !parent)
 		rc = missing(y, spec, "spec", "parentResource", "{apiVersion, resource}");
 	const char *at = "spec.parentResource";
 	if (!rc)
-		rc = check_keys(y, parent, at, pkeys, "{apiVersion, resource, revisionHistory, labelSelector, "
+		rc = check_keys(y, parent, at, pkeys,
+				"{apiVersion, resource, revisionHistory, labelSelector, "
 				"ignoreStatusChanges}");
 	if (!rc)
 		rc = parse_resource_rule(y, parent, at, &c->parent_api_version, &c->parent_resource);
 	yaml_node_t *history = rc ? NULL : field(y, parent, "revisionHistory");
 	if (history) {
-		static const char *const hkeys[] = {"fieldPaths", NULL};
+		static const char *const hkeys[] = { "fieldPaths", NULL };
 		yaml_node_t *paths;
 		c->has_revision_history = true;
 		rc = check_keys(y, history, "spec.parentResource.revisionHistory", hkeys, "{fieldPaths}");
@@ -1084,18 +1099,19 @@ static int parse_composite(const struct yamlnode_src *y, const yaml_node_t *spec
 
 static int parse_decorator(const struct yamlnode_src *y, const yaml_node_t *spec, struct mcdef_controller *c)
 {
-	static const char *const keys[] = {"resources", "attachments", "hooks", "connections", "resyncPeriodSeconds",
-					   NULL};
-	static const char *const rkeys[] = {"apiVersion", "resource", "labelSelector", "annotationSelector",
-					    "ignoreStatusChanges", NULL};
+	static const char *const keys[] = { "resources",   "attachments",         "hooks",
+					    "connections", "resyncPeriodSeconds", NULL };
+	static const char *const rkeys[] = { "apiVersion",          "resource", "labelSelector", "annotationSelector",
+					     "ignoreStatusChanges", NULL };
 	yaml_node_t *list = NULL;
 	int rc = check_keys(y, spec, "spec", keys, "a DecoratorController spec");
 	if (!rc)
 		rc = get_list(y, spec, "spec", "resources", "a non-empty list of resource rules", &list);
 	if (!rc && (!list || !yamlnode_count(list)))
-		rc = list ? yamlnode_fail(y, list, "spec.resources", "expected a non-empty list of resource rules, got "
-					  "an empty list") :
-			    missing(y, spec, "spec", "resources",
+		rc = list ? yamlnode_fail(y, list, "spec.resources",
+					  "expected a non-empty list of resource rules, got "
+					  "an empty list")
+			  : missing(y, spec, "spec", "resources",
 				    "a non-empty list of resource rules {apiVersion, resource}");
 	for (size_t i = 0; !rc && i < yamlnode_count(list); i++) {
 		yaml_node_t *item = yamlnode_item(y, list, i);
@@ -1103,16 +1119,18 @@ static int parse_decorator(const struct yamlnode_src *y, const yaml_node_t *spec
 		index_path(at, "spec.resources", i);
 		struct mcdef_resource *r = grow(y, &c->resources, &c->n_resources, sizeof(*r), &rc);
 		if (r)
-			rc = check_keys(y, item, at, rkeys, "a resource rule {apiVersion, resource, labelSelector, "
+			rc = check_keys(y, item, at, rkeys,
+					"a resource rule {apiVersion, resource, labelSelector, "
 					"annotationSelector, ignoreStatusChanges}");
 		if (!rc)
 			rc = parse_resource_rule(y, item, at, &r->api_version, &r->resource);
 		for (size_t j = 0; !rc && j < i; j++)
 			if (!strcmp(c->resources[j].api_version, r->api_version) &&
 			    !strcmp(c->resources[j].resource, r->resource))
-				rc = yamlnode_fail(y, item, at, "apiVersion %s, resource %s is listed twice (also "
-						   "spec.resources[%zu]); expected each resource once", r->api_version,
-						   r->resource, j);
+				rc = yamlnode_fail(y, item, at,
+						   "apiVersion %s, resource %s is listed twice (also "
+						   "spec.resources[%zu]); expected each resource once",
+						   r->api_version, r->resource, j);
 		if (!rc)
 			rc = parse_selector(y, item, at, "labelSelector", "matchLabels", &r->label_selector);
 		if (!rc)
@@ -1131,9 +1149,22 @@ static int parse_decorator(const struct yamlnode_src *y, const yaml_node_t *spec
 /* ObjectMeta's fields: a manifest carries name, labels and annotations; an
  * object read back from the API server carries the rest. */
 static const char *const metadata_keys[] = {
-	"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
-	"deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
-	"managedFields", NULL,
+	"name",
+	"generateName",
+	"namespace",
+	"selfLink",
+	"uid",
+	"resourceVersion",
+	"generation",
+	"creationTimestamp",
+	"deletionTimestamp",
+	"deletionGracePeriodSeconds",
+	"labels",
+	"annotations",
+	"ownerReferences",
+	"finalizers",
+	"managedFields",
+	NULL,
 };
 
 static int parse_metadata(const struct yamlnode_src *y, const yaml_node_t *root, struct mcdef_controller *c)
@@ -1144,18 +1175,17 @@ static int parse_metadata(const struct yamlnode_src *y, const yaml_node_t *root,
 	int rc = check_keys(y, meta, "metadata", metadata_keys, "{name, labels, annotations, ...}");
 	if (!rc)
 		rc = get_string(y, meta, "metadata", "name", true, k8sname_dns_subdomain, EXPECT_NAME, &c->name);
-	static const char *const maps[] = {"labels", "annotations"};
+	static const char *const maps[] = { "labels", "annotations" };
 	for (size_t m = 0; !rc && m < 2; m++) {
 		yaml_node_t *map = field(y, meta, maps[m]);
 		char at[PATH_LEN];
 		join(at, "metadata", maps[m]);
 		if (map && map->type != YAML_MAPPING_NODE)
 			return fail_got(y, map, at, "a mapping of keys to strings");
-		for (yaml_node_pair_t *p = map ? map->data.mapping.pairs.start : NULL; map &&
-		     p < map->data.mapping.pairs.top;
-		     p++) {
-			yaml_node_t *k = yaml_document_get_node(y->doc, p->key), *v = yaml_document_get_node(y->doc,
-													     p->value);
+		for (yaml_node_pair_t *p = map ? map->data.mapping.pairs.start : NULL;
+		     map && p < map->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(y->doc, p->key),
+				    *v = yaml_document_get_node(y->doc, p->value);
 			char path[PATH_LEN], text[80];
 			bool truth;
 			join(path, at, show(text, yamlnode_scalar(k)));
@@ -1175,7 +1205,7 @@ struct load {
 	struct mcdef_set *set;
 	const char *file;
 	struct cx_err *err;
-	bool live;                  /* an object read from the API: any status */
+	bool live; /* an object read from the API: any status */
 };
 
 static void free_strings(char **a, size_t n)
@@ -1251,8 +1281,8 @@ static void free_controller(struct mcdef_controller *c)
 	}
 	free(c->resources);
 	free_children(c->attachments, c->n_attachments);
-	struct mcdef_hook *hooks[] = {&c->hooks.sync, &c->hooks.finalize, &c->hooks.customize,
-				      &c->hooks.pre_update_child, &c->hooks.post_update_child};
+	struct mcdef_hook *hooks[] = { &c->hooks.sync, &c->hooks.finalize, &c->hooks.customize,
+				       &c->hooks.pre_update_child, &c->hooks.post_update_child };
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(*hooks); i++)
 		free_hook(hooks[i]);
 	for (size_t i = 0; i < c->n_connections; i++) {
@@ -1294,7 +1324,7 @@ static const char *peek(const struct yamlnode_src *y, const yaml_node_t *map, co
 static int parse_controller(const struct yamlnode_src *y, const yaml_node_t *root, bool live,
 			    struct mcdef_controller *c)
 {
-	static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
+	static const char *const keys[] = { "apiVersion", "kind", "metadata", "spec", "status", NULL };
 	if (root->type != YAML_MAPPING_NODE)
 		return fail_got(y, root, "the document", "a mapping (a CompositeController or DecoratorController)");
 	char *kind = NULL, *version = NULL;
@@ -1316,8 +1346,8 @@ static int parse_controller(const struct yamlnode_src *y, const yaml_node_t *roo
 	/* A manifest's status must be empty; the API's copy of the object may
 	 * carry whatever a status writer (metacontroller has none) put there. */
 	yaml_node_t *status = rc || live ? NULL : field(y, root, "status");
-	if (status && (status->type != YAML_MAPPING_NODE ||
-		       status->data.mapping.pairs.top != status->data.mapping.pairs.start))
+	if (status &&
+	    (status->type != YAML_MAPPING_NODE || status->data.mapping.pairs.top != status->data.mapping.pairs.start))
 		return fail_got(y, status, "status", "an empty mapping {} (a controller has no status fields)");
 	c->has_status = status != NULL;
 	yaml_node_t *spec = rc ? NULL : field(y, root, "spec");
@@ -1339,7 +1369,7 @@ static int parse_controller(const struct yamlnode_src *y, const yaml_node_t *roo
 static int load_document(void *ctx, yaml_document_t *doc, size_t index)
 {
 	struct load *l = ctx;
-	struct yamlnode_src y = {.doc = doc, .kind = KIND, .err = l->err};
+	struct yamlnode_src y = { .doc = doc, .kind = KIND, .err = l->err };
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	if (yamlnode_is_null(root))
 		return 0;
@@ -1391,7 +1421,7 @@ static bool manifest_name(const char *name)
 	size_t len = strlen(name);
 	if (name[0] == '.')
 		return false;
-	static const char *const ext[] = {".yaml", ".yml", ".json"};
+	static const char *const ext[] = { ".yaml", ".yml", ".json" };
 	for (size_t i = 0; i < 3; i++) {
 		size_t e = strlen(ext[i]);
 		if (len > e && !strcmp(name + len - e, ext[i]))
@@ -1412,7 +1442,7 @@ static int byte_order(const struct dirent **a, const struct dirent **b)
 
 static int load_file(struct mcdef_set *s, const char *file, struct cx_err *err)
 {
-	struct load l = {.set = s, .file = file, .err = err};
+	struct load l = { .set = s, .file = file, .err = err };
 	return yamlnode_each(KIND, file, load_document, &l, err);
 }
 
@@ -1455,11 +1485,12 @@ int mcdef_parse_json(const char *json_text, const char *source, struct mcdef_set
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return cx_err_set(err, -ENOMEM, KIND " %s: out of memory", source);
-	struct load l = {.set = *out, .file = source, .err = err, .live = true};
+	struct load l = { .set = *out, .file = source, .err = err, .live = true };
 	int rc = yamlnode_each_text(KIND, source, json_text, strlen(json_text), load_document, &l, err);
 	if (!rc && (*out)->n != 1)
-		rc = cx_err_set(err, -EINVAL, KIND " %s: expected one CompositeController or DecoratorController, got %zu",
-				source, (*out)->n);
+		rc = cx_err_set(err, -EINVAL,
+				KIND " %s: expected one CompositeController or DecoratorController, got %zu", source,
+				(*out)->n);
 	if (rc)
 		mcdef_set_free(out);
 	return rc;
@@ -1526,7 +1557,7 @@ static struct json_object *selector_json(const struct selector *s, const char *m
 			const struct selector_requirement *r = &s->exprs[i];
 			struct json_object *e = json_object_new_object();
 			bool eok = put_str(e, "key", r->key) && put_str(e, "operator", op_names[r->op]) &&
-				   (!r->has_values || put(e, "values", strings_json(r->values, r->n_values)));
+				(!r->has_values || put(e, "values", strings_json(r->values, r->n_values)));
 			if (!append(a, done(e, eok)))
 				a = done(a, false);
 		}
@@ -1538,8 +1569,8 @@ static struct json_object *selector_json(const struct selector *s, const char *m
 static struct json_object *ref_json(const struct mcdef_ref *r)
 {
 	struct json_object *o = json_object_new_object();
-	return done(o, put_str(o, "name", r->name) && put_str(o, "namespace", r->namespace) && put_str(o, "key",
-												       r->key));
+	return done(o,
+		    put_str(o, "name", r->name) && put_str(o, "namespace", r->namespace) && put_str(o, "key", r->key));
 }
 
 static bool tls_auth_json(struct json_object *o, const struct mcdef_tls_auth *a)
@@ -1547,14 +1578,15 @@ static bool tls_auth_json(struct json_object *o, const struct mcdef_tls_auth *a)
 	bool ok = true;
 	if (a->ca != MCDEF_CA_NONE) {
 		struct json_object *ca = json_object_new_object();
-		bool cok = a->ca == MCDEF_CA_INLINE ? put_str(ca, "inline", a->ca_inline) :
-			   put(ca, a->ca == MCDEF_CA_SECRET ? "secretRef" : "configMapRef", ref_json(&a->ca_ref));
+		bool cok = a->ca == MCDEF_CA_INLINE
+			? put_str(ca, "inline", a->ca_inline)
+			: put(ca, a->ca == MCDEF_CA_SECRET ? "secretRef" : "configMapRef", ref_json(&a->ca_ref));
 		ok = put(o, "caBundle", done(ca, cok));
 	}
 	if (ok && a->has_client_tls) {
 		struct json_object *t = json_object_new_object();
 		bool tok = put(t, "secretRef", ref_json(&a->client_tls_secret)) && put_str(t, "certKey", a->cert_key) &&
-			   put_str(t, "privateKeyKey", a->private_key_key);
+			put_str(t, "privateKeyKey", a->private_key_key);
 		ok = put(o, "clientTLS", done(t, tok));
 	}
 	if (ok && a->has_authorization) {
@@ -1564,9 +1596,8 @@ static bool tls_auth_json(struct json_object *o, const struct mcdef_tls_auth *a)
 	}
 	if (ok && a->has_basic_auth) {
 		struct json_object *t = json_object_new_object();
-		bool tok = put(t, "secretRef", ref_json(&a->basic_secret)) && put_str(t, "usernameKey",
-										      a->username_key) &&
-			   put_str(t, "passwordKey", a->password_key);
+		bool tok = put(t, "secretRef", ref_json(&a->basic_secret)) &&
+			put_str(t, "usernameKey", a->username_key) && put_str(t, "passwordKey", a->password_key);
 		ok = put(o, "basicAuth", done(t, tok));
 	}
 	return ok;
@@ -1579,17 +1610,17 @@ static struct json_object *webhook_json(const struct mcdef_webhook *w)
 	if (ok && w->has_service) {
 		struct json_object *s = json_object_new_object();
 		bool sok = put_str(s, "name", w->service_name) && put_str(s, "namespace", w->service_namespace) &&
-			   (!w->has_service_port || put(s, "port", json_object_new_int(w->service_port))) &&
-			   put_str(s, "protocol", w->service_protocol);
+			(!w->has_service_port || put(s, "port", json_object_new_int(w->service_port))) &&
+			put_str(s, "protocol", w->service_protocol);
 		ok = put(o, "service", done(s, sok));
 	}
 	if (ok && w->has_etag) {
 		struct json_object *e = json_object_new_object();
 		bool eok = (!w->has_etag_enabled || put(e, "enabled", json_object_new_boolean(w->etag_enabled))) &&
-			   (!w->has_etag_cache_timeout ||
-			    put(e, "cacheTimeoutSeconds", json_object_new_int(w->etag_cache_timeout_seconds))) &&
-			   (!w->has_etag_cache_cleanup ||
-			    put(e, "cacheCleanupSeconds", json_object_new_int(w->etag_cache_cleanup_seconds)));
+			(!w->has_etag_cache_timeout ||
+			 put(e, "cacheTimeoutSeconds", json_object_new_int(w->etag_cache_timeout_seconds))) &&
+			(!w->has_etag_cache_cleanup ||
+			 put(e, "cacheCleanupSeconds", json_object_new_int(w->etag_cache_cleanup_seconds)));
 		ok = put(o, "etag", done(e, eok));
 	}
 	if (ok && w->has_unmarshal_mode)
@@ -1603,7 +1634,7 @@ static bool hook_json(struct json_object *hooks, const char *key, const struct m
 		return true;
 	struct json_object *o = json_object_new_object();
 	bool ok = (!h->has_version || put_str(o, "version", h->version == 2 ? "v2" : "v1")) &&
-		  put(o, "webhook", webhook_json(&h->webhook));
+		put(o, "webhook", webhook_json(&h->webhook));
 	return put(hooks, key, done(o, ok));
 }
 
@@ -1624,9 +1655,9 @@ static struct json_object *children_json(const struct mcdef_child *ch, size_t n)
 					for (size_t k = 0; conds && k < ch[i].n_conditions; k++) {
 						const struct mcdef_condition_check *cc = &ch[i].conditions[k];
 						struct json_object *c = json_object_new_object();
-						bool cok = put_str(c, "type", cc->type) && put_str(c, "status",
-												   cc->status) &&
-							   put_str(c, "reason", cc->reason);
+						bool cok = put_str(c, "type", cc->type) &&
+							put_str(c, "status", cc->status) &&
+							put_str(c, "reason", cc->reason);
 						if (!append(conds, done(c, cok)))
 							conds = done(conds, false);
 					}
@@ -1656,9 +1687,9 @@ static bool composite_json(struct json_object *spec, const struct mcdef_controll
 	if (pok && c->has_parent_ignore_status_changes)
 		pok = put(p, "ignoreStatusChanges", json_object_new_boolean(c->parent_ignore_status_changes));
 	return put(spec, "parentResource", done(p, pok)) &&
-	       (!c->has_children || put(spec, "childResources", children_json(c->children, c->n_children))) &&
-	       (!c->has_generate_selector || put(spec, "generateSelector",
-						 json_object_new_boolean(c->generate_selector)));
+		(!c->has_children || put(spec, "childResources", children_json(c->children, c->n_children))) &&
+		(!c->has_generate_selector ||
+		 put(spec, "generateSelector", json_object_new_boolean(c->generate_selector)));
 }
 
 static bool decorator_json(struct json_object *spec, const struct mcdef_controller *c)
@@ -1668,17 +1699,17 @@ static bool decorator_json(struct json_object *spec, const struct mcdef_controll
 		const struct mcdef_resource *r = &c->resources[i];
 		struct json_object *o = json_object_new_object();
 		bool ok = put_str(o, "apiVersion", r->api_version) && put_str(o, "resource", r->resource) &&
-			  (!r->label_selector.set || put(o, "labelSelector", selector_json(&r->label_selector,
-											   "matchLabels"))) &&
-			  (!r->annotation_selector.set ||
-			   put(o, "annotationSelector", selector_json(&r->annotation_selector, "matchAnnotations"))) &&
-			  (!r->has_ignore_status_changes ||
-			   put(o, "ignoreStatusChanges", json_object_new_boolean(r->ignore_status_changes)));
+			(!r->label_selector.set ||
+			 put(o, "labelSelector", selector_json(&r->label_selector, "matchLabels"))) &&
+			(!r->annotation_selector.set ||
+			 put(o, "annotationSelector", selector_json(&r->annotation_selector, "matchAnnotations"))) &&
+			(!r->has_ignore_status_changes ||
+			 put(o, "ignoreStatusChanges", json_object_new_boolean(r->ignore_status_changes)));
 		if (!append(a, done(o, ok)))
 			a = done(a, false);
 	}
 	return put(spec, "resources", a) &&
-	       (!c->has_attachments || put(spec, "attachments", children_json(c->attachments, c->n_attachments)));
+		(!c->has_attachments || put(spec, "attachments", children_json(c->attachments, c->n_attachments)));
 }
 
 struct json_object *mcdef_to_json(const struct mcdef_controller *c)
@@ -1689,15 +1720,15 @@ struct json_object *mcdef_to_json(const struct mcdef_controller *c)
 	bool ok = o && spec && hooks && !json_object_deep_copy(c->metadata, &meta, NULL);
 	ok = ok && (composite ? composite_json(spec, c) : decorator_json(spec, c));
 	ok = ok && hook_json(hooks, "sync", &c->hooks.sync) && hook_json(hooks, "finalize", &c->hooks.finalize) &&
-	     hook_json(hooks, "customize", &c->hooks.customize) &&
-	     hook_json(hooks, "preUpdateChild", &c->hooks.pre_update_child) &&
-	     hook_json(hooks, "postUpdateChild", &c->hooks.post_update_child);
+		hook_json(hooks, "customize", &c->hooks.customize) &&
+		hook_json(hooks, "preUpdateChild", &c->hooks.pre_update_child) &&
+		hook_json(hooks, "postUpdateChild", &c->hooks.post_update_child);
 	if (ok && c->has_connections) {
 		struct json_object *a = json_object_new_array();
 		for (size_t i = 0; a && i < c->n_connections; i++) {
 			struct json_object *e = json_object_new_object();
-			bool eok = put_str(e, "host", c->connections[i].host) && tls_auth_json(e,
-											       &c->connections[i].auth);
+			bool eok = put_str(e, "host", c->connections[i].host) &&
+				tls_auth_json(e, &c->connections[i].auth);
 			if (!append(a, done(e, eok)))
 				a = done(a, false);
 		}
@@ -1706,7 +1737,7 @@ struct json_object *mcdef_to_json(const struct mcdef_controller *c)
 	if (ok && c->has_resync)
 		ok = put(spec, "resyncPeriodSeconds", json_object_new_int(c->resync_period_seconds));
 	ok = ok && put_str(o, "apiVersion", MCDEF_API_VERSION) &&
-	     put_str(o, "kind", composite ? "CompositeController" : "DecoratorController");
+		put_str(o, "kind", composite ? "CompositeController" : "DecoratorController");
 	if (ok) {
 		ok = put(spec, "hooks", hooks);
 		hooks = NULL;

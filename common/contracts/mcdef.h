@@ -79,16 +79,16 @@
 struct cx_err;
 struct json_object;
 
-#define MCDEF_API_VERSION "metacontroller.k8s.io/v1alpha1"
-#define MCDEF_DEFAULT_TIMEOUT_NS (10LL * 1000 * 1000 * 1000)    /* webhook.timeout absent: 10s */
-#define MCDEF_DEFAULT_SERVICE_PORT 80
+#define MCDEF_API_VERSION              "metacontroller.k8s.io/v1alpha1"
+#define MCDEF_DEFAULT_TIMEOUT_NS       (10LL * 1000 * 1000 * 1000) /* webhook.timeout absent: 10s */
+#define MCDEF_DEFAULT_SERVICE_PORT     80
 #define MCDEF_DEFAULT_SERVICE_PROTOCOL "http"
-#define MCDEF_DEFAULT_CA_KEY "ca.crt"
-#define MCDEF_DEFAULT_AUTH_TYPE "Bearer"
-#define MCDEF_DEFAULT_USERNAME_KEY "username"
-#define MCDEF_DEFAULT_PASSWORD_KEY "password"
-#define MCDEF_DEFAULT_CERT_KEY "tls.crt"
-#define MCDEF_DEFAULT_PRIVATE_KEY_KEY "tls.key"
+#define MCDEF_DEFAULT_CA_KEY           "ca.crt"
+#define MCDEF_DEFAULT_AUTH_TYPE        "Bearer"
+#define MCDEF_DEFAULT_USERNAME_KEY     "username"
+#define MCDEF_DEFAULT_PASSWORD_KEY     "password"
+#define MCDEF_DEFAULT_CERT_KEY         "tls.crt"
+#define MCDEF_DEFAULT_PRIVATE_KEY_KEY  "tls.key"
 
 enum mcdef_kind {
 	MCDEF_COMPOSITE,
@@ -109,11 +109,11 @@ enum mcdef_method {
 struct mcdef_ref {
 	char *name;
 	char *namespace;
-	char *key;                  /* NULL when not written */
+	char *key; /* NULL when not written */
 };
 
 enum mcdef_ca_source {
-	MCDEF_CA_NONE,              /* no caBundle: the system's trust roots */
+	MCDEF_CA_NONE, /* no caBundle: the system's trust roots */
 	MCDEF_CA_INLINE,
 	MCDEF_CA_SECRET,
 	MCDEF_CA_CONFIGMAP,
@@ -124,59 +124,59 @@ enum mcdef_ca_source {
  * both set. Keys not written are NULL; the MCDEF_DEFAULT_* names apply. */
 struct mcdef_tls_auth {
 	enum mcdef_ca_source ca;
-	char *ca_inline;            /* MCDEF_CA_INLINE: the PEM */
-	struct mcdef_ref ca_ref;    /* MCDEF_CA_SECRET / _CONFIGMAP; key default "ca.crt" */
+	char *ca_inline;         /* MCDEF_CA_INLINE: the PEM */
+	struct mcdef_ref ca_ref; /* MCDEF_CA_SECRET / _CONFIGMAP; key default "ca.crt" */
 	bool has_client_tls;
-	struct mcdef_ref client_tls_secret;   /* key unused */
-	char *cert_key;             /* default "tls.crt" */
-	char *private_key_key;      /* default "tls.key" */
+	struct mcdef_ref client_tls_secret; /* key unused */
+	char *cert_key;                     /* default "tls.crt" */
+	char *private_key_key;              /* default "tls.key" */
 	bool has_authorization;
-	char *auth_type;            /* default "Bearer"; never "Basic" */
-	struct mcdef_ref auth_secret;         /* key required */
+	char *auth_type;              /* default "Bearer"; never "Basic" */
+	struct mcdef_ref auth_secret; /* key required */
 	bool has_basic_auth;
-	struct mcdef_ref basic_secret;        /* key unused */
-	char *username_key;         /* default "username" */
-	char *password_key;         /* default "password" */
+	struct mcdef_ref basic_secret; /* key unused */
+	char *username_key;            /* default "username" */
+	char *password_key;            /* default "password" */
 };
 
 struct mcdef_webhook {
-	char *url;                  /* NULL when not written; wins over service + path */
-	char *path;                 /* starts with '/'; NULL when not written */
+	char *url;  /* NULL when not written; wins over service + path */
+	char *path; /* starts with '/'; NULL when not written */
 	bool has_service;
 	char *service_name;
 	char *service_namespace;
 	bool has_service_port;
-	int service_port;           /* 1..65535; effective 80 when not written */
-	char *service_protocol;     /* "http" or "https"; NULL = http */
-	char *timeout;              /* the Go duration as written, or NULL */
-	int64_t timeout_ns;         /* effective: > 0, 10s when not written */
+	int service_port;       /* 1..65535; effective 80 when not written */
+	char *service_protocol; /* "http" or "https"; NULL = http */
+	char *timeout;          /* the Go duration as written, or NULL */
+	int64_t timeout_ns;     /* effective: > 0, 10s when not written */
 	bool has_etag;
 	bool has_etag_enabled;
-	bool etag_enabled;          /* default false */
+	bool etag_enabled; /* default false */
 	bool has_etag_cache_timeout;
-	int etag_cache_timeout_seconds;    /* >= 0 */
+	int etag_cache_timeout_seconds; /* >= 0 */
 	bool has_etag_cache_cleanup;
-	int etag_cache_cleanup_seconds;    /* >= 0 */
+	int etag_cache_cleanup_seconds; /* >= 0 */
 	bool has_unmarshal_mode;
-	bool strict;                /* effective responseUnMarshallMode: strict, else loose;
+	bool strict; /* effective responseUnMarshallMode: strict, else loose;
 				       default loose for v1 hooks, strict for v2 */
 	struct mcdef_tls_auth auth;
-	char *effective_url;        /* url, or PROTOCOL://NAME.NAMESPACE:PORT PATH */
+	char *effective_url; /* url, or PROTOCOL://NAME.NAMESPACE:PORT PATH */
 };
 
 struct mcdef_hook {
-	bool set;                   /* false: the hook is not configured */
+	bool set; /* false: the hook is not configured */
 	bool has_version;
-	int version;                /* effective 1 or 2; default 1 */
+	int version; /* effective 1 or 2; default 1 */
 	struct mcdef_webhook webhook;
 };
 
 struct mcdef_hooks {
-	struct mcdef_hook sync;     /* always set after a load */
+	struct mcdef_hook sync; /* always set after a load */
 	struct mcdef_hook finalize;
 	struct mcdef_hook customize;
-	struct mcdef_hook pre_update_child;    /* CompositeController only; never called */
-	struct mcdef_hook post_update_child;   /* CompositeController only; never called */
+	struct mcdef_hook pre_update_child;  /* CompositeController only; never called */
+	struct mcdef_hook post_update_child; /* CompositeController only; never called */
 };
 
 /* A spec.connections entry: settings for webhooks whose URL's host matches
@@ -184,27 +184,27 @@ struct mcdef_hooks {
  * when the webhook sets none of caBundle, clientTLS, authorization and
  * basicAuth itself. Hosts are unique (metacontroller would use the first). */
 struct mcdef_connection {
-	char *host;                 /* "host" or "host:port" */
+	char *host; /* "host" or "host:port" */
 	struct mcdef_tls_auth auth;
 };
 
 struct mcdef_condition_check {
-	char *type;                 /* required */
-	char *status;               /* NULL: not checked */
-	char *reason;               /* NULL: not checked */
+	char *type;   /* required */
+	char *status; /* NULL: not checked */
+	char *reason; /* NULL: not checked */
 };
 
 /* A child resource (CompositeController) or an attachment (Decorator-
  * Controller; no status checks). */
 struct mcdef_child {
 	char *api_version;
-	char *resource;             /* lowercase plural, resolved by discovery */
+	char *resource; /* lowercase plural, resolved by discovery */
 	bool has_update_strategy;
 	bool has_method;
-	enum mcdef_method method;   /* effective; OnDelete when not written */
-	bool has_status_checks;     /* CompositeController only */
+	enum mcdef_method method; /* effective; OnDelete when not written */
+	bool has_status_checks;   /* CompositeController only */
 	bool has_conditions;
-	struct mcdef_condition_check *conditions;   /* n_conditions; used by rolling methods */
+	struct mcdef_condition_check *conditions; /* n_conditions; used by rolling methods */
 	size_t n_conditions;
 };
 
@@ -215,45 +215,45 @@ struct mcdef_resource {
 	struct selector label_selector;
 	struct selector annotation_selector;
 	bool has_ignore_status_changes;
-	bool ignore_status_changes;        /* default false */
+	bool ignore_status_changes; /* default false */
 };
 
 struct mcdef_controller {
 	enum mcdef_kind kind;
-	char *name;                 /* metadata.name, a DNS subdomain */
-	struct json_object *metadata;   /* metadata as written (labels, annotations, ...) */
-	bool has_status;            /* "status: {}" was written */
+	char *name;                   /* metadata.name, a DNS subdomain */
+	struct json_object *metadata; /* metadata as written (labels, annotations, ...) */
+	bool has_status;              /* "status: {}" was written */
 
 	/* CompositeController */
 	char *parent_api_version;
 	char *parent_resource;
 	bool has_revision_history;
 	bool has_field_paths;
-	char **field_paths;         /* n_field_paths; effective ["spec"] when none written */
+	char **field_paths; /* n_field_paths; effective ["spec"] when none written */
 	size_t n_field_paths;
 	struct selector parent_selector;
 	bool has_parent_ignore_status_changes;
-	bool parent_ignore_status_changes;     /* default false */
-	struct mcdef_child *children;          /* childResources, n_children; NULL when none */
+	bool parent_ignore_status_changes; /* default false */
+	struct mcdef_child *children;      /* childResources, n_children; NULL when none */
 	size_t n_children;
 	bool has_children;
 	bool has_generate_selector;
-	bool generate_selector;     /* default false */
+	bool generate_selector; /* default false */
 
 	/* DecoratorController */
-	struct mcdef_resource *resources;      /* n_resources >= 1 */
+	struct mcdef_resource *resources; /* n_resources >= 1 */
 	size_t n_resources;
-	struct mcdef_child *attachments;       /* n_attachments; NULL when none */
+	struct mcdef_child *attachments; /* n_attachments; NULL when none */
 	size_t n_attachments;
 	bool has_attachments;
 
 	/* both */
 	struct mcdef_hooks hooks;
-	struct mcdef_connection *connections;  /* n_connections */
+	struct mcdef_connection *connections; /* n_connections */
 	size_t n_connections;
 	bool has_connections;
 	bool has_resync;
-	int resync_period_seconds;  /* >= 0 as written; effective max(1, it) when has_resync,
+	int resync_period_seconds; /* >= 0 as written; effective max(1, it) when has_resync,
 				       no periodic resync otherwise */
 
 	struct json_object *object; /* the whole document as JSON, exactly as written */
@@ -262,7 +262,7 @@ struct mcdef_controller {
 };
 
 struct mcdef_set {
-	struct mcdef_controller *items;   /* n >= 1 after a successful load */
+	struct mcdef_controller *items; /* n >= 1 after a successful load */
 	size_t n;
 };
 

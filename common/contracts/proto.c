@@ -25,17 +25,15 @@ static const struct {
 	enum proto_type type;
 	const char *word;
 } types[] = {
-	{PROTO_READY, PROTO_TYPE_READY},
-	{PROTO_HEARTBEAT, PROTO_TYPE_HEARTBEAT},
-	{PROTO_RESULT, PROTO_TYPE_RESULT},
-	{PROTO_JOB, PROTO_TYPE_JOB},
-	{PROTO_DISCONNECT, PROTO_TYPE_DISCONNECT},
-	{PROTO_STATS, PROTO_TYPE_STATS},
+	{ PROTO_READY, PROTO_TYPE_READY },           { PROTO_HEARTBEAT, PROTO_TYPE_HEARTBEAT },
+	{ PROTO_RESULT, PROTO_TYPE_RESULT },         { PROTO_JOB, PROTO_TYPE_JOB },
+	{ PROTO_DISCONNECT, PROTO_TYPE_DISCONNECT }, { PROTO_STATS, PROTO_TYPE_STATS },
 };
 
-static const char *const outcomes[] = {[PROTO_OUTCOME_OK] = "ok", [PROTO_OUTCOME_ERROR] = "error",
-				       [PROTO_OUTCOME_REQUEUE] = "requeue"};
-static const char *const job_kinds[] = {[PROTO_JOB_SYNC] = "sync", [PROTO_JOB_POISON] = "poison"};
+static const char *const outcomes[] = {
+	[PROTO_OUTCOME_OK] = "ok", [PROTO_OUTCOME_ERROR] = "error", [PROTO_OUTCOME_REQUEUE] = "requeue"
+};
+static const char *const job_kinds[] = { [PROTO_JOB_SYNC] = "sync", [PROTO_JOB_POISON] = "poison" };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -71,13 +69,20 @@ const char *proto_job_kind_name(enum proto_job_kind k)
 static const char *json_kind(const struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "a boolean";
-	case json_type_double: return "a non-integer number";
-	case json_type_int: return "an integer";
-	case json_type_object: return "an object";
-	case json_type_array: return "an array";
-	case json_type_string: return "a string";
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_double:
+		return "a non-integer number";
+	case json_type_int:
+		return "an integer";
+	case json_type_object:
+		return "an object";
+	case json_type_array:
+		return "an array";
+	case json_type_string:
+		return "a string";
 	}
 	return "an unknown JSON value";
 }
@@ -103,7 +108,7 @@ static int check_related(const char *what, struct json_object *related, int code
 
 static int put(struct json_object *obj, const char *key, struct json_object *val);
 
-static const char *const write_fields[] = {"kind", "namespace", "name", "resourceVersion", NULL};
+static const char *const write_fields[] = { "kind", "namespace", "name", "resourceVersion", NULL };
 
 /* RESULT's writes: at most PROTO_WRITES_MAX objects of exactly the four
  * strings of write_fields, kind "Kind.apiVersion", name and resourceVersion
@@ -111,7 +116,8 @@ static const char *const write_fields[] = {"kind", "namespace", "name", "resourc
 static int check_writes(const char *what, struct json_object *writes, int code, struct cx_err *err)
 {
 	if (!json_object_is_type(writes, json_type_array))
-		return cx_err_set(err, code, "%s: field \"writes\": expected an array, got %s", what, json_kind(writes));
+		return cx_err_set(err, code, "%s: field \"writes\": expected an array, got %s", what,
+				  json_kind(writes));
 	size_t n = json_object_array_length(writes);
 	if (n > PROTO_WRITES_MAX)
 		return cx_err_set(err, code, "%s: field \"writes\": %zu entries, at most %d allowed", what, n,
@@ -119,38 +125,49 @@ static int check_writes(const char *what, struct json_object *writes, int code, 
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *w = json_object_array_get_idx(writes, i);
 		if (!json_object_is_type(w, json_type_object))
-			return cx_err_set(err, code, "%s: field \"writes\": entry %zu: expected an object, got %s", what,
-					  i, json_kind(w));
+			return cx_err_set(err, code, "%s: field \"writes\": entry %zu: expected an object, got %s",
+					  what, i, json_kind(w));
 		for (size_t f = 0; write_fields[f]; f++) {
 			struct json_object *v = NULL;
 			if (!json_object_object_get_ex(w, write_fields[f], &v))
-				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: missing field \"%s\"", what,
-						  i, write_fields[f]);
+				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: missing field \"%s\"",
+						  what, i, write_fields[f]);
 			if (!json_object_is_type(v, json_type_string))
-				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"%s\": expected a "
-						  "string, got %s", what, i, write_fields[f], json_kind(v));
+				return cx_err_set(err, code,
+						  "%s: field \"writes\": entry %zu: field \"%s\": expected a "
+						  "string, got %s",
+						  what, i, write_fields[f], json_kind(v));
 			const char *s = json_object_get_string(v);
 			if (strlen(s) != (size_t)json_object_get_string_len(v))
-				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"%s\": string "
-						  "contains a NUL character", what, i, write_fields[f]);
+				return cx_err_set(err, code,
+						  "%s: field \"writes\": entry %zu: field \"%s\": string "
+						  "contains a NUL character",
+						  what, i, write_fields[f]);
 			if (!*s && strcmp(write_fields[f], "namespace"))
-				return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"%s\": expected a "
-						  "non-empty string", what, i, write_fields[f]);
+				return cx_err_set(err, code,
+						  "%s: field \"writes\": entry %zu: field \"%s\": expected a "
+						  "non-empty string",
+						  what, i, write_fields[f]);
 		}
 		const char *kind = json_object_get_string(json_object_object_get(w, "kind"));
 		size_t kind_len = 0;
 		if (!childkey_kind_split(kind, &kind_len))
-			return cx_err_set(err, code, "%s: field \"writes\": entry %zu: field \"kind\": \"%.64s\" is not "
-					  "\"Kind.apiVersion\" (\"ConfigMap.v1\")", what, i, kind);
+			return cx_err_set(err, code,
+					  "%s: field \"writes\": entry %zu: field \"kind\": \"%.64s\" is not "
+					  "\"Kind.apiVersion\" (\"ConfigMap.v1\")",
+					  what, i, kind);
 		if (json_object_object_length(w) != 4) {
-			json_object_object_foreach(w, name, unused) {
+			json_object_object_foreach(w, name, unused)
+			{
 				(void)unused;
 				size_t f = 0;
 				while (write_fields[f] && strcmp(write_fields[f], name))
 					f++;
 				if (!write_fields[f])
-					return cx_err_set(err, code, "%s: field \"writes\": entry %zu: unknown field "
-							  "\"%.64s\"", what, i, name);
+					return cx_err_set(err, code,
+							  "%s: field \"writes\": entry %zu: unknown field "
+							  "\"%.64s\"",
+							  what, i, name);
 			}
 		}
 	}
@@ -194,7 +211,8 @@ out:
 
 int proto_writes_append(struct json_object *writes, struct json_object *more)
 {
-	if (!writes || !more || !json_object_is_type(writes, json_type_array) || !json_object_is_type(more, json_type_array))
+	if (!writes || !more || !json_object_is_type(writes, json_type_array) ||
+	    !json_object_is_type(more, json_type_array))
 		return 0;
 	size_t n = json_object_array_length(more);
 	for (size_t i = 0; i < n && json_object_array_length(writes) < PROTO_WRITES_MAX; i++) {
@@ -214,22 +232,27 @@ static int check_children(const char *what, struct json_object *children, int co
 	if (!json_object_is_type(children, json_type_object))
 		return cx_err_set(err, code, "%s: field \"children\": expected an object, got %s", what,
 				  json_kind(children));
-	json_object_object_foreach(children, kind_version, by_name) {
+	json_object_object_foreach(children, kind_version, by_name)
+	{
 		size_t kind_len = 0;
 		if (!childkey_kind_split(kind_version, &kind_len))
-			return cx_err_set(err, code,
-					  "%s: field \"children\": key \"%.64s\" is not \"Kind.apiVersion\" (\"ConfigMap.v1\")",
-					  what, kind_version);
+			return cx_err_set(
+				err, code,
+				"%s: field \"children\": key \"%.64s\" is not \"Kind.apiVersion\" (\"ConfigMap.v1\")",
+				what, kind_version);
 		if (!json_object_is_type(by_name, json_type_object))
-			return cx_err_set(err, code, "%s: field \"children\" entry \"%.64s\": expected an object, got %s",
-					  what, kind_version, json_kind(by_name));
-		json_object_object_foreach(by_name, name, child) {
+			return cx_err_set(err, code,
+					  "%s: field \"children\" entry \"%.64s\": expected an object, got %s", what,
+					  kind_version, json_kind(by_name));
+		json_object_object_foreach(by_name, name, child)
+		{
 			if (!*name)
 				return cx_err_set(err, code, "%s: field \"children\" entry \"%.64s\": empty child name",
 						  what, kind_version);
 			if (!json_object_is_type(child, json_type_object))
 				return cx_err_set(err, code,
-						  "%s: field \"children\" entry \"%.64s\" child \"%.64s\": expected an object, got %s",
+						  "%s: field \"children\" entry \"%.64s\" child \"%.64s\": expected an "
+						  "object, got %s",
 						  what, kind_version, name, json_kind(child));
 		}
 	}
@@ -265,10 +288,13 @@ static int check_job(const struct proto_job *j, struct cx_err *err)
 			return rc;
 	} else {
 		if (j->children)
-			return cx_err_set(err, -EINVAL, "%s: field \"children\": not allowed for kind \"poison\"", what);
+			return cx_err_set(err, -EINVAL, "%s: field \"children\": not allowed for kind \"poison\"",
+					  what);
 		if (!j->message || !*j->message)
-			return cx_err_set(err, -EINVAL, "%s: field \"message\": expected a non-empty string for kind "
-					  "\"poison\"", what);
+			return cx_err_set(err, -EINVAL,
+					  "%s: field \"message\": expected a non-empty string for kind "
+					  "\"poison\"",
+					  what);
 	}
 	return 0;
 }
@@ -342,16 +368,18 @@ bool proto_set_valid(const char *s)
 
 static int bad_set(const char *what, const char *s, int code, struct cx_err *err)
 {
-	return cx_err_set(err, code, "%s: field \"set\": expected up to %d letters, digits, '-' or '.', got \"%.64s%s\"",
-			  what, PROTO_SET_MAX, s, strlen(s) > 64 ? "..." : "");
+	return cx_err_set(err, code,
+			  "%s: field \"set\": expected up to %d letters, digits, '-' or '.', got \"%.64s%s\"", what,
+			  PROTO_SET_MAX, s, strlen(s) > 64 ? "..." : "");
 }
 
 /* The error for a bad instance id, quoting (the start of) it. */
 static int bad_instance(const char *what, const char *s, int code, struct cx_err *err)
 {
 	if (!s)
-		return cx_err_set(err, code, "%s: field \"instance\": expected 1 to %d letters, digits or '-', got nothing",
-				  what, PROTO_INSTANCE_MAX);
+		return cx_err_set(err, code,
+				  "%s: field \"instance\": expected 1 to %d letters, digits or '-', got nothing", what,
+				  PROTO_INSTANCE_MAX);
 	return cx_err_set(err, code, "%s: field \"instance\": expected 1 to %d letters, digits or '-', got \"%.*s%s\"",
 			  what, PROTO_INSTANCE_MAX, PROTO_INSTANCE_MAX, s, strlen(s) > PROTO_INSTANCE_MAX ? "..." : "");
 }
@@ -438,12 +466,18 @@ int proto_encode_job(const struct proto_job *j, struct proto_frame *out, struct 
 int proto_encode(const struct proto_msg *msg, struct proto_frame *out, struct cx_err *err)
 {
 	switch (msg->type) {
-	case PROTO_READY: return proto_encode_ready(&msg->ready, out, err);
-	case PROTO_HEARTBEAT: return proto_encode_heartbeat(out, err);
-	case PROTO_RESULT: return proto_encode_result(&msg->result, out, err);
-	case PROTO_JOB: return proto_encode_job(&msg->job, out, err);
-	case PROTO_DISCONNECT: return proto_encode_disconnect(out, err);
-	case PROTO_STATS: return proto_encode_stats(&msg->stats, out, err);
+	case PROTO_READY:
+		return proto_encode_ready(&msg->ready, out, err);
+	case PROTO_HEARTBEAT:
+		return proto_encode_heartbeat(out, err);
+	case PROTO_RESULT:
+		return proto_encode_result(&msg->result, out, err);
+	case PROTO_JOB:
+		return proto_encode_job(&msg->job, out, err);
+	case PROTO_DISCONNECT:
+		return proto_encode_disconnect(out, err);
+	case PROTO_STATS:
+		return proto_encode_stats(&msg->stats, out, err);
 	}
 	memset(out, 0, sizeof(*out));
 	return cx_err_set(err, -EINVAL, "unknown message type %d", (int)msg->type);
@@ -471,8 +505,9 @@ static int field(const struct reader *r, const char *name, enum json_type type, 
 	if (!json_object_object_get_ex(r->obj, name, out))
 		return cx_err_set(r->err, -EPROTO, "%s: missing field \"%s\"", r->what, name);
 	if (!json_object_is_type(*out, type)) {
-		const char *want = type == json_type_int ? "an integer" : type == json_type_string ? "a string"
-								      : "an object";
+		const char *want = type == json_type_int ? "an integer"
+			: type == json_type_string       ? "a string"
+							 : "an object";
 		return cx_err_set(r->err, -EPROTO, "%s: field \"%s\": expected %s, got %s", r->what, name, want,
 				  json_kind(*out));
 	}
@@ -490,11 +525,13 @@ static int field_int(const struct reader *r, const char *name, int64_t min, int6
 		return rc;
 	int64_t n = json_object_get_int64(v);
 	if (n == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
-		return cx_err_set(r->err, -EPROTO, "%s: field \"%s\": expected an integer in [%" PRId64 ", %" PRId64
-				  "], got %" PRIu64, r->what, name, min, max, json_object_get_uint64(v));
+		return cx_err_set(r->err, -EPROTO,
+				  "%s: field \"%s\": expected an integer in [%" PRId64 ", %" PRId64 "], got %" PRIu64,
+				  r->what, name, min, max, json_object_get_uint64(v));
 	if (n < min || n > max)
-		return cx_err_set(r->err, -EPROTO, "%s: field \"%s\": expected an integer in [%" PRId64 ", %" PRId64
-				  "], got %" PRId64, r->what, name, min, max, n);
+		return cx_err_set(r->err, -EPROTO,
+				  "%s: field \"%s\": expected an integer in [%" PRId64 ", %" PRId64 "], got %" PRId64,
+				  r->what, name, min, max, n);
 	*out = n;
 	return 0;
 }
@@ -533,7 +570,8 @@ static int field_string(const struct reader *r, const char *name, bool nonempty,
 /* Refuses fields not in allowed (NULL-terminated). */
 static int no_unknown_fields(const struct reader *r, const char *const *allowed)
 {
-	json_object_object_foreach(r->obj, name, value) {
+	json_object_object_foreach(r->obj, name, value)
+	{
 		(void)value;
 		size_t i = 0;
 		while (allowed[i] && strcmp(allowed[i], name) != 0)
@@ -546,15 +584,17 @@ static int no_unknown_fields(const struct reader *r, const char *const *allowed)
 
 static int decode_ready(const struct reader *r, struct proto_ready *out)
 {
-	static const char *const allowed[] = {"slot", "pid", "instance", "restarts", "set", NULL};
+	static const char *const allowed[] = { "slot", "pid", "instance", "restarts", "set", NULL };
 	int64_t slot, pid, restarts;
 	struct json_object *unused;
 	int rc;
 	if ((rc = field_int(r, "slot", 0, INT_MAX, &slot)) || (rc = field_int(r, "pid", 1, INT_MAX, &pid)))
 		return rc;
 	if (!json_object_object_get_ex(r->obj, "instance", &unused))
-		return cx_err_set(r->err, -EPROTO, "%s: missing field \"instance\" (a worker older than this watcher? "
-				  "run the same coxswain version on both sides)", r->what);
+		return cx_err_set(r->err, -EPROTO,
+				  "%s: missing field \"instance\" (a worker older than this watcher? "
+				  "run the same coxswain version on both sides)",
+				  r->what);
 	if ((rc = field_string(r, "instance", false, &out->instance)))
 		return rc;
 	if (!proto_instance_valid(out->instance))
@@ -581,8 +621,8 @@ static int lookup(const char *const *names, int lo, int hi, const char *word)
 
 static int decode_result(const struct reader *r, struct proto_result *out)
 {
-	static const char *const allowed[] = {"job", "attempt", "outcome", "requeueAfterMs", "message", "related",
-					      "writes", NULL};
+	static const char *const allowed[] = { "job",     "attempt", "outcome", "requeueAfterMs",
+					       "message", "related", "writes",  NULL };
 	int64_t attempt;
 	const char *outcome;
 	int rc;
@@ -592,8 +632,10 @@ static int decode_result(const struct reader *r, struct proto_result *out)
 	out->attempt = (int)attempt;
 	out->outcome = lookup(outcomes, PROTO_OUTCOME_OK, PROTO_OUTCOME_REQUEUE, outcome);
 	if (!out->outcome)
-		return cx_err_set(r->err, -EPROTO, "%s: field \"outcome\": expected \"ok\", \"error\" or \"requeue\", got "
-				  "\"%.64s\"", r->what, outcome);
+		return cx_err_set(r->err, -EPROTO,
+				  "%s: field \"outcome\": expected \"ok\", \"error\" or \"requeue\", got "
+				  "\"%.64s\"",
+				  r->what, outcome);
 	if ((rc = field_int(r, "requeueAfterMs", 0, INT64_MAX, &out->requeue_after_ms)) ||
 	    (rc = field_string(r, "message", false, &out->message)) || (rc = no_unknown_fields(r, allowed)))
 		return rc;
@@ -614,8 +656,8 @@ static int decode_result(const struct reader *r, struct proto_result *out)
 
 static int decode_job(const struct reader *r, struct proto_job *out)
 {
-	static const char *const allowed[] = {"job", "attempt", "kind", "controller", "key", "parent", "children",
-					      "message", "definition", NULL};
+	static const char *const allowed[] = { "job",    "attempt",  "kind",    "controller", "key",
+					       "parent", "children", "message", "definition", NULL };
 	int64_t attempt;
 	const char *kind;
 	int rc;
@@ -639,7 +681,8 @@ static int decode_job(const struct reader *r, struct proto_job *out)
 		    (rc = check_children(r->what, out->children, -EPROTO, r->err)))
 			return rc;
 		if (json_object_object_get_ex(r->obj, "message", &unused))
-			return cx_err_set(r->err, -EPROTO, "%s: field \"message\": not allowed for kind \"sync\"", r->what);
+			return cx_err_set(r->err, -EPROTO, "%s: field \"message\": not allowed for kind \"sync\"",
+					  r->what);
 	} else {
 		if (json_object_object_get_ex(r->obj, "children", &unused))
 			return cx_err_set(r->err, -EPROTO, "%s: field \"children\": not allowed for kind \"poison\"",
@@ -652,7 +695,7 @@ static int decode_job(const struct reader *r, struct proto_job *out)
 
 static int decode_stats(const struct reader *r, struct proto_stats *out)
 {
-	static const char *const allowed[] = {"families", NULL};
+	static const char *const allowed[] = { "families", NULL };
 	int rc;
 	if ((rc = field(r, "families", json_type_object, &out->families)) ||
 	    (rc = check_stats(r->what, out->families, -EPROTO, r->err)))
@@ -687,7 +730,7 @@ static int parse(const char *what, const char *data, size_t len, struct json_obj
 		return cx_err_set(err, -EPROTO, "%s: payload of %zu bytes is too large", what, len);
 	struct json_object *obj = NULL;
 	char why[160];
-	struct jsondoc_options o = {.max_depth = PROTO_MAX_DEPTH, .strict = true, .validate_utf8 = true};
+	struct jsondoc_options o = { .max_depth = PROTO_MAX_DEPTH, .strict = true, .validate_utf8 = true };
 	int rc = jsondoc_parse(data, len, &o, &obj, why, sizeof(why));
 	if (rc)
 		return cx_err_set(err, rc == -ENOMEM ? -ENOMEM : -EPROTO, "%s: %s", what, why);
@@ -742,12 +785,13 @@ int proto_decode(const void *type, size_t type_len, const void *payload, size_t 
 		json_object_put(root);
 		return rc;
 	}
-	struct reader r = {.what = what, .obj = root, .err = err};
+	struct reader r = { .what = what, .obj = root, .err = err };
 	msg->type = t;
 	msg->root = root;
-	rc = t == PROTO_READY ? decode_ready(&r, &msg->ready) :
-		 t == PROTO_RESULT ? decode_result(&r, &msg->result) :
-		 t == PROTO_STATS ? decode_stats(&r, &msg->stats) : decode_job(&r, &msg->job);
+	rc = t == PROTO_READY       ? decode_ready(&r, &msg->ready)
+		: t == PROTO_RESULT ? decode_result(&r, &msg->result)
+		: t == PROTO_STATS  ? decode_stats(&r, &msg->stats)
+				    : decode_job(&r, &msg->job);
 	if (rc)
 		proto_msg_clear(msg);
 	return rc;
@@ -769,7 +813,8 @@ static bool stats_name_valid(const char *s, bool colon)
 	if (!*s || (!colon && s[0] == '_' && s[1] == '_'))
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!(isalpha((unsigned char)*p) || *p == '_' || (colon && *p == ':') || (p != s && isdigit((unsigned char)*p))))
+		if (!(isalpha((unsigned char)*p) || *p == '_' || (colon && *p == ':') ||
+		      (p != s && isdigit((unsigned char)*p))))
 			return false;
 	return true;
 }
@@ -787,44 +832,56 @@ static int check_series(const char *what, const char *family, size_t i, struct j
 {
 	struct json_object *labels = NULL, *value = NULL;
 	if (!json_object_is_type(series, json_type_object))
-		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: expected an object, got %s", what, family, i,
-				  json_kind(series));
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: expected an object, got %s", what,
+				  family, i, json_kind(series));
 	if (!json_object_object_get_ex(series, "labels", &labels))
-		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: missing field \"labels\"", what, family, i);
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: missing field \"labels\"", what, family,
+				  i);
 	if (!json_object_is_type(labels, json_type_object))
-		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: field \"labels\": expected an object, got %s",
-				  what, family, i, json_kind(labels));
+		return cx_err_set(err, code,
+				  "%s: family \"%.64s\" series %zu: field \"labels\": expected an object, got %s", what,
+				  family, i, json_kind(labels));
 	int n = json_object_object_length(labels);
 	if (n > PROTO_STATS_MAX_LABELS)
-		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: %d labels, at most %d allowed", what, family,
-				  i, n, PROTO_STATS_MAX_LABELS);
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: %d labels, at most %d allowed", what,
+				  family, i, n, PROTO_STATS_MAX_LABELS);
 	const char *pairs[PROTO_STATS_MAX_LABELS];
 	size_t np = 0;
-	json_object_object_foreach(labels, name, v) {
+	json_object_object_foreach(labels, name, v)
+	{
 		if (!stats_name_valid(name, false))
-			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: \"%.64s\" is not a label name", what,
-					  family, i, name);
+			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: \"%.64s\" is not a label name",
+					  what, family, i, name);
 		if (!json_object_is_type(v, json_type_string))
-			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: label \"%.64s\": expected a string, "
-					  "got %s", what, family, i, name, json_kind(v));
+			return cx_err_set(err, code,
+					  "%s: family \"%.64s\" series %zu: label \"%.64s\": expected a string, "
+					  "got %s",
+					  what, family, i, name, json_kind(v));
 		if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: label \"%.64s\": string contains a "
-					  "NUL character", what, family, i, name);
+			return cx_err_set(err, code,
+					  "%s: family \"%.64s\" series %zu: label \"%.64s\": string contains a "
+					  "NUL character",
+					  what, family, i, name);
 		pairs[np++] = name;
 	}
 	if (!json_object_object_get_ex(series, "value", &value))
-		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: missing field \"value\"", what, family, i);
+		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: missing field \"value\"", what, family,
+				  i);
 	if (!json_object_is_type(value, json_type_int))
-		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: field \"value\": expected an integer, got %s",
-				  what, family, i, json_kind(value));
+		return cx_err_set(err, code,
+				  "%s: family \"%.64s\" series %zu: field \"value\": expected an integer, got %s", what,
+				  family, i, json_kind(value));
 	if (json_object_get_int64(value) < 0)
-		return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: field \"value\": expected an integer >= 0, "
-				  "got %" PRId64, what, family, i, json_object_get_int64(value));
-	json_object_object_foreach(series, field_name, unused) {
+		return cx_err_set(err, code,
+				  "%s: family \"%.64s\" series %zu: field \"value\": expected an integer >= 0, "
+				  "got %" PRId64,
+				  what, family, i, json_object_get_int64(value));
+	json_object_object_foreach(series, field_name, unused)
+	{
 		(void)unused;
 		if (strcmp(field_name, "labels") && strcmp(field_name, "value"))
-			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: unknown field \"%.64s\"", what, family,
-					  i, field_name);
+			return cx_err_set(err, code, "%s: family \"%.64s\" series %zu: unknown field \"%.64s\"", what,
+					  family, i, field_name);
 	}
 	/* The labels in name order, each name and value with its length: the
 	 * same string for the same labels, and only for them. */
@@ -866,16 +923,18 @@ static int check_stats(const char *what, struct json_object *families, int code,
 	if (n > PROTO_STATS_MAX_FAMILIES)
 		return cx_err_set(err, code, "%s: field \"families\": %d families, at most %d allowed", what, n,
 				  PROTO_STATS_MAX_FAMILIES);
-	json_object_object_foreach(families, name, series) {
+	json_object_object_foreach(families, name, series)
+	{
 		if (!stats_name_valid(name, true))
-			return cx_err_set(err, code, "%s: field \"families\": \"%.64s\" is not a metric name", what, name);
+			return cx_err_set(err, code, "%s: field \"families\": \"%.64s\" is not a metric name", what,
+					  name);
 		if (!json_object_is_type(series, json_type_array))
-			return cx_err_set(err, code, "%s: family \"%.64s\": expected an array of series, got %s", what, name,
-					  json_kind(series));
+			return cx_err_set(err, code, "%s: family \"%.64s\": expected an array of series, got %s", what,
+					  name, json_kind(series));
 		size_t len = json_object_array_length(series);
 		if (len > PROTO_STATS_MAX_SERIES)
-			return cx_err_set(err, code, "%s: family \"%.64s\": %zu series, at most %d allowed", what, name, len,
-					  PROTO_STATS_MAX_SERIES);
+			return cx_err_set(err, code, "%s: family \"%.64s\": %zu series, at most %d allowed", what, name,
+					  len, PROTO_STATS_MAX_SERIES);
 		struct json_object *seen = json_object_new_object();
 		if (!seen)
 			return cx_err_set(err, -ENOMEM, "%s: out of memory", what);

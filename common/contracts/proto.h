@@ -85,42 +85,42 @@ struct cx_err;
 struct json_object;
 
 /* The frame type words. */
-#define PROTO_TYPE_READY "READY"
-#define PROTO_TYPE_HEARTBEAT "HEARTBEAT"
-#define PROTO_TYPE_RESULT "RESULT"
-#define PROTO_TYPE_JOB "JOB"
+#define PROTO_TYPE_READY      "READY"
+#define PROTO_TYPE_HEARTBEAT  "HEARTBEAT"
+#define PROTO_TYPE_RESULT     "RESULT"
+#define PROTO_TYPE_JOB        "JOB"
 #define PROTO_TYPE_DISCONNECT "DISCONNECT"
-#define PROTO_TYPE_STATS "STATS"
+#define PROTO_TYPE_STATS      "STATS"
 
 enum proto_type {
-	PROTO_READY = 1,   /* worker -> watcher */
-	PROTO_HEARTBEAT,   /* both ways */
-	PROTO_RESULT,      /* worker -> watcher */
-	PROTO_JOB,         /* watcher -> worker */
-	PROTO_DISCONNECT,  /* watcher -> worker */
-	PROTO_STATS,       /* worker -> watcher */
+	PROTO_READY = 1,  /* worker -> watcher */
+	PROTO_HEARTBEAT,  /* both ways */
+	PROTO_RESULT,     /* worker -> watcher */
+	PROTO_JOB,        /* watcher -> worker */
+	PROTO_DISCONNECT, /* watcher -> worker */
+	PROTO_STATS,      /* worker -> watcher */
 };
 
 enum proto_outcome {
-	PROTO_OUTCOME_OK = 1,    /* "ok": synced; forget the key's failures */
-	PROTO_OUTCOME_ERROR,     /* "error": retry with backoff */
-	PROTO_OUTCOME_REQUEUE,   /* "requeue": add again after requeue_after_ms */
+	PROTO_OUTCOME_OK = 1,  /* "ok": synced; forget the key's failures */
+	PROTO_OUTCOME_ERROR,   /* "error": retry with backoff */
+	PROTO_OUTCOME_REQUEUE, /* "requeue": add again after requeue_after_ms */
 };
 
 enum proto_job_kind {
-	PROTO_JOB_SYNC = 1,      /* "sync": run the sync (or finalize) hook */
-	PROTO_JOB_POISON,        /* "poison": record WorkerCrashed on the parent */
+	PROTO_JOB_SYNC = 1, /* "sync": run the sync (or finalize) hook */
+	PROTO_JOB_POISON,   /* "poison": record WorkerCrashed on the parent */
 };
 
 #define PROTO_INSTANCE_MAX 64
-#define PROTO_SET_MAX 253
+#define PROTO_SET_MAX      253
 
 struct proto_ready {
-	int slot;                /* >= 0 */
-	int pid;                 /* > 0 */
-	const char *instance;    /* the supervisor's id: 1..PROTO_INSTANCE_MAX of [A-Za-z0-9-] */
-	int restarts;            /* >= 0: forks of this slot before this worker */
-	const char *set;         /* the worker set: "" or 1..PROTO_SET_MAX of [A-Za-z0-9.-]; NULL encodes as "" */
+	int slot;             /* >= 0 */
+	int pid;              /* > 0 */
+	const char *instance; /* the supervisor's id: 1..PROTO_INSTANCE_MAX of [A-Za-z0-9-] */
+	int restarts;         /* >= 0: forks of this slot before this worker */
+	const char *set;      /* the worker set: "" or 1..PROTO_SET_MAX of [A-Za-z0-9.-]; NULL encodes as "" */
 };
 
 /* Whether s is a valid instance id (see above). */
@@ -131,16 +131,16 @@ bool proto_set_valid(const char *s);
 
 struct proto_result {
 	uint64_t job;
-	int attempt;             /* >= 1 */
+	int attempt; /* >= 1 */
 	enum proto_outcome outcome;
 	/* >= 0. requeue: when to run the key again; ok: the resync the hook
 	 * asked for (resyncAfterSeconds), 0 for none; error: 0 (the queue's
 	 * backoff decides). */
 	int64_t requeue_after_ms;
-	const char *message;     /* what went wrong, for conditions and Events; "" for none.
+	const char *message;         /* what went wrong, for conditions and Events; "" for none.
 				  * NULL is encoded as "". */
-	struct json_object *related;  /* a list of rule objects, or NULL: not sent (see above) */
-	struct json_object *writes;   /* a list of write entries (see above), or NULL: not sent */
+	struct json_object *related; /* a list of rule objects, or NULL: not sent (see above) */
+	struct json_object *writes;  /* a list of write entries (see above), or NULL: not sent */
 };
 
 #define PROTO_WRITES_MAX 4096
@@ -160,21 +160,21 @@ int proto_writes_append(struct json_object *writes, struct json_object *more);
 
 struct proto_job {
 	uint64_t job;
-	int attempt;             /* >= 1 */
+	int attempt; /* >= 1 */
 	enum proto_job_kind kind;
-	const char *controller;  /* non-empty */
-	const char *key;         /* non-empty: "controller/namespace/name" */
-	struct json_object *parent;   /* an object */
-	struct json_object *children; /* sync: an object as above; poison: NULL */
-	const char *message;          /* poison: why (non-empty); sync: NULL */
+	const char *controller;         /* non-empty */
+	const char *key;                /* non-empty: "controller/namespace/name" */
+	struct json_object *parent;     /* an object */
+	struct json_object *children;   /* sync: an object as above; poison: NULL */
+	const char *message;            /* poison: why (non-empty); sync: NULL */
 	struct json_object *definition; /* optional (either kind): the CompositeController or
 					   DecoratorController object a metacontroller-defined
 					   controller was made from; NULL for a coxswain.yaml one */
 };
 
 #define PROTO_STATS_MAX_FAMILIES 32
-#define PROTO_STATS_MAX_SERIES 4096
-#define PROTO_STATS_MAX_LABELS 8
+#define PROTO_STATS_MAX_SERIES   4096
+#define PROTO_STATS_MAX_LABELS   8
 
 struct proto_stats {
 	/* family name -> [{"labels": {name: value}, "value": n}, ...], as above */
@@ -199,9 +199,9 @@ struct proto_msg {
 
 /* An encoded message: the two frames. */
 struct proto_frame {
-	const char *type;        /* static: one of PROTO_TYPE_* */
-	char *payload;           /* malloc'd, NUL-terminated; "" for empty payloads */
-	size_t len;              /* strlen(payload) */
+	const char *type; /* static: one of PROTO_TYPE_* */
+	char *payload;    /* malloc'd, NUL-terminated; "" for empty payloads */
+	size_t len;       /* strlen(payload) */
 };
 
 /* The type word for t ("READY", ...), or "?" for values outside the enum. */

@@ -55,7 +55,8 @@ static int parse_strings(const char *label, const char *path, struct json_object
 	if (!list)
 		return 0;
 	if (!json_object_is_type(list, json_type_array))
-		return cx_err_set(err, -EPROTO, "%s: %s: expected a list of strings, got %s", label, path, jsonget_kind(list));
+		return cx_err_set(err, -EPROTO, "%s: %s: expected a list of strings, got %s", label, path,
+				  jsonget_kind(list));
 	size_t len = json_object_array_length(list);
 	if (!len)
 		return 0;
@@ -99,20 +100,24 @@ static int parse_rule(const char *label, size_t i, struct json_object *rule, con
 	char path[64];
 	struct json_object *ns = jsonget(rule, "namespace"), *sel = jsonget(rule, "labelSelector");
 	if (ns && !json_object_is_type(ns, json_type_string))
-		return cx_err_set(err, -EPROTO, "%s: relatedResources[%zu].namespace: expected a string, got %s", label, i,
-				  jsonget_kind(ns));
+		return cx_err_set(err, -EPROTO, "%s: relatedResources[%zu].namespace: expected a string, got %s", label,
+				  i, jsonget_kind(ns));
 	if (ns && *json_object_get_string(ns) && !(r->namespace = strdup(json_object_get_string(ns))))
 		return oom(err);
 	snprintf(path, sizeof(path), "relatedResources[%zu].names", i);
 	if ((rc = parse_strings(label, path, jsonget(rule, "names"), &r->names, &r->n_names, err)))
 		return rc;
 	if (sel && (r->namespace || r->n_names))
-		return cx_err_set(err, -EPROTO, "%s: relatedResources[%zu]: labelSelector and namespace/names cannot both "
-				  "be given (select by labels or by namespace and names)", label, i);
+		return cx_err_set(err, -EPROTO,
+				  "%s: relatedResources[%zu]: labelSelector and namespace/names cannot both "
+				  "be given (select by labels or by namespace and names)",
+				  label, i);
 	if (r->namespace && parent_ns && *parent_ns && strcmp(r->namespace, parent_ns))
-		return cx_err_set(err, -EPROTO, "%s: relatedResources[%zu].namespace: \"%.63s\" is not the parent's "
+		return cx_err_set(err, -EPROTO,
+				  "%s: relatedResources[%zu].namespace: \"%.63s\" is not the parent's "
 				  "namespace \"%s\" (a namespaced parent sees related objects of its own namespace "
-				  "only)", label, i, r->namespace, parent_ns);
+				  "only)",
+				  label, i, r->namespace, parent_ns);
 	r->by_labels = !r->namespace && !r->n_names;
 	if (sel) {
 		snprintf(path, sizeof(path), "relatedResources[%zu].labelSelector", i);
@@ -137,7 +142,8 @@ static int parse_rules(const char *label, struct json_object *list, const char *
 	if (!list)
 		return 0;
 	if (!json_object_is_type(list, json_type_array))
-		return cx_err_set(err, -EPROTO, "%s: relatedResources: expected a list, got %s", label, jsonget_kind(list));
+		return cx_err_set(err, -EPROTO, "%s: relatedResources: expected a list, got %s", label,
+				  jsonget_kind(list));
 	size_t n = json_object_array_length(list);
 	if (!n)
 		return 0;
@@ -162,18 +168,21 @@ int relrule_parse_answer(const char *label, bool strict, struct json_object *roo
 		return cx_err_set(err, -EPROTO, "%s: the answer is %s, expected a JSON object", label,
 				  json_object_is_type(root, json_type_array) ? "an array" : jsonget_kind(root));
 	if (strict) {
-		json_object_object_foreach(root, key, v) {
+		json_object_object_foreach(root, key, v)
+		{
 			(void)v;
 			if (strcmp(key, "relatedResources"))
-				return cx_err_set(err, -EPROTO, "%s: %.100s: unknown field (responseUnMarshallMode strict; "
-						  "expected relatedResources)", label, key);
+				return cx_err_set(err, -EPROTO,
+						  "%s: %.100s: unknown field (responseUnMarshallMode strict; "
+						  "expected relatedResources)",
+						  label, key);
 		}
 	}
 	return parse_rules(label, jsonget(root, "relatedResources"), parent_ns, out, err);
 }
 
-int relrule_set_from_json(const char *label, struct json_object *rules, const char *parent_ns,
-			  struct relrule_set *out, struct cx_err *err)
+int relrule_set_from_json(const char *label, struct json_object *rules, const char *parent_ns, struct relrule_set *out,
+			  struct cx_err *err)
 {
 	return parse_rules(label, rules, parent_ns, out, err);
 }
@@ -210,7 +219,7 @@ struct json_object *relrule_set_json(const struct relrule_set *s)
 		const struct relrule *r = &s->rules[i];
 		struct json_object *o = json_object_new_object();
 		bool ok = o && add(o, "apiVersion", json_object_new_string(r->api_version)) &&
-			  add(o, "resource", json_object_new_string(r->resource));
+			add(o, "resource", json_object_new_string(r->resource));
 		if (ok && r->label_selector)
 			ok = add(o, "labelSelector", json_object_get(r->label_selector));
 		if (ok && r->namespace)
@@ -253,4 +262,3 @@ bool relrule_match(const struct relrule *rule, const char *parent_ns, struct jso
 	}
 	return selector_matches(&rule->selector, kobj_labels(obj));
 }
-

@@ -38,14 +38,14 @@ struct cx_err;
 struct json_object;
 
 struct relrule {
-	char *api_version;          /* "v1", "apps/v1" */
-	char *resource;             /* the plural: "configmaps" */
-	bool by_labels;             /* labelSelector given, or neither it nor namespace/names */
-	struct json_object *label_selector;  /* owned: as the hook wrote it; NULL when not given */
-	struct selector selector;   /* label_selector parsed (common/selector.h); set false
+	char *api_version;                  /* "v1", "apps/v1" */
+	char *resource;                     /* the plural: "configmaps" */
+	bool by_labels;                     /* labelSelector given, or neither it nor namespace/names */
+	struct json_object *label_selector; /* owned: as the hook wrote it; NULL when not given */
+	struct selector selector;           /* label_selector parsed (common/selector.h); set false
 				     * when not given */
-	char *namespace;            /* NULL when not given (or "") */
-	char **names;               /* n_names; NULL/0 when not given (or []) */
+	char *namespace;                    /* NULL when not given (or "") */
+	char **names;                       /* n_names; NULL/0 when not given (or []) */
 	size_t n_names;
 };
 
@@ -69,8 +69,8 @@ int relrule_parse_answer(const char *label, bool strict, struct json_object *roo
 
 /* Parses rules as relrule_set_json wrote them (RESULT's related). Messages
  * start with label. Same errors. */
-int relrule_set_from_json(const char *label, struct json_object *rules, const char *parent_ns,
-			  struct relrule_set *out, struct cx_err *err);
+int relrule_set_from_json(const char *label, struct json_object *rules, const char *parent_ns, struct relrule_set *out,
+			  struct cx_err *err);
 
 /* The rules as a JSON list of rule objects (owned), NULL when out of memory. */
 struct json_object *relrule_set_json(const struct relrule_set *s);

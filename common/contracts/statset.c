@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const statset_rest_labels[] = {"code", "method", "host", NULL};
-const char *const statset_limiter_bucket_labels[] = {"verb", "host", "le", NULL};
-const char *const statset_limiter_sum_labels[] = {"verb", "host", NULL};
+const char *const statset_rest_labels[] = { "code", "method", "host", NULL };
+const char *const statset_limiter_bucket_labels[] = { "verb", "host", "le", NULL };
+const char *const statset_limiter_sum_labels[] = { "verb", "host", NULL };
 
 struct statset {
 	struct json_object *families; /* as statset_families returns it */
@@ -107,7 +107,7 @@ static struct json_object *series_value(struct statset *s, const char *family, c
 		json_object_object_add(series, "value", value);
 		labels = value = NULL;
 		ok = !json_object_array_add(list, json_object_get(series)) &&
-		     !json_object_object_add(s->index, key, json_object_get(series));
+			!json_object_object_add(s->index, key, json_object_get(series));
 	}
 	json_object_put(labels);
 	json_object_put(value);
@@ -121,8 +121,7 @@ static struct json_object *series_value(struct statset *s, const char *family, c
 	return got;
 }
 
-int statset_add(struct statset *s, const char *family, const char *const *names, const char *const *values,
-		uint64_t n)
+int statset_add(struct statset *s, const char *family, const char *const *names, const char *const *values, uint64_t n)
 {
 	int rc;
 	struct json_object *v = series_value(s, family, names, values, true, &rc);
@@ -150,8 +149,7 @@ int statset_raise(struct statset *s, const char *family, const char *const *name
 	return 0;
 }
 
-uint64_t statset_value(const struct statset *s, const char *family, const char *const *names,
-		       const char *const *values)
+uint64_t statset_value(const struct statset *s, const char *family, const char *const *names, const char *const *values)
 {
 	int rc;
 	/* Only a lookup: without create, series_value changes nothing. */
@@ -182,7 +180,7 @@ struct json_object *statset_families(const struct statset *s)
 void statset_count_request(void *ud, int code, const char *method, const char *host)
 {
 	char label[16];
-	const char *values[] = {kclient_code_label(code, label), method ? method : "", host ? host : ""};
+	const char *values[] = { kclient_code_label(code, label), method ? method : "", host ? host : "" };
 	statset_add(ud, STATSET_REST_REQUESTS, statset_rest_labels, values, 1);
 }
 
@@ -201,7 +199,7 @@ void statset_count_wait(void *ud, const char *verb, const char *host, int64_t wa
 	while (i < RATELIMIT_WAIT_BUCKETS_N && ratelimit_wait_buckets[i] < seconds)
 		i++;
 	char le[32];
-	const char *bucket[] = {verb ? verb : "", host ? host : "", statset_le_label(i, le)};
+	const char *bucket[] = { verb ? verb : "", host ? host : "", statset_le_label(i, le) };
 	statset_add(ud, STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels, bucket, 1);
 	/* Rounded, not truncated: many short waits would otherwise lose most of their sum. */
 	statset_add(ud, STATSET_LIMITER_SUM_US, statset_limiter_sum_labels, bucket,

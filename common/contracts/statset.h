@@ -44,8 +44,7 @@ void statset_free(struct statset **s);
  * created at 0 first. The caller keeps a family's label names the same
  * from call to call. Marks the set changed. Returns 0, -EINVAL for NULL
  * values or too many labels, or -ENOMEM. */
-int statset_add(struct statset *s, const char *family, const char *const *names, const char *const *values,
-		uint64_t n);
+int statset_add(struct statset *s, const char *family, const char *const *names, const char *const *values, uint64_t n);
 
 /* Raises the series to v when v is larger than its value, and sets *grew to
  * the difference (0 when v is not larger: nothing is ever taken back).

@@ -19,14 +19,14 @@
 
 struct group_version {
 	char *api_version;
-	bool served;                 /* false when the last fetch answered 404 */
-	double fetched_at;           /* CLOCK_MONOTONIC seconds */
-	struct kresource **res;      /* owned; entries are never freed before discovery_free */
+	bool served;            /* false when the last fetch answered 404 */
+	double fetched_at;      /* CLOCK_MONOTONIC seconds */
+	struct kresource **res; /* owned; entries are never freed before discovery_free */
 	size_t n_res;
 };
 
 struct discovery {
-	struct kclient *c;           /* borrowed */
+	struct kclient *c; /* borrowed */
 	struct group_version *gvs;
 	size_t n_gvs;
 };
@@ -87,8 +87,8 @@ static const char *str_of(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
+		? json_object_get_string(v)
+		: NULL;
 }
 
 static unsigned verbs_of(struct json_object *o)
@@ -97,8 +97,9 @@ static unsigned verbs_of(struct json_object *o)
 		const char *name;
 		unsigned bit;
 	} names[] = {
-		{"get", KVERB_GET},	  {"list", KVERB_LIST},	  {"watch", KVERB_WATCH},   {"create", KVERB_CREATE},
-		{"update", KVERB_UPDATE}, {"patch", KVERB_PATCH}, {"delete", KVERB_DELETE},
+		{ "get", KVERB_GET },       { "list", KVERB_LIST },     { "watch", KVERB_WATCH },
+		{ "create", KVERB_CREATE }, { "update", KVERB_UPDATE }, { "patch", KVERB_PATCH },
+		{ "delete", KVERB_DELETE },
 	};
 	struct json_object *verbs = NULL;
 	unsigned bits = 0;
@@ -198,7 +199,7 @@ static const char *kind_meant(const struct group_version *gv, const char *kind)
 		const struct kresource *r = gv->res[i];
 		size_t plural_len = strlen(r->resource);
 		bool singular = plural_len > 1 && strlen(kind) == plural_len - 1 &&
-				r->resource[plural_len - 1] == 's' && !strncasecmp(r->resource, kind, plural_len - 1);
+			r->resource[plural_len - 1] == 's' && !strncasecmp(r->resource, kind, plural_len - 1);
 		if (!strcasecmp(r->kind, kind) || !strcasecmp(r->resource, kind) || singular)
 			return r->kind;
 	}
@@ -208,8 +209,8 @@ static const char *kind_meant(const struct group_version *gv, const char *kind)
 static int resolve(struct discovery *d, const char *api_version, const char *kind, const char *resource,
 		   const struct kresource **out, struct cx_err *err);
 
-int discovery_resolve(struct discovery *d, const char *api_version, const char *kind,
-		      const struct kresource **out, struct cx_err *err)
+int discovery_resolve(struct discovery *d, const char *api_version, const char *kind, const struct kresource **out,
+		      struct cx_err *err)
 {
 	return resolve(d, api_version, kind, NULL, out, err);
 }
@@ -254,23 +255,31 @@ static int resolve(struct discovery *d, const char *api_version, const char *kin
 		res = gv->served ? find_by(gv, kind, resource) : NULL;
 	}
 	if (!gv->served)
-		return cx_err_set(err, -ENOENT, "%s %s: the API server does not serve %s (is its CRD installed and "
-				  "established?)", kind ? kind : resource, api_version, api_version);
+		return cx_err_set(err, -ENOENT,
+				  "%s %s: the API server does not serve %s (is its CRD installed and "
+				  "established?)",
+				  kind ? kind : resource, api_version, api_version);
 	if (resource) {
 		if (!res)
-			return cx_err_set(err, -ENOENT, "%s %s: the API server serves %s but no resource %s "
+			return cx_err_set(err, -ENOENT,
+					  "%s %s: the API server serves %s but no resource %s "
 					  "in it (a lowercase plural such as \"configmaps\"; is its CRD installed and "
-					  "established?)", resource, api_version, api_version, resource);
+					  "established?)",
+					  resource, api_version, api_version, resource);
 		*out = res;
 		return 0;
 	}
 	const char *meant = res ? NULL : kind_meant(gv, kind);
 	if (meant)
-		return cx_err_set(err, -ENOENT, "%s %s: the API server serves %s but no kind %s in it; did you mean "
-				  "kind %s? (kinds are case-sensitive)", kind, api_version, api_version, kind, meant);
+		return cx_err_set(err, -ENOENT,
+				  "%s %s: the API server serves %s but no kind %s in it; did you mean "
+				  "kind %s? (kinds are case-sensitive)",
+				  kind, api_version, api_version, kind, meant);
 	if (!res)
-		return cx_err_set(err, -ENOENT, "%s %s: the API server serves %s but no kind %s in it (is its CRD "
-				  "installed and established?)", kind, api_version, api_version, kind);
+		return cx_err_set(err, -ENOENT,
+				  "%s %s: the API server serves %s but no kind %s in it (is its CRD "
+				  "installed and established?)",
+				  kind, api_version, api_version, kind);
 	*out = res;
 	return 0;
 }
@@ -280,9 +289,9 @@ char *kresource_path(const struct kresource *r, const char *ns, const char *name
 	char *path = NULL;
 	const char *root = *r->group ? "/apis/" : "/api/";
 	bool in_ns = r->namespaced && ns && *ns;
-	if (asprintf(&path, "%s%s%s%s/%s%s%s%s%s", root, r->api_version, in_ns ? "/namespaces/" : "",
-		     in_ns ? ns : "", r->resource, name ? "/" : "", name ? name : "",
-		     name && subresource ? "/" : "", name && subresource ? subresource : "") < 0)
+	if (asprintf(&path, "%s%s%s%s/%s%s%s%s%s", root, r->api_version, in_ns ? "/namespaces/" : "", in_ns ? ns : "",
+		     r->resource, name ? "/" : "", name ? name : "", name && subresource ? "/" : "",
+		     name && subresource ? subresource : "") < 0)
 		return NULL;
 	return path;
 }

@@ -25,14 +25,14 @@ enum kverb {
 };
 
 struct kresource {
-	char *group;         /* "" for the core group */
+	char *group; /* "" for the core group */
 	char *version;
-	char *api_version;   /* "v1", "apps/v1" */
+	char *api_version; /* "v1", "apps/v1" */
 	char *kind;
-	char *resource;      /* the plural: "configmaps" */
+	char *resource; /* the plural: "configmaps" */
 	bool namespaced;
-	unsigned verbs;      /* enum kverb bits */
-	bool has_status;     /* serves the status subresource */
+	unsigned verbs;  /* enum kverb bits */
+	bool has_status; /* serves the status subresource */
 };
 
 /* c is borrowed and must outlive the discovery. */
@@ -44,8 +44,8 @@ void discovery_free(struct discovery **d);
  * -ENOENT when the API server does not serve it (the message says whether the
  * group/version or the kind is missing, e.g. a CRD not installed yet); other
  * codes are the kclient's. */
-int discovery_resolve(struct discovery *d, const char *api_version, const char *kind,
-		      const struct kresource **out, struct cx_err *err);
+int discovery_resolve(struct discovery *d, const char *api_version, const char *kind, const struct kresource **out,
+		      struct cx_err *err);
 
 /* The same for a resource named by its plural (metacontroller's
  * "resource: configmaps"), with the same caching and refresh. */

@@ -20,24 +20,24 @@
  * anything far beyond that is a plugin gone wrong. */
 #define STDOUT_MAX (1024 * 1024)
 /* Enough of stderr to explain a failure; the message holds about 1 KiB of it. */
-#define STDERR_TAIL 2048
+#define STDERR_TAIL    2048
 #define EXEC_INFO_NAME "KUBERNETES_EXEC_INFO"
 
 struct execcred {
 	char *user;
-	char *command;          /* as the kubeconfig spells it: argv[0] and messages */
+	char *command; /* as the kubeconfig spells it: argv[0] and messages */
 	char *api_version;
-	char *install_hint;     /* one line, or NULL */
-	char **argv;            /* command, args..., NULL */
-	char **env;             /* "NAME=value": the spec's env (names unique), then KUBERNETES_EXEC_INFO */
+	char *install_hint; /* one line, or NULL */
+	char **argv;        /* command, args..., NULL */
+	char **env;         /* "NAME=value": the spec's env (names unique), then KUBERNETES_EXEC_INFO */
 	size_t n_env;
 	int timeout_ms;
-	int interrupt_fd;       /* -1, or stops a run when readable (execcred_set_interrupt_fd) */
+	int interrupt_fd; /* -1, or stops a run when readable (execcred_set_interrupt_fd) */
 
 	/* The cached credential. */
 	bool cached;
-	char *token;            /* NULL when the plugin returned none */
-	struct blob cert, key;  /* both empty when the plugin returned none */
+	char *token;           /* NULL when the plugin returned none */
+	struct blob cert, key; /* both empty when the plugin returned none */
 	bool has_expiry;
 	time_t expiry;
 };
@@ -58,13 +58,13 @@ static int failv(struct cx_err *err, int code, const char *command, const char *
 	return cx_err_set(err, code, "exec plugin for user \"%s\": %s", user, what);
 }
 
-static int fail_spec(struct cx_err *err, int code, const struct execcred_spec *spec, const char *user,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int fail_spec(struct cx_err *err, int code, const struct execcred_spec *spec, const char *user, const char *fmt,
+		     ...) __attribute__((format(printf, 5, 6)));
 
 /* Like fail(), before there is an execcred: the stanza is wrong (-EINVAL)
  * or we ran out of memory copying it. */
-static int fail_spec(struct cx_err *err, int code, const struct execcred_spec *spec, const char *user,
-		     const char *fmt, ...)
+static int fail_spec(struct cx_err *err, int code, const struct execcred_spec *spec, const char *user, const char *fmt,
+		     ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -85,7 +85,6 @@ static int fail(const struct execcred *ec, struct cx_err *err, int code, const c
 	va_end(ap);
 	return rc;
 }
-
 
 static int fail_tail(const struct execcred *ec, struct cx_err *err, int code, const struct subprocess_result *r,
 		     const char *if_empty, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -116,7 +115,6 @@ static int fail_prefix(const struct execcred *ec, int code, struct cx_err *err)
 {
 	return cx_err_wrap(err, code, "exec plugin \"%s\" for user \"%s\": ", ec->command, ec->user);
 }
-
 
 /* ---- the spec ---- */
 
@@ -165,14 +163,19 @@ static int check_spec(const struct execcred_spec *spec, const char *user, const 
 	const char *mode = spec->interactive_mode;
 	if (!mode || !*mode) {
 		if (v1)
-			return fail_spec(err, -EINVAL, spec, user, "interactiveMode: missing (%s requires it; "
-					 "use Never or IfAvailable)", EXECCRED_V1);
+			return fail_spec(err, -EINVAL, spec, user,
+					 "interactiveMode: missing (%s requires it; "
+					 "use Never or IfAvailable)",
+					 EXECCRED_V1);
 	} else if (!strcmp(mode, "Always")) {
-		return fail_spec(err, -EINVAL, spec, user, "interactiveMode Always needs a terminal, and coxswain runs "
+		return fail_spec(err, -EINVAL, spec, user,
+				 "interactiveMode Always needs a terminal, and coxswain runs "
 				 "without one; use Never or IfAvailable");
 	} else if (strcmp(mode, "Never") && strcmp(mode, "IfAvailable")) {
-		return fail_spec(err, -EINVAL, spec, user, "interactiveMode \"%.100s\" is not one of Never, IfAvailable, "
-				 "Always", mode);
+		return fail_spec(err, -EINVAL, spec, user,
+				 "interactiveMode \"%.100s\" is not one of Never, IfAvailable, "
+				 "Always",
+				 mode);
 	}
 
 	for (size_t i = 0; i < spec->n_env; i++) {
@@ -180,10 +183,12 @@ static int check_spec(const struct execcred_spec *spec, const char *user, const 
 		if (!name || !*name)
 			return fail_spec(err, -EINVAL, spec, user, "env[%zu].name: missing", i);
 		if (strchr(name, '='))
-			return fail_spec(err, -EINVAL, spec, user, "env[%zu].name \"%.100s\" cannot contain '='", i, name);
+			return fail_spec(err, -EINVAL, spec, user, "env[%zu].name \"%.100s\" cannot contain '='", i,
+					 name);
 	}
 	if (spec->provide_cluster_info && (!cluster || !cluster->server || !*cluster->server))
-		return fail_spec(err, -EINVAL, spec, user, "provideClusterInfo is set but there is no cluster server to "
+		return fail_spec(err, -EINVAL, spec, user,
+				 "provideClusterInfo is set but there is no cluster server to "
 				 "provide");
 	return 0;
 }
@@ -234,7 +239,7 @@ static char *exec_info_env(const struct execcred_spec *spec, const struct execcr
 	struct json_object *root = json_object_new_object(), *inner = json_object_new_object();
 	char *env = NULL;
 	bool ok = root && inner && add_string(root, "apiVersion", spec->api_version) &&
-		  add_string(root, "kind", "ExecCredential");
+		add_string(root, "kind", "ExecCredential");
 	if (ok && spec->provide_cluster_info) {
 		struct json_object *c = cluster_json(cluster);
 		ok = c && json_object_object_add(inner, "cluster", c) == 0;
@@ -242,8 +247,8 @@ static char *exec_info_env(const struct execcred_spec *spec, const struct execcr
 	ok = ok && json_object_object_add(inner, "interactive", json_object_new_boolean(0)) == 0;
 	if (ok && json_object_object_add(root, "spec", inner) == 0) {
 		inner = NULL; /* root owns it now */
-		const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-								     JSON_C_TO_STRING_NOSLASHESCAPE);
+		const char *s = json_object_to_json_string_ext(root,
+							       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		if (s && asprintf(&env, EXEC_INFO_NAME "=%s", s) < 0)
 			env = NULL;
 	}
@@ -299,8 +304,8 @@ int execcred_new(const struct execcred_spec *spec, const char *user_name, const 
 	ec->timeout_ms = EXECCRED_DEFAULT_TIMEOUT_MS;
 	ec->interrupt_fd = -1;
 	bool ok = (ec->user = strdup(user)) && (ec->command = strdup(spec->command)) &&
-		  (ec->api_version = strdup(spec->api_version)) &&
-		  (ec->argv = calloc(spec->n_args + 2, sizeof(*ec->argv))) && (ec->argv[0] = strdup(spec->command));
+		(ec->api_version = strdup(spec->api_version)) &&
+		(ec->argv = calloc(spec->n_args + 2, sizeof(*ec->argv))) && (ec->argv[0] = strdup(spec->command));
 	for (size_t i = 0; ok && i < spec->n_args; i++)
 		ok = (ec->argv[i + 1] = strdup(spec->args[i] ? spec->args[i] : "")) != NULL;
 	if (ok && spec->install_hint) {
@@ -394,7 +399,6 @@ static char **build_envp(const struct execcred *ec)
 	return envp;
 }
 
-
 /* ---- reading the credential ---- */
 
 /* Reads n digits at *p into *out, advancing *p only on success. */
@@ -421,7 +425,7 @@ static bool literal(const char **p, char c)
 
 static int days_in_month(int year, int month)
 {
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 	return month == 2 && leap ? 29 : days[month - 1];
 }
@@ -439,8 +443,7 @@ static bool parse_rfc3339(const char *s, time_t *out)
 	    !digits(&p, 2, &day) || !literal(&p, 'T') || !digits(&p, 2, &hour) || !literal(&p, ':') ||
 	    !digits(&p, 2, &min) || !literal(&p, ':') || !digits(&p, 2, &sec))
 		return false;
-	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || min > 59 ||
-	    sec > 59)
+	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || min > 59 || sec > 59)
 		return false;
 	if (literal(&p, '.')) {
 		if (!isdigit((unsigned char)*p))
@@ -461,8 +464,12 @@ static bool parse_rfc3339(const char *s, time_t *out)
 	if (*p)
 		return false;
 	struct tm tm = {
-		.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
-		.tm_hour = hour, .tm_min = min, .tm_sec = sec,
+		.tm_year = year - 1900,
+		.tm_mon = month - 1,
+		.tm_mday = day,
+		.tm_hour = hour,
+		.tm_min = min,
+		.tm_sec = sec,
 	};
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1 && !(year == 1969 && month == 12 && day == 31))
@@ -514,8 +521,10 @@ static int take_credential(struct execcred *ec, struct json_object *root, struct
 	if (!json_object_object_get_ex(root, "apiVersion", &v) || !json_object_is_type(v, json_type_string))
 		return fail(ec, err, -EPROTO, "returned no apiVersion (expected \"%s\")", ec->api_version);
 	if (strcmp(json_object_get_string(v), ec->api_version))
-		return fail(ec, err, -EPROTO, "returned apiVersion \"%s\", expected \"%s\" (the kubeconfig's "
-			    "exec.apiVersion)", clip(json_object_get_string(v), buf, 100), ec->api_version);
+		return fail(ec, err, -EPROTO,
+			    "returned apiVersion \"%s\", expected \"%s\" (the kubeconfig's "
+			    "exec.apiVersion)",
+			    clip(json_object_get_string(v), buf, 100), ec->api_version);
 	if (!json_object_object_get_ex(root, "kind", &v) || !json_object_is_type(v, json_type_string))
 		return fail(ec, err, -EPROTO, "returned no kind (expected \"ExecCredential\")");
 	if (strcmp(json_object_get_string(v), "ExecCredential"))
@@ -538,18 +547,20 @@ static int take_credential(struct execcred *ec, struct json_object *root, struct
 	if (key && !cert)
 		return fail(ec, err, -EPROTO, "returned status.clientKeyData without status.clientCertificateData");
 	if (!token && !cert)
-		return fail(ec, err, -EPROTO, "returned neither status.token nor status.clientCertificateData "
+		return fail(ec, err, -EPROTO,
+			    "returned neither status.token nor status.clientCertificateData "
 			    "and status.clientKeyData");
 	time_t when = 0;
 	if (expiry && !parse_rfc3339(json_object_get_string(expiry), &when))
-		return fail(ec, err, -EPROTO, "status.expirationTimestamp \"%s\" is not an RFC 3339 time (like "
-			    "2026-11-25T15:04:05Z)", clip(json_object_get_string(expiry), buf, 100));
+		return fail(ec, err, -EPROTO,
+			    "status.expirationTimestamp \"%s\" is not an RFC 3339 time (like "
+			    "2026-11-25T15:04:05Z)",
+			    clip(json_object_get_string(expiry), buf, 100));
 	if (token && !(ec->token = strdup(json_object_get_string(token))))
 		return fail(ec, err, -ENOMEM, "out of memory");
-	if (cert && ((rc = blob_set(&ec->cert, json_object_get_string(cert),
-				    (size_t)json_object_get_string_len(cert), err)) ||
-		     (rc = blob_set(&ec->key, json_object_get_string(key), (size_t)json_object_get_string_len(key),
-				    err)))) {
+	if (cert &&
+	    ((rc = blob_set(&ec->cert, json_object_get_string(cert), (size_t)json_object_get_string_len(cert), err)) ||
+	     (rc = blob_set(&ec->key, json_object_get_string(key), (size_t)json_object_get_string_len(key), err)))) {
 		drop_credential(ec);
 		return fail(ec, err, rc, "out of memory");
 	}
@@ -581,7 +592,7 @@ static int parse_output(struct execcred *ec, const struct subprocess_result *r, 
 		struct json_object *status = NULL, *v = NULL;
 		if (json_object_object_get_ex(root, "status", &status) &&
 		    json_object_is_type(status, json_type_object)) {
-			static const char *const secrets[] = {"token", "clientCertificateData", "clientKeyData"};
+			static const char *const secrets[] = { "token", "clientCertificateData", "clientKeyData" };
 			for (size_t i = 0; i < 3; i++)
 				if (json_object_object_get_ex(status, secrets[i], &v) &&
 				    json_object_is_type(v, json_type_string))
@@ -610,8 +621,12 @@ static int run(struct execcred *ec, struct cx_err *err)
 		return fail(ec, err, -ENOMEM, "out of memory");
 	}
 	struct subprocess_spec spec = {
-		.path = program, .argv = ec->argv, .envp = envp,
-		.stdout_max = STDOUT_MAX, .stderr_tail = STDERR_TAIL, .timeout_ms = ec->timeout_ms,
+		.path = program,
+		.argv = ec->argv,
+		.envp = envp,
+		.stdout_max = STDOUT_MAX,
+		.stderr_tail = STDERR_TAIL,
+		.timeout_ms = ec->timeout_ms,
 		.interrupt_fd = ec->interrupt_fd >= 0 ? &ec->interrupt_fd : NULL,
 	};
 	struct subprocess_result r;

@@ -25,7 +25,7 @@
 
 struct cx_err;
 
-#define EXECCRED_V1 "client.authentication.k8s.io/v1"
+#define EXECCRED_V1      "client.authentication.k8s.io/v1"
 #define EXECCRED_V1BETA1 "client.authentication.k8s.io/v1beta1"
 
 /* Default limit on one plugin run; cloud CLIs can be slow, but not this slow. */
@@ -39,16 +39,16 @@ struct cx_err;
  * Every pointer is owned by the struct (execcred_spec_clear frees them);
  * NULL means absent. */
 struct execcred_spec {
-	char *api_version;          /* required: EXECCRED_V1 or EXECCRED_V1BETA1 */
-	char *command;              /* required */
+	char *api_version; /* required: EXECCRED_V1 or EXECCRED_V1BETA1 */
+	char *command;     /* required */
 	char **args;
 	size_t n_args;
-	char **env_names;           /* env[i].name / env[i].value, n_env of each */
+	char **env_names; /* env[i].name / env[i].value, n_env of each */
 	char **env_values;
 	size_t n_env;
-	char *install_hint;         /* shown when the command is not found */
-	bool provide_cluster_info;  /* put the cluster in KUBERNETES_EXEC_INFO */
-	char *interactive_mode;     /* "Never" | "IfAvailable" | "Always"; required by v1 */
+	char *install_hint;        /* shown when the command is not found */
+	bool provide_cluster_info; /* put the cluster in KUBERNETES_EXEC_INFO */
+	char *interactive_mode;    /* "Never" | "IfAvailable" | "Always"; required by v1 */
 };
 
 /* Frees everything s owns and zeroes it; s itself is the caller's. */
@@ -57,11 +57,11 @@ void execcred_spec_clear(struct execcred_spec *s);
 /* The cluster a plugin with provideClusterInfo is told about, in
  * KUBERNETES_EXEC_INFO's spec.cluster. Borrowed by execcred_new (copied). */
 struct execcred_cluster {
-	const char *server;                 /* required */
-	const char *tls_server_name;        /* or NULL */
+	const char *server;          /* required */
+	const char *tls_server_name; /* or NULL */
 	bool insecure_skip_tls_verify;
-	const struct blob *ca;              /* PEM; NULL or empty = none */
-	const char *proxy_url;              /* or NULL */
+	const struct blob *ca; /* PEM; NULL or empty = none */
+	const char *proxy_url; /* or NULL */
 };
 
 struct execcred;

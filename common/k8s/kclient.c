@@ -24,40 +24,40 @@
 #include <time.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
-#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_TIMEOUT_MS         30000
 /* A LIST of thousands of objects can be tens of MiB; beyond this something is wrong. */
 #define RESPONSE_MAX (256u * 1024 * 1024)
 /* The token file is rotated by the kubelet; client-go re-reads it each minute. */
 #define TOKEN_FILE_REREAD_S 60
-#define TOKEN_FILE_MAX 65536
+#define TOKEN_FILE_MAX      65536
 
 struct kclient {
-	const struct restconfig *rc;   /* borrowed */
-	char *base;                    /* the server URL requests go to (see use_tls_server_name) */
+	const struct restconfig *rc; /* borrowed */
+	char *base;                  /* the server URL requests go to (see use_tls_server_name) */
 	struct curl_slist *connect_to;
 	CURL *curl;
-	char *token;                   /* the bearer token in use, or NULL */
-	time_t token_read_at;          /* when token_file was last read */
+	char *token;          /* the bearer token in use, or NULL */
+	time_t token_read_at; /* when token_file was last read */
 	struct ratelimit limiter;
-	bool unlimited;                /* no client-side limit: limiter unused */
+	bool unlimited; /* no client-side limit: limiter unused */
 	struct retry_policy retry;
-	char retry_after[64];          /* the last response's Retry-After header, or "" */
-	char host[256];                /* "host:port" of the server, for the observer */
+	char retry_after[64]; /* the last response's Retry-After header, or "" */
+	char host[256];       /* "host:port" of the server, for the observer */
 	kclient_request_fn observer;
 	void *observer_ud;
 	kclient_wait_fn wait_observer;
 	void *wait_observer_ud;
-	int interrupt_fd;              /* -1, or: readable = give up (kclient_set_interrupt_fd) */
+	int interrupt_fd; /* -1, or: readable = give up (kclient_set_interrupt_fd) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* One request as the verbs describe it. */
 struct request {
 	const char *method;
-	const char *path;              /* with its query, if any */
-	const char *content_type;      /* of body; NULL when there is none */
+	const char *path;         /* with its query, if any */
+	const char *content_type; /* of body; NULL when there is none */
 	const char *body;
-	bool idempotent;               /* may be sent again after a 5xx or a lost connection */
+	bool idempotent; /* may be sent again after a 5xx or a lost connection */
 };
 
 /* Keeps the Retry-After header (429 and 503 carry it) for the retry policy. */
@@ -113,8 +113,8 @@ static int refresh_exec(struct kclient *c, bool force, struct cx_err *err)
 	}
 	if (cert && cert->len && key && key->len) {
 		/* Same bytes as before keep the connection: libcurl compares blobs by content. */
-		struct curl_blob cb = {.data = cert->data, .len = cert->len, .flags = CURL_BLOB_COPY};
-		struct curl_blob kb = {.data = key->data, .len = key->len, .flags = CURL_BLOB_COPY};
+		struct curl_blob cb = { .data = cert->data, .len = cert->len, .flags = CURL_BLOB_COPY };
+		struct curl_blob kb = { .data = key->data, .len = key->len, .flags = CURL_BLOB_COPY };
 		if (curl_easy_setopt(c->curl, CURLOPT_SSLCERT_BLOB, &cb) != CURLE_OK ||
 		    curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
 		    curl_easy_setopt(c->curl, CURLOPT_SSLKEY_BLOB, &kb) != CURLE_OK ||
@@ -139,7 +139,7 @@ static int refresh_credentials(struct kclient *c, bool force, struct cx_err *err
 	time_t now = time(NULL);
 	if (c->token && !force && now - c->token_read_at < TOKEN_FILE_REREAD_S)
 		return 0;
-	struct blob b = {0};
+	struct blob b = { 0 };
 	int r = blob_read_file(rc->token_file, TOKEN_FILE_MAX, &b, err);
 	if (r) {
 		if (c->token)
@@ -165,21 +165,25 @@ static int configure_tls(struct kclient *c, struct cx_err *err)
 	CURL *h = c->curl;
 	CURLcode cc = CURLE_OK;
 	if (rc->ca.len) {
-		struct curl_blob ca = {.data = rc->ca.data, .len = rc->ca.len, .flags = CURL_BLOB_COPY};
+		struct curl_blob ca = { .data = rc->ca.data, .len = rc->ca.len, .flags = CURL_BLOB_COPY };
 		cc = curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
 	}
 	if (!cc && rc->insecure) {
-		log_kv(LOG_LEVEL_WARNING, 0, "TLS verification is off (insecure-skip-tls-verify): anyone on the path can "
-		       "impersonate the API server", "server", rc->server, "source", rc->source, NULL);
+		log_kv(LOG_LEVEL_WARNING, 0,
+		       "TLS verification is off (insecure-skip-tls-verify): anyone on the path can "
+		       "impersonate the API server",
+		       "server", rc->server, "source", rc->source, NULL);
 		cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		if (!cc)
 			cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (!cc && rc->client_cert.len) {
-		struct curl_blob cert = {.data = rc->client_cert.data, .len = rc->client_cert.len,
-					 .flags = CURL_BLOB_COPY};
-		struct curl_blob key = {.data = rc->client_key.data, .len = rc->client_key.len,
-					.flags = CURL_BLOB_COPY};
+		struct curl_blob cert = { .data = rc->client_cert.data,
+					  .len = rc->client_cert.len,
+					  .flags = CURL_BLOB_COPY };
+		struct curl_blob key = { .data = rc->client_key.data,
+					 .len = rc->client_key.len,
+					 .flags = CURL_BLOB_COPY };
 		if (!(cc = curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert)) &&
 		    !(cc = curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM")) &&
 		    !(cc = curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key)))
@@ -266,26 +270,39 @@ int kclient_new(const struct restconfig *rc, const struct kclient_options *opts,
 	double qps = opts && opts->qps != 0 ? opts->qps : RATELIMIT_CLIENT_QPS;
 	c->unlimited = qps < 0;
 	if (!c->unlimited &&
-	    (r = ratelimit_init(&c->limiter, qps, opts && opts->burst > 0 ? opts->burst : RATELIMIT_CLIENT_BURST, err))) {
+	    (r = ratelimit_init(&c->limiter, qps, opts && opts->burst > 0 ? opts->burst : RATELIMIT_CLIENT_BURST,
+				err))) {
 		kclient_free(&c);
 		return r;
 	}
 	c->retry.max_attempts = opts ? opts->max_attempts : 0;
 	CURLcode cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlbuf_write);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	if (!cc) cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-	if (!cc && rc->proxy_url) cc = curl_easy_setopt(h, CURLOPT_PROXY, rc->proxy_url);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curlbuf_write);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	if (!cc && rc->proxy_url)
+		cc = curl_easy_setopt(h, CURLOPT_PROXY, rc->proxy_url);
 	/* HTTP/2 multiplexes the watcher's many watches over one connection;
 	 * libcurl falls back to HTTP/1.1 when it or the server lacks it. */
-	if (!cc) curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (!cc)
+		curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	if (cc) {
 		kclient_free(&c);
 		return cx_err_set(err, -ENOMEM, "%s: cannot set up libcurl: %s", rc->source, curl_easy_strerror(cc));
@@ -328,7 +345,7 @@ void kclient_free(struct kclient **cp)
  * readable). */
 static bool stop_requested(const struct kclient *c)
 {
-	struct pollfd p = {.fd = c->interrupt_fd, .events = POLLIN};
+	struct pollfd p = { .fd = c->interrupt_fd, .events = POLLIN };
 	return c->interrupt_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
@@ -336,12 +353,12 @@ static bool stop_requested(const struct kclient *c)
 static int nap(const struct kclient *c, int64_t ms)
 {
 	if (c->interrupt_fd < 0) {
-		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 		return 0;
 	}
-	struct pollfd p = {.fd = c->interrupt_fd, .events = POLLIN};
+	struct pollfd p = { .fd = c->interrupt_fd, .events = POLLIN };
 	int n;
 	while ((n = poll(&p, 1, (int)(ms > INT32_MAX ? INT32_MAX : ms))) < 0 && errno == EINTR)
 		;
@@ -432,8 +449,8 @@ int kclient_status_error(const char *method, const char *path, long status, cons
 	char why[128];
 	struct json_object *st = len ? parse_json(body, len, why, sizeof(why)) : NULL;
 	struct json_object *kind = NULL, *message = NULL, *reason = NULL;
-	if (st && json_object_object_get_ex(st, "kind", &kind) &&
-	    !strcmp(json_object_get_string(kind), "Status") && json_object_object_get_ex(st, "message", &message)) {
+	if (st && json_object_object_get_ex(st, "kind", &kind) && !strcmp(json_object_get_string(kind), "Status") &&
+	    json_object_object_get_ex(st, "message", &message)) {
 		json_object_object_get_ex(st, "reason", &reason);
 		const char *r = reason ? json_object_get_string(reason) : "";
 		if (status == 409 && !strcmp(r, "Conflict"))
@@ -452,8 +469,7 @@ int kclient_status_error(const char *method, const char *path, long status, cons
 
 /* Sends req once. Returns 0 when a response came (its status in *status,
  * its body in b), or the transport error. */
-static int send_once(struct kclient *c, const struct request *req, struct curlbuf *b, long *status,
-		     struct cx_err *err)
+static int send_once(struct kclient *c, const struct request *req, struct curlbuf *b, long *status, struct cx_err *err)
 {
 	char *url = NULL;
 	if (asprintf(&url, "%s%s", c->base, req->path) < 0)
@@ -526,7 +542,7 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 			log_msgf(LOG_LEVEL_INFO, 1, "waited %.1fs due to client-side throttling: %s %s",
 				 (double)throttled_ns / 1e9, req->method, req->path);
 
-		struct curlbuf b = {.max = RESPONSE_MAX};
+		struct curlbuf b = { .max = RESPONSE_MAX };
 		long status = 0;
 		int64_t start_ns = clock_monotonic_ns();
 		r = send_once(c, req, &b, &status, err);
@@ -560,8 +576,9 @@ static int do_request(struct kclient *c, const struct request *req, struct json_
 			r = kclient_status_error(req->method, req->path, status, b.data, b.len, err);
 		free(b.data);
 		long delay_ms = 0;
-		if (r == -EINTR || !retry_decide(&c->retry, attempt, req->idempotent, r ? status : 0, status ? 0 : r,
-						 c->retry_after[0] ? c->retry_after : NULL, &delay_ms))
+		if (r == -EINTR ||
+		    !retry_decide(&c->retry, attempt, req->idempotent, r ? status : 0, status ? 0 : r,
+				  c->retry_after[0] ? c->retry_after : NULL, &delay_ms))
 			return r;
 		char delay[32], try[16];
 		snprintf(delay, sizeof(delay), "%ld", delay_ms);
@@ -581,15 +598,16 @@ static const char *to_json(struct json_object *obj)
 
 int kclient_get(struct kclient *c, const char *path, struct json_object **out, struct cx_err *err)
 {
-	struct request req = {.method = "GET", .path = path, .idempotent = true};
+	struct request req = { .method = "GET", .path = path, .idempotent = true };
 	return do_request(c, &req, out, err);
 }
 
 int kclient_create(struct kclient *c, const char *path, struct json_object *obj, struct json_object **out,
 		   struct cx_err *err)
 {
-	struct request req = {.method = "POST", .path = path, .content_type = "application/json",
-			      .body = to_json(obj)};
+	struct request req = {
+		.method = "POST", .path = path, .content_type = "application/json", .body = to_json(obj)
+	};
 	return do_request(c, &req, out, err);
 }
 
@@ -597,8 +615,11 @@ int kclient_update(struct kclient *c, const char *path, struct json_object *obj,
 		   struct cx_err *err)
 {
 	/* Idempotent: a resourceVersion makes a repeated PUT fail rather than apply twice. */
-	struct request req = {.method = "PUT", .path = path, .content_type = "application/json",
-			      .body = to_json(obj), .idempotent = true};
+	struct request req = { .method = "PUT",
+			       .path = path,
+			       .content_type = "application/json",
+			       .body = to_json(obj),
+			       .idempotent = true };
 	return do_request(c, &req, out, err);
 }
 
@@ -610,7 +631,7 @@ int kclient_patch(struct kclient *c, const char *path, enum kclient_patch_type t
 		[KCLIENT_PATCH_JSON] = "application/json-patch+json",
 		[KCLIENT_PATCH_STRATEGIC] = "application/strategic-merge-patch+json",
 	};
-	struct request req = {.method = "PATCH", .path = path, .content_type = types[type], .body = to_json(patch)};
+	struct request req = { .method = "PATCH", .path = path, .content_type = types[type], .body = to_json(patch) };
 	return do_request(c, &req, out, err);
 }
 
@@ -641,15 +662,18 @@ static int apply_with(struct kclient *c, const char *path, const char *query, st
 	if (!full)
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	/* Applying the same intent twice gives the same object: safe to retry. */
-	struct request req = {.method = "PATCH", .path = full, .content_type = "application/apply-patch+yaml",
-			      .body = to_json(obj), .idempotent = true};
+	struct request req = { .method = "PATCH",
+			       .path = full,
+			       .content_type = "application/apply-patch+yaml",
+			       .body = to_json(obj),
+			       .idempotent = true };
 	int r = do_request(c, &req, out, err);
 	free(full);
 	return r;
 }
 
-int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
-		  bool force, struct json_object **out, struct cx_err *err)
+int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager, bool force,
+		  struct json_object **out, struct cx_err *err)
 {
 	char query[512] = "";
 	if (add_param(c, query, sizeof(query), "fieldManager", field_manager) ||
@@ -677,14 +701,16 @@ int kclient_create_as(struct kclient *c, const char *path, struct json_object *o
 	char *full = with_query(path, query);
 	if (!full)
 		return cx_err_set(err, -ENOMEM, "out of memory");
-	struct request req = {.method = "POST", .path = full, .content_type = "application/json", .body = to_json(obj)};
+	struct request req = {
+		.method = "POST", .path = full, .content_type = "application/json", .body = to_json(obj)
+	};
 	int r = do_request(c, &req, out, err);
 	free(full);
 	return r;
 }
 
-int kclient_delete(struct kclient *c, const char *path, const struct kclient_delete_opts *o,
-		   struct json_object **out, struct cx_err *err)
+int kclient_delete(struct kclient *c, const char *path, const struct kclient_delete_opts *o, struct json_object **out,
+		   struct cx_err *err)
 {
 	struct json_object *opts = json_object_new_object();
 	if (!opts)
@@ -702,8 +728,11 @@ int kclient_delete(struct kclient *c, const char *path, const struct kclient_del
 					       json_object_new_string(o->precondition_resource_version));
 		json_object_object_add(opts, "preconditions", pre);
 	}
-	struct request req = {.method = "DELETE", .path = path, .content_type = "application/json",
-			      .body = to_json(opts), .idempotent = true};
+	struct request req = { .method = "DELETE",
+			       .path = path,
+			       .content_type = "application/json",
+			       .body = to_json(opts),
+			       .idempotent = true };
 	int r = do_request(c, &req, out, err);
 	json_object_put(opts);
 	return r;
@@ -718,8 +747,8 @@ static const char *string_at(struct json_object *o, const char *a, const char *b
 	return json_object_get_string(y);
 }
 
-int kclient_list(struct kclient *c, const char *path, const struct kclient_list_opts *o, kclient_item_fn fn,
-		 void *ud, char **resource_version, struct cx_err *err)
+int kclient_list(struct kclient *c, const char *path, const struct kclient_list_opts *o, kclient_item_fn fn, void *ud,
+		 char **resource_version, struct cx_err *err)
 {
 	if (resource_version)
 		*resource_version = NULL;
@@ -759,7 +788,8 @@ int kclient_list(struct kclient *c, const char *path, const struct kclient_list_
 		if (!r && next && *next && !(cont = strdup(next)))
 			r = cx_err_set(err, -ENOMEM, "out of memory");
 		struct json_object *items = NULL;
-		if (!r && json_object_object_get_ex(page, "items", &items) && json_object_is_type(items, json_type_array))
+		if (!r && json_object_object_get_ex(page, "items", &items) &&
+		    json_object_is_type(items, json_type_array))
 			for (size_t i = 0; i < json_object_array_length(items) && !r; i++)
 				r = fn(ud, json_object_array_get_idx(items, i), err);
 		json_object_put(page);

@@ -22,12 +22,12 @@ typedef void CURL; /* as <curl/curl.h> has it */
 
 /* Zero fields take their defaults. */
 struct kclient_options {
-	long connect_timeout_ms;   /* TCP + TLS connect; 0 = 5000 */
-	long timeout_ms;           /* a whole request; 0 = 30000 */
-	double qps;                /* client-side limit, requests a second; < 0 = none; 0 = the default:
+	long connect_timeout_ms; /* TCP + TLS connect; 0 = 5000 */
+	long timeout_ms;         /* a whole request; 0 = 30000 */
+	double qps;              /* client-side limit, requests a second; < 0 = none; 0 = the default:
 				      none, as controller-runtime (RATELIMIT_CLIENT_QPS) */
-	int burst;                 /* with qps > 0; 0 = 10 (client-go's DefaultBurst) */
-	int max_attempts;          /* tries of one request in all (see retry.h); 0 = 5, 1 = no retries */
+	int burst;               /* with qps > 0; 0 = 10 (client-go's DefaultBurst) */
+	int max_attempts;        /* tries of one request in all (see retry.h); 0 = 5, 1 = no retries */
 };
 
 /* Makes a client for rc into *out (owned). rc is borrowed: it must outlive
@@ -63,9 +63,9 @@ int kclient_update(struct kclient *c, const char *path, struct json_object *obj,
 		   struct cx_err *err);
 
 enum kclient_patch_type {
-	KCLIENT_PATCH_MERGE,        /* application/merge-patch+json */
-	KCLIENT_PATCH_JSON,         /* application/json-patch+json */
-	KCLIENT_PATCH_STRATEGIC,    /* application/strategic-merge-patch+json (built-in kinds only) */
+	KCLIENT_PATCH_MERGE,     /* application/merge-patch+json */
+	KCLIENT_PATCH_JSON,      /* application/json-patch+json */
+	KCLIENT_PATCH_STRATEGIC, /* application/strategic-merge-patch+json (built-in kinds only) */
 };
 
 int kclient_patch(struct kclient *c, const char *path, enum kclient_patch_type type, struct json_object *patch,
@@ -74,8 +74,8 @@ int kclient_patch(struct kclient *c, const char *path, enum kclient_patch_type t
 /* Server-side apply of obj (a full intent: apiVersion, kind, metadata.name)
  * as field_manager; force takes over fields other managers own instead of
  * failing with -EAGAIN. */
-int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager,
-		  bool force, struct json_object **out, struct cx_err *err);
+int kclient_apply(struct kclient *c, const char *path, struct json_object *obj, const char *field_manager, bool force,
+		  struct json_object **out, struct cx_err *err);
 
 /* kclient_apply with force and dryRun=All: *out is the object as the server
  * would store it (defaults, normalised values, admission), nothing is stored. */
@@ -88,19 +88,19 @@ int kclient_create_as(struct kclient *c, const char *path, struct json_object *o
 		      struct json_object **out, struct cx_err *err);
 
 struct kclient_delete_opts {
-	const char *propagation_policy;   /* "Background", "Foreground", "Orphan" or NULL */
-	const char *precondition_uid;     /* delete only this incarnation; or NULL */
+	const char *propagation_policy; /* "Background", "Foreground", "Orphan" or NULL */
+	const char *precondition_uid;   /* delete only this incarnation; or NULL */
 	const char *precondition_resource_version;
 };
 
 /* DELETEs path; o may be NULL. A failed precondition is -EAGAIN. */
-int kclient_delete(struct kclient *c, const char *path, const struct kclient_delete_opts *o,
-		   struct json_object **out, struct cx_err *err);
+int kclient_delete(struct kclient *c, const char *path, const struct kclient_delete_opts *o, struct json_object **out,
+		   struct cx_err *err);
 
 struct kclient_list_opts {
-	const char *label_selector;   /* or NULL */
-	const char *field_selector;   /* or NULL */
-	long limit;                   /* page size; 0 = 500 */
+	const char *label_selector; /* or NULL */
+	const char *field_selector; /* or NULL */
+	long limit;                 /* page size; 0 = 500 */
 };
 
 /* Called for each item of a list, item borrowed for the call (take a
@@ -112,8 +112,8 @@ typedef int (*kclient_item_fn)(void *ud, struct json_object *item, struct cx_err
  * each item, and hands back in *resource_version (owned; may be NULL) the
  * list's resourceVersion, from which a watch continues. o may be NULL. An
  * expired continue token is -ESTALE: list again from the start. */
-int kclient_list(struct kclient *c, const char *path, const struct kclient_list_opts *o, kclient_item_fn fn,
-		 void *ud, char **resource_version, struct cx_err *err);
+int kclient_list(struct kclient *c, const char *path, const struct kclient_list_opts *o, kclient_item_fn fn, void *ud,
+		 char **resource_version, struct cx_err *err);
 
 /* Told about every request c sends (each attempt): the HTTP status, or 0 when
  * no response came; the method; the server's "host:port". For metrics

@@ -38,8 +38,7 @@ static int decode_base64(struct parse *p, const yaml_node_t *n, const char *wher
 	int len = 0, tail = 0, ok = ctx != NULL;
 	if (ok) {
 		EVP_DecodeInit(ctx);
-		ok = EVP_DecodeUpdate(ctx, buf, &len, in, in_len) >= 0 &&
-		     EVP_DecodeFinal(ctx, buf + len, &tail) == 1;
+		ok = EVP_DecodeUpdate(ctx, buf, &len, in, in_len) >= 0 && EVP_DecodeFinal(ctx, buf + len, &tail) == 1;
 		EVP_ENCODE_CTX_free(ctx);
 	}
 	if (!ok) {
@@ -54,66 +53,66 @@ static int decode_base64(struct parse *p, const yaml_node_t *n, const char *wher
 
 enum field_kind {
 	F_STRING,
-	F_PATH,         /* made absolute against the file's directory */
-	F_COMMAND,      /* as F_PATH when it has a '/', else looked up in PATH when run */
+	F_PATH,    /* made absolute against the file's directory */
+	F_COMMAND, /* as F_PATH when it has a '/', else looked up in PATH when run */
 	F_BASE64,
 	F_BOOL,
-	F_EXEC,         /* users[].user.exec: the mapping of exec_fields */
-	F_ARGS,         /* exec.args: a list of strings */
-	F_ENV,          /* exec.env: a list of {name, value} */
+	F_EXEC, /* users[].user.exec: the mapping of exec_fields */
+	F_ARGS, /* exec.args: a list of strings */
+	F_ENV,  /* exec.env: a list of {name, value} */
 	F_UNSUPPORTED,
 };
 
 struct field {
 	const char *key;
 	enum field_kind kind;
-	size_t offset;      /* into the entry struct; for F_UNSUPPORTED, of the char * that records it */
+	size_t offset; /* into the entry struct; for F_UNSUPPORTED, of the char * that records it */
 };
 
 static const struct field cluster_fields[] = {
-	{"server", F_STRING, offsetof(struct kubeconfig_cluster, server)},
-	{"certificate-authority", F_PATH, offsetof(struct kubeconfig_cluster, certificate_authority)},
-	{"certificate-authority-data", F_BASE64, offsetof(struct kubeconfig_cluster, certificate_authority_data)},
-	{"insecure-skip-tls-verify", F_BOOL, offsetof(struct kubeconfig_cluster, insecure_skip_tls_verify)},
-	{"tls-server-name", F_STRING, offsetof(struct kubeconfig_cluster, tls_server_name)},
-	{"proxy-url", F_STRING, offsetof(struct kubeconfig_cluster, proxy_url)},
-	{NULL, 0, 0},
+	{ "server", F_STRING, offsetof(struct kubeconfig_cluster, server) },
+	{ "certificate-authority", F_PATH, offsetof(struct kubeconfig_cluster, certificate_authority) },
+	{ "certificate-authority-data", F_BASE64, offsetof(struct kubeconfig_cluster, certificate_authority_data) },
+	{ "insecure-skip-tls-verify", F_BOOL, offsetof(struct kubeconfig_cluster, insecure_skip_tls_verify) },
+	{ "tls-server-name", F_STRING, offsetof(struct kubeconfig_cluster, tls_server_name) },
+	{ "proxy-url", F_STRING, offsetof(struct kubeconfig_cluster, proxy_url) },
+	{ NULL, 0, 0 },
 };
 
 static const struct field exec_fields[] = {
-	{"apiVersion", F_STRING, offsetof(struct execcred_spec, api_version)},
-	{"command", F_COMMAND, offsetof(struct execcred_spec, command)},
-	{"args", F_ARGS, 0},
-	{"env", F_ENV, 0},
-	{"installHint", F_STRING, offsetof(struct execcred_spec, install_hint)},
-	{"provideClusterInfo", F_BOOL, offsetof(struct execcred_spec, provide_cluster_info)},
-	{"interactiveMode", F_STRING, offsetof(struct execcred_spec, interactive_mode)},
-	{NULL, 0, 0},
+	{ "apiVersion", F_STRING, offsetof(struct execcred_spec, api_version) },
+	{ "command", F_COMMAND, offsetof(struct execcred_spec, command) },
+	{ "args", F_ARGS, 0 },
+	{ "env", F_ENV, 0 },
+	{ "installHint", F_STRING, offsetof(struct execcred_spec, install_hint) },
+	{ "provideClusterInfo", F_BOOL, offsetof(struct execcred_spec, provide_cluster_info) },
+	{ "interactiveMode", F_STRING, offsetof(struct execcred_spec, interactive_mode) },
+	{ NULL, 0, 0 },
 };
 
 static const struct field user_fields[] = {
-	{"client-certificate", F_PATH, offsetof(struct kubeconfig_user, client_certificate)},
-	{"client-certificate-data", F_BASE64, offsetof(struct kubeconfig_user, client_certificate_data)},
-	{"client-key", F_PATH, offsetof(struct kubeconfig_user, client_key)},
-	{"client-key-data", F_BASE64, offsetof(struct kubeconfig_user, client_key_data)},
-	{"token", F_STRING, offsetof(struct kubeconfig_user, token)},
-	{"tokenFile", F_PATH, offsetof(struct kubeconfig_user, token_file)},
-	{"exec", F_EXEC, offsetof(struct kubeconfig_user, exec)},
-	{"auth-provider", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
-	{"username", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
-	{"password", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
-	{"as", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
-	{"as-uid", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
-	{"as-groups", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
-	{"as-user-extra", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported)},
-	{NULL, 0, 0},
+	{ "client-certificate", F_PATH, offsetof(struct kubeconfig_user, client_certificate) },
+	{ "client-certificate-data", F_BASE64, offsetof(struct kubeconfig_user, client_certificate_data) },
+	{ "client-key", F_PATH, offsetof(struct kubeconfig_user, client_key) },
+	{ "client-key-data", F_BASE64, offsetof(struct kubeconfig_user, client_key_data) },
+	{ "token", F_STRING, offsetof(struct kubeconfig_user, token) },
+	{ "tokenFile", F_PATH, offsetof(struct kubeconfig_user, token_file) },
+	{ "exec", F_EXEC, offsetof(struct kubeconfig_user, exec) },
+	{ "auth-provider", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported) },
+	{ "username", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported) },
+	{ "password", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported) },
+	{ "as", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported) },
+	{ "as-uid", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported) },
+	{ "as-groups", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported) },
+	{ "as-user-extra", F_UNSUPPORTED, offsetof(struct kubeconfig_user, unsupported) },
+	{ NULL, 0, 0 },
 };
 
 static const struct field context_fields[] = {
-	{"cluster", F_STRING, offsetof(struct kubeconfig_context, cluster)},
-	{"user", F_STRING, offsetof(struct kubeconfig_context, user)},
-	{"namespace", F_STRING, offsetof(struct kubeconfig_context, namespace)},
-	{NULL, 0, 0},
+	{ "cluster", F_STRING, offsetof(struct kubeconfig_context, cluster) },
+	{ "user", F_STRING, offsetof(struct kubeconfig_context, user) },
+	{ "namespace", F_STRING, offsetof(struct kubeconfig_context, namespace) },
+	{ NULL, 0, 0 },
 };
 
 static int parse_fields(struct parse *p, const yaml_node_t *n, const struct field *fields, const char *where,
@@ -232,7 +231,8 @@ static int parse_fields(struct parse *p, const yaml_node_t *n, const struct fiel
 			snprintf(field_where, sizeof(field_where), "%s.%s", where, f->key);
 			const yaml_node_t *first = yamlnode_repeated(&p->y, n, pair);
 			if (first)
-				return yamlnode_fail(&p->y, k, field_where, "repeated key (first at line %zu); expected it once",
+				return yamlnode_fail(&p->y, k, field_where,
+						     "repeated key (first at line %zu); expected it once",
 						     first->start_mark.line + 1);
 			rc = set_field(p, f, v, field_where, entry);
 			if (rc)
@@ -245,13 +245,13 @@ static int parse_fields(struct parse *p, const yaml_node_t *n, const struct fiel
 /* One of the three lists (clusters, users, contexts): each item is
  * {name: N, <inner>: {fields}}. Names must be present and unique. */
 struct section {
-	const char *list;           /* "clusters" */
-	const char *inner;          /* "cluster" */
+	const char *list;  /* "clusters" */
+	const char *inner; /* "cluster" */
 	const struct field *fields;
 	size_t entry_size;
 	size_t name_offset;
 	size_t file_offset;
-	void (*clear)(void *entry);  /* frees what the entry owns */
+	void (*clear)(void *entry); /* frees what the entry owns */
 };
 
 static void free_secret(char *s)
@@ -302,21 +302,22 @@ static void context_clear(void *entry)
 enum { SEC_CLUSTERS, SEC_USERS, SEC_CONTEXTS, SEC_COUNT };
 
 static const struct section sections[] = {
-	[SEC_CLUSTERS] = {"clusters", "cluster", cluster_fields, sizeof(struct kubeconfig_cluster),
-			  offsetof(struct kubeconfig_cluster, name), offsetof(struct kubeconfig_cluster, file),
-			  cluster_clear},
-	[SEC_USERS] = {"users", "user", user_fields, sizeof(struct kubeconfig_user),
-		       offsetof(struct kubeconfig_user, name), offsetof(struct kubeconfig_user, file), user_clear},
-	[SEC_CONTEXTS] = {"contexts", "context", context_fields, sizeof(struct kubeconfig_context),
-			  offsetof(struct kubeconfig_context, name), offsetof(struct kubeconfig_context, file),
-			  context_clear},
+	[SEC_CLUSTERS] = { "clusters", "cluster", cluster_fields, sizeof(struct kubeconfig_cluster),
+			   offsetof(struct kubeconfig_cluster, name), offsetof(struct kubeconfig_cluster, file),
+			   cluster_clear },
+	[SEC_USERS] = { "users", "user", user_fields, sizeof(struct kubeconfig_user),
+			offsetof(struct kubeconfig_user, name), offsetof(struct kubeconfig_user, file), user_clear },
+	[SEC_CONTEXTS] = { "contexts", "context", context_fields, sizeof(struct kubeconfig_context),
+			   offsetof(struct kubeconfig_context, name), offsetof(struct kubeconfig_context, file),
+			   context_clear },
 };
 
 /* The three lists of kc, by section, for code that treats them alike. */
 static void **section_array(struct kubeconfig *kc, int sec)
 {
-	return sec == SEC_CLUSTERS ? (void **)&kc->clusters :
-	       sec == SEC_USERS ? (void **)&kc->users : (void **)&kc->contexts;
+	return sec == SEC_CLUSTERS ? (void **)&kc->clusters
+		: sec == SEC_USERS ? (void **)&kc->users
+				   : (void **)&kc->contexts;
 }
 
 static size_t *section_count(struct kubeconfig *kc, int sec)
@@ -329,8 +330,7 @@ static char *entry_name(const struct section *s, void *array, size_t i)
 	return *(char **)((char *)array + i * s->entry_size + s->name_offset);
 }
 
-static int parse_section(struct parse *p, const struct section *s, const yaml_node_t *list, void **array,
-			 size_t *count)
+static int parse_section(struct parse *p, const struct section *s, const yaml_node_t *list, void **array, size_t *count)
 {
 	if (yamlnode_is_null(list))
 		return 0;
@@ -387,7 +387,8 @@ static int parse_document(struct parse *p, struct kubeconfig *kc)
 	}
 	for (int sec = 0; sec < SEC_COUNT; sec++) {
 		yaml_node_t *list = yamlnode_get(&p->y, root, sections[sec].list);
-		if (list && (rc = parse_section(p, &sections[sec], list, section_array(kc, sec), section_count(kc, sec))))
+		if (list &&
+		    (rc = parse_section(p, &sections[sec], list, section_array(kc, sec), section_count(kc, sec))))
 			return rc;
 	}
 	return 0;
@@ -421,10 +422,9 @@ int kubeconfig_load(const char *path, struct kubeconfig **out, struct cx_err *er
 	}
 	char *dir = absolute_dir(path);
 	if (!dir) {
-		rc = cx_err_set(err, -errno, "kubeconfig %s: cannot resolve its directory: %s", path,
-				strerror(errno));
+		rc = cx_err_set(err, -errno, "kubeconfig %s: cannot resolve its directory: %s", path, strerror(errno));
 	} else {
-		struct parse p = {.y = {.doc = &doc, .kind = "kubeconfig", .path = path, .err = err}, .dir = dir};
+		struct parse p = { .y = { .doc = &doc, .kind = "kubeconfig", .path = path, .err = err }, .dir = dir };
 		rc = parse_document(&p, kc);
 	}
 	yaml_document_delete(&doc);
@@ -532,21 +532,26 @@ static int resolve_user(const struct kubeconfig_user *u, const struct kubeconfig
 	    (r = load_pem(u->file, what, "client-key", &u->client_key_data, u->client_key, &rc->client_key, err)))
 		return r;
 	if (!rc->client_cert.len != !rc->client_key.len)
-		return cx_err_set(err, -EINVAL, "kubeconfig %s: %s: client-certificate and client-key go together; "
-				  "only %s is set", u->file, what,
-				  rc->client_cert.len ? "client-certificate" : "client-key");
+		return cx_err_set(err, -EINVAL,
+				  "kubeconfig %s: %s: client-certificate and client-key go together; "
+				  "only %s is set",
+				  u->file, what, rc->client_cert.len ? "client-certificate" : "client-key");
 	/* A token goes into every request's header, which libcurl caps (at
 	 * 1 MiB, as "out of memory"): refused here, where the field is known. */
 	size_t token_len = u->token ? strlen(u->token) : 0;
 	if (token_len > KUBECONFIG_TOKEN_MAX)
-		return cx_err_set(err, -EFBIG, "kubeconfig %s: %s: token: %zu bytes; a bearer token is at most %d "
-				  "bytes", u->file, what, token_len, KUBECONFIG_TOKEN_MAX);
+		return cx_err_set(err, -EFBIG,
+				  "kubeconfig %s: %s: token: %zu bytes; a bearer token is at most %d "
+				  "bytes",
+				  u->file, what, token_len, KUBECONFIG_TOKEN_MAX);
 	if (u->token && !(rc->token = strdup(u->token)))
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	if (u->has_exec) {
-		struct execcred_cluster ec = {.server = rc->server, .tls_server_name = cluster->tls_server_name,
-					      .insecure_skip_tls_verify = cluster->insecure_skip_tls_verify,
-					      .ca = &rc->ca, .proxy_url = cluster->proxy_url};
+		struct execcred_cluster ec = { .server = rc->server,
+					       .tls_server_name = cluster->tls_server_name,
+					       .insecure_skip_tls_verify = cluster->insecure_skip_tls_verify,
+					       .ca = &rc->ca,
+					       .proxy_url = cluster->proxy_url };
 		r = execcred_new(&u->exec, u->name, &ec, &rc->exec, err);
 		if (r) {
 			cx_err_prefix(err, "kubeconfig %s: %s: exec: ", u->file, what);
@@ -559,9 +564,10 @@ static int resolve_user(const struct kubeconfig_user *u, const struct kubeconfig
 			return cx_err_set(err, -errno, "kubeconfig %s: %s: tokenFile: cannot read %s: %s", u->file,
 					  what, u->token_file, strerror(errno));
 		if (S_ISREG(st.st_mode) && st.st_size > KUBECONFIG_TOKEN_MAX)
-			return cx_err_set(err, -EFBIG, "kubeconfig %s: %s: tokenFile: %s is %lld bytes; a bearer token "
-					  "is at most %d bytes", u->file, what, u->token_file, (long long)st.st_size,
-					  KUBECONFIG_TOKEN_MAX);
+			return cx_err_set(err, -EFBIG,
+					  "kubeconfig %s: %s: tokenFile: %s is %lld bytes; a bearer token "
+					  "is at most %d bytes",
+					  u->file, what, u->token_file, (long long)st.st_size, KUBECONFIG_TOKEN_MAX);
 		if (!(rc->token_file = strdup(u->token_file)))
 			return cx_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -584,22 +590,27 @@ static int check_server(const char *file, const char *what, const char *server, 
 		uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
 	int r = 0;
 	if (uc)
-		r = cx_err_set(err, -EINVAL, "kubeconfig %s: %s: server: \"%s\" is not a URL (%s); expected "
-			       "https://host:port", file, what, server, curl_url_strerror(uc));
+		r = cx_err_set(err, -EINVAL,
+			       "kubeconfig %s: %s: server: \"%s\" is not a URL (%s); expected "
+			       "https://host:port",
+			       file, what, server, curl_url_strerror(uc));
 	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
-		r = cx_err_set(err, -EINVAL, "kubeconfig %s: %s: server: \"%s\": scheme %s is not http or https; "
-			       "expected https://host:port", file, what, server, scheme);
+		r = cx_err_set(err, -EINVAL,
+			       "kubeconfig %s: %s: server: \"%s\": scheme %s is not http or https; "
+			       "expected https://host:port",
+			       file, what, server, scheme);
 	else if (!*host)
-		r = cx_err_set(err, -EINVAL, "kubeconfig %s: %s: server: \"%s\" has no host; expected "
-			       "https://host:port", file, what, server);
+		r = cx_err_set(err, -EINVAL,
+			       "kubeconfig %s: %s: server: \"%s\" has no host; expected "
+			       "https://host:port",
+			       file, what, server);
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
 	return r;
 }
 
-static int resolve_cluster(const struct kubeconfig_cluster *c, struct restconfig *rc,
-			   struct cx_err *err)
+static int resolve_cluster(const struct kubeconfig_cluster *c, struct restconfig *rc, struct cx_err *err)
 {
 	char what[300];
 	snprintf(what, sizeof(what), "cluster \"%s\"", c->name);
@@ -609,14 +620,15 @@ static int resolve_cluster(const struct kubeconfig_cluster *c, struct restconfig
 	int r = check_server(c->file, what, c->server, err);
 	if (r)
 		return r;
-	r = load_pem(c->file, what, "certificate-authority", &c->certificate_authority_data,
-			 c->certificate_authority, &rc->ca, err);
+	r = load_pem(c->file, what, "certificate-authority", &c->certificate_authority_data, c->certificate_authority,
+		     &rc->ca, err);
 	if (r)
 		return r;
 	if (c->insecure_skip_tls_verify && rc->ca.len)
 		return cx_err_set(err, -EINVAL,
 				  "kubeconfig %s: %s: insecure-skip-tls-verify cannot be combined with a "
-				  "certificate-authority", c->file, what);
+				  "certificate-authority",
+				  c->file, what);
 	size_t len = strlen(c->server);
 	while (len > 0 && c->server[len - 1] == '/')
 		len--;
@@ -628,8 +640,7 @@ static int resolve_cluster(const struct kubeconfig_cluster *c, struct restconfig
 	return 0;
 }
 
-int kubeconfig_restconfig(const struct kubeconfig *kc, const char *context, struct restconfig **out,
-			  struct cx_err *err)
+int kubeconfig_restconfig(const struct kubeconfig *kc, const char *context, struct restconfig **out, struct cx_err *err)
 {
 	*out = NULL;
 	const char *name = context ? context : kc->current_context;
@@ -641,14 +652,15 @@ int kubeconfig_restconfig(const struct kubeconfig *kc, const char *context, stru
 		return cx_err_set(err, -ENOENT, "kubeconfig %s: context \"%s\" not found", kc->path, name);
 	if (!ctx->cluster)
 		return cx_err_set(err, -EINVAL, "kubeconfig %s: context \"%s\": cluster: missing", ctx->file, name);
-	const struct kubeconfig_cluster *cluster = find_named(&sections[SEC_CLUSTERS], kc->clusters, kc->n_clusters, ctx->cluster);
+	const struct kubeconfig_cluster *cluster = find_named(&sections[SEC_CLUSTERS], kc->clusters, kc->n_clusters,
+							      ctx->cluster);
 	if (!cluster)
 		return cx_err_set(err, -ENOENT, "kubeconfig %s: context \"%s\": cluster \"%s\" not found", ctx->file,
 				  name, ctx->cluster);
 	const struct kubeconfig_user *user = NULL;
 	if (ctx->user && !(user = find_named(&sections[SEC_USERS], kc->users, kc->n_users, ctx->user)))
-		return cx_err_set(err, -ENOENT, "kubeconfig %s: context \"%s\": user \"%s\" not found", ctx->file,
-				  name, ctx->user);
+		return cx_err_set(err, -ENOENT, "kubeconfig %s: context \"%s\": user \"%s\" not found", ctx->file, name,
+				  ctx->user);
 
 	struct restconfig *rc = calloc(1, sizeof(*rc));
 	if (!rc)
@@ -656,8 +668,9 @@ int kubeconfig_restconfig(const struct kubeconfig *kc, const char *context, stru
 	int r = resolve_cluster(cluster, rc, err);
 	if (!r && user)
 		r = resolve_user(user, cluster, rc, err);
-	if (!r && ((ctx->namespace && !(rc->namespace = strdup(ctx->namespace))) ||
-		   asprintf(&rc->source, "kubeconfig %s, context \"%s\"", ctx->file, name) < 0))
+	if (!r &&
+	    ((ctx->namespace && !(rc->namespace = strdup(ctx->namespace))) ||
+	     asprintf(&rc->source, "kubeconfig %s, context \"%s\"", ctx->file, name) < 0))
 		r = cx_err_set(err, -ENOMEM, "out of memory");
 	if (r) {
 		restconfig_free(&rc);

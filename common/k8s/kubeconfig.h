@@ -28,9 +28,9 @@ struct restconfig;
 
 struct kubeconfig_cluster {
 	char *name;
-	char *file;                         /* the kubeconfig file it came from */
+	char *file; /* the kubeconfig file it came from */
 	char *server;
-	char *certificate_authority;        /* absolute path, or NULL */
+	char *certificate_authority; /* absolute path, or NULL */
 	struct blob certificate_authority_data;
 	bool insecure_skip_tls_verify;
 	char *tls_server_name;
@@ -39,30 +39,30 @@ struct kubeconfig_cluster {
 
 struct kubeconfig_user {
 	char *name;
-	char *file;                         /* the kubeconfig file it came from */
-	char *client_certificate;           /* absolute path, or NULL */
+	char *file;               /* the kubeconfig file it came from */
+	char *client_certificate; /* absolute path, or NULL */
 	struct blob client_certificate_data;
-	char *client_key;                   /* absolute path, or NULL */
+	char *client_key; /* absolute path, or NULL */
 	struct blob client_key_data;
 	char *token;
-	char *token_file;                   /* absolute path, or NULL */
-	bool has_exec;                      /* exec holds a credential plugin's stanza */
+	char *token_file; /* absolute path, or NULL */
+	bool has_exec;    /* exec holds a credential plugin's stanza */
 	struct execcred_spec exec;
-	char *unsupported;                  /* first auth field present that coxswain does not
+	char *unsupported; /* first auth field present that coxswain does not
 					       implement ("auth-provider", "username", ...), or NULL */
 };
 
 struct kubeconfig_context {
 	char *name;
-	char *file;                         /* the kubeconfig file it came from */
+	char *file; /* the kubeconfig file it came from */
 	char *cluster;
 	char *user;
 	char *namespace;
 };
 
 struct kubeconfig {
-	char *path;                         /* as given to kubeconfig_load; "a:b" once merged */
-	char *current_context;              /* NULL when unset */
+	char *path;            /* as given to kubeconfig_load; "a:b" once merged */
+	char *current_context; /* NULL when unset */
 	struct kubeconfig_cluster *clusters;
 	size_t n_clusters;
 	struct kubeconfig_user *users;
@@ -86,7 +86,7 @@ int kubeconfig_merge(struct kubeconfig *into, struct kubeconfig **from, struct c
 /* Resolves context (NULL = current-context) into an owned restconfig in *out:
  * reads the files the context's cluster and user refer to. Errors name the
  * file, the context, cluster or user, and the field. */
-int kubeconfig_restconfig(const struct kubeconfig *kc, const char *context,
-			  struct restconfig **out, struct cx_err *err);
+int kubeconfig_restconfig(const struct kubeconfig *kc, const char *context, struct restconfig **out,
+			  struct cx_err *err);
 
 #endif

@@ -20,7 +20,7 @@
 
 struct sock {
 	curl_socket_t fd;
-	int what;                     /* CURL_POLL_IN / _OUT / _INOUT */
+	int what; /* CURL_POLL_IN / _OUT / _INOUT */
 };
 
 struct kwatch_mux {
@@ -28,25 +28,25 @@ struct kwatch_mux {
 	struct sock *socks;
 	size_t n_socks, cap_socks;
 	bool timer_set;
-	int64_t deadline_ms;          /* when libcurl wants its timeout action (clock_monotonic_ms) */
+	int64_t deadline_ms; /* when libcurl wants its timeout action (clock_monotonic_ms) */
 	size_t running;
 };
 
 struct kwatch {
-	struct kwatch_mux *m;         /* borrowed */
-	struct kclient *client;       /* borrowed: its request observer counts the watch */
-	bool counted;                 /* told the observer already */
+	struct kwatch_mux *m;   /* borrowed */
+	struct kclient *client; /* borrowed: its request observer counts the watch */
+	bool counted;           /* told the observer already */
 	CURL *easy;
-	char *path;                   /* for messages */
+	char *path; /* for messages */
 	char *start_rv;
 	struct watch_parser *parser;
 	kwatch_end_fn on_end;
 	void *ud;
 	bool running;
-	long status;                  /* HTTP status, once the first byte came */
-	char *error_body;             /* a non-200 answer */
+	long status;      /* HTTP status, once the first byte came */
+	char *error_body; /* a non-200 answer */
 	size_t error_len;
-	int code;                     /* the first failure seen while receiving */
+	int code; /* the first failure seen while receiving */
 	struct cx_err err;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -234,8 +234,8 @@ int kwatch_mux_dispatch(struct kwatch_mux *m, const struct pollfd *fds, size_t n
 		if (!fds[i].revents)
 			continue;
 		int ev = ((fds[i].revents & POLLIN) ? CURL_CSELECT_IN : 0) |
-			 ((fds[i].revents & POLLOUT) ? CURL_CSELECT_OUT : 0) |
-			 ((fds[i].revents & (POLLERR | POLLHUP)) ? CURL_CSELECT_ERR : 0);
+			((fds[i].revents & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+			((fds[i].revents & (POLLERR | POLLHUP)) ? CURL_CSELECT_ERR : 0);
 		mc = curl_multi_socket_action(m->multi, fds[i].fd, ev, &running);
 	}
 	if (mc == CURLM_OK && m->timer_set && ms_until(m->deadline_ms) == 0) {
@@ -312,7 +312,7 @@ int kwatch_start(struct kwatch_mux *m, struct kclient *c, const struct kwatch_op
 	w->client = c;
 	w->on_end = on_end;
 	w->ud = ud;
-	struct watch_parser_options po = {.drop_managed_fields = o->drop_managed_fields};
+	struct watch_parser_options po = { .drop_managed_fields = o->drop_managed_fields };
 	char *url = NULL;
 	if (!(w->path = strdup(o->path)) || (o->resource_version && !(w->start_rv = strdup(o->resource_version))) ||
 	    !(w->parser = watch_parser_new(&po, on_event, ud))) {
@@ -336,8 +336,9 @@ int kwatch_start(struct kwatch_mux *m, struct kclient *c, const struct kwatch_op
 	const char *match = o->resource_version_match ? o->resource_version_match : "NotOlderThan";
 	if ((o->resource_version && *o->resource_version &&
 	     add_param(w->easy, &url, "resourceVersion", o->resource_version)) ||
-	    (o->send_initial_events && (add_param(w->easy, &url, "sendInitialEvents", "true") ||
-					add_param(w->easy, &url, "resourceVersionMatch", match))) ||
+	    (o->send_initial_events &&
+	     (add_param(w->easy, &url, "sendInitialEvents", "true") ||
+	      add_param(w->easy, &url, "resourceVersionMatch", match))) ||
 	    (o->label_selector && add_param(w->easy, &url, "labelSelector", o->label_selector))) {
 		r = cx_err_set(err, -ENOMEM, "out of memory");
 		goto fail;

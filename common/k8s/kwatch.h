@@ -61,11 +61,11 @@ int kwatch_mux_dispatch(struct kwatch_mux *m, const struct pollfd *fds, size_t n
 size_t kwatch_mux_running(const struct kwatch_mux *m);
 
 struct kwatch_options {
-	const char *path;              /* the collection, e.g. "/api/v1/namespaces/x/configmaps" */
-	const char *resource_version;  /* where to start (from a LIST); NULL: "now", with synthetic ADDEDs */
-	const char *label_selector;    /* or NULL */
-	long timeout_seconds;          /* asked of the server; 0: drawn from [300, 600) as client-go does */
-	long inactivity_seconds;       /* no byte for this long = a dead stream; 0: 70 (bookmarks come each minute) */
+	const char *path;             /* the collection, e.g. "/api/v1/namespaces/x/configmaps" */
+	const char *resource_version; /* where to start (from a LIST); NULL: "now", with synthetic ADDEDs */
+	const char *label_selector;   /* or NULL */
+	long timeout_seconds;         /* asked of the server; 0: drawn from [300, 600) as client-go does */
+	long inactivity_seconds;      /* no byte for this long = a dead stream; 0: 70 (bookmarks come each minute) */
 	bool drop_managed_fields;
 	/* A streaming list: sendInitialEvents=true with
 	 * resourceVersionMatch=NotOlderThan (allowWatchBookmarks is always

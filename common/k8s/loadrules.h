@@ -11,10 +11,10 @@ struct restconfig;
 
 /* Where to look, from the command line; every field may be NULL. */
 struct loadrules_opts {
-	const char *kubeconfig;          /* --kubeconfig: this file only */
-	const char *context;             /* --context: instead of current-context */
-	const char *namespace;           /* --namespace: instead of the context's */
-	const char *serviceaccount_dir;  /* in-cluster credentials; NULL = the standard mount */
+	const char *kubeconfig;         /* --kubeconfig: this file only */
+	const char *context;            /* --context: instead of current-context */
+	const char *namespace;          /* --namespace: instead of the context's */
+	const char *serviceaccount_dir; /* in-cluster credentials; NULL = the standard mount */
 };
 
 /* Finds the configuration as kubectl does: the --kubeconfig file; else each

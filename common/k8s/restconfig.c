@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define SERVICEACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define SMALL_FILE_MAX (1024 * 1024)
+#define SMALL_FILE_MAX     (1024 * 1024)
 
 int restconfig_in_cluster(const char *sa_dir, struct restconfig **out, struct cx_err *err)
 {
@@ -21,7 +21,8 @@ int restconfig_in_cluster(const char *sa_dir, struct restconfig **out, struct cx
 		sa_dir = SERVICEACCOUNT_DIR;
 	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
 	if (!host || !*host || !port || !*port)
-		return cx_err_set(err, -ENOENT, "not running in a pod: KUBERNETES_SERVICE_HOST and "
+		return cx_err_set(err, -ENOENT,
+				  "not running in a pod: KUBERNETES_SERVICE_HOST and "
 				  "KUBERNETES_SERVICE_PORT are not set");
 	struct restconfig *rc = calloc(1, sizeof(*rc));
 	if (!rc)
@@ -29,7 +30,7 @@ int restconfig_in_cluster(const char *sa_dir, struct restconfig **out, struct cx
 	int r = 0;
 	const char *open_bracket = strchr(host, ':') ? "[" : "", *close_bracket = *open_bracket ? "]" : "";
 	char path[4096];
-	struct blob ns = {0};
+	struct blob ns = { 0 };
 	if (asprintf(&rc->server, "https://%s%s%s:%s", open_bracket, host, close_bracket, port) < 0 ||
 	    asprintf(&rc->source, "in-cluster service account (%s)", sa_dir) < 0) {
 		r = cx_err_set(err, -ENOMEM, "out of memory");

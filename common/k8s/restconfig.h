@@ -12,18 +12,18 @@
 struct execcred;
 
 struct restconfig {
-	char *server;              /* scheme://host[:port][/prefix], no trailing slash */
-	struct blob ca;            /* PEM bundle to verify the server; empty = system store */
-	struct blob client_cert;   /* PEM; empty = no client certificate */
-	struct blob client_key;    /* PEM */
-	char *token;               /* bearer token, or NULL */
-	char *token_file;          /* re-read periodically because it rotates; or NULL */
-	struct execcred *exec;     /* the user's credential plugin (owned), or NULL */
-	bool insecure;             /* skip TLS verification (warned about) */
+	char *server;            /* scheme://host[:port][/prefix], no trailing slash */
+	struct blob ca;          /* PEM bundle to verify the server; empty = system store */
+	struct blob client_cert; /* PEM; empty = no client certificate */
+	struct blob client_key;  /* PEM */
+	char *token;             /* bearer token, or NULL */
+	char *token_file;        /* re-read periodically because it rotates; or NULL */
+	struct execcred *exec;   /* the user's credential plugin (owned), or NULL */
+	bool insecure;           /* skip TLS verification (warned about) */
 	char *tls_server_name;
 	char *proxy_url;
-	char *namespace;           /* the context's namespace, or NULL */
-	char *source;              /* "kubeconfig F, context C" for messages */
+	char *namespace; /* the context's namespace, or NULL */
+	char *source;    /* "kubeconfig F, context C" for messages */
 };
 
 struct cx_err;

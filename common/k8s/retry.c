@@ -68,7 +68,7 @@ static bool month(const char **s, long *out)
 static bool clock_time(const char **s, long *h, long *m, long *sec)
 {
 	return digits(s, 2, h) && literal(s, ":") && digits(s, 2, m) && literal(s, ":") && digits(s, 2, sec) &&
-	       *h <= 23 && *m <= 59 && *sec <= 60;
+		*h <= 23 && *m <= 59 && *sec <= 60;
 }
 
 /* Parses the three HTTP-date forms RFC 9110 5.6.7 says a recipient must accept:
@@ -188,10 +188,10 @@ static bool server_error(long status)
 	return status == 500 || status == 502 || status == 503 || status == 504;
 }
 
-bool retry_decide(const struct retry_policy *p, int attempt, bool idempotent, long http_status,
-		  int transport_errno, const char *retry_after_header, long *delay_ms)
+bool retry_decide(const struct retry_policy *p, int attempt, bool idempotent, long http_status, int transport_errno,
+		  const char *retry_after_header, long *delay_ms)
 {
-	static const struct retry_policy defaults = {0};
+	static const struct retry_policy defaults = { 0 };
 	if (!p)
 		p = &defaults;
 	if (delay_ms)

@@ -23,22 +23,22 @@
 
 #include "backoff.h"
 
-#define RETRY_DEFAULT_MAX_ATTEMPTS 5
+#define RETRY_DEFAULT_MAX_ATTEMPTS       5
 #define RETRY_DEFAULT_MAX_RETRY_AFTER_MS 30000L
 /* 500 ms, 1 s, 2 s, 4 s (+ up to half again): about 11 s at worst for the
  * four retries, which rides out an API server restart without blowing a
  * worker's per-job API budget. */
-#define RETRY_DEFAULT_BACKOFF ((struct backoff_params){500, 2.0, 8000, 0.5})
+#define RETRY_DEFAULT_BACKOFF ((struct backoff_params){ 500, 2.0, 8000, 0.5 })
 
 /* A zeroed policy is the default one; a field left 0 (or invalid) takes its
  * default. Plain struct, nothing to free. */
 struct retry_policy {
-	int max_attempts;               /* attempts in all, the first included; <= 0: 5 */
-	long max_retry_after_ms;        /* cap on the server's Retry-After; <= 0: 30 s */
-	struct backoff_params backoff;  /* delays without Retry-After; invalid: RETRY_DEFAULT_BACKOFF */
-	backoff_rand_fn rand;           /* jitter source, drawn once per backoff delay; NULL: built-in */
+	int max_attempts;              /* attempts in all, the first included; <= 0: 5 */
+	long max_retry_after_ms;       /* cap on the server's Retry-After; <= 0: 30 s */
+	struct backoff_params backoff; /* delays without Retry-After; invalid: RETRY_DEFAULT_BACKOFF */
+	backoff_rand_fn rand;          /* jitter source, drawn once per backoff delay; NULL: built-in */
 	void *rand_state;
-	time_t (*now)(void);            /* wall clock for HTTP-date Retry-After; NULL: time() */
+	time_t (*now)(void); /* wall clock for HTTP-date Retry-After; NULL: time() */
 };
 
 /* Decides about attempt number `attempt` (1 = the first try) that just
@@ -48,8 +48,8 @@ struct retry_policy {
  * response header's value, or NULL. p NULL means the default policy.
  * Returns true when the request should be sent again after *delay_ms
  * (delay_ms may be NULL); false with *delay_ms = 0 when not. */
-bool retry_decide(const struct retry_policy *p, int attempt, bool idempotent, long http_status,
-		  int transport_errno, const char *retry_after_header, long *delay_ms);
+bool retry_decide(const struct retry_policy *p, int attempt, bool idempotent, long http_status, int transport_errno,
+		  const char *retry_after_header, long *delay_ms);
 
 /* Parses a Retry-After value (RFC 9110 10.2.3): delay-seconds, or an
  * HTTP-date in any of its three forms, the wait being from now until then.

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const OP_NAMES[] = {[SELECTOR_OP_IN] = "In", [SELECTOR_OP_NOT_IN] = "NotIn",
-				       [SELECTOR_OP_EXISTS] = "Exists", [SELECTOR_OP_DOES_NOT_EXIST] = "DoesNotExist"};
+static const char *const OP_NAMES[] = { [SELECTOR_OP_IN] = "In",
+					[SELECTOR_OP_NOT_IN] = "NotIn",
+					[SELECTOR_OP_EXISTS] = "Exists",
+					[SELECTOR_OP_DOES_NOT_EXIST] = "DoesNotExist" };
 #define N_OPS (sizeof(OP_NAMES) / sizeof(*OP_NAMES))
 
 /* ---- reading JSON ---- */
@@ -45,8 +47,7 @@ void selector_clear(struct selector *sel)
 
 /* matchLabels (an object of strings) at where into sel's match pairs, in
  * the document's order. */
-static int parse_match(struct json_object *labels, const char *where, struct selector *sel,
-		       struct cx_err *err)
+static int parse_match(struct json_object *labels, const char *where, struct selector *sel, struct cx_err *err)
 {
 	if (!json_object_is_type(labels, json_type_object))
 		return cx_err_set(err, -EINVAL, "%s.matchLabels: expected an object of label values, got %s", where,
@@ -57,7 +58,8 @@ static int parse_match(struct json_object *labels, const char *where, struct sel
 		return 0;
 	if (!(sel->match_keys = calloc(n, sizeof(char *))) || !(sel->match_values = calloc(n, sizeof(char *))))
 		return oom(err);
-	json_object_object_foreach(labels, k, v) {
+	json_object_object_foreach(labels, k, v)
+	{
 		if (!json_object_is_type(v, json_type_string))
 			return cx_err_set(err, -EINVAL, "%s.matchLabels.%s: expected a string, got %s", where, k,
 					  jsonget_kind(v));
@@ -69,8 +71,7 @@ static int parse_match(struct json_object *labels, const char *where, struct sel
 }
 
 /* One requirement's values (absent: none) at where. */
-static int parse_values(struct json_object *list, const char *where, struct selector_requirement *r,
-			struct cx_err *err)
+static int parse_values(struct json_object *list, const char *where, struct selector_requirement *r, struct cx_err *err)
 {
 	if (!list)
 		return 0;
@@ -113,10 +114,12 @@ static int parse_requirement(struct json_object *e, const char *where, struct se
 			;
 	if (which == N_OPS) {
 		if (!json_object_is_type(op, json_type_string))
-			return cx_err_set(err, -EINVAL, "%s.operator: expected In, NotIn, Exists or DoesNotExist, got %s",
-					  where, jsonget_kind(op));
-		return cx_err_set(err, -EINVAL, "%s.operator: expected In, NotIn, Exists or DoesNotExist, got \"%.64s\"",
-				  where, json_object_get_string(op));
+			return cx_err_set(err, -EINVAL,
+					  "%s.operator: expected In, NotIn, Exists or DoesNotExist, got %s", where,
+					  jsonget_kind(op));
+		return cx_err_set(err, -EINVAL,
+				  "%s.operator: expected In, NotIn, Exists or DoesNotExist, got \"%.64s\"", where,
+				  json_object_get_string(op));
 	}
 	r->op = (enum selector_op)which;
 	if (!(r->key = strdup(json_object_get_string(key))))

@@ -41,11 +41,11 @@ enum selector_op {
 };
 
 struct selector_requirement {
-	char *key;                  /* a qualified name, as a label key */
+	char *key; /* a qualified name, as a label key */
 	enum selector_op op;
-	char **values;              /* n_values label values: >= 1 for In/NotIn, 0 otherwise */
+	char **values; /* n_values label values: >= 1 for In/NotIn, 0 otherwise */
 	size_t n_values;
-	bool has_values;            /* "values" was written (possibly as []) */
+	bool has_values; /* "values" was written (possibly as []) */
 };
 
 /* A metav1.LabelSelector (labelSelector) or metacontroller's
@@ -53,15 +53,14 @@ struct selector_requirement {
  * set == false, which selects everything, as an empty selector does. */
 struct selector {
 	bool set;
-	bool has_match;             /* matchLabels / matchAnnotations was written */
-	char **match_keys;          /* n_match pairs, in the document's order */
+	bool has_match;    /* matchLabels / matchAnnotations was written */
+	char **match_keys; /* n_match pairs, in the document's order */
 	char **match_values;
 	size_t n_match;
-	bool has_exprs;             /* matchExpressions was written */
+	bool has_exprs; /* matchExpressions was written */
 	struct selector_requirement *exprs;
 	size_t n_exprs;
 };
-
 
 /* Parses j (borrowed), a metav1.LabelSelector {matchLabels,
  * matchExpressions} as JSON, into *out (owned by the caller: selector_clear;

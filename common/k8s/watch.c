@@ -15,7 +15,7 @@
 #define DEFAULT_MAX_EVENT_BYTES (16u * 1024 * 1024)
 /* json_tokener_parse_ex takes an int length: an event is never longer. */
 #define MAX_EVENT_BYTES_CAP (1u << 30)
-#define DEFAULT_MAX_DEPTH 512
+#define DEFAULT_MAX_DEPTH   512
 /* A held-back run is a few bytes, unless it is a long string without
  * separators (base64 data); do not keep a buffer that size around. */
 #define RUN_KEEP_MAX 65536
@@ -36,7 +36,7 @@ struct watch_parser {
 	char *rv;                       /* resourceVersion of the last accepted event, or NULL */
 	char *run;                      /* a run (see is_run_byte) held back at the end of a chunk */
 	size_t run_len, run_cap;
-	struct cx_err fail;             /* the sticky error once fail.code != 0 */
+	struct cx_err fail; /* the sticky error once fail.code != 0 */
 };
 
 struct watch_parser *watch_parser_new(const struct watch_parser_options *opts, watch_event_fn fn, void *ud)
@@ -167,16 +167,18 @@ static int bad_event(struct watch_parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return fail(p, -EBADMSG, "watch event %zu (at byte %llu of the stream) %s", p->n_seen, p->event_start,
-		    what);
+	return fail(p, -EBADMSG, "watch event %zu (at byte %llu of the stream) %s", p->n_seen, p->event_start, what);
 }
 
 static const struct {
 	const char *name;
-	int type;            /* enum watch_event_type, or -1 for ERROR */
+	int type; /* enum watch_event_type, or -1 for ERROR */
 } event_types[] = {
-	{"ADDED", WATCH_ADDED},       {"MODIFIED", WATCH_MODIFIED}, {"DELETED", WATCH_DELETED},
-	{"BOOKMARK", WATCH_BOOKMARK}, {"ERROR", -1},
+	{ "ADDED", WATCH_ADDED },
+	{ "MODIFIED", WATCH_MODIFIED },
+	{ "DELETED", WATCH_DELETED },
+	{ "BOOKMARK", WATCH_BOOKMARK },
+	{ "ERROR", -1 },
 };
 
 /* Checks one complete event, and calls back with it or turns it into the
@@ -227,7 +229,7 @@ static int deliver(struct watch_parser *p, struct json_object *ev)
 	};
 	/* Our own error for the callback, so that its message survives when the
 	 * caller of feed passed no err. */
-	struct cx_err cb_err = {0};
+	struct cx_err cb_err = { 0 };
 	int r = p->fn ? p->fn(p->ud, &we, &cb_err) : 0;
 	if (r > 0)
 		return fail(p, -ECANCELED, "watch event %zu: the event callback stopped the stream (returned %d)",
@@ -253,8 +255,8 @@ static int deliver(struct watch_parser *p, struct json_object *ev)
 /* The tokener's reasons are terse ("unexpected character"); this says where. */
 static int malformed(struct watch_parser *p, unsigned long long at, const char *why)
 {
-	return fail(p, -EBADMSG, "malformed JSON in watch event %zu at byte %llu of the stream: %s", p->n_seen + 1,
-		    at, why);
+	return fail(p, -EBADMSG, "malformed JSON in watch event %zu at byte %llu of the stream: %s", p->n_seen + 1, at,
+		    why);
 }
 
 static int too_big(struct watch_parser *p)
@@ -287,8 +289,18 @@ static void start_event(struct watch_parser *p)
 static bool is_run_byte(char c)
 {
 	switch (c) {
-	case ' ': case '\t': case '\n': case '\r':
-	case '{': case '}': case '[': case ']': case ',': case ':': case '"': case '\0':
+	case ' ':
+	case '\t':
+	case '\n':
+	case '\r':
+	case '{':
+	case '}':
+	case '[':
+	case ']':
+	case ',':
+	case ':':
+	case '"':
+	case '\0':
 		return false;
 	default:
 		return true;

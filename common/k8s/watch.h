@@ -30,7 +30,7 @@ enum watch_event_type {
 	WATCH_ADDED,
 	WATCH_MODIFIED,
 	WATCH_DELETED,
-	WATCH_BOOKMARK,   /* object carries only apiVersion, kind and metadata.resourceVersion
+	WATCH_BOOKMARK, /* object carries only apiVersion, kind and metadata.resourceVersion
 			     (and maybe annotations): a progress mark, not a change */
 };
 

@@ -22,29 +22,29 @@ struct cx_err;
 typedef double (*backoff_rand_fn)(void *state);
 
 struct backoff_params {
-	long initial_ms;   /* > 0: the first delay */
-	double factor;     /* >= 1: growth per step (1 = constant delay) */
-	long max_ms;       /* >= initial_ms: cap on the delay before jitter */
-	double jitter;     /* >= 0: fraction of the delay added at random (0 = none) */
+	long initial_ms; /* > 0: the first delay */
+	double factor;   /* >= 1: growth per step (1 = constant delay) */
+	long max_ms;     /* >= initial_ms: cap on the delay before jitter */
+	double jitter;   /* >= 0: fraction of the delay added at random (0 = none) */
 };
 
 /* The settings the design names (docs/architecture.md §6). */
 /* Informer re-watch / re-list: client-go's reflector uses exactly these. */
-#define BACKOFF_WATCH_RECONNECT ((struct backoff_params){800, 2.0, 30000, 1.0})
+#define BACKOFF_WATCH_RECONNECT ((struct backoff_params){ 800, 2.0, 30000, 1.0 })
 /* Restarting a crashed worker slot (the first restart is immediate: the
  * supervisor's choice, not this one's). */
-#define BACKOFF_WORKER_RESTART ((struct backoff_params){1000, 2.0, 60000, 0.0})
+#define BACKOFF_WORKER_RESTART ((struct backoff_params){ 1000, 2.0, 60000, 0.0 })
 /* The work queue's per-key failure backoff, client-go's
  * ItemExponentialFailureRateLimiter: 5 ms doubling to 1000 s, no jitter. */
-#define BACKOFF_WORKQUEUE_ITEM ((struct backoff_params){5, 2.0, 1000000, 0.0})
+#define BACKOFF_WORKQUEUE_ITEM ((struct backoff_params){ 5, 2.0, 1000000, 0.0 })
 
 /* A stateful backoff for one thing that fails repeatedly (a watch, a slot).
  * Plain struct: put it anywhere, set it up with backoff_init. */
 struct backoff {
 	struct backoff_params p;
-	double base_ms;          /* the un-jittered delay the next call returns */
-	unsigned steps;          /* delays handed out since the last reset */
-	backoff_rand_fn rand;    /* never NULL after backoff_init */
+	double base_ms;       /* the un-jittered delay the next call returns */
+	unsigned steps;       /* delays handed out since the last reset */
+	backoff_rand_fn rand; /* never NULL after backoff_init */
 	void *rand_state;
 };
 

@@ -8,8 +8,8 @@
 struct cx_err;
 
 struct blob {
-	unsigned char *data;   /* owned; NUL-terminated for convenience, NULL when empty */
-	size_t len;            /* bytes, without the terminating NUL */
+	unsigned char *data; /* owned; NUL-terminated for convenience, NULL when empty */
+	size_t len;          /* bytes, without the terminating NUL */
 };
 
 /* Reads the whole file at path into *out (which must be empty). Files larger

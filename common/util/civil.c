@@ -8,7 +8,7 @@
 
 int civil_days_in_month(int64_t y, int m)
 {
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (m < 1 || m > 12)
 		return 0;
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

@@ -65,16 +65,25 @@ enum curlbuf_failure curlbuf_failure_of(CURLcode cc, const struct curlbuf *b)
 int curlbuf_failure_errno(enum curlbuf_failure f)
 {
 	switch (f) {
-	case CURLBUF_OK: return 0;
-	case CURLBUF_INTERRUPTED: return -EINTR;
-	case CURLBUF_TIMEOUT: return -ETIMEDOUT;
-	case CURLBUF_CONNECT: return -ECONNREFUSED;
-	case CURLBUF_RESOLVE: return -EHOSTUNREACH;
-	case CURLBUF_TLS: return -EPROTO;
-	case CURLBUF_TOO_LARGE: return -EFBIG;
-	case CURLBUF_NOMEM: return -ENOMEM;
+	case CURLBUF_OK:
+		return 0;
+	case CURLBUF_INTERRUPTED:
+		return -EINTR;
+	case CURLBUF_TIMEOUT:
+		return -ETIMEDOUT;
+	case CURLBUF_CONNECT:
+		return -ECONNREFUSED;
+	case CURLBUF_RESOLVE:
+		return -EHOSTUNREACH;
+	case CURLBUF_TLS:
+		return -EPROTO;
+	case CURLBUF_TOO_LARGE:
+		return -EFBIG;
+	case CURLBUF_NOMEM:
+		return -ENOMEM;
 	case CURLBUF_SEVERED:
 	case CURLBUF_OTHER:
-	default: return -EIO;
+	default:
+		return -EIO;
 	}
 }

@@ -9,10 +9,10 @@
 #include <stddef.h>
 
 struct curlbuf {
-	char *data;          /* owned (free() it); NUL-terminated once anything came; NULL before */
+	char *data; /* owned (free() it); NUL-terminated once anything came; NULL before */
 	size_t len, cap;
-	size_t max;          /* set by the caller: the most bytes accepted */
-	bool too_large;      /* the answer passed max: the transfer was failed */
+	size_t max;     /* set by the caller: the most bytes accepted */
+	bool too_large; /* the answer passed max: the transfer was failed */
 };
 
 /* CURLOPT_WRITEFUNCTION with CURLOPT_WRITEDATA = a struct curlbuf. Returning
@@ -23,17 +23,17 @@ size_t curlbuf_write(char *ptr, size_t size, size_t nmemb, void *userdata);
 /* How a transfer into a curlbuf failed: the one mapping of libcurl's codes
  * that the API client and the webhook caller word their errors from. */
 enum curlbuf_failure {
-	CURLBUF_OK,           /* CURLE_OK */
-	CURLBUF_INTERRUPTED,  /* a callback aborted it (-EINTR) */
-	CURLBUF_TIMEOUT,      /* -ETIMEDOUT */
-	CURLBUF_CONNECT,      /* no connection (-ECONNREFUSED) */
-	CURLBUF_RESOLVE,      /* the host or proxy name did not resolve (-EHOSTUNREACH) */
-	CURLBUF_TLS,          /* the TLS handshake or a certificate failed (-EPROTO) */
-	CURLBUF_SEVERED,      /* a send or receive failed mid-way (-EIO); a server refusing a client
+	CURLBUF_OK,          /* CURLE_OK */
+	CURLBUF_INTERRUPTED, /* a callback aborted it (-EINTR) */
+	CURLBUF_TIMEOUT,     /* -ETIMEDOUT */
+	CURLBUF_CONNECT,     /* no connection (-ECONNREFUSED) */
+	CURLBUF_RESOLVE,     /* the host or proxy name did not resolve (-EHOSTUNREACH) */
+	CURLBUF_TLS,         /* the TLS handshake or a certificate failed (-EPROTO) */
+	CURLBUF_SEVERED,     /* a send or receive failed mid-way (-EIO); a server refusing a client
 			       * certificate may show only as this */
-	CURLBUF_TOO_LARGE,    /* the answer passed b->max (-EFBIG) */
-	CURLBUF_NOMEM,        /* out of memory for the answer (-ENOMEM) */
-	CURLBUF_OTHER,        /* anything else (-EIO) */
+	CURLBUF_TOO_LARGE,   /* the answer passed b->max (-EFBIG) */
+	CURLBUF_NOMEM,       /* out of memory for the answer (-ENOMEM) */
+	CURLBUF_OTHER,       /* anything else (-EIO) */
 };
 
 /* The failure cc means for a transfer written into b (b may be NULL when

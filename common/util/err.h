@@ -12,9 +12,9 @@
 #define CX_ERR_MSG_MAX 1024
 
 struct cx_err {
-	int code;                 /* negative errno-style; 0 while unset */
-	int http_status;          /* the API's HTTP status, 0 when there was no response */
-	char reason[64];          /* the API Status reason ("Forbidden", "NotFound"), or "" */
+	int code;        /* negative errno-style; 0 while unset */
+	int http_status; /* the API's HTTP status, 0 when there was no response */
+	char reason[64]; /* the API Status reason ("Forbidden", "NotFound"), or "" */
 	char msg[CX_ERR_MSG_MAX];
 };
 
@@ -24,14 +24,12 @@ void cx_err_clear(struct cx_err *err);
 /* Fills err with code and a printf-style message, replacing what was there.
  * Returns code, so a caller can `return cx_err_set(err, -EINVAL, ...)`.
  * err may be NULL. */
-int cx_err_set(struct cx_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int cx_err_set(struct cx_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Puts printf-style context in front of the message already in err
  * ("kubeconfig /x: " + "line 3: ..."). Keeps code, http_status and reason.
  * Returns err->code (0 when err is NULL). */
-int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cx_err_prefix(struct cx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* cx_err_prefix for a caller that holds the callee's code: puts the context
  * in front of err's message (err may be NULL) and returns code, so that

@@ -35,7 +35,7 @@ static void collect(void *data, jv msg)
 bool jqcompile(jq_state *jq, const char *program, char *why, size_t cap)
 {
 	char text[512] = "";
-	struct messages m = {.text = text, .cap = sizeof(text)};
+	struct messages m = { .text = text, .cap = sizeof(text) };
 	jq_set_error_cb(jq, collect, &m);
 	int ok = jq_compile(jq, program);
 	/* Runtime errors come later, from jq_next: nothing may reach this

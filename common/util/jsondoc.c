@@ -11,8 +11,8 @@
 
 #define DEFAULT_DEPTH 512
 
-int jsondoc_parse(const char *data, size_t len, const struct jsondoc_options *opts, struct json_object **out,
-		  char *why, size_t why_len)
+int jsondoc_parse(const char *data, size_t len, const struct jsondoc_options *opts, struct json_object **out, char *why,
+		  size_t why_len)
 {
 	*out = NULL;
 	if (len >= INT_MAX) {
@@ -31,8 +31,9 @@ int jsondoc_parse(const char *data, size_t len, const struct jsondoc_options *op
 		return -ENOMEM;
 	}
 	if (opts)
-		json_tokener_set_flags(tok, (opts->strict ? JSON_TOKENER_STRICT : 0) |
-					    (opts->validate_utf8 ? JSON_TOKENER_VALIDATE_UTF8 : 0));
+		json_tokener_set_flags(tok,
+				       (opts->strict ? JSON_TOKENER_STRICT : 0) |
+					       (opts->validate_utf8 ? JSON_TOKENER_VALIDATE_UTF8 : 0));
 	struct json_object *obj = json_tokener_parse_ex(tok, data, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
@@ -50,8 +51,9 @@ int jsondoc_parse(const char *data, size_t len, const struct jsondoc_options *op
 	if (jerr != json_tokener_success || end != len) {
 		json_object_put(obj);
 		snprintf(why, why_len, "invalid JSON at byte %zu: %s", end,
-			 jerr == json_tokener_success ? "trailing data" :
-			 jerr == json_tokener_continue ? "unexpected end of data" : json_tokener_error_desc(jerr));
+			 jerr == json_tokener_success            ? "trailing data"
+				 : jerr == json_tokener_continue ? "unexpected end of data"
+								 : json_tokener_error_desc(jerr));
 		return -EBADMSG;
 	}
 	*out = obj;

@@ -11,8 +11,8 @@
 struct json_object;
 
 struct jsondoc_options {
-	int max_depth;        /* nesting allowed; 0 = 512 (CRDs with deep schemas nest far) */
-	bool strict;          /* no trailing commas, leading zeros, single quotes ... */
+	int max_depth; /* nesting allowed; 0 = 512 (CRDs with deep schemas nest far) */
+	bool strict;   /* no trailing commas, leading zeros, single quotes ... */
 	bool validate_utf8;
 };
 
@@ -21,7 +21,7 @@ struct jsondoc_options {
  * "invalid JSON at byte N: <reason>" (a NUL byte, trailing data, an
  * unexpected end, json-c's description); -EFBIG when len does not fit json-c;
  * -ENOMEM. opts may be NULL for the defaults. */
-int jsondoc_parse(const char *data, size_t len, const struct jsondoc_options *opts, struct json_object **out,
-		  char *why, size_t why_len);
+int jsondoc_parse(const char *data, size_t len, const struct jsondoc_options *opts, struct json_object **out, char *why,
+		  size_t why_len);
 
 #endif

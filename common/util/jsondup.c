@@ -15,7 +15,7 @@
 struct scan {
 	const char *p, *end;
 	const char *const *skip;
-	char *path;             /* the current path, NUL-terminated */
+	char *path; /* the current path, NUL-terminated */
 	size_t path_len;
 	char *key;
 	size_t key_len;
@@ -35,8 +35,11 @@ static int hex4(const char *p, const char *end)
 	int v = 0;
 	for (int i = 0; i < 4; i++) {
 		char c = p[i];
-		v = v * 16 + (c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			      c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1000);
+		v = v * 16 +
+			(c >= '0' && c <= '9'           ? c - '0'
+				 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+							: -1000);
 	}
 	return v < 0 ? -1 : v;
 }
@@ -279,9 +282,13 @@ int jsondup_find(const char *data, size_t len, const char *const *skip, char *pa
 		 size_t key_len)
 {
 	char pbuf[1], kbuf[1];
-	struct scan s = {.p = data, .end = data + len, .skip = skip, .path = path_len ? path : pbuf,
-			 .path_len = path_len ? path_len : sizeof(pbuf), .key = key_len ? key : kbuf,
-			 .key_len = key_len ? key_len : sizeof(kbuf)};
+	struct scan s = { .p = data,
+			  .end = data + len,
+			  .skip = skip,
+			  .path = path_len ? path : pbuf,
+			  .path_len = path_len ? path_len : sizeof(pbuf),
+			  .key = key_len ? key : kbuf,
+			  .key_len = key_len ? key_len : sizeof(kbuf) };
 	s.path[0] = '\0';
 	s.key[0] = '\0';
 	int rc = value(&s, true);

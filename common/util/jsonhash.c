@@ -25,7 +25,8 @@ static int digest_canonical(EVP_MD_CTX *md, struct json_object *v)
 		const char **keys = calloc(n ? n : 1, sizeof(*keys));
 		if (!keys)
 			return -ENOMEM;
-		json_object_object_foreach(v, key, val) {
+		json_object_object_foreach(v, key, val)
+		{
 			(void)val;
 			keys[i++] = key;
 		}
@@ -34,10 +35,10 @@ static int digest_canonical(EVP_MD_CTX *md, struct json_object *v)
 		for (i = 0; i < n && !r; i++) {
 			struct json_object *k = json_object_new_string(keys[i]);
 			const char *quoted = k ? json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN) : NULL;
-			r = quoted && (!i || EVP_DigestUpdate(md, ",", 1)) && EVP_DigestUpdate(md, quoted, strlen(quoted)) &&
-					    EVP_DigestUpdate(md, ":", 1)
-				    ? digest_canonical(md, jsonget(v, keys[i]))
-				    : -ENOMEM;
+			r = quoted && (!i || EVP_DigestUpdate(md, ",", 1)) &&
+					EVP_DigestUpdate(md, quoted, strlen(quoted)) && EVP_DigestUpdate(md, ":", 1)
+				? digest_canonical(md, jsonget(v, keys[i]))
+				: -ENOMEM;
 			json_object_put(k);
 		}
 		free(keys);
@@ -47,7 +48,7 @@ static int digest_canonical(EVP_MD_CTX *md, struct json_object *v)
 		int r = EVP_DigestUpdate(md, "[", 1) ? 0 : -ENOMEM;
 		for (size_t i = 0; i < json_object_array_length(v) && !r; i++)
 			r = !i || EVP_DigestUpdate(md, ",", 1) ? digest_canonical(md, json_object_array_get_idx(v, i))
-							      : -ENOMEM;
+							       : -ENOMEM;
 		return r || !EVP_DigestUpdate(md, "]", 1) ? -ENOMEM : 0;
 	}
 	const char *text = v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "null";
@@ -70,4 +71,3 @@ int jsonhash(struct json_object *v, char *buf, size_t len)
 		snprintf(buf + 7 + 2 * i, 3, "%02x", sum[i]);
 	return 0;
 }
-

@@ -13,7 +13,7 @@
 static struct {
 	int verbosity;
 	enum log_format format;
-	FILE *out;           /* NULL = stderr, which is not a constant initializer */
+	FILE *out; /* NULL = stderr, which is not a constant initializer */
 	log_clock_fn clock;
 } settings;
 
@@ -164,11 +164,21 @@ static void put_quoted(struct line *l, const char *s)
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char esc[8];
 		switch (*p) {
-		case '"':  put(l, "\\\"", 2); break;
-		case '\\': put(l, "\\\\", 2); break;
-		case '\n': put(l, "\\n", 2); break;
-		case '\r': put(l, "\\r", 2); break;
-		case '\t': put(l, "\\t", 2); break;
+		case '"':
+			put(l, "\\\"", 2);
+			break;
+		case '\\':
+			put(l, "\\\\", 2);
+			break;
+		case '\n':
+			put(l, "\\n", 2);
+			break;
+		case '\r':
+			put(l, "\\r", 2);
+			break;
+		case '\t':
+			put(l, "\\t", 2);
+			break;
 		default:
 			if (is_control(*p)) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *p);
@@ -286,8 +296,9 @@ static void build_json(struct line *l, const char *ts, enum log_level level, int
 		bad |= json_object_object_add(o, key, value ? json_value(value) : NULL);
 	}
 	size_t n = 0;
-	const char *s = bad ? NULL :
-		json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	const char *s = bad
+		? NULL
+		: json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	if (s) {
 		put(l, s, n);
 		put(l, "\n", 1);
@@ -332,17 +343,17 @@ void log_vkv(enum log_level level, int v, const char *msg, va_list pairs)
 	int saved_errno = errno;
 	char ts[32];
 	format_time(ts);
-	struct line l = {0};
+	struct line l = { 0 };
 	if (settings.format == LOG_JSON)
 		build_json(&l, ts, level, v, msg ? msg : "", pairs);
 	else
 		build_text(&l, ts, level, msg ? msg : "", pairs);
 	if (l.oom) {
 		char fallback[128];
-		int n = settings.format == LOG_JSON ?
-			snprintf(fallback, sizeof(fallback),
-				 "{\"ts\":\"%s\",\"level\":\"error\",\"msg\":\"log: out of memory\"}\n", ts) :
-			snprintf(fallback, sizeof(fallback), "ts=%s level=error msg=\"log: out of memory\"\n", ts);
+		int n = settings.format == LOG_JSON
+			? snprintf(fallback, sizeof(fallback),
+				   "{\"ts\":\"%s\",\"level\":\"error\",\"msg\":\"log: out of memory\"}\n", ts)
+			: snprintf(fallback, sizeof(fallback), "ts=%s level=error msg=\"log: out of memory\"\n", ts);
 		emit(fallback, (size_t)n);
 	} else {
 		emit(l.buf, l.len);

@@ -40,8 +40,8 @@ enum log_level {
 };
 
 enum log_format {
-	LOG_TEXT,   /* logfmt key=value, the default */
-	LOG_JSON,   /* one JSON object per line (--log-format=json) */
+	LOG_TEXT, /* logfmt key=value, the default */
+	LOG_JSON, /* one JSON object per line (--log-format=json) */
 };
 
 /* Info messages with v <= verbosity are written; negative means 0. */

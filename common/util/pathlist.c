@@ -7,7 +7,7 @@
 
 void pathlist_init(struct pathlist *l, char *buf, size_t len)
 {
-	*l = (struct pathlist){.buf = buf, .len = buf ? len : 0};
+	*l = (struct pathlist){ .buf = buf, .len = buf ? len : 0 };
 	if (l->len)
 		buf[0] = '\0';
 }

@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 struct pathlist {
-	char *buf;      /* borrowed; may be NULL (count only) */
-	size_t len;     /* its size */
-	size_t used;    /* bytes written, without the NUL */
-	size_t n;       /* paths added, shown or not */
+	char *buf;   /* borrowed; may be NULL (count only) */
+	size_t len;  /* its size */
+	size_t used; /* bytes written, without the NUL */
+	size_t n;    /* paths added, shown or not */
 };
 
 /* An empty list writing into buf (len bytes; buf may be NULL). */

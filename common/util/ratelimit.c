@@ -16,16 +16,17 @@
  * tokens - UNIT can never overflow. Far beyond any real queue of callers. */
 #define DEBT_MAX (INT64_MAX / 2)
 
-const double ratelimit_wait_buckets[RATELIMIT_WAIT_BUCKETS_N] = {0.005, 0.025, 0.1, 0.25, 0.5, 1,
-								    2,     4,     8,   15,   30,  60};
+const double ratelimit_wait_buckets[RATELIMIT_WAIT_BUCKETS_N] = {
+	0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60
+};
 
 int ratelimit_init(struct ratelimit *rl, double qps, int burst, struct cx_err *err)
 {
 	memset(rl, 0, sizeof(*rl));
 	/* The negated comparison also rejects NaN. */
 	if (!(qps >= RATELIMIT_QPS_MIN && qps <= RATELIMIT_QPS_MAX))
-		return cx_err_set(err, -EINVAL, "rate limit: qps %g is out of range [%g, %g]", qps,
-				  RATELIMIT_QPS_MIN, RATELIMIT_QPS_MAX);
+		return cx_err_set(err, -EINVAL, "rate limit: qps %g is out of range [%g, %g]", qps, RATELIMIT_QPS_MIN,
+				  RATELIMIT_QPS_MAX);
 	if (burst < 1 || burst > RATELIMIT_BURST_MAX)
 		return cx_err_set(err, -EINVAL, "rate limit: burst %d is out of range [1, %d]", burst,
 				  RATELIMIT_BURST_MAX);
@@ -73,9 +74,10 @@ int ratelimit_parse_qps(const char *s, double *out, struct cx_err *err)
 	/* strtod takes "nan", "inf" and hex: a plain decimal only. */
 	if (!s || !*s || errno || *end || strspn(s, "-+.0123456789eE") != strlen(s) ||
 	    !(v < 0 || (v >= RATELIMIT_QPS_MIN && v <= RATELIMIT_QPS_MAX)))
-		return cx_err_set(err, -EINVAL,
-				  "expected requests a second from 0.001 to 1000000, or -1 for no client-side limit, got \"%s\"",
-				  s ? s : "");
+		return cx_err_set(
+			err, -EINVAL,
+			"expected requests a second from 0.001 to 1000000, or -1 for no client-side limit, got \"%s\"",
+			s ? s : "");
 	*out = v < 0 ? -1 : v;
 	return 0;
 }

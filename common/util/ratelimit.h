@@ -23,23 +23,23 @@ struct cx_err;
  * Priority and Fairness); client-go's rest.RESTClientFor then makes no
  * limiter for a QPS below 0. A QPS set without a burst gets client-go's
  * DefaultBurst (rest/config.go). */
-#define RATELIMIT_CLIENT_QPS (-1.0)
+#define RATELIMIT_CLIENT_QPS   (-1.0)
 #define RATELIMIT_CLIENT_BURST 10
 /* The work queue's overall bucket. */
-#define RATELIMIT_WORKQUEUE_QPS 10.0
+#define RATELIMIT_WORKQUEUE_QPS   10.0
 #define RATELIMIT_WORKQUEUE_BURST 100
 
 /* Accepted ranges: qps in [0.001, 1e6], burst in [1, 1000000]. */
-#define RATELIMIT_QPS_MIN 0.001
-#define RATELIMIT_QPS_MAX 1e6
+#define RATELIMIT_QPS_MIN   0.001
+#define RATELIMIT_QPS_MAX   1e6
 #define RATELIMIT_BURST_MAX 1000000
 
 /* Plain struct: embed it, set it up with ratelimit_init. */
 struct ratelimit {
-	int64_t rate;      /* units gained per ns (= qps * 1000) */
-	int64_t capacity;  /* burst, in units */
-	int64_t tokens;    /* in units; below 0 while reservations are outstanding */
-	int64_t last_ns;   /* the latest clock reading seen */
+	int64_t rate;     /* units gained per ns (= qps * 1000) */
+	int64_t capacity; /* burst, in units */
+	int64_t tokens;   /* in units; below 0 while reservations are outstanding */
+	int64_t last_ns;  /* the latest clock reading seen */
 };
 
 /* Makes rl a full bucket of burst tokens refilled at qps a second. Returns

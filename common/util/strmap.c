@@ -137,7 +137,7 @@ int strmap_put(struct strmap *m, const char *key, void *value)
 	size_t i = hash & m->mask;
 	while (m->slots[i].key)
 		i = (i + 1) & m->mask;
-	m->slots[i] = (struct slot){.key = copy, .value = value, .hash = hash};
+	m->slots[i] = (struct slot){ .key = copy, .value = value, .hash = hash };
 	m->n++;
 	m->key_bytes += len;
 	return 0;

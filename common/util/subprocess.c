@@ -194,8 +194,8 @@ static void close_from(int from, int max_fd)
 /* The child between fork and exec: only async-signal-safe calls, since the
  * parent may have threads. Any failure is reported as an errno on report_fd
  * (close-on-exec, so a successful exec reports by closing it). */
-static void child_exec(const char *program, char *const argv[], char *const envp[], int in_fd, int out_fd,
-		       int err_fd, int report_fd, int max_fd, pid_t parent)
+static void child_exec(const char *program, char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd,
+		       int report_fd, int max_fd, pid_t parent)
 {
 	/* Its own process group, so a timeout kills whatever it started too. */
 	setpgid(0, 0);
@@ -250,18 +250,18 @@ struct run {
 	struct subprocess_result *res;
 	const char *program;
 	pid_t pid;
-	int in_fd;              /* write end of its stdin, -1 once done feeding it */
-	int out_fd, err_fd;     /* read ends of its stdout and stderr, -1 once at EOF */
-	int pidfd;              /* readable when it exits, or -1 (old kernels): then we poll */
-	size_t out_cap;         /* bytes allocated for res->out, without the NUL */
-	size_t err_cap;         /* spec->stderr_tail */
+	int in_fd;          /* write end of its stdin, -1 once done feeding it */
+	int out_fd, err_fd; /* read ends of its stdout and stderr, -1 once at EOF */
+	int pidfd;          /* readable when it exits, or -1 (old kernels): then we poll */
+	size_t out_cap;     /* bytes allocated for res->out, without the NUL */
+	size_t err_cap;     /* spec->stderr_tail */
 	long long start_ms;
 };
 
 int subprocess_start(const char *program, char *const argv[], char *const envp[], bool stdin_pipe,
 		     struct subprocess_child *child, struct cx_err *err)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, report[2] = { -1, -1 };
 	int rc = 0, e = 0;
 	if (stdin_pipe) {
 		if (pipe2(in, O_CLOEXEC))
@@ -271,13 +271,13 @@ int subprocess_start(const char *program, char *const argv[], char *const envp[]
 	}
 	if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(report, O_CLOEXEC))
 		goto sys_fail;
-	int *fds[] = {&in[0], &in[1], &out[0], &out[1], &errp[0], &errp[1], &report[0], &report[1]};
+	int *fds[] = { &in[0], &in[1], &out[0], &out[1], &errp[0], &errp[1], &report[0], &report[1] };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0 && (*fds[i] = above_std(*fds[i])) < 0)
 			goto sys_fail;
 	/* Only for close_from's fallback, which may not call getrlimit itself
 	 * after the fork. */
-	struct rlimit nofile = {0};
+	struct rlimit nofile = { 0 };
 	int max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536 ? (int)nofile.rlim_cur : 65536;
 
 	pid_t self = getpid();
@@ -307,7 +307,7 @@ int subprocess_start(const char *program, char *const argv[], char *const envp[]
 		rc = cx_err_set(err, -child_errno, "cannot run %s: %s", program, strerror(child_errno));
 		goto out;
 	}
-	*child = (struct subprocess_child){.pid = pid, .in_fd = in[1], .out_fd = out[0], .err_fd = errp[0]};
+	*child = (struct subprocess_child){ .pid = pid, .in_fd = in[1], .out_fd = out[0], .err_fd = errp[0] };
 	in[1] = out[0] = errp[0] = -1;
 	goto out;
 sys_fail:
@@ -534,22 +534,22 @@ static int collect(struct run *r, struct cx_err *err)
 		int nfds = 0, at_in = -1, at_out = -1, at_err = -1, at_stop = -1;
 		if (spec->interrupt_fd) {
 			at_stop = nfds;
-			fds[nfds++] = (struct pollfd){.fd = *spec->interrupt_fd, .events = POLLIN};
+			fds[nfds++] = (struct pollfd){ .fd = *spec->interrupt_fd, .events = POLLIN };
 		}
 		if (r->in_fd >= 0) {
 			at_in = nfds;
-			fds[nfds++] = (struct pollfd){.fd = r->in_fd, .events = POLLOUT};
+			fds[nfds++] = (struct pollfd){ .fd = r->in_fd, .events = POLLOUT };
 		}
 		if (r->out_fd >= 0) {
 			at_out = nfds;
-			fds[nfds++] = (struct pollfd){.fd = r->out_fd, .events = POLLIN};
+			fds[nfds++] = (struct pollfd){ .fd = r->out_fd, .events = POLLIN };
 		}
 		if (r->err_fd >= 0) {
 			at_err = nfds;
-			fds[nfds++] = (struct pollfd){.fd = r->err_fd, .events = POLLIN};
+			fds[nfds++] = (struct pollfd){ .fd = r->err_fd, .events = POLLIN };
 		}
 		if (r->pidfd >= 0)
-			fds[nfds++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
+			fds[nfds++] = (struct pollfd){ .fd = r->pidfd, .events = POLLIN };
 		/* Without a pidfd nothing wakes us when it exits: look every 10 ms. */
 		int wait_ms = (int)(left > 60000 ? 60000 : left);
 		if (r->pidfd < 0 && wait_ms > 10)
@@ -611,8 +611,14 @@ int subprocess_run(const struct subprocess_spec *spec, struct subprocess_result 
 	if (!spec->argv || !spec->argv[0])
 		return cx_err_set(err, -EINVAL, "no program to run (argv is empty)");
 	struct run r = {
-		.spec = spec, .res = out, .program = spec->path ? spec->path : spec->argv[0],
-		.pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1, .pidfd = -1,
+		.spec = spec,
+		.res = out,
+		.program = spec->path ? spec->path : spec->argv[0],
+		.pid = -1,
+		.in_fd = -1,
+		.out_fd = -1,
+		.err_fd = -1,
+		.pidfd = -1,
 		.err_cap = spec->stderr_tail,
 	};
 	if (!(out->err = calloc(1, spec->stderr_tail + 1)) || !(out->out = calloc(1, 1)))
@@ -637,7 +643,7 @@ int subprocess_run(const struct subprocess_spec *spec, struct subprocess_result 
 	if (!was_pending) {
 		sigemptyset(&pending);
 		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-			struct timespec zero = {0, 0};
+			struct timespec zero = { 0, 0 };
 			while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
 				;
 		}

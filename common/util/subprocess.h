@@ -27,14 +27,14 @@
 struct cx_err;
 
 struct subprocess_spec {
-	const char *path;           /* the file to execute; NULL = argv[0] (not searched in PATH) */
-	char *const *argv;          /* argv[0], args..., NULL; required */
-	char *const *envp;          /* "NAME=value"..., NULL; NULL = our environ as it is now */
-	const char *stdin_data;     /* NULL = stdin is /dev/null; else stdin_len bytes, then EOF */
+	const char *path;       /* the file to execute; NULL = argv[0] (not searched in PATH) */
+	char *const *argv;      /* argv[0], args..., NULL; required */
+	char *const *envp;      /* "NAME=value"..., NULL; NULL = our environ as it is now */
+	const char *stdin_data; /* NULL = stdin is /dev/null; else stdin_len bytes, then EOF */
 	size_t stdin_len;
-	size_t stdout_max;          /* more than this on stdout kills it (stdout_overflow); 0 = no limit */
-	size_t stderr_tail;         /* keep the last this many bytes of stderr; 0 = keep none */
-	int timeout_ms;             /* kill its group after this long; <= 0 = no limit */
+	size_t stdout_max;  /* more than this on stdout kills it (stdout_overflow); 0 = no limit */
+	size_t stderr_tail; /* keep the last this many bytes of stderr; 0 = keep none */
+	int timeout_ms;     /* kill its group after this long; <= 0 = no limit */
 	/* NULL, or a descriptor (a signalfd, say) whose becoming readable
 	 * stops the run: its group is killed and the result says interrupted.
 	 * It is polled, never read. Borrowed. */
@@ -44,16 +44,16 @@ struct subprocess_spec {
 struct subprocess_result {
 	/* How it ended: exactly one of exited and signaled is true. */
 	bool exited;
-	int exit_code;              /* when exited */
+	int exit_code; /* when exited */
 	bool signaled;
-	int term_signal;            /* when signaled (SIGKILL after timed_out / stdout_overflow) */
+	int term_signal; /* when signaled (SIGKILL after timed_out / stdout_overflow) */
 	bool core_dumped;
 
-	bool timed_out;             /* ran past timeout_ms: we killed its group */
-	bool stdout_overflow;       /* wrote more than stdout_max bytes on stdout */
-	bool interrupted;           /* interrupt_fd became readable: we killed its group */
-	bool killed;                /* we SIGKILLed its group (timed_out, interrupted, or stdout_overflow while running) */
-	size_t stdin_written;       /* < stdin_len when it exited or closed stdin before reading it all */
+	bool timed_out;       /* ran past timeout_ms: we killed its group */
+	bool stdout_overflow; /* wrote more than stdout_max bytes on stdout */
+	bool interrupted;     /* interrupt_fd became readable: we killed its group */
+	bool killed;          /* we SIGKILLed its group (timed_out, interrupted, or stdout_overflow while running) */
+	size_t stdin_written; /* < stdin_len when it exited or closed stdin before reading it all */
 
 	/* stdout: owned, NUL-terminated (never NULL after a run), wiped when
 	 * freed, since a credential plugin prints its credential there. Holds
@@ -64,14 +64,14 @@ struct subprocess_result {
 	 * end inside a character and hold newlines). */
 	char *err;
 	size_t err_len;
-	bool err_truncated;         /* earlier stderr bytes were dropped */
+	bool err_truncated; /* earlier stderr bytes were dropped */
 
 	/* What the run cost, for metrics and logs. CPU and RSS come from
 	 * wait4(), so they include the descendants it waited for. */
-	long long duration_ms;      /* fork to reap */
+	long long duration_ms; /* fork to reap */
 	long long user_cpu_ms;
 	long long sys_cpu_ms;
-	long max_rss_kib;           /* peak resident set of the largest of them */
+	long max_rss_kib; /* peak resident set of the largest of them */
 };
 
 /* Runs spec's program to completion (or to its timeout or stdout limit) and
@@ -95,9 +95,9 @@ int subprocess_run(const struct subprocess_spec *spec, struct subprocess_result 
  * the caller's, close-on-exec and blocking. */
 struct subprocess_child {
 	pid_t pid;
-	int in_fd;    /* write end of its stdin; -1 when it reads /dev/null */
-	int out_fd;   /* read end of its stdout */
-	int err_fd;   /* read end of its stderr */
+	int in_fd;  /* write end of its stdin; -1 when it reads /dev/null */
+	int out_fd; /* read end of its stdout */
+	int err_fd; /* read end of its stderr */
 };
 
 /* Starts program (a path, as subprocess_find_program finds it) with argv

@@ -47,8 +47,10 @@ static int check_depth(const char *kind, const char *path, FILE *f, struct cx_er
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			if (++depth > YAMLNODE_MAX_DEPTH)
-				rc = cx_err_set(err, -EINVAL, "%s %s: line %zu, column %zu: nested deeper than %d "
-						"levels", kind, path, ev.start_mark.line + 1, ev.start_mark.column + 1,
+				rc = cx_err_set(err, -EINVAL,
+						"%s %s: line %zu, column %zu: nested deeper than %d "
+						"levels",
+						kind, path, ev.start_mark.line + 1, ev.start_mark.column + 1,
 						YAMLNODE_MAX_DEPTH);
 			break;
 		case YAML_SEQUENCE_END_EVENT:
@@ -113,9 +115,10 @@ int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_docume
 		} else {
 			yaml_node_t *root = yaml_document_get_root_node(&next);
 			if (root)
-				rc = cx_err_set(err, -EINVAL, "%s %s: line %zu, column %zu: a second YAML document; "
-						"expected exactly one", kind, path, root->start_mark.line + 1,
-						root->start_mark.column + 1);
+				rc = cx_err_set(err, -EINVAL,
+						"%s %s: line %zu, column %zu: a second YAML document; "
+						"expected exactly one",
+						kind, path, root->start_mark.line + 1, root->start_mark.column + 1);
 			yaml_document_delete(&next);
 		}
 		if (rc)
@@ -126,8 +129,8 @@ int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_docume
 	return rc;
 }
 
-static int each_on(const char *kind, const char *path, FILE *f, yaml_parser_t *parser, yamlnode_each_fn *fn,
-		   void *ctx, struct cx_err *err);
+static int each_on(const char *kind, const char *path, FILE *f, yaml_parser_t *parser, yamlnode_each_fn *fn, void *ctx,
+		   struct cx_err *err);
 
 int yamlnode_each(const char *kind, const char *path, yamlnode_each_fn *fn, void *ctx, struct cx_err *err)
 {
@@ -156,8 +159,8 @@ int yamlnode_each_text(const char *kind, const char *label, const char *text, si
 }
 
 /* Calls fn for each document of the stream f that parser reads; closes both. */
-static int each_on(const char *kind, const char *path, FILE *f, yaml_parser_t *parser, yamlnode_each_fn *fn,
-		   void *ctx, struct cx_err *err)
+static int each_on(const char *kind, const char *path, FILE *f, yaml_parser_t *parser, yamlnode_each_fn *fn, void *ctx,
+		   struct cx_err *err)
 {
 	int rc = 0;
 	for (size_t index = 1; !rc; index++) {
@@ -214,8 +217,7 @@ int yamlnode_expect(const struct yamlnode_src *s, const yaml_node_t *n, yaml_nod
 {
 	if (n->type == type)
 		return 0;
-	const char *want = type == YAML_SCALAR_NODE ? "a string" :
-			   type == YAML_SEQUENCE_NODE ? "a list" : "a mapping";
+	const char *want = type == YAML_SCALAR_NODE ? "a string" : type == YAML_SEQUENCE_NODE ? "a list" : "a mapping";
 	return yamlnode_fail(s, n, where, "expected %s, got %s", want, yamlnode_type_name(n));
 }
 
@@ -244,8 +246,7 @@ yaml_node_t *yamlnode_get(const struct yamlnode_src *s, const yaml_node_t *map, 
 	return NULL;
 }
 
-const yaml_node_t *yamlnode_repeated(const struct yamlnode_src *s, const yaml_node_t *map,
-				     const yaml_node_pair_t *pair)
+const yaml_node_t *yamlnode_repeated(const struct yamlnode_src *s, const yaml_node_t *map, const yaml_node_pair_t *pair)
 {
 	const yaml_node_t *k = yaml_document_get_node(s->doc, pair->key);
 	if (k->type != YAML_SCALAR_NODE)

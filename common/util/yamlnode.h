@@ -24,8 +24,8 @@ struct cx_err;
 /* A loaded document and what messages about it name. Borrows everything. */
 struct yamlnode_src {
 	yaml_document_t *doc;
-	const char *kind;           /* "kubeconfig", "config": the first word of every message */
-	const char *path;           /* the file, as given */
+	const char *kind; /* "kubeconfig", "config": the first word of every message */
+	const char *path; /* the file, as given */
 	struct cx_err *err;
 };
 
@@ -42,8 +42,7 @@ struct yamlnode_src {
  * the line and column) or for nesting deeper than YAMLNODE_MAX_DEPTH
  * anywhere in the file ("...: nested deeper than 64 levels"), -ENOMEM. *doc
  * is untouched on error. */
-int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_document_t *doc,
-		  struct cx_err *err);
+int yamlnode_load(const char *kind, const char *path, bool only_one, yaml_document_t *doc, struct cx_err *err);
 
 /* Calls fn(ctx, doc, index) for each document of the multi-document YAML
  * file at path, in order (index counts from 1, empty documents included, so

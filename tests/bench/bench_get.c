@@ -31,9 +31,9 @@ static double bare_curl(const struct restconfig *rc, const char *path, int n)
 	CURL *h = curl_easy_init();
 	char url[512];
 	snprintf(url, sizeof(url), "%s%s", rc->server, path);
-	struct curl_blob ca = {rc->ca.data, rc->ca.len, CURL_BLOB_COPY};
-	struct curl_blob cert = {rc->client_cert.data, rc->client_cert.len, CURL_BLOB_COPY};
-	struct curl_blob key = {rc->client_key.data, rc->client_key.len, CURL_BLOB_COPY};
+	struct curl_blob ca = { rc->ca.data, rc->ca.len, CURL_BLOB_COPY };
+	struct curl_blob cert = { rc->client_cert.data, rc->client_cert.len, CURL_BLOB_COPY };
+	struct curl_blob key = { rc->client_key.data, rc->client_key.len, CURL_BLOB_COPY };
 	size_t bytes = 0;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
@@ -45,7 +45,8 @@ static double bare_curl(const struct restconfig *rc, const char *path, int n)
 	double start = clock_monotonic_s();
 	for (int i = 0; i < n; i++) {
 		long code = 0;
-		if (curl_easy_perform(h) != CURLE_OK || (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code), code != 200)) {
+		if (curl_easy_perform(h) != CURLE_OK ||
+		    (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code), code != 200)) {
 			fprintf(stderr, "bench_get: bare libcurl GET %s failed\n", url);
 			exit(1);
 		}
@@ -57,9 +58,9 @@ static double bare_curl(const struct restconfig *rc, const char *path, int n)
 
 static double ours(const struct restconfig *rc, const char *path, int n)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	/* No client-side throttling: this measures the client, not the limiter's 20/s. */
-	struct kclient_options o = {.qps = 1e6, .burst = 1000000};
+	struct kclient_options o = { .qps = 1e6, .burst = 1000000 };
 	struct kclient *c = NULL;
 	kclient_new(rc, &o, &c, &err);
 	if (!c) {
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
 	}
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kubeconfig *kc = NULL;
 	kubeconfig_load(path, &kc, &err);
 	struct restconfig *rc = NULL;
@@ -100,13 +101,14 @@ int main(int argc, char **argv)
 	}
 	kubeconfig_free(&kc);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	const char *paths[] = {"/version", "/api/v1/namespaces/default"};
+	const char *paths[] = { "/version", "/api/v1/namespaces/default" };
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		ours(rc, paths[i], n / 10); /* warm both: connections, server caches */
 		bare_curl(rc, paths[i], n / 10);
 		double base = bare_curl(rc, paths[i], n);
 		double mine = ours(rc, paths[i], n);
-		printf("bench_get: GET %-28s kclient %7.0f req/s   bare libcurl %7.0f req/s   ratio %.2f  (%d requests each)\n",
+		printf("bench_get: GET %-28s kclient %7.0f req/s   bare libcurl %7.0f req/s   ratio %.2f  (%d requests "
+		       "each)\n",
 		       paths[i], mine, base, mine / base, n);
 	}
 	curl_global_cleanup();

@@ -35,7 +35,7 @@
 
 extern char **environ;
 
-static const struct hook_child_kind KINDS[] = {{"v1", "ConfigMap"}};
+static const struct hook_child_kind KINDS[] = { { "v1", "ConfigMap" } };
 
 static int cmp(const void *a, const void *b)
 {
@@ -49,10 +49,11 @@ static struct json_object *request(int i)
 	snprintf(buf, sizeof(buf),
 		 "{\"apiVersion\": \"e2e.coxswain.io/v1\", \"kind\": \"Widget\", \"metadata\": {\"name\": \"w%d\", "
 		 "\"namespace\": \"default\", \"uid\": \"0000-%d\", \"generation\": 1}, "
-		 "\"spec\": {\"behavior\": \"ok\", \"value\": \"value %d\"}}", i, i, i);
+		 "\"spec\": {\"behavior\": \"ok\", \"value\": \"value %d\"}}",
+		 i, i, i);
 	struct json_object *parent = json_tokener_parse(buf);
 	struct json_object *controller = json_tokener_parse("{\"name\": \"widgets\"}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_request_new(controller, parent, KINDS, 1, NULL, false, HOOK_V1, &err);
 	json_object_put(parent);
 	json_object_put(controller);
@@ -72,7 +73,7 @@ static int measure(const char *what, const struct hook_def *def, int n, double *
 	for (int i = -3; i < n; i++) {
 		struct json_object *req = request(i < 0 ? 1000 + i : i);
 		struct hook_result r;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		double t0 = clock_monotonic_s() * 1e3;
 		int rc = hook_run(def, req, false, KINDS, 1, "default", &r, &err);
 		double t = clock_monotonic_s() * 1e3 - t0;
@@ -112,7 +113,7 @@ static pid_t start_webhook(char *url, size_t len)
 		return -1;
 	close(fd);
 	unlink(port_file);
-	char *argv[] = {python(), DATA "widget_webhook.py", "--port-file", port_file, NULL};
+	char *argv[] = { python(), DATA "widget_webhook.py", "--port-file", port_file, NULL };
 	pid_t pid;
 	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ))
 		return -1;
@@ -142,28 +143,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_hooks [CALLS >= 10]\n");
 		return 2;
 	}
-	char *exec_argv[] = {python(), DATA "widget_hook.py", NULL};
-	char *persistent_argv[] = {python(), DATA "widget_persistent.py", NULL};
+	char *exec_argv[] = { python(), DATA "widget_hook.py", NULL };
+	char *persistent_argv[] = { python(), DATA "widget_persistent.py", NULL };
 	char url[128];
 	pid_t web = start_webhook(url, sizeof(url));
 	if (web < 0) {
 		fprintf(stderr, "bench_hooks: cannot start the webhook fixture\n");
 		return 1;
 	}
-	struct hook_def exec_def = {.type = HOOK_EXEC, .argv = exec_argv, .timeout_ms = 30000};
-	struct hook_def persistent_def = {.type = HOOK_EXEC, .argv = persistent_argv, .timeout_ms = 30000,
-					  .persistent = true, .controller = "widgets"};
-	struct hook_def web_def = {.type = HOOK_WEBHOOK, .url = url, .timeout_ms = 30000, .controller = "widgets"};
-	struct hook_def jq_def = {.type = HOOK_JQ, .controller = "widgets", .jq_program =
-		"{status: {value: .parent.spec.value, children: 1}, children: [{apiVersion: \"v1\", kind: \"ConfigMap\", "
-		"metadata: {name: .parent.metadata.name}, data: {value: .parent.spec.value, behavior: \"ok\"}}], "
-		"resyncAfterSeconds: 0}"};
+	struct hook_def exec_def = { .type = HOOK_EXEC, .argv = exec_argv, .timeout_ms = 30000 };
+	struct hook_def persistent_def = { .type = HOOK_EXEC,
+					   .argv = persistent_argv,
+					   .timeout_ms = 30000,
+					   .persistent = true,
+					   .controller = "widgets" };
+	struct hook_def web_def = { .type = HOOK_WEBHOOK, .url = url, .timeout_ms = 30000, .controller = "widgets" };
+	struct hook_def jq_def = { .type = HOOK_JQ,
+				   .controller = "widgets",
+				   .jq_program = "{status: {value: .parent.spec.value, children: 1}, children: "
+						 "[{apiVersion: \"v1\", kind: \"ConfigMap\", "
+						 "metadata: {name: .parent.metadata.name}, data: {value: "
+						 ".parent.spec.value, behavior: \"ok\"}}], "
+						 "resyncAfterSeconds: 0}" };
 	printf("%-20s %6s %9s %9s %9s %10s\n", "hook", "calls", "mean_ms", "p50_ms", "p99_ms", "calls/s");
 	double exec_s = 0, persistent_s = 0, web_s = 0, jq_s = 0;
 	int rc = measure("exec (python3)", &exec_def, n / 5 > 10 ? n / 5 : 10, &exec_s) ||
-		 measure("persistent (python3)", &persistent_def, n, &persistent_s) ||
-		 measure("webhook (python3)", &web_def, n, &web_s) ||
-		 measure("jq (in-process)", &jq_def, n, &jq_s);
+		measure("persistent (python3)", &persistent_def, n, &persistent_s) ||
+		measure("webhook (python3)", &web_def, n, &web_s) || measure("jq (in-process)", &jq_def, n, &jq_s);
 	kill(web, SIGTERM);
 	waitpid(web, NULL, 0);
 	hook_reset();

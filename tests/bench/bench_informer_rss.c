@@ -49,7 +49,7 @@ static char ns[64], cms[256];
 static void create(struct kclient *c, const char *path, const char *name, const char *body, char *uid, size_t len)
 {
 	struct json_object *o = json_tokener_parse(body), *out = NULL, *meta = NULL, *u = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = kclient_create(c, path, o, &out, &err);
 	json_object_put(o);
 	if (r == -EEXIST) {
@@ -69,7 +69,8 @@ static void populate(int n)
 {
 	struct kclient *c = benchkit_client(rc);
 	char body[2048], name[512], uid[64];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	create(c, "/api/v1/namespaces", ns, body, NULL, 0);
 	char data[401];
 	memset(data, 'x', 400);
@@ -77,7 +78,7 @@ static void populate(int n)
 	/* Already there from an earlier run: the last child exists. */
 	snprintf(name, sizeof(name), "%s/c-%05d", cms, n - 1);
 	struct json_object *last = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	if (!kclient_get(c, name, &last, &err)) {
 		json_object_put(last);
 		kclient_free(&c);
@@ -139,18 +140,24 @@ static long cpu_ms(void)
 static void measure(int n, bool informers)
 {
 	struct kclient *c = benchkit_client(rc);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kwatch_mux *mux = NULL;
 	kwatch_mux_new(&mux, &err);
 	if (!mux)
 		benchkit_die("mux", &err);
-	struct kresource res = {.group = "", .version = "v1", .api_version = "v1", .kind = "ConfigMap",
-				.resource = "configmaps", .namespaced = true};
-	struct informer *infs[2] = {0};
-	const char *selectors[2] = {"bench-role=parent", "bench-role=child"};
+	struct kresource res = { .group = "",
+				 .version = "v1",
+				 .api_version = "v1",
+				 .kind = "ConfigMap",
+				 .resource = "configmaps",
+				 .namespaced = true };
+	struct informer *infs[2] = { 0 };
+	const char *selectors[2] = { "bench-role=parent", "bench-role=child" };
 	for (int i = 0; informers && i < 2; i++) {
-		struct informer_options o = {.resource = &res, .namespace = ns, .label_selector = selectors[i],
-					     .handlers = {.on_add = on_add}};
+		struct informer_options o = { .resource = &res,
+					      .namespace = ns,
+					      .label_selector = selectors[i],
+					      .handlers = { .on_add = on_add } };
 		if (informer_new(c, mux, &o, &infs[i], &err))
 			benchkit_die("informer", &err);
 	}
@@ -203,7 +210,8 @@ static void in_child(int n, bool informers, long *hwm, long *rss, long *heap, lo
 	close(fds[0]);
 	int status = 0;
 	waitpid(pid, &status, 0);
-	if (got <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) || sscanf(buf, "%ld %ld %ld %ld %ld", hwm, rss, heap, cpu, wall) != 5)
+	if (got <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) ||
+	    sscanf(buf, "%ld %ld %ld %ld %ld", hwm, rss, heap, cpu, wall) != 5)
 		exit(1);
 }
 
@@ -212,7 +220,8 @@ int main(int argc, char **argv)
 	const char *dir = getenv("COXSWAIN_CLUSTER_DIR");
 	int n = argc > 1 ? atoi(argv[1]) : 10000;
 	if (!dir || n <= 0 || n > 99999) {
-		fprintf(stderr, "usage: COXSWAIN_CLUSTER_DIR=.cluster bench_informer_rss [parents (children as many)]\n");
+		fprintf(stderr,
+			"usage: COXSWAIN_CLUSTER_DIR=.cluster bench_informer_rss [parents (children as many)]\n");
 		return 2;
 	}
 	rc = benchkit_restconfig("bench_informer_rss", dir);
@@ -224,10 +233,12 @@ int main(int argc, char **argv)
 	in_child(n, true, &hwm, &rss, &heap, &cpu, &wall);
 	int objects = 2 * n;
 	printf("bench_informer_rss: %d parents + %d children cached by two informers: peak RSS %ld KiB, RSS synced "
-	       "%ld KiB; baseline %ld KiB peak, %ld KiB RSS\n", n, n, hwm, rss, base_hwm, base_rss);
+	       "%ld KiB; baseline %ld KiB peak, %ld KiB RSS\n",
+	       n, n, hwm, rss, base_hwm, base_rss);
 	printf("bench_informer_rss: per cached object: %.0f bytes at peak, %.0f bytes of RSS once synced, %.0f bytes "
-	       "of heap in use once synced\n", 1024.0 * (double)(hwm - base_hwm) / objects,
-	       1024.0 * (double)(rss - base_rss) / objects, (double)(heap - base_heap) / objects);
+	       "of heap in use once synced\n",
+	       1024.0 * (double)(hwm - base_hwm) / objects, 1024.0 * (double)(rss - base_rss) / objects,
+	       (double)(heap - base_heap) / objects);
 	printf("bench_informer_rss: synced in %ld ms, %ld ms of CPU (%.1f us per object)\n", wall, cpu,
 	       1000.0 * (double)cpu / objects);
 	restconfig_free(&rc);

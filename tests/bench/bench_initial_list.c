@@ -39,11 +39,15 @@ static struct restconfig *rc;
 static char ns[64], cms[256];
 
 static char group[] = "", version[] = "v1", kind[] = "ConfigMap", resource[] = "configmaps";
-static struct kresource cm_res = {.group = group, .version = version, .api_version = version, .kind = kind,
-				  .resource = resource, .namespaced = true};
+static struct kresource cm_res = { .group = group,
+				   .version = version,
+				   .api_version = version,
+				   .kind = kind,
+				   .resource = resource,
+				   .namespaced = true };
 
 enum mode { BASELINE, STREAM, LIST, N_MODES };
-static const char *const mode_names[N_MODES] = {"baseline", "stream", "list"};
+static const char *const mode_names[N_MODES] = { "baseline", "stream", "list" };
 
 static int count(void *ud, struct json_object *item, struct cx_err *err)
 {
@@ -57,10 +61,10 @@ static int count(void *ud, struct json_object *item, struct cx_err *err)
 static void populate(int n)
 {
 	struct kclient *c = benchkit_client(rc);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int have = 0;
 	char *rv = NULL;
-	struct kclient_list_opts lo = {0};
+	struct kclient_list_opts lo = { 0 };
 	if (kclient_list(c, cms, &lo, count, &have, &rv, &err) == 0 && have == n) {
 		free(rv);
 		kclient_free(&c);
@@ -68,7 +72,8 @@ static void populate(int n)
 	}
 	free(rv);
 	char body[1024];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	struct json_object *o = json_tokener_parse(body);
 	int r = kclient_create(c, "/api/v1/namespaces", o, NULL, &err);
 	json_object_put(o);
@@ -97,7 +102,7 @@ static void populate(int n)
 static void measure(int n, enum mode mode)
 {
 	struct kclient *c = benchkit_client(rc);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kwatch_mux *mux = NULL;
 	kwatch_mux_new(&mux, &err);
 	if (!mux)
@@ -105,9 +110,10 @@ static void measure(int n, enum mode mode)
 	int64_t ms = 0;
 	struct informer *inf = NULL;
 	if (mode != BASELINE) {
-		struct informer_options o = {.resource = &cm_res, .namespace = ns,
-					     .initial_list = mode == STREAM ? INFORMER_INITIAL_STREAM
-									    : INFORMER_INITIAL_LIST};
+		struct informer_options o = { .resource = &cm_res,
+					      .namespace = ns,
+					      .initial_list = mode == STREAM ? INFORMER_INITIAL_STREAM
+									     : INFORMER_INITIAL_LIST };
 		if (informer_new(c, mux, &o, &inf, &err))
 			benchkit_die("informer", &err);
 		int64_t start = clock_monotonic_ms();

@@ -30,7 +30,7 @@ static char ns[64], cms[256];
 static void create(struct kclient *c, const char *path, const char *body)
 {
 	struct json_object *o = json_tokener_parse(body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = kclient_create(c, path, o, NULL, &err);
 	if (r && r != -EEXIST)
 		benchkit_die("create", &err);
@@ -43,7 +43,8 @@ static void populate(int n)
 {
 	struct kclient *c = benchkit_client(rc);
 	char body[1024];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	create(c, "/api/v1/namespaces", body);
 	char data[401];
 	memset(data, 'x', 400);
@@ -90,11 +91,11 @@ static void measure(int n, int mode)
 {
 	struct kclient *c = benchkit_client(rc);
 	if (mode > 0) {
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		struct kwatch_mux *mux = NULL;
 		kwatch_mux_new(&mux, &err);
-		struct cache cache = {0};
-		struct kwatch_options o = {.path = cms, .timeout_seconds = 600, .drop_managed_fields = mode == 2};
+		struct cache cache = { 0 };
+		struct kwatch_options o = { .path = cms, .timeout_seconds = 600, .drop_managed_fields = mode == 2 };
 		struct kwatch *w = NULL;
 		kwatch_start(mux, c, &o, keep, ended, &cache, &w, &err);
 		if (!w)
@@ -159,9 +160,12 @@ int main(int argc, char **argv)
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	populate(n);
 	long base = in_child(n, 0), kept = in_child(n, 1), dropped = in_child(n, 2);
-	printf("bench_watch_rss: %d ConfigMaps watched and cached: peak RSS %ld KiB with managedFields, %ld KiB without;"
-	       " baseline (client only) %ld KiB\n", n, kept, dropped, base);
-	printf("bench_watch_rss: per object %.2f KiB with managedFields, %.2f KiB without; dropping them saves %.0f%%\n",
+	printf("bench_watch_rss: %d ConfigMaps watched and cached: peak RSS %ld KiB with managedFields, %ld KiB "
+	       "without;"
+	       " baseline (client only) %ld KiB\n",
+	       n, kept, dropped, base);
+	printf("bench_watch_rss: per object %.2f KiB with managedFields, %.2f KiB without; dropping them saves "
+	       "%.0f%%\n",
 	       (double)(kept - base) / n, (double)(dropped - base) / n,
 	       100.0 * (double)(kept - dropped) / (double)(kept - base));
 	restconfig_free(&rc);

@@ -45,11 +45,11 @@
 #include "proto.h"
 #include "restconfig.h"
 
-#define GROUP "bench.coxswain.io"
+#define GROUP    "bench.coxswain.io"
 #define CRD_NAME "benchparents." GROUP
 #define CRD_PATH "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-#define NS "bench-watcher"
-#define PARENTS "/apis/" GROUP "/v1/namespaces/" NS "/benchparents"
+#define NS       "bench-watcher"
+#define PARENTS  "/apis/" GROUP "/v1/namespaces/" NS "/benchparents"
 
 static struct restconfig *rc;
 static char tmpdir[64], metrics_url[128], readyz_url[128];
@@ -71,8 +71,8 @@ static void die(const char *fmt, ...)
 
 static struct kclient *client(void)
 {
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = 1e6, .burst = 1000000};
+	struct cx_err err = { 0 };
+	struct kclient_options o = { .qps = 1e6, .burst = 1000000 };
 	struct kclient *c = NULL;
 	kclient_new(rc, &o, &c, &err);
 	if (!c)
@@ -114,7 +114,7 @@ static size_t grow(char *data, size_t size, size_t n, void *ud)
 static char *http_get(const char *url)
 {
 	CURL *h = curl_easy_init();
-	struct buf b = {0};
+	struct buf b = { 0 };
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, grow);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
@@ -149,7 +149,7 @@ static double metric(const char *series)
 static int free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || getsockname(fd, (struct sockaddr *)&a, &len))
 		die("no free port: %s", strerror(errno));
@@ -265,8 +265,8 @@ static void worker_connect(const char *endpoint)
 	zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
 	if (zmq_connect(dealer, endpoint))
 		die("connect %s: %s", endpoint, zmq_strerror(errno));
-	struct proto_ready r = {.slot = 0, .pid = (int)getpid(), .instance = "bench", .restarts = 0};
-	struct proto_frame f = {0};
+	struct proto_ready r = { .slot = 0, .pid = (int)getpid(), .instance = "bench", .restarts = 0 };
+	struct proto_frame f = { 0 };
 	proto_encode_ready(&r, &f, NULL);
 	dealer_send(&f);
 	proto_frame_clear(&f);
@@ -285,13 +285,13 @@ static bool worker_wait_job(const char *key, int64_t ms)
 	int64_t until = clock_monotonic_ms() + ms, next_hb = 0;
 	while (clock_monotonic_ms() < until) {
 		if (clock_monotonic_ms() >= next_hb) {
-			struct proto_frame f = {0};
+			struct proto_frame f = { 0 };
 			proto_encode_heartbeat(&f, NULL);
 			dealer_send(&f);
 			proto_frame_clear(&f);
 			next_hb = clock_monotonic_ms() + 1000;
 		}
-		zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
+		zmq_pollitem_t it = { .socket = dealer, .events = ZMQ_POLLIN };
 		if (zmq_poll(&it, 1, 2) <= 0)
 			continue;
 		zmq_msg_t type, payload;
@@ -300,17 +300,18 @@ static bool worker_wait_job(const char *key, int64_t ms)
 		zmq_msg_recv(&type, dealer, 0);
 		if (zmq_msg_more(&type))
 			zmq_msg_recv(&payload, dealer, 0);
-		struct proto_msg m = {0};
-		struct cx_err err = {0};
+		struct proto_msg m = { 0 };
+		struct cx_err err = { 0 };
 		bool found = false;
-		if (proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload), zmq_msg_size(&payload),
-				 &m, &err))
+		if (proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload),
+				 zmq_msg_size(&payload), &m, &err))
 			die("undecodable message from the watcher: %s", err.msg);
 		if (m.type == PROTO_JOB) {
 			found = !strcmp(m.job.key, key);
-			struct proto_result r = {.job = m.job.job, .attempt = m.job.attempt, .outcome = PROTO_OUTCOME_OK,
-						 .message = ""};
-			struct proto_frame f = {0};
+			struct proto_result r = {
+				.job = m.job.job, .attempt = m.job.attempt, .outcome = PROTO_OUTCOME_OK, .message = ""
+			};
+			struct proto_frame f = { 0 };
 			proto_encode_result(&r, &f, NULL);
 			dealer_send(&f);
 			proto_frame_clear(&f);
@@ -332,12 +333,14 @@ static bool crd_established(struct kclient *c)
 	bool yes = false;
 	if (kclient_get(c, CRD_PATH "/" CRD_NAME, &crd, NULL))
 		return false;
-	if (json_object_object_get_ex(crd, "status", &status) && json_object_object_get_ex(status, "conditions", &conds) &&
-	    json_object_is_type(conds, json_type_array))
+	if (json_object_object_get_ex(crd, "status", &status) &&
+	    json_object_object_get_ex(status, "conditions", &conds) && json_object_is_type(conds, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(conds); i++) {
 			struct json_object *cnd = json_object_array_get_idx(conds, i), *t, *s;
-			if (json_object_object_get_ex(cnd, "type", &t) && json_object_object_get_ex(cnd, "status", &s) &&
-			    !strcmp(json_object_get_string(t), "Established") && !strcmp(json_object_get_string(s), "True"))
+			if (json_object_object_get_ex(cnd, "type", &t) &&
+			    json_object_object_get_ex(cnd, "status", &s) &&
+			    !strcmp(json_object_get_string(t), "Established") &&
+			    !strcmp(json_object_get_string(s), "True"))
 				yes = true;
 		}
 	json_object_put(crd);
@@ -366,7 +369,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	char kubeconfig[4096], endpoint[128];
 	snprintf(kubeconfig, sizeof(kubeconfig), "%s/admin.kubeconfig", dir);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kubeconfig *kc = NULL;
 	kubeconfig_load(kubeconfig, &kc, &err);
 	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err))
@@ -380,23 +383,25 @@ int main(int argc, char **argv)
 	struct kclient *c = client();
 	/* A CRD left by an earlier run goes first (and its parents with it). */
 	kclient_delete(c, CRD_PATH "/" CRD_NAME, NULL, NULL, NULL);
-	for (int64_t until = clock_monotonic_ms() + 120000; kclient_get(c, CRD_PATH "/" CRD_NAME, NULL, NULL) != -ENOENT;) {
+	for (int64_t until = clock_monotonic_ms() + 120000;
+	     kclient_get(c, CRD_PATH "/" CRD_NAME, NULL, NULL) != -ENOENT;) {
 		if (clock_monotonic_ms() > until)
 			die("the CRD %s left by an earlier run is not going away", CRD_NAME);
 		usleep(200 * 1000);
 	}
 	/* The namespace is kept between runs; one still terminating is waited for. */
 	for (int64_t until = clock_monotonic_ms() + 120000;;) {
-		err = (struct cx_err){0};
+		err = (struct cx_err){ 0 };
 		int r = create(c, "/api/v1/namespaces",
-			       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS "\"}}", &err);
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS "\"}}",
+			       &err);
 		if (r && r != -EEXIST)
 			die("namespace: %s", err.msg);
 		struct json_object *ns = NULL, *status, *phase;
 		bool active = !kclient_get(c, "/api/v1/namespaces/" NS, &ns, NULL) &&
-			      json_object_object_get_ex(ns, "status", &status) &&
-			      json_object_object_get_ex(status, "phase", &phase) &&
-			      !strcmp(json_object_get_string(phase), "Active");
+			json_object_object_get_ex(ns, "status", &status) &&
+			json_object_object_get_ex(status, "phase", &phase) &&
+			!strcmp(json_object_get_string(phase), "Active");
 		json_object_put(ns);
 		if (active)
 			break;
@@ -408,7 +413,8 @@ int main(int argc, char **argv)
 	start_watcher(endpoint, kubeconfig);
 	worker_connect(endpoint);
 	char *why = NULL;
-	for (int64_t until = clock_monotonic_ms() + 30000; !why || !strstr(why, "waiting for the CRD of BenchParent");) {
+	for (int64_t until = clock_monotonic_ms() + 30000;
+	     !why || !strstr(why, "waiting for the CRD of BenchParent");) {
 		free(why);
 		if (clock_monotonic_ms() > until)
 			die("the watcher does not say it waits for the CRD (see %s/watcher.log)", tmpdir);
@@ -422,10 +428,11 @@ int main(int argc, char **argv)
 
 	/* CRD → first job. */
 	int64_t t0 = clock_monotonic_ms();
-	err = (struct cx_err){0};
+	err = (struct cx_err){ 0 };
 	if (create(c, CRD_PATH,
 		   "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
-		   "\"metadata\":{\"name\":\"" CRD_NAME "\"},\"spec\":{\"group\":\"" GROUP "\",\"scope\":\"Namespaced\","
+		   "\"metadata\":{\"name\":\"" CRD_NAME "\"},\"spec\":{\"group\":\"" GROUP
+		   "\",\"scope\":\"Namespaced\","
 		   "\"names\":{\"plural\":\"benchparents\",\"singular\":\"benchparent\",\"kind\":\"BenchParent\"},"
 		   "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":"
 		   "{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}",
@@ -451,11 +458,12 @@ int main(int argc, char **argv)
 	char body[512];
 	parent_body(body, sizeof(body), 0);
 	for (int tries = 1;; tries++) {
-		err = (struct cx_err){0};
+		err = (struct cx_err){ 0 };
 		if (!create(c, PARENTS, body, &err))
 			break;
 		if (getenv("BENCH_DEBUG"))
-			fprintf(stderr, "try %d at %lld ms: %s\n", tries, (long long)(clock_monotonic_ms() - t0), err.msg);
+			fprintf(stderr, "try %d at %lld ms: %s\n", tries, (long long)(clock_monotonic_ms() - t0),
+				err.msg);
 		if (clock_monotonic_ms() - t0 > 30000)
 			die("cannot create the first parent: %s", err.msg);
 		usleep(5 * 1000);
@@ -480,13 +488,14 @@ int main(int argc, char **argv)
 	int64_t t_fill = clock_monotonic_ms();
 	for (int i = 1; i < n; i++) {
 		parent_body(body, sizeof(body), i);
-		err = (struct cx_err){0};
+		err = (struct cx_err){ 0 };
 		if (create(c, PARENTS, body, &err))
 			die("parent %d: %s", i, err.msg);
 	}
 	int64_t t_created = clock_monotonic_ms();
 	double depth = 0;
-	for (int64_t until = clock_monotonic_ms() + 120000; (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n - 1;) {
+	for (int64_t until = clock_monotonic_ms() + 120000;
+	     (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n - 1;) {
 		if (clock_monotonic_ms() > until)
 			die("the watcher queued %.0f of %d parents within 120 s", depth, n - 1);
 		usleep(100 * 1000);
@@ -507,7 +516,8 @@ int main(int argc, char **argv)
 	waitpid(watcher_pid, NULL, 0);
 	int64_t t_start = clock_monotonic_ms();
 	start_watcher(endpoint, kubeconfig);
-	for (int64_t until = clock_monotonic_ms() + 120000; (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n;) {
+	for (int64_t until = clock_monotonic_ms() + 120000;
+	     (depth = metric("workqueue_depth{name=\"coxswain\"}")) < n;) {
 		if (clock_monotonic_ms() > until)
 			die("the restarted watcher queued %.0f of %d parents within 120 s", depth, n);
 		usleep(50 * 1000);

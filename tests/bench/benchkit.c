@@ -23,7 +23,7 @@ struct restconfig *benchkit_restconfig(const char *prog, const char *dir)
 	name = prog;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct restconfig *rc = NULL;
 	struct kubeconfig *kc = NULL;
 	kubeconfig_load(path, &kc, &err);
@@ -35,8 +35,8 @@ struct restconfig *benchkit_restconfig(const char *prog, const char *dir)
 
 struct kclient *benchkit_client(const struct restconfig *rc)
 {
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = -1};
+	struct cx_err err = { 0 };
+	struct kclient_options o = { .qps = -1 };
 	struct kclient *c = NULL;
 	kclient_new(rc, &o, &c, &err);
 	if (!c)

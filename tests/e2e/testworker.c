@@ -55,7 +55,7 @@
 #include "proto.h"
 
 #define HEARTBEAT_MS 1000
-#define SILENT_MS (3 * HEARTBEAT_MS)
+#define SILENT_MS    (3 * HEARTBEAT_MS)
 
 static volatile sig_atomic_t stopping;
 static int protocol_errors;
@@ -82,9 +82,10 @@ static void protocol_error(const char *what, const char *detail)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: testworker --endpoint URL --slot N --log FILE [--hold-ms N] [--exit-after-jobs N]\n"
-		     "                  [--instance ID] [--restarts N] [--set NAME] [--forge-results N]\n"
-		     "                  [--curve-secret-key FILE --curve-server-key FILE]\n");
+	fprintf(out,
+		"usage: testworker --endpoint URL --slot N --log FILE [--hold-ms N] [--exit-after-jobs N]\n"
+		"                  [--instance ID] [--restarts N] [--set NAME] [--forge-results N]\n"
+		"                  [--curve-secret-key FILE --curve-server-key FILE]\n");
 }
 
 static int send_msg(void *sock, const struct proto_frame *f)
@@ -102,10 +103,11 @@ static int restarts;
 
 static void send_ready(void *sock, int slot)
 {
-	struct proto_ready r = {.slot = slot, .pid = (int)getpid(), .instance = instance, .restarts = restarts,
-				.set = set};
-	struct proto_frame f = {0};
-	struct cx_err err = {0};
+	struct proto_ready r = {
+		.slot = slot, .pid = (int)getpid(), .instance = instance, .restarts = restarts, .set = set
+	};
+	struct proto_frame f = { 0 };
+	struct cx_err err = { 0 };
 	if (proto_encode_ready(&r, &f, &err) == 0)
 		send_msg(sock, &f);
 	else
@@ -115,7 +117,7 @@ static void send_ready(void *sock, int slot)
 
 static void send_heartbeat(void *sock)
 {
-	struct proto_frame f = {0};
+	struct proto_frame f = { 0 };
 	if (proto_encode_heartbeat(&f, NULL) == 0)
 		send_msg(sock, &f);
 	proto_frame_clear(&f);
@@ -126,9 +128,10 @@ static void forge_results(void *sock, int n)
 {
 	for (int job = 1; job <= n; job++)
 		for (int attempt = 1; attempt <= 2; attempt++) {
-			struct proto_result r = {.job = (uint64_t)job, .attempt = attempt, .outcome = PROTO_OUTCOME_OK,
-						 .message = ""};
-			struct proto_frame f = {0};
+			struct proto_result r = {
+				.job = (uint64_t)job, .attempt = attempt, .outcome = PROTO_OUTCOME_OK, .message = ""
+			};
+			struct proto_frame f = { 0 };
 			if (proto_encode_result(&r, &f, NULL) == 0 &&
 			    zmq_send(sock, f.type, strlen(f.type), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
 				zmq_send(sock, f.payload, f.len, ZMQ_DONTWAIT);
@@ -160,13 +163,13 @@ static void finish(void *sock, int log_fd, struct held *h)
 {
 	char line[700];
 	int n = snprintf(line, sizeof(line), "%lld %lld %s %llu %d %d %lld %s\n", (long long)h->start_unix_ms,
-			 (long long)unix_ms(), h->key, (unsigned long long)h->job, h->attempt, (int)getpid(), h->generation,
-			 h->kind);
+			 (long long)unix_ms(), h->key, (unsigned long long)h->job, h->attempt, (int)getpid(),
+			 h->generation, h->kind);
 	if (n > 0 && write(log_fd, line, (size_t)n) != n)
 		fprintf(stderr, "testworker: cannot write the log: %s\n", strerror(errno));
-	struct proto_result r = {.job = h->job, .attempt = h->attempt, .outcome = PROTO_OUTCOME_OK, .message = ""};
-	struct proto_frame f = {0};
-	struct cx_err err = {0};
+	struct proto_result r = { .job = h->job, .attempt = h->attempt, .outcome = PROTO_OUTCOME_OK, .message = "" };
+	struct proto_frame f = { 0 };
+	struct cx_err err = { 0 };
 	if (proto_encode_result(&r, &f, &err) == 0)
 		send_msg(sock, &f);
 	else
@@ -178,31 +181,63 @@ static void finish(void *sock, int log_fd, struct held *h)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"endpoint", required_argument, NULL, 'e'}, {"slot", required_argument, NULL, 's'},
-		{"log", required_argument, NULL, 'l'},      {"hold-ms", required_argument, NULL, 'H'},
-		{"exit-after-jobs", required_argument, NULL, 'x'}, {"help", no_argument, NULL, 'h'},
-		{"instance", required_argument, NULL, 'i'}, {"restarts", required_argument, NULL, 'r'},
-		{"set", required_argument, NULL, 'S'},      {"forge-results", required_argument, NULL, 'F'},
-		{"curve-secret-key", required_argument, NULL, 'K'}, {"curve-server-key", required_argument, NULL, 'P'},
-		{NULL, 0, NULL, 0},
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "slot", required_argument, NULL, 's' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "hold-ms", required_argument, NULL, 'H' },
+		{ "exit-after-jobs", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "instance", required_argument, NULL, 'i' },
+		{ "restarts", required_argument, NULL, 'r' },
+		{ "set", required_argument, NULL, 'S' },
+		{ "forge-results", required_argument, NULL, 'F' },
+		{ "curve-secret-key", required_argument, NULL, 'K' },
+		{ "curve-server-key", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *endpoint = NULL, *log_path = NULL, *secret_file = NULL, *server_file = NULL;
 	int slot = -1, hold_ms = 0, exit_after = 0, forge = 0;
 	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
 		switch (c) {
-		case 'e': endpoint = optarg; break;
-		case 's': slot = atoi(optarg); break;
-		case 'i': instance = optarg; break;
-		case 'r': restarts = atoi(optarg); break;
-		case 'l': log_path = optarg; break;
-		case 'H': hold_ms = atoi(optarg); break;
-		case 'x': exit_after = atoi(optarg); break;
-		case 'S': set = optarg; break;
-		case 'F': forge = atoi(optarg); break;
-		case 'K': secret_file = optarg; break;
-		case 'P': server_file = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 64;
+		case 'e':
+			endpoint = optarg;
+			break;
+		case 's':
+			slot = atoi(optarg);
+			break;
+		case 'i':
+			instance = optarg;
+			break;
+		case 'r':
+			restarts = atoi(optarg);
+			break;
+		case 'l':
+			log_path = optarg;
+			break;
+		case 'H':
+			hold_ms = atoi(optarg);
+			break;
+		case 'x':
+			exit_after = atoi(optarg);
+			break;
+		case 'S':
+			set = optarg;
+			break;
+		case 'F':
+			forge = atoi(optarg);
+			break;
+		case 'K':
+			secret_file = optarg;
+			break;
+		case 'P':
+			server_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
 		}
 	}
 	if (!endpoint || slot < 0 || !log_path || hold_ms < 0 || exit_after < 0 || restarts < 0 ||
@@ -216,7 +251,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "testworker: %s: %s\n", log_path, strerror(errno));
 		return 1;
 	}
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	srand((unsigned)(getpid() ^ unix_ms()));
@@ -233,7 +268,7 @@ int main(int argc, char **argv)
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
 	if (secret_file) {
 		struct curvekey secret, public, server;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		if (curvekey_load_secret(secret_file, &secret, &public, &err) ||
 		    curvekey_load_public(server_file, &server, &err)) {
 			fprintf(stderr, "testworker: %s\n", err.msg);
@@ -254,7 +289,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "testworker: %s connected to %s\n", id, endpoint);
 	send_ready(sock, slot);
 	int64_t last_sent = clock_monotonic_ms(), last_heard = clock_monotonic_ms();
-	struct held h = {0};
+	struct held h = { 0 };
 	int jobs = 0;
 	while (!stopping) {
 		int64_t now = clock_monotonic_ms();
@@ -263,7 +298,7 @@ int main(int argc, char **argv)
 			timeout = h.release_mono_ms > now ? (long)(h.release_mono_ms - now) : 0;
 		if (timeout > 200)
 			timeout = 200;
-		zmq_pollitem_t it = {.socket = sock, .events = ZMQ_POLLIN};
+		zmq_pollitem_t it = { .socket = sock, .events = ZMQ_POLLIN };
 		if (zmq_poll(&it, 1, timeout) < 0 && errno != EINTR)
 			break;
 		while (it.revents & ZMQ_POLLIN) {
@@ -284,8 +319,8 @@ int main(int argc, char **argv)
 				zmq_msg_recv(&payload, sock, 0);
 			}
 			last_heard = clock_monotonic_ms();
-			struct proto_msg m = {0};
-			struct cx_err err = {0};
+			struct proto_msg m = { 0 };
+			struct cx_err err = { 0 };
 			if (proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload),
 					 zmq_msg_size(&payload), &m, &err) != 0) {
 				protocol_error("undecodable message: ", err.msg);
@@ -305,7 +340,8 @@ int main(int argc, char **argv)
 					snprintf(h.kind, sizeof(h.kind), "%s", proto_job_kind_name(m.job.kind));
 					h.generation = generation_of(m.job.parent);
 					h.start_unix_ms = unix_ms();
-					h.release_mono_ms = clock_monotonic_ms() + (hold_ms > 0 ? rand() % (hold_ms + 1) : 0);
+					h.release_mono_ms = clock_monotonic_ms() +
+						(hold_ms > 0 ? rand() % (hold_ms + 1) : 0);
 					if (exit_after > 0 && jobs == exit_after) {
 						fprintf(stderr, "testworker: exiting while holding job %llu key %s\n",
 							(unsigned long long)h.job, h.key);

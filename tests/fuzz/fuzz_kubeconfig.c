@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kubeconfig *kc = NULL;
 	kubeconfig_load(path, &kc, &err);
 	if (!kc) {
@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		for (size_t i = 0; i < kc->n_contexts; i++) {
 			struct restconfig *rc = NULL;
-			struct cx_err rerr = {0};
+			struct cx_err rerr = { 0 };
 			int r = kubeconfig_restconfig(kc, kc->contexts[i].name, &rc, &rerr);
 			if ((r == 0) != (rc != NULL) || (r && rerr.code != r))
 				abort();

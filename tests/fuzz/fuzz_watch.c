@@ -25,30 +25,30 @@
 #include "err.h"
 #include "watch.h"
 
-#define HEADER 10
+#define HEADER  10
 #define N_SIZES 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What one run observed. */
 struct run {
-	int refuse_at;           /* 1-based callback call that fails, 0 = none */
+	int refuse_at; /* 1-based callback call that fails, 0 = none */
 	size_t calls;
-	uint64_t hash;           /* FNV-1a over every event seen */
-	int code;                /* first error of feed or finish, 0 when none */
+	uint64_t hash; /* FNV-1a over every event seen */
+	int code;      /* first error of feed or finish, 0 when none */
 	struct cx_err err;
-	char rv[256];            /* the final tracked resourceVersion, "(null)" when none */
+	char rv[256]; /* the final tracked resourceVersion, "(null)" when none */
 	size_t events;
 };
 
-#define CHECK(cond, ...)                                                                                  \
-	do {                                                                                              \
-		if (!(cond)) {                                                                            \
-			fprintf(stderr, "fuzz_watch: %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                                    \
-			fputc('\n', stderr);                                                              \
-			abort();                                                                          \
-		}                                                                                         \
+#define CHECK(cond, ...)                                                                                               \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			fprintf(stderr, "fuzz_watch: %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);           \
+			fprintf(stderr, __VA_ARGS__);                                                                  \
+			fputc('\n', stderr);                                                                           \
+			abort();                                                                                       \
+		}                                                                                                      \
 	} while (0)
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -111,7 +111,7 @@ static void parse(const struct watch_parser_options *opts, const uint8_t *sizes,
 	r->hash = 1469598103934665603ull;
 	struct watch_parser *p = watch_parser_new(opts, on_event, r);
 	CHECK(p, "watch_parser_new");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	size_t at = 0, turn = 0;
 	int code = 0;
 	while (at < len && !code) {
@@ -131,7 +131,7 @@ static void parse(const struct watch_parser_options *opts, const uint8_t *sizes,
 	CHECK(documented(code), "undocumented code %d: %s", code, err.msg);
 	CHECK(!code || err.msg[0], "an error has a message");
 	if (code) {
-		struct cx_err again = {0};
+		struct cx_err again = { 0 };
 		CHECK(watch_parser_feed(p, "{}", 2, &again) == code, "feed after an error is sticky");
 		CHECK(!strcmp(again.msg, err.msg), "the same message: %s / %s", again.msg, err.msg);
 		CHECK(watch_parser_finish(p, &again) == code, "finish after an error is sticky");
@@ -160,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *stream = (const char *)data + HEADER;
 	size_t len = size - HEADER;
 
-	struct run chunked = {.refuse_at = refuse_at}, whole = {.refuse_at = refuse_at};
+	struct run chunked = { .refuse_at = refuse_at }, whole = { .refuse_at = refuse_at };
 	parse(&opts, sizes, stream, len, &chunked);
 	parse(&opts, NULL, stream, len, &whole);
 	CHECK(chunked.calls == whole.calls, "callback calls: chunked %zu, whole %zu", chunked.calls, whole.calls);

@@ -18,7 +18,8 @@ static const char *env_or_fail(const char *name)
 	const char *v = getenv(name);
 	if (!v || !*v)
 		cr_assert_fail("%s is not set: run these tests through tests/run, or bring the fixture up with "
-			 "tests/cluster/up and export %s", name, name);
+			       "tests/cluster/up and export %s",
+			       name, name);
 	return v;
 }
 
@@ -26,7 +27,7 @@ struct restconfig *live_restconfig(const char *who)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s.kubeconfig", env_or_fail("COXSWAIN_CLUSTER_DIR"), who);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kubeconfig *kc = NULL;
 	kubeconfig_load(path, &kc, &err);
 	if (!kc)
@@ -88,7 +89,7 @@ void live_etcd_compact(void)
 	cr_assert_not_null(rev, "no revision from etcd: %s", out);
 	long long revision = strtoll(rev + strlen("\"revision\":\""), NULL, 10);
 	snprintf(cmd, sizeof(cmd),
-		 "curl -fsS -X POST %s/v3/kv/compaction -d '{\"revision\":\"%lld\",\"physical\":true}' >/dev/null", etcd,
-		 revision);
+		 "curl -fsS -X POST %s/v3/kv/compaction -d '{\"revision\":\"%lld\",\"physical\":true}' >/dev/null",
+		 etcd, revision);
 	cr_assert_eq(system(cmd), 0, "etcd compaction failed: %s", cmd);
 }

@@ -38,14 +38,17 @@ static struct discovery *disco;
 static struct workqueue *queue;
 static struct informer *crds;
 static char ns[64];
-static struct kresource crd_resource = {.group = "apiextensions.k8s.io", .version = "v1",
-					.api_version = "apiextensions.k8s.io/v1", .kind = "CustomResourceDefinition",
-					.resource = "customresourcedefinitions", .namespaced = false};
+static struct kresource crd_resource = { .group = "apiextensions.k8s.io",
+					 .version = "v1",
+					 .api_version = "apiextensions.k8s.io/v1",
+					 .kind = "CustomResourceDefinition",
+					 .resource = "customresourcedefinitions",
+					 .namespaced = false };
 
 /* One turn of a watcher's loop for ctl (NULL: only the CRD informer). */
 static void turn(struct controller *ctl)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	informer_tick(crds, clock_monotonic_ms(), &err);
 	if (ctl)
 		controller_tick(ctl, informer_synced(crds) ? crds : NULL, clock_monotonic_ms());
@@ -92,7 +95,7 @@ static void create(const char *path, const char *body)
 {
 	struct json_object *o = json_tokener_parse(body);
 	cr_assert_not_null(o, "%s", body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, path, o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -115,7 +118,8 @@ static void configmap(const char *name, const char *app)
 	char path[256], body[512];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
 	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"%s\"}}}",
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"%"
+		 "s\"}}}",
 		 name, app);
 	create(path, body);
 }
@@ -123,7 +127,7 @@ static void configmap(const char *name, const char *app)
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	kwatch_mux_new(&mux, &err);
@@ -131,12 +135,13 @@ static void setup(void)
 	disco = discovery_new(c);
 	workqueue_new("test", NULL, &queue, &err);
 	cr_assert_not_null(queue, "%s", err.msg);
-	struct informer_options o = {.resource = &crd_resource};
+	struct informer_options o = { .resource = &crd_resource };
 	informer_new(c, mux, &o, &crds, &err);
 	cr_assert_not_null(crds, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "ctl-%d", (int)getpid());
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	create("/api/v1/namespaces", body);
 }
 
@@ -158,15 +163,20 @@ TestSuite(controller_live, .init = setup, .fini = teardown, .timeout = 120);
 Test(controller_live, an_orphan_enqueues_the_parents_whose_selector_matches_it)
 {
 	char name[] = "adopt", pav[] = "apps/v1", pkind[] = "Deployment", cav[] = "v1", ckind[] = "ConfigMap";
-	struct config_child child = {.api_version = cav, .kind = ckind};
-	struct config_controller cc = {.name = name, .parent_api_version = pav, .parent_kind = pkind,
-				       .children = &child, .n_children = 1, .namespace = ns,
-				       .origin = CONFIG_ORIGIN_METACONTROLLER, .kind = CONFIG_KIND_COMPOSITE,
-				       /* no Deployment controller runs in the fixture; were one to write
+	struct config_child child = { .api_version = cav, .kind = ckind };
+	struct config_controller cc = { .name = name,
+					.parent_api_version = pav,
+					.parent_kind = pkind,
+					.children = &child,
+					.n_children = 1,
+					.namespace = ns,
+					.origin = CONFIG_ORIGIN_METACONTROLLER,
+					.kind = CONFIG_KIND_COMPOSITE,
+					/* no Deployment controller runs in the fixture; were one to write
 				        * status, it would queue nothing */
-				       .ignore_status_changes = true};
-	struct controller_env env = {.client = c, .mux = mux, .discovery = disco, .queue = queue};
-	struct cx_err err = {0};
+					.ignore_status_changes = true };
+	struct controller_env env = { .client = c, .mux = mux, .discovery = disco, .queue = queue };
+	struct cx_err err = { 0 };
 	struct controller *ctl = NULL;
 	controller_new(&cc, &env, &ctl, &err);
 	cr_assert_not_null(ctl, "%s", err.msg);
@@ -206,8 +216,8 @@ Test(controller_live, an_orphan_enqueues_the_parents_whose_selector_matches_it)
 	json_object_put(children);
 	snprintf(ns_name, sizeof(ns_name), "%s/api", ns);
 	cr_assert_eq(controller_job_objects(ctl, ns_name, &parent, &children), 0);
-	cr_assert_eq(json_object_object_length(jsonget(children, "ConfigMap.v1")), 0,
-		     "api adopts nothing: %s", json_object_to_json_string(children));
+	cr_assert_eq(json_object_object_length(jsonget(children, "ConfigMap.v1")), 0, "api adopts nothing: %s",
+		     json_object_to_json_string(children));
 	json_object_put(parent);
 	json_object_put(children);
 	snprintf(ns_name, sizeof(ns_name), "%s/nothing", ns);
@@ -217,7 +227,8 @@ Test(controller_live, an_orphan_enqueues_the_parents_whose_selector_matches_it)
 	char path[256];
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/api", ns);
 	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
-	for (int64_t start = clock_monotonic_ms(); controller_parents(ctl) != 1 && clock_monotonic_ms() - start < 30000;)
+	for (int64_t start = clock_monotonic_ms();
+	     controller_parents(ctl) != 1 && clock_monotonic_ms() - start < 30000;)
 		turn(ctl);
 	cr_assert_eq(controller_parents(ctl), 1);
 	drain(got, sizeof(got));

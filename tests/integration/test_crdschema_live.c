@@ -29,32 +29,32 @@
  * narrow") across groups, so a kind that an end-to-end test also defines
  * would make that test read this test's objects on a shared fixture. */
 
-#define NARROW_CRD                                                                                           \
-	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
-	"kind: CustomResourceDefinition\n"                                                                   \
-	"metadata: {name: schemanarrows." GROUP "}\n"                                                        \
-	"spec:\n"                                                                                            \
-	"  group: " GROUP "\n"                                                                               \
-	"  scope: Namespaced\n"                                                                              \
-	"  names: {plural: schemanarrows, singular: schemanarrow, kind: SchemaNarrow}\n"                     \
-	"  versions:\n"                                                                                      \
-	"  - name: v1\n"                                                                                     \
-	"    served: true\n"                                                                                 \
-	"    storage: true\n"                                                                                \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
-	"          status:\n"                                                                                \
-	"            type: object\n"                                                                         \
-	"            properties:\n"                                                                          \
-	"              ready: {type: boolean}\n"                                                             \
-	"              items:\n"                                                                             \
-	"                type: array\n"                                                                      \
-	"                items: {type: object, properties: {name: {type: string}}}\n"                        \
-	"              labels: {type: object, additionalProperties: {type: string}}\n"                       \
+#define NARROW_CRD                                                                                                     \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                                        \
+	"kind: CustomResourceDefinition\n"                                                                             \
+	"metadata: {name: schemanarrows." GROUP "}\n"                                                                  \
+	"spec:\n"                                                                                                      \
+	"  group: " GROUP "\n"                                                                                         \
+	"  scope: Namespaced\n"                                                                                        \
+	"  names: {plural: schemanarrows, singular: schemanarrow, kind: SchemaNarrow}\n"                               \
+	"  versions:\n"                                                                                                \
+	"  - name: v1\n"                                                                                               \
+	"    served: true\n"                                                                                           \
+	"    storage: true\n"                                                                                          \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                                 \
+	"          status:\n"                                                                                          \
+	"            type: object\n"                                                                                   \
+	"            properties:\n"                                                                                    \
+	"              ready: {type: boolean}\n"                                                                       \
+	"              items:\n"                                                                                       \
+	"                type: array\n"                                                                                \
+	"                items: {type: object, properties: {name: {type: string}}}\n"                                  \
+	"              labels: {type: object, additionalProperties: {type: string}}\n"                                 \
 	"              free: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
 
 static struct restconfig *rc;
@@ -64,7 +64,7 @@ static struct discovery *d;
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	d = discovery_new(c);
@@ -82,7 +82,7 @@ TestSuite(crdschema_live, .init = setup, .fini = teardown, .timeout = 120);
 static const struct kresource *resolve(const char *api_version, const char *kind)
 {
 	const struct kresource *r = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int i = 0; i < 100; i++) {
 		if (!discovery_resolve(d, api_version, kind, &r, &err))
 			return r;
@@ -96,13 +96,14 @@ Test(crdschema_live, built_in_kinds_are_not_crds)
 {
 	struct crdschema *s = crdschema_new(c, 0);
 	struct crdschema_info info;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(crdschema_lookup(s, resolve("v1", "Pod"), 0, &info, &err), 0, "%s", err.msg);
 	cr_assert_not(info.is_crd);
 	cr_assert_eq(crdschema_lookup(s, resolve("apps/v1", "StatefulSet"), 0, &info, &err), 0, "%s", err.msg);
 	cr_assert_not(info.is_crd);
-	cr_assert_eq(crdschema_lookup(s, resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition"), 0, &info,
-				      &err), 0, "%s", err.msg);
+	cr_assert_eq(
+		crdschema_lookup(s, resolve("apiextensions.k8s.io/v1", "CustomResourceDefinition"), 0, &info, &err), 0,
+		"%s", err.msg);
 	cr_assert_not(info.is_crd, "a dotted group without a CRD: built in");
 	crdschema_free(&s);
 }
@@ -110,12 +111,11 @@ Test(crdschema_live, built_in_kinds_are_not_crds)
 Test(crdschema_live, the_projection_is_what_the_server_stores)
 {
 	cr_assert_eq(live_kubectl(NARROW_CRD, "apply -f -"), 0);
-	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/schemanarrows." GROUP),
-		     0);
+	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/schemanarrows." GROUP), 0);
 	const struct kresource *r = resolve(GROUP "/v1", "SchemaNarrow");
 	struct crdschema *s = crdschema_new(c, 0);
 	struct crdschema_info info;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(crdschema_lookup(s, r, 0, &info, &err), 0, "%s", err.msg);
 	cr_assert(info.is_crd);
 	cr_assert_not(info.keep_all);
@@ -188,46 +188,46 @@ static void make_crd(const char *plural, const char *kind, const char *version)
 	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/%s." GROUP, plural), 0);
 }
 
-#define WIDE_VERSION                                                                                         \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
-	"          status:\n"                                                                                \
-	"            type: object\n"                                                                         \
-	"            properties:\n"                                                                          \
-	"              observedGeneration: {type: integer}\n"                                                \
-	"              conditions:\n"                                                                        \
-	"                type: array\n"                                                                      \
-	"                items:\n"                                                                           \
-	"                  type: object\n"                                                                   \
-	"                  properties:\n"                                                                    \
-	"                    type: {type: string}\n"                                                         \
-	"                    status: {type: string}\n"                                                       \
-	"                    reason: {type: string}\n"                                                       \
-	"                    message: {type: string}\n"                                                      \
-	"                    lastTransitionTime: {type: string}\n"                                           \
+#define WIDE_VERSION                                                                                                   \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                                 \
+	"          status:\n"                                                                                          \
+	"            type: object\n"                                                                                   \
+	"            properties:\n"                                                                                    \
+	"              observedGeneration: {type: integer}\n"                                                          \
+	"              conditions:\n"                                                                                  \
+	"                type: array\n"                                                                                \
+	"                items:\n"                                                                                     \
+	"                  type: object\n"                                                                             \
+	"                  properties:\n"                                                                              \
+	"                    type: {type: string}\n"                                                                   \
+	"                    status: {type: string}\n"                                                                 \
+	"                    reason: {type: string}\n"                                                                 \
+	"                    message: {type: string}\n"                                                                \
+	"                    lastTransitionTime: {type: string}\n"                                                     \
 	"                    observedGeneration: {type: integer}\n"
 
-#define NO_CONDITIONS_VERSION                                                                                \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+#define NO_CONDITIONS_VERSION                                                                                          \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                                 \
 	"          status: {type: object, properties: {ready: {type: boolean}}}\n"
 
-#define CONDITIONS                                                                                           \
-	"{\"observedGeneration\":1,\"conditions\":[{\"type\":\"Synced\",\"status\":\"True\",\"reason\":"     \
-	"\"ReconcileSucceeded\",\"message\":\"\",\"lastTransitionTime\":\"2026-12-04T12:00:00Z\","           \
+#define CONDITIONS                                                                                                     \
+	"{\"observedGeneration\":1,\"conditions\":[{\"type\":\"Synced\",\"status\":\"True\",\"reason\":"               \
+	"\"ReconcileSucceeded\",\"message\":\"\",\"lastTransitionTime\":\"2026-12-04T12:00:00Z\","                     \
 	"\"observedGeneration\":1}]}"
 
 static void lookup(struct crdschema *s, const char *kind, int64_t now_ms, struct crdschema_info *info)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(crdschema_lookup(s, resolve(GROUP "/v1", kind), now_ms, info, &err), 0, "%s", err.msg);
 }
 
@@ -243,17 +243,17 @@ static size_t drops(const struct crdschema_info *info, const char *status_text)
 	return n;
 }
 
-#define CRD_READER                                                                                           \
-	"apiVersion: rbac.authorization.k8s.io/v1\n"                                                         \
-	"kind: ClusterRole\n"                                                                                \
-	"metadata: {name: coxswain-test-crdschema}\n"                                                        \
-	"rules:\n"                                                                                           \
-	"- {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], verbs: [get]}\n"      \
-	"---\n"                                                                                              \
-	"apiVersion: rbac.authorization.k8s.io/v1\n"                                                         \
-	"kind: ClusterRoleBinding\n"                                                                         \
-	"metadata: {name: coxswain-test-crdschema}\n"                                                        \
-	"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: coxswain-test-crdschema}\n" \
+#define CRD_READER                                                                                                     \
+	"apiVersion: rbac.authorization.k8s.io/v1\n"                                                                   \
+	"kind: ClusterRole\n"                                                                                          \
+	"metadata: {name: coxswain-test-crdschema}\n"                                                                  \
+	"rules:\n"                                                                                                     \
+	"- {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], verbs: [get]}\n"                \
+	"---\n"                                                                                                        \
+	"apiVersion: rbac.authorization.k8s.io/v1\n"                                                                   \
+	"kind: ClusterRoleBinding\n"                                                                                   \
+	"metadata: {name: coxswain-test-crdschema}\n"                                                                  \
+	"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: coxswain-test-crdschema}\n"           \
 	"subjects: [{kind: ServiceAccount, name: coxswain, namespace: coxswain-system}]\n"
 
 Test(crdschema_live, each_kind_of_crd_as_the_operator_sees_it)
@@ -277,7 +277,7 @@ Test(crdschema_live, each_kind_of_crd_as_the_operator_sees_it)
 	 * grants get, list, watch; crdschema needs get, granted here alone. */
 	cr_assert_eq(live_kubectl(CRD_READER, "apply -f -"), 0);
 	struct restconfig *orc = live_restconfig("operator");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kclient *oc = NULL;
 	kclient_new(orc, NULL, &oc, &err);
 	cr_assert_not_null(oc, "%s", err.msg);
@@ -285,7 +285,8 @@ Test(crdschema_live, each_kind_of_crd_as_the_operator_sees_it)
 	struct crdschema_info info;
 
 	/* RBAC reaches the API server's authorizer soon, not at once. */
-	for (int i = 0; i < 100 && crdschema_lookup(s, resolve(GROUP "/v1", "SchemaWide"), 0, &info, &err) == -EACCES; i++)
+	for (int i = 0; i < 100 && crdschema_lookup(s, resolve(GROUP "/v1", "SchemaWide"), 0, &info, &err) == -EACCES;
+	     i++)
 		usleep(100 * 1000);
 	lookup(s, "SchemaWide", 0, &info);
 	cr_assert(info.is_crd && info.has_status_subresource && !info.keep_all);
@@ -354,12 +355,12 @@ Test(crdschema_live, an_unreadable_crd_is_an_error)
 	free(brc->token_file);
 	brc->token_file = NULL;
 	brc->token = strdup("not-a-valid-token");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kclient *bc = NULL;
 	kclient_new(brc, NULL, &bc, &err);
 	cr_assert_not_null(bc, "%s", err.msg);
 	struct crdschema *s = crdschema_new(bc, 0);
-	struct crdschema_info info = {.is_crd = true};
+	struct crdschema_info info = { .is_crd = true };
 	int got = crdschema_lookup(s, r, 0, &info, &err);
 	cr_assert_lt(got, 0, "an unauthenticated read is an error");
 	cr_assert_neq(got, -ENOENT);
@@ -370,24 +371,24 @@ Test(crdschema_live, an_unreadable_crd_is_an_error)
 	restconfig_free(&brc);
 }
 
-#define SHAPES_VERSION                                                                                       \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object}\n"                                                                   \
-	"          status:\n"                                                                                \
-	"            type: object\n"                                                                         \
-	"            properties:\n"                                                                          \
-	"              ap: {type: object, additionalProperties: true}\n"                                     \
-	"              emb: {type: object, x-kubernetes-embedded-resource: true, "                           \
-	"x-kubernetes-preserve-unknown-fields: true}\n"                                                      \
-	"              emb2: {type: object, x-kubernetes-embedded-resource: true, "                          \
-	"properties: {spec: {type: object}}}\n"                                                              \
-	"              parr: {type: array, x-kubernetes-preserve-unknown-fields: true, items: {type: object, " \
-	"properties: {a: {type: object, properties: {x: {type: string}}}}}}\n"                               \
-	"              nested: {type: array, items: {type: array, items: {type: object, "                    \
+#define SHAPES_VERSION                                                                                                 \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object}\n"                                                                             \
+	"          status:\n"                                                                                          \
+	"            type: object\n"                                                                                   \
+	"            properties:\n"                                                                                    \
+	"              ap: {type: object, additionalProperties: true}\n"                                               \
+	"              emb: {type: object, x-kubernetes-embedded-resource: true, "                                     \
+	"x-kubernetes-preserve-unknown-fields: true}\n"                                                                \
+	"              emb2: {type: object, x-kubernetes-embedded-resource: true, "                                    \
+	"properties: {spec: {type: object}}}\n"                                                                        \
+	"              parr: {type: array, x-kubernetes-preserve-unknown-fields: true, items: {type: object, "         \
+	"properties: {a: {type: object, properties: {x: {type: string}}}}}}\n"                                         \
+	"              nested: {type: array, items: {type: array, items: {type: object, "                              \
 	"properties: {k: {type: integer}}}}}\n"
 
 /* Writes each status (through /status, or the main resource without the
@@ -399,7 +400,7 @@ static void check_projection(const char *plural, const char *kind, const char *c
 	struct crdschema *s = crdschema_new(c, 0);
 	struct crdschema_info info;
 	lookup(s, kind, 0, &info);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (size_t i = 0; i < n_statuses; i++) {
 		char name[64], path[256];
 		snprintf(name, sizeof(name), "p-%d-%zu", (int)getpid(), i);
@@ -425,9 +426,10 @@ static void check_projection(const char *plural, const char *kind, const char *c
 		struct json_object *predicted = crdschema_prune(info.status_schema, status, "status", dropped,
 								sizeof(dropped), &n);
 		struct json_object *stored = jsonget(out, "status"), *empty = json_object_new_object();
-		cr_assert(json_object_equal(predicted, stored ? stored : empty), "%s %zu: predicted %s (dropping %s), "
-			  "stored %s", kind, i, json_object_to_json_string(predicted), dropped,
-			  json_object_to_json_string(stored));
+		cr_assert(json_object_equal(predicted, stored ? stored : empty),
+			  "%s %zu: predicted %s (dropping %s), "
+			  "stored %s",
+			  kind, i, json_object_to_json_string(predicted), dropped, json_object_to_json_string(stored));
 		cr_assert_gt(n, 0, "%s %zu drops something", kind, i);
 		json_object_put(empty);
 		json_object_put(predicted);
@@ -455,7 +457,7 @@ Test(crdschema_live, the_projection_is_what_the_server_stores_for_each_shape)
 	check_projection("schemashapes", "SchemaShape", schemashapes, sizeof(schemashapes) / sizeof(*schemashapes));
 
 	make_crd("schemanocons", "SchemaNoCon", NO_CONDITIONS_VERSION);
-	const char *const coxswain[] = {CONDITIONS};
+	const char *const coxswain[] = { CONDITIONS };
 	check_projection("schemanocons", "SchemaNoCon", coxswain, 1);
 
 	/* Without the status subresource, status is written with the object. */

@@ -38,35 +38,35 @@ static struct crdschema *schemas;
 static struct events *events;
 static char ns[64], answer_file[128];
 
-#define PATH_LEN 512
-#define GROUP "decorate.coxswain.io"
+#define PATH_LEN    512
+#define GROUP       "decorate.coxswain.io"
 #define API_VERSION GROUP "/v1"
 
-#define THING_CRD                                                                                            \
-	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
-	"kind: CustomResourceDefinition\n"                                                                   \
-	"metadata: {name: things." GROUP "}\n"                                                               \
-	"spec:\n"                                                                                            \
-	"  group: " GROUP "\n"                                                                               \
-	"  scope: Namespaced\n"                                                                              \
-	"  names: {plural: things, singular: thing, kind: Thing}\n"                                          \
-	"  versions:\n"                                                                                      \
-	"  - name: v1\n"                                                                                     \
-	"    served: true\n"                                                                                 \
-	"    storage: true\n"                                                                                \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+#define THING_CRD                                                                                                      \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                                        \
+	"kind: CustomResourceDefinition\n"                                                                             \
+	"metadata: {name: things." GROUP "}\n"                                                                         \
+	"spec:\n"                                                                                                      \
+	"  group: " GROUP "\n"                                                                                         \
+	"  scope: Namespaced\n"                                                                                        \
+	"  names: {plural: things, singular: thing, kind: Thing}\n"                                                    \
+	"  versions:\n"                                                                                                \
+	"  - name: v1\n"                                                                                               \
+	"    served: true\n"                                                                                           \
+	"    storage: true\n"                                                                                          \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                                 \
 	"          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
 
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = 500, .burst = 500};
+	struct cx_err err = { 0 };
+	struct kclient_options o = { .qps = 500, .burst = 500 };
 	kclient_new(rc, &o, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	d = discovery_new(c);
@@ -133,9 +133,10 @@ static void prepare(const char *base)
 	cr_assert_eq(live_kubectl(NULL, "wait --for=condition=Established --timeout=30s crd/things." GROUP), 0);
 	snprintf(ns, sizeof(ns), "%s-%d", base, (int)getpid());
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	struct json_object *o = json(body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 	snprintf(answer_file, sizeof(answer_file), "/tmp/coxswain-decorate-%s.json", ns);
@@ -151,7 +152,7 @@ static char *thing_path(const char *name)
 static struct json_object *get(const char *path)
 {
 	struct json_object *o = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(c, path, &o, &err), 0, "%s: %s", path, err.msg);
 	return o;
 }
@@ -159,7 +160,7 @@ static struct json_object *get(const char *path)
 static bool exists(const char *path)
 {
 	struct json_object *o = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = kclient_get(c, path, &o, &err);
 	json_object_put(o);
 	cr_assert(r == 0 || r == -ENOENT, "%s", err.msg);
@@ -176,7 +177,7 @@ static struct json_object *make_thing(const char *name, const char *labels, cons
 		 "\"annotations\":%s},\"spec\":{\"size\":1}}",
 		 name, labels, annotations);
 	char *path = thing_path(name);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int i = 0; i < 100; i++) {
 		struct json_object *o = json(body), *out = NULL;
 		int r = kclient_apply(c, path, o, "someone-else", true, &out, &err);
@@ -208,13 +209,22 @@ static const struct config_controller *controller(bool finalize, const struct se
 	argv_buf[1] = dash_c;
 	argv_buf[2] = cmd;
 	argv_buf[3] = NULL;
-	kids[0] = (struct config_child){.api_version = v1, .kind = svc, .update_strategy = UPDATE_INPLACE};
-	struct config_hook hook = {.set = true, .command = argv_buf, .n_command = 3, .timeout_seconds = 10,
-				   .timeout_ms = 10000};
-	ctl = (struct config_controller){.name = name, .parent_api_version = papi, .parent_kind = pkind,
-					 .children = kids, .n_children = 1, .sync = hook, .namespace = all,
-					 .origin = CONFIG_ORIGIN_METACONTROLLER, .kind = CONFIG_KIND_DECORATOR,
-					 .annotation_selector = sel, .finalizer = fin, .field_manager = fm};
+	kids[0] = (struct config_child){ .api_version = v1, .kind = svc, .update_strategy = UPDATE_INPLACE };
+	struct config_hook hook = {
+		.set = true, .command = argv_buf, .n_command = 3, .timeout_seconds = 10, .timeout_ms = 10000
+	};
+	ctl = (struct config_controller){ .name = name,
+					  .parent_api_version = papi,
+					  .parent_kind = pkind,
+					  .children = kids,
+					  .n_children = 1,
+					  .sync = hook,
+					  .namespace = all,
+					  .origin = CONFIG_ORIGIN_METACONTROLLER,
+					  .kind = CONFIG_KIND_DECORATOR,
+					  .annotation_selector = sel,
+					  .finalizer = fin,
+					  .field_manager = fm };
 	if (finalize)
 		ctl.finalize = hook;
 	return &ctl;
@@ -241,7 +251,7 @@ static struct json_object *observe(void)
 	struct json_object *svcs = json_object_new_object(), *all = json_object_new_object();
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services", ns);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_list(c, path, NULL, collect, svcs, NULL, &err), 0, "%s", err.msg);
 	json_object_object_add(all, "Service.v1", svcs);
 	return all;
@@ -250,17 +260,27 @@ static struct json_object *observe(void)
 /* One job for Thing name, as it is now. */
 static struct reconcile_outcome run(const struct config_controller *cc, const char *name)
 {
-	static const struct hook_child_kind kinds[] = {{"v1", "Service"}};
+	static const struct hook_child_kind kinds[] = { { "v1", "Service" } };
 	char *path = thing_path(name);
 	struct json_object *obj = get(path), *observed = observe();
 	struct json_object *controller_obj = json("{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\","
 						  "\"kind\":\"DecoratorController\",\"metadata\":{\"name\":\"deco\"}}");
 	char key[256];
 	snprintf(key, sizeof(key), "deco/%s/%s", ns, name);
-	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "deco", .key = key,
-				.parent = obj, .children = observed};
-	struct decorate_env env = {.c = c, .d = d, .schemas = schemas, .events = events, .cc = cc,
-				   .controller = controller_obj, .kinds = kinds};
+	struct proto_job job = { .job = 1,
+				 .attempt = 1,
+				 .kind = PROTO_JOB_SYNC,
+				 .controller = "deco",
+				 .key = key,
+				 .parent = obj,
+				 .children = observed };
+	struct decorate_env env = { .c = c,
+				    .d = d,
+				    .schemas = schemas,
+				    .events = events,
+				    .cc = cc,
+				    .controller = controller_obj,
+				    .kinds = kinds };
 	struct reconcile_outcome out;
 	decorate_job(&env, &job, &out);
 	json_object_put(obj);
@@ -270,8 +290,8 @@ static struct reconcile_outcome run(const struct config_controller *cc, const ch
 	return out;
 }
 
-#define SERVICE(name) \
-	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"" name "\"}," \
+#define SERVICE(name)                                                                                                  \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"" name "\"},"                            \
 	"\"spec\":{\"ports\":[{\"port\":80}],\"selector\":{\"app\":\"x\"}}}"
 
 /* Whether manager owns label key on o (its managedFields). */
@@ -394,7 +414,7 @@ Test(decorate, finalize_until_finalized)
 	cr_assert_str_eq(str(o, "metadata|finalizers|0"), "coxswain.io/deco");
 	json_object_put(o);
 
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
 	answer("{\"labels\":{\"mine\":\"cleaning\"},\"status\":{\"phase\":\"Finalizing\"},\"finalized\":false}");
 	out = run(cc, "t3");
@@ -422,9 +442,10 @@ Test(decorate, an_unselected_object_is_left_alone)
 	prepare("decorate-sel");
 	json_object_put(make_thing("t4", "{}", "{\"decorate\":\"no\"}"));
 	static char key[] = "decorate", yes[] = "yes";
-	static char *keys[] = {key}, *values[] = {yes};
-	static const struct selector sel = {.set = true, .has_match = true, .match_keys = keys,
-					    .match_values = values, .n_match = 1};
+	static char *keys[] = { key }, *values[] = { yes };
+	static const struct selector sel = {
+		.set = true, .has_match = true, .match_keys = keys, .match_values = values, .n_match = 1
+	};
 	const struct config_controller *cc = controller(true, &sel);
 	answer("{\"labels\":{\"mine\":\"1\"}}");
 	struct reconcile_outcome out = run(cc, "t4");
@@ -438,7 +459,7 @@ Test(decorate, an_unselected_object_is_left_alone)
 	/* Selected: decorated, with the finalizer; unselected again: the
 	 * finalizer comes off, the labels stay as they were. */
 	struct json_object *patch = json("{\"metadata\":{\"annotations\":{\"decorate\":\"yes\"}}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_MERGE, patch, NULL, &err), 0, "%s", err.msg);
 	json_object_put(patch);
 	out = run(cc, "t4");
@@ -465,10 +486,12 @@ Test(decorate, a_configmap_is_decorated_too)
 	prepare("decorate-cm");
 	char path[PATH_LEN], body[512];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/cm", ns);
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\","
-		 "\"namespace\":\"%s\",\"labels\":{\"theirs\":\"x\"}},\"data\":{\"k\":\"v\"}}", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\","
+		 "\"namespace\":\"%s\",\"labels\":{\"theirs\":\"x\"}},\"data\":{\"k\":\"v\"}}",
+		 ns);
 	struct json_object *o = json(body), *cm = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_apply(c, path, o, "someone-else", true, &cm, &err), 0, "%s", err.msg);
 	json_object_put(o);
 	static char v1[] = "v1", kind[] = "ConfigMap";
@@ -477,13 +500,23 @@ Test(decorate, a_configmap_is_decorated_too)
 	cc.parent_kind = kind;
 	answer("{\"labels\":{\"mine\":\"1\"},\"attachments\":[" SERVICE("cm-svc") "]}");
 
-	static const struct hook_child_kind kinds[] = {{"v1", "Service"}};
+	static const struct hook_child_kind kinds[] = { { "v1", "Service" } };
 	struct json_object *observed = observe();
 	struct json_object *controller_obj = json("{\"kind\":\"DecoratorController\"}");
-	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "deco", .key = "deco/x/cm",
-				.parent = cm, .children = observed};
-	struct decorate_env env = {.c = c, .d = d, .schemas = schemas, .events = events, .cc = &cc,
-				   .controller = controller_obj, .kinds = kinds};
+	struct proto_job job = { .job = 1,
+				 .attempt = 1,
+				 .kind = PROTO_JOB_SYNC,
+				 .controller = "deco",
+				 .key = "deco/x/cm",
+				 .parent = cm,
+				 .children = observed };
+	struct decorate_env env = { .c = c,
+				    .d = d,
+				    .schemas = schemas,
+				    .events = events,
+				    .cc = &cc,
+				    .controller = controller_obj,
+				    .kinds = kinds };
 	struct reconcile_outcome out;
 	decorate_job(&env, &job, &out);
 	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
@@ -512,16 +545,21 @@ Test(decorate, the_reconciler_dispatches_a_decorators_job)
 {
 	prepare("decorate-rec");
 	json_object_put(make_thing("t5", "{}", "{}"));
-	struct config cfg = {.controllers = (struct config_controller *)controller(false, NULL), .n_controllers = 1};
-	struct cx_err err = {0};
+	struct config cfg = { .controllers = (struct config_controller *)controller(false, NULL), .n_controllers = 1 };
+	struct cx_err err = { 0 };
 	struct reconciler *r = NULL;
 	reconciler_new(c, &cfg, &r, &err);
 	cr_assert_not_null(r, "%s", err.msg);
 	answer("{\"labels\":{\"mine\":\"1\"},\"status\":{\"phase\":\"Decorated\"}}");
 	char *path = thing_path("t5");
 	struct json_object *obj = get(path), *observed = observe();
-	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "deco", .key = "deco/x/t5",
-				.parent = obj, .children = observed};
+	struct proto_job job = { .job = 1,
+				 .attempt = 1,
+				 .kind = PROTO_JOB_SYNC,
+				 .controller = "deco",
+				 .key = "deco/x/t5",
+				 .parent = obj,
+				 .children = observed };
 	struct reconcile_outcome out;
 	reconcile_job(r, &job, &out);
 	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);

@@ -23,17 +23,17 @@
 #include "restconfig.h"
 
 #define PATH_LEN 1024
-#define WORKERS 3
+#define WORKERS  3
 
 static struct restconfig *rc;
-static struct kclient *kc[WORKERS];   /* one per worker process */
+static struct kclient *kc[WORKERS]; /* one per worker process */
 static char ns[64];
 
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = 500, .burst = 500};
+	struct cx_err err = { 0 };
+	struct kclient_options o = { .qps = 500, .burst = 500 };
 	for (int i = 0; i < WORKERS; i++) {
 		kclient_new(rc, &o, &kc[i], &err);
 		cr_assert_not_null(kc[i], "%s", err.msg);
@@ -83,12 +83,14 @@ static struct json_object *prepare(const char *base, const char *name)
 {
 	snprintf(ns, sizeof(ns), "%s-%d", base, (int)getpid());
 	char body[1024];
-	struct cx_err err = {0};
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	struct cx_err err = { 0 };
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	struct json_object *o = json(body);
 	cr_assert_eq(kclient_create(kc[0], "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"}}", name);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"}}",
+		 name);
 	o = json(body);
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
@@ -109,7 +111,8 @@ static int match(void *ud, struct json_object *it, struct cx_err *err)
 {
 	(void)err;
 	struct found *f = ud;
-	const char *uid = str(it, "involvedObject", "uid"), *reason = str(it, "reason", NULL), *msg = str(it, "message", NULL);
+	const char *uid = str(it, "involvedObject", "uid"), *reason = str(it, "reason", NULL),
+		   *msg = str(it, "message", NULL);
 	if (uid && reason && msg && !strcmp(uid, f->uid) && !strcmp(reason, f->reason) && !strcmp(msg, f->message)) {
 		f->objects++;
 		f->count = count_of(it);
@@ -122,17 +125,17 @@ static int match(void *ud, struct json_object *it, struct cx_err *err)
  * how many, and the count (and name) of the last one. */
 static struct found series(struct json_object *parent, const char *reason, const char *message)
 {
-	struct found f = {.uid = str(parent, "metadata", "uid"), .reason = reason, .message = message};
+	struct found f = { .uid = str(parent, "metadata", "uid"), .reason = reason, .message = message };
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_list(kc[0], path, NULL, match, &f, NULL, &err), 0, "%s", err.msg);
 	return f;
 }
 
 static void post(struct events *e, struct json_object *parent, const char *message, long want_count)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *out = NULL;
 	cr_assert_eq(events_post(e, parent, EVENT_WARNING, "HookFailed", message, &out, &err), 0, "%s", err.msg);
 	if (want_count > 0)
@@ -180,14 +183,14 @@ struct poster {
 	struct events *e;
 	struct json_object *parent;
 	int posts, failed, first_rc;
-	struct cx_err first;   /* the first failure's */
+	struct cx_err first; /* the first failure's */
 };
 
 static void *post_many(void *arg)
 {
 	struct poster *p = arg;
 	for (int i = 0; i < p->posts; i++) {
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		int r = events_post(p->e, p->parent, EVENT_WARNING, "HookFailed", "racing", NULL, &err);
 		if (r && !p->failed++) {
 			p->first_rc = r;
@@ -205,7 +208,7 @@ Test(events_live, concurrent_workers_lose_no_count)
 	struct poster p[2];
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++) {
-		p[i] = (struct poster){.e = events_new(kc[i], "ctl", 0), .parent = parent, .posts = POSTS};
+		p[i] = (struct poster){ .e = events_new(kc[i], "ctl", 0), .parent = parent, .posts = POSTS };
 		cr_assert_not_null(p[i].e);
 	}
 	for (int i = 0; i < 2; i++)
@@ -213,8 +216,8 @@ Test(events_live, concurrent_workers_lose_no_count)
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(p[i].failed, 0, "worker %d: %d failed, the first with %d: %s", i, p[i].failed, p[i].first_rc,
-			     p[i].first.msg);
+		cr_assert_eq(p[i].failed, 0, "worker %d: %d failed, the first with %d: %s", i, p[i].failed,
+			     p[i].first_rc, p[i].first.msg);
 		events_free(&p[i].e);
 	}
 	struct found f = series(parent, "HookFailed", "racing");
@@ -235,7 +238,7 @@ Test(events_live, an_expired_event_is_created_anew)
 	cr_assert_eq(f.objects, 1);
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, f.name);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_delete(kc[1], path, NULL, NULL, &err), 0, "%s", err.msg);
 	post(w, parent, "exit 1", 1);
 	struct found g = series(parent, "HookFailed", "exit 1");
@@ -275,7 +278,7 @@ Test(events_live, the_longest_names_and_messages_work)
 
 	/* Cut on a character: the server stores exactly the message hashed. */
 	char wide[EVENTS_MESSAGE_MAX * 2];
-	size_t n = 0;   /* characters at even offsets: byte EVENTS_MESSAGE_MAX - 3 is inside one */
+	size_t n = 0; /* characters at even offsets: byte EVENTS_MESSAGE_MAX - 3 is inside one */
 	while (n + 2 < sizeof(wide)) {
 		memcpy(wide + n, "\xc3\xa9", 2);
 		n += 2;

@@ -35,11 +35,12 @@ static void apply_as(const char *manager, const char *name, const char *data)
 {
 	char body[512], path[512];
 	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"},\"data\":%s}", name, data);
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"},\"data\":%s}", name,
+		 data);
 	snprintf(path, sizeof(path), "%s/%s", cms, name);
 	struct json_object *o = json_tokener_parse(body);
 	cr_assert_not_null(o, "%s", body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_apply(c, path, o, manager, true, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -47,7 +48,7 @@ static void apply_as(const char *manager, const char *name, const char *data)
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	kwatch_mux_new(&mux, &err);
@@ -55,16 +56,20 @@ static void setup(void)
 	snprintf(ns, sizeof(ns), "infkeep-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	struct json_object *o = json_tokener_parse(body);
 	cr_assert_eq(kclient_create(c, "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
-	const char *s[5] = {"", "v1", "v1", "ConfigMap", "configmaps"};
+	const char *s[5] = { "", "v1", "v1", "ConfigMap", "configmaps" };
 	for (int i = 0; i < 5; i++)
 		resource_strings[i] = strdup(s[i]);
-	configmaps = (struct kresource){.group = resource_strings[0], .version = resource_strings[1],
-					.api_version = resource_strings[2], .kind = resource_strings[3],
-					.resource = resource_strings[4], .namespaced = true};
+	configmaps = (struct kresource){ .group = resource_strings[0],
+					 .version = resource_strings[1],
+					 .api_version = resource_strings[2],
+					 .kind = resource_strings[3],
+					 .resource = resource_strings[4],
+					 .namespaced = true };
 }
 
 static void teardown(void)
@@ -87,7 +92,7 @@ static void pump(struct informer *a, struct informer *b, bool (*done)(void), con
 	int64_t start = clock_monotonic_ms();
 	while (!done()) {
 		cr_assert_lt(clock_monotonic_ms() - start, 30000, "%s: not within 30 s", what);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(informer_tick(a, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 		cr_assert_eq(informer_tick(b, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 		struct pollfd fds[16];
@@ -150,10 +155,11 @@ static void keeps_only_those_entries(enum informer_initial_list how)
 {
 	apply_as("coxswain/one", "a", "{\"x\":\"1\"}");
 	apply_as("someone-else", "a", "{\"y\":\"2\"}");
-	static const char *const keep[] = {"coxswain/one", NULL};
-	struct cx_err err = {0};
-	struct informer_options o = {.resource = &configmaps, .namespace = ns, .keep_managers = keep,
-				     .initial_list = how};
+	static const char *const keep[] = { "coxswain/one", NULL };
+	struct cx_err err = { 0 };
+	struct informer_options o = {
+		.resource = &configmaps, .namespace = ns, .keep_managers = keep, .initial_list = how
+	};
 	informer_new(c, mux, &o, &keeping, &err);
 	cr_assert_not_null(keeping, "%s", err.msg);
 	o.keep_managers = NULL;

@@ -39,19 +39,27 @@ static char ns[64];
 static char cms[256];
 
 static char group[] = "", version[] = "v1", kind[] = "ConfigMap", resource[] = "configmaps";
-static struct kresource cm_res = {.group = group, .version = version, .api_version = version, .kind = kind,
-				  .resource = resource, .namespaced = true};
+static struct kresource cm_res = { .group = group,
+				   .version = version,
+				   .api_version = version,
+				   .kind = kind,
+				   .resource = resource,
+				   .namespaced = true };
 
 static char pt_kind[] = "PodTemplate", pt_resource[] = "podtemplates";
-static struct kresource pt_res = {.group = group, .version = version, .api_version = version, .kind = pt_kind,
-				  .resource = pt_resource, .namespaced = true};
+static struct kresource pt_res = { .group = group,
+				   .version = version,
+				   .api_version = version,
+				   .kind = pt_kind,
+				   .resource = pt_resource,
+				   .namespaced = true };
 #define OPERATOR "system:serviceaccount:coxswain-system:coxswain"
 
 /* What the handlers saw. */
 struct seen {
 	struct informer *inf;
 	int adds, updates, deletes;
-	int adds_while_synced;     /* on_add calls when informer_synced was already true */
+	int adds_while_synced; /* on_add calls when informer_synced was already true */
 	char deleted[8][64];
 };
 
@@ -88,7 +96,7 @@ static void json_call(int (*verb)(struct kclient *, const char *, struct json_ob
 {
 	struct json_object *o = json_tokener_parse(body);
 	cr_assert_not_null(o, "%s", body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(verb(c, path, o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -104,7 +112,7 @@ static void create_cm(const char *name)
 static void delete_cm(const char *name)
 {
 	char path[512];
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	snprintf(path, sizeof(path), "%s/%s", cms, name);
 	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
 }
@@ -112,7 +120,7 @@ static void delete_cm(const char *name)
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	kwatch_mux_new(&mux, &err);
@@ -120,7 +128,8 @@ static void setup(void)
 	snprintf(ns, sizeof(ns), "inf-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	json_call(kclient_create, "/api/v1/namespaces", body);
 }
 
@@ -138,9 +147,13 @@ TestSuite(informer_live, .init = setup, .fini = teardown, .timeout = 90);
 
 static struct informer *start(struct seen *s, enum informer_initial_list how, const char *match)
 {
-	struct informer_options o = {.resource = &cm_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
-				     .ud = s, .initial_list = how, .test_stream_match = match};
-	struct cx_err err = {0};
+	struct informer_options o = { .resource = &cm_res,
+				      .namespace = ns,
+				      .handlers = { on_add, on_update, on_delete },
+				      .ud = s,
+				      .initial_list = how,
+				      .test_stream_match = match };
+	struct cx_err err = { 0 };
 	informer_new(c, mux, &o, &s->inf, &err);
 	cr_assert_not_null(s->inf, "%s", err.msg);
 	return s->inf;
@@ -221,9 +234,9 @@ Test(informer_live, a_streaming_list_syncs_at_its_bookmark_with_exactly_the_obje
 	create_cm("a");
 	create_cm("b");
 	create_cm("c");
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, NULL);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(informer_tick(inf, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 	/* Nothing blocked: the objects come through the mux. */
 	cr_assert_not(informer_synced(inf), "synced before the stream's bookmark");
@@ -261,7 +274,7 @@ Test(informer_live, a_relist_deletes_the_objects_that_went_away)
 	create_cm("a");
 	create_cm("b");
 	create_cm("c");
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, NULL);
 	cr_assert(pump(&s, synced, 30000), "not synced after 30 s: %s", informer_last_error(inf));
 	cr_assert_str_eq(keys(&s), "a b c");
@@ -285,9 +298,9 @@ Test(informer_live, forcing_list_lists)
 {
 	create_cm("a");
 	create_cm("b");
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct informer *inf = start(&s, INFORMER_INITIAL_LIST, NULL);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(informer_tick(inf, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 	cr_assert(informer_synced(inf), "a LIST fills the store inside informer_tick");
 	cr_assert_str_eq(keys(&s), "a b");
@@ -308,9 +321,9 @@ Test(informer_live, a_refused_stream_falls_back_to_list_for_good)
 {
 	create_cm("a");
 	create_cm("b");
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, "Exact");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(informer_tick(inf, clock_monotonic_ms(), &err), 0, "%s", err.msg);
 	cr_assert_not(informer_synced(inf));
 	cr_assert(pump(&s, synced, 30000), "not synced after 30 s: %s", informer_last_error(inf));
@@ -339,13 +352,16 @@ Test(informer_live, a_forbidden_stream_falls_back_and_reports_the_list_error)
 		      "the operator identity may list PodTemplates: this test needs it not to");
 	cr_assert_neq(live_kubectl(NULL, "auth can-i watch podtemplates -n %s --as=%s", ns, OPERATOR), 0);
 	struct restconfig *op = live_restconfig("operator");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kclient *opc = NULL;
 	kclient_new(op, NULL, &opc, &err);
 	cr_assert_not_null(opc, "%s", err.msg);
-	struct seen s = {0};
-	struct informer_options o = {.resource = &pt_res, .namespace = ns, .handlers = {on_add, on_update, on_delete},
-				     .ud = &s, .initial_list = INFORMER_INITIAL_STREAM};
+	struct seen s = { 0 };
+	struct informer_options o = { .resource = &pt_res,
+				      .namespace = ns,
+				      .handlers = { on_add, on_update, on_delete },
+				      .ud = &s,
+				      .initial_list = INFORMER_INITIAL_STREAM };
 	informer_new(opc, mux, &o, &s.inf, &err);
 	cr_assert_not_null(s.inf);
 	int64_t until = clock_monotonic_ms() + 20000;
@@ -376,13 +392,14 @@ Test(informer_live, no_server_is_no_refusal_the_stream_is_tried_again)
 	struct restconfig *gone = live_restconfig("admin");
 	free(gone->server);
 	gone->server = strdup("https://127.0.0.1:1");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kclient *gc = NULL;
 	kclient_new(gone, NULL, &gc, &err);
 	cr_assert_not_null(gc, "%s", err.msg);
-	struct seen s = {0};
-	struct informer_options o = {.resource = &cm_res, .namespace = ns, .ud = &s,
-				     .initial_list = INFORMER_INITIAL_STREAM};
+	struct seen s = { 0 };
+	struct informer_options o = {
+		.resource = &cm_res, .namespace = ns, .ud = &s, .initial_list = INFORMER_INITIAL_STREAM
+	};
 	informer_new(gc, mux, &o, &s.inf, &err);
 	cr_assert_not_null(s.inf);
 	int64_t until = clock_monotonic_ms() + 20000;

@@ -30,17 +30,21 @@ static struct restconfig *rc;
 static struct kclient *c;
 static struct kwatch_mux *mux;
 static char ns[64];
-static char cms[256];   /* the configmaps of ns */
-static struct kresource configmaps = {.group = "", .version = "v1", .api_version = "v1", .kind = "ConfigMap",
-				      .resource = "configmaps", .namespaced = true};
+static char cms[256]; /* the configmaps of ns */
+static struct kresource configmaps = { .group = "",
+				       .version = "v1",
+				       .api_version = "v1",
+				       .kind = "ConfigMap",
+				       .resource = "configmaps",
+				       .namespaced = true };
 
 /* What the handlers saw. */
 struct seen {
-	struct informer *inf;   /* to look at the store from a handler */
+	struct informer *inf; /* to look at the store from a handler */
 	int adds, updates, deletes;
 	char old_data[64], new_data[64], deleted_data[64];
-	bool store_had_new;     /* in on_update, the store held the new version already */
-	bool trees_complete;    /* every object had apiVersion, kind, and no managedFields */
+	bool store_had_new;  /* in on_update, the store held the new version already */
+	bool trees_complete; /* every object had apiVersion, kind, and no managedFields */
 };
 
 static const char *data_of(struct json_object *obj)
@@ -91,7 +95,7 @@ static void pump(struct informer *inf, const int *counter, int want, int max_ms)
 {
 	int64_t start = clock_monotonic_ms();
 	while (clock_monotonic_ms() - start < max_ms && (*counter < want || !informer_synced(inf))) {
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		informer_tick(inf, clock_monotonic_ms(), &err);
 		struct pollfd fds[16];
 		long timeout_ms;
@@ -108,7 +112,7 @@ static struct json_object *write_obj(const char *path, const char *body, bool pu
 {
 	struct json_object *o = json_tokener_parse(body), *out = NULL;
 	cr_assert_not_null(o, "%s", body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = put ? kclient_update(c, path, o, &out, &err) : kclient_create(c, path, o, &out, &err);
 	cr_assert_eq(r, 0, "%s", err.msg);
 	json_object_put(o);
@@ -118,7 +122,7 @@ static struct json_object *write_obj(const char *path, const char *body, bool pu
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	kwatch_mux_new(&mux, &err);
@@ -126,7 +130,8 @@ static void setup(void)
 	snprintf(ns, sizeof(ns), "inf-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	json_object_put(write_obj("/api/v1/namespaces", body, false));
 }
 
@@ -145,20 +150,25 @@ TestSuite(informer_live, .init = setup, .fini = teardown, .timeout = 90);
 Test(informer_live, the_store_is_compact_and_trees_are_the_callers)
 {
 	char body[1024], path[512];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"parent\"},"
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"parent\"},"
 		 "\"data\":{\"v\":\"p\"}}");
 	struct json_object *parent = write_obj(cms, body, false);
 	const char *puid = jsonget_string(jsonget(parent, "metadata"), "uid");
-	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"child\",\"labels\":{\"a\":\"b\"},"
-		 "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"parent\",\"uid\":\"%s\","
-		 "\"controller\":true}]},\"data\":{\"v\":\"one\"}}", puid);
+	snprintf(
+		body, sizeof(body),
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"child\",\"labels\":{\"a\":"
+		"\"b\"},"
+		"\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"parent\",\"uid\":\"%s\","
+		"\"controller\":true}]},\"data\":{\"v\":\"one\"}}",
+		puid);
 	struct json_object *child = write_obj(cms, body, false);
 
-	struct seen seen = {.trees_complete = true};
-	struct informer_options o = {.resource = &configmaps, .namespace = ns,
-				     .handlers = {on_add, on_update, on_delete}, .ud = &seen};
-	struct cx_err err = {0};
+	struct seen seen = { .trees_complete = true };
+	struct informer_options o = {
+		.resource = &configmaps, .namespace = ns, .handlers = { on_add, on_update, on_delete }, .ud = &seen
+	};
+	struct cx_err err = { 0 };
 	struct informer *inf = NULL;
 	informer_new(c, mux, &o, &inf, &err);
 	cr_assert_not_null(inf, "%s", err.msg);

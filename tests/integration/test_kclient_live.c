@@ -34,7 +34,7 @@
 
 static struct kclient *client_for(const struct restconfig *rc, const struct kclient_options *opts)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kclient *c = NULL;
 	kclient_new(rc, opts, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
@@ -53,7 +53,7 @@ Test(kclient_live, version_reports_the_pinned_release)
 	struct restconfig *rc = live_restconfig("admin");
 	struct kclient *c = client_for(rc, NULL);
 	struct json_object *body = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(c, "/version", &body, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(str_field(body, "gitVersion"), live_pinned_version());
 	json_object_put(body);
@@ -68,7 +68,7 @@ Test(kclient_live, admin_certificate_lists_crds_on_a_reused_connection)
 	struct kclient *c = client_for(rc, NULL);
 	for (int i = 0; i < 3; i++) {
 		struct json_object *body = NULL;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(kclient_get(c, CRDS, &body, &err), 0, "%s", err.msg);
 		cr_assert_str_eq(str_field(body, "kind"), "CustomResourceDefinitionList");
 		json_object_put(body);
@@ -80,7 +80,7 @@ Test(kclient_live, admin_certificate_lists_crds_on_a_reused_connection)
 static void assert_operator_forbidden(struct kclient *c)
 {
 	struct json_object *body = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(c, NEVER_GRANTED, &body, &err), -EACCES, "%s", err.msg);
 	cr_assert_null(body);
 	cr_assert_eq(err.http_status, 403);
@@ -124,9 +124,9 @@ Test(kclient_live, missing_object_is_not_found)
 	struct restconfig *rc = live_restconfig("admin");
 	struct kclient *c = client_for(rc, NULL);
 	struct json_object *body = NULL;
-	struct cx_err err = {0};
-	cr_assert_eq(kclient_get(c, "/api/v1/namespaces/default/configmaps/coxswain-no-such", &body, &err),
-		     -ENOENT, "%s", err.msg);
+	struct cx_err err = { 0 };
+	cr_assert_eq(kclient_get(c, "/api/v1/namespaces/default/configmaps/coxswain-no-such", &body, &err), -ENOENT,
+		     "%s", err.msg);
 	cr_assert_eq(err.http_status, 404);
 	cr_assert_str_eq(err.reason, "NotFound");
 	cr_assert(strstr(err.msg, "\"coxswain-no-such\" not found"), "%s", err.msg);
@@ -138,7 +138,7 @@ Test(kclient_live, wrong_ca_fails_tls_verification)
 {
 	struct restconfig *rc = live_restconfig("admin");
 	blob_clear(&rc->ca);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(blob_read_file(TEST_DATA_DIR "/other-ca.pem", 1 << 20, &rc->ca, &err), 0, "%s", err.msg);
 	struct kclient *c = client_for(rc, NULL);
 	struct json_object *body = NULL;
@@ -156,7 +156,7 @@ Test(kclient_live, wrong_ca_fails_tls_verification)
 static int silent_listener(int *port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(fd, 8), 0);
@@ -172,11 +172,11 @@ Test(kclient_live, unresponsive_server_fails_within_the_timeout)
 	int fd = silent_listener(&port);
 	free(rc->server);
 	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
-	struct kclient_options opts = {.connect_timeout_ms = 500, .timeout_ms = 1000, .max_attempts = 1};
+	struct kclient_options opts = { .connect_timeout_ms = 500, .timeout_ms = 1000, .max_attempts = 1 };
 	struct kclient *c = client_for(rc, &opts);
 
 	struct json_object *body = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	double start = clock_monotonic_s();
 	cr_assert_eq(kclient_get(c, "/version", &body, &err), -ETIMEDOUT, "%s", err.msg);
 	double took = clock_monotonic_s() - start;
@@ -209,7 +209,7 @@ Test(kclient_live, an_interrupt_fd_cuts_a_hanging_call_short)
 	int fd = silent_listener(&port);
 	free(rc->server);
 	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
-	struct kclient_options opts = {.connect_timeout_ms = 60000, .timeout_ms = 60000, .max_attempts = 5};
+	struct kclient_options opts = { .connect_timeout_ms = 60000, .timeout_ms = 60000, .max_attempts = 5 };
 	struct kclient *c = client_for(rc, &opts);
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
@@ -217,7 +217,7 @@ Test(kclient_live, an_interrupt_fd_cuts_a_hanging_call_short)
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, stop_later, &p[1]), 0);
 	struct json_object *body = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(c, "/version", &body, &err), -EINTR, "%s", err.msg);
 	cr_assert(strstr(err.msg, "GET /version: interrupted"), "%s", err.msg);
 	pthread_join(t, NULL);
@@ -236,10 +236,10 @@ Test(kclient_live, closed_port_is_refused)
 	close(silent_listener(&port)); /* a port that was free a moment ago */
 	free(rc->server);
 	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
-	struct kclient_options no_retries = {.max_attempts = 1};
+	struct kclient_options no_retries = { .max_attempts = 1 };
 	struct kclient *c = client_for(rc, &no_retries);
 	struct json_object *body = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(c, "/version", &body, &err), -ECONNREFUSED, "%s", err.msg);
 	cr_assert(strstr(err.msg, "cannot connect"), "%s", err.msg);
 	kclient_free(&c);
@@ -250,7 +250,7 @@ static int get_version_as(const char *tls_server_name, struct cx_err *err)
 {
 	struct restconfig *rc = live_restconfig("admin");
 	rc->tls_server_name = strdup(tls_server_name);
-	struct kclient_options no_retries = {.max_attempts = 1};
+	struct kclient_options no_retries = { .max_attempts = 1 };
 	struct kclient *c = client_for(rc, &no_retries);
 	struct json_object *body = NULL;
 	int r = kclient_get(c, "/version", &body, err);
@@ -262,7 +262,7 @@ static int get_version_as(const char *tls_server_name, struct cx_err *err)
 
 Test(kclient_live, tls_server_name_is_what_the_certificate_is_checked_against)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	/* The fixture's serving certificate names kubernetes.default, not 127.0.0.1's reverse. */
 	cr_assert_eq(get_version_as("kubernetes.default", &err), 0, "%s", err.msg);
 	cr_assert_eq(get_version_as("not-in-the-cert.example", &err), -EPROTO, "%s", err.msg);
@@ -291,14 +291,18 @@ static struct restconfig *exec_restconfig(const char *script, char *count_file, 
 	blob_clear(&rc->client_key);
 	close(mkstemp(count_file));
 	unlink(count_file);
-	char *env_names[] = {"COUNT_FILE", "GOOD_TOKEN"};
-	char *env_values[] = {count_file, good_token};
+	char *env_names[] = { "COUNT_FILE", "GOOD_TOKEN" };
+	char *env_values[] = { count_file, good_token };
 	char command[512];
 	snprintf(command, sizeof(command), TEST_SRC_DIR "/tests/integration/data/%s", script);
-	struct execcred_spec spec = {.api_version = EXECCRED_V1, .command = command, .env_names = env_names,
-				     .env_values = env_values, .n_env = good_token ? 2 : 1, .interactive_mode = "Never"};
-	struct execcred_cluster cluster = {.server = rc->server, .ca = &rc->ca};
-	struct cx_err err = {0};
+	struct execcred_spec spec = { .api_version = EXECCRED_V1,
+				      .command = command,
+				      .env_names = env_names,
+				      .env_values = env_values,
+				      .n_env = good_token ? 2 : 1,
+				      .interactive_mode = "Never" };
+	struct execcred_cluster cluster = { .server = rc->server, .ca = &rc->ca };
+	struct cx_err err = { 0 };
 	execcred_new(&spec, "operator", &cluster, &rc->exec, &err);
 	cr_assert_not_null(rc->exec, "%s", err.msg);
 	return rc;
@@ -309,7 +313,7 @@ Test(kclient_live, a_401_reruns_the_exec_plugin_once)
 	struct restconfig *op = live_restconfig("operator");
 	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
 	struct restconfig *rc = exec_restconfig("exec-rotating.sh", count_file, op->token);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 
 	struct kclient *c = client_for(rc, NULL);
 	struct json_object *body = NULL;
@@ -344,7 +348,7 @@ Test(kclient_live, a_failing_exec_plugin_is_counted_as_a_request_without_answer)
 {
 	char count_file[] = "/tmp/coxswain-exec-count-XXXXXX";
 	struct restconfig *rc = exec_restconfig("exec-once.sh", count_file, NULL);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kclient *c = client_for(rc, NULL);
 	observed[0] = '\0';
 	kclient_set_request_observer(c, observe, NULL);
@@ -367,12 +371,12 @@ Test(kclient_live, every_attempt_is_counted_connection_failures_too)
 	close(silent_listener(&port));
 	free(rc->server);
 	cr_assert_geq(asprintf(&rc->server, "https://127.0.0.1:%d", port), 0);
-	struct kclient_options two = {.max_attempts = 2};
+	struct kclient_options two = { .max_attempts = 2 };
 	struct kclient *c = client_for(rc, &two);
 	observed[0] = '\0';
 	kclient_set_request_observer(c, observe, NULL);
 	struct json_object *body = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(c, "/version", &body, &err), -ECONNREFUSED, "%s", err.msg);
 	cr_assert_str_eq(observed, "<error> GET,<error> GET", "both attempts");
 	kclient_free(&c);
@@ -402,10 +406,10 @@ static void record_wait(void *ud, const char *verb, const char *host, int64_t wa
 Test(kclient_live, a_limit_makes_requests_wait_and_the_waits_are_observed)
 {
 	struct restconfig *rc = live_restconfig("admin");
-	struct kclient *c = client_for(rc, &(struct kclient_options){.qps = 2, .burst = 1});
-	struct waits w = {0};
+	struct kclient *c = client_for(rc, &(struct kclient_options){ .qps = 2, .burst = 1 });
+	struct waits w = { 0 };
 	kclient_set_wait_observer(c, record_wait, &w);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(kclient_get(c, "/version", NULL, &err), 0, "%s", err.msg);
 	cr_assert_eq(w.n, 3);
@@ -424,9 +428,9 @@ Test(kclient_live, no_limit_by_default_and_nothing_observed)
 {
 	struct restconfig *rc = live_restconfig("admin");
 	struct kclient *c = client_for(rc, NULL);
-	struct waits w = {0};
+	struct waits w = { 0 };
 	kclient_set_wait_observer(c, record_wait, &w);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int i = 0; i < 40; i++)
 		cr_assert_eq(kclient_get(c, "/version", NULL, &err), 0, "%s", err.msg);
 	cr_assert_eq(w.n, 0);

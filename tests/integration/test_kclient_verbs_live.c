@@ -20,16 +20,16 @@
 
 static struct restconfig *rc;
 static struct kclient *c;
-static char ns[64];       /* the test's own namespace, made by use_namespace */
+static char ns[64]; /* the test's own namespace, made by use_namespace */
 
 #define PATH_LEN 512
 
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	/* Generous limits: the pagination test creates 1,000 objects. */
-	struct kclient_options o = {.qps = 2000, .burst = 2000};
+	struct kclient_options o = { .qps = 2000, .burst = 2000 };
 	kclient_new(rc, &o, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 }
@@ -71,9 +71,10 @@ static void use_namespace(const char *base)
 {
 	snprintf(ns, sizeof(ns), "%s-%d", base, (int)getpid());
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	struct json_object *o = json(body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -88,12 +89,11 @@ static const char *in_ns(char buf[static PATH_LEN], const char *rest)
 static struct json_object *create_ok(const char *path, const char *body)
 {
 	struct json_object *o = json(body), *out = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, path, o, &out, &err), 0, "%s", err.msg);
 	json_object_put(o);
 	return out;
 }
-
 
 Test(kclient_verbs, create_get_update_with_conflicts)
 {
@@ -101,12 +101,14 @@ Test(kclient_verbs, create_get_update_with_conflicts)
 	char cms[PATH_LEN], cm[PATH_LEN];
 	in_ns(cms, "configmaps");
 	in_ns(cm, "configmaps/cm");
-	struct json_object *made = create_ok(cms, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
-						  "\"metadata\":{\"name\":\"cm\"},\"data\":{\"a\":\"1\"}}");
+	struct json_object *made = create_ok(cms,
+					     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+					     "\"metadata\":{\"name\":\"cm\"},\"data\":{\"a\":\"1\"}}");
 	cr_assert_str_eq(at(made, "data.a"), "1");
 
-	struct json_object *again = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\"}}");
-	struct cx_err err = {0};
+	struct json_object *again = json(
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\"}}");
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, cms, again, NULL, &err), -EEXIST, "%s", err.msg);
 	cr_assert_str_eq(err.reason, "AlreadyExists");
 	json_object_put(again);
@@ -142,9 +144,8 @@ Test(kclient_verbs, merge_and_json_patch)
 	char p[PATH_LEN];
 	in_ns(p, "configmaps/p");
 	struct json_object *merge = json("{\"data\":{\"drop\":null,\"added\":\"x\"}}"), *out = NULL;
-	struct cx_err err = {0};
-	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_MERGE, merge, &out,
-				   &err), 0, "%s", err.msg);
+	struct cx_err err = { 0 };
+	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_MERGE, merge, &out, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(at(out, "data.added"), "x");
 	cr_assert_str_eq(at(out, "data.keep"), "k");
 	cr_assert_null(at(out, "data.drop"));
@@ -152,20 +153,19 @@ Test(kclient_verbs, merge_and_json_patch)
 	json_object_put(merge);
 
 	struct json_object *ops = json("[{\"op\":\"replace\",\"path\":\"/data/keep\",\"value\":\"K\"}]");
-	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_JSON, ops, &out, &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_JSON, ops, &out, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(at(out, "data.keep"), "K");
 	json_object_put(out);
 	json_object_put(ops);
 
 	struct json_object *bad = json("[{\"op\":\"test\",\"path\":\"/data/keep\",\"value\":\"nope\"}]");
-	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_JSON, bad, NULL, &err),
-		     -EINVAL, "%s", err.msg);
+	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_JSON, bad, NULL, &err), -EINVAL, "%s", err.msg);
 	json_object_put(bad);
 }
 
-#define APPLY_BODY(value) \
-	"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"applied\"},\"data\":{\"k\":\"" value "\"}}"
+#define APPLY_BODY(value)                                                                                              \
+	"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"applied\"},\"data\":{\"k\":\"" value   \
+	"\"}}"
 
 Test(kclient_verbs, server_side_apply_is_idempotent_and_conflicts_unless_forced)
 {
@@ -173,7 +173,7 @@ Test(kclient_verbs, server_side_apply_is_idempotent_and_conflicts_unless_forced)
 	char applied[PATH_LEN];
 	in_ns(applied, "configmaps/applied");
 	struct json_object *intent = json(APPLY_BODY("one")), *first = NULL, *second = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_apply(c, applied, intent, "coxswain/test", false, &first, &err), 0, "%s", err.msg);
 	cr_assert_eq(kclient_apply(c, applied, intent, "coxswain/test", false, &second, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(at(first, "metadata.resourceVersion"), at(second, "metadata.resourceVersion"),
@@ -194,30 +194,29 @@ Test(kclient_verbs, server_side_apply_is_idempotent_and_conflicts_unless_forced)
 	json_object_put(other);
 }
 
-#define WIDGET_CRD \
-	"apiVersion: apiextensions.k8s.io/v1\n" \
-	"kind: CustomResourceDefinition\n" \
-	"metadata: {name: widgets.verbs.coxswain.io}\n" \
-	"spec:\n" \
-	"  group: verbs.coxswain.io\n" \
-	"  scope: Namespaced\n" \
-	"  names: {plural: widgets, singular: widget, kind: Widget}\n" \
-	"  versions:\n" \
-	"  - name: v1\n" \
-	"    served: true\n" \
-	"    storage: true\n" \
-	"    subresources: {status: {}}\n" \
-	"    schema:\n" \
-	"      openAPIV3Schema:\n" \
-	"        type: object\n" \
-	"        properties:\n" \
-	"          spec:\n" \
-	"            type: object\n" \
-	"            properties: {replicas: {type: integer, minimum: 0}}\n" \
-	"          status:\n" \
-	"            type: object\n" \
+#define WIDGET_CRD                                                                                                     \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                                        \
+	"kind: CustomResourceDefinition\n"                                                                             \
+	"metadata: {name: widgets.verbs.coxswain.io}\n"                                                                \
+	"spec:\n"                                                                                                      \
+	"  group: verbs.coxswain.io\n"                                                                                 \
+	"  scope: Namespaced\n"                                                                                        \
+	"  names: {plural: widgets, singular: widget, kind: Widget}\n"                                                 \
+	"  versions:\n"                                                                                                \
+	"  - name: v1\n"                                                                                               \
+	"    served: true\n"                                                                                           \
+	"    storage: true\n"                                                                                          \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec:\n"                                                                                            \
+	"            type: object\n"                                                                                   \
+	"            properties: {replicas: {type: integer, minimum: 0}}\n"                                            \
+	"          status:\n"                                                                                          \
+	"            type: object\n"                                                                                   \
 	"            x-kubernetes-preserve-unknown-fields: true\n"
-
 
 static void widget_crd(void)
 {
@@ -235,7 +234,7 @@ Test(kclient_verbs, status_subresource_and_schema_errors)
 	snprintf(w_path, sizeof(w_path), "%s/w", widgets);
 	snprintf(w_status, sizeof(w_status), "%s/w/status", widgets);
 	struct json_object *w = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	/* The CRD may be Established a moment before its endpoint serves. */
 	for (int i = 0; i < 50; i++) {
 		struct json_object *o = json("{\"apiVersion\":\"verbs.coxswain.io/v1\",\"kind\":\"Widget\","
@@ -269,17 +268,18 @@ Test(kclient_verbs, delete_with_preconditions)
 {
 	use_namespace("kv-delete");
 	char cms[PATH_LEN];
-	struct json_object *made = create_ok(in_ns(cms, "configmaps"),
-					     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"d\"}}");
-	struct kclient_delete_opts wrong = {.precondition_uid = "00000000-0000-0000-0000-000000000000"};
-	struct cx_err err = {0};
+	struct json_object *made = create_ok(
+		in_ns(cms, "configmaps"),
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"d\"}}");
+	struct kclient_delete_opts wrong = { .precondition_uid = "00000000-0000-0000-0000-000000000000" };
+	struct cx_err err = { 0 };
 	char d[PATH_LEN];
 	in_ns(d, "configmaps/d");
 	cr_assert_eq(kclient_delete(c, d, &wrong, NULL, &err), -EAGAIN, "%s", err.msg);
 	cr_assert(strstr(err.msg, "recondition"), "%s", err.msg);
 
-	struct kclient_delete_opts right = {.precondition_uid = at(made, "metadata.uid"),
-					    .propagation_policy = "Background"};
+	struct kclient_delete_opts right = { .precondition_uid = at(made, "metadata.uid"),
+					     .propagation_policy = "Background" };
 	cr_assert_eq(kclient_delete(c, d, &right, NULL, &err), 0, "%s", err.msg);
 	struct json_object *gone = NULL;
 	cr_assert_eq(kclient_get(c, d, &gone, &err), -ENOENT);
@@ -291,8 +291,9 @@ Test(kclient_verbs, invalid_name_is_reported_with_the_field)
 {
 	use_namespace("kv-invalid");
 	char cms[PATH_LEN];
-	struct json_object *o = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}");
-	struct cx_err err = {0};
+	struct json_object *o = json(
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}");
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, in_ns(cms, "configmaps"), o, NULL, &err), -EINVAL);
 	cr_assert_eq(err.http_status, 422);
 	cr_assert(strstr(err.msg, "metadata.name"), "%s", err.msg);
@@ -320,7 +321,7 @@ Test(kclient_verbs, paginated_list_over_a_thousand_objects)
 	use_namespace("kv-list");
 	char cms[PATH_LEN];
 	in_ns(cms, "configmaps");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int i = 0; i < 1000; i++) {
 		char body[256];
 		snprintf(body, sizeof(body),
@@ -330,20 +331,18 @@ Test(kclient_verbs, paginated_list_over_a_thousand_objects)
 		cr_assert_eq(kclient_create(c, cms, o, NULL, &err), 0, "%s", err.msg);
 		json_object_put(o);
 	}
-	struct counter n = {0};
+	struct counter n = { 0 };
 	char *rv = NULL;
-	struct kclient_list_opts o = {.limit = 100};
-	cr_assert_eq(kclient_list(c, cms, &o, count_item, &n, &rv, &err), 0, "%s",
-		     err.msg);
+	struct kclient_list_opts o = { .limit = 100 };
+	cr_assert_eq(kclient_list(c, cms, &o, count_item, &n, &rv, &err), 0, "%s", err.msg);
 	cr_assert_eq(n.items, 1000);
 	cr_assert_not_null(rv);
 	cr_assert_gt(strtoull(rv, NULL, 10), 0);
 	free(rv);
 
-	struct counter half = {0};
-	struct kclient_list_opts sel = {.label_selector = "half=yes", .limit = 77};
-	cr_assert_eq(kclient_list(c, cms, &sel, count_item, &half, NULL, &err), 0,
-		     "%s", err.msg);
+	struct counter half = { 0 };
+	struct kclient_list_opts sel = { .label_selector = "half=yes", .limit = 77 };
+	cr_assert_eq(kclient_list(c, cms, &sel, count_item, &half, NULL, &err), 0, "%s", err.msg);
 	cr_assert_eq(half.items, 500);
 	cr_assert_eq(half.labelled, 500);
 }
@@ -358,8 +357,8 @@ static int stop_at_three(void *ud, struct json_object *item, struct cx_err *err)
 Test(kclient_verbs, list_callback_can_stop_it)
 {
 	int seen = 0;
-	struct cx_err err = {0};
-	struct kclient_list_opts o = {.limit = 2};
+	struct cx_err err = { 0 };
+	struct kclient_list_opts o = { .limit = 2 };
 	cr_assert_eq(kclient_list(c, "/api/v1/namespaces", &o, stop_at_three, &seen, NULL, &err), -ECANCELED);
 	cr_assert_eq(seen, 3);
 	cr_assert_str_eq(err.msg, "enough");
@@ -373,8 +372,8 @@ Test(kclient_verbs, connection_errors_are_retried_for_idempotent_verbs)
 	struct restconfig *dead = live_restconfig("admin");
 	free(dead->server);
 	dead->server = strdup("https://127.0.0.1:1"); /* nothing listens on port 1 */
-	struct kclient_options o = {.max_attempts = 3};
-	struct cx_err err = {0};
+	struct kclient_options o = { .max_attempts = 3 };
+	struct cx_err err = { 0 };
 	struct kclient *dc = NULL;
 	kclient_new(dead, &o, &dc, &err);
 	cr_assert_not_null(dc, "%s", err.msg);

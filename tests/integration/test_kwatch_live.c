@@ -24,7 +24,7 @@ static struct restconfig *rc;
 static struct kclient *c;
 static struct kwatch_mux *mux;
 static char ns[64];
-static char cms[256];   /* the configmaps of ns */
+static char cms[256]; /* the configmaps of ns */
 
 /* What a watch saw: "ADDED a", "MODIFIED a", ... and how it ended. */
 struct seen {
@@ -40,7 +40,7 @@ static int on_event(void *ud, const struct watch_event *ev, struct cx_err *err)
 {
 	(void)err;
 	struct seen *s = ud;
-	static const char *const names[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK"};
+	static const char *const names[] = { "ADDED", "MODIFIED", "DELETED", "BOOKMARK" };
 	if (ev->type == WATCH_BOOKMARK) {
 		s->bookmarks++;
 		return 0;
@@ -86,7 +86,7 @@ static void json_call(int (*verb)(struct kclient *, const char *, struct json_ob
 {
 	struct json_object *o = json_tokener_parse(body);
 	cr_assert_not_null(o, "%s", body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(verb(c, path, o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -102,7 +102,7 @@ static void create_cm(const char *name)
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	kwatch_mux_new(&mux, &err);
@@ -110,7 +110,8 @@ static void setup(void)
 	snprintf(ns, sizeof(ns), "kw-%d", (int)getpid());
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	json_call(kclient_create, "/api/v1/namespaces", body);
 }
 
@@ -130,7 +131,7 @@ TestSuite(kwatch_live, .init = setup, .fini = teardown, .timeout = 60);
 static char *list_rv(void)
 {
 	char *rv = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *list = NULL;
 	cr_assert_eq(kclient_get(c, cms, &list, &err), 0, "%s", err.msg);
 	struct json_object *meta = NULL, *v = NULL;
@@ -143,9 +144,12 @@ static char *list_rv(void)
 
 static struct kwatch *start(struct seen *s, const char *rv, long timeout_s, long silent_s)
 {
-	struct kwatch_options o = {.path = cms, .resource_version = rv, .timeout_seconds = timeout_s,
-				   .inactivity_seconds = silent_s, .drop_managed_fields = true};
-	struct cx_err err = {0};
+	struct kwatch_options o = { .path = cms,
+				    .resource_version = rv,
+				    .timeout_seconds = timeout_s,
+				    .inactivity_seconds = silent_s,
+				    .drop_managed_fields = true };
+	struct cx_err err = { 0 };
 	struct kwatch *w = NULL;
 	kwatch_start(mux, c, &o, on_event, on_end, s, &w, &err);
 	cr_assert_not_null(w, "%s", err.msg);
@@ -171,13 +175,13 @@ static void on_request(void *ud, int code, const char *method, const char *host)
 Test(kwatch_live, added_modified_deleted_in_order)
 {
 	char *rv = list_rv();
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct kwatch *w = start(&s, rv, 0, 0);
 	create_cm("a");
 	char a[512];
 	snprintf(a, sizeof(a), "%s/a", cms);
 	struct json_object *patch = json_tokener_parse("{\"data\":{\"k\":\"v\"}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_patch(c, a, KCLIENT_PATCH_MERGE, patch, NULL, &err), 0, "%s", err.msg);
 	json_object_put(patch);
 	cr_assert_eq(kclient_delete(c, a, NULL, NULL, &err), 0, "%s", err.msg);
@@ -198,7 +202,7 @@ Test(kwatch_live, added_modified_deleted_in_order)
 Test(kwatch_live, resumes_from_the_last_resource_version_after_a_cut)
 {
 	char *rv = list_rv();
-	struct seen first = {0};
+	struct seen first = { 0 };
 	struct kwatch *w = start(&first, rv, 0, 0);
 	create_cm("before");
 	pump(&first, 1, 10000);
@@ -208,7 +212,7 @@ Test(kwatch_live, resumes_from_the_last_resource_version_after_a_cut)
 
 	create_cm("during-1");
 	create_cm("during-2");
-	struct seen second = {0};
+	struct seen second = { 0 };
 	w = start(&second, resume, 0, 0);
 	pump(&second, 2, 10000);
 	cr_assert_eq(second.n, 2, "%s", second.end_msg);
@@ -230,9 +234,9 @@ Test(kwatch_live, compacted_resource_version_needs_a_relist)
 
 	/* From the first revision there is: older than any compaction, the API
 	 * server's own (every 30 s in the fixture) or the one just forced. */
-	struct seen s = {0};
-	struct cx_err err = {0};
-	struct kwatch_options wo = {.path = templates, .resource_version = "1"};
+	struct seen s = { 0 };
+	struct cx_err err = { 0 };
+	struct kwatch_options wo = { .path = templates, .resource_version = "1" };
 	struct kwatch *w = NULL;
 	kwatch_start(mux, c, &wo, on_event, on_end, &s, &w, &err);
 	cr_assert_not_null(w, "%s", err.msg);
@@ -247,7 +251,7 @@ Test(kwatch_live, compacted_resource_version_needs_a_relist)
 Test(kwatch_live, server_timeout_ends_the_watch_cleanly)
 {
 	char *rv = list_rv();
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct kwatch *w = start(&s, rv, 1, 0);
 	pump(&s, 1000, 10000);
 	cr_assert(s.ended);
@@ -260,7 +264,7 @@ Test(kwatch_live, server_timeout_ends_the_watch_cleanly)
 Test(kwatch_live, silent_stream_is_declared_dead)
 {
 	char *rv = list_rv();
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct kwatch *w = start(&s, rv, 600, 2);
 	pump(&s, 1000, 15000);
 	cr_assert(s.ended);
@@ -273,16 +277,16 @@ Test(kwatch_live, silent_stream_is_declared_dead)
 Test(kwatch_live, forbidden_watch_ends_with_the_reason)
 {
 	struct restconfig *op = live_restconfig("operator");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kclient *oc = NULL;
 	kclient_new(op, NULL, &oc, &err);
 	cr_assert_not_null(oc, "%s", err.msg);
-	struct requests r = {0};
+	struct requests r = { 0 };
 	kclient_set_request_observer(oc, on_request, &r);
-	struct seen s = {0};
+	struct seen s = { 0 };
 	/* PriorityClasses: never granted to the operator, whatever RBAC other
 	 * tests apply (Secrets are a child kind some of them grant). */
-	struct kwatch_options o = {.path = "/apis/scheduling.k8s.io/v1/priorityclasses"};
+	struct kwatch_options o = { .path = "/apis/scheduling.k8s.io/v1/priorityclasses" };
 	struct kwatch *w = NULL;
 	kwatch_start(mux, oc, &o, on_event, on_end, &s, &w, &err);
 	cr_assert_not_null(w, "%s", err.msg);
@@ -300,10 +304,10 @@ Test(kwatch_live, forbidden_watch_ends_with_the_reason)
 
 Test(kwatch_live, a_watch_is_counted_once_as_a_get_when_its_answer_comes)
 {
-	struct requests r = {0};
+	struct requests r = { 0 };
 	char *rv = list_rv();
 	kclient_set_request_observer(c, on_request, &r);
-	struct seen s = {0};
+	struct seen s = { 0 };
 	struct kwatch *w = start(&s, rv, 2, 0);
 	/* Counted when the headers come, before any event and long before
 	 * the watch ends. */

@@ -26,9 +26,9 @@
 #include "log.h"
 #include "restconfig.h"
 
-#define LEASE_MS 2000
-#define RENEW_MS 1500
-#define RETRY_MS 300
+#define LEASE_MS   2000
+#define RENEW_MS   1500
+#define RETRY_MS   300
 #define LEASE_NAME "coxswain-leader"
 
 static struct restconfig *rc;
@@ -39,7 +39,7 @@ static char lease_path[256];
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &admin, &err);
 	cr_assert_not_null(admin, "%s", err.msg);
 }
@@ -62,9 +62,10 @@ static void use_namespace(const char *base)
 	snprintf(ns, sizeof(ns), "%s-%d", base, (int)getpid());
 	snprintf(lease_path, sizeof(lease_path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases/" LEASE_NAME, ns);
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	struct json_object *o = json_tokener_parse(body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(admin, "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -74,7 +75,7 @@ struct cand {
 	struct leader *le;
 	int started, stopped, new_leaders;
 	char last_new[256];
-	char requests[1024];     /* what on_request was told: "404 GET,201 POST,..." (the first ones) */
+	char requests[1024]; /* what on_request was told: "404 GET,201 POST,..." (the first ones) */
 };
 
 static void on_request(void *ud, int code, const char *method, const char *host)
@@ -110,12 +111,17 @@ static void cand_init(struct cand *c, const struct restconfig *with, const char 
 {
 	memset(c, 0, sizeof(*c));
 	struct leader_config cfg = {
-		.namespace = ns, .name = LEASE_NAME, .identity = identity,
-		.lease_duration_ms = LEASE_MS, .renew_deadline_ms = RENEW_MS, .retry_period_ms = RETRY_MS,
-		.callbacks = {on_started, on_stopped, on_new_leader, c},
-		.on_request = on_request, .request_ud = c,
+		.namespace = ns,
+		.name = LEASE_NAME,
+		.identity = identity,
+		.lease_duration_ms = LEASE_MS,
+		.renew_deadline_ms = RENEW_MS,
+		.retry_period_ms = RETRY_MS,
+		.callbacks = { on_started, on_stopped, on_new_leader, c },
+		.on_request = on_request,
+		.request_ud = c,
 	};
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	leader_new(with, &cfg, &c->le, &err);
 	cr_assert_not_null(c->le, "%s", err.msg);
 }
@@ -171,7 +177,7 @@ static bool never(void *arg)
 static struct json_object *get_lease(void)
 {
 	struct json_object *l = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(admin, lease_path, &l, &err), 0, "%s", err.msg);
 	return l;
 }
@@ -237,7 +243,7 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 	cr_assert_str_eq(b.last_new, "candidate-a");
 
 	/* Both turn for twice the lease duration: a renews, b waits. */
-	struct cand *both[] = {&a, &b};
+	struct cand *both[] = { &a, &b };
 	run_until(both, 2, never, NULL, 2 * LEASE_MS);
 	cr_assert(strstr(a.requests, "201 POST,200 PUT"), "renewals are counted: %s", a.requests);
 	cr_assert(leader_is_leader(a.le));
@@ -255,7 +261,7 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 	 * before (load can only make it later); how much later is load's
 	 * business, so the limit only tells a takeover from none. */
 	int64_t stopped_at = clock_monotonic_ms();
-	struct cand *only_b[] = {&b};
+	struct cand *only_b[] = { &b };
 	cr_assert(run_until(only_b, 1, is_leader, &b, 10 * LEASE_MS), "b never took over");
 	int64_t took = clock_monotonic_ms() - stopped_at;
 	cr_log_info("b took over %lld ms after a stopped ticking", (long long)took);
@@ -270,7 +276,7 @@ Test(leader_live, acquires_then_the_other_takes_over_when_it_stops_renewing)
 
 	/* a comes back: its renewal fails (b wrote the Lease), it is past its
 	 * renew deadline, so it stops leading; then it follows b. */
-	struct cand *only_a[] = {&a};
+	struct cand *only_a[] = { &a };
 	cr_assert(run_until(only_a, 1, is_not_leader, &a, 2 * LEASE_MS));
 	cr_assert_eq(a.stopped, 1);
 	run_until(both, 2, never, NULL, 3 * RETRY_MS);
@@ -293,7 +299,7 @@ Test(leader_live, release_hands_the_lease_over_at_the_next_tick)
 	cr_assert(leader_is_leader(a.le));
 	cr_assert_not(leader_is_leader(b.le));
 
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(leader_release(a.le, &err), 0, "%s", err.msg);
 	cr_assert_not(leader_is_leader(a.le));
 	cr_assert_eq(a.stopped, 1);
@@ -346,7 +352,7 @@ static void modify_lease(void (*change)(struct json_object *lease))
 {
 	struct json_object *l = get_lease(), *out = NULL;
 	change(l);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_update(admin, lease_path, l, &out, &err), 0, "%s", err.msg);
 	json_object_put(out);
 	json_object_put(l);
@@ -375,7 +381,7 @@ Test(leader_live, a_renewal_conflict_is_survived)
 	cr_assert_eq(tick_when_due(&a), 0, "%s", leader_last_error(a.le)->msg);
 	cr_assert(leader_is_leader(a.le));
 
-	modify_lease(add_label);   /* someone else writes the Lease */
+	modify_lease(add_label); /* someone else writes the Lease */
 	cr_assert_eq(tick_when_due(&a), -EAGAIN, "the renewal over our stale copy conflicts");
 	cr_assert_str_eq(leader_last_error(a.le)->reason, "Conflict");
 	cr_assert(leader_is_leader(a.le), "one conflict is not a lost lease");
@@ -405,7 +411,7 @@ Test(leader_live, a_lease_taken_behind_the_leaders_back_makes_it_step_down)
 	cr_assert_eq(a.stopped, 1);
 	cr_assert_str_eq(a.last_new, "intruder");
 	cr_assert_str_eq(leader_holder(a.le), "intruder");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(leader_release(a.le, &err), 0);
 	char v[64];
 	lease_field("holderIdentity", v, sizeof(v));
@@ -426,20 +432,20 @@ static int count_lines(FILE *f, const char *a, const char *b)
 	return n;
 }
 
-#define OPERATOR_RBAC \
-	"apiVersion: rbac.authorization.k8s.io/v1\n" \
-	"kind: Role\n" \
-	"metadata: {name: coxswain-leader-election, namespace: %s}\n" \
-	"rules:\n" \
-	"- apiGroups: [coordination.k8s.io]\n" \
-	"  resources: [leases]\n" \
-	"  verbs: [get, create, update]\n" \
-	"---\n" \
-	"apiVersion: rbac.authorization.k8s.io/v1\n" \
-	"kind: RoleBinding\n" \
-	"metadata: {name: coxswain-leader-election, namespace: %s}\n" \
-	"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: coxswain-leader-election}\n" \
-	"subjects:\n" \
+#define OPERATOR_RBAC                                                                                                  \
+	"apiVersion: rbac.authorization.k8s.io/v1\n"                                                                   \
+	"kind: Role\n"                                                                                                 \
+	"metadata: {name: coxswain-leader-election, namespace: %s}\n"                                                  \
+	"rules:\n"                                                                                                     \
+	"- apiGroups: [coordination.k8s.io]\n"                                                                         \
+	"  resources: [leases]\n"                                                                                      \
+	"  verbs: [get, create, update]\n"                                                                             \
+	"---\n"                                                                                                        \
+	"apiVersion: rbac.authorization.k8s.io/v1\n"                                                                   \
+	"kind: RoleBinding\n"                                                                                          \
+	"metadata: {name: coxswain-leader-election, namespace: %s}\n"                                                  \
+	"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: coxswain-leader-election}\n"                 \
+	"subjects:\n"                                                                                                  \
 	"- {kind: ServiceAccount, name: coxswain, namespace: coxswain-system}\n"
 
 Test(leader_live, without_rbac_it_is_refused_logged_once_and_retried_then_loses_on_revoke)
@@ -465,7 +471,7 @@ Test(leader_live, without_rbac_it_is_refused_logged_once_and_retried_then_loses_
 	char rbac[2048];
 	snprintf(rbac, sizeof(rbac), OPERATOR_RBAC, ns, ns);
 	cr_assert_eq(live_kubectl(rbac, "apply -f -"), 0);
-	struct cand *only_o[] = {&o};
+	struct cand *only_o[] = { &o };
 	cr_assert(run_until(only_o, 1, is_leader, &o, 15000), "never led once granted: %s",
 		  leader_last_error(o.le)->msg);
 	cr_assert_eq(o.started, 1);

@@ -27,7 +27,7 @@ static struct discovery *disco;
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &client, &err);
 	cr_assert_not_null(client, "%s", err.msg);
 	disco = discovery_new(client);
@@ -45,7 +45,7 @@ TestSuite(mcbridge_live, .init = setup, .fini = teardown);
 
 static struct mcdef_set *parse(const char *yaml)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct mcdef_set *s = NULL;
 	cr_assert_eq(mcdef_parse_json(yaml, "test", &s, &err), 0, "%s", err.msg);
 	return s;
@@ -57,8 +57,10 @@ Test(mcbridge_live, composite)
 		"apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: cms}\n"
 		"spec:\n"
 		"  parentResource:\n    apiVersion: v1\n    resource: configmaps\n"
-		"    labelSelector: {matchLabels: {app: x}, matchExpressions: [{key: tier, operator: In, values: [a, b]},"
-		" {key: old, operator: DoesNotExist}, {key: k, operator: Exists}, {key: z, operator: NotIn, values: [q]}]}\n"
+		"    labelSelector: {matchLabels: {app: x}, matchExpressions: [{key: tier, operator: In, values: [a, "
+		"b]},"
+		" {key: old, operator: DoesNotExist}, {key: k, operator: Exists}, {key: z, operator: NotIn, values: "
+		"[q]}]}\n"
 		"    ignoreStatusChanges: true\n"
 		"  childResources:\n  - {apiVersion: v1, resource: secrets}\n"
 		"  - {apiVersion: apps/v1, resource: deployments, updateStrategy: {method: RollingRecreate}}\n"
@@ -67,7 +69,7 @@ Test(mcbridge_live, composite)
 		"    finalize: {version: v2, webhook: {url: 'http://127.0.0.1:1/fin'}}\n");
 	struct config_controller *ccs = NULL;
 	size_t n = 0;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(mcbridge_controllers(&s->items[0], disco, &ccs, &n, &err), 0, "%s", err.msg);
 	cr_assert_eq(n, 1);
 	struct config_controller *cc = &ccs[0];
@@ -115,14 +117,15 @@ Test(mcbridge_live, decorator_one_controller_per_resource)
 {
 	struct mcdef_set *s = parse(
 		"apiVersion: metacontroller.k8s.io/v1alpha1\nkind: DecoratorController\nmetadata: {name: deco}\n"
-		"spec:\n  resources:\n  - {apiVersion: v1, resource: pods, annotationSelector: {matchAnnotations: {a: b}}}\n"
+		"spec:\n  resources:\n  - {apiVersion: v1, resource: pods, annotationSelector: {matchAnnotations: {a: "
+		"b}}}\n"
 		"  - {apiVersion: apps/v1, resource: statefulsets, labelSelector: {matchLabels: {x: yes1}}}\n"
 		"  attachments: [{apiVersion: v1, resource: services, updateStrategy: {method: RollingInPlace}}]\n"
 		"  resyncPeriodSeconds: 30\n"
 		"  hooks: {sync: {webhook: {url: 'http://127.0.0.1:1/sync'}}}\n");
 	struct config_controller *ccs = NULL;
 	size_t n = 0;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(mcbridge_controllers(&s->items[0], disco, &ccs, &n, &err), 0, "%s", err.msg);
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(ccs[0].name, "deco");
@@ -151,7 +154,7 @@ static void expect_not_found(const char *yaml, const char *want)
 	struct mcdef_set *s = parse(yaml);
 	struct config_controller *ccs = (struct config_controller *)1;
 	size_t n = 7;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(mcbridge_controllers(&s->items[0], disco, &ccs, &n, &err), -ENOENT);
 	cr_assert_null(ccs);
 	cr_assert_eq(n, 0);
@@ -161,17 +164,19 @@ static void expect_not_found(const char *yaml, const char *want)
 
 Test(mcbridge_live, unknown_resource_names_the_controller_and_field)
 {
-	expect_not_found("apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: nope}\n"
-			 "spec:\n  parentResource: {apiVersion: nothing.coxswain.io/v1, resource: things}\n"
-			 "  hooks: {sync: {webhook: {url: 'http://127.0.0.1:1/sync'}}}\n",
-			 "CompositeController \"nope\": spec.parentResource.resource: things nothing.coxswain.io/v1: the "
-			 "API server does not serve nothing.coxswain.io/v1");
-	expect_not_found("apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: nope2}\n"
-			 "spec:\n  parentResource: {apiVersion: v1, resource: configmaps}\n"
-			 "  childResources: [{apiVersion: v1, resource: secrets}, {apiVersion: v1, resource: secretz}]\n"
-			 "  hooks: {sync: {webhook: {url: 'http://127.0.0.1:1/sync'}}}\n",
-			 "CompositeController \"nope2\": spec.childResources[1].resource: secretz v1: the API "
-			 "server serves v1 but no resource secretz in it");
+	expect_not_found(
+		"apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: nope}\n"
+		"spec:\n  parentResource: {apiVersion: nothing.coxswain.io/v1, resource: things}\n"
+		"  hooks: {sync: {webhook: {url: 'http://127.0.0.1:1/sync'}}}\n",
+		"CompositeController \"nope\": spec.parentResource.resource: things nothing.coxswain.io/v1: the "
+		"API server does not serve nothing.coxswain.io/v1");
+	expect_not_found(
+		"apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata: {name: nope2}\n"
+		"spec:\n  parentResource: {apiVersion: v1, resource: configmaps}\n"
+		"  childResources: [{apiVersion: v1, resource: secrets}, {apiVersion: v1, resource: secretz}]\n"
+		"  hooks: {sync: {webhook: {url: 'http://127.0.0.1:1/sync'}}}\n",
+		"CompositeController \"nope2\": spec.childResources[1].resource: secretz v1: the API "
+		"server serves v1 but no resource secretz in it");
 }
 
 /* ---- worker/ctltable: the worker's controllers built from job definitions */
@@ -195,7 +200,7 @@ Test(mcbridge_live, ctltable_builds_once_per_version)
 	cr_assert_not_null(t);
 	const struct config_controller *cc = NULL;
 	uint64_t g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *d1 = definition("10", "http://h/a"), *d1b = definition("10", "http://h/other"),
 			   *d2 = definition("11", "http://h/b");
 	cr_assert_eq(ctltable_get(t, "cms", d1, &cc, &g1, &err), 0, "%s", err.msg);

@@ -39,35 +39,35 @@ static struct kclient *c;
 static struct discovery *d;
 static char ns[64];
 
-#define PATH_LEN 512
-#define GROUP "reconcile.coxswain.io"
+#define PATH_LEN    512
+#define GROUP       "reconcile.coxswain.io"
 #define API_VERSION GROUP "/v1"
 
-#define GADGET_CRD                                                                                           \
-	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
-	"kind: CustomResourceDefinition\n"                                                                   \
-	"metadata: {name: gadgets." GROUP "}\n"                                                              \
-	"spec:\n"                                                                                            \
-	"  group: " GROUP "\n"                                                                               \
-	"  scope: Namespaced\n"                                                                              \
-	"  names: {plural: gadgets, singular: gadget, kind: Gadget}\n"                                       \
-	"  versions:\n"                                                                                      \
-	"  - name: v1\n"                                                                                     \
-	"    served: true\n"                                                                                 \
-	"    storage: true\n"                                                                                \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+#define GADGET_CRD                                                                                                     \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                                        \
+	"kind: CustomResourceDefinition\n"                                                                             \
+	"metadata: {name: gadgets." GROUP "}\n"                                                                        \
+	"spec:\n"                                                                                                      \
+	"  group: " GROUP "\n"                                                                                         \
+	"  scope: Namespaced\n"                                                                                        \
+	"  names: {plural: gadgets, singular: gadget, kind: Gadget}\n"                                                 \
+	"  versions:\n"                                                                                                \
+	"  - name: v1\n"                                                                                               \
+	"    served: true\n"                                                                                           \
+	"    storage: true\n"                                                                                          \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                                 \
 	"          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
 
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
-	struct kclient_options o = {.qps = 500, .burst = 500};
+	struct cx_err err = { 0 };
+	struct kclient_options o = { .qps = 500, .burst = 500 };
 	kclient_new(rc, &o, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
 	d = discovery_new(c);
@@ -121,9 +121,10 @@ static void use_namespace(const char *base)
 {
 	snprintf(ns, sizeof(ns), "%s-%d", base, (int)getpid());
 	char body[256];
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	struct json_object *o = json(body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, "/api/v1/namespaces", o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -150,7 +151,7 @@ static struct json_object *make_parent(const char *name, const char *extra_meta)
 		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Gadget\",\"metadata\":{\"name\":\"%s\"%s},"
 		 "\"spec\":{\"size\":1}}",
 		 name, extra_meta ? extra_meta : "");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	/* The CRD may be Established a moment before its endpoint serves. */
 	for (int i = 0; i < 100; i++) {
 		struct json_object *o = json(body), *out = NULL;
@@ -175,7 +176,7 @@ static char *parent_path(const char *name)
 static struct json_object *get(const char *path)
 {
 	struct json_object *o = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_get(c, path, &o, &err), 0, "%s", err.msg);
 	return o;
 }
@@ -192,7 +193,7 @@ static bool cm_exists(const char *name)
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, name);
 	struct json_object *o = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = kclient_get(c, path, &o, &err);
 	json_object_put(o);
 	cr_assert(r == 0 || r == -ENOENT, "%s", err.msg);
@@ -210,14 +211,21 @@ static const struct config_controller *controller(enum update_strategy strategy,
 	static char name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget", v1[] = "v1", cm[] = "ConfigMap";
 	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon", all_namespaces[] = "";
 	static char xapi[128], xkind[64];
-	kids[0] = (struct config_child){.api_version = v1, .kind = cm, .update_strategy = strategy};
-	ctl = (struct config_controller){.name = name, .parent_api_version = papi, .parent_kind = pkind,
-					 .children = kids, .n_children = 1, .finalizer = fin, .field_manager = manager,
-					 .namespace = all_namespaces};
+	kids[0] = (struct config_child){ .api_version = v1, .kind = cm, .update_strategy = strategy };
+	ctl = (struct config_controller){ .name = name,
+					  .parent_api_version = papi,
+					  .parent_kind = pkind,
+					  .children = kids,
+					  .n_children = 1,
+					  .finalizer = fin,
+					  .field_manager = manager,
+					  .namespace = all_namespaces };
 	if (extra_kind) {
 		snprintf(xapi, sizeof(xapi), "%s", extra_api_version);
 		snprintf(xkind, sizeof(xkind), "%s", extra_kind);
-		kids[1] = (struct config_child){.api_version = xapi, .kind = xkind, .update_strategy = UPDATE_INPLACE};
+		kids[1] = (struct config_child){ .api_version = xapi,
+						 .kind = xkind,
+						 .update_strategy = UPDATE_INPLACE };
 		ctl.n_children = 2;
 	}
 	return &ctl;
@@ -236,7 +244,7 @@ static struct json_object *observe(void)
 	struct json_object *cms = json_object_new_object(), *all = json_object_new_object();
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_list(c, path, NULL, collect, cms, NULL, &err), 0, "%s", err.msg);
 	json_object_object_add(all, "ConfigMap.v1", cms);
 	return all;
@@ -259,7 +267,7 @@ static int apply(const struct config_controller *cc, struct json_object *parent,
 		 struct apply_report *rep)
 {
 	struct json_object *observed = observe(), *desired = json(desired_text);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = apply_children(c, d, cc, parent, observed, desired, rep, &err);
 	cr_assert(r == 0 || r == -EIO, "%s", err.msg);
 	json_object_put(observed);
@@ -279,8 +287,8 @@ static const struct apply_result *result(const struct apply_report *rep, const c
 static void assert_action(const struct apply_report *rep, const char *name, enum apply_action want)
 {
 	const struct apply_result *r = result(rep, name);
-	cr_assert_eq(r->action, want, "%s: %s, not %s (%s)", name, apply_action_name(r->action), apply_action_name(want),
-		     r->err.msg);
+	cr_assert_eq(r->action, want, "%s: %s, not %s (%s)", name, apply_action_name(r->action),
+		     apply_action_name(want), r->err.msg);
 }
 
 Test(reconcile, apply_creates_owned_children_and_is_idempotent)
@@ -360,9 +368,10 @@ Test(reconcile, prune_deletes_dropped_children_and_spares_lookalikes)
 	/* A labelled lookalike nobody owns. */
 	char cms[PATH_LEN];
 	snprintf(cms, sizeof(cms), "/api/v1/namespaces/%s/configmaps", ns);
-	struct json_object *lookalike = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
-					     "\"labels\":{\"coxswain.io/controller\":\"recon\"}}}");
-	struct cx_err err = {0};
+	struct json_object *lookalike = json(
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+		"\"labels\":{\"coxswain.io/controller\":\"recon\"}}}");
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, cms, lookalike, NULL, &err), 0, "%s", err.msg);
 	json_object_put(lookalike);
 
@@ -416,7 +425,7 @@ Test(reconcile, on_delete_creates_but_never_updates)
 
 	/* Even when the cache has not seen it yet: a POST cannot overwrite. */
 	struct json_object *desired_obj = json(desired), *empty = json("{}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_children(c, d, cc, parent, empty, desired_obj, &rep, &err), 0, "%s", err.msg);
 	assert_action(&rep, "x", APPLY_UNCHANGED);
 	apply_report_clear(&rep);
@@ -505,7 +514,7 @@ Test(reconcile, a_kind_not_served_fails_alone)
 	cr_assert(cm_exists("a"));
 
 	/* ApplyFailed lists every failed child. */
-	struct status_outcome o = {.reason = STATUS_OK, .apply = &rep};
+	struct status_outcome o = { .reason = STATUS_OK, .apply = &rep };
 	struct json_object *st = status_compute(parent, &o, time(NULL));
 	const char *m = str(st, "conditions.0.message");
 	cr_assert_str_eq(str(st, "conditions.0.reason"), "ApplyFailed");
@@ -535,10 +544,10 @@ static struct json_object *write_status(struct json_object *parent, enum status_
 					const char *hook_status, time_t now, bool want_written)
 {
 	struct json_object *hs = hook_status ? json(hook_status) : NULL;
-	struct status_outcome o = {.reason = reason, .message = message, .hook_status = hs};
+	struct status_outcome o = { .reason = reason, .message = message, .hook_status = hs };
 	struct json_object *st = status_compute(parent, &o, now), *out = NULL;
 	bool written = !want_written;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(status_write(c, d, parent, st, &written, NULL, &out, &err), 0, "%s", err.msg);
 	cr_assert_eq(written, want_written);
 	json_object_put(st);
@@ -562,7 +571,8 @@ Test(reconcile, status_conditions_written_and_skipped_when_unchanged)
 	status_format_time(t0 + 200, t1_text);
 
 	struct json_object *p1 = write_status(parent, STATUS_OK, NULL, "{\"ready\":true,\"phase\":\"Up\"}", t0, true);
-	cr_assert_eq(json_object_get_int64(at(p1, "status.observedGeneration")), json_object_get_int64(at(p1, "metadata.generation")));
+	cr_assert_eq(json_object_get_int64(at(p1, "status.observedGeneration")),
+		     json_object_get_int64(at(p1, "metadata.generation")));
 	cr_assert_str_eq(str(p1, "status.phase"), "Up");
 	cr_assert_str_eq(condition_field(p1, "Synced", "status"), "True");
 	cr_assert_str_eq(condition_field(p1, "Synced", "reason"), "ReconcileSucceeded");
@@ -572,7 +582,8 @@ Test(reconcile, status_conditions_written_and_skipped_when_unchanged)
 	cr_assert_eq(json_object_get_int64(at(p1, "spec.size")), 1, "spec untouched");
 
 	/* The same outcome later: nothing to write, resourceVersion unchanged. */
-	struct json_object *p2 = write_status(p1, STATUS_OK, NULL, "{\"ready\":true,\"phase\":\"Up\"}", t0 + 100, false);
+	struct json_object *p2 = write_status(p1, STATUS_OK, NULL, "{\"ready\":true,\"phase\":\"Up\"}", t0 + 100,
+					      false);
 	cr_assert_str_eq(str(p2, "metadata.resourceVersion"), str(p1, "metadata.resourceVersion"));
 	cr_assert_str_eq(condition_field(p2, "Synced", "lastTransitionTime"), t0_text);
 
@@ -594,7 +605,7 @@ Test(reconcile, status_conditions_written_and_skipped_when_unchanged)
 	/* A spec change: observedGeneration follows the generation. */
 	char *path = parent_path("g");
 	struct json_object *spec = json("{\"spec\":{\"size\":2}}"), *p5 = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_MERGE, spec, &p5, &err), 0, "%s", err.msg);
 	struct json_object *p6 = write_status(p5, STATUS_OK, NULL, "{\"ready\":true}", t0 + 400, true);
 	cr_assert_eq(json_object_get_int64(at(p6, "status.observedGeneration")), 2);
@@ -617,7 +628,7 @@ Test(reconcile, events_are_deduplicated)
 	struct events *ev = events_new(c, "recon", 0);
 	cr_assert_not_null(ev);
 	struct json_object *first = NULL, *second = NULL, *third = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(events_post(ev, parent, EVENT_WARNING, "HookFailed", "exit 1", &first, &err), 0, "%s", err.msg);
 	cr_assert_eq(json_object_get_int(at(first, "count")), 1);
 	cr_assert_eq(events_post(ev, parent, EVENT_WARNING, "HookFailed", "exit 1", &second, &err), 0, "%s", err.msg);
@@ -655,11 +666,11 @@ Test(reconcile, events_are_deduplicated)
 	/* The Events of an apply report. */
 	static char v1[] = "v1", cmk[] = "ConfigMap", a[] = "a", b[] = "b", x[] = "x";
 	struct apply_result results[3] = {
-		{.api_version = v1, .kind = cmk, .name = a, .action = APPLY_CREATED},
-		{.api_version = v1, .kind = cmk, .name = b, .action = APPLY_DELETED},
-		{.api_version = v1, .kind = cmk, .name = x, .action = APPLY_UNCHANGED},
+		{ .api_version = v1, .kind = cmk, .name = a, .action = APPLY_CREATED },
+		{ .api_version = v1, .kind = cmk, .name = b, .action = APPLY_DELETED },
+		{ .api_version = v1, .kind = cmk, .name = x, .action = APPLY_UNCHANGED },
 	};
-	struct apply_report rep = {.results = results, .n = 3, .n_created = 1, .n_deleted = 1};
+	struct apply_report rep = { .results = results, .n = 3, .n_created = 1, .n_deleted = 1 };
 	/* Off by default (worker.events.normal): nothing is posted. */
 	cr_assert_eq(events_post_apply(ev, parent, &rep, &err), 0, "%s", err.msg);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
@@ -679,8 +690,8 @@ Test(reconcile, events_are_deduplicated)
 		if (strcmp(str(it, "source.component"), "coxswain-worker"))
 			continue;
 		total++;
-		created += !strcmp(str(it, "reason"), "Created") && !strcmp(str(it, "message"), "created ConfigMap/a") &&
-			   !strcmp(str(it, "type"), "Normal");
+		created += !strcmp(str(it, "reason"), "Created") &&
+			!strcmp(str(it, "message"), "created ConfigMap/a") && !strcmp(str(it, "type"), "Normal");
 		deleted += !strcmp(str(it, "reason"), "Deleted") && strstr(str(it, "message"), "ConfigMap/b");
 	}
 	cr_assert_eq(created, 1);
@@ -700,7 +711,7 @@ Test(reconcile, finalizer_added_then_removed_until_the_parent_is_gone)
 	prepare("rc-finalizer");
 	struct json_object *parent = make_parent("g", ",\"finalizers\":[\"example.com/keep\"]");
 	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	bool changed = true;
 	struct json_object *out = NULL;
 
@@ -732,8 +743,9 @@ Test(reconcile, finalizer_added_then_removed_until_the_parent_is_gone)
 	cr_assert_not_null(at(dying, "metadata.deletionTimestamp"));
 
 	/* Someone else takes their finalizer off: our copy is now stale. */
-	struct json_object *theirs = json("[{\"op\":\"test\",\"path\":\"/metadata/finalizers/0\",\"value\":\"example.com/keep\"},"
-					  "{\"op\":\"remove\",\"path\":\"/metadata/finalizers/0\"}]");
+	struct json_object *theirs = json(
+		"[{\"op\":\"test\",\"path\":\"/metadata/finalizers/0\",\"value\":\"example.com/keep\"},"
+		"{\"op\":\"remove\",\"path\":\"/metadata/finalizers/0\"}]");
 	cr_assert_eq(kclient_patch(c, path, KCLIENT_PATCH_JSON, theirs, NULL, &err), 0, "%s", err.msg);
 	json_object_put(theirs);
 
@@ -760,7 +772,7 @@ Test(reconcile, no_new_finalizer_on_a_dying_parent)
 	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
 	cc.finalize.set = true;
 	char *path = parent_path("g");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
 	struct json_object *dying = get(path), *out = NULL;
 	bool changed = true;
@@ -783,10 +795,12 @@ static void admin_cm(const char *name, const char *value)
 {
 	char path[PATH_LEN], body[512];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"},"
-		 "\"data\":{\"value\":\"%s\"}}", name, value);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"},"
+		 "\"data\":{\"value\":\"%s\"}}",
+		 name, value);
 	struct json_object *o = json(body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, path, o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -795,7 +809,7 @@ static void delete_cm(const char *name)
 {
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, name);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
 }
 
@@ -804,7 +818,8 @@ Test(reconcile, a_child_another_parent_controls_is_never_written)
 	prepare("rc-fight");
 	struct json_object *first = make_parent("first", NULL), *second = make_parent("second", NULL);
 	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
-	char *mine = cm_json("shared", "first's"), *theirs = cm_json("shared", "second's"), *other = cm_json("own", "x");
+	char *mine = cm_json("shared", "first's"), *theirs = cm_json("shared", "second's"),
+	     *other = cm_json("own", "x");
 	char desired[2048];
 	struct apply_report rep;
 	snprintf(desired, sizeof(desired), "[%s]", mine);
@@ -904,7 +919,7 @@ Test(reconcile, a_child_recreated_by_someone_else_is_not_taken_over)
 
 	snprintf(desired, sizeof(desired), "[%s]", v2);
 	struct json_object *desired_obj = json(desired);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_children(c, d, cc, parent, stale, desired_obj, &rep, &err), -EIO, "%s", err.msg);
 	assert_action(&rep, "c", APPLY_CONFLICT);
 	apply_report_clear(&rep);
@@ -927,13 +942,18 @@ Test(reconcile, a_field_the_hook_drops_is_removed)
 	struct json_object *parent = make_parent("g", NULL);
 	const struct config_controller *cc = controller(UPDATE_INPLACE, NULL, NULL);
 	struct apply_report rep;
-	cr_assert_eq(apply(cc, parent, "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"f\","
-				       "\"labels\":{\"keep\":\"1\",\"drop\":\"1\"}},\"data\":{\"keep\":\"1\",\"drop\":\"1\"}}]",
-			   &rep), 0);
+	cr_assert_eq(apply(cc, parent,
+			   "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"f\","
+			   "\"labels\":{\"keep\":\"1\",\"drop\":\"1\"}},\"data\":{\"keep\":\"1\",\"drop\":\"1\"}}]",
+			   &rep),
+		     0);
 	assert_action(&rep, "f", APPLY_CREATED);
 	apply_report_clear(&rep);
-	cr_assert_eq(apply(cc, parent, "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"f\","
-				       "\"labels\":{\"keep\":\"1\"}},\"data\":{\"keep\":\"1\"}}]", &rep), 0);
+	cr_assert_eq(apply(cc, parent,
+			   "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"f\","
+			   "\"labels\":{\"keep\":\"1\"}},\"data\":{\"keep\":\"1\"}}]",
+			   &rep),
+		     0);
 	assert_action(&rep, "f", APPLY_UPDATED);
 	apply_report_clear(&rep);
 	struct json_object *cm = get_cm("f");
@@ -958,9 +978,14 @@ Test(reconcile, a_recreate_secret_with_string_data_settles)
 	static char v1[] = "v1", secret[] = "Secret", name[] = "recon", papi[] = API_VERSION, pkind[] = "Gadget";
 	static char fin[] = "coxswain.io/recon", manager[] = "coxswain/recon";
 	static struct config_child skids[1];
-	skids[0] = (struct config_child){.api_version = v1, .kind = secret, .update_strategy = UPDATE_RECREATE};
-	struct config_controller cc = {.name = name, .parent_api_version = papi, .parent_kind = pkind,
-				       .children = skids, .n_children = 1, .finalizer = fin, .field_manager = manager};
+	skids[0] = (struct config_child){ .api_version = v1, .kind = secret, .update_strategy = UPDATE_RECREATE };
+	struct config_controller cc = { .name = name,
+					.parent_api_version = papi,
+					.parent_kind = pkind,
+					.children = skids,
+					.n_children = 1,
+					.finalizer = fin,
+					.field_manager = manager };
 	const char *desired_text = "[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
 				   "\"stringData\":{\"password\":\"hunter2\"}}]";
 	char uid[64] = "";
@@ -968,7 +993,7 @@ Test(reconcile, a_recreate_secret_with_string_data_settles)
 		struct json_object *secrets = json_object_new_object(), *observed = json_object_new_object();
 		char path[PATH_LEN];
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", ns);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(kclient_list(c, path, NULL, collect_secrets, secrets, NULL, &err), 0, "%s", err.msg);
 		json_object_object_add(observed, "Secret.v1", secrets);
 		struct json_object *desired = json(desired_text);
@@ -1004,7 +1029,7 @@ Test(reconcile, finalizer_and_field_manager_come_from_the_controller)
 	cc.finalizer = fin;
 	cc.field_manager = manager;
 	cc.finalize.set = true;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	bool changed = false;
 	cr_assert_eq(finalizer_ensure(c, d, &cc, parent, &changed, &out, &err), 0, "%s", err.msg);
 	cr_assert(changed);
@@ -1031,40 +1056,42 @@ Test(reconcile, finalizer_and_field_manager_come_from_the_controller)
 	json_object_put(parent);
 }
 
-#define PART_CRD                                                                                             \
-	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
-	"kind: CustomResourceDefinition\n"                                                                   \
-	"metadata: {name: parts." GROUP "}\n"                                                                \
-	"spec:\n"                                                                                            \
-	"  group: " GROUP "\n"                                                                               \
-	"  scope: Namespaced\n"                                                                              \
-	"  names: {plural: parts, singular: part, kind: Part}\n"                                             \
-	"  versions:\n"                                                                                      \
-	"  - name: v1\n"                                                                                     \
-	"    served: true\n"                                                                                 \
-	"    storage: true\n"                                                                                \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
+#define PART_CRD                                                                                                       \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                                        \
+	"kind: CustomResourceDefinition\n"                                                                             \
+	"metadata: {name: parts." GROUP "}\n"                                                                          \
+	"spec:\n"                                                                                                      \
+	"  group: " GROUP "\n"                                                                                         \
+	"  scope: Namespaced\n"                                                                                        \
+	"  names: {plural: parts, singular: part, kind: Part}\n"                                                       \
+	"  versions:\n"                                                                                                \
+	"  - name: v1\n"                                                                                               \
+	"    served: true\n"                                                                                           \
+	"    storage: true\n"                                                                                          \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                                 \
 	"          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
 
 /* A metacontroller-defined controller (generateSelector, so that the
  * Gadget needs no spec.selector) whose children are Parts updated with
  * strategy, checked for Ready=True. */
 static char part_kind[] = "Part", part_api[] = API_VERSION, ready_type[] = "Ready", ready_true[] = "True";
-static struct mcdef_condition_check ready_check = {.type = ready_type, .status = ready_true};
-static struct mcdef_child part_checks = {.has_status_checks = true, .has_conditions = true,
-					 .conditions = &ready_check, .n_conditions = 1};
+static struct mcdef_condition_check ready_check = { .type = ready_type, .status = ready_true };
+static struct mcdef_child part_checks = {
+	.has_status_checks = true, .has_conditions = true, .conditions = &ready_check, .n_conditions = 1
+};
 
 static struct config_controller mc_parts(enum update_strategy strategy)
 {
 	static struct config_child parts[1];
 	static char fin[] = "metacontroller.io/compositecontroller-recon";
-	parts[0] = (struct config_child){.api_version = part_api, .kind = part_kind, .update_strategy = strategy,
-					 .mc = &part_checks};
+	parts[0] = (struct config_child){
+		.api_version = part_api, .kind = part_kind, .update_strategy = strategy, .mc = &part_checks
+	};
 	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
 	cc.children = parts;
 	cc.origin = CONFIG_ORIGIN_METACONTROLLER;
@@ -1097,7 +1124,7 @@ static struct json_object *observe_parts(void)
 {
 	struct json_object *parts = json_object_new_object(), *all = json_object_new_object();
 	char *path = part_path(NULL, NULL);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = 1;
 	/* The CRD may be Established a moment before its endpoint serves. */
 	for (int i = 0; i < 100 && r; i++)
@@ -1113,12 +1140,15 @@ static int apply_parts(const struct config_controller *cc, struct json_object *p
 {
 	char desired[2048];
 	snprintf(desired, sizeof(desired),
-		 "[{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},\"spec\":{\"v\":%d}},"
-		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},\"spec\":{\"v\":%d}},"
-		 "{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"v\":%d}}]",
+		 "[{\"apiVersion\":\"" API_VERSION
+		 "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},\"spec\":{\"v\":%d}},"
+		 "{\"apiVersion\":\"" API_VERSION
+		 "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},\"spec\":{\"v\":%d}},"
+		 "{\"apiVersion\":\"" API_VERSION
+		 "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"v\":%d}}]",
 		 v, v, v);
 	struct json_object *observed = observe_parts(), *want = json(desired);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = apply_children(c, d, cc, parent, observed, want, rep, &err);
 	cr_assert(r == 0, "%s", err.msg);
 	json_object_put(observed);
@@ -1138,7 +1168,7 @@ static void set_ready(const char *name)
 {
 	char *p = part_path(name, "/status");
 	struct json_object *patch = json("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_patch(c, p, KCLIENT_PATCH_MERGE, patch, NULL, &err), 0, "%s", err.msg);
 	json_object_put(patch);
 	free(p);
@@ -1174,7 +1204,7 @@ static void rollout(enum update_strategy strategy, const char *base)
 	snprintf(uid_a, sizeof(uid_a), "%s", str(a0, "metadata.uid"));
 	json_object_put(a0);
 
-	const char *names[] = {"a", "b", "c"};
+	const char *names[] = { "a", "b", "c" };
 	for (int k = 0; k < 3; k++) {
 		/* Child k goes; the ones after it wait. */
 		apply_parts(&cc, parent, 2, &rep);
@@ -1256,7 +1286,7 @@ static void make_cm(const char *name, const char *labels, const char *owner_uid)
 		 "\"data\":{\"value\":\"0\"}}",
 		 name, labels, owner);
 	struct json_object *o = json(body);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_create(c, path, o, NULL, &err), 0, "%s", err.msg);
 	json_object_put(o);
 }
@@ -1327,7 +1357,7 @@ Test(reconcile, metacontroller_parents_need_a_selector)
 	snprintf(desired, sizeof(desired), "[%s]", a);
 	struct json_object *observed = observe(), *want = json(desired);
 	struct apply_report rep;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_children(c, d, &cc, parent, observed, want, &rep, &err), -EINVAL);
 	cr_assert(strstr(err.msg, ".spec.selector must have either matchLabels, matchExpressions, or both"), "%s",
 		  err.msg);
@@ -1380,7 +1410,7 @@ Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
 	json_object_put(cm);
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/a", ns);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_delete(c, path, NULL, NULL, &err), 0, "%s", err.msg);
 	cr_assert_eq(apply(&cc, parent, desired, &rep), 0);
 	assert_action(&rep, "a", APPLY_CREATED);
@@ -1393,31 +1423,31 @@ Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
 	json_object_put(parent);
 }
 
-#define SPROCKET_CRD                                                                                         \
-	"apiVersion: apiextensions.k8s.io/v1\n"                                                              \
-	"kind: CustomResourceDefinition\n"                                                                   \
-	"metadata: {name: sprockets." GROUP "}\n"                                                            \
-	"spec:\n"                                                                                            \
-	"  group: " GROUP "\n"                                                                               \
-	"  scope: Namespaced\n"                                                                              \
-	"  names: {plural: sprockets, singular: sprocket, kind: Sprocket}\n"                                 \
-	"  versions:\n"                                                                                      \
-	"  - name: v1\n"                                                                                     \
-	"    served: true\n"                                                                                 \
-	"    storage: true\n"                                                                                \
-	"    subresources: {status: {}}\n"                                                                   \
-	"    schema:\n"                                                                                      \
-	"      openAPIV3Schema:\n"                                                                           \
-	"        type: object\n"                                                                             \
-	"        properties:\n"                                                                              \
-	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                       \
-	"          status:\n"                                                                                \
-	"            type: object\n"                                                                         \
-	"            properties:\n"                                                                          \
-	"              replicas: {type: integer}\n"                                                          \
-	"              observedGeneration: {type: integer}\n"                                                \
-	"              conditions:\n"                                                                        \
-	"                type: array\n"                                                                      \
+#define SPROCKET_CRD                                                                                                   \
+	"apiVersion: apiextensions.k8s.io/v1\n"                                                                        \
+	"kind: CustomResourceDefinition\n"                                                                             \
+	"metadata: {name: sprockets." GROUP "}\n"                                                                      \
+	"spec:\n"                                                                                                      \
+	"  group: " GROUP "\n"                                                                                         \
+	"  scope: Namespaced\n"                                                                                        \
+	"  names: {plural: sprockets, singular: sprocket, kind: Sprocket}\n"                                           \
+	"  versions:\n"                                                                                                \
+	"  - name: v1\n"                                                                                               \
+	"    served: true\n"                                                                                           \
+	"    storage: true\n"                                                                                          \
+	"    subresources: {status: {}}\n"                                                                             \
+	"    schema:\n"                                                                                                \
+	"      openAPIV3Schema:\n"                                                                                     \
+	"        type: object\n"                                                                                       \
+	"        properties:\n"                                                                                        \
+	"          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"                                 \
+	"          status:\n"                                                                                          \
+	"            type: object\n"                                                                                   \
+	"            properties:\n"                                                                                    \
+	"              replicas: {type: integer}\n"                                                                    \
+	"              observedGeneration: {type: integer}\n"                                                          \
+	"              conditions:\n"                                                                                  \
+	"                type: array\n"                                                                                \
 	"                items: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
 
 /* Runs one sync job of controller cc (a config of its own) for parent
@@ -1425,15 +1455,20 @@ Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
 static enum proto_outcome sync_job_with(struct config_controller *cc, struct json_object *parent,
 					struct json_object *children)
 {
-	struct config cfg = {.controllers = cc, .n_controllers = 1};
-	struct cx_err err = {0};
+	struct config cfg = { .controllers = cc, .n_controllers = 1 };
+	struct cx_err err = { 0 };
 	struct reconciler *r = NULL;
 	reconciler_new(c, &cfg, &r, &err);
 	cr_assert_not_null(r, "%s", err.msg);
 	char key[256];
 	snprintf(key, sizeof(key), "%s/%s/%s", cc->name, ns, str(parent, "metadata.name"));
-	struct proto_job job = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = cc->name, .key = key,
-				.parent = parent, .children = children};
+	struct proto_job job = { .job = 1,
+				 .attempt = 1,
+				 .kind = PROTO_JOB_SYNC,
+				 .controller = cc->name,
+				 .key = key,
+				 .parent = parent,
+				 .children = children };
 	struct reconcile_outcome out;
 	reconcile_job(r, &job, &out);
 	json_object_put(out.related_rules);
@@ -1457,8 +1492,9 @@ static void hook_says(struct config_controller *cc, const char *script)
 	argv[1] = dash_c;
 	argv[2] = body;
 	argv[3] = NULL;
-	cc->sync = (struct config_hook){.set = true, .command = argv, .n_command = 3, .timeout_seconds = 10,
-					.timeout_ms = 10000};
+	cc->sync = (struct config_hook){
+		.set = true, .command = argv, .n_command = 3, .timeout_seconds = 10, .timeout_ms = 10000
+	};
 }
 
 /* A metacontroller definition's parent gets what metacontroller writes:
@@ -1472,7 +1508,7 @@ Test(reconcile, metacontroller_status_is_the_hooks_plus_observed_generation)
 	char *path = parent_path("g"), *status_path = NULL;
 	cr_assert_geq(asprintf(&status_path, "%s/status", path), 0);
 	struct json_object *old = json("{\"status\":{\"old\":1}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kclient_patch(c, status_path, KCLIENT_PATCH_MERGE, old, NULL, &err), 0, "%s", err.msg);
 	json_object_put(old);
 	json_object_put(parent);
@@ -1525,7 +1561,7 @@ Test(reconcile, metacontroller_status_has_conditions_where_the_schema_declares_t
 	struct json_object *body = json("{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Sprocket\",\"metadata\":"
 					"{\"name\":\"s\"},\"spec\":{}}"),
 			   *parent = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int i = 0; i < 100; i++) {
 		if (!(r = kclient_create(c, path, body, &parent, &err)))
 			break;
@@ -1580,17 +1616,19 @@ Test(reconcile, the_rollout_shows_in_the_parents_status)
 	struct json_object *parent = make_parent("g", NULL);
 	struct config_controller cc = mc_parts(UPDATE_ROLLING_INPLACE);
 	char *path = parent_path("g");
-#define ROLL_HOOK                                                                                            \
-	"cat >/dev/null; echo '{\"status\":{\"replicas\":2},\"children\":["                                   \
-	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},"               \
-	"\"spec\":{\"v\":%d}},"                                                                               \
-	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},"               \
+#define ROLL_HOOK                                                                                                      \
+	"cat >/dev/null; echo '{\"status\":{\"replicas\":2},\"children\":["                                            \
+	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"a\"},"                         \
+	"\"spec\":{\"v\":%d}},"                                                                                        \
+	"{\"apiVersion\":\"" API_VERSION "\",\"kind\":\"Part\",\"metadata\":{\"name\":\"b\"},"                         \
 	"\"spec\":{\"v\":%d}}]}'"
 	char script[1024];
 	const struct {
 		int v;
 		const char *status, *reason;
-	} steps[] = {{1, "True", "OnLatestRevision"}, {2, "False", "RolloutProgressing"}, {2, "False", "RolloutWaiting"}};
+	} steps[] = { { 1, "True", "OnLatestRevision" },
+		      { 2, "False", "RolloutProgressing" },
+		      { 2, "False", "RolloutWaiting" } };
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
 		snprintf(script, sizeof(script), ROLL_HOOK, steps[i].v, steps[i].v);
 		hook_says(&cc, script);
@@ -1599,7 +1637,8 @@ Test(reconcile, the_rollout_shows_in_the_parents_status)
 		json_object_put(now);
 		now = get(path);
 		cr_assert_eq(json_object_get_int(at(now, "status.replicas")), 2, "%s", json_object_to_json_string(now));
-		cr_assert_str_eq(str(now, "status.conditions.0.type"), "Updated", "%s", json_object_to_json_string(now));
+		cr_assert_str_eq(str(now, "status.conditions.0.type"), "Updated", "%s",
+				 json_object_to_json_string(now));
 		cr_assert_str_eq(str(now, "status.conditions.0.status"), steps[i].status, "%zu: %s", i,
 				 json_object_to_json_string(now));
 		cr_assert_str_eq(str(now, "status.conditions.0.reason"), steps[i].reason, "%zu: %s", i,
@@ -1639,12 +1678,12 @@ Test(reconcile, metacontroller_adopts_matching_orphans_before_the_hook)
 	make_cm("stray", labels, NULL);
 	make_cm("stale", labels, NULL);
 	make_cm("other", "{\"controller-uid\":\"00000000-0000-0000-0000-000000000000\"}", NULL);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 
 	/* A coxswain.yaml controller: only adoptOrphans adopts, at apply time. */
 	struct json_object *observed = observe();
-	cr_assert_eq(apply_adopt_orphans(c, d, controller(UPDATE_INPLACE, NULL, NULL), parent, observed, &err), 0,
-		     "%s", err.msg);
+	cr_assert_eq(apply_adopt_orphans(c, d, controller(UPDATE_INPLACE, NULL, NULL), parent, observed, &err), 0, "%s",
+		     err.msg);
 	cr_assert_not_null(observed_cm(observed, "stray"));
 	cr_assert_null(at(observed_cm(observed, "stray"), "metadata.ownerReferences"));
 	json_object_put(observed);
@@ -1721,8 +1760,10 @@ Test(reconcile, apply_reports_its_writes_with_their_resource_versions)
 	assert_action(&rep, "a", APPLY_CREATED);
 	struct json_object *cm = get_cm("a");
 	char want[512];
-	snprintf(want, sizeof(want), "[{\"kind\":\"ConfigMap.v1\",\"namespace\":\"%s\",\"name\":\"a\",\"resourceVersion\":"
-		 "\"%s\"}]", ns, str(cm, "metadata.resourceVersion"));
+	snprintf(want, sizeof(want),
+		 "[{\"kind\":\"ConfigMap.v1\",\"namespace\":\"%s\",\"name\":\"a\",\"resourceVersion\":"
+		 "\"%s\"}]",
+		 ns, str(cm, "metadata.resourceVersion"));
 	struct json_object *w = json(want);
 	/* The create-only apply is not reported; after a POST (a server that
 	 * refuses it) only the managedFields patch is, at the live version. */
@@ -1734,15 +1775,18 @@ Test(reconcile, apply_reports_its_writes_with_their_resource_versions)
 
 	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
 	assert_action(&rep, "a", APPLY_UNCHANGED);
-	cr_assert_eq(json_object_array_length(rep.writes), 0, "nothing written: %s", json_object_to_json_string(rep.writes));
+	cr_assert_eq(json_object_array_length(rep.writes), 0, "nothing written: %s",
+		     json_object_to_json_string(rep.writes));
 	apply_report_clear(&rep);
 
 	snprintf(desired, sizeof(desired), "[%s]", a2);
 	cr_assert_eq(apply(cc, parent, desired, &rep), 0);
 	assert_action(&rep, "a", APPLY_UPDATED);
 	cm = get_cm("a");
-	snprintf(want, sizeof(want), "[{\"kind\":\"ConfigMap.v1\",\"namespace\":\"%s\",\"name\":\"a\",\"resourceVersion\":"
-		 "\"%s\"}]", ns, str(cm, "metadata.resourceVersion"));
+	snprintf(want, sizeof(want),
+		 "[{\"kind\":\"ConfigMap.v1\",\"namespace\":\"%s\",\"name\":\"a\",\"resourceVersion\":"
+		 "\"%s\"}]",
+		 ns, str(cm, "metadata.resourceVersion"));
 	w = json(want);
 	cr_assert(json_object_equal(rep.writes, w), "updated: got %s, want %s", json_object_to_json_string(rep.writes),
 		  want);

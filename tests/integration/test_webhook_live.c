@@ -69,10 +69,12 @@ static void make_certs(void)
 	sh("cd %s && printf 'subjectAltName=DNS:hook.test,IP:127.0.0.1\\n' > server.ext && "
 	   "openssl req %s -keyout server.key -out server.csr -subj /CN=hook.test 2>/dev/null && "
 	   "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 "
-	   "-extfile server.ext 2>/dev/null", dir, ec);
+	   "-extfile server.ext 2>/dev/null",
+	   dir, ec);
 	sh("cd %s && openssl req %s -keyout client.key -out client.csr -subj /CN=coxswain-client 2>/dev/null && "
 	   "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 "
-	   "2>/dev/null", dir, ec);
+	   "2>/dev/null",
+	   dir, ec);
 }
 
 static pid_t start_server(const char *client_ca, int *port)
@@ -119,7 +121,7 @@ static void put(const char *resource, const char *name, struct json_object *valu
 	json_object_object_add(o, secret ? "stringData" : "data", values);
 	char path[512];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ns, resource, name);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = kclient_apply(kc, path, o, "test-webhook-live", true, NULL, &err);
 	cr_assert_eq(r, 0, "%s", err.msg);
 	json_object_put(o);
@@ -160,14 +162,16 @@ static const char *MANIFEST =
 	"metadata: {name: secret-ca}\n"
 	"spec:\n"
 	"  parentResource: {apiVersion: v1, resource: configmaps}\n"
-	"  hooks: {sync: {webhook: {url: \"https://hook.test/sync\", caBundle: {secretRef: {name: ca, namespace: %s}}}}}\n"
+	"  hooks: {sync: {webhook: {url: \"https://hook.test/sync\", caBundle: {secretRef: {name: ca, namespace: "
+	"%s}}}}}\n"
 	"---\n"
 	"apiVersion: metacontroller.k8s.io/v1alpha1\n"
 	"kind: CompositeController\n"
 	"metadata: {name: cm-ca}\n"
 	"spec:\n"
 	"  parentResource: {apiVersion: v1, resource: configmaps}\n"
-	"  hooks: {sync: {webhook: {url: \"https://hook.test/sync\", caBundle: {configMapRef: {name: ca, namespace: %s, "
+	"  hooks: {sync: {webhook: {url: \"https://hook.test/sync\", caBundle: {configMapRef: {name: ca, namespace: "
+	"%s, "
 	"key: bundle}}}}}\n"
 	"---\n"
 	"apiVersion: metacontroller.k8s.io/v1alpha1\n"
@@ -175,7 +179,8 @@ static const char *MANIFEST =
 	"metadata: {name: mtls-no-cert}\n"
 	"spec:\n"
 	"  parentResource: {apiVersion: v1, resource: configmaps}\n"
-	"  hooks: {sync: {webhook: {url: \"https://hook.test:8443/sync\", caBundle: {secretRef: {name: ca, namespace: %s}}}}}\n"
+	"  hooks: {sync: {webhook: {url: \"https://hook.test:8443/sync\", caBundle: {secretRef: {name: ca, namespace: "
+	"%s}}}}}\n"
 	"---\n"
 	"apiVersion: metacontroller.k8s.io/v1alpha1\n"
 	"kind: CompositeController\n"
@@ -276,8 +281,9 @@ static void load_defs(void)
 	char *yaml = NULL;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	cr_assert_geq(asprintf(&yaml, MANIFEST, indented, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns,
-			       ns), 0);
+	cr_assert_geq(
+		asprintf(&yaml, MANIFEST, indented, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns, ns),
+		0);
 #pragma GCC diagnostic pop
 	snprintf(path, sizeof(path), "%s/controllers.yaml", dir);
 	FILE *f = fopen(path, "w");
@@ -285,14 +291,14 @@ static void load_defs(void)
 	fputs(yaml, f);
 	fclose(f);
 	free(yaml);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(mcdef_load(path, &defs, &err), 0, "%s", err.msg);
 }
 
 static void setup(void)
 {
 	rc = live_restconfig("admin");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	kclient_new(rc, NULL, &kc, &err);
 	cr_assert_not_null(kc, "%s", err.msg);
 	snprintf(ns, sizeof(ns), "webhook-live-%d", (int)getpid());
@@ -361,12 +367,19 @@ static int call(const char *name, const char *parent_name, struct hook_result *r
 	const struct mcdef_controller *c = mcdef_find(defs, name);
 	cr_assert_not_null(c, "no controller %s", name);
 	const struct mcdef_webhook *w = &c->hooks.sync.webhook;
-	struct hook_def def = {.type = HOOK_WEBHOOK, .url = w->effective_url, .timeout_ms = 20000, .mc = w,
-			       .connections = c->connections, .n_connections = c->n_connections, .kc = kc,
-			       .controller = c->name};
+	struct hook_def def = { .type = HOOK_WEBHOOK,
+				.url = w->effective_url,
+				.timeout_ms = 20000,
+				.mc = w,
+				.connections = c->connections,
+				.n_connections = c->n_connections,
+				.kc = kc,
+				.controller = c->name };
 	char parent[512];
-	snprintf(parent, sizeof(parent), "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": "
-		 "{\"name\": \"%s\", \"namespace\": \"%s\"}}", parent_name, ns);
+	snprintf(parent, sizeof(parent),
+		 "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": "
+		 "{\"name\": \"%s\", \"namespace\": \"%s\"}}",
+		 parent_name, ns);
 	struct json_object *p = json(parent);
 	struct json_object *req = hook_request_new(c->object, p, NULL, 0, NULL, false, HOOK_V1, err);
 	cr_assert_not_null(req, "%s", err->msg);
@@ -384,13 +397,13 @@ static const char *said(const struct hook_result *res, const char *field)
 Test(webhook_live, the_server_is_verified_with_the_ca_bundle_only)
 {
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(call("plain", "p", &res, &err), -EPROTO, "the system roots do not know the test CA: %s", err.msg);
 	cr_assert(strstr(err.msg, "TLS failed"), "%s", err.msg);
 	hook_result_clear(&res);
-	const char *ok[] = {"inline-ca", "secret-ca", "cm-ca"};
+	const char *ok[] = { "inline-ca", "secret-ca", "cm-ca" };
 	for (size_t i = 0; i < 3; i++) {
-		err = (struct cx_err){0};
+		err = (struct cx_err){ 0 };
 		cr_assert_eq(call(ok[i], "p", &res, &err), 0, "%s: %s", ok[i], err.msg);
 		cr_assert_str_eq(said(&res, "path"), "/sync");
 		cr_assert_str_eq(said(&res, "host"), "hook.test", "connect-to keeps the URL's host");
@@ -402,11 +415,11 @@ Test(webhook_live, the_server_is_verified_with_the_ca_bundle_only)
 Test(webhook_live, mutual_tls_presents_the_client_certificate)
 {
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = call("mtls-no-cert", "p", &res, &err);
 	cr_assert(r == -EPROTO || r == -EIO, "the server wants a client certificate: %d %s", r, err.msg);
 	hook_result_clear(&res);
-	err = (struct cx_err){0};
+	err = (struct cx_err){ 0 };
 	cr_assert_eq(call("mtls", "p", &res, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(said(&res, "clientCN"), "coxswain-client");
 	cr_assert_str_eq(said(&res, "host"), "hook.test:8443");
@@ -416,19 +429,19 @@ Test(webhook_live, mutual_tls_presents_the_client_certificate)
 Test(webhook_live, bearer_and_basic_headers_arrive)
 {
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(call("bearer", "p", &res, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(said(&res, "authorization"), "Bearer t0ken-value", "trimmed, as metacontroller does");
 	hook_result_clear(&res);
 	cr_assert_eq(call("basic", "p", &res, &err), 0, "%s", err.msg);
-	cr_assert_str_eq(said(&res, "authorization"), "Basic YWxpY2U6aHVudGVyMg==");   /* alice:hunter2 */
+	cr_assert_str_eq(said(&res, "authorization"), "Basic YWxpY2U6aHVudGVyMg=="); /* alice:hunter2 */
 	hook_result_clear(&res);
 }
 
 Test(webhook_live, a_matching_connection_gives_the_settings)
 {
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(call("conn", "p", &res, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(said(&res, "authorization"), "Token t0ken-value", "connections[1], not [0]");
 	hook_result_clear(&res);
@@ -439,7 +452,7 @@ Test(webhook_live, a_matching_connection_gives_the_settings)
 Test(webhook_live, a_304_reuses_the_previous_answer)
 {
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(call("etag", "p1", &res, &err), 0, "%s", err.msg);
 	cr_assert_null(said(&res, "ifNoneMatch"));
 	cr_assert_eq(json_object_get_int(jsonget(res.status, "served")), 1);
@@ -461,13 +474,13 @@ Test(webhook_live, a_rotated_secret_is_picked_up_after_a_401)
 {
 	put("secrets", "rotating", values("token", "first", NULL, NULL));
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(call("rotate", "p", &res, &err), -EIO, "%s", err.msg);
 	cr_assert(strstr(err.msg, "HTTP 401"), "%s", err.msg);
 	cr_assert_null(strstr(err.msg, "first"), "no credential in messages: %s", err.msg);
 	hook_result_clear(&res);
 	put("secrets", "rotating", values("token", "second", NULL, NULL));
-	err = (struct cx_err){0};
+	err = (struct cx_err){ 0 };
 	cr_assert_eq(call("rotate", "p", &res, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(said(&res, "authorization"), "Bearer second");
 	hook_result_clear(&res);
@@ -476,11 +489,13 @@ Test(webhook_live, a_rotated_secret_is_picked_up_after_a_401)
 Test(webhook_live, a_missing_key_names_the_controller_hook_secret_and_field)
 {
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(call("missing", "p", &res, &err), -EINVAL, "%s", err.msg);
 	char want[512];
-	snprintf(want, sizeof(want), "sync hook \"https://hook.test/sync\": controller \"missing\": "
-		 "webhook.basicAuth: Secret \"%s/login\" has no key \"nope\"", ns);
+	snprintf(want, sizeof(want),
+		 "sync hook \"https://hook.test/sync\": controller \"missing\": "
+		 "webhook.basicAuth: Secret \"%s/login\" has no key \"nope\"",
+		 ns);
 	cr_assert_str_eq(err.msg, want);
 	cr_assert_null(strstr(err.msg, "hunter2"));
 	hook_result_clear(&res);
@@ -490,9 +505,10 @@ Test(webhook_live, bad_connect_to_syntax_is_an_error_naming_the_variable)
 {
 	setenv(HOOK_CONNECT_TO_ENV, "hook.test:443:127.0.0.1", 1);
 	struct hook_result res;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(call("secret-ca", "p", &res, &err), -EINVAL);
-	cr_assert_str_eq(err.msg, "sync hook \"https://hook.test/sync\": COXSWAIN_WEBHOOK_CONNECT_TO: entry 1 "
+	cr_assert_str_eq(err.msg,
+			 "sync hook \"https://hook.test/sync\": COXSWAIN_WEBHOOK_CONNECT_TO: entry 1 "
 			 "\"hook.test:443:127.0.0.1\": expected HOST:PORT:CONNECT_HOST:CONNECT_PORT");
 	hook_result_clear(&res);
 }

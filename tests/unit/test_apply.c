@@ -20,14 +20,19 @@
 static char name[] = "websites", papi[] = "example.com/v1", pkind[] = "Website";
 static char fin[] = "coxswain.io/websites", manager[] = "coxswain/websites";
 static char v1[] = "v1", cm[] = "ConfigMap";
-static struct config_child kids[] = {{.api_version = v1, .kind = cm, .update_strategy = UPDATE_INPLACE}};
+static struct config_child kids[] = { { .api_version = v1, .kind = cm, .update_strategy = UPDATE_INPLACE } };
 static const struct config_controller cc = {
-	.name = name, .parent_api_version = papi, .parent_kind = pkind, .children = kids, .n_children = 1,
-	.finalizer = fin, .field_manager = manager,
+	.name = name,
+	.parent_api_version = papi,
+	.parent_kind = pkind,
+	.children = kids,
+	.n_children = 1,
+	.finalizer = fin,
+	.field_manager = manager,
 };
 
-#define PARENT                                                                                               \
-	"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\",\"metadata\":{\"name\":\"site\","           \
+#define PARENT                                                                                                         \
+	"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\",\"metadata\":{\"name\":\"site\","                     \
 	"\"namespace\":\"web\",\"uid\":\"u-parent\",\"generation\":3}}"
 
 static struct json_object *json(const char *text)
@@ -63,7 +68,7 @@ static const char *str(struct json_object *o, const char *dotted)
 static struct json_object *stamp_ok(const char *parent_text, bool namespaced, const char *child_text)
 {
 	struct json_object *parent = json(parent_text), *child = json(child_text);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_stamp(&cc, parent, namespaced, child, &err), 0, "%s", err.msg);
 	json_object_put(parent);
 	return child;
@@ -71,8 +76,8 @@ static struct json_object *stamp_ok(const char *parent_text, bool namespaced, co
 
 Test(apply_stamp, sets_namespace_owner_and_label)
 {
-	struct json_object *child = stamp_ok(PARENT, true,
-					     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}");
+	struct json_object *child = stamp_ok(
+		PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}");
 	cr_assert_str_eq(str(child, "metadata.namespace"), "web");
 	struct json_object *labels = at(child, "metadata.labels"), *v = NULL;
 	cr_assert(json_object_object_get_ex(labels, "coxswain.io/controller", &v));
@@ -92,7 +97,8 @@ Test(apply_stamp, keeps_the_hooks_labels_and_other_owner_references)
 {
 	struct json_object *child = stamp_ok(
 		PARENT, true,
-		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"elsewhere\","
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":"
+		"\"elsewhere\","
 		"\"labels\":{\"app\":\"site\",\"coxswain.io/controller\":\"someone\"},"
 		"\"annotations\":{\"note\":\"kept\"},"
 		"\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"name\":\"s\",\"uid\":\"u-s\"},"
@@ -137,8 +143,9 @@ Test(apply_stamp, refuses_a_second_controller)
 	struct json_object *parent = json(PARENT);
 	struct json_object *child = json(
 		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"ownerReferences\":"
-		"[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"d\",\"uid\":\"u-d\",\"controller\":true}]}}");
-	struct cx_err err = {0};
+		"[{\"apiVersion\":\"apps/"
+		"v1\",\"kind\":\"Deployment\",\"name\":\"d\",\"uid\":\"u-d\",\"controller\":true}]}}");
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_stamp(&cc, parent, true, child, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "Deployment/d"), "%s", err.msg);
 	json_object_put(child);
@@ -150,7 +157,7 @@ Test(apply_stamp, scope_rules)
 	struct json_object *parent = json(PARENT);
 	struct json_object *child = json("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
 					 "\"metadata\":{\"name\":\"r\"}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_stamp(&cc, parent, false, child, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "cluster-scoped"), "%s", err.msg);
 	json_object_put(child);
@@ -159,11 +166,13 @@ Test(apply_stamp, scope_rules)
 	/* A cluster-scoped parent: the hook says where a namespaced child goes. */
 	const char *cluster_parent = "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\",\"metadata\":"
 				     "{\"name\":\"site\",\"uid\":\"u-parent\"}}";
-	child = stamp_ok(cluster_parent, true,
-			 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"}}");
+	child = stamp_ok(
+		cluster_parent, true,
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"}}");
 	cr_assert_str_eq(str(child, "metadata.namespace"), "x");
 	json_object_put(child);
-	child = stamp_ok(cluster_parent, false, "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"n\"}}");
+	child = stamp_ok(cluster_parent, false,
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"n\"}}");
 	cr_assert_null(at(child, "metadata.namespace"));
 	cr_assert_str_eq(str(child, "metadata.ownerReferences.0.uid"), "u-parent");
 	json_object_put(child);
@@ -182,8 +191,9 @@ Test(apply_stamp, needs_a_parent_uid)
 {
 	struct json_object *parent = json("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\","
 					  "\"metadata\":{\"name\":\"site\",\"namespace\":\"web\"}}");
-	struct json_object *child = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}");
-	struct cx_err err = {0};
+	struct json_object *child = json(
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}");
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_stamp(&cc, parent, true, child, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "uid"), "%s", err.msg);
 	json_object_put(child);
@@ -202,13 +212,14 @@ static bool differs(const char *desired, const char *observed)
 Test(apply_differs, compares_only_what_the_hook_sets)
 {
 	/* Server defaults and metadata do not count. */
-	cr_assert_not(differs("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\","
-			      "\"labels\":{\"a\":\"1\"}},\"spec\":{\"replicas\":2,\"template\":{\"spec\":{\"containers\":"
-			      "[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
-			      "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\","
-			      "\"resourceVersion\":\"9\"},\"spec\":{\"replicas\":2,\"revisionHistoryLimit\":10,"
-			      "\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\","
-			      "\"imagePullPolicy\":\"Always\"}],\"restartPolicy\":\"Always\"}}},\"status\":{\"r\":1}}"));
+	cr_assert_not(
+		differs("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\","
+			"\"labels\":{\"a\":\"1\"}},\"spec\":{\"replicas\":2,\"template\":{\"spec\":{\"containers\":"
+			"[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+			"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\","
+			"\"resourceVersion\":\"9\"},\"spec\":{\"replicas\":2,\"revisionHistoryLimit\":10,"
+			"\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\","
+			"\"imagePullPolicy\":\"Always\"}],\"restartPolicy\":\"Always\"}}},\"status\":{\"r\":1}}"));
 	cr_assert(differs("{\"spec\":{\"replicas\":3}}", "{\"spec\":{\"replicas\":2}}"));
 	cr_assert(differs("{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"image\":\"y\"}]}}}}",
 			  "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"image\":\"x\"}]}}}}"));
@@ -222,7 +233,8 @@ Test(apply_differs, compares_only_what_the_hook_sets)
 	cr_assert(differs("{\"spec\":{\"paused\":false}}", "{\"spec\":{\"paused\":true}}"));
 	cr_assert_not(differs("{\"spec\":{\"n\":1}}", "{\"spec\":{\"n\":1.0}}"), "numbers by value");
 	cr_assert_not(differs("{\"metadata\":{\"labels\":{\"new\":\"label\"}},\"status\":{\"x\":2}}",
-			      "{\"metadata\":{},\"status\":{\"x\":1}}"), "metadata and status are not compared");
+			      "{\"metadata\":{},\"status\":{\"x\":1}}"),
+		      "metadata and status are not compared");
 }
 
 Test(apply_differs, configmaps_and_secrets_compare_their_data)
@@ -239,7 +251,8 @@ Test(apply_differs, configmaps_and_secrets_compare_their_data)
 Test(apply_json_subset, scalars_and_nesting)
 {
 	struct json_object *a = json("{\"s\":\"x\",\"b\":true,\"n\":null,\"o\":{\"i\":[{\"k\":1}]}}");
-	struct json_object *b = json("{\"s\":\"x\",\"b\":true,\"n\":null,\"o\":{\"i\":[{\"k\":1,\"extra\":2}],\"e\":3}}");
+	struct json_object *b = json(
+		"{\"s\":\"x\",\"b\":true,\"n\":null,\"o\":{\"i\":[{\"k\":1,\"extra\":2}],\"e\":3}}");
 	cr_assert(apply_json_subset(a, b));
 	cr_assert_not(apply_json_subset(b, a));
 	cr_assert(apply_json_subset(NULL, NULL));
@@ -332,16 +345,20 @@ static const char *applied_hash(struct json_object *child)
 
 Test(apply_stamp, annotates_the_intents_hash)
 {
-	struct json_object *a = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
-						       "\"metadata\":{\"name\":\"a\"},\"data\":{\"x\":\"1\",\"y\":\"2\"}}");
-	struct json_object *b = stamp_ok(PARENT, true, "{\"data\":{\"y\":\"2\",\"x\":\"1\"},\"kind\":\"ConfigMap\","
-						       "\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"a\"}}");
-	struct json_object *c = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
-						       "\"metadata\":{\"name\":\"a\"},\"data\":{\"x\":\"1\",\"y\":\"3\"}}");
+	struct json_object *a = stamp_ok(PARENT, true,
+					 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+					 "\"metadata\":{\"name\":\"a\"},\"data\":{\"x\":\"1\",\"y\":\"2\"}}");
+	struct json_object *b = stamp_ok(PARENT, true,
+					 "{\"data\":{\"y\":\"2\",\"x\":\"1\"},\"kind\":\"ConfigMap\","
+					 "\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"a\"}}");
+	struct json_object *c = stamp_ok(PARENT, true,
+					 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+					 "\"metadata\":{\"name\":\"a\"},\"data\":{\"x\":\"1\",\"y\":\"3\"}}");
 	/* A hook echoing the observed child's annotation does not change the hash. */
-	struct json_object *d = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
-						       "\"metadata\":{\"name\":\"a\",\"annotations\":{\"coxswain.io/applied-hash\":"
-						       "\"sha256:stale\"}},\"data\":{\"x\":\"1\",\"y\":\"2\"}}");
+	struct json_object *d = stamp_ok(PARENT, true,
+					 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+					 "\"metadata\":{\"name\":\"a\",\"annotations\":{\"coxswain.io/applied-hash\":"
+					 "\"sha256:stale\"}},\"data\":{\"x\":\"1\",\"y\":\"2\"}}");
 	const char *ha = applied_hash(a);
 	cr_assert_not_null(ha);
 	cr_assert_eq(strncmp(ha, "sha256:", 7), 0, "%s", ha);
@@ -357,8 +374,9 @@ Test(apply_stamp, annotates_the_intents_hash)
 
 Test(apply_normalise, folds_a_secrets_string_data_into_data)
 {
-	struct json_object *s = json("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
-				     "\"data\":{\"a\":\"eA==\",\"b\":\"eA==\"},\"stringData\":{\"b\":\"hello\",\"c\":\"\"}}");
+	struct json_object *s = json(
+		"{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
+		"\"data\":{\"a\":\"eA==\",\"b\":\"eA==\"},\"stringData\":{\"b\":\"hello\",\"c\":\"\"}}");
 	struct json_object *n = apply_normalise(s);
 	cr_assert_not_null(n);
 	cr_assert_null(at(n, "stringData"));
@@ -378,9 +396,10 @@ Test(apply_normalise, folds_a_secrets_string_data_into_data)
 
 Test(apply_in_sync, needs_the_same_intent_and_every_field)
 {
-	struct json_object *want = stamp_ok(PARENT, true, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
-							  "\"metadata\":{\"name\":\"a\",\"labels\":{\"l\":\"1\"}},"
-							  "\"data\":{\"x\":\"1\"}}");
+	struct json_object *want = stamp_ok(PARENT, true,
+					    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+					    "\"metadata\":{\"name\":\"a\",\"labels\":{\"l\":\"1\"}},"
+					    "\"data\":{\"x\":\"1\"}}");
 	struct json_object *have = NULL;
 	json_object_deep_copy(want, &have, NULL);
 	json_object_object_add(at(have, "metadata"), "resourceVersion", json_object_new_string("7"));
@@ -425,7 +444,7 @@ Test(apply_claim_of, the_controller_reference_decides)
 static int matches(const char *selector, const char *labels)
 {
 	struct json_object *s = json(selector), *l = labels ? json(labels) : NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = selector_json_matches(s, l, &err);
 	json_object_put(s);
 	json_object_put(l);
@@ -470,7 +489,7 @@ Test(apply_mc_selector, generated_or_the_parents)
 {
 	struct config_controller m = mc_controller(true);
 	struct json_object *parent = json(PARENT), *sel = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_mc_selector(&m, parent, &sel, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(str(sel, "matchLabels.controller-uid"), "u-parent");
 	json_object_put(sel);
@@ -494,8 +513,9 @@ Test(apply_stamp, generate_selector_labels_children_with_the_parents_uid)
 {
 	struct config_controller m = mc_controller(true);
 	struct json_object *parent = json(PARENT);
-	struct json_object *child = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}");
-	struct cx_err err = {0};
+	struct json_object *child = json(
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}");
+	struct cx_err err = { 0 };
 	cr_assert_eq(apply_stamp(&m, parent, true, child, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(str(child, "metadata.labels.controller-uid"), "u-parent");
 	json_object_put(child);

@@ -22,8 +22,8 @@ static double fixed_rand(void *state)
 static struct backoff make(long initial, double factor, long max, double jitter, double *r)
 {
 	struct backoff b;
-	struct cx_err err = {0};
-	struct backoff_params p = {initial, factor, max, jitter};
+	struct cx_err err = { 0 };
+	struct backoff_params p = { initial, factor, max, jitter };
 	cr_assert_eq(backoff_init(&b, &p, &err), 0, "%s", err.msg);
 	if (r)
 		backoff_set_rand(&b, fixed_rand, r);
@@ -45,7 +45,7 @@ Test(backoff, capped_at_max)
 {
 	double r = 0.0;
 	struct backoff b = make(1000, 2.0, 5000, 0.0, &r);
-	long want[] = {1000, 2000, 4000, 5000, 5000, 5000};
+	long want[] = { 1000, 2000, 4000, 5000, 5000, 5000 };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_assert_eq(backoff_next_ms(&b), want[i], "step %zu", i);
 }
@@ -62,9 +62,9 @@ Test(backoff, jitter_adds_a_fraction_of_the_delay)
 {
 	double r = 0.5;
 	struct backoff b = make(800, 2.0, 30000, 1.0, &r);
-	cr_assert_eq(backoff_next_ms(&b), 1200);   /* 800 + 800 * 1.0 * 0.5 */
+	cr_assert_eq(backoff_next_ms(&b), 1200); /* 800 + 800 * 1.0 * 0.5 */
 	r = 0.25;
-	cr_assert_eq(backoff_next_ms(&b), 2000);   /* 1600 + 400 */
+	cr_assert_eq(backoff_next_ms(&b), 2000); /* 1600 + 400 */
 	r = 0.0;
 	cr_assert_eq(backoff_next_ms(&b), 3200);
 }
@@ -168,26 +168,26 @@ Test(backoff, stateless_delay_matches_the_stateful_one)
 
 Test(backoff, stateless_delay_never_overflows)
 {
-	struct backoff_params p = {1, 2.0, LONG_MAX, 1.0};
+	struct backoff_params p = { 1, 2.0, LONG_MAX, 1.0 };
 	cr_assert_eq(backoff_delay_ms(&p, UINT_MAX, 0.999), LONG_MAX);
 	cr_assert_eq(backoff_delay_ms(&p, 200, 0.0), LONG_MAX);
-	struct backoff_params q = {1, 2.0, 1000, 0.0};
+	struct backoff_params q = { 1, 2.0, 1000, 0.0 };
 	cr_assert_eq(backoff_delay_ms(&q, UINT_MAX, 0.0), 1000);
 }
 
 Test(backoff, the_design_settings)
 {
-	long watch[] = {800, 1600, 3200, 6400, 12800, 25600, 30000, 30000};
+	long watch[] = { 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000 };
 	for (unsigned i = 0; i < sizeof(watch) / sizeof(watch[0]); i++)
 		cr_assert_eq(backoff_delay_ms(&BACKOFF_WATCH_RECONNECT, i, 0.0), watch[i]);
 	cr_assert_eq(BACKOFF_WATCH_RECONNECT.jitter, 1.0);
-	long restart[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+	long restart[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000 };
 	for (unsigned i = 0; i < sizeof(restart) / sizeof(restart[0]); i++)
 		cr_assert_eq(backoff_delay_ms(&BACKOFF_WORKER_RESTART, i, 0.0), restart[i]);
 	cr_assert_eq(backoff_delay_ms(&BACKOFF_WORKQUEUE_ITEM, 0, 0.0), 5);
 	cr_assert_eq(backoff_delay_ms(&BACKOFF_WORKQUEUE_ITEM, 1, 0.0), 10);
 	cr_assert_eq(backoff_delay_ms(&BACKOFF_WORKQUEUE_ITEM, 50, 0.0), 1000000);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(backoff_params_check(&BACKOFF_WATCH_RECONNECT, &err), 0);
 	cr_assert_eq(backoff_params_check(&BACKOFF_WORKER_RESTART, &err), 0);
 	cr_assert_eq(backoff_params_check(&BACKOFF_WORKQUEUE_ITEM, &err), 0);
@@ -197,7 +197,7 @@ static void check_rejected(struct backoff_params p, const char *field)
 {
 	struct backoff b;
 	memset(&b, 0xff, sizeof(b));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(backoff_init(&b, &p, &err), -EINVAL, "%s should be rejected", field);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, field), "message names %s: %s", field, err.msg);
@@ -207,12 +207,12 @@ static void check_rejected(struct backoff_params p, const char *field)
 
 Test(backoff, bad_params_are_rejected_naming_the_field)
 {
-	check_rejected((struct backoff_params){0, 2.0, 1000, 0.0}, "initial");
-	check_rejected((struct backoff_params){-5, 2.0, 1000, 0.0}, "initial");
-	check_rejected((struct backoff_params){10, 0.5, 1000, 0.0}, "factor");
-	check_rejected((struct backoff_params){10, NAN, 1000, 0.0}, "factor");
-	check_rejected((struct backoff_params){10, INFINITY, 1000, 0.0}, "factor");
-	check_rejected((struct backoff_params){10, 2.0, 5, 0.0}, "maximum");
-	check_rejected((struct backoff_params){10, 2.0, 1000, -0.1}, "jitter");
-	check_rejected((struct backoff_params){10, 2.0, 1000, NAN}, "jitter");
+	check_rejected((struct backoff_params){ 0, 2.0, 1000, 0.0 }, "initial");
+	check_rejected((struct backoff_params){ -5, 2.0, 1000, 0.0 }, "initial");
+	check_rejected((struct backoff_params){ 10, 0.5, 1000, 0.0 }, "factor");
+	check_rejected((struct backoff_params){ 10, NAN, 1000, 0.0 }, "factor");
+	check_rejected((struct backoff_params){ 10, INFINITY, 1000, 0.0 }, "factor");
+	check_rejected((struct backoff_params){ 10, 2.0, 5, 0.0 }, "maximum");
+	check_rejected((struct backoff_params){ 10, 2.0, 1000, -0.1 }, "jitter");
+	check_rejected((struct backoff_params){ 10, 2.0, 1000, NAN }, "jitter");
 }

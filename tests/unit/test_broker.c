@@ -39,13 +39,13 @@
 #include "statset.h"
 #include "workqueue.h"
 
-#define T0 7000000LL   /* the fake clock's start: nothing may assume 0 */
-#define HB 100         /* heartbeat_ms for the broker_hb suite */
-#define SLOW_HB 100000 /* for the others, so that the fake clock can jump */
-#define BUDGET 2000    /* job deadline budget the fake source hands out */
-#define RETRY 60000    /* poison_retry_ms */
-#define WAIT_MS 20000  /* real time allowed for a message to arrive: generous, only a lost message reaches it */
-#define QUIET_MS 150   /* real time of silence that counts as "nothing sent" */
+#define T0       7000000LL /* the fake clock's start: nothing may assume 0 */
+#define HB       100       /* heartbeat_ms for the broker_hb suite */
+#define SLOW_HB  100000    /* for the others, so that the fake clock can jump */
+#define BUDGET   2000      /* job deadline budget the fake source hands out */
+#define RETRY    60000     /* poison_retry_ms */
+#define WAIT_MS  20000     /* real time allowed for a message to arrive: generous, only a lost message reaches it */
+#define QUIET_MS 150       /* real time of silence that counts as "nothing sent" */
 #define MAX_KEYS 16
 
 /* ---------------------------------------------------------------- the fake source */
@@ -160,16 +160,18 @@ static void setup_with(int64_t poison_retry_ms, int heartbeat_ms)
 	statset_free(&counted);
 	counted = statset_new();
 	now = T0;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	workqueue_new("test", NULL, &q, &err);
 	cr_assert_not_null(q, "%s", err.msg);
-	struct broker_options o = {.endpoint = endpoint, .heartbeat_ms = heartbeat_ms, .poison_retry_ms = poison_retry_ms};
+	struct broker_options o = { .endpoint = endpoint,
+				    .heartbeat_ms = heartbeat_ms,
+				    .poison_retry_ms = poison_retry_ms };
 	if (with_curve) {
 		write_curve_keys();
 		o.curve_secret = &server_secret;
 		o.authorized_keys = authorized_path;
 	}
-	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
+	struct broker_source src = { job_for, on_result, NULL, NULL, on_counter, NULL };
 	broker_new(&o, q, &src, &b, &err);
 	cr_assert_not_null(b, "%s", err.msg);
 	broker_set_dispatching(b, true);
@@ -226,21 +228,21 @@ static void pump(int ms)
 {
 	int64_t until = clock_monotonic_ms() + ms;
 	do {
-		zmq_pollitem_t it[2] = {{.socket = broker_socket(b), .events = ZMQ_POLLIN},
-					{.socket = broker_auth_socket(b), .events = ZMQ_POLLIN}};
+		zmq_pollitem_t it[2] = { { .socket = broker_socket(b), .events = ZMQ_POLLIN },
+					 { .socket = broker_auth_socket(b), .events = ZMQ_POLLIN } };
 		zmq_poll(it, it[1].socket ? 2 : 1, 5);
 		broker_dispatch(b, now);
 	} while (clock_monotonic_ms() < until);
 }
 
 /* Pumps until cond holds (or fails the test after WAIT_MS). */
-#define PUMP_UNTIL(cond)                                                                                     \
-	do {                                                                                                 \
-		int64_t until_ = clock_monotonic_ms() + WAIT_MS;                                                        \
-		while (!(cond)) {                                                                            \
-			cr_assert_lt(clock_monotonic_ms(), until_, "not within %d ms: %s", WAIT_MS, #cond);              \
-			pump(5);                                                                             \
-		}                                                                                            \
+#define PUMP_UNTIL(cond)                                                                                               \
+	do {                                                                                                           \
+		int64_t until_ = clock_monotonic_ms() + WAIT_MS;                                                       \
+		while (!(cond)) {                                                                                      \
+			cr_assert_lt(clock_monotonic_ms(), until_, "not within %d ms: %s", WAIT_MS, #cond);            \
+			pump(5);                                                                                       \
+		}                                                                                                      \
 	} while (0)
 
 /* ---------------------------------------------------------------- test workers */
@@ -269,9 +271,10 @@ static void tw_send(struct tw *w, const struct proto_frame *f)
 
 static void tw_ready(struct tw *w)
 {
-	struct proto_frame f = {0};
-	struct proto_ready r = {.slot = w->slot, .pid = w->pid, .instance = w->instance, .restarts = w->restarts,
-				.set = w->set};
+	struct proto_frame f = { 0 };
+	struct proto_ready r = {
+		.slot = w->slot, .pid = w->pid, .instance = w->instance, .restarts = w->restarts, .set = w->set
+	};
 	cr_assert_eq(proto_encode_ready(&r, &f, NULL), 0);
 	tw_send(w, &f);
 	proto_frame_clear(&f);
@@ -279,7 +282,7 @@ static void tw_ready(struct tw *w)
 
 static void tw_heartbeat(struct tw *w)
 {
-	struct proto_frame f = {0};
+	struct proto_frame f = { 0 };
 	cr_assert_eq(proto_encode_heartbeat(&f, NULL), 0);
 	tw_send(w, &f);
 	proto_frame_clear(&f);
@@ -289,7 +292,7 @@ static void tw_heartbeat(struct tw *w)
  * server's public key (Z85); NULL fields = plain. */
 struct tw_curve {
 	const char *secret, *public, *server;
-	bool stranger;               /* not to be let in: see struct tw */
+	bool stranger; /* not to be let in: see struct tw */
 };
 
 /* A DEALER "w<slot>-<pid>-<instance>" of worker set set that said READY
@@ -297,8 +300,12 @@ struct tw_curve {
 static struct tw connect_worker_full(const char *instance, const char *set, int slot, int pid, int restarts,
 				     const struct tw_curve *c)
 {
-	struct tw w = {.slot = slot, .pid = pid, .instance = instance, .restarts = restarts, .set = set,
-		       .stranger = c && c->stranger};
+	struct tw w = { .slot = slot,
+			.pid = pid,
+			.instance = instance,
+			.restarts = restarts,
+			.set = set,
+			.stranger = c && c->stranger };
 	char id[64];
 	int zero = 0;
 	snprintf(id, sizeof(id), "w%d-%d-%s", slot, pid, instance);
@@ -351,7 +358,7 @@ static bool tw_recv(struct tw *w, struct proto_msg *msg, int ms, bool heartbeats
 	memset(msg, 0, sizeof(*msg));
 	while (clock_monotonic_ms() < until) {
 		pump(2);
-		zmq_pollitem_t it = {.socket = w->sock, .events = ZMQ_POLLIN};
+		zmq_pollitem_t it = { .socket = w->sock, .events = ZMQ_POLLIN };
 		if (zmq_poll(&it, 1, 3) <= 0)
 			continue;
 		zmq_msg_t type, payload;
@@ -360,7 +367,7 @@ static bool tw_recv(struct tw *w, struct proto_msg *msg, int ms, bool heartbeats
 		cr_assert_geq(zmq_msg_recv(&type, w->sock, 0), 0);
 		if (zmq_msg_more(&type))
 			cr_assert_geq(zmq_msg_recv(&payload, w->sock, 0), 0);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		int r = proto_decode(zmq_msg_data(&type), zmq_msg_size(&type), zmq_msg_data(&payload),
 				     zmq_msg_size(&payload), msg, &err);
 		zmq_msg_close(&type);
@@ -407,9 +414,12 @@ static void expect_no_job(struct tw *w)
 
 static void send_result(struct tw *w, uint64_t job, int attempt, enum proto_outcome outcome, int64_t after_ms)
 {
-	struct proto_frame f = {0};
-	struct proto_result r = {.job = job, .attempt = attempt, .outcome = outcome, .requeue_after_ms = after_ms,
-				 .message = outcome == PROTO_OUTCOME_ERROR ? "hook failed" : ""};
+	struct proto_frame f = { 0 };
+	struct proto_result r = { .job = job,
+				  .attempt = attempt,
+				  .outcome = outcome,
+				  .requeue_after_ms = after_ms,
+				  .message = outcome == PROTO_OUTCOME_ERROR ? "hook failed" : "" };
 	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
 	tw_send(w, &f);
 	proto_frame_clear(&f);
@@ -863,9 +873,9 @@ Test(broker, a_deleted_parent_is_skipped)
 
 Test(broker, bind_replaces_a_stale_socket_file_and_reports_errors)
 {
-	struct cx_err err = {0};
-	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
-	struct broker_options bad = {.endpoint = "nonsense://x"};
+	struct cx_err err = { 0 };
+	struct broker_source src = { job_for, on_result, NULL, NULL, on_counter, NULL };
+	struct broker_options bad = { .endpoint = "nonsense://x" };
 	struct broker *b2 = NULL;
 	broker_new(&bad, q, &src, &b2, &err);
 	cr_assert_null(b2);
@@ -1131,15 +1141,15 @@ Test(broker, the_ipc_socket_and_its_directory_are_the_watchers_alone)
 	cr_assert(S_ISSOCK(st.st_mode));
 	cr_assert_eq(st.st_mode & 0777, 0600, "socket mode %o", st.st_mode & 0777);
 
-	struct broker_source src = {job_for, on_result, NULL, NULL, on_counter, NULL};
-	struct cx_err err = {0};
+	struct broker_source src = { job_for, on_result, NULL, NULL, on_counter, NULL };
+	struct cx_err err = { 0 };
 	struct workqueue *q2 = NULL;
 	workqueue_new("t2", NULL, &q2, &err);
 	cr_assert_not_null(q2);
 	char sub[128], ep[192];
 	snprintf(sub, sizeof(sub), "%s/made", dir);
 	snprintf(ep, sizeof(ep), "ipc://%s/jobs.sock", sub);
-	struct broker_options o = {.endpoint = ep};
+	struct broker_options o = { .endpoint = ep };
 	/* A missing directory is made, 0700. */
 	struct broker *b2 = NULL;
 	broker_new(&o, q2, &src, &b2, &err);
@@ -1184,9 +1194,9 @@ static void expect_silence(struct tw *w)
 Test(broker_curve, only_an_authorized_key_gets_or_answers_jobs)
 {
 	capture_log();
-	struct tw_curve good = {ka_sec, ka_pub, server_public.z85, false};
-	struct tw_curve stranger = {kc_sec, kc_pub, server_public.z85, true};
-	struct tw_curve no_keys = {.stranger = true};
+	struct tw_curve good = { ka_sec, ka_pub, server_public.z85, false };
+	struct tw_curve stranger = { kc_sec, kc_pub, server_public.z85, true };
+	struct tw_curve no_keys = { .stranger = true };
 	struct tw w = connect_worker_full("ia", "", 0, 100, 0, &good);
 	PUMP_UNTIL(broker_workers(b) == 1);
 	cr_assert_eq(log_lines_with("key_name=pool-a"), 1, "the key's name from the authorized keys");
@@ -1231,7 +1241,7 @@ Test(broker_curve, a_worker_with_the_wrong_server_key_gets_nothing)
 {
 	char other_pub[41], other_sec[41];
 	cr_assert_eq(zmq_curve_keypair(other_pub, other_sec), 0);
-	struct tw_curve mistaken = {ka_sec, ka_pub, other_pub, true};
+	struct tw_curve mistaken = { ka_sec, ka_pub, other_pub, true };
 	struct tw w = connect_worker_full("ia", "", 0, 100, 0, &mistaken);
 	add("ctl/ns/a");
 	expect_silence(&w);
@@ -1248,23 +1258,23 @@ static void tw_stats(struct tw *w, const char *families)
 {
 	struct json_object *f = json_tokener_parse(families);
 	cr_assert_not_null(f, "test JSON: %s", families);
-	struct proto_frame fr = {0};
-	struct cx_err err = {0};
-	cr_assert_eq(proto_encode_stats(&(struct proto_stats){f}, &fr, &err), 0, "%s", err.msg);
+	struct proto_frame fr = { 0 };
+	struct cx_err err = { 0 };
+	cr_assert_eq(proto_encode_stats(&(struct proto_stats){ f }, &fr, &err), 0, "%s", err.msg);
 	tw_send(w, &fr);
 	proto_frame_clear(&fr);
 	json_object_put(f);
 }
 
 /* A rest_client_requests_total series as a worker sends it. */
-#define RQ(code, method, value)                                                                              \
+#define RQ(code, method, value)                                                                                        \
 	"{\"labels\":{\"code\":\"" code "\",\"method\":\"" method "\",\"host\":\"h:6443\"},\"value\":" #value "}"
 #define RQS(series) "{\"" REST "\":[" series "]}"
 
 /* What the broker handed on for code/method, summed. */
 static uint64_t got(const char *code, const char *method)
 {
-	return statset_value(counted, REST, statset_rest_labels, (const char *const[]){code, method, "h:6443"});
+	return statset_value(counted, REST, statset_rest_labels, (const char *const[]){ code, method, "h:6443" });
 }
 
 /* A HEARTBEAT after the STATS: once the broker has seen it (the worker's
@@ -1300,8 +1310,10 @@ Test(broker, stats_in_another_order_or_older_take_nothing_back)
 	tw_stats(&w, RQS(RQ("200", "GET", 4) "," RQ("409", "PATCH", 1)));
 	PUMP_UNTIL(got("200", "GET") == 4 && got("409", "PATCH") == 1);
 	/* Series in another order, labels in another order: matched by labels. */
-	tw_stats(&w, "{\"" REST "\":[{\"value\":3,\"labels\":{\"host\":\"h:6443\",\"method\":\"PATCH\",\"code\":\"409\"}},"
-		     RQ("200", "GET", 6) "]}");
+	tw_stats(&w,
+		 "{\"" REST
+		 "\":[{\"value\":3,\"labels\":{\"host\":\"h:6443\",\"method\":\"PATCH\",\"code\":\"409\"}}," RQ(
+			 "200", "GET", 6) "]}");
 	PUMP_UNTIL(got("200", "GET") == 6 && got("409", "PATCH") == 3);
 	/* An older report (smaller values) adds nothing and takes nothing back... */
 	tw_stats(&w, RQS(RQ("200", "GET", 5) "," RQ("409", "PATCH", 2)));
@@ -1362,10 +1374,12 @@ Test(broker, stats_of_unknown_families_or_labels_are_ignored_and_logged_once)
 	tw_stats(&w, mixed);
 	PUMP_UNTIL(got("200", "GET") == 2);
 	cr_assert_eq(counter_calls, 1, "only the known family");
-	tw_stats(&w, "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"verb\":\"GET\",\"host\":\"h:6443\"},\"value\":9}]}");
+	tw_stats(&w,
+		 "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"verb\":\"GET\",\"host\":\"h:6443\"},\"value\":9}]}");
 	tw_stats(&w, "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"method\":\"GET\"},\"value\":9}]}");
-	tw_stats(&w, "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"method\":\"GET\",\"host\":\"h:6443\",\"x\":\"y\"},"
-		     "\"value\":9}]}");
+	tw_stats(&w,
+		 "{\"" REST "\":[{\"labels\":{\"code\":\"200\",\"method\":\"GET\",\"host\":\"h:6443\",\"x\":\"y\"},"
+		 "\"value\":9}]}");
 	tw_stats(&w, mixed);
 	settle(&w);
 	cr_assert_eq(counter_calls, 1);
@@ -1393,7 +1407,7 @@ Test(broker, bad_stats_are_refused_and_stats_of_strangers_ignored)
 	cr_assert_eq(counter_calls, 0);
 	cr_assert_eq(broker_workers(b), 1);
 	/* A socket that never said READY is nobody: its STATS count nothing. */
-	struct tw stranger = {.slot = 5, .pid = 500, .instance = "ia"};
+	struct tw stranger = { .slot = 5, .pid = 500, .instance = "ia" };
 	stranger.sock = zmq_socket(zctx, ZMQ_DEALER);
 	int zero = 0;
 	zmq_setsockopt(stranger.sock, ZMQ_LINGER, &zero, sizeof(zero));
@@ -1419,11 +1433,12 @@ Test(broker, stats_carry_the_rate_limiter_families)
 {
 	struct tw w = connect_worker(0, 100);
 	PUMP_UNTIL(broker_workers(b) == 1);
-	tw_stats(&w, "{\"" STATSET_LIMITER_BUCKET "\":[{\"labels\":{\"verb\":\"GET\",\"host\":\"h:6443\",\"le\":\"0.005\"},"
-		     "\"value\":4}],\"" STATSET_LIMITER_SUM_US "\":[{\"labels\":{\"verb\":\"GET\",\"host\":\"h:6443\"},"
-		     "\"value\":1500}]}");
-	const char *const bucket[] = {"GET", "h:6443", "0.005"};
-	const char *const sum[] = {"GET", "h:6443"};
+	tw_stats(&w,
+		 "{\"" STATSET_LIMITER_BUCKET "\":[{\"labels\":{\"verb\":\"GET\",\"host\":\"h:6443\",\"le\":\"0.005\"},"
+		 "\"value\":4}],\"" STATSET_LIMITER_SUM_US "\":[{\"labels\":{\"verb\":\"GET\",\"host\":\"h:6443\"},"
+		 "\"value\":1500}]}");
+	const char *const bucket[] = { "GET", "h:6443", "0.005" };
+	const char *const sum[] = { "GET", "h:6443" };
 	PUMP_UNTIL(statset_value(counted, STATSET_LIMITER_BUCKET, statset_limiter_bucket_labels, bucket) == 4 &&
 		   statset_value(counted, STATSET_LIMITER_SUM_US, statset_limiter_sum_labels, sum) == 1500);
 	tw_close(&w);
@@ -1433,7 +1448,7 @@ Test(broker, stats_carry_the_rate_limiter_families)
 
 static char observed[16][160]; /* "started key" / "finished key writes" */
 static size_t n_observed;
-static bool add_on_finish;     /* the observer adds the key again, as a held event that is not an echo does */
+static bool add_on_finish; /* the observer adds the key again, as a held event that is not an echo does */
 
 static void obs_started(void *ud, const char *key)
 {
@@ -1455,9 +1470,12 @@ static void obs_finished(void *ud, const char *key, struct json_object *writes)
 static void send_result_writes(struct tw *w, uint64_t job, int attempt, enum proto_outcome outcome,
 			       struct json_object *writes)
 {
-	struct proto_frame f = {0};
-	struct proto_result r = {.job = job, .attempt = attempt, .outcome = outcome, .writes = writes,
-				 .message = outcome == PROTO_OUTCOME_ERROR ? "hook failed" : ""};
+	struct proto_frame f = { 0 };
+	struct proto_result r = { .job = job,
+				  .attempt = attempt,
+				  .outcome = outcome,
+				  .writes = writes,
+				  .message = outcome == PROTO_OUTCOME_ERROR ? "hook failed" : "" };
 	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
 	tw_send(w, &f);
 	proto_frame_clear(&f);
@@ -1471,7 +1489,7 @@ Test(broker, the_job_observer_is_told_of_each_job_and_its_writes)
 {
 	n_observed = 0;
 	add_on_finish = false;
-	broker_set_job_observer(b, &(struct broker_job_observer){obs_started, obs_finished, NULL});
+	broker_set_job_observer(b, &(struct broker_job_observer){ obs_started, obs_finished, NULL });
 	struct tw w = connect_worker(0, 100);
 	PUMP_UNTIL(broker_workers(b) == 1);
 	add("ctl/ns/a");
@@ -1502,7 +1520,7 @@ Test(broker, a_key_added_when_its_job_finishes_runs_again)
 {
 	n_observed = 0;
 	add_on_finish = true;
-	broker_set_job_observer(b, &(struct broker_job_observer){obs_started, obs_finished, NULL});
+	broker_set_job_observer(b, &(struct broker_job_observer){ obs_started, obs_finished, NULL });
 	struct tw w = connect_worker(0, 100);
 	PUMP_UNTIL(broker_workers(b) == 1);
 	add("ctl/ns/a");
@@ -1525,7 +1543,7 @@ Test(broker, a_lost_job_finishes_without_writes)
 {
 	n_observed = 0;
 	add_on_finish = false;
-	broker_set_job_observer(b, &(struct broker_job_observer){obs_started, obs_finished, NULL});
+	broker_set_job_observer(b, &(struct broker_job_observer){ obs_started, obs_finished, NULL });
 	struct tw old = connect_worker(3, 100);
 	PUMP_UNTIL(broker_workers(b) == 1);
 	add("ctl/ns/a");

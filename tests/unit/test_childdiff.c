@@ -5,7 +5,7 @@
 
 #include "childdiff.h"
 
-#define FM "coxswain/websites"
+#define FM   "coxswain/websites"
 #define PUID "11111111-2222-3333-4444-555555555555"
 
 static struct json_object *json(const char *text)
@@ -17,46 +17,49 @@ static struct json_object *json(const char *text)
 
 /* What coxswain applies for a ConfigMap child: stamped (namespace,
  * ownerReference, label, hash annotation). */
-#define DESIRED_META                                                                                            \
-	"\"metadata\": {\"name\": \"site\", \"namespace\": \"ns\", "                                           \
-	"\"labels\": {\"app\": \"web\", \"coxswain.io/controller\": \"websites\"}, "                            \
-	"\"annotations\": {\"coxswain.io/applied-hash\": \"sha256:aa\"}, "                                      \
-	"\"ownerReferences\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", \"name\": \"w\", "   \
+#define DESIRED_META                                                                                                   \
+	"\"metadata\": {\"name\": \"site\", \"namespace\": \"ns\", "                                                   \
+	"\"labels\": {\"app\": \"web\", \"coxswain.io/controller\": \"websites\"}, "                                   \
+	"\"annotations\": {\"coxswain.io/applied-hash\": \"sha256:aa\"}, "                                             \
+	"\"ownerReferences\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", \"name\": \"w\", "          \
 	"\"uid\": \"" PUID "\", \"controller\": true, \"blockOwnerDeletion\": true}]}"
 
-#define OWNER_FIELDS                                                                                            \
-	"\"f:ownerReferences\": {\"k:{\\\"uid\\\":\\\"" PUID "\\\"}\": {\".\": {}, \"f:apiVersion\": {}, "       \
+#define OWNER_FIELDS                                                                                                   \
+	"\"f:ownerReferences\": {\"k:{\\\"uid\\\":\\\"" PUID "\\\"}\": {\".\": {}, \"f:apiVersion\": {}, "             \
 	"\"f:blockOwnerDeletion\": {}, \"f:controller\": {}, \"f:kind\": {}, \"f:name\": {}, \"f:uid\": {}}}"
 
 /* Our Apply entry for DESIRED_META plus data.a and data.b. */
-#define ENTRY_AB                                                                                                \
-	"{\"manager\": \"" FM "\", \"operation\": \"Apply\", \"apiVersion\": \"v1\", \"fieldsType\": \"FieldsV1\", " \
-	"\"fieldsV1\": {\"f:data\": {\"f:a\": {}, \"f:b\": {}}, \"f:metadata\": {"                               \
-	"\"f:annotations\": {\"f:coxswain.io/applied-hash\": {}}, "                                             \
+#define ENTRY_AB                                                                                                       \
+	"{\"manager\": \"" FM "\", \"operation\": \"Apply\", \"apiVersion\": \"v1\", \"fieldsType\": \"FieldsV1\", "   \
+	"\"fieldsV1\": {\"f:data\": {\"f:a\": {}, \"f:b\": {}}, \"f:metadata\": {"                                     \
+	"\"f:annotations\": {\"f:coxswain.io/applied-hash\": {}}, "                                                    \
 	"\"f:labels\": {\"f:app\": {}, \"f:coxswain.io/controller\": {}}, " OWNER_FIELDS "}}}"
 
-#define LIVE_META_NO_MF                                                                                         \
-	"\"name\": \"site\", \"namespace\": \"ns\", \"uid\": \"c-uid\", \"resourceVersion\": \"42\", "          \
-	"\"creationTimestamp\": \"2026-12-04T12:00:00Z\", "                                                     \
-	"\"labels\": {\"app\": \"web\", \"coxswain.io/controller\": \"websites\"}, "                            \
-	"\"annotations\": {\"coxswain.io/applied-hash\": \"sha256:aa\"}, "                                      \
-	"\"ownerReferences\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", \"name\": \"w\", "   \
+#define LIVE_META_NO_MF                                                                                                \
+	"\"name\": \"site\", \"namespace\": \"ns\", \"uid\": \"c-uid\", \"resourceVersion\": \"42\", "                 \
+	"\"creationTimestamp\": \"2026-12-04T12:00:00Z\", "                                                            \
+	"\"labels\": {\"app\": \"web\", \"coxswain.io/controller\": \"websites\"}, "                                   \
+	"\"annotations\": {\"coxswain.io/applied-hash\": \"sha256:aa\"}, "                                             \
+	"\"ownerReferences\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", \"name\": \"w\", "          \
 	"\"uid\": \"" PUID "\", \"controller\": true, \"blockOwnerDeletion\": true}]"
 
 static struct json_object *desired_ab(const char *a, const char *b)
 {
 	char text[4096];
-	snprintf(text, sizeof(text), "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", " DESIRED_META
-		 ", \"data\": {\"a\": %s, \"b\": %s}}", a, b);
+	snprintf(text, sizeof(text),
+		 "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", " DESIRED_META
+		 ", \"data\": {\"a\": %s, \"b\": %s}}",
+		 a, b);
 	return json(text);
 }
 
 static struct json_object *live_with(const char *data, const char *entries)
 {
 	char text[8192];
-	snprintf(text, sizeof(text), "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {" LIVE_META_NO_MF
-		 "%s%s%s}, \"data\": %s}", entries ? ", \"managedFields\": [" : "", entries ? entries : "",
-		 entries ? "]" : "", data);
+	snprintf(text, sizeof(text),
+		 "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {" LIVE_META_NO_MF
+		 "%s%s%s}, \"data\": %s}",
+		 entries ? ", \"managedFields\": [" : "", entries ? entries : "", entries ? "]" : "", data);
 	return json(text);
 }
 
@@ -68,16 +71,17 @@ static enum childdiff_verdict judge(struct json_object *d, struct json_object *l
 	return v;
 }
 
-#define ASSERT_VERDICT(d, l, want)                                                                              \
-	do {                                                                                                    \
-		enum childdiff_verdict got_ = judge(d, l);                                                      \
-		cr_assert_eq(got_, want, "verdict %s, expected %s", childdiff_verdict_name(got_),                \
-			     childdiff_verdict_name(want));                                                     \
+#define ASSERT_VERDICT(d, l, want)                                                                                     \
+	do {                                                                                                           \
+		enum childdiff_verdict got_ = judge(d, l);                                                             \
+		cr_assert_eq(got_, want, "verdict %s, expected %s", childdiff_verdict_name(got_),                      \
+			     childdiff_verdict_name(want));                                                            \
 	} while (0)
 
 Test(childdiff, equal_is_same)
 {
-	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", ENTRY_AB), CHILDDIFF_SAME);
+	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", ENTRY_AB),
+		       CHILDDIFF_SAME);
 }
 
 /* Fields only the live object has (server-set metadata, another manager's
@@ -104,7 +108,8 @@ Test(childdiff, missing_live_field_differs)
 
 Test(childdiff, number_and_string_differ)
 {
-	ASSERT_VERDICT(desired_ab("1", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", ENTRY_AB), CHILDDIFF_DIFFERS);
+	ASSERT_VERDICT(desired_ab("1", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", ENTRY_AB),
+		       CHILDDIFF_DIFFERS);
 	ASSERT_VERDICT(desired_ab("1", "\"2\""), live_with("{\"a\": 1.0, \"b\": \"2\"}", ENTRY_AB), CHILDDIFF_SAME);
 }
 
@@ -142,15 +147,18 @@ Test(childdiff, desired_field_not_in_our_entry_differs)
 
 Test(childdiff, no_entry_of_ours_is_no_entry)
 {
-	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", NULL), CHILDDIFF_NO_ENTRY);
+	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", NULL),
+		       CHILDDIFF_NO_ENTRY);
 	/* Another manager's Apply entry, or ours as an Update (a POST), is not it. */
 	char other[4096];
 	snprintf(other, sizeof(other), "%s", ENTRY_AB);
 	memcpy(strstr(other, FM), "coxswain/othersit", strlen(FM));
-	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", other), CHILDDIFF_NO_ENTRY);
+	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", other),
+		       CHILDDIFF_NO_ENTRY);
 	snprintf(other, sizeof(other), "%s", ENTRY_AB);
 	memcpy(strstr(other, "\"Apply\""), "\"Updat\"", 7);
-	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", other), CHILDDIFF_NO_ENTRY);
+	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), live_with("{\"a\": \"1\", \"b\": \"2\"}", other),
+		       CHILDDIFF_NO_ENTRY);
 	/* An entry for a status subresource is not the object's. */
 	struct json_object *l = live_with("{\"a\": \"1\", \"b\": \"2\"}", ENTRY_AB);
 	struct json_object *e = json_object_array_get_idx(
@@ -159,7 +167,8 @@ Test(childdiff, no_entry_of_ours_is_no_entry)
 	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), l, CHILDDIFF_NO_ENTRY);
 	/* Another apiVersion's entry: its paths are another schema's. */
 	l = live_with("{\"a\": \"1\", \"b\": \"2\"}", ENTRY_AB);
-	e = json_object_array_get_idx(json_object_object_get(json_object_object_get(l, "metadata"), "managedFields"), 0);
+	e = json_object_array_get_idx(json_object_object_get(json_object_object_get(l, "metadata"), "managedFields"),
+				      0);
 	json_object_object_add(e, "apiVersion", json_object_new_string("v2"));
 	ASSERT_VERDICT(desired_ab("\"1\"", "\"2\""), l, CHILDDIFF_NO_ENTRY);
 }
@@ -189,8 +198,9 @@ Test(childdiff, unparseable_entry_path_would_remove)
 
 /* ---- lists: a Deployment-like child ---- */
 
-#define DEP_DESIRED(containers)                                                                                 \
-	"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", " DESIRED_META ", \"spec\": {\"containers\": " containers "}}"
+#define DEP_DESIRED(containers)                                                                                        \
+	"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", " DESIRED_META ", \"spec\": {\"containers\": " containers   \
+	"}}"
 
 static struct json_object *dep_live(const char *containers, const char *container_fields)
 {
@@ -206,8 +216,8 @@ static struct json_object *dep_live(const char *containers, const char *containe
 	return json(text);
 }
 
-#define KEYED_FIELDS                                                                                            \
-	"{\"k:{\\\"name\\\":\\\"web\\\"}\": {\".\": {}, \"f:name\": {}, \"f:image\": {}, \"f:args\": {}}, "       \
+#define KEYED_FIELDS                                                                                                   \
+	"{\"k:{\\\"name\\\":\\\"web\\\"}\": {\".\": {}, \"f:name\": {}, \"f:image\": {}, \"f:args\": {}}, "            \
 	"\"k:{\\\"name\\\":\\\"side\\\"}\": {\".\": {}, \"f:name\": {}, \"f:image\": {}}}"
 
 /* An associative list: server defaults inside the elements stay. */
@@ -228,19 +238,22 @@ Test(childdiff, keyed_list_changes_differ)
 	ASSERT_VERDICT(json(DEP_DESIRED("[{\"name\": \"web\", \"image\": \"nginx:2\", \"args\": [\"-g\"]}, "
 					"{\"name\": \"side\", \"image\": \"busybox\"}]")),
 		       dep_live("[{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\"]}, "
-				"{\"name\": \"side\", \"image\": \"busybox\"}]", KEYED_FIELDS),
+				"{\"name\": \"side\", \"image\": \"busybox\"}]",
+				KEYED_FIELDS),
 		       CHILDDIFF_DIFFERS);
 	/* the order changed */
 	ASSERT_VERDICT(json(DEP_DESIRED("[{\"name\": \"side\", \"image\": \"busybox\"}, "
 					"{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\"]}]")),
 		       dep_live("[{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\"]}, "
-				"{\"name\": \"side\", \"image\": \"busybox\"}]", KEYED_FIELDS),
+				"{\"name\": \"side\", \"image\": \"busybox\"}]",
+				KEYED_FIELDS),
 		       CHILDDIFF_DIFFERS);
 	/* an atomic list inside (args) with an extra element in the live one */
 	ASSERT_VERDICT(json(DEP_DESIRED("[{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\"]}, "
 					"{\"name\": \"side\", \"image\": \"busybox\"}]")),
 		       dep_live("[{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\", \"x\"]}, "
-				"{\"name\": \"side\", \"image\": \"busybox\"}]", KEYED_FIELDS),
+				"{\"name\": \"side\", \"image\": \"busybox\"}]",
+				KEYED_FIELDS),
 		       CHILDDIFF_DIFFERS);
 	/* the live element is missing */
 	ASSERT_VERDICT(json(DEP_DESIRED("[{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\"]}, "
@@ -254,7 +267,8 @@ Test(childdiff, keyed_list_dropped_element_would_remove)
 {
 	ASSERT_VERDICT(json(DEP_DESIRED("[{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\"]}]")),
 		       dep_live("[{\"name\": \"web\", \"image\": \"nginx\", \"args\": [\"-g\"]}, "
-				"{\"name\": \"side\", \"image\": \"busybox\"}]", KEYED_FIELDS),
+				"{\"name\": \"side\", \"image\": \"busybox\"}]",
+				KEYED_FIELDS),
 		       CHILDDIFF_WOULD_REMOVE);
 }
 
@@ -290,7 +304,8 @@ Test(childdiff, keyed_list_with_defaulted_key_differs)
 	const char *port_fields = "{\"k:{\\\"containerPort\\\":80,\\\"protocol\\\":\\\"TCP\\\"}\": "
 				  "{\".\": {}, \"f:containerPort\": {}}}";
 	ASSERT_VERDICT(json(DEP_DESIRED("[{\"containerPort\": 80}]")),
-		       dep_live("[{\"containerPort\": 80, \"protocol\": \"TCP\"}]", port_fields), CHILDDIFF_WOULD_REMOVE);
+		       dep_live("[{\"containerPort\": 80, \"protocol\": \"TCP\"}]", port_fields),
+		       CHILDDIFF_WOULD_REMOVE);
 	ASSERT_VERDICT(json(DEP_DESIRED("[{\"containerPort\": 80, \"protocol\": \"TCP\"}]")),
 		       dep_live("[{\"containerPort\": 80, \"protocol\": \"TCP\"}]",
 				"{\"k:{\\\"containerPort\\\":80,\\\"protocol\\\":\\\"TCP\\\"}\": "

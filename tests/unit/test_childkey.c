@@ -54,7 +54,7 @@ Test(childkey, kind_key_splits_at_the_first_dot)
 	cr_assert_eq(n, strlen("Deployment"));
 	cr_assert_str_eq(buf + n + 1, "apps/v1", "what childkey_kind writes splits back");
 
-	static const char *const bad[] = {"ConfigMap", ".v1", "ConfigMap.", "", "."};
+	static const char *const bad[] = { "ConfigMap", ".v1", "ConfigMap.", "", "." };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		n = 42;
 		cr_assert_not(childkey_kind_split(bad[i], &n), "\"%s\"", bad[i]);

@@ -62,7 +62,7 @@ Test(cliflags, drain_timeout)
 	cr_assert_eq(f.drain_s, 0);
 	cr_assert_eq(cliflags_take(&f, CLIFLAG_DRAIN, "3600", &err), 1);
 	cr_assert_eq(f.drain_s, 3600);
-	const char *bad[] = {"", "-1", "3601", "2s", "x", " ", "99999999999999999999"};
+	const char *bad[] = { "", "-1", "3601", "2s", "x", " ", "99999999999999999999" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(cliflags_take(&f, CLIFLAG_DRAIN, bad[i], &err), -EINVAL, "\"%s\"", bad[i]);
 		char want[128];
@@ -85,8 +85,9 @@ Test(cliflags, qps_and_burst)
 	cr_assert_str_eq(f.burst_arg, "7");
 
 	cr_assert_eq(cliflags_take(&f, CLIFLAG_QPS, "0", &err), -EINVAL);
-	cr_assert_str_eq(err.msg, "--kube-api-qps: expected requests a second from 0.001 to 1000000, or -1 for no "
-				  "client-side limit, got \"0\"");
+	cr_assert_str_eq(err.msg,
+			 "--kube-api-qps: expected requests a second from 0.001 to 1000000, or -1 for no "
+			 "client-side limit, got \"0\"");
 	cr_assert_str_eq(f.qps_arg, "-1");
 	cr_assert_eq(cliflags_take(&f, CLIFLAG_BURST, "0", &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "--kube-api-burst: expected a whole number from 1 to 1000000, got \"0\"");
@@ -130,8 +131,10 @@ Test(cliflags, parse_int)
 Test(cliflags, next_hands_back_only_a_programs_own_flags)
 {
 	enum { O_OWN = CLIFLAG_END };
-	static const struct option opts[] = {CLIFLAGS_OPTIONS, {"own", no_argument, NULL, O_OWN}, {NULL, 0, NULL, 0}};
-	char *argv[] = {"prog", "-v=3", "--kubeconfig", "kc", "--own", "--drain-timeout=5", "--v", "2", "rest", NULL};
+	static const struct option opts[] = { CLIFLAGS_OPTIONS,
+					      { "own", no_argument, NULL, O_OWN },
+					      { NULL, 0, NULL, 0 } };
+	char *argv[] = { "prog", "-v=3", "--kubeconfig", "kc", "--own", "--drain-timeout=5", "--v", "2", "rest", NULL };
 	int argc = 9, own = 0;
 	optind = 0;
 	for (int c; (c = cliflags_next(&f, "prog", argc, argv, "h" CLIFLAGS_SHORT, opts, stderr)) != -1;) {
@@ -147,8 +150,8 @@ Test(cliflags, next_hands_back_only_a_programs_own_flags)
 
 Test(cliflags, next_names_the_program_and_the_flag_of_a_bad_value)
 {
-	static const struct option opts[] = {CLIFLAGS_OPTIONS, {NULL, 0, NULL, 0}};
-	char *argv[] = {"prog", "--config", "c.yaml", "--kube-api-burst", "0", "--namespace", "ns", NULL};
+	static const struct option opts[] = { CLIFLAGS_OPTIONS, { NULL, 0, NULL, 0 } };
+	char *argv[] = { "prog", "--config", "c.yaml", "--kube-api-burst", "0", "--namespace", "ns", NULL };
 	char buf[512] = "";
 	FILE *out = fmemopen(buf, sizeof(buf), "w");
 	cr_assert_not_null(out);

@@ -20,7 +20,7 @@ Test(clock, never_goes_back)
 Test(clock, moves_with_real_time)
 {
 	int64_t before = clock_monotonic_ms();
-	struct timespec nap = {0, 20 * 1000000L};
+	struct timespec nap = { 0, 20 * 1000000L };
 	nanosleep(&nap, NULL);
 	cr_assert_geq(clock_monotonic_ms() - before, 20);
 }

@@ -23,19 +23,20 @@ static bool selects(const struct config_controller *cc, const char *obj)
 }
 
 static char key[] = "decorate", yes[] = "yes", fin[] = "metacontroller.io/decoratorcontroller-d";
-static char *keys[] = {key}, *values[] = {yes};
-static const struct selector SEL = {.set = true, .has_match = true, .match_keys = keys, .match_values = values,
-				    .n_match = 1};
+static char *keys[] = { key }, *values[] = { yes };
+static const struct selector SEL = {
+	.set = true, .has_match = true, .match_keys = keys, .match_values = values, .n_match = 1
+};
 
 Test(controller_selects, without_a_selector_everything)
 {
-	struct config_controller cc = {.finalizer = fin};
+	struct config_controller cc = { .finalizer = fin };
 	cr_assert(selects(&cc, "{\"metadata\":{\"name\":\"a\"}}"));
 }
 
 Test(controller_selects, the_annotation_selector_decides)
 {
-	struct config_controller cc = {.kind = CONFIG_KIND_DECORATOR, .annotation_selector = &SEL, .finalizer = fin};
+	struct config_controller cc = { .kind = CONFIG_KIND_DECORATOR, .annotation_selector = &SEL, .finalizer = fin };
 	cr_assert(selects(&cc, "{\"metadata\":{\"name\":\"a\",\"annotations\":{\"decorate\":\"yes\"}}}"));
 	cr_assert_not(selects(&cc, "{\"metadata\":{\"name\":\"a\",\"annotations\":{\"decorate\":\"no\"}}}"));
 	cr_assert_not(selects(&cc, "{\"metadata\":{\"name\":\"a\",\"labels\":{\"decorate\":\"yes\"}}}"),
@@ -45,9 +46,10 @@ Test(controller_selects, the_annotation_selector_decides)
 
 Test(controller_selects, an_unselected_object_with_our_finalizer_still_goes_to_the_worker)
 {
-	struct config_controller cc = {.kind = CONFIG_KIND_DECORATOR, .annotation_selector = &SEL, .finalizer = fin};
-	cr_assert(selects(&cc, "{\"metadata\":{\"name\":\"a\",\"finalizers\":[\"x\","
-			       "\"metacontroller.io/decoratorcontroller-d\"]}}"));
+	struct config_controller cc = { .kind = CONFIG_KIND_DECORATOR, .annotation_selector = &SEL, .finalizer = fin };
+	cr_assert(selects(&cc,
+			  "{\"metadata\":{\"name\":\"a\",\"finalizers\":[\"x\","
+			  "\"metacontroller.io/decoratorcontroller-d\"]}}"));
 	cc.finalizer = NULL;
 	cr_assert_not(selects(&cc, "{\"metadata\":{\"name\":\"a\",\"finalizers\":[\"x\"]}}"));
 }

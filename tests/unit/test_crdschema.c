@@ -73,22 +73,26 @@ Test(crdschema_prune, additional_properties)
 	       "{\"a\":{\"x\":1,\"y\":2},\"b\":{\"x\":3}}", "{\"a\":{\"x\":1},\"b\":{\"x\":3}}", "status.a.y");
 	/* true declares nothing below: the key stays, an object under it is
 	 * emptied (what kube-apiserver 1.34 stores, see the live test). */
-	expect("{\"type\":\"object\",\"additionalProperties\":true}", "{\"a\":{\"deep\":1},\"s\":\"v\",\"l\":[{\"x\":1},2]}",
-	       "{\"a\":{},\"s\":\"v\",\"l\":[{},2]}", "status.a.deep; status.l[0].x");
+	expect("{\"type\":\"object\",\"additionalProperties\":true}",
+	       "{\"a\":{\"deep\":1},\"s\":\"v\",\"l\":[{\"x\":1},2]}", "{\"a\":{},\"s\":\"v\",\"l\":[{},2]}",
+	       "status.a.deep; status.l[0].x");
 }
 
 Test(crdschema_prune, embedded_resources_keep_their_type_and_metadata)
 {
-	expect("{\"type\":\"object\",\"properties\":{\"ref\":{\"type\":\"object\",\"x-kubernetes-embedded-resource\":true,"
+	expect("{\"type\":\"object\",\"properties\":{\"ref\":{\"type\":\"object\",\"x-kubernetes-embedded-resource\":"
+	       "true,"
 	       "\"properties\":{\"spec\":{\"type\":\"object\"}}}}}",
-	       "{\"ref\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"},\"spec\":{},\"junk\":1}}",
+	       "{\"ref\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"},\"spec\":{},\"junk\":1}"
+	       "}",
 	       "{\"ref\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"},\"spec\":{}}}",
 	       "status.ref.junk");
 }
 
 Test(crdschema_prune, embedded_metadata_keeps_only_object_meta_fields)
 {
-	expect("{\"type\":\"object\",\"x-kubernetes-embedded-resource\":true,\"x-kubernetes-preserve-unknown-fields\":true}",
+	expect("{\"type\":\"object\",\"x-kubernetes-embedded-resource\":true,\"x-kubernetes-preserve-unknown-fields\":"
+	       "true}",
 	       "{\"kind\":\"X\",\"metadata\":{\"name\":\"n\",\"labels\":{\"a\":\"b\"},\"junk\":1},\"other\":{\"y\":1}}",
 	       "{\"kind\":\"X\",\"metadata\":{\"name\":\"n\",\"labels\":{\"a\":\"b\"}},\"other\":{\"y\":1}}",
 	       "status.metadata.junk");
@@ -110,11 +114,12 @@ Test(crdschema_prune, an_array_without_items_empties_its_objects)
 
 Test(crdschema_prune, a_preserving_array_preserves_its_elements)
 {
-	expect("{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\",\"x-kubernetes-preserve-unknown-fields\":true,"
+	expect("{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\",\"x-kubernetes-preserve-unknown-"
+	       "fields\":true,"
 	       "\"items\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"object\",\"properties\":{\"x\":"
 	       "{\"type\":\"string\"}}}}}}}}",
-	       "{\"l\":[{\"a\":{\"x\":\"1\",\"y\":2},\"b\":{\"c\":1}}]}", "{\"l\":[{\"a\":{\"x\":\"1\"},\"b\":{\"c\":1}}]}",
-	       "status.l[0].a.y");
+	       "{\"l\":[{\"a\":{\"x\":\"1\",\"y\":2},\"b\":{\"c\":1}}]}",
+	       "{\"l\":[{\"a\":{\"x\":\"1\"},\"b\":{\"c\":1}}]}", "status.l[0].a.y");
 }
 
 Test(crdschema_prune, scalars_are_kept_whatever_their_declared_type)

@@ -49,7 +49,7 @@ static void write_file(const char *name, const char *text)
 
 Test(curvekey, generated_pair_loads_and_matches)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(curvekey_generate(path_of("w"), &err), 0, "%s", err.msg);
 	struct stat st;
 	cr_assert_eq(stat(path_of("w.key"), &st), 0);
@@ -75,7 +75,7 @@ Test(curvekey, generated_pair_loads_and_matches)
 
 Test(curvekey, never_overwrites_a_key)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	write_file("w.pub", "keep me\n");
 	cr_assert_eq(curvekey_generate(path_of("w"), &err), -EEXIST);
 	cr_assert(strstr(err.msg, "w.pub"), "%s", err.msg);
@@ -91,7 +91,7 @@ Test(curvekey, never_overwrites_a_key)
 
 Test(curvekey, errors_name_the_file_and_line)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct curvekey k;
 	cr_assert_eq(curvekey_load_public(path_of("missing.pub"), &k, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "missing.pub"), "%s", err.msg);
@@ -127,7 +127,7 @@ Test(curvekey, trims_blanks_and_crlf)
 	snprintf(text, sizeof(text), "  %s \r\n", pub);
 	write_file("k.pub", text);
 	struct curvekey k;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(curvekey_load_public(path_of("k.pub"), &k, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(k.z85, pub);
 }
@@ -142,7 +142,7 @@ Test(curvekey, authorized_file_names_its_entries)
 	snprintf(text, sizeof(text), "# workers\n%s pool-a\n%s\tpool-b extra words\n\n", a, b);
 	write_file("authorized", text);
 	struct curvekey_set *set = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(curvekey_set_load(path_of("authorized"), &set, &err), 0, "%s", err.msg);
 	cr_assert_eq(curvekey_set_size(set), 2);
 	uint8_t raw[32];
@@ -174,7 +174,7 @@ Test(curvekey, authorized_directory_as_a_secret_volume_mounts_it)
 	cr_assert_eq(symlink("..data/pool-b", path_of("keys/pool-b")), 0);
 
 	struct curvekey_set *set = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(curvekey_set_load(path_of("keys"), &set, &err), 0, "%s", err.msg);
 	cr_assert_eq(curvekey_set_size(set), 2, "each key once, none through ..data");
 	uint8_t raw[32];
@@ -186,7 +186,7 @@ Test(curvekey, authorized_directory_as_a_secret_volume_mounts_it)
 Test(curvekey, an_empty_or_broken_authorized_list_is_refused)
 {
 	struct curvekey_set *set = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(mkdir(path_of("none"), 0755), 0);
 	cr_assert_eq(curvekey_set_load(path_of("none"), &set, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "none") && strstr(err.msg, "no key"), "%s", err.msg);

@@ -21,7 +21,7 @@
 
 static struct config *load_ok(const char *name)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct config *c = NULL;
 	config_load(name, &c, &err);
 	cr_assert_not_null(c, "loading %s: %s", name, err.msg);
@@ -36,7 +36,7 @@ static struct cx_err expect_error(const char *file, int line, int column, const 
 {
 	char full[512], at[1200];
 	snprintf(full, sizeof(full), DATA "%s", file);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct config *c = NULL;
 	config_load(full, &c, &err);
 	cr_assert_null(c, "%s should not load", file);
@@ -86,7 +86,7 @@ Test(cxconfig, loads_every_field)
 	cr_assert_str_eq(w->children[2].api_version, "batch/v1");
 	cr_assert_str_eq(w->children[2].kind, "Job");
 	cr_assert_eq(w->children[2].update_strategy, UPDATE_ONDELETE);
-	assert_hook_exec(&w->sync, 30, 3, (const char *const[]){"/hooks/website-sync", "--flag", ""});
+	assert_hook_exec(&w->sync, 30, 3, (const char *const[]){ "/hooks/website-sync", "--flag", "" });
 	assert_hook_webhook(&w->finalize, 3600, "https://hooks.example.com:8443/finalize");
 	cr_assert_eq(w->sync.version, CONFIG_HOOK_V2);
 	cr_assert_eq(w->sync.unmarshal, CONFIG_UNMARSHAL_STRICT, "a v2 hook is read strictly");
@@ -103,7 +103,7 @@ Test(cxconfig, loads_every_field)
 	cr_assert_eq(d->n_children, 0);
 	cr_assert_null(d->children);
 	assert_hook_webhook(&d->sync, 1, "http://127.0.0.1:8080/sync");
-	assert_hook_exec(&d->finalize, 10, 1, (const char *const[]){"/hooks/db-finalize"});
+	assert_hook_exec(&d->finalize, 10, 1, (const char *const[]){ "/hooks/db-finalize" });
 	cr_assert_eq(d->sync.version, CONFIG_HOOK_V1);
 	cr_assert_eq(d->sync.unmarshal, CONFIG_UNMARSHAL_LOOSE);
 	cr_assert_eq(d->resync_period_seconds, 2147483647);
@@ -129,7 +129,7 @@ static void assert_defaults(const struct config *c)
 	cr_assert_str_eq(cc->name, "websites");
 	cr_assert_eq(cc->n_children, 0);
 	cr_assert_null(cc->children);
-	assert_hook_exec(&cc->sync, 10, 1, (const char *const[]){"/hooks/website-sync"});
+	assert_hook_exec(&cc->sync, 10, 1, (const char *const[]){ "/hooks/website-sync" });
 	cr_assert_eq(cc->sync.version, CONFIG_HOOK_V1, "v1 unless asked");
 	cr_assert_eq(cc->sync.unmarshal, CONFIG_UNMARSHAL_LOOSE, "loose unless asked (metacontroller's default)");
 	cr_assert_not(cc->finalize.set, "no finalize hook, no finalizer");
@@ -176,7 +176,7 @@ Test(cxconfig, the_design_example_loads)
 	const struct config_controller *cc = &c->controllers[0];
 	cr_assert_eq(cc->n_children, 2);
 	cr_assert_str_eq(cc->children[1].kind, "Deployment");
-	assert_hook_exec(&cc->finalize, 10, 1, (const char *const[]){"/hooks/website-finalize"});
+	assert_hook_exec(&cc->finalize, 10, 1, (const char *const[]){ "/hooks/website-finalize" });
 	cr_assert_str_eq(c->endpoint, CONFIG_DEFAULT_ENDPOINT);
 	cr_assert_eq(c->worker_count, 4);
 	config_free(&c);
@@ -328,7 +328,7 @@ Test(cxconfig, controller_json_round_trips)
 	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct config *back = NULL;
 	config_load(tmp, &back, &err);
 	unlink(tmp);
@@ -345,8 +345,8 @@ Test(cxconfig, controller_json_round_trips)
 
 Test(cxconfig, missing_file)
 {
-	struct cx_err err = {0};
-	cr_assert_lt(config_load(DATA "does-not-exist.yaml", &(struct config *){NULL}, &err), 0);
+	struct cx_err err = { 0 };
+	cr_assert_lt(config_load(DATA "does-not-exist.yaml", &(struct config *){ NULL }, &err), 0);
 	cr_assert_eq(err.code, -ENOENT);
 	cr_assert(strstr(err.msg, DATA "does-not-exist.yaml"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "cannot open"), "%s", err.msg);
@@ -354,23 +354,23 @@ Test(cxconfig, missing_file)
 
 Test(cxconfig, a_directory_cannot_be_read)
 {
-	struct cx_err err = {0};
-	cr_assert_lt(config_load(DATA, &(struct config *){NULL}, &err), 0);
+	struct cx_err err = { 0 };
+	cr_assert_lt(config_load(DATA, &(struct config *){ NULL }, &err), 0);
 	cr_assert_eq(err.code, -EISDIR, "%d %s", err.code, err.msg);
 	cr_assert(strstr(err.msg, "cannot read"), "%s", err.msg);
 }
 
 Test(cxconfig, null_err_is_allowed)
 {
-	cr_assert_lt(config_load(DATA "bad-name.yaml", &(struct config *){NULL}, NULL), 0);
+	cr_assert_lt(config_load(DATA "bad-name.yaml", &(struct config *){ NULL }, NULL), 0);
 }
 
 /* ---- the document ---------------------------------------------------------- */
 
 Test(cxconfig, invalid_yaml)
 {
-	struct cx_err err = {0};
-	cr_assert_lt(config_load(DATA "bad-yaml.yaml", &(struct config *){NULL}, &err), 0);
+	struct cx_err err = { 0 };
+	cr_assert_lt(config_load(DATA "bad-yaml.yaml", &(struct config *){ NULL }, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "config " DATA "bad-yaml.yaml: line 4, column "), "%s", err.msg);
 	cr_assert(strstr(err.msg, "invalid YAML"), "%s", err.msg);
@@ -378,11 +378,13 @@ Test(cxconfig, invalid_yaml)
 
 Test(cxconfig, empty_file)
 {
-	struct cx_err err = {0};
-	cr_assert_lt(config_load(DATA "empty.yaml", &(struct config *){NULL}, &err), 0);
+	struct cx_err err = { 0 };
+	cr_assert_lt(config_load(DATA "empty.yaml", &(struct config *){ NULL }, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
-	cr_assert(strstr(err.msg, "config " DATA "empty.yaml: the file is empty; expected a mapping with "
-			  "controllers"), "%s", err.msg);
+	cr_assert(strstr(err.msg,
+			 "config " DATA "empty.yaml: the file is empty; expected a mapping with "
+			 "controllers"),
+		  "%s", err.msg);
 }
 
 Test(cxconfig, document_not_a_mapping)
@@ -392,11 +394,13 @@ Test(cxconfig, document_not_a_mapping)
 
 Test(cxconfig, second_document)
 {
-	struct cx_err err = {0};
-	cr_assert_lt(config_load(DATA "two-documents.yaml", &(struct config *){NULL}, &err), 0);
+	struct cx_err err = { 0 };
+	cr_assert_lt(config_load(DATA "two-documents.yaml", &(struct config *){ NULL }, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
-	cr_assert(strstr(err.msg, "config " DATA "two-documents.yaml: line 7, column 1: a second YAML document; "
-			  "expected exactly one"), "%s", err.msg);
+	cr_assert(strstr(err.msg,
+			 "config " DATA "two-documents.yaml: line 7, column 1: a second YAML document; "
+			 "expected exactly one"),
+		  "%s", err.msg);
 }
 
 /* ---- unknown and repeated keys -------------------------------------------- */
@@ -436,7 +440,8 @@ Test(cxconfig, key_that_is_not_a_string)
 
 Test(cxconfig, controllers_missing)
 {
-	expect_error("missing-controllers.yaml", 1, 1, "controllers", "missing; expected a non-empty list of controllers");
+	expect_error("missing-controllers.yaml", 1, 1, "controllers",
+		     "missing; expected a non-empty list of controllers");
 }
 
 Test(cxconfig, controllers_empty)
@@ -481,7 +486,8 @@ Test(cxconfig, duplicate_name_names_both)
 
 Test(cxconfig, parent_missing)
 {
-	expect_error("missing-parent.yaml", 2, 5, "controllers[0].parent", "missing; expected {apiVersion: ..., kind: ...}");
+	expect_error("missing-parent.yaml", 2, 5, "controllers[0].parent",
+		     "missing; expected {apiVersion: ..., kind: ...}");
 }
 
 Test(cxconfig, parent_not_a_mapping)
@@ -723,15 +729,16 @@ Test(cxconfig, worker_count_zero)
 
 Test(cxconfig, worker_not_a_mapping)
 {
-	expect_error("worker-list.yaml", 6, 9, "worker", "expected {count, curve, kubeApiQPS, kubeApiBurst, events}, got a list");
+	expect_error("worker-list.yaml", 6, 9, "worker",
+		     "expected {count, curve, kubeApiQPS, kubeApiBurst, events}, got a list");
 }
 
 /* ---- the first error wins ---------------------------------------------------------- */
 
 Test(cxconfig, first_error_wins)
 {
-	struct cx_err err = expect_error("first-error-wins.yaml", 5, 61, "controllers[0].hooks.sync.exec.timeoutSeconds",
-					 "got \"ten\"");
+	struct cx_err err = expect_error("first-error-wins.yaml", 5, 61,
+					 "controllers[0].hooks.sync.exec.timeoutSeconds", "got \"ten\"");
 	cr_assert_null(strstr(err.msg, "namespace"), "%s", err.msg);
 	cr_assert_null(strstr(err.msg, "worker"), "%s", err.msg);
 }
@@ -769,8 +776,8 @@ Test(cxconfig, a_deeply_nested_file_is_refused_naming_the_depth)
 	for (int flow = 0; flow < 2; flow++) {
 		char path[64];
 		write_deep(path, sizeof(path), 100000, flow);
-		struct cx_err err = {0};
-		cr_assert_lt(config_load(path, &(struct config *){NULL}, &err), 0);
+		struct cx_err err = { 0 };
+		cr_assert_lt(config_load(path, &(struct config *){ NULL }, &err), 0);
 		unlink(path);
 		cr_assert_eq(err.code, -EINVAL, "%d %s", err.code, err.msg);
 		char want[128];
@@ -787,14 +794,14 @@ Test(cxconfig, nesting_up_to_the_cap_is_the_schema_s_business)
 	 * The root mapping is one level, controllers' lists the others. */
 	char path[64];
 	write_deep(path, sizeof(path), YAMLNODE_MAX_DEPTH - 1, true);
-	struct cx_err err = {0};
-	cr_assert_lt(config_load(path, &(struct config *){NULL}, &err), 0);
+	struct cx_err err = { 0 };
+	cr_assert_lt(config_load(path, &(struct config *){ NULL }, &err), 0);
 	unlink(path);
 	cr_assert_null(strstr(err.msg, "nested deeper"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "controllers[0]"), "%s", err.msg);
 
 	write_deep(path, sizeof(path), YAMLNODE_MAX_DEPTH, true);
-	cr_assert_lt(config_load(path, &(struct config *){NULL}, &err), 0);
+	cr_assert_lt(config_load(path, &(struct config *){ NULL }, &err), 0);
 	unlink(path);
 	cr_assert(strstr(err.msg, "nested deeper"), "one more level is refused: %s", err.msg);
 }
@@ -809,7 +816,7 @@ Test(cxconfig, curve_blocks_load)
 	cr_assert_str_eq(c->worker_curve_secret_key_file, "/keys/worker.key");
 	cr_assert_str_eq(c->worker_curve_server_key_file, "/keys/watcher.pub");
 	cr_assert_not(c->channel_insecure);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(config_channel_check(c, c->endpoint, true, &err), 0, "%s", err.msg);
 	cr_assert_eq(config_channel_check(c, c->endpoint, false, &err), 0, "%s", err.msg);
 	config_free(&c);
@@ -825,7 +832,7 @@ Test(cxconfig, tcp_without_keys_is_refused_at_start_up_for_each_side)
 {
 	/* good.yaml: tcp://127.0.0.1:5555 and no curve block. */
 	struct config *c = load_ok(DATA "good.yaml");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(config_channel_check(c, c->endpoint, true, &err), -EINVAL);
 	cr_assert(strstr(err.msg, DATA "good.yaml") && strstr(err.msg, "watcher.curve: missing") &&
 			  strstr(err.msg, "tcp://127.0.0.1:5555") && strstr(err.msg, "insecure: true"),
@@ -844,7 +851,7 @@ Test(cxconfig, insecure_allows_tcp_without_keys)
 {
 	struct config *c = load_ok(DATA "tcp-insecure.yaml");
 	cr_assert(c->channel_insecure);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(config_channel_check(c, c->endpoint, true, &err), 0, "%s", err.msg);
 	cr_assert_eq(config_channel_check(c, c->endpoint, false, &err), 0, "%s", err.msg);
 	config_free(&c);
@@ -855,20 +862,20 @@ Test(cxconfig, insecure_allows_tcp_without_keys)
  * empty; the rest is checked as always. */
 Test(cxconfig, controllers_optional)
 {
-	static const char *const files[] = {"missing-controllers.yaml", "empty-controllers.yaml", "empty.yaml"};
+	static const char *const files[] = { "missing-controllers.yaml", "empty-controllers.yaml", "empty.yaml" };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char full[512];
 		snprintf(full, sizeof(full), DATA "%s", files[i]);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		struct config *c = NULL;
 		config_load_opts(full, true, &c, &err);
 		cr_assert_not_null(c, "%s: %s", files[i], err.msg);
 		cr_assert_eq(c->n_controllers, 0);
 		cr_assert_not_null(c->endpoint, "defaults filled");
 		config_free(&c);
-		cr_assert_lt(config_load_opts(full, false, &(struct config *){NULL}, &err), 0, "%s", files[i]);
+		cr_assert_lt(config_load_opts(full, false, &(struct config *){ NULL }, &err), 0, "%s", files[i]);
 	}
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct config *c = NULL;
 	config_load_opts(DATA "good.yaml", true, &c, &err);
 	cr_assert_not_null(c, "%s", err.msg);
@@ -924,7 +931,8 @@ Test(cxconfig, kube_api_qps_quoted)
 
 Test(cxconfig, kube_api_burst_zero)
 {
-	expect_error("kube-api-burst-zero.yaml", 6, 25, "watcher.kubeApiBurst", "expected an integer from 1 to 1000000");
+	expect_error("kube-api-burst-zero.yaml", 6, 25, "watcher.kubeApiBurst",
+		     "expected an integer from 1 to 1000000");
 }
 
 Test(cxconfig, initial_list)
@@ -948,10 +956,10 @@ Test(cxconfig, persistent_exec_and_jq_hooks_load)
 {
 	struct config *c = load_ok(DATA "hook-persistent.yaml");
 	const struct config_controller *w = &c->controllers[0], *b = &c->controllers[1];
-	assert_hook_exec(&w->sync, 5, 2, (const char *const[]){"/hooks/sync", "--serve"});
+	assert_hook_exec(&w->sync, 5, 2, (const char *const[]){ "/hooks/sync", "--serve" });
 	cr_assert(w->sync.persistent);
 	cr_assert_null(w->sync.jq_program);
-	assert_hook_exec(&w->finalize, 10, 1, (const char *const[]){"/hooks/finalize"});
+	assert_hook_exec(&w->finalize, 10, 1, (const char *const[]){ "/hooks/finalize" });
 	cr_assert_not(w->finalize.persistent);
 	cr_assert(w->customize.set);
 	cr_assert_null(w->customize.command);

@@ -14,13 +14,13 @@
 #include "err.h"
 #include "hook.h"
 
-#define NAME "/hooks/decorate"
+#define NAME   "/hooks/decorate"
 #define PREFIX "sync hook \"" NAME "\": "
 
-static const struct hook_child_kind KINDS[] = {{"v1", "Service"}};
-static char *const ARGV[] = {NAME, NULL};
-static const struct hook_def DEF = {.type = HOOK_EXEC, .argv = ARGV};
-static const struct hook_def STRICT_DEF = {.type = HOOK_EXEC, .argv = ARGV, .unmarshal = HOOK_STRICT};
+static const struct hook_child_kind KINDS[] = { { "v1", "Service" } };
+static char *const ARGV[] = { NAME, NULL };
+static const struct hook_def DEF = { .type = HOOK_EXEC, .argv = ARGV };
+static const struct hook_def STRICT_DEF = { .type = HOOK_EXEC, .argv = ARGV, .unmarshal = HOOK_STRICT };
 
 static struct json_object *json(const char *s)
 {
@@ -49,18 +49,22 @@ Test(decorator_request, object_and_attachments_instead_of_parent_and_children)
 	struct json_object *obj = json("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
 				       "\"metadata\":{\"name\":\"cm\",\"namespace\":\"ns\"}}");
 	struct json_object *observed = json("{\"Service.v1\":{\"svc\":{\"metadata\":{\"name\":\"svc\"}}}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_decorator_request_new(ctl, obj, KINDS, 1, observed, true, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
-	assert_json(req, "{\"controller\":{\"kind\":\"DecoratorController\"},"
-		    "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\",\"namespace\":\"ns\"}},"
+	assert_json(req,
+		    "{\"controller\":{\"kind\":\"DecoratorController\"},"
+		    "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\","
+		    "\"namespace\":\"ns\"}},"
 		    "\"attachments\":{\"Service.v1\":{\"svc\":{\"metadata\":{\"name\":\"svc\"}}}},"
 		    "\"related\":{},\"finalizing\":true}");
 	json_object_put(req);
 	req = hook_decorator_request_new(ctl, obj, KINDS, 1, NULL, false, HOOK_V2, &err);
 	cr_assert_not_null(req, "%s", err.msg);
-	assert_json(req, "{\"controller\":{\"kind\":\"DecoratorController\"},"
-		    "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\",\"namespace\":\"ns\"}},"
+	assert_json(req,
+		    "{\"controller\":{\"kind\":\"DecoratorController\"},"
+		    "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\","
+		    "\"namespace\":\"ns\"}},"
 		    "\"attachments\":{\"Service.v1\":{}},\"related\":{},\"finalizing\":false}");
 	json_object_put(req);
 	json_object_put(ctl);
@@ -74,7 +78,7 @@ Test(decorator_request, v2_keys_attachments_by_namespace_and_name)
 				       "\"metadata\":{\"name\":\"cm\",\"namespace\":\"ns\"}}");
 	struct json_object *observed = json("{\"Service.v1\":{\"svc\":{\"metadata\":{\"name\":\"svc\","
 					    "\"namespace\":\"ns\"}}}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_decorator_request_new(NULL, obj, KINDS, 1, observed, false, HOOK_V2, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	struct json_object *a = NULL, *m = NULL;
@@ -92,15 +96,15 @@ Test(decorator_request, v2_keys_attachments_by_namespace_and_name)
 
 static void parse_ok(const struct hook_def *def, bool finalizing, const char *body, struct hook_decorator_result *r)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = hook_decorator_response_parse(def, finalizing, body, strlen(body), KINDS, 1, "ns", r, &err);
 	cr_assert_eq(rc, 0, "%s", err.msg);
 }
 
 static void parse_fail(const struct hook_def *def, bool finalizing, const char *body, const char *want)
 {
-	struct hook_decorator_result r = {0};
-	struct cx_err err = {0};
+	struct hook_decorator_result r = { 0 };
+	struct cx_err err = { 0 };
 	int rc = hook_decorator_response_parse(def, finalizing, body, strlen(body), KINDS, 1, "ns", &r, &err);
 	cr_assert_eq(rc, -EPROTO, "%s: rc %d (%s)", body, rc, err.msg);
 	cr_assert_str_eq(err.msg, want);
@@ -111,11 +115,12 @@ static void parse_fail(const struct hook_def *def, bool finalizing, const char *
 
 Test(decorator_response, full_answer)
 {
-	struct hook_decorator_result r = {0};
+	struct hook_decorator_result r = { 0 };
 	parse_ok(&DEF, true,
 		 "{\"labels\":{\"a\":\"1\",\"gone\":null},\"annotations\":{\"n\":\"x\"},\"status\":{\"ok\":true},"
 		 "\"attachments\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"}}],"
-		 "\"resyncAfterSeconds\":1.5,\"finalized\":true}", &r);
+		 "\"resyncAfterSeconds\":1.5,\"finalized\":true}",
+		 &r);
 	assert_json(r.labels, "{\"a\":\"1\",\"gone\":null}");
 	assert_json(r.annotations, "{\"n\":\"x\"}");
 	assert_json(r.status, "{\"ok\":true}");
@@ -129,7 +134,7 @@ Test(decorator_response, full_answer)
 
 Test(decorator_response, absent_and_null_fields)
 {
-	struct hook_decorator_result r = {0};
+	struct hook_decorator_result r = { 0 };
 	parse_ok(&DEF, false, "{}", &r);
 	cr_assert_null(r.labels);
 	cr_assert_null(r.annotations);
@@ -152,8 +157,7 @@ Test(decorator_response, absent_and_null_fields)
 Test(decorator_response, bad_labels_and_annotations)
 {
 	parse_fail(&DEF, false, "{\"labels\":[]}", PREFIX "labels: expected an object of strings, got a list");
-	parse_fail(&DEF, false, "{\"labels\":{\"a\":1}}",
-		   PREFIX "labels.a: expected a string or null, got a number");
+	parse_fail(&DEF, false, "{\"labels\":{\"a\":1}}", PREFIX "labels.a: expected a string or null, got a number");
 	parse_fail(&DEF, false, "{\"annotations\":{\"a\":\"x\",\"b\":{}}}",
 		   PREFIX "annotations.b: expected a string or null, got an object");
 }
@@ -166,7 +170,7 @@ Test(decorator_response, bad_attachments)
 	parse_fail(&DEF, false,
 		   "{\"attachments\":[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"x\"}}]}",
 		   PREFIX "attachments[0]: Secret.v1 is not an attachment kind of this controller (it declares "
-		   "Service.v1)");
+			  "Service.v1)");
 	parse_fail(&DEF, false,
 		   "{\"attachments\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"x\"}},"
 		   "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"x\"}}]}",
@@ -175,7 +179,7 @@ Test(decorator_response, bad_attachments)
 		   "{\"attachments\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"x\","
 		   "\"namespace\":\"other\"}}]}",
 		   PREFIX "attachments[0].metadata.namespace: \"other\" is not the object's namespace \"ns\" "
-		   "(attachments live in their object's namespace)");
+			  "(attachments live in their object's namespace)");
 }
 
 Test(decorator_response, other_checks)
@@ -190,12 +194,12 @@ Test(decorator_response, other_checks)
 
 Test(decorator_response, strict_mode)
 {
-	struct hook_decorator_result r = {0};
+	struct hook_decorator_result r = { 0 };
 	parse_ok(&DEF, false, "{\"labels\":{},\"children\":[]}", &r);
 	hook_decorator_result_clear(&r);
 	parse_fail(&STRICT_DEF, false, "{\"labels\":{},\"children\":[]}",
 		   PREFIX "children: unknown field (responseUnMarshallMode strict; expected labels, annotations, "
-		   "status, attachments, resyncAfterSeconds, finalized)");
+			  "status, attachments, resyncAfterSeconds, finalized)");
 	parse_fail(&STRICT_DEF, false, "{\"labels\":{\"a\":\"1\",\"a\":\"2\"}}",
 		   PREFIX "labels.a: repeated key (responseUnMarshallMode strict)");
 	parse_ok(&STRICT_DEF, false, "{\"labels\":{\"a\":\"1\"},\"attachments\":[]}", &r);
@@ -204,17 +208,17 @@ Test(decorator_response, strict_mode)
 
 Test(decorator_run, an_exec_hook_answers)
 {
-	static char *const argv[] = {"/bin/sh", "-c", "cat >/dev/null; echo '{\"labels\":{\"a\":\"b\"}}'", NULL};
-	const struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .name = NAME};
+	static char *const argv[] = { "/bin/sh", "-c", "cat >/dev/null; echo '{\"labels\":{\"a\":\"b\"}}'", NULL };
+	const struct hook_def def = { .type = HOOK_EXEC, .argv = argv, .name = NAME };
 	struct json_object *req = json("{\"object\":{}}");
-	struct hook_decorator_result r = {0};
-	struct cx_err err = {0};
+	struct hook_decorator_result r = { 0 };
+	struct cx_err err = { 0 };
 	int rc = hook_decorator_run(&def, req, false, KINDS, 1, "ns", &r, &err);
 	cr_assert_eq(rc, 0, "%s", err.msg);
 	assert_json(r.labels, "{\"a\":\"b\"}");
 	hook_decorator_result_clear(&r);
-	static char *const bad[] = {"/bin/sh", "-c", "cat >/dev/null; echo '{\"labels\":7}'", NULL};
-	const struct hook_def bad_def = {.type = HOOK_EXEC, .argv = bad, .name = NAME};
+	static char *const bad[] = { "/bin/sh", "-c", "cat >/dev/null; echo '{\"labels\":7}'", NULL };
+	const struct hook_def bad_def = { .type = HOOK_EXEC, .argv = bad, .name = NAME };
 	rc = hook_decorator_run(&bad_def, req, false, KINDS, 1, "ns", &r, &err);
 	cr_assert_eq(rc, -EPROTO);
 	cr_assert_str_eq(err.msg, PREFIX "labels: expected an object of strings, got a number");
@@ -226,16 +230,19 @@ Test(decorator_run, an_exec_hook_answers)
 
 Test(decorate, the_apply_body_holds_only_the_hooks_keys)
 {
-	struct json_object *obj = json("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t\","
-				       "\"namespace\":\"ns\",\"uid\":\"u\",\"resourceVersion\":\"9\",\"labels\":{\"theirs\":\"x\"}},"
-				       "\"spec\":{\"a\":1}}");
+	struct json_object *obj = json(
+		"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t\","
+		"\"namespace\":\"ns\",\"uid\":\"u\",\"resourceVersion\":\"9\",\"labels\":{\"theirs\":\"x\"}},"
+		"\"spec\":{\"a\":1}}");
 	struct json_object *labels = json("{\"mine\":\"1\",\"gone\":null}"), *ann = json("{\"note\":\"n\"}");
 	struct json_object *body = decorate_metadata_apply(obj, labels, ann);
-	assert_json(body, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t\","
+	assert_json(body,
+		    "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t\","
 		    "\"namespace\":\"ns\",\"labels\":{\"mine\":\"1\"},\"annotations\":{\"note\":\"n\"}}}");
 	json_object_put(body);
 	body = decorate_metadata_apply(obj, NULL, NULL);
-	assert_json(body, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t\","
+	assert_json(body,
+		    "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t\","
 		    "\"namespace\":\"ns\"}}");
 	json_object_put(body);
 	json_object_put(obj);
@@ -263,8 +270,9 @@ Test(decorate, null_removes_a_key_another_manager_set)
 
 Test(decorate, whether_the_manager_owns_metadata)
 {
-	struct json_object *obj = json("{\"metadata\":{\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Apply\"},"
-				       "{\"manager\":\"coxswain/d\",\"operation\":\"Apply\",\"fieldsV1\":{}}]}}");
+	struct json_object *obj = json(
+		"{\"metadata\":{\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Apply\"},"
+		"{\"manager\":\"coxswain/d\",\"operation\":\"Apply\",\"fieldsV1\":{}}]}}");
 	cr_assert(decorate_manages(obj, "coxswain/d"));
 	cr_assert_not(decorate_manages(obj, "coxswain/e"));
 	json_object_put(obj);

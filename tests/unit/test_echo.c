@@ -10,8 +10,8 @@
 
 #include "echo.h"
 
-#define KEY "websites/default/web"
-#define CM "ConfigMap.v1"
+#define KEY  "websites/default/web"
+#define CM   "ConfigMap.v1"
 #define SITE "Website.example.com/v1"
 
 /* A RESULT's writes: triples of kind, name, resourceVersion in namespace

@@ -10,7 +10,7 @@
 
 Test(err, set_returns_the_code_even_without_err)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(cx_err_set(&err, -EINVAL, "bad %s", "field"), -EINVAL);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert_str_eq(err.msg, "bad field");
@@ -19,7 +19,7 @@ Test(err, set_returns_the_code_even_without_err)
 
 Test(err, prefix_keeps_code_status_and_reason)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cx_err_set(&err, -EACCES, "forbidden");
 	err.http_status = 403;
 	strcpy(err.reason, "Forbidden");
@@ -32,7 +32,7 @@ Test(err, prefix_keeps_code_status_and_reason)
 
 Test(err, wrap_hands_on_the_callees_code)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = cx_err_set(&err, -ETIMEDOUT, "timed out");
 	cr_assert_eq(cx_err_wrap(&err, r, "GET %s: ", "/api"), -ETIMEDOUT);
 	cr_assert_str_eq(err.msg, "GET /api: timed out");
@@ -44,7 +44,7 @@ Test(err, wrap_hands_on_the_callees_code)
 
 Test(err, the_prefix_wins_when_both_do_not_fit)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	char long_msg[CX_ERR_MSG_MAX];
 	memset(long_msg, 'm', sizeof(long_msg) - 1);
 	long_msg[sizeof(long_msg) - 1] = '\0';

@@ -21,7 +21,7 @@ static struct json_object *json(const char *text)
 static char *key_of(const char *scope, const char *request_json)
 {
 	struct json_object *r = json(request_json);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	char *k = etagcache_key(scope, r, &err);
 	json_object_put(r);
 	cr_assert_not_null(k, "%s", err.msg);
@@ -32,18 +32,23 @@ static char *key_of(const char *scope, const char *request_json)
  * controller and the parent's content do not change it. */
 Test(etagcache, the_key_is_the_root_objects_kind_namespace_and_name)
 {
-	char *a = key_of("web/sync", "{\"controller\": {}, \"parent\": {\"kind\": \"Site\", \"metadata\": "
+	char *a = key_of("web/sync",
+			 "{\"controller\": {}, \"parent\": {\"kind\": \"Site\", \"metadata\": "
 			 "{\"name\": \"x\", \"namespace\": \"ns1\", \"generation\": 1}}, \"children\": {}}");
-	char *b = key_of("web/sync", "{\"controller\": {\"a\": 1}, \"parent\": {\"kind\": \"Site\", \"metadata\": "
+	char *b = key_of("web/sync",
+			 "{\"controller\": {\"a\": 1}, \"parent\": {\"kind\": \"Site\", \"metadata\": "
 			 "{\"name\": \"x\", \"namespace\": \"ns1\", \"generation\": 7}, \"spec\": {}}, \"children\": "
 			 "{\"ConfigMap.v1\": {\"c\": {}}}}");
 	cr_assert_str_eq(a, b);
 	cr_assert_str_eq(a, "web/sync\nSite\nns1\nx");
-	char *other_ns = key_of("web/sync", "{\"parent\": {\"kind\": \"Site\", \"metadata\": {\"name\": \"x\", "
+	char *other_ns = key_of("web/sync",
+				"{\"parent\": {\"kind\": \"Site\", \"metadata\": {\"name\": \"x\", "
 				"\"namespace\": \"ns2\"}}}");
-	char *other_kind = key_of("web/sync", "{\"parent\": {\"kind\": \"Page\", \"metadata\": {\"name\": \"x\", "
+	char *other_kind = key_of("web/sync",
+				  "{\"parent\": {\"kind\": \"Page\", \"metadata\": {\"name\": \"x\", "
 				  "\"namespace\": \"ns1\"}}}");
-	char *other_hook = key_of("web/finalize", "{\"parent\": {\"kind\": \"Site\", \"metadata\": {\"name\": "
+	char *other_hook = key_of("web/finalize",
+				  "{\"parent\": {\"kind\": \"Site\", \"metadata\": {\"name\": "
 				  "\"x\", \"namespace\": \"ns1\"}}}");
 	char *cluster = key_of("web/sync", "{\"parent\": {\"kind\": \"Site\", \"metadata\": {\"name\": \"x\"}}}");
 	cr_assert_str_neq(a, other_ns);
@@ -51,7 +56,8 @@ Test(etagcache, the_key_is_the_root_objects_kind_namespace_and_name)
 	cr_assert_str_neq(a, other_hook);
 	cr_assert_str_eq(cluster, "web/sync\nSite\n\nx");
 	/* A decorator's request names its object. */
-	char *deco = key_of("d/sync", "{\"object\": {\"kind\": \"Pod\", \"metadata\": {\"name\": \"p\", "
+	char *deco = key_of("d/sync",
+			    "{\"object\": {\"kind\": \"Pod\", \"metadata\": {\"name\": \"p\", "
 			    "\"namespace\": \"n\"}}, \"attachments\": {}}");
 	cr_assert_str_eq(deco, "d/sync\nPod\nn\np");
 	free(a);
@@ -66,7 +72,7 @@ Test(etagcache, the_key_is_the_root_objects_kind_namespace_and_name)
 Test(etagcache, a_request_without_a_root_object_has_no_key)
 {
 	struct json_object *r = json("{\"parent\": {\"metadata\": {\"name\": \"x\"}}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_null(etagcache_key("s", r, &err));
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "kind"), "%s", err.msg);

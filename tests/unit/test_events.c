@@ -14,12 +14,9 @@
 Test(events, keys_differ_in_every_part)
 {
 	const char *parts[][4] = {
-		{"uid-1", "Warning", "HookFailed", "exit 1"},
-		{"uid-2", "Warning", "HookFailed", "exit 1"},
-		{"uid-1", "Normal", "HookFailed", "exit 1"},
-		{"uid-1", "Warning", "ApplyFailed", "exit 1"},
-		{"uid-1", "Warning", "HookFailed", "exit 2"},
-		{"uid-1", "Warning", "HookFailedexit", " 1"},
+		{ "uid-1", "Warning", "HookFailed", "exit 1" }, { "uid-2", "Warning", "HookFailed", "exit 1" },
+		{ "uid-1", "Normal", "HookFailed", "exit 1" },  { "uid-1", "Warning", "ApplyFailed", "exit 1" },
+		{ "uid-1", "Warning", "HookFailed", "exit 2" }, { "uid-1", "Warning", "HookFailedexit", " 1" },
 	};
 	size_t n = sizeof(parts) / sizeof(parts[0]);
 	char *keys[sizeof(parts) / sizeof(parts[0])];
@@ -49,8 +46,10 @@ Test(events, names_are_deterministic_and_valid)
 	cr_assert_eq(strncmp(a, "site.", 5), 0);
 	for (const char *p = a + 5; *p; p++)
 		cr_assert(strchr("0123456789abcdef", *p), "%s", a);
-	const char *other[][4] = {{"uid-2", "Warning", "HookFailed", "exit 1"}, {"uid-1", "Normal", "HookFailed", "exit 1"},
-				  {"uid-1", "Warning", "ApplyFailed", "exit 1"}, {"uid-1", "Warning", "HookFailed", "exit 2"}};
+	const char *other[][4] = { { "uid-2", "Warning", "HookFailed", "exit 1" },
+				   { "uid-1", "Normal", "HookFailed", "exit 1" },
+				   { "uid-1", "Warning", "ApplyFailed", "exit 1" },
+				   { "uid-1", "Warning", "HookFailed", "exit 2" } };
 	for (size_t i = 0; i < sizeof(other) / sizeof(*other); i++) {
 		char *c = events_name("site", other[i][0], other[i][1], other[i][2], other[i][3]);
 		cr_assert_str_neq(a, c, "differs with part %zu", i);
@@ -163,7 +162,7 @@ static bool dns_subdomain(const char *s)
 Test(events, names_of_the_longest_parents_are_dns_subdomains)
 {
 	/* The parent's characters 234 and 235 (its name is cut to 236). */
-	const char *cuts[] = {"qq", "q.", "q-", "--", ".q", "-q"};
+	const char *cuts[] = { "qq", "q.", "q-", "--", ".q", "-q" };
 	for (size_t k = 0; k < sizeof(cuts) / sizeof(*cuts); k++) {
 		char parent[254];
 		for (size_t i = 0; i < 253; i++)
@@ -202,7 +201,7 @@ Test(events, long_messages_are_cut_on_a_character)
 
 	for (size_t shift = 0; shift < 4; shift++) {
 		/* "é" is 2 bytes, "€" 3, "𝄞" 4; shift moves the boundaries. */
-		const char *chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9d\x84\x9e"};
+		const char *chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9d\x84\x9e" };
 		for (size_t c = 0; c < 3; c++) {
 			char msg[3 * EVENTS_MESSAGE_MAX];
 			size_t n = shift;
@@ -219,8 +218,8 @@ Test(events, long_messages_are_cut_on_a_character)
 			cr_assert_str_eq(out + len - 3, "...");
 			cr_assert_eq(strncmp(out, msg, len - 3), 0, "a prefix of the message");
 			/* The prefix ends where a character starts in the message. */
-			cr_assert_neq((unsigned char)msg[len - 3] & 0xc0, 0x80, "shift %zu char %zu: cut inside a character",
-				      shift, c);
+			cr_assert_neq((unsigned char)msg[len - 3] & 0xc0, 0x80,
+				      "shift %zu char %zu: cut inside a character", shift, c);
 		}
 	}
 }
@@ -234,13 +233,13 @@ Test(events, normal_events_are_off_by_default)
 	cr_assert_not_null(e);
 	static char v1[] = "v1", cm[] = "ConfigMap", a[] = "a", b[] = "b", x[] = "x", y[] = "y";
 	struct apply_result results[4] = {
-		{.api_version = v1, .kind = cm, .name = a, .action = APPLY_CREATED},
-		{.api_version = v1, .kind = cm, .name = b, .action = APPLY_DELETED},
-		{.api_version = v1, .kind = cm, .name = x, .action = APPLY_RECREATED},
-		{.api_version = v1, .kind = cm, .name = y, .action = APPLY_ADOPTED},
+		{ .api_version = v1, .kind = cm, .name = a, .action = APPLY_CREATED },
+		{ .api_version = v1, .kind = cm, .name = b, .action = APPLY_DELETED },
+		{ .api_version = v1, .kind = cm, .name = x, .action = APPLY_RECREATED },
+		{ .api_version = v1, .kind = cm, .name = y, .action = APPLY_ADOPTED },
 	};
-	struct apply_report rep = {.results = results, .n = 4};
-	struct cx_err err = {0};
+	struct apply_report rep = { .results = results, .n = 4 };
+	struct cx_err err = { 0 };
 	cr_assert_eq(events_post_apply(e, NULL, &rep, &err), 0, "%s", err.msg);
 	events_free(&e);
 }

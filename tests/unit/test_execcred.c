@@ -22,7 +22,7 @@
 #include "execcred.h"
 
 #define PLUGINS TEST_DATA_DIR "/execcred/"
-#define USER "alice"
+#define USER    "alice"
 
 /* 2026-11-25T15:04:05Z, worked out independently (Python's calendar.timegm). */
 #define T_2026_11_25_150405 ((time_t)1795619045)
@@ -38,7 +38,7 @@ static char *xstrdup(const char *s)
 
 static struct execcred_spec spec_make(const char *api_version, const char *command)
 {
-	struct execcred_spec s = {0};
+	struct execcred_spec s = { 0 };
 	if (api_version)
 		s.api_version = xstrdup(api_version);
 	if (command)
@@ -76,7 +76,7 @@ static void spec_env(struct execcred_spec *s, const char *name, const char *valu
  * kept pointers into it would be caught by ASan. */
 static struct execcred *new_ok(struct execcred_spec *s, const struct execcred_cluster *cluster)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct execcred *ec = NULL;
 	execcred_new(s, USER, cluster, &ec, &err);
 	cr_assert_not_null(ec, "%s", err.msg);
@@ -90,7 +90,7 @@ static const char *get_token(struct execcred *ec, bool force)
 {
 	const char *token = NULL;
 	const struct blob *cert = NULL, *key = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(execcred_get(ec, force, &token, &cert, &key, &err), 0, "%s", err.msg);
 	cr_assert_not_null(token);
 	cr_assert_null(cert);
@@ -109,7 +109,7 @@ static struct cx_err get_fail(struct execcred_spec *s, int timeout_ms, int code)
 		execcred_set_timeout(ec, timeout_ms);
 	const char *token = "x";
 	const struct blob *cert = (const struct blob *)1, *key = (const struct blob *)1;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = execcred_get(ec, false, &token, &cert, &key, &err);
 	cr_assert_eq(rc, code, "expected %d (%s), got %d: %s", code, strerror(-code), rc, err.msg);
 	cr_assert_eq(err.code, rc);
@@ -134,7 +134,7 @@ static struct cx_err output_fail(const char *out)
 /* execcred_new must refuse s; the message names the user and contains what. */
 static void new_fail(struct execcred_spec *s, const struct execcred_cluster *cluster, const char *what)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct execcred *ec = NULL;
 	execcred_new(s, USER, cluster, &ec, &err);
 	cr_assert_null(ec, "spec should be refused (%s)", what);
@@ -254,7 +254,7 @@ Test(execcred, returns_client_certificate_and_key)
 	struct execcred *ec = new_ok(&s, NULL);
 	const char *token = "x";
 	const struct blob *cert = NULL, *key = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(execcred_get(ec, false, &token, &cert, &key, &err), 0, "%s", err.msg);
 	cr_assert_null(token);
 	cr_assert_str_eq((char *)cert->data, "-----BEGIN CERTIFICATE-----\nCERT 1\n-----END CERTIFICATE-----\n");
@@ -273,7 +273,7 @@ Test(execcred, returns_token_and_certificate_together)
 	struct execcred *ec = new_ok(&s, NULL);
 	const char *token = NULL;
 	const struct blob *cert = NULL, *key = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(execcred_get(ec, false, &token, &cert, &key, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(token, "both");
 	cr_assert_str_eq((char *)cert->data, "C");
@@ -360,7 +360,7 @@ Test(execcred, failure_leaves_nothing_cached)
 	cr_assert_not_null(f);
 	fclose(f);
 	const char *token = "x";
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_lt(execcred_get(ec, true, &token, NULL, NULL, &err), 0);
 	cr_assert_null(token);
 	cr_assert(strstr(err.msg, "exited with status 1: identity provider unavailable"), "%s", err.msg);
@@ -399,24 +399,41 @@ Test(execcred, parses_rfc3339_timestamps)
 Test(execcred, rejects_bad_timestamps)
 {
 	static const char *const bad[] = {
-		"tomorrow", "", "2026-11-25", "2026-11-25T15:04:05", "2026-11-25 15:04:05Z",
-		"2026-11-25T15:04:05Zjunk", "+2026-11-25T15:04:05Z", "2026-1-25T15:04:05Z",
-		"2026-13-01T00:00:00Z", "2026-11-00T00:00:00Z", "2026-04-31T00:00:00Z", "2026-02-30T00:00:00Z",
-		"2026-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T15:60:00Z",
-		"2026-11-25T15:04:60Z", "2026-11-25T15:04:05.Z", "2026-11-25T15:04:05+2:00", "2026-11-25T15:04:05+24:00",
+		"tomorrow",
+		"",
+		"2026-11-25",
+		"2026-11-25T15:04:05",
+		"2026-11-25 15:04:05Z",
+		"2026-11-25T15:04:05Zjunk",
+		"+2026-11-25T15:04:05Z",
+		"2026-1-25T15:04:05Z",
+		"2026-13-01T00:00:00Z",
+		"2026-11-00T00:00:00Z",
+		"2026-04-31T00:00:00Z",
+		"2026-02-30T00:00:00Z",
+		"2026-02-29T00:00:00Z",
+		"2100-02-29T00:00:00Z",
+		"2026-11-25T24:00:00Z",
+		"2026-11-25T15:60:00Z",
+		"2026-11-25T15:04:60Z",
+		"2026-11-25T15:04:05.Z",
+		"2026-11-25T15:04:05+2:00",
+		"2026-11-25T15:04:05+24:00",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char out[512];
 		snprintf(out, sizeof(out),
 			 "{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", "
-			 "\"status\": {\"token\": \"s3cr3t\", \"expirationTimestamp\": \"%s\"}}", bad[i]);
+			 "\"status\": {\"token\": \"s3cr3t\", \"expirationTimestamp\": \"%s\"}}",
+			 bad[i]);
 		struct cx_err err = output_fail(out);
 		cr_assert(strstr(err.msg, "status.expirationTimestamp"), "%s: %s", bad[i], err.msg);
 		cr_assert(strstr(err.msg, "RFC 3339"), "%s", err.msg);
 		cr_assert_null(strstr(err.msg, "s3cr3t"), "never the token: %s", err.msg);
 	}
-	struct cx_err err = output_fail("{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": "
-					"\"ExecCredential\", \"status\": {\"token\": \"t\", \"expirationTimestamp\": 5}}");
+	struct cx_err err = output_fail(
+		"{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": "
+		"\"ExecCredential\", \"status\": {\"token\": \"t\", \"expirationTimestamp\": 5}}");
 	cr_assert(strstr(err.msg, "status.expirationTimestamp: expected a string"), "%s", err.msg);
 }
 
@@ -480,8 +497,8 @@ static struct json_object *exec_info(struct execcred *ec, const char *api_versio
 Test(execcred, exec_info_without_cluster)
 {
 	struct execcred_spec s = plugin_spec("exec-info.sh");
-	struct blob ca = {(unsigned char *)"CA PEM\n", 7};
-	struct execcred_cluster cluster = {.server = "https://127.0.0.1:6443", .ca = &ca};
+	struct blob ca = { (unsigned char *)"CA PEM\n", 7 };
+	struct execcred_cluster cluster = { .server = "https://127.0.0.1:6443", .ca = &ca };
 	struct execcred *ec = new_ok(&s, &cluster);
 	struct json_object *info = exec_info(ec, EXECCRED_V1);
 	struct json_object *spec;
@@ -497,7 +514,7 @@ Test(execcred, exec_info_with_cluster)
 	free(s.api_version);
 	s.api_version = xstrdup(EXECCRED_V1BETA1);
 	s.provide_cluster_info = true;
-	struct blob ca = {(unsigned char *)"CA PEM\n", 7};
+	struct blob ca = { (unsigned char *)"CA PEM\n", 7 };
 	struct execcred_cluster cluster = {
 		.server = "https://127.0.0.1:6443",
 		.tls_server_name = "kubernetes",
@@ -526,7 +543,7 @@ Test(execcred, exec_info_with_insecure_cluster_without_ca)
 {
 	struct execcred_spec s = plugin_spec("exec-info.sh");
 	s.provide_cluster_info = true;
-	struct execcred_cluster cluster = {.server = "https://10.0.0.1", .insecure_skip_tls_verify = true};
+	struct execcred_cluster cluster = { .server = "https://10.0.0.1", .insecure_skip_tls_verify = true };
 	struct execcred *ec = new_ok(&s, &cluster);
 	struct json_object *info = exec_info(ec, EXECCRED_V1);
 	struct json_object *spec, *c, *v;
@@ -587,7 +604,8 @@ Test(execcred, command_not_found_in_path_shows_install_hint)
 	struct execcred_spec s = spec_make(EXECCRED_V1, "coxswain-no-such-plugin");
 	s.install_hint = xstrdup("Install it with:\n  apt-get install coxswain-plugin\n");
 	struct cx_err err = get_fail(&s, 0, -ENOENT);
-	cr_assert_str_eq(err.msg, "exec plugin \"coxswain-no-such-plugin\" for user \"alice\": not found in PATH; "
+	cr_assert_str_eq(err.msg,
+			 "exec plugin \"coxswain-no-such-plugin\" for user \"alice\": not found in PATH; "
 			 "Install it with: apt-get install coxswain-plugin");
 }
 
@@ -595,7 +613,8 @@ Test(execcred, command_not_found_without_hint)
 {
 	struct execcred_spec s = spec_make(EXECCRED_V1, "/nonexistent-dir/get-token");
 	struct cx_err err = get_fail(&s, 0, -ENOENT);
-	cr_assert_str_eq(err.msg, "exec plugin \"/nonexistent-dir/get-token\" for user \"alice\": "
+	cr_assert_str_eq(err.msg,
+			 "exec plugin \"/nonexistent-dir/get-token\" for user \"alice\": "
 			 "cannot run /nonexistent-dir/get-token: No such file or directory");
 }
 
@@ -638,7 +657,8 @@ Test(execcred, nonzero_exit_names_status_and_stderr)
 {
 	struct execcred_spec s = plugin_spec("fail.sh");
 	struct cx_err err = get_fail(&s, 0, -EIO);
-	cr_assert_str_eq(err.msg, "exec plugin \"" PLUGINS "fail.sh\" for user \"alice\": exited with status 3: "
+	cr_assert_str_eq(err.msg,
+			 "exec plugin \"" PLUGINS "fail.sh\" for user \"alice\": exited with status 3: "
 			 "first line of noise error: could not reach the identity provider");
 }
 
@@ -647,7 +667,8 @@ Test(execcred, nonzero_exit_without_stderr)
 	struct execcred_spec s = plugin_spec("output.sh");
 	spec_env(&s, "EXECCRED_EXIT", "42");
 	struct cx_err err = get_fail(&s, 0, -EIO);
-	cr_assert_str_eq(err.msg, "exec plugin \"" PLUGINS "output.sh\" for user \"alice\": exited with status 42 "
+	cr_assert_str_eq(err.msg,
+			 "exec plugin \"" PLUGINS "output.sh\" for user \"alice\": exited with status 42 "
 			 "(nothing on stderr)");
 }
 
@@ -669,7 +690,11 @@ static bool valid_utf8(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		int n = *p < 0x80             ? 0
+			: (*p & 0xe0) == 0xc0 ? 1
+			: (*p & 0xf0) == 0xe0 ? 2
+			: (*p & 0xf8) == 0xf0 ? 3
+					      : -1;
 		if (n < 0)
 			return false;
 		p++;
@@ -740,7 +765,8 @@ Test(execcred, killed_by_signal)
 {
 	struct execcred_spec s = plugin_spec("signal.sh");
 	struct cx_err err = get_fail(&s, 0, -EIO);
-	cr_assert_str_eq(err.msg, "exec plugin \"" PLUGINS "signal.sh\" for user \"alice\": killed by signal 9 "
+	cr_assert_str_eq(err.msg,
+			 "exec plugin \"" PLUGINS "signal.sh\" for user \"alice\": killed by signal 9 "
 			 "(Killed): about to die");
 }
 
@@ -754,8 +780,8 @@ Test(execcred, timeout_kills_the_process_group)
 	double took = clock_monotonic_s() - start;
 	cr_assert_lt(took, 20.0, "took %.1f s", took);
 	cr_assert_geq(took, 0.5, "took %.3f s", took);
-	cr_assert(strstr(err.msg, "\": timed out after 500 ms; killed it: waiting for the browser login"),
-		  "%s", err.msg);
+	cr_assert(strstr(err.msg, "\": timed out after 500 ms; killed it: waiting for the browser login"), "%s",
+		  err.msg);
 	pid_t sleeper = read_pid(pidfile);
 	bool dead = false;
 	for (int i = 0; i < 1000 && !(dead = process_dead(sleeper)); i++) /* 20 s at most */
@@ -778,7 +804,7 @@ Test(execcred, an_interrupt_fd_stops_a_hanging_plugin)
 	cr_assert_eq(pipe(p), 0);
 	cr_assert_eq(write(p[1], "x", 1), 1);
 	execcred_set_interrupt_fd(ec, p[0]);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(execcred_get(ec, false, NULL, NULL, NULL, &err), -EINTR, "%s", err.msg);
 	cr_assert(strstr(err.msg, "interrupted (coxswain is stopping); killed it"), "%s", err.msg);
 	/* Without a stop pending it runs as before (and times out here). */
@@ -834,7 +860,8 @@ Test(execcred, empty_output_shows_stderr)
 	struct execcred_spec s = plugin_spec("output.sh");
 	spec_env(&s, "EXECCRED_STDERR", "please run login first");
 	struct cx_err err = get_fail(&s, 0, -EPROTO);
-	cr_assert_str_eq(err.msg, "exec plugin \"" PLUGINS "output.sh\" for user \"alice\": printed nothing on "
+	cr_assert_str_eq(err.msg,
+			 "exec plugin \"" PLUGINS "output.sh\" for user \"alice\": printed nothing on "
 			 "stdout (expected an ExecCredential): please run login first");
 }
 
@@ -848,8 +875,10 @@ Test(execcred, wrong_api_version)
 {
 	struct cx_err err = output_fail("{\"apiVersion\": \"client.authentication.k8s.io/v1beta1\", \"kind\": "
 					"\"ExecCredential\", \"status\": {\"token\": \"s3cr3t\"}}");
-	cr_assert(strstr(err.msg, "returned apiVersion \"client.authentication.k8s.io/v1beta1\", expected "
-			  "\"client.authentication.k8s.io/v1\""), "%s", err.msg);
+	cr_assert(strstr(err.msg,
+			 "returned apiVersion \"client.authentication.k8s.io/v1beta1\", expected "
+			 "\"client.authentication.k8s.io/v1\""),
+		  "%s", err.msg);
 	cr_assert_null(strstr(err.msg, "s3cr3t"), "never the token: %s", err.msg);
 	err = output_fail("{\"kind\": \"ExecCredential\", \"status\": {\"token\": \"t\"}}");
 	cr_assert(strstr(err.msg, "returned no apiVersion"), "%s", err.msg);
@@ -885,14 +914,13 @@ Test(execcred, neither_token_nor_certificate)
 
 Test(execcred, certificate_without_key)
 {
-	struct cx_err err = output_fail("{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": "
-					"\"ExecCredential\", \"status\": {\"token\": \"t\", \"clientCertificateData\": \"C\"}}");
-	cr_assert(strstr(err.msg, "returned status.clientCertificateData without status.clientKeyData"), "%s",
-		  err.msg);
+	struct cx_err err = output_fail(
+		"{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": "
+		"\"ExecCredential\", \"status\": {\"token\": \"t\", \"clientCertificateData\": \"C\"}}");
+	cr_assert(strstr(err.msg, "returned status.clientCertificateData without status.clientKeyData"), "%s", err.msg);
 	err = output_fail("{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": "
 			  "\"ExecCredential\", \"status\": {\"clientKeyData\": \"s3cr3t-key\"}}");
-	cr_assert(strstr(err.msg, "returned status.clientKeyData without status.clientCertificateData"), "%s",
-		  err.msg);
+	cr_assert(strstr(err.msg, "returned status.clientKeyData without status.clientCertificateData"), "%s", err.msg);
 	cr_assert_null(strstr(err.msg, "s3cr3t"), "never the key: %s", err.msg);
 }
 
@@ -967,13 +995,13 @@ Test(execcred, spec_cluster_info_needs_a_cluster)
 	new_fail(&s, NULL, "provideClusterInfo");
 	s = plugin_spec("credential.sh");
 	s.provide_cluster_info = true;
-	struct execcred_cluster cluster = {0};
+	struct execcred_cluster cluster = { 0 };
 	new_fail(&s, &cluster, "provideClusterInfo");
 }
 
 Test(execcred, spec_clear_takes_an_empty_spec)
 {
-	struct execcred_spec s = {0};
+	struct execcred_spec s = { 0 };
 	execcred_spec_clear(&s);
 	s = plugin_spec("args.sh");
 	spec_arg(&s, "a");

@@ -23,18 +23,18 @@
 #include "hook.h"
 #include "mcdef.h"
 
-#define HOOKS TEST_DATA_DIR "/hook/"
+#define HOOKS     TEST_DATA_DIR "/hook/"
 #define SYNC_NAME "/hooks/website-sync"
-#define PREFIX "sync hook \"" SYNC_NAME "\": "
+#define PREFIX    "sync hook \"" SYNC_NAME "\": "
 
 static const struct hook_child_kind KINDS[] = {
-	{"v1", "ConfigMap"},
-	{"apps/v1", "Deployment"},
+	{ "v1", "ConfigMap" },
+	{ "apps/v1", "Deployment" },
 };
 #define N_KINDS (sizeof(KINDS) / sizeof(KINDS[0]))
 
-static char *const SYNC_ARGV[] = {SYNC_NAME, NULL};
-static const struct hook_def SYNC_DEF = {.type = HOOK_EXEC, .argv = SYNC_ARGV};
+static char *const SYNC_ARGV[] = { SYNC_NAME, NULL };
+static const struct hook_def SYNC_DEF = { .type = HOOK_EXEC, .argv = SYNC_ARGV };
 
 static struct json_object *parse(const char *s)
 {
@@ -62,14 +62,16 @@ static struct json_object *at(struct json_object *o, const char *key)
 Test(hook_request, every_declared_kind_is_present)
 {
 	static const struct hook_child_kind kinds[] = {
-		{"v1", "ConfigMap"}, {"apps/v1", "Deployment"}, {"v1", "Secret"},
+		{ "v1", "ConfigMap" },
+		{ "apps/v1", "Deployment" },
+		{ "v1", "Secret" },
 	};
 	struct json_object *controller = parse("{\"name\": \"websites\"}");
 	struct json_object *parent = parse("{\"apiVersion\": \"example.com/v1\", \"kind\": \"Website\", "
 					   "\"metadata\": {\"name\": \"web\", \"namespace\": \"default\"}}");
 	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {\"kind\": \"ConfigMap\"}}, "
 					     "\"Other.v9\": {\"x\": {}}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_request_new(controller, parent, kinds, 3, observed, false, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 
@@ -90,7 +92,8 @@ Test(hook_request, every_declared_kind_is_present)
 	json_object_put(parent);
 	json_object_put(observed);
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	cr_assert_str_eq(s, "{\"controller\":{\"name\":\"websites\"},\"parent\":{\"apiVersion\":\"example.com/v1\","
+	cr_assert_str_eq(s,
+			 "{\"controller\":{\"name\":\"websites\"},\"parent\":{\"apiVersion\":\"example.com/v1\","
 			 "\"kind\":\"Website\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"}},"
 			 "\"children\":{\"ConfigMap.v1\":{\"web-config\":{\"kind\":\"ConfigMap\"}},"
 			 "\"Deployment.apps/v1\":{},\"Secret.v1\":{}},\"related\":{},\"finalizing\":false}");
@@ -104,11 +107,12 @@ Test(hook_request, children_without_managed_fields)
 {
 	struct json_object *controller = parse("{}");
 	struct json_object *parent = parse("{\"metadata\": {\"name\": \"p\", \"namespace\": \"ns\"}}");
-	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"a\": {\"kind\": \"ConfigMap\", \"metadata\": "
-					     "{\"name\": \"a\", \"namespace\": \"ns\", \"managedFields\": [{\"manager\": "
-					     "\"coxswain/x\"}]}, \"data\": {\"k\": \"v\"}}, \"b\": {\"metadata\": {\"name\": "
-					     "\"b\"}}}}");
-	struct cx_err err = {0};
+	struct json_object *observed = parse(
+		"{\"ConfigMap.v1\": {\"a\": {\"kind\": \"ConfigMap\", \"metadata\": "
+		"{\"name\": \"a\", \"namespace\": \"ns\", \"managedFields\": [{\"manager\": "
+		"\"coxswain/x\"}]}, \"data\": {\"k\": \"v\"}}, \"b\": {\"metadata\": {\"name\": "
+		"\"b\"}}}}");
+	struct cx_err err = { 0 };
 	for (int v = 0; v < 2; v++) {
 		struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, false,
 							   v ? HOOK_V2 : HOOK_V1, &err);
@@ -128,7 +132,7 @@ Test(hook_request, children_without_managed_fields)
 Test(hook_request, no_observed_children_and_finalizing)
 {
 	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, true, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	cr_assert(json_object_get_boolean(at(req, "finalizing")));
@@ -157,7 +161,7 @@ Test(hook_request, observed_entry_not_an_object)
 {
 	struct json_object *controller = parse("{}"), *parent = parse("{}");
 	struct json_object *observed = parse("{\"Deployment.apps/v1\": [1]}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_null(hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, HOOK_V1, &err));
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "observed children[\"Deployment.apps/v1\"] is a list"), "%s", err.msg);
@@ -171,7 +175,7 @@ Test(hook_request, observed_entry_not_an_object)
 Test(hook_request, related_is_always_there_and_empty)
 {
 	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int v = HOOK_V1; v <= HOOK_V2; v++) {
 		struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, v == HOOK_V2,
 							   (enum hook_version)v, &err);
@@ -192,7 +196,7 @@ static struct json_object *request_children(const char *parent_json, const char 
 					    const struct hook_child_kind *kinds, size_t n, enum hook_version v)
 {
 	struct json_object *controller = parse("{}"), *parent = parse(parent_json), *observed = parse(observed_json);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_request_new(controller, parent, kinds, n, observed, false, v, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	struct json_object *children = json_object_get(at(req, "children"));
@@ -204,21 +208,23 @@ static struct json_object *request_children(const char *parent_json, const char 
 }
 
 static const struct hook_child_kind NS_AND_CLUSTER_KINDS[] = {
-	{"v1", "ConfigMap"},
-	{"v1", "Namespace"},
+	{ "v1", "ConfigMap" },
+	{ "v1", "Namespace" },
 };
 
 static void assert_keys(struct json_object *children, const char *kind_key, const char *want)
 {
 	char got[512] = "";
-	json_object_object_foreach(at(children, kind_key), k, v) {
+	json_object_object_foreach(at(children, kind_key), k, v)
+	{
 		(void)v;
 		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", *got ? " " : "", k);
 	}
 	cr_assert_str_eq(got, want, "%s in %s", kind_key, json_object_to_json_string(children));
 }
 
-#define CM_OBS(ns, name) "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", " \
+#define CM_OBS(ns, name)                                                                                               \
+	"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "                                                           \
 	"\"metadata\": {\"name\": \"" name "\", \"namespace\": \"" ns "\"}}"
 
 Test(hook_request, v1_and_v2_keys_under_a_namespaced_parent)
@@ -227,16 +233,18 @@ Test(hook_request, v1_and_v2_keys_under_a_namespaced_parent)
 	/* The watcher's cache: by name. An entry without metadata keeps the
 	 * parent's namespace; one whose metadata has no namespace is
 	 * cluster-scoped, keyed by its name (metacontroller's qualifiedName). */
-	const char *observed = "{\"ConfigMap.v1\": {\"settings\": " CM_OBS("team-a", "settings") ", "
-			       "\"bare\": {}, \"cluster\": {\"metadata\": {\"name\": \"cluster\"}}}}";
+	const char *observed = "{\"ConfigMap.v1\": {\"settings\": " CM_OBS(
+		"team-a", "settings") ", "
+				      "\"bare\": {}, \"cluster\": {\"metadata\": {\"name\": \"cluster\"}}}}";
 	struct json_object *v1 = request_children(parent, observed, KINDS, N_KINDS, HOOK_V1);
 	assert_keys(v1, "ConfigMap.v1", "settings bare cluster");
 	assert_keys(v1, "Deployment.apps/v1", "");
 	struct json_object *v2 = request_children(parent, observed, KINDS, N_KINDS, HOOK_V2);
 	assert_keys(v2, "ConfigMap.v1", "team-a/settings team-a/bare cluster");
 	assert_keys(v2, "Deployment.apps/v1", "");
-	cr_assert_str_eq(json_object_get_string(at(at(at(at(v2, "ConfigMap.v1"), "team-a/settings"), "metadata"),
-						   "name")), "settings", "the object itself, unchanged");
+	cr_assert_str_eq(
+		json_object_get_string(at(at(at(at(v2, "ConfigMap.v1"), "team-a/settings"), "metadata"), "name")),
+		"settings", "the object itself, unchanged");
 	json_object_put(v1);
 	json_object_put(v2);
 }
@@ -244,9 +252,12 @@ Test(hook_request, v1_and_v2_keys_under_a_namespaced_parent)
 Test(hook_request, v1_and_v2_keys_under_a_cluster_scoped_parent)
 {
 	const char *parent = "{\"metadata\": {\"name\": \"propagate\"}}";
-	const char *observed = "{\"ConfigMap.v1\": {\"team-a/settings\": " CM_OBS("team-a", "settings") ", "
-			       "\"team-b/settings\": " CM_OBS("team-b", "settings") "}, "
-			       "\"Namespace.v1\": {\"team-c\": {\"metadata\": {\"name\": \"team-c\"}}}}";
+	const char *observed = "{\"ConfigMap.v1\": {\"team-a/settings\": " CM_OBS(
+		"team-a", "settings") ", "
+				      "\"team-b/settings\": " CM_OBS(
+					      "team-b", "settings") "}, "
+								    "\"Namespace.v1\": {\"team-c\": {\"metadata\": "
+								    "{\"name\": \"team-c\"}}}}";
 	struct json_object *v1 = request_children(parent, observed, NS_AND_CLUSTER_KINDS, 2, HOOK_V1);
 	assert_keys(v1, "ConfigMap.v1", "team-a/settings team-b/settings");
 	assert_keys(v1, "Namespace.v1", "team-c");
@@ -264,8 +275,8 @@ static struct hook_result parse_ok_as(const struct hook_def *def, bool finalizin
 {
 	struct hook_result r;
 	memset(&r, 0xa5, sizeof(r)); /* parse must set every field it owns */
-	r.stats = (struct hook_stats){0};
-	struct cx_err err = {0};
+	r.stats = (struct hook_stats){ 0 };
+	struct cx_err err = { 0 };
 	int rc = hook_response_parse(def, finalizing, body, strlen(body), KINDS, N_KINDS, parent_ns, &r, &err);
 	cr_assert_eq(rc, 0, "%s", err.msg);
 	cr_assert_not_null(r.children);
@@ -285,7 +296,7 @@ static void parse_fail_as(const struct hook_def *def, bool finalizing, const cha
 {
 	struct hook_result r;
 	memset(&r, 0xa5, sizeof(r));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = hook_response_parse(def, finalizing, body, len, KINDS, N_KINDS, parent_ns, &r, &err);
 	cr_assert_eq(rc, -EPROTO, "expected -EPROTO for %s, got %d: %s", body, rc, err.msg);
 	cr_assert_eq(err.code, -EPROTO);
@@ -419,8 +430,9 @@ Test(hook_response, child_without_name)
 		   "children[2].metadata.name: missing");
 	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {}}]}",
 		   "children[0].metadata.name: missing");
-	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"\"}}]}",
-		   "children[0].metadata.name: missing");
+	parse_fail(
+		"{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"\"}}]}",
+		"children[0].metadata.name: missing");
 	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": 7}}]}",
 		   "children[0].metadata.name: expected a string, got a number");
 	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": \"a\"}]}",
@@ -432,11 +444,13 @@ Test(hook_response, child_without_name)
 Test(hook_response, child_name_not_a_path_segment)
 {
 	parse_fail("{\"children\": [" CM("a") ", " CM("d1-/deco") "]}",
-		   "children[1].metadata.name: \"d1-/deco\" cannot be a name (the API refuses '/', '%', \".\" and \"..\")");
+		   "children[1].metadata.name: \"d1-/deco\" cannot be a name (the API refuses '/', '%', \".\" and "
+		   "\"..\")");
 	parse_fail("{\"children\": [" CM("50%") "]}", "children[0].metadata.name: \"50%\" cannot be a name");
 	parse_fail("{\"children\": [" CM("..") "]}", "children[0].metadata.name: \"..\" cannot be a name");
 	parse_fail("{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\", "
-		   "\"namespace\": \"x/y\"}}]}", "children[0].metadata.namespace: \"x/y\" is not a namespace name");
+		   "\"namespace\": \"x/y\"}}]}",
+		   "children[0].metadata.namespace: \"x/y\" is not a namespace name");
 }
 
 Test(hook_response, child_in_another_namespace)
@@ -464,7 +478,7 @@ Test(hook_response, child_in_another_namespace)
 Test(hook_response, child_of_an_undeclared_kind)
 {
 	parse_fail("{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"kind\": \"Secret\", "
-		   "\"metadata\": {\"name\": \"a\"}}]}",
+					      "\"metadata\": {\"name\": \"a\"}}]}",
 		   "children[1]: Secret.v1 is not a child kind of this controller (it declares ConfigMap.v1, "
 		   "Deployment.apps/v1)");
 	parse_fail("{\"children\": [{\"apiVersion\": \"apps/v1beta1\", \"kind\": \"Deployment\", "
@@ -472,11 +486,13 @@ Test(hook_response, child_of_an_undeclared_kind)
 		   "children[0]: Deployment.apps/v1beta1 is not a child kind");
 
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	const char *body = "{\"children\": [" CM("a") "]}";
 	cr_assert_eq(hook_response_parse(&SYNC_DEF, false, body, strlen(body), NULL, 0, "default", &r, &err), -EPROTO);
-	cr_assert(strstr(err.msg, "children[0]: ConfigMap.v1 is not a child kind of this controller (it declares "
-			 "none)"), "%s", err.msg);
+	cr_assert(strstr(err.msg,
+			 "children[0]: ConfigMap.v1 is not a child kind of this controller (it declares "
+			 "none)"),
+		  "%s", err.msg);
 }
 
 Test(hook_response, two_children_with_one_name)
@@ -487,35 +503,36 @@ Test(hook_response, two_children_with_one_name)
 		   "children[2]: ConfigMap.v1 \"a\" is returned twice (also children[1])");
 
 	/* One name in two kinds is two objects. */
-	struct hook_result r = parse_ok("{\"children\": [" CM("web") ", {\"apiVersion\": \"apps/v1\", "
-					"\"kind\": \"Deployment\", \"metadata\": {\"name\": \"web\"}}]}");
+	struct hook_result r = parse_ok(
+		"{\"children\": [" CM("web") ", {\"apiVersion\": \"apps/v1\", "
+					     "\"kind\": \"Deployment\", \"metadata\": {\"name\": \"web\"}}]}");
 	cr_assert_eq(json_object_array_length(r.children), 2);
 	hook_result_clear(&r);
 
 	/* Under a namespaced parent, "" and the parent's namespace are one place. */
 	parse_fail("{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
-		   "\"metadata\": {\"name\": \"a\", \"namespace\": \"default\"}}]}",
+					      "\"metadata\": {\"name\": \"a\", \"namespace\": \"default\"}}]}",
 		   "children[1]: ConfigMap.v1 \"a\" is returned twice (also children[0])");
 }
 
-#define CM_IN(ns, name)                                                                                  \
-	"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"" name "\", "  \
+#define CM_IN(ns, name)                                                                                                \
+	"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"" name "\", "                    \
 	"\"namespace\": \"" ns "\"}}"
 
 /* A cluster-scoped parent's children may share a name in many namespaces:
  * they are told apart by namespace/name, the key the request uses too. */
 Test(hook_response, a_cluster_scoped_parent_may_have_one_name_in_many_namespaces)
 {
-	const char *three = "{\"children\": [" CM_IN("team-a", "settings") ", " CM_IN("team-b", "settings") ", "
-			    CM_IN("team-c", "settings") "]}";
+	const char *three = "{\"children\": [" CM_IN("team-a", "settings") ", " CM_IN("team-b", "settings") ", " CM_IN(
+		"team-c", "settings") "]}";
 	struct hook_result r = parse_ok_as(&SYNC_DEF, false, three, NULL);
 	cr_assert_eq(json_object_array_length(r.children), 3);
 	hook_result_clear(&r);
 	r = parse_ok_as(&SYNC_DEF, false, three, "");
 	hook_result_clear(&r);
 
-	const char *twice = "{\"children\": [" CM_IN("team-a", "settings") ", " CM_IN("team-b", "settings") ", "
-			    CM_IN("team-a", "settings") "]}";
+	const char *twice = "{\"children\": [" CM_IN("team-a", "settings") ", " CM_IN("team-b", "settings") ", " CM_IN(
+		"team-a", "settings") "]}";
 	parse_fail_as(&SYNC_DEF, false, twice, strlen(twice), NULL, PREFIX,
 		      "children[2]: ConfigMap.v1 \"team-a/settings\" is returned twice (also children[0])");
 }
@@ -530,16 +547,20 @@ Test(hook_response, names_at_the_length_limits)
 	ns[63] = '\0';
 	memset(name, 'x', 253);
 	name[253] = '\0';
-	snprintf(body, sizeof(body), "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
-		 "\"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}}]}", name, ns);
+	snprintf(body, sizeof(body),
+		 "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+		 "\"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}}]}",
+		 name, ns);
 	struct hook_result r = parse_ok_as(&SYNC_DEF, false, body, NULL);
 	cr_assert_eq(json_object_array_length(r.children), 1, "the longest namespace and name fit");
 	hook_result_clear(&r);
 
 	memset(name, 'x', 320);
 	name[320] = '\0';
-	snprintf(body, sizeof(body), "{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"kind\": "
-		 "\"ConfigMap\", \"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}}]}", name, ns);
+	snprintf(body, sizeof(body),
+		 "{\"children\": [" CM("a") ", {\"apiVersion\": \"v1\", \"kind\": "
+					    "\"ConfigMap\", \"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}}]}",
+		 name, ns);
 	parse_fail_as(&SYNC_DEF, false, body, strlen(body), NULL, PREFIX,
 		      "children[1].metadata: namespace/name is too long");
 }
@@ -549,13 +570,14 @@ Test(hook_response, a_kind_key_too_long_is_refused)
 	char api[CHILDKEY_KIND_MAX], body[1024];
 	memset(api, 'g', sizeof(api) - 4);
 	memcpy(api + sizeof(api) - 4, "/v1", 4);
-	const struct hook_child_kind kinds[] = {{"v1", "ConfigMap"}, {api, "Long"}};
-	snprintf(body, sizeof(body), "{\"children\": [" CM("a") ", {\"apiVersion\": \"%s\", \"kind\": "
-		 "\"Long\", \"metadata\": {\"name\": \"b\"}}]}", api);
+	const struct hook_child_kind kinds[] = { { "v1", "ConfigMap" }, { api, "Long" } };
+	snprintf(body, sizeof(body),
+		 "{\"children\": [" CM("a") ", {\"apiVersion\": \"%s\", \"kind\": "
+					    "\"Long\", \"metadata\": {\"name\": \"b\"}}]}",
+		 api);
 	struct hook_result r;
-	struct cx_err err = {0};
-	cr_assert_eq(hook_response_parse(&SYNC_DEF, false, body, strlen(body), kinds, 2, "default", &r, &err),
-		     -EPROTO);
+	struct cx_err err = { 0 };
+	cr_assert_eq(hook_response_parse(&SYNC_DEF, false, body, strlen(body), kinds, 2, "default", &r, &err), -EPROTO);
 	cr_assert(strstr(err.msg, "children[1]: Long."), "%s", err.msg);
 	cr_assert(strstr(err.msg, "kind and apiVersion are longer than 254 bytes"), "%s", err.msg);
 }
@@ -567,9 +589,10 @@ Test(hook_response, many_children)
 	cr_assert_not_null(body);
 	used += (size_t)snprintf(body + used, cap - used, "{\"children\": [");
 	for (size_t i = 0; i < n; i++)
-		used += (size_t)snprintf(body + used, cap - used,
-					 "%s{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c%zu\"}}",
-					 i ? "," : "", (n - i) * 7 % n);
+		used += (size_t)snprintf(
+			body + used, cap - used,
+			"%s{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c%zu\"}}",
+			i ? "," : "", (n - i) * 7 % n);
 	snprintf(body + used, cap - used, "]}");
 	struct hook_result r = parse_ok(body);
 	cr_assert_eq(json_object_array_length(r.children), n);
@@ -588,8 +611,10 @@ Test(hook_response, resync_after_seconds)
 	r = parse_ok("{\"children\": [], \"resyncAfterSeconds\": 1e300}");
 	cr_assert_gt(r.resync_after_ms, 0, "huge is capped, not overflowed: %lld", r.resync_after_ms);
 	hook_result_clear(&r);
-	parse_fail("{\"children\": [], \"resyncAfterSeconds\": -1}", "resyncAfterSeconds: expected a non-negative number of seconds, got -1");
-	parse_fail("{\"children\": [], \"resyncAfterSeconds\": \"10\"}", "resyncAfterSeconds: expected a non-negative number of seconds, "
+	parse_fail("{\"children\": [], \"resyncAfterSeconds\": -1}",
+		   "resyncAfterSeconds: expected a non-negative number of seconds, got -1");
+	parse_fail("{\"children\": [], \"resyncAfterSeconds\": \"10\"}",
+		   "resyncAfterSeconds: expected a non-negative number of seconds, "
 		   "got a string");
 	parse_fail("{\"children\": [], \"resyncAfterSeconds\": true}", "got a boolean");
 }
@@ -600,7 +625,7 @@ Test(hook_response, resync_after_seconds)
 Test(hook_response, no_children_key_is_fine_without_child_kinds)
 {
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	const char *body = "{\"status\": {\"ready\": true}}";
 	cr_assert_eq(hook_response_parse(&SYNC_DEF, false, body, strlen(body), NULL, 0, "default", &r, &err), 0, "%s",
 		     err.msg);
@@ -614,10 +639,12 @@ Test(hook_response, no_children_key_is_fine_without_child_kinds)
  * without the key says nothing about them (children_given false). */
 Test(hook_response, finalize_answer_children)
 {
-	static char *const argv[] = {"/hooks/website-finalize", NULL};
-	struct hook_def fin = {.type = HOOK_EXEC, .argv = argv};
-	struct hook_result r = parse_ok_as(&fin, true, "{\"finalized\": false, \"status\": {\"phase\": \"draining\"}, "
-					   "\"children\": [" CM("a") "]}", "default");
+	static char *const argv[] = { "/hooks/website-finalize", NULL };
+	struct hook_def fin = { .type = HOOK_EXEC, .argv = argv };
+	struct hook_result r = parse_ok_as(&fin, true,
+					   "{\"finalized\": false, \"status\": {\"phase\": \"draining\"}, "
+					   "\"children\": [" CM("a") "]}",
+					   "default");
 	cr_assert(r.children_given);
 	cr_assert_eq(json_object_array_length(r.children), 1);
 	cr_assert_str_eq(str_at(r.status, "phase"), "draining");
@@ -663,13 +690,18 @@ Test(hook_response, loose_and_strict)
 		      "status.a.b: repeated key (responseUnMarshallMode strict)");
 	const char *top = "{\"children\": [], \"children\": []}";
 	parse_fail_as(&v2, false, top, strlen(top), "default", PREFIX, "children: repeated key");
-	r = parse_ok_as(&strict, false, "{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
-			"\"metadata\": {\"name\": \"a\"}, \"data\": {\"k\": \"1\", \"k\": \"2\"}}]}", "default");
+	r = parse_ok_as(&strict, false,
+			"{\"children\": [{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+			"\"metadata\": {\"name\": \"a\"}, \"data\": {\"k\": \"1\", \"k\": \"2\"}}]}",
+			"default");
 	hook_result_clear(&r);
 
 	/* Every known field is fine in strict mode, finalized too. */
-	r = parse_ok_as(&strict, false, "{\"status\": {\"x\": {\"anything\": 1}}, \"children\": [" CM("a") "], "
-			"\"resyncAfterSeconds\": 1, \"finalized\": false}", "default");
+	r = parse_ok_as(&strict, false,
+			"{\"status\": {\"x\": {\"anything\": 1}}, \"children\": [" CM(
+				"a") "], "
+				     "\"resyncAfterSeconds\": 1, \"finalized\": false}",
+			"default");
 	hook_result_clear(&r);
 
 	/* Loose does not loosen what protects objects. */
@@ -683,8 +715,8 @@ Test(hook_response, loose_and_strict)
 
 Test(hook_response, finalized)
 {
-	static char *const argv[] = {"/hooks/website-finalize", NULL};
-	struct hook_def fin = {.type = HOOK_EXEC, .argv = argv};
+	static char *const argv[] = { "/hooks/website-finalize", NULL };
+	struct hook_def fin = { .type = HOOK_EXEC, .argv = argv };
 	const char *prefix = "finalize hook \"/hooks/website-finalize\": ";
 	struct hook_result r = parse_ok_as(&fin, true, "{\"finalized\": true}", "default");
 	cr_assert(r.finalized);
@@ -696,16 +728,18 @@ Test(hook_response, finalized)
 	cr_assert_not(r.finalized, "absent is false");
 	hook_result_clear(&r);
 	const char *bad = "{\"finalized\": \"yes\"}";
-	parse_fail_as(&fin, true, bad, strlen(bad), "default", prefix, "finalized: expected true or false, got a string");
+	parse_fail_as(&fin, true, bad, strlen(bad), "default", prefix,
+		      "finalized: expected true or false, got a string");
 	bad = "{\"finalized\": 1}";
-	parse_fail_as(&fin, true, bad, strlen(bad), "default", prefix, "finalized: expected true or false, got a number");
+	parse_fail_as(&fin, true, bad, strlen(bad), "default", prefix,
+		      "finalized: expected true or false, got a number");
 }
 
 Test(hook_response, webhook_name_hides_credentials)
 {
-	struct hook_def def = {.type = HOOK_WEBHOOK, .url = "http://hook:s3cr3t@127.0.0.1:8080/sync?token=t0k3n#x"};
+	struct hook_def def = { .type = HOOK_WEBHOOK, .url = "http://hook:s3cr3t@127.0.0.1:8080/sync?token=t0k3n#x" };
 	parse_fail_as(&def, false, "[]", 2, "default", "sync hook \"http://127.0.0.1:8080/sync\": ", "a list");
-	struct hook_def named = {.type = HOOK_WEBHOOK, .url = "http://127.0.0.1/", .name = "websites"};
+	struct hook_def named = { .type = HOOK_WEBHOOK, .url = "http://127.0.0.1/", .name = "websites" };
 	parse_fail_as(&named, false, "[]", 2, "default", "sync hook \"websites\": ", "a list");
 }
 
@@ -719,7 +753,7 @@ static struct json_object *website_request(bool finalizing)
 					   "\"metadata\": {\"name\": \"web\", \"namespace\": \"default\"}, "
 					   "\"spec\": {\"greeting\": \"héllo \\\"world\\\"\"}}");
 	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {}, \"old\": {}}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, finalizing, HOOK_V1,
 						   &err);
 	cr_assert_not_null(req, "%s", err.msg);
@@ -748,11 +782,11 @@ static struct cx_err exec_fail(const char *script, int timeout_ms, int code)
 {
 	char path[512];
 	snprintf(path, sizeof(path), HOOKS "%s", script);
-	char *argv[] = {path, NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = timeout_ms};
+	char *argv[] = { path, NULL };
+	struct hook_def def = { .type = HOOK_EXEC, .argv = argv, .timeout_ms = timeout_ms };
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = run(&def, req, false, &r, &err);
 	cr_assert_eq(rc, code, "expected %d, got %d: %s", code, rc, err.msg);
 	char prefix[600];
@@ -769,23 +803,25 @@ static void check_website_answer(const struct hook_result *r, bool finalizing)
 	cr_assert_str_eq(str_at(r->status, "controller"), "websites");
 	cr_assert_eq(json_object_get_boolean(at(r->status, "finalizing")), finalizing);
 	struct json_object *observed = at(r->status, "observed");
-	cr_assert_str_eq(json_object_to_json_string_ext(observed, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-			 "{\"ConfigMap.v1\":[\"old\",\"web-config\"],\"Deployment.apps/v1\":[]}");
+	cr_assert_str_eq(
+		json_object_to_json_string_ext(observed, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		"{\"ConfigMap.v1\":[\"old\",\"web-config\"],\"Deployment.apps/v1\":[]}");
 	cr_assert_eq(json_object_array_length(r->children), 1);
 	struct json_object *child = json_object_array_get_idx(r->children, 0);
 	cr_assert_str_eq(str_at(at(child, "metadata"), "name"), "web-config");
-	cr_assert_str_eq(str_at(at(child, "data"), "greeting"), "héllo \"world\"", "the request's bytes arrived intact");
+	cr_assert_str_eq(str_at(at(child, "data"), "greeting"), "héllo \"world\"",
+			 "the request's bytes arrived intact");
 	cr_assert_eq(r->resync_after_ms, 30000);
 	cr_assert_eq(r->finalized, finalizing);
 }
 
 Test(hook_exec, sync_round_trip)
 {
-	char *argv[] = {HOOKS "sync.py", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000};
+	char *argv[] = { HOOKS "sync.py", NULL };
+	struct hook_def def = { .type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000 };
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 	check_website_answer(&r, false);
 	cr_assert_gt(r.stats.duration_ms, 0);
@@ -799,11 +835,11 @@ Test(hook_exec, sync_round_trip)
 
 Test(hook_exec, finalize_round_trip_with_command_from_path)
 {
-	char *argv[] = {"python3", HOOKS "sync.py", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000};
+	char *argv[] = { "python3", HOOKS "sync.py", NULL };
+	struct hook_def def = { .type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000 };
 	struct json_object *req = website_request(true);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, true, &r, &err), 0, "%s", err.msg);
 	check_website_answer(&r, true);
 	hook_result_clear(&r);
@@ -814,14 +850,17 @@ Test(hook_exec, answer_is_checked)
 {
 	cr_assert_eq(setenv("HOOK_CHILD_NAMESPACE", "elsewhere", 1), 0);
 	struct cx_err err = exec_fail("sync.py", 20000, -EPROTO);
-	cr_assert(strstr(err.msg, "\": children[0].metadata.namespace: \"elsewhere\" is not the parent's namespace "
-			 "\"default\""), "%s", err.msg);
+	cr_assert(strstr(err.msg,
+			 "\": children[0].metadata.namespace: \"elsewhere\" is not the parent's namespace "
+			 "\"default\""),
+		  "%s", err.msg);
 }
 
 Test(hook_exec, exit_code_with_stderr_tail)
 {
 	struct cx_err err = exec_fail("fail.sh", 20000, -EIO);
-	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "fail.sh\": exited with status 1: first line of noise error: "
+	cr_assert_str_eq(err.msg,
+			 "sync hook \"" HOOKS "fail.sh\": exited with status 1: first line of noise error: "
 			 "cannot reach the database");
 }
 
@@ -840,7 +879,8 @@ Test(hook_exec, garbage_output)
 Test(hook_exec, empty_output_shows_stderr)
 {
 	struct cx_err err = exec_fail("empty.sh", 20000, -EPROTO);
-	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "empty.sh\": returned nothing (expected a JSON object): no "
+	cr_assert_str_eq(err.msg,
+			 "sync hook \"" HOOKS "empty.sh\": returned nothing (expected a JSON object): no "
 			 "template found for this parent");
 }
 
@@ -848,8 +888,8 @@ Test(hook_exec, command_not_found)
 {
 	struct cx_err err = exec_fail("no-such-hook", 20000, -ENOENT);
 	cr_assert(strstr(err.msg, "\": cannot run " HOOKS "no-such-hook: No such file or directory"), "%s", err.msg);
-	char *argv[] = {"coxswain-no-such-hook", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv};
+	char *argv[] = { "coxswain-no-such-hook", NULL };
+	struct hook_def def = { .type = HOOK_EXEC, .argv = argv };
 	struct json_object *req = website_request(false);
 	struct hook_result r;
 	cr_assert_eq(run(&def, req, false, &r, &err), -ENOENT);
@@ -871,7 +911,8 @@ Test(hook_exec, timeout_kills_the_group_fast)
 	double took = clock_monotonic_s() - start;
 	cr_assert_geq(took, 0.5, "%.3f s", took);
 	cr_assert_lt(took, 20.0, "%.3f s", took);
-	cr_assert_str_eq(err.msg, "sync hook \"" HOOKS "sleep.sh\": exceeded its 0.5 s timeout and was killed: "
+	cr_assert_str_eq(err.msg,
+			 "sync hook \"" HOOKS "sleep.sh\": exceeded its 0.5 s timeout and was killed: "
 			 "waiting for a lock");
 
 	FILE *f = fopen(pidfile, "r");
@@ -917,7 +958,7 @@ static struct json_object *big_request(void)
 			       json_object_new_string(big));
 	free(big);
 	struct json_object *controller = parse("{\"name\": \"websites\"}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	json_object_put(controller);
@@ -927,11 +968,11 @@ static struct json_object *big_request(void)
 
 Test(hook_exec, big_request_round_trip)
 {
-	char *argv[] = {HOOKS "wrap.sh", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000};
+	char *argv[] = { HOOKS "wrap.sh", NULL };
+	struct hook_def def = { .type = HOOK_EXEC, .argv = argv, .timeout_ms = 20000 };
 	struct json_object *req = big_request();
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 	cr_assert(json_object_equal(at(r.status, "echo"), req), "the 1 MiB request came back whole");
 	cr_assert_eq(json_object_array_length(r.children), 0);
@@ -941,13 +982,13 @@ Test(hook_exec, big_request_round_trip)
 
 Test(hook_exec, incomplete_def)
 {
-	struct hook_def def = {.type = HOOK_EXEC};
+	struct hook_def def = { .type = HOOK_EXEC };
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), -EINVAL);
 	hook_result_clear(&r);
-	struct hook_def web = {.type = HOOK_WEBHOOK};
+	struct hook_def web = { .type = HOOK_WEBHOOK };
 	cr_assert_eq(run(&web, req, false, &r, &err), -EINVAL);
 	hook_result_clear(&r);
 	json_object_put(req);
@@ -982,7 +1023,7 @@ static struct server server_start(int n)
 	int port = 0;
 	cr_assert_eq(fscanf(f, "%d", &port), 1, "the server printed its port");
 	fclose(f);
-	return (struct server){pid, port};
+	return (struct server){ pid, port };
 }
 
 static void server_stop(struct server *s)
@@ -995,7 +1036,7 @@ static void server_stop(struct server *s)
 static struct hook_def webhook(const struct server *s, const char *path, char *url, size_t len)
 {
 	snprintf(url, len, "http://127.0.0.1:%d%s", s->port, path);
-	return (struct hook_def){.type = HOOK_WEBHOOK, .url = url, .timeout_ms = 20000};
+	return (struct hook_def){ .type = HOOK_WEBHOOK, .url = url, .timeout_ms = 20000 };
 }
 
 Test(hook_webhook, ok_200)
@@ -1005,7 +1046,7 @@ Test(hook_webhook, ok_200)
 	struct hook_def def = webhook(&s, "/sync", url, sizeof(url));
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(str_at(r.status, "parent"), "web");
 	cr_assert_str_eq(str_at(r.status, "method"), "POST");
@@ -1028,7 +1069,7 @@ Test(hook_webhook, big_request_round_trip)
 	struct hook_def def = webhook(&s, "/echo", url, sizeof(url));
 	struct json_object *req = big_request();
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 	cr_assert(json_object_equal(at(r.status, "echo"), req));
 	hook_result_clear(&r);
@@ -1043,16 +1084,19 @@ Test(hook_webhook, error_500_with_the_head_of_the_body)
 	struct hook_def def = webhook(&s, "/fail", url, sizeof(url));
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), -EIO);
 	cr_assert_eq(r.stats.http_status, 500);
 	char want[512];
 	const char *text = "internal error: the database is on fire. ";
 	int xs = 256 - (int)strlen(text);
 	snprintf(want, sizeof(want), "sync hook \"%s\": returned HTTP 500: %s%.*s...", url, text, xs,
-		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxx");
 	cr_assert_str_eq(err.msg, want);
 	hook_result_clear(&r);
 	json_object_put(req);
@@ -1066,7 +1110,7 @@ Test(hook_webhook, invalid_json_answer)
 	struct hook_def def = webhook(&s, "/garbage", url, sizeof(url));
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), -EPROTO);
 	cr_assert(strstr(err.msg, "\": invalid JSON at byte 0"), "%s", err.msg);
 	hook_result_clear(&r);
@@ -1082,7 +1126,7 @@ Test(hook_webhook, timeout)
 	def.timeout_ms = 500;
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	double start = clock_monotonic_s();
 	cr_assert_eq(run(&def, req, false, &r, &err), -ETIMEDOUT);
 	cr_assert_lt(clock_monotonic_s() - start, 20.0, "the answer comes after 60 s");
@@ -1097,17 +1141,17 @@ Test(hook_webhook, connection_refused)
 	/* A port that was free a moment ago and has no listener. */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	socklen_t sl = sizeof(sa);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
 	close(fd);
 	char url[128];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/sync", ntohs(sa.sin_port));
-	struct hook_def def = {.type = HOOK_WEBHOOK, .url = url, .timeout_ms = 5000};
+	struct hook_def def = { .type = HOOK_WEBHOOK, .url = url, .timeout_ms = 5000 };
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), -ECONNREFUSED, "%s", err.msg);
 	char prefix[256];
 	snprintf(prefix, sizeof(prefix), "sync hook \"%s\": cannot connect: ", url);
@@ -1121,7 +1165,7 @@ Test(hook_webhook, connection_refused)
 
 Test(hook_connect_to, valid_lists)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(hook_connect_to_check(NULL, &err), 0);
 	cr_assert_eq(hook_connect_to_check("", &err), 0);
 	cr_assert_eq(hook_connect_to_check("svc.ns:80:127.0.0.1:8080", &err), 0, "%s", err.msg);
@@ -1133,9 +1177,10 @@ Test(hook_connect_to, valid_lists)
 
 Test(hook_connect_to, invalid_entries_are_named)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(hook_connect_to_check("a:80:b:81,svc:80:127.0.0.1", &err), -EINVAL);
-	cr_assert_str_eq(err.msg, "COXSWAIN_WEBHOOK_CONNECT_TO: entry 2 \"svc:80:127.0.0.1\": expected "
+	cr_assert_str_eq(err.msg,
+			 "COXSWAIN_WEBHOOK_CONNECT_TO: entry 2 \"svc:80:127.0.0.1\": expected "
 			 "HOST:PORT:CONNECT_HOST:CONNECT_PORT");
 	cr_assert_eq(hook_connect_to_check("a:80:b:c:d", &err), -EINVAL);
 	cr_assert(strstr(err.msg, "more than four fields"), "%s", err.msg);
@@ -1157,10 +1202,10 @@ Test(hook_webhook, connect_to_reroutes_the_url)
 	char env[128];
 	snprintf(env, sizeof(env), "hook.invalid:80:127.0.0.1:%d", s.port);
 	setenv(HOOK_CONNECT_TO_ENV, env, 1);
-	struct hook_def def = {.type = HOOK_WEBHOOK, .url = "http://hook.invalid/sync", .timeout_ms = 20000};
+	struct hook_def def = { .type = HOOK_WEBHOOK, .url = "http://hook.invalid/sync", .timeout_ms = 20000 };
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 	cr_assert_eq(r.stats.http_status, 200);
 	hook_result_clear(&r);
@@ -1190,13 +1235,14 @@ Test(hook_webhook, etag_304_reuses_the_cached_answer)
 	struct server s = server_start(3);
 	char url[128];
 	struct hook_def def = webhook(&s, "/etag", url, sizeof(url));
-	struct mcdef_webhook mc = {.url = url, .effective_url = url, .has_etag = true, .has_etag_enabled = true,
-				   .etag_enabled = true};
+	struct mcdef_webhook mc = {
+		.url = url, .effective_url = url, .has_etag = true, .has_etag_enabled = true, .etag_enabled = true
+	};
 	def.mc = &mc;
 	def.controller = "websites";
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 	cr_assert_eq(r.stats.http_status, 200);
 	cr_assert_eq(int_at(r.status, "served"), 1);
@@ -1222,11 +1268,11 @@ Test(hook_webhook, without_etag_enabled_no_if_none_match_is_sent)
 	struct server s = server_start(2);
 	char url[128];
 	struct hook_def def = webhook(&s, "/etag", url, sizeof(url));
-	struct mcdef_webhook mc = {.url = url, .effective_url = url};
+	struct mcdef_webhook mc = { .url = url, .effective_url = url };
 	def.mc = &mc;
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	for (int i = 1; i <= 2; i++) {
 		cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 		cr_assert_eq(r.stats.http_status, 200);
@@ -1243,11 +1289,11 @@ Test(hook_webhook, a_304_without_if_none_match_is_an_error)
 	struct server s = server_start(1);
 	char url[128];
 	struct hook_def def = webhook(&s, "/304", url, sizeof(url));
-	struct mcdef_webhook mc = {.url = url, .effective_url = url, .etag_enabled = true};
+	struct mcdef_webhook mc = { .url = url, .effective_url = url, .etag_enabled = true };
 	def.mc = &mc;
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), -EIO);
 	cr_assert(strstr(err.msg, "returned HTTP 304"), "%s", err.msg);
 	hook_result_clear(&r);
@@ -1262,10 +1308,11 @@ Test(hook_webhook, a_304_without_if_none_match_is_an_error)
 Test(hook_request, related_is_filled_and_keyed_by_version)
 {
 	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
-	struct json_object *related = parse("{\"ConfigMap.v1\": {\"global/settings\": {\"metadata\": {\"name\": "
-					    "\"settings\", \"namespace\": \"global\"}}}, \"Namespace.v1\": {\"team-a\": "
-					    "{\"metadata\": {\"name\": \"team-a\"}}}}");
-	struct cx_err err = {0};
+	struct json_object *related = parse(
+		"{\"ConfigMap.v1\": {\"global/settings\": {\"metadata\": {\"name\": "
+		"\"settings\", \"namespace\": \"global\"}}}, \"Namespace.v1\": {\"team-a\": "
+		"{\"metadata\": {\"name\": \"team-a\"}}}}");
+	struct cx_err err = { 0 };
 	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
 	cr_assert_eq(hook_request_set_related(req, related, HOOK_V1, &err), 0, "%s", err.msg);
 	cr_assert_eq(at(at(req, "related"), "ConfigMap.v1"), at(related, "ConfigMap.v1"), "v1: shared");
@@ -1299,21 +1346,21 @@ Test(hook_request, related_is_filled_and_keyed_by_version)
 
 Test(hook_call, customize_answer_and_failures_are_named)
 {
-	static char *const echo[] = {"/bin/sh", "-c", "cat >/dev/null; echo '{\"relatedResources\": []}'", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = echo, .name = "/hooks/customize"};
+	static char *const echo[] = { "/bin/sh", "-c", "cat >/dev/null; echo '{\"relatedResources\": []}'", NULL };
+	struct hook_def def = { .type = HOOK_EXEC, .argv = echo, .name = "/hooks/customize" };
 	struct json_object *req = parse("{\"controller\": {}, \"parent\": {}}"), *answer = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(hook_call(&def, "customize", req, &answer, NULL, &err), 0, "%s", err.msg);
 	cr_assert(json_object_is_type(at(answer, "relatedResources"), json_type_array));
 	json_object_put(answer);
 
-	static char *const garbage[] = {"/bin/sh", "-c", "cat >/dev/null; echo '{nope'", NULL};
+	static char *const garbage[] = { "/bin/sh", "-c", "cat >/dev/null; echo '{nope'", NULL };
 	def.argv = garbage;
 	cr_assert_eq(hook_call(&def, "customize", req, &answer, NULL, &err), -EPROTO);
 	cr_assert_null(answer);
 	cr_assert(!strncmp(err.msg, "customize hook \"/hooks/customize\": ", 35), "%s", err.msg);
 
-	static char *const failing[] = {HOOKS "fail.sh", NULL};
+	static char *const failing[] = { HOOKS "fail.sh", NULL };
 	def.argv = failing;
 	def.name = NULL;
 	cr_assert_eq(hook_call(&def, "customize", req, &answer, NULL, &err), -EIO);
@@ -1329,10 +1376,11 @@ Test(hook_call, customize_webhook)
 	struct server s = server_start(2);
 	char url[128];
 	struct hook_def def = webhook(&s, "/echo", url, sizeof(url));
-	struct json_object *req = parse("{\"controller\": {\"name\": \"c\"}, \"parent\": {\"metadata\": {\"name\": \"p\"}}}");
+	struct json_object *req = parse(
+		"{\"controller\": {\"name\": \"c\"}, \"parent\": {\"metadata\": {\"name\": \"p\"}}}");
 	struct json_object *answer = NULL;
 	struct hook_stats st;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(hook_call(&def, "customize", req, &answer, &st, &err), 0, "%s", err.msg);
 	cr_assert(json_object_equal(at(at(answer, "status"), "echo"), req));
 	cr_assert_eq(st.http_status, 200);
@@ -1350,15 +1398,16 @@ Test(hook_call, customize_webhook)
 
 Test(hook_persistent, requests_share_one_process_and_answers_are_checked)
 {
-	char *argv[] = {HOOKS "persistent-sync.py", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true,
-			       .controller = "websites"};
+	char *argv[] = { HOOKS "persistent-sync.py", NULL };
+	struct hook_def def = {
+		.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true, .controller = "websites"
+	};
 	long long pid = 0;
 	for (int i = 0; i < 5; i++) {
 		bool finalizing = false;
 		struct json_object *req = website_request(finalizing);
 		struct hook_result r;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(run(&def, req, finalizing, &r, &err), 0, "%s", err.msg);
 		check_website_answer(&r, finalizing);
 		long long this_pid = json_object_get_int64(at(r.status, "pid"));
@@ -1373,7 +1422,7 @@ Test(hook_persistent, requests_share_one_process_and_answers_are_checked)
 	other.controller = "blogs";
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&other, req, false, &r, &err), 0, "%s", err.msg);
 	cr_assert_neq(json_object_get_int64(at(r.status, "pid")), pid);
 	hook_result_clear(&r);
@@ -1390,12 +1439,13 @@ Test(hook_persistent, requests_share_one_process_and_answers_are_checked)
 
 Test(hook_persistent, a_process_that_dies_fails_that_request_only)
 {
-	char *argv[] = {"sh", "-c", "read line; echo going away >&2; exit 2", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true,
-			       .controller = "websites"};
+	char *argv[] = { "sh", "-c", "read line; echo going away >&2; exit 2", NULL };
+	struct hook_def def = {
+		.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true, .controller = "websites"
+	};
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), -EIO);
 	cr_assert(strstr(err.msg, "sync hook \"sh\": "), "%s", err.msg);
 	cr_assert(strstr(err.msg, "exited with status 2"), "%s", err.msg);
@@ -1407,32 +1457,38 @@ Test(hook_persistent, a_process_that_dies_fails_that_request_only)
 
 Test(hook_jq, a_jq_hook_answers_and_is_checked_like_any_hook)
 {
-	struct hook_def def = {.type = HOOK_JQ, .controller = "websites",
-			       .jq_program = "{status: {controller: .controller.name, observed: (.children | "
-					     "map_values(keys)), finalizing: .finalizing}, children: [{apiVersion: \"v1\", "
-					     "kind: \"ConfigMap\", metadata: {name: (.parent.metadata.name + \"-config\")}, "
-					     "data: {greeting: .parent.spec.greeting}}], resyncAfterSeconds: 30, "
-					     "finalized: .finalizing}"};
+	struct hook_def def = {
+		.type = HOOK_JQ,
+		.controller = "websites",
+		.jq_program = "{status: {controller: .controller.name, observed: (.children | "
+			      "map_values(keys)), finalizing: .finalizing}, children: [{apiVersion: \"v1\", "
+			      "kind: \"ConfigMap\", metadata: {name: (.parent.metadata.name + \"-config\")}, "
+			      "data: {greeting: .parent.spec.greeting}}], resyncAfterSeconds: 30, "
+			      "finalized: .finalizing}"
+	};
 	for (int i = 0; i < 3; i++) {
 		struct json_object *req = website_request(i == 1);
 		struct hook_result r;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(run(&def, req, i == 1, &r, &err), 0, "%s", err.msg);
 		check_website_answer(&r, i == 1);
 		hook_result_clear(&r);
 		json_object_put(req);
 	}
 	/* Its answer goes through the same checks. */
-	struct hook_def bad = {.type = HOOK_JQ, .controller = "websites",
-			       .jq_program = "{children: [{apiVersion: \"v1\", kind: \"Secret\", metadata: {name: \"x\"}}]}"};
+	struct hook_def bad = {
+		.type = HOOK_JQ,
+		.controller = "websites",
+		.jq_program = "{children: [{apiVersion: \"v1\", kind: \"Secret\", metadata: {name: \"x\"}}]}"
+	};
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&bad, req, false, &r, &err), -EPROTO);
 	cr_assert(strstr(err.msg, "sync hook \"jq\": children[0]: Secret.v1 is not a child kind"), "%s", err.msg);
 	hook_result_clear(&r);
 	/* A runtime error fails the call with jq's message. */
-	struct hook_def boom = {.type = HOOK_JQ, .controller = "websites", .jq_program = "error(\"no way\")"};
+	struct hook_def boom = { .type = HOOK_JQ, .controller = "websites", .jq_program = "error(\"no way\")" };
 	cr_assert_eq(run(&boom, req, false, &r, &err), -EPROTO);
 	cr_assert(strstr(err.msg, "sync hook \"jq\": the jq program failed: no way"), "%s", err.msg);
 	hook_result_clear(&r);
@@ -1442,12 +1498,13 @@ Test(hook_jq, a_jq_hook_answers_and_is_checked_like_any_hook)
 
 Test(hook_persistent, a_process_dead_between_requests_is_reaped_by_the_next_hook_call)
 {
-	char *argv[] = {HOOKS "persistent-sync.py", NULL};
-	struct hook_def def = {.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true,
-			       .controller = "websites"};
+	char *argv[] = { HOOKS "persistent-sync.py", NULL };
+	struct hook_def def = {
+		.type = HOOK_EXEC, .argv = argv, .timeout_ms = 60000, .persistent = true, .controller = "websites"
+	};
 	struct json_object *req = website_request(false);
 	struct hook_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run(&def, req, false, &r, &err), 0, "%s", err.msg);
 	pid_t pid = (pid_t)json_object_get_int64(at(r.status, "pid"));
 	hook_result_clear(&r);
@@ -1469,7 +1526,7 @@ Test(hook_persistent, a_process_dead_between_requests_is_reaped_by_the_next_hook
 			break;
 		usleep(10000);
 	}
-	struct hook_def jq = {.type = HOOK_JQ, .controller = "websites", .jq_program = "{children: []}"};
+	struct hook_def jq = { .type = HOOK_JQ, .controller = "websites", .jq_program = "{children: []}" };
 	cr_assert_eq(run(&jq, req, false, &r, &err), 0, "%s", err.msg);
 	hook_result_clear(&r);
 	errno = 0;

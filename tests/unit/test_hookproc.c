@@ -27,10 +27,11 @@
 
 static struct hookproc *new_proc(size_t line_max)
 {
-	static char *const argv[] = {"python3", HOOK, NULL};
-	struct hookproc_options o = {.argv = argv, .label = "sync hook \"hook.py\"", .line_max = line_max,
-				     .stderr_tail = 2048};
-	struct cx_err err = {0};
+	static char *const argv[] = { "python3", HOOK, NULL };
+	struct hookproc_options o = {
+		.argv = argv, .label = "sync hook \"hook.py\"", .line_max = line_max, .stderr_tail = 2048
+	};
+	struct cx_err err = { 0 };
 	struct hookproc *p = NULL;
 	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p, "%s", err.msg);
@@ -215,9 +216,9 @@ Test(hookproc, an_answer_over_the_limit_is_an_error)
 
 Test(hookproc, a_crashing_hook_backs_off)
 {
-	static char *const argv[] = {"sh", "-c", "read line; echo crashed >&2; exit 1", NULL};
-	struct hookproc_options o = {.argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048};
-	struct cx_err err = {0};
+	static char *const argv[] = { "sh", "-c", "read line; echo crashed >&2; exit 1", NULL };
+	struct hookproc_options o = { .argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048 };
+	struct cx_err err = { 0 };
 	struct hookproc *p = NULL;
 	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);
@@ -240,9 +241,9 @@ Test(hookproc, a_crashing_hook_backs_off)
 
 Test(hookproc, a_command_that_cannot_run)
 {
-	static char *const argv[] = {"/nonexistent/hook", NULL};
-	struct hookproc_options o = {.argv = argv, .label = "sync hook \"/nonexistent/hook\""};
-	struct cx_err err = {0};
+	static char *const argv[] = { "/nonexistent/hook", NULL };
+	struct hookproc_options o = { .argv = argv, .label = "sync hook \"/nonexistent/hook\"" };
+	struct cx_err err = { 0 };
 	struct hookproc *p = NULL;
 	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);
@@ -279,9 +280,9 @@ Test(hookproc, no_descriptor_leaks_either_way)
 
 Test(hookproc, a_hook_that_never_reads_does_not_kill_us_with_sigpipe)
 {
-	static char *const argv[] = {"sh", "-c", "exec 0<&-; echo closed stdin >&2; sleep 0.2; exit 4", NULL};
-	struct hookproc_options o = {.argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048};
-	struct cx_err err = {0};
+	static char *const argv[] = { "sh", "-c", "exec 0<&-; echo closed stdin >&2; sleep 0.2; exit 4", NULL };
+	struct hookproc_options o = { .argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048 };
+	struct cx_err err = { 0 };
 	struct hookproc *p = NULL;
 	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);
@@ -326,9 +327,9 @@ Test(hookproc, an_answer_before_the_whole_request_was_read_is_an_error)
 {
 	/* Answers at once, then reads: a request bigger than a pipe cannot
 	 * have been read when the answer comes. */
-	static char *const argv[] = {"sh", "-c", "echo '{\"early\": true}'; cat >/dev/null", NULL};
-	struct hookproc_options o = {.argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048};
-	struct cx_err err = {0};
+	static char *const argv[] = { "sh", "-c", "echo '{\"early\": true}'; cat >/dev/null", NULL };
+	struct hookproc_options o = { .argv = argv, .label = "sync hook \"sh\"", .stderr_tail = 2048 };
+	struct cx_err err = { 0 };
 	struct hookproc *p = NULL;
 	hookproc_new(&o, &p, &err);
 	cr_assert_not_null(p);

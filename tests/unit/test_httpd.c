@@ -64,7 +64,7 @@ static int cb_metrics(void *ud, char **text, size_t *len)
 	return 0;
 }
 
-static const struct httpd_handlers all = {cb_healthy, cb_ready, cb_metrics};
+static const struct httpd_handlers all = { cb_healthy, cb_ready, cb_metrics };
 
 struct reply {
 	long status;
@@ -158,7 +158,7 @@ static void run(struct httpd *h, CURLM *multi, CURL **easy, size_t n)
 		httpd_pollfd(h, &pfd, &t);
 		cr_assert_geq(pfd.fd, 0);
 		cr_assert_eq(pfd.events, POLLIN);
-		struct curl_waitfd wfd = {.fd = pfd.fd, .events = CURL_WAIT_POLLIN};
+		struct curl_waitfd wfd = { .fd = pfd.fd, .events = CURL_WAIT_POLLIN };
 		int timeout = (t < 0 || t > 100) ? 100 : (int)t;
 		cr_assert_eq(curl_multi_poll(multi, &wfd, 1, timeout, NULL), CURLM_OK);
 		cr_assert_eq(httpd_dispatch(h), 0);
@@ -197,7 +197,7 @@ static void fetch(struct httpd *h, const char *method, const char *path, struct 
 
 static struct httpd *start(const char *address, const struct httpd_handlers *handlers, struct state *st)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct httpd *h = NULL;
 	httpd_new(address, handlers, st, &h, &err);
 	cr_assert_not_null(h, "httpd_new(%s): %s", address, err.msg);
@@ -219,7 +219,7 @@ TestSuite(httpd, .init = init, .fini = fini);
 
 Test(httpd, three_paths_when_all_is_well)
 {
-	struct state st = {.healthy = true, .ready = true, .metrics_text = "# TYPE x counter\nx 1\n"};
+	struct state st = { .healthy = true, .ready = true, .metrics_text = "# TYPE x counter\nx 1\n" };
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
 	struct reply r;
 
@@ -249,7 +249,9 @@ Test(httpd, three_paths_when_all_is_well)
 
 Test(httpd, failing_checks_answer_503_with_the_reason)
 {
-	struct state st = {.healthy = false, .ready = false, .ready_why = "waiting for CRD websites.example.com (not found)"};
+	struct state st = { .healthy = false,
+			    .ready = false,
+			    .ready_why = "waiting for CRD websites.example.com (not found)" };
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
 	struct reply r;
 
@@ -273,7 +275,7 @@ Test(httpd, long_reasons_are_cut_not_overrun)
 	char why[HTTPD_WHY_MAX + 2000];
 	memset(why, 'x', sizeof(why) - 1);
 	why[sizeof(why) - 1] = '\0';
-	struct state st = {.healthy = false, .health_why = why};
+	struct state st = { .healthy = false, .health_why = why };
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
 	struct reply r;
 	fetch(h, "GET", "/healthz", &r);
@@ -284,9 +286,9 @@ Test(httpd, long_reasons_are_cut_not_overrun)
 
 Test(httpd, unknown_paths_are_404)
 {
-	struct state st = {.healthy = true, .ready = true, .metrics_text = ""};
+	struct state st = { .healthy = true, .ready = true, .metrics_text = "" };
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
-	static const char *const paths[] = {"/", "/nope", "/healthz/", "/metricsx", "/HEALTHZ", "/healthz/ping"};
+	static const char *const paths[] = { "/", "/nope", "/healthz/", "/metricsx", "/HEALTHZ", "/healthz/ping" };
 	struct reply r;
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		fetch(h, "GET", paths[i], &r);
@@ -301,9 +303,9 @@ Test(httpd, unknown_paths_are_404)
 
 Test(httpd, other_methods_are_405_with_allow)
 {
-	struct state st = {.healthy = true, .ready = true, .metrics_text = "x 1\n"};
+	struct state st = { .healthy = true, .ready = true, .metrics_text = "x 1\n" };
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
-	static const char *const methods[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+	static const char *const methods[] = { "POST", "PUT", "DELETE", "PATCH", "OPTIONS" };
 	struct reply r;
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		fetch(h, methods[i], "/metrics", &r);
@@ -321,8 +323,10 @@ Test(httpd, other_methods_are_405_with_allow)
 
 Test(httpd, head_has_headers_and_no_body)
 {
-	struct state st = {.healthy = true, .ready = false, .ready_why = "caches not synced",
-			   .metrics_text = "# TYPE x counter\nx 12345\n"};
+	struct state st = { .healthy = true,
+			    .ready = false,
+			    .ready_why = "caches not synced",
+			    .metrics_text = "# TYPE x counter\nx 12345\n" };
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
 	struct reply r;
 	fetch(h, "HEAD", "/metrics", &r);
@@ -341,7 +345,7 @@ Test(httpd, head_has_headers_and_no_body)
 
 Test(httpd, metrics_failure_is_500)
 {
-	struct state st = {.metrics_rc = -ENOMEM};
+	struct state st = { .metrics_rc = -ENOMEM };
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
 	struct reply r;
 	fetch(h, "GET", "/metrics", &r);
@@ -352,9 +356,9 @@ Test(httpd, metrics_failure_is_500)
 
 Test(httpd, each_daemon_serves_its_subset)
 {
-	struct state st = {.healthy = true, .ready = true, .metrics_text = "x 1\n"};
-	struct httpd *health = start("127.0.0.1:0", &(struct httpd_handlers){cb_healthy, cb_ready, NULL}, &st);
-	struct httpd *metrics = start("127.0.0.1:0", &(struct httpd_handlers){NULL, NULL, cb_metrics}, &st);
+	struct state st = { .healthy = true, .ready = true, .metrics_text = "x 1\n" };
+	struct httpd *health = start("127.0.0.1:0", &(struct httpd_handlers){ cb_healthy, cb_ready, NULL }, &st);
+	struct httpd *metrics = start("127.0.0.1:0", &(struct httpd_handlers){ NULL, NULL, cb_metrics }, &st);
 	cr_assert_neq(httpd_port(health), httpd_port(metrics));
 	struct reply r;
 	fetch(health, "GET", "/healthz", &r);
@@ -382,14 +386,14 @@ Test(httpd, serves_a_real_registry_and_concurrent_clients)
 {
 	struct metrics *m = metrics_new();
 	struct metrics_std std;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(metrics_std_register(m, &std, &err), 0, "%s", err.msg);
 	struct metrics_controller mc;
 	cr_assert_eq(metrics_controller_bind(&std, "websites", &mc), 0);
 	metrics_controller_reconciled(&mc, METRICS_RESULT_SUCCESS, 0.2);
 
 	struct httpd *h = NULL;
-	httpd_new("127.0.0.1:0", &(struct httpd_handlers){.metrics = metrics_render_cb}, m, &h, &err);
+	httpd_new("127.0.0.1:0", &(struct httpd_handlers){ .metrics = metrics_render_cb }, m, &h, &err);
 	cr_assert_not_null(h, "%s", err.msg);
 
 	enum { N = 8 };
@@ -406,8 +410,9 @@ Test(httpd, serves_a_real_registry_and_concurrent_clients)
 	for (int i = 0; i < N; i++) {
 		cr_assert_eq(replies[i].result, CURLE_OK, "client %d: %s", i, curl_easy_strerror(replies[i].result));
 		cr_assert_eq(replies[i].status, 200);
-		cr_assert(strstr(replies[i].body, "controller_runtime_reconcile_total{controller=\"websites\","
-						  "result=\"success\"} 1\n"),
+		cr_assert(strstr(replies[i].body,
+				 "controller_runtime_reconcile_total{controller=\"websites\","
+				 "result=\"success\"} 1\n"),
 			  "%s", replies[i].body);
 		cr_assert(strstr(replies[i].body, "# TYPE workqueue_depth gauge\n") == NULL,
 			  "families without series are left out");
@@ -434,7 +439,7 @@ Test(httpd, free_closes_the_listening_socket)
 	httpd_free(&h);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_lt(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	cr_assert_eq(errno, ECONNREFUSED);
@@ -442,7 +447,7 @@ Test(httpd, free_closes_the_listening_socket)
 	/* And the port can be taken again at once. */
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	httpd_new(addr, &all, NULL, &h, &err);
 	cr_assert_not_null(h, "%s", err.msg);
 	cr_assert_eq(httpd_port(h), port);
@@ -462,7 +467,7 @@ static int open_fds(void)
 
 Test(httpd, no_fd_is_left_behind)
 {
-	struct state st = {.healthy = true, .ready = true, .metrics_text = "x 1\n"};
+	struct state st = { .healthy = true, .ready = true, .metrics_text = "x 1\n" };
 	/* One round first: curl and the resolver open what they keep for good. */
 	struct httpd *h = start("127.0.0.1:0", &all, &st);
 	struct reply r;
@@ -483,7 +488,7 @@ Test(httpd, port_in_use_names_the_address)
 	struct httpd *a = start("127.0.0.1:0", &all, NULL);
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", httpd_port(a));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct httpd *b = NULL;
 	httpd_new(addr, &all, NULL, &b, &err);
 	cr_assert_null(b);
@@ -499,7 +504,7 @@ static bool have_ipv6_loopback(void)
 	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	bool ok = bind(fd, (struct sockaddr *)&s6, sizeof(s6)) == 0;
 	close(fd);
 	return ok;
@@ -507,7 +512,7 @@ static bool have_ipv6_loopback(void)
 
 Test(httpd, every_interface_and_ipv6)
 {
-	struct state st = {.healthy = true};
+	struct state st = { .healthy = true };
 	struct httpd *h = start(":0", &all, &st);
 	struct reply r;
 	fetch(h, "GET", "/healthz", &r);
@@ -533,7 +538,7 @@ static void parse_ok(const char *address, int family, const char *ip, int port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(httpd_parse_address(address, &ss, &len, &err), 0, "%s: %s", address, err.msg);
 	cr_assert_eq(ss.ss_family, family, "%s", address);
 	char buf[INET6_ADDRSTRLEN];
@@ -566,7 +571,7 @@ static void parse_bad(const char *address, const char *want)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(httpd_parse_address(address, &ss, &len, &err), -EINVAL, "%s", address ? address : "NULL");
 	cr_assert(strstr(err.msg, want), "%s: message \"%s\" lacks \"%s\"", address, err.msg, want);
 	/* httpd_new says the same. */

@@ -49,19 +49,23 @@ Test(informer, transient_failures_are_not_a_refusal)
 }
 
 static char group[] = "", version[] = "v1", kind[] = "ConfigMap", resource[] = "configmaps";
-static struct kresource cms = {.group = group, .version = version, .api_version = version, .kind = kind,
-			       .resource = resource, .namespaced = true};
+static struct kresource cms = { .group = group,
+				.version = version,
+				.api_version = version,
+				.kind = kind,
+				.resource = resource,
+				.namespaced = true };
 
 /* Which informers stream: the option, else the process default at
  * informer_new. Nothing is sent before informer_tick, so no server is
  * needed (the client is never used). */
 Test(informer, the_option_and_the_process_default_decide_who_streams)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kwatch_mux *mux = NULL;
 	kwatch_mux_new(&mux, &err);
 	cr_assert_not_null(mux, "%s", err.msg);
-	struct informer_options o = {.resource = &cms, .namespace = "x"};
+	struct informer_options o = { .resource = &cms, .namespace = "x" };
 	struct informer *def = NULL;
 	informer_new(NULL, mux, &o, &def, &err);
 	o.initial_list = INFORMER_INITIAL_STREAM;

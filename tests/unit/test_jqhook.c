@@ -14,12 +14,13 @@
 #include "err.h"
 #include "jqhook.h"
 
-#define REQUEST "{\"controller\": {\"name\": \"w\"}, \"parent\": {\"metadata\": {\"name\": \"p1\"}, " \
-		"\"spec\": {\"greeting\": \"hi\"}}, \"children\": {\"ConfigMap.v1\": {}}, \"finalizing\": false}"
+#define REQUEST                                                                                                        \
+	"{\"controller\": {\"name\": \"w\"}, \"parent\": {\"metadata\": {\"name\": \"p1\"}, "                          \
+	"\"spec\": {\"greeting\": \"hi\"}}, \"children\": {\"ConfigMap.v1\": {}}, \"finalizing\": false}"
 
 static struct jqhook *compile_ok(const char *program)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct jqhook *h = NULL;
 	jqhook_new("sync hook \"jq\"", program, &h, &err);
 	cr_assert_not_null(h, "%s: %s", program, err.msg);
@@ -43,9 +44,10 @@ static int run(struct jqhook *h, const char *input, char **out, struct cx_err *e
 
 Test(jqhook, a_valid_program_answers_with_one_object)
 {
-	struct jqhook *h = compile_ok("{status: {ready: true, said: .parent.spec.greeting}, children: "
-				      "[{apiVersion: \"v1\", kind: \"ConfigMap\", metadata: {name: .parent.metadata.name}, "
-				      "data: {greeting: .parent.spec.greeting}}]}");
+	struct jqhook *h = compile_ok(
+		"{status: {ready: true, said: .parent.spec.greeting}, children: "
+		"[{apiVersion: \"v1\", kind: \"ConfigMap\", metadata: {name: .parent.metadata.name}, "
+		"data: {greeting: .parent.spec.greeting}}]}");
 	/* Compiled once, run many times. */
 	for (int i = 0; i < 20; i++) {
 		char *out = NULL;
@@ -68,7 +70,7 @@ Test(jqhook, a_valid_program_answers_with_one_object)
 
 Test(jqhook, a_compile_error_names_the_hook_in_jqs_words)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct jqhook *h = NULL;
 	jqhook_new("sync hook \"jq\"", "{status: .parent | }", &h, &err);
 	cr_assert_null(h);
@@ -163,7 +165,7 @@ Test(jqhook, a_program_that_never_ends_makes_the_process_exit, .exit_code = JQHO
 	struct jqhook *h = compile_ok("def f: f; f");
 	char *out = NULL;
 	size_t len = 0;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	jqhook_run(h, REQUEST, strlen(REQUEST), 200, &out, &len, &err);
 	cr_assert_fail("the run returned: %s", err.msg);
 }
@@ -173,7 +175,7 @@ Test(jqhook, the_watchdog_is_off_after_a_run)
 	struct jqhook *h = compile_ok("{status: {}}");
 	char *out = NULL;
 	size_t len = 0;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(jqhook_run(h, REQUEST, strlen(REQUEST), 100, &out, &len, &err), 0, "%s", err.msg);
 	free(out);
 	struct itimerval t;

@@ -34,8 +34,10 @@ Test(jsondup, top_level)
 Test(jsondup, nested_with_its_path)
 {
 	char path[128], key[64];
-	cr_assert_eq(find("{\"status\": {\"conditions\": [{\"type\": \"A\"}, {\"type\": \"B\", \"x\": 1, \"type\": \"C\"}]}}",
-			  NULL, path, key), 1);
+	cr_assert_eq(find("{\"status\": {\"conditions\": [{\"type\": \"A\"}, {\"type\": \"B\", \"x\": 1, \"type\": "
+			  "\"C\"}]}}",
+			  NULL, path, key),
+		     1);
 	cr_assert_str_eq(path, "status.conditions[1]");
 	cr_assert_str_eq(key, "type");
 }
@@ -54,7 +56,7 @@ Test(jsondup, keys_compare_unescaped)
 
 Test(jsondup, skipped_members_are_not_looked_into)
 {
-	static const char *const skip[] = {"children", NULL};
+	static const char *const skip[] = { "children", NULL };
 	char path[128], key[64];
 	const char *json = "{\"children\": [{\"metadata\": {\"name\": \"a\", \"name\": \"b\"}}], \"status\": {}}";
 	cr_assert_eq(find(json, skip, path, key), 0);

@@ -58,7 +58,7 @@ Test(kobj, no_controller_ref)
 		"{\"metadata\":{\"ownerReferences\":[{\"uid\":\"a\"},{\"uid\":\"b\",\"controller\":false}]}}",
 		"{\"metadata\":{\"ownerReferences\":[]}}",
 		"{\"metadata\":{\"ownerReferences\":{\"controller\":true}}}", /* not a list */
-		"{\"metadata\":{\"ownerReferences\":[\"x\",7,null]}}",          /* entries not objects */
+		"{\"metadata\":{\"ownerReferences\":[\"x\",7,null]}}",        /* entries not objects */
 		"{\"metadata\":{\"ownerReferences\":[{\"uid\":\"a\",\"controller\":null}]}}",
 		"{\"metadata\":{\"ownerReferences\":[{\"uid\":\"a\",\"controller\":\"true\"},{\"controller\":1}]}}",
 		"{\"metadata\":{}}",

@@ -6,13 +6,24 @@
 
 #include "discovery.h"
 
-static struct kresource configmaps = {.group = "", .version = "v1", .api_version = "v1", .kind = "ConfigMap",
-				      .resource = "configmaps", .namespaced = true};
-static struct kresource deployments = {.group = "apps", .version = "v1", .api_version = "apps/v1",
-				       .kind = "Deployment", .resource = "deployments", .namespaced = true};
-static struct kresource crds = {.group = "apiextensions.k8s.io", .version = "v1",
-				.api_version = "apiextensions.k8s.io/v1", .kind = "CustomResourceDefinition",
-				.resource = "customresourcedefinitions", .namespaced = false};
+static struct kresource configmaps = { .group = "",
+				       .version = "v1",
+				       .api_version = "v1",
+				       .kind = "ConfigMap",
+				       .resource = "configmaps",
+				       .namespaced = true };
+static struct kresource deployments = { .group = "apps",
+					.version = "v1",
+					.api_version = "apps/v1",
+					.kind = "Deployment",
+					.resource = "deployments",
+					.namespaced = true };
+static struct kresource crds = { .group = "apiextensions.k8s.io",
+				 .version = "v1",
+				 .api_version = "apiextensions.k8s.io/v1",
+				 .kind = "CustomResourceDefinition",
+				 .resource = "customresourcedefinitions",
+				 .namespaced = false };
 
 static void check(const struct kresource *r, const char *ns, const char *name, const char *sub, const char *want)
 {

@@ -18,7 +18,7 @@
 
 static struct kubeconfig *load_ok(const char *name)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kubeconfig *kc = NULL;
 	cr_assert_eq(kubeconfig_load(name, &kc, &err), 0, "loading %s: %s", name, err.msg);
 	cr_assert_not_null(kc);
@@ -27,7 +27,7 @@ static struct kubeconfig *load_ok(const char *name)
 
 static struct cx_err load_fail(const char *name)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct kubeconfig *kc = (struct kubeconfig *)1;
 	int r = kubeconfig_load(name, &kc, &err);
 	cr_assert_null(kc, "%s should not load", name);
@@ -41,7 +41,7 @@ static struct cx_err resolve_fail(const char *context)
 {
 	struct kubeconfig *kc = load_ok(DATA "good.yaml");
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc_code = kubeconfig_restconfig(kc, context, &rc, &err);
 	cr_assert_lt(rc_code, 0, "context %s should not resolve", context);
 	cr_assert_eq(rc_code, err.code);
@@ -54,7 +54,7 @@ static struct cx_err resolve_fail(const char *context)
 static struct restconfig *resolve_ok(struct kubeconfig *kc, const char *context)
 {
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kubeconfig_restconfig(kc, context, &rc, &err), 0, "%s", err.msg);
 	cr_assert_not_null(rc);
 	return rc;
@@ -209,7 +209,7 @@ Test(kubeconfig, empty_file_loads_but_has_no_context)
 	struct kubeconfig *kc = load_ok(DATA "empty.yaml");
 	cr_assert_eq(kc->n_clusters + kc->n_users + kc->n_contexts, 0);
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kubeconfig_restconfig(kc, NULL, &rc, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "current-context"), "%s", err.msg);
 	kubeconfig_free(&kc);
@@ -219,7 +219,7 @@ Test(kubeconfig, no_current_context)
 {
 	struct kubeconfig *kc = load_ok(DATA "no-current.yaml");
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(kubeconfig_restconfig(kc, NULL, &rc, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "no current-context"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "no-current.yaml"), "%s", err.msg);
@@ -308,10 +308,12 @@ static void write_kubeconfig(char *path, size_t len, const char *server, const c
 	cr_assert_geq(fd, 0);
 	FILE *f = fdopen(fd, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-		   "clusters:\n- name: k\n  cluster: {server: \"%s\", insecure-skip-tls-verify: true}\n"
-		   "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
-		   "users:\n- name: u\n  user: {%s}\n", server, user_fields);
+	fprintf(f,
+		"apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+		"clusters:\n- name: k\n  cluster: {server: \"%s\", insecure-skip-tls-verify: true}\n"
+		"contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+		"users:\n- name: u\n  user: {%s}\n",
+		server, user_fields);
 	cr_assert_eq(fclose(f), 0);
 }
 
@@ -319,7 +321,7 @@ static struct cx_err resolve_file_fail(const char *path)
 {
 	struct kubeconfig *kc = load_ok(path);
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_lt(kubeconfig_restconfig(kc, NULL, &rc, &err), 0, "%s should not resolve", path);
 	cr_assert_null(rc);
 	cr_assert(strstr(err.msg, path), "message names the file: %s", err.msg);
@@ -329,8 +331,8 @@ static struct cx_err resolve_file_fail(const char *path)
 
 Test(kubeconfig, an_unparsable_server_url_is_refused_naming_the_field)
 {
-	static const char *const bad[] = {"https://[::1", "https://", "not a url", "ftp://example.com",
-					  "https://exa mple.com", "127.0.0.1:6443"};
+	static const char *const bad[] = { "https://[::1",         "https://",      "not a url", "ftp://example.com",
+					   "https://exa mple.com", "127.0.0.1:6443" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char path[64];
 		write_kubeconfig(path, sizeof(path), bad[i], "token: t");
@@ -340,8 +342,8 @@ Test(kubeconfig, an_unparsable_server_url_is_refused_naming_the_field)
 		cr_assert(strstr(err.msg, "cluster \"k\": server: "), "%s", err.msg);
 		cr_assert(strstr(err.msg, bad[i]), "quotes the value: %s", err.msg);
 	}
-	static const char *const good[] = {"https://[::1]:6443", "https://127.0.0.1:6443/", "http://localhost:8080",
-					   "https://api.example.com/prefix"};
+	static const char *const good[] = { "https://[::1]:6443", "https://127.0.0.1:6443/", "http://localhost:8080",
+					    "https://api.example.com/prefix" };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char path[64];
 		write_kubeconfig(path, sizeof(path), good[i], "token: t");

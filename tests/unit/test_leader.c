@@ -39,9 +39,9 @@ Test(leader_microtime, formats_utc_with_six_fraction_digits)
 	format_is(GO_REF_S * 1000000, "2006-01-02T15:04:05.000000Z");
 	format_is(GO_REF_S * 1000000 + 123456, "2006-01-02T15:04:05.123456Z");
 	format_is(-1, "1969-12-31T23:59:59.999999Z");
-	format_is(951782400LL * 1000000, "2000-02-29T00:00:00.000000Z");      /* a leap day of a 400-year */
+	format_is(951782400LL * 1000000, "2000-02-29T00:00:00.000000Z"); /* a leap day of a 400-year */
 	format_is(1709164800LL * 1000000 + 1, "2024-02-29T00:00:00.000001Z");
-	format_is(4107542399LL * 1000000, "2100-02-28T23:59:59.000000Z");     /* 2100 is not leap */
+	format_is(4107542399LL * 1000000, "2100-02-28T23:59:59.000000Z"); /* 2100 is not leap */
 	format_is(4107542400LL * 1000000, "2100-03-01T00:00:00.000000Z");
 	format_is(253402300799LL * 1000000 + 999999, "9999-12-31T23:59:59.999999Z");
 	format_is(-62167219200LL * 1000000, "0000-01-01T00:00:00.000000Z");
@@ -78,11 +78,25 @@ Test(leader_microtime, parses_what_the_api_writes_and_rfc3339_variants)
 Test(leader_microtime, rejects_malformed_times)
 {
 	static const char *const bad[] = {
-		"", "2006-01-02", "2006-01-02T15:04:05", "2006-01-02 15:04:05Z", "2006-01-02T15:04:05.Z",
-		"2006-01-02T15:04:05.1234567890Z", "2006-13-02T15:04:05Z", "2006-00-02T15:04:05Z",
-		"2006-02-29T15:04:05Z", "2006-04-31T15:04:05Z", "2006-01-02T24:04:05Z", "2006-01-02T15:60:05Z",
-		"2006-01-02T15:04:60Z", "2006-01-02T15:04:05+0100", "2006-01-02T15:04:05+24:00", "2006-01-02T15:04:05Zx",
-		"06-01-02T15:04:05Z", "2006-1-02T15:04:05Z", "+006-01-02T15:04:05Z",
+		"",
+		"2006-01-02",
+		"2006-01-02T15:04:05",
+		"2006-01-02 15:04:05Z",
+		"2006-01-02T15:04:05.Z",
+		"2006-01-02T15:04:05.1234567890Z",
+		"2006-13-02T15:04:05Z",
+		"2006-00-02T15:04:05Z",
+		"2006-02-29T15:04:05Z",
+		"2006-04-31T15:04:05Z",
+		"2006-01-02T24:04:05Z",
+		"2006-01-02T15:60:05Z",
+		"2006-01-02T15:04:60Z",
+		"2006-01-02T15:04:05+0100",
+		"2006-01-02T15:04:05+24:00",
+		"2006-01-02T15:04:05Zx",
+		"06-01-02T15:04:05Z",
+		"2006-1-02T15:04:05Z",
+		"+006-01-02T15:04:05Z",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t us = 7;
@@ -115,18 +129,18 @@ static struct json_object *json(const char *text)
 	return o;
 }
 
-#define FULL_LEASE \
-	"{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\"," \
-	"\"metadata\":{\"name\":\"l\",\"namespace\":\"n\",\"resourceVersion\":\"7\"}," \
-	"\"spec\":{\"holderIdentity\":\"pod-a\",\"leaseDurationSeconds\":15," \
-	"\"acquireTime\":\"2006-01-02T15:04:05.000000Z\",\"renewTime\":\"2006-01-02T15:04:35.250000Z\"," \
+#define FULL_LEASE                                                                                                     \
+	"{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","                                               \
+	"\"metadata\":{\"name\":\"l\",\"namespace\":\"n\",\"resourceVersion\":\"7\"},"                                 \
+	"\"spec\":{\"holderIdentity\":\"pod-a\",\"leaseDurationSeconds\":15,"                                          \
+	"\"acquireTime\":\"2006-01-02T15:04:05.000000Z\",\"renewTime\":\"2006-01-02T15:04:35.250000Z\","               \
 	"\"leaseTransitions\":3}}"
 
 Test(leader_record, parses_a_lease_spec)
 {
 	struct json_object *l = json(FULL_LEASE);
 	struct leader_record r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(leader_record_from_lease(l, &r, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(r.holder, "pod-a");
 	cr_assert_eq(r.lease_duration_s, 15);
@@ -159,16 +173,17 @@ Test(leader_record, absent_and_null_fields_are_empty)
 Test(leader_record, wrong_types_are_errors_naming_the_field)
 {
 	static const char *const bad[][2] = {
-		{"{\"spec\":[]}", "spec"},
-		{"{\"spec\":{\"holderIdentity\":5}}", "spec.holderIdentity"},
-		{"{\"spec\":{\"holderIdentity\":\"a\",\"leaseDurationSeconds\":\"15\"}}", "spec.leaseDurationSeconds"},
-		{"{\"spec\":{\"renewTime\":{}}}", "spec.renewTime"},
-		{"{\"spec\":{\"leaseTransitions\":4294967296}}", "spec.leaseTransitions"},
+		{ "{\"spec\":[]}", "spec" },
+		{ "{\"spec\":{\"holderIdentity\":5}}", "spec.holderIdentity" },
+		{ "{\"spec\":{\"holderIdentity\":\"a\",\"leaseDurationSeconds\":\"15\"}}",
+		  "spec.leaseDurationSeconds" },
+		{ "{\"spec\":{\"renewTime\":{}}}", "spec.renewTime" },
+		{ "{\"spec\":{\"leaseTransitions\":4294967296}}", "spec.leaseTransitions" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct json_object *l = json(bad[i][0]);
 		struct leader_record r;
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(leader_record_from_lease(l, &r, &err), -EBADMSG, "%s", bad[i][0]);
 		cr_assert(strstr(err.msg, bad[i][1]), "%s names %s", err.msg, bad[i][1]);
 		cr_assert_null(r.holder, "nothing is left to free");
@@ -178,8 +193,11 @@ Test(leader_record, wrong_types_are_errors_naming_the_field)
 
 Test(leader_record, spec_round_trips_and_a_released_holder_is_empty)
 {
-	struct leader_record r = {.holder = "me", .lease_duration_s = 2, .acquire_time = "2006-01-02T15:04:05.000000Z",
-				  .renew_time = "2006-01-02T15:04:06.000001Z", .transitions = 4};
+	struct leader_record r = { .holder = "me",
+				   .lease_duration_s = 2,
+				   .acquire_time = "2006-01-02T15:04:05.000000Z",
+				   .renew_time = "2006-01-02T15:04:06.000001Z",
+				   .transitions = 4 };
 	struct json_object *spec = leader_record_to_spec(&r);
 	cr_assert_not_null(spec);
 	struct json_object *lease = json_object_new_object();
@@ -190,7 +208,7 @@ Test(leader_record, spec_round_trips_and_a_released_holder_is_empty)
 	leader_record_clear(&back);
 	json_object_put(lease);
 
-	struct leader_record released = {.lease_duration_s = 1, .renew_time = "2006-01-02T15:04:06.000001Z"};
+	struct leader_record released = { .lease_duration_s = 1, .renew_time = "2006-01-02T15:04:06.000001Z" };
 	spec = leader_record_to_spec(&released);
 	cr_assert_str_eq(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN),
 			 "{\"holderIdentity\":\"\",\"leaseDurationSeconds\":1,"
@@ -200,8 +218,11 @@ Test(leader_record, spec_round_trips_and_a_released_holder_is_empty)
 
 Test(leader_record, equality_compares_every_field)
 {
-	struct leader_record a = {.holder = "me", .lease_duration_s = 15, .acquire_time = "2006-01-02T15:04:05.000000Z",
-				  .renew_time = "2006-01-02T15:04:05.000000Z", .transitions = 1};
+	struct leader_record a = { .holder = "me",
+				   .lease_duration_s = 15,
+				   .acquire_time = "2006-01-02T15:04:05.000000Z",
+				   .renew_time = "2006-01-02T15:04:05.000000Z",
+				   .transitions = 1 };
 	struct leader_record b = a;
 	cr_assert(leader_record_equal(&a, &b));
 	b.holder = "you";
@@ -219,16 +240,16 @@ Test(leader_record, equality_compares_every_field)
 	b.transitions = 2;
 	cr_assert_not(leader_record_equal(&a, &b));
 
-	struct leader_record none = {0}, empty = {.holder = ""};
+	struct leader_record none = { 0 }, empty = { .holder = "" };
 	cr_assert(leader_record_equal(&none, &empty), "no holder either way");
 }
 
 Test(leader_expiry, free_or_ours_may_be_taken_at_once)
 {
-	struct leader_record none = {0}, empty = {.holder = "", .lease_duration_s = 15};
+	struct leader_record none = { 0 }, empty = { .holder = "", .lease_duration_s = 15 };
 	cr_assert(leader_may_acquire(&none, "me", 1000, 15000, 1000));
 	cr_assert(leader_may_acquire(&empty, "me", 1000, 15000, 1000), "a released Lease");
-	struct leader_record mine = {.holder = "me", .lease_duration_s = 15};
+	struct leader_record mine = { .holder = "me", .lease_duration_s = 15 };
 	cr_assert(leader_may_acquire(&mine, "me", 1000, 15000, 1001));
 }
 
@@ -236,15 +257,15 @@ Test(leader_expiry, another_holder_expires_a_lease_duration_after_we_saw_a_chang
 {
 	/* Measured on our clock from when we observed the record change; its
 	 * renewTime is never compared with our clock. */
-	struct leader_record other = {.holder = "other", .lease_duration_s = 15,
-				      .renew_time = "1970-01-01T00:00:00.000000Z"};
+	struct leader_record other = { .holder = "other",
+				       .lease_duration_s = 15,
+				       .renew_time = "1970-01-01T00:00:00.000000Z" };
 	cr_assert_not(leader_may_acquire(&other, "me", 50000, 2000, 50000));
-	cr_assert_not(leader_may_acquire(&other, "me", 50000, 2000, 64999),
-		      "the record's 15 s, not our default 2 s");
+	cr_assert_not(leader_may_acquire(&other, "me", 50000, 2000, 64999), "the record's 15 s, not our default 2 s");
 	cr_assert(leader_may_acquire(&other, "me", 50000, 2000, 65000));
 	cr_assert(leader_may_acquire(&other, "me", 50000, 2000, 99999));
 
-	struct leader_record no_duration = {.holder = "other"};
+	struct leader_record no_duration = { .holder = "other" };
 	cr_assert_not(leader_may_acquire(&no_duration, "me", 50000, 2000, 51999), "ours when it has none");
 	cr_assert(leader_may_acquire(&no_duration, "me", 50000, 2000, 52000));
 }
@@ -259,20 +280,26 @@ static struct leader *new_or_fail(const struct leader_config *cfg, struct cx_err
 
 Test(leader_config, invalid_settings_are_refused_with_reasons)
 {
-	struct cx_err err = {0};
-	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me"};
+	struct cx_err err = { 0 };
+	struct leader_config c = { .namespace = "ns", .name = "lease", .identity = "me" };
 	c.lease_duration_ms = 10000; /* = the default renew deadline */
 	cr_assert_null(new_or_fail(&c, &err));
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "greater than the renew deadline"), "%s", err.msg);
 
-	c = (struct leader_config){.namespace = "ns", .name = "lease", .lease_duration_ms = 2000,
-				   .renew_deadline_ms = 1500, .retry_period_ms = 1250};
+	c = (struct leader_config){ .namespace = "ns",
+				    .name = "lease",
+				    .lease_duration_ms = 2000,
+				    .renew_deadline_ms = 1500,
+				    .retry_period_ms = 1250 };
 	cr_assert_null(new_or_fail(&c, &err));
 	cr_assert(strstr(err.msg, "1.2 x the retry period"), "%s", err.msg);
 
-	c = (struct leader_config){.namespace = "ns", .name = "lease", .lease_duration_ms = 900,
-				   .renew_deadline_ms = 600, .retry_period_ms = 100};
+	c = (struct leader_config){ .namespace = "ns",
+				    .name = "lease",
+				    .lease_duration_ms = 900,
+				    .renew_deadline_ms = 600,
+				    .retry_period_ms = 100 };
 	cr_assert_null(new_or_fail(&c, &err));
 	cr_assert(strstr(err.msg, "not a whole number of seconds"), "%s", err.msg);
 	c.lease_duration_ms = 1500; /* would be written as 1 s, under the renew deadline of 1.2 s */
@@ -280,10 +307,10 @@ Test(leader_config, invalid_settings_are_refused_with_reasons)
 	cr_assert_null(new_or_fail(&c, &err));
 	cr_assert(strstr(err.msg, "not a whole number of seconds"), "%s", err.msg);
 
-	c = (struct leader_config){.namespace = "ns", .name = "a/b"};
+	c = (struct leader_config){ .namespace = "ns", .name = "a/b" };
 	cr_assert_null(new_or_fail(&c, &err));
 	cr_assert(strstr(err.msg, "\"a/b\" is not a DNS name"), "%s", err.msg);
-	c = (struct leader_config){.name = "lease"};
+	c = (struct leader_config){ .name = "lease" };
 	cr_assert_null(new_or_fail(&c, &err));
 	cr_assert(strstr(err.msg, "namespace"), "%s", err.msg);
 }
@@ -291,7 +318,7 @@ Test(leader_config, invalid_settings_are_refused_with_reasons)
 Test(leader_identity, pod_name_else_hostname_and_pid)
 {
 	char buf[512], want[512], host[256];
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	setenv("POD_NAME", "coxswain-7d9f-abcde", 1);
 	cr_assert_eq(leader_default_identity(buf, sizeof(buf), &err), 0, "%s", err.msg);
 	cr_assert_str_eq(buf, "coxswain-7d9f-abcde");
@@ -333,13 +360,18 @@ Test(leader_tick, an_unreachable_server_is_logged_once_and_retried_each_retry_pe
 	FILE *log = tmpfile();
 	cr_assert_not_null(log);
 	log_set_output(log);
-	struct restconfig rc = {.server = "https://127.0.0.1:1"}; /* nothing listens on port 1 */
+	struct restconfig rc = { .server = "https://127.0.0.1:1" }; /* nothing listens on port 1 */
 	/* A generous request timeout: the refusal, never a timeout, is what a
 	 * loaded machine must see here. */
-	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me", .lease_duration_ms = 2000,
-				  .renew_deadline_ms = 1500, .retry_period_ms = 300, .request_timeout_ms = 30000,
-				  .callbacks = {.on_started_leading = on_started}};
-	struct cx_err err = {0};
+	struct leader_config c = { .namespace = "ns",
+				   .name = "lease",
+				   .identity = "me",
+				   .lease_duration_ms = 2000,
+				   .renew_deadline_ms = 1500,
+				   .retry_period_ms = 300,
+				   .request_timeout_ms = 30000,
+				   .callbacks = { .on_started_leading = on_started } };
+	struct cx_err err = { 0 };
 	struct leader *le = NULL;
 	leader_new(&rc, &c, &le, &err);
 	cr_assert_not_null(le, "%s", err.msg);
@@ -385,9 +417,9 @@ Test(leader_tick, one_error_line_whatever_the_elapsed_milliseconds_in_the_messag
 
 Test(leader_tick, requests_are_bounded_well_below_the_workers_heartbeat_liveness)
 {
-	struct restconfig rc = {.server = "https://127.0.0.1:1"};
-	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me"};
-	struct cx_err err = {0};
+	struct restconfig rc = { .server = "https://127.0.0.1:1" };
+	struct leader_config c = { .namespace = "ns", .name = "lease", .identity = "me" };
+	struct cx_err err = { 0 };
 	struct leader *le = NULL;
 	leader_new(&rc, &c, &le, &err);
 	cr_assert_not_null(le, "%s", err.msg);
@@ -413,7 +445,7 @@ Test(leader_tick, a_server_that_never_answers_is_a_timeout_not_a_hang)
 	 * comes. */
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(s, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(s, 8), 0);
 	socklen_t len = sizeof(a);
@@ -424,9 +456,9 @@ Test(leader_tick, a_server_that_never_answers_is_a_timeout_not_a_hang)
 	FILE *log = tmpfile();
 	cr_assert_not_null(log);
 	log_set_output(log);
-	struct restconfig rc = {.server = server};
-	struct leader_config c = {.namespace = "ns", .name = "lease", .identity = "me"}; /* the default timeout */
-	struct cx_err err = {0};
+	struct restconfig rc = { .server = server };
+	struct leader_config c = { .namespace = "ns", .name = "lease", .identity = "me" }; /* the default timeout */
+	struct cx_err err = { 0 };
 	struct leader *le = NULL;
 	leader_new(&rc, &c, &le, &err);
 	cr_assert_not_null(le, "%s", err.msg);

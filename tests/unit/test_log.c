@@ -62,23 +62,29 @@ Test(log, text_levels)
 {
 	log_kv(LOG_LEVEL_ERROR, 0, "e", NULL);
 	log_kv(LOG_LEVEL_WARNING, 0, "w", NULL);
-	cr_assert_str_eq(logged(), "ts=" TS " level=error msg=\"e\"\n"
-				   "ts=" TS " level=warning msg=\"w\"\n");
+	cr_assert_str_eq(logged(),
+			 "ts=" TS " level=error msg=\"e\"\n"
+			 "ts=" TS " level=warning msg=\"w\"\n");
 }
 
 Test(log, text_quotes_values_only_when_needed)
 {
 	log_kv(LOG_LEVEL_INFO, 0, "m", "plain", "a/b:c-d.e", "space", "a b", "eq", "a=b", "quote", "say \"hi\"",
 	       "empty", "", "backslash", "C:\\x", "q", "a\"b", NULL);
-	cr_assert_str_eq(logged(), "ts=" TS " level=info msg=\"m\" plain=a/b:c-d.e space=\"a b\" eq=\"a=b\" "
-				   "quote=\"say \\\"hi\\\"\" empty=\"\" backslash=C:\\x q=\"a\\\"b\"\n");
+	cr_assert_str_eq(logged(),
+			 "ts=" TS " level=info msg=\"m\" plain=a/b:c-d.e space=\"a b\" eq=\"a=b\" "
+			 "quote=\"say \\\"hi\\\"\" empty=\"\" backslash=C:\\x q=\"a\\\"b\"\n");
 }
 
 Test(log, text_escapes_keep_one_line)
 {
-	log_kv(LOG_LEVEL_INFO, 0, "two\nlines", "v", "a\nb\r\tc\\d\x01" "e\x7f", NULL);
-	cr_assert_str_eq(logged(), "ts=" TS " level=info msg=\"two\\nlines\" "
-				   "v=\"a\\nb\\r\\tc\\\\d\\u0001e\\u007f\"\n");
+	log_kv(LOG_LEVEL_INFO, 0, "two\nlines", "v",
+	       "a\nb\r\tc\\d\x01"
+	       "e\x7f",
+	       NULL);
+	cr_assert_str_eq(logged(),
+			 "ts=" TS " level=info msg=\"two\\nlines\" "
+			 "v=\"a\\nb\\r\\tc\\\\d\\u0001e\\u007f\"\n");
 	cr_assert_eq(strchr(logged(), '\n'), logged() + strlen(logged()) - 1, "one newline, at the end");
 }
 
@@ -110,9 +116,10 @@ Test(log, verbosity_filters_info)
 	log_kv(LOG_LEVEL_INFO, 2, "v2", NULL);
 	log_kv(LOG_LEVEL_INFO, 3, "v3 hidden", NULL);
 	log_kv(LOG_LEVEL_INFO, -4, "negative is 0", NULL);
-	cr_assert_str_eq(logged(), "ts=" TS " level=info msg=\"v0\"\n"
-				   "ts=" TS " level=info msg=\"v2\"\n"
-				   "ts=" TS " level=info msg=\"negative is 0\"\n");
+	cr_assert_str_eq(logged(),
+			 "ts=" TS " level=info msg=\"v0\"\n"
+			 "ts=" TS " level=info msg=\"v2\"\n"
+			 "ts=" TS " level=info msg=\"negative is 0\"\n");
 	log_set_verbosity(-1);
 	cr_assert_eq(log_verbosity(), 0, "negative verbosity is 0");
 }
@@ -199,8 +206,9 @@ Test(log, json_line)
 	log_set_format(LOG_JSON);
 	log_set_verbosity(2);
 	log_kv(LOG_LEVEL_INFO, 2, "watch started", "resource", "configmaps", NULL);
-	cr_assert_str_eq(logged(), "{\"ts\":\"" TS "\",\"level\":\"info\",\"v\":2,\"msg\":\"watch started\","
-				   "\"resource\":\"configmaps\"}\n");
+	cr_assert_str_eq(logged(),
+			 "{\"ts\":\"" TS "\",\"level\":\"info\",\"v\":2,\"msg\":\"watch started\","
+			 "\"resource\":\"configmaps\"}\n");
 }
 
 Test(log, json_negative_v_is_0)
@@ -241,7 +249,7 @@ Test(log, json_msgf)
 Test(log, parse_format)
 {
 	enum log_format f = LOG_JSON;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(log_parse_format("text", &f, &err), 0);
 	cr_assert_eq(f, LOG_TEXT);
 	cr_assert_eq(log_parse_format("json", &f, &err), 0);
@@ -278,9 +286,9 @@ Test(log, each_line_is_one_write)
 	log_kv(LOG_LEVEL_INFO, 0, "long json", "v", long_value, NULL);
 
 	static char msg[65536];
-	const char *want_start[] = {"caller's own text\n", "ts=" TS " level=info msg=\"short\"\n",
-				    "ts=" TS " level=info msg=\"long\" v=xxx", "{\"ts\":"};
-	size_t want_len[] = {18, 0, strlen("ts=" TS " level=info msg=\"long\" v=") + sizeof(long_value), 0};
+	const char *want_start[] = { "caller's own text\n", "ts=" TS " level=info msg=\"short\"\n",
+				     "ts=" TS " level=info msg=\"long\" v=xxx", "{\"ts\":" };
+	size_t want_len[] = { 18, 0, strlen("ts=" TS " level=info msg=\"long\" v=") + sizeof(long_value), 0 };
 	for (int i = 0; i < 4; i++) {
 		ssize_t n = recv(sv[1], msg, sizeof(msg) - 1, MSG_DONTWAIT);
 		cr_assert_gt(n, 0, "message %d", i);
@@ -325,8 +333,9 @@ Test(log, json_numbers_are_numbers)
 	log_set_format(LOG_JSON);
 	log_kv(LOG_LEVEL_INFO, 0, "m", "took_ms", "42", "neg", "-7", "zero", "0", "ratio", "1.50", "big",
 	       "123456789012345", NULL);
-	cr_assert_str_eq(logged(), "{\"ts\":\"" TS "\",\"level\":\"info\",\"v\":0,\"msg\":\"m\",\"took_ms\":42,"
-				   "\"neg\":-7,\"zero\":0,\"ratio\":1.50,\"big\":123456789012345}\n");
+	cr_assert_str_eq(logged(),
+			 "{\"ts\":\"" TS "\",\"level\":\"info\",\"v\":0,\"msg\":\"m\",\"took_ms\":42,"
+			 "\"neg\":-7,\"zero\":0,\"ratio\":1.50,\"big\":123456789012345}\n");
 	struct json_object *o = json_line();
 	struct json_object *v = NULL;
 	cr_assert(json_object_object_get_ex(o, "took_ms", &v));
@@ -340,8 +349,10 @@ Test(log, json_values_that_are_not_canonical_numbers_stay_strings)
 {
 	log_set_format(LOG_JSON);
 	static const char *const not_numbers[] = {
-		"", "-", "007", "+1", "1.", ".5", "1e3", "0x10", " 1", "1 ", "1.2.3", "--1", "1_000", "NaN", "inf",
-		"1234567890123456", /* 16 digits: past what a double holds exactly */
+		"",      "-",   "007",   "+1",
+		"1.",    ".5",  "1e3",   "0x10",
+		" 1",    "1 ",  "1.2.3", "--1",
+		"1_000", "NaN", "inf",   "1234567890123456", /* 16 digits: past what a double holds exactly */
 		"-0",
 	};
 	for (size_t i = 0; i < sizeof(not_numbers) / sizeof(not_numbers[0]); i++) {
@@ -365,7 +376,7 @@ Test(log, text_numbers_are_unchanged)
 
 Test(log, parse_verbosity_as_kubectl_takes_it)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int v = -1;
 	cr_assert_eq(log_parse_verbosity("4", &v, &err), 0, "%s", err.msg);
 	cr_assert_eq(v, 4);
@@ -375,7 +386,7 @@ Test(log, parse_verbosity_as_kubectl_takes_it)
 	cr_assert_eq(v, 0);
 	cr_assert_eq(log_parse_verbosity("10", &v, &err), 0);
 	cr_assert_eq(v, 10);
-	static const char *const bad[] = {"", "=", "x", "-1", "11", "4x", "==4", " 4", "4.0", NULL};
+	static const char *const bad[] = { "", "=", "x", "-1", "11", "4x", "==4", " 4", "4.0", NULL };
 	for (size_t i = 0; bad[i]; i++) {
 		v = 3;
 		cr_assert_eq(log_parse_verbosity(bad[i], &v, &err), -EINVAL, "accepted \"%s\"", bad[i]);

@@ -22,7 +22,7 @@
 
 static struct mcdef_set *load_ok(const char *path)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct mcdef_set *s = NULL;
 	int rc = mcdef_load(path, &s, &err);
 	cr_assert_eq(rc, 0, "loading %s: %s", path, err.msg);
@@ -76,8 +76,8 @@ Test(mcdef_duration, parses_go_durations)
 	cr_assert_eq(duration("1m30s"), 90000000000LL);
 	cr_assert_eq(duration("500ms"), 500000000LL);
 	cr_assert_eq(duration("2us"), 2000);
-	cr_assert_eq(duration("2\xc2\xb5s"), 2000);   /* micro sign */
-	cr_assert_eq(duration("2\xce\xbcs"), 2000);   /* Greek mu */
+	cr_assert_eq(duration("2\xc2\xb5s"), 2000); /* micro sign */
+	cr_assert_eq(duration("2\xce\xbcs"), 2000); /* Greek mu */
 	cr_assert_eq(duration("7ns"), 7);
 	cr_assert_eq(duration("0"), 0);
 	cr_assert_eq(duration("0s"), 0);
@@ -90,7 +90,9 @@ Test(mcdef_duration, parses_go_durations)
 
 Test(mcdef_duration, refuses_the_rest)
 {
-	const char *bad[] = {"", "s", "10", "1.5", "-1s", "-0", "1x", "1 s", "s10", ".s", "1h-2m", "1sec", "10S", "+"};
+	const char *bad[] = {
+		"", "s", "10", "1.5", "-1s", "-0", "1x", "1 s", "s10", ".s", "1h-2m", "1sec", "10S", "+"
+	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		int64_t ns = 42;
 		cr_assert_eq(mcdef_parse_duration(bad[i], &ns), -EINVAL, "\"%s\" should be refused", bad[i]);
@@ -121,7 +123,8 @@ static void check_composite_full(const struct mcdef_controller *c)
 	cr_assert_eq(c->kind, MCDEF_COMPOSITE);
 	cr_assert_str_eq(c->name, "rollouts.example.com");
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(
-				 json_object_object_get(c->metadata, "annotations"), "example.com/owner")), "team blue");
+				 json_object_object_get(c->metadata, "annotations"), "example.com/owner")),
+			 "team blue");
 	cr_assert(c->has_status);
 
 	cr_assert_str_eq(c->parent_api_version, "example.com/v1");
@@ -283,7 +286,8 @@ static void check_decorator_full(const struct mcdef_controller *c)
 	cr_assert(c->hooks.finalize.webhook.strict, "v2 defaults to strict");
 	cr_assert(!c->hooks.finalize.webhook.has_unmarshal_mode);
 	cr_assert_eq(c->hooks.finalize.webhook.timeout_ns, 2000);
-	cr_assert_str_eq(c->hooks.customize.webhook.effective_url, "https://decorator-hooks.metacontroller:8443/customize");
+	cr_assert_str_eq(c->hooks.customize.webhook.effective_url,
+			 "https://decorator-hooks.metacontroller:8443/customize");
 	cr_assert(c->hooks.customize.webhook.auth.has_client_tls);
 	cr_assert(!c->hooks.pre_update_child.set && !c->hooks.post_update_child.set);
 }
@@ -333,10 +337,11 @@ Test(mcdef, multi_document_file)
 
 Test(mcdef, yaml_booleans_as_kubectl_reads_them)
 {
-	struct mcdef_set *s = load_text("apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\n"
-					"metadata: {name: b}\nspec:\n  parentResource: {apiVersion: v1, resource: pods, "
-					"ignoreStatusChanges: off}\n  generateSelector: yes\n"
-					"  hooks: {sync: {webhook: {url: \"http://h/s\"}}}\n");
+	struct mcdef_set *s = load_text(
+		"apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\n"
+		"metadata: {name: b}\nspec:\n  parentResource: {apiVersion: v1, resource: pods, "
+		"ignoreStatusChanges: off}\n  generateSelector: yes\n"
+		"  hooks: {sync: {webhook: {url: \"http://h/s\"}}}\n");
 	cr_assert(s->items[0].has_generate_selector && s->items[0].generate_selector);
 	cr_assert(s->items[0].has_parent_ignore_status_changes && !s->items[0].parent_ignore_status_changes);
 	struct json_object *spec = json_object_object_get(s->items[0].object, "spec");
@@ -363,11 +368,12 @@ Test(mcdef, object_read_back_from_the_api)
 /* A null is absent, as for metacontroller's Go types. */
 Test(mcdef, null_is_absent)
 {
-	struct mcdef_set *s = load_text("apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\n"
-					"metadata: {name: nulls}\nspec:\n  parentResource: {apiVersion: v1, resource: pods, "
-					"labelSelector: null}\n  childResources: ~\n  resyncPeriodSeconds:\n"
-					"  hooks: {sync: {version: null, webhook: {url: \"http://h/s\", timeout: ~}}, "
-					"finalize: null}\n");
+	struct mcdef_set *s = load_text(
+		"apiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\n"
+		"metadata: {name: nulls}\nspec:\n  parentResource: {apiVersion: v1, resource: pods, "
+		"labelSelector: null}\n  childResources: ~\n  resyncPeriodSeconds:\n"
+		"  hooks: {sync: {version: null, webhook: {url: \"http://h/s\", timeout: ~}}, "
+		"finalize: null}\n");
 	const struct mcdef_controller *c = &s->items[0];
 	cr_assert(!c->parent_selector.set && !c->has_children && !c->has_resync && !c->hooks.finalize.set);
 	cr_assert(!c->hooks.sync.has_version && !c->hooks.sync.webhook.timeout);
@@ -392,7 +398,7 @@ Test(mcdef, directory_in_name_order)
 
 static void expect_load_error(const char *path, int code, const char *msg)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct mcdef_set *s = (struct mcdef_set *)1;
 	cr_assert_eq(mcdef_load(path, &s, &err), code, "%s: %s", path, err.msg);
 	cr_assert_null(s);
@@ -401,10 +407,11 @@ static void expect_load_error(const char *path, int code, const char *msg)
 
 Test(mcdef, duplicate_names_across_files_and_kinds)
 {
-	expect_load_error(DATA "dupdir", -EINVAL,
-			  "metacontroller manifest " DATA "dupdir/2.yaml: document 1 (DecoratorController \"same\"): "
-			  "line 5, column 9: metadata.name: duplicate controller name \"same\" (also " DATA
-			  "dupdir/1.yaml: document 1, line 3); expected one controller of each name, whatever its kind");
+	expect_load_error(
+		DATA "dupdir", -EINVAL,
+		"metacontroller manifest " DATA "dupdir/2.yaml: document 1 (DecoratorController \"same\"): "
+		"line 5, column 9: metadata.name: duplicate controller name \"same\" (also " DATA
+		"dupdir/1.yaml: document 1, line 3); expected one controller of each name, whatever its kind");
 }
 
 Test(mcdef, nothing_to_load)
@@ -414,8 +421,10 @@ Test(mcdef, nothing_to_load)
 	char dir[] = "/tmp/test_mcdef-empty-XXXXXX";
 	cr_assert_not_null(mkdtemp(dir));
 	char msg[1024];
-	snprintf(msg, sizeof(msg), "metacontroller manifest %s: no CompositeController or DecoratorController found "
-		 "in its *.yaml, *.yml and *.json files", dir);
+	snprintf(msg, sizeof(msg),
+		 "metacontroller manifest %s: no CompositeController or DecoratorController found "
+		 "in its *.yaml, *.yml and *.json files",
+		 dir);
 	expect_load_error(dir, -EINVAL, msg);
 	char file[600];
 	snprintf(file, sizeof(file), "%s/empty.yaml", dir);
@@ -443,21 +452,23 @@ static void expect_error(const char *yaml, const char *want)
 	unlink(file);
 }
 
-#define HEAD "apiVersion: metacontroller.k8s.io/v1alpha1\n"
-#define CC HEAD "kind: CompositeController\nmetadata: {name: bluegreen}\n"
-#define DC HEAD "kind: DecoratorController\nmetadata: {name: deco}\n"
+#define HEAD   "apiVersion: metacontroller.k8s.io/v1alpha1\n"
+#define CC     HEAD "kind: CompositeController\nmetadata: {name: bluegreen}\n"
+#define DC     HEAD "kind: DecoratorController\nmetadata: {name: deco}\n"
 #define PARENT "  parentResource: {apiVersion: ctl.example.com/v1, resource: bluegreens}\n"
-#define SYNC "  hooks: {sync: {webhook: {url: \"http://h/sync\"}}}\n"
-#define RES "  resources: [{apiVersion: v1, resource: pods}]\n"
-#define DOC1 HEAD "kind: DecoratorController\nmetadata: {name: first}\nspec:\n" RES SYNC "---\n"
+#define SYNC   "  hooks: {sync: {webhook: {url: \"http://h/sync\"}}}\n"
+#define RES    "  resources: [{apiVersion: v1, resource: pods}]\n"
+#define DOC1   HEAD "kind: DecoratorController\nmetadata: {name: first}\nspec:\n" RES SYNC "---\n"
 
 Test(mcdef_errors, update_method_in_document_2)
 {
-	expect_error(DOC1 CC "spec:\n" PARENT "  childResources:\n"
-		     "    - apiVersion: apps/v1\n      resource: replicasets\n      updateStrategy: {method: Foo}\n" SYNC,
-		     "document 2 (CompositeController \"bluegreen\"): line 16, column 32: "
-		     "spec.childResources[0].updateStrategy.method: expected OnDelete, Recreate, InPlace, RollingRecreate "
-		     "or RollingInPlace, got \"Foo\"");
+	expect_error(
+		DOC1 CC
+		"spec:\n" PARENT "  childResources:\n"
+		"    - apiVersion: apps/v1\n      resource: replicasets\n      updateStrategy: {method: Foo}\n" SYNC,
+		"document 2 (CompositeController \"bluegreen\"): line 16, column 32: "
+		"spec.childResources[0].updateStrategy.method: expected OnDelete, Recreate, InPlace, RollingRecreate "
+		"or RollingInPlace, got \"Foo\"");
 }
 
 Test(mcdef_errors, unknown_fields_are_refused_with_their_path)
@@ -471,21 +482,23 @@ Test(mcdef_errors, unknown_fields_are_refused_with_their_path)
 		     "expected one of: parentResource, childResources, hooks, connections, resyncPeriodSeconds, "
 		     "generateSelector");
 	expect_error(DC "spec:\n" RES "  attachments:\n    - {apiVersion: v1, resource: services, updateStrategy: "
-		     "{method: InPlace, statusChecks: {}}}\n" SYNC,
+			"{method: InPlace, statusChecks: {}}}\n" SYNC,
 		     "document 1 (DecoratorController \"deco\"): line 7, column 78: "
 		     "spec.attachments[0].updateStrategy.statusChecks: unknown field; expected one of: method");
 	expect_error(DC "spec:\n" RES "  hooks: {sync: {webhook: {url: \"http://h/s\"}}, preUpdateChild: {}}\n",
 		     "document 1 (DecoratorController \"deco\"): line 6, column 49: spec.hooks.preUpdateChild: unknown "
 		     "field; expected one of: sync, finalize, customize");
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", timeoutSeconds: 10}}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 47: "
-		     "spec.hooks.sync.webhook.timeoutSeconds: unknown field; expected one of: url, timeout, etag, path, "
-		     "service, responseUnMarshallMode, caBundle, clientTLS, authorization, basicAuth");
-	expect_error(HEAD "kind: CompositeController\nmetadata: {name: x, labelz: {}}\nspec:\n" PARENT SYNC,
-		     "document 1 (CompositeController \"x\"): line 3, column 21: metadata.labelz: unknown field; expected "
-		     "one of: name, generateName, namespace, selfLink, uid, resourceVersion, generation, "
-		     "creationTimestamp, deletionTimestamp, deletionGracePeriodSeconds, labels, annotations, "
-		     "ownerReferences, finalizers, managedFields");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", timeoutSeconds: 10}}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 47: "
+		"spec.hooks.sync.webhook.timeoutSeconds: unknown field; expected one of: url, timeout, etag, path, "
+		"service, responseUnMarshallMode, caBundle, clientTLS, authorization, basicAuth");
+	expect_error(
+		HEAD "kind: CompositeController\nmetadata: {name: x, labelz: {}}\nspec:\n" PARENT SYNC,
+		"document 1 (CompositeController \"x\"): line 3, column 21: metadata.labelz: unknown field; expected "
+		"one of: name, generateName, namespace, selfLink, uid, resourceVersion, generation, "
+		"creationTimestamp, deletionTimestamp, deletionGracePeriodSeconds, labels, annotations, "
+		"ownerReferences, finalizers, managedFields");
 	expect_error(CC "spec:\n" PARENT SYNC "status: {ready: true}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 7, column 9: status: expected an empty "
 		     "mapping {} (a controller has no status fields), got a mapping");
@@ -502,11 +515,14 @@ Test(mcdef_errors, other_documents)
 	expect_error("apiVersion: metacontroller.k8s.io/v1\nkind: CompositeController\nmetadata: {name: x}\n",
 		     "document 1 (CompositeController \"x\"): line 1, column 13: apiVersion: expected "
 		     "metacontroller.k8s.io/v1alpha1, got \"metacontroller.k8s.io/v1\"");
-	expect_error("- a\n- b\n", "document 1: line 1, column 1: the document: expected a mapping (a "
+	expect_error("- a\n- b\n",
+		     "document 1: line 1, column 1: the document: expected a mapping (a "
 		     "CompositeController or DecoratorController), got a list");
-	expect_error("metadata: {name: x}\n", "document 1: line 1, column 1: kind: missing; expected "
+	expect_error("metadata: {name: x}\n",
+		     "document 1: line 1, column 1: kind: missing; expected "
 		     "CompositeController or DecoratorController");
-	expect_error(CC, "document 1 (CompositeController \"bluegreen\"): line 1, column 1: spec: missing; expected a "
+	expect_error(CC,
+		     "document 1 (CompositeController \"bluegreen\"): line 1, column 1: spec: missing; expected a "
 		     "spec");
 	expect_error(CC "spec: {parentResource: [}\n",
 		     "line 4, column 25: invalid YAML: did not find expected node content while parsing a flow node");
@@ -524,23 +540,25 @@ Test(mcdef_errors, repeated_keys_anywhere)
 	expect_error(CC "spec:\n" PARENT SYNC "  resyncPeriodSeconds: 1\n  resyncPeriodSeconds: 2\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 8, column 3: spec.resyncPeriodSeconds: "
 		     "repeated key (first at line 7); expected it once");
-	expect_error(HEAD "kind: DecoratorController\nmetadata: {name: d, labels: {a: b, a: c}}\nspec:\n" RES SYNC,
-		     "document 1 (DecoratorController \"d\"): line 3, column 36: metadata.labels.a: repeated key (first "
-		     "at line 3); expected it once");
+	expect_error(
+		HEAD "kind: DecoratorController\nmetadata: {name: d, labels: {a: b, a: c}}\nspec:\n" RES SYNC,
+		"document 1 (DecoratorController \"d\"): line 3, column 36: metadata.labels.a: repeated key (first "
+		"at line 3); expected it once");
 }
 
 Test(mcdef_errors, types_as_kubectl_reads_them)
 {
 	expect_error(CC "spec:\n" PARENT "  childResources:\n    - apiVersion: v1\n      resource: pods\n"
-		     "      updateStrategy:\n        method: RollingRecreate\n        statusChecks:\n"
-		     "          conditions: [{type: Ready, status: True}]\n" SYNC,
+			"      updateStrategy:\n        method: RollingRecreate\n        statusChecks:\n"
+			"          conditions: [{type: Ready, status: True}]\n" SYNC,
 		     "document 1 (CompositeController \"bluegreen\"): line 12, column 46: "
 		     "spec.childResources[0].updateStrategy.statusChecks.conditions[0].status: expected a condition "
 		     "status as a string, such as \"True\", got True (a boolean; quote it if it is meant as text)");
-	expect_error(CC "spec:\n" PARENT SYNC "  resyncPeriodSeconds: \"30\"\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 7, column 24: spec.resyncPeriodSeconds: "
-		     "expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got \"30\" (quoted, "
-		     "so a string)");
+	expect_error(
+		CC "spec:\n" PARENT SYNC "  resyncPeriodSeconds: \"30\"\n",
+		"document 1 (CompositeController \"bluegreen\"): line 7, column 24: spec.resyncPeriodSeconds: "
+		"expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got \"30\" (quoted, "
+		"so a string)");
 	expect_error(CC "spec:\n" PARENT SYNC "  resyncPeriodSeconds: -1\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 7, column 24: spec.resyncPeriodSeconds: "
 		     "expected an integer >= 0 (seconds; metacontroller resyncs at most once a second), got -1");
@@ -549,22 +567,27 @@ Test(mcdef_errors, types_as_kubectl_reads_them)
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 58: "
 		     "spec.hooks.sync.webhook.service.namespace: expected a namespace name (a DNS label), got n (a "
 		     "boolean; quote it if it is meant as text)");
-	expect_error(CC "spec:\n" PARENT SYNC "  generateSelector: 1\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 7, column 21: spec.generateSelector: expected "
-		     "true or false, got 1");
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", etag: {enabled: \"true\"}}}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 63: "
-		     "spec.hooks.sync.webhook.etag.enabled: expected true or false, got \"true\" (quoted, so a string)");
-	expect_error(CC "spec:\n" PARENT SYNC "  generateSelector: maybe\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 7, column 21: spec.generateSelector: expected "
-		     "true or false, got \"maybe\"");
-	expect_error(HEAD "kind: CompositeController\nmetadata: {name: x, labels: {version: 2}}\nspec:\n" PARENT SYNC,
-		     "document 1 (CompositeController \"x\"): line 3, column 39: metadata.labels.version: expected a label "
-		     "value (at most 63 letters, digits, '-', '_', '.'), as a string, got 2 (a number; quote it if it is "
-		     "meant as text)");
-	expect_error(HEAD "kind: CompositeController\nmetadata: {name: Blue_Green}\nspec:\n" PARENT SYNC,
-		     "document 1 (CompositeController \"Blue_Green\"): line 3, column 18: metadata.name: expected a name "
-		     "(a DNS subdomain: lowercase letters, digits, '-' and '.'), got \"Blue_Green\"");
+	expect_error(
+		CC "spec:\n" PARENT SYNC "  generateSelector: 1\n",
+		"document 1 (CompositeController \"bluegreen\"): line 7, column 21: spec.generateSelector: expected "
+		"true or false, got 1");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", etag: {enabled: \"true\"}}}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 63: "
+		"spec.hooks.sync.webhook.etag.enabled: expected true or false, got \"true\" (quoted, so a string)");
+	expect_error(
+		CC "spec:\n" PARENT SYNC "  generateSelector: maybe\n",
+		"document 1 (CompositeController \"bluegreen\"): line 7, column 21: spec.generateSelector: expected "
+		"true or false, got \"maybe\"");
+	expect_error(
+		HEAD "kind: CompositeController\nmetadata: {name: x, labels: {version: 2}}\nspec:\n" PARENT SYNC,
+		"document 1 (CompositeController \"x\"): line 3, column 39: metadata.labels.version: expected a label "
+		"value (at most 63 letters, digits, '-', '_', '.'), as a string, got 2 (a number; quote it if it is "
+		"meant as text)");
+	expect_error(
+		HEAD "kind: CompositeController\nmetadata: {name: Blue_Green}\nspec:\n" PARENT SYNC,
+		"document 1 (CompositeController \"Blue_Green\"): line 3, column 18: metadata.name: expected a name "
+		"(a DNS subdomain: lowercase letters, digits, '-' and '.'), got \"Blue_Green\"");
 	expect_error(CC "spec:\n  parentResource: {apiVersion: ctl.example.com/v1, resource: BlueGreen}\n" SYNC,
 		     "document 1 (CompositeController \"bluegreen\"): line 5, column 62: spec.parentResource.resource: "
 		     "expected a resource name, lowercase and plural, such as pods or catsets, got \"BlueGreen\"");
@@ -578,38 +601,41 @@ Test(mcdef_errors, hooks)
 	expect_error(CC "spec:\n" PARENT "  hooks: {finalize: {webhook: {url: \"http://h/f\"}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 10: spec.hooks.sync: missing; "
 		     "expected a hook {version, webhook}");
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {version: v1}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 17: spec.hooks.sync.webhook: missing; "
-		     "expected a webhook {url, ...} or {service, path, ...} (the only kind of hook metacontroller has)");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {version: v1}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 17: spec.hooks.sync.webhook: missing; "
+		"expected a webhook {url, ...} or {service, path, ...} (the only kind of hook metacontroller has)");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {version: v3, webhook: {url: \"http://h/s\"}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 27: spec.hooks.sync.version: "
 		     "expected v1 or v2, got \"v3\"");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", responseUnMarshallMode: "
-		     "Strict}}}\n",
+			"Strict}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 71: "
 		     "spec.hooks.sync.webhook.responseUnMarshallMode: expected loose or strict, got \"Strict\"");
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {path: /sync}}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 27: spec.hooks.sync.webhook: neither "
-		     "url nor service and path; expected {url: http(s)://...} or {service: {name, namespace}, path: /...}");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {webhook: {path: /sync}}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 27: spec.hooks.sync.webhook: neither "
+		"url nor service and path; expected {url: http(s)://...} or {service: {name, namespace}, path: /...}");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: ns}}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 27: spec.hooks.sync.webhook.path: "
 		     "missing; expected a URL path starting with / (service needs one)");
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: ns}, path: sync}}}\n",
+	expect_error(CC "spec:\n" PARENT
+			"  hooks: {sync: {webhook: {service: {name: h, namespace: ns}, path: sync}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 69: spec.hooks.sync.webhook.path: "
 		     "expected a URL path starting with /, got \"sync\"");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: ns, port: 0}, "
-		     "path: /s}}}\n",
+			"path: /s}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 68: "
 		     "spec.hooks.sync.webhook.service.port: expected a port from 1 to 65535, got 0");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {service: {name: h, namespace: ns, protocol: "
-		     "ftp}, path: /s}}}\n",
+			"ftp}, path: /s}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 72: "
 		     "spec.hooks.sync.webhook.service.protocol: expected http or https, got \"ftp\"");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"ftp://h/s\"}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 33: spec.hooks.sync.webhook.url: "
 		     "expected an http:// or https:// URL, got \"ftp://h/s\"");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", etag: {cacheTimeoutSeconds: "
-		     "-1}}}}\n",
+			"-1}}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 75: "
 		     "spec.hooks.sync.webhook.etag.cacheTimeoutSeconds: expected an integer >= 0 (seconds), got -1");
 }
@@ -619,60 +645,73 @@ Test(mcdef_errors, timeouts)
 	const struct {
 		const char *value, *got;
 	} bad[] = {
-		{"10 seconds", "\"10 seconds\""}, {"-5s", "\"-5s\""}, {"0s", "\"0s\""}, {"\"0\"", "\"0\""},
-		{"10", "10 (a number; quote it if it is meant as text)"},
+		{ "10 seconds", "\"10 seconds\"" },
+		{ "-5s", "\"-5s\"" },
+		{ "0s", "\"0s\"" },
+		{ "\"0\"", "\"0\"" },
+		{ "10", "10 (a number; quote it if it is meant as text)" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		char yaml[512], want[512];
-		snprintf(yaml, sizeof(yaml), CC "spec:\n" PARENT "  hooks:\n    sync:\n      webhook:\n"
-			 "        url: http://h/s\n        timeout: %s\n", bad[i].value);
-		snprintf(want, sizeof(want), "document 1 (CompositeController \"bluegreen\"): line 10, column 18: "
-			 "spec.hooks.sync.webhook.timeout: expected a positive Go duration such as 10s, 1m30s or 500ms, "
-			 "got %s", bad[i].got);
+		snprintf(yaml, sizeof(yaml),
+			 CC "spec:\n" PARENT "  hooks:\n    sync:\n      webhook:\n"
+			    "        url: http://h/s\n        timeout: %s\n",
+			 bad[i].value);
+		snprintf(
+			want, sizeof(want),
+			"document 1 (CompositeController \"bluegreen\"): line 10, column 18: "
+			"spec.hooks.sync.webhook.timeout: expected a positive Go duration such as 10s, 1m30s or 500ms, "
+			"got %s",
+			bad[i].got);
 		expect_error(yaml, want);
 	}
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", timeout: 9999999h}}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 56: spec.hooks.sync.webhook.timeout: "
-		     "expected a Go duration below 2562047h, got \"9999999h\"");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"http://h/s\", timeout: 9999999h}}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 56: spec.hooks.sync.webhook.timeout: "
+		"expected a Go duration below 2562047h, got \"9999999h\"");
 }
 
 Test(mcdef_errors, tls_and_auth)
 {
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", caBundle: {inline: x, "
-		     "secretRef: {name: a, namespace: b}}}}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 58: "
-		     "spec.hooks.sync.webhook.caBundle: more than one source; expected exactly one of inline, secretRef "
-		     "and configMapRef");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", caBundle: {inline: x, "
+		   "secretRef: {name: a, namespace: b}}}}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 58: "
+		"spec.hooks.sync.webhook.caBundle: more than one source; expected exactly one of inline, secretRef "
+		"and configMapRef");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", caBundle: {}}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 58: "
 		     "spec.hooks.sync.webhook.caBundle: no source; expected exactly one of inline, secretRef and "
 		     "configMapRef");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", caBundle: {inline: "
-		     "notpem}}}}\n",
+			"notpem}}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 67: "
 		     "spec.hooks.sync.webhook.caBundle.inline: expected PEM-encoded CA certificates "
 		     "(-----BEGIN CERTIFICATE-----)");
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", authorization: {type: basic, "
-		     "secretRef: {name: a, namespace: b, key: c}}}}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 70: "
-		     "spec.hooks.sync.webhook.authorization.type: Basic is not supported here (as in metacontroller); use "
-		     "basicAuth instead");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", authorization: {type: basic, "
+		   "secretRef: {name: a, namespace: b, key: c}}}}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 70: "
+		"spec.hooks.sync.webhook.authorization.type: Basic is not supported here (as in metacontroller); use "
+		"basicAuth instead");
+	expect_error(
+		CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", authorization: {secretRef: "
+		   "{name: a, namespace: b}}}}}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 75: "
+		"spec.hooks.sync.webhook.authorization.secretRef.key: missing; expected a key of the object's data "
+		"(letters, digits, '-', '_', '.')");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", authorization: {secretRef: "
-		     "{name: a, namespace: b}}}}}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 75: "
-		     "spec.hooks.sync.webhook.authorization.secretRef.key: missing; expected a key of the object's data "
-		     "(letters, digits, '-', '_', '.')");
-	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", authorization: {secretRef: "
-		     "{name: a, namespace: b, key: c}}, basicAuth: {secretRef: {name: a, namespace: b}}}}}\n",
+			"{name: a, namespace: b, key: c}}, basicAuth: {secretRef: {name: a, namespace: b}}}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 120: "
 		     "spec.hooks.sync.webhook.basicAuth: authorization is set too; expected at most one of them");
 	expect_error(CC "spec:\n" PARENT "  hooks: {sync: {webhook: {url: \"https://h/s\", clientTLS: {certKey: "
-		     "tls.crt}}}}\n",
+			"tls.crt}}}}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 6, column 59: "
 		     "spec.hooks.sync.webhook.clientTLS.secretRef: missing; expected {name, namespace}");
-	expect_error(CC "spec:\n" PARENT SYNC "  connections:\n    - {host: h.example}\n    - {host: H.example}\n",
-		     "document 1 (CompositeController \"bluegreen\"): line 9, column 14: spec.connections[1].host: host "
-		     "H.example is listed twice (also spec.connections[0]); expected each host once");
+	expect_error(
+		CC "spec:\n" PARENT SYNC "  connections:\n    - {host: h.example}\n    - {host: H.example}\n",
+		"document 1 (CompositeController \"bluegreen\"): line 9, column 14: spec.connections[1].host: host "
+		"H.example is listed twice (also spec.connections[0]); expected each host once");
 	expect_error(CC "spec:\n" PARENT SYNC "  connections:\n    - {host: \"https://h.example\"}\n",
 		     "document 1 (CompositeController \"bluegreen\"): line 8, column 14: spec.connections[0].host: "
 		     "expected a host or host:port, got \"https://h.example\"");
@@ -681,28 +720,29 @@ Test(mcdef_errors, tls_and_auth)
 Test(mcdef_errors, selectors)
 {
 	expect_error(DC "spec:\n  resources:\n    - apiVersion: v1\n      resource: pods\n      labelSelector:\n"
-		     "        matchExpressions: [{key: app, operator: in, values: [a]}]\n" SYNC,
+			"        matchExpressions: [{key: app, operator: in, values: [a]}]\n" SYNC,
 		     "document 1 (DecoratorController \"deco\"): line 9, column 49: "
 		     "spec.resources[0].labelSelector.matchExpressions[0].operator: expected In, NotIn, Exists or "
 		     "DoesNotExist, got \"in\"");
 	expect_error(DC "spec:\n  resources:\n    - apiVersion: v1\n      resource: pods\n      labelSelector:\n"
-		     "        matchExpressions: [{key: app, operator: In}]\n" SYNC,
+			"        matchExpressions: [{key: app, operator: In}]\n" SYNC,
 		     "document 1 (DecoratorController \"deco\"): line 9, column 28: "
 		     "spec.resources[0].labelSelector.matchExpressions[0].values: expected at least one value for "
 		     "operator In");
 	expect_error(DC "spec:\n  resources:\n    - apiVersion: v1\n      resource: pods\n      annotationSelector:\n"
-		     "        matchExpressions: [{key: app, operator: Exists, values: [a]}]\n" SYNC,
+			"        matchExpressions: [{key: app, operator: Exists, values: [a]}]\n" SYNC,
 		     "document 1 (DecoratorController \"deco\"): line 9, column 65: "
 		     "spec.resources[0].annotationSelector.matchExpressions[0].values: expected no values for operator "
 		     "Exists");
-	expect_error(DC "spec:\n  resources:\n    - apiVersion: v1\n      resource: pods\n      annotationSelector:\n"
-		     "        matchAnnotations: {example.com/pod-name: statefulset.kubernetes.io/pod-name}\n" SYNC,
-		     "document 1 (DecoratorController \"deco\"): line 9, column 50: "
-		     "spec.resources[0].annotationSelector.matchAnnotations.example.com/pod-name: expected a label value "
-		     "(at most 63 letters, digits, '-', '_', '.'), as a string, got "
-		     "\"statefulset.kubernetes.io/pod-name\"");
+	expect_error(
+		DC "spec:\n  resources:\n    - apiVersion: v1\n      resource: pods\n      annotationSelector:\n"
+		   "        matchAnnotations: {example.com/pod-name: statefulset.kubernetes.io/pod-name}\n" SYNC,
+		"document 1 (DecoratorController \"deco\"): line 9, column 50: "
+		"spec.resources[0].annotationSelector.matchAnnotations.example.com/pod-name: expected a label value "
+		"(at most 63 letters, digits, '-', '_', '.'), as a string, got "
+		"\"statefulset.kubernetes.io/pod-name\"");
 	expect_error(DC "spec:\n  resources:\n    - apiVersion: v1\n      resource: pods\n      labelSelector:\n"
-		     "        matchLabels: {app: web}\n        matchAnnotations: {a: b}\n" SYNC,
+			"        matchLabels: {app: web}\n        matchAnnotations: {a: b}\n" SYNC,
 		     "document 1 (DecoratorController \"deco\"): line 10, column 9: "
 		     "spec.resources[0].labelSelector.matchAnnotations: unknown field; expected one of: matchLabels, "
 		     "matchExpressions");
@@ -710,28 +750,33 @@ Test(mcdef_errors, selectors)
 
 Test(mcdef_errors, lists)
 {
-	expect_error(DC "spec:\n  resources: []\n" SYNC,
-		     "document 1 (DecoratorController \"deco\"): line 5, column 14: spec.resources: expected a non-empty "
-		     "list of resource rules, got an empty list");
+	expect_error(
+		DC "spec:\n  resources: []\n" SYNC,
+		"document 1 (DecoratorController \"deco\"): line 5, column 14: spec.resources: expected a non-empty "
+		"list of resource rules, got an empty list");
 	expect_error(DC "spec:\n" SYNC,
 		     "document 1 (DecoratorController \"deco\"): line 5, column 3: spec.resources: missing; expected a "
 		     "non-empty list of resource rules {apiVersion, resource}");
-	expect_error(CC "spec:\n" PARENT "  childResources:\n    - {apiVersion: v1, resource: pods}\n"
-		     "    - {apiVersion: v1, resource: pods, updateStrategy: {method: InPlace}}\n" SYNC,
-		     "document 1 (CompositeController \"bluegreen\"): line 8, column 7: spec.childResources[1]: "
-		     "apiVersion v1, resource pods is listed twice (also spec.childResources[0]); expected each resource "
-		     "once");
-	expect_error(CC "spec:\n" PARENT "  childResources: {apiVersion: v1, resource: pods}\n" SYNC,
-		     "document 1 (CompositeController \"bluegreen\"): line 6, column 19: spec.childResources: expected a "
-		     "list of resource rules {apiVersion, resource, updateStrategy}, got a mapping");
-	expect_error(CC "spec:\n  parentResource: {apiVersion: v1, resource: pods, revisionHistory: {fieldPaths: "
-		     "[spec..template]}}\n" SYNC,
-		     "document 1 (CompositeController \"bluegreen\"): line 5, column 83: "
-		     "spec.parentResource.revisionHistory.fieldPaths[0]: expected a field path such as spec.template, got "
-		     "\"spec..template\"");
-	expect_error(CC "spec:\n  parentResource: {resource: pods}\n" SYNC,
-		     "document 1 (CompositeController \"bluegreen\"): line 5, column 19: spec.parentResource.apiVersion: "
-		     "missing; expected an apiVersion such as v1 or example.com/v1");
+	expect_error(
+		CC "spec:\n" PARENT "  childResources:\n    - {apiVersion: v1, resource: pods}\n"
+		   "    - {apiVersion: v1, resource: pods, updateStrategy: {method: InPlace}}\n" SYNC,
+		"document 1 (CompositeController \"bluegreen\"): line 8, column 7: spec.childResources[1]: "
+		"apiVersion v1, resource pods is listed twice (also spec.childResources[0]); expected each resource "
+		"once");
+	expect_error(
+		CC "spec:\n" PARENT "  childResources: {apiVersion: v1, resource: pods}\n" SYNC,
+		"document 1 (CompositeController \"bluegreen\"): line 6, column 19: spec.childResources: expected a "
+		"list of resource rules {apiVersion, resource, updateStrategy}, got a mapping");
+	expect_error(
+		CC "spec:\n  parentResource: {apiVersion: v1, resource: pods, revisionHistory: {fieldPaths: "
+		   "[spec..template]}}\n" SYNC,
+		"document 1 (CompositeController \"bluegreen\"): line 5, column 83: "
+		"spec.parentResource.revisionHistory.fieldPaths[0]: expected a field path such as spec.template, got "
+		"\"spec..template\"");
+	expect_error(
+		CC "spec:\n  parentResource: {resource: pods}\n" SYNC,
+		"document 1 (CompositeController \"bluegreen\"): line 5, column 19: spec.parentResource.apiVersion: "
+		"missing; expected an apiVersion such as v1 or example.com/v1");
 }
 
 /* ---- one object from the API (mcdef_parse_json) ---- */
@@ -740,24 +785,24 @@ Test(mcdef_errors, lists)
  * last-applied annotation, and a status, which a manifest may not have. */
 Test(mcdef_json, object_from_the_api)
 {
-	const char *json = "{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
-			   "\"metadata\":{\"name\":\"webapps\",\"uid\":\"0d6f\",\"resourceVersion\":\"812\","
-			   "\"generation\":2,\"creationTimestamp\":\"2026-12-04T17:00:00Z\",\"annotations\":"
-			   "{\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"a\\\":1}\\n\"},"
-			   "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Update\"}]},"
-			   "\"spec\":{\"parentResource\":{\"apiVersion\":\"ctl.example.com/v1\",\"resource\":\"webapps\"},"
-			   "\"hooks\":{\"sync\":{\"webhook\":{\"url\":\"http://h/sync\",\"timeout\":\"1500us\"}}}},"
-			   "\"status\":{\"observed\":1}}";
-	struct cx_err err = {0};
+	const char *json =
+		"{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
+		"\"metadata\":{\"name\":\"webapps\",\"uid\":\"0d6f\",\"resourceVersion\":\"812\","
+		"\"generation\":2,\"creationTimestamp\":\"2026-12-04T17:00:00Z\",\"annotations\":"
+		"{\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"a\\\":1}\\n\"},"
+		"\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Update\"}]},"
+		"\"spec\":{\"parentResource\":{\"apiVersion\":\"ctl.example.com/v1\",\"resource\":\"webapps\"},"
+		"\"hooks\":{\"sync\":{\"webhook\":{\"url\":\"http://h/sync\",\"timeout\":\"1500us\"}}}},"
+		"\"status\":{\"observed\":1}}";
+	struct cx_err err = { 0 };
 	struct mcdef_set *s = NULL;
 	int rc = mcdef_parse_json(json, "CompositeController \"webapps\"", &s, &err);
 	cr_assert_eq(rc, 0, "%s", err.msg);
 	cr_assert_eq(s->n, 1);
 	cr_assert_str_eq(s->items[0].name, "webapps");
 	cr_assert_eq(s->items[0].hooks.sync.webhook.timeout_ns, 1500000);
-	cr_assert_str_eq(json_object_get_string(json_object_object_get(json_object_object_get(s->items[0].object,
-											       "metadata"),
-								       "resourceVersion")),
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(
+				 json_object_object_get(s->items[0].object, "metadata"), "resourceVersion")),
 			 "812");
 	mcdef_set_free(&s);
 }
@@ -765,21 +810,23 @@ Test(mcdef_json, object_from_the_api)
 /* The spec is checked as strictly as a file's. */
 Test(mcdef_json, unknown_spec_field_names_its_path)
 {
-	const char *json = "{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
-			   "\"metadata\":{\"name\":\"webapps\"},\"spec\":{\"parentResource\":{\"apiVersion\":\"v1\","
-			   "\"resource\":\"pods\"},\"bogus\":1,\"hooks\":{\"sync\":{\"webhook\":{\"url\":\"http://h\"}}}}}";
-	struct cx_err err = {0};
+	const char *json =
+		"{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
+		"\"metadata\":{\"name\":\"webapps\"},\"spec\":{\"parentResource\":{\"apiVersion\":\"v1\","
+		"\"resource\":\"pods\"},\"bogus\":1,\"hooks\":{\"sync\":{\"webhook\":{\"url\":\"http://h\"}}}}}";
+	struct cx_err err = { 0 };
 	struct mcdef_set *s = (struct mcdef_set *)1;
 	int rc = mcdef_parse_json(json, "CompositeController \"webapps\"", &s, &err);
 	cr_assert_eq(rc, -EINVAL);
 	cr_assert_null(s);
 	cr_assert(strstr(err.msg, "metacontroller manifest CompositeController \"webapps\": document 1") &&
-		  strstr(err.msg, "spec.bogus: unknown field"), "%s", err.msg);
+			  strstr(err.msg, "spec.bogus: unknown field"),
+		  "%s", err.msg);
 }
 
 Test(mcdef_json, not_json_nor_yaml)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct mcdef_set *s = NULL;
 	cr_assert_eq(mcdef_parse_json("{\"a\": [", "x", &s, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "invalid YAML"), "%s", err.msg);

@@ -47,8 +47,8 @@ static void expect_render(const char *want)
 	free(text);
 }
 
-static const char *const L_CONTROLLER[] = {"controller", NULL};
-static const char *const L_CONTROLLER_RESULT[] = {"controller", "result", NULL};
+static const char *const L_CONTROLLER[] = { "controller", NULL };
+static const char *const L_CONTROLLER_RESULT[] = { "controller", "result", NULL };
 
 Test(metrics, empty_registry_renders_nothing)
 {
@@ -57,7 +57,7 @@ Test(metrics, empty_registry_renders_nothing)
 
 Test(metrics, counter_without_labels_is_written_from_the_start)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct metrics_family *f = NULL;
 	metrics_counter(m, "coxswain_worker_restarts_total", "Restarts.", NULL, &f, &err);
 	cr_assert_not_null(f, "%s", err.msg);
@@ -67,7 +67,7 @@ Test(metrics, counter_without_labels_is_written_from_the_start)
 	struct metrics_series *s = metrics_series(f, NULL);
 	metrics_inc(s);
 	metrics_add(s, 2);
-	metrics_add(s, -5);    /* counters never go down */
+	metrics_add(s, -5); /* counters never go down */
 	metrics_add(s, NAN);
 	cr_assert_eq(metrics_value(s), 3);
 	cr_assert_eq(metrics_labels(f, NULL), s, "the same series through either call");
@@ -78,11 +78,12 @@ Test(metrics, counter_without_labels_is_written_from_the_start)
 
 Test(metrics, families_by_name_series_by_label_values)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct metrics_family *total = NULL;
-	metrics_counter(m, "controller_runtime_reconcile_total", "Total reconciles.", L_CONTROLLER_RESULT, &total, &err);
+	metrics_counter(m, "controller_runtime_reconcile_total", "Total reconciles.", L_CONTROLLER_RESULT, &total,
+			&err);
 	struct metrics_family *depth = NULL;
-	metrics_gauge(m, "b_depth", "Depth.", (const char *[]){"name", NULL}, &depth, &err);
+	metrics_gauge(m, "b_depth", "Depth.", (const char *[]){ "name", NULL }, &depth, &err);
 	cr_assert(total && depth, "%s", err.msg);
 	expect_render(""); /* no series yet: labelled families are left out */
 
@@ -126,7 +127,7 @@ Test(metrics, wrong_label_count_gives_null_and_null_is_harmless)
 	cr_assert_null(metrics_labels(f, "only-one", NULL));
 	cr_assert_null(metrics_labels(f, "a", "b", "c", NULL));
 	cr_assert_null(metrics_series(f, NULL));
-	cr_assert_null(metrics_series(f, (const char *[]){"a", NULL}), "a NULL value");
+	cr_assert_null(metrics_series(f, (const char *[]){ "a", NULL }), "a NULL value");
 	cr_assert_null(metrics_labels(NULL, "x", NULL));
 	metrics_inc(NULL);
 	metrics_add(NULL, 1);
@@ -140,7 +141,8 @@ Test(metrics, wrong_label_count_gives_null_and_null_is_harmless)
 Test(metrics, escaping_of_help_and_label_values)
 {
 	struct metrics_family *f = NULL;
-	metrics_counter(m, "esc_total", "Back\\slash and \"quotes\"\nnew line.", (const char *[]){"v", NULL}, &f, NULL);
+	metrics_counter(m, "esc_total", "Back\\slash and \"quotes\"\nnew line.", (const char *[]){ "v", NULL }, &f,
+			NULL);
 	cr_assert_not_null(f);
 	metrics_inc(metrics_labels(f, "a\\b\"c\nd", NULL));
 	metrics_inc(metrics_labels(f, "ünïcode", NULL));
@@ -154,7 +156,7 @@ Test(metrics, escaping_of_help_and_label_values)
 Test(metrics, number_formatting)
 {
 	struct metrics_family *f = NULL;
-	metrics_gauge(m, "n", "", (const char *[]){"k", NULL}, &f, NULL);
+	metrics_gauge(m, "n", "", (const char *[]){ "k", NULL }, &f, NULL);
 	metrics_set(metrics_labels(f, "a_int", NULL), 42);
 	metrics_set(metrics_labels(f, "b_frac", NULL), 0.1);
 	metrics_set(metrics_labels(f, "c_third", NULL), 1.0 / 3);
@@ -183,8 +185,8 @@ Test(metrics, number_formatting)
 
 Test(metrics, histogram_buckets_are_cumulative_with_inf_sum_count)
 {
-	static const double bounds[] = {0.1, 0.5, 1};
-	struct cx_err err = {0};
+	static const double bounds[] = { 0.1, 0.5, 1 };
+	struct cx_err err = { 0 };
 	struct metrics_family *f = NULL;
 	metrics_histogram(m, "h_seconds", "A histogram.", L_CONTROLLER, bounds, 3, &f, &err);
 	cr_assert_not_null(f, "%s", err.msg);
@@ -217,7 +219,7 @@ Test(metrics, histogram_buckets_are_cumulative_with_inf_sum_count)
 
 Test(metrics, histogram_without_labels_and_nan)
 {
-	static const double bounds[] = {1};
+	static const double bounds[] = { 1 };
 	struct metrics_family *f = NULL;
 	metrics_histogram(m, "h", "", NULL, bounds, 1, &f, NULL);
 	struct metrics_series *s = metrics_series(f, NULL);
@@ -260,10 +262,10 @@ Test(metrics, client_go_bucket_bounds)
 
 Test(metrics, registration_errors_name_the_problem)
 {
-	struct cx_err err = {0};
-	static const double ok[] = {1, 2};
-	static const double unsorted[] = {1, 1};
-	static const double inf[] = {1, INFINITY};
+	struct cx_err err = { 0 };
+	static const double ok[] = { 1, 2 };
+	static const double unsorted[] = { 1, 1 };
+	static const double inf[] = { 1, INFINITY };
 
 	cr_assert_lt(metrics_counter(m, "9lives", "", NULL, &unused, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
@@ -271,21 +273,22 @@ Test(metrics, registration_errors_name_the_problem)
 	cr_assert_lt(metrics_counter(m, "a-b", "", NULL, &unused, &err), 0);
 	cr_assert_lt(metrics_counter(m, "", "", NULL, &unused, &err), 0);
 	cr_assert_lt(metrics_counter(m, NULL, "", NULL, &unused, &err), 0);
-	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"a:b", NULL}, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){ "a:b", NULL }, &unused, &err), 0);
 	cr_assert(strstr(err.msg, "\"a:b\""), "%s", err.msg);
-	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"__reserved", NULL}, &unused, &err), 0);
-	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"a", "a", NULL}, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){ "__reserved", NULL }, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){ "a", "a", NULL }, &unused, &err), 0);
 	cr_assert(strstr(err.msg, "twice"), "%s", err.msg);
-	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){"a", "b", "c", "d", "e", NULL}, &unused, &err), 0);
-	cr_assert_lt(metrics_histogram(m, "h", "", (const char *[]){"le", NULL}, ok, 2, &unused, &err), 0);
+	cr_assert_lt(metrics_counter(m, "ok", "", (const char *[]){ "a", "b", "c", "d", "e", NULL }, &unused, &err), 0);
+	cr_assert_lt(metrics_histogram(m, "h", "", (const char *[]){ "le", NULL }, ok, 2, &unused, &err), 0);
 	cr_assert_lt(metrics_histogram(m, "h", "", NULL, unsorted, 2, &unused, &err), 0);
 	cr_assert(strstr(err.msg, "bucket bound 1"), "%s", err.msg);
 	cr_assert_lt(metrics_histogram(m, "h", "", NULL, inf, 2, &unused, &err), 0);
 	cr_assert_lt(metrics_histogram(m, "h", "", NULL, ok, 0, &unused, &err), 0);
 	cr_assert_lt(metrics_histogram(m, "h", "", NULL, NULL, 2, &unused, &err), 0);
 
-	cr_assert_eq(metrics_counter(m, "ok:colons_total", "", (const char *[]){"a", "b", "c", "d", NULL}, &unused, &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(
+		metrics_counter(m, "ok:colons_total", "", (const char *[]){ "a", "b", "c", "d", NULL }, &unused, &err),
+		0, "%s", err.msg);
 	cr_assert_lt(metrics_gauge(m, "ok:colons_total", "", NULL, &unused, &err), 0);
 	cr_assert_eq(err.code, -EEXIST);
 	cr_assert(strstr(err.msg, "ok:colons_total"), "%s", err.msg);
@@ -304,7 +307,7 @@ static void collect(void *ud)
 Test(metrics, collectors_run_before_each_render)
 {
 	struct metrics_family *f = NULL;
-	metrics_gauge(m, "workqueue_depth", "Depth.", (const char *[]){"name", NULL}, &f, NULL);
+	metrics_gauge(m, "workqueue_depth", "Depth.", (const char *[]){ "name", NULL }, &f, NULL);
 	struct metrics_series *s = metrics_labels(f, "websites", NULL);
 	collected = 0;
 	cr_assert_eq(metrics_add_collector(m, collect, s), 0);
@@ -403,8 +406,8 @@ static void check_exposition(const char *text)
 				while (*p != '"') {
 					cr_assert(*p != '\0', "line %d: unterminated value", lineno);
 					if (*p == '\\') {
-						cr_assert(p[1] == '\\' || p[1] == '"' || p[1] == 'n', "line %d: bad escape",
-							  lineno);
+						cr_assert(p[1] == '\\' || p[1] == '"' || p[1] == 'n',
+							  "line %d: bad escape", lineno);
 						p++;
 					}
 					p++;
@@ -444,7 +447,7 @@ static void check_exposition(const char *text)
 Test(metrics, std_families_render_in_the_text_format)
 {
 	struct metrics_std std;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(metrics_std_register(m, &std, &err), 0, "%s", err.msg);
 	cr_assert_neq(metrics_std_register(m, &std, &err), 0, "registering twice fails");
 	cr_assert_eq(err.code, -EEXIST);
@@ -489,14 +492,16 @@ Test(metrics, std_families_render_in_the_text_format)
 	cr_assert_eq(sample(text, "controller_runtime_reconcile_total{controller=\"websites\",result=\"success\"}"), 1);
 	cr_assert_eq(sample(text, "controller_runtime_reconcile_total{controller=\"websites\",result=\"error\"}"), 1);
 	cr_assert_eq(sample(text, "controller_runtime_reconcile_total{controller=\"websites\",result=\"requeue\"}"), 0);
-	cr_assert_eq(sample(text, "controller_runtime_reconcile_total{controller=\"apps\",result=\"requeue_after\"}"), 0,
-		     "bound controllers start at 0");
+	cr_assert_eq(sample(text, "controller_runtime_reconcile_total{controller=\"apps\",result=\"requeue_after\"}"),
+		     0, "bound controllers start at 0");
 	cr_assert_eq(sample(text, "controller_runtime_reconcile_errors_total{controller=\"websites\"}"), 1);
 	cr_assert_eq(sample(text, "controller_runtime_reconcile_errors_total{controller=\"apps\"}"), 0);
-	cr_assert_eq(sample(text, "controller_runtime_reconcile_time_seconds_bucket{controller=\"websites\",le=\"0.005\"}"),
-		     1);
-	cr_assert_eq(sample(text, "controller_runtime_reconcile_time_seconds_bucket{controller=\"websites\",le=\"1.25\"}"),
-		     3);
+	cr_assert_eq(
+		sample(text, "controller_runtime_reconcile_time_seconds_bucket{controller=\"websites\",le=\"0.005\"}"),
+		1);
+	cr_assert_eq(
+		sample(text, "controller_runtime_reconcile_time_seconds_bucket{controller=\"websites\",le=\"1.25\"}"),
+		3);
 	cr_assert_eq(sample(text, "controller_runtime_reconcile_time_seconds_count{controller=\"websites\"}"), 3);
 	cr_assert_eq(sample(text, "coxswain_controller_ready{controller=\"websites\"}"), 1);
 	cr_assert_eq(sample(text, "coxswain_controller_ready{controller=\"apps\"}"), 0);
@@ -511,8 +516,9 @@ Test(metrics, std_families_render_in_the_text_format)
 	cr_assert_eq(sample(text, "workqueue_queue_duration_seconds_sum{name=\"websites\"}"), 0.003);
 	cr_assert_eq(sample(text, "workqueue_work_duration_seconds_sum{name=\"websites\"}"), 0.25);
 	cr_assert_eq(sample(text, "rest_client_requests_total{code=\"200\",method=\"GET\",host=\"10.96.0.1:443\"}"), 2);
-	cr_assert_eq(sample(text, "rest_client_requests_total{code=\"<error>\",method=\"PATCH\",host=\"10.96.0.1:443\"}"),
-		     1);
+	cr_assert_eq(
+		sample(text, "rest_client_requests_total{code=\"<error>\",method=\"PATCH\",host=\"10.96.0.1:443\"}"),
+		1);
 	cr_assert_eq(sample(text, "coxswain_workers"), 4);
 	cr_assert_eq(sample(text, "coxswain_worker_restarts_total"), 1);
 	cr_assert_eq(sample(text, "coxswain_poisoned_objects"), 0);
@@ -555,21 +561,24 @@ Test(metrics, render_cb_matches_render)
 
 Test(metrics, add_by_name_adds_to_a_counter_with_those_labels)
 {
-	struct cx_err err = {0};
-	static const char *const labels[] = {"code", "method", "host", NULL};
+	struct cx_err err = { 0 };
+	static const char *const labels[] = { "code", "method", "host", NULL };
 	cr_assert_eq(metrics_counter(m, "rest_client_requests_total", "h", labels, &unused, &err), 0, "%s", err.msg);
 	cr_assert_eq(metrics_gauge(m, "g", "h", NULL, &unused, &err), 0, "%s", err.msg);
-	const char *const values[] = {"201", "POST", "h:1"};
+	const char *const values[] = { "201", "POST", "h:1" };
 	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", labels, values, 2), 0);
 	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", labels, values, 3), 0);
 	cr_assert_eq(metrics_add_by_name(m, "nope_total", labels, values, 1), -ENOENT);
-	cr_assert_eq(metrics_add_by_name(m, "g", (const char *const[]){NULL}, values, 1), -EINVAL, "not a counter");
-	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", (const char *const[]){"code", "verb", "host", NULL},
-					 values, 1), -EINVAL);
-	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total", (const char *const[]){"code", "method", NULL},
-					 values, 1), -EINVAL);
+	cr_assert_eq(metrics_add_by_name(m, "g", (const char *const[]){ NULL }, values, 1), -EINVAL, "not a counter");
 	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total",
-					 (const char *const[]){"code", "method", "host", "x", NULL}, values, 1), -EINVAL);
+					 (const char *const[]){ "code", "verb", "host", NULL }, values, 1),
+		     -EINVAL);
+	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total",
+					 (const char *const[]){ "code", "method", NULL }, values, 1),
+		     -EINVAL);
+	cr_assert_eq(metrics_add_by_name(m, "rest_client_requests_total",
+					 (const char *const[]){ "code", "method", "host", "x", NULL }, values, 1),
+		     -EINVAL);
 	cr_assert_eq(metrics_add_by_name(NULL, "g", labels, values, 1), -ENOENT);
 	expect_render("# HELP g h\n# TYPE g gauge\ng 0\n"
 		      "# HELP rest_client_requests_total h\n# TYPE rest_client_requests_total counter\n"
@@ -581,20 +590,21 @@ Test(metrics, add_by_name_adds_to_a_counter_with_those_labels)
 Test(metrics, rate_limiter_waits_local_and_from_workers)
 {
 	struct metrics_std std;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(metrics_std_register(m, &std, &err), 0, "%s", err.msg);
 	metrics_rest_wait(&std, "GET", "h:6443", 0);
 	metrics_rest_wait(&std, "GET", "h:6443", 200 * 1000 * 1000LL); /* 0.2 s: le 0.25 */
 	metrics_rest_wait(NULL, "GET", "h:6443", 1);
 	/* A worker: 3 waits in le 0.005, 1 in +Inf, 100.5 s summed. */
-	const char *const bucket_small[] = {"GET", "h:6443", "0.005"};
-	const char *const bucket_inf[] = {"GET", "h:6443", "+Inf"};
-	const char *const sum[] = {"GET", "h:6443"};
+	const char *const bucket_small[] = { "GET", "h:6443", "0.005" };
+	const char *const bucket_inf[] = { "GET", "h:6443", "+Inf" };
+	const char *const sum[] = { "GET", "h:6443" };
 	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_BUCKET, bucket_small, 3), 0);
 	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_BUCKET, bucket_inf, 1), 0);
 	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_SUM_US, sum, 100500000), 0);
 	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_LIMITER_BUCKET,
-						   (const char *const[]){"GET", "h:6443", "0.3"}, 1), -EINVAL);
+						   (const char *const[]){ "GET", "h:6443", "0.3" }, 1),
+		     -EINVAL);
 	cr_assert_eq(metrics_rest_wait_from_worker(&std, STATSET_REST_REQUESTS, sum, 1), -ENOENT);
 
 	char *text = NULL;

@@ -21,7 +21,7 @@ static struct json_object *json(const char *s)
 static void put(struct objstore *s, const char *text)
 {
 	struct json_object *o = json(text);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(objstore_put(s, o, &err), 0, "put %s: %s", text, err.msg);
 	json_object_put(o);
 }
@@ -119,9 +119,9 @@ Test(objstore, keys_of_namespaced_and_cluster_scoped_objects_do_not_collide)
 {
 	struct objstore *s = objstore_new();
 	put(s, "{\"metadata\":{\"name\":\"b\",\"namespace\":\"a\",\"uid\":\"1\"}}");
-	put(s, "{\"metadata\":{\"name\":\"a/b\",\"uid\":\"2\"}}");   /* not a valid name, but a key all the same */
+	put(s, "{\"metadata\":{\"name\":\"a/b\",\"uid\":\"2\"}}"); /* not a valid name, but a key all the same */
 	put(s, "{\"metadata\":{\"name\":\"b\",\"uid\":\"3\"}}");
-	put(s, "{\"metadata\":{\"name\":\"b\",\"namespace\":\"\",\"uid\":\"4\"}}");  /* "" is no namespace */
+	put(s, "{\"metadata\":{\"name\":\"b\",\"namespace\":\"\",\"uid\":\"4\"}}"); /* "" is no namespace */
 	put(s, "{\"metadata\":{\"name\":\"b\",\"namespace\":\"c\",\"uid\":\"5\"}}");
 	cr_assert_eq(objstore_count(s), 3, "a/b twice, b twice, c/b");
 	cr_assert_str_eq(objstore_find(s, "a/b")->uid, "2");
@@ -140,8 +140,8 @@ Test(objstore, many_keys_grow_and_shrink)
 	char text[256], key[64];
 	const int n = 5000;
 	for (int i = 0; i < n; i++) {
-		snprintf(text, sizeof(text), "{\"metadata\":{\"name\":\"o-%d\",\"namespace\":\"ns-%d\",\"uid\":\"u%d\"}}",
-			 i, i % 7, i);
+		snprintf(text, sizeof(text),
+			 "{\"metadata\":{\"name\":\"o-%d\",\"namespace\":\"ns-%d\",\"uid\":\"u%d\"}}", i, i % 7, i);
 		put(s, text);
 	}
 	cr_assert_eq(objstore_count(s), (size_t)n);
@@ -173,7 +173,8 @@ Test(objstore, iteration_sees_every_entry_once)
 	char text[256];
 	const int n = 300;
 	for (int i = 0; i < n; i++) {
-		snprintf(text, sizeof(text), "{\"metadata\":{\"name\":\"o-%d\",\"namespace\":\"n\",\"generation\":%d}}", i, i);
+		snprintf(text, sizeof(text), "{\"metadata\":{\"name\":\"o-%d\",\"namespace\":\"n\",\"generation\":%d}}",
+			 i, i);
 		put(s, text);
 	}
 	for (int i = 0; i < n; i += 3) {
@@ -207,7 +208,7 @@ Test(objstore, a_big_object_round_trips)
 	json_object_object_get_ex(o, "data", &data);
 	json_object_object_add(data, "blob", json_object_new_string(big));
 	struct objstore *s = objstore_new();
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(objstore_put(s, o, &err), 0, "%s", err.msg);
 	const struct objstore_entry *e = objstore_find(s, "n/big");
 	cr_assert_gt(e->json_len, len);
@@ -237,11 +238,11 @@ Test(objstore, missing_fields_are_null_and_no_name_is_refused)
 	put(s, "{\"metadata\":{\"name\":\"going\",\"deletionTimestamp\":\"2026-12-04T00:00:00Z\"}}");
 	cr_assert(objstore_find(s, "going")->deleting);
 
-	static const char *const bad[] = {"{}", "{\"metadata\":{}}", "{\"metadata\":{\"name\":3}}", "[]",
-					  "{\"metadata\":\"x\"}"};
+	static const char *const bad[] = { "{}", "{\"metadata\":{}}", "{\"metadata\":{\"name\":3}}", "[]",
+					   "{\"metadata\":\"x\"}" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		struct json_object *o = json(bad[i]);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		uint64_t rev = objstore_revision(s);
 		cr_assert_eq(objstore_put(s, o, &err), -EINVAL, "%s", bad[i]);
 		cr_assert(strstr(err.msg, "metadata.name"), "the error names the field: %s", err.msg);
@@ -282,7 +283,7 @@ Test(objstore, a_deeply_nested_object_round_trips)
 		at = next;
 	}
 	struct objstore *s = objstore_new();
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(objstore_put(s, o, &err), 0, "%s", err.msg);
 	struct json_object *back = objstore_get_new(s, "deep");
 	cr_assert_not_null(back, "parsed back at depth 100");
@@ -327,7 +328,7 @@ static void put_many(struct objstore *s, int n, bool status)
 {
 	for (int i = 0; i < n; i++) {
 		struct json_object *o = like_a_child(i, status);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(objstore_put(s, o, &err), 0, "%s", err.msg);
 		json_object_put(o);
 	}

@@ -8,8 +8,9 @@
 #include "procmetrics.h"
 
 /* A real line's shape; the command name has a space and a ')' in it. */
-#define STAT "4242 (cox) swain) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 50 0 0 20 0 3 0 1000 " \
-	     "104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0"
+#define STAT                                                                                                           \
+	"4242 (cox) swain) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 50 0 0 20 0 3 0 1000 "                            \
+	"104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0"
 
 Test(procmetrics, parses_a_stat_line)
 {
@@ -39,9 +40,12 @@ Test(procmetrics, renders_this_process)
 	size_t len = 0;
 	cr_assert_eq(metrics_render(m, &text, &len), 0);
 	/* Sample lines, not the # HELP and # TYPE lines above them. */
-	const char *names[] = {"\nprocess_cpu_seconds_total ", "\nprocess_resident_memory_bytes ",
-			       "\nprocess_virtual_memory_bytes ", "\nprocess_open_fds ", "\nprocess_max_fds ",
-			       "\nprocess_start_time_seconds "};
+	const char *names[] = { "\nprocess_cpu_seconds_total ",
+				"\nprocess_resident_memory_bytes ",
+				"\nprocess_virtual_memory_bytes ",
+				"\nprocess_open_fds ",
+				"\nprocess_max_fds ",
+				"\nprocess_start_time_seconds " };
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		const char *line = strstr(text, names[i]);
 		cr_assert_not_null(line, "%s missing in:\n%s", names[i], text);

@@ -17,12 +17,13 @@
 /* Encodes msg, then decodes the frames into *out. */
 static void round_trip(const struct proto_msg *msg, struct proto_msg *out)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct proto_frame f;
 	cr_assert_eq(proto_encode(msg, &f, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(f.type, proto_type_name(msg->type));
 	cr_assert_eq(f.len, strlen(f.payload));
-	cr_assert_eq(proto_decode(f.type, strlen(f.type), f.payload, f.len, out, &err), 0, "%s: %s", f.payload, err.msg);
+	cr_assert_eq(proto_decode(f.type, strlen(f.type), f.payload, f.len, out, &err), 0, "%s: %s", f.payload,
+		     err.msg);
 	cr_assert_eq(out->type, msg->type);
 	proto_frame_clear(&f);
 	cr_assert_null(f.payload);
@@ -44,8 +45,8 @@ static void assert_json_eq(struct json_object *a, const char *want)
 
 Test(proto, ready_round_trip)
 {
-	struct proto_msg in = {.type = PROTO_READY,
-			       .ready = {.slot = 3, .pid = 4242, .instance = "0123456789abcdef", .restarts = 7}},
+	struct proto_msg in = { .type = PROTO_READY,
+				.ready = { .slot = 3, .pid = 4242, .instance = "0123456789abcdef", .restarts = 7 } },
 			 out;
 	round_trip(&in, &out);
 	cr_assert_eq(out.ready.slot, 3);
@@ -63,9 +64,9 @@ Test(proto, ready_round_trip)
 
 Test(proto, empty_messages_round_trip)
 {
-	enum proto_type types[] = {PROTO_HEARTBEAT, PROTO_DISCONNECT};
+	enum proto_type types[] = { PROTO_HEARTBEAT, PROTO_DISCONNECT };
 	for (int i = 0; i < 2; i++) {
-		struct proto_msg in = {.type = types[i]}, out;
+		struct proto_msg in = { .type = types[i] }, out;
 		struct proto_frame f;
 		cr_assert_eq(proto_encode(&in, &f, NULL), 0);
 		cr_assert_eq(f.len, 0, "an empty payload");
@@ -87,14 +88,15 @@ Test(proto, empty_messages_round_trip)
 
 Test(proto, result_round_trip_every_outcome)
 {
-	enum proto_outcome outcomes[] = {PROTO_OUTCOME_OK, PROTO_OUTCOME_ERROR, PROTO_OUTCOME_REQUEUE};
+	enum proto_outcome outcomes[] = { PROTO_OUTCOME_OK, PROTO_OUTCOME_ERROR, PROTO_OUTCOME_REQUEUE };
 	for (int i = 0; i < 3; i++) {
-		struct proto_msg in = {.type = PROTO_RESULT,
-				       .result = {.job = UINT64_MAX - (uint64_t)i,
-						  .attempt = 2 + i,
-						  .outcome = outcomes[i],
-						  .requeue_after_ms = i == 2 ? 30000 : 0,
-						  .message = i == 1 ? "hook exited with 2: \"boom\"\n\ttail é" : ""}};
+		struct proto_msg in = { .type = PROTO_RESULT,
+					.result = { .job = UINT64_MAX - (uint64_t)i,
+						    .attempt = 2 + i,
+						    .outcome = outcomes[i],
+						    .requeue_after_ms = i == 2 ? 30000 : 0,
+						    .message = i == 1 ? "hook exited with 2: \"boom\"\n\ttail é"
+								      : "" } };
 		struct proto_msg out;
 		round_trip(&in, &out);
 		cr_assert_eq(out.result.job, UINT64_MAX - (uint64_t)i, "job ids use all 64 bits");
@@ -104,8 +106,8 @@ Test(proto, result_round_trip_every_outcome)
 		cr_assert_str_eq(out.result.message, in.result.message);
 		proto_msg_clear(&out);
 	}
-	struct proto_msg in = {.type = PROTO_RESULT,
-			       .result = {.job = 0, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .message = NULL}};
+	struct proto_msg in = { .type = PROTO_RESULT,
+				.result = { .job = 0, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .message = NULL } };
 	struct proto_msg out;
 	round_trip(&in, &out);
 	cr_assert_str_eq(out.result.message, "", "NULL travels as \"\"");
@@ -115,40 +117,55 @@ Test(proto, result_round_trip_every_outcome)
 Test(proto, wire_bytes_are_stable)
 {
 	struct proto_frame f;
-	struct proto_result r = {.job = 17, .attempt = 1, .outcome = PROTO_OUTCOME_REQUEUE, .requeue_after_ms = 500,
-				 .message = "a/b"};
+	struct proto_result r = {
+		.job = 17, .attempt = 1, .outcome = PROTO_OUTCOME_REQUEUE, .requeue_after_ms = 500, .message = "a/b"
+	};
 	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
 	cr_assert_str_eq(f.type, "RESULT");
-	cr_assert_str_eq(f.payload,
-			 "{\"job\":17,\"attempt\":1,\"outcome\":\"requeue\",\"requeueAfterMs\":500,\"message\":\"a/b\"}");
+	cr_assert_str_eq(
+		f.payload,
+		"{\"job\":17,\"attempt\":1,\"outcome\":\"requeue\",\"requeueAfterMs\":500,\"message\":\"a/b\"}");
 	proto_frame_clear(&f);
 
-	struct proto_ready rd = {.slot = 0, .pid = 99, .instance = "a1", .restarts = 0};
+	struct proto_ready rd = { .slot = 0, .pid = 99, .instance = "a1", .restarts = 0 };
 	cr_assert_eq(proto_encode_ready(&rd, &f, NULL), 0);
 	cr_assert_str_eq(f.payload, "{\"slot\":0,\"pid\":99,\"instance\":\"a1\",\"restarts\":0,\"set\":\"\"}");
 	proto_frame_clear(&f);
 
 	struct json_object *parent = json("{\"kind\":\"Website\",\"metadata\":{\"name\":\"web\"}}");
-	struct proto_job j = {.job = 5, .attempt = 3, .kind = PROTO_JOB_POISON, .controller = "websites",
-			      .key = "websites/default/web", .parent = parent, .message = "3 workers lost"};
+	struct proto_job j = { .job = 5,
+			       .attempt = 3,
+			       .kind = PROTO_JOB_POISON,
+			       .controller = "websites",
+			       .key = "websites/default/web",
+			       .parent = parent,
+			       .message = "3 workers lost" };
 	cr_assert_eq(proto_encode_job(&j, &f, NULL), 0);
 	cr_assert_str_eq(f.type, "JOB");
-	cr_assert_str_eq(f.payload, "{\"job\":5,\"attempt\":3,\"kind\":\"poison\",\"controller\":\"websites\","
-				    "\"key\":\"websites/default/web\",\"parent\":{\"kind\":\"Website\",\"metadata\":"
-				    "{\"name\":\"web\"}},\"message\":\"3 workers lost\"}");
+	cr_assert_str_eq(f.payload,
+			 "{\"job\":5,\"attempt\":3,\"kind\":\"poison\",\"controller\":\"websites\","
+			 "\"key\":\"websites/default/web\",\"parent\":{\"kind\":\"Website\",\"metadata\":"
+			 "{\"name\":\"web\"}},\"message\":\"3 workers lost\"}");
 	proto_frame_clear(&f);
 	json_object_put(parent);
 }
 
 Test(proto, job_sync_round_trip)
 {
-	struct json_object *parent = json("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\","
-					  "\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":2}}");
-	struct json_object *children = json("{\"ConfigMap.v1\":{\"web\":{\"kind\":\"ConfigMap\",\"data\":{\"a\":\"b\"}}},"
-					    "\"Deployment.apps/v1\":{}}");
-	struct proto_msg in = {.type = PROTO_JOB,
-			       .job = {.job = 1ULL << 40, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "websites",
-				       .key = "websites/default/web", .parent = parent, .children = children}};
+	struct json_object *parent = json(
+		"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\","
+		"\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":2}}");
+	struct json_object *children = json(
+		"{\"ConfigMap.v1\":{\"web\":{\"kind\":\"ConfigMap\",\"data\":{\"a\":\"b\"}}},"
+		"\"Deployment.apps/v1\":{}}");
+	struct proto_msg in = { .type = PROTO_JOB,
+				.job = { .job = 1ULL << 40,
+					 .attempt = 1,
+					 .kind = PROTO_JOB_SYNC,
+					 .controller = "websites",
+					 .key = "websites/default/web",
+					 .parent = parent,
+					 .children = children } };
 	struct proto_msg out;
 	round_trip(&in, &out);
 	cr_assert_eq(out.job.job, 1ULL << 40);
@@ -174,9 +191,14 @@ Test(proto, job_sync_round_trip)
 Test(proto, job_poison_round_trip)
 {
 	struct json_object *parent = json("{\"metadata\":{\"name\":\"web\"}}");
-	struct proto_msg in = {.type = PROTO_JOB,
-			       .job = {.job = 9, .attempt = 4, .kind = PROTO_JOB_POISON, .controller = "c",
-				       .key = "c/ns/web", .parent = parent, .message = "worker crashed 3 times (signal 11)"}};
+	struct proto_msg in = { .type = PROTO_JOB,
+				.job = { .job = 9,
+					 .attempt = 4,
+					 .kind = PROTO_JOB_POISON,
+					 .controller = "c",
+					 .key = "c/ns/web",
+					 .parent = parent,
+					 .message = "worker crashed 3 times (signal 11)" } };
 	struct proto_msg out;
 	round_trip(&in, &out);
 	cr_assert_eq(out.job.kind, PROTO_JOB_POISON);
@@ -193,12 +215,19 @@ Test(proto, job_definition_round_trip)
 {
 	struct json_object *parent = json("{\"metadata\":{\"name\":\"web\"}}");
 	struct json_object *children = json("{}");
-	struct json_object *def = json("{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
-				       "\"metadata\":{\"name\":\"c\",\"resourceVersion\":\"7\"},\"spec\":{\"hooks\":"
-				       "{\"sync\":{\"webhook\":{\"url\":\"http://h\"}}}}}");
-	struct proto_msg in = {.type = PROTO_JOB,
-			       .job = {.job = 2, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "c", .key = "c/ns/web",
-				       .parent = parent, .children = children, .definition = def}};
+	struct json_object *def = json(
+		"{\"apiVersion\":\"metacontroller.k8s.io/v1alpha1\",\"kind\":\"CompositeController\","
+		"\"metadata\":{\"name\":\"c\",\"resourceVersion\":\"7\"},\"spec\":{\"hooks\":"
+		"{\"sync\":{\"webhook\":{\"url\":\"http://h\"}}}}}");
+	struct proto_msg in = { .type = PROTO_JOB,
+				.job = { .job = 2,
+					 .attempt = 1,
+					 .kind = PROTO_JOB_SYNC,
+					 .controller = "c",
+					 .key = "c/ns/web",
+					 .parent = parent,
+					 .children = children,
+					 .definition = def } };
 	struct proto_msg out;
 	round_trip(&in, &out);
 	cr_assert_not_null(out.job.definition);
@@ -222,9 +251,10 @@ Test(proto, job_definition_round_trip)
 Test(proto, frames_need_not_be_nul_terminated)
 {
 	const char type[] = "RESULTS";
-	const char payload[] = "{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":0,\"message\":\"\"}GARBAGE";
+	const char payload[] =
+		"{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":0,\"message\":\"\"}GARBAGE";
 	struct proto_msg m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_decode(type, 6, payload, strlen(payload) - 7, &m, &err), 0, "%s", err.msg);
 	cr_assert_eq(m.type, PROTO_RESULT);
 	proto_msg_clear(&m);
@@ -237,7 +267,7 @@ Test(proto, frames_need_not_be_nul_terminated)
 Test(proto, empty_messages_accept_an_empty_object)
 {
 	struct proto_msg m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_decode("DISCONNECT", 10, " { } ", 5, &m, &err), 0, "%s", err.msg);
 	cr_assert_eq(m.type, PROTO_DISCONNECT);
 	proto_msg_clear(&m);
@@ -270,7 +300,8 @@ Test(proto, deep_objects_decode)
 	size_t depth = 500, cap = depth * 8 + 512;
 	char *p = malloc(cap);
 	cr_assert_not_null(p);
-	size_t n = (size_t)snprintf(p, cap, "{\"job\":1,\"attempt\":1,\"kind\":\"poison\",\"controller\":\"c\","
+	size_t n = (size_t)snprintf(p, cap,
+				    "{\"job\":1,\"attempt\":1,\"kind\":\"poison\",\"controller\":\"c\","
 				    "\"key\":\"k\",\"message\":\"m\",\"parent\":");
 	for (size_t i = 0; i < depth; i++)
 		n += (size_t)snprintf(p + n, cap - n, "{\"a\":");
@@ -278,7 +309,7 @@ Test(proto, deep_objects_decode)
 	for (size_t i = 0; i < depth + 1; i++)
 		p[n++] = '}';
 	struct proto_msg m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_decode("JOB", 3, p, n, &m, &err), 0, "%s", err.msg);
 	proto_msg_clear(&m);
 	free(p);
@@ -291,7 +322,7 @@ static void refused(const char *type, const char *payload, const char *want)
 {
 	struct proto_msg m;
 	memset(&m, 0xa5, sizeof(m));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = proto_decode(type, strlen(type), payload, strlen(payload), &m, &err);
 	cr_assert_eq(rc, -EPROTO, "%s %s: rc %d, want -EPROTO", type, payload, rc);
 	cr_assert_eq(err.code, -EPROTO);
@@ -333,8 +364,9 @@ Test(proto, result_malformed)
 		"RESULT: missing field \"requeueAfterMs\"");
 	refused("RESULT", "{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":-1,\"message\":\"\"}",
 		"RESULT: field \"requeueAfterMs\": expected an integer in [0, 9223372036854775807], got -1");
-	refused("RESULT", "{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":9223372036854775808,"
-			  "\"message\":\"\"}",
+	refused("RESULT",
+		"{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":9223372036854775808,"
+		"\"message\":\"\"}",
 		"RESULT: field \"requeueAfterMs\": expected an integer in [0, 9223372036854775807], "
 		"got 9223372036854775808");
 	refused("RESULT", "{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":1e3,\"message\":\"\"}",
@@ -365,7 +397,7 @@ Test(proto, garbage_json_names_the_byte)
 
 	/* A NUL byte inside the payload (strlen would stop there, so by hand). */
 	struct proto_msg m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_decode("READY", 5, "{\"slot\"\0:1}", 11, &m, &err), -EPROTO);
 	cr_assert_str_eq(err.msg, "READY: invalid JSON at byte 7: NUL byte");
 }
@@ -374,8 +406,10 @@ Test(proto, ready_malformed)
 {
 	refused("READY", "{\"pid\":5}", "READY: missing field \"slot\"");
 	refused("READY", "{\"slot\":1}", "READY: missing field \"pid\"");
-	refused("READY", "{\"slot\":-1,\"pid\":5}", "READY: field \"slot\": expected an integer in [0, 2147483647], got -1");
-	refused("READY", "{\"slot\":1,\"pid\":0}", "READY: field \"pid\": expected an integer in [1, 2147483647], got 0");
+	refused("READY", "{\"slot\":-1,\"pid\":5}",
+		"READY: field \"slot\": expected an integer in [0, 2147483647], got -1");
+	refused("READY", "{\"slot\":1,\"pid\":0}",
+		"READY: field \"pid\": expected an integer in [1, 2147483647], got 0");
 	refused("READY", "{\"slot\":1,\"pid\":\"5\"}", "READY: field \"pid\": expected an integer, got a string");
 	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0,\"set\":\"\",\"id\":\"w1-5\"}",
 		"READY: unknown field \"id\"");
@@ -396,7 +430,8 @@ Test(proto, ready_instance_and_restarts)
 	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a/b\",\"restarts\":0}",
 		"READY: field \"instance\": expected 1 to 64 letters, digits or '-', got \"a/b\"");
 	refused("READY",
-		"{\"slot\":1,\"pid\":5,\"instance\":\"" "0123456789012345678901234567890123456789012345678901234567890123"
+		"{\"slot\":1,\"pid\":5,\"instance\":\""
+		"0123456789012345678901234567890123456789012345678901234567890123"
 		"4\",\"restarts\":0}",
 		"READY: field \"instance\": expected 1 to 64 letters, digits or '-', got \""
 		"0123456789012345678901234567890123456789012345678901234567890123...\"");
@@ -405,7 +440,7 @@ Test(proto, ready_instance_and_restarts)
 	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":-1}",
 		"READY: field \"restarts\": expected an integer in [0, 2147483647], got -1");
 	struct proto_msg m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	const char *ok = "{\"slot\":1,\"pid\":5,\"instance\":\"Ab-9\",\"restarts\":2,\"set\":\"\"}";
 	cr_assert_eq(proto_decode("READY", 5, ok, strlen(ok), &m, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(m.ready.instance, "Ab-9");
@@ -422,9 +457,9 @@ Test(proto, ready_set)
 		"READY: field \"set\": expected up to 253 letters, digits, '-' or '.', got \"a/b\"");
 	refused("READY", "{\"slot\":1,\"pid\":5,\"instance\":\"a\",\"restarts\":0,\"set\":1}",
 		"READY: field \"set\": expected a string, got an integer");
-	struct proto_ready rd = {.slot = 0, .pid = 9, .instance = "a", .set = "has space"};
-	struct proto_frame f = {0};
-	struct cx_err err = {0};
+	struct proto_ready rd = { .slot = 0, .pid = 9, .instance = "a", .set = "has space" };
+	struct proto_frame f = { 0 };
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_encode_ready(&rd, &f, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "field \"set\""), "%s", err.msg);
 	cr_assert(proto_set_valid(""));
@@ -446,7 +481,7 @@ Test(proto, empty_messages_malformed)
 }
 
 #define JOB_HEAD "\"job\":1,\"attempt\":1,"
-#define JOB_IDS "\"controller\":\"c\",\"key\":\"c/ns/n\",\"parent\":{}"
+#define JOB_IDS  "\"controller\":\"c\",\"key\":\"c/ns/n\",\"parent\":{}"
 
 Test(proto, job_malformed)
 {
@@ -460,13 +495,16 @@ Test(proto, job_malformed)
 		"JOB: field \"attempt\": expected an integer in [1, 2147483647], got -1");
 	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\",\"key\":\"k\",\"parent\":{},\"children\":{}}",
 		"JOB: missing field \"controller\"");
-	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\",\"controller\":\"\",\"key\":\"k\",\"parent\":{},\"children\":{}}",
+	refused("JOB",
+		"{" JOB_HEAD "\"kind\":\"sync\",\"controller\":\"\",\"key\":\"k\",\"parent\":{},\"children\":{}}",
 		"JOB: field \"controller\": expected a non-empty string");
-	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\",\"controller\":\"c\",\"key\":\"\",\"parent\":{},\"children\":{}}",
+	refused("JOB",
+		"{" JOB_HEAD "\"kind\":\"sync\",\"controller\":\"c\",\"key\":\"\",\"parent\":{},\"children\":{}}",
 		"JOB: field \"key\": expected a non-empty string");
 	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\",\"controller\":\"c\",\"key\":\"k\",\"children\":{}}",
 		"JOB: missing field \"parent\"");
-	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\",\"controller\":\"c\",\"key\":\"k\",\"parent\":[],\"children\":{}}",
+	refused("JOB",
+		"{" JOB_HEAD "\"kind\":\"sync\",\"controller\":\"c\",\"key\":\"k\",\"parent\":[],\"children\":{}}",
 		"JOB: field \"parent\": expected an object, got an array");
 	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\"," JOB_IDS "}", "JOB: missing field \"children\"");
 	refused("JOB", "{" JOB_HEAD "\"kind\":\"sync\"," JOB_IDS ",\"children\":null}",
@@ -505,7 +543,7 @@ Test(proto, unknown_types)
 	refused("0123456789012345678901234567890123456789", "",
 		"unknown message type \"01234567890123456789012345678901...\"");
 	struct proto_msg m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_decode("READY\0", 6, "{}", 2, &m, &err), -EPROTO, "a trailing NUL is part of the type");
 	cr_assert_str_eq(err.msg, "unknown message type \"READY\\x00\"");
 	cr_assert_eq(proto_decode(NULL, 0, NULL, 0, &m, NULL), -EPROTO, "no err is fine too");
@@ -517,7 +555,7 @@ static void encode_refused(const struct proto_msg *msg, const char *want)
 {
 	struct proto_frame f;
 	memset(&f, 0xa5, sizeof(f));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_encode(msg, &f, &err), -EINVAL, "want %s", want);
 	cr_assert_str_eq(err.msg, want);
 	cr_assert_null(f.payload, "left zeroed");
@@ -526,30 +564,38 @@ static void encode_refused(const struct proto_msg *msg, const char *want)
 
 Test(proto, encoder_checks)
 {
-	encode_refused(&(struct proto_msg){.type = 0}, "unknown message type 0");
-	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = -1, .pid = 1, .instance = "a"}},
+	encode_refused(&(struct proto_msg){ .type = 0 }, "unknown message type 0");
+	encode_refused(&(struct proto_msg){ .type = PROTO_READY, .ready = { .slot = -1, .pid = 1, .instance = "a" } },
 		       "READY: field \"slot\": expected an integer >= 0, got -1");
-	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 0, .instance = "a"}},
+	encode_refused(&(struct proto_msg){ .type = PROTO_READY, .ready = { .slot = 0, .pid = 0, .instance = "a" } },
 		       "READY: field \"pid\": expected an integer >= 1, got 0");
-	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 1}},
+	encode_refused(&(struct proto_msg){ .type = PROTO_READY, .ready = { .slot = 0, .pid = 1 } },
 		       "READY: field \"instance\": expected 1 to 64 letters, digits or '-', got nothing");
-	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 1, .instance = "a b"}},
+	encode_refused(&(struct proto_msg){ .type = PROTO_READY, .ready = { .slot = 0, .pid = 1, .instance = "a b" } },
 		       "READY: field \"instance\": expected 1 to 64 letters, digits or '-', got \"a b\"");
-	encode_refused(&(struct proto_msg){.type = PROTO_READY, .ready = {.slot = 0, .pid = 1, .instance = "a",
-									      .restarts = -1}},
+	encode_refused(&(struct proto_msg){ .type = PROTO_READY,
+					    .ready = { .slot = 0, .pid = 1, .instance = "a", .restarts = -1 } },
 		       "READY: field \"restarts\": expected an integer >= 0, got -1");
-	encode_refused(&(struct proto_msg){.type = PROTO_RESULT, .result = {.attempt = 0, .outcome = PROTO_OUTCOME_OK}},
-		       "RESULT: field \"attempt\": expected an integer >= 1, got 0");
-	encode_refused(&(struct proto_msg){.type = PROTO_RESULT, .result = {.attempt = 1}},
+	encode_refused(
+		&(struct proto_msg){ .type = PROTO_RESULT, .result = { .attempt = 0, .outcome = PROTO_OUTCOME_OK } },
+		"RESULT: field \"attempt\": expected an integer >= 1, got 0");
+	encode_refused(&(struct proto_msg){ .type = PROTO_RESULT, .result = { .attempt = 1 } },
 		       "RESULT: field \"outcome\": unknown outcome 0");
-	encode_refused(&(struct proto_msg){.type = PROTO_RESULT,
-					   .result = {.attempt = 1, .outcome = PROTO_OUTCOME_REQUEUE, .requeue_after_ms = -5}},
-		       "RESULT: field \"requeueAfterMs\": expected an integer >= 0, got -5");
+	encode_refused(
+		&(struct proto_msg){
+			.type = PROTO_RESULT,
+			.result = { .attempt = 1, .outcome = PROTO_OUTCOME_REQUEUE, .requeue_after_ms = -5 } },
+		"RESULT: field \"requeueAfterMs\": expected an integer >= 0, got -5");
 
 	struct json_object *parent = json("{}"), *children = json("{\"ConfigMap.v1\":{}}"), *arr = json("[]");
-	struct proto_job ok = {.job = 1, .attempt = 1, .kind = PROTO_JOB_SYNC, .controller = "c", .key = "k",
-			       .parent = parent, .children = children};
-	struct proto_msg m = {.type = PROTO_JOB, .job = ok};
+	struct proto_job ok = { .job = 1,
+				.attempt = 1,
+				.kind = PROTO_JOB_SYNC,
+				.controller = "c",
+				.key = "k",
+				.parent = parent,
+				.children = children };
+	struct proto_msg m = { .type = PROTO_JOB, .job = ok };
 	m.job.attempt = 0;
 	encode_refused(&m, "JOB: field \"attempt\": expected an integer >= 1, got 0");
 	m.job = ok;
@@ -602,9 +648,10 @@ Test(proto, stats_round_trip)
 					    "{\"labels\":{\"code\":\"<error>\",\"method\":\"PATCH\",\"host\":\"h:1\"},"
 					    "\"value\":18446744073709551615}],"
 					    "\"other_total\":[]}");
-	struct proto_msg in = {.type = PROTO_STATS, .stats = {.families = families}}, out;
+	struct proto_msg in = { .type = PROTO_STATS, .stats = { .families = families } }, out;
 	round_trip(&in, &out);
-	cr_assert(json_object_equal(out.stats.families, families), "%s", json_object_to_json_string(out.stats.families));
+	cr_assert(json_object_equal(out.stats.families, families), "%s",
+		  json_object_to_json_string(out.stats.families));
 	proto_msg_clear(&out);
 	json_object_put(families);
 	cr_assert(proto_from_worker(PROTO_STATS));
@@ -616,8 +663,8 @@ Test(proto, stats_wire_bytes_are_stable)
 {
 	struct json_object *families = json("{\"" REST "\":[{\"labels\":{\"code\":\"201\"},\"value\":3}]}");
 	struct proto_frame f;
-	struct cx_err err = {0};
-	cr_assert_eq(proto_encode_stats(&(struct proto_stats){families}, &f, &err), 0, "%s", err.msg);
+	struct cx_err err = { 0 };
+	cr_assert_eq(proto_encode_stats(&(struct proto_stats){ families }, &f, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(f.type, "STATS");
 	cr_assert_str_eq(f.payload, "{\"families\":{\"" REST "\":[{\"labels\":{\"code\":\"201\"},\"value\":3}]}}");
 	proto_frame_clear(&f);
@@ -632,8 +679,7 @@ Test(proto, stats_malformed)
 	refused("STATS", "{}", "STATS: missing field \"families\"");
 	refused("STATS", "{\"families\":[]}", "STATS: field \"families\": expected an object, got an array");
 	refused("STATS", "{\"families\":{},\"seq\":1}", "STATS: unknown field \"seq\"");
-	refused("STATS", "{\"families\":{\"1bad\":[]}}",
-		"STATS: field \"families\": \"1bad\" is not a metric name");
+	refused("STATS", "{\"families\":{\"1bad\":[]}}", "STATS: field \"families\": \"1bad\" is not a metric name");
 	refused("STATS", "{\"families\":{\"\":[]}}", "STATS: field \"families\": \"\" is not a metric name");
 	refused("STATS", "{\"families\":{\"" REST "\":{}}}",
 		"STATS: family \"" REST "\": expected an array of series, got an object");
@@ -661,11 +707,14 @@ Test(proto, stats_malformed)
 		"STATS: family \"" REST "\" series 0: field \"value\": expected an integer, got a non-integer number");
 	refused("STATS", SERIES("{}", "\"1\""),
 		"STATS: family \"" REST "\" series 0: field \"value\": expected an integer, got a string");
-	refused("STATS", "{\"families\":{\"" REST "\":[{\"labels\":{\"code\":\"200\"},\"value\":1},"
-			 "{\"labels\":{\"code\":\"200\"},\"value\":2}]}}",
+	refused("STATS",
+		"{\"families\":{\"" REST "\":[{\"labels\":{\"code\":\"200\"},\"value\":1},"
+		"{\"labels\":{\"code\":\"200\"},\"value\":2}]}}",
 		"STATS: family \"" REST "\" series 1: the same labels as series 0");
-	refused("STATS", SERIES("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\","
-				"\"h\":\"8\",\"i\":\"9\"}", "1"),
+	refused("STATS",
+		SERIES("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\","
+		       "\"h\":\"8\",\"i\":\"9\"}",
+		       "1"),
 		"STATS: family \"" REST "\" series 0: 9 labels, at most 8 allowed");
 }
 
@@ -699,9 +748,10 @@ Test(proto, stats_limits_series_and_families)
 
 Test(proto, stats_encoder_checks)
 {
-	encode_refused(&(struct proto_msg){.type = PROTO_STATS}, "STATS: field \"families\": expected an object, got nothing");
+	encode_refused(&(struct proto_msg){ .type = PROTO_STATS },
+		       "STATS: field \"families\": expected an object, got nothing");
 	struct json_object *bad = json("{\"" REST "\":[{\"labels\":{\"code\":\"200\"},\"value\":-3}]}");
-	encode_refused(&(struct proto_msg){.type = PROTO_STATS, .stats = {bad}},
+	encode_refused(&(struct proto_msg){ .type = PROTO_STATS, .stats = { bad } },
 		       "STATS: family \"" REST "\" series 0: field \"value\": expected an integer >= 0, got -3");
 	json_object_put(bad);
 }
@@ -713,8 +763,8 @@ Test(proto, result_carries_related_rules)
 	struct json_object *rules = json("[{\"apiVersion\":\"v1\",\"resource\":\"namespaces\",\"labelSelector\":"
 					 "{\"matchLabels\":{\"team\":\"a\"}}},{\"apiVersion\":\"v1\",\"resource\":"
 					 "\"configmaps\",\"namespace\":\"global\",\"names\":[\"settings\"]}]");
-	struct proto_msg in = {.type = PROTO_RESULT,
-			       .result = {.job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .related = rules}};
+	struct proto_msg in = { .type = PROTO_RESULT,
+				.result = { .job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .related = rules } };
 	struct proto_msg out;
 	round_trip(&in, &out);
 	cr_assert_not_null(out.result.related);
@@ -723,10 +773,12 @@ Test(proto, result_carries_related_rules)
 
 	struct proto_frame f;
 	struct json_object *none = json("[]");
-	struct proto_result r = {.job = 1, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .related = none};
+	struct proto_result r = { .job = 1, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .related = none };
 	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
-	cr_assert_str_eq(f.payload, "{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":0,\"message\":\"\","
-				    "\"related\":[]}", "an empty list says: no rules (any old ones are dropped)");
+	cr_assert_str_eq(f.payload,
+			 "{\"job\":1,\"attempt\":1,\"outcome\":\"ok\",\"requeueAfterMs\":0,\"message\":\"\","
+			 "\"related\":[]}",
+			 "an empty list says: no rules (any old ones are dropped)");
 	proto_frame_clear(&f);
 	r.related = NULL;
 	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
@@ -739,7 +791,7 @@ Test(proto, result_carries_related_rules)
 
 	struct json_object *bad = json("[{\"apiVersion\":\"v1\"}, 3]");
 	r.related = bad;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_encode_result(&r, &f, &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "RESULT: field \"related\": entry 1: expected an object, got an integer");
 	json_object_put(bad);
@@ -766,8 +818,8 @@ Test(proto, result_carries_writes)
 {
 	struct json_object *writes = json("[" ONE_WRITE ",{\"kind\":\"Website.example.com/v1\",\"namespace\":\"\","
 					  "\"name\":\"w\",\"resourceVersion\":\"x/9\"}]");
-	struct proto_msg in = {.type = PROTO_RESULT,
-			       .result = {.job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = writes}};
+	struct proto_msg in = { .type = PROTO_RESULT,
+				.result = { .job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = writes } };
 	struct proto_msg out;
 	round_trip(&in, &out);
 	cr_assert_not_null(out.result.writes);
@@ -776,7 +828,7 @@ Test(proto, result_carries_writes)
 	proto_msg_clear(&out);
 
 	struct proto_frame f;
-	struct proto_result r = {.job = 1, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = NULL};
+	struct proto_result r = { .job = 1, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = NULL };
 	cr_assert_eq(proto_encode_result(&r, &f, NULL), 0);
 	cr_assert_null(strstr(f.payload, "writes"), "NULL: the field is not sent");
 	struct proto_msg back;
@@ -788,7 +840,7 @@ Test(proto, result_carries_writes)
 	struct json_object *bad = json("[" ONE_WRITE ",{\"kind\":\"ConfigMap.v1\",\"namespace\":\"d\",\"name\":\"\","
 				       "\"resourceVersion\":\"1\"}]");
 	r.writes = bad;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_encode_result(&r, &f, &err), -EINVAL, "the encoder refuses what the decoder would");
 	cr_assert_str_eq(err.msg, "RESULT: field \"writes\": entry 1: field \"name\": expected a non-empty string");
 	json_object_put(bad);
@@ -801,22 +853,29 @@ Test(proto, result_writes_malformed)
 		"RESULT: field \"writes\": expected an array, got an object");
 	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[" ONE_WRITE ",3]}",
 		"RESULT: field \"writes\": entry 1: expected an object, got an integer");
-	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
-		"\"d\",\"name\":\"n\"}]}", "RESULT: field \"writes\": entry 0: missing field \"resourceVersion\"");
-	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+	refused("RESULT",
+		"{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+		"\"d\",\"name\":\"n\"}]}",
+		"RESULT: field \"writes\": entry 0: missing field \"resourceVersion\"");
+	refused("RESULT",
+		"{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
 		"\"d\",\"name\":\"n\",\"resourceVersion\":42}]}",
 		"RESULT: field \"writes\": entry 0: field \"resourceVersion\": expected a string, got an integer");
-	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+	refused("RESULT",
+		"{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
 		"\"d\",\"name\":\"n\",\"resourceVersion\":\"\"}]}",
 		"RESULT: field \"writes\": entry 0: field \"resourceVersion\": expected a non-empty string");
-	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap\",\"namespace\":"
+	refused("RESULT",
+		"{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap\",\"namespace\":"
 		"\"d\",\"name\":\"n\",\"resourceVersion\":\"1\"}]}",
 		"RESULT: field \"writes\": entry 0: field \"kind\": \"ConfigMap\" is not \"Kind.apiVersion\" "
 		"(\"ConfigMap.v1\")");
-	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+	refused("RESULT",
+		"{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
 		"\"d\",\"name\":\"n\",\"resourceVersion\":\"1\",\"uid\":\"u\"}]}",
 		"RESULT: field \"writes\": entry 0: unknown field \"uid\"");
-	refused("RESULT", "{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
+	refused("RESULT",
+		"{\"job\":1,\"attempt\":1," RES_TAIL ",\"writes\":[{\"kind\":\"ConfigMap.v1\",\"namespace\":"
 		"\"d\",\"name\":\"n\\u0000x\",\"resourceVersion\":\"1\"}]}",
 		"RESULT: field \"writes\": entry 0: field \"name\": string contains a NUL character");
 }
@@ -832,15 +891,15 @@ Test(proto, result_writes_capped)
 		cr_assert_eq(proto_writes_note(writes, obj), 0);
 	cr_assert_eq(json_object_array_length(writes), PROTO_WRITES_MAX, "the note stops at the cap");
 	assert_json_eq(json_object_array_get_idx(writes, 0), ONE_WRITE);
-	struct proto_msg in = {.type = PROTO_RESULT,
-			       .result = {.job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = writes}};
+	struct proto_msg in = { .type = PROTO_RESULT,
+				.result = { .job = 3, .attempt = 1, .outcome = PROTO_OUTCOME_OK, .writes = writes } };
 	struct proto_msg out;
 	round_trip(&in, &out);
 	cr_assert_eq(json_object_array_length(out.result.writes), PROTO_WRITES_MAX);
 	proto_msg_clear(&out);
 	json_object_array_add(writes, json(ONE_WRITE));
 	struct proto_frame f;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(proto_encode_result(&in.result, &f, &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "RESULT: field \"writes\": 4097 entries, at most 4096 allowed");
 	json_object_put(writes);
@@ -861,7 +920,8 @@ Test(proto, writes_note)
 	cr_assert_eq(proto_writes_note(writes, NULL), 0);
 	cr_assert_eq(proto_writes_note(NULL, cluster), 0);
 	cr_assert_eq(json_object_array_length(writes), 1, "only the answer with a name and resourceVersion");
-	assert_json_eq(json_object_array_get_idx(writes, 0), "{\"kind\":\"ClusterRole.rbac.authorization.k8s.io/v1\","
+	assert_json_eq(json_object_array_get_idx(writes, 0),
+		       "{\"kind\":\"ClusterRole.rbac.authorization.k8s.io/v1\","
 		       "\"namespace\":\"\",\"name\":\"r\",\"resourceVersion\":\"12\"}");
 	json_object_put(writes);
 	json_object_put(cluster);

@@ -101,14 +101,14 @@ Test(queuekey, parts_at_their_length_limits)
 Test(queuekey, malformed_keys_are_refused)
 {
 	static const char *const bad[] = {
-		"",             /* nothing */
-		"web",          /* no '/' */
-		"/ns/name",     /* no controller */
+		"",         /* nothing */
+		"web",      /* no '/' */
+		"/ns/name", /* no controller */
 		"/name",
-		"web/",         /* no name */
+		"web/", /* no name */
 		"web/ns/",
-		"web//name",    /* an empty namespace is written as none */
-		"web/a/b/c",    /* a part with '/' */
+		"web//name", /* an empty namespace is written as none */
+		"web/a/b/c", /* a part with '/' */
 		"web/ns/name/",
 	};
 	struct queuekey k;
@@ -132,7 +132,10 @@ Test(queuekey, make_refuses_missing_parts_and_slashes)
 Test(queuekey, every_key_made_parses_back)
 {
 	static const char *const parts[][3] = {
-		{"web", "team-a", "site"}, {"web", NULL, "site"}, {"mc.r10", "x", "y.z"}, {"a", "b", "c"},
+		{ "web", "team-a", "site" },
+		{ "web", NULL, "site" },
+		{ "mc.r10", "x", "y.z" },
+		{ "a", "b", "c" },
 	};
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 		char key[QUEUEKEY_MAX], again[QUEUEKEY_MAX];

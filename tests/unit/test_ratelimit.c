@@ -12,12 +12,12 @@
 #include "ratelimit.h"
 
 #define MS 1000000LL
-#define S 1000000000LL
+#define S  1000000000LL
 
 static struct ratelimit make(double qps, int burst)
 {
 	struct ratelimit rl;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(ratelimit_init(&rl, qps, burst, &err), 0, "%s", err.msg);
 	return rl;
 }
@@ -170,7 +170,7 @@ static void check_rejected(double qps, int burst, const char *what)
 {
 	struct ratelimit rl;
 	memset(&rl, 0xff, sizeof(rl));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(ratelimit_init(&rl, qps, burst, &err), -EINVAL, "qps %g burst %d", qps, burst);
 	cr_assert(strstr(err.msg, what), "message names %s: %s", what, err.msg);
 	cr_assert_eq(rl.rate, 0, "left zeroed");
@@ -190,7 +190,7 @@ Test(ratelimit, bad_settings_are_rejected)
 
 Test(ratelimit, qps_flag_values)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	double q = 0;
 	cr_assert_eq(ratelimit_parse_qps("50", &q, &err), 0);
 	cr_assert_float_eq(q, 50, 1e-9);
@@ -201,7 +201,7 @@ Test(ratelimit, qps_flag_values)
 	cr_assert_float_eq(q, -1, 1e-9);
 	cr_assert_eq(ratelimit_parse_qps("-5", &q, &err), 0);
 	cr_assert_float_eq(q, -1, 1e-9);
-	const char *bad[] = {"", "0", "abc", "5x", "nan", "inf", "0x10", "2e6", "0.0001", NULL};
+	const char *bad[] = { "", "0", "abc", "5x", "nan", "inf", "0x10", "2e6", "0.0001", NULL };
 	for (int i = 0; bad[i]; i++) {
 		cr_assert_eq(ratelimit_parse_qps(bad[i], &q, &err), -EINVAL, "%s", bad[i]);
 		cr_assert(strstr(err.msg, "or -1 for no client-side limit"), "%s", err.msg);
@@ -210,13 +210,13 @@ Test(ratelimit, qps_flag_values)
 
 Test(ratelimit, burst_flag_values)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int b = 0;
 	cr_assert_eq(ratelimit_parse_burst("1", &b, &err), 0);
 	cr_assert_eq(b, 1);
 	cr_assert_eq(ratelimit_parse_burst("1000000", &b, &err), 0);
 	cr_assert_eq(b, 1000000);
-	const char *bad[] = {"", "0", "-1", "1.5", "1000001", "x", NULL};
+	const char *bad[] = { "", "0", "-1", "1.5", "1000001", "x", NULL };
 	for (int i = 0; bad[i]; i++) {
 		cr_assert_eq(ratelimit_parse_burst(bad[i], &b, &err), -EINVAL, "%s", bad[i]);
 		cr_assert(strstr(err.msg, "expected a whole number from 1 to 1000000"), "%s", err.msg);

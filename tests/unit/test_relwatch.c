@@ -21,10 +21,10 @@ static struct controller_env env;
 
 static void setup(void)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	workqueue_new("test", NULL, &q, &err);
 	cr_assert_not_null(q, "%s", err.msg);
-	env = (struct controller_env){.queue = q};
+	env = (struct controller_env){ .queue = q };
 	rw = relwatch_new(&env);
 	cr_assert_not_null(rw);
 }
@@ -47,7 +47,7 @@ static struct json_object *json(const char *text)
 static void set_ok(const char *key, const char *rules)
 {
 	struct json_object *r = json(rules);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(relwatch_set(rw, key, r, &err), 0, "%s", err.msg);
 	json_object_put(r);
 }
@@ -74,8 +74,9 @@ static size_t event(const char *api_version, const char *resource, const char *o
 	return n;
 }
 
-#define NS_RULE "[{\"apiVersion\":\"v1\",\"resource\":\"namespaces\",\"labelSelector\":{\"matchLabels\":{\"p\":\"yes\"}}}," \
-		"{\"apiVersion\":\"v1\",\"resource\":\"configmaps\",\"namespace\":\"global\",\"names\":[\"settings\"]}]"
+#define NS_RULE                                                                                                        \
+	"[{\"apiVersion\":\"v1\",\"resource\":\"namespaces\",\"labelSelector\":{\"matchLabels\":{\"p\":\"yes\"}}},"    \
+	"{\"apiVersion\":\"v1\",\"resource\":\"configmaps\",\"namespace\":\"global\",\"names\":[\"settings\"]}]"
 
 Test(relwatch, an_object_requeues_the_parents_whose_rules_select_it)
 {
@@ -121,7 +122,7 @@ Test(relwatch, bad_rules_are_refused_and_the_old_ones_stay)
 {
 	set_ok("propagate/g1", NS_RULE);
 	struct json_object *bad = json("[{\"apiVersion\":\"v1\",\"resource\":\"namespaces\"},{\"apiVersion\":\"v1\"}]");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(relwatch_set(rw, "propagate/g1", bad, &err), -EPROTO);
 	cr_assert_str_eq(err.msg, "related rules of propagate/g1: relatedResources[1].resource: missing");
 	json_object_put(bad);

@@ -15,7 +15,7 @@
 #include "loadrules.h"
 #include "restconfig.h"
 
-#define RULES TEST_DATA_DIR "/loadrules/"
+#define RULES  TEST_DATA_DIR "/loadrules/"
 #define SA_DIR TEST_DATA_DIR "/serviceaccount"
 
 /* A clean slate: no KUBECONFIG, a HOME without .kube, not in a pod. */
@@ -30,7 +30,7 @@ static void no_config_anywhere(void)
 static struct restconfig *load_ok(const struct loadrules_opts *o)
 {
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(loadrules_restconfig(o, &rc, &err), 0, "%s", err.msg);
 	cr_assert_not_null(rc);
 	return rc;
@@ -41,7 +41,7 @@ TestSuite(restconfig, .init = no_config_anywhere);
 Test(restconfig, kubeconfig_list_merges_first_wins)
 {
 	setenv("KUBECONFIG", RULES "a.yaml::" RULES "not-there.yaml:" RULES "b.yaml", 1);
-	struct loadrules_opts o = {0};
+	struct loadrules_opts o = { 0 };
 	struct restconfig *rc = load_ok(&o);
 	cr_assert_str_eq(rc->server, "https://a.example.invalid:6443", "current-context and cluster from a.yaml");
 	cr_assert_str_eq(rc->token, "alice-token", "a.yaml's alice wins over b.yaml's");
@@ -60,9 +60,9 @@ Test(restconfig, kubeconfig_list_merges_first_wins)
 Test(restconfig, errors_name_the_file_an_entry_came_from)
 {
 	setenv("KUBECONFIG", RULES "a.yaml:" RULES "b.yaml", 1);
-	struct loadrules_opts o = {.context = "ctx-b"};
+	struct loadrules_opts o = { .context = "ctx-b" };
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(loadrules_restconfig(&o, &rc, &err), -ENOENT, "%s", err.msg);
 	cr_assert(strstr(err.msg, "b.yaml: cluster \"only-b\": certificate-authority"), "%s", err.msg);
 }
@@ -70,8 +70,9 @@ Test(restconfig, errors_name_the_file_an_entry_came_from)
 Test(restconfig, flag_beats_environment_and_overrides_apply)
 {
 	setenv("KUBECONFIG", RULES "a.yaml", 1);
-	struct loadrules_opts o = {.kubeconfig = RULES "b.yaml", .context = "ctx-shared-bob",
-				   .namespace = "override"};
+	struct loadrules_opts o = { .kubeconfig = RULES "b.yaml",
+				    .context = "ctx-shared-bob",
+				    .namespace = "override" };
 	struct restconfig *rc = load_ok(&o);
 	cr_assert_str_eq(rc->server, "https://b.example.invalid:6443", "only the --kubeconfig file is read");
 	cr_assert_str_eq(rc->namespace, "override");
@@ -80,9 +81,9 @@ Test(restconfig, flag_beats_environment_and_overrides_apply)
 
 Test(restconfig, flag_file_must_exist)
 {
-	struct loadrules_opts o = {.kubeconfig = RULES "not-there.yaml"};
+	struct loadrules_opts o = { .kubeconfig = RULES "not-there.yaml" };
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(loadrules_restconfig(&o, &rc, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "not-there.yaml"), "%s", err.msg);
 }
@@ -91,12 +92,12 @@ Test(restconfig, flag_file_must_exist)
 Test(restconfig, a_failing_files_code_survives_a_null_err)
 {
 	struct restconfig *rc = NULL;
-	struct loadrules_opts o = {.kubeconfig = RULES "not-there.yaml"};
+	struct loadrules_opts o = { .kubeconfig = RULES "not-there.yaml" };
 	cr_assert_eq(loadrules_restconfig(&o, &rc, NULL), -ENOENT);
 	cr_assert_null(rc);
 	o.kubeconfig = NULL;
 	setenv("KUBECONFIG", RULES, 1); /* a directory: there, but no file to read */
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int code = loadrules_restconfig(&o, &rc, &err);
 	cr_assert_neq(code, -EINVAL, "%s", err.msg);
 	cr_assert_lt(code, 0);
@@ -106,9 +107,9 @@ Test(restconfig, a_failing_files_code_survives_a_null_err)
 Test(restconfig, kubeconfig_list_of_missing_files_is_an_error)
 {
 	setenv("KUBECONFIG", RULES "x.yaml:" RULES "y.yaml", 1);
-	struct loadrules_opts o = {0};
+	struct loadrules_opts o = { 0 };
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(loadrules_restconfig(&o, &rc, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "KUBECONFIG"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "y.yaml"), "%s", err.msg);
@@ -117,7 +118,7 @@ Test(restconfig, kubeconfig_list_of_missing_files_is_an_error)
 Test(restconfig, home_kube_config_when_nothing_else)
 {
 	setenv("HOME", RULES "home", 1);
-	struct loadrules_opts o = {0};
+	struct loadrules_opts o = { 0 };
 	struct restconfig *rc = load_ok(&o);
 	cr_assert_str_eq(rc->server, "https://home.example.invalid");
 	cr_assert_null(rc->token, "a context without a user is anonymous");
@@ -128,7 +129,7 @@ Test(restconfig, in_cluster_when_no_kubeconfig)
 {
 	setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-	struct loadrules_opts o = {.serviceaccount_dir = SA_DIR};
+	struct loadrules_opts o = { .serviceaccount_dir = SA_DIR };
 	struct restconfig *rc = load_ok(&o);
 	cr_assert_str_eq(rc->server, "https://10.0.0.1:443");
 	cr_assert_str_eq(rc->token_file, SA_DIR "/token", "the token is re-read, not copied once");
@@ -144,7 +145,7 @@ Test(restconfig, in_cluster_ipv6_host_is_bracketed)
 	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(restconfig_in_cluster(SA_DIR, &rc, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(rc->server, "https://[fd00::1]:6443");
 	restconfig_free(&rc);
@@ -155,16 +156,16 @@ Test(restconfig, in_cluster_without_token_names_the_file)
 	setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_lt(restconfig_in_cluster(RULES, &rc, &err), 0);
 	cr_assert(strstr(err.msg, "loadrules//token") || strstr(err.msg, "loadrules/token"), "%s", err.msg);
 }
 
 Test(restconfig, nothing_configured_says_what_was_tried)
 {
-	struct loadrules_opts o = {0};
+	struct loadrules_opts o = { 0 };
 	struct restconfig *rc = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(loadrules_restconfig(&o, &rc, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "--kubeconfig"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "KUBECONFIG"), "%s", err.msg);

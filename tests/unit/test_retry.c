@@ -28,7 +28,7 @@ static double half = 0.5;
 /* The default policy with a fixed clock and jitter draw 0.5. */
 static struct retry_policy policy(void)
 {
-	return (struct retry_policy){.rand = fixed_rand, .rand_state = &half, .now = fixed_now};
+	return (struct retry_policy){ .rand = fixed_rand, .rand_state = &half, .now = fixed_now };
 }
 
 /* Asserts the decision and returns the delay. */
@@ -37,8 +37,8 @@ static long decide(const struct retry_policy *p, int attempt, bool idempotent, l
 {
 	long d = -1;
 	bool got = retry_decide(p, attempt, idempotent, status, transport, retry_after, &d);
-	cr_assert_eq(got, want, "attempt %d idempotent %d status %ld errno %d retry-after %s: %s", attempt,
-		     idempotent, status, transport, retry_after ? retry_after : "(none)",
+	cr_assert_eq(got, want, "attempt %d idempotent %d status %ld errno %d retry-after %s: %s", attempt, idempotent,
+		     status, transport, retry_after ? retry_after : "(none)",
 		     want ? "should retry" : "should not retry");
 	if (!want)
 		cr_assert_eq(d, 0, "no delay when not retrying");
@@ -49,7 +49,7 @@ Test(retry, default_schedule_with_fixed_jitter)
 {
 	struct retry_policy p = policy();
 	/* 500 ms doubling, + 0.5 * 0.5 of each: then the 5th attempt is the last. */
-	long want[] = {625, 1250, 2500, 5000};
+	long want[] = { 625, 1250, 2500, 5000 };
 	for (int attempt = 1; attempt <= 4; attempt++)
 		cr_assert_eq(decide(&p, attempt, true, 503, 0, NULL, true), want[attempt - 1], "after attempt %d",
 			     attempt);
@@ -60,7 +60,7 @@ Test(retry, default_schedule_with_fixed_jitter)
 Test(retry, schedule_draws_from_the_given_source)
 {
 	uint64_t seed = 7, replay = 7;
-	struct retry_policy p = {.rand = backoff_rand_seeded, .rand_state = &seed, .now = fixed_now};
+	struct retry_policy p = { .rand = backoff_rand_seeded, .rand_state = &seed, .now = fixed_now };
 	for (int attempt = 1; attempt <= 4; attempt++) {
 		double r = backoff_rand_seeded(&replay);
 		long base = 500L << (attempt - 1);
@@ -72,8 +72,8 @@ Test(retry, schedule_draws_from_the_given_source)
 
 Test(retry, custom_policy_schedule_and_limit)
 {
-	struct retry_policy p = {.max_attempts = 8, .backoff = {100, 2.0, 1000, 0.0}, .now = fixed_now};
-	long want[] = {100, 200, 400, 800, 1000, 1000, 1000};
+	struct retry_policy p = { .max_attempts = 8, .backoff = { 100, 2.0, 1000, 0.0 }, .now = fixed_now };
+	long want[] = { 100, 200, 400, 800, 1000, 1000, 1000 };
 	for (int attempt = 1; attempt <= 7; attempt++)
 		cr_assert_eq(decide(&p, attempt, true, 500, 0, NULL, true), want[attempt - 1]);
 	decide(&p, 8, true, 500, 0, NULL, false);
@@ -88,8 +88,12 @@ Test(retry, one_attempt_means_no_retries)
 
 Test(retry, invalid_fields_take_defaults)
 {
-	struct retry_policy p = {.max_attempts = -3, .max_retry_after_ms = -1, .backoff = {100, 0.5, 10, 0.0},
-				 .rand = fixed_rand, .rand_state = &half, .now = fixed_now};
+	struct retry_policy p = { .max_attempts = -3,
+				  .max_retry_after_ms = -1,
+				  .backoff = { 100, 0.5, 10, 0.0 },
+				  .rand = fixed_rand,
+				  .rand_state = &half,
+				  .now = fixed_now };
 	cr_assert_eq(decide(&p, 1, true, 503, 0, NULL, true), 625, "the default backoff");
 	decide(&p, 5, true, 503, 0, NULL, false);
 	cr_assert_eq(decide(&p, 1, true, 429, 0, "3600", true), 30000, "the default cap");
@@ -116,7 +120,7 @@ Test(retry, too_many_requests_is_retried_for_every_verb)
 Test(retry, server_errors_only_for_idempotent_requests)
 {
 	struct retry_policy p = policy();
-	long retried[] = {500, 502, 503, 504};
+	long retried[] = { 500, 502, 503, 504 };
 	for (size_t i = 0; i < 4; i++) {
 		decide(&p, 1, true, retried[i], 0, NULL, true);
 		decide(&p, 1, false, retried[i], 0, NULL, false);
@@ -130,7 +134,7 @@ Test(retry, server_errors_only_for_idempotent_requests)
 Test(retry, other_statuses_never)
 {
 	struct retry_policy p = policy();
-	long never[] = {200, 201, 204, 301, 304, 400, 401, 403, 404, 405, 408, 409, 410, 413, 415, 422, 499};
+	long never[] = { 200, 201, 204, 301, 304, 400, 401, 403, 404, 405, 408, 409, 410, 413, 415, 422, 499 };
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		decide(&p, 1, true, never[i], 0, NULL, false);
 		decide(&p, 1, true, never[i], 0, "1", false);
@@ -140,13 +144,13 @@ Test(retry, other_statuses_never)
 Test(retry, connection_errors_only_for_idempotent_requests)
 {
 	struct retry_policy p = policy();
-	int retried[] = {-ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH};
+	int retried[] = { -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH };
 	for (size_t i = 0; i < 4; i++) {
 		cr_assert_eq(decide(&p, 1, true, 0, retried[i], NULL, true), 625);
 		decide(&p, 1, false, 0, retried[i], NULL, false);
 		decide(&p, 1, true, 0, -retried[i], NULL, true); /* a positive errno means the same */
 	}
-	int never[] = {-EPROTO, -EIO, -ENOMEM, -EFBIG, -EBADMSG, -EACCES, INT_MIN};
+	int never[] = { -EPROTO, -EIO, -ENOMEM, -EFBIG, -EBADMSG, -EACCES, INT_MIN };
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 		decide(&p, 1, true, 0, never[i], NULL, false);
 }
@@ -185,19 +189,28 @@ Test(retry, retry_after_http_date)
 Test(retry, garbage_retry_after_falls_back_to_backoff)
 {
 	struct retry_policy p = policy();
-	const char *garbage[] = {"", "   ", "soon", "1.5", "5s", "+5", "0x10", "- 5", "-", "-soon",
-				 "Wed, 25 Nov 2026 14:00:10",        /* no GMT */
-				 "Wed, 25 Nov 2026 14:00:10 UTC",
-				 "Wed, 31 Nov 2026 14:00:10 GMT",    /* no such day */
-				 "Wed, 29 Feb 2026 14:00:10 GMT",    /* not a leap year */
-				 "Wed, 25 Foo 2026 14:00:10 GMT",
-				 "Wed, 25 Nov 2026 24:00:10 GMT",
-				 "Wed, 25 Nov 26 14:00:10 GMT",
-				 "Wed Nov 25 14:00:05",
-				 "Wed, 25 Nov 2026 14:00:10 GMTx",
-				 "Wed Nov 25 14:00:05 2026x",
-				 ", 25 Nov 2026 14:00:10 GMT",       /* no weekday */
-				 "25 Nov 2026 14:00:10 GMT"};
+	const char *garbage[] = { "",
+				  "   ",
+				  "soon",
+				  "1.5",
+				  "5s",
+				  "+5",
+				  "0x10",
+				  "- 5",
+				  "-",
+				  "-soon",
+				  "Wed, 25 Nov 2026 14:00:10", /* no GMT */
+				  "Wed, 25 Nov 2026 14:00:10 UTC",
+				  "Wed, 31 Nov 2026 14:00:10 GMT", /* no such day */
+				  "Wed, 29 Feb 2026 14:00:10 GMT", /* not a leap year */
+				  "Wed, 25 Foo 2026 14:00:10 GMT",
+				  "Wed, 25 Nov 2026 24:00:10 GMT",
+				  "Wed, 25 Nov 26 14:00:10 GMT",
+				  "Wed Nov 25 14:00:05",
+				  "Wed, 25 Nov 2026 14:00:10 GMTx",
+				  "Wed Nov 25 14:00:05 2026x",
+				  ", 25 Nov 2026 14:00:10 GMT", /* no weekday */
+				  "25 Nov 2026 14:00:10 GMT" };
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
 		cr_assert_eq(decide(&p, 2, true, 429, 0, garbage[i], true), 1250, "\"%s\" is ignored", garbage[i]);
 }

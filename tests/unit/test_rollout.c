@@ -28,18 +28,20 @@ static const char *str(struct json_object *o, const char *k1, const char *k2)
 }
 
 static char ready_type[] = "Ready", ready_true[] = "True", ready_reason[] = "AllGood";
-static struct mcdef_condition_check ready_check = {.type = ready_type, .status = ready_true};
-static struct mcdef_child ready_checks = {.has_status_checks = true, .has_conditions = true,
-					  .conditions = &ready_check, .n_conditions = 1};
+static struct mcdef_condition_check ready_check = { .type = ready_type, .status = ready_true };
+static struct mcdef_child ready_checks = {
+	.has_status_checks = true, .has_conditions = true, .conditions = &ready_check, .n_conditions = 1
+};
 
 /* A desired Part with spec.v = v. */
 static struct json_object *desired(const char *name, int v)
 {
 	char buf[512];
-	snprintf(buf, sizeof(buf),
-		 "{\"apiVersion\":\"x.io/v1\",\"kind\":\"Part\",\"metadata\":{\"name\":\"%s\",\"labels\":{\"a\":\"b\"}},"
-		 "\"spec\":{\"v\":%d}}",
-		 name, v);
+	snprintf(
+		buf, sizeof(buf),
+		"{\"apiVersion\":\"x.io/v1\",\"kind\":\"Part\",\"metadata\":{\"name\":\"%s\",\"labels\":{\"a\":\"b\"}},"
+		"\"spec\":{\"v\":%d}}",
+		name, v);
 	return json(buf);
 }
 
@@ -51,8 +53,8 @@ static struct json_object *observed(const char *name, int v, const char *ready)
 	snprintf(buf, sizeof(buf),
 		 "{\"apiVersion\":\"x.io/v1\",\"kind\":\"Part\",\"metadata\":{\"name\":\"%s\",\"generation\":2,"
 		 "\"labels\":{\"a\":\"b\",\"extra\":\"1\"}},\"spec\":{\"v\":%d,\"defaulted\":true}%s%s%s}",
-		 name, v, ready ? ",\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"" : "", ready ? ready : "",
-		 ready ? "\",\"reason\":\"AllGood\"}]}" : "");
+		 name, v, ready ? ",\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"" : "",
+		 ready ? ready : "", ready ? "\",\"reason\":\"AllGood\"}]}" : "");
 	return json(buf);
 }
 
@@ -63,13 +65,17 @@ struct fixture {
 
 static void setup(struct fixture *f, enum update_strategy s, int want, const int have[3], const char *const ready[3])
 {
-	static const char *const names[] = {"a", "b", "c"};
+	static const char *const names[] = { "a", "b", "c" };
 	memset(f, 0, sizeof(*f));
 	for (int i = 0; i < 3; i++) {
 		f->objs[i] = desired(names[i], want);
 		f->objs[3 + i] = have[i] ? observed(names[i], have[i], ready[i]) : NULL;
-		f->c[i] = (struct rollout_child){.strategy = s, .checks = &ready_checks, .kind = "Part",
-						 .name = names[i], .desired = f->objs[i], .observed = f->objs[3 + i]};
+		f->c[i] = (struct rollout_child){ .strategy = s,
+						  .checks = &ready_checks,
+						  .kind = "Part",
+						  .name = names[i],
+						  .desired = f->objs[i],
+						  .observed = f->objs[3 + i] };
 	}
 }
 
@@ -107,8 +113,8 @@ Test(rollout, updated_ignores_server_defaults_but_not_labels)
 Test(rollout, all_new_children_are_created_at_once)
 {
 	struct fixture f;
-	static const int have[3] = {0, 0, 0};
-	static const char *const ready[3] = {NULL, NULL, NULL};
+	static const int have[3] = { 0, 0, 0 };
+	static const char *const ready[3] = { NULL, NULL, NULL };
 	setup(&f, UPDATE_ROLLING_INPLACE, 1, have, ready);
 	struct rollout r;
 	rollout_plan(f.c, 3, &r);
@@ -123,8 +129,8 @@ Test(rollout, all_new_children_are_created_at_once)
 Test(rollout, one_at_a_time_in_the_hooks_order)
 {
 	struct fixture f;
-	static const int have[3] = {1, 1, 1};
-	static const char *const ready[3] = {"True", "True", "True"};
+	static const int have[3] = { 1, 1, 1 };
+	static const char *const ready[3] = { "True", "True", "True" };
 	setup(&f, UPDATE_ROLLING_RECREATE, 2, have, ready);
 	struct rollout r;
 	rollout_plan(f.c, 3, &r);
@@ -139,19 +145,20 @@ Test(rollout, one_at_a_time_in_the_hooks_order)
 Test(rollout, an_updated_child_failing_its_checks_pauses_the_rollout)
 {
 	struct fixture f;
-	static const int have[3] = {2, 1, 1};
-	static const char *const ready[3] = {"False", "True", "True"};
+	static const int have[3] = { 2, 1, 1 };
+	static const char *const ready[3] = { "False", "True", "True" };
 	setup(&f, UPDATE_ROLLING_RECREATE, 2, have, ready);
 	struct rollout r;
 	rollout_plan(f.c, 3, &r);
 	cr_assert_eq(r.state, ROLLOUT_WAITING);
 	cr_assert(f.c[1].hold && f.c[2].hold);
-	cr_assert_str_eq(r.message, "child Part a failed status check: \"Ready\" condition status is \"False\" (want "
-				    "\"True\")");
+	cr_assert_str_eq(r.message,
+			 "child Part a failed status check: \"Ready\" condition status is \"False\" (want "
+			 "\"True\")");
 	teardown_fixture(&f);
 
 	/* No condition at all. */
-	static const char *const none[3] = {NULL, "True", "True"};
+	static const char *const none[3] = { NULL, "True", "True" };
 	setup(&f, UPDATE_ROLLING_RECREATE, 2, have, none);
 	rollout_plan(f.c, 3, &r);
 	cr_assert_eq(r.state, ROLLOUT_WAITING);
@@ -159,7 +166,7 @@ Test(rollout, an_updated_child_failing_its_checks_pauses_the_rollout)
 	teardown_fixture(&f);
 
 	/* Ready: b goes next. */
-	static const char *const ok[3] = {"True", "True", "True"};
+	static const char *const ok[3] = { "True", "True", "True" };
 	setup(&f, UPDATE_ROLLING_RECREATE, 2, have, ok);
 	rollout_plan(f.c, 3, &r);
 	cr_assert_eq(r.state, ROLLOUT_PROGRESSING);
@@ -174,8 +181,8 @@ Test(rollout, a_failing_child_later_in_the_order_pauses_too)
 {
 	/* Every child on the latest revision counts, wherever it is. */
 	struct fixture f;
-	static const int have[3] = {1, 1, 2};
-	static const char *const ready[3] = {"True", "True", "False"};
+	static const int have[3] = { 1, 1, 2 };
+	static const char *const ready[3] = { "True", "True", "False" };
 	setup(&f, UPDATE_ROLLING_INPLACE, 2, have, ready);
 	struct rollout r;
 	rollout_plan(f.c, 3, &r);
@@ -190,8 +197,8 @@ Test(rollout, checks_status_and_reason)
 	char why[256];
 	cr_assert(rollout_check(UPDATE_ROLLING_RECREATE, &ready_checks, o, why, sizeof(why)));
 	cr_assert(rollout_check(UPDATE_ROLLING_RECREATE, NULL, o, why, sizeof(why)), "no checks: passes");
-	struct mcdef_condition_check rc = {.type = ready_type, .reason = ready_reason};
-	struct mcdef_child by_reason = {.conditions = &rc, .n_conditions = 1};
+	struct mcdef_condition_check rc = { .type = ready_type, .reason = ready_reason };
+	struct mcdef_child by_reason = { .conditions = &rc, .n_conditions = 1 };
 	cr_assert(rollout_check(UPDATE_ROLLING_RECREATE, &by_reason, o, why, sizeof(why)));
 	static char other[] = "Other";
 	rc.reason = other;
@@ -215,7 +222,7 @@ Test(rollout, the_updated_condition)
 {
 	struct json_object *st = json("{\"replicas\":1,\"conditions\":[{\"type\":\"Mine\",\"status\":\"True\"},"
 				      "{\"type\":\"Updated\",\"status\":\"True\"}]}");
-	struct rollout r = {.state = ROLLOUT_WAITING};
+	struct rollout r = { .state = ROLLOUT_WAITING };
 	snprintf(r.message, sizeof(r.message), "child Part a failed status check");
 	cr_assert_eq(rollout_set_condition(st, &r), 0);
 	struct json_object *list = json_object_object_get(st, "conditions");

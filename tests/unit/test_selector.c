@@ -27,8 +27,9 @@ struct fixture {
 static void expr(struct fixture *f, const char *key, enum selector_op op, char **values, size_t n)
 {
 	struct selector_requirement *r = &f->exprs[f->sel.n_exprs++];
-	*r = (struct selector_requirement){.key = (char *)key, .op = op, .values = values, .n_values = n,
-					   .has_values = n > 0};
+	*r = (struct selector_requirement){
+		.key = (char *)key, .op = op, .values = values, .n_values = n, .has_values = n > 0
+	};
 	f->sel.exprs = f->exprs;
 	f->sel.has_exprs = true;
 	f->sel.set = true;
@@ -55,7 +56,7 @@ static bool on(const struct selector *sel, const char *map)
 
 Test(selector, absent_or_empty_selects_everything)
 {
-	struct selector none = {0}, empty = {.set = true, .has_match = true};
+	struct selector none = { 0 }, empty = { .set = true, .has_match = true };
 	cr_assert(selector_matches(NULL, NULL));
 	cr_assert(selector_matches(&none, NULL));
 	cr_assert(on(&none, "{\"a\":\"b\"}"));
@@ -65,7 +66,7 @@ Test(selector, absent_or_empty_selects_everything)
 
 Test(selector, match_needs_the_key_with_that_value)
 {
-	struct fixture f = {0};
+	struct fixture f = { 0 };
 	match(&f, "decorate", "yes");
 	cr_assert(on(&f.sel, "{\"decorate\":\"yes\",\"other\":\"x\"}"));
 	cr_assert_not(on(&f.sel, "{\"decorate\":\"no\"}"));
@@ -76,8 +77,8 @@ Test(selector, match_needs_the_key_with_that_value)
 
 Test(selector, in_and_not_in)
 {
-	char *vals[] = {"a", "b"};
-	struct fixture in = {0}, notin = {0};
+	char *vals[] = { "a", "b" };
+	struct fixture in = { 0 }, notin = { 0 };
 	expr(&in, "tier", SELECTOR_OP_IN, vals, 2);
 	expr(&notin, "tier", SELECTOR_OP_NOT_IN, vals, 2);
 	cr_assert(on(&in.sel, "{\"tier\":\"b\"}"));
@@ -90,7 +91,7 @@ Test(selector, in_and_not_in)
 
 Test(selector, exists_and_does_not_exist)
 {
-	struct fixture ex = {0}, dne = {0};
+	struct fixture ex = { 0 }, dne = { 0 };
 	expr(&ex, "service-per-pod-label", SELECTOR_OP_EXISTS, NULL, 0);
 	expr(&dne, "legacy", SELECTOR_OP_DOES_NOT_EXIST, NULL, 0);
 	cr_assert(on(&ex.sel, "{\"service-per-pod-label\":\"\"}"), "an empty value exists");
@@ -101,8 +102,8 @@ Test(selector, exists_and_does_not_exist)
 
 Test(selector, everything_must_hold)
 {
-	char *vals[] = {"on"};
-	struct fixture f = {0};
+	char *vals[] = { "on" };
+	struct fixture f = { 0 };
 	match(&f, "team", "a");
 	expr(&f, "ports", SELECTOR_OP_EXISTS, NULL, 0);
 	expr(&f, "mode", SELECTOR_OP_IN, vals, 1);
@@ -114,7 +115,7 @@ Test(selector, everything_must_hold)
 
 Test(selector, reads_an_objects_annotations_or_labels)
 {
-	struct fixture f = {0};
+	struct fixture f = { 0 };
 	match(&f, "k", "v");
 	struct json_object *o = json("{\"metadata\":{\"labels\":{\"k\":\"v\"},\"annotations\":{\"k\":\"w\"}}}");
 	cr_assert(selector_matches_labels(&f.sel, o));
@@ -129,7 +130,7 @@ Test(selector, reads_an_objects_annotations_or_labels)
 static void parsed(const char *text, struct selector *out)
 {
 	struct json_object *j = json(text);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(selector_from_json(j, "spec.selector", out, &err), 0, "%s: %s", text, err.msg);
 	json_object_put(j);
 }
@@ -138,8 +139,8 @@ static void parsed(const char *text, struct selector *out)
 static void refused(const char *text, const char *want)
 {
 	struct json_object *j = json(text);
-	struct cx_err err = {0};
-	struct selector s = {0};
+	struct cx_err err = { 0 };
+	struct selector s = { 0 };
 	cr_assert_eq(selector_from_json(j, "spec.selector", &s, &err), -EINVAL, "accepted: %s", text);
 	cr_assert_str_eq(err.msg, want);
 	cr_assert_not(s.set, "a refused selector is left empty");
@@ -150,7 +151,7 @@ static void refused(const char *text, const char *want)
 
 static void renders(const char *text, const char *want)
 {
-	struct selector s = {0};
+	struct selector s = { 0 };
 	parsed(text, &s);
 	char *got = selector_string(&s);
 	cr_assert_not_null(got);
@@ -163,7 +164,7 @@ static void renders(const char *text, const char *want)
 
 Test(selector_json, parses_labels_then_expressions)
 {
-	struct selector s = {0};
+	struct selector s = { 0 };
 	parsed("{\"matchLabels\":{\"team\":\"a\",\"app\":\"x\"},\"matchExpressions\":[{\"key\":\"tier\","
 	       "\"operator\":\"In\",\"values\":[\"x\",\"y\"]},{\"key\":\"old\",\"operator\":\"DoesNotExist\"}]}",
 	       &s);
@@ -182,7 +183,7 @@ Test(selector_json, parses_labels_then_expressions)
 	selector_clear(&s);
 
 	/* Absent (NULL) is no selector; {} is a selector of nothing: both select everything. */
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(selector_from_json(NULL, "spec.selector", &s, &err), 0);
 	cr_assert_not(s.set);
 	parsed("{}", &s);
@@ -237,7 +238,7 @@ Test(selector_json, renders_the_api_syntax)
 	char *all = selector_string(NULL);
 	cr_assert_str_eq(all, "", "no selector selects everything");
 	free(all);
-	struct selector none = {0};
+	struct selector none = { 0 };
 	all = selector_string(&none);
 	cr_assert_str_eq(all, "");
 	free(all);
@@ -248,7 +249,7 @@ Test(selector_json, renders_the_api_syntax)
 static int json_matches(const char *selector, const char *labels)
 {
 	struct json_object *s = selector ? json(selector) : NULL, *l = labels ? json(labels) : NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int r = selector_json_matches(s, l, &err);
 	json_object_put(s);
 	json_object_put(l);
@@ -271,10 +272,10 @@ Test(selector_json, matches_in_one_call)
 	cr_assert_eq(json_matches(exprs, "{\"tier\":\"a\"}"), 0);
 	cr_assert_eq(json_matches(NULL, "{\"a\":\"b\"}"), 1, "no selector selects everything");
 	cr_assert_eq(json_matches("{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Near\"}]}", "{}"), -EINVAL);
-	cr_assert_eq(json_matches("{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\",\"values\":[]}]}",
-				  "{}"), -EINVAL);
+	cr_assert_eq(json_matches("{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\",\"values\":[]}]}", "{}"),
+		     -EINVAL);
 	struct json_object *s = json("{\"matchLabels\":{\"a\":false}}");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(selector_json_matches(s, NULL, &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "selector.matchLabels.a: expected a string, got a boolean");
 	json_object_put(s);

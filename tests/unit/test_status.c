@@ -14,8 +14,8 @@
 #include "err.h"
 #include "status.h"
 
-#define T0 1795615200 /* 2026-11-25T14:00:00Z */
-#define T1 (T0 + 3600)
+#define T0      1795615200 /* 2026-11-25T14:00:00Z */
+#define T1      (T0 + 3600)
 #define T0_TEXT "2026-11-25T14:00:00Z"
 #define T1_TEXT "2026-11-25T15:00:00Z"
 
@@ -73,8 +73,8 @@ static void assert_cond(struct json_object *status, const char *type, const char
 	cr_assert_not_null(at(c, "message"));
 }
 
-#define PARENT_WITH(status_json)                                                                             \
-	"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\",\"metadata\":{\"name\":\"site\","           \
+#define PARENT_WITH(status_json)                                                                                       \
+	"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Website\",\"metadata\":{\"name\":\"site\","                     \
 	"\"namespace\":\"web\",\"uid\":\"u\",\"generation\":4}" status_json "}"
 
 static struct json_object *compute(const char *parent_text, enum status_reason r, const char *message,
@@ -82,7 +82,7 @@ static struct json_object *compute(const char *parent_text, enum status_reason r
 {
 	struct json_object *parent = json(parent_text);
 	struct json_object *hs = hook_status ? json(hook_status) : NULL;
-	struct status_outcome o = {.reason = r, .message = message, .apply = rep, .hook_status = hs};
+	struct status_outcome o = { .reason = r, .message = message, .apply = rep, .hook_status = hs };
 	struct json_object *st = status_compute(parent, &o, now);
 	cr_assert_not_null(st);
 	json_object_put(hs);
@@ -139,11 +139,9 @@ Test(status, failures_carry_the_message_verbatim)
 		enum status_reason r;
 		const char *name;
 	} cases[] = {
-		{STATUS_HOOK_FAILED, "HookFailed"},
-		{STATUS_INVALID_HOOK_RESPONSE, "InvalidHookResponse"},
-		{STATUS_APPLY_FAILED, "ApplyFailed"},
-		{STATUS_WORKER_CRASHED, "WorkerCrashed"},
-		{STATUS_FINALIZE_FAILED, "FinalizeFailed"},
+		{ STATUS_HOOK_FAILED, "HookFailed" },         { STATUS_INVALID_HOOK_RESPONSE, "InvalidHookResponse" },
+		{ STATUS_APPLY_FAILED, "ApplyFailed" },       { STATUS_WORKER_CRASHED, "WorkerCrashed" },
+		{ STATUS_FINALIZE_FAILED, "FinalizeFailed" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *msg = "hook /hooks/sync exited with code 1: stderr: boom";
@@ -161,13 +159,13 @@ static char v1[] = "v1", cm[] = "ConfigMap", secret[] = "Secret", a[] = "a", b[]
 Test(status, apply_failures_list_each_child)
 {
 	struct apply_result results[3] = {
-		{.api_version = v1, .kind = cm, .name = a, .action = APPLY_FAILED},
-		{.api_version = v1, .kind = cm, .name = c_, .action = APPLY_CREATED},
-		{.api_version = v1, .kind = secret, .name = b, .action = APPLY_FAILED},
+		{ .api_version = v1, .kind = cm, .name = a, .action = APPLY_FAILED },
+		{ .api_version = v1, .kind = cm, .name = c_, .action = APPLY_CREATED },
+		{ .api_version = v1, .kind = secret, .name = b, .action = APPLY_FAILED },
 	};
 	cx_err_set(&results[0].err, -22, "422 Invalid: data.x: bad");
 	cx_err_set(&results[2].err, -2, "the server has no Secret in v1");
-	struct apply_report rep = {.results = results, .n = 3, .n_created = 1, .n_failed = 2};
+	struct apply_report rep = { .results = results, .n = 3, .n_created = 1, .n_failed = 2 };
 	/* STATUS_OK with failed children is ApplyFailed. */
 	struct json_object *st = compute(PARENT_WITH(""), STATUS_OK, NULL, "{\"ready\":true}", &rep, T0);
 	assert_cond(st, "Synced", "False", "ApplyFailed", T0_TEXT);
@@ -179,17 +177,17 @@ Test(status, apply_failures_list_each_child)
 	assert_cond(st, "Ready", "True", "HookReportedReady", T0_TEXT);
 	json_object_put(st);
 
-	struct apply_report fine = {.results = results + 1, .n = 1, .n_created = 1};
+	struct apply_report fine = { .results = results + 1, .n = 1, .n_created = 1 };
 	st = compute(PARENT_WITH(""), STATUS_OK, NULL, NULL, &fine, T0);
 	assert_cond(st, "Synced", "True", "ReconcileSucceeded", T0_TEXT);
 	json_object_put(st);
 }
 
-#define SYNCED_TRUE_AT_T0                                                                                    \
-	",\"status\":{\"phase\":\"Old\",\"observedGeneration\":3,\"conditions\":["                           \
-	"{\"type\":\"Synced\",\"status\":\"True\",\"reason\":\"ReconcileSucceeded\",\"message\":\"m\","     \
-	"\"lastTransitionTime\":\"" T0_TEXT "\",\"observedGeneration\":3},"                                  \
-	"{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"HookReportedNotReady\",\"message\":\"m\","   \
+#define SYNCED_TRUE_AT_T0                                                                                              \
+	",\"status\":{\"phase\":\"Old\",\"observedGeneration\":3,\"conditions\":["                                     \
+	"{\"type\":\"Synced\",\"status\":\"True\",\"reason\":\"ReconcileSucceeded\",\"message\":\"m\","                \
+	"\"lastTransitionTime\":\"" T0_TEXT "\",\"observedGeneration\":3},"                                            \
+	"{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"HookReportedNotReady\",\"message\":\"m\","              \
 	"\"lastTransitionTime\":\"" T0_TEXT "\",\"observedGeneration\":3}]}"
 
 Test(status, last_transition_time_moves_only_when_the_status_flips)
@@ -247,7 +245,8 @@ Test(status, unchanged_is_a_deep_compare)
 
 Test(status, merge_patch_nulls_what_the_hook_dropped)
 {
-	struct json_object *parent = json(PARENT_WITH(",\"status\":{\"a\":1,\"b\":{\"c\":1,\"d\":2},\"e\":[1],\"f\":{}}"));
+	struct json_object *parent = json(
+		PARENT_WITH(",\"status\":{\"a\":1,\"b\":{\"c\":1,\"d\":2},\"e\":[1],\"f\":{}}"));
 	struct json_object *st = json("{\"a\":2,\"b\":{\"c\":1},\"f\":3}");
 	struct json_object *patch = status_merge_patch(parent, st);
 	/* b.c is the same already: only what changes is sent. */
@@ -280,9 +279,10 @@ Test(status, nulls_in_the_hook_status_are_dropped)
  * observedGeneration, and merges the hook's fields without removing any. */
 Test(status_compute_builtin, merges_the_hooks_status_and_removes_nothing)
 {
-	struct json_object *pod = json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"generation\":4},"
-				       "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\","
-				       "\"reason\":\"ContainersNotReady\"}],\"extra\":{\"a\":1,\"b\":2}}}");
+	struct json_object *pod = json(
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"generation\":4},"
+		"\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\","
+		"\"reason\":\"ContainersNotReady\"}],\"extra\":{\"a\":1,\"b\":2}}}");
 	cr_assert_null(status_compute_builtin(pod, NULL), "no hook status: nothing to write");
 	struct json_object *empty = json("{}");
 	cr_assert_null(status_compute_builtin(pod, empty));
@@ -319,7 +319,7 @@ static struct json_object *compute_mc(const char *parent_text, enum status_reaso
 {
 	struct json_object *parent = json(parent_text);
 	struct json_object *hs = hook_status ? json(hook_status) : NULL;
-	struct status_outcome o = {.reason = r, .message = "it broke", .hook_status = hs};
+	struct status_outcome o = { .reason = r, .message = "it broke", .hook_status = hs };
 	struct json_object *st = NULL;
 	cr_assert_eq(status_compute_mc(parent, &o, conditions, T0, &st), 0);
 	json_object_put(hs);

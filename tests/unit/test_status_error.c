@@ -11,7 +11,7 @@
 
 static struct cx_err decode(long status, const char *body, int want_code)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int code = kclient_status_error("PATCH", "/apis/example.com/v1/namespaces/default/websites/foo", status, body,
 					body ? strlen(body) : 0, &err);
 	cr_assert_eq(code, want_code, "%ld gave %d: %s", status, code, err.msg);
@@ -23,25 +23,31 @@ static struct cx_err decode(long status, const char *body, int want_code)
 
 Test(status_error, invalid_keeps_the_field_causes)
 {
-	struct cx_err err = decode(422,
-				   "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
-				   "\"Website.example.com \\\"foo\\\" is invalid: spec.replicas: Invalid value: -1: "
-				   "spec.replicas in body should be greater than or equal to 0\",\"reason\":\"Invalid\","
-				   "\"details\":{\"causes\":[{\"reason\":\"FieldValueInvalid\",\"field\":\"spec.replicas\"}]},"
-				   "\"code\":422}",
-				   -EINVAL);
+	struct cx_err err = decode(
+		422,
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+		"\"Website.example.com \\\"foo\\\" is invalid: spec.replicas: Invalid value: -1: "
+		"spec.replicas in body should be greater than or equal to 0\",\"reason\":\"Invalid\","
+		"\"details\":{\"causes\":[{\"reason\":\"FieldValueInvalid\",\"field\":\"spec.replicas\"}]},"
+		"\"code\":422}",
+		-EINVAL);
 	cr_assert_str_eq(err.reason, "Invalid");
-	cr_assert(strstr(err.msg, "422 Invalid: Website.example.com \"foo\" is invalid: spec.replicas: Invalid value: -1"),
+	cr_assert(strstr(err.msg,
+			 "422 Invalid: Website.example.com \"foo\" is invalid: spec.replicas: Invalid value: -1"),
 		  "%s", err.msg);
 }
 
 Test(status_error, conflict_and_already_exists_differ)
 {
-	struct cx_err conflict = decode(409, "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"Operation "
-					     "cannot be fulfilled: the object has been modified\"}", -EAGAIN);
+	struct cx_err conflict = decode(409,
+					"{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"Operation "
+					"cannot be fulfilled: the object has been modified\"}",
+					-EAGAIN);
 	cr_assert_str_eq(conflict.reason, "Conflict");
-	struct cx_err exists = decode(409, "{\"kind\":\"Status\",\"reason\":\"AlreadyExists\",\"message\":"
-					   "\"websites \\\"foo\\\" already exists\"}", -EEXIST);
+	struct cx_err exists = decode(409,
+				      "{\"kind\":\"Status\",\"reason\":\"AlreadyExists\",\"message\":"
+				      "\"websites \\\"foo\\\" already exists\"}",
+				      -EEXIST);
 	cr_assert_str_eq(exists.reason, "AlreadyExists");
 }
 

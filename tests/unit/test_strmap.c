@@ -106,10 +106,10 @@ Test(strmap, many_keys_survive_growth_and_deletes)
 Test(strmap, next_visits_each_entry_once)
 {
 	struct strmap *m = strmap_new(NULL);
-	const char *keys[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+	const char *keys[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i" };
 	for (size_t i = 0; i < 9; i++)
 		cr_assert_eq(strmap_put(m, keys[i], (void *)keys[i]), 0);
-	int seen[9] = {0};
+	int seen[9] = { 0 };
 	size_t cursor = 0, n = 0;
 	void *v;
 	for (const char *k; (k = strmap_next(m, &cursor, &v)); n++) {

@@ -47,13 +47,18 @@ static bool wait_dead(pid_t pid)
 /* Runs `/bin/sh -c script` with stdin (NULL = /dev/null); must succeed. */
 static struct subprocess_result sh_run(const char *script, const char *in, size_t in_len, int timeout_ms)
 {
-	char *argv[] = {"sh", "-c", (char *)script, NULL};
+	char *argv[] = { "sh", "-c", (char *)script, NULL };
 	struct subprocess_spec spec = {
-		.path = "/bin/sh", .argv = argv, .stdin_data = in, .stdin_len = in_len,
-		.stdout_max = 64 * 1024 * 1024, .stderr_tail = 2048, .timeout_ms = timeout_ms ? timeout_ms : 20000,
+		.path = "/bin/sh",
+		.argv = argv,
+		.stdin_data = in,
+		.stdin_len = in_len,
+		.stdout_max = 64 * 1024 * 1024,
+		.stderr_tail = 2048,
+		.timeout_ms = timeout_ms ? timeout_ms : 20000,
 	};
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int rc = subprocess_run(&spec, &r, &err);
 	cr_assert_eq(rc, 0, "%d: %s", rc, err.msg);
 	cr_assert_not_null(r.out);
@@ -118,7 +123,7 @@ Test(subprocess, exit_code_zero_and_output)
 
 Test(subprocess, nonzero_exit_codes)
 {
-	static const int codes[] = {1, 7, 42, 255};
+	static const int codes[] = { 1, 7, 42, 255 };
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		char script[64];
 		snprintf(script, sizeof(script), "exit %d", codes[i]);
@@ -243,12 +248,16 @@ Test(subprocess, keeps_a_caller_blocked_sigpipe_blocked_and_pending)
 
 Test(subprocess, stdout_limit_kills_it)
 {
-	char *argv[] = {"yes", NULL};
+	char *argv[] = { "yes", NULL };
 	struct subprocess_spec spec = {
-		.path = "/usr/bin/yes", .argv = argv, .stdout_max = 65536, .stderr_tail = 64, .timeout_ms = 20000,
+		.path = "/usr/bin/yes",
+		.argv = argv,
+		.stdout_max = 65536,
+		.stderr_tail = 64,
+		.timeout_ms = 20000,
 	};
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
 	cr_assert(r.stdout_overflow);
 	cr_assert(r.killed);
@@ -262,12 +271,16 @@ Test(subprocess, stdout_limit_kills_it)
 Test(subprocess, stdout_limit_after_exit_is_not_a_kill)
 {
 	/* 40 KiB fits in the pipe: it has exited before we see it is too much. */
-	char *argv[] = {"sh", "-c", "head -c 40000 /dev/zero", NULL};
+	char *argv[] = { "sh", "-c", "head -c 40000 /dev/zero", NULL };
 	struct subprocess_spec spec = {
-		.path = "/bin/sh", .argv = argv, .stdout_max = 1000, .stderr_tail = 64, .timeout_ms = 20000,
+		.path = "/bin/sh",
+		.argv = argv,
+		.stdout_max = 1000,
+		.stderr_tail = 64,
+		.timeout_ms = 20000,
 	};
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
 	cr_assert(r.stdout_overflow);
 	cr_assert_gt(r.out_len, 1000);
@@ -282,13 +295,12 @@ Test(subprocess, stdout_limit_after_exit_is_not_a_kill)
 
 Test(subprocess, stderr_keeps_its_tail)
 {
-	struct subprocess_result r =
-		sh_run("i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i + 1)); done; echo last >&2",
-		       NULL, 0, 0);
+	struct subprocess_result r = sh_run(
+		"i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i + 1)); done; echo last >&2", NULL, 0, 0);
 	cr_assert_eq(r.err_len, 2048);
 	cr_assert(r.err_truncated);
 	cr_assert_str_eq(r.err + r.err_len - strlen("line 1999\nlast\n"), "line 1999\nlast\n");
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cx_err_set(&err, -EIO, "hook failed");
 	cr_assert(subprocess_err_add_stderr(&err, &r));
 	cr_assert_eq(strncmp(err.msg, "hook failed: ...", 16), 0, "%s", err.msg);
@@ -299,10 +311,10 @@ Test(subprocess, stderr_keeps_its_tail)
 
 Test(subprocess, stderr_tail_zero_keeps_none)
 {
-	char *argv[] = {"sh", "-c", "head -c 300000 /dev/zero >&2; echo ok", NULL};
-	struct subprocess_spec spec = {.path = "/bin/sh", .argv = argv, .timeout_ms = 20000};
+	char *argv[] = { "sh", "-c", "head -c 300000 /dev/zero >&2; echo ok", NULL };
+	struct subprocess_spec spec = { .path = "/bin/sh", .argv = argv, .timeout_ms = 20000 };
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(r.out, "ok\n", "stderr was read (300 KiB would block a writer) but not kept");
 	cr_assert_eq(r.err_len, 0);
@@ -312,8 +324,8 @@ Test(subprocess, stderr_tail_zero_keeps_none)
 
 Test(subprocess, err_add_stderr)
 {
-	struct subprocess_result r = {0};
-	struct cx_err err = {0};
+	struct subprocess_result r = { 0 };
+	struct cx_err err = { 0 };
 	cx_err_set(&err, -EIO, "failed");
 	cr_assert_not(subprocess_err_add_stderr(&err, &r), "no stderr");
 	char blank[] = " \n\t \n";
@@ -364,8 +376,8 @@ Test(subprocess, timeout_kills_the_whole_process_group)
 	char script[256];
 	/* A grandchild too (sh -> sh -> sleep): killing the program alone
 	 * would leave both sleeps behind. */
-	snprintf(script, sizeof(script),
-		 "echo started >&2; sh -c 'sleep 60 & echo $! >%s; wait' & sleep 60; wait", pidfile);
+	snprintf(script, sizeof(script), "echo started >&2; sh -c 'sleep 60 & echo $! >%s; wait' & sleep 60; wait",
+		 pidfile);
 	double start = clock_monotonic_s();
 	struct subprocess_result r = sh_run(script, NULL, 0, 400);
 	double took = clock_monotonic_s() - start;
@@ -424,13 +436,12 @@ Test(subprocess, program_dies_with_us)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	char script[256];
-	snprintf(script, sizeof(script), "echo $$ >%s.tmp && mv %s.tmp %s && exec sleep 60", pidfile, pidfile,
-		 pidfile);
+	snprintf(script, sizeof(script), "echo $$ >%s.tmp && mv %s.tmp %s && exec sleep 60", pidfile, pidfile, pidfile);
 	pid_t runner = fork();
 	cr_assert_geq(runner, 0);
 	if (runner == 0) {
-		char *argv[] = {"sh", "-c", script, NULL};
-		struct subprocess_spec spec = {.path = "/bin/sh", .argv = argv, .timeout_ms = 60000};
+		char *argv[] = { "sh", "-c", script, NULL };
+		struct subprocess_spec spec = { .path = "/bin/sh", .argv = argv, .timeout_ms = 60000 };
 		struct subprocess_result r;
 		subprocess_run(&spec, &r, NULL);
 		_exit(0);
@@ -457,13 +468,14 @@ Test(subprocess, program_dies_with_us)
 
 Test(subprocess, rusage_of_a_cpu_burning_child)
 {
-	char *argv[] = {"python3", "-c",
-			"import time\nx = bytearray(32 * 1024 * 1024)\n"
-			"while time.process_time() < 0.3:\n    pass\n", NULL};
+	char *argv[] = { "python3", "-c",
+			 "import time\nx = bytearray(32 * 1024 * 1024)\n"
+			 "while time.process_time() < 0.3:\n    pass\n",
+			 NULL };
 	char *program = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_find_program("python3", &program, &err), 0, "%s", err.msg);
-	struct subprocess_spec spec = {.path = program, .argv = argv, .stderr_tail = 1024, .timeout_ms = 20000};
+	struct subprocess_spec spec = { .path = program, .argv = argv, .stderr_tail = 1024, .timeout_ms = 20000 };
 	struct subprocess_result r;
 	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
@@ -477,8 +489,8 @@ Test(subprocess, rusage_of_a_cpu_burning_child)
 
 Test(subprocess, rusage_includes_what_it_waited_for)
 {
-	struct subprocess_result r =
-		sh_run("python3 -c 'import time\nwhile time.process_time() < 0.2:\n    pass\n'", NULL, 0, 0);
+	struct subprocess_result r = sh_run("python3 -c 'import time\nwhile time.process_time() < 0.2:\n    pass\n'",
+					    NULL, 0, 0);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	cr_assert_geq(r.user_cpu_ms + r.sys_cpu_ms, 150, "user %lld sys %lld", r.user_cpu_ms, r.sys_cpu_ms);
 	subprocess_result_clear(&r);
@@ -497,11 +509,11 @@ Test(subprocess, rusage_of_an_idle_child_is_small)
 
 Test(subprocess, env_given_or_inherited)
 {
-	char *argv[] = {"env", NULL};
-	char *envp[] = {"ONLY=this", NULL};
-	struct subprocess_spec spec = {.path = "/usr/bin/env", .argv = argv, .envp = envp, .timeout_ms = 20000};
+	char *argv[] = { "env", NULL };
+	char *envp[] = { "ONLY=this", NULL };
+	struct subprocess_spec spec = { .path = "/usr/bin/env", .argv = argv, .envp = envp, .timeout_ms = 20000 };
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(r.out, "ONLY=this\n");
 	subprocess_result_clear(&r);
@@ -514,12 +526,18 @@ Test(subprocess, env_given_or_inherited)
 
 Test(subprocess, argv_is_passed_verbatim)
 {
-	char *argv[] = {"my-name", "-c", "printf '%s|' \"$@\"; tr '\\0' '\\n' </proc/$$/cmdline | head -n 2 | tr '\\n' '|'",
-			"zero",
-			"two words", "$HOME", "*", "", NULL};
-	struct subprocess_spec spec = {.path = "/bin/sh", .argv = argv, .timeout_ms = 20000};
+	char *argv[] = { "my-name",
+			 "-c",
+			 "printf '%s|' \"$@\"; tr '\\0' '\\n' </proc/$$/cmdline | head -n 2 | tr '\\n' '|'",
+			 "zero",
+			 "two words",
+			 "$HOME",
+			 "*",
+			 "",
+			 NULL };
+	struct subprocess_spec spec = { .path = "/bin/sh", .argv = argv, .timeout_ms = 20000 };
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(r.out, "two words|$HOME|*||my-name|-c|");
 	subprocess_result_clear(&r);
@@ -540,8 +558,8 @@ Test(subprocess, no_inherited_descriptors)
 
 static int run_fail(const char *path, struct cx_err *err)
 {
-	char *argv[] = {(char *)path, NULL};
-	struct subprocess_spec spec = {.argv = argv, .timeout_ms = 20000};
+	char *argv[] = { (char *)path, NULL };
+	struct subprocess_spec spec = { .argv = argv, .timeout_ms = 20000 };
 	struct subprocess_result r;
 	int rc = subprocess_run(&spec, &r, err);
 	cr_assert_eq(rc, err->code);
@@ -551,7 +569,7 @@ static int run_fail(const char *path, struct cx_err *err)
 
 Test(subprocess, exec_failure_reports_errno)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(run_fail("/nonexistent-dir/prog", &err), -ENOENT);
 	cr_assert_str_eq(err.msg, "cannot run /nonexistent-dir/prog: No such file or directory");
 	cr_assert_eq(run_fail("/tmp", &err), -EACCES, "%s", err.msg);
@@ -572,10 +590,10 @@ Test(subprocess, exec_failure_reports_errno)
 
 Test(subprocess, empty_argv_is_refused)
 {
-	char *argv[] = {NULL};
-	struct subprocess_spec spec = {.argv = argv};
+	char *argv[] = { NULL };
+	struct subprocess_spec spec = { .argv = argv };
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_run(&spec, &r, &err), -EINVAL);
 	subprocess_result_clear(&r);
 }
@@ -583,7 +601,7 @@ Test(subprocess, empty_argv_is_refused)
 Test(subprocess, find_program)
 {
 	char *p = NULL;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_find_program("sh", &p, &err), 0, "%s", err.msg);
 	size_t len = strlen(p);
 	cr_assert(len > 3 && !strcmp(p + len - 3, "/sh"), "%s", p);
@@ -609,10 +627,10 @@ Test(subprocess, an_interrupt_fd_kills_it)
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	cr_assert_eq(write(p[1], "x", 1), 1);
-	char *argv[] = {"/bin/sh", "-c", "echo started >&2; sleep 60; exit 0", NULL};
-	struct subprocess_spec spec = {.argv = argv, .stderr_tail = 64, .interrupt_fd = &p[0]};
+	char *argv[] = { "/bin/sh", "-c", "echo started >&2; sleep 60; exit 0", NULL };
+	struct subprocess_spec spec = { .argv = argv, .stderr_tail = 64, .interrupt_fd = &p[0] };
 	struct subprocess_result r;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(subprocess_run(&spec, &r, &err), 0, "%s", err.msg);
 	cr_assert(r.interrupted);
 	cr_assert(r.killed);
@@ -630,8 +648,8 @@ Test(subprocess, a_quiet_interrupt_fd_changes_nothing)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
-	char *argv[] = {"/bin/sh", "-c", "printf ok", NULL};
-	struct subprocess_spec spec = {.argv = argv, .interrupt_fd = &p[0]};
+	char *argv[] = { "/bin/sh", "-c", "printf ok", NULL };
+	struct subprocess_spec spec = { .argv = argv, .interrupt_fd = &p[0] };
 	struct subprocess_result r;
 	cr_assert_eq(subprocess_run(&spec, &r, NULL), 0);
 	cr_assert_not(r.interrupted);

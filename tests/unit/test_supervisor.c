@@ -55,23 +55,23 @@ struct rec {
 	int slot;
 	pid_t pid, ppid;
 	int64_t t_ms;
-	bool mask_empty;     /* nothing blocked (SIGTERM, SIGINT, SIGCHLD checked) */
-	bool handlers_dfl;   /* SIGTERM, SIGINT, SIGCHLD, SIGPIPE, SIGHUP, SIGUSR1 at SIG_DFL */
-	bool pipe_ok;        /* parent pipe: non-blocking, parent not gone */
+	bool mask_empty;   /* nothing blocked (SIGTERM, SIGINT, SIGCHLD checked) */
+	bool handlers_dfl; /* SIGTERM, SIGINT, SIGCHLD, SIGPIPE, SIGHUP, SIGUSR1 at SIG_DFL */
+	bool pipe_ok;      /* parent pipe: non-blocking, parent not gone */
 	int pdeathsig;
-	int stray_writers;   /* pipe write ends open but ours (0-2, records, result) */
-	bool has_signalfd;   /* the supervisor's signalfd leaked into it */
-	char instance[24];   /* supervisor_child.instance */
-	int restarts;        /* supervisor_child.restarts */
+	int stray_writers; /* pipe write ends open but ours (0-2, records, result) */
+	bool has_signalfd; /* the supervisor's signalfd leaked into it */
+	char instance[24]; /* supervisor_child.instance */
+	int restarts;      /* supervisor_child.restarts */
 };
 
 enum mode {
-	EXIT_3,           /* exit at once with code 3 */
-	ABORT,            /* abort() */
-	UNTIL_TERM,       /* run until SIGTERM, then exit 0 */
-	MIXED,            /* slot 0: UNTIL_TERM; others: IGNORE_TERM */
-	IGNORE_TERM,      /* ignore SIGTERM; exit 7 when the parent pipe reports EOF */
-	LIVE_150_EXIT_3,  /* run 150 ms, then exit 3 */
+	EXIT_3,          /* exit at once with code 3 */
+	ABORT,           /* abort() */
+	UNTIL_TERM,      /* run until SIGTERM, then exit 0 */
+	MIXED,           /* slot 0: UNTIL_TERM; others: IGNORE_TERM */
+	IGNORE_TERM,     /* ignore SIGTERM; exit 7 when the parent pipe reports EOF */
+	LIVE_150_EXIT_3, /* run 150 ms, then exit 3 */
 };
 
 struct cfg {
@@ -124,13 +124,17 @@ static void check_fds(const struct cfg *c, struct rec *r)
 static struct rec make_rec(const struct cfg *c, const struct supervisor_child *sc)
 {
 	int parent_fd = sc->parent_pipe_fd;
-	struct rec r = {.slot = sc->slot, .pid = getpid(), .ppid = getppid(), .t_ms = clock_monotonic_ms(), .restarts = sc->restarts};
+	struct rec r = { .slot = sc->slot,
+			 .pid = getpid(),
+			 .ppid = getppid(),
+			 .t_ms = clock_monotonic_ms(),
+			 .restarts = sc->restarts };
 	snprintf(r.instance, sizeof(r.instance), "%s", sc->instance ? sc->instance : "(null)");
 	sigset_t cur;
 	sigprocmask(SIG_BLOCK, NULL, &cur);
 	r.mask_empty = !sigismember(&cur, SIGTERM) && !sigismember(&cur, SIGINT) && !sigismember(&cur, SIGCHLD);
-	r.handlers_dfl = is_dfl(SIGTERM) && is_dfl(SIGINT) && is_dfl(SIGCHLD) && is_dfl(SIGPIPE) &&
-			 is_dfl(SIGHUP) && is_dfl(SIGUSR1);
+	r.handlers_dfl = is_dfl(SIGTERM) && is_dfl(SIGINT) && is_dfl(SIGCHLD) && is_dfl(SIGPIPE) && is_dfl(SIGHUP) &&
+		is_dfl(SIGUSR1);
 	int fl = fcntl(parent_fd, F_GETFL);
 	r.pipe_ok = fl >= 0 && (fl & O_NONBLOCK) && !supervisor_parent_gone(parent_fd);
 	prctl(PR_GET_PDEATHSIG, &r.pdeathsig);
@@ -177,7 +181,7 @@ static int until_term(const sigset_t *old)
 static int ignore_term(int parent_fd)
 {
 	for (;;) {
-		struct pollfd p = {.fd = parent_fd, .events = POLLIN};
+		struct pollfd p = { .fd = parent_fd, .events = POLLIN };
 		if (poll(&p, 1, -1) > 0 && supervisor_parent_gone(parent_fd))
 			return 7;
 	}
@@ -231,15 +235,15 @@ static long poll_calls;
 int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
 	poll_calls++;
-	struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
 	return ppoll(fds, n, timeout_ms < 0 ? NULL : &ts, NULL);
 }
 
 struct result {
 	int rc;
-	int rc_again;         /* a second supervisor_run */
-	bool no_children;     /* waitpid(-1) said ECHILD after the run */
-	long polls;           /* poll calls in the host, i.e. turns of the supervisor's loop */
+	int rc_again;     /* a second supervisor_run */
+	bool no_children; /* waitpid(-1) said ECHILD after the run */
+	long polls;       /* poll calls in the host, i.e. turns of the supervisor's loop */
 	int notified;
 	struct supervisor_stats st;
 	char msg[256];
@@ -259,14 +263,14 @@ static struct supervisor_options opts(int workers, long initial_ms, double facto
 	supervisor_options_init(&o);
 	o.workers = workers;
 	o.child = worker;
-	o.restart_backoff = (struct backoff_params){initial_ms, factor, max_ms, 0.0};
+	o.restart_backoff = (struct backoff_params){ initial_ms, factor, max_ms, 0.0 };
 	o.drain_timeout_ms = 2 * GENEROUS_MS;
 	return o;
 }
 
 static void host_main(struct supervisor_options o, enum mode mode, int rec_fd, int res_fd, const char *log_path)
 {
-	struct rlimit no_core = {0, 0};
+	struct rlimit no_core = { 0, 0 };
 	setrlimit(RLIMIT_CORE, &no_core); /* abort() must not write cores */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -282,8 +286,8 @@ static void host_main(struct supervisor_options o, enum mode mode, int rec_fd, i
 	log_set_output(lf);
 	log_set_verbosity(2);
 
-	struct cfg c = {.mode = mode, .rec_fd = rec_fd, .res_fd = res_fd};
-	struct rec base = {0};
+	struct cfg c = { .mode = mode, .rec_fd = rec_fd, .res_fd = res_fd };
+	struct rec base = { 0 };
 	check_fds(&c, &base);
 	c.base_writers = base.stray_writers;
 	o.ud = &c;
@@ -291,7 +295,7 @@ static void host_main(struct supervisor_options o, enum mode mode, int rec_fd, i
 	o.notify = count_notify;
 	struct result res;
 	memset(&res, 0, sizeof(res));
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct supervisor *s = NULL;
 	supervisor_new(&o, &s, &err);
 	if (!s)
@@ -328,8 +332,8 @@ __attribute__((constructor)) static void host_entry(void)
 	char log_path[64];
 	if (sscanf(spec, "%d %d %ld %lf %ld %ld %d %ld %ld %d %d %63s", &mode, &o.workers,
 		   &o.restart_backoff.initial_ms, &o.restart_backoff.factor, &o.restart_backoff.max_ms,
-		   &o.healthy_reset_ms, &o.storm_threshold, &o.storm_window_ms, &o.drain_timeout_ms, &rec_fd,
-		   &res_fd, log_path) != 12)
+		   &o.healthy_reset_ms, &o.storm_threshold, &o.storm_window_ms, &o.drain_timeout_ms, &rec_fd, &res_fd,
+		   log_path) != 12)
 		_exit(89);
 	unsetenv(HOST_ENV);
 	host_main(o, (enum mode)mode, rec_fd, res_fd, log_path);
@@ -348,9 +352,8 @@ static struct host start(struct supervisor_options o, enum mode mode)
 	close(lfd);
 	char spec[256];
 	snprintf(spec, sizeof(spec), "%d %d %ld %.17g %ld %ld %d %ld %ld %d %d %s", (int)mode, o.workers,
-		 o.restart_backoff.initial_ms, o.restart_backoff.factor, o.restart_backoff.max_ms,
-		 o.healthy_reset_ms, o.storm_threshold, o.storm_window_ms, o.drain_timeout_ms, rec[1], res[1],
-		 h.log_path);
+		 o.restart_backoff.initial_ms, o.restart_backoff.factor, o.restart_backoff.max_ms, o.healthy_reset_ms,
+		 o.storm_threshold, o.storm_window_ms, o.drain_timeout_ms, rec[1], res[1], h.log_path);
 	fflush(NULL);
 	pid_t test_pid = getpid();
 	h.pid = fork();
@@ -369,7 +372,7 @@ static struct host start(struct supervisor_options o, enum mode mode)
 			_exit(86);
 		close(null_fd);
 		setenv(HOST_ENV, spec, 1);
-		char *argv[] = {"test_supervisor_host", NULL};
+		char *argv[] = { "test_supervisor_host", NULL };
 		execv("/proc/self/exe", argv);
 		_exit(88);
 	}
@@ -386,7 +389,7 @@ static bool next_rec(struct host *h, struct rec *r, int timeout_ms, bool *eof)
 {
 	if (eof)
 		*eof = false;
-	struct pollfd p = {.fd = h->rec_fd, .events = POLLIN};
+	struct pollfd p = { .fd = h->rec_fd, .events = POLLIN };
 	if (poll(&p, 1, timeout_ms) <= 0)
 		return false;
 	ssize_t n = read(h->rec_fd, r, sizeof(*r));
@@ -517,24 +520,24 @@ Test(supervisor, defaults_are_the_design_settings)
 
 Test(supervisor, new_rejects_bad_options)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct supervisor_options o = opts(0, 50, 2.0, 400);
-	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){ NULL }, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "workers"), "%s", err.msg);
 
 	o = opts(1, 50, 2.0, 400);
 	o.child = NULL;
-	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){ NULL }, &err), 0);
 	cr_assert(strstr(err.msg, "child"), "%s", err.msg);
 
 	o = opts(1, 50, 2.0, 10);
-	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){ NULL }, &err), 0);
 	cr_assert(strstr(err.msg, "supervisor: restart backoff: maximum delay"), "%s", err.msg);
 
 	o = opts(1, 50, 2.0, 400);
 	o.storm_threshold = 0;
-	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){NULL}, &err), 0);
+	cr_assert_lt(supervisor_new(&o, &(struct supervisor *){ NULL }, &err), 0);
 	cr_assert(strstr(err.msg, "storm_threshold"), "%s", err.msg);
 
 	o = opts(2, 50, 2.0, 400);
@@ -592,7 +595,7 @@ Test(supervisor, restarts_keep_the_slot_and_change_the_pid)
 {
 	struct host h = start(opts(2, 20, 2.0, 80), EXIT_3);
 	pid_t seen[64];
-	int n = 0, per_slot[2] = {0, 0};
+	int n = 0, per_slot[2] = { 0, 0 };
 	char instance[24] = "";
 	while (per_slot[0] < 3 || per_slot[1] < 3) {
 		struct rec r = must_rec(&h);
@@ -646,7 +649,7 @@ Test(supervisor, first_restart_is_immediate_then_backoff_grows_to_its_cap)
 	cr_assert_eq(res.rc, 0, "%s", res.msg);
 
 	/* gap i is between start i-1 and start i: 0, 50, 100, 200, 400, 400, 400 ms plus fork time. */
-	long want[8] = {0, 0, 50, 100, 200, 400, 400, 400};
+	long want[8] = { 0, 0, 50, 100, 200, 400, 400, 400 };
 	for (int i = 1; i < 8; i++) {
 		long gap = (long)(t[i] - t[i - 1]);
 		cr_assert_geq(gap, want[i], "gap %d: %ld ms, want >= %ld", i, gap, want[i]);
@@ -655,8 +658,8 @@ Test(supervisor, first_restart_is_immediate_then_backoff_grows_to_its_cap)
 	 * each delay it logged is the backoff's, in order. */
 
 	const char *log = read_log(&h);
-	const char *delays[] = {"restart_in_ms=0", "restart_in_ms=50", "restart_in_ms=100", "restart_in_ms=200",
-				"restart_in_ms=400"};
+	const char *delays[] = { "restart_in_ms=0", "restart_in_ms=50", "restart_in_ms=100", "restart_in_ms=200",
+				 "restart_in_ms=400" };
 	for (size_t i = 0; i < sizeof(delays) / sizeof(delays[0]); i++)
 		cr_assert(line_with(log, "worker crashed", delays[i], NULL), "no %s in\n%s", delays[i], log);
 	cr_assert_not(line_with(log, "restart_in_ms=800", NULL), "the cap is 400 ms:\n%s", log);
@@ -716,8 +719,7 @@ Test(supervisor, abort_is_logged_as_a_crash_with_the_signal_name)
 	const char *log = read_log(&h);
 	char name[64];
 	snprintf(name, sizeof(name), "signal_name=%s", strsignal(SIGABRT));
-	cr_assert(line_with(log, "level=error", "msg=\"worker crashed\"", "slot=0", "signal=6", name, NULL), "%s",
-		  log);
+	cr_assert(line_with(log, "level=error", "msg=\"worker crashed\"", "slot=0", "signal=6", name, NULL), "%s", log);
 	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
@@ -738,9 +740,9 @@ Test(supervisor, a_restart_storm_is_logged_loudly_once_a_window)
 	cr_assert(res.st.storming);
 	const char *log = read_log(&h);
 	cr_assert_eq(count(log, "worker restart storm"), 1, "%s", log);
-	cr_assert(line_with(log, "level=error", "worker restart storm", "deaths=11", "window_s=60", "threshold=10",
-			    NULL),
-		  "%s", log);
+	cr_assert(
+		line_with(log, "level=error", "worker restart storm", "deaths=11", "window_s=60", "threshold=10", NULL),
+		"%s", log);
 	until_eof(&h, GENEROUS_MS);
 	cleanup(&h);
 }
@@ -757,8 +759,8 @@ Test(supervisor, a_lasting_storm_is_logged_again_each_window)
 	int64_t t0 = clock_monotonic_ms();
 	struct host h = start(o, EXIT_3);
 	while (count(read_log(&h), "worker restart storm") < 2) {
-		cr_assert_lt(clock_monotonic_ms() - t0, GENEROUS_MS, "no second storm line after %d ms:\n%s", GENEROUS_MS,
-			     read_log(&h));
+		cr_assert_lt(clock_monotonic_ms() - t0, GENEROUS_MS, "no second storm line after %d ms:\n%s",
+			     GENEROUS_MS, read_log(&h));
 		struct rec r;
 		while (next_rec(&h, &r, 0, NULL))
 			; /* keep the record pipe from filling up */
@@ -797,7 +799,7 @@ Test(supervisor, slow_deaths_are_no_storm)
 Test(supervisor, sigterm_drains_cleanly_returns_0_and_leaves_no_child)
 {
 	struct host h = start(opts(3, 50, 2.0, 400), UNTIL_TERM);
-	bool slots[3] = {false, false, false};
+	bool slots[3] = { false, false, false };
 	for (int i = 0; i < 3; i++) {
 		struct rec r = must_rec(&h);
 		slots[r.slot] = true;
@@ -919,7 +921,8 @@ Test(supervisor, no_busy_loop_while_a_restart_waits_and_the_drain_cancels_it)
 	cr_assert_gt(res.polls, 0, "poll is interposed");
 	cr_assert_leq(res.polls, 40, "the supervisor polled %ld times", res.polls);
 	const char *log = read_log(&h);
-	cr_assert(line_with(log, "worker crashed", "restart_in_ms=0", NULL), "the first restart is immediate:\n%s", log);
+	cr_assert(line_with(log, "worker crashed", "restart_in_ms=0", NULL), "the first restart is immediate:\n%s",
+		  log);
 	char want[64];
 	snprintf(want, sizeof(want), "restart_in_ms=%d", 2 * GENEROUS_MS);
 	cr_assert(line_with(log, "worker crashed", want, NULL), "%s", log);
@@ -940,8 +943,8 @@ static int kill_host_and_reap_workers(struct host *h, int workers, int want_code
 	cr_assert_eq(waitpid(h->pid, &status, 0), h->pid);
 	int good = 0, reaped = 0;
 	while (reaped < workers) {
-		cr_assert_lt(clock_monotonic_ms() - killed_at, GENEROUS_MS, "workers alive %d ms after the supervisor died",
-			     GENEROUS_MS);
+		cr_assert_lt(clock_monotonic_ms() - killed_at, GENEROUS_MS,
+			     "workers alive %d ms after the supervisor died", GENEROUS_MS);
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0) {
 			usleep(5000);

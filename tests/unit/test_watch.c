@@ -14,7 +14,7 @@
 #include "err.h"
 #include "watch.h"
 
-#define DATA TEST_DATA_DIR "/watch/"
+#define DATA       TEST_DATA_DIR "/watch/"
 #define MAX_EVENTS 16
 /* How the tests serialize objects: compact, "/" left alone. */
 #define PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -22,8 +22,8 @@
 /* What the callback saw of one event, kept after the parser freed it. */
 struct seen {
 	enum watch_event_type type;
-	char *json;          /* the object, serialized */
-	char *rv;            /* or NULL */
+	char *json; /* the object, serialized */
+	char *rv;   /* or NULL */
 	size_t index;
 	bool initial_end;
 };
@@ -31,8 +31,8 @@ struct seen {
 struct recorder {
 	struct seen ev[MAX_EVENTS];
 	size_t n;
-	int fail_at;         /* 1-based event on which the callback fails; 0 = never */
-	int fail_code;       /* what it returns then */
+	int fail_at;              /* 1-based event on which the callback fails; 0 = never */
+	int fail_code;            /* what it returns then */
 	struct json_object *kept; /* a reference the callback took to the first object */
 };
 
@@ -104,7 +104,7 @@ static char *feed_ok(const struct watch_parser_options *opts, const char *data, 
 		     struct recorder *r)
 {
 	struct watch_parser *p = new_parser(opts, r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	size_t at = 0;
 	do {
 		size_t n = step && len - at > step ? step : len - at;
@@ -121,16 +121,15 @@ static char *feed_ok(const struct watch_parser_options *opts, const char *data, 
 }
 
 /* Feeds the whole of data in one call and returns the error. */
-static struct cx_err feed_fail(const struct watch_parser_options *opts, const char *data, struct recorder *r,
-			       int want)
+static struct cx_err feed_fail(const struct watch_parser_options *opts, const char *data, struct recorder *r, int want)
 {
 	struct watch_parser *p = new_parser(opts, r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	int code = watch_parser_feed(p, data, strlen(data), &err);
 	cr_assert_eq(code, want, "feed returned %d (%s), want %d", code, err.msg, want);
 	cr_assert_eq(err.code, want);
 	/* sticky: the next feed and finish say the same */
-	struct cx_err again = {0};
+	struct cx_err again = { 0 };
 	cr_assert_eq(watch_parser_feed(p, "\n", 1, &again), want);
 	cr_assert_str_eq(again.msg, err.msg);
 	cr_assert_eq(watch_parser_finish(p, &again), want);
@@ -139,15 +138,15 @@ static struct cx_err feed_fail(const struct watch_parser_options *opts, const ch
 	return err;
 }
 
-static const char *const rvs[] = {"48211", "47902", "48230", "48305", "48311"};
-static const enum watch_event_type types[] = {WATCH_ADDED, WATCH_ADDED, WATCH_MODIFIED, WATCH_BOOKMARK,
-					      WATCH_DELETED};
+static const char *const rvs[] = { "48211", "47902", "48230", "48305", "48311" };
+static const enum watch_event_type types[] = { WATCH_ADDED, WATCH_ADDED, WATCH_MODIFIED, WATCH_BOOKMARK,
+					       WATCH_DELETED };
 
 Test(watch, recorded_stream_whole)
 {
 	size_t len;
 	char *data = read_data(DATA "configmaps.jsonl", &len);
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	char *rv = feed_ok(NULL, data, len, 0, &r);
 	cr_assert_eq(r.n, 5);
 	for (size_t i = 0; i < 5; i++) {
@@ -163,7 +162,8 @@ Test(watch, recorded_stream_whole)
 	cr_assert(json_object_object_get_ex(v, "greeting", &v));
 	cr_assert_str_eq(json_object_get_string(v),
 			 "h\xc3\xa9llo w\xc3\xb6rld \xf0\x9f\x98\x80 \xe2\x80\x94 \"quoted\"\n\ttab <b> & "
-			 "C:\\path \xe2\x80\xa8" "end");
+			 "C:\\path \xe2\x80\xa8"
+			 "end");
 	cr_assert(strstr(r.ev[0].json, "\"managedFields\":[{\"manager\":\"kubectl-client-side-apply\""),
 		  "managedFields kept by default: %s", r.ev[0].json);
 	cr_assert(strstr(r.ev[3].json, "\"metadata\":{\"resourceVersion\":\"48305\""), "%s", r.ev[3].json);
@@ -176,7 +176,7 @@ Test(watch, recorded_stream_byte_at_a_time)
 {
 	size_t len;
 	char *data = read_data(DATA "configmaps.jsonl", &len);
-	struct recorder whole = {0}, bytes = {0};
+	struct recorder whole = { 0 }, bytes = { 0 };
 	char *rv1 = feed_ok(NULL, data, len, 0, &whole);
 	char *rv2 = feed_ok(NULL, data, len, 1, &bytes);
 	assert_same_events(&whole, &bytes, "one byte at a time");
@@ -192,13 +192,13 @@ Test(watch, recorded_stream_split_at_every_byte)
 {
 	size_t len;
 	char *data = read_data(DATA "configmaps.jsonl", &len);
-	struct recorder whole = {0};
+	struct recorder whole = { 0 };
 	char *rv1 = feed_ok(NULL, data, len, 0, &whole);
 	cr_assert_eq(whole.n, 5);
 	for (size_t cut = 0; cut <= len; cut++) {
-		struct recorder r = {0};
+		struct recorder r = { 0 };
 		struct watch_parser *p = new_parser(NULL, &r);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(watch_parser_feed(p, data, cut, &err), 0, "cut %zu, first part: %s", cut, err.msg);
 		cr_assert_eq(watch_parser_feed(p, data + cut, len - cut, &err), 0, "cut %zu: %s", cut, err.msg);
 		cr_assert_eq(watch_parser_finish(p, &err), 0, "cut %zu: %s", cut, err.msg);
@@ -216,15 +216,16 @@ Test(watch, recorded_stream_split_at_every_byte)
 
 Test(watch, several_events_in_one_chunk)
 {
-	const char *chunk = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}\n"
-			    "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"2\"}}}"
-			    "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"3\"}}}"
-			    "\r\n \t\n"
-			    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\",\"resourceVersion\":\"4\"}}}\n"
-			    "{\"type\":\"MODI";
-	struct recorder r = {0};
+	const char *chunk =
+		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}\n"
+		"{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"2\"}}}"
+		"{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"3\"}}}"
+		"\r\n \t\n"
+		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\",\"resourceVersion\":\"4\"}}}\n"
+		"{\"type\":\"MODI";
+	struct recorder r = { 0 };
 	struct watch_parser *p = new_parser(NULL, &r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(watch_parser_feed(p, chunk, strlen(chunk), &err), 0, "%s", err.msg);
 	cr_assert_eq(r.n, 4);
 	cr_assert_eq(r.ev[0].type, WATCH_ADDED);
@@ -247,9 +248,9 @@ Test(watch, several_events_in_one_chunk)
 /* Feeds ev split at `cut` and returns data.s of the one event's object. */
 static char *value_split_at(const char *ev, size_t cut)
 {
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct watch_parser *p = new_parser(NULL, &r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(watch_parser_feed(p, ev, cut, &err), 0, "%s", err.msg);
 	cr_assert_eq(r.n, 0, "nothing delivered before the event is complete");
 	cr_assert_eq(watch_parser_feed(p, ev + cut, strlen(ev) - cut, &err), 0, "%s", err.msg);
@@ -266,9 +267,11 @@ static char *value_split_at(const char *ev, size_t cut)
 Test(watch, event_split_inside_string_escapes)
 {
 	const char *ev = "{\"type\":\"ADDED\",\"object\":{\"data\":{\"s\":\"a\\\"b\\\\c\\u00e9d\\ud83d\\ude00e\\n\"}}}";
-	const char *want = "a\"b\\c\xc3\xa9" "d\xf0\x9f\x98\x80" "e\n";
-	const char *cuts[] = {"a\\", "a\\\"b\\", "c\\u", "c\\u00", "c\\u00e", "d\\ud83d", "d\\ud83d\\", "d\\ud83d\\ud",
-			      "e\\"};
+	const char *want = "a\"b\\c\xc3\xa9"
+			   "d\xf0\x9f\x98\x80"
+			   "e\n";
+	const char *cuts[] = { "a\\",      "a\\\"b\\",   "c\\u",         "c\\u00", "c\\u00e",
+			       "d\\ud83d", "d\\ud83d\\", "d\\ud83d\\ud", "e\\" };
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		const char *at = strstr(ev, cuts[i]);
 		cr_assert_not_null(at, "%s", cuts[i]);
@@ -296,11 +299,12 @@ Test(watch, numbers_and_literals_split_anywhere)
 {
 	const char *ev = "{\"type\":\"ADDED\",\"object\":{\"data\":{\"s\":\"x\"},\"n\":-12.5e+3,\"i\":1234567890123,"
 			 "\"t\":true,\"f\":false,\"z\":null}}\n";
-	const char *want = "{\"data\":{\"s\":\"x\"},\"n\":-12.5e+3,\"i\":1234567890123,\"t\":true,\"f\":false,\"z\":null}";
+	const char *want =
+		"{\"data\":{\"s\":\"x\"},\"n\":-12.5e+3,\"i\":1234567890123,\"t\":true,\"f\":false,\"z\":null}";
 	for (size_t cut = 1; cut < strlen(ev); cut++) {
-		struct recorder r = {0};
+		struct recorder r = { 0 };
 		struct watch_parser *p = new_parser(NULL, &r);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		cr_assert_eq(watch_parser_feed(p, ev, cut, &err), 0, "cut %zu: %s", cut, err.msg);
 		cr_assert_eq(watch_parser_feed(p, ev + cut, strlen(ev) - cut, &err), 0, "cut %zu: %s", cut, err.msg);
 		cr_assert_eq(r.n, 1);
@@ -320,13 +324,13 @@ Test(watch, numbers_and_literals_split_anywhere)
 Test(watch, bad_number_is_an_error_wherever_the_cut)
 {
 	const char *ev = "{\"type\":\"ADDED\",\"object\":{\"a\":4-9}}\n";
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct cx_err whole = feed_fail(NULL, ev, &r, -EBADMSG);
 	cr_assert(strstr(whole.msg, "at byte 31 of the stream: number expected"), "%s", whole.msg);
 	recorder_clear(&r);
 	for (size_t cut = 1; cut < strlen(ev); cut++) {
 		struct watch_parser *p = new_parser(NULL, &r);
-		struct cx_err err = {0};
+		struct cx_err err = { 0 };
 		int code = watch_parser_feed(p, ev, cut, &err);
 		if (!code)
 			code = watch_parser_feed(p, ev + cut, strlen(ev) - cut, &err);
@@ -343,7 +347,8 @@ Test(watch, bad_number_is_an_error_wherever_the_cut)
 Test(watch, long_unbroken_string_in_small_chunks)
 {
 	size_t vlen = 200000;
-	const char *head = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"},\"data\":{\"s\":\"";
+	const char *head =
+		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"},\"data\":{\"s\":\"";
 	const char *tail = "\"}}}\n";
 	size_t len = strlen(head) + vlen + strlen(tail);
 	char *ev = malloc(len + 1);
@@ -353,7 +358,7 @@ Test(watch, long_unbroken_string_in_small_chunks)
 	value[vlen] = '\0';
 	snprintf(ev, len + 1, "%s%s%s", head, value, tail);
 	for (size_t step = 997; step <= 16384; step *= 4) {
-		struct recorder r = {0};
+		struct recorder r = { 0 };
 		char *rv = feed_ok(NULL, ev, len, step, &r);
 		cr_assert_str_eq(rv, "9");
 		cr_assert_eq(r.n, 1, "step %zu", step);
@@ -380,9 +385,9 @@ Test(watch, error_410_expired_asks_for_a_relist)
 		 "\"status\":\"Failure\",\"message\":\"too old resource version: 7 (9001)\",\"reason\":\"Expired\","
 		 "\"code\":410}}\n"
 		 "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\",\"resourceVersion\":\"9002\"}}}\n");
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct watch_parser *p = new_parser(NULL, &r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(watch_parser_feed(p, stream, strlen(stream), &err), -ESTALE, "%s", err.msg);
 	cr_assert(strstr(err.msg, "relist"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "too old resource version: 7 (9001)"), "%s", err.msg);
@@ -390,7 +395,7 @@ Test(watch, error_410_expired_asks_for_a_relist)
 	cr_assert_str_eq(err.reason, "Expired");
 	cr_assert_eq(r.n, 1, "the event after the ERROR is not delivered");
 	cr_assert_str_eq(watch_parser_resource_version(p), "7", "an ERROR does not move the resourceVersion");
-	struct cx_err again = {0};
+	struct cx_err again = { 0 };
 	cr_assert_eq(watch_parser_feed(p, added_rv7, strlen(added_rv7), &again), -ESTALE);
 	cr_assert_str_eq(again.msg, err.msg);
 	cr_assert_eq(again.http_status, 410);
@@ -401,7 +406,7 @@ Test(watch, error_410_expired_asks_for_a_relist)
 
 Test(watch, error_410_gone_asks_for_a_relist)
 {
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct cx_err err = feed_fail(NULL,
 				      "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"status\":\"Failure\","
 				      "\"message\":\"The resourceVersion for the provided watch is too old.\","
@@ -416,7 +421,7 @@ Test(watch, error_410_gone_asks_for_a_relist)
 
 Test(watch, error_500_carries_the_status)
 {
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct cx_err err = feed_fail(NULL,
 				      "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"status\":\"Failure\","
 				      "\"message\":\"etcdserver: request timed out\",\"reason\":\"InternalError\","
@@ -431,7 +436,7 @@ Test(watch, error_500_carries_the_status)
 
 Test(watch, error_403_maps_like_kclient)
 {
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct cx_err err = feed_fail(NULL,
 				      "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"reason\":\"Forbidden\","
 				      "\"message\":\"configmaps is forbidden\",\"code\":403}}",
@@ -449,7 +454,7 @@ Test(watch, malformed_json_names_the_stream_offset)
 	char want[128];
 	snprintf(want, sizeof(want), "at byte %zu of the stream", bad);
 
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct cx_err err = feed_fail(NULL, stream, &r, -EBADMSG);
 	cr_assert(strstr(err.msg, want), "want \"%s\" in: %s", want, err.msg);
 	cr_assert(strstr(err.msg, "event 2"), "%s", err.msg);
@@ -471,9 +476,9 @@ Test(watch, malformed_json_names_the_stream_offset)
 Test(watch, nul_byte_is_malformed)
 {
 	const char stream[] = "{\"type\":\"ADDED\",\"object\":{\"a\":\"x\0y\"}}\n";
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct watch_parser *p = new_parser(NULL, &r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(watch_parser_feed(p, stream, sizeof(stream) - 1, &err), -EBADMSG);
 	cr_assert(strstr(err.msg, "at byte 32 of the stream: NUL byte"), "%s", err.msg);
 	watch_parser_free(&p);
@@ -486,23 +491,24 @@ Test(watch, wrong_shapes_are_named)
 		const char *event;
 		const char *want;
 	} cases[] = {
-		{"{\"object\":{}}", "watch event 2 (at byte 74 of the stream) has no \"type\""},
-		{"{\"type\":\"CREATED\",\"object\":{}}", "watch event 2 (at byte 74 of the stream) has unknown type "
-						     "\"CREATED\""},
-		{"{\"type\":7,\"object\":{}}", "has a \"type\" that is a int, not a string"},
-		{"{\"type\":\"ADDED\\u0000\",\"object\":{}}", "has unknown type \"ADDED\""},
-		{"{\"type\":\"ADDED\"}", "watch event 2 (at byte 74 of the stream) of type ADDED has no \"object\""},
-		{"{\"type\":\"MODIFIED\",\"object\":[1]}", "of type MODIFIED has an \"object\" that is a JSON array"},
-		{"{\"type\":\"ERROR\",\"object\":\"boom\"}", "of type ERROR has an \"object\" that is a JSON string"},
-		{"[\"ADDED\",{}]", "watch event 2 (at byte 74 of the stream) is a JSON array, not an object"},
-		{"null", "is a JSON null, not an object"},
-		{"\"ADDED\"", "is a JSON string, not an object"},
+		{ "{\"object\":{}}", "watch event 2 (at byte 74 of the stream) has no \"type\"" },
+		{ "{\"type\":\"CREATED\",\"object\":{}}",
+		  "watch event 2 (at byte 74 of the stream) has unknown type "
+		  "\"CREATED\"" },
+		{ "{\"type\":7,\"object\":{}}", "has a \"type\" that is a int, not a string" },
+		{ "{\"type\":\"ADDED\\u0000\",\"object\":{}}", "has unknown type \"ADDED\"" },
+		{ "{\"type\":\"ADDED\"}", "watch event 2 (at byte 74 of the stream) of type ADDED has no \"object\"" },
+		{ "{\"type\":\"MODIFIED\",\"object\":[1]}", "of type MODIFIED has an \"object\" that is a JSON array" },
+		{ "{\"type\":\"ERROR\",\"object\":\"boom\"}", "of type ERROR has an \"object\" that is a JSON string" },
+		{ "[\"ADDED\",{}]", "watch event 2 (at byte 74 of the stream) is a JSON array, not an object" },
+		{ "null", "is a JSON null, not an object" },
+		{ "\"ADDED\"", "is a JSON string, not an object" },
 	};
 	cr_assert_eq(strlen(added_rv7), 74);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char stream[256];
 		snprintf(stream, sizeof(stream), "%s%s\n", added_rv7, cases[i].event);
-		struct recorder r = {0};
+		struct recorder r = { 0 };
 		struct cx_err err = feed_fail(NULL, stream, &r, -EBADMSG);
 		cr_assert(strstr(err.msg, cases[i].want), "%s: want \"%s\" in: %s", cases[i].event, cases[i].want,
 			  err.msg);
@@ -526,8 +532,8 @@ static char *event_of_size(size_t n)
 
 Test(watch, event_over_the_limit_is_refused)
 {
-	struct watch_parser_options opts = {.max_event_bytes = 100};
-	struct recorder r = {0};
+	struct watch_parser_options opts = { .max_event_bytes = 100 };
+	struct recorder r = { 0 };
 
 	/* 100 bytes is allowed, 101 is not; leading whitespace does not count. */
 	char *ok = event_of_size(100);
@@ -536,8 +542,9 @@ Test(watch, event_over_the_limit_is_refused)
 	snprintf(stream, sizeof(stream), "\n\n  %s\n\n\n%s", ok, big);
 	struct cx_err err = feed_fail(&opts, stream, &r, -EFBIG);
 	cr_assert_eq(r.n, 1);
-	cr_assert_str_eq(err.msg, "watch event 2 (from byte 107 of the stream) is larger than the limit of 100 bytes "
-				  "(max_event_bytes)");
+	cr_assert_str_eq(err.msg,
+			 "watch event 2 (from byte 107 of the stream) is larger than the limit of 100 bytes "
+			 "(max_event_bytes)");
 	recorder_clear(&r);
 
 	/* Bytes are refused as soon as the event passes the limit, not buffered
@@ -557,7 +564,7 @@ Test(watch, default_limit_is_16_mib)
 {
 	size_t limit = 16u * 1024 * 1024;
 	char *big = event_of_size(limit + 1);
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct cx_err err = feed_fail(NULL, big, &r, -EFBIG);
 	cr_assert(strstr(err.msg, "limit of 16777216 bytes"), "%s", err.msg);
 	recorder_clear(&r);
@@ -572,9 +579,9 @@ Test(watch, default_limit_is_16_mib)
 
 Test(watch, stream_ending_mid_event)
 {
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct watch_parser *p = new_parser(NULL, &r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	const char *partial = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resou";
 	cr_assert_eq(watch_parser_feed(p, added_rv7, strlen(added_rv7), &err), 0);
 	cr_assert_eq(watch_parser_feed(p, partial, strlen(partial), &err), 0);
@@ -589,9 +596,9 @@ Test(watch, stream_ending_mid_event)
 
 Test(watch, stream_ending_between_events)
 {
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	struct watch_parser *p = new_parser(NULL, &r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_null(watch_parser_resource_version(p));
 	cr_assert_eq(watch_parser_finish(p, &err), 0, "an empty stream is fine");
 	cr_assert_eq(watch_parser_feed(p, added_rv7, strlen(added_rv7), &err), 0);
@@ -606,14 +613,13 @@ Test(watch, callback_error_stops_the_feed)
 {
 	size_t len;
 	char *data = read_data(DATA "configmaps.jsonl", &len);
-	struct recorder r = {.fail_at = 3, .fail_code = -ENOSPC};
+	struct recorder r = { .fail_at = 3, .fail_code = -ENOSPC };
 	struct watch_parser *p = new_parser(NULL, &r);
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(watch_parser_feed(p, data, len, &err), -ENOSPC);
 	cr_assert_str_eq(err.msg, "cache full at event 3", "the callback's message, verbatim");
 	cr_assert_eq(r.n, 2, "no event after the failing one was delivered");
-	cr_assert_str_eq(watch_parser_resource_version(p), "47902",
-			 "the refused event's resourceVersion is not taken");
+	cr_assert_str_eq(watch_parser_resource_version(p), "47902", "the refused event's resourceVersion is not taken");
 	cr_assert_eq(watch_parser_events(p), 2);
 	cr_assert_eq(watch_parser_feed(p, "\n", 1, &err), -ENOSPC, "sticky");
 	cr_assert_str_eq(err.msg, "cache full at event 3");
@@ -622,7 +628,7 @@ Test(watch, callback_error_stops_the_feed)
 	watch_parser_free(&p);
 	recorder_clear(&r);
 
-	r = (struct recorder){.fail_at = 1, .fail_code = 1};
+	r = (struct recorder){ .fail_at = 1, .fail_code = 1 };
 	p = new_parser(NULL, &r);
 	cr_assert_eq(watch_parser_feed(p, data, len, &err), -ECANCELED);
 	cr_assert(strstr(err.msg, "callback stopped the stream (returned 1)"), "%s", err.msg);
@@ -637,14 +643,13 @@ Test(watch, managed_fields_dropped_when_asked)
 {
 	size_t len;
 	char *data = read_data(DATA "configmaps.jsonl", &len);
-	struct watch_parser_options drop = {.drop_managed_fields = true};
-	struct recorder kept = {0}, dropped = {0};
+	struct watch_parser_options drop = { .drop_managed_fields = true };
+	struct recorder kept = { 0 }, dropped = { 0 };
 	free(feed_ok(NULL, data, len, 0, &kept));
 	free(feed_ok(&drop, data, len, 0, &dropped));
 	cr_assert_eq(dropped.n, 5);
 	for (size_t i = 0; i < 5; i++) {
-		cr_assert_null(strstr(dropped.ev[i].json, "managedFields"), "event %zu: %s", i + 1,
-			       dropped.ev[i].json);
+		cr_assert_null(strstr(dropped.ev[i].json, "managedFields"), "event %zu: %s", i + 1, dropped.ev[i].json);
 		cr_assert_str_eq(dropped.ev[i].rv, rvs[i]);
 	}
 	for (size_t i = 0; i < 5; i++)
@@ -668,12 +673,12 @@ Test(watch, deep_objects_within_max_depth)
 	for (int i = 0; i < 100; i++)
 		ev[n++] = ']';
 	snprintf(ev + n, sizeof(ev) - (size_t)n, "}}\n");
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	free(feed_ok(NULL, ev, strlen(ev), 0, &r));
 	cr_assert_eq(r.n, 1);
 	recorder_clear(&r);
 
-	struct watch_parser_options shallow = {.max_depth = 50};
+	struct watch_parser_options shallow = { .max_depth = 50 };
 	struct cx_err err = feed_fail(&shallow, ev, &r, -EBADMSG);
 	cr_assert(strstr(err.msg, "nesting too deep"), "%s", err.msg);
 	recorder_clear(&r);
@@ -681,7 +686,7 @@ Test(watch, deep_objects_within_max_depth)
 
 Test(watch, object_outlives_the_callback_with_a_reference)
 {
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	free(feed_ok(NULL, added_rv7, strlen(added_rv7), 0, &r));
 	cr_assert_not_null(r.kept);
 	cr_assert_str_eq(json_object_to_json_string_ext(r.kept, PLAIN),
@@ -693,7 +698,7 @@ Test(watch, event_without_resource_version_keeps_the_last)
 {
 	const char *stream = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}"
 			     "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"}}}";
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	char *rv = feed_ok(NULL, stream, strlen(stream), 0, &r);
 	cr_assert_eq(r.n, 2);
 	cr_assert_null(r.ev[1].rv);
@@ -727,7 +732,7 @@ Test(watch, initial_events_end_bookmark_is_flagged)
 		"{\"resourceVersion\":\"209\",\"annotations\":{\"k8s.io/initial-events-end\":true}}}}\n"
 		"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":"
 		"{\"resourceVersion\":\"210\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n";
-	struct recorder r = {0};
+	struct recorder r = { 0 };
 	char *rv = feed_ok(NULL, stream, strlen(stream), 0, &r);
 	cr_assert_eq(r.n, 5);
 	/* An object that happens to carry the annotation is no bookmark. */

@@ -87,7 +87,7 @@ static void put_object(const char *resource, const char *ns, const char *name, c
 
 static struct mcdef_ref ref(const char *ns, const char *name, const char *key)
 {
-	return (struct mcdef_ref){.name = (char *)name, .namespace = (char *)ns, .key = (char *)key};
+	return (struct mcdef_ref){ .name = (char *)name, .namespace = (char *)ns, .key = (char *)key };
 }
 
 static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, int64_t now, struct webhookauth_material *m,
@@ -98,11 +98,11 @@ static int resolve(struct webhookauth *c, const struct mcdef_tls_auth *a, int64_
 
 Test(webhookauth, bearer_is_type_and_trimmed_credentials)
 {
-	put_object("secrets", "ns", "tok", (const char *const[]){"token", "  s3cr3t\n", NULL});
-	struct mcdef_tls_auth a = {.has_authorization = true, .auth_secret = ref("ns", "tok", "token")};
+	put_object("secrets", "ns", "tok", (const char *const[]){ "token", "  s3cr3t\n", NULL });
+	struct mcdef_tls_auth a = { .has_authorization = true, .auth_secret = ref("ns", "tok", "token") };
 	struct webhookauth *c = webhookauth_new();
 	struct webhookauth_material m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(resolve(c, &a, 0, &m, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(m.authorization, "Bearer s3cr3t");
 	cr_assert(m.from_objects);
@@ -118,12 +118,12 @@ Test(webhookauth, bearer_is_type_and_trimmed_credentials)
 
 Test(webhookauth, basic_is_base64_of_trimmed_user_and_password)
 {
-	put_object("secrets", "ns", "creds", (const char *const[]){"username", "alice\n", "password", "p:w d", "u2",
-								  "bob", "p2", "x", NULL});
-	struct mcdef_tls_auth a = {.has_basic_auth = true, .basic_secret = ref("ns", "creds", NULL)};
+	put_object("secrets", "ns", "creds",
+		   (const char *const[]){ "username", "alice\n", "password", "p:w d", "u2", "bob", "p2", "x", NULL });
+	struct mcdef_tls_auth a = { .has_basic_auth = true, .basic_secret = ref("ns", "creds", NULL) };
 	struct webhookauth *c = webhookauth_new();
 	struct webhookauth_material m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(resolve(c, &a, 0, &m, &err), 0, "%s", err.msg);
 	char *want = b64("alice:p:w d");
 	char hdr[128];
@@ -141,24 +141,24 @@ Test(webhookauth, basic_is_base64_of_trimmed_user_and_password)
 
 Test(webhookauth, a_missing_key_or_secret_names_them_and_no_value)
 {
-	put_object("secrets", "ns", "creds", (const char *const[]){"username", "alice", "other", "hunter2", NULL});
-	struct mcdef_tls_auth a = {.has_basic_auth = true, .basic_secret = ref("ns", "creds", NULL)};
+	put_object("secrets", "ns", "creds", (const char *const[]){ "username", "alice", "other", "hunter2", NULL });
+	struct mcdef_tls_auth a = { .has_basic_auth = true, .basic_secret = ref("ns", "creds", NULL) };
 	struct webhookauth *c = webhookauth_new();
 	struct webhookauth_material m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(resolve(c, &a, 0, &m, &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "webhook.basicAuth: Secret \"ns/creds\" has no key \"password\"");
 	cr_assert_null(m.authorization);
 	cr_assert_null(strstr(err.msg, "alice"));
 
-	struct mcdef_tls_auth b = {.has_authorization = true, .auth_secret = ref("ns", "gone", "token")};
-	err = (struct cx_err){0};
+	struct mcdef_tls_auth b = { .has_authorization = true, .auth_secret = ref("ns", "gone", "token") };
+	err = (struct cx_err){ 0 };
 	cr_assert_eq(resolve(c, &b, 0, &m, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "webhook.authorization: cannot read Secret \"ns/gone\": "), "%s", err.msg);
 
-	struct mcdef_tls_auth d = {.ca = MCDEF_CA_CONFIGMAP, .ca_ref = ref("ns", "cm", NULL)};
-	put_object("configmaps", "ns", "cm", (const char *const[]){"ca.crt", "", NULL});
-	err = (struct cx_err){0};
+	struct mcdef_tls_auth d = { .ca = MCDEF_CA_CONFIGMAP, .ca_ref = ref("ns", "cm", NULL) };
+	put_object("configmaps", "ns", "cm", (const char *const[]){ "ca.crt", "", NULL });
+	err = (struct cx_err){ 0 };
 	cr_assert_eq(resolve(c, &d, 0, &m, &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "webhook.caBundle: ConfigMap \"ns/cm\": key \"ca.crt\" is empty");
 	webhookauth_free(&c);
@@ -167,29 +167,29 @@ Test(webhookauth, a_missing_key_or_secret_names_them_and_no_value)
 Test(webhookauth, ca_from_inline_secret_or_configmap_must_hold_a_certificate)
 {
 	char *pem = slurp(DATA "client.crt");
-	put_object("configmaps", "ns", "ca", (const char *const[]){"ca.crt", pem, NULL});
-	put_object("secrets", "ns", "ca", (const char *const[]){"bundle", pem, NULL});
+	put_object("configmaps", "ns", "ca", (const char *const[]){ "ca.crt", pem, NULL });
+	put_object("secrets", "ns", "ca", (const char *const[]){ "bundle", pem, NULL });
 	struct webhookauth *c = webhookauth_new();
 	struct webhookauth_material m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 
-	struct mcdef_tls_auth a = {.ca = MCDEF_CA_INLINE, .ca_inline = pem};
+	struct mcdef_tls_auth a = { .ca = MCDEF_CA_INLINE, .ca_inline = pem };
 	cr_assert_eq(resolve(c, &a, 0, &m, &err), 0, "%s", err.msg);
 	cr_assert_eq(m.ca_len, strlen(pem));
 	cr_assert_not(m.from_objects, "inline: re-reading changes nothing");
 	webhookauth_material_clear(&m);
 
-	struct mcdef_tls_auth b = {.ca = MCDEF_CA_CONFIGMAP, .ca_ref = ref("ns", "ca", NULL)};
+	struct mcdef_tls_auth b = { .ca = MCDEF_CA_CONFIGMAP, .ca_ref = ref("ns", "ca", NULL) };
 	cr_assert_eq(resolve(c, &b, 0, &m, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(m.ca, pem);
 	webhookauth_material_clear(&m);
 
-	struct mcdef_tls_auth s = {.ca = MCDEF_CA_SECRET, .ca_ref = ref("ns", "ca", "bundle")};
+	struct mcdef_tls_auth s = { .ca = MCDEF_CA_SECRET, .ca_ref = ref("ns", "ca", "bundle") };
 	cr_assert_eq(resolve(c, &s, 0, &m, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(m.ca, pem);
 	webhookauth_material_clear(&m);
 
-	struct mcdef_tls_auth bad = {.ca = MCDEF_CA_INLINE, .ca_inline = "not a certificate"};
+	struct mcdef_tls_auth bad = { .ca = MCDEF_CA_INLINE, .ca_inline = "not a certificate" };
 	cr_assert_eq(resolve(c, &bad, 0, &m, &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "webhook.caBundle: no PEM certificate in caBundle.inline");
 	free(pem);
@@ -199,20 +199,23 @@ Test(webhookauth, ca_from_inline_secret_or_configmap_must_hold_a_certificate)
 Test(webhookauth, client_tls_needs_a_matching_certificate_and_key)
 {
 	char *crt = slurp(DATA "client.crt"), *key = slurp(DATA "client.key"), *other = slurp(DATA "other.key");
-	put_object("secrets", "ns", "tls", (const char *const[]){"tls.crt", crt, "tls.key", key, NULL});
-	put_object("secrets", "ns", "mixed", (const char *const[]){"c", crt, "k", other, NULL});
+	put_object("secrets", "ns", "tls", (const char *const[]){ "tls.crt", crt, "tls.key", key, NULL });
+	put_object("secrets", "ns", "mixed", (const char *const[]){ "c", crt, "k", other, NULL });
 	struct webhookauth *c = webhookauth_new();
 	struct webhookauth_material m;
-	struct cx_err err = {0};
-	struct mcdef_tls_auth a = {.has_client_tls = true, .client_tls_secret = ref("ns", "tls", NULL)};
+	struct cx_err err = { 0 };
+	struct mcdef_tls_auth a = { .has_client_tls = true, .client_tls_secret = ref("ns", "tls", NULL) };
 	cr_assert_eq(resolve(c, &a, 0, &m, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(m.cert, crt);
 	cr_assert_str_eq(m.key, key);
 	webhookauth_material_clear(&m);
-	struct mcdef_tls_auth b = {.has_client_tls = true, .client_tls_secret = ref("ns", "mixed", NULL),
-				   .cert_key = "c", .private_key_key = "k"};
+	struct mcdef_tls_auth b = { .has_client_tls = true,
+				    .client_tls_secret = ref("ns", "mixed", NULL),
+				    .cert_key = "c",
+				    .private_key_key = "k" };
 	cr_assert_eq(resolve(c, &b, 0, &m, &err), -EINVAL);
-	cr_assert_str_eq(err.msg, "webhook.clientTLS: Secret \"ns/mixed\": keys \"c\" and \"k\" are not a PEM "
+	cr_assert_str_eq(err.msg,
+			 "webhook.clientTLS: Secret \"ns/mixed\": keys \"c\" and \"k\" are not a PEM "
 			 "certificate and its private key");
 	free(crt);
 	free(key);
@@ -223,15 +226,15 @@ Test(webhookauth, client_tls_needs_a_matching_certificate_and_key)
 /* A rotated Secret is read again after the TTL, or at once after forget. */
 Test(webhookauth, secrets_are_cached_for_the_ttl_then_read_again)
 {
-	put_object("secrets", "ns", "tok", (const char *const[]){"token", "one", NULL});
-	struct mcdef_tls_auth a = {.has_authorization = true, .auth_secret = ref("ns", "tok", "token")};
+	put_object("secrets", "ns", "tok", (const char *const[]){ "token", "one", NULL });
+	struct mcdef_tls_auth a = { .has_authorization = true, .auth_secret = ref("ns", "tok", "token") };
 	struct webhookauth *c = webhookauth_new();
 	struct webhookauth_material m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(resolve(c, &a, 1000, &m, &err), 0, "%s", err.msg);
 	webhookauth_material_clear(&m);
 	cr_assert_eq(fetches, 1);
-	put_object("secrets", "ns", "tok", (const char *const[]){"token", "two", NULL});
+	put_object("secrets", "ns", "tok", (const char *const[]){ "token", "two", NULL });
 	cr_assert_eq(resolve(c, &a, 1000 + WEBHOOKAUTH_TTL_MS - 1, &m, &err), 0);
 	cr_assert_str_eq(m.authorization, "Bearer one", "still the copy read at 1000");
 	webhookauth_material_clear(&m);
@@ -241,7 +244,7 @@ Test(webhookauth, secrets_are_cached_for_the_ttl_then_read_again)
 	webhookauth_material_clear(&m);
 	cr_assert_eq(fetches, 2);
 
-	put_object("secrets", "ns", "tok", (const char *const[]){"token", "three", NULL});
+	put_object("secrets", "ns", "tok", (const char *const[]){ "token", "three", NULL });
 	webhookauth_forget(c, &a);
 	cr_assert_eq(resolve(c, &a, 1000 + WEBHOOKAUTH_TTL_MS, &m, &err), 0);
 	cr_assert_str_eq(m.authorization, "Bearer three");
@@ -255,7 +258,7 @@ Test(webhookauth, secrets_are_cached_for_the_ttl_then_read_again)
 
 static struct mcdef_connection conn(const char *host)
 {
-	struct mcdef_connection c = {.host = (char *)host};
+	struct mcdef_connection c = { .host = (char *)host };
 	c.auth.has_authorization = true;
 	return c;
 }
@@ -264,8 +267,8 @@ static struct mcdef_connection conn(const char *host)
  * port may be written or not on either side. */
 Test(webhookauth, connections_match_by_host)
 {
-	struct mcdef_connection cs[] = {conn("Hooks.Example.com"), conn("other:8443"), conn("plain"),
-					conn("secure.svc:443")};
+	struct mcdef_connection cs[] = { conn("Hooks.Example.com"), conn("other:8443"), conn("plain"),
+					 conn("secure.svc:443") };
 	cr_assert_eq(webhookauth_match_connection("https://hooks.example.com/sync", cs, 4), 0);
 	cr_assert_eq(webhookauth_match_connection("https://hooks.example.com:443/sync", cs, 4), 0);
 	cr_assert_eq(webhookauth_match_connection("https://user@hooks.example.com:443/sync", cs, 4), 0);
@@ -283,15 +286,15 @@ Test(webhookauth, connections_match_by_host)
 /* A webhook with any setting of its own ignores connections entirely. */
 Test(webhookauth, own_settings_win_over_connections)
 {
-	struct mcdef_connection cs[] = {conn("a.svc")};
-	struct mcdef_webhook w = {.effective_url = "http://a.svc/x"};
+	struct mcdef_connection cs[] = { conn("a.svc") };
+	struct mcdef_webhook w = { .effective_url = "http://a.svc/x" };
 	char where[64];
 	cr_assert_eq(webhookauth_select(&w, cs, 1, w.effective_url, where, sizeof(where)), &cs[0].auth);
 	cr_assert_str_eq(where, "spec.connections[0]");
 	w.auth.ca = MCDEF_CA_INLINE;
 	cr_assert_eq(webhookauth_select(&w, cs, 1, w.effective_url, where, sizeof(where)), &w.auth);
 	cr_assert_str_eq(where, "webhook");
-	struct mcdef_webhook none = {.effective_url = "http://b.svc/x"};
+	struct mcdef_webhook none = { .effective_url = "http://b.svc/x" };
 	cr_assert_null(webhookauth_select(&none, cs, 1, none.effective_url, where, sizeof(where)));
 	cr_assert_null(webhookauth_select(NULL, cs, 1, "http://a.svc/x", where, sizeof(where)));
 }
@@ -299,13 +302,14 @@ Test(webhookauth, own_settings_win_over_connections)
 /* A token with a line break inside would split the request's headers. */
 Test(webhookauth, a_token_with_a_control_character_is_refused)
 {
-	put_object("secrets", "ns", "tok", (const char *const[]){"token", "abc\r\nX-Injected: 1", NULL});
-	struct mcdef_tls_auth a = {.has_authorization = true, .auth_secret = ref("ns", "tok", "token")};
+	put_object("secrets", "ns", "tok", (const char *const[]){ "token", "abc\r\nX-Injected: 1", NULL });
+	struct mcdef_tls_auth a = { .has_authorization = true, .auth_secret = ref("ns", "tok", "token") };
 	struct webhookauth *c = webhookauth_new();
 	struct webhookauth_material m;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	cr_assert_eq(resolve(c, &a, 0, &m, &err), -EINVAL);
-	cr_assert_str_eq(err.msg, "webhook.authorization: Secret \"ns/tok\": key \"token\" holds a control character "
+	cr_assert_str_eq(err.msg,
+			 "webhook.authorization: Secret \"ns/tok\": key \"token\" holds a control character "
 			 "(not allowed in a header)");
 	cr_assert_null(m.authorization);
 	webhookauth_free(&c);

@@ -22,7 +22,7 @@
 
 static struct workqueue *make(void)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct workqueue *q = NULL;
 	workqueue_new("test", NULL, &q, &err);
 	cr_assert_not_null(q, "%s", err.msg);
@@ -143,7 +143,7 @@ Test(workqueue, bad_keys_are_rejected)
 Test(workqueue, hands_out_in_fifo_order)
 {
 	struct workqueue *q = make();
-	const char *keys[] = {"c", "a", "e", "b", "d"};
+	const char *keys[] = { "c", "a", "e", "b", "d" };
 	for (int i = 0; i < 5; i++)
 		add(q, keys[i], T0 + i);
 	add(q, "a", T0 + 9); /* a duplicate keeps its place */
@@ -342,9 +342,9 @@ Test(workqueue, bucket_limits_a_burst_to_100_then_10_per_second)
 
 Test(workqueue, custom_limits_and_bad_limits)
 {
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct workqueue_limits l = WORKQUEUE_LIMITS_DEFAULT;
-	l.item = (struct backoff_params){100, 3.0, 1000, 0.0};
+	l.item = (struct backoff_params){ 100, 3.0, 1000, 0.0 };
 	l.qps = 1;
 	l.burst = 1;
 	struct workqueue *q = NULL;
@@ -358,12 +358,12 @@ Test(workqueue, custom_limits_and_bad_limits)
 
 	l = WORKQUEUE_LIMITS_DEFAULT;
 	l.item.initial_ms = 0;
-	cr_assert_lt(workqueue_new("x", &l, &(struct workqueue *){NULL}, &err), 0);
+	cr_assert_lt(workqueue_new("x", &l, &(struct workqueue *){ NULL }, &err), 0);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "work queue: per-key backoff: initial delay"), "%s", err.msg);
 	l = WORKQUEUE_LIMITS_DEFAULT;
 	l.burst = 0;
-	cr_assert_lt(workqueue_new("x", &l, &(struct workqueue *){NULL}, &err), 0);
+	cr_assert_lt(workqueue_new("x", &l, &(struct workqueue *){ NULL }, &err), 0);
 	cr_assert(strstr(err.msg, "work queue: rate limit: burst 0"), "%s", err.msg);
 	workqueue_free(NULL);
 }
@@ -394,8 +394,8 @@ Test(workqueue, counters_and_durations)
 {
 	struct workqueue *q = make();
 	cr_assert_str_eq(workqueue_name(q), "test");
-	struct recorded rec = {0};
-	workqueue_set_observer(q, &(struct workqueue_observer){on_wait, on_work, &rec});
+	struct recorded rec = { 0 };
+	workqueue_set_observer(q, &(struct workqueue_observer){ on_wait, on_work, &rec });
 
 	add(q, "a", T0);
 	add(q, "b", T0 + 10);
@@ -404,8 +404,8 @@ Test(workqueue, counters_and_durations)
 	cr_assert_eq(rec.waits, 1);
 	cr_assert_eq(rec.wait_sum, 100);
 	cr_assert_str_eq(rec.last_key, "a");
-	add(q, "a", T0 + 150);        /* dirty: its wait starts now */
-	done(q, "a", T0 + 400);       /* worked 300 */
+	add(q, "a", T0 + 150);  /* dirty: its wait starts now */
+	done(q, "a", T0 + 400); /* worked 300 */
 	cr_assert_eq(rec.works, 1);
 	cr_assert_eq(rec.work_sum, 300);
 	expect_get(q, T0 + 400, "b"); /* waited 390 */
@@ -631,7 +631,8 @@ static void run_model(uint64_t seed, int steps)
 			const char *got = NULL;
 			int rc = workqueue_get(q, now, &got);
 			if (m->fifo_len == 0) {
-				cr_assert_eq(rc, -EAGAIN, "step %d: handed out %s with nothing ready", step, rc ? "" : got);
+				cr_assert_eq(rc, -EAGAIN, "step %d: handed out %s with nothing ready", step,
+					     rc ? "" : got);
 				continue;
 			}
 			int want = m->fifo[0];
