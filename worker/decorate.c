@@ -327,19 +327,22 @@ static int run_hook(const struct decorate_env *env, const struct config_hook *h,
 {
 	struct hook_def def = hook_def_from_config(env->c, env->cc, h);
 	struct json_object *related = NULL;
-	if (env->rel && related_get(env->rel, env->cc, env->controller, object, &related, &out->related_rules, err))
-		return err->code;
-	struct json_object *request = hook_decorator_request_new(
-		env->controller, object, env->kinds, env->cc->n_children, observed, finalizing, def.version, err);
-	if (request && related && hook_request_set_related(request, related, def.version, err)) {
+	int rc = env->rel ? related_get(env->rel, env->cc, env->controller, object, &related, &out->related_rules, err)
+			  : 0;
+	if (rc)
+		return rc;
+	struct json_object *request = NULL;
+	rc = hook_decorator_request_new(env->controller, object, env->kinds, env->cc->n_children, observed, finalizing,
+					def.version, &request, err);
+	if (!rc && related && (rc = hook_request_set_related(request, related, def.version, err))) {
 		json_object_put(request);
 		request = NULL;
 	}
 	json_object_put(related);
-	if (!request)
-		return err->code;
-	int rc = hook_decorator_run(&def, request, finalizing, env->kinds, env->cc->n_children, kobj_namespace(object),
-				    res, err);
+	if (rc)
+		return rc;
+	rc = hook_decorator_run(&def, request, finalizing, env->kinds, env->cc->n_children, kobj_namespace(object), res,
+				err);
 	json_object_put(request);
 	return rc;
 }

@@ -247,10 +247,12 @@ static int uniform_map(struct json_object *have, const char *parent_ns, const ch
 	return 0;
 }
 
-struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
-				     const struct hook_child_kind *kinds, size_t n_kinds, struct json_object *observed,
-				     bool finalizing, enum hook_version version, struct cx_err *err)
+int hook_request_new(struct json_object *controller, struct json_object *parent, const struct hook_child_kind *kinds,
+		     size_t n_kinds, struct json_object *observed, bool finalizing, enum hook_version version,
+		     struct json_object **out, struct cx_err *err)
 {
+	*out = NULL;
+	int rc = -ENOMEM;
 	struct json_object *req = json_object_new_object(), *children = json_object_new_object();
 	struct json_object *meta = NULL, *pns = NULL;
 	const char *parent_ns = parent && json_object_object_get_ex(parent, "metadata", &meta) &&
@@ -261,22 +263,22 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 	for (size_t i = 0; ok && i < n_kinds; i++) {
 		char key[CHILDKEY_KIND_MAX];
 		if (!childkey_kind(kinds[i].kind, kinds[i].api_version, key, sizeof(key))) {
-			cx_err_set(err, -EINVAL,
-				   "hook request: child kind %.100s.%.100s has no key of at most %d bytes",
-				   kinds[i].kind ? kinds[i].kind : "?",
-				   kinds[i].api_version ? kinds[i].api_version : "?", CHILDKEY_KIND_MAX - 1);
+			rc = cx_err_set(err, -EINVAL,
+					"hook request: child kind %.100s.%.100s has no key of at most %d bytes",
+					kinds[i].kind ? kinds[i].kind : "?",
+					kinds[i].api_version ? kinds[i].api_version : "?", CHILDKEY_KIND_MAX - 1);
 			goto fail;
 		}
 		struct json_object *have = NULL, *map = NULL;
 		if (observed && json_object_object_get_ex(observed, key, &have) && have) {
 			if (!json_object_is_type(have, json_type_object)) {
-				cx_err_set(err, -EINVAL,
-					   "hook request: observed children[\"%s\"] is %s, expected an "
-					   "object of children by name",
-					   key, type_name(have));
+				rc = cx_err_set(err, -EINVAL,
+						"hook request: observed children[\"%s\"] is %s, expected an "
+						"object of children by name",
+						key, type_name(have));
 				goto fail;
 			}
-			if (version == HOOK_V2 && uniform_map(have, parent_ns, key, &map, err))
+			if (version == HOOK_V2 && (rc = uniform_map(have, parent_ns, key, &map, err)))
 				goto fail;
 			ok = add(children, key, map ? map : map_view(have));
 		} else {
@@ -294,14 +296,15 @@ struct json_object *hook_request_new(struct json_object *controller, struct json
 	ok = ok && add(req, "related", json_object_new_object());
 	ok = ok && add(req, "finalizing", json_object_new_boolean(finalizing));
 	if (!ok) {
-		cx_err_set(err, -ENOMEM, "hook request: out of memory");
+		rc = cx_err_set(err, -ENOMEM, "hook request: out of memory");
 		goto fail;
 	}
-	return req;
+	*out = req;
+	return 0;
 fail:
 	json_object_put(children);
 	json_object_put(req);
-	return NULL;
+	return rc;
 }
 
 int hook_request_set_related(struct json_object *request, struct json_object *related, enum hook_version version,
@@ -1478,29 +1481,29 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 
 /* ---- DecoratorController hooks ---- */
 
-struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
-					       const struct hook_child_kind *kinds, size_t n_kinds,
-					       struct json_object *observed, bool finalizing, enum hook_version version,
-					       struct cx_err *err)
+int hook_decorator_request_new(struct json_object *controller, struct json_object *object,
+			       const struct hook_child_kind *kinds, size_t n_kinds, struct json_object *observed,
+			       bool finalizing, enum hook_version version, struct json_object **out, struct cx_err *err)
 {
+	*out = NULL;
 	/* The composite request, renamed: whatever hook_request_new puts in
 	 * children and related (keys, v1/v2, customize) holds for a decorator's
 	 * attachments and related alike. */
-	struct json_object *req = hook_request_new(controller, object, kinds, n_kinds, observed, finalizing, version,
-						   err);
-	if (!req)
-		return NULL;
+	struct json_object *req = NULL;
+	int rc = hook_request_new(controller, object, kinds, n_kinds, observed, finalizing, version, &req, err);
+	if (rc)
+		return rc;
 	struct json_object *parent = NULL, *children = NULL;
 	json_object_object_get_ex(req, "parent", &parent);
 	json_object_object_get_ex(req, "children", &children);
 	if (!add(req, "object", json_object_get(parent)) || !add(req, "attachments", json_object_get(children))) {
 		json_object_put(req);
-		cx_err_set(err, -ENOMEM, "hook request: out of memory");
-		return NULL;
+		return cx_err_set(err, -ENOMEM, "hook request: out of memory");
 	}
 	json_object_object_del(req, "parent");
 	json_object_object_del(req, "children");
-	return req;
+	*out = req;
+	return 0;
 }
 
 /* The top-level fields of a decorator's answer (metacontroller's

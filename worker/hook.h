@@ -160,12 +160,12 @@ struct hook_result {
  * for a cluster-scoped object) into new maps sharing the objects. Kinds
  * missing from it
  * get an empty map; keys of kinds not in kinds[] are left out. related is
- * {} (hook_request_set_related fills it). Returns an owned object, or NULL with err
- * filled (-ENOMEM, or -EINVAL when an entry of observed is not an
- * object). */
-struct json_object *hook_request_new(struct json_object *controller, struct json_object *parent,
-				     const struct hook_child_kind *kinds, size_t n_kinds, struct json_object *observed,
-				     bool finalizing, enum hook_version version, struct cx_err *err);
+ * {} (hook_request_set_related fills it). Returns 0 and the request in *out
+ * (owned), or a negative errno with err filled and *out NULL (-ENOMEM, or
+ * -EINVAL when an entry of observed is not an object). */
+int hook_request_new(struct json_object *controller, struct json_object *parent, const struct hook_child_kind *kinds,
+		     size_t n_kinds, struct json_object *observed, bool finalizing, enum hook_version version,
+		     struct json_object **out, struct cx_err *err);
 
 /* Puts related (a "Kind.apiVersion" -> {relative name: object} map keyed as
  * a v1 request is, worker/related.h; NULL = {}) into request (from
@@ -323,10 +323,10 @@ struct hook_decorator_result {
 /* The request for a decorator hook: hook_request_new's with parent as
  * "object" and children as "attachments" (same arguments, same sharing and
  * errors; object is the decorated object, observed its attachments). */
-struct json_object *hook_decorator_request_new(struct json_object *controller, struct json_object *object,
-					       const struct hook_child_kind *kinds, size_t n_kinds,
-					       struct json_object *observed, bool finalizing, enum hook_version version,
-					       struct cx_err *err);
+int hook_decorator_request_new(struct json_object *controller, struct json_object *object,
+			       const struct hook_child_kind *kinds, size_t n_kinds, struct json_object *observed,
+			       bool finalizing, enum hook_version version, struct json_object **out,
+			       struct cx_err *err);
 
 /* Checks a decorator hook's answer as hook_response_parse checks a
  * composite's (same JSON rules, messages naming the hook and the path).

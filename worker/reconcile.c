@@ -324,15 +324,16 @@ static int run_hook(struct reconciler *r, struct per_controller *pc, const struc
 		    struct hook_result *res, struct cx_err *err)
 {
 	struct hook_def def = hook_def_from_config(r->c, pc->cc, h);
-	struct json_object *request = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children,
-						       finalizing, def.version, err);
-	if (!request)
-		return err->code;
-	if (related && hook_request_set_related(request, related, def.version, err)) {
+	struct json_object *request = NULL;
+	int rc = hook_request_new(pc->json, parent, pc->kinds, pc->cc->n_children, children, finalizing, def.version,
+				  &request, err);
+	if (rc)
+		return rc;
+	if (related && (rc = hook_request_set_related(request, related, def.version, err))) {
 		json_object_put(request);
-		return err->code;
+		return rc;
 	}
-	int rc = hook_run(&def, request, finalizing, pc->kinds, pc->cc->n_children, kobj_namespace(parent), res, err);
+	rc = hook_run(&def, request, finalizing, pc->kinds, pc->cc->n_children, kobj_namespace(parent), res, err);
 	json_object_put(request);
 	char ms[32];
 	snprintf(ms, sizeof(ms), "%lld", res->stats.duration_ms);

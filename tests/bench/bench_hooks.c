@@ -54,7 +54,8 @@ static struct json_object *request(int i)
 	struct json_object *parent = json_tokener_parse(buf);
 	struct json_object *controller = json_tokener_parse("{\"name\": \"widgets\"}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_request_new(controller, parent, KINDS, 1, NULL, false, HOOK_V1, &err);
+	struct json_object *req = NULL;
+	hook_request_new(controller, parent, KINDS, 1, NULL, false, HOOK_V1, &req, &err);
 	json_object_put(parent);
 	json_object_put(controller);
 	if (!req) {

@@ -381,7 +381,8 @@ static int call(const char *name, const char *parent_name, struct hook_result *r
 		 "{\"name\": \"%s\", \"namespace\": \"%s\"}}",
 		 parent_name, ns);
 	struct json_object *p = json(parent);
-	struct json_object *req = hook_request_new(c->object, p, NULL, 0, NULL, false, HOOK_V1, err);
+	struct json_object *req = NULL;
+	hook_request_new(c->object, p, NULL, 0, NULL, false, HOOK_V1, &req, err);
 	cr_assert_not_null(req, "%s", err->msg);
 	int r = hook_run(&def, req, false, NULL, 0, ns, res, err);
 	json_object_put(req);

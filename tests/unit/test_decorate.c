@@ -50,7 +50,8 @@ Test(decorator_request, object_and_attachments_instead_of_parent_and_children)
 				       "\"metadata\":{\"name\":\"cm\",\"namespace\":\"ns\"}}");
 	struct json_object *observed = json("{\"Service.v1\":{\"svc\":{\"metadata\":{\"name\":\"svc\"}}}}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_decorator_request_new(ctl, obj, KINDS, 1, observed, true, HOOK_V1, &err);
+	struct json_object *req = NULL;
+	hook_decorator_request_new(ctl, obj, KINDS, 1, observed, true, HOOK_V1, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	assert_json(req,
 		    "{\"controller\":{\"kind\":\"DecoratorController\"},"
@@ -59,7 +60,8 @@ Test(decorator_request, object_and_attachments_instead_of_parent_and_children)
 		    "\"attachments\":{\"Service.v1\":{\"svc\":{\"metadata\":{\"name\":\"svc\"}}}},"
 		    "\"related\":{},\"finalizing\":true}");
 	json_object_put(req);
-	req = hook_decorator_request_new(ctl, obj, KINDS, 1, NULL, false, HOOK_V2, &err);
+	req = NULL;
+	hook_decorator_request_new(ctl, obj, KINDS, 1, NULL, false, HOOK_V2, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	assert_json(req,
 		    "{\"controller\":{\"kind\":\"DecoratorController\"},"
@@ -79,7 +81,8 @@ Test(decorator_request, v2_keys_attachments_by_namespace_and_name)
 	struct json_object *observed = json("{\"Service.v1\":{\"svc\":{\"metadata\":{\"name\":\"svc\","
 					    "\"namespace\":\"ns\"}}}}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_decorator_request_new(NULL, obj, KINDS, 1, observed, false, HOOK_V2, &err);
+	struct json_object *req = NULL;
+	hook_decorator_request_new(NULL, obj, KINDS, 1, observed, false, HOOK_V2, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	struct json_object *a = NULL, *m = NULL;
 	cr_assert(json_object_object_get_ex(req, "attachments", &a));

@@ -72,7 +72,8 @@ Test(hook_request, every_declared_kind_is_present)
 	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {\"kind\": \"ConfigMap\"}}, "
 					     "\"Other.v9\": {\"x\": {}}}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_request_new(controller, parent, kinds, 3, observed, false, HOOK_V1, &err);
+	struct json_object *req = NULL;
+	hook_request_new(controller, parent, kinds, 3, observed, false, HOOK_V1, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 
 	cr_assert_eq(at(req, "controller"), controller, "shared, not copied");
@@ -114,8 +115,9 @@ Test(hook_request, children_without_managed_fields)
 		"\"b\"}}}}");
 	struct cx_err err = { 0 };
 	for (int v = 0; v < 2; v++) {
-		struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, false,
-							   v ? HOOK_V2 : HOOK_V1, &err);
+		struct json_object *req = NULL;
+		hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, v ? HOOK_V2 : HOOK_V1, &req,
+				 &err);
 		cr_assert_not_null(req, "%s", err.msg);
 		const char *s = json_object_to_json_string_ext(at(req, "children"), JSON_C_TO_STRING_PLAIN);
 		cr_assert_null(strstr(s, "managedFields"), "%s", s);
@@ -133,7 +135,8 @@ Test(hook_request, no_observed_children_and_finalizing)
 {
 	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, true, HOOK_V1, &err);
+	struct json_object *req = NULL;
+	hook_request_new(controller, parent, KINDS, N_KINDS, NULL, true, HOOK_V1, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	cr_assert(json_object_get_boolean(at(req, "finalizing")));
 	struct json_object *children = at(req, "children");
@@ -144,11 +147,13 @@ Test(hook_request, no_observed_children_and_finalizing)
 
 	/* A null entry counts as none; no kinds gives an empty map. */
 	struct json_object *observed = parse("{\"ConfigMap.v1\": null}");
-	req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, HOOK_V1, &err);
+	req = NULL;
+	hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, HOOK_V1, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	cr_assert_eq(json_object_object_length(at(at(req, "children"), "ConfigMap.v1")), 0);
 	json_object_put(req);
-	req = hook_request_new(controller, parent, NULL, 0, observed, false, HOOK_V1, &err);
+	req = NULL;
+	hook_request_new(controller, parent, NULL, 0, observed, false, HOOK_V1, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	cr_assert_eq(json_object_object_length(at(req, "children")), 0);
 	json_object_put(req);
@@ -162,7 +167,9 @@ Test(hook_request, observed_entry_not_an_object)
 	struct json_object *controller = parse("{}"), *parent = parse("{}");
 	struct json_object *observed = parse("{\"Deployment.apps/v1\": [1]}");
 	struct cx_err err = { 0 };
-	cr_assert_null(hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, HOOK_V1, &err));
+	struct json_object *none = NULL;
+	cr_assert_neq(hook_request_new(controller, parent, KINDS, N_KINDS, observed, false, HOOK_V1, &none, &err), 0);
+	cr_assert_null(none);
 	cr_assert_eq(err.code, -EINVAL);
 	cr_assert(strstr(err.msg, "observed children[\"Deployment.apps/v1\"] is a list"), "%s", err.msg);
 	json_object_put(observed);
@@ -177,8 +184,9 @@ Test(hook_request, related_is_always_there_and_empty)
 	struct json_object *controller = parse("{}"), *parent = parse("{\"metadata\": {\"name\": \"p\"}}");
 	struct cx_err err = { 0 };
 	for (int v = HOOK_V1; v <= HOOK_V2; v++) {
-		struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, v == HOOK_V2,
-							   (enum hook_version)v, &err);
+		struct json_object *req = NULL;
+		hook_request_new(controller, parent, KINDS, N_KINDS, NULL, v == HOOK_V2, (enum hook_version)v, &req,
+				 &err);
 		cr_assert_not_null(req, "%s", err.msg);
 		struct json_object *related = at(req, "related");
 		cr_assert(json_object_is_type(related, json_type_object), "v%d: %s", v + 1,
@@ -197,7 +205,8 @@ static struct json_object *request_children(const char *parent_json, const char 
 {
 	struct json_object *controller = parse("{}"), *parent = parse(parent_json), *observed = parse(observed_json);
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_request_new(controller, parent, kinds, n, observed, false, v, &err);
+	struct json_object *req = NULL;
+	hook_request_new(controller, parent, kinds, n, observed, false, v, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	struct json_object *children = json_object_get(at(req, "children"));
 	json_object_put(req);
@@ -754,8 +763,8 @@ static struct json_object *website_request(bool finalizing)
 					   "\"spec\": {\"greeting\": \"héllo \\\"world\\\"\"}}");
 	struct json_object *observed = parse("{\"ConfigMap.v1\": {\"web-config\": {}, \"old\": {}}}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, observed, finalizing, HOOK_V1,
-						   &err);
+	struct json_object *req = NULL;
+	hook_request_new(controller, parent, KINDS, N_KINDS, observed, finalizing, HOOK_V1, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	json_object_put(controller);
 	json_object_put(parent);
@@ -959,7 +968,8 @@ static struct json_object *big_request(void)
 	free(big);
 	struct json_object *controller = parse("{\"name\": \"websites\"}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
+	struct json_object *req = NULL;
+	hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &req, &err);
 	cr_assert_not_null(req, "%s", err.msg);
 	json_object_put(controller);
 	json_object_put(parent);
@@ -1313,7 +1323,8 @@ Test(hook_request, related_is_filled_and_keyed_by_version)
 		"\"settings\", \"namespace\": \"global\"}}}, \"Namespace.v1\": {\"team-a\": "
 		"{\"metadata\": {\"name\": \"team-a\"}}}}");
 	struct cx_err err = { 0 };
-	struct json_object *req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
+	struct json_object *req = NULL;
+	hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &req, &err);
 	cr_assert_eq(hook_request_set_related(req, related, HOOK_V1, &err), 0, "%s", err.msg);
 	cr_assert_eq(at(at(req, "related"), "ConfigMap.v1"), at(related, "ConfigMap.v1"), "v1: shared");
 	cr_assert_not_null(at(at(at(req, "related"), "Namespace.v1"), "team-a"));
@@ -1322,13 +1333,15 @@ Test(hook_request, related_is_filled_and_keyed_by_version)
 	struct json_object *nsparent = parse("{\"metadata\": {\"name\": \"p\", \"namespace\": \"global\"}}");
 	struct json_object *v1 = parse("{\"ConfigMap.v1\": {\"settings\": {\"metadata\": {\"name\": \"settings\", "
 				       "\"namespace\": \"global\"}}}}");
-	req = hook_request_new(controller, nsparent, KINDS, N_KINDS, NULL, false, HOOK_V2, &err);
+	req = NULL;
+	hook_request_new(controller, nsparent, KINDS, N_KINDS, NULL, false, HOOK_V2, &req, &err);
 	cr_assert_eq(hook_request_set_related(req, v1, HOOK_V2, &err), 0, "%s", err.msg);
 	cr_assert_not_null(at(at(at(req, "related"), "ConfigMap.v1"), "global/settings"), "%s",
 			   json_object_to_json_string(req));
 	json_object_put(req);
 
-	req = hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &err);
+	req = NULL;
+	hook_request_new(controller, parent, KINDS, N_KINDS, NULL, false, HOOK_V1, &req, &err);
 	struct json_object *bad = parse("{\"ConfigMap.v1\": []}");
 	cr_assert_eq(hook_request_set_related(req, bad, HOOK_V1, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "related[\"ConfigMap.v1\"] is a list"), "%s", err.msg);
