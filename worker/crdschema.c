@@ -10,6 +10,7 @@
 
 #include "discovery.h"
 #include "err.h"
+#include "kobj.h"
 #include "jsonget.h"
 #include "kclient.h"
 #include "log.h"
@@ -172,27 +173,6 @@ static struct json_object *copy(struct json_object *v)
 	return json_object_deep_copy(v, &out, NULL) ? NULL : out;
 }
 
-/* The fields of an ObjectMeta: the API server decodes an embedded
- * resource's metadata into one, so any other key there is dropped. */
-static const char *const object_meta_fields[] = {
-	"name",
-	"generateName",
-	"namespace",
-	"selfLink",
-	"uid",
-	"resourceVersion",
-	"generation",
-	"creationTimestamp",
-	"deletionTimestamp",
-	"deletionGracePeriodSeconds",
-	"labels",
-	"annotations",
-	"ownerReferences",
-	"finalizers",
-	"managedFields",
-	NULL,
-};
-
 static bool is_meta_field(const char *key)
 {
 	return !strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "metadata");
@@ -225,7 +205,7 @@ static struct json_object *embedded_metadata(struct json_object *meta, const cha
 	json_object_object_foreach(meta, key, val)
 	{
 		bool known = false;
-		for (const char *const *f = object_meta_fields; *f && !known; f++)
+		for (const char *const *f = kobj_meta_fields; *f && !known; f++)
 			known = !strcmp(*f, key);
 		if (!known) {
 			char sub[512];

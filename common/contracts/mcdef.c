@@ -3,6 +3,7 @@
 #include "mcdef.h"
 #include "err.h"
 #include "k8sname.h"
+#include "kobj.h"
 #include "selector.h"
 #include "yamlnode.h"
 
@@ -1146,33 +1147,12 @@ static int parse_decorator(const struct yamlnode_src *y, const yaml_node_t *spec
 	return rc;
 }
 
-/* ObjectMeta's fields: a manifest carries name, labels and annotations; an
- * object read back from the API server carries the rest. */
-static const char *const metadata_keys[] = {
-	"name",
-	"generateName",
-	"namespace",
-	"selfLink",
-	"uid",
-	"resourceVersion",
-	"generation",
-	"creationTimestamp",
-	"deletionTimestamp",
-	"deletionGracePeriodSeconds",
-	"labels",
-	"annotations",
-	"ownerReferences",
-	"finalizers",
-	"managedFields",
-	NULL,
-};
-
 static int parse_metadata(const struct yamlnode_src *y, const yaml_node_t *root, struct mcdef_controller *c)
 {
 	yaml_node_t *meta = field(y, root, "metadata");
 	if (!meta)
 		return missing(y, root, "", "metadata", "{name: ...}");
-	int rc = check_keys(y, meta, "metadata", metadata_keys, "{name, labels, annotations, ...}");
+	int rc = check_keys(y, meta, "metadata", kobj_meta_fields, "{name, labels, annotations, ...}");
 	if (!rc)
 		rc = get_string(y, meta, "metadata", "name", true, k8sname_dns_subdomain, EXPECT_NAME, &c->name);
 	static const char *const maps[] = { "labels", "annotations" };

@@ -124,3 +124,22 @@ bool kobj_key(const struct json_object *o, char *buf, size_t len)
 	int n = ns ? snprintf(buf, len, "%s/%s", ns, name) : snprintf(buf, len, "%s", name);
 	return n > 0 && (size_t)n < len;
 }
+
+const char *const kobj_meta_fields[] = {
+	"name",
+	"generateName",
+	"namespace",
+	"selfLink",
+	"uid",
+	"resourceVersion",
+	"generation",
+	"creationTimestamp",
+	"deletionTimestamp",
+	"deletionGracePeriodSeconds",
+	"labels",
+	"annotations",
+	"ownerReferences",
+	"finalizers",
+	"managedFields",
+	NULL,
+};

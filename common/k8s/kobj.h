@@ -64,4 +64,9 @@ const char *kobj_annotation(const struct json_object *o, const char *key);
  * has no name or the key does not fit in len bytes with its NUL. */
 bool kobj_key(const struct json_object *o, char *buf, size_t len);
 
+/* The fields of an ObjectMeta, NULL-terminated: a manifest carries name,
+ * labels and annotations, an object read back carries the rest, and the API
+ * server drops any other key of an embedded resource's metadata. */
+extern const char *const kobj_meta_fields[];
+
 #endif
