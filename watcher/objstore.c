@@ -177,16 +177,17 @@ static int pack(struct objstore *s, const ZSTD_CDict *cdict, const char *text, s
 	return 0;
 }
 
-/* it's JSON text, NUL-terminated, owned by the caller; NULL when out of
- * memory (or, which would be a bug, when a frame does not decode). */
-static char *unpack(const struct objstore *s, const struct item *it, const ZSTD_DDict *ddict)
+/* it's JSON text (it is s's, so packed under s's dictionary),
+ * NUL-terminated, owned by the caller; NULL when out of memory (or, which
+ * would be a bug, when a frame does not decode). */
+static char *unpack(const struct objstore *s, const struct item *it)
 {
 	char *text = malloc(it->e.json_len + 1);
 	if (!text)
 		return NULL;
 	if (!it->packed) {
 		memcpy(text, it->text, it->e.json_len);
-	} else if (ZSTD_decompress_usingDDict(s->dctx, text, it->e.json_len, it->text, it->text_len, ddict) !=
+	} else if (ZSTD_decompress_usingDDict(s->dctx, text, it->e.json_len, it->text, it->text_len, s->ddict) !=
 		   it->e.json_len) {
 		free(text);
 		return NULL;
@@ -290,7 +291,7 @@ static void train(struct objstore *s)
 		const struct item *it = s->items[j * s->n / k];
 		if (it->e.json_len > SAMPLE_LEN_MAX)
 			continue;
-		char *text = unpack(s, it, s->ddict), *grown = text ? realloc(samples, total + it->e.json_len) : NULL;
+		char *text = unpack(s, it), *grown = text ? realloc(samples, total + it->e.json_len) : NULL;
 		if (!grown) {
 			free(text);
 			goto out;
@@ -307,7 +308,7 @@ static void train(struct objstore *s)
 		goto out;
 	size_t stored = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		char *text = unpack(s, s->items[i], s->ddict);
+		char *text = unpack(s, s->items[i]);
 		int rc = text ? pack(s, cdict, text, s->items[i]->e.json_len, &texts[i], &lens[i], &packed[i])
 			      : -ENOMEM;
 		free(text);
@@ -429,7 +430,7 @@ static const struct item *item_of(const struct objstore_entry *e)
 
 int objstore_put_entry(struct objstore *s, const struct objstore *from, const struct objstore_entry *e)
 {
-	char *text = unpack(from, item_of(e), from->ddict);
+	char *text = unpack(from, item_of(e));
 	if (!text)
 		return -ENOMEM;
 	struct fields f = { .key = e->key,
@@ -512,7 +513,7 @@ struct json_object *objstore_entry_parse_new(const struct objstore *s, const str
 
 char *objstore_entry_json_new(const struct objstore *s, const struct objstore_entry *e)
 {
-	return unpack(s, item_of(e), s->ddict);
+	return unpack(s, item_of(e));
 }
 
 struct json_object *objstore_get_new(const struct objstore *s, const char *key)

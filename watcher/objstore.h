@@ -87,7 +87,7 @@ struct json_object *objstore_entry_parse_new(const struct objstore *s, const str
 char *objstore_entry_json_new(const struct objstore *s, const struct objstore_entry *e);
 
 /* Bytes the objects' texts take as stored (compressed or not), without the
- * dictionary: for the benchmarks and tests. */
+ * dictionary: for the tests. */
 size_t objstore_stored_bytes(const struct objstore *s);
 
 size_t objstore_count(const struct objstore *s);
