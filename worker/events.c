@@ -392,27 +392,38 @@ static int bump_live(struct events *e, const char *ns, const char *name, const c
 	return r;
 }
 
+/* The series of (type, reason, message) about parent: the message as
+ * stored (msg), the Event's namespace (*ns, borrowed from parent or static)
+ * and its dedup key (*key, owned; its type is part of it). */
+static int identify(struct json_object *parent, const char *type, const char *reason, const char *message,
+		    char msg[static EVENTS_MESSAGE_MAX + 1], const char **ns, char **key, struct cx_err *err)
+{
+	const char *uid = kobj_uid(parent);
+	if (!uid || !kobj_name(parent))
+		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason,
+				  uid ? "name" : "uid");
+	*ns = kobj_namespace(parent) ?: "default"; /* where Events about cluster-scoped objects go */
+	events_cut_message(message, msg);
+	if (!(*key = events_key(uid, type, reason, msg)))
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
 int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason, const char *message,
 		struct json_object **out, struct cx_err *err)
 {
 	if (out)
 		*out = NULL;
-	const char *uid = kobj_uid(parent), *pname = kobj_name(parent);
-	const char *ns = kobj_namespace(parent);
-	if (!uid || !pname)
-		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason,
-				  uid ? "name" : "uid");
-	if (!ns)
-		ns = "default"; /* where Events about cluster-scoped objects go */
+	const char *ns = NULL;
 	char msg[EVENTS_MESSAGE_MAX + 1];
-	events_cut_message(message, msg);
-	char *key = events_key(uid, type, reason, msg);
-	if (!key)
-		return cx_err_set(err, -ENOMEM, "out of memory");
+	char *key = NULL;
+	int r = identify(parent, type, reason, message, msg, &ns, &key, err);
+	if (r)
+		return r;
+	const char *uid = kobj_uid(parent), *pname = kobj_name(parent);
 	time_t now = e->now();
 	char when[32];
 	format_time(now, when);
-	int r;
 
 	struct event_entry *entry = event_cache_find(e->cache, key);
 	char *name = entry ? strdup(entry->name) : events_name(pname, uid, type, reason, msg);
@@ -471,6 +482,49 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 		event_cache_remove(e->cache, key);
 		json_object_put(written);
 	}
+	free(name);
+	free(key);
+	return r;
+}
+
+int events_post_once(struct events *e, struct json_object *parent, const char *type, const char *reason,
+		     const char *message, struct cx_err *err)
+{
+	const char *ns = NULL;
+	char msg[EVENTS_MESSAGE_MAX + 1];
+	char *key = NULL;
+	int r = identify(parent, type, reason, message, msg, &ns, &key, err);
+	if (r)
+		return r;
+	time_t now = e->now();
+	struct event_entry *entry = event_cache_find(e->cache, key);
+	if (entry && now - entry->last < EVENTS_REUSE_SECONDS) {
+		free(key);
+		return 0;
+	}
+	char *name = events_name(kobj_name(parent), kobj_uid(parent), type, reason, msg);
+	if (!name) {
+		free(key);
+		return cx_err_set(err, -ENOMEM, "out of memory");
+	}
+	struct json_object *live = NULL;
+	char path[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, name);
+	r = kclient_get(e->c, path, &live, err);
+	if (r == 0) {
+		/* Said already, by another worker or before a restart. */
+		struct event_entry *known = event_cache_put(e->cache, key, name, now);
+		if (known) {
+			struct json_object *c = jsonget(live, "count");
+			known->count = json_object_is_type(c, json_type_int) ? (long)json_object_get_int64(c) : 1;
+			snprintf(known->resource_version, sizeof(known->resource_version), "%s",
+				 kobj_resource_version(live) ?: "");
+		}
+	} else if (r == -ENOENT) {
+		cx_err_clear(err);
+		r = events_post(e, parent, type, reason, message, NULL, err);
+	}
+	json_object_put(live);
 	free(name);
 	free(key);
 	return r;

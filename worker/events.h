@@ -71,6 +71,15 @@ const char *events_failure_reason(const struct config_controller *cc, const char
 int events_post(struct events *e, struct json_object *parent, const char *type, const char *reason, const char *message,
 		struct json_object **out, struct cx_err *err);
 
+/* Says (type, reason, message) about parent once across every worker and
+ * restart: posts it as events_post does unless this poster posted it within
+ * EVENTS_REUSE_SECONDS or the server already holds its Event (one GET, so a
+ * second worker writes nothing). For a state that lasts, like a status
+ * schema that drops fields, where a count of syncs says nothing. Returns 0
+ * or a kclient code with err filled. */
+int events_post_once(struct events *e, struct json_object *parent, const char *type, const char *reason,
+		     const char *message, struct cx_err *err);
+
 /* Whether events_post_apply posts its Normal Events (coxswain.yaml's
  * worker.events.normal; off by default: each costs one write per child per
  * change, as much as the child's own apply). Warning Events are always

@@ -35,8 +35,9 @@ struct per_controller {
 	struct json_object *json; /* the hook request's "controller" */
 	struct hook_child_kind *kinds;
 	struct events *events;
-	bool told_no_subresource; /* said once per process: its kind writes status through the object */
-	char told_dropped[512];   /* the status fields last said to be dropped by the server */
+	bool told_no_subresource; /* said once per process (and once in all per parent): its kind writes status through the object */
+	char told_dropped
+		[512]; /* the status fields last said to be dropped (once per process, and once in all per parent) */
 	/* Learnt from jobs (worker/ctltable.h): the name, and the table's
 	 * generation cc was built at; NULL / 0 for a configured one. */
 	char *dyn_name;
@@ -185,10 +186,14 @@ static void set_outcome(struct reconcile_outcome *out, enum proto_outcome o, int
 	snprintf(out->message, sizeof(out->message), "%s", msg ? msg : "");
 }
 
-static void warn_event(struct per_controller *pc, struct json_object *parent, const char *reason, const char *msg)
+/* once: a lasting state, said once across every worker (events_post_once);
+ * otherwise every occurrence counts into the Event. */
+static void warn_event(struct per_controller *pc, struct json_object *parent, const char *reason, const char *msg,
+		       bool once)
 {
 	struct cx_err err = { 0 };
-	if (events_post(pc->events, parent, EVENT_WARNING, reason, msg, NULL, &err))
+	if (once ? events_post_once(pc->events, parent, EVENT_WARNING, reason, msg, &err)
+		 : events_post(pc->events, parent, EVENT_WARNING, reason, msg, NULL, &err))
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot post an Event", "controller", pc->cc->name, "error", err.msg,
 		       NULL);
 }
@@ -213,14 +218,15 @@ static void read_back(struct reconciler *r, struct per_controller *pc, struct js
 		 "%s does not hold them); coxswain does not write them again until the hook's answer changes",
 		 dropped, jsonget_string(parent, "kind") ?: "?");
 	log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
-	warn_event(pc, parent, "StatusFieldsDropped", msg);
+	warn_event(pc, parent, "StatusFieldsDropped", msg, true);
 }
 
 /* The status coxswain writes for o into *out (owned; NULL: nothing to
  * write). A built-in kind gets the hook's status merged into its own and
  * nothing of coxswain's; a custom resource gets status_compute's, projected
  * through its CRD's status schema: what the schema does not hold (say,
- * conditions) is not written, and that is said once per process. */
+ * conditions) is not written, and that is said once per process and, across
+ * workers, once per parent. */
 static int wanted_status(struct reconciler *r, struct per_controller *pc, struct json_object *parent,
 			 const struct status_outcome *o, struct json_object **out, struct cx_err *err)
 {
@@ -268,7 +274,7 @@ static int wanted_status(struct reconciler *r, struct per_controller *pc, struct
 			 "them)",
 			 res->kind, dropped);
 		log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
-		warn_event(pc, parent, "StatusFieldsDropped", msg);
+		warn_event(pc, parent, "StatusFieldsDropped", msg, true);
 	}
 	return 0;
 }
@@ -292,7 +298,7 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 		cx_err_prefix(err, "cannot write the status: ");
 		log_kv(LOG_LEVEL_WARNING, 0, "cannot write the status", "controller", pc->cc->name, "error", err->msg,
 		       NULL);
-		warn_event(pc, parent, "StatusWriteFailed", err->msg);
+		warn_event(pc, parent, "StatusWriteFailed", err->msg, false);
 	} else if (written) {
 		proto_writes_note(r->writes, stored); /* its echo must not sync the parent again */
 		read_back(r, pc, parent, status, stored);
@@ -309,12 +315,12 @@ static int report(struct reconciler *r, struct per_controller *pc, struct json_o
 			 "that write makes. Add subresources: {status: {}} to the CRD version to avoid it",
 			 jsonget_string(parent, "kind") ?: "?");
 		log_kv(LOG_LEVEL_WARNING, 0, msg, "controller", pc->cc->name, NULL);
-		warn_event(pc, parent, "NoStatusSubresource", msg);
+		warn_event(pc, parent, "NoStatusSubresource", msg, true);
 	}
 	/* Finalizing is a wait, not a failure; ChildConflict and ApplyFailed get
 	 * an Event per child from events_post_apply. */
 	if (o->reason != STATUS_OK && o->reason != STATUS_FINALIZING && o->message)
-		warn_event(pc, parent, events_failure_reason(pc->cc, status_reason_name(o->reason)), o->message);
+		warn_event(pc, parent, events_failure_reason(pc->cc, status_reason_name(o->reason)), o->message, false);
 	return rc;
 }
 

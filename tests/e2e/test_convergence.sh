@@ -92,8 +92,9 @@ more_reconciles 60 2 "${KEYS[@]}"
 # began (only those whose "verb URI code" line matches PATTERN, or with -v
 # does not); the requests are shown if there are.
 no_writes_since() {
-	local lines
-	lines=$(operator_write_log "$1" | tail -n +$((W0[$1] + 1)) | grep ${3:+"$3"} -e "${2:-.}")
+	local log lines
+	log=$(operator_write_log "$1") || return 1 # no audit log: nothing proven
+	lines=$(tail -n +$((W0[$1] + 1)) <<<"$log" | grep ${3:+"$3"} -e "${2:-.}")
 	[[ -z $lines ]] || { echo "$(wc -l <<<"$lines") writes:"; head -n 20 <<<"$lines"; return 1; }
 }
 check "InPlace ConfigMap and Secrets: zero writes over two more syncs" no_writes_since "$IN_NS" /deployments/ -v

@@ -249,6 +249,45 @@ Test(events_live, an_expired_event_is_created_anew)
 	json_object_put(parent);
 }
 
+/* A Warning said once (the status schema drops fields): the first worker
+ * to say it creates the Event, and another worker, or a restarted one, that
+ * says it again writes nothing (the Event's resourceVersion stays), while
+ * another message is still said. */
+Test(events_live, said_once_across_workers_writes_once)
+{
+	struct json_object *parent = prepare("ev-once", "cm");
+	struct events *w1 = events_new(kc[0], "ctl", 0), *w2 = events_new(kc[1], "ctl", 0),
+		      *restarted = events_new(kc[2], "ctl", 0);
+	cr_assert(w1 && w2 && restarted);
+	struct cx_err err = { 0 };
+	cr_assert_eq(events_post_once(w1, parent, EVENT_WARNING, "StatusFieldsDropped", "dropped", &err), 0, "%s",
+		     err.msg);
+	struct found f = series(parent, "StatusFieldsDropped", "dropped");
+	cr_assert_eq(f.objects, 1);
+	cr_assert_eq(f.count, 1);
+	char path[PATH_LEN];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, f.name);
+	struct json_object *before = NULL, *after = NULL;
+	cr_assert_eq(kclient_get(kc[0], path, &before, &err), 0, "%s", err.msg);
+	struct events *all[] = { w2, restarted, w1, w2 };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		cr_assert_eq(events_post_once(all[i], parent, EVENT_WARNING, "StatusFieldsDropped", "dropped", &err), 0,
+			     "%s", err.msg);
+	cr_assert_eq(kclient_get(kc[0], path, &after, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(str(after, "metadata", "resourceVersion"), str(before, "metadata", "resourceVersion"),
+			 "said once: no worker wrote the Event again");
+	cr_assert_eq(count_of(after), 1);
+	cr_assert_eq(events_post_once(w2, parent, EVENT_WARNING, "StatusFieldsDropped", "other", &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(series(parent, "StatusFieldsDropped", "other").objects, 1, "another message is said");
+	json_object_put(before);
+	json_object_put(after);
+	events_free(&w1);
+	events_free(&w2);
+	events_free(&restarted);
+	json_object_put(parent);
+}
+
 /* A parent with the longest name (253 characters, the cut falling after a
  * '.'), and a message longer than EVENTS_MESSAGE_MAX: the server accepts
  * the Event's name, and two workers still share it. */
