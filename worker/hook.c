@@ -893,6 +893,30 @@ static void body_head(const struct curlbuf *b, char *buf, size_t len)
 /* ETag header values longer than this are not kept (no cache entry). */
 #define ETAG_MAX 1024
 
+/* The webhooks' open connections, TLS sessions and resolved names, kept
+ * between calls: a call on a kept connection saves a TCP (and TLS)
+ * handshake, and the hook server a new connection (often a new thread).
+ * libcurl only reuses a connection whose host, port, CONNECT_TO and TLS
+ * material all match. */
+static CURLSH *conn_share;
+
+/* The share every webhook call uses; NULL when out of memory (the call
+ * then opens its own connection, as if none were kept). */
+static CURLSH *webhook_share(void)
+{
+	if (conn_share)
+		return conn_share;
+	CURLSH *sh = curl_share_init();
+	if (sh &&
+	    (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+	     curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	     curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)) {
+		curl_share_cleanup(sh);
+		sh = NULL;
+	}
+	return conn_share = sh;
+}
+
 /* What one POST carries besides the request, and what it tells back. */
 struct webhook_call {
 	const struct webhookauth_material *mat; /* caBundle, client certificate, Authorization; or NULL */
@@ -969,6 +993,9 @@ static int run_webhook(const struct hook_def *def, const char *label, int timeou
 	}
 #undef ADD_HEADER
 	CURLcode cc = ok ? CURLE_OK : CURLE_OUT_OF_MEMORY;
+	CURLSH *share = webhook_share();
+	if (!cc && share)
+		cc = curl_easy_setopt(h, CURLOPT_SHARE, share);
 	if (!cc)
 		cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	if (!cc)
@@ -1205,11 +1232,13 @@ int hook_connect_to_check(const char *value, struct cx_err *err)
 /* The worker's caches: one thread, one set. */
 static struct webhookauth *auth_cache;
 static struct etagcache *etag_cache;
-
 void hook_webhook_reset(void)
 {
 	webhookauth_free(&auth_cache);
 	etagcache_free(&etag_cache);
+	if (conn_share)
+		curl_share_cleanup(conn_share);
+	conn_share = NULL;
 }
 
 /* Reads through def->kc; none is an error naming what was wanted. */

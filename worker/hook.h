@@ -265,7 +265,8 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
  * at start to fail early. */
 int hook_connect_to_check(const char *value, struct cx_err *err);
 
-/* Frees the worker's webhook caches (Secrets read, etag answers): for
+/* Frees the worker's webhook caches (Secrets read, etag answers, kept
+ * connections): for
  * tests and before exit. Calls after it start empty ones. */
 void hook_webhook_reset(void);
 

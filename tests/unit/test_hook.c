@@ -1011,8 +1011,9 @@ struct server {
 	int port;
 };
 
-/* Starts server.py on a free loopback port; it answers n requests. */
-static struct server server_start(int n)
+/* Starts server.py on a free loopback port; it answers n requests (HTTP/1.1
+ * with connections kept open when keepalive). */
+static struct server server_start_as(int n, bool keepalive)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
@@ -1024,7 +1025,8 @@ static struct server server_start(int n)
 		close(p[1]);
 		char count[16];
 		snprintf(count, sizeof(count), "%d", n);
-		execlp("python3", "python3", HOOKS "server.py", "0", count, "30", (char *)NULL);
+		execlp("python3", "python3", HOOKS "server.py", "0", count, "30", keepalive ? "keepalive" : NULL,
+		       (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -1034,6 +1036,11 @@ static struct server server_start(int n)
 	cr_assert_eq(fscanf(f, "%d", &port), 1, "the server printed its port");
 	fclose(f);
 	return (struct server){ pid, port };
+}
+
+static struct server server_start(int n)
+{
+	return server_start_as(n, false);
 }
 
 static void server_stop(struct server *s)
@@ -1069,6 +1076,49 @@ Test(hook_webhook, ok_200)
 	cr_assert_eq(r.stats.http_status, 200);
 	hook_result_clear(&r);
 	json_object_put(req);
+	server_stop(&s);
+}
+
+/* The client port a /conn call came from. */
+static long conn_port(struct hook_def *def)
+{
+	struct json_object *req = website_request(false);
+	struct hook_result r;
+	struct cx_err err = { 0 };
+	cr_assert_eq(run(def, req, false, &r, &err), 0, "%s", err.msg);
+	struct json_object *port = at(r.status, "port");
+	cr_assert_not_null(port);
+	long p = (long)json_object_get_int64(port);
+	hook_result_clear(&r);
+	json_object_put(req);
+	return p;
+}
+
+/* A hook server that keeps connections open gets every call on one
+ * connection (no handshake, no new server thread per call); after
+ * hook_webhook_reset the next call opens a new one. */
+Test(hook_webhook, calls_reuse_one_connection)
+{
+	struct server s = server_start_as(5, true);
+	char url[128];
+	struct hook_def def = webhook(&s, "/conn", url, sizeof(url));
+	long first = conn_port(&def);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(conn_port(&def), first, "call %d came on another connection", i + 2);
+	hook_webhook_reset();
+	cr_assert_neq(conn_port(&def), first, "a reset closes the kept connection");
+	server_stop(&s);
+}
+
+/* A server that closes every connection (HTTP/1.0) still answers each
+ * call, on a new connection each time. */
+Test(hook_webhook, a_server_that_closes_gets_a_connection_per_call)
+{
+	struct server s = server_start(3);
+	char url[128];
+	struct hook_def def = webhook(&s, "/conn", url, sizeof(url));
+	long first = conn_port(&def), second = conn_port(&def), third = conn_port(&def);
+	cr_assert(first != second && second != third && first != third);
 	server_stop(&s);
 }
 

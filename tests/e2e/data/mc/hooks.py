@@ -219,6 +219,7 @@ ROUTES = {
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # a kept connection's answers wait for no delayed ACK
 
     def log_message(self, fmt, *args):
         pass

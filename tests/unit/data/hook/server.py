@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # A webhook server for test_hook: answers POSTs on 127.0.0.1 only.
-#   server.py PORT N SECONDS
-# PORT 0 takes any free port. Once listening it prints the port on stdout
+#   server.py PORT N SECONDS [keepalive]
+# PORT 0 takes any free port. With keepalive it speaks HTTP/1.1 and keeps
+# each connection open for the next request, a thread per connection, as
+# production hook servers do; otherwise HTTP/1.0, a connection per request. Once listening it prints the port on stdout
 # (one line), then serves until it has answered N requests or SECONDS passed.
 #   /sync     200, {"status": {what it got}, "children": [a ConfigMap]}
 #   /echo     200, {"status": {"echo": <the request>}, "children": []}
@@ -11,6 +13,8 @@
 #   /etag     as /sync plus status.served (requests answered so far) and an
 #             ETag "v-<parent name>"; 304 (no body) when If-None-Match is it
 #   /304      304 always
+#   /conn     200, {"status": {"port": the client's port}, "children": []}:
+#             which connection the request came on
 import http.server
 import json
 import sys
@@ -68,6 +72,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, json.dumps({
                 "status": {"served": Handler.answered + 1, "ifNoneMatch": self.headers.get("If-None-Match")},
                 "children": []}), etag=etag)
+        if self.path == "/conn":
+            return self.answer(200, json.dumps({"status": {"port": self.client_address[1]}, "children": []}))
         if self.path == "/echo":
             return self.answer(200, json.dumps({"status": {"echo": req}, "children": []}))
         name = req["parent"]["metadata"]["name"]
@@ -84,7 +90,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         }))
 
 
-server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+keepalive = sys.argv[4:] == ["keepalive"]
+if keepalive:
+    Handler.protocol_version = "HTTP/1.1"
+server = (http.server.ThreadingHTTPServer if keepalive else http.server.HTTPServer)(("127.0.0.1", int(sys.argv[1])),
+                                                                                     Handler)
+server.daemon_threads = True
 print(server.server_address[1], flush=True)
 n, deadline = int(sys.argv[2]), time.monotonic() + float(sys.argv[3])
 while Handler.answered < n and time.monotonic() < deadline:
