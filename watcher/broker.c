@@ -794,6 +794,12 @@ static bool dispatch_key(struct broker *b, struct worker_rec *w, int64_t now_ms)
 		json_object_put(parent);
 		json_object_put(children);
 		if (r) {
+			/* Sent to nobody: lost, though not the object's fault
+			 * (no step towards poisoning it). */
+			b->losses++;
+			b->losses_by[BROKER_LOSS_UNREACHABLE]++;
+			log_kv(LOG_LEVEL_WARNING, 0, "job lost", "key", key, "worker", w->id, "why", "unreachable",
+			       NULL);
 			workqueue_done(b->q, key, now_ms);
 			workqueue_add_rate_limited(b->q, key, now_ms);
 			remove_worker(b, w, BROKER_LOSS_UNREACHABLE, "unreachable", now_ms);
@@ -907,7 +913,7 @@ uint64_t broker_losses_by(const struct broker *b, enum broker_loss reason)
 
 const char *broker_loss_name(enum broker_loss reason)
 {
-	static const char *const names[BROKER_LOSS_N] = { "restart", "deadline", "heartbeat", "unreachable" };
+	static const char *const names[BROKER_LOSS_N] = { "restart", "deadline", "unreachable", "heartbeat" };
 	return (unsigned)reason < BROKER_LOSS_N ? names[reason] : "?";
 }
 

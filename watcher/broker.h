@@ -178,12 +178,14 @@ uint64_t broker_worker_restarts(const struct broker *b);
 /* READYs refused because another instance's live worker held the slot. */
 uint64_t broker_refusals(const struct broker *b);
 uint64_t broker_losses(const struct broker *b);
-/* How a worker's job was lost (coxswain_jobs_lost_total{reason}). */
+/* How a worker was lost; the first BROKER_JOB_LOSS_N reasons can lose a
+ * job (coxswain_jobs_lost_total{reason}). */
 enum broker_loss {
 	BROKER_LOSS_RESTART,     /* "restart": replaced in its slot (its supervisor, or another instance) */
 	BROKER_LOSS_DEADLINE,    /* "deadline": busy past the job's deadline */
-	BROKER_LOSS_HEARTBEAT,   /* "heartbeat": silent while idle (holds no job: counted for completeness) */
-	BROKER_LOSS_UNREACHABLE, /* "unreachable": its connection was gone when a message was sent */
+	BROKER_LOSS_UNREACHABLE, /* "unreachable": its connection was gone when its job was sent */
+	BROKER_JOB_LOSS_N,
+	BROKER_LOSS_HEARTBEAT = BROKER_JOB_LOSS_N, /* silent while idle: it held no job */
 	BROKER_LOSS_N,
 };
 /* The losses of one reason; they sum to broker_losses. */

@@ -37,12 +37,28 @@ struct informer {
 	uint64_t lists, watches, streams;
 	bool stream;              /* the next list is a streaming list */
 	char *stream_match;       /* test_stream_match, or NULL */
+	long watch_timeout_s;     /* test_watch_timeout_seconds */
 	struct objstore *fresh;   /* a streaming list's objects until its bookmark, else NULL */
 	int stream_error;         /* a failed streaming list's code, for the next informer_tick */
 	int64_t failing_since_ms; /* -1: the last attempt succeeded */
 	int last_code;
 	char last_error[CX_ERR_MSG_MAX + 64];
 };
+
+static void (*observer)(void *ud, const char *path, enum informer_restart what);
+static void *observer_ud;
+
+void informer_set_observer(void (*fn)(void *ud, const char *path, enum informer_restart what), void *ud)
+{
+	observer = fn;
+	observer_ud = ud;
+}
+
+static void tell_observer(const struct informer *inf, enum informer_restart what)
+{
+	if (observer)
+		observer(observer_ud, inf->path, what);
+}
 
 /* INFORMER_INITIAL_STREAM or _LIST, for informers made with _DEFAULT. */
 static enum informer_initial_list default_initial_list = INFORMER_INITIAL_LIST;
@@ -78,6 +94,7 @@ int informer_new(struct kclient *c, struct kwatch_mux *mux, const struct informe
 	inf->h = o->handlers;
 	inf->ud = o->ud;
 	inf->keep_managers = o->keep_managers;
+	inf->watch_timeout_s = o->test_watch_timeout_seconds;
 	inf->need_list = true;
 	inf->failing_since_ms = -1;
 	enum informer_initial_list how = o->initial_list ? o->initial_list : default_initial_list;
@@ -278,9 +295,11 @@ static void on_watch_end(void *ud, struct kwatch *w, int code, const struct cx_e
 		log_kv(LOG_LEVEL_INFO, 2, "relisting", "resource", inf->path, "reason", err->msg, NULL);
 		inf->need_list = true;
 		inf->due_ms = now;
+		tell_observer(inf, INFORMER_RELIST);
 		return;
 	}
 	inf->need_watch = true;
+	tell_observer(inf, INFORMER_WATCH_RESTART);
 	if (code == 0) {
 		/* The server's timeoutSeconds: re-open at once. */
 		attempt_succeeded(inf);
@@ -490,7 +509,8 @@ static int do_watch(struct informer *inf, struct cx_err *err)
 	struct kwatch_options o = { .path = inf->path,
 				    .resource_version = inf->rv,
 				    .label_selector = inf->label_selector,
-				    .drop_managed_fields = !inf->keep_managers };
+				    .drop_managed_fields = !inf->keep_managers,
+				    .timeout_seconds = inf->watch_timeout_s };
 	inf->watches++;
 	int r = kwatch_start(inf->mux, inf->c, &o, on_event, on_watch_end, inf, &inf->w, err);
 	if (r)
@@ -551,6 +571,8 @@ bool informer_synced(const struct informer *inf)
 
 void informer_relist(struct informer *inf)
 {
+	if (inf->synced)
+		tell_observer(inf, INFORMER_RELIST);
 	kwatch_free(&inf->w);
 	objstore_free(&inf->fresh);
 	inf->need_list = true;

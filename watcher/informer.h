@@ -69,6 +69,9 @@ struct informer_options {
 	 * stream with 422, as a server without streaming lists does. Borrowed
 	 * until informer_new returns. */
 	const char *test_stream_match;
+	/* For tests only: the timeoutSeconds its watches ask of the server
+	 * (0 = kwatch's default, 5 to 10 minutes), to see them end. */
+	long test_watch_timeout_seconds;
 	/* NULL: managedFields are dropped. Else a NULL-terminated list (borrowed;
 	 * outlives the informer) of field managers whose managedFields entries
 	 * are kept, every other entry dropped: coxswain's own, for children, so
@@ -80,6 +83,17 @@ struct informer_options {
  * for the whole process (--initial-list, watcher.initialList); STREAM until
  * set. Informers made before keep theirs. */
 void informer_set_initial_list(enum informer_initial_list how);
+
+/* What an informer tells its process-wide observer. */
+enum informer_restart {
+	INFORMER_RELIST,        /* it lists again after its store was filled (410 Gone, informer_relist) */
+	INFORMER_WATCH_RESTART, /* a watch that ended (the server's timeout, a failure) is to be opened again */
+};
+
+/* Sets the observer every informer of the process tells of its relists and
+ * watch restarts (NULL: none), with the collection's path (borrowed for the
+ * call): coxswain_relists_total and coxswain_watch_restarts_total. */
+void informer_set_observer(void (*fn)(void *ud, const char *path, enum informer_restart what), void *ud);
 
 /* Whether a streaming list that ended before its initial-events-end
  * bookmark means the server does not do streaming lists, so that LIST is

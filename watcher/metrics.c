@@ -647,7 +647,7 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	    NULL);
 	REG(jobs_lost_total, metrics_counter, "coxswain_jobs_lost_total",
 	    "Jobs re-queued because their worker was lost, by how the loss was noticed "
-	    "(restart, deadline, heartbeat, unreachable)",
+	    "(restart, deadline, unreachable)",
 	    reason);
 	REG(worker_refusals_total, metrics_counter, "coxswain_worker_refusals_total",
 	    "READY messages refused because a live worker of another supervisor instance held the slot", NULL);
@@ -656,9 +656,10 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	REG(poisoned_objects, metrics_gauge, "coxswain_poisoned_objects",
 	    "Objects not retried after repeated worker crashes", NULL);
 	REG(watch_restarts_total, metrics_counter, "coxswain_watch_restarts_total",
-	    "Watches that ended and were started again, per resource", resource);
+	    "Watches that ended (the server's timeout, or a failure) and were opened again, per collection path",
+	    resource);
 	REG(relists_total, metrics_counter, "coxswain_relists_total",
-	    "LISTs made again after 410 Gone or a failed watch, per resource", resource);
+	    "Lists made again after 410 Gone (the watch's resourceVersion was too old), per collection path", resource);
 	REG(controller_ready, metrics_gauge, "coxswain_controller_ready",
 	    "1 when the controller's CRD is established and its caches are synced, else 0", controller);
 	REG(echo_dropped_total, metrics_counter, "coxswain_watch_events_echo_dropped_total",

@@ -147,12 +147,13 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *   leader_election_master_status{name}                     gauge 1 when leading, else 0
  *   coxswain_workers                                       gauge: connected workers
  *   coxswain_worker_restarts_total                         restarts the supervisors counted (from READY)
- *   coxswain_jobs_lost_total{reason}                       reason: restart|deadline|heartbeat|unreachable
+ *   coxswain_jobs_lost_total{reason}                       reason: restart|deadline|unreachable
  *   coxswain_worker_refusals_total                         READYs refused: another worker set's live worker held the slot
  *   coxswain_job_channel_auth_failures_total               connections the job channel's ZAP handler refused
  *   coxswain_poisoned_objects                              gauge
- *   coxswain_watch_restarts_total{resource}                watches that ended and were started again
- *   coxswain_relists_total{resource}                       LISTs after 410 Gone or a failed watch
+ *   coxswain_watch_restarts_total{resource}                watches that ended and were opened again
+ *   coxswain_relists_total{resource}                       lists made again after 410 Gone
+ *                                                          (resource: the collection's path)
  *   coxswain_controller_ready{controller}                  gauge 1 when its CRD is established and caches synced
  *   coxswain_watch_events_echo_dropped_total{controller}   watch events dropped as echoes of the
  *                                                          workers' own writes (watcher/echo.h) */

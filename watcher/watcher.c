@@ -381,7 +381,7 @@ static void collect(void *ud)
 	metrics_set(metrics_labels(w->std.poisoned_objects, NULL), (double)broker_poisoned(w->broker));
 	metrics_set(metrics_labels(w->std.worker_refusals_total, NULL), (double)broker_refusals(w->broker));
 	metrics_set(metrics_labels(w->std.auth_failures_total, NULL), (double)broker_auth_refusals(w->broker));
-	for (int r = 0; r < BROKER_LOSS_N; r++)
+	for (int r = 0; r < BROKER_JOB_LOSS_N; r++)
 		metrics_set(metrics_labels(w->std.jobs_lost_total, broker_loss_name(r), NULL),
 			    (double)broker_losses_by(w->broker, r));
 	if (w->leader)
@@ -441,6 +441,14 @@ static void stop_supervisor(struct watcher *w)
 	w->supervisor = 0;
 }
 
+/* The informers' relists and watch restarts, by collection path. */
+static void count_restart(void *ud, const char *path, enum informer_restart what)
+{
+	struct watcher *w = ud;
+	metrics_inc(metrics_labels(what == INFORMER_RELIST ? w->std.relists_total : w->std.watch_restarts_total, path,
+				   NULL));
+}
+
 static int setup_metrics(struct watcher *w, struct cx_err *err)
 {
 	int r;
@@ -458,6 +466,7 @@ static int setup_metrics(struct watcher *w, struct cx_err *err)
 		w->queue, &(struct workqueue_observer){ metrics_workqueue_queue_wait, metrics_workqueue_work, &w->mq });
 	kclient_set_request_observer(w->client, metrics_rest_request, &w->std);
 	kclient_set_wait_observer(w->client, metrics_rest_wait, &w->std);
+	informer_set_observer(count_restart, w);
 	return metrics_add_collector(w->metrics, collect, w);
 }
 
@@ -632,6 +641,7 @@ static void teardown(struct watcher *w)
 	discovery_free(&w->disco);
 	kwatch_mux_free(&w->mux);
 	kclient_free(&w->client);
+	informer_set_observer(NULL, NULL);
 	metrics_free(&w->metrics);
 	free(w->mcs);
 	restconfig_free(&w->rc);

@@ -145,18 +145,40 @@ static void teardown(void)
 
 TestSuite(informer_live, .init = setup, .fini = teardown, .timeout = 90);
 
-static struct informer *start(struct seen *s, enum informer_initial_list how, const char *match)
+static struct informer *start_with(struct seen *s, enum informer_initial_list how, const char *match,
+				   long watch_timeout_s)
 {
 	struct informer_options o = { .resource = &cm_res,
 				      .namespace = ns,
 				      .handlers = { on_add, on_update, on_delete },
 				      .ud = s,
 				      .initial_list = how,
-				      .test_stream_match = match };
+				      .test_stream_match = match,
+				      .test_watch_timeout_seconds = watch_timeout_s };
 	struct cx_err err = { 0 };
 	informer_new(c, mux, &o, &s->inf, &err);
 	cr_assert_not_null(s->inf, "%s", err.msg);
 	return s->inf;
+}
+
+static struct informer *start(struct seen *s, enum informer_initial_list how, const char *match)
+{
+	return start_with(s, how, match, 0);
+}
+
+/* What the informers told the process-wide observer, for this test's
+ * collection only. */
+static int relists_told, restarts_told;
+
+static void observe(void *ud, const char *path, enum informer_restart what)
+{
+	(void)ud;
+	if (strcmp(path, cms))
+		return;
+	if (what == INFORMER_RELIST)
+		relists_told++;
+	else
+		restarts_told++;
 }
 
 /* Runs the informer as the watcher's loop does (tick, poll, dispatch) until
@@ -276,10 +298,13 @@ Test(informer_live, a_relist_deletes_the_objects_that_went_away)
 	create_cm("c");
 	struct seen s = { 0 };
 	struct informer *inf = start(&s, INFORMER_INITIAL_STREAM, NULL);
+	informer_set_observer(observe, NULL);
 	cr_assert(pump(&s, synced, 30000), "not synced after 30 s: %s", informer_last_error(inf));
 	cr_assert_str_eq(keys(&s), "a b c");
+	cr_assert_eq(relists_told, 0);
 	/* The watch is dropped: what happens now is seen only by the relist. */
 	informer_relist(inf);
+	cr_assert_eq(relists_told, 1, "the relist was not told (coxswain_relists_total)");
 	delete_cm("b");
 	create_cm("d");
 	cr_assert(pump(&s, one_delete, 30000), "b was never deleted: %s", informer_last_error(inf));
@@ -291,6 +316,37 @@ Test(informer_live, a_relist_deletes_the_objects_that_went_away)
 	cr_assert_eq(informer_streams(inf), 2, "the relist streamed too");
 	cr_assert_eq(informer_lists(inf), 0);
 	cr_assert(informer_synced(inf));
+	informer_free(&inf);
+}
+
+static bool two_adds(const struct seen *s)
+{
+	return s->adds >= 2;
+}
+
+static bool a_restart_told(const struct seen *s)
+{
+	(void)s;
+	return restarts_told >= 1;
+}
+
+/* A watch the server ends (its timeoutSeconds, here 1 s) is opened again
+ * from where it was, told to the observer (coxswain_watch_restarts_total),
+ * and what changes after it still arrives. */
+Test(informer_live, a_watch_the_server_ends_is_opened_again_and_told)
+{
+	create_cm("a");
+	struct seen s = { 0 };
+	struct informer *inf = start_with(&s, INFORMER_INITIAL_LIST, NULL, 1);
+	informer_set_observer(observe, NULL);
+	cr_assert(pump(&s, synced, 30000), "not synced after 30 s: %s", informer_last_error(inf));
+	cr_assert(pump(&s, a_restart_told, 30000), "no watch restart told in 30 s: %s", informer_last_error(inf));
+	cr_assert_eq(relists_told, 0, "a clean end is no relist");
+	create_cm("b");
+	cr_assert(pump(&s, two_adds, 30000), "b never came after the restart: %s", informer_last_error(inf));
+	cr_assert_str_eq(keys(&s), "a b");
+	cr_assert_eq(informer_lists(inf), 1, "one LIST: the watch went on from its resourceVersion");
+	informer_set_observer(NULL, NULL);
 	informer_free(&inf);
 }
 

@@ -1100,6 +1100,36 @@ Test(broker, a_busy_holder_whose_connection_is_gone_is_taken_over_at_once)
 	release_log();
 }
 
+/* A job sent to a worker whose connection is gone (it died between its
+ * READY and the job) is lost as "unreachable" and re-queued, and the next
+ * worker gets it. The probe below waits, without touching the broker's
+ * state, until its ROUTER has seen the disconnect; before that a send would
+ * still be queued to the dying connection. */
+Test(broker, a_job_for_a_worker_that_is_gone_is_lost_as_unreachable)
+{
+	capture_log();
+	struct tw gone = connect_worker(0, 100);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	tw_close(&gone);
+	const char *id = "w0-100-ia";
+	int64_t until = clock_monotonic_ms() + WAIT_MS;
+	while (zmq_send(broker_socket(b), id, strlen(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int)strlen(id)) {
+		zmq_send(broker_socket(b), "", 0, ZMQ_DONTWAIT); /* ends the probe: the DEALER is gone */
+		cr_assert_lt(clock_monotonic_ms(), until, "the broker never saw the worker go");
+		pump(20);
+	}
+	add("ctl/ns/a");
+	PUMP_UNTIL(broker_workers(b) == 0);
+	cr_assert_eq(broker_losses_by(b, BROKER_LOSS_UNREACHABLE), 1);
+	cr_assert_eq(broker_losses(b), 1);
+	struct tw next = connect_worker(1, 101);
+	PUMP_UNTIL(broker_workers(b) == 1);
+	now += 5; /* the first backoff step */
+	expect_job(&next, "ctl/ns/a", PROTO_JOB_SYNC, NULL, NULL);
+	tw_close(&next);
+	release_log();
+}
+
 /* ---------------------------------------------------------------- worker sets */
 
 /* Each pod of a scaled-out worker Deployment numbers its slots from 0: its
