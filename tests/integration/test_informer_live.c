@@ -350,6 +350,117 @@ Test(informer_live, a_watch_the_server_ends_is_opened_again_and_told)
 	informer_free(&inf);
 }
 
+/* ConfigMap i's data: a value of its own, a shared boilerplate the
+ * dictionary learns, and now and then long or non-ASCII text. */
+static void many_body(int i, const char *tag, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"m%03d\",\"labels\":{\"app\":"
+		 "\"many\",\"shard\":\"%d\"}},\"data\":{\"value\":\"%s-%d\",\"config.yaml\":\"replicas: %d\\nimage: "
+		 "registry.example/app:%d\\n\",\"note\":\"%s\"}}",
+		 i, i % 7, tag, i * 7919, i % 5, i,
+		 i % 13 == 0 ? "caf\u00e9 \u00fcber \u65e5\u672c"
+			     : (i % 11 ? "" : "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+}
+
+/* The object as both sides should hold it: no managedFields, no kind or
+ * apiVersion (LIST items lack them). */
+static void strip(struct json_object *o)
+{
+	struct json_object *meta = NULL;
+	json_object_object_del(o, "kind");
+	json_object_object_del(o, "apiVersion");
+	if (json_object_object_get_ex(o, "metadata", &meta))
+		json_object_object_del(meta, "managedFields");
+}
+
+struct compare_ctx {
+	struct informer *inf;
+	int compared, differed;
+	char first_diff[256];
+};
+
+static int compare_item(void *ud, struct json_object *item, struct cx_err *err)
+{
+	(void)err;
+	struct compare_ctx *cc = ud;
+	struct json_object *meta = NULL, *name = NULL;
+	json_object_object_get_ex(item, "metadata", &meta);
+	json_object_object_get_ex(meta, "name", &name);
+	char key[192];
+	snprintf(key, sizeof(key), "%s/%s", ns, json_object_get_string(name));
+	struct json_object *mine = informer_get_new(cc->inf, key), *theirs = json_object_get(item);
+	cc->compared++;
+	if (mine)
+		strip(mine);
+	strip(theirs);
+	if (!mine || !json_object_equal(mine, theirs)) {
+		if (!cc->differed++)
+			snprintf(cc->first_diff, sizeof(cc->first_diff), "%s%s", key, mine ? "" : " (not cached)");
+	}
+	json_object_put(mine);
+	json_object_put(theirs);
+	return 0;
+}
+
+/* Every object the server lists is cached exactly (managedFields aside),
+ * and the cache holds no other. */
+static void assert_cache_is_the_server(struct informer *inf, int want)
+{
+	struct compare_ctx cc = { .inf = inf };
+	struct cx_err err = { 0 };
+	cr_assert_eq(kclient_list(c, cms, NULL, compare_item, &cc, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(cc.compared, want);
+	cr_assert_eq(cc.differed, 0, "%d of %d cached objects differ from the server's, the first %s", cc.differed,
+		     cc.compared, cc.first_diff);
+	cr_assert_eq(objstore_count(informer_objects(inf)), (size_t)want);
+}
+
+static bool all_updated(const struct seen *s)
+{
+	return s->updates >= 100 && s->deletes >= 50;
+}
+
+/* Past OBJSTORE_TRAIN_AT objects the store keeps them compressed with a
+ * dictionary it learnt: what a LIST filled, and what watch events changed
+ * and deleted after that, reads back as the server has it. */
+Test(informer_live, a_compressed_store_reads_back_what_the_server_has, .timeout = 180)
+{
+	enum { MANY = 400 };
+	char body[1024];
+	size_t json_bytes = 0;
+	for (int i = 0; i < MANY; i++) {
+		many_body(i, "first", body, sizeof(body));
+		json_bytes += strlen(body);
+		json_call(kclient_create, cms, body);
+	}
+	struct seen s = { 0 };
+	struct informer *inf = start(&s, INFORMER_INITIAL_LIST, NULL);
+	cr_assert(pump(&s, synced, 60000), "not synced after 60 s: %s", informer_last_error(inf));
+	cr_assert_eq(s.adds, MANY);
+	size_t stored = objstore_stored_bytes(informer_objects(inf));
+	cr_assert_lt(stored, json_bytes / 2, "the store is not compressed: %zu bytes for %zu bytes of JSON", stored,
+		     json_bytes);
+	assert_cache_is_the_server(inf, MANY);
+
+	/* Changes through the watch: 100 updated, 50 deleted. */
+	for (int i = 0; i < 100; i++) {
+		many_body(i, "second", body, sizeof(body));
+		char path[512];
+		snprintf(path, sizeof(path), "%s/m%03d", cms, i);
+		json_call(kclient_update, path, body);
+	}
+	for (int i = MANY - 50; i < MANY; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "m%03d", i);
+		delete_cm(name);
+	}
+	cr_assert(pump(&s, all_updated, 60000), "%d updates and %d deletes seen: %s", s.updates, s.deletes,
+		  informer_last_error(inf));
+	assert_cache_is_the_server(inf, MANY - 50);
+	informer_free(&inf);
+}
+
 Test(informer_live, forcing_list_lists)
 {
 	create_cm("a");
