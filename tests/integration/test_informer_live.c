@@ -424,7 +424,7 @@ static bool all_updated(const struct seen *s)
 /* Past OBJSTORE_TRAIN_AT objects the store keeps them compressed with a
  * dictionary it learnt: what a LIST filled, and what watch events changed
  * and deleted after that, reads back as the server has it. */
-Test(informer_live, a_compressed_store_reads_back_what_the_server_has, .timeout = 180)
+Test(informer_live, a_compressed_store_reads_back_what_the_server_has)
 {
 	enum { MANY = 400 };
 	char body[1024];
