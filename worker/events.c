@@ -392,19 +392,25 @@ static int bump_live(struct events *e, const char *ns, const char *name, const c
 	return r;
 }
 
-/* The series of (type, reason, message) about parent: the message as
- * stored (msg), the Event's namespace (*ns, borrowed from parent or static)
- * and its dedup key (*key, owned; its type is part of it). */
+/* The series of (type, reason, message) about a parent: the message as
+ * stored, the Event's namespace and the dedup key. */
+struct series {
+	char msg[EVENTS_MESSAGE_MAX + 1];
+	const char *ns; /* borrowed from the parent, or static */
+	char *key;      /* owned; its type is part of it */
+};
+
 static int identify(struct json_object *parent, const char *type, const char *reason, const char *message,
-		    char msg[static EVENTS_MESSAGE_MAX + 1], const char **ns, char **key, struct cx_err *err)
+		    struct series *s, struct cx_err *err)
 {
 	const char *uid = kobj_uid(parent);
+	s->key = NULL;
 	if (!uid || !kobj_name(parent))
 		return cx_err_set(err, -EINVAL, "event %s: the parent has no metadata.%s", reason,
 				  uid ? "name" : "uid");
-	*ns = kobj_namespace(parent) ?: "default"; /* where Events about cluster-scoped objects go */
-	events_cut_message(message, msg);
-	if (!(*key = events_key(uid, type, reason, msg)))
+	s->ns = kobj_namespace(parent) ?: "default"; /* where Events about cluster-scoped objects go */
+	events_cut_message(message, s->msg);
+	if (!(s->key = events_key(uid, type, reason, s->msg)))
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -414,12 +420,12 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 {
 	if (out)
 		*out = NULL;
-	const char *ns = NULL;
-	char msg[EVENTS_MESSAGE_MAX + 1];
-	char *key = NULL;
-	int r = identify(parent, type, reason, message, msg, &ns, &key, err);
+	struct series ser;
+	int r = identify(parent, type, reason, message, &ser, err);
 	if (r)
 		return r;
+	const char *ns = ser.ns, *msg = ser.msg;
+	char *key = ser.key;
 	const char *uid = kobj_uid(parent), *pname = kobj_name(parent);
 	time_t now = e->now();
 	char when[32];
@@ -490,26 +496,25 @@ int events_post(struct events *e, struct json_object *parent, const char *type, 
 int events_post_once(struct events *e, struct json_object *parent, const char *type, const char *reason,
 		     const char *message, struct cx_err *err)
 {
-	const char *ns = NULL;
-	char msg[EVENTS_MESSAGE_MAX + 1];
-	char *key = NULL;
-	int r = identify(parent, type, reason, message, msg, &ns, &key, err);
+	struct series ser;
+	int r = identify(parent, type, reason, message, &ser, err);
 	if (r)
 		return r;
+	char *key = ser.key;
 	time_t now = e->now();
 	struct event_entry *entry = event_cache_find(e->cache, key);
 	if (entry && now - entry->last < EVENTS_REUSE_SECONDS) {
 		free(key);
 		return 0;
 	}
-	char *name = events_name(kobj_name(parent), kobj_uid(parent), type, reason, msg);
+	char *name = events_name(kobj_name(parent), kobj_uid(parent), type, reason, ser.msg);
 	if (!name) {
 		free(key);
 		return cx_err_set(err, -ENOMEM, "out of memory");
 	}
 	struct json_object *live = NULL;
 	char path[1024];
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, name);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ser.ns, name);
 	r = kclient_get(e->c, path, &live, err);
 	if (r == 0) {
 		/* Said already, by another worker or before a restart. */
