@@ -27,8 +27,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    # An answer counts once it is written: with keepalive a handler thread
+    # writes while the main loop checks the count, and the process must not
+    # exit halfway through the last answer.
     def answer(self, code, body, ctype="application/json", etag=None):
-        Handler.answered += 1
         data = body.encode() if isinstance(body, str) else body
         self.send_response(code)
         if etag:
@@ -40,6 +42,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         except OSError:
             pass
+        Handler.answered += 1
+
+    def answer_empty(self, code, etag=None):
+        self.send_response(code)
+        if etag:
+            self.send_header("ETag", etag)
+        self.end_headers()
+        Handler.answered += 1
 
     def do_GET(self):
         self.answer(405, "POST only\n", "text/plain")
@@ -55,20 +65,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(60)
             return self.answer(200, "{}")
         if self.path == "/304":
-            Handler.answered += 1
-            self.send_response(304)
-            self.end_headers()
-            return
+            return self.answer_empty(304)
         req = json.loads(raw)
         if self.path == "/etag":
             name = req["parent"]["metadata"]["name"]
             etag = '"v-%s"' % name
             if self.headers.get("If-None-Match") == etag:
-                Handler.answered += 1
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.end_headers()
-                return
+                return self.answer_empty(304, etag)
             return self.answer(200, json.dumps({
                 "status": {"served": Handler.answered + 1, "ifNoneMatch": self.headers.get("If-None-Match")},
                 "children": []}), etag=etag)
