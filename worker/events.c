@@ -352,6 +352,13 @@ static int bump(struct events *e, const char *ns, const char *name, long count, 
 	return r;
 }
 
+/* An Event's count as the server holds it (1 when absent or not a number). */
+static long count_of(struct json_object *ev)
+{
+	struct json_object *c = jsonget(ev, "count");
+	return json_object_is_type(c, json_type_int) ? (long)json_object_get_int64(c) : 1;
+}
+
 /* Bumps Event name from what the server has (another worker wrote it):
  * reads it, then PATCHes its count + 1 under its resourceVersion, again
  * when a third writer slips in between. Between attempts it waits a random
@@ -373,8 +380,7 @@ static int bump_live(struct events *e, const char *ns, const char *name, const c
 		cx_err_clear(err);
 		if ((r = kclient_get(e->c, path, &live, err)))
 			return r;
-		struct json_object *c = jsonget(live, "count");
-		long now_count = json_object_is_type(c, json_type_int) ? (long)json_object_get_int64(c) : 1;
+		long now_count = count_of(live);
 		const char *live_rv = kobj_resource_version(live);
 		snprintf(rv, 64, "%s", live_rv ? live_rv : "");
 		json_object_put(live);
@@ -520,8 +526,7 @@ int events_post_once(struct events *e, struct json_object *parent, const char *t
 		/* Said already, by another worker or before a restart. */
 		struct event_entry *known = event_cache_put(e->cache, key, name, now);
 		if (known) {
-			struct json_object *c = jsonget(live, "count");
-			known->count = json_object_is_type(c, json_type_int) ? (long)json_object_get_int64(c) : 1;
+			known->count = count_of(live);
 			snprintf(known->resource_version, sizeof(known->resource_version), "%s",
 				 kobj_resource_version(live) ?: "");
 		}

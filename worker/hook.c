@@ -1232,6 +1232,7 @@ int hook_connect_to_check(const char *value, struct cx_err *err)
 /* The worker's caches: one thread, one set. */
 static struct webhookauth *auth_cache;
 static struct etagcache *etag_cache;
+
 void hook_webhook_reset(void)
 {
 	webhookauth_free(&auth_cache);

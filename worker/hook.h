@@ -266,8 +266,8 @@ int hook_run(const struct hook_def *def, struct json_object *request, bool final
 int hook_connect_to_check(const char *value, struct cx_err *err);
 
 /* Frees the worker's webhook caches (Secrets read, etag answers, kept
- * connections): for
- * tests and before exit. Calls after it start empty ones. */
+ * connections): for tests and before exit. Calls after it start empty
+ * ones. */
 void hook_webhook_reset(void);
 
 /* Persistent exec hooks and jq hooks keep state in the worker process: a

@@ -35,9 +35,11 @@ struct per_controller {
 	struct json_object *json; /* the hook request's "controller" */
 	struct hook_child_kind *kinds;
 	struct events *events;
-	bool told_no_subresource; /* said once per process (and once in all per parent): its kind writes status through the object */
-	char told_dropped
-		[512]; /* the status fields last said to be dropped (once per process, and once in all per parent) */
+	/* Said once per process, and once in all per parent (events_post_once):
+	 * its kind writes status through the object; the status fields last
+	 * said to be dropped. */
+	bool told_no_subresource;
+	char told_dropped[512];
 	/* Learnt from jobs (worker/ctltable.h): the name, and the table's
 	 * generation cc was built at; NULL / 0 for a configured one. */
 	char *dyn_name;
