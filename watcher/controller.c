@@ -934,3 +934,8 @@ uint64_t controller_echo_dropped(const struct controller *ctl)
 {
 	return echo_dropped(ctl->echo);
 }
+
+size_t controller_echo_pending(const struct controller *ctl)
+{
+	return echo_keys(ctl->echo);
+}

@@ -108,4 +108,8 @@ void controller_job_finished(struct controller *ctl, const char *ns_name, struct
  * (coxswain_watch_events_echo_dropped_total). */
 uint64_t controller_echo_dropped(const struct controller *ctl);
 
+/* Parents the echo record keeps something of: a job in flight, or writes
+ * whose events have not come back yet (coxswain_echo_pending_parents). */
+size_t controller_echo_pending(const struct controller *ctl);
+
 #endif

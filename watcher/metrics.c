@@ -666,6 +666,10 @@ int metrics_std_register(struct metrics *m, struct metrics_std *std, struct cx_e
 	    "Watch events dropped because they echoed the workers' own writes (the parent is not synced "
 	    "again for them)",
 	    controller);
+	REG(echo_pending_parents, metrics_gauge, "coxswain_echo_pending_parents",
+	    "Parents whose job is in flight or whose writes' watch events are still awaited as echoes; it falls back "
+	    "to 0 once the workers are idle and their writes have come back",
+	    controller);
 #undef REG
 	return 0;
 }
@@ -684,7 +688,8 @@ int metrics_controller_bind(const struct metrics_std *std, const char *name, str
 	mc->active = metrics_labels(std->active_workers, name, NULL);
 	mc->ready = metrics_labels(std->controller_ready, name, NULL);
 	mc->echo_dropped = metrics_labels(std->echo_dropped_total, name, NULL);
-	if (!mc->errors || !mc->time || !mc->active || !mc->ready || !mc->echo_dropped)
+	mc->echo_pending = metrics_labels(std->echo_pending_parents, name, NULL);
+	if (!mc->errors || !mc->time || !mc->active || !mc->ready || !mc->echo_dropped || !mc->echo_pending)
 		return -ENOMEM;
 	return 0;
 }

@@ -156,7 +156,9 @@ int metrics_render_cb(void *ud, char **text, size_t *len);
  *                                                          (resource: the collection's path)
  *   coxswain_controller_ready{controller}                  gauge 1 when its CRD is established and caches synced
  *   coxswain_watch_events_echo_dropped_total{controller}   watch events dropped as echoes of the
- *                                                          workers' own writes (watcher/echo.h) */
+ *                                                          workers' own writes (watcher/echo.h)
+ *   coxswain_echo_pending_parents{controller}              gauge: parents whose job is in flight or
+ *                                                          whose writes' echoes are still awaited */
 struct metrics_std {
 	struct metrics_family *reconcile_total;
 	struct metrics_family *reconcile_errors_total;
@@ -180,6 +182,7 @@ struct metrics_std {
 	struct metrics_family *relists_total;
 	struct metrics_family *controller_ready;
 	struct metrics_family *echo_dropped_total;
+	struct metrics_family *echo_pending_parents;
 };
 
 /* Registers all of them in m and fills *std. Returns 0, or a negative code
@@ -203,6 +206,7 @@ struct metrics_controller {
 	struct metrics_series *active;
 	struct metrics_series *ready;
 	struct metrics_series *echo_dropped;
+	struct metrics_series *echo_pending;
 };
 
 /* Resolves (creating at 0, as controller-runtime does at start-up) the series

@@ -390,6 +390,7 @@ static void collect(void *ud)
 		metrics_set(w->mcs[i].ready, controller_ready(w->ctls[i]));
 		metrics_set(w->mcs[i].active, (double)broker_busy_for(w->broker, controller_name(w->ctls[i])));
 		metrics_set(w->mcs[i].echo_dropped, (double)controller_echo_dropped(w->ctls[i]));
+		metrics_set(w->mcs[i].echo_pending, (double)controller_echo_pending(w->ctls[i]));
 	}
 }
 

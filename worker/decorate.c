@@ -395,12 +395,15 @@ static void sync_object(const struct decorate_env *env, const struct proto_job *
 {
 	struct json_object *object = job->parent, *updated = NULL;
 	struct cx_err err = { 0 };
-	if (finalizer_ensure(env->c, env->d, env->cc, object, NULL, &updated, &err)) {
+	bool changed = false;
+	if (finalizer_ensure(env->c, env->d, env->cc, object, &changed, &updated, &err)) {
 		fail(env, object, "HookFailed", &err, out);
 		return;
 	}
 	if (updated)
 		object = updated;
+	if (changed)
+		proto_writes_note(env->writes, updated); /* its echo must not sync the object again */
 	struct hook_decorator_result res = { 0 };
 	int rc = run_hook(env, &env->cc->sync, false, object, job->children, &res, out, &err);
 	if (rc)

@@ -497,16 +497,19 @@ static void sync_parent(struct reconciler *r, struct per_controller *pc, const s
 	struct cx_err err = { 0 }, st_err = { 0 };
 	/* Also without a finalize hook: then it takes off a finalizer that a
 	 * config with one left (no request when there is nothing to change). */
-	if (finalizer_ensure(r->c, r->d, pc->cc, parent, NULL, &updated, &err)) {
+	bool changed = false;
+	if (finalizer_ensure(r->c, r->d, pc->cc, parent, &changed, &updated, &err)) {
 		struct status_outcome o = { .reason = STATUS_HOOK_FAILED, .message = err.msg };
 		report(r, pc, parent, &o, &st_err);
 		set_outcome(out, PROTO_OUTCOME_ERROR, 0, err.msg);
 		return;
 	}
-	if (updated) {
+	if (updated)
 		parent = updated; /* the newer resourceVersion, for the writes below */
+	/* Only a write made: updated is the parent itself when the finalizer was
+	 * already as wanted, and an echo that never comes would be waited for. */
+	if (changed)
 		proto_writes_note(r->writes, updated);
-	}
 	struct hook_result res = { 0 };
 	/* The customize hook first (worker/related.h): its failure is the sync's. */
 	struct json_object *related = NULL;

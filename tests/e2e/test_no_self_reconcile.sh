@@ -21,7 +21,8 @@
 #       the job that created it is still running;
 #   (c) a spec change runs the hook once more, and no more: the status
 #       write and the child update of that run do not cause another.
-# Dropped echoes are counted in coxswain_watch_events_echo_dropped_total.
+# Dropped echoes are counted in coxswain_watch_events_echo_dropped_total;
+# coxswain_echo_pending_parents falls back to 0 once the echoes are in.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/data/safety/helpers.sh"
 
@@ -92,6 +93,11 @@ names=()
 for ((i = 0; i < N; i++)); do names+=("p$i"); done
 check "(0) two hook calls per new parent (the create, then the hook sees its child), no more" \
 	calls_each 2 "${names[@]}"
+# Every write a job reported has come back as its event: nothing is kept
+# waiting for an echo (a job that listed a write it did not make would
+# leave its parent here until two more jobs).
+eventually 30 "(0) coxswain_echo_pending_parents{controller=\"echoes\"} falls back to 0" \
+	equals 0 metric 'coxswain_echo_pending_parents{controller="echoes"}'
 stop_coxswain
 check "coxswain stops cleanly" test "$E2E_EXIT" = 0
 

@@ -541,6 +541,46 @@ Test(decorate, a_configmap_is_decorated_too)
 /* Through the reconciler, as a worker runs a job: a decorator's job goes to
  * decorate_job, not to the composite's reconcile (which would write
  * coxswain's conditions into the status and want a children key). */
+/* The finalizer a job adds is one of its RESULT's writes, so that its echo
+ * does not sync the object again; with nothing else to write, the only one. */
+Test(decorate, the_finalizer_it_adds_is_reported_as_its_write)
+{
+	prepare("decorate-finw");
+	json_object_put(make_thing("t6", "{}", "{}"));
+	struct config cfg = { .controllers = (struct config_controller *)controller(true, NULL), .n_controllers = 1 };
+	struct cx_err err = { 0 };
+	struct reconciler *r = NULL;
+	reconciler_new(c, &cfg, &r, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	answer("{}");
+	char *path = thing_path("t6");
+	struct json_object *obj = get(path), *observed = observe();
+	struct proto_job job = { .job = 1,
+				 .attempt = 1,
+				 .kind = PROTO_JOB_SYNC,
+				 .controller = "deco",
+				 .key = "deco/x/t6",
+				 .parent = obj,
+				 .children = observed };
+	struct reconcile_outcome out;
+	reconcile_job(r, &job, &out);
+	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
+	struct json_object *now = get(path);
+	cr_assert_str_eq(str(now, "metadata|finalizers|0"), "coxswain.io/deco");
+	cr_assert_eq(json_object_array_length(out.writes), 1, "the finalizer only: %s",
+		     json_object_to_json_string(out.writes));
+	struct json_object *w = json_object_array_get_idx(out.writes, 0);
+	cr_assert_str_eq(str(w, "name"), "t6");
+	cr_assert_str_eq(str(w, "resourceVersion"), str(now, "metadata|resourceVersion"));
+	json_object_put(now);
+	json_object_put(out.related_rules);
+	json_object_put(out.writes);
+	json_object_put(obj);
+	json_object_put(observed);
+	reconciler_free(&r);
+	free(path);
+}
+
 Test(decorate, the_reconciler_dispatches_a_decorators_job)
 {
 	prepare("decorate-rec");

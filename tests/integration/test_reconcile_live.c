@@ -1451,9 +1451,10 @@ Test(reconcile, metacontroller_on_delete_creates_and_never_updates)
 	"                items: {type: object, x-kubernetes-preserve-unknown-fields: true}\n"
 
 /* Runs one sync job of controller cc (a config of its own) for parent
- * through the reconciler, as a worker does. */
-static enum proto_outcome sync_job_with(struct config_controller *cc, struct json_object *parent,
-					struct json_object *children)
+ * through the reconciler, as a worker does; its RESULT's writes into
+ * *writes (owned) when writes is not NULL. */
+static enum proto_outcome sync_job_writes(struct config_controller *cc, struct json_object *parent,
+					  struct json_object *children, struct json_object **writes)
 {
 	struct config cfg = { .controllers = cc, .n_controllers = 1 };
 	struct cx_err err = { 0 };
@@ -1472,10 +1473,19 @@ static enum proto_outcome sync_job_with(struct config_controller *cc, struct jso
 	struct reconcile_outcome out;
 	reconcile_job(r, &job, &out);
 	json_object_put(out.related_rules);
-	json_object_put(out.writes);
+	if (writes)
+		*writes = out.writes;
+	else
+		json_object_put(out.writes);
 	json_object_put(children);
 	reconciler_free(&r);
 	return out.outcome;
+}
+
+static enum proto_outcome sync_job_with(struct config_controller *cc, struct json_object *parent,
+					struct json_object *children)
+{
+	return sync_job_writes(cc, parent, children, NULL);
 }
 
 static enum proto_outcome sync_job(struct config_controller *cc, struct json_object *parent)
@@ -1739,6 +1749,44 @@ Test(reconcile, metacontroller_adopts_matching_orphans_before_the_hook)
 	cr_assert(cm_exists("other"));
 	json_object_put(none);
 	json_object_put(observed);
+	json_object_put(parent);
+}
+
+/* A job's RESULT lists only what it wrote: the status it changed, at the
+ * version the server answered with; a job that changed nothing lists
+ * nothing. The parent as the job received it was not written (a finalizer
+ * already as wanted makes no request): listing it would keep the watcher
+ * waiting for an echo that never comes. */
+Test(reconcile, a_job_reports_only_the_writes_it_made)
+{
+	prepare("rc-jobwrites");
+	struct json_object *parent = make_parent("w", NULL);
+	char *path = parent_path("w");
+	struct config_controller cc = *controller(UPDATE_INPLACE, NULL, NULL);
+	hook_says(&cc, "cat >/dev/null; echo '{\"status\":{\"replicas\":3},\"children\":[]}'");
+
+	struct json_object *writes = NULL;
+	cr_assert_eq(sync_job_writes(&cc, parent, json("{\"ConfigMap.v1\":{}}"), &writes), PROTO_OUTCOME_OK);
+	struct json_object *now = get(path);
+	cr_assert_eq(json_object_array_length(writes), 1, "the status only: %s", json_object_to_json_string(writes));
+	struct json_object *w = json_object_array_get_idx(writes, 0);
+	cr_assert_str_eq(str(w, "name"), "w");
+	cr_assert_str_eq(str(w, "resourceVersion"), str(now, "metadata.resourceVersion"), "%s",
+			 json_object_to_json_string(writes));
+	json_object_put(writes);
+
+	/* Again, from the parent as it now is: nothing to write, nothing listed. */
+	writes = NULL;
+	cr_assert_eq(sync_job_writes(&cc, now, json("{\"ConfigMap.v1\":{}}"), &writes), PROTO_OUTCOME_OK);
+	struct json_object *after = get(path);
+	cr_assert_str_eq(str(after, "metadata.resourceVersion"), str(now, "metadata.resourceVersion"),
+			 "the second job wrote the parent");
+	cr_assert_eq(json_object_array_length(writes), 0, "nothing written, yet listed: %s",
+		     json_object_to_json_string(writes));
+	json_object_put(writes);
+	json_object_put(after);
+	json_object_put(now);
+	free(path);
 	json_object_put(parent);
 }
 

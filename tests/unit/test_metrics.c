@@ -467,6 +467,7 @@ Test(metrics, std_families_render_in_the_text_format)
 	metrics_controller_reconciled(NULL, METRICS_RESULT_ERROR, 1);
 	metrics_set(websites.ready, 1);
 	metrics_set(websites.echo_dropped, 5);
+	metrics_set(websites.echo_pending, 2);
 
 	struct metrics_workqueue wq;
 	cr_assert_eq(metrics_workqueue_bind(&std, "websites", &wq), 0);
@@ -508,6 +509,8 @@ Test(metrics, std_families_render_in_the_text_format)
 	cr_assert_eq(sample(text, "coxswain_watch_events_echo_dropped_total{controller=\"websites\"}"), 5);
 	cr_assert_eq(sample(text, "coxswain_watch_events_echo_dropped_total{controller=\"apps\"}"), 0,
 		     "bound controllers start at 0");
+	cr_assert_eq(sample(text, "coxswain_echo_pending_parents{controller=\"websites\"}"), 2);
+	cr_assert_eq(sample(text, "coxswain_echo_pending_parents{controller=\"apps\"}"), 0);
 	cr_assert_eq(sample(text, "workqueue_depth{name=\"websites\"}"), 4);
 	cr_assert_eq(sample(text, "workqueue_adds_total{name=\"websites\"}"), 17);
 	cr_assert_eq(sample(text, "workqueue_retries_total{name=\"websites\"}"), 0);
