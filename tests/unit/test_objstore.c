@@ -63,6 +63,42 @@ Test(objstore, put_then_find_has_the_indexed_fields)
 	cr_assert_null(s);
 }
 
+/* The namespace and the owner's kind and apiVersion are shared by the
+ * entries that have them; each entry's stay right while others come and
+ * go (ASan sees a string freed too early), and the name is its key's end. */
+Test(objstore, shared_strings_outlive_the_entries_that_go)
+{
+	struct objstore *s = objstore_new();
+	cr_assert_not_null(s);
+	char text[1024];
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text),
+			 "{\"metadata\":{\"name\":\"c%d\",\"namespace\":\"%s\",\"ownerReferences\":[{\"apiVersion\":"
+			 "\"example.com/"
+			 "v1\",\"kind\":\"Website\",\"name\":\"p\",\"uid\":\"p-1\",\"controller\":true}]}}",
+			 i, i < 2 ? "shop" : "blog");
+		put(s, text);
+	}
+	const struct objstore_entry *a = objstore_find(s, "shop/c0"), *b = objstore_find(s, "shop/c1");
+	cr_assert(a && b);
+	cr_assert_eq(a->namespace, b->namespace, "one copy of a namespace");
+	cr_assert_eq(a->owner_kind, b->owner_kind);
+	cr_assert_eq(a->name, a->key + strlen("shop/"), "the name is the end of the key");
+	cr_assert_eq(objstore_delete(s, "shop/c0"), 0);
+	put(s, "{\"metadata\":{\"name\":\"c1\",\"namespace\":\"shop\"}}"); /* no owner any more */
+	b = objstore_find(s, "shop/c1");
+	cr_assert_str_eq(b->namespace, "shop");
+	cr_assert_null(b->owner_kind);
+	const struct objstore_entry *c = objstore_find(s, "blog/c2");
+	cr_assert_str_eq(c->namespace, "blog");
+	cr_assert_str_eq(c->owner_kind, "Website", "still there: another entry let it go");
+	cr_assert_str_eq(c->owner_api_version, "example.com/v1");
+	cr_assert_eq(objstore_delete(s, "shop/c1"), 0);
+	put(s, "{\"metadata\":{\"name\":\"c3\",\"namespace\":\"shop\"}}"); /* shop again, after its last went */
+	cr_assert_str_eq(objstore_find(s, "shop/c3")->namespace, "shop");
+	objstore_free(&s);
+}
+
 Test(objstore, get_new_is_an_owned_copy_equal_to_what_was_put)
 {
 	struct objstore *s = objstore_new();
