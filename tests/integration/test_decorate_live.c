@@ -538,33 +538,46 @@ Test(decorate, a_configmap_is_decorated_too)
 	json_object_put(o);
 }
 
-/* Through the reconciler, as a worker runs a job: a decorator's job goes to
- * decorate_job, not to the composite's reconcile (which would write
- * coxswain's conditions into the status and want a children key). */
+/* One job for Thing name through the reconciler, as a worker runs it (a
+ * reconciler of its own, for controller(finalize, NULL)). The outcome's
+ * related_rules and writes are the caller's. */
+static struct reconcile_outcome reconcile_thing(bool finalize, const char *name)
+{
+	struct config cfg = { .controllers = (struct config_controller *)controller(finalize, NULL),
+			      .n_controllers = 1 };
+	struct cx_err err = { 0 };
+	struct reconciler *r = NULL;
+	reconciler_new(c, &cfg, &r, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	char *path = thing_path(name), key[256];
+	snprintf(key, sizeof(key), "deco/x/%s", name);
+	struct json_object *obj = get(path), *observed = observe();
+	struct proto_job job = { .job = 1,
+				 .attempt = 1,
+				 .kind = PROTO_JOB_SYNC,
+				 .controller = "deco",
+				 .key = key,
+				 .parent = obj,
+				 .children = observed };
+	struct reconcile_outcome out;
+	reconcile_job(r, &job, &out);
+	json_object_put(obj);
+	json_object_put(observed);
+	reconciler_free(&r);
+	free(path);
+	return out;
+}
+
 /* The finalizer a job adds is one of its RESULT's writes, so that its echo
  * does not sync the object again; with nothing else to write, the only one. */
 Test(decorate, the_finalizer_it_adds_is_reported_as_its_write)
 {
 	prepare("decorate-finw");
 	json_object_put(make_thing("t6", "{}", "{}"));
-	struct config cfg = { .controllers = (struct config_controller *)controller(true, NULL), .n_controllers = 1 };
-	struct cx_err err = { 0 };
-	struct reconciler *r = NULL;
-	reconciler_new(c, &cfg, &r, &err);
-	cr_assert_not_null(r, "%s", err.msg);
 	answer("{}");
-	char *path = thing_path("t6");
-	struct json_object *obj = get(path), *observed = observe();
-	struct proto_job job = { .job = 1,
-				 .attempt = 1,
-				 .kind = PROTO_JOB_SYNC,
-				 .controller = "deco",
-				 .key = "deco/x/t6",
-				 .parent = obj,
-				 .children = observed };
-	struct reconcile_outcome out;
-	reconcile_job(r, &job, &out);
+	struct reconcile_outcome out = reconcile_thing(true, "t6");
 	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
+	char *path = thing_path("t6");
 	struct json_object *now = get(path);
 	cr_assert_str_eq(str(now, "metadata|finalizers|0"), "coxswain.io/deco");
 	cr_assert_eq(json_object_array_length(out.writes), 1, "the finalizer only: %s",
@@ -575,44 +588,27 @@ Test(decorate, the_finalizer_it_adds_is_reported_as_its_write)
 	json_object_put(now);
 	json_object_put(out.related_rules);
 	json_object_put(out.writes);
-	json_object_put(obj);
-	json_object_put(observed);
-	reconciler_free(&r);
 	free(path);
 }
 
+/* Through the reconciler, as a worker runs a job: a decorator's job goes to
+ * decorate_job, not to the composite's reconcile (which would write
+ * coxswain's conditions into the status and want a children key). */
 Test(decorate, the_reconciler_dispatches_a_decorators_job)
 {
 	prepare("decorate-rec");
 	json_object_put(make_thing("t5", "{}", "{}"));
-	struct config cfg = { .controllers = (struct config_controller *)controller(false, NULL), .n_controllers = 1 };
-	struct cx_err err = { 0 };
-	struct reconciler *r = NULL;
-	reconciler_new(c, &cfg, &r, &err);
-	cr_assert_not_null(r, "%s", err.msg);
 	answer("{\"labels\":{\"mine\":\"1\"},\"status\":{\"phase\":\"Decorated\"}}");
-	char *path = thing_path("t5");
-	struct json_object *obj = get(path), *observed = observe();
-	struct proto_job job = { .job = 1,
-				 .attempt = 1,
-				 .kind = PROTO_JOB_SYNC,
-				 .controller = "deco",
-				 .key = "deco/x/t5",
-				 .parent = obj,
-				 .children = observed };
-	struct reconcile_outcome out;
-	reconcile_job(r, &job, &out);
+	struct reconcile_outcome out = reconcile_thing(false, "t5");
 	cr_assert_eq(out.outcome, PROTO_OUTCOME_OK, "%s", out.message);
 	json_object_put(out.related_rules);
 	json_object_put(out.writes);
-	json_object_put(obj);
-	json_object_put(observed);
-	obj = get(path);
+	char *path = thing_path("t5");
+	struct json_object *obj = get(path);
 	cr_assert_str_eq(str(obj, "metadata|labels|mine"), "1");
 	cr_assert_str_eq(str(obj, "status|phase"), "Decorated");
 	cr_assert_null(at(obj, "status|conditions"), "no coxswain conditions on a decorated object");
 	cr_assert_null(at(obj, "status|observedGeneration"));
 	json_object_put(obj);
-	reconciler_free(&r);
 	free(path);
 }
