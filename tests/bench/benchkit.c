@@ -20,15 +20,20 @@ void benchkit_die(const char *what, const struct cx_err *err)
 
 struct restconfig *benchkit_restconfig(const char *prog, const char *dir)
 {
-	name = prog;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/admin.kubeconfig", dir);
+	return benchkit_restconfig_file(prog, path);
+}
+
+struct restconfig *benchkit_restconfig_file(const char *prog, const char *path)
+{
+	name = prog;
 	struct cx_err err = { 0 };
 	struct restconfig *rc = NULL;
 	struct kubeconfig *kc = NULL;
 	kubeconfig_load(path, &kc, &err);
 	if (!kc || kubeconfig_restconfig(kc, NULL, &rc, &err))
-		benchkit_die("kubeconfig", &err);
+		benchkit_die("connection", &err);
 	kubeconfig_free(&kc);
 	return rc;
 }

@@ -17,6 +17,9 @@ _Noreturn void benchkit_die(const char *what, const struct cx_err *err);
  * benchmark in benchkit_die's messages. Dies when it cannot be loaded. */
 struct restconfig *benchkit_restconfig(const char *prog, const char *dir);
 
+/* The same from the kubeconfig at path (another identity than admin's). */
+struct restconfig *benchkit_restconfig_file(const char *prog, const char *path);
+
 /* A client of rc without a client-side limit, the benchmarks measure the
  * code under test rather than a limiter. Owned (kclient_free); dies when
  * it cannot be made. */
