@@ -129,7 +129,9 @@ for ((i = 0; i < 6; i++)); do
 	eventually 60 "(b) b$i: coxswain puts the desired data back" equals desired get configmap "$NS" "b$i-cm" '{.data.value}'
 done
 PROXY_PORT=$(free_port)
-admin proxy --port="$PROXY_PORT" >"$E2E_WORK/proxy.log" 2>&1 &
+# kubectl itself, not the admin function: $! of a function run in the
+# background is a subshell, and killing it at the end would leave kubectl.
+kubectl --kubeconfig "$COXSWAIN_CLUSTER_DIR/admin.kubeconfig" proxy --port="$PROXY_PORT" >"$E2E_WORK/proxy.log" 2>&1 &
 E2E_PIDS+=($!)
 eventually 30 "(b) kubectl proxy answers" curl -fsS "http://127.0.0.1:$PROXY_PORT/version"
 "$E2E_REPO/tests/e2e/data/echo/edit_on_create.py" "http://127.0.0.1:$PROXY_PORT" "$NS" e 6 >"$E2E_WORK/edits.txt" 2>&1 &
